@@ -1,0 +1,210 @@
+/**
+ * The TypeScript face of the WebAssembly codec: loads the module once and
+ * exposes scan (validate + index into a tape), lazy navigation and tape
+ * encoding over bytes that lie in the module's memory. Knows nothing of
+ * sockets, and nothing of the JS data model either: it speaks bytes and tapes.
+ *
+ * @module
+ */
+import { CODEC_WASM_BASE64 } from "./codec_wasm.ts";
+
+/** Error results of the WASM functions (negative return values). */
+export enum WasmError {
+  eof = -1,
+  tag = -2,
+  varbyte = -3,
+  length = -4,
+  depth = -5,
+  port = -6,
+  duplicate = -7,
+  trailing = -8,
+  empty = -9,
+  capacity = -10,
+}
+
+/** Tape node flags. */
+export const FLAG_ASCII = 1;
+/** The string's bytes are valid UTF-8. */
+export const FLAG_UTF8 = 2;
+/** A set or table whose elements arrived out of Broker's order. */
+export const FLAG_UNSORTED = 4;
+
+/** Bytes per tape node. */
+export const NODE_SIZE = 16;
+/** Bytes of per-level scan state. */
+const LEVEL_SIZE = 24;
+/** Highest nesting limit the scanner accepts (its state lives in linear memory). */
+export const MAX_DEPTH_LIMIT = 10_000;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  lastExtent(): number;
+  scan(
+    inp: number,
+    len: number,
+    tape: number,
+    cap: number,
+    stack: number,
+    maxDepth: number,
+  ): number;
+  skip(inp: number, off: number): number;
+  child(inp: number, off: number, i: number): number;
+  childCount(inp: number, off: number): number;
+  textAt(inp: number, off: number): number;
+  compare(a: number, b: number): number;
+  encodeTape(tape: number, n: number, heap: number, out: number, outCap: number): number;
+}
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * One instance of the codec module and the layout of its memory:
+ * `[static | scan stack | input | tape]` for decoding and
+ * `[static | tape | heap | output]` for encoding.
+ *
+ * @example
+ * ```ts
+ * import { WasmCodec } from "./mod.ts";
+ * const codec = WasmCodec.shared();
+ * const len = codec.load(new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 5]));
+ * console.log(codec.scan(len, 64, true)); // 1 node
+ * console.log(codec.u64[codec.tape / 8 + 1]); // 5n
+ * ```
+ */
+export class WasmCodec {
+  static #shared?: WasmCodec;
+  readonly #x: Exports;
+  /** Start of the scan stack. */
+  readonly stack: number;
+  /** Start of the input region. */
+  readonly input: number;
+  /** Start of the tape of the last scan. */
+  tape = 0;
+  /** Views of linear memory, renewed when it grows. */
+  u8!: Uint8Array;
+  /** 32-bit view. */
+  u32!: Uint32Array;
+  /** 32-bit signed view. */
+  i32!: Int32Array;
+  /** 64-bit unsigned view. */
+  u64!: BigUint64Array;
+  /** 64-bit signed view. */
+  i64!: BigInt64Array;
+  /** Double view. */
+  f64!: Float64Array;
+
+  constructor(module?: WebAssembly.Module) {
+    const mod = module ?? new WebAssembly.Module(decodeBase64(CODEC_WASM_BASE64));
+    this.#x = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
+    const base = (this.#x.heapBase() + 15) & ~15;
+    this.stack = base;
+    this.input = base + ((MAX_DEPTH_LIMIT + 1) * LEVEL_SIZE + 15 & ~15);
+    this.#refresh();
+  }
+
+  /** The instance shared by the codec functions of this module's users. */
+  static shared(): WasmCodec {
+    return (WasmCodec.#shared ??= new WasmCodec());
+  }
+
+  #refresh(): void {
+    const buf = this.#x.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.u64 = new BigUint64Array(buf);
+    this.i64 = new BigInt64Array(buf);
+    this.f64 = new Float64Array(buf);
+  }
+
+  /** Makes sure linear memory reaches `end` bytes. */
+  ensure(end: number): void {
+    const have = this.#x.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / 65536);
+    this.#x.memory.grow(Math.max(pages, (have >> 16) >> 1));
+    this.#refresh();
+  }
+
+  /**
+   * A view of `len` bytes of the input region, to be filled by the caller
+   * (e.g. straight from a socket read). Valid until the memory grows.
+   */
+  inputView(len: number): Uint8Array {
+    this.ensure(this.#decodeEnd(len));
+    return this.u8.subarray(this.input, this.input + len);
+  }
+
+  #decodeEnd(len: number): number {
+    return ((this.input + len + 15) & ~15) + (len + 1) * NODE_SIZE;
+  }
+
+  /** Copies bytes into the input region (one copy per message); returns their length. */
+  load(bytes: Uint8Array): number {
+    this.ensure(this.#decodeEnd(bytes.length));
+    this.u8.set(bytes, this.input);
+    return bytes.length;
+  }
+
+  /**
+   * Validates the value at the start of the input region and, with `withTape`,
+   * indexes it into the tape (at `this.tape`). Returns the node count or a
+   * `WasmError`; `extent()` gives the bytes the value occupies.
+   */
+  scan(len: number, maxDepth: number, withTape: boolean): number {
+    this.tape = (this.input + len + 15) & ~15;
+    const depth = Math.min(Math.max(0, maxDepth | 0), MAX_DEPTH_LIMIT);
+    return this.#x.scan(
+      this.input,
+      len,
+      withTape ? this.tape : 0,
+      len + 1,
+      this.stack,
+      depth,
+    );
+  }
+
+  /** Bytes consumed by the last successful scan. */
+  extent(): number {
+    return this.#x.lastExtent();
+  }
+
+  /** Offset (from the input start) just past the valid value at `off`. */
+  skip(off: number): number {
+    return this.#x.skip(this.input, off);
+  }
+
+  /** Offset of element i of the valid container at `off`, or -1. */
+  child(off: number, i: number): number {
+    return this.#x.child(this.input, off, i);
+  }
+
+  /** Element count (pairs for tables) of the valid container at `off`, or -1. */
+  childCount(off: number): number {
+    return this.#x.childCount(this.input, off);
+  }
+
+  /** Body offset of the string or enum at `off` (length in `extent()`), or -1. */
+  textAt(off: number): number {
+    return this.#x.textAt(this.input, off);
+  }
+
+  /** Compares two valid values in the input region in Broker's order. */
+  compareAt(offA: number, offB: number): number {
+    return this.#x.compare(this.input + offA, this.input + offB);
+  }
+
+  /**
+   * Encodes `n` nodes written at `tape` (strings and addresses taken from
+   * `heap`) into `out`; returns the bytes written or `WasmError.capacity`.
+   */
+  encodeTape(tape: number, n: number, heap: number, out: number, outCap: number): number {
+    return this.#x.encodeTape(tape, n, heap, out, outCap);
+  }
+}

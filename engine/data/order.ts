@@ -1,0 +1,152 @@
+/**
+ * Broker's total order on data (`std::variant` order of `broker::data`): first
+ * by type tag, then by value within the type. Sets and tables keep their
+ * elements in this order, which is also the order on the wire.
+ *
+ * @module
+ */
+import { type Data, Tag } from "./types.ts";
+
+const TAG_OF: Record<Data["type"], number> = {
+  none: Tag.none,
+  boolean: Tag.boolean,
+  count: Tag.count,
+  integer: Tag.integer,
+  real: Tag.real,
+  string: Tag.string,
+  address: Tag.address,
+  subnet: Tag.subnet,
+  port: Tag.port,
+  timestamp: Tag.timestamp,
+  timespan: Tag.timespan,
+  enum: Tag.enum,
+  set: Tag.set,
+  table: Tag.table,
+  vector: Tag.vector,
+};
+
+/** Wire tag of a value. */
+export function tagOf(d: Data): Tag {
+  return TAG_OF[d.type];
+}
+
+const PROTO_ORDER = { unknown: 0, tcp: 1, udp: 2, icmp: 3 } as const;
+
+const utf8 = new TextEncoder();
+
+function cmpNum(a: number | bigint, b: number | bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Reals as in C++ (-0 == 0); NaN sorts after every number so the order stays total.
+function cmpReal(a: number, b: number): number {
+  const na = a !== a, nb = b !== b;
+  if (na || nb) return na === nb ? 0 : na ? 1 : -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cmpBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return cmpNum(a.length, b.length);
+}
+
+/**
+ * Compares two JS strings by their UTF-8 bytes (which equals code point order)
+ * without encoding them: surrogates stand for code points above U+FFFF.
+ */
+export function compareText(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
+    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
+    return x < y ? -1 : 1;
+  }
+  return cmpNum(a.length, b.length);
+}
+
+function textBytes(d: { value: string; bytes?: Uint8Array }): Uint8Array {
+  return d.bytes ?? utf8.encode(d.value);
+}
+
+function cmpList(a: readonly Data[], b: readonly Data[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const r = compare(a[i], b[i]);
+    if (r !== 0) return r;
+  }
+  return cmpNum(a.length, b.length);
+}
+
+/**
+ * Broker's total order: negative, zero or positive.
+ *
+ * @example
+ * ```ts
+ * import { compare } from "./order.ts";
+ * import { count, integer } from "./constructors.ts";
+ * console.log(compare(count(5n), integer(-1n)) < 0); // true: count sorts before integer
+ * ```
+ */
+export function compare(a: Data, b: Data): number {
+  if (a.type !== b.type) return TAG_OF[a.type] < TAG_OF[b.type] ? -1 : 1;
+  switch (a.type) {
+    case "none":
+      return 0;
+    case "boolean":
+      return cmpNum(+a.value, +(b.value as boolean));
+    case "count":
+    case "integer":
+    case "timestamp":
+    case "timespan":
+      return cmpNum(a.value, b.value as bigint);
+    case "real":
+      return cmpReal(a.value, b.value as number);
+    case "string":
+    case "enum": {
+      const y = b as typeof a;
+      if (a.bytes || y.bytes) return cmpBytes(textBytes(a), textBytes(y));
+      return compareText(a.value, y.value);
+    }
+    case "address":
+      return cmpBytes(a.value.bytes, (b as typeof a).value.bytes);
+    case "subnet": {
+      const y = (b as typeof a).value;
+      return cmpBytes(a.value.address.bytes, y.address.bytes) ||
+        cmpNum(a.value.rawLength, y.rawLength);
+    }
+    case "port": {
+      const y = (b as typeof a).value;
+      return cmpNum(a.value.number, y.number) ||
+        cmpNum(PROTO_ORDER[a.value.protocol], PROTO_ORDER[y.protocol]);
+    }
+    case "set":
+    case "vector":
+      return cmpList(a.value, (b as typeof a).value);
+    case "table": {
+      const x = a.value, y = (b as typeof a).value;
+      const n = Math.min(x.length, y.length);
+      for (let i = 0; i < n; i++) {
+        const r = compare(x[i][0], y[i][0]) || compare(x[i][1], y[i][1]);
+        if (r !== 0) return r;
+      }
+      return cmpNum(x.length, y.length);
+    }
+  }
+}
+
+/**
+ * Equality under Broker's order (so `-0.0` equals `0.0`, as in C++).
+ *
+ * @example
+ * ```ts
+ * import { equals } from "./order.ts";
+ * import { str } from "./constructors.ts";
+ * console.log(equals(str("a"), str("a"))); // true
+ * ```
+ */
+export function equals(a: Data, b: Data): boolean {
+  return compare(a, b) === 0;
+}

@@ -1,0 +1,88 @@
+/**
+ * Broker's text form of data (`broker::to_string`), as `broker-pipe` prints it.
+ *
+ * @module
+ */
+import type { Data } from "./types.ts";
+
+const f64 = new Float64Array(1);
+const u64 = new BigUint64Array(f64.buffer);
+
+/**
+ * Formats a double like C's `printf("%f")`: exact decimal expansion of the
+ * binary value, six decimals, ties to even; `nan`, `inf`, `-inf` as Broker prints them.
+ *
+ * @example
+ * ```ts
+ * import { formatReal } from "./text.ts";
+ * console.log(formatReal(1.5)); // "1.500000"
+ * ```
+ */
+export function formatReal(x: number): string {
+  if (x !== x) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  f64[0] = x;
+  const bits = u64[0];
+  const negative = (bits >> 63n) === 1n;
+  const expField = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  if (expField !== 0) mant |= 1n << 52n;
+  const e2 = (expField === 0 ? 1 : expField) - 1075;
+  let q: bigint;
+  if (e2 >= 0) {
+    q = (mant << BigInt(e2)) * 1_000_000n;
+  } else {
+    const num = mant * 1_000_000n;
+    const den = 1n << BigInt(-e2);
+    q = num / den;
+    const r2 = (num % den) * 2n;
+    if (r2 > den || (r2 === den && (q & 1n) === 1n)) q++;
+  }
+  const digits = q.toString().padStart(7, "0");
+  return `${negative ? "-" : ""}${digits.slice(0, -6)}.${digits.slice(-6)}`;
+}
+
+/**
+ * Broker's text form of a value: `nil`, `T`/`F`, `80/tcp`, `10.0.0.0/8`,
+ * `1500000000ns`, `(1, 2)` for vectors, `{a, b}` for sets, `{a -> 1}` for tables.
+ * Strings print raw, without quotes (bytes that are not UTF-8 print as U+FFFD).
+ *
+ * @example
+ * ```ts
+ * import { dataToString } from "./text.ts";
+ * import { count, port, vector } from "./constructors.ts";
+ * console.log(dataToString(vector(count(1n), port(80, "tcp")))); // "(1, 80/tcp)"
+ * ```
+ */
+export function dataToString(value: Data): string {
+  switch (value.type) {
+    case "none":
+      return "nil";
+    case "boolean":
+      return value.value ? "T" : "F";
+    case "count":
+    case "integer":
+      return value.value.toString();
+    case "real":
+      return formatReal(value.value);
+    case "string":
+    case "enum":
+      return value.value;
+    case "address":
+    case "subnet":
+    case "port":
+      return value.value.toString();
+    case "timestamp":
+    case "timespan":
+      return `${value.value}ns`;
+    case "set":
+      return `{${value.value.map(dataToString).join(", ")}}`;
+    case "table":
+      return `{${
+        value.value.map(([k, v]) => `${dataToString(k)} -> ${dataToString(v)}`).join(", ")
+      }}`;
+    case "vector":
+      return `(${value.value.map(dataToString).join(", ")})`;
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * Broker's data model: the 15 types of `broker::data` as tagged JS values.
+ *
+ * Every value is a plain object `{ type, value }`. 64-bit numbers are
+ * `bigint`s, so counts, integers and times are exact over their whole range.
+ *
+ * @module
+ */
+
+/** Wire tags (variant index in `broker::data`). */
+export enum Tag {
+  none = 0,
+  boolean = 1,
+  count = 2,
+  integer = 3,
+  real = 4,
+  string = 5,
+  address = 6,
+  subnet = 7,
+  port = 8,
+  timestamp = 9,
+  timespan = 10,
+  enum = 11,
+  set = 12,
+  table = 13,
+  vector = 14,
+}
+
+/** The names of the 15 types, in tag order. */
+export const TYPE_NAMES = [
+  "none",
+  "boolean",
+  "count",
+  "integer",
+  "real",
+  "string",
+  "address",
+  "subnet",
+  "port",
+  "timestamp",
+  "timespan",
+  "enum",
+  "set",
+  "table",
+  "vector",
+] as const;
+
+/** One of Broker's type names. */
+export type DataType = typeof TYPE_NAMES[number];
+
+/** Transport protocol of a port, as Broker names them (`?` prints for unknown). */
+export type Protocol = "unknown" | "tcp" | "udp" | "icmp";
+
+/** Protocol names in wire order (0..3). */
+export const PROTOCOLS: readonly Protocol[] = ["unknown", "tcp", "udp", "icmp"];
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/**
+ * An IPv4 or IPv6 address stored as 16 bytes in network order, IPv4 as
+ * v4-mapped IPv6 (`::ffff:a.b.c.d`), exactly as Broker stores it.
+ *
+ * @example
+ * ```ts
+ * import { Address } from "./types.ts";
+ * console.log(Address.parse("10.0.0.1").toString()); // "10.0.0.1"
+ * ```
+ */
+export class Address {
+  /** The 16 bytes; do not mutate. */
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    if (bytes.length !== 16) throw new RangeError("an address has 16 bytes");
+    this.bytes = bytes;
+  }
+
+  /** Parses dotted IPv4 or any RFC 4291 IPv6 text form. Throws a RangeError on bad input. */
+  static parse(text: string): Address {
+    const bytes = parseAddressText(text);
+    if (!bytes) throw new RangeError(`not an IP address: ${JSON.stringify(text)}`);
+    return new Address(bytes);
+  }
+
+  /** Whether this is an IPv4 address (v4-mapped form). */
+  get isV4(): boolean {
+    const b = this.bytes;
+    for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+    return b[10] === 0xff && b[11] === 0xff;
+  }
+
+  /** Broker's text form: dotted quad for IPv4, RFC 5952 style for IPv6. */
+  toString(): string {
+    return formatAddress(this.bytes);
+  }
+}
+
+/**
+ * A subnet: an address and a prefix length. As in Broker, the length is kept
+ * over 128 bits (`rawLength`); `length` gives the IPv4 form for IPv4 networks.
+ *
+ * @example
+ * ```ts
+ * import { Subnet } from "./types.ts";
+ * const s = Subnet.parse("10.1.2.3/8");
+ * console.log(s.toString(), s.rawLength); // "10.0.0.0/8" 104
+ * ```
+ */
+export class Subnet {
+  /** Network address. */
+  readonly address: Address;
+  /** Prefix length over the 128-bit address (IPv4 /n is n + 96). */
+  readonly rawLength: number;
+
+  constructor(address: Address, rawLength: number) {
+    if (!Number.isInteger(rawLength) || rawLength < 0 || rawLength > 255) {
+      throw new RangeError(`bad subnet length ${rawLength}`);
+    }
+    this.address = address;
+    this.rawLength = rawLength;
+  }
+
+  /**
+   * Builds a subnet the way Broker's constructor does: the length is given in
+   * the address family's terms and the host bits are cleared.
+   */
+  static of(address: Address, length: number): Subnet {
+    const max = address.isV4 ? 32 : 128;
+    if (!Number.isInteger(length) || length < 0 || length > max) {
+      throw new RangeError(`bad prefix length /${length} for ${address}`);
+    }
+    const raw = address.isV4 ? length + 96 : length;
+    const bytes = address.bytes.slice();
+    for (let bit = raw; bit < 128; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
+    return new Subnet(new Address(bytes), raw);
+  }
+
+  /** Parses `addr/len`. Throws a RangeError on bad input. */
+  static parse(text: string): Subnet {
+    const slash = text.lastIndexOf("/");
+    if (slash < 0) throw new RangeError(`not a subnet: ${JSON.stringify(text)}`);
+    const len = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(len)) throw new RangeError(`not a subnet: ${JSON.stringify(text)}`);
+    return Subnet.of(Address.parse(text.slice(0, slash)), Number(len));
+  }
+
+  /** Prefix length in the address family's terms (0..32 for IPv4). */
+  get length(): number {
+    return this.address.isV4 && this.rawLength >= 96 ? this.rawLength - 96 : this.rawLength;
+  }
+
+  /** Broker's text form, e.g. `10.0.0.0/8`. */
+  toString(): string {
+    return `${this.address}/${this.length}`;
+  }
+}
+
+/**
+ * A transport-layer port: number and protocol.
+ *
+ * @example
+ * ```ts
+ * import { Port } from "./types.ts";
+ * console.log(new Port(80, "tcp").toString()); // "80/tcp"
+ * ```
+ */
+export class Port {
+  /** Port number, 0..65535. */
+  readonly number: number;
+  /** Protocol. */
+  readonly protocol: Protocol;
+
+  constructor(number: number, protocol: Protocol = "unknown") {
+    if (!Number.isInteger(number) || number < 0 || number > 65535) {
+      throw new RangeError(`bad port number ${number}`);
+    }
+    if (!PROTOCOLS.includes(protocol)) throw new RangeError(`bad protocol ${protocol}`);
+    this.number = number;
+    this.protocol = protocol;
+  }
+
+  /** Parses `80/tcp`, `53/udp`, `8/icmp` or `0/?`. */
+  static parse(text: string): Port {
+    const m = /^(\d{1,5})\/(tcp|udp|icmp|\?|unknown)$/.exec(text);
+    if (!m) throw new RangeError(`not a port: ${JSON.stringify(text)}`);
+    return new Port(Number(m[1]), m[2] === "?" ? "unknown" : m[2] as Protocol);
+  }
+
+  /** Broker's text form (`80/tcp`, `0/?`). */
+  toString(): string {
+    return `${this.number}/${this.protocol === "unknown" ? "?" : this.protocol}`;
+  }
+}
+
+/** `nil`. */
+export interface NoneData {
+  readonly type: "none";
+  readonly value: null;
+}
+/** `T` or `F`. */
+export interface BooleanData {
+  readonly type: "boolean";
+  readonly value: boolean;
+}
+/** Unsigned 64-bit integer. */
+export interface CountData {
+  readonly type: "count";
+  readonly value: bigint;
+}
+/** Signed 64-bit integer. */
+export interface IntegerData {
+  readonly type: "integer";
+  readonly value: bigint;
+}
+/** IEEE-754 double. */
+export interface RealData {
+  readonly type: "real";
+  readonly value: number;
+}
+/**
+ * A byte string. `value` is its UTF-8 reading; when the bytes are not valid
+ * UTF-8, `bytes` holds them and is what gets encoded, so they round-trip.
+ */
+export interface StringData {
+  readonly type: "string";
+  readonly value: string;
+  readonly bytes?: Uint8Array;
+}
+/** An IP address. */
+export interface AddressData {
+  readonly type: "address";
+  readonly value: Address;
+}
+/** An IP network. */
+export interface SubnetData {
+  readonly type: "subnet";
+  readonly value: Subnet;
+}
+/** A port with protocol. */
+export interface PortData {
+  readonly type: "port";
+  readonly value: Port;
+}
+/** Nanoseconds since the UNIX epoch. */
+export interface TimestampData {
+  readonly type: "timestamp";
+  readonly value: bigint;
+}
+/** A duration in nanoseconds. */
+export interface TimespanData {
+  readonly type: "timespan";
+  readonly value: bigint;
+}
+/** A Zeek enum value, by name; `bytes` as for strings. */
+export interface EnumData {
+  readonly type: "enum";
+  readonly value: string;
+  readonly bytes?: Uint8Array;
+}
+/** A set: distinct elements in Broker's total order. */
+export interface SetData {
+  readonly type: "set";
+  readonly value: readonly Data[];
+}
+/** A table: distinct keys in Broker's total order, each with its value. */
+export interface TableData {
+  readonly type: "table";
+  readonly value: readonly (readonly [Data, Data])[];
+}
+/** A vector (Broker's list). */
+export interface VectorData {
+  readonly type: "vector";
+  readonly value: readonly Data[];
+}
+
+/** Any Broker value. */
+export type Data =
+  | NoneData
+  | BooleanData
+  | CountData
+  | IntegerData
+  | RealData
+  | StringData
+  | AddressData
+  | SubnetData
+  | PortData
+  | TimestampData
+  | TimespanData
+  | EnumData
+  | SetData
+  | TableData
+  | VectorData;
+
+/** Checks that n is an integer in [lo, hi] and returns it as a bigint. */
+export function toBigIntIn(n: bigint | number, lo: bigint, hi: bigint, what: string): bigint {
+  if (typeof n === "number" && !Number.isSafeInteger(n)) {
+    throw new RangeError(`${what}: ${n} is not an exact integer (pass a bigint)`);
+  }
+  const b = BigInt(n);
+  if (b < lo || b > hi) throw new RangeError(`${what}: ${b} is out of range`);
+  return b;
+}
+
+/** Range limits of count and integer. */
+export const LIMITS = { U64_MAX, I64_MIN, I64_MAX } as const;
+
+// ---------------------------------------------------------------- addresses
+
+function parseV4(text: string): number[] | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return undefined;
+    const v = Number(p);
+    if (v > 255) return undefined;
+    out.push(v);
+  }
+  return out;
+}
+
+function parseAddressText(text: string): Uint8Array | undefined {
+  const bytes = new Uint8Array(16);
+  const v4 = parseV4(text);
+  if (v4) {
+    bytes[10] = 0xff;
+    bytes[11] = 0xff;
+    bytes.set(v4, 12);
+    return bytes;
+  }
+  if (!text.includes(":")) return undefined;
+  // Expand an embedded dotted quad into two groups first.
+  let s = text;
+  const lastColon = s.lastIndexOf(":");
+  const tail = s.slice(lastColon + 1);
+  if (tail.includes(".")) {
+    const q = parseV4(tail);
+    if (!q) return undefined;
+    s = s.slice(0, lastColon + 1) + ((q[0] << 8) | q[1]).toString(16) + ":" +
+      ((q[2] << 8) | q[3]).toString(16);
+  }
+  const halves = s.split("::");
+  if (halves.length > 2) return undefined;
+  const groupsOf = (h: string) => (h === "" ? [] : h.split(":"));
+  const head = groupsOf(halves[0]);
+  const rest = halves.length === 2 ? groupsOf(halves[1]) : [];
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const groups = [...head, ...new Array(8 - total).fill("0"), ...rest];
+  for (let i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(groups[i])) return undefined;
+    const v = parseInt(groups[i], 16);
+    bytes[2 * i] = v >> 8;
+    bytes[2 * i + 1] = v & 0xff;
+  }
+  return bytes;
+}
+
+/** Formats 16 address bytes the way Broker does (inet_ntop of glibc). */
+export function formatAddress(b: Uint8Array): string {
+  let v4Mapped = b[10] === 0xff && b[11] === 0xff;
+  for (let i = 0; i < 10 && v4Mapped; i++) if (b[i] !== 0) v4Mapped = false;
+  if (v4Mapped) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push((b[2 * i] << 8) | b[2 * i + 1]);
+  // Longest run of zero words (at least two), first one on a tie.
+  let bestBase = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ":";
+      continue;
+    }
+    if (i !== 0) out += ":";
+    // glibc prints an IPv4-compatible tail (::a.b.c.d) as a dotted quad.
+    if (i === 6 && bestBase === 0 && bestLen === 6) {
+      out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+      break;
+    }
+    out += words[i].toString(16);
+  }
+  if (bestBase >= 0 && bestBase + bestLen === 8) out += ":";
+  return out;
+}

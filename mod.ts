@@ -1,0 +1,17 @@
+/**
+ * deno-broker: a Deno implementation of Zeek's Broker.
+ *
+ * This module is the public API. The data model and its binary codec are here
+ * now; endpoints, stores and the Zeek layer arrive with their issues.
+ *
+ * @example
+ * ```ts
+ * import { count, dataToString, decode, encode, port, set, str, vector } from "./mod.ts";
+ * const bytes = encode(vector(str("conn"), port(443, "tcp"), set(count(2n), count(1n))));
+ * console.log(dataToString(decode(bytes))); // "(conn, 443/tcp, {1, 2})"
+ * ```
+ *
+ * @module
+ */
+export { BrokerError, ErrorCode } from "./engine/errors.ts";
+export * from "./engine/data/mod.ts";
