@@ -86,6 +86,8 @@ export class WasmCodec {
   readonly input: number;
   /** Start of the tape of the last scan. */
   tape = 0;
+  /** Counts loads of the input region, so views can tell their bytes were replaced. */
+  generation = 0;
   /** Views of linear memory, renewed when it grows. */
   u8!: Uint8Array;
   /** 32-bit view. */
@@ -138,6 +140,7 @@ export class WasmCodec {
    */
   inputView(len: number): Uint8Array {
     this.ensure(this.#decodeEnd(len));
+    this.generation++;
     return this.u8.subarray(this.input, this.input + len);
   }
 
@@ -149,6 +152,7 @@ export class WasmCodec {
   load(bytes: Uint8Array): number {
     this.ensure(this.#decodeEnd(bytes.length));
     this.u8.set(bytes, this.input);
+    this.generation++;
     return bytes.length;
   }
 

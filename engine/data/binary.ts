@@ -237,10 +237,16 @@ export function decodeLoaded(len: number, options?: DecodeOptions): Data {
 
 // ------------------------------------------------------------------ lazy view
 
+/** The bytes behind a family of views, and which load of the codec holds them. */
+interface ViewRoot {
+  bytes: Uint8Array;
+  generation: number;
+}
+
 /**
  * A validated encoded value, read in place: its type, container sizes,
- * element i, strings, without building the rest. Views stay valid until the
- * next codec call on the shared instance; `materialize()` builds a JS value.
+ * element i, strings, without building the rest. The bytes are copied into
+ * WASM memory once; if another codec call replaced them, the view reloads them.
  *
  * @example
  * ```ts
@@ -253,10 +259,12 @@ export function decodeLoaded(len: number, options?: DecodeOptions): Data {
  */
 export class EncodedData {
   readonly #c: WasmCodec;
+  readonly #root: ViewRoot;
   readonly #off: number;
 
-  private constructor(c: WasmCodec, off: number) {
+  private constructor(c: WasmCodec, root: ViewRoot, off: number) {
     this.#c = c;
+    this.#root = root;
     this.#off = off;
   }
 
@@ -265,49 +273,67 @@ export class EncodedData {
     const c = WasmCodec.shared();
     const len = c.load(asBytes(bytes));
     scanLoaded(c, len, options, false);
-    return new EncodedData(c, 0);
+    return new EncodedData(c, { bytes, generation: c.generation }, 0);
+  }
+
+  /** The codec, with this view's bytes in its input region. */
+  #sync(): WasmCodec {
+    const c = this.#c;
+    if (c.generation !== this.#root.generation) {
+      c.load(this.#root.bytes);
+      this.#root.generation = c.generation;
+    }
+    return c;
+  }
+
+  #view(off: number): EncodedData {
+    return new EncodedData(this.#c, this.#root, off);
   }
 
   /** Type name of this value. */
   get type(): Data["type"] {
-    return TYPE_NAMES[this.#c.u8[this.#c.input + this.#off]];
+    const c = this.#sync();
+    return TYPE_NAMES[c.u8[c.input + this.#off]];
   }
 
   /** Element count of a set, vector (values) or table (pairs); -1 for scalars. */
   get length(): number {
-    return this.#c.childCount(this.#off);
+    return this.#sync().childCount(this.#off);
   }
 
-  /** Element i of a set or vector, or entry i's key of a table... see `entry`. */
+  /** Element i of a set or vector; for tables, the key of entry i (see `entry`). */
   at(i: number): EncodedData {
     const isTable = this.type === "table";
-    const off = this.#c.child(this.#off, isTable ? 2 * i : i);
+    const off = this.#sync().child(this.#off, isTable ? 2 * i : i);
     if (off < 0) throw new BrokerError(ErrorCode.invalid_data, `no element ${i} in ${this.type}`);
-    return new EncodedData(this.#c, off);
+    return this.#view(off);
   }
 
   /** Key and value of table entry i. */
   entry(i: number): [EncodedData, EncodedData] {
     if (this.type !== "table") throw new BrokerError(ErrorCode.type_clash, "not a table");
-    const k = this.#c.child(this.#off, 2 * i);
+    const c = this.#sync();
+    const k = c.child(this.#off, 2 * i);
     if (k < 0) throw new BrokerError(ErrorCode.invalid_data, `no entry ${i}`);
-    return [new EncodedData(this.#c, k), new EncodedData(this.#c, this.#c.skip(k))];
+    return [this.#view(k), this.#view(c.skip(k))];
+  }
+
+  #textSpan(): [number, number] {
+    const c = this.#sync();
+    const body = c.textAt(this.#off);
+    if (body < 0) throw new BrokerError(ErrorCode.type_clash, `${this.type} is not text`);
+    return [c.input + body, c.extent()];
   }
 
   /** Raw bytes of a string or enum value, copied out. */
   textBytes(): Uint8Array {
-    const body = this.#c.textAt(this.#off);
-    if (body < 0) throw new BrokerError(ErrorCode.type_clash, `${this.type} is not text`);
-    const start = this.#c.input + body;
-    return this.#c.u8.slice(start, start + this.#c.extent());
+    const [start, len] = this.#textSpan();
+    return this.#c.u8.slice(start, start + len);
   }
 
   /** A string or enum value as JS text (lossy for invalid UTF-8). */
   text(): string {
-    const body = this.#c.textAt(this.#off);
-    if (body < 0) throw new BrokerError(ErrorCode.type_clash, `${this.type} is not text`);
-    const start = this.#c.input + body;
-    const len = this.#c.extent();
+    const [start, len] = this.#textSpan();
     const u8 = this.#c.u8;
     if (len < 24) {
       let s = "", ascii = true;
@@ -324,15 +350,15 @@ export class EncodedData {
     return utf8Lossy.decode(u8.subarray(start, start + len));
   }
 
-  /** Offset of this value in the bytes it was made from, and its encoded size. */
+  /** Offset of this value in the bytes it was made from, and the offset after it. */
   span(): [start: number, end: number] {
-    return [this.#off, this.#c.skip(this.#off)];
+    return [this.#off, this.#sync().skip(this.#off)];
   }
 
-  /** The encoded bytes of this value alone (a copy). */
+  /** The encoded bytes of this value alone (a subarray of the original bytes). */
   bytes(): Uint8Array {
     const [s, e] = this.span();
-    return this.#c.u8.slice(this.#c.input + s, this.#c.input + e);
+    return this.#root.bytes.subarray(s, e);
   }
 
   /** Builds the JS value of this (sub)value. */

@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { decode, encode, EncodedData, validate } from "./binary.ts";
+import {
+  addr,
+  count,
+  enumValue,
+  integer,
+  port,
+  real,
+  set,
+  str,
+  subnet,
+  table,
+  timespan,
+  vector,
+} from "./constructors.ts";
+import { equals } from "./order.ts";
+import { dataToString } from "./text.ts";
+
+const b = (...xs: number[]) => new Uint8Array(xs);
+
+function assertCode(fn: () => unknown, code: ErrorCode) {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof BrokerError, `expected BrokerError, got ${e}`);
+    assert.equal(e.code, code, `expected ${ErrorCode[code]}, got ${e.codeName}: ${e.message}`);
+    return true;
+  });
+}
+
+Deno.test("bad input gives typed errors", async (t) => {
+  const cases: [string, Uint8Array, ErrorCode][] = [
+    ["empty", b(), ErrorCode.deserialization_failed],
+    ["unknown tag", b(0x0f), ErrorCode.invalid_tag],
+    ["unknown tag 0xff", b(0xff, 0, 0), ErrorCode.invalid_tag],
+    ["truncated count", b(0x02, 0, 0, 0), ErrorCode.deserialization_failed],
+    ["truncated bool", b(0x01), ErrorCode.deserialization_failed],
+    ["truncated address", b(0x06, 1, 2, 3), ErrorCode.deserialization_failed],
+    ["truncated subnet", b(0x07, ...new Array(16).fill(0)), ErrorCode.deserialization_failed],
+    ["string length beyond input", b(0x05, 0x05, 0x61), ErrorCode.deserialization_failed],
+    [
+      "varbyte of six bytes",
+      b(0x05, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
+      ErrorCode.deserialization_failed,
+    ],
+    [
+      "varbyte above 2^32-1",
+      b(0x05, 0xff, 0xff, 0xff, 0xff, 0x1f),
+      ErrorCode.deserialization_failed,
+    ],
+    ["unterminated varbyte", b(0x0e, 0x80), ErrorCode.deserialization_failed],
+    [
+      "vector count beyond input",
+      b(0x0e, 0xff, 0xff, 0xff, 0xff, 0x0f, 0),
+      ErrorCode.deserialization_failed,
+    ],
+    [
+      "table of 2^31 pairs",
+      b(0x0d, 0x80, 0x80, 0x80, 0x80, 0x08, 0),
+      ErrorCode.deserialization_failed,
+    ],
+    ["vector missing elements", b(0x0e, 0x02, 0x00), ErrorCode.deserialization_failed],
+    ["port protocol 4", b(0x08, 0x00, 0x50, 0x04), ErrorCode.deserialization_failed],
+    ["duplicate set element", b(0x0c, 0x02, 0x00, 0x00), ErrorCode.deserialization_failed],
+    ["trailing bytes", b(0x00, 0x00), ErrorCode.deserialization_failed],
+    ["bad tag inside a vector", b(0x0e, 0x01, 0x20), ErrorCode.invalid_tag],
+  ];
+  for (const [name, bytes, code] of cases) {
+    await t.step(name, () => {
+      assertCode(() => decode(bytes), code);
+      assertCode(() => validate(bytes), code);
+    });
+  }
+});
+
+Deno.test("nesting is limited (configurable), never a stack overflow", () => {
+  const deep = (n: number) => {
+    const out = new Uint8Array(2 * n + 1);
+    for (let i = 0; i < n; i++) out.set([0x0e, 0x01], 2 * i);
+    out[2 * n] = 0x00;
+    return out;
+  };
+  assert.equal(dataToString(decode(deep(20))).length, 3 + 40);
+  assert.equal(validate(deep(128)), 257);
+  assertCode(() => decode(deep(129)), ErrorCode.deserialization_failed);
+  assertCode(() => decode(deep(5), { maxDepth: 4 }), ErrorCode.deserialization_failed);
+  assert.equal(validate(deep(5000), { maxDepth: 5000 }), 10001);
+  assertCode(() => validate(deep(1_000_000)), ErrorCode.deserialization_failed);
+});
+
+Deno.test("absurd lengths do not allocate: a 4 GiB string claim in 6 bytes", () => {
+  assertCode(() => decode(b(0x05, 0xff, 0xff, 0xff, 0xff, 0x0f)), ErrorCode.deserialization_failed);
+});
+
+Deno.test("non-Uint8Array input is a typed error", () => {
+  assertCode(() => decode("00" as unknown as Uint8Array), ErrorCode.deserialization_failed);
+});
+
+Deno.test("allowTrailing reports the extent of the first value", () => {
+  assert.equal(validate(b(0x01, 0x01, 0xff, 0xff), { allowTrailing: true }), 2);
+  assert.deepEqual(decode(b(0x01, 0x01, 0xff), { allowTrailing: true }), {
+    type: "boolean",
+    value: true,
+  });
+});
+
+Deno.test("sets and tables arriving out of order are re-sorted, like Broker's receiver", () => {
+  // {2, 1} on the wire -> {1, 2}
+  const wire = b(0x0c, 0x02, 0x02, 0, 0, 0, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 0, 0, 0, 1);
+  const v = decode(wire);
+  assert.equal(dataToString(v), "{1, 2}");
+  assert.ok(equals(v, set(count(1n), count(2n))));
+  assert.deepEqual(encode(v), encode(set(count(2n), count(1n))));
+  // out-of-order duplicates are found after sorting
+  const dup = b(0x0c, 0x03, 0x05, 0x01, 0x62, 0x05, 0x01, 0x61, 0x05, 0x01, 0x62);
+  assertCode(() => decode(dup), ErrorCode.deserialization_failed);
+  // a table with keys b, a
+  const t = b(0x0d, 0x02, 0x05, 0x01, 0x62, 0x00, 0x05, 0x01, 0x61, 0x01, 0x01);
+  assert.equal(dataToString(decode(t)), "{a -> T, b -> nil}");
+});
+
+Deno.test("boolean bytes other than 0 and 1 read as true, as in Broker", () => {
+  assert.deepEqual(decode(b(0x01, 0x07)), { type: "boolean", value: true });
+});
+
+Deno.test("strings are byte strings: invalid UTF-8 and NUL round-trip", () => {
+  const raw = b(0x05, 0x05, 0xff, 0xfe, 0x00, 0x7a, 0xc3);
+  const v = decode(raw);
+  assert.equal(v.type, "string");
+  assert.deepEqual(encode(v), raw);
+  assert.deepEqual(encode(str(new Uint8Array([0xc3, 0x28]))), b(0x05, 0x02, 0xc3, 0x28));
+  const e = decode(b(0x0b, 0x02, 0xc3, 0x28));
+  assert.deepEqual(encode(e), b(0x0b, 0x02, 0xc3, 0x28));
+});
+
+Deno.test("UTF-8 text of every length class encodes with the right varbyte", () => {
+  for (const n of [0, 1, 127, 128, 300, 16383, 16384, 70000]) {
+    for (const ch of ["x", "é", "✓", "😀"]) {
+      const s = ch.repeat(n);
+      const v = str(s);
+      const bytes = encode(v);
+      const back = decode(bytes);
+      assert.equal(back.value, s);
+      const utf8 = new TextEncoder().encode(s);
+      assert.equal(
+        bytes.length,
+        1 + (utf8.length < 128 ? 1 : utf8.length < 16384 ? 2 : 3) + utf8.length,
+      );
+    }
+  }
+});
+
+Deno.test("64-bit extremes round-trip exactly", () => {
+  for (const v of [0n, 1n, (1n << 53n) + 1n, (1n << 64n) - 1n]) {
+    assert.equal(decode(encode(count(v))).value, v);
+  }
+  for (const v of [-(1n << 63n), -1n, (1n << 63n) - 1n, -(1n << 53n) - 1n]) {
+    assert.equal(decode(encode(integer(v))).value, v);
+    assert.equal(decode(encode(timespan(v))).value, v);
+  }
+  assert.throws(() => count(-1n), RangeError);
+  assert.throws(() => count(2 ** 60), RangeError);
+  assert.throws(() => integer(1n << 63n), RangeError);
+});
+
+Deno.test("reals: Broker's special constants, -0 and normal values", () => {
+  const hex = (d: Uint8Array) => Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+  assert.equal(hex(encode(real(Infinity))), "04fff0000000000000");
+  assert.equal(hex(encode(real(-Infinity))), "047ff0000000000000");
+  assert.equal(hex(encode(real(NaN))), "04ffffffffffffffff");
+  assert.equal(decode(encode(real(-Infinity))).value, -Infinity);
+  assert.ok(Object.is(decode(encode(real(-0))).value, -0));
+  assert.equal(decode(encode(real(Math.PI))).value, Math.PI);
+});
+
+Deno.test("encoding rejects what is not Broker data with serialization_failed", () => {
+  assertCode(() => encode({ type: "count", value: 5 } as never), ErrorCode.serialization_failed);
+  assertCode(() => encode({ type: "count", value: -1n } as never), ErrorCode.serialization_failed);
+  assertCode(() => encode({ type: "bogus" } as never), ErrorCode.serialization_failed);
+  assertCode(() => encode(null as never), ErrorCode.serialization_failed);
+  assertCode(
+    () => encode(vector(str("ok"), { type: "string", value: 1 } as never)),
+    ErrorCode.serialization_failed,
+  );
+});
+
+Deno.test("hand-built unsorted sets and tables encode in Broker's order", () => {
+  const unsorted = { type: "set", value: [str("b"), count(1n), str("a"), str("b")] } as const;
+  assert.deepEqual(encode(unsorted), encode(set(count(1n), str("a"), str("b"))));
+  const t = { type: "table", value: [[str("z"), count(1n)], [str("a"), count(2n)]] } as const;
+  assert.equal(dataToString(decode(encode(t))), "{a -> 2, z -> 1}");
+});
+
+Deno.test("EncodedData reads containers in place", () => {
+  const v = vector(
+    str("ping"),
+    table([[enumValue("k"), addr("::1")]]),
+    vector(port(80, "tcp"), subnet("10.0.0.0/8")),
+  );
+  const view = EncodedData.from(encode(v));
+  assert.equal(view.type, "vector");
+  assert.equal(view.length, 3);
+  assert.equal(view.at(0).text(), "ping");
+  const [k, val] = view.at(1).entry(0);
+  assert.equal(k.text(), "k");
+  assert.equal(val.type, "address");
+  assert.equal(dataToString(view.at(2).materialize()), "(80/tcp, 10.0.0.0/8)");
+  assert.equal(view.at(2).at(1).type, "subnet");
+  assert.throws(() => view.at(3), BrokerError);
+  assert.throws(() => view.at(2).text(), BrokerError);
+  assert.equal(view.at(0).length, -1);
+});
