@@ -205,6 +205,21 @@ export class WasmCodec {
   }
 
   /**
+   * Lays out an encoding area over the input region (which it invalidates):
+   * room for `nodes` tape nodes, `heap` bytes of strings and addresses, and
+   * the output. Returns `[tape, heap, out, outCap]` as byte offsets.
+   */
+  encodeArea(nodes: number, heap: number): [number, number, number, number] {
+    const tape = this.input;
+    const heapStart = tape + nodes * NODE_SIZE;
+    const out = (heapStart + heap + 15) & ~15;
+    const outCap = nodes * 23 + heap;
+    this.ensure(out + outCap);
+    this.generation++;
+    return [tape, heapStart, out, outCap];
+  }
+
+  /**
    * Encodes `n` nodes written at `tape` (strings and addresses taken from
    * `heap`) into `out`; returns the bytes written or `WasmError.capacity`.
    */

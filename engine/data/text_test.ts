@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { dataToString, formatReal } from "./text.ts";
+import {
+  addr,
+  bool,
+  count,
+  enumValue,
+  none,
+  port,
+  real,
+  set,
+  str,
+  subnet,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "./constructors.ts";
+
+Deno.test('reals print like printf("%f"): exact, six decimals, ties to even', () => {
+  assert.equal(formatReal(0), "0.000000");
+  assert.equal(formatReal(-0), "-0.000000");
+  assert.equal(formatReal(1.5), "1.500000");
+  assert.equal(formatReal(0.1), "0.100000");
+  assert.equal(formatReal(0.0078125), "0.007812"); // exact tie, even digit kept
+  assert.equal(formatReal(0.0234375), "0.023438"); // exact tie, rounds up to even
+  assert.equal(formatReal(-1e-9), "-0.000000");
+  assert.equal(formatReal(1e-7), "0.000000");
+  assert.equal(formatReal(123456.7890125), "123456.789012");
+  assert.equal(formatReal(2 ** 70), "1180591620717411303424.000000");
+  assert.equal(formatReal(5e-324), "0.000000");
+  assert.equal(formatReal(NaN), "nan");
+  assert.equal(formatReal(Infinity), "inf");
+  assert.equal(formatReal(-Infinity), "-inf");
+});
+
+Deno.test("addresses print as inet_ntop does", () => {
+  const cases: [string, string][] = [
+    ["10.0.0.1", "10.0.0.1"],
+    ["::ffff:10.0.0.1", "10.0.0.1"],
+    ["::", "::"],
+    ["::1", "::1"],
+    ["2001:db8::1", "2001:db8::1"],
+    ["2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+    ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+    ["fe80::", "fe80::"],
+    ["::10.0.0.1", "::10.0.0.1"],
+    ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
+  ];
+  for (const [input, printed] of cases) assert.equal(dataToString(addr(input)), printed, input);
+  for (const bad of ["10.0.0.256", "1:2:3", "1::2::3", "abc", "1.2.3", ":::"]) {
+    assert.throws(() => addr(bad), RangeError, bad);
+  }
+});
+
+Deno.test("subnets are masked on construction and print family-relative lengths", () => {
+  assert.equal(dataToString(subnet("10.1.2.3/8")), "10.0.0.0/8");
+  assert.equal(subnet("10.1.2.3/8").value.rawLength, 104);
+  assert.equal(dataToString(subnet("2001:db8::ff/32")), "2001:db8::/32");
+  assert.equal(dataToString(subnet("0.0.0.0/0")), "0.0.0.0/0");
+  assert.throws(() => subnet("10.0.0.0/33"), RangeError);
+});
+
+Deno.test("every type's text form", () => {
+  const v = vector(
+    none(),
+    bool(true),
+    bool(false),
+    count(18446744073709551615n),
+    real(1.5),
+    str("a b"),
+    port(0, "unknown"),
+    port(8, "icmp"),
+    timestamp(-1500000000n),
+    timespan(1n),
+    enumValue("Conn::LOG"),
+    set(),
+    table(),
+    vector(),
+    set(str("b"), str("a")),
+    table([[str("b"), count(2n)], [count(1n), str("one")]]),
+  );
+  assert.equal(
+    dataToString(v),
+    "(nil, T, F, 18446744073709551615, 1.500000, a b, 0/?, 8/icmp, -1500000000ns, 1ns, " +
+      "Conn::LOG, {}, {}, (), {a, b}, {1 -> one, b -> 2})",
+  );
+});
