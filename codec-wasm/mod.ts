@@ -48,6 +48,7 @@ interface Exports {
     stack: number,
     maxDepth: number,
   ): number;
+  validate(inp: number, len: number, stack: number, maxDepth: number): number;
   skip(inp: number, off: number): number;
   child(inp: number, off: number, i: number): number;
   childCount(inp: number, off: number): number;
@@ -172,6 +173,14 @@ export class WasmCodec {
       this.stack,
       depth,
     );
+  }
+
+  /**
+   * Validates the value at the start of the input region without a tape;
+   * returns the bytes it occupies or a `WasmError`.
+   */
+  validate(len: number, maxDepth: number): number {
+    return this.#x.validate(this.input, len, this.stack, maxDepth);
   }
 
   /** Bytes consumed by the last successful scan. */

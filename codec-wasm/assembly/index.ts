@@ -265,10 +265,12 @@ export function compare(a: usize, b: usize): i32 {
   return compareAt(a, b);
 }
 
-// Per-level state of open containers (24 bytes each, at `stack`):
-//   +0 remaining values  +4 node index  +8 tag
-//   +12 start of the previous key  +16 end of the previous key  +20 start of the current key
+// State of the open containers around the current one, spilled to `stack`
+// (24 bytes per level): +0 values remaining, +4 node index, +8 tag,
+// +12 start of the previous set element or table key (NO_PREV before the first),
+// +16 start of the current one. The innermost level lives in locals.
 const LEVEL: usize = 24;
+const NO_PREV: u32 = 0xffffffff;
 
 // Scans the value at inp[0..len): validates it completely (structure, lengths,
 // port protocols, set/table key order and uniqueness), and, when tape != 0,
@@ -282,36 +284,50 @@ export function scan(
   stack: usize,
   maxDepth: i32,
 ): i32 {
+  return tape != 0
+    ? scanImpl<u16>(inp, len, tape, tapeCap, stack, maxDepth)
+    : scanImpl<u8>(inp, len, 0, 0, stack, maxDepth);
+}
+
+// T only selects the variant at compile time: u16 writes the tape, u8 only
+// validates (so the validating loop carries no tape checks at all).
+
+function scanImpl<T>(
+  inp: usize,
+  len: i32,
+  tape: usize,
+  tapeCap: i32,
+  stack: usize,
+  maxDepth: i32,
+): i32 {
+  const TAPE = sizeof<T>() == 2;
   const end = inp + <usize> len;
   let p = inp;
   let n: i32 = 0;
   let depth: i32 = 0;
+  // The innermost open container: values left, tape node, tag, order-check state.
+  let rem: u32 = 0;
+  let lnode: u32 = 0;
+  let ltag: u8 = 0xff;
+  let prev: u32 = NO_PREV;
+  let cur: u32 = 0;
   if (len <= 0) return ERR_EMPTY;
   while (true) {
     // Where a set element or a table key starts, remember it for the order check.
-    if (depth > 0) {
-      const lv = stack + <usize> depth * LEVEL;
-      const t = load<u8>(lv + 8);
-      if (t == TAG_SET || (t == TAG_TABLE && (load<u32>(lv) & 1) == 0)) {
-        store<u32>(lv + 20, <u32> (p - inp));
-      }
-    }
+    if (ltag == TAG_SET || (ltag == TAG_TABLE && (rem & 1) == 0)) cur = <u32> (p - inp);
     if (p >= end) return ERR_EOF;
-    if (tape != 0 && n >= tapeCap) return ERR_CAPACITY;
+    if (TAPE && n >= tapeCap) return ERR_CAPACITY;
     const tag = load<u8>(p);
     p++;
     const node = tape + <usize> n * 16;
     n++;
-    if (tape != 0) {
-      store<u8>(node, tag);
-      store<u8>(node, 0, 1);
-    }
+    if (TAPE) store<u16>(node, <u16> tag);
     switch (tag) {
       case TAG_NONE:
         break;
       case TAG_BOOL:
         if (p + 1 > end) return ERR_EOF;
-        if (tape != 0) store<u32>(node, load<u8>(p) != 0 ? 1 : 0, 4);
+        if (TAPE) store<u32>(node, load<u8>(p) != 0 ? 1 : 0, 4);
         p += 1;
         break;
       case TAG_COUNT:
@@ -319,36 +335,44 @@ export function scan(
       case TAG_TIMESTAMP:
       case TAG_TIMESPAN:
         if (p + 8 > end) return ERR_EOF;
-        if (tape != 0) store<u64>(node, loadU64BE(p), 8);
+        if (TAPE) store<u64>(node, loadU64BE(p), 8);
         p += 8;
         break;
       case TAG_REAL:
         if (p + 8 > end) return ERR_EOF;
-        if (tape != 0) store<f64>(node, decodeReal(loadU64BE(p)), 8);
+        if (TAPE) store<f64>(node, decodeReal(loadU64BE(p)), 8);
         p += 8;
         break;
       case TAG_STRING:
       case TAG_ENUM: {
-        const l = readVarbyte(p, end);
-        if (l < 0) return <i32> l;
-        p = <usize> gPos;
-        if (<u64> l > <u64> (end - p)) return ERR_LENGTH;
-        if (tape != 0) {
+        let l: u64;
+        // One-byte lengths are the common case.
+        if (p < end && load<u8>(p) < 0x80) {
+          l = <u64> load<u8>(p);
+          p++;
+        } else {
+          const v = readVarbyte(p, end);
+          if (v < 0) return <i32> v;
+          l = <u64> v;
+          p = <usize> gPos;
+        }
+        if (l > <u64> (end - p)) return ERR_LENGTH;
+        if (TAPE) {
           store<u8>(node, classifyText(p, <usize> l), 1);
           store<u32>(node, <u32> (p - inp), 4);
-          store<u64>(node, <u64> l, 8);
+          store<u64>(node, l, 8);
         }
         p += <usize> l;
         break;
       }
       case TAG_ADDRESS:
         if (p + 16 > end) return ERR_EOF;
-        if (tape != 0) store<u32>(node, <u32> (p - inp), 4);
+        if (TAPE) store<u32>(node, <u32> (p - inp), 4);
         p += 16;
         break;
       case TAG_SUBNET:
         if (p + 17 > end) return ERR_EOF;
-        if (tape != 0) {
+        if (TAPE) {
           store<u32>(node, <u32> (p - inp), 4);
           store<u64>(node, <u64> load<u8>(p + 16), 8);
         }
@@ -358,7 +382,9 @@ export function scan(
         if (p + 3 > end) return ERR_EOF;
         const proto = load<u8>(p + 2);
         if (proto > 3) return ERR_PORT;
-        if (tape != 0) store<u32>(node, <u32> bswap<u16>(load<u16>(p)) | (<u32> proto << 16), 4);
+        if (TAPE) {
+          store<u32>(node, <u32> bswap<u16>(load<u16>(p)) | (<u32> proto << 16), 4);
+        }
         p += 3;
         break;
       }
@@ -371,18 +397,23 @@ export function scan(
         const values: i64 = tag == TAG_TABLE ? c * 2 : c;
         // Every value takes at least one byte: a count beyond the bytes left is a lie.
         if (<u64> values > <u64> (end - p)) return ERR_LENGTH;
-        if (tape != 0) {
+        if (TAPE) {
           store<u32>(node, <u32> c, 4);
           store<u64>(node, <u64> n, 8);
         }
         if (values > 0) {
-          depth++;
-          if (depth > maxDepth) return ERR_DEPTH;
+          if (depth >= maxDepth) return ERR_DEPTH;
           const lv = stack + <usize> depth * LEVEL;
-          store<u32>(lv, <u32> values);
-          store<u32>(lv + 4, <u32> (n - 1));
-          store<u8>(lv + 8, tag);
-          store<u32>(lv + 12, 0xffffffff);
+          store<u32>(lv, rem);
+          store<u32>(lv, lnode, 4);
+          store<u32>(lv, <u32> ltag, 8);
+          store<u32>(lv, prev, 12);
+          store<u32>(lv, cur, 16);
+          depth++;
+          rem = <u32> values;
+          lnode = <u32> (n - 1);
+          ltag = tag;
+          prev = NO_PREV;
           continue;
         }
         break;
@@ -392,34 +423,43 @@ export function scan(
     }
     // A value is complete; close every container it completes.
     while (depth > 0) {
-      const lv = stack + <usize> depth * LEVEL;
-      const remaining = load<u32>(lv);
-      const t = load<u8>(lv + 8);
-      if (t == TAG_SET || (t == TAG_TABLE && (remaining & 1) == 0)) {
-        const cur = load<u32>(lv + 20);
-        const prev = load<u32>(lv + 12);
-        if (prev != 0xffffffff) {
+      if (ltag == TAG_SET || (ltag == TAG_TABLE && (rem & 1) == 0)) {
+        if (prev != NO_PREV) {
           const r = compareAt(inp + <usize> prev, inp + <usize> cur);
           if (r == 0) return ERR_DUPLICATE;
-          if (r > 0 && tape != 0) {
-            const cn = tape + <usize> load<u32>(lv + 4) * 16;
+          if (r > 0 && TAPE) {
+            const cn = tape + <usize> lnode * 16;
             store<u8>(cn, load<u8>(cn, 1) | FLAG_UNSORTED, 1);
           }
         }
-        store<u32>(lv + 12, cur);
-        store<u32>(lv + 16, <u32> (p - inp));
+        prev = cur;
       }
-      if (remaining > 1) {
-        store<u32>(lv, remaining - 1);
+      if (rem > 1) {
+        rem--;
         break;
       }
-      if (tape != 0) store<u64>(tape + <usize> load<u32>(lv + 4) * 16, <u64> n, 8);
+      if (TAPE) store<u64>(tape + <usize> lnode * 16, <u64> n, 8);
       depth--;
+      const lv = stack + <usize> depth * LEVEL;
+      rem = load<u32>(lv);
+      lnode = load<u32>(lv, 4);
+      ltag = <u8> load<u32>(lv, 8);
+      prev = load<u32>(lv, 12);
+      // The container that just closed is a value of the enclosing one: for
+      // sets and table keys, its start was saved in `cur` before we descended.
+      cur = load<u32>(lv, 16);
     }
     if (depth == 0) break;
   }
   gPos = <i32> (p - inp);
   return n;
+}
+
+// Validates the value at inp[0..len) without a tape. Returns the bytes it
+// occupies, or an error code.
+export function validate(inp: usize, len: i32, stack: usize, maxDepth: i32): i32 {
+  const r = scanImpl<u8>(inp, len, 0, 0, stack, maxDepth);
+  return r < 0 ? r : gPos;
 }
 
 // Returns the offset just past the valid value at inp+off (no checks: the value

@@ -11,6 +11,7 @@ import {
   FLAG_ASCII,
   FLAG_UNSORTED,
   FLAG_UTF8,
+  MAX_DEPTH_LIMIT,
   NODE_SIZE,
   WasmCodec,
   WasmError,
@@ -67,7 +68,7 @@ function asBytes(input: Uint8Array): Uint8Array {
 function scanLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined, tape: boolean) {
   let n: number;
   try {
-    n = c.scan(len, opts?.maxDepth ?? DEFAULT_MAX_DEPTH, tape);
+    n = c.scan(len, depthLimit(opts), tape);
   } catch (e) {
     // A trap (e.g. call stack exhaustion comparing absurdly deep keys) is a bad input too.
     throw new BrokerError(ErrorCode.deserialization_failed, `codec trap: ${e}`, { cause: e });
@@ -90,9 +91,25 @@ function scanLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined, 
  */
 export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
   const c = WasmCodec.shared();
-  const len = c.load(asBytes(bytes));
-  scanLoaded(c, len, options, false);
-  return c.extent();
+  return validateLoaded(c, c.load(asBytes(bytes)), options);
+}
+
+function depthLimit(opts: DecodeOptions | undefined): number {
+  const d = opts?.maxDepth;
+  return d === undefined ? DEFAULT_MAX_DEPTH : Math.min(Math.max(0, d | 0), MAX_DEPTH_LIMIT);
+}
+
+/** Validates the loaded input without a tape; returns its extent or throws. */
+function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined): number {
+  let r: number;
+  try {
+    r = c.validate(len, depthLimit(opts));
+  } catch (e) {
+    throw new BrokerError(ErrorCode.deserialization_failed, `codec trap: ${e}`, { cause: e });
+  }
+  if (r < 0) throw wasmError(r);
+  if (r !== len && !opts?.allowTrailing) throw wasmError(WasmError.trailing);
+  return r;
 }
 
 // ------------------------------------------------------------------ decoding
@@ -100,13 +117,13 @@ export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
 /** Walks a tape in pre-order and builds JS values. */
 class TapeReader {
   i = 0;
-  readonly u8: Uint8Array;
-  readonly u32: Uint32Array;
-  readonly u64: BigUint64Array;
-  readonly i64: BigInt64Array;
-  readonly f64: Float64Array;
-  readonly tape: number;
-  readonly input: number;
+  u8: Uint8Array;
+  u32: Uint32Array;
+  u64: BigUint64Array;
+  i64: BigInt64Array;
+  f64: Float64Array;
+  tape: number;
+  input: number;
 
   constructor(c: WasmCodec) {
     this.u8 = c.u8;
@@ -118,21 +135,41 @@ class TapeReader {
     this.input = c.input;
   }
 
-  text(at: number, flags: number, bytes: boolean): { value: string; raw?: Uint8Array } {
+  /** Points the reader at the codec's current tape (views renew when memory grows). */
+  static for(c: WasmCodec): TapeReader {
+    let r = readers.get(c);
+    if (!r) readers.set(c, r = new TapeReader(c));
+    if (r.u8 !== c.u8) {
+      r.u8 = c.u8;
+      r.u32 = c.u32;
+      r.u64 = c.u64;
+      r.i64 = c.i64;
+      r.f64 = c.f64;
+    }
+    r.tape = c.tape;
+    r.i = 0;
+    return r;
+  }
+
+  text(byte: number): string {
     const u8 = this.u8;
+    const at = byte >> 2;
     const off = this.input + this.u32[at + 1];
     const len = this.u32[at + 2];
-    if (flags & FLAG_ASCII) {
-      if (len < 24) {
-        let s = "";
-        for (let k = 0; k < len; k++) s += String.fromCharCode(u8[off + k]);
-        return { value: s };
-      }
-      return { value: utf8Fatal.decode(u8.subarray(off, off + len)) };
+    const flags = u8[byte + 1];
+    if (flags & FLAG_ASCII && len < 24) {
+      let s = "";
+      for (let k = 0; k < len; k++) s += String.fromCharCode(u8[off + k]);
+      return s;
     }
     const view = u8.subarray(off, off + len);
-    if (flags & FLAG_UTF8) return { value: utf8Fatal.decode(view) };
-    return { value: utf8Lossy.decode(view), raw: bytes ? view.slice() : undefined };
+    return flags & FLAG_UTF8 ? utf8Fatal.decode(view) : utf8Lossy.decode(view);
+  }
+
+  address(off: number): Address {
+    const u8 = this.u8;
+    const w = (i: number) => (u8[i] << 24) | (u8[i + 1] << 16) | (u8[i + 2] << 8) | u8[i + 3];
+    return Address.fromWords(w(off), w(off + 4), w(off + 8), w(off + 12));
   }
 
   next(): Data {
@@ -153,17 +190,17 @@ class TapeReader {
         return { type: "real", value: this.f64[(byte >> 3) + 1] };
       case Tag.string:
       case Tag.enum: {
-        const t = this.text(at, this.u8[byte + 1], true);
+        const value = this.text(byte);
         const type = tag === Tag.string ? "string" : "enum";
-        return t.raw ? { type, value: t.value, bytes: t.raw } : { type, value: t.value };
-      }
-      case Tag.address: {
+        if (this.u8[byte + 1] & FLAG_UTF8) return { type, value };
+        // Not UTF-8: keep the bytes so they are what gets encoded again.
         const off = this.input + this.u32[at + 1];
-        return { type: "address", value: new Address(this.u8.slice(off, off + 16)) };
+        return { type, value, bytes: this.u8.slice(off, off + this.u32[at + 2]) };
       }
+      case Tag.address:
+        return { type: "address", value: this.address(this.input + this.u32[at + 1]) };
       case Tag.subnet: {
-        const off = this.input + this.u32[at + 1];
-        const a = new Address(this.u8.slice(off, off + 16));
+        const a = this.address(this.input + this.u32[at + 1]);
         return { type: "subnet", value: new Subnet(a, this.u32[at + 2]) };
       }
       case Tag.port: {
@@ -199,6 +236,8 @@ class TapeReader {
   }
 }
 
+const readers = new WeakMap<WasmCodec, TapeReader>();
+
 /** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
 function sortChecked<T>(items: T[], key: (t: T) => Data): void {
   items.sort((a, b) => compare(key(a), key(b)));
@@ -222,7 +261,7 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
   const c = WasmCodec.shared();
   const len = c.load(asBytes(bytes));
   scanLoaded(c, len, options, true);
-  return new TapeReader(c).next();
+  return TapeReader.for(c).next();
 }
 
 /**
@@ -232,7 +271,7 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
 export function decodeLoaded(len: number, options?: DecodeOptions): Data {
   const c = WasmCodec.shared();
   scanLoaded(c, len, options, true);
-  return new TapeReader(c).next();
+  return TapeReader.for(c).next();
 }
 
 // ------------------------------------------------------------------ lazy view
@@ -271,8 +310,7 @@ export class EncodedData {
   /** Validates bytes (copied into WASM memory once) and returns a view of them. */
   static from(bytes: Uint8Array, options?: DecodeOptions): EncodedData {
     const c = WasmCodec.shared();
-    const len = c.load(asBytes(bytes));
-    scanLoaded(c, len, options, false);
+    validateLoaded(c, c.load(asBytes(bytes)), options);
     return new EncodedData(c, { bytes, generation: c.generation }, 0);
   }
 
@@ -303,8 +341,9 @@ export class EncodedData {
 
   /** Element i of a set or vector; for tables, the key of entry i (see `entry`). */
   at(i: number): EncodedData {
-    const isTable = this.type === "table";
-    const off = this.#sync().child(this.#off, isTable ? 2 * i : i);
+    const c = this.#sync();
+    const isTable = c.u8[c.input + this.#off] === Tag.table;
+    const off = c.child(this.#off, isTable ? 2 * i : i);
     if (off < 0) throw new BrokerError(ErrorCode.invalid_data, `no element ${i} in ${this.type}`);
     return this.#view(off);
   }
@@ -320,9 +359,20 @@ export class EncodedData {
 
   #textSpan(): [number, number] {
     const c = this.#sync();
-    const body = c.textAt(this.#off);
-    if (body < 0) throw new BrokerError(ErrorCode.type_clash, `${this.type} is not text`);
-    return [c.input + body, c.extent()];
+    const u8 = c.u8;
+    let p = c.input + this.#off;
+    const tag = u8[p++];
+    if (tag !== Tag.string && tag !== Tag.enum) {
+      throw new BrokerError(ErrorCode.type_clash, `${this.type} is not text`);
+    }
+    // The value was validated: its varbyte is well formed.
+    let len = 0;
+    for (let shift = 0;; shift += 7) {
+      const b = u8[p++];
+      len += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    return [p, len];
   }
 
   /** Raw bytes of a string or enum value, copied out. */
@@ -369,18 +419,37 @@ export class EncodedData {
 
 // ------------------------------------------------------------------ encoding
 
-/** Growable output buffer with big-endian writers. */
+/**
+ * Output slab with big-endian writers. Allocating an ArrayBuffer per message
+ * costs more than encoding a small one, so each encoding is written after the
+ * previous one in a shared slab and handed out as a subarray (the msgpackr
+ * trick); a full slab is replaced, never overwritten.
+ */
 class Writer {
-  buf = new Uint8Array(256);
+  static readonly SLAB = 64 * 1024;
+  buf = new Uint8Array(Writer.SLAB);
   dv = new DataView(this.buf.buffer);
+  start = 0;
   pos = 0;
+
+  begin(): void {
+    this.start = this.pos = (this.pos + 7) & ~7;
+    if (this.start > this.buf.length - 64) this.#replace(64);
+  }
 
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    this.#replace(this.pos - this.start + n);
+  }
+
+  // Moves the message begun so far to a fresh slab with room for `need` bytes.
+  #replace(need: number): void {
+    let size = Writer.SLAB;
+    while (size < need * 2) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
+    next.set(this.buf.subarray(this.start, this.pos));
+    this.pos -= this.start;
+    this.start = 0;
     this.buf = next;
     this.dv = new DataView(next.buffer);
   }
@@ -508,13 +577,13 @@ function writeValue(w: Writer, d: Data, depth: number): void {
     case "address":
       w.reserve(17);
       w.buf[w.pos] = Tag.address;
-      w.buf.set(d.value.bytes, w.pos + 1);
+      d.value.writeTo(w.dv, w.pos + 1);
       w.pos += 17;
       return;
     case "subnet":
       w.reserve(18);
       w.buf[w.pos] = Tag.subnet;
-      w.buf.set(d.value.address.bytes, w.pos + 1);
+      d.value.address.writeTo(w.dv, w.pos + 1);
       w.buf[w.pos + 17] = d.value.rawLength;
       w.pos += 18;
       return;
@@ -553,7 +622,7 @@ function writeValue(w: Writer, d: Data, depth: number): void {
   }
 }
 
-let shared = new Writer();
+let shared: Writer = new Writer();
 
 /**
  * Encodes one value in Broker's binary format v1, byte for byte as Broker
@@ -569,16 +638,17 @@ let shared = new Writer();
  */
 export function encode(value: Data): Uint8Array {
   const w = shared;
-  w.pos = 0;
+  w.begin();
   try {
     writeValue(w, value, 0);
   } catch (e) {
-    shared = new Writer();
+    w.pos = w.start; // drop the partial message
     if (e instanceof BrokerError) throw e;
     throw new BrokerError(ErrorCode.serialization_failed, `cannot encode: ${e}`, { cause: e });
   }
-  const out = w.buf.slice(0, w.pos);
-  if (w.buf.length > 1 << 20) shared = new Writer(); // do not pin a huge buffer
+  const out = w.buf.subarray(w.start, w.pos);
+  // A slab grown for one huge value is not kept for the small ones after it.
+  if (w.buf.length > 1 << 20) shared = new Writer();
   return out;
 }
 
@@ -760,6 +830,11 @@ export function encodeWasm(value: Data): Uint8Array {
     }
     const len = c.encodeTape(tape, w.n, heap, out, outCap);
     if (len < 0) throw wasmError(len);
-    return c.u8.slice(out, out + len);
+    const slab = shared;
+    slab.begin();
+    slab.reserve(len);
+    slab.buf.set(c.u8.subarray(out, out + len), slab.pos);
+    slab.pos += len;
+    return slab.buf.subarray(slab.start, slab.pos);
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { decode, encode, EncodedData, validate } from "./binary.ts";
+import { decode, encode, EncodedData, encodeWasm, validate } from "./binary.ts";
 import {
   addr,
   count,
@@ -209,4 +209,21 @@ Deno.test("EncodedData reads containers in place", () => {
   assert.throws(() => view.at(3), BrokerError);
   assert.throws(() => view.at(2).text(), BrokerError);
   assert.equal(view.at(0).length, -1);
+});
+
+Deno.test("encoded outputs stay intact across later encodings and slab changes", () => {
+  const values = Array.from(
+    { length: 3000 },
+    (_, i) =>
+      i === 1500
+        ? vector(str("x".repeat(2_000_000)))
+        : vector(count(BigInt(i)), str(`value number ${i} `.repeat(i % 7))),
+  );
+  const outs = values.map((v, i) => (i % 2 ? encode(v) : encodeWasm(v)));
+  for (let i = 0; i < values.length; i++) {
+    assert.ok(equals(decode(outs[i]), values[i]), `value ${i} was overwritten`);
+  }
+  // A failed encoding leaves nothing behind in the next one.
+  assert.throws(() => encode(vector(str("partial"), { type: "nope" } as never)), BrokerError);
+  assert.deepEqual(encode(count(1n)), b(0x02, 0, 0, 0, 0, 0, 0, 0, 1));
 });

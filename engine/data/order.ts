@@ -111,10 +111,10 @@ export function compare(a: Data, b: Data): number {
       return compareText(a.value, y.value);
     }
     case "address":
-      return cmpBytes(a.value.bytes, (b as typeof a).value.bytes);
+      return a.value.compare((b as typeof a).value);
     case "subnet": {
       const y = (b as typeof a).value;
-      return cmpBytes(a.value.address.bytes, y.address.bytes) ||
+      return a.value.address.compare(y.address) ||
         cmpNum(a.value.rawLength, y.rawLength);
     }
     case "port": {

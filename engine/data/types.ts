@@ -69,12 +69,37 @@ const I64_MAX = (1n << 63n) - 1n;
  * ```
  */
 export class Address {
-  /** The 16 bytes; do not mutate. */
-  readonly bytes: Uint8Array;
+  // Four big-endian 32-bit words: far cheaper to make than a Uint8Array (and
+  // its ArrayBuffer) per decoded value; `bytes` is built on first use.
+  readonly #w0: number;
+  readonly #w1: number;
+  readonly #w2: number;
+  readonly #w3: number;
+  #bytes?: Uint8Array;
 
   constructor(bytes: Uint8Array) {
-    if (bytes.length !== 16) throw new RangeError("an address has 16 bytes");
-    this.bytes = bytes;
+    if (bytes === FROM_WORDS) {
+      [this.#w0, this.#w1, this.#w2, this.#w3] = pendingWords;
+      return;
+    }
+    if (!(bytes instanceof Uint8Array) || bytes.length !== 16) {
+      throw new RangeError("an address has 16 bytes");
+    }
+    const w = (i: number) =>
+      ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
+    this.#w0 = w(0);
+    this.#w1 = w(4);
+    this.#w2 = w(8);
+    this.#w3 = w(12);
+  }
+
+  /** Builds an address from its four big-endian 32-bit words. */
+  static fromWords(w0: number, w1: number, w2: number, w3: number): Address {
+    pendingWords[0] = w0 >>> 0;
+    pendingWords[1] = w1 >>> 0;
+    pendingWords[2] = w2 >>> 0;
+    pendingWords[3] = w3 >>> 0;
+    return new Address(FROM_WORDS);
   }
 
   /** Parses dotted IPv4 or any RFC 4291 IPv6 text form. Throws a RangeError on bad input. */
@@ -84,17 +109,55 @@ export class Address {
     return new Address(bytes);
   }
 
+  /** The four big-endian 32-bit words. */
+  get words(): [number, number, number, number] {
+    return [this.#w0, this.#w1, this.#w2, this.#w3];
+  }
+
+  /** The 16 bytes in network order (a shared copy; do not mutate). */
+  get bytes(): Uint8Array {
+    if (!this.#bytes) {
+      const b = new Uint8Array(16);
+      const dv = new DataView(b.buffer);
+      dv.setUint32(0, this.#w0);
+      dv.setUint32(4, this.#w1);
+      dv.setUint32(8, this.#w2);
+      dv.setUint32(12, this.#w3);
+      this.#bytes = b;
+    }
+    return this.#bytes;
+  }
+
+  /** Writes the 16 bytes at `offset` of `dv`. */
+  writeTo(dv: DataView, offset: number): void {
+    dv.setUint32(offset, this.#w0);
+    dv.setUint32(offset + 4, this.#w1);
+    dv.setUint32(offset + 8, this.#w2);
+    dv.setUint32(offset + 12, this.#w3);
+  }
+
+  /** memcmp order of the 16 bytes, as Broker compares addresses. */
+  compare(other: Address): number {
+    return cmpU32(this.#w0, other.#w0) || cmpU32(this.#w1, other.#w1) ||
+      cmpU32(this.#w2, other.#w2) || cmpU32(this.#w3, other.#w3);
+  }
+
   /** Whether this is an IPv4 address (v4-mapped form). */
   get isV4(): boolean {
-    const b = this.bytes;
-    for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
-    return b[10] === 0xff && b[11] === 0xff;
+    return this.#w0 === 0 && this.#w1 === 0 && this.#w2 === 0xffff;
   }
 
   /** Broker's text form: dotted quad for IPv4, RFC 5952 style for IPv6. */
   toString(): string {
     return formatAddress(this.bytes);
   }
+}
+
+const FROM_WORDS = new Uint8Array(0);
+const pendingWords = [0, 0, 0, 0];
+
+function cmpU32(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
