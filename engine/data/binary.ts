@@ -64,18 +64,22 @@ function asBytes(input: Uint8Array): Uint8Array {
   return input;
 }
 
-/** Scans the loaded input; throws a BrokerError or returns the node count. */
+/**
+ * Runs one scan of the loaded input (with a tape, or validation only) and
+ * turns its outcome into a node count or a BrokerError.
+ */
 function scanLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined, tape: boolean) {
-  let n: number;
+  let r: number;
   try {
-    n = c.scan(len, depthLimit(opts), tape);
+    r = tape ? c.scan(len, depthLimit(opts), true) : c.validate(len, depthLimit(opts));
   } catch (e) {
     // A trap (e.g. call stack exhaustion comparing absurdly deep keys) is a bad input too.
     throw new BrokerError(ErrorCode.deserialization_failed, `codec trap: ${e}`, { cause: e });
   }
-  if (n < 0) throw wasmError(n);
-  if (!opts?.allowTrailing && c.extent() !== len) throw wasmError(WasmError.trailing);
-  return n;
+  if (r < 0) throw wasmError(r);
+  const extent = tape ? c.extent() : r;
+  if (extent !== len && !opts?.allowTrailing) throw wasmError(WasmError.trailing);
+  return r;
 }
 
 /**
@@ -101,15 +105,7 @@ function depthLimit(opts: DecodeOptions | undefined): number {
 
 /** Validates the loaded input without a tape; returns its extent or throws. */
 function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined): number {
-  let r: number;
-  try {
-    r = c.validate(len, depthLimit(opts));
-  } catch (e) {
-    throw new BrokerError(ErrorCode.deserialization_failed, `codec trap: ${e}`, { cause: e });
-  }
-  if (r < 0) throw wasmError(r);
-  if (r !== len && !opts?.allowTrailing) throw wasmError(WasmError.trailing);
-  return r;
+  return scanLoaded(c, len, opts, false);
 }
 
 // ------------------------------------------------------------------ decoding
@@ -125,7 +121,10 @@ class TapeReader {
   tape: number;
   input: number;
 
+  readonly codec: WasmCodec;
+
   constructor(c: WasmCodec) {
+    this.codec = c;
     this.u8 = c.u8;
     this.u32 = c.u32;
     this.u64 = c.u64;
@@ -137,8 +136,8 @@ class TapeReader {
 
   /** Points the reader at the codec's current tape (views renew when memory grows). */
   static for(c: WasmCodec): TapeReader {
-    let r = readers.get(c);
-    if (!r) readers.set(c, r = new TapeReader(c));
+    let r = lastReader;
+    if (r?.codec !== c) lastReader = r = new TapeReader(c);
     if (r.u8 !== c.u8) {
       r.u8 = c.u8;
       r.u32 = c.u32;
@@ -236,7 +235,7 @@ class TapeReader {
   }
 }
 
-const readers = new WeakMap<WasmCodec, TapeReader>();
+let lastReader: TapeReader | undefined;
 
 /** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
 function sortChecked<T>(items: T[], key: (t: T) => Data): void {
