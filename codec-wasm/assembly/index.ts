@@ -452,6 +452,8 @@ function scanImpl<T>(
     if (depth == 0) break;
   }
   gPos = <i32> (p - inp);
+  // The extent also goes after the last node, where JS reads it without a call.
+  if (TAPE) store<u32>(tape + <usize> n * 16, <u32> (p - inp));
   return n;
 }
 

@@ -79,7 +79,10 @@ export class Address {
 
   constructor(bytes: Uint8Array) {
     if (bytes === FROM_WORDS) {
-      [this.#w0, this.#w1, this.#w2, this.#w3] = pendingWords;
+      this.#w0 = pendingWords[0];
+      this.#w1 = pendingWords[1];
+      this.#w2 = pendingWords[2];
+      this.#w3 = pendingWords[3];
       return;
     }
     if (!(bytes instanceof Uint8Array) || bytes.length !== 16) {
@@ -236,10 +239,14 @@ export class Port {
   readonly protocol: Protocol;
 
   constructor(number: number, protocol: Protocol = "unknown") {
-    if (!Number.isInteger(number) || number < 0 || number > 65535) {
+    if (!(number >= 0 && number <= 65535 && number === Math.floor(number))) {
       throw new RangeError(`bad port number ${number}`);
     }
-    if (!PROTOCOLS.includes(protocol)) throw new RangeError(`bad protocol ${protocol}`);
+    if (
+      protocol !== "tcp" && protocol !== "udp" && protocol !== "unknown" && protocol !== "icmp"
+    ) {
+      throw new RangeError(`bad protocol ${protocol}`);
+    }
     this.number = number;
     this.protocol = protocol;
   }
