@@ -41,6 +41,7 @@ import {
   count,
   type Data,
   decode,
+  decodeViaTape,
   encode,
   EncodedData,
   encodeWasm,
@@ -201,6 +202,9 @@ function registerCodecGroups(c: Corpus): void {
   const decodeGroup = `decode ${c.name}`;
   Deno.bench(`ours decode (${c.ours.length} B)`, { group: decodeGroup }, () => {
     sink.value = decode(c.ours);
+  });
+  Deno.bench(`ours decodeViaTape (${c.ours.length} B)`, { group: decodeGroup }, () => {
+    sink.value = decodeViaTape(c.ours);
   });
   Deno.bench(
     `msgpackr unpack (${c.msgpack.length} B)`,

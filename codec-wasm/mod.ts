@@ -81,6 +81,8 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
 export class WasmCodec {
   static #shared?: WasmCodec;
   readonly #x: Exports;
+  /** Where a scan leaves results besides its return value (u32: a set or table was unsorted). */
+  readonly results: number;
   /** Start of the scan stack. */
   readonly stack: number;
   /** Start of the input region. */
@@ -101,13 +103,17 @@ export class WasmCodec {
   i64!: BigInt64Array;
   /** Double view. */
   f64!: Float64Array;
+  /** DataView of the whole memory (big-endian reads of wire data). */
+  dv!: DataView;
 
   constructor(module?: WebAssembly.Module) {
     const mod = module ?? new WebAssembly.Module(decodeBase64(CODEC_WASM_BASE64));
     this.#x = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
     const base = (this.#x.heapBase() + 15) & ~15;
-    this.stack = base;
-    this.input = base + ((MAX_DEPTH_LIMIT + 1) * LEVEL_SIZE + 15 & ~15);
+    // 16 bytes of scan results, then the scan stack.
+    this.results = base;
+    this.stack = base + 16;
+    this.input = base + 16 + ((MAX_DEPTH_LIMIT + 1) * LEVEL_SIZE + 15 & ~15);
     this.#refresh();
   }
 
@@ -124,6 +130,7 @@ export class WasmCodec {
     this.u64 = new BigUint64Array(buf);
     this.i64 = new BigInt64Array(buf);
     this.f64 = new Float64Array(buf);
+    this.dv = new DataView(buf);
   }
 
   /** Makes sure linear memory reaches `end` bytes. */
@@ -177,10 +184,16 @@ export class WasmCodec {
 
   /**
    * Validates the value at the start of the input region without a tape;
-   * returns the bytes it occupies or a `WasmError`.
+   * returns the bytes it occupies or a `WasmError`. `unsorted()` then tells
+   * whether some set or table arrived out of Broker's order.
    */
   validate(len: number, maxDepth: number): number {
     return this.#x.validate(this.input, len, this.stack, maxDepth);
+  }
+
+  /** Whether the last successful scan met a set or table out of order. */
+  unsorted(): boolean {
+    return this.u32[this.results >> 2] !== 0;
   }
 
   /** Bytes consumed by the last successful scan. */

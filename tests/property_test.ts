@@ -6,6 +6,7 @@ import {
   compare,
   dataToString,
   decode,
+  decodeViaTape,
   encode,
   encodeWasm,
   equals,
@@ -55,6 +56,16 @@ Deno.test("JS order and WASM order agree (Broker's total order)", () => {
   );
 });
 
+/** Outcome of a decoder: the value's bytes again, or the error code. */
+function outcome(f: (b: Uint8Array) => ReturnType<typeof decode>, bytes: Uint8Array) {
+  try {
+    return Array.from(encode(f(bytes))).join(",");
+  } catch (e) {
+    if (!(e instanceof BrokerError)) throw e;
+    return `error ${e.code}`;
+  }
+}
+
 function decodesOrBrokerError(bytes: Uint8Array) {
   try {
     const v = decode(bytes);
@@ -63,6 +74,8 @@ function decodesOrBrokerError(bytes: Uint8Array) {
   } catch (e) {
     if (!(e instanceof BrokerError)) throw e;
   }
+  // Both decoding paths agree on every input, valid or not.
+  assert.equal(outcome(decodeViaTape, bytes), outcome(decode, bytes));
   try {
     validate(bytes);
   } catch (e) {

@@ -311,6 +311,7 @@ function scanImpl<T>(
   let ltag: u8 = 0xff;
   let prev: u32 = NO_PREV;
   let cur: u32 = 0;
+  let unsorted: u32 = 0;
   if (len <= 0) return ERR_EMPTY;
   while (true) {
     // Where a set element or a table key starts, remember it for the order check.
@@ -427,9 +428,12 @@ function scanImpl<T>(
         if (prev != NO_PREV) {
           const r = compareAt(inp + <usize> prev, inp + <usize> cur);
           if (r == 0) return ERR_DUPLICATE;
-          if (r > 0 && TAPE) {
-            const cn = tape + <usize> lnode * 16;
-            store<u8>(cn, load<u8>(cn, 1) | FLAG_UNSORTED, 1);
+          if (r > 0) {
+            unsorted = 1;
+            if (TAPE) {
+              const cn = tape + <usize> lnode * 16;
+              store<u8>(cn, load<u8>(cn, 1) | FLAG_UNSORTED, 1);
+            }
           }
         }
         prev = cur;
@@ -452,6 +456,8 @@ function scanImpl<T>(
     if (depth == 0) break;
   }
   gPos = <i32> (p - inp);
+  // Whether any set or table arrived out of order: the glue re-sorts only then.
+  store<u32>(stack - 16, unsorted);
   // The extent also goes after the last node, where JS reads it without a call.
   if (TAPE) store<u32>(tape + <usize> n * 16, <u32> (p - inp));
   return n;
