@@ -15,3 +15,18 @@
  */
 export { BrokerError, ErrorCode } from "./engine/errors.ts";
 export * from "./engine/data/mod.ts";
+export {
+  Endpoint,
+  type EndpointOptions,
+  type PeerDescription,
+  type PeerOptions,
+} from "./engine/endpoint.ts";
+export { type DataMessage, Subscriber, type SubscriberOptions } from "./engine/subscriber.ts";
+export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
+export {
+  errorEvent,
+  type PeerInfo,
+  StatusCode,
+  type StatusEvent,
+  statusEvent,
+} from "./engine/status.ts";

@@ -1,0 +1,895 @@
+/**
+ * The Endpoint: wires TCP transport, the handshake state machine, routing and
+ * subscribers together. One process may hold many endpoints, each with its
+ * own ID and configuration.
+ *
+ * @module
+ */
+import { type Data, encode, validate } from "./data/mod.ts";
+import { BrokerError, ErrorCode } from "./errors.ts";
+import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
+import { extendFilter, filterMatches, isInternalTopic, makeFilter } from "./routing/filter.ts";
+import { PrefixTrie } from "./routing/trie.ts";
+import { BoundedQueue } from "./queue.ts";
+import { errorEvent, type PeerInfo, StatusCode, type StatusEvent, statusEvent } from "./status.ts";
+import { type PendingMessage, Subscriber, type SubscriberOptions } from "./subscriber.ts";
+import { connectTcp, type NetAddress, TcpConnection } from "./transport/tcp.ts";
+import {
+  ByeToken,
+  decodeRoutingUpdate,
+  encodeEnvelope,
+  encodeRoutingUpdate,
+  type EndpointId,
+  endpointIdsEqual,
+  endpointIdToString,
+  EnvelopeType,
+  FrameReader,
+  isByePayload,
+  isNilEndpointId,
+  newEndpointId,
+  parseEndpointId,
+  parseEnvelope,
+  withSender,
+} from "./wire/mod.ts";
+
+/** Options of an endpoint, named after Broker's configuration keys. */
+export interface EndpointOptions {
+  /** Endpoint ID as UUID text; random (UUID v5-style, like CAF) when absent. */
+  id?: string;
+  /** Broker's `disable-ssl`. TLS is not implemented yet, so only `true` (the default here) works. */
+  disableSsl?: boolean;
+  /** Broker's `ttl`: written into every envelope (Broker never decrements it). Default 16. */
+  ttl?: number;
+  /** Messages queued per peer before `overflowPolicy` applies. Default 2048, as Broker. */
+  peerBufferSize?: number;
+  /** What a full peer buffer does: Broker's `disconnect` (default), `drop_newest`, `drop_oldest`. */
+  overflowPolicy?: "disconnect" | "drop_newest" | "drop_oldest";
+  /** Handshake timeout in ms (Broker has none: a silent peer holds its slot forever). Default 10 s. */
+  handshakeTimeout?: number;
+  /** Broker's `disable-forwarding`: never relay other endpoints' messages. */
+  disableForwarding?: boolean;
+  /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
+  unpeerTimeout?: number;
+}
+
+/** Options of `peer`. */
+export interface PeerOptions {
+  /** Seconds between reconnection attempts; 0 disables retrying. Default 10, as Broker. */
+  retry?: number;
+}
+
+/** A peer as `peers()` lists it. */
+export interface PeerDescription {
+  /** Its endpoint ID (UUID text), once known. */
+  id?: string;
+  /** Address we dialled, or the remote address of an incoming connection. */
+  host: string;
+  /** Port we dialled, or the remote port of an incoming connection. */
+  port: number;
+  /** `connecting` (dialling or in the handshake), `peered`, or `reconnecting` (waiting to redial). */
+  status: "connecting" | "peered" | "reconnecting";
+  /** Whether we dialled it. */
+  outbound: boolean;
+}
+
+/** A dialled peering that we keep alive (reconnecting at `retry` seconds). */
+interface OutboundTarget {
+  host: string;
+  port: number;
+  retry: number;
+  active: boolean;
+  connection?: Connection;
+  timer?: ReturnType<typeof setTimeout>;
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
+/** One TCP connection and where it is in its life. */
+interface Connection {
+  tcp: TcpConnection;
+  reader: FrameReader;
+  handshake?: Handshake;
+  handshakeTimer?: ReturnType<typeof setTimeout>;
+  state: "handshake" | "paused" | "peered" | "closed";
+  peerId?: EndpointId;
+  peerKey?: string;
+  filter: readonly string[];
+  address: NetAddress;
+  target?: OutboundTarget;
+  bye?: { token: Uint8Array; done: () => void };
+  /** The filter we sent in the handshake; if ours grew meanwhile, the peer gets an update. */
+  sentFilter?: readonly string[];
+  removed?: boolean;
+}
+
+const DEFAULT_TTL = 16;
+
+function keyOf(id: EndpointId): string {
+  let s = "";
+  for (const b of id) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/**
+ * A Broker endpoint: listens and peers over TCP, publishes and subscribes by
+ * topic prefix, and relays between its peers as the C++ Broker does.
+ *
+ * @example
+ * ```ts ignore
+ * import { Endpoint, count } from "../mod.ts";
+ * const a = new Endpoint(), b = new Endpoint();
+ * const port = await a.listen("127.0.0.1", 0);
+ * const sub = a.subscribe(["/demo"]);
+ * await b.peer("127.0.0.1", port);
+ * await b.awaitPeerSubscription("/demo");
+ * b.publish("/demo/x", count(1n));
+ * console.log(await sub.get(1000));
+ * await a.shutdown(); await b.shutdown();
+ * ```
+ */
+export class Endpoint {
+  readonly #id: EndpointId;
+  readonly #idText: string;
+  readonly #opts: Required<Omit<EndpointOptions, "id">>;
+  #filter: readonly string[] = [];
+  readonly #local = new PrefixTrie<Subscriber>();
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #peerRoutes = new PrefixTrie<Connection>();
+  readonly #peers = new Map<string, Connection>();
+  readonly #connections = new Set<Connection>();
+  readonly #targets: OutboundTarget[] = [];
+  readonly #listeners: Deno.Listener[] = [];
+  readonly #acceptLoops: Promise<void>[] = [];
+  readonly #statusQueues = new Set<{ q: BoundedQueue<StatusEvent>; statuses: boolean }>();
+  readonly #filterWaiters: (() => void)[] = [];
+  #shuttingDown = false;
+
+  constructor(options: EndpointOptions = {}) {
+    this.#id = options.id ? parseEndpointId(options.id) : newEndpointId();
+    this.#idText = endpointIdToString(this.#id);
+    this.#opts = {
+      disableSsl: options.disableSsl ?? true,
+      ttl: options.ttl ?? DEFAULT_TTL,
+      peerBufferSize: options.peerBufferSize ?? 2048,
+      overflowPolicy: options.overflowPolicy ?? "disconnect",
+      handshakeTimeout: options.handshakeTimeout ?? 10_000,
+      disableForwarding: options.disableForwarding ?? false,
+      unpeerTimeout: options.unpeerTimeout ?? 3000,
+    };
+    if (!this.#opts.disableSsl) {
+      throw new BrokerError(
+        ErrorCode.invalid_peering_request,
+        "TLS is not implemented yet: pass { disableSsl: true } (and disable SSL on the C++ side)",
+      );
+    }
+  }
+
+  /** This endpoint's ID as UUID text. */
+  get id(): string {
+    return this.#idText;
+  }
+
+  /** This endpoint's ID as 16 bytes. */
+  get idBytes(): Uint8Array {
+    return this.#id.slice();
+  }
+
+  /** The local subscriptions as Broker advertises them (sorted, prefix-minimal). */
+  get filter(): readonly string[] {
+    return this.#filter;
+  }
+
+  // ---------------------------------------------------------------- listening
+
+  /**
+   * Accepts peers on `host:port` (port 0 picks a free one). Returns the bound port.
+   */
+  listen(host = "127.0.0.1", port = 0): Promise<number> {
+    this.#assertRunning();
+    let listener: Deno.Listener;
+    try {
+      listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+    } catch (e) {
+      return Promise.reject(
+        new BrokerError(ErrorCode.cannot_open_resource, `cannot listen on ${host}:${port}: ${e}`),
+      );
+    }
+    this.#listeners.push(listener);
+    this.#acceptLoops.push(this.#acceptLoop(listener));
+    return Promise.resolve((listener.addr as Deno.NetAddr).port);
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        if (this.#shuttingDown) {
+          conn.close();
+          continue;
+        }
+        this.#startConnection(new TcpConnection(conn), "acceptor");
+      }
+    } catch {
+      // listener closed
+    }
+  }
+
+  // ---------------------------------------------------------------- peering
+
+  /**
+   * Peers with the endpoint at `host:port` and resolves once the handshake is
+   * done. With `retry` > 0 (default 10 s, as Broker) failed attempts and lost
+   * peerings are re-dialled; with 0 a failure rejects with `peer_unavailable`.
+   */
+  peer(host: string, port: number, options: PeerOptions = {}): Promise<void> {
+    this.#assertRunning();
+    const existing = this.#targets.find((t) => t.host === host && t.port === port && t.active);
+    if (existing?.connection?.state === "peered") return Promise.resolve();
+    const target = existing ?? {
+      host,
+      port,
+      retry: options.retry ?? 10,
+      active: true,
+      waiters: [],
+    };
+    if (!existing) this.#targets.push(target);
+    const done = new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));
+    if (!existing) this.#dial(target);
+    return done;
+  }
+
+  /** Like `peer`, without waiting; failures show up on status subscribers. */
+  peerNoWait(host: string, port: number, options: PeerOptions = {}): void {
+    this.peer(host, port, options).catch(() => {});
+  }
+
+  async #dial(target: OutboundTarget): Promise<void> {
+    target.timer = undefined;
+    if (!target.active || this.#shuttingDown) return;
+    let tcp: TcpConnection;
+    try {
+      tcp = await connectTcp({ host: target.host, port: target.port });
+    } catch (e) {
+      this.#emit(errorEvent(ErrorCode.peer_unavailable, `cannot connect: ${e}`, target));
+      this.#dialFailed(
+        target,
+        new BrokerError(
+          ErrorCode.peer_unavailable,
+          `cannot connect to ${target.host}:${target.port}: ${e}`,
+        ),
+      );
+      return;
+    }
+    if (!target.active || this.#shuttingDown) {
+      tcp.close();
+      return;
+    }
+    const c = this.#startConnection(tcp, "connector", target);
+    target.connection = c;
+  }
+
+  #dialFailed(target: OutboundTarget, error: BrokerError): void {
+    target.connection = undefined;
+    if (target.retry > 0 && target.active && !this.#shuttingDown) {
+      target.timer = setTimeout(() => this.#dial(target), target.retry * 1000);
+      return;
+    }
+    target.active = false;
+    this.#targets.splice(this.#targets.indexOf(target), 1);
+    for (const w of target.waiters.splice(0)) w.reject(error);
+  }
+
+  #startConnection(tcp: TcpConnection, role: "connector" | "acceptor", target?: OutboundTarget) {
+    const c: Connection = {
+      tcp,
+      reader: new FrameReader(),
+      state: "handshake",
+      filter: [],
+      address: target ? { host: target.host, port: target.port } : tcp.remote,
+      target,
+    };
+    this.#connections.add(c);
+    c.handshake = new Handshake({
+      ownId: this.#id,
+      role,
+      filter: () => (c.sentFilter = this.#filter),
+      checkPeer: (id, originator) => this.#checkPeer(c, id, originator),
+    });
+    c.handshakeTimer = setTimeout(() => {
+      if (c.state === "handshake" && c.handshake) this.#apply(c, c.handshake.timeout());
+    }, this.#opts.handshakeTimeout);
+    tcp.start({
+      onBytes: (chunk) => this.#onBytes(c, chunk),
+      onClose: (error) => this.#onClose(c, error),
+    });
+    this.#apply(c, c.handshake.start());
+    return c;
+  }
+
+  /** Broker's peer-status check (source reference section 6.4). */
+  #checkPeer(c: Connection, id: EndpointId, originator: boolean): PeerCheck {
+    if (this.#shuttingDown) return { drop: ErrorCode.shutting_down, reason: "shutting down" };
+    const key = keyOf(id);
+    const peered = this.#peers.get(key);
+    if (peered && peered !== c) {
+      return originator
+        ? { drop: ErrorCode.redundant_connection, reason: "redundant connection" }
+        : { drop: ErrorCode.logic_error, reason: "detected redundant connection at the responder" };
+    }
+    for (const other of this.#connections) {
+      if (other !== c && other.state === "handshake" && other.peerKey === key) {
+        return originator ? "pause" : {
+          drop: ErrorCode.logic_error,
+          reason: "detected redundant connection at the responder",
+        };
+      }
+    }
+    c.peerKey = key;
+    c.peerId = id;
+    return "proceed";
+  }
+
+  #apply(c: Connection, actions: HandshakeAction[]): void {
+    for (const a of actions) {
+      switch (a.kind) {
+        case "send":
+          c.tcp.send(a.frame);
+          break;
+        case "paused":
+          c.state = "paused";
+          c.peerKey = keyOf(a.peerId);
+          break;
+        case "established":
+          this.#established(c, a.peerId, a.peerFilter);
+          break;
+        case "failed":
+          clearTimeout(c.handshakeTimer);
+          c.state = "closed";
+          if (!a.redundant) {
+            this.#emit(errorEvent(a.error.code, a.error.message, this.#infoOf(c)));
+          }
+          c.tcp.closeGracefully(200);
+          break;
+      }
+    }
+  }
+
+  #established(c: Connection, peerId: EndpointId, peerFilter: string[]): void {
+    clearTimeout(c.handshakeTimer);
+    const key = keyOf(peerId);
+    c.state = "peered";
+    c.peerId = peerId;
+    c.peerKey = key;
+    c.handshake = undefined;
+    this.#peers.set(key, c);
+    this.#setPeerFilter(c, peerFilter);
+    if (c.sentFilter !== undefined && c.sentFilter !== this.#filter) this.#sendFilter(c);
+    const info = this.#infoOf(c);
+    this.#emit(
+      statusEvent(StatusCode.endpoint_discovered, "found a new peer in the network", info),
+    );
+    this.#emit(statusEvent(StatusCode.peer_added, "handshake successful", info));
+    // A connection that lost the race for this peer gives way now.
+    for (const other of this.#connections) {
+      if (other !== c && other.state === "paused" && other.peerKey === key && other.handshake) {
+        this.#apply(other, other.handshake.resolveRedundant());
+      }
+    }
+    if (c.target) {
+      for (const w of c.target.waiters.splice(0)) w.resolve();
+    }
+    // Frames that arrived right behind the handshake's last message.
+    this.#drain(c);
+  }
+
+  #setPeerFilter(c: Connection, filter: readonly string[]): void {
+    for (const f of c.filter) this.#peerRoutes.remove(f, c);
+    c.filter = makeFilter(filter);
+    for (const f of c.filter) this.#peerRoutes.add(f, c);
+    for (const w of this.#filterWaiters.splice(0)) w();
+  }
+
+  #onBytes(c: Connection, chunk: Uint8Array): void | Promise<void> {
+    if (c.state === "closed") return;
+    try {
+      c.reader.push(chunk);
+    } catch (e) {
+      this.#fail(c, e);
+      return;
+    }
+    return this.#drain(c);
+  }
+
+  /** Processes every complete frame; returns a promise when a subscriber asks us to wait. */
+  #drain(c: Connection): void | Promise<void> {
+    while (c.state !== "closed") {
+      let f: Uint8Array | undefined;
+      try {
+        f = c.reader.next();
+      } catch (e) {
+        this.#fail(c, e);
+        return;
+      }
+      if (f === undefined) return;
+      if (c.state === "handshake" || c.state === "paused") {
+        if (!c.handshake) return;
+        this.#apply(c, c.handshake.receive(f));
+        continue;
+      }
+      if (f.length === 0) continue; // Broker ignores empty frames after the handshake
+      const wait = this.#onMessage(c, f);
+      if (wait) return wait.then(() => this.#drain(c));
+    }
+  }
+
+  #fail(c: Connection, e: unknown): void {
+    const err = e instanceof BrokerError
+      ? e
+      : new BrokerError(ErrorCode.invalid_message, `connection failed: ${e}`);
+    this.#emit(errorEvent(err.code, err.message, this.#infoOf(c)));
+    c.tcp.close();
+  }
+
+  #onMessage(c: Connection, frame: Uint8Array): void | Promise<void> {
+    let env;
+    try {
+      env = parseEnvelope(frame);
+    } catch {
+      return; // Broker drops bad node messages and keeps the peering
+    }
+    switch (env.type) {
+      case EnvelopeType.data:
+      case EnvelopeType.command:
+        return this.#route(c, frame, env.topic, env.receiver, env.payload, env.type);
+      case EnvelopeType.routing_update: {
+        if (!endpointIdsEqual(env.sender, c.peerId!)) return;
+        try {
+          this.#setPeerFilter(c, decodeRoutingUpdate(env.payload));
+        } catch {
+          // malformed: ignore (Broker would crash; we keep the old filter)
+        }
+        return;
+      }
+      case EnvelopeType.ping: {
+        if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#id)) return;
+        c.tcp.send(encodeEnvelope({
+          sender: this.#id,
+          receiver: env.sender,
+          type: EnvelopeType.pong,
+          ttl: this.#opts.ttl,
+          topic: "<$>",
+          payload: env.payload,
+        }, { prefix: true }));
+        return;
+      }
+      case EnvelopeType.pong: {
+        if (c.bye && isByePayload(env.payload) && bytesEqual(env.payload, c.bye.token)) {
+          c.bye.done();
+        }
+        return;
+      }
+    }
+  }
+
+  /** Delivers a data or command message locally and forwards it to the peers that want it. */
+  #route(
+    from: Connection,
+    frame: Uint8Array,
+    topic: string,
+    receiver: EndpointId,
+    payload: Uint8Array,
+    type: EnvelopeType,
+  ): void | Promise<void> {
+    if (isInternalTopic(topic)) return;
+    const broadcast = isNilEndpointId(receiver);
+    const toUs = broadcast || endpointIdsEqual(receiver, this.#id);
+    if (type === EnvelopeType.data) {
+      try {
+        validate(payload);
+      } catch (e) {
+        // Broker drops a data message whose payload does not parse, and keeps the peering.
+        this.#emit(errorEvent(
+          e instanceof BrokerError ? e.code : ErrorCode.deserialization_failed,
+          `dropped a data message on ${topic}: ${(e as Error).message}`,
+          this.#infoOf(from),
+        ));
+        return;
+      }
+    }
+    if (!this.#opts.disableForwarding && !(toUs && !broadcast)) {
+      let forwarded: Uint8Array | undefined;
+      const send = (to: Connection) => {
+        if (to === from || to.state !== "peered") return;
+        forwarded ??= withSender(frame, this.#id, { prefix: true });
+        this.#sendTo(to, forwarded);
+      };
+      if (broadcast) {
+        for (const to of this.#peerRoutes.match(topic)) send(to);
+      } else {
+        const to = this.#peers.get(keyOf(receiver));
+        if (to) send(to);
+      }
+    }
+    if (toUs && type === EnvelopeType.data) {
+      let wait: Promise<void>[] | undefined;
+      const msg: PendingMessage = { topic, payload };
+      for (const sub of this.#local.match(topic)) {
+        const p = sub.deliver(msg);
+        if (p) (wait ??= []).push(p);
+      }
+      if (wait) return Promise.all(wait).then(() => {});
+    }
+  }
+
+  #sendTo(c: Connection, frame: Uint8Array): void {
+    if (c.tcp.queuedFrames >= this.#opts.peerBufferSize) {
+      switch (this.#opts.overflowPolicy) {
+        case "drop_newest":
+          return;
+        case "drop_oldest":
+          c.tcp.dropOldest();
+          break;
+        default:
+          this.#emit(errorEvent(
+            ErrorCode.peer_timeout,
+            `peer buffer overflow (${this.#opts.peerBufferSize} messages): disconnecting`,
+            this.#infoOf(c),
+          ));
+          c.tcp.close();
+          return;
+      }
+    }
+    c.tcp.send(frame);
+  }
+
+  #onClose(c: Connection, error: unknown): void {
+    const wasPeered = c.state === "peered";
+    const wasHandshake = c.state === "handshake" || c.state === "paused";
+    c.state = "closed";
+    clearTimeout(c.handshakeTimer);
+    this.#connections.delete(c);
+    if (c.peerKey && this.#peers.get(c.peerKey) === c) {
+      this.#peers.delete(c.peerKey);
+      for (const f of c.filter) this.#peerRoutes.remove(f, c);
+    }
+    c.bye?.done();
+    const info = this.#infoOf(c);
+    if (wasPeered) {
+      if (c.removed) {
+        this.#emit(statusEvent(StatusCode.peer_removed, "removed peering", info));
+      } else {
+        this.#emit(
+          statusEvent(
+            StatusCode.peer_lost,
+            `lost connection to remote peer${error ? `: ${error}` : ""}`,
+            info,
+          ),
+        );
+      }
+      this.#emit(statusEvent(StatusCode.endpoint_unreachable, "lost the last path", info));
+    } else if (wasHandshake && !this.#shuttingDown) {
+      this.#emit(errorEvent(
+        ErrorCode.peer_disconnect_during_handshake,
+        "peer disconnected during the handshake",
+        info,
+      ));
+    }
+    const t = c.target;
+    if (t && t.connection === c) {
+      t.connection = undefined;
+      if (t.active && !this.#shuttingDown) {
+        if (wasPeered) {
+          // Lost an established peering: re-dial at the retry interval (Broker does).
+          if (t.retry > 0) t.timer = setTimeout(() => this.#dial(t), t.retry * 1000);
+          else this.#dialFailed(t, new BrokerError(ErrorCode.peer_unavailable, "peering lost"));
+        } else {
+          this.#dialFailed(
+            t,
+            new BrokerError(
+              ErrorCode.peer_unavailable,
+              `handshake with ${t.host}:${t.port} failed`,
+            ),
+          );
+        }
+      }
+    }
+  }
+
+  #infoOf(c: Connection): PeerInfo {
+    return {
+      id: c.peerId ? endpointIdToString(c.peerId) : undefined,
+      host: c.address.host,
+      port: c.address.port,
+    };
+  }
+
+  /**
+   * Ends the peering with `host:port` gracefully (BYE ping, pong, close) and
+   * stops re-dialling it. Resolves false when no such peering exists.
+   */
+  async unpeer(host: string, port: number): Promise<boolean> {
+    const target = this.#targets.find((t) => t.host === host && t.port === port);
+    if (target) {
+      target.active = false;
+      clearTimeout(target.timer);
+      this.#targets.splice(this.#targets.indexOf(target), 1);
+      for (const w of target.waiters.splice(0)) {
+        w.reject(new BrokerError(ErrorCode.peer_unavailable, "unpeered"));
+      }
+    }
+    const c = target?.connection ??
+      [...this.#connections].find((x) => x.address.host === host && x.address.port === port);
+    if (!c) return !!target;
+    await this.#disconnect(c);
+    return true;
+  }
+
+  async #disconnect(c: Connection): Promise<void> {
+    c.removed = true;
+    if (c.state !== "peered") {
+      c.tcp.close();
+      return;
+    }
+    const token = ByeToken.next();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#opts.unpeerTimeout);
+      c.bye = {
+        token,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      c.tcp.send(encodeEnvelope({
+        sender: this.#id,
+        receiver: c.peerId!,
+        type: EnvelopeType.ping,
+        ttl: this.#opts.ttl,
+        topic: "<$>",
+        payload: token,
+      }, { prefix: true }));
+    });
+    c.tcp.close();
+  }
+
+  /** The peers and their state. */
+  peers(): PeerDescription[] {
+    const out: PeerDescription[] = [];
+    for (const c of this.#connections) {
+      if (c.state === "closed") continue;
+      out.push({
+        id: c.peerId && c.state === "peered" ? endpointIdToString(c.peerId) : undefined,
+        host: c.address.host,
+        port: c.address.port,
+        status: c.state === "peered" ? "peered" : "connecting",
+        outbound: !!c.target,
+      });
+    }
+    for (const t of this.#targets) {
+      if (!t.connection && t.active) {
+        out.push({ host: t.host, port: t.port, status: "reconnecting", outbound: true });
+      }
+    }
+    return out;
+  }
+
+  /** Every topic prefix our peers subscribed to (their filters, merged). */
+  peerSubscriptions(): readonly string[] {
+    return makeFilter([...this.#peers.values()].flatMap((c) => c.filter));
+  }
+
+  /**
+   * Resolves once some peer's filter matches `topic` (so a publish would reach
+   * it), or rejects with `request_timeout` after `timeoutMs`.
+   */
+  awaitPeerSubscription(topic: string, timeoutMs = 10_000): Promise<void> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.#peerRoutes.matches(topic)) return resolve();
+        if (Date.now() - started >= timeoutMs) {
+          return reject(
+            new BrokerError(ErrorCode.request_timeout, `no peer subscribed to ${topic}`),
+          );
+        }
+        this.#filterWaiters.push(check);
+        setTimeout(() => {
+          const i = this.#filterWaiters.indexOf(check);
+          if (i >= 0) {
+            this.#filterWaiters.splice(i, 1);
+            check();
+          }
+        }, Math.min(50, timeoutMs));
+      };
+      check();
+    });
+  }
+
+  // ---------------------------------------------------------------- pub/sub
+
+  /**
+   * Publishes a value on a topic to every peer whose subscriptions match.
+   * Like Broker, the endpoint's own subscribers do not receive it.
+   */
+  publish(topic: string, data: Data): void {
+    this.publishEncoded(topic, encode(data));
+  }
+
+  /** Publishes several values on one topic. */
+  publishBatch(topic: string, values: Iterable<Data>): void {
+    for (const v of values) this.publishEncoded(topic, encode(v));
+  }
+
+  /** Publishes an already encoded value (validated first, so peers never get garbage). */
+  publishEncoded(topic: string, payload: Uint8Array): void {
+    this.#assertRunning();
+    checkTopic(topic);
+    const targets = this.#peerRoutes.match(topic);
+    if (targets.size === 0) return;
+    const frame = encodeEnvelope({
+      sender: this.#id,
+      type: EnvelopeType.data,
+      ttl: this.#opts.ttl,
+      topic,
+      payload,
+    }, { prefix: true });
+    for (const c of targets) if (c.state === "peered") this.#sendTo(c, frame);
+  }
+
+  /**
+   * How many more messages on `topic` every matching peer can take before
+   * its buffer is full: the demand a publisher should respect.
+   */
+  demand(topic: string): number {
+    let min = Infinity;
+    for (const c of this.#peerRoutes.match(topic)) {
+      min = Math.min(min, this.#opts.peerBufferSize - c.tcp.queuedFrames);
+    }
+    return min === Infinity ? this.#opts.peerBufferSize : Math.max(0, min);
+  }
+
+  /** Resolves when every peer matching `topic` has room in its buffer. */
+  async ready(topic: string): Promise<void> {
+    while (this.demand(topic) <= 0) {
+      const slow = [...this.#peerRoutes.match(topic)].find((c) =>
+        c.tcp.queuedFrames >= this.#opts.peerBufferSize
+      );
+      if (!slow) return;
+      await slow.tcp.drained();
+    }
+  }
+
+  /** Publishes everything an (async) iterable yields, waiting for demand. */
+  async publishAll(topic: string, values: AsyncIterable<Data> | Iterable<Data>): Promise<number> {
+    let n = 0;
+    for await (const v of values) {
+      if (this.demand(topic) <= 0) await this.ready(topic);
+      this.publish(topic, v);
+      n++;
+    }
+    return n;
+  }
+
+  /** Subscribes to topic prefixes. */
+  subscribe(topics: string | string[], options?: SubscriberOptions): Subscriber {
+    this.#assertRunning();
+    const list = typeof topics === "string" ? [topics] : topics;
+    for (const t of list) checkTopic(t);
+    return new Subscriber(this.#subscriptionHost, list, options);
+  }
+
+  readonly #subscriptionHost = {
+    addSubscription: (sub: Subscriber, topic: string) => {
+      this.#subscribers.add(sub);
+      this.#local.add(topic, sub);
+      this.#growFilter(topic);
+    },
+    removeSubscription: (sub: Subscriber, topic: string) => {
+      this.#local.remove(topic, sub);
+    },
+    detach: (sub: Subscriber) => {
+      this.#subscribers.delete(sub);
+      for (const t of sub.topics) this.#local.remove(t, sub);
+    },
+  };
+
+  #growFilter(topic: string): void {
+    const next = extendFilter(this.#filter, topic);
+    if (next === this.#filter) return;
+    this.#filter = next;
+    // Broker announces a grown filter to every direct peer, unicast, never forwarded.
+    for (const c of this.#peers.values()) this.#sendFilter(c);
+  }
+
+  #sendFilter(c: Connection): void {
+    c.sentFilter = this.#filter;
+    c.tcp.send(encodeEnvelope({
+      sender: this.#id,
+      receiver: c.peerId!,
+      type: EnvelopeType.routing_update,
+      ttl: this.#opts.ttl,
+      topic: "<$>",
+      payload: encodeRoutingUpdate(this.#filter),
+    }, { prefix: true }));
+  }
+
+  /**
+   * Status and error events (peer_added, peer_lost, ... and errors with
+   * Broker's codes). With `includeStatuses` false, only errors.
+   */
+  statusSubscriber(includeStatuses = true, queueSize = 256): BoundedQueue<StatusEvent> {
+    const entry = {
+      q: new BoundedQueue<StatusEvent>(queueSize, "drop_oldest"),
+      statuses: includeStatuses,
+    };
+    this.#statusQueues.add(entry);
+    return entry.q;
+  }
+
+  #emit(event: StatusEvent): void {
+    for (const e of this.#statusQueues) {
+      if (e.q.closed) {
+        this.#statusQueues.delete(e);
+        continue;
+      }
+      if (event.kind === "status" && !e.statuses) continue;
+      e.q.push(event);
+    }
+  }
+
+  /** Whether any peer's filter matches `topic`. */
+  hasPeerSubscriber(topic: string): boolean {
+    return filterMatches(this.peerSubscriptions(), topic);
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /** Unpeers from everybody (BYE), closes listeners, ends subscribers. */
+  async shutdown(): Promise<void> {
+    if (this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    for (const l of this.#listeners.splice(0)) {
+      try {
+        l.close();
+      } catch {
+        // already closed
+      }
+    }
+    // Deno frees a listener's port only once its pending accept has ended.
+    await Promise.all(this.#acceptLoops.splice(0));
+    for (const t of this.#targets.splice(0)) {
+      t.active = false;
+      clearTimeout(t.timer);
+      for (const w of t.waiters.splice(0)) {
+        w.reject(new BrokerError(ErrorCode.shutting_down, "endpoint shut down"));
+      }
+    }
+    await Promise.all([...this.#connections].map(async (c) => {
+      if (c.state === "peered") await c.tcp.drained();
+      await this.#disconnect(c);
+    }));
+    for (const sub of [...this.#subscribers]) sub.close();
+    for (const e of this.#statusQueues) e.q.close();
+    this.#statusQueues.clear();
+  }
+
+  #assertRunning(): void {
+    if (this.#shuttingDown) throw new BrokerError(ErrorCode.shutting_down, "endpoint shut down");
+  }
+}
+
+function checkTopic(topic: string): void {
+  if (typeof topic !== "string") {
+    throw new BrokerError(ErrorCode.invalid_data, "topics are strings");
+  }
+  if (topic.includes("<$>")) {
+    throw new BrokerError(
+      ErrorCode.invalid_data,
+      `"<$>" is reserved for internal topics: ${topic}`,
+    );
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,149 @@
+/**
+ * A bounded queue with awaitable reads, shared by subscribers and status
+ * subscribers. What happens when it is full is a stated policy, never
+ * unbounded growth.
+ *
+ * @module
+ */
+
+/** What a full queue does with a new item. */
+export type OverflowPolicy = "drop_oldest" | "drop_newest" | "block";
+
+/**
+ * Bounded FIFO with `get(timeout)`, `poll()`, async iteration and a
+ * `ReadableStream` view. With policy `block`, `push` returns a promise that
+ * settles when there is room, which producers await to apply back-pressure.
+ *
+ * @example
+ * ```ts
+ * import { BoundedQueue } from "./queue.ts";
+ * const q = new BoundedQueue<number>(2, "drop_oldest");
+ * q.push(1); q.push(2); q.push(3);
+ * console.log(q.poll()); // [2, 3]
+ * ```
+ */
+export class BoundedQueue<T> {
+  #items: T[] = [];
+  #head = 0;
+  #waiters: ((v: T | undefined) => void)[] = [];
+  #space: (() => void)[] = [];
+  #closed = false;
+  /** Items dropped by the overflow policy. */
+  dropped = 0;
+
+  constructor(readonly capacity: number, readonly policy: OverflowPolicy) {
+    if (!(capacity >= 1)) throw new RangeError("queue capacity must be at least 1");
+  }
+
+  /** Items ready to be read. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Adds an item. Returns a promise only when the policy is `block` and the
+   * queue is full; it settles once the item is in.
+   */
+  push(item: T): void | Promise<void> {
+    if (this.#closed) return;
+    const w = this.#waiters.shift();
+    if (w) return w(item);
+    if (this.length < this.capacity) {
+      this.#items.push(item);
+      return;
+    }
+    if (this.policy === "drop_newest") {
+      this.dropped++;
+      return;
+    }
+    if (this.policy === "drop_oldest") {
+      this.#take();
+      this.dropped++;
+      this.#items.push(item);
+      return;
+    }
+    return new Promise<void>((resolve) => {
+      this.#space.push(() => {
+        this.#items.push(item);
+        resolve();
+      });
+    }).then(() => {
+      const w2 = this.#waiters.shift();
+      if (w2) w2(this.#take());
+    });
+  }
+
+  #take(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    const s = this.#space.shift();
+    if (s) s();
+    return item;
+  }
+
+  /** Takes every ready item without waiting. */
+  poll(): T[] {
+    const out: T[] = [];
+    while (this.length > 0) out.push(this.#take()!);
+    return out;
+  }
+
+  /** Waits for the next item; undefined on timeout (ms) or when closed. */
+  get(timeoutMs?: number): Promise<T | undefined> {
+    if (this.length > 0) return Promise.resolve(this.#take());
+    if (this.#closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter = (v: T | undefined) => {
+        clearTimeout(timer);
+        resolve(v);
+      };
+      this.#waiters.push(waiter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve(undefined);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Ends the queue: readers get what is left, then undefined. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0)) w(undefined);
+    for (const s of this.#space.splice(0)) s();
+  }
+
+  /** Reads until closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    while (true) {
+      const v = await this.get();
+      if (v === undefined) return;
+      yield v;
+    }
+  }
+
+  /** A ReadableStream of the items (pull-based, so the queue's bound still holds). */
+  stream(): ReadableStream<T> {
+    return new ReadableStream<T>({
+      pull: async (controller) => {
+        const v = await this.get();
+        if (v === undefined) controller.close();
+        else controller.enqueue(v);
+      },
+      cancel: () => this.close(),
+    });
+  }
+}

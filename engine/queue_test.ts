@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { BoundedQueue } from "./queue.ts";
+
+Deno.test("drop policies keep the bound and count drops", () => {
+  const oldest = new BoundedQueue<number>(2, "drop_oldest");
+  for (const i of [1, 2, 3, 4]) oldest.push(i);
+  assert.deepEqual(oldest.poll(), [3, 4]);
+  assert.equal(oldest.dropped, 2);
+  const newest = new BoundedQueue<number>(2, "drop_newest");
+  for (const i of [1, 2, 3, 4]) newest.push(i);
+  assert.deepEqual(newest.poll(), [1, 2]);
+  assert.equal(newest.dropped, 2);
+});
+
+Deno.test("block makes producers wait until a reader takes an item", async () => {
+  const q = new BoundedQueue<number>(1, "block");
+  assert.equal(q.push(1), undefined);
+  const pending = q.push(2);
+  assert.ok(pending instanceof Promise);
+  let settled = false;
+  pending.then(() => settled = true);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(settled, false);
+  assert.equal(await q.get(), 1);
+  await pending;
+  assert.equal(await q.get(), 2);
+});
+
+Deno.test("get waits, times out, and ends on close", async () => {
+  const q = new BoundedQueue<string>(4, "drop_oldest");
+  assert.equal(await q.get(10), undefined);
+  const later = q.get();
+  q.push("x");
+  assert.equal(await later, "x");
+  q.push("y");
+  q.close();
+  assert.equal(await q.get(), "y");
+  assert.equal(await q.get(), undefined);
+  q.push("ignored");
+  assert.equal(q.length, 0);
+});
+
+Deno.test("async iteration and the stream view", async () => {
+  const q = new BoundedQueue<number>(8, "block");
+  for (const i of [1, 2, 3]) q.push(i);
+  q.close();
+  const seen: number[] = [];
+  for await (const v of q) seen.push(v);
+  assert.deepEqual(seen, [1, 2, 3]);
+  const q2 = new BoundedQueue<number>(8, "block");
+  q2.push(5);
+  q2.close();
+  const reader = q2.stream().getReader();
+  assert.deepEqual(await reader.read(), { done: false, value: 5 });
+  assert.deepEqual(await reader.read(), { done: true, value: undefined });
+});

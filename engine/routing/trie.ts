@@ -1,0 +1,118 @@
+/**
+ * A prefix trie from topic prefixes to subscribers. `match(topic)` walks the
+ * topic once, so its cost grows with the topic's length, not with the number
+ * of subscriptions.
+ *
+ * @module
+ */
+
+class TrieNode<T> {
+  children?: Map<number, TrieNode<T>>;
+  values?: Set<T>;
+}
+
+/**
+ * Maps topic prefixes to sets of values (subscribers, peers).
+ *
+ * @example
+ * ```ts
+ * import { PrefixTrie } from "./trie.ts";
+ * const t = new PrefixTrie<string>();
+ * t.add("/zeek/", "a");
+ * t.add("/zeek/event", "b");
+ * console.log([...t.match("/zeek/event/x")]); // ["a", "b"]
+ * ```
+ */
+export class PrefixTrie<T> {
+  #root = new TrieNode<T>();
+  #size = 0;
+
+  /** Number of (prefix, value) pairs. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Registers `value` under `prefix`; returns false if it was there already. */
+  add(prefix: string, value: T): boolean {
+    let node = this.#root;
+    for (let i = 0; i < prefix.length; i++) {
+      const c = prefix.charCodeAt(i);
+      node.children ??= new Map();
+      let next = node.children.get(c);
+      if (!next) node.children.set(c, next = new TrieNode<T>());
+      node = next;
+    }
+    node.values ??= new Set();
+    if (node.values.has(value)) return false;
+    node.values.add(value);
+    this.#size++;
+    return true;
+  }
+
+  /** Removes `value` from `prefix`; returns whether it was there. Prunes empty branches. */
+  remove(prefix: string, value: T): boolean {
+    const path: [TrieNode<T>, number][] = [];
+    let node: TrieNode<T> | undefined = this.#root;
+    for (let i = 0; i < prefix.length && node; i++) {
+      const c = prefix.charCodeAt(i);
+      path.push([node, c]);
+      node = node.children?.get(c);
+    }
+    if (!node?.values?.delete(value)) return false;
+    this.#size--;
+    if (node.values.size === 0) node.values = undefined;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const [parent, c] = path[i];
+      const child = parent.children!.get(c)!;
+      if (child.values || child.children?.size) break;
+      parent.children!.delete(c);
+    }
+    return true;
+  }
+
+  /** Removes `value` wherever it appears. */
+  removeAll(value: T): void {
+    for (const p of this.prefixesOf(value)) this.remove(p, value);
+  }
+
+  /** The prefixes under which `value` is registered. */
+  prefixesOf(value: T): string[] {
+    const out: string[] = [];
+    const walk = (node: TrieNode<T>, prefix: string) => {
+      if (node.values?.has(value)) out.push(prefix);
+      for (const [c, child] of node.children ?? []) walk(child, prefix + String.fromCharCode(c));
+    };
+    walk(this.#root, "");
+    return out;
+  }
+
+  /** Calls `fn` once per value registered under any prefix of `topic` (a value may repeat). */
+  forEachMatch(topic: string, fn: (value: T) => void): void {
+    let node: TrieNode<T> | undefined = this.#root;
+    if (node.values) { for (const v of node.values) fn(v); }
+    for (let i = 0; i < topic.length; i++) {
+      node = node.children?.get(topic.charCodeAt(i));
+      if (!node) return;
+      if (node.values) { for (const v of node.values) fn(v); }
+    }
+  }
+
+  /** The distinct values registered under any prefix of `topic`. */
+  match(topic: string): Set<T> {
+    const out = new Set<T>();
+    this.forEachMatch(topic, (v) => out.add(v));
+    return out;
+  }
+
+  /** Whether any prefix of `topic` is registered. */
+  matches(topic: string): boolean {
+    let node: TrieNode<T> | undefined = this.#root;
+    if (node.values) return true;
+    for (let i = 0; i < topic.length; i++) {
+      node = node.children?.get(topic.charCodeAt(i));
+      if (!node) return false;
+      if (node.values) return true;
+    }
+    return false;
+  }
+}

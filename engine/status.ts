@@ -1,0 +1,75 @@
+/**
+ * Broker's status codes and the status/error events an endpoint reports.
+ *
+ * @module
+ */
+import { ErrorCode } from "./errors.ts";
+
+/**
+ * Broker's `sc` enum, numerically identical to `libbroker/broker/status.hh`.
+ *
+ * @example
+ * ```ts
+ * import { StatusCode } from "./status.ts";
+ * console.log(StatusCode.peer_added); // 1
+ * ```
+ */
+export enum StatusCode {
+  unspecified = 0,
+  peer_added = 1,
+  peer_removed = 2,
+  peer_lost = 3,
+  endpoint_discovered = 4,
+  endpoint_unreachable = 5,
+}
+
+/** The peer a status or error is about. */
+export interface PeerInfo {
+  /** Endpoint ID as UUID text (may be absent when the handshake did not get far). */
+  id?: string;
+  /** Network address, when known. */
+  host?: string;
+  /** TCP port, when known. */
+  port?: number;
+}
+
+/** A status change or an error, as a status subscriber sees it. */
+export interface StatusEvent {
+  /** `status` carries a `StatusCode`, `error` an `ErrorCode`. */
+  kind: "status" | "error";
+  /** Numeric code, identical to Broker's. */
+  code: number;
+  /** The code's name as Broker spells it. */
+  codeName: string;
+  /** Human-readable context. */
+  message: string;
+  /** The peer concerned. */
+  peer?: PeerInfo;
+}
+
+/**
+ * Builds a status event.
+ *
+ * @example
+ * ```ts
+ * import { statusEvent, StatusCode } from "./status.ts";
+ * statusEvent(StatusCode.peer_added, "handshake done", { id: "…" });
+ * ```
+ */
+export function statusEvent(code: StatusCode, message: string, peer?: PeerInfo): StatusEvent {
+  return { kind: "status", code, codeName: StatusCode[code], message, peer };
+}
+
+/**
+ * Builds an error event.
+ *
+ * @example
+ * ```ts
+ * import { errorEvent } from "./status.ts";
+ * import { ErrorCode } from "./errors.ts";
+ * errorEvent(ErrorCode.peer_unavailable, "connection refused");
+ * ```
+ */
+export function errorEvent(code: ErrorCode, message: string, peer?: PeerInfo): StatusEvent {
+  return { kind: "error", code, codeName: ErrorCode[code] ?? `ec(${code})`, message, peer };
+}

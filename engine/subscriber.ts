@@ -1,0 +1,138 @@
+/**
+ * Subscribers: what an endpoint delivers for a set of topic prefixes, read
+ * with `get(timeout)`, `poll()`, `for await`, or as a `ReadableStream`.
+ * Payloads are decoded when read, not when they arrive.
+ *
+ * @module
+ */
+import { type Data, decode } from "./data/mod.ts";
+import { BoundedQueue, type OverflowPolicy } from "./queue.ts";
+
+/** A data message as a subscriber sees it. */
+export interface DataMessage {
+  /** The topic it was published on. */
+  readonly topic: string;
+  /** Its value. */
+  readonly data: Data;
+}
+
+/** A message as it waits in a subscriber's queue: still encoded. */
+export interface PendingMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+}
+
+/** What a subscriber needs from its endpoint. */
+export interface SubscriptionHost {
+  addSubscription(sub: Subscriber, topic: string): void;
+  removeSubscription(sub: Subscriber, topic: string): void;
+  detach(sub: Subscriber): void;
+}
+
+/** Options of `Endpoint.subscribe`. */
+export interface SubscriberOptions {
+  /** Messages held before the overflow policy applies. Default 1024. */
+  queueSize?: number;
+  /**
+   * `block` (default) slows the peers that feed this subscriber down (TCP
+   * back-pressure); `drop_oldest` / `drop_newest` keep the sender going and
+   * count what was dropped.
+   */
+  overflowPolicy?: OverflowPolicy;
+}
+
+function materialize(m: PendingMessage): DataMessage {
+  return { topic: m.topic, data: decode(m.payload) };
+}
+
+/**
+ * Receives data messages whose topics match its prefixes.
+ *
+ * @example
+ * ```ts ignore
+ * const sub = endpoint.subscribe(["/zeek/"]);
+ * for await (const { topic, data } of sub) console.log(topic, dataToString(data));
+ * ```
+ */
+export class Subscriber implements AsyncIterable<DataMessage> {
+  readonly #host: SubscriptionHost;
+  readonly #queue: BoundedQueue<PendingMessage>;
+  readonly #topics = new Set<string>();
+
+  constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
+    this.#host = host;
+    this.#queue = new BoundedQueue(options?.queueSize ?? 1024, options?.overflowPolicy ?? "block");
+    for (const t of topics) this.addTopic(t);
+  }
+
+  /** The prefixes this subscriber receives. */
+  get topics(): string[] {
+    return [...this.#topics];
+  }
+
+  /** Messages dropped by the overflow policy so far. */
+  get dropped(): number {
+    return this.#queue.dropped;
+  }
+
+  /** Called by the endpoint; a promise means "wait before feeding more". */
+  deliver(message: PendingMessage): void | Promise<void> {
+    return this.#queue.push(message);
+  }
+
+  /** Waits for the next message (undefined after `timeoutMs` or once closed). */
+  async get(timeoutMs?: number): Promise<DataMessage | undefined> {
+    const m = await this.#queue.get(timeoutMs);
+    return m && materialize(m);
+  }
+
+  /** Every message ready now, without waiting. */
+  poll(): DataMessage[] {
+    return this.#queue.poll().map(materialize);
+  }
+
+  /** How many messages are ready. */
+  available(): number {
+    return this.#queue.length;
+  }
+
+  /** Starts receiving a prefix. */
+  addTopic(topic: string): void {
+    if (this.#topics.has(topic) || this.#queue.closed) return;
+    this.#topics.add(topic);
+    this.#host.addSubscription(this, topic);
+  }
+
+  /** Stops receiving a prefix (peers keep their copy of the filter, as with Broker). */
+  removeTopic(topic: string): void {
+    if (!this.#topics.delete(topic)) return;
+    this.#host.removeSubscription(this, topic);
+  }
+
+  /** Stops receiving; readers get what is queued, then the end. */
+  close(): void {
+    if (this.#queue.closed) return;
+    this.#host.detach(this);
+    this.#topics.clear();
+    this.#queue.close();
+  }
+
+  /** Whether `close()` was called (or the endpoint shut down). */
+  get closed(): boolean {
+    return this.#queue.closed;
+  }
+
+  /** Messages until closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<DataMessage> {
+    for await (const m of this.#queue) yield materialize(m);
+  }
+
+  /** The messages as a ReadableStream. */
+  get readable(): ReadableStream<DataMessage> {
+    return this.#queue.stream().pipeThrough(
+      new TransformStream<PendingMessage, DataMessage>({
+        transform: (m, controller) => controller.enqueue(materialize(m)),
+      }),
+    );
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * TCP transport: moves bytes and nothing else. Reads go to a callback in
+ * socket-sized chunks; writes are queued, coalesced into large writes, and
+ * bounded, so a slow peer cannot make us buffer without limit.
+ *
+ * @module
+ */
+
+/** Where a connection's bytes and end go. */
+export interface ConnectionHandler {
+  /** A chunk arrived. Returning a promise pauses reading until it settles (back-pressure). */
+  onBytes(chunk: Uint8Array): void | Promise<void>;
+  /** The connection ended; `error` is set when it failed rather than closed. */
+  onClose(error?: unknown): void;
+}
+
+/** Address of a peer. */
+export interface NetAddress {
+  /** Host name or IP. */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
+
+const READ_SIZE = 256 * 1024;
+const COALESCE_LIMIT = 256 * 1024;
+
+/**
+ * One TCP connection: a read loop feeding a handler and a coalescing write queue.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = new TcpConnection(await Deno.connect({ port: 9999 }));
+ * conn.start({ onBytes: (b) => console.log(b.length), onClose: () => {} });
+ * conn.send(new Uint8Array([0, 0, 0, 1, 7]));
+ * ```
+ */
+export class TcpConnection {
+  readonly #conn: Deno.Conn;
+  readonly remote: NetAddress;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #closed = false;
+  #handler?: ConnectionHandler;
+  #drained: (() => void)[] = [];
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.remote = { host: addr.hostname, port: addr.port };
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+    } catch {
+      // not a TCP socket (tests may pass other conns)
+    }
+  }
+
+  /** Whether the connection is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes queued and not yet written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Writes (frames) queued and not yet taken by the writer. */
+  get queuedFrames(): number {
+    return this.#queue.length;
+  }
+
+  /** Drops the oldest queued write that the writer has not taken yet. */
+  dropOldest(): void {
+    const dropped = this.#queue.shift();
+    if (dropped) this.#queuedBytes -= dropped.length;
+  }
+
+  /** Starts the read loop. */
+  start(handler: ConnectionHandler): void {
+    this.#handler = handler;
+    this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const buf = new Uint8Array(READ_SIZE);
+    let error: unknown;
+    try {
+      while (!this.#closed) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        // The handler may keep what it is given: hand it a copy of the chunk.
+        const pending = this.#handler!.onBytes(buf.slice(0, n));
+        if (pending) await pending;
+      }
+    } catch (e) {
+      if (!this.#closed) error = e;
+    }
+    this.#finish(error);
+  }
+
+  /** Queues bytes for writing. */
+  send(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#writing) this.#writeLoop();
+  }
+
+  /** Resolves when everything queued so far is written (or the connection closed). */
+  drained(): Promise<void> {
+    if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        let chunk: Uint8Array;
+        if (this.#queue.length === 1 || this.#queue[0].length >= COALESCE_LIMIT) {
+          chunk = this.#queue.shift()!;
+        } else {
+          // Many small frames become one write.
+          let size = 0, k = 0;
+          while (k < this.#queue.length && size + this.#queue[k].length <= COALESCE_LIMIT) {
+            size += this.#queue[k++].length;
+          }
+          chunk = new Uint8Array(size);
+          let off = 0;
+          for (const part of this.#queue.splice(0, k)) {
+            chunk.set(part, off);
+            off += part.length;
+          }
+        }
+        let off = 0;
+        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        this.#queuedBytes -= chunk.length;
+      }
+    } catch (e) {
+      this.#finish(e);
+    } finally {
+      this.#writing = false;
+      if (this.#queue.length === 0) { for (const r of this.#drained.splice(0)) r(); }
+    }
+  }
+
+  /** Closes the socket now (queued bytes that were not written are dropped). */
+  close(): void {
+    this.#finish(undefined);
+  }
+
+  /** Writes what is queued (bounded by `timeoutMs`), then closes. */
+  async closeGracefully(timeoutMs = 1000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.drained(),
+      new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    this.close();
+  }
+
+  #finish(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    for (const r of this.#drained.splice(0)) r();
+    this.#handler?.onClose(error);
+  }
+}
+
+/**
+ * Connects to a TCP address with a timeout (Broker uses 1 s).
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await connectTcp({ host: "127.0.0.1", port: 9999 }, 1000);
+ * ```
+ */
+export async function connectTcp(addr: NetAddress, timeoutMs = 1000): Promise<TcpConnection> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
+  try {
+    const conn = await Promise.race([
+      attempt,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`connect to ${addr.host}:${addr.port} timed out`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+    return new TcpConnection(conn);
+  } catch (e) {
+    attempt.then((c) => c.close(), () => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}

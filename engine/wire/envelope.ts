@@ -1,0 +1,522 @@
+/**
+ * Node messages (phase 3, `lb/envelope.cc`): every frame after the handshake.
+ *
+ * | offset | size | field |
+ * |---|---|---|
+ * | 0 | 16 | sender (last hop) |
+ * | 16 | 16 | receiver (nil = by subscription) |
+ * | 32 | 1 | type: 1 data, 2 command, 3 routing_update, 4 ping, 5 pong |
+ * | 33 | 2 | TTL, u16 BE (Broker writes 16 and never reads it) |
+ * | 35 | 2 | topic length T, u16 BE |
+ * | 37 | T | topic |
+ * | 37+T | rest | payload |
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType, parseEnvelope } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const bytes = encodeEnvelope({
+ *   sender: newEndpointId(),
+ *   type: EnvelopeType.data,
+ *   topic: "/bench/ping",
+ *   payload: new Uint8Array([0x0e, 0x00]),
+ * });
+ * console.log(parseEnvelope(bytes).topic); // "/bench/ping"
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { ENDPOINT_ID_SIZE, type EndpointId, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
+import { decodeFilter, encodeFilter } from "./handshake_messages.ts";
+
+/**
+ * Node message types (`envelope_type`), the byte at offset 32.
+ *
+ * @example
+ * ```ts
+ * import { EnvelopeType } from "./envelope.ts";
+ * console.log(EnvelopeType.pong); // 5
+ * ```
+ */
+export enum EnvelopeType {
+  data = 1,
+  command = 2,
+  routing_update = 3,
+  ping = 4,
+  pong = 5,
+}
+
+/**
+ * Size of the fixed header before the topic.
+ *
+ * @example
+ * ```ts
+ * import { ENVELOPE_HEADER_SIZE } from "./envelope.ts";
+ * console.log(ENVELOPE_HEADER_SIZE); // 37
+ * ```
+ */
+export const ENVELOPE_HEADER_SIZE = 37;
+
+/**
+ * The TTL Broker writes into every envelope.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TTL } from "./envelope.ts";
+ * console.log(DEFAULT_TTL); // 16
+ * ```
+ */
+export const DEFAULT_TTL = 16;
+
+/**
+ * Topic of routing updates, pings and pongs.
+ *
+ * @example
+ * ```ts
+ * import { RESERVED_TOPIC } from "./envelope.ts";
+ * console.log(RESERVED_TOPIC); // "<$>"
+ * ```
+ */
+export const RESERVED_TOPIC = "<$>";
+
+/**
+ * Longest topic in bytes (its length field is a u16).
+ *
+ * @example
+ * ```ts
+ * import { MAX_TOPIC_SIZE } from "./envelope.ts";
+ * console.log(MAX_TOPIC_SIZE); // 65535
+ * ```
+ */
+export const MAX_TOPIC_SIZE = 0xffff;
+
+const OFF_RECEIVER = 16;
+const OFF_TYPE = 32;
+const OFF_TTL = 33;
+const OFF_TOPIC_LEN = 35;
+
+const utf8Enc = new TextEncoder();
+// Broker topics are byte strings; a lossy decode keeps odd bytes from rejecting a message.
+const utf8Dec = new TextDecoder("utf-8");
+const RESERVED_TOPIC_BYTES = utf8Enc.encode(RESERVED_TOPIC);
+
+/**
+ * A read-only view over one node message frame (without the length prefix).
+ * Nothing is copied: the getters return subarrays of `frame`, so the frame
+ * must stay unchanged while the view is in use. Build one with
+ * {@linkcode parseEnvelope}, which validates the header.
+ *
+ * @example
+ * ```ts
+ * import { Envelope, EnvelopeType, encodeEnvelope, parseEnvelope } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const env: Envelope = parseEnvelope(encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.ping, topic: "<$>", payload: new Uint8Array([1]),
+ * }));
+ * console.log(env.type === EnvelopeType.ping, env.payload); // true Uint8Array(1) [ 1 ]
+ * ```
+ */
+export class Envelope {
+  /** The whole frame payload this view reads. */
+  readonly frame: Uint8Array;
+  readonly #topicEnd: number;
+  #topic: string | undefined;
+
+  /** Use {@linkcode parseEnvelope}: this constructor trusts `frame` to be valid. */
+  constructor(frame: Uint8Array) {
+    this.frame = frame;
+    this.#topicEnd = ENVELOPE_HEADER_SIZE +
+      ((frame[OFF_TOPIC_LEN] << 8) | frame[OFF_TOPIC_LEN + 1]);
+  }
+
+  /** The last hop's ID (a subarray). */
+  get sender(): EndpointId {
+    return this.frame.subarray(0, OFF_RECEIVER);
+  }
+
+  /** The receiver's ID, nil for messages routed by subscription (a subarray). */
+  get receiver(): EndpointId {
+    return this.frame.subarray(OFF_RECEIVER, OFF_TYPE);
+  }
+
+  /** The message type. */
+  get type(): EnvelopeType {
+    return this.frame[OFF_TYPE];
+  }
+
+  /** The TTL field as sent (Broker does not use it). */
+  get ttl(): number {
+    return (this.frame[OFF_TTL] << 8) | this.frame[OFF_TTL + 1];
+  }
+
+  /** The topic's raw bytes (a subarray). */
+  get topicBytes(): Uint8Array {
+    return this.frame.subarray(ENVELOPE_HEADER_SIZE, this.#topicEnd);
+  }
+
+  /** The topic as text, decoded on first use. */
+  get topic(): string {
+    return this.#topic ??= utf8Dec.decode(this.topicBytes);
+  }
+
+  /** Everything after the topic (a subarray). */
+  get payload(): Uint8Array {
+    return this.frame.subarray(this.#topicEnd);
+  }
+}
+
+/**
+ * Checks a node message's header and returns a view over it. Throws
+ * `BrokerError(invalid_data)` for frames under 37 bytes, a topic running past
+ * the end, or a type outside 1-5 (Broker drops such frames and keeps the
+ * connection). The payload is not looked at.
+ *
+ * @example
+ * ```ts
+ * import { parseEnvelope } from "./envelope.ts";
+ * try {
+ *   parseEnvelope(new Uint8Array(10));
+ * } catch (e) {
+ *   console.log((e as Error).message); // "message too short"
+ * }
+ * ```
+ */
+export function parseEnvelope(frame: Uint8Array): Envelope {
+  if (frame.length < ENVELOPE_HEADER_SIZE) {
+    throw new BrokerError(ErrorCode.invalid_data, "message too short");
+  }
+  const type = frame[OFF_TYPE];
+  if (type < EnvelopeType.data || type > EnvelopeType.pong) {
+    throw new BrokerError(ErrorCode.invalid_data, `invalid message type ${type}`, {
+      offset: OFF_TYPE,
+    });
+  }
+  const topicLen = (frame[OFF_TOPIC_LEN] << 8) | frame[OFF_TOPIC_LEN + 1];
+  if (topicLen > frame.length - ENVELOPE_HEADER_SIZE) {
+    throw new BrokerError(ErrorCode.invalid_data, "topic runs past the end of the message", {
+      offset: OFF_TOPIC_LEN,
+    });
+  }
+  return new Envelope(frame);
+}
+
+/** What {@linkcode encodeEnvelope} writes. */
+export interface EnvelopeInit {
+  /** Our own ID: Broker treats a nil sender as its own message. */
+  sender: EndpointId;
+  /** A direct peer, or nil (the default) to route by subscription. */
+  receiver?: EndpointId;
+  type: EnvelopeType;
+  /** Default 16. */
+  ttl?: number;
+  topic: string | Uint8Array;
+  payload: Uint8Array;
+}
+
+/** Options of the envelope encoders. */
+export interface EnvelopeEncodeOptions {
+  /** Write the 4-byte length prefix into the same buffer (one write for the transport). */
+  prefix?: boolean;
+}
+
+/**
+ * Writes a node message in one allocation, optionally with its frame prefix.
+ * Throws `BrokerError(serialization_failed)` for a topic over 65,535 bytes or
+ * IDs that are not 16 bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const framed = encodeEnvelope(
+ *   { sender: newEndpointId(), type: EnvelopeType.data, topic: "a", payload: new Uint8Array([0]) },
+ *   { prefix: true },
+ * );
+ * console.log(framed.length); // 4 + 37 + 1 + 1 = 43
+ * ```
+ */
+export function encodeEnvelope(init: EnvelopeInit, options?: EnvelopeEncodeOptions): Uint8Array {
+  const topic = typeof init.topic === "string" ? utf8Enc.encode(init.topic) : init.topic;
+  if (topic.length > MAX_TOPIC_SIZE) {
+    throw new BrokerError(
+      ErrorCode.serialization_failed,
+      "topic exceeds maximum size of 65,535 characters",
+    );
+  }
+  const receiver = init.receiver ?? NIL_ENDPOINT_ID;
+  checkId(init.sender, "sender");
+  checkId(receiver, "receiver");
+  const base = options?.prefix ? 4 : 0;
+  const size = ENVELOPE_HEADER_SIZE + topic.length + init.payload.length;
+  const out = new Uint8Array(base + size);
+  const view = new DataView(out.buffer);
+  if (base) view.setUint32(0, size);
+  out.set(init.sender, base);
+  out.set(receiver, base + OFF_RECEIVER);
+  out[base + OFF_TYPE] = init.type;
+  view.setUint16(base + OFF_TTL, init.ttl ?? DEFAULT_TTL);
+  view.setUint16(base + OFF_TOPIC_LEN, topic.length);
+  out.set(topic, base + ENVELOPE_HEADER_SIZE);
+  out.set(init.payload, base + ENVELOPE_HEADER_SIZE + topic.length);
+  return out;
+}
+
+function checkId(id: EndpointId, what: string): void {
+  if (id.length !== ENDPOINT_ID_SIZE) {
+    throw new BrokerError(ErrorCode.serialization_failed, `${what} ID of ${id.length} bytes`);
+  }
+}
+
+/**
+ * A copy of a node message with its sender overwritten, as every hop does
+ * before forwarding ("sender" means last hop). Framed by default, ready to write.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType, parseEnvelope, withSender } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const me = newEndpointId();
+ * const received = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]),
+ * });
+ * const out = withSender(received, me);
+ * console.log(parseEnvelope(out.subarray(4)).sender.join() === me.join()); // true
+ * ```
+ */
+export function withSender(
+  envelope: Envelope | Uint8Array,
+  sender: EndpointId,
+  options: EnvelopeEncodeOptions = { prefix: true },
+): Uint8Array {
+  const src = envelope instanceof Envelope ? envelope.frame : envelope;
+  checkId(sender, "sender");
+  const base = options.prefix ? 4 : 0;
+  const out = new Uint8Array(base + src.length);
+  if (base) new DataView(out.buffer).setUint32(0, src.length);
+  out.set(src, base);
+  out.set(sender, base);
+  return out;
+}
+
+/**
+ * The payload of a routing_update: the sender's whole filter.
+ *
+ * @example
+ * ```ts
+ * import { encodeRoutingUpdate } from "./envelope.ts";
+ * console.log(encodeRoutingUpdate(["/a"])); // Uint8Array(4) [ 1, 2, 47, 97 ]
+ * ```
+ */
+export function encodeRoutingUpdate(filter: readonly string[]): Uint8Array {
+  return encodeFilter(filter);
+}
+
+/**
+ * Reads a routing_update payload. Broker does not validate these (and can
+ * crash on bad ones); we require exactly one well-formed filter and throw
+ * `BrokerError(invalid_data)` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { decodeRoutingUpdate } from "./envelope.ts";
+ * console.log(decodeRoutingUpdate(new Uint8Array([1, 2, 47, 97]))); // [ "/a" ]
+ * ```
+ */
+export function decodeRoutingUpdate(payload: Uint8Array): string[] {
+  return decodeFilter(payload);
+}
+
+/**
+ * A routing_update frame for a direct peer.
+ *
+ * @example
+ * ```ts
+ * import { encodeRoutingUpdateEnvelope } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeRoutingUpdateEnvelope(newEndpointId(), newEndpointId(), ["/a"]);
+ * console.log(f.length); // 37 + 3 + 4 = 44
+ * ```
+ */
+export function encodeRoutingUpdateEnvelope(
+  sender: EndpointId,
+  receiver: EndpointId,
+  filter: readonly string[],
+  options?: EnvelopeEncodeOptions,
+): Uint8Array {
+  return encodeEnvelope({
+    sender,
+    receiver,
+    type: EnvelopeType.routing_update,
+    topic: RESERVED_TOPIC_BYTES,
+    payload: encodeFilter(filter),
+  }, options);
+}
+
+/**
+ * A ping frame (topic `<$>`, payload echoed back by the pong).
+ *
+ * @example
+ * ```ts
+ * import { encodePing } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodePing(newEndpointId(), newEndpointId(), new TextEncoder().encode("foo"));
+ * console.log(f[32]); // 4
+ * ```
+ */
+export function encodePing(
+  sender: EndpointId,
+  receiver: EndpointId,
+  payload: Uint8Array,
+  options?: EnvelopeEncodeOptions,
+): Uint8Array {
+  return encodeEnvelope({
+    sender,
+    receiver,
+    type: EnvelopeType.ping,
+    topic: RESERVED_TOPIC_BYTES,
+    payload,
+  }, options);
+}
+
+/**
+ * The pong answering `ping`: addressed to its sender, same payload, same
+ * topic. The sender is our own ID (Broker uses the ping's receiver, which is
+ * the same for every well-formed ping; ours never goes out nil).
+ *
+ * @example
+ * ```ts
+ * import { encodePing, encodePong, parseEnvelope } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const [a, b] = [newEndpointId(), newEndpointId()];
+ * const pong = parseEnvelope(encodePong(parseEnvelope(encodePing(a, b, new Uint8Array([1]))), b));
+ * console.log(pong.type, pong.payload); // 5 Uint8Array(1) [ 1 ]
+ * ```
+ */
+export function encodePong(
+  ping: Envelope,
+  ownId: EndpointId,
+  options?: EnvelopeEncodeOptions,
+): Uint8Array {
+  return encodeEnvelope({
+    sender: ownId,
+    receiver: ping.sender,
+    type: EnvelopeType.pong,
+    topic: ping.topicBytes,
+    payload: ping.payload,
+  }, options);
+}
+
+const BYE = [0x42, 0x59, 0x45]; // "BYE"
+
+/**
+ * Size of the BYE token: "BYE" + an 8-byte ID.
+ *
+ * @example
+ * ```ts
+ * import { BYE_PAYLOAD_SIZE } from "./envelope.ts";
+ * console.log(BYE_PAYLOAD_SIZE); // 11
+ * ```
+ */
+export const BYE_PAYLOAD_SIZE = 11;
+
+/**
+ * The payload of Broker's unpeering ping: "BYE" + a u64 in host byte order.
+ * Broker runs on little-endian hosts in practice, so we write little-endian;
+ * the peer only echoes the bytes back.
+ *
+ * @example
+ * ```ts
+ * import { byePayload } from "./envelope.ts";
+ * console.log(byePayload(1n)); // Uint8Array(11) [ 66, 89, 69, 1, 0, 0, 0, 0, 0, 0, 0 ]
+ * ```
+ */
+export function byePayload(id: bigint): Uint8Array {
+  const out = new Uint8Array(BYE_PAYLOAD_SIZE);
+  out.set(BYE);
+  new DataView(out.buffer).setBigUint64(3, BigInt.asUintN(64, id), true);
+  return out;
+}
+
+/**
+ * The ID in a BYE payload (read little-endian, like {@linkcode byePayload}),
+ * or `undefined` if `payload` is not one.
+ *
+ * @example
+ * ```ts
+ * import { byePayload, parseByePayload } from "./envelope.ts";
+ * console.log(parseByePayload(byePayload(7n))); // 7n
+ * ```
+ */
+export function parseByePayload(payload: Uint8Array): bigint | undefined {
+  if (!isByePayload(payload)) return undefined;
+  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(3, true);
+}
+
+/**
+ * Whether a payload has the shape of a BYE token ("BYE" + 8 bytes).
+ *
+ * @example
+ * ```ts
+ * import { byePayload, isByePayload } from "./envelope.ts";
+ * console.log(isByePayload(byePayload(3n)), isByePayload(new Uint8Array([1]))); // true false
+ * ```
+ */
+export function isByePayload(payload: Uint8Array): boolean {
+  return payload.length === BYE_PAYLOAD_SIZE && payload[0] === BYE[0] &&
+    payload[1] === BYE[1] && payload[2] === BYE[2];
+}
+
+/**
+ * Source of fresh BYE tokens for unpeering. Like Broker's per-actor
+ * `new_u64_id()`, IDs only need to differ within this process, so a counter
+ * does.
+ *
+ * @example
+ * ```ts
+ * import { ByeToken, parseByePayload } from "./envelope.ts";
+ * const [a, b] = [ByeToken.next(), ByeToken.next()];
+ * console.log(parseByePayload(b)! - parseByePayload(a)!); // 1n
+ * ```
+ */
+export class ByeToken {
+  static #last = 0n;
+
+  /** A new BYE payload, different from every earlier one. */
+  static next(): Uint8Array {
+    ByeToken.#last = BigInt.asUintN(64, ByeToken.#last + 1n);
+    return byePayload(ByeToken.#last);
+  }
+}
+
+/**
+ * Whether a node message is Broker's unpeering ping (payload "BYE" + 8 bytes).
+ *
+ * @example
+ * ```ts
+ * import { byePayload, encodePing, isByePing, parseEnvelope } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const ping = parseEnvelope(encodePing(newEndpointId(), newEndpointId(), byePayload(1n)));
+ * console.log(isByePing(ping)); // true
+ * ```
+ */
+export function isByePing(envelope: Envelope): boolean {
+  return envelope.type === EnvelopeType.ping && parseByePayload(envelope.payload) !== undefined;
+}
+
+/**
+ * Whether a node message is the pong answering a BYE ping: the unpeering
+ * side closes the connection when it arrives.
+ *
+ * @example
+ * ```ts
+ * import { byePayload, encodePing, encodePong, isByePong, parseEnvelope } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const [a, b] = [newEndpointId(), newEndpointId()];
+ * const ping = parseEnvelope(encodePing(a, b, byePayload(1n)));
+ * console.log(isByePong(parseEnvelope(encodePong(ping, b)))); // true
+ * ```
+ */
+export function isByePong(envelope: Envelope): boolean {
+  return envelope.type === EnvelopeType.pong && parseByePayload(envelope.payload) !== undefined;
+}

@@ -1,0 +1,192 @@
+/**
+ * Broker's TCP framing: every message is a 4-byte big-endian length followed
+ * by that many bytes, in every phase of a connection.
+ *
+ * @example
+ * ```ts
+ * import { frame, FrameReader } from "./framing.ts";
+ * const reader = new FrameReader();
+ * reader.push(frame(new Uint8Array([0x0c])));
+ * console.log(reader.next()); // Uint8Array(1) [ 12 ]
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+
+/** Size of the length prefix. */
+export const FRAME_PREFIX_SIZE = 4;
+
+/** Default largest accepted frame payload: 64 MiB. */
+export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
+
+/**
+ * Prepends the 4-byte big-endian length to a payload (one copy). Callers that
+ * build the payload themselves should rather reserve the prefix up front
+ * (see `encodeEnvelope`'s `prefix` option).
+ *
+ * @example
+ * ```ts
+ * import { frame } from "./framing.ts";
+ * console.log(frame(new Uint8Array([0x0c]))); // Uint8Array(5) [ 0, 0, 0, 1, 12 ]
+ * ```
+ */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_PREFIX_SIZE + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length);
+  out.set(payload, FRAME_PREFIX_SIZE);
+  return out;
+}
+
+/** Options of a {@linkcode FrameReader}. */
+export interface FrameReaderOptions {
+  /** Largest accepted payload length in bytes; longer ones throw. Default 64 MiB. */
+  maxFrameSize?: number;
+}
+
+/** First allocation for a frame that spans chunks; it grows as bytes arrive. */
+const INITIAL_ASSEMBLY = 64 * 1024;
+
+/**
+ * Splits a byte stream into frame payloads. Frames that lie inside one pushed
+ * chunk come back as subarrays of it (no copy), so the caller must not reuse
+ * a chunk's memory after pushing it. Only a frame split across chunks is
+ * copied, into a buffer that grows with the bytes received rather than with
+ * the length the peer claims.
+ *
+ * A zero-length frame comes back as an empty array: the handshake treats it
+ * as a close, phase 3 ignores it; that is the caller's decision.
+ *
+ * @example
+ * ```ts
+ * import { FrameReader } from "./framing.ts";
+ * const r = new FrameReader();
+ * r.push(new Uint8Array([0, 0, 0, 2, 7]));
+ * console.log(r.next()); // undefined (incomplete)
+ * r.push(new Uint8Array([8, 0, 0, 0, 0]));
+ * console.log(r.next(), r.next()); // Uint8Array(2) [ 7, 8 ] Uint8Array(0) []
+ * ```
+ */
+export class FrameReader {
+  readonly maxFrameSize: number;
+  #chunks: Uint8Array[] = [];
+  #pos = 0; // read position in #chunks[0]
+  #buffered = 0; // bytes pushed and not yet handed out or assembled
+  #header = new Uint8Array(FRAME_PREFIX_SIZE);
+  #headerFill = 0;
+  #want = -1; // payload length of the frame being read, -1 while reading its prefix
+  #assembly: Uint8Array | undefined;
+  #assemblyFill = 0;
+  #error: BrokerError | undefined;
+
+  constructor(options: FrameReaderOptions = {}) {
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  }
+
+  /** Bytes pushed but not yet returned by {@linkcode next} (including a partial frame). */
+  get bufferedBytes(): number {
+    return this.#buffered + this.#headerFill + this.#assemblyFill;
+  }
+
+  /** Hands the reader bytes read from the socket. The chunk is kept, not copied. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+  }
+
+  /**
+   * The next complete frame payload (without its prefix), or `undefined`
+   * when more bytes are needed. Throws `BrokerError(invalid_message)` for a
+   * length above `maxFrameSize`, and again on every later call: the stream
+   * cannot be resynchronised.
+   */
+  next(): Uint8Array | undefined {
+    if (this.#error) throw this.#error;
+    if (this.#want < 0 && !this.#readHeader()) return undefined;
+    const want = this.#want;
+    if (this.#assembly === undefined) {
+      const head = this.#chunks[0];
+      if (head !== undefined && head.length - this.#pos >= want) {
+        const out = head.subarray(this.#pos, this.#pos + want);
+        this.#consume(want);
+        this.#want = -1;
+        return out;
+      }
+      if (want === 0) {
+        this.#want = -1;
+        return new Uint8Array(0);
+      }
+      if (this.#buffered === 0) return undefined;
+      this.#assembly = new Uint8Array(Math.min(want, Math.max(INITIAL_ASSEMBLY, this.#buffered)));
+    }
+    // The frame spans chunks: gather it.
+    while (this.#assemblyFill < want && this.#buffered > 0) {
+      const head = this.#chunks[0];
+      const n = Math.min(head.length - this.#pos, want - this.#assemblyFill);
+      this.#reserve(this.#assemblyFill + n, want);
+      this.#assembly!.set(head.subarray(this.#pos, this.#pos + n), this.#assemblyFill);
+      this.#assemblyFill += n;
+      this.#consume(n);
+    }
+    if (this.#assemblyFill < want) return undefined;
+    const out = this.#assembly!.length === want
+      ? this.#assembly!
+      : this.#assembly!.subarray(0, want);
+    this.#assembly = undefined;
+    this.#assemblyFill = 0;
+    this.#want = -1;
+    return out;
+  }
+
+  /** Reads the 4-byte prefix, possibly across chunks; false when incomplete. */
+  #readHeader(): boolean {
+    const head = this.#chunks[0];
+    if (this.#headerFill === 0 && head !== undefined && head.length - this.#pos >= 4) {
+      const p = this.#pos;
+      this.#setWant(
+        ((head[p] << 24) | (head[p + 1] << 16) | (head[p + 2] << 8) | head[p + 3]) >>> 0,
+      );
+      this.#consume(4);
+      return true;
+    }
+    while (this.#headerFill < 4 && this.#buffered > 0) {
+      this.#header[this.#headerFill++] = this.#chunks[0][this.#pos];
+      this.#consume(1);
+    }
+    if (this.#headerFill < 4) return false;
+    this.#headerFill = 0;
+    const h = this.#header;
+    this.#setWant(((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0);
+    return true;
+  }
+
+  #setWant(length: number): void {
+    if (length > this.maxFrameSize) {
+      this.#error = new BrokerError(
+        ErrorCode.invalid_message,
+        `frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`,
+      );
+      throw this.#error;
+    }
+    this.#want = length;
+  }
+
+  #consume(n: number): void {
+    this.#pos += n;
+    this.#buffered -= n;
+    if (this.#pos === this.#chunks[0].length) {
+      this.#chunks.shift();
+      this.#pos = 0;
+    }
+  }
+
+  /** Grows the assembly buffer geometrically, never past the frame's length. */
+  #reserve(size: number, want: number): void {
+    const buf = this.#assembly!;
+    if (size <= buf.length) return;
+    const grown = new Uint8Array(Math.min(want, Math.max(size, buf.length * 2)));
+    grown.set(buf.subarray(0, this.#assemblyFill));
+    this.#assembly = grown;
+  }
+}

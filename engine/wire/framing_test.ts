@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { frame, FrameReader } from "./framing.ts";
+
+const payloads = [
+  new Uint8Array([0x0c]),
+  new Uint8Array(0),
+  Uint8Array.from({ length: 300 }, (_, i) => i & 0xff),
+  new Uint8Array([7, 0x5a, 0x45, 0x45, 0x4b]),
+];
+const stream = new Uint8Array(payloads.reduce((n, p) => n + 4 + p.length, 0));
+{
+  let off = 0;
+  for (const p of payloads) {
+    stream.set(frame(p), off);
+    off += 4 + p.length;
+  }
+}
+
+function drain(r: FrameReader): Uint8Array[] {
+  const out = [];
+  for (let f = r.next(); f !== undefined; f = r.next()) out.push(f.slice());
+  return out;
+}
+
+Deno.test("frame writes a big-endian length prefix", () => {
+  assert.deepEqual(frame(new Uint8Array([0x0c])), new Uint8Array([0, 0, 0, 1, 0x0c]));
+  assert.deepEqual([...frame(new Uint8Array(0x0304)).subarray(0, 4)], [0, 0, 0x03, 0x04]);
+});
+
+Deno.test("many frames in one chunk come back as subarrays of it", () => {
+  const r = new FrameReader();
+  r.push(stream);
+  const got: Uint8Array[] = [];
+  for (let f = r.next(); f !== undefined; f = r.next()) got.push(f);
+  assert.deepEqual(got, payloads);
+  assert.ok(got.filter((f) => f.length > 0).every((f) => f.buffer === stream.buffer));
+  assert.equal(r.bufferedBytes, 0);
+});
+
+Deno.test("byte-by-byte feeding yields the same frames", () => {
+  const r = new FrameReader();
+  const got: Uint8Array[] = [];
+  for (const b of stream) {
+    r.push(new Uint8Array([b]));
+    got.push(...drain(r));
+  }
+  assert.deepEqual(got, payloads);
+  assert.equal(r.bufferedBytes, 0);
+});
+
+Deno.test("every split point of the stream, pushed before reading", () => {
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const r = new FrameReader();
+    r.push(stream.subarray(0, cut));
+    const got = drain(r);
+    r.push(stream.subarray(cut));
+    got.push(...drain(r));
+    assert.deepEqual(got, payloads, `cut at ${cut}`);
+  }
+});
+
+Deno.test("partial length prefix waits for the rest", () => {
+  const r = new FrameReader();
+  r.push(new Uint8Array([0, 0]));
+  assert.equal(r.next(), undefined);
+  assert.equal(r.bufferedBytes, 2);
+  r.push(new Uint8Array([0]));
+  assert.equal(r.next(), undefined);
+  r.push(new Uint8Array([2, 0xaa]));
+  assert.equal(r.next(), undefined);
+  r.push(new Uint8Array([0xbb, 0, 0, 0]));
+  assert.deepEqual(r.next(), new Uint8Array([0xaa, 0xbb]));
+  assert.equal(r.next(), undefined);
+  assert.equal(r.bufferedBytes, 3);
+});
+
+Deno.test("an oversized length throws without allocating, and keeps throwing", () => {
+  const r = new FrameReader({ maxFrameSize: 1000 });
+  r.push(new Uint8Array([0, 0, 3, 0xe9, 1, 2, 3])); // 1001
+  const isOversize = (e: unknown) =>
+    e instanceof BrokerError && e.code === ErrorCode.invalid_message && /1001/.test(e.message);
+  assert.throws(() => r.next(), isOversize);
+  assert.throws(() => r.next(), isOversize);
+
+  const huge = new FrameReader();
+  huge.push(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+  assert.throws(() => huge.next(), BrokerError);
+});
+
+Deno.test("a frame claiming 16 MiB waits for its bytes", () => {
+  const r = new FrameReader({ maxFrameSize: 1 << 24 });
+  r.push(new Uint8Array([0x01, 0, 0, 0, 1, 2, 3])); // claims 16 MiB, delivers 3 bytes
+  assert.equal(r.next(), undefined);
+  assert.equal(r.bufferedBytes, 3);
+});

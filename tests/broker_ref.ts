@@ -1,0 +1,125 @@
+/**
+ * Runs the reference C++ Broker tools (`broker-node`, `broker-pipe`) for
+ * interop tests. They live in `../shared/tools/broker-ref/bin/` beside the
+ * project (or in `$BROKER_REF_BIN`); a test that needs them and cannot find
+ * them fails and says so.
+ *
+ * @module
+ */
+
+/** Directory of the reference binaries. */
+export function brokerRefBin(): string {
+  const env = Deno.env.get("BROKER_REF_BIN");
+  if (env) return env;
+  return new URL("../../shared/tools/broker-ref/bin/", import.meta.url).pathname;
+}
+
+/** Path of one reference tool; throws a clear error when it is missing. */
+export function brokerRefTool(name: "broker-node" | "broker-pipe" | "broker-throughput"): string {
+  const path = `${brokerRefBin().replace(/\/$/, "")}/${name}`;
+  try {
+    Deno.statSync(path);
+  } catch {
+    throw new Error(
+      `reference tool ${name} not found at ${path}: interop tests need the C++ Broker tools ` +
+        `(../shared/tools/broker-ref/bin, or set BROKER_REF_BIN)`,
+    );
+  }
+  return path;
+}
+
+/** A free TCP port on 127.0.0.1 (free when this returns; good enough for tests). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Waits until something accepts connections on the port. */
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      if (Date.now() > deadline) {
+        throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** A running reference process and the lines it printed. */
+export class RefProcess {
+  readonly lines: string[] = [];
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin?: WritableStreamDefaultWriter<Uint8Array>;
+  readonly done: Promise<Deno.CommandStatus>;
+  #waiters: (() => void)[] = [];
+
+  constructor(tool: "broker-node" | "broker-pipe", args: string[], stdin = false) {
+    this.#child = new Deno.Command(brokerRefTool(tool), {
+      args,
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (stdin) this.#stdin = this.#child.stdin.getWriter();
+    const collect = async (s: ReadableStream<Uint8Array>) => {
+      const lines = s.pipeThrough(new TextDecoderStream());
+      let rest = "";
+      for await (const chunk of lines) {
+        rest += chunk;
+        const parts = rest.split("\n");
+        rest = parts.pop()!;
+        for (const p of parts) this.lines.push(p);
+        for (const w of this.#waiters.splice(0)) w();
+      }
+      if (rest) this.lines.push(rest);
+      for (const w of this.#waiters.splice(0)) w();
+    };
+    const out = collect(this.#child.stdout);
+    const err = collect(this.#child.stderr);
+    this.done = Promise.all([out, err]).then(() => this.#child.status);
+  }
+
+  /** Writes a line to the process's stdin. */
+  async writeLine(line: string): Promise<void> {
+    await this.#stdin!.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  /** Closes stdin. */
+  async closeStdin(): Promise<void> {
+    await this.#stdin?.close();
+  }
+
+  /** Waits until `count` printed lines satisfy `pred`. */
+  async waitFor(pred: (line: string) => boolean, count = 1, timeoutMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const hits = this.lines.filter(pred);
+      if (hits.length >= count) return hits;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for output; got:\n${this.lines.join("\n")}`);
+      }
+      await new Promise<void>((r) => {
+        this.#waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  }
+
+  /** Stops the process (SIGTERM) and waits for it. */
+  async stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    return await this.done;
+  }
+}

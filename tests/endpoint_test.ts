@@ -1,0 +1,173 @@
+// Endpoints in one process over real TCP sockets on 127.0.0.1.
+import assert from "node:assert/strict";
+import {
+  addr,
+  bool,
+  count,
+  type Data,
+  dataToString,
+  Endpoint,
+  enumValue,
+  equals,
+  integer,
+  none,
+  port,
+  real,
+  set,
+  str,
+  subnet,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "../mod.ts";
+import { StatusCode } from "../engine/status.ts";
+
+const EVERY_TYPE: Data[] = [
+  none(),
+  bool(true),
+  count(18446744073709551615n),
+  integer(-9223372036854775808n),
+  real(-1.5),
+  str("grüße ✓"),
+  str(new Uint8Array([0xff, 0x00, 0x7a])),
+  addr("2001:db8::1"),
+  subnet("10.0.0.0/8"),
+  port(443, "tcp"),
+  timestamp(1700000000123456789n),
+  timespan(-1n),
+  enumValue("Conn::LOG"),
+  set(str("b"), str("a")),
+  table([[str("k"), vector(count(1n))]]),
+  vector(vector(vector()), set(), table()),
+];
+
+async function withEndpoints(n: number, fn: (eps: Endpoint[]) => Promise<void>) {
+  const eps = Array.from({ length: n }, () => new Endpoint({ handshakeTimeout: 2000 }));
+  try {
+    await fn(eps);
+  } finally {
+    await Promise.all(eps.map((e) => e.shutdown()));
+  }
+}
+
+Deno.test("two endpoints peer and exchange every data type both ways", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen("127.0.0.1", 0);
+    const subA = a.subscribe(["/t/"]);
+    const subB = b.subscribe("/t/");
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.awaitPeerSubscription("/t/x");
+    await a.awaitPeerSubscription("/t/x");
+    for (const v of EVERY_TYPE) {
+      b.publish("/t/ab", v);
+      a.publish("/t/ba", v);
+    }
+    for (const v of EVERY_TYPE) {
+      const ma = await subA.get(2000);
+      const mb = await subB.get(2000);
+      assert.equal(ma?.topic, "/t/ab");
+      assert.equal(mb?.topic, "/t/ba");
+      assert.ok(equals(ma!.data, v), `${dataToString(ma!.data)} != ${dataToString(v)}`);
+      assert.ok(equals(mb!.data, v));
+    }
+    assert.equal(a.peers().length, 1);
+    assert.equal(a.peers()[0].id, b.id);
+    assert.equal(b.peers()[0].status, "peered");
+  });
+});
+
+Deno.test("prefix matching, late subscriptions (routing_update) and no local echo", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen();
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    const late = a.subscribe("/zeek/ev");
+    await b.awaitPeerSubscription("/zeek/event/x");
+    const own = b.subscribe("/zeek/");
+    b.publish("/zeek/event/x", count(1n));
+    b.publish("/zeek/other", count(2n));
+    const got = await late.get(2000);
+    assert.equal(got?.topic, "/zeek/event/x");
+    assert.equal(await late.get(200), undefined, "only matching topics arrive");
+    assert.equal(own.available(), 0, "an endpoint's own publishes are not delivered to it");
+    assert.deepEqual(b.peerSubscriptions(), ["/zeek/ev"]);
+  });
+});
+
+Deno.test("a chain a - b - c forwards through the middle, sender rewritten", async () => {
+  await withEndpoints(3, async ([a, b, c]) => {
+    const pb = await b.listen();
+    const subC = c.subscribe("/chain");
+    const subA = a.subscribe("/chain");
+    await a.peer("127.0.0.1", pb, { retry: 0 });
+    await c.peer("127.0.0.1", pb, { retry: 0 });
+    // b relays what its peers want only if b itself subscribes (Broker: filters are one hop).
+    const subB = b.subscribe("/chain");
+    await a.awaitPeerSubscription("/chain");
+    await c.awaitPeerSubscription("/chain");
+    a.publish("/chain", str("from a"));
+    c.publish("/chain", str("from c"));
+    assert.equal((await subC.get(2000))?.data.value, "from a");
+    assert.equal((await subA.get(2000))?.data.value, "from c");
+    assert.equal(subB.poll().length, 2);
+  });
+});
+
+Deno.test("statuses: peer_added, then peer_removed on unpeer and peer_lost on a drop", async () => {
+  await withEndpoints(3, async ([a, b, c]) => {
+    const port = await a.listen();
+    const statusA = a.statusSubscriber(true);
+    const statusB = b.statusSubscriber(true);
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    const codes = async (q: typeof statusA, n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push((await q.get(2000))?.codeName ?? "timeout");
+      return out;
+    };
+    assert.deepEqual(await codes(statusB, 2), ["endpoint_discovered", "peer_added"]);
+    assert.deepEqual(await codes(statusA, 2), ["endpoint_discovered", "peer_added"]);
+    assert.equal(await b.unpeer("127.0.0.1", port), true);
+    assert.deepEqual(await codes(statusB, 2), ["peer_removed", "endpoint_unreachable"]);
+    assert.deepEqual(await codes(statusA, 2), ["peer_lost", "endpoint_unreachable"]);
+    // c peers, then vanishes without BYE
+    const statusC = c.statusSubscriber(false);
+    await c.peer("127.0.0.1", port, { retry: 0 });
+    await codes(statusA, 2);
+    await c.shutdown();
+    const lost = await statusA.get(2000);
+    assert.ok(lost && [StatusCode.peer_lost, StatusCode.peer_removed].includes(lost.code));
+    assert.equal(statusC.length, 0, "errors only");
+  });
+});
+
+Deno.test("peering with nobody listening fails with peer_unavailable", async () => {
+  await withEndpoints(1, async ([a]) => {
+    const l = Deno.listen({ port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    await assert.rejects(
+      a.peer("127.0.0.1", port, { retry: 0 }),
+      (e: Error & { code?: number }) => {
+        assert.equal(e.code, 4);
+        return true;
+      },
+    );
+  });
+});
+
+Deno.test("a peer that restarts is re-dialled at the retry interval", async () => {
+  await withEndpoints(1, async ([b]) => {
+    let a = new Endpoint();
+    const port = await a.listen();
+    await b.peer("127.0.0.1", port, { retry: 0.2 });
+    await a.shutdown();
+    a = new Endpoint();
+    const sub = a.subscribe("/again");
+    // the port is free again: listen on it
+    await a.listen("127.0.0.1", port);
+    await b.awaitPeerSubscription("/again", 5000);
+    b.publish("/again", count(7n));
+    assert.equal((await sub.get(2000))?.data.value, 7n);
+    await a.shutdown();
+  });
+});

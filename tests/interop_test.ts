@@ -1,0 +1,193 @@
+// Live interop with the reference C++ Broker (broker-node, broker-pipe), TLS off.
+import assert from "node:assert/strict";
+import {
+  addr,
+  bool,
+  count,
+  type Data,
+  dataToString,
+  Endpoint,
+  enumValue,
+  integer,
+  none,
+  port,
+  real,
+  set,
+  str,
+  subnet,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "../mod.ts";
+import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("we ping a C++ broker-node in pong mode (we dial)", opts, async () => {
+  const p = freePort();
+  const node = new RefProcess("broker-node", [
+    "--disable-ssl",
+    "-m",
+    "pong",
+    '--topics=["/bench/ping"]',
+    "-p",
+    String(p),
+    "-v",
+  ]);
+  const ep = new Endpoint();
+  try {
+    await waitForPort(p);
+    const sub = ep.subscribe("/bench/ping");
+    await ep.peer("127.0.0.1", p, { retry: 0 });
+    await ep.awaitPeerSubscription("/bench/ping");
+    for (let i = 0; i < 5; i++) {
+      ep.publish("/bench/ping", vector(str("ping"), count(BigInt(i)), str("xxxxxxxxxx")));
+      const pong = await sub.get(5000);
+      assert.ok(pong, "no pong from the C++ node");
+      assert.equal(dataToString(pong.data), `(pong, ${i})`);
+    }
+    await node.waitFor((l) => l.includes("received ping 4"));
+  } finally {
+    await ep.shutdown();
+    await node.stop();
+  }
+});
+
+Deno.test("a C++ broker-node in ping mode pings us (it dials, we answer)", opts, async () => {
+  const ep = new Endpoint();
+  const p = await ep.listen("127.0.0.1", 0);
+  const sub = ep.subscribe("/bench/ping");
+  const answering = (async () => {
+    for await (const m of sub) {
+      const [kind, id] = m.data.value as Data[];
+      if (kind.value === "ping") ep.publish(m.topic, vector(str("pong"), id));
+    }
+  })();
+  const node = new RefProcess("broker-node", [
+    "--disable-ssl",
+    "-m",
+    "ping",
+    '--topics=["/bench/ping"]',
+    "-n",
+    "5",
+    "-s",
+    "10",
+    `--peers=[<tcp://127.0.0.1:${p}>]`,
+    "-v",
+  ]);
+  try {
+    const status = await Promise.race([
+      node.done,
+      new Promise<never>((_, r) =>
+        setTimeout(() => r(new Error("broker-node did not finish")), 15000)
+      ),
+    ]);
+    assert.equal(status.code, 0, node.lines.join("\n"));
+    assert.ok(node.lines.some((l) => l.includes("AVG:")), node.lines.join("\n"));
+    assert.equal(node.lines.filter((l) => /^\d+$/.test(l)).length, 5, "one RTT line per ping");
+  } finally {
+    await ep.shutdown();
+    await answering;
+    await node.stop();
+  }
+});
+
+// Values whose C++ text form we can predict (the C++ side prints them).
+const TYPED: Data[] = [
+  none(),
+  bool(true),
+  count(18446744073709551615n),
+  integer(-42n),
+  real(1.5),
+  str("hello world"),
+  addr("10.0.0.1"),
+  addr("2001:db8::1"),
+  subnet("10.0.0.0/8"),
+  port(443, "tcp"),
+  port(0, "unknown"),
+  timestamp(1700000000123456789n),
+  timespan(-1500000000n),
+  enumValue("Conn::LOG"),
+  set(str("b"), str("a"), count(3n)),
+  table([[str("k"), vector(count(1n), str("v"))]]),
+  vector(vector(), set(), table()),
+];
+
+Deno.test(
+  "every data type we publish is decoded by C++ broker-pipe to Broker's text",
+  opts,
+  async () => {
+    const ep = new Endpoint();
+    const p = await ep.listen("127.0.0.1", 0);
+    const pipe = new RefProcess("broker-pipe", [
+      "--disable-ssl",
+      "-m",
+      "subscribe",
+      "-t",
+      "/typed",
+      "-p",
+      `["127.0.0.1:${p}"]`,
+    ]);
+    try {
+      await ep.awaitPeerSubscription("/typed", 10_000);
+      for (const v of TYPED) ep.publish("/typed", v);
+      const lines = await pipe.waitFor((l) => l.startsWith("data(/typed,"), TYPED.length);
+      assert.deepEqual(lines, TYPED.map((v) => `data(/typed, ${dataToString(v)})`));
+    } finally {
+      await ep.shutdown();
+      await pipe.stop();
+    }
+  },
+);
+
+Deno.test(
+  "C++ broker-pipe publishes to us; a C++ relay forwards every type between two of ours",
+  opts,
+  async () => {
+    const p = freePort();
+    const relay = new RefProcess("broker-node", [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/typed"]',
+      "-p",
+      String(p),
+    ]);
+    const a = new Endpoint(), b = new Endpoint();
+    try {
+      await waitForPort(p);
+      const sub = b.subscribe("/typed");
+      await b.peer("127.0.0.1", p, { retry: 0 });
+      await a.peer("127.0.0.1", p, { retry: 0 });
+      await a.awaitPeerSubscription("/typed");
+      // The relay advertises only its own filter, which matches /typed.
+      for (const v of TYPED) a.publish("/typed", v);
+      for (const v of TYPED) {
+        const m = await sub.get(5000);
+        assert.ok(m, `nothing relayed for ${dataToString(v)}`);
+        assert.equal(dataToString(m.data), dataToString(v));
+      }
+      const pipe = new RefProcess("broker-pipe", [
+        "--disable-ssl",
+        "-m",
+        "publish",
+        "-t",
+        "/typed/pipe",
+        "-p",
+        `["127.0.0.1:${p}"]`,
+      ], true);
+      await pipe.writeLine("from c++");
+      const m = await sub.get(10_000);
+      assert.ok(m, "broker-pipe's message did not arrive");
+      assert.equal(m.topic, "/typed/pipe");
+      assert.equal(dataToString(m.data), "from c++");
+      await pipe.closeStdin();
+      await pipe.stop();
+    } finally {
+      await a.shutdown();
+      await b.shutdown();
+      await relay.stop();
+    }
+  },
+);
