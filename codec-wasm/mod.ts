@@ -135,7 +135,8 @@ export class WasmCodec {
 
   /** Makes sure linear memory reaches `end` bytes. */
   ensure(end: number): void {
-    const have = this.#x.memory.buffer.byteLength;
+    // u8.length tracks the memory size without asking the engine for `memory.buffer`.
+    const have = this.u8.length;
     if (end <= have) return;
     const pages = Math.ceil((end - have) / 65536);
     this.#x.memory.grow(Math.max(pages, (have >> 16) >> 1));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Data, encode, validate } from "./data/mod.ts";
+import { type Data, encode, encodeAfter, validate } from "./data/mod.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
 import { extendFilter, filterMatches, isInternalTopic, makeFilter } from "./routing/filter.ts";
@@ -133,6 +133,8 @@ export class Endpoint {
   #filter: readonly string[] = [];
   readonly #local = new PrefixTrie<Subscriber>();
   readonly #subscribers = new Set<Subscriber>();
+  readonly #headers = new Map<string, Uint8Array>();
+  #round = 0;
   readonly #peerRoutes = new PrefixTrie<Connection>();
   readonly #peers = new Map<string, Connection>();
   readonly #connections = new Set<Connection>();
@@ -502,7 +504,8 @@ export class Endpoint {
         this.#sendTo(to, forwarded);
       };
       if (broadcast) {
-        for (const to of this.#peerRoutes.match(topic)) send(to);
+        // Filters are prefix-minimal, so each peer matches a topic at most once.
+        this.#peerRoutes.forEachMatch(topic, send);
       } else {
         const to = this.#peers.get(keyOf(receiver));
         if (to) send(to);
@@ -511,10 +514,14 @@ export class Endpoint {
     if (toUs && type === EnvelopeType.data) {
       let wait: Promise<void>[] | undefined;
       const msg: PendingMessage = { topic, payload };
-      for (const sub of this.#local.match(topic)) {
+      // A subscriber with nested prefixes matches twice: the round stamp delivers once.
+      const round = ++this.#round;
+      this.#local.forEachMatch(topic, (sub) => {
+        if (sub.round === round) return;
+        sub.round = round;
         const p = sub.deliver(msg);
         if (p) (wait ??= []).push(p);
-      }
+      });
       if (wait) return Promise.all(wait).then(() => {});
     }
   }
@@ -710,7 +717,36 @@ export class Endpoint {
    * Like Broker, the endpoint's own subscribers do not receive it.
    */
   publish(topic: string, data: Data): void {
-    this.publishEncoded(topic, encode(data));
+    this.#assertRunning();
+    const header = this.#dataHeader(topic);
+    if (!this.#peerRoutes.matches(topic)) return;
+    // Header and value are written once into one buffer, shared by every peer.
+    const frame = encodeAfter(header, data);
+    const size = frame.length - 4;
+    frame[0] = size >>> 24;
+    frame[1] = (size >>> 16) & 0xff;
+    frame[2] = (size >>> 8) & 0xff;
+    frame[3] = size & 0xff;
+    this.#peerRoutes.forEachMatch(topic, (c) => {
+      if (c.state === "peered") this.#sendTo(c, frame);
+    });
+  }
+
+  /** The framed envelope header of a data message on `topic` (cached per topic). */
+  #dataHeader(topic: string): Uint8Array {
+    let h = this.#headers.get(topic);
+    if (h) return h;
+    checkTopic(topic);
+    const empty = encodeEnvelope({
+      sender: this.#id,
+      type: EnvelopeType.data,
+      ttl: this.#opts.ttl,
+      topic,
+      payload: new Uint8Array(0),
+    }, { prefix: true });
+    if (this.#headers.size >= 4096) this.#headers.clear();
+    this.#headers.set(topic, h = empty);
+    return h;
   }
 
   /** Publishes several values on one topic. */
@@ -722,8 +758,7 @@ export class Endpoint {
   publishEncoded(topic: string, payload: Uint8Array): void {
     this.#assertRunning();
     checkTopic(topic);
-    const targets = this.#peerRoutes.match(topic);
-    if (targets.size === 0) return;
+    if (!this.#peerRoutes.matches(topic)) return;
     const frame = encodeEnvelope({
       sender: this.#id,
       type: EnvelopeType.data,
@@ -731,7 +766,9 @@ export class Endpoint {
       topic,
       payload,
     }, { prefix: true });
-    for (const c of targets) if (c.state === "peered") this.#sendTo(c, frame);
+    this.#peerRoutes.forEachMatch(topic, (c) => {
+      if (c.state === "peered") this.#sendTo(c, frame);
+    });
   }
 
   /**

@@ -58,6 +58,8 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   readonly #host: SubscriptionHost;
   readonly #queue: BoundedQueue<PendingMessage>;
   readonly #topics = new Set<string>();
+  /** The endpoint's delivery round that last reached this subscriber (so one message arrives once). */
+  round = 0;
 
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
     this.#host = host;

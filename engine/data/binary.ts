@@ -817,6 +817,36 @@ export function encode(value: Data): Uint8Array {
   return out;
 }
 
+/**
+ * Encodes a value right behind `header` in one buffer (a subarray of the
+ * shared slab): how the peering layer builds a framed data message without a
+ * second allocation or copy. The caller fills in any length fields.
+ *
+ * @example
+ * ```ts
+ * import { encodeAfter } from "./binary.ts";
+ * import { count } from "./constructors.ts";
+ * console.log(encodeAfter(new Uint8Array([9, 9]), count(1n)).length); // 2 + 9
+ * ```
+ */
+export function encodeAfter(header: Uint8Array, value: Data): Uint8Array {
+  const w = shared;
+  w.begin();
+  try {
+    w.reserve(header.length);
+    w.buf.set(header, w.pos);
+    w.pos += header.length;
+    writeValue(w, value, 0);
+  } catch (e) {
+    w.pos = w.start;
+    if (e instanceof BrokerError) throw e;
+    throw new BrokerError(ErrorCode.serialization_failed, `cannot encode: ${e}`, { cause: e });
+  }
+  const out = w.buf.subarray(w.start, w.pos);
+  if (w.buf.length > 1 << 20) shared = new Writer();
+  return out;
+}
+
 // ------------------------------------------------------- encoding through WASM
 
 /** Signals that the encoding area was too small; the caller retries larger. */

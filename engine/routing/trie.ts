@@ -26,6 +26,8 @@ class TrieNode<T> {
 export class PrefixTrie<T> {
   #root = new TrieNode<T>();
   #size = 0;
+  // Topics repeat: the values matching a topic are remembered until the trie changes.
+  #memo = new Map<string, T[]>();
 
   /** Number of (prefix, value) pairs. */
   get size(): number {
@@ -46,6 +48,7 @@ export class PrefixTrie<T> {
     if (node.values.has(value)) return false;
     node.values.add(value);
     this.#size++;
+    this.#memo.clear();
     return true;
   }
 
@@ -60,6 +63,7 @@ export class PrefixTrie<T> {
     }
     if (!node?.values?.delete(value)) return false;
     this.#size--;
+    this.#memo.clear();
     if (node.values.size === 0) node.values = undefined;
     for (let i = path.length - 1; i >= 0; i--) {
       const [parent, c] = path[i];
@@ -88,13 +92,24 @@ export class PrefixTrie<T> {
 
   /** Calls `fn` once per value registered under any prefix of `topic` (a value may repeat). */
   forEachMatch(topic: string, fn: (value: T) => void): void {
+    const hits = this.#hits(topic);
+    for (let i = 0; i < hits.length; i++) fn(hits[i]);
+  }
+
+  #hits(topic: string): T[] {
+    let hits = this.#memo.get(topic);
+    if (hits) return hits;
+    hits = [];
     let node: TrieNode<T> | undefined = this.#root;
-    if (node.values) { for (const v of node.values) fn(v); }
+    if (node.values) hits.push(...node.values);
     for (let i = 0; i < topic.length; i++) {
       node = node.children?.get(topic.charCodeAt(i));
-      if (!node) return;
-      if (node.values) { for (const v of node.values) fn(v); }
+      if (!node) break;
+      if (node.values) hits.push(...node.values);
     }
+    if (this.#memo.size >= 4096) this.#memo.clear();
+    this.#memo.set(topic, hits);
+    return hits;
   }
 
   /** The distinct values registered under any prefix of `topic`. */
@@ -106,13 +121,6 @@ export class PrefixTrie<T> {
 
   /** Whether any prefix of `topic` is registered. */
   matches(topic: string): boolean {
-    let node: TrieNode<T> | undefined = this.#root;
-    if (node.values) return true;
-    for (let i = 0; i < topic.length; i++) {
-      node = node.children?.get(topic.charCodeAt(i));
-      if (!node) return false;
-      if (node.values) return true;
-    }
-    return false;
+    return this.#hits(topic).length > 0;
   }
 }

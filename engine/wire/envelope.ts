@@ -157,13 +157,38 @@ export class Envelope {
 
   /** The topic as text, decoded on first use. */
   get topic(): string {
-    return this.#topic ??= utf8Dec.decode(this.topicBytes);
+    return this.#topic ??= topicText(this.frame, ENVELOPE_HEADER_SIZE, this.#topicEnd);
   }
 
   /** Everything after the topic (a subarray). */
   get payload(): Uint8Array {
     return this.frame.subarray(this.#topicEnd);
   }
+}
+
+// Topics repeat from message to message, and a TextDecoder call costs more
+// than hashing a short topic: recent topics are kept by a hash of their bytes.
+const topicCache = new Map<number, { bytes: Uint8Array; text: string }>();
+
+function topicText(frame: Uint8Array, start: number, end: number): string {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ frame[i], 0x01000193);
+  const hit = topicCache.get(h);
+  if (hit && hit.bytes.length === end - start) {
+    let same = true;
+    for (let i = start, j = 0; i < end; i++, j++) {
+      if (hit.bytes[j] !== frame[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit.text;
+  }
+  const bytes = frame.slice(start, end);
+  const text = utf8Dec.decode(bytes);
+  if (topicCache.size >= 4096) topicCache.clear();
+  topicCache.set(h, { bytes, text });
+  return text;
 }
 
 /**
