@@ -1,17 +1,15 @@
 /**
- * `deno task demo`: builds a Zeek-shaped event, encodes it in Broker's binary
- * format, reads its name lazily, decodes it and prints Broker's text form.
- * (The peering demo replaces this when endpoints land.)
+ * `deno task demo`: two endpoints peer over TCP on 127.0.0.1 and exchange
+ * Zeek-shaped events on a topic, printing what each sees in Broker's text form.
  *
  * @module
  */
 import {
   addr,
   count,
+  type Data,
   dataToString,
-  decode,
-  encode,
-  EncodedData,
+  Endpoint,
   enumValue,
   port,
   set,
@@ -21,20 +19,53 @@ import {
   vector,
 } from "../mod.ts";
 
-const conn = vector(
-  timestamp(1700000000123456789n),
-  str("CHhAvVGS1DHFjwGM9"),
-  vector(addr("192.168.1.100"), port(49152, "tcp"), addr("93.184.216.34"), port(443, "tcp")),
-  enumValue("tcp"),
-  timespan(2345678901n),
-  count(1024n),
-  set(str("tunnel-b"), str("tunnel-a")),
-);
-const event = vector(count(1n), count(1n), vector(str("connection_established"), vector(conn)));
+/** A Zeek event message: (format version 1, type event 1, (name, (args...))). */
+function zeekEvent(name: string, ...args: Data[]): Data {
+  return vector(count(1n), count(1n), vector(str(name), vector(...args)));
+}
 
-const bytes = encode(event);
-console.log(`encoded ${bytes.length} bytes:`);
-console.log(Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""));
-const view = EncodedData.from(bytes);
-console.log(`validated in WASM; event name read in place: ${view.at(2).at(0).text()}`);
-console.log(`decoded: ${dataToString(decode(bytes))}`);
+function connRecord(i: number): Data {
+  return vector(
+    timestamp(1700000000123456789n + BigInt(i) * 1_000_000n),
+    str(`CHhAvVGS1DHFjwGM${i}`),
+    vector(addr("192.168.1.100"), port(49152 + i, "tcp"), addr("93.184.216.34"), port(443, "tcp")),
+    enumValue("tcp"),
+    timespan(2345678901n),
+    count(1024n * BigInt(i + 1)),
+    set(str("tunnel-b"), str("tunnel-a")),
+  );
+}
+
+const sensor = new Endpoint();
+const manager = new Endpoint();
+const statuses = manager.statusSubscriber(true);
+const listenPort = await manager.listen("127.0.0.1", 0);
+console.log(`manager ${manager.id} listens on 127.0.0.1:${listenPort}`);
+const events = manager.subscribe("/zeek/events/");
+const replies = sensor.subscribe("/zeek/replies/");
+
+await sensor.peer("127.0.0.1", listenPort, { retry: 0 });
+console.log(
+  `sensor  ${sensor.id} peered; manager saw ${(await statuses.get(1000))?.codeName}, ` +
+    `${(await statuses.get(1000))?.codeName}`,
+);
+await sensor.awaitPeerSubscription("/zeek/events/conn");
+await manager.awaitPeerSubscription("/zeek/replies/ack");
+
+for (let i = 0; i < 3; i++) {
+  sensor.publish("/zeek/events/conn", zeekEvent("connection_established", connRecord(i)));
+}
+for (let i = 0; i < 3; i++) {
+  const m = (await events.get(2000))!;
+  console.log(`manager got data(${m.topic}, ${dataToString(m.data)})`);
+  const name = ((m.data.value as Data[])[2].value as Data[])[0];
+  manager.publish("/zeek/replies/ack", zeekEvent("ack", name, count(BigInt(i))));
+}
+for (let i = 0; i < 3; i++) {
+  const m = (await replies.get(2000))!;
+  console.log(`sensor  got data(${m.topic}, ${dataToString(m.data)})`);
+}
+
+await sensor.shutdown();
+console.log(`manager saw: ${(await statuses.get(1000))?.codeName}`);
+await manager.shutdown();

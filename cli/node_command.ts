@@ -1,0 +1,933 @@
+/**
+ * `broker node`: a drop-in for Broker's `broker-node` test tool. It relays,
+ * answers pings (`pong`) or sends them and prints round-trip times (`ping`),
+ * with broker-node's options, `BROKER_PORT`, CAF config files and output.
+ *
+ * Option values merge as in broker-node: built-in defaults, then the config
+ * file (`--config-file`, else `caf-application.conf` if present), then the
+ * command line; `BROKER_PORT` overrides the port from all of them.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@commander-js/extra-typings";
+ * import { registerNodeCommand } from "./node_command.ts";
+ * const program = new Command("broker");
+ * registerNodeCommand(program, (code) => console.log("exit code", code));
+ * await program.parseAsync(["node", "-m", "ping", "-t", '["/t"]', "-n", "0"], { from: "user" });
+ * ```
+ *
+ * @module
+ */
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import process from "node:process";
+import { Address, count, type Data, dataToString, Endpoint, str, vector } from "../mod.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
+import {
+  type CafConfig,
+  type CafUri,
+  type ConfigValue,
+  formatConfigValue,
+  parseCafConfig,
+  parseCafList,
+  parseCafUri,
+  parseCafValue,
+} from "./caf_config.ts";
+
+// ------------------------------------------------------------------ options
+
+/** The three modes of broker-node. */
+export type NodeMode = "relay" | "ping" | "pong";
+
+/** Option values as the command line gave them (raw text; flags as `true`). */
+export interface NodeCliValues {
+  configFile?: string;
+  topics?: string;
+  port?: string;
+  peers?: string;
+  mode?: string;
+  verbose?: boolean;
+  rate?: boolean;
+  name?: string;
+  numMessages?: string;
+  payloadSize?: string;
+  rendezvousRetry?: string;
+  endpointId?: string;
+  disableSsl?: boolean;
+  masterStores?: string;
+  cloneStores?: string;
+}
+
+/** The settings a node runs with, after merging defaults, config file, command line and env. */
+export interface NodeOptions {
+  mode: NodeMode;
+  /** Node name; broker-node keeps it but prints it nowhere. Defaults to the mode. */
+  name: string;
+  topics: string[];
+  verbose: boolean;
+  /** Print the message rate once per second (relay mode, with `verbose`). */
+  rate: boolean;
+  /** Port to listen on (all interfaces), if any. */
+  port?: number;
+  peers: CafUri[];
+  numMessages: number;
+  payloadSize: number;
+  /** How long ping mode waits for the first pong before repeating ping 0. */
+  rendezvousRetryMs: number;
+  endpointId?: string;
+  disableSsl: boolean;
+}
+
+/** broker-node's defaults (the binary uses 250 ms for the retry; its help text says 50 ms). */
+export const NODE_DEFAULTS = {
+  numMessages: 100,
+  payloadSize: 0,
+  rendezvousRetryMs: 250,
+} as const;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function invalid(message: string): never {
+  throw new BrokerError(ErrorCode.invalid_data, message);
+}
+
+/**
+ * Parses a port as broker-node takes it: `29001`, or Zeek's `29001/tcp` form
+ * (the protocol is ignored).
+ *
+ * @example
+ * ```ts
+ * import { parseNodePort } from "./node_command.ts";
+ * console.log(parseNodePort("12345/tcp", "BROKER_PORT")); // 12345
+ * ```
+ */
+export function parseNodePort(text: string, source: string): number {
+  const m = /^\s*(\d{1,5})(?:\/(?:tcp|udp|icmp|unknown|\?))?\s*$/.exec(text);
+  if (!m || Number(m[1]) > 65535) {
+    invalid(`${source}: invalid port ${JSON.stringify(text)} (expected e.g. 29001 or 29001/tcp)`);
+  }
+  return Number(m[1]);
+}
+
+function portFromConfig(v: ConfigValue, source: string): number {
+  if (v.type === "integer" && v.value >= 0n && v.value <= 65535n) return Number(v.value);
+  if (v.type === "string") return parseNodePort(v.value, source);
+  return invalid(
+    `${source}: invalid port ${formatConfigValue(v)} (expected e.g. 29001 or "29001/tcp")`,
+  );
+}
+
+function countFromValue(v: ConfigValue, source: string): number {
+  if (v.type === "integer" && v.value >= 0n && v.value <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    return Number(v.value);
+  }
+  return invalid(`${source}: expected a non-negative integer, got ${formatConfigValue(v)}`);
+}
+
+function stringsFromList(xs: readonly ConfigValue[], source: string): string[] {
+  return xs.map((x) =>
+    x.type === "string"
+      ? x.value
+      : invalid(`${source}: expected quoted strings, got ${formatConfigValue(x)}`)
+  );
+}
+
+function urisFromList(xs: readonly ConfigValue[], source: string): CafUri[] {
+  return xs.map((x) => {
+    if (x.type === "uri") return x.value;
+    if (x.type === "string") return parseCafUri(x.value, { source });
+    return invalid(`${source}: expected <tcp://host:port> URIs, got ${formatConfigValue(x)}`);
+  });
+}
+
+function timespanMs(v: ConfigValue, source: string): number {
+  if (v.type === "timespan" && v.value >= 0n) return Number(v.value) / 1e6;
+  if (v.type === "integer" && v.value === 0n) return 0;
+  return invalid(`${source}: expected a timespan such as 250ms, got ${formatConfigValue(v)}`);
+}
+
+/**
+ * Merges built-in defaults, the config file and the command line into the
+ * settings of a node, checking them in broker-node's order (endpoint ID,
+ * topics, mode). Throws a `BrokerError` with broker-node's message, e.g.
+ * `no topics specified` or `invalid mode: foo`.
+ *
+ * @example
+ * ```ts
+ * import { resolveNodeOptions } from "./node_command.ts";
+ * import { parseCafConfig } from "./caf_config.ts";
+ * const cfg = parseCafConfig('topics = ["/t"]\nmode = "pong"');
+ * const opts = resolveNodeOptions({ port: "29001" }, cfg, { BROKER_PORT: "29002/tcp" });
+ * console.log(opts.mode, opts.topics, opts.port); // "pong" ["/t"] 29002
+ * ```
+ */
+export function resolveNodeOptions(
+  cli: NodeCliValues,
+  config?: CafConfig,
+  env: { BROKER_PORT?: string } = {},
+): NodeOptions {
+  // A CLI value wins over the file; `file` reads the file lazily so a bad
+  // entry only matters when the command line does not override it.
+  function pick<T>(
+    text: string | undefined,
+    fromCli: (text: string, source: string) => T,
+    key: string,
+    fromFile: (c: CafConfig, key: string) => T | undefined,
+    flag: string,
+  ): T | undefined {
+    if (text !== undefined) return fromCli(text, flag);
+    return config?.has(key) ? fromFile(config, key) : undefined;
+  }
+  const list = (text: string, source: string) => parseCafList(text, { source });
+  const value = (text: string, source: string) => parseCafValue(text, { source });
+  const fileValue = (c: CafConfig, key: string) => c.get(key)!;
+
+  const endpointId = pick(
+    cli.endpointId,
+    (t) => t.trim(),
+    "endpoint-id",
+    (c, k) => c.getString(k),
+    "--endpoint-id",
+  );
+  if (endpointId !== undefined && !UUID_RE.test(endpointId)) {
+    invalid("endpoint-id must be a valid UUID");
+  }
+  const topics = pick(
+    cli.topics,
+    (t, s) => stringsFromList(list(t, s), s),
+    "topics",
+    (c, k) => stringsFromList(c.getList(k)!, k),
+    "--topics",
+  ) ?? [];
+  if (topics.length === 0) invalid("no topics specified");
+  const modeText = pick(cli.mode, (t) => t, "mode", (c, k) => c.getString(k), "--mode") ?? "relay";
+  if (modeText !== "relay" && modeText !== "ping" && modeText !== "pong") {
+    invalid(`invalid mode: ${modeText}`);
+  }
+  const mode: NodeMode = modeText;
+
+  for (
+    const [text, key, flag] of [
+      [cli.masterStores, "master-stores", "--master-stores"],
+      [cli.cloneStores, "clone-stores", "--clone-stores"],
+    ] as const
+  ) {
+    const stores = pick(
+      text,
+      (t, s) => stringsFromList(list(t, s), s),
+      key,
+      (c, k) => stringsFromList(c.getList(k)!, k),
+      flag,
+    ) ?? [];
+    if (stores.length > 0) {
+      throw new BrokerError(
+        ErrorCode.unspecified,
+        `${flag}: data stores are not supported yet (asked for ${stores.join(", ")})`,
+      );
+    }
+  }
+
+  let port = pick(
+    cli.port,
+    parseNodePort,
+    "port",
+    (c, k) => portFromConfig(fileValue(c, k), k),
+    "--port",
+  );
+  if (env.BROKER_PORT !== undefined) port = parseNodePort(env.BROKER_PORT, "BROKER_PORT");
+
+  const bool = (flag: boolean | undefined, key: string) =>
+    flag === true ? true : (config?.getBool(key) ?? false);
+
+  return {
+    mode,
+    name: pick(cli.name, (t) => t, "name", (c, k) => c.getString(k), "--name") ?? mode,
+    topics,
+    verbose: bool(cli.verbose, "verbose"),
+    rate: bool(cli.rate, "rate"),
+    port,
+    peers: pick(
+      cli.peers,
+      (t, s) => urisFromList(list(t, s), s),
+      "peers",
+      (c, k) => urisFromList(c.getList(k)!, k),
+      "--peers",
+    ) ?? [],
+    numMessages: pick(
+      cli.numMessages,
+      (t, s) => countFromValue(value(t, s), s),
+      "num-messages",
+      (c, k) => countFromValue(fileValue(c, k), k),
+      "--num-messages",
+    ) ?? NODE_DEFAULTS.numMessages,
+    payloadSize: pick(
+      cli.payloadSize,
+      (t, s) => countFromValue(value(t, s), s),
+      "payload-size",
+      (c, k) => countFromValue(fileValue(c, k), k),
+      "--payload-size",
+    ) ?? NODE_DEFAULTS.payloadSize,
+    rendezvousRetryMs: pick(
+      cli.rendezvousRetry,
+      (t, s) => timespanMs(value(t, s), s),
+      "rendezvous-retry",
+      (c, k) => timespanMs(fileValue(c, k), k),
+      "--rendezvous-retry",
+    ) ?? NODE_DEFAULTS.rendezvousRetryMs,
+    endpointId: endpointId?.toLowerCase(),
+    disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
+  };
+}
+
+/**
+ * Reads the config file: `path` if given (a missing file is an error), else
+ * CAF's default `caf-application.conf` when it exists.
+ *
+ * @example
+ * ```ts
+ * import { loadNodeConfig } from "./node_command.ts";
+ * const cfg = await loadNodeConfig(undefined); // undefined unless ./caf-application.conf exists
+ * ```
+ */
+export async function loadNodeConfig(path: string | undefined): Promise<CafConfig | undefined> {
+  const file = path ?? "caf-application.conf";
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (path === undefined && e instanceof Deno.errors.NotFound) return undefined;
+    throw new BrokerError(
+      ErrorCode.cannot_open_file,
+      `cannot read configuration file ${file}: ${
+        e instanceof Deno.errors.NotFound ? "no such file" : e instanceof Error ? e.message : e
+      }`,
+    );
+  }
+  return parseCafConfig(text, { source: file });
+}
+
+// ------------------------------------------------------------------ messages
+
+/**
+ * broker-node's ping: `("ping", id, "xxx…")` with `payloadSize` bytes of `x`.
+ *
+ * @example
+ * ```ts
+ * import { makePing } from "./node_command.ts";
+ * import { dataToString } from "../mod.ts";
+ * console.log(dataToString(makePing(1, 3))); // "(ping, 1, xxx)"
+ * ```
+ */
+export function makePing(id: number | bigint, payloadSize: number): Data {
+  return vector(str("ping"), count(BigInt(id)), str("x".repeat(payloadSize)));
+}
+
+/**
+ * broker-node's pong: `("pong", id)`.
+ *
+ * @example
+ * ```ts
+ * import { makePong } from "./node_command.ts";
+ * makePong(7);
+ * ```
+ */
+export function makePong(id: number | bigint): Data {
+  return vector(str("pong"), count(BigInt(id)));
+}
+
+/**
+ * broker-node's stop message: the plain string `stop`. It ends relay and pong mode.
+ *
+ * @example
+ * ```ts
+ * import { makeStop } from "./node_command.ts";
+ * makeStop(); // str("stop")
+ * ```
+ */
+export function makeStop(): Data {
+  return str("stop");
+}
+
+/**
+ * The id of a ping (`("ping", count, string)`), else undefined.
+ *
+ * @example
+ * ```ts
+ * import { makePing, pingId } from "./node_command.ts";
+ * console.log(pingId(makePing(4, 0))); // 4n
+ * ```
+ */
+export function pingId(x: Data): bigint | undefined {
+  if (x.type !== "vector" || x.value.length !== 3) return undefined;
+  const [tag, id, payload] = x.value;
+  if (tag.type !== "string" || tag.value !== "ping" || id.type !== "count") return undefined;
+  return payload.type === "string" ? id.value : undefined;
+}
+
+/**
+ * The id of a pong (`("pong", count)`), else undefined.
+ *
+ * @example
+ * ```ts
+ * import { makePong, pongId } from "./node_command.ts";
+ * console.log(pongId(makePong(4))); // 4n
+ * ```
+ */
+export function pongId(x: Data): bigint | undefined {
+  if (x.type !== "vector" || x.value.length !== 2) return undefined;
+  const [tag, id] = x.value;
+  return tag.type === "string" && tag.value === "pong" && id.type === "count"
+    ? id.value
+    : undefined;
+}
+
+/**
+ * Whether `x` is the stop message.
+ *
+ * @example
+ * ```ts
+ * import { isStop, makeStop } from "./node_command.ts";
+ * console.log(isStop(makeStop())); // true
+ * ```
+ */
+export function isStop(x: Data): boolean {
+  return x.type === "string" && x.value === "stop";
+}
+
+// ------------------------------------------------------------------ output
+
+/**
+ * A duration as CAF prints it: the largest unit (h, min, s, ms, us) that
+ * gives at least 1, six decimals with trailing zeros cut; else `ns`.
+ *
+ * @example
+ * ```ts
+ * import { formatTimespan } from "./node_command.ts";
+ * console.log(formatTimespan(1_362_169n)); // "1.362169ms"
+ * ```
+ */
+export function formatTimespan(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const units: [number, string][] = [[3600e9, "h"], [60e9, "min"], [1e9, "s"], [1e6, "ms"], [
+    1e3,
+    "us",
+  ]];
+  const x = Number(ns);
+  for (const [size, suffix] of units) {
+    if (x / size >= 1) {
+      const text = (x / size).toFixed(6).replace(/0+$/, "").replace(/\.$/, "");
+      return text + suffix;
+    }
+  }
+  return `${ns}ns`;
+}
+
+/**
+ * The time prefix of verbose lines: local time with milliseconds, quoted
+ * (CAF prints a time point that way).
+ *
+ * @example
+ * ```ts
+ * import { formatVerboseTime } from "./node_command.ts";
+ * formatVerboseTime(new Date()); // e.g. "\"2024-05-01T12:00:00.123\""
+ * ```
+ */
+export function formatVerboseTime(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `"${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:` +
+    `${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}"`;
+}
+
+/**
+ * A topic list as broker-node prints it: `[/a, /b]`.
+ *
+ * @example
+ * ```ts
+ * import { formatTopicList } from "./node_command.ts";
+ * console.log(formatTopicList(["/a", "/b"])); // "[/a, /b]"
+ * ```
+ */
+export function formatTopicList(topics: readonly string[]): string {
+  return `[${topics.join(", ")}]`;
+}
+
+/** A status or error event, as `Endpoint.statusSubscriber` yields it. */
+export interface NodeStatusEvent {
+  kind: "status" | "error";
+  codeName: string;
+  message: string;
+  peer?: { id?: string; host?: string; port?: number };
+}
+
+/**
+ * A status or error event in Broker's text form, e.g.
+ * `peer_added(<id>, 127.0.0.1:29001, "handshake successful")`.
+ *
+ * @example
+ * ```ts
+ * import { formatStatusEvent } from "./node_command.ts";
+ * console.log(formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }));
+ * // error(peer_unavailable, "refused")
+ * ```
+ */
+export function formatStatusEvent(ev: NodeStatusEvent): string {
+  if (ev.kind === "error") return `error(${ev.codeName}, "${ev.message}")`;
+  const parts: string[] = [];
+  if (ev.peer?.id !== undefined) parts.push(ev.peer.id);
+  if (ev.peer?.host !== undefined) parts.push(`${ev.peer.host}:${ev.peer.port ?? 0}`);
+  parts.push(`"${ev.message}"`);
+  return `${ev.codeName}(${parts.join(", ")})`;
+}
+
+/**
+ * The host part of broker-node's disconnect line. It prints CAF's variant
+ * form: `anonymous(127.0.0.1)` for addresses, `anonymous("name")` for names.
+ *
+ * @example
+ * ```ts
+ * import { formatVariantHost } from "./node_command.ts";
+ * console.log(formatVariantHost("localhost")); // anonymous("localhost")
+ * ```
+ */
+export function formatVariantHost(host: string): string {
+  try {
+    Address.parse(host);
+    return `anonymous(${host})`;
+  } catch {
+    return `anonymous("${host}")`;
+  }
+}
+
+/** Where a printer writes; `stdout` and `stderr` by default. */
+export type NodeWrite = (stream: "stdout" | "stderr", text: string) => void;
+
+const encoder = new TextEncoder();
+
+function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+}
+
+/** Writes synchronously so lines from concurrent tasks never interleave. */
+export const writeToStdio: NodeWrite = (stream, text) =>
+  writeAllSync(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+
+/**
+ * broker-node's three kinds of output lines: plain results on stdout, errors
+ * on stderr (red), and verbose lines on stdout (blue, time-prefixed, only
+ * when verbose). Colour only where asked, i.e. on a TTY.
+ *
+ * @example
+ * ```ts
+ * import { NodePrinter } from "./node_command.ts";
+ * const p = new NodePrinter({ verbose: true, write: (s, t) => console.log(s, t) });
+ * p.verbose("relay messages");
+ * ```
+ */
+export class NodePrinter {
+  /** Whether verbose lines print. */
+  readonly verboseEnabled: boolean;
+  readonly #write: NodeWrite;
+  readonly #colorOut: boolean;
+  readonly #colorErr: boolean;
+  readonly #now: () => Date;
+
+  constructor(options: {
+    verbose: boolean;
+    write?: NodeWrite;
+    color?: { stdout: boolean; stderr: boolean };
+    now?: () => Date;
+  }) {
+    this.verboseEnabled = options.verbose;
+    this.#write = options.write ?? writeToStdio;
+    this.#colorOut = options.color?.stdout ?? false;
+    this.#colorErr = options.color?.stderr ?? false;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** A result line on stdout. */
+  out(text: string): void {
+    this.#write("stdout", `${text}${this.#colorOut ? "\x1b[0m" : ""}\n`);
+  }
+
+  /** An error line on stderr. */
+  err(text: string): void {
+    this.#write("stderr", this.#colorErr ? `\x1b[31m${text}\x1b[0m\n` : `${text}\n`);
+  }
+
+  /** A verbose line on stdout, if verbose. */
+  verbose(text: string): void {
+    if (!this.verboseEnabled) return;
+    const line = `${formatVerboseTime(this.#now())}: ${text}`;
+    this.#write("stdout", this.#colorOut ? `\x1b[34m${line}\x1b[0m\n` : `${line}\n`);
+  }
+
+  /** A data message as a verbose line: `data(<topic>, <value>)`. */
+  data(msg: NodeMessage): void {
+    if (this.verboseEnabled) this.verbose(`data(${msg.topic}, ${dataToString(msg.data)})`);
+  }
+}
+
+/**
+ * Whether to colour each stream: on a TTY, unless `NO_COLOR` is set.
+ *
+ * @example
+ * ```ts
+ * import { stdioColors } from "./node_command.ts";
+ * console.log(stdioColors()); // { stdout: false, stderr: false } when piped
+ * ```
+ */
+export function stdioColors(): { stdout: boolean; stderr: boolean } {
+  let noColor = false;
+  try {
+    noColor = (Deno.env.get("NO_COLOR") ?? "") !== "";
+  } catch {
+    // Without env permission, go by the TTY alone.
+  }
+  return {
+    stdout: !noColor && Deno.stdout.isTerminal(),
+    stderr: !noColor && Deno.stderr.isTerminal(),
+  };
+}
+
+// ------------------------------------------------------------------ modes
+
+/** A data message as a subscriber yields it. */
+export interface NodeMessage {
+  readonly topic: string;
+  readonly data: Data;
+}
+
+/** The part of a subscriber the modes use. */
+export interface NodeSubscriber extends AsyncIterable<NodeMessage> {
+  /** Next message; undefined (or null) after `timeoutMs` or once closed. */
+  get(timeoutMs?: number): Promise<NodeMessage | undefined | null>;
+  close(): void;
+}
+
+/** The part of an endpoint the modes use (an `Endpoint`, or a fake in tests). */
+export interface NodeEndpoint {
+  subscribe(topics: string[]): NodeSubscriber;
+  publish(topic: string, data: Data): void;
+}
+
+/** Everything `runNode` needs from an endpoint. */
+export interface NodeHost extends NodeEndpoint {
+  listen(host: string, port: number): Promise<number>;
+  peer(host: string, port: number, options?: { retry?: number }): Promise<void>;
+  statusSubscriber(includeStatuses: boolean): AsyncIterable<NodeStatusEvent>;
+  shutdown(): Promise<void>;
+}
+
+/** Nanoseconds from a monotonic clock. */
+export type NanoClock = () => bigint;
+
+const hrtimeNs: NanoClock = () => process.hrtime.bigint();
+
+/**
+ * Ping mode: rendezvous by repeating ping 0 until pong 0 arrives, then send
+ * `numMessages` pings of `payloadSize` bytes one at a time on the first
+ * topic, printing each round-trip time in ns, then `AVG:` (verbose).
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../mod.ts";
+ * import { NodePrinter, pingMode } from "./node_command.ts";
+ * async function measure(ep: Endpoint): Promise<number> {
+ *   const opts = { numMessages: 5, payloadSize: 10, rendezvousRetryMs: 250 };
+ *   return await pingMode(ep, ["/t"], opts, new NodePrinter({ verbose: false }));
+ * }
+ * ```
+ */
+export async function pingMode(
+  ep: NodeEndpoint,
+  topics: readonly string[],
+  opts: Pick<NodeOptions, "numMessages" | "payloadSize" | "rendezvousRetryMs">,
+  p: NodePrinter,
+  clock: NanoClock = hrtimeNs,
+): Promise<number> {
+  const topic = topics[0];
+  p.verbose(`send pings to topic ${topic}`);
+  if (opts.numMessages === 0) {
+    p.err("send no pings: n = 0");
+    return 0;
+  }
+  const sub = ep.subscribe([topic]);
+  try {
+    // Ping 0 is not measured: it only tells us that the pong side is up.
+    ep.publish(topic, makePing(0, 0));
+    for (;;) {
+      const m = await sub.get(opts.rendezvousRetryMs);
+      if (m == null) {
+        ep.publish(topic, makePing(0, 0));
+        continue;
+      }
+      p.data(m);
+      if (pongId(m.data) === 0n) break;
+    }
+    let total = 0n;
+    for (let i = 1; i <= opts.numMessages; i++) {
+      const t0 = clock();
+      ep.publish(topic, makePing(i, opts.payloadSize));
+      for (;;) {
+        const m = await sub.get();
+        if (m == null) {
+          throw new BrokerError(ErrorCode.shutting_down, `no pong ${i}: subscriber closed`);
+        }
+        p.data(m);
+        if (pongId(m.data) === BigInt(i)) break;
+      }
+      const rtt = clock() - t0;
+      total += rtt;
+      p.out(String(rtt));
+    }
+    p.verbose(`AVG: ${formatTimespan(total / BigInt(opts.numMessages))}`);
+    return 0;
+  } finally {
+    sub.close();
+  }
+}
+
+/**
+ * Pong mode: answer each ping with a pong of the same id on the topic it came
+ * on, until a stop message arrives.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../mod.ts";
+ * import { NodePrinter, pongMode } from "./node_command.ts";
+ * async function serve(ep: Endpoint): Promise<number> {
+ *   return await pongMode(ep, ["/t"], new NodePrinter({ verbose: true }));
+ * }
+ * ```
+ */
+export async function pongMode(
+  ep: NodeEndpoint,
+  topics: readonly string[],
+  p: NodePrinter,
+): Promise<number> {
+  p.verbose(`receive pings from topics ${formatTopicList(topics)}`);
+  const sub = ep.subscribe([...topics]);
+  try {
+    for await (const m of sub) {
+      p.data(m);
+      const id = pingId(m.data);
+      if (id !== undefined) {
+        p.verbose(`received ping ${id}`);
+        ep.publish(m.topic, makePong(id));
+      } else if (isStop(m.data)) {
+        p.verbose("received stop");
+        break;
+      }
+    }
+    return 0;
+  } finally {
+    sub.close();
+  }
+}
+
+/**
+ * Relay mode: subscribe (so that peers route the topics through us) and
+ * report pings, pongs and the stop message that ends it; with `rate`, print
+ * the number of messages of each second as `N/s`.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../mod.ts";
+ * import { NodePrinter, relayMode } from "./node_command.ts";
+ * async function relay(ep: Endpoint): Promise<number> {
+ *   return await relayMode(ep, ["/t"], { rate: true }, new NodePrinter({ verbose: true }));
+ * }
+ * ```
+ */
+export async function relayMode(
+  ep: NodeEndpoint,
+  topics: readonly string[],
+  opts: { rate: boolean },
+  p: NodePrinter,
+): Promise<number> {
+  p.verbose("relay messages");
+  const sub = ep.subscribe([...topics]);
+  let received = 0;
+  const timer = p.verboseEnabled && opts.rate
+    ? setInterval(() => {
+      p.verbose(`${received}/s`);
+      received = 0;
+    }, 1000)
+    : undefined;
+  try {
+    for await (const m of sub) {
+      p.data(m);
+      const ping = pingId(m.data);
+      const pong = ping === undefined ? pongId(m.data) : undefined;
+      if (ping !== undefined) p.verbose(`received ping ${ping}`);
+      else if (pong !== undefined) p.verbose(`received pong ${pong}`);
+      else if (isStop(m.data)) {
+        p.verbose("received stop");
+        break;
+      }
+      received++;
+    }
+    return 0;
+  } finally {
+    clearInterval(timer);
+    sub.close();
+  }
+}
+
+/**
+ * Runs a node: verbose status output, listen, peer, run the mode, then shut
+ * down. Returns the exit code. `createEndpoint` is replaceable for tests.
+ *
+ * @example
+ * ```ts
+ * import { NodePrinter, resolveNodeOptions, runNode } from "./node_command.ts";
+ * const opts = resolveNodeOptions({ topics: '["/t"]', mode: "ping", numMessages: "0", disableSsl: true });
+ * const code = await runNode(opts, new NodePrinter({ verbose: opts.verbose }));
+ * ```
+ */
+export async function runNode(
+  opts: NodeOptions,
+  p: NodePrinter,
+  createEndpoint: (o: { id?: string; disableSsl?: boolean }) => NodeHost = (o) => new Endpoint(o),
+): Promise<number> {
+  const ep = createEndpoint({ id: opts.endpointId, disableSsl: opts.disableSsl });
+  let statusTask: Promise<void> | undefined;
+  try {
+    if (p.verboseEnabled) {
+      const events = ep.statusSubscriber(true);
+      statusTask = (async () => {
+        for await (const ev of events) p.verbose(formatStatusEvent(ev));
+      })();
+    }
+    if (opts.port !== undefined) {
+      p.verbose(`listen for peers on port ${opts.port}`);
+      try {
+        await ep.listen("0.0.0.0", opts.port);
+      } catch (e) {
+        p.err(`cannot listen on port ${opts.port}: ${e instanceof Error ? e.message : e}`);
+        return 1;
+      }
+    }
+    const peered: CafUri[] = [];
+    for (const peer of opts.peers) {
+      if (peer.scheme !== "tcp" || peer.host === undefined) {
+        p.err(`unrecognized scheme (expected tcp) or no authority in: <${peer.text}>`);
+        continue;
+      }
+      peered.push(peer);
+      p.verbose(`connect to ${peer.host} on port ${peer.port ?? 0} ...`);
+      try {
+        await ep.peer(peer.host, peer.port ?? 0, { retry: 0 });
+      } catch {
+        p.err(`unable to connect to <${peer.text}>`);
+      }
+    }
+    // Let the status task print what peering reported before the mode's first
+    // line, which is the order broker-node's blocking peer() gives.
+    if (statusTask) await new Promise((r) => setTimeout(r, 0));
+    let code: number;
+    if (opts.mode === "ping") code = await pingMode(ep, opts.topics, opts, p);
+    else if (opts.mode === "pong") code = await pongMode(ep, opts.topics, p);
+    else code = await relayMode(ep, opts.topics, opts, p);
+    for (const peer of peered) {
+      // Spelling and host form as broker-node prints them, so outputs compare equal.
+      p.verbose(`diconnect from ${formatVariantHost(peer.host!)} on port ${peer.port ?? 0} ...`);
+    }
+    return code;
+  } finally {
+    await ep.shutdown();
+    await statusTask;
+  }
+}
+
+// ------------------------------------------------------------------ command
+
+/**
+ * Loads the config, resolves the options and runs the node; prints errors
+ * as one line on stderr. Returns the exit code (0 ok, 1 error).
+ *
+ * @example
+ * ```ts
+ * import { nodeMain } from "./node_command.ts";
+ * const code = await nodeMain({ topics: '["/t"]', mode: "ping", numMessages: "0" });
+ * ```
+ */
+export async function nodeMain(
+  cli: NodeCliValues,
+  env: { BROKER_PORT?: string } = readNodeEnv(),
+  output: { write?: NodeWrite; color?: { stdout: boolean; stderr: boolean } } = {},
+): Promise<number> {
+  const color = output.color ?? (output.write ? undefined : stdioColors());
+  let p = new NodePrinter({ verbose: false, write: output.write, color });
+  try {
+    const opts = resolveNodeOptions(cli, await loadNodeConfig(cli.configFile), env);
+    p = new NodePrinter({ verbose: opts.verbose, write: output.write, color });
+    return await runNode(opts, p);
+  } catch (e) {
+    p.err(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+}
+
+/**
+ * The environment variables broker-node reads (just `BROKER_PORT`).
+ *
+ * @example
+ * ```ts
+ * import { readNodeEnv } from "./node_command.ts";
+ * console.log(readNodeEnv().BROKER_PORT); // e.g. "29001/tcp"
+ * ```
+ */
+export function readNodeEnv(): { BROKER_PORT?: string } {
+  try {
+    const port = Deno.env.get("BROKER_PORT");
+    return port === undefined ? {} : { BROKER_PORT: port };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Registers `node` on `program`. Its action hands the parsed values to `run`
+ * (`nodeMain`, or a stand-in in tests) and reports the exit code through
+ * `setExitCode` instead of exiting, so callers decide when to exit.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@commander-js/extra-typings";
+ * import { registerNodeCommand } from "./node_command.ts";
+ * registerNodeCommand(new Command("broker"), (code) => Deno.exitCode = code);
+ * ```
+ */
+export function registerNodeCommand(
+  program: CommandUnknownOpts,
+  setExitCode: (code: number) => void,
+  run: (cli: NodeCliValues) => Promise<number> = nodeMain,
+): void {
+  program
+    .command("node")
+    .description(
+      "a drop-in for broker-node: relay, answer pings (pong) or measure round trips (ping)",
+    )
+    .option("--config-file <path>", "read defaults from this CAF config file")
+    .option("-t, --topics <list>", 'topics for sending/receiving messages, e.g. \'["/a","/b"]\'')
+    .option("-p, --port <port>", "port to listen for incoming peerings (also BROKER_PORT)")
+    .option("--peers <list>", "peers to connect to, e.g. '[<tcp://127.0.0.1:29001>]'")
+    .option("-m, --mode <mode>", "'relay' (default), 'ping', or 'pong'")
+    .option("-v, --verbose", "print status and debug output")
+    .option("-r, --rate", "print the message rate once per second (relay mode, with -v)")
+    .option("-N, --name <name>", "set node name")
+    .option("-n, --num-messages <n>", "number of pings (default: 100, ping mode only)")
+    .option("-s, --payload-size <bytes>", "additional number of bytes per ping")
+    .option(
+      "--rendezvous-retry <timespan>",
+      "delay before repeating the first ping (default: 250ms)",
+    )
+    .option("--endpoint-id <uuid>", "use this endpoint ID")
+    .option("--disable-ssl", "use unencrypted communication")
+    .option("--master-stores <list>", "stores to attach as masters (not supported yet)")
+    .option("--clone-stores <list>", "stores to attach as clones (not supported yet)")
+    .action(async (opts) => {
+      setExitCode(await run(opts));
+    });
+}

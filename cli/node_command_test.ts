@@ -1,0 +1,778 @@
+import assert from "node:assert/strict";
+import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
+import { Command } from "@commander-js/extra-typings";
+import { type Data, dataToString, Endpoint, str } from "../mod.ts";
+import { BrokerError } from "../engine/errors.ts";
+import { parseCafConfig } from "./caf_config.ts";
+import {
+  formatStatusEvent,
+  formatTimespan,
+  formatTopicList,
+  formatVariantHost,
+  formatVerboseTime,
+  isStop,
+  makePing,
+  makePong,
+  makeStop,
+  type NodeCliValues,
+  type NodeEndpoint,
+  type NodeHost,
+  nodeMain,
+  type NodeMessage,
+  type NodeOptions,
+  NodePrinter,
+  type NodeStatusEvent,
+  type NodeSubscriber,
+  parseNodePort,
+  pingId,
+  pingMode,
+  pongId,
+  pongMode,
+  registerNodeCommand,
+  relayMode,
+  resolveNodeOptions,
+  runNode,
+} from "./node_command.ts";
+
+// ------------------------------------------------------------------ helpers
+
+/** An in-memory subscriber: a queue with `get(timeout)` and async iteration. */
+class FakeSubscriber implements NodeSubscriber {
+  #items: NodeMessage[] = [];
+  #waiters: ((m: NodeMessage | undefined) => void)[] = [];
+  closed = false;
+
+  constructor(readonly topics: string[]) {}
+
+  push(m: NodeMessage): void {
+    if (this.closed) return;
+    const w = this.#waiters.shift();
+    if (w) w(m);
+    else this.#items.push(m);
+  }
+
+  get(timeoutMs?: number): Promise<NodeMessage | undefined> {
+    const m = this.#items.shift();
+    if (m || this.closed) return Promise.resolve(m);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter = (x: NodeMessage | undefined) => {
+        clearTimeout(timer);
+        resolve(x);
+      };
+      this.#waiters.push(waiter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(undefined);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.#waiters.splice(0)) w(undefined);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<NodeMessage> {
+    for (;;) {
+      const m = await this.get();
+      if (!m) return;
+      yield m;
+    }
+  }
+}
+
+/** One in-memory endpoint: every publish reaches every matching local subscriber. */
+class FakeEndpoint implements NodeEndpoint {
+  subs: FakeSubscriber[] = [];
+  published: NodeMessage[] = [];
+
+  subscribe(topics: string[]): FakeSubscriber {
+    const sub = new FakeSubscriber(topics);
+    this.subs.push(sub);
+    return sub;
+  }
+
+  publish(topic: string, data: Data): void {
+    this.published.push({ topic, data });
+    for (const s of this.subs) {
+      if (s.topics.some((t) => topic.startsWith(t))) s.push({ topic, data });
+    }
+  }
+}
+
+/** A fake endpoint with the rest of `NodeHost`, recording calls. */
+class FakeHost extends FakeEndpoint implements NodeHost {
+  calls: string[] = [];
+  statuses = new FakeStatusQueue();
+  failPeers = new Set<string>();
+  failListen = false;
+
+  listen(host: string, port: number): Promise<number> {
+    this.calls.push(`listen ${host} ${port}`);
+    return this.failListen ? Promise.reject(new Error("address in use")) : Promise.resolve(port);
+  }
+
+  peer(host: string, port: number, options?: { retry?: number }): Promise<void> {
+    this.calls.push(`peer ${host} ${port} retry=${options?.retry}`);
+    if (this.failPeers.has(`${host}:${port}`)) return Promise.reject(new Error("refused"));
+    return Promise.resolve();
+  }
+
+  statusSubscriber(): AsyncIterable<NodeStatusEvent> {
+    return this.statuses;
+  }
+
+  shutdown(): Promise<void> {
+    this.calls.push("shutdown");
+    for (const s of this.subs) s.close();
+    this.statuses.close();
+    return Promise.resolve();
+  }
+}
+
+class FakeStatusQueue implements AsyncIterable<NodeStatusEvent> {
+  #sub = new FakeSubscriber([""]);
+  push(ev: NodeStatusEvent): void {
+    this.#sub.push({ topic: "", data: str(JSON.stringify(ev)) });
+  }
+  close(): void {
+    this.#sub.close();
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<NodeStatusEvent> {
+    for await (const m of this.#sub) yield JSON.parse((m.data as { value: string }).value);
+  }
+}
+
+const FIXED_TIME = new Date(2024, 4, 1, 12, 34, 56, 7);
+
+/** A printer that records lines per stream, with a fixed clock. */
+function capture(verbose: boolean, color = false) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const printer = new NodePrinter({
+    verbose,
+    color: { stdout: color, stderr: color },
+    now: () => FIXED_TIME,
+    write: (stream, text) => (stream === "stdout" ? out : err).push(text),
+  });
+  // Verbose lines without their time prefix, for comparisons.
+  const lines = () => out.map((l) => l.replace(/^"[^"]+": /, "").replace(/\n$/, ""));
+  return { printer, out, err, lines };
+}
+
+function options(overrides: Partial<NodeOptions> = {}): NodeOptions {
+  return {
+    ...resolveNodeOptions({ topics: '["/t"]' }),
+    ...overrides,
+  };
+}
+
+function assertBrokerError(f: () => unknown, message: string | RegExp): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof BrokerError, String(e));
+    if (typeof message === "string") assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    return true;
+  });
+}
+
+// ------------------------------------------------------------------ options
+
+Deno.test("resolveNodeOptions: broker-node's defaults", () => {
+  assert.deepEqual(resolveNodeOptions({ topics: '["/a"]' }), {
+    mode: "relay",
+    name: "relay",
+    topics: ["/a"],
+    verbose: false,
+    rate: false,
+    port: undefined,
+    peers: [],
+    numMessages: 100,
+    payloadSize: 0,
+    rendezvousRetryMs: 250,
+    endpointId: undefined,
+    disableSsl: false,
+  });
+});
+
+Deno.test("resolveNodeOptions: config file, then command line, then BROKER_PORT", () => {
+  const cfg = parseCafConfig(`
+topics = ["/cfg"]
+mode = "pong"
+name = "n1"
+verbose = true
+port = 1000
+peers = [<tcp://10.0.0.1:1>]
+num-messages = 5
+payload-size = 7
+rendezvous-retry = 10ms
+endpoint-id = "6C5E1E2A-0000-4000-8000-000000000001"
+broker { disable-ssl = true }
+`);
+  const fromFile = resolveNodeOptions({}, cfg);
+  assert.equal(fromFile.mode, "pong");
+  assert.equal(fromFile.name, "n1");
+  assert.deepEqual(fromFile.topics, ["/cfg"]);
+  assert.equal(fromFile.verbose, true);
+  assert.equal(fromFile.port, 1000);
+  assert.deepEqual(fromFile.peers.map((p) => p.text), ["tcp://10.0.0.1:1"]);
+  assert.equal(fromFile.numMessages, 5);
+  assert.equal(fromFile.payloadSize, 7);
+  assert.equal(fromFile.rendezvousRetryMs, 10);
+  assert.equal(fromFile.endpointId, "6c5e1e2a-0000-4000-8000-000000000001");
+  assert.equal(fromFile.disableSsl, true);
+
+  const cli: NodeCliValues = {
+    topics: '["/cli1", "/cli2"]',
+    mode: "ping",
+    port: "2000/tcp",
+    peers: "[<tcp://[::1]:2>]",
+    numMessages: "0x10",
+    payloadSize: "3",
+    rendezvousRetry: "1s",
+    name: "n2",
+  };
+  const merged = resolveNodeOptions(cli, cfg);
+  assert.equal(merged.mode, "ping");
+  assert.equal(merged.name, "n2");
+  assert.deepEqual(merged.topics, ["/cli1", "/cli2"]);
+  assert.equal(merged.port, 2000);
+  assert.equal(merged.peers[0].host, "::1");
+  assert.equal(merged.numMessages, 16);
+  assert.equal(merged.payloadSize, 3);
+  assert.equal(merged.rendezvousRetryMs, 1000);
+
+  // broker-node sets the port from BROKER_PORT after parsing everything else.
+  assert.equal(resolveNodeOptions(cli, cfg, { BROKER_PORT: "12345/tcp" }).port, 12345);
+  assert.equal(resolveNodeOptions({ topics: '"/a"' }, undefined, { BROKER_PORT: "1" }).port, 1);
+});
+
+Deno.test("resolveNodeOptions: the name defaults to the mode", () => {
+  assert.equal(resolveNodeOptions({ topics: '"/a"', mode: "ping" }).name, "ping");
+});
+
+Deno.test("resolveNodeOptions: broker-node's error messages, in its order", () => {
+  assertBrokerError(() => resolveNodeOptions({}), "no topics specified");
+  assertBrokerError(() => resolveNodeOptions({ topics: "[]" }), "no topics specified");
+  assertBrokerError(() => resolveNodeOptions({ mode: "x" }), "no topics specified");
+  assertBrokerError(() => resolveNodeOptions({ topics: '"/a"', mode: "x" }), "invalid mode: x");
+  assertBrokerError(
+    () => resolveNodeOptions({ endpointId: "xyz", mode: "x" }),
+    "endpoint-id must be a valid UUID",
+  );
+});
+
+Deno.test("resolveNodeOptions: bad values name their option", () => {
+  const t = '"/a"';
+  assertBrokerError(() => resolveNodeOptions({ topics: "/a" }), /^--topics: line 1, column 1: /);
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: "[1]" }),
+    /^--topics: expected quoted strings/,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, numMessages: "abc" }),
+    /^--num-messages: /,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, numMessages: "-1" }),
+    /^--num-messages: /,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, payloadSize: "1.5" }),
+    /^--payload-size: /,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, port: "70000" }),
+    /^--port: invalid port/,
+  );
+  assertBrokerError(() => resolveNodeOptions({ topics: t, port: "x" }), /^--port: invalid port/);
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t }, undefined, { BROKER_PORT: "x" }),
+    /^BROKER_PORT: /,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, peers: "[1]" }),
+    /^--peers: expected <tcp/,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, peers: '["nope"]' }),
+    /^--peers: invalid URI/,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, rendezvousRetry: "5" }),
+    /^--rendezvous-retry: /,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t, masterStores: '["kv"]' }),
+    /^--master-stores: data stores are not supported yet/,
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({ topics: t }, parseCafConfig('clone-stores = ["kv"]')),
+    /^--clone-stores: data stores are not supported yet/,
+  );
+  // Empty store lists are fine.
+  assert.equal(resolveNodeOptions({ topics: t, masterStores: "[]" }).mode, "relay");
+});
+
+Deno.test("resolveNodeOptions: bad config values report file, line and column", () => {
+  const cfg = parseCafConfig('topics = ["/a"]\nverbose = 1\nnum-messages = "x"', {
+    source: "n.cfg",
+  });
+  assertBrokerError(
+    () => resolveNodeOptions({}, cfg),
+    /^n\.cfg: line 2, column 1: verbose must be a boolean/,
+  );
+  // A command-line value shadows a bad file value, except for flags, which can only turn on.
+  const ok = parseCafConfig('topics = ["/a"]\nnum-messages = "x"');
+  assertBrokerError(
+    () => resolveNodeOptions({}, ok),
+    /^num-messages: expected a non-negative integer/,
+  );
+  assert.equal(resolveNodeOptions({ numMessages: "3" }, ok).numMessages, 3);
+});
+
+Deno.test("parseNodePort: plain and Zeek notation", () => {
+  assert.equal(parseNodePort("29001", "-p"), 29001);
+  assert.equal(parseNodePort("29001/tcp", "-p"), 29001);
+  assert.equal(parseNodePort("53/udp", "-p"), 53);
+  assert.equal(parseNodePort("0", "-p"), 0);
+  assert.throws(() => parseNodePort("65536", "-p"), BrokerError);
+  assert.throws(() => parseNodePort("1/sctp", "-p"), BrokerError);
+});
+
+// ------------------------------------------------------------------ command line
+
+async function parsedValues(args: string[]): Promise<NodeCliValues> {
+  let seen: NodeCliValues | undefined;
+  const program = new Command("broker").exitOverride();
+  let code = -1;
+  registerNodeCommand(program, (c) => code = c, (cli) => {
+    seen = cli;
+    return Promise.resolve(3);
+  });
+  await program.parseAsync(args, { from: "user" });
+  assert.equal(code, 3);
+  return seen!;
+}
+
+Deno.test("node command: `--x=value`, `--x value` and short forms agree", async () => {
+  const want: NodeCliValues = {
+    configFile: "n.cfg",
+    topics: '["/a","/b"]',
+    port: "29001",
+    peers: "[<tcp://127.0.0.1:29001>]",
+    mode: "ping",
+    verbose: true,
+    rate: true,
+    name: "x",
+    numMessages: "5",
+    payloadSize: "10",
+    rendezvousRetry: "50ms",
+    endpointId: "6c5e1e2a-0000-4000-8000-000000000001",
+    disableSsl: true,
+    masterStores: "[]",
+    cloneStores: "[]",
+  };
+  const long = [
+    "node",
+    "--config-file=n.cfg",
+    '--topics=["/a","/b"]',
+    "--port=29001",
+    "--peers=[<tcp://127.0.0.1:29001>]",
+    "--mode=ping",
+    "--verbose",
+    "--rate",
+    "--name=x",
+    "--num-messages=5",
+    "--payload-size=10",
+    "--rendezvous-retry=50ms",
+    "--endpoint-id=6c5e1e2a-0000-4000-8000-000000000001",
+    "--disable-ssl",
+    "--master-stores=[]",
+    "--clone-stores=[]",
+  ];
+  assert.deepEqual(await parsedValues(long), want);
+  const spaced = long.flatMap((a) => a.includes("=") ? a.split(/=(.*)/s).slice(0, 2) : [a]);
+  assert.deepEqual(await parsedValues(spaced), want);
+  const short = [
+    "node",
+    "--config-file",
+    "n.cfg",
+    "-t",
+    '["/a","/b"]',
+    "-p29001",
+    "--peers",
+    "[<tcp://127.0.0.1:29001>]",
+    "-mping",
+    "-vr",
+    "-N",
+    "x",
+    "-n5",
+    "-s",
+    "10",
+    "--rendezvous-retry",
+    "50ms",
+    "--endpoint-id",
+    "6c5e1e2a-0000-4000-8000-000000000001",
+    "--disable-ssl",
+    "--master-stores",
+    "[]",
+    "--clone-stores",
+    "[]",
+  ];
+  assert.deepEqual(await parsedValues(short), want);
+});
+
+// ------------------------------------------------------------------ messages
+
+Deno.test("ping, pong and stop have broker-node's shapes", () => {
+  assert.equal(dataToString(makePing(3, 4)), "(ping, 3, xxxx)");
+  assert.equal(dataToString(makePing(0, 0)), "(ping, 0, )");
+  assert.equal(dataToString(makePong(3)), "(pong, 3)");
+  assert.deepEqual(makeStop(), str("stop"));
+  assert.equal(pingId(makePing(9, 1)), 9n);
+  assert.equal(pongId(makePong(9)), 9n);
+  assert.equal(pingId(makePong(9)), undefined);
+  assert.equal(pongId(makePing(9, 0)), undefined);
+  assert.equal(pingId(str("ping")), undefined);
+  assert.ok(isStop(makeStop()));
+  assert.ok(!isStop(str("stopp")));
+});
+
+// ------------------------------------------------------------------ output
+
+Deno.test("formatTimespan prints like CAF", () => {
+  assert.equal(formatTimespan(0n), "0s");
+  assert.equal(formatTimespan(999n), "999ns");
+  assert.equal(formatTimespan(1_000n), "1us");
+  assert.equal(formatTimespan(1_500n), "1.5us");
+  assert.equal(formatTimespan(1_362_169n), "1.362169ms");
+  assert.equal(formatTimespan(1_000_000_001n), "1s");
+  assert.equal(formatTimespan(90_000_000_000n), "1.5min");
+  assert.equal(formatTimespan(7_200_000_000_000n), "2h");
+});
+
+Deno.test("verbose time prefix: quoted local time with milliseconds", () => {
+  assert.equal(formatVerboseTime(FIXED_TIME), '"2024-05-01T12:34:56.007"');
+});
+
+Deno.test("topic lists, status events and hosts print as broker-node prints them", () => {
+  assert.equal(formatTopicList(["/a", "/b"]), "[/a, /b]");
+  assert.equal(
+    formatStatusEvent({
+      kind: "status",
+      codeName: "peer_added",
+      message: "handshake successful",
+      peer: { id: "abc", host: "127.0.0.1", port: 1 },
+    }),
+    'peer_added(abc, 127.0.0.1:1, "handshake successful")',
+  );
+  assert.equal(
+    formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }),
+    'error(peer_unavailable, "refused")',
+  );
+  assert.equal(formatVariantHost("127.0.0.1"), "anonymous(127.0.0.1)");
+  assert.equal(formatVariantHost("::1"), "anonymous(::1)");
+  assert.equal(formatVariantHost("localhost"), 'anonymous("localhost")');
+});
+
+Deno.test("NodePrinter: streams, verbose switch, colour only when asked", () => {
+  const plain = capture(false);
+  plain.printer.out("1");
+  plain.printer.err("bad");
+  plain.printer.verbose("hidden");
+  plain.printer.data({ topic: "/t", data: str("x") });
+  assert.deepEqual(plain.out, ["1\n"]);
+  assert.deepEqual(plain.err, ["bad\n"]);
+
+  const tty = capture(true, true);
+  tty.printer.out("1");
+  tty.printer.err("bad");
+  tty.printer.verbose("shown");
+  tty.printer.data({ topic: "/t", data: makePong(1) });
+  assert.deepEqual(tty.out, [
+    "1\x1b[0m\n",
+    '\x1b[34m"2024-05-01T12:34:56.007": shown\x1b[0m\n',
+    '\x1b[34m"2024-05-01T12:34:56.007": data(/t, (pong, 1))\x1b[0m\n',
+  ]);
+  assert.deepEqual(tty.err, ["\x1b[31mbad\x1b[0m\n"]);
+});
+
+// ------------------------------------------------------------------ modes
+
+Deno.test("ping and pong modes talk to each other", async () => {
+  const ep = new FakeEndpoint();
+  const pong = capture(true);
+  const ping = capture(true);
+  const pongDone = pongMode(ep, ["/bench"], pong.printer);
+  let now = 0n;
+  const clock = () => (now += 1000n);
+  const code = await pingMode(
+    ep,
+    ["/bench/ping", "/ignored"],
+    { numMessages: 3, payloadSize: 2, rendezvousRetryMs: 50 },
+    ping.printer,
+    clock,
+  );
+  assert.equal(code, 0);
+  // One RTT per ping in ns, then AVG as a CAF timespan.
+  assert.deepEqual(ping.lines().filter((l) => !l.startsWith("data(")), [
+    "send pings to topic /bench/ping",
+    "1000",
+    "1000",
+    "1000",
+    "AVG: 1us",
+  ]);
+  assert.ok(ping.lines().includes("data(/bench/ping, (pong, 3))"));
+  ep.publish("/bench/ping", makeStop());
+  assert.equal(await pongDone, 0);
+  assert.deepEqual(pong.lines().filter((l) => !l.startsWith("data(")), [
+    "receive pings from topics [/bench]",
+    "received ping 0",
+    "received ping 1",
+    "received ping 2",
+    "received ping 3",
+    "received stop",
+  ]);
+  assert.ok(pong.lines().includes("data(/bench/ping, (ping, 1, xx))"));
+  // Pongs go back on the topic the ping came on.
+  assert.deepEqual(
+    ep.published.filter((m) => pongId(m.data) !== undefined).map((m) => m.topic),
+    ["/bench/ping", "/bench/ping", "/bench/ping", "/bench/ping"],
+  );
+});
+
+Deno.test("ping mode repeats ping 0 until the first pong", async () => {
+  const ep = new FakeEndpoint();
+  const ping = capture(false);
+  const done = pingMode(
+    ep,
+    ["/t"],
+    { numMessages: 1, payloadSize: 0, rendezvousRetryMs: 10 },
+    ping.printer,
+  );
+  await new Promise((r) => setTimeout(r, 60));
+  const zeros = ep.published.filter((m) => pingId(m.data) === 0n).length;
+  assert.ok(zeros >= 3, `only ${zeros} rendezvous pings`);
+  const pong = pongMode(ep, ["/t"], capture(false).printer);
+  assert.equal(await done, 0);
+  assert.equal(ping.out.length, 1);
+  assert.match(ping.out[0], /^\d+\n$/);
+  ep.publish("/t", makeStop());
+  await pong;
+});
+
+Deno.test("ping mode with n = 0 says so on stderr and succeeds", async () => {
+  const ep = new FakeEndpoint();
+  const c = capture(true);
+  assert.equal(
+    await pingMode(ep, ["/t"], { numMessages: 0, payloadSize: 0, rendezvousRetryMs: 1 }, c.printer),
+    0,
+  );
+  assert.deepEqual(c.lines(), ["send pings to topic /t"]);
+  assert.deepEqual(c.err, ["send no pings: n = 0\n"]);
+  assert.equal(ep.published.length, 0);
+});
+
+Deno.test("relay mode reports pings, pongs and stops", async () => {
+  const ep = new FakeEndpoint();
+  const c = capture(true);
+  const done = relayMode(ep, ["/a", "/b"], { rate: false }, c.printer);
+  ep.publish("/a/x", makePing(1, 0));
+  ep.publish("/b", makePong(1));
+  ep.publish("/c", makePing(2, 0)); // not subscribed
+  ep.publish("/a", str("other"));
+  ep.publish("/a", makeStop());
+  assert.equal(await done, 0);
+  assert.deepEqual(c.lines(), [
+    "relay messages",
+    "data(/a/x, (ping, 1, ))",
+    "received ping 1",
+    "data(/b, (pong, 1))",
+    "received pong 1",
+    "data(/a, other)",
+    "data(/a, stop)",
+    "received stop",
+  ]);
+});
+
+Deno.test("relay mode with -v -r prints the rate once per second", async () => {
+  const ep = new FakeEndpoint();
+  const c = capture(true);
+  const done = relayMode(ep, ["/a"], { rate: true }, c.printer);
+  ep.publish("/a", str("1"));
+  ep.publish("/a", str("2"));
+  await new Promise((r) => setTimeout(r, 1100));
+  ep.publish("/a", makeStop());
+  await done;
+  assert.ok(c.lines().includes("2/s"), c.lines().join("\n"));
+});
+
+Deno.test("runNode: listen, peers, mode, disconnect lines, shutdown", async () => {
+  const host = new FakeHost();
+  host.failPeers.add("10.0.0.2:2");
+  const c = capture(true);
+  const opts = options({
+    mode: "ping",
+    numMessages: 0,
+    port: 29001,
+    peers: resolveNodeOptions({
+      topics: '"/t"',
+      peers: "[<tcp://10.0.0.1:1>, <tcp://10.0.0.2:2>, <udp://10.0.0.3:3>, <tcp://localhost:4>]",
+    }).peers,
+  });
+  host.statuses.push({ kind: "status", codeName: "peer_added", message: "hi", peer: { id: "i" } });
+  assert.equal(await runNode(opts, c.printer, () => host), 0);
+  assert.deepEqual(host.calls, [
+    "listen 0.0.0.0 29001",
+    "peer 10.0.0.1 1 retry=0",
+    "peer 10.0.0.2 2 retry=0",
+    "peer localhost 4 retry=0",
+    "shutdown",
+  ]);
+  const lines = c.lines();
+  for (
+    const want of [
+      "listen for peers on port 29001",
+      "connect to 10.0.0.1 on port 1 ...",
+      "connect to 10.0.0.2 on port 2 ...",
+      "send pings to topic /t",
+      "diconnect from anonymous(10.0.0.1) on port 1 ...",
+      "diconnect from anonymous(10.0.0.2) on port 2 ...",
+      'diconnect from anonymous("localhost") on port 4 ...',
+      'peer_added(i, "hi")',
+    ]
+  ) assert.ok(lines.includes(want), `missing ${want} in\n${lines.join("\n")}`);
+  assert.deepEqual(c.err, [
+    "unable to connect to <tcp://10.0.0.2:2>\n",
+    "unrecognized scheme (expected tcp) or no authority in: <udp://10.0.0.3:3>\n",
+    "send no pings: n = 0\n",
+  ]);
+});
+
+Deno.test("runNode: a port we cannot listen on is an error", async () => {
+  const host = new FakeHost();
+  host.failListen = true;
+  const c = capture(false);
+  assert.equal(await runNode(options({ port: 1 }), c.printer, () => host), 1);
+  assert.deepEqual(c.err, ["cannot listen on port 1: address in use\n"]);
+  assert.deepEqual(host.calls, ["listen 0.0.0.0 1", "shutdown"]);
+});
+
+Deno.test("nodeMain: one-line errors and exit code 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bad = `${dir}/bad.cfg`;
+    await Deno.writeTextFile(bad, 'topics = ["/a"]\nmode = foo\n');
+    const run = async (cli: NodeCliValues) => {
+      const err: string[] = [];
+      const code = await nodeMain(cli, {}, { write: (s, t) => s === "stderr" && err.push(t) });
+      return { code, err };
+    };
+    assert.deepEqual(await run({ configFile: bad }), {
+      code: 1,
+      err: [`${bad}: line 2, column 8: unquoted string "foo": strings need quotes\n`],
+    });
+    assert.deepEqual(await run({ configFile: `${dir}/none.cfg` }), {
+      code: 1,
+      err: [`cannot read configuration file ${dir}/none.cfg: no such file\n`],
+    });
+    assert.deepEqual(await run({ topics: '"/a"', mode: "foo" }), {
+      code: 1,
+      err: ["invalid mode: foo\n"],
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ------------------------------------------------------------------ interop
+
+// The reference binary must be there: a missing one fails these tests (never skips them).
+const REF_NODE = () => brokerRefTool("broker-node");
+
+Deno.test({
+  name: "interop: our ping against the reference pong",
+  async fn() {
+    const port = freePort();
+    const ref = new Deno.Command(REF_NODE(), {
+      args: ["--disable-ssl", "-m", "pong", '--topics=["/bench/ping"]', "-p", String(port)],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitForPort(port);
+      const c = capture(true);
+      const opts = resolveNodeOptions({
+        mode: "ping",
+        topics: '["/bench/ping"]',
+        numMessages: "3",
+        payloadSize: "10",
+        peers: `[<tcp://127.0.0.1:${port}>]`,
+        disableSsl: true,
+      });
+      assert.equal(await runNode(opts, c.printer), 0);
+      const rtts = c.lines().filter((l) => /^\d+$/.test(l));
+      assert.equal(rtts.length, 3, c.lines().join("\n"));
+      assert.ok(c.lines().some((l) => /^AVG: [\d.]+(ns|us|ms|s)$/.test(l)));
+      assert.ok(c.lines().includes("data(/bench/ping, (pong, 3))"));
+    } finally {
+      ref.kill();
+      await ref.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "interop: the reference ping against our pong, then stop",
+  async fn() {
+    const port = freePort();
+    const c = capture(true);
+    const opts = resolveNodeOptions({
+      mode: "pong",
+      topics: '["/bench/ping"]',
+      port: String(port),
+      disableSsl: true,
+    });
+    const pong = runNode(opts, c.printer);
+    await waitForPort(port);
+    const ref = await new Deno.Command(REF_NODE(), {
+      args: [
+        "--disable-ssl",
+        "-m",
+        "ping",
+        '--topics=["/bench/ping"]',
+        "-n",
+        "3",
+        "-s",
+        "10",
+        `--peers=[<tcp://127.0.0.1:${port}>]`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(ref.stdout).trim().split("\n");
+    assert.equal(ref.code, 0);
+    assert.equal(out.length, 3, out.join("\n"));
+    assert.ok(out.every((l) => /^\d+$/.test(l)));
+    for (const i of [0, 1, 2, 3]) assert.ok(c.lines().includes(`received ping ${i}`));
+    // Stop our pong through a second endpoint, as a test harness would.
+    const stopper = new Endpoint({ disableSsl: true });
+    try {
+      await stopper.peer("127.0.0.1", port, { retry: 0 });
+      let finished = false;
+      pong.then(() => finished = true);
+      while (!finished) {
+        stopper.publish("/bench/ping", makeStop());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(await pong, 0);
+      assert.ok(c.lines().includes("received stop"));
+    } finally {
+      await stopper.shutdown();
+    }
+  },
+});
