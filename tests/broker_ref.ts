@@ -7,11 +7,29 @@
  * @module
  */
 
-/** Directory of the reference binaries. */
-export function brokerRefBin(): string {
+/** Where the reference binaries may be, in the order they are tried. */
+export function brokerRefCandidates(): string[] {
   const env = Deno.env.get("BROKER_REF_BIN");
-  if (env) return env;
-  return new URL("../../shared/tools/broker-ref/bin/", import.meta.url).pathname;
+  return [
+    ...(env ? [env] : []),
+    new URL("../../shared/tools/broker-ref/bin/", import.meta.url).pathname,
+    // CI runs a clean clone elsewhere; the shared tools stay at their place on the machine.
+    "/work/shared/tools/broker-ref/bin/",
+  ];
+}
+
+/** Directory of the reference binaries (the first candidate that has them). */
+export function brokerRefBin(): string {
+  const candidates = brokerRefCandidates();
+  for (const dir of candidates) {
+    try {
+      Deno.statSync(`${dir.replace(/\/$/, "")}/broker-node`);
+      return dir;
+    } catch {
+      // try the next place
+    }
+  }
+  return candidates[0];
 }
 
 /** Path of one reference tool; throws a clear error when it is missing. */
@@ -21,8 +39,8 @@ export function brokerRefTool(name: "broker-node" | "broker-pipe" | "broker-thro
     Deno.statSync(path);
   } catch {
     throw new Error(
-      `reference tool ${name} not found at ${path}: interop tests need the C++ Broker tools ` +
-        `(../shared/tools/broker-ref/bin, or set BROKER_REF_BIN)`,
+      `reference tool ${name} not found (looked in ${brokerRefCandidates().join(", ")}): ` +
+        `interop tests need the C++ Broker tools; set BROKER_REF_BIN to their bin directory`,
     );
   }
   return path;
