@@ -23,6 +23,7 @@ export {
 } from "./engine/endpoint.ts";
 export { type DataMessage, Subscriber, type SubscriberOptions } from "./engine/subscriber.ts";
 export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
+export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
 export {
   errorEvent,
   type PeerInfo,

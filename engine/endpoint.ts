@@ -5,12 +5,22 @@
  *
  * @module
  */
-import { type Data, encode, encodeAfter, validate } from "./data/mod.ts";
+import { copyToSlab, type Data, encode, encodeAfter, validate } from "./data/mod.ts";
+import {
+  clearReceiver,
+  copyOriginTag,
+  isOursHello,
+  OURS_HELLO,
+  readOriginTag,
+  SeenOrigins,
+  writeOriginTag,
+} from "./routing/origin_tag.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
 import { extendFilter, filterMatches, isInternalTopic, makeFilter } from "./routing/filter.ts";
 import { PrefixTrie } from "./routing/trie.ts";
 import { BoundedQueue } from "./queue.ts";
+import { Publisher, type PublisherOptions } from "./publisher.ts";
 import { errorEvent, type PeerInfo, StatusCode, type StatusEvent, statusEvent } from "./status.ts";
 import { type PendingMessage, Subscriber, type SubscriberOptions } from "./subscriber.ts";
 import { connectTcp, type NetAddress, TcpConnection } from "./transport/tcp.ts";
@@ -29,7 +39,6 @@ import {
   newEndpointId,
   parseEndpointId,
   parseEnvelope,
-  withSender,
 } from "./wire/mod.ts";
 
 /** Options of an endpoint, named after Broker's configuration keys. */
@@ -70,6 +79,8 @@ export interface PeerDescription {
   status: "connecting" | "peered" | "reconnecting";
   /** Whether we dialled it. */
   outbound: boolean;
+  /** Whether it is one of our endpoints, so broadcasts between us carry origin tags (exactly once in cycles). */
+  originTags: boolean;
 }
 
 /** A dialled peering that we keep alive (reconnecting at `retry` seconds). */
@@ -96,6 +107,8 @@ interface Connection {
   address: NetAddress;
   target?: OutboundTarget;
   bye?: { token: Uint8Array; done: () => void };
+  /** Whether the peer is one of our endpoints (it sent OURS_HELLO): broadcasts to it carry origin tags. */
+  ours?: boolean;
   /** The filter we sent in the handshake; if ours grew meanwhile, the peer gets an update. */
   sentFilter?: readonly string[];
   removed?: boolean;
@@ -135,6 +148,9 @@ export class Endpoint {
   readonly #subscribers = new Set<Subscriber>();
   readonly #headers = new Map<string, Uint8Array>();
   #round = 0;
+  /** Sequence number of the broadcasts we tag as their origin. */
+  #seq = 0;
+  readonly #seen = new SeenOrigins();
   readonly #peerRoutes = new PrefixTrie<Connection>();
   readonly #peers = new Map<string, Connection>();
   readonly #connections = new Set<Connection>();
@@ -364,6 +380,15 @@ export class Endpoint {
     this.#peers.set(key, c);
     this.#setPeerFilter(c, peerFilter);
     if (c.sentFilter !== undefined && c.sentFilter !== this.#filter) this.#sendFilter(c);
+    // Tell the peer we can tag origins; a C++ peer answers with a pong and nothing else.
+    c.tcp.send(encodeEnvelope({
+      sender: this.#id,
+      receiver: peerId,
+      type: EnvelopeType.ping,
+      ttl: this.#opts.ttl,
+      topic: "<$>",
+      payload: OURS_HELLO,
+    }, { prefix: true }));
     const info = this.#infoOf(c);
     this.#emit(
       statusEvent(StatusCode.endpoint_discovered, "found a new peer in the network", info),
@@ -452,6 +477,7 @@ export class Endpoint {
       }
       case EnvelopeType.ping: {
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#id)) return;
+        if (isOursHello(env.payload)) c.ours = true;
         c.tcp.send(encodeEnvelope({
           sender: this.#id,
           receiver: env.sender,
@@ -481,7 +507,13 @@ export class Endpoint {
     type: EnvelopeType,
   ): void | Promise<void> {
     if (isInternalTopic(topic)) return;
-    const broadcast = isNilEndpointId(receiver);
+    let tag = from.ours ? readOriginTag(frame, 0) : undefined;
+    if (tag) {
+      // A tagged broadcast among our endpoints: handle each (origin, seq) once.
+      if (tag.hi === this.#originHi && tag.lo === this.#originLo) return;
+      if (!this.#seen.firstTime(tag)) return;
+    }
+    const broadcast = tag !== undefined || isNilEndpointId(receiver);
     const toUs = broadcast || endpointIdsEqual(receiver, this.#id);
     if (type === EnvelopeType.data) {
       try {
@@ -496,20 +528,29 @@ export class Endpoint {
         return;
       }
     }
-    if (!this.#opts.disableForwarding && !(toUs && !broadcast)) {
-      let forwarded: Uint8Array | undefined;
-      const send = (to: Connection) => {
+    if (!this.#opts.disableForwarding && broadcast) {
+      let tagged: Uint8Array | undefined, plain: Uint8Array | undefined;
+      this.#peerRoutes.forEachMatch(topic, (to) => {
         if (to === from || to.state !== "peered") return;
-        forwarded ??= withSender(frame, this.#id, { prefix: true });
-        this.#sendTo(to, forwarded);
-      };
-      if (broadcast) {
-        // Filters are prefix-minimal, so each peer matches a topic at most once.
-        this.#peerRoutes.forEachMatch(topic, send);
-      } else {
-        const to = this.#peers.get(keyOf(receiver));
-        if (to) send(to);
-      }
+        if (to.ours) {
+          if (!tagged) {
+            // A message entering our endpoints from a C++ peer gets us as its origin.
+            tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
+            tagged = this.#forwardCopy(frame);
+            copyOriginTag(tagged, 4, tag);
+          }
+          this.#sendTo(to, tagged);
+        } else {
+          if (!plain) {
+            plain = this.#forwardCopy(frame);
+            clearReceiver(plain, 4);
+          }
+          this.#sendTo(to, plain);
+        }
+      });
+    } else if (!this.#opts.disableForwarding && !toUs) {
+      const to = this.#peers.get(keyOf(receiver));
+      if (to && to !== from && to.state === "peered") this.#sendTo(to, this.#forwardCopy(frame));
     }
     if (toUs && type === EnvelopeType.data) {
       let wait: Promise<void>[] | undefined;
@@ -524,6 +565,32 @@ export class Endpoint {
       });
       if (wait) return Promise.all(wait).then(() => {});
     }
+  }
+
+  /** A framed copy of a received envelope with us as the sender (Broker: sender = last hop). */
+  #forwardCopy(frame: Uint8Array): Uint8Array {
+    const out = copyToSlab(frame, 4);
+    const n = frame.length;
+    out[0] = n >>> 24;
+    out[1] = (n >>> 16) & 0xff;
+    out[2] = (n >>> 8) & 0xff;
+    out[3] = n & 0xff;
+    out.set(this.#id, 4);
+    return out;
+  }
+
+  #nextSeq(): number {
+    return this.#seq = (this.#seq + 1) >>> 0;
+  }
+
+  get #originHi(): number {
+    const id = this.#id;
+    return ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+  }
+
+  get #originLo(): number {
+    const id = this.#id;
+    return ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0;
   }
 
   #sendTo(c: Connection, frame: Uint8Array): void {
@@ -668,11 +735,18 @@ export class Endpoint {
         port: c.address.port,
         status: c.state === "peered" ? "peered" : "connecting",
         outbound: !!c.target,
+        originTags: !!c.ours,
       });
     }
     for (const t of this.#targets) {
       if (!t.connection && t.active) {
-        out.push({ host: t.host, port: t.port, status: "reconnecting", outbound: true });
+        out.push({
+          host: t.host,
+          port: t.port,
+          status: "reconnecting",
+          outbound: true,
+          originTags: false,
+        });
       }
     }
     return out;
@@ -727,8 +801,20 @@ export class Endpoint {
     frame[1] = (size >>> 16) & 0xff;
     frame[2] = (size >>> 8) & 0xff;
     frame[3] = size & 0xff;
+    this.#sendBroadcast(topic, frame);
+  }
+
+  /** Sends a framed broadcast to every matching peer; our endpoints get it with our origin tag. */
+  #sendBroadcast(topic: string, frame: Uint8Array): void {
+    let tagged: Uint8Array | undefined;
     this.#peerRoutes.forEachMatch(topic, (c) => {
-      if (c.state === "peered") this.#sendTo(c, frame);
+      if (c.state !== "peered") return;
+      if (!c.ours) return this.#sendTo(c, frame);
+      if (!tagged) {
+        tagged = copyToSlab(frame);
+        writeOriginTag(tagged, 4, this.#id, this.#nextSeq());
+      }
+      this.#sendTo(c, tagged);
     });
   }
 
@@ -766,9 +852,7 @@ export class Endpoint {
       topic,
       payload,
     }, { prefix: true });
-    this.#peerRoutes.forEachMatch(topic, (c) => {
-      if (c.state === "peered") this.#sendTo(c, frame);
-    });
+    this.#sendBroadcast(topic, frame);
   }
 
   /**
@@ -792,6 +876,13 @@ export class Endpoint {
       if (!slow) return;
       await slow.tcp.drained();
     }
+  }
+
+  /** A publisher for one topic, with a bounded buffer and demand to await. */
+  publisher(topic: string, options?: PublisherOptions): Publisher {
+    this.#assertRunning();
+    checkTopic(topic);
+    return new Publisher(this, topic, options);
   }
 
   /** Publishes everything an (async) iterable yields, waiting for demand. */

@@ -847,6 +847,30 @@ export function encodeAfter(header: Uint8Array, value: Data): Uint8Array {
   return out;
 }
 
+/**
+ * Copies bytes into the shared output slab (after `headroom` zero bytes) and
+ * returns the copy: a private, writable buffer (e.g. a forwarded frame with a
+ * rewritten field) without allocating an ArrayBuffer per message.
+ *
+ * @example
+ * ```ts
+ * import { copyToSlab } from "./binary.ts";
+ * const copy = copyToSlab(new Uint8Array([1, 2, 3]));
+ * copy[0] = 9; // the original is untouched
+ * ```
+ */
+export function copyToSlab(bytes: Uint8Array, headroom = 0): Uint8Array {
+  const w = shared;
+  w.begin();
+  w.reserve(headroom + bytes.length);
+  w.buf.fill(0, w.pos, w.pos + headroom);
+  w.buf.set(bytes, w.pos + headroom);
+  w.pos += headroom + bytes.length;
+  const out = w.buf.subarray(w.start, w.pos);
+  if (w.buf.length > 1 << 20) shared = new Writer();
+  return out;
+}
+
 // ------------------------------------------------------- encoding through WASM
 
 /** Signals that the encoding area was too small; the caller retries larger. */

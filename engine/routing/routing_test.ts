@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { extendFilter, filterMatches, isInternalTopic, makeFilter } from "./filter.ts";
 import { PrefixTrie } from "./trie.ts";
+import {
+  isOursHello,
+  OURS_HELLO,
+  readOriginTag,
+  SeenOrigins,
+  writeOriginTag,
+} from "./origin_tag.ts";
 
 Deno.test("filters stay sorted and prefix-minimal, as Broker keeps them", () => {
   assert.deepEqual(makeFilter(["/b", "/a/x", "/a/y"]), ["/a/x", "/a/y", "/b"]);
@@ -44,4 +51,26 @@ Deno.test("a trie with 100k subscriptions still matches by walking the topic", (
   for (let i = 0; i < 100_000; i++) t.add(`/topic/${i}/`, i);
   assert.deepEqual([...t.match("/topic/4242/x")], [4242]);
   assert.equal(t.match("/nothing").size, 0);
+});
+
+Deno.test("origin tags: read back what was written; each (origin, seq) is new once", () => {
+  const env = new Uint8Array(40);
+  const origin = new Uint8Array(16).map((_, i) => i + 1);
+  assert.equal(readOriginTag(env, 0), undefined, "a nil receiver is not a tag");
+  writeOriginTag(env, 0, origin, 0xfffffffe);
+  const tag = readOriginTag(env, 0)!;
+  assert.deepEqual(tag, { hi: 0x01020304, lo: 0x05060708, seq: 0xfffffffe });
+  const seen = new SeenOrigins();
+  assert.equal(seen.firstTime(tag), true);
+  assert.equal(seen.firstTime(tag), false);
+  // wrap-around, out of order arrival, and copies too old to be news
+  for (const seq of [0xffffffff, 0, 1, 3, 2]) {
+    assert.equal(seen.firstTime({ ...tag, seq }), true, `seq ${seq}`);
+  }
+  assert.equal(seen.firstTime({ ...tag, seq: 2 }), false);
+  assert.equal(seen.firstTime({ ...tag, seq: 10_000 }), true);
+  assert.equal(seen.firstTime({ ...tag, seq: 3 }), false, "older than the window");
+  assert.equal(seen.firstTime({ hi: 9, lo: 9, seq: 3 }), true, "origins are separate");
+  assert.ok(isOursHello(OURS_HELLO));
+  assert.ok(!isOursHello(new Uint8Array([1, 2, 3])));
 });

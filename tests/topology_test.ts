@@ -1,0 +1,112 @@
+// Several endpoints in one process, in lines, stars, rings and meshes.
+import assert from "node:assert/strict";
+import { count, Endpoint, str, type Subscriber } from "../mod.ts";
+
+async function build(n: number, edges: [number, number][]) {
+  const eps = Array.from({ length: n }, () => new Endpoint({ handshakeTimeout: 2000 }));
+  const subs = eps.map((e) => e.subscribe("/t"));
+  const ports = await Promise.all(eps.map((e) => e.listen()));
+  for (const [a, b] of edges) await eps[a].peer("127.0.0.1", ports[b], { retry: 0 });
+  for (const [a, b] of edges) {
+    await eps[a].awaitPeerSubscription("/t");
+    await eps[b].awaitPeerSubscription("/t");
+  }
+  // Our endpoints recognise each other right after the handshake (a hello ping).
+  const deadline = Date.now() + 2000;
+  while (!eps.every((e) => e.peers().every((p) => p.originTags))) {
+    if (Date.now() > deadline) throw new Error("peers did not recognise each other");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { eps, subs };
+}
+
+/** Reads everything that arrives until nothing more comes for `quietMs`. */
+async function drain(sub: Subscriber, quietMs = 150): Promise<unknown[]> {
+  const out: unknown[] = [];
+  while (true) {
+    const m = await sub.get(quietMs);
+    if (!m) return out;
+    out.push(m.data.value);
+  }
+}
+
+Deno.test("a line of five endpoints delivers end to end, once each", async () => {
+  const { eps, subs } = await build(5, [[0, 1], [1, 2], [2, 3], [3, 4]]);
+  try {
+    eps[4].publish("/t", str("from the end"));
+    eps[0].publish("/t", str("from the start"));
+    const got = await Promise.all(subs.map((s) => drain(s)));
+    assert.deepEqual(got[0], ["from the end"]);
+    assert.deepEqual(got[4], ["from the start"]);
+    for (const g of got.slice(1, 4)) {
+      assert.deepEqual(g.toSorted(), ["from the end", "from the start"]);
+    }
+  } finally {
+    await Promise.all(eps.map((e) => e.shutdown()));
+  }
+});
+
+Deno.test("a star: a leaf's message reaches the hub and every other leaf once", async () => {
+  const { eps, subs } = await build(5, [[1, 0], [2, 0], [3, 0], [4, 0]]);
+  try {
+    eps[2].publish("/t", count(42n));
+    const got = await Promise.all(subs.map((s) => drain(s)));
+    assert.deepEqual(got, [[42n], [42n], [], [42n], [42n]]);
+  } finally {
+    await Promise.all(eps.map((e) => e.shutdown()));
+  }
+});
+
+Deno.test("rings and full meshes of our endpoints deliver each message exactly once", async () => {
+  for (
+    const edges of [
+      [[0, 1], [1, 2], [2, 3], [3, 0]],
+      [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]],
+    ] as [number, number][][]
+  ) {
+    const { eps, subs } = await build(4, edges);
+    try {
+      eps[0].publish("/t", str("once"));
+      eps[2].publish("/t", str("twice"));
+      eps[2].publish("/t", str("twice"));
+      const got = await Promise.all(subs.map((s) => drain(s, 300)));
+      // Broker would circulate these forever; origin tags make it exactly once.
+      assert.deepEqual(got[0], ["twice", "twice"]);
+      assert.deepEqual(got[1].toSorted(), ["once", "twice", "twice"]);
+      assert.deepEqual(got[2], ["once"]);
+      assert.deepEqual(got[3].toSorted(), ["once", "twice", "twice"]);
+    } finally {
+      await Promise.all(eps.map((e) => e.shutdown()));
+    }
+  }
+});
+
+Deno.test("a publisher applies back-pressure: bounded buffer, nothing lost, order kept", async () => {
+  const a = new Endpoint({ peerBufferSize: 16 }), b = new Endpoint();
+  try {
+    const port = await b.listen();
+    const sub = b.subscribe("/p", { queueSize: 8, overflowPolicy: "block" });
+    await a.peer("127.0.0.1", port, { retry: 0 });
+    await a.awaitPeerSubscription("/p");
+    const pub = a.publisher("/p", { bufferSize: 32 });
+    const N = 20_000;
+    let maxBuffered = 0;
+    const producing = (async () => {
+      for (let i = 0; i < N; i++) {
+        await pub.write(count(BigInt(i)));
+        maxBuffered = Math.max(maxBuffered, pub.buffered);
+      }
+      await pub.flush();
+    })();
+    for (let i = 0; i < N; i++) {
+      const m = await sub.get(5000);
+      assert.equal(m?.data.value, BigInt(i));
+    }
+    await producing;
+    assert.ok(maxBuffered <= 32, `buffer grew to ${maxBuffered}`);
+    assert.equal(pub.publish(count(0n)), true);
+  } finally {
+    await a.shutdown();
+    await b.shutdown();
+  }
+});
