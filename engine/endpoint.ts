@@ -233,9 +233,10 @@ export class Endpoint {
   // ---------------------------------------------------------------- peering
 
   /**
-   * Peers with the endpoint at `host:port` and resolves once the handshake is
-   * done. With `retry` > 0 (default 10 s, as Broker) failed attempts and lost
-   * peerings are re-dialled; with 0 a failure rejects with `peer_unavailable`.
+   * Peers with the endpoint at `host:port`: resolves once the handshake is
+   * done, rejects with `peer_unavailable` when the attempt fails (as Broker's
+   * blocking `peer`). With `retry` > 0 (default 10 s, as Broker) the endpoint
+   * keeps re-dialling a failed or lost peering in the background until `unpeer`.
    */
   peer(host: string, port: number, options: PeerOptions = {}): Promise<void> {
     this.#assertRunning();
@@ -286,13 +287,16 @@ export class Endpoint {
 
   #dialFailed(target: OutboundTarget, error: BrokerError): void {
     target.connection = undefined;
+    // Like Broker's blocking peer(): the caller learns how the attempt went,
+    // and with a retry interval the endpoint keeps dialling in the background.
+    for (const w of target.waiters.splice(0)) w.reject(error);
     if (target.retry > 0 && target.active && !this.#shuttingDown) {
       target.timer = setTimeout(() => this.#dial(target), target.retry * 1000);
       return;
     }
     target.active = false;
-    this.#targets.splice(this.#targets.indexOf(target), 1);
-    for (const w of target.waiters.splice(0)) w.reject(error);
+    const i = this.#targets.indexOf(target);
+    if (i >= 0) this.#targets.splice(i, 1);
   }
 
   #startConnection(tcp: TcpConnection, role: "connector" | "acceptor", target?: OutboundTarget) {

@@ -171,3 +171,18 @@ Deno.test("a peer that restarts is re-dialled at the retry interval", async () =
     await a.shutdown();
   });
 });
+
+Deno.test("a failed first attempt rejects, and with a retry the endpoint keeps dialling", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const l = Deno.listen({ port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    await assert.rejects(b.peer("127.0.0.1", port, { retry: 0.1 }));
+    const sub = a.subscribe("/late");
+    await a.listen("127.0.0.1", port);
+    await b.awaitPeerSubscription("/late", 5000);
+    b.publish("/late", count(1n));
+    assert.equal((await sub.get(2000))?.data.value, 1n);
+    assert.equal(await b.unpeer("127.0.0.1", port), true);
+  });
+});
