@@ -107,6 +107,8 @@ interface Connection {
   address: NetAddress;
   target?: OutboundTarget;
   bye?: { token: Uint8Array; done: () => void };
+  /** Closed as redundant: another connection to the same peer carries the peering. */
+  redundant?: boolean;
   /** Whether the peer is one of our endpoints (it sent OURS_HELLO): broadcasts to it carry origin tags. */
   ours?: boolean;
   /** The filter we sent in the handshake; if ours grew meanwhile, the peer gets an update. */
@@ -314,9 +316,19 @@ export class Endpoint {
       role,
       filter: () => (c.sentFilter = this.#filter),
       checkPeer: (id, originator) => this.#checkPeer(c, id, originator),
+      knowsPeer: (id) => {
+        const key = keyOf(id);
+        if (this.#peers.has(key)) return true;
+        for (const other of this.#connections) {
+          if (other !== c && other.peerKey === key) return true;
+        }
+        return false;
+      },
     });
     c.handshakeTimer = setTimeout(() => {
-      if (c.state === "handshake" && c.handshake) this.#apply(c, c.handshake.timeout());
+      if ((c.state === "handshake" || c.state === "paused") && c.handshake) {
+        this.#apply(c, c.handshake.timeout());
+      }
     }, this.#opts.handshakeTimeout);
     tcp.start({
       onBytes: (chunk) => this.#onBytes(c, chunk),
@@ -330,6 +342,8 @@ export class Endpoint {
   #checkPeer(c: Connection, id: EndpointId, originator: boolean): PeerCheck {
     if (this.#shuttingDown) return { drop: ErrorCode.shutting_down, reason: "shutting down" };
     const key = keyOf(id);
+    // Known from here on, also for the error a refused connection reports.
+    c.peerId = id;
     const peered = this.#peers.get(key);
     if (peered && peered !== c) {
       return originator
@@ -362,14 +376,27 @@ export class Endpoint {
         case "established":
           this.#established(c, a.peerId, a.peerFilter);
           break;
-        case "failed":
+        case "failed": {
           clearTimeout(c.handshakeTimer);
-          c.state = "closed";
-          if (!a.redundant) {
+          const redundant = a.redundant || a.error.code === ErrorCode.redundant_connection;
+          c.peerId ??= c.handshake?.peerId;
+          const existing = c.peerId && this.#peers.get(keyOf(c.peerId));
+          if (redundant && existing && c.target) {
+            // Already peered over another connection: for the caller that is success (Broker 6.4).
+            c.redundant = true;
+            const t = c.target;
+            t.connection = undefined;
+            t.active = false;
+            const i = this.#targets.indexOf(t);
+            if (i >= 0) this.#targets.splice(i, 1);
+            for (const w of t.waiters.splice(0)) w.resolve();
+          } else if (!a.redundant) {
             this.#emit(errorEvent(a.error.code, a.error.message, this.#infoOf(c)));
           }
+          c.state = "closed";
           c.tcp.closeGracefully(200);
           break;
+        }
       }
     }
   }
@@ -603,7 +630,8 @@ export class Endpoint {
         case "drop_newest":
           return;
         case "drop_oldest":
-          c.tcp.dropOldest();
+          // Only data goes: control messages (pongs, routing updates) are kept.
+          if (!c.tcp.dropOldest()) return;
           break;
         default:
           this.#emit(errorEvent(
@@ -615,7 +643,7 @@ export class Endpoint {
           return;
       }
     }
-    c.tcp.send(frame);
+    c.tcp.send(frame, true);
   }
 
   #onClose(c: Connection, error: unknown): void {

@@ -110,6 +110,12 @@ export interface HandshakeOptions {
    * `proceed_with_handshake`). Default: always "proceed".
    */
   checkPeer?: (peerId: EndpointId, originator: boolean) => PeerCheck;
+  /**
+   * Whether we know (are connected or connecting to) an endpoint: Broker
+   * treats a received `drop_conn(39)` as "redundant" only from a peer it
+   * knows, and as a failure otherwise. Default: every peer counts as known.
+   */
+  knowsPeer?: (peerId: EndpointId) => boolean;
 }
 
 const TERMINAL: ReadonlySet<HandshakeState> = new Set([HandshakeState.FIN, HandshakeState.ERR]);
@@ -137,6 +143,7 @@ export class Handshake {
   readonly #role: "connector" | "acceptor";
   readonly #filter: () => readonly string[];
   readonly #checkPeer: (peerId: EndpointId, originator: boolean) => PeerCheck;
+  readonly #knowsPeer: (peerId: EndpointId) => boolean;
   #state: HandshakeState;
   #started = false;
   #sentHello = false;
@@ -149,6 +156,7 @@ export class Handshake {
     this.#role = opts.role;
     this.#filter = opts.filter;
     this.#checkPeer = opts.checkPeer ?? (() => "proceed");
+    this.#knowsPeer = opts.knowsPeer ?? (() => true);
     this.#state = opts.role === "connector"
       ? HandshakeState.AWAIT_HELLO_OR_VERSION_SELECT
       : HandshakeState.AWAIT_HELLO;
@@ -311,11 +319,14 @@ export class Handshake {
 
   #onDropConn(msg: DropConnMessage): HandshakeAction[] {
     const s = this.#state;
+    // The sender's ID tells the caller which peering this was about.
+    this.#peerId ??= msg.senderId;
     // Broker's `handle(drop_conn)` runs only while awaiting hello/version_select;
     // later states treat drop_conn as any unexpected message (close, then retry).
     const early = s === HandshakeState.AWAIT_HELLO_OR_VERSION_SELECT ||
       s === HandshakeState.AWAIT_HELLO || s === HandshakeState.AWAIT_VERSION_SELECT;
-    const redundant = early && msg.code === ErrorCode.redundant_connection;
+    const redundant = early && msg.code === ErrorCode.redundant_connection &&
+      this.#knowsPeer(msg.senderId);
     this.#state = redundant ? HandshakeState.FIN : HandshakeState.ERR;
     const error = new BrokerError(
       msg.code,

@@ -39,6 +39,8 @@ export class TcpConnection {
   readonly #conn: Deno.Conn;
   readonly remote: NetAddress;
   #queue: Uint8Array[] = [];
+  /** Parallel to #queue: whether an entry may be dropped under overload (data, not control). */
+  #droppable: boolean[] = [];
   #queuedBytes = 0;
   #writing = false;
   #closed = false;
@@ -71,10 +73,14 @@ export class TcpConnection {
     return this.#queue.length;
   }
 
-  /** Drops the oldest queued write that the writer has not taken yet. */
-  dropOldest(): void {
-    const dropped = this.#queue.shift();
-    if (dropped) this.#queuedBytes -= dropped.length;
+  /** Drops the oldest queued droppable write that the writer has not taken yet. */
+  dropOldest(): boolean {
+    const i = this.#droppable.indexOf(true);
+    if (i < 0) return false;
+    const [dropped] = this.#queue.splice(i, 1);
+    this.#droppable.splice(i, 1);
+    this.#queuedBytes -= dropped.length;
+    return true;
   }
 
   /** Starts the read loop. */
@@ -100,10 +106,14 @@ export class TcpConnection {
     this.#finish(error);
   }
 
-  /** Queues bytes for writing. */
-  send(bytes: Uint8Array): void {
+  /**
+   * Queues bytes for writing. `droppable` marks data that an overload policy
+   * may discard; control messages (the default) are never dropped.
+   */
+  send(bytes: Uint8Array, droppable = false): void {
     if (this.#closed) return;
     this.#queue.push(bytes);
+    this.#droppable.push(droppable);
     this.#queuedBytes += bytes.length;
     if (!this.#writing) this.#writeLoop();
   }
@@ -121,6 +131,7 @@ export class TcpConnection {
         let chunk: Uint8Array;
         if (this.#queue.length === 1 || this.#queue[0].length >= COALESCE_LIMIT) {
           chunk = this.#queue.shift()!;
+          this.#droppable.shift();
         } else {
           // Many small frames become one write.
           let size = 0, k = 0;
@@ -129,6 +140,7 @@ export class TcpConnection {
           }
           chunk = new Uint8Array(size);
           let off = 0;
+          this.#droppable.splice(0, k);
           for (const part of this.#queue.splice(0, k)) {
             chunk.set(part, off);
             off += part.length;
@@ -166,6 +178,7 @@ export class TcpConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#droppable = [];
     this.#queuedBytes = 0;
     try {
       this.#conn.close();
