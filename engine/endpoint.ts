@@ -838,12 +838,16 @@ export class Endpoint {
 
   /** Sends a framed broadcast to every matching peer; our endpoints get it with our origin tag. */
   #sendBroadcast(topic: string, frame: Uint8Array): void {
-    let tagged: Uint8Array | undefined;
+    let tagged: Uint8Array | undefined, plain = false;
+    this.#peerRoutes.forEachMatch(topic, (c) => {
+      if (!c.ours) plain = true;
+    });
     this.#peerRoutes.forEachMatch(topic, (c) => {
       if (c.state !== "peered") return;
       if (!c.ours) return this.#sendTo(c, frame);
       if (!tagged) {
-        tagged = copyToSlab(frame);
+        // The frame is ours to change unless a C++ peer needs the plain one.
+        tagged = plain ? copyToSlab(frame) : frame;
         writeOriginTag(tagged, 4, this.#id, this.#nextSeq());
       }
       this.#sendTo(c, tagged);
@@ -893,20 +897,25 @@ export class Endpoint {
    */
   demand(topic: string): number {
     let min = Infinity;
-    for (const c of this.#peerRoutes.match(topic)) {
+    this.#peerRoutes.forEachMatch(topic, (c) => {
       min = Math.min(min, this.#opts.peerBufferSize - c.tcp.queuedFrames);
-    }
+    });
     return min === Infinity ? this.#opts.peerBufferSize : Math.max(0, min);
   }
 
-  /** Resolves when every peer matching `topic` has room in its buffer. */
+  /**
+   * Resolves when every peer matching `topic` has room in its buffer again
+   * (its queue fell to half, so the producer refills while the socket drains).
+   */
   async ready(topic: string): Promise<void> {
+    const low = this.#opts.peerBufferSize >> 1;
     while (this.demand(topic) <= 0) {
-      const slow = [...this.#peerRoutes.match(topic)].find((c) =>
-        c.tcp.queuedFrames >= this.#opts.peerBufferSize
-      );
+      let slow: Connection | undefined;
+      this.#peerRoutes.forEachMatch(topic, (c) => {
+        if (!slow && c.tcp.queuedFrames > low) slow = c;
+      });
       if (!slow) return;
-      await slow.tcp.drained();
+      await slow.tcp.below(low);
     }
   }
 

@@ -69,8 +69,11 @@ export function writeOriginTag(
   seq: number,
 ): void {
   const r = at + RECEIVER;
-  frame.set(MAGIC, r);
-  frame.set(origin.subarray(0, 8), r + 4);
+  frame[r] = 0x44;
+  frame[r + 1] = 0x42;
+  frame[r + 2] = 0x52;
+  frame[r + 3] = 0x4b;
+  for (let i = 0; i < 8; i++) frame[r + 4 + i] = origin[i];
   frame[r + 12] = seq >>> 24;
   frame[r + 13] = (seq >>> 16) & 0xff;
   frame[r + 14] = (seq >>> 8) & 0xff;
@@ -113,14 +116,26 @@ const WINDOW = 4096;
  */
 export class SeenOrigins {
   #origins = new Map<string, { max: number; bits: Uint8Array }>();
+  // Messages come in runs from one origin: the last one is checked without a key.
+  #lastHi = -1;
+  #lastLo = -1;
+  #last?: { max: number; bits: Uint8Array };
 
   /** True the first time a tag is offered, false for every repeat. */
   firstTime(tag: OriginTag): boolean {
-    const key = `${tag.hi}:${tag.lo}`;
-    let o = this.#origins.get(key);
+    let o = tag.hi === this.#lastHi && tag.lo === this.#lastLo ? this.#last : undefined;
+    if (!o) {
+      o = this.#origins.get(`${tag.hi}:${tag.lo}`);
+      if (o) {
+        this.#lastHi = tag.hi;
+        this.#lastLo = tag.lo;
+        this.#last = o;
+      }
+    }
     if (!o) {
       if (this.#origins.size > 65536) this.#origins.clear();
-      this.#origins.set(key, o = { max: tag.seq, bits: new Uint8Array(WINDOW / 8) });
+      o = { max: tag.seq, bits: new Uint8Array(WINDOW / 8) };
+      this.#origins.set(`${tag.hi}:${tag.lo}`, o);
       o.bits[(tag.seq % WINDOW) >> 3] |= 1 << (tag.seq & 7);
       return true;
     }

@@ -46,6 +46,8 @@ export class TcpConnection {
   #closed = false;
   #handler?: ConnectionHandler;
   #drained: (() => void)[] = [];
+  #lowWaiters: { frames: number; resolve: () => void }[] = [];
+  readonly #writeBuffer = new Uint8Array(COALESCE_LIMIT);
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -118,6 +120,22 @@ export class TcpConnection {
     if (!this.#writing) this.#writeLoop();
   }
 
+  /** Resolves once at most `frames` writes are queued (or the connection closed). */
+  below(frames: number): Promise<void> {
+    if (this.#queue.length <= frames || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#lowWaiters.push({ frames, resolve }));
+  }
+
+  #wakeLow(): void {
+    if (this.#lowWaiters.length === 0) return;
+    const n = this.#queue.length;
+    this.#lowWaiters = this.#lowWaiters.filter((w) => {
+      if (n > w.frames && !this.#closed) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
   /** Resolves when everything queued so far is written (or the connection closed). */
   drained(): Promise<void> {
     if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
@@ -133,19 +151,20 @@ export class TcpConnection {
           chunk = this.#queue.shift()!;
           this.#droppable.shift();
         } else {
-          // Many small frames become one write.
+          // Many small frames become one write, through one reused buffer
+          // (the next batch is built only after this write completed).
+          const q = this.#queue, buf = this.#writeBuffer;
           let size = 0, k = 0;
-          while (k < this.#queue.length && size + this.#queue[k].length <= COALESCE_LIMIT) {
-            size += this.#queue[k++].length;
+          while (k < q.length && size + q[k].length <= COALESCE_LIMIT) {
+            buf.set(q[k], size);
+            size += q[k++].length;
           }
-          chunk = new Uint8Array(size);
-          let off = 0;
+          chunk = buf.subarray(0, size);
+          q.splice(0, k);
           this.#droppable.splice(0, k);
-          for (const part of this.#queue.splice(0, k)) {
-            chunk.set(part, off);
-            off += part.length;
-          }
         }
+        // The queue shrank when the chunk was taken: producers may refill while it is written.
+        this.#wakeLow();
         let off = 0;
         while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
         this.#queuedBytes -= chunk.length;
@@ -186,6 +205,7 @@ export class TcpConnection {
       // already closed
     }
     for (const r of this.#drained.splice(0)) r();
+    this.#wakeLow();
     this.#handler?.onClose(error);
   }
 }

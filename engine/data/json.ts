@@ -1,0 +1,889 @@
+/**
+ * Broker's JSON form of data (`broker::format::json::v1`), the form of its
+ * WebSocket API: every value is `{"@data-type": T, "data": D}`.
+ *
+ * **Writing.** {@link dataToJson} produces Broker's text byte for byte: no
+ * whitespace, reals as `printf("%f")`, timestamps as UTC ISO 8601 with
+ * milliseconds, timespans with the largest exact unit of ns/us/ms/s. Broker's
+ * text is not always valid JSON, and by default we write exactly what it
+ * writes:
+ *
+ * | value | Broker (our default) | `{ strict: true }` |
+ * |---|---|---|
+ * | NaN, infinities | bare `nan`, `inf`, `-inf` | strings `"nan"`, `"inf"`, `"-inf"` |
+ * | vertical tab | escape `\v` | `\u000b` |
+ * | other control bytes (NUL, ESC, ...) | raw | `\u00XX` |
+ * | string bytes that are not UTF-8 | raw bytes (only {@link dataToJsonBytes}) | U+FFFD |
+ *
+ * A JS string cannot hold bytes that are not UTF-8, so {@link dataToJson}
+ * writes such a string's U+FFFD reading; {@link dataToJsonBytes} gives Broker's
+ * exact bytes.
+ *
+ * **Lossy in Broker's form** (in both modes): reals keep six decimals (`1e-7`
+ * prints `0.000000`); timestamps keep milliseconds, truncated toward zero, and
+ * a negative one with a millisecond part also loses that part (Broker prints
+ * `-1.5 s` as `1969-12-31T23:59:59.000`, i.e. `-1 s`); the sign of NaN is lost.
+ *
+ * **Reading.** {@link dataFromJson} takes text (a string or UTF-8 bytes) or an
+ * already parsed object. Beyond standard JSON it accepts what Broker writes:
+ * bare `nan`, `-nan`, `inf`, `-inf`, raw control characters and the `\v`
+ * escape in strings, and (from bytes) strings that are not UTF-8, kept
+ * exactly. It is more lenient than Broker where no value is in doubt: a real
+ * may be written as an integer or as the strings `"nan"`, `"inf"`, `"-inf"`;
+ * timestamps take any number of fraction digits (beyond nine are truncated)
+ * and timespans also the unit `d`. Timestamps without a zone are UTC, as in
+ * Broker; `Z`, `±HH`, `±HHMM` and `±HH:MM` are accepted. Other keys beside
+ * `@data-type` and `data` are ignored, so a whole `data-message` object reads
+ * as its value. Errors are {@link BrokerError}s: `invalid_json` for text that
+ * does not parse, `deserialization_failed` for a missing or unknown
+ * `@data-type`, an element that is not an object, a repeated set element or
+ * table key or too deep nesting, and `type_clash` (Broker's code) for data
+ * that does not fit its `@data-type`.
+ *
+ * @example
+ * ```ts
+ * import { count, dataFromJson, dataToJson, port, vector } from "../../mod.ts";
+ * const text = dataToJson(vector(count(1n), port(80, "tcp")));
+ * // {"@data-type":"vector","data":[{"@data-type":"count","data":1},{"@data-type":"port","data":"80/tcp"}]}
+ * dataFromJson(text); // the same vector
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { DEFAULT_MAX_DEPTH } from "./binary.ts";
+import { enumValue, set, str, table } from "./constructors.ts";
+import { formatReal } from "./text.ts";
+import { Address, type Data, type DataType, LIMITS, Port, Subnet } from "./types.ts";
+
+/** The `@data-type` names, indexed by our type names (only `enum` differs). */
+export const JSON_TYPE_NAMES: Readonly<Record<DataType, string>> = Object.freeze({
+  none: "none",
+  boolean: "boolean",
+  count: "count",
+  integer: "integer",
+  real: "real",
+  string: "string",
+  address: "address",
+  subnet: "subnet",
+  port: "port",
+  timestamp: "timestamp",
+  timespan: "timespan",
+  enum: "enum-value",
+  set: "set",
+  table: "table",
+  vector: "vector",
+});
+
+/** Options for writing JSON. */
+export interface DataToJsonOptions {
+  /**
+   * Write valid JSON (RFC 8259) instead of Broker's exact text: non-finite
+   * reals as strings, every control character escaped as `\u00XX`, bytes
+   * that are not UTF-8 as U+FFFD. Default false.
+   */
+  strict?: boolean;
+}
+
+/** Options for reading JSON. */
+export interface DataFromJsonOptions {
+  /** Deepest nesting of non-empty containers accepted, as for the binary decoder. Default 128. */
+  maxDepth?: number;
+}
+
+/**
+ * The object form of a value, as `JSON.parse` would give it for Broker's text.
+ * Counts and integers are numbers when they are safe integers and bigints
+ * otherwise; reals are numbers (NaN and the infinities included).
+ */
+export type JsonDataValue =
+  | { "@data-type": "none"; data: Record<string, never> }
+  | { "@data-type": "boolean"; data: boolean }
+  | { "@data-type": "count" | "integer"; data: number | bigint }
+  | { "@data-type": "real"; data: number }
+  | {
+    "@data-type":
+      | "string"
+      | "address"
+      | "subnet"
+      | "port"
+      | "timestamp"
+      | "timespan"
+      | "enum-value";
+    data: string;
+  }
+  | { "@data-type": "set" | "vector"; data: JsonDataValue[] }
+  | { "@data-type": "table"; data: { key: JsonDataValue; value: JsonDataValue }[] };
+
+const utf8Enc = new TextEncoder();
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
+const utf8Lossy = new TextDecoder("utf-8");
+
+// ------------------------------------------------------------------ writing
+
+// Broker escapes exactly these: `"`, `\` and the bytes 0x08..0x0d.
+const BROKER_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  "\\": "\\\\",
+  "\b": "\\b",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\v": "\\v",
+  "\f": "\\f",
+  "\r": "\\r",
+};
+const BROKER_ESCAPE_RE = /["\\\x08-\x0d]/;
+const BROKER_ESCAPE_RE_G = /["\\\x08-\x0d]/g;
+const STRICT_ESCAPE_RE = /["\\\x00-\x1f]/;
+const STRICT_ESCAPE_RE_G = /["\\\x00-\x1f]/g;
+
+function brokerEscape(c: string): string {
+  return BROKER_ESCAPES[c];
+}
+
+function strictEscape(c: string): string {
+  return c === "\v" || !(c in BROKER_ESCAPES)
+    ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+    : BROKER_ESCAPES[c];
+}
+
+function quote(s: string, strict: boolean): string {
+  if (strict) {
+    return STRICT_ESCAPE_RE.test(s) ? `"${s.replace(STRICT_ESCAPE_RE_G, strictEscape)}"` : `"${s}"`;
+  }
+  return BROKER_ESCAPE_RE.test(s) ? `"${s.replace(BROKER_ESCAPE_RE_G, brokerEscape)}"` : `"${s}"`;
+}
+
+/** Broker's escaping over raw bytes, for strings that are not UTF-8. */
+function quoteBytes(bytes: Uint8Array): Uint8Array {
+  const out: number[] = [0x22];
+  for (const b of bytes) {
+    if (b === 0x22 || b === 0x5c || (b >= 0x08 && b <= 0x0d)) {
+      out.push(0x5c, BROKER_ESCAPES[String.fromCharCode(b)].charCodeAt(1));
+    } else {
+      out.push(b);
+    }
+  }
+  out.push(0x22);
+  return new Uint8Array(out);
+}
+
+/**
+ * Collects the output as text, switching to byte chunks only around strings
+ * that are not UTF-8 (and only when bytes were asked for).
+ */
+class JsonSink {
+  text = "";
+  chunks: Uint8Array[] = [];
+  constructor(readonly strict: boolean, readonly rawBytes: boolean) {}
+
+  bytes(b: Uint8Array): void {
+    if (this.text) this.chunks.push(utf8Enc.encode(this.text));
+    this.text = "";
+    this.chunks.push(b);
+  }
+
+  finish(): Uint8Array {
+    if (this.chunks.length === 0) return utf8Enc.encode(this.text);
+    if (this.text) this.chunks.push(utf8Enc.encode(this.text));
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const c of this.chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+}
+
+/** Broker's timestamp text: `YYYY-MM-DDTHH:MM:SS.mmm`, UTC. */
+function formatTimestamp(ns: bigint): string {
+  // Seconds and milliseconds both truncate toward zero (to_time_t and
+  // duration_cast), and a negative millisecond part prints as 000.
+  const secs = ns / 1_000_000_000n;
+  const ms = (ns / 1_000_000n) % 1000n;
+  const day = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+  return `${day}.${ms > 0n ? ms.toString().padStart(3, "0") : "000"}`;
+}
+
+/** Broker's timespan text: the largest unit of ns/us/ms/s that is exact. */
+function formatTimespan(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  let v = ns;
+  for (const unit of ["ns", "us", "ms"]) {
+    if (v % 1000n !== 0n) return `${v}${unit}`;
+    v /= 1000n;
+  }
+  return `${v}s`;
+}
+
+function formatRealJson(x: number, strict: boolean): string {
+  const s = formatReal(x);
+  return strict && !Number.isFinite(x) ? `"${s}"` : s;
+}
+
+function writeText(sink: JsonSink, d: { value: string; bytes?: Uint8Array }): void {
+  if (d.bytes && sink.rawBytes && !sink.strict) sink.bytes(quoteBytes(d.bytes));
+  else sink.text += quote(d.value, sink.strict);
+}
+
+function write(sink: JsonSink, d: Data): void {
+  sink.text += `{"@data-type":"${JSON_TYPE_NAMES[d.type]}","data":`;
+  switch (d.type) {
+    case "none":
+      sink.text += "{}";
+      break;
+    case "boolean":
+      sink.text += d.value ? "true" : "false";
+      break;
+    case "count":
+    case "integer":
+      sink.text += d.value.toString();
+      break;
+    case "real":
+      sink.text += formatRealJson(d.value, sink.strict);
+      break;
+    case "string":
+    case "enum":
+      writeText(sink, d);
+      break;
+    case "address":
+    case "subnet":
+    case "port":
+      sink.text += `"${d.value}"`;
+      break;
+    case "timestamp":
+      sink.text += `"${formatTimestamp(d.value)}"`;
+      break;
+    case "timespan":
+      sink.text += `"${formatTimespan(d.value)}"`;
+      break;
+    case "set":
+    case "vector":
+      sink.text += "[";
+      for (let i = 0; i < d.value.length; i++) {
+        if (i > 0) sink.text += ",";
+        write(sink, d.value[i]);
+      }
+      sink.text += "]";
+      break;
+    case "table":
+      sink.text += "[";
+      for (let i = 0; i < d.value.length; i++) {
+        sink.text += i > 0 ? ',{"key":' : '{"key":';
+        write(sink, d.value[i][0]);
+        sink.text += ',"value":';
+        write(sink, d.value[i][1]);
+        sink.text += "}";
+      }
+      sink.text += "]";
+      break;
+  }
+  sink.text += "}";
+}
+
+/**
+ * Broker's JSON text for a value, exactly as Broker writes it (see the module
+ * doc for where that is not valid JSON, and `options.strict`). Strings that
+ * are not UTF-8 are written as their U+FFFD reading: use
+ * {@link dataToJsonBytes} for Broker's exact bytes.
+ *
+ * @example
+ * ```ts
+ * import { count, dataToJson, real, timespan } from "../../mod.ts";
+ * dataToJson(count(42n)); // '{"@data-type":"count","data":42}'
+ * dataToJson(timespan(1_500_000_000n)); // '{"@data-type":"timespan","data":"1500ms"}'
+ * dataToJson(real(NaN)); // '{"@data-type":"real","data":nan}'
+ * dataToJson(real(NaN), { strict: true }); // '{"@data-type":"real","data":"nan"}'
+ * ```
+ */
+export function dataToJson(value: Data, options?: DataToJsonOptions): string {
+  const sink = new JsonSink(options?.strict === true, false);
+  write(sink, value);
+  return sink.text;
+}
+
+/**
+ * Broker's JSON text for a value as UTF-8 bytes, byte for byte what Broker
+ * writes, including string bytes that are not UTF-8 (copied raw, as Broker
+ * does, unless `options.strict`).
+ *
+ * @example
+ * ```ts
+ * import { dataToJsonBytes, str } from "../../mod.ts";
+ * dataToJsonBytes(str(new Uint8Array([0xff]))); // ...,"data":"<0xff>"}
+ * ```
+ */
+export function dataToJsonBytes(value: Data, options?: DataToJsonOptions): Uint8Array {
+  const sink = new JsonSink(options?.strict === true, true);
+  write(sink, value);
+  return sink.finish();
+}
+
+/**
+ * Broker's JSON text for a data message (its WebSocket form): the value's
+ * fields follow `type` and `topic` in the same object.
+ *
+ * @example
+ * ```ts
+ * import { count, dataMessageToJson } from "../../mod.ts";
+ * dataMessageToJson("/foo/bar", count(1n));
+ * // '{"type":"data-message","topic":"/foo/bar","@data-type":"count","data":1}'
+ * ```
+ */
+export function dataMessageToJson(topic: string, value: Data, options?: DataToJsonOptions): string {
+  const strict = options?.strict === true;
+  const body = dataToJson(value, options);
+  return `{"type":"data-message","topic":${quote(topic, strict)},${body.slice(1)}`;
+}
+
+/**
+ * The object form of a value, for embedding in a larger message. Counts and
+ * integers beyond 2^53 are bigints, so `JSON.stringify` cannot write every
+ * value: use {@link dataToJson} for text. Strings that are not UTF-8 appear as
+ * their U+FFFD reading.
+ *
+ * @example
+ * ```ts
+ * import { count, dataToJsonValue, str, table } from "../../mod.ts";
+ * dataToJsonValue(table([[str("a"), count(1n)]]));
+ * // {"@data-type": "table", data: [{key: {"@data-type": "string", data: "a"},
+ * //                                 value: {"@data-type": "count", data: 1}}]}
+ * ```
+ */
+export function dataToJsonValue(value: Data): JsonDataValue {
+  switch (value.type) {
+    case "none":
+      return { "@data-type": "none", data: {} };
+    case "boolean":
+      return { "@data-type": "boolean", data: value.value };
+    case "count":
+    case "integer": {
+      const n = Number(value.value);
+      return { "@data-type": value.type, data: Number.isSafeInteger(n) ? n : value.value };
+    }
+    case "real":
+      return { "@data-type": "real", data: value.value };
+    case "string":
+      return { "@data-type": "string", data: value.value };
+    case "enum":
+      return { "@data-type": "enum-value", data: value.value };
+    case "address":
+    case "subnet":
+    case "port":
+      return { "@data-type": value.type, data: value.value.toString() };
+    case "timestamp":
+      return { "@data-type": "timestamp", data: formatTimestamp(value.value) };
+    case "timespan":
+      return { "@data-type": "timespan", data: formatTimespan(value.value) };
+    case "set":
+    case "vector":
+      return { "@data-type": value.type, data: value.value.map(dataToJsonValue) };
+    case "table":
+      return {
+        "@data-type": "table",
+        data: value.value.map(([k, v]) => ({ key: dataToJsonValue(k), value: dataToJsonValue(v) })),
+      };
+  }
+}
+
+// ------------------------------------------------------------------ parsing
+
+/** A JSON string whose bytes are not UTF-8, kept exactly. */
+class JsonBytes {
+  constructor(readonly bytes: Uint8Array, readonly text: string) {}
+}
+
+type JsonNode =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | JsonBytes
+  | JsonNode[]
+  | { [key: string]: JsonNode };
+
+const HEX: Record<number, number> = {};
+for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+for (let i = 10; i < 16; i++) HEX["ABCDEF".charCodeAt(i - 10)] = i;
+
+const SIMPLE_ESCAPES: Record<number, number> = {
+  0x22: 0x22, // "
+  0x5c: 0x5c, // \
+  0x2f: 0x2f, // /
+  0x62: 0x08, // b
+  0x66: 0x0c, // f
+  0x6e: 0x0a, // n
+  0x72: 0x0d, // r
+  0x74: 0x09, // t
+  0x76: 0x0b, // v: Broker writes it
+};
+
+/**
+ * Recursive-descent parser for Broker's JSON dialect over UTF-8 bytes.
+ * Integers stay exact as bigints; everything else is standard JSON.
+ */
+class Parser {
+  pos = 0;
+  constructor(readonly b: Uint8Array, readonly maxNesting: number) {}
+
+  fail(what: string): never {
+    throw new BrokerError(ErrorCode.invalid_json, `malformed JSON: ${what} at byte ${this.pos}`, {
+      offset: this.pos,
+    });
+  }
+
+  ws(): void {
+    const b = this.b;
+    while (this.pos < b.length) {
+      const c = b[this.pos];
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.pos++;
+    }
+  }
+
+  document(): JsonNode {
+    this.ws();
+    const v = this.value(0);
+    this.ws();
+    if (this.pos !== this.b.length) this.fail("trailing characters");
+    return v;
+  }
+
+  literal(word: string): void {
+    for (let i = 0; i < word.length; i++) {
+      if (this.b[this.pos + i] !== word.charCodeAt(i)) this.fail("unexpected character");
+    }
+    this.pos += word.length;
+  }
+
+  value(nesting: number): JsonNode {
+    if (this.pos >= this.b.length) this.fail("unexpected end");
+    const c = this.b[this.pos];
+    switch (c) {
+      case 0x7b: // {
+        return this.object(nesting + 1);
+      case 0x5b: // [
+        return this.array(nesting + 1);
+      case 0x22: // "
+        return this.string();
+      case 0x74: // t
+        this.literal("true");
+        return true;
+      case 0x66: // f
+        this.literal("false");
+        return false;
+      case 0x6e: // n
+        if (this.b[this.pos + 1] === 0x61) {
+          this.literal("nan");
+          return NaN;
+        }
+        this.literal("null");
+        return null;
+      case 0x69: // i
+        this.literal("inf");
+        return Infinity;
+      default:
+        if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+        return this.fail("unexpected character");
+    }
+  }
+
+  checkNesting(nesting: number): void {
+    if (nesting > this.maxNesting) {
+      throw new BrokerError(
+        ErrorCode.deserialization_failed,
+        `JSON nested deeper than ${this.maxNesting} levels`,
+        { offset: this.pos },
+      );
+    }
+  }
+
+  object(nesting: number): JsonNode {
+    this.checkNesting(nesting);
+    this.pos++;
+    // No prototype: keys such as "__proto__" are plain data here.
+    const obj: { [key: string]: JsonNode } = Object.create(null);
+    this.ws();
+    if (this.b[this.pos] === 0x7d) {
+      this.pos++;
+      return obj;
+    }
+    while (true) {
+      this.ws();
+      if (this.b[this.pos] !== 0x22) this.fail("expected a key");
+      const k = this.string();
+      const key = typeof k === "string" ? k : k.text;
+      this.ws();
+      if (this.b[this.pos] !== 0x3a) this.fail("expected ':'");
+      this.pos++;
+      this.ws();
+      obj[key] = this.value(nesting);
+      this.ws();
+      const c = this.b[this.pos++];
+      if (c === 0x7d) return obj;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("expected ',' or '}'");
+      }
+    }
+  }
+
+  array(nesting: number): JsonNode {
+    this.checkNesting(nesting);
+    this.pos++;
+    const out: JsonNode[] = [];
+    this.ws();
+    if (this.b[this.pos] === 0x5d) {
+      this.pos++;
+      return out;
+    }
+    while (true) {
+      this.ws();
+      out.push(this.value(nesting));
+      this.ws();
+      const c = this.b[this.pos++];
+      if (c === 0x5d) return out;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("expected ',' or ']'");
+      }
+    }
+  }
+
+  number(): JsonNode {
+    const b = this.b;
+    const start = this.pos;
+    if (b[this.pos] === 0x2d) {
+      this.pos++;
+      if (b[this.pos] === 0x69) {
+        this.literal("inf");
+        return -Infinity;
+      }
+      if (b[this.pos] === 0x6e) {
+        this.literal("nan");
+        return NaN;
+      }
+    }
+    const digits = () => {
+      const from = this.pos;
+      while (b[this.pos] >= 0x30 && b[this.pos] <= 0x39) this.pos++;
+      if (this.pos === from) this.fail("expected a digit");
+    };
+    if (b[this.pos] === 0x30) this.pos++;
+    else digits();
+    let integral = true;
+    if (b[this.pos] === 0x2e) {
+      integral = false;
+      this.pos++;
+      digits();
+    }
+    if (b[this.pos] === 0x65 || b[this.pos] === 0x45) {
+      integral = false;
+      this.pos++;
+      if (b[this.pos] === 0x2b || b[this.pos] === 0x2d) this.pos++;
+      digits();
+    }
+    let token = "";
+    for (let i = start; i < this.pos; i++) token += String.fromCharCode(b[i]);
+    return integral ? BigInt(token) : Number(token);
+  }
+
+  string(): string | JsonBytes {
+    const b = this.b;
+    const start = ++this.pos;
+    // Fast path: no escapes, one slice of the input.
+    while (this.pos < b.length && b[this.pos] !== 0x22 && b[this.pos] !== 0x5c) this.pos++;
+    if (this.pos >= b.length) this.fail("unterminated string");
+    if (b[this.pos] === 0x22) return this.finishString(b.subarray(start, this.pos++));
+    const out: number[] = Array.from(b.subarray(start, this.pos));
+    while (true) {
+      if (this.pos >= b.length) this.fail("unterminated string");
+      const c = b[this.pos++];
+      if (c === 0x22) return this.finishString(new Uint8Array(out));
+      if (c !== 0x5c) {
+        out.push(c);
+        continue;
+      }
+      const e = b[this.pos++];
+      const simple = SIMPLE_ESCAPES[e];
+      if (simple !== undefined) {
+        out.push(simple);
+      } else if (e === 0x75) {
+        let cp = this.hex4();
+        if (cp >= 0xd800 && cp < 0xdc00 && b[this.pos] === 0x5c && b[this.pos + 1] === 0x75) {
+          const save = this.pos;
+          this.pos += 2;
+          const lo = this.hex4();
+          if (lo >= 0xdc00 && lo < 0xe000) cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          else this.pos = save;
+        }
+        // A lone surrogate has no UTF-8 form: it reads as U+FFFD.
+        if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
+        for (const x of utf8Enc.encode(String.fromCodePoint(cp))) out.push(x);
+      } else {
+        this.pos--;
+        this.fail("bad escape");
+      }
+    }
+  }
+
+  hex4(): number {
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const h = HEX[this.b[this.pos++]];
+      if (h === undefined) {
+        this.pos--;
+        this.fail("bad \\u escape");
+      }
+      v = v * 16 + h;
+    }
+    return v;
+  }
+
+  finishString(bytes: Uint8Array): string | JsonBytes {
+    try {
+      return utf8Fatal.decode(bytes);
+    } catch {
+      return new JsonBytes(bytes.slice(), utf8Lossy.decode(bytes));
+    }
+  }
+}
+
+// ---------------------------------------------------------- JSON to data
+
+function clash(what: string): never {
+  throw new BrokerError(ErrorCode.type_clash, what);
+}
+
+function bad(what: string): never {
+  throw new BrokerError(ErrorCode.deserialization_failed, what);
+}
+
+function show(x: unknown): string {
+  if (typeof x === "bigint") return `${x}`;
+  if (x instanceof JsonBytes) return JSON.stringify(x.text);
+  try {
+    const s = JSON.stringify(x);
+    if (s === undefined) return String(x);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(x);
+  }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof JsonBytes) &&
+    !ArrayBuffer.isView(x);
+}
+
+function exactInteger(x: unknown, type: string): bigint {
+  if (typeof x === "bigint") return x;
+  if (typeof x === "number" && Number.isInteger(x)) {
+    // Above 2^53 the number may already be rounded: refuse to guess.
+    if (!Number.isSafeInteger(x)) {
+      clash(`${type} ${x} is not exact as a JS number; pass a bigint or the JSON text`);
+    }
+    return BigInt(x);
+  }
+  return clash(`${type} data must be an integer, got ${show(x)}`);
+}
+
+function realValue(x: unknown): number {
+  if (typeof x === "number") return x;
+  if (typeof x === "bigint") return Number(x);
+  if (x === "nan" || x === "-nan") return NaN;
+  if (x === "inf") return Infinity;
+  if (x === "-inf") return -Infinity;
+  return clash(`real data must be a number, got ${show(x)}`);
+}
+
+function textValue(x: unknown, type: string): string {
+  if (typeof x === "string") return x;
+  if (x instanceof JsonBytes) return clash(`${type} data is not UTF-8`);
+  return clash(`${type} data must be a string, got ${show(x)}`);
+}
+
+function textData(x: unknown, type: "string" | "enum-value"): Data {
+  if (x instanceof JsonBytes) return type === "string" ? str(x.bytes) : enumValue(x.bytes);
+  if (x instanceof Uint8Array) return type === "string" ? str(x) : enumValue(x);
+  const s = textValue(x, type);
+  return type === "string" ? str(s) : enumValue(s);
+}
+
+function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
+  try {
+    return parse(text);
+  } catch (e) {
+    if (e instanceof BrokerError) throw e;
+    return clash(`bad ${type} ${JSON.stringify(text)}`);
+  }
+}
+
+const TS_RE =
+  /^([+-]?\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** ISO 8601 as CAF's datetime reads it (no zone means UTC), to ns since the epoch. */
+function parseTimestamp(text: string): bigint {
+  const m = TS_RE.exec(text);
+  if (!m) return clash(`bad timestamp ${JSON.stringify(text)}`);
+  // Years outside ±100000 are far outside the int64 nanosecond range anyway.
+  const year = m[1].replace(/^[+-]/, "").length > 6 ? 1e9 : Number(m[1]);
+  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const monthDays = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (
+    Math.abs(year) > 100_000 || month < 1 || month > 12 || day < 1 || day > monthDays ||
+    hour > 23 || minute > 59 || second > 59
+  ) {
+    return clash(`bad timestamp ${JSON.stringify(text)}`);
+  }
+  let offset = 0;
+  if (m[9]) offset = (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 3600 + Number(m[11] ?? 0) * 60);
+  const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+    offset;
+  const frac = BigInt((m[7] ?? "").slice(0, 9).padEnd(9, "0"));
+  const ns = BigInt(secs) * 1_000_000_000n + frac;
+  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    return clash(`timestamp ${JSON.stringify(text)} is out of range`);
+  }
+  return ns;
+}
+
+const TIMESPAN_UNITS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  min: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+};
+
+/** An integer and a unit, as CAF reads timespans (plus `d`), to ns. */
+function parseTimespan(text: string): bigint {
+  const m = /^([+-]?\d+)(ns|us|ms|s|min|h|d)$/.exec(text);
+  if (!m) return clash(`bad timespan ${JSON.stringify(text)}`);
+  const ns = BigInt(m[1]) * TIMESPAN_UNITS[m[2]];
+  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    return clash(`timespan ${JSON.stringify(text)} is out of range`);
+  }
+  return ns;
+}
+
+function elements(x: unknown, type: string): unknown[] {
+  if (!Array.isArray(x)) return clash(`${type} data must be an array, got ${show(x)}`);
+  return x;
+}
+
+function toData(node: unknown, depth: number, maxDepth: number): Data {
+  if (!isObject(node)) return bad(`expected an object with "@data-type", got ${show(node)}`);
+  const type = node["@data-type"];
+  const d = node.data;
+  switch (type) {
+    case "none":
+      // Broker ignores the data of none.
+      return { type: "none", value: null };
+    case "boolean":
+      if (typeof d !== "boolean") clash(`boolean data must be true or false, got ${show(d)}`);
+      return { type: "boolean", value: d };
+    case "count": {
+      const v = exactInteger(d, type);
+      if (v < 0n || v > LIMITS.U64_MAX) clash(`count ${v} is out of range`);
+      return { type: "count", value: v };
+    }
+    case "integer": {
+      const v = exactInteger(d, type);
+      if (v < LIMITS.I64_MIN || v > LIMITS.I64_MAX) clash(`integer ${v} is out of range`);
+      return { type: "integer", value: v };
+    }
+    case "real":
+      return { type: "real", value: realValue(d) };
+    case "string":
+    case "enum-value":
+      return textData(d, type);
+    case "address":
+      return { type: "address", value: parsed(type, textValue(d, type), Address.parse) };
+    case "subnet":
+      return { type: "subnet", value: parsed(type, textValue(d, type), Subnet.parse) };
+    case "port":
+      return { type: "port", value: parsed(type, textValue(d, type), Port.parse) };
+    case "timestamp":
+      return { type: "timestamp", value: parseTimestamp(textValue(d, type)) };
+    case "timespan":
+      return { type: "timespan", value: parseTimespan(textValue(d, type)) };
+    case "set":
+    case "vector": {
+      const xs = elements(d, type);
+      if (xs.length > 0 && depth >= maxDepth) bad("nesting deeper than the limit");
+      const items = xs.map((x) => toData(x, depth + 1, maxDepth));
+      if (type === "vector") return { type: "vector", value: items };
+      const s = set(...items);
+      if (s.value.length !== items.length) bad("duplicate set element");
+      return s;
+    }
+    case "table": {
+      const xs = elements(d, type);
+      if (xs.length > 0 && depth >= maxDepth) bad("nesting deeper than the limit");
+      const entries = xs.map((x) => {
+        if (!isObject(x) || !("key" in x) || !("value" in x)) {
+          return clash(`table entries must be {"key": ..., "value": ...}, got ${show(x)}`);
+        }
+        return [toData(x.key, depth + 1, maxDepth), toData(x.value, depth + 1, maxDepth)] as const;
+      });
+      const t = table(entries);
+      if (t.value.length !== entries.length) bad("duplicate table key");
+      return t;
+    }
+    default:
+      return bad(
+        type === undefined ? 'missing "@data-type"' : `unknown "@data-type" ${show(type)}`,
+      );
+  }
+}
+
+/**
+ * Reads a value from Broker's JSON form: text (a string, or UTF-8 bytes, which
+ * also carry strings that are not UTF-8) or an object such as
+ * {@link dataToJsonValue} or `JSON.parse` gives. Accepts Broker's non-JSON
+ * words `nan`, `inf`, `-inf` and the other liberties listed in the module doc.
+ * Throws a {@link BrokerError}: `invalid_json`, `deserialization_failed` or
+ * `type_clash`.
+ *
+ * @example
+ * ```ts
+ * import { dataFromJson, dataToString } from "../../mod.ts";
+ * const v = dataFromJson('{"@data-type":"timespan","data":"1500ms"}');
+ * dataToString(v); // "1500000000ns"
+ * dataFromJson({ "@data-type": "real", data: 1.5 }); // real(1.5)
+ * dataFromJson('{"@data-type":"real","data":nan}'); // real(NaN)
+ * ```
+ */
+export function dataFromJson(
+  json: string | Uint8Array | JsonDataValue | object,
+  options?: DataFromJsonOptions,
+): Data {
+  const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  let node: unknown = json;
+  if (typeof json === "string" || json instanceof Uint8Array) {
+    const bytes = typeof json === "string" ? utf8Enc.encode(json) : json;
+    // Each data level takes at most three JSON levels (table, entry, key).
+    node = new Parser(bytes, 3 * maxDepth + 3).document();
+  }
+  return toData(node, 0, maxDepth);
+}
