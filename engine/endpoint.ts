@@ -466,7 +466,11 @@ export class Endpoint {
         this.#fail(c, e);
         return;
       }
-      if (f === undefined) return;
+      if (f === undefined) {
+        // The transport reuses its read buffer: keep only our own copy of a partial frame.
+        c.reader.compact();
+        return;
+      }
       if (c.state === "handshake" || c.state === "paused") {
         if (!c.handshake) return;
         this.#apply(c, c.handshake.receive(f));
@@ -585,12 +589,14 @@ export class Endpoint {
     }
     if (toUs && type === EnvelopeType.data) {
       let wait: Promise<void>[] | undefined;
-      const msg: PendingMessage = { topic, payload };
+      // A copy: the payload lies in the transport's reused read buffer.
+      let msg: PendingMessage | undefined;
       // A subscriber with nested prefixes matches twice: the round stamp delivers once.
       const round = ++this.#round;
       this.#local.forEachMatch(topic, (sub) => {
         if (sub.round === round) return;
         sub.round = round;
+        msg ??= { topic, payload: copyToSlab(payload) };
         const p = sub.deliver(msg);
         if (p) (wait ??= []).push(p);
       });

@@ -591,7 +591,7 @@ export class EncodedData {
  * trick); a full slab is replaced, never overwritten.
  */
 class Writer {
-  static readonly SLAB = 64 * 1024;
+  static readonly SLAB = 1024 * 1024;
   buf = new Uint8Array(Writer.SLAB);
   dv = new DataView(this.buf.buffer);
   start = 0;
@@ -813,7 +813,7 @@ export function encode(value: Data): Uint8Array {
   }
   const out = w.buf.subarray(w.start, w.pos);
   // A slab grown for one huge value is not kept for the small ones after it.
-  if (w.buf.length > 1 << 20) shared = new Writer();
+  if (w.buf.length > Writer.SLAB) shared = new Writer();
   return out;
 }
 
@@ -843,7 +843,7 @@ export function encodeAfter(header: Uint8Array, value: Data): Uint8Array {
     throw new BrokerError(ErrorCode.serialization_failed, `cannot encode: ${e}`, { cause: e });
   }
   const out = w.buf.subarray(w.start, w.pos);
-  if (w.buf.length > 1 << 20) shared = new Writer();
+  if (w.buf.length > Writer.SLAB) shared = new Writer();
   return out;
 }
 
@@ -867,7 +867,7 @@ export function copyToSlab(bytes: Uint8Array, headroom = 0): Uint8Array {
   w.buf.set(bytes, w.pos + headroom);
   w.pos += headroom + bytes.length;
   const out = w.buf.subarray(w.start, w.pos);
-  if (w.buf.length > 1 << 20) shared = new Writer();
+  if (w.buf.length > Writer.SLAB) shared = new Writer();
   return out;
 }
 

@@ -8,7 +8,11 @@
 
 /** Where a connection's bytes and end go. */
 export interface ConnectionHandler {
-  /** A chunk arrived. Returning a promise pauses reading until it settles (back-pressure). */
+  /**
+   * A chunk arrived. It is valid until this call returns or its promise
+   * settles (the read buffer is reused): keep copies, not views. Returning a
+   * promise pauses reading until it settles (back-pressure).
+   */
   onBytes(chunk: Uint8Array): void | Promise<void>;
   /** The connection ended; `error` is set when it failed rather than closed. */
   onClose(error?: unknown): void;
@@ -98,8 +102,8 @@ export class TcpConnection {
       while (!this.#closed) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
-        // The handler may keep what it is given: hand it a copy of the chunk.
-        const pending = this.#handler!.onBytes(buf.slice(0, n));
+        // One buffer for every read: allocating a chunk per read costs more than the read.
+        const pending = this.#handler!.onBytes(buf.subarray(0, n));
         if (pending) await pending;
       }
     } catch (e) {

@@ -89,6 +89,29 @@ export class FrameReader {
   }
 
   /** Hands the reader bytes read from the socket. The chunk is kept, not copied. */
+  /**
+   * Copies the bytes still buffered out of the chunks they arrived in, so the
+   * caller may reuse its read buffer. Call it when `next()` returned undefined.
+   */
+  compact(): void {
+    const chunks = this.#chunks;
+    if (chunks.length === 0) return;
+    if (this.#buffered === 0) {
+      this.#chunks = [];
+      this.#pos = 0;
+      return;
+    }
+    const own = new Uint8Array(this.#buffered);
+    let off = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      const c = i === 0 ? chunks[0].subarray(this.#pos) : chunks[i];
+      own.set(c, off);
+      off += c.length;
+    }
+    this.#chunks = [own];
+    this.#pos = 0;
+  }
+
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
