@@ -17,7 +17,7 @@ import {
 } from "./routing/origin_tag.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
-import { extendFilter, filterMatches, isInternalTopic, makeFilter } from "./routing/filter.ts";
+import { filterMatches, insertIntoFilter, isInternalTopic, makeFilter } from "./routing/filter.ts";
 import { PrefixTrie } from "./routing/trie.ts";
 import { BoundedQueue } from "./queue.ts";
 import { Publisher, type PublisherOptions } from "./publisher.ts";
@@ -111,8 +111,8 @@ interface Connection {
   redundant?: boolean;
   /** Whether the peer is one of our endpoints (it sent OURS_HELLO): broadcasts to it carry origin tags. */
   ours?: boolean;
-  /** The filter we sent in the handshake; if ours grew meanwhile, the peer gets an update. */
-  sentFilter?: readonly string[];
+  /** Version of our filter last sent; if ours grew since the handshake, the peer gets an update. */
+  sentFilterVersion?: number;
   removed?: boolean;
 }
 
@@ -145,7 +145,9 @@ export class Endpoint {
   readonly #id: EndpointId;
   readonly #idText: string;
   readonly #opts: Required<Omit<EndpointOptions, "id">>;
-  #filter: readonly string[] = [];
+  readonly #filter: string[] = [];
+  /** Bumped whenever #filter grows, so a connection can tell whether it saw the latest. */
+  #filterVersion = 0;
   readonly #local = new PrefixTrie<Subscriber>();
   readonly #subscribers = new Set<Subscriber>();
   readonly #headers = new Map<string, Uint8Array>();
@@ -314,7 +316,10 @@ export class Endpoint {
     c.handshake = new Handshake({
       ownId: this.#id,
       role,
-      filter: () => (c.sentFilter = this.#filter),
+      filter: () => {
+        c.sentFilterVersion = this.#filterVersion;
+        return this.#filter.slice();
+      },
       checkPeer: (id, originator) => this.#checkPeer(c, id, originator),
       knowsPeer: (id) => {
         const key = keyOf(id);
@@ -410,7 +415,9 @@ export class Endpoint {
     c.handshake = undefined;
     this.#peers.set(key, c);
     this.#setPeerFilter(c, peerFilter);
-    if (c.sentFilter !== undefined && c.sentFilter !== this.#filter) this.#sendFilter(c);
+    if (c.sentFilterVersion !== undefined && c.sentFilterVersion !== this.#filterVersion) {
+      this.#sendFilter(c);
+    }
     // Tell the peer we can tag origins; a C++ peer answers with a pong and nothing else.
     c.tcp.send(encodeEnvelope({
       sender: this.#id,
@@ -952,10 +959,17 @@ export class Endpoint {
   }
 
   readonly #subscriptionHost = {
-    addSubscription: (sub: Subscriber, topic: string) => {
+    addSubscriptions: (sub: Subscriber, topics: readonly string[]) => {
       this.#subscribers.add(sub);
-      this.#local.add(topic, sub);
-      this.#growFilter(topic);
+      let grew = false;
+      for (const t of topics) {
+        this.#local.add(t, sub);
+        if (insertIntoFilter(this.#filter, t)) grew = true;
+      }
+      if (!grew) return;
+      this.#filterVersion++;
+      // Broker announces a grown filter to every direct peer, unicast, never forwarded.
+      for (const c of this.#peers.values()) this.#sendFilter(c);
     },
     removeSubscription: (sub: Subscriber, topic: string) => {
       this.#local.remove(topic, sub);
@@ -966,16 +980,8 @@ export class Endpoint {
     },
   };
 
-  #growFilter(topic: string): void {
-    const next = extendFilter(this.#filter, topic);
-    if (next === this.#filter) return;
-    this.#filter = next;
-    // Broker announces a grown filter to every direct peer, unicast, never forwarded.
-    for (const c of this.#peers.values()) this.#sendFilter(c);
-  }
-
   #sendFilter(c: Connection): void {
-    c.sentFilter = this.#filter;
+    c.sentFilterVersion = this.#filterVersion;
     c.tcp.send(encodeEnvelope({
       sender: this.#id,
       receiver: c.peerId!,

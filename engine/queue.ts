@@ -69,12 +69,12 @@ export class BoundedQueue<T> {
     }
     return new Promise<void>((resolve) => {
       this.#space.push(() => {
-        this.#items.push(item);
+        // A reader waiting right now takes the item; otherwise it joins the queue.
+        const w2 = this.#waiters.shift();
+        if (w2) w2(item);
+        else this.#items.push(item);
         resolve();
       });
-    }).then(() => {
-      const w2 = this.#waiters.shift();
-      if (w2) w2(this.#take());
     });
   }
 

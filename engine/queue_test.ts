@@ -54,3 +54,15 @@ Deno.test("async iteration and the stream view", async () => {
   assert.deepEqual(await reader.read(), { done: false, value: 5 });
   assert.deepEqual(await reader.read(), { done: true, value: undefined });
 });
+
+Deno.test("block: a freed slot never wakes a reader with nothing to give", async () => {
+  const q = new BoundedQueue<number>(1, "block");
+  q.push(1);
+  const pending = q.push(2);
+  assert.deepEqual(q.poll(), [1, 2]);
+  const next = q.get(); // registered before the producer's promise settles
+  await pending;
+  q.push(3);
+  assert.equal(await next, 3, "get() waited for a real item");
+  assert.equal(q.closed, false);
+});

@@ -24,7 +24,7 @@ export interface PendingMessage {
 
 /** What a subscriber needs from its endpoint. */
 export interface SubscriptionHost {
-  addSubscription(sub: Subscriber, topic: string): void;
+  addSubscriptions(sub: Subscriber, topics: readonly string[]): void;
   removeSubscription(sub: Subscriber, topic: string): void;
   detach(sub: Subscriber): void;
 }
@@ -64,7 +64,10 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
     this.#host = host;
     this.#queue = new BoundedQueue(options?.queueSize ?? 1024, options?.overflowPolicy ?? "block");
-    for (const t of topics) this.addTopic(t);
+    const fresh = [...new Set(topics)];
+    for (const t of fresh) this.#topics.add(t);
+    // One filter change (and one routing update) for the whole list.
+    if (fresh.length > 0) this.#host.addSubscriptions(this, fresh);
   }
 
   /** The prefixes this subscriber receives. */
@@ -102,7 +105,7 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   addTopic(topic: string): void {
     if (this.#topics.has(topic) || this.#queue.closed) return;
     this.#topics.add(topic);
-    this.#host.addSubscription(this, topic);
+    this.#host.addSubscriptions(this, [topic]);
   }
 
   /** Stops receiving a prefix (peers keep their copy of the filter, as with Broker). */

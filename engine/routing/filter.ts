@@ -27,6 +27,41 @@ function byBytes(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Index of the first entry not below `topic` (binary search in byte order). */
+function lowerBound(filter: readonly string[], topic: string): number {
+  let lo = 0, hi = filter.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (byBytes(filter[mid], topic) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Adds a topic to a sorted, prefix-minimal filter in place; returns whether
+ * the filter changed. Only the predecessor can cover the new topic (anything
+ * between a prefix and the topic starts with that prefix), and the entries
+ * the topic covers follow it contiguously: O(log n) search plus the move.
+ *
+ * @example
+ * ```ts
+ * import { insertIntoFilter } from "./filter.ts";
+ * const f = ["/a/b", "/c"];
+ * console.log(insertIntoFilter(f, "/a"), f); // true ["/a", "/c"]
+ * ```
+ */
+export function insertIntoFilter(filter: string[], topic: string): boolean {
+  if (isInternalTopic(topic)) return false;
+  const i = lowerBound(filter, topic);
+  if (i < filter.length && filter[i] === topic) return false;
+  if (i > 0 && topic.startsWith(filter[i - 1])) return false;
+  let j = i;
+  while (j < filter.length && filter[j].startsWith(topic)) j++;
+  filter.splice(i, j - i, topic);
+  return true;
+}
+
 /**
  * Adds a topic to a filter as Broker does; returns the new filter, or the
  * same array when nothing changed (so callers can tell whether to announce it).
@@ -38,13 +73,12 @@ function byBytes(a: string, b: string): number {
  * ```
  */
 export function extendFilter(filter: readonly string[], topic: string): readonly string[] {
-  if (isInternalTopic(topic)) return filter;
-  if (filter.some((f) => topic.startsWith(f))) return filter;
-  return [...filter.filter((f) => !f.startsWith(topic)), topic].sort(byBytes);
+  const next = filter.slice();
+  return insertIntoFilter(next, topic) ? next : filter;
 }
 
 /**
- * Builds a filter from any list of topics.
+ * Builds a filter from any list of topics: one sort, one pass.
  *
  * @example
  * ```ts
@@ -53,9 +87,14 @@ export function extendFilter(filter: readonly string[], topic: string): readonly
  * ```
  */
 export function makeFilter(topics: Iterable<string>): readonly string[] {
-  let f: readonly string[] = [];
-  for (const t of topics) f = extendFilter(f, t);
-  return f;
+  const sorted = [...topics].filter((t) => !isInternalTopic(t)).sort(byBytes);
+  const out: string[] = [];
+  for (const t of sorted) {
+    // Sorted, so a covering prefix can only be the last entry kept.
+    if (out.length > 0 && t.startsWith(out[out.length - 1])) continue;
+    out.push(t);
+  }
+  return out;
 }
 
 /**
