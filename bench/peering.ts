@@ -1,0 +1,1032 @@
+/**
+ * Peering benchmarks: how fast our endpoints move messages over real TCP
+ * peerings, measured beside the reference C++ Broker on the same machine and
+ * in the same run, so that the ratios hold for this machine's load.
+ *
+ * What is measured, and why:
+ *
+ * - Throughput (messages/s, and MB/s of encoded values; envelope and topic
+ *   bytes not counted). In one process (two endpoints on one event loop) and
+ *   across two processes (our publisher here, `bench/peering_receiver.ts` as
+ *   the receiver), because Zeek nodes are separate processes. Workloads:
+ *   `count` (one count, 9 B), `event_1` and `event_2`, which are exactly the
+ *   Zeek events of `broker-throughput -t 1` (48 B) and `-t 2` (a conn.log-like
+ *   entry of 18 fields, 236 B), so the same messages flow through C++ to C++,
+ *   ours to C++, C++ to ours and ours to ours. The C++ receiver is
+ *   `broker-throughput --server`, which prints its receive rate each second;
+ *   the C++ publisher is its client with `-r 0` (flat out).
+ *   Our publisher respects back-pressure (`demand` / `ready`), so it is
+ *   lossless; C++'s flat-out client is not (its peer buffer overflows and it
+ *   disconnects, see "overload"), so the C++ publisher runs with
+ *   `--peer-buffer-size=10000000`, which keeps it lossless for a run of a few
+ *   seconds while the receiver sets the pace.
+ * - Ping-pong round trips (p50/p99/max) with the same count and payload size:
+ *   our `cli/main.ts node` ping and pong against `broker-node` ping and pong,
+ *   and the two mixed pairs. Samples are sorted (exact percentiles).
+ * - Routing cost against the number of subscriptions on the receiving
+ *   endpoint (in one process, so only the engine is measured). Messages go to
+ *   one topic that matches one subscription; the others are distinct prefixes
+ *   that do not match. "distinct" prefixes each enter the filter the peers
+ *   see; "covered" prefixes sit under one subscribed prefix, so the local trie
+ *   holds them all while the filter holds one entry.
+ * - Overload: a publisher that never waits for demand, small messages, for a
+ *   few seconds, with each peer overflow policy; delivered messages per
+ *   second show whether throughput holds, drops or the peering is cut. The
+ *   C++ client with `-r 0` is the same kind of publisher.
+ *
+ * Rates are taken after a warm-up (JIT, slow start) and the receiver's first
+ * message, from counts the receiver samples in its read loop. The machine is
+ * shared, so runs differ by 10-30%; compare rows of one run.
+ *
+ * Output: one table per section, then one line `JSON {...}` with every number.
+ * Run: `deno task bench:peering` (about 2 minutes) or with `--quick`
+ * (about 40 s: shorter windows, fewer pings, fewer workloads and policies,
+ * no 10k "distinct" row).
+ * `--only=tput,latency,routing,overload,inproc` picks sections. The C++
+ * tools are looked up in `$BROKER_REF_BIN`, `../shared/tools/broker-ref/bin`
+ * and `/work/shared/tools/broker-ref/bin`; without them, C++ rows say so.
+ *
+ * @module
+ */
+import {
+  addr,
+  bool,
+  count,
+  type Data,
+  encode,
+  Endpoint,
+  enumValue,
+  integer,
+  port,
+  set,
+  str,
+  type Subscriber,
+  timespan,
+  timestamp,
+  vector,
+} from "../mod.ts";
+import { setImmediate } from "node:timers";
+
+// ------------------------------------------------------------------ settings
+
+const ARGS = Deno.args;
+const QUICK = ARGS.includes("--quick");
+const ONLY = ARGS.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const wants = (section: string) => !ONLY || ONLY.includes(section);
+
+/** Durations and counts; `--quick` trades precision for time. */
+const CFG = QUICK
+  ? { inprocSec: 1, tputSec: 1.5, warmSec: 0.5, pings: 500, routeSec: 1, overloadSec: 2 }
+  : { inprocSec: 3, tputSec: 4, warmSec: 1, pings: 2000, routeSec: 2, overloadSec: 4 };
+/** Extra bytes of each ping (broker-node's `-s`): about a Zeek event's size. */
+const PING_SIZE = 300;
+const BT_TOPIC = "/benchmark/events";
+const DENO = Deno.execPath();
+const HERE = new URL(".", import.meta.url).pathname;
+const RECEIVER = `${HERE}peering_receiver.ts`;
+const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+
+// ------------------------------------------------------------------ workloads
+
+/** A message shape, and how `broker-throughput` names it (`-t`), if it has it. */
+interface Workload {
+  name: string;
+  make: (i: number) => Data;
+  /** Encoded size of one value in bytes. */
+  bytes: number;
+  btType?: number;
+}
+
+function zeekEvent(name: string, args: Data[]): Data {
+  // Zeek's event message: [protocol version 1, type 1 (event), [name, args]].
+  return vector(count(1), count(1), vector(str(name), vector(...args)));
+}
+
+const CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * broker-throughput's random strings, drawn from a pool made up front: built
+ * char by char per message they took ~40% of our publisher's CPU (profiled),
+ * which would measure JS string building rather than the engine. The encoder
+ * has no string cache, so each string is still encoded per message.
+ */
+const POOL: string[] = (() => {
+  let rng = 31337;
+  const out: string[] = [];
+  for (let k = 0; k < 65536; k++) {
+    let s = "";
+    for (let i = 0; i < 10; i++) {
+      rng = (rng * 48271) % 2147483647;
+      s += CHARSET[rng % CHARSET.length];
+    }
+    out.push(s);
+  }
+  return out;
+})();
+const SHORT = POOL.map((s) => s.slice(0, 5));
+let drawn = 0;
+const randomString = (n: 5 | 10) => (n === 5 ? SHORT : POOL)[drawn++ & 65535];
+
+let counter = 0;
+const A1 = addr("1.2.3.4"), A2 = addr("3.4.5.6");
+
+/** broker-throughput's event type 2: "resembles a line in conn.log". */
+function connEvent(): Data {
+  return zeekEvent("event_2", [
+    timestamp(BigInt(Date.now()) * 1_000_000n),
+    str(randomString(10)),
+    vector(A1, port(4567, "tcp"), A2, port(80, "tcp")),
+    enumValue("tcp"),
+    str(randomString(10)),
+    timespan(3_140_000_000n),
+    count(++counter),
+    count(++counter),
+    str(randomString(5)),
+    bool(true),
+    bool(false),
+    count(++counter),
+    str(randomString(10)),
+    count(++counter),
+    count(++counter),
+    count(++counter),
+    count(++counter),
+    set(str(randomString(10)), str(randomString(10))),
+  ]);
+}
+
+function workload(name: string, make: (i: number) => Data, btType?: number): Workload {
+  return { name, make, bytes: encode(make(1)).length, btType };
+}
+
+const W_COUNT = workload("count", (i) => count(i));
+const W_EV1 = workload("event_1", () => zeekEvent("event_1", [integer(42), str("test")]), 1);
+const W_EV2 = workload("event_2", connEvent, 2);
+
+// ------------------------------------------------------------------ processes
+
+const live = new Set<Proc>();
+
+/** A child process whose stdout and stderr lines are collected as they come. */
+class Proc {
+  readonly lines: string[] = [];
+  readonly errLines: string[] = [];
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly #child: Deno.ChildProcess;
+  #listeners: ((line: string) => void)[] = [];
+  #exited = false;
+
+  constructor(readonly label: string, cmd: string, args: string[]) {
+    this.#child = new Deno.Command(cmd, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    live.add(this);
+    // Both pipes are drained all the time: a child blocked on a full pipe would stall the run.
+    const out = this.#collect(this.#child.stdout, this.lines, true);
+    const err = this.#collect(this.#child.stderr, this.errLines, false);
+    this.status = Promise.all([out, err]).then(() => this.#child.status).then((s) => {
+      this.#exited = true;
+      live.delete(this);
+      return s;
+    });
+  }
+
+  async #collect(s: ReadableStream<Uint8Array>, into: string[], notify: boolean): Promise<void> {
+    let rest = "";
+    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) {
+        into.push(p);
+        if (notify) { for (const l of this.#listeners) l(p); }
+      }
+    }
+    if (rest) into.push(rest);
+  }
+
+  /** Calls `fn` with every stdout line from now on. */
+  onLine(fn: (line: string) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** The first stdout line (seen or future) matching `re`; rejects after `timeoutMs` or on exit. */
+  waitLine(re: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    for (const l of this.lines) {
+      const m = l.match(re);
+      if (m) return Promise.resolve(m);
+    }
+    return new Promise((resolve, reject) => {
+      const fail = (why: string) =>
+        reject(
+          new Error(
+            `${this.label}: ${why} waiting for ${re}; stdout: ${
+              this.lines.slice(-5).join(" | ")
+            }; stderr: ${this.errLines.slice(-5).join(" | ")}`,
+          ),
+        );
+      const timer = setTimeout(() => fail("timed out"), timeoutMs);
+      this.status.then(() => {
+        clearTimeout(timer);
+        fail("exited");
+      });
+      this.onLine((l) => {
+        const m = l.match(re);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m);
+        }
+      });
+    });
+  }
+
+  /** Waits for the exit, up to `timeoutMs`; false if still running. */
+  async exited(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const t = new Promise<false>((r) => timer = setTimeout(() => r(false), timeoutMs));
+    const ok = await Promise.race([this.status.then(() => true), t]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** SIGTERM, then SIGKILL if it does not go within a second. */
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // gone already
+    }
+    if (await this.exited(1000)) return;
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // gone already
+    }
+    await this.exited(2000);
+  }
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop()));
+}
+
+function refBin(): string | undefined {
+  const env = Deno.env.get("BROKER_REF_BIN");
+  for (
+    const dir of [
+      ...(env ? [env] : []),
+      new URL("../../shared/tools/broker-ref/bin/", import.meta.url).pathname,
+      "/work/shared/tools/broker-ref/bin/",
+    ]
+  ) {
+    try {
+      Deno.statSync(`${dir.replace(/\/$/, "")}/broker-throughput`);
+      return dir.replace(/\/$/, "");
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+const REF = refBin();
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+async function waitForPort(p: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: p })).close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing listens on ${p}`);
+      await sleep(30);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A macrotask turn: lets socket reads and writes run. setTimeout(0) costs ~2 ms here (clamped). */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** Endpoint shutdown without waiting for BYE answers from peers that are gone. */
+async function quietShutdown(...eps: Endpoint[]): Promise<void> {
+  await Promise.race([Promise.all(eps.map((e) => e.shutdown())), sleep(1500)]);
+}
+
+// ------------------------------------------------------------------ measuring
+
+/**
+ * Publishes until `stop()`; with `backpressure`, never more than the peers'
+ * demand. Yields a macrotask turn every `turnEvery` messages so that socket
+ * writes (and reads, in one process) make progress.
+ */
+async function publishLoop(
+  ep: Endpoint,
+  topic: string,
+  w: Workload,
+  stop: () => boolean,
+  backpressure = true,
+  turnEvery = 4096,
+): Promise<number> {
+  let i = 0, sinceTurn = 0;
+  while (!stop()) {
+    let room = Math.min(1024, turnEvery);
+    if (backpressure) {
+      room = Math.min(room, ep.demand(topic));
+      if (room <= 0) {
+        await ep.ready(topic);
+        continue;
+      }
+    }
+    for (let k = 0; k < room; k++) ep.publish(topic, w.make(i++));
+    sinceTurn += room;
+    if (sinceTurn >= turnEvery) {
+      sinceTurn = 0;
+      await turn();
+    }
+  }
+  return i;
+}
+
+/**
+ * Reads a subscriber until it closes, reporting how many messages each read
+ * took. `get()` can resolve `undefined` while the subscriber is open (a queue
+ * bug, see the report), so only `closed` ends the loop; such spurious wake-ups
+ * are counted in `spurious`.
+ */
+async function drain(sub: Subscriber, took: (k: number) => void): Promise<void> {
+  for (;;) {
+    const m = await sub.get();
+    if (m === undefined) {
+      if (sub.closed) return;
+      spurious++;
+      continue;
+    }
+    took(1 + sub.poll().length);
+  }
+}
+
+let spurious = 0;
+
+/** Counter samples `[ms, total]` from the receiver's TICK lines. */
+type Samples = [number, number][];
+
+/** Messages/s between the first sample at or after `warmMs` and the last one. */
+function steadyRate(s: Samples, warmMs: number): number {
+  const from = s.find(([t]) => t >= warmMs) ?? s[0];
+  const to = s[s.length - 1];
+  if (!from || !to || to[0] <= from[0]) return 0;
+  return (to[1] - from[1]) / ((to[0] - from[0]) / 1000);
+}
+
+/** Messages per whole second, from cumulative samples. */
+function perSecond(s: Samples, seconds: number): number[] {
+  const at = (ms: number) => {
+    let v = 0;
+    for (const [t, n] of s) if (t <= ms) v = n;
+    return v;
+  };
+  const out: number[] = [];
+  for (let k = 1; k <= seconds; k++) out.push(at(k * 1000) - at((k - 1) * 1000));
+  return out;
+}
+
+/** The counter lines of a receiver child (TICKs, then DONE: its last message). */
+function tickSamples(p: Proc): Samples {
+  const s: Samples = [[0, 1]];
+  for (const l of p.lines) {
+    const t = l.match(/^TICK (\S+) (\d+)/), d = l.match(/^DONE (\d+) (\S+)/);
+    const [ms, n] = t ? [Number(t[1]), Number(t[2])] : d ? [Number(d[2]), Number(d[1])] : [];
+    if (ms !== undefined && ms >= s[s.length - 1][0]) s.push([ms, n!]);
+  }
+  return s;
+}
+
+/** `rate: N events/s` lines of broker-throughput --server, from the first non-zero one. */
+function btRates(p: Proc): number[] {
+  const r = p.lines.map((l) => l.match(/^rate: (\d+) events\/s/)).filter((m) => m !== null)
+    .map((m) => Number(m![1]));
+  const first = r.findIndex((x) => x > 0);
+  return first < 0 ? [] : r.slice(first);
+}
+
+/** Steady C++ server rate: drops the first (partial) second and the trailing zeros. */
+function btSteady(rates: number[], seconds: number): number {
+  const w = rates.slice(1, 1 + Math.max(1, Math.floor(seconds))).filter((x) => x > 0);
+  return w.length ? w.reduce((a, b) => a + b, 0) / w.length : 0;
+}
+
+function spawnReceiver(label: string, extra: string[]): Proc {
+  return new Proc(label, DENO, ["run", "-A", RECEIVER, ...extra]);
+}
+
+function btServer(p: number): Proc {
+  return new Proc("broker-throughput --server", `${REF}/broker-throughput`, [
+    "--disable-ssl",
+    "--verbose",
+    "--server",
+    `127.0.0.1:${p}`,
+  ]);
+}
+
+function btClient(p: number, type: number, extra: string[] = []): Proc {
+  return new Proc("broker-throughput client", `${REF}/broker-throughput`, [
+    "--disable-ssl",
+    ...extra,
+    "-t",
+    String(type),
+    "-r",
+    "0",
+    `127.0.0.1:${p}`,
+  ]);
+}
+
+// ------------------------------------------------------------------ results
+
+interface TputRow {
+  path: string;
+  workload: string;
+  bytes: number;
+  msgsPerSec: number | null;
+  note?: string;
+}
+
+interface LatencyRow {
+  pair: string;
+  n: number;
+  p50us: number | null;
+  p99us: number | null;
+  maxus: number | null;
+  note?: string;
+}
+
+interface RoutingRow {
+  layout: string;
+  subscriptions: number;
+  filterEntries: number;
+  setupMs: number | null;
+  msgsPerSec: number | null;
+  note?: string;
+}
+
+interface OverloadRow {
+  who: string;
+  policy: string;
+  offeredPerSec: number | null;
+  deliveredPerSecond: number[];
+  delivered: number;
+  outcome: string;
+}
+
+const results = {
+  machine: {
+    cores: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+    quick: QUICK,
+    note: "loopback TCP; all processes share the machine's cores",
+  },
+  throughput: [] as TputRow[],
+  latency: [] as LatencyRow[],
+  routing: [] as RoutingRow[],
+  overload: [] as OverloadRow[],
+  /** Times `Subscriber.get()` resolved undefined on an open subscriber (in-process readers). */
+  spuriousUndefinedGets: 0,
+};
+
+function progress(text: string): void {
+  console.error(`  .. ${text}`);
+}
+
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | Error> {
+  try {
+    return await fn();
+  } catch (e) {
+    progress(`${what} failed: ${e instanceof Error ? e.message : e}`);
+    return e instanceof Error ? e : new Error(String(e));
+  } finally {
+    await stopAll();
+  }
+}
+
+// ------------------------------------------------------------------ throughput
+
+async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> {
+  const topic = "/bench/inproc";
+  const a = new Endpoint(), b = new Endpoint();
+  const sub = b.subscribe(topic, { queueSize: 4096 });
+  const p = await b.listen("127.0.0.1", 0);
+  await a.peer("127.0.0.1", p, { retry: 0 });
+  await a.awaitPeerSubscription(topic);
+  let n = 0;
+  const consumer = drain(sub, (k) => n += k);
+  const t0 = performance.now();
+  let warm: [number, number] | undefined, last: [number, number] = [t0, 0];
+  await publishLoop(a, topic, w, () => {
+    const now = performance.now();
+    if (!warm && now - t0 >= CFG.warmSec * 1000) warm = [now, n];
+    last = [now, n];
+    return now - t0 >= (seconds + CFG.warmSec) * 1000;
+  });
+  await quietShutdown(a, b);
+  await consumer;
+  return warm ? (last[1] - warm[1]) / ((last[0] - warm[0]) / 1000) : 0;
+}
+
+async function oursToOurs(w: Workload): Promise<number> {
+  const seconds = CFG.tputSec + CFG.warmSec;
+  const rx = spawnReceiver("receiver", [
+    "--listen",
+    "0",
+    "--topic",
+    BT_TOPIC,
+    "--seconds",
+    String(seconds),
+  ]);
+  const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
+  const ep = new Endpoint();
+  await ep.peer("127.0.0.1", p, { retry: 0 });
+  await ep.awaitPeerSubscription(BT_TOPIC);
+  let done = false;
+  rx.onLine((l) => done ||= l.startsWith("DONE"));
+  const stopAt = Date.now() + (seconds + 10) * 1000;
+  await publishLoop(ep, BT_TOPIC, w, () => done || Date.now() > stopAt);
+  await rx.exited(3000);
+  await quietShutdown(ep);
+  return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
+}
+
+async function oursToCpp(w: Workload): Promise<number> {
+  const p = freePort();
+  const srv = btServer(p);
+  await srv.waitLine(/listening on/);
+  const ep = new Endpoint();
+  await ep.peer("127.0.0.1", p, { retry: 0 });
+  await ep.awaitPeerSubscription(BT_TOPIC);
+  const until = Date.now() + (CFG.tputSec + 2.2) * 1000;
+  await publishLoop(ep, BT_TOPIC, w, () => Date.now() > until);
+  await quietShutdown(ep);
+  return btSteady(btRates(srv), CFG.tputSec);
+}
+
+async function cppToCpp(w: Workload): Promise<number> {
+  const p = freePort();
+  const srv = btServer(p);
+  await srv.waitLine(/listening on/);
+  btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
+  await srv.waitLine(/^rate: [1-9]/);
+  await sleep((CFG.tputSec + 1.2) * 1000);
+  return btSteady(btRates(srv), CFG.tputSec);
+}
+
+async function cppToOurs(w: Workload): Promise<number> {
+  const seconds = CFG.tputSec + CFG.warmSec;
+  const rx = spawnReceiver("receiver", [
+    "--listen",
+    "0",
+    "--topic",
+    BT_TOPIC,
+    "--seconds",
+    String(seconds),
+  ]);
+  const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
+  btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
+  await rx.waitLine(/^DONE/, (seconds + 15) * 1000);
+  return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
+}
+
+async function throughputSection(): Promise<void> {
+  const add = async (path: string, w: Workload, fn: () => Promise<number>, needsRef = false) => {
+    if (needsRef && !REF) {
+      results.throughput.push({
+        path,
+        workload: w.name,
+        bytes: w.bytes,
+        msgsPerSec: null,
+        note: "C++ tools not found",
+      });
+      return;
+    }
+    progress(`throughput ${path} ${w.name}`);
+    const r = await attempt(`${path} ${w.name}`, fn);
+    results.throughput.push(
+      r instanceof Error
+        ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: null, note: r.message.slice(0, 80) }
+        : { path, workload: w.name, bytes: w.bytes, msgsPerSec: r },
+    );
+  };
+  if (wants("inproc")) {
+    for (const w of [W_COUNT, W_EV2]) await add("ours in one process", w, () => inProcess(w));
+  }
+  if (wants("tput")) {
+    // --quick keeps the conn-sized workload, the one closest to Zeek's traffic.
+    const ours = QUICK ? [W_COUNT, W_EV2] : [W_COUNT, W_EV1, W_EV2];
+    for (const w of ours) await add("ours -> ours", w, () => oursToOurs(w));
+    for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
+      await add("C++ -> C++", w, () => cppToCpp(w), true);
+      await add("ours -> C++", w, () => oursToCpp(w), true);
+      await add("C++ -> ours", w, () => cppToOurs(w), true);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ latency
+
+function pingArgs(p: number): string[] {
+  return [
+    "--disable-ssl",
+    "-m",
+    "ping",
+    '--topics=["/bench/ping"]',
+    "-n",
+    String(CFG.pings),
+    "-s",
+    String(PING_SIZE),
+    `--peers=[<tcp://127.0.0.1:${p}>]`,
+  ];
+}
+
+function pongArgs(p: number): string[] {
+  return ["--disable-ssl", "-m", "pong", '--topics=["/bench/ping"]', "-p", String(p)];
+}
+
+function tool(kind: "ours" | "C++", args: string[], label: string): Proc {
+  return kind === "ours"
+    ? new Proc(label, DENO, ["run", "-A", CLI, "node", ...args])
+    : new Proc(label, `${REF}/broker-node`, args);
+}
+
+/** Nearest-rank percentile of sorted samples. */
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+async function pingPong(pinger: "ours" | "C++", ponger: "ours" | "C++"): Promise<LatencyRow> {
+  const pair = `${pinger} ping -> ${ponger} pong`;
+  const p = freePort();
+  const pong = tool(ponger, pongArgs(p), `${ponger} pong`);
+  await waitForPort(p);
+  const ping = tool(pinger, pingArgs(p), `${pinger} ping`);
+  if (!await ping.exited(60_000)) throw new Error(`${pair}: ping did not finish`);
+  await pong.stop();
+  const rtts = ping.lines.filter((l) => /^\d+$/.test(l)).map(Number).sort((a, b) => a - b);
+  if (rtts.length !== CFG.pings) {
+    throw new Error(`${pair}: ${rtts.length} of ${CFG.pings} pongs; ${ping.errLines.join(" ")}`);
+  }
+  const us = (ns: number) => ns / 1000;
+  return {
+    pair,
+    n: rtts.length,
+    p50us: us(percentile(rtts, 0.5)),
+    p99us: us(percentile(rtts, 0.99)),
+    maxus: us(rtts[rtts.length - 1]),
+  };
+}
+
+async function latencySection(): Promise<void> {
+  const pairs: ["ours" | "C++", "ours" | "C++"][] = [
+    ["ours", "ours"],
+    ["C++", "C++"],
+    ["ours", "C++"],
+    ["C++", "ours"],
+  ];
+  for (const [a, b] of pairs) {
+    const pair = `${a} ping -> ${b} pong`;
+    if ((a === "C++" || b === "C++") && !REF) {
+      results.latency.push({
+        pair,
+        n: 0,
+        p50us: null,
+        p99us: null,
+        maxus: null,
+        note: "C++ tools not found",
+      });
+      continue;
+    }
+    progress(`latency ${pair}`);
+    const r = await attempt(pair, () => pingPong(a, b));
+    results.latency.push(
+      r instanceof Error
+        ? { pair, n: 0, p50us: null, p99us: null, maxus: null, note: r.message.slice(0, 80) }
+        : r,
+    );
+  }
+}
+
+// ------------------------------------------------------------------ routing
+
+async function routing(k: number, layout: "distinct" | "covered"): Promise<RoutingRow> {
+  const topic = "/route/hit";
+  const a = new Endpoint(), b = new Endpoint();
+  const t0 = performance.now();
+  // The counting subscription matches the topic; the others are distinct prefixes that do not.
+  const sub = b.subscribe(layout === "distinct" ? topic : "/route/", { queueSize: 4096 });
+  const others = Array.from({ length: k - 1 }, (_, i) => `/route/p${i}/`);
+  const sink = b.subscribe(others, { queueSize: 1, overflowPolicy: "drop_newest" });
+  const p = await b.listen("127.0.0.1", 0);
+  await a.peer("127.0.0.1", p, { retry: 0 });
+  await a.awaitPeerSubscription(topic, 600_000);
+  const setupMs = performance.now() - t0;
+  let n = 0;
+  const consumer = drain(sub, (k) => n += k);
+  const w: Workload = { name: "count", make: W_COUNT.make, bytes: W_COUNT.bytes };
+  const start = performance.now();
+  let warm: [number, number] | undefined, last: [number, number] = [start, 0];
+  await publishLoop(a, topic, w, () => {
+    const now = performance.now();
+    if (!warm && now - start >= 500) warm = [now, n];
+    last = [now, n];
+    return now - start >= 500 + CFG.routeSec * 1000;
+  });
+  const filterEntries = b.filter.length;
+  sink.close();
+  await quietShutdown(a, b);
+  await consumer;
+  return {
+    layout,
+    subscriptions: k,
+    filterEntries,
+    setupMs,
+    msgsPerSec: warm ? (last[1] - warm[1]) / ((last[0] - warm[0]) / 1000) : 0,
+  };
+}
+
+async function routingSection(): Promise<void> {
+  const cases: [number, "distinct" | "covered"][] = [
+    [10, "distinct"],
+    [1000, "distinct"],
+    [10_000, "distinct"],
+    [100_000, "distinct"],
+    [100_000, "covered"],
+  ];
+  for (const [k, layout] of cases) {
+    progress(`routing ${k} ${layout}`);
+    const r = await attempt(`routing ${k}`, () => routing(k, layout));
+    results.routing.push(
+      r instanceof Error
+        ? {
+          layout,
+          subscriptions: k,
+          filterEntries: 0,
+          setupMs: null,
+          msgsPerSec: null,
+          note: r.message.slice(0, 80),
+        }
+        : r,
+    );
+  }
+}
+
+// ------------------------------------------------------------------ overload
+
+async function oursOverload(
+  policy: "disconnect" | "drop_newest" | "drop_oldest",
+): Promise<OverloadRow> {
+  const seconds = CFG.overloadSec;
+  const rx = spawnReceiver("receiver", [
+    "--listen",
+    "0",
+    "--topic",
+    BT_TOPIC,
+    "--seconds",
+    String(seconds),
+    "--idle-ms",
+    "1500",
+    "--tick-ms",
+    "100",
+  ]);
+  const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
+  const ep = new Endpoint({ overflowPolicy: policy });
+  const errors = ep.statusSubscriber(false);
+  await ep.peer("127.0.0.1", p, { retry: 0 });
+  await ep.awaitPeerSubscription(BT_TOPIC);
+  let done = false, cut = "";
+  rx.onLine((l) => done ||= l.startsWith("DONE"));
+  (async () => {
+    for await (const e of errors) cut ||= `${e.codeName}: ${e.message}`;
+  })();
+  const t0 = performance.now();
+  // Flat out: no demand checks, a turn per 1024 messages (fewer would starve the writer).
+  const offered = await publishLoop(
+    ep,
+    BT_TOPIC,
+    W_COUNT,
+    () => done || !!cut || performance.now() - t0 > (seconds + 5) * 1000,
+    false,
+    1024,
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  await rx.exited(3000);
+  await quietShutdown(ep);
+  const s = tickSamples(rx);
+  const delivered = s[s.length - 1][1];
+  return {
+    who: "ours -> ours",
+    policy,
+    offeredPerSec: offered / elapsed,
+    deliveredPerSecond: perSecond(s, seconds),
+    delivered,
+    outcome: cut
+      ? `cut after ${elapsed.toFixed(2)} s, ${offered} published (${cut.split(":")[0]})`
+      : `held; ${Math.max(0, offered - delivered)} of ${offered} dropped`,
+  };
+}
+
+async function cppOverload(policy: "disconnect" | "drop_newest"): Promise<OverloadRow> {
+  const p = freePort();
+  const srv = btServer(p);
+  await srv.waitLine(/listening on/);
+  const extra: string[] = [];
+  if (policy !== "disconnect") {
+    const dir = await Deno.makeTempDir({ prefix: "bench_peering_" });
+    const file = `${dir}/broker.cfg`;
+    await Deno.writeTextFile(file, `broker {\n  peer-overflow-policy = "${policy}"\n}\n`);
+    extra.push(`--config-file=${file}`);
+    setTimeout(() => Deno.remove(dir, { recursive: true }).catch(() => {}), 3000);
+  }
+  btClient(p, 1, extra);
+  await srv.waitLine(/^rate: [1-9]/);
+  await sleep((CFG.overloadSec + 1.2) * 1000);
+  // The first second is partial (the server's clock, not the first message's).
+  const rates = btRates(srv).slice(0, Math.ceil(CFG.overloadSec));
+  const lostAt = srv.lines.findIndex((l) => l.startsWith("peer_lost"));
+  const ratesBeforeLost = srv.lines.slice(0, lostAt).filter((l) => /^rate: [1-9]/.test(l)).length;
+  return {
+    who: "C++ -> C++",
+    policy,
+    offeredPerSec: null,
+    deliveredPerSecond: rates,
+    delivered: rates.reduce((a, b) => a + b, 0),
+    outcome: lostAt >= 0
+      ? `peering cut within ${ratesBeforeLost} s of traffic (peer_lost at the receiver)`
+      : "held",
+  };
+}
+
+async function overloadSection(): Promise<void> {
+  const policies = QUICK ? ["disconnect", "drop_newest"] as const : [
+    "disconnect",
+    "drop_newest",
+    "drop_oldest",
+  ] as const;
+  for (const policy of policies) {
+    progress(`overload ours ${policy}`);
+    const r = await attempt(`overload ${policy}`, () => oursOverload(policy));
+    if (!(r instanceof Error)) results.overload.push(r);
+  }
+  if (!REF) return;
+  for (const policy of QUICK ? ["disconnect"] as const : ["disconnect", "drop_newest"] as const) {
+    progress(`overload C++ ${policy}`);
+    const r = await attempt(`overload C++ ${policy}`, () => cppOverload(policy));
+    if (!(r instanceof Error)) results.overload.push(r);
+  }
+}
+
+// ------------------------------------------------------------------ report
+
+const fmt = (x: number | null, digits = 0) =>
+  x === null ? "n/a" : x.toLocaleString("en-US", { maximumFractionDigits: digits });
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+function report(): void {
+  const out: string[] = [];
+  out.push(
+    `deno-broker peering bench (${QUICK ? "quick" : "full"}), ${results.machine.cores} cores, ` +
+      `Deno ${results.machine.deno}; loopback TCP, all processes share these cores`,
+  );
+  if (results.throughput.length) {
+    out.push("", "Throughput (MB/s counts encoded values only):");
+    out.push(table(
+      ["path", "workload", "bytes", "msgs/s", "MB/s", "note"],
+      results.throughput.map((r) => [
+        r.path,
+        r.workload,
+        String(r.bytes),
+        fmt(r.msgsPerSec),
+        r.msgsPerSec === null ? "n/a" : fmt(r.msgsPerSec * r.bytes / 1e6, 1),
+        r.note ?? "",
+      ]),
+    ));
+    const get = (path: string, w: string) =>
+      results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
+    const ratio = (a: number | null, b: number | null) =>
+      a === null || b === null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
+    const ws = ["event_1", "event_2"].filter((w) => get("C++ -> C++", w) !== null);
+    if (ws.length) {
+      out.push("", "Throughput ratios, ours / C++ (same workload, C++ -> C++ as the base):");
+      out.push(table(
+        ["workload", "C++ -> C++", "ours -> ours", "ours -> C++", "C++ -> ours"],
+        ws.map((w) => {
+          const base = get("C++ -> C++", w);
+          return [
+            w,
+            fmt(base),
+            ratio(get("ours -> ours", w), base),
+            ratio(get("ours -> C++", w), base),
+            ratio(get("C++ -> ours", w), base),
+          ];
+        }),
+      ));
+    }
+  }
+  if (results.latency.length) {
+    out.push("", `Ping-pong round trips (${CFG.pings} pings, ${PING_SIZE}-byte payload), µs:`);
+    out.push(table(
+      ["pair", "n", "p50", "p99", "max", "note"],
+      results.latency.map((r) => [
+        r.pair,
+        String(r.n),
+        fmt(r.p50us, 1),
+        fmt(r.p99us, 1),
+        fmt(r.maxus, 1),
+        r.note ?? "",
+      ]),
+    ));
+  }
+  if (results.routing.length) {
+    out.push("", "Routing cost vs subscriptions on the receiver (one process, count messages):");
+    out.push(table(
+      ["layout", "subscriptions", "filter", "setup ms", "msgs/s", "note"],
+      results.routing.map((r) => [
+        r.layout,
+        fmt(r.subscriptions),
+        fmt(r.filterEntries),
+        fmt(r.setupMs),
+        fmt(r.msgsPerSec),
+        r.note ?? "",
+      ]),
+    ));
+  }
+  if (results.overload.length) {
+    out.push("", "Overload: publisher never waits for demand (count messages; C++: -t 1 -r 0):");
+    out.push(table(
+      ["who", "policy", "offered/s", "delivered per second", "outcome"],
+      results.overload.map((r) => [
+        r.who,
+        r.policy,
+        fmt(r.offeredPerSec),
+        r.deliveredPerSecond.map((x) => fmt(x)).join(" "),
+        r.outcome,
+      ]),
+    ));
+  }
+  results.spuriousUndefinedGets = spurious;
+  if (spurious) {
+    out.push(
+      "",
+      `Subscriber.get() resolved undefined ${spurious} times on open subscribers (queue bug).`,
+    );
+  }
+  console.log(out.join("\n"));
+  console.log(`JSON ${JSON.stringify(results)}`);
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const onSignal = () => {
+    stopAll().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const t0 = performance.now();
+  try {
+    if (wants("inproc") || wants("tput")) {
+      // JIT warm-up of this process's publish path; not measured.
+      progress("warm-up");
+      for (const w of [W_COUNT, W_EV2]) await inProcess(w, 0.5);
+    }
+    await throughputSection();
+    if (wants("latency")) await latencySection();
+    if (wants("routing")) await routingSection();
+    if (wants("overload")) await overloadSection();
+  } finally {
+    await stopAll();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  progress(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  report();
+}
+
+if (import.meta.main) {
+  await main();
+  // Endpoints of failed cases may hold timers; the run is over.
+  Deno.exit(0);
+}

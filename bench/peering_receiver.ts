@@ -1,0 +1,168 @@
+/**
+ * The receiving side of `bench/peering.ts`, run as its own Deno process so
+ * that a benchmark measures two processes talking over loopback TCP (as Zeek
+ * nodes do) rather than one event loop talking to itself.
+ *
+ * It subscribes, then listens (`--listen PORT`, 0 picks one) or peers
+ * (`--peer HOST:PORT`), and prints on stdout:
+ *
+ * - `READY <port>` once it is subscribed and reachable (port 0 when peering);
+ * - `TICK <ms> <count>` every `--tick-ms`, counting from the first message;
+ * - `DONE <count> <ms>` at the end (ms: of the last message counted), after
+ *   `--seconds` from the first message, or
+ *   after `--idle-ms` without a message (the peer stopped or dropped us),
+ *   or after `--wait-ms` if nothing ever arrived (`DONE 0 0`).
+ *
+ * Every message is read through the subscriber, which decodes it: a real
+ * consumer reads its values, so decoding is part of the cost measured.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/peering_receiver.ts --listen 0 --topic /bench --seconds 3
+ * ```
+ *
+ * @module
+ */
+import { Endpoint } from "../mod.ts";
+
+/** Options of the receiver, as parsed from its command line. */
+export interface ReceiverOptions {
+  listen?: number;
+  peer?: { host: string; port: number };
+  topics: string[];
+  seconds: number;
+  tickMs: number;
+  idleMs: number;
+  waitMs: number;
+  queueSize: number;
+}
+
+/**
+ * Parses `--name value` pairs into receiver options.
+ *
+ * @example
+ * ```ts
+ * import { parseReceiverArgs } from "./peering_receiver.ts";
+ * parseReceiverArgs(["--listen", "0", "--topic", "/bench"]).topics; // ["/bench"]
+ * ```
+ */
+export function parseReceiverArgs(args: string[]): ReceiverOptions {
+  const o: ReceiverOptions = {
+    topics: [],
+    seconds: 3,
+    tickMs: 250,
+    idleMs: 2000,
+    waitMs: 15_000,
+    queueSize: 4096,
+  };
+  for (let i = 0; i < args.length; i += 2) {
+    const [k, v] = [args[i], args[i + 1]];
+    if (v === undefined) throw new Error(`missing value for ${k}`);
+    switch (k) {
+      case "--listen":
+        o.listen = Number(v);
+        break;
+      case "--peer": {
+        const [host, port] = v.split(":");
+        o.peer = { host, port: Number(port) };
+        break;
+      }
+      case "--topic":
+        o.topics.push(v);
+        break;
+      case "--seconds":
+        o.seconds = Number(v);
+        break;
+      case "--tick-ms":
+        o.tickMs = Number(v);
+        break;
+      case "--idle-ms":
+        o.idleMs = Number(v);
+        break;
+      case "--wait-ms":
+        o.waitMs = Number(v);
+        break;
+      case "--queue-size":
+        o.queueSize = Number(v);
+        break;
+      default:
+        throw new Error(`unknown option ${k}`);
+    }
+  }
+  if (o.topics.length === 0) throw new Error("no --topic given");
+  if ((o.listen === undefined) === (o.peer === undefined)) {
+    throw new Error("give exactly one of --listen PORT or --peer HOST:PORT");
+  }
+  return o;
+}
+
+const encoder = new TextEncoder();
+
+/** Synchronous, so TICK and DONE lines never interleave or wait behind the receive loop. */
+function say(line: string): void {
+  let bytes = encoder.encode(line + "\n");
+  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+}
+
+/**
+ * Runs the receiver until done; returns the number of messages it read.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseReceiverArgs, runReceiver } from "./peering_receiver.ts";
+ * await runReceiver(parseReceiverArgs(["--listen", "0", "--topic", "/bench"]));
+ * ```
+ */
+export async function runReceiver(o: ReceiverOptions): Promise<number> {
+  const ep = new Endpoint();
+  // Subscribing first puts the topics into the handshake's filter, so the
+  // sender can publish as soon as the peering is up.
+  const sub = ep.subscribe(o.topics, { queueSize: o.queueSize });
+  let port = 0;
+  if (o.listen !== undefined) port = await ep.listen("127.0.0.1", o.listen);
+  else await ep.peer(o.peer!.host, o.peer!.port, { retry: 0 });
+  say(`READY ${port}`);
+
+  const firstMsg = await sub.get(o.waitMs);
+  if (firstMsg === undefined) {
+    say("DONE 0 0");
+    return 0;
+  }
+  const first = performance.now();
+  let n = 1;
+  let lastAt = first;
+  // Ticks are taken in the loop, not by setInterval: while bytes keep coming,
+  // the read loop runs on resolved promises and timers wait (see the bench's report).
+  let nextTick = first + o.tickMs;
+  const end = first + o.seconds * 1000;
+  for (;;) {
+    const now = performance.now();
+    if (now >= nextTick) {
+      say(`TICK ${(now - first).toFixed(1)} ${n}`);
+      nextTick = now + o.tickMs;
+    }
+    if (now >= end || now - lastAt >= o.idleMs) break;
+    // get() only arms a timer when the queue is empty, so the hot path has none.
+    const wait = Math.min(end - now, o.idleMs - (now - lastAt), nextTick - now);
+    const m = await sub.get(Math.max(1, wait));
+    if (m === undefined) {
+      if (sub.closed) break;
+      continue;
+    }
+    n += 1 + sub.poll().length;
+    lastAt = performance.now();
+  }
+  say(`DONE ${n} ${(Math.min(lastAt, end) - first).toFixed(1)}`);
+  return n;
+}
+
+if (import.meta.main) {
+  try {
+    await runReceiver(parseReceiverArgs(Deno.args));
+  } catch (e) {
+    console.error(`peering_receiver: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+  // No graceful shutdown: the BYE handshake would only add time the caller waits for.
+  Deno.exit(0);
+}
