@@ -186,3 +186,26 @@ Deno.test("a failed first attempt rejects, and with a retry the endpoint keeps d
     assert.equal(await b.unpeer("127.0.0.1", port), true);
   });
 });
+
+Deno.test("removeTopic and close stop local delivery; the peer keeps its filter, as in Broker", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen();
+    const sub = a.subscribe(["/x", "/y"]);
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.awaitPeerSubscription("/y");
+    sub.removeTopic("/y");
+    assert.deepEqual(sub.topics, ["/x"]);
+    b.publish("/y", count(1n));
+    b.publish("/x", count(2n));
+    assert.equal((await sub.get(2000))?.data.value, 2n, "only /x arrives");
+    assert.deepEqual(
+      b.peerSubscriptions(),
+      ["/x", "/y"],
+      "Broker never shrinks an announced filter",
+    );
+    sub.close();
+    b.publish("/x", count(3n));
+    assert.equal(await sub.get(200), undefined);
+    assert.equal(sub.closed, true);
+  });
+});
