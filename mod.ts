@@ -31,3 +31,14 @@ export {
   type StatusEvent,
   statusEvent,
 } from "./engine/status.ts";
+export {
+  connectWebSocket,
+  type ServerError,
+  WEB_SOCKET_PATH,
+  WebSocketClient,
+  type WebSocketClientOptions,
+  type WebSocketMessage,
+  WebSocketServer,
+  type WebSocketServerOptions,
+} from "./engine/websocket/mod.ts";
+export { type PublishOptions } from "./engine/endpoint.ts";

@@ -21,6 +21,7 @@ import { filterMatches, insertIntoFilter, isInternalTopic, makeFilter } from "./
 import { PrefixTrie } from "./routing/trie.ts";
 import { BoundedQueue } from "./queue.ts";
 import { Publisher, type PublisherOptions } from "./publisher.ts";
+import { WebSocketServer, type WebSocketServerOptions } from "./websocket/server.ts";
 import { errorEvent, type PeerInfo, StatusCode, type StatusEvent, statusEvent } from "./status.ts";
 import { type PendingMessage, Subscriber, type SubscriberOptions } from "./subscriber.ts";
 import { connectTcp, type NetAddress, TcpConnection } from "./transport/tcp.ts";
@@ -59,6 +60,17 @@ export interface EndpointOptions {
   disableForwarding?: boolean;
   /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
   unpeerTimeout?: number;
+}
+
+/** Options of `publish`. */
+export interface PublishOptions {
+  /**
+   * Also deliver to this endpoint's own subscribers (Broker does not; the
+   * WebSocket API does it for messages from its clients).
+   */
+  local?: boolean;
+  /** With `local`: a subscriber that must not get it (the client that sent it). */
+  except?: Subscriber;
 }
 
 /** Options of `peer`. */
@@ -161,6 +173,7 @@ export class Endpoint {
   readonly #targets: OutboundTarget[] = [];
   readonly #listeners: Deno.Listener[] = [];
   readonly #acceptLoops: Promise<void>[] = [];
+  readonly #webSockets: WebSocketServer[] = [];
   readonly #statusQueues = new Set<{ q: BoundedQueue<StatusEvent>; statuses: boolean }>();
   readonly #filterWaiters: (() => void)[] = [];
   #shuttingDown = false;
@@ -835,9 +848,10 @@ export class Endpoint {
    * Publishes a value on a topic to every peer whose subscriptions match.
    * Like Broker, the endpoint's own subscribers do not receive it.
    */
-  publish(topic: string, data: Data): void {
+  publish(topic: string, data: Data, options?: PublishOptions): void {
     this.#assertRunning();
     const header = this.#dataHeader(topic);
+    if (options?.local) this.#deliverLocal(topic, data, options.except);
     if (!this.#peerRoutes.matches(topic)) return;
     // Header and value are written once into one buffer, shared by every peer.
     const frame = encodeAfter(header, data);
@@ -847,6 +861,20 @@ export class Endpoint {
     frame[2] = (size >>> 8) & 0xff;
     frame[3] = size & 0xff;
     this.#sendBroadcast(topic, frame);
+  }
+
+  /** Hands a value to this endpoint's own subscribers (all but `except`). */
+  #deliverLocal(topic: string, data: Data, except?: Subscriber): void {
+    let msg: PendingMessage | undefined;
+    const round = ++this.#round;
+    this.#local.forEachMatch(topic, (sub) => {
+      if (sub.round === round || sub === except) return;
+      sub.round = round;
+      msg ??= { topic, payload: encode(data) };
+      // A full `block` queue takes the message when it has room; a local
+      // publisher has no socket to slow down, so it does not wait here.
+      sub.deliver(msg);
+    });
   }
 
   /** Sends a framed broadcast to every matching peer; our endpoints get it with our origin tag. */
@@ -930,6 +958,22 @@ export class Endpoint {
       if (!slow) return;
       await slow.tcp.below(low);
     }
+  }
+
+  /**
+   * Serves Broker's WebSocket JSON API (`ws://host:port/v1/messages/json`)
+   * from this endpoint; resolves once it listens (port 0 picks one: see `server.port`).
+   */
+  async listenWebSocket(
+    host = "127.0.0.1",
+    port = 0,
+    options?: WebSocketServerOptions,
+  ): Promise<WebSocketServer> {
+    this.#assertRunning();
+    const server = new WebSocketServer(this, host, port, options);
+    this.#webSockets.push(server);
+    await server.ready;
+    return server;
   }
 
   /** A publisher for one topic, with a bounded buffer and demand to await. */
@@ -1036,6 +1080,7 @@ export class Endpoint {
     }
     // Deno frees a listener's port only once its pending accept has ended.
     await Promise.all(this.#acceptLoops.splice(0));
+    await Promise.all(this.#webSockets.splice(0).map((w) => w.close()));
     for (const t of this.#targets.splice(0)) {
       t.active = false;
       clearTimeout(t.timer);

@@ -1,0 +1,202 @@
+/**
+ * A client of Broker's WebSocket JSON API that runs anywhere a standard
+ * `WebSocket` exists (Deno, browsers): no Deno-only API here. It subscribes
+ * with its first message, waits for the ack, and re-connects and
+ * re-subscribes when the connection drops.
+ *
+ * @module
+ */
+import type { Data } from "../data/types.ts";
+import { dataMessageToJson } from "../data/json.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { BoundedQueue } from "../queue.ts";
+import { readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
+
+/** Options of `connectWebSocket`. */
+export interface WebSocketClientOptions {
+  /** Re-connect after a drop, waiting this many ms (0: never). Default 1000. */
+  reconnectMs?: number;
+  /** Messages held for the reader before the oldest are dropped. Default 4096. */
+  queueSize?: number;
+  /** How long to wait for the ack, in ms. Default 10 s. */
+  ackTimeoutMs?: number;
+}
+
+/** An error message the server sent. */
+export interface ServerError {
+  code: string;
+  context: string;
+}
+
+/** A data message received. */
+export interface WebSocketMessage {
+  topic: string;
+  data: Data;
+}
+
+/**
+ * A WebSocket API session.
+ *
+ * @example
+ * ```ts ignore
+ * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/zeek/"]);
+ * client.publish("/zeek/x", count(1n));
+ * for await (const { topic, data } of client) console.log(topic, dataToString(data));
+ * ```
+ */
+export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
+  readonly #url: string;
+  readonly #topics: string[];
+  readonly #opts: Required<WebSocketClientOptions>;
+  readonly #queue: BoundedQueue<WebSocketMessage>;
+  readonly #errors: ServerError[] = [];
+  #ws?: WebSocket;
+  #closed = false;
+  #acked?: () => void;
+  /** Endpoint ID the server reported in its last ack. */
+  endpoint?: string;
+  /** Version the server reported in its last ack. */
+  version?: string;
+  /** How many times the session was (re-)established. */
+  sessions = 0;
+
+  constructor(url: string, topics: string[], options: WebSocketClientOptions = {}) {
+    const u = new URL(url);
+    if (u.pathname === "/" || u.pathname === "") u.pathname = WEB_SOCKET_PATH;
+    this.#url = u.toString();
+    this.#topics = topics.slice();
+    this.#opts = {
+      reconnectMs: options.reconnectMs ?? 1000,
+      queueSize: options.queueSize ?? 4096,
+      ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+    };
+    this.#queue = new BoundedQueue(this.#opts.queueSize, "drop_oldest");
+  }
+
+  /** Opens the session; resolves after the ack. */
+  connect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        ws.close();
+        reject(new BrokerError(ErrorCode.connection_timeout, `no ack from ${this.#url}`));
+      }, this.#opts.ackTimeoutMs);
+      const ws = new WebSocket(this.#url);
+      this.#ws = ws;
+      this.#acked = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.onopen = () => ws.send(JSON.stringify(this.#topics));
+      ws.onmessage = (ev) => this.#onMessage(String(ev.data));
+      ws.onerror = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(new BrokerError(ErrorCode.peer_unavailable, `cannot connect to ${this.#url}`));
+      };
+      ws.onclose = () => {
+        clearTimeout(timer);
+        if (!settled) {
+          settled = true;
+          reject(new BrokerError(ErrorCode.peer_unavailable, `${this.#url} closed the session`));
+        }
+        this.#reconnect();
+      };
+    });
+  }
+
+  #reconnect(): void {
+    if (this.#closed || this.#opts.reconnectMs <= 0 || this.sessions === 0) return;
+    setTimeout(() => {
+      if (this.#closed) return;
+      this.connect().catch(() => this.#reconnect());
+    }, this.#opts.reconnectMs);
+  }
+
+  #onMessage(text: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      msg = { type: "data-message" }; // Broker's bare nan/inf: readDataMessage copes
+    }
+    switch (msg.type) {
+      case "ack":
+        this.endpoint = String(msg.endpoint);
+        this.version = String(msg.version);
+        this.sessions++;
+        this.#acked?.();
+        return;
+      case "error":
+        this.#errors.push({ code: String(msg.code), context: String(msg.context) });
+        return;
+      case "data-message":
+        try {
+          // From the text, not the parsed object: JSON.parse rounds 64-bit integers.
+          this.#queue.push(readDataMessage(text));
+        } catch (e) {
+          this.#errors.push({ code: "deserialization_failed", context: String(e) });
+        }
+        return;
+    }
+  }
+
+  /** Publishes a value on a topic through the server. */
+  publish(topic: string, data: Data): void {
+    if (!this.#ws || this.#ws.readyState !== WebSocket.OPEN) {
+      throw new BrokerError(ErrorCode.peer_unavailable, "the WebSocket session is not open");
+    }
+    this.#ws.send(dataMessageToJson(topic, data));
+  }
+
+  /** Sends raw text (for tests of the server's error handling). */
+  sendRaw(text: string): void {
+    this.#ws?.send(text);
+  }
+
+  /** The next data message (undefined after `timeoutMs` or once closed). */
+  get(timeoutMs?: number): Promise<WebSocketMessage | undefined> {
+    return this.#queue.get(timeoutMs);
+  }
+
+  /** Error messages the server sent so far (taken out). */
+  takeErrors(): ServerError[] {
+    return this.#errors.splice(0);
+  }
+
+  /** Messages until closed. */
+  [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    return this.#queue[Symbol.asyncIterator]();
+  }
+
+  /** Ends the session for good. */
+  close(): void {
+    this.#closed = true;
+    this.#ws?.close();
+    this.#queue.close();
+  }
+}
+
+/**
+ * Connects to a WebSocket API endpoint (`ws://host:port`, the path defaults to
+ * Broker's) with a subscription list; resolves after the server's ack.
+ *
+ * @example
+ * ```ts ignore
+ * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/topic"]);
+ * ```
+ */
+export async function connectWebSocket(
+  url: string,
+  topics: string[],
+  options?: WebSocketClientOptions,
+): Promise<WebSocketClient> {
+  const client = new WebSocketClient(url, topics, options);
+  await client.connect();
+  return client;
+}

@@ -1,0 +1,67 @@
+/**
+ * The messages of Broker's WebSocket JSON API (`/v1/messages/json`), shared by
+ * our server and client. Plain data: no Deno APIs, so browsers can use it.
+ *
+ * @module
+ */
+
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { dataFromJson } from "../data/json.ts";
+import type { Data } from "../data/types.ts";
+
+/** The path Broker serves the API on. */
+export const WEB_SOCKET_PATH = "/v1/messages/json";
+
+/** Version reported in the ack, Broker's format (we speak what 2.8.0-dev speaks). */
+export const WEB_SOCKET_VERSION = "2.8.0-dev";
+
+/** The server's answer to a client's subscription list. */
+export interface AckMessage {
+  type: "ack";
+  endpoint: string;
+  version: string;
+}
+
+/** An error the server reports; the session goes on unless it says otherwise. */
+export interface ErrorMessage {
+  type: "error";
+  code: string;
+  context: string;
+}
+
+/** Builds the ack text. */
+export function ackText(endpoint: string): string {
+  return JSON.stringify({ type: "ack", endpoint, version: WEB_SOCKET_VERSION });
+}
+
+/** Builds an error message text (Broker's form: `code` is the ec name). */
+export function errorText(code: string, context: string): string {
+  return JSON.stringify({ type: "error", code, context });
+}
+
+/**
+ * Reads `{"type":"data-message","topic":...,"@data-type":...,"data":...}`.
+ * The value goes through our Broker-JSON reader (exact 64-bit integers, bare
+ * nan/inf as Broker writes them); JSON.parse only finds type and topic.
+ */
+export function readDataMessage(text: string): { topic: string; data: Data } {
+  let meta: { type?: unknown; topic?: unknown };
+  try {
+    meta = JSON.parse(text);
+  } catch (e) {
+    const type = /"type"\s*:\s*"([^"]*)"/.exec(text);
+    const topic = /"topic"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(text);
+    if (!type || !topic) throw new BrokerError(ErrorCode.invalid_json, (e as Error).message);
+    meta = { type: type[1], topic: JSON.parse(`"${topic[1]}"`) };
+  }
+  if (typeof meta !== "object" || meta === null) {
+    throw new BrokerError(ErrorCode.deserialization_failed, "not an object");
+  }
+  if (meta.type !== "data-message" || typeof meta.topic !== "string") {
+    throw new BrokerError(ErrorCode.deserialization_failed, "not a data-message");
+  }
+  if (meta.topic.includes("<$>")) {
+    throw new BrokerError(ErrorCode.deserialization_failed, "reserved topic");
+  }
+  return { topic: meta.topic, data: dataFromJson(text) };
+}

@@ -1,0 +1,169 @@
+// The WebSocket JSON API: our server on an endpoint, our client and Deno's WebSocket.
+import assert from "node:assert/strict";
+import {
+  addr,
+  bool,
+  count,
+  type Data,
+  dataToString,
+  Endpoint,
+  enumValue,
+  integer,
+  none,
+  port,
+  real,
+  set,
+  str,
+  subnet,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "../mod.ts";
+import { connectWebSocket } from "../engine/websocket/client.ts";
+
+// Values Broker's JSON carries without loss (timestamps in whole ms, reals with 6 decimals).
+const LOSSLESS: Data[] = [
+  none(),
+  bool(false),
+  count(18446744073709551615n),
+  integer(-9223372036854775808n),
+  real(1.5),
+  str('grüße ✓ "quoted"'),
+  addr("10.0.0.1"),
+  addr("2001:db8::1"),
+  subnet("10.0.0.0/8"),
+  port(53, "udp"),
+  timestamp(1700000000123000000n),
+  timespan(-1500000000n),
+  enumValue("Conn::LOG"),
+  set(str("b"), count(1n)),
+  table([[str("k"), vector(count(1n), str("v"))]]),
+  vector(vector(), set(), table()),
+];
+
+async function withServer(fn: (ep: Endpoint, url: string) => Promise<void>) {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0);
+  try {
+    await fn(ep, `ws://127.0.0.1:${server.port}`);
+  } finally {
+    await ep.shutdown();
+  }
+}
+
+Deno.test("clients subscribe, publish every type, and receive each other's messages", async () => {
+  await withServer(async (ep, url) => {
+    const a = await connectWebSocket(url, ["/ws/"], { reconnectMs: 0 });
+    const b = await connectWebSocket(url, ["/ws/"], { reconnectMs: 0 });
+    try {
+      assert.equal(a.endpoint, ep.id);
+      assert.equal(a.version, "2.8.0-dev");
+      for (const v of LOSSLESS) a.publish("/ws/t", v);
+      for (const v of LOSSLESS) {
+        const m = await b.get(2000);
+        assert.ok(m, `nothing for ${dataToString(v)}`);
+        assert.equal(m.topic, "/ws/t");
+        assert.equal(dataToString(m.data), dataToString(v));
+      }
+      assert.equal(await a.get(200), undefined, "a client does not get its own messages");
+      assert.deepEqual(a.takeErrors(), []);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("WebSocket clients and TCP peers exchange messages both ways", async () => {
+  await withServer(async (ep, url) => {
+    const peer = new Endpoint();
+    const port = await ep.listen();
+    const peerSub = peer.subscribe("/mixed");
+    const local = ep.subscribe("/mixed");
+    await peer.peer("127.0.0.1", port, { retry: 0 });
+    const client = await connectWebSocket(url, ["/mixed"], { reconnectMs: 0 });
+    try {
+      await peer.awaitPeerSubscription("/mixed");
+      client.publish("/mixed/in", count(1n));
+      assert.equal((await peerSub.get(2000))?.data.value, 1n, "peer got the client's message");
+      assert.equal((await local.get(2000))?.data.value, 1n, "the endpoint's own subscriber too");
+      peer.publish("/mixed/out", str("to the client"));
+      const m = await client.get(2000);
+      assert.equal(m?.topic, "/mixed/out");
+      assert.equal(m?.data.value, "to the client");
+    } finally {
+      client.close();
+      await peer.shutdown();
+    }
+  });
+});
+
+Deno.test("bad input gets Broker's error messages and the session goes on", async () => {
+  await withServer(async (_ep, url) => {
+    const c = await connectWebSocket(url, ["/e"], { reconnectMs: 0 });
+    const other = await connectWebSocket(url, ["/e"], { reconnectMs: 0 });
+    try {
+      c.sendRaw("{not json");
+      c.sendRaw('{"type":"data-message","topic":"/e","@data-type":"bogus","data":1}');
+      c.sendRaw('{"type":"data-message","topic":"/e","@data-type":"count","data":-1}');
+      c.publish("/e/ok", count(7n));
+      assert.equal((await other.get(2000))?.data.value, 7n, "the session went on");
+      const errors = c.takeErrors();
+      assert.equal(errors.length, 3);
+      assert.ok(errors.every((e) => e.code === "deserialization_failed"));
+      assert.match(errors[0].context, /^input #1 contained malformed JSON -> /);
+      assert.equal(errors[1].context, "input #2 contained invalid data");
+      assert.equal(errors[2].context, "input #3 contained invalid data");
+    } finally {
+      c.close();
+      other.close();
+    }
+  });
+});
+
+Deno.test("a wrong first message and a wrong path are refused; others keep being served", async () => {
+  await withServer(async (_ep, url) => {
+    const res = await fetch(`${url.replace("ws:", "http:")}/nope`);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /\/v1\/messages\/json/);
+    const raw = new WebSocket(`${url}/v1/messages/json`);
+    const reply = await new Promise<string>((resolve, reject) => {
+      raw.onopen = () => raw.send('{"not":"an array"}');
+      raw.onmessage = (ev) => resolve(String(ev.data));
+      raw.onerror = () => reject(new Error("socket error"));
+    });
+    assert.equal(JSON.parse(reply).type, "error");
+    await new Promise<void>((r) => {
+      if (raw.readyState === WebSocket.CLOSED) r();
+      else raw.onclose = () => r();
+    });
+    const ok = await connectWebSocket(url, ["/still"], { reconnectMs: 0 });
+    ok.close();
+  });
+});
+
+Deno.test("the client re-connects and re-subscribes after the server restarts", async () => {
+  const ep1 = new Endpoint();
+  const server1 = await ep1.listenWebSocket("127.0.0.1", 0);
+  const port = server1.port;
+  const client = await connectWebSocket(`ws://127.0.0.1:${port}`, ["/again"], { reconnectMs: 100 });
+  await ep1.shutdown();
+  const ep2 = new Endpoint();
+  try {
+    await ep2.listenWebSocket("127.0.0.1", port);
+    const deadline = Date.now() + 5000;
+    while (client.sessions < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(client.sessions, 2);
+    assert.equal(client.endpoint, ep2.id);
+    const publisher = await connectWebSocket(`ws://127.0.0.1:${port}`, [], { reconnectMs: 0 });
+    publisher.publish("/again", count(2n));
+    assert.equal((await client.get(2000))?.data.value, 2n);
+    publisher.close();
+  } finally {
+    client.close();
+    await ep2.shutdown();
+  }
+});
