@@ -42,3 +42,5 @@ export {
   type WebSocketServerOptions,
 } from "./engine/websocket/mod.ts";
 export { type PublishOptions } from "./engine/endpoint.ts";
+export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
+export { type SocketLike } from "./engine/websocket/client.ts";

@@ -79,9 +79,15 @@ export class RefProcess {
   readonly done: Promise<Deno.CommandStatus>;
   #waiters: (() => void)[] = [];
 
-  constructor(tool: "broker-node" | "broker-pipe", args: string[], stdin = false) {
+  constructor(
+    tool: "broker-node" | "broker-pipe",
+    args: string[],
+    stdin = false,
+    env?: Record<string, string>,
+  ) {
     this.#child = new Deno.Command(brokerRefTool(tool), {
       args,
+      env,
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",

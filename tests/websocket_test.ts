@@ -21,6 +21,8 @@ import {
   vector,
 } from "../mod.ts";
 import { connectWebSocket } from "../engine/websocket/client.ts";
+import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
+import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
 
 // Values Broker's JSON carries without loss (timestamps in whole ms, reals with 6 decimals).
 const LOSSLESS: Data[] = [
@@ -166,4 +168,63 @@ Deno.test("the client re-connects and re-subscribes after the server restarts", 
     client.close();
     await ep2.shutdown();
   }
+});
+
+Deno.test("our client (TCP socket transport) against the C++ broker-node's WebSocket server", {
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const wsPort = freePort(), tcpPort = freePort();
+  const node = new RefProcess(
+    "broker-node",
+    [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/ws"]',
+      "-p",
+      String(tcpPort),
+    ],
+    false,
+    { BROKER_WEB_SOCKET_PORT: String(wsPort) },
+  );
+  const peer = new Endpoint();
+  try {
+    await waitForPort(wsPort);
+    const opts = { reconnectMs: 0, createSocket: tcpWebSocket };
+    const a = await connectWebSocket(`ws://127.0.0.1:${wsPort}`, ["/ws"], opts);
+    const b = await connectWebSocket(`ws://127.0.0.1:${wsPort}`, ["/ws"], opts);
+    assert.match(a.endpoint!, /^[0-9a-f-]{36}$/);
+    assert.equal(a.version, "2.8.0-dev");
+    for (const v of LOSSLESS) a.publish("/ws/json", v);
+    for (const v of LOSSLESS) {
+      const m = await b.get(5000);
+      assert.ok(m, `the C++ server did not relay ${dataToString(v)}`);
+      assert.equal(dataToString(m.data), dataToString(v));
+    }
+    // A TCP peer's message reaches the WebSocket client through the C++ node.
+    await peer.peer("127.0.0.1", tcpPort, { retry: 0 });
+    await peer.awaitPeerSubscription("/ws/tcp");
+    peer.publish("/ws/tcp", count(99n));
+    const seen: unknown[] = [];
+    for (let m = await a.get(5000); m; m = await a.get(500)) seen.push(m.data.value);
+    assert.ok(seen.includes(99n), `got ${seen.map(String)}`);
+    a.close();
+    b.close();
+  } finally {
+    await peer.shutdown();
+    await node.stop();
+  }
+});
+
+Deno.test("our client over its TCP socket transport works with our server too", async () => {
+  await withServer(async (_ep, url) => {
+    const opts = { reconnectMs: 0, createSocket: tcpWebSocket };
+    const a = await connectWebSocket(url, ["/t"], opts);
+    const b = await connectWebSocket(url, ["/t"], opts);
+    a.publish("/t", str("x".repeat(70_000)));
+    assert.equal(((await b.get(2000))?.data.value as string).length, 70_000);
+    a.close();
+    b.close();
+  });
 });

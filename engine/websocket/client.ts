@@ -12,8 +12,25 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
 import { readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 
+/** The parts of the standard `WebSocket` the client uses. */
+export interface SocketLike {
+  readyState: number;
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  onerror: ((ev: Event) => void) | null;
+  onclose: ((ev: Event) => void) | null;
+  send(text: string): void;
+  close(): void;
+}
+
 /** Options of `connectWebSocket`. */
 export interface WebSocketClientOptions {
+  /**
+   * Makes the socket; default the standard `WebSocket`. In Deno, pass
+   * `tcpWebSocket` (engine/websocket/tcp_socket.ts) to reach the C++ Broker's
+   * server, which refuses the lowercase header names Deno's built-in sends.
+   */
+  createSocket?: (url: string) => SocketLike;
   /** Re-connect after a drop, waiting this many ms (0: never). Default 1000. */
   reconnectMs?: number;
   /** Messages held for the reader before the oldest are dropped. Default 4096. */
@@ -47,10 +64,11 @@ export interface WebSocketMessage {
 export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
   readonly #url: string;
   readonly #topics: string[];
-  readonly #opts: Required<WebSocketClientOptions>;
+  readonly #opts: Required<Omit<WebSocketClientOptions, "createSocket">>;
+  readonly #createSocket: (url: string) => SocketLike;
   readonly #queue: BoundedQueue<WebSocketMessage>;
   readonly #errors: ServerError[] = [];
-  #ws?: WebSocket;
+  #ws?: SocketLike;
   #closed = false;
   #acked?: () => void;
   /** Endpoint ID the server reported in its last ack. */
@@ -71,6 +89,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
       ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
     };
     this.#queue = new BoundedQueue(this.#opts.queueSize, "drop_oldest");
+    this.#createSocket = options.createSocket ?? ((u) => new WebSocket(u) as unknown as SocketLike);
   }
 
   /** Opens the session; resolves after the ack. */
@@ -83,7 +102,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
         ws.close();
         reject(new BrokerError(ErrorCode.connection_timeout, `no ack from ${this.#url}`));
       }, this.#opts.ackTimeoutMs);
-      const ws = new WebSocket(this.#url);
+      const ws = this.#createSocket(this.#url);
       this.#ws = ws;
       this.#acked = () => {
         if (settled) return;
@@ -148,7 +167,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
 
   /** Publishes a value on a topic through the server. */
   publish(topic: string, data: Data): void {
-    if (!this.#ws || this.#ws.readyState !== WebSocket.OPEN) {
+    if (!this.#ws || this.#ws.readyState !== 1) {
       throw new BrokerError(ErrorCode.peer_unavailable, "the WebSocket session is not open");
     }
     this.#ws.send(dataMessageToJson(topic, data));
