@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import {
+  addr,
+  count,
+  type Data,
+  dataToString,
+  encode,
+  integer,
+  real,
+  set,
+  str,
+  table,
+  timestamp,
+  vector,
+} from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import type { StoreBackend } from "./backend.ts";
+import { MemoryBackend } from "./memory_backend.ts";
+import { SqliteBackend } from "./sqlite_backend.ts";
+
+/** Opens a fresh backend; `reopen` gives a new handle on the same storage, if it persists. */
+interface Subject {
+  backend: StoreBackend;
+  reopen?: () => StoreBackend;
+  cleanup: () => void;
+}
+
+const text = (d: Data | undefined) => (d === undefined ? "undefined" : dataToString(d));
+const pairs = (xs: [Data, Data][]) => xs.map(([k, v]) => `${text(k)}=${text(v)}`);
+
+/** What every StoreBackend must do: run against each implementation. */
+function backendContract(name: string, open: () => Subject) {
+  const t = (what: string, f: (b: StoreBackend, s: Subject) => void) =>
+    Deno.test(`${name}: ${what}`, () => {
+      const s = open();
+      try {
+        f(s.backend, s);
+      } finally {
+        s.backend.close();
+        s.cleanup();
+      }
+    });
+
+  t("put, get, exists, size; put replaces", (b) => {
+    assert.equal(b.size(), 0);
+    assert.equal(b.get(str("a")), undefined);
+    assert.equal(b.exists(str("a")), false);
+    b.put(str("a"), count(1n));
+    b.put(count(7n), vector(str("x"), real(1.5)));
+    assert.equal(text(b.get(str("a"))), "1");
+    assert.equal(text(b.get(count(7n))), "(x, 1.500000)");
+    assert.ok(b.exists(str("a")));
+    b.put(str("a"), str("again"));
+    assert.equal(text(b.get(str("a"))), "again");
+    assert.equal(b.size(), 2);
+  });
+
+  t("keys are compared as Broker data, not as JS objects", (b) => {
+    b.put(set(count(2n), count(1n)), str("s"));
+    assert.equal(text(b.get(set(count(1n), count(2n)))), "s");
+    b.put(table([[str("k"), addr("10.0.0.1")]]), str("t"));
+    assert.ok(b.exists(table([[str("k"), addr("10.0.0.1")]])));
+    assert.ok(!b.exists(count(1n)));
+    assert.ok(!b.exists(integer(1n)), "count 1 and integer 1 are different keys");
+  });
+
+  t("erase and clear", (b) => {
+    b.put(str("a"), count(1n));
+    b.put(str("b"), count(2n));
+    assert.equal(b.erase(str("a")), true);
+    assert.equal(b.erase(str("a")), false);
+    assert.equal(b.size(), 1);
+    b.clear();
+    assert.equal(b.size(), 0);
+    assert.deepEqual(b.keys(), []);
+  });
+
+  t("keys in Broker's order, snapshot with values", (b) => {
+    b.put(str("b"), count(2n));
+    b.put(count(9n), count(0n));
+    b.put(str("a"), count(1n));
+    assert.deepEqual(b.keys().map(text), ["9", "a", "b"]);
+    assert.deepEqual(pairs(b.snapshot()), ["9=0", "a=1", "b=2"]);
+  });
+
+  t("expiry: stored, replaced by the next put, expire only when due", (b) => {
+    b.put(str("tmp"), count(1n), 1000n);
+    b.put(str("keep"), count(2n));
+    assert.deepEqual(b.entry(str("tmp")), { value: count(1n), expiry: 1000n });
+    assert.deepEqual(b.entry(str("keep"))?.expiry, null);
+    assert.deepEqual(b.expiries().map(([k, t]) => [text(k), t]), [["tmp", 1000n]]);
+    assert.equal(b.expire(str("tmp"), 999n), false, "not due yet");
+    assert.equal(b.expire(str("keep"), 1n << 62n), false, "no expiry");
+    assert.equal(b.expire(str("nope"), 0n), false, "absent");
+    assert.equal(b.expire(str("tmp"), 1000n), true, "due at the expiry itself");
+    assert.equal(b.exists(str("tmp")), false);
+    b.put(str("x"), count(1n), 5n);
+    b.put(str("x"), count(2n));
+    assert.deepEqual(b.expiries(), [], "a put without expiry clears it");
+    b.put(str("neg"), count(1n), -5n);
+    assert.deepEqual(b.expiries().map(([, t]) => t), [-5n]);
+  });
+
+  t("values of every type round-trip", (b) => {
+    const values: Data[] = [
+      str("unicode ✓"),
+      { type: "string", value: "\ufffd", bytes: new Uint8Array([0xff]) },
+      real(NaN),
+      real(-Infinity),
+      timestamp(-1n),
+      table([[vector(), set()]]),
+    ];
+    values.forEach((v, i) => b.put(count(BigInt(i)), v));
+    values.forEach((v, i) => {
+      assert.deepEqual(encode(b.get(count(BigInt(i)))!).slice(), encode(v).slice());
+    });
+  });
+
+  t("flush is harmless; closed backends fail with backend_failure", (b) => {
+    b.put(str("a"), count(1n));
+    b.flush();
+    assert.equal(b.size(), 1);
+    b.close();
+    assert.throws(
+      () => b.get(str("a")),
+      (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.backend_failure,
+    );
+  });
+
+  t("data survives a reopen when the backend persists", (b, s) => {
+    if (!s.reopen) return;
+    b.put(str("a"), set(str("x")), 42n);
+    b.put(str("b"), count(2n));
+    b.close();
+    const again = s.reopen();
+    try {
+      assert.deepEqual(pairs(again.snapshot()), ["a={x}", "b=2"]);
+      assert.deepEqual(again.expiries().map(([k, t]) => [text(k), t]), [["a", 42n]]);
+    } finally {
+      again.close();
+    }
+  });
+}
+
+backendContract("memory", () => ({ backend: new MemoryBackend(), cleanup: () => {} }));
+
+backendContract("sqlite", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "store-backend-" });
+  const path = `${dir}/db/store.sqlite`;
+  return {
+    backend: new SqliteBackend({ path }),
+    reopen: () => new SqliteBackend({ path }),
+    cleanup: () => Deno.removeSync(dir, { recursive: true }),
+  };
+});
+
+backendContract("sqlite (wal, batch of 1)", () => {
+  const path = Deno.makeTempFileSync({ suffix: ".sqlite" });
+  const opts = { path, journalMode: "wal" as const, synchronous: "normal" as const, batchSize: 1 };
+  return {
+    backend: new SqliteBackend(opts),
+    reopen: () => new SqliteBackend(opts),
+    cleanup: () => {
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+        try {
+          Deno.removeSync(f);
+        } catch { /* not created in every mode */ }
+      }
+    },
+  };
+});
+
+Deno.test("memory: 0.0 and -0.0 are one key, as in Broker's std::map", () => {
+  const b = new MemoryBackend();
+  b.put(real(0), str("zero"));
+  b.put(real(-0), str("negative zero"));
+  assert.equal(b.size(), 1);
+  assert.equal(text(b.get(real(0))), "negative zero");
+  assert.ok(Object.is((b.keys()[0] as { value: number }).value, 0), "the first key stays");
+});

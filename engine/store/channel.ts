@@ -1,0 +1,730 @@
+/**
+ * Broker's reliable channel (`lb/internal/channel.hh`): ordered, reliable
+ * delivery from one producer to any number of consumers over a lossy,
+ * reordering, duplicating transport. A store uses one per direction: the
+ * master's channel to its clones, and each writing clone's channel to the
+ * master.
+ *
+ * Sans-I/O: nothing here reads clocks or sockets. The owner feeds incoming
+ * messages to the `handle*` methods, calls `tick()` every tick interval
+ * (Broker: 100 ms), and the transport callbacks receive what to send.
+ *
+ * Producer: sequence numbers start at 1, so the first event is 2 (an ack of
+ * 0 means "never acked"). Events stay buffered until every consumer acked
+ * them. A nack `[0]` from an unknown consumer adds it (handshake with the
+ * current sequence number as offset); other nacks ack everything before
+ * their first entry and get each listed event again, or `retransmit_failed`.
+ * After `heartbeatInterval` ticks without a broadcast it broadcasts a
+ * heartbeat with its latest sequence number; a consumer silent for
+ * `heartbeatInterval × connectionTimeoutFactor` ticks is dropped.
+ *
+ * Consumer: asks for the handshake with nack `[0]` every `nackTimeout`
+ * ticks until it has one; then delivers events in order, buffers early ones,
+ * drops duplicates, learns the end of the stream from heartbeats, nacks the
+ * gaps after `nackTimeout` ticks without progress, and acks every
+ * `heartbeatInterval` ticks.
+ *
+ * @example
+ * ```ts
+ * import { ChannelConsumer, ChannelProducer } from "./channel.ts";
+ * const got: string[] = [];
+ * let consumer!: ChannelConsumer<string, string>;
+ * const producer = new ChannelProducer<string, string>({
+ *   send: (_to, m) => m.type === "handshake" ? consumer.handleHandshake(m.offset, m.heartbeatInterval, "p")
+ *     : m.type === "event" ? consumer.handleEvent(m.seq, m.content) : undefined,
+ *   broadcast: (m) => m.type === "event" ? consumer.handleEvent(m.seq, m.content) : consumer.handleHeartbeat(m.seq),
+ *   drop: () => {},
+ * });
+ * consumer = new ChannelConsumer<string, string>({
+ *   consume: (x) => void got.push(x),
+ *   consumeNil: () => undefined,
+ *   send: (m) => m.type === "nack" ? producer.handleNack("c", m.seqs) : producer.handleAck("c", m.seq),
+ *   close: () => {},
+ * });
+ * consumer.tick(); consumer.tick(); // nack [0] after the nack timeout: the producer adds "c"
+ * producer.produce("hello");
+ * console.log(got); // ["hello"]
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { type Entity, entityKey } from "./entity.ts";
+
+// ------------------------------------------------------------------ messages
+
+/** Producer -> one consumer: the offset to start after, and the heartbeat cadence. */
+export interface HandshakeMessage {
+  readonly type: "handshake";
+  readonly offset: bigint;
+  readonly heartbeatInterval: number;
+}
+
+/** Producer -> consumers: one event. */
+export interface EventMessage<P> {
+  readonly type: "event";
+  readonly seq: bigint;
+  readonly content: P;
+}
+
+/** Producer -> one consumer: event `seq` is gone. */
+export interface RetransmitFailedMessage {
+  readonly type: "retransmit_failed";
+  readonly seq: bigint;
+}
+
+/** Producer -> consumers: still alive, latest sequence number `seq`. */
+export interface HeartbeatMessage {
+  readonly type: "heartbeat";
+  readonly seq: bigint;
+}
+
+/** Consumer -> producer: everything up to and including `seq` arrived. */
+export interface CumulativeAckMessage {
+  readonly type: "cumulative_ack";
+  readonly seq: bigint;
+}
+
+/** Consumer -> producer: send these again (`[0]`: send the handshake). */
+export interface NackMessage {
+  readonly type: "nack";
+  readonly seqs: readonly bigint[];
+}
+
+/** What a producer sends. */
+export type ProducerMessage<P> =
+  | HandshakeMessage
+  | EventMessage<P>
+  | RetransmitFailedMessage
+  | HeartbeatMessage;
+
+/** What a consumer sends. */
+export type ConsumerMessage = CumulativeAckMessage | NackMessage;
+
+// ------------------------------------------------------------------ defaults
+
+/**
+ * Broker's store defaults (`lb/defaults.hh`), in ticks.
+ *
+ * @example
+ * ```ts
+ * import { CHANNEL_DEFAULTS } from "./channel.ts";
+ * console.log(CHANNEL_DEFAULTS.heartbeatInterval * CHANNEL_DEFAULTS.connectionTimeoutFactor); // 500
+ * ```
+ */
+export const CHANNEL_DEFAULTS = Object.freeze({
+  /** Ticks between heartbeats and between periodic acks. */
+  heartbeatInterval: 5,
+  /** Ticks without progress before a consumer nacks. */
+  nackTimeout: 2,
+  /** Heartbeat intervals of silence before a peer counts as gone. */
+  connectionTimeoutFactor: 100,
+  /** Most sequence numbers in one nack (Broker has no limit). */
+  maxNackSeqs: 4096,
+});
+
+function checkTicks(name: string, x: number, min: number): number {
+  if (!Number.isInteger(x) || x < min || x > 0xffff) {
+    throw new RangeError(`${name} must be an integer in [${min}, 65535], not ${x}`);
+  }
+  return x;
+}
+
+/** Handles are compared by key: entities by their bytes, anything else by `String`. */
+function defaultKey(h: unknown): string {
+  if (typeof h === "object" && h !== null && "endpoint" in h && "object" in h) {
+    return entityKey(h as Entity);
+  }
+  return String(h);
+}
+
+// ------------------------------------------------------------------ producer
+
+/** Where a producer's messages go; called synchronously from its methods. */
+export interface ProducerTransport<H, P> {
+  /** Unicast to one consumer: handshakes, retransmissions, `retransmit_failed`. */
+  send(to: H, message: HandshakeMessage | EventMessage<P> | RetransmitFailedMessage): void;
+  /** To every consumer: new events and heartbeats. */
+  broadcast(message: EventMessage<P> | HeartbeatMessage): void;
+  /** A consumer was removed (`connection_timeout`, `invalid_message`). */
+  drop(consumer: H, reason: ErrorCode): void;
+  /** A consumer acked for the first time. */
+  handshakeCompleted?(consumer: H): void;
+}
+
+/** Producer settings. */
+export interface ProducerOptions<H> {
+  /** Default 5 ticks; 0 disables heartbeats and timeouts. */
+  heartbeatInterval?: number;
+  /** Default 100 (Broker's store setting; the channel class alone defaults to 4). */
+  connectionTimeoutFactor?: number;
+  /** Identity of a handle; default: entities by bytes, others by `String`. */
+  keyOf?: (handle: H) => string;
+}
+
+/** A producer's bookkeeping for one consumer. */
+export interface ChannelPath<H> {
+  readonly handle: H;
+  /** Sequence number current when the consumer was added. */
+  readonly offset: bigint;
+  /** Last cumulative ack; 0 until the handshake completes. */
+  readonly acked: bigint;
+  /** Tick of the last message from this consumer. */
+  readonly lastSeen: number;
+}
+
+interface MutablePath<H> {
+  handle: H;
+  offset: bigint;
+  acked: bigint;
+  lastSeen: number;
+}
+
+/**
+ * The sending side of a channel.
+ *
+ * @example
+ * ```ts
+ * import { ChannelProducer } from "./channel.ts";
+ * const sent: string[] = [];
+ * const p = new ChannelProducer<string, string>({
+ *   send: (to, m) => void sent.push(`${to}:${m.type}`),
+ *   broadcast: (m) => void sent.push(`*:${m.type}`),
+ *   drop: () => {},
+ * });
+ * p.add("clone");
+ * p.produce("x");
+ * console.log(sent, p.seq); // ["clone:handshake", "*:event"] 2n
+ * ```
+ */
+export class ChannelProducer<H, P> {
+  readonly #out: ProducerTransport<H, P>;
+  readonly #keyOf: (h: H) => string;
+  #heartbeatInterval: number;
+  #timeoutFactor: number;
+  #seq = 1n;
+  // Ticks count from 1, as Broker's lamport_timestamp does.
+  #tick = 1;
+  #lastBroadcast = 1;
+  /** Unacked events; sequence numbers are consecutive, so index = seq - first seq. */
+  #buf: EventMessage<P>[] = [];
+  #paths = new Map<string, MutablePath<H>>();
+
+  constructor(transport: ProducerTransport<H, P>, options: ProducerOptions<H> = {}) {
+    this.#out = transport;
+    this.#keyOf = options.keyOf ?? defaultKey;
+    this.#heartbeatInterval = checkTicks(
+      "heartbeatInterval",
+      options.heartbeatInterval ?? CHANNEL_DEFAULTS.heartbeatInterval,
+      0,
+    );
+    this.#timeoutFactor = checkTicks(
+      "connectionTimeoutFactor",
+      options.connectionTimeoutFactor ?? CHANNEL_DEFAULTS.connectionTimeoutFactor,
+      1,
+    );
+  }
+
+  /** Sequence number of the latest event (1 before the first). */
+  get seq(): bigint {
+    return this.#seq;
+  }
+
+  /** Sequence number the next event gets. */
+  get nextSeq(): bigint {
+    return this.#seq + 1n;
+  }
+
+  /** Current tick (starts at 1). */
+  get tickTime(): number {
+    return this.#tick;
+  }
+
+  /** Ticks between heartbeats, as sent in handshakes. */
+  get heartbeatInterval(): number {
+    return this.#heartbeatInterval;
+  }
+
+  /** Ticks of silence after which a consumer is dropped. */
+  get connectionTimeout(): number {
+    return this.#heartbeatInterval * this.#timeoutFactor;
+  }
+
+  /** Events waiting for acks. */
+  get buffered(): number {
+    return this.#buf.length;
+  }
+
+  /** The consumers, in the order they were added. */
+  get paths(): ChannelPath<H>[] {
+    return Array.from(this.#paths.values(), (p) => ({ ...p }));
+  }
+
+  /** Whether every consumer acked everything. */
+  get idle(): boolean {
+    for (const p of this.#paths.values()) if (p.acked !== this.#seq) return false;
+    return true;
+  }
+
+  /** Whether a consumer was added but has not acked yet. */
+  get hasPendingPaths(): boolean {
+    for (const p of this.#paths.values()) if (p.acked === 0n) return true;
+    return false;
+  }
+
+  /**
+   * Sends an event to every consumer. Without consumers nothing is sent and
+   * no sequence number is used (as in Broker); returns the event's sequence
+   * number, or undefined then.
+   */
+  produce(content: P): bigint | undefined {
+    if (this.#paths.size === 0) return undefined;
+    const event: EventMessage<P> = { type: "event", seq: ++this.#seq, content };
+    this.#buf.push(event);
+    this.#lastBroadcast = this.#tick;
+    this.#out.broadcast(event);
+    return event.seq;
+  }
+
+  /**
+   * Adds a consumer and sends it the handshake (offset = current sequence
+   * number). Throws `BrokerError(consumer_exists)` for a known handle.
+   */
+  add(handle: H): void {
+    const key = this.#keyOf(handle);
+    if (this.#paths.has(key)) {
+      throw new BrokerError(ErrorCode.consumer_exists, "consumer already on this channel");
+    }
+    this.#paths.set(key, { handle, offset: this.#seq, acked: 0n, lastSeen: this.#tick });
+    this.#out.send(handle, {
+      type: "handshake",
+      offset: this.#seq,
+      heartbeatInterval: this.#heartbeatInterval,
+    });
+  }
+
+  /** Removes a consumer without telling it (e.g. its peer went away); returns whether it was known. */
+  remove(handle: H): boolean {
+    const removed = this.#paths.delete(this.#keyOf(handle));
+    if (removed) this.#trim();
+    return removed;
+  }
+
+  /** A `cumulative_ack{seq}` from a consumer. */
+  handleAck(handle: H, seq: bigint): void {
+    const path = this.#paths.get(this.#keyOf(handle));
+    if (!path) return;
+    if (path.acked > seq) return; // older than what we know: reordered
+    path.lastSeen = this.#tick;
+    if (path.acked === 0n) this.#out.handshakeCompleted?.(path.handle);
+    else if (path.acked === seq) return;
+    path.acked = seq;
+    this.#trim();
+  }
+
+  /** A `nack{seqs}` from a consumer (or a would-be consumer asking with `[0]`). */
+  handleNack(handle: H, seqs: readonly bigint[]): void {
+    if (seqs.length === 0) return;
+    const key = this.#keyOf(handle);
+    const path = this.#paths.get(key);
+    if (!path) {
+      if (seqs.length === 1 && seqs[0] === 0n) this.add(handle);
+      return;
+    }
+    path.lastSeen = this.#tick;
+    for (let i = 1; i < seqs.length; i++) {
+      if (seqs[i - 1] > seqs[i]) {
+        this.#paths.delete(key);
+        this.#trim();
+        this.#out.drop(path.handle, ErrorCode.invalid_message);
+        return;
+      }
+    }
+    const first = seqs[0];
+    if (first === 0n) {
+      // Offset as first given: the consumer's view must not move.
+      this.#out.send(path.handle, {
+        type: "handshake",
+        offset: path.offset,
+        heartbeatInterval: this.#heartbeatInterval,
+      });
+      return;
+    }
+    this.handleAck(path.handle, first - 1n);
+    for (const seq of seqs) {
+      const event = this.#find(seq);
+      this.#out.send(path.handle, event ?? { type: "retransmit_failed", seq });
+    }
+  }
+
+  /** One tick: heartbeat when due, drop consumers that went silent. */
+  tick(): void {
+    this.#tick++;
+    if (this.#heartbeatInterval === 0) return;
+    if (this.#lastBroadcast + this.#heartbeatInterval === this.#tick) {
+      this.#lastBroadcast = this.#tick;
+      this.#out.broadcast({ type: "heartbeat", seq: this.#seq });
+    }
+    const timeout = this.connectionTimeout;
+    const gone: MutablePath<H>[] = [];
+    for (const [key, p] of this.#paths) {
+      if (this.#tick - p.lastSeen >= timeout) {
+        this.#paths.delete(key);
+        gone.push(p);
+      }
+    }
+    if (gone.length === 0) return;
+    this.#trim();
+    for (const p of gone) this.#out.drop(p.handle, ErrorCode.connection_timeout);
+  }
+
+  #find(seq: bigint): EventMessage<P> | undefined {
+    if (this.#buf.length === 0) return undefined;
+    const i = seq - this.#buf[0].seq;
+    return i >= 0n && i < BigInt(this.#buf.length) ? this.#buf[Number(i)] : undefined;
+  }
+
+  /** Forgets events every consumer acked (all of them when there is no consumer). */
+  #trim(): void {
+    if (this.#paths.size === 0) {
+      this.#buf = [];
+      return;
+    }
+    let acked: bigint | undefined;
+    for (const p of this.#paths.values()) {
+      if (acked === undefined || p.acked < acked) acked = p.acked;
+    }
+    let n = 0;
+    while (n < this.#buf.length && this.#buf[n].seq <= acked!) n++;
+    if (n > 0) this.#buf.splice(0, n);
+  }
+}
+
+// ------------------------------------------------------------------ consumer
+
+/** Where a consumer's results go; called synchronously from its methods. */
+export interface ConsumerTransport<P> {
+  /** The next event, in order, exactly once. */
+  consume(content: P, seq: bigint): void;
+  /**
+   * Event `seq` is lost for good (`retransmit_failed`). Return an error to
+   * close the channel (a clone does: `broken_clone`), undefined to go on
+   * (a master reading a writer does).
+   */
+  consumeNil(seq: bigint): BrokerError | undefined;
+  /** To the producer: acks and nacks. */
+  send(message: ConsumerMessage): void;
+  /** The channel closed; the consumer was reset and may receive a new handshake. */
+  close(reason: BrokerError): void;
+}
+
+/** Consumer settings. */
+export interface ConsumerOptions {
+  /** Ack cadence until the handshake sets the producer's. Default 5. */
+  heartbeatInterval?: number;
+  /** Ticks without progress before nacking. Default 2. */
+  nackTimeout?: number;
+  /** Default 100. */
+  connectionTimeoutFactor?: number;
+  /**
+   * Close with `connection_timeout` after `heartbeatInterval ×
+   * connectionTimeoutFactor` ticks without any message from the producer.
+   * Default true. Broker's consumer has the factor but never uses it.
+   */
+  producerTimeout?: boolean;
+  /** Most sequence numbers per nack. Default 4096. */
+  maxNackSeqs?: number;
+}
+
+interface Slot<P> {
+  seq: bigint;
+  has: boolean;
+  content: P | undefined;
+}
+
+/**
+ * The receiving side of a channel.
+ *
+ * @example
+ * ```ts
+ * import { ChannelConsumer } from "./channel.ts";
+ * const got: string[] = [];
+ * const c = new ChannelConsumer<string, string>({
+ *   consume: (x) => void got.push(x),
+ *   consumeNil: () => undefined,
+ *   send: () => {},
+ *   close: () => {},
+ * });
+ * c.handleHandshake(1n, 5, "master");
+ * c.handleEvent(3n, "b"); // early: buffered
+ * c.handleEvent(2n, "a");
+ * console.log(got); // ["a", "b"]
+ * ```
+ */
+export class ChannelConsumer<H, P> {
+  readonly #out: ConsumerTransport<P>;
+  readonly #defaultHeartbeat: number;
+  readonly #nackTimeout: number;
+  readonly #timeoutFactor: number;
+  readonly #producerTimeout: boolean;
+  readonly #maxNack: number;
+  #producer: H | undefined;
+  #nextSeq = 0n;
+  #lastSeq = 0n;
+  #buf: Slot<P>[] = [];
+  #ticks = 0;
+  #lastTickSeq = 0n;
+  #idleTicks = 0;
+  #lastHeard = 0;
+  #heartbeatInterval: number;
+
+  constructor(transport: ConsumerTransport<P>, options: ConsumerOptions = {}) {
+    this.#out = transport;
+    this.#defaultHeartbeat = checkTicks(
+      "heartbeatInterval",
+      options.heartbeatInterval ?? CHANNEL_DEFAULTS.heartbeatInterval,
+      0,
+    );
+    this.#heartbeatInterval = this.#defaultHeartbeat;
+    this.#nackTimeout = checkTicks(
+      "nackTimeout",
+      options.nackTimeout ?? CHANNEL_DEFAULTS.nackTimeout,
+      1,
+    );
+    this.#timeoutFactor = checkTicks(
+      "connectionTimeoutFactor",
+      options.connectionTimeoutFactor ?? CHANNEL_DEFAULTS.connectionTimeoutFactor,
+      1,
+    );
+    this.#producerTimeout = options.producerTimeout ?? true;
+    const maxNack = options.maxNackSeqs ?? CHANNEL_DEFAULTS.maxNackSeqs;
+    if (!Number.isInteger(maxNack) || maxNack < 1) throw new RangeError("maxNackSeqs must be >= 1");
+    this.#maxNack = maxNack;
+  }
+
+  /** The producer named in the handshake. */
+  get producer(): H | undefined {
+    return this.#producer;
+  }
+
+  /** Whether the handshake arrived. */
+  get initialized(): boolean {
+    return this.#nextSeq !== 0n;
+  }
+
+  /** Sequence number expected next (0 before the handshake). */
+  get nextSeq(): bigint {
+    return this.#nextSeq;
+  }
+
+  /** Known end of the stream: one past the highest sequence number seen or announced. */
+  get lastSeq(): bigint {
+    return this.#lastSeq;
+  }
+
+  /** Events held back waiting for earlier ones. */
+  get buffered(): number {
+    return this.#buf.length;
+  }
+
+  /** Ticks since the last progress. */
+  get idleTicks(): number {
+    return this.#idleTicks;
+  }
+
+  /** Ticks since the start (or the last reset). */
+  get numTicks(): number {
+    return this.#ticks;
+  }
+
+  /** The producer's heartbeat interval (from the handshake). */
+  get heartbeatInterval(): number {
+    return this.#heartbeatInterval;
+  }
+
+  /** Whether everything known has been delivered. */
+  get idle(): boolean {
+    return this.initialized && this.#buf.length === 0 && this.#nextSeq === this.#lastSeq;
+  }
+
+  /**
+   * The producer's handshake. Returns false (and changes nothing) when
+   * already initialized: a repeated handshake.
+   */
+  handleHandshake(offset: bigint, heartbeatInterval: number, producer?: H): boolean {
+    if (this.initialized) return false;
+    if (producer !== undefined) this.#producer = producer;
+    this.#lastHeard = this.#ticks;
+    this.#nextSeq = offset + 1n;
+    this.#lastSeq = this.#nextSeq;
+    this.#heartbeatInterval = heartbeatInterval;
+    let n = 0;
+    while (n < this.#buf.length && this.#buf[n].seq <= offset) n++;
+    if (n > 0) this.#buf.splice(0, n);
+    if (!this.#consumeBuffer()) return true;
+    this.#sendAck();
+    return true;
+  }
+
+  /** A heartbeat: the producer's latest sequence number reveals lost tail events. */
+  handleHeartbeat(seq: bigint): void {
+    this.#lastHeard = this.#ticks;
+    if (this.#lastSeq === 0n || seq === 0n) return;
+    if (seq + 1n > this.#lastSeq) this.#lastSeq = seq + 1n;
+  }
+
+  /** An event (new, retransmitted, early, or a duplicate). */
+  handleEvent(seq: bigint, content: P): void {
+    this.#lastHeard = this.#ticks;
+    // Events are numbered from 2; a 0 would pass for "next" before the handshake.
+    if (seq === 0n) return;
+    if (seq === this.#nextSeq) {
+      this.#out.consume(content, seq);
+      this.#bump();
+      this.#consumeBuffer();
+    } else if (seq > this.#nextSeq) {
+      if (seq > this.#lastSeq) this.#lastSeq = seq;
+      const at = this.#slot(seq);
+      const slot = this.#buf[at];
+      if (slot?.seq !== seq) this.#buf.splice(at, 0, { seq, has: true, content });
+      else if (!slot.has) {
+        // A retransmission beats an earlier "lost" notice.
+        slot.has = true;
+        slot.content = content;
+      }
+    }
+  }
+
+  /** `retransmit_failed{seq}`: that event will never come. */
+  handleRetransmitFailed(seq: bigint): void {
+    this.#lastHeard = this.#ticks;
+    if (seq === 0n) return;
+    if (seq === this.#nextSeq) {
+      const err = this.#out.consumeNil(seq);
+      if (err) {
+        this.reset();
+        this.#out.close(err);
+        return;
+      }
+      this.#bump();
+      this.#consumeBuffer();
+    } else if (seq > this.#nextSeq) {
+      const at = this.#slot(seq);
+      if (this.#buf[at]?.seq !== seq) {
+        this.#buf.splice(at, 0, { seq, has: false, content: undefined });
+      }
+    }
+  }
+
+  /** One tick: handshake requests, gap nacks, periodic acks, producer timeout. */
+  tick(): void {
+    this.#ticks++;
+    if (!this.initialized) {
+      if (++this.#idleTicks >= this.#nackTimeout) {
+        this.#idleTicks = 0;
+        this.#out.send({ type: "nack", seqs: [0n] });
+      }
+      return;
+    }
+    const timeout = this.#heartbeatInterval * this.#timeoutFactor;
+    if (this.#producerTimeout && timeout > 0 && this.#ticks - this.#lastHeard >= timeout) {
+      this.reset();
+      this.#out.close(new BrokerError(ErrorCode.connection_timeout, "producer went silent"));
+      return;
+    }
+    const progressed = this.#nextSeq > this.#lastTickSeq;
+    this.#lastTickSeq = this.#nextSeq;
+    if (progressed) {
+      this.#idleTicks = 0;
+      this.#periodicAck();
+      return;
+    }
+    this.#idleTicks++;
+    if (this.#nextSeq < this.#lastSeq && this.#idleTicks >= this.#nackTimeout) {
+      this.#idleTicks = 0;
+      this.#out.send({ type: "nack", seqs: this.#missing() });
+      return;
+    }
+    this.#periodicAck();
+  }
+
+  /** Back to the state before the handshake (settings kept). */
+  reset(): void {
+    this.#producer = undefined;
+    this.#nextSeq = 0n;
+    this.#lastSeq = 0n;
+    this.#buf = [];
+    this.#ticks = 0;
+    this.#lastTickSeq = 0n;
+    this.#idleTicks = 0;
+    this.#lastHeard = 0;
+    this.#heartbeatInterval = this.#defaultHeartbeat;
+  }
+
+  #periodicAck(): void {
+    const hb = this.#heartbeatInterval;
+    if (hb > 0 && this.#ticks % hb === 0) this.#sendAck();
+  }
+
+  #sendAck(): void {
+    this.#out.send({
+      type: "cumulative_ack",
+      seq: this.#nextSeq > 0n ? this.#nextSeq - 1n : 0n,
+    });
+  }
+
+  #bump(): void {
+    if (++this.#nextSeq > this.#lastSeq) this.#lastSeq = this.#nextSeq;
+  }
+
+  /** Where `seq` goes in the sorted buffer (index of the first slot >= seq). */
+  #slot(seq: bigint): number {
+    let lo = 0, hi = this.#buf.length;
+    // Most arrivals belong at the end: check that before searching.
+    if (hi > 0 && this.#buf[hi - 1].seq < seq) return hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#buf[mid].seq < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Delivers buffered events from the front while they are next; false if the channel closed. */
+  #consumeBuffer(): boolean {
+    let n = 0;
+    while (n < this.#buf.length && this.#buf[n].seq === this.#nextSeq) {
+      const slot = this.#buf[n];
+      if (slot.has) {
+        this.#out.consume(slot.content as P, slot.seq);
+      } else {
+        const err = this.#out.consumeNil(slot.seq);
+        if (err) {
+          this.reset();
+          this.#out.close(err);
+          return false;
+        }
+      }
+      this.#bump();
+      n++;
+    }
+    if (n > 0) this.#buf.splice(0, n);
+    return true;
+  }
+
+  /** Sequence numbers from nextSeq up to lastSeq with nothing buffered, at most maxNackSeqs. */
+  #missing(): bigint[] {
+    const seqs: bigint[] = [];
+    let i = this.#nextSeq;
+    const upTo = (found: bigint) => {
+      for (; i < found; i++) {
+        if (seqs.length >= this.#maxNack) return;
+        seqs.push(i);
+      }
+      i++;
+    };
+    for (const slot of this.#buf) upTo(slot.seq);
+    upTo(this.#lastSeq);
+    return seqs;
+  }
+}

@@ -1,0 +1,640 @@
+/**
+ * The store protocol's `internal_command` (`lb/internal_command.hh`): the
+ * payload of every command node message (type 2).
+ *
+ * Layout: `seq u64 · sender entity · receiver entity · variant index u8 ·
+ * fields`, all big-endian; data fields in binary format v1; an optional is a
+ * flag byte and, when the flag is set, the value; lists are a varbyte count
+ * and their elements.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand, encodeCommand } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * const bytes = encodeCommand({
+ *   seq: 0n,
+ *   sender: NIL_ENTITY,
+ *   receiver: NIL_ENTITY,
+ *   content: { type: "nack", seqs: [0n] },
+ * });
+ * console.log(decodeCommand(bytes).content.type); // "nack"
+ * ```
+ *
+ * @module
+ */
+import { type Data, type DataType, decode, encode, TYPE_NAMES, validate } from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { ENDPOINT_ID_SIZE } from "../wire/endpoint_id.ts";
+import { dataKey } from "./data_key.ts";
+import type { Entity } from "./entity.ts";
+
+/** `put`: set key to value (expiry is relative, in ns). */
+export interface PutCommand {
+  readonly type: "put";
+  readonly key: Data;
+  readonly value: Data;
+  /** Time to live in nanoseconds, or null for none. */
+  readonly expiry: bigint | null;
+  readonly publisher: Entity;
+}
+
+/** `put_unique`: set key only if absent; `who` and `reqId` route the answer. */
+export interface PutUniqueCommand {
+  readonly type: "put_unique";
+  readonly key: Data;
+  readonly value: Data;
+  readonly expiry: bigint | null;
+  readonly who: Entity;
+  readonly reqId: bigint;
+  readonly publisher: Entity;
+}
+
+/** `put_unique_result`: the master's answer to a `put_unique`. */
+export interface PutUniqueResultCommand {
+  readonly type: "put_unique_result";
+  readonly inserted: boolean;
+  readonly who: Entity;
+  readonly reqId: bigint;
+  readonly publisher: Entity;
+}
+
+/** `erase`: remove a key. */
+export interface EraseCommand {
+  readonly type: "erase";
+  readonly key: Data;
+  readonly publisher: Entity;
+}
+
+/** `expire`: the master dropped a key whose expiry passed. */
+export interface ExpireCommand {
+  readonly type: "expire";
+  readonly key: Data;
+  readonly publisher: Entity;
+}
+
+/** `add`: increment, insert or append; `initType` is used when the key is missing. */
+export interface AddCommand {
+  readonly type: "add";
+  readonly key: Data;
+  readonly value: Data;
+  readonly initType: DataType;
+  readonly expiry: bigint | null;
+  readonly publisher: Entity;
+}
+
+/** `subtract`: decrement, remove or pop. */
+export interface SubtractCommand {
+  readonly type: "subtract";
+  readonly key: Data;
+  readonly value: Data;
+  readonly expiry: bigint | null;
+  readonly publisher: Entity;
+}
+
+/** `clear`: remove every key. */
+export interface ClearCommand {
+  readonly type: "clear";
+  readonly publisher: Entity;
+}
+
+/** `attach_writer`: a writer's channel handshake (producer control). */
+export interface AttachWriterCommand {
+  readonly type: "attach_writer";
+  readonly offset: bigint;
+  /** Ticks, u16. */
+  readonly heartbeatInterval: number;
+}
+
+/** `keepalive`: a producer's heartbeat with its latest sequence number. */
+export interface KeepaliveCommand {
+  readonly type: "keepalive";
+  readonly seq: bigint;
+}
+
+/** `cumulative_ack`: the consumer has everything up to and including `seq`. */
+export interface CumulativeAckCommand {
+  readonly type: "cumulative_ack";
+  readonly seq: bigint;
+}
+
+/** `nack`: resend these; `[0]` asks for the handshake. */
+export interface NackCommand {
+  readonly type: "nack";
+  readonly seqs: readonly bigint[];
+}
+
+/** `ack_clone`: the master's channel handshake with the whole store. */
+export interface AckCloneCommand {
+  readonly type: "ack_clone";
+  readonly offset: bigint;
+  readonly heartbeatInterval: number;
+  /** Key/value pairs in wire order (Broker sends hash order: any order is valid). */
+  readonly state: readonly (readonly [Data, Data])[];
+}
+
+/** `retransmit_failed`: the producer no longer holds event `seq`. */
+export interface RetransmitFailedCommand {
+  readonly type: "retransmit_failed";
+  readonly seq: bigint;
+}
+
+/** The 14 variants of `internal_command_variant`. */
+export type Command =
+  | PutCommand
+  | PutUniqueCommand
+  | PutUniqueResultCommand
+  | EraseCommand
+  | ExpireCommand
+  | AddCommand
+  | SubtractCommand
+  | ClearCommand
+  | AttachWriterCommand
+  | KeepaliveCommand
+  | CumulativeAckCommand
+  | NackCommand
+  | AckCloneCommand
+  | RetransmitFailedCommand;
+
+/** The variants that change the store (Broker's `command_tag::action`). */
+export type ActionCommand =
+  | PutCommand
+  | PutUniqueCommand
+  | PutUniqueResultCommand
+  | EraseCommand
+  | ExpireCommand
+  | AddCommand
+  | SubtractCommand
+  | ClearCommand;
+
+/** One command as it travels: channel sequence number, addressing, content. */
+export interface InternalCommand {
+  /** Channel sequence number; 0 for control messages. */
+  readonly seq: bigint;
+  readonly sender: Entity;
+  /** Destination, or the nil entity for broadcasts. */
+  readonly receiver: Entity;
+  readonly content: Command;
+}
+
+/**
+ * Variant names in wire order: the index is the variant byte.
+ *
+ * @example
+ * ```ts
+ * import { COMMAND_TYPES } from "./commands.ts";
+ * console.log(COMMAND_TYPES.indexOf("ack_clone")); // 12
+ * ```
+ */
+export const COMMAND_TYPES = [
+  "put",
+  "put_unique",
+  "put_unique_result",
+  "erase",
+  "expire",
+  "add",
+  "subtract",
+  "clear",
+  "attach_writer",
+  "keepalive",
+  "cumulative_ack",
+  "nack",
+  "ack_clone",
+  "retransmit_failed",
+] as const satisfies readonly Command["type"][];
+
+/** Broker's grouping of commands: who sends them and who handles them. */
+export type CommandTag = "action" | "producer_control" | "consumer_control";
+
+const TAGS: Record<Command["type"], CommandTag> = {
+  put: "action",
+  put_unique: "action",
+  put_unique_result: "action",
+  erase: "action",
+  expire: "action",
+  add: "action",
+  subtract: "action",
+  clear: "action",
+  attach_writer: "producer_control",
+  keepalive: "producer_control",
+  cumulative_ack: "consumer_control",
+  nack: "consumer_control",
+  ack_clone: "producer_control",
+  retransmit_failed: "producer_control",
+};
+
+/**
+ * Broker's `command_tag` of a command.
+ *
+ * @example
+ * ```ts
+ * import { commandTag } from "./commands.ts";
+ * console.log(commandTag({ type: "keepalive", seq: 1n })); // "producer_control"
+ * ```
+ */
+export function commandTag(content: Command): CommandTag {
+  return TAGS[content.type];
+}
+
+/**
+ * Whether a command changes the store (an event on a channel).
+ *
+ * @example
+ * ```ts
+ * import { isAction } from "./commands.ts";
+ * console.log(isAction({ type: "nack", seqs: [0n] })); // false
+ * ```
+ */
+export function isAction(content: Command): content is ActionCommand {
+  return TAGS[content.type] === "action";
+}
+
+// ------------------------------------------------------------------ encoding
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+function encodeFail(message: string): never {
+  throw new BrokerError(ErrorCode.serialization_failed, message);
+}
+
+/** Growable big-endian writer, private to this module. */
+class Writer {
+  buf = new Uint8Array(128);
+  dv = new DataView(this.buf.buffer);
+  pos = 0;
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.dv = new DataView(next.buffer);
+  }
+
+  u8(x: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = x;
+  }
+
+  u16(x: number, what: string): void {
+    if (!Number.isInteger(x) || x < 0 || x > 0xffff) encodeFail(`${what} is not a u16: ${x}`);
+    this.reserve(2);
+    this.dv.setUint16(this.pos, x);
+    this.pos += 2;
+  }
+
+  u64(x: bigint, what: string): void {
+    if (typeof x !== "bigint" || x < 0n || x > U64_MAX) encodeFail(`${what} is not a u64: ${x}`);
+    this.reserve(8);
+    this.dv.setBigUint64(this.pos, x);
+    this.pos += 8;
+  }
+
+  i64(x: bigint, what: string): void {
+    if (typeof x !== "bigint" || x < I64_MIN || x > I64_MAX) {
+      encodeFail(`${what} is not an i64: ${x}`);
+    }
+    this.reserve(8);
+    this.dv.setBigInt64(this.pos, x);
+    this.pos += 8;
+  }
+
+  varbyte(n: number): void {
+    if (n > 0xffffffff) encodeFail(`list of ${n} elements is too long`);
+    do {
+      const low = n & 0x7f;
+      n = Math.floor(n / 128);
+      this.u8(n > 0 ? low | 0x80 : low);
+    } while (n > 0);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  data(d: Data): void {
+    // encode() hands out a slice of its shared slab; copying it here right away is safe.
+    this.bytes(encode(d));
+  }
+
+  entity(e: Entity, what: string): void {
+    if (!(e?.endpoint instanceof Uint8Array) || e.endpoint.length !== ENDPOINT_ID_SIZE) {
+      encodeFail(`${what} needs a 16-byte endpoint ID`);
+    }
+    this.bytes(e.endpoint);
+    this.u64(e.object, `${what} object ID`);
+  }
+
+  expiry(x: bigint | null | undefined): void {
+    if (x === null || x === undefined) return this.u8(0);
+    this.u8(1);
+    this.i64(x, "expiry");
+  }
+}
+
+function writeContent(w: Writer, c: Command): void {
+  const index = COMMAND_TYPES.indexOf(c?.type);
+  if (index < 0) encodeFail(`not a store command: ${String(c?.type)}`);
+  w.u8(index);
+  switch (c.type) {
+    case "put":
+      w.data(c.key);
+      w.data(c.value);
+      w.expiry(c.expiry);
+      w.entity(c.publisher, "publisher");
+      return;
+    case "put_unique":
+      w.data(c.key);
+      w.data(c.value);
+      w.expiry(c.expiry);
+      w.entity(c.who, "who");
+      w.u64(c.reqId, "req_id");
+      w.entity(c.publisher, "publisher");
+      return;
+    case "put_unique_result":
+      w.u8(c.inserted ? 1 : 0);
+      w.entity(c.who, "who");
+      w.u64(c.reqId, "req_id");
+      w.entity(c.publisher, "publisher");
+      return;
+    case "erase":
+    case "expire":
+      w.data(c.key);
+      w.entity(c.publisher, "publisher");
+      return;
+    case "add": {
+      const tag = TYPE_NAMES.indexOf(c.initType);
+      if (tag < 0) encodeFail(`init_type is not a data type: ${c.initType}`);
+      w.data(c.key);
+      w.data(c.value);
+      w.u8(tag);
+      w.expiry(c.expiry);
+      w.entity(c.publisher, "publisher");
+      return;
+    }
+    case "subtract":
+      w.data(c.key);
+      w.data(c.value);
+      w.expiry(c.expiry);
+      w.entity(c.publisher, "publisher");
+      return;
+    case "clear":
+      w.entity(c.publisher, "publisher");
+      return;
+    case "attach_writer":
+      w.u64(c.offset, "offset");
+      w.u16(c.heartbeatInterval, "heartbeat_interval");
+      return;
+    case "keepalive":
+    case "cumulative_ack":
+    case "retransmit_failed":
+      w.u64(c.seq, "seq");
+      return;
+    case "nack":
+      w.varbyte(c.seqs.length);
+      for (const s of c.seqs) w.u64(s, "nack seq");
+      return;
+    case "ack_clone":
+      w.u64(c.offset, "offset");
+      w.u16(c.heartbeatInterval, "heartbeat_interval");
+      w.varbyte(c.state.length);
+      for (const [k, v] of c.state) {
+        w.data(k);
+        w.data(v);
+      }
+      return;
+  }
+}
+
+/**
+ * Encodes a command payload exactly as Broker does. Throws
+ * `BrokerError(serialization_failed)` for out-of-range fields or values
+ * that are not Broker data.
+ *
+ * @example
+ * ```ts
+ * import { encodeCommand } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * const b = encodeCommand({
+ *   seq: 0n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
+ *   content: { type: "keepalive", seq: 1n },
+ * });
+ * console.log(b.length); // 8 + 24 + 24 + 1 + 8 = 65
+ * ```
+ */
+export function encodeCommand(command: InternalCommand): Uint8Array {
+  const w = new Writer();
+  w.u64(command.seq, "seq");
+  w.entity(command.sender, "sender");
+  w.entity(command.receiver, "receiver");
+  writeContent(w, command.content);
+  return w.buf.slice(0, w.pos);
+}
+
+// ------------------------------------------------------------------ decoding
+
+function decodeFail(message: string, offset: number, cause?: unknown): never {
+  throw new BrokerError(ErrorCode.deserialization_failed, message, { offset, cause });
+}
+
+/** Bounds-checked big-endian reader, private to this module. */
+class Reader {
+  readonly dv: DataView;
+  pos = 0;
+
+  constructor(readonly buf: Uint8Array) {
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  need(n: number, what: string): void {
+    if (this.pos + n > this.buf.length) decodeFail(`truncated ${what}`, this.pos);
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.pos++];
+  }
+
+  u16(what: string): number {
+    this.need(2, what);
+    const x = this.dv.getUint16(this.pos);
+    this.pos += 2;
+    return x;
+  }
+
+  u64(what: string): bigint {
+    this.need(8, what);
+    const x = this.dv.getBigUint64(this.pos);
+    this.pos += 8;
+    return x;
+  }
+
+  i64(what: string): bigint {
+    this.need(8, what);
+    const x = this.dv.getBigInt64(this.pos);
+    this.pos += 8;
+    return x;
+  }
+
+  /** Any non-zero byte is true, as CAF reads a bool. */
+  bool(what: string): boolean {
+    return this.u8(what) !== 0;
+  }
+
+  /** A list length: at most 5 bytes and 2^32-1, unlike Broker's unchecked reader. */
+  varbyte(what: string): number {
+    const start = this.pos;
+    let n = 0;
+    for (let i = 0; i < 5; i++) {
+      const b = this.u8(what);
+      n += (b & 0x7f) * 2 ** (7 * i);
+      if (b < 0x80) {
+        if (n > 0xffffffff) decodeFail(`${what} overflows 32 bits`, start);
+        return n;
+      }
+    }
+    return decodeFail(`${what} is longer than 5 bytes`, start);
+  }
+
+  data(what: string): Data {
+    const start = this.pos;
+    try {
+      const rest = this.buf.subarray(start);
+      const n = validate(rest, { allowTrailing: true });
+      const value = decode(rest.subarray(0, n));
+      this.pos += n;
+      return value;
+    } catch (e) {
+      // The data codec also reports invalid_tag; this decoder promises one code.
+      return decodeFail(`bad ${what}: ${(e as Error)?.message ?? e}`, start, e);
+    }
+  }
+
+  entity(what: string): Entity {
+    this.need(ENDPOINT_ID_SIZE + 8, what);
+    const endpoint = this.buf.slice(this.pos, this.pos + ENDPOINT_ID_SIZE);
+    this.pos += ENDPOINT_ID_SIZE;
+    return { endpoint, object: this.u64(what) };
+  }
+
+  expiry(): bigint | null {
+    return this.bool("expiry flag") ? this.i64("expiry") : null;
+  }
+}
+
+function readContent(r: Reader): Command {
+  const at = r.pos;
+  const index = r.u8("variant index");
+  const type = COMMAND_TYPES[index];
+  switch (type) {
+    case "put":
+      return {
+        type,
+        key: r.data("key"),
+        value: r.data("value"),
+        expiry: r.expiry(),
+        publisher: r.entity("publisher"),
+      };
+    case "put_unique":
+      return {
+        type,
+        key: r.data("key"),
+        value: r.data("value"),
+        expiry: r.expiry(),
+        who: r.entity("who"),
+        reqId: r.u64("req_id"),
+        publisher: r.entity("publisher"),
+      };
+    case "put_unique_result":
+      return {
+        type,
+        inserted: r.bool("inserted"),
+        who: r.entity("who"),
+        reqId: r.u64("req_id"),
+        publisher: r.entity("publisher"),
+      };
+    case "erase":
+    case "expire":
+      return { type, key: r.data("key"), publisher: r.entity("publisher") };
+    case "add": {
+      const key = r.data("key");
+      const value = r.data("value");
+      const tagAt = r.pos;
+      const initType = TYPE_NAMES[r.u8("init_type")];
+      if (initType === undefined) decodeFail("init_type is not a data tag", tagAt);
+      return { type, key, value, initType, expiry: r.expiry(), publisher: r.entity("publisher") };
+    }
+    case "subtract":
+      return {
+        type,
+        key: r.data("key"),
+        value: r.data("value"),
+        expiry: r.expiry(),
+        publisher: r.entity("publisher"),
+      };
+    case "clear":
+      return { type, publisher: r.entity("publisher") };
+    case "attach_writer":
+      return { type, offset: r.u64("offset"), heartbeatInterval: r.u16("heartbeat_interval") };
+    case "keepalive":
+    case "cumulative_ack":
+    case "retransmit_failed":
+      return { type, seq: r.u64("seq") };
+    case "nack": {
+      const n = r.varbyte("nack length");
+      // Check the length against the input before allocating for it.
+      r.need(8 * n, "nack list");
+      const seqs = new Array<bigint>(n);
+      for (let i = 0; i < n; i++) seqs[i] = r.u64("nack seq");
+      return { type, seqs };
+    }
+    case "ack_clone": {
+      const offset = r.u64("offset");
+      const heartbeatInterval = r.u16("heartbeat_interval");
+      const n = r.varbyte("state size");
+      r.need(2 * n, "state"); // every key and value takes at least one byte
+      const state = new Array<readonly [Data, Data]>(n);
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const keyAt = r.pos;
+        const key = r.data("state key");
+        const id = dataKey(key);
+        if (seen.has(id)) decodeFail("duplicate key in ack_clone state", keyAt);
+        seen.add(id);
+        state[i] = [key, r.data("state value")];
+      }
+      return { type, offset, heartbeatInterval, state };
+    }
+    default:
+      return decodeFail(`unknown command variant ${index}`, at);
+  }
+}
+
+/**
+ * Decodes a command payload. Accepts any non-zero bool or optional flag byte
+ * and ignores bytes after the command, as Broker does. Throws
+ * `BrokerError(deserialization_failed)` on bad input, never anything else.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommand } from "./commands.ts";
+ * const bytes = new Uint8Array(8 + 24 + 24 + 1 + 8);
+ * bytes[56] = 10; // cumulative_ack
+ * bytes[64] = 1;
+ * console.log(decodeCommand(bytes).content); // { type: "cumulative_ack", seq: 1n }
+ * ```
+ */
+export function decodeCommand(bytes: Uint8Array): InternalCommand {
+  if (!(bytes instanceof Uint8Array)) decodeFail("input is not a Uint8Array", 0);
+  const r = new Reader(bytes);
+  const seq = r.u64("seq");
+  const sender = r.entity("sender");
+  const receiver = r.entity("receiver");
+  const content = readContent(r);
+  return { seq, sender, receiver, content };
+}

@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { bool, count, dataToString, decode, encode, enumValue, str } from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { SqliteBackend, sqliteOptionsFromBroker } from "./sqlite_backend.ts";
+
+function tempDb(): { path: string; done: () => void } {
+  const dir = Deno.makeTempDirSync({ prefix: "sqlite-backend-" });
+  return { path: `${dir}/store.sqlite`, done: () => Deno.removeSync(dir, { recursive: true }) };
+}
+
+/** Rows as another process would see them: a second connection. */
+function committedKeys(path: string): string[] {
+  const db = new DatabaseSync(path);
+  try {
+    return db.prepare("select key from store").all().map((r) =>
+      dataToString(decode(r.key as Uint8Array))
+    ).sort();
+  } finally {
+    db.close();
+  }
+}
+
+const isBackendFailure = (e: unknown) =>
+  e instanceof BrokerError && e.code === ErrorCode.backend_failure;
+
+Deno.test("sqlite: the file has Broker's schema, keys and values in binary format v1", () => {
+  const { path, done } = tempDb();
+  try {
+    const b = new SqliteBackend({ path });
+    b.put(str("a"), count(1n), 123n);
+    b.close();
+    const db = new DatabaseSync(path);
+    const row = db.prepare("select key, value, expiry from store").get()!;
+    assert.deepEqual(row.key, encode(str("a")).slice());
+    assert.deepEqual(row.value, encode(count(1n)).slice());
+    assert.equal(row.expiry, 123);
+    const meta = db.prepare("select value from meta where key = 'broker_version'").get();
+    assert.equal(meta?.value, "2.8.0");
+    db.close();
+  } finally {
+    done();
+  }
+});
+
+Deno.test("sqlite: opens a database written in Broker's layout by someone else", () => {
+  const { path, done } = tempDb();
+  try {
+    const db = new DatabaseSync(path);
+    db.exec("create table meta(key text primary key, value text)");
+    db.exec("create table store(key blob primary key, value blob, expiry integer)");
+    db.prepare("insert into store values(?, ?, ?)").run(
+      encode(str("zeek")),
+      encode(count(5n)),
+      1700000000000000000n,
+    );
+    db.close();
+    const b = new SqliteBackend({ path });
+    assert.equal(dataToString(b.get(str("zeek"))!), "5");
+    assert.deepEqual(b.expiries()[0][1], 1700000000000000000n);
+    b.close();
+  } finally {
+    done();
+  }
+});
+
+Deno.test("sqlite: writes are batched; batches commit when full, on flush, and after the burst", async () => {
+  const { path, done } = tempDb();
+  try {
+    const b = new SqliteBackend({ path, batchSize: 3, autoFlush: false });
+    b.put(str("a"), count(1n));
+    b.put(str("b"), count(2n));
+    assert.equal(b.pendingWrites, 2);
+    assert.deepEqual(committedKeys(path), [], "not committed yet");
+    assert.equal(b.size(), 2, "but visible on this connection");
+    b.put(str("c"), count(3n));
+    assert.equal(b.pendingWrites, 0);
+    assert.deepEqual(committedKeys(path), ["a", "b", "c"]);
+    b.erase(str("a"));
+    b.flush();
+    assert.deepEqual(committedKeys(path), ["b", "c"]);
+    b.close();
+
+    const auto = new SqliteBackend({ path });
+    auto.put(str("d"), count(4n));
+    assert.deepEqual(committedKeys(path), ["b", "c"]);
+    await Promise.resolve();
+    assert.deepEqual(committedKeys(path), ["b", "c", "d"], "committed after the burst");
+    auto.close();
+  } finally {
+    done();
+  }
+});
+
+Deno.test("sqlite: 5,000 puts in one burst go through a few transactions", () => {
+  const { path, done } = tempDb();
+  try {
+    const b = new SqliteBackend({ path, synchronous: "full" });
+    for (let i = 0; i < 5000; i++) b.put(count(BigInt(i)), str(`v${i}`), BigInt(i));
+    b.close();
+    const again = new SqliteBackend({ path });
+    assert.equal(again.size(), 5000);
+    assert.equal(again.expiries().length, 5000);
+    again.close();
+  } finally {
+    done();
+  }
+});
+
+Deno.test("sqlite: a corrupt file fails to open, or is replaced with failure mode delete", () => {
+  const { path, done } = tempDb();
+  try {
+    Deno.writeTextFileSync(
+      path,
+      "this is not a database, not even a little bit, no sir".repeat(40),
+    );
+    assert.throws(() => new SqliteBackend({ path }), isBackendFailure);
+    assert.throws(() => new SqliteBackend({ path, failureMode: "fail" }), isBackendFailure);
+    const b = new SqliteBackend({ path, failureMode: "delete", integrityCheck: true });
+    assert.equal(b.size(), 0);
+    b.put(str("fresh"), bool(true));
+    b.close();
+    assert.deepEqual(committedKeys(path), ["fresh"]);
+  } finally {
+    done();
+  }
+});
+
+Deno.test("sqlite: every journal and synchronous mode opens", () => {
+  const { path, done } = tempDb();
+  try {
+    for (const journalMode of ["delete", "truncate", "persist", "memory", "wal", "off"] as const) {
+      for (const synchronous of ["off", "normal", "full", "extra"] as const) {
+        const b = new SqliteBackend({ path, journalMode, synchronous });
+        b.put(str(journalMode), str(synchronous));
+        b.close();
+      }
+    }
+    const b = new SqliteBackend({ path });
+    assert.equal(b.size(), 6);
+    b.close();
+  } finally {
+    done();
+  }
+});
+
+Deno.test("sqlite: bad options are rejected with backend_failure", () => {
+  const path = "/nonexistent-dir-for-test/x.sqlite";
+  assert.throws(() => new SqliteBackend({ path, batchSize: 0 }), isBackendFailure);
+  assert.throws(
+    () => new SqliteBackend({ path, journalMode: "bogus" as "wal" }),
+    isBackendFailure,
+  );
+  assert.throws(() => new SqliteBackend({ path: "/proc/nope/x.sqlite" }), isBackendFailure);
+});
+
+Deno.test("sqlite: Broker's backend options map onto ours", () => {
+  const o = sqliteOptionsFromBroker([
+    ["path", str("/tmp/s.sqlite")],
+    ["synchronous", enumValue("Broker::SQLITE_SYNCHRONOUS_NORMAL")],
+    ["journal_mode", enumValue("Broker::SQLITE_JOURNAL_MODE_WAL")],
+    ["failure_mode", enumValue("Broker::SQLITE_FAILURE_MODE_DELETE")],
+    ["integrity_check", bool(true)],
+  ]);
+  assert.deepEqual(o, {
+    path: "/tmp/s.sqlite",
+    synchronous: "normal",
+    journalMode: "wal",
+    failureMode: "delete",
+    integrityCheck: true,
+  });
+  assert.throws(() => sqliteOptionsFromBroker([]), isBackendFailure);
+  assert.throws(
+    () =>
+      sqliteOptionsFromBroker([["path", str("p")], [
+        "synchronous",
+        str("Broker::SQLITE_SYNCHRONOUS_OFF"),
+      ]]),
+    isBackendFailure,
+  );
+  assert.throws(
+    () =>
+      sqliteOptionsFromBroker([
+        ["path", str("p")],
+        ["journal_mode", enumValue("Broker::SQLITE_JOURNAL_MODE_SIDEWAYS")],
+      ]),
+    isBackendFailure,
+  );
+});
