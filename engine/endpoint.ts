@@ -62,6 +62,30 @@ export interface EndpointOptions {
   unpeerTimeout?: number;
 }
 
+/** A store command as it arrives (the payload is an encoded `internal_command`). */
+export interface CommandMessage {
+  /** The direct peer it came from. */
+  sender: EndpointId;
+  /** Nil for broadcasts, else us. */
+  receiver: EndpointId;
+  /** The store topic (`<name>/<$>/data/master` or `.../clone`). */
+  topic: string;
+  /** The encoded command. */
+  payload: Uint8Array;
+}
+
+/** What the data store layer needs from an endpoint: command messages in and out. */
+export interface CommandBus {
+  /** Our endpoint ID. */
+  readonly idBytes: Uint8Array;
+  /** Receives the commands on `topic` (and announces the topic to peers, as Broker's stores do). */
+  onCommands(topic: string, handler: (m: CommandMessage) => void): () => void;
+  /** Sends a command: to every peer subscribed to `topic`, or only to `receiver`. */
+  sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
+  /** Whether a peer announced `topic` (e.g. a master's topic). */
+  hasPeerSubscriber(topic: string): boolean;
+}
+
 /** Options of `publish`. */
 export interface PublishOptions {
   /**
@@ -174,6 +198,7 @@ export class Endpoint {
   readonly #listeners: Deno.Listener[] = [];
   readonly #acceptLoops: Promise<void>[] = [];
   readonly #webSockets: WebSocketServer[] = [];
+  readonly #commandHandlers = new Map<string, Set<(m: CommandMessage) => void>>();
   readonly #statusQueues = new Set<{ q: BoundedQueue<StatusEvent>; statuses: boolean }>();
   readonly #filterWaiters: (() => void)[] = [];
   #shuttingDown = false;
@@ -607,6 +632,15 @@ export class Endpoint {
       const to = this.#peers.get(keyOf(receiver));
       if (to && to !== from && to.state === "peered") this.#sendTo(to, this.#forwardCopy(frame));
     }
+    if (toUs && type === EnvelopeType.command) {
+      const handlers = this.#commandHandlers.get(topic);
+      if (handlers) {
+        // Handlers may keep the payload: it lies in the reused read buffer.
+        const copy = payload.slice();
+        const sender = from.peerId!;
+        for (const h of handlers) h({ sender, receiver, topic, payload: copy });
+      }
+    }
     if (toUs && type === EnvelopeType.data) {
       let wait: Promise<void>[] | undefined;
       // A copy: the payload lies in the transport's reused read buffer.
@@ -974,6 +1008,52 @@ export class Endpoint {
     this.#webSockets.push(server);
     await server.ready;
     return server;
+  }
+
+  /** The command channel the data stores use (see `engine/store`). */
+  get commandBus(): CommandBus {
+    return this.#commandBus ??= this.#makeCommandBus();
+  }
+
+  #commandBus?: CommandBus;
+
+  #makeCommandBus(): CommandBus {
+    return {
+      idBytes: this.#id,
+      onCommands: (topic, handler) => {
+        let set = this.#commandHandlers.get(topic);
+        if (!set) this.#commandHandlers.set(topic, set = new Set());
+        set.add(handler);
+        if (insertIntoFilter(this.#filter, topic)) {
+          this.#filterVersion++;
+          for (const c of this.#peers.values()) this.#sendFilter(c);
+        }
+        return () => {
+          set!.delete(handler);
+          if (set!.size === 0) this.#commandHandlers.delete(topic);
+        };
+      },
+      sendCommand: (topic, payload, receiver) => {
+        if (this.#shuttingDown) return;
+        const frame = encodeEnvelope({
+          sender: this.#id,
+          receiver,
+          type: EnvelopeType.command,
+          ttl: this.#opts.ttl,
+          topic,
+          payload,
+        }, { prefix: true });
+        if (receiver) {
+          const c = this.#peers.get(keyOf(receiver));
+          if (c) c.tcp.send(frame);
+          return;
+        }
+        this.#peerRoutes.forEachMatch(topic, (c) => {
+          if (c.state === "peered") c.tcp.send(frame);
+        });
+      },
+      hasPeerSubscriber: (topic) => this.#peerRoutes.matches(topic),
+    };
   }
 
   /** A publisher for one topic, with a bounded buffer and demand to await. */
