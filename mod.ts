@@ -44,3 +44,15 @@ export {
 export { type PublishOptions } from "./engine/endpoint.ts";
 export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
 export { type SocketLike } from "./engine/websocket/client.ts";
+export {
+  dataFromJson,
+  type DataFromJsonOptions,
+  dataMessageToJson,
+  dataToJson,
+  dataToJsonBytes,
+  type DataToJsonOptions,
+  dataToJsonValue,
+  JSON_TYPE_NAMES,
+  type JsonDataValue,
+} from "./engine/data/json.ts";
+export * from "./engine/zeek/mod.ts";

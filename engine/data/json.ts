@@ -40,6 +40,14 @@
  * table key or too deep nesting, and `type_clash` (Broker's code) for data
  * that does not fit its `@data-type`.
  *
+ * **Broker's own reader** (broker-node 2.8's WebSocket API, checked with
+ * random values) reads back everything it writes except `inf`, `-inf`,
+ * `-nan`, a raw NUL in a string (it ends the text) and reals whose integer
+ * part needs more than 64 bits. It rounds reals, and timespans beyond 2^53 ns,
+ * through an inexact double conversion, reads the escape `\/` as `?`, and
+ * refuses a real written without fraction or exponent. Our reader is exact in
+ * all these cases, so text we accept may still be refused or rounded by Broker.
+ *
  * @example
  * ```ts
  * import { count, dataFromJson, dataToJson, port, vector } from "../../mod.ts";
@@ -132,9 +140,14 @@ const BROKER_ESCAPES: Record<string, string> = {
   "\f": "\\f",
   "\r": "\\r",
 };
+// Control characters are the point of these patterns.
+// deno-lint-ignore no-control-regex
 const BROKER_ESCAPE_RE = /["\\\x08-\x0d]/;
+// deno-lint-ignore no-control-regex
 const BROKER_ESCAPE_RE_G = /["\\\x08-\x0d]/g;
+// deno-lint-ignore no-control-regex
 const STRICT_ESCAPE_RE = /["\\\x00-\x1f]/;
+// deno-lint-ignore no-control-regex
 const STRICT_ESCAPE_RE_G = /["\\\x00-\x1f]/g;
 
 function brokerEscape(c: string): string {
@@ -680,9 +693,10 @@ function isObject(x: unknown): x is Record<string, unknown> {
     !ArrayBuffer.isView(x);
 }
 
-function exactInteger(x: unknown, type: string): bigint {
+function exactInteger(x: unknown, type: string, fromText: boolean): bigint {
   if (typeof x === "bigint") return x;
-  if (typeof x === "number" && Number.isInteger(x)) {
+  // In text, a fraction or exponent makes a real (Broker refuses `1.0` as a count).
+  if (typeof x === "number" && Number.isInteger(x) && !fromText) {
     // Above 2^53 the number may already be rounded: refuse to guess.
     if (!Number.isSafeInteger(x)) {
       clash(`${type} ${x} is not exact as a JS number; pass a bigint or the JSON text`);
@@ -791,7 +805,13 @@ function elements(x: unknown, type: string): unknown[] {
   return x;
 }
 
-function toData(node: unknown, depth: number, maxDepth: number): Data {
+/** How to read: the depth limit, and whether numbers came from our text parser. */
+interface ReadContext {
+  readonly maxDepth: number;
+  readonly fromText: boolean;
+}
+
+function toData(node: unknown, depth: number, cx: ReadContext): Data {
   if (!isObject(node)) return bad(`expected an object with "@data-type", got ${show(node)}`);
   const type = node["@data-type"];
   const d = node.data;
@@ -803,12 +823,12 @@ function toData(node: unknown, depth: number, maxDepth: number): Data {
       if (typeof d !== "boolean") clash(`boolean data must be true or false, got ${show(d)}`);
       return { type: "boolean", value: d };
     case "count": {
-      const v = exactInteger(d, type);
+      const v = exactInteger(d, type, cx.fromText);
       if (v < 0n || v > LIMITS.U64_MAX) clash(`count ${v} is out of range`);
       return { type: "count", value: v };
     }
     case "integer": {
-      const v = exactInteger(d, type);
+      const v = exactInteger(d, type, cx.fromText);
       if (v < LIMITS.I64_MIN || v > LIMITS.I64_MAX) clash(`integer ${v} is out of range`);
       return { type: "integer", value: v };
     }
@@ -830,8 +850,8 @@ function toData(node: unknown, depth: number, maxDepth: number): Data {
     case "set":
     case "vector": {
       const xs = elements(d, type);
-      if (xs.length > 0 && depth >= maxDepth) bad("nesting deeper than the limit");
-      const items = xs.map((x) => toData(x, depth + 1, maxDepth));
+      if (xs.length > 0 && depth >= cx.maxDepth) bad("nesting deeper than the limit");
+      const items = xs.map((x) => toData(x, depth + 1, cx));
       if (type === "vector") return { type: "vector", value: items };
       const s = set(...items);
       if (s.value.length !== items.length) bad("duplicate set element");
@@ -839,12 +859,12 @@ function toData(node: unknown, depth: number, maxDepth: number): Data {
     }
     case "table": {
       const xs = elements(d, type);
-      if (xs.length > 0 && depth >= maxDepth) bad("nesting deeper than the limit");
+      if (xs.length > 0 && depth >= cx.maxDepth) bad("nesting deeper than the limit");
       const entries = xs.map((x) => {
         if (!isObject(x) || !("key" in x) || !("value" in x)) {
           return clash(`table entries must be {"key": ..., "value": ...}, got ${show(x)}`);
         }
-        return [toData(x.key, depth + 1, maxDepth), toData(x.value, depth + 1, maxDepth)] as const;
+        return [toData(x.key, depth + 1, cx), toData(x.value, depth + 1, cx)] as const;
       });
       const t = table(entries);
       if (t.value.length !== entries.length) bad("duplicate table key");
@@ -879,11 +899,11 @@ export function dataFromJson(
   options?: DataFromJsonOptions,
 ): Data {
   const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
-  let node: unknown = json;
   if (typeof json === "string" || json instanceof Uint8Array) {
     const bytes = typeof json === "string" ? utf8Enc.encode(json) : json;
     // Each data level takes at most three JSON levels (table, entry, key).
-    node = new Parser(bytes, 3 * maxDepth + 3).document();
+    const node = new Parser(bytes, 3 * maxDepth + 3).document();
+    return toData(node, 0, { maxDepth, fromText: true });
   }
-  return toData(node, 0, maxDepth);
+  return toData(json, 0, { maxDepth, fromText: false });
 }
