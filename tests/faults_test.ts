@@ -2,10 +2,9 @@
 // frames, bad payloads, routing updates, abrupt closes, oversized length
 // prefixes, connection floods and slow readers.
 import assert from "node:assert/strict";
-import { Endpoint, type EndpointOptions } from "../engine/endpoint.ts";
+import { Endpoint } from "../engine/endpoint.ts";
 import { ErrorCode } from "../engine/errors.ts";
 import { StatusCode, type StatusEvent } from "../engine/status.ts";
-import type { BoundedQueue } from "../engine/queue.ts";
 import { count, type Data, decode, encode, str, vector } from "../engine/data/mod.ts";
 import {
   encodeEnvelope,
@@ -23,50 +22,13 @@ import {
   isStatus,
   LARGER_ID,
   nextStatus,
-  peerRaw,
   ping,
   pingPong,
   RawConn,
   SMALLER_ID,
   waitFor,
+  withEndpoint,
 } from "./raw_peer.ts";
-
-interface Harness {
-  ep: Endpoint;
-  port: number;
-  status: BoundedQueue<StatusEvent>;
-  /** Peers a raw connection (closed when the test ends). */
-  peer(id: string, filter?: string[]): Promise<RawConn>;
-  track(c: RawConn): RawConn;
-}
-
-async function withEndpoint(
-  options: EndpointOptions,
-  fn: (h: Harness) => Promise<void>,
-): Promise<void> {
-  const ep = new Endpoint({
-    id: ENDPOINT_ID,
-    handshakeTimeout: 1000,
-    unpeerTimeout: 100,
-    ...options,
-  });
-  const conns: RawConn[] = [];
-  const status = ep.statusSubscriber(true, 4096);
-  const port = await ep.listen("127.0.0.1", 0);
-  const track = (c: RawConn) => (conns.push(c), c);
-  try {
-    await fn({
-      ep,
-      port,
-      status,
-      track,
-      peer: async (id, filter = []) => track(await peerRaw(ep, port, id, filter)),
-    });
-  } finally {
-    await Promise.all(conns.map((c) => c.close()));
-    await ep.shutdown();
-  }
-}
 
 const RAW = parseEndpointId(LARGER_ID);
 

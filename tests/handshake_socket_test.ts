@@ -2,7 +2,7 @@
 // peer that writes and reads Broker frames by hand (tests/raw_peer.ts), in
 // both TCP directions and both handshake roles, plus every way it can fail.
 import assert from "node:assert/strict";
-import { Endpoint, type EndpointOptions } from "../engine/endpoint.ts";
+import type { Endpoint } from "../engine/endpoint.ts";
 import { ErrorCode } from "../engine/errors.ts";
 import { StatusCode, type StatusEvent } from "../engine/status.ts";
 import type { BoundedQueue } from "../engine/queue.ts";
@@ -30,60 +30,13 @@ import {
   nextStatus,
   pingPong,
   PROBE,
-  RawConn,
+  type RawConn,
   rawHandshake,
-  RawListener,
   SMALLER_ID,
   versionSelect,
   waitFor,
+  withEndpoint,
 } from "./raw_peer.ts";
-
-interface Harness {
-  ep: Endpoint;
-  port: number;
-  status: BoundedQueue<StatusEvent>;
-  /** Dials the endpoint; the connection is closed when the test ends. */
-  dial(): Promise<RawConn>;
-  /** A raw listener for the endpoint to dial; closed when the test ends. */
-  listen(): RawListener;
-  /** Registers a connection for closing when the test ends. */
-  track(c: RawConn): RawConn;
-}
-
-async function withEndpoint(
-  options: EndpointOptions,
-  fn: (h: Harness) => Promise<void>,
-): Promise<void> {
-  const ep = new Endpoint({
-    id: ENDPOINT_ID,
-    handshakeTimeout: 1000,
-    unpeerTimeout: 100,
-    ...options,
-  });
-  const conns: RawConn[] = [];
-  const listeners: RawListener[] = [];
-  const status = ep.statusSubscriber(true, 1024);
-  const port = await ep.listen("127.0.0.1", 0);
-  const track = (c: RawConn) => (conns.push(c), c);
-  try {
-    await fn({
-      ep,
-      port,
-      status,
-      track,
-      dial: async () => track(await RawConn.dial(port)),
-      listen: () => {
-        const l = new RawListener();
-        listeners.push(l);
-        return l;
-      },
-    });
-  } finally {
-    for (const l of listeners) l.close();
-    await Promise.all(conns.map((c) => c.close()));
-    await ep.shutdown();
-  }
-}
 
 /** "probe", "drop_conn(38)", ... for every frame the endpoint sent before closing. */
 async function sentUntilClose(c: RawConn, timeoutMs = 1500): Promise<string[]> {

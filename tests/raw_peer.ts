@@ -10,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Endpoint } from "../engine/endpoint.ts";
+import { Endpoint, type EndpointOptions } from "../engine/endpoint.ts";
 import { count, str, vector } from "../engine/data/mod.ts";
 import type { StatusEvent } from "../engine/status.ts";
 import type { BoundedQueue } from "../engine/queue.ts";
@@ -393,4 +393,56 @@ export async function flood(
     await new Promise((r) => setTimeout(r, 0));
   }
   return seq;
+}
+
+/** What `withEndpoint` hands a test: an endpoint and raw peers around it. */
+export interface Harness {
+  ep: Endpoint;
+  port: number;
+  status: BoundedQueue<StatusEvent>;
+  /** Dials the endpoint; the connection is closed when the test ends. */
+  dial(): Promise<RawConn>;
+  /** A raw listener for the endpoint to dial; closed when the test ends. */
+  listen(): RawListener;
+  /** Peers a raw connection with the given ID and filter (closed when the test ends). */
+  peer(id: string, filter?: string[]): Promise<RawConn>;
+  /** Registers a connection for closing when the test ends. */
+  track(c: RawConn): RawConn;
+}
+
+/** Runs `fn` against a listening endpoint (ID `ENDPOINT_ID`), cleaning up after it. */
+export async function withEndpoint(
+  options: EndpointOptions,
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
+  const ep = new Endpoint({
+    id: ENDPOINT_ID,
+    handshakeTimeout: 1000,
+    unpeerTimeout: 100,
+    ...options,
+  });
+  const conns: RawConn[] = [];
+  const listeners: RawListener[] = [];
+  const status = ep.statusSubscriber(true, 4096);
+  const port = await ep.listen("127.0.0.1", 0);
+  const track = (c: RawConn) => (conns.push(c), c);
+  try {
+    await fn({
+      ep,
+      port,
+      status,
+      track,
+      dial: async () => track(await RawConn.dial(port)),
+      listen: () => {
+        const l = new RawListener();
+        listeners.push(l);
+        return l;
+      },
+      peer: async (id, filter = []) => track(await peerRaw(ep, port, id, filter)),
+    });
+  } finally {
+    for (const l of listeners) l.close();
+    await Promise.all(conns.map((c) => c.close()));
+    await ep.shutdown();
+  }
 }
