@@ -680,12 +680,13 @@ function show(x: unknown): string {
   if (typeof x === "bigint") return `${x}`;
   if (x instanceof JsonBytes) return JSON.stringify(x.text);
   try {
-    const s = JSON.stringify(x);
-    if (s === undefined) return String(x);
-    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+    const s = JSON.stringify(x, (_k, v) => typeof v === "bigint" ? `${v}` : v);
+    if (s !== undefined) return s.length > 60 ? `${s.slice(0, 57)}...` : s;
   } catch {
-    return String(x);
+    // fall through: an object JSON cannot print
   }
+  // String() throws on objects without a prototype (the parser makes those).
+  return typeof x === "object" && x !== null ? "an object" : String(x);
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -565,3 +565,14 @@ Deno.test("property: mangled JSON gives a BrokerError or a value, nothing else",
     { numRuns: 2000 },
   );
 });
+
+Deno.test("a table entry with a misspelt key field is a BrokerError (fuzz find)", () => {
+  assert.throws(
+    () =>
+      dataFromJson(
+        '{"@data-type":"table","data":[{" key":{"@data-type":"count","data":1},' +
+          '"value":{"@data-type":"string","data":"one"}}]}',
+      ),
+    BrokerError,
+  );
+});
