@@ -56,3 +56,15 @@ export {
   type JsonDataValue,
 } from "./engine/data/json.ts";
 export * from "./engine/zeek/mod.ts";
+export { Store, type WriteOptions } from "./engine/store/store.ts";
+export { type MasterOptions } from "./engine/store/master.ts";
+export { type CloneOptions } from "./engine/store/clone.ts";
+export type { StoreBackend, StoreEntry } from "./engine/store/backend.ts";
+export { MemoryBackend } from "./engine/store/memory_backend.ts";
+export {
+  SqliteBackend,
+  type SqliteBackendOptions,
+  type SqliteFailureMode,
+  type SqliteJournalMode,
+  type SqliteSynchronous,
+} from "./engine/store/sqlite_backend.ts";

@@ -41,6 +41,11 @@ import {
   parseEndpointId,
   parseEnvelope,
 } from "./wire/mod.ts";
+import type { StoreBackend } from "./store/backend.ts";
+import { type CloneOptions, StoreClone } from "./store/clone.ts";
+import { type MasterOptions, StoreMaster } from "./store/master.ts";
+import { MemoryBackend } from "./store/memory_backend.ts";
+import { Store } from "./store/store.ts";
 
 /** Options of an endpoint, named after Broker's configuration keys. */
 export interface EndpointOptions {
@@ -1179,6 +1184,47 @@ export class Endpoint {
 
   #assertRunning(): void {
     if (this.#shuttingDown) throw new BrokerError(ErrorCode.shutting_down, "endpoint shut down");
+  }
+
+  /**
+   * Attaches the master of store `name` (default backend: in memory). Throws
+   * `BrokerError(master_exists)` when a peer already announces that master.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * import { count, str } from "./data/mod.ts";
+   * const ep = new Endpoint();
+   * const kv = ep.attachMaster("kv");
+   * await kv.put(str("a"), count(1n));
+   * kv.close();
+   * await ep.shutdown();
+   * ```
+   */
+  attachMaster(
+    name: string,
+    backend: StoreBackend = new MemoryBackend(),
+    options?: MasterOptions,
+  ): Store {
+    this.#assertRunning();
+    return new Store(new StoreMaster(this, name, backend, options));
+  }
+
+  /**
+   * Attaches a clone of store `name`: it finds the master through its peers.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * const ep = new Endpoint();
+   * const kv = ep.attachClone("kv", { requestTimeout: 1000 });
+   * kv.close();
+   * await ep.shutdown();
+   * ```
+   */
+  attachClone(name: string, options?: CloneOptions): Store {
+    this.#assertRunning();
+    return new Store(new StoreClone(this, name, options));
   }
 }
 

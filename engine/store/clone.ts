@@ -1,0 +1,393 @@
+/**
+ * A store clone on a `CommandBus` (Broker's `clone_actor`): keeps a local
+ * copy of the master's table, answers reads from it, and forwards writes to
+ * the master on its own writer channel.
+ *
+ * Start-up: subscribe `<name>/<$>/data/clone`, send `nack [0]` to the master
+ * topic; the master's `ack_clone` brings the table and opens the master's
+ * channel; the clone then opens its writer channel with `attach_writer`.
+ * Writes issued before that wait in a buffer.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../endpoint.ts";
+ * import { count, str } from "../data/mod.ts";
+ * const a = new Endpoint(), b = new Endpoint();
+ * const port = await a.listen("127.0.0.1", 0);
+ * await b.peer("127.0.0.1", port);
+ * const master = a.attachMaster("kv");
+ * const clone = b.attachClone("kv");
+ * await clone.put(str("k"), count(1n));
+ * await clone.awaitIdle();
+ * console.log(await master.get(str("k"))); // { type: "count", value: 1n }
+ * clone.close();
+ * master.close();
+ * await b.shutdown();
+ * await a.shutdown();
+ * ```
+ *
+ * @module
+ */
+import type { Data } from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import type { CommandMessage } from "../endpoint.ts";
+import type { BoundedQueue } from "../queue.ts";
+import { StatusCode, type StatusEvent } from "../status.ts";
+import { endpointIdToString } from "../wire/endpoint_id.ts";
+import { ChannelConsumer, ChannelProducer } from "./channel.ts";
+import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
+import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
+import { MemoryBackend } from "./memory_backend.ts";
+import { addTo, getValue, initialValue, subtractFrom } from "./operations.ts";
+import {
+  newEntity,
+  sendStoreCommand,
+  sleep,
+  STORE_TICK_MS,
+  type StoreActor,
+  type StoreHost,
+  storeTopics,
+} from "./store_common.ts";
+
+/** Clone settings. */
+export interface CloneOptions {
+  /** Milliseconds per tick. Default 100. */
+  tickInterval?: number;
+  /** Ticks between keepalives and acks. Default 5. */
+  heartbeatInterval?: number;
+  /** Ticks without progress before nacking. Default 2. */
+  nackTimeout?: number;
+  /** Heartbeat intervals of silence before the master counts as gone. Default 100. */
+  connectionTimeoutFactor?: number;
+  /**
+   * How long (ms) reads and `putUnique` wait for the master: for the first
+   * `ack_clone`, or for a `put_unique_result`. Then `request_timeout`.
+   * Default 10 000.
+   */
+  requestTimeout?: number;
+  /**
+   * How long (ms) after losing its master the clone still answers reads from
+   * its copy; afterwards reads fail with `stale_data` until a master is back.
+   * Default: forever (Broker's `stale_interval` -1).
+   */
+  staleInterval?: number;
+}
+
+interface PendingUnique {
+  resolve(inserted: boolean): void;
+  reject(e: BrokerError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The clone actor.
+ *
+ * @example
+ * ```ts
+ * import { StoreClone } from "./clone.ts";
+ * import { Endpoint } from "../endpoint.ts";
+ * const ep = new Endpoint();
+ * const c = new StoreClone(ep, "kv");
+ * console.log(c.hasMaster); // false: no master answered yet
+ * c.close();
+ * await ep.shutdown();
+ * ```
+ */
+export class StoreClone implements StoreActor {
+  readonly name: string;
+  readonly id: Entity;
+  readonly isMaster = false;
+  readonly #host: StoreHost;
+  readonly #topics: { master: string; clone: string };
+  readonly #opts: CloneOptions;
+  readonly #state = new MemoryBackend();
+  readonly #consumer: ChannelConsumer<Entity, ActionCommand>;
+  #producer?: ChannelProducer<Entity, ActionCommand>;
+  #master?: Entity;
+  /** Writes waiting for the writer channel. */
+  #pending: ActionCommand[] = [];
+  #unique = new Map<bigint, PendingUnique>();
+  #nextReq = 1n;
+  /** When the master was lost (ms), or undefined while attached or before the first. */
+  #lostAt?: number;
+  readonly #status: BoundedQueue<StatusEvent>;
+  readonly #unsubscribe: () => void;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(host: StoreHost, name: string, options: CloneOptions = {}) {
+    const bus = host.commandBus;
+    this.name = name;
+    this.#host = host;
+    this.#opts = options;
+    this.#topics = storeTopics(name);
+    this.id = newEntity(bus);
+    this.#consumer = new ChannelConsumer<Entity, ActionCommand>({
+      consume: (content) => this.#applyLocal(content),
+      // A hole in the master's stream means the copy is wrong: start over.
+      consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
+      send: (m) => {
+        if (m.type === "nack" && this.#master === undefined) {
+          this.#send(0n, NIL_ENTITY, m, false);
+        } else if (this.#master) this.#send(0n, this.#master, m, true);
+      },
+      close: () => this.#lostMaster(),
+    }, options);
+    this.#status = host.statusSubscriber(true, 64);
+    this.#unsubscribe = bus.onCommands(this.#topics.clone, (m) => this.#receive(m));
+    this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
+    // Broker's clone asks at once rather than after the first nack timeout.
+    this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] }, false);
+  }
+
+  /** Whether close ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the clone has a master (got its `ack_clone` and did not lose it since). */
+  get hasMaster(): boolean {
+    return this.#consumer.initialized;
+  }
+
+  /** The master, once attached. */
+  get peers(): Entity[] {
+    return this.#master && this.#consumer.initialized ? [this.#master] : [];
+  }
+
+  /** Clones have no writers. */
+  get writers(): Entity[] {
+    return [];
+  }
+
+  async get(key: Data, aspect?: Data): Promise<Data> {
+    await this.#readable();
+    return getValue(this.#state, key, aspect);
+  }
+
+  async exists(key: Data): Promise<boolean> {
+    await this.#readable();
+    return this.#state.exists(key);
+  }
+
+  async keys(): Promise<Data[]> {
+    await this.#readable();
+    return this.#state.keys();
+  }
+
+  write(cmd: ActionCommand): Promise<void> {
+    this.#assertOpen();
+    if (this.#producer) this.#producer.produce(cmd);
+    else this.#pending.push(cmd);
+    return Promise.resolve();
+  }
+
+  putUnique(key: Data, value: Data, expiry: bigint | null): Promise<boolean> {
+    this.#assertOpen();
+    const reqId = this.#nextReq++;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#unique.delete(reqId);
+        reject(new BrokerError(ErrorCode.request_timeout, "no put_unique_result from the master"));
+      }, this.#opts.requestTimeout ?? 10_000);
+      this.#unique.set(reqId, { resolve, reject, timer });
+      void this.write({
+        type: "put_unique",
+        key,
+        value,
+        expiry,
+        who: this.id,
+        reqId,
+        publisher: this.id,
+      });
+    });
+  }
+
+  async awaitIdle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closed && !this.#idle()) {
+      if (Date.now() >= deadline) return false;
+      await sleep(this.#opts.tickInterval ?? STORE_TICK_MS);
+    }
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#unsubscribe();
+    this.#status.close();
+    for (const p of this.#unique.values()) {
+      clearTimeout(p.timer);
+      p.reject(new BrokerError(ErrorCode.shutting_down, `store ${this.name} closed`));
+    }
+    this.#unique.clear();
+    this.#state.close();
+  }
+
+  #idle(): boolean {
+    return this.#consumer.idle && this.#pending.length === 0 &&
+      (this.#producer === undefined || this.#producer.idle) && this.#unique.size === 0;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BrokerError(ErrorCode.shutting_down, `store ${this.name} closed`);
+  }
+
+  /** Waits for the first snapshot; fails when it does not come or the copy is stale. */
+  async #readable(): Promise<void> {
+    this.#assertOpen();
+    const deadline = Date.now() + (this.#opts.requestTimeout ?? 10_000);
+    while (!this.#consumer.initialized) {
+      if (this.#lostAt !== undefined) {
+        const stale = this.#opts.staleInterval;
+        if (stale !== undefined && Date.now() - this.#lostAt > stale) {
+          throw new BrokerError(ErrorCode.stale_data, `store ${this.name} lost its master`);
+        }
+        return; // recently lost: answer from the copy
+      }
+      if (Date.now() >= deadline) {
+        throw new BrokerError(ErrorCode.request_timeout, `no master for store ${this.name}`);
+      }
+      await sleep(this.#opts.tickInterval ?? STORE_TICK_MS);
+      this.#assertOpen();
+    }
+  }
+
+  #send(seq: bigint, to: Entity, content: Command, unicast: boolean): void {
+    sendStoreCommand(
+      this.#host.commandBus,
+      this.#topics.master,
+      seq,
+      this.id,
+      to,
+      content,
+      unicast ? to.endpoint : undefined,
+    );
+  }
+
+  /** Opens the writer channel to a (new) master and flushes buffered writes. */
+  #attachWriter(master: Entity): void {
+    this.#producer = new ChannelProducer<Entity, ActionCommand>({
+      // Writer traffic names the master as receiver but is not unicast at envelope level.
+      send: (to, m) => {
+        if (m.type === "handshake") {
+          this.#send(0n, to, {
+            type: "attach_writer",
+            offset: m.offset,
+            heartbeatInterval: m.heartbeatInterval,
+          }, false);
+        } else if (m.type === "event") this.#send(m.seq, to, m.content, false);
+        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, false);
+      },
+      broadcast: (m) => {
+        if (m.type === "event") this.#send(m.seq, master, m.content, false);
+        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+      },
+      drop: () => {},
+    }, this.#opts);
+    this.#producer.add(master);
+    for (const cmd of this.#pending.splice(0)) this.#producer.produce(cmd);
+  }
+
+  #lostMaster(): void {
+    this.#lostAt = Date.now();
+    this.#master = undefined;
+    this.#producer = undefined;
+  }
+
+  #applyLocal(cmd: ActionCommand): void {
+    const s = this.#state;
+    switch (cmd.type) {
+      case "put":
+        // Expiry is the master's job: it broadcasts `expire`.
+        s.put(cmd.key, cmd.value, null);
+        return;
+      case "erase":
+      case "expire":
+        s.erase(cmd.key);
+        return;
+      case "clear":
+        s.clear();
+        return;
+      case "add":
+        s.put(cmd.key, addTo(s.get(cmd.key) ?? initialValue(cmd.initType), cmd.value), null);
+        return;
+      case "subtract": {
+        const old = s.get(cmd.key);
+        if (old) s.put(cmd.key, subtractFrom(old, cmd.value), null);
+        return;
+      }
+      case "put_unique_result": {
+        if (!entityEquals(cmd.who, this.id)) return;
+        const p = this.#unique.get(cmd.reqId);
+        if (!p) return;
+        this.#unique.delete(cmd.reqId);
+        clearTimeout(p.timer);
+        p.resolve(cmd.inserted);
+        return;
+      }
+      case "put_unique":
+        return; // masters answer with put + put_unique_result
+    }
+  }
+
+  #receive(m: CommandMessage): void {
+    if (this.#closed) return;
+    let cmd;
+    try {
+      cmd = decodeCommand(m.payload);
+    } catch {
+      return;
+    }
+    const { sender, receiver, content } = cmd;
+    if (!isNilEntity(receiver) && !entityEquals(receiver, this.id)) return;
+    if (content.type === "ack_clone") {
+      if (this.#consumer.initialized) return; // a repeated handshake
+      this.#master = sender;
+      this.#lostAt = undefined;
+      // The snapshot replaces the copy before the channel delivers anything newer.
+      this.#state.clear();
+      for (const [k, v] of content.state) this.#state.put(k, v, null);
+      this.#consumer.handleHandshake(content.offset, content.heartbeatInterval, sender);
+      this.#attachWriter(sender);
+      return;
+    }
+    // Everything else must come from our master.
+    if (!this.#master || !entityEquals(sender, this.#master)) return;
+    switch (content.type) {
+      case "keepalive":
+        this.#consumer.handleHeartbeat(content.seq);
+        return;
+      case "retransmit_failed":
+        this.#consumer.handleRetransmitFailed(content.seq);
+        return;
+      case "cumulative_ack":
+        this.#producer?.handleAck(sender, content.seq);
+        return;
+      case "nack":
+        this.#producer?.handleNack(sender, content.seqs);
+        return;
+      default:
+        if (isAction(content)) this.#consumer.handleEvent(cmd.seq, content);
+    }
+  }
+
+  #tick(): void {
+    if (this.#status.closed) return this.close(); // the endpoint shut down
+    for (const e of this.#status.poll()) {
+      // A master whose endpoint went away is lost now, not after the channel timeout.
+      if (
+        e.kind === "status" &&
+        (e.code === StatusCode.peer_lost || e.code === StatusCode.peer_removed) &&
+        this.#master && e.peer?.id === endpointIdToString(this.#master.endpoint)
+      ) {
+        this.#consumer.reset();
+        this.#lostMaster();
+      }
+    }
+    this.#consumer.tick();
+    this.#producer?.tick();
+  }
+}

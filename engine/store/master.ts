@@ -1,0 +1,310 @@
+/**
+ * A store master on a `CommandBus` (Broker's `master_actor`): owns the
+ * backend, applies its own writes and those its clones send on their writer
+ * channels, and broadcasts the results to all clones on its channel.
+ *
+ * Applications use it through `Store` (`Endpoint.attachMaster`).
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../endpoint.ts";
+ * import { count, str } from "../data/mod.ts";
+ * const ep = new Endpoint();
+ * const kv = ep.attachMaster("kv");
+ * await kv.put(str("a"), count(1n));
+ * console.log(await kv.get(str("a"))); // { type: "count", value: 1n }
+ * kv.close();
+ * await ep.shutdown();
+ * ```
+ *
+ * @module
+ */
+import type { Data } from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import type { BoundedQueue } from "../queue.ts";
+import type { StatusEvent } from "../status.ts";
+import type { StoreBackend } from "./backend.ts";
+import { ChannelConsumer, ChannelProducer } from "./channel.ts";
+import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
+import { dataKey } from "./data_key.ts";
+import { type Entity, entityKey, NIL_ENTITY } from "./entity.ts";
+import { type Applied, applyCommand, applyExpire, getValue } from "./operations.ts";
+import type { CommandMessage } from "../endpoint.ts";
+import {
+  newEntity,
+  nowNs,
+  sendStoreCommand,
+  sleep,
+  STORE_TICK_MS,
+  type StoreActor,
+  type StoreHost,
+  storeTopics,
+} from "./store_common.ts";
+
+/** Master settings (ticks as in Broker's `lb/defaults.hh`). */
+export interface MasterOptions {
+  /** Milliseconds per tick. Default 100. */
+  tickInterval?: number;
+  /** Ticks between keepalives. Default 5. */
+  heartbeatInterval?: number;
+  /** Ticks without progress before nacking a writer. Default 2. */
+  nackTimeout?: number;
+  /** Heartbeat intervals of silence before a clone counts as gone. Default 100. */
+  connectionTimeoutFactor?: number;
+}
+
+interface Writer {
+  readonly entity: Entity;
+  readonly consumer: ChannelConsumer<Entity, ActionCommand>;
+}
+
+/**
+ * The master actor. Throws `BrokerError(master_exists)` from the
+ * constructor when a peer already announces this store's master topic.
+ *
+ * @example
+ * ```ts
+ * import { StoreMaster } from "./master.ts";
+ * import { MemoryBackend } from "./memory_backend.ts";
+ * import { Endpoint } from "../endpoint.ts";
+ * const ep = new Endpoint();
+ * const m = new StoreMaster(ep, "kv", new MemoryBackend());
+ * console.log(m.isMaster); // true
+ * m.close();
+ * await ep.shutdown();
+ * ```
+ */
+export class StoreMaster implements StoreActor {
+  readonly name: string;
+  readonly id: Entity;
+  readonly isMaster = true;
+  readonly #host: StoreHost;
+  readonly #backend: StoreBackend;
+  readonly #topics: { master: string; clone: string };
+  readonly #opts: MasterOptions;
+  readonly #producer: ChannelProducer<Entity, ActionCommand>;
+  readonly #writers = new Map<string, Writer>();
+  /** Keys with an expiry, by `dataKey`: checked every tick (Broker arms a timer per key). */
+  readonly #expiries = new Map<string, { key: Data; at: bigint }>();
+  readonly #status: BoundedQueue<StatusEvent>;
+  readonly #unsubscribe: () => void;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(host: StoreHost, name: string, backend: StoreBackend, options: MasterOptions = {}) {
+    const bus = host.commandBus;
+    this.#topics = storeTopics(name);
+    if (bus.hasPeerSubscriber(this.#topics.master)) {
+      throw new BrokerError(ErrorCode.master_exists, `a peer already has a master for ${name}`);
+    }
+    this.name = name;
+    this.#host = host;
+    this.#backend = backend;
+    this.#opts = options;
+    this.id = newEntity(bus);
+    // A restarted master re-arms the expiries its backend kept.
+    for (const [key, at] of backend.expiries()) this.#expiries.set(dataKey(key), { key, at });
+    this.#producer = new ChannelProducer<Entity, ActionCommand>({
+      send: (to, m) => {
+        if (m.type === "handshake") {
+          // Broker's ack_clone carries the offset as its seq and the whole table.
+          this.#send(m.offset, to, {
+            type: "ack_clone",
+            offset: m.offset,
+            heartbeatInterval: m.heartbeatInterval,
+            state: backend.snapshot(),
+          }, true);
+        } else if (m.type === "event") this.#send(m.seq, to, m.content, true);
+        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, true);
+      },
+      broadcast: (m) => {
+        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content, false);
+        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+      },
+      drop: () => {},
+    }, options);
+    this.#status = host.statusSubscriber(false, 1);
+    this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
+    this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
+  }
+
+  /** Whether close ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Clones that completed the handshake (acked their `ack_clone`). */
+  get peers(): Entity[] {
+    return this.#producer.paths.filter((p) => p.acked !== 0n).map((p) => p.handle);
+  }
+
+  /** Writers whose channel is open (their `attach_writer` arrived). */
+  get writers(): Entity[] {
+    return [...this.#writers.values()].filter((w) => w.consumer.initialized).map((w) => w.entity);
+  }
+
+  /** Direct access to the backend (read-only use). */
+  get backend(): StoreBackend {
+    return this.#backend;
+  }
+
+  get(key: Data, aspect?: Data): Promise<Data> {
+    this.#assertOpen();
+    return Promise.resolve().then(() => getValue(this.#backend, key, aspect));
+  }
+
+  exists(key: Data): Promise<boolean> {
+    this.#assertOpen();
+    return Promise.resolve(this.#backend.exists(key));
+  }
+
+  keys(): Promise<Data[]> {
+    this.#assertOpen();
+    return Promise.resolve(this.#backend.keys());
+  }
+
+  write(cmd: ActionCommand): Promise<void> {
+    this.#assertOpen();
+    const error = this.#apply(cmd);
+    return error ? Promise.reject(error) : Promise.resolve();
+  }
+
+  putUnique(key: Data, value: Data, expiry: bigint | null): Promise<boolean> {
+    this.#assertOpen();
+    let inserted = false;
+    const error = this.#apply({
+      type: "put_unique",
+      key,
+      value,
+      expiry,
+      who: this.id,
+      reqId: 0n,
+      publisher: this.id,
+    }, (r) => inserted = "inserted" in r && r.inserted === true);
+    return error ? Promise.reject(error) : Promise.resolve(inserted);
+  }
+
+  async awaitIdle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closed && !this.#idle()) {
+      if (Date.now() >= deadline) return false;
+      await sleep(this.#opts.tickInterval ?? STORE_TICK_MS);
+    }
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#unsubscribe();
+    this.#status.close();
+    this.#backend.close();
+  }
+
+  #idle(): boolean {
+    if (!this.#producer.idle) return false;
+    for (const w of this.#writers.values()) if (!w.consumer.idle) return false;
+    return true;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BrokerError(ErrorCode.shutting_down, `store ${this.name} closed`);
+  }
+
+  /** Applies one write and broadcasts its results; returns the failure, if any. */
+  #apply(cmd: ActionCommand, inspect?: (r: Applied) => void): BrokerError | undefined {
+    const r = applyCommand(this.#backend, cmd, nowNs(), this.id);
+    if (r.error) return r.error;
+    inspect?.(r);
+    if (cmd.type === "clear") this.#expiries.clear();
+    else if ("key" in cmd && r.expiry !== undefined) {
+      const k = dataKey(cmd.key);
+      if (r.expiry === null) this.#expiries.delete(k);
+      else this.#expiries.set(k, { key: cmd.key, at: r.expiry });
+    }
+    for (const b of r.broadcast) this.#producer.produce(b);
+    return undefined;
+  }
+
+  #send(seq: bigint, to: Entity, content: Command, unicast: boolean): void {
+    sendStoreCommand(
+      this.#host.commandBus,
+      this.#topics.clone,
+      seq,
+      this.id,
+      to,
+      content,
+      unicast ? to.endpoint : undefined,
+    );
+  }
+
+  #writer(sender: Entity): Writer {
+    const key = entityKey(sender);
+    let w = this.#writers.get(key);
+    if (w) return w;
+    const consumer = new ChannelConsumer<Entity, ActionCommand>({
+      consume: (content) => void this.#apply(content),
+      // A lost write is lost for everyone; the master goes on, as Broker's does.
+      consumeNil: () => undefined,
+      send: (m) => this.#send(0n, sender, m, true),
+      close: () => void this.#writers.delete(key),
+    }, this.#opts);
+    w = { entity: sender, consumer };
+    this.#writers.set(key, w);
+    return w;
+  }
+
+  #receive(m: CommandMessage): void {
+    if (this.#closed) return;
+    let cmd;
+    try {
+      cmd = decodeCommand(m.payload);
+    } catch {
+      return; // Broker drops undecodable commands
+    }
+    const { sender, content } = cmd;
+    switch (content.type) {
+      case "nack":
+        this.#producer.handleNack(sender, content.seqs);
+        return;
+      case "cumulative_ack":
+        this.#producer.handleAck(sender, content.seq);
+        return;
+      case "attach_writer": {
+        const w = this.#writer(sender);
+        if (!w.consumer.handleHandshake(content.offset, content.heartbeatInterval, sender)) {
+          // A writer that started over (new channel at a lower offset): begin again.
+          if (content.offset + 1n !== w.consumer.nextSeq) {
+            w.consumer.reset();
+            w.consumer.handleHandshake(content.offset, content.heartbeatInterval, sender);
+          }
+        }
+        return;
+      }
+      case "keepalive":
+        this.#writers.get(entityKey(sender))?.consumer.handleHeartbeat(content.seq);
+        return;
+      case "retransmit_failed":
+        this.#writers.get(entityKey(sender))?.consumer.handleRetransmitFailed(content.seq);
+        return;
+      default:
+        if (isAction(content)) this.#writer(sender).consumer.handleEvent(cmd.seq, content);
+    }
+  }
+
+  #tick(): void {
+    if (this.#status.closed) return this.close(); // the endpoint shut down
+    this.#status.poll();
+    this.#producer.tick();
+    for (const w of this.#writers.values()) w.consumer.tick();
+    if (this.#expiries.size === 0) return;
+    const now = nowNs();
+    for (const [k, { key, at }] of this.#expiries) {
+      if (at > now) continue;
+      this.#expiries.delete(k);
+      const r = applyExpire(this.#backend, key, now, this.id);
+      for (const b of r.broadcast) this.#producer.produce(b);
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * `Store`: the application's handle on a data store, the same API for a
+ * master and a clone (Broker's `broker::store`). Every call returns a
+ * promise; writes on a clone resolve once queued for the master (as in
+ * Broker, a clone learns nothing about a write's failure), reads on a clone
+ * come from its local copy.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../endpoint.ts";
+ * import { count, str } from "../data/mod.ts";
+ * const ep = new Endpoint();
+ * const kv = ep.attachMaster("kv");
+ * await kv.increment(str("hits"));
+ * await kv.increment(str("hits"), count(2n));
+ * console.log(await kv.get(str("hits"))); // { type: "count", value: 3n }
+ * kv.close();
+ * await ep.shutdown();
+ * ```
+ *
+ * @module
+ */
+import { count, type Data, none, vector } from "../data/mod.ts";
+import type { ActionCommand } from "./commands.ts";
+import type { Entity } from "./entity.ts";
+import { expiryNs, type StoreActor } from "./store_common.ts";
+
+/** Options of writes that may set an expiry. */
+export interface WriteOptions {
+  /**
+   * Time to live: a number is milliseconds, a bigint nanoseconds. Every
+   * later modification restarts it; the master removes the key when due.
+   */
+  expiry?: number | bigint;
+}
+
+/** A write before the handle adds its publisher. */
+type Unpublished = ActionCommand extends infer C
+  ? C extends ActionCommand ? Omit<C, "publisher"> : never
+  : never;
+
+/** Broker's default `await_idle` timeout, in ms. */
+const AWAIT_IDLE_MS = 15_000;
+
+/**
+ * A handle on a store (master or clone).
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../endpoint.ts";
+ * import { set, str } from "../data/mod.ts";
+ * const ep = new Endpoint();
+ * const kv = ep.attachMaster("kv");
+ * await kv.insertInto(str("s"), str("x"));
+ * console.log(await kv.exists(str("s"))); // true
+ * kv.close();
+ * await ep.shutdown();
+ * ```
+ */
+export class Store {
+  readonly #actor: StoreActor;
+
+  /** Wraps a master or clone actor (use `Endpoint.attachMaster` / `attachClone`). */
+  constructor(actor: StoreActor) {
+    this.#actor = actor;
+  }
+
+  /** The store's name. */
+  get name(): string {
+    return this.#actor.name;
+  }
+
+  /** Whether this handle is the master. */
+  get isMaster(): boolean {
+    return this.#actor.isMaster;
+  }
+
+  /** The actor's entity (publisher of this handle's writes). */
+  get id(): Entity {
+    return this.#actor.id;
+  }
+
+  /** Master: clones that completed the handshake; clone: its master, once attached. */
+  get peers(): Entity[] {
+    return this.#actor.peers;
+  }
+
+  /** Master: clones whose writer channel is open; clone: empty. */
+  get writers(): Entity[] {
+    return this.#actor.writers;
+  }
+
+  /** Whether `close` ran (or the endpoint shut down). */
+  get closed(): boolean {
+    return this.#actor.closed;
+  }
+
+  /** The value under key, or with `aspect` one element of it; rejects with `no_such_key`. */
+  get(key: Data, aspect?: Data): Promise<Data> {
+    return this.#actor.get(key, aspect);
+  }
+
+  /** Whether key exists. */
+  exists(key: Data): Promise<boolean> {
+    return this.#actor.exists(key);
+  }
+
+  /** All keys. */
+  keys(): Promise<Data[]> {
+    return this.#actor.keys();
+  }
+
+  /** Sets key to value. */
+  put(key: Data, value: Data, options: WriteOptions = {}): Promise<void> {
+    return this.#write({ type: "put", key, value, expiry: expiryNs(options.expiry) });
+  }
+
+  /** Sets key only when absent; resolves whether it did (a clone asks the master). */
+  putUnique(key: Data, value: Data, options: WriteOptions = {}): Promise<boolean> {
+    return this.#call(() => this.#actor.putUnique(key, value, expiryNs(options.expiry)));
+  }
+
+  /** Removes key (on the master: rejects with `no_such_key` when absent). */
+  erase(key: Data): Promise<void> {
+    return this.#write({ type: "erase", key });
+  }
+
+  /** Removes every key. */
+  clear(): Promise<void> {
+    return this.#write({ type: "clear" });
+  }
+
+  /** Adds `amount` (default count 1); a missing key starts from zero of the amount's type. */
+  increment(key: Data, amount: Data = count(1n), options: WriteOptions = {}): Promise<void> {
+    return this.#write({
+      type: "add",
+      key,
+      value: amount,
+      initType: amount.type,
+      expiry: expiryNs(options.expiry),
+    });
+  }
+
+  /** Subtracts `amount` (default count 1). */
+  decrement(key: Data, amount: Data = count(1n), options: WriteOptions = {}): Promise<void> {
+    return this.#write({ type: "subtract", key, value: amount, expiry: expiryNs(options.expiry) });
+  }
+
+  /**
+   * Inserts `element` into the set under key, or with `value` the pair into
+   * the table under key (a missing key starts as an empty set or table).
+   */
+  insertInto(key: Data, element: Data, value?: Data, options: WriteOptions = {}): Promise<void> {
+    return this.#write({
+      type: "add",
+      key,
+      value: value === undefined ? element : vector(element, value),
+      initType: value === undefined ? "set" : "table",
+      expiry: expiryNs(options.expiry),
+    });
+  }
+
+  /** Removes `element` from the set, or the key `element` from the table, under key. */
+  removeFrom(key: Data, element: Data, options: WriteOptions = {}): Promise<void> {
+    return this.#write({ type: "subtract", key, value: element, expiry: expiryNs(options.expiry) });
+  }
+
+  /** Appends to the vector under key (a missing key starts as an empty vector). */
+  push(key: Data, value: Data, options: WriteOptions = {}): Promise<void> {
+    return this.#write({
+      type: "add",
+      key,
+      value,
+      initType: "vector",
+      expiry: expiryNs(options.expiry),
+    });
+  }
+
+  /** Removes the last element of the vector under key. */
+  pop(key: Data, options: WriteOptions = {}): Promise<void> {
+    return this.#write({ type: "subtract", key, value: none(), expiry: expiryNs(options.expiry) });
+  }
+
+  /** Resolves true once nothing is in flight (false after the timeout, default 15 s). */
+  awaitIdle(timeoutMs = AWAIT_IDLE_MS): Promise<boolean> {
+    return this.#actor.awaitIdle(timeoutMs);
+  }
+
+  /** Detaches the store: stops its timer, and a master closes its backend. */
+  close(): void {
+    this.#actor.close();
+  }
+
+  #write(cmd: Unpublished): Promise<void> {
+    return this.#call(() =>
+      this.#actor.write({ ...cmd, publisher: this.#actor.id } as ActionCommand)
+    );
+  }
+
+  /** Turns synchronous throws (closed store) into rejections. */
+  #call<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return f();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}

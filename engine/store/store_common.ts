@@ -1,0 +1,174 @@
+/**
+ * Pieces shared by the store master and clone actors: topics, entity
+ * numbering, clocks and sending one `internal_command` on a `CommandBus`.
+ *
+ * @example
+ * ```ts
+ * import { storeTopics } from "./store_common.ts";
+ * console.log(storeTopics("kv").master); // "kv/<$>/data/master"
+ * ```
+ *
+ * @module
+ */
+import type { CommandBus } from "../endpoint.ts";
+import type { EndpointId } from "../wire/endpoint_id.ts";
+import type { Data } from "../data/mod.ts";
+import type { BoundedQueue } from "../queue.ts";
+import type { StatusEvent } from "../status.ts";
+import { type ActionCommand, type Command, encodeCommand } from "./commands.ts";
+import { type Entity, NIL_ENTITY } from "./entity.ts";
+
+/** Broker's store tick interval (`defaults::store::tick_interval`), in ms. */
+export const STORE_TICK_MS = 100;
+
+/**
+ * The two topics of store `name`: clones send to `master`, the master to `clone`.
+ *
+ * @example
+ * ```ts
+ * import { storeTopics } from "./store_common.ts";
+ * console.log(storeTopics("kv").clone); // "kv/<$>/data/clone"
+ * ```
+ */
+export function storeTopics(name: string): { master: string; clone: string } {
+  return { master: `${name}/<$>/data/master`, clone: `${name}/<$>/data/clone` };
+}
+
+// Object IDs only need to be unique per endpoint; a counter per bus does that.
+const objectIds = new WeakMap<CommandBus, bigint>();
+
+/**
+ * A fresh entity on this bus's endpoint.
+ *
+ * @example
+ * ```ts
+ * import { newEntity } from "./store_common.ts";
+ * // const e = newEntity(endpoint.commandBus); // e.object is 1n, 2n, ...
+ * ```
+ */
+export function newEntity(bus: CommandBus): Entity {
+  const next = (objectIds.get(bus) ?? 0n) + 1n;
+  objectIds.set(bus, next);
+  return { endpoint: bus.idBytes, object: next };
+}
+
+/**
+ * Wall-clock time in nanoseconds since the epoch (what expiries are measured in).
+ *
+ * @example
+ * ```ts
+ * import { nowNs } from "./store_common.ts";
+ * console.log(nowNs() > 0n); // true
+ * ```
+ */
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/**
+ * Sends one command. `envelopeReceiver` set: unicast to that endpoint
+ * (Broker addresses acks, nacks and `ack_clone` this way); unset: broadcast
+ * to every peer subscribed to `topic`.
+ *
+ * @example
+ * ```ts
+ * import { sendStoreCommand } from "./store_common.ts";
+ * // sendStoreCommand(bus, "kv/<$>/data/master", 0n, self, NIL_ENTITY, { type: "nack", seqs: [0n] });
+ * ```
+ */
+export function sendStoreCommand(
+  bus: CommandBus,
+  topic: string,
+  seq: bigint,
+  sender: Entity,
+  receiver: Entity,
+  content: Command,
+  envelopeReceiver?: EndpointId,
+): void {
+  bus.sendCommand(
+    topic,
+    encodeCommand({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
+    envelopeReceiver,
+  );
+}
+
+/**
+ * Converts the public expiry form (number = milliseconds, bigint =
+ * nanoseconds) into the wire's relative nanoseconds.
+ *
+ * @example
+ * ```ts
+ * import { expiryNs } from "./store_common.ts";
+ * console.log(expiryNs(200), expiryNs(undefined)); // 200000000n null
+ * ```
+ */
+export function expiryNs(expiry: number | bigint | undefined): bigint | null {
+  if (expiry === undefined) return null;
+  if (typeof expiry === "bigint") return expiry;
+  return BigInt(Math.round(expiry * 1_000_000));
+}
+
+/**
+ * A promise that settles after `ms` without keeping the process alive.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./store_common.ts";
+ * await sleep(1);
+ * ```
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * What the `Store` handle needs from a master or a clone. Writes carry
+ * their publisher already; reads and `putUnique` answer asynchronously
+ * because a clone may have to wait for its master.
+ */
+export interface StoreActor {
+  /** The store's name. */
+  readonly name: string;
+  /** This actor's entity (the publisher of its writes). */
+  readonly id: Entity;
+  /** Whether this is the master. */
+  readonly isMaster: boolean;
+  /** The value under key (or one aspect of it); throws `no_such_key`. */
+  get(key: Data, aspect?: Data): Promise<
+    Data
+  >;
+  /** Whether key exists. */
+  exists(key: Data): Promise<boolean>;
+  /** All keys. */
+  keys(): Promise<Data[]>;
+  /** A write (`put`, `erase`, `add`, `subtract`, `clear`). */
+  write(cmd: ActionCommand): Promise<void>;
+  /** `put_unique`: whether the key was inserted. */
+  putUnique(
+    key: Data,
+    value: Data,
+    expiry: bigint | null,
+  ): Promise<boolean>;
+  /** Resolves true once nothing is in flight, false after `timeoutMs`. */
+  awaitIdle(timeoutMs: number): Promise<boolean>;
+  /** Stops the actor (timers, subscriptions, backend). */
+  close(): void;
+  /** Whether close ran. */
+  readonly closed: boolean;
+  /** Master: clones that acked their `ack_clone`; clone: its master, once attached. */
+  readonly peers: Entity[];
+  /** Master: writers whose `attach_writer` arrived; clone: empty. */
+  readonly writers: Entity[];
+}
+
+/**
+ * What a store needs from its endpoint: the command bus, and a status
+ * subscriber to notice peers going away and the endpoint shutting down
+ * (its queues close then).
+ */
+export interface StoreHost {
+  /** Store command traffic. */
+  readonly commandBus: CommandBus;
+  /** Status and error events; the queue closes when the endpoint shuts down. */
+  statusSubscriber(includeStatuses?: boolean, queueSize?: number): BoundedQueue<StatusEvent>;
+}

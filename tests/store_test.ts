@@ -1,0 +1,310 @@
+/**
+ * Data stores over real endpoints on loopback: master operations, clones,
+ * snapshots, convergence, SQLite persistence, errors, and interop with the
+ * C++ `broker-node`.
+ */
+import assert from "node:assert/strict";
+import {
+  BrokerError,
+  count,
+  dataToString,
+  Endpoint,
+  ErrorCode,
+  integer,
+  set,
+  SqliteBackend,
+  type Store,
+  str,
+  table,
+  vector,
+} from "../mod.ts";
+import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const FAST = { tickInterval: 20 };
+
+async function waitUntil(pred: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof BrokerError && e.code === code);
+}
+
+/** Text of every key/value, sorted: compares two stores' contents. */
+async function dump(s: Store): Promise<string[]> {
+  const out: string[] = [];
+  for (const k of await s.keys()) out.push(`${dataToString(k)}=${dataToString(await s.get(k))}`);
+  return out.sort();
+}
+
+/** Two peered endpoints: `a` listens, `b` dials. */
+async function pair(): Promise<[Endpoint, Endpoint]> {
+  const a = new Endpoint(), b = new Endpoint();
+  const port = await a.listen("127.0.0.1", 0);
+  await b.peer("127.0.0.1", port, { retry: 0 });
+  return [a, b];
+}
+
+async function exercise(s: Store, settle: () => Promise<unknown>): Promise<void> {
+  await s.put(str("a"), count(1n));
+  await s.increment(str("a"), count(41n));
+  await s.decrement(str("a"), count(2n));
+  await s.insertInto(str("set"), str("x"));
+  await s.insertInto(str("set"), str("y"));
+  await s.removeFrom(str("set"), str("x"));
+  await s.insertInto(str("tbl"), str("k"), count(7n));
+  await s.push(str("vec"), integer(-7n));
+  await s.push(str("vec"), integer(8n));
+  await s.pop(str("vec"));
+  await s.put(str("gone"), str("soon"));
+  await s.erase(str("gone"));
+  await settle();
+  assert.equal(dataToString(await s.get(str("a"))), "40");
+  assert.equal(dataToString(await s.get(str("set"))), "{y}");
+  assert.equal(dataToString(await s.get(str("tbl"))), "{k -> 7}");
+  assert.equal(dataToString(await s.get(str("tbl"), str("k"))), "7");
+  assert.equal(dataToString(await s.get(str("vec"))), "(-7)");
+  assert.equal(await s.exists(str("gone")), false);
+  assert.equal(await s.exists(str("a")), true);
+  assert.equal((await s.keys()).length, 4);
+  await rejectsWith(s.get(str("gone")), ErrorCode.no_such_key);
+  assert.equal(await s.putUnique(str("u"), count(1n)), true);
+  assert.equal(await s.putUnique(str("u"), count(2n)), false);
+  await settle();
+  assert.equal(dataToString(await s.get(str("u"))), "1");
+  await s.clear();
+  await settle();
+  assert.deepEqual(await s.keys(), []);
+}
+
+Deno.test("store: every operation on a master", opts, async () => {
+  const ep = new Endpoint();
+  const kv = ep.attachMaster("kv", undefined, FAST);
+  try {
+    await exercise(kv, () => Promise.resolve());
+    await kv.put(str("s"), str("text"));
+    await rejectsWith(kv.increment(str("s")), ErrorCode.type_clash);
+    await rejectsWith(kv.erase(str("missing")), ErrorCode.no_such_key);
+    await kv.put(str("t"), count(1n), { expiry: 60 });
+    await waitUntil(async () => !(await kv.exists(str("t"))));
+  } finally {
+    kv.close();
+    await ep.shutdown();
+  }
+});
+
+Deno.test("store: every operation through a clone, seen by master and clone", opts, async () => {
+  const [a, b] = await pair();
+  const master = a.attachMaster("kv", undefined, FAST);
+  const clone = b.attachClone("kv", FAST);
+  try {
+    await exercise(clone, () => clone.awaitIdle(5000));
+    await clone.put(str("k"), vector(count(1n)));
+    await clone.put(str("t"), count(1n), { expiry: 100 });
+    assert.equal(await clone.awaitIdle(5000), true);
+    assert.deepEqual(await dump(master), await dump(clone));
+    assert.equal(dataToString(await master.get(str("k"))), "(1)");
+    // The master expires the key and tells the clone.
+    await waitUntil(async () => !(await clone.exists(str("t"))));
+    assert.equal(await master.exists(str("t")), false);
+    // Writes on the master reach the clone too.
+    await master.put(str("m"), str("from master"));
+    await waitUntil(async () => await clone.exists(str("m")));
+  } finally {
+    clone.close();
+    master.close();
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
+Deno.test("store: a late clone gets the snapshot", opts, async () => {
+  const [a, b] = await pair();
+  const master = a.attachMaster("kv", undefined, FAST);
+  for (let i = 0; i < 500; i++) await master.put(count(BigInt(i)), str(`v${i}`));
+  await master.insertInto(str("s"), str("x"));
+  const clone = b.attachClone("kv", FAST);
+  try {
+    assert.equal((await clone.keys()).length, 501);
+    assert.equal(dataToString(await clone.get(count(499n))), "v499");
+    assert.deepEqual(await dump(clone), await dump(master));
+  } finally {
+    clone.close();
+    master.close();
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
+Deno.test("store: two clones writing concurrently converge", opts, async () => {
+  const m = new Endpoint(), c1 = new Endpoint(), c2 = new Endpoint();
+  const port = await m.listen("127.0.0.1", 0);
+  await c1.peer("127.0.0.1", port, { retry: 0 });
+  await c2.peer("127.0.0.1", port, { retry: 0 });
+  const master = m.attachMaster("kv", undefined, FAST);
+  const x = c1.attachClone("kv", FAST), y = c2.attachClone("kv", FAST);
+  try {
+    await Promise.all([x.keys(), y.keys()]); // both attached
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 100; i++) {
+      writes.push(x.increment(str("n")), y.increment(str("n")));
+      writes.push(x.put(str(`k${i % 10}`), str(`x${i}`)), y.put(str(`k${i % 10}`), str(`y${i}`)));
+      writes.push(
+        x.insertInto(str("s"), count(BigInt(i))),
+        y.insertInto(str("s"), integer(BigInt(i))),
+      );
+    }
+    await Promise.all(writes);
+    await Promise.all([x.awaitIdle(10_000), y.awaitIdle(10_000)]);
+    await waitUntil(async () => {
+      const [dm, dx, dy] = await Promise.all([dump(master), dump(x), dump(y)]);
+      return JSON.stringify(dm) === JSON.stringify(dx) && JSON.stringify(dx) === JSON.stringify(dy);
+    });
+    assert.equal(dataToString(await master.get(str("n"))), "200");
+    assert.equal(dataToString(await x.get(str("n"))), "200");
+    const s = await y.get(str("s"));
+    assert.equal(s.type === "set" ? s.value.length : -1, 200);
+  } finally {
+    for (const s of [x, y, master]) s.close();
+    await Promise.all([c1.shutdown(), c2.shutdown()]);
+    await m.shutdown();
+  }
+});
+
+Deno.test("store: a SQLite master restarted on the same file keeps its data", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/kv.sqlite`;
+  try {
+    let ep = new Endpoint();
+    let kv = ep.attachMaster("kv", new SqliteBackend({ path }), FAST);
+    await kv.put(str("a"), count(1n));
+    await kv.insertInto(str("t"), str("k"), set(str("v")));
+    kv.close();
+    await ep.shutdown();
+    ep = new Endpoint();
+    kv = ep.attachMaster("kv", new SqliteBackend({ path }), FAST);
+    assert.equal(dataToString(await kv.get(str("a"))), "1");
+    assert.equal(dataToString(await kv.get(str("t"))), "{k -> {v}}");
+    kv.close();
+    await ep.shutdown();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store: master_exists, request_timeout, stale_data", opts, async () => {
+  const [a, b] = await pair();
+  const master = a.attachMaster("kv", undefined, FAST);
+  try {
+    await waitUntil(() => b.commandBus.hasPeerSubscriber("kv/<$>/data/master"));
+    assert.throws(
+      () => b.attachMaster("kv"),
+      (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.master_exists,
+    );
+    // No master for "other": reads and put_unique time out.
+    const lonely = b.attachClone("other", { ...FAST, requestTimeout: 200 });
+    await rejectsWith(lonely.get(str("x")), ErrorCode.request_timeout);
+    await rejectsWith(lonely.putUnique(str("x"), count(1n)), ErrorCode.request_timeout);
+    lonely.close();
+    // A clone that lost its master answers from its copy, then reports stale data.
+    const clone = b.attachClone("kv", { ...FAST, staleInterval: 300 });
+    await master.put(str("k"), count(1n));
+    await waitUntil(async () => await clone.exists(str("k")));
+    master.close();
+    await a.shutdown();
+    await waitUntil(async () => {
+      try {
+        await clone.get(str("k"));
+        return false;
+      } catch (e) {
+        return e instanceof BrokerError && e.code === ErrorCode.stale_data;
+      }
+    });
+    clone.close();
+  } finally {
+    master.close();
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
+// ------------------------------------------------------------------ interop
+
+function refNode(port: number, role: "master" | "clone"): RefProcess {
+  return new RefProcess("broker-node", [
+    "--disable-ssl",
+    "-m",
+    "relay",
+    '--topics=["/t"]',
+    "-p",
+    String(port),
+    role === "master" ? '--master-stores=["kv"]' : '--clone-stores=["kv"]',
+  ]);
+}
+
+Deno.test("store interop: our clone of a C++ master", opts, async () => {
+  const port = freePort();
+  const node = refNode(port, "master");
+  const ep = new Endpoint();
+  let clone: Store | undefined;
+  try {
+    await waitForPort(port);
+    await ep.peer("127.0.0.1", port, { retry: 0 });
+    clone = ep.attachClone("kv", { requestTimeout: 5000 });
+    await clone.put(str("a"), count(1n));
+    await clone.increment(str("a"), count(41n));
+    await clone.insertInto(str("set"), str("x"));
+    await clone.push(str("vec"), integer(-7n));
+    assert.equal(await clone.putUnique(str("u"), str("first")), true);
+    assert.equal(await clone.putUnique(str("u"), str("second")), false);
+    assert.equal(await clone.awaitIdle(10_000), true);
+    // What we read back came from the C++ master's broadcasts.
+    await waitUntil(async () => (await clone!.keys()).length === 4);
+    assert.equal(dataToString(await clone.get(str("a"))), "42");
+    assert.equal(dataToString(await clone.get(str("set"))), "{x}");
+    assert.equal(dataToString(await clone.get(str("vec"))), "(-7)");
+    assert.equal(dataToString(await clone.get(str("u"))), "first");
+    // A second clone, attached later, gets the C++ master's snapshot.
+    const ep2 = new Endpoint();
+    await ep2.peer("127.0.0.1", port, { retry: 0 });
+    const late = ep2.attachClone("kv", { requestTimeout: 5000 });
+    assert.deepEqual(await dump(late), await dump(clone));
+    late.close();
+    await ep2.shutdown();
+  } finally {
+    clone?.close();
+    await ep.shutdown();
+    await node.stop();
+  }
+});
+
+Deno.test("store interop: a C++ clone attaches to our master", opts, async () => {
+  const ep = new Endpoint();
+  const master = ep.attachMaster("kv");
+  const port = freePort();
+  const node = refNode(port, "clone");
+  try {
+    await master.put(str("pre-existing"), count(1n));
+    await waitForPort(port);
+    await ep.peer("127.0.0.1", port, { retry: 0 });
+    // The C++ clone asks (nack [0]), gets ack_clone, acks it and attaches its writer.
+    await waitUntil(() => master.peers.length === 1 && master.writers.length === 1, 10_000);
+    // It acks our broadcasts: the master's channel drains.
+    await master.put(str("b"), table([[str("k"), count(2n)]]));
+    await master.increment(str("pre-existing"));
+    assert.equal(await master.awaitIdle(10_000), true);
+    // ...and stays attached across keepalives (well past a few heartbeat intervals).
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(master.peers.length, 1);
+    assert.equal(master.writers.length, 1);
+  } finally {
+    master.close();
+    await ep.shutdown();
+    await node.stop();
+  }
+});
