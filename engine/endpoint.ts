@@ -21,6 +21,7 @@ import { filterMatches, insertIntoFilter, isInternalTopic, makeFilter } from "./
 import { PrefixTrie } from "./routing/trie.ts";
 import { BoundedQueue } from "./queue.ts";
 import { Publisher, type PublisherOptions } from "./publisher.ts";
+import { Event, type EventOptions } from "./zeek/event.ts";
 import { WebSocketServer, type WebSocketServerOptions } from "./websocket/server.ts";
 import { errorEvent, type PeerInfo, StatusCode, type StatusEvent, statusEvent } from "./status.ts";
 import { type PendingMessage, Subscriber, type SubscriberOptions } from "./subscriber.ts";
@@ -949,6 +950,19 @@ export class Endpoint {
     if (this.#headers.size >= 4096) this.#headers.clear();
     this.#headers.set(topic, h = empty);
     return h;
+  }
+
+  /**
+   * Publishes a Zeek event (Broker's Zeek message layout: version 1, type
+   * event, name and arguments, optional metadata such as the network time).
+   */
+  publishEvent(
+    topic: string,
+    name: string,
+    args: readonly Data[] = [],
+    options?: EventOptions,
+  ): void {
+    this.publish(topic, new Event(name, args, options).toData());
   }
 
   /** Publishes several values on one topic. */
