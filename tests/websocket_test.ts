@@ -228,3 +228,23 @@ Deno.test("our client over its TCP socket transport works with our server too", 
     b.close();
   });
 });
+
+Deno.test("an oversized message gets an error; the session and the server go on", async () => {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0, { maxMessageSize: 1000 });
+  const url = `ws://127.0.0.1:${server.port}`;
+  try {
+    const a = await connectWebSocket(url, ["/big"], { reconnectMs: 0 });
+    const b = await connectWebSocket(url, ["/big"], { reconnectMs: 0 });
+    a.publish("/big", str("x".repeat(5000)));
+    a.publish("/big", str("small"));
+    assert.equal((await b.get(2000))?.data.value, "small");
+    const errors = a.takeErrors();
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].context, /larger than 1000 bytes/);
+    a.close();
+    b.close();
+  } finally {
+    await ep.shutdown();
+  }
+});
