@@ -13,6 +13,7 @@
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { registerNodeCommand, stdioColors, writeToStdio } from "./node_command.ts";
+import { registerPipeCommand } from "./pipe_command.ts";
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
@@ -29,7 +30,7 @@ export interface ProgramIo {
  * ```ts
  * import { buildProgram } from "./main.ts";
  * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node"]
+ * console.log(program.commands.map((c) => c.name())); // ["node", "pipe"]
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -43,6 +44,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
       outputError: (s, write) => write(io.colorErr ? `\x1b[31m${s.trimEnd()}\x1b[0m\n` : s),
     });
   registerNodeCommand(program, setExitCode);
+  registerPipeCommand(program, setExitCode);
   return program;
 }
 

@@ -1,0 +1,205 @@
+/**
+ * `broker pipe`: a drop-in for Broker's `broker-pipe`. Publish mode reads
+ * lines from stdin and publishes each as a string (or, with `--json`, as the
+ * value the line holds in Broker's JSON); subscribe mode prints every
+ * message as `data(<topic>, <value>)` in Broker's text form (or as a JSON
+ * data message with `--json`), and endpoint statuses as `*** ...` lines.
+ *
+ * @module
+ */
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str } from "../mod.ts";
+import { parseCafList } from "./caf_config.ts";
+
+/** Values of `broker pipe`'s options as commander hands them over. */
+export interface PipeCliValues {
+  mode?: string;
+  topic?: string;
+  peers?: string;
+  localPort?: string;
+  messageCap?: string;
+  rate?: boolean;
+  json?: boolean;
+  disableSsl?: boolean;
+}
+
+/** Parsed options. */
+export interface PipeOptions {
+  mode: "publish" | "subscribe";
+  topic: string;
+  peers: { host: string; port: number }[];
+  localPort: number;
+  cap: number;
+  rate: boolean;
+  json: boolean;
+}
+
+/**
+ * Checks and converts the options; throws an Error with broker-pipe's kind
+ * of message for bad input.
+ *
+ * @example
+ * ```ts
+ * import { resolvePipeOptions } from "./pipe_command.ts";
+ * const o = resolvePipeOptions({ mode: "subscribe", topic: "/t", peers: '["127.0.0.1:9999"]' });
+ * console.log(o.peers); // [{ host: "127.0.0.1", port: 9999 }]
+ * ```
+ */
+export function resolvePipeOptions(cli: PipeCliValues): PipeOptions {
+  const mode = cli.mode ?? "";
+  if (mode !== "publish" && mode !== "subscribe") {
+    throw new Error("invalid mode: expected 'publish' or 'subscribe'");
+  }
+  if (!cli.topic) throw new Error("no topic given (-t)");
+  const peers = [];
+  if (cli.peers) {
+    const raw = cli.peers.trim().startsWith("[")
+      ? parseCafList(cli.peers).map((v) => v.type === "string" ? v.value : "")
+      : [cli.peers];
+    for (const p of raw) {
+      const m = /^(.*):(\d+)$/.exec(p);
+      if (!m) throw new Error(`invalid peer (expected "host:port"): ${cli.peers}`);
+      peers.push({ host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+    }
+  }
+  const localPort = Number(cli.localPort ?? 0);
+  const cap = Number(cli.messageCap ?? 0);
+  if (!Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {
+    throw new Error(`invalid local port: ${cli.localPort}`);
+  }
+  if (!Number.isInteger(cap) || cap < 0) throw new Error(`invalid message cap: ${cli.messageCap}`);
+  return {
+    mode,
+    topic: cli.topic,
+    peers,
+    localPort,
+    cap,
+    rate: !!cli.rate,
+    json: !!cli.json,
+  };
+}
+
+/** How one received message is printed. */
+export function formatPipeMessage(topic: string, data: Data, json: boolean): string {
+  return json ? dataMessageToJson(topic, data) : `data(${topic}, ${dataToString(data)})`;
+}
+
+/** Reads one input line as the value to publish. */
+export function parsePipeLine(line: string, json: boolean): Data {
+  return json ? dataFromJson(line) : str(line);
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    const parts = rest.split("\n");
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest) yield rest;
+}
+
+/** Runs `broker pipe`; returns the exit code. */
+export async function runPipe(
+  o: PipeOptions,
+  out: (line: string) => void,
+  err: (line: string) => void,
+  input: ReadableStream<Uint8Array> = Deno.stdin.readable,
+): Promise<number> {
+  const ep = new Endpoint();
+  const statuses = ep.statusSubscriber(true);
+  const statusTask = (async () => {
+    for await (const s of statuses) {
+      err(`*** ${s.kind === "status" ? s.codeName : `error(${s.codeName})`}: ${s.message}`);
+    }
+  })();
+  try {
+    if (o.localPort > 0) await ep.listen("0.0.0.0", o.localPort);
+    for (const p of o.peers) {
+      try {
+        await ep.peer(p.host, p.port, { retry: 0 });
+      } catch {
+        err(`*** unable to connect to ${p.host}:${p.port}`);
+        return 1;
+      }
+    }
+    if (o.mode === "subscribe") {
+      const sub = ep.subscribe(o.topic);
+      let n = 0, window = 0, last = Date.now();
+      for await (const m of sub) {
+        n++;
+        if (o.rate) {
+          window++;
+          if (Date.now() - last >= 1000) {
+            out(`${window} msgs/s`);
+            window = 0;
+            last = Date.now();
+          }
+        } else {
+          out(formatPipeMessage(m.topic, m.data, o.json));
+        }
+        if (o.cap > 0 && n >= o.cap) break;
+      }
+      return 0;
+    }
+    // Publish: like broker-pipe, wait until someone listens before sending.
+    if (o.peers.length > 0) await ep.awaitPeerSubscription(o.topic, 10_000).catch(() => {});
+    const pub = ep.publisher(o.topic);
+    let n = 0;
+    for await (const line of lines(input)) {
+      let value: Data;
+      try {
+        value = parsePipeLine(line, o.json);
+      } catch (e) {
+        err(`*** invalid input line: ${e instanceof Error ? e.message : e}`);
+        continue;
+      }
+      await pub.write(value);
+      n++;
+      if (o.cap > 0 && n >= o.cap) break;
+    }
+    await pub.flush();
+    err(`*** published ${n} messages`);
+    return 0;
+  } finally {
+    await ep.shutdown();
+    await statusTask;
+  }
+}
+
+/** Registers `broker pipe` on the program. */
+export function registerPipeCommand(
+  program: CommandUnknownOpts,
+  setExitCode: (code: number) => void,
+): void {
+  program
+    .command("pipe")
+    .description("a drop-in for broker-pipe: publish stdin lines, or print what arrives")
+    .option("-m, --mode <mode>", "'publish' or 'subscribe'")
+    .option("-t, --topic <topic>", "topic for sending/receiving messages")
+    .option("-p, --peers <list>", "peers to connect to, e.g. '[\"127.0.0.1:9999\"]'")
+    .option("-l, --local-port <port>", "port to listen on (ignored if 0)")
+    .option("-c, --message-cap <n>", "stop after this many messages")
+    .option("-r, --rate", "print the message rate once per second instead of the messages")
+    .option("--json", "read and print values in Broker's JSON instead of strings/text")
+    .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
+    .action(async (cli) => {
+      let o: PipeOptions;
+      try {
+        o = resolvePipeOptions(cli);
+      } catch (e) {
+        console.error(`broker pipe: ${e instanceof Error ? e.message : e}`);
+        setExitCode(1);
+        return;
+      }
+      const enc = new TextEncoder();
+      setExitCode(
+        await runPipe(
+          o,
+          (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
+          (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
+        ),
+      );
+    });
+}
