@@ -68,3 +68,9 @@ export {
   type SqliteJournalMode,
   type SqliteSynchronous,
 } from "./engine/store/sqlite_backend.ts";
+export {
+  STORE_EVENTS_TOPIC,
+  type StoreEvent,
+  type StoreEventsOptions,
+  storeEventToData,
+} from "./engine/store/events.ts";

@@ -193,6 +193,7 @@ export class Endpoint {
   readonly #local = new PrefixTrie<Subscriber>();
   readonly #subscribers = new Set<Subscriber>();
   readonly #headers = new Map<string, Uint8Array>();
+  readonly #topicBytes = new Map<string, Uint8Array>();
   #round = 0;
   /** Sequence number of the broadcasts we tag as their origin. */
   #seq = 0;
@@ -1054,14 +1055,27 @@ export class Endpoint {
       },
       sendCommand: (topic, payload, receiver) => {
         if (this.#shuttingDown) return;
-        const frame = encodeEnvelope({
-          sender: this.#id,
-          receiver,
-          type: EnvelopeType.command,
-          ttl: this.#opts.ttl,
-          topic,
-          payload,
-        }, { prefix: true });
+        // Built in the output slab, topic bytes cached: no allocation per command.
+        let topicBytes = this.#topicBytes.get(topic);
+        if (!topicBytes) {
+          if (this.#topicBytes.size >= 4096) this.#topicBytes.clear();
+          this.#topicBytes.set(topic, topicBytes = new TextEncoder().encode(topic));
+        }
+        const head = 4 + 37 + topicBytes.length;
+        const frame = copyToSlab(payload, head);
+        const size = frame.length - 4;
+        frame[0] = size >>> 24;
+        frame[1] = (size >>> 16) & 0xff;
+        frame[2] = (size >>> 8) & 0xff;
+        frame[3] = size & 0xff;
+        frame.set(this.#id, 4);
+        if (receiver) frame.set(receiver, 20);
+        frame[36] = EnvelopeType.command;
+        frame[37] = this.#opts.ttl >> 8;
+        frame[38] = this.#opts.ttl & 0xff;
+        frame[39] = topicBytes.length >> 8;
+        frame[40] = topicBytes.length & 0xff;
+        frame.set(topicBytes, 41);
         if (receiver) {
           const c = this.#peers.get(keyOf(receiver));
           if (c) c.tcp.send(frame);

@@ -308,3 +308,31 @@ Deno.test("store interop: a C++ clone attaches to our master", opts, async () =>
     await node.stop();
   }
 });
+
+Deno.test(
+  "store: a clone whose link is cut and restored converges with nothing lost",
+  opts,
+  async () => {
+    const a = new Endpoint(), b = new Endpoint();
+    const port = await a.listen("127.0.0.1", 0);
+    try {
+      await b.peer("127.0.0.1", port, { retry: 0.1 });
+      const master = a.attachMaster("cut", undefined, FAST);
+      const clone = b.attachClone("cut", FAST);
+      await master.put(str("before"), count(1n));
+      await waitUntil(async () => (await clone.exists(str("before"))));
+      // Cut the link: the other side restarts its listener so the clone's endpoint re-dials.
+      await b.unpeer("127.0.0.1", port);
+      for (let i = 0; i < 50; i++) await master.put(str(`during-${i}`), count(BigInt(i)));
+      await b.peer("127.0.0.1", port, { retry: 0.1 });
+      await waitUntil(async () => (await dump(clone)).length === 51, 10_000);
+      assert.deepEqual(await dump(clone), await dump(master));
+      // and writes through the clone reach the master again
+      await clone.put(str("after"), count(2n));
+      await waitUntil(async () => await master.exists(str("after")), 10_000);
+    } finally {
+      await a.shutdown();
+      await b.shutdown();
+    }
+  },
+);

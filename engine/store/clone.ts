@@ -38,7 +38,9 @@ import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
 import { MemoryBackend } from "./memory_backend.ts";
+import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./events.ts";
 import { addTo, getValue, initialValue, subtractFrom } from "./operations.ts";
+import { dataKey } from "./data_key.ts";
 import {
   newEntity,
   sendStoreCommand,
@@ -76,7 +78,8 @@ export interface CloneOptions {
 interface PendingUnique {
   resolve(inserted: boolean): void;
   reject(e: BrokerError): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** `Date.now()` after which the request fails (checked every tick). */
+  deadline: number;
 }
 
 /**
@@ -111,6 +114,7 @@ export class StoreClone implements StoreActor {
   /** When the master was lost (ms), or undefined while attached or before the first. */
   #lostAt?: number;
   readonly #status: BoundedQueue<StatusEvent>;
+  readonly #events: StoreEventHub;
   readonly #unsubscribe: () => void;
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
@@ -122,6 +126,7 @@ export class StoreClone implements StoreActor {
     this.#opts = options;
     this.#topics = storeTopics(name);
     this.id = newEntity(bus);
+    this.#events = new StoreEventHub(name);
     this.#consumer = new ChannelConsumer<Entity, ActionCommand>({
       consume: (content) => this.#applyLocal(content),
       // A hole in the master's stream means the copy is wrong: start over.
@@ -186,11 +191,10 @@ export class StoreClone implements StoreActor {
     this.#assertOpen();
     const reqId = this.#nextReq++;
     return new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#unique.delete(reqId);
-        reject(new BrokerError(ErrorCode.request_timeout, "no put_unique_result from the master"));
-      }, this.#opts.requestTimeout ?? 10_000);
-      this.#unique.set(reqId, { resolve, reject, timer });
+      // The tick enforces the deadline: a timer per request cost more than the
+      // request itself at high rates, and a tick's lateness is noise next to 10 s.
+      const deadline = Date.now() + (this.#opts.requestTimeout ?? 10_000);
+      this.#unique.set(reqId, { resolve, reject, deadline });
       void this.write({
         type: "put_unique",
         key,
@@ -201,6 +205,11 @@ export class StoreClone implements StoreActor {
         publisher: this.id,
       });
     });
+  }
+
+  events(options?: StoreEventsOptions): BoundedQueue<StoreEvent> {
+    this.#assertOpen();
+    return this.#events.subscribe(options);
   }
 
   async awaitIdle(timeoutMs: number): Promise<boolean> {
@@ -219,10 +228,10 @@ export class StoreClone implements StoreActor {
     this.#unsubscribe();
     this.#status.close();
     for (const p of this.#unique.values()) {
-      clearTimeout(p.timer);
       p.reject(new BrokerError(ErrorCode.shutting_down, `store ${this.name} closed`));
     }
     this.#unique.clear();
+    this.#events.close();
     this.#state.close();
   }
 
@@ -299,24 +308,40 @@ export class StoreClone implements StoreActor {
 
   #applyLocal(cmd: ActionCommand): void {
     const s = this.#state;
+    // Events are built only when someone reads them: the write path stays lean.
+    const ev = this.#events.active ? this.#events : undefined;
     switch (cmd.type) {
-      case "put":
+      case "put": {
+        const old = ev && s.get(cmd.key);
         // Expiry is the master's job: it broadcasts `expire`.
         s.put(cmd.key, cmd.value, null);
+        ev?.put(cmd.key, cmd.value, old, cmd.expiry, cmd.publisher);
         return;
+      }
       case "erase":
+        if (s.erase(cmd.key)) ev?.erase(cmd.key, cmd.publisher);
+        return;
       case "expire":
-        s.erase(cmd.key);
+        if (s.erase(cmd.key)) ev?.expire(cmd.key, cmd.publisher);
         return;
       case "clear":
+        if (ev) { for (const k of s.keys()) ev.erase(k, cmd.publisher); }
         s.clear();
         return;
-      case "add":
-        s.put(cmd.key, addTo(s.get(cmd.key) ?? initialValue(cmd.initType), cmd.value), null);
+      case "add": {
+        // Broker's master never forwards add/subtract (it sends the resulting put).
+        const old = s.get(cmd.key);
+        const value = addTo(old ?? initialValue(cmd.initType), cmd.value);
+        s.put(cmd.key, value, null);
+        ev?.put(cmd.key, value, old, cmd.expiry, cmd.publisher);
         return;
+      }
       case "subtract": {
         const old = s.get(cmd.key);
-        if (old) s.put(cmd.key, subtractFrom(old, cmd.value), null);
+        if (!old) return;
+        const value = subtractFrom(old, cmd.value);
+        s.put(cmd.key, value, null);
+        ev?.put(cmd.key, value, old, cmd.expiry, cmd.publisher);
         return;
       }
       case "put_unique_result": {
@@ -324,13 +349,44 @@ export class StoreClone implements StoreActor {
         const p = this.#unique.get(cmd.reqId);
         if (!p) return;
         this.#unique.delete(cmd.reqId);
-        clearTimeout(p.timer);
         p.resolve(cmd.inserted);
         return;
       }
       case "put_unique":
         return; // masters answer with put + put_unique_result
     }
+  }
+
+  /**
+   * Replaces the copy with the master's snapshot, reporting the difference
+   * as Broker's `clone_state::set_store` does: an empty snapshot clears
+   * (erase events from the master); otherwise keys gone get erase events
+   * without publisher, kept keys an update (even when unchanged), new keys
+   * an insert, all without expiry.
+   */
+  #setStore(state: readonly (readonly [Data, Data])[], master: Entity): void {
+    const s = this.#state;
+    const ev = this.#events.active ? this.#events : undefined;
+    if (ev) {
+      if (state.length === 0) {
+        for (const k of s.keys()) ev.erase(k, master);
+      } else {
+        const incoming = new Set(state.map(([k]) => dataKey(k)));
+        const kept = new Map<string, Data>();
+        for (const [k, v] of s.snapshot()) {
+          const dk = dataKey(k);
+          if (incoming.has(dk)) kept.set(dk, v);
+          else ev.erase(k, NIL_ENTITY);
+        }
+        for (const [k, v] of state) {
+          const old = kept.get(dataKey(k));
+          if (old !== undefined) ev.put(k, v, old, null, master);
+        }
+        for (const [k, v] of state) if (!kept.has(dataKey(k))) ev.insert(k, v, null, master);
+      }
+    }
+    s.clear();
+    for (const [k, v] of state) s.put(k, v, null);
   }
 
   #receive(m: CommandMessage): void {
@@ -348,8 +404,7 @@ export class StoreClone implements StoreActor {
       this.#master = sender;
       this.#lostAt = undefined;
       // The snapshot replaces the copy before the channel delivers anything newer.
-      this.#state.clear();
-      for (const [k, v] of content.state) this.#state.put(k, v, null);
+      this.#setStore(content.state, sender);
       this.#consumer.handleHandshake(content.offset, content.heartbeatInterval, sender);
       this.#attachWriter(sender);
       return;
@@ -389,5 +444,18 @@ export class StoreClone implements StoreActor {
     }
     this.#consumer.tick();
     this.#producer?.tick();
+    this.#expireRequests();
+  }
+
+  /** Fails `putUnique` requests past their deadline. */
+  #expireRequests(): void {
+    if (this.#unique.size === 0) return;
+    const now = Date.now();
+    // Requests share one timeout, so insertion order is deadline order.
+    for (const [reqId, p] of this.#unique) {
+      if (p.deadline > now) break;
+      this.#unique.delete(reqId);
+      p.reject(new BrokerError(ErrorCode.request_timeout, "no put_unique_result from the master"));
+    }
   }
 }

@@ -428,13 +428,25 @@ function writeContent(w: Writer, c: Command): void {
  * ```
  */
 export function encodeCommand(command: InternalCommand): Uint8Array {
-  const w = new Writer();
-  w.u64(command.seq, "seq");
-  w.entity(command.sender, "sender");
-  w.entity(command.receiver, "receiver");
-  writeContent(w, command.content);
-  return w.buf.slice(0, w.pos);
+  // One scratch writer for every call: encoding never re-enters itself, and a
+  // fresh buffer plus DataView per command was a visible share of store traffic.
+  const w = scratch;
+  w.pos = 0;
+  try {
+    w.u64(command.seq, "seq");
+    w.entity(command.sender, "sender");
+    w.entity(command.receiver, "receiver");
+    writeContent(w, command.content);
+    return w.buf.slice(0, w.pos);
+  } finally {
+    // Do not keep a buffer a large snapshot grew.
+    if (w.buf.length > SCRATCH_MAX) scratch = new Writer();
+  }
 }
+
+/** Largest scratch buffer kept between calls. */
+const SCRATCH_MAX = 64 * 1024;
+let scratch = new Writer();
 
 // ------------------------------------------------------------------ decoding
 
@@ -517,7 +529,7 @@ class Reader {
 
   entity(what: string): Entity {
     this.need(ENDPOINT_ID_SIZE + 8, what);
-    const endpoint = this.buf.slice(this.pos, this.pos + ENDPOINT_ID_SIZE);
+    const endpoint = internEndpoint(this.buf, this.pos);
     this.pos += ENDPOINT_ID_SIZE;
     return { endpoint, object: this.u64(what) };
   }
@@ -525,6 +537,25 @@ class Reader {
   expiry(): bigint | null {
     return this.bool("expiry flag") ? this.i64("expiry") : null;
   }
+}
+
+/**
+ * Endpoint IDs seen lately. A store talks to a handful of endpoints, and
+ * each command carries two or three entities, so reusing one (never mutated)
+ * array per ID spares an allocation per entity on the hot path.
+ */
+const recentEndpoints: Uint8Array[] = [];
+const RECENT_ENDPOINTS = 8;
+
+function internEndpoint(buf: Uint8Array, at: number): Uint8Array {
+  outer: for (const id of recentEndpoints) {
+    for (let i = 0; i < ENDPOINT_ID_SIZE; i++) if (id[i] !== buf[at + i]) continue outer;
+    return id;
+  }
+  const id = buf.slice(at, at + ENDPOINT_ID_SIZE);
+  if (recentEndpoints.length >= RECENT_ENDPOINTS) recentEndpoints.shift();
+  recentEndpoints.push(id);
+  return id;
 }
 
 function readContent(r: Reader): Command {

@@ -28,7 +28,14 @@ import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
 import { dataKey } from "./data_key.ts";
 import { type Entity, entityKey, NIL_ENTITY } from "./entity.ts";
-import { type Applied, applyCommand, applyExpire, getValue } from "./operations.ts";
+import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./events.ts";
+import {
+  type Applied,
+  type AppliedClear,
+  applyCommand,
+  applyExpire,
+  getValue,
+} from "./operations.ts";
 import type { CommandMessage } from "../endpoint.ts";
 import {
   newEntity,
@@ -87,6 +94,7 @@ export class StoreMaster implements StoreActor {
   /** Keys with an expiry, by `dataKey`: checked every tick (Broker arms a timer per key). */
   readonly #expiries = new Map<string, { key: Data; at: bigint }>();
   readonly #status: BoundedQueue<StatusEvent>;
+  readonly #events: StoreEventHub;
   readonly #unsubscribe: () => void;
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
@@ -102,6 +110,7 @@ export class StoreMaster implements StoreActor {
     this.#backend = backend;
     this.#opts = options;
     this.id = newEntity(bus);
+    this.#events = new StoreEventHub(name);
     // A restarted master re-arms the expiries its backend kept.
     for (const [key, at] of backend.expiries()) this.#expiries.set(dataKey(key), { key, at });
     this.#producer = new ChannelProducer<Entity, ActionCommand>({
@@ -184,6 +193,11 @@ export class StoreMaster implements StoreActor {
     return error ? Promise.reject(error) : Promise.resolve(inserted);
   }
 
+  events(options?: StoreEventsOptions): BoundedQueue<StoreEvent> {
+    this.#assertOpen();
+    return this.#events.subscribe(options);
+  }
+
   async awaitIdle(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (!this.#closed && !this.#idle()) {
@@ -199,6 +213,7 @@ export class StoreMaster implements StoreActor {
     clearInterval(this.#timer);
     this.#unsubscribe();
     this.#status.close();
+    this.#events.close();
     this.#backend.close();
   }
 
@@ -223,6 +238,7 @@ export class StoreMaster implements StoreActor {
       if (r.expiry === null) this.#expiries.delete(k);
       else this.#expiries.set(k, { key: cmd.key, at: r.expiry });
     }
+    if (this.#events.active) emitApplied(this.#events, r);
     for (const b of r.broadcast) this.#producer.produce(b);
     return undefined;
   }
@@ -304,7 +320,32 @@ export class StoreMaster implements StoreActor {
       if (at > now) continue;
       this.#expiries.delete(k);
       const r = applyExpire(this.#backend, key, now, this.id);
+      if (this.#events.active) emitApplied(this.#events, r);
       for (const b of r.broadcast) this.#producer.produce(b);
+    }
+  }
+}
+
+/**
+ * Reports what one applied write did, derived from what the master
+ * broadcasts (as Broker's master does: `add`/`subtract` report the
+ * resulting `put` without expiry, `clear` one erase per removed key).
+ */
+function emitApplied(hub: StoreEventHub, r: Applied): void {
+  for (const b of r.broadcast) {
+    switch (b.type) {
+      case "put":
+        hub.put(b.key, b.value, r.old, b.expiry, b.publisher);
+        break;
+      case "erase":
+        hub.erase(b.key, b.publisher);
+        break;
+      case "expire":
+        hub.expire(b.key, b.publisher);
+        break;
+      case "clear":
+        for (const k of (r as AppliedClear).erased ?? []) hub.erase(k, b.publisher);
+        break;
     }
   }
 }

@@ -35,3 +35,4 @@ export {
 } from "./sqlite_backend.ts";
 export * from "./operations.ts";
 export * from "./channel.ts";
+export * from "./events.ts";

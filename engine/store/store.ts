@@ -23,6 +23,8 @@
 import { count, type Data, none, vector } from "../data/mod.ts";
 import type { ActionCommand } from "./commands.ts";
 import type { Entity } from "./entity.ts";
+import type { StoreEvent, StoreEventsOptions } from "./events.ts";
+import type { BoundedQueue } from "../queue.ts";
 import { expiryNs, type StoreActor } from "./store_common.ts";
 
 /** Options of writes that may set an expiry. */
@@ -179,6 +181,32 @@ export class Store {
   /** Removes the last element of the vector under key. */
   pop(key: Data, options: WriteOptions = {}): Promise<void> {
     return this.#write({ type: "subtract", key, value: none(), expiry: expiryNs(options.expiry) });
+  }
+
+  /**
+   * A new reader of this store's events (insert, update, erase, expire), as
+   * Broker publishes them on `<$>/local/data/store-events`: a bounded queue
+   * (`get(timeout)`, `poll()`, `for await`) that drops its oldest event when
+   * full and counts drops in `dropped`. Only changes after the call are
+   * reported; `close()` on the queue unsubscribes, closing the store ends it.
+   * `storeEventToData` gives Broker's vector layout.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "../endpoint.ts";
+   * import { count, str } from "../data/mod.ts";
+   * const ep = new Endpoint();
+   * const kv = ep.attachMaster("kv");
+   * const events = kv.events({ capacity: 100 });
+   * await kv.put(str("a"), count(1n));
+   * await kv.put(str("a"), count(2n));
+   * console.log((await events.get(100))?.type, (await events.get(100))?.type); // insert update
+   * kv.close();
+   * await ep.shutdown();
+   * ```
+   */
+  events(options?: StoreEventsOptions): BoundedQueue<StoreEvent> {
+    return this.#actor.events(options);
   }
 
   /** Resolves true once nothing is in flight (false after the timeout, default 15 s). */

@@ -16,6 +16,7 @@ import type { Data } from "../data/mod.ts";
 import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
 import { type ActionCommand, type Command, encodeCommand } from "./commands.ts";
+import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 
 /** Broker's store tick interval (`defaults::store::tick_interval`), in ms. */
@@ -149,6 +150,8 @@ export interface StoreActor {
     value: Data,
     expiry: bigint | null,
   ): Promise<boolean>;
+  /** A new bounded reader of this actor's store events. */
+  events(options?: StoreEventsOptions): BoundedQueue<StoreEvent>;
   /** Resolves true once nothing is in flight, false after `timeoutMs`. */
   awaitIdle(timeoutMs: number): Promise<boolean>;
   /** Stops the actor (timers, subscriptions, backend). */
