@@ -90,6 +90,10 @@ export interface CommandBus {
   sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
   /** Whether a peer announced `topic` (e.g. a master's topic). */
   hasPeerSubscriber(topic: string): boolean;
+  /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */
+  hasLocalSubscriber(topic: string): boolean;
+  /** Hands a value to this endpoint's own subscribers of `topic`, never to peers. */
+  deliverLocal(topic: string, data: Data): void;
 }
 
 /** Options of `publish`. */
@@ -1086,6 +1090,8 @@ export class Endpoint {
         });
       },
       hasPeerSubscriber: (topic) => this.#peerRoutes.matches(topic),
+      hasLocalSubscriber: (topic) => this.#local.matches(topic),
+      deliverLocal: (topic, data) => this.#deliverLocal(topic, data),
     };
   }
 
@@ -1111,7 +1117,7 @@ export class Endpoint {
   subscribe(topics: string | string[], options?: SubscriberOptions): Subscriber {
     this.#assertRunning();
     const list = typeof topics === "string" ? [topics] : topics;
-    for (const t of list) checkTopic(t);
+    for (const t of list) checkSubscription(t);
     return new Subscriber(this.#subscriptionHost, list, options);
   }
 
@@ -1266,6 +1272,12 @@ function checkTopic(topic: string): void {
       `"<$>" is reserved for internal topics: ${topic}`,
     );
   }
+}
+
+/** Subscriptions may also name the endpoint's own internal topics (store events, ...). */
+function checkSubscription(topic: string): void {
+  if (typeof topic === "string" && isInternalTopic(topic)) return;
+  checkTopic(topic);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -257,3 +257,28 @@ Deno.test(
     await ep.shutdown();
   },
 );
+
+Deno.test(
+  "store events reach the endpoint's subscribers of <$>/local/data/store-events",
+  opts,
+  async () => {
+    const ep = new Endpoint();
+    const master = ep.attachMaster("ev", undefined, FAST);
+    try {
+      const sub = ep.subscribe("<$>/local/data/store-events");
+      await master.put(str("k"), count(1n));
+      await master.erase(str("k"));
+      const insert = await sub.get(3000);
+      const erase = await sub.get(3000);
+      assert.equal(insert?.topic, "<$>/local/data/store-events/ev");
+      const fields = (d: Data | undefined) => (d?.value as Data[]).map(dataToString);
+      assert.deepEqual(fields(insert?.data).slice(0, 4), ["insert", "ev", "k", "1"]);
+      assert.deepEqual(fields(erase?.data).slice(0, 3), ["erase", "ev", "k"]);
+      // Internal topics never reach the filter peers see.
+      assert.deepEqual([...ep.filter].filter((t) => t.startsWith("<$>/local")), []);
+    } finally {
+      master.close();
+      await ep.shutdown();
+    }
+  },
+);

@@ -336,3 +336,38 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "store: the master's process restarts on its SQLite file; the clone catches up",
+  opts,
+  async () => {
+    const path = await Deno.makeTempFile({ suffix: ".sqlite" });
+    const port = freePort();
+    let a = new Endpoint();
+    await a.listen("127.0.0.1", port);
+    const b = new Endpoint();
+    try {
+      await b.peer("127.0.0.1", port, { retry: 0.1 });
+      let master = a.attachMaster("rs", new SqliteBackend({ path }), FAST);
+      const clone = b.attachClone("rs", FAST);
+      await master.put(str("before"), count(1n));
+      await waitUntil(async () => await clone.exists(str("before")));
+      master.close();
+      await a.shutdown();
+      // The clone still answers from its copy while the master is away.
+      assert.equal(dataToString(await clone.get(str("before"))), "1");
+      a = new Endpoint();
+      await a.listen("127.0.0.1", port);
+      master = a.attachMaster("rs", new SqliteBackend({ path }), FAST);
+      assert.equal(dataToString(await master.get(str("before"))), "1", "the file kept the data");
+      await master.put(str("after"), count(2n));
+      await waitUntil(async () => await clone.exists(str("after")), 10_000);
+      assert.deepEqual(await dump(clone), await dump(master));
+      master.close();
+    } finally {
+      await b.shutdown();
+      await a.shutdown();
+      await Deno.remove(path).catch(() => {});
+    }
+  },
+);

@@ -126,7 +126,7 @@ export class StoreClone implements StoreActor {
     this.#opts = options;
     this.#topics = storeTopics(name);
     this.id = newEntity(bus);
-    this.#events = new StoreEventHub(name);
+    this.#events = new StoreEventHub(name, bus);
     this.#consumer = new ChannelConsumer<Entity, ActionCommand>({
       consume: (content) => this.#applyLocal(content),
       // A hole in the master's stream means the copy is wrong: start over.

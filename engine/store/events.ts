@@ -147,18 +147,33 @@ export const STORE_EVENTS_CAPACITY = 1024;
  * console.log(q.poll().length, q.dropped); // 1 1
  * ```
  */
+/** Where a hub also publishes its events: the endpoint's own subscribers. */
+export interface StoreEventSink {
+  /** Whether a local subscriber wants `topic`. */
+  hasLocalSubscriber(topic: string): boolean;
+  /** Hands a value to the local subscribers of `topic`. */
+  deliverLocal(topic: string, data: Data): void;
+}
+
 export class StoreEventHub {
   readonly #store: string;
+  readonly #sink?: StoreEventSink;
+  readonly #topic: string;
   #readers: BoundedQueue<StoreEvent>[] = [];
 
-  /** A hub for the store called `store`. */
-  constructor(store: string) {
+  /**
+   * A hub for the store called `store`; with a sink, events also go to the
+   * endpoint's subscribers of `<$>/local/data/store-events/<store>`, as Broker publishes them.
+   */
+  constructor(store: string, sink?: StoreEventSink) {
     this.#store = store;
+    this.#sink = sink;
+    this.#topic = `${STORE_EVENTS_TOPIC}/${store}`;
   }
 
   /** Whether anyone listens (closed readers are pruned lazily). */
   get active(): boolean {
-    return this.#readers.length > 0;
+    return this.#readers.length > 0 || (this.#sink?.hasLocalSubscriber(this.#topic) ?? false);
   }
 
   /** A new reader; closing the queue unsubscribes it. */
@@ -209,6 +224,9 @@ export class StoreEventHub {
   }
 
   #emit(e: StoreEvent): void {
+    if (this.#sink?.hasLocalSubscriber(this.#topic)) {
+      this.#sink.deliverLocal(this.#topic, storeEventToData(e));
+    }
     let pruned = false;
     for (const q of this.#readers) {
       if (q.closed) pruned = true;

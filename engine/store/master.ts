@@ -110,7 +110,7 @@ export class StoreMaster implements StoreActor {
     this.#backend = backend;
     this.#opts = options;
     this.id = newEntity(bus);
-    this.#events = new StoreEventHub(name);
+    this.#events = new StoreEventHub(name, bus);
     // A restarted master re-arms the expiries its backend kept.
     for (const [key, at] of backend.expiries()) this.#expiries.set(dataKey(key), { key, at });
     this.#producer = new ChannelProducer<Entity, ActionCommand>({
