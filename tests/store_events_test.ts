@@ -8,25 +8,7 @@ import { count, type Data, dataToString, Endpoint, type Store, str } from "../mo
 import { type StoreEvent, storeEventToData } from "../engine/store/events.ts";
 import { type Entity, entityEquals, NIL_ENTITY } from "../engine/store/entity.ts";
 import { endpointIdToString } from "../engine/wire/endpoint_id.ts";
-
-const opts = { sanitizeOps: false, sanitizeResources: false };
-const FAST = { tickInterval: 20 };
-
-async function waitUntil(pred: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Two peered endpoints: `a` listens, `b` dials. */
-async function pair(): Promise<[Endpoint, Endpoint]> {
-  const a = new Endpoint(), b = new Endpoint();
-  const port = await a.listen("127.0.0.1", 0);
-  await b.peer("127.0.0.1", port, { retry: 0 });
-  return [a, b];
-}
+import { FAST, opts, pair, waitUntil } from "./store_helpers.ts";
 
 /** The next event, failing the test when none comes in time. */
 async function next(q: { get(ms?: number): Promise<StoreEvent | undefined> }): Promise<StoreEvent> {

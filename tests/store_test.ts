@@ -19,17 +19,7 @@ import {
   vector,
 } from "../mod.ts";
 import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
-
-const opts = { sanitizeOps: false, sanitizeResources: false };
-const FAST = { tickInterval: 20 };
-
-async function waitUntil(pred: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { FAST, opts, pair, waitUntil } from "./store_helpers.ts";
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
   await assert.rejects(p, (e: unknown) => e instanceof BrokerError && e.code === code);
@@ -40,14 +30,6 @@ async function dump(s: Store): Promise<string[]> {
   const out: string[] = [];
   for (const k of await s.keys()) out.push(`${dataToString(k)}=${dataToString(await s.get(k))}`);
   return out.sort();
-}
-
-/** Two peered endpoints: `a` listens, `b` dials. */
-async function pair(): Promise<[Endpoint, Endpoint]> {
-  const a = new Endpoint(), b = new Endpoint();
-  const port = await a.listen("127.0.0.1", 0);
-  await b.peer("127.0.0.1", port, { retry: 0 });
-  return [a, b];
 }
 
 async function exercise(s: Store, settle: () => Promise<unknown>): Promise<void> {
