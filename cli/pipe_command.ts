@@ -11,6 +11,34 @@ import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str } from "../mod.ts";
 import { parseCafList } from "./caf_config.ts";
 
+/** A peer address as broker-pipe takes it. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses broker-pipe's peer list: a CAF list of `"host:port"` strings
+ * (`'["127.0.0.1:9999"]'`) or one bare `host:port`. Throws an Error naming
+ * the bad entry.
+ *
+ * @example
+ * ```ts
+ * import { parsePeerList } from "./pipe_command.ts";
+ * console.log(parsePeerList('["127.0.0.1:9999"]')); // [{ host: "127.0.0.1", port: 9999 }]
+ * ```
+ */
+export function parsePeerList(text: string): HostPort[] {
+  const raw = text.trim().startsWith("[")
+    ? parseCafList(text).map((v) => v.type === "string" ? v.value : "")
+    : [text];
+  return raw.map((p) => {
+    const m = /^(.*):(\d+)$/.exec(p);
+    if (!m) throw new Error(`invalid peer (expected "host:port"): ${p || text}`);
+    return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  });
+}
+
 /** Values of `broker pipe`'s options as commander hands them over. */
 export interface PipeCliValues {
   mode?: string;
@@ -51,17 +79,7 @@ export function resolvePipeOptions(cli: PipeCliValues): PipeOptions {
     throw new Error("invalid mode: expected 'publish' or 'subscribe'");
   }
   if (!cli.topic) throw new Error("no topic given (-t)");
-  const peers = [];
-  if (cli.peers) {
-    const raw = cli.peers.trim().startsWith("[")
-      ? parseCafList(cli.peers).map((v) => v.type === "string" ? v.value : "")
-      : [cli.peers];
-    for (const p of raw) {
-      const m = /^(.*):(\d+)$/.exec(p);
-      if (!m) throw new Error(`invalid peer (expected "host:port"): ${cli.peers}`);
-      peers.push({ host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
-    }
-  }
+  const peers = cli.peers ? parsePeerList(cli.peers) : [];
   const localPort = Number(cli.localPort ?? 0);
   const cap = Number(cli.messageCap ?? 0);
   if (!Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {

@@ -21,7 +21,7 @@ import {
   type Store,
   str,
 } from "../mod.ts";
-import { parseCafList } from "./caf_config.ts";
+import { type HostPort, parsePeerList } from "./pipe_command.ts";
 
 /** The operations and how many arguments each takes after the store name. */
 export const STORE_OPERATIONS: Readonly<Record<string, [min: number, max: number]>> = {
@@ -156,19 +156,16 @@ export function registerStoreCommand(
         Deno.stderr.writeSync(enc.encode(`broker store: ${m}\n`));
         setExitCode(1);
       };
-      const peers = cli.peers
-        ? (cli.peers.trim().startsWith("[")
-          ? parseCafList(cli.peers).map((v) => (v.type === "string" ? v.value : ""))
-          : [cli.peers])
-        : [];
+      let peers: HostPort[];
+      try {
+        peers = cli.peers ? parsePeerList(cli.peers) : [];
+      } catch (e) {
+        return fail((e as Error).message);
+      }
       if (peers.length === 0) return fail("no peers given (-p): a clone needs a master to reach");
       const ep = new Endpoint();
       try {
-        for (const p of peers) {
-          const m = /^(.*):(\d+)$/.exec(p);
-          if (!m) return fail(`invalid peer (expected "host:port"): ${p}`);
-          await ep.peer(m[1], Number(m[2]), { retry: 0 });
-        }
+        for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
         const store = ep.attachClone(name, { requestTimeout: Number(cli.timeout ?? 10_000) });
         const lines = await runStoreOperation(
           store,
