@@ -15,6 +15,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { registerNodeCommand, stdioColors, writeToStdio } from "./node_command.ts";
 import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
+import { registerReplayCommand } from "./replay_command.ts";
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
@@ -31,7 +32,7 @@ export interface ProgramIo {
  * ```ts
  * import { buildProgram } from "./main.ts";
  * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store"]
+ * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "replay"]
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -47,6 +48,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerNodeCommand(program, setExitCode);
   registerPipeCommand(program, setExitCode);
   registerStoreCommand(program, setExitCode);
+  registerReplayCommand(program, setExitCode);
   return program;
 }
 

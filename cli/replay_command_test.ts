@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { Endpoint } from "../mod.ts";
+import { readGeneratorFile } from "../engine/recording/generator_file.ts";
+import { replayGeneratorFile } from "./replay_command.ts";
+
+const MARS = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url);
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+Deno.test("replaying mars.dat publishes its 1000 messages, with the recorded shapes", async () => {
+  const file = readGeneratorFile(await Deno.readFile(MARS));
+  const sink = new Endpoint(), source = new Endpoint();
+  try {
+    const port = await sink.listen();
+    const sub = sink.subscribe("/benchmark/events", { queueSize: 2000 });
+    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.awaitPeerSubscription("/benchmark/events");
+    const summary = await replayGeneratorFile(source, file);
+    assert.equal(summary.messages, 1000);
+    let n = 0;
+    for (let m = await sub.get(2000); m; m = await sub.get(300)) {
+      assert.equal(m.topic, "/benchmark/events");
+      // Each message is a Zeek-event-shaped vector, as recorded.
+      assert.equal(m.data.type, "vector");
+      n++;
+    }
+    assert.equal(n, 1000);
+  } finally {
+    await source.shutdown();
+    await sink.shutdown();
+  }
+});
+
+Deno.test("broker replay: a paced replay from the command line, and bad files", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const sink = new Endpoint();
+  const port = await sink.listen();
+  const sub = sink.subscribe("/benchmark/events", { queueSize: 2000 });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "replay",
+        MARS.pathname,
+        "-p",
+        `["127.0.0.1:${port}"]`,
+        "-r",
+        "5000",
+      ],
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    assert.match(text, /^replayed 1000 messages in [\d.]+ s/m);
+    // 1000 messages at 5000/s take at least ~0.2 s.
+    const seconds = Number(/in ([\d.]+) s/.exec(text)![1]);
+    assert.ok(seconds >= 0.18, `paced replay took only ${seconds} s`);
+    assert.equal(sub.poll().length + (sub.available()), 1000);
+    const bad = await Deno.makeTempFile();
+    await Deno.writeFile(bad, new Uint8Array([1, 2, 3, 4, 5, 6]));
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "replay", bad, "-p", `["127.0.0.1:${port}"]`],
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 1);
+    assert.match(new TextDecoder().decode(r.stderr), /wrong_magic_number/);
+    await Deno.remove(bad);
+  } finally {
+    await sink.shutdown();
+  }
+});
