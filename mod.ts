@@ -41,7 +41,7 @@ export {
   WebSocketServer,
   type WebSocketServerOptions,
 } from "./engine/websocket/mod.ts";
-export { type PublishOptions } from "./engine/endpoint.ts";
+export { type PublishOptions, type RecordedFrame } from "./engine/endpoint.ts";
 export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
 export { type SocketLike } from "./engine/websocket/client.ts";
 export {

@@ -16,6 +16,7 @@ import { registerNodeCommand, stdioColors, writeToStdio } from "./node_command.t
 import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
+import { registerRecordCommand } from "./record_command.ts";
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
@@ -32,7 +33,7 @@ export interface ProgramIo {
  * ```ts
  * import { buildProgram } from "./main.ts";
  * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "replay"]
+ * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay"]
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -48,6 +49,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerNodeCommand(program, setExitCode);
   registerPipeCommand(program, setExitCode);
   registerStoreCommand(program, setExitCode);
+  registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
   return program;
 }

@@ -18,6 +18,59 @@ import {
   seededRandom,
 } from "../engine/recording/generator_file.ts";
 import { type HostPort, parsePeerList } from "./pipe_command.ts";
+import { type CaptureEntry, decodeCapture, isCapture } from "../engine/recording/capture/mod.ts";
+import { parseEnvelope } from "../engine/wire/mod.ts";
+
+/**
+ * Publishes the data messages of a capture (those the recording endpoint
+ * received, by default) with their original topics and payload bytes, as
+ * fast as possible, at `rate`, or at the recorded pace.
+ *
+ * @example
+ * ```ts ignore
+ * await replayCapture(endpoint, decodeCapture(await Deno.readFile("x.cap")), { pace: true });
+ * ```
+ */
+export async function replayCapture(
+  ep: Endpoint,
+  entries: readonly CaptureEntry[],
+  options: ReplayOptions & { direction?: "received" | "sent" | "both"; pace?: boolean } = {},
+): Promise<ReplaySummary> {
+  const want = options.direction ?? "received";
+  const started = performance.now();
+  let messages = 0, bytes = 0, skipped = 0;
+  const data = entries.filter((e) =>
+    (want === "both" || e.direction === want) && e.frame.length > 32 && e.frame[32] === 1
+  );
+  const t0 = data[0]?.timeNs ?? 0n;
+  for (const e of data) {
+    let env;
+    try {
+      env = parseEnvelope(e.frame);
+    } catch {
+      skipped++;
+      continue;
+    }
+    const due = options.pace
+      ? started + Number(e.timeNs - t0) / 1e6
+      : options.rate && options.rate > 0
+      ? started + (messages / options.rate) * 1000
+      : 0;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (ep.demand(env.topic) <= 0) await ep.ready(env.topic);
+    ep.publishEncoded(env.topic, env.payload);
+    messages++;
+    bytes += env.payload.length;
+    options.progress?.(messages, data.length, bytes, (performance.now() - started) / 1000);
+  }
+  return {
+    messages,
+    bytes,
+    seconds: (performance.now() - started) / 1000,
+    skippedCommands: skipped,
+  };
+}
 
 /** What a replay did. */
 export interface ReplaySummary {
@@ -93,18 +146,26 @@ export function registerReplayCommand(
   program
     .command("replay")
     .description("replay a Broker recording (generator file) into live peers")
-    .argument("<file>", "a generator file (e.g. mars.dat from the cluster benchmark)")
+    .argument("<file>", "a capture (broker record) or a Broker generator file (e.g. mars.dat)")
+    .option("--pace", "captures: keep the recorded timing")
+    .option("--direction <d>", "captures: 'received' (default), 'sent' or 'both'")
     .option("-p, --peers <list>", "peers to publish to, e.g. '[\"127.0.0.1:9999\"]'")
     .option("-r, --rate <n>", "messages per second (default: as fast as possible)")
     .option("--seed <n>", "seed of the value generator (default 1)")
     .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
-    .action(async (path: string, cli: { peers?: string; rate?: string; seed?: string }) => {
+    .action(async (
+      path: string,
+      cli: { peers?: string; rate?: string; seed?: string; pace?: boolean; direction?: string },
+    ) => {
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l));
-      let file: GeneratorFile;
+      let file: GeneratorFile | undefined;
+      let capture: CaptureEntry[] | undefined;
       let peers: HostPort[];
       try {
-        file = readGeneratorFile(await Deno.readFile(path));
+        const bytes = await Deno.readFile(path);
+        if (isCapture(bytes)) capture = decodeCapture(bytes);
+        else file = readGeneratorFile(bytes);
         peers = cli.peers ? parsePeerList(cli.peers) : [];
         if (peers.length === 0) throw new Error("no peers given (-p)");
       } catch (e) {
@@ -117,20 +178,36 @@ export function registerReplayCommand(
       try {
         for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
         // Publish only once someone listens to the recorded topics.
-        for (const t of file.topics) await ep.awaitPeerSubscription(t, 10_000).catch(() => {});
+        const topics = file ? file.topics : [
+          ...new Set(
+            capture!.filter((e) => e.frame[32] === 1).map((e) => {
+              try {
+                return parseEnvelope(e.frame).topic;
+              } catch {
+                return "";
+              }
+            }),
+          ),
+        ].filter(Boolean);
+        for (const t of topics) await ep.awaitPeerSubscription(t, 10_000).catch(() => {});
         const tty = Deno.stderr.isTerminal();
-        const summary = await replayGeneratorFile(ep, file, {
+        const replayOptions = {
           rate: cli.rate ? Number(cli.rate) : undefined,
           seed: cli.seed ? Number(cli.seed) : undefined,
+          pace: !!cli.pace,
+          direction: (cli.direction ?? "received") as "received" | "sent" | "both",
           progress: tty
-            ? (n, total, _b, s) => {
+            ? (n: number, total: number, _b: number, s: number) => {
               const eta = n > 0 ? ((total - n) * s) / n : 0;
               err(
                 `\r${n}/${total} messages, ${Math.round(n / s)} msgs/s, ETA ${eta.toFixed(1)} s `,
               );
             }
             : undefined,
-        });
+        };
+        const summary = file
+          ? await replayGeneratorFile(ep, file, replayOptions)
+          : await replayCapture(ep, capture!, replayOptions);
         if (tty) err("\n");
         await ep.shutdown();
         err(

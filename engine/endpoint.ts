@@ -66,6 +66,23 @@ export interface EndpointOptions {
   disableForwarding?: boolean;
   /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
   unpeerTimeout?: number;
+  /**
+   * Sees every frame sent and received (without its length prefix), e.g. to
+   * write a capture file. The frame is only valid during the call.
+   */
+  recorder?: (frame: RecordedFrame) => void;
+}
+
+/** A frame as a recorder sees it. */
+export interface RecordedFrame {
+  direction: "sent" | "received";
+  /** The peer's endpoint ID, once the handshake told us. */
+  peerId?: string;
+  /** The peer's address. */
+  host: string;
+  port: number;
+  /** The frame without its 4-byte length prefix (valid only during the call). */
+  frame: Uint8Array;
 }
 
 /** A store command as it arrives (the payload is an encoded `internal_command`). */
@@ -190,7 +207,8 @@ function keyOf(id: EndpointId): string {
 export class Endpoint {
   readonly #id: EndpointId;
   readonly #idText: string;
-  readonly #opts: Required<Omit<EndpointOptions, "id">>;
+  readonly #opts: Required<Omit<EndpointOptions, "id" | "recorder">>;
+  readonly #recorder?: (frame: RecordedFrame) => void;
   readonly #filter: string[] = [];
   /** Bumped whenever #filter grows, so a connection can tell whether it saw the latest. */
   #filterVersion = 0;
@@ -226,6 +244,7 @@ export class Endpoint {
       disableForwarding: options.disableForwarding ?? false,
       unpeerTimeout: options.unpeerTimeout ?? 3000,
     };
+    this.#recorder = options.recorder;
     if (!this.#opts.disableSsl) {
       throw new BrokerError(
         ErrorCode.invalid_peering_request,
@@ -362,6 +381,7 @@ export class Endpoint {
       target,
     };
     this.#connections.add(c);
+    if (this.#recorder) tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(4));
     c.handshake = new Handshake({
       ownId: this.#id,
       role,
@@ -527,6 +547,7 @@ export class Endpoint {
         c.reader.compact();
         return;
       }
+      if (this.#recorder) this.#record(c, "received", f);
       if (c.state === "handshake" || c.state === "paused") {
         if (!c.handshake) return;
         this.#apply(c, c.handshake.receive(f));
@@ -767,6 +788,20 @@ export class Endpoint {
           );
         }
       }
+    }
+  }
+
+  #record(c: Connection, direction: "sent" | "received", frame: Uint8Array): void {
+    try {
+      this.#recorder!({
+        direction,
+        peerId: c.peerId ? endpointIdToString(c.peerId) : undefined,
+        host: c.address.host,
+        port: c.address.port,
+        frame,
+      });
+    } catch {
+      // A failing recorder must not take the peering down.
     }
   }
 

@@ -68,6 +68,9 @@ export class TcpConnection {
     }
   }
 
+  /** A tap on everything queued for writing (a recorder); must copy what it keeps. */
+  onSend?: (bytes: Uint8Array) => void;
+
   /** Whether the connection is closed. */
   get closed(): boolean {
     return this.#closed;
@@ -135,6 +138,7 @@ export class TcpConnection {
    */
   send(bytes: Uint8Array, droppable = false): void {
     if (this.#closed) return;
+    this.onSend?.(bytes);
     this.#queue.push(bytes);
     this.#droppable.push(droppable);
     this.#queuedBytes += bytes.length;
