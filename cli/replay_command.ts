@@ -20,6 +20,27 @@ import {
 import { type HostPort, parsePeerList } from "./pipe_command.ts";
 import { type CaptureEntry, decodeCapture, isCapture } from "../engine/recording/capture/mod.ts";
 import { parseEnvelope } from "../engine/wire/mod.ts";
+import { brokerMessagesFromPcap } from "../engine/recording/pcap.ts";
+
+const PCAP_MAGICS = [0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1, 0x0a0d0d0a];
+
+/** Whether bytes start like a pcap or pcapng file. */
+export function isPcap(bytes: Uint8Array): boolean {
+  if (bytes.length < 4) return false;
+  const m = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  return PCAP_MAGICS.includes(m);
+}
+
+/** A pcap's node messages as capture entries (what each side received), for `replayCapture`. */
+export function pcapAsCapture(bytes: Uint8Array): CaptureEntry[] {
+  return brokerMessagesFromPcap(bytes).map((m) => ({
+    timeNs: m.timeNs,
+    direction: "received" as const,
+    peerId: "",
+    peerAddress: m.from,
+    frame: m.frame,
+  }));
+}
 
 /**
  * Publishes the data messages of a capture (those the recording endpoint
@@ -146,7 +167,10 @@ export function registerReplayCommand(
   program
     .command("replay")
     .description("replay a Broker recording (generator file) into live peers")
-    .argument("<file>", "a capture (broker record) or a Broker generator file (e.g. mars.dat)")
+    .argument(
+      "<file>",
+      "a capture (broker record), a pcap of Broker traffic, or a Broker generator file (mars.dat)",
+    )
     .option("--pace", "captures: keep the recorded timing")
     .option("--direction <d>", "captures: 'received' (default), 'sent' or 'both'")
     .option("-p, --peers <list>", "peers to publish to, e.g. '[\"127.0.0.1:9999\"]'")
@@ -165,6 +189,7 @@ export function registerReplayCommand(
       try {
         const bytes = await Deno.readFile(path);
         if (isCapture(bytes)) capture = decodeCapture(bytes);
+        else if (isPcap(bytes)) capture = pcapAsCapture(bytes);
         else file = readGeneratorFile(bytes);
         peers = cli.peers ? parsePeerList(cli.peers) : [];
         if (peers.length === 0) throw new Error("no peers given (-p)");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../mod.ts";
 import { readGeneratorFile } from "../engine/recording/generator_file.ts";
-import { replayGeneratorFile } from "./replay_command.ts";
+import { pcapAsCapture, replayCapture, replayGeneratorFile } from "./replay_command.ts";
 
 const MARS = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url);
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -69,6 +69,30 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     assert.match(new TextDecoder().decode(r.stderr), /wrong_magic_number/);
     await Deno.remove(bad);
   } finally {
+    await sink.shutdown();
+  }
+});
+
+Deno.test("replaying a pcap of Broker traffic publishes its data messages", async () => {
+  const pcap = await Deno.readFile(
+    new URL("../fixtures/broker/pcap/relay-three-nodes.pcap", import.meta.url),
+  );
+  const entries = pcapAsCapture(pcap);
+  const data = entries.filter((e) => e.frame[32] === 1);
+  assert.ok(data.length > 0);
+  const sink = new Endpoint(), source = new Endpoint();
+  try {
+    const port = await sink.listen();
+    const sub = sink.subscribe("/", { queueSize: 4096 });
+    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.awaitPeerSubscription("/bench/ping");
+    const summary = await replayCapture(source, entries, { direction: "both" });
+    assert.equal(summary.messages, data.length);
+    let n = 0;
+    while (await sub.get(500)) n++;
+    assert.equal(n, data.length);
+  } finally {
+    await source.shutdown();
     await sink.shutdown();
   }
 });
