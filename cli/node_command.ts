@@ -20,7 +20,19 @@
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import process from "node:process";
-import { Address, count, type Data, dataToString, Endpoint, str, vector } from "../mod.ts";
+import {
+  Address,
+  count,
+  type Data,
+  dataToString,
+  decode,
+  Endpoint,
+  type RecordedFrame,
+  str,
+  vector,
+} from "../mod.ts";
+import { GeneratorFileWriter } from "../engine/recording/generator_file.ts";
+import { parseEnvelope } from "../engine/wire/mod.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import {
   type CafConfig,
@@ -854,7 +866,7 @@ export async function runNode(
  */
 export async function nodeMain(
   cli: NodeCliValues,
-  env: { BROKER_PORT?: string } = readNodeEnv(),
+  env: NodeEnv = readNodeEnv(),
   output: { write?: NodeWrite; color?: { stdout: boolean; stderr: boolean } } = {},
 ): Promise<number> {
   const color = output.color ?? (output.write ? undefined : stdioColors());
@@ -862,7 +874,23 @@ export async function nodeMain(
   try {
     const opts = resolveNodeOptions(cli, await loadNodeConfig(cli.configFile), env);
     p = new NodePrinter({ verbose: opts.verbose, write: output.write, color });
-    return await runNode(opts, p);
+    const dir = env.BROKER_RECORDING_DIRECTORY;
+    if (!dir) return await runNode(opts, p);
+    // Record what this node publishes, the way Broker's recorder does: shapes in a generator file.
+    const recording = await RecordingDirectory.open(
+      dir,
+      Number(env.BROKER_OUTPUT_GENERATOR_FILE_CAP ?? Infinity),
+      opts,
+    );
+    try {
+      return await runNode(
+        opts,
+        p,
+        (o) => new Endpoint({ ...o, recorder: (f) => recording.add(f) }),
+      );
+    } finally {
+      await recording.close();
+    }
   } catch (e) {
     p.err(e instanceof Error ? e.message : String(e));
     return 1;
@@ -878,12 +906,80 @@ export async function nodeMain(
  * console.log(readNodeEnv().BROKER_PORT); // e.g. "29001/tcp"
  * ```
  */
-export function readNodeEnv(): { BROKER_PORT?: string } {
-  try {
-    const port = Deno.env.get("BROKER_PORT");
-    return port === undefined ? {} : { BROKER_PORT: port };
-  } catch {
-    return {};
+export function readNodeEnv(): NodeEnv {
+  const env: NodeEnv = {};
+  for (
+    const k of [
+      "BROKER_PORT",
+      "BROKER_RECORDING_DIRECTORY",
+      "BROKER_OUTPUT_GENERATOR_FILE_CAP",
+    ] as const
+  ) {
+    try {
+      const v = Deno.env.get(k);
+      if (v !== undefined) env[k] = v;
+    } catch {
+      // no env permission: as if unset
+    }
+  }
+  return env;
+}
+
+/** The environment variables `broker node` reads. */
+export interface NodeEnv {
+  BROKER_PORT?: string;
+  /** Where to record what this node publishes (Broker's recorder layout). */
+  BROKER_RECORDING_DIRECTORY?: string;
+  /** Most messages to record. */
+  BROKER_OUTPUT_GENERATOR_FILE_CAP?: string;
+}
+
+/**
+ * A node's recording directory, as Broker's recorder lays it out: the node's
+ * configuration in `broker.conf` and the shapes of the messages it publishes
+ * in the generator file `messages.dat`.
+ */
+export class RecordingDirectory {
+  readonly #dir: string;
+  readonly #writer: GeneratorFileWriter;
+
+  private constructor(dir: string, writer: GeneratorFileWriter) {
+    this.#dir = dir;
+    this.#writer = writer;
+  }
+
+  /** Creates the directory and writes `broker.conf`. */
+  static async open(dir: string, cap: number, opts: NodeOptions): Promise<RecordingDirectory> {
+    await Deno.mkdir(dir, { recursive: true });
+    const conf = [
+      "broker {",
+      `  disable-ssl = ${opts.disableSsl ? "true" : "false"}`,
+      "}",
+      `topics = [${opts.topics.map((t) => JSON.stringify(t)).join(", ")}]`,
+      `mode = "${opts.mode}"`,
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(`${dir}/broker.conf`, conf);
+    return new RecordingDirectory(
+      dir,
+      new GeneratorFileWriter(Number.isFinite(cap) && cap > 0 ? cap : Infinity),
+    );
+  }
+
+  /** A recorder callback: keeps the shape of every data message the node sends. */
+  add(f: RecordedFrame): void {
+    if (f.direction !== "sent" || f.frame.length < 37 || f.frame[32] !== 1) return;
+    try {
+      const env = parseEnvelope(f.frame);
+      this.#writer.addData(env.topic, decode(env.payload));
+    } catch {
+      // not ours to judge here: the peer sees the same bytes
+    }
+  }
+
+  /** Writes `messages.dat`. */
+  async close(): Promise<void> {
+    await Deno.writeFile(`${this.#dir}/messages.dat`, this.#writer.bytes());
   }
 }
 

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readGeneratorFile } from "../engine/recording/generator_file.ts";
+import { Tag } from "../engine/data/types.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
 import { Command } from "@commander-js/extra-typings";
 import { type Data, dataToString, Endpoint, str } from "../mod.ts";
@@ -775,4 +777,65 @@ Deno.test({
       await stopper.shutdown();
     }
   },
+});
+
+Deno.test("BROKER_RECORDING_DIRECTORY: a ping node records the shapes of what it publishes", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const pong = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      main,
+      "node",
+      "--disable-ssl",
+      "-m",
+      "pong",
+      '--topics=["/bench/ping"]',
+      "-p",
+      String(port),
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./main.ts", import.meta.url).pathname,
+      "node",
+      "--disable-ssl",
+      "-m",
+      "ping",
+      '--topics=["/bench/ping"]',
+      "-n",
+      "5",
+      "-s",
+      "10",
+      `--peers=[<tcp://127.0.0.1:${port}>]`,
+    ],
+    env: { BROKER_RECORDING_DIRECTORY: dir, BROKER_OUTPUT_GENERATOR_FILE_CAP: "100" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const file = readGeneratorFile(await Deno.readFile(`${dir}/messages.dat`));
+  assert.deepEqual(file.topics, ["/bench/ping"]);
+  // Ping 0 (repeated until answered) and pings 1..5, then "stop": each a recorded shape.
+  assert.ok(file.entries.length >= 6, `${file.entries.length} entries`);
+  const last = file.entries.findLast((e) => e.shape?.tag === Tag.vector)!;
+  assert.deepEqual(last.shape!.children!.map((c) => [c.tag, c.size]), [
+    [Tag.string, 4],
+    [Tag.count, undefined],
+    [Tag.string, 10],
+  ]);
+  assert.match(await Deno.readTextFile(`${dir}/broker.conf`), /disable-ssl = true/);
+  pong.kill();
+  await pong.status;
+  await Deno.remove(dir, { recursive: true });
 });

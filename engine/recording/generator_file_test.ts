@@ -3,9 +3,11 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { decode, encode, equals, Tag } from "../data/mod.ts";
 import {
   generateFromShape,
+  GeneratorFileWriter,
   readGeneratorFile,
   seededRandom,
   type Shape,
+  shapeOf,
 } from "./generator_file.ts";
 
 const mars = () =>
@@ -58,4 +60,18 @@ Deno.test("bad generator files give typed errors", () => {
     (e) => e instanceof BrokerError && e.code === ErrorCode.end_of_file,
   );
   assert.throws(() => readGeneratorFile(new Uint8Array(2)), BrokerError);
+});
+
+Deno.test("a written generator file (v2) reads back with the same topics and shapes", () => {
+  const file = readGeneratorFile(mars());
+  const w = new GeneratorFileWriter(600);
+  const rnd = seededRandom(3);
+  const values = file.entries.map((e) => generateFromShape(e.shape!, rnd));
+  for (const v of values) w.addData("/benchmark/events", v);
+  assert.equal(w.messages, 600, "the cap holds");
+  const back = readGeneratorFile(w.bytes());
+  assert.equal(back.version, 2);
+  assert.deepEqual(back.topics, ["/benchmark/events"]);
+  assert.equal(back.entries.length, 600);
+  for (let i = 0; i < 600; i++) assert.deepEqual(back.entries[i].shape, shapeOf(values[i]));
 });
