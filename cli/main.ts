@@ -17,6 +17,7 @@ import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
+import { registerBenchCommand } from "./bench_command.ts";
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
@@ -33,7 +34,7 @@ export interface ProgramIo {
  * ```ts
  * import { buildProgram } from "./main.ts";
  * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay"]
+ * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench"]
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -51,6 +52,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerStoreCommand(program, setExitCode);
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
+  registerBenchCommand(program, setExitCode);
   return program;
 }
 
