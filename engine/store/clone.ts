@@ -49,6 +49,7 @@ import {
   type StoreActor,
   type StoreHost,
   storeTopics,
+  waitUntilIdle,
 } from "./store_common.ts";
 
 /** Clone settings. */
@@ -212,13 +213,13 @@ export class StoreClone implements StoreActor {
     return this.#events.subscribe(options);
   }
 
-  async awaitIdle(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#closed && !this.#idle()) {
-      if (Date.now() >= deadline) return false;
-      await sleep(this.#opts.tickInterval ?? STORE_TICK_MS);
-    }
-    return true;
+  awaitIdle(timeoutMs: number): Promise<boolean> {
+    return waitUntilIdle(
+      () => this.#idle(),
+      () => this.#closed,
+      this.#opts.tickInterval ?? STORE_TICK_MS,
+      timeoutMs,
+    );
   }
 
   close(): void {

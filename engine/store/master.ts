@@ -41,11 +41,11 @@ import {
   newEntity,
   nowNs,
   sendStoreCommand,
-  sleep,
   STORE_TICK_MS,
   type StoreActor,
   type StoreHost,
   storeTopics,
+  waitUntilIdle,
 } from "./store_common.ts";
 
 /** Master settings (ticks as in Broker's `lb/defaults.hh`). */
@@ -198,13 +198,13 @@ export class StoreMaster implements StoreActor {
     return this.#events.subscribe(options);
   }
 
-  async awaitIdle(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#closed && !this.#idle()) {
-      if (Date.now() >= deadline) return false;
-      await sleep(this.#opts.tickInterval ?? STORE_TICK_MS);
-    }
-    return true;
+  awaitIdle(timeoutMs: number): Promise<boolean> {
+    return waitUntilIdle(
+      () => this.#idle(),
+      () => this.#closed,
+      this.#opts.tickInterval ?? STORE_TICK_MS,
+      timeoutMs,
+    );
   }
 
   close(): void {

@@ -175,3 +175,21 @@ export interface StoreHost {
   /** Status and error events; the queue closes when the endpoint shuts down. */
   statusSubscriber(includeStatuses?: boolean, queueSize?: number): BoundedQueue<StatusEvent>;
 }
+
+/**
+ * Waits, a tick at a time, until `idle()` holds or `stopped()` does;
+ * false when `timeoutMs` ran out first (masters and clones share this).
+ */
+export async function waitUntilIdle(
+  idle: () => boolean,
+  stopped: () => boolean,
+  tickMs: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!stopped() && !idle()) {
+    if (Date.now() >= deadline) return false;
+    await sleep(tickMs);
+  }
+  return true;
+}
