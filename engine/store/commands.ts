@@ -343,6 +343,8 @@ function writeContent(w: Writer, c: Command): void {
   w.u8(index);
   switch (c.type) {
     case "put":
+    case "subtract":
+      // Same layout on the wire: key, value, expiry, publisher.
       w.data(c.key);
       w.data(c.value);
       w.expiry(c.expiry);
@@ -377,12 +379,6 @@ function writeContent(w: Writer, c: Command): void {
       w.entity(c.publisher, "publisher");
       return;
     }
-    case "subtract":
-      w.data(c.key);
-      w.data(c.value);
-      w.expiry(c.expiry);
-      w.entity(c.publisher, "publisher");
-      return;
     case "clear":
       w.entity(c.publisher, "publisher");
       return;
@@ -564,6 +560,7 @@ function readContent(r: Reader): Command {
   const type = COMMAND_TYPES[index];
   switch (type) {
     case "put":
+    case "subtract":
       return {
         type,
         key: r.data("key"),
@@ -600,14 +597,6 @@ function readContent(r: Reader): Command {
       if (initType === undefined) decodeFail("init_type is not a data tag", tagAt);
       return { type, key, value, initType, expiry: r.expiry(), publisher: r.entity("publisher") };
     }
-    case "subtract":
-      return {
-        type,
-        key: r.data("key"),
-        value: r.data("value"),
-        expiry: r.expiry(),
-        publisher: r.entity("publisher"),
-      };
     case "clear":
       return { type, publisher: r.entity("publisher") };
     case "attach_writer":
