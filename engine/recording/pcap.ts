@@ -1,15 +1,16 @@
 /**
- * Broker traffic from pcap files: parses the capture (libpcap format,
- * either byte order, micro- or nanosecond timestamps; Ethernet, loopback,
- * Linux cooked and raw IP link types), reassembles each TCP direction in
+ * Broker traffic from capture files: reads libpcap files (either byte order,
+ * micro- or nanosecond timestamps) and pcapng files (block parsing in
+ * `pcapng.ts`) into one packet stream; decodes Ethernet, loopback, Linux
+ * cooked (v1 and v2) and raw IP link types, reassembles each TCP direction in
  * sequence order (retransmissions dropped), cuts the streams into Broker
  * frames, skips each side's handshake and returns the node messages.
- * pcapng files are recognised and refused with a clear error.
  *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { FrameReader } from "../wire/framing.ts";
+import { isPcapng, pcapngPackets } from "./pcapng.ts";
 
 /** A node message found in a capture. */
 export interface PcapMessage {
@@ -20,6 +21,24 @@ export interface PcapMessage {
   to: string;
   /** The frame without its length prefix. */
   frame: Uint8Array;
+}
+
+/**
+ * One captured packet, whichever file format it came from.
+ *
+ * @example
+ * ```ts
+ * import type { CapturedPacket } from "./pcap.ts";
+ * const p: CapturedPacket = { timeNs: 0n, linkType: 101, data: new Uint8Array(40) };
+ * ```
+ */
+export interface CapturedPacket {
+  /** Capture time in ns since the epoch. */
+  timeNs: bigint;
+  /** The LINKTYPE_ value of the packet's interface (1 is Ethernet). */
+  linkType: number;
+  /** The captured bytes, starting with the link-layer header. */
+  data: Uint8Array;
 }
 
 interface Segment {
@@ -40,17 +59,7 @@ function ipText(b: Uint8Array, off: number, v6: boolean): string {
   return `[${words.join(":")}]`;
 }
 
-/** TCP segments of a pcap file, per direction (`from>to`). */
-export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
-  if (
-    bytes.length >= 4 && bytes[0] === 0x0a && bytes[1] === 0x0d && bytes[2] === 0x0d &&
-    bytes[3] === 0x0a
-  ) {
-    throw new BrokerError(
-      ErrorCode.invalid_data,
-      "pcapng files are not supported yet: convert with `editcap -F pcap`",
-    );
-  }
+function* classicPcapPackets(bytes: Uint8Array): Generator<CapturedPacket> {
   if (bytes.length < 24) {
     throw new BrokerError(ErrorCode.end_of_file, "too short for a pcap header");
   }
@@ -62,8 +71,7 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
   else if (magic === 0xd4c3b2a1) [le, nano] = [false, false];
   else if (magic === 0x4d3cb2a1) [le, nano] = [false, true];
   else throw new BrokerError(ErrorCode.wrong_magic_number, "not a pcap file");
-  const link = dv.getUint32(20, le) & 0xffff;
-  const streams = new Map<string, Segment[]>();
+  const linkType = dv.getUint32(20, le) & 0xffff;
   let pos = 24;
   while (pos < bytes.length) {
     if (pos + 16 > bytes.length) {
@@ -75,12 +83,41 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
     if (pos + incl > bytes.length) {
       throw new BrokerError(ErrorCode.end_of_file, `pcap record cut at ${pos}`);
     }
-    const pkt = bytes.subarray(pos, pos + incl);
-    pos += incl;
     const timeNs = BigInt(sec) * 1_000_000_000n + BigInt(frac) * (nano ? 1n : 1000n);
+    yield { timeNs, linkType, data: bytes.subarray(pos, pos + incl) };
+    pos += incl;
+  }
+}
+
+/**
+ * The packets of a pcap or pcapng file, in file order.
+ *
+ * @example
+ * ```ts ignore
+ * for (const p of capturedPackets(await Deno.readFile("ping-pong.pcapng"))) {
+ *   console.log(p.timeNs, p.data.length);
+ * }
+ * ```
+ */
+export function capturedPackets(bytes: Uint8Array): Iterable<CapturedPacket> {
+  return isPcapng(bytes) ? pcapngPackets(bytes) : classicPcapPackets(bytes);
+}
+
+/**
+ * TCP segments of a pcap or pcapng file, per direction (`from>to`).
+ *
+ * @example
+ * ```ts ignore
+ * const streams = tcpStreams(await Deno.readFile("ping-pong.pcap"));
+ * console.log([...streams.keys()]); // ["127.0.0.1:49050>127.0.0.1:29001", ...]
+ * ```
+ */
+export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
+  const streams = new Map<string, Segment[]>();
+  for (const { timeNs, linkType, data: pkt } of capturedPackets(bytes)) {
     let ip: number;
     let ethType = 0x0800;
-    switch (link) {
+    switch (linkType) {
       case 0: // BSD loopback: 4-byte address family in host order
         ip = 4;
         ethType = pkt[4] >> 4 === 6 ? 0x86dd : 0x0800;
@@ -97,12 +134,16 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
         ethType = (pkt[14] << 8) | pkt[15];
         ip = 16;
         break;
+      case 276: // Linux cooked v2, what `-i any` captures in pcapng
+        ethType = (pkt[0] << 8) | pkt[1];
+        ip = 20;
+        break;
       case 101: // raw IP
         ip = 0;
         ethType = pkt[0] >> 4 === 6 ? 0x86dd : 0x0800;
         break;
       default:
-        fail(`unsupported pcap link type ${link}`);
+        fail(`unsupported pcap link type ${linkType}`);
     }
     if (ethType !== 0x0800 && ethType !== 0x86dd) continue;
     const v6 = ethType === 0x86dd;
@@ -133,12 +174,12 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
 }
 
 /**
- * The Broker node messages (after each side's handshake) in a pcap file of
- * Broker TCP traffic, in capture order per direction.
+ * The Broker node messages (after each side's handshake) in a pcap or
+ * pcapng file of Broker TCP traffic, in capture order per direction.
  *
  * @example
  * ```ts ignore
- * const messages = brokerMessagesFromPcap(await Deno.readFile("ping-pong.pcap"));
+ * const messages = brokerMessagesFromPcap(await Deno.readFile("ping-pong.pcapng"));
  * ```
  */
 export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
