@@ -7,6 +7,11 @@
  * file (`--config-file`, else `caf-application.conf` if present), then the
  * command line; `BROKER_PORT` overrides the port from all of them.
  *
+ * `--master-stores` and `--clone-stores` attach data stores as broker-node
+ * does (`broker-node/broker-node.cc` in zeek/broker): masters in memory, before
+ * peering; the node never reads or writes them itself, it hosts them for
+ * other endpoints until it shuts down.
+ *
  * @example
  * ```ts
  * import { Command } from "@commander-js/extra-typings";
@@ -87,6 +92,10 @@ export interface NodeOptions {
   rendezvousRetryMs: number;
   endpointId?: string;
   disableSsl: boolean;
+  /** Stores to attach as masters (in memory, as broker-node does); names as given. */
+  masterStores: string[];
+  /** Stores to attach as clones. */
+  cloneStores: string[];
 }
 
 /** broker-node's defaults (the binary uses 250 ms for the retry; its help text says 50 ms). */
@@ -217,26 +226,22 @@ export function resolveNodeOptions(
   }
   const mode: NodeMode = modeText;
 
-  for (
-    const [text, key, flag] of [
-      [cli.masterStores, "master-stores", "--master-stores"],
-      [cli.cloneStores, "clone-stores", "--clone-stores"],
-    ] as const
-  ) {
-    const stores = pick(
+  // broker-node reads both lists as `string_list`; we also refuse an empty
+  // name, which broker-node accepts and turns into a store on the bare
+  // `<$>/data/...` topics that no one can mean.
+  const storeNames = (text: string | undefined, key: string, flag: string) => {
+    const names = pick(
       text,
       (t, s) => stringsFromList(list(t, s), s),
       key,
       (c, k) => stringsFromList(c.getList(k)!, k),
       flag,
     ) ?? [];
-    if (stores.length > 0) {
-      throw new BrokerError(
-        ErrorCode.unspecified,
-        `${flag}: data stores are not supported yet (asked for ${stores.join(", ")})`,
-      );
-    }
-  }
+    if (names.includes("")) invalid(`${text !== undefined ? flag : key}: empty store name`);
+    return names;
+  };
+  const masterStores = storeNames(cli.masterStores, "master-stores", "--master-stores");
+  const cloneStores = storeNames(cli.cloneStores, "clone-stores", "--clone-stores");
 
   let port = pick(
     cli.port,
@@ -287,6 +292,8 @@ export function resolveNodeOptions(
     ) ?? NODE_DEFAULTS.rendezvousRetryMs,
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
+    masterStores,
+    cloneStores,
   };
 }
 
@@ -622,11 +629,19 @@ export interface NodeEndpoint {
   publish(topic: string, data: Data): void;
 }
 
+/** A data store the node holds (a `Store`); the node only closes it. */
+export interface NodeStore {
+  close(): void;
+}
+
 /** Everything `runNode` needs from an endpoint. */
 export interface NodeHost extends NodeEndpoint {
   listen(host: string, port: number): Promise<number>;
   peer(host: string, port: number, options?: { retry?: number }): Promise<void>;
   statusSubscriber(includeStatuses: boolean): AsyncIterable<NodeStatusEvent>;
+  /** Attaches a master with the in-memory backend (may throw a `BrokerError`). */
+  attachMaster(name: string): NodeStore;
+  attachClone(name: string): NodeStore;
   shutdown(): Promise<void>;
 }
 
@@ -787,8 +802,67 @@ export async function relayMode(
 }
 
 /**
- * Runs a node: verbose status output, listen, peer, run the mode, then shut
- * down. Returns the exit code. `createEndpoint` is replaceable for tests.
+ * Attaches the node's stores in broker-node's order, masters first. A name
+ * listed twice gets one store (Broker's `attach_master`/`attach_clone` hand
+ * back the one the endpoint already has); a clone of a store this node is
+ * master of fails with `no_such_master`, as Broker's core refuses it. On a
+ * failure prints broker-node's line and returns undefined; the caller exits
+ * with 1, after closing what `stores` already holds.
+ *
+ * @example
+ * ```ts
+ * import { attachNodeStores, NodePrinter } from "./node_command.ts";
+ * import { Endpoint } from "../mod.ts";
+ * const ep = new Endpoint();
+ * const stores: { close(): void }[] = [];
+ * const p = new NodePrinter({ verbose: false });
+ * attachNodeStores(ep, { masterStores: ["kv"], cloneStores: [] }, p, stores); // true
+ * for (const s of stores) s.close();
+ * await ep.shutdown();
+ * ```
+ */
+export function attachNodeStores(
+  ep: Pick<NodeHost, "attachMaster" | "attachClone">,
+  opts: Pick<NodeOptions, "masterStores" | "cloneStores">,
+  p: NodePrinter,
+  stores: NodeStore[],
+): boolean {
+  const masters = new Set<string>();
+  const clones = new Set<string>();
+  const failed = (role: string, name: string, e: unknown) => {
+    // broker-node prints the error code alone (e.g. `master_exists`).
+    const why = e instanceof BrokerError ? e.codeName : e instanceof Error ? e.message : String(e);
+    p.err(`failed to attach ${role} store for ${name}: ${why}`);
+    return false;
+  };
+  for (const name of opts.masterStores) {
+    if (masters.has(name)) continue;
+    try {
+      stores.push(ep.attachMaster(name));
+    } catch (e) {
+      return failed("master", name, e);
+    }
+    masters.add(name);
+  }
+  for (const name of opts.cloneStores) {
+    if (masters.has(name)) {
+      return failed("clone", name, new BrokerError(ErrorCode.no_such_master, name));
+    }
+    if (clones.has(name)) continue;
+    try {
+      stores.push(ep.attachClone(name));
+    } catch (e) {
+      return failed("clone", name, e);
+    }
+    clones.add(name);
+  }
+  return true;
+}
+
+/**
+ * Runs a node: verbose status output, listen, attach the stores, peer, run
+ * the mode, then shut down. Returns the exit code. `createEndpoint` is
+ * replaceable for tests.
  *
  * @example
  * ```ts
@@ -804,6 +878,7 @@ export async function runNode(
 ): Promise<number> {
   const ep = createEndpoint({ id: opts.endpointId, disableSsl: opts.disableSsl });
   let statusTask: Promise<void> | undefined;
+  const stores: NodeStore[] = [];
   try {
     if (p.verboseEnabled) {
       const events = ep.statusSubscriber(true);
@@ -820,6 +895,9 @@ export async function runNode(
         return 1;
       }
     }
+    // broker-node attaches its stores after listening and before it peers, so
+    // a clone's first request goes out as soon as a peering with the master is up.
+    if (!attachNodeStores(ep, opts, p, stores)) return 1;
     const peered: CafUri[] = [];
     for (const peer of opts.peers) {
       if (peer.scheme !== "tcp" || peer.host === undefined) {
@@ -848,6 +926,9 @@ export async function runNode(
     return code;
   } finally {
     await ep.shutdown();
+    // The stores lived as long as the endpoint (broker-node drops its handles
+    // only at exit); closing them now stops their timers so the process ends.
+    for (const s of stores) s.close();
     await statusTask;
   }
 }
@@ -1021,8 +1102,11 @@ export function registerNodeCommand(
     )
     .option("--endpoint-id <uuid>", "use this endpoint ID")
     .option("--disable-ssl", "use unencrypted communication")
-    .option("--master-stores <list>", "stores to attach as masters (not supported yet)")
-    .option("--clone-stores <list>", "stores to attach as clones (not supported yet)")
+    .option(
+      "--master-stores <list>",
+      "stores to attach as masters (in memory), e.g. '[\"kv\"]'",
+    )
+    .option("--clone-stores <list>", "stores to attach as clones, e.g. '[\"kv\"]'")
     .action(async (opts) => {
       setExitCode(await run(opts));
     });

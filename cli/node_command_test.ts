@@ -4,7 +4,7 @@ import { Tag } from "../engine/data/types.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
 import { Command } from "@commander-js/extra-typings";
 import { type Data, dataToString, Endpoint, str } from "../mod.ts";
-import { BrokerError } from "../engine/errors.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import {
   formatStatusEvent,
@@ -24,6 +24,7 @@ import {
   type NodeOptions,
   NodePrinter,
   type NodeStatusEvent,
+  type NodeStore,
   type NodeSubscriber,
   parseNodePort,
   pingId,
@@ -111,6 +112,8 @@ class FakeHost extends FakeEndpoint implements NodeHost {
   statuses = new FakeStatusQueue();
   failPeers = new Set<string>();
   failListen = false;
+  /** Errors to throw from attachMaster/attachClone, by "master NAME" / "clone NAME". */
+  failStores = new Map<string, Error>();
 
   listen(host: string, port: number): Promise<number> {
     this.calls.push(`listen ${host} ${port}`);
@@ -125,6 +128,20 @@ class FakeHost extends FakeEndpoint implements NodeHost {
 
   statusSubscriber(): AsyncIterable<NodeStatusEvent> {
     return this.statuses;
+  }
+
+  attachMaster(name: string): NodeStore {
+    this.calls.push(`master ${name}`);
+    const e = this.failStores.get(`master ${name}`);
+    if (e) throw e;
+    return { close: () => this.calls.push(`close master ${name}`) };
+  }
+
+  attachClone(name: string): NodeStore {
+    this.calls.push(`clone ${name}`);
+    const e = this.failStores.get(`clone ${name}`);
+    if (e) throw e;
+    return { close: () => this.calls.push(`close clone ${name}`) };
   }
 
   shutdown(): Promise<void> {
@@ -197,6 +214,8 @@ Deno.test("resolveNodeOptions: broker-node's defaults", () => {
     rendezvousRetryMs: 250,
     endpointId: undefined,
     disableSsl: false,
+    masterStores: [],
+    cloneStores: [],
   });
 });
 
@@ -307,16 +326,64 @@ Deno.test("resolveNodeOptions: bad values name their option", () => {
     () => resolveNodeOptions({ topics: t, rendezvousRetry: "5" }),
     /^--rendezvous-retry: /,
   );
+});
+
+Deno.test("resolveNodeOptions: store lists from the config file and the command line", () => {
+  const cfg = parseCafConfig('topics = ["/a"]\nmaster-stores = ["kv", "b"]\nclone-stores = ["c"]');
+  const fromFile = resolveNodeOptions({}, cfg);
+  assert.deepEqual([fromFile.masterStores, fromFile.cloneStores], [["kv", "b"], ["c"]]);
+  // The command line replaces a list from the file (CAF does not merge them); names stay as
+  // given, duplicates included: attaching sorts those out, as in broker-node.
+  const merged = resolveNodeOptions({ masterStores: '["x", "x"]', cloneStores: "[]" }, cfg);
+  assert.deepEqual([merged.masterStores, merged.cloneStores], [["x", "x"], []]);
+  // CAF's list syntax also takes a bare string as a one-element list.
+  assert.deepEqual(resolveNodeOptions({ topics: '"/a"', cloneStores: '"kv"' }).cloneStores, [
+    "kv",
+  ]);
+});
+
+Deno.test("resolveNodeOptions: bad store lists are one-line errors naming the option", () => {
+  const t = '"/a"';
+  for (const flag of ["masterStores", "cloneStores"] as const) {
+    const name = flag === "masterStores" ? "--master-stores" : "--clone-stores";
+    // broker-node rejects unquoted names and broken lists too (CAF's invalid_argument).
+    assertBrokerError(
+      () => resolveNodeOptions({ topics: t, [flag]: "kv" }),
+      new RegExp(`^${name}: line 1, column 1: unquoted string "kv": strings need quotes$`),
+    );
+    assertBrokerError(
+      () => resolveNodeOptions({ topics: t, [flag]: '["kv"' }),
+      new RegExp(`^${name}: line 1`),
+    );
+    assertBrokerError(
+      () => resolveNodeOptions({ topics: t, [flag]: "[kv]" }),
+      new RegExp(`^${name}: line 1`),
+    );
+    assertBrokerError(
+      () => resolveNodeOptions({ topics: t, [flag]: "[1]" }),
+      `${name}: expected quoted strings, got 1`,
+    );
+    // broker-node would attach a store on the bare `<$>/data/...` topics; we refuse.
+    assertBrokerError(
+      () => resolveNodeOptions({ topics: t, [flag]: '["kv", ""]' }),
+      `${name}: empty store name`,
+    );
+  }
   assertBrokerError(
-    () => resolveNodeOptions({ topics: t, masterStores: '["kv"]' }),
-    /^--master-stores: data stores are not supported yet/,
+    () => resolveNodeOptions({}, parseCafConfig('topics = ["/a"]\nclone-stores = [""]')),
+    "clone-stores: empty store name",
   );
   assertBrokerError(
-    () => resolveNodeOptions({ topics: t }, parseCafConfig('clone-stores = ["kv"]')),
-    /^--clone-stores: data stores are not supported yet/,
+    () =>
+      resolveNodeOptions(
+        {},
+        parseCafConfig('topics = ["/a"]\nmaster-stores = "kv"', { source: "n.cfg" }),
+      ),
+    /^n\.cfg: line 2, column 1: master-stores must be a list, not "kv"$/,
   );
-  // Empty store lists are fine.
-  assert.equal(resolveNodeOptions({ topics: t, masterStores: "[]" }).mode, "relay");
+  // A bad list in the file does not matter when the command line gives one.
+  const bad = parseCafConfig('topics = ["/a"]\nmaster-stores = "kv"');
+  assert.deepEqual(resolveNodeOptions({ masterStores: "[]" }, bad).masterStores, []);
 });
 
 Deno.test("resolveNodeOptions: bad config values report file, line and column", () => {
@@ -662,6 +729,73 @@ Deno.test("runNode: a port we cannot listen on is an error", async () => {
   assert.equal(await runNode(options({ port: 1 }), c.printer, () => host), 1);
   assert.deepEqual(c.err, ["cannot listen on port 1: address in use\n"]);
   assert.deepEqual(host.calls, ["listen 0.0.0.0 1", "shutdown"]);
+});
+
+Deno.test("runNode: stores attach after listen and before peering, once per name", async () => {
+  const host = new FakeHost();
+  const c = capture(true);
+  const opts = options({
+    mode: "ping",
+    numMessages: 0,
+    port: 29001,
+    peers: resolveNodeOptions({ topics: '"/t"', peers: "[<tcp://10.0.0.1:1>]" }).peers,
+    masterStores: ["kv", "b", "kv"],
+    cloneStores: ["c", "c"],
+  });
+  assert.equal(await runNode(opts, c.printer, () => host), 0);
+  assert.deepEqual(host.calls, [
+    "listen 0.0.0.0 29001",
+    "master kv",
+    "master b",
+    "clone c",
+    "peer 10.0.0.1 1 retry=0",
+    "shutdown",
+    "close master kv",
+    "close master b",
+    "close clone c",
+  ]);
+  // broker-node prints nothing about its stores, verbose or not.
+  assert.deepEqual(c.lines(), [
+    "listen for peers on port 29001",
+    "connect to 10.0.0.1 on port 1 ...",
+    "send pings to topic /t",
+    "diconnect from anonymous(10.0.0.1) on port 1 ...",
+  ]);
+});
+
+Deno.test("runNode: a store that cannot attach is broker-node's error line and exit 1", async () => {
+  // A clone of a store this node is master of: Broker's core answers no_such_master.
+  let host = new FakeHost();
+  let c = capture(false);
+  const peers = resolveNodeOptions({ topics: '"/t"', peers: "[<tcp://10.0.0.1:1>]" }).peers;
+  assert.equal(
+    await runNode(
+      options({ peers, masterStores: ["kv"], cloneStores: ["a", "kv"] }),
+      c.printer,
+      () => host,
+    ),
+    1,
+  );
+  assert.deepEqual(c.err, ["failed to attach clone store for kv: no_such_master\n"]);
+  // Nothing peers; what attached is closed.
+  assert.deepEqual(host.calls, [
+    "master kv",
+    "clone a",
+    "shutdown",
+    "close master kv",
+    "close clone a",
+  ]);
+
+  // The endpoint's own refusal (a peer already has that master) prints its code.
+  host = new FakeHost();
+  host.failStores.set("master b", new BrokerError(ErrorCode.master_exists, "b exists"));
+  c = capture(false);
+  assert.equal(
+    await runNode(options({ masterStores: ["a", "b", "c"] }), c.printer, () => host),
+    1,
+  );
+  assert.deepEqual(c.err, ["failed to attach master store for b: master_exists\n"]);
+  assert.deepEqual(host.calls, ["master a", "master b", "shutdown", "close master a"]);
 });
 
 Deno.test("nodeMain: one-line errors and exit code 1", async () => {
