@@ -18,6 +18,7 @@ import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
+import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
@@ -42,6 +43,8 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
     .description("deno-broker: a Deno implementation of Zeek's Broker")
     // Throwing instead of exiting lets `main` return a code, and tests run it in-process.
     .exitOverride()
+    // A parent's options only before its subcommand: `bench` and `bench cluster` both take `--json`.
+    .enablePositionalOptions()
     .configureOutput({
       writeOut: io.writeOut ?? ((s) => writeToStdio("stdout", s)),
       writeErr: io.writeErr ?? ((s) => writeToStdio("stderr", s)),
@@ -53,6 +56,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
   registerBenchCommand(program, setExitCode);
+  registerBenchClusterCommand(program.commands.find((c) => c.name() === "bench")!, setExitCode);
   return program;
 }
 

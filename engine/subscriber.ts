@@ -96,6 +96,26 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     return this.#queue.poll().map(materialize);
   }
 
+  /**
+   * Like `get`, but hands over the message still encoded: its payload is the
+   * validated Broker binary form, to count, forward (`publishEncoded`) or
+   * read lazily (`EncodedData`) without building a value.
+   *
+   * @example
+   * ```ts ignore
+   * const m = await sub.getEncoded(1000);
+   * if (m) other.publishEncoded(m.topic, m.payload);
+   * ```
+   */
+  getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
+    return this.#queue.get(timeoutMs);
+  }
+
+  /** Like `poll`, with the messages still encoded (see `getEncoded`). */
+  pollEncoded(): PendingMessage[] {
+    return this.#queue.poll();
+  }
+
   /** How many messages are ready. */
   available(): number {
     return this.#queue.length;

@@ -1,0 +1,186 @@
+/**
+ * `broker bench cluster CONFIG`: Broker's `broker-cluster-benchmark` on our
+ * endpoints. It reads the same CAF-syntax cluster file, checks the topology
+ * the same way, prints the same result lines (`NAME (sending): 0.1s`,
+ * `NAME (receiving): 0.1s`, `system: 0.1s`) plus the message rate, and runs
+ * all nodes in one process or, with `--processes`, one process each.
+ *
+ * @module
+ */
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { dirname, resolve } from "node:path";
+import { BrokerError } from "../mod.ts";
+import { peeringTree, readClusterConfig } from "./cluster_config.ts";
+import {
+  type ClusterResult,
+  dumpStats,
+  formatSeconds,
+  loadGeneratorFile,
+  type NodeTiming,
+  runClusterChild,
+  runClusterInProcess,
+  runClusterProcesses,
+} from "./cluster_bench.ts";
+import { parseCafList } from "./caf_config.ts";
+
+/** Options of `broker bench cluster`, as commander hands them over. */
+interface ClusterCli {
+  clusterConfigFile?: string;
+  mode?: string;
+  verbose?: boolean;
+  excludedNodes?: string;
+  processes?: boolean;
+  json?: boolean;
+  timeout?: string;
+  seed?: string;
+  decode?: boolean;
+  node?: string;
+}
+
+function parseExcluded(text: string | undefined): string[] {
+  if (!text) return [];
+  if (text.trim().startsWith("[")) {
+    return parseCafList(text, { source: "--excluded-nodes" }).map((v) =>
+      v.type === "string" ? v.value : String(v.value)
+    );
+  }
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+async function readAllStdin(): Promise<string> {
+  return await new Response(Deno.stdin.readable).text();
+}
+
+/**
+ * Registers `cluster` under the `bench` command.
+ *
+ * @example
+ * ```ts ignore
+ * const bench = program.command("bench");
+ * registerBenchClusterCommand(bench, (code) => exitCode = code);
+ * ```
+ */
+export function registerBenchClusterCommand(
+  bench: CommandUnknownOpts,
+  setExitCode: (code: number) => void,
+): void {
+  // `bench` has options of its own (`--json`): only those before `cluster` are its.
+  bench.enablePositionalOptions();
+  bench
+    .command("cluster")
+    .description(
+      "Broker's cluster benchmark: nodes, peerings and generator files from a CAF config",
+    )
+    .argument("[config]", "cluster config file (CAF syntax), '-' for stdin")
+    .option("-c, --cluster-config-file <path>", "path to the cluster configuration file")
+    .option("--mode <mode>", "benchmark (default) or dump-stats (print stats of generator files)")
+    .option("-v, --verbose", "enable verbose output")
+    .option("-e, --excluded-nodes <list>", "excludes given nodes from the setup, e.g. '[\"mars\"]'")
+    .option("--processes", "run each node in its own process (default: all in this one)")
+    .option("--json", "print the result as JSON")
+    .option("--timeout <seconds>", "give up when a receiver gets nothing for this long", "30")
+    .option("--seed <n>", "seed of the value generator", "1")
+    .option("--decode", "receivers build each value instead of counting validated messages")
+    .option("--node <name>", "(internal) run one node of a multi-process run")
+    .action(async (configArg: string | undefined, cli: ClusterCli) => {
+      setExitCode(await runClusterCommand(configArg, cli));
+    });
+}
+
+async function runClusterCommand(configArg: string | undefined, cli: ClusterCli): Promise<number> {
+  const enc = new TextEncoder();
+  const colors = { out: Deno.stdout.isTerminal(), err: Deno.stderr.isTerminal() };
+  const paint = (code: string, s: string) => colors.err ? `\x1b[${code}m${s}\x1b[0m` : s;
+  const out = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
+  const err = (l: string) => Deno.stderr.writeSync(enc.encode(paint("31", l) + "\n"));
+  const warn = (l: string) => Deno.stderr.writeSync(enc.encode(paint("33", l) + "\n"));
+  const verbose = cli.verbose
+    ? (l: string) => Deno.stderr.writeSync(enc.encode(paint("34", l) + "\n"))
+    : undefined;
+  const path = configArg ?? cli.clusterConfigFile;
+  if (!path) {
+    err("cluster-config-file missing");
+    return 1;
+  }
+  const mode = cli.mode ?? "benchmark";
+  if (mode !== "benchmark" && mode !== "dump-stats") {
+    err(
+      mode === "generate-config" || mode === "shrink-generator-file"
+        ? `mode ${mode} is not supported`
+        : "invalid mode",
+    );
+    return 1;
+  }
+  const timeout = Number(cli.timeout ?? 30);
+  if (!(timeout > 0)) {
+    err("--timeout must be a positive number of seconds");
+    return 1;
+  }
+  let text: string;
+  try {
+    text = path === "-" ? await readAllStdin() : await Deno.readTextFile(path);
+  } catch (e) {
+    err(`unable to parse cluster config file: ${(e as Error).message}`);
+    return 1;
+  }
+  const baseDir = path === "-" ? Deno.cwd() : dirname(resolve(path));
+  try {
+    const excluded = parseExcluded(cli.excludedNodes);
+    const { nodes, warnings } = readClusterConfig(text, {
+      source: path === "-" ? "<stdin>" : path,
+      excluded,
+    });
+    if (!cli.node) warnings.forEach(warn);
+    if (mode === "dump-stats") {
+      const files = [...new Set(nodes.map((n) => n.generatorFile).filter(Boolean))];
+      for (const f of files) dumpStats(f, await loadGeneratorFile(f, baseDir)).forEach(out);
+      return 0;
+    }
+    const options = {
+      verbose,
+      warn,
+      baseDir,
+      idleTimeoutMs: timeout * 1000,
+      seed: Number(cli.seed ?? 1),
+      decode: !!cli.decode,
+      onTiming: cli.json
+        ? undefined
+        : (t: NodeTiming) => out(`${t.name} (${t.role}): ${formatSeconds(t.seconds)}`),
+    };
+    if (cli.node) {
+      const node = nodes.find((n) => n.name === cli.node);
+      if (!node) throw new Error(`no node named ${cli.node}`);
+      await runClusterChild(node, nodes, options);
+      return 0;
+    }
+    if (verbose) peeringTree(nodes).forEach(verbose);
+    let result: ClusterResult;
+    if (cli.processes) {
+      // Children re-read the config, so stdin's text goes through a file.
+      const file = path === "-" ? await Deno.makeTempFile({ suffix: ".conf" }) : resolve(path);
+      if (path === "-") await Deno.writeTextFile(file, text);
+      try {
+        const args = [file, ...(excluded.length ? ["-e", excluded.join(",")] : [])];
+        result = await runClusterProcesses(nodes, args, { ...options, verboseChildren: !!verbose });
+      } finally {
+        if (path === "-") await Deno.remove(file).catch(() => {});
+      }
+    } else {
+      result = await runClusterInProcess(nodes, options);
+    }
+    if (cli.json) out(JSON.stringify(result));
+    else {
+      out(`system: ${formatSeconds(result.systemSeconds)}`);
+      out(
+        `messages: ${result.messagesSent} sent, ${result.messagesReceived} received, ` +
+          `${Math.round(result.messagesPerSecond)} msgs/s`,
+      );
+    }
+    verbose?.("all nodes done, bye");
+    return 0;
+  } catch (e) {
+    const m = e instanceof BrokerError ? e.message : (e as Error).message;
+    err(m);
+    return 1;
+  }
+}

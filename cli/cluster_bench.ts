@@ -1,0 +1,563 @@
+/**
+ * Runs Broker's cluster benchmark (`broker-cluster-benchmark`) on our
+ * endpoints: every node of a cluster file comes up (listening at its
+ * `tcp://` id, peering to its `peers`), receivers subscribe, then the
+ * senders publish from their generator files and the clock runs until every
+ * receiver has its `num-inputs`. Nodes run in this process, or one child
+ * process each (`runClusterProcesses`), speaking a line protocol on stdio.
+ *
+ * @module
+ */
+import { BrokerError, encode, Endpoint, ErrorCode, type Subscriber } from "../mod.ts";
+import {
+  generateFromShape,
+  type GeneratorFile,
+  readGeneratorFile,
+  seededRandom,
+} from "../engine/recording/generator_file.ts";
+import { type ClusterNode, isReceiver, isSender } from "./cluster_config.ts";
+
+/** One node's measurement: time to publish everything, or to receive `num-inputs`. */
+export interface NodeTiming {
+  /** The node. */
+  readonly name: string;
+  /** Which side of the node was timed (a node can do both). */
+  readonly role: "sending" | "receiving";
+  /** Seconds from the start of its part of the run. */
+  readonly seconds: number;
+  /** Messages it published or received. */
+  readonly messages: number;
+}
+
+/** What a cluster run reports. */
+export interface ClusterResult {
+  /** Per-node timings in the order they finished. */
+  readonly timings: NodeTiming[];
+  /** Wall time from starting the senders until every node finished. */
+  readonly systemSeconds: number;
+  /** Messages published, all senders together. */
+  readonly messagesSent: number;
+  /** Messages received, all receivers together. */
+  readonly messagesReceived: number;
+  /** Received messages per second of system time. */
+  readonly messagesPerSecond: number;
+}
+
+/** Options shared by in-process and multi-process runs. */
+export interface ClusterRunOptions {
+  /** Verbose progress lines (the C++ tool's `-v`). */
+  verbose?: (line: string) => void;
+  /** Warnings (non-fatal). */
+  warn?: (line: string) => void;
+  /** A timing as soon as a node finishes (the C++ tool prints these as they come). */
+  onTiming?: (t: NodeTiming) => void;
+  /** Where relative generator-file paths are also looked for (the config's folder). */
+  baseDir?: string;
+  /** Give up when a receiver gets nothing for this long (ms). Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Seed of the value generator. Default 1. */
+  seed?: number;
+  /**
+   * Receivers build every value (`Subscriber.get`) instead of counting the
+   * validated, still encoded messages (`getEncoded`). Default false.
+   */
+  decode?: boolean;
+}
+
+function fail(message: string, code = ErrorCode.invalid_data): never {
+  throw new BrokerError(code, message);
+}
+
+/** Finds a generator file as given (from the working directory) or beside the config. */
+export async function loadGeneratorFile(path: string, baseDir?: string): Promise<GeneratorFile> {
+  const candidates = [path];
+  if (baseDir && !path.startsWith("/")) candidates.push(`${baseDir}/${path}`);
+  for (const p of candidates) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(p);
+    } catch {
+      continue;
+    }
+    return readGeneratorFile(bytes);
+  }
+  return fail(`generator file does not exist: ${path}`, ErrorCode.cannot_open_file);
+}
+
+function matchesAny(topic: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => topic.startsWith(p));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One node of the cluster: its endpoint, its subscriber (opened before it
+ * peers, so no early message is lost) and its pre-encoded messages.
+ *
+ * @example
+ * ```ts ignore
+ * const runner = new NodeRunner(node, allNodes, { verbose: console.error });
+ * await runner.init();
+ * const received = runner.receive(); // resolves with a NodeTiming
+ * ```
+ */
+export class NodeRunner {
+  readonly node: ClusterNode;
+  readonly endpoint: Endpoint;
+  readonly #all: readonly ClusterNode[];
+  readonly #opts: ClusterRunOptions;
+  readonly #sub?: Subscriber;
+  #messages: { topic: string; payload: Uint8Array }[] = [];
+  #received = 0;
+  #listening = false;
+
+  constructor(node: ClusterNode, all: readonly ClusterNode[], options: ClusterRunOptions = {}) {
+    this.node = node;
+    this.#all = all;
+    this.#opts = options;
+    this.endpoint = new Endpoint({
+      disableForwarding: node.disableForwarding,
+      peerBufferSize: 8192,
+    });
+    if (isReceiver(node)) {
+      this.#sub = this.endpoint.subscribe([...node.topics], { queueSize: 65536 });
+    }
+  }
+
+  #verbose(line: string): void {
+    this.#opts.verbose?.(line);
+  }
+
+  /** Listens at a `tcp://` id (nodes with a `local:` id do not). */
+  async listen(): Promise<void> {
+    const n = this.node;
+    if (n.id.scheme !== "tcp" || this.#listening) return;
+    this.#listening = true;
+    this.#verbose(`${n.name} starts listening at ${hostPort(n)}`);
+    const port = await this.endpoint.listen(n.id.host!, n.id.port!);
+    if (port !== n.id.port) fail(`${n.name} opened port ${port} instead of ${n.id.port}`);
+  }
+
+  /** Listens, peers to every `peers` entry (5 tries each, as the C++ tool), loads the generator file. */
+  async init(): Promise<void> {
+    const n = this.node;
+    await this.listen();
+    for (const peer of n.right) {
+      this.#verbose(`${n.name} starts peering to ${hostPort(peer)} (${peer.name})`);
+      for (let attempt = 1;; attempt++) {
+        try {
+          await this.endpoint.peer(peer.id.host!, peer.id.port!, { retry: 0 });
+          this.#verbose(`${n.name} successfully peered to ${peer.id.text} (${peer.name})`);
+          break;
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          if (attempt === 5) {
+            fail(
+              `${n.name} received an error while trying to peer to ${peer.name} on the 5th try: ${why}`,
+              ErrorCode.peer_unavailable,
+            );
+          }
+          this.#verbose(
+            `${n.name} received an error while trying to peer to ${peer.name} (try again): ${why}`,
+          );
+          // Its listener may still be starting (another process): back off, 0.25 s doubling.
+          await sleep(250 * 2 ** (attempt - 1));
+        }
+      }
+    }
+    if (isSender(n)) await this.#loadMessages();
+    this.#verbose(`${n.name} up and running`);
+  }
+
+  // Values are generated once per file entry, before the clock starts, so
+  // the run measures messaging; the C++ tool regenerates them as it reads.
+  async #loadMessages(): Promise<void> {
+    const file = await loadGeneratorFile(this.node.generatorFile, this.#opts.baseDir);
+    const rnd = seededRandom(this.#opts.seed ?? 1);
+    const skipped = file.entries.filter((e) => e.kind !== "data").length;
+    if (skipped > 0) {
+      this.#opts.warn?.(
+        `${this.node.name}: ${skipped} store command entries in ${this.node.generatorFile} are not replayed`,
+      );
+    }
+    this.#messages = file.entries.filter((e) => e.kind === "data" && e.shape).map((e) => ({
+      topic: e.topic,
+      payload: encode(generateFromShape(e.shape!, rnd)).slice(),
+    }));
+    if (this.#messages.length === 0) {
+      fail(`${this.node.generatorFile} holds no data messages`);
+    }
+  }
+
+  /** Topics this node publishes that some receiver in the cluster subscribes to. */
+  #wantedTopics(): string[] {
+    const receivers = this.#all.filter(isReceiver);
+    const topics = new Set(this.#messages.map((m) => m.topic));
+    return [...topics].filter((t) => receivers.some((r) => matchesAny(t, r.topics)));
+  }
+
+  /**
+   * Waits until a peer's filter covers each topic some receiver wants (a
+   * node beyond a non-forwarding hop never shows up: give up after `ms`).
+   */
+  async awaitRoutes(ms = 5000): Promise<void> {
+    for (const t of this.#wantedTopics()) {
+      await this.endpoint.awaitPeerSubscription(t, ms).catch(() => {
+        this.#opts.warn?.(`${this.node.name}: no peer subscribed to ${t} after ${ms} ms`);
+      });
+    }
+  }
+
+  /** Publishes `num-outputs` messages (or the file once), respecting back-pressure. */
+  async send(): Promise<NodeTiming> {
+    const n = this.node;
+    const total = n.numOutputs ?? this.#messages.length;
+    this.#verbose(`${n.name} starts publishing`);
+    const ep = this.endpoint;
+    const msgs = this.#messages;
+    const t0 = performance.now();
+    let next = 1000;
+    for (let i = 0; i < total; i++) {
+      const m = msgs[i % msgs.length];
+      if (ep.demand(m.topic) <= 0) await ep.ready(m.topic);
+      ep.publishEncoded(m.topic, m.payload);
+      if (i + 1 >= next) {
+        this.#verbose(`${n.name} pushed ${i + 1} messages`);
+        next += 1000;
+      }
+    }
+    return {
+      name: n.name,
+      role: "sending",
+      seconds: (performance.now() - t0) / 1000,
+      messages: total,
+    };
+  }
+
+  /**
+   * Counts arriving messages (validated on arrival; built into values only
+   * with the `decode` option) and
+   * resolves once `num-inputs` arrived. Fails after `idleTimeoutMs` without
+   * any message, instead of waiting forever as the C++ tool does.
+   */
+  async receive(): Promise<NodeTiming> {
+    const n = this.node;
+    const sub = this.#sub;
+    if (!sub) fail(`${n.name} does not receive`);
+    this.#verbose(`${n.name} waits for messages`);
+    const t0 = performance.now();
+    const idle = this.#opts.idleTimeoutMs ?? 30_000;
+    let next = 1000;
+    while (this.#received < n.numInputs) {
+      const m = this.#opts.decode ? await sub.get(idle) : await sub.getEncoded(idle);
+      if (!m) {
+        fail(
+          `${n.name} received nothing for ${
+            idle / 1000
+          } s, last count: ${this.#received} of ${n.numInputs}`,
+          ErrorCode.request_timeout,
+        );
+      }
+      this.#received += 1 + (this.#opts.decode ? sub.poll() : sub.pollEncoded()).length;
+      while (this.#received >= next) {
+        this.#verbose(`${n.name} got ${next} messages`);
+        next += 1000;
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    this.#verbose(`${n.name} reached its limit`);
+    return { name: n.name, role: "receiving", seconds, messages: this.#received };
+  }
+
+  /** Closes the endpoint; warns if more messages arrived than expected. */
+  async shutdown(): Promise<void> {
+    if (this.#sub) {
+      this.#received += this.#sub.pollEncoded().length;
+      if (this.#received > this.node.numInputs) {
+        this.#opts.warn?.(
+          `${this.node.name} received ${this.#received} messages but only expected ${this.node.numInputs}`,
+        );
+      }
+    }
+    await this.endpoint.shutdown();
+    this.#verbose(`${this.node.name} down`);
+  }
+}
+
+function hostPort(n: ClusterNode): string {
+  const h = n.id.host ?? "";
+  return `${h.includes(":") ? `[${h}]` : h}:${n.id.port}`;
+}
+
+function summarize(timings: NodeTiming[], systemSeconds: number): ClusterResult {
+  const sum = (role: NodeTiming["role"]) =>
+    timings.filter((t) => t.role === role).reduce((a, t) => a + t.messages, 0);
+  const messagesReceived = sum("receiving");
+  return {
+    timings,
+    systemSeconds,
+    messagesSent: sum("sending"),
+    messagesReceived,
+    messagesPerSecond: messagesReceived / Math.max(systemSeconds, 1e-9),
+  };
+}
+
+/**
+ * Runs every node in this process (as the C++ tool does), over real TCP
+ * connections on the configured addresses.
+ *
+ * @example
+ * ```ts ignore
+ * const { nodes } = readClusterConfig(await Deno.readTextFile("setup.conf"));
+ * const result = await runClusterInProcess(nodes, { baseDir: "." });
+ * console.log(result.systemSeconds, result.messagesPerSecond);
+ * ```
+ */
+export async function runClusterInProcess(
+  nodes: readonly ClusterNode[],
+  options: ClusterRunOptions = {},
+): Promise<ClusterResult> {
+  const runners = nodes.map((n) => new NodeRunner(n, nodes, options));
+  try {
+    // Listeners first, so nobody's first peering attempt hits a closed port.
+    await Promise.all(runners.map((r) => r.listen()));
+    await Promise.all(runners.map((r) => r.init()));
+    options.verbose?.("all nodes are up and running, run benchmark");
+    const senders = runners.filter((r) => isSender(r.node));
+    await Promise.all(senders.map((r) => r.awaitRoutes()));
+    const timings: NodeTiming[] = [];
+    const record = (t: NodeTiming) => {
+      timings.push(t);
+      options.onTiming?.(t);
+    };
+    const receiving = runners.filter((r) => isReceiver(r.node)).map((r) =>
+      r.receive().then(record)
+    );
+    const t0 = performance.now();
+    const sending = senders.map((r) => r.send().then(record));
+    await Promise.all([...sending, ...receiving]);
+    const systemSeconds = (performance.now() - t0) / 1000;
+    return summarize(timings, systemSeconds);
+  } finally {
+    options.verbose?.("shut down all nodes");
+    await Promise.all(runners.map((r) => r.shutdown().catch(() => {})));
+  }
+}
+
+/** Lines a child node writes on stdout, and the commands it reads on stdin. */
+const Line = {
+  up: "up",
+  ack: "ack",
+  read: "read",
+  write: "write",
+  shutdown: "shutdown",
+  down: "down",
+} as const;
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}
+
+/**
+ * The child side of a multi-process run: drives one node by the commands on
+ * stdin and reports on stdout (`up`, `ack`, a JSON timing, `down`, or
+ * `error <message>`).
+ */
+export async function runClusterChild(
+  node: ClusterNode,
+  nodes: readonly ClusterNode[],
+  options: ClusterRunOptions = {},
+): Promise<void> {
+  const enc = new TextEncoder();
+  const say = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
+  const runner = new NodeRunner(node, nodes, options);
+  const pending: Promise<unknown>[] = [];
+  const report = (p: Promise<NodeTiming>) =>
+    pending.push(
+      p.then((t) => say(JSON.stringify(t)), (e) => say(`error ${(e as Error).message}`)),
+    );
+  try {
+    await runner.init();
+    if (isSender(node)) await runner.awaitRoutes();
+    say(Line.up);
+    for await (const cmd of lines(Deno.stdin.readable)) {
+      if (cmd === Line.read) {
+        report(runner.receive());
+        say(Line.ack);
+      } else if (cmd === Line.write) {
+        report(runner.send());
+      } else if (cmd === Line.shutdown) break;
+    }
+  } catch (e) {
+    say(`error ${(e as Error).message}`);
+  }
+  await Promise.race([Promise.all(pending), sleep(100)]);
+  await runner.shutdown();
+  say(Line.down);
+}
+
+interface Child {
+  readonly node: ClusterNode;
+  readonly proc: Deno.ChildProcess;
+  readonly out: AsyncGenerator<string>;
+  readonly write: (l: string) => Promise<void>;
+}
+
+async function expectLine(c: Child, want: string, timeoutMs: number): Promise<void> {
+  const l = await nextLine(c, timeoutMs);
+  if (l !== want) fail(`${c.node.name}: expected '${want}', got '${l}'`);
+}
+
+async function nextLine(c: Child, timeoutMs: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new BrokerError(ErrorCode.request_timeout, `${c.node.name} did not answer`)),
+      timeoutMs,
+    );
+  });
+  try {
+    const r = await Promise.race([c.out.next(), timeout]);
+    if (r.done) fail(`${c.node.name}: its process exited early`);
+    if (r.value.startsWith("error ")) fail(`${c.node.name}: ${r.value.slice(6)}`);
+    return r.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs each node in its own `broker bench cluster --node NAME` process.
+ * `childArgs` are the arguments that make a child read the same cluster
+ * (the config path and `-e` exclusions).
+ *
+ * @example
+ * ```ts ignore
+ * const result = await runClusterProcesses(nodes, ["setup.conf"], {});
+ * ```
+ */
+export async function runClusterProcesses(
+  nodes: readonly ClusterNode[],
+  childArgs: readonly string[],
+  options: ClusterRunOptions & { verboseChildren?: boolean } = {},
+): Promise<ClusterResult> {
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const enc = new TextEncoder();
+  const children: Child[] = nodes.map((node) => {
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        main,
+        "bench",
+        "cluster",
+        ...childArgs,
+        "--node",
+        node.name,
+        ...(options.verboseChildren ? ["-v"] : []),
+        ...(options.idleTimeoutMs ? ["--timeout", String(options.idleTimeoutMs / 1000)] : []),
+        ...(options.decode ? ["--decode"] : []),
+        ...(options.seed ? ["--seed", String(options.seed)] : []),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const writer = proc.stdin.getWriter();
+    return {
+      node,
+      proc,
+      out: lines(proc.stdout),
+      write: (l: string) => writer.write(enc.encode(l + "\n")),
+    };
+  });
+  const startTimeout = 60_000;
+  try {
+    await Promise.all(children.map((c) => expectLine(c, Line.up, startTimeout)));
+    options.verbose?.("all nodes are up and running, run benchmark");
+    const receivers = children.filter((c) => isReceiver(c.node));
+    await Promise.all(receivers.map(async (c) => {
+      await c.write(Line.read);
+      await expectLine(c, Line.ack, startTimeout);
+    }));
+    const timings: NodeTiming[] = [];
+    const collect = async (c: Child) => {
+      const t = JSON.parse(await nextLine(c, 24 * 3600_000)) as NodeTiming;
+      timings.push(t);
+      options.onTiming?.(t);
+    };
+    const t0 = performance.now();
+    const senders = children.filter((c) => isSender(c.node));
+    await Promise.all(senders.map((c) => c.write(Line.write)));
+    // A node that both sends and receives reports twice.
+    await Promise.all(children.flatMap((c) => {
+      const n = (isSender(c.node) ? 1 : 0) + (isReceiver(c.node) ? 1 : 0);
+      return Array.from({ length: n }, () => collect(c));
+    }));
+    const systemSeconds = (performance.now() - t0) / 1000;
+    return summarize(timings, systemSeconds);
+  } finally {
+    options.verbose?.("shut down all nodes");
+    await Promise.all(children.map(async (c) => {
+      await c.write(Line.shutdown).catch(() => {});
+      const killer = setTimeout(() => c.proc.kill("SIGKILL"), 10_000);
+      await c.proc.status;
+      clearTimeout(killer);
+    }));
+  }
+}
+
+/**
+ * `dump-stats`: per generator file, its entries (data and command) and the
+ * messages per topic, in the C++ tool's tree layout.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(dumpStats("mars.dat", readGeneratorFile(bytes)).join("\n"));
+ * ```
+ */
+export function dumpStats(name: string, file: GeneratorFile): string[] {
+  const data = file.entries.filter((e) => e.kind === "data").length;
+  const byTopic = new Map<string, number>();
+  for (const e of file.entries) byTopic.set(e.topic, (byTopic.get(e.topic) ?? 0) + 1);
+  const topics = [...byTopic].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  return [
+    name,
+    `├── entries: ${file.entries.length}`,
+    `|   ├── data-entries: ${data}`,
+    `|   └── command-entries: ${file.entries.length - data}`,
+    "└── topics:",
+    ...topics.map(([t, k], i) => `    ${i === topics.length - 1 ? "└──" : "├──"} ${t} (${k})`),
+  ];
+}
+
+/**
+ * Seconds the way the C++ tool prints a `std::chrono` duration in seconds:
+ * `ostream << double` (six significant digits, no trailing zeros) plus `s`.
+ *
+ * @example
+ * ```ts
+ * import { formatSeconds } from "./cluster_bench.ts";
+ * console.log(formatSeconds(0.1234567)); // "0.123457s"
+ * ```
+ */
+export function formatSeconds(s: number): string {
+  if (s === 0) return "0s";
+  const exp = Math.floor(Math.log10(Math.abs(s)));
+  let text: string;
+  if (exp < -5 || exp >= 6) {
+    text = s.toExponential(5).replace(/\.?0+e/, "e").replace(/e([+-])(\d)$/, "e$10$2");
+  } else {
+    text = s.toFixed(Math.max(0, 5 - exp)).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  }
+  return `${text}s`;
+}

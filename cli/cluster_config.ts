@@ -1,0 +1,281 @@
+/**
+ * The cluster file of Broker's `broker-cluster-benchmark`: a CAF-syntax
+ * config whose `nodes` section names every endpoint with its `id`
+ * (`<local:NAME>` or `<tcp://host:port>`), `peers`, `topics`,
+ * `generator-file`, `num-inputs`, `num-outputs`, `disable-forwarding` and
+ * `inputs-by-node`. This module parses it and checks the topology exactly
+ * as the C++ tool does (tests/benchmarks/cluster/cluster.cc in zeek/broker),
+ * with no I/O, so the runner and its tests share one reading.
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../mod.ts";
+import { type CafConfig, type CafUri, type ConfigValue, parseCafConfig } from "./caf_config.ts";
+
+/** One node of the cluster, as configured plus its place in the peering tree. */
+export interface ClusterNode {
+  /** Unique name (the key under `nodes`). */
+  readonly name: string;
+  /** `local:NAME` (no listener) or `tcp://host:port` (listens there). */
+  readonly id: CafUri;
+  /** Names of the nodes this one peers to at start-up. */
+  readonly peers: Set<string>;
+  /** Topics this node subscribes to. */
+  readonly topics: readonly string[];
+  /** Generator file to publish from; empty for pure receivers. */
+  readonly generatorFile: string;
+  /** Messages this node expects (0: it does not receive). */
+  numInputs: number;
+  /** Messages to publish; `undefined` publishes the generator file once. */
+  readonly numOutputs?: number;
+  /** Broker's `disable-forwarding`; the tool's default is `true`. */
+  readonly disableForwarding: boolean;
+  /** Expected inputs per sending node, for partial setups. */
+  readonly inputsByNode: Map<string, number>;
+  /** Nodes that peer to this one. */
+  readonly left: ClusterNode[];
+  /** Nodes this one peers to (its `peers`, minus mirrored relations). */
+  readonly right: ClusterNode[];
+}
+
+/** Whether a node publishes (it has a generator file). */
+export function isSender(n: ClusterNode): boolean {
+  return n.generatorFile !== "";
+}
+
+/** Whether a node waits for messages (`num-inputs` > 0). */
+export function isReceiver(n: ClusterNode): boolean {
+  return n.numInputs > 0;
+}
+
+/** The C++ tool refuses this many nodes or more. */
+export const MAX_NODES = 500;
+
+function fail(message: string): never {
+  throw new BrokerError(ErrorCode.invalid_data, message);
+}
+
+function nodeField(cfg: CafConfig, name: string, field: string): ConfigValue | undefined {
+  return cfg.get(`nodes.${name}.${field}`);
+}
+
+function count(name: string, field: string, v: ConfigValue | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (v.type !== "integer" || v.value < 0n || v.value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    fail(`invalid config for node '${name}': illegal type for field ${field}`);
+  }
+  return Number(v.value);
+}
+
+function stringList(name: string, field: string, v: ConfigValue | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (v.type !== "list" || v.value.some((x) => x.type !== "string")) {
+    fail(`invalid config for node '${name}': illegal type for field ${field}`);
+  }
+  return v.value.map((x) => x.value as string);
+}
+
+/** The names under `nodes`, in the file's order. */
+function nodeNames(cfg: CafConfig): string[] {
+  const names: string[] = [];
+  for (const key of cfg.values.keys()) {
+    if (!key.startsWith("nodes.")) continue;
+    const name = key.slice(6).split(".")[0];
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+function makeNode(cfg: CafConfig, name: string): ClusterNode {
+  const idValue = nodeField(cfg, name, "id");
+  if (idValue === undefined) {
+    fail(`invalid config for node '${name}': no entry for mandatory field id`);
+  }
+  let id: CafUri;
+  if (idValue.type === "uri") id = idValue.value;
+  else fail(`invalid config for node '${name}': illegal type for field id`);
+  if (id.scheme === "tcp" && (id.host === undefined || id.port === undefined)) {
+    fail(`invalid config for node '${name}': id <${id.text}> needs a host and a port`);
+  }
+  if (id.scheme !== "tcp" && id.scheme !== "local") {
+    fail(`invalid config for node '${name}': id <${id.text}> must be local: or tcp://`);
+  }
+  const topics = stringList(name, "topics", nodeField(cfg, name, "topics"));
+  if (topics === undefined) {
+    fail(`invalid config for node '${name}': no entry for mandatory field topics`);
+  }
+  const generator = nodeField(cfg, name, "generator-file");
+  if (generator !== undefined && generator.type !== "string") {
+    fail(`invalid config for node '${name}': illegal type for field generator-file`);
+  }
+  const forwarding = nodeField(cfg, name, "disable-forwarding") ??
+    nodeField(cfg, name, "disable_forwarding");
+  if (forwarding !== undefined && forwarding.type !== "boolean") {
+    fail(`invalid config for node '${name}': illegal type for field disable-forwarding`);
+  }
+  const inputsByNode = new Map<string, number>();
+  const prefix = `nodes.${name}.inputs-by-node.`;
+  for (const [key, v] of cfg.values) {
+    if (key.startsWith(prefix)) inputsByNode.set(key.slice(prefix.length), count(name, key, v)!);
+  }
+  return {
+    name,
+    id,
+    peers: new Set(stringList(name, "peers", nodeField(cfg, name, "peers")) ?? []),
+    topics,
+    generatorFile: generator?.value ?? "",
+    numInputs: count(name, "num-inputs", nodeField(cfg, name, "num-inputs")) ?? 0,
+    numOutputs: count(name, "num-outputs", nodeField(cfg, name, "num-outputs")),
+    disableForwarding: forwarding?.value ?? true,
+    inputsByNode,
+    left: [],
+    right: [],
+  };
+}
+
+/** What `readClusterConfig` reports besides the nodes. */
+export interface ClusterSetup {
+  /** The nodes, linked into the peering tree. */
+  readonly nodes: ClusterNode[];
+  /** Non-fatal findings (the C++ tool prints them in yellow). */
+  readonly warnings: string[];
+}
+
+/**
+ * Reads a cluster file and builds the peering tree, with the C++ tool's
+ * checks: mandatory `id` and `topics`, at least two and fewer than 500
+ * nodes, no unknown or self peers, every node peered with some other, at
+ * least one sender and one receiver, every node sending or receiving.
+ * `excluded` drops nodes for a partial run, as `--excluded-nodes` does.
+ * Throws a `BrokerError` (`invalid_data`) naming the problem.
+ *
+ * @example
+ * ```ts
+ * import { readClusterConfig } from "./cluster_config.ts";
+ * const { nodes } = readClusterConfig(`nodes {
+ *   earth { id = <local:earth>, peers = ["mars"], topics = ["/b"], num-inputs = 10 }
+ *   mars { id = <tcp://127.0.0.1:8001>, topics = ["/b"], generator-file = "mars.dat" }
+ * }`);
+ * console.log(nodes.map((n) => n.name)); // ["earth", "mars"]
+ * ```
+ */
+export function readClusterConfig(
+  text: string,
+  options: { source?: string; excluded?: readonly string[] } = {},
+): ClusterSetup {
+  const cfg = parseCafConfig(text, { source: options.source });
+  const excluded = new Set(options.excluded ?? []);
+  const warnings: string[] = [];
+  const nodes: ClusterNode[] = [];
+  for (const name of nodeNames(cfg)) {
+    if (excluded.has(name)) continue;
+    const n = makeNode(cfg, name);
+    if (n.inputsByNode.size > 0) {
+      const total = [...n.inputsByNode.values()].reduce((a, b) => a + b, 0);
+      if (total !== n.numInputs) {
+        warnings.push(
+          `inconsistent data: ${name} expects ${n.numInputs} messages but inputs-by-node only sums up to ${total}`,
+        );
+      }
+    }
+    nodes.push(n);
+  }
+  if (excluded.size > 0) {
+    if (nodes.length === 0) fail("no nodes left after applying node filter");
+    for (const n of nodes) {
+      if (n.numInputs > 0 && n.inputsByNode.size === 0) {
+        fail("cannot run partial setup without inputs-by-node fields");
+      }
+      let total = 0;
+      for (const [from, k] of n.inputsByNode) if (!excluded.has(from)) total += k;
+      n.numInputs = total;
+      for (const p of n.peers) if (excluded.has(p)) n.peers.delete(p);
+    }
+  }
+  if (nodes.length < 2) fail("at least two nodes required");
+  if (nodes.length >= MAX_NODES) fail(`must configure less than ${MAX_NODES} nodes`);
+  buildNodeTree(nodes);
+  verifyNodeTree(nodes);
+  return { nodes, warnings };
+}
+
+function buildNodeTree(nodes: ClusterNode[]): void {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const x of nodes) {
+    for (const peerName of x.peers) {
+      const peer = byName.get(peerName);
+      if (!peer) fail(`${x.name} cannot peer to unknown node ${peerName}`);
+      if (peer === x) fail(`${x.name} cannot peer with itself`);
+      x.right.push(peer);
+      peer.left.push(x);
+    }
+  }
+  for (const x of nodes) {
+    if (x.left.length === 0 && x.right.length === 0) {
+      fail(`${x.name} has no peering relation to any other node`);
+    }
+  }
+  // A peering in both directions would open two connections (and Broker
+  // drops one as redundant): keep only the first direction seen.
+  for (const x of nodes) {
+    for (const y of x.right) {
+      const i = y.right.indexOf(x);
+      if (i < 0) continue;
+      y.peers.delete(x.name);
+      y.right.splice(i, 1);
+      const j = x.left.indexOf(y);
+      if (j >= 0) x.left.splice(j, 1);
+    }
+  }
+}
+
+function verifyNodeTree(nodes: ClusterNode[]): void {
+  if (!nodes.some(isReceiver)) fail("no node expects to receive any data");
+  if (!nodes.some(isSender)) fail("no node has a generator file for publishing data");
+  const idle = nodes.find((n) => !isSender(n) && !isReceiver(n));
+  if (idle) fail(`${idle.name} neither receives nor sends`);
+}
+
+/**
+ * The peering tree as the C++ tool prints it in verbose mode: each root
+ * (a node nobody peers to) with its topics and, indented, the nodes it peers to.
+ *
+ * @example
+ * ```ts
+ * import { peeringTree, readClusterConfig } from "./cluster_config.ts";
+ * const { nodes } = readClusterConfig(`nodes {
+ *   earth { id = <local:earth>, peers = ["mars"], topics = ["/b"], num-inputs = 10 }
+ *   mars { id = <tcp://127.0.0.1:8001>, topics = ["/b"], generator-file = "mars.dat" }
+ * }`);
+ * console.log(peeringTree(nodes).join("\n"));
+ * ```
+ */
+export function peeringTree(nodes: readonly ClusterNode[]): string[] {
+  const roots = nodes.filter((n) => n.left.length === 0);
+  if (roots.length === 0) return ["note: topology does not form a tree"];
+  const lines = ["peering tree (multiple roots are allowed):"];
+  const printed = new Set<string>();
+  const walk = (prefix: string, x: ClusterNode, isLast: boolean) => {
+    let first = "", inner = "", next = prefix;
+    if (x.left.length === 0) next += "    ";
+    else if (isLast) [first, inner, next] = ["└── ", "    ", prefix + "        "];
+    else [first, inner, next] = ["├── ", "│   ", prefix + "│       "];
+    lines.push(prefix + first + x.name, prefix + inner + "├── topics:");
+    if (printed.has(x.name)) lines.push(prefix + inner + "│   └── (see above)");
+    else {
+      x.topics.forEach((t, i) =>
+        lines.push(prefix + inner + (i === x.topics.length - 1 ? "│   └── " : "│   ├── ") + t)
+      );
+    }
+    lines.push(prefix + inner + "└── peers:");
+    printed.add(x.name);
+    if (x.right.length === 0) {
+      lines.push(next + "└── (none)");
+      return;
+    }
+    x.right.forEach((y, i) => walk(next, y, i === x.right.length - 1));
+  };
+  for (const r of roots) walk("", r, true);
+  lines.push("");
+  return lines;
+}
