@@ -12,7 +12,16 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { CapturedPacket } from "./pcap.ts";
 
-/** The Section Header Block's type, also the first four bytes of every pcapng file. */
+/**
+ * The Section Header Block's type, also the first four bytes of every pcapng
+ * file (a palindrome, so it reads the same in either byte order).
+ *
+ * @example
+ * ```ts
+ * import { PCAPNG_MAGIC } from "./pcapng.ts";
+ * console.log(PCAPNG_MAGIC.toString(16)); // "a0d0d0a"
+ * ```
+ */
 export const PCAPNG_MAGIC = 0x0a0d0d0a;
 
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -28,7 +37,15 @@ interface Interface {
   offsetNs: bigint;
 }
 
-/** Whether bytes start like a pcapng file (a Section Header Block). */
+/**
+ * Whether bytes start like a pcapng file (a Section Header Block).
+ *
+ * @example
+ * ```ts
+ * import { isPcapng } from "./pcapng.ts";
+ * console.log(isPcapng(new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]))); // true
+ * ```
+ */
 export function isPcapng(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x0a && bytes[1] === 0x0d && bytes[2] === 0x0d &&
     bytes[3] === 0x0a;
