@@ -3,7 +3,20 @@ import { readGeneratorFile } from "../engine/recording/generator_file.ts";
 import { Tag } from "../engine/data/types.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
 import { Command } from "@commander-js/extra-typings";
-import { type Data, dataToString, Endpoint, str } from "../mod.ts";
+import { count, type Data, dataToString, Endpoint, str } from "../mod.ts";
+import {
+  type AckCloneCommand,
+  decodeCommand,
+  type InternalCommand,
+} from "../engine/store/commands.ts";
+import {
+  endpointIdToString,
+  ENVELOPE_HEADER_SIZE,
+  EnvelopeType,
+  FrameReader,
+  parseEnvelope,
+} from "../engine/wire/mod.ts";
+import { waitUntil } from "../tests/store_helpers.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import {
@@ -973,3 +986,347 @@ Deno.test("BROKER_RECORDING_DIRECTORY: a ping node records the shapes of what it
   await pong.status;
   await Deno.remove(dir, { recursive: true });
 });
+
+// ------------------------------------------------------------------ stores, across processes
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+/** A `broker node` (ours, through `deno run`) or the C++ `broker-node`, with its output. */
+class NodeProcess {
+  out = "";
+  err = "";
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly #child: Deno.ChildProcess;
+
+  constructor(readonly impl: "ours" | "c++", args: string[]) {
+    const [cmd, argv] = impl === "ours"
+      ? [Deno.execPath(), ["run", "-A", MAIN, "node", ...args]]
+      : [REF_NODE(), args];
+    this.#child = new Deno.Command(cmd, {
+      args: argv,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const collect = async (s: ReadableStream<Uint8Array>, to: "out" | "err") => {
+      for await (const t of s.pipeThrough(new TextDecoderStream())) this[to] += t;
+    };
+    const done = Promise.all([
+      collect(this.#child.stdout, "out"),
+      collect(this.#child.stderr, "err"),
+    ]);
+    this.status = done.then(() => this.#child.status);
+  }
+
+  /** Ends the process if it still runs and waits for it. */
+  async stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    return await this.status;
+  }
+
+  describe(): string {
+    return `${this.impl} node\n--- stdout\n${this.out}--- stderr\n${this.err}`;
+  }
+}
+
+/** A store command seen on the wire. */
+interface TappedCommand {
+  /** `up`: from the dialling node towards the listener; `down`: back. */
+  readonly dir: "up" | "down";
+  readonly topic: string;
+  readonly command: InternalCommand;
+}
+
+/**
+ * A TCP relay between a dialling node and a listening one that forwards
+ * every byte unchanged and decodes the store commands passing by. The
+ * clone's state lives inside another process: what crosses this link is
+ * what we can observe of it.
+ */
+class CommandTap {
+  readonly seen: TappedCommand[] = [];
+  readonly port: number;
+  readonly #listener: Deno.Listener;
+  readonly #conns: Deno.Conn[] = [];
+  readonly #serving: Promise<void>;
+
+  constructor(targetPort: number) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = listener;
+    this.port = (listener.addr as Deno.NetAddr).port;
+    this.#serving = (async () => {
+      const links: Promise<void>[] = [];
+      for await (const down of listener) {
+        const up = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+        this.#conns.push(down, up);
+        links.push(this.#pipe(down, up, "up"), this.#pipe(up, down, "down"));
+      }
+      await Promise.all(links);
+    })();
+  }
+
+  async #pipe(from: Deno.Conn, to: Deno.Conn, dir: "up" | "down"): Promise<void> {
+    const reader = new FrameReader();
+    try {
+      for (;;) {
+        const buf = new Uint8Array(64 * 1024);
+        const n = await from.read(buf);
+        if (n === null) break;
+        const chunk = buf.subarray(0, n);
+        for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
+        reader.push(chunk);
+        for (let f = reader.next(); f !== undefined; f = reader.next()) this.#inspect(f, dir);
+      }
+    } catch {
+      // a side closed: the test is ending
+    }
+    try {
+      to.closeWrite();
+    } catch {
+      // already closed
+    }
+  }
+
+  #inspect(f: Uint8Array, dir: "up" | "down"): void {
+    // Handshake messages are shorter or have no envelope type at byte 32.
+    if (f.length < ENVELOPE_HEADER_SIZE || f[32] !== EnvelopeType.command) return;
+    try {
+      const env = parseEnvelope(f);
+      if (!env.topic.startsWith("kv/<$>/data/")) return;
+      this.seen.push({ dir, topic: env.topic, command: decodeCommand(env.payload.slice()) });
+    } catch {
+      // not a command envelope after all
+    }
+  }
+
+  /** Waits until a seen command satisfies `pred`; returns it. */
+  async waitFor(
+    what: string,
+    pred: (c: TappedCommand) => boolean,
+    describe: () => string,
+    ms = 20_000,
+  ): Promise<TappedCommand> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = this.seen.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) {
+        throw new Error(`no ${what} on the wire; saw:\n${this.summary()}\n${describe()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** One line per seen command, for failure messages. */
+  summary(): string {
+    return this.seen.map(({ dir, topic, command: { seq, content, receiver } }) =>
+      `${dir} ${topic} seq=${seq} ${content.type}${"seq" in content ? `(${content.seq})` : ""} ` +
+      `to ${endpointIdToString(receiver.endpoint)}`
+    ).join("\n");
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // closed by its pipe
+      }
+    }
+    await this.#serving.catch(() => {});
+  }
+}
+
+const CLONE_NODE_ID = "6c5e1e2a-0000-4000-8000-00000000c10e";
+
+/**
+ * One node hosts the master of `kv`, another a clone, peered through a
+ * `CommandTap`; the test writes into the master through a clone of its own
+ * and watches the clone node take the snapshot and ack the updates, then
+ * stops both nodes with broker-node's stop message.
+ */
+async function masterAndCloneNodes(
+  masterImpl: "ours" | "c++",
+  cloneImpl: "ours" | "c++",
+  viaConfigFile = false,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const storeArgs = async (key: "master-stores" | "clone-stores") => {
+    if (!viaConfigFile) return [`--${key}=["kv"]`];
+    const file = `${dir}/${key}.conf`;
+    await Deno.writeTextFile(file, `${key} = ["kv"]\n`);
+    return [`--config-file=${file}`];
+  };
+  const master = new NodeProcess(masterImpl, [
+    "--disable-ssl",
+    "-m",
+    "relay",
+    '--topics=["/t"]',
+    "-p",
+    String(port),
+    ...await storeArgs("master-stores"),
+  ]);
+  let clone: NodeProcess | undefined;
+  let tap: CommandTap | undefined;
+  const ep = new Endpoint({ disableSsl: true });
+  const describe = () => [master, clone].map((p) => p?.describe() ?? "").join("\n");
+  try {
+    await waitForPort(port, 20_000);
+    // Our own clone, peered straight to the master node, writes into its master.
+    await ep.peer("127.0.0.1", port, { retry: 0 });
+    const writer = ep.attachClone("kv", { requestTimeout: 10_000 });
+    await writer.put(str("pre"), count(41n));
+    await waitUntil(async () => await writer.exists(str("pre")), 10_000);
+
+    tap = new CommandTap(port);
+    clone = new NodeProcess(cloneImpl, [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/t"]',
+      `--peers=[<tcp://127.0.0.1:${tap.port}>]`,
+      `--endpoint-id=${CLONE_NODE_ID}`,
+      ...await storeArgs("clone-stores"),
+    ]);
+    const t = tap;
+    // The clone node asks for the store and the master node sends it the whole of it.
+    const snapshot = await t.waitFor(
+      "ack_clone for the clone node",
+      (c) =>
+        c.dir === "down" && c.command.content.type === "ack_clone" &&
+        endpointIdToString(c.command.receiver.endpoint) === CLONE_NODE_ID,
+      describe,
+    );
+    const state = (snapshot.command.content as AckCloneCommand).state;
+    assert.deepEqual(state.map(([k, v]) => `${dataToString(k)}=${dataToString(v)}`), ["pre=41"]);
+    assert.ok(t.seen.some((c) => c.dir === "up" && c.topic === "kv/<$>/data/master"));
+    // An update written later reaches the clone node, which acks it.
+    await writer.put(str("later"), str("x"));
+    const update = await t.waitFor(
+      "the put broadcast to the clone node",
+      (c) =>
+        c.dir === "down" && c.command.content.type === "put" &&
+        dataToString(c.command.content.key) === "later",
+      describe,
+    );
+    await t.waitFor(
+      `the clone node's cumulative_ack of seq ${update.command.seq}`,
+      (c) =>
+        c.dir === "up" && c.command.content.type === "cumulative_ack" &&
+        c.command.content.seq >= update.command.seq &&
+        endpointIdToString(c.command.sender.endpoint) === CLONE_NODE_ID,
+      describe,
+    );
+    // broker-node's stop ends both relays (the master node forwards it to the clone node);
+    // the stores hold neither up.
+    const exited = Promise.all([master.status, clone.status]);
+    let done = false;
+    exited.then(() => done = true, () => done = true);
+    const deadline = Date.now() + 20_000;
+    while (!done) {
+      if (Date.now() > deadline) throw new Error(`nodes did not stop\n${describe()}`);
+      ep.publish("/t", makeStop());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const [m, c] = await exited;
+    assert.deepEqual([m.code, c.code], [0, 0], describe());
+    assert.equal(master.err + clone.err, "", describe());
+  } finally {
+    await ep.shutdown();
+    await master.stop();
+    await clone?.stop();
+    await tap?.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const storeOpts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "stores: our master node serves a C++ broker-node clone",
+  storeOpts,
+  () => masterAndCloneNodes("ours", "c++"),
+);
+
+Deno.test(
+  "stores: our clone node attaches to a C++ broker-node master",
+  storeOpts,
+  () => masterAndCloneNodes("c++", "ours"),
+);
+
+Deno.test(
+  "stores: our master and clone nodes, the stores named in config files",
+  storeOpts,
+  () => masterAndCloneNodes("ours", "ours", true),
+);
+
+Deno.test(
+  "stores: the same observations hold between two C++ broker-nodes (the reference)",
+  storeOpts,
+  () => masterAndCloneNodes("c++", "c++"),
+);
+
+Deno.test(
+  "stores: a clone of the node's own master fails with broker-node's line and exit code",
+  storeOpts,
+  async () => {
+    const args = [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/t"]',
+      '--master-stores=["kv"]',
+      '--clone-stores=["a", "kv"]',
+    ];
+    const ours = new NodeProcess("ours", args);
+    const ref = new NodeProcess("c++", args);
+    const [o, r] = await Promise.all([ours.status, ref.status]);
+    assert.deepEqual(
+      [r.code, ref.out, ref.err],
+      [1, "", "failed to attach clone store for kv: no_such_master\n"],
+    );
+    assert.deepEqual([o.code, ours.out, ours.err], [r.code, ref.out, ref.err]);
+  },
+);
+
+Deno.test(
+  "stores: bad store lists end the process with one line and exit code 1",
+  storeOpts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const cfg = `${dir}/n.cfg`;
+      await Deno.writeTextFile(cfg, 'topics = ["/t"]\nclone-stores = "kv"\n');
+      const cases: [string[], string][] = [
+        [
+          ["--master-stores=kv"],
+          '--master-stores: line 1, column 1: unquoted string "kv": strings need quotes\n',
+        ],
+        [['--clone-stores=["kv"'], "--clone-stores: line 1, column 6: "],
+        [['--master-stores=["kv", ""]'], "--master-stores: empty store name\n"],
+        [
+          [`--config-file=${cfg}`],
+          `${cfg}: line 2, column 1: clone-stores must be a list, not "kv"\n`,
+        ],
+      ];
+      const runs = cases.map(([args]) =>
+        new NodeProcess("ours", ["--disable-ssl", '--topics=["/t"]', ...args])
+      );
+      for (const [i, p] of runs.entries()) {
+        const { code } = await p.status;
+        assert.equal(code, 1, p.describe());
+        assert.equal(p.out, "", p.describe());
+        assert.ok(p.err.startsWith(cases[i][1]), p.describe());
+        assert.equal(p.err.split("\n").length, 2, p.describe());
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
