@@ -10,7 +10,8 @@
  * @module
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
-import { BrokerError, Endpoint } from "../mod.ts";
+import { BrokerError, encode, Endpoint } from "../mod.ts";
+import { ProgressBar } from "./progress.ts";
 import {
   generateFromShape,
   type GeneratorFile,
@@ -141,16 +142,17 @@ export async function replayGeneratorFile(
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
     if (ep.demand(e.topic) <= 0) await ep.ready(e.topic);
-    const value = generateFromShape(e.shape, rnd);
-    ep.publish(e.topic, value);
+    const payload = encode(generateFromShape(e.shape, rnd));
+    ep.publishEncoded(e.topic, payload);
     messages++;
-    bytes += e.topic.length;
+    bytes += payload.length;
     const now = performance.now();
     if (options.progress && now - lastReport > 200) {
       lastReport = now;
       options.progress(messages, total, bytes, (now - started) / 1000);
     }
   }
+  options.progress?.(messages, total, bytes, (performance.now() - started) / 1000);
   return {
     messages,
     bytes,
@@ -169,7 +171,7 @@ export function registerReplayCommand(
     .description("replay a Broker recording (generator file) into live peers")
     .argument(
       "<file>",
-      "a capture (broker record), a pcap of Broker traffic, or a Broker generator file (mars.dat)",
+      "a capture (broker record), a pcap or pcapng of Broker traffic, or a Broker generator file (mars.dat)",
     )
     .option("--pace", "captures: keep the recorded timing")
     .option("--direction <d>", "captures: 'received' (default), 'sent' or 'both'")
@@ -215,28 +217,25 @@ export function registerReplayCommand(
           ),
         ].filter(Boolean);
         for (const t of topics) await ep.awaitPeerSubscription(t, 10_000).catch(() => {});
-        const tty = Deno.stderr.isTerminal();
+        const bar = Deno.stderr.isTerminal() ? new ProgressBar(err) : undefined;
         const replayOptions = {
           rate: cli.rate ? Number(cli.rate) : undefined,
           seed: cli.seed ? Number(cli.seed) : undefined,
           pace: !!cli.pace,
           direction: (cli.direction ?? "received") as "received" | "sent" | "both",
-          progress: tty
-            ? (n: number, total: number, _b: number, s: number) => {
-              const eta = n > 0 ? ((total - n) * s) / n : 0;
-              err(
-                `\r${n}/${total} messages, ${Math.round(n / s)} msgs/s, ETA ${eta.toFixed(1)} s `,
-              );
-            }
+          progress: bar
+            ? (done: number, total: number, bytes: number, seconds: number) =>
+              bar.update({ done, total, bytes, seconds })
             : undefined,
         };
         const summary = file
           ? await replayGeneratorFile(ep, file, replayOptions)
           : await replayCapture(ep, capture!, replayOptions);
-        if (tty) err("\n");
+        bar?.finish();
         await ep.shutdown();
         err(
-          `replayed ${summary.messages} messages in ${summary.seconds.toFixed(2)} s ` +
+          `replayed ${summary.messages} messages (${(summary.bytes / 1e6).toFixed(1)} MB) ` +
+            `in ${summary.seconds.toFixed(2)} s ` +
             `(${Math.round(summary.messages / Math.max(summary.seconds, 1e-9))} msgs/s)` +
             (summary.skippedCommands ? `, skipped ${summary.skippedCommands} store commands` : "") +
             "\n",

@@ -54,7 +54,7 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     }).output();
     const text = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, text);
-    assert.match(text, /^replayed 1000 messages in [\d.]+ s/m);
+    assert.match(text, /^replayed 1000 messages \(4\.2 MB\) in [\d.]+ s/m);
     // 1000 messages at 5000/s take at least ~0.2 s.
     const seconds = Number(/in ([\d.]+) s/.exec(text)![1]);
     assert.ok(seconds >= 0.18, `paced replay took only ${seconds} s`);
