@@ -1,13 +1,22 @@
 /**
- * `broker bench`: throughput and latency between two endpoints, in one
- * process or across two, with the message shapes of Broker's
- * `broker-throughput` (1: a small event, 2: a conn.log-like event, 3: a
- * large table), flat out or at a fixed rate. Latency percentiles come from an
- * HDR histogram (`npm:hdr-histogram-js`); results print as a table or JSON.
+ * `broker bench`: throughput and latency between endpoints, with the message
+ * shapes of Broker's `broker-throughput` (1: a small event, 2: a
+ * conn.log-like event, 3: a large table), flat out or at a fixed rate per
+ * publisher. Layouts: 1 → 1, N publishers → 1 subscriber (`-P N`) and 1
+ * publisher → N subscribers (`-S N`), all endpoints in this process or each
+ * in its own child process (`--processes`). Measured where messages arrive:
+ * totals, per-subscriber figures, latency percentiles from HDR histograms
+ * (`npm:hdr-histogram-js`) merged across subscribers, and a time series of
+ * messages/s per interval; a table, JSON, and an SVG chart (`--chart`).
+ *
+ * @example
+ * ```sh
+ * deno task broker bench -P 4 --processes --chart n-to-1.svg
+ * ```
  *
  * @module
  */
-import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { type CommandUnknownOpts, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import * as hdr from "hdr-histogram-js";
 import {
   addr,
@@ -26,6 +35,7 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
+import { throughputChartSvg, type ThroughputSeries } from "./throughput_chart.ts";
 
 /** Nanoseconds of wall-clock time with sub-millisecond resolution, comparable across processes. */
 export function nowNs(): bigint {
@@ -63,54 +73,124 @@ export function benchMessage(shape: 1 | 2 | 3, i: number): Data {
   return vector(timestamp(nowNs()), body);
 }
 
-/** What a run measured. */
+/** Latency percentiles in microseconds. */
+export interface LatencyUs {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** What one subscriber measured. */
+export interface SubscriberResult {
+  messages: number;
+  /** From its first delivery to its last. */
+  seconds: number;
+  messagesPerSecond: number;
+  latencyUs: LatencyUs;
+}
+
+/**
+ * What a run measured. `messages`, `seconds`, `messagesPerSecond`,
+ * `megabytesPerSecond` and `latencyUs` are totals across all subscribers
+ * (from the first delivery anywhere to the last one anywhere; latencies of
+ * every message delivered); `perSubscriber` has each subscriber's own.
+ */
 export interface BenchResult {
   shape: number;
+  /** "N-to-M": publishers to subscribers. */
+  layout: string;
+  publishers: number;
+  subscribers: number;
+  /** Whether each endpoint ran in its own process. */
+  processes: boolean;
+  messagesPerPublisher: number;
+  /** Messages per second per publisher; 0 is flat out. */
+  rate: number;
   messages: number;
   bytesPerMessage: number;
   seconds: number;
   messagesPerSecond: number;
   megabytesPerSecond: number;
-  latencyUs: { p50: number; p90: number; p99: number; max: number };
+  latencyUs: LatencyUs;
+  perSubscriber: SubscriberResult[];
+  /**
+   * Messages per second delivered in consecutive intervals of `intervalMs`
+   * from the first delivery, in total and per subscriber (all the same
+   * length; a tail shorter than half an interval is folded into the last).
+   */
+  series: { intervalMs: number; total: number[]; perSubscriber: number[][] };
 }
 
-/** Receives `n` messages on /bench and measures rate and latency. */
-export async function receive(
-  ep: Endpoint,
-  n: number,
-  ready?: () => void,
-): Promise<Omit<BenchResult, "shape" | "bytesPerMessage" | "megabytesPerSecond">> {
-  const sub = ep.subscribe("/bench", { queueSize: 65536 });
-  ready?.();
-  const h = hdr.build({
+/** What a receiver reports (as JSON, when it runs in a child process). */
+export interface ReceiverReport {
+  messages: number;
+  /** Wall-clock milliseconds (comparable across processes) of the first and last delivery. */
+  firstMs: number;
+  lastMs: number;
+  /** Messages delivered in each millisecond since `firstMs`, for the time series. */
+  perMs: number[];
+  /** The HDR histogram of latencies in µs (hdr-histogram-js's compressed base64). */
+  histogram: string;
+}
+
+const wallMs = () => performance.timeOrigin + performance.now();
+
+const newHistogram = () =>
+  hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 60_000_000,
     numberOfSignificantValueDigits: 3,
   });
-  let got = 0, start = 0;
+
+const percentiles = (h: hdr.Histogram): LatencyUs => ({
+  p50: h.getValueAtPercentile(50),
+  p90: h.getValueAtPercentile(90),
+  p99: h.getValueAtPercentile(99),
+  max: h.maxValue,
+});
+
+/**
+ * Receives `n` messages on /bench (or stops after 30 s of silence): latency
+ * of each, and deliveries per millisecond. `ready` runs once the
+ * subscription exists, so peers that connect afterwards learn it in the
+ * handshake.
+ *
+ * @example
+ * ```ts ignore
+ * const port = await ep.listen();
+ * const report = await receive(ep, 1000, () => console.log(`PORT ${port}`));
+ * ```
+ */
+export async function receive(
+  ep: Endpoint,
+  n: number,
+  ready?: () => void,
+): Promise<ReceiverReport> {
+  const sub = ep.subscribe("/bench", { queueSize: 65536 });
+  ready?.();
+  const h = newHistogram();
+  const perMs: number[] = [];
+  let got = 0, firstMs = 0, lastMs = 0;
   while (got < n) {
     const m = await sub.get(30_000);
     if (!m) break;
-    if (got === 0) start = performance.now();
-    for (const x of [m, ...sub.poll()]) {
+    const batch = [m, ...sub.poll()];
+    const arrived = wallMs();
+    if (got === 0) firstMs = arrived;
+    for (const x of batch) {
       const sent = (x.data.value as Data[])[0].value as bigint;
       h.recordValue(Math.max(1, Number((nowNs() - sent) / 1000n)));
-      got++;
     }
+    got += batch.length;
+    // One sample per batch, not per message: the clock costs more than the count.
+    const k = Math.floor(arrived - firstMs);
+    while (perMs.length <= k) perMs.push(0);
+    perMs[k] += batch.length;
+    lastMs = wallMs();
   }
-  const seconds = (performance.now() - start) / 1000;
   sub.close();
-  return {
-    messages: got,
-    seconds,
-    messagesPerSecond: got / Math.max(seconds, 1e-9),
-    latencyUs: {
-      p50: h.getValueAtPercentile(50),
-      p90: h.getValueAtPercentile(90),
-      p99: h.getValueAtPercentile(99),
-      max: h.maxValue,
-    },
-  };
+  return { messages: got, firstMs, lastMs, perMs, histogram: hdr.encodeIntoCompressedBase64(h) };
 }
 
 /** Publishes `n` messages on /bench, flat out (with back-pressure) or at `rate` per second. */
@@ -121,129 +201,504 @@ export async function send(ep: Endpoint, shape: 1 | 2 | 3, n: number, rate = 0):
       const wait = start + (i / rate) * 1000 - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
+    // demand() is the minimum over the matching peers: with several
+    // subscribers the publisher goes at the pace of the slowest, as Broker's does.
     if (ep.demand("/bench") <= 0) await ep.ready("/bench");
     ep.publish("/bench", benchMessage(shape, i));
   }
 }
 
-/** Runs one benchmark; with `twoProcesses`, the receiver is a child `broker bench --receive`. */
-export async function runBench(
-  shape: 1 | 2 | 3,
-  n: number,
-  options: { twoProcesses?: boolean; rate?: number } = {},
-): Promise<BenchResult> {
-  const bytesPerMessage = encode(benchMessage(shape, 0)).length;
-  const sender = new Endpoint({ peerBufferSize: 8192 });
-  try {
-    let result: Omit<BenchResult, "shape" | "bytesPerMessage" | "megabytesPerSecond">;
-    if (options.twoProcesses) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("./main.ts", import.meta.url).pathname,
-          "bench",
-          "--receive",
-          String(n),
-        ],
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let text = "";
-      while (!text.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("receiver exited early");
-        text += value;
-      }
-      const port = Number(/^PORT (\d+)/.exec(text)![1]);
-      text = text.slice(text.indexOf("\n") + 1);
-      await sender.peer("127.0.0.1", port, { retry: 0 });
-      await sender.awaitPeerSubscription("/bench");
-      await send(sender, shape, n, options.rate);
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (value) text += value;
-        if (done) break;
-      }
-      await child.status;
-      result = JSON.parse(text.trim().split("\n").pop()!);
-    } else {
-      const receiver = new Endpoint();
-      const port = await receiver.listen();
-      const receiving = receive(receiver, n);
-      await sender.peer("127.0.0.1", port, { retry: 0 });
-      await sender.awaitPeerSubscription("/bench");
-      await send(sender, shape, n, options.rate);
-      result = await receiving;
-      await receiver.shutdown();
-    }
+/** Peers a publisher with every subscriber port and waits until they are subscribed. */
+async function connectPublisher(ep: Endpoint, ports: readonly number[]): Promise<void> {
+  // Subscribers subscribe before they listen, so each handshake carries the
+  // filter and every peer is known to want /bench once `peer` resolves.
+  for (const port of ports) await ep.peer("127.0.0.1", port, { retry: 0 });
+  await ep.awaitPeerSubscription("/bench");
+}
+
+/**
+ * Folds receiver reports into totals, per-subscriber figures and time
+ * series of `intervalMs`.
+ *
+ * @example
+ * ```ts ignore
+ * const { messagesPerSecond, series } = summarize(reports, 100);
+ * ```
+ */
+export function summarize(
+  reports: readonly ReceiverReport[],
+  intervalMs: number,
+): Pick<
+  BenchResult,
+  "messages" | "seconds" | "messagesPerSecond" | "latencyUs" | "perSubscriber" | "series"
+> {
+  const all = newHistogram();
+  const perSubscriber = reports.map((r) => {
+    const h = hdr.decodeFromCompressedBase64(r.histogram);
+    all.add(h);
+    const seconds = (r.lastMs - r.firstMs) / 1000;
     return {
-      shape,
-      bytesPerMessage,
-      megabytesPerSecond: (result.messagesPerSecond * bytesPerMessage) / 1e6,
-      ...result,
+      messages: r.messages,
+      seconds,
+      messagesPerSecond: r.messages / Math.max(seconds, 1e-9),
+      latencyUs: percentiles(h),
     };
-  } finally {
-    await sender.shutdown();
+  });
+  const active = reports.filter((r) => r.messages > 0);
+  const messages = reports.reduce((sum, r) => sum + r.messages, 0);
+  const origin = Math.min(...active.map((r) => r.firstMs));
+  const span = active.length ? Math.max(...active.map((r) => r.lastMs)) - origin : 0;
+  // Whole intervals; a tail of at least half an interval is a shorter one of
+  // its own, a shorter tail joins the last (a few ms would give wild rates).
+  let intervals = Math.max(1, Math.floor(span / intervalMs));
+  const tail = span - intervals * intervalMs;
+  if (tail >= intervalMs / 2) intervals++;
+  const lastLength = Math.max(1, span - (intervals - 1) * intervalMs);
+  const counts = reports.map((r) => {
+    const c = new Array<number>(active.length ? intervals : 0).fill(0);
+    r.perMs.forEach((x, k) => {
+      if (x) c[Math.min(intervals - 1, Math.floor((r.firstMs - origin + k) / intervalMs))] += x;
+    });
+    return c.map((x, i) => (x * 1000) / (i === intervals - 1 ? lastLength : intervalMs));
+  });
+  const total = counts.length
+    ? counts[0].map((_, i) => counts.reduce((sum, c) => sum + c[i], 0))
+    : [];
+  return {
+    messages,
+    seconds: span / 1000,
+    messagesPerSecond: messages / Math.max(span / 1000, 1e-9),
+    latencyUs: percentiles(all),
+    perSubscriber,
+    series: { intervalMs, total, perSubscriber: counts },
+  };
+}
+
+/** Splits a byte stream into lines (without their newlines). */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let text = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    let i;
+    while ((i = text.indexOf("\n")) >= 0) {
+      yield text.slice(0, i);
+      text = text.slice(i + 1);
+    }
+  }
+  if (text) yield text;
+}
+
+/** A child `broker bench --receive/--send` that talks in lines. */
+class BenchChild {
+  readonly #proc: Deno.ChildProcess;
+  readonly #out: AsyncGenerator<string>;
+  readonly #in?: WritableStreamDefaultWriter<Uint8Array>;
+  exited = false;
+  readonly status: Promise<Deno.CommandStatus>;
+
+  constructor(readonly role: string, args: string[], stdin: boolean) {
+    this.#proc = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, "bench", ...args],
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#out = lines(this.#proc.stdout);
+    if (stdin) this.#in = this.#proc.stdin.getWriter();
+    this.status = this.#proc.status.then((s) => {
+      this.exited = true;
+      return s;
+    });
+  }
+
+  async line(): Promise<string> {
+    const r = await this.#out.next();
+    if (r.done) throw new Error(`broker bench: the ${this.role} process exited early`);
+    return r.value;
+  }
+
+  async write(line: string): Promise<void> {
+    await this.#in!.write(new TextEncoder().encode(`${line}\n`));
+  }
+
+  async closeInput(): Promise<void> {
+    await this.#in?.close().catch(() => {});
+  }
+
+  kill(): void {
+    if (this.exited) return;
+    try {
+      this.#proc.kill();
+    } catch {
+      // exited meanwhile
+    }
   }
 }
 
-/** The result as a one-row table. */
-export function formatBench(r: BenchResult): string {
-  const head = ["shape", "msgs", "B/msg", "msgs/s", "MB/s", "p50 µs", "p90 µs", "p99 µs", "max µs"];
-  const row = [
-    r.shape,
-    r.messages,
-    r.bytesPerMessage,
-    Math.round(r.messagesPerSecond),
-    r.megabytesPerSecond.toFixed(1),
-    r.latencyUs.p50,
-    r.latencyUs.p90,
-    r.latencyUs.p99,
-    r.latencyUs.max,
-  ].map(String);
-  const w = head.map((h, i) => Math.max(h.length, row[i].length));
-  const line = (cells: string[]) => cells.map((c, i) => c.padStart(w[i])).join("  ");
-  return `${line(head)}\n${line(row)}`;
+/**
+ * Every endpoint in its own process: subscribers as `bench --receive`, then
+ * publishers as `bench --send`, started together once all are peered.
+ */
+async function runInProcesses(
+  shape: 1 | 2 | 3,
+  n: number,
+  publishers: number,
+  subscribers: number,
+  rate: number,
+): Promise<ReceiverReport[]> {
+  const children: BenchChild[] = [];
+  try {
+    const subs = Array.from({ length: subscribers }, (_, i) => {
+      const c = new BenchChild(`subscriber ${i + 1}`, ["--receive", String(publishers * n)], false);
+      children.push(c);
+      return c;
+    });
+    const ports = await Promise.all(subs.map(async (c) => {
+      const line = await c.line();
+      const m = /^PORT (\d+)$/.exec(line);
+      if (!m) throw new Error(`broker bench: unexpected line from the ${c.role}: ${line}`);
+      return Number(m[1]);
+    }));
+    const args = ["--send", ports.join(","), "-t", String(shape), "-n", String(n)];
+    if (rate > 0) args.push("-r", String(rate));
+    const pubs = Array.from({ length: publishers }, (_, i) => {
+      const c = new BenchChild(`publisher ${i + 1}`, args, true);
+      children.push(c);
+      return c;
+    });
+    // Starting all publishers at once keeps slow process start-ups out of the figures.
+    await Promise.all(pubs.map(async (c) => {
+      const line = await c.line();
+      if (line !== "READY") throw new Error(`broker bench: unexpected line from the ${c.role}`);
+    }));
+    await Promise.all(pubs.map((c) => c.write("GO")));
+    const reports = await Promise.all(subs.map(async (c) => JSON.parse(await c.line())));
+    // Closing stdin lets the publishers shut down, now that everything arrived.
+    await Promise.all(pubs.map((c) => c.closeInput()));
+    for (const c of children) {
+      const s = await c.status;
+      if (!s.success) throw new Error(`broker bench: the ${c.role} process failed (${s.code})`);
+    }
+    return reports;
+  } finally {
+    for (const c of children) {
+      c.kill();
+      await c.closeInput();
+      await c.status;
+    }
+  }
 }
 
-/** Registers `broker bench`. */
+/** All endpoints in this process. */
+async function runInOneProcess(
+  shape: 1 | 2 | 3,
+  n: number,
+  publishers: number,
+  subscribers: number,
+  rate: number,
+): Promise<ReceiverReport[]> {
+  const subs = Array.from({ length: subscribers }, () => new Endpoint());
+  const pubs = Array.from({ length: publishers }, () => new Endpoint({ peerBufferSize: 8192 }));
+  try {
+    const ports = await Promise.all(subs.map((s) => s.listen()));
+    const receiving = subs.map((s) => receive(s, publishers * n));
+    await Promise.all(pubs.map((p) => connectPublisher(p, ports)));
+    await Promise.all(pubs.map((p) => send(p, shape, n, rate)));
+    return await Promise.all(receiving);
+  } finally {
+    await Promise.all([...subs, ...pubs].map((e) => e.shutdown()));
+  }
+}
+
+/** How to run a benchmark. */
+export interface BenchOptions {
+  /** Publishing endpoints (default 1); each sends `n` messages to every subscriber. */
+  publishers?: number;
+  /** Subscribing endpoints (default 1); one of `publishers` and `subscribers` is 1. */
+  subscribers?: number;
+  /** Each endpoint in its own child process (`deno run -A cli/main.ts bench ...`). */
+  processes?: boolean;
+  /** Messages per second per publisher; 0 (default) is flat out. */
+  rate?: number;
+  /** The time series' interval in ms (default 100). */
+  intervalMs?: number;
+}
+
+/**
+ * Runs one benchmark: `publishers` endpoints each publish `n` messages of
+ * `shape` on /bench to `subscribers` endpoints (every publisher peers with
+ * every subscriber), measured at the subscribers.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await runBench(1, 100_000, { publishers: 4 }); // 4 → 1, one process
+ * console.log(formatBench(r));
+ * ```
+ */
+export async function runBench(
+  shape: 1 | 2 | 3,
+  n: number,
+  options: BenchOptions = {},
+): Promise<BenchResult> {
+  const publishers = options.publishers ?? 1, subscribers = options.subscribers ?? 1;
+  const rate = options.rate ?? 0, intervalMs = options.intervalMs ?? 100;
+  for (const [name, v] of [["publishers", publishers], ["subscribers", subscribers], ["n", n]]) {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) {
+      throw new RangeError(`${name} must be a positive integer`);
+    }
+  }
+  if (publishers > 1 && subscribers > 1) {
+    throw new RangeError("N publishers → M subscribers is not supported: one side must be 1");
+  }
+  const run = options.processes ? runInProcesses : runInOneProcess;
+  const reports = await run(shape, n, publishers, subscribers, rate);
+  const summary = summarize(reports, intervalMs);
+  const bytesPerMessage = encode(benchMessage(shape, 0)).length;
+  return {
+    shape,
+    layout: `${publishers}-to-${subscribers}`,
+    publishers,
+    subscribers,
+    processes: !!options.processes,
+    messagesPerPublisher: n,
+    rate,
+    bytesPerMessage,
+    megabytesPerSecond: (summary.messagesPerSecond * bytesPerMessage) / 1e6,
+    ...summary,
+  };
+}
+
+const thousands = (x: number) => x.toLocaleString("en-US");
+
+const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
+
+/**
+ * The workload in words, as the table heading and the chart title.
+ *
+ * @example
+ * ```ts ignore
+ * describeBench(r); // "4 publishers → 1 subscriber, one process"
+ * ```
+ */
+export function describeBench(r: BenchResult): { title: string; details: string } {
+  return {
+    title: `${plural(r.publishers, "publisher")} → ${plural(r.subscribers, "subscriber")}, ` +
+      (r.processes ? "one process per endpoint" : "one process"),
+    details: `event_${r.shape} (${r.bytesPerMessage} B), ${thousands(r.messagesPerPublisher)} ` +
+      `msgs per publisher, ${r.rate > 0 ? `${thousands(r.rate)} msgs/s each` : "flat out"}`,
+  };
+}
+
+/**
+ * The result as a table: the total, then each subscriber when there are several.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(formatBench(await runBench(1, 10_000, { subscribers: 2 })));
+ * ```
+ */
+export function formatBench(r: BenchResult): string {
+  const head = ["", "msgs", "msgs/s", "MB/s", "p50 µs", "p90 µs", "p99 µs", "max µs"];
+  const row = (name: string, s: SubscriberResult) =>
+    [
+      name,
+      s.messages,
+      Math.round(s.messagesPerSecond),
+      ((s.messagesPerSecond * r.bytesPerMessage) / 1e6).toFixed(1),
+      s.latencyUs.p50,
+      s.latencyUs.p90,
+      s.latencyUs.p99,
+      s.latencyUs.max,
+    ].map(String);
+  const rows = [head, row("total", r)];
+  if (r.subscribers > 1) r.perSubscriber.forEach((s, i) => rows.push(row(`sub ${i + 1}`, s)));
+  const w = head.map((_, i) => Math.max(...rows.map((cells) => cells[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => i === 0 ? c.padEnd(w[i]) : c.padStart(w[i])).join("  ");
+  const { title, details } = describeBench(r);
+  return [`${title}: ${details}`, ...rows.map(line)].join("\n");
+}
+
+/**
+ * The run's throughput over time as an SVG chart: the total in dark, and a
+ * line per subscriber when there are several.
+ *
+ * @example
+ * ```ts ignore
+ * await Deno.writeTextFile("bench.svg", benchChart(await runBench(1, 100_000, { subscribers: 4 })));
+ * ```
+ */
+export function benchChart(r: BenchResult): string {
+  const { title, details } = describeBench(r);
+  const series: ThroughputSeries[] = [
+    { name: "total", values: r.series.total, color: "#222222", strokeWidth: 2.5 },
+  ];
+  if (r.subscribers > 1) {
+    r.series.perSubscriber.forEach((values, i) =>
+      series.push({ name: `subscriber ${i + 1}`, values })
+    );
+  }
+  return throughputChartSvg({
+    title: `broker bench: ${title}`,
+    subtitle: `${details}; delivered per ${r.series.intervalMs} ms`,
+    intervalMs: r.series.intervalMs,
+    series,
+  });
+}
+
+function positiveInteger(value: string): number {
+  const v = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < 1) {
+    throw new InvalidArgumentError("expected a positive integer");
+  }
+  return v;
+}
+
+function positiveNumber(value: string): number {
+  const v = Number(value);
+  if (value.trim() === "" || !Number.isFinite(v) || v <= 0) {
+    throw new InvalidArgumentError("expected a positive number");
+  }
+  return v;
+}
+
+function eventType(value: string): 1 | 2 | 3 {
+  if (value !== "1" && value !== "2" && value !== "3") {
+    throw new InvalidArgumentError("the event type is 1, 2 or 3");
+  }
+  return Number(value) as 1 | 2 | 3;
+}
+
+function portList(value: string): number[] {
+  const ports = value.split(",").map(Number);
+  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+    throw new InvalidArgumentError("expected comma-separated ports");
+  }
+  return ports;
+}
+
+/** The internal publisher of a multi-process run: peer, say READY, wait for GO, send, say DONE. */
+async function publisherChild(ports: number[], shape: 1 | 2 | 3, n: number, rate: number) {
+  const ep = new Endpoint({ peerBufferSize: 8192 });
+  const input = lines(Deno.stdin.readable);
+  try {
+    await connectPublisher(ep, ports);
+    console.log("READY");
+    if ((await input.next()).done) throw new Error("no GO from the coordinator");
+    await send(ep, shape, n, rate);
+    console.log("DONE");
+    // The coordinator closes our stdin once every subscriber has everything;
+    // shutting down earlier could cut off frames still in our buffers.
+    while (!(await input.next()).done) { /* wait for EOF */ }
+  } finally {
+    await ep.shutdown();
+  }
+}
+
+/**
+ * Registers `broker bench` and returns its command, so that subcommands
+ * (such as a later `bench cluster`) can be added to it. Options of `bench`
+ * are positional: they count only before a subcommand's name, so a
+ * subcommand may reuse option names.
+ *
+ * @example
+ * ```ts ignore
+ * const bench = registerBenchCommand(program, setExitCode);
+ * bench.command("cluster").action(() => {});
+ * ```
+ */
 export function registerBenchCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
-): void {
-  program
+): CommandUnknownOpts {
+  const bench = program
     .command("bench")
     .description(
-      "throughput and latency between two endpoints (broker-throughput's message shapes)",
+      "throughput and latency between endpoints (broker-throughput's message shapes): " +
+        "1 → 1, N publishers → 1 subscriber, or 1 publisher → N subscribers",
     )
-    .option("-t, --event-type <n>", "1 (small event), 2 (conn.log-like), 3 (large table)", "1")
-    .option("-n, --num-messages <n>", "messages to send", "100000")
-    .option("-r, --rate <n>", "messages per second (default: flat out)")
-    .option("--two-processes", "run the receiver in a second process")
-    .option("--json", "print the result as JSON")
-    .option("--receive <n>", "(internal) be the receiver of a two-process run")
-    .action(async (cli) => {
+    .enablePositionalOptions()
+    .option(
+      "-t, --event-type <n>",
+      "1 (small event), 2 (conn.log-like), 3 (large table)",
+      eventType,
+      1 as 1 | 2 | 3,
+    )
+    .option("-n, --num-messages <n>", "messages each publisher sends", positiveInteger, 100_000)
+    .option(
+      "-r, --rate <n>",
+      "messages per second per publisher (default: flat out)",
+      positiveNumber,
+    )
+    .option(
+      "-P, --publishers <n>",
+      "publishing endpoints, each peered with every subscriber",
+      positiveInteger,
+      1,
+    )
+    .option(
+      "-S, --subscribers <n>",
+      "subscribing endpoints, each receiving every message (one of -P and -S must be 1)",
+      positiveInteger,
+      1,
+    )
+    .option(
+      "--processes",
+      "each endpoint in its own process (child `deno run -A cli/main.ts bench`)",
+    )
+    .option("--two-processes", "the same as --processes (its name from 1 → 1 runs)")
+    .option("--interval <ms>", "interval of the throughput time series", positiveInteger, 100)
+    .option("--chart <file.svg>", "write an SVG chart of throughput over time")
+    .option("--json", "print the result as JSON (with the time series)")
+    .addOption(new Option("--receive <n>", "a subscriber of a multi-process run").hideHelp())
+    .addOption(new Option("--send <ports>", "a publisher of a multi-process run").hideHelp())
+    .addHelpText(
+      "after",
+      `
+Layouts: every publisher peers with every subscriber and sends -n messages on
+/bench; every subscriber receives all of them (N × n each). Throughput is
+measured where messages arrive: "total" is every delivery from the first
+anywhere to the last anywhere; each subscriber also gets its own row. Latency
+percentiles come from one HDR histogram of all deliveries. The time series
+(--json, --chart) is messages/s per --interval, from the first delivery.
+
+Examples:
+  broker bench -t 2 -n 200000                  1 → 1, one process
+  broker bench -P 4 --processes                4 publishers → 1 subscriber, 5 processes
+  broker bench -S 4 --chart fanout.svg --json  1 publisher → 4 subscribers`,
+    )
+    .action(async (cli, cmd) => {
       if (cli.receive) {
         const ep = new Endpoint();
         const port = await ep.listen();
-        const result = await receive(ep, Number(cli.receive), () => console.log(`PORT ${port}`));
-        console.log(JSON.stringify(result));
+        const n = positiveInteger(cli.receive);
+        const report = await receive(ep, n, () => console.log(`PORT ${port}`));
+        console.log(JSON.stringify(report));
         await ep.shutdown();
+        setExitCode(0);
         return;
       }
-      const shape = Number(cli.eventType);
-      if (shape !== 1 && shape !== 2 && shape !== 3) {
-        console.error("broker bench: the event type is 1, 2 or 3");
-        setExitCode(1);
+      if (cli.send) {
+        await publisherChild(portList(cli.send), cli.eventType, cli.numMessages, cli.rate ?? 0);
+        setExitCode(0);
         return;
       }
-      const r = await runBench(shape, Number(cli.numMessages), {
-        twoProcesses: !!cli.twoProcesses,
-        rate: cli.rate ? Number(cli.rate) : 0,
+      if (cli.publishers > 1 && cli.subscribers > 1) {
+        cmd.error(
+          "broker bench: N publishers → M subscribers is not supported; one of --publishers " +
+            "and --subscribers must be 1",
+        );
+      }
+      const r = await runBench(cli.eventType, cli.numMessages, {
+        publishers: cli.publishers,
+        subscribers: cli.subscribers,
+        processes: !!(cli.processes || cli.twoProcesses),
+        rate: cli.rate ?? 0,
+        intervalMs: cli.interval,
       });
+      if (cli.chart) await Deno.writeTextFile(cli.chart, benchChart(r));
       console.log(cli.json ? JSON.stringify(r) : formatBench(r));
       setExitCode(0);
     });
+  return bench;
 }

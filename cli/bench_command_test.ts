@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
+import * as hdr from "hdr-histogram-js";
 import { type Data, decode, encode } from "../mod.ts";
-import { benchMessage, formatBench, runBench } from "./bench_command.ts";
+import {
+  benchMessage,
+  type BenchResult,
+  formatBench,
+  type ReceiverReport,
+  runBench,
+  summarize,
+} from "./bench_command.ts";
+import { main } from "./main.ts";
 
 Deno.test("bench messages have broker-throughput's three shapes, stamped", () => {
   for (const shape of [1, 2, 3] as const) {
@@ -12,16 +21,163 @@ Deno.test("bench messages have broker-throughput's three shapes, stamped", () =>
   assert.ok(encode(benchMessage(3, 0)).length > encode(benchMessage(2, 0)).length);
 });
 
-Deno.test("broker bench measures every message, in one process and across two", {
+/** A receiver report with `perMs` deliveries from `firstMs`, all with latency `us`. */
+function report(firstMs: number, perMs: number[], us: number): ReceiverReport {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
+  const messages = perMs.reduce((a, b) => a + b, 0);
+  h.recordValueWithCount(us, messages);
+  return {
+    messages,
+    firstMs,
+    lastMs: firstMs + perMs.length - 1,
+    perMs,
+    histogram: hdr.encodeIntoCompressedBase64(h),
+  };
+}
+
+Deno.test("summaries: totals across subscribers, aligned time series, merged latencies", () => {
+  // Subscriber 1: 10 messages per ms for 300 ms; subscriber 2 starts 100 ms later, 5 per ms for 200 ms.
+  const a = report(1000, new Array(300).fill(10), 100);
+  const b = report(1100, new Array(200).fill(5), 1000);
+  const s = summarize([a, b], 100);
+  assert.equal(s.messages, 4000);
+  assert.equal(s.perSubscriber.length, 2);
+  assert.equal(s.perSubscriber[1].messages, 1000);
+  assert.ok(Math.abs(s.perSubscriber[0].messagesPerSecond - 3000 / 0.299) < 1);
+  assert.ok(Math.abs(s.seconds - 0.299) < 1e-9);
+  // 299 ms: two whole intervals and a 99 ms tail of its own.
+  assert.deepEqual(s.series.perSubscriber[0].map(Math.round), [10_000, 10_000, 10_101]);
+  assert.deepEqual(s.series.perSubscriber[1].map(Math.round), [0, 5000, 5051]);
+  assert.deepEqual(s.series.total.map(Math.round), [10_000, 15_000, 15_152]);
+  assert.equal(s.latencyUs.p50, 100);
+  assert.ok(s.latencyUs.max >= 999 && s.latencyUs.max <= 1001);
+  assert.equal(s.perSubscriber[1].latencyUs.p50 >= 999, true);
+  // A 20 ms tail is folded into the last whole interval instead of making a wild point.
+  const short = summarize([report(0, new Array(221).fill(1), 5)], 100);
+  assert.equal(short.series.total.length, 2);
+  assert.ok(Math.abs(short.series.total[1] - 121_000 / 120) < 1e-6);
+  // Nobody received anything: no series, no crash.
+  const none = summarize([{ ...report(0, [], 1), messages: 0 }], 100);
+  assert.equal(none.messages, 0);
+  assert.deepEqual(none.series.total, []);
+});
+
+Deno.test("broker bench 1 → 1 in one process measures every message", {
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
-  for (const twoProcesses of [false, true]) {
-    const r = await runBench(2, 2000, { twoProcesses, rate: 20_000 });
-    assert.equal(r.messages, 2000);
-    assert.ok(r.messagesPerSecond > 0);
-    assert.ok(r.latencyUs.p50 > 0 && r.latencyUs.p50 <= r.latencyUs.p99);
-    assert.ok(r.latencyUs.p99 <= r.latencyUs.max);
-    assert.match(formatBench(r), /msgs\/s/);
+  const r = await runBench(2, 2000, { rate: 20_000 });
+  assert.equal(r.messages, 2000);
+  assert.ok(r.messagesPerSecond > 0);
+  assert.ok(r.latencyUs.p50 > 0 && r.latencyUs.p50 <= r.latencyUs.p99);
+  assert.ok(r.latencyUs.p99 <= r.latencyUs.max);
+  assert.match(formatBench(r), /msgs\/s/);
+});
+
+Deno.test("broker bench 1 → N in one process: every subscriber gets every message", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const r = await runBench(1, 2000, { subscribers: 3 });
+  assert.equal(r.layout, "1-to-3");
+  assert.equal(r.messages, 3 * 2000);
+  assert.deepEqual(r.perSubscriber.map((s) => s.messages), [2000, 2000, 2000]);
+  assert.equal(r.series.perSubscriber.length, 3);
+  for (const s of r.perSubscriber) assert.ok(s.messagesPerSecond > 0 && s.latencyUs.p50 > 0);
+  const table = formatBench(r);
+  assert.match(table, /^1 publisher → 3 subscribers, one process: event_1/);
+  assert.match(table, /^sub 3 /m);
+});
+
+/** Runs `broker bench` in this process and returns its exit code, stdout and stderr. */
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const log = console.log, error = console.error;
+  console.log = (...a: unknown[]) => out += a.join(" ") + "\n";
+  console.error = (...a: unknown[]) => err += a.join(" ") + "\n";
+  try {
+    const code = await main(["bench", ...args], {
+      writeOut: (s) => out += s,
+      writeErr: (s) => err += s,
+      colorErr: false,
+    });
+    return { code, out, err };
+  } finally {
+    console.log = log;
+    console.error = error;
   }
+}
+
+Deno.test("broker bench -P 3 --json --chart: N → 1, the JSON fields and an SVG chart", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const chart = await Deno.makeTempFile({ suffix: ".svg" });
+  try {
+    const { code, out, err } = await cli(["-P", "3", "-n", "2000", "--json", "--chart", chart]);
+    assert.equal(code, 0, err);
+    const r: BenchResult = JSON.parse(out);
+    assert.equal(r.messages, 3 * 2000);
+    assert.equal(r.publishers, 3);
+    assert.equal(r.subscribers, 1);
+    assert.equal(r.layout, "3-to-1");
+    assert.equal(r.processes, false);
+    assert.equal(r.messagesPerPublisher, 2000);
+    assert.equal(r.perSubscriber[0].messages, 6000);
+    for (
+      const key of [
+        "seconds",
+        "messagesPerSecond",
+        "megabytesPerSecond",
+        "bytesPerMessage",
+      ] as const
+    ) assert.ok(r[key] > 0, key);
+    for (const key of ["p50", "p90", "p99", "max"] as const) assert.ok(r.latencyUs[key] > 0);
+    assert.equal(r.series.intervalMs, 100);
+    assert.ok(r.series.total.length >= 1);
+    assert.deepEqual(r.series.perSubscriber, [r.series.total]);
+    const svg = await Deno.readTextFile(chart);
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>/);
+    assert.match(svg, /<\/svg>\n$/);
+    assert.match(svg, /3 publishers → 1 subscriber/);
+    assert.equal(svg.match(/<polyline /g)!.length, 1);
+    assert.equal(svg.match(/<svg/g)!.length, 1);
+  } finally {
+    await Deno.remove(chart);
+  }
+});
+
+Deno.test("broker bench -P 2 --processes: each endpoint in its own process", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const r = await runBench(1, 2000, { publishers: 2, processes: true, rate: 20_000 });
+  assert.equal(r.processes, true);
+  assert.equal(r.messages, 2 * 2000);
+  assert.equal(r.perSubscriber[0].messages, 4000);
+  assert.ok(r.latencyUs.p50 > 0 && r.latencyUs.p50 <= r.latencyUs.max);
+  // Two publishers at 20k/s each, started together, take about 0.1 s.
+  assert.ok(r.seconds > 0.05, `${r.seconds} s`);
+});
+
+Deno.test("broker bench: bad arguments give a one-line error and exit code 1", async () => {
+  for (
+    const args of [
+      ["-P", "0"],
+      ["--subscribers", "-2"],
+      ["-n", "0"],
+      ["-n", "abc"],
+      ["-t", "4"],
+      ["-r", "-5"],
+      ["--interval", "0"],
+      ["-P", "2", "-S", "2"],
+    ]
+  ) {
+    const { code, out, err } = await cli(args);
+    assert.equal(code, 1, args.join(" "));
+    assert.equal(out, "");
+    assert.equal(err.trimEnd().split("\n").length, 1, err);
+  }
+  assert.match((await cli(["-P", "0"])).err, /--publishers.*positive integer/);
+  assert.match((await cli(["-P", "3", "-S", "2"])).err, /one of --publishers and --subscribers/);
 });
