@@ -32,7 +32,9 @@ export const STORE_TICK_MS = 100;
  * ```
  */
 export function storeTopics(name: string): { master: string; clone: string } {
-  return { master: `${name}/<$>/data/master`, clone: `${name}/<$>/data/clone` };
+  // Broker's topic join adds "/" only after a non-empty name (topic::operator/=).
+  const prefix = name === "" ? "" : `${name}/`;
+  return { master: `${prefix}<$>/data/master`, clone: `${prefix}<$>/data/clone` };
 }
 
 // Object IDs only need to be unique per endpoint; a counter per bus does that.
