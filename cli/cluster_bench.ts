@@ -16,6 +16,7 @@ import {
   seededRandom,
 } from "../engine/recording/generator_file.ts";
 import { type ClusterNode, isReceiver, isSender } from "./cluster_config.ts";
+import { selfCommandArgs } from "./self.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
 export interface NodeTiming {
@@ -450,14 +451,11 @@ export async function runClusterProcesses(
   childArgs: readonly string[],
   options: ClusterRunOptions & { verboseChildren?: boolean } = {},
 ): Promise<ClusterResult> {
-  const main = new URL("./main.ts", import.meta.url).pathname;
   const enc = new TextEncoder();
   const children: Child[] = nodes.map((node) => {
     const proc = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-A",
-        main,
+        ...selfCommandArgs(),
         "bench",
         "cluster",
         ...childArgs,
