@@ -87,6 +87,7 @@ export function registerRecordCommand(
     .option("--duration <s>", "stop after this many seconds")
     .option("-c, --count <n>", "stop after this many data messages")
     .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
+    .option("--json", "print the summary as JSON on stdout")
     .action(async (cli) => {
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l + "\n"));
@@ -115,7 +116,18 @@ export function registerRecordCommand(
         await stopped;
         await ep.shutdown();
         file.close();
-        err(`recorded ${file.frames} frames (${file.dataMessages} data messages) to ${cli.output}`);
+        if (cli.json) {
+          const summary = {
+            file: cli.output,
+            frames: file.frames,
+            dataMessages: file.dataMessages,
+          };
+          Deno.stdout.writeSync(enc.encode(JSON.stringify(summary) + "\n"));
+        } else {
+          err(
+            `recorded ${file.frames} frames (${file.dataMessages} data messages) to ${cli.output}`,
+          );
+        }
         setExitCode(0);
       } catch (e) {
         err(`broker record: ${(e as Error).message}`);

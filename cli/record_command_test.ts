@@ -83,3 +83,56 @@ Deno.test("bad capture files give typed errors", () => {
   }
   assert.notEqual(code(() => decodeCapture(garbled)), -1);
 });
+
+Deno.test("broker record, then broker replay, from the command line", async () => {
+  const dir = await Deno.makeTempDir();
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const values = [str("one"), count(2n), vector(str("three"), count(3n))];
+  const source = new Endpoint(), sink = new Endpoint();
+  try {
+    const rec = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "record", "-o", `${dir}/x.cap`, "-t", "/rec", "-l", String(port)]
+        .concat(["-c", "3", "--json"]),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    for (let i = 0;; i++) {
+      try {
+        await source.peer("127.0.0.1", port, { retry: 0 });
+        break;
+      } catch (e) {
+        if (i > 100) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await source.awaitPeerSubscription("/rec");
+    for (const v of values) source.publish("/rec/x", v);
+    const out = await rec.output();
+    const dec = new TextDecoder();
+    assert.equal(out.code, 0, dec.decode(out.stderr));
+    const summary = JSON.parse(dec.decode(out.stdout));
+    assert.equal(summary.dataMessages, 3);
+    assert.ok(summary.frames > 3, "handshake frames too");
+
+    const sinkPort = await sink.listen();
+    const sub = sink.subscribe("/rec");
+    const replay = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "replay", `${dir}/x.cap`, "-p", `["127.0.0.1:${sinkPort}"]`],
+      stderr: "piped",
+    }).output();
+    assert.equal(replay.code, 0, dec.decode(replay.stderr));
+    assert.match(dec.decode(replay.stderr), /^replayed 3 messages/m);
+    for (const v of values) {
+      const m = await sub.get(2000);
+      assert.equal(m?.topic, "/rec/x");
+      assert.equal(dataToString(m!.data), dataToString(v));
+    }
+  } finally {
+    await source.shutdown();
+    await sink.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

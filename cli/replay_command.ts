@@ -179,9 +179,17 @@ export function registerReplayCommand(
     .option("-r, --rate <n>", "messages per second (default: as fast as possible)")
     .option("--seed <n>", "seed of the value generator (default 1)")
     .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
+    .option("--json", "print the summary as JSON on stdout")
     .action(async (
       path: string,
-      cli: { peers?: string; rate?: string; seed?: string; pace?: boolean; direction?: string },
+      cli: {
+        peers?: string;
+        rate?: string;
+        seed?: string;
+        pace?: boolean;
+        direction?: string;
+        json?: boolean;
+      },
     ) => {
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l));
@@ -233,13 +241,22 @@ export function registerReplayCommand(
           : await replayCapture(ep, capture!, replayOptions);
         bar?.finish();
         await ep.shutdown();
-        err(
-          `replayed ${summary.messages} messages (${(summary.bytes / 1e6).toFixed(1)} MB) ` +
-            `in ${summary.seconds.toFixed(2)} s ` +
-            `(${Math.round(summary.messages / Math.max(summary.seconds, 1e-9))} msgs/s)` +
-            (summary.skippedCommands ? `, skipped ${summary.skippedCommands} store commands` : "") +
-            "\n",
-        );
+        if (cli.json) {
+          const rate = summary.messages / Math.max(summary.seconds, 1e-9);
+          Deno.stdout.writeSync(
+            enc.encode(JSON.stringify({ ...summary, messagesPerSecond: rate }) + "\n"),
+          );
+        } else {
+          err(
+            `replayed ${summary.messages} messages (${(summary.bytes / 1e6).toFixed(1)} MB) ` +
+              `in ${summary.seconds.toFixed(2)} s ` +
+              `(${Math.round(summary.messages / Math.max(summary.seconds, 1e-9))} msgs/s)` +
+              (summary.skippedCommands
+                ? `, skipped ${summary.skippedCommands} store commands`
+                : "") +
+              "\n",
+          );
+        }
         setExitCode(0);
       } catch (e) {
         err(`broker replay: ${(e as Error).message}\n`);

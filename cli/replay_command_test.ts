@@ -59,6 +59,17 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     const seconds = Number(/in ([\d.]+) s/.exec(text)![1]);
     assert.ok(seconds >= 0.18, `paced replay took only ${seconds} s`);
     assert.equal(sub.poll().length + (sub.available()), 1000);
+    // --json: the same summary for scripts, on stdout.
+    const json = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "replay", MARS.pathname, "-p", `["127.0.0.1:${port}"]`, "--json"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(json.code, 0, new TextDecoder().decode(json.stderr));
+    const summary = JSON.parse(new TextDecoder().decode(json.stdout));
+    assert.equal(summary.messages, 1000);
+    assert.equal(summary.bytes, 4_198_000);
+    assert.ok(summary.messagesPerSecond > 0);
     const bad = await Deno.makeTempFile();
     await Deno.writeFile(bad, new Uint8Array([1, 2, 3, 4, 5, 6]));
     const r = await new Deno.Command(Deno.execPath(), {
