@@ -55,8 +55,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerStoreCommand(program, setExitCode);
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
-  registerBenchCommand(program, setExitCode);
-  registerBenchClusterCommand(program.commands.find((c) => c.name() === "bench")!, setExitCode);
+  registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
   return program;
 }
 
