@@ -61,8 +61,10 @@ const PALETTE = [
 ];
 
 /**
- * Ticks from 0 to a "nice" top (1, 2, 2.5 or 5 times a power of ten per
- * step) that is at least `max`, about `count` steps; `max` ≤ 0 gives [0, 1].
+ * Ticks from 0 to a "nice" top at or above `max`: steps of 1, 2, 2.5 or 5
+ * times a power of ten, about `count` of them (between half and one and a
+ * half times), picking the top closest to `max` so no axis is a fifth empty.
+ * `max` ≤ 0 gives [0, 1].
  *
  * @example
  * ```ts
@@ -73,12 +75,27 @@ const PALETTE = [
  */
 export function niceTicks(max: number, count = 5): number[] {
   if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
-  const raw = max / count;
-  const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw * (1 - 1e-9))!;
-  const steps = Math.ceil(max / step - 1e-9);
+  const fewest = Math.max(1, Math.floor(count / 2)), most = Math.ceil(count * 1.5);
+  const power = 10 ** Math.floor(Math.log10(max / count));
+  let best = { step: 0, steps: 0, over: Infinity };
+  for (const p of [power / 10, power, power * 10]) {
+    for (const m of [1, 2, 2.5, 5]) {
+      const step = m * p, steps = Math.ceil(max / step - 1e-9);
+      if (steps < fewest || steps > most) continue;
+      const over = steps * step - max, tie = Math.abs(over - best.over) <= max * 1e-9;
+      // The tightest top wins; between equally tight ones, the tick count nearest `count`.
+      if (
+        (!tie && over < best.over) ||
+        (tie && Math.abs(steps - count) < Math.abs(best.steps - count))
+      ) best = { step, steps, over };
+    }
+  }
+  if (best.steps === 0) return [0, max]; // unreachable for count ≥ 1; kept finite anyway
   // i * step rather than a running sum, and rounded, so 0.1-steps print as 0.3 and not 0.30000000000000004.
-  return Array.from({ length: steps + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+  return Array.from(
+    { length: best.steps + 1 },
+    (_, i) => Number((i * best.step).toPrecision(12)),
+  );
 }
 
 /**

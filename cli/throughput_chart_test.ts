@@ -38,9 +38,17 @@ Deno.test("nice ticks reach the maximum with round steps", () => {
   assert.deepEqual(niceTicks(0.3, 3), [0, 0.1, 0.2, 0.3]);
   assert.deepEqual(niceTicks(0), [0, 1]);
   assert.deepEqual(niceTicks(NaN), [0, 1]);
-  for (const max of [1, 7, 99, 123_456, 2_345_678, 0.037]) {
-    const t = niceTicks(max);
-    assert.ok(t[t.length - 1] >= max && t.length >= 3 && t.length <= 12, `${max}: ${t}`);
+  // A time axis ending at 8.1 s stops at 9, not 10.
+  assert.deepEqual(niceTicks(8.1, 8), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  for (let i = 0; i < 2000; i++) {
+    const max = 10 ** (Math.random() * 12 - 3), count = i % 2 ? 5 : 8;
+    const t = niceTicks(max, count), top = t[t.length - 1], step = t[1];
+    assert.ok(top >= max && top - max < step, `${max}: ${t}`);
+    assert.ok(top <= 1.25 * max, `${max}: ${t} leaves too much empty`);
+    assert.ok(
+      t.length - 1 >= count / 2 - 1 && t.length - 1 <= Math.ceil(count * 1.5),
+      `${max}: ${t}`,
+    );
   }
   assert.equal(formatTick(1_250_000), "1.25M");
   assert.equal(formatTick(250_000), "250k");
