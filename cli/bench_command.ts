@@ -36,6 +36,7 @@ import {
   vector,
 } from "../mod.ts";
 import { throughputChartSvg, type ThroughputSeries } from "./throughput_chart.ts";
+import { selfCommandArgs } from "./self.ts";
 
 /** Nanoseconds of wall-clock time with sub-millisecond resolution, comparable across processes. */
 export function nowNs(): bigint {
@@ -298,7 +299,7 @@ class BenchChild {
 
   constructor(readonly role: string, args: string[], stdin: boolean) {
     this.#proc = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, "bench", ...args],
+      args: [...selfCommandArgs(), "bench", ...args],
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "inherit",

@@ -38,6 +38,9 @@ Deno.test("deno task bundle: one executable file that runs every subcommand outs
     );
     assert.equal(bench.code, 0, bench.stderr);
     assert.equal(JSON.parse(bench.stdout).messagesReceived, 500);
+    const pair = await run(broker, ["bench", "-n", "2000", "--processes", "--json"], dir);
+    assert.equal(pair.code, 0, pair.stderr);
+    assert.equal(JSON.parse(pair.stdout).messages, 2000);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
