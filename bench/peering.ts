@@ -642,8 +642,9 @@ async function throughputSection(): Promise<void> {
 
 // ------------------------------------------------------------------ latency
 
-function pingArgs(p: number): string[] {
+function pingArgs(p: number, warmUp = 0): string[] {
   return [
+    ...(warmUp ? ["--warm-up", String(warmUp)] : []),
     "--disable-ssl",
     "-m",
     "ping",
@@ -671,12 +672,16 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
-async function pingPong(pinger: "ours" | "C++", ponger: "ours" | "C++"): Promise<LatencyRow> {
-  const pair = `${pinger} ping -> ${ponger} pong`;
+async function pingPong(
+  pinger: "ours" | "C++",
+  ponger: "ours" | "C++",
+  warmUp = 0,
+): Promise<LatencyRow> {
+  const pair = `${pinger} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${ponger} pong`;
   const p = freePort();
   const pong = tool(ponger, pongArgs(p), `${ponger} pong`);
   await waitForPort(p);
-  const ping = tool(pinger, pingArgs(p), `${pinger} ping`);
+  const ping = tool(pinger, pingArgs(p, warmUp), `${pinger} ping`);
   if (!await ping.exited(60_000)) throw new Error(`${pair}: ping did not finish`);
   await pong.stop();
   const rtts = ping.lines.filter((l) => /^\d+$/.test(l)).map(Number).sort((a, b) => a - b);
@@ -694,14 +699,19 @@ async function pingPong(pinger: "ours" | "C++", ponger: "ours" | "C++"): Promise
 }
 
 async function latencySection(): Promise<void> {
-  const pairs: ["ours" | "C++", "ours" | "C++"][] = [
-    ["ours", "ours"],
-    ["C++", "C++"],
-    ["ours", "C++"],
-    ["C++", "ours"],
+  // Cold runs measure from the first ping, as broker-node does; warm runs
+  // first make CFG.pings unmeasured round trips, so both JITs have compiled
+  // their hot paths (C++ needs none: its cold run is its warm run).
+  const pairs: ["ours" | "C++", "ours" | "C++", number][] = [
+    ["ours", "ours", 0],
+    ["C++", "C++", 0],
+    ["ours", "C++", 0],
+    ["C++", "ours", 0],
+    ["ours", "ours", CFG.pings],
+    ["ours", "C++", CFG.pings],
   ];
-  for (const [a, b] of pairs) {
-    const pair = `${a} ping -> ${b} pong`;
+  for (const [a, b, warmUp] of pairs) {
+    const pair = `${a} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${b} pong`;
     if ((a === "C++" || b === "C++") && !REF) {
       results.latency.push({
         pair,
@@ -714,7 +724,7 @@ async function latencySection(): Promise<void> {
       continue;
     }
     progress(`latency ${pair}`);
-    const r = await attempt(pair, () => pingPong(a, b));
+    const r = await attempt(pair, () => pingPong(a, b, warmUp));
     results.latency.push(
       r instanceof Error
         ? { pair, n: 0, p50us: null, p99us: null, maxus: null, note: r.message.slice(0, 80) }

@@ -68,6 +68,7 @@ export interface NodeCliValues {
   numMessages?: string;
   payloadSize?: string;
   rendezvousRetry?: string;
+  warmUp?: string;
   endpointId?: string;
   disableSsl?: boolean;
   masterStores?: string;
@@ -90,6 +91,11 @@ export interface NodeOptions {
   payloadSize: number;
   /** How long ping mode waits for the first pong before repeating ping 0. */
   rendezvousRetryMs: number;
+  /**
+   * Unmeasured round trips (as ping 0, full size) before the measured ones,
+   * so both sides run compiled code; broker-node has no such option (0).
+   */
+  warmUp: number;
   endpointId?: string;
   disableSsl: boolean;
   /** Stores to attach as masters (in memory, as broker-node does); names as given. */
@@ -103,6 +109,7 @@ export const NODE_DEFAULTS = {
   numMessages: 100,
   payloadSize: 0,
   rendezvousRetryMs: 250,
+  warmUp: 0,
 } as const;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -290,6 +297,13 @@ export function resolveNodeOptions(
       (c, k) => timespanMs(fileValue(c, k), k),
       "--rendezvous-retry",
     ) ?? NODE_DEFAULTS.rendezvousRetryMs,
+    warmUp: pick(
+      cli.warmUp,
+      (t, s) => countFromValue(value(t, s), s),
+      "warm-up",
+      (c, k) => countFromValue(fileValue(c, k), k),
+      "--warm-up",
+    ) ?? NODE_DEFAULTS.warmUp,
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
     masterStores,
@@ -668,7 +682,9 @@ const hrtimeNs: NanoClock = () => process.hrtime.bigint();
 export async function pingMode(
   ep: NodeEndpoint,
   topics: readonly string[],
-  opts: Pick<NodeOptions, "numMessages" | "payloadSize" | "rendezvousRetryMs">,
+  opts: Pick<NodeOptions, "numMessages" | "payloadSize" | "rendezvousRetryMs"> & {
+    warmUp?: number;
+  },
   p: NodePrinter,
   clock: NanoClock = hrtimeNs,
 ): Promise<number> {
@@ -690,6 +706,20 @@ export async function pingMode(
       }
       p.data(m);
       if (pongId(m.data) === 0n) break;
+    }
+    // Both sides compile their hot paths during the first few thousand
+    // messages; unmeasured round trips (ping 0 is never measured) move that
+    // out of the figures.
+    for (let w = 0; w < (opts.warmUp ?? 0); w++) {
+      ep.publish(topic, makePing(0, opts.payloadSize));
+      for (;;) {
+        const m = await sub.get();
+        if (m == null) {
+          throw new BrokerError(ErrorCode.shutting_down, "subscriber closed in warm-up");
+        }
+        p.data(m);
+        if (pongId(m.data) === 0n) break;
+      }
     }
     let total = 0n;
     for (let i = 1; i <= opts.numMessages; i++) {
@@ -1099,6 +1129,10 @@ export function registerNodeCommand(
     .option(
       "--rendezvous-retry <timespan>",
       "delay before repeating the first ping (default: 250ms)",
+    )
+    .option(
+      "--warm-up <n>",
+      "ping mode: unmeasured full-size round trips (as ping 0) before measuring (default: 0)",
     )
     .option("--endpoint-id <uuid>", "use this endpoint ID")
     .option("--disable-ssl", "use unencrypted communication")

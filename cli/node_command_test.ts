@@ -225,6 +225,7 @@ Deno.test("resolveNodeOptions: broker-node's defaults", () => {
     numMessages: 100,
     payloadSize: 0,
     rendezvousRetryMs: 250,
+    warmUp: 0,
     endpointId: undefined,
     disableSsl: false,
     masterStores: [],
@@ -643,6 +644,33 @@ Deno.test("ping mode repeats ping 0 until the first pong", async () => {
   assert.equal(await done, 0);
   assert.equal(ping.out.length, 1);
   assert.match(ping.out[0], /^\d+\n$/);
+  ep.publish("/t", makeStop());
+  await pong;
+});
+
+Deno.test("ping mode: warm-up round trips go as full-size ping 0 and are not measured", async () => {
+  const ep = new FakeEndpoint();
+  const ping = capture(false);
+  const pong = pongMode(ep, ["/t"], capture(false).printer);
+  const code = await pingMode(
+    ep,
+    ["/t"],
+    { numMessages: 2, payloadSize: 3, rendezvousRetryMs: 50, warmUp: 5 },
+    ping.printer,
+  );
+  assert.equal(code, 0);
+  assert.equal(ping.out.length, 2, "only the measured pings print a round trip");
+  const pings = ep.published.filter((m) => pingId(m.data) !== undefined).map((m) =>
+    dataToString(m.data)
+  );
+  // Rendezvous, five warm-up pings, then pings 1 and 2.
+  assert.deepEqual(pings, [
+    "(ping, 0, )",
+    ...Array(5).fill("(ping, 0, xxx)"),
+    "(ping, 1, xxx)",
+    "(ping, 2, xxx)",
+  ]);
+  assert.equal(resolveNodeOptions({ topics: '["/a"]', warmUp: "7" }).warmUp, 7);
   ep.publish("/t", makeStop());
   await pong;
 });
