@@ -81,7 +81,14 @@ export async function replayCapture(
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     if (ep.demand(env.topic) <= 0) await ep.ready(env.topic);
-    ep.publishEncoded(env.topic, env.payload);
+    try {
+      ep.publishEncoded(env.topic, env.payload);
+    } catch (e) {
+      // A payload that does not parse (a damaged capture) is skipped, never sent.
+      if (!(e instanceof BrokerError)) throw e;
+      skipped++;
+      continue;
+    }
     messages++;
     bytes += env.payload.length;
     options.progress?.(messages, data.length, bytes, (performance.now() - started) / 1000);

@@ -6,6 +6,7 @@ import {
   count,
   type Data,
   dataToString,
+  encode,
   Endpoint,
   enumValue,
   equals,
@@ -22,6 +23,8 @@ import {
   vector,
 } from "../mod.ts";
 import { StatusCode } from "../engine/status.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
+import type { Subscriber } from "../engine/subscriber.ts";
 
 const EVERY_TYPE: Data[] = [
   none(),
@@ -209,3 +212,35 @@ Deno.test("removeTopic and close stop local delivery; the peer keeps its filter,
     assert.equal(sub.closed, true);
   });
 });
+
+Deno.test("publishEncoded validates; getEncoded/pollEncoded hand over the validated bytes", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen("127.0.0.1", 0);
+    const sub = a.subscribe("/enc");
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.awaitPeerSubscription("/enc/x");
+    // Garbage never leaves: a typed error, and nothing reaches the peer.
+    assert.throws(
+      () => b.publishEncoded("/enc/x", new Uint8Array([0xee, 1, 2])),
+      (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.invalid_tag,
+    );
+    for (const v of EVERY_TYPE) b.publishEncoded("/enc/x", encode(v));
+    const first = await sub.getEncoded(2000);
+    assert.ok(first);
+    const got = [first, ...await pollAtLeast(sub, EVERY_TYPE.length - 1)];
+    assert.equal(got.length, EVERY_TYPE.length);
+    got.forEach((m, i) => {
+      assert.equal(m.topic, "/enc/x");
+      assert.deepEqual([...m.payload], [...encode(EVERY_TYPE[i])]);
+    });
+  });
+});
+
+async function pollAtLeast(sub: Subscriber, n: number) {
+  const out = [];
+  for (let i = 0; out.length < n && i < 200; i++) {
+    out.push(...sub.pollEncoded());
+    if (out.length < n) await new Promise((r) => setTimeout(r, 10));
+  }
+  return out;
+}
