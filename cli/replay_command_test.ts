@@ -30,6 +30,12 @@ Deno.test("replaying mars.dat publishes its 1000 messages, with the recorded sha
   }
 });
 
+function withByte(bytes: Uint8Array, at: number, value: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[at] = value;
+  return copy;
+}
+
 Deno.test("broker replay: a paced replay from the command line, and bad files", {
   sanitizeOps: false,
   sanitizeResources: false,
@@ -78,6 +84,33 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     }).output();
     assert.equal(r.code, 1);
     assert.match(new TextDecoder().decode(r.stderr), /wrong_magic_number/);
+    // Truncated and unknown-version generator files, and a truncated pcap: one line, exit 1.
+    const mars = await Deno.readFile(MARS);
+    const pcap = await Deno.readFile(
+      new URL("../fixtures/broker/pcap/ping-pong.pcap", import.meta.url),
+    );
+    const cases: [Uint8Array, RegExp][] = [
+      [
+        mars.subarray(0, 2001),
+        /^broker replay: (end_of_file|invalid_data): .*(truncated|overruns).*\n$/,
+      ],
+      [
+        withByte(mars, 4, 9),
+        /unsupported generator file version 9\n$/,
+      ],
+      [pcap.subarray(0, pcap.length - 7), /^broker replay: end_of_file: .*\n$/],
+    ];
+    for (const [bytes, want] of cases) {
+      await Deno.writeFile(bad, bytes);
+      const c = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "replay", bad, "-p", `["127.0.0.1:${port}"]`],
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(c.stderr);
+      assert.equal(c.code, 1, text);
+      assert.match(text, want);
+      assert.equal(text.split("\n").length, 2, `one line: ${text}`);
+    }
     await Deno.remove(bad);
   } finally {
     await sink.shutdown();
