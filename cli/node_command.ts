@@ -33,6 +33,7 @@ import {
   decode,
   Endpoint,
   type RecordedFrame,
+  StatusCode,
   str,
   vector,
 } from "../mod.ts";
@@ -994,11 +995,11 @@ export async function nodeMain(
       opts,
     );
     try {
-      return await runNode(
-        opts,
-        p,
-        (o) => new Endpoint({ ...o, recorder: (f) => recording.add(f) }),
-      );
+      return await runNode(opts, p, (o) => {
+        const ep = new Endpoint({ ...o, recorder: (f) => recording.add(f) });
+        recording.attach(ep);
+        return ep;
+      });
     } finally {
       await recording.close();
     }
@@ -1046,13 +1047,18 @@ export interface NodeEnv {
 }
 
 /**
- * A node's recording directory, as Broker's recorder lays it out: the node's
- * configuration in `broker.conf` and the shapes of the messages it publishes
- * in the generator file `messages.dat`.
+ * A node's recording directory, as Broker's recorder laid it out (its
+ * core_recorder, before it was compiled out): the node's configuration in
+ * `broker.conf`, its endpoint ID in `id.txt`, the IDs of its peers in
+ * `peers.txt`, its subscriptions in `topics.txt` and the shapes of the
+ * messages it publishes in the generator file `messages.dat`. These are the
+ * files `broker bench cluster --mode generate-config` reads.
  */
 export class RecordingDirectory {
   readonly #dir: string;
   readonly #writer: GeneratorFileWriter;
+  #endpoint?: Endpoint;
+  #peers?: Promise<void>;
 
   private constructor(dir: string, writer: GeneratorFileWriter) {
     this.#dir = dir;
@@ -1077,6 +1083,21 @@ export class RecordingDirectory {
     );
   }
 
+  /** Records the endpoint's ID now, each peer as its handshake completes, and its filter at `close`. */
+  attach(ep: Endpoint): void {
+    this.#endpoint = ep;
+    Deno.writeTextFileSync(`${this.#dir}/id.txt`, `${ep.id}\n`);
+    Deno.writeTextFileSync(`${this.#dir}/peers.txt`, "");
+    const events = ep.statusSubscriber(true);
+    this.#peers = (async () => {
+      for await (const ev of events) {
+        if (ev.kind === "status" && ev.code === StatusCode.peer_added && ev.peer?.id) {
+          Deno.writeTextFileSync(`${this.#dir}/peers.txt`, `${ev.peer.id}\n`, { append: true });
+        }
+      }
+    })();
+  }
+
   /** A recorder callback: keeps the shape of every data message the node sends. */
   add(f: RecordedFrame): void {
     if (f.direction !== "sent" || f.frame.length < 37 || f.frame[32] !== 1) return;
@@ -1088,9 +1109,16 @@ export class RecordingDirectory {
     }
   }
 
-  /** Writes `messages.dat`. */
+  /** Writes `messages.dat` and `topics.txt` (the endpoint's filter; it only grows, as Broker's). */
   async close(): Promise<void> {
     await Deno.writeFile(`${this.#dir}/messages.dat`, this.#writer.bytes());
+    if (this.#endpoint) {
+      await Deno.writeTextFile(
+        `${this.#dir}/topics.txt`,
+        this.#endpoint.filter.map((t) => `${t}\n`).join(""),
+      );
+    }
+    await this.#peers;
   }
 }
 

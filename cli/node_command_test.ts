@@ -954,6 +954,9 @@ Deno.test({
   },
 });
 
+const PING_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+const PONG_ID = "a1b2c3d4-e5f6-4a0b-8c1d-2e3f4a5b6c7d";
+
 Deno.test("BROKER_RECORDING_DIRECTORY: a ping node records the shapes of what it publishes", {
   sanitizeOps: false,
   sanitizeResources: false,
@@ -973,6 +976,8 @@ Deno.test("BROKER_RECORDING_DIRECTORY: a ping node records the shapes of what it
       '--topics=["/bench/ping"]',
       "-p",
       String(port),
+      "--endpoint-id",
+      PONG_ID,
     ],
     stdout: "null",
     stderr: "null",
@@ -993,6 +998,8 @@ Deno.test("BROKER_RECORDING_DIRECTORY: a ping node records the shapes of what it
       "-s",
       "10",
       `--peers=[<tcp://127.0.0.1:${port}>]`,
+      "--endpoint-id",
+      PING_ID,
     ],
     env: { BROKER_RECORDING_DIRECTORY: dir, BROKER_OUTPUT_GENERATOR_FILE_CAP: "100" },
     stdout: "piped",
@@ -1010,6 +1017,10 @@ Deno.test("BROKER_RECORDING_DIRECTORY: a ping node records the shapes of what it
     [Tag.string, 10],
   ]);
   assert.match(await Deno.readTextFile(`${dir}/broker.conf`), /disable-ssl = true/);
+  // The recorder's other files: who we are, whom we peered with, what we subscribed.
+  assert.equal(await Deno.readTextFile(`${dir}/id.txt`), `${PING_ID}\n`);
+  assert.equal(await Deno.readTextFile(`${dir}/peers.txt`), `${PONG_ID}\n`);
+  assert.equal(await Deno.readTextFile(`${dir}/topics.txt`), "/bench/ping\n");
   pong.kill();
   await pong.status;
   await Deno.remove(dir, { recursive: true });
