@@ -10,13 +10,14 @@
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { dirname, resolve } from "node:path";
 import { BrokerError } from "../mod.ts";
-import { peeringTree, readClusterConfig } from "./cluster_config.ts";
+import { generateClusterConfig, peeringTree, readClusterConfig } from "./cluster_config.ts";
 import {
   type ClusterResult,
   dumpStats,
   formatSeconds,
   loadGeneratorFile,
   type NodeTiming,
+  readRecordingDirectory,
   runClusterChild,
   runClusterInProcess,
   runClusterProcesses,
@@ -71,9 +72,15 @@ export function registerBenchClusterCommand(
     .description(
       "Broker's cluster benchmark: nodes, peerings and generator files from a CAF config",
     )
-    .argument("[config]", "cluster config file (CAF syntax), '-' for stdin")
+    .argument(
+      "[args...]",
+      "the cluster config file (CAF syntax, '-' for stdin); with --mode generate-config, recording directories",
+    )
     .option("-c, --cluster-config-file <path>", "path to the cluster configuration file")
-    .option("--mode <mode>", "benchmark (default) or dump-stats (print stats of generator files)")
+    .option(
+      "--mode <mode>",
+      "benchmark (default), dump-stats (print stats of generator files) or generate-config (a config from recording directories)",
+    )
     .option("-v, --verbose", "enable verbose output")
     .option("-e, --excluded-nodes <list>", "excludes given nodes from the setup, e.g. '[\"mars\"]'")
     .option("--processes", "run each node in its own process (default: all in this one)")
@@ -82,12 +89,12 @@ export function registerBenchClusterCommand(
     .option("--seed <n>", "seed of the value generator", "1")
     .option("--decode", "receivers build each value instead of counting validated messages")
     .option("--node <name>", "(internal) run one node of a multi-process run")
-    .action(async (configArg: string | undefined, cli: ClusterCli) => {
-      setExitCode(await runClusterCommand(configArg, cli));
+    .action(async (args: string[], cli: ClusterCli) => {
+      setExitCode(await runClusterCommand(args, cli));
     });
 }
 
-async function runClusterCommand(configArg: string | undefined, cli: ClusterCli): Promise<number> {
+async function runClusterCommand(args: string[], cli: ClusterCli): Promise<number> {
   const enc = new TextEncoder();
   const colors = { out: Deno.stdout.isTerminal(), err: Deno.stderr.isTerminal() };
   const paint = (code: string, s: string) => colors.err ? `\x1b[${code}m${s}\x1b[0m` : s;
@@ -97,18 +104,29 @@ async function runClusterCommand(configArg: string | undefined, cli: ClusterCli)
   const verbose = cli.verbose
     ? (l: string) => Deno.stderr.writeSync(enc.encode(paint("34", l) + "\n"))
     : undefined;
-  const path = configArg ?? cli.clusterConfigFile;
-  if (!path) {
-    err("cluster-config-file missing");
+  const mode = cli.mode ?? "benchmark";
+  if (mode === "generate-config") {
+    try {
+      verbose?.(`scan ${args.length} directories`);
+      const recorded = [];
+      for (const dir of [...args].sort()) {
+        verbose?.(`scan ${dir}`);
+        recorded.push(await readRecordingDirectory(dir));
+      }
+      Deno.stdout.writeSync(enc.encode(generateClusterConfig(recorded)));
+      return 0;
+    } catch (e) {
+      err((e as Error).message);
+      return 1;
+    }
+  }
+  if (mode !== "benchmark" && mode !== "dump-stats") {
+    err(mode === "shrink-generator-file" ? `mode ${mode} is not supported` : "invalid mode");
     return 1;
   }
-  const mode = cli.mode ?? "benchmark";
-  if (mode !== "benchmark" && mode !== "dump-stats") {
-    err(
-      mode === "generate-config" || mode === "shrink-generator-file"
-        ? `mode ${mode} is not supported`
-        : "invalid mode",
-    );
+  const path = args[0] ?? cli.clusterConfigFile;
+  if (!path) {
+    err("cluster-config-file missing");
     return 1;
   }
   const timeout = Number(cli.timeout ?? 30);

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../mod.ts";
 import { readGeneratorFile } from "../engine/recording/generator_file.ts";
-import { isReceiver, peeringTree, readClusterConfig } from "./cluster_config.ts";
+import {
+  generateClusterConfig,
+  isReceiver,
+  peeringTree,
+  readClusterConfig,
+} from "./cluster_config.ts";
 import { dumpStats, formatSeconds } from "./cluster_bench.ts";
 
 const MARS = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url).pathname;
@@ -301,6 +306,175 @@ Deno.test("cluster bench: bad input ends with one line and exit code 1", async (
     });
     assert.equal(mode.code, 1);
     assert.equal(mode.stderr, "invalid mode\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("generate-config: inputs along the tree, through forwarding nodes only", () => {
+  const rec = (
+    name: string,
+    peers: string[],
+    topics: string[],
+    outputs: [string, number][],
+    disableForwarding = false,
+  ) => ({
+    name,
+    handle: `id-${name}`,
+    peerHandles: peers.map((p) => `id-${p}`),
+    topics,
+    disableForwarding,
+    generatorFile: `${name}/messages.dat`,
+    outputs: new Map(outputs),
+  });
+  // a - b - c, each pair recorded from both sides: in name order a peers to b and
+  // b to c. b forwards, a does not. Topics repeat in a recording and are merged.
+  const text = generateClusterConfig([
+    rec("c", ["b"], ["/z/", "/z/"], [["/z/1", 7], ["/q", 2]]),
+    rec("a", ["b"], ["/z/"], [], true),
+    rec("b", ["a", "c"], ["/z/"], [["/z/2", 5]]),
+  ]);
+  assert.equal(
+    text,
+    `nodes {
+  a {
+    id = <local:a>
+    num-inputs = 12
+    inputs-by-node {
+      b = 5
+      c = 7
+    }
+    disable_forwarding = true
+    topics = [
+      "/z/",
+    ]
+    peers = [
+      "b",
+    ]
+  }
+  b {
+    id = <tcp://127.0.0.1:8000>
+    num-inputs = 7
+    inputs-by-node {
+      c = 7
+    }
+    disable_forwarding = false
+    topics = [
+      "/z/",
+    ]
+    peers = [
+      "c",
+    ]
+    generator-file = "b/messages.dat"
+  }
+  c {
+    id = <tcp://127.0.0.1:8001>
+    num-inputs = 5
+    inputs-by-node {
+      b = 5
+    }
+    disable_forwarding = false
+    topics = [
+      "/z/",
+    ]
+    generator-file = "c/messages.dat"
+  }
+}
+`,
+  );
+  // What it generates reads back as a valid cluster.
+  const { nodes } = readClusterConfig(text);
+  assert.deepEqual(nodes.map((n) => [n.name, n.numInputs, n.disableForwarding]), [
+    ["a", 12, true],
+    ["b", 7, false],
+    ["c", 5, false],
+  ]);
+  const bad = (list: ReturnType<typeof rec>[], msg: RegExp) =>
+    assert.throws(
+      () => generateClusterConfig(list),
+      (e: unknown) => e instanceof BrokerError && msg.test(e.message),
+    );
+  bad([rec("a", ["x"], [], []), rec("b", [], [], [])], /missing data: cannot resolve peer ID id-x/);
+  bad(
+    [rec("a", ["a"], [], []), rec("b", [], [], [])],
+    /corrupted data: id-a cannot peer with itself/,
+  );
+  bad(
+    [rec("a", ["b"], [], []), { ...rec("b", [], [], []), handle: "id-a" }],
+    /node ID: id-a appears twice/,
+  );
+  bad([rec("a", ["b"], [], []), rec("a", [], [], [])], /node name "a" appears twice/);
+});
+
+Deno.test("generate-config from live recordings of broker node, then the benchmark", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const port = freePort();
+    const node = (name: string, args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "node", "--disable-ssl", '--topics=["/bench/ping"]', ...args],
+        env: { BROKER_RECORDING_DIRECTORY: `${dir}/${name}` },
+        stdout: "null",
+        stderr: "piped",
+      });
+    const server = node("server", ["-m", "pong", "-p", String(port)]).spawn();
+    for (let i = 0; i < 100; i++) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const client = await node("client", [
+      "-m",
+      "ping",
+      "-n",
+      "40",
+      `--peers=[<tcp://127.0.0.1:${port}>]`,
+    ]).output();
+    assert.equal(client.code, 0, new TextDecoder().decode(client.stderr));
+    // A pong node runs until stopped: a signal still leaves its recording complete.
+    server.kill("SIGTERM");
+    assert.equal((await server.status).code, 143);
+    const gen = await broker(
+      ["bench", "cluster", "--mode", "generate-config", "server", "client"],
+      {
+        cwd: dir,
+      },
+    );
+    assert.equal(gen.code, 0, gen.stderr);
+    const { nodes } = readClusterConfig(gen.stdout);
+    const byName = Object.fromEntries(nodes.map((n) => [n.name, n]));
+    assert.equal(byName.client.id.text, "local:client");
+    assert.equal(byName.server.id.text, "tcp://127.0.0.1:8000");
+    assert.deepEqual([...byName.client.peers], ["server"]);
+    // At least ping 0 and pings 1..40 one way, as many pongs the other.
+    assert.ok(byName.server.numInputs >= 41, gen.stdout);
+    assert.equal(byName.client.numInputs, byName.server.numInputs);
+    await Deno.writeTextFile(
+      `${dir}/gen.conf`,
+      gen.stdout.replace("tcp://127.0.0.1:8000", `tcp://127.0.0.1:${freePort()}`),
+    );
+    const run = await broker(["bench", "cluster", "gen.conf", "--json"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as Result;
+    assert.equal(result.messagesReceived, 2 * byName.server.numInputs);
+    const missing = await broker([
+      "bench",
+      "cluster",
+      "--mode",
+      "generate-config",
+      "server",
+      "nope",
+    ], {
+      cwd: dir,
+    });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /"nope" is not a directory/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -15,7 +15,8 @@ import {
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
-import { type ClusterNode, isReceiver, isSender } from "./cluster_config.ts";
+import { type ClusterNode, isReceiver, isSender, type RecordedNode } from "./cluster_config.ts";
+import { parseCafConfig } from "./caf_config.ts";
 import { selfCommandArgs } from "./self.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
@@ -558,4 +559,56 @@ export function formatSeconds(s: number): string {
     text = s.toFixed(Math.max(0, 5 - exp)).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
   }
   return `${text}s`;
+}
+
+const RECORDING_FILES = ["id.txt", "messages.dat", "peers.txt", "topics.txt", "broker.conf"];
+
+/**
+ * Reads one node's recording directory (`BROKER_RECORDING_DIRECTORY` of
+ * `broker node`, or of an older C++ Broker) for `generate-config`.
+ *
+ * @example
+ * ```ts ignore
+ * const node = await readRecordingDirectory("recordings/server");
+ * console.log(node.name, node.handle, node.outputs);
+ * ```
+ */
+export async function readRecordingDirectory(dir: string): Promise<RecordedNode> {
+  dir = dir.replace(/\/+$/, "") || "/";
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) throw new Error();
+  } catch {
+    fail(`"${dir}" is not a directory`, ErrorCode.cannot_open_file);
+  }
+  for (const f of RECORDING_FILES) {
+    try {
+      await Deno.stat(`${dir}/${f}`);
+    } catch {
+      fail(`missing file: ${dir}/${f}`, ErrorCode.cannot_open_file);
+    }
+  }
+  const lines = async (f: string) =>
+    (await Deno.readTextFile(`${dir}/${f}`)).split("\n").map((l) => l.trim()).filter(Boolean);
+  const handle = (await Deno.readTextFile(`${dir}/id.txt`)).trim();
+  if (handle === "") fail(`empty file: ${dir}/id.txt`);
+  const conf = parseCafConfig(await Deno.readTextFile(`${dir}/broker.conf`), {
+    source: `${dir}/broker.conf`,
+  });
+  // Older Brokers wrote `broker.forward`; newer ones `broker.disable-forwarding`.
+  const forward = conf.getBool("broker.forward");
+  const generatorFile = `${dir}/messages.dat`;
+  const file = readGeneratorFile(await Deno.readFile(generatorFile));
+  const outputs = new Map<string, number>();
+  for (const e of file.entries) outputs.set(e.topic, (outputs.get(e.topic) ?? 0) + 1);
+  return {
+    name: dir.slice(dir.lastIndexOf("/") + 1),
+    handle,
+    peerHandles: await lines("peers.txt"),
+    topics: await lines("topics.txt"),
+    disableForwarding: forward !== undefined
+      ? !forward
+      : conf.getBool("broker.disable-forwarding") ?? false,
+    generatorFile,
+    outputs,
+  };
 }

@@ -279,3 +279,142 @@ export function peeringTree(nodes: readonly ClusterNode[]): string[] {
   lines.push("");
   return lines;
 }
+
+/** What `generate-config` reads from one recording directory. */
+export interface RecordedNode {
+  /** The directory's name, which becomes the node's name. */
+  readonly name: string;
+  /** The endpoint ID from `id.txt`. */
+  readonly handle: string;
+  /** Peer IDs from `peers.txt`. */
+  readonly peerHandles: readonly string[];
+  /** Subscriptions from `topics.txt` (any order, repeats allowed). */
+  readonly topics: readonly string[];
+  /** From `broker.conf`: `broker.forward` (older Brokers) or `broker.disable-forwarding`. */
+  readonly disableForwarding: boolean;
+  /** Path of its `messages.dat`. */
+  readonly generatorFile: string;
+  /** Messages per topic in its generator file. */
+  readonly outputs: ReadonlyMap<string, number>;
+}
+
+function sortedUnique(xs: Iterable<string>): string[] {
+  return [...new Set(xs)].sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * `broker-cluster-benchmark --mode=generate-config`: a cluster file from the
+ * recordings of every node (see `RecordingDirectory` in `broker node`). It
+ * resolves peer IDs to node names, builds the peering tree, counts how many
+ * messages each node should receive (along peerings, through nodes that
+ * forward, where the topics match), gives every node that others peer to a
+ * `tcp://127.0.0.1:` id from port 8000 up, and prints the file in the C++
+ * tool's layout. One difference: a node's own messages do not count as its
+ * inputs, since Broker does not deliver them to its own subscribers.
+ *
+ * @example
+ * ```ts
+ * import { generateClusterConfig } from "./cluster_config.ts";
+ * const text = generateClusterConfig([
+ *   { name: "a", handle: "A", peerHandles: ["B"], topics: ["/t"], disableForwarding: false,
+ *     generatorFile: "a/messages.dat", outputs: new Map([["/t", 5]]) },
+ *   { name: "b", handle: "B", peerHandles: ["A"], topics: ["/t"], disableForwarding: false,
+ *     generatorFile: "b/messages.dat", outputs: new Map() },
+ * ]);
+ * console.log(text.includes("num-inputs = 5")); // true
+ * ```
+ */
+export function generateClusterConfig(recorded: readonly RecordedNode[]): string {
+  const byHandle = new Map<string, string>();
+  const names = new Set<string>();
+  for (const r of recorded) {
+    if (names.has(r.name)) fail(`node name "${r.name}" appears twice`);
+    names.add(r.name);
+    if (r.handle === "") fail(`empty id.txt for ${r.name}`);
+    if (byHandle.has(r.handle)) fail(`node ID: ${r.handle} appears twice`);
+    byHandle.set(r.handle, r.name);
+  }
+  const nodes: ClusterNode[] = [...recorded]
+    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    .map((r) => {
+      const peers = new Set<string>();
+      for (const h of r.peerHandles) {
+        const name = byHandle.get(h);
+        if (name === undefined) fail(`missing data: cannot resolve peer ID ${h}`);
+        if (name === r.name) fail(`corrupted data: ${h} cannot peer with itself`);
+        peers.add(name);
+      }
+      return {
+        name: r.name,
+        id: { text: `local:${r.name}`, scheme: "local", path: r.name },
+        peers,
+        topics: sortedUnique(r.topics),
+        generatorFile: r.generatorFile,
+        numInputs: 0,
+        disableForwarding: r.disableForwarding,
+        inputsByNode: new Map<string, number>(),
+        left: [],
+        right: [],
+      };
+    });
+  buildNodeTree(nodes);
+  const outputs = new Map(recorded.map((r) => [r.name, r.outputs]));
+  const step = (src: ClusterNode, dst: ClusterNode, filter: readonly string[]) => {
+    let n = 0;
+    for (const [topic, k] of outputs.get(src.name)!) if (matchesAny(topic, filter)) n += k;
+    if (n === 0) return;
+    dst.numInputs += n;
+    dst.inputsByNode.set(src.name, (dst.inputsByNode.get(src.name) ?? 0) + n);
+  };
+  // Walks away from the source in one direction of the tree, as the C++ tool
+  // does; `seen` only guards against cycles, which a tree does not have.
+  const traverse = (
+    src: ClusterNode,
+    dst: ClusterNode,
+    filter: readonly string[],
+    walk: (n: ClusterNode) => ClusterNode[],
+    seen: Set<ClusterNode>,
+  ) => {
+    if (seen.has(dst)) return;
+    seen.add(dst);
+    step(src, dst, filter);
+    if (dst.disableForwarding) return;
+    for (const peer of walk(dst)) {
+      if (filter.some((t) => peer.topics.includes(t))) traverse(src, peer, filter, walk, seen);
+    }
+  };
+  for (const n of nodes) {
+    for (const peer of n.left) traverse(n, peer, peer.topics, (x) => x.left, new Set([n]));
+    for (const peer of n.right) traverse(n, peer, peer.topics, (x) => x.right, new Set([n]));
+  }
+  let port = 8000;
+  const lines = ["nodes {"];
+  const list = (name: string, xs: readonly string[]) => {
+    if (xs.length === 0) return;
+    lines.push(`    ${name} = [`, ...xs.map((x) => `      ${JSON.stringify(x)},`), "    ]");
+  };
+  for (const n of nodes) {
+    const id = n.left.length === 0 ? `local:${n.name}` : `tcp://127.0.0.1:${port++}`;
+    lines.push(`  ${n.name} {`, `    id = <${id}>`);
+    if (n.numInputs > 0) {
+      lines.push(`    num-inputs = ${n.numInputs}`, "    inputs-by-node {");
+      for (const [src, k] of [...n.inputsByNode].sort(([a], [b]) => a < b ? -1 : 1)) {
+        lines.push(`      ${src} = ${k}`);
+      }
+      lines.push("    }");
+    }
+    lines.push(`    disable_forwarding = ${n.disableForwarding}`);
+    list("topics", n.topics);
+    list("peers", sortedUnique(n.peers));
+    if (n.generatorFile && outputs.get(n.name)!.size > 0) {
+      lines.push(`    generator-file = ${JSON.stringify(n.generatorFile)}`);
+    }
+    lines.push("  }");
+  }
+  lines.push("}");
+  return lines.join("\n") + "\n";
+}
+
+function matchesAny(topic: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => topic.startsWith(p));
+}

@@ -994,6 +994,16 @@ export async function nodeMain(
       Number(env.BROKER_OUTPUT_GENERATOR_FILE_CAP ?? Infinity),
       opts,
     );
+    // Broker's recorder wrote as it went; ours keeps the file in memory, so a
+    // node stopped by a signal (pong and relay run until stopped) writes it first.
+    const signals = (["SIGINT", "SIGTERM"] as const).map((sig) => {
+      const handler = () => {
+        recording.flushSync();
+        Deno.exit(sig === "SIGINT" ? 130 : 143);
+      };
+      Deno.addSignalListener(sig, handler);
+      return () => Deno.removeSignalListener(sig, handler);
+    });
     try {
       return await runNode(opts, p, (o) => {
         const ep = new Endpoint({ ...o, recorder: (f) => recording.add(f) });
@@ -1001,6 +1011,7 @@ export async function nodeMain(
         return ep;
       });
     } finally {
+      signals.forEach((remove) => remove());
       await recording.close();
     }
   } catch (e) {
@@ -1109,15 +1120,23 @@ export class RecordingDirectory {
     }
   }
 
-  /** Writes `messages.dat` and `topics.txt` (the endpoint's filter; it only grows, as Broker's). */
-  async close(): Promise<void> {
-    await Deno.writeFile(`${this.#dir}/messages.dat`, this.#writer.bytes());
+  /**
+   * Writes `messages.dat` and `topics.txt` (the endpoint's filter; it only
+   * grows, as Broker's) now, synchronously: also from a signal handler.
+   */
+  flushSync(): void {
+    Deno.writeFileSync(`${this.#dir}/messages.dat`, this.#writer.bytes());
     if (this.#endpoint) {
-      await Deno.writeTextFile(
+      Deno.writeTextFileSync(
         `${this.#dir}/topics.txt`,
         this.#endpoint.filter.map((t) => `${t}\n`).join(""),
       );
     }
+  }
+
+  /** Writes the files and waits for the peer recorder to end (the endpoint is shut down). */
+  async close(): Promise<void> {
+    this.flushSync();
     await this.#peers;
   }
 }
