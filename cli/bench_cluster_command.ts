@@ -21,6 +21,7 @@ import {
   runClusterChild,
   runClusterInProcess,
   runClusterProcesses,
+  shrinkGeneratorFile,
 } from "./cluster_bench.ts";
 import { parseCafList } from "./caf_config.ts";
 
@@ -79,7 +80,7 @@ export function registerBenchClusterCommand(
     .option("-c, --cluster-config-file <path>", "path to the cluster configuration file")
     .option(
       "--mode <mode>",
-      "benchmark (default), dump-stats (print stats of generator files) or generate-config (a config from recording directories)",
+      "benchmark (default), dump-stats (stats of generator files), generate-config (a config from recording directories: DIR...) or shrink-generator-file (INPUT OUTPUT NEW_SIZE)",
     )
     .option("-v, --verbose", "enable verbose output")
     .option("-e, --excluded-nodes <list>", "excludes given nodes from the setup, e.g. '[\"mars\"]'")
@@ -120,8 +121,28 @@ async function runClusterCommand(args: string[], cli: ClusterCli): Promise<numbe
       return 1;
     }
   }
+  if (mode === "shrink-generator-file") {
+    const usage = "expected three positional arguments: INPUT OUTPUT NEW_SIZE";
+    if (args.length !== 3) {
+      err("invalid arguments to shrink-generator-file mode");
+      err(usage);
+      return 1;
+    }
+    if (!/^\d+$/.test(args[2])) {
+      err(`unable to parse NEW_SIZE argument: ${args[2]}`);
+      err(usage);
+      return 1;
+    }
+    try {
+      await shrinkGeneratorFile(args[0], args[1], Number(args[2]));
+      return 0;
+    } catch (e) {
+      err((e as Error).message);
+      return 1;
+    }
+  }
   if (mode !== "benchmark" && mode !== "dump-stats") {
-    err(mode === "shrink-generator-file" ? `mode ${mode} is not supported` : "invalid mode");
+    err("invalid mode");
     return 1;
   }
   const path = args[0] ?? cli.clusterConfigFile;

@@ -479,3 +479,53 @@ Deno.test("generate-config from live recordings of broker node, then the benchma
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("shrink-generator-file: the first N entries, byte for byte", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await broker([
+      "bench",
+      "cluster",
+      "--mode",
+      "shrink-generator-file",
+      MARS,
+      "small.dat",
+      "10",
+    ], {
+      cwd: dir,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const mars = await Deno.readFile(MARS);
+    const small = await Deno.readFile(`${dir}/small.dat`);
+    assert.deepEqual(small, mars.subarray(0, small.length), "a prefix of the original");
+    const file = readGeneratorFile(small);
+    const full = readGeneratorFile(mars);
+    assert.equal(file.entries.length, 10);
+    assert.deepEqual(file.entries, full.entries.slice(0, 10));
+    const again = await broker([
+      "bench",
+      "cluster",
+      "--mode",
+      "shrink-generator-file",
+      MARS,
+      "small.dat",
+      "5",
+    ], {
+      cwd: dir,
+    });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /output file small\.dat already exists/);
+    const args = await broker([
+      "bench",
+      "cluster",
+      "--mode",
+      "shrink-generator-file",
+      MARS,
+      "x.dat",
+    ], { cwd: dir });
+    assert.equal(args.code, 1);
+    assert.match(args.stderr, /expected three positional arguments: INPUT OUTPUT NEW_SIZE/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

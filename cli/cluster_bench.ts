@@ -612,3 +612,28 @@ export async function readRecordingDirectory(dir: string): Promise<RecordedNode>
     outputs,
   };
 }
+
+/**
+ * `shrink-generator-file IN OUT N`: the first `N` entries of a generator
+ * file, as raw bytes (header, topic definitions and entries unchanged).
+ * Refuses to overwrite `OUT`, as the C++ tool does.
+ *
+ * @example
+ * ```ts ignore
+ * await shrinkGeneratorFile("mars.dat", "small.dat", 100);
+ * ```
+ */
+export async function shrinkGeneratorFile(input: string, output: string, n: number): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(input);
+  } catch {
+    return fail(`input file ${input} not found`, ErrorCode.cannot_open_file);
+  }
+  if (await Deno.stat(output).then(() => true, () => false)) {
+    fail(`output file ${output} already exists`, ErrorCode.cannot_write_file);
+  }
+  const file = readGeneratorFile(bytes);
+  const end = n <= 0 ? 5 : file.entryEnds[Math.min(n, file.entryEnds.length) - 1] ?? 5;
+  await Deno.writeFile(output, bytes.subarray(0, end), { createNew: true });
+}

@@ -85,6 +85,11 @@ export interface GeneratorFile {
   readonly topics: readonly string[];
   /** Messages in recorded order. */
   readonly entries: readonly GeneratorEntry[];
+  /**
+   * Byte offset just past each entry: the file cut there is a valid
+   * generator file with the first entries (topic definitions precede their use).
+   */
+  readonly entryEnds: readonly number[];
 }
 
 class Reader {
@@ -187,6 +192,7 @@ export function readGeneratorFile(
   }
   const topics: string[] = [];
   const entries: GeneratorEntry[] = [];
+  const entryEnds: number[] = [];
   const dec = new TextDecoder();
   while (r.pos < bytes.length) {
     const at = r.pos;
@@ -211,6 +217,7 @@ export function readGeneratorFile(
     }
     if (kind === 1) {
       entries.push({ kind: "data", topic, shape: readShape(r, version, 0) });
+      entryEnds.push(r.pos);
       continue;
     }
     const command = r.u8();
@@ -225,8 +232,9 @@ export function readGeneratorFile(
       throw new BrokerError(ErrorCode.invalid_data, `unknown command type ${command} at ${at}`);
     }
     entries.push({ kind: "command", topic, command, commandShapes });
+    entryEnds.push(r.pos);
   }
-  return { version, topics, entries };
+  return { version, topics, entries, entryEnds };
 }
 
 /** A source of pseudo-random numbers in [0, 1). */
