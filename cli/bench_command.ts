@@ -36,7 +36,7 @@ import {
   vector,
 } from "../mod.ts";
 import { throughputChartSvg, type ThroughputSeries } from "./throughput_chart.ts";
-import { selfCommandArgs } from "./self.ts";
+import { lines, selfCommandArgs } from "./self.ts";
 
 /** Nanoseconds of wall-clock time with sub-millisecond resolution, comparable across processes. */
 export function nowNs(): bigint {
@@ -273,20 +273,6 @@ export function summarize(
     perSubscriber,
     series: { intervalMs, total, perSubscriber: counts },
   };
-}
-
-/** Splits a byte stream into lines (without their newlines). */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text += chunk;
-    let i;
-    while ((i = text.indexOf("\n")) >= 0) {
-      yield text.slice(0, i);
-      text = text.slice(i + 1);
-    }
-  }
-  if (text) yield text;
 }
 
 /** A child `broker bench --receive/--send` that talks in lines. */

@@ -17,7 +17,7 @@ import {
 } from "../engine/recording/generator_file.ts";
 import { type ClusterNode, isReceiver, isSender, type RecordedNode } from "./cluster_config.ts";
 import { parseCafConfig } from "./caf_config.ts";
-import { selfCommandArgs } from "./self.ts";
+import { lines, selfCommandArgs } from "./self.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
 export interface NodeTiming {
@@ -355,19 +355,6 @@ const Line = {
   shutdown: "shutdown",
   down: "down",
 } as const;
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, i);
-      buf = buf.slice(i + 1);
-    }
-  }
-  if (buf) yield buf;
-}
 
 /**
  * The child side of a multi-process run: drives one node by the commands on

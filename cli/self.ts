@@ -1,7 +1,8 @@
 /**
  * How the CLI starts another copy of itself (child nodes of multi-process
  * benches), both from the sources and from the one-file bundle
- * (`deno task bundle`), where every module shares the bundle's URL.
+ * (`deno task bundle`), where every module shares the bundle's URL, and how
+ * it reads the line protocol those children speak.
  *
  * @module
  */
@@ -23,4 +24,27 @@ export function selfCommandArgs(): string[] {
     "-A",
     entry.protocol === "file:" ? decodeURIComponent(entry.pathname) : entry.href,
   ];
+}
+
+/**
+ * Splits a byte stream (a child's stdout) into lines, without their newlines.
+ *
+ * @example
+ * ```ts
+ * import { lines } from "./self.ts";
+ * const stream = ReadableStream.from([new TextEncoder().encode("up\nack\n")]);
+ * for await (const l of lines(stream)) console.log(l); // "up", then "ack"
+ * ```
+ */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let text = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    let i;
+    while ((i = text.indexOf("\n")) >= 0) {
+      yield text.slice(0, i);
+      text = text.slice(i + 1);
+    }
+  }
+  if (text) yield text;
 }
