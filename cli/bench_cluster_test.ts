@@ -161,19 +161,26 @@ Deno.test("cluster bench: dump-stats of mars.dat", async () => {
     "└── topics:",
     "    └── /benchmark/events (1000)",
   ]);
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.copyFile(MARS, `${dir}/mars.dat`);
+  await inTempDir(async (dir) => {
     const r = await broker(["bench", "cluster", "-", "--mode", "dump-stats"], {
       cwd: dir,
       stdin: EXAMPLE,
     });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, lines.join("\n") + "\n");
+  });
+});
+
+/** Runs `fn` in a fresh directory holding a copy of mars.dat, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(MARS, `${dir}/mars.dat`);
+    await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
 function twoNodes(port: number, generator: string, outputs: number, inputs: number): string {
   return `# mars publishes, earth receives
@@ -202,8 +209,7 @@ interface Result {
 }
 
 Deno.test("cluster bench: two nodes in one process, the file looped 2.5 times", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const conf = `${dir}/setup.conf`;
     await Deno.copyFile(MARS, `${dir}/mars.dat`);
     await Deno.writeTextFile(conf, twoNodes(freePort(), "mars.dat", 2500, 2500));
@@ -225,15 +231,11 @@ Deno.test("cluster bench: two nodes in one process, the file looped 2.5 times", 
     assert.equal(lines[2], "system: Ts");
     assert.equal(lines[3].replace(/\d+/g, "N"), "messages: N sent, N received, N msgs/s");
     assert.equal(lines.length, 4);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster bench: a relay that forwards, and two senders into one receiver", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.copyFile(MARS, `${dir}/mars.dat`);
+  await inTempDir(async (dir) => {
     const [pm, pv] = [freePort(), freePort()];
     // mars and venus publish 700 and 300 (venus stops mid-file); jupiter relays
     // to earth with forwarding on, so both it and earth count all 1000.
@@ -254,15 +256,11 @@ Deno.test("cluster bench: a relay that forwards, and two senders into one receiv
     assert.equal(result.messagesReceived, 2000);
     assert.match(r.stderr, /jupiter successfully peered to tcp:\/\/127\.0\.0\.1:\d+ \(earth\)/);
     assert.match(r.stderr, /all nodes are up and running, run benchmark/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster bench: one process per node", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.copyFile(MARS, `${dir}/mars.dat`);
+  await inTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/setup.conf`, twoNodes(freePort(), "mars.dat", 1500, 1500));
     const r = await broker(["bench", "cluster", "setup.conf", "--processes", "--json"], {
       cwd: dir,
@@ -271,15 +269,11 @@ Deno.test("cluster bench: one process per node", async () => {
     const result = JSON.parse(r.stdout) as Result;
     assert.equal(result.messagesSent, 1500);
     assert.equal(result.messagesReceived, 1500);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster bench: bad input ends with one line and exit code 1", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.copyFile(MARS, `${dir}/mars.dat`);
+  await inTempDir(async (dir) => {
     const port = freePort();
     // Earth waits for more than mars sends: a timeout, not a hang.
     await Deno.writeTextFile(`${dir}/short.conf`, twoNodes(port, "mars.dat", 10, 20));
@@ -306,9 +300,7 @@ Deno.test("cluster bench: bad input ends with one line and exit code 1", async (
     });
     assert.equal(mode.code, 1);
     assert.equal(mode.stderr, "invalid mode\n");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("generate-config: inputs along the tree, through forwarding nodes only", () => {
@@ -410,8 +402,7 @@ Deno.test("generate-config from live recordings of broker node, then the benchma
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const port = freePort();
     const node = (name: string, args: string[]) =>
       new Deno.Command(Deno.execPath(), {
@@ -475,14 +466,11 @@ Deno.test("generate-config from live recordings of broker node, then the benchma
     });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /"nope" is not a directory/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("shrink-generator-file: the first N entries, byte for byte", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const r = await broker([
       "bench",
       "cluster",
@@ -525,7 +513,5 @@ Deno.test("shrink-generator-file: the first N entries, byte for byte", async () 
     ], { cwd: dir });
     assert.equal(args.code, 1);
     assert.match(args.stderr, /expected three positional arguments: INPUT OUTPUT NEW_SIZE/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
