@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import { dirname, resolve } from "node:path";
 import { BrokerError } from "../mod.ts";
 import { generateClusterConfig, peeringTree, readClusterConfig } from "./cluster_config.ts";
@@ -89,7 +89,7 @@ export function registerBenchClusterCommand(
     .option("--timeout <seconds>", "give up when a receiver gets nothing for this long", "30")
     .option("--seed <n>", "seed of the value generator", "1")
     .option("--decode", "receivers build each value instead of counting validated messages")
-    .option("--node <name>", "(internal) run one node of a multi-process run")
+    .addOption(new Option("--node <name>", "run one node of a multi-process run").hideHelp())
     .action(async (args: string[], cli: ClusterCli) => {
       setExitCode(await runClusterCommand(args, cli));
     });

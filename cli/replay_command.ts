@@ -175,7 +175,9 @@ export function registerReplayCommand(
 ): void {
   program
     .command("replay")
-    .description("replay a Broker recording (generator file) into live peers")
+    .description(
+      "replay a capture (broker record), a pcap/pcapng of Broker traffic or a Broker generator file into live peers",
+    )
     .argument(
       "<file>",
       "a capture (broker record), a pcap or pcapng of Broker traffic, or a Broker generator file (mars.dat)",
