@@ -103,7 +103,10 @@ export interface CommandBus {
   readonly idBytes: Uint8Array;
   /** Receives the commands on `topic` (and announces the topic to peers, as Broker's stores do). */
   onCommands(topic: string, handler: (m: CommandMessage) => void): () => void;
-  /** Sends a command: to every peer subscribed to `topic`, or only to `receiver`. */
+  /**
+   * Sends a command: to every peer subscribed to `topic`, or only to
+   * `receiver`. The payload is copied before the call returns.
+   */
   sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
   /** Whether a peer announced `topic` (e.g. a master's topic). */
   hasPeerSubscriber(topic: string): boolean;
@@ -668,7 +671,7 @@ export class Endpoint {
       const handlers = this.#commandHandlers.get(topic);
       if (handlers) {
         // Handlers may keep the payload: it lies in the reused read buffer.
-        const copy = payload.slice();
+        const copy = copyToSlab(payload);
         const sender = from.peerId!;
         for (const h of handlers) h({ sender, receiver, topic, payload: copy });
       }

@@ -424,20 +424,36 @@ function writeContent(w: Writer, c: Command): void {
  * ```
  */
 export function encodeCommand(command: InternalCommand): Uint8Array {
+  return encodeCommandTransient(command).slice();
+}
+
+/**
+ * Like `encodeCommand`, but the bytes lie in a scratch buffer that the next
+ * call overwrites: for a caller that copies them at once (into a frame), so
+ * no command costs an ArrayBuffer of its own.
+ *
+ * @example
+ * ```ts
+ * import { encodeCommandTransient } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * const view = encodeCommandTransient({
+ *   seq: 0n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
+ *   content: { type: "keepalive", seq: 1n },
+ * });
+ * console.log(view.length); // 65, valid until the next call
+ * ```
+ */
+export function encodeCommandTransient(command: InternalCommand): Uint8Array {
   // One scratch writer for every call: encoding never re-enters itself, and a
   // fresh buffer plus DataView per command was a visible share of store traffic.
+  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer(); // a large snapshot grew it
   const w = scratch;
   w.pos = 0;
-  try {
-    w.u64(command.seq, "seq");
-    w.entity(command.sender, "sender");
-    w.entity(command.receiver, "receiver");
-    writeContent(w, command.content);
-    return w.buf.slice(0, w.pos);
-  } finally {
-    // Do not keep a buffer a large snapshot grew.
-    if (w.buf.length > SCRATCH_MAX) scratch = new Writer();
-  }
+  w.u64(command.seq, "seq");
+  w.entity(command.sender, "sender");
+  w.entity(command.receiver, "receiver");
+  writeContent(w, command.content);
+  return w.buf.subarray(0, w.pos);
 }
 
 /** Largest scratch buffer kept between calls. */

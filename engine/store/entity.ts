@@ -105,9 +105,18 @@ export function entityEquals(a: Entity, b: Entity): boolean {
  * ```
  */
 export function entityKey(e: Entity): string {
-  // Latin-1 characters of the bytes: cheaper than hex and still unique.
-  return String.fromCharCode(...e.endpoint) + e.object.toString(16);
+  // Latin-1 characters of the bytes: cheaper than hex and still unique. The
+  // decoder reuses one array per endpoint ID, so its part is computed once.
+  let id = endpointKeys.get(e.endpoint);
+  if (id === undefined) {
+    id = String.fromCharCode(...e.endpoint);
+    endpointKeys.set(e.endpoint, id);
+  }
+  const o = e.object;
+  return id + (o <= 0xffffffffn ? Number(o) : o).toString(16);
 }
+
+const endpointKeys = new WeakMap<Uint8Array, string>();
 
 /**
  * Broker's text form `object@endpoint-uuid`, or `none` for the nil entity.

@@ -15,7 +15,7 @@ import type { EndpointId } from "../wire/endpoint_id.ts";
 import type { Data } from "../data/mod.ts";
 import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
-import { type ActionCommand, type Command, encodeCommand } from "./commands.ts";
+import { type ActionCommand, type Command, encodeCommandTransient } from "./commands.ts";
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 
@@ -88,9 +88,10 @@ export function sendStoreCommand(
   content: Command,
   envelopeReceiver?: EndpointId,
 ): void {
+  // sendCommand copies the bytes into its frame before anything can encode again.
   bus.sendCommand(
     topic,
-    encodeCommand({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
+    encodeCommandTransient({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
     envelopeReceiver,
   );
 }
