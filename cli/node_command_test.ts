@@ -1369,3 +1369,73 @@ Deno.test(
     }
   },
 );
+
+// ping -> relay -> pong as three processes: the relay subscribes, so each side's
+// messages route through it; every mix of ours and broker-node in the middle.
+for (
+  const [ping, relay, pong] of [
+    ["ours", "ours", "ours"],
+    ["ours", "c++", "ours"],
+    ["c++", "ours", "c++"],
+    ["c++", "ours", "ours"],
+  ] as const
+) {
+  Deno.test(`ping through a relay: ${ping} ping -> ${relay} relay -> ${pong} pong`, {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  }, async () => {
+    const [pongPort, relayPort] = [freePort(), freePort()];
+    const topics = '--topics=["/bench/ping"]';
+    const pongNode = new NodeProcess(pong, [
+      "--disable-ssl",
+      "-m",
+      "pong",
+      topics,
+      "-p",
+      String(pongPort),
+    ]);
+    let relayNode: NodeProcess | undefined;
+    try {
+      await waitForPort(pongPort);
+      relayNode = new NodeProcess(relay, [
+        "--disable-ssl",
+        "-m",
+        "relay",
+        "-v",
+        topics,
+        "-p",
+        String(relayPort),
+        `--peers=[<tcp://127.0.0.1:${pongPort}>]`,
+      ]);
+      await waitForPort(relayPort);
+      // No settling wait: ping mode repeats ping 0 until a pong comes back.
+      const pingNode = new NodeProcess(ping, [
+        "--disable-ssl",
+        "-m",
+        "ping",
+        topics,
+        "-n",
+        "5",
+        "-s",
+        "20",
+        `--peers=[<tcp://127.0.0.1:${relayPort}>]`,
+      ]);
+      const status = await Promise.race([
+        pingNode.status,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000)),
+      ]);
+      if (!status) await pingNode.stop();
+      assert.equal(status?.code, 0, pingNode.describe() + relayNode.describe());
+      const rtts = pingNode.out.trim().split("\n");
+      assert.equal(rtts.length, 5, pingNode.describe());
+      assert.ok(rtts.every((l) => /^\d+$/.test(l)), pingNode.describe());
+      // The relay saw the traffic it carried, in broker-node's words.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.match(relayNode.out + relayNode.err, /received ping 5/, relayNode.describe());
+      assert.match(relayNode.out + relayNode.err, /received pong 5/, relayNode.describe());
+    } finally {
+      await relayNode?.stop();
+      await pongNode.stop();
+    }
+  });
+}
