@@ -47,6 +47,7 @@ import { type CloneOptions, StoreClone } from "./store/clone.ts";
 import { type MasterOptions, StoreMaster } from "./store/master.ts";
 import { MemoryBackend } from "./store/memory_backend.ts";
 import { Store } from "./store/store.ts";
+import type { StoreActor } from "./store/store_common.ts";
 
 /** Options of an endpoint, named after Broker's configuration keys. */
 export interface EndpointOptions {
@@ -1266,6 +1267,9 @@ export class Endpoint {
   /**
    * Attaches the master of store `name` (default backend: in memory). Throws
    * `BrokerError(master_exists)` when a peer already announces that master.
+   * When this endpoint already runs that master, the new handle shares it, as
+   * Broker hands back the master it has (`backend` then goes unused: close it
+   * if you opened one); the master stops when its last handle closes.
    *
    * @example
    * ```ts
@@ -1284,11 +1288,17 @@ export class Endpoint {
     options?: MasterOptions,
   ): Store {
     this.#assertRunning();
-    return new Store(new StoreMaster(this, name, backend, options));
+    return this.#shareStore(
+      this.#masters,
+      name,
+      () => new StoreMaster(this, name, backend, options),
+    );
   }
 
   /**
    * Attaches a clone of store `name`: it finds the master through its peers.
+   * Like Broker, refuses with `BrokerError(no_such_master)` when this endpoint
+   * is the master of `name`, and shares the clone it already runs.
    *
    * @example
    * ```ts
@@ -1301,8 +1311,35 @@ export class Endpoint {
    */
   attachClone(name: string, options?: CloneOptions): Store {
     this.#assertRunning();
-    return new Store(new StoreClone(this, name, options));
+    if (this.#masters.get(name)?.actor.closed === false) {
+      throw new BrokerError(
+        ErrorCode.no_such_master,
+        `this endpoint is the master of ${name}; a clone of it here is refused, as Broker does`,
+      );
+    }
+    return this.#shareStore(this.#clones, name, () => new StoreClone(this, name, options));
   }
+
+  readonly #masters = new Map<string, SharedStore>();
+  readonly #clones = new Map<string, SharedStore>();
+
+  // One actor per store name and role, as Broker's core keeps; handles count.
+  #shareStore(map: Map<string, SharedStore>, name: string, make: () => StoreActor): Store {
+    let slot = map.get(name);
+    if (!slot || slot.actor.closed) map.set(name, slot = { actor: make(), handles: 0 });
+    slot.handles++;
+    const s = slot;
+    return new Store(s.actor, () => {
+      if (--s.handles > 0) return;
+      s.actor.close();
+      if (map.get(name) === s) map.delete(name);
+    });
+  }
+}
+
+interface SharedStore {
+  readonly actor: StoreActor;
+  handles: number;
 }
 
 function checkTopic(topic: string): void {

@@ -105,6 +105,45 @@ Deno.test("store: every operation through a clone, seen by master and clone", op
   }
 });
 
+Deno.test("store: one actor per name and role, as Broker's core keeps them", opts, async () => {
+  const [a, b] = await pair();
+  const m1 = a.attachMaster("kv", undefined, FAST);
+  const m2 = a.attachMaster("kv", undefined, FAST);
+  const c1 = b.attachClone("kv", FAST);
+  const c2 = b.attachClone("kv", FAST);
+  try {
+    // A second handle shares the master (and the clone): same entity, same data.
+    assert.deepEqual(m2.id, m1.id);
+    assert.deepEqual(c2.id, c1.id);
+    await m1.put(str("a"), count(1n));
+    assert.equal(dataToString(await m2.get(str("a"))), "1");
+    await waitUntil(async () => await c2.exists(str("a")));
+    // A clone of a store this endpoint is master of is refused, as by Broker.
+    assert.throws(
+      () => a.attachClone("kv", FAST),
+      (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.no_such_master,
+    );
+    // Closing one handle leaves the other working; the last one stops the store.
+    m1.close();
+    assert.equal(m1.closed, true);
+    assert.equal(m2.closed, false);
+    await rejectsWith(m1.get(str("a")), ErrorCode.shutting_down);
+    await m2.put(str("b"), count(2n));
+    await waitUntil(async () => await c1.exists(str("b")));
+    c1.close();
+    assert.equal(await c2.exists(str("b")), true);
+    m2.close();
+    assert.equal(m2.closed, true);
+    // With the master gone, this endpoint may clone the store.
+    const late = a.attachClone("kv", { ...FAST, requestTimeout: 200 });
+    late.close();
+  } finally {
+    for (const s of [m1, m2, c1, c2]) s.close();
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
 Deno.test("store: a late clone gets the snapshot", opts, async () => {
   const [a, b] = await pair();
   const master = a.attachMaster("kv", undefined, FAST);

@@ -26,6 +26,7 @@ import type { Entity } from "./entity.ts";
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { expiryNs, type StoreActor } from "./store_common.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
 
 /** Options of writes that may set an expiry. */
 export interface WriteOptions {
@@ -60,56 +61,72 @@ const AWAIT_IDLE_MS = 15_000;
  * ```
  */
 export class Store {
-  readonly #actor: StoreActor;
+  readonly #live: StoreActor;
+  readonly #release?: () => void;
+  #released = false;
 
-  /** Wraps a master or clone actor (use `Endpoint.attachMaster` / `attachClone`). */
-  constructor(actor: StoreActor) {
-    this.#actor = actor;
+  /**
+   * Wraps a master or clone actor (use `Endpoint.attachMaster` /
+   * `attachClone`). `release` runs on `close` instead of closing the actor,
+   * when several handles share it.
+   */
+  constructor(actor: StoreActor, release?: () => void) {
+    this.#live = actor;
+    this.#release = release;
+  }
+
+  // Every use goes through here: a closed handle fails like a closed store,
+  // even while other handles keep the actor running.
+  get #actor(): StoreActor {
+    if (this.#released) {
+      throw new BrokerError(ErrorCode.shutting_down, `store ${this.#live.name} closed`);
+    }
+    return this.#live;
   }
 
   /** The store's name. */
   get name(): string {
-    return this.#actor.name;
+    return this.#live.name;
   }
 
   /** Whether this handle is the master. */
   get isMaster(): boolean {
-    return this.#actor.isMaster;
+    return this.#live.isMaster;
   }
 
   /** The actor's entity (publisher of this handle's writes). */
   get id(): Entity {
-    return this.#actor.id;
+    return this.#live.id;
   }
 
   /** Master: clones that completed the handshake; clone: its master, once attached. */
   get peers(): Entity[] {
-    return this.#actor.peers;
+    return this.#live.peers;
   }
 
   /** Master: clones whose writer channel is open; clone: empty. */
   get writers(): Entity[] {
-    return this.#actor.writers;
+    return this.#live.writers;
   }
 
-  /** Whether `close` ran (or the endpoint shut down). */
+  /** Whether `close` ran on this handle, or the store closed (e.g. the endpoint shut down). */
   get closed(): boolean {
-    return this.#actor.closed;
+    return this.#released || this.#live.closed;
   }
 
   /** The value under key, or with `aspect` one element of it; rejects with `no_such_key`. */
   get(key: Data, aspect?: Data): Promise<Data> {
-    return this.#actor.get(key, aspect);
+    return this.#call(() => this.#actor.get(key, aspect));
   }
 
   /** Whether key exists. */
   exists(key: Data): Promise<boolean> {
-    return this.#actor.exists(key);
+    return this.#call(() => this.#actor.exists(key));
   }
 
   /** All keys. */
   keys(): Promise<Data[]> {
-    return this.#actor.keys();
+    return this.#call(() => this.#actor.keys());
   }
 
   /** Sets key to value. */
@@ -211,12 +228,18 @@ export class Store {
 
   /** Resolves true once nothing is in flight (false after the timeout, default 15 s). */
   awaitIdle(timeoutMs = AWAIT_IDLE_MS): Promise<boolean> {
-    return this.#actor.awaitIdle(timeoutMs);
+    return this.#call(() => this.#actor.awaitIdle(timeoutMs));
   }
 
-  /** Detaches the store: stops its timer, and a master closes its backend. */
+  /**
+   * Detaches this handle. When it was the last one, the store stops: its
+   * timer ends, and a master closes its backend.
+   */
   close(): void {
-    this.#actor.close();
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#release) this.#release();
+    else this.#live.close();
   }
 
   #write(cmd: Unpublished): Promise<void> {
