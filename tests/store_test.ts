@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   BrokerError,
   count,
+  type Data,
   dataToString,
   Endpoint,
   ErrorCode,
@@ -217,6 +218,41 @@ Deno.test("store: a SQLite master restarted on the same file keeps its data", op
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "store: a SQLite master restarted mid-expiry still expires the key, with an event",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/kv.sqlite`;
+    try {
+      let ep = new Endpoint();
+      let kv = ep.attachMaster("kv", new SqliteBackend({ path }), FAST);
+      await kv.put(str("soon"), count(1n), { expiry: 600 });
+      await kv.put(str("kept"), count(2n));
+      kv.close();
+      await ep.shutdown();
+      // A new process would start here: the expiry lives only in the file.
+      ep = new Endpoint();
+      kv = ep.attachMaster("kv", new SqliteBackend({ path }), FAST);
+      const events = kv.events({ capacity: 16 });
+      try {
+        assert.equal(await kv.exists(str("soon")), true, "not yet due");
+        await waitUntil(async () => !(await kv.exists(str("soon"))), 5000);
+        const ev = await events.get(2000);
+        assert.equal(ev?.type, "expire");
+        assert.equal(dataToString((ev as { key: Data }).key), "soon");
+        assert.equal(dataToString(await kv.get(str("kept"))), "2");
+      } finally {
+        events.close();
+        kv.close();
+        await ep.shutdown();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("store: master_exists, request_timeout, stale_data", opts, async () => {
   const [a, b] = await pair();
