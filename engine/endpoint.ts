@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { copyToSlab, type Data, encode, encodeAfter, validate } from "./data/mod.ts";
+import {
+  copyToSlab,
+  type Data,
+  encode,
+  encodeAfter,
+  validate,
+  validateForLater,
+} from "./data/mod.ts";
 import {
   clearReceiver,
   copyOriginTag,
@@ -631,9 +638,10 @@ export class Endpoint {
     }
     const broadcast = tag !== undefined || isNilEndpointId(receiver);
     const toUs = broadcast || endpointIdsEqual(receiver, this.#id);
+    let unsorted: boolean | undefined;
     if (type === EnvelopeType.data) {
       try {
-        validate(payload);
+        unsorted = validateForLater(payload);
       } catch (e) {
         // Broker drops a data message whose payload does not parse, and keeps the peering.
         this.#emit(errorEvent(
@@ -686,7 +694,7 @@ export class Endpoint {
       this.#local.forEachMatch(topic, (sub) => {
         if (sub.round === round) return;
         sub.round = round;
-        msg ??= { topic, payload: copyToSlab(payload) };
+        msg ??= { topic, payload: copyToSlab(payload), unsorted };
         const p = sub.deliver(msg);
         if (p) (wait ??= []).push(p);
       });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Data, decode } from "./data/mod.ts";
+import { type Data, decode, decodeValidated } from "./data/mod.ts";
 import { BoundedQueue, type OverflowPolicy } from "./queue.ts";
 
 /** A data message as a subscriber sees it. */
@@ -20,6 +20,11 @@ export interface DataMessage {
 export interface PendingMessage {
   readonly topic: string;
   readonly payload: Uint8Array;
+  /**
+   * Set when the endpoint validated the payload on arrival (see
+   * `validateForLater`): building the value then skips a second validation.
+   */
+  readonly unsorted?: boolean;
 }
 
 /** What a subscriber needs from its endpoint. */
@@ -42,7 +47,10 @@ export interface SubscriberOptions {
 }
 
 function materialize(m: PendingMessage): DataMessage {
-  return { topic: m.topic, data: decode(m.payload) };
+  const data = m.unsorted === undefined
+    ? decode(m.payload)
+    : decodeValidated(m.payload, m.unsorted);
+  return { topic: m.topic, data };
 }
 
 /**

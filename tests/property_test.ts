@@ -6,11 +6,13 @@ import {
   compare,
   dataToString,
   decode,
+  decodeValidated,
   decodeViaTape,
   encode,
   encodeWasm,
   equals,
   validate,
+  validateForLater,
 } from "../mod.ts";
 import { WasmCodec } from "../codec-wasm/mod.ts";
 import { anyData } from "./arbitrary.ts";
@@ -25,6 +27,8 @@ Deno.test("random values round-trip: decode(encode(v)) equals v, bytes stable", 
       assert.ok(equals(back, v), `${dataToString(v)} came back as ${dataToString(back)}`);
       assert.deepEqual(encode(back), bytes);
       assert.equal(validate(bytes), bytes.length);
+      const unsorted = validateForLater(bytes);
+      assert.ok(equals(decodeValidated(inSlab(bytes), unsorted), v));
     }),
     { numRuns: RUNS },
   );
@@ -81,6 +85,23 @@ function decodesOrBrokerError(bytes: Uint8Array) {
   } catch (e) {
     if (!(e instanceof BrokerError)) throw e;
   }
+  // What validateForLater accepts, decodeValidated builds as decode does, from
+  // anywhere in a larger buffer (payloads sit inside shared slabs).
+  let unsorted: boolean;
+  try {
+    unsorted = validateForLater(bytes);
+  } catch (e) {
+    if (!(e instanceof BrokerError)) throw e;
+    return;
+  }
+  assert.equal(outcome((b) => decodeValidated(inSlab(b), unsorted), bytes), outcome(decode, bytes));
+}
+
+/** A copy of bytes in the middle of a bigger buffer, between garbage. */
+function inSlab(bytes: Uint8Array): Uint8Array {
+  const slab = new Uint8Array(bytes.length + 13).fill(0xee);
+  slab.set(bytes, 7);
+  return slab.subarray(7, 7 + bytes.length);
 }
 
 Deno.test("random bytes give a value or a BrokerError, nothing else", () => {

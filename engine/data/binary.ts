@@ -412,6 +412,49 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
 }
 
 /**
+ * Validates like `validate` and says whether some set or table arrived out of
+ * Broker's order: what `decodeValidated` needs to build the value later
+ * without validating the bytes again.
+ *
+ * @example
+ * ```ts
+ * import { decodeValidated, validateForLater } from "./binary.ts";
+ * const bytes = new Uint8Array([0x08, 0x00, 0x50, 0x01]);
+ * const unsorted = validateForLater(bytes); // false; throws on bad input
+ * console.log(String(decodeValidated(bytes, unsorted).value)); // "80/tcp"
+ * ```
+ */
+export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): boolean {
+  const c = WasmCodec.shared();
+  validateLoaded(c, c.load(asBytes(bytes)), options);
+  return c.unsorted();
+}
+
+/**
+ * Builds the value of bytes that `validateForLater` accepted, straight from
+ * where they lie: no copy into the codec and no second validation. The bytes
+ * must not have changed since; anything else is undefined behaviour, so only
+ * pass bytes this process validated and kept (e.g. a subscriber's queue).
+ */
+export function decodeValidated(bytes: Uint8Array, unsorted: boolean): Data {
+  if (bytes.buffer !== viewBuffer) {
+    viewBuffer = bytes.buffer;
+    viewU8 = new Uint8Array(bytes.buffer);
+    viewDv = new DataView(bytes.buffer);
+  }
+  rU8 = viewU8;
+  rDv = viewDv;
+  rPos = bytes.byteOffset;
+  rResort = unsorted;
+  return readValue();
+}
+
+// Payloads share 1 MiB slabs: one whole-buffer view serves many messages.
+let viewBuffer: ArrayBufferLike | undefined;
+let viewU8: Uint8Array = new Uint8Array(0);
+let viewDv: DataView = new DataView(viewU8.buffer);
+
+/**
  * Decodes the value that a caller placed in the codec's input region (see
  * `WasmCodec.inputView`), avoiding the copy that `decode` makes.
  */
