@@ -439,6 +439,13 @@ const SIMPLE_ESCAPES: Record<number, number> = {
  * Recursive-descent parser for Broker's JSON dialect over UTF-8 bytes.
  * Integers stay exact as bigints; everything else is standard JSON.
  */
+const DATA_TYPE_KEY = new TextEncoder().encode("@data-type");
+
+function isDataTypeKey(b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 10; i++) if (b[at + i] !== DATA_TYPE_KEY[i]) return false;
+  return true;
+}
+
 class Parser {
   pos = 0;
   constructor(readonly b: Uint8Array, readonly maxNesting: number) {}
@@ -518,8 +525,9 @@ class Parser {
   object(nesting: number): JsonNode {
     this.checkNesting(nesting);
     this.pos++;
-    // No prototype: keys such as "__proto__" are plain data here.
-    const obj: { [key: string]: JsonNode } = Object.create(null);
+    // A plain object keeps V8's fast shapes ({"@data-type", "data"} over and
+    // over); "__proto__" is defined as an own property below, never a prototype.
+    const obj: { [key: string]: JsonNode } = {};
     this.ws();
     if (this.b[this.pos] === 0x7d) {
       this.pos++;
@@ -534,7 +542,15 @@ class Parser {
       if (this.b[this.pos] !== 0x3a) this.fail("expected ':'");
       this.pos++;
       this.ws();
-      obj[key] = this.value(nesting);
+      const v = this.value(nesting);
+      if (key === "__proto__") {
+        Object.defineProperty(obj, key, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else obj[key] = v;
       this.ws();
       const c = this.b[this.pos++];
       if (c === 0x7d) return obj;
@@ -609,9 +625,34 @@ class Parser {
     const b = this.b;
     const start = ++this.pos;
     // Fast path: no escapes, one slice of the input.
-    while (this.pos < b.length && b[this.pos] !== 0x22 && b[this.pos] !== 0x5c) this.pos++;
+    let high = 0;
+    while (this.pos < b.length && b[this.pos] !== 0x22 && b[this.pos] !== 0x5c) {
+      high |= b[this.pos++];
+    }
     if (this.pos >= b.length) this.fail("unterminated string");
-    if (b[this.pos] === 0x22) return this.finishString(b.subarray(start, this.pos++));
+    if (b[this.pos] === 0x22) {
+      // ASCII (keys, type names, most values) needs no UTF-8 decoder: a
+      // TextDecoder call costs more than building a short string here.
+      if (high < 0x80 && this.pos - start <= 4096) {
+        const end = this.pos++;
+        // Every value is {"@data-type": ..., "data": ...}: no new string for those keys.
+        if (
+          end - start === 4 && b[start] === 0x64 && b[start + 1] === 0x61 &&
+          b[start + 2] === 0x74 && b[start + 3] === 0x61
+        ) return "data";
+        if (
+          end - start === 10 && b[start] === 0x40 && b[start + 5] === 0x2d &&
+          b[start + 9] === 0x65 && isDataTypeKey(b, start)
+        ) return "@data-type";
+        if (end - start < 32) {
+          let text = "";
+          for (let i = start; i < end; i++) text += String.fromCharCode(b[i]);
+          return text;
+        }
+        return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+      }
+      return this.finishString(b.subarray(start, this.pos++));
+    }
     const out: number[] = Array.from(b.subarray(start, this.pos));
     while (true) {
       if (this.pos >= b.length) this.fail("unterminated string");
