@@ -920,6 +920,30 @@ function toData(node: unknown, depth: number, cx: ReadContext): Data {
 }
 
 /**
+ * Parses a JSON message text once, with Broker's JSON rules (exact 64-bit
+ * integers, bare `nan`/`inf`): its top-level fields (e.g. `type` and `topic`
+ * of a WebSocket data message; undefined when the text is not an object)
+ * now, its value when `data()` is called.
+ * Throws `BrokerError(invalid_json)` for text that does not parse.
+ *
+ * @example
+ * ```ts
+ * import { readJsonMessage } from "./json.ts";
+ * const m = readJsonMessage('{"type":"data-message","topic":"/t","@data-type":"count","data":1}');
+ * console.log(m.fields?.topic, m.data().value); // "/t" 1n
+ * ```
+ */
+export function readJsonMessage(
+  text: string,
+  options?: DataFromJsonOptions,
+): { readonly fields?: Readonly<Record<string, unknown>>; data(): Data } {
+  const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const node = new Parser(utf8Enc.encode(text), 3 * maxDepth + 3).document();
+  const fields = isObject(node) ? node : undefined;
+  return { fields, data: () => toData(node, 0, { maxDepth, fromText: true }) };
+}
+
+/**
  * Reads a value from Broker's JSON form: text (a string, or UTF-8 bytes, which
  * also carry strings that are not UTF-8) or an object such as
  * {@link dataToJsonValue} or `JSON.parse` gives. Accepts Broker's non-JSON

@@ -6,7 +6,7 @@
  */
 
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { dataFromJson } from "../data/json.ts";
+import { readJsonMessage } from "../data/json.ts";
 import type { Data } from "../data/types.ts";
 
 /** The path Broker serves the API on. */
@@ -40,28 +40,19 @@ export function errorText(code: string, context: string): string {
 }
 
 /**
- * Reads `{"type":"data-message","topic":...,"@data-type":...,"data":...}`.
- * The value goes through our Broker-JSON reader (exact 64-bit integers, bare
- * nan/inf as Broker writes them); JSON.parse only finds type and topic.
+ * Reads `{"type":"data-message","topic":...,"@data-type":...,"data":...}` in
+ * one pass of our Broker-JSON reader (exact 64-bit integers, bare nan/inf as
+ * Broker writes them), which yields type, topic and value alike.
  */
 export function readDataMessage(text: string): { topic: string; data: Data } {
-  let meta: { type?: unknown; topic?: unknown };
-  try {
-    meta = JSON.parse(text);
-  } catch (e) {
-    const type = /"type"\s*:\s*"([^"]*)"/.exec(text);
-    const topic = /"topic"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(text);
-    if (!type || !topic) throw new BrokerError(ErrorCode.invalid_json, (e as Error).message);
-    meta = { type: type[1], topic: JSON.parse(`"${topic[1]}"`) };
-  }
-  if (typeof meta !== "object" || meta === null) {
-    throw new BrokerError(ErrorCode.deserialization_failed, "not an object");
-  }
-  if (meta.type !== "data-message" || typeof meta.topic !== "string") {
+  const message = readJsonMessage(text);
+  if (!message.fields) throw new BrokerError(ErrorCode.deserialization_failed, "not an object");
+  const { type, topic } = message.fields;
+  if (type !== "data-message" || typeof topic !== "string") {
     throw new BrokerError(ErrorCode.deserialization_failed, "not a data-message");
   }
-  if (meta.topic.includes("<$>")) {
+  if (topic.includes("<$>")) {
     throw new BrokerError(ErrorCode.deserialization_failed, "reserved topic");
   }
-  return { topic: meta.topic, data: dataFromJson(text) };
+  return { topic, data: message.data() };
 }
