@@ -919,6 +919,14 @@ function toData(node: unknown, depth: number, cx: ReadContext): Data {
   }
 }
 
+/** A JSON message parsed by `readJsonMessage`. */
+export interface JsonMessage {
+  /** Its top-level fields; undefined when the text is not an object. */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /** Its value, read from `@data-type` and `data` (throws a `BrokerError`). */
+  data(): Data;
+}
+
 /**
  * Parses a JSON message text once, with Broker's JSON rules (exact 64-bit
  * integers, bare `nan`/`inf`): its top-level fields (e.g. `type` and `topic`
@@ -933,10 +941,7 @@ function toData(node: unknown, depth: number, cx: ReadContext): Data {
  * console.log(m.fields?.topic, m.data().value); // "/t" 1n
  * ```
  */
-export function readJsonMessage(
-  text: string,
-  options?: DataFromJsonOptions,
-): { readonly fields?: Readonly<Record<string, unknown>>; data(): Data } {
+export function readJsonMessage(text: string, options?: DataFromJsonOptions): JsonMessage {
   const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
   const node = new Parser(utf8Enc.encode(text), 3 * maxDepth + 3).document();
   const fields = isObject(node) ? node : undefined;

@@ -7,10 +7,10 @@
  * @module
  */
 import type { Data } from "../data/types.ts";
-import { dataMessageToJson } from "../data/json.ts";
+import { dataMessageToJson, type JsonMessage, readJsonMessage } from "../data/json.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
-import { readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
+import { dataMessageOf, WEB_SOCKET_PATH } from "./protocol.ts";
 
 /** The parts of the standard `WebSocket` the client uses. */
 export interface SocketLike {
@@ -138,12 +138,16 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
   }
 
   #onMessage(text: string): void {
-    let msg: Record<string, unknown>;
+    // One parse with Broker's JSON rules: JSON.parse would round 64-bit
+    // integers and refuse Broker's bare nan/inf.
+    let parsed: JsonMessage;
     try {
-      msg = JSON.parse(text);
-    } catch {
-      msg = { type: "data-message" }; // Broker's bare nan/inf: readDataMessage copes
+      parsed = readJsonMessage(text);
+    } catch (e) {
+      this.#errors.push({ code: "deserialization_failed", context: String(e) });
+      return;
     }
+    const msg = parsed.fields ?? {};
     switch (msg.type) {
       case "ack":
         this.endpoint = String(msg.endpoint);
@@ -156,8 +160,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
         return;
       case "data-message":
         try {
-          // From the text, not the parsed object: JSON.parse rounds 64-bit integers.
-          this.#queue.push(readDataMessage(text));
+          this.#queue.push(dataMessageOf(parsed));
         } catch (e) {
           this.#errors.push({ code: "deserialization_failed", context: String(e) });
         }

@@ -6,7 +6,7 @@
  */
 
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { readJsonMessage } from "../data/json.ts";
+import { type JsonMessage, readJsonMessage } from "../data/json.ts";
 import type { Data } from "../data/types.ts";
 
 /** The path Broker serves the API on. */
@@ -45,7 +45,15 @@ export function errorText(code: string, context: string): string {
  * Broker writes them), which yields type, topic and value alike.
  */
 export function readDataMessage(text: string): { topic: string; data: Data } {
-  const message = readJsonMessage(text);
+  return dataMessageOf(readJsonMessage(text));
+}
+
+/**
+ * The topic and value of a parsed data message (see `readJsonMessage`), for
+ * a reader that already looked at its `type`. Throws `deserialization_failed`
+ * for anything else.
+ */
+export function dataMessageOf(message: JsonMessage): { topic: string; data: Data } {
   if (!message.fields) throw new BrokerError(ErrorCode.deserialization_failed, "not an object");
   const { type, topic } = message.fields;
   if (type !== "data-message" || typeof topic !== "string") {
