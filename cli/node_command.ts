@@ -25,6 +25,7 @@
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import process from "node:process";
+import { addSslOptions, type SslCliValues } from "./ssl_options.ts";
 import {
   Address,
   count,
@@ -38,6 +39,7 @@ import {
   vector,
 } from "../mod.ts";
 import { GeneratorFileWriter } from "../engine/recording/generator_file.ts";
+import type { SslOptions } from "../engine/transport/tls.ts";
 import { parseEnvelope } from "../engine/wire/mod.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import {
@@ -57,7 +59,7 @@ import {
 export type NodeMode = "relay" | "ping" | "pong";
 
 /** Option values as the command line gave them (raw text; flags as `true`). */
-export interface NodeCliValues {
+export interface NodeCliValues extends SslCliValues {
   configFile?: string;
   topics?: string;
   port?: string;
@@ -99,6 +101,8 @@ export interface NodeOptions {
   warmUp: number;
   endpointId?: string;
   disableSsl: boolean;
+  /** Broker's `broker.ssl.*` (PEM file paths), for TLS when SSL is not disabled. */
+  ssl: SslOptions;
   /** Stores to attach as masters (in memory, as broker-node does); names as given. */
   masterStores: string[];
   /** Stores to attach as clones. */
@@ -307,6 +311,13 @@ export function resolveNodeOptions(
     ) ?? NODE_DEFAULTS.warmUp,
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
+    ssl: Object.fromEntries(
+      (["certificate", "key", "cafile", "capath", "passphrase"] as const).flatMap((k) => {
+        const key = `broker.ssl.${k}` as const;
+        const v = pick(cli[key], (t) => t, key, (c, kk) => c.getString(kk), `--${key}`);
+        return v === undefined ? [] : [[k, v]];
+      }),
+    ) as SslOptions,
     masterStores,
     cloneStores,
   };
@@ -905,9 +916,10 @@ export function attachNodeStores(
 export async function runNode(
   opts: NodeOptions,
   p: NodePrinter,
-  createEndpoint: (o: { id?: string; disableSsl?: boolean }) => NodeHost = (o) => new Endpoint(o),
+  createEndpoint: (o: { id?: string; disableSsl?: boolean; ssl?: SslOptions }) => NodeHost = (o) =>
+    new Endpoint(o),
 ): Promise<number> {
-  const ep = createEndpoint({ id: opts.endpointId, disableSsl: opts.disableSsl });
+  const ep = createEndpoint({ id: opts.endpointId, disableSsl: opts.disableSsl, ssl: opts.ssl });
   let statusTask: Promise<void> | undefined;
   const stores: NodeStore[] = [];
   try {
@@ -1158,7 +1170,7 @@ export function registerNodeCommand(
   setExitCode: (code: number) => void,
   run: (cli: NodeCliValues) => Promise<number> = nodeMain,
 ): void {
-  program
+  const command = program
     .command("node")
     .description(
       "a drop-in for broker-node: relay, answer pings (pong) or measure round trips (ping)",
@@ -1187,7 +1199,8 @@ export function registerNodeCommand(
       "--master-stores <list>",
       "stores to attach as masters (in memory), e.g. '[\"kv\"]'",
     )
-    .option("--clone-stores <list>", "stores to attach as clones, e.g. '[\"kv\"]'")
+    .option("--clone-stores <list>", "stores to attach as clones, e.g. '[\"kv\"]'");
+  addSslOptions(command)
     .action(async (opts) => {
       setExitCode(await run(opts));
     });

@@ -228,6 +228,7 @@ Deno.test("resolveNodeOptions: broker-node's defaults", () => {
     warmUp: 0,
     endpointId: undefined,
     disableSsl: false,
+    ssl: {},
     masterStores: [],
     cloneStores: [],
   });

@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str } from "../mod.ts";
 import { parseCafList } from "./caf_config.ts";
@@ -40,7 +42,7 @@ export function parsePeerList(text: string): HostPort[] {
 }
 
 /** Values of `broker pipe`'s options as commander hands them over. */
-export interface PipeCliValues {
+export interface PipeCliValues extends SslCliValues {
   mode?: string;
   topic?: string;
   peers?: string;
@@ -48,7 +50,6 @@ export interface PipeCliValues {
   messageCap?: string;
   rate?: boolean;
   json?: boolean;
-  disableSsl?: boolean;
 }
 
 /** Parsed options. */
@@ -60,6 +61,8 @@ export interface PipeOptions {
   cap: number;
   rate: boolean;
   json: boolean;
+  /** TLS or plain TCP (see `endpointSslOptions`). */
+  endpoint?: { disableSsl: boolean; ssl?: SslOptions };
 }
 
 /**
@@ -94,6 +97,7 @@ export function resolvePipeOptions(cli: PipeCliValues): PipeOptions {
     cap,
     rate: !!cli.rate,
     json: !!cli.json,
+    endpoint: endpointSslOptions(cli),
   };
 }
 
@@ -125,7 +129,13 @@ export async function runPipe(
   err: (line: string) => void,
   input: ReadableStream<Uint8Array> = Deno.stdin.readable,
 ): Promise<number> {
-  const ep = new Endpoint();
+  let ep: Endpoint;
+  try {
+    ep = new Endpoint(o.endpoint);
+  } catch (e) {
+    err(`broker pipe: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
   const statuses = ep.statusSubscriber(true);
   const statusTask = (async () => {
     for await (const s of statuses) {
@@ -191,7 +201,7 @@ export function registerPipeCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
 ): void {
-  program
+  const command = program
     .command("pipe")
     .description("a drop-in for broker-pipe: publish stdin lines, or print what arrives")
     .option("-m, --mode <mode>", "'publish' or 'subscribe'")
@@ -201,7 +211,8 @@ export function registerPipeCommand(
     .option("-c, --message-cap <n>", "stop after this many messages")
     .option("-r, --rate", "print the message rate once per second instead of the messages")
     .option("--json", "read and print values in Broker's JSON instead of strings/text")
-    .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
+    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)");
+  addSslOptions(command)
     .action(async (cli) => {
       let o: PipeOptions;
       try {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { Endpoint, type RecordedFrame } from "../mod.ts";
 import { CAPTURE_MAGIC, encodeCaptureEntry } from "../engine/recording/capture/mod.ts";
@@ -77,7 +78,7 @@ export function registerRecordCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
 ): void {
-  program
+  const command = program
     .command("record")
     .description("record what an endpoint sends and receives into a capture file")
     .requiredOption("-o, --output <file>", "the capture file to write")
@@ -86,13 +87,25 @@ export function registerRecordCommand(
     .option("-l, --local-port <port>", "also accept peers on this port")
     .option("--duration <s>", "stop after this many seconds")
     .option("-c, --count <n>", "stop after this many data messages")
-    .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
-    .option("--json", "print the summary as JSON on stdout")
+    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--json", "print the summary as JSON on stdout");
+  addSslOptions(command)
     .action(async (cli) => {
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l + "\n"));
-      const file = await CaptureFile.create(cli.output);
-      const ep = new Endpoint({ recorder: (f) => file.add(f) });
+      let ep: Endpoint;
+      let file: CaptureFile;
+      try {
+        file = await CaptureFile.create(cli.output);
+        ep = new Endpoint({
+          ...endpointSslOptions(cli as SslCliValues),
+          recorder: (f) => file.add(f),
+        });
+      } catch (e) {
+        err(`broker record: ${(e as Error).message}`);
+        setExitCode(1);
+        return;
+      }
       let stop!: () => void;
       const stopped = new Promise<void>((r) => stop = r);
       const onSignal = () => stop();

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { BrokerError, encode, Endpoint } from "../mod.ts";
 import { ProgressBar } from "./progress.ts";
@@ -173,7 +174,7 @@ export function registerReplayCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
 ): void {
-  program
+  const command = program
     .command("replay")
     .description(
       "replay a capture (broker record), a pcap/pcapng of Broker traffic or a Broker generator file into live peers",
@@ -187,8 +188,9 @@ export function registerReplayCommand(
     .option("-p, --peers <list>", "peers to publish to, e.g. '[\"127.0.0.1:9999\"]'")
     .option("-r, --rate <n>", "messages per second (default: as fast as possible)")
     .option("--seed <n>", "seed of the value generator (default 1)")
-    .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
-    .option("--json", "print the summary as JSON on stdout")
+    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--json", "print the summary as JSON on stdout");
+  addSslOptions(command)
     .action(async (
       path: string,
       cli: {
@@ -198,7 +200,7 @@ export function registerReplayCommand(
         pace?: boolean;
         direction?: string;
         json?: boolean;
-      },
+      } & SslCliValues,
     ) => {
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l));
@@ -218,7 +220,14 @@ export function registerReplayCommand(
         setExitCode(1);
         return;
       }
-      const ep = new Endpoint();
+      let ep: Endpoint;
+      try {
+        ep = new Endpoint(endpointSslOptions(cli));
+      } catch (e) {
+        err(`broker replay: ${(e as Error).message}\n`);
+        setExitCode(1);
+        return;
+      }
       try {
         for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
         // Publish only once someone listens to the recorded topics.

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import {
   BrokerError,
@@ -123,12 +124,11 @@ export async function runStoreOperation(
 }
 
 /** Options of `broker store` as commander hands them over. */
-export interface StoreCliValues {
+export interface StoreCliValues extends SslCliValues {
   peers?: string;
   json?: boolean;
   expiry?: string;
   timeout?: string;
-  disableSsl?: boolean;
 }
 
 /** Registers `broker store`. */
@@ -136,7 +136,7 @@ export function registerStoreCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
 ): void {
-  program
+  const command = program
     .command("store")
     .description(
       `one operation on a data store through a clone: ${Object.keys(STORE_OPERATIONS).join(", ")}`,
@@ -148,7 +148,8 @@ export function registerStoreCommand(
     .option("--json", "read arguments and print results in Broker's JSON")
     .option("--expiry <ms>", "expiry of written keys, in milliseconds")
     .option("--timeout <ms>", "how long to wait for the master (default 10000)")
-    .option("--disable-ssl", "use unencrypted communication (TLS is not implemented yet)")
+    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)");
+  addSslOptions(command)
     .action(async (name: string, op: string, args: string[], cli: StoreCliValues) => {
       const enc = new TextEncoder();
       const say = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
@@ -163,7 +164,12 @@ export function registerStoreCommand(
         return fail((e as Error).message);
       }
       if (peers.length === 0) return fail("no peers given (-p): a clone needs a master to reach");
-      const ep = new Endpoint();
+      let ep: Endpoint;
+      try {
+        ep = new Endpoint(endpointSslOptions(cli));
+      } catch (e) {
+        return fail((e as Error).message);
+      }
       try {
         for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
         const store = ep.attachClone(name, { requestTimeout: Number(cli.timeout ?? 10_000) });

@@ -33,6 +33,7 @@ import { WebSocketServer, type WebSocketServerOptions } from "./websocket/server
 import { errorEvent, type PeerInfo, StatusCode, type StatusEvent, statusEvent } from "./status.ts";
 import { type PendingMessage, Subscriber, type SubscriberOptions } from "./subscriber.ts";
 import { connectTcp, type NetAddress, TcpConnection } from "./transport/tcp.ts";
+import { loadTlsMaterial, type SslOptions, type TlsMaterial } from "./transport/tls.ts";
 import {
   ByeToken,
   decodeRoutingUpdate,
@@ -60,8 +61,20 @@ import type { StoreActor } from "./store/store_common.ts";
 export interface EndpointOptions {
   /** Endpoint ID as UUID text; random (UUID v5-style, like CAF) when absent. */
   id?: string;
-  /** Broker's `disable-ssl`. TLS is not implemented yet, so only `true` (the default here) works. */
+  /**
+   * Broker's `disable-ssl`. Default `true` here (Broker's default is SSL on).
+   * With `false`, peerings use TLS with the certificates in `ssl`.
+   */
   disableSsl?: boolean;
+  /**
+   * Broker's `broker.ssl.*` settings (PEM file paths), used when `disableSsl`
+   * is false. Certificates are required: Broker's anonymous mode has no
+   * counterpart in Deno's TLS. As a client we present our certificate and
+   * verify the peer's chain against `cafile`/`capath` (not its host name, as
+   * Broker); as a server we present ours but, unlike Broker, cannot ask the
+   * client for one: Deno's TLS listener does not verify client certificates.
+   */
+  ssl?: SslOptions;
   /** Broker's `ttl`: written into every envelope (Broker never decrements it). Default 16. */
   ttl?: number;
   /** Messages queued per peer before `overflowPolicy` applies. Default 2048, as Broker. */
@@ -218,7 +231,8 @@ function keyOf(id: EndpointId): string {
 export class Endpoint {
   readonly #id: EndpointId;
   readonly #idText: string;
-  readonly #opts: Required<Omit<EndpointOptions, "id" | "recorder">>;
+  readonly #opts: Required<Omit<EndpointOptions, "id" | "recorder" | "ssl">>;
+  readonly #tls?: TlsMaterial;
   readonly #recorder?: (frame: RecordedFrame) => void;
   readonly #filter: string[] = [];
   /** Bumped whenever #filter grows, so a connection can tell whether it saw the latest. */
@@ -256,12 +270,7 @@ export class Endpoint {
       unpeerTimeout: options.unpeerTimeout ?? 3000,
     };
     this.#recorder = options.recorder;
-    if (!this.#opts.disableSsl) {
-      throw new BrokerError(
-        ErrorCode.invalid_peering_request,
-        "TLS is not implemented yet: pass { disableSsl: true } (and disable SSL on the C++ side)",
-      );
-    }
+    if (!this.#opts.disableSsl) this.#tls = loadTlsMaterial(options.ssl);
   }
 
   /** This endpoint's ID as UUID text. */
@@ -288,7 +297,15 @@ export class Endpoint {
     this.#assertRunning();
     let listener: Deno.Listener;
     try {
-      listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+      listener = this.#tls
+        ? Deno.listenTls({
+          hostname: host,
+          port,
+          transport: "tcp",
+          cert: this.#tls.cert,
+          key: this.#tls.key,
+        })
+        : Deno.listen({ hostname: host, port, transport: "tcp" });
     } catch (e) {
       return Promise.reject(
         new BrokerError(ErrorCode.cannot_open_resource, `cannot listen on ${host}:${port}: ${e}`),
@@ -348,7 +365,7 @@ export class Endpoint {
     if (!target.active || this.#shuttingDown) return;
     let tcp: TcpConnection;
     try {
-      tcp = await connectTcp({ host: target.host, port: target.port });
+      tcp = await connectTcp({ host: target.host, port: target.port }, 1000, this.#tls);
     } catch (e) {
       this.#emit(errorEvent(ErrorCode.peer_unavailable, `cannot connect: ${e}`, target));
       this.#dialFailed(

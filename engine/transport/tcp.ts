@@ -26,6 +26,7 @@ export interface NetAddress {
   port: number;
 }
 
+import type { TlsMaterial } from "./tls.ts";
 import { setImmediate } from "node:timers";
 
 const READ_SIZE = 256 * 1024;
@@ -236,16 +237,40 @@ export class TcpConnection {
 }
 
 /**
- * Connects to a TCP address with a timeout (Broker uses 1 s).
+ * Connects to a TCP address with a timeout (Broker uses 1 s), over TLS when
+ * given the material (the handshake then completes within the timeout too).
  *
  * @example
  * ```ts ignore
  * const conn = await connectTcp({ host: "127.0.0.1", port: 9999 }, 1000);
  * ```
  */
-export async function connectTcp(addr: NetAddress, timeoutMs = 1000): Promise<TcpConnection> {
+export async function connectTcp(
+  addr: NetAddress,
+  timeoutMs = 1000,
+  tls?: TlsMaterial,
+): Promise<TcpConnection> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const attempt = Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
+  const attempt: Promise<Deno.Conn> = tls
+    ? Deno.connectTls({
+      hostname: addr.host,
+      port: addr.port,
+      cert: tls.cert,
+      key: tls.key,
+      caCerts: tls.caCerts.length ? tls.caCerts : undefined,
+      // Broker checks the chain, not the name: certificates name nodes, not hosts.
+      unsafelyDisableHostnameVerification: true,
+    }).then(async (c) => {
+      // The handshake inside the timeout: a refused certificate is a failed dial.
+      try {
+        await c.handshake();
+      } catch (e) {
+        c.close();
+        throw e;
+      }
+      return c;
+    })
+    : Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
   try {
     const conn = await Promise.race([
       attempt,

@@ -1,0 +1,77 @@
+/**
+ * The TLS options every peering subcommand takes, named as Broker's config
+ * names them (`--broker.ssl.certificate` ...), and how they become
+ * `Endpoint` options: TLS when a certificate is given and `--disable-ssl` is
+ * not, plain TCP otherwise.
+ *
+ * @module
+ */
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import type { SslOptions } from "../engine/transport/tls.ts";
+
+/** The option values as commander hands them over. */
+export interface SslCliValues {
+  disableSsl?: boolean;
+  "broker.ssl.certificate"?: string;
+  "broker.ssl.key"?: string;
+  "broker.ssl.cafile"?: string;
+  "broker.ssl.capath"?: string;
+  "broker.ssl.passphrase"?: string;
+}
+
+const KEYS = ["certificate", "key", "cafile", "capath", "passphrase"] as const;
+
+/**
+ * Adds `--broker.ssl.*` to a command (its `--disable-ssl` stays its own).
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@commander-js/extra-typings";
+ * import { addSslOptions } from "./ssl_options.ts";
+ * const cmd = addSslOptions(new Command("pipe"));
+ * console.log(cmd.options.length); // 5
+ * ```
+ */
+export function addSslOptions<C extends CommandUnknownOpts>(cmd: C): C {
+  cmd
+    .option("--broker.ssl.certificate <path>", "PEM certificate of this endpoint (TLS)")
+    .option("--broker.ssl.key <path>", "its PEM private key (unencrypted)")
+    .option("--broker.ssl.cafile <path>", "PEM file of trusted CA certificates")
+    .option("--broker.ssl.capath <dir>", "directory of trusted CA certificates")
+    .option("--broker.ssl.passphrase <text>", "(refused: Deno cannot decrypt keys)");
+  return cmd;
+}
+
+/**
+ * The `broker.ssl.*` values given on the command line.
+ *
+ * @example
+ * ```ts
+ * import { sslFromCli } from "./ssl_options.ts";
+ * console.log(sslFromCli({ "broker.ssl.cafile": "ca.pem" })); // { cafile: "ca.pem" }
+ * ```
+ */
+export function sslFromCli(cli: SslCliValues): SslOptions {
+  const ssl: SslOptions = {};
+  for (const k of KEYS) {
+    const v = cli[`broker.ssl.${k}`];
+    if (v !== undefined) ssl[k] = v;
+  }
+  return ssl;
+}
+
+/**
+ * `Endpoint` options for a subcommand: TLS with the given certificates, or
+ * plain TCP when there are none or `--disable-ssl` says so.
+ *
+ * @example
+ * ```ts
+ * import { endpointSslOptions } from "./ssl_options.ts";
+ * console.log(endpointSslOptions({})); // { disableSsl: true }
+ * ```
+ */
+export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ssl?: SslOptions } {
+  const ssl = sslFromCli(cli);
+  if (cli.disableSsl || Object.keys(ssl).length === 0) return { disableSsl: true };
+  return { disableSsl: false, ssl };
+}

@@ -1,0 +1,90 @@
+/**
+ * TLS settings as Broker names them (`broker.ssl.certificate`, `key`,
+ * `cafile`, `capath`, `passphrase`), read into the PEM texts Deno's TLS
+ * needs. Broker authenticates peers with certificates; its other mode,
+ * anonymous ECDH when no certificate is configured, has no counterpart in
+ * Deno's TLS stack (rustls), so an endpoint with SSL on needs certificates.
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+
+/** Broker's `broker.ssl.*` options: paths of PEM files. */
+export interface SslOptions {
+  /** This endpoint's certificate chain (PEM). */
+  certificate?: string;
+  /** Its private key (PEM, unencrypted: Deno cannot use a passphrase). */
+  key?: string;
+  /** A file of trusted CA certificates (PEM, concatenated). */
+  cafile?: string;
+  /** A directory of trusted CA certificates (every file in it, PEM). */
+  capath?: string;
+  /** Broker decrypts the key with it; Deno cannot, so setting it is an error. */
+  passphrase?: string;
+}
+
+/** The PEM texts for `Deno.listenTls` and `Deno.connectTls`. */
+export interface TlsMaterial {
+  readonly cert: string;
+  readonly key: string;
+  /** Trusted CAs; empty means the system's roots. */
+  readonly caCerts: string[];
+}
+
+function fail(message: string, code = ErrorCode.invalid_data): never {
+  throw new BrokerError(code, message);
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    return fail(`cannot read ${what} ${path}: ${(e as Error).message}`, ErrorCode.cannot_open_file);
+  }
+}
+
+/**
+ * Reads the files an endpoint with SSL on needs. Throws a `BrokerError`
+ * naming what is missing or unreadable.
+ *
+ * @example
+ * ```ts ignore
+ * const tls = loadTlsMaterial({ certificate: "node.pem", key: "node.key", cafile: "ca.pem" });
+ * const listener = Deno.listenTls({ port: 9999, cert: tls.cert, key: tls.key });
+ * ```
+ */
+export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
+  if (!ssl.certificate || !ssl.key) {
+    fail(
+      "SSL needs broker.ssl.certificate and broker.ssl.key: Broker's unauthenticated mode " +
+        "(anonymous ECDH) is not available in Deno's TLS; configure certificates or disable SSL",
+    );
+  }
+  if (ssl.passphrase) {
+    fail(
+      "encrypted keys are not supported: decrypt the key (openssl pkey) and drop the passphrase",
+    );
+  }
+  const caCerts: string[] = [];
+  if (ssl.cafile) caCerts.push(readPem(ssl.cafile, "CA file"));
+  if (ssl.capath) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(ssl.capath)];
+    } catch (e) {
+      return fail(
+        `cannot read CA directory ${ssl.capath}: ${(e as Error).message}`,
+        ErrorCode.cannot_open_file,
+      );
+    }
+    for (const e of entries.filter((e) => e.isFile).sort((a, b) => a.name < b.name ? -1 : 1)) {
+      const text = readPem(`${ssl.capath}/${e.name}`, "CA file");
+      if (text.includes("-----BEGIN CERTIFICATE-----")) caCerts.push(text);
+    }
+  }
+  return {
+    cert: readPem(ssl.certificate, "certificate"),
+    key: readPem(ssl.key, "key"),
+    caCerts,
+  };
+}
