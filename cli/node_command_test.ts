@@ -1440,3 +1440,14 @@ for (
     }
   });
 }
+
+Deno.test("resolveNodeOptions: broker.ssl.* from the config file, the command line winning", () => {
+  const cfg = parseCafConfig(
+    'topics = ["/t"]\nbroker {\n  ssl {\n    certificate = "file.pem"\n    cafile = "ca.pem"\n  }\n}',
+  );
+  const opts = resolveNodeOptions({
+    "broker.ssl.certificate": "cli.pem",
+    "broker.ssl.key": "k.pem",
+  }, cfg);
+  assert.deepEqual(opts.ssl, { certificate: "cli.pem", key: "k.pem", cafile: "ca.pem" });
+});
