@@ -8,6 +8,7 @@
  * @module
  */
 import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import { lines } from "./self.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str } from "../mod.ts";
@@ -109,17 +110,6 @@ export function formatPipeMessage(topic: string, data: Data, json: boolean): str
 /** Reads one input line as the value to publish. */
 export function parsePipeLine(line: string, json: boolean): Data {
   return json ? dataFromJson(line) : str(line);
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    const parts = rest.split("\n");
-    rest = parts.pop()!;
-    yield* parts;
-  }
-  if (rest) yield rest;
 }
 
 /** Runs `broker pipe`; returns the exit code. */

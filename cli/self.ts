@@ -2,7 +2,7 @@
  * How the CLI starts another copy of itself (child nodes of multi-process
  * benches), both from the sources and from the one-file bundle
  * (`deno task bundle`), where every module shares the bundle's URL, and how
- * it reads the line protocol those children speak.
+ * it reads line-oriented streams (those children's stdout, `broker pipe`'s stdin).
  *
  * @module
  */
