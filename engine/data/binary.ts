@@ -431,6 +431,27 @@ export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): bo
 }
 
 /**
+ * Validates the value at the start of `bytes` (more may follow) and returns
+ * its length and, as `validateForLater`, whether `decodeValidated` must re-sort.
+ *
+ * @example
+ * ```ts
+ * import { decodeValidated, validatePrefix } from "./binary.ts";
+ * const bytes = new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0xff]);
+ * const { length, unsorted } = validatePrefix(bytes); // length 9
+ * console.log(decodeValidated(bytes.subarray(0, length), unsorted).value); // 7n
+ * ```
+ */
+export function validatePrefix(
+  bytes: Uint8Array,
+  options?: DecodeOptions,
+): { length: number; unsorted: boolean } {
+  const c = WasmCodec.shared();
+  const length = validateLoaded(c, c.load(asBytes(bytes)), { ...options, allowTrailing: true });
+  return { length, unsorted: c.unsorted() };
+}
+
+/**
  * Builds the value of bytes that `validateForLater` accepted, straight from
  * where they lie: no copy into the codec and no second validation. The bytes
  * must not have changed since; anything else is undefined behaviour, so only

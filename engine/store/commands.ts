@@ -22,7 +22,14 @@
  *
  * @module
  */
-import { type Data, type DataType, decode, encode, TYPE_NAMES, validate } from "../data/mod.ts";
+import {
+  type Data,
+  type DataType,
+  decodeValidated,
+  encode,
+  TYPE_NAMES,
+  validatePrefix,
+} from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { ENDPOINT_ID_SIZE } from "../wire/endpoint_id.ts";
 import { dataKey } from "./data_key.ts";
@@ -462,6 +469,9 @@ let scratch = new Writer();
 
 // ------------------------------------------------------------------ decoding
 
+let dvBuffer: ArrayBufferLike | undefined;
+let dvWhole: DataView = new DataView(new ArrayBuffer(0));
+
 function decodeFail(message: string, offset: number, cause?: unknown): never {
   throw new BrokerError(ErrorCode.deserialization_failed, message, { offset, cause });
 }
@@ -469,10 +479,18 @@ function decodeFail(message: string, offset: number, cause?: unknown): never {
 /** Bounds-checked big-endian reader, private to this module. */
 class Reader {
   readonly dv: DataView;
+  /** Where `buf` starts in its ArrayBuffer: the DataView spans the whole buffer. */
+  readonly base: number;
   pos = 0;
 
   constructor(readonly buf: Uint8Array) {
-    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Commands arrive as views into shared slabs: one DataView per slab, not per command.
+    if (buf.buffer !== dvBuffer) {
+      dvBuffer = buf.buffer;
+      dvWhole = new DataView(buf.buffer);
+    }
+    this.dv = dvWhole;
+    this.base = buf.byteOffset;
   }
 
   need(n: number, what: string): void {
@@ -486,21 +504,21 @@ class Reader {
 
   u16(what: string): number {
     this.need(2, what);
-    const x = this.dv.getUint16(this.pos);
+    const x = this.dv.getUint16(this.base + this.pos);
     this.pos += 2;
     return x;
   }
 
   u64(what: string): bigint {
     this.need(8, what);
-    const x = this.dv.getBigUint64(this.pos);
+    const x = this.dv.getBigUint64(this.base + this.pos);
     this.pos += 8;
     return x;
   }
 
   i64(what: string): bigint {
     this.need(8, what);
-    const x = this.dv.getBigInt64(this.pos);
+    const x = this.dv.getBigInt64(this.base + this.pos);
     this.pos += 8;
     return x;
   }
@@ -529,9 +547,10 @@ class Reader {
     const start = this.pos;
     try {
       const rest = this.buf.subarray(start);
-      const n = validate(rest, { allowTrailing: true });
-      const value = decode(rest.subarray(0, n));
-      this.pos += n;
+      // One validation, then the value built from the bytes where they lie.
+      const { length, unsorted } = validatePrefix(rest);
+      const value = decodeValidated(rest.subarray(0, length), unsorted);
+      this.pos += length;
       return value;
     } catch (e) {
       // The data codec also reports invalid_tag; this decoder promises one code.
