@@ -42,12 +42,13 @@
  * Run: `deno task bench:peering` (about 2 minutes) or with `--quick`
  * (about 40 s: shorter windows, fewer pings, fewer workloads and policies,
  * no 10k "distinct" row).
- * `--only=tput,latency,routing,overload,inproc` picks sections. The C++
+ * `--only=tput,tls,latency,routing,overload,inproc` picks sections. The C++
  * tools are looked up in `$BROKER_REF_BIN`, `../shared/tools/broker-ref/bin`
  * and `/work/shared/tools/broker-ref/bin`; without them, C++ rows say so.
  *
  * @module
  */
+import { tlsOptions } from "./peering_receiver.ts";
 import {
   addr,
   bool,
@@ -84,6 +85,7 @@ const BT_TOPIC = "/benchmark/events";
 const DENO = Deno.execPath();
 const HERE = new URL(".", import.meta.url).pathname;
 const RECEIVER = `${HERE}peering_receiver.ts`;
+const TLS_DIR = new URL("../fixtures/tls", import.meta.url).pathname;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
 // ------------------------------------------------------------------ workloads
@@ -431,18 +433,29 @@ function spawnReceiver(label: string, extra: string[]): Proc {
   return new Proc(label, DENO, ["run", "-A", RECEIVER, ...extra]);
 }
 
-function btServer(p: number): Proc {
+/** broker-throughput's TLS flags with the test certificates, or `--disable-ssl`. */
+function btSsl(tls: boolean): string[] {
+  return tls
+    ? [
+      `--broker.ssl.certificate=${TLS_DIR}/node.pem`,
+      `--broker.ssl.key=${TLS_DIR}/node.key`,
+      `--broker.ssl.cafile=${TLS_DIR}/ca.pem`,
+    ]
+    : ["--disable-ssl"];
+}
+
+function btServer(p: number, tls = false): Proc {
   return new Proc("broker-throughput --server", `${REF}/broker-throughput`, [
-    "--disable-ssl",
+    ...btSsl(tls),
     "--verbose",
     "--server",
     `127.0.0.1:${p}`,
   ]);
 }
 
-function btClient(p: number, type: number, extra: string[] = []): Proc {
+function btClient(p: number, type: number, extra: string[] = [], tls = false): Proc {
   return new Proc("broker-throughput client", `${REF}/broker-throughput`, [
-    "--disable-ssl",
+    ...btSsl(tls),
     ...extra,
     "-t",
     String(type),
@@ -543,7 +556,7 @@ async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> 
   return warm ? (last[1] - warm[1]) / ((last[0] - warm[0]) / 1000) : 0;
 }
 
-async function oursToOurs(w: Workload): Promise<number> {
+async function oursToOurs(w: Workload, tls = false): Promise<number> {
   const seconds = CFG.tputSec + CFG.warmSec;
   const rx = spawnReceiver("receiver", [
     "--listen",
@@ -552,9 +565,10 @@ async function oursToOurs(w: Workload): Promise<number> {
     BT_TOPIC,
     "--seconds",
     String(seconds),
+    ...(tls ? ["--ssl-dir", TLS_DIR] : []),
   ]);
   const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
-  const ep = new Endpoint();
+  const ep = new Endpoint(tls ? tlsOptions(TLS_DIR) : {});
   await ep.peer("127.0.0.1", p, { retry: 0 });
   await ep.awaitPeerSubscription(BT_TOPIC);
   let done = false;
@@ -579,11 +593,11 @@ async function oursToCpp(w: Workload): Promise<number> {
   return btSteady(btRates(srv), CFG.tputSec);
 }
 
-async function cppToCpp(w: Workload): Promise<number> {
+async function cppToCpp(w: Workload, tls = false): Promise<number> {
   const p = freePort();
-  const srv = btServer(p);
+  const srv = btServer(p, tls);
   await srv.waitLine(/listening on/);
-  btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
+  btClient(p, w.btType!, ["--peer-buffer-size=10000000"], tls);
   await srv.waitLine(/^rate: [1-9]/);
   await sleep((CFG.tputSec + 1.2) * 1000);
   return btSteady(btRates(srv), CFG.tputSec);
@@ -636,6 +650,13 @@ async function throughputSection(): Promise<void> {
       await add("C++ -> C++", w, () => cppToCpp(w), true);
       await add("ours -> C++", w, () => oursToCpp(w), true);
       await add("C++ -> ours", w, () => cppToOurs(w), true);
+    }
+  }
+  if (wants("tls")) {
+    // The same runs over TLS, with fixtures/tls's certificates on both sides.
+    for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
+      await add("ours -> ours, TLS", w, () => oursToOurs(w, true));
+      await add("C++ -> C++, TLS", w, () => cppToCpp(w, true), true);
     }
   }
 }
@@ -955,6 +976,26 @@ function report(): void {
       ));
     }
   }
+  const tlsRows = ["event_1", "event_2"].filter((w) =>
+    results.throughput.some((r) => r.path === "C++ -> C++, TLS" && r.workload === w)
+  );
+  if (tlsRows.length) {
+    const get = (path: string, w: string) =>
+      results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
+    out.push("", "Over TLS, ours / C++ (same workload, same certificates):");
+    out.push(table(
+      ["workload", "C++ -> C++, TLS", "ours -> ours, TLS", "ratio"],
+      tlsRows.map((w) => {
+        const base = get("C++ -> C++, TLS", w), ours = get("ours -> ours, TLS", w);
+        return [
+          w,
+          fmt(base),
+          fmt(ours),
+          base && ours !== null ? `${(ours / base).toFixed(2)}x` : "n/a",
+        ];
+      }),
+    ));
+  }
   if (results.latency.length) {
     out.push("", `Ping-pong round trips (${CFG.pings} pings, ${PING_SIZE}-byte payload), µs:`);
     out.push(table(
@@ -1017,7 +1058,7 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", onSignal);
   const t0 = performance.now();
   try {
-    if (wants("inproc") || wants("tput")) {
+    if (wants("inproc") || wants("tput") || wants("tls")) {
       // JIT warm-up of this process's publish path; not measured.
       progress("warm-up");
       for (const w of [W_COUNT, W_EV2]) await inProcess(w, 0.5);

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import type { SslOptions } from "../engine/transport/tls.ts";
 import { Endpoint } from "../mod.ts";
 
 /** Options of the receiver, as parsed from its command line. */
@@ -35,6 +36,8 @@ export interface ReceiverOptions {
   idleMs: number;
   waitMs: number;
   queueSize: number;
+  /** TLS with `node.pem`, `node.key` and `ca.pem` from this directory. */
+  sslDir?: string;
 }
 
 /**
@@ -69,6 +72,9 @@ export function parseReceiverArgs(args: string[]): ReceiverOptions {
       }
       case "--topic":
         o.topics.push(v);
+        break;
+      case "--ssl-dir":
+        o.sslDir = v;
         break;
       case "--seconds":
         o.seconds = Number(v);
@@ -114,7 +120,7 @@ function say(line: string): void {
  * ```
  */
 export async function runReceiver(o: ReceiverOptions): Promise<number> {
-  const ep = new Endpoint();
+  const ep = new Endpoint(o.sslDir ? tlsOptions(o.sslDir) : {});
   // Subscribing first puts the topics into the handshake's filter, so the
   // sender can publish as soon as the peering is up.
   const sub = ep.subscribe(o.topics, { queueSize: o.queueSize });
@@ -165,4 +171,20 @@ if (import.meta.main) {
   }
   // No graceful shutdown: the BYE handshake would only add time the caller waits for.
   Deno.exit(0);
+}
+
+/**
+ * Endpoint options for TLS with the certificates in `dir` (`node.pem`,
+ * `node.key`, `ca.pem`, as in fixtures/tls).
+ *
+ * @example
+ * ```ts ignore
+ * const ep = new Endpoint(tlsOptions("fixtures/tls"));
+ * ```
+ */
+export function tlsOptions(dir: string): { disableSsl: false; ssl: SslOptions } {
+  return {
+    disableSsl: false,
+    ssl: { certificate: `${dir}/node.pem`, key: `${dir}/node.key`, cafile: `${dir}/ca.pem` },
+  };
 }
