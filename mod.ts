@@ -21,7 +21,12 @@ export {
   type PeerDescription,
   type PeerOptions,
 } from "./engine/endpoint.ts";
-export { type DataMessage, Subscriber, type SubscriberOptions } from "./engine/subscriber.ts";
+export {
+  type DataMessage,
+  type PendingMessage,
+  Subscriber,
+  type SubscriberOptions,
+} from "./engine/subscriber.ts";
 export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
 export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
 export {
@@ -41,7 +46,14 @@ export {
   WebSocketServer,
   type WebSocketServerOptions,
 } from "./engine/websocket/mod.ts";
-export { type PublishOptions, type RecordedFrame } from "./engine/endpoint.ts";
+export {
+  type CommandBus,
+  type CommandMessage,
+  type PublishOptions,
+  type RecordedFrame,
+} from "./engine/endpoint.ts";
+export type { SslOptions } from "./engine/transport/tls.ts";
+export type { EndpointId } from "./engine/wire/endpoint_id.ts";
 export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
 export { type SocketLike } from "./engine/websocket/client.ts";
 export {
@@ -68,9 +80,14 @@ export {
   type SqliteJournalMode,
   type SqliteSynchronous,
 } from "./engine/store/sqlite_backend.ts";
+export type { Entity } from "./engine/store/entity.ts";
 export {
   STORE_EVENTS_TOPIC,
+  type StoreEraseEvent,
   type StoreEvent,
   type StoreEventsOptions,
   storeEventToData,
+  type StoreExpireEvent,
+  type StoreInsertEvent,
+  type StoreUpdateEvent,
 } from "./engine/store/events.ts";

@@ -76,18 +76,25 @@ export function benchMessage(shape: 1 | 2 | 3, i: number): Data {
 
 /** Latency percentiles in microseconds. */
 export interface LatencyUs {
+  /** Median. */
   p50: number;
+  /** 90th percentile. */
   p90: number;
+  /** 99th percentile. */
   p99: number;
+  /** Largest seen. */
   max: number;
 }
 
 /** What one subscriber measured. */
 export interface SubscriberResult {
+  /** Messages it received. */
   messages: number;
   /** From its first delivery to its last. */
   seconds: number;
+  /** Its rate over `seconds`. */
   messagesPerSecond: number;
+  /** Its latency percentiles. */
   latencyUs: LatencyUs;
 }
 
@@ -98,22 +105,33 @@ export interface SubscriberResult {
  * every message delivered); `perSubscriber` has each subscriber's own.
  */
 export interface BenchResult {
+  /** broker-throughput's message shape (1, 2 or 3). */
   shape: number;
   /** "N-to-M": publishers to subscribers. */
   layout: string;
+  /** How many publishers. */
   publishers: number;
+  /** How many subscribers. */
   subscribers: number;
   /** Whether each endpoint ran in its own process. */
   processes: boolean;
+  /** Messages each publisher sent. */
   messagesPerPublisher: number;
   /** Messages per second per publisher; 0 is flat out. */
   rate: number;
+  /** Messages received, all subscribers together. */
   messages: number;
+  /** Encoded size of one message. */
   bytesPerMessage: number;
+  /** From the first delivery anywhere to the last. */
   seconds: number;
+  /** `messages` over `seconds`. */
   messagesPerSecond: number;
+  /** The same in MB/s of encoded values. */
   megabytesPerSecond: number;
+  /** Latency percentiles of every delivery. */
   latencyUs: LatencyUs;
+  /** Each subscriber's own figures. */
   perSubscriber: SubscriberResult[];
   /**
    * Messages per second delivered in consecutive intervals of `intervalMs`
@@ -125,9 +143,11 @@ export interface BenchResult {
 
 /** What a receiver reports (as JSON, when it runs in a child process). */
 export interface ReceiverReport {
+  /** Messages it received. */
   messages: number;
   /** Wall-clock milliseconds (comparable across processes) of the first and last delivery. */
   firstMs: number;
+  /** Wall-clock milliseconds of the last delivery. */
   lastMs: number;
   /** Messages delivered in each millisecond since `firstMs`, for the time series. */
   perMs: number[];

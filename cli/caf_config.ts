@@ -726,6 +726,7 @@ export class CafConfig {
   readonly #source?: string;
   readonly #offsets: Map<string, number>;
 
+  /** A config from entries; `origin` lets type errors name the line and column. */
   constructor(
     values: Iterable<readonly [string, ConfigValue]> = [],
     origin: { text?: string; source?: string; offsets?: Map<string, number> } = {},

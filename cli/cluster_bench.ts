@@ -104,7 +104,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * ```
  */
 export class NodeRunner {
+  /** The node it runs. */
   readonly node: ClusterNode;
+  /** Its endpoint. */
   readonly endpoint: Endpoint;
   readonly #all: readonly ClusterNode[];
   readonly #opts: ClusterRunOptions;
@@ -113,6 +115,7 @@ export class NodeRunner {
   #received = 0;
   #listening = false;
 
+  /** A runner for `node` of the cluster `all` (receivers subscribe at once). */
   constructor(node: ClusterNode, all: readonly ClusterNode[], options: ClusterRunOptions = {}) {
     this.node = node;
     this.#all = all;

@@ -22,8 +22,11 @@ import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
+  /** Where help and regular output go (default stdout). */
   writeOut?: (text: string) => void;
+  /** Where errors go (default stderr). */
   writeErr?: (text: string) => void;
+  /** Whether errors are coloured (default: when stderr is a TTY). */
   colorErr?: boolean;
 }
 

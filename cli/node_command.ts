@@ -60,37 +60,59 @@ export type NodeMode = "relay" | "ping" | "pong";
 
 /** Option values as the command line gave them (raw text; flags as `true`). */
 export interface NodeCliValues extends SslCliValues {
+  /** `--config-file`, as given. */
   configFile?: string;
+  /** `--topics`, as given. */
   topics?: string;
+  /** `--port`, as given. */
   port?: string;
+  /** `--peers`, as given. */
   peers?: string;
+  /** `--mode`, as given. */
   mode?: string;
+  /** `--verbose`, as given. */
   verbose?: boolean;
+  /** `--rate`, as given. */
   rate?: boolean;
+  /** `--name`, as given. */
   name?: string;
+  /** `--num-messages`, as given. */
   numMessages?: string;
+  /** `--payload-size`, as given. */
   payloadSize?: string;
+  /** `--rendezvous-retry`, as given. */
   rendezvousRetry?: string;
+  /** `--warm-up`, as given. */
   warmUp?: string;
+  /** `--endpoint-id`, as given. */
   endpointId?: string;
+  /** `--disable-ssl`, as given. */
   disableSsl?: boolean;
+  /** `--master-stores`, as given. */
   masterStores?: string;
+  /** `--clone-stores`, as given. */
   cloneStores?: string;
 }
 
 /** The settings a node runs with, after merging defaults, config file, command line and env. */
 export interface NodeOptions {
+  /** relay, ping or pong. */
   mode: NodeMode;
   /** Node name; broker-node keeps it but prints it nowhere. Defaults to the mode. */
   name: string;
+  /** Topics to subscribe to; ping mode uses the first. */
   topics: string[];
+  /** Print status and debug lines (`-v`). */
   verbose: boolean;
   /** Print the message rate once per second (relay mode, with `verbose`). */
   rate: boolean;
   /** Port to listen on (all interfaces), if any. */
   port?: number;
+  /** Peers to dial at start-up. */
   peers: CafUri[];
+  /** Pings to send (ping mode). */
   numMessages: number;
+  /** Extra bytes per ping (ping mode). */
   payloadSize: number;
   /** How long ping mode waits for the first pong before repeating ping 0. */
   rendezvousRetryMs: number;
@@ -99,7 +121,9 @@ export interface NodeOptions {
    * so both sides run compiled code; broker-node has no such option (0).
    */
   warmUp: number;
+  /** A fixed endpoint ID (lowercase UUID text). */
   endpointId?: string;
+  /** Plain TCP instead of TLS. */
   disableSsl: boolean;
   /** Broker's `broker.ssl.*` (PEM file paths), for TLS when SSL is not disabled. */
   ssl: SslOptions;
@@ -497,9 +521,13 @@ export function formatTopicList(topics: readonly string[]): string {
 
 /** A status or error event, as `Endpoint.statusSubscriber` yields it. */
 export interface NodeStatusEvent {
+  /** A status or an error. */
   kind: "status" | "error";
+  /** Broker's name of its code. */
   codeName: string;
+  /** What happened. */
   message: string;
+  /** The peer concerned, if any. */
   peer?: { id?: string; host?: string; port?: number };
 }
 
@@ -552,9 +580,18 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string):
   while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
 }
 
-/** Writes synchronously so lines from concurrent tasks never interleave. */
-export const writeToStdio: NodeWrite = (stream, text) =>
+/**
+ * Writes synchronously so lines from concurrent tasks never interleave.
+ *
+ * @example
+ * ```ts
+ * import { writeToStdio } from "./node_command.ts";
+ * writeToStdio("stderr", "a whole line\n");
+ * ```
+ */
+export function writeToStdio(stream: "stdout" | "stderr", text: string): void {
   writeAllSync(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
+}
 
 /**
  * broker-node's three kinds of output lines: plain results on stdout, errors
@@ -576,6 +613,7 @@ export class NodePrinter {
   readonly #colorErr: boolean;
   readonly #now: () => Date;
 
+  /** A printer; `write` and `color` default to stdio and its TTY-ness, `now` to the clock. */
   constructor(options: {
     verbose: boolean;
     write?: NodeWrite;
@@ -638,7 +676,9 @@ export function stdioColors(): { stdout: boolean; stderr: boolean } {
 
 /** A data message as a subscriber yields it. */
 export interface NodeMessage {
+  /** The topic it came on. */
   readonly topic: string;
+  /** Its value. */
   readonly data: Data;
 }
 
@@ -646,28 +686,37 @@ export interface NodeMessage {
 export interface NodeSubscriber extends AsyncIterable<NodeMessage> {
   /** Next message; undefined (or null) after `timeoutMs` or once closed. */
   get(timeoutMs?: number): Promise<NodeMessage | undefined | null>;
+  /** Stops receiving. */
   close(): void;
 }
 
 /** The part of an endpoint the modes use (an `Endpoint`, or a fake in tests). */
 export interface NodeEndpoint {
+  /** Receives the topics. */
   subscribe(topics: string[]): NodeSubscriber;
+  /** Sends a value to the peers. */
   publish(topic: string, data: Data): void;
 }
 
 /** A data store the node holds (a `Store`); the node only closes it. */
 export interface NodeStore {
+  /** Detaches the store. */
   close(): void;
 }
 
 /** Everything `runNode` needs from an endpoint. */
 export interface NodeHost extends NodeEndpoint {
+  /** Accepts peers on host:port. */
   listen(host: string, port: number): Promise<number>;
+  /** Dials a peer. */
   peer(host: string, port: number, options?: { retry?: number }): Promise<void>;
+  /** Status and error events. */
   statusSubscriber(includeStatuses: boolean): AsyncIterable<NodeStatusEvent>;
   /** Attaches a master with the in-memory backend (may throw a `BrokerError`). */
   attachMaster(name: string): NodeStore;
+  /** Attaches a clone of a store. */
   attachClone(name: string): NodeStore;
+  /** Closes everything. */
   shutdown(): Promise<void>;
 }
 
@@ -1062,6 +1111,7 @@ export function readNodeEnv(): NodeEnv {
 
 /** The environment variables `broker node` reads. */
 export interface NodeEnv {
+  /** Port to listen on, as broker-node reads it (`29001/tcp`). */
   BROKER_PORT?: string;
   /** Where to record what this node publishes (Broker's recorder layout). */
   BROKER_RECORDING_DIRECTORY?: string;

@@ -16,7 +16,9 @@ import { parseCafList } from "./caf_config.ts";
 
 /** A peer address as broker-pipe takes it. */
 export interface HostPort {
+  /** Host name or address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -44,23 +46,37 @@ export function parsePeerList(text: string): HostPort[] {
 
 /** Values of `broker pipe`'s options as commander hands them over. */
 export interface PipeCliValues extends SslCliValues {
+  /** `--mode`, as given. */
   mode?: string;
+  /** `--topic`, as given. */
   topic?: string;
+  /** `--peers`, as given. */
   peers?: string;
+  /** `--local-port`, as given. */
   localPort?: string;
+  /** `--message-cap`, as given. */
   messageCap?: string;
+  /** `--rate`, as given. */
   rate?: boolean;
+  /** `--json`, as given. */
   json?: boolean;
 }
 
 /** Parsed options. */
 export interface PipeOptions {
+  /** Publish stdin lines, or print what arrives. */
   mode: "publish" | "subscribe";
+  /** The topic. */
   topic: string;
+  /** Peers to dial. */
   peers: { host: string; port: number }[];
+  /** Port to listen on (0: none). */
   localPort: number;
+  /** Stop after this many messages (0: never). */
   cap: number;
+  /** Print the rate once per second instead of messages. */
   rate: boolean;
+  /** Values in Broker's JSON instead of strings and text. */
   json: boolean;
   /** TLS or plain TCP (see `endpointSslOptions`). */
   endpoint?: { disableSsl: boolean; ssl?: SslOptions };

@@ -55,6 +55,7 @@ export class ProgressBar {
   #last = -Infinity;
   #latest?: Progress;
 
+  /** A bar drawn through `write`, at most once per `intervalMs`. */
   constructor(write: (text: string) => void, intervalMs = 100) {
     this.#write = write;
     this.#intervalMs = intervalMs;

@@ -104,9 +104,13 @@ export async function replayCapture(
 
 /** What a replay did. */
 export interface ReplaySummary {
+  /** Messages published. */
   messages: number;
+  /** Payload bytes published. */
   bytes: number;
+  /** How long it took. */
   seconds: number;
+  /** Entries not replayed (store commands, damaged payloads). */
   skippedCommands: number;
 }
 

@@ -11,11 +11,17 @@ import type { SslOptions } from "../engine/transport/tls.ts";
 
 /** The option values as commander hands them over. */
 export interface SslCliValues {
+  /** `--disable-ssl`: plain TCP even with certificates given. */
   disableSsl?: boolean;
+  /** This endpoint's PEM certificate. */
   "broker.ssl.certificate"?: string;
+  /** Its PEM private key. */
   "broker.ssl.key"?: string;
+  /** PEM file of trusted CAs. */
   "broker.ssl.cafile"?: string;
+  /** Directory of trusted CA files. */
   "broker.ssl.capath"?: string;
+  /** Key passphrase (refused: Deno cannot decrypt keys). */
   "broker.ssl.passphrase"?: string;
 }
 

@@ -125,9 +125,13 @@ export async function runStoreOperation(
 
 /** Options of `broker store` as commander hands them over. */
 export interface StoreCliValues extends SslCliValues {
+  /** `--peers`, as given. */
   peers?: string;
+  /** `--json`, as given. */
   json?: boolean;
+  /** `--expiry`, as given. */
   expiry?: string;
+  /** `--timeout`, as given. */
   timeout?: string;
 }
 

@@ -38,9 +38,11 @@ export interface ThroughputChartOptions {
   subtitle?: string;
   /** The length of one interval, in milliseconds (the x axis is in seconds). */
   intervalMs: number;
+  /** The lines to draw (a total, then one per subscriber, say). */
   series: readonly ThroughputSeries[];
-  /** Size of the whole picture in px (default 800 × 450). */
+  /** Width of the whole picture in px (default 800). */
   width?: number;
+  /** Its height in px (default 450). */
   height?: number;
   /** The y axis title (default "messages/s"). */
   yLabel?: string;

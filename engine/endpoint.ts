@@ -96,11 +96,13 @@ export interface EndpointOptions {
 
 /** A frame as a recorder sees it. */
 export interface RecordedFrame {
+  /** Whether we sent or received it. */
   direction: "sent" | "received";
   /** The peer's endpoint ID, once the handshake told us. */
   peerId?: string;
   /** The peer's address. */
   host: string;
+  /** The peer's port. */
   port: number;
   /** The frame without its 4-byte length prefix (valid only during the call). */
   frame: Uint8Array;
@@ -257,6 +259,7 @@ export class Endpoint {
   readonly #filterWaiters: (() => void)[] = [];
   #shuttingDown = false;
 
+  /** A new endpoint: it neither listens nor peers until told to. */
   constructor(options: EndpointOptions = {}) {
     this.#id = options.id ? parseEndpointId(options.id) : newEndpointId();
     this.#idText = endpointIdToString(this.#id);

@@ -75,6 +75,7 @@ export class BrokerError extends Error {
   /** Where in the input the problem was found, when it applies. */
   readonly offset?: number;
 
+  /** An error with Broker's code, a message, and optionally where and why. */
   constructor(code: ErrorCode, message: string, options?: { offset?: number; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "BrokerError";

@@ -36,6 +36,7 @@ export interface PublisherOptions {
  * ```
  */
 export class Publisher {
+  /** The topic every value goes to. */
   readonly topic: string;
   readonly #target: PublishTarget;
   readonly #capacity: number;
@@ -44,6 +45,7 @@ export class Publisher {
   #space: (() => void)[] = [];
   #closed = false;
 
+  /** Made by `Endpoint.publisher`. */
   constructor(target: PublishTarget, topic: string, options?: PublisherOptions) {
     this.#target = target;
     this.topic = topic;

@@ -31,6 +31,7 @@ export class BoundedQueue<T> {
   /** Items dropped by the overflow policy. */
   dropped = 0;
 
+  /** A queue of at most `capacity` items, full queues handled by `policy`. */
   constructor(readonly capacity: number, readonly policy: OverflowPolicy) {
     if (!(capacity >= 1)) throw new RangeError("queue capacity must be at least 1");
   }

@@ -18,7 +18,9 @@ export interface DataMessage {
 
 /** A message as it waits in a subscriber's queue: still encoded. */
 export interface PendingMessage {
+  /** The topic it was published on. */
   readonly topic: string;
+  /** Its value in Broker's binary format. */
   readonly payload: Uint8Array;
   /**
    * Set when the endpoint validated the payload on arrival (see
@@ -29,8 +31,11 @@ export interface PendingMessage {
 
 /** What a subscriber needs from its endpoint. */
 export interface SubscriptionHost {
+  /** Routes the topics to the subscriber (and grows the filter). */
   addSubscriptions(sub: Subscriber, topics: readonly string[]): void;
+  /** Stops routing one topic to it. */
   removeSubscription(sub: Subscriber, topic: string): void;
+  /** Forgets the subscriber. */
   detach(sub: Subscriber): void;
 }
 
@@ -69,6 +74,7 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   /** The endpoint's delivery round that last reached this subscriber (so one message arrives once). */
   round = 0;
 
+  /** Made by `Endpoint.subscribe`, which passes itself as the host. */
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
     this.#host = host;
     this.#queue = new BoundedQueue(options?.queueSize ?? 1024, options?.overflowPolicy ?? "block");

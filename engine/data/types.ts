@@ -77,6 +77,7 @@ export class Address {
   readonly #w3: number;
   #bytes?: Uint8Array;
 
+  /** An address from its 16 bytes (IPv4 v4-mapped); `Address.parse` reads text. */
   constructor(bytes: Uint8Array) {
     if (bytes === FROM_WORDS) {
       this.#w0 = pendingWords[0];
@@ -180,6 +181,7 @@ export class Subnet {
   /** Prefix length over the 128-bit address (IPv4 /n is n + 96). */
   readonly rawLength: number;
 
+  /** A subnet of `address` with a prefix length over 128 bits (IPv4: n + 96). */
   constructor(address: Address, rawLength: number) {
     if (!Number.isInteger(rawLength) || rawLength < 0 || rawLength > 255) {
       throw new RangeError(`bad subnet length ${rawLength}`);
@@ -238,6 +240,7 @@ export class Port {
   /** Protocol. */
   readonly protocol: Protocol;
 
+  /** A port number (0 to 65535) with its protocol. */
   constructor(number: number, protocol: Protocol = "unknown") {
     if (!(number >= 0 && number <= 65535 && number === Math.floor(number))) {
       throw new RangeError(`bad port number ${number}`);
@@ -266,27 +269,37 @@ export class Port {
 
 /** `nil`. */
 export interface NoneData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "none";
+  /** The value, in its JS form. */
   readonly value: null;
 }
 /** `T` or `F`. */
 export interface BooleanData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "boolean";
+  /** The value, in its JS form. */
   readonly value: boolean;
 }
 /** Unsigned 64-bit integer. */
 export interface CountData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "count";
+  /** The value, in its JS form. */
   readonly value: bigint;
 }
 /** Signed 64-bit integer. */
 export interface IntegerData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "integer";
+  /** The value, in its JS form. */
   readonly value: bigint;
 }
 /** IEEE-754 double. */
 export interface RealData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "real";
+  /** The value, in its JS form. */
   readonly value: number;
 }
 /**
@@ -294,54 +307,76 @@ export interface RealData {
  * UTF-8, `bytes` holds them and is what gets encoded, so they round-trip.
  */
 export interface StringData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "string";
+  /** The value, in its JS form. */
   readonly value: string;
+  /** The exact bytes, when they are not valid UTF-8 (`value` then has U+FFFD). */
   readonly bytes?: Uint8Array;
 }
 /** An IP address. */
 export interface AddressData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "address";
+  /** The value, in its JS form. */
   readonly value: Address;
 }
 /** An IP network. */
 export interface SubnetData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "subnet";
+  /** The value, in its JS form. */
   readonly value: Subnet;
 }
 /** A port with protocol. */
 export interface PortData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "port";
+  /** The value, in its JS form. */
   readonly value: Port;
 }
 /** Nanoseconds since the UNIX epoch. */
 export interface TimestampData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "timestamp";
+  /** The value, in its JS form. */
   readonly value: bigint;
 }
 /** A duration in nanoseconds. */
 export interface TimespanData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "timespan";
+  /** The value, in its JS form. */
   readonly value: bigint;
 }
 /** A Zeek enum value, by name; `bytes` as for strings. */
 export interface EnumData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "enum";
+  /** The value, in its JS form. */
   readonly value: string;
+  /** The exact bytes, when they are not valid UTF-8 (`value` then has U+FFFD). */
   readonly bytes?: Uint8Array;
 }
 /** A set: distinct elements in Broker's total order. */
 export interface SetData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "set";
+  /** The value, in its JS form. */
   readonly value: readonly Data[];
 }
 /** A table: distinct keys in Broker's total order, each with its value. */
 export interface TableData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "table";
+  /** The value, in its JS form. */
   readonly value: readonly (readonly [Data, Data])[];
 }
 /** A vector (Broker's list). */
 export interface VectorData {
+  /** Which of Broker's 15 types this is. */
   readonly type: "vector";
+  /** The value, in its JS form. */
   readonly value: readonly Data[];
 }
 

@@ -24,6 +24,7 @@ import type { Data } from "../data/mod.ts";
 
 /** A stored value with its expiry. */
 export interface StoreEntry {
+  /** The stored value. */
   readonly value: Data;
   /** Absolute expiry, nanoseconds since the epoch; null when the entry never expires. */
   readonly expiry: bigint | null;

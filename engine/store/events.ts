@@ -35,10 +35,13 @@ export const STORE_EVENTS_TOPIC = "<$>/local/data/store-events";
 
 /** A key got its first value. */
 export interface StoreInsertEvent {
+  /** What happened. */
   readonly type: "insert";
   /** The store's name. */
   readonly store: string;
+  /** The key concerned. */
   readonly key: Data;
+  /** Its value. */
   readonly value: Data;
   /** Relative expiry in nanoseconds as written, or null. */
   readonly expiry: bigint | null;
@@ -48,28 +51,43 @@ export interface StoreInsertEvent {
 
 /** A key's value changed. */
 export interface StoreUpdateEvent {
+  /** What happened. */
   readonly type: "update";
+  /** The store's name. */
   readonly store: string;
+  /** The key concerned. */
   readonly key: Data;
+  /** The value before. */
   readonly oldValue: Data;
+  /** The value after. */
   readonly newValue: Data;
+  /** Relative expiry in nanoseconds as written, or null. */
   readonly expiry: bigint | null;
+  /** Who made the change (nil for a change the store itself inferred). */
   readonly publisher: Entity;
 }
 
 /** A key was removed by `erase` or `clear`. */
 export interface StoreEraseEvent {
+  /** What happened. */
   readonly type: "erase";
+  /** The store's name. */
   readonly store: string;
+  /** The key concerned. */
   readonly key: Data;
+  /** Who made the change (nil for a change the store itself inferred). */
   readonly publisher: Entity;
 }
 
 /** A key was removed because its expiry passed (publisher: the master). */
 export interface StoreExpireEvent {
+  /** What happened. */
   readonly type: "expire";
+  /** The store's name. */
   readonly store: string;
+  /** The key concerned. */
   readonly key: Data;
+  /** Who made the change (nil for a change the store itself inferred). */
   readonly publisher: Entity;
 }
 

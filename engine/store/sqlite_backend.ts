@@ -164,6 +164,7 @@ export class SqliteBackend implements StoreBackend {
   #flushScheduled = false;
   #deferredError: BrokerError | undefined;
 
+  /** Opens (or creates) the database file and Broker's table in it. */
   constructor(options: SqliteBackendOptions) {
     const batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(batchSize) || batchSize < 1) {

@@ -46,6 +46,7 @@ const COALESCE_LIMIT = 256 * 1024;
  */
 export class TcpConnection {
   readonly #conn: Deno.Conn;
+  /** The peer's address. */
   readonly remote: NetAddress;
   #queue: Uint8Array[] = [];
   /** Parallel to #queue: whether an entry may be dropped under overload (data, not control). */
@@ -58,6 +59,7 @@ export class TcpConnection {
   #lowWaiters: { frames: number; resolve: () => void }[] = [];
   readonly #writeBuffer = new Uint8Array(COALESCE_LIMIT);
 
+  /** Wraps a connected socket (TCP or TLS). */
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
     const addr = conn.remoteAddr as Deno.NetAddr;

@@ -25,7 +25,9 @@ export interface SslOptions {
 
 /** The PEM texts for `Deno.listenTls` and `Deno.connectTls`. */
 export interface TlsMaterial {
+  /** This endpoint's certificate chain. */
   readonly cert: string;
+  /** Its private key. */
   readonly key: string;
   /** Trusted CAs; empty means the system's roots. */
   readonly caCerts: string[];

@@ -14,12 +14,19 @@ import { dataMessageOf, WEB_SOCKET_PATH } from "./protocol.ts";
 
 /** The parts of the standard `WebSocket` the client uses. */
 export interface SocketLike {
+  /** 1 while open, as `WebSocket.OPEN`. */
   readyState: number;
+  /** Called once the socket is open. */
   onopen: ((ev: Event) => void) | null;
+  /** Called with each text message. */
   onmessage: ((ev: MessageEvent) => void) | null;
+  /** Called when the socket fails. */
   onerror: ((ev: Event) => void) | null;
+  /** Called once the socket closed. */
   onclose: ((ev: Event) => void) | null;
+  /** Sends one text message. */
   send(text: string): void;
+  /** Closes the socket. */
   close(): void;
 }
 
@@ -41,13 +48,17 @@ export interface WebSocketClientOptions {
 
 /** An error message the server sent. */
 export interface ServerError {
+  /** Broker's error code name, e.g. `deserialization_failed`. */
   code: string;
+  /** What the server said about it. */
   context: string;
 }
 
 /** A data message received. */
 export interface WebSocketMessage {
+  /** The topic it was published on. */
   topic: string;
+  /** Its value. */
   data: Data;
 }
 
@@ -78,6 +89,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
   /** How many times the session was (re-)established. */
   sessions = 0;
 
+  /** A client for `url` subscribing to `topics`; `connect()` opens it. */
   constructor(url: string, topics: string[], options: WebSocketClientOptions = {}) {
     const u = new URL(url);
     if (u.pathname === "/" || u.pathname === "") u.pathname = WEB_SOCKET_PATH;

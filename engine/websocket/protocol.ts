@@ -17,15 +17,21 @@ export const WEB_SOCKET_VERSION = "2.8.0-dev";
 
 /** The server's answer to a client's subscription list. */
 export interface AckMessage {
+  /** Always "ack". */
   type: "ack";
+  /** The server endpoint's ID. */
   endpoint: string;
+  /** Broker's version string. */
   version: string;
 }
 
 /** An error the server reports; the session goes on unless it says otherwise. */
 export interface ErrorMessage {
+  /** Always "error". */
   type: "error";
+  /** Broker's error code name. */
   code: string;
+  /** What went wrong. */
   context: string;
 }
 

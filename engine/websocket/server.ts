@@ -20,11 +20,14 @@ import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol
 
 /** What the server needs from its endpoint. */
 export interface WebSocketHost {
+  /** The endpoint ID the ack names. */
   readonly id: string;
+  /** Subscribes for a client. */
   subscribe(
     topics: string[],
     options: { queueSize: number; overflowPolicy: "drop_newest" },
   ): Subscriber;
+  /** Publishes a client's message (also to the other clients). */
   publish(topic: string, data: Data, options: { local: true; except: Subscriber }): void;
 }
 
@@ -52,6 +55,7 @@ export class WebSocketServer {
   /** The bound port. */
   readonly port: number;
 
+  /** Made by `Endpoint.listenWebSocket`. */
   constructor(
     host: WebSocketHost,
     hostname: string,
