@@ -151,6 +151,7 @@ export class Handshake {
   #originator: boolean | undefined;
   #peerFilter: string[] = [];
 
+  /** A handshake in its start state. */
   constructor(opts: HandshakeOptions) {
     this.#ownId = opts.ownId;
     this.#role = opts.role;

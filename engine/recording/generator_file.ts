@@ -384,8 +384,10 @@ export class GeneratorFileWriter {
   #parts: number[] = [];
   #topics = new Map<string, number>();
   #messages = 0;
+  /** Most messages recorded; later ones are dropped. */
   readonly cap: number;
 
+  /** A writer recording at most `cap` messages. */
   constructor(cap = Infinity) {
     this.cap = cap;
     // Magic 0x2EECC0DE in host order (little-endian here, as Broker writes on x86), version 2.

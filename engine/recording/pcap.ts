@@ -18,6 +18,7 @@ export interface PcapMessage {
   timeNs: bigint;
   /** `host:port` of the sender and receiver. */
   from: string;
+  /** `host:port` of the receiver. */
   to: string;
   /** The frame without its length prefix. */
   frame: Uint8Array;

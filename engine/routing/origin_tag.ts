@@ -33,6 +33,7 @@ export function isOursHello(payload: Uint8Array): boolean {
 export interface OriginTag {
   /** First 8 bytes of the origin's endpoint ID, as two 32-bit words. */
   hi: number;
+  /** Second of those two words. */
   lo: number;
   /** The origin's sequence number. */
   seq: number;

@@ -55,39 +55,53 @@ import { type Entity, entityKey } from "./entity.ts";
 
 /** Producer -> one consumer: the offset to start after, and the heartbeat cadence. */
 export interface HandshakeMessage {
+  /** Which channel message. */
   readonly type: "handshake";
+  /** Sequence number the consumer starts after. */
   readonly offset: bigint;
+  /** Ticks between heartbeats. */
   readonly heartbeatInterval: number;
 }
 
 /** Producer -> consumers: one event. */
 export interface EventMessage<P> {
+  /** Which channel message. */
   readonly type: "event";
+  /** A sequence number. */
   readonly seq: bigint;
+  /** The payload it carries. */
   readonly content: P;
 }
 
 /** Producer -> one consumer: event `seq` is gone. */
 export interface RetransmitFailedMessage {
+  /** Which channel message. */
   readonly type: "retransmit_failed";
+  /** A sequence number. */
   readonly seq: bigint;
 }
 
 /** Producer -> consumers: still alive, latest sequence number `seq`. */
 export interface HeartbeatMessage {
+  /** Which channel message. */
   readonly type: "heartbeat";
+  /** A sequence number. */
   readonly seq: bigint;
 }
 
 /** Consumer -> producer: everything up to and including `seq` arrived. */
 export interface CumulativeAckMessage {
+  /** Which channel message. */
   readonly type: "cumulative_ack";
+  /** A sequence number. */
   readonly seq: bigint;
 }
 
 /** Consumer -> producer: send these again (`[0]`: send the handshake). */
 export interface NackMessage {
+  /** Which channel message. */
   readonly type: "nack";
+  /** Sequence numbers to send again. */
   readonly seqs: readonly bigint[];
 }
 
@@ -112,7 +126,12 @@ export type ConsumerMessage = CumulativeAckMessage | NackMessage;
  * console.log(CHANNEL_DEFAULTS.heartbeatInterval * CHANNEL_DEFAULTS.connectionTimeoutFactor); // 500
  * ```
  */
-export const CHANNEL_DEFAULTS = Object.freeze({
+export const CHANNEL_DEFAULTS: Readonly<{
+  heartbeatInterval: number;
+  nackTimeout: number;
+  connectionTimeoutFactor: number;
+  maxNackSeqs: number;
+}> = Object.freeze({
   /** Ticks between heartbeats and between periodic acks. */
   heartbeatInterval: 5,
   /** Ticks without progress before a consumer nacks. */
@@ -164,6 +183,7 @@ export interface ProducerOptions<H> {
 
 /** A producer's bookkeeping for one consumer. */
 export interface ChannelPath<H> {
+  /** Who the consumer is. */
   readonly handle: H;
   /** Sequence number current when the consumer was added. */
   readonly offset: bigint;
@@ -174,7 +194,9 @@ export interface ChannelPath<H> {
 }
 
 interface MutablePath<H> {
+  /** Who the consumer is. */
   handle: H;
+  /** Sequence number the consumer starts after. */
   offset: bigint;
   acked: bigint;
   lastSeen: number;
@@ -210,6 +232,7 @@ export class ChannelProducer<H, P> {
   #buf: EventMessage<P>[] = [];
   #paths = new Map<string, MutablePath<H>>();
 
+  /** A channel end talking through `transport`. */
   constructor(transport: ProducerTransport<H, P>, options: ProducerOptions<H> = {}) {
     this.#out = transport;
     this.#keyOf = options.keyOf ?? defaultKey;
@@ -437,8 +460,10 @@ export interface ConsumerOptions {
 }
 
 interface Slot<P> {
+  /** A sequence number. */
   seq: bigint;
   has: boolean;
+  /** The payload it carries. */
   content: P | undefined;
 }
 
@@ -478,6 +503,7 @@ export class ChannelConsumer<H, P> {
   #lastHeard = 0;
   #heartbeatInterval: number;
 
+  /** A channel end talking through `transport`. */
   constructor(transport: ConsumerTransport<P>, options: ConsumerOptions = {}) {
     this.#out = transport;
     this.#defaultHeartbeat = checkTicks(

@@ -120,6 +120,7 @@ export class StoreClone implements StoreActor {
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
+  /** Made by `Endpoint.attachClone`. */
   constructor(host: StoreHost, name: string, options: CloneOptions = {}) {
     const bus = host.commandBus;
     this.name = name;

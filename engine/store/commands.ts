@@ -37,76 +37,113 @@ import type { Entity } from "./entity.ts";
 
 /** `put`: set key to value (expiry is relative, in ns). */
 export interface PutCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "put";
+  /** The key. */
   readonly key: Data;
+  /** The value (for add/subtract: the operand). */
   readonly value: Data;
   /** Time to live in nanoseconds, or null for none. */
   readonly expiry: bigint | null;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `put_unique`: set key only if absent; `who` and `reqId` route the answer. */
 export interface PutUniqueCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "put_unique";
+  /** The key. */
   readonly key: Data;
+  /** The value (for add/subtract: the operand). */
   readonly value: Data;
+  /** Relative expiry in ns, or null. */
   readonly expiry: bigint | null;
+  /** Who asked (the reply goes there). */
   readonly who: Entity;
+  /** The request's number, echoed in the reply. */
   readonly reqId: bigint;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `put_unique_result`: the master's answer to a `put_unique`. */
 export interface PutUniqueResultCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "put_unique_result";
+  /** Whether the key was absent and got the value. */
   readonly inserted: boolean;
+  /** Who asked (the reply goes there). */
   readonly who: Entity;
+  /** The request's number, echoed in the reply. */
   readonly reqId: bigint;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `erase`: remove a key. */
 export interface EraseCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "erase";
+  /** The key. */
   readonly key: Data;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `expire`: the master dropped a key whose expiry passed. */
 export interface ExpireCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "expire";
+  /** The key. */
   readonly key: Data;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `add`: increment, insert or append; `initType` is used when the key is missing. */
 export interface AddCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "add";
+  /** The key. */
   readonly key: Data;
+  /** The value (for add/subtract: the operand). */
   readonly value: Data;
+  /** The type a missing key starts as. */
   readonly initType: DataType;
+  /** Relative expiry in ns, or null. */
   readonly expiry: bigint | null;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `subtract`: decrement, remove or pop. */
 export interface SubtractCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "subtract";
+  /** The key. */
   readonly key: Data;
+  /** The value (for add/subtract: the operand). */
   readonly value: Data;
+  /** Relative expiry in ns, or null. */
   readonly expiry: bigint | null;
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `clear`: remove every key. */
 export interface ClearCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "clear";
+  /** Who made the change. */
   readonly publisher: Entity;
 }
 
 /** `attach_writer`: a writer's channel handshake (producer control). */
 export interface AttachWriterCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "attach_writer";
+  /** Sequence number the channel starts from. */
   readonly offset: bigint;
   /** Ticks, u16. */
   readonly heartbeatInterval: number;
@@ -114,26 +151,35 @@ export interface AttachWriterCommand {
 
 /** `keepalive`: a producer's heartbeat with its latest sequence number. */
 export interface KeepaliveCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "keepalive";
+  /** A sequence number. */
   readonly seq: bigint;
 }
 
 /** `cumulative_ack`: the consumer has everything up to and including `seq`. */
 export interface CumulativeAckCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "cumulative_ack";
+  /** A sequence number. */
   readonly seq: bigint;
 }
 
 /** `nack`: resend these; `[0]` asks for the handshake. */
 export interface NackCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "nack";
+  /** The sequence numbers asked for again. */
   readonly seqs: readonly bigint[];
 }
 
 /** `ack_clone`: the master's channel handshake with the whole store. */
 export interface AckCloneCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "ack_clone";
+  /** Sequence number the channel starts from. */
   readonly offset: bigint;
+  /** Ticks between heartbeats. */
   readonly heartbeatInterval: number;
   /** Key/value pairs in wire order (Broker sends hash order: any order is valid). */
   readonly state: readonly (readonly [Data, Data])[];
@@ -141,7 +187,9 @@ export interface AckCloneCommand {
 
 /** `retransmit_failed`: the producer no longer holds event `seq`. */
 export interface RetransmitFailedCommand {
+  /** Which command (Broker's variant name). */
   readonly type: "retransmit_failed";
+  /** A sequence number. */
   readonly seq: bigint;
 }
 
@@ -177,9 +225,11 @@ export type ActionCommand =
 export interface InternalCommand {
   /** Channel sequence number; 0 for control messages. */
   readonly seq: bigint;
+  /** The entity that sent it. */
   readonly sender: Entity;
   /** Destination, or the nil entity for broadcasts. */
   readonly receiver: Entity;
+  /** The command itself. */
   readonly content: Command;
 }
 

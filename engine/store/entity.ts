@@ -38,7 +38,7 @@ export interface Entity {
  * console.log(ENTITY_SIZE); // 24
  * ```
  */
-export const ENTITY_SIZE = ENDPOINT_ID_SIZE + 8;
+export const ENTITY_SIZE: number = ENDPOINT_ID_SIZE + 8;
 
 /**
  * The nil entity (nil endpoint, object 0): "no receiver" in commands.

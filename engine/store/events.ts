@@ -173,6 +173,7 @@ export interface StoreEventSink {
   deliverLocal(topic: string, data: Data): void;
 }
 
+/** Fans a store's events out to its readers and, when asked, its event topic. */
 export class StoreEventHub {
   readonly #store: string;
   readonly #sink?: StoreEventSink;

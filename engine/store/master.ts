@@ -99,6 +99,7 @@ export class StoreMaster implements StoreActor {
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
+  /** Made by `Endpoint.attachMaster`. */
   constructor(host: StoreHost, name: string, backend: StoreBackend, options: MasterOptions = {}) {
     const bus = host.commandBus;
     this.#topics = storeTopics(name);

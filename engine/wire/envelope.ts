@@ -232,10 +232,13 @@ export interface EnvelopeInit {
   sender: EndpointId;
   /** A direct peer, or nil (the default) to route by subscription. */
   receiver?: EndpointId;
+  /** Data, command, routing update, ping or pong. */
   type: EnvelopeType;
   /** Default 16. */
   ttl?: number;
+  /** As text or UTF-8 bytes. */
   topic: string | Uint8Array;
+  /** The message body. */
   payload: Uint8Array;
 }
 

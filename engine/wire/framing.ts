@@ -68,6 +68,7 @@ const INITIAL_ASSEMBLY = 64 * 1024;
  * ```
  */
 export class FrameReader {
+  /** Largest frame accepted; a bigger length prefix is an error. */
   readonly maxFrameSize: number;
   #chunks: Uint8Array[] = [];
   #pos = 0; // read position in #chunks[0]
@@ -79,6 +80,7 @@ export class FrameReader {
   #assemblyFill = 0;
   #error: BrokerError | undefined;
 
+  /** A reader with an empty buffer. */
   constructor(options: FrameReaderOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   }
@@ -112,6 +114,7 @@ export class FrameReader {
     this.#pos = 0;
   }
 
+  /** Appends bytes read from the socket. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);

@@ -65,50 +65,71 @@ export const PROTOCOL_VERSION = 1;
 
 /** `hello`: the sender's ID and the version range it speaks. */
 export interface HelloMessage {
+  /** Which handshake message. */
   type: MessageType.hello;
+  /** Broker's magic number (0x5A45454B, "ZEEK"). */
   magic: number;
+  /** The sender's endpoint ID. */
   senderId: EndpointId;
+  /** Lowest protocol version the sender speaks. */
   minVersion: number;
+  /** Highest protocol version the sender speaks. */
   maxVersion: number;
 }
 
 /** `probe`: sent by the accepting side right after accept. */
 export interface ProbeMessage {
+  /** Which handshake message. */
   type: MessageType.probe;
+  /** Broker's magic number (0x5A45454B, "ZEEK"). */
   magic: number;
 }
 
 /** `version_select`: the originator's ID and the version it chose. */
 export interface VersionSelectMessage {
+  /** Which handshake message. */
   type: MessageType.version_select;
+  /** Broker's magic number (0x5A45454B, "ZEEK"). */
   magic: number;
+  /** The sender's endpoint ID. */
   senderId: EndpointId;
+  /** The version both sides use. */
   selectedVersion: number;
 }
 
 /** `drop_conn`: why the sender closes the connection (`code` is an `ec` value). */
 export interface DropConnMessage {
+  /** Which handshake message. */
   type: MessageType.drop_conn;
+  /** Broker's magic number (0x5A45454B, "ZEEK"). */
   magic: number;
+  /** The sender's endpoint ID. */
   senderId: EndpointId;
+  /** Broker's ec code of the refusal. */
   code: number;
+  /** Why, in words. */
   description: string;
 }
 
 /** `originator_syn`: the originator's filter. */
 export interface OriginatorSynMessage {
+  /** Which handshake message. */
   type: MessageType.originator_syn;
+  /** The sender's subscriptions. */
   filter: string[];
 }
 
 /** `responder_syn_ack`: the responder's filter. */
 export interface ResponderSynAckMessage {
+  /** Which handshake message. */
   type: MessageType.responder_syn_ack;
+  /** The sender's subscriptions. */
   filter: string[];
 }
 
 /** `originator_ack`: the handshake's last message. */
 export interface OriginatorAckMessage {
+  /** Which handshake message. */
   type: MessageType.originator_ack;
 }
 
