@@ -12,7 +12,7 @@
  *   intervalMs: 100,
  *   series: [{ name: "total", values: [380_000, 410_000, 395_000] }],
  * });
- * await Deno.writeTextFile("chart.svg", svg);
+ * console.log(svg.startsWith("<svg")); // true (write it to a .svg file to view it)
  * ```
  *
  * @module
