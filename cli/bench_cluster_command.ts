@@ -97,8 +97,8 @@ export function registerBenchClusterCommand(
 
 async function runClusterCommand(args: string[], cli: ClusterCli): Promise<number> {
   const enc = new TextEncoder();
-  const colors = { out: Deno.stdout.isTerminal(), err: Deno.stderr.isTerminal() };
-  const paint = (code: string, s: string) => colors.err ? `\x1b[${code}m${s}\x1b[0m` : s;
+  const colorErr = Deno.stderr.isTerminal();
+  const paint = (code: string, s: string) => colorErr ? `\x1b[${code}m${s}\x1b[0m` : s;
   const out = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
   const err = (l: string) => Deno.stderr.writeSync(enc.encode(paint("31", l) + "\n"));
   const warn = (l: string) => Deno.stderr.writeSync(enc.encode(paint("33", l) + "\n"));

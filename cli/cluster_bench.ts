@@ -15,7 +15,13 @@ import {
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
-import { type ClusterNode, isReceiver, isSender, type RecordedNode } from "./cluster_config.ts";
+import {
+  type ClusterNode,
+  isReceiver,
+  isSender,
+  matchesAny,
+  type RecordedNode,
+} from "./cluster_config.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import { lines, selfCommandArgs } from "./self.ts";
 
@@ -84,10 +90,6 @@ export async function loadGeneratorFile(path: string, baseDir?: string): Promise
     return readGeneratorFile(bytes);
   }
   return fail(`generator file does not exist: ${path}`, ErrorCode.cannot_open_file);
-}
-
-function matchesAny(topic: string, prefixes: readonly string[]): boolean {
-  return prefixes.some((p) => topic.startsWith(p));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -415,6 +415,15 @@ export function generateClusterConfig(recorded: readonly RecordedNode[]): string
   return lines.join("\n") + "\n";
 }
 
-function matchesAny(topic: string, prefixes: readonly string[]): boolean {
+/**
+ * Whether a topic falls under one of the prefixes, as Broker's filters match.
+ *
+ * @example
+ * ```ts
+ * import { matchesAny } from "./cluster_config.ts";
+ * console.log(matchesAny("/benchmark/events", ["/benchmark/"])); // true
+ * ```
+ */
+export function matchesAny(topic: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => topic.startsWith(p));
 }

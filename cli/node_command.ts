@@ -25,7 +25,7 @@
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import process from "node:process";
-import { addSslOptions, type SslCliValues } from "./ssl_options.ts";
+import { addSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import {
   Address,
   count,
@@ -336,7 +336,7 @@ export function resolveNodeOptions(
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
     ssl: Object.fromEntries(
-      (["certificate", "key", "cafile", "capath", "passphrase"] as const).flatMap((k) => {
+      SSL_KEYS.flatMap((k) => {
         const key = `broker.ssl.${k}` as const;
         const v = pick(cli[key], (t) => t, key, (c, kk) => c.getString(kk), `--${key}`);
         return v === undefined ? [] : [[k, v]];

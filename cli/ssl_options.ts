@@ -25,7 +25,8 @@ export interface SslCliValues {
   "broker.ssl.passphrase"?: string;
 }
 
-const KEYS = ["certificate", "key", "cafile", "capath", "passphrase"] as const;
+/** The `broker.ssl.*` settings Broker has, in its order. */
+export const SSL_KEYS = ["certificate", "key", "cafile", "capath", "passphrase"] as const;
 
 /**
  * Adds `--broker.ssl.*` to a command (its `--disable-ssl` stays its own).
@@ -59,7 +60,7 @@ export function addSslOptions<C extends CommandUnknownOpts>(cmd: C): C {
  */
 export function sslFromCli(cli: SslCliValues): SslOptions {
   const ssl: SslOptions = {};
-  for (const k of KEYS) {
+  for (const k of SSL_KEYS) {
     const v = cli[`broker.ssl.${k}`];
     if (v !== undefined) ssl[k] = v;
   }
