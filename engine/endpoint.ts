@@ -519,14 +519,7 @@ export class Endpoint {
       this.#sendFilter(c);
     }
     // Tell the peer we can tag origins; a C++ peer answers with a pong and nothing else.
-    c.tcp.send(encodeEnvelope({
-      sender: this.#id,
-      receiver: peerId,
-      type: EnvelopeType.ping,
-      ttl: this.#opts.ttl,
-      topic: "<$>",
-      payload: OURS_HELLO,
-    }, { prefix: true }));
+    this.#sendControl(c, peerId, EnvelopeType.ping, OURS_HELLO);
     const info = this.#infoOf(c);
     this.#emit(
       statusEvent(StatusCode.endpoint_discovered, "found a new peer in the network", info),
@@ -621,14 +614,7 @@ export class Endpoint {
       case EnvelopeType.ping: {
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#id)) return;
         if (isOursHello(env.payload)) c.ours = true;
-        c.tcp.send(encodeEnvelope({
-          sender: this.#id,
-          receiver: env.sender,
-          type: EnvelopeType.pong,
-          ttl: this.#opts.ttl,
-          topic: "<$>",
-          payload: env.payload,
-        }, { prefix: true }));
+        this.#sendControl(c, env.sender, EnvelopeType.pong, env.payload);
         return;
       }
       case EnvelopeType.pong: {
@@ -882,14 +868,7 @@ export class Endpoint {
           resolve();
         },
       };
-      c.tcp.send(encodeEnvelope({
-        sender: this.#id,
-        receiver: c.peerId!,
-        type: EnvelopeType.ping,
-        ttl: this.#opts.ttl,
-        topic: "<$>",
-        payload: token,
-      }, { prefix: true }));
+      this.#sendControl(c, c.peerId!, EnvelopeType.ping, token);
     });
     c.tcp.close();
   }
@@ -1217,13 +1196,18 @@ export class Endpoint {
 
   #sendFilter(c: Connection): void {
     c.sentFilterVersion = this.#filterVersion;
+    this.#sendControl(c, c.peerId!, EnvelopeType.routing_update, encodeRoutingUpdate(this.#filter));
+  }
+
+  /** A message for one direct peer on Broker's internal topic `<$>` (pings, pongs, filters). */
+  #sendControl(c: Connection, receiver: EndpointId, type: EnvelopeType, payload: Uint8Array): void {
     c.tcp.send(encodeEnvelope({
       sender: this.#id,
-      receiver: c.peerId!,
-      type: EnvelopeType.routing_update,
+      receiver,
+      type,
       ttl: this.#opts.ttl,
       topic: "<$>",
-      payload: encodeRoutingUpdate(this.#filter),
+      payload,
     }, { prefix: true }));
   }
 
