@@ -556,7 +556,10 @@ async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> 
   return warm ? (last[1] - warm[1]) / ((last[0] - warm[0]) / 1000) : 0;
 }
 
-async function oursToOurs(w: Workload, tls = false): Promise<number> {
+/** Our receiver in its own process, listening for one throughput run; resolves once it is ready. */
+async function listeningReceiver(
+  tls: boolean,
+): Promise<{ rx: Proc; port: number; seconds: number }> {
   const seconds = CFG.tputSec + CFG.warmSec;
   const rx = spawnReceiver("receiver", [
     "--listen",
@@ -567,7 +570,12 @@ async function oursToOurs(w: Workload, tls = false): Promise<number> {
     String(seconds),
     ...(tls ? ["--ssl-dir", TLS_DIR] : []),
   ]);
-  const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
+  const port = Number((await rx.waitLine(/^READY (\d+)/))[1]);
+  return { rx, port, seconds };
+}
+
+async function oursToOurs(w: Workload, tls = false): Promise<number> {
+  const { rx, port: p, seconds } = await listeningReceiver(tls);
   const ep = new Endpoint(tls ? tlsOptions(TLS_DIR) : {});
   await ep.peer("127.0.0.1", p, { retry: 0 });
   await ep.awaitPeerSubscription(BT_TOPIC);
@@ -604,16 +612,7 @@ async function cppToCpp(w: Workload, tls = false): Promise<number> {
 }
 
 async function cppToOurs(w: Workload): Promise<number> {
-  const seconds = CFG.tputSec + CFG.warmSec;
-  const rx = spawnReceiver("receiver", [
-    "--listen",
-    "0",
-    "--topic",
-    BT_TOPIC,
-    "--seconds",
-    String(seconds),
-  ]);
-  const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
+  const { rx, port: p, seconds } = await listeningReceiver(false);
   btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
   await rx.waitLine(/^DONE/, (seconds + 15) * 1000);
   return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
