@@ -16,15 +16,21 @@ import {
 import {
   clearReceiver,
   copyOriginTag,
-  isOursHello,
-  OURS_HELLO,
+  isOwnEndpointId,
+  newOwnEndpointId,
   readOriginTag,
   SeenOrigins,
   writeOriginTag,
 } from "./routing/origin_tag.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
-import { filterMatches, insertIntoFilter, isInternalTopic, makeFilter } from "./routing/filter.ts";
+import {
+  filterMatches,
+  insertIntoFilter,
+  isInternalTopic,
+  isReservedTopic,
+  makeFilter,
+} from "./routing/filter.ts";
 import { PrefixTrie } from "./routing/trie.ts";
 import { BoundedQueue } from "./queue.ts";
 import { Publisher, type PublisherOptions } from "./publisher.ts";
@@ -46,7 +52,6 @@ import {
   FrameReader,
   isByePayload,
   isNilEndpointId,
-  newEndpointId,
   parseEndpointId,
   parseEnvelope,
 } from "./wire/mod.ts";
@@ -198,7 +203,7 @@ interface Connection {
   bye?: { token: Uint8Array; done: () => void };
   /** Closed as redundant: another connection to the same peer carries the peering. */
   redundant?: boolean;
-  /** Whether the peer is one of our endpoints (it sent OURS_HELLO): broadcasts to it carry origin tags. */
+  /** Whether both IDs carry our mark (`isOwnEndpointId`): broadcasts to the peer carry origin tags. */
   ours?: boolean;
   /** Version of our filter last sent; if ours grew since the handshake, the peer gets an update. */
   sentFilterVersion?: number;
@@ -261,7 +266,7 @@ export class Endpoint {
 
   /** A new endpoint: it neither listens nor peers until told to. */
   constructor(options: EndpointOptions = {}) {
-    this.#id = options.id ? parseEndpointId(options.id) : newEndpointId();
+    this.#id = options.id ? parseEndpointId(options.id) : newOwnEndpointId();
     this.#idText = endpointIdToString(this.#id);
     this.#opts = {
       disableSsl: options.disableSsl ?? true,
@@ -514,12 +519,12 @@ export class Endpoint {
     c.peerKey = key;
     c.handshake = undefined;
     this.#peers.set(key, c);
+    // Both IDs carry our mark: tag broadcasts between us (both sides agree, nothing is sent).
+    c.ours = isOwnEndpointId(this.#id) && isOwnEndpointId(peerId);
     this.#setPeerFilter(c, peerFilter);
     if (c.sentFilterVersion !== undefined && c.sentFilterVersion !== this.#filterVersion) {
       this.#sendFilter(c);
     }
-    // Tell the peer we can tag origins; a C++ peer answers with a pong and nothing else.
-    this.#sendControl(c, peerId, EnvelopeType.ping, OURS_HELLO);
     const info = this.#infoOf(c);
     this.#emit(
       statusEvent(StatusCode.endpoint_discovered, "found a new peer in the network", info),
@@ -613,7 +618,6 @@ export class Endpoint {
       }
       case EnvelopeType.ping: {
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#id)) return;
-        if (isOursHello(env.payload)) c.ours = true;
         this.#sendControl(c, env.sender, EnvelopeType.pong, env.payload);
         return;
       }
@@ -1358,10 +1362,10 @@ function checkTopic(topic: string): void {
   if (typeof topic !== "string") {
     throw new BrokerError(ErrorCode.invalid_data, "topics are strings");
   }
-  if (topic.includes("<$>")) {
+  if (isReservedTopic(topic)) {
     throw new BrokerError(
       ErrorCode.invalid_data,
-      `"<$>" is reserved for internal topics: ${topic}`,
+      `topics starting with "<$>" are reserved for Broker itself: ${topic}`,
     );
   }
 }

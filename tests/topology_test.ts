@@ -11,7 +11,8 @@ async function build(n: number, edges: [number, number][]) {
     await eps[a].awaitPeerSubscription("/t");
     await eps[b].awaitPeerSubscription("/t");
   }
-  // Our endpoints recognise each other right after the handshake (a hello ping).
+  // Our endpoints recognise each other from the IDs the handshake carries, once both
+  // ends of every edge have finished it.
   const deadline = Date.now() + 2000;
   while (!eps.every((e) => e.peers().every((p) => p.originTags))) {
     if (Date.now() > deadline) throw new Error("peers did not recognise each other");

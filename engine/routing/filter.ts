@@ -14,6 +14,27 @@ export function isInternalTopic(topic: string): boolean {
   return topic.startsWith(LOCAL_TOPIC_PREFIX);
 }
 
+/** Broker's prefix for its own topics (`<$>` alone carries pings, pongs and routing updates). */
+export const RESERVED_TOPIC_PREFIX = "<$>";
+
+/**
+ * Whether a topic is reserved for Broker itself: it *starts* with `<$>`.
+ * Topics that merely contain `<$>` (Zeek's `zeek/known/hosts/<$>/data/master`)
+ * are ordinary topics, as in Broker (`is_internal` in `lb/topic.cc` looks
+ * only at the start).
+ *
+ * @example
+ * ```ts
+ * import { isReservedTopic } from "./filter.ts";
+ * if (!isReservedTopic("<$>/local/data/statuses") || isReservedTopic("kv/<$>/data/master")) {
+ *   throw new Error("only the start counts");
+ * }
+ * ```
+ */
+export function isReservedTopic(topic: string): boolean {
+  return topic.startsWith(RESERVED_TOPIC_PREFIX);
+}
+
 function byBytes(a: string, b: string): number {
   // Code point order equals UTF-8 byte order, which is how Broker sorts.
   const n = Math.min(a.length, b.length);

@@ -4,30 +4,97 @@
  *
  * Broker's envelopes do not name a message's origin (the sender field is the
  * last hop), so a cycle of peers circulates a broadcast forever. Between two
- * of *our* endpoints, which recognise each other by a ping (`OURS_HELLO`) that
- * a C++ peer only echoes, a broadcast carries an origin tag in its receiver
- * field (nil in Broker's broadcasts): magic `DBRK`, the first 8 bytes of the
+ * of *our* endpoints, a broadcast carries an origin tag in its receiver field
+ * (nil in Broker's broadcasts): magic `DBRK`, the first 8 bytes of the
  * origin's endpoint ID, and a per-origin sequence number. Each endpoint
  * handles every (origin, sequence) once, so rings and meshes of our endpoints
  * deliver each message once. Frames to C++ peers always carry a nil receiver.
  *
+ * Our endpoints recognise each other by their IDs alone, which the handshake
+ * already carries, so nothing is ever sent that a C++ Broker would not send:
+ * an ID we make (`newOwnEndpointId`) is a version-5 UUID like CAF's whose last
+ * 6 bytes are a keyed hash of the first 10 (`isOwnEndpointId`). A peering is
+ * tagged only when both IDs carry the mark, so both sides always agree.
+ *
+ * Failure modes: a C++ ID carries the mark by chance with probability 2^-48
+ * (74 random bits hashed to 48); such a peer would get tagged broadcasts,
+ * which it takes for unicasts to an unknown endpoint and drops. An endpoint
+ * given an explicit unmarked ID (`Endpoint({ id })`) is treated as a C++ peer:
+ * it gets plain Broker frames, and a cycle through it loops as in Broker.
+ *
  * @module
  */
+import type { EndpointId } from "../wire/endpoint_id.ts";
 
-/** Ping payload by which our endpoints recognise each other (C++ just echoes it as a pong). */
-export const OURS_HELLO: Uint8Array = new TextEncoder().encode("deno-broker/origin-tags/1");
+/** Bytes of an ID that carry entropy; the rest is the mark. */
+const MARKED_PREFIX = 10;
+
+/** FNV-1a over the first 10 bytes from a seed, finished with murmur3's avalanche. */
+function markHash(id: Uint8Array, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < MARKED_PREFIX; i++) h = Math.imul(h ^ id[i], 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// Arbitrary constants: only our own endpoints need to agree on them.
+const SEED_A = 0x44425231; // "DBR1"
+const SEED_B = 0x6f726967; // "orig"
+
+function writeMark(id: Uint8Array): void {
+  const a = markHash(id, SEED_A), b = markHash(id, SEED_B);
+  id[10] = a >>> 24;
+  id[11] = (a >>> 16) & 0xff;
+  id[12] = (a >>> 8) & 0xff;
+  id[13] = a & 0xff;
+  id[14] = (b >>> 8) & 0xff;
+  id[15] = b & 0xff;
+}
+
+/**
+ * A fresh random endpoint ID that our endpoints recognise as one of theirs,
+ * and that looks like any CAF UUID (version nibble 5, variant bits `10`).
+ *
+ * @example
+ * ```ts
+ * import { isOwnEndpointId, newOwnEndpointId } from "./origin_tag.ts";
+ * const id = newOwnEndpointId();
+ * if (!isOwnEndpointId(id) || id[6] >> 4 !== 5) throw new Error("unmarked");
+ * ```
+ */
+export function newOwnEndpointId(): EndpointId {
+  const id = crypto.getRandomValues(new Uint8Array(16));
+  id[6] = (id[6] & 0x0f) | 0x50;
+  id[8] = (id[8] & 0x3f) | 0x80;
+  writeMark(id);
+  return id;
+}
+
+/**
+ * Whether an ID carries our mark (made by `newOwnEndpointId`).
+ *
+ * @example
+ * ```ts
+ * import { isOwnEndpointId } from "./origin_tag.ts";
+ * if (isOwnEndpointId(new Uint8Array(16).fill(0x11))) throw new Error("a C++-style ID is not ours");
+ * ```
+ */
+export function isOwnEndpointId(id: EndpointId): boolean {
+  if (id.length !== 16) return false;
+  const a = markHash(id, SEED_A), b = markHash(id, SEED_B);
+  return id[10] === a >>> 24 && id[11] === ((a >>> 16) & 0xff) &&
+    id[12] === ((a >>> 8) & 0xff) && id[13] === (a & 0xff) &&
+    id[14] === ((b >>> 8) & 0xff) && id[15] === (b & 0xff);
+}
 
 const MAGIC = [0x44, 0x42, 0x52, 0x4b]; // "DBRK"
 
 /** Offset of the receiver field in an envelope (no length prefix). */
 const RECEIVER = 16;
-
-/** Whether a payload is our hello ping. */
-export function isOursHello(payload: Uint8Array): boolean {
-  if (payload.length !== OURS_HELLO.length) return false;
-  for (let i = 0; i < payload.length; i++) if (payload[i] !== OURS_HELLO[i]) return false;
-  return true;
-}
 
 /** An origin tag read from a receiver field. */
 export interface OriginTag {

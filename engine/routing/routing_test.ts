@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { extendFilter, filterMatches, isInternalTopic, makeFilter } from "./filter.ts";
 import { PrefixTrie } from "./trie.ts";
 import {
-  isOursHello,
-  OURS_HELLO,
+  isOwnEndpointId,
+  newOwnEndpointId,
   readOriginTag,
   SeenOrigins,
   writeOriginTag,
@@ -71,6 +71,26 @@ Deno.test("origin tags: read back what was written; each (origin, seq) is new on
   assert.equal(seen.firstTime({ ...tag, seq: 10_000 }), true);
   assert.equal(seen.firstTime({ ...tag, seq: 3 }), false, "older than the window");
   assert.equal(seen.firstTime({ hi: 9, lo: 9, seq: 3 }), true, "origins are separate");
-  assert.ok(isOursHello(OURS_HELLO));
-  assert.ok(!isOursHello(new Uint8Array([1, 2, 3])));
+});
+
+Deno.test("our endpoint IDs carry a mark that random and fixed C++-style IDs lack", () => {
+  for (let i = 0; i < 1000; i++) {
+    const id = newOwnEndpointId();
+    assert.ok(isOwnEndpointId(id));
+    assert.equal(id[6] >> 4, 5, "a version-5 UUID, as CAF makes them");
+    assert.equal(id[8] >> 6, 2, "RFC 4122 variant");
+    // Any change to the random part breaks the mark.
+    const flipped = id.slice();
+    flipped[i % 10] ^= 1 << (i % 8);
+    assert.ok(!isOwnEndpointId(flipped));
+  }
+  let marked = 0;
+  for (let i = 0; i < 100_000; i++) {
+    if (isOwnEndpointId(crypto.getRandomValues(new Uint8Array(16)))) marked++;
+  }
+  assert.equal(marked, 0, "48 bits of mark: a random ID carries it with probability 2^-48");
+  for (const b of [0x00, 0x11, 0x22, 0x55, 0xff]) {
+    assert.ok(!isOwnEndpointId(new Uint8Array(16).fill(b)));
+  }
+  assert.ok(!isOwnEndpointId(new Uint8Array(15)));
 });

@@ -8,6 +8,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { type JsonMessage, readJsonMessage } from "../data/json.ts";
 import type { Data } from "../data/types.ts";
+import { isReservedTopic } from "../routing/filter.ts";
 
 /** The path Broker serves the API on. */
 export const WEB_SOCKET_PATH = "/v1/messages/json";
@@ -65,7 +66,7 @@ export function dataMessageOf(message: JsonMessage): { topic: string; data: Data
   if (type !== "data-message" || typeof topic !== "string") {
     throw new BrokerError(ErrorCode.deserialization_failed, "not a data-message");
   }
-  if (topic.includes("<$>")) {
+  if (isReservedTopic(topic)) {
     throw new BrokerError(ErrorCode.deserialization_failed, "reserved topic");
   }
   return { topic, data: message.data() };
