@@ -416,3 +416,84 @@ Deno.test("broker node takes <$> topics from the command line and from its confi
   const cfg = parseCafConfig(`topics = ["zeek/known/certs/<$>/data/clone"]\n`);
   assert.deepEqual(resolveNodeOptions({}, cfg, {}).topics, ["zeek/known/certs/<$>/data/clone"]);
 });
+
+// ------------------------- mixed networks: C++ peers see plain Broker frames
+
+Deno.test("in a mixed line (ours - ours - C++), the C++ peer gets only plain Broker frames", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const rPort = freePort();
+  const relay = new RefProcess("broker-node", [
+    "--disable-ssl",
+    "-m",
+    "relay",
+    "-t",
+    '["/mix"]',
+    "-p",
+    String(rPort),
+  ]);
+  // Everything `a` exchanges with the C++ node, in order, and what it sends to `b`.
+  const withRelay: { direction: string; frame: Uint8Array; peerId?: string }[] = [];
+  const toB: Uint8Array[] = [];
+  let bId = "";
+  const a = new Endpoint({
+    recorder: (f) => {
+      if (f.port === rPort) {
+        withRelay.push({ direction: f.direction, frame: f.frame.slice(), peerId: f.peerId });
+      } else if (f.peerId === bId && f.direction === "sent") toB.push(f.frame.slice());
+    },
+  });
+  const b = new Endpoint();
+  bId = b.id;
+  try {
+    await waitForPort(rPort);
+    const aPort = await a.listen();
+    await b.peer("127.0.0.1", aPort, { retry: 0 });
+    await a.peer("127.0.0.1", rPort, { retry: 0 });
+    // As in Broker, a relay forwards only what its own filter takes in: both subscribe.
+    a.subscribe("/mix");
+    b.subscribe("/mix");
+    await a.awaitPeerSubscription("/mix/x", 5000);
+    await b.awaitPeerSubscription("/mix/x", 5000);
+    for (let i = 0; i < 5; i++) b.publish("/mix/x", str(`from b ${i}`));
+    a.publish("/mix/x", str("from a"));
+    // Wait until the relay has had them all, then a little more for anything unsolicited.
+    const deadline = Date.now() + 5000;
+    const dataTo = () =>
+      withRelay.filter((f) => f.direction === "sent" && f.frame.length > 37 && f.frame[32] === 1);
+    while (dataTo().length < 6 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const ackAt = withRelay.findIndex((f) => f.frame.length === 1 && f.frame[0] === 0x0c);
+    assert.ok(ackAt >= 0, "the handshake with the C++ node completed");
+    const sent = withRelay.slice(ackAt + 1).filter((f) => f.direction === "sent").map((f) =>
+      f.frame
+    );
+    // `a` subscribed after peering: Broker announces a grown filter in a routing update.
+    const [update, ...data] = sent;
+    const relayId = withRelay.at(-1)!.peerId!.replaceAll("-", "");
+    assert.equal(
+      toHex(update),
+      `${a.id.replaceAll("-", "")}${relayId}03 0010 0003 ${ascii("<$>")} ${filterHex(["/mix"])}`
+        .replace(/\s+/g, ""),
+      "first: the routing update for the grown filter",
+    );
+    assert.equal(data.length, 6, "then the six data messages and nothing else");
+    for (const f of data) {
+      assert.equal(f[32], 1, "a data message");
+      assert.equal(toHex(f.subarray(0, 16)), a.id.replaceAll("-", ""), "sender: the last hop");
+      assert.ok(f.subarray(16, 32).every((x) => x === 0), "receiver: nil, as Broker broadcasts");
+      assert.equal((f[33] << 8) | f[34], 16, "TTL 16");
+    }
+    // Between our own endpoints the same broadcast carries an origin tag ("DBRK...").
+    const dataToB = toB.filter((f) => f.length > 37 && f[32] === 1);
+    assert.equal(dataToB.length, 1);
+    assert.equal(toHex(dataToB[0].subarray(16, 20)), "4442524b");
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+    await relay.stop();
+  }
+});
