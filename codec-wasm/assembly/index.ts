@@ -47,6 +47,8 @@ const TAG_VECTOR: u8 = 14;
 const REAL_POS_INF: u64 = 0xfff0000000000000;
 const REAL_NEG_INF: u64 = 0x7ff0000000000000;
 const REAL_NAN: u64 = 0xffffffffffffffff;
+const REAL_NEG_ZERO: u64 = 0x8000000000000000;
+const REAL_FRACTION: u64 = 0x000fffffffffffff;
 
 // Results besides the return value.
 let gPos: i32 = 0; // scan: bytes consumed; varbyte: position after it
@@ -85,18 +87,52 @@ function loadU64BE(p: usize): u64 {
   return bswap<u64>(load<u64>(p));
 }
 
+// Reads 8 bytes as CAF's unpack754 does. With an exponent field of 1..0x7fe the
+// bits are IEEE-754's (the fast path); the rest goes through decodeRealEdge.
 function decodeReal(bits: u64): f64 {
+  const e = (bits >> 52) & 0x7ff;
+  if (e != 0 && e != 0x7ff) return reinterpret<f64>(bits);
+  return decodeRealEdge(bits);
+}
+
+// 2^-1023, a subnormal, exactly.
+const TWO_POW_M1023: f64 = reinterpret<f64>(0x0008000000000000);
+
+// unpack754 for an exponent field of 0 or 0x7ff. Besides its five constants it
+// knows no special values: it always adds the implicit 1 and scales by
+// 2^(e - 1023). So e = 0 is read as (1 + f/2^52) * 2^-1023, not as IEEE's
+// subnormal f * 2^-1074 (one rounding, as CAF's last halving), and e = 0x7ff
+// overflows to an infinity of the sign bit's sign, so NaN is only all ones.
+@inline
+function decodeRealEdge(bits: u64): f64 {
+  if (bits == 0) return 0.0;
+  if (bits == REAL_NEG_ZERO) return -0.0;
   if (bits == REAL_POS_INF) return Infinity;
   if (bits == REAL_NEG_INF) return -Infinity;
   if (bits == REAL_NAN) return NaN;
-  return reinterpret<f64>(bits);
+  const x: f64 = (bits & 0x7ff0000000000000) != 0
+    ? Infinity
+    : (1.0 + <f64>(bits & REAL_FRACTION) / 4503599627370496.0) * TWO_POW_M1023;
+  return (bits >> 63) != 0 ? -x : x;
 }
 
+// Writes x as CAF's pack754 does: IEEE-754's bits for normal numbers and ±0,
+// the five constants, and for subnormals what its normalisation loop gives:
+// x = m * 2^-1074 with 2^k <= m < 2^(k+1) becomes exponent k - 51 (at most 0,
+// wrapped to 12 bits, so that it also sets the sign bit when negative) over
+// the bits of m below its leading 1. Broker's own decoder does not read that
+// back as x (5e-324 is written fcd0000000000000 and read as -2^974).
 function encodeRealBits(x: f64): u64 {
   if (isNaN(x)) return REAL_NAN;
   if (x == Infinity) return REAL_POS_INF;
   if (x == -Infinity) return REAL_NEG_INF;
-  return reinterpret<u64>(x);
+  const bits = reinterpret<u64>(x);
+  if ((bits & 0x7ff0000000000000) != 0 || (bits << 1) == 0) return bits;
+  const m = bits & REAL_FRACTION;
+  const k = <u64>63 - clz<u64>(m);
+  const sig = (m << (52 - k)) & REAL_FRACTION;
+  const exp = (k - 51) & 0xfff;
+  return (bits & REAL_NEG_ZERO) | (exp << 52) | sig;
 }
 
 // Classifies n bytes at p: FLAG_ASCII|FLAG_UTF8, FLAG_UTF8 or 0 (invalid UTF-8).

@@ -303,15 +303,44 @@ function readAddress(): Address {
   );
 }
 
+/**
+ * Reads 8 bytes as CAF's `unpack754` does (Broker's reals are not raw IEEE
+ * bits, spec §14.12). With an exponent field of 1..0x7fe they are IEEE-754's,
+ * the fast path; the other patterns go to {@link realFromEdgeBits}.
+ */
 function readReal(): number {
-  const hi = rDv.getUint32(rPos), lo = rDv.getUint32(rPos + 4);
-  const x = rDv.getFloat64(rPos);
+  const hi = rDv.getUint32(rPos);
+  const e = hi & 0x7ff00000;
+  const x = e !== 0 && e !== 0x7ff00000
+    ? rDv.getFloat64(rPos)
+    : realFromEdgeBits(hi, rDv.getUint32(rPos + 4));
   rPos += 8;
-  // CAF's constants: inf and -inf swapped against IEEE, NaN all ones.
-  if (lo === 0 && (hi === 0xfff00000 || hi === 0x7ff00000)) {
-    return hi === 0xfff00000 ? Infinity : -Infinity;
-  }
-  return hi === 0xffffffff && lo === 0xffffffff ? NaN : x;
+  return x;
+}
+
+/** 2^-1023 (a subnormal, exact). */
+const TWO_POW_M1023 = 2 ** -1023;
+
+/**
+ * CAF's `unpack754` for an exponent field of 0 or 0x7ff (`hi`, `lo`: the
+ * big-endian halves). Besides its five constants (±0, its swapped infinities,
+ * all-ones NaN) it knows no special values: it always adds the implicit 1 and
+ * scales by 2^(e - 1023). So an exponent field of 0 reads as
+ * (1 + f/2^52) * 2^-1023, not IEEE's subnormal f * 2^-1074 (one rounding, as
+ * CAF's last halving), and 0x7ff overflows to an infinity of the sign bit's
+ * sign: IEEE's other NaNs are infinities to Broker.
+ */
+function realFromEdgeBits(hi: number, lo: number): number {
+  if (lo === 0) {
+    if (hi === 0) return 0;
+    if (hi === 0x80000000) return -0;
+    if (hi === 0xfff00000) return Infinity;
+    if (hi === 0x7ff00000) return -Infinity;
+  } else if (hi === 0xffffffff && lo === 0xffffffff) return NaN;
+  const x = (hi & 0x7ff00000) !== 0
+    ? Infinity
+    : (1 + ((hi & 0xfffff) * 0x100000000 + lo) / 0x10000000000000) * TWO_POW_M1023;
+  return hi >>> 31 ? -x : x;
 }
 
 function readValue(): Data {
@@ -747,6 +776,29 @@ function inOrder<T>(items: readonly T[], key: (t: T) => Data): readonly T[] {
 const REAL_POS_INF = 0xfff0000000000000n;
 const REAL_NEG_INF = 0x7ff0000000000000n;
 const REAL_NAN = 0xffffffffffffffffn;
+/** The smallest normal double, 2^-1022: below it (and above 0) CAF's pack754 goes astray. */
+const MIN_NORMAL = 2.2250738585072014e-308;
+
+/**
+ * Writes a subnormal x at p as CAF's `pack754` does, to stay byte-identical
+ * with Broker (spec §14.12). It has no subnormals: its loop normalises
+ * x = m * 2^-1074 (2^k <= m < 2^(k+1)) to exponent k - 1074, whose biased
+ * value k - 51 is at most 0 and, as a 64-bit integer shifted into place, wraps
+ * into the top 12 bits (setting the sign bit when negative), over the bits of
+ * m below its leading 1. Broker's decoder does not read that back as x: 5e-324
+ * is written `fcd0000000000000` and read as -2^974 (golden `real-denormal`).
+ */
+function writeSubnormal(dv: DataView, p: number, x: number): void {
+  dv.setFloat64(p, x); // IEEE's subnormal bits: the sign and m
+  const hi = dv.getUint32(p), lo = dv.getUint32(p + 4);
+  const mHi = hi & 0xfffff;
+  const k = mHi !== 0 ? 63 - Math.clz32(mHi) : 31 - Math.clz32(lo);
+  // The bits of m below its leading 1, moved up to 52 bits (exact: < 2^52).
+  const sig = ((mHi * 0x100000000 + lo) - 2 ** k) * 2 ** (52 - k);
+  const sigHi = Math.floor(sig / 0x100000000);
+  dv.setUint32(p, ((hi & 0x80000000) | (((k - 51) & 0xfff) << 20) | sigHi) >>> 0);
+  dv.setUint32(p + 4, sig - sigHi * 0x100000000);
+}
 
 function writeValue(w: Writer, d: Data, depth: number): void {
   if (depth > 10_000) fail("value nested too deeply to encode");
@@ -792,6 +844,7 @@ function writeValue(w: Writer, d: Data, depth: number): void {
       if (x !== x) w.dv.setBigUint64(w.pos + 1, REAL_NAN);
       else if (x === Infinity) w.dv.setBigUint64(w.pos + 1, REAL_POS_INF);
       else if (x === -Infinity) w.dv.setBigUint64(w.pos + 1, REAL_NEG_INF);
+      else if (x < MIN_NORMAL && x > -MIN_NORMAL && x !== 0) writeSubnormal(w.dv, w.pos + 1, x);
       else w.dv.setFloat64(w.pos + 1, x);
       w.pos += 9;
       return;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { decode, encode, EncodedData, encodeWasm, validate } from "./binary.ts";
+import { decode, decodeViaTape, encode, EncodedData, encodeWasm, validate } from "./binary.ts";
 import {
   addr,
   count,
@@ -171,6 +171,59 @@ Deno.test("reals: Broker's special constants, -0 and normal values", () => {
   assert.equal(decode(encode(real(-Infinity))).value, -Infinity);
   assert.ok(Object.is(decode(encode(real(-0))).value, -0));
   assert.equal(decode(encode(real(Math.PI))).value, Math.PI);
+});
+
+Deno.test("reals: subnormals are written as CAF's pack754 writes them (spec §14.12)", () => {
+  const hex = (d: Uint8Array) => Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+  const cases: [number, string][] = [
+    // m * 2^-1074 with 2^k <= m < 2^(k+1): exponent k - 51 wraps into the top 12 bits.
+    [5e-324, "fcd0000000000000"], // golden real-denormal
+    [-5e-324, "fcd0000000000000"], // the wrapped exponent already sets the sign bit
+    [3 * 5e-324, "fce8000000000000"], // k = 1: exponent -50
+    [2 ** -1024, "fff0000000000000"], // Broker's +inf
+    [3 * 2 ** -1025, "fff8000000000000"],
+    [2 ** -1023, "0000000000000000"], // k = 51: exponent 0, Broker's +0
+    [-(2 ** -1023), "8000000000000000"],
+    [3 * 2 ** -1024, "0008000000000000"],
+    [2 ** -1022 - 5e-324, "000ffffffffffffe"],
+    [2 ** -1022, "0010000000000000"], // the smallest normal: IEEE's bits
+  ];
+  for (const [x, bits] of cases) {
+    assert.equal(hex(encode(real(x))), `04${bits}`, `${x}`);
+    assert.equal(hex(encodeWasm(real(x))), `04${bits}`, `${x} (WASM)`);
+  }
+});
+
+Deno.test("reals: exponent fields 0 and 0x7ff are read as CAF's unpack754 reads them", () => {
+  const read = (bits: string) => {
+    const b = new Uint8Array(9);
+    b[0] = 4;
+    for (let i = 0; i < 8; i++) b[i + 1] = parseInt(bits.slice(2 * i, 2 * i + 2), 16);
+    const v = decode(b);
+    assert.equal(v.type, "real");
+    // The WASM reader (tape, and validate-then-view) agrees.
+    assert.ok(Object.is(decodeViaTape(b).value, v.value), `${bits} (tape)`);
+    assert.ok(Object.is(EncodedData.from(b).materialize().value, v.value), `${bits} (view)`);
+    return v.value;
+  };
+  // Exponent 0 is a normal number with the implicit 1: (1 + f/2^52) * 2^-1023, rounded.
+  assert.ok(Object.is(read("0000000000000000"), 0));
+  assert.ok(Object.is(read("8000000000000000"), -0));
+  assert.equal(read("0008000000000000"), 3 * 2 ** -1024);
+  assert.equal(read("0000000000000001"), 2 ** -1023); // (2^52 + 1) * 2^-1075: tie to even
+  assert.equal(read("0000000000000003"), 2 ** -1023 + 2 * 5e-324); // tie to even, upward
+  assert.equal(read("000fffffffffffff"), 2 ** -1022); // rounds up to the smallest normal
+  assert.equal(read("8008000000000000"), -3 * 2 ** -1024);
+  // Broker's encoding of 5e-324 is a normal number: -2^974.
+  assert.equal(read("fcd0000000000000"), -(2 ** 974));
+  // Exponent 0x7ff: only Broker's three constants are special; the rest overflow.
+  assert.equal(read("fff0000000000000"), Infinity);
+  assert.equal(read("7ff0000000000000"), -Infinity);
+  assert.ok(Number.isNaN(read("ffffffffffffffff")));
+  assert.equal(read("7ff8000000000000"), Infinity); // IEEE's NaN
+  assert.equal(read("7ff0000000000001"), Infinity);
+  assert.equal(read("fff8000000000000"), -Infinity);
+  assert.equal(read("fffffffffffffffe"), -Infinity);
 });
 
 Deno.test("encoding rejects what is not Broker data with serialization_failed", () => {
