@@ -353,7 +353,9 @@ export function dataMessageToJson(topic: string, value: Data, options?: DataToJs
 }
 
 /**
- * The object form of a value, for embedding in a larger message. Counts and
+ * The object form of a value, for embedding in a larger message: what
+ * `JSON.parse` gives for Broker's text, so it holds what that text holds, no
+ * more (reals to six decimals, timestamps to milliseconds). Counts and
  * integers beyond 2^53 are bigints, so `JSON.stringify` cannot write every
  * value: use {@link dataToJson} for text. Strings that are not UTF-8 appear as
  * their U+FFFD reading.
@@ -377,8 +379,11 @@ export function dataToJsonValue(value: Data): JsonDataValue {
       const n = Number(value.value);
       return { "@data-type": value.type, data: Number.isSafeInteger(n) ? n : value.value };
     }
-    case "real":
-      return { "@data-type": "real", data: value.value };
+    case "real": {
+      // What Broker's `%f` text means, as JSON.parse would read it: 1e-7 is 0.
+      const x = value.value;
+      return { "@data-type": "real", data: Number.isFinite(x) ? Number(formatReal(x)) : x };
+    }
     case "string":
       return { "@data-type": "string", data: value.value };
     case "enum":
