@@ -38,11 +38,13 @@ import { Event, type EventOptions } from "./zeek/event.ts";
 import { WebSocketServer, type WebSocketServerOptions } from "./websocket/server.ts";
 import { errorEvent, type PeerInfo, StatusCode, type StatusEvent, statusEvent } from "./status.ts";
 import { type PendingMessage, Subscriber, type SubscriberOptions } from "./subscriber.ts";
-import { connectTcp, type NetAddress, TcpConnection } from "./transport/tcp.ts";
+import { connectTcp, type NetAddress, type TcpConnection } from "./transport/tcp.ts";
+import { type Listener, listenTcp } from "./transport/listener.ts";
 import { loadTlsMaterial, type SslOptions, type TlsMaterial } from "./transport/tls.ts";
 import {
   ByeToken,
   decodeRoutingUpdate,
+  DEFAULT_MAX_FRAME_SIZE,
   encodeEnvelope,
   encodeRoutingUpdate,
   type EndpointId,
@@ -86,8 +88,32 @@ export interface EndpointOptions {
   peerBufferSize?: number;
   /** What a full peer buffer does: Broker's `disconnect` (default), `drop_newest`, `drop_oldest`. */
   overflowPolicy?: "disconnect" | "drop_newest" | "drop_oldest";
-  /** Handshake timeout in ms (Broker has none: a silent peer holds its slot forever). Default 10 s. */
+  /**
+   * Handshake timeout in ms (Broker has none: a silent peer holds its slot
+   * forever). Default 10 s. Over TLS, the TLS handshake gets this long too,
+   * then Broker's handshake does.
+   */
   handshakeTimeout?: number;
+  /**
+   * Accepted connections allowed at once in their handshakes (TLS or
+   * Broker's), before they are known peers. Beyond it a new connection is
+   * closed at once and reported as a `peer_unavailable` error. Default 256.
+   */
+  maxPendingHandshakes?: number;
+  /**
+   * Largest frame an accepted connection may send before its handshake is
+   * done, in bytes: room for a hello and a subscription list of thousands of
+   * topics. Larger ones close the connection (`invalid_message`). Frames
+   * from peers we dial, and every frame after the handshake, may be up to
+   * 64 MiB. Default 256 KiB.
+   */
+  maxHandshakeFrameSize?: number;
+  /**
+   * Bytes queued per peer before `overflowPolicy` applies (besides the
+   * `peerBufferSize` message count). Default 64 MiB; a single larger
+   * message is still sent when the queue is empty.
+   */
+  peerBufferBytes?: number;
   /** Broker's `disable-forwarding`: never relay other endpoints' messages. */
   disableForwarding?: boolean;
   /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
@@ -175,6 +201,10 @@ export interface PeerDescription {
   outbound: boolean;
   /** Whether it is one of our endpoints, so broadcasts between us carry origin tags (exactly once in cycles). */
   originTags: boolean;
+  /** Messages queued for it and not yet written to its socket. */
+  queuedMessages: number;
+  /** Bytes queued for it and not yet written to its socket. */
+  queuedBytes: number;
 }
 
 /** A dialled peering that we keep alive (reconnecting at `retry` seconds). */
@@ -203,6 +233,8 @@ interface Connection {
   bye?: { token: Uint8Array; done: () => void };
   /** Closed as redundant: another connection to the same peer carries the peering. */
   redundant?: boolean;
+  /** An accepted connection that holds one of the `maxPendingHandshakes` slots. */
+  pendingSlot?: boolean;
   /** Whether both IDs carry our mark (`isOwnEndpointId`): broadcasts to the peer carry origin tags. */
   ours?: boolean;
   /** Version of our filter last sent; if ours grew since the handshake, the peer gets an update. */
@@ -211,6 +243,18 @@ interface Connection {
 }
 
 const DEFAULT_TTL = 16;
+/** Default of `maxPendingHandshakes`. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
+/** Default of `maxHandshakeFrameSize`: a hello plus thousands of subscriptions. */
+export const DEFAULT_MAX_HANDSHAKE_FRAME_SIZE = 256 * 1024;
+/** Default of `peerBufferBytes`. */
+export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
+/**
+ * Control messages (pongs, routing updates, BYE) a full peer buffer still
+ * takes, so a burst of data does not cost a peering its pongs; past it they
+ * obey the overflow policy like data.
+ */
+const CONTROL_RESERVE = 64;
 
 function keyOf(id: EndpointId): string {
   let s = "";
@@ -256,8 +300,9 @@ export class Endpoint {
   readonly #peers = new Map<string, Connection>();
   readonly #connections = new Set<Connection>();
   readonly #targets: OutboundTarget[] = [];
-  readonly #listeners: Deno.Listener[] = [];
-  readonly #acceptLoops: Promise<void>[] = [];
+  readonly #listeners: Listener[] = [];
+  /** Accepted connections still in Broker's handshake (TLS ones count in their listener first). */
+  #pendingAccepted = 0;
   readonly #webSockets: WebSocketServer[] = [];
   readonly #commandHandlers = new Map<string, Set<(m: CommandMessage) => void>>();
   readonly #statusQueues = new Set<{ q: BoundedQueue<StatusEvent>; statuses: boolean }>();
@@ -274,9 +319,26 @@ export class Endpoint {
       peerBufferSize: options.peerBufferSize ?? 2048,
       overflowPolicy: options.overflowPolicy ?? "disconnect",
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
+      maxPendingHandshakes: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+      maxHandshakeFrameSize: options.maxHandshakeFrameSize ?? DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
+      peerBufferBytes: options.peerBufferBytes ?? DEFAULT_PEER_BUFFER_BYTES,
       disableForwarding: options.disableForwarding ?? false,
       unpeerTimeout: options.unpeerTimeout ?? 3000,
     };
+    for (
+      const k of [
+        "peerBufferSize",
+        "handshakeTimeout",
+        "maxPendingHandshakes",
+        "maxHandshakeFrameSize",
+        "peerBufferBytes",
+      ] as const
+    ) {
+      const v = this.#opts[k];
+      if (!Number.isSafeInteger(v) || v <= 0) {
+        throw new BrokerError(ErrorCode.invalid_data, `${k} must be a positive integer, got ${v}`);
+      }
+    }
     this.#recorder = options.recorder;
     if (!this.#opts.disableSsl) this.#tls = loadTlsMaterial(options.ssl);
   }
@@ -301,41 +363,36 @@ export class Endpoint {
   /**
    * Accepts peers on `host:port` (port 0 picks a free one). Returns the bound port.
    */
-  listen(host = "127.0.0.1", port = 0): Promise<number> {
+  async listen(host = "127.0.0.1", port = 0): Promise<number> {
     this.#assertRunning();
-    let listener: Deno.Listener;
-    try {
-      listener = this.#tls
-        ? Deno.listenTls({
-          hostname: host,
-          port,
-          transport: "tcp",
-          cert: this.#tls.cert,
-          key: this.#tls.key,
-        })
-        : Deno.listen({ hostname: host, port, transport: "tcp" });
-    } catch (e) {
-      return Promise.reject(
-        new BrokerError(ErrorCode.cannot_open_resource, `cannot listen on ${host}:${port}: ${e}`),
-      );
-    }
+    const listener = await listenTcp(
+      { host, port, tls: this.#tls, tlsHandshakeTimeoutMs: this.#opts.handshakeTimeout },
+      {
+        admit: (remote) => this.#admit(remote),
+        accepted: (tcp) => {
+          if (this.#shuttingDown) return tcp.close();
+          this.#startConnection(tcp, "acceptor");
+        },
+        abandoned: (remote, error) => this.#emit(errorEvent(error.code, error.message, remote)),
+      },
+    );
     this.#listeners.push(listener);
-    this.#acceptLoops.push(this.#acceptLoop(listener));
-    return Promise.resolve((listener.addr as Deno.NetAddr).port);
+    return listener.port;
   }
 
-  async #acceptLoop(listener: Deno.Listener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        if (this.#shuttingDown) {
-          conn.close();
-          continue;
-        }
-        this.#startConnection(new TcpConnection(conn), "acceptor");
-      }
-    } catch {
-      // listener closed
-    }
+  /** Whether a new socket may start a handshake (a cap on unknown clients' slots). */
+  #admit(remote: NetAddress): boolean {
+    if (this.#shuttingDown) return false;
+    let pending = this.#pendingAccepted;
+    for (const l of this.#listeners) pending += l.pendingTls;
+    if (pending < this.#opts.maxPendingHandshakes) return true;
+    this.#emit(errorEvent(
+      ErrorCode.peer_unavailable,
+      `refused a connection from ${remote.host}:${remote.port}: ` +
+        `${pending} handshakes pending (maxPendingHandshakes)`,
+      remote,
+    ));
+    return false;
   }
 
   // ---------------------------------------------------------------- peering
@@ -408,15 +465,21 @@ export class Endpoint {
   }
 
   #startConnection(tcp: TcpConnection, role: "connector" | "acceptor", target?: OutboundTarget) {
+    const acceptor = role === "acceptor";
     const c: Connection = {
       tcp,
-      reader: new FrameReader(),
+      // Until it is a known peer, an unknown client may not make us buffer much.
+      reader: new FrameReader(
+        acceptor ? { maxFrameSize: this.#opts.maxHandshakeFrameSize } : undefined,
+      ),
+      pendingSlot: acceptor,
       state: "handshake",
       filter: [],
       address: target ? { host: target.host, port: target.port } : tcp.remote,
       target,
     };
     this.#connections.add(c);
+    if (acceptor) this.#pendingAccepted++;
     if (this.#recorder) tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(4));
     c.handshake = new Handshake({
       ownId: this.#id,
@@ -513,6 +576,8 @@ export class Endpoint {
 
   #established(c: Connection, peerId: EndpointId, peerFilter: string[]): void {
     clearTimeout(c.handshakeTimer);
+    this.#releasePendingSlot(c);
+    c.reader.maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
     const key = keyOf(peerId);
     c.state = "peered";
     c.peerId = peerId;
@@ -541,6 +606,12 @@ export class Endpoint {
     }
     // Frames that arrived right behind the handshake's last message.
     this.#drain(c);
+  }
+
+  #releasePendingSlot(c: Connection): void {
+    if (!c.pendingSlot) return;
+    c.pendingSlot = false;
+    this.#pendingAccepted--;
   }
 
   #setPeerFilter(c: Connection, filter: readonly string[]): void {
@@ -739,25 +810,44 @@ export class Endpoint {
   }
 
   #sendTo(c: Connection, frame: Uint8Array): void {
-    if (c.tcp.queuedFrames >= this.#opts.peerBufferSize) {
-      switch (this.#opts.overflowPolicy) {
-        case "drop_newest":
-          return;
-        case "drop_oldest":
-          // Only data goes: control messages (pongs, routing updates) are kept.
-          if (!c.tcp.dropOldest()) return;
-          break;
-        default:
-          this.#emit(errorEvent(
-            ErrorCode.peer_timeout,
-            `peer buffer overflow (${this.#opts.peerBufferSize} messages): disconnecting`,
-            this.#infoOf(c),
-          ));
-          c.tcp.close();
-          return;
-      }
+    const tcp = c.tcp;
+    if (
+      (tcp.queuedFrames >= this.#opts.peerBufferSize ||
+        (tcp.queuedFrames > 0 && tcp.queuedBytes + frame.length > this.#opts.peerBufferBytes)) &&
+      !this.#makeRoom(c, frame.length, 0)
+    ) return;
+    tcp.send(frame, true);
+  }
+
+  /** Whether a peer's queue has no room for `size` more bytes (`reserve`: extra messages allowed). */
+  #full(c: Connection, size: number, reserve: number): boolean {
+    const tcp = c.tcp;
+    return tcp.queuedFrames >= this.#opts.peerBufferSize + reserve ||
+      (tcp.queuedFrames > 0 && tcp.queuedBytes + size > this.#opts.peerBufferBytes);
+  }
+
+  /**
+   * A full peer buffer meets the overflow policy: true when the message may
+   * still be queued (`drop_oldest` made room), false when it must go.
+   */
+  #makeRoom(c: Connection, size: number, reserve: number): boolean {
+    switch (this.#opts.overflowPolicy) {
+      case "drop_newest":
+        return false;
+      case "drop_oldest":
+        // Only data goes: control messages already queued are kept.
+        while (this.#full(c, size, reserve)) if (!c.tcp.dropOldest()) return false;
+        return true;
+      default:
+        this.#emit(errorEvent(
+          ErrorCode.peer_timeout,
+          `peer buffer overflow (${this.#opts.peerBufferSize} messages or ` +
+            `${this.#opts.peerBufferBytes} bytes): disconnecting`,
+          this.#infoOf(c),
+        ));
+        c.tcp.close();
+        return false;
     }
-    c.tcp.send(frame, true);
   }
 
   #onClose(c: Connection, error: unknown): void {
@@ -765,6 +855,7 @@ export class Endpoint {
     const wasHandshake = c.state === "handshake" || c.state === "paused";
     c.state = "closed";
     clearTimeout(c.handshakeTimer);
+    this.#releasePendingSlot(c);
     this.#connections.delete(c);
     if (c.peerKey && this.#peers.get(c.peerKey) === c) {
       this.#peers.delete(c.peerKey);
@@ -889,6 +980,8 @@ export class Endpoint {
         status: c.state === "peered" ? "peered" : "connecting",
         outbound: !!c.target,
         originTags: !!c.ours,
+        queuedMessages: c.tcp.queuedFrames,
+        queuedBytes: c.tcp.queuedBytes,
       });
     }
     for (const t of this.#targets) {
@@ -899,6 +992,8 @@ export class Endpoint {
           status: "reconnecting",
           outbound: true,
           originTags: false,
+          queuedMessages: 0,
+          queuedBytes: 0,
         });
       }
     }
@@ -1203,8 +1298,19 @@ export class Endpoint {
     this.#sendControl(c, c.peerId!, EnvelopeType.routing_update, encodeRoutingUpdate(this.#filter));
   }
 
-  /** A message for one direct peer on Broker's internal topic `<$>` (pings, pongs, filters). */
+  /**
+   * A message for one direct peer on Broker's internal topic `<$>` (pings,
+   * pongs, filters). It counts against the peer's buffer like data, with a
+   * small reserve; past that a pong obeys the overflow policy (a peer that
+   * pings and never reads cannot make us hold its pongs). Routing updates
+   * and BYE pings, which only we trigger, are always queued.
+   */
   #sendControl(c: Connection, receiver: EndpointId, type: EnvelopeType, payload: Uint8Array): void {
+    const size = 4 + 37 + 3 + payload.length;
+    if (
+      type === EnvelopeType.pong && this.#full(c, size, CONTROL_RESERVE) &&
+      !this.#makeRoom(c, size, CONTROL_RESERVE)
+    ) return;
     c.tcp.send(encodeEnvelope({
       sender: this.#id,
       receiver,
@@ -1250,15 +1356,8 @@ export class Endpoint {
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
-    for (const l of this.#listeners.splice(0)) {
-      try {
-        l.close();
-      } catch {
-        // already closed
-      }
-    }
     // Deno frees a listener's port only once its pending accept has ended.
-    await Promise.all(this.#acceptLoops.splice(0));
+    await Promise.all(this.#listeners.splice(0).map((l) => l.close()));
     await Promise.all(this.#webSockets.splice(0).map((w) => w.close()));
     for (const t of this.#targets.splice(0)) {
       t.active = false;

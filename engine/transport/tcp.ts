@@ -27,6 +27,7 @@ export interface NetAddress {
 }
 
 import type { TlsMaterial } from "./tls.ts";
+import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 
 const READ_SIZE = 256 * 1024;
@@ -45,7 +46,7 @@ const COALESCE_LIMIT = 256 * 1024;
  * ```
  */
 export class TcpConnection {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteStream;
   /** The peer's address. */
   readonly remote: NetAddress;
   #queue: Uint8Array[] = [];
@@ -59,13 +60,13 @@ export class TcpConnection {
   #lowWaiters: { frames: number; resolve: () => void }[] = [];
   readonly #writeBuffer = new Uint8Array(COALESCE_LIMIT);
 
-  /** Wraps a connected socket (TCP or TLS). */
-  constructor(conn: Deno.Conn) {
+  /** Wraps a connected socket (TCP or TLS, Deno's or an adapted Node.js socket). */
+  constructor(conn: ByteStream) {
     this.#conn = conn;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remote = { host: addr.hostname, port: addr.port };
     try {
-      (conn as Deno.TcpConn).setNoDelay(true);
+      (conn as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     } catch {
       // not a TCP socket (tests may pass other conns)
     }

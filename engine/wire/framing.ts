@@ -68,8 +68,11 @@ const INITIAL_ASSEMBLY = 64 * 1024;
  * ```
  */
 export class FrameReader {
-  /** Largest frame accepted; a bigger length prefix is an error. */
-  readonly maxFrameSize: number;
+  /**
+   * Largest frame accepted; a bigger length prefix is an error. It may be
+   * changed between frames (a connection allows more once its peer is known).
+   */
+  maxFrameSize: number;
   #chunks: Uint8Array[] = [];
   #pos = 0; // read position in #chunks[0]
   #buffered = 0; // bytes pushed and not yet handed out or assembled

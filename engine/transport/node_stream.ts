@@ -1,0 +1,127 @@
+/**
+ * A Node.js socket (here: an accepted `node:tls` socket) behind the small
+ * read/write/close surface `TcpConnection` uses, so the TLS listener can use
+ * `node:tls` (whose raw sockets can be closed before the TLS handshake ends,
+ * unlike `Deno.listenTls`'s) while everything above it stays the same.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+
+/** What `TcpConnection` needs of a connected byte stream (`Deno.Conn` has it). */
+export interface ByteStream {
+  /** Reads into `buf`; resolves with the count, or null at the end of the stream. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some of `buf`; resolves with the count once `buf` may be reused. */
+  write(buf: Uint8Array): Promise<number>;
+  /** Closes the stream; a pending read then resolves with null or rejects. */
+  close(): void;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** Disables Nagle's algorithm where the stream is TCP. */
+  setNoDelay?(noDelay?: boolean): void;
+}
+
+/** Above this many unread bytes the socket is paused (back-pressure to the peer). */
+const HIGH_WATER = 1024 * 1024;
+
+/**
+ * Adapts a connected Node.js socket to `ByteStream`.
+ *
+ * @example
+ * ```ts ignore
+ * server.on("secureConnection", (s) => new TcpConnection(new NodeSocketStream(s)));
+ * ```
+ */
+export class NodeSocketStream implements ByteStream {
+  readonly #socket: Socket;
+  #chunks: Uint8Array[] = [];
+  #pos = 0;
+  #queued = 0;
+  #ended = false;
+  #error: unknown;
+  #wake?: () => void;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+
+  /** Takes over a connected socket. */
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    this.remoteAddr = {
+      transport: "tcp",
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued > HIGH_WATER) socket.pause();
+      this.#wakeReader();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#wakeReader();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#wakeReader();
+    });
+    socket.on("error", (e: unknown) => {
+      this.#error ??= e;
+      this.#wakeReader();
+    });
+  }
+
+  #wakeReader(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /** Reads what has arrived, waiting for the next chunk when nothing has. */
+  async read(buf: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((r) => this.#wake = r);
+    }
+    let n = 0;
+    while (n < buf.length && this.#chunks.length > 0) {
+      const c = this.#chunks[0];
+      const take = Math.min(buf.length - n, c.length - this.#pos);
+      buf.set(c.subarray(this.#pos, this.#pos + take), n);
+      n += take;
+      this.#pos += take;
+      if (this.#pos === c.length) {
+        this.#chunks.shift();
+        this.#pos = 0;
+      }
+    }
+    this.#queued -= n;
+    if (this.#queued <= HIGH_WATER >> 1 && this.#socket.isPaused()) this.#socket.resume();
+    return n;
+  }
+
+  /** Writes all of `buf`; resolves when the socket has taken it (the caller reuses `buf`). */
+  write(buf: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.#socket.destroyed) {
+        reject(this.#error ?? new Error("socket closed"));
+        return;
+      }
+      this.#socket.write(buf, (e?: Error | null) => e ? reject(e) : resolve(buf.length));
+    });
+  }
+
+  /** Destroys the socket at once. */
+  close(): void {
+    this.#ended = true;
+    this.#socket.destroy();
+    this.#wakeReader();
+  }
+
+  /** Disables Nagle's algorithm. */
+  setNoDelay(noDelay = true): void {
+    this.#socket.setNoDelay(noDelay);
+  }
+}

@@ -1,0 +1,175 @@
+// Regression tests for the holes an adversarial pass found (issue 11): each
+// one reproduces the attack with a raw client and asserts the bound or the close.
+import assert from "node:assert/strict";
+import { Endpoint } from "../engine/endpoint.ts";
+import { ErrorCode } from "../engine/errors.ts";
+import {
+  ENDPOINT_ID,
+  isError,
+  LARGER_ID,
+  nextStatus,
+  ping,
+  pingPong,
+  type RawConn,
+  waitFor,
+  withEndpoint,
+} from "./raw_peer.ts";
+
+const TLS_DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
+const PONG_PAYLOAD = new Uint8Array(64 * 1024);
+
+/** Pings with a 64 KiB payload, never reading, until `stop()`; returns the largest queue seen. */
+async function pingFlood(ep: Endpoint, c: RawConn, count: number, stop: () => boolean) {
+  let maxBytes = 0, maxMessages = 0, sent = 0;
+  for (; sent < count && !stop(); sent++) {
+    try {
+      await c.sendEnvelope(ping(LARGER_ID, ENDPOINT_ID, PONG_PAYLOAD));
+    } catch {
+      break; // the endpoint closed the connection
+    }
+    for (const p of ep.peers()) {
+      maxBytes = Math.max(maxBytes, p.queuedBytes);
+      maxMessages = Math.max(maxMessages, p.queuedMessages);
+    }
+    if (sent % 64 === 0) await new Promise((r) => setTimeout(r, 0));
+  }
+  return { maxBytes, maxMessages, sent };
+}
+
+Deno.test("a peer that pings and never reads: pongs count against the peer buffer, Broker's disconnect policy cuts it off", async () => {
+  await withEndpoint(
+    { peerBufferSize: 100, peerBufferBytes: 1 << 20 },
+    async ({ ep, status, peer }) => {
+      const c = await peer(LARGER_ID);
+      const flood = await pingFlood(ep, c, 2000, () => ep.peers().length === 0);
+      // 1 MiB of queue, plus the kernel's socket buffers, long before 2000 pings (125 MiB).
+      assert.ok(flood.maxBytes <= (1 << 20) + PONG_PAYLOAD.length + 64, `queued ${flood.maxBytes}`);
+      await nextStatus(status, isError(ErrorCode.peer_timeout), 5000);
+      await waitFor(() => ep.peers().length === 0, "the flooding peer to be dropped", 5000);
+    },
+  );
+});
+
+Deno.test("a peer that pings and never reads, under drop_newest: the queue stays bounded and the peering lives", async () => {
+  await withEndpoint(
+    { peerBufferSize: 100, peerBufferBytes: 1 << 20, overflowPolicy: "drop_newest" },
+    async ({ ep, peer }) => {
+      const c = await peer(LARGER_ID);
+      const flood = await pingFlood(ep, c, 600, () => false);
+      assert.equal(flood.sent, 600, "all 600 pings (37 MiB) went in");
+      assert.ok(flood.maxBytes <= 1 << 20, `queued ${flood.maxBytes} bytes`);
+      assert.ok(flood.maxMessages <= 100 + 64, `queued ${flood.maxMessages} messages`);
+      // Once the peer reads again, the peering still answers.
+      await pingPong(c, LARGER_ID, ENDPOINT_ID, "still there", 10_000);
+      assert.equal(ep.peers().length, 1);
+    },
+  );
+});
+
+Deno.test("a 60 MiB frame before the handshake closes the connection at its length prefix", async () => {
+  await withEndpoint({}, async ({ ep, status, dial }) => {
+    const c = await dial();
+    // A 60 MiB length prefix (allowed after the handshake, not before it), then a few bytes.
+    await c.send(new Uint8Array([0x03, 0xc0, 0x00, 0x00, 6, 0x5a, 0x45, 0x45, 0x4b]));
+    const frames = await c.framesUntilClose(2000);
+    assert.ok(frames.length <= 1, "at most the probe");
+    const { event: e } = await nextStatus(status, isError(ErrorCode.invalid_message));
+    assert.match(e.message, /exceeds the limit of 262144/);
+    await waitFor(() => ep.peers().length === 0, "the connection to be forgotten");
+  });
+});
+
+Deno.test("maxHandshakeFrameSize: a handshake within it peers, one above it is refused", async () => {
+  // An originator_syn with ~2,000 topics (~60 KiB) fits the 64 KiB limit set here.
+  const topics = Array.from({ length: 2000 }, (_, i) => `/topic/number/${i}/and/more`);
+  const big = new Endpoint({ handshakeTimeout: 2000 });
+  for (const t of topics) big.subscribe(t);
+  const small = new Endpoint({ maxHandshakeFrameSize: 64 * 1024, handshakeTimeout: 2000 });
+  const tiny = new Endpoint({ maxHandshakeFrameSize: 16 * 1024, handshakeTimeout: 2000 });
+  try {
+    await big.peer("127.0.0.1", await small.listen(), { retry: 0 });
+    await small.awaitPeerSubscription("/topic/number/1999/and/more", 2000);
+    const status = tiny.statusSubscriber(false);
+    await assert.rejects(big.peer("127.0.0.1", await tiny.listen(), { retry: 0 }));
+    const { event: e } = await nextStatus(status, isError(ErrorCode.invalid_message));
+    assert.match(e.message, /exceeds the limit of 16384/);
+  } finally {
+    await Promise.all([big, small, tiny].map((e) => e.shutdown()));
+  }
+});
+
+Deno.test("maxPendingHandshakes: unknown clients beyond the cap are closed at once and reported", async () => {
+  await withEndpoint(
+    { maxPendingHandshakes: 5, handshakeTimeout: 800 },
+    async ({ ep, status, dial }) => {
+      const silent = await Promise.all(Array.from({ length: 5 }, () => dial()));
+      await waitFor(() => ep.peers().length === 5, "five pending handshakes");
+      const refused = await dial();
+      assert.deepEqual(await refused.framesUntilClose(1000), [], "closed without a word");
+      const { event: e } = await nextStatus(status, isError(ErrorCode.peer_unavailable));
+      assert.match(e.message, /5 handshakes pending/);
+      // A known peer still gets in once the silent ones time out and free their slots.
+      for (const c of silent) await c.framesUntilClose(2000);
+      const normal = new Endpoint();
+      try {
+        await normal.peer("127.0.0.1", await ep.listen(), { retry: 0 });
+        assert.equal(ep.peers().filter((p) => p.status === "peered").length, 1);
+      } finally {
+        await normal.shutdown();
+      }
+    },
+  );
+});
+
+Deno.test("the TLS listener closes connections that never start the TLS handshake", async () => {
+  const ep = new Endpoint({
+    disableSsl: false,
+    handshakeTimeout: 500,
+    ssl: {
+      certificate: `${TLS_DIR}node.pem`,
+      key: `${TLS_DIR}node.key`,
+      cafile: `${TLS_DIR}ca.pem`,
+    },
+  });
+  const status = ep.statusSubscriber(false);
+  const port = await ep.listen("127.0.0.1", 0);
+  const idle = await Promise.all(
+    Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  try {
+    const started = Date.now();
+    const reads = await Promise.all(idle.map((c) =>
+      Promise.race([
+        c.read(new Uint8Array(16)).then((n) => n, () => null),
+        new Promise<"open">((r) => setTimeout(() => r("open"), 3000)),
+      ])
+    ));
+    assert.deepEqual(reads, Array(20).fill(null), "every idle socket was closed by the endpoint");
+    assert.ok(Date.now() - started < 2500);
+    const { event: e } = await nextStatus(status, isError(ErrorCode.peer_timeout));
+    assert.match(e.message, /TLS handshake/);
+    // And a real TLS peer still gets in.
+    const client = new Endpoint({
+      disableSsl: false,
+      ssl: {
+        certificate: `${TLS_DIR}node.pem`,
+        key: `${TLS_DIR}node.key`,
+        cafile: `${TLS_DIR}ca.pem`,
+      },
+    });
+    try {
+      await client.peer("127.0.0.1", port, { retry: 0 });
+    } finally {
+      await client.shutdown();
+    }
+  } finally {
+    for (const c of idle) {
+      try {
+        c.close();
+      } catch {
+        // closed
+      }
+    }
+    await ep.shutdown();
+  }
+});
