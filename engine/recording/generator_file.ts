@@ -2,16 +2,26 @@
  * Broker's generator files (recordings written under
  * `BROKER_RECORDING_DIRECTORY`, read by `broker-cluster-benchmark`). They keep
  * the *shape* of each message, not its content; `generateFromShape` makes a
- * value of a recorded shape, as Broker's `data_generator` does.
+ * value of a recorded shape, as Broker's `data_generator` does, and
+ * `commandFromEntry` a store command of a recorded command entry.
  *
  * Format (spec section 11): magic 0x2EECC0DE in host order (little-endian on
  * x86), a version byte, then entries: 0 new_topic (varbyte length + bytes),
  * 1 data_message / 2 command_message (topic number u16 BE + shape).
  *
+ * Two versions exist. Version 1 is what every Broker that built the recorder
+ * wrote (Broker 2.2.0 and before: `mars.dat`, `example.zip`, recordings of
+ * Zeek clusters) and what the last runnable `broker-cluster-benchmark` (2.2.0)
+ * reads: the old tag order for data, and Broker 2.2.0's `internal_command`
+ * numbering for commands (0 none, 1 put, 2 put_unique, 3 erase, 4 expire,
+ * 5 add, 6 subtract, 7 snapshot, 8 snapshot_sync, 9 set, 10 clear). Version 2
+ * exists only in dead source (the recorder no longer built when it changed):
+ * wire tags for data, section 6 numbering for commands.
+ *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { Tag } from "../data/types.ts";
+import { Tag, TYPE_NAMES } from "../data/types.ts";
 import {
   Address,
   count,
@@ -30,6 +40,8 @@ import {
   timestamp,
   vector,
 } from "../data/mod.ts";
+import { type Command, COMMAND_TYPES, type InternalCommand } from "../store/commands.ts";
+import { NIL_ENTITY } from "../store/entity.ts";
 
 /** The generator file magic, as the u32 Broker writes in host order. */
 export const GENERATOR_MAGIC = 0x2eecc0de;
@@ -53,6 +65,13 @@ const V1_TAGS: readonly Tag[] = [
   Tag.vector,
 ];
 
+/** Index = wire tag, value = version 1 tag. */
+const V1_BY_WIRE_TAG: readonly number[] = (() => {
+  const out: number[] = [];
+  V1_TAGS.forEach((wire, v1) => out[wire] = v1);
+  return out;
+})();
+
 /** The shape of a recorded value: its wire tag, a size for text and containers, children. */
 export interface Shape {
   /** Wire tag (section 1 numbering, whatever the file version). */
@@ -63,6 +82,41 @@ export interface Shape {
   readonly children?: readonly Shape[];
 }
 
+/**
+ * What a command entry can be: Broker 2.2.0's command types (version 1)
+ * and the store protocol's (section 6, version 2), by name.
+ */
+export type RecordedCommandName =
+  | "none"
+  | "snapshot"
+  | "snapshot_sync"
+  | "set"
+  | Command["type"];
+
+/**
+ * Command types of version 1 files, in Broker 2.2.0's `internal_command::type`
+ * order: the index is the recorded type byte.
+ *
+ * @example
+ * ```ts
+ * import { V1_COMMAND_TYPES } from "./generator_file.ts";
+ * console.log(V1_COMMAND_TYPES[7]); // "snapshot": what a clone sends for the master's state
+ * ```
+ */
+export const V1_COMMAND_TYPES: readonly RecordedCommandName[] = [
+  "none",
+  "put",
+  "put_unique",
+  "erase",
+  "expire",
+  "add",
+  "subtract",
+  "snapshot",
+  "snapshot_sync",
+  "set",
+  "clear",
+];
+
 /** One recorded message. */
 export interface GeneratorEntry {
   /** Data or store command. */
@@ -71,10 +125,19 @@ export interface GeneratorEntry {
   readonly topic: string;
   /** The payload's shape (data messages). */
   readonly shape?: Shape;
-  /** Command type (section 6 numbering) for commands. */
+  /**
+   * The command's type byte as recorded: Broker 2.2.0's numbering in version 1
+   * files (`V1_COMMAND_TYPES`), section 6 numbering in version 2.
+   */
   readonly command?: number;
-  /** Key and value shapes of a command, when it has them. */
+  /** The command's type by name, whatever the file version. */
+  readonly commandName?: RecordedCommandName;
+  /** Key and value shapes of a command (a `set`: key, value, key, value ...). */
   readonly commandShapes?: readonly Shape[];
+  /** An `add`'s init type (wire tag): what a missing key starts as. */
+  readonly initType?: Tag;
+  /** A version 2 `nack`'s number of sequence numbers. */
+  readonly seqCount?: number;
 }
 
 /** A parsed generator file. */
@@ -130,13 +193,17 @@ class Reader {
   }
 }
 
+function wireTag(raw: number, version: number): Tag | undefined {
+  return version === 1 ? V1_TAGS[raw] : raw <= Tag.vector ? raw as Tag : undefined;
+}
+
 function readShape(r: Reader, version: number, depth: number): Shape {
   if (depth > r.maxDepth) {
     throw new BrokerError(ErrorCode.invalid_data, `shape nested deeper than ${r.maxDepth}`);
   }
   const at = r.pos;
   const raw = r.u8();
-  const tag = version === 1 ? V1_TAGS[raw] : raw <= Tag.vector ? raw as Tag : undefined;
+  const tag = wireTag(raw, version);
   if (tag === undefined) {
     throw new BrokerError(ErrorCode.invalid_tag, `unknown shape tag ${raw} at byte ${at}`, {
       offset: at,
@@ -157,13 +224,66 @@ function readShape(r: Reader, version: number, depth: number): Shape {
   return { tag };
 }
 
-const KEY_VALUE_COMMANDS = new Set([0, 1, 5, 6]); // put, put_unique, add, subtract
-const KEY_COMMANDS = new Set([3, 4]); // erase, expire
-const NACK = 11;
+const KEY_VALUE_COMMANDS = new Set<RecordedCommandName>(["put", "put_unique", "add", "subtract"]);
+const KEY_COMMANDS = new Set<RecordedCommandName>(["erase", "expire"]);
+
+function commandName(type: number, version: number): RecordedCommandName | undefined {
+  return version === 1 ? V1_COMMAND_TYPES[type] : COMMAND_TYPES[type];
+}
+
+/**
+ * Reads what follows a command entry's type byte. Both versions' writers put
+ * the key and value shapes of put, put_unique, add and subtract, then an
+ * add's init type byte (in the file's tag order), the key shape of erase and
+ * expire; version 1's `set` a u32 count of key/value shape pairs; version 2's
+ * `nack` a u32 count; nothing for the rest.
+ */
+function readCommand(r: Reader, version: number, topic: string, at: number): GeneratorEntry {
+  const command = r.u8();
+  const name = commandName(command, version);
+  if (name === undefined) {
+    throw new BrokerError(ErrorCode.invalid_tag, `unknown command type ${command} at byte ${at}`, {
+      offset: at,
+    });
+  }
+  const commandShapes: Shape[] = [];
+  let initType: Tag | undefined;
+  let seqCount: number | undefined;
+  if (KEY_VALUE_COMMANDS.has(name)) {
+    commandShapes.push(readShape(r, version, 0), readShape(r, version, 0));
+    if (name === "add") {
+      const raw = r.u8();
+      initType = wireTag(raw, version);
+      if (initType === undefined) {
+        throw new BrokerError(ErrorCode.invalid_tag, `unknown init type ${raw} at byte ${at}`);
+      }
+    }
+  } else if (KEY_COMMANDS.has(name)) {
+    commandShapes.push(readShape(r, version, 0));
+  } else if (name === "set") {
+    const pairs = r.u32();
+    if (2 * pairs > r.b.length - r.pos) {
+      throw new BrokerError(ErrorCode.invalid_data, `set of ${pairs} at byte ${at} overruns`);
+    }
+    for (let i = 0; i < 2 * pairs; i++) commandShapes.push(readShape(r, version, 0));
+  } else if (name === "nack") {
+    seqCount = r.u32();
+  }
+  return {
+    kind: "command",
+    topic,
+    command,
+    commandName: name,
+    commandShapes,
+    ...(initType !== undefined ? { initType } : {}),
+    ...(seqCount !== undefined ? { seqCount } : {}),
+  };
+}
 
 /**
  * Parses a generator file. Throws a `BrokerError` on a wrong magic number
- * (`wrong_magic_number`), an unknown version or tag, or truncation (`end_of_file`).
+ * (`wrong_magic_number`), an unknown version, tag or command type, or
+ * truncation (`end_of_file`).
  *
  * @example
  * ```ts ignore
@@ -215,23 +335,8 @@ export function readGeneratorFile(
         `entry at byte ${at} names topic ${topicIndex}`,
       );
     }
-    if (kind === 1) {
-      entries.push({ kind: "data", topic, shape: readShape(r, version, 0) });
-      entryEnds.push(r.pos);
-      continue;
-    }
-    const command = r.u8();
-    const commandShapes: Shape[] = [];
-    if (KEY_VALUE_COMMANDS.has(command)) {
-      commandShapes.push(readShape(r, version, 0), readShape(r, version, 0));
-    } else if (KEY_COMMANDS.has(command)) {
-      commandShapes.push(readShape(r, version, 0));
-    } else if (command === NACK) {
-      r.u32();
-    } else if (command > 13) {
-      throw new BrokerError(ErrorCode.invalid_data, `unknown command type ${command} at ${at}`);
-    }
-    entries.push({ kind: "command", topic, command, commandShapes });
+    if (kind === 1) entries.push({ kind: "data", topic, shape: readShape(r, version, 0) });
+    else entries.push(readCommand(r, version, topic, at));
     entryEnds.push(r.pos);
   }
   return { version, topics, entries, entryEnds };
@@ -240,7 +345,16 @@ export function readGeneratorFile(
 /** A source of pseudo-random numbers in [0, 1). */
 export type Random = () => number;
 
-/** A small deterministic PRNG (mulberry32), so generated traffic is repeatable. */
+/**
+ * A small deterministic PRNG (mulberry32), so generated traffic is repeatable.
+ *
+ * @example
+ * ```ts
+ * import { seededRandom } from "./generator_file.ts";
+ * const rnd = seededRandom(1);
+ * console.log(rnd() === seededRandom(1)()); // true
+ * ```
+ */
 export function seededRandom(seed: number): Random {
   let s = seed >>> 0;
   return () => {
@@ -305,15 +419,125 @@ export function generateFromShape(shape: Shape, rnd: Random): Data {
       return set(...(shape.children ?? []).map((c) => generateFromShape(c, rnd)));
     case Tag.vector:
       return vector(...(shape.children ?? []).map((c) => generateFromShape(c, rnd)));
-    case Tag.table: {
-      const kids = shape.children ?? [];
-      const entries: [Data, Data][] = [];
-      for (let i = 0; i + 1 < kids.length; i += 2) {
-        entries.push([generateFromShape(kids[i], rnd), generateFromShape(kids[i + 1], rnd)]);
-      }
-      return table(entries);
-    }
+    case Tag.table:
+      return table(generatePairs(shape.children ?? [], rnd));
   }
+}
+
+function generatePairs(kids: readonly Shape[], rnd: Random): [Data, Data][] {
+  const entries: [Data, Data][] = [];
+  for (let i = 0; i + 1 < kids.length; i += 2) {
+    entries.push([generateFromShape(kids[i], rnd), generateFromShape(kids[i + 1], rnd)]);
+  }
+  return entries;
+}
+
+/** The heartbeat interval (ticks) our stores announce; any value is valid on the wire. */
+const HEARTBEAT_TICKS = 5;
+
+/**
+ * The store command a command entry stands for, with values of the recorded
+ * shapes, as Broker's `data_generator` makes them (no expiry, nil publisher,
+ * sequence number 0): ready for `encodeCommand` and a command envelope on
+ * the entry's topic. Broker 2.2.0's commands that the store protocol no
+ * longer has become their counterparts in it: `snapshot` (a clone asking for
+ * the master's state) a `nack [0]`, `snapshot_sync` and `set` (the master's
+ * answer) an `ack_clone`, with the recorded state for `set`; `none` a
+ * `keepalive`.
+ *
+ * @example
+ * ```ts
+ * import { commandFromEntry, seededRandom } from "./generator_file.ts";
+ * import { Tag } from "../data/types.ts";
+ * const cmd = commandFromEntry({
+ *   kind: "command", topic: "kv/<$>/data/master", commandName: "put",
+ *   commandShapes: [{ tag: Tag.string, size: 3 }, { tag: Tag.count }],
+ * }, seededRandom(1));
+ * console.log(cmd.content.type); // "put"
+ * ```
+ */
+export function commandFromEntry(entry: GeneratorEntry, rnd: Random): InternalCommand {
+  const shapes = entry.commandShapes ?? [];
+  const key = () => generateFromShape(shapes[0] ?? { tag: Tag.none }, rnd);
+  const value = () => generateFromShape(shapes[1] ?? { tag: Tag.none }, rnd);
+  const publisher = NIL_ENTITY;
+  let content: Command;
+  switch (entry.commandName) {
+    case undefined:
+      throw new BrokerError(ErrorCode.invalid_data, "not a command entry");
+    case "none":
+      content = { type: "keepalive", seq: 0n };
+      break;
+    case "put":
+    case "subtract":
+      content = { type: entry.commandName, key: key(), value: value(), expiry: null, publisher };
+      break;
+    case "put_unique":
+      content = {
+        type: "put_unique",
+        key: key(),
+        value: value(),
+        expiry: null,
+        who: NIL_ENTITY,
+        reqId: 0n,
+        publisher,
+      };
+      break;
+    case "put_unique_result":
+      content = {
+        type: "put_unique_result",
+        inserted: false,
+        who: NIL_ENTITY,
+        reqId: 0n,
+        publisher,
+      };
+      break;
+    case "erase":
+    case "expire":
+      content = { type: entry.commandName, key: key(), publisher };
+      break;
+    case "add":
+      content = {
+        type: "add",
+        key: key(),
+        value: value(),
+        initType: TYPE_NAMES[entry.initType ?? Tag.none],
+        expiry: null,
+        publisher,
+      };
+      break;
+    case "clear":
+      content = { type: "clear", publisher };
+      break;
+    case "snapshot":
+      content = { type: "nack", seqs: [0n] };
+      break;
+    case "snapshot_sync":
+    case "ack_clone":
+      content = { type: "ack_clone", offset: 0n, heartbeatInterval: HEARTBEAT_TICKS, state: [] };
+      break;
+    case "set":
+      content = {
+        type: "ack_clone",
+        offset: 0n,
+        heartbeatInterval: HEARTBEAT_TICKS,
+        // Through a table, so that colliding random keys merge (Broker's are unique).
+        state: table(generatePairs(shapes, rnd)).value,
+      };
+      break;
+    case "attach_writer":
+      content = { type: "attach_writer", offset: 0n, heartbeatInterval: HEARTBEAT_TICKS };
+      break;
+    case "keepalive":
+    case "cumulative_ack":
+    case "retransmit_failed":
+      content = { type: entry.commandName, seq: 0n };
+      break;
+    case "nack":
+      content = { type: "nack", seqs: Array.from({ length: entry.seqCount ?? 1 }, () => 0n) };
+      break;
+  }
+  return { seq: 0n, sender: NIL_ENTITY, receiver: NIL_ENTITY, content };
 }
 
 /**
@@ -366,9 +590,12 @@ const TAG_BY_TYPE: Record<string, Tag> = {
 };
 
 /**
- * Writes a generator file (version 2, the format Broker's current reader
- * takes): topics as they first appear, then one entry per data message with
- * its shape. `cap` bounds the number of messages (Broker's
+ * Writes a generator file as Broker's recorder did: the header, topics as
+ * they first appear, then one entry per published message with its shape.
+ * Version 1 (the default) is what Broker 2.2.0 and every earlier recorder
+ * wrote and the only version a runnable `broker-cluster-benchmark` reads;
+ * version 2 follows the dead source of later Brokers. `cap` bounds the
+ * number of entries, data and commands together (Broker's
  * `BROKER_OUTPUT_GENERATOR_FILE_CAP`).
  *
  * @example
@@ -384,24 +611,25 @@ export class GeneratorFileWriter {
   #parts: number[] = [];
   #topics = new Map<string, number>();
   #messages = 0;
-  /** Most messages recorded; later ones are dropped. */
+  /** Most entries recorded; later ones are dropped. */
   readonly cap: number;
+  /** File format version written (1 or 2). */
+  readonly version: 1 | 2;
 
-  /** A writer recording at most `cap` messages. */
-  constructor(cap = Infinity) {
+  /** A writer recording at most `cap` entries in the given format version. */
+  constructor(cap = Infinity, version: 1 | 2 = 1) {
     this.cap = cap;
-    // Magic 0x2EECC0DE in host order (little-endian here, as Broker writes on x86), version 2.
-    this.#parts.push(0xde, 0xc0, 0xec, 0x2e, 2);
+    this.version = version;
+    // Magic 0x2EECC0DE in host order (little-endian here, as Broker writes on x86), version.
+    this.#parts.push(0xde, 0xc0, 0xec, 0x2e, version);
   }
 
-  /** Messages recorded so far. */
+  /** Entries recorded so far. */
   get messages(): number {
     return this.#messages;
   }
 
-  /** Records a data message's topic and shape; false once the cap is reached. */
-  addData(topic: string, value: Data): boolean {
-    if (this.#messages >= this.cap) return false;
+  #topicIndex(topic: string): number {
     let index = this.#topics.get(topic);
     if (index === undefined) {
       index = this.#topics.size;
@@ -415,18 +643,79 @@ export class GeneratorFileWriter {
       }
       this.#parts.push(n, ...bytes);
     }
+    return index;
+  }
+
+  /** Records a data message's topic and shape; false once the cap is reached. */
+  addData(topic: string, value: Data): boolean {
+    if (this.#messages >= this.cap) return false;
+    const index = this.#topicIndex(topic);
     this.#parts.push(1, index >> 8, index & 0xff);
     this.#writeShape(shapeOf(value));
     this.#messages++;
     return true;
   }
 
-  #writeShape(s: Shape): void {
-    this.#parts.push(s.tag);
-    if (s.size !== undefined) {
-      const n = s.size;
-      this.#parts.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  /**
+   * Records a store command published on `topic`; false once the cap is
+   * reached or when the command has no entry in this version. Version 1
+   * keeps what Broker 2.2.0's stores published, under its names: the
+   * updates (put, put_unique, erase, expire, add, subtract, clear), a
+   * clone's request for the state (`nack [0]`, 2.2.0's `snapshot`) and the
+   * master's answer (`ack_clone`, 2.2.0's `snapshot_sync` on the clone
+   * topic). The channel's bookkeeping (acks, keepalives, retransmissions,
+   * `put_unique_result`) had no command in 2.2.0 and is left out.
+   * Version 2 records every command under its section 6 number.
+   */
+  addCommand(topic: string, content: Command): boolean {
+    if (this.#messages >= this.cap) return false;
+    let name: RecordedCommandName = content.type;
+    if (this.version === 1) {
+      if (content.type === "nack") {
+        if (content.seqs.length !== 1 || content.seqs[0] !== 0n) return false;
+        name = "snapshot";
+      } else if (content.type === "ack_clone") name = "snapshot_sync";
     }
+    const type = this.version === 1
+      ? V1_COMMAND_TYPES.indexOf(name)
+      : COMMAND_TYPES.indexOf(content.type);
+    if (type < 0) return false;
+    const index = this.#topicIndex(topic);
+    this.#parts.push(2, index >> 8, index & 0xff, type);
+    switch (content.type) {
+      case "put":
+      case "put_unique":
+      case "add":
+      case "subtract":
+        this.#writeShape(shapeOf(content.key));
+        this.#writeShape(shapeOf(content.value));
+        if (content.type === "add") {
+          this.#parts.push(this.#tag(TYPE_NAMES.indexOf(content.initType)));
+        }
+        break;
+      case "erase":
+      case "expire":
+        this.#writeShape(shapeOf(content.key));
+        break;
+      case "nack":
+        if (this.version === 2) this.#u32(content.seqs.length);
+        break;
+    }
+    this.#messages++;
+    return true;
+  }
+
+  #tag(wire: Tag): number {
+    return this.version === 1 ? V1_BY_WIRE_TAG[wire] : wire;
+  }
+
+  #u32(n: number): void {
+    this.#parts.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  }
+
+  #writeShape(s: Shape): void {
+    this.#parts.push(this.#tag(s.tag));
+    if (s.size !== undefined) this.#u32(s.size);
     for (const c of s.children ?? []) this.#writeShape(c);
   }
 

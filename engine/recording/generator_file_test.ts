@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { decode, encode, equals, Tag } from "../data/mod.ts";
+import { count, decode, encode, equals, str, Tag, vector } from "../data/mod.ts";
+import { decodeCommand, encodeCommand } from "../store/commands.ts";
+import { NIL_ENTITY } from "../store/entity.ts";
 import {
+  commandFromEntry,
   generateFromShape,
   GeneratorFileWriter,
   readGeneratorFile,
@@ -62,16 +65,137 @@ Deno.test("bad generator files give typed errors", () => {
   assert.throws(() => readGeneratorFile(new Uint8Array(2)), BrokerError);
 });
 
-Deno.test("a written generator file (v2) reads back with the same topics and shapes", () => {
+Deno.test("a written generator file reads back with the same topics and shapes (v1 and v2)", () => {
   const file = readGeneratorFile(mars());
-  const w = new GeneratorFileWriter(600);
-  const rnd = seededRandom(3);
-  const values = file.entries.map((e) => generateFromShape(e.shape!, rnd));
-  for (const v of values) w.addData("/benchmark/events", v);
-  assert.equal(w.messages, 600, "the cap holds");
-  const back = readGeneratorFile(w.bytes());
-  assert.equal(back.version, 2);
-  assert.deepEqual(back.topics, ["/benchmark/events"]);
-  assert.equal(back.entries.length, 600);
-  for (let i = 0; i < 600; i++) assert.deepEqual(back.entries[i].shape, shapeOf(values[i]));
+  for (const version of [1, 2] as const) {
+    const w = new GeneratorFileWriter(600, version);
+    const rnd = seededRandom(3);
+    const values = file.entries.map((e) => generateFromShape(e.shape!, rnd));
+    for (const v of values) w.addData("/benchmark/events", v);
+    assert.equal(w.messages, 600, "the cap holds");
+    const back = readGeneratorFile(w.bytes());
+    assert.equal(back.version, version);
+    assert.deepEqual(back.topics, ["/benchmark/events"]);
+    assert.equal(back.entries.length, 600);
+    for (let i = 0; i < 600; i++) assert.deepEqual(back.entries[i].shape, shapeOf(values[i]));
+  }
+  // Version 1 is the default, and rewrites mars.dat's first entry byte for byte.
+  const w = new GeneratorFileWriter();
+  w.addData("/benchmark/events", generateFromShape(file.entries[0].shape!, seededRandom(1)));
+  const bytes = mars();
+  assert.deepEqual(w.bytes(), bytes.subarray(0, file.entryEnds[0]));
+});
+
+const P = NIL_ENTITY;
+const KV = "zeek/known/hosts/<$>/data/";
+
+Deno.test("store commands: recorded under Broker 2.2.0's numbers (v1) or section 6's (v2)", () => {
+  const cmds = [
+    { type: "put", key: str("10.0.0.1"), value: count(1n), expiry: null, publisher: P },
+    { type: "nack", seqs: [0n] }, // a clone asks for the state: 2.2.0's snapshot
+    { type: "ack_clone", offset: 1n, heartbeatInterval: 5, state: [] }, // snapshot_sync
+    { type: "add", key: str("s"), value: str("x"), initType: "set", expiry: null, publisher: P },
+    { type: "erase", key: str("k"), publisher: P },
+    { type: "clear", publisher: P },
+    { type: "cumulative_ack", seq: 3n }, // channel bookkeeping: not in 2.2.0
+    { type: "nack", seqs: [4n, 5n] }, // a retransmission request: neither
+  ] as const;
+  const v1 = new GeneratorFileWriter();
+  const v2 = new GeneratorFileWriter(Infinity, 2);
+  const kept1 = cmds.map((c) => v1.addCommand(`${KV}master`, c));
+  const kept2 = cmds.map((c) => v2.addCommand(`${KV}master`, c));
+  assert.deepEqual(kept1, [true, true, true, true, true, true, false, false]);
+  assert.deepEqual(kept2, cmds.map(() => true));
+  const one = readGeneratorFile(v1.bytes());
+  assert.deepEqual(one.entries.map((e) => [e.command, e.commandName]), [
+    [1, "put"],
+    [7, "snapshot"],
+    [8, "snapshot_sync"],
+    [5, "add"],
+    [3, "erase"],
+    [10, "clear"],
+  ]);
+  // 2.2.0's layout of an add: key shape, value shape, init type in the v1 tag order (set = 8).
+  const bytes = v1.bytes();
+  const addStart = one.entryEnds[2];
+  assert.deepEqual([...bytes.subarray(addStart, one.entryEnds[3])], [
+    2,
+    0,
+    0,
+    5,
+    9,
+    0,
+    0,
+    0,
+    1,
+    9,
+    0,
+    0,
+    0,
+    1,
+    8,
+  ]);
+  assert.equal(one.entries[3].initType, Tag.set);
+  const two = readGeneratorFile(v2.bytes());
+  assert.deepEqual(two.entries.map((e) => e.commandName), cmds.map((c) => c.type));
+  assert.equal(two.entries[7].seqCount, 2);
+});
+
+Deno.test("command entries become store commands that encode as Broker's", () => {
+  const w = new GeneratorFileWriter();
+  w.addCommand(`${KV}master`, {
+    type: "put",
+    key: str("abc"),
+    value: vector(count(1n), str("xy")),
+    expiry: null,
+    publisher: P,
+  });
+  w.addCommand(`${KV}master`, { type: "nack", seqs: [0n] });
+  w.addCommand(`${KV}clone`, { type: "ack_clone", offset: 1n, heartbeatInterval: 5, state: [] });
+  w.addCommand(`${KV}master`, {
+    type: "add",
+    key: str("s"),
+    value: str("x"),
+    initType: "set",
+    expiry: null,
+    publisher: P,
+  });
+  const file = readGeneratorFile(w.bytes());
+  const rnd = seededRandom(9);
+  const made = file.entries.map((e) => decodeCommand(encodeCommand(commandFromEntry(e, rnd))));
+  assert.deepEqual(made.map((c) => c.content.type), ["put", "nack", "ack_clone", "add"]);
+  const [put, nack, , add] = made.map((c) => c.content);
+  assert.ok(put.type === "put" && put.value.type === "vector");
+  assert.equal(put.key.type === "string" && put.key.value.length, 3);
+  assert.equal(put.value.value.length, 2);
+  assert.deepEqual(nack.type === "nack" && nack.seqs, [0n]);
+  assert.equal(add.type === "add" && add.initType, "set");
+  // A 2.2.0 `set` (the master's whole state) becomes an ack_clone with that many pairs at most.
+  const state = commandFromEntry({
+    kind: "command",
+    topic: `${KV}clone`,
+    commandName: "set",
+    commandShapes: [{ tag: Tag.string, size: 4 }, { tag: Tag.count }, {
+      tag: Tag.string,
+      size: 4,
+    }, { tag: Tag.count }],
+  }, rnd);
+  assert.equal(state.content.type === "ack_clone" && state.content.state.length, 2);
+  decodeCommand(encodeCommand(state));
+});
+
+Deno.test("version 1 command layouts: set (u32 pairs of shapes), snapshot, none; unknown types fail", () => {
+  const topic = new TextEncoder().encode(`${KV}clone`);
+  const head = [0xde, 0xc0, 0xec, 0x2e, 1, 0, topic.length, ...topic];
+  // set {string(4): count}, snapshot_sync, none
+  const body = [2, 0, 0, 9, 0, 0, 0, 1, 9, 0, 0, 0, 4, 2, 2, 0, 0, 8, 2, 0, 0, 0];
+  const file = readGeneratorFile(new Uint8Array([...head, ...body]));
+  assert.deepEqual(file.entries.map((e) => e.commandName), ["set", "snapshot_sync", "none"]);
+  assert.deepEqual(file.entries[0].commandShapes, [{ tag: Tag.string, size: 4 }, {
+    tag: Tag.count,
+  }]);
+  assert.throws(
+    () => readGeneratorFile(new Uint8Array([...head, 2, 0, 0, 11])),
+    (e) => e instanceof BrokerError && e.code === ErrorCode.invalid_tag,
+  );
 });
