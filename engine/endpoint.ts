@@ -78,8 +78,8 @@ export interface EndpointOptions {
    * is false. Certificates are required: Broker's anonymous mode has no
    * counterpart in Deno's TLS. As a client we present our certificate and
    * verify the peer's chain against `cafile`/`capath` (not its host name, as
-   * Broker); as a server we present ours but, unlike Broker, cannot ask the
-   * client for one: Deno's TLS listener does not verify client certificates.
+   * Broker); as a server we present ours and, as Broker, require the
+   * client's, signed by `cafile`/`capath`.
    */
   ssl?: SslOptions;
   /** Broker's `ttl`: written into every envelope (Broker never decrements it). Default 16. */

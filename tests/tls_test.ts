@@ -207,3 +207,29 @@ Deno.test("TLS: broker pipe publishes to a TLS endpoint with the same flags", {
     await ep.shutdown();
   }
 });
+
+Deno.test("TLS: our listener verifies the client's certificate too, as Broker does with certificates", async () => {
+  // The server trusts only another CA; the client's certificate is signed by ours.
+  const server = new Endpoint({
+    disableSsl: false,
+    ssl: { ...SSL, cafile: `${DIR}other-ca.pem` },
+    handshakeTimeout: 2000,
+  });
+  const client = new Endpoint({ disableSsl: false, ssl: SSL, handshakeTimeout: 2000 });
+  const status = server.statusSubscriber(false);
+  try {
+    const port = await server.listen("127.0.0.1", 0);
+    await assert.rejects(client.peer("127.0.0.1", port, { retry: 0 }));
+    // The server refuses during the TLS handshake (the client trusts the server's certificate).
+    const e = await status.get(3000);
+    assert.ok(
+      e?.code === ErrorCode.peer_invalid || e?.code === ErrorCode.peer_disconnect_during_handshake,
+      e?.message,
+    );
+    assert.match(e!.message, /TLS handshake/);
+    assert.equal(server.peers().length, 0);
+  } finally {
+    await client.shutdown();
+    await server.shutdown();
+  }
+});

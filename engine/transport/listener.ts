@@ -115,7 +115,15 @@ function listenTls(
     pending.delete(raw);
     return true;
   };
-  const server = createTlsServer({ cert: tls.cert, key: tls.key });
+  // As Broker with certificates: the client must present one that our CAs signed.
+  const verify = tls.caCerts.length > 0;
+  const server = createTlsServer({
+    cert: tls.cert,
+    key: tls.key,
+    ca: verify ? tls.caCerts : undefined,
+    requestCert: verify,
+    rejectUnauthorized: verify,
+  });
   server.on("connection", (raw: Socket) => {
     const remote = remoteOf(raw);
     if (!hooks.admit(remote)) {
