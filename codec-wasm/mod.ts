@@ -81,7 +81,10 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
 export class WasmCodec {
   static #shared?: WasmCodec;
   readonly #x: Exports;
-  /** Where a scan leaves results besides its return value (u32: a set or table was unsorted). */
+  /**
+   * Where a scan leaves results besides its return value (u32: a set or
+   * table was unsorted; u32: the number of values).
+   */
   readonly results: number;
   /** Start of the scan stack. */
   readonly stack: number;
@@ -195,6 +198,11 @@ export class WasmCodec {
   /** Whether the last successful scan met a set or table out of order. */
   unsorted(): boolean {
     return this.u32[this.results >> 2] !== 0;
+  }
+
+  /** How many values (containers and their elements, all levels) the last successful scan met. */
+  valueCount(): number {
+    return this.u32[(this.results >> 2) + 1];
   }
 
   /** Bytes consumed by the last successful scan. */

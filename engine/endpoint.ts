@@ -8,6 +8,8 @@
 import {
   copyToSlab,
   type Data,
+  type DecodeOptions,
+  DEFAULT_MAX_VALUES,
   encode,
   encodeAfter,
   validate,
@@ -114,6 +116,13 @@ export interface EndpointOptions {
    * message is still sent when the queue is empty.
    */
   peerBufferBytes?: number;
+  /**
+   * Decode budget: most values (containers and elements, every level) one
+   * received data message may hold. Over it the message is dropped with a
+   * `deserialization_failed` error status before anything is built. Default
+   * 1,048,576 (`DEFAULT_MAX_VALUES`; Broker has no limit).
+   */
+  maxValues?: number;
   /** Broker's `disable-forwarding`: never relay other endpoints' messages. */
   disableForwarding?: boolean;
   /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
@@ -255,6 +264,7 @@ export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
  * obey the overflow policy like data.
  */
 const CONTROL_RESERVE = 64;
+const UNBUDGETED: DecodeOptions = { maxValues: Number.MAX_SAFE_INTEGER };
 
 function keyOf(id: EndpointId): string {
   let s = "";
@@ -284,6 +294,7 @@ export class Endpoint {
   readonly #idText: string;
   readonly #opts: Required<Omit<EndpointOptions, "id" | "recorder" | "ssl">>;
   readonly #tls?: TlsMaterial;
+  readonly #decodeOptions: DecodeOptions;
   readonly #recorder?: (frame: RecordedFrame) => void;
   readonly #filter: string[] = [];
   /** Bumped whenever #filter grows, so a connection can tell whether it saw the latest. */
@@ -322,6 +333,7 @@ export class Endpoint {
       maxPendingHandshakes: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
       maxHandshakeFrameSize: options.maxHandshakeFrameSize ?? DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
       peerBufferBytes: options.peerBufferBytes ?? DEFAULT_PEER_BUFFER_BYTES,
+      maxValues: options.maxValues ?? DEFAULT_MAX_VALUES,
       disableForwarding: options.disableForwarding ?? false,
       unpeerTimeout: options.unpeerTimeout ?? 3000,
     };
@@ -332,6 +344,7 @@ export class Endpoint {
         "maxPendingHandshakes",
         "maxHandshakeFrameSize",
         "peerBufferBytes",
+        "maxValues",
       ] as const
     ) {
       const v = this.#opts[k];
@@ -339,6 +352,7 @@ export class Endpoint {
         throw new BrokerError(ErrorCode.invalid_data, `${k} must be a positive integer, got ${v}`);
       }
     }
+    this.#decodeOptions = { maxValues: this.#opts.maxValues };
     this.#recorder = options.recorder;
     if (!this.#opts.disableSsl) this.#tls = loadTlsMaterial(options.ssl);
   }
@@ -722,7 +736,7 @@ export class Endpoint {
     let unsorted: boolean | undefined;
     if (type === EnvelopeType.data) {
       try {
-        unsorted = validateForLater(payload);
+        unsorted = validateForLater(payload, this.#decodeOptions);
       } catch (e) {
         // Broker drops a data message whose payload does not parse, and keeps the peering.
         this.#emit(errorEvent(
@@ -1128,7 +1142,8 @@ export class Endpoint {
     this.#assertRunning();
     const header = this.#dataHeader(topic);
     if (!this.#peerRoutes.matches(topic)) return;
-    validate(payload);
+    // Our own values are not budgeted: the budget guards what peers send us.
+    validate(payload, UNBUDGETED);
     // Cached header and payload into the output slab: no allocation per message.
     const frame = copyToSlab(payload, header.length);
     frame.set(header);

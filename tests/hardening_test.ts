@@ -2,7 +2,9 @@
 // one reproduces the attack with a raw client and asserts the bound or the close.
 import assert from "node:assert/strict";
 import { Endpoint } from "../engine/endpoint.ts";
-import { ErrorCode } from "../engine/errors.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
+import { count, decode, encode, validate } from "../engine/data/mod.ts";
+import { EnvelopeType, NIL_ENDPOINT_ID, parseEndpointId } from "../engine/wire/mod.ts";
 import {
   ENDPOINT_ID,
   isError,
@@ -172,4 +174,55 @@ Deno.test("the TLS listener closes connections that never start the TLS handshak
     }
     await ep.shutdown();
   }
+});
+
+/** A vector of `n` empty vectors, encoded by hand: 2 bytes each, tens of bytes once built. */
+function emptyVectors(n: number): Uint8Array {
+  const head: number[] = [0x0e];
+  for (let v = n;; v >>>= 7) {
+    if (v < 0x80) {
+      head.push(v);
+      break;
+    }
+    head.push((v & 0x7f) | 0x80);
+  }
+  const out = new Uint8Array(head.length + 2 * n);
+  out.set(head);
+  for (let i = head.length; i < out.length; i += 2) out[i] = 0x0e;
+  return out;
+}
+
+Deno.test("decode budget: a value of more than maxValues values is refused before anything is built", () => {
+  const bytes = emptyVectors(1_100_000); // 2.2 MB, 1,100,001 values
+  assert.throws(
+    () => decode(bytes),
+    (e) =>
+      e instanceof BrokerError && e.code === ErrorCode.deserialization_failed &&
+      /decode budget/.test(e.message),
+  );
+  assert.throws(() => validate(bytes), BrokerError);
+  assert.equal((decode(bytes, { maxValues: 2_000_000 }).value as unknown[]).length, 1_100_000);
+  assert.equal((decode(emptyVectors(1000)).value as unknown[]).length, 1000);
+});
+
+Deno.test("decode budget on the wire: the over-budget data message is dropped with a status, the peering lives", async () => {
+  await withEndpoint({}, async ({ ep, status, peer }) => {
+    const sub = ep.subscribe("/t");
+    const c = await peer(LARGER_ID);
+    const send = (payload: Uint8Array) =>
+      c.sendEnvelope({
+        sender: parseEndpointId(LARGER_ID),
+        receiver: NIL_ENDPOINT_ID,
+        type: EnvelopeType.data,
+        topic: "/t/x",
+        payload,
+      });
+    await send(emptyVectors(1_100_000));
+    await send(encode(count(7n)));
+    const { event } = await nextStatus(status, isError(ErrorCode.deserialization_failed), 5000);
+    assert.match(event.message, /decode budget/);
+    const m = await sub.get(5000);
+    assert.deepEqual(m?.data, count(7n), "the next message still arrives");
+    assert.equal(sub.available(), 0, "the big one was never delivered");
+  });
 });

@@ -494,6 +494,8 @@ function scanImpl<T>(
   gPos = <i32> (p - inp);
   // Whether any set or table arrived out of order: the glue re-sorts only then.
   store<u32>(stack - 16, unsorted);
+  // How many values the input holds, for the glue's decode budget.
+  store<u32>(stack - 12, <u32> n);
   // The extent also goes after the last node, where JS reads it without a call.
   if (TAPE) store<u32>(tape + <usize> n * 16, <u32> (p - inp));
   return n;

@@ -29,10 +29,21 @@ export interface DecodeOptions {
   maxDepth?: number;
   /** Accept bytes after the value (Broker's data envelopes do not). Default false. */
   allowTrailing?: boolean;
+  /**
+   * Most values one input may hold, counting every container and element at
+   * every level: a decode budget, because a byte or two per value (an empty
+   * vector) becomes an object of tens of bytes. Over it is
+   * `deserialization_failed`, found by validation before anything is built.
+   * Default 1,048,576 (Broker has no limit).
+   */
+  maxValues?: number;
 }
 
 /** Default nesting limit. */
 export const DEFAULT_MAX_DEPTH = 128;
+
+/** Default decode budget (`maxValues`). */
+export const DEFAULT_MAX_VALUES = 1 << 20;
 
 const NONE: Data = Object.freeze({ type: "none", value: null });
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
@@ -79,6 +90,13 @@ function scanLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined, 
   if (r < 0) throw wasmError(r);
   const extent = tape ? c.extent() : r;
   if (extent !== len && !opts?.allowTrailing) throw wasmError(WasmError.trailing);
+  const values = c.valueCount(), budget = opts?.maxValues ?? DEFAULT_MAX_VALUES;
+  if (values > budget) {
+    throw new BrokerError(
+      ErrorCode.deserialization_failed,
+      `${values} values in ${extent} bytes exceed the decode budget of ${budget} (maxValues)`,
+    );
+  }
   return r;
 }
 
