@@ -26,19 +26,49 @@ export class BoundedQueue<T> {
   #items: T[] = [];
   #head = 0;
   #waiters: ((v: T | undefined) => void)[] = [];
-  #space: (() => void)[] = [];
+  #space: { size: number; run: () => void }[] = [];
   #closed = false;
+  #bytes = 0;
+  readonly #maxBytes: number;
+  readonly #sizeOf?: (item: T) => number;
   /** Items dropped by the overflow policy. */
   dropped = 0;
 
-  /** A queue of at most `capacity` items, full queues handled by `policy`. */
-  constructor(readonly capacity: number, readonly policy: OverflowPolicy) {
+  /**
+   * A queue of at most `capacity` items (and, with `sizeOf`, at most
+   * `maxBytes` bytes, though one item larger than that still fits an empty
+   * queue), full queues handled by `policy`.
+   */
+  constructor(
+    readonly capacity: number,
+    readonly policy: OverflowPolicy,
+    bytes?: { maxBytes: number; sizeOf: (item: T) => number },
+  ) {
     if (!(capacity >= 1)) throw new RangeError("queue capacity must be at least 1");
+    if (bytes && !(bytes.maxBytes >= 1)) throw new RangeError("maxBytes must be at least 1");
+    this.#maxBytes = bytes?.maxBytes ?? Infinity;
+    this.#sizeOf = bytes?.sizeOf;
   }
 
   /** Items ready to be read. */
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** Bytes of the items ready to be read (0 without `sizeOf`). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Whether an item of `size` bytes must wait (or be dropped). */
+  #full(size: number): boolean {
+    const n = this.length;
+    return n >= this.capacity || (n > 0 && this.#bytes + size > this.#maxBytes);
+  }
+
+  #append(item: T, size: number): void {
+    this.#items.push(item);
+    this.#bytes += size;
   }
 
   /** Whether `close()` was called. */
@@ -54,8 +84,9 @@ export class BoundedQueue<T> {
     if (this.#closed) return;
     const w = this.#waiters.shift();
     if (w) return w(item);
-    if (this.length < this.capacity) {
-      this.#items.push(item);
+    const size = this.#sizeOf ? this.#sizeOf(item) : 0;
+    if (!this.#full(size)) {
+      this.#append(item, size);
       return;
     }
     if (this.policy === "drop_newest") {
@@ -63,18 +94,23 @@ export class BoundedQueue<T> {
       return;
     }
     if (this.policy === "drop_oldest") {
-      this.#take();
-      this.dropped++;
-      this.#items.push(item);
+      while (this.#full(size)) {
+        this.#take();
+        this.dropped++;
+      }
+      this.#append(item, size);
       return;
     }
     return new Promise<void>((resolve) => {
-      this.#space.push(() => {
-        // A reader waiting right now takes the item; otherwise it joins the queue.
-        const w2 = this.#waiters.shift();
-        if (w2) w2(item);
-        else this.#items.push(item);
-        resolve();
+      this.#space.push({
+        size,
+        run: () => {
+          // A reader waiting right now takes the item; otherwise it joins the queue.
+          const w2 = this.#waiters.shift();
+          if (w2) w2(item);
+          else this.#append(item, size);
+          resolve();
+        },
       });
     });
   }
@@ -83,12 +119,16 @@ export class BoundedQueue<T> {
     if (this.length === 0) return undefined;
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined as T;
+    if (this.#sizeOf) this.#bytes -= this.#sizeOf(item);
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
-    const s = this.#space.shift();
-    if (s) s();
+    const s = this.#space[0];
+    if (s && !this.#full(s.size)) {
+      this.#space.shift();
+      s.run();
+    }
     return item;
   }
 
@@ -124,7 +164,7 @@ export class BoundedQueue<T> {
   close(): void {
     this.#closed = true;
     for (const w of this.#waiters.splice(0)) w(undefined);
-    for (const s of this.#space.splice(0)) s();
+    for (const s of this.#space.splice(0)) s.run();
   }
 
   /** Reads until closed. */

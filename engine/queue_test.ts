@@ -66,3 +66,34 @@ Deno.test("block: a freed slot never wakes a reader with nothing to give", async
   assert.equal(await next, 3, "get() waited for a real item");
   assert.equal(q.closed, false);
 });
+
+Deno.test("a byte bound: drop policies and block keep the queue within maxBytes", async () => {
+  const sizeOf = (s: string) => s.length;
+  const newest = new BoundedQueue<string>(100, "drop_newest", { maxBytes: 10, sizeOf });
+  newest.push("aaaa");
+  newest.push("bbbb");
+  newest.push("cccc"); // 12 > 10: dropped
+  assert.deepEqual(newest.poll(), ["aaaa", "bbbb"]);
+  assert.equal(newest.dropped, 1);
+  assert.equal(newest.bytes, 0);
+  const big = new BoundedQueue<string>(100, "drop_newest", { maxBytes: 10, sizeOf });
+  big.push("x".repeat(50)); // larger than the bound, but the queue is empty
+  assert.equal(big.length, 1);
+
+  const oldest = new BoundedQueue<string>(100, "drop_oldest", { maxBytes: 10, sizeOf });
+  for (const s of ["aaa", "bbb", "ccc", "dddddd"]) oldest.push(s);
+  assert.deepEqual(oldest.poll(), ["ccc", "dddddd"]);
+  assert.equal(oldest.dropped, 2);
+
+  const block = new BoundedQueue<string>(100, "block", { maxBytes: 10, sizeOf });
+  block.push("aaaa");
+  block.push("bbbb");
+  let inside = false;
+  const waiting = block.push("cccccc");
+  assert.ok(waiting instanceof Promise);
+  waiting.then(() => inside = true);
+  assert.equal(await block.get(), "aaaa"); // 4 + 6 = 10: now it fits
+  await waiting;
+  assert.ok(inside);
+  assert.deepEqual(block.poll(), ["bbbb", "cccccc"]);
+});

@@ -44,12 +44,22 @@ export interface SubscriberOptions {
   /** Messages held before the overflow policy applies. Default 1024. */
   queueSize?: number;
   /**
+   * Payload bytes held before the overflow policy applies (a single larger
+   * message still fits an empty queue). Default 64 MiB.
+   */
+  maxQueuedBytes?: number;
+  /**
    * `block` (default) slows the peers that feed this subscriber down (TCP
    * back-pressure); `drop_oldest` / `drop_newest` keep the sender going and
    * count what was dropped.
    */
   overflowPolicy?: OverflowPolicy;
 }
+
+/** Default of `SubscriberOptions.queueSize`. */
+export const DEFAULT_SUBSCRIBER_QUEUE_SIZE = 1024;
+/** Default of `SubscriberOptions.maxQueuedBytes`. */
+export const DEFAULT_SUBSCRIBER_QUEUE_BYTES = 64 * 1024 * 1024;
 
 function materialize(m: PendingMessage): DataMessage {
   const data = m.unsorted === undefined
@@ -77,7 +87,14 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   /** Made by `Endpoint.subscribe`, which passes itself as the host. */
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
     this.#host = host;
-    this.#queue = new BoundedQueue(options?.queueSize ?? 1024, options?.overflowPolicy ?? "block");
+    this.#queue = new BoundedQueue(
+      options?.queueSize ?? DEFAULT_SUBSCRIBER_QUEUE_SIZE,
+      options?.overflowPolicy ?? "block",
+      {
+        maxBytes: options?.maxQueuedBytes ?? DEFAULT_SUBSCRIBER_QUEUE_BYTES,
+        sizeOf: (m) => m.payload.length,
+      },
+    );
     const fresh = [...new Set(topics)];
     for (const t of fresh) this.#topics.add(t);
     // One filter change (and one routing update) for the whole list.
@@ -133,6 +150,11 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   /** How many messages are ready. */
   available(): number {
     return this.#queue.length;
+  }
+
+  /** Payload bytes of the messages ready. */
+  get queuedBytes(): number {
+    return this.#queue.bytes;
   }
 
   /** Starts receiving a prefix. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../engine/endpoint.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
-import { count, decode, encode, validate } from "../engine/data/mod.ts";
+import { count, decode, encode, str, validate } from "../engine/data/mod.ts";
 import { EnvelopeType, NIL_ENDPOINT_ID, parseEndpointId } from "../engine/wire/mod.ts";
 import {
   ENDPOINT_ID,
@@ -225,4 +225,33 @@ Deno.test("decode budget on the wire: the over-budget data message is dropped wi
     assert.deepEqual(m?.data, count(7n), "the next message still arrives");
     assert.equal(sub.available(), 0, "the big one was never delivered");
   });
+});
+
+Deno.test("a subscriber's queue is bounded in bytes as well as messages", async () => {
+  const a = new Endpoint(), b = new Endpoint();
+  try {
+    const port = await a.listen();
+    const dropping = a.subscribe("/big", {
+      maxQueuedBytes: 1 << 20,
+      overflowPolicy: "drop_newest",
+    });
+    const blocking = a.subscribe("/big", { maxQueuedBytes: 1 << 20 });
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.awaitPeerSubscription("/big/x");
+    const chunk = str("x".repeat(200 * 1024));
+    for (let i = 0; i < 20; i++) b.publish("/big/x", chunk); // 4 MB
+    await waitFor(() => dropping.dropped > 0, "the dropping subscriber to drop", 5000);
+    // 5 messages of 200 KiB fit 1 MiB; the sixth must wait (block) or go (drop_newest).
+    assert.equal(dropping.available(), 5);
+    assert.ok(dropping.queuedBytes <= 1 << 20);
+    await waitFor(() => blocking.available() === 5, "the blocking subscriber to fill", 5000);
+    assert.ok(blocking.queuedBytes <= 1 << 20);
+    // Reading the blocking one lets the rest in: nothing lost under `block`.
+    let got = 0;
+    while (got < 20 && await blocking.get(5000)) got++;
+    assert.equal(got, 20);
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
 });
