@@ -28,19 +28,23 @@ import process from "node:process";
 import { addSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import {
   Address,
+  type CommandBus,
   count,
   type Data,
   dataToString,
   decode,
   Endpoint,
-  type RecordedFrame,
+  type EndpointOptions,
+  type PublishOptions,
   StatusCode,
   str,
+  type Subscriber,
+  type SubscriberOptions,
   vector,
 } from "../mod.ts";
 import { GeneratorFileWriter } from "../engine/recording/generator_file.ts";
+import { decodeCommand } from "../engine/store/commands.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
-import { parseEnvelope } from "../engine/wire/mod.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import {
   type CafConfig,
@@ -127,6 +131,12 @@ export interface NodeOptions {
   disableSsl: boolean;
   /** Broker's `broker.ssl.*` (PEM file paths), for TLS when SSL is not disabled. */
   ssl: SslOptions;
+  /**
+   * Keep what peers send to ourselves instead of passing it on: Broker's
+   * `broker.disable-forwarding` (or `broker.forward = false`, Broker 2.2.0's
+   * name) in the config file, as Zeek runs its cluster nodes.
+   */
+  disableForwarding?: boolean;
   /** Stores to attach as masters (in memory, as broker-node does); names as given. */
   masterStores: string[];
   /** Stores to attach as clones. */
@@ -335,6 +345,11 @@ export function resolveNodeOptions(
     ) ?? NODE_DEFAULTS.warmUp,
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
+    // Only when set, so the options of a node that forwards look as before.
+    ...((config?.getBool("broker.disable-forwarding") ??
+        config?.getBool("broker.forward") === false)
+      ? { disableForwarding: true }
+      : {}),
     ssl: Object.fromEntries(
       SSL_KEYS.flatMap((k) => {
         const key = `broker.ssl.${k}` as const;
@@ -965,10 +980,16 @@ export function attachNodeStores(
 export async function runNode(
   opts: NodeOptions,
   p: NodePrinter,
-  createEndpoint: (o: { id?: string; disableSsl?: boolean; ssl?: SslOptions }) => NodeHost = (o) =>
-    new Endpoint(o),
+  createEndpoint: (
+    o: { id?: string; disableSsl?: boolean; ssl?: SslOptions; disableForwarding?: boolean },
+  ) => NodeHost = (o) => new Endpoint(o),
 ): Promise<number> {
-  const ep = createEndpoint({ id: opts.endpointId, disableSsl: opts.disableSsl, ssl: opts.ssl });
+  const ep = createEndpoint({
+    id: opts.endpointId,
+    disableSsl: opts.disableSsl,
+    ssl: opts.ssl,
+    disableForwarding: opts.disableForwarding,
+  });
   let statusTask: Promise<void> | undefined;
   const stores: NodeStore[] = [];
   try {
@@ -1066,11 +1087,7 @@ export async function nodeMain(
       return () => Deno.removeSignalListener(sig, handler);
     });
     try {
-      return await runNode(opts, p, (o) => {
-        const ep = new Endpoint({ ...o, recorder: (f) => recording.add(f) });
-        recording.attach(ep);
-        return ep;
-      });
+      return await runNode(opts, p, (o) => recording.endpoint(o));
     } finally {
       signals.forEach((remove) => remove());
       await recording.close();
@@ -1120,18 +1137,75 @@ export interface NodeEnv {
 }
 
 /**
+ * An endpoint that shows a `RecordingDirectory` what it does, where Broker
+ * 2.2.0's recorder sat in its core: every message published here (data and
+ * store commands, once each, whether or not a peer wants it; not what it
+ * forwards for others) and every subscription, store topics included.
+ */
+class RecordingEndpoint extends Endpoint {
+  readonly #recording: RecordingDirectory;
+  #bus?: CommandBus;
+
+  constructor(recording: RecordingDirectory, options: EndpointOptions) {
+    super(options);
+    this.#recording = recording;
+  }
+
+  override publish(topic: string, data: Data, options?: PublishOptions): void {
+    this.#recording.recordData(topic, data);
+    super.publish(topic, data, options);
+  }
+
+  override publishEncoded(topic: string, payload: Uint8Array): void {
+    this.#recording.recordData(topic, decode(payload));
+    super.publishEncoded(topic, payload);
+  }
+
+  override subscribe(topics: string | string[], options?: SubscriberOptions): Subscriber {
+    const sub = super.subscribe(topics, options);
+    this.#recording.recordSubscription(typeof topics === "string" ? [topics] : topics);
+    return sub;
+  }
+
+  /** The endpoint's bus, seen by the recorder: the stores' commands and subscriptions. */
+  override get commandBus(): CommandBus {
+    if (this.#bus) return this.#bus;
+    const bus = super.commandBus;
+    const recording = this.#recording;
+    this.#bus = {
+      idBytes: bus.idBytes,
+      onCommands: (topic, handler) => {
+        recording.recordSubscription([topic]);
+        return bus.onCommands(topic, handler);
+      },
+      sendCommand: (topic, payload, receiver) => {
+        recording.recordCommand(topic, payload);
+        bus.sendCommand(topic, payload, receiver);
+      },
+      hasPeerSubscriber: (topic) => bus.hasPeerSubscriber(topic),
+      hasLocalSubscriber: (topic) => bus.hasLocalSubscriber(topic),
+      deliverLocal: (topic, data) => bus.deliverLocal(topic, data),
+    };
+    return this.#bus;
+  }
+}
+
+/**
  * A node's recording directory, as Broker's recorder laid it out (its
- * core_recorder, before it was compiled out): the node's configuration in
- * `broker.conf`, its endpoint ID in `id.txt`, the IDs of its peers in
- * `peers.txt`, its subscriptions in `topics.txt` and the shapes of the
- * messages it publishes in the generator file `messages.dat`. These are the
- * files `broker bench cluster --mode generate-config` reads.
+ * core_recorder, in Broker 2.2.0 and before): the node's configuration in
+ * `broker.conf` (with `broker.forward`, which generate-config reads), its
+ * endpoint ID in `id.txt`, the IDs of its peers in `peers.txt` as they
+ * connect, its subscriptions in `topics.txt` as they are made (repeats
+ * included), and the shapes of the messages it publishes, data and store
+ * commands, in the generator file `messages.dat` (version 1, which Broker
+ * 2.2.0's `broker-cluster-benchmark` reads). These are the files
+ * `broker bench cluster --mode generate-config` reads.
  */
 export class RecordingDirectory {
   readonly #dir: string;
   readonly #writer: GeneratorFileWriter;
-  #endpoint?: Endpoint;
   #peers?: Promise<void>;
+  #topics = "";
 
   private constructor(dir: string, writer: GeneratorFileWriter) {
     this.#dir = dir;
@@ -1144,6 +1218,8 @@ export class RecordingDirectory {
     const conf = [
       "broker {",
       `  disable-ssl = ${opts.disableSsl ? "true" : "false"}`,
+      // Broker 2.2.0's name: its generate-config reads only this one, newer ones both.
+      `  forward = ${opts.disableForwarding ? "false" : "true"}`,
       "}",
       `topics = [${opts.topics.map((t) => JSON.stringify(t)).join(", ")}]`,
       `mode = "${opts.mode}"`,
@@ -1156,11 +1232,21 @@ export class RecordingDirectory {
     );
   }
 
-  /** Records the endpoint's ID now, each peer as its handshake completes, and its filter at `close`. */
+  /** A new endpoint that records into this directory (see `attach`). */
+  endpoint(options: EndpointOptions): Endpoint {
+    const ep = new RecordingEndpoint(this, options);
+    this.attach(ep);
+    return ep;
+  }
+
+  /**
+   * Records the endpoint's ID now and each peer as its handshake completes.
+   * Publications and subscriptions are recorded only through `endpoint`.
+   */
   attach(ep: Endpoint): void {
-    this.#endpoint = ep;
     Deno.writeTextFileSync(`${this.#dir}/id.txt`, `${ep.id}\n`);
     Deno.writeTextFileSync(`${this.#dir}/peers.txt`, "");
+    Deno.writeTextFileSync(`${this.#dir}/topics.txt`, this.#topics);
     const events = ep.statusSubscriber(true);
     this.#peers = (async () => {
       for await (const ev of events) {
@@ -1171,29 +1257,37 @@ export class RecordingDirectory {
     })();
   }
 
-  /** A recorder callback: keeps the shape of every data message the node sends. */
-  add(f: RecordedFrame): void {
-    if (f.direction !== "sent" || f.frame.length < 37 || f.frame[32] !== 1) return;
+  /** Keeps the shape of a data message the node publishes. */
+  recordData(topic: string, data: Data): void {
+    this.#writer.addData(topic, data);
+  }
+
+  /**
+   * Keeps the shape of a store command the node publishes, under Broker
+   * 2.2.0's command types (see `GeneratorFileWriter.addCommand`).
+   */
+  recordCommand(topic: string, payload: Uint8Array): void {
     try {
-      const env = parseEnvelope(f.frame);
-      this.#writer.addData(env.topic, decode(env.payload));
+      this.#writer.addCommand(topic, decodeCommand(payload).content);
     } catch {
       // not ours to judge here: the peer sees the same bytes
     }
   }
 
-  /**
-   * Writes `messages.dat` and `topics.txt` (the endpoint's filter; it only
-   * grows, as Broker's) now, synchronously: also from a signal handler.
-   */
+  /** Appends subscribed topics to `topics.txt`, as Broker's recorder did on every subscription. */
+  recordSubscription(topics: readonly string[]): void {
+    const lines = topics.map((t) => `${t}\n`).join("");
+    this.#topics += lines;
+    try {
+      Deno.writeTextFileSync(`${this.#dir}/topics.txt`, lines, { append: true });
+    } catch {
+      // the directory is written at `attach`; before that, the text waits in #topics
+    }
+  }
+
+  /** Writes `messages.dat` now, synchronously: also from a signal handler. */
   flushSync(): void {
     Deno.writeFileSync(`${this.#dir}/messages.dat`, this.#writer.bytes());
-    if (this.#endpoint) {
-      Deno.writeTextFileSync(
-        `${this.#dir}/topics.txt`,
-        this.#endpoint.filter.map((t) => `${t}\n`).join(""),
-      );
-    }
   }
 
   /** Writes the files and waits for the peer recorder to end (the endpoint is shut down). */

@@ -147,3 +147,35 @@ export class RefProcess {
     return await this.done;
   }
 }
+
+/** Where Broker 2.2.0's `broker-cluster-benchmark` may be, in the order they are tried. */
+export function brokerClusterBenchmarkCandidates(): string[] {
+  const env = Deno.env.get("BROKER_2_2_0_BIN");
+  return [
+    ...(env ? [env] : []),
+    new URL("../../shared/tools/broker-2.2.0/bin/", import.meta.url).pathname,
+    "/work/shared/tools/broker-2.2.0/bin/",
+  ];
+}
+
+/**
+ * Path of Broker 2.2.0's `broker-cluster-benchmark` (the wrapper that sets
+ * its library path): the last Broker whose cluster benchmark runs. Throws a
+ * clear error when it is missing, so a test that needs it fails and says so.
+ */
+export function brokerClusterBenchmark(): string {
+  const candidates = brokerClusterBenchmarkCandidates();
+  for (const dir of candidates) {
+    const path = `${dir.replace(/\/$/, "")}/broker-cluster-benchmark`;
+    try {
+      Deno.statSync(path);
+      return path;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error(
+    `Broker 2.2.0's broker-cluster-benchmark not found (looked in ${candidates.join(", ")}): ` +
+      `the cluster benchmark tests compare with it; set BROKER_2_2_0_BIN to its bin directory`,
+  );
+}
