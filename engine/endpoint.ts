@@ -62,6 +62,7 @@ import {
 import type { StoreBackend } from "./store/backend.ts";
 import { type CloneOptions, StoreClone } from "./store/clone.ts";
 import { type MasterOptions, StoreMaster } from "./store/master.ts";
+import { decodeCommand } from "./store/commands.ts";
 import { MemoryBackend } from "./store/memory_backend.ts";
 import { Store } from "./store/store.ts";
 import type { StoreActor } from "./store/store_common.ts";
@@ -749,8 +750,11 @@ export class Endpoint {
     }
     if (!this.#opts.disableForwarding && broadcast) {
       let tagged: Uint8Array | undefined, plain: Uint8Array | undefined;
+      // A command is relayed only if it decodes (checked once, and only if relayed).
+      let relayable: boolean | undefined = type === EnvelopeType.command ? undefined : true;
       this.#peerRoutes.forEachMatch(topic, (to) => {
         if (to === from || to.state !== "peered") return;
+        if (!(relayable ??= isCommand(payload))) return;
         if (to.ours) {
           if (!tagged) {
             // A message entering our endpoints from a C++ peer gets us as its origin.
@@ -769,7 +773,10 @@ export class Endpoint {
       });
     } else if (!this.#opts.disableForwarding && !toUs) {
       const to = this.#peers.get(keyOf(receiver));
-      if (to && to !== from && to.state === "peered") this.#sendTo(to, this.#forwardCopy(frame));
+      if (
+        to && to !== from && to.state === "peered" &&
+        (type !== EnvelopeType.command || isCommand(payload))
+      ) this.#sendTo(to, this.#forwardCopy(frame));
     }
     if (toUs && type === EnvelopeType.command) {
       const handlers = this.#commandHandlers.get(topic);
@@ -780,7 +787,12 @@ export class Endpoint {
         for (const h of handlers) h({ sender, receiver, topic, payload: copy });
       }
     }
-    if (toUs && type === EnvelopeType.data) {
+    // Broker counts a message with a nil or our own sender as local: local
+    // subscribers get it only when it is addressed to us (spec §14.5).
+    if (
+      toUs && type === EnvelopeType.data &&
+      (!hasLocalSender(frame, this.#id) || endpointIdsEqual(receiver, this.#id))
+    ) {
       let wait: Promise<void>[] | undefined;
       // A copy: the payload lies in the transport's reused read buffer.
       let msg: PendingMessage | undefined;
@@ -797,7 +809,11 @@ export class Endpoint {
     }
   }
 
-  /** A framed copy of a received envelope with us as the sender (Broker: sender = last hop). */
+  /**
+   * A framed copy of a received envelope with us as the sender (Broker: sender
+   * = last hop) and our TTL (Broker's relayed envelopes do not carry the
+   * received TTL: they report its default, 16).
+   */
   #forwardCopy(frame: Uint8Array): Uint8Array {
     const out = copyToSlab(frame, 4);
     const n = frame.length;
@@ -806,6 +822,8 @@ export class Endpoint {
     out[2] = (n >>> 8) & 0xff;
     out[3] = n & 0xff;
     out.set(this.#id, 4);
+    out[37] = this.#opts.ttl >> 8;
+    out[38] = this.#opts.ttl & 0xff;
     return out;
   }
 
@@ -1488,6 +1506,30 @@ function checkTopic(topic: string): void {
 function checkSubscription(topic: string): void {
   if (typeof topic === "string" && isInternalTopic(topic)) return;
   checkTopic(topic);
+}
+
+/** Whether a frame's sender field is nil or `id`: Broker counts such a message as local. */
+function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
+  let nil = true, own = true;
+  for (let i = 0; i < 16 && (nil || own); i++) {
+    if (frame[i] !== 0) nil = false;
+    if (frame[i] !== id[i]) own = false;
+  }
+  return nil || own;
+}
+
+/**
+ * Whether a command payload decodes. Broker parses commands on arrival and
+ * drops those that do not (spec §13); our stores check what they receive,
+ * so only relayed commands are checked here.
+ */
+function isCommand(payload: Uint8Array): boolean {
+  try {
+    decodeCommand(payload);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
