@@ -219,12 +219,13 @@ export async function withRelay(
       disableForwarding: opts.disableForwarding,
       ...opts.endpoint,
     });
+    const stores = (opts.masterStores ?? []).map((s) => ep.attachMaster(s));
     try {
       if (opts.topics.length) ep.subscribe(opts.topics);
-      for (const s of opts.masterStores ?? []) ep.attachMaster(s);
       const port = await ep.listen("127.0.0.1", 0);
       await fn({ kind, port, ep });
     } finally {
+      for (const s of stores) s.close();
       await ep.shutdown();
     }
     return;
@@ -322,4 +323,38 @@ export async function deliveredUntil(
 ): Promise<string[]> {
   await waitFor(() => delivered().some((l) => l.startsWith(`data(${topic},`)), `${topic}`, ms);
   return delivered();
+}
+
+// -------------------------------------------------------- handshake frames
+
+/** Broker's magic number ("ZEEK"), as hex. */
+export const MAGIC = "5a45454b";
+
+/** A frame: 4-byte big-endian length, then the bytes (hex, spaces ignored). */
+export function framed(hex: string): Uint8Array {
+  const body = bytes(hex);
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+/** hello from `id` offering versions 1..1. */
+export const helloFrame = (id: string) => framed(`06 ${MAGIC} ${hexId(id)} 01 01`);
+/** probe. */
+export const probeFrame = framed(`07 ${MAGIC}`);
+/** version_select from `id` choosing version 1. */
+export const versionSelectFrame = (id: string) => framed(`08 ${MAGIC} ${hexId(id)} 01`);
+/** originator_syn with a filter. */
+export const originatorSynFrame = (topics: string[]) => framed(`0a ${filterHex(topics)}`);
+/** responder_syn_ack with a filter. */
+export const responderSynAckFrame = (topics: string[]) => framed(`0b ${filterHex(topics)}`);
+/** originator_ack. */
+export const originatorAckFrame = framed("0c");
+
+/** The next handshake frame as hex; fails if the connection closes first. */
+export async function nextHandshake(c: RawConn, what: string, ms = 3000): Promise<string> {
+  const f = await c.frame(ms);
+  assert.ok(f !== undefined, `the node closed the connection instead of sending ${what}`);
+  return toHex(f);
 }

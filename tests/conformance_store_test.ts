@@ -1,0 +1,178 @@
+// Conformance, spec §6 (store protocol) and §10 (store defaults): a raw
+// clone, written by hand, against a master on our endpoint and, as the
+// control, on the C++ `broker-node --master-stores='["kv"]'`. Object IDs
+// differ between the two (each endpoint numbers its own), so the master's
+// entity is learnt from its first answer; everything else must match.
+import assert from "node:assert/strict";
+import {
+  hexId,
+  kindName,
+  KINDS,
+  next,
+  NIL,
+  NODE_ID,
+  nodeMessage,
+  peerRaw,
+  testOptions,
+  withRelay,
+} from "./conformance_helpers.ts";
+import type { RawConn } from "./raw_peer.ts";
+
+const CLONE = "99999999-9999-4999-8999-999999999999";
+const MASTER_TOPIC = "kv/<$>/data/master";
+const CLONE_TOPIC = "kv/<$>/data/clone";
+const NODE = hexId(NODE_ID);
+
+const u64 = (n: number) => n.toString(16).padStart(16, "0");
+const cnt = (n: number) => "02" + u64(n);
+/** The raw clone's entity: its endpoint and object 7 (as in the capture). */
+const ME = hexId(CLONE) + u64(7);
+const NIL_ENTITY = "00".repeat(24);
+
+/** A command from the raw clone: seq, sender entity, receiver entity, then the variant. */
+function command(seq: number, receiver: string, content: string, envelopeReceiver = NIL_ID) {
+  return nodeMessage({
+    sender: CLONE,
+    receiver: envelopeReceiver,
+    type: 2,
+    topic: MASTER_TOPIC,
+    payload: u64(seq) + ME + receiver + content.replace(/\s+/g, ""),
+  });
+}
+const NIL_ID = "00000000-0000-0000-0000-000000000000";
+
+/** A received command split by hand. */
+interface Cmd {
+  envelopeReceiver: string;
+  seq: number;
+  sender: string;
+  receiver: string;
+  content: string;
+}
+
+async function nextCommand(c: RawConn, what: string): Promise<Cmd> {
+  const m = await next(c, what);
+  assert.deepEqual(
+    [m.type, m.sender, m.ttl, m.topic],
+    [2, NODE, 16, CLONE_TOPIC],
+    `${what}: a command from the master on the clone topic`,
+  );
+  return {
+    envelopeReceiver: m.receiver,
+    seq: parseInt(m.payload.slice(0, 16), 16),
+    sender: m.payload.slice(16, 64),
+    receiver: m.payload.slice(64, 112),
+    content: m.payload.slice(112),
+  };
+}
+
+/** Peers the raw clone with a node that hosts master `kv`; runs the clone handshake. */
+async function withClone(
+  kind: (typeof KINDS)[number],
+  fn: (c: RawConn, master: string) => Promise<void>,
+): Promise<void> {
+  await withRelay(kind, { topics: ["/x"], masterStores: ["kv"] }, async (node) => {
+    const { c, nodeFilter } = await peerRaw(node, CLONE, [CLONE_TOPIC]);
+    try {
+      // spec §6: a master subscribes <name>/<$>/data/master.
+      assert.deepEqual(nodeFilter, ["/x", MASTER_TOPIC]);
+      // spec §6 (frame 7): "send me the state": nack [0], seq 0, to the master topic, nil receivers.
+      await c.send(command(0, NIL_ENTITY, "0b 01" + u64(0)));
+      const ack = await nextCommand(c, "ack_clone");
+      // spec §6 (frame 8): unicast to the clone, seq 1 on the master's channel, ack_clone
+      // (variant 12) with offset 1, heartbeat 5 ticks (§10) and the whole state (empty).
+      assert.equal(ack.envelopeReceiver, hexId(CLONE), "ack_clone is addressed to the clone");
+      assert.equal(ack.seq, 1);
+      assert.equal(ack.sender.slice(0, 32), NODE, "the master's entity is on the node");
+      assert.equal(ack.receiver, ME, "ack_clone names the clone's entity");
+      assert.equal(ack.content, "0c" + u64(1) + "0005" + "00");
+      await fn(c, ack.sender);
+    } finally {
+      await c.close();
+    }
+  });
+}
+
+for (const kind of KINDS) {
+  const who = kindName(kind);
+  const opts = testOptions(kind);
+
+  Deno.test(
+    `§6 a clone's nack [0] gets ack_clone, unicast; keepalives go to everyone with seq 0 (${who})`,
+    opts,
+    () =>
+      withClone(kind, async (c, master) => {
+        // spec §6: control messages travel with seq 0; keepalives go to receiver nil and carry
+        // the sender's last seq; one comes every heartbeat interval (5 ticks of 100 ms, §10).
+        const started = Date.now();
+        const k = await nextCommand(c, "a keepalive");
+        assert.ok(Date.now() - started < 1500, "within a heartbeat interval or so");
+        assert.deepEqual(k, {
+          envelopeReceiver: NIL,
+          seq: 0,
+          sender: master,
+          receiver: NIL_ENTITY,
+          content: "09" + u64(1),
+        });
+      }),
+  );
+
+  Deno.test(
+    `§6 a writer's commands: acked to it with seq 0, applied results broadcast in sequence (${who})`,
+    opts,
+    () =>
+      withClone(kind, async (c, master) => {
+        await c.send(command(0, master, "0a" + u64(1), NODE_ID)); // cumulative_ack 1
+        await c.send(command(0, master, "08" + u64(1) + "0005")); // attach_writer offset 1, 5 ticks
+        // put("a", 1) seq 2; add("a", 41, init type count) seq 3 (spec §6 frames 18-20).
+        const key = "0501" + "61";
+        await c.send(command(2, master, "00" + key + cnt(1) + "00" + ME));
+        await c.send(command(3, master, "05" + key + cnt(41) + "02" + "00" + ME));
+        const broadcasts: Cmd[] = [];
+        let acked = 0, keepalive = 0;
+        const deadline = Date.now() + 3000;
+        while ((broadcasts.length < 2 || acked < 3 || keepalive < 3) && Date.now() < deadline) {
+          const m = await nextCommand(c, "the master's answers");
+          if (m.seq > 0) {
+            broadcasts.push(m);
+            continue;
+          }
+          assert.equal(m.sender, master);
+          if (m.content.startsWith("0a")) {
+            // cumulative_ack: to the writer, in the envelope and in the command.
+            assert.deepEqual([m.envelopeReceiver, m.receiver], [hexId(CLONE), ME]);
+            acked = parseInt(m.content.slice(2), 16);
+          } else {
+            assert.equal(
+              m.content.slice(0, 2),
+              "09",
+              "only acks and keepalives besides the results",
+            );
+            assert.deepEqual([m.envelopeReceiver, m.receiver], [NIL, NIL_ENTITY]);
+            keepalive = parseInt(m.content.slice(2), 16);
+          }
+        }
+        // spec §6 (frames 26-28): the results go to every clone (receivers nil) on the master's
+        // own channel, seq 2, 3, ...; `add` becomes a `put` of the new value, without expiry,
+        // with the writer as publisher.
+        assert.deepEqual(broadcasts, [
+          {
+            envelopeReceiver: NIL,
+            seq: 2,
+            sender: master,
+            receiver: NIL_ENTITY,
+            content: "00" + key + cnt(1) + "00" + ME,
+          },
+          {
+            envelopeReceiver: NIL,
+            seq: 3,
+            sender: master,
+            receiver: NIL_ENTITY,
+            content: "00" + key + cnt(42) + "00" + ME,
+          },
+        ]);
+        assert.equal(acked, 3, "the writer's seq 3 is acked");
+        assert.equal(keepalive, 3, "keepalives carry the master's last seq");
+      }),
+  );
+}

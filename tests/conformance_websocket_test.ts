@@ -1,0 +1,154 @@
+// Conformance, spec §8 (WebSocket JSON API) with the corrections of §14:
+// our endpoint's WebSocket server and, as the control, the C++ broker-node's
+// (BROKER_WEB_SOCKET_PORT), reached with our client over its TCP transport
+// (the C++ server wants header names in its own spelling).
+import assert from "node:assert/strict";
+import { Endpoint } from "../engine/endpoint.ts";
+import { connectWebSocket, type WebSocketClient } from "../engine/websocket/client.ts";
+import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
+import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+import { RawConn, rawHandshake } from "./raw_peer.ts";
+import { type Kind, kindName, KINDS, testOptions } from "./conformance_helpers.ts";
+
+/** Runs `fn` with a node that subscribes to /node and serves WebSocket clients. */
+async function withWebSocketNode(
+  kind: Kind,
+  fn: (connect: (topics: string[]) => Promise<WebSocketClient>, tcpPort: number) => Promise<void>,
+): Promise<void> {
+  const clients: WebSocketClient[] = [];
+  let ep: Endpoint | undefined, proc: RefProcess | undefined;
+  let wsPort: number, tcpPort: number;
+  if (kind === "ours") {
+    ep = new Endpoint();
+    ep.subscribe("/node");
+    tcpPort = await ep.listen("127.0.0.1", 0);
+    wsPort = (await ep.listenWebSocket("127.0.0.1", 0)).port;
+  } else {
+    wsPort = freePort();
+    tcpPort = freePort();
+    proc = new RefProcess(
+      "broker-node",
+      [
+        "--disable-ssl",
+        "-m",
+        "relay",
+        '--topics=["/node"]',
+        "-p",
+        String(tcpPort),
+      ],
+      false,
+      { BROKER_WEB_SOCKET_PORT: String(wsPort) },
+    );
+  }
+  try {
+    if (proc) await waitForPort(wsPort);
+    await fn(async (topics) => {
+      const c = await connectWebSocket(`ws://127.0.0.1:${wsPort}`, topics, {
+        reconnectMs: 0,
+        createSocket: tcpWebSocket,
+      });
+      clients.push(c);
+      return c;
+    }, tcpPort);
+  } finally {
+    for (const c of clients) c.close();
+    await ep?.shutdown();
+    await proc?.stop();
+  }
+}
+
+/** Waits until the client has `n` errors (or 3 s), and takes them. */
+async function errorsOf(c: WebSocketClient, n: number) {
+  const deadline = Date.now() + 3000;
+  const errors = [];
+  while (errors.length < n && Date.now() < deadline) {
+    errors.push(...c.takeErrors());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return errors;
+}
+
+const dataMessage = (type: string, data: string) =>
+  `{"type":"data-message","topic":"/ws/x","@data-type":"${type}","data":${data}}`;
+
+for (const kind of KINDS) {
+  const who = kindName(kind);
+  const opts = testOptions(kind);
+
+  // spec §8, §14.9: "#n" in an error is the message's position after the subscription,
+  // valid messages counted too; the session goes on after an error.
+  Deno.test(
+    `§14.9 WebSocket errors number inputs from the first after the subscription, valid ones too (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect) => {
+        const c = await connect(["/ws/"]);
+        const d = await connect(["/ws/"]);
+        c.sendRaw(dataMessage("count", "1"));
+        c.sendRaw(dataMessage("bogus", "1"));
+        c.sendRaw(dataMessage("count", "2"));
+        c.sendRaw("{oops");
+        c.sendRaw(dataMessage("count", "3"));
+        const errors = await errorsOf(c, 2);
+        assert.deepEqual(errors.map((e) => e.code), [
+          "deserialization_failed",
+          "deserialization_failed",
+        ]);
+        assert.equal(errors[0].context, "input #2 contained invalid data");
+        assert.match(errors[1].context, /^input #4 contained malformed JSON -> /);
+        const got = [];
+        for (let i = 0; i < 3; i++) got.push((await d.get(3000))?.data.value);
+        assert.deepEqual(got, [1n, 2n, 3n], "the session went on");
+      }),
+  );
+
+  // spec §14.8: Broker does not add a WebSocket client's subscriptions to the endpoint's
+  // filter, so peers are not asked for them. DELIBERATE DIFFERENCE: ours subscribes for the
+  // client, so a client gets from peers whatever it subscribed to.
+  Deno.test(
+    `§14.8 a WebSocket client's topics ${
+      kind === "ours"
+        ? "join the node's filter (deliberate difference)"
+        : "stay out of the node's filter (Broker)"
+    } (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect, tcpPort) => {
+        await connect(["/ws/only"]);
+        const raw = await RawConn.dial(tcpPort);
+        try {
+          const filter = await rawHandshake(raw, "ffffffff-ffff-4fff-bfff-ffffffffffff", []);
+          assert.deepEqual(filter, kind === "ours" ? ["/node", "/ws/only"] : ["/node"]);
+        } finally {
+          await raw.close();
+        }
+      }),
+  );
+
+  // spec §14.6: Broker reads a real only from a JSON number with a '.' or an exponent.
+  // DELIBERATE DIFFERENCE (README, "WebSocket JSON API"): we read Broker's forms and more,
+  // so `"data":1` is the real 1.
+  Deno.test(
+    `§14.6 a real written as a JSON integer is ${
+      kind === "ours" ? "read (deliberate difference)" : "refused (Broker)"
+    } (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect) => {
+        const c = await connect([]);
+        const d = await connect(["/ws/"]);
+        c.sendRaw(dataMessage("real", "1"));
+        c.sendRaw(dataMessage("real", "2.5"));
+        const first = await d.get(3000);
+        if (kind === "ours") {
+          assert.deepEqual(first?.data, { type: "real", value: 1 });
+          assert.equal((await d.get(3000))?.data.value, 2.5);
+          assert.deepEqual(c.takeErrors(), []);
+        } else {
+          assert.equal(first?.data.value, 2.5);
+          const errors = await errorsOf(c, 1);
+          assert.equal(errors[0]?.context, "input #1 contained invalid data");
+        }
+      }),
+  );
+}
