@@ -794,15 +794,13 @@ export class Endpoint {
       (!hasLocalSender(frame, this.#id) || endpointIdsEqual(receiver, this.#id))
     ) {
       let wait: Promise<void>[] | undefined;
-      // A copy: the payload lies in the transport's reused read buffer.
-      let msg: PendingMessage | undefined;
+      // The payload lies in the transport's reused read buffer: each subscriber copies it.
       // A subscriber with nested prefixes matches twice: the round stamp delivers once.
       const round = ++this.#round;
       this.#local.forEachMatch(topic, (sub) => {
         if (sub.round === round) return;
         sub.round = round;
-        msg ??= { topic, payload: copyToSlab(payload), unsorted };
-        const p = sub.deliver(msg);
+        const p = sub.deliverBytes(topic, payload, unsorted);
         if (p) (wait ??= []).push(p);
       });
       if (wait) return Promise.all(wait).then(() => {});

@@ -56,6 +56,33 @@ export interface SubscriberOptions {
   overflowPolicy?: OverflowPolicy;
 }
 
+/** Size of a subscriber's payload slabs; larger payloads get a buffer of their own. */
+const SLAB_SIZE = 256 * 1024;
+
+/**
+ * Where a subscriber keeps the payloads it queues: its own slabs, holding
+ * only its own messages, so a slow subscriber keeps alive no more than what
+ * it queued plus one slab (shared slabs would let one queued message pin a
+ * slab full of other traffic).
+ */
+class PayloadSlab {
+  #buf = new Uint8Array(0);
+  #pos = 0;
+
+  copy(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (n > SLAB_SIZE >> 2) return bytes.slice();
+    if (this.#pos + n > this.#buf.length) {
+      this.#buf = new Uint8Array(SLAB_SIZE);
+      this.#pos = 0;
+    }
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    out.set(bytes);
+    this.#pos += n;
+    return out;
+  }
+}
+
 /** Default of `SubscriberOptions.queueSize`. */
 export const DEFAULT_SUBSCRIBER_QUEUE_SIZE = 1024;
 /** Default of `SubscriberOptions.maxQueuedBytes`. */
@@ -81,6 +108,7 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   readonly #host: SubscriptionHost;
   readonly #queue: BoundedQueue<PendingMessage>;
   readonly #topics = new Set<string>();
+  readonly #slab = new PayloadSlab();
   /** The endpoint's delivery round that last reached this subscriber (so one message arrives once). */
   round = 0;
 
@@ -111,9 +139,17 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     return this.#queue.dropped;
   }
 
-  /** Called by the endpoint; a promise means "wait before feeding more". */
+  /**
+   * Called by the endpoint; a promise means "wait before feeding more". The
+   * payload is copied before this returns, so it may lie in a reused buffer.
+   */
   deliver(message: PendingMessage): void | Promise<void> {
-    return this.#queue.push(message);
+    return this.deliverBytes(message.topic, message.payload, message.unsorted);
+  }
+
+  /** `deliver` without a message object to build first (the endpoint's hot path). */
+  deliverBytes(topic: string, payload: Uint8Array, unsorted?: boolean): void | Promise<void> {
+    return this.#queue.push({ topic, payload: this.#slab.copy(payload), unsorted });
   }
 
   /** Waits for the next message (undefined after `timeoutMs` or once closed). */

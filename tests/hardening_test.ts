@@ -255,3 +255,29 @@ Deno.test("a subscriber's queue is bounded in bytes as well as messages", async 
     await a.shutdown();
   }
 });
+
+Deno.test("queued payloads live in their subscriber's own slabs, so a slow subscriber pins only its own bytes", async () => {
+  const a = new Endpoint(), b = new Endpoint();
+  try {
+    const port = await a.listen();
+    const slow = a.subscribe("/slow"), busy = a.subscribe("/busy");
+    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.awaitPeerSubscription("/slow/x");
+    b.publish("/slow/x", count(1n));
+    for (let i = 0; i < 200; i++) b.publish("/busy/x", str("y".repeat(10_000))); // 2 MB of other traffic
+    b.publish("/slow/x", count(2n));
+    await waitFor(() => slow.available() === 2 && busy.available() === 200, "deliveries", 5000);
+    const [first, second] = slow.pollEncoded();
+    assert.equal(
+      first.payload.buffer,
+      second.payload.buffer,
+      "the slow one's messages share a slab",
+    );
+    assert.ok(first.payload.buffer.byteLength <= 256 * 1024, "a small slab of its own");
+    const busyBuffers = new Set(busy.pollEncoded().map((m) => m.payload.buffer));
+    assert.ok(!busyBuffers.has(first.payload.buffer), "no other subscriber's traffic in it");
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
