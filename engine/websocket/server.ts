@@ -4,18 +4,25 @@
  * answers with an ack, then data messages flow both ways as JSON. Bad input
  * gets an error message with Broker's codes and the session goes on.
  *
- * Policy for clients that cannot keep up (Broker: 512 messages, then
- * disconnect): each client has a queue of `bufferSize` messages; when it
- * overflows, the client gets an error message and is disconnected. Clients
- * that publish faster than the peers take their messages are limited by the
- * endpoint's per-peer buffers (the peer overflow policy applies).
+ * Output to each client is bounded. `WebSocket.send` never blocks: it hands
+ * the text to a write task, so a client that stops reading would make the
+ * server hold every message ever sent to it. Instead, each client has a
+ * queue of at most `bufferSize` messages and `bufferBytes` bytes (Broker's
+ * per-client buffer: `broker.web-socket-buffer-size`, 512 messages), and the
+ * queue feeds the socket only while fewer than `socketBufferBytes` bytes
+ * wait in it unsent (`WebSocket.bufferedAmount`). A client that does not
+ * read fills its queue, and then Broker's `broker.web-socket-overflow-policy`
+ * applies: `disconnect` (the default) ends the session, `drop_newest` and
+ * `drop_oldest` drop messages and count them. Clients that publish faster
+ * than the peers take their messages are limited by the endpoint's per-peer
+ * buffers (the peer overflow policy applies).
  *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import type { Data } from "../data/mod.ts";
+import { type Data, decode, decodeValidated } from "../data/mod.ts";
 import { dataMessageToJson } from "../data/json.ts";
-import type { Subscriber } from "../subscriber.ts";
+import type { PendingMessage, Subscriber } from "../subscriber.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 
 /** What the server needs from its endpoint. */
@@ -25,18 +32,222 @@ export interface WebSocketHost {
   /** Subscribes for a client. */
   subscribe(
     topics: string[],
-    options: { queueSize: number; overflowPolicy: "drop_newest" },
+    options: {
+      queueSize: number;
+      maxQueuedBytes: number;
+      overflowPolicy: "drop_newest" | "drop_oldest";
+    },
   ): Subscriber;
   /** Publishes a client's message (also to the other clients). */
   publish(topic: string, data: Data, options: { local: true; except: Subscriber }): void;
 }
 
+/**
+ * What a full client queue does with the next message, Broker's
+ * `overflow_policy` values: `disconnect` ends the session (Broker's
+ * default for WebSocket clients), `drop_newest` drops the new message,
+ * `drop_oldest` the oldest queued one.
+ */
+export type WebSocketOverflowPolicy = "disconnect" | "drop_newest" | "drop_oldest";
+
 /** Options of `Endpoint.listenWebSocket`. */
 export interface WebSocketServerOptions {
-  /** Messages queued per client before it is disconnected. Default 512, as Broker. */
+  /**
+   * Messages queued per client before `overflowPolicy` applies: Broker's
+   * `broker.web-socket-buffer-size` (`broker_options::web_socket_buffer_size`).
+   * Default 512, as Broker.
+   */
   bufferSize?: number;
+  /**
+   * What a full client queue does: Broker's `broker.web-socket-overflow-policy`
+   * (`broker_options::web_socket_overflow_policy`). Default `disconnect`, as Broker.
+   */
+  overflowPolicy?: WebSocketOverflowPolicy;
+  /**
+   * Bytes queued per client (Broker's binary size of the queued messages)
+   * before `overflowPolicy` applies, besides the `bufferSize` message count;
+   * Broker counts messages only. A single larger message is still queued
+   * when the queue is empty. Default 16 MiB.
+   */
+  bufferBytes?: number;
+  /**
+   * The queue hands messages to the socket only while fewer than this many
+   * bytes of JSON wait there unsent (`WebSocket.bufferedAmount`); the rest
+   * waits in the bounded queue. Default 1 MiB.
+   */
+  socketBufferBytes?: number;
   /** Largest text message accepted from a client, in bytes. Default 1 MiB. */
   maxMessageSize?: number;
+}
+
+/** What the server holds for one client (see `WebSocketServer.clientStats`). */
+export interface WebSocketClientStats {
+  /** Messages in the client's queue (not yet handed to the socket). */
+  queued: number;
+  /** Bytes of those messages (Broker's binary form plus topic). */
+  queuedBytes: number;
+  /** Bytes of JSON handed to the socket and not yet written (`bufferedAmount`). */
+  socketBytes: number;
+  /** Messages dropped by `drop_newest` / `drop_oldest` so far. */
+  dropped: number;
+  /** Messages handed to the socket so far. */
+  sent: number;
+}
+
+// Broker's defaults (broker/defaults.hh: web_socket_buffer_size, web_socket_overflow_policy).
+const DEFAULT_BUFFER_SIZE = 512;
+const DEFAULT_POLICY: WebSocketOverflowPolicy = "disconnect";
+// Ours: Broker bounds messages only.
+const DEFAULT_BUFFER_BYTES = 16 << 20;
+const DEFAULT_SOCKET_BYTES = 1 << 20;
+// While the socket is full, its bufferedAmount is polled: soon at first (a
+// reading client drains within a turn or two), then less often.
+const RETRY_MIN_MS = 1;
+const RETRY_MAX_MS = 50;
+// RFC 6455 7.4.1: 1011, the server met a condition that keeps it from going on.
+// Broker's server closes this way when its backpressure buffer fails.
+const CLOSE_OVERFLOW = 1011;
+
+interface Bounds {
+  readonly bufferSize: number;
+  readonly bufferBytes: number;
+  readonly socketBytes: number;
+  readonly policy: WebSocketOverflowPolicy;
+}
+
+/** A message in a client's queue, with the bytes it is counted for. */
+interface Queued {
+  readonly m: PendingMessage;
+  readonly size: number;
+}
+
+/**
+ * One client's output: a bounded FIFO in front of the socket. Messages come
+ * from the subscriber, wait here while the socket has `socketBytes` unsent,
+ * and meet the overflow policy when the queue is full.
+ */
+class Output {
+  readonly #ws: WebSocket;
+  readonly #b: Bounds;
+  readonly #onOverflow: () => void;
+  #items: (Queued | undefined)[] = [];
+  #head = 0;
+  #bytes = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  #retryMs = RETRY_MIN_MS;
+  /** Whether the last flush stopped at a full socket. */
+  #blocked = false;
+  #closed = false;
+  dropped = 0;
+  sent = 0;
+
+  constructor(ws: WebSocket, bounds: Bounds, onOverflow: () => void) {
+    this.#ws = ws;
+    this.#b = bounds;
+    this.#onOverflow = onOverflow;
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues a message under the bounds; false once the policy ended the session. */
+  offer(m: PendingMessage): boolean {
+    if (this.#closed) return false;
+    const size = m.payload.byteLength + m.topic.length;
+    if (this.#full(size)) {
+      switch (this.#b.policy) {
+        case "drop_newest":
+          this.dropped++;
+          return true;
+        case "drop_oldest":
+          while (this.length > 0 && this.#full(size)) {
+            this.#shift();
+            this.dropped++;
+          }
+          break;
+        default:
+          this.#onOverflow();
+          return false;
+      }
+    }
+    // A message that will wait gets its own copy of the payload: payloads
+    // may be views into larger shared buffers, and a queue of views could
+    // keep one alive per message, far beyond the bytes counted here.
+    const waits = this.length > 0 || this.#blocked;
+    const own = waits ? { ...m, payload: m.payload.slice() } : m;
+    this.#items.push({ m: own, size });
+    this.#bytes += size;
+    return true;
+  }
+
+  /** Hands queued messages to the socket while it has room. */
+  flush(): void {
+    if (this.#closed) return;
+    const ws = this.#ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    // One bufferedAmount read per flush; the texts sent meanwhile are added
+    // here (in UTF-16 units: the next flush reads the exact figure again).
+    let unsent = ws.bufferedAmount;
+    const progressed = this.length > 0 && unsent < this.#b.socketBytes;
+    while (this.length > 0 && unsent < this.#b.socketBytes) {
+      const { m } = this.#shift()!;
+      const data = m.unsorted === undefined
+        ? decode(m.payload)
+        : decodeValidated(m.payload, m.unsorted);
+      const text = dataMessageToJson(m.topic, data);
+      ws.send(text);
+      this.sent++;
+      unsent += text.length;
+    }
+    this.#blocked = this.length > 0;
+    if (!this.#blocked) {
+      this.#retryMs = RETRY_MIN_MS;
+      return;
+    }
+    this.#retryMs = progressed ? RETRY_MIN_MS : Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, this.#retryMs);
+  }
+
+  /** Drops everything and stops the retries. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#items = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  #full(size: number): boolean {
+    const n = this.length;
+    return n >= this.#b.bufferSize || (n > 0 && this.#bytes + size > this.#b.bufferBytes);
+  }
+
+  #shift(): Queued | undefined {
+    if (this.length === 0) return undefined;
+    const q = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    this.#bytes -= q!.size;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return q;
+  }
+}
+
+/** One client's session as the server tracks it. */
+interface Session {
+  close(): void;
+  stats(): WebSocketClientStats | undefined;
 }
 
 /**
@@ -51,7 +262,8 @@ export interface WebSocketServerOptions {
  */
 export class WebSocketServer {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #sessions = new Set<() => void>();
+  readonly #sessions = new Set<Session>();
+  readonly #bounds: Bounds;
   /** The bound port. */
   readonly port: number;
 
@@ -62,7 +274,15 @@ export class WebSocketServer {
     port: number,
     options: WebSocketServerOptions = {},
   ) {
-    const bufferSize = options.bufferSize ?? 512;
+    this.#bounds = {
+      bufferSize: positive("bufferSize", options.bufferSize ?? DEFAULT_BUFFER_SIZE),
+      bufferBytes: positive("bufferBytes", options.bufferBytes ?? DEFAULT_BUFFER_BYTES),
+      socketBytes: positive("socketBufferBytes", options.socketBufferBytes ?? DEFAULT_SOCKET_BYTES),
+      policy: options.overflowPolicy ?? DEFAULT_POLICY,
+    };
+    if (!["disconnect", "drop_newest", "drop_oldest"].includes(this.#bounds.policy)) {
+      throw new RangeError(`unknown overflowPolicy ${this.#bounds.policy}`);
+    }
     const maxSize = options.maxMessageSize ?? 1 << 20;
     let resolvePort!: (p: number) => void;
     const bound = new Promise<number>((r) => resolvePort = r);
@@ -82,7 +302,7 @@ export class WebSocketServer {
         return new Response("expected a WebSocket upgrade\n", { status: 400 });
       }
       const { socket, response } = Deno.upgradeWebSocket(req);
-      this.#session(host, socket, bufferSize, maxSize);
+      this.#session(host, socket, maxSize);
       return response;
     });
     this.port = port;
@@ -95,21 +315,62 @@ export class WebSocketServer {
   /** Resolves with the bound port once the server listens. */
   readonly ready: Promise<number>;
 
-  #session(host: WebSocketHost, ws: WebSocket, bufferSize: number, maxSize: number): void {
+  /**
+   * What the server holds for each subscribed client now: queued messages
+   * and bytes, bytes unsent in the socket, drops. Sessions the overflow
+   * policy ended are gone from the list.
+   */
+  clientStats(): WebSocketClientStats[] {
+    const out: WebSocketClientStats[] = [];
+    for (const s of this.#sessions) {
+      const st = s.stats();
+      if (st) out.push(st);
+    }
+    return out;
+  }
+
+  #session(host: WebSocketHost, ws: WebSocket, maxSize: number): void {
+    const bounds = this.#bounds;
     let sub: Subscriber | undefined;
+    let out: Output | undefined;
     let inputs = 0;
-    const close = () => {
+    let ended = false;
+    const end = (code?: number, reason?: string) => {
+      if (ended) return;
+      ended = true;
       sub?.close();
-      this.#sessions.delete(close);
-      if (ws.readyState === WebSocket.OPEN) ws.close();
+      out?.close();
+      this.#sessions.delete(session);
+      if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
     };
-    this.#sessions.add(close);
+    const session: Session = {
+      close: () => end(),
+      stats: () =>
+        out && {
+          queued: out.length,
+          queuedBytes: out.bytes,
+          socketBytes: ws.readyState === WebSocket.OPEN ? ws.bufferedAmount : 0,
+          dropped: out.dropped + (sub?.dropped ?? 0),
+          sent: out.sent,
+        },
+    };
+    this.#sessions.add(session);
+    // Broker's server ends an overflowing client's connection with a close
+    // frame (status 1011, CAF's backpressure_overflow as the reason), no JSON
+    // error message: a client that does not read would not see one anyway.
+    const overflow = () =>
+      end(
+        CLOSE_OVERFLOW,
+        `backpressure_overflow: over ${bounds.bufferSize} messages or ` +
+          `${bounds.bufferBytes} bytes queued`,
+      );
     const send = (text: string) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(text);
     };
-    ws.onclose = () => close();
-    ws.onerror = () => close();
+    ws.onclose = () => end();
+    ws.onerror = () => end();
     ws.onmessage = (ev) => {
+      if (ended) return;
       if (typeof ev.data !== "string") {
         send(errorText("deserialization_failed", "expected text messages"));
         return;
@@ -125,12 +386,20 @@ export class WebSocketServer {
             "deserialization_failed",
             "the first message must be a JSON array of topic strings",
           ));
-          close();
+          end();
           return;
         }
-        sub = host.subscribe(topics, { queueSize: bufferSize, overflowPolicy: "drop_newest" });
+        // The subscriber's queue only hands messages over to the pump between
+        // two turns, under the same bounds: a burst that fills it within one
+        // turn already overflows.
+        sub = host.subscribe(topics, {
+          queueSize: bounds.bufferSize,
+          maxQueuedBytes: bounds.bufferBytes,
+          overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
+        });
+        out = new Output(ws, bounds, overflow);
         send(ackText(host.id));
-        this.#pump(sub, send, close);
+        this.#pump(sub, out, overflow);
         return;
       }
       inputs++;
@@ -151,22 +420,29 @@ export class WebSocketServer {
     };
   }
 
-  async #pump(sub: Subscriber, send: (text: string) => void, close: () => void): Promise<void> {
-    for await (const m of sub) {
-      if (sub.dropped > 0) {
-        send(errorText("overflow", "the client does not keep up: disconnecting"));
-        close();
-        return;
-      }
-      send(dataMessageToJson(m.topic, m.data));
+  /** Moves what the subscriber delivers into the client's queue, then to the socket. */
+  async #pump(sub: Subscriber, out: Output, overflow: () => void): Promise<void> {
+    const disconnects = this.#bounds.policy === "disconnect";
+    while (true) {
+      const first = await sub.getEncoded();
+      if (!first) return; // the session ended
+      if (disconnects && sub.dropped > 0) return overflow();
+      if (!out.offer(first)) return;
+      for (const m of sub.pollEncoded()) if (!out.offer(m)) return;
+      out.flush();
     }
   }
 
   /** Stops serving and closes every session. */
   async close(): Promise<void> {
-    for (const close of [...this.#sessions]) close();
+    for (const s of [...this.#sessions]) s.close();
     await this.#server.shutdown();
   }
+}
+
+function positive(name: string, v: number): number {
+  if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);
+  return v;
 }
 
 function parseSubscription(text: string): string[] | undefined {
