@@ -58,7 +58,8 @@ export class TcpConnection {
   #handler?: ConnectionHandler;
   #drained: (() => void)[] = [];
   #lowWaiters: { frames: number; resolve: () => void }[] = [];
-  readonly #writeBuffer = new Uint8Array(COALESCE_LIMIT);
+  /** Made on the first coalesced write: connections that only handshake never need it. */
+  #writeBuffer?: Uint8Array;
 
   /** Wraps a connected socket (TCP or TLS, Deno's or an adapted Node.js socket). */
   constructor(conn: ByteStream) {
@@ -182,7 +183,7 @@ export class TcpConnection {
         } else {
           // Many small frames become one write, through one reused buffer
           // (the next batch is built only after this write completed).
-          const q = this.#queue, buf = this.#writeBuffer;
+          const q = this.#queue, buf = this.#writeBuffer ??= new Uint8Array(COALESCE_LIMIT);
           let size = 0, k = 0;
           while (k < q.length && size + q[k].length <= COALESCE_LIMIT) {
             buf.set(q[k], size);
