@@ -42,7 +42,9 @@ export {
   WEB_SOCKET_PATH,
   WebSocketClient,
   type WebSocketClientOptions,
+  type WebSocketClientStats,
   type WebSocketMessage,
+  type WebSocketOverflowPolicy,
   WebSocketServer,
   type WebSocketServerOptions,
 } from "./engine/websocket/mod.ts";
