@@ -198,6 +198,8 @@ export interface RelayOptions {
   disableForwarding?: boolean;
   /** Stores to host as masters (`broker-node --master-stores`, `attachMaster`). */
   masterStores?: string[];
+  /** Stores to host as clones (`broker-node --clone-stores`, `attachClone`). */
+  cloneStores?: string[];
   /** Our endpoint's other options. */
   endpoint?: EndpointOptions;
   /** Environment of the C++ process (e.g. BROKER_WEB_SOCKET_PORT). */
@@ -219,7 +221,10 @@ export async function withRelay(
       disableForwarding: opts.disableForwarding,
       ...opts.endpoint,
     });
-    const stores = (opts.masterStores ?? []).map((s) => ep.attachMaster(s));
+    const stores = [
+      ...(opts.masterStores ?? []).map((s) => ep.attachMaster(s)),
+      ...(opts.cloneStores ?? []).map((s) => ep.attachClone(s)),
+    ];
     try {
       if (opts.topics.length) ep.subscribe(opts.topics);
       const port = await ep.listen("127.0.0.1", 0);
@@ -242,6 +247,7 @@ export async function withRelay(
   ];
   if (opts.disableForwarding) args.push("--disable-forwarding");
   if (opts.masterStores) args.push(`--master-stores=${JSON.stringify(opts.masterStores)}`);
+  if (opts.cloneStores) args.push(`--clone-stores=${JSON.stringify(opts.cloneStores)}`);
   const proc = new RefProcess("broker-node", args, false, opts.env);
   try {
     await waitForPort(port);

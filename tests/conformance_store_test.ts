@@ -16,7 +16,7 @@ import {
   testOptions,
   withRelay,
 } from "./conformance_helpers.ts";
-import type { RawConn } from "./raw_peer.ts";
+import { RawConn, rawHandshake } from "./raw_peer.ts";
 
 const CLONE = "99999999-9999-4999-8999-999999999999";
 const MASTER_TOPIC = "kv/<$>/data/master";
@@ -29,6 +29,8 @@ const cnt = (n: number) => "02" + u64(n);
 const ME = hexId(CLONE) + u64(7);
 const NIL_ENTITY = "00".repeat(24);
 
+const NIL_ID = "00000000-0000-0000-0000-000000000000";
+
 /** A command from the raw clone: seq, sender entity, receiver entity, then the variant. */
 function command(seq: number, receiver: string, content: string, envelopeReceiver = NIL_ID) {
   return nodeMessage({
@@ -39,7 +41,6 @@ function command(seq: number, receiver: string, content: string, envelopeReceive
     payload: u64(seq) + ME + receiver + content.replace(/\s+/g, ""),
   });
 }
-const NIL_ID = "00000000-0000-0000-0000-000000000000";
 
 /** A received command split by hand. */
 interface Cmd {
@@ -50,12 +51,12 @@ interface Cmd {
   content: string;
 }
 
-async function nextCommand(c: RawConn, what: string): Promise<Cmd> {
+async function nextCommand(c: RawConn, what: string, topic = CLONE_TOPIC): Promise<Cmd> {
   const m = await next(c, what);
   assert.deepEqual(
     [m.type, m.sender, m.ttl, m.topic],
-    [2, NODE, 16, CLONE_TOPIC],
-    `${what}: a command from the master on the clone topic`,
+    [2, NODE, 16, topic],
+    `${what}: a command from the node on ${topic}`,
   );
   return {
     envelopeReceiver: m.receiver,
@@ -173,6 +174,81 @@ for (const kind of KINDS) {
         ]);
         assert.equal(acked, 3, "the writer's seq 3 is acked");
         assert.equal(keepalive, 3, "keepalives carry the master's last seq");
+      }),
+  );
+}
+
+/** The raw master's entity: its endpoint and object 3. */
+const MASTER = "88888888-8888-4888-8888-888888888888";
+const MASTER_ENTITY = hexId(MASTER) + u64(3);
+
+for (const kind of KINDS) {
+  // spec §6 (frames 6-10, seen from the master): a clone subscribes <name>/<$>/data/clone,
+  // asks for the state with nack [0] (seq 0, nil receivers) on the master topic, acks the
+  // master's ack_clone to the master and opens its writer channel with attach_writer
+  // (offset 1, heartbeat 5 ticks); its keepalives go to everyone with its last seq.
+  Deno.test(
+    `§6 a clone asks for the state, acks ack_clone and attaches its writer (${kindName(kind)})`,
+    testOptions(kind),
+    () =>
+      withRelay(kind, { topics: ["/x"], cloneStores: ["kv"] }, async (node) => {
+        const c = await RawConn.dial(node.port);
+        try {
+          const nodeFilter = await rawHandshake(c, MASTER, [MASTER_TOPIC]);
+          assert.deepEqual(nodeFilter, ["/x", CLONE_TOPIC]);
+          const nack = await nextCommand(c, "nack [0]", MASTER_TOPIC);
+          assert.equal(nack.sender.slice(0, 32), NODE);
+          assert.deepEqual(nack, {
+            envelopeReceiver: NIL,
+            seq: 0,
+            sender: nack.sender,
+            receiver: NIL_ENTITY,
+            content: "0b01" + u64(0),
+          });
+          const clone = nack.sender;
+          // ack_clone: seq 1, offset 1, heartbeat 5, the state {"a": 1}.
+          await c.send(nodeMessage({
+            sender: MASTER,
+            receiver: NODE_ID,
+            type: 2,
+            topic: CLONE_TOPIC,
+            payload: u64(1) + MASTER_ENTITY + clone + "0c" + u64(1) + "0005" + "01" + "050161" +
+              cnt(1),
+          }));
+          const seen = new Map<string, Cmd>();
+          const deadline = Date.now() + 3000;
+          while (seen.size < 3 && Date.now() < deadline) {
+            const m = await nextCommand(c, "the clone's answers", MASTER_TOPIC);
+            assert.equal(m.sender, clone);
+            assert.equal(m.seq, 0, "control messages carry seq 0");
+            const variant = m.content.slice(0, 2);
+            if (variant !== "0b") seen.set(variant, m); // a nack sent before our answer came
+          }
+          assert.deepEqual([...seen.keys()].sort(), ["08", "09", "0a"]);
+          assert.deepEqual(seen.get("0a"), {
+            envelopeReceiver: hexId(MASTER),
+            seq: 0,
+            sender: clone,
+            receiver: MASTER_ENTITY,
+            content: "0a" + u64(1),
+          }, "cumulative_ack 1, to the master");
+          assert.deepEqual(seen.get("08"), {
+            envelopeReceiver: NIL,
+            seq: 0,
+            sender: clone,
+            receiver: MASTER_ENTITY,
+            content: "08" + u64(1) + "0005",
+          }, "attach_writer, offset 1, heartbeat 5, on the master topic");
+          assert.deepEqual(seen.get("09"), {
+            envelopeReceiver: NIL,
+            seq: 0,
+            sender: clone,
+            receiver: NIL_ENTITY,
+            content: "09" + u64(1),
+          }, "the writer's keepalive: its last seq, to everyone");
+        } finally {
+          await c.close();
+        }
       }),
   );
 }
