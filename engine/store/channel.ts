@@ -131,6 +131,7 @@ export const CHANNEL_DEFAULTS: Readonly<{
   nackTimeout: number;
   connectionTimeoutFactor: number;
   maxNackSeqs: number;
+  maxBufferedEvents: number;
 }> = Object.freeze({
   /** Ticks between heartbeats and between periodic acks. */
   heartbeatInterval: 5,
@@ -140,6 +141,11 @@ export const CHANNEL_DEFAULTS: Readonly<{
   connectionTimeoutFactor: 100,
   /** Most sequence numbers in one nack (Broker has no limit). */
   maxNackSeqs: 4096,
+  /**
+   * How far ahead of the next expected event a consumer buffers (Broker has
+   * no limit): later ones are dropped and come again after a nack.
+   */
+  maxBufferedEvents: 4096,
 });
 
 function checkTicks(name: string, x: number, min: number): number {
@@ -457,6 +463,8 @@ export interface ConsumerOptions {
   producerTimeout?: boolean;
   /** Most sequence numbers per nack. Default 4096. */
   maxNackSeqs?: number;
+  /** Events buffered ahead of the next expected one, at most. Default 4096. */
+  maxBufferedEvents?: number;
 }
 
 interface Slot<P> {
@@ -493,6 +501,7 @@ export class ChannelConsumer<H, P> {
   readonly #timeoutFactor: number;
   readonly #producerTimeout: boolean;
   readonly #maxNack: number;
+  readonly #maxBuffered: bigint;
   #producer: H | undefined;
   #nextSeq = 0n;
   #lastSeq = 0n;
@@ -526,6 +535,11 @@ export class ChannelConsumer<H, P> {
     const maxNack = options.maxNackSeqs ?? CHANNEL_DEFAULTS.maxNackSeqs;
     if (!Number.isInteger(maxNack) || maxNack < 1) throw new RangeError("maxNackSeqs must be >= 1");
     this.#maxNack = maxNack;
+    const maxBuffered = options.maxBufferedEvents ?? CHANNEL_DEFAULTS.maxBufferedEvents;
+    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
+      throw new RangeError("maxBufferedEvents must be >= 1");
+    }
+    this.#maxBuffered = BigInt(maxBuffered);
   }
 
   /** The producer named in the handshake. */
@@ -610,6 +624,8 @@ export class ChannelConsumer<H, P> {
       this.#consumeBuffer();
     } else if (seq > this.#nextSeq) {
       if (seq > this.#lastSeq) this.#lastSeq = seq;
+      // Too far ahead to hold: the gap before it gets nacked, and it comes again.
+      if (seq - this.#nextSeq > this.#maxBuffered) return;
       const at = this.#slot(seq);
       const slot = this.#buf[at];
       if (slot?.seq !== seq) this.#buf.splice(at, 0, { seq, has: true, content });

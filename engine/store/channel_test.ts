@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import {
+  CHANNEL_DEFAULTS,
   ChannelConsumer,
   ChannelProducer,
   type ConsumerMessage,
@@ -413,4 +414,17 @@ Deno.test("options are checked", () => {
   const ct = { consume: () => {}, consumeNil: () => undefined, send: () => {}, close: () => {} };
   assert.throws(() => new ChannelConsumer(ct, { nackTimeout: 0 }), RangeError);
   assert.throws(() => new ChannelConsumer(ct, { maxNackSeqs: 0 }), RangeError);
+});
+
+Deno.test("consumer: events far ahead are not buffered (a bound on what a producer can make us hold)", () => {
+  const { c, log } = consumerUnderTest();
+  c.handleHandshake(1n, 5, "P");
+  for (let seq = 3n; seq < 20_000n; seq++) c.handleEvent(seq, `e${seq}`);
+  assert.equal(c.buffered, CHANNEL_DEFAULTS.maxBufferedEvents, "only the window is kept");
+  c.handleEvent(2n, "e2");
+  assert.equal(log.got.length, CHANNEL_DEFAULTS.maxBufferedEvents + 1);
+  // The rest comes again once nacked.
+  for (let seq = 2n + BigInt(log.got.length); seq < 20_000n; seq++) c.handleEvent(seq, `e${seq}`);
+  assert.equal(log.got.length, 20_000 - 2);
+  assert.deepEqual(log.got.slice(0, 3), ["e2", "e3", "e4"]);
 });
