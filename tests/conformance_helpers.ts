@@ -261,11 +261,13 @@ export async function withRelay(
  * Runs `fn` against a subscribing node that prints what it delivers: our
  * endpoint with a subscriber, or `broker-pipe -m subscribe -l PORT`. The
  * delivered messages come as broker-pipe prints them: `data(topic, value)`.
+ * `allPrinted` gets everything broker-pipe printed (its status lines too).
  */
 export async function withSubscriber(
   kind: Kind,
   topic: string,
   fn: (port: number, delivered: () => string[]) => Promise<void>,
+  allPrinted?: (lines: string[]) => void,
 ): Promise<void> {
   if (kind === "ours") {
     const ep = new Endpoint();
@@ -300,6 +302,7 @@ export async function withSubscriber(
   } finally {
     await proc.stop();
   }
+  allPrinted?.(proc.lines);
 }
 
 /**

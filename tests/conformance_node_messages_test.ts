@@ -170,3 +170,55 @@ Deno.test("§4 unpeering: without the BYE pong, the close after unpeerTimeout (o
   const ms = await byeScript(false);
   assert.ok(ms >= 350, `closed ${ms} ms after unpeer, not before the 400 ms bound`);
 });
+
+// spec §5: `<$>/local/` topics are Broker's own inside an endpoint (status events on
+// `<$>/local/data/statuses`) and never enter a filter, yet Broker delivers such a topic
+// arriving from a peer to its local subscribers: a peer can forge status events.
+// DELIBERATE DIFFERENCE: we drop messages from peers on `<$>/local/` topics.
+for (const kind of KINDS) {
+  Deno.test(
+    `§5 a peer's message on <$>/local/data/statuses is ${
+      kind === "ours" ? "dropped (deliberate difference)" : "delivered as a status (Broker)"
+    } (${kind === "ours" ? "our endpoint" : "C++ broker-pipe"})`,
+    testOptions(kind),
+    async () => {
+      const forge = async (port: number) => {
+        const { c } = await peerWithSubscriber(port);
+        await c.send(nodeMessage({
+          sender: A_ID,
+          type: DATA,
+          topic: "<$>/local/data/statuses",
+          payload: strHex("forged"),
+        }));
+        await c.send(
+          nodeMessage({ sender: A_ID, type: DATA, topic: "/t/end", payload: strHex("end") }),
+        );
+        return c;
+      };
+      if (kind === "ours") {
+        const ep = new Endpoint();
+        try {
+          const statuses = ep.subscribe(["<$>/local/data/statuses", "/t"]);
+          const c = await forge(await ep.listen("127.0.0.1", 0));
+          try {
+            const got = await statuses.get(3000);
+            assert.equal(got?.topic, "/t/end", "the forged status was dropped");
+          } finally {
+            await c.close();
+          }
+        } finally {
+          await ep.shutdown();
+        }
+        return;
+      }
+      await withSubscriber(kind, "/t", async (port, delivered) => {
+        const c = await forge(port);
+        try {
+          await deliveredUntil(delivered, "/t/end");
+        } finally {
+          await c.close();
+        }
+      }, (lines) => assert.ok(lines.includes("*** data(<$>/local/data/statuses, forged)")));
+    },
+  );
+}
