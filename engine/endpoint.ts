@@ -69,7 +69,12 @@ import type { StoreActor } from "./store/store_common.ts";
 
 /** Options of an endpoint, named after Broker's configuration keys. */
 export interface EndpointOptions {
-  /** Endpoint ID as UUID text; random (UUID v5-style, like CAF) when absent. */
+  /**
+   * Endpoint ID as UUID text; random when absent (a UUID v5 like CAF's,
+   * carrying the mark by which our endpoints recognise each other: an
+   * explicit ID without it makes this endpoint look like a C++ Broker to
+   * ours, so cycles through it are not deduplicated).
+   */
   id?: string;
   /**
    * Broker's `disable-ssl`. Default `true` here (Broker's default is SSL on).
