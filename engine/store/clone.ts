@@ -6,7 +6,11 @@
  * Start-up: subscribe `<name>/<$>/data/clone`, send `nack [0]` to the master
  * topic; the master's `ack_clone` brings the table and opens the master's
  * channel; the clone then opens its writer channel with `attach_writer`.
- * Writes issued before that wait in a buffer.
+ * Writes issued before that, or after the master was lost, wait in a buffer
+ * of at most `mutationBufferSize` writes and `mutationBufferBytes` bytes;
+ * past it, writes fail with `no_such_master` instead of growing it (Broker's
+ * clone buffers them without a bound, and gives up on the master after
+ * 10 s).
  *
  * @example
  * ```ts
@@ -28,7 +32,7 @@
  *
  * @module
  */
-import type { Data } from "../data/mod.ts";
+import { type Data, encode } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { CommandMessage } from "../endpoint.ts";
 import type { BoundedQueue } from "../queue.ts";
@@ -74,7 +78,28 @@ export interface CloneOptions {
    * Default: forever (Broker's `stale_interval` -1).
    */
   staleInterval?: number;
+  /**
+   * Writes (`put`, `erase`, `add`, `subtract`, `clear`, `putUnique`) kept
+   * while the clone has no master: before the first `ack_clone`, and after
+   * losing its master. They go out in order once a master attaches; past
+   * this many, writes are refused with `no_such_master`. Broker's clone
+   * keeps them in an unbounded buffer (`clone_state::stalled`); the name
+   * follows Broker's `attach_clone(..., mutation_buffer_interval)`, the time
+   * such writes are meant to be kept. Default 8192.
+   */
+  mutationBufferSize?: number;
+  /**
+   * Bytes of those writes (the binary size of their keys and values) kept at
+   * most; past it, writes are refused with `no_such_master` too (a single
+   * larger write still fits an empty buffer). Default 16 MiB.
+   */
+  mutationBufferBytes?: number;
 }
+
+/** Default of `CloneOptions.mutationBufferSize`. */
+export const DEFAULT_MUTATION_BUFFER_SIZE = 8192;
+/** Default of `CloneOptions.mutationBufferBytes`. */
+export const DEFAULT_MUTATION_BUFFER_BYTES = 16 << 20;
 
 interface PendingUnique {
   resolve(inserted: boolean): void;
@@ -108,8 +133,12 @@ export class StoreClone implements StoreActor {
   readonly #consumer: ChannelConsumer<Entity, ActionCommand>;
   #producer?: ChannelProducer<Entity, ActionCommand>;
   #master?: Entity;
-  /** Writes waiting for the writer channel. */
+  /** Writes waiting for the writer channel (bounded: see `mutationBufferSize`). */
   #pending: ActionCommand[] = [];
+  /** Binary size of the keys and values in `#pending`. */
+  #pendingBytes = 0;
+  readonly #maxPending: number;
+  readonly #maxPendingBytes: number;
   #unique = new Map<bigint, PendingUnique>();
   #nextReq = 1n;
   /** When the master was lost (ms), or undefined while attached or before the first. */
@@ -126,6 +155,14 @@ export class StoreClone implements StoreActor {
     this.name = name;
     this.#host = host;
     this.#opts = options;
+    this.#maxPending = atLeastOne(
+      "mutationBufferSize",
+      options.mutationBufferSize ?? DEFAULT_MUTATION_BUFFER_SIZE,
+    );
+    this.#maxPendingBytes = atLeastOne(
+      "mutationBufferBytes",
+      options.mutationBufferBytes ?? DEFAULT_MUTATION_BUFFER_BYTES,
+    );
     this.#topics = storeTopics(name);
     this.id = newEntity(bus);
     this.#events = new StoreEventHub(name, bus);
@@ -167,6 +204,16 @@ export class StoreClone implements StoreActor {
     return [];
   }
 
+  /** Writes waiting for a master (at most `mutationBufferSize`). */
+  get pendingWrites(): number {
+    return this.#pending.length;
+  }
+
+  /** Binary size of the keys and values of those writes (at most `mutationBufferBytes`). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   async get(key: Data, aspect?: Data): Promise<Data> {
     await this.#readable();
     return getValue(this.#state, key, aspect);
@@ -185,27 +232,35 @@ export class StoreClone implements StoreActor {
   write(cmd: ActionCommand): Promise<void> {
     this.#assertOpen();
     if (this.#producer) this.#producer.produce(cmd);
-    else this.#pending.push(cmd);
+    else {
+      const refused = this.#buffer(cmd);
+      if (refused) return Promise.reject(refused);
+    }
     return Promise.resolve();
   }
 
   putUnique(key: Data, value: Data, expiry: bigint | null): Promise<boolean> {
     this.#assertOpen();
-    const reqId = this.#nextReq++;
+    const cmd: ActionCommand = {
+      type: "put_unique",
+      key,
+      value,
+      expiry,
+      who: this.id,
+      reqId: this.#nextReq++,
+      publisher: this.id,
+    };
+    // A refused write registers no request: nothing would ever answer it.
+    if (!this.#producer) {
+      const refused = this.#buffer(cmd);
+      if (refused) return Promise.reject(refused);
+    }
     return new Promise<boolean>((resolve, reject) => {
       // The tick enforces the deadline: a timer per request cost more than the
       // request itself at high rates, and a tick's lateness is noise next to 10 s.
       const deadline = Date.now() + (this.#opts.requestTimeout ?? 10_000);
-      this.#unique.set(reqId, { resolve, reject, deadline });
-      void this.write({
-        type: "put_unique",
-        key,
-        value,
-        expiry,
-        who: this.id,
-        reqId,
-        publisher: this.id,
-      });
+      this.#unique.set(cmd.reqId, { resolve, reject, deadline });
+      this.#producer?.produce(cmd);
     });
   }
 
@@ -244,6 +299,28 @@ export class StoreClone implements StoreActor {
 
   #assertOpen(): void {
     if (this.#closed) throw new BrokerError(ErrorCode.shutting_down, `store ${this.name} closed`);
+  }
+
+  /** Keeps a write for the next master; the error when the buffer is full. */
+  #buffer(cmd: ActionCommand): BrokerError | undefined {
+    const size = commandSize(cmd);
+    if (this.#bufferFull(size)) return this.#refusal();
+    this.#pending.push(cmd);
+    this.#pendingBytes += size;
+    return undefined;
+  }
+
+  #bufferFull(size: number): boolean {
+    const n = this.#pending.length;
+    return n >= this.#maxPending || (n > 0 && this.#pendingBytes + size > this.#maxPendingBytes);
+  }
+
+  #refusal(): BrokerError {
+    return new BrokerError(
+      ErrorCode.no_such_master,
+      `store ${this.name} has no master and ${this.#pending.length} writes ` +
+        `(${this.#pendingBytes} bytes) waiting for one already`,
+    );
   }
 
   /** Waits for the first snapshot; fails when it does not come or the copy is stale. */
@@ -299,6 +376,7 @@ export class StoreClone implements StoreActor {
       drop: () => {},
     }, this.#opts);
     this.#producer.add(master);
+    this.#pendingBytes = 0;
     for (const cmd of this.#pending.splice(0)) this.#producer.produce(cmd);
   }
 
@@ -459,5 +537,31 @@ export class StoreClone implements StoreActor {
       this.#unique.delete(reqId);
       p.reject(new BrokerError(ErrorCode.request_timeout, "no put_unique_result from the master"));
     }
+  }
+}
+
+function atLeastOne(name: string, v: number): number {
+  if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);
+  return v;
+}
+
+/** Binary size of a write's key and value: what the buffer's byte bound counts. */
+function writeSize(key: Data | undefined, value: Data | undefined): number {
+  // encode's result is a view into a shared slab: only its length is kept.
+  return (key ? encode(key).length : 0) + (value ? encode(value).length : 0);
+}
+
+function commandSize(cmd: ActionCommand): number {
+  switch (cmd.type) {
+    case "put":
+    case "put_unique":
+    case "add":
+    case "subtract":
+      return writeSize(cmd.key, cmd.value);
+    case "erase":
+    case "expire":
+      return writeSize(cmd.key, undefined);
+    default:
+      return 0;
   }
 }
