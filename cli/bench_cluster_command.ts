@@ -10,11 +10,18 @@
 import { type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import { dirname, resolve } from "node:path";
 import { BrokerError } from "../mod.ts";
-import { generateClusterConfig, peeringTree, readClusterConfig } from "./cluster_config.ts";
+import {
+  compareBytes,
+  generateClusterConfig,
+  listGeneratorFiles,
+  peeringTree,
+  readClusterConfig,
+} from "./cluster_config.ts";
 import {
   type ClusterResult,
   dumpStats,
   formatSeconds,
+  generatorFilePath,
   loadGeneratorFile,
   type NodeTiming,
   readRecordingDirectory,
@@ -23,7 +30,7 @@ import {
   runClusterProcesses,
   shrinkGeneratorFile,
 } from "./cluster_bench.ts";
-import { parseCafList } from "./caf_config.ts";
+import { parseCafConfig, parseCafList } from "./caf_config.ts";
 
 /** Options of `broker bench cluster`, as commander hands them over. */
 interface ClusterCli {
@@ -108,9 +115,17 @@ async function runClusterCommand(args: string[], cli: ClusterCli): Promise<numbe
   const mode = cli.mode ?? "benchmark";
   if (mode === "generate-config") {
     try {
-      verbose?.(`scan ${args.length} directories`);
+      // As the C++ tool: sorted as given (so the output does not depend on the
+      // argument order), trailing slashes dropped, all checked before any is read.
+      const dirs = [...args].sort(compareBytes).map((d) => d.replace(/\/+$/, "") || "/");
+      verbose?.(`scan ${dirs.length} directories`);
+      for (const dir of dirs) {
+        if (!(await Deno.stat(dir).then((s) => s.isDirectory, () => false))) {
+          throw new Error(`"${dir}" is not a directory`);
+        }
+      }
       const recorded = [];
-      for (const dir of [...args].sort()) {
+      for (const dir of dirs) {
         verbose?.(`scan ${dir}`);
         recorded.push(await readRecordingDirectory(dir));
       }
@@ -158,23 +173,45 @@ async function runClusterCommand(args: string[], cli: ClusterCli): Promise<numbe
   let text: string;
   try {
     text = path === "-" ? await readAllStdin() : await Deno.readTextFile(path);
+    parseCafConfig(text, { source: path === "-" ? "<stdin>" : path });
   } catch (e) {
-    err(`unable to parse cluster config file: ${(e as Error).message}`);
+    err(
+      path === "-"
+        ? `unable to parse cluster config from STDIN: ${(e as Error).message}`
+        : `unable to parse cluster config file: ${(e as Error).message}`,
+    );
     return 1;
   }
   const baseDir = path === "-" ? Deno.cwd() : dirname(resolve(path));
+  if (mode === "dump-stats") {
+    // The C++ tool reads only the generator files here, whatever the rest of the config says.
+    const files = listGeneratorFiles(text);
+    if (files.length === 0) {
+      err("no generator files found in config");
+      return 1;
+    }
+    for (const f of files) {
+      if (generatorFilePath(f, baseDir) === undefined) {
+        err(`unable to open generator file: ${f}`);
+        continue;
+      }
+      try {
+        dumpStats(f, await loadGeneratorFile(f, baseDir)).forEach(out);
+      } catch (e) {
+        err(`error while parsing ${f}: ${(e as Error).message}`);
+        return 1;
+      }
+    }
+    return 0;
+  }
   try {
     const excluded = parseExcluded(cli.excludedNodes);
     const { nodes, warnings } = readClusterConfig(text, {
       source: path === "-" ? "<stdin>" : path,
       excluded,
+      generatorFileExists: (f) => generatorFilePath(f, baseDir) !== undefined,
     });
     if (!cli.node) warnings.forEach(warn);
-    if (mode === "dump-stats") {
-      const files = [...new Set(nodes.map((n) => n.generatorFile).filter(Boolean))];
-      for (const f of files) dumpStats(f, await loadGeneratorFile(f, baseDir)).forEach(out);
-      return 0;
-    }
     const options = {
       verbose,
       warn,

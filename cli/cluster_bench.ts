@@ -6,15 +6,22 @@
  * receiver has its `num-inputs`. Nodes run in this process, or one child
  * process each (`runClusterProcesses`), speaking a line protocol on stdio.
  *
+ * As in Broker 2.2.0's tool, a generator file's store command entries are
+ * published too, as command messages (envelope type 2) on their topics
+ * (`zeek/known/hosts/<$>/data/master` ...), and count towards `num-outputs`
+ * and, at every receiver subscribed to their topic, towards `num-inputs`.
+ *
  * @module
  */
 import { BrokerError, encode, Endpoint, ErrorCode, type Subscriber } from "../mod.ts";
 import {
+  commandFromEntry,
   generateFromShape,
   type GeneratorFile,
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
+import { decodeCommand, encodeCommand } from "../engine/store/commands.ts";
 import {
   type ClusterNode,
   isReceiver,
@@ -22,7 +29,7 @@ import {
   matchesAny,
   type RecordedNode,
 } from "./cluster_config.ts";
-import { parseCafConfig } from "./caf_config.ts";
+import { type CafConfig, parseCafConfig } from "./caf_config.ts";
 import { lines, selfCommandArgs } from "./self.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
@@ -70,6 +77,11 @@ export interface ClusterRunOptions {
    * validated, still encoded messages (`getEncoded`). Default false.
    */
   decode?: boolean;
+  /**
+   * The topics of the store command entries in the cluster's generator
+   * files (read from them when absent), so that receivers count commands.
+   */
+  commandTopics?: ReadonlySet<string>;
 }
 
 function fail(message: string, code = ErrorCode.invalid_data): never {
@@ -78,18 +90,54 @@ function fail(message: string, code = ErrorCode.invalid_data): never {
 
 /** Finds a generator file as given (from the working directory) or beside the config. */
 export async function loadGeneratorFile(path: string, baseDir?: string): Promise<GeneratorFile> {
+  const found = generatorFilePath(path, baseDir);
+  if (found === undefined) {
+    return fail(`generator file does not exist: ${path}`, ErrorCode.cannot_open_file);
+  }
+  return readGeneratorFile(await Deno.readFile(found));
+}
+
+/** Where a generator file is found: as given (from the working directory), else beside the config. */
+export function generatorFilePath(path: string, baseDir?: string): string | undefined {
   const candidates = [path];
   if (baseDir && !path.startsWith("/")) candidates.push(`${baseDir}/${path}`);
   for (const p of candidates) {
-    let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(p);
+      if (Deno.statSync(p).isFile) return p;
     } catch {
-      continue;
+      // try the next place
     }
-    return readGeneratorFile(bytes);
   }
-  return fail(`generator file does not exist: ${path}`, ErrorCode.cannot_open_file);
+  return undefined;
+}
+
+/**
+ * The topics of the command entries in the senders' generator files: the
+ * exact topics a receiver registers for (store commands are delivered by
+ * topic, not by prefix).
+ *
+ * @example
+ * ```ts ignore
+ * const topics = await commandTopicsOf(nodes, ".");
+ * console.log([...topics]); // e.g. ["zeek/known/hosts/<$>/data/master"]
+ * ```
+ */
+export async function commandTopicsOf(
+  nodes: readonly ClusterNode[],
+  baseDir: string | undefined,
+): Promise<Set<string>> {
+  const topics = new Set<string>();
+  const files = new Set(nodes.filter(isSender).map((n) => n.generatorFile));
+  for (const f of files) {
+    let file: GeneratorFile;
+    try {
+      file = await loadGeneratorFile(f, baseDir);
+    } catch {
+      continue; // its sender reports the problem
+    }
+    for (const e of file.entries) if (e.kind === "command") topics.add(e.topic);
+  }
+  return topics;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,9 +161,13 @@ export class NodeRunner {
   readonly #all: readonly ClusterNode[];
   readonly #opts: ClusterRunOptions;
   readonly #sub?: Subscriber;
-  #messages: { topic: string; payload: Uint8Array }[] = [];
+  #messages: { topic: string; payload: Uint8Array; command: boolean }[] = [];
   #received = 0;
   #listening = false;
+  /** Wakes `receive` when a command arrives (commands come by callback, data by queue). */
+  #wake?: () => void;
+  #lastInput = 0;
+  #unsubscribeCommands: (() => void)[] = [];
 
   /** A runner for `node` of the cluster `all` (receivers subscribe at once). */
   constructor(node: ClusterNode, all: readonly ClusterNode[], options: ClusterRunOptions = {}) {
@@ -128,6 +180,29 @@ export class NodeRunner {
     });
     if (isReceiver(node)) {
       this.#sub = this.endpoint.subscribe([...node.topics], { queueSize: 65536 });
+    } else if (!node.disableForwarding && node.topics.length > 0) {
+      // Broker 2.2.0's tool puts a forwarding node's topics into its filter
+      // even when it receives nothing itself, so that peers route through it;
+      // what reaches this subscriber is dropped.
+      this.endpoint.subscribe([...node.topics], { queueSize: 1, overflowPolicy: "drop_newest" });
+    }
+  }
+
+  /**
+   * Counts the store commands on every topic in `topics` that this
+   * receiver's prefixes cover (once per topic, before the run).
+   */
+  #listenForCommands(topics: ReadonlySet<string>): void {
+    if (!this.#sub) return;
+    const bus = this.endpoint.commandBus;
+    for (const t of topics) {
+      if (!matchesAny(t, this.node.topics)) continue;
+      this.#unsubscribeCommands.push(bus.onCommands(t, (m) => {
+        if (this.#opts.decode) decodeCommand(m.payload);
+        this.#received++;
+        this.#lastInput = performance.now();
+        this.#wake?.();
+      }));
     }
   }
 
@@ -145,10 +220,18 @@ export class NodeRunner {
     if (port !== n.id.port) fail(`${n.name} opened port ${port} instead of ${n.id.port}`);
   }
 
-  /** Listens, peers to every `peers` entry (5 tries each, as the C++ tool), loads the generator file. */
+  /**
+   * Listens, registers for the store commands it may receive, peers to every
+   * `peers` entry (5 tries each, as the C++ tool), loads the generator file.
+   */
   async init(): Promise<void> {
     const n = this.node;
     await this.listen();
+    if (this.#sub) {
+      this.#listenForCommands(
+        this.#opts.commandTopics ?? await commandTopicsOf(this.#all, this.#opts.baseDir),
+      );
+    }
     for (const peer of n.right) {
       this.#verbose(`${n.name} starts peering to ${hostPort(peer)} (${peer.name})`);
       for (let attempt = 1;; attempt++) {
@@ -181,19 +264,16 @@ export class NodeRunner {
   async #loadMessages(): Promise<void> {
     const file = await loadGeneratorFile(this.node.generatorFile, this.#opts.baseDir);
     const rnd = seededRandom(this.#opts.seed ?? 1);
-    const skipped = file.entries.filter((e) => e.kind !== "data").length;
-    if (skipped > 0) {
-      this.#opts.warn?.(
-        `${this.node.name}: ${skipped} store command entries in ${this.node.generatorFile} are not replayed`,
-      );
-    }
-    this.#messages = file.entries.filter((e) => e.kind === "data" && e.shape).map((e) => ({
-      topic: e.topic,
-      payload: encode(generateFromShape(e.shape!, rnd)).slice(),
-    }));
-    if (this.#messages.length === 0) {
-      fail(`${this.node.generatorFile} holds no data messages`);
-    }
+    this.#messages = file.entries.map((e) =>
+      e.kind === "data"
+        ? {
+          topic: e.topic,
+          payload: encode(generateFromShape(e.shape!, rnd)).slice(),
+          command: false,
+        }
+        : { topic: e.topic, payload: encodeCommand(commandFromEntry(e, rnd)), command: true }
+    );
+    if (this.#messages.length === 0) fail(`${this.node.generatorFile} holds no messages`);
   }
 
   /** Topics this node publishes that some receiver in the cluster subscribes to. */
@@ -215,19 +295,25 @@ export class NodeRunner {
     }
   }
 
-  /** Publishes `num-outputs` messages (or the file once), respecting back-pressure. */
+  /**
+   * Publishes `num-outputs` messages (or the file once), data and store
+   * commands as the file has them, respecting back-pressure.
+   */
   async send(): Promise<NodeTiming> {
     const n = this.node;
     const total = n.numOutputs ?? this.#messages.length;
     this.#verbose(`${n.name} starts publishing`);
     const ep = this.endpoint;
     const msgs = this.#messages;
+    // The bus is built on first use: not inside the timed loop.
+    if (msgs.some((m) => m.command)) void ep.commandBus;
     const t0 = performance.now();
     let next = 1000;
     for (let i = 0; i < total; i++) {
       const m = msgs[i % msgs.length];
       if (ep.demand(m.topic) <= 0) await ep.ready(m.topic);
-      ep.publishEncoded(m.topic, m.payload);
+      if (m.command) ep.commandBus.sendCommand(m.topic, m.payload);
+      else ep.publishEncoded(m.topic, m.payload);
       if (i + 1 >= next) {
         this.#verbose(`${n.name} pushed ${i + 1} messages`);
         next += 1000;
@@ -242,8 +328,8 @@ export class NodeRunner {
   }
 
   /**
-   * Counts arriving messages (validated on arrival; built into values only
-   * with the `decode` option) and
+   * Counts arriving messages (data validated on arrival and built into
+   * values only with the `decode` option; store commands as they come) and
    * resolves once `num-inputs` arrived. Fails after `idleTimeoutMs` without
    * any message, instead of waiting forever as the C++ tool does.
    */
@@ -253,11 +339,34 @@ export class NodeRunner {
     if (!sub) fail(`${n.name} does not receive`);
     this.#verbose(`${n.name} waits for messages`);
     const t0 = performance.now();
+    this.#lastInput = t0;
     const idle = this.#opts.idleTimeoutMs ?? 30_000;
+    const decode = this.#opts.decode;
+    const commands = this.#unsubscribeCommands.length > 0;
     let next = 1000;
+    // With commands, a pending read must not be dropped when a command ends
+    // the wait: it is kept for the next round (and counted even after the end).
+    let pending: Promise<unknown> | undefined;
+    let gotData = false;
+    const read = () =>
+      (decode ? sub.get(idle) : sub.getEncoded(idle)).then((m) => {
+        if (m) {
+          this.#received += 1 + (decode ? sub.poll() : sub.pollEncoded()).length;
+          this.#lastInput = performance.now();
+          gotData = true;
+        }
+        pending = undefined;
+      });
     while (this.#received < n.numInputs) {
-      const m = this.#opts.decode ? await sub.get(idle) : await sub.getEncoded(idle);
-      if (!m) {
+      gotData = false;
+      if (!commands) await read();
+      else {
+        pending ??= read();
+        await Promise.race([pending, new Promise<void>((r) => this.#wake = r)]);
+        this.#wake = undefined;
+      }
+      // Without commands an empty read means `idle` went by; with them, only if none came either.
+      if (!gotData && (!commands || performance.now() - this.#lastInput >= idle)) {
         fail(
           `${n.name} received nothing for ${
             idle / 1000
@@ -265,7 +374,6 @@ export class NodeRunner {
           ErrorCode.request_timeout,
         );
       }
-      this.#received += 1 + (this.#opts.decode ? sub.poll() : sub.pollEncoded()).length;
       while (this.#received >= next) {
         this.#verbose(`${n.name} got ${next} messages`);
         next += 1000;
@@ -286,6 +394,7 @@ export class NodeRunner {
         );
       }
     }
+    this.#unsubscribeCommands.forEach((stop) => stop());
     await this.endpoint.shutdown();
     this.#verbose(`${this.node.name} down`);
   }
@@ -324,7 +433,9 @@ export async function runClusterInProcess(
   nodes: readonly ClusterNode[],
   options: ClusterRunOptions = {},
 ): Promise<ClusterResult> {
-  const runners = nodes.map((n) => new NodeRunner(n, nodes, options));
+  // Read once for all runners here; each child of a multi-process run reads them itself.
+  const commandTopics = options.commandTopics ?? await commandTopicsOf(nodes, options.baseDir);
+  const runners = nodes.map((n) => new NodeRunner(n, nodes, { ...options, commandTopics }));
   try {
     // Listeners first, so nobody's first peering attempt hits a closed port.
     await Promise.all(runners.map((r) => r.listen()));
@@ -557,7 +668,12 @@ const RECORDING_FILES = ["id.txt", "messages.dat", "peers.txt", "topics.txt", "b
 
 /**
  * Reads one node's recording directory (`BROKER_RECORDING_DIRECTORY` of
- * `broker node`, or of an older C++ Broker) for `generate-config`.
+ * `broker node`, or of a C++ Broker) for `generate-config`, as Broker
+ * 2.2.0's tool reads it: the five files must exist; `id.txt` is trimmed;
+ * `peers.txt` and `topics.txt` are taken line by line as they are, empty
+ * lines skipped; `broker.conf` gives `broker.forward` (default true; newer
+ * Brokers' `broker.disable-forwarding` when it is absent); every entry of
+ * `messages.dat`, data or command, counts as an output on its topic.
  *
  * @example
  * ```ts ignore
@@ -574,20 +690,31 @@ export async function readRecordingDirectory(dir: string): Promise<RecordedNode>
   }
   for (const f of RECORDING_FILES) {
     try {
-      await Deno.stat(`${dir}/${f}`);
+      if (!(await Deno.stat(`${dir}/${f}`)).isFile) throw new Error();
     } catch {
       fail(`missing file: ${dir}/${f}`, ErrorCode.cannot_open_file);
     }
   }
   const lines = async (f: string) =>
-    (await Deno.readTextFile(`${dir}/${f}`)).split("\n").map((l) => l.trim()).filter(Boolean);
+    (await Deno.readTextFile(`${dir}/${f}`)).split("\n").filter((l) => l !== "");
   const handle = (await Deno.readTextFile(`${dir}/id.txt`)).trim();
   if (handle === "") fail(`empty file: ${dir}/id.txt`);
-  const conf = parseCafConfig(await Deno.readTextFile(`${dir}/broker.conf`), {
-    source: `${dir}/broker.conf`,
-  });
-  // Older Brokers wrote `broker.forward`; newer ones `broker.disable-forwarding`.
-  const forward = conf.getBool("broker.forward");
+  const confPath = `${dir}/broker.conf`;
+  let conf: CafConfig;
+  try {
+    conf = parseCafConfig(await Deno.readTextFile(confPath), { source: confPath });
+  } catch (e) {
+    fail(`unable to parse "${confPath}": ${(e as Error).message}`);
+  }
+  // CAF's get_or: a value of the wrong type counts as absent.
+  const bool = (key: string) => {
+    try {
+      return conf.getBool(key);
+    } catch {
+      return undefined;
+    }
+  };
+  const forward = bool("broker.forward");
   const generatorFile = `${dir}/messages.dat`;
   const file = readGeneratorFile(await Deno.readFile(generatorFile));
   const outputs = new Map<string, number>();
@@ -599,7 +726,7 @@ export async function readRecordingDirectory(dir: string): Promise<RecordedNode>
     topics: await lines("topics.txt"),
     disableForwarding: forward !== undefined
       ? !forward
-      : conf.getBool("broker.disable-forwarding") ?? false,
+      : bool("broker.disable-forwarding") ?? false,
     generatorFile,
     outputs,
   };

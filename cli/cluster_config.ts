@@ -2,15 +2,26 @@
  * The cluster file of Broker's `broker-cluster-benchmark`: a CAF-syntax
  * config whose `nodes` section names every endpoint with its `id`
  * (`<local:NAME>` or `<tcp://host:port>`), `peers`, `topics`,
- * `generator-file`, `num-inputs`, `num-outputs`, `disable-forwarding` and
- * `inputs-by-node`. This module parses it and checks the topology exactly
- * as the C++ tool does (tests/benchmarks/cluster/cluster.cc in zeek/broker),
- * with no I/O, so the runner and its tests share one reading.
+ * `generator-file`, `num-inputs`, `num-outputs`, `forward`, `inputs-by-node`
+ * and `log-verbosity`. This module parses it and checks the topology as
+ * Broker 2.2.0's tool (the last one that runs) does, under the same names
+ * and with CAF's conversions (`num-inputs = "10"` is 10, `forward =
+ * "false"` is false), and writes the config `--mode=generate-config` makes
+ * from recordings byte for byte as that tool does. It has no I/O, so the
+ * runner and its tests share one reading.
  *
  * @module
  */
 import { BrokerError, ErrorCode } from "../mod.ts";
-import { type CafConfig, type CafUri, type ConfigValue, parseCafConfig } from "./caf_config.ts";
+import {
+  type CafConfig,
+  type CafUri,
+  type ConfigValue,
+  formatConfigValue,
+  parseCafConfig,
+  parseCafList,
+  parseCafUri,
+} from "./caf_config.ts";
 
 /** One node of the cluster, as configured plus its place in the peering tree. */
 export interface ClusterNode {
@@ -28,7 +39,11 @@ export interface ClusterNode {
   numInputs: number;
   /** Messages to publish; `undefined` publishes the generator file once. */
   readonly numOutputs?: number;
-  /** Broker's `disable-forwarding`; the tool's default is `true`. */
+  /**
+   * Whether the node keeps to itself what it receives from peers: the
+   * opposite of Broker 2.2.0's `forward` (default true, so false by default),
+   * or newer Brokers' `disable-forwarding`.
+   */
   readonly disableForwarding: boolean;
   /** Expected inputs per sending node, for partial setups. */
   readonly inputsByNode: Map<string, number>;
@@ -55,78 +70,167 @@ function fail(message: string): never {
   throw new BrokerError(ErrorCode.invalid_data, message);
 }
 
-function nodeField(cfg: CafConfig, name: string, field: string): ConfigValue | undefined {
-  return cfg.get(`nodes.${name}.${field}`);
+/** A string as CAF's `deep_to_string` quotes it inside an error. */
+function cafQuoted(s: string): string {
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-function count(name: string, field: string, v: ConfigValue | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (v.type !== "integer" || v.value < 0n || v.value > BigInt(Number.MAX_SAFE_INTEGER)) {
-    fail(`invalid config for node '${name}': illegal type for field ${field}`);
+/** Broker 2.2.0's words for a bad node: `make_error(sec::invalid_argument, name, what, detail)`. */
+function nodeFail(name: string, what: string, detail: string): never {
+  fail(
+    `invalid config for node '${name}': caf::sec::invalid_argument(${cafQuoted(name)}, ${
+      cafQuoted(what)
+    }, ${cafQuoted(detail)})`,
+  );
+}
+
+/** Byte order of UTF-8 strings (what `std::string`'s `<` gives). */
+export function compareBytes(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates stand for code points above U+FFFF, which sort after the BMP in UTF-8.
+    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
+    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
+    return x - y;
   }
-  return Number(v.value);
+  return a.length - b.length;
 }
 
-function stringList(name: string, field: string, v: ConfigValue | undefined): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (v.type !== "list" || v.value.some((x) => x.type !== "string")) {
-    fail(`invalid config for node '${name}': illegal type for field ${field}`);
+// ------------------------------------------------------------------ CAF's conversions
+
+const NUMBER_TEXT = /^\s*\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+/** CAF 0.18's `get_as<size_t>`: a count, an integral real, or a string holding one. */
+function asCount(v: ConfigValue): number | undefined {
+  let n: number;
+  if (v.type === "integer") n = Number(v.value);
+  else if (v.type === "real") n = v.value;
+  else if (v.type === "string" && NUMBER_TEXT.test(v.value)) n = Number(v.value);
+  else return undefined;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** CAF's `get_as<bool>`: a boolean or the exact strings `true` and `false`. */
+function asBool(v: ConfigValue): boolean | undefined {
+  if (v.type === "boolean") return v.value;
+  if (v.type === "string" && (v.value === "true" || v.value === "false")) {
+    return v.value === "true";
   }
-  return v.value.map((x) => x.value as string);
+  return undefined;
 }
 
-/** The names under `nodes`, in the file's order. */
+/** CAF's `get_as<std::string>`: anything, rendered. */
+function asString(v: ConfigValue): string {
+  return v.type === "string" ? v.value : formatConfigValue(v);
+}
+
+/** CAF's `get_as<uri>`: a URI, or a string that parses as one. */
+function asUri(v: ConfigValue): CafUri | undefined {
+  if (v.type === "uri") return v.value;
+  if (v.type !== "string") return undefined;
+  try {
+    return parseCafUri(v.value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CAF's `get_as<std::vector<std::string>>`: a list (elements rendered), or a string holding one. */
+function asStringList(v: ConfigValue): string[] | undefined {
+  let items: readonly ConfigValue[];
+  if (v.type === "list") items = v.value;
+  else if (v.type === "string") {
+    try {
+      items = parseCafList(v.value);
+    } catch {
+      return undefined;
+    }
+    if (!v.value.trim().startsWith("[")) return undefined;
+  } else return undefined;
+  return items.map(asString);
+}
+
+// ------------------------------------------------------------------ reading a cluster file
+
+/**
+ * The names under `nodes`, in CAF's dictionary order (sorted by bytes), as
+ * the C++ tool iterates them.
+ */
 function nodeNames(cfg: CafConfig): string[] {
-  const names: string[] = [];
+  const names = new Set<string>();
   for (const key of cfg.values.keys()) {
-    if (!key.startsWith("nodes.")) continue;
-    const name = key.slice(6).split(".")[0];
-    if (!names.includes(name)) names.push(name);
+    if (key.startsWith("nodes.")) names.add(key.slice(6).split(".")[0]);
   }
-  return names;
+  return [...names].sort(compareBytes);
 }
 
-function makeNode(cfg: CafConfig, name: string): ClusterNode {
-  const idValue = nodeField(cfg, name, "id");
-  if (idValue === undefined) {
-    fail(`invalid config for node '${name}': no entry for mandatory field id`);
-  }
-  let id: CafUri;
-  if (idValue.type === "uri") id = idValue.value;
-  else fail(`invalid config for node '${name}': illegal type for field id`);
-  if (id.scheme === "tcp" && (id.host === undefined || id.port === undefined)) {
-    fail(`invalid config for node '${name}': id <${id.text}> needs a host and a port`);
-  }
+/** Options of `readClusterConfig`. */
+export interface ReadClusterOptions {
+  /** Name of the input in parse errors. */
+  source?: string;
+  /** Nodes left out (`--excluded-nodes`). */
+  excluded?: readonly string[];
+  /**
+   * Whether a generator file exists: the C++ tool refuses a node whose file
+   * does not. Not called when absent (no I/O here).
+   */
+  generatorFileExists?: (path: string) => boolean;
+}
+
+function makeNode(cfg: CafConfig, name: string, options: ReadClusterOptions): ClusterNode {
+  const field = (f: string) => cfg.get(`nodes.${name}.${f}`);
+  const illegal = (f: string): never => nodeFail(name, "illegal type for field", f);
+  const read = <T>(f: string, conv: (v: ConfigValue) => T | undefined): T | undefined => {
+    const v = field(f);
+    if (v === undefined) return undefined;
+    return conv(v) ?? illegal(f);
+  };
+  // In the C++ tool's order, so that the first bad field is the one named.
+  const id = read("id", asUri) ?? nodeFail(name, "no entry for mandatory field", "id");
   if (id.scheme !== "tcp" && id.scheme !== "local") {
     fail(`invalid config for node '${name}': id <${id.text}> must be local: or tcp://`);
   }
-  const topics = stringList(name, "topics", nodeField(cfg, name, "topics"));
-  if (topics === undefined) {
-    fail(`invalid config for node '${name}': no entry for mandatory field topics`);
+  if (id.scheme === "tcp" && (id.host === undefined || id.port === undefined)) {
+    fail(`invalid config for node '${name}': id <${id.text}> needs a host and a port`);
   }
-  const generator = nodeField(cfg, name, "generator-file");
-  if (generator !== undefined && generator.type !== "string") {
-    fail(`invalid config for node '${name}': illegal type for field generator-file`);
-  }
-  const forwarding = nodeField(cfg, name, "disable-forwarding") ??
-    nodeField(cfg, name, "disable_forwarding");
-  if (forwarding !== undefined && forwarding.type !== "boolean") {
-    fail(`invalid config for node '${name}': illegal type for field disable-forwarding`);
-  }
+  const peers = read("peers", asStringList) ?? [];
+  const topics = read("topics", asStringList) ??
+    nodeFail(name, "no entry for mandatory field", "topics");
+  const generatorFile = read("generator-file", asString) ?? "";
+  const numInputs = read("num-inputs", asCount) ?? 0;
+  // Broker 2.2.0 says `forward` (default true); newer Brokers `disable-forwarding`,
+  // and their generate-config wrote `disable_forwarding`: the first one present counts.
+  const forward = read("forward", asBool);
+  const disableForwarding = forward !== undefined
+    ? !forward
+    : read("disable-forwarding", asBool) ?? read("disable_forwarding", asBool) ?? false;
+  const numOutputs = read("num-outputs", asCount);
   const inputsByNode = new Map<string, number>();
+  const byNode = field("inputs-by-node");
+  if (byNode !== undefined) illegal("inputs-by-node"); // a value, not a section
   const prefix = `nodes.${name}.inputs-by-node.`;
   for (const [key, v] of cfg.values) {
-    if (key.startsWith(prefix)) inputsByNode.set(key.slice(prefix.length), count(name, key, v)!);
+    if (!key.startsWith(prefix)) continue;
+    const from = key.slice(prefix.length);
+    // A nested section under a sender's name is no count either.
+    if (from.includes(".")) illegal("inputs-by-node");
+    inputsByNode.set(from, asCount(v) ?? illegal("inputs-by-node"));
+  }
+  // log-verbosity sets the C++ tool's CAF log level; anything converts to a string, nothing to do here.
+  if (generatorFile !== "" && options.generatorFileExists?.(generatorFile) === false) {
+    nodeFail(name, "generator file does not exist", generatorFile);
   }
   return {
     name,
     id,
-    peers: new Set(stringList(name, "peers", nodeField(cfg, name, "peers")) ?? []),
+    peers: new Set(peers),
     topics,
-    generatorFile: generator?.value ?? "",
-    numInputs: count(name, "num-inputs", nodeField(cfg, name, "num-inputs")) ?? 0,
-    numOutputs: count(name, "num-outputs", nodeField(cfg, name, "num-outputs")),
-    disableForwarding: forwarding?.value ?? true,
+    generatorFile,
+    numInputs,
+    numOutputs,
+    disableForwarding,
     inputsByNode,
     left: [],
     right: [],
@@ -143,10 +247,19 @@ export interface ClusterSetup {
 
 /**
  * Reads a cluster file and builds the peering tree, with the C++ tool's
- * checks: mandatory `id` and `topics`, at least two and fewer than 500
- * nodes, no unknown or self peers, every node peered with some other, at
- * least one sender and one receiver, every node sending or receiving.
- * `excluded` drops nodes for a partial run, as `--excluded-nodes` does.
+ * checks and messages: mandatory `id` and `topics`, fields of the right
+ * type, existing generator files, at least two and fewer than 500 nodes, no
+ * unknown or self peers, every node peered with some other, no routing loop
+ * through forwarding nodes from a sender, at least one sender and one
+ * receiver, every node sending or receiving. Nodes come in CAF's order
+ * (sorted by name). `excluded` drops nodes for a partial run, as
+ * `--excluded-nodes` does.
+ *
+ * One deliberate difference: when `inputs-by-node` counts a node's own
+ * messages (the C++ generate-config counts them), they are taken off its
+ * `num-inputs` with a warning, because Broker never delivers a node's
+ * messages to itself and the C++ tool waits for them forever.
+ *
  * Throws a `BrokerError` (`invalid_data`) naming the problem.
  *
  * @example
@@ -159,17 +272,14 @@ export interface ClusterSetup {
  * console.log(nodes.map((n) => n.name)); // ["earth", "mars"]
  * ```
  */
-export function readClusterConfig(
-  text: string,
-  options: { source?: string; excluded?: readonly string[] } = {},
-): ClusterSetup {
+export function readClusterConfig(text: string, options: ReadClusterOptions = {}): ClusterSetup {
   const cfg = parseCafConfig(text, { source: options.source });
   const excluded = new Set(options.excluded ?? []);
   const warnings: string[] = [];
   const nodes: ClusterNode[] = [];
   for (const name of nodeNames(cfg)) {
     if (excluded.has(name)) continue;
-    const n = makeNode(cfg, name);
+    const n = makeNode(cfg, name, options);
     if (n.inputsByNode.size > 0) {
       const total = [...n.inputsByNode.values()].reduce((a, b) => a + b, 0);
       if (total !== n.numInputs) {
@@ -195,14 +305,47 @@ export function readClusterConfig(
   if (nodes.length < 2) fail("at least two nodes required");
   if (nodes.length >= MAX_NODES) fail(`must configure less than ${MAX_NODES} nodes`);
   buildNodeTree(nodes);
+  for (const n of nodes) {
+    const own = n.inputsByNode.get(n.name) ?? 0;
+    if (own === 0) continue;
+    n.numInputs = Math.max(0, n.numInputs - own);
+    warnings.push(
+      `${n.name} expects ${own} of its own messages, which Broker never delivers to the node ` +
+        `that publishes them: waiting for ${n.numInputs} instead`,
+    );
+  }
   verifyNodeTree(nodes);
   return { nodes, warnings };
+}
+
+/**
+ * Whether, walking from `x` in one direction through nodes that forward,
+ * the walk comes back to a node on its path (Broker 2.2.0's loop check).
+ */
+function hasLoop(
+  x: ClusterNode,
+  path: string[],
+  side: (n: ClusterNode) => readonly ClusterNode[],
+): boolean {
+  if (x.disableForwarding) return false;
+  for (const y of side(x)) {
+    if (path.includes(y.name)) return true;
+    if (hasLoop(y, [...path, y.name], side)) return true;
+  }
+  return false;
+}
+
+function hasRoutingLoop(x: ClusterNode): boolean {
+  for (const side of [(n: ClusterNode) => n.left, (n: ClusterNode) => n.right]) {
+    for (const y of side(x)) if (hasLoop(y, [x.name, y.name], side)) return true;
+  }
+  return false;
 }
 
 function buildNodeTree(nodes: ClusterNode[]): void {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const x of nodes) {
-    for (const peerName of x.peers) {
+    for (const peerName of [...x.peers].sort(compareBytes)) {
       const peer = byName.get(peerName);
       if (!peer) fail(`${x.name} cannot peer to unknown node ${peerName}`);
       if (peer === x) fail(`${x.name} cannot peer with itself`);
@@ -213,6 +356,13 @@ function buildNodeTree(nodes: ClusterNode[]): void {
   for (const x of nodes) {
     if (x.left.length === 0 && x.right.length === 0) {
       fail(`${x.name} has no peering relation to any other node`);
+    }
+  }
+  // Before the mirrored peerings go: A -> B plus B -> A through a forwarding
+  // node is a loop to the C++ tool, which refuses it.
+  for (const x of nodes) {
+    if (isSender(x) && hasRoutingLoop(x)) {
+      fail(`starting at node '${x.name}' results in a routing loop`);
     }
   }
   // A peering in both directions would open two connections (and Broker
@@ -234,6 +384,37 @@ function verifyNodeTree(nodes: ClusterNode[]): void {
   if (!nodes.some(isSender)) fail("no node has a generator file for publishing data");
   const idle = nodes.find((n) => !isSender(n) && !isReceiver(n));
   if (idle) fail(`${idle.name} neither receives nor sends`);
+}
+
+/**
+ * The generator files `--mode dump-stats` reads: every string under a
+ * `generator-file` key anywhere below `nodes`, in CAF's dictionary order and
+ * repeats included, as the C++ tool collects them (no other check of the
+ * config).
+ *
+ * @example
+ * ```ts
+ * import { listGeneratorFiles } from "./cluster_config.ts";
+ * console.log(listGeneratorFiles('nodes { b { generator-file = "b.dat" }\n a { generator-file = "a.dat" } }'));
+ * // ["a.dat", "b.dat"]
+ * ```
+ */
+export function listGeneratorFiles(text: string, options: { source?: string } = {}): string[] {
+  const cfg = parseCafConfig(text, options);
+  const keys = [...cfg.values.keys()]
+    .map((k) => k.split("."))
+    .filter((segs) => segs[0] === "nodes" && segs.at(-1) === "generator-file")
+    .sort((a, b) => {
+      for (let i = 0; i < Math.min(a.length, b.length); i++) {
+        const c = compareBytes(a[i], b[i]);
+        if (c !== 0) return c;
+      }
+      return a.length - b.length;
+    });
+  return keys.flatMap((segs) => {
+    const v = cfg.get(segs.join("."))!;
+    return v.type === "string" ? [v.value] : [];
+  });
 }
 
 /**
@@ -290,35 +471,40 @@ export interface RecordedNode {
   readonly peerHandles: readonly string[];
   /** Subscriptions from `topics.txt` (any order, repeats allowed). */
   readonly topics: readonly string[];
-  /** From `broker.conf`: `broker.forward` (older Brokers) or `broker.disable-forwarding`. */
+  /**
+   * From `broker.conf`: the opposite of `broker.forward` (Broker 2.2.0 and
+   * older), else newer Brokers' `broker.disable-forwarding`.
+   */
   readonly disableForwarding: boolean;
   /** Path of its `messages.dat`. */
   readonly generatorFile: string;
-  /** Messages per topic in its generator file. */
+  /** Entries (data and commands) per topic in its generator file. */
   readonly outputs: ReadonlyMap<string, number>;
 }
 
 function sortedUnique(xs: Iterable<string>): string[] {
-  return [...new Set(xs)].sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+  return [...new Set(xs)].sort(compareBytes);
 }
 
 /**
  * `broker-cluster-benchmark --mode=generate-config`: a cluster file from the
- * recordings of every node (see `RecordingDirectory` in `broker node`). It
- * resolves peer IDs to node names, builds the peering tree, counts how many
- * messages each node should receive (along peerings, through nodes that
- * forward, where the topics match), gives every node that others peer to a
+ * recordings of every node (see `RecordingDirectory` in `broker node`), byte
+ * for byte as Broker 2.2.0's tool writes it. Nodes come in the order given
+ * (the tool sorts its directory arguments first). It resolves peer IDs to
+ * node names, builds the peering tree (refusing routing loops), counts how
+ * many messages each node should receive (along peerings, through nodes
+ * that forward, where the topics match, and, as the C++ tool does, its own
+ * messages on topics it subscribes), gives every node that others peer to a
  * `tcp://127.0.0.1:` id from port 8000 up, and prints the file in the C++
- * tool's layout. One difference: a node's own messages do not count as its
- * inputs, since Broker does not deliver them to its own subscribers.
+ * tool's layout (strings in quotes as they are, without escapes).
  *
  * @example
  * ```ts
  * import { generateClusterConfig } from "./cluster_config.ts";
  * const text = generateClusterConfig([
- *   { name: "a", handle: "A", peerHandles: ["B"], topics: ["/t"], disableForwarding: false,
+ *   { name: "a", handle: "A", peerHandles: ["B"], topics: ["/t"], disableForwarding: true,
  *     generatorFile: "a/messages.dat", outputs: new Map([["/t", 5]]) },
- *   { name: "b", handle: "B", peerHandles: ["A"], topics: ["/t"], disableForwarding: false,
+ *   { name: "b", handle: "B", peerHandles: ["A"], topics: ["/t"], disableForwarding: true,
  *     generatorFile: "b/messages.dat", outputs: new Map() },
  * ]);
  * console.log(text.includes("num-inputs = 5")); // true
@@ -334,29 +520,27 @@ export function generateClusterConfig(recorded: readonly RecordedNode[]): string
     if (byHandle.has(r.handle)) fail(`node ID: ${r.handle} appears twice`);
     byHandle.set(r.handle, r.name);
   }
-  const nodes: ClusterNode[] = [...recorded]
-    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-    .map((r) => {
-      const peers = new Set<string>();
-      for (const h of r.peerHandles) {
-        const name = byHandle.get(h);
-        if (name === undefined) fail(`missing data: cannot resolve peer ID ${h}`);
-        if (name === r.name) fail(`corrupted data: ${h} cannot peer with itself`);
-        peers.add(name);
-      }
-      return {
-        name: r.name,
-        id: { text: `local:${r.name}`, scheme: "local", path: r.name },
-        peers,
-        topics: sortedUnique(r.topics),
-        generatorFile: r.generatorFile,
-        numInputs: 0,
-        disableForwarding: r.disableForwarding,
-        inputsByNode: new Map<string, number>(),
-        left: [],
-        right: [],
-      };
-    });
+  const nodes: ClusterNode[] = recorded.map((r) => {
+    const peers = new Set<string>();
+    for (const h of r.peerHandles) {
+      const name = byHandle.get(h);
+      if (name === undefined) fail(`missing data: cannot resolve peer ID ${h}`);
+      if (name === r.name) fail(`corrupted data: ${h} cannot peer with itself`);
+      peers.add(name);
+    }
+    return {
+      name: r.name,
+      id: { text: `local:${r.name}`, scheme: "local", path: r.name },
+      peers,
+      topics: sortedUnique(r.topics),
+      generatorFile: r.generatorFile,
+      numInputs: 0,
+      disableForwarding: r.disableForwarding,
+      inputsByNode: new Map<string, number>(),
+      left: [],
+      right: [],
+    };
+  });
   buildNodeTree(nodes);
   const outputs = new Map(recorded.map((r) => [r.name, r.outputs]));
   const step = (src: ClusterNode, dst: ClusterNode, filter: readonly string[]) => {
@@ -366,48 +550,48 @@ export function generateClusterConfig(recorded: readonly RecordedNode[]): string
     dst.numInputs += n;
     dst.inputsByNode.set(src.name, (dst.inputsByNode.get(src.name) ?? 0) + n);
   };
-  // Walks away from the source in one direction of the tree, as the C++ tool
-  // does; `seen` only guards against cycles, which a tree does not have.
+  // Walks away from the source in one direction of the tree, as the C++
+  // tool does, with the first hop's topics as the filter all the way. The
+  // loop check above leaves no cycle through forwarding nodes; a node
+  // reached along two paths counts twice, as it would get two copies.
   const traverse = (
     src: ClusterNode,
     dst: ClusterNode,
     filter: readonly string[],
     walk: (n: ClusterNode) => ClusterNode[],
-    seen: Set<ClusterNode>,
   ) => {
-    if (seen.has(dst)) return;
-    seen.add(dst);
     step(src, dst, filter);
     if (dst.disableForwarding) return;
     for (const peer of walk(dst)) {
-      if (filter.some((t) => peer.topics.includes(t))) traverse(src, peer, filter, walk, seen);
+      if (filter.some((t) => peer.topics.includes(t))) traverse(src, peer, filter, walk);
     }
   };
   for (const n of nodes) {
-    for (const peer of n.left) traverse(n, peer, peer.topics, (x) => x.left, new Set([n]));
-    for (const peer of n.right) traverse(n, peer, peer.topics, (x) => x.right, new Set([n]));
+    step(n, n, n.topics);
+    for (const peer of n.left) traverse(n, peer, peer.topics, (x) => x.left);
+    for (const peer of n.right) traverse(n, peer, peer.topics, (x) => x.right);
   }
   let port = 8000;
   const lines = ["nodes {"];
   const list = (name: string, xs: readonly string[]) => {
     if (xs.length === 0) return;
-    lines.push(`    ${name} = [`, ...xs.map((x) => `      ${JSON.stringify(x)},`), "    ]");
+    lines.push(`    ${name} = [`, ...xs.map((x) => `      "${x}",`), "    ]");
   };
   for (const n of nodes) {
     const id = n.left.length === 0 ? `local:${n.name}` : `tcp://127.0.0.1:${port++}`;
     lines.push(`  ${n.name} {`, `    id = <${id}>`);
     if (n.numInputs > 0) {
       lines.push(`    num-inputs = ${n.numInputs}`, "    inputs-by-node {");
-      for (const [src, k] of [...n.inputsByNode].sort(([a], [b]) => a < b ? -1 : 1)) {
+      for (const [src, k] of [...n.inputsByNode].sort(([a], [b]) => compareBytes(a, b))) {
         lines.push(`      ${src} = ${k}`);
       }
       lines.push("    }");
     }
-    lines.push(`    disable_forwarding = ${n.disableForwarding}`);
+    lines.push(`    forward = ${!n.disableForwarding}`);
     list("topics", n.topics);
     list("peers", sortedUnique(n.peers));
     if (n.generatorFile && outputs.get(n.name)!.size > 0) {
-      lines.push(`    generator-file = ${JSON.stringify(n.generatorFile)}`);
+      lines.push(`    generator-file = "${n.generatorFile}"`);
     }
     lines.push("  }");
   }
