@@ -199,9 +199,12 @@ export class NodeRunner {
       if (!matchesAny(t, this.node.topics)) continue;
       this.#unsubscribeCommands.push(bus.onCommands(t, (m) => {
         if (this.#opts.decode) decodeCommand(m.payload);
-        this.#received++;
+        // The receiving loop only needs to look at the count when it is
+        // reached, and every 1000 for the progress lines: not per command.
+        if (++this.#received >= this.node.numInputs || this.#received % 1000 === 0) {
+          this.#wake?.();
+        }
         this.#lastInput = performance.now();
-        this.#wake?.();
       }));
     }
   }
