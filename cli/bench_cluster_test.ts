@@ -894,3 +894,21 @@ Deno.test("Zeek-like recording: Broker 2.2.0's broker-cluster-benchmark runs its
   assert.equal(ours.stdout, theirs.stdout);
   assert.match(ours.stdout, /command-entries: [1-9]/);
 });
+
+Deno.test("Zeek-like recording: a receiver of store commands only still times out instead of hanging", async () => {
+  const config = `nodes {
+    manager { id = <tcp://127.0.0.1:${freePort()}>, topics = ["zeek/cluster/manager"],
+              generator-file = "manager/messages.dat", forward = false }
+    proxy { id = <local:proxy>, peers = ["manager"], topics = ["zeek/known/hosts/<$>/data/clone"],
+            num-inputs = 1000, forward = false }
+  }`;
+  const file = readGeneratorFile(await Deno.readFile(`${ZEEK}/manager/messages.dat`));
+  const syncs = file.entries.filter((e) => e.commandName === "snapshot_sync").length;
+  assert.ok(syncs > 0);
+  const r = await broker(["bench", "cluster", "-", "--timeout", "1"], { cwd: ZEEK, stdin: config });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`proxy received nothing for 1 s, last count: ${syncs} of 1000`),
+  );
+});
