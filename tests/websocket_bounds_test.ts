@@ -157,6 +157,21 @@ Deno.test("the byte bound holds before the message bound is reached", async () =
   });
 });
 
+Deno.test("error replies to a client that never reads stay within the socket's bound", async () => {
+  const bounds = { bufferSize: 64, bufferBytes: 1 << 20, socketBufferBytes: 64 * 1024 };
+  await withStalledClient({ ...bounds, overflowPolicy: "drop_newest" }, async (h) => {
+    // Fill the kernel's buffers and the socket's bound with data first.
+    await flood(h, bounds, 8000);
+    assert.ok(h.server.clientStats()[0].socketBytes >= bounds.socketBufferBytes);
+    // Each bad input gets an error reply of ~130 bytes, sent outside the
+    // queue: 2000 of them would put 260 KB more into the full socket.
+    await h.client.send("{not json", 2000);
+    await new Promise((r) => setTimeout(r, 300));
+    const [s] = h.server.clientStats();
+    assert.ok(s.socketBytes < bounds.socketBufferBytes + JSON_BYTES, `${s.socketBytes} unsent`);
+  });
+});
+
 Deno.test("a client that reads gets every message, in order, through the bounded queue", async () => {
   const bounds = { bufferSize: 512, bufferBytes: 16 << 20, socketBufferBytes: 64 * 1024 };
   await withStalledClient(bounds, async (h) => {

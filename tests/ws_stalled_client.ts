@@ -18,6 +18,8 @@ export interface Drained {
 
 /** A subscribed client that does not read until told to. */
 export interface StalledClient {
+  /** Sends a text message `times` times in one write (the client keeps not reading). */
+  send(text: string, times?: number): Promise<void>;
   /** Reads every frame until the close frame, the end of the stream, or `stopAfter` texts. */
   drain(timeoutMs: number, stopAfter?: number): Promise<Drained>;
   /** Closes the TCP connection. */
@@ -134,5 +136,11 @@ export async function stalledClient(port: number, topics: string[]): Promise<Sta
       clearTimeout(timer);
     }
   };
-  return { drain, close };
+  const send = (text: string, times = 1) => {
+    const one = frame(0x1, enc.encode(text));
+    const all = new Uint8Array(one.length * times);
+    for (let i = 0; i < times; i++) all.set(one, i * one.length);
+    return writeAll(conn, all);
+  };
+  return { send, drain, close };
 }

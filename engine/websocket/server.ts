@@ -364,8 +364,11 @@ export class WebSocketServer {
         `backpressure_overflow: over ${bounds.bufferSize} messages or ` +
           `${bounds.bufferBytes} bytes queued`,
       );
+    // Replies to the client's own input (the ack, error messages) bypass the
+    // queue. A client that sends bad input and never reads must not grow the
+    // socket with them either: past the socket's bound they are dropped.
     const send = (text: string) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(text);
+      if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < bounds.socketBytes) ws.send(text);
     };
     ws.onclose = () => end();
     ws.onerror = () => end();
