@@ -14,6 +14,7 @@ import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { BrokerError, encode, Endpoint } from "../mod.ts";
 import { ProgressBar } from "./progress.ts";
 import {
+  commandFromEntry,
   generateFromShape,
   type GeneratorFile,
   readGeneratorFile,
@@ -22,6 +23,7 @@ import {
 import { type HostPort, parsePeerList } from "./pipe_command.ts";
 import { type CaptureEntry, decodeCapture, isCapture } from "../engine/recording/capture/mod.ts";
 import { parseEnvelope } from "../engine/wire/mod.ts";
+import { encodeCommand } from "../engine/store/commands.ts";
 import { brokerMessagesFromPcap } from "../engine/recording/pcap.ts";
 
 const PCAP_MAGICS = [0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1, 0x0a0d0d0a];
@@ -96,6 +98,7 @@ export async function replayCapture(
   }
   return {
     messages,
+    commands: 0,
     bytes,
     seconds: (performance.now() - started) / 1000,
     skippedCommands: skipped,
@@ -104,13 +107,15 @@ export async function replayCapture(
 
 /** What a replay did. */
 export interface ReplaySummary {
-  /** Messages published. */
+  /** Data messages published. */
   messages: number;
+  /** Store command messages sent (generator files' command entries). */
+  commands: number;
   /** Payload bytes published. */
   bytes: number;
   /** How long it took. */
   seconds: number;
-  /** Entries not replayed (store commands, damaged payloads). */
+  /** Entries not replayed (payloads that do not parse). */
   skippedCommands: number;
 }
 
@@ -125,8 +130,9 @@ export interface ReplayOptions {
 }
 
 /**
- * Publishes a generator file's data messages through an endpoint (store
- * commands are counted and skipped: they need a store to replay into).
+ * Publishes a generator file's entries through an endpoint: data messages
+ * with values of the recorded shapes, and store command entries as command
+ * messages on their store topics (as Broker's cluster benchmark sends them).
  *
  * @example
  * ```ts ignore
@@ -141,32 +147,40 @@ export async function replayGeneratorFile(
 ): Promise<ReplaySummary> {
   const rnd = seededRandom(options.seed ?? 1);
   const started = performance.now();
-  let messages = 0, bytes = 0, skipped = 0, lastReport = started;
-  const total = file.entries.filter((e) => e.kind === "data").length;
+  let messages = 0, commands = 0, bytes = 0, skipped = 0, lastReport = started;
+  const total = file.entries.length;
   for (const e of file.entries) {
-    if (e.kind !== "data" || !e.shape) {
+    if (e.kind === "data" && !e.shape) {
       skipped++;
       continue;
     }
     if (options.rate && options.rate > 0) {
-      const due = started + (messages / options.rate) * 1000;
+      const due = started + ((messages + commands) / options.rate) * 1000;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
     if (ep.demand(e.topic) <= 0) await ep.ready(e.topic);
-    const payload = encode(generateFromShape(e.shape, rnd));
+    if (e.kind === "command") {
+      const payload = encodeCommand(commandFromEntry(e, rnd));
+      ep.commandBus.sendCommand(e.topic, payload);
+      commands++;
+      bytes += payload.length;
+      continue;
+    }
+    const payload = encode(generateFromShape(e.shape!, rnd));
     ep.publishEncoded(e.topic, payload);
     messages++;
     bytes += payload.length;
     const now = performance.now();
     if (options.progress && now - lastReport > 200) {
       lastReport = now;
-      options.progress(messages, total, bytes, (now - started) / 1000);
+      options.progress(messages + commands, total, bytes, (now - started) / 1000);
     }
   }
-  options.progress?.(messages, total, bytes, (performance.now() - started) / 1000);
+  options.progress?.(messages + commands, total, bytes, (performance.now() - started) / 1000);
   return {
     messages,
+    commands,
     bytes,
     seconds: (performance.now() - started) / 1000,
     skippedCommands: skipped,
@@ -273,8 +287,9 @@ export function registerReplayCommand(
             `replayed ${summary.messages} messages (${(summary.bytes / 1e6).toFixed(1)} MB) ` +
               `in ${summary.seconds.toFixed(2)} s ` +
               `(${Math.round(summary.messages / Math.max(summary.seconds, 1e-9))} msgs/s)` +
+              (summary.commands ? `, and ${summary.commands} store commands` : "") +
               (summary.skippedCommands
-                ? `, skipped ${summary.skippedCommands} store commands`
+                ? `, skipped ${summary.skippedCommands} entries that do not parse`
                 : "") +
               "\n",
           );

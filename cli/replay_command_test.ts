@@ -140,3 +140,33 @@ Deno.test("replaying a pcap of Broker traffic publishes its data messages", asyn
     await sink.shutdown();
   }
 });
+
+Deno.test("replaying a recording with store command entries sends them as command messages", async () => {
+  const file = readGeneratorFile(
+    await Deno.readFile(new URL("../fixtures/zeek-cluster/logger/messages.dat", import.meta.url)),
+  );
+  const master = "zeek/known/hosts/<$>/data/master";
+  const commands = file.entries.filter((e) => e.kind === "command" && e.topic === master).length;
+  const data = file.entries.filter((e) => e.kind === "data").length;
+  assert.ok(commands > 0 && data > 0);
+  const sink = new Endpoint(), source = new Endpoint();
+  const got: string[] = [];
+  try {
+    const port = await sink.listen();
+    sink.commandBus.onCommands(master, (m) => got.push(m.topic));
+    const sub = sink.subscribe("zeek/logs/", { queueSize: 2000 });
+    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.awaitPeerSubscription(master);
+    await source.awaitPeerSubscription("zeek/logs/Conn::LOG");
+    const summary = await replayGeneratorFile(source, file);
+    assert.equal(summary.messages, data);
+    assert.equal(summary.commands, commands);
+    let n = 0;
+    for (let m = await sub.get(2000); m; m = await sub.get(300)) n++;
+    assert.equal(n, data);
+    assert.deepEqual(got, Array(commands).fill(master));
+  } finally {
+    await source.shutdown();
+    await sink.shutdown();
+  }
+});
