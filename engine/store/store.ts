@@ -2,8 +2,9 @@
  * `Store`: the application's handle on a data store, the same API for a
  * master and a clone (Broker's `broker::store`). Every call returns a
  * promise; writes on a clone resolve once queued for the master (as in
- * Broker, a clone learns nothing about a write's failure), reads on a clone
- * come from its local copy.
+ * Broker, a clone learns nothing about how the master applied a write; a
+ * clone whose master-less buffer is full refuses it with `no_such_master`),
+ * reads on a clone come from its local copy.
  *
  * @example
  * ```ts
