@@ -216,15 +216,24 @@ for (const kind of KINDS) {
               cnt(1),
           }));
           const seen = new Map<string, Cmd>();
-          const deadline = Date.now() + 3000;
-          while (seen.size < 3 && Date.now() < deadline) {
+          // attach_writer and keepalive, in order: until the master acks the writer
+          // channel, Broker's clone sends the attach_writer again before each keepalive.
+          const writer: string[] = [];
+          const deadline = Date.now() + 4000;
+          while (writer.filter((v) => v === "09").length < 2 && Date.now() < deadline) {
             const m = await nextCommand(c, "the clone's answers", MASTER_TOPIC);
             assert.equal(m.sender, clone);
             assert.equal(m.seq, 0, "control messages carry seq 0");
             const variant = m.content.slice(0, 2);
             if (variant !== "0b") seen.set(variant, m); // a nack sent before our answer came
+            if (variant === "08" || variant === "09") writer.push(variant);
           }
           assert.deepEqual([...seen.keys()].sort(), ["08", "09", "0a"]);
+          assert.deepEqual(
+            writer,
+            ["08", "08", "09", "08", "09"],
+            "attach_writer before each keepalive",
+          );
           assert.deepEqual(seen.get("0a"), {
             envelopeReceiver: hexId(MASTER),
             seq: 0,

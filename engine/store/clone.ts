@@ -370,8 +370,19 @@ export class StoreClone implements StoreActor {
         else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, false);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, master, m.content, false);
-        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+        if (m.type === "event") return this.#send(m.seq, master, m.content, false);
+        // As Broker's clone: until the master acks the channel, every keepalive
+        // comes after the attach_writer again (the master ignores writes before it).
+        const producer = this.#producer;
+        for (const p of producer?.paths ?? []) {
+          if (p.acked !== 0n) continue;
+          this.#send(0n, p.handle, {
+            type: "attach_writer",
+            offset: p.offset,
+            heartbeatInterval: producer!.heartbeatInterval,
+          }, false);
+        }
+        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
       },
       drop: () => {},
     }, this.#opts);
