@@ -13,6 +13,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../mod.ts";
+import { compareText } from "../engine/data/order.ts";
 import {
   type CafConfig,
   type CafUri,
@@ -85,18 +86,7 @@ function nodeFail(name: string, what: string, detail: string): never {
 }
 
 /** Byte order of UTF-8 strings (what `std::string`'s `<` gives). */
-export function compareBytes(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i), y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates stand for code points above U+FFFF, which sort after the BMP in UTF-8.
-    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
-    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
-    return x - y;
-  }
-  return a.length - b.length;
-}
+export const compareBytes: (a: string, b: string) => number = compareText;
 
 // ------------------------------------------------------------------ CAF's conversions
 

@@ -5,6 +5,8 @@
  *
  * @module
  */
+// Code point order is UTF-8 byte order, which is how Broker sorts topics.
+import { compareText } from "../data/order.ts";
 
 /** Topics under this prefix stay inside an endpoint. */
 export const LOCAL_TOPIC_PREFIX = "<$>/local/";
@@ -35,25 +37,12 @@ export function isReservedTopic(topic: string): boolean {
   return topic.startsWith(RESERVED_TOPIC_PREFIX);
 }
 
-function byBytes(a: string, b: string): number {
-  // Code point order equals UTF-8 byte order, which is how Broker sorts.
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i), y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
-    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
-    return x - y;
-  }
-  return a.length - b.length;
-}
-
 /** Index of the first entry not below `topic` (binary search in byte order). */
 function lowerBound(filter: readonly string[], topic: string): number {
   let lo = 0, hi = filter.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (byBytes(filter[mid], topic) < 0) lo = mid + 1;
+    if (compareText(filter[mid], topic) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -108,7 +97,7 @@ export function extendFilter(filter: readonly string[], topic: string): readonly
  * ```
  */
 export function makeFilter(topics: Iterable<string>): readonly string[] {
-  const sorted = [...topics].filter((t) => !isInternalTopic(t)).sort(byBytes);
+  const sorted = [...topics].filter((t) => !isInternalTopic(t)).sort(compareText);
   const out: string[] = [];
   for (const t of sorted) {
     // Sorted, so a covering prefix can only be the last entry kept.
