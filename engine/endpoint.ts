@@ -306,6 +306,11 @@ export class Endpoint {
   /** Bumped whenever #filter grows, so a connection can tell whether it saw the latest. */
   #filterVersion = 0;
   readonly #local = new PrefixTrie<Subscriber>();
+  /**
+   * Local subscribers that also get this endpoint's own publishes: WebSocket
+   * clients, to which Broker's core hands every data message, local ones too.
+   */
+  readonly #echo = new PrefixTrie<Subscriber>();
   readonly #subscribers = new Set<Subscriber>();
   readonly #headers = new Map<string, Uint8Array>();
   readonly #topicBytes = new Map<string, Uint8Array>();
@@ -1071,12 +1076,14 @@ export class Endpoint {
 
   /**
    * Publishes a value on a topic to every peer whose subscriptions match.
-   * Like Broker, the endpoint's own subscribers do not receive it.
+   * Like Broker, the endpoint's own subscribers do not receive it; its
+   * WebSocket clients do (unless their server has `localPublishes: false`).
    */
   publish(topic: string, data: Data, options?: PublishOptions): void {
     this.#assertRunning();
     const header = this.#dataHeader(topic);
     if (options?.local) this.#deliverLocal(topic, data, options.except);
+    else if (this.#echo.size > 0) this.#deliverLocal(topic, data, undefined, this.#echo);
     if (!this.#peerRoutes.matches(topic)) return;
     // Header and value are written once into one buffer, shared by every peer.
     const frame = encodeAfter(header, data);
@@ -1088,14 +1095,19 @@ export class Endpoint {
     this.#sendBroadcast(topic, frame);
   }
 
-  /** Hands a value to this endpoint's own subscribers (all but `except`). */
-  #deliverLocal(topic: string, data: Data, except?: Subscriber): void {
+  /** Hands a value to this endpoint's own subscribers (all but `except`), or those of `to`. */
+  #deliverLocal(
+    topic: string,
+    data: Data | Uint8Array,
+    except?: Subscriber,
+    to = this.#local,
+  ): void {
     let msg: PendingMessage | undefined;
     const round = ++this.#round;
-    this.#local.forEachMatch(topic, (sub) => {
+    to.forEachMatch(topic, (sub) => {
       if (sub.round === round || sub === except) return;
       sub.round = round;
-      msg ??= { topic, payload: encode(data) };
+      msg ??= { topic, payload: data instanceof Uint8Array ? data : encode(data) };
       // A full `block` queue takes the message when it has room; a local
       // publisher has no socket to slow down, so it does not wait here.
       sub.deliver(msg);
@@ -1162,9 +1174,12 @@ export class Endpoint {
   publishEncoded(topic: string, payload: Uint8Array): void {
     this.#assertRunning();
     const header = this.#dataHeader(topic);
-    if (!this.#peerRoutes.matches(topic)) return;
+    const echo = this.#echo.size > 0 && this.#echo.matches(topic);
+    if (!echo && !this.#peerRoutes.matches(topic)) return;
     // Our own values are not budgeted: the budget guards what peers send us.
     validate(payload, UNBUDGETED);
+    if (echo) this.#deliverLocal(topic, payload, undefined, this.#echo);
+    if (!this.#peerRoutes.matches(topic)) return;
     // Cached header and payload into the output slab: no allocation per message.
     const frame = copyToSlab(payload, header.length);
     frame.set(header);
@@ -1214,7 +1229,20 @@ export class Endpoint {
     options?: WebSocketServerOptions,
   ): Promise<WebSocketServer> {
     this.#assertRunning();
-    const server = new WebSocketServer(this, host, port, options);
+    const server = new WebSocketServer(
+      {
+        id: this.id,
+        subscribe: (topics, opts) => {
+          const sub = this.subscribe(topics, opts);
+          if (opts.localPublishes) { for (const t of sub.topics) this.#echo.add(t, sub); }
+          return sub;
+        },
+        publish: (topic, data, opts) => this.publish(topic, data, opts),
+      },
+      host,
+      port,
+      options,
+    );
     this.#webSockets.push(server);
     await server.ready;
     return server;
@@ -1322,10 +1350,14 @@ export class Endpoint {
     },
     removeSubscription: (sub: Subscriber, topic: string) => {
       this.#local.remove(topic, sub);
+      this.#echo.remove(topic, sub);
     },
     detach: (sub: Subscriber) => {
       this.#subscribers.delete(sub);
-      for (const t of sub.topics) this.#local.remove(t, sub);
+      for (const t of sub.topics) {
+        this.#local.remove(t, sub);
+        this.#echo.remove(t, sub);
+      }
     },
   };
 
