@@ -29,13 +29,17 @@ import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol
 export interface WebSocketHost {
   /** The endpoint ID the ack names. */
   readonly id: string;
-  /** Subscribes for a client. */
+  /**
+   * Subscribes for a client; with `localPublishes` the subscriber also gets
+   * what the host's own code publishes (an ordinary local subscriber does not).
+   */
   subscribe(
     topics: string[],
     options: {
       queueSize: number;
       maxQueuedBytes: number;
       overflowPolicy: "drop_newest" | "drop_oldest";
+      localPublishes: boolean;
     },
   ): Subscriber;
   /** Publishes a client's message (also to the other clients). */
@@ -78,6 +82,15 @@ export interface WebSocketServerOptions {
   socketBufferBytes?: number;
   /** Largest text message accepted from a client, in bytes. Default 1 MiB. */
   maxMessageSize?: number;
+  /**
+   * Whether clients get what the endpoint's own code publishes (`publish`,
+   * `publishEvent`, publishers) on topics they subscribed to. Default true, as
+   * in Broker, whose core hands a client every data message that matches
+   * its filter, local publishes included, and as a Zeek script's
+   * `Broker::publish` reaches WebSocket clients. False: clients get only
+   * what comes from peers and from other clients.
+   */
+  localPublishes?: boolean;
 }
 
 /** What the server holds for one client (see `WebSocketServer.clientStats`). */
@@ -109,6 +122,7 @@ const RETRY_MAX_MS = 50;
 const CLOSE_OVERFLOW = 1011;
 
 interface Bounds {
+  readonly localPublishes: boolean;
   readonly bufferSize: number;
   readonly bufferBytes: number;
   readonly socketBytes: number;
@@ -275,6 +289,7 @@ export class WebSocketServer {
     options: WebSocketServerOptions = {},
   ) {
     this.#bounds = {
+      localPublishes: options.localPublishes ?? true,
       bufferSize: positive("bufferSize", options.bufferSize ?? DEFAULT_BUFFER_SIZE),
       bufferBytes: positive("bufferBytes", options.bufferBytes ?? DEFAULT_BUFFER_BYTES),
       socketBytes: positive("socketBufferBytes", options.socketBufferBytes ?? DEFAULT_SOCKET_BYTES),
@@ -399,6 +414,7 @@ export class WebSocketServer {
           queueSize: bounds.bufferSize,
           maxQueuedBytes: bounds.bufferBytes,
           overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
+          localPublishes: bounds.localPublishes,
         });
         out = new Output(ws, bounds, overflow);
         send(ackText(host.id));
