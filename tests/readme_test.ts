@@ -1,0 +1,180 @@
+// The README's code runs as written: every ```ts block is a complete program,
+// run in a child process (a snippet that hangs or throws fails here, not in a
+// user's hands), and where the README shows what it prints, it prints that.
+// Commands in ```sh blocks and `deno task` mentions name tasks that exist.
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+const README = new URL("README.md", ROOT);
+const DENO_JSON = new URL("deno.json", ROOT);
+const SNIPPET_TIMEOUT_MS = 60_000;
+
+/** A fenced block of the README. */
+interface Block {
+  lang: string;
+  code: string;
+  /** 1-based line of the opening fence. */
+  line: number;
+  /** The prose between the previous block's end and this block. */
+  before: string;
+}
+
+/** Splits Markdown into its fenced blocks (``` fences, no nesting, as the README uses). */
+export function fencedBlocks(markdown: string): Block[] {
+  const lines = markdown.split("\n");
+  const blocks: Block[] = [];
+  let prose: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = lines[i].match(/^```(\S*)\s*$/);
+    if (!open) {
+      prose.push(lines[i]);
+      continue;
+    }
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
+    if (i >= lines.length) throw new Error(`README.md:${start + 1}: unclosed code block`);
+    blocks.push({ lang: open[1], code: body.join("\n"), line: start + 1, before: prose.join("\n") });
+    prose = [];
+  }
+  return blocks;
+}
+
+/**
+ * The output a ts block promises: the ```text block right after it, when
+ * the prose between them (at most a short line) ends with "prints:".
+ */
+function promisedOutput(blocks: Block[], i: number): string | undefined {
+  const next = blocks[i + 1];
+  if (next?.lang !== "text") return undefined;
+  return /prints:\s*$/i.test(next.before.trim()) && next.before.trim().length < 200
+    ? next.code
+    : undefined;
+}
+
+/** Relative imports point into the repository, whatever directory the snippet runs in. */
+function absolutise(code: string): string {
+  return code.replace(
+    /(from\s+|import\(\s*)(["'])(\.\.?\/[^"']+)\2/g,
+    (_m, kw: string, q: string, spec: string) => `${kw}${q}${new URL(spec, ROOT).href}${q}`,
+  );
+}
+
+async function runSnippet(block: Block): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Its own directory, outside the tree: snippets may write files, and the
+  // project's fmt/lint/test runs must not see half-written ones.
+  const dir = await Deno.makeTempDir({ prefix: "readme-snippet-" });
+  const file = `${dir}/snippet_line_${block.line}.ts`;
+  await Deno.writeTextFile(file, absolutise(block.code) + "\n");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--config", new URL(DENO_JSON).pathname, file],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), SNIPPET_TIMEOUT_MS);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return {
+      code: out.signal ? -1 : out.code,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const markdown = await Deno.readTextFile(README);
+const blocks = fencedBlocks(markdown);
+const tasks = Object.keys(JSON.parse(await Deno.readTextFile(DENO_JSON)).tasks ?? {});
+
+Deno.test("the README has ts blocks to run (the parser found them)", () => {
+  const ts = blocks.filter((b) => b.lang === "ts");
+  assert.ok(ts.length >= 2, `found ${ts.length} ts blocks`);
+  for (const b of blocks) {
+    assert.ok(
+      ["ts", "sh", "text", ""].includes(b.lang),
+      `README.md:${b.line}: a block in ${b.lang}, which this test neither runs nor checks`,
+    );
+  }
+});
+
+for (const [i, block] of blocks.entries()) {
+  if (block.lang !== "ts") continue;
+  const title = block.code.split("\n").find((l) => l.trim() && !l.startsWith("import")) ?? "";
+  Deno.test(`README.md:${block.line} runs as written (${title.trim().slice(0, 60)})`, async () => {
+    const r = await runSnippet(block);
+    assert.equal(
+      r.code,
+      0,
+      `README.md:${block.line}: exit ${r.code === -1 ? "by timeout or signal" : r.code}\n` +
+        `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`,
+    );
+    const expected = promisedOutput(blocks, i);
+    if (expected !== undefined) {
+      assert.equal(
+        r.stdout.trimEnd(),
+        expected.trimEnd(),
+        `README.md:${block.line} printed something else than the README says`,
+      );
+    }
+  });
+}
+
+Deno.test("README sh blocks and `deno task` mentions name tasks that exist", () => {
+  const named = new Set<string>();
+  for (const b of blocks.filter((b) => b.lang === "sh")) {
+    for (const line of b.code.split("\n")) {
+      const cmd = line.replace(/#.*/, "").trim();
+      if (!cmd) continue;
+      const m = cmd.match(/^(?:npx -y )?deno task (\S+)/);
+      assert.ok(m, `README.md:${b.line}: "${cmd}" is not a deno task; teach this test about it`);
+      named.add(m[1]);
+    }
+  }
+  for (const m of markdown.matchAll(/`deno task ([a-z][\w:-]*)/g)) named.add(m[1]);
+  assert.ok(named.has("demo") && named.has("test"));
+  for (const t of named) assert.ok(tasks.includes(t), `README names "deno task ${t}", not in deno.json`);
+});
+
+Deno.test("README's `deno run/bench/test` mentions name files that exist", async () => {
+  for (const m of markdown.matchAll(/`deno (?:run|bench|test) [^`]*?([\w./-]+\.ts)\b/g)) {
+    const path = new URL(m[1], ROOT);
+    const ok = await Deno.stat(path).then(() => true, () => false);
+    assert.ok(ok, `README mentions ${m[0]}\`, but ${m[1]} does not exist`);
+  }
+});
+
+Deno.test("README's `broker` subcommands exist (their --help)", async () => {
+  const listed = [...markdown.matchAll(/^- `broker ([a-z]+(?: [a-z]+)?)/gm)].map((m) => m[1]);
+  assert.ok(listed.includes("node") && listed.includes("pipe"), `found ${listed}`);
+  for (const sub of listed) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("cli/main.ts", ROOT).pathname, ...sub.split(" "), "--help"],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const help = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, `broker ${sub} --help: ${new TextDecoder().decode(out.stderr)}`);
+    assert.match(help, new RegExp(`^Usage: broker ${sub} `, "m"), `broker ${sub} --help`);
+  }
+});
+
+Deno.test("README's quick start demo runs (deno task demo, short)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "demo"],
+    cwd: new URL(ROOT).pathname,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(text, /peered/);
+  assert.match(text, /manager got data\(\/zeek\/events\/conn/);
+});
