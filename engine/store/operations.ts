@@ -7,7 +7,11 @@
  * resulting value (without expiry), a successful `put_unique` as `put` plus
  * `put_unique_result`, a failed one as `put_unique_result` only. Expiries
  * are relative on the wire and become absolute here: `now` + expiry at the
- * time of the change, so every modification restarts the clock.
+ * time of the change. As in Broker's master (`master_actor.cc`,
+ * `set_expire_time`) and backends (`memory_backend.cc`, `sqlite_backend.cc`),
+ * each applied `put`, `put_unique`, `add` or `subtract` replaces the key's
+ * expiry with its own: with an expiry the clock restarts, without one the
+ * key no longer expires. A write that fails leaves the expiry alone.
  *
  * Failures throw `BrokerError`: `type_clash` when the value does not fit
  * the stored one, `no_such_key` when there is nothing to erase or subtract

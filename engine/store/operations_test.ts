@@ -26,6 +26,8 @@ import type { ActionCommand, AddCommand, SubtractCommand } from "./commands.ts";
 import { decodeCommand, encodeCommand, isAction } from "./commands.ts";
 import { type Entity, entityToString, NIL_ENTITY } from "./entity.ts";
 import { MemoryBackend } from "./memory_backend.ts";
+import { SqliteBackend } from "./sqlite_backend.ts";
+import { Endpoint } from "../endpoint.ts";
 import {
   addTo,
   applyAdd,
@@ -418,4 +420,92 @@ Deno.test("replaying the capture's writer commands yields the master's broadcast
     b.snapshot().map(([k, v]) => `${text(k)}=${text(v)}`),
     ["a=42", "pre-existing=1", "set={x}", "u=first", "vec=(-7)"],
   );
+});
+
+// Expiry as Broker's master and backends have it (master_actor.cc set_expire_time,
+// memory_backend.cc, sqlite_backend.cc): each applied write replaces the key's expiry
+// with its own; none removes it, one restarts the clock; a failed write leaves it.
+Deno.test("expiry: every applied write sets the key's expiry from its own, as Broker's master", () => {
+  for (const b of [new MemoryBackend(), new SqliteBackend({ path: ":memory:" })]) {
+    const put = (value: Data, expiry: bigint | null, now: bigint) =>
+      applyCommand(b, { type: "put", key: str("k"), value, expiry, publisher: P }, now, MASTER);
+    const at = () => b.entry(str("k"))?.expiry;
+    put(count(1n), 100n, 1_000n);
+    assert.equal(at(), 1_100n);
+    // add with an expiry restarts the clock from the time of the add.
+    assert.equal(
+      applyCommand(b, add(str("k"), count(1n), "count", 100n), 1_050n, MASTER).expiry,
+      1_150n,
+    );
+    assert.equal(at(), 1_150n);
+    // add without one removes the expiry: the key stays (Broker: i->second.second = nullopt).
+    assert.equal(applyCommand(b, add(str("k"), count(1n), "count"), 1_060n, MASTER).expiry, null);
+    assert.equal(at(), null);
+    assert.equal(b.expire(str("k"), 1_000_000n), false);
+    // subtract behaves the same way.
+    applyCommand(b, sub(str("k"), count(1n), 10n), 2_000n, MASTER);
+    assert.equal(at(), 2_010n);
+    applyCommand(b, sub(str("k"), count(1n)), 2_001n, MASTER);
+    assert.equal(at(), null);
+    // put without an expiry clears one that put gave.
+    put(count(5n), 10n, 3_000n);
+    put(count(6n), null, 3_001n);
+    assert.equal(at(), null);
+    // A write the master rejects leaves the expiry as it was.
+    put(count(7n), 50n, 4_000n);
+    const r = applyCommand(b, add(str("k"), str("x"), "string", 999n), 4_001n, MASTER);
+    assert.equal(r.error?.codeName, "type_clash");
+    assert.equal(at(), 4_050n);
+    b.close();
+  }
+});
+
+Deno.test("expiry on a live master: increment without expiry keeps the key, with one restarts it", async () => {
+  const ep = new Endpoint();
+  const kv = ep.attachMaster("kv", undefined, { tickInterval: 10 });
+  try {
+    await kv.put(str("kept"), count(1n), { expiry: 150 });
+    await kv.put(str("restarted"), count(1n), { expiry: 150 });
+    await new Promise((r) => setTimeout(r, 100));
+    await kv.increment(str("kept"));
+    await kv.increment(str("restarted"), count(1n), { expiry: 250 });
+    await new Promise((r) => setTimeout(r, 150)); // 250 ms in: the first expiry has passed
+    assert.equal(text(await kv.get(str("kept"))), "2");
+    assert.equal(text(await kv.get(str("restarted"))), "2");
+    await new Promise((r) => setTimeout(r, 300)); // 550 ms in: 100 + 250 has passed
+    assert.equal(text(await kv.get(str("kept"))), "2");
+    assert.equal(await kv.exists(str("restarted")), false);
+  } finally {
+    kv.close();
+    await ep.shutdown();
+  }
+});
+
+Deno.test("Store.increment and pop send what Broker's store::increment and store::pop send", async () => {
+  const ep = new Endpoint();
+  const kv = ep.attachMaster("kv");
+  try {
+    // A timespan amount starts a missing key from the epoch, a timestamp (store.hh).
+    await kv.increment(str("t"), timespan(5n));
+    assert.deepEqual(await kv.get(str("t")), timestamp(5n));
+    await kv.increment(str("r"), real(0.5));
+    assert.deepEqual(await kv.get(str("r")), real(0.5));
+    // Any other amount has init type none: a missing key is a type clash.
+    await assert.rejects(
+      kv.increment(str("s"), str("x")),
+      (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.type_clash,
+    );
+    assert.equal(await kv.exists(str("s")), false);
+    // pop is subtract(key, key): on a vector it drops the last element, on a
+    // set the element equal to the key (what a C++ master does with it too).
+    await kv.put(str("v"), vector(count(1n), count(2n)));
+    await kv.pop(str("v"));
+    assert.equal(text(await kv.get(str("v"))), "(1)");
+    await kv.put(str("s"), set(str("s"), str("x")));
+    await kv.pop(str("s"));
+    assert.equal(text(await kv.get(str("s"))), "{x}");
+  } finally {
+    kv.close();
+    await ep.shutdown();
+  }
 });

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { count, type Data, none, vector } from "../data/mod.ts";
+import { count, type Data, type DataType, vector } from "../data/mod.ts";
 import type { ActionCommand } from "./commands.ts";
 import type { Entity } from "./entity.ts";
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
@@ -32,8 +32,12 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 /** Options of writes that may set an expiry. */
 export interface WriteOptions {
   /**
-   * Time to live: a number is milliseconds, a bigint nanoseconds. Every
-   * later modification restarts it; the master removes the key when due.
+   * Time to live: a number is milliseconds, a bigint nanoseconds, counted
+   * from when the master applies the write; the master removes the key when
+   * due. As in Broker's master, every write that changes the key sets its
+   * expiry anew from its own option: a later write with an expiry restarts
+   * the clock, and one without (a `put`, `increment`, `push`, ... with no
+   * `expiry`) removes the expiry, so the key then stays until erased.
    */
   expiry?: number | bigint;
 }
@@ -42,6 +46,31 @@ export interface WriteOptions {
 type Unpublished = ActionCommand extends infer C
   ? C extends ActionCommand ? Omit<C, "publisher"> : never
   : never;
+
+/**
+ * The type a missing key starts from under `increment`, as Broker's
+ * `store::increment` picks it (`store.hh`): the amount's own type for
+ * count, integer and real, a timestamp for a timespan, none otherwise.
+ *
+ * @example
+ * ```ts
+ * import { incrementInitType } from "./store.ts";
+ * import { timespan } from "../data/mod.ts";
+ * console.log(incrementInitType(timespan(5n))); // "timestamp"
+ * ```
+ */
+export function incrementInitType(amount: Data): DataType {
+  switch (amount.type) {
+    case "count":
+    case "integer":
+    case "real":
+      return amount.type;
+    case "timespan":
+      return "timestamp";
+    default:
+      return "none";
+  }
+}
 
 /** Broker's default `await_idle` timeout, in ms. */
 const AWAIT_IDLE_MS = 15_000;
@@ -150,13 +179,18 @@ export class Store {
     return this.#write({ type: "clear" });
   }
 
-  /** Adds `amount` (default count 1); a missing key starts from zero of the amount's type. */
+  /**
+   * Adds `amount` (default count 1). A missing key starts as Broker's
+   * `store::increment` has it: from zero for a count, integer or real amount,
+   * from the epoch (a timestamp) for a timespan amount; for any other amount
+   * the master refuses a missing key with `type_clash`.
+   */
   increment(key: Data, amount: Data = count(1n), options: WriteOptions = {}): Promise<void> {
     return this.#write({
       type: "add",
       key,
       value: amount,
-      initType: amount.type,
+      initType: incrementInitType(amount),
       expiry: expiryNs(options.expiry),
     });
   }
@@ -196,9 +230,13 @@ export class Store {
     });
   }
 
-  /** Removes the last element of the vector under key. */
+  /**
+   * Removes the last element of the vector under key. On the wire this is
+   * Broker's `store::pop`: a `subtract` whose value is the key itself (a
+   * vector ignores the value; a set or table would lose that element).
+   */
   pop(key: Data, options: WriteOptions = {}): Promise<void> {
-    return this.#write({ type: "subtract", key, value: none(), expiry: expiryNs(options.expiry) });
+    return this.#write({ type: "subtract", key, value: key, expiry: expiryNs(options.expiry) });
   }
 
   /**
