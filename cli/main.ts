@@ -2,6 +2,11 @@
  * The `broker` command line. Each subcommand lives in its own module and
  * registers itself here; `broker node` is the first.
  *
+ * Every usage error, commander's own (unknown option, missing value) and the
+ * `UsageError`s of the subcommands (a value an option does not take), ends
+ * the program the same way before anything runs: one line on stderr,
+ * `broker <subcommand>: <option>: <message>`, and exit code 2.
+ *
  * @example
  * ```ts
  * import { main } from "./main.ts";
@@ -11,7 +16,8 @@
  *
  * @module
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import denoJson from "../deno.json" with { type: "json" };
 import { registerNodeCommand, stdioColors, writeToStdio } from "./node_command.ts";
 import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
@@ -19,6 +25,10 @@ import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
+import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
+
+/** The package's version, as `broker --version` prints it. */
+export const VERSION: string = denoJson.version;
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
@@ -44,6 +54,7 @@ export interface ProgramIo {
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
   const program = new Command("broker")
     .description("deno-broker: a Deno implementation of Zeek's Broker")
+    .version(`deno-broker ${VERSION}`, "-V, --version", "print the version and exit")
     // Throwing instead of exiting lets `main` return a code, and tests run it in-process.
     .exitOverride()
     // A parent's options only before its subcommand: `bench` and `bench cluster` both take `--json`.
@@ -62,9 +73,82 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   return program;
 }
 
+/** `broker bench cluster` for a command. */
+function commandPath(cmd: CommandUnknownOpts): string {
+  const names: string[] = [];
+  for (let c: CommandUnknownOpts | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** A commander error, with the command that raised it. */
+class CommandFailure extends Error {
+  constructor(readonly error: CommanderError, readonly command: string) {
+    super(error.message);
+  }
+}
+
+/**
+ * A commander error as one line of ours: `broker node: --bogus: unknown
+ * option (see broker node --help)`.
+ *
+ * @example
+ * ```ts ignore
+ * commanderErrorLine("broker node", "commander.unknownOption", "error: unknown option '--x'");
+ * ```
+ */
+export function commanderErrorLine(command: string, code: string, message: string): string {
+  const text = message.replace(/^error: /, "").replace(/\s+/g, " ").trim();
+  const long = (flags: string) => /--[\w.-]+/.exec(flags)?.[0] ?? flags.split(/[ ,]/)[0];
+  const help = `see ${command} --help`;
+  let m: RegExpExecArray | null;
+  switch (code) {
+    case "commander.unknownOption":
+      if ((m = /^unknown option '([^']*)'(?: \(Did you mean (.*)\?\))?/.exec(text))) {
+        return `${command}: ${m[1]}: unknown option (${
+          m[2] ? `did you mean ${m[2]}? ` : ""
+        }${help})`;
+      }
+      break;
+    case "commander.optionMissingArgument":
+      if ((m = /^option '([^']*)' argument missing/.exec(text))) {
+        return `${command}: ${long(m[1])}: needs a value (${help})`;
+      }
+      break;
+    case "commander.missingMandatoryOptionValue":
+      if ((m = /^required option '([^']*)' not specified/.exec(text))) {
+        return `${command}: ${long(m[1])}: required (${help})`;
+      }
+      break;
+    case "commander.missingArgument":
+      if ((m = /^missing required argument '([^']*)'/.exec(text))) {
+        return `${command}: <${m[1]}>: missing (${help})`;
+      }
+      break;
+    case "commander.invalidArgument":
+      if ((m = /^option '([^']*)' argument '([^']*)' is invalid\. ?(.*)$/.exec(text))) {
+        return `${command}: ${long(m[1])}: ${m[3] || `invalid value ${JSON.stringify(m[2])}`}`;
+      }
+      break;
+    case "commander.excessArguments":
+      if ((m = /^too many arguments(?: for '[^']*')?\. (.*)\.$/.exec(text))) {
+        return `${command}: too many arguments: ${m[1].replace(/^Expected/, "expected")} (${help})`;
+      }
+      break;
+    case "commander.unknownCommand":
+      if ((m = /^unknown command '([^']*)'(?: \(Did you mean (.*)\?\))?/.exec(text))) {
+        return `${command}: ${m[1]}: unknown subcommand (${
+          m[2] ? `did you mean ${m[2]}? ` : ""
+        }${help})`;
+      }
+      break;
+  }
+  return `${command}: ${text}`;
+}
+
 /**
  * Runs the command line `args` (without the program name) and returns the
- * exit code: 0 on success, 1 on errors (usage errors included).
+ * exit code: 0 on success, 1 on errors while running, 2 on usage errors
+ * (which print one line, `broker <subcommand>: <option>: <message>`).
  *
  * @example
  * ```ts
@@ -75,10 +159,42 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
 export async function main(args: string[], io: ProgramIo = {}): Promise<number> {
   let code = 0;
   const colorErr = io.colorErr ?? stdioColors().stderr;
+  const writeErr = io.writeErr ?? ((s: string) => writeToStdio("stderr", s));
+  const errorLine = (line: string) => writeErr(colorErr ? `\x1b[31m${line}\x1b[0m\n` : `${line}\n`);
   const program = buildProgram((c) => code = c, { ...io, colorErr });
+  // The command being parsed or run, for the error line; every command says
+  // which one failed, and prints nothing itself (main prints the line).
+  let current: CommandUnknownOpts = program;
+  const visit = (cmd: CommandUnknownOpts) => {
+    const path = commandPath(cmd);
+    cmd.exitOverride((e) => {
+      throw new CommandFailure(e, path);
+    });
+    cmd.configureOutput({ outputError: () => {} });
+    if (cmd.commands.length > 0) {
+      cmd.hook("preSubcommand", (_parent, sub) => {
+        current = sub;
+      });
+    }
+    cmd.commands.forEach(visit);
+  };
+  visit(program);
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (e) {
+    if (e instanceof UsageError) {
+      errorLine(`${commandPath(current)}: ${e.message}`);
+      return USAGE_EXIT_CODE;
+    }
+    if (e instanceof CommandFailure) {
+      const c = e.error;
+      // Help and version asked for: success.
+      if (c.code === "commander.helpDisplayed" || c.code === "commander.version") return 0;
+      // `broker` or `broker bench`-like parents without a subcommand printed their help to stderr.
+      if (c.code === "commander.help") return USAGE_EXIT_CODE;
+      errorLine(commanderErrorLine(e.command, c.code, c.message));
+      return c.code === "commander.error" ? c.exitCode : USAGE_EXIT_CODE;
+    }
     if (e instanceof CommanderError) return e.exitCode;
     throw e;
   }

@@ -12,37 +12,10 @@ import { lines } from "./self.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str } from "../mod.ts";
-import { parseCafList } from "./caf_config.ts";
 
-/** A peer address as broker-pipe takes it. */
-export interface HostPort {
-  /** Host name or address. */
-  host: string;
-  /** TCP port. */
-  port: number;
-}
-
-/**
- * Parses broker-pipe's peer list: a CAF list of `"host:port"` strings
- * (`'["127.0.0.1:9999"]'`) or one bare `host:port`. Throws an Error naming
- * the bad entry.
- *
- * @example
- * ```ts
- * import { parsePeerList } from "./pipe_command.ts";
- * console.log(parsePeerList('["127.0.0.1:9999"]')); // [{ host: "127.0.0.1", port: 9999 }]
- * ```
- */
-export function parsePeerList(text: string): HostPort[] {
-  const raw = text.trim().startsWith("[")
-    ? parseCafList(text).map((v) => v.type === "string" ? v.value : "")
-    : [text];
-  return raw.map((p) => {
-    const m = /^(.*):(\d+)$/.exec(p);
-    if (!m) throw new Error(`invalid peer (expected "host:port"): ${p || text}`);
-    return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
-  });
-}
+// The peer syntax is shared by every subcommand; `broker store` imports it from here.
+export { type HostPort, parsePeerList } from "./cli_values.ts";
+import { parsePeerList } from "./cli_values.ts";
 
 /** Values of `broker pipe`'s options as commander hands them over. */
 export interface PipeCliValues extends SslCliValues {

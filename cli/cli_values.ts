@@ -1,0 +1,463 @@
+/**
+ * The values every `broker` subcommand takes, parsed one way for all of them,
+ * and the one error they raise for bad input.
+ *
+ * A parser gets the text as the user typed it and the option's name, and
+ * returns the value or throws a `UsageError` that names the option and what
+ * it accepts. `cli/main.ts` turns a `UsageError` into one line on stderr,
+ * `broker <subcommand>: <option>: <message>`, and exit code 2, before the
+ * subcommand does anything.
+ *
+ * Conventions (the README's "Command line" table lists the options):
+ * - durations take CAF's units (`100us`, `500ms`, `2s`, `1min`, `1h`, also
+ *   `ns`); a bare number is in the unit the option documents (seconds unless
+ *   its help says otherwise);
+ * - counts are whole numbers (`1000`, `1e6`), rates are messages per second
+ *   (`1000`, `2.5`, `1000/s`; 0 is as fast as possible);
+ * - peers are `host:port`, `[v6]:port`, `tcp://host:port`, `<tcp://host:port>`,
+ *   several of them separated by commas or in a CAF list
+ *   (`'["h:p", <tcp://h:p>]'`);
+ * - bind addresses are IP addresses or host names without a port.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration, parsePeerList, UsageError } from "./cli_values.ts";
+ * console.log(parseDuration("500ms", "--timeout")); // 500
+ * console.log(parsePeerList("<tcp://127.0.0.1:9999>", "--peers")); // [{ host: "127.0.0.1", port: 9999 }]
+ * try {
+ *   parseDuration("-1", "--timeout");
+ * } catch (e) {
+ *   console.log(e instanceof UsageError, (e as UsageError).message);
+ *   // true --timeout: expected a duration such as 500ms, 2s or 1min (a bare number is seconds), got "-1"
+ * }
+ * ```
+ *
+ * @module
+ */
+import { parseCafList } from "./caf_config.ts";
+
+/**
+ * A bad command line: an option with a value it does not take, a missing
+ * argument, options that do not go together. The program prints
+ * `broker <subcommand>: <option>: <detail>` and exits with code 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./cli_values.ts";
+ * const e = new UsageError("--mode", 'expected one of relay, ping, pong; got "x"');
+ * console.log(e.option, e.message); // --mode --mode: expected one of relay, ping, pong; got "x"
+ * ```
+ */
+export class UsageError extends Error {
+  /** The option or argument at fault (`--rate`, `<file>`), or "" when none is. */
+  readonly option: string;
+  /** What is wrong, without the option. */
+  readonly detail: string;
+
+  /** An error about `option` (may be ""); `detail` says what it accepts. */
+  constructor(option: string, detail: string) {
+    super(option ? `${option}: ${detail}` : detail);
+    this.name = "UsageError";
+    this.option = option;
+    this.detail = detail;
+  }
+}
+
+/** The exit code of a usage error, as in BSD's sysexits and most shells' builtins. */
+export const USAGE_EXIT_CODE = 2;
+
+/**
+ * The one line a usage error prints: `broker node: --rate: ...`.
+ *
+ * @example
+ * ```ts
+ * import { formatUsageError, UsageError } from "./cli_values.ts";
+ * console.log(formatUsageError("broker replay", new UsageError("--direction", "bad")));
+ * // broker replay: --direction: bad
+ * ```
+ */
+export function formatUsageError(command: string, e: UsageError): string {
+  return `${command}: ${e.message}`;
+}
+
+// The text as it appears in messages: quoted, so that "" and " " show.
+function shown(text: string): string {
+  return JSON.stringify(text);
+}
+
+function empty(text: string | undefined): boolean {
+  return text === undefined || text.trim() === "";
+}
+
+// ------------------------------------------------------------------ numbers
+
+/** Bounds of a count. */
+export interface CountOptions {
+  /** Smallest value allowed (default 0). */
+  min?: number;
+  /** Largest value allowed (default `Number.MAX_SAFE_INTEGER`). */
+  max?: number;
+}
+
+/**
+ * A whole number (`100`, `1e6`) within `min`..`max`: counts, sizes, seeds.
+ *
+ * @example
+ * ```ts
+ * import { parseCount } from "./cli_values.ts";
+ * console.log(parseCount("1e3", "--num-messages", { min: 1 })); // 1000
+ * ```
+ */
+export function parseCount(text: string, option: string, options: CountOptions = {}): number {
+  const min = options.min ?? 0, max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+  const t = text.trim();
+  const v = /^\+?\d+(?:e\+?\d+)?$/i.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new UsageError(option, `expected a whole number ${range}, got ${shown(text)}`);
+  }
+  return v;
+}
+
+/**
+ * A count of at least 1.
+ *
+ * @example
+ * ```ts
+ * import { parsePositiveCount } from "./cli_values.ts";
+ * console.log(parsePositiveCount("4", "--publishers")); // 4
+ * ```
+ */
+export function parsePositiveCount(text: string, option: string): number {
+  return parseCount(text, option, { min: 1 });
+}
+
+/**
+ * A rate in messages per second: a non-negative number, `/s` allowed
+ * (`1000`, `2.5`, `1000/s`); 0 means as fast as possible.
+ *
+ * @example
+ * ```ts
+ * import { parseRate } from "./cli_values.ts";
+ * console.log(parseRate("1000/s", "--publish-rate")); // 1000
+ * ```
+ */
+export function parseRate(text: string, option: string): number {
+  const t = text.trim().replace(/\s*\/\s*s$/, "");
+  const v = /^\+?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(t) ? Number(t) : NaN;
+  if (!Number.isFinite(v) || v < 0) {
+    throw new UsageError(
+      option,
+      `expected messages per second, a number ≥ 0 such as 1000 (0: as fast as possible), got ${
+        shown(text)
+      }`,
+    );
+  }
+  return v;
+}
+
+// ------------------------------------------------------------------ durations
+
+/** A duration's unit names, as CAF writes them, in nanoseconds. */
+const NANOS: Readonly<Record<string, number>> = {
+  ns: 1,
+  us: 1e3,
+  "µs": 1e3,
+  ms: 1e6,
+  s: 1e9,
+  min: 60e9,
+  h: 3600e9,
+};
+
+/** What a bare number means and which durations an option takes. */
+export interface DurationOptions {
+  /** The unit of a number without one (default `"s"`). */
+  bareUnit?: "ms" | "s";
+  /** Whether 0 is allowed (default true). */
+  allowZero?: boolean;
+}
+
+/**
+ * A duration as CAF and Broker write them (`100us`, `500ms`, `2s`, `1.5s`,
+ * `1min`, `1h`, `ns` too), in milliseconds. A bare number is in `bareUnit`.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./cli_values.ts";
+ * console.log(parseDuration("1min", "--duration"), parseDuration("250", "--x", { bareUnit: "ms" })); // 60000 250
+ * ```
+ */
+export function parseDuration(
+  text: string,
+  option: string,
+  options: DurationOptions = {},
+): number {
+  const bare = options.bareUnit ?? "s";
+  const m = /^\+?(\d+\.?\d*|\.\d+)\s*(ns|us|µs|ms|s|min|h)?$/.exec(text.trim());
+  const ms = m ? (Number(m[1]) * NANOS[m[2] ?? bare]) / 1e6 : NaN;
+  const zeroOk = options.allowZero ?? true;
+  if (!Number.isFinite(ms) || ms > 1e12 || (!zeroOk && ms === 0)) {
+    throw new UsageError(
+      option,
+      `expected ${zeroOk ? "a" : "a positive"} duration such as 500ms, 2s or 1min ` +
+        `(a bare number is ${bare === "s" ? "seconds" : "milliseconds"}), got ${shown(text)}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * A duration in milliseconds as CAF prints one: the largest unit that gives
+ * at least 1 (`1.5s`, `250ms`, `100us`, `2min`), `0s` for zero.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./cli_values.ts";
+ * console.log(formatDuration(1500), formatDuration(0.1)); // 1.5s 100us
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  const ns = ms * 1e6;
+  for (const unit of ["h", "min", "s", "ms", "us"]) {
+    if (ns / NANOS[unit] >= 1) {
+      return (ns / NANOS[unit]).toFixed(6).replace(/0+$/, "").replace(/\.$/, "") + unit;
+    }
+  }
+  return `${Math.round(ns)}ns`;
+}
+
+// ------------------------------------------------------------------ choices
+
+/**
+ * One of a fixed set of words (modes, directions).
+ *
+ * @example
+ * ```ts
+ * import { parseChoice } from "./cli_values.ts";
+ * const d = parseChoice("sent", "--direction", ["received", "sent", "both"] as const); // "sent"
+ * ```
+ */
+export function parseChoice<T extends string>(
+  text: string,
+  option: string,
+  allowed: readonly T[],
+): T {
+  const t = text.trim();
+  if ((allowed as readonly string[]).includes(t)) return t as T;
+  throw new UsageError(option, `expected one of ${allowed.join(", ")}; got ${shown(text)}`);
+}
+
+// ------------------------------------------------------------------ addresses
+
+/** A peer to dial. */
+export interface HostPort {
+  /** Host name or address (IPv6 without brackets). */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
+
+const PEER_FORMS =
+  'host:port, [v6]:port, tcp://host:port or <tcp://host:port>, e.g. "127.0.0.1:9999"';
+
+/**
+ * A port: `29001`, or Zeek's `29001/tcp`. 0 only where `allowZero` (e.g.
+ * "any free port", or "do not listen").
+ *
+ * @example
+ * ```ts
+ * import { parsePort } from "./cli_values.ts";
+ * console.log(parsePort("29001/tcp", "--port")); // 29001
+ * ```
+ */
+export function parsePort(
+  text: string,
+  option: string,
+  options: { allowZero?: boolean } = {},
+): number {
+  const m = /^\s*(\d{1,5})(?:\/tcp)?\s*$/.exec(text);
+  const v = m ? Number(m[1]) : NaN;
+  const min = options.allowZero ? 0 : 1;
+  if (!(v >= min && v <= 65535)) {
+    throw new UsageError(
+      option,
+      `expected a port from ${min} to 65535 (e.g. 29001 or 29001/tcp), got ${shown(text)}`,
+    );
+  }
+  return v;
+}
+
+function hostPort(entry: string, option: string): HostPort {
+  let t = entry.trim();
+  const bad = (why: string): never => {
+    throw new UsageError(option, `${why} in ${shown(entry)} (expected ${PEER_FORMS})`);
+  };
+  if (t.startsWith("<") && t.endsWith(">")) t = t.slice(1, -1).trim();
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(t);
+  if (scheme) {
+    if (scheme[1].toLowerCase() !== "tcp") bad(`unsupported scheme ${scheme[1]}`);
+    t = t.slice(scheme[0].length).replace(/\/$/, "");
+  }
+  const m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d+)$/.exec(t) ?? /^([^:\s/\[\]]+):(\d+)$/.exec(t);
+  if (!m) {
+    if (t.split(":").length > 2) bad("an IPv6 address needs brackets");
+    bad(/:\d*$/.test(t) ? "bad host or port" : "no port");
+  }
+  const port = Number(m![2]);
+  if (!(port >= 1 && port <= 65535)) bad(`port ${m![2]} out of range`);
+  return { host: m![1], port };
+}
+
+/**
+ * Peers to dial, in the one syntax all subcommands take: `host:port`,
+ * `[v6]:port`, `tcp://host:port` or `<tcp://host:port>`, several separated
+ * by commas, or a CAF list of any of these (`'["h:p", <tcp://h:p>]'`, as
+ * broker-node and broker-pipe take them). An empty list is an empty array.
+ *
+ * @example
+ * ```ts
+ * import { parsePeerList } from "./cli_values.ts";
+ * console.log(parsePeerList('["127.0.0.1:1", <tcp://[::1]:2>]', "--peers"));
+ * // [{ host: "127.0.0.1", port: 1 }, { host: "::1", port: 2 }]
+ * ```
+ */
+export function parsePeerList(text: string, option = "--peers"): HostPort[] {
+  const t = text.trim();
+  if (t === "") throw new UsageError(option, `expected peers as ${PEER_FORMS}, got ""`);
+  // `[::1]:9999` starts with a bracket too, but a CAF list never has `]:` after an address.
+  if (t.startsWith("[") && !/^\[[0-9A-Fa-f:.]*(?:%[\w.-]+)?\]:/.test(t)) {
+    let items;
+    try {
+      items = parseCafList(t);
+    } catch (e) {
+      throw new UsageError(option, `${(e as Error).message} (expected a list of ${PEER_FORMS})`);
+    }
+    return items.map((v) => {
+      if (v.type === "string") return hostPort(v.value, option);
+      if (v.type === "uri") return hostPort(v.value.text, option);
+      throw new UsageError(
+        option,
+        `expected quoted "host:port" strings or <tcp://host:port> in ${shown(text)}`,
+      );
+    });
+  }
+  return t.split(",").map((p) => hostPort(p, option));
+}
+
+/**
+ * A peer as a URI, the way broker-node prints peers: `tcp://[::1]:9999`.
+ *
+ * @example
+ * ```ts
+ * import { peerUri } from "./cli_values.ts";
+ * console.log(peerUri({ host: "::1", port: 9999 })); // tcp://[::1]:9999
+ * ```
+ */
+export function peerUri(p: HostPort): string {
+  return `tcp://${p.host.includes(":") ? `[${p.host}]` : p.host}:${p.port}`;
+}
+
+/**
+ * An address to bind a listener to: an IPv4 or IPv6 address (brackets
+ * optional) or a host name, without a port. `0.0.0.0` and `::` are all
+ * interfaces.
+ *
+ * @example
+ * ```ts
+ * import { parseBindAddress } from "./cli_values.ts";
+ * console.log(parseBindAddress("[::1]", "--address")); // ::1
+ * ```
+ */
+export function parseBindAddress(text: string, option: string): string {
+  let t = text.trim();
+  if (t.startsWith("[") && t.endsWith("]")) t = t.slice(1, -1);
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
+  const ok = v4
+    ? v4.slice(1).every((x) => Number(x) <= 255)
+    : t.includes(":")
+    ? /^[0-9A-Fa-f:.]+(?:%[\w.-]+)?$/.test(t) && t.split(":").length >= 3 &&
+      t.split(":").length <= 9
+    : /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?$/.test(t) &&
+      // All-numeric names are malformed IPv4 addresses (300.1.1.1), not host names.
+      !/^[\d.]+$/.test(t);
+  if (!ok) {
+    const hint = /^[^:]+:\d+$/.test(t) || /^\[.*\]:\d+$/.test(text.trim())
+      ? "; the port is an option of its own"
+      : "";
+    throw new UsageError(
+      option,
+      `expected an IP address or host name to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0 for all)${hint}, got ${
+        shown(text)
+      }`,
+    );
+  }
+  return t;
+}
+
+// ------------------------------------------------------------------ topics
+
+/**
+ * Topics: a CAF list (`'["/a", "/b"]'`, as broker-node takes them), one
+ * quoted string, or bare topics separated by commas (`/a,/b`).
+ *
+ * @example
+ * ```ts
+ * import { parseTopicList } from "./cli_values.ts";
+ * console.log(parseTopicList('["/a", "/b"]', "--topics"), parseTopicList("/a,/b", "--topics"));
+ * // ["/a", "/b"] ["/a", "/b"]
+ * ```
+ */
+export function parseTopicList(text: string, option: string): string[] {
+  const t = text.trim();
+  if (/^["'\[]/.test(t)) {
+    let items;
+    try {
+      items = parseCafList(t);
+    } catch (e) {
+      throw new UsageError(option, `${(e as Error).message} (expected e.g. '["/a", "/b"]')`);
+    }
+    return items.map((v) =>
+      v.type === "string" ? v.value : (() => {
+        throw new UsageError(
+          option,
+          `expected quoted topics, e.g. '["/a", "/b"]', got ${shown(text)}`,
+        );
+      })()
+    );
+  }
+  return t.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+// ------------------------------------------------------------------ helpers
+
+/**
+ * Applies `parse` to an option's text if the option was given.
+ *
+ * @example
+ * ```ts
+ * import { optional, parseRate } from "./cli_values.ts";
+ * console.log(optional(undefined, "--publish-rate", parseRate)); // undefined
+ * ```
+ */
+export function optional<T>(
+  text: string | undefined,
+  option: string,
+  parse: (text: string, option: string) => T,
+): T | undefined {
+  return text === undefined ? undefined : parse(text, option);
+}
+
+/**
+ * Refuses a missing or empty required value with a usage error.
+ *
+ * @example
+ * ```ts
+ * import { required } from "./cli_values.ts";
+ * console.log(required("/t", "--topic")); // "/t"
+ * ```
+ */
+export function required(text: string | undefined, option: string, what = "a value"): string {
+  if (empty(text)) throw new UsageError(option, `${what} is required`);
+  return text!;
+}
