@@ -114,9 +114,10 @@ export class ChaosLoop {
     this.#flood = flood;
   }
 
-  /** Injects faults until `until` (epoch ms) or the signal aborts. */
+  /** Injects faults until `until` (epoch ms) or the signal aborts; one per second at most. */
   async run(until: number, signal: AbortSignal): Promise<void> {
-    while (Date.now() < until && !signal.aborted) {
+    const maxFaults = Math.ceil((until - Date.now()) / 1000);
+    for (let n = 0; n < maxFaults && Date.now() < until && !signal.aborted; n++) {
       await sleep(this.#rng.int(1000, 3000), signal);
       if (Date.now() >= until || signal.aborted) break;
       await this.inject(this.#draw());

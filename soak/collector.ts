@@ -56,13 +56,28 @@ export class Collector {
   readonly acked = new Set<string>();
   /** Each master start's key count, in order: `{ inc, size }`. */
   readonly masterStarts: { inc: number; size: number }[] = [];
+  readonly #onDuplicate: (subscriber: string, what: string) => void;
+
+  /** `onDuplicate` hears of each duplicate as it is found (for the progress log). */
+  constructor(onDuplicate: (subscriber: string, what: string) => void = () => {}) {
+    this.#onDuplicate = onDuplicate;
+  }
 
   /** The stdout handler of a node child. */
   nodeLine(name: string): (line: string, inc: number) => void {
     return (line, inc) => {
       const ev = parseEvent(line);
       if (!ev) return;
-      if (ev.ev === "stats") this.#nodeStats.set(`${name}#${inc}`, ev);
+      if (ev.ev === "stats") {
+        const before = this.#nodeStats.get(`${name}#${inc}`)?.tracker.duplicates ?? 0;
+        if (ev.tracker.duplicates > before) {
+          this.#onDuplicate(
+            name,
+            `${ev.tracker.duplicates - before} more (${ev.tracker.dupSamples.join(", ")})`,
+          );
+        }
+        this.#nodeStats.set(`${name}#${inc}`, ev);
+      }
       this.#dispatch(name, ev);
     };
   }
@@ -75,7 +90,7 @@ export class Collector {
       const key = `${name}#${inc}`;
       let t = this.#textTrackers.get(key);
       if (!t) this.#textTrackers.set(key, t = new SeqTracker());
-      t.record(d);
+      if (!t.record(d)) this.#onDuplicate(name, line);
     };
   }
 

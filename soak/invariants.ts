@@ -62,6 +62,8 @@ export interface SoakFacts {
   bursts: { expected: Record<string, string[]>; n: number } | { skipped: string };
   /** Keys the master acknowledged. */
   acked: Set<string>;
+  /** Of the acknowledged `putUnique` calls, those answered "already there" (never expected: keys are new). */
+  existed: number;
   /** Live findings of lost writes (master restarts with too few keys). */
   lostWrites: string[];
   /** Master restarts done (chaos and final). */

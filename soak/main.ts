@@ -60,7 +60,7 @@ async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "broker-soak-" });
-const collector = new Collector();
+const collector = new Collector((sub, what) => log(`DUPLICATE at ${sub}: ${what}`));
 // The C++ tools' `timeout` fires a little after the watchdog, as a last resort.
 const sup = new Supervisor(t0 + boundMs + 15_000);
 const topo = buildTopology(opts, collector, dir, t0 + boundMs);
@@ -76,6 +76,7 @@ const facts: SoakFacts = {
   subscribers: [],
   bursts: { skipped: "the run ended before the quiet phase" },
   acked: collector.acked,
+  existed: 0,
   lostWrites: [],
   masterRestarts: 0,
   probes: [],
@@ -107,10 +108,16 @@ globalThis.addEventListener("unhandledrejection", (e) => {
   e.preventDefault();
   facts.harnessErrors.push(`unhandled rejection: ${e.reason?.stack ?? e.reason}`);
 });
+globalThis.addEventListener("error", (e) => {
+  e.preventDefault();
+  facts.harnessErrors.push(`uncaught: ${e.error?.stack ?? e.message}`);
+});
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(sig, () => {
     interrupted ??= sig;
     abort.abort();
+    // Children die now; whatever waits on them (starts, stops) returns at once.
+    void sup.killAll();
   });
 }
 const watchdog = setTimeout(() => {
@@ -128,16 +135,20 @@ const rssTimer = setInterval(async () => {
   for (const o of over) if (facts.rssOver.length < 20) facts.rssOver.push(o);
 }, 1000);
 
-// The C++ publisher gets its ticks through stdin, at half our publishers' rate.
+// The C++ publisher gets its ticks through stdin, at half our publishers' rate,
+// from the end of the setup on (its sequence numbers must never restart).
 let xpSent = 0;
-let xpBase = Date.now();
-const xpTimer = setInterval(() => {
-  const due = Math.min(50, Math.floor(((Date.now() - xpBase) * opts.rate) / 2000) - xpSent);
-  if (due <= 0 || !sup.isRunning(topo.cxxPublisher)) return;
-  const lines = [];
-  for (let i = 0; i < due; i++) lines.push(cxxPublisherLine(false, 0, xpSent++));
-  void sup.send(topo.cxxPublisher, lines.join("\n"));
-}, 100);
+let xpTimer: ReturnType<typeof setInterval> | undefined;
+function feedCxxPublisher(): void {
+  const base = Date.now();
+  xpTimer = setInterval(() => {
+    const due = Math.min(50, Math.floor(((Date.now() - base) * opts.rate) / 2000) - xpSent);
+    if (due <= 0 || !sup.isRunning(topo.cxxPublisher)) return;
+    const lines = [];
+    for (let i = 0; i < due; i++) lines.push(cxxPublisherLine(false, 0, xpSent++));
+    void sup.send(topo.cxxPublisher, lines.join("\n"));
+  }, 100);
+}
 
 async function setup(): Promise<void> {
   // C++ first (x1 dials xp and xs), then what the n-nodes dial, then the n-nodes.
@@ -147,8 +158,7 @@ async function setup(): Promise<void> {
     const ok = await Promise.all(group.map((n) => sup.start(n, 60_000)));
     log(`started ${group.map((n, i) => (ok[i] ? n : `${n}(FAILED)`)).join(" ")}`);
   }
-  xpBase = Date.now();
-  xpSent = 0;
+  feedCxxPublisher();
 }
 
 async function dump(name: string): Promise<StoreDump | undefined> {
@@ -210,7 +220,7 @@ async function bursts(): Promise<void> {
 async function finalPhase(): Promise<void> {
   log("chaos over: healing");
   const settling = chaos.settle();
-  for (const name of sup.names) if (!sup.isRunning(name)) await sup.start(name, 30_000);
+  await Promise.all(sup.names.filter((n) => !sup.isRunning(n)).map((n) => sup.start(n, 30_000)));
   const whole = await waitUntil(
     () =>
       topo.publishers.every((n) =>
@@ -246,6 +256,7 @@ try {
 facts.elapsedMs = Date.now() - t0;
 facts.subscribers = topo.subscribers.map((s) => ({ ...s, stats: collector.subscriber(s.name) }));
 const clone = collector.cloneTotals();
+facts.existed = clone.existed;
 const report: SoakReport = {
   minutes: opts.minutes,
   seed: opts.seed,
