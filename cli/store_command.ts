@@ -25,7 +25,7 @@
  * @module
  */
 import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
-import { CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import {
   addr,
   Address,
@@ -58,7 +58,13 @@ import {
 import { type ActionCommand, entityEquals, NIL_ENTITY } from "../engine/store/mod.ts";
 import { applyCommand } from "../engine/store/operations.ts";
 import { incrementInitType } from "../engine/store/store.ts";
-import { type HostPort, parsePeerList } from "./pipe_command.ts";
+import {
+  type HostPort,
+  parseDuration,
+  parsePeerList,
+  parsePositiveCount,
+  UsageError,
+} from "./cli_values.ts";
 
 /**
  * The operations and how many arguments each takes after the store name
@@ -134,17 +140,9 @@ export const STORE_VALUE_RULES: readonly string[] = [
   "anything else                string",
 ];
 
-/** A usage error: reported with exit code 2, before anything is sent. */
-export class StoreUsageError extends Error {
-  /** A usage error with its one-line message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "StoreUsageError";
-  }
-}
-
+// Argument errors name no option: main prints them as `broker store: <message>`, exit 2.
 function usage(message: string): never {
-  throw new StoreUsageError(message);
+  throw new UsageError("", message);
 }
 
 // ------------------------------------------------------------------ typing
@@ -265,7 +263,7 @@ function unquote(text: string): Data {
 /**
  * Types one argument by `STORE_VALUE_RULES`: `nil`, `T`/`F`, `"quoted"`
  * strings, counts, integers, reals, timespans with units, ports, subnets,
- * addresses, else a string. Throws `StoreUsageError` for text that looks
+ * addresses, else a string. Throws `UsageError` for text that looks
  * like a typed literal but does not fit (`70000/tcp`, `10/33`, `300.1.1.1`,
  * a count above 2^64-1).
  *
@@ -346,7 +344,7 @@ function parseTimestamp(text: string): Data {
 
 /**
  * Reads `text` as the given type (`--type`): the text must parse as that
- * type, else `StoreUsageError` saying what the type takes. `string` takes
+ * type, else `UsageError` saying what the type takes. `string` takes
  * the text as it is (no quotes removed); `port` also takes a bare number as
  * TCP, as Broker's own conversion does; `timestamp` takes ISO 8601 or
  * seconds since the epoch; `bool` takes T/F/true/false.
@@ -413,7 +411,10 @@ export function parseTypedValue(text: string, type: ValueType): Data {
 function checkType(type: string | undefined, option: string): ValueType | undefined {
   if (type === undefined) return undefined;
   if (!(VALUE_TYPES as readonly string[]).includes(type)) {
-    usage(`${option} must be one of ${VALUE_TYPES.join(", ")}; got ${JSON.stringify(type)}`);
+    throw new UsageError(
+      option,
+      `expected one of ${VALUE_TYPES.join(", ")}, got ${JSON.stringify(type)}`,
+    );
   }
   return type as ValueType;
 }
@@ -592,7 +593,7 @@ export interface ArgTyping {
 }
 
 /**
- * Checks and types the arguments of one operation; throws `StoreUsageError`.
+ * Checks and types the arguments of one operation; throws `UsageError`.
  *
  * @example
  * ```ts
@@ -963,49 +964,32 @@ interface StorePlan {
   count?: number;
 }
 
-function positiveMs(text: string, option: string): number {
-  const ns = parseDurationNs(text, "ms");
-  if (ns === undefined || ns <= 0n) {
-    usage(
-      `${option} must be a positive duration (a number of ms, or with a unit: 500ms, 2s); got ${
-        JSON.stringify(text)
-      }`,
-    );
-  }
-  return Math.max(1, Number(ns / 1_000_000n));
-}
-
 /** Checks everything the command line says before anything runs. */
 function planStore(op: string, args: string[], cli: StoreCliValues): StorePlan {
   const request = parseStoreRequest(op, args, cli);
   let expiryNs: bigint | undefined;
   if (cli.expiry !== undefined) {
-    if (!EXPIRING_WRITES.has(op)) usage(`--expiry applies to ${[...EXPIRING_WRITES].join(", ")}`);
-    expiryNs = parseDurationNs(cli.expiry, "ms");
-    if (expiryNs === undefined || expiryNs < 0n) {
-      usage(
-        `--expiry must be a duration of at least 0 (ms, or with a unit: 500ms, 5s, 1h); got ${
-          JSON.stringify(cli.expiry)
-        }`,
-      );
+    if (!EXPIRING_WRITES.has(op)) {
+      throw new UsageError("--expiry", `applies to ${[...EXPIRING_WRITES].join(", ")}, not ${op}`);
     }
+    // A duration in ms (fractions of one for us and ns), exact to the nanosecond.
+    expiryNs = BigInt(Math.round(parseDuration(cli.expiry, "--expiry") * 1e6));
   }
-  const timeoutMs = cli.timeout === undefined ? 10_000 : positiveMs(cli.timeout, "--timeout");
+  const timeoutMs = cli.timeout === undefined
+    ? 10_000
+    : Math.max(1, parseDuration(cli.timeout, "--timeout", { allowZero: false }));
   let n: number | undefined;
   if (cli.count !== undefined) {
-    if (op !== "watch") usage("--count applies to watch");
-    if (!/^[0-9]+$/.test(cli.count) || Number(cli.count) < 1) {
-      usage(`--count must be a whole number of at least 1; got ${JSON.stringify(cli.count)}`);
-    }
-    n = Number(cli.count);
+    if (op !== "watch") throw new UsageError("--count", "applies to watch only");
+    n = parsePositiveCount(cli.count, "--count");
   }
-  let peers: HostPort[];
-  try {
-    peers = cli.peers ? parsePeerList(cli.peers) : [];
-  } catch (e) {
-    return usage(`--peers: ${(e as Error).message}`);
+  const peers = cli.peers === undefined ? [] : parsePeerList(cli.peers, "--peers");
+  if (peers.length === 0) {
+    throw new UsageError(
+      "--peers",
+      "no peers given: a clone needs a master to reach (-p host:port)",
+    );
   }
-  if (peers.length === 0) usage("no peers given (-p): a clone needs a master to reach");
   return { request, peers, expiryNs, timeoutMs, count: n };
 }
 
@@ -1060,38 +1044,33 @@ export function registerStoreCommand(
     .option("--json", "read arguments and print results (and events) in Broker's JSON")
     .option("--type <type>", `type of the values after the key: ${VALUE_TYPES.join(", ")}`)
     .option("--key-type <type>", "type of the key (same types)")
-    .option("--expiry <duration>", "expiry of the written key: ms, or with a unit (5s, 10min)")
+    .option(
+      "--expiry <duration>",
+      "expiry of the written key (5s, 500ms, 10min; a bare number is seconds)",
+    )
     .option(
       "--timeout <duration>",
-      "how long to wait for the master: ms or with a unit (default: 10s)",
+      "how long to wait for the master (a bare number is seconds)",
+      "10s",
     )
     .option("--count <n>", "watch: stop after n events")
     .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
-    .addHelpText("after", HELP)
-    // Commander's own usage errors (unknown option, missing argument) exit 2 too.
-    .exitOverride((err) => {
-      throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
-    });
+    .addHelpText("after", HELP);
   addSslOptions(command)
     .action(async (store: string, op: string, args: string[], cli: StoreCliValues) => {
       const enc = new TextEncoder();
       const say = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
-      const fail = (m: string, code: number) => {
+      const fail = (m: string) => {
         Deno.stderr.writeSync(enc.encode(`broker store: ${m}\n`));
-        setExitCode(code);
+        setExitCode(1);
       };
-      let plan: StorePlan;
-      try {
-        plan = planStore(op, args, cli);
-      } catch (e) {
-        if (e instanceof StoreUsageError) return fail(e.message, 2);
-        throw e;
-      }
+      // A UsageError thrown here reaches main: one line and exit code 2, before any peering.
+      const plan = planStore(op, args, cli);
       let ep: Endpoint;
       try {
         ep = new Endpoint(endpointSslOptions(cli));
       } catch (e) {
-        return fail((e as Error).message, 2);
+        throw new UsageError("", (e as Error).message);
       }
       const abort = new AbortController();
       const signals: Deno.Signal[] = Deno.build.os === "windows"
@@ -1127,7 +1106,6 @@ export function registerStoreCommand(
           e instanceof BrokerError
             ? `${e.codeName}: ${e.message}`
             : String((e as Error).message ?? e),
-          1,
         );
       } finally {
         for (const sig of signals) {

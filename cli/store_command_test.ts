@@ -28,8 +28,8 @@ import {
   parseDurationNs,
   parseStoreRequest,
   parseTypedValue,
-  StoreUsageError,
 } from "./store_command.ts";
+import { UsageError } from "./cli_values.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -133,7 +133,7 @@ Deno.test("typing: each rule of --help, and the values it gives", () => {
       "1e999",
     ]
   ) {
-    assert.throws(() => parseCliValue(bad), StoreUsageError, bad);
+    assert.throws(() => parseCliValue(bad), UsageError, bad);
   }
 });
 
@@ -172,7 +172,7 @@ Deno.test("typing: --type forces a type, with a clear error when the text does n
   }
   assert.throws(
     () => parseStoreRequest("put", ["k", "v"], { type: "float" }),
-    /--type must be one of count/,
+    /--type: expected one of count/,
   );
   assert.throws(
     () => parseStoreRequest("get", ["k"], { type: "count" }),
@@ -353,18 +353,18 @@ Deno.test("broker store: usage errors exit 2 before anything runs", opts, async 
       [["kv", "put", "k"], /'put' takes 2 argument/],
       [["kv", "put", "k", "70000/tcp"], /port number is 0 to 65535/],
       [["kv", "put", "k", "x", "--type", "count"], /"x" is not a count/],
-      [["kv", "put", "k", "1", "--type", "float"], /--type must be one of count, integer/],
+      [["kv", "put", "k", "1", "--type", "float"], /--type: expected one of count, integer/],
       [["kv", "get", "k", "--json"], /not Broker's JSON/],
-      [["kv", "put", "k", "v", "--expiry", "soon"], /--expiry must be a duration/],
-      [["kv", "get", "k", "--expiry", "5s"], /--expiry applies to put/],
-      [["kv", "watch", "--count", "0"], /--count must be a whole number of at least 1/],
-      [["kv", "get", "k", "--timeout", "-1"], /--timeout must be a positive duration/],
+      [["kv", "put", "k", "v", "--expiry", "soon"], /--expiry: expected a duration/],
+      [["kv", "get", "k", "--expiry", "5s"], /--expiry: applies to put/],
+      [["kv", "watch", "--count", "0"], /--count: expected a whole number ≥ 1/],
+      [["kv", "get", "k", "--timeout", "-1"], /--timeout: expected a positive duration/],
     ] as const
   ) {
     failed(await broker("store", ...args, ...p), 2, pattern);
   }
   const r = await broker("store", "kv", "get", "k");
-  failed(r, 2, /no peers given/);
+  failed(r, 2, /--peers: no peers given/);
 });
 
 /** A child process's stdout and stderr, line by line. */
