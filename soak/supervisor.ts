@@ -83,6 +83,8 @@ interface Running {
 }
 
 const STDERR_TAIL = 20;
+/** Restarts after exits nobody asked for, per child; a child that keeps dying is left down. */
+const MAX_UNEXPECTED_RESTARTS = 5;
 const ERROR_LINE = /Uncaught|error:/;
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -321,9 +323,11 @@ export class Supervisor {
     if (this.#closing) return;
     const tail = r.stderrTail.slice(-3).join(" | ");
     this.#problem(name, r.inc, `exited on its own: ${describe(status)}${tail ? `; ${tail}` : ""}`);
-    // Keep the mesh whole: start it again, as the chaos loop would.
-    this.unexpectedRestarts.set(name, (this.unexpectedRestarts.get(name) ?? 0) + 1);
-    setTimeout(() => void this.start(name), 1000);
+    // Keep the mesh whole: start it again, as the chaos loop would (a few times).
+    const restarts = (this.unexpectedRestarts.get(name) ?? 0) + 1;
+    this.unexpectedRestarts.set(name, restarts);
+    if (restarts <= MAX_UNEXPECTED_RESTARTS) setTimeout(() => void this.start(name), 1000);
+    else this.#problem(name, r.inc, `left down after ${MAX_UNEXPECTED_RESTARTS} restarts`);
   }
 
   #problem(process: string, incarnation: number, what: string): void {
