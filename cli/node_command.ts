@@ -23,9 +23,32 @@
  *
  * @module
  */
-import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import process from "node:process";
-import { addSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
+import { SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
+import {
+  addCafOptions,
+  BROKER_ENV_KEYS,
+  BROKER_GLOBAL_OPTIONS,
+  BROKER_SECTION_OPTIONS,
+  CAF_OPTIONS,
+  type CafOptionSpec,
+  cafValuesFromEnv,
+  dumpEntries,
+  optionFlag,
+  parseCafOptionValue,
+  renderCafDump,
+  showLongHelp,
+} from "./broker_config.ts";
+import {
+  type HostPort,
+  parseBindAddress,
+  parseChoice,
+  parsePeerList,
+  parseTopicList,
+  peerUri,
+  UsageError,
+} from "./cli_values.ts";
 import {
   Address,
   type CommandBus,
@@ -52,9 +75,7 @@ import {
   type ConfigValue,
   formatConfigValue,
   parseCafConfig,
-  parseCafList,
   parseCafUri,
-  parseCafValue,
 } from "./caf_config.ts";
 
 // ------------------------------------------------------------------ options
@@ -62,7 +83,11 @@ import {
 /** The three modes of broker-node. */
 export type NodeMode = "relay" | "ping" | "pong";
 
-/** Option values as the command line gave them (raw text; flags as `true`). */
+/**
+ * Option values as the command line gave them (raw text; flags as `true`),
+ * under commander's names for them; Broker's and CAF's other options
+ * (`broker.*`, `caf.*`, see `NODE_OPTIONS`) are there too, by the same rule.
+ */
 export interface NodeCliValues extends SslCliValues {
   /** `--config-file`, as given. */
   configFile?: string;
@@ -70,6 +95,8 @@ export interface NodeCliValues extends SslCliValues {
   topics?: string;
   /** `--port`, as given. */
   port?: string;
+  /** `--address`, as given. */
+  address?: string;
   /** `--peers`, as given. */
   peers?: string;
   /** `--mode`, as given. */
@@ -96,6 +123,12 @@ export interface NodeCliValues extends SslCliValues {
   masterStores?: string;
   /** `--clone-stores`, as given. */
   cloneStores?: string;
+  /** `--dump-config`: print the settings and exit. */
+  dumpConfig?: boolean;
+  /** `--long-help`: help with every option. */
+  longHelp?: boolean;
+  /** Broker's and CAF's options (`--ttl`, `--caf.scheduler.max-threads` ...), as given. */
+  [option: string]: string | boolean | undefined;
 }
 
 /** The settings a node runs with, after merging defaults, config file, command line and env. */
@@ -110,8 +143,10 @@ export interface NodeOptions {
   verbose: boolean;
   /** Print the message rate once per second (relay mode, with `verbose`). */
   rate: boolean;
-  /** Port to listen on (all interfaces), if any. */
+  /** Port to listen on, if any. */
   port?: number;
+  /** Address to listen on (`--address`; broker-node listens on all interfaces). */
+  address: string;
   /** Peers to dial at start-up. */
   peers: CafUri[];
   /** Pings to send (ping mode). */
@@ -133,10 +168,20 @@ export interface NodeOptions {
   ssl: SslOptions;
   /**
    * Keep what peers send to ourselves instead of passing it on: Broker's
-   * `broker.disable-forwarding` (or `broker.forward = false`, Broker 2.2.0's
-   * name) in the config file, as Zeek runs its cluster nodes.
+   * `--disable-forwarding` / `broker.disable-forwarding` (or
+   * `broker.forward = false`, Broker 2.2.0's name), as Zeek runs its cluster nodes.
    */
   disableForwarding?: boolean;
+  /** Broker's `--ttl`, when set (the endpoint's default is Broker's 16). */
+  ttl?: number;
+  /** Broker's `--peer-buffer-size`, when set (default 2048, as Broker). */
+  peerBufferSize?: number;
+  /** A WebSocket server, when `broker.web-socket.port` is set (as Broker's endpoint starts one). */
+  webSocket?: { address: string; port: number; bufferSize?: number };
+  /** Broker's `--recording-directory` (or `BROKER_RECORDING_DIRECTORY`), when set. */
+  recordingDirectory?: string;
+  /** Broker's `--output-generator-file-cap`, when set. */
+  outputGeneratorFileCap?: number;
   /** Stores to attach as masters (in memory, as broker-node does); names as given. */
   masterStores: string[];
   /** Stores to attach as clones. */
@@ -149,6 +194,7 @@ export const NODE_DEFAULTS = {
   payloadSize: 0,
   rendezvousRetryMs: 250,
   warmUp: 0,
+  address: "0.0.0.0",
 } as const;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -201,9 +247,18 @@ function stringsFromList(xs: readonly ConfigValue[], source: string): string[] {
 function urisFromList(xs: readonly ConfigValue[], source: string): CafUri[] {
   return xs.map((x) => {
     if (x.type === "uri") return x.value;
-    if (x.type === "string") return parseCafUri(x.value, { source });
+    if (x.type === "string") {
+      // Broker's URI form, or the `host:port` every other subcommand takes.
+      if (/^\w+:\/\//.test(x.value)) return parseCafUri(x.value, { source });
+      return peerAsUri(parsePeerList(x.value, source)[0]);
+    }
     return invalid(`${source}: expected <tcp://host:port> URIs, got ${formatConfigValue(x)}`);
   });
+}
+
+function peerAsUri(p: HostPort): CafUri {
+  const text = peerUri(p);
+  return { text, scheme: "tcp", host: p.host, port: p.port, path: "" };
 }
 
 function timespanMs(v: ConfigValue, source: string): number {
@@ -212,11 +267,240 @@ function timespanMs(v: ConfigValue, source: string): number {
   return invalid(`${source}: expected a timespan such as 250ms, got ${formatConfigValue(v)}`);
 }
 
+function stringValue(v: ConfigValue, source: string): string {
+  if (v.type === "string") return v.value;
+  return invalid(`${source}: expected a string, got ${formatConfigValue(v)}`);
+}
+
+function listValue(v: ConfigValue, source: string): readonly ConfigValue[] {
+  if (v.type === "list") return v.value;
+  return invalid(`${source}: expected a list, got ${formatConfigValue(v)}`);
+}
+
+// A list option's text: a CAF list (broker-node's form) or, as everywhere
+// else in `broker`, `host:port` peers and `/a,/b` topics.
+const topicList = (text: string | boolean, source: string): ConfigValue => ({
+  type: "list",
+  value: parseTopicList(String(text), source).map((value) => ({ type: "string", value })),
+});
+
+const peerList = (text: string | boolean, source: string): ConfigValue => {
+  const t = String(text).trim();
+  // A CAF list keeps its URIs as given, so that broker-node's line about a
+  // non-tcp one comes at run time; `[::1]:9999` is an address, not a list.
+  if (t.startsWith("[") && !/^\[[0-9A-Fa-f:.]*(?:%[\w.-]+)?\]:/.test(t)) {
+    return parseCafOptionValue(t, "list", source);
+  }
+  return {
+    type: "list",
+    value: parsePeerList(t, source).map((p) => ({ type: "uri", value: peerAsUri(p) })),
+  };
+};
+
 /**
- * Merges built-in defaults, the config file and the command line into the
- * settings of a node, checking them in broker-node's order (endpoint ID,
- * topics, mode). Throws a `BrokerError` with broker-node's message, e.g.
- * `no topics specified` or `invalid mode: foo`.
+ * broker-node's own options (besides Broker's, `BROKER_GLOBAL_OPTIONS`),
+ * in its order, with its names, and ours (`--address`, `--warm-up`).
+ */
+export const NODE_OWN_OPTIONS: readonly (CafOptionSpec & {
+  parse?: (text: string | boolean, source: string) => ConfigValue;
+})[] = [
+  { key: "verbose", short: "v", type: "bool", help: "print status and debug output" },
+  {
+    key: "rate",
+    short: "r",
+    type: "bool",
+    help: "print the message rate once per second (relay mode, with -v)",
+  },
+  {
+    key: "name",
+    short: "N",
+    type: "string",
+    meta: "<name>",
+    help: "set node name (default: the mode)",
+  },
+  {
+    key: "topics",
+    short: "t",
+    type: "list",
+    help: 'topics for sending/receiving messages, e.g. \'["/a","/b"]\' or /a,/b',
+    parse: topicList,
+  },
+  {
+    key: "mode",
+    short: "m",
+    type: "string",
+    meta: "<mode>",
+    help: "relay, ping or pong (default: relay)",
+  },
+  {
+    key: "payload-size",
+    short: "s",
+    type: "uint64",
+    meta: "<bytes>",
+    help: "additional number of bytes for the ping message (default: 0)",
+  },
+  {
+    key: "rendezvous-retry",
+    type: "timespan",
+    help:
+      "timeout before repeating the first rendezvous ping message, e.g. 50ms (default: 250ms, as broker-node runs; its help says 50ms)",
+  },
+  {
+    key: "num-messages",
+    short: "n",
+    type: "uint64",
+    help: "number of pings (default: 100, ping mode only)",
+  },
+  {
+    key: "peers",
+    type: "list",
+    help: "peers to connect to on startup, e.g. '[<tcp://127.0.0.1:29001>]' or 127.0.0.1:29001",
+    parse: peerList,
+  },
+  {
+    key: "port",
+    short: "p",
+    type: "port",
+    help: "port to listen for incoming Broker peerings (also BROKER_PORT; default: none)",
+  },
+  {
+    key: "address",
+    type: "string",
+    meta: "<addr>",
+    help: "address to listen on with --port (default: 0.0.0.0, all IPv4 interfaces)",
+  },
+  {
+    key: "endpoint-id",
+    type: "string",
+    meta: "<uuid>",
+    help: "forces the endpoint to use this ID (a UUID)",
+  },
+  {
+    key: "master-stores",
+    type: "list",
+    help: "stores to attach as masters (in memory), e.g. '[\"kv\"]'",
+  },
+  { key: "clone-stores", type: "list", help: "stores to attach as clones, e.g. '[\"kv\"]'" },
+  {
+    key: "warm-up",
+    type: "uint64",
+    help: "ping mode: unmeasured full-size round trips (as ping 0) before measuring (default: 0)",
+  },
+];
+
+/** `--disable-ssl`, which Broker's tools have besides `--disable-forwarding` and the rest. */
+const DISABLE_SSL: CafOptionSpec = {
+  key: "broker.disable-ssl",
+  long: "disable-ssl",
+  type: "bool",
+  help: "forces Broker to use unencrypted communication (without it, give certificates)",
+};
+
+/** `--config-file`, shown by `--dump-config` as CAF does. */
+const CONFIG_FILE: CafOptionSpec = {
+  key: "config-file",
+  type: "string",
+  meta: "<path>",
+  help: "sets a path to a configuration file (default: caf-application.conf, if present)",
+};
+
+/**
+ * Every option `broker node` takes, as `broker-node --long-help` lists them:
+ * Broker's global ones, broker-node's own, Broker's `broker.*` sections and
+ * CAF's `caf.*`.
+ */
+export const NODE_OPTIONS: readonly (CafOptionSpec & {
+  parse?: (text: string | boolean, source: string) => ConfigValue;
+})[] = [
+  CONFIG_FILE,
+  DISABLE_SSL,
+  ...BROKER_GLOBAL_OPTIONS,
+  ...NODE_OWN_OPTIONS,
+  ...BROKER_SECTION_OPTIONS,
+  ...CAF_OPTIONS,
+];
+
+/**
+ * The command line's values, typed by each option's type, by CAF key (a
+ * bad value is a `UsageError`). `--web_socket-buffer-size` also sets
+ * `broker.web-socket-buffer-size`, as in Broker.
+ *
+ * @example
+ * ```ts
+ * import { nodeCliEntries } from "./node_command.ts";
+ * console.log(nodeCliEntries({ ttl: "5" }).get("broker.ttl")); // { type: "integer", value: 5n }
+ * ```
+ */
+export function nodeCliEntries(cli: NodeCliValues): Map<string, ConfigValue> {
+  const out = new Map<string, ConfigValue>();
+  for (const spec of NODE_OPTIONS) {
+    const text = cli[attributeName(spec)];
+    if (text === undefined) continue;
+    const flag = optionFlag(spec);
+    out.set(
+      spec.key,
+      spec.parse ? spec.parse(text, flag) : parseCafOptionValue(text, spec.type, flag),
+    );
+  }
+  const ws = out.get("broker.web_socket-buffer-size");
+  if (ws) out.set("broker.web-socket-buffer-size", ws);
+  return out;
+}
+
+/**
+ * What `broker node --dump-config` prints (on stderr, as broker-node):
+ * Broker's defaults, the config file, the `BROKER_*` variables and the
+ * command line. Like broker-node, it does not check the settings beyond
+ * their types, and `BROKER_PORT` is not among them.
+ *
+ * @example
+ * ```ts
+ * import { nodeDumpConfig } from "./node_command.ts";
+ * console.log(nodeDumpConfig({ topics: '["/a"]' }, undefined, {}).endsWith("topics = [\n  /a,\n]\n")); // true
+ * ```
+ */
+export function nodeDumpConfig(
+  cli: NodeCliValues,
+  config: CafConfig | undefined,
+  env: NodeEnv,
+  configPath?: string,
+): string {
+  const cliEntries = nodeCliEntries(cli);
+  const file = config && configPath !== undefined
+    ? new Map([...config.values, ["config-file", { type: "string", value: configPath } as const]])
+    : config?.values;
+  return renderCafDump(dumpEntries([file, cafValuesFromEnv(env), cliEntries]));
+}
+
+/** Commander's name for an option's value (`--num-messages` → `numMessages`). */
+function attributeName(spec: CafOptionSpec): string {
+  return new Option(`${optionFlag(spec)} <x>`).attributeName();
+}
+
+/**
+ * Runs `f`; a `BrokerError` it throws about a command-line value becomes a
+ * `UsageError` naming `flag` (the program exits with 2 for those).
+ */
+function usage<T>(flag: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UsageError || !(e instanceof BrokerError)) throw e;
+    throw new UsageError(
+      flag,
+      e.message.startsWith(`${flag}: `) ? e.message.slice(flag.length + 2) : e.message,
+    );
+  }
+}
+
+/**
+ * Merges built-in defaults, the config file, the `BROKER_*` variables and
+ * the command line into the settings of a node, checking them in
+ * broker-node's order (endpoint ID, topics, mode). A bad command-line value
+ * is a `UsageError` naming its option and what it takes (e.g. `--mode:
+ * expected one of relay, ping, pong; got "foo"`); a bad value in the config
+ * file is a `BrokerError` naming the key, or broker-node's message (e.g.
+ * `invalid mode: foo`).
  *
  * @example
  * ```ts
@@ -230,44 +514,56 @@ function timespanMs(v: ConfigValue, source: string): number {
 export function resolveNodeOptions(
   cli: NodeCliValues,
   config?: CafConfig,
-  env: { BROKER_PORT?: string } = {},
+  env: NodeEnv = {},
 ): NodeOptions {
-  // A CLI value wins over the file; `file` reads the file lazily so a bad
-  // entry only matters when the command line does not override it.
+  // Types first, for every option given, as CAF checks them while parsing.
+  const given = nodeCliEntries(cli);
+  const fromEnv = cafValuesFromEnv(env);
+  const flagOf = (key: string) => {
+    const spec = NODE_OPTIONS.find((s) => s.key === key);
+    return spec ? optionFlag(spec) : key;
+  };
+  // A command-line value wins over the environment, which wins over the file;
+  // the file is read lazily, so a bad entry only matters when nothing overrides it.
   function pick<T>(
-    text: string | undefined,
-    fromCli: (text: string, source: string) => T,
     key: string,
-    fromFile: (c: CafConfig, key: string) => T | undefined,
-    flag: string,
+    convert: (v: ConfigValue, source: string) => T,
+    fromFile: (c: CafConfig, key: string) => T | undefined = (c, k) => convert(c.get(k)!, k),
   ): T | undefined {
-    if (text !== undefined) return fromCli(text, flag);
+    const v = given.get(key);
+    if (v !== undefined) return usage(flagOf(key), () => convert(v, flagOf(key)));
+    const e = fromEnv.get(key);
+    if (e !== undefined) {
+      const name = Object.entries(BROKER_ENV_KEYS).find(([, x]) => x.key === key)![0];
+      return usage(name, () => convert(e, name));
+    }
     return config?.has(key) ? fromFile(config, key) : undefined;
   }
-  const list = (text: string, source: string) => parseCafList(text, { source });
-  const value = (text: string, source: string) => parseCafValue(text, { source });
-  const fileValue = (c: CafConfig, key: string) => c.get(key)!;
+  const fromCli = (key: string) => given.has(key);
 
-  const endpointId = pick(
-    cli.endpointId,
-    (t) => t.trim(),
-    "endpoint-id",
-    (c, k) => c.getString(k),
-    "--endpoint-id",
-  );
+  const endpointId = pick("endpoint-id", (v, s) => stringValue(v, s).trim());
   if (endpointId !== undefined && !UUID_RE.test(endpointId)) {
+    if (fromCli("endpoint-id")) {
+      throw new UsageError(
+        "--endpoint-id",
+        `expected a UUID such as 6c5e1e2a-0000-4000-8000-000000000001, got ${
+          JSON.stringify(endpointId)
+        }`,
+      );
+    }
     invalid("endpoint-id must be a valid UUID");
   }
   const topics = pick(
-    cli.topics,
-    (t, s) => stringsFromList(list(t, s), s),
     "topics",
+    (v, s) => stringsFromList(listValue(v, s), s),
     (c, k) => stringsFromList(c.getList(k)!, k),
-    "--topics",
   ) ?? [];
-  if (topics.length === 0) invalid("no topics specified");
-  const modeText = pick(cli.mode, (t) => t, "mode", (c, k) => c.getString(k), "--mode") ?? "relay";
+  if (topics.length === 0) {
+    throw new UsageError("--topics", `no topics specified (e.g. -t '["/topic"]')`);
+  }
+  const modeText = pick("mode", stringValue, (c, k) => c.getString(k)) ?? "relay";
   if (modeText !== "relay" && modeText !== "ping" && modeText !== "pong") {
+    if (fromCli("mode")) parseChoice(modeText, "--mode", ["relay", "ping", "pong"]);
     invalid(`invalid mode: ${modeText}`);
   }
   const mode: NodeMode = modeText;
@@ -275,85 +571,101 @@ export function resolveNodeOptions(
   // broker-node reads both lists as `string_list`; we also refuse an empty
   // name, which broker-node accepts and turns into a store on the bare
   // `<$>/data/...` topics that no one can mean.
-  const storeNames = (text: string | undefined, key: string, flag: string) => {
+  const storeNames = (key: string) => {
     const names = pick(
-      text,
-      (t, s) => stringsFromList(list(t, s), s),
       key,
+      (v, s) => stringsFromList(listValue(v, s), s),
       (c, k) => stringsFromList(c.getList(k)!, k),
-      flag,
     ) ?? [];
-    if (names.includes("")) invalid(`${text !== undefined ? flag : key}: empty store name`);
+    if (names.includes("")) {
+      if (fromCli(key)) throw new UsageError(flagOf(key), "empty store name");
+      invalid(`${key}: empty store name`);
+    }
     return names;
   };
-  const masterStores = storeNames(cli.masterStores, "master-stores", "--master-stores");
-  const cloneStores = storeNames(cli.cloneStores, "clone-stores", "--clone-stores");
+  const masterStores = storeNames("master-stores");
+  const cloneStores = storeNames("clone-stores");
 
-  let port = pick(
-    cli.port,
-    parseNodePort,
-    "port",
-    (c, k) => portFromConfig(fileValue(c, k), k),
-    "--port",
-  );
-  if (env.BROKER_PORT !== undefined) port = parseNodePort(env.BROKER_PORT, "BROKER_PORT");
+  let port = pick("port", (v, s) => portFromConfig(v, s));
+  if (env.BROKER_PORT !== undefined) {
+    port = usage("BROKER_PORT", () => parseNodePort(env.BROKER_PORT!, "BROKER_PORT"));
+  }
+  const bindAddress = (key: string) =>
+    pick(key, (v, s) => {
+      const text = stringValue(v, s);
+      if (fromCli(key)) return parseBindAddress(text, s);
+      try {
+        return parseBindAddress(text, s);
+      } catch (e) {
+        return invalid((e as Error).message);
+      }
+    });
+  const address = bindAddress("address") ?? NODE_DEFAULTS.address;
 
-  const bool = (flag: boolean | undefined, key: string) =>
-    flag === true ? true : (config?.getBool(key) ?? false);
+  const bool = (key: string) =>
+    given.has(key) ? given.get(key)!.value === true : (config?.getBool(key) ?? false);
+  const count = (key: string) => pick(key, countFromValue);
+
+  const ttl = count("broker.ttl");
+  if (ttl !== undefined && ttl > 65535) invalid(`broker.ttl: expected at most 65535, got ${ttl}`);
+  const peerBufferSize = count("broker.peer-buffer-size");
+  const wsPort = pick("broker.web-socket.port", (v, s) => portFromConfig(v, s));
+  const wsBuffer = count("broker.web-socket-buffer-size") ??
+    count("broker.web_socket-buffer-size");
+  const recordingDirectory = pick("broker.recording-directory", stringValue);
+  const cap = count("broker.output-generator-file-cap");
+  // Broker's two spellings: disable-forwarding, or 2.2.0's forward = false.
+  const disableForwarding = given.has("broker.disable-forwarding") ||
+    (config?.getBool("broker.disable-forwarding") ?? config?.getBool("broker.forward") === false);
+  const positive = (n: number | undefined, key: string) => {
+    if (n === 0) {
+      if (fromCli(key)) throw new UsageError(flagOf(key), 'expected a whole number ≥ 1, got "0"');
+      invalid(`${key}: expected a whole number ≥ 1, got 0`);
+    }
+    return n;
+  };
 
   return {
     mode,
-    name: pick(cli.name, (t) => t, "name", (c, k) => c.getString(k), "--name") ?? mode,
+    name: pick("name", stringValue, (c, k) => c.getString(k)) ?? mode,
     topics,
-    verbose: bool(cli.verbose, "verbose"),
-    rate: bool(cli.rate, "rate"),
+    verbose: bool("verbose"),
+    rate: bool("rate"),
     port,
+    address,
     peers: pick(
-      cli.peers,
-      (t, s) => urisFromList(list(t, s), s),
       "peers",
+      (v, s) => urisFromList(listValue(v, s), s),
       (c, k) => urisFromList(c.getList(k)!, k),
-      "--peers",
     ) ?? [],
-    numMessages: pick(
-      cli.numMessages,
-      (t, s) => countFromValue(value(t, s), s),
-      "num-messages",
-      (c, k) => countFromValue(fileValue(c, k), k),
-      "--num-messages",
-    ) ?? NODE_DEFAULTS.numMessages,
-    payloadSize: pick(
-      cli.payloadSize,
-      (t, s) => countFromValue(value(t, s), s),
-      "payload-size",
-      (c, k) => countFromValue(fileValue(c, k), k),
-      "--payload-size",
-    ) ?? NODE_DEFAULTS.payloadSize,
-    rendezvousRetryMs: pick(
-      cli.rendezvousRetry,
-      (t, s) => timespanMs(value(t, s), s),
-      "rendezvous-retry",
-      (c, k) => timespanMs(fileValue(c, k), k),
-      "--rendezvous-retry",
-    ) ?? NODE_DEFAULTS.rendezvousRetryMs,
-    warmUp: pick(
-      cli.warmUp,
-      (t, s) => countFromValue(value(t, s), s),
-      "warm-up",
-      (c, k) => countFromValue(fileValue(c, k), k),
-      "--warm-up",
-    ) ?? NODE_DEFAULTS.warmUp,
+    numMessages: count("num-messages") ?? NODE_DEFAULTS.numMessages,
+    payloadSize: count("payload-size") ?? NODE_DEFAULTS.payloadSize,
+    rendezvousRetryMs: pick("rendezvous-retry", timespanMs) ?? NODE_DEFAULTS.rendezvousRetryMs,
+    warmUp: count("warm-up") ?? NODE_DEFAULTS.warmUp,
     endpointId: endpointId?.toLowerCase(),
-    disableSsl: bool(cli.disableSsl, "broker.disable-ssl"),
+    disableSsl: bool("broker.disable-ssl"),
     // Only when set, so the options of a node that forwards look as before.
-    ...((config?.getBool("broker.disable-forwarding") ??
-        config?.getBool("broker.forward") === false)
-      ? { disableForwarding: true }
+    ...(disableForwarding ? { disableForwarding: true } : {}),
+    ...(ttl !== undefined ? { ttl } : {}),
+    ...(peerBufferSize !== undefined
+      ? { peerBufferSize: positive(peerBufferSize, "broker.peer-buffer-size") }
       : {}),
+    ...(wsPort !== undefined
+      ? {
+        webSocket: {
+          address: bindAddress("broker.web-socket.address") ?? NODE_DEFAULTS.address,
+          port: wsPort,
+          ...(wsBuffer !== undefined
+            ? { bufferSize: positive(wsBuffer, "broker.web_socket-buffer-size") }
+            : {}),
+        },
+      }
+      : {}),
+    ...(recordingDirectory ? { recordingDirectory } : {}),
+    ...(cap !== undefined && cap > 0 ? { outputGeneratorFileCap: cap } : {}),
     ssl: Object.fromEntries(
       SSL_KEYS.flatMap((k) => {
-        const key = `broker.ssl.${k}` as const;
-        const v = pick(cli[key], (t) => t, key, (c, kk) => c.getString(kk), `--${key}`);
+        const v = pick(`broker.ssl.${k}`, stringValue, (c, kk) => c.getString(kk));
         return v === undefined ? [] : [[k, v]];
       }),
     ) as SslOptions,
@@ -727,6 +1039,8 @@ export interface NodeHost extends NodeEndpoint {
   peer(host: string, port: number, options?: { retry?: number }): Promise<void>;
   /** Status and error events. */
   statusSubscriber(includeStatuses: boolean): AsyncIterable<NodeStatusEvent>;
+  /** Serves Broker's WebSocket API on host:port (Broker's `broker.web-socket.*`). */
+  listenWebSocket?(host: string, port: number, options?: { bufferSize?: number }): Promise<unknown>;
   /** Attaches a master with the in-memory backend (may throw a `BrokerError`). */
   attachMaster(name: string): NodeStore;
   /** Attaches a clone of a store. */
@@ -981,7 +1295,14 @@ export async function runNode(
   opts: NodeOptions,
   p: NodePrinter,
   createEndpoint: (
-    o: { id?: string; disableSsl?: boolean; ssl?: SslOptions; disableForwarding?: boolean },
+    o: {
+      id?: string;
+      disableSsl?: boolean;
+      ssl?: SslOptions;
+      disableForwarding?: boolean;
+      ttl?: number;
+      peerBufferSize?: number;
+    },
   ) => NodeHost = (o) => new Endpoint(o),
 ): Promise<number> {
   const ep = createEndpoint({
@@ -989,6 +1310,8 @@ export async function runNode(
     disableSsl: opts.disableSsl,
     ssl: opts.ssl,
     disableForwarding: opts.disableForwarding,
+    ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+    ...(opts.peerBufferSize !== undefined ? { peerBufferSize: opts.peerBufferSize } : {}),
   });
   let statusTask: Promise<void> | undefined;
   const stores: NodeStore[] = [];
@@ -1002,9 +1325,25 @@ export async function runNode(
     if (opts.port !== undefined) {
       p.verbose(`listen for peers on port ${opts.port}`);
       try {
-        await ep.listen("0.0.0.0", opts.port);
+        await ep.listen(opts.address ?? NODE_DEFAULTS.address, opts.port);
       } catch (e) {
         p.err(`cannot listen on port ${opts.port}: ${e instanceof Error ? e.message : e}`);
+        return 1;
+      }
+    }
+    // Broker's endpoint serves its WebSocket API when broker.web-socket.port is set.
+    if (opts.webSocket) {
+      const ws = opts.webSocket;
+      p.verbose(`listen for WebSocket clients on port ${ws.port}`);
+      try {
+        if (!ep.listenWebSocket) throw new Error("no WebSocket server here");
+        await ep.listenWebSocket(ws.address, ws.port, { bufferSize: ws.bufferSize });
+      } catch (e) {
+        p.err(
+          `cannot listen for WebSocket clients on port ${ws.port}: ${
+            e instanceof Error ? e.message : e
+          }`,
+        );
         return 1;
       }
     }
@@ -1050,7 +1389,10 @@ export async function runNode(
 
 /**
  * Loads the config, resolves the options and runs the node; prints errors
- * as one line on stderr. Returns the exit code (0 ok, 1 error).
+ * as one line on stderr. Returns the exit code (0 ok, 1 error). A bad
+ * command-line value throws a `UsageError` before anything runs (the
+ * program prints it and exits with 2). With `--dump-config`, prints the
+ * settings on stderr instead, as broker-node does.
  *
  * @example
  * ```ts
@@ -1066,14 +1408,21 @@ export async function nodeMain(
   const color = output.color ?? (output.write ? undefined : stdioColors());
   let p = new NodePrinter({ verbose: false, write: output.write, color });
   try {
-    const opts = resolveNodeOptions(cli, await loadNodeConfig(cli.configFile), env);
+    const config = await loadNodeConfig(cli.configFile);
+    if (cli.dumpConfig) {
+      // Types are checked first (a bad value is a usage error), as CAF does before dumping.
+      const path = cli.configFile ?? (config ? "caf-application.conf" : undefined);
+      (output.write ?? writeToStdio)("stderr", nodeDumpConfig(cli, config, env, path));
+      return 0;
+    }
+    const opts = resolveNodeOptions(cli, config, env);
     p = new NodePrinter({ verbose: opts.verbose, write: output.write, color });
-    const dir = env.BROKER_RECORDING_DIRECTORY;
+    const dir = opts.recordingDirectory;
     if (!dir) return await runNode(opts, p);
     // Record what this node publishes, the way Broker's recorder does: shapes in a generator file.
     const recording = await RecordingDirectory.open(
       dir,
-      Number(env.BROKER_OUTPUT_GENERATOR_FILE_CAP ?? Infinity),
+      opts.outputGeneratorFileCap ?? Infinity,
       opts,
     );
     // Broker's recorder wrote as it went; ours keeps the file in memory, so a
@@ -1093,13 +1442,15 @@ export async function nodeMain(
       await recording.close();
     }
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     p.err(e instanceof Error ? e.message : String(e));
     return 1;
   }
 }
 
 /**
- * The environment variables broker-node reads (just `BROKER_PORT`).
+ * The environment variables broker-node reads: `BROKER_PORT`, and Broker's
+ * `BROKER_*` settings (`BROKER_ENV_KEYS`: recording, WebSocket port ...).
  *
  * @example
  * ```ts
@@ -1109,13 +1460,7 @@ export async function nodeMain(
  */
 export function readNodeEnv(): NodeEnv {
   const env: NodeEnv = {};
-  for (
-    const k of [
-      "BROKER_PORT",
-      "BROKER_RECORDING_DIRECTORY",
-      "BROKER_OUTPUT_GENERATOR_FILE_CAP",
-    ] as const
-  ) {
+  for (const k of ["BROKER_PORT", ...Object.keys(BROKER_ENV_KEYS)]) {
     try {
       const v = Deno.env.get(k);
       if (v !== undefined) env[k] = v;
@@ -1128,12 +1473,14 @@ export function readNodeEnv(): NodeEnv {
 
 /** The environment variables `broker node` reads. */
 export interface NodeEnv {
-  /** Port to listen on, as broker-node reads it (`29001/tcp`). */
+  /** Port to listen on, as broker-node reads it (`29001/tcp`); overrides the command line. */
   BROKER_PORT?: string;
   /** Where to record what this node publishes (Broker's recorder layout). */
   BROKER_RECORDING_DIRECTORY?: string;
   /** Most messages to record. */
   BROKER_OUTPUT_GENERATOR_FILE_CAP?: string;
+  /** Broker's other `BROKER_*` settings (`BROKER_ENV_KEYS`), over the config file. */
+  [name: string]: string | undefined;
 }
 
 /**
@@ -1298,7 +1645,9 @@ export class RecordingDirectory {
 }
 
 /**
- * Registers `node` on `program`. Its action hands the parsed values to `run`
+ * Registers `node` on `program`, with every option broker-node takes
+ * (`NODE_OPTIONS`; Broker's metrics and CAF's options show in `--long-help`
+ * only, as in broker-node). Its action hands the parsed values to `run`
  * (`nodeMain`, or a stand-in in tests) and reports the exit code through
  * `setExitCode` instead of exiting, so callers decide when to exit.
  *
@@ -1319,33 +1668,26 @@ export function registerNodeCommand(
     .description(
       "a drop-in for broker-node: relay, answer pings (pong) or measure round trips (ping)",
     )
-    .option("--config-file <path>", "read defaults from this CAF config file")
-    .option("-t, --topics <list>", 'topics for sending/receiving messages, e.g. \'["/a","/b"]\'')
-    .option("-p, --port <port>", "port to listen for incoming peerings (also BROKER_PORT)")
-    .option("--peers <list>", "peers to connect to, e.g. '[<tcp://127.0.0.1:29001>]'")
-    .option("-m, --mode <mode>", "'relay' (default), 'ping', or 'pong'")
-    .option("-v, --verbose", "print status and debug output")
-    .option("-r, --rate", "print the message rate once per second (relay mode, with -v)")
-    .option("-N, --name <name>", "set node name")
-    .option("-n, --num-messages <n>", "number of pings (default: 100, ping mode only)")
-    .option("-s, --payload-size <bytes>", "additional number of bytes per ping")
-    .option(
-      "--rendezvous-retry <timespan>",
-      "delay before repeating the first ping (default: 250ms)",
+    .option("--long-help", "print help with every option (Broker's metrics, CAF's) and exit")
+    .option("--dump-config", "print the configuration to stderr and exit");
+  addCafOptions(command, NODE_OPTIONS)
+    .addHelpText(
+      "after",
+      `
+Values as broker-node takes them: lists in CAF syntax ('["/a","/b"]',
+'[<tcp://127.0.0.1:29001>]'; peers also as 127.0.0.1:29001), durations with
+units (250ms, 1s; a bare number is seconds), ports as 29001 or 29001/tcp.
+Settings merge as in broker-node: defaults, the config file (CAF syntax, keys
+as --dump-config shows them), BROKER_* variables, the command line; BROKER_PORT
+last.`,
     )
-    .option(
-      "--warm-up <n>",
-      "ping mode: unmeasured full-size round trips (as ping 0) before measuring (default: 0)",
-    )
-    .option("--endpoint-id <uuid>", "use this endpoint ID")
-    .option("--disable-ssl", "use unencrypted communication")
-    .option(
-      "--master-stores <list>",
-      "stores to attach as masters (in memory), e.g. '[\"kv\"]'",
-    )
-    .option("--clone-stores <list>", "stores to attach as clones, e.g. '[\"kv\"]'");
-  addSslOptions(command)
-    .action(async (opts) => {
+    .action(async (opts: NodeCliValues, cmd: CommandUnknownOpts) => {
+      if (opts.longHelp) {
+        showLongHelp(cmd);
+        cmd.outputHelp();
+        setExitCode(0);
+        return;
+      }
       setExitCode(await run(opts));
     });
 }

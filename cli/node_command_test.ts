@@ -19,6 +19,7 @@ import {
 import { waitUntil } from "../tests/store_helpers.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { parseCafConfig } from "./caf_config.ts";
+import { UsageError } from "./cli_values.ts";
 import {
   formatStatusEvent,
   formatTimespan,
@@ -202,6 +203,15 @@ function options(overrides: Partial<NodeOptions> = {}): NodeOptions {
   };
 }
 
+function assertUsageError(f: () => unknown, message: string | RegExp): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof UsageError, String(e));
+    if (typeof message === "string") assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    return true;
+  });
+}
+
 function assertBrokerError(f: () => unknown, message: string | RegExp): void {
   assert.throws(f, (e: unknown) => {
     assert.ok(e instanceof BrokerError, String(e));
@@ -221,6 +231,7 @@ Deno.test("resolveNodeOptions: broker-node's defaults", () => {
     verbose: false,
     rate: false,
     port: undefined,
+    address: "0.0.0.0",
     peers: [],
     numMessages: 100,
     payloadSize: 0,
@@ -290,56 +301,86 @@ Deno.test("resolveNodeOptions: the name defaults to the mode", () => {
   assert.equal(resolveNodeOptions({ topics: '"/a"', mode: "ping" }).name, "ping");
 });
 
-Deno.test("resolveNodeOptions: broker-node's error messages, in its order", () => {
-  assertBrokerError(() => resolveNodeOptions({}), "no topics specified");
-  assertBrokerError(() => resolveNodeOptions({ topics: "[]" }), "no topics specified");
-  assertBrokerError(() => resolveNodeOptions({ mode: "x" }), "no topics specified");
-  assertBrokerError(() => resolveNodeOptions({ topics: '"/a"', mode: "x" }), "invalid mode: x");
-  assertBrokerError(
+Deno.test("resolveNodeOptions: broker-node's checks, in its order, as usage errors", () => {
+  const noTopics = `--topics: no topics specified (e.g. -t '["/topic"]')`;
+  assertUsageError(() => resolveNodeOptions({}), noTopics);
+  assertUsageError(() => resolveNodeOptions({ topics: "[]" }), noTopics);
+  assertUsageError(() => resolveNodeOptions({ mode: "x" }), noTopics);
+  assertUsageError(
+    () => resolveNodeOptions({ topics: '"/a"', mode: "x" }),
+    '--mode: expected one of relay, ping, pong; got "x"',
+  );
+  assertUsageError(
     () => resolveNodeOptions({ endpointId: "xyz", mode: "x" }),
+    /^--endpoint-id: expected a UUID such as .*, got "xyz"$/,
+  );
+  // From a config file, broker-node's own messages.
+  const file = (text: string) => parseCafConfig(`topics = ["/a"]\n${text}`);
+  assertBrokerError(() => resolveNodeOptions({}, file('mode = "x"')), "invalid mode: x");
+  assertBrokerError(
+    () => resolveNodeOptions({}, file('endpoint-id = "xyz"')),
     "endpoint-id must be a valid UUID",
   );
 });
 
-Deno.test("resolveNodeOptions: bad values name their option", () => {
+Deno.test("resolveNodeOptions: bad values name their option and what it takes", () => {
   const t = '"/a"';
-  assertBrokerError(() => resolveNodeOptions({ topics: "/a" }), /^--topics: line 1, column 1: /);
-  assertBrokerError(
+  // Bare topics and host:port peers, as every other subcommand takes them.
+  assert.deepEqual(resolveNodeOptions({ topics: "/a,/b" }).topics, ["/a", "/b"]);
+  assert.deepEqual(
+    resolveNodeOptions({ topics: t, peers: "127.0.0.1:1,[::1]:2" }).peers.map((p) => p.text),
+    ["tcp://127.0.0.1:1", "tcp://[::1]:2"],
+  );
+  assert.equal(resolveNodeOptions({ topics: t, rendezvousRetry: "2" }).rendezvousRetryMs, 2000);
+  assertUsageError(
     () => resolveNodeOptions({ topics: "[1]" }),
-    /^--topics: expected quoted strings/,
+    /^--topics: expected quoted topics/,
   );
-  assertBrokerError(
-    () => resolveNodeOptions({ topics: t, numMessages: "abc" }),
-    /^--num-messages: /,
-  );
-  assertBrokerError(
-    () => resolveNodeOptions({ topics: t, numMessages: "-1" }),
-    /^--num-messages: /,
-  );
-  assertBrokerError(
+  for (const bad of ["abc", "-1", "1e999", "", "1.5"]) {
+    assertUsageError(
+      () => resolveNodeOptions({ topics: t, numMessages: bad }),
+      /^--num-messages: expected a whole number from 0 to 18446744073709551615, got /,
+    );
+  }
+  assertUsageError(
     () => resolveNodeOptions({ topics: t, payloadSize: "1.5" }),
-    /^--payload-size: /,
+    /^--payload-size: expected a whole number/,
   );
-  assertBrokerError(
+  assertUsageError(() => resolveNodeOptions({ topics: t, ttl: "70000" }), /^--ttl: .* 0 to 65535/);
+  assertUsageError(
     () => resolveNodeOptions({ topics: t, port: "70000" }),
-    /^--port: invalid port/,
+    /^--port: expected a port such as 29001/,
   );
-  assertBrokerError(() => resolveNodeOptions({ topics: t, port: "x" }), /^--port: invalid port/);
-  assertBrokerError(
+  assertUsageError(() => resolveNodeOptions({ topics: t, port: "x" }), /^--port: expected a port/);
+  assertUsageError(
     () => resolveNodeOptions({ topics: t }, undefined, { BROKER_PORT: "x" }),
-    /^BROKER_PORT: /,
+    /^BROKER_PORT: invalid port "x"/,
   );
-  assertBrokerError(
+  assertUsageError(
+    () => resolveNodeOptions({ topics: t }, undefined, { BROKER_OUTPUT_GENERATOR_FILE_CAP: "x" }),
+    /^BROKER_OUTPUT_GENERATOR_FILE_CAP: expected a whole number/,
+  );
+  assertUsageError(
     () => resolveNodeOptions({ topics: t, peers: "[1]" }),
     /^--peers: expected <tcp/,
   );
-  assertBrokerError(
+  assertUsageError(
     () => resolveNodeOptions({ topics: t, peers: '["nope"]' }),
-    /^--peers: invalid URI/,
+    /^--peers: no port in "nope"/,
   );
-  assertBrokerError(
-    () => resolveNodeOptions({ topics: t, rendezvousRetry: "5" }),
-    /^--rendezvous-retry: /,
+  for (const bad of ["abc", "-1", "1e999", ""]) {
+    assertUsageError(
+      () => resolveNodeOptions({ topics: t, rendezvousRetry: bad }),
+      /^--rendezvous-retry: expected a duration such as 500ms/,
+    );
+  }
+  assertUsageError(
+    () => resolveNodeOptions({ topics: t, address: "1.2.3.4:5" }),
+    /^--address: expected an IP address or host name/,
+  );
+  assertUsageError(
+    () => resolveNodeOptions({ topics: t, peerBufferSize: "0" }),
+    /^--peer-buffer-size: expected a whole number ≥ 1/,
   );
 });
 
@@ -362,24 +403,24 @@ Deno.test("resolveNodeOptions: bad store lists are one-line errors naming the op
   for (const flag of ["masterStores", "cloneStores"] as const) {
     const name = flag === "masterStores" ? "--master-stores" : "--clone-stores";
     // broker-node rejects unquoted names and broken lists too (CAF's invalid_argument).
-    assertBrokerError(
+    assertUsageError(
       () => resolveNodeOptions({ topics: t, [flag]: "kv" }),
-      new RegExp(`^${name}: line 1, column 1: unquoted string "kv": strings need quotes$`),
+      new RegExp(`^${name}: line 1, column 1: unquoted string "kv": strings need quotes`),
     );
-    assertBrokerError(
+    assertUsageError(
       () => resolveNodeOptions({ topics: t, [flag]: '["kv"' }),
       new RegExp(`^${name}: line 1`),
     );
-    assertBrokerError(
+    assertUsageError(
       () => resolveNodeOptions({ topics: t, [flag]: "[kv]" }),
       new RegExp(`^${name}: line 1`),
     );
-    assertBrokerError(
+    assertUsageError(
       () => resolveNodeOptions({ topics: t, [flag]: "[1]" }),
       `${name}: expected quoted strings, got 1`,
     );
     // broker-node would attach a store on the bare `<$>/data/...` topics; we refuse.
-    assertBrokerError(
+    assertUsageError(
       () => resolveNodeOptions({ topics: t, [flag]: '["kv", ""]' }),
       `${name}: empty store name`,
     );
@@ -858,10 +899,8 @@ Deno.test("nodeMain: one-line errors and exit code 1", async () => {
       code: 1,
       err: [`cannot read configuration file ${dir}/none.cfg: no such file\n`],
     });
-    assert.deepEqual(await run({ topics: '"/a"', mode: "foo" }), {
-      code: 1,
-      err: ["invalid mode: foo\n"],
-    });
+    // A bad command-line value is a usage error, for the program to print (exit code 2).
+    await assert.rejects(() => run({ topics: '"/a"', mode: "foo" }), UsageError);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -1343,16 +1382,19 @@ Deno.test(
     try {
       const cfg = `${dir}/n.cfg`;
       await Deno.writeTextFile(cfg, 'topics = ["/t"]\nclone-stores = "kv"\n');
-      const cases: [string[], string][] = [
+      // Command-line values are usage errors (exit code 2), the config file's are not (1).
+      const cases: [string[], string, number][] = [
         [
           ["--master-stores=kv"],
-          '--master-stores: line 1, column 1: unquoted string "kv": strings need quotes\n',
+          'broker node: --master-stores: line 1, column 1: unquoted string "kv": strings need quotes',
+          2,
         ],
-        [['--clone-stores=["kv"'], "--clone-stores: line 1, column 6: "],
-        [['--master-stores=["kv", ""]'], "--master-stores: empty store name\n"],
+        [['--clone-stores=["kv"'], "broker node: --clone-stores: line 1, column 6: ", 2],
+        [['--master-stores=["kv", ""]'], "broker node: --master-stores: empty store name\n", 2],
         [
           [`--config-file=${cfg}`],
           `${cfg}: line 2, column 1: clone-stores must be a list, not "kv"\n`,
+          1,
         ],
       ];
       const runs = cases.map(([args]) =>
@@ -1360,7 +1402,7 @@ Deno.test(
       );
       for (const [i, p] of runs.entries()) {
         const { code } = await p.status;
-        assert.equal(code, 1, p.describe());
+        assert.equal(code, cases[i][2], p.describe());
         assert.equal(p.out, "", p.describe());
         assert.ok(p.err.startsWith(cases[i][1]), p.describe());
         assert.equal(p.err.split("\n").length, 2, p.describe());
