@@ -623,7 +623,7 @@ export function parseStoreRequest(
     usage(`--type types the values after the key; '${op}' takes none (--key-type types the key)`);
   }
   if (keyType && !hasKey) usage(`'${op}' takes no key for --key-type to type`);
-  const read = (text: string, t: ValueType | undefined): Data => {
+  const read = (text: string, t: ValueType | undefined, option: string): Data => {
     if (typing.json) {
       try {
         return dataFromJson(text);
@@ -631,13 +631,20 @@ export function parseStoreRequest(
         return usage(`not Broker's JSON: ${text} (${(e as Error).message})`);
       }
     }
-    return t ? parseTypedValue(text, t) : parseCliValue(text);
+    if (!t) return parseCliValue(text);
+    try {
+      return parseTypedValue(text, t);
+    } catch (e) {
+      // Name the option that asked for the type.
+      if (e instanceof UsageError) throw new UsageError(option, e.message);
+      throw e;
+    }
   };
   const [key, ...rest] = args;
   return {
     op,
-    key: hasKey && key !== undefined ? read(key, keyType) : undefined,
-    values: rest.map((a) => read(a, type)),
+    key: hasKey && key !== undefined ? read(key, keyType, "--key-type") : undefined,
+    values: rest.map((a) => read(a, type, "--type")),
   };
 }
 
@@ -1040,7 +1047,10 @@ export function registerStoreCommand(
     .argument("<name>", "the store's name")
     .argument("<operation>", "what to do")
     .argument("[args...]", "the key, then values (typed as below)")
-    .option("-p, --peers <list>", "where the master is reachable: host:port or '[\"h:p\", ...]'")
+    .option(
+      "-p, --peers <list>",
+      "where the master is reachable: host:port, <tcp://host:port>, or a list of them",
+    )
     .option("--json", "read arguments and print results (and events) in Broker's JSON")
     .option("--type <type>", `type of the values after the key: ${VALUE_TYPES.join(", ")}`)
     .option("--key-type <type>", "type of the key (same types)")
