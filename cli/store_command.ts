@@ -147,7 +147,10 @@ function usage(message: string): never {
 
 // ------------------------------------------------------------------ typing
 
-const NS_PER: Readonly<Record<string, bigint>> = {
+/** The units a timespan takes (CAF's, and `d` for days). */
+export type DurationUnit = "ns" | "us" | "ms" | "s" | "min" | "h" | "d";
+
+const NS_PER: Readonly<Record<DurationUnit, bigint>> = {
   ns: 1n,
   us: 1_000n,
   ms: 1_000_000n,
@@ -184,12 +187,12 @@ function scaleDecimal(whole: string, fraction: string, unit: bigint, text: strin
  * console.log(parseDurationNs("1.5s"), parseDurationNs("250", "ms")); // 1500000000n 250000000n
  * ```
  */
-export function parseDurationNs(text: string, bareUnit?: keyof typeof NS_PER): bigint | undefined {
+export function parseDurationNs(text: string, bareUnit?: DurationUnit): bigint | undefined {
   const m = DURATION_RE.exec(
     bareUnit && /^[-+]?[0-9]+(\.[0-9]+)?$/.test(text) ? text + bareUnit : text,
   );
   if (!m) return undefined;
-  const ns = scaleDecimal(m[2], m[3] ?? "", NS_PER[m[4]], text);
+  const ns = scaleDecimal(m[2], m[3] ?? "", NS_PER[m[4] as DurationUnit], text);
   return inRange(m[1] === "-" ? -ns : ns, LIMITS.I64_MIN, LIMITS.I64_MAX, text, "timespan");
 }
 
@@ -465,7 +468,7 @@ function formatReal(x: number): string {
 }
 
 function formatDuration(ns: bigint): string {
-  for (const unit of ["d", "h", "min", "s", "ms", "us"]) {
+  for (const unit of ["d", "h", "min", "s", "ms", "us"] as const) {
     if (ns !== 0n && ns % NS_PER[unit] === 0n) return `${ns / NS_PER[unit]}${unit}`;
   }
   return `${ns}ns`;
