@@ -32,6 +32,7 @@ import {
   parseCafValue,
 } from "./caf_config.ts";
 import { parseDuration, UsageError } from "./cli_values.ts";
+import { BrokerError } from "../engine/errors.ts";
 
 /** The value types of Broker's and CAF's options, as their help prints them. */
 export type CafOptionType =
@@ -403,14 +404,9 @@ export function showLongHelp(cmd: CommandUnknownOpts): void {
   for (const o of cmd.options) o.hidden = false;
 }
 
-/** The raw text of an option as commander holds it (`true` for a flag), by its spec. */
-export function cliText(
-  cmd: CommandUnknownOpts,
-  spec: CafOptionSpec,
-): string | boolean | undefined {
-  const opt = cmd.options.find((o) => o.long === optionFlag(spec));
-  if (!opt) return undefined;
-  return cmd.getOptionValue(opt.attributeName()) as string | boolean | undefined;
+/** Commander's name for an option's value (`--num-messages` → `numMessages`). */
+export function attributeName(spec: CafOptionSpec): string {
+  return new Option(`${optionFlag(spec)} <x>`).attributeName();
 }
 
 function integerRange(type: CafOptionType): [bigint, bigint] {
@@ -455,7 +451,9 @@ export function parseCafOptionValue(
     case "uint16":
     case "int32": {
       const [min, max] = integerRange(type);
-      const what = `a whole number from ${min} to ${max}`;
+      const what = type === "uint64"
+        ? "a whole number ≥ 0"
+        : `a whole number from ${min} to ${max}`;
       let v: ConfigValue;
       try {
         v = parseCafValue(text);
@@ -512,25 +510,41 @@ export function parseCafOptionValue(
   }
 }
 
+/** An option with, optionally, its own way to read a value (lists in `broker`'s forms). */
+export type CafOptionWithParser = CafOptionSpec & {
+  /** Reads the text as the option's value; a bad one throws a `UsageError`. */
+  readonly parse?: (text: string | boolean, source: string) => ConfigValue;
+};
+
 /**
- * The values the command line gives for `specs`, typed, by CAF key. A bad
- * one throws a `UsageError`.
+ * The values the command line gives for `specs` (commander's option values,
+ * by attribute name), typed, by CAF key. A bad one throws a `UsageError`.
+ * `--web_socket-buffer-size` also sets `broker.web-socket-buffer-size`, as
+ * in Broker.
  *
  * @example
- * ```ts ignore
- * const given = cafValuesFromCli(command, BROKER_GLOBAL_OPTIONS); // e.g. broker.ttl → 5n
+ * ```ts
+ * import { BROKER_GLOBAL_OPTIONS, cafValuesFromCli } from "./broker_config.ts";
+ * console.log(cafValuesFromCli({ ttl: "5" }, BROKER_GLOBAL_OPTIONS).get("broker.ttl"));
+ * // { type: "integer", value: 5n }
  * ```
  */
 export function cafValuesFromCli(
-  cmd: CommandUnknownOpts,
-  specs: readonly CafOptionSpec[],
+  cli: Readonly<Record<string, unknown>>,
+  specs: readonly CafOptionWithParser[],
 ): Map<string, ConfigValue> {
   const out = new Map<string, ConfigValue>();
   for (const spec of specs) {
-    const text = cliText(cmd, spec);
+    const text = cli[attributeName(spec)] as string | boolean | undefined;
     if (text === undefined) continue;
-    out.set(spec.key, parseCafOptionValue(text, spec.type, optionFlag(spec)));
+    const flag = optionFlag(spec);
+    out.set(
+      spec.key,
+      spec.parse ? spec.parse(text, flag) : parseCafOptionValue(text, spec.type, flag),
+    );
   }
+  const ws = out.get("broker.web_socket-buffer-size");
+  if (ws) out.set("broker.web-socket-buffer-size", ws);
   return out;
 }
 
@@ -672,4 +686,23 @@ export function renderCafDump(entries: ReadonlyMap<string, ConfigValue>): string
   };
   walk(root, "");
   return lines.map((l) => `${l}\n`).join("");
+}
+
+/**
+ * Runs `f`; a `BrokerError` it throws about a command-line value becomes a
+ * `UsageError` naming `flag` (the program exits with 2 for those).
+ *
+ * @example
+ * ```ts ignore
+ * const port = usage("--port", () => portFromConfig(value, "--port"));
+ * ```
+ */
+export function usage<T>(flag: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UsageError || !(e instanceof BrokerError)) throw e;
+    const detail = e.message.startsWith(`${flag}: `) ? e.message.slice(flag.length + 2) : e.message;
+    throw new UsageError(flag, detail);
+  }
 }

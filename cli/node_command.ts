@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import process from "node:process";
 import { SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import {
@@ -33,12 +33,15 @@ import {
   BROKER_SECTION_OPTIONS,
   CAF_OPTIONS,
   type CafOptionSpec,
+  type CafOptionWithParser,
+  cafValuesFromCli,
   cafValuesFromEnv,
   dumpEntries,
   optionFlag,
   parseCafOptionValue,
   renderCafDump,
   showLongHelp,
+  usage,
 } from "./broker_config.ts";
 import {
   type HostPort,
@@ -301,9 +304,7 @@ const peerList = (text: string | boolean, source: string): ConfigValue => {
  * broker-node's own options (besides Broker's, `BROKER_GLOBAL_OPTIONS`),
  * in its order, with its names, and ours (`--address`, `--warm-up`).
  */
-export const NODE_OWN_OPTIONS: readonly (CafOptionSpec & {
-  parse?: (text: string | boolean, source: string) => ConfigValue;
-})[] = [
+export const NODE_OWN_OPTIONS: readonly CafOptionWithParser[] = [
   { key: "verbose", short: "v", type: "bool", help: "print status and debug output" },
   {
     key: "rate",
@@ -409,9 +410,7 @@ const CONFIG_FILE: CafOptionSpec = {
  * Broker's global ones, broker-node's own, Broker's `broker.*` sections and
  * CAF's `caf.*`.
  */
-export const NODE_OPTIONS: readonly (CafOptionSpec & {
-  parse?: (text: string | boolean, source: string) => ConfigValue;
-})[] = [
+export const NODE_OPTIONS: readonly CafOptionWithParser[] = [
   CONFIG_FILE,
   DISABLE_SSL,
   ...BROKER_GLOBAL_OPTIONS,
@@ -422,8 +421,7 @@ export const NODE_OPTIONS: readonly (CafOptionSpec & {
 
 /**
  * The command line's values, typed by each option's type, by CAF key (a
- * bad value is a `UsageError`). `--web_socket-buffer-size` also sets
- * `broker.web-socket-buffer-size`, as in Broker.
+ * bad value is a `UsageError`).
  *
  * @example
  * ```ts
@@ -432,19 +430,7 @@ export const NODE_OPTIONS: readonly (CafOptionSpec & {
  * ```
  */
 export function nodeCliEntries(cli: NodeCliValues): Map<string, ConfigValue> {
-  const out = new Map<string, ConfigValue>();
-  for (const spec of NODE_OPTIONS) {
-    const text = cli[attributeName(spec)];
-    if (text === undefined) continue;
-    const flag = optionFlag(spec);
-    out.set(
-      spec.key,
-      spec.parse ? spec.parse(text, flag) : parseCafOptionValue(text, spec.type, flag),
-    );
-  }
-  const ws = out.get("broker.web_socket-buffer-size");
-  if (ws) out.set("broker.web-socket-buffer-size", ws);
-  return out;
+  return cafValuesFromCli(cli, NODE_OPTIONS);
 }
 
 /**
@@ -470,27 +456,6 @@ export function nodeDumpConfig(
     ? new Map([...config.values, ["config-file", { type: "string", value: configPath } as const]])
     : config?.values;
   return renderCafDump(dumpEntries([file, cafValuesFromEnv(env), cliEntries]));
-}
-
-/** Commander's name for an option's value (`--num-messages` → `numMessages`). */
-function attributeName(spec: CafOptionSpec): string {
-  return new Option(`${optionFlag(spec)} <x>`).attributeName();
-}
-
-/**
- * Runs `f`; a `BrokerError` it throws about a command-line value becomes a
- * `UsageError` naming `flag` (the program exits with 2 for those).
- */
-function usage<T>(flag: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof UsageError || !(e instanceof BrokerError)) throw e;
-    throw new UsageError(
-      flag,
-      e.message.startsWith(`${flag}: `) ? e.message.slice(flag.length + 2) : e.message,
-    );
-  }
 }
 
 /**

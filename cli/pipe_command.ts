@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import { endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import { lines } from "./self.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
@@ -15,9 +15,38 @@ import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str
 
 // The peer syntax is shared by every subcommand; `broker store` imports it from here.
 export { type HostPort, parsePeerList } from "./cli_values.ts";
-import { parsePeerList } from "./cli_values.ts";
+import {
+  parseBindAddress,
+  parseChoice,
+  parseCount,
+  parsePeerList,
+  parsePort,
+  UsageError,
+} from "./cli_values.ts";
+import {
+  addCafOptions,
+  BROKER_ENV_KEYS,
+  BROKER_GLOBAL_OPTIONS,
+  BROKER_SECTION_OPTIONS,
+  CAF_OPTIONS,
+  type CafOptionWithParser,
+  cafValuesFromCli,
+  cafValuesFromEnv,
+  dumpEntries,
+  optionFlag,
+  renderCafDump,
+  showLongHelp,
+  usage,
+} from "./broker_config.ts";
+import {
+  type CafConfig,
+  type ConfigValue,
+  formatConfigValue,
+  parseCafConfig,
+} from "./caf_config.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
 
-/** Values of `broker pipe`'s options as commander hands them over. */
+/** Values of `broker pipe`'s options as commander hands them over (raw text; flags `true`). */
 export interface PipeCliValues extends SslCliValues {
   /** `--mode`, as given. */
   mode?: string;
@@ -27,17 +56,31 @@ export interface PipeCliValues extends SslCliValues {
   peers?: string;
   /** `--local-port`, as given. */
   localPort?: string;
+  /** `--address`, as given. */
+  address?: string;
   /** `--message-cap`, as given. */
   messageCap?: string;
+  /** `--count`, as given (the same as `--message-cap`). */
+  count?: string;
+  /** `--impl`, as given. */
+  impl?: string;
   /** `--rate`, as given. */
   rate?: boolean;
   /** `--json`, as given. */
   json?: boolean;
+  /** `--config-file`, as given. */
+  configFile?: string;
+  /** `--dump-config`: print the settings and exit. */
+  dumpConfig?: boolean;
+  /** `--long-help`: help with every option. */
+  longHelp?: boolean;
+  /** Broker's and CAF's options (`--ttl` ...), as given. */
+  [option: string]: string | boolean | undefined;
 }
 
 /** Parsed options. */
 export interface PipeOptions {
-  /** Publish stdin lines, or print what arrives. */
+  /** Publish stdin lines (or the body), or print what arrives. */
   mode: "publish" | "subscribe";
   /** The topic. */
   topic: string;
@@ -45,19 +88,111 @@ export interface PipeOptions {
   peers: { host: string; port: number }[];
   /** Port to listen on (0: none). */
   localPort: number;
-  /** Stop after this many messages (0: never). */
+  /** Address to listen on with `localPort` (default 0.0.0.0). */
+  address?: string;
+  /** Stop after this many messages (0: never; with a body, how often to send it). */
   cap: number;
   /** Print the rate once per second instead of messages. */
   rate: boolean;
   /** Values in Broker's JSON instead of strings and text. */
   json: boolean;
-  /** TLS or plain TCP (see `endpointSslOptions`). */
-  endpoint?: { disableSsl: boolean; ssl?: SslOptions };
+  /** Publish this (a command-line argument) instead of stdin lines. */
+  body?: string;
+  /** TLS or plain TCP (see `endpointSslOptions`), and Broker's endpoint settings. */
+  endpoint?: {
+    disableSsl: boolean;
+    ssl?: SslOptions;
+    ttl?: number;
+    peerBufferSize?: number;
+    disableForwarding?: boolean;
+  };
 }
 
+const pipePeers = (text: string | boolean, source: string): ConfigValue => ({
+  type: "list",
+  value: parsePeerList(String(text), source).map((p) => ({
+    type: "string",
+    value: p.host.includes(":") ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`,
+  })),
+});
+
+/** broker-pipe's own options, with its names and letters, and ours. */
+export const PIPE_OWN_OPTIONS: readonly CafOptionWithParser[] = [
+  {
+    key: "rate",
+    short: "r",
+    type: "bool",
+    help: "print the rate of messages once per second instead of the message content",
+  },
+  {
+    key: "peers",
+    short: "p",
+    type: "list",
+    help: "peers to connect to: host:port, [v6]:port, tcp://host:port, or a list '[\"h:p\", ...]'",
+    parse: pipePeers,
+  },
+  {
+    key: "local-port",
+    short: "l",
+    type: "uint64",
+    meta: "<port>",
+    help: "port to accept peers on (default: 0, none)",
+  },
+  {
+    key: "address",
+    type: "string",
+    meta: "<addr>",
+    help: "address to listen on with --local-port (default: 0.0.0.0, all IPv4 interfaces)",
+  },
+  { key: "topic", short: "t", type: "string", meta: "<topic>", help: "topic to send or receive" },
+  {
+    key: "mode",
+    short: "m",
+    type: "string",
+    meta: "<mode>",
+    help: "publish or subscribe (default: publish when a body is given)",
+  },
+  {
+    key: "impl",
+    short: "i",
+    type: "string",
+    meta: "<impl>",
+    help: "broker-pipe's implementation: blocking, select or stream (all the same here)",
+  },
+  {
+    key: "message-cap",
+    short: "c",
+    type: "uint64",
+    help:
+      "stop after this many messages sent or received; with a body, send it this often (default: no limit; with a body: 1)",
+  },
+];
+
+/** Every option `broker pipe` takes, as `broker-pipe --long-help` lists them. */
+export const PIPE_OPTIONS: readonly CafOptionWithParser[] = [
+  {
+    key: "config-file",
+    type: "string",
+    meta: "<path>",
+    help: "sets a path to a configuration file (CAF syntax, keys as --dump-config shows them)",
+  },
+  {
+    key: "broker.disable-ssl",
+    long: "disable-ssl",
+    type: "bool",
+    help: "use unencrypted communication (the default without a certificate)",
+  },
+  ...BROKER_GLOBAL_OPTIONS,
+  ...PIPE_OWN_OPTIONS,
+  ...BROKER_SECTION_OPTIONS,
+  ...CAF_OPTIONS,
+];
+
 /**
- * Checks and converts the options; throws an Error with broker-pipe's kind
- * of message for bad input.
+ * Checks and converts the options, merged as broker-pipe merges them (the
+ * config file, `BROKER_*` variables, the command line); a bad command-line
+ * value throws a `UsageError` naming the option and what it takes, a bad
+ * config-file value a `BrokerError`.
  *
  * @example
  * ```ts
@@ -66,28 +201,115 @@ export interface PipeOptions {
  * console.log(o.peers); // [{ host: "127.0.0.1", port: 9999 }]
  * ```
  */
-export function resolvePipeOptions(cli: PipeCliValues): PipeOptions {
-  const mode = cli.mode ?? "";
-  if (mode !== "publish" && mode !== "subscribe") {
-    throw new Error("invalid mode: expected 'publish' or 'subscribe'");
+export function resolvePipeOptions(
+  cli: PipeCliValues,
+  body?: string,
+  config?: CafConfig,
+  env: Readonly<Record<string, string | undefined>> = {},
+): PipeOptions {
+  const given = cafValuesFromCli(cli, PIPE_OPTIONS);
+  const fromEnv = cafValuesFromEnv(env);
+  const flagOf = (key: string) => optionFlag(PIPE_OPTIONS.find((s) => s.key === key)!);
+  // The command line wins over the environment, which wins over the file.
+  function pick<T>(key: string, convert: (v: ConfigValue, source: string) => T): T | undefined {
+    const v = given.get(key);
+    if (v !== undefined) return usage(flagOf(key), () => convert(v, flagOf(key)));
+    const e = fromEnv.get(key);
+    if (e !== undefined) return convert(e, key);
+    const f = config?.get(key);
+    if (f === undefined) return undefined;
+    try {
+      return convert(f, key);
+    } catch (e) {
+      // A file's value: not a usage error, but its key and what it takes.
+      if (e instanceof UsageError) throw new BrokerError(ErrorCode.invalid_data, e.message);
+      throw e;
+    }
   }
-  if (!cli.topic) throw new Error("no topic given (-t)");
-  const peers = cli.peers ? parsePeerList(cli.peers) : [];
-  const localPort = Number(cli.localPort ?? 0);
-  const cap = Number(cli.messageCap ?? 0);
-  if (!Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {
-    throw new Error(`invalid local port: ${cli.localPort}`);
+  const text = (v: ConfigValue, source: string) => {
+    if (v.type !== "string") {
+      throw new UsageError(source, `expected a string, got ${formatConfigValue(v)}`);
+    }
+    return v.value;
+  };
+  const count = (v: ConfigValue, source: string) => {
+    if (v.type === "integer" && v.value >= 0n && v.value <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      return Number(v.value);
+    }
+    throw new UsageError(source, `expected a whole number ≥ 0, got ${formatConfigValue(v)}`);
+  };
+  const flag = (key: string) =>
+    given.has(key) ? given.get(key)!.value === true : (config?.getBool(key) ?? false);
+
+  const mode = pick(
+    "mode",
+    (v, s) => parseChoice(text(v, s), s, ["publish", "subscribe"] as const),
+  ) ?? (body !== undefined ? "publish" : undefined);
+  if (mode === undefined) {
+    throw new UsageError("--mode", "expected one of publish, subscribe (-m publish, -m subscribe)");
   }
-  if (!Number.isInteger(cap) || cap < 0) throw new Error(`invalid message cap: ${cli.messageCap}`);
+  if (body !== undefined && mode !== "publish") {
+    throw new UsageError("<body>", "a body is published: it needs -m publish (or no -m)");
+  }
+  const topic = pick("topic", text);
+  if (!topic) throw new UsageError("--topic", "a topic is required (-t /topic)");
+  pick("impl", (v, s) => parseChoice(text(v, s), s, ["blocking", "select", "stream"] as const));
+  const peers = pick("peers", (v, s) => {
+    if (v.type !== "list") throw new UsageError(s, "expected a list of host:port peers");
+    return v.value.flatMap((x) =>
+      x.type === "string" || x.type === "uri"
+        ? parsePeerList(x.type === "string" ? x.value : x.value.text, s)
+        : (() => {
+          throw new UsageError(s, `expected "host:port" peers, got ${formatConfigValue(x)}`);
+        })()
+    );
+  }) ?? [];
+  const localPort =
+    pick("local-port", (v, s) => parsePort(String(count(v, s)), s, { allowZero: true })) ??
+      0;
+  const address = pick("address", (v, s) => parseBindAddress(text(v, s), s));
+  if (cli.messageCap !== undefined && cli.count !== undefined) {
+    throw new UsageError("--count", "the same as --message-cap: give one of them");
+  }
+  const cap = cli.count !== undefined
+    ? parseCount(cli.count, "--count")
+    : (pick("message-cap", count) ?? (body !== undefined ? 1 : 0));
+  if (body !== undefined && cap === 0) {
+    throw new UsageError(
+      cli.count !== undefined ? "--count" : "--message-cap",
+      'expected a whole number ≥ 1 with a body, got "0"',
+    );
+  }
+  const ttl = pick("broker.ttl", count);
+  const peerBufferSize = pick("broker.peer-buffer-size", count);
+  if (peerBufferSize === 0) {
+    throw new UsageError("--peer-buffer-size", 'expected a whole number ≥ 1, got "0"');
+  }
+  const ssl = endpointSslOptions({
+    ...Object.fromEntries(
+      SSL_KEYS.flatMap((k) => {
+        const v = pick(`broker.ssl.${k}`, text);
+        return v === undefined ? [] : [[`broker.ssl.${k}`, v]];
+      }),
+    ),
+    disableSsl: flag("broker.disable-ssl"),
+  });
   return {
     mode,
-    topic: cli.topic,
+    topic,
     peers,
     localPort,
+    ...(address !== undefined ? { address } : {}),
     cap,
-    rate: !!cli.rate,
+    rate: flag("rate"),
     json: !!cli.json,
-    endpoint: endpointSslOptions(cli),
+    ...(body !== undefined ? { body } : {}),
+    endpoint: {
+      ...ssl,
+      ...(ttl !== undefined ? { ttl } : {}),
+      ...(peerBufferSize !== undefined ? { peerBufferSize } : {}),
+      ...(flag("broker.disable-forwarding") ? { disableForwarding: true } : {}),
+    },
   };
 }
 
@@ -122,7 +344,7 @@ export async function runPipe(
     }
   })();
   try {
-    if (o.localPort > 0) await ep.listen("0.0.0.0", o.localPort);
+    if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
     for (const p of o.peers) {
       try {
         await ep.peer(p.host, p.port, { retry: 0 });
@@ -151,9 +373,26 @@ export async function runPipe(
       return 0;
     }
     // Publish: like broker-pipe, wait until someone listens before sending.
-    if (o.peers.length > 0) await ep.awaitPeerSubscription(o.topic, 10_000).catch(() => {});
+    if (o.peers.length > 0) {
+      await ep.awaitPeerSubscription(o.topic, 10_000).catch(() =>
+        err(`*** no peer subscribed to ${o.topic} after 10s; publishing anyway`)
+      );
+    }
     const pub = ep.publisher(o.topic);
     let n = 0;
+    if (o.body !== undefined) {
+      let value: Data;
+      try {
+        value = parsePipeLine(o.body, o.json);
+      } catch (e) {
+        err(`broker pipe: <body>: ${e instanceof Error ? e.message : e}`);
+        return 1;
+      }
+      for (; n < o.cap; n++) await pub.write(value);
+      await pub.flush();
+      err(`*** published ${n} messages`);
+      return 0;
+    }
     for await (const line of lines(input)) {
       let value: Data;
       try {
@@ -175,39 +414,121 @@ export async function runPipe(
   }
 }
 
-/** Registers `broker pipe` on the program. */
+/**
+ * Registers `broker pipe` on the program, with every option broker-pipe
+ * takes (Broker's metrics and CAF's options in `--long-help` only).
+ *
+ * @example
+ * ```ts ignore
+ * registerPipeCommand(program, (code) => exitCode = code);
+ * ```
+ */
 export function registerPipeCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
 ): void {
   const command = program
     .command("pipe")
-    .description("a drop-in for broker-pipe: publish stdin lines, or print what arrives")
-    .option("-m, --mode <mode>", "'publish' or 'subscribe'")
-    .option("-t, --topic <topic>", "topic for sending/receiving messages")
-    .option("-p, --peers <list>", "peers to connect to, e.g. '[\"127.0.0.1:9999\"]'")
-    .option("-l, --local-port <port>", "port to listen on (ignored if 0)")
-    .option("-c, --message-cap <n>", "stop after this many messages")
-    .option("-r, --rate", "print the message rate once per second instead of the messages")
-    .option("--json", "read and print values in Broker's JSON instead of strings/text")
-    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)");
-  addSslOptions(command)
-    .action(async (cli) => {
-      let o: PipeOptions;
-      try {
-        o = resolvePipeOptions(cli);
-      } catch (e) {
-        console.error(`broker pipe: ${e instanceof Error ? e.message : e}`);
-        setExitCode(1);
+    .description(
+      "a drop-in for broker-pipe: publish stdin lines (or a body given as argument), or print what arrives",
+    )
+    .argument("[body]", "publish this value instead of stdin lines (a string, or JSON with --json)")
+    .option("--long-help", "print help with every option (Broker's metrics, CAF's) and exit")
+    .option("--dump-config", "print the configuration to stderr and exit")
+    .option("--count <n>", "the same as --message-cap (nats's name)")
+    .option("--json", "read and print values in Broker's JSON instead of strings/text");
+  addCafOptions(command, PIPE_OPTIONS)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  broker pipe -m subscribe -t /t -l 9999             print what peers publish on /t
+  broker pipe -m publish -t /t -p 127.0.0.1:9999     publish stdin lines
+  broker pipe -t /t -p 127.0.0.1:9999 hello --count 3  publish "hello" three times`,
+    )
+    .action(async (body: string | undefined, cli: PipeCliValues, cmd: CommandUnknownOpts) => {
+      if (cli.longHelp) {
+        showLongHelp(cmd);
+        cmd.outputHelp();
+        setExitCode(0);
         return;
       }
       const enc = new TextEncoder();
+      const err = (l: string) => Deno.stderr.writeSync(enc.encode(l + "\n"));
+      let config: CafConfig | undefined;
+      try {
+        config = await loadPipeConfig(cli.configFile);
+      } catch (e) {
+        err(`broker pipe: ${e instanceof Error ? e.message : e}`);
+        setExitCode(1);
+        return;
+      }
+      const env = readBrokerEnv();
+      if (cli.dumpConfig) {
+        const path = cli.configFile ?? (config ? "caf-application.conf" : undefined);
+        const file = config && path !== undefined
+          ? new Map([...config.values, ["config-file", { type: "string", value: path } as const]])
+          : config?.values;
+        const entries = dumpEntries([
+          file,
+          cafValuesFromEnv(env),
+          cafValuesFromCli(cli, PIPE_OPTIONS),
+        ]);
+        if (cli.count !== undefined) {
+          entries.set("message-cap", {
+            type: "integer",
+            value: BigInt(parseCount(cli.count, "--count")),
+          });
+        }
+        err(renderCafDump(entries).replace(/\n$/, ""));
+        setExitCode(0);
+        return;
+      }
+      let o: PipeOptions;
+      try {
+        o = resolvePipeOptions(cli, body, config, env);
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        err(`broker pipe: ${e instanceof Error ? e.message : e}`);
+        setExitCode(1);
+        return;
+      }
       setExitCode(
         await runPipe(
           o,
           (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
-          (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
+          err,
         ),
       );
     });
+}
+
+/** The config file as broker-pipe reads it: the given one, or caf-application.conf if present. */
+async function loadPipeConfig(path: string | undefined): Promise<CafConfig | undefined> {
+  const file = path ?? "caf-application.conf";
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (path === undefined && e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(
+      `cannot read configuration file ${file}: ${
+        e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+      }`,
+    );
+  }
+  return parseCafConfig(text, { source: file });
+}
+
+/** Broker's `BROKER_*` variables (see `BROKER_ENV_KEYS`). */
+function readBrokerEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const k of Object.keys(BROKER_ENV_KEYS)) {
+    try {
+      env[k] = Deno.env.get(k);
+    } catch {
+      // no env permission: as if unset
+    }
+  }
+  return env;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { count, Endpoint, str, vector } from "../mod.ts";
 import { formatPipeMessage, parsePipeLine, resolvePipeOptions, runPipe } from "./pipe_command.ts";
+import { UsageError } from "./cli_values.ts";
 import { freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
 
 Deno.test("pipe options: modes, peers in CAF list or plain form, caps", () => {
@@ -9,9 +10,20 @@ Deno.test("pipe options: modes, peers in CAF list or plain form, caps", () => {
   assert.deepEqual(resolvePipeOptions({ mode: "subscribe", topic: "/t", peers: "x:3" }).peers, [
     { host: "x", port: 3 },
   ]);
-  assert.throws(() => resolvePipeOptions({ mode: "both", topic: "/t" }), /invalid mode/);
-  assert.throws(() => resolvePipeOptions({ mode: "publish" }), /no topic/);
-  assert.throws(() => resolvePipeOptions({ mode: "publish", topic: "/t", messageCap: "-1" }));
+  assert.throws(
+    () => resolvePipeOptions({ mode: "both", topic: "/t" }),
+    new UsageError("--mode", 'expected one of publish, subscribe; got "both"'),
+  );
+  assert.throws(() => resolvePipeOptions({ mode: "publish" }), /--topic: a topic is required/);
+  assert.throws(
+    () => resolvePipeOptions({ mode: "publish", topic: "/t", messageCap: "-1" }),
+    /--message-cap: expected a whole number ≥ 0, got "-1"/,
+  );
+  // A body publishes, once unless --count (or -c) says otherwise.
+  const body = resolvePipeOptions({ topic: "/t" }, "hi");
+  assert.deepEqual([body.mode, body.body, body.cap], ["publish", "hi", 1]);
+  assert.equal(resolvePipeOptions({ topic: "/t", count: "3" }, "hi").cap, 3);
+  assert.throws(() => resolvePipeOptions({ topic: "/t", mode: "subscribe" }, "hi"), /<body>/);
 });
 
 Deno.test("pipe lines and output: strings by default, Broker's JSON with --json", () => {
