@@ -461,7 +461,10 @@ Deno.test("broker store watch: one line per event, --json, --count, ^C", opts, a
 Deno.test("broker store: expiry as Broker's master keeps it, through the CLI", opts, async () => {
   await withMaster(async (kv, store) => {
     const events = kv.events();
-    let r = await store("put", "k", "1", "--expiry", "1500ms");
+    // k's expiry must not pass before the increment runs, even on a loaded machine:
+    // 3 s, checked once they have passed.
+    const putAt = Date.now();
+    let r = await store("put", "k", "1", "--expiry", "3s");
     assert.equal(r.code, 0, r.err);
     // A write without --expiry removes the expiry; one with it restarts the clock.
     r = await store("increment", "k");
@@ -470,7 +473,8 @@ Deno.test("broker store: expiry as Broker's master keeps it, through the CLI", o
     assert.equal(r.code, 0, r.err);
     r = await store("increment", "e", "--expiry", "300ms");
     assert.deepEqual([r.code, r.out], [0, "2\n"], r.err);
-    await new Promise((r) => setTimeout(r, 1_800));
+    const wait = Math.max(400, putAt + 3_300 - Date.now());
+    await new Promise((r) => setTimeout(r, wait));
     assert.deepEqual(await kv.get(str("k")), count(2n), "k has no expiry any more");
     assert.equal(
       await kv.exists(str("e")),
