@@ -172,7 +172,13 @@ export class ChaosLoop {
         const target = rng.pick(this.#topo.floodTargets);
         this.faults[kind]++;
         this.#sink.log(`WebSocket flood on ${target.process}`);
-        this.#background(floodWebSocket(target.port, this.#flood).then((r) => this.#sink.flood(r)));
+        const before = this.#sup.incarnation(target.process);
+        this.#background(
+          floodWebSocket(target.port, this.#flood).then((r) => {
+            if (this.#restartedSince(target.process, before)) r.outcome = "restarted";
+            this.#sink.flood({ ...r, node: target.process });
+          }),
+        );
         return;
       }
     }
@@ -202,6 +208,11 @@ export class ChaosLoop {
   /** Waits for the background probes and floods (each ends by its own bound). */
   async settle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  /** Whether `process` was stopped since it ran as incarnation `inc`. */
+  #restartedSince(process: string, inc: number): boolean {
+    return this.#sup.incarnation(process) !== inc || !this.#sup.isRunning(process);
   }
 
   #background(p: Promise<void>): void {

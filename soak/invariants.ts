@@ -193,7 +193,8 @@ function quietLoss(f: SoakFacts): InvariantResult {
 }
 
 function sockets(f: SoakFacts): InvariantResult {
-  const judged = f.probes.filter((p) => p.outcome !== "held" && p.outcome !== "refused");
+  const judged = f.probes.filter((p) => ["closed", "late", "open"].includes(p.outcome));
+  const restarted = f.probes.filter((p) => p.outcome === "restarted").length;
   const bad = judged.filter((p) => p.outcome === "late" || p.outcome === "open");
   const byTarget = new Map<string, { n: number; kinds: Set<string>; worst: number }>();
   for (const p of bad) {
@@ -212,7 +213,8 @@ function sockets(f: SoakFacts): InvariantResult {
     name: "idle/garbage sockets closed in time",
     held: bad.length === 0 && judged.length > 0,
     details: limited([
-      `${judged.length} judged (slowest close ${slowest} ms), ${held} held against C++ (no timeout there)`,
+      `${judged.length} judged (slowest close ${slowest} ms), ${held} held against C++ ` +
+      `(no timeout there), ${restarted} not judged (process stopped meanwhile)`,
       ...[...byTarget].map(([t, e]) =>
         `${t}: ${e.n} not closed in time (${[...e.kinds].join(", ")}; open ${e.worst} ms and more)`
       ),
@@ -224,9 +226,11 @@ function floods(f: SoakFacts): InvariantResult {
   const ran = f.floods.filter((r) => r.outcome === "disconnected" || r.outcome === "left-open");
   const open = ran.filter((r) => r.outcome === "left-open");
   const details = [
-    `${ran.length} floods (${f.floods.length - ran.length} could not start: node down)`,
+    `${ran.length} floods judged, ${f.floods.length - ran.length} not ` +
+    `(node down or stopped meanwhile)`,
     ...open.map((r) =>
-      `port ${r.port}: TCP still open ${r.ms} ms after the flood; ${r.received} messages reached it; ` +
+      `${r.node ?? `port ${r.port}`}: TCP still open ${r.ms} ms after the flood; ` +
+      `${r.received} messages reached it; ` +
       (r.close ? `close frame ${r.close.code} "${r.close.reason}" sent` : "no close frame")
     ),
   ];

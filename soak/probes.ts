@@ -57,9 +57,10 @@ export interface ProbeResult {
   /**
    * `closed`: the listener closed it in time; `late`: it closed it after the
    * bound; `open`: still open at the bound plus a grace period (we closed it);
-   * `held`: no bound (C++), we closed it; `refused`: nothing listened.
+   * `held`: no bound (C++), we closed it; `refused`: nothing listened;
+   * `restarted`: the process was stopped meanwhile, so its close proves nothing.
    */
-  outcome: "closed" | "late" | "open" | "held" | "refused";
+  outcome: "closed" | "late" | "open" | "held" | "refused" | "restarted";
   /** Ms from connect to the close (or to our giving up). */
   ms: number;
 }

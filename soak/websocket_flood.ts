@@ -18,6 +18,8 @@ import { FLOOD_TOPIC_PREFIX } from "./traffic.ts";
 export interface FloodResult {
   /** The node's WebSocket port. */
   port: number;
+  /** The node's name, when the caller knows it. */
+  node?: string;
   /** Messages the flooder sent. */
   sent: number;
   /** Data messages the victim found when it read afterwards. */
@@ -27,9 +29,11 @@ export interface FloodResult {
   /**
    * `disconnected`: the server closed the TCP connection within the bound;
    * `left-open`: it did not (with or without a close frame); `refused`: no
-   * server; `error`: the exchange failed before the flood (e.g. node killed).
+   * server; `error`: the exchange failed before the flood (e.g. node killed);
+   * `restarted` (set by the caller): the node was stopped meanwhile, so the
+   * close proves nothing.
    */
-  outcome: "disconnected" | "left-open" | "refused" | "error";
+  outcome: "disconnected" | "left-open" | "refused" | "error" | "restarted";
   /** Ms from the end of the flood to the TCP close (or to giving up). */
   ms: number;
   /** What went wrong, for `error`. */
