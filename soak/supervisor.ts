@@ -67,14 +67,15 @@ export interface RssRecord {
   samples: number;
 }
 
-type Expectation = "SIGKILL" | "SIGTERM";
+/** The signals the supervisor stops children with. */
+export type StopSignal = "SIGKILL" | "SIGTERM";
 
 interface Running {
   inc: number;
   child: Deno.ChildProcess;
   /** The process that matters (the tool itself, not `timeout` around it). */
   pid: number;
-  expected?: Expectation;
+  expected?: StopSignal;
   status: Promise<Deno.CommandStatus>;
   exited: boolean;
   stdin?: WritableStreamDefaultWriter<Uint8Array>;
@@ -90,7 +91,7 @@ const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Exit statuses a signal we sent explains (directly, or via `timeout`'s 128+N). */
-function explained(status: Deno.CommandStatus, sent: Expectation): boolean {
+function explained(status: Deno.CommandStatus, sent: StopSignal): boolean {
   if (sent === "SIGKILL") return status.signal === "SIGKILL" || status.code === 137;
   return status.code === 0 || status.signal === "SIGTERM" || status.code === 143;
 }
@@ -225,7 +226,7 @@ export class Supervisor {
    * Stops a child with `signal` and waits for it; after `waitMs` without an
    * exit it is a problem and the child gets SIGKILL.
    */
-  async stop(name: string, signal: Expectation, waitMs = 10_000): Promise<void> {
+  async stop(name: string, signal: StopSignal, waitMs = 10_000): Promise<void> {
     const r = this.#running.get(name);
     if (!r || r.exited) return;
     r.expected = signal;
@@ -302,7 +303,7 @@ export class Supervisor {
     await Promise.all(waits);
   }
 
-  #signal(r: Running, signal: Expectation): void {
+  #signal(r: Running, signal: StopSignal): void {
     try {
       Deno.kill(r.pid, signal);
     } catch {
