@@ -91,7 +91,7 @@ const chaos = new ChaosLoop(rng, sup, topo, collector, {
   flood: (r) => {
     facts.floods.push(r);
     log(
-      `flood on ${r.port}: ${r.outcome} after ${r.ms} ms, ${r.received} received` +
+      `flood on ${r.node}: ${r.outcome} after ${r.ms} ms, ${r.received} received` +
         (r.close ? `, close ${r.close.code}` : ""),
     );
   },
