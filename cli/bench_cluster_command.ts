@@ -31,6 +31,7 @@ import {
   shrinkGeneratorFile,
 } from "./cluster_bench.ts";
 import { parseCafConfig, parseCafList } from "./caf_config.ts";
+import { optional, parseChoice, parseCount, parseDuration } from "./cli_values.ts";
 
 /** Options of `broker bench cluster`, as commander hands them over. */
 interface ClusterCli {
@@ -84,25 +85,52 @@ export function registerBenchClusterCommand(
       "[args...]",
       "the cluster config file (CAF syntax, '-' for stdin); with --mode generate-config, recording directories",
     )
-    .option("-c, --cluster-config-file <path>", "path to the cluster configuration file")
+    // Without -c: `-c` is --message-cap in the other subcommands.
     .option(
-      "--mode <mode>",
+      "--cluster-config-file <path>",
+      "path to the cluster configuration file (or give it as the argument)",
+    )
+    .option(
+      "-m, --mode <mode>",
       "benchmark (default), dump-stats (stats of generator files), generate-config (a config from recording directories: DIR...) or shrink-generator-file (INPUT OUTPUT NEW_SIZE)",
     )
     .option("-v, --verbose", "enable verbose output")
     .option("-e, --excluded-nodes <list>", "excludes given nodes from the setup, e.g. '[\"mars\"]'")
     .option("--processes", "run each node in its own process (default: all in this one)")
     .option("--json", "print the result as JSON")
-    .option("--timeout <seconds>", "give up when a receiver gets nothing for this long", "30")
-    .option("--seed <n>", "seed of the value generator", "1")
+    .option(
+      "--timeout <duration>",
+      "give up when a receiver gets nothing for this long, e.g. 500ms (a bare number is seconds; default: 30s)",
+    )
+    .option("--seed <n>", "seed of the value generator (default: 1)")
     .option("--decode", "receivers build each value instead of counting validated messages")
     .addOption(new Option("--node <name>", "run one node of a multi-process run").hideHelp())
     .action(async (args: string[], cli: ClusterCli) => {
-      setExitCode(await runClusterCommand(args, cli));
+      // Every option first: a bad one is a usage error before anything runs.
+      parseChoice(cli.mode ?? "benchmark", "--mode", CLUSTER_MODES);
+      const timeoutMs = optional(
+        cli.timeout,
+        "--timeout",
+        (t, o) => parseDuration(t, o, { allowZero: false }),
+      ) ?? 30_000;
+      const seed = optional(cli.seed, "--seed", parseCount) ?? 1;
+      setExitCode(await runClusterCommand(args, cli, { timeoutMs, seed }));
     });
 }
 
-async function runClusterCommand(args: string[], cli: ClusterCli): Promise<number> {
+/** The modes of Broker's cluster benchmark. */
+const CLUSTER_MODES = [
+  "benchmark",
+  "dump-stats",
+  "generate-config",
+  "shrink-generator-file",
+] as const;
+
+async function runClusterCommand(
+  args: string[],
+  cli: ClusterCli,
+  parsed: { timeoutMs: number; seed: number },
+): Promise<number> {
   const enc = new TextEncoder();
   const colorErr = Deno.stderr.isTerminal();
   const paint = (code: string, s: string) => colorErr ? `\x1b[${code}m${s}\x1b[0m` : s;
@@ -165,11 +193,6 @@ async function runClusterCommand(args: string[], cli: ClusterCli): Promise<numbe
     err("cluster-config-file missing");
     return 1;
   }
-  const timeout = Number(cli.timeout ?? 30);
-  if (!(timeout > 0)) {
-    err("--timeout must be a positive number of seconds");
-    return 1;
-  }
   let text: string;
   try {
     text = path === "-" ? await readAllStdin() : await Deno.readTextFile(path);
@@ -216,8 +239,8 @@ async function runClusterCommand(args: string[], cli: ClusterCli): Promise<numbe
       verbose,
       warn,
       baseDir,
-      idleTimeoutMs: timeout * 1000,
-      seed: Number(cli.seed ?? 1),
+      idleTimeoutMs: parsed.timeoutMs,
+      seed: parsed.seed,
       decode: !!cli.decode,
       onTiming: cli.json
         ? undefined

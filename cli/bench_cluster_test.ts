@@ -333,7 +333,7 @@ Deno.test("cluster bench: two nodes in one process, the file looped 2.5 times", 
     const roles = result.timings.map((t) => `${t.name} ${t.role} ${t.messages}`).sort();
     assert.deepEqual(roles, ["earth receiving 2500", "mars sending 2500"]);
     // The text form: the C++ tool's lines, then ours.
-    const text = await broker(["bench", "cluster", "-c", conf], { cwd: "/" });
+    const text = await broker(["bench", "cluster", "--cluster-config-file", conf], { cwd: "/" });
     assert.equal(text.code, 0, text.stderr);
     const lines = text.stdout.trim().split("\n").map((l) => l.replace(/[\d.e+-]+s$/, "Ts"));
     // Node lines come in the order the nodes finish; the totals close the output.
@@ -414,8 +414,12 @@ Deno.test("cluster bench: bad input ends with one line and exit code 1", async (
     const mode = await broker(["bench", "cluster", "short.conf", "--mode", "nonsense"], {
       cwd: dir,
     });
-    assert.equal(mode.code, 1);
-    assert.equal(mode.stderr, "invalid mode\n");
+    // A usage error (exit code 2), naming the modes.
+    assert.equal(mode.code, 2);
+    assert.equal(
+      mode.stderr,
+      'broker bench cluster: --mode: expected one of benchmark, dump-stats, generate-config, shrink-generator-file; got "nonsense"\n',
+    );
   });
 });
 

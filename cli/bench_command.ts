@@ -16,7 +16,8 @@
  *
  * @module
  */
-import { type CommandUnknownOpts, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import {
   addr,
@@ -37,6 +38,15 @@ import {
 } from "../mod.ts";
 import { throughputChartSvg, type ThroughputSeries } from "./throughput_chart.ts";
 import { lines, selfCommandArgs } from "./self.ts";
+import {
+  optional,
+  parseChoice,
+  parseDuration,
+  parsePort,
+  parsePositiveCount,
+  parseRate,
+  UsageError,
+} from "./cli_values.ts";
 
 /** Nanoseconds of wall-clock time with sub-millisecond resolution, comparable across processes. */
 export function nowNs(): bigint {
@@ -366,8 +376,8 @@ async function runInProcesses(
       if (!m) throw new Error(`broker bench: unexpected line from the ${c.role}: ${line}`);
       return Number(m[1]);
     }));
-    const args = ["--send", ports.join(","), "-t", String(shape), "-n", String(n)];
-    if (rate > 0) args.push("-r", String(rate));
+    const args = ["--send", ports.join(","), "--event-type", String(shape), "-n", String(n)];
+    if (rate > 0) args.push("--publish-rate", String(rate));
     const pubs = Array.from({ length: publishers }, (_, i) => {
       const c = new BenchChild(`publisher ${i + 1}`, args, true);
       children.push(c);
@@ -553,35 +563,31 @@ export function benchChart(r: BenchResult): string {
   });
 }
 
-function positiveInteger(value: string): number {
-  const v = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < 1) {
-    throw new InvalidArgumentError("expected a positive integer");
-  }
-  return v;
-}
-
-function positiveNumber(value: string): number {
-  const v = Number(value);
-  if (value.trim() === "" || !Number.isFinite(v) || v <= 0) {
-    throw new InvalidArgumentError("expected a positive number");
-  }
-  return v;
-}
-
-function eventType(value: string): 1 | 2 | 3 {
-  if (value !== "1" && value !== "2" && value !== "3") {
-    throw new InvalidArgumentError("the event type is 1, 2 or 3");
-  }
-  return Number(value) as 1 | 2 | 3;
-}
-
 function portList(value: string): number[] {
-  const ports = value.split(",").map(Number);
-  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
-    throw new InvalidArgumentError("expected comma-separated ports");
+  return value.split(",").map((p) => parsePort(p, "--send"));
+}
+
+/**
+ * Checks that `path` can be written, before a run: creates it if missing
+ * (and says whether it did, so a failed run can take it away again).
+ */
+async function checkWritable(path: string, option: string): Promise<{ created: boolean }> {
+  let existed = true;
+  try {
+    await Deno.stat(path);
+  } catch {
+    existed = false;
   }
-  return ports;
+  try {
+    const f = await Deno.open(path, { write: true, create: true });
+    f.close();
+  } catch (e) {
+    throw new UsageError(
+      option,
+      `cannot write ${path}: ${e instanceof Error ? e.message.replace(/: .*$/, "") : e}`,
+    );
+  }
+  return { created: !existed };
 }
 
 /** The internal publisher of a multi-process run: peer, say READY, wait for GO, send, say DONE. */
@@ -626,36 +632,35 @@ export function registerBenchCommand(
     )
     .enablePositionalOptions()
     .option(
-      "-t, --event-type <n>",
-      "1 (small event), 2 (conn.log-like), 3 (large table)",
-      eventType,
-      1 as 1 | 2 | 3,
+      "--event-type <n>",
+      "broker-throughput's shapes: 1 (small event), 2 (conn.log-like), 3 (large table) (default: 1)",
     )
-    .option("-n, --num-messages <n>", "messages each publisher sends", positiveInteger, 100_000)
     .option(
-      "-r, --rate <n>",
-      "messages per second per publisher (default: flat out)",
-      positiveNumber,
+      "-n, --num-messages <n>",
+      "messages each publisher sends (default: 100000)",
+    )
+    .option(
+      "--publish-rate <msgs/s>",
+      "messages per second per publisher (default: 0, flat out)",
     )
     .option(
       "-P, --publishers <n>",
-      "publishing endpoints, each peered with every subscriber",
-      positiveInteger,
-      1,
+      "publishing endpoints, each peered with every subscriber (default: 1)",
     )
     .option(
       "-S, --subscribers <n>",
-      "subscribing endpoints, each receiving every message (one of -P and -S must be 1)",
-      positiveInteger,
-      1,
+      "subscribing endpoints, each receiving every message; one of -P and -S must be 1 (default: 1)",
     )
     .option(
       "--processes",
       "each endpoint in its own process (child `deno run -A cli/main.ts bench`)",
     )
     .option("--two-processes", "the same as --processes (its name from 1 → 1 runs)")
-    .option("--interval <ms>", "interval of the throughput time series", positiveInteger, 100)
-    .option("--chart <file.svg>", "write an SVG chart of throughput over time")
+    .option(
+      "--interval <duration>",
+      "interval of the throughput time series, e.g. 250ms (default: 100ms)",
+    )
+    .option("--chart <file.svg>", "write an SVG chart of throughput over time there")
     .option("--json", "print the result as JSON (with the time series)")
     .addOption(new Option("--receive <n>", "a subscriber of a multi-process run").hideHelp())
     .addOption(new Option("--send <ports>", "a publisher of a multi-process run").hideHelp())
@@ -668,17 +673,41 @@ measured where messages arrive: "total" is every delivery from the first
 anywhere to the last anywhere; each subscriber also gets its own row. Latency
 percentiles come from one HDR histogram of all deliveries. The time series
 (--json, --chart) is messages/s per --interval, from the first delivery.
+Durations take units (250ms, 1s; a bare number is seconds).
 
 Examples:
-  broker bench -t 2 -n 200000                  1 → 1, one process
-  broker bench -P 4 --processes                4 publishers → 1 subscriber, 5 processes
-  broker bench -S 4 --chart fanout.svg --json  1 publisher → 4 subscribers`,
+  broker bench --event-type 2 -n 200000           1 → 1, one process
+  broker bench -P 4 --processes                   4 publishers → 1 subscriber, 5 processes
+  broker bench -S 4 --chart fanout.svg --json     1 publisher → 4 subscribers
+  broker bench --publish-rate 10000 -n 50000      10k msgs/s for 5 s`,
     )
-    .action(async (cli, cmd) => {
+    .action(async (cli: BenchCli) => {
+      // Every option first: a bad one is a usage error before anything runs.
+      const eventType = optional(
+        cli.eventType,
+        "--event-type",
+        (t, o) => Number(parseChoice(t, o, ["1", "2", "3"] as const)) as 1 | 2 | 3,
+      ) ?? 1;
+      const numMessages = optional(cli.numMessages, "--num-messages", parsePositiveCount) ??
+        100_000;
+      const rate = optional(cli.publishRate, "--publish-rate", parseRate) ?? 0;
+      const publishers = optional(cli.publishers, "--publishers", parsePositiveCount) ?? 1;
+      const subscribers = optional(cli.subscribers, "--subscribers", parsePositiveCount) ?? 1;
+      const intervalMs = optional(
+        cli.interval,
+        "--interval",
+        (t, o) => parseDuration(t, o, { allowZero: false }),
+      ) ?? 100;
+      if (intervalMs < 1) {
+        throw new UsageError(
+          "--interval",
+          `expected at least 1ms, got ${JSON.stringify(cli.interval)}`,
+        );
+      }
       if (cli.receive) {
         const ep = new Endpoint();
         const port = await ep.listen();
-        const n = positiveInteger(cli.receive);
+        const n = parsePositiveCount(cli.receive, "--receive");
         const report = await receive(ep, n, () => console.log(`PORT ${port}`));
         console.log(JSON.stringify(report));
         await ep.shutdown();
@@ -686,26 +715,54 @@ Examples:
         return;
       }
       if (cli.send) {
-        await publisherChild(portList(cli.send), cli.eventType, cli.numMessages, cli.rate ?? 0);
+        await publisherChild(portList(cli.send), eventType, numMessages, rate);
         setExitCode(0);
         return;
       }
-      if (cli.publishers > 1 && cli.subscribers > 1) {
-        cmd.error(
-          "broker bench: N publishers → M subscribers is not supported; one of --publishers " +
-            "and --subscribers must be 1",
+      if (publishers > 1 && subscribers > 1) {
+        throw new UsageError(
+          "--publishers",
+          "N publishers → M subscribers is not supported; one of --publishers and --subscribers must be 1",
         );
       }
-      const r = await runBench(cli.eventType, cli.numMessages, {
-        publishers: cli.publishers,
-        subscribers: cli.subscribers,
-        processes: !!(cli.processes || cli.twoProcesses),
-        rate: cli.rate ?? 0,
-        intervalMs: cli.interval,
-      });
-      if (cli.chart) await Deno.writeTextFile(cli.chart, benchChart(r));
+      // The chart's path is checked before a run that may take minutes.
+      const chart = cli.chart !== undefined ? await checkWritable(cli.chart, "--chart") : undefined;
+      let r: BenchResult;
+      try {
+        r = await runBench(eventType, numMessages, {
+          publishers,
+          subscribers,
+          processes: !!(cli.processes || cli.twoProcesses),
+          rate,
+          intervalMs,
+        });
+      } catch (e) {
+        if (chart?.created) await Deno.remove(cli.chart!).catch(() => {});
+        throw e;
+      }
+      if (cli.chart) {
+        await Deno.writeTextFile(cli.chart, benchChart(r));
+        // stderr, so that --json output stays one JSON document.
+        console.error(`chart written to ${resolve(cli.chart)}`);
+      }
       console.log(cli.json ? JSON.stringify(r) : formatBench(r));
       setExitCode(0);
     });
   return bench;
+}
+
+/** Values of `broker bench`'s options as commander hands them over. */
+interface BenchCli {
+  eventType?: string;
+  numMessages?: string;
+  publishRate?: string;
+  publishers?: string;
+  subscribers?: string;
+  processes?: boolean;
+  twoProcesses?: boolean;
+  interval?: string;
+  chart?: string;
+  json?: boolean;
+  receive?: string;
+  send?: string;
 }

@@ -11,6 +11,8 @@ import {
 } from "./bench_command.ts";
 import { main } from "./main.ts";
 
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
 Deno.test("bench messages have broker-throughput's three shapes, stamped", () => {
   for (const shape of [1, 2, 3] as const) {
     const m = decode(encode(benchMessage(shape, 7)));
@@ -160,24 +162,57 @@ Deno.test("broker bench -P 2 --processes: each endpoint in its own process", {
   assert.ok(r.seconds > 0.05, `${r.seconds} s`);
 });
 
-Deno.test("broker bench: bad arguments give a one-line error and exit code 1", async () => {
-  for (
-    const args of [
-      ["-P", "0"],
-      ["--subscribers", "-2"],
-      ["-n", "0"],
-      ["-n", "abc"],
-      ["-t", "4"],
-      ["-r", "-5"],
-      ["--interval", "0"],
-      ["-P", "2", "-S", "2"],
-    ]
-  ) {
-    const { code, out, err } = await cli(args);
-    assert.equal(code, 1, args.join(" "));
-    assert.equal(out, "");
-    assert.equal(err.trimEnd().split("\n").length, 1, err);
+Deno.test("broker bench: bad arguments are one-line usage errors, exit code 2", async () => {
+  const chartDir = await Deno.makeTempDir();
+  try {
+    for (
+      const [args, want] of [
+        [["-P", "0"], /^broker bench: --publishers: expected a whole number ≥ 1, got "0"$/],
+        [["--subscribers", "-2"], /^broker bench: --subscribers: expected a whole number ≥ 1/],
+        [["-n", "0"], /^broker bench: --num-messages: /],
+        [["-n", "abc"], /^broker bench: --num-messages: /],
+        [["-n", "1e999"], /^broker bench: --num-messages: /],
+        [["-n", ""], /^broker bench: --num-messages: /],
+        [["--event-type", "4"], /^broker bench: --event-type: expected one of 1, 2, 3; got "4"$/],
+        [["--publish-rate", "-5"], /^broker bench: --publish-rate: expected messages per second/],
+        [["--publish-rate", "abc"], /^broker bench: --publish-rate: /],
+        [["--interval", "0"], /^broker bench: --interval: expected a positive duration/],
+        [["--interval", "-1"], /^broker bench: --interval: /],
+        [["-P", "2", "-S", "2"], /^broker bench: --publishers: .*one of --publishers and/],
+        [["-t", "2"], /^broker bench: -t: unknown option/],
+        [["--chart", `${chartDir}/no/such/dir/x.svg`], /^broker bench: --chart: cannot write /],
+      ] as const
+    ) {
+      const { code, out, err } = await cli([...args]);
+      assert.equal(code, 2, args.join(" "));
+      assert.equal(out, "");
+      assert.equal(err.trimEnd().split("\n").length, 1, err);
+      assert.match(err.trimEnd(), want);
+      assert.doesNotMatch(err, /NaN|BigInt|Warning/);
+    }
+  } finally {
+    await Deno.remove(chartDir, { recursive: true });
   }
-  assert.match((await cli(["-P", "0"])).err, /--publishers.*positive integer/);
-  assert.match((await cli(["-P", "3", "-S", "2"])).err, /one of --publishers and --subscribers/);
+});
+
+Deno.test("broker bench --chart says where it wrote", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "bench", "-n", "500", "--chart", "x.svg", "--json"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 0, err);
+    assert.equal(err, `chart written to ${await Deno.realPath(dir)}/x.svg\n`);
+    assert.equal(JSON.parse(new TextDecoder().decode(r.stdout)).messages, 500);
+    assert.match(await Deno.readTextFile(`${dir}/x.svg`), /^<svg/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,8 +1,8 @@
 /**
  * `broker record`: peers, subscribes to topics, and writes every frame the
  * endpoint sends and receives to a capture file (FlatBuffers entries, see
- * `engine/recording/capture/capture.fbs`) until `--duration` seconds,
- * `--count` data messages, or Ctrl-C. `broker replay` reads the file back.
+ * `engine/recording/capture/capture.fbs`) until `--duration`,
+ * `--message-cap` data messages, or Ctrl-C. `broker replay` reads the file back.
  *
  * @module
  */
@@ -10,7 +10,16 @@ import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_opti
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { Endpoint, type RecordedFrame } from "../mod.ts";
 import { CAPTURE_MAGIC, encodeCaptureEntry } from "../engine/recording/capture/mod.ts";
-import { parsePeerList } from "./pipe_command.ts";
+import {
+  optional,
+  parseBindAddress,
+  parseDuration,
+  parsePeerList,
+  parsePort,
+  parsePositiveCount,
+  parseTopicList,
+  UsageError,
+} from "./cli_values.ts";
 
 /**
  * A recorder that appends capture entries to an open file, batching writes.
@@ -73,7 +82,27 @@ export class CaptureFile {
   }
 }
 
-/** Registers `broker record`. */
+/** Values of `broker record`'s options as commander hands them over. */
+interface RecordCli extends SslCliValues {
+  output: string;
+  topics?: string;
+  peers?: string;
+  localPort?: string;
+  address?: string;
+  duration?: string;
+  messageCap?: string;
+  count?: string;
+  json?: boolean;
+}
+
+/**
+ * Registers `broker record`.
+ *
+ * @example
+ * ```ts ignore
+ * registerRecordCommand(program, (code) => exitCode = code);
+ * ```
+ */
 export function registerRecordCommand(
   program: CommandUnknownOpts,
   setExitCode: (code: number) => void,
@@ -82,27 +111,69 @@ export function registerRecordCommand(
     .command("record")
     .description("record what an endpoint sends and receives into a capture file")
     .requiredOption("-o, --output <file>", "the capture file to write")
-    .option("-t, --topics <list>", "topics to subscribe to, comma-separated", "")
-    .option("-p, --peers <list>", "peers to connect to, e.g. '[\"127.0.0.1:9999\"]'")
-    .option("-l, --local-port <port>", "also accept peers on this port")
-    .option("--duration <s>", "stop after this many seconds")
-    .option("-c, --count <n>", "stop after this many data messages")
+    .option(
+      "-t, --topics <list>",
+      'topics to subscribe to (peers send only those), e.g. \'["/a","/b"]\' or /a,/b',
+    )
+    .option(
+      "-p, --peers <list>",
+      "peers to connect to: host:port, [v6]:port, tcp://host:port, or a list '[\"h:p\", ...]'",
+    )
+    .option("-l, --local-port <port>", "also accept peers on this port (default: none)")
+    .option(
+      "--address <addr>",
+      "address to listen on with --local-port (default: 0.0.0.0, all IPv4 interfaces)",
+    )
+    .option(
+      "--duration <duration>",
+      "stop after this long, e.g. 30s or 5min (default: until Ctrl-C)",
+    )
+    .option("-c, --message-cap <n>", "stop after this many data messages (default: no limit)")
+    .option("--count <n>", "the same as --message-cap (nats's name)")
     .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
     .option("--json", "print the summary as JSON on stdout");
   addSslOptions(command)
-    .action(async (cli) => {
+    .action(async (cli: RecordCli) => {
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l + "\n"));
+      // Every option first: a bad one is a usage error before the file is created.
+      const topics = optional(cli.topics, "--topics", parseTopicList) ?? [];
+      const peers = optional(cli.peers, "--peers", parsePeerList) ?? [];
+      const localPort = optional(cli.localPort, "--local-port", parsePort);
+      const address = optional(cli.address, "--address", parseBindAddress) ?? "0.0.0.0";
+      if (cli.address !== undefined && localPort === undefined) {
+        throw new UsageError("--address", "is where --local-port listens: give --local-port too");
+      }
+      const durationMs = optional(
+        cli.duration,
+        "--duration",
+        (t, o) => parseDuration(t, o, { allowZero: false }),
+      );
+      if (cli.messageCap !== undefined && cli.count !== undefined) {
+        throw new UsageError("--count", "the same as --message-cap: give one of them");
+      }
+      const limit = optional(cli.count, "--count", parsePositiveCount) ??
+        optional(cli.messageCap, "--message-cap", parsePositiveCount) ?? Infinity;
+      if (peers.length === 0 && localPort === undefined) {
+        throw new UsageError("--peers", "nothing to record from: give --peers or --local-port");
+      }
+      if (topics.length === 0) {
+        // Peers send an endpoint only what it subscribed to: without topics, no data.
+        err(
+          "broker record: warning: no --topics: records handshakes and control frames only, " +
+            "no data messages (give -t /topic, or -t / for everything)",
+        );
+      }
       let ep: Endpoint;
       let file: CaptureFile;
       try {
         file = await CaptureFile.create(cli.output);
         ep = new Endpoint({
-          ...endpointSslOptions(cli as SslCliValues),
+          ...endpointSslOptions(cli),
           recorder: (f) => file.add(f),
         });
       } catch (e) {
-        err(`broker record: ${(e as Error).message}`);
+        err(`broker record: ${cli.output}: ${(e as Error).message}`);
         setExitCode(1);
         return;
       }
@@ -110,17 +181,12 @@ export function registerRecordCommand(
       const stopped = new Promise<void>((r) => stop = r);
       const onSignal = () => stop();
       Deno.addSignalListener("SIGINT", onSignal);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        const topics = cli.topics
-          ? cli.topics.split(",").map((t: string) => t.trim()).filter(Boolean)
-          : [];
         const sub = topics.length ? ep.subscribe(topics) : undefined;
-        if (cli.localPort) await ep.listen("0.0.0.0", Number(cli.localPort));
-        for (const p of cli.peers ? parsePeerList(cli.peers) : []) {
-          await ep.peer(p.host, p.port, { retry: 0 });
-        }
-        if (cli.duration) setTimeout(stop, Number(cli.duration) * 1000);
-        const limit = cli.count ? Number(cli.count) : Infinity;
+        if (localPort !== undefined) await ep.listen(address, localPort);
+        for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
+        if (durationMs !== undefined) timer = setTimeout(stop, durationMs);
         (async () => {
           if (!sub) return;
           let n = 0;
@@ -148,6 +214,7 @@ export function registerRecordCommand(
         file.close();
         setExitCode(1);
       } finally {
+        clearTimeout(timer);
         Deno.removeSignalListener("SIGINT", onSignal);
       }
     });

@@ -53,7 +53,7 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
         MARS.pathname,
         "-p",
         `["127.0.0.1:${port}"]`,
-        "-r",
+        "--publish-rate",
         "5000",
       ],
       stderr: "piped",
@@ -83,7 +83,12 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
       stderr: "piped",
     }).output();
     assert.equal(r.code, 1);
-    assert.match(new TextDecoder().decode(r.stderr), /wrong_magic_number/);
+    // An unrecognised file names every format tried.
+    assert.equal(
+      new TextDecoder().decode(r.stderr),
+      "broker replay: wrong_magic_number: not a recording: tried a capture of broker record, " +
+        "pcap, pcapng and a Broker generator file; the file starts with 01 02 03 04\n",
+    );
     // Truncated and unknown-version generator files, and a truncated pcap: one line, exit 1.
     const mars = await Deno.readFile(MARS);
     const pcap = await Deno.readFile(
