@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatProgress, ProgressBar } from "./progress.ts";
+import { fitProgress, formatProgress, ProgressBar } from "./progress.ts";
 
 Deno.test("progress: bar, percentage, messages, MB, rate and ETA", () => {
   assert.equal(
@@ -26,4 +26,35 @@ Deno.test("progress: redraws at most once per interval and ends the line", () =>
   assert.equal(out.length, 2, "the first update and the final state");
   assert.match(out[0], /^\r\[.*\] {3}1% 1\/100 msgs/);
   assert.match(out[1], /^\r\[#+\] 100% 100\/100 msgs.*\n$/);
+});
+
+Deno.test("progress: the line fits the terminal, never wraps", () => {
+  const p = { done: 500_000, total: 1_000_000, bytes: 2_100_000_000, seconds: 50 };
+  const full = formatProgress(p);
+  assert.equal(fitProgress(p, 200), full);
+  for (let columns = 1; columns <= 120; columns++) {
+    const line = fitProgress(p, columns);
+    assert.ok(line.length <= Math.max(1, columns - 1), `${columns}: ${line}`);
+    assert.ok(line.length > 0);
+    assert.doesNotMatch(line, /\n/);
+  }
+  // A shorter bar first, then whole figures go, the ETA first.
+  assert.match(fitProgress(p, 80), /^\[#+-+\] {2}50% .* ETA 50\.0 s$/);
+  assert.equal(fitProgress(p, 60), "50% 500000/1000000 msgs  2100.0 MB  10000 msgs/s");
+  assert.equal(fitProgress(p, 30), "50% 500000/1000000 msgs");
+});
+
+Deno.test("progress: the bar asks the terminal's width at each drawing", () => {
+  const out: string[] = [];
+  let columns = 200;
+  const bar = new ProgressBar((s) => out.push(s), 0, () => columns);
+  const p = { done: 1, total: 2, bytes: 0, seconds: 1 };
+  bar.update(p);
+  columns = 20;
+  bar.update(p);
+  bar.finish();
+  assert.equal(out[0], `\r${formatProgress(p)}\x1b[K`);
+  assert.equal(out[1], `\r${fitProgress(p, 20)}\x1b[K`);
+  assert.ok(fitProgress(p, 20).length <= 19);
+  assert.equal(out[2], `\r${fitProgress(p, 20)}\x1b[K\n`);
 });
