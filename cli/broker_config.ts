@@ -468,7 +468,7 @@ export function parseCafOptionValue(
     }
     case "float": {
       const v = Number(text.trim());
-      if (text.trim() === "" || !Number.isFinite(v)) fail("a number");
+      if (text.trim() === "" || !Number.isFinite(v) || v < 0) fail("a number ≥ 0");
       return { type: "real", value: v };
     }
     case "string": {

@@ -410,6 +410,9 @@ export function parseBindAddress(text: string, option: string): string {
  */
 export function parseTopicList(text: string, option: string): string[] {
   const t = text.trim();
+  if (t === "") {
+    throw new UsageError(option, `expected topics, e.g. '["/a", "/b"]' or /a,/b, got ""`);
+  }
   if (/^["'\[]/.test(t)) {
     let items;
     try {

@@ -163,6 +163,8 @@ export interface NodeOptions {
    * so both sides run compiled code; broker-node has no such option (0).
    */
   warmUp: number;
+  /** Ping mode: a summary line (min/avg/p50/p99/max) after the per-ping lines (`--summary`). */
+  summary?: boolean;
   /** A fixed endpoint ID (lowercase UUID text). */
   endpointId?: string;
   /** Plain TCP instead of TLS. */
@@ -383,6 +385,12 @@ export const NODE_OWN_OPTIONS: readonly CafOptionWithParser[] = [
   },
   { key: "clone-stores", type: "list", help: "stores to attach as clones, e.g. '[\"kv\"]'" },
   {
+    key: "summary",
+    type: "bool",
+    help:
+      "ping mode: print min/avg/p50/p99/max of the round trips after the per-ping lines (not in broker-node)",
+  },
+  {
     key: "warm-up",
     type: "uint64",
     help: "ping mode: unmeasured full-size round trips (as ping 0) before measuring (default: 0)",
@@ -566,6 +574,9 @@ export function resolveNodeOptions(
       }
     });
   const address = bindAddress("address") ?? NODE_DEFAULTS.address;
+  if (fromCli("address") && port === undefined) {
+    throw new UsageError("--address", "is where --port listens: give --port (or BROKER_PORT) too");
+  }
 
   const bool = (key: string) =>
     given.has(key) ? given.get(key)!.value === true : (config?.getBool(key) ?? false);
@@ -607,6 +618,7 @@ export function resolveNodeOptions(
     payloadSize: count("payload-size") ?? NODE_DEFAULTS.payloadSize,
     rendezvousRetryMs: pick("rendezvous-retry", timespanMs) ?? NODE_DEFAULTS.rendezvousRetryMs,
     warmUp: count("warm-up") ?? NODE_DEFAULTS.warmUp,
+    ...(bool("summary") ? { summary: true } : {}),
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool("broker.disable-ssl"),
     // Only when set, so the options of a node that forwards look as before.
@@ -1020,6 +1032,28 @@ export type NanoClock = () => bigint;
 const hrtimeNs: NanoClock = () => process.hrtime.bigint();
 
 /**
+ * The summary line of `--summary` (after the per-ping lines, which stay as
+ * broker-node prints them): round-trip times as CAF prints durations,
+ * percentiles by nearest rank.
+ *
+ * @example
+ * ```ts
+ * import { formatPingSummary } from "./node_command.ts";
+ * console.log(formatPingSummary([100_000n, 200_000n, 300_000n]));
+ * // rtt min/avg/p50/p99/max = 100us/200us/200us/300us/300us (3 pings)
+ * ```
+ */
+export function formatPingSummary(rtts: readonly bigint[]): string {
+  const sorted = [...rtts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const n = sorted.length;
+  if (n === 0) return "rtt min/avg/p50/p99/max = -/-/-/-/- (0 pings)";
+  const rank = (q: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
+  const avg = sorted.reduce((a, b) => a + b, 0n) / BigInt(n);
+  const figures = [sorted[0], avg, rank(0.5), rank(0.99), sorted[n - 1]].map(formatTimespan);
+  return `rtt min/avg/p50/p99/max = ${figures.join("/")} (${n} ping${n === 1 ? "" : "s"})`;
+}
+
+/**
  * Ping mode: rendezvous by repeating ping 0 until pong 0 arrives, then send
  * `numMessages` pings of `payloadSize` bytes one at a time on the first
  * topic, printing each round-trip time in ns, then `AVG:` (verbose).
@@ -1039,6 +1073,7 @@ export async function pingMode(
   topics: readonly string[],
   opts: Pick<NodeOptions, "numMessages" | "payloadSize" | "rendezvousRetryMs"> & {
     warmUp?: number;
+    summary?: boolean;
   },
   p: NodePrinter,
   clock: NanoClock = hrtimeNs,
@@ -1077,6 +1112,7 @@ export async function pingMode(
       }
     }
     let total = 0n;
+    const rtts: bigint[] = [];
     for (let i = 1; i <= opts.numMessages; i++) {
       const t0 = clock();
       ep.publish(topic, makePing(i, opts.payloadSize));
@@ -1090,9 +1126,11 @@ export async function pingMode(
       }
       const rtt = clock() - t0;
       total += rtt;
+      if (opts.summary) rtts.push(rtt);
       p.out(String(rtt));
     }
     p.verbose(`AVG: ${formatTimespan(total / BigInt(opts.numMessages))}`);
+    if (opts.summary) p.out(formatPingSummary(rtts));
     return 0;
   } finally {
     sub.close();

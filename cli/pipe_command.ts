@@ -268,6 +268,9 @@ export function resolvePipeOptions(
     pick("local-port", (v, s) => parsePort(String(count(v, s)), s, { allowZero: true })) ??
       0;
   const address = pick("address", (v, s) => parseBindAddress(text(v, s), s));
+  if (given.has("address") && localPort === 0) {
+    throw new UsageError("--address", "is where --local-port listens: give --local-port too");
+  }
   if (cli.messageCap !== undefined && cli.count !== undefined) {
     throw new UsageError("--count", "the same as --message-cap: give one of them");
   }
