@@ -8,7 +8,7 @@
  * lines and config files written for the C++ tools run unchanged, and their
  * help says that they have no effect here.
  *
- * `--dump-config` prints the settings as CAF does (to stderr): built-in
+ * `--dump-config` prints the settings as CAF does (on stdout): built-in
  * defaults (the same keys and values as Broker's tools), then the config
  * file, then `BROKER_*` environment variables, then the command line, nested
  * by section and sorted.

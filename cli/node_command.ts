@@ -442,7 +442,8 @@ export function nodeCliEntries(cli: NodeCliValues): Map<string, ConfigValue> {
 }
 
 /**
- * What `broker node --dump-config` prints (on stderr, as broker-node):
+ * What `broker node --dump-config` prints (on stdout, as broker-node does,
+ * whatever its help says):
  * Broker's defaults, the config file, the `BROKER_*` variables and the
  * command line. Like broker-node, it does not check the settings beyond
  * their types, and `BROKER_PORT` is not among them.
@@ -1395,7 +1396,7 @@ export async function runNode(
  * as one line on stderr. Returns the exit code (0 ok, 1 error). A bad
  * command-line value throws a `UsageError` before anything runs (the
  * program prints it and exits with 2). With `--dump-config`, prints the
- * settings on stderr instead, as broker-node does.
+ * settings on stdout instead, as broker-node does.
  *
  * @example
  * ```ts
@@ -1415,7 +1416,7 @@ export async function nodeMain(
     if (cli.dumpConfig) {
       // Types are checked first (a bad value is a usage error), as CAF does before dumping.
       const path = cli.configFile ?? (config ? "caf-application.conf" : undefined);
-      (output.write ?? writeToStdio)("stderr", nodeDumpConfig(cli, config, env, path));
+      (output.write ?? writeToStdio)("stdout", nodeDumpConfig(cli, config, env, path));
       return 0;
     }
     const opts = resolveNodeOptions(cli, config, env);
@@ -1672,7 +1673,7 @@ export function registerNodeCommand(
       "a drop-in for broker-node: relay, answer pings (pong) or measure round trips (ping)",
     )
     .option("--long-help", "print help with every option (Broker's metrics, CAF's) and exit")
-    .option("--dump-config", "print the configuration to stderr and exit");
+    .option("--dump-config", "print the configuration and exit");
   addCafOptions(command, NODE_OPTIONS)
     .addHelpText(
       "after",

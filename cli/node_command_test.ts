@@ -21,6 +21,7 @@ import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import { UsageError } from "./cli_values.ts";
 import {
+  formatPingSummary,
   formatStatusEvent,
   formatTimespan,
   formatTopicList,
@@ -1492,4 +1493,289 @@ Deno.test("resolveNodeOptions: broker.ssl.* from the config file, the command li
     "broker.ssl.key": "k.pem",
   }, cfg);
   assert.deepEqual(opts.ssl, { certificate: "cli.pem", key: "k.pem", cafile: "ca.pem" });
+});
+
+// ------------------------------------------------------------------ broker-node's options
+
+/** `--dump-config` output as a flat map: `caf.scheduler.policy` → `stealing`, lists as JSON. */
+function flatDump(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const sections: string[] = [];
+  let list: { key: string; items: string[] } | undefined;
+  for (const line of text.split("\n")) {
+    const t = line.trim();
+    if (t === "") continue;
+    if (list) {
+      if (t === "]") {
+        out.set(list.key, JSON.stringify(list.items));
+        list = undefined;
+      } else list.items.push(t.replace(/,$/, ""));
+      continue;
+    }
+    if (t.endsWith(" {")) {
+      sections.push(t.slice(0, -2));
+      continue;
+    }
+    if (t === "}") {
+      sections.pop();
+      continue;
+    }
+    const m = /^(\S+) =(?: (.*))?$/.exec(line.trim() === t ? line.trimStart() : t);
+    assert.ok(m, `not a dump line: ${JSON.stringify(line)}`);
+    const key = [...sections, m[1]].join(".");
+    if (m[2] === "[") list = { key, items: [] };
+    else out.set(key, m[2] ?? "");
+  }
+  return out;
+}
+
+async function runBoth(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ cxx: Deno.CommandOutput; ours: Deno.CommandOutput }> {
+  const run = (cmd: string, argv: string[]) =>
+    new Deno.Command(cmd, {
+      args: argv,
+      env: options.env,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const [cxx, ours] = await Promise.all([
+    run(REF_NODE(), args),
+    run(Deno.execPath(), ["run", "-A", MAIN, "node", ...args]),
+  ]);
+  return { cxx, ours };
+}
+
+Deno.test("broker node --long-help lists every option broker-node --long-help lists", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const { cxx, ours } = await runBoth(["--long-help"]);
+  const dec = new TextDecoder();
+  // broker-node prints `--name=<type>` and `(-x|--name) <type>`; ours `-x, --name <type>`.
+  const theirs = [...dec.decode(cxx.stdout).matchAll(/(?:\(-(\S)\|)?--([\w.-]+)/g)];
+  const mine = new Map(
+    [...dec.decode(ours.stdout).matchAll(/^ {2}(?:-(\S), )?--([\w.-]+)/gm)].map((
+      m,
+    ) => [m[2], m[1]]),
+  );
+  assert.equal(ours.code, 0);
+  assert.ok(theirs.length >= 75, `${theirs.length} options in broker-node's help`);
+  const missing = theirs.filter((m) => !mine.has(m[2])).map((m) => `--${m[2]}`);
+  assert.deepEqual(missing, []);
+  for (const [, short, long] of theirs) {
+    if (short && short !== "?") assert.equal(mine.get(long), short, `-${short} is --${long}`);
+  }
+});
+
+Deno.test("broker node --dump-config: the keys and values of broker-node's, key by key", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/n.cfg`,
+      'topics = ["/cfg"]\nbroker { ttl = 3 }\nfoo = "bar"\nmode = "ping"\nnum-messages = 7\n' +
+        "rendezvous-retry = 250ms\nport = 1234\npeers = [<tcp://1.2.3.4:5>]\n",
+    );
+    const cases: { args: string[]; env?: Record<string, string> }[] = [
+      { args: [] },
+      {
+        args: [
+          '--topics=["/a","/b"]',
+          "-m",
+          "ping",
+          "-n",
+          "5",
+          "--peers=[<tcp://127.0.0.1:1234>]",
+          "-p",
+          "4000",
+          "--rendezvous-retry=1500ms",
+          "--ttl=5",
+          "--disable-forwarding",
+          "--disable-ssl",
+          "-v",
+          "-r",
+          "-N",
+          "x y",
+          "-s",
+          "10",
+          '--master-stores=["kv"]',
+          '--clone-stores=["a", "b"]',
+          "--endpoint-id=0d4c7e8a-1111-2222-3333-444455556666",
+          "--peer-buffer-size=10",
+          "--web_socket-buffer-size=3",
+          "--recording-directory=/tmp/rec",
+          "--output-generator-file-cap=9",
+          "--max-pending-inputs-per-source=7",
+          "--broker.ssl.cafile=/x/ca.pem",
+          "--broker.web-socket.port=1234",
+          "--broker.web-socket.address=127.0.0.1",
+          "--broker.metrics.port=9100",
+          "--broker.metrics.export.topic=/m",
+          "--broker.metrics.export.interval=2s",
+          '--broker.metrics.import.topics=["/a"]',
+          "--caf.scheduler.max-threads=4",
+          "--caf.middleman.this-node=tcp://x:1",
+          "--caf.stream.size-based-policy.smoothing-factor=0.5",
+          "--caf.logger.inline-output",
+        ],
+      },
+      { args: [`--config-file=${dir}/n.cfg`, "-t", "[]", "--port=99"] },
+      {
+        args: ["-t", '"/a"'],
+        env: { BROKER_RECORDING_DIRECTORY: "/env/rec", BROKER_WEB_SOCKET_PORT: "9997" },
+      },
+    ];
+    const runs = await Promise.all(cases.map((c) => runBoth([...c.args, "--dump-config"], c)));
+    const dec = new TextDecoder();
+    for (const [i, { cxx, ours }] of runs.entries()) {
+      const what = cases[i].args.join(" ") || "(no options)";
+      assert.equal(cxx.code, 0, `${what}: ${dec.decode(cxx.stderr)}`);
+      assert.equal(ours.code, 0, `${what}: ${dec.decode(ours.stderr)}`);
+      // Both print the settings on stdout (whatever broker-node's help says) and nothing else.
+      assert.equal(dec.decode(ours.stderr), "");
+      const want = flatDump(dec.decode(cxx.stdout));
+      const got = flatDump(dec.decode(ours.stdout));
+      assert.ok(want.size > 40, what);
+      const diff = [...new Set([...want.keys(), ...got.keys()])]
+        .filter((k) => want.get(k) !== got.get(k))
+        .map((k) => `${k}: broker-node ${want.get(k)}, ours ${got.get(k)}`);
+      assert.deepEqual(diff, [], what);
+      // And line for line, as CAF prints it.
+      assert.equal(dec.decode(ours.stdout), dec.decode(cxx.stdout), what);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("broker node: Broker's options run: --address, --ttl, --disable-forwarding, WebSocket", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const port = freePort(), wsPort = freePort();
+  const node = new NodeProcess("ours", [
+    "--disable-ssl",
+    "-m",
+    "relay",
+    "-t",
+    '["/w"]',
+    "-p",
+    String(port),
+    "--address",
+    "127.0.0.1",
+    "--ttl",
+    "5",
+    "--disable-forwarding",
+    "--peer-buffer-size",
+    "100",
+    "--max-pending-inputs-per-source",
+    "7",
+    "--broker.web-socket.port",
+    String(wsPort),
+    "--broker.web-socket.address",
+    "127.0.0.1",
+    "--web_socket-buffer-size",
+    "64",
+  ]);
+  const ep = new Endpoint();
+  let ws: WebSocket | undefined;
+  try {
+    await waitForPort(port);
+    await waitForPort(wsPort);
+    // The listener is on loopback only: another address of this host is refused.
+    const other = Deno.networkInterfaces().find((i) =>
+      i.family === "IPv4" && !i.address.startsWith("127.")
+    );
+    if (other) {
+      await assert.rejects(() => Deno.connect({ hostname: other.address, port }));
+    }
+    // A WebSocket client of the node gets what a peer publishes to it.
+    ws = new WebSocket(`ws://127.0.0.1:${wsPort}/v1/messages/json`);
+    const messages: string[] = [];
+    const ack = new Promise<void>((resolve, reject) => {
+      ws!.onmessage = (e) => {
+        messages.push(String(e.data));
+        if (messages.length === 1) resolve();
+      };
+      ws!.onerror = () => reject(new Error("WebSocket error"));
+    });
+    await new Promise((r) => ws!.onopen = r);
+    ws.send('["/w"]');
+    await ack;
+    assert.match(messages[0], /"type":"ack"/);
+    await ep.peer("127.0.0.1", port, { retry: 0 });
+    await ep.awaitPeerSubscription("/w");
+    await waitUntil(() => {
+      ep.publish("/w", str("hello"));
+      return messages.length > 1;
+    }, 5000);
+    assert.match(messages[1], /"topic":"\/w".*"data":"hello"/);
+    ep.publish("/w", makeStop());
+    assert.equal((await node.status).code, 0, node.describe());
+  } finally {
+    ws?.close();
+    await ep.shutdown();
+    await node.stop();
+  }
+});
+
+Deno.test("broker node -m ping --summary: broker-node's lines, then min/avg/p50/p99/max", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const port = freePort();
+  const pong = new NodeProcess("c++", [
+    "--disable-ssl",
+    "-m",
+    "pong",
+    "-t",
+    '["/s"]',
+    "-p",
+    String(port),
+  ]);
+  try {
+    await waitForPort(port);
+    const ping = new NodeProcess("ours", [
+      "--disable-ssl",
+      "-m",
+      "ping",
+      "-t",
+      '["/s"]',
+      "--peers",
+      `127.0.0.1:${port}`,
+      "-n",
+      "4",
+      "--summary",
+    ]);
+    assert.equal((await ping.status).code, 0, ping.describe());
+    const lines = ping.out.trimEnd().split("\n");
+    assert.equal(lines.length, 5, ping.describe());
+    for (const l of lines.slice(0, 4)) assert.match(l, /^\d+$/);
+    assert.match(
+      lines[4],
+      /^rtt min\/avg\/p50\/p99\/max = ([\d.]+(ns|us|ms|s)\/){4}[\d.]+(ns|us|ms|s) \(4 pings\)$/,
+    );
+    assert.equal(ping.err, "");
+  } finally {
+    await pong.stop();
+  }
+});
+
+Deno.test("formatPingSummary: nearest-rank percentiles in CAF's units", () => {
+  assert.equal(
+    formatPingSummary([300_000n, 100_000n, 200_000n]),
+    "rtt min/avg/p50/p99/max = 100us/200us/200us/300us/300us (3 pings)",
+  );
+  const hundred = Array.from({ length: 100 }, (_, i) => BigInt((i + 1) * 1000));
+  assert.equal(
+    formatPingSummary(hundred),
+    "rtt min/avg/p50/p99/max = 1us/50.5us/50us/99us/100us (100 pings)",
+  );
+  assert.equal(formatPingSummary([5n]), "rtt min/avg/p50/p99/max = 5ns/5ns/5ns/5ns/5ns (1 ping)");
 });

@@ -437,7 +437,7 @@ export function registerPipeCommand(
     )
     .argument("[body]", "publish this value instead of stdin lines (a string, or JSON with --json)")
     .option("--long-help", "print help with every option (Broker's metrics, CAF's) and exit")
-    .option("--dump-config", "print the configuration to stderr and exit")
+    .option("--dump-config", "print the configuration and exit")
     .option("--count <n>", "the same as --message-cap (nats's name)")
     .option("--json", "read and print values in Broker's JSON instead of strings/text");
   addCafOptions(command, PIPE_OPTIONS)
@@ -483,7 +483,7 @@ Examples:
             value: BigInt(parseCount(cli.count, "--count")),
           });
         }
-        err(renderCafDump(entries).replace(/\n$/, ""));
+        Deno.stdout.writeSync(enc.encode(renderCafDump(entries)));
         setExitCode(0);
         return;
       }
