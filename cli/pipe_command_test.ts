@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { count, Endpoint, str, vector } from "../mod.ts";
 import { formatPipeMessage, parsePipeLine, resolvePipeOptions, runPipe } from "./pipe_command.ts";
 import { UsageError } from "./cli_values.ts";
-import { freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
+import { brokerRefTool, freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
 
 Deno.test("pipe options: modes, peers in CAF list or plain form, caps", () => {
   const o = resolvePipeOptions({ mode: "publish", topic: "/t", peers: '["127.0.0.1:1", "h:2"]' });
@@ -122,4 +122,137 @@ Deno.test("broker pipe prints what the C++ broker-pipe publishes, like broker-pi
   assert.deepEqual(printed, ["data(/cpp, from c++)"]);
   await cpp.closeStdin();
   await cpp.stop();
+});
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+/** `broker pipe ARGS` in a child process. */
+function pipeProcess(args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "pipe", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+Deno.test(
+  "broker pipe BODY --count N publishes the body N times, to C++ broker-pipe, in every peer syntax",
+  {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  },
+  async () => {
+    for (
+      const [form, count] of [
+        [(p: number) => `127.0.0.1:${p}`, 3],
+        [(p: number) => `<tcp://127.0.0.1:${p}>`, 1],
+        [(p: number) => `tcp://127.0.0.1:${p}`, 1],
+        [(p: number) => `["127.0.0.1:${p}"]`, 2],
+        [(p: number) => `[<tcp://127.0.0.1:${p}>]`, 1],
+      ] as const
+    ) {
+      const port = freePort();
+      const cpp = new RefProcess("broker-pipe", [
+        "--disable-ssl",
+        "-m",
+        "subscribe",
+        "-t",
+        "/body",
+        "-l",
+        String(port),
+        "-c",
+        String(count),
+      ]);
+      try {
+        await waitForPort(port);
+        const args = ["-t", "/body", "-p", form(port), "hello world"];
+        if (count > 1) args.push("--count", String(count));
+        const r = await pipeProcess(args);
+        const err = new TextDecoder().decode(r.stderr);
+        assert.equal(r.code, 0, err);
+        assert.match(err, new RegExp(`^\\*\\*\\* published ${count} messages$`, "m"));
+        assert.equal((await cpp.done).code, 0);
+        assert.deepEqual(
+          cpp.lines.filter((l) => l.startsWith("data(")),
+          Array(count).fill("data(/body, hello world)"),
+        );
+      } finally {
+        await cpp.stop();
+      }
+    }
+  },
+);
+
+Deno.test("broker pipe: --long-help and --dump-config as broker-pipe's", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const args = ["-m", "publish", "-t", "/t", '-p=["127.0.0.1:9999"]', "-l", "5", "-c", "3", "-r"];
+  const cxx = (a: string[]) =>
+    new Deno.Command(brokerRefTool("broker-pipe"), {
+      args: a,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const ours = (a: string[]) => pipeProcess(a.map((x) => x.replace(/^-p=/, "--peers=")));
+  const dec = new TextDecoder();
+  const [help, ourHelp, dump, ourDump, none, ourNone] = await Promise.all([
+    cxx(["--long-help"]),
+    ours(["--long-help"]),
+    cxx([
+      ...args.map((x) => x.replace(/^-p=/, "--peers=")),
+      "-i",
+      "stream",
+      "--ttl=3",
+      "--dump-config",
+    ]),
+    ours([...args, "-i", "stream", "--ttl=3", "--dump-config"]),
+    cxx(["--dump-config"]),
+    ours(["--dump-config"]),
+  ]);
+  const theirs = [...dec.decode(help.stdout).matchAll(/(?:\(-(\S)\|)?--([\w.-]+)/g)];
+  const mine = new Map(
+    [...dec.decode(ourHelp.stdout).matchAll(/^ {2}(?:-(\S), )?--([\w.-]+)/gm)].map((m) => [
+      m[2],
+      m[1],
+    ]),
+  );
+  assert.ok(theirs.length >= 70);
+  assert.deepEqual(theirs.filter((m) => !mine.has(m[2])).map((m) => m[2]), []);
+  for (const [, short, long] of theirs) {
+    if (short && short !== "?") assert.equal(mine.get(long), short, `-${short} is --${long}`);
+  }
+  assert.equal(dump.code, 0, dec.decode(dump.stderr));
+  assert.equal(dec.decode(ourDump.stdout), dec.decode(dump.stdout));
+  assert.equal(dec.decode(ourNone.stdout), dec.decode(none.stdout));
+});
+
+Deno.test("broker pipe: bad values are one line and exit code 2, before any peering", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["-m", "both", "-t", "/t"],
+      'broker pipe: --mode: expected one of publish, subscribe; got "both"',
+    ],
+    [["-m", "publish"], "broker pipe: --topic: a topic is required (-t /topic)"],
+    [
+      ["-t", "/t", "x", "--count", "-1"],
+      'broker pipe: --count: expected a whole number ≥ 0, got "-1"',
+    ],
+    [
+      ["-t", "/t", "-m", "subscribe", "x"],
+      "broker pipe: <body>: a body is published: it needs -m publish (or no -m)",
+    ],
+    [
+      ["-m", "publish", "-t", "/t", "-p", "nope"],
+      'broker pipe: --peers: no port in "nope" (expected host:port, [v6]:port, tcp://host:port or <tcp://host:port>, e.g. "127.0.0.1:9999")',
+    ],
+  ];
+  const runs = await Promise.all(cases.map(([args]) => pipeProcess(args)));
+  for (const [i, r] of runs.entries()) {
+    assert.equal(r.code, 2, cases[i][0].join(" "));
+    assert.equal(new TextDecoder().decode(r.stderr), `${cases[i][1]}\n`);
+    assert.equal(r.stdout.length, 0);
+  }
 });
