@@ -136,3 +136,51 @@ Deno.test("broker record, then broker replay, from the command line", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("broker record without topics warns that it records no data; bad options exit 2", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const peer = new Endpoint();
+  try {
+    const port = await peer.listen();
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", main, "record", ...args],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const dec = new TextDecoder();
+    const [noTopics, bad, nothing] = await Promise.all([
+      run(["-o", `${dir}/a.cap`, "-p", `<tcp://127.0.0.1:${port}>`, "--duration", "300ms"]),
+      run(["-o", `${dir}/b.cap`, "-p", `127.0.0.1:${port}`, "--duration", "-1"]),
+      run(["-o", `${dir}/c.cap`, "-t", "/a"]),
+    ]);
+    assert.equal(noTopics.code, 0, dec.decode(noTopics.stderr));
+    const lines = dec.decode(noTopics.stderr).trimEnd().split("\n");
+    assert.deepEqual(
+      lines[0],
+      "broker record: warning: no --topics: records handshakes and control frames only, " +
+        "no data messages (give -t /topic, or -t / for everything)",
+    );
+    assert.match(lines[1], /^recorded \d+ frames \(0 data messages\) to .*a\.cap$/);
+    assert.equal(bad.code, 2);
+    assert.match(
+      dec.decode(bad.stderr),
+      /^broker record: --duration: expected a positive duration/,
+    );
+    // Nothing is created when the options are wrong.
+    await assert.rejects(() => Deno.stat(`${dir}/b.cap`));
+    assert.equal(nothing.code, 2);
+    assert.equal(
+      dec.decode(nothing.stderr),
+      "broker record: --peers: nothing to record from: give --peers or --local-port\n",
+    );
+  } finally {
+    await peer.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

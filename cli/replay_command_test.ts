@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Endpoint } from "../mod.ts";
+import { Endpoint, str } from "../mod.ts";
+import { CaptureFile } from "./record_command.ts";
 import { readGeneratorFile } from "../engine/recording/generator_file.ts";
 import { pcapAsCapture, replayCapture, replayGeneratorFile } from "./replay_command.ts";
 
@@ -172,6 +173,166 @@ Deno.test("replaying a recording with store command entries sends them as comman
     assert.deepEqual(got, Array(commands).fill(master));
   } finally {
     await source.shutdown();
+    await sink.shutdown();
+  }
+});
+
+/** `broker replay ARGS` (or another subcommand) in a child process. */
+async function broker(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+/**
+ * Writes a capture of frames given as `[direction, envelope type]`: data
+ * messages (type 1) are `data`, a real frame; the others a bare header.
+ */
+async function captureOf(
+  path: string,
+  frames: ["sent" | "received", number][],
+  data: Uint8Array,
+): Promise<void> {
+  const file = await CaptureFile.create(path);
+  for (const [direction, type] of frames) {
+    const frame = type === 1 ? data : new Uint8Array(40);
+    if (type !== 1) frame[32] = type;
+    file.add({ direction, host: "127.0.0.1", port: 1, frame });
+  }
+  file.close();
+}
+
+Deno.test("broker replay: says why nothing was replayed, exits 1 unless --allow-empty", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  const sink = new Endpoint();
+  try {
+    // One real data frame, as a recorder sees it when an endpoint sends it.
+    const recorded: Uint8Array[] = [];
+    const a = new Endpoint({
+      recorder: (f) => {
+        if (f.direction === "sent" && f.frame[32] === 1) recorded.push(f.frame.slice());
+      },
+    });
+    const b = new Endpoint();
+    const bport = await b.listen();
+    const bsub = b.subscribe("/d");
+    await a.peer("127.0.0.1", bport, { retry: 0 });
+    await a.awaitPeerSubscription("/d");
+    a.publish("/d", str("x"));
+    await bsub.get(2000);
+    await a.shutdown();
+    await b.shutdown();
+    const data = recorded[0];
+    assert.ok(data);
+
+    const port = await sink.listen();
+    sink.subscribe("/d");
+    const peer = `127.0.0.1:${port}`;
+    await captureOf(
+      `${dir}/sent.cap`,
+      [["sent", 6], ["sent", 1], ["sent", 1], ["received", 3]],
+      data,
+    );
+    await captureOf(`${dir}/commands.cap`, [["received", 2], ["sent", 2]], data);
+    await captureOf(`${dir}/handshake.cap`, [["received", 6], ["sent", 7]], data);
+    await captureOf(`${dir}/data.cap`, [["received", 1]], data);
+    const runs = await Promise.all([
+      broker(["replay", `${dir}/sent.cap`, "-p", peer]),
+      broker(["replay", `${dir}/sent.cap`, "-p", peer, "--allow-empty"]),
+      broker(["replay", `${dir}/commands.cap`, "-p", peer]),
+      broker(["replay", `${dir}/handshake.cap`, "-p", peer]),
+      // Nobody subscribes to the generator file's topic on this sink.
+      broker(["replay", MARS.pathname, "-p", peer, "--timeout", "200ms"]),
+      broker(["replay", `${dir}/sent.cap`, "-p", peer, "--direction", "sent"]),
+      broker(["replay", `${dir}/data.cap`, "-p", peer, "--json"]),
+    ]);
+    const [sent, allowed, commands, handshake, unsubscribed, ok, json] = runs;
+    assert.deepEqual(sent, {
+      code: 1,
+      out: "",
+      err: "broker replay: nothing replayed: no data messages in direction received " +
+        "(the file has 2 sent: try --direction sent or both) (--allow-empty: exit 0 anyway)\n",
+    });
+    assert.equal(allowed.code, 0);
+    assert.match(allowed.err, /^broker replay: nothing replayed: no data messages in direction/);
+    assert.equal(commands.code, 1);
+    assert.match(
+      commands.err,
+      /^broker replay: nothing replayed: the file holds only store commands \(2\), which replay sends only from generator files/,
+    );
+    assert.equal(handshake.code, 1);
+    assert.match(
+      handshake.err,
+      /^broker replay: nothing replayed: the file holds no data messages \(2 frames of handshakes/,
+    );
+    assert.equal(unsubscribed.code, 1);
+    assert.match(
+      unsubscribed.err,
+      /^broker replay: nothing replayed: no peer subscribed to the recorded topics \(\/benchmark\/events\)/,
+    );
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.err, /^replayed 2 messages/);
+    assert.equal(json.code, 0, json.err);
+    assert.equal(JSON.parse(json.out).messages, 1);
+  } finally {
+    await sink.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("broker replay: an unrecognised file names every format tried", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "hello, world\n");
+    const r = await broker(["replay", file, "-p", "127.0.0.1:1"]);
+    assert.deepEqual(r, {
+      code: 1,
+      out: "",
+      err:
+        "broker replay: wrong_magic_number: not a recording: tried a capture of broker record, " +
+        "pcap, pcapng and a Broker generator file; the file starts with 68 65 6c 6c\n",
+    });
+    await Deno.writeFile(file, new Uint8Array());
+    assert.match((await broker(["replay", file, "-p", "127.0.0.1:1"])).err, /it is empty/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("broker replay on a 40-column terminal: the progress line never wraps", {
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const sink = new Endpoint();
+  try {
+    const port = await sink.listen();
+    const sub = sink.subscribe("/benchmark/events", { queueSize: 4096 });
+    // `script` gives the replay a terminal (util-linux); stty makes it 40 columns wide.
+    const cmd = `stty cols 40; exec ${Deno.execPath()} run -A ${MAIN} replay ${MARS.pathname} ` +
+      `-p 127.0.0.1:${port} --publish-rate 4000`;
+    const r = await new Deno.Command("script", {
+      args: ["-qec", cmd, "/dev/null"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(r.stdout);
+    assert.equal(r.code, 0, text + new TextDecoder().decode(r.stderr));
+    const drawings = text.split("\r").map((s) => s.replace(/\x1b\[K/g, "").replace(/\n/g, ""))
+      .filter((s) => /msgs|%/.test(s) && !s.startsWith("replayed"));
+    assert.ok(drawings.length >= 2, JSON.stringify(text));
+    for (const d of drawings) assert.ok(d.length <= 39, `${d.length}: ${d}`);
+    assert.match(text, /replayed 1000 messages/);
+    assert.equal(sub.available() + sub.poll().length > 0, true);
+  } finally {
     await sink.shutdown();
   }
 });
