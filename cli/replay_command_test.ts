@@ -326,7 +326,7 @@ Deno.test("broker replay on a 40-column terminal: the progress line never wraps"
     }).output();
     const text = new TextDecoder().decode(r.stdout);
     assert.equal(r.code, 0, text + new TextDecoder().decode(r.stderr));
-    const drawings = text.split("\r").map((s) => s.replace(/\x1b\[K/g, "").replace(/\n/g, ""))
+    const drawings = text.split("\r").map((s) => s.replaceAll("\x1b[K", "").replace(/\n/g, ""))
       .filter((s) => /msgs|%/.test(s) && !s.startsWith("replayed"));
     assert.ok(drawings.length >= 2, JSON.stringify(text));
     for (const d of drawings) assert.ok(d.length <= 39, `${d.length}: ${d}`);
