@@ -1241,7 +1241,7 @@ export class Endpoint {
       },
       host,
       port,
-      options,
+      { handshakeTimeoutMs: this.#opts.handshakeTimeout, ...options },
     );
     this.#webSockets.push(server);
     await server.ready;

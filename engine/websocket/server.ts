@@ -1,5 +1,6 @@
 /**
- * Broker's WebSocket JSON API served from an endpoint, on `Deno.serve`:
+ * Broker's WebSocket JSON API served from an endpoint (on our own RFC 6455
+ * server, `server_socket.ts`, which closes idle and stuck connections):
  * the client's first message is a JSON array of topic prefixes, the server
  * answers with an ack, then data messages flow both ways as JSON. Bad input
  * gets an error message with Broker's codes and the session goes on.
@@ -24,6 +25,12 @@ import { type Data, decode, decodeValidated } from "../data/mod.ts";
 import { dataMessageToJson } from "../data/json.ts";
 import type { PendingMessage, Subscriber } from "../subscriber.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
+import {
+  listenWebSocketUpgrades,
+  OPEN,
+  type ServerWebSocket,
+  type UpgradeListener,
+} from "./server_socket.ts";
 
 /** What the server needs from its endpoint. */
 export interface WebSocketHost {
@@ -83,6 +90,12 @@ export interface WebSocketServerOptions {
   /** Largest text message accepted from a client, in bytes. Default 1 MiB. */
   maxMessageSize?: number;
   /**
+   * A connection that has not upgraded to a WebSocket within this time (ms)
+   * is closed, as one that never sends a request. Default: the endpoint's
+   * `handshakeTimeout` (10 s).
+   */
+  handshakeTimeoutMs?: number;
+  /**
    * Whether clients get what the endpoint's own code publishes (`publish`,
    * `publishEvent`, publishers) on topics they subscribed to. Default true, as
    * in Broker, whose core hands a client every data message that matches
@@ -113,6 +126,7 @@ const DEFAULT_POLICY: WebSocketOverflowPolicy = "disconnect";
 // Ours: Broker bounds messages only.
 const DEFAULT_BUFFER_BYTES = 16 << 20;
 const DEFAULT_SOCKET_BYTES = 1 << 20;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 // While the socket is full, its bufferedAmount is polled: soon at first (a
 // reading client drains within a turn or two), then less often.
 const RETRY_MIN_MS = 1;
@@ -141,7 +155,7 @@ interface Queued {
  * and meet the overflow policy when the queue is full.
  */
 class Output {
-  readonly #ws: WebSocket;
+  readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
   #items: (Queued | undefined)[] = [];
@@ -155,7 +169,7 @@ class Output {
   dropped = 0;
   sent = 0;
 
-  constructor(ws: WebSocket, bounds: Bounds, onOverflow: () => void) {
+  constructor(ws: ServerWebSocket, bounds: Bounds, onOverflow: () => void) {
     this.#ws = ws;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
@@ -203,7 +217,7 @@ class Output {
   flush(): void {
     if (this.#closed) return;
     const ws = this.#ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== OPEN) return;
     // One bufferedAmount read per flush; the texts sent meanwhile are added
     // here (in UTF-16 units: the next flush reads the exact figure again).
     let unsent = ws.bufferedAmount;
@@ -275,7 +289,7 @@ interface Session {
  * ```
  */
 export class WebSocketServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #listener: UpgradeListener;
   readonly #sessions = new Set<Session>();
   readonly #bounds: Bounds;
   /** The bound port. */
@@ -299,32 +313,18 @@ export class WebSocketServer {
       throw new RangeError(`unknown overflowPolicy ${this.#bounds.policy}`);
     }
     const maxSize = options.maxMessageSize ?? 1 << 20;
-    let resolvePort!: (p: number) => void;
-    const bound = new Promise<number>((r) => resolvePort = r);
-    this.#server = Deno.serve({
+    this.#listener = listenWebSocketUpgrades({
       hostname,
       port,
-      onListen: (addr) => resolvePort(addr.port),
-    }, (req) => {
-      const url = new URL(req.url);
-      if (url.pathname !== WEB_SOCKET_PATH) {
-        return new Response(`unknown path; the WebSocket API is at ${WEB_SOCKET_PATH}\n`, {
-          status: 400,
-        });
-      }
-      // Header names are matched case-insensitively by Deno (Broker's server did not).
-      if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return new Response("expected a WebSocket upgrade\n", { status: 400 });
-      }
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      this.#session(host, socket, maxSize);
-      return response;
-    });
-    this.port = port;
-    this.ready = bound.then((p) => {
-      (this as { port: number }).port = p;
-      return p;
-    });
+      path: WEB_SOCKET_PATH,
+      handshakeTimeoutMs: positive(
+        "handshakeTimeoutMs",
+        options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      ),
+      maxMessageSize: maxSize,
+    }, (ws) => this.#session(host, ws, maxSize));
+    this.port = this.#listener.port;
+    this.ready = Promise.resolve(this.port);
   }
 
   /** Resolves with the bound port once the server listens. */
@@ -344,7 +344,7 @@ export class WebSocketServer {
     return out;
   }
 
-  #session(host: WebSocketHost, ws: WebSocket, maxSize: number): void {
+  #session(host: WebSocketHost, ws: ServerWebSocket, maxSize: number): void {
     const bounds = this.#bounds;
     let sub: Subscriber | undefined;
     let out: Output | undefined;
@@ -356,7 +356,7 @@ export class WebSocketServer {
       sub?.close();
       out?.close();
       this.#sessions.delete(session);
-      if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+      if (ws.readyState === OPEN) ws.close(code, reason);
     };
     const session: Session = {
       close: () => end(),
@@ -364,7 +364,7 @@ export class WebSocketServer {
         out && {
           queued: out.length,
           queuedBytes: out.bytes,
-          socketBytes: ws.readyState === WebSocket.OPEN ? ws.bufferedAmount : 0,
+          socketBytes: ws.readyState === OPEN ? ws.bufferedAmount : 0,
           dropped: out.dropped + (sub?.dropped ?? 0),
           sent: out.sent,
         },
@@ -383,18 +383,17 @@ export class WebSocketServer {
     // queue. A client that sends bad input and never reads must not grow the
     // socket with them either: past the socket's bound they are dropped.
     const send = (text: string) => {
-      if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < bounds.socketBytes) ws.send(text);
+      if (ws.readyState === OPEN && ws.bufferedAmount < bounds.socketBytes) ws.send(text);
     };
     ws.onclose = () => end();
-    ws.onerror = () => end();
     ws.onmessage = (ev) => {
       if (ended) return;
-      if (typeof ev.data !== "string") {
-        send(errorText("deserialization_failed", "expected text messages"));
+      if (ev.data === undefined) {
+        send(errorText("deserialization_failed", `message larger than ${maxSize} bytes`));
         return;
       }
-      if (ev.data.length > maxSize) {
-        send(errorText("deserialization_failed", `message larger than ${maxSize} bytes`));
+      if (typeof ev.data !== "string") {
+        send(errorText("deserialization_failed", "expected text messages"));
         return;
       }
       if (!sub) {
@@ -455,7 +454,7 @@ export class WebSocketServer {
   /** Stops serving and closes every session. */
   async close(): Promise<void> {
     for (const s of [...this.#sessions]) s.close();
-    await this.#server.shutdown();
+    await this.#listener.close();
   }
 }
 

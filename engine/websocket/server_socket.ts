@@ -1,0 +1,387 @@
+/**
+ * The server side of RFC 6455 on our own TCP connections: the HTTP upgrade,
+ * text frames in and out, pings, and the close handshake. `Deno.serve` would
+ * keep a connection that never sends a request (or never upgrades) forever,
+ * and cannot drop a client that never answers a close frame; here every
+ * connection that has not upgraded within the handshake timeout is closed,
+ * and a closed session's socket goes once its close frame had a moment to
+ * leave.
+ *
+ * @module
+ */
+import { TcpConnection } from "../transport/tcp.ts";
+
+/** The socket states a session looks at (`WebSocket`'s numbers). */
+export const OPEN = 1;
+/** Closed, or closing: nothing more is sent. */
+export const CLOSED = 3;
+
+/** One message from a client. */
+export interface ServerMessage {
+  /** A text message, the payload of a binary one, or undefined when it was too large. */
+  readonly data: string | Uint8Array | undefined;
+}
+
+/** A client connection after the upgrade: the parts of `WebSocket` a session uses. */
+export interface ServerWebSocket {
+  /** `OPEN` until closed (by either side). */
+  readonly readyState: number;
+  /** Bytes handed to `send` and not yet written to the socket. */
+  readonly bufferedAmount: number;
+  /** Sends one text message. */
+  send(text: string): void;
+  /** Sends a close frame, then closes the connection (at once if the client does not answer). */
+  close(code?: number, reason?: string): void;
+  /** A message arrived. */
+  onmessage: ((m: ServerMessage) => void) | null;
+  /** The connection ended (once). */
+  onclose: (() => void) | null;
+}
+
+/** Options of `listenWebSocketUpgrades`. */
+export interface UpgradeListenerOptions {
+  /** Address to bind. */
+  hostname: string;
+  /** Port to bind (0 picks a free one). */
+  port: number;
+  /** The one path that upgrades; others get 400 naming it. */
+  path: string;
+  /** A connection that has not upgraded by then is closed, in ms. */
+  handshakeTimeoutMs: number;
+  /** Largest message kept, in bytes; a larger one arrives as `data: undefined`. */
+  maxMessageSize: number;
+  /** How long a close frame may take to leave before the socket is dropped, in ms. */
+  closeTimeoutMs?: number;
+}
+
+/** A bound upgrade listener. */
+export interface UpgradeListener {
+  /** The bound port. */
+  readonly port: number;
+  /** Stops accepting and closes every connection. */
+  close(): Promise<void>;
+}
+
+const MAX_REQUEST_BYTES = 16 * 1024;
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const EMPTY = new Uint8Array(0);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * Listens for WebSocket upgrades on `path`; hands each upgraded connection
+ * to `onSocket`. Throws when the address cannot be bound.
+ *
+ * @example
+ * ```ts ignore
+ * const l = listenWebSocketUpgrades({ hostname: "127.0.0.1", port: 0, path: "/ws",
+ *   handshakeTimeoutMs: 10_000, maxMessageSize: 1 << 20 }, (ws) => ws.send("hello"));
+ * ```
+ */
+export function listenWebSocketUpgrades(
+  options: UpgradeListenerOptions,
+  onSocket: (ws: ServerWebSocket) => void,
+): UpgradeListener {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const conns = new Set<Conn>();
+  const loop = (async () => {
+    try {
+      for await (const raw of listener) {
+        const c = new Conn(new TcpConnection(raw), options, onSocket, () => conns.delete(c));
+        conns.add(c);
+      }
+    } catch {
+      // listener closed
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close: async () => {
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      await loop;
+      for (const c of [...conns]) c.drop();
+    },
+  };
+}
+
+/** One TCP connection: the HTTP request, then frames. */
+class Conn implements ServerWebSocket {
+  readonly #tcp: TcpConnection;
+  readonly #opts: UpgradeListenerOptions;
+  readonly #onSocket: (ws: ServerWebSocket) => void;
+  readonly #forget: () => void;
+  #buf = new Uint8Array(4096);
+  #start = 0;
+  #end = 0;
+  #phase: "request" | "upgrading" | "open" | "closed" = "request";
+  #timer?: ReturnType<typeof setTimeout>;
+  #closeSent = false;
+  // The message being assembled: its parts, its size, and whether it went over the limit.
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  #opcode = 0;
+  #tooLarge = false;
+  // What is left of an oversized frame's payload, consumed as it arrives.
+  #skip = 0;
+  #skipFin = false;
+  #skipOpcode = 0;
+  onmessage: ((m: ServerMessage) => void) | null = null;
+  onclose: (() => void) | null = null;
+
+  constructor(
+    tcp: TcpConnection,
+    opts: UpgradeListenerOptions,
+    onSocket: (ws: ServerWebSocket) => void,
+    forget: () => void,
+  ) {
+    this.#tcp = tcp;
+    this.#opts = opts;
+    this.#onSocket = onSocket;
+    this.#forget = forget;
+    this.#timer = setTimeout(() => this.drop(), opts.handshakeTimeoutMs);
+    tcp.start({ onBytes: (b) => this.#onBytes(b), onClose: () => this.#closed() });
+  }
+
+  get readyState(): number {
+    return this.#phase === "open" && !this.#closeSent ? OPEN : CLOSED;
+  }
+
+  get bufferedAmount(): number {
+    return this.#tcp.queuedBytes;
+  }
+
+  send(text: string): void {
+    if (this.readyState !== OPEN) return;
+    this.#tcp.send(frame(0x1, enc.encode(text)));
+  }
+
+  close(code?: number, reason = ""): void {
+    if (this.readyState !== OPEN) return;
+    this.#closeSent = true;
+    let body = new Uint8Array(0);
+    if (code !== undefined) {
+      const r = enc.encode(reason).subarray(0, 123);
+      body = new Uint8Array(2 + r.length);
+      body[0] = code >> 8;
+      body[1] = code & 0xff;
+      body.set(r, 2);
+    }
+    this.#tcp.send(frame(0x8, body));
+    // A client that does not read never answers: the socket goes all the same.
+    this.#timer = setTimeout(() => this.drop(), this.#opts.closeTimeoutMs ?? 1000);
+  }
+
+  /** Closes the TCP connection now. */
+  drop(): void {
+    this.#tcp.close();
+  }
+
+  #closed(): void {
+    clearTimeout(this.#timer);
+    const wasOpen = this.#phase === "open";
+    this.#phase = "closed";
+    this.#forget();
+    if (wasOpen) this.onclose?.();
+  }
+
+  #onBytes(chunk: Uint8Array): void {
+    if (this.#phase === "closed") return;
+    if (this.#skip > 0) {
+      const take = Math.min(this.#skip, chunk.length);
+      this.#skip -= take;
+      if (this.#skip > 0) return;
+      this.#endOfFragment(this.#skipFin, this.#skipOpcode, EMPTY);
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return;
+    }
+    this.#append(chunk);
+    if (this.#phase === "request") this.#request();
+    if (this.#phase === "open") this.#frames();
+  }
+
+  #append(chunk: Uint8Array): void {
+    const have = this.#end - this.#start;
+    if (this.#end + chunk.length > this.#buf.length) {
+      const next = have + chunk.length > this.#buf.length
+        ? new Uint8Array(Math.max(this.#buf.length * 2, have + chunk.length))
+        : this.#buf;
+      next.copyWithin(0, this.#start, this.#end);
+      if (next !== this.#buf) next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+      this.#start = 0;
+      this.#end = have;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  #request(): void {
+    const b = this.#buf;
+    let at = -1;
+    for (let i = this.#start; i + 3 < this.#end; i++) {
+      if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) {
+        at = i;
+        break;
+      }
+    }
+    if (at < 0) {
+      if (this.#end - this.#start > MAX_REQUEST_BYTES) this.drop();
+      return;
+    }
+    const head = dec.decode(b.subarray(this.#start, at));
+    this.#start = at + 4;
+    const [requestLine, ...lines] = head.split("\r\n");
+    const headers = new Map<string, string>();
+    for (const l of lines) {
+      const colon = l.indexOf(":");
+      if (colon > 0) headers.set(l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim());
+    }
+    const [method, target] = requestLine.split(" ");
+    const path = (target ?? "").split("?")[0];
+    if (method !== "GET" || path !== this.#opts.path) {
+      return this.#refuse(`unknown path; the WebSocket API is at ${this.#opts.path}\n`);
+    }
+    const key = headers.get("sec-websocket-key");
+    // Header names in any case: Broker's server matched them case-sensitively.
+    if (!headers.get("upgrade")?.toLowerCase().includes("websocket") || !key) {
+      return this.#refuse("expected a WebSocket upgrade\n");
+    }
+    this.#phase = "upgrading";
+    crypto.subtle.digest("SHA-1", enc.encode(key + GUID)).then((digest) => {
+      if (this.#phase !== "upgrading") return;
+      const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+      this.#tcp.send(enc.encode(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      ));
+      clearTimeout(this.#timer);
+      this.#phase = "open";
+      this.#onSocket(this);
+      // Frames the client sent right behind its request.
+      this.#frames();
+    });
+  }
+
+  #refuse(body: string): void {
+    this.#phase = "closed";
+    const text = enc.encode(body);
+    this.#tcp.send(enc.encode(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n` +
+        "Connection: close\r\n\r\n",
+    ));
+    this.#tcp.send(text);
+    this.#tcp.closeGracefully(1000);
+  }
+
+  /** Handles every complete frame in the buffer. */
+  #frames(): void {
+    const b = this.#buf;
+    while (this.#phase === "open") {
+      const have = this.#end - this.#start;
+      if (have < 2) return;
+      const s = this.#start;
+      const fin = (b[s] & 0x80) !== 0, opcode = b[s] & 0x0f, masked = (b[s + 1] & 0x80) !== 0;
+      let len = b[s + 1] & 0x7f, off = 2;
+      if (len === 126) {
+        if (have < 4) return;
+        len = (b[s + 2] << 8) | b[s + 3];
+        off = 4;
+      } else if (len === 127) {
+        if (have < 10) return;
+        const big = new DataView(b.buffer, b.byteOffset + s + 2, 8).getBigUint64(0);
+        if (big > BigInt(Number.MAX_SAFE_INTEGER)) return this.drop();
+        len = Number(big);
+        off = 10;
+      }
+      // Clients must mask (RFC 6455 5.1); a control frame is short and whole.
+      if (!masked || (opcode >= 0x8 && (len > 125 || !fin))) return this.drop();
+      const mask = s + off;
+      off += 4;
+      const control = opcode >= 0x8;
+      const over = !control && (this.#tooLarge || this.#size + len > this.#opts.maxMessageSize);
+      if (over) {
+        // Too large to keep: skip its bytes as they come, without holding them.
+        this.#tooLarge = true;
+        if (have < off) return;
+        if (have < off + len) {
+          this.#skip = len - (have - off);
+          this.#skipFin = fin;
+          this.#skipOpcode = opcode;
+          this.#start = this.#end = 0;
+          return;
+        }
+        this.#start += off + len;
+        this.#endOfFragment(fin, opcode, EMPTY);
+        continue;
+      }
+      if (have < off + len) return;
+      const payload = new Uint8Array(len);
+      for (let i = 0; i < len; i++) payload[i] = b[s + off + i] ^ b[mask + (i & 3)];
+      this.#start += off + len;
+      if (control) this.#control(opcode, payload);
+      else this.#endOfFragment(fin, opcode, payload);
+    }
+  }
+
+  #endOfFragment(fin: boolean, opcode: number, payload: Uint8Array): void {
+    if (opcode !== 0) this.#opcode = opcode;
+    if (!this.#tooLarge) {
+      this.#parts.push(payload);
+      this.#size += payload.length;
+    }
+    if (!fin) return;
+    const parts = this.#parts, size = this.#size, tooLarge = this.#tooLarge;
+    const kind = this.#opcode;
+    this.#parts = [];
+    this.#size = 0;
+    this.#tooLarge = false;
+    if (tooLarge) return this.onmessage?.({ data: undefined });
+    const whole = parts.length === 1 ? parts[0] : concat(parts, size);
+    this.onmessage?.({ data: kind === 0x1 ? dec.decode(whole) : whole });
+  }
+
+  #control(opcode: number, payload: Uint8Array): void {
+    if (opcode === 0x9) {
+      this.#tcp.send(frame(0xa, payload));
+    } else if (opcode === 0x8) {
+      // The client closes: answer once, then let the connection go.
+      if (!this.#closeSent) {
+        this.#closeSent = true;
+        this.#tcp.send(frame(0x8, payload.subarray(0, 2)));
+      }
+      this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? 1000);
+    }
+  }
+}
+
+function frame(opcode: number, payload: Uint8Array): Uint8Array {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = new Uint8Array(head + n);
+  out[0] = 0x80 | opcode;
+  if (n < 126) out[1] = n;
+  else if (n < 65536) {
+    out[1] = 126;
+    out[2] = n >> 8;
+    out[3] = n & 0xff;
+  } else {
+    out[1] = 127;
+    new DataView(out.buffer).setBigUint64(2, BigInt(n));
+  }
+  out.set(payload, head);
+  return out;
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+// The WebSocket listener closes what it should (issue 11, found by the soak):
+// connections that never upgrade, within the handshake timeout, and the
+// socket of a client that never reads, once its session ended.
+import assert from "node:assert/strict";
+import { count, Endpoint, str, vector } from "../mod.ts";
+
+const enc = new TextEncoder();
+
+/** Reads until the server closes (true) or `ms` pass (false); collects what came. */
+async function readsToEnd(conn: Deno.Conn, ms: number): Promise<{ closed: boolean; text: string }> {
+  const deadline = Date.now() + ms;
+  const buf = new Uint8Array(256 * 1024);
+  let text = "";
+  while (Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf).catch(() => null),
+      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
+    ]);
+    clearTimeout(timer);
+    if (n === "wait") return { closed: false, text };
+    if (n === null) return { closed: true, text };
+    if (text.length < 4096) text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return { closed: false, text };
+}
+
+async function withServer(
+  fn: (ep: Endpoint, port: number) => Promise<void>,
+  handshakeTimeoutMs = 300,
+): Promise<void> {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0, {
+    handshakeTimeoutMs,
+    bufferSize: 64,
+    socketBufferBytes: 64 * 1024,
+  });
+  try {
+    await fn(ep, server.port);
+  } finally {
+    await ep.shutdown();
+  }
+}
+
+Deno.test("WebSocket listener: a connection that sends nothing is closed after the handshake timeout", async () => {
+  await withServer(async (_, port) => {
+    const conns = await Promise.all(
+      Array.from({ length: 10 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+    );
+    const started = Date.now();
+    const results = await Promise.all(conns.map((c) => readsToEnd(c, 3000)));
+    for (const c of conns) c.close();
+    assert.deepEqual(results.map((r) => r.closed), Array(10).fill(true));
+    assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+  });
+});
+
+Deno.test("WebSocket listener: an unfinished request is closed too; a wrong path gets 400 and the close", async () => {
+  await withServer(async (_, port) => {
+    const partial = await Deno.connect({ hostname: "127.0.0.1", port });
+    await partial.write(enc.encode("GET /v1/messages/json HTTP/1.1\r\nHost: x\r\n"));
+    const wrong = await Deno.connect({ hostname: "127.0.0.1", port });
+    await wrong.write(enc.encode("GET /other HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const plain = await Deno.connect({ hostname: "127.0.0.1", port });
+    await plain.write(enc.encode("GET /v1/messages/json HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const [p, w, n] = await Promise.all([partial, wrong, plain].map((c) => readsToEnd(c, 3000)));
+    for (const c of [partial, wrong, plain]) c.close();
+    assert.ok(p.closed, "the unfinished request was closed");
+    assert.ok(w.closed && w.text.startsWith("HTTP/1.1 400"), w.text);
+    assert.match(w.text, /the WebSocket API is at \/v1\/messages\/json/);
+    assert.ok(n.closed && n.text.startsWith("HTTP/1.1 400"), "no upgrade: 400 and the close");
+  });
+});
+
+Deno.test("WebSocket listener: the socket of a client that never reads goes once its session ended", async () => {
+  await withServer(async (ep, port) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const key = btoa("0123456789abcdef");
+    await conn.write(enc.encode(
+      "GET /v1/messages/json HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    ));
+    // The subscription, as one masked text frame (mask of zeros).
+    const sub = enc.encode('["/flood"]');
+    await conn.write(new Uint8Array([0x81, 0x80 | sub.length, 0, 0, 0, 0, ...sub]));
+    // Flood until the session ends (the client never reads), then let the close frame go.
+    const pad = "x".repeat(8 * 1024);
+    for (let i = 0; i < 20_000; i++) {
+      ep.publish("/flood", vector(count(BigInt(i)), str(pad)), { local: true });
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 0));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    // Reading now finds what the kernel held, then the end of the stream.
+    const r = await readsToEnd(conn, 5000);
+    conn.close();
+    assert.ok(r.text.startsWith("HTTP/1.1 101"), r.text.slice(0, 40));
+    assert.ok(r.closed, "the server closed the socket");
+  }, 10_000);
+});
