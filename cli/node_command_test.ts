@@ -1779,3 +1779,56 @@ Deno.test("formatPingSummary: nearest-rank percentiles in CAF's units", () => {
   );
   assert.equal(formatPingSummary([5n]), "rtt min/avg/p50/p99/max = 5ns/5ns/5ns/5ns/5ns (1 ping)");
 });
+
+Deno.test("runNode: Broker's options reach the endpoint, --address the listener", async () => {
+  class WsHost extends FakeHost {
+    listenWebSocket(host: string, port: number, options?: { bufferSize?: number }) {
+      this.calls.push(`ws ${host} ${port} bufferSize=${options?.bufferSize}`);
+      return Promise.resolve(port);
+    }
+  }
+  const host = new WsHost();
+  let created: unknown;
+  const cfg = parseCafConfig(
+    'broker { peer-buffer-size = 64 }\nbroker.web-socket.port = "9997/tcp"',
+  );
+  const opts = resolveNodeOptions(
+    {
+      topics: '["/t"]',
+      mode: "ping",
+      numMessages: "0",
+      port: "29001",
+      address: "127.0.0.1",
+      ttl: "5",
+      disableForwarding: true,
+      web_socketBufferSize: "32",
+    },
+    cfg,
+  );
+  const c = capture(false);
+  assert.equal(
+    await runNode(opts, c.printer, (o) => {
+      created = o;
+      return host;
+    }),
+    0,
+  );
+  assert.deepEqual(created, {
+    id: undefined,
+    disableSsl: false,
+    ssl: {},
+    disableForwarding: true,
+    ttl: 5,
+    peerBufferSize: 64,
+  });
+  assert.deepEqual(host.calls, [
+    "listen 127.0.0.1 29001",
+    "ws 0.0.0.0 9997 bufferSize=32",
+    "shutdown",
+  ]);
+  // Without --port, --address has nothing to bind: a usage error, not a silent no-op.
+  assertUsageError(
+    () => resolveNodeOptions({ topics: '"/t"', address: "127.0.0.1" }),
+    "--address: is where --port listens: give --port (or BROKER_PORT) too",
+  );
+});
