@@ -97,3 +97,36 @@ Deno.test("WebSocket listener: the socket of a client that never reads goes once
     assert.ok(r.closed, "the server closed the socket");
   }, 10_000);
 });
+
+/** Upgrades a raw connection and returns it (the 101 is left unread). */
+async function upgraded(port: number): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(enc.encode(
+    "GET /v1/messages/json HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  return conn;
+}
+
+Deno.test("WebSocket listener: an upgraded client that never subscribes is closed after the handshake timeout", async () => {
+  await withServer(async (_, port) => {
+    const conn = await upgraded(port);
+    const started = Date.now();
+    const r = await readsToEnd(conn, 3000);
+    conn.close();
+    assert.ok(r.closed, "closed");
+    assert.ok(Date.now() - started < 2500);
+    assert.match(r.text, /no subscription within 300 ms/);
+  });
+});
+
+Deno.test("WebSocket listener: a frame claiming more than 64 MiB closes the connection at once", async () => {
+  await withServer(async (_, port) => {
+    const conn = await upgraded(port);
+    // A masked text frame claiming 2^40 bytes, then 4 of them.
+    await conn.write(new Uint8Array([0x81, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9, 9]));
+    const r = await readsToEnd(conn, 250);
+    conn.close();
+    assert.ok(r.closed, "closed before the handshake timeout");
+  }, 5000);
+});

@@ -134,6 +134,8 @@ const RETRY_MAX_MS = 50;
 // RFC 6455 7.4.1: 1011, the server met a condition that keeps it from going on.
 // Broker's server closes this way when its backpressure buffer fails.
 const CLOSE_OVERFLOW = 1011;
+// RFC 6455 7.4.1: 1008, a message that violates the server's policy.
+const CLOSE_POLICY = 1008;
 
 interface Bounds {
   readonly localPublishes: boolean;
@@ -290,6 +292,7 @@ interface Session {
  */
 export class WebSocketServer {
   readonly #listener: UpgradeListener;
+  readonly #handshakeMs: number;
   readonly #sessions = new Set<Session>();
   readonly #bounds: Bounds;
   /** The bound port. */
@@ -313,14 +316,15 @@ export class WebSocketServer {
       throw new RangeError(`unknown overflowPolicy ${this.#bounds.policy}`);
     }
     const maxSize = options.maxMessageSize ?? 1 << 20;
+    this.#handshakeMs = positive(
+      "handshakeTimeoutMs",
+      options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    );
     this.#listener = listenWebSocketUpgrades({
       hostname,
       port,
       path: WEB_SOCKET_PATH,
-      handshakeTimeoutMs: positive(
-        "handshakeTimeoutMs",
-        options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-      ),
+      handshakeTimeoutMs: this.#handshakeMs,
       maxMessageSize: maxSize,
     }, (ws) => this.#session(host, ws, maxSize));
     this.port = this.#listener.port;
@@ -350,9 +354,15 @@ export class WebSocketServer {
     let out: Output | undefined;
     let inputs = 0;
     let ended = false;
+    // Broker's session starts with the subscription: a client that never sends it goes.
+    const subscribeTimer = setTimeout(
+      () => end(CLOSE_POLICY, `no subscription within ${this.#handshakeMs} ms`),
+      this.#handshakeMs,
+    );
     const end = (code?: number, reason?: string) => {
       if (ended) return;
       ended = true;
+      clearTimeout(subscribeTimer);
       sub?.close();
       out?.close();
       this.#sessions.delete(session);
@@ -409,6 +419,7 @@ export class WebSocketServer {
         // The subscriber's queue only hands messages over to the pump between
         // two turns, under the same bounds: a burst that fills it within one
         // turn already overflows.
+        clearTimeout(subscribeTimer);
         sub = host.subscribe(topics, {
           queueSize: bounds.bufferSize,
           maxQueuedBytes: bounds.bufferBytes,

@@ -63,6 +63,8 @@ export interface UpgradeListener {
 }
 
 const MAX_REQUEST_BYTES = 16 * 1024;
+/** Oversized messages up to this size are skipped and answered; larger frames close the socket. */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
@@ -302,6 +304,11 @@ class Conn implements ServerWebSocket {
       const mask = s + off;
       off += 4;
       const control = opcode >= 0x8;
+      // Beyond any frame worth skipping (RFC 6455 7.4.1: 1009, too big to process).
+      if (len > MAX_FRAME_BYTES) {
+        this.close(1009, "frame too large");
+        return this.drop();
+      }
       const over = !control && (this.#tooLarge || this.#size + len > this.#opts.maxMessageSize);
       if (over) {
         // Too large to keep: skip its bytes as they come, without holding them.
