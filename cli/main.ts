@@ -148,7 +148,9 @@ export function commanderErrorLine(command: string, code: string, message: strin
 /**
  * Runs the command line `args` (without the program name) and returns the
  * exit code: 0 on success, 1 on errors while running, 2 on usage errors
- * (which print one line, `broker <subcommand>: <option>: <message>`).
+ * (which print one line, `broker <subcommand>: <option>: <message>`). An
+ * error a subcommand does not handle prints one line too, with the same
+ * `broker <subcommand>: ` prefix.
  *
  * @example
  * ```ts
@@ -196,7 +198,11 @@ export async function main(args: string[], io: ProgramIo = {}): Promise<number> 
       return c.code === "commander.error" ? c.exitCode : USAGE_EXIT_CODE;
     }
     if (e instanceof CommanderError) return e.exitCode;
-    throw e;
+    // Anything else a subcommand let through: one line with its prefix, exit 1.
+    const prefix = `${commandPath(current)}: `;
+    const message = e instanceof Error ? e.message : String(e);
+    errorLine(message.startsWith(prefix) ? message : prefix + message);
+    return 1;
   }
   return code;
 }
