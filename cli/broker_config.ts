@@ -599,8 +599,16 @@ export function dumpEntries(
   return out;
 }
 
-/** A timespan as CAF prints one (`1.5s`, `250ms`). */
-function cafTimespan(ns: bigint): string {
+/**
+ * A timespan as CAF prints one (`1.5s`, `250ms`, `-2min`).
+ *
+ * @example
+ * ```ts
+ * import { formatCafTimespan } from "./broker_config.ts";
+ * console.log(formatCafTimespan(1_362_169n)); // "1.362169ms"
+ * ```
+ */
+export function formatCafTimespan(ns: bigint): string {
   if (ns === 0n) return "0s";
   const units: [number, string][] = [[3600e9, "h"], [60e9, "min"], [1e9, "s"], [1e6, "ms"], [
     1e3,
@@ -623,7 +631,7 @@ function scalar(v: ConfigValue): string {
     case "real":
       return String(v.value);
     case "timespan":
-      return cafTimespan(v.value);
+      return formatCafTimespan(v.value);
     case "string":
       return v.value;
     case "uri":

@@ -841,3 +841,31 @@ export class CafConfig {
     throw new BrokerError(ErrorCode.type_clash, text);
   }
 }
+
+/**
+ * Reads a CAF config file as Broker's tools do: `path` if given (a missing
+ * file is an error), else CAF's default `caf-application.conf` when it
+ * exists. Throws `BrokerError(cannot_open_file)` or the parser's error.
+ *
+ * @example
+ * ```ts
+ * import { loadCafConfigFile } from "./caf_config.ts";
+ * const cfg = await loadCafConfigFile(undefined); // undefined unless ./caf-application.conf exists
+ * ```
+ */
+export async function loadCafConfigFile(path: string | undefined): Promise<CafConfig | undefined> {
+  const file = path ?? "caf-application.conf";
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (path === undefined && e instanceof Deno.errors.NotFound) return undefined;
+    throw new BrokerError(
+      ErrorCode.cannot_open_file,
+      `cannot read configuration file ${file}: ${
+        e instanceof Deno.errors.NotFound ? "no such file" : e instanceof Error ? e.message : e
+      }`,
+    );
+  }
+  return parseCafConfig(text, { source: file });
+}

@@ -37,6 +37,7 @@ import {
   cafValuesFromCli,
   cafValuesFromEnv,
   dumpEntries,
+  formatCafTimespan,
   optionFlag,
   parseCafOptionValue,
   renderCafDump,
@@ -77,7 +78,7 @@ import {
   type CafUri,
   type ConfigValue,
   formatConfigValue,
-  parseCafConfig,
+  loadCafConfigFile,
   parseCafUri,
 } from "./caf_config.ts";
 
@@ -662,21 +663,8 @@ export function resolveNodeOptions(
  * const cfg = await loadNodeConfig(undefined); // undefined unless ./caf-application.conf exists
  * ```
  */
-export async function loadNodeConfig(path: string | undefined): Promise<CafConfig | undefined> {
-  const file = path ?? "caf-application.conf";
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    if (path === undefined && e instanceof Deno.errors.NotFound) return undefined;
-    throw new BrokerError(
-      ErrorCode.cannot_open_file,
-      `cannot read configuration file ${file}: ${
-        e instanceof Deno.errors.NotFound ? "no such file" : e instanceof Error ? e.message : e
-      }`,
-    );
-  }
-  return parseCafConfig(text, { source: file });
+export function loadNodeConfig(path: string | undefined): Promise<CafConfig | undefined> {
+  return loadCafConfigFile(path);
 }
 
 // ------------------------------------------------------------------ messages
@@ -780,19 +768,7 @@ export function isStop(x: Data): boolean {
  * ```
  */
 export function formatTimespan(ns: bigint): string {
-  if (ns === 0n) return "0s";
-  const units: [number, string][] = [[3600e9, "h"], [60e9, "min"], [1e9, "s"], [1e6, "ms"], [
-    1e3,
-    "us",
-  ]];
-  const x = Number(ns);
-  for (const [size, suffix] of units) {
-    if (x / size >= 1) {
-      const text = (x / size).toFixed(6).replace(/0+$/, "").replace(/\.$/, "");
-      return text + suffix;
-    }
-  }
-  return `${ns}ns`;
+  return formatCafTimespan(ns);
 }
 
 /**

@@ -42,7 +42,7 @@ import {
   type CafConfig,
   type ConfigValue,
   formatConfigValue,
-  parseCafConfig,
+  loadCafConfigFile,
 } from "./caf_config.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 
@@ -460,7 +460,7 @@ Examples:
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l + "\n"));
       let config: CafConfig | undefined;
       try {
-        config = await loadPipeConfig(cli.configFile);
+        config = await loadCafConfigFile(cli.configFile);
       } catch (e) {
         err(`broker pipe: ${e instanceof Error ? e.message : e}`);
         setExitCode(1);
@@ -504,23 +504,6 @@ Examples:
         ),
       );
     });
-}
-
-/** The config file as broker-pipe reads it: the given one, or caf-application.conf if present. */
-async function loadPipeConfig(path: string | undefined): Promise<CafConfig | undefined> {
-  const file = path ?? "caf-application.conf";
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    if (path === undefined && e instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(
-      `cannot read configuration file ${file}: ${
-        e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
-      }`,
-    );
-  }
-  return parseCafConfig(text, { source: file });
 }
 
 /** Broker's `BROKER_*` variables (see `BROKER_ENV_KEYS`). */
