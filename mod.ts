@@ -48,12 +48,8 @@ export {
   WebSocketServer,
   type WebSocketServerOptions,
 } from "./engine/websocket/mod.ts";
-export {
-  type CommandBus,
-  type CommandMessage,
-  type PublishOptions,
-  type RecordedFrame,
-} from "./engine/endpoint.ts";
+export { type PublishOptions, type RecordedFrame } from "./engine/endpoint.ts";
+export type { CommandBus, CommandMessage } from "./engine/store/command_bus.ts";
 export type { SslOptions } from "./engine/transport/tls.ts";
 export type { EndpointId } from "./engine/wire/endpoint_id.ts";
 export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";

@@ -60,6 +60,7 @@ import {
   parseEnvelope,
 } from "./wire/mod.ts";
 import type { StoreBackend } from "./store/backend.ts";
+import type { CommandBus, CommandMessage } from "./store/command_bus.ts";
 import { type CloneOptions, StoreClone } from "./store/clone.ts";
 import { type MasterOptions, StoreMaster } from "./store/master.ts";
 import { decodeCommand } from "./store/commands.ts";
@@ -152,37 +153,6 @@ export interface RecordedFrame {
   port: number;
   /** The frame without its 4-byte length prefix (valid only during the call). */
   frame: Uint8Array;
-}
-
-/** A store command as it arrives (the payload is an encoded `internal_command`). */
-export interface CommandMessage {
-  /** The direct peer it came from. */
-  sender: EndpointId;
-  /** Nil for broadcasts, else us. */
-  receiver: EndpointId;
-  /** The store topic (`<name>/<$>/data/master` or `.../clone`). */
-  topic: string;
-  /** The encoded command. */
-  payload: Uint8Array;
-}
-
-/** What the data store layer needs from an endpoint: command messages in and out. */
-export interface CommandBus {
-  /** Our endpoint ID. */
-  readonly idBytes: Uint8Array;
-  /** Receives the commands on `topic` (and announces the topic to peers, as Broker's stores do). */
-  onCommands(topic: string, handler: (m: CommandMessage) => void): () => void;
-  /**
-   * Sends a command: to every peer subscribed to `topic`, or only to
-   * `receiver`. The payload is copied before the call returns.
-   */
-  sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
-  /** Whether a peer announced `topic` (e.g. a master's topic). */
-  hasPeerSubscriber(topic: string): boolean;
-  /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */
-  hasLocalSubscriber(topic: string): boolean;
-  /** Hands a value to this endpoint's own subscribers of `topic`, never to peers. */
-  deliverLocal(topic: string, data: Data): void;
 }
 
 /** Options of `publish`. */

@@ -11,6 +11,9 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { FrameReader } from "../wire/framing.ts";
 import { isPcapng, pcapngPackets } from "./pcapng.ts";
+import type { CapturedPacket } from "./captured_packet.ts";
+
+export type { CapturedPacket };
 
 /** A node message found in a capture. */
 export interface PcapMessage {
@@ -22,24 +25,6 @@ export interface PcapMessage {
   to: string;
   /** The frame without its length prefix. */
   frame: Uint8Array;
-}
-
-/**
- * One captured packet, whichever file format it came from.
- *
- * @example
- * ```ts
- * import type { CapturedPacket } from "./pcap.ts";
- * const p: CapturedPacket = { timeNs: 0n, linkType: 101, data: new Uint8Array(40) };
- * ```
- */
-export interface CapturedPacket {
-  /** Capture time in ns since the epoch. */
-  timeNs: bigint;
-  /** The LINKTYPE_ value of the packet's interface (1 is Ethernet). */
-  linkType: number;
-  /** The captured bytes, starting with the link-layer header. */
-  data: Uint8Array;
 }
 
 interface Segment {

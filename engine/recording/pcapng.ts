@@ -10,7 +10,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import type { CapturedPacket } from "./pcap.ts";
+import type { CapturedPacket } from "./captured_packet.ts";
 
 /**
  * The Section Header Block's type, also the first four bytes of every pcapng

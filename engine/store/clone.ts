@@ -34,7 +34,7 @@
  */
 import { type Data, encode } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import type { CommandMessage } from "../endpoint.ts";
+import type { CommandMessage } from "./command_bus.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { endpointIdToString } from "../wire/endpoint_id.ts";

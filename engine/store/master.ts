@@ -36,7 +36,7 @@ import {
   applyExpire,
   getValue,
 } from "./operations.ts";
-import type { CommandMessage } from "../endpoint.ts";
+import type { CommandMessage } from "./command_bus.ts";
 import {
   newEntity,
   nowNs,

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { CommandBus } from "../endpoint.ts";
+import type { CommandBus } from "./command_bus.ts";
 import type { EndpointId } from "../wire/endpoint_id.ts";
 import type { Data } from "../data/mod.ts";
 import type { BoundedQueue } from "../queue.ts";

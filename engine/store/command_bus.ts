@@ -1,0 +1,47 @@
+/**
+ * The port through which the data stores talk to the network: what a store
+ * needs from an endpoint, and nothing more. The endpoint implements it; the
+ * stores depend on this file, not on the endpoint.
+ *
+ * @example
+ * ```ts
+ * import type { CommandBus } from "./command_bus.ts";
+ * const quiet: Pick<CommandBus, "hasPeerSubscriber"> = { hasPeerSubscriber: () => false };
+ * if (quiet.hasPeerSubscriber("kv/<$>/data/master")) throw new Error("no peers here");
+ * ```
+ *
+ * @module
+ */
+import type { Data } from "../data/types.ts";
+import type { EndpointId } from "../wire/endpoint_id.ts";
+
+/** A store command as it arrives (the payload is an encoded `internal_command`). */
+export interface CommandMessage {
+  /** The direct peer it came from. */
+  sender: EndpointId;
+  /** Nil for broadcasts, else us. */
+  receiver: EndpointId;
+  /** The store topic (`<name>/<$>/data/master` or `.../clone`). */
+  topic: string;
+  /** The encoded command. */
+  payload: Uint8Array;
+}
+
+/** What the data store layer needs from an endpoint: command messages in and out. */
+export interface CommandBus {
+  /** Our endpoint ID. */
+  readonly idBytes: Uint8Array;
+  /** Receives the commands on `topic` (and announces the topic to peers, as Broker's stores do). */
+  onCommands(topic: string, handler: (m: CommandMessage) => void): () => void;
+  /**
+   * Sends a command: to every peer subscribed to `topic`, or only to
+   * `receiver`. The payload is copied before the call returns.
+   */
+  sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
+  /** Whether a peer announced `topic` (e.g. a master's topic). */
+  hasPeerSubscriber(topic: string): boolean;
+  /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */
+  hasLocalSubscriber(topic: string): boolean;
+  /** Hands a value to this endpoint's own subscribers of `topic`, never to peers. */
+  deliverLocal(topic: string, data: Data): void;
+}
