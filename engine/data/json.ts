@@ -59,7 +59,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { DEFAULT_MAX_DEPTH } from "./binary.ts";
+import { DEFAULT_MAX_DEPTH } from "./validate.ts";
 import { enumValue, set, str, table } from "./constructors.ts";
 import { formatReal } from "./text.ts";
 import { Address, type Data, type DataType, LIMITS, Port, Subnet } from "./types.ts";
