@@ -21,6 +21,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
+import { NS_PER_TIMESPAN_UNIT, type TimespanUnit } from "../engine/data/timespan_units.ts";
 
 /** A parsed URI, as CAF's `<scheme://host:port/path>` notation gives it. */
 export interface CafUri {
@@ -63,15 +64,6 @@ const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 // A typo like [1..1000000000] should fail, not eat the heap.
 const MAX_RANGE_ELEMENTS = 1_000_000;
-
-const NANOS_PER_UNIT: Readonly<Record<string, bigint>> = {
-  ns: 1n,
-  us: 1_000n,
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  min: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
 
 function isKeyChar(c: string): boolean {
   return /^[A-Za-z0-9_-]$/.test(c);
@@ -358,7 +350,7 @@ class Reader {
     }
     const unit = this.readUnit();
     if (unit === undefined) return [first];
-    return [{ type: "timespan", value: first.value * NANOS_PER_UNIT[unit] }];
+    return [{ type: "timespan", value: first.value * NS_PER_TIMESPAN_UNIT[unit] }];
   }
 
   readIntegerOnly(): bigint {
@@ -367,8 +359,8 @@ class Reader {
     return v.value;
   }
 
-  readUnit(): string | undefined {
-    for (const unit of ["min", "ns", "us", "ms", "s", "h"]) {
+  readUnit(): TimespanUnit | undefined {
+    for (const unit of ["min", "ns", "us", "ms", "s", "h"] as const) {
       if (this.text.startsWith(unit, this.pos) && !isWordChar(this.peek(unit.length))) {
         this.pos += unit.length;
         return unit;
@@ -689,8 +681,8 @@ export function formatConfigValue(v: ConfigValue): string {
       return /[.eEn]/.test(s) ? s : `${s}.0`;
     }
     case "timespan": {
-      for (const unit of ["h", "min", "s", "ms", "us"]) {
-        const n = NANOS_PER_UNIT[unit];
+      for (const unit of ["h", "min", "s", "ms", "us"] as const) {
+        const n = NS_PER_TIMESPAN_UNIT[unit];
         if (v.value !== 0n && v.value % n === 0n) return `${v.value / n}${unit}`;
       }
       return `${v.value}ns`;

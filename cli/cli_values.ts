@@ -35,6 +35,7 @@
  * @module
  */
 import { parseCafList } from "./caf_config.ts";
+import { NS_PER_TIMESPAN_UNIT } from "../engine/data/timespan_units.ts";
 
 /**
  * A bad command line: an option with a value it does not take, a missing
@@ -158,15 +159,14 @@ export function parseRate(text: string, option: string): number {
 
 // ------------------------------------------------------------------ durations
 
-/** A duration's unit names, as CAF writes them, in nanoseconds. */
+/**
+ * A duration's unit names, as CAF writes them (and `µs`), in nanoseconds:
+ * numbers, because these durations are milliseconds as JS numbers. Exact: no
+ * unit holds more than 2^53 ns.
+ */
 const NANOS: Readonly<Record<string, number>> = {
-  ns: 1,
-  us: 1e3,
+  ...Object.fromEntries(Object.entries(NS_PER_TIMESPAN_UNIT).map(([u, ns]) => [u, Number(ns)])),
   "µs": 1e3,
-  ms: 1e6,
-  s: 1e9,
-  min: 60e9,
-  h: 3600e9,
 };
 
 /** What a bare number means and which durations an option takes. */

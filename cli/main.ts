@@ -18,7 +18,8 @@
  */
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import denoJson from "../deno.json" with { type: "json" };
-import { registerNodeCommand, stdioColors, writeToStdio } from "./node_command.ts";
+import { registerNodeCommand } from "./node_command.ts";
+import { stdioColors, writeToStdio } from "./stdio.ts";
 import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";

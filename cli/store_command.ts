@@ -58,6 +58,7 @@ import {
 import { type ActionCommand, entityEquals, NIL_ENTITY } from "../engine/store/mod.ts";
 import { applyCommand } from "../engine/store/operations.ts";
 import { incrementInitType } from "../engine/store/store.ts";
+import { NS_PER_TIMESPAN_UNIT, type TimespanUnit } from "../engine/data/timespan_units.ts";
 import {
   type HostPort,
   parseDuration,
@@ -148,17 +149,8 @@ function usage(message: string): never {
 // ------------------------------------------------------------------ typing
 
 /** The units a timespan takes (CAF's, and `d` for days). */
-export type DurationUnit = "ns" | "us" | "ms" | "s" | "min" | "h" | "d";
+export type DurationUnit = TimespanUnit;
 
-const NS_PER: Readonly<Record<DurationUnit, bigint>> = {
-  ns: 1n,
-  us: 1_000n,
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  min: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-  d: 86_400_000_000_000n,
-};
 const COUNT_RE = /^[0-9]+$/;
 const INTEGER_RE = /^[-+][0-9]+$/;
 const REAL_RE = /^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?$/;
@@ -192,7 +184,7 @@ export function parseDurationNs(text: string, bareUnit?: DurationUnit): bigint |
     bareUnit && /^[-+]?[0-9]+(\.[0-9]+)?$/.test(text) ? text + bareUnit : text,
   );
   if (!m) return undefined;
-  const ns = scaleDecimal(m[2], m[3] ?? "", NS_PER[m[4] as DurationUnit], text);
+  const ns = scaleDecimal(m[2], m[3] ?? "", NS_PER_TIMESPAN_UNIT[m[4] as DurationUnit], text);
   return inRange(m[1] === "-" ? -ns : ns, LIMITS.I64_MIN, LIMITS.I64_MAX, text, "timespan");
 }
 
@@ -329,7 +321,7 @@ const TIMESTAMP_RE =
 function parseTimestamp(text: string): Data {
   const secs = /^([-+]?)([0-9]+)(?:\.([0-9]{1,9}))?$/.exec(text);
   if (secs) {
-    const ns = scaleDecimal(secs[2], secs[3] ?? "", NS_PER.s, text);
+    const ns = scaleDecimal(secs[2], secs[3] ?? "", NS_PER_TIMESPAN_UNIT.s, text);
     return timestamp(
       inRange(secs[1] === "-" ? -ns : ns, LIMITS.I64_MIN, LIMITS.I64_MAX, text, "timestamp"),
     );
@@ -469,14 +461,16 @@ function formatReal(x: number): string {
 
 function formatDuration(ns: bigint): string {
   for (const unit of ["d", "h", "min", "s", "ms", "us"] as const) {
-    if (ns !== 0n && ns % NS_PER[unit] === 0n) return `${ns / NS_PER[unit]}${unit}`;
+    if (ns !== 0n && ns % NS_PER_TIMESPAN_UNIT[unit] === 0n) {
+      return `${ns / NS_PER_TIMESPAN_UNIT[unit]}${unit}`;
+    }
   }
   return `${ns}ns`;
 }
 
 function formatTimestamp(ns: bigint): string {
-  const s = ns / NS_PER.s - (ns % NS_PER.s < 0n ? 1n : 0n);
-  const frac = ns - s * NS_PER.s;
+  const s = ns / NS_PER_TIMESPAN_UNIT.s - (ns % NS_PER_TIMESPAN_UNIT.s < 0n ? 1n : 0n);
+  const frac = ns - s * NS_PER_TIMESPAN_UNIT.s;
   const iso = new Date(Number(s) * 1000).toISOString().replace(".000Z", "");
   return `${iso}${frac === 0n ? "" : "." + frac.toString().padStart(9, "0").replace(/0+$/, "")}Z`;
 }

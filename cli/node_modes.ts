@@ -1,0 +1,328 @@
+/**
+ * `broker node`'s modes: the ping, pong and stop messages broker-node
+ * exchanges, and the ping, pong and relay loops over a small endpoint port.
+ *
+ * @module
+ */
+import process from "node:process";
+import { count, type Data, str, vector } from "../mod.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
+
+import {
+  formatPingSummary,
+  formatTimespan,
+  formatTopicList,
+  type NodePrinter,
+  type NodeStatusEvent,
+} from "./node_output.ts";
+import type { NodeOptions } from "./node_options.ts";
+
+/**
+ * broker-node's ping: `("ping", id, "xxx…")` with `payloadSize` bytes of `x`.
+ *
+ * @example
+ * ```ts
+ * import { makePing } from "./node_command.ts";
+ * import { dataToString } from "../mod.ts";
+ * console.log(dataToString(makePing(1, 3))); // "(ping, 1, xxx)"
+ * ```
+ */
+export function makePing(id: number | bigint, payloadSize: number): Data {
+  return vector(str("ping"), count(BigInt(id)), str("x".repeat(payloadSize)));
+}
+
+/**
+ * broker-node's pong: `("pong", id)`.
+ *
+ * @example
+ * ```ts
+ * import { makePong } from "./node_command.ts";
+ * makePong(7);
+ * ```
+ */
+export function makePong(id: number | bigint): Data {
+  return vector(str("pong"), count(BigInt(id)));
+}
+
+/**
+ * broker-node's stop message: the plain string `stop`. It ends relay and pong mode.
+ *
+ * @example
+ * ```ts
+ * import { makeStop } from "./node_command.ts";
+ * makeStop(); // str("stop")
+ * ```
+ */
+export function makeStop(): Data {
+  return str("stop");
+}
+
+/**
+ * The id of a ping (`("ping", count, string)`), else undefined.
+ *
+ * @example
+ * ```ts
+ * import { makePing, pingId } from "./node_command.ts";
+ * console.log(pingId(makePing(4, 0))); // 4n
+ * ```
+ */
+export function pingId(x: Data): bigint | undefined {
+  if (x.type !== "vector" || x.value.length !== 3) return undefined;
+  const [tag, id, payload] = x.value;
+  if (tag.type !== "string" || tag.value !== "ping" || id.type !== "count") return undefined;
+  return payload.type === "string" ? id.value : undefined;
+}
+
+/**
+ * The id of a pong (`("pong", count)`), else undefined.
+ *
+ * @example
+ * ```ts
+ * import { makePong, pongId } from "./node_command.ts";
+ * console.log(pongId(makePong(4))); // 4n
+ * ```
+ */
+export function pongId(x: Data): bigint | undefined {
+  if (x.type !== "vector" || x.value.length !== 2) return undefined;
+  const [tag, id] = x.value;
+  return tag.type === "string" && tag.value === "pong" && id.type === "count"
+    ? id.value
+    : undefined;
+}
+
+/**
+ * Whether `x` is the stop message.
+ *
+ * @example
+ * ```ts
+ * import { isStop, makeStop } from "./node_command.ts";
+ * console.log(isStop(makeStop())); // true
+ * ```
+ */
+export function isStop(x: Data): boolean {
+  return x.type === "string" && x.value === "stop";
+}
+
+/** A data message as a subscriber yields it. */
+export interface NodeMessage {
+  /** The topic it came on. */
+  readonly topic: string;
+  /** Its value. */
+  readonly data: Data;
+}
+
+/** The part of a subscriber the modes use. */
+export interface NodeSubscriber extends AsyncIterable<NodeMessage> {
+  /** Next message; undefined (or null) after `timeoutMs` or once closed. */
+  get(timeoutMs?: number): Promise<NodeMessage | undefined | null>;
+  /** Stops receiving. */
+  close(): void;
+}
+
+/** The part of an endpoint the modes use (an `Endpoint`, or a fake in tests). */
+export interface NodeEndpoint {
+  /** Receives the topics. */
+  subscribe(topics: string[]): NodeSubscriber;
+  /** Sends a value to the peers. */
+  publish(topic: string, data: Data): void;
+}
+
+/** A data store the node holds (a `Store`); the node only closes it. */
+export interface NodeStore {
+  /** Detaches the store. */
+  close(): void;
+}
+
+/** Everything `runNode` needs from an endpoint. */
+export interface NodeHost extends NodeEndpoint {
+  /** Accepts peers on host:port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Dials a peer. */
+  peer(host: string, port: number, options?: { retry?: number }): Promise<void>;
+  /** Status and error events. */
+  statusSubscriber(includeStatuses: boolean): AsyncIterable<NodeStatusEvent>;
+  /** Serves Broker's WebSocket API on host:port (Broker's `broker.web-socket.*`). */
+  listenWebSocket?(host: string, port: number, options?: { bufferSize?: number }): Promise<unknown>;
+  /** Attaches a master with the in-memory backend (may throw a `BrokerError`). */
+  attachMaster(name: string): NodeStore;
+  /** Attaches a clone of a store. */
+  attachClone(name: string): NodeStore;
+  /** Closes everything. */
+  shutdown(): Promise<void>;
+}
+
+/** Nanoseconds from a monotonic clock. */
+export type NanoClock = () => bigint;
+
+const hrtimeNs: NanoClock = () => process.hrtime.bigint();
+
+/**
+ * Ping mode: rendezvous by repeating ping 0 until pong 0 arrives, then send
+ * `numMessages` pings of `payloadSize` bytes one at a time on the first
+ * topic, printing each round-trip time in ns, then `AVG:` (verbose).
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../mod.ts";
+ * import { NodePrinter, pingMode } from "./node_command.ts";
+ * async function measure(ep: Endpoint): Promise<number> {
+ *   const opts = { numMessages: 5, payloadSize: 10, rendezvousRetryMs: 250 };
+ *   return await pingMode(ep, ["/t"], opts, new NodePrinter({ verbose: false }));
+ * }
+ * ```
+ */
+export async function pingMode(
+  ep: NodeEndpoint,
+  topics: readonly string[],
+  opts: Pick<NodeOptions, "numMessages" | "payloadSize" | "rendezvousRetryMs"> & {
+    warmUp?: number;
+    summary?: boolean;
+  },
+  p: NodePrinter,
+  clock: NanoClock = hrtimeNs,
+): Promise<number> {
+  const topic = topics[0];
+  p.verbose(`send pings to topic ${topic}`);
+  if (opts.numMessages === 0) {
+    p.err("send no pings: n = 0");
+    return 0;
+  }
+  const sub = ep.subscribe([topic]);
+  try {
+    // Ping 0 is not measured: it only tells us that the pong side is up.
+    ep.publish(topic, makePing(0, 0));
+    for (;;) {
+      const m = await sub.get(opts.rendezvousRetryMs);
+      if (m == null) {
+        ep.publish(topic, makePing(0, 0));
+        continue;
+      }
+      p.data(m);
+      if (pongId(m.data) === 0n) break;
+    }
+    // Both sides compile their hot paths during the first few thousand
+    // messages; unmeasured round trips (ping 0 is never measured) move that
+    // out of the figures.
+    for (let w = 0; w < (opts.warmUp ?? 0); w++) {
+      ep.publish(topic, makePing(0, opts.payloadSize));
+      for (;;) {
+        const m = await sub.get();
+        if (m == null) {
+          throw new BrokerError(ErrorCode.shutting_down, "subscriber closed in warm-up");
+        }
+        p.data(m);
+        if (pongId(m.data) === 0n) break;
+      }
+    }
+    let total = 0n;
+    const rtts: bigint[] = [];
+    for (let i = 1; i <= opts.numMessages; i++) {
+      const t0 = clock();
+      ep.publish(topic, makePing(i, opts.payloadSize));
+      for (;;) {
+        const m = await sub.get();
+        if (m == null) {
+          throw new BrokerError(ErrorCode.shutting_down, `no pong ${i}: subscriber closed`);
+        }
+        p.data(m);
+        if (pongId(m.data) === BigInt(i)) break;
+      }
+      const rtt = clock() - t0;
+      total += rtt;
+      if (opts.summary) rtts.push(rtt);
+      p.out(String(rtt));
+    }
+    p.verbose(`AVG: ${formatTimespan(total / BigInt(opts.numMessages))}`);
+    if (opts.summary) p.out(formatPingSummary(rtts));
+    return 0;
+  } finally {
+    sub.close();
+  }
+}
+
+/**
+ * Pong mode: answer each ping with a pong of the same id on the topic it came
+ * on, until a stop message arrives.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../mod.ts";
+ * import { NodePrinter, pongMode } from "./node_command.ts";
+ * async function serve(ep: Endpoint): Promise<number> {
+ *   return await pongMode(ep, ["/t"], new NodePrinter({ verbose: true }));
+ * }
+ * ```
+ */
+export async function pongMode(
+  ep: NodeEndpoint,
+  topics: readonly string[],
+  p: NodePrinter,
+): Promise<number> {
+  p.verbose(`receive pings from topics ${formatTopicList(topics)}`);
+  const sub = ep.subscribe([...topics]);
+  try {
+    for await (const m of sub) {
+      p.data(m);
+      const id = pingId(m.data);
+      if (id !== undefined) {
+        p.verbose(`received ping ${id}`);
+        ep.publish(m.topic, makePong(id));
+      } else if (isStop(m.data)) {
+        p.verbose("received stop");
+        break;
+      }
+    }
+    return 0;
+  } finally {
+    sub.close();
+  }
+}
+
+/**
+ * Relay mode: subscribe (so that peers route the topics through us) and
+ * report pings, pongs and the stop message that ends it; with `rate`, print
+ * the number of messages of each second as `N/s`.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "../mod.ts";
+ * import { NodePrinter, relayMode } from "./node_command.ts";
+ * async function relay(ep: Endpoint): Promise<number> {
+ *   return await relayMode(ep, ["/t"], { rate: true }, new NodePrinter({ verbose: true }));
+ * }
+ * ```
+ */
+export async function relayMode(
+  ep: NodeEndpoint,
+  topics: readonly string[],
+  opts: { rate: boolean },
+  p: NodePrinter,
+): Promise<number> {
+  p.verbose("relay messages");
+  const sub = ep.subscribe([...topics]);
+  let received = 0;
+  const timer = p.verboseEnabled && opts.rate
+    ? setInterval(() => {
+      p.verbose(`${received}/s`);
+      received = 0;
+    }, 1000)
+    : undefined;
+  try {
+    for await (const m of sub) {
+      p.data(m);
+      const ping = pingId(m.data);
+      const pong = ping === undefined ? pongId(m.data) : undefined;
+      if (ping !== undefined) p.verbose(`received ping ${ping}`);
+      else if (pong !== undefined) p.verbose(`received pong ${pong}`);
+      else if (isStop(m.data)) {
+        p.verbose("received stop");
+        break;
+      }
+      received++;
+    }
+    return 0;
+  } finally {
+    clearInterval(timer);
+    sub.close();
+  }
+}

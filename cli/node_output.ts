@@ -1,0 +1,187 @@
+/**
+ * `broker node`'s output: broker-node's lines (status events, topic lists,
+ * the verbose time prefix, the ping summary) and the printer that writes them.
+ *
+ * @module
+ */
+import { formatCafTimespan } from "./broker_config.ts";
+import { Address, dataToString } from "../mod.ts";
+
+import { writeToStdio } from "./stdio.ts";
+import type { NodeMessage } from "./node_modes.ts";
+
+/**
+ * A duration as CAF prints it: the largest unit (h, min, s, ms, us) that
+ * gives at least 1, six decimals with trailing zeros cut; else `ns`.
+ *
+ * @example
+ * ```ts
+ * import { formatTimespan } from "./node_command.ts";
+ * console.log(formatTimespan(1_362_169n)); // "1.362169ms"
+ * ```
+ */
+export function formatTimespan(ns: bigint): string {
+  return formatCafTimespan(ns);
+}
+
+/**
+ * The time prefix of verbose lines: local time with milliseconds, quoted
+ * (CAF prints a time point that way).
+ *
+ * @example
+ * ```ts
+ * import { formatVerboseTime } from "./node_command.ts";
+ * formatVerboseTime(new Date()); // e.g. "\"2024-05-01T12:00:00.123\""
+ * ```
+ */
+export function formatVerboseTime(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `"${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:` +
+    `${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}"`;
+}
+
+/**
+ * A topic list as broker-node prints it: `[/a, /b]`.
+ *
+ * @example
+ * ```ts
+ * import { formatTopicList } from "./node_command.ts";
+ * console.log(formatTopicList(["/a", "/b"])); // "[/a, /b]"
+ * ```
+ */
+export function formatTopicList(topics: readonly string[]): string {
+  return `[${topics.join(", ")}]`;
+}
+
+/** A status or error event, as `Endpoint.statusSubscriber` yields it. */
+export interface NodeStatusEvent {
+  /** A status or an error. */
+  kind: "status" | "error";
+  /** Broker's name of its code. */
+  codeName: string;
+  /** What happened. */
+  message: string;
+  /** The peer concerned, if any. */
+  peer?: { id?: string; host?: string; port?: number };
+}
+
+/**
+ * A status or error event in Broker's text form, e.g.
+ * `peer_added(<id>, 127.0.0.1:29001, "handshake successful")`.
+ *
+ * @example
+ * ```ts
+ * import { formatStatusEvent } from "./node_command.ts";
+ * console.log(formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }));
+ * // error(peer_unavailable, "refused")
+ * ```
+ */
+export function formatStatusEvent(ev: NodeStatusEvent): string {
+  if (ev.kind === "error") return `error(${ev.codeName}, "${ev.message}")`;
+  const parts: string[] = [];
+  if (ev.peer?.id !== undefined) parts.push(ev.peer.id);
+  if (ev.peer?.host !== undefined) parts.push(`${ev.peer.host}:${ev.peer.port ?? 0}`);
+  parts.push(`"${ev.message}"`);
+  return `${ev.codeName}(${parts.join(", ")})`;
+}
+
+/**
+ * The host part of broker-node's disconnect line. It prints CAF's variant
+ * form: `anonymous(127.0.0.1)` for addresses, `anonymous("name")` for names.
+ *
+ * @example
+ * ```ts
+ * import { formatVariantHost } from "./node_command.ts";
+ * console.log(formatVariantHost("localhost")); // anonymous("localhost")
+ * ```
+ */
+export function formatVariantHost(host: string): string {
+  try {
+    Address.parse(host);
+    return `anonymous(${host})`;
+  } catch {
+    return `anonymous("${host}")`;
+  }
+}
+
+/** Where a printer writes; `stdout` and `stderr` by default. */
+export type NodeWrite = (stream: "stdout" | "stderr", text: string) => void;
+
+/**
+ * broker-node's three kinds of output lines: plain results on stdout, errors
+ * on stderr (red), and verbose lines on stdout (blue, time-prefixed, only
+ * when verbose). Colour only where asked, i.e. on a TTY.
+ *
+ * @example
+ * ```ts
+ * import { NodePrinter } from "./node_command.ts";
+ * const p = new NodePrinter({ verbose: true, write: (s, t) => console.log(s, t) });
+ * p.verbose("relay messages");
+ * ```
+ */
+export class NodePrinter {
+  /** Whether verbose lines print. */
+  readonly verboseEnabled: boolean;
+  readonly #write: NodeWrite;
+  readonly #colorOut: boolean;
+  readonly #colorErr: boolean;
+  readonly #now: () => Date;
+
+  /** A printer; `write` and `color` default to stdio and its TTY-ness, `now` to the clock. */
+  constructor(options: {
+    verbose: boolean;
+    write?: NodeWrite;
+    color?: { stdout: boolean; stderr: boolean };
+    now?: () => Date;
+  }) {
+    this.verboseEnabled = options.verbose;
+    this.#write = options.write ?? writeToStdio;
+    this.#colorOut = options.color?.stdout ?? false;
+    this.#colorErr = options.color?.stderr ?? false;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** A result line on stdout. */
+  out(text: string): void {
+    this.#write("stdout", `${text}${this.#colorOut ? "\x1b[0m" : ""}\n`);
+  }
+
+  /** An error line on stderr. */
+  err(text: string): void {
+    this.#write("stderr", this.#colorErr ? `\x1b[31m${text}\x1b[0m\n` : `${text}\n`);
+  }
+
+  /** A verbose line on stdout, if verbose. */
+  verbose(text: string): void {
+    if (!this.verboseEnabled) return;
+    const line = `${formatVerboseTime(this.#now())}: ${text}`;
+    this.#write("stdout", this.#colorOut ? `\x1b[34m${line}\x1b[0m\n` : `${line}\n`);
+  }
+
+  /** A data message as a verbose line: `data(<topic>, <value>)`. */
+  data(msg: NodeMessage): void {
+    if (this.verboseEnabled) this.verbose(`data(${msg.topic}, ${dataToString(msg.data)})`);
+  }
+}
+
+/**
+ * The summary line of `--summary` (after the per-ping lines, which stay as
+ * broker-node prints them): round-trip times as CAF prints durations,
+ * percentiles by nearest rank.
+ *
+ * @example
+ * ```ts
+ * import { formatPingSummary } from "./node_command.ts";
+ * console.log(formatPingSummary([100_000n, 200_000n, 300_000n]));
+ * // rtt min/avg/p50/p99/max = 100us/200us/200us/300us/300us (3 pings)
+ * ```
+ */
+export function formatPingSummary(rtts: readonly bigint[]): string {
+  const sorted = [...rtts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const n = sorted.length;
+  if (n === 0) return "rtt min/avg/p50/p99/max = -/-/-/-/- (0 pings)";
+  const rank = (q: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
+  const avg = sorted.reduce((a, b) => a + b, 0n) / BigInt(n);
+  const figures = [sorted[0], avg, rank(0.5), rank(0.99), sorted[n - 1]].map(formatTimespan);
+  return `rtt min/avg/p50/p99/max = ${figures.join("/")} (${n} ping${n === 1 ? "" : "s"})`;
+}

@@ -1,0 +1,256 @@
+/**
+ * Decoding Broker's binary format v1 in JS: after WASM validated the bytes,
+ * one unchecked pass over them builds the values (`decode`, and the split
+ * `validateForLater` + `decodeValidated` for bytes kept for later).
+ *
+ * @module
+ */
+import { WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { compare } from "./order.ts";
+import { Address, type Data, Port, PROTOCOLS, Subnet, Tag } from "./types.ts";
+import { asBytes, type DecodeOptions, validateLoaded, wasmError } from "./validate.ts";
+
+/** The one `none` value every decoder returns (frozen, so sharing it is safe). */
+export const NONE: Data = Object.freeze({ type: "none", value: null });
+/** Strict UTF-8: tells whether text bytes are UTF-8. */
+export const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
+/** Lossy UTF-8: the reading of text bytes that are not UTF-8. */
+export const utf8Lossy = new TextDecoder("utf-8");
+
+/** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
+export function sortChecked<T>(items: T[], key: (t: T) => Data): void {
+  items.sort((a, b) => compare(key(a), key(b)));
+  for (let k = 1; k < items.length; k++) {
+    if (compare(key(items[k - 1]), key(items[k])) === 0) throw wasmError(WasmError.duplicate);
+  }
+}
+
+// Building from validated bytes. WASM has checked everything, so this reader
+// has no bounds or error checks; module-level state keeps the hot loop lean.
+let rU8: Uint8Array = new Uint8Array(0);
+let rDv: DataView = new DataView(rU8.buffer);
+let rPos = 0;
+let rResort = false;
+
+function readLength(): number {
+  let len = rU8[rPos++];
+  if (len < 0x80) return len;
+  len &= 0x7f;
+  for (let shift = 7;; shift += 7) {
+    const b = rU8[rPos++];
+    len += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return len;
+  }
+}
+
+/** Reads text at rPos (advancing); sets `rawText` when the bytes are not UTF-8. */
+let rawText: Uint8Array | undefined;
+function readText(): string {
+  const len = readLength();
+  const start = rPos;
+  const end = rPos += len;
+  rawText = undefined;
+  if (len < 24) {
+    let s = "";
+    for (let k = start; k < end; k++) {
+      const b = rU8[k];
+      if (b > 0x7f) return readUtf8(start, end);
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return readUtf8(start, end);
+}
+
+function readUtf8(start: number, end: number): string {
+  const view = rU8.subarray(start, end);
+  try {
+    return utf8Fatal.decode(view);
+  } catch {
+    rawText = view.slice();
+    return utf8Lossy.decode(view);
+  }
+}
+
+function readAddress(): Address {
+  const dv = rDv, p = rPos;
+  rPos += 16;
+  return Address.fromWords(
+    dv.getUint32(p),
+    dv.getUint32(p + 4),
+    dv.getUint32(p + 8),
+    dv.getUint32(p + 12),
+  );
+}
+
+/**
+ * Reads 8 bytes as CAF's `unpack754` does (Broker's reals are not raw IEEE
+ * bits, spec §14.12). With an exponent field of 1..0x7fe they are IEEE-754's,
+ * the fast path; the other patterns go to {@link realFromEdgeBits}.
+ */
+function readReal(): number {
+  const hi = rDv.getUint32(rPos);
+  const e = hi & 0x7ff00000;
+  const x = e !== 0 && e !== 0x7ff00000
+    ? rDv.getFloat64(rPos)
+    : realFromEdgeBits(hi, rDv.getUint32(rPos + 4));
+  rPos += 8;
+  return x;
+}
+
+/** 2^-1023 (a subnormal, exact). */
+const TWO_POW_M1023 = 2 ** -1023;
+
+/**
+ * CAF's `unpack754` for an exponent field of 0 or 0x7ff (`hi`, `lo`: the
+ * big-endian halves). Besides its five constants (±0, its swapped infinities,
+ * all-ones NaN) it knows no special values: it always adds the implicit 1 and
+ * scales by 2^(e - 1023). So an exponent field of 0 reads as
+ * (1 + f/2^52) * 2^-1023, not IEEE's subnormal f * 2^-1074 (one rounding, as
+ * CAF's last halving), and 0x7ff overflows to an infinity of the sign bit's
+ * sign: IEEE's other NaNs are infinities to Broker.
+ */
+function realFromEdgeBits(hi: number, lo: number): number {
+  if (lo === 0) {
+    if (hi === 0) return 0;
+    if (hi === 0x80000000) return -0;
+    if (hi === 0xfff00000) return Infinity;
+    if (hi === 0x7ff00000) return -Infinity;
+  } else if (hi === 0xffffffff && lo === 0xffffffff) return NaN;
+  const x = (hi & 0x7ff00000) !== 0
+    ? Infinity
+    : (1 + ((hi & 0xfffff) * 0x100000000 + lo) / 0x10000000000000) * TWO_POW_M1023;
+  return hi >>> 31 ? -x : x;
+}
+
+function readValue(): Data {
+  const tag = rU8[rPos++];
+  switch (tag) {
+    case Tag.none:
+      return NONE;
+    case Tag.boolean:
+      return { type: "boolean", value: rU8[rPos++] !== 0 };
+    case Tag.count: {
+      const value = rDv.getBigUint64(rPos);
+      rPos += 8;
+      return { type: "count", value };
+    }
+    case Tag.integer: {
+      const value = rDv.getBigInt64(rPos);
+      rPos += 8;
+      return { type: "integer", value };
+    }
+    case Tag.real:
+      return { type: "real", value: readReal() };
+    case Tag.string:
+    case Tag.enum: {
+      const value = readText();
+      const type = tag === Tag.string ? "string" : "enum";
+      return rawText ? { type, value, bytes: rawText } : { type, value };
+    }
+    case Tag.address:
+      return { type: "address", value: readAddress() };
+    case Tag.subnet: {
+      const a = readAddress();
+      return { type: "subnet", value: new Subnet(a, rU8[rPos++]) };
+    }
+    case Tag.port: {
+      const p = new Port(rDv.getUint16(rPos), PROTOCOLS[rU8[rPos + 2]]);
+      rPos += 3;
+      return { type: "port", value: p };
+    }
+    case Tag.timestamp: {
+      const value = rDv.getBigInt64(rPos);
+      rPos += 8;
+      return { type: "timestamp", value };
+    }
+    case Tag.timespan: {
+      const value = rDv.getBigInt64(rPos);
+      rPos += 8;
+      return { type: "timespan", value };
+    }
+    case Tag.set:
+    case Tag.vector: {
+      const n = readLength();
+      const items = new Array<Data>(n);
+      for (let k = 0; k < n; k++) items[k] = readValue();
+      if (tag === Tag.vector) return { type: "vector", value: items };
+      if (rResort) sortChecked(items, (d) => d);
+      return { type: "set", value: items };
+    }
+    case Tag.table: {
+      const n = readLength();
+      const entries = new Array<[Data, Data]>(n);
+      for (let k = 0; k < n; k++) {
+        const key = readValue();
+        entries[k] = [key, readValue()];
+      }
+      if (rResort) sortChecked(entries, (e) => e[0]);
+      return { type: "table", value: entries };
+    }
+    default:
+      throw new BrokerError(ErrorCode.invalid_tag, `unvalidated tag ${tag}`);
+  }
+}
+
+/** Builds the value that starts at `off` of the codec's input region (validated). */
+export function buildLoaded(c: WasmCodec, off: number): Data {
+  rU8 = c.u8;
+  if (rDv !== c.dv) rDv = c.dv;
+  rPos = c.input + off;
+  rResort = c.unsorted();
+  return readValue();
+}
+
+/**
+ * Decodes one value in Broker's binary format v1. Throws a `BrokerError`
+ * (`invalid_tag`, `deserialization_failed`) on bad input, never anything else.
+ * WASM validates the bytes in place; JS then builds the values.
+ *
+ * @example
+ * ```ts
+ * import { decode } from "./decode.ts";
+ * const v = decode(new Uint8Array([0x08, 0x00, 0x50, 0x01]));
+ * console.log(v.type, String(v.value)); // "port" "80/tcp"
+ * ```
+ */
+export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
+  const c = WasmCodec.shared();
+  validateLoaded(c, c.load(asBytes(bytes)), options);
+  return buildLoaded(c, 0);
+}
+
+/**
+ * Builds the value of bytes that `validateForLater` accepted, straight from
+ * where they lie: no copy into the codec and no second validation. The bytes
+ * must not have changed since; anything else is undefined behaviour, so only
+ * pass bytes this process validated and kept (e.g. a subscriber's queue).
+ */
+export function decodeValidated(bytes: Uint8Array, unsorted: boolean): Data {
+  if (bytes.buffer !== viewBuffer) {
+    viewBuffer = bytes.buffer;
+    viewU8 = new Uint8Array(bytes.buffer);
+    viewDv = new DataView(bytes.buffer);
+  }
+  rU8 = viewU8;
+  rDv = viewDv;
+  rPos = bytes.byteOffset;
+  rResort = unsorted;
+  return readValue();
+}
+
+// Payloads share 1 MiB slabs: one whole-buffer view serves many messages.
+let viewBuffer: ArrayBufferLike | undefined;
+let viewU8: Uint8Array = new Uint8Array(0);
+let viewDv: DataView = new DataView(viewU8.buffer);
+
+/**
+ * Decodes the value that a caller placed in the codec's input region (see
+ * `WasmCodec.inputView`), avoiding the copy that `decode` makes.
+ */
+export function decodeLoaded(len: number, options?: DecodeOptions): Data {
+  const c = WasmCodec.shared();
+  validateLoaded(c, len, options);
+  return buildLoaded(c, 0);
+}

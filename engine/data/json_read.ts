@@ -1,0 +1,588 @@
+/**
+ * Reading Broker's JSON form of data (`dataFromJson`, `readJsonMessage`):
+ * a parser for Broker's liberties beyond JSON, then JSON to data;
+ * `json.ts` describes what it accepts.
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { enumValue, set, str, table } from "./constructors.ts";
+import type { JsonDataValue } from "./json_write.ts";
+import { NS_PER_TIMESPAN_UNIT, type TimespanUnit } from "./timespan_units.ts";
+import { Address, type Data, LIMITS, Port, Subnet } from "./types.ts";
+import { DEFAULT_MAX_DEPTH } from "./validate.ts";
+
+/** Options for reading JSON. */
+export interface DataFromJsonOptions {
+  /** Deepest nesting of non-empty containers accepted, as for the binary decoder. Default 128. */
+  maxDepth?: number;
+}
+
+const utf8Enc = new TextEncoder();
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
+const utf8Lossy = new TextDecoder("utf-8");
+
+/** A JSON string whose bytes are not UTF-8, kept exactly. */
+class JsonBytes {
+  constructor(readonly bytes: Uint8Array, readonly text: string) {}
+}
+
+type JsonNode =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | JsonBytes
+  | JsonNode[]
+  | { [key: string]: JsonNode };
+
+const HEX: Record<number, number> = {};
+for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+for (let i = 10; i < 16; i++) HEX["ABCDEF".charCodeAt(i - 10)] = i;
+
+const SIMPLE_ESCAPES: Record<number, number> = {
+  0x22: 0x22, // "
+  0x5c: 0x5c, // \
+  0x2f: 0x2f, // /
+  0x62: 0x08, // b
+  0x66: 0x0c, // f
+  0x6e: 0x0a, // n
+  0x72: 0x0d, // r
+  0x74: 0x09, // t
+  0x76: 0x0b, // v: Broker writes it
+};
+
+/**
+ * Recursive-descent parser for Broker's JSON dialect over UTF-8 bytes.
+ * Integers stay exact as bigints; everything else is standard JSON.
+ */
+const DATA_TYPE_KEY = new TextEncoder().encode("@data-type");
+
+function isDataTypeKey(b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 10; i++) if (b[at + i] !== DATA_TYPE_KEY[i]) return false;
+  return true;
+}
+
+class Parser {
+  pos = 0;
+  constructor(readonly b: Uint8Array, readonly maxNesting: number) {}
+
+  fail(what: string): never {
+    throw new BrokerError(ErrorCode.invalid_json, `malformed JSON: ${what} at byte ${this.pos}`, {
+      offset: this.pos,
+    });
+  }
+
+  ws(): void {
+    const b = this.b;
+    while (this.pos < b.length) {
+      const c = b[this.pos];
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.pos++;
+    }
+  }
+
+  document(): JsonNode {
+    this.ws();
+    const v = this.value(0);
+    this.ws();
+    if (this.pos !== this.b.length) this.fail("trailing characters");
+    return v;
+  }
+
+  literal(word: string): void {
+    for (let i = 0; i < word.length; i++) {
+      if (this.b[this.pos + i] !== word.charCodeAt(i)) this.fail("unexpected character");
+    }
+    this.pos += word.length;
+  }
+
+  value(nesting: number): JsonNode {
+    if (this.pos >= this.b.length) this.fail("unexpected end");
+    const c = this.b[this.pos];
+    switch (c) {
+      case 0x7b: // {
+        return this.object(nesting + 1);
+      case 0x5b: // [
+        return this.array(nesting + 1);
+      case 0x22: // "
+        return this.string();
+      case 0x74: // t
+        this.literal("true");
+        return true;
+      case 0x66: // f
+        this.literal("false");
+        return false;
+      case 0x6e: // n
+        if (this.b[this.pos + 1] === 0x61) {
+          this.literal("nan");
+          return NaN;
+        }
+        this.literal("null");
+        return null;
+      case 0x69: // i
+        this.literal("inf");
+        return Infinity;
+      default:
+        if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+        return this.fail("unexpected character");
+    }
+  }
+
+  checkNesting(nesting: number): void {
+    if (nesting > this.maxNesting) {
+      throw new BrokerError(
+        ErrorCode.deserialization_failed,
+        `JSON nested deeper than ${this.maxNesting} levels`,
+        { offset: this.pos },
+      );
+    }
+  }
+
+  object(nesting: number): JsonNode {
+    this.checkNesting(nesting);
+    this.pos++;
+    // A plain object keeps V8's fast shapes ({"@data-type", "data"} over and
+    // over); "__proto__" is defined as an own property below, never a prototype.
+    const obj: { [key: string]: JsonNode } = {};
+    this.ws();
+    if (this.b[this.pos] === 0x7d) {
+      this.pos++;
+      return obj;
+    }
+    while (true) {
+      this.ws();
+      if (this.b[this.pos] !== 0x22) this.fail("expected a key");
+      const k = this.string();
+      const key = typeof k === "string" ? k : k.text;
+      this.ws();
+      if (this.b[this.pos] !== 0x3a) this.fail("expected ':'");
+      this.pos++;
+      this.ws();
+      const v = this.value(nesting);
+      if (key === "__proto__") {
+        Object.defineProperty(obj, key, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else obj[key] = v;
+      this.ws();
+      const c = this.b[this.pos++];
+      if (c === 0x7d) return obj;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("expected ',' or '}'");
+      }
+    }
+  }
+
+  array(nesting: number): JsonNode {
+    this.checkNesting(nesting);
+    this.pos++;
+    const out: JsonNode[] = [];
+    this.ws();
+    if (this.b[this.pos] === 0x5d) {
+      this.pos++;
+      return out;
+    }
+    while (true) {
+      this.ws();
+      out.push(this.value(nesting));
+      this.ws();
+      const c = this.b[this.pos++];
+      if (c === 0x5d) return out;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("expected ',' or ']'");
+      }
+    }
+  }
+
+  number(): JsonNode {
+    const b = this.b;
+    const start = this.pos;
+    if (b[this.pos] === 0x2d) {
+      this.pos++;
+      if (b[this.pos] === 0x69) {
+        this.literal("inf");
+        return -Infinity;
+      }
+      if (b[this.pos] === 0x6e) {
+        this.literal("nan");
+        return NaN;
+      }
+    }
+    const digits = () => {
+      const from = this.pos;
+      while (b[this.pos] >= 0x30 && b[this.pos] <= 0x39) this.pos++;
+      if (this.pos === from) this.fail("expected a digit");
+    };
+    if (b[this.pos] === 0x30) this.pos++;
+    else digits();
+    let integral = true;
+    if (b[this.pos] === 0x2e) {
+      integral = false;
+      this.pos++;
+      digits();
+    }
+    if (b[this.pos] === 0x65 || b[this.pos] === 0x45) {
+      integral = false;
+      this.pos++;
+      if (b[this.pos] === 0x2b || b[this.pos] === 0x2d) this.pos++;
+      digits();
+    }
+    let token = "";
+    for (let i = start; i < this.pos; i++) token += String.fromCharCode(b[i]);
+    return integral ? BigInt(token) : Number(token);
+  }
+
+  string(): string | JsonBytes {
+    const b = this.b;
+    const start = ++this.pos;
+    // Fast path: no escapes, one slice of the input.
+    let high = 0;
+    while (this.pos < b.length && b[this.pos] !== 0x22 && b[this.pos] !== 0x5c) {
+      high |= b[this.pos++];
+    }
+    if (this.pos >= b.length) this.fail("unterminated string");
+    if (b[this.pos] === 0x22) {
+      // ASCII (keys, type names, most values) needs no UTF-8 decoder: a
+      // TextDecoder call costs more than building a short string here.
+      if (high < 0x80 && this.pos - start <= 4096) {
+        const end = this.pos++;
+        // Every value is {"@data-type": ..., "data": ...}: no new string for those keys.
+        if (
+          end - start === 4 && b[start] === 0x64 && b[start + 1] === 0x61 &&
+          b[start + 2] === 0x74 && b[start + 3] === 0x61
+        ) return "data";
+        if (
+          end - start === 10 && b[start] === 0x40 && b[start + 5] === 0x2d &&
+          b[start + 9] === 0x65 && isDataTypeKey(b, start)
+        ) return "@data-type";
+        if (end - start < 32) {
+          let text = "";
+          for (let i = start; i < end; i++) text += String.fromCharCode(b[i]);
+          return text;
+        }
+        return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+      }
+      return this.finishString(b.subarray(start, this.pos++));
+    }
+    const out: number[] = Array.from(b.subarray(start, this.pos));
+    while (true) {
+      if (this.pos >= b.length) this.fail("unterminated string");
+      const c = b[this.pos++];
+      if (c === 0x22) return this.finishString(new Uint8Array(out));
+      if (c !== 0x5c) {
+        out.push(c);
+        continue;
+      }
+      const e = b[this.pos++];
+      const simple = SIMPLE_ESCAPES[e];
+      if (simple !== undefined) {
+        out.push(simple);
+      } else if (e === 0x75) {
+        let cp = this.hex4();
+        if (cp >= 0xd800 && cp < 0xdc00 && b[this.pos] === 0x5c && b[this.pos + 1] === 0x75) {
+          const save = this.pos;
+          this.pos += 2;
+          const lo = this.hex4();
+          if (lo >= 0xdc00 && lo < 0xe000) cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          else this.pos = save;
+        }
+        // A lone surrogate has no UTF-8 form: it reads as U+FFFD.
+        if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
+        for (const x of utf8Enc.encode(String.fromCodePoint(cp))) out.push(x);
+      } else {
+        this.pos--;
+        this.fail("bad escape");
+      }
+    }
+  }
+
+  hex4(): number {
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const h = HEX[this.b[this.pos++]];
+      if (h === undefined) {
+        this.pos--;
+        this.fail("bad \\u escape");
+      }
+      v = v * 16 + h;
+    }
+    return v;
+  }
+
+  finishString(bytes: Uint8Array): string | JsonBytes {
+    try {
+      return utf8Fatal.decode(bytes);
+    } catch {
+      return new JsonBytes(bytes.slice(), utf8Lossy.decode(bytes));
+    }
+  }
+}
+
+// ---------------------------------------------------------- JSON to data
+
+function clash(what: string): never {
+  throw new BrokerError(ErrorCode.type_clash, what);
+}
+
+function bad(what: string): never {
+  throw new BrokerError(ErrorCode.deserialization_failed, what);
+}
+
+function show(x: unknown): string {
+  if (typeof x === "bigint") return `${x}`;
+  if (x instanceof JsonBytes) return JSON.stringify(x.text);
+  try {
+    const s = JSON.stringify(x, (_k, v) => typeof v === "bigint" ? `${v}` : v);
+    if (s !== undefined) return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    // fall through: an object JSON cannot print
+  }
+  // String() throws on objects without a prototype (the parser makes those).
+  return typeof x === "object" && x !== null ? "an object" : String(x);
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof JsonBytes) &&
+    !ArrayBuffer.isView(x);
+}
+
+function exactInteger(x: unknown, type: string, fromText: boolean): bigint {
+  if (typeof x === "bigint") return x;
+  // In text, a fraction or exponent makes a real (Broker refuses `1.0` as a count).
+  if (typeof x === "number" && Number.isInteger(x) && !fromText) {
+    // Above 2^53 the number may already be rounded: refuse to guess.
+    if (!Number.isSafeInteger(x)) {
+      clash(`${type} ${x} is not exact as a JS number; pass a bigint or the JSON text`);
+    }
+    return BigInt(x);
+  }
+  return clash(`${type} data must be an integer, got ${show(x)}`);
+}
+
+function realValue(x: unknown): number {
+  if (typeof x === "number") return x;
+  if (typeof x === "bigint") return Number(x);
+  if (x === "nan" || x === "-nan") return NaN;
+  if (x === "inf") return Infinity;
+  if (x === "-inf") return -Infinity;
+  return clash(`real data must be a number, got ${show(x)}`);
+}
+
+function textValue(x: unknown, type: string): string {
+  if (typeof x === "string") return x;
+  if (x instanceof JsonBytes) return clash(`${type} data is not UTF-8`);
+  return clash(`${type} data must be a string, got ${show(x)}`);
+}
+
+function textData(x: unknown, type: "string" | "enum-value"): Data {
+  if (x instanceof JsonBytes) return type === "string" ? str(x.bytes) : enumValue(x.bytes);
+  if (x instanceof Uint8Array) return type === "string" ? str(x) : enumValue(x);
+  const s = textValue(x, type);
+  return type === "string" ? str(s) : enumValue(s);
+}
+
+function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
+  try {
+    return parse(text);
+  } catch (e) {
+    if (e instanceof BrokerError) throw e;
+    return clash(`bad ${type} ${JSON.stringify(text)}`);
+  }
+}
+
+const TS_RE =
+  /^([+-]?\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** ISO 8601 as CAF's datetime reads it (no zone means UTC), to ns since the epoch. */
+function parseTimestamp(text: string): bigint {
+  const m = TS_RE.exec(text);
+  if (!m) return clash(`bad timestamp ${JSON.stringify(text)}`);
+  // Years outside ±100000 are far outside the int64 nanosecond range anyway.
+  const year = m[1].replace(/^[+-]/, "").length > 6 ? 1e9 : Number(m[1]);
+  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const monthDays = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (
+    Math.abs(year) > 100_000 || month < 1 || month > 12 || day < 1 || day > monthDays ||
+    hour > 23 || minute > 59 || second > 59
+  ) {
+    return clash(`bad timestamp ${JSON.stringify(text)}`);
+  }
+  let offset = 0;
+  if (m[9]) offset = (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 3600 + Number(m[11] ?? 0) * 60);
+  const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+    offset;
+  const frac = BigInt((m[7] ?? "").slice(0, 9).padEnd(9, "0"));
+  const ns = BigInt(secs) * 1_000_000_000n + frac;
+  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    return clash(`timestamp ${JSON.stringify(text)} is out of range`);
+  }
+  return ns;
+}
+
+/** An integer and a unit, as CAF reads timespans (plus `d`), to ns. */
+function parseTimespan(text: string): bigint {
+  const m = /^([+-]?\d+)(ns|us|ms|s|min|h|d)$/.exec(text);
+  if (!m) return clash(`bad timespan ${JSON.stringify(text)}`);
+  const ns = BigInt(m[1]) * NS_PER_TIMESPAN_UNIT[m[2] as TimespanUnit];
+  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    return clash(`timespan ${JSON.stringify(text)} is out of range`);
+  }
+  return ns;
+}
+
+function elements(x: unknown, type: string): unknown[] {
+  if (!Array.isArray(x)) return clash(`${type} data must be an array, got ${show(x)}`);
+  return x;
+}
+
+/** How to read: the depth limit, and whether numbers came from our text parser. */
+interface ReadContext {
+  readonly maxDepth: number;
+  readonly fromText: boolean;
+}
+
+function toData(node: unknown, depth: number, cx: ReadContext): Data {
+  if (!isObject(node)) return bad(`expected an object with "@data-type", got ${show(node)}`);
+  const type = node["@data-type"];
+  const d = node.data;
+  switch (type) {
+    case "none":
+      // Broker ignores the data of none.
+      return { type: "none", value: null };
+    case "boolean":
+      if (typeof d !== "boolean") clash(`boolean data must be true or false, got ${show(d)}`);
+      return { type: "boolean", value: d };
+    case "count": {
+      const v = exactInteger(d, type, cx.fromText);
+      if (v < 0n || v > LIMITS.U64_MAX) clash(`count ${v} is out of range`);
+      return { type: "count", value: v };
+    }
+    case "integer": {
+      const v = exactInteger(d, type, cx.fromText);
+      if (v < LIMITS.I64_MIN || v > LIMITS.I64_MAX) clash(`integer ${v} is out of range`);
+      return { type: "integer", value: v };
+    }
+    case "real":
+      return { type: "real", value: realValue(d) };
+    case "string":
+    case "enum-value":
+      return textData(d, type);
+    case "address":
+      return { type: "address", value: parsed(type, textValue(d, type), Address.parse) };
+    case "subnet":
+      return { type: "subnet", value: parsed(type, textValue(d, type), Subnet.parse) };
+    case "port":
+      return { type: "port", value: parsed(type, textValue(d, type), Port.parse) };
+    case "timestamp":
+      return { type: "timestamp", value: parseTimestamp(textValue(d, type)) };
+    case "timespan":
+      return { type: "timespan", value: parseTimespan(textValue(d, type)) };
+    case "set":
+    case "vector": {
+      const xs = elements(d, type);
+      if (xs.length > 0 && depth >= cx.maxDepth) bad("nesting deeper than the limit");
+      const items = xs.map((x) => toData(x, depth + 1, cx));
+      if (type === "vector") return { type: "vector", value: items };
+      const s = set(...items);
+      if (s.value.length !== items.length) bad("duplicate set element");
+      return s;
+    }
+    case "table": {
+      const xs = elements(d, type);
+      if (xs.length > 0 && depth >= cx.maxDepth) bad("nesting deeper than the limit");
+      const entries = xs.map((x) => {
+        if (!isObject(x) || !("key" in x) || !("value" in x)) {
+          return clash(`table entries must be {"key": ..., "value": ...}, got ${show(x)}`);
+        }
+        return [toData(x.key, depth + 1, cx), toData(x.value, depth + 1, cx)] as const;
+      });
+      const t = table(entries);
+      if (t.value.length !== entries.length) bad("duplicate table key");
+      return t;
+    }
+    default:
+      return bad(
+        type === undefined ? 'missing "@data-type"' : `unknown "@data-type" ${show(type)}`,
+      );
+  }
+}
+
+/** A JSON message parsed by `readJsonMessage`. */
+export interface JsonMessage {
+  /** Its top-level fields; undefined when the text is not an object. */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /** Its value, read from `@data-type` and `data` (throws a `BrokerError`). */
+  data(): Data;
+}
+
+/**
+ * Parses a JSON message text once, with Broker's JSON rules (exact 64-bit
+ * integers, bare `nan`/`inf`): its top-level fields (e.g. `type` and `topic`
+ * of a WebSocket data message; undefined when the text is not an object)
+ * now, its value when `data()` is called.
+ * Throws `BrokerError(invalid_json)` for text that does not parse.
+ *
+ * @example
+ * ```ts
+ * import { readJsonMessage } from "./json_read.ts";
+ * const m = readJsonMessage('{"type":"data-message","topic":"/t","@data-type":"count","data":1}');
+ * console.log(m.fields?.topic, m.data().value); // "/t" 1n
+ * ```
+ */
+export function readJsonMessage(text: string, options?: DataFromJsonOptions): JsonMessage {
+  const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const node = new Parser(utf8Enc.encode(text), 3 * maxDepth + 3).document();
+  const fields = isObject(node) ? node : undefined;
+  return { fields, data: () => toData(node, 0, { maxDepth, fromText: true }) };
+}
+
+/**
+ * Reads a value from Broker's JSON form: text (a string, or UTF-8 bytes, which
+ * also carry strings that are not UTF-8) or an object such as
+ * {@link dataToJsonValue} or `JSON.parse` gives. Accepts Broker's non-JSON
+ * words `nan`, `inf`, `-inf` and the other liberties listed in the module doc.
+ * Throws a {@link BrokerError}: `invalid_json`, `deserialization_failed` or
+ * `type_clash`.
+ *
+ * @example
+ * ```ts
+ * import { dataFromJson, dataToString } from "../../mod.ts";
+ * const v = dataFromJson('{"@data-type":"timespan","data":"1500ms"}');
+ * dataToString(v); // "1500000000ns"
+ * dataFromJson({ "@data-type": "real", data: 1.5 }); // real(1.5)
+ * dataFromJson('{"@data-type":"real","data":nan}'); // real(NaN)
+ * ```
+ */
+export function dataFromJson(
+  json: string | Uint8Array | JsonDataValue | object,
+  options?: DataFromJsonOptions,
+): Data {
+  const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  if (typeof json === "string" || json instanceof Uint8Array) {
+    const bytes = typeof json === "string" ? utf8Enc.encode(json) : json;
+    // Each data level takes at most three JSON levels (table, entry, key).
+    const node = new Parser(bytes, 3 * maxDepth + 3).document();
+    return toData(node, 0, { maxDepth, fromText: true });
+  }
+  return toData(json, 0, { maxDepth, fromText: false });
+}

@@ -1,0 +1,131 @@
+/**
+ * The shared output slab every encoder writes into: one big buffer handed
+ * out in subarrays instead of an ArrayBuffer per message.
+ *
+ * @module
+ */
+
+/** UTF-8 encoder shared by the writers of text. */
+export const utf8Enc = new TextEncoder();
+
+/**
+ * Output slab with big-endian writers. Allocating an ArrayBuffer per message
+ * costs more than encoding a small one, so each encoding is written after the
+ * previous one in a shared slab and handed out as a subarray (the msgpackr
+ * trick); a full slab is replaced, never overwritten.
+ */
+export class Writer {
+  static readonly SLAB = 1024 * 1024;
+  buf = new Uint8Array(Writer.SLAB);
+  dv = new DataView(this.buf.buffer);
+  start = 0;
+  pos = 0;
+
+  begin(): void {
+    this.start = this.pos = (this.pos + 7) & ~7;
+    if (this.start > this.buf.length - 64) this.#replace(64);
+  }
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.#replace(this.pos - this.start + n);
+  }
+
+  // Moves the message begun so far to a fresh slab with room for `need` bytes.
+  #replace(need: number): void {
+    let size = Writer.SLAB;
+    while (size < need * 2) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(this.start, this.pos));
+    this.pos -= this.start;
+    this.start = 0;
+    this.buf = next;
+    this.dv = new DataView(next.buffer);
+  }
+
+  varbyte(v: number): void {
+    this.reserve(5);
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varbyte(b.length);
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  text(s: string, raw: Uint8Array | undefined): void {
+    if (raw) return this.bytes(raw);
+    const n = s.length;
+    if (n < 128) {
+      // Optimistic: one length byte and ASCII, written in place.
+      this.reserve(n + 1);
+      const buf = this.buf, start = this.pos + 1;
+      let k = 0;
+      for (; k < n; k++) {
+        const ch = s.charCodeAt(k);
+        if (ch > 0x7f) break;
+        buf[start + k] = ch;
+      }
+      if (k === n) {
+        buf[this.pos] = n;
+        this.pos = start + n;
+        return;
+      }
+    }
+    // UTF-8 needs at most 3 bytes per UTF-16 unit; encode, then place the length.
+    this.reserve(n * 3 + 5);
+    const tmpStart = this.pos + 5;
+    const { written } = utf8Enc.encodeInto(s, this.buf.subarray(tmpStart));
+    const lenBytes = written < 0x80 ? 1 : written < 0x4000 ? 2 : written < 0x200000 ? 3 : 4;
+    this.buf.copyWithin(this.pos + lenBytes, tmpStart, tmpStart + written);
+    this.varbyte(written);
+    this.pos += written;
+  }
+}
+
+let shared: Writer = new Writer();
+
+/** The shared slab, begun for a new message at an aligned offset. */
+export function beginShared(): Writer {
+  const w = shared;
+  w.begin();
+  return w;
+}
+
+/**
+ * Hands out the message written since `begin` and, if the slab had to grow
+ * for it, starts a fresh one: a slab grown for one huge value is not kept for
+ * the small ones after it.
+ */
+export function finishShared(w: Writer): Uint8Array {
+  const out = w.buf.subarray(w.start, w.pos);
+  if (w.buf.length > Writer.SLAB) shared = new Writer();
+  return out;
+}
+
+/**
+ * Copies bytes into the shared output slab (after `headroom` zero bytes) and
+ * returns the copy: a private, writable buffer (e.g. a forwarded frame with a
+ * rewritten field) without allocating an ArrayBuffer per message.
+ *
+ * @example
+ * ```ts
+ * import { copyToSlab } from "./slab.ts";
+ * const copy = copyToSlab(new Uint8Array([1, 2, 3]));
+ * copy[0] = 9; // the original is untouched
+ * ```
+ */
+export function copyToSlab(bytes: Uint8Array, headroom = 0): Uint8Array {
+  const w = beginShared();
+  w.reserve(headroom + bytes.length);
+  w.buf.fill(0, w.pos, w.pos + headroom);
+  w.buf.set(bytes, w.pos + headroom);
+  w.pos += headroom + bytes.length;
+  return finishShared(w);
+}

@@ -1,0 +1,159 @@
+/**
+ * Validation of Broker's binary format v1 in the WASM codec, and the glue
+ * every reader shares: decode options and their defaults, codec error codes
+ * turned into `BrokerError`s, and the decode budget.
+ *
+ * @module
+ */
+import { MAX_DEPTH_LIMIT, WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+
+/** Options for decoding and validating. */
+export interface DecodeOptions {
+  /**
+   * Deepest nesting of non-empty containers accepted (Broker itself has no
+   * limit and can exhaust its stack on hostile input). Default 128.
+   */
+  maxDepth?: number;
+  /** Accept bytes after the value (Broker's data envelopes do not). Default false. */
+  allowTrailing?: boolean;
+  /**
+   * Most values one input may hold, counting every container and element at
+   * every level: a decode budget, because a byte or two per value (an empty
+   * vector) becomes an object of tens of bytes. Over it is
+   * `deserialization_failed`, found by validation before anything is built.
+   * Default 1,048,576 (Broker has no limit).
+   */
+  maxValues?: number;
+}
+
+/** Default nesting limit. */
+export const DEFAULT_MAX_DEPTH = 128;
+
+/** Default decode budget (`maxValues`). */
+export const DEFAULT_MAX_VALUES = 1 << 20;
+
+const MESSAGES: Record<number, [ErrorCode, string]> = {
+  [WasmError.eof]: [ErrorCode.deserialization_failed, "truncated value"],
+  [WasmError.tag]: [ErrorCode.invalid_tag, "unknown data tag"],
+  [WasmError.varbyte]: [ErrorCode.deserialization_failed, "varbyte length overflows 32 bits"],
+  [WasmError.length]: [ErrorCode.deserialization_failed, "length beyond the end of the input"],
+  [WasmError.depth]: [ErrorCode.deserialization_failed, "nesting deeper than the limit"],
+  [WasmError.port]: [ErrorCode.deserialization_failed, "port protocol byte above 3"],
+  [WasmError.duplicate]: [ErrorCode.deserialization_failed, "duplicate set element or table key"],
+  [WasmError.trailing]: [ErrorCode.deserialization_failed, "trailing bytes after the value"],
+  [WasmError.empty]: [ErrorCode.deserialization_failed, "cannot parse null data"],
+  [WasmError.capacity]: [ErrorCode.deserialization_failed, "tape capacity exceeded"],
+};
+
+/** The `BrokerError` for a codec error code (a negative scan result). */
+export function wasmError(code: number): BrokerError {
+  const [ec, msg] = MESSAGES[code] ?? [ErrorCode.deserialization_failed, `codec error ${code}`];
+  return new BrokerError(ec, msg);
+}
+
+/** Checks that the input is bytes: a decoder must throw only `BrokerError`s. */
+export function asBytes(input: Uint8Array): Uint8Array {
+  if (!(input instanceof Uint8Array)) {
+    throw new BrokerError(ErrorCode.deserialization_failed, "input is not a Uint8Array");
+  }
+  return input;
+}
+
+/**
+ * Runs one scan of the loaded input (with a tape, or validation only) and
+ * turns its outcome into a node count or a BrokerError.
+ */
+export function scanLoaded(
+  c: WasmCodec,
+  len: number,
+  opts: DecodeOptions | undefined,
+  tape: boolean,
+) {
+  let r: number;
+  try {
+    r = tape ? c.scan(len, depthLimit(opts), true) : c.validate(len, depthLimit(opts));
+  } catch (e) {
+    // A trap (e.g. call stack exhaustion comparing absurdly deep keys) is a bad input too.
+    throw new BrokerError(ErrorCode.deserialization_failed, `codec trap: ${e}`, { cause: e });
+  }
+  if (r < 0) throw wasmError(r);
+  const extent = tape ? c.extent() : r;
+  if (extent !== len && !opts?.allowTrailing) throw wasmError(WasmError.trailing);
+  const values = c.valueCount(), budget = opts?.maxValues ?? DEFAULT_MAX_VALUES;
+  if (values > budget) {
+    throw new BrokerError(
+      ErrorCode.deserialization_failed,
+      `${values} values in ${extent} bytes exceed the decode budget of ${budget} (maxValues)`,
+    );
+  }
+  return r;
+}
+
+/**
+ * Validates one encoded value completely (structure, lengths, tags, ports,
+ * order and uniqueness of set elements and table keys) without building it.
+ * Returns the bytes it occupies; throws a `BrokerError` when invalid.
+ *
+ * @example
+ * ```ts
+ * import { validate } from "./validate.ts";
+ * console.log(validate(new Uint8Array([0x0e, 0x00]))); // 2 (an empty vector)
+ * ```
+ */
+export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
+  const c = WasmCodec.shared();
+  return validateLoaded(c, c.load(asBytes(bytes)), options);
+}
+
+function depthLimit(opts: DecodeOptions | undefined): number {
+  const d = opts?.maxDepth;
+  return d === undefined ? DEFAULT_MAX_DEPTH : Math.min(Math.max(0, d | 0), MAX_DEPTH_LIMIT);
+}
+
+export /** Validates the loaded input without a tape; returns its extent or throws. */
+function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined): number {
+  return scanLoaded(c, len, opts, false);
+}
+
+/**
+ * Validates like `validate` and says whether some set or table arrived out of
+ * Broker's order: what `decodeValidated` needs to build the value later
+ * without validating the bytes again.
+ *
+ * @example
+ * ```ts
+ * import { decodeValidated } from "./decode.ts";
+ * import { validateForLater } from "./validate.ts";
+ * const bytes = new Uint8Array([0x08, 0x00, 0x50, 0x01]);
+ * const unsorted = validateForLater(bytes); // false; throws on bad input
+ * console.log(String(decodeValidated(bytes, unsorted).value)); // "80/tcp"
+ * ```
+ */
+export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): boolean {
+  const c = WasmCodec.shared();
+  validateLoaded(c, c.load(asBytes(bytes)), options);
+  return c.unsorted();
+}
+
+/**
+ * Validates the value at the start of `bytes` (more may follow) and returns
+ * its length and, as `validateForLater`, whether `decodeValidated` must re-sort.
+ *
+ * @example
+ * ```ts
+ * import { decodeValidated } from "./decode.ts";
+ * import { validatePrefix } from "./validate.ts";
+ * const bytes = new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0xff]);
+ * const { length, unsorted } = validatePrefix(bytes); // length 9
+ * console.log(decodeValidated(bytes.subarray(0, length), unsorted).value); // 7n
+ * ```
+ */
+export function validatePrefix(
+  bytes: Uint8Array,
+  options?: DecodeOptions,
+): { length: number; unsorted: boolean } {
+  const c = WasmCodec.shared();
+  const length = validateLoaded(c, c.load(asBytes(bytes)), { ...options, allowTrailing: true });
+  return { length, unsorted: c.unsorted() };
+}
