@@ -21,7 +21,7 @@
  * @module
  */
 export { BrokerError, ErrorCode } from "./engine/errors.ts";
-export * from "./engine/data/mod.ts";
+export * from "./engine/data/api.ts";
 export {
   dataFromJson,
   type DataFromJsonOptions,

@@ -1,8 +1,11 @@
 /**
- * deno-broker: a Deno implementation of Zeek's Broker.
- *
- * This module is the public API. The data model and its binary codec are here
- * now; endpoints, stores and the Zeek layer arrive with their issues.
+ * deno-broker: a Deno implementation of Zeek's Broker, wire-compatible with
+ * the C++ Broker. This module is the supported API, listed name by name:
+ * the data model and its binary codec, `Endpoint` (peering over TCP and
+ * TLS, subscribers, publishers, statuses), data stores (masters and clones,
+ * memory and SQLite backends), Zeek's message layouts, and the WebSocket
+ * JSON API (server and client). `./browser` is the browser-safe subset and
+ * `./cli` the `broker` command line; internals are not exported.
  *
  * @example
  * ```ts
@@ -14,7 +17,7 @@
  * @module
  */
 export { BrokerError, ErrorCode } from "./engine/errors.ts";
-export * from "./engine/data/mod.ts";
+export * from "./engine/data/api.ts";
 export {
   Endpoint,
   type EndpointOptions,
@@ -29,13 +32,7 @@ export {
 } from "./engine/subscriber.ts";
 export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
 export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
-export {
-  errorEvent,
-  type PeerInfo,
-  StatusCode,
-  type StatusEvent,
-  statusEvent,
-} from "./engine/status.ts";
+export { type PeerInfo, StatusCode, type StatusEvent } from "./engine/status.ts";
 export {
   connectWebSocket,
   type ServerError,

@@ -41,10 +41,8 @@ import {
   count,
   type Data,
   decode,
-  decodeViaTape,
   encode,
   EncodedData,
-  encodeWasm,
   enumValue,
   none,
   port,
@@ -57,6 +55,8 @@ import {
   validate,
   vector,
 } from "../mod.ts";
+// Codec internals, beside the public API: the alternative paths and the validate-once pair.
+import { decodeViaTape, encodeWasm } from "../engine/data/mod.ts";
 
 // ------------------------------------------------------------------ corpora
 

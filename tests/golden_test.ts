@@ -2,18 +2,14 @@
 // Broker's text, re-encode to the identical bytes, on every codec path (JS and
 // WASM). The JSON forms are checked in engine/data/json_test.ts.
 import assert from "node:assert/strict";
+import { dataToString, decode, encode, EncodedData, real, validate } from "../mod.ts";
+// Codec internals, beside the public API: the alternative paths and the validate-once pair.
 import {
-  dataToString,
-  decode,
   decodeValidated,
   decodeViaTape,
-  encode,
-  EncodedData,
   encodeWasm,
-  real,
-  validate,
   validateForLater,
-} from "../mod.ts";
+} from "../engine/data/mod.ts";
 import { capturedDataPayloads, goldenData, goldenZeek, hex, unhex } from "./fixtures.ts";
 import type { GoldenValue } from "./fixtures.ts";
 

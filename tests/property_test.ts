@@ -6,15 +6,18 @@ import {
   compare,
   dataToString,
   decode,
-  decodeValidated,
-  decodeViaTape,
   encode,
-  encodeWasm,
   equals,
   real,
   validate,
-  validateForLater,
 } from "../mod.ts";
+// Codec internals, beside the public API: the alternative paths and the validate-once pair.
+import {
+  decodeValidated,
+  decodeViaTape,
+  encodeWasm,
+  validateForLater,
+} from "../engine/data/mod.ts";
 import { WasmCodec } from "../codec-wasm/mod.ts";
 import { anyData } from "./arbitrary.ts";
 

@@ -111,8 +111,8 @@ function depthLimit(opts: DecodeOptions | undefined): number {
   return d === undefined ? DEFAULT_MAX_DEPTH : Math.min(Math.max(0, d | 0), MAX_DEPTH_LIMIT);
 }
 
-export /** Validates the loaded input without a tape; returns its extent or throws. */
-function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined): number {
+/** Validates the loaded input without a tape; returns its extent or throws. */
+export function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | undefined): number {
   return scanLoaded(c, len, opts, false);
 }
 
