@@ -16,7 +16,6 @@ import {
   validateForLater,
 } from "./data/mod.ts";
 import {
-  clearReceiver,
   copyOriginTag,
   isOwnEndpointId,
   newOwnEndpointId,
@@ -47,17 +46,28 @@ import {
   ByeToken,
   decodeRoutingUpdate,
   DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_TTL,
   encodeEnvelope,
-  encodeRoutingUpdate,
+  encodePing,
+  encodePong,
+  encodeRoutingUpdateEnvelope,
   type EndpointId,
   endpointIdsEqual,
   endpointIdToString,
+  type EnvelopeEncodeOptions,
   EnvelopeType,
+  FRAME_PREFIX_SIZE,
+  framedHeaderSize,
   FrameReader,
-  isByePayload,
+  hasLocalSender,
+  isByePong,
   isNilEndpointId,
+  NIL_ENDPOINT_ID,
   parseEndpointId,
   parseEnvelope,
+  rewriteForwarded,
+  sealFrame,
+  writeEnvelopeHeader,
 } from "./wire/mod.ts";
 import type { StoreBackend } from "./store/backend.ts";
 import type { CommandBus, CommandMessage } from "./store/command_bus.ts";
@@ -227,7 +237,6 @@ interface Connection {
   removed?: boolean;
 }
 
-const DEFAULT_TTL = 16;
 /** Default of `maxPendingHandshakes`. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
 /** Default of `maxHandshakeFrameSize`: a hello plus thousands of subscriptions. */
@@ -684,11 +693,11 @@ export class Endpoint {
       }
       case EnvelopeType.ping: {
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#id)) return;
-        this.#sendControl(c, env.sender, EnvelopeType.pong, env.payload);
+        this.#sendControl(c, encodePong(env, this.#id, this.#controlOptions), true);
         return;
       }
       case EnvelopeType.pong: {
-        if (c.bye && isByePayload(env.payload) && bytesEqual(env.payload, c.bye.token)) {
+        if (c.bye && isByePong(env) && bytesEqual(env.payload, c.bye.token)) {
           c.bye.done();
         }
         return;
@@ -740,14 +749,12 @@ export class Endpoint {
             // A message entering our endpoints from a C++ peer gets us as its origin.
             tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
             tagged = this.#forwardCopy(frame);
-            copyOriginTag(tagged, 4, tag);
+            copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
           }
           this.#sendTo(to, tagged);
         } else {
-          if (!plain) {
-            plain = this.#forwardCopy(frame);
-            clearReceiver(plain, 4);
-          }
+          // C++ peers get Broker's broadcast: a nil receiver, never our tag.
+          plain ??= this.#forwardCopy(frame, NIL_ENDPOINT_ID);
           this.#sendTo(to, plain);
         }
       });
@@ -788,20 +795,14 @@ export class Endpoint {
   }
 
   /**
-   * A framed copy of a received envelope with us as the sender (Broker: sender
-   * = last hop) and our TTL (Broker's relayed envelopes do not carry the
-   * received TTL: they report its default, 16).
+   * A framed copy of a received envelope in the output slab, with us as the
+   * sender (Broker: sender = last hop), our TTL (Broker's relayed envelopes
+   * do not carry the received TTL: they report its default, 16), and
+   * `receiver` when given.
    */
-  #forwardCopy(frame: Uint8Array): Uint8Array {
-    const out = copyToSlab(frame, 4);
-    const n = frame.length;
-    out[0] = n >>> 24;
-    out[1] = (n >>> 16) & 0xff;
-    out[2] = (n >>> 8) & 0xff;
-    out[3] = n & 0xff;
-    out.set(this.#id, 4);
-    out[37] = this.#opts.ttl >> 8;
-    out[38] = this.#opts.ttl & 0xff;
+  #forwardCopy(frame: Uint8Array, receiver?: EndpointId): Uint8Array {
+    const out = sealFrame(copyToSlab(frame, FRAME_PREFIX_SIZE));
+    rewriteForwarded(out, FRAME_PREFIX_SIZE, this.#id, this.#opts.ttl, receiver);
     return out;
   }
 
@@ -973,7 +974,7 @@ export class Endpoint {
           resolve();
         },
       };
-      this.#sendControl(c, c.peerId!, EnvelopeType.ping, token);
+      this.#sendControl(c, encodePing(this.#id, c.peerId!, token, this.#controlOptions));
     });
     c.tcp.close();
   }
@@ -1056,13 +1057,7 @@ export class Endpoint {
     else if (this.#echo.size > 0) this.#deliverLocal(topic, data, undefined, this.#echo);
     if (!this.#peerRoutes.matches(topic)) return;
     // Header and value are written once into one buffer, shared by every peer.
-    const frame = encodeAfter(header, data);
-    const size = frame.length - 4;
-    frame[0] = size >>> 24;
-    frame[1] = (size >>> 16) & 0xff;
-    frame[2] = (size >>> 8) & 0xff;
-    frame[3] = size & 0xff;
-    this.#sendBroadcast(topic, frame);
+    this.#sendBroadcast(topic, sealFrame(encodeAfter(header, data)));
   }
 
   /** Hands a value to this endpoint's own subscribers (all but `except`), or those of `to`. */
@@ -1096,7 +1091,7 @@ export class Endpoint {
       if (!tagged) {
         // The frame is ours to change unless a C++ peer needs the plain one.
         tagged = plain ? copyToSlab(frame) : frame;
-        writeOriginTag(tagged, 4, this.#id, this.#nextSeq());
+        writeOriginTag(tagged, FRAME_PREFIX_SIZE, this.#id, this.#nextSeq());
       }
       this.#sendTo(c, tagged);
     });
@@ -1153,12 +1148,7 @@ export class Endpoint {
     // Cached header and payload into the output slab: no allocation per message.
     const frame = copyToSlab(payload, header.length);
     frame.set(header);
-    const size = frame.length - 4;
-    frame[0] = size >>> 24;
-    frame[1] = (size >>> 16) & 0xff;
-    frame[2] = (size >>> 8) & 0xff;
-    frame[3] = size & 0xff;
-    this.#sendBroadcast(topic, frame);
+    this.#sendBroadcast(topic, sealFrame(frame));
   }
 
   /**
@@ -1249,21 +1239,17 @@ export class Endpoint {
           if (this.#topicBytes.size >= 4096) this.#topicBytes.clear();
           this.#topicBytes.set(topic, topicBytes = new TextEncoder().encode(topic));
         }
-        const head = 4 + 37 + topicBytes.length;
-        const frame = copyToSlab(payload, head);
-        const size = frame.length - 4;
-        frame[0] = size >>> 24;
-        frame[1] = (size >>> 16) & 0xff;
-        frame[2] = (size >>> 8) & 0xff;
-        frame[3] = size & 0xff;
-        frame.set(this.#id, 4);
-        if (receiver) frame.set(receiver, 20);
-        frame[36] = EnvelopeType.command;
-        frame[37] = this.#opts.ttl >> 8;
-        frame[38] = this.#opts.ttl & 0xff;
-        frame[39] = topicBytes.length >> 8;
-        frame[40] = topicBytes.length & 0xff;
-        frame.set(topicBytes, 41);
+        const frame = sealFrame(copyToSlab(payload, framedHeaderSize(topicBytes.length)));
+        // The slab's headroom is zeroed: no receiver leaves Broker's nil (by subscription).
+        writeEnvelopeHeader(
+          frame,
+          FRAME_PREFIX_SIZE,
+          this.#id,
+          receiver,
+          EnvelopeType.command,
+          this.#opts.ttl,
+          topicBytes,
+        );
         if (receiver) {
           const c = this.#peers.get(keyOf(receiver));
           if (c) c.tcp.send(frame);
@@ -1333,7 +1319,15 @@ export class Endpoint {
 
   #sendFilter(c: Connection): void {
     c.sentFilterVersion = this.#filterVersion;
-    this.#sendControl(c, c.peerId!, EnvelopeType.routing_update, encodeRoutingUpdate(this.#filter));
+    this.#sendControl(
+      c,
+      encodeRoutingUpdateEnvelope(this.#id, c.peerId!, this.#filter, this.#controlOptions),
+    );
+  }
+
+  /** How control frames are encoded: framed, one write each, with our TTL. */
+  get #controlOptions(): EnvelopeEncodeOptions {
+    return { prefix: true, ttl: this.#opts.ttl };
   }
 
   /**
@@ -1343,20 +1337,12 @@ export class Endpoint {
    * pings and never reads cannot make us hold its pongs). Routing updates
    * and BYE pings, which only we trigger, are always queued.
    */
-  #sendControl(c: Connection, receiver: EndpointId, type: EnvelopeType, payload: Uint8Array): void {
-    const size = 4 + 37 + 3 + payload.length;
+  #sendControl(c: Connection, frame: Uint8Array, pong = false): void {
+    const size = frame.length;
     if (
-      type === EnvelopeType.pong && this.#full(c, size, CONTROL_RESERVE) &&
-      !this.#makeRoom(c, size, CONTROL_RESERVE)
+      pong && this.#full(c, size, CONTROL_RESERVE) && !this.#makeRoom(c, size, CONTROL_RESERVE)
     ) return;
-    c.tcp.send(encodeEnvelope({
-      sender: this.#id,
-      receiver,
-      type,
-      ttl: this.#opts.ttl,
-      topic: "<$>",
-      payload,
-    }, { prefix: true }));
+    c.tcp.send(frame);
   }
 
   /**
@@ -1511,16 +1497,6 @@ function checkTopic(topic: string): void {
 function checkSubscription(topic: string): void {
   if (typeof topic === "string" && isInternalTopic(topic)) return;
   checkTopic(topic);
-}
-
-/** Whether a frame's sender field is nil or `id`: Broker counts such a message as local. */
-function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
-  let nil = true, own = true;
-  for (let i = 0; i < 16 && (nil || own); i++) {
-    if (frame[i] !== 0) nil = false;
-    if (frame[i] !== id[i]) own = false;
-  }
-  return nil || own;
 }
 
 /**

@@ -29,6 +29,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { ENDPOINT_ID_SIZE, type EndpointId, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
 import { decodeFilter, encodeFilter } from "./handshake_messages.ts";
+import { FRAME_PREFIX_SIZE, writeFramePrefix } from "./framing.ts";
 
 /**
  * Node message types (`envelope_type`), the byte at offset 32.
@@ -91,7 +92,19 @@ export const RESERVED_TOPIC = "<$>";
  */
 export const MAX_TOPIC_SIZE = 0xffff;
 
-const OFF_RECEIVER = 16;
+/**
+ * Offset of the receiver field in an envelope: where our endpoints carry an
+ * origin tag (see `routing/origin_tag.ts`) instead of Broker's nil.
+ *
+ * @example
+ * ```ts
+ * import { ENVELOPE_RECEIVER_OFFSET } from "./envelope.ts";
+ * console.log(ENVELOPE_RECEIVER_OFFSET); // 16
+ * ```
+ */
+export const ENVELOPE_RECEIVER_OFFSET = 16;
+
+const OFF_RECEIVER = ENVELOPE_RECEIVER_OFFSET;
 const OFF_TYPE = 32;
 const OFF_TTL = 33;
 const OFF_TOPIC_LEN = 35;
@@ -246,6 +259,8 @@ export interface EnvelopeInit {
 export interface EnvelopeEncodeOptions {
   /** Write the 4-byte length prefix into the same buffer (one write for the transport). */
   prefix?: boolean;
+  /** The TTL field (an endpoint's `ttl` option); default 16. Ignored by `encodeEnvelope`, whose init has its own. */
+  ttl?: number;
 }
 
 /**
@@ -275,19 +290,73 @@ export function encodeEnvelope(init: EnvelopeInit, options?: EnvelopeEncodeOptio
   const receiver = init.receiver ?? NIL_ENDPOINT_ID;
   checkId(init.sender, "sender");
   checkId(receiver, "receiver");
-  const base = options?.prefix ? 4 : 0;
+  const base = options?.prefix ? FRAME_PREFIX_SIZE : 0;
   const size = ENVELOPE_HEADER_SIZE + topic.length + init.payload.length;
   const out = new Uint8Array(base + size);
-  const view = new DataView(out.buffer);
-  if (base) view.setUint32(0, size);
-  out.set(init.sender, base);
-  out.set(receiver, base + OFF_RECEIVER);
-  out[base + OFF_TYPE] = init.type;
-  view.setUint16(base + OFF_TTL, init.ttl ?? DEFAULT_TTL);
-  view.setUint16(base + OFF_TOPIC_LEN, topic.length);
-  out.set(topic, base + ENVELOPE_HEADER_SIZE);
-  out.set(init.payload, base + ENVELOPE_HEADER_SIZE + topic.length);
+  if (base) writeFramePrefix(out, 0, size);
+  const end = writeEnvelopeHeader(
+    out,
+    base,
+    init.sender,
+    receiver,
+    init.type,
+    init.ttl ?? DEFAULT_TTL,
+    topic,
+  );
+  out.set(init.payload, end);
   return out;
+}
+
+/**
+ * Bytes of a framed envelope before its payload: length prefix, header and
+ * topic. Callers that build a frame in place reserve this much in front of
+ * the payload, then fill it with {@linkcode writeEnvelopeHeader}.
+ *
+ * @example
+ * ```ts
+ * import { framedHeaderSize } from "./envelope.ts";
+ * console.log(framedHeaderSize(3)); // 4 + 37 + 3 = 44
+ * ```
+ */
+export function framedHeaderSize(topicLength: number): number {
+  return FRAME_PREFIX_SIZE + ENVELOPE_HEADER_SIZE + topicLength;
+}
+
+/**
+ * Writes an envelope's header and topic into `out` at `at` and returns where
+ * the payload starts. No allocation and no checks (the hot paths call it per
+ * message): IDs must be 16 bytes and the topic at most 65,535 bytes, as
+ * {@linkcode encodeEnvelope} checks. A `receiver` of `undefined` leaves the
+ * field as it is (zeroed buffers make it nil).
+ *
+ * @example
+ * ```ts
+ * import { EnvelopeType, parseEnvelope, writeEnvelopeHeader } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const out = new Uint8Array(37 + 1 + 1);
+ * const end = writeEnvelopeHeader(out, 0, newEndpointId(), undefined, EnvelopeType.data, 16, new Uint8Array([0x61]));
+ * out[end] = 0;
+ * console.log(end, parseEnvelope(out).topic); // 38 "a"
+ * ```
+ */
+export function writeEnvelopeHeader(
+  out: Uint8Array,
+  at: number,
+  sender: EndpointId,
+  receiver: EndpointId | undefined,
+  type: EnvelopeType,
+  ttl: number,
+  topic: Uint8Array,
+): number {
+  out.set(sender, at);
+  if (receiver) out.set(receiver, at + OFF_RECEIVER);
+  out[at + OFF_TYPE] = type;
+  out[at + OFF_TTL] = ttl >> 8;
+  out[at + OFF_TTL + 1] = ttl & 0xff;
+  out[at + OFF_TOPIC_LEN] = topic.length >> 8;
+  out[at + OFF_TOPIC_LEN + 1] = topic.length & 0xff;
+  out.set(topic, at + ENVELOPE_HEADER_SIZE);
+  return at + ENVELOPE_HEADER_SIZE + topic.length;
 }
 
 function checkId(id: EndpointId, what: string): void {
@@ -297,34 +366,59 @@ function checkId(id: EndpointId, what: string): void {
 }
 
 /**
- * A copy of a node message with its sender overwritten, as every hop does
- * before forwarding ("sender" means last hop). Framed by default, ready to write.
+ * Rewrites, in place, the fields every hop changes before forwarding a node
+ * message that starts at `at` in `frame`: the sender (Broker: the last hop)
+ * and the TTL (Broker's relayed envelopes report its default rather than the
+ * received one), and the receiver when one is given (nil for a broadcast to
+ * a C++ peer). The caller owns the copy: forwarding writes into the output
+ * slab, so nothing is allocated here.
  *
  * @example
  * ```ts
- * import { encodeEnvelope, EnvelopeType, parseEnvelope, withSender } from "./envelope.ts";
+ * import { encodeEnvelope, EnvelopeType, parseEnvelope, rewriteForwarded } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const me = newEndpointId();
- * const received = encodeEnvelope({
- *   sender: newEndpointId(), type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]),
+ * const copy = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, ttl: 3, topic: "t", payload: new Uint8Array([0]),
  * });
- * const out = withSender(received, me);
- * console.log(parseEnvelope(out.subarray(4)).sender.join() === me.join()); // true
+ * rewriteForwarded(copy, 0, me, 16);
+ * const env = parseEnvelope(copy);
+ * console.log(env.sender.join() === me.join(), env.ttl); // true 16
  * ```
  */
-export function withSender(
-  envelope: Envelope | Uint8Array,
+export function rewriteForwarded(
+  frame: Uint8Array,
+  at: number,
   sender: EndpointId,
-  options: EnvelopeEncodeOptions = { prefix: true },
-): Uint8Array {
-  const src = envelope instanceof Envelope ? envelope.frame : envelope;
-  checkId(sender, "sender");
-  const base = options.prefix ? 4 : 0;
-  const out = new Uint8Array(base + src.length);
-  if (base) new DataView(out.buffer).setUint32(0, src.length);
-  out.set(src, base);
-  out.set(sender, base);
-  return out;
+  ttl: number,
+  receiver?: EndpointId,
+): void {
+  frame.set(sender, at);
+  if (receiver) frame.set(receiver, at + OFF_RECEIVER);
+  frame[at + OFF_TTL] = ttl >> 8;
+  frame[at + OFF_TTL + 1] = ttl & 0xff;
+}
+
+/**
+ * Whether the sender field of the envelope in `frame` is nil or `id`: Broker
+ * counts such a message as local (spec §14.5). Reads the bytes in place.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType, hasLocalSender } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const [me, other] = [newEndpointId(), newEndpointId()];
+ * const f = encodeEnvelope({ sender: me, type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]) });
+ * console.log(hasLocalSender(f, me), hasLocalSender(f, other)); // true false
+ * ```
+ */
+export function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
+  let nil = true, own = true;
+  for (let i = 0; i < ENDPOINT_ID_SIZE && (nil || own); i++) {
+    if (frame[i] !== 0) nil = false;
+    if (frame[i] !== id[i]) own = false;
+  }
+  return nil || own;
 }
 
 /**
@@ -376,6 +470,7 @@ export function encodeRoutingUpdateEnvelope(
     sender,
     receiver,
     type: EnvelopeType.routing_update,
+    ttl: options?.ttl,
     topic: RESERVED_TOPIC_BYTES,
     payload: encodeFilter(filter),
   }, options);
@@ -402,15 +497,17 @@ export function encodePing(
     sender,
     receiver,
     type: EnvelopeType.ping,
+    ttl: options?.ttl,
     topic: RESERVED_TOPIC_BYTES,
     payload,
   }, options);
 }
 
 /**
- * The pong answering `ping`: addressed to its sender, same payload, same
- * topic. The sender is our own ID (Broker uses the ping's receiver, which is
- * the same for every well-formed ping; ours never goes out nil).
+ * The pong answering `ping`: addressed to its sender, same payload, on `<$>`
+ * (Broker's pong_envelope has that fixed topic, whatever the ping's). The
+ * sender is our own ID (Broker uses the ping's receiver, which is the same
+ * for every well-formed ping; ours never goes out nil).
  *
  * @example
  * ```ts
@@ -430,7 +527,8 @@ export function encodePong(
     sender: ownId,
     receiver: ping.sender,
     type: EnvelopeType.pong,
-    topic: ping.topicBytes,
+    ttl: options?.ttl,
+    topic: RESERVED_TOPIC_BYTES,
     payload: ping.payload,
   }, options);
 }

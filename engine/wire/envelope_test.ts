@@ -3,10 +3,12 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { validate } from "../data/mod.ts";
 import { captureFrames, CAPTURES, hex, unhex } from "../../tests/fixtures.ts";
 import { NIL_ENDPOINT_ID, parseEndpointId } from "./endpoint_id.ts";
+import { sealFrame } from "./framing.ts";
 import {
   byePayload,
   ByeToken,
   decodeRoutingUpdate,
+  DEFAULT_TTL,
   encodeEnvelope,
   encodePing,
   encodePong,
@@ -18,7 +20,7 @@ import {
   isByePong,
   parseByePayload,
   parseEnvelope,
-  withSender,
+  rewriteForwarded,
 } from "./envelope.ts";
 
 const A = unhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
@@ -188,9 +190,15 @@ Deno.test("forwarding rewrites the sender: the relay capture's second leg", () =
   // 5555 -> 4444 (frame 12), then the relay 4444 forwards it to 3333 (frame 13).
   const frames = captureFrames("relay-three-nodes");
   const [in5, out4] = [unhex(frames[12].hex), unhex(frames[13].hex)];
-  const forwarded = withSender(parseEnvelope(in5), ID("4"));
+  // As the endpoint forwards: a framed copy, rewritten in place.
+  const forwarded = new Uint8Array(4 + in5.length);
+  forwarded.set(in5, 4);
+  sealFrame(forwarded);
+  rewriteForwarded(forwarded, 4, ID("4"), DEFAULT_TTL);
   assert.equal(hex(forwarded), hex(new Uint8Array([0, 0, 0, out4.length])) + hex(out4));
-  assert.equal(hex(withSender(in5, ID("4"), { prefix: false })), frames[13].hex);
+  const bare = in5.slice();
+  rewriteForwarded(bare, 0, ID("4"), DEFAULT_TTL);
+  assert.equal(hex(bare), frames[13].hex);
   assert.equal(hex(in5), frames[12].hex); // the original is untouched
 });
 
