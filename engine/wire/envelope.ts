@@ -29,7 +29,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { ENDPOINT_ID_SIZE, type EndpointId, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
 import { decodeFilter, encodeFilter } from "./handshake_messages.ts";
-import { FRAME_PREFIX_SIZE, writeFramePrefix } from "./framing.ts";
+import { FRAME_PREFIX_SIZE, sealFrame } from "./framing.ts";
 
 /**
  * Node message types (`envelope_type`), the byte at offset 32.
@@ -81,16 +81,8 @@ export const DEFAULT_TTL = 16;
  */
 export const RESERVED_TOPIC = "<$>";
 
-/**
- * Longest topic in bytes (its length field is a u16).
- *
- * @example
- * ```ts
- * import { MAX_TOPIC_SIZE } from "./envelope.ts";
- * console.log(MAX_TOPIC_SIZE); // 65535
- * ```
- */
-export const MAX_TOPIC_SIZE = 0xffff;
+/** Longest topic in bytes (its length field is a u16). */
+const MAX_TOPIC_SIZE = 0xffff;
 
 /**
  * Offset of the receiver field in an envelope: where our endpoints carry an
@@ -293,7 +285,7 @@ export function encodeEnvelope(init: EnvelopeInit, options?: EnvelopeEncodeOptio
   const base = options?.prefix ? FRAME_PREFIX_SIZE : 0;
   const size = ENVELOPE_HEADER_SIZE + topic.length + init.payload.length;
   const out = new Uint8Array(base + size);
-  if (base) writeFramePrefix(out, 0, size);
+  if (base) sealFrame(out);
   const end = writeEnvelopeHeader(
     out,
     base,
@@ -535,74 +527,39 @@ export function encodePong(
 
 const BYE = [0x42, 0x59, 0x45]; // "BYE"
 
-/**
- * Size of the BYE token: "BYE" + an 8-byte ID.
- *
- * @example
- * ```ts
- * import { BYE_PAYLOAD_SIZE } from "./envelope.ts";
- * console.log(BYE_PAYLOAD_SIZE); // 11
- * ```
- */
-export const BYE_PAYLOAD_SIZE = 11;
+/** Size of a BYE token: "BYE" + an 8-byte ID. */
+const BYE_PAYLOAD_SIZE = 11;
 
 /**
  * The payload of Broker's unpeering ping: "BYE" + a u64 in host byte order.
  * Broker runs on little-endian hosts in practice, so we write little-endian;
  * the peer only echoes the bytes back.
- *
- * @example
- * ```ts
- * import { byePayload } from "./envelope.ts";
- * console.log(byePayload(1n)); // Uint8Array(11) [ 66, 89, 69, 1, 0, 0, 0, 0, 0, 0, 0 ]
- * ```
  */
-export function byePayload(id: bigint): Uint8Array {
+function byePayload(id: bigint): Uint8Array {
   const out = new Uint8Array(BYE_PAYLOAD_SIZE);
   out.set(BYE);
   new DataView(out.buffer).setBigUint64(3, BigInt.asUintN(64, id), true);
   return out;
 }
 
-/**
- * The ID in a BYE payload (read little-endian, like {@linkcode byePayload}),
- * or `undefined` if `payload` is not one.
- *
- * @example
- * ```ts
- * import { byePayload, parseByePayload } from "./envelope.ts";
- * console.log(parseByePayload(byePayload(7n))); // 7n
- * ```
- */
-export function parseByePayload(payload: Uint8Array): bigint | undefined {
-  if (!isByePayload(payload)) return undefined;
-  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(3, true);
-}
-
-/**
- * Whether a payload has the shape of a BYE token ("BYE" + 8 bytes).
- *
- * @example
- * ```ts
- * import { byePayload, isByePayload } from "./envelope.ts";
- * console.log(isByePayload(byePayload(3n)), isByePayload(new Uint8Array([1]))); // true false
- * ```
- */
-export function isByePayload(payload: Uint8Array): boolean {
+/** Whether a payload has the shape of a BYE token ("BYE" + 8 bytes). */
+function isByePayload(payload: Uint8Array): boolean {
   return payload.length === BYE_PAYLOAD_SIZE && payload[0] === BYE[0] &&
     payload[1] === BYE[1] && payload[2] === BYE[2];
 }
 
 /**
- * Source of fresh BYE tokens for unpeering. Like Broker's per-actor
+ * Source of fresh BYE tokens for unpeering: "BYE" + a u64 counter, written
+ * little-endian (Broker writes host order and runs on little-endian hosts;
+ * the peer only echoes the bytes back). Like Broker's per-actor
  * `new_u64_id()`, IDs only need to differ within this process, so a counter
  * does.
  *
  * @example
  * ```ts
- * import { ByeToken, parseByePayload } from "./envelope.ts";
+ * import { ByeToken } from "./envelope.ts";
  * const [a, b] = [ByeToken.next(), ByeToken.next()];
- * console.log(parseByePayload(b)! - parseByePayload(a)!); // 1n
+ * console.log(new TextDecoder().decode(a.subarray(0, 3)), a.length, a.join() !== b.join()); // "BYE" 11 true
  * ```
  */
 export class ByeToken {
@@ -616,33 +573,18 @@ export class ByeToken {
 }
 
 /**
- * Whether a node message is Broker's unpeering ping (payload "BYE" + 8 bytes).
+ * Whether a node message is the pong answering a BYE ping (payload "BYE" +
+ * 8 bytes): the unpeering side closes the connection when it arrives.
  *
  * @example
  * ```ts
- * import { byePayload, encodePing, isByePing, parseEnvelope } from "./envelope.ts";
- * import { newEndpointId } from "./endpoint_id.ts";
- * const ping = parseEnvelope(encodePing(newEndpointId(), newEndpointId(), byePayload(1n)));
- * console.log(isByePing(ping)); // true
- * ```
- */
-export function isByePing(envelope: Envelope): boolean {
-  return envelope.type === EnvelopeType.ping && parseByePayload(envelope.payload) !== undefined;
-}
-
-/**
- * Whether a node message is the pong answering a BYE ping: the unpeering
- * side closes the connection when it arrives.
- *
- * @example
- * ```ts
- * import { byePayload, encodePing, encodePong, isByePong, parseEnvelope } from "./envelope.ts";
+ * import { ByeToken, encodePing, encodePong, isByePong, parseEnvelope } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const [a, b] = [newEndpointId(), newEndpointId()];
- * const ping = parseEnvelope(encodePing(a, b, byePayload(1n)));
+ * const ping = parseEnvelope(encodePing(a, b, ByeToken.next()));
  * console.log(isByePong(parseEnvelope(encodePong(ping, b)))); // true
  * ```
  */
 export function isByePong(envelope: Envelope): boolean {
-  return envelope.type === EnvelopeType.pong && parseByePayload(envelope.payload) !== undefined;
+  return envelope.type === EnvelopeType.pong && isByePayload(envelope.payload);
 }

@@ -5,7 +5,6 @@ import { captureFrames, CAPTURES, hex, unhex } from "../../tests/fixtures.ts";
 import { NIL_ENDPOINT_ID, parseEndpointId } from "./endpoint_id.ts";
 import { sealFrame } from "./framing.ts";
 import {
-  byePayload,
   ByeToken,
   decodeRoutingUpdate,
   DEFAULT_TTL,
@@ -15,10 +14,7 @@ import {
   encodeRoutingUpdate,
   encodeRoutingUpdateEnvelope,
   EnvelopeType,
-  isByePayload,
-  isByePing,
   isByePong,
-  parseByePayload,
   parseEnvelope,
   rewriteForwarded,
 } from "./envelope.ts";
@@ -152,8 +148,8 @@ Deno.test("all node messages of the captures parse with the expected types and t
           assert.deepEqual(decodeRoutingUpdate(env.payload), ["kv/<$>/data/clone"]);
           break;
         case EnvelopeType.ping:
-          assert.ok(isByePing(env));
-          assert.equal(parseByePayload(env.payload), 0x1000000000000001n);
+          // "BYE" + 0x1000000000000001, little-endian
+          assert.equal(hex(env.payload), "4259450100000000000010");
           break;
         case EnvelopeType.pong:
           assert.ok(isByePong(env));
@@ -215,19 +211,23 @@ Deno.test("routing updates: payload and frame match the store capture", () => {
 Deno.test("BYE ping and pong reproduce the ping-pong capture", () => {
   const frames = captureFrames("ping-pong");
   const [a, b] = [ID("2"), ID("1")];
-  const payload = byePayload(0x1000000000000001n);
-  assert.equal(hex(payload), "4259450100000000000010");
+  const payload = unhex("4259450100000000000010"); // "BYE" + 0x1000000000000001, little-endian
   const ping = encodePing(a, b, payload);
   assert.equal(hex(ping), frames[18].hex);
   assert.equal(hex(encodePong(parseEnvelope(ping), b)), frames[19].hex);
-  assert.equal(hex(byePayload(1n)), "4259450100000000000000");
-  assert.equal(parseByePayload(unhex("42594501")), undefined);
-  assert.ok(isByePayload(payload) && !isByePayload(unhex("4259450100000000000000ff")));
+  // A BYE pong is a pong whose payload has the BYE shape: "BYE" + 8 bytes.
+  const pongTo = (p: Uint8Array) =>
+    parseEnvelope(encodePong(parseEnvelope(encodePing(a, b, p)), b));
+  assert.ok(isByePong(pongTo(payload)) && !isByePong(parseEnvelope(ping)));
+  assert.ok(!isByePong(pongTo(unhex("42594501"))));
+  assert.ok(!isByePong(pongTo(unhex("4259450100000000000000ff"))));
+  // Tokens: "BYE" + a counter, little-endian, so each differs from the last.
   const [t1, t2] = [ByeToken.next(), ByeToken.next()];
-  assert.ok(isByePayload(t1) && isByePayload(t2) && hex(t1) !== hex(t2));
-  assert.equal(parseByePayload(new TextEncoder().encode("foo")), undefined);
+  assert.ok(isByePong(pongTo(t1)) && isByePong(pongTo(t2)) && hex(t1) !== hex(t2));
+  const counter = (t: Uint8Array) => new DataView(t.buffer, t.byteOffset).getBigUint64(3, true);
+  assert.equal(BigInt.asUintN(64, counter(t2) - counter(t1)), 1n);
   const foo = parseEnvelope(encodePing(a, b, new TextEncoder().encode("foo")));
-  assert.ok(!isByePing(foo));
+  assert.ok(!isByePong(pongTo(foo.payload)));
   const pong = parseEnvelope(encodePong(foo, b, { prefix: true }).subarray(4));
   assert.deepEqual([pong.type, pong.topic, pong.sender, pong.receiver, pong.payload], [
     EnvelopeType.pong,

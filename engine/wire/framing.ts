@@ -41,16 +41,8 @@ export function frame(payload: Uint8Array): Uint8Array {
 /**
  * Writes the 4-byte big-endian length `size` at `out[at]`. Byte by byte, so
  * the hot paths that build frames in a shared slab need no DataView.
- *
- * @example
- * ```ts
- * import { writeFramePrefix } from "./framing.ts";
- * const out = new Uint8Array(4);
- * writeFramePrefix(out, 0, 0x010203);
- * console.log(out); // Uint8Array(4) [ 0, 1, 2, 3 ]
- * ```
  */
-export function writeFramePrefix(out: Uint8Array, at: number, size: number): void {
+function writeFramePrefix(out: Uint8Array, at: number, size: number): void {
   out[at] = size >>> 24;
   out[at + 1] = (size >>> 16) & 0xff;
   out[at + 2] = (size >>> 8) & 0xff;
