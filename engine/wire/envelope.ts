@@ -197,6 +197,23 @@ function topicText(frame: Uint8Array, start: number, end: number): string {
 }
 
 /**
+ * The type byte of a node message, read without parsing or validating it, or
+ * `undefined` when the frame is too short to have one. For tools that sort
+ * captured frames by type; {@linkcode parseEnvelope} for everything else.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType, peekEnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeEnvelope({ sender: newEndpointId(), type: EnvelopeType.command, topic: "t", payload: new Uint8Array([0]) });
+ * console.log(peekEnvelopeType(f), peekEnvelopeType(new Uint8Array(3))); // 2 undefined
+ * ```
+ */
+export function peekEnvelopeType(frame: Uint8Array): number | undefined {
+  return frame.length > OFF_TYPE ? frame[OFF_TYPE] : undefined;
+}
+
+/**
  * Checks a node message's header and returns a view over it. Throws
  * `BrokerError(invalid_data)` for frames under 37 bytes, a topic running past
  * the end, or a type outside 1-5 (Broker drops such frames and keeps the
