@@ -484,7 +484,9 @@ export class Endpoint {
     };
     this.#connections.add(c);
     if (acceptor) this.#pendingAccepted++;
-    if (this.#recorder) tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(4));
+    if (this.#recorder) {
+      tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(FRAME_PREFIX_SIZE));
+    }
     c.handshake = new Handshake({
       ownId: this.#id,
       role,
