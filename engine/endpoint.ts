@@ -25,6 +25,7 @@ import {
 } from "./routing/origin_tag.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
+import { PeerOverflow } from "./peering/overflow.ts";
 import {
   filterMatches,
   insertIntoFilter,
@@ -243,12 +244,6 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
 export const DEFAULT_MAX_HANDSHAKE_FRAME_SIZE = 256 * 1024;
 /** Default of `peerBufferBytes`. */
 export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
-/**
- * Control messages (pongs, routing updates, BYE) a full peer buffer still
- * takes, so a burst of data does not cost a peering its pongs; past it they
- * obey the overflow policy like data.
- */
-const CONTROL_RESERVE = 64;
 const UNBUDGETED: DecodeOptions = { maxValues: Number.MAX_SAFE_INTEGER };
 
 function keyOf(id: EndpointId): string {
@@ -298,6 +293,8 @@ export class Endpoint {
   #seq = 0;
   readonly #seen = new SeenOrigins();
   readonly #peerRoutes = new PrefixTrie<Connection>();
+  /** Per-peer queue limits, the overflow policy and demand (reads `#opts` live). */
+  readonly #overflow: PeerOverflow<Connection>;
   readonly #peers = new Map<string, Connection>();
   readonly #connections = new Set<Connection>();
   readonly #targets: OutboundTarget[] = [];
@@ -343,6 +340,9 @@ export class Endpoint {
       }
     }
     this.#decodeOptions = { maxValues: this.#opts.maxValues };
+    this.#overflow = new PeerOverflow<Connection>(this.#opts, (c, message) => {
+      this.#emit(errorEvent(ErrorCode.peer_timeout, message, this.#infoOf(c)));
+    });
     this.#recorder = options.recorder;
     if (!this.#opts.disableSsl) this.#tls = loadTlsMaterial(options.ssl);
   }
@@ -822,45 +822,9 @@ export class Endpoint {
     return ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0;
   }
 
+  /** Queues a data frame for a peer, subject to its buffer limits and the overflow policy. */
   #sendTo(c: Connection, frame: Uint8Array): void {
-    const tcp = c.tcp;
-    if (
-      (tcp.queuedFrames >= this.#opts.peerBufferSize ||
-        (tcp.queuedFrames > 0 && tcp.queuedBytes + frame.length > this.#opts.peerBufferBytes)) &&
-      !this.#makeRoom(c, frame.length, 0)
-    ) return;
-    tcp.send(frame, true);
-  }
-
-  /** Whether a peer's queue has no room for `size` more bytes (`reserve`: extra messages allowed). */
-  #full(c: Connection, size: number, reserve: number): boolean {
-    const tcp = c.tcp;
-    return tcp.queuedFrames >= this.#opts.peerBufferSize + reserve ||
-      (tcp.queuedFrames > 0 && tcp.queuedBytes + size > this.#opts.peerBufferBytes);
-  }
-
-  /**
-   * A full peer buffer meets the overflow policy: true when the message may
-   * still be queued (`drop_oldest` made room), false when it must go.
-   */
-  #makeRoom(c: Connection, size: number, reserve: number): boolean {
-    switch (this.#opts.overflowPolicy) {
-      case "drop_newest":
-        return false;
-      case "drop_oldest":
-        // Only data goes: control messages already queued are kept.
-        while (this.#full(c, size, reserve)) if (!c.tcp.dropOldest()) return false;
-        return true;
-      default:
-        this.#emit(errorEvent(
-          ErrorCode.peer_timeout,
-          `peer buffer overflow (${this.#opts.peerBufferSize} messages or ` +
-            `${this.#opts.peerBufferBytes} bytes): disconnecting`,
-          this.#infoOf(c),
-        ));
-        c.tcp.close();
-        return false;
-    }
+    this.#overflow.send(c, frame);
   }
 
   #onClose(c: Connection, error: unknown): void {
@@ -1158,27 +1122,15 @@ export class Endpoint {
    * its buffer is full: the demand a publisher should respect.
    */
   demand(topic: string): number {
-    let min = Infinity;
-    this.#peerRoutes.forEachMatch(topic, (c) => {
-      min = Math.min(min, this.#opts.peerBufferSize - c.tcp.queuedFrames);
-    });
-    return min === Infinity ? this.#opts.peerBufferSize : Math.max(0, min);
+    return this.#overflow.demand(this.#peerRoutes, topic);
   }
 
   /**
    * Resolves when every peer matching `topic` has room in its buffer again
    * (its queue fell to half, so the producer refills while the socket drains).
    */
-  async ready(topic: string): Promise<void> {
-    const low = this.#opts.peerBufferSize >> 1;
-    while (this.demand(topic) <= 0) {
-      let slow: Connection | undefined;
-      this.#peerRoutes.forEachMatch(topic, (c) => {
-        if (!slow && c.tcp.queuedFrames > low) slow = c;
-      });
-      if (!slow) return;
-      await slow.tcp.below(low);
-    }
+  ready(topic: string): Promise<void> {
+    return this.#overflow.ready(this.#peerRoutes, topic);
   }
 
   /**
@@ -1340,11 +1292,7 @@ export class Endpoint {
    * and BYE pings, which only we trigger, are always queued.
    */
   #sendControl(c: Connection, frame: Uint8Array, pong = false): void {
-    const size = frame.length;
-    if (
-      pong && this.#full(c, size, CONTROL_RESERVE) && !this.#makeRoom(c, size, CONTROL_RESERVE)
-    ) return;
-    c.tcp.send(frame);
+    this.#overflow.sendControl(c, frame, pong);
   }
 
   /**
