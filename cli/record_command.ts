@@ -10,6 +10,7 @@ import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_opti
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { Endpoint, type RecordedFrame } from "../mod.ts";
 import { CAPTURE_MAGIC, encodeCaptureEntry } from "../engine/recording/capture/mod.ts";
+import { EnvelopeType, peekEnvelopeType } from "../engine/wire/envelope.ts";
 import {
   optional,
   parseBindAddress,
@@ -60,7 +61,7 @@ export class CaptureFile {
       frame: f.frame,
     });
     this.frames++;
-    if (f.frame.length > 32 && f.frame[32] === 1) this.dataMessages++;
+    if (peekEnvelopeType(f.frame) === EnvelopeType.data) this.dataMessages++;
     this.#pending.push(entry);
     this.#pendingBytes += entry.length;
     if (this.#pendingBytes > 1 << 20) this.flush();

@@ -32,7 +32,7 @@ import {
   UsageError,
 } from "./cli_values.ts";
 import { type CaptureEntry, decodeCapture, isCapture } from "../engine/recording/capture/mod.ts";
-import { parseEnvelope } from "../engine/wire/mod.ts";
+import { EnvelopeType, parseEnvelope, peekEnvelopeType } from "../engine/wire/mod.ts";
 import { encodeCommand } from "../engine/store/commands.ts";
 import { brokerMessagesFromPcap } from "../engine/recording/pcap.ts";
 
@@ -77,7 +77,7 @@ export async function replayCapture(
   const unsubscribed = new Set<string>();
   let messages = 0, bytes = 0, skipped = 0, dropped = 0;
   const data = entries.filter((e) =>
-    (want === "both" || e.direction === want) && e.frame.length > 32 && e.frame[32] === 1
+    (want === "both" || e.direction === want) && peekEnvelopeType(e.frame) === EnvelopeType.data
   );
   const t0 = data[0]?.timeNs ?? 0n;
   for (const e of data) {
@@ -243,9 +243,9 @@ export interface CaptureContents {
 export function captureContents(entries: readonly CaptureEntry[]): CaptureContents {
   const c = { received: 0, sent: 0, commands: 0, frames: entries.length };
   for (const e of entries) {
-    const type = e.frame.length > 32 ? e.frame[32] : 0;
-    if (type === 1) c[e.direction]++;
-    else if (type === 2) c.commands++;
+    const type = peekEnvelopeType(e.frame);
+    if (type === EnvelopeType.data) c[e.direction]++;
+    else if (type === EnvelopeType.command) c.commands++;
   }
   return c;
 }
@@ -438,7 +438,7 @@ counted (Broker would drop them).`,
         // once, so one silent topic costs the timeout once).
         const topics = file ? file.topics : [
           ...new Set(
-            capture!.filter((e) => e.frame[32] === 1).map((e) => {
+            capture!.filter((e) => peekEnvelopeType(e.frame) === EnvelopeType.data).map((e) => {
               try {
                 return parseEnvelope(e.frame).topic;
               } catch {

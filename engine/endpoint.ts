@@ -16,7 +16,6 @@ import {
   validateForLater,
 } from "./data/mod.ts";
 import {
-  clearReceiver,
   copyOriginTag,
   isOwnEndpointId,
   newOwnEndpointId,
@@ -26,6 +25,7 @@ import {
 } from "./routing/origin_tag.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import { Handshake, type HandshakeAction, type PeerCheck } from "./peering/handshake.ts";
+import { PeerOverflow } from "./peering/overflow.ts";
 import {
   filterMatches,
   insertIntoFilter,
@@ -47,17 +47,28 @@ import {
   ByeToken,
   decodeRoutingUpdate,
   DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_TTL,
   encodeEnvelope,
-  encodeRoutingUpdate,
+  encodePing,
+  encodePong,
+  encodeRoutingUpdateEnvelope,
   type EndpointId,
   endpointIdsEqual,
   endpointIdToString,
+  type EnvelopeEncodeOptions,
   EnvelopeType,
+  FRAME_PREFIX_SIZE,
+  framedHeaderSize,
   FrameReader,
-  isByePayload,
+  hasLocalSender,
+  isByePong,
   isNilEndpointId,
+  NIL_ENDPOINT_ID,
   parseEndpointId,
   parseEnvelope,
+  rewriteForwarded,
+  sealFrame,
+  writeEnvelopeHeader,
 } from "./wire/mod.ts";
 import type { StoreBackend } from "./store/backend.ts";
 import type { CommandBus, CommandMessage } from "./store/command_bus.ts";
@@ -227,19 +238,12 @@ interface Connection {
   removed?: boolean;
 }
 
-const DEFAULT_TTL = 16;
 /** Default of `maxPendingHandshakes`. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
 /** Default of `maxHandshakeFrameSize`: a hello plus thousands of subscriptions. */
 export const DEFAULT_MAX_HANDSHAKE_FRAME_SIZE = 256 * 1024;
 /** Default of `peerBufferBytes`. */
 export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
-/**
- * Control messages (pongs, routing updates, BYE) a full peer buffer still
- * takes, so a burst of data does not cost a peering its pongs; past it they
- * obey the overflow policy like data.
- */
-const CONTROL_RESERVE = 64;
 const UNBUDGETED: DecodeOptions = { maxValues: Number.MAX_SAFE_INTEGER };
 
 function keyOf(id: EndpointId): string {
@@ -289,6 +293,8 @@ export class Endpoint {
   #seq = 0;
   readonly #seen = new SeenOrigins();
   readonly #peerRoutes = new PrefixTrie<Connection>();
+  /** Per-peer queue limits, the overflow policy and demand (reads `#opts` live). */
+  readonly #overflow: PeerOverflow<Connection>;
   readonly #peers = new Map<string, Connection>();
   readonly #connections = new Set<Connection>();
   readonly #targets: OutboundTarget[] = [];
@@ -334,6 +340,9 @@ export class Endpoint {
       }
     }
     this.#decodeOptions = { maxValues: this.#opts.maxValues };
+    this.#overflow = new PeerOverflow<Connection>(this.#opts, (c, message) => {
+      this.#emit(errorEvent(ErrorCode.peer_timeout, message, this.#infoOf(c)));
+    });
     this.#recorder = options.recorder;
     if (!this.#opts.disableSsl) this.#tls = loadTlsMaterial(options.ssl);
   }
@@ -475,7 +484,9 @@ export class Endpoint {
     };
     this.#connections.add(c);
     if (acceptor) this.#pendingAccepted++;
-    if (this.#recorder) tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(4));
+    if (this.#recorder) {
+      tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(FRAME_PREFIX_SIZE));
+    }
     c.handshake = new Handshake({
       ownId: this.#id,
       role,
@@ -684,11 +695,11 @@ export class Endpoint {
       }
       case EnvelopeType.ping: {
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#id)) return;
-        this.#sendControl(c, env.sender, EnvelopeType.pong, env.payload);
+        this.#sendControl(c, encodePong(env, this.#id, this.#controlOptions), true);
         return;
       }
       case EnvelopeType.pong: {
-        if (c.bye && isByePayload(env.payload) && bytesEqual(env.payload, c.bye.token)) {
+        if (c.bye && isByePong(env) && bytesEqual(env.payload, c.bye.token)) {
           c.bye.done();
         }
         return;
@@ -740,14 +751,12 @@ export class Endpoint {
             // A message entering our endpoints from a C++ peer gets us as its origin.
             tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
             tagged = this.#forwardCopy(frame);
-            copyOriginTag(tagged, 4, tag);
+            copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
           }
           this.#sendTo(to, tagged);
         } else {
-          if (!plain) {
-            plain = this.#forwardCopy(frame);
-            clearReceiver(plain, 4);
-          }
+          // C++ peers get Broker's broadcast: a nil receiver, never our tag.
+          plain ??= this.#forwardCopy(frame, NIL_ENDPOINT_ID);
           this.#sendTo(to, plain);
         }
       });
@@ -788,20 +797,14 @@ export class Endpoint {
   }
 
   /**
-   * A framed copy of a received envelope with us as the sender (Broker: sender
-   * = last hop) and our TTL (Broker's relayed envelopes do not carry the
-   * received TTL: they report its default, 16).
+   * A framed copy of a received envelope in the output slab, with us as the
+   * sender (Broker: sender = last hop), our TTL (Broker's relayed envelopes
+   * do not carry the received TTL: they report its default, 16), and
+   * `receiver` when given.
    */
-  #forwardCopy(frame: Uint8Array): Uint8Array {
-    const out = copyToSlab(frame, 4);
-    const n = frame.length;
-    out[0] = n >>> 24;
-    out[1] = (n >>> 16) & 0xff;
-    out[2] = (n >>> 8) & 0xff;
-    out[3] = n & 0xff;
-    out.set(this.#id, 4);
-    out[37] = this.#opts.ttl >> 8;
-    out[38] = this.#opts.ttl & 0xff;
+  #forwardCopy(frame: Uint8Array, receiver?: EndpointId): Uint8Array {
+    const out = sealFrame(copyToSlab(frame, FRAME_PREFIX_SIZE));
+    rewriteForwarded(out, FRAME_PREFIX_SIZE, this.#id, this.#opts.ttl, receiver);
     return out;
   }
 
@@ -819,45 +822,9 @@ export class Endpoint {
     return ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0;
   }
 
+  /** Queues a data frame for a peer, subject to its buffer limits and the overflow policy. */
   #sendTo(c: Connection, frame: Uint8Array): void {
-    const tcp = c.tcp;
-    if (
-      (tcp.queuedFrames >= this.#opts.peerBufferSize ||
-        (tcp.queuedFrames > 0 && tcp.queuedBytes + frame.length > this.#opts.peerBufferBytes)) &&
-      !this.#makeRoom(c, frame.length, 0)
-    ) return;
-    tcp.send(frame, true);
-  }
-
-  /** Whether a peer's queue has no room for `size` more bytes (`reserve`: extra messages allowed). */
-  #full(c: Connection, size: number, reserve: number): boolean {
-    const tcp = c.tcp;
-    return tcp.queuedFrames >= this.#opts.peerBufferSize + reserve ||
-      (tcp.queuedFrames > 0 && tcp.queuedBytes + size > this.#opts.peerBufferBytes);
-  }
-
-  /**
-   * A full peer buffer meets the overflow policy: true when the message may
-   * still be queued (`drop_oldest` made room), false when it must go.
-   */
-  #makeRoom(c: Connection, size: number, reserve: number): boolean {
-    switch (this.#opts.overflowPolicy) {
-      case "drop_newest":
-        return false;
-      case "drop_oldest":
-        // Only data goes: control messages already queued are kept.
-        while (this.#full(c, size, reserve)) if (!c.tcp.dropOldest()) return false;
-        return true;
-      default:
-        this.#emit(errorEvent(
-          ErrorCode.peer_timeout,
-          `peer buffer overflow (${this.#opts.peerBufferSize} messages or ` +
-            `${this.#opts.peerBufferBytes} bytes): disconnecting`,
-          this.#infoOf(c),
-        ));
-        c.tcp.close();
-        return false;
-    }
+    this.#overflow.send(c, frame);
   }
 
   #onClose(c: Connection, error: unknown): void {
@@ -973,7 +940,7 @@ export class Endpoint {
           resolve();
         },
       };
-      this.#sendControl(c, c.peerId!, EnvelopeType.ping, token);
+      this.#sendControl(c, encodePing(this.#id, c.peerId!, token, this.#controlOptions));
     });
     c.tcp.close();
   }
@@ -1056,13 +1023,7 @@ export class Endpoint {
     else if (this.#echo.size > 0) this.#deliverLocal(topic, data, undefined, this.#echo);
     if (!this.#peerRoutes.matches(topic)) return;
     // Header and value are written once into one buffer, shared by every peer.
-    const frame = encodeAfter(header, data);
-    const size = frame.length - 4;
-    frame[0] = size >>> 24;
-    frame[1] = (size >>> 16) & 0xff;
-    frame[2] = (size >>> 8) & 0xff;
-    frame[3] = size & 0xff;
-    this.#sendBroadcast(topic, frame);
+    this.#sendBroadcast(topic, sealFrame(encodeAfter(header, data)));
   }
 
   /** Hands a value to this endpoint's own subscribers (all but `except`), or those of `to`. */
@@ -1096,7 +1057,7 @@ export class Endpoint {
       if (!tagged) {
         // The frame is ours to change unless a C++ peer needs the plain one.
         tagged = plain ? copyToSlab(frame) : frame;
-        writeOriginTag(tagged, 4, this.#id, this.#nextSeq());
+        writeOriginTag(tagged, FRAME_PREFIX_SIZE, this.#id, this.#nextSeq());
       }
       this.#sendTo(c, tagged);
     });
@@ -1153,12 +1114,7 @@ export class Endpoint {
     // Cached header and payload into the output slab: no allocation per message.
     const frame = copyToSlab(payload, header.length);
     frame.set(header);
-    const size = frame.length - 4;
-    frame[0] = size >>> 24;
-    frame[1] = (size >>> 16) & 0xff;
-    frame[2] = (size >>> 8) & 0xff;
-    frame[3] = size & 0xff;
-    this.#sendBroadcast(topic, frame);
+    this.#sendBroadcast(topic, sealFrame(frame));
   }
 
   /**
@@ -1166,27 +1122,15 @@ export class Endpoint {
    * its buffer is full: the demand a publisher should respect.
    */
   demand(topic: string): number {
-    let min = Infinity;
-    this.#peerRoutes.forEachMatch(topic, (c) => {
-      min = Math.min(min, this.#opts.peerBufferSize - c.tcp.queuedFrames);
-    });
-    return min === Infinity ? this.#opts.peerBufferSize : Math.max(0, min);
+    return this.#overflow.demand(this.#peerRoutes, topic);
   }
 
   /**
    * Resolves when every peer matching `topic` has room in its buffer again
    * (its queue fell to half, so the producer refills while the socket drains).
    */
-  async ready(topic: string): Promise<void> {
-    const low = this.#opts.peerBufferSize >> 1;
-    while (this.demand(topic) <= 0) {
-      let slow: Connection | undefined;
-      this.#peerRoutes.forEachMatch(topic, (c) => {
-        if (!slow && c.tcp.queuedFrames > low) slow = c;
-      });
-      if (!slow) return;
-      await slow.tcp.below(low);
-    }
+  ready(topic: string): Promise<void> {
+    return this.#overflow.ready(this.#peerRoutes, topic);
   }
 
   /**
@@ -1249,21 +1193,17 @@ export class Endpoint {
           if (this.#topicBytes.size >= 4096) this.#topicBytes.clear();
           this.#topicBytes.set(topic, topicBytes = new TextEncoder().encode(topic));
         }
-        const head = 4 + 37 + topicBytes.length;
-        const frame = copyToSlab(payload, head);
-        const size = frame.length - 4;
-        frame[0] = size >>> 24;
-        frame[1] = (size >>> 16) & 0xff;
-        frame[2] = (size >>> 8) & 0xff;
-        frame[3] = size & 0xff;
-        frame.set(this.#id, 4);
-        if (receiver) frame.set(receiver, 20);
-        frame[36] = EnvelopeType.command;
-        frame[37] = this.#opts.ttl >> 8;
-        frame[38] = this.#opts.ttl & 0xff;
-        frame[39] = topicBytes.length >> 8;
-        frame[40] = topicBytes.length & 0xff;
-        frame.set(topicBytes, 41);
+        const frame = sealFrame(copyToSlab(payload, framedHeaderSize(topicBytes.length)));
+        // The slab's headroom is zeroed: no receiver leaves Broker's nil (by subscription).
+        writeEnvelopeHeader(
+          frame,
+          FRAME_PREFIX_SIZE,
+          this.#id,
+          receiver,
+          EnvelopeType.command,
+          this.#opts.ttl,
+          topicBytes,
+        );
         if (receiver) {
           const c = this.#peers.get(keyOf(receiver));
           if (c) c.tcp.send(frame);
@@ -1333,7 +1273,15 @@ export class Endpoint {
 
   #sendFilter(c: Connection): void {
     c.sentFilterVersion = this.#filterVersion;
-    this.#sendControl(c, c.peerId!, EnvelopeType.routing_update, encodeRoutingUpdate(this.#filter));
+    this.#sendControl(
+      c,
+      encodeRoutingUpdateEnvelope(this.#id, c.peerId!, this.#filter, this.#controlOptions),
+    );
+  }
+
+  /** How control frames are encoded: framed, one write each, with our TTL. */
+  get #controlOptions(): EnvelopeEncodeOptions {
+    return { prefix: true, ttl: this.#opts.ttl };
   }
 
   /**
@@ -1343,20 +1291,8 @@ export class Endpoint {
    * pings and never reads cannot make us hold its pongs). Routing updates
    * and BYE pings, which only we trigger, are always queued.
    */
-  #sendControl(c: Connection, receiver: EndpointId, type: EnvelopeType, payload: Uint8Array): void {
-    const size = 4 + 37 + 3 + payload.length;
-    if (
-      type === EnvelopeType.pong && this.#full(c, size, CONTROL_RESERVE) &&
-      !this.#makeRoom(c, size, CONTROL_RESERVE)
-    ) return;
-    c.tcp.send(encodeEnvelope({
-      sender: this.#id,
-      receiver,
-      type,
-      ttl: this.#opts.ttl,
-      topic: "<$>",
-      payload,
-    }, { prefix: true }));
+  #sendControl(c: Connection, frame: Uint8Array, pong = false): void {
+    this.#overflow.sendControl(c, frame, pong);
   }
 
   /**
@@ -1511,16 +1447,6 @@ function checkTopic(topic: string): void {
 function checkSubscription(topic: string): void {
   if (typeof topic === "string" && isInternalTopic(topic)) return;
   checkTopic(topic);
-}
-
-/** Whether a frame's sender field is nil or `id`: Broker counts such a message as local. */
-function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
-  let nil = true, own = true;
-  for (let i = 0; i < 16 && (nil || own); i++) {
-    if (frame[i] !== 0) nil = false;
-    if (frame[i] !== id[i]) own = false;
-  }
-  return nil || own;
 }
 
 /**

@@ -10,6 +10,8 @@
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { FrameReader } from "../wire/framing.ts";
+import { ENVELOPE_HEADER_SIZE, EnvelopeType, peekEnvelopeType } from "../wire/envelope.ts";
+import { MessageType } from "../wire/handshake_messages.ts";
 import { isPcapng, pcapngPackets } from "./pcapng.ts";
 import type { CapturedPacket } from "./captured_packet.ts";
 
@@ -187,10 +189,19 @@ export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
       reader.push(fresh);
       for (let f = reader.next(); f !== undefined; f = reader.next()) {
         if (!handshakeDone) {
-          // A side's handshake ends with responder_syn_ack (11) or originator_ack (12).
-          if (f.length > 0 && (f[0] === 11 || f[0] === 12) && f.length < 37) handshakeDone = true;
-          else if (f.length >= 37 && f[32] >= 1 && f[32] <= 5 && f[0] > 12) handshakeDone = true;
-          if (!handshakeDone || f.length < 37) continue;
+          // A side's handshake ends with responder_syn_ack (11) or originator_ack (12); failing
+          // those, so does the first frame that looks like a node message (its first byte, of
+          // the sender's ID, above every handshake type, and a node message type).
+          const type = peekEnvelopeType(f) ?? 0;
+          if (
+            f.length > 0 && f.length < ENVELOPE_HEADER_SIZE &&
+            (f[0] === MessageType.responder_syn_ack || f[0] === MessageType.originator_ack)
+          ) handshakeDone = true;
+          else if (
+            f.length >= ENVELOPE_HEADER_SIZE && type >= EnvelopeType.data &&
+            type <= EnvelopeType.pong && f[0] > MessageType.originator_ack
+          ) handshakeDone = true;
+          if (!handshakeDone || f.length < ENVELOPE_HEADER_SIZE) continue;
         }
         out.push({ timeNs: s.timeNs, from, to, frame: f.slice() });
       }

@@ -7,6 +7,7 @@
  */
 // Code point order is UTF-8 byte order, which is how Broker sorts topics.
 import { compareText } from "../data/order.ts";
+import { RESERVED_TOPIC } from "../wire/envelope.ts";
 
 /** Topics under this prefix stay inside an endpoint. */
 export const LOCAL_TOPIC_PREFIX = "<$>/local/";
@@ -17,7 +18,7 @@ export function isInternalTopic(topic: string): boolean {
 }
 
 /** Broker's prefix for its own topics (`<$>` alone carries pings, pongs and routing updates). */
-export const RESERVED_TOPIC_PREFIX = "<$>";
+export const RESERVED_TOPIC_PREFIX = RESERVED_TOPIC;
 
 /**
  * Whether a topic is reserved for Broker itself: it *starts* with `<$>`.

@@ -25,6 +25,7 @@
  * @module
  */
 import type { EndpointId } from "../wire/endpoint_id.ts";
+import { ENVELOPE_RECEIVER_OFFSET } from "../wire/envelope.ts";
 
 /** Bytes of an ID that carry entropy; the rest is the mark. */
 const MARKED_PREFIX = 10;
@@ -93,8 +94,8 @@ export function isOwnEndpointId(id: EndpointId): boolean {
 
 const MAGIC = [0x44, 0x42, 0x52, 0x4b]; // "DBRK"
 
-/** Offset of the receiver field in an envelope (no length prefix). */
-const RECEIVER = 16;
+// The tag lives in the receiver field; wire/ owns where that field is.
+const RECEIVER = ENVELOPE_RECEIVER_OFFSET;
 
 /** An origin tag read from a receiver field. */
 export interface OriginTag {
@@ -161,11 +162,6 @@ export function copyOriginTag(frame: Uint8Array, at: number, tag: OriginTag): vo
   put(r + 4, tag.hi);
   put(r + 8, tag.lo);
   put(r + 12, tag.seq);
-}
-
-/** Clears the receiver field (a Broker broadcast). */
-export function clearReceiver(frame: Uint8Array, at: number): void {
-  frame.fill(0, at + RECEIVER, at + RECEIVER + 16);
 }
 
 const WINDOW = 4096;

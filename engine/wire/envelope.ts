@@ -29,6 +29,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { ENDPOINT_ID_SIZE, type EndpointId, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
 import { decodeFilter, encodeFilter } from "./handshake_messages.ts";
+import { FRAME_PREFIX_SIZE, sealFrame } from "./framing.ts";
 
 /**
  * Node message types (`envelope_type`), the byte at offset 32.
@@ -80,18 +81,22 @@ export const DEFAULT_TTL = 16;
  */
 export const RESERVED_TOPIC = "<$>";
 
+/** Longest topic in bytes (its length field is a u16). */
+const MAX_TOPIC_SIZE = 0xffff;
+
 /**
- * Longest topic in bytes (its length field is a u16).
+ * Offset of the receiver field in an envelope: where our endpoints carry an
+ * origin tag (see `routing/origin_tag.ts`) instead of Broker's nil.
  *
  * @example
  * ```ts
- * import { MAX_TOPIC_SIZE } from "./envelope.ts";
- * console.log(MAX_TOPIC_SIZE); // 65535
+ * import { ENVELOPE_RECEIVER_OFFSET } from "./envelope.ts";
+ * console.log(ENVELOPE_RECEIVER_OFFSET); // 16
  * ```
  */
-export const MAX_TOPIC_SIZE = 0xffff;
+export const ENVELOPE_RECEIVER_OFFSET = 16;
 
-const OFF_RECEIVER = 16;
+const OFF_RECEIVER = ENVELOPE_RECEIVER_OFFSET;
 const OFF_TYPE = 32;
 const OFF_TTL = 33;
 const OFF_TOPIC_LEN = 35;
@@ -192,6 +197,23 @@ function topicText(frame: Uint8Array, start: number, end: number): string {
 }
 
 /**
+ * The type byte of a node message, read without parsing or validating it, or
+ * `undefined` when the frame is too short to have one. For tools that sort
+ * captured frames by type; {@linkcode parseEnvelope} for everything else.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType, peekEnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeEnvelope({ sender: newEndpointId(), type: EnvelopeType.command, topic: "t", payload: new Uint8Array([0]) });
+ * console.log(peekEnvelopeType(f), peekEnvelopeType(new Uint8Array(3))); // 2 undefined
+ * ```
+ */
+export function peekEnvelopeType(frame: Uint8Array): number | undefined {
+  return frame.length > OFF_TYPE ? frame[OFF_TYPE] : undefined;
+}
+
+/**
  * Checks a node message's header and returns a view over it. Throws
  * `BrokerError(invalid_data)` for frames under 37 bytes, a topic running past
  * the end, or a type outside 1-5 (Broker drops such frames and keeps the
@@ -246,6 +268,8 @@ export interface EnvelopeInit {
 export interface EnvelopeEncodeOptions {
   /** Write the 4-byte length prefix into the same buffer (one write for the transport). */
   prefix?: boolean;
+  /** The TTL field (an endpoint's `ttl` option); default 16. Ignored by `encodeEnvelope`, whose init has its own. */
+  ttl?: number;
 }
 
 /**
@@ -275,19 +299,73 @@ export function encodeEnvelope(init: EnvelopeInit, options?: EnvelopeEncodeOptio
   const receiver = init.receiver ?? NIL_ENDPOINT_ID;
   checkId(init.sender, "sender");
   checkId(receiver, "receiver");
-  const base = options?.prefix ? 4 : 0;
+  const base = options?.prefix ? FRAME_PREFIX_SIZE : 0;
   const size = ENVELOPE_HEADER_SIZE + topic.length + init.payload.length;
   const out = new Uint8Array(base + size);
-  const view = new DataView(out.buffer);
-  if (base) view.setUint32(0, size);
-  out.set(init.sender, base);
-  out.set(receiver, base + OFF_RECEIVER);
-  out[base + OFF_TYPE] = init.type;
-  view.setUint16(base + OFF_TTL, init.ttl ?? DEFAULT_TTL);
-  view.setUint16(base + OFF_TOPIC_LEN, topic.length);
-  out.set(topic, base + ENVELOPE_HEADER_SIZE);
-  out.set(init.payload, base + ENVELOPE_HEADER_SIZE + topic.length);
+  if (base) sealFrame(out);
+  const end = writeEnvelopeHeader(
+    out,
+    base,
+    init.sender,
+    receiver,
+    init.type,
+    init.ttl ?? DEFAULT_TTL,
+    topic,
+  );
+  out.set(init.payload, end);
   return out;
+}
+
+/**
+ * Bytes of a framed envelope before its payload: length prefix, header and
+ * topic. Callers that build a frame in place reserve this much in front of
+ * the payload, then fill it with {@linkcode writeEnvelopeHeader}.
+ *
+ * @example
+ * ```ts
+ * import { framedHeaderSize } from "./envelope.ts";
+ * console.log(framedHeaderSize(3)); // 4 + 37 + 3 = 44
+ * ```
+ */
+export function framedHeaderSize(topicLength: number): number {
+  return FRAME_PREFIX_SIZE + ENVELOPE_HEADER_SIZE + topicLength;
+}
+
+/**
+ * Writes an envelope's header and topic into `out` at `at` and returns where
+ * the payload starts. No allocation and no checks (the hot paths call it per
+ * message): IDs must be 16 bytes and the topic at most 65,535 bytes, as
+ * {@linkcode encodeEnvelope} checks. A `receiver` of `undefined` leaves the
+ * field as it is (zeroed buffers make it nil).
+ *
+ * @example
+ * ```ts
+ * import { EnvelopeType, parseEnvelope, writeEnvelopeHeader } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const out = new Uint8Array(37 + 1 + 1);
+ * const end = writeEnvelopeHeader(out, 0, newEndpointId(), undefined, EnvelopeType.data, 16, new Uint8Array([0x61]));
+ * out[end] = 0;
+ * console.log(end, parseEnvelope(out).topic); // 38 "a"
+ * ```
+ */
+export function writeEnvelopeHeader(
+  out: Uint8Array,
+  at: number,
+  sender: EndpointId,
+  receiver: EndpointId | undefined,
+  type: EnvelopeType,
+  ttl: number,
+  topic: Uint8Array,
+): number {
+  out.set(sender, at);
+  if (receiver) out.set(receiver, at + OFF_RECEIVER);
+  out[at + OFF_TYPE] = type;
+  out[at + OFF_TTL] = ttl >> 8;
+  out[at + OFF_TTL + 1] = ttl & 0xff;
+  out[at + OFF_TOPIC_LEN] = topic.length >> 8;
+  out[at + OFF_TOPIC_LEN + 1] = topic.length & 0xff;
+  out.set(topic, at + ENVELOPE_HEADER_SIZE);
+  return at + ENVELOPE_HEADER_SIZE + topic.length;
 }
 
 function checkId(id: EndpointId, what: string): void {
@@ -297,34 +375,59 @@ function checkId(id: EndpointId, what: string): void {
 }
 
 /**
- * A copy of a node message with its sender overwritten, as every hop does
- * before forwarding ("sender" means last hop). Framed by default, ready to write.
+ * Rewrites, in place, the fields every hop changes before forwarding a node
+ * message that starts at `at` in `frame`: the sender (Broker: the last hop)
+ * and the TTL (Broker's relayed envelopes report its default rather than the
+ * received one), and the receiver when one is given (nil for a broadcast to
+ * a C++ peer). The caller owns the copy: forwarding writes into the output
+ * slab, so nothing is allocated here.
  *
  * @example
  * ```ts
- * import { encodeEnvelope, EnvelopeType, parseEnvelope, withSender } from "./envelope.ts";
+ * import { encodeEnvelope, EnvelopeType, parseEnvelope, rewriteForwarded } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const me = newEndpointId();
- * const received = encodeEnvelope({
- *   sender: newEndpointId(), type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]),
+ * const copy = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, ttl: 3, topic: "t", payload: new Uint8Array([0]),
  * });
- * const out = withSender(received, me);
- * console.log(parseEnvelope(out.subarray(4)).sender.join() === me.join()); // true
+ * rewriteForwarded(copy, 0, me, 16);
+ * const env = parseEnvelope(copy);
+ * console.log(env.sender.join() === me.join(), env.ttl); // true 16
  * ```
  */
-export function withSender(
-  envelope: Envelope | Uint8Array,
+export function rewriteForwarded(
+  frame: Uint8Array,
+  at: number,
   sender: EndpointId,
-  options: EnvelopeEncodeOptions = { prefix: true },
-): Uint8Array {
-  const src = envelope instanceof Envelope ? envelope.frame : envelope;
-  checkId(sender, "sender");
-  const base = options.prefix ? 4 : 0;
-  const out = new Uint8Array(base + src.length);
-  if (base) new DataView(out.buffer).setUint32(0, src.length);
-  out.set(src, base);
-  out.set(sender, base);
-  return out;
+  ttl: number,
+  receiver?: EndpointId,
+): void {
+  frame.set(sender, at);
+  if (receiver) frame.set(receiver, at + OFF_RECEIVER);
+  frame[at + OFF_TTL] = ttl >> 8;
+  frame[at + OFF_TTL + 1] = ttl & 0xff;
+}
+
+/**
+ * Whether the sender field of the envelope in `frame` is nil or `id`: Broker
+ * counts such a message as local (spec §14.5). Reads the bytes in place.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, EnvelopeType, hasLocalSender } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const [me, other] = [newEndpointId(), newEndpointId()];
+ * const f = encodeEnvelope({ sender: me, type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]) });
+ * console.log(hasLocalSender(f, me), hasLocalSender(f, other)); // true false
+ * ```
+ */
+export function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
+  let nil = true, own = true;
+  for (let i = 0; i < ENDPOINT_ID_SIZE && (nil || own); i++) {
+    if (frame[i] !== 0) nil = false;
+    if (frame[i] !== id[i]) own = false;
+  }
+  return nil || own;
 }
 
 /**
@@ -376,6 +479,7 @@ export function encodeRoutingUpdateEnvelope(
     sender,
     receiver,
     type: EnvelopeType.routing_update,
+    ttl: options?.ttl,
     topic: RESERVED_TOPIC_BYTES,
     payload: encodeFilter(filter),
   }, options);
@@ -402,15 +506,17 @@ export function encodePing(
     sender,
     receiver,
     type: EnvelopeType.ping,
+    ttl: options?.ttl,
     topic: RESERVED_TOPIC_BYTES,
     payload,
   }, options);
 }
 
 /**
- * The pong answering `ping`: addressed to its sender, same payload, same
- * topic. The sender is our own ID (Broker uses the ping's receiver, which is
- * the same for every well-formed ping; ours never goes out nil).
+ * The pong answering `ping`: addressed to its sender, same payload, on `<$>`
+ * (Broker's pong_envelope has that fixed topic, whatever the ping's). The
+ * sender is our own ID (Broker uses the ping's receiver, which is the same
+ * for every well-formed ping; ours never goes out nil).
  *
  * @example
  * ```ts
@@ -430,81 +536,47 @@ export function encodePong(
     sender: ownId,
     receiver: ping.sender,
     type: EnvelopeType.pong,
-    topic: ping.topicBytes,
+    ttl: options?.ttl,
+    topic: RESERVED_TOPIC_BYTES,
     payload: ping.payload,
   }, options);
 }
 
 const BYE = [0x42, 0x59, 0x45]; // "BYE"
 
-/**
- * Size of the BYE token: "BYE" + an 8-byte ID.
- *
- * @example
- * ```ts
- * import { BYE_PAYLOAD_SIZE } from "./envelope.ts";
- * console.log(BYE_PAYLOAD_SIZE); // 11
- * ```
- */
-export const BYE_PAYLOAD_SIZE = 11;
+/** Size of a BYE token: "BYE" + an 8-byte ID. */
+const BYE_PAYLOAD_SIZE = 11;
 
 /**
  * The payload of Broker's unpeering ping: "BYE" + a u64 in host byte order.
  * Broker runs on little-endian hosts in practice, so we write little-endian;
  * the peer only echoes the bytes back.
- *
- * @example
- * ```ts
- * import { byePayload } from "./envelope.ts";
- * console.log(byePayload(1n)); // Uint8Array(11) [ 66, 89, 69, 1, 0, 0, 0, 0, 0, 0, 0 ]
- * ```
  */
-export function byePayload(id: bigint): Uint8Array {
+function byePayload(id: bigint): Uint8Array {
   const out = new Uint8Array(BYE_PAYLOAD_SIZE);
   out.set(BYE);
   new DataView(out.buffer).setBigUint64(3, BigInt.asUintN(64, id), true);
   return out;
 }
 
-/**
- * The ID in a BYE payload (read little-endian, like {@linkcode byePayload}),
- * or `undefined` if `payload` is not one.
- *
- * @example
- * ```ts
- * import { byePayload, parseByePayload } from "./envelope.ts";
- * console.log(parseByePayload(byePayload(7n))); // 7n
- * ```
- */
-export function parseByePayload(payload: Uint8Array): bigint | undefined {
-  if (!isByePayload(payload)) return undefined;
-  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(3, true);
-}
-
-/**
- * Whether a payload has the shape of a BYE token ("BYE" + 8 bytes).
- *
- * @example
- * ```ts
- * import { byePayload, isByePayload } from "./envelope.ts";
- * console.log(isByePayload(byePayload(3n)), isByePayload(new Uint8Array([1]))); // true false
- * ```
- */
-export function isByePayload(payload: Uint8Array): boolean {
+/** Whether a payload has the shape of a BYE token ("BYE" + 8 bytes). */
+function isByePayload(payload: Uint8Array): boolean {
   return payload.length === BYE_PAYLOAD_SIZE && payload[0] === BYE[0] &&
     payload[1] === BYE[1] && payload[2] === BYE[2];
 }
 
 /**
- * Source of fresh BYE tokens for unpeering. Like Broker's per-actor
+ * Source of fresh BYE tokens for unpeering: "BYE" + a u64 counter, written
+ * little-endian (Broker writes host order and runs on little-endian hosts;
+ * the peer only echoes the bytes back). Like Broker's per-actor
  * `new_u64_id()`, IDs only need to differ within this process, so a counter
  * does.
  *
  * @example
  * ```ts
- * import { ByeToken, parseByePayload } from "./envelope.ts";
+ * import { ByeToken } from "./envelope.ts";
  * const [a, b] = [ByeToken.next(), ByeToken.next()];
- * console.log(parseByePayload(b)! - parseByePayload(a)!); // 1n
+ * console.log(new TextDecoder().decode(a.subarray(0, 3)), a.length, a.join() !== b.join()); // "BYE" 11 true
  * ```
  */
 export class ByeToken {
@@ -518,33 +590,18 @@ export class ByeToken {
 }
 
 /**
- * Whether a node message is Broker's unpeering ping (payload "BYE" + 8 bytes).
+ * Whether a node message is the pong answering a BYE ping (payload "BYE" +
+ * 8 bytes): the unpeering side closes the connection when it arrives.
  *
  * @example
  * ```ts
- * import { byePayload, encodePing, isByePing, parseEnvelope } from "./envelope.ts";
- * import { newEndpointId } from "./endpoint_id.ts";
- * const ping = parseEnvelope(encodePing(newEndpointId(), newEndpointId(), byePayload(1n)));
- * console.log(isByePing(ping)); // true
- * ```
- */
-export function isByePing(envelope: Envelope): boolean {
-  return envelope.type === EnvelopeType.ping && parseByePayload(envelope.payload) !== undefined;
-}
-
-/**
- * Whether a node message is the pong answering a BYE ping: the unpeering
- * side closes the connection when it arrives.
- *
- * @example
- * ```ts
- * import { byePayload, encodePing, encodePong, isByePong, parseEnvelope } from "./envelope.ts";
+ * import { ByeToken, encodePing, encodePong, isByePong, parseEnvelope } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const [a, b] = [newEndpointId(), newEndpointId()];
- * const ping = parseEnvelope(encodePing(a, b, byePayload(1n)));
+ * const ping = parseEnvelope(encodePing(a, b, ByeToken.next()));
  * console.log(isByePong(parseEnvelope(encodePong(ping, b)))); // true
  * ```
  */
 export function isByePong(envelope: Envelope): boolean {
-  return envelope.type === EnvelopeType.pong && parseByePayload(envelope.payload) !== undefined;
+  return envelope.type === EnvelopeType.pong && isByePayload(envelope.payload);
 }

@@ -3,22 +3,20 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { validate } from "../data/mod.ts";
 import { captureFrames, CAPTURES, hex, unhex } from "../../tests/fixtures.ts";
 import { NIL_ENDPOINT_ID, parseEndpointId } from "./endpoint_id.ts";
+import { sealFrame } from "./framing.ts";
 import {
-  byePayload,
   ByeToken,
   decodeRoutingUpdate,
+  DEFAULT_TTL,
   encodeEnvelope,
   encodePing,
   encodePong,
   encodeRoutingUpdate,
   encodeRoutingUpdateEnvelope,
   EnvelopeType,
-  isByePayload,
-  isByePing,
   isByePong,
-  parseByePayload,
   parseEnvelope,
-  withSender,
+  rewriteForwarded,
 } from "./envelope.ts";
 
 const A = unhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
@@ -150,8 +148,8 @@ Deno.test("all node messages of the captures parse with the expected types and t
           assert.deepEqual(decodeRoutingUpdate(env.payload), ["kv/<$>/data/clone"]);
           break;
         case EnvelopeType.ping:
-          assert.ok(isByePing(env));
-          assert.equal(parseByePayload(env.payload), 0x1000000000000001n);
+          // "BYE" + 0x1000000000000001, little-endian
+          assert.equal(hex(env.payload), "4259450100000000000010");
           break;
         case EnvelopeType.pong:
           assert.ok(isByePong(env));
@@ -188,9 +186,15 @@ Deno.test("forwarding rewrites the sender: the relay capture's second leg", () =
   // 5555 -> 4444 (frame 12), then the relay 4444 forwards it to 3333 (frame 13).
   const frames = captureFrames("relay-three-nodes");
   const [in5, out4] = [unhex(frames[12].hex), unhex(frames[13].hex)];
-  const forwarded = withSender(parseEnvelope(in5), ID("4"));
+  // As the endpoint forwards: a framed copy, rewritten in place.
+  const forwarded = new Uint8Array(4 + in5.length);
+  forwarded.set(in5, 4);
+  sealFrame(forwarded);
+  rewriteForwarded(forwarded, 4, ID("4"), DEFAULT_TTL);
   assert.equal(hex(forwarded), hex(new Uint8Array([0, 0, 0, out4.length])) + hex(out4));
-  assert.equal(hex(withSender(in5, ID("4"), { prefix: false })), frames[13].hex);
+  const bare = in5.slice();
+  rewriteForwarded(bare, 0, ID("4"), DEFAULT_TTL);
+  assert.equal(hex(bare), frames[13].hex);
   assert.equal(hex(in5), frames[12].hex); // the original is untouched
 });
 
@@ -207,19 +211,23 @@ Deno.test("routing updates: payload and frame match the store capture", () => {
 Deno.test("BYE ping and pong reproduce the ping-pong capture", () => {
   const frames = captureFrames("ping-pong");
   const [a, b] = [ID("2"), ID("1")];
-  const payload = byePayload(0x1000000000000001n);
-  assert.equal(hex(payload), "4259450100000000000010");
+  const payload = unhex("4259450100000000000010"); // "BYE" + 0x1000000000000001, little-endian
   const ping = encodePing(a, b, payload);
   assert.equal(hex(ping), frames[18].hex);
   assert.equal(hex(encodePong(parseEnvelope(ping), b)), frames[19].hex);
-  assert.equal(hex(byePayload(1n)), "4259450100000000000000");
-  assert.equal(parseByePayload(unhex("42594501")), undefined);
-  assert.ok(isByePayload(payload) && !isByePayload(unhex("4259450100000000000000ff")));
+  // A BYE pong is a pong whose payload has the BYE shape: "BYE" + 8 bytes.
+  const pongTo = (p: Uint8Array) =>
+    parseEnvelope(encodePong(parseEnvelope(encodePing(a, b, p)), b));
+  assert.ok(isByePong(pongTo(payload)) && !isByePong(parseEnvelope(ping)));
+  assert.ok(!isByePong(pongTo(unhex("42594501"))));
+  assert.ok(!isByePong(pongTo(unhex("4259450100000000000000ff"))));
+  // Tokens: "BYE" + a counter, little-endian, so each differs from the last.
   const [t1, t2] = [ByeToken.next(), ByeToken.next()];
-  assert.ok(isByePayload(t1) && isByePayload(t2) && hex(t1) !== hex(t2));
-  assert.equal(parseByePayload(new TextEncoder().encode("foo")), undefined);
+  assert.ok(isByePong(pongTo(t1)) && isByePong(pongTo(t2)) && hex(t1) !== hex(t2));
+  const counter = (t: Uint8Array) => new DataView(t.buffer, t.byteOffset).getBigUint64(3, true);
+  assert.equal(BigInt.asUintN(64, counter(t2) - counter(t1)), 1n);
   const foo = parseEnvelope(encodePing(a, b, new TextEncoder().encode("foo")));
-  assert.ok(!isByePing(foo));
+  assert.ok(!isByePong(pongTo(foo.payload)));
   const pong = parseEnvelope(encodePong(foo, b, { prefix: true }).subarray(4));
   assert.deepEqual([pong.type, pong.topic, pong.sender, pong.receiver, pong.payload], [
     EnvelopeType.pong,

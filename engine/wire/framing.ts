@@ -33,9 +33,35 @@ export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
  */
 export function frame(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_PREFIX_SIZE + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
+  writeFramePrefix(out, 0, payload.length);
   out.set(payload, FRAME_PREFIX_SIZE);
   return out;
+}
+
+/**
+ * Writes the 4-byte big-endian length `size` at `out[at]`. Byte by byte, so
+ * the hot paths that build frames in a shared slab need no DataView.
+ */
+function writeFramePrefix(out: Uint8Array, at: number, size: number): void {
+  out[at] = size >>> 24;
+  out[at + 1] = (size >>> 16) & 0xff;
+  out[at + 2] = (size >>> 8) & 0xff;
+  out[at + 3] = size & 0xff;
+}
+
+/**
+ * Completes a frame built in place: its first 4 bytes get the length of
+ * everything after them (the rest of `frame`). Returns `frame`.
+ *
+ * @example
+ * ```ts
+ * import { sealFrame } from "./framing.ts";
+ * console.log(sealFrame(new Uint8Array([9, 9, 9, 9, 12]))); // Uint8Array(5) [ 0, 0, 0, 1, 12 ]
+ * ```
+ */
+export function sealFrame(frame: Uint8Array): Uint8Array {
+  writeFramePrefix(frame, 0, frame.length - FRAME_PREFIX_SIZE);
+  return frame;
 }
 
 /** Options of a {@linkcode FrameReader}. */

@@ -1,0 +1,180 @@
+/**
+ * Per-peer overflow and demand: how much a peer's send queue may hold, what
+ * happens when it is full (Broker's `overflowPolicy`), and the demand a
+ * publisher reads before producing more. Sans-I/O: it sees a peer's queue
+ * only through {@linkcode PeerQueue}, and reports a disconnect through a
+ * callback, so the endpoint keeps its status events and the transport its
+ * sockets.
+ *
+ * @example
+ * ```ts
+ * import { PeerOverflow, type PeerQueue } from "./overflow.ts";
+ * const sent: Uint8Array[] = [];
+ * const tcp: PeerQueue = {
+ *   get queuedFrames() { return sent.length; },
+ *   get queuedBytes() { return sent.reduce((n, f) => n + f.length, 0); },
+ *   send: (f) => void sent.push(f),
+ *   dropOldest: () => sent.shift() !== undefined,
+ *   close: () => {},
+ *   below: () => Promise.resolve(),
+ * };
+ * const overflow = new PeerOverflow(
+ *   { peerBufferSize: 2, peerBufferBytes: 1024, overflowPolicy: "drop_newest" },
+ *   () => {},
+ * );
+ * for (let i = 0; i < 3; i++) overflow.send({ tcp }, new Uint8Array([i]));
+ * console.log(sent.length); // 2: the third was dropped
+ * ```
+ *
+ * @module
+ */
+
+/** What overflow needs of a peer's connection: its outgoing queue. */
+export interface PeerQueue {
+  /** Frames queued and not yet written to the socket. */
+  readonly queuedFrames: number;
+  /** Bytes of those frames. */
+  readonly queuedBytes: number;
+  /** Queues a frame; `droppable` frames may later go to `dropOldest`. */
+  send(bytes: Uint8Array, droppable?: boolean): void;
+  /** Drops the oldest droppable frame; false when there is none. */
+  dropOldest(): boolean;
+  /** Closes the connection. */
+  close(): void;
+  /** Resolves once at most `frames` frames are queued. */
+  below(frames: number): Promise<void>;
+}
+
+/** A peer as overflow sees it (the endpoint's connections have more). */
+export interface OverflowPeer {
+  /** The peer's outgoing queue. */
+  readonly tcp: PeerQueue;
+}
+
+/** The peers that match a topic, as the endpoint's routing trie lists them. */
+export interface MatchingPeers<C> {
+  /** Calls `fn` once for each peer whose filter matches `topic`. */
+  forEachMatch(topic: string, fn: (peer: C) => void): void;
+}
+
+/** The endpoint options overflow obeys (read on every use, so they are the endpoint's own). */
+export interface OverflowLimits {
+  /** Messages queued per peer before the policy applies. */
+  peerBufferSize: number;
+  /** Bytes queued per peer before the policy applies. */
+  peerBufferBytes: number;
+  /** What a full queue does with one more message. */
+  overflowPolicy: "disconnect" | "drop_newest" | "drop_oldest";
+}
+
+/**
+ * Control messages (pongs, routing updates, BYE) a full peer buffer still
+ * takes, so a burst of data does not cost a peering its pongs; past it they
+ * obey the overflow policy like data.
+ */
+export const CONTROL_RESERVE = 64;
+
+/**
+ * Applies the overflow policy to the peers' send queues and computes demand.
+ * One per endpoint; it keeps no state of its own beyond the limits.
+ */
+export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
+  readonly #limits: Readonly<OverflowLimits>;
+  readonly #onDisconnect: (peer: C, message: string) => void;
+
+  /**
+   * `onDisconnect` is told (before the connection is closed) when the
+   * `disconnect` policy drops a peer.
+   */
+  constructor(limits: Readonly<OverflowLimits>, onDisconnect: (peer: C, message: string) => void) {
+    this.#limits = limits;
+    this.#onDisconnect = onDisconnect;
+  }
+
+  /** Queues a data frame for `peer`, as droppable, unless the policy refuses it. */
+  send(peer: C, frame: Uint8Array): void {
+    const tcp = peer.tcp;
+    const limits = this.#limits;
+    if (
+      (tcp.queuedFrames >= limits.peerBufferSize ||
+        (tcp.queuedFrames > 0 && tcp.queuedBytes + frame.length > limits.peerBufferBytes)) &&
+      !this.makeRoom(peer, frame.length, 0)
+    ) return;
+    tcp.send(frame, true);
+  }
+
+  /**
+   * Queues a control frame for `peer` (never droppable). A pong counts
+   * against the buffer with {@linkcode CONTROL_RESERVE} to spare, and past
+   * that obeys the policy (a peer that pings and never reads cannot make us
+   * hold its pongs); routing updates and BYE pings, which only we trigger,
+   * are always queued.
+   */
+  sendControl(peer: C, frame: Uint8Array, pong: boolean): void {
+    const size = frame.length;
+    if (
+      pong && this.full(peer, size, CONTROL_RESERVE) &&
+      !this.makeRoom(peer, size, CONTROL_RESERVE)
+    ) return;
+    peer.tcp.send(frame);
+  }
+
+  /** Whether a peer's queue has no room for `size` more bytes (`reserve`: extra messages allowed). */
+  full(peer: C, size: number, reserve: number): boolean {
+    const tcp = peer.tcp;
+    return tcp.queuedFrames >= this.#limits.peerBufferSize + reserve ||
+      (tcp.queuedFrames > 0 && tcp.queuedBytes + size > this.#limits.peerBufferBytes);
+  }
+
+  /**
+   * A full peer buffer meets the overflow policy: true when the message may
+   * still be queued (`drop_oldest` made room), false when it must go.
+   */
+  makeRoom(peer: C, size: number, reserve: number): boolean {
+    switch (this.#limits.overflowPolicy) {
+      case "drop_newest":
+        return false;
+      case "drop_oldest":
+        // Only data goes: control messages already queued are kept.
+        while (this.full(peer, size, reserve)) if (!peer.tcp.dropOldest()) return false;
+        return true;
+      default:
+        this.#onDisconnect(
+          peer,
+          `peer buffer overflow (${this.#limits.peerBufferSize} messages or ` +
+            `${this.#limits.peerBufferBytes} bytes): disconnecting`,
+        );
+        peer.tcp.close();
+        return false;
+    }
+  }
+
+  /**
+   * How many more messages on `topic` every matching peer can take before
+   * its buffer is full: the demand a publisher should respect.
+   */
+  demand(peers: MatchingPeers<C>, topic: string): number {
+    const size = this.#limits.peerBufferSize;
+    let min = Infinity;
+    peers.forEachMatch(topic, (c) => {
+      min = Math.min(min, size - c.tcp.queuedFrames);
+    });
+    return min === Infinity ? size : Math.max(0, min);
+  }
+
+  /**
+   * Resolves when every peer matching `topic` has room in its buffer again
+   * (its queue fell to half, so the producer refills while the socket drains).
+   */
+  async ready(peers: MatchingPeers<C>, topic: string): Promise<void> {
+    const low = this.#limits.peerBufferSize >> 1;
+    while (this.demand(peers, topic) <= 0) {
+      let slow: C | undefined;
+      peers.forEachMatch(topic, (c) => {
+        if (!slow && c.tcp.queuedFrames > low) slow = c;
+      });
+      if (!slow) return;
+      await slow.tcp.below(low);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { CONTROL_RESERVE, type OverflowLimits, PeerOverflow, type PeerQueue } from "./overflow.ts";
+
+/** An in-memory send queue that never drains. */
+class FakeQueue implements PeerQueue {
+  frames: { bytes: Uint8Array; droppable: boolean }[] = [];
+  closed = false;
+  get queuedFrames(): number {
+    return this.frames.length;
+  }
+  get queuedBytes(): number {
+    return this.frames.reduce((n, f) => n + f.bytes.length, 0);
+  }
+  send(bytes: Uint8Array, droppable = false): void {
+    this.frames.push({ bytes, droppable });
+  }
+  dropOldest(): boolean {
+    const i = this.frames.findIndex((f) => f.droppable);
+    if (i < 0) return false;
+    this.frames.splice(i, 1);
+    return true;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  below(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function setup(policy: OverflowLimits["overflowPolicy"], size = 2, bytes = 1024) {
+  const peer = { tcp: new FakeQueue() };
+  const disconnects: string[] = [];
+  const overflow = new PeerOverflow(
+    { peerBufferSize: size, peerBufferBytes: bytes, overflowPolicy: policy },
+    (_, message) => disconnects.push(message),
+  );
+  return { peer, overflow, disconnects };
+}
+
+const one = (b: number) => new Uint8Array([b]);
+
+Deno.test("overflow: drop_newest keeps the queue, drop_oldest makes room, disconnect reports and closes", () => {
+  const newest = setup("drop_newest");
+  for (let i = 0; i < 3; i++) newest.overflow.send(newest.peer, one(i));
+  assert.deepEqual(newest.peer.tcp.frames.map((f) => f.bytes[0]), [0, 1]);
+
+  const oldest = setup("drop_oldest");
+  for (let i = 0; i < 3; i++) oldest.overflow.send(oldest.peer, one(i));
+  assert.deepEqual(oldest.peer.tcp.frames.map((f) => f.bytes[0]), [1, 2]);
+
+  const cut = setup("disconnect");
+  for (let i = 0; i < 3; i++) cut.overflow.send(cut.peer, one(i));
+  assert.equal(cut.peer.tcp.queuedFrames, 2);
+  assert.ok(cut.peer.tcp.closed);
+  assert.deepEqual(cut.disconnects, [
+    "peer buffer overflow (2 messages or 1024 bytes): disconnecting",
+  ]);
+});
+
+Deno.test("overflow: the byte limit applies once something is queued", () => {
+  const { peer, overflow } = setup("drop_newest", 100, 4);
+  overflow.send(peer, new Uint8Array(10)); // alone, a large frame still goes
+  overflow.send(peer, one(1));
+  assert.equal(peer.tcp.queuedFrames, 1);
+});
+
+Deno.test("overflow: pongs get a reserve past a full buffer, other control frames always go", () => {
+  const { peer, overflow } = setup("drop_newest");
+  for (let i = 0; i < 2 + CONTROL_RESERVE + 5; i++) overflow.sendControl(peer, one(0), true);
+  assert.equal(peer.tcp.queuedFrames, 2 + CONTROL_RESERVE);
+  overflow.sendControl(peer, one(0), false);
+  assert.equal(peer.tcp.queuedFrames, 2 + CONTROL_RESERVE + 1);
+  // Control frames are never droppable.
+  assert.ok(peer.tcp.frames.every((f) => !f.droppable));
+});
+
+Deno.test("overflow: demand is the least room among matching peers, the buffer size with none", async () => {
+  const { overflow } = setup("drop_newest", 8);
+  const a = { tcp: new FakeQueue() }, b = { tcp: new FakeQueue() };
+  for (let i = 0; i < 3; i++) overflow.send(a, one(i));
+  overflow.send(b, one(0));
+  const peers = {
+    forEachMatch: (topic: string, fn: (p: typeof a) => void) => {
+      if (topic.startsWith("/t")) [a, b].forEach(fn);
+    },
+  };
+  assert.equal(overflow.demand(peers, "/t"), 5);
+  assert.equal(overflow.demand(peers, "/other"), 8);
+  await overflow.ready(peers, "/t"); // room already: resolves at once
+});
