@@ -132,6 +132,11 @@ export class BoundedQueue<T> {
     return item;
   }
 
+  /** Takes the next ready item without waiting (undefined when there is none). */
+  shift(): T | undefined {
+    return this.#take();
+  }
+
   /** Takes every ready item without waiting. */
   poll(): T[] {
     const out: T[] = [];

@@ -24,6 +24,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { type Data, decode, decodeValidated } from "../data/mod.ts";
 import { dataMessageToJson } from "../data/json.ts";
 import type { PendingMessage, Subscriber } from "../subscriber.ts";
+import { BoundedQueue } from "../queue.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 import {
   listenWebSocketUpgrades,
@@ -147,7 +148,7 @@ interface Bounds {
 
 /** A message in a client's queue, with the bytes it is counted for. */
 interface Queued {
-  readonly m: PendingMessage;
+  m: PendingMessage;
   readonly size: number;
 }
 
@@ -160,58 +161,56 @@ class Output {
   readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
-  #items: (Queued | undefined)[] = [];
-  #head = 0;
-  #bytes = 0;
+  // Broker's `disconnect` is `drop_newest` here, with the drop ending the session.
+  readonly #queue: BoundedQueue<Queued>;
   #timer?: ReturnType<typeof setTimeout>;
   #retryMs = RETRY_MIN_MS;
   /** Whether the last flush stopped at a full socket. */
   #blocked = false;
   #closed = false;
-  dropped = 0;
   sent = 0;
 
   constructor(ws: ServerWebSocket, bounds: Bounds, onOverflow: () => void) {
     this.#ws = ws;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
+    this.#queue = new BoundedQueue<Queued>(
+      bounds.bufferSize,
+      bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
+      { maxBytes: bounds.bufferBytes, sizeOf: (q) => q.size },
+    );
   }
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#queue.length;
   }
 
   get bytes(): number {
-    return this.#bytes;
+    return this.#queue.bytes;
+  }
+
+  /** Messages dropped by `drop_newest` / `drop_oldest`. */
+  get dropped(): number {
+    return this.#queue.dropped;
   }
 
   /** Queues a message under the bounds; false once the policy ended the session. */
   offer(m: PendingMessage): boolean {
     if (this.#closed) return false;
-    const size = m.payload.byteLength + m.topic.length;
-    if (this.#full(size)) {
-      switch (this.#b.policy) {
-        case "drop_newest":
-          this.dropped++;
-          return true;
-        case "drop_oldest":
-          while (this.length > 0 && this.#full(size)) {
-            this.#shift();
-            this.dropped++;
-          }
-          break;
-        default:
-          this.#onOverflow();
-          return false;
-      }
+    const waits = this.length > 0 || this.#blocked;
+    const item: Queued = { m, size: m.payload.byteLength + m.topic.length };
+    const dropped = this.#queue.dropped;
+    this.#queue.push(item);
+    // Under drop_newest (and disconnect) a drop means this message was refused.
+    if (this.#queue.dropped > dropped && this.#b.policy !== "drop_oldest") {
+      if (this.#b.policy !== "disconnect") return true;
+      this.#onOverflow();
+      return false;
     }
     // A message that will wait gets its own copy of the payload: payloads
     // may be views into larger shared buffers, and a queue of views could
     // keep one alive per message, far beyond the bytes counted here.
-    const waits = this.length > 0 || this.#blocked;
-    const own = waits ? { ...m, payload: m.payload.slice() } : m;
-    this.#items.push({ m: own, size });
-    this.#bytes += size;
+    if (waits) item.m = { ...m, payload: m.payload.slice() };
     return true;
   }
 
@@ -225,7 +224,7 @@ class Output {
     let unsent = ws.bufferedAmount;
     const progressed = this.length > 0 && unsent < this.#b.socketBytes;
     while (this.length > 0 && unsent < this.#b.socketBytes) {
-      const { m } = this.#shift()!;
+      const { m } = this.#queue.shift()!;
       const data = m.unsorted === undefined
         ? decode(m.payload)
         : decodeValidated(m.payload, m.unsorted);
@@ -251,26 +250,8 @@ class Output {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#items = [];
-    this.#head = 0;
-    this.#bytes = 0;
-  }
-
-  #full(size: number): boolean {
-    const n = this.length;
-    return n >= this.#b.bufferSize || (n > 0 && this.#bytes + size > this.#b.bufferBytes);
-  }
-
-  #shift(): Queued | undefined {
-    if (this.length === 0) return undefined;
-    const q = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    this.#bytes -= q!.size;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return q;
+    this.#queue.poll();
+    this.#queue.close();
   }
 }
 
