@@ -275,6 +275,8 @@ export class Endpoint {
   readonly #opts: Required<Omit<EndpointOptions, "id" | "recorder" | "ssl">>;
   readonly #tls?: TlsMaterial;
   readonly #decodeOptions: DecodeOptions;
+  /** How control frames are encoded: framed, one write each, with our TTL. */
+  readonly #controlOptions: EnvelopeEncodeOptions;
   readonly #recorder?: (frame: RecordedFrame) => void;
   readonly #filter: string[] = [];
   /** Bumped whenever #filter grows, so a connection can tell whether it saw the latest. */
@@ -340,6 +342,7 @@ export class Endpoint {
       }
     }
     this.#decodeOptions = { maxValues: this.#opts.maxValues };
+    this.#controlOptions = { prefix: true, ttl: this.#opts.ttl };
     this.#overflow = new PeerOverflow<Connection>(this.#opts, (c, message) => {
       this.#emit(errorEvent(ErrorCode.peer_timeout, message, this.#infoOf(c)));
     });
@@ -1106,11 +1109,12 @@ export class Endpoint {
     this.#assertRunning();
     const header = this.#dataHeader(topic);
     const echo = this.#echo.size > 0 && this.#echo.matches(topic);
-    if (!echo && !this.#peerRoutes.matches(topic)) return;
+    const toPeers = this.#peerRoutes.matches(topic);
+    if (!echo && !toPeers) return;
     // Our own values are not budgeted: the budget guards what peers send us.
     validate(payload, UNBUDGETED);
     if (echo) this.#deliverLocal(topic, payload, undefined, this.#echo);
-    if (!this.#peerRoutes.matches(topic)) return;
+    if (!toPeers) return;
     // Cached header and payload into the output slab: no allocation per message.
     const frame = copyToSlab(payload, header.length);
     frame.set(header);
@@ -1277,11 +1281,6 @@ export class Endpoint {
       c,
       encodeRoutingUpdateEnvelope(this.#id, c.peerId!, this.#filter, this.#controlOptions),
     );
-  }
-
-  /** How control frames are encoded: framed, one write each, with our TTL. */
-  get #controlOptions(): EnvelopeEncodeOptions {
-    return { prefix: true, ttl: this.#opts.ttl };
   }
 
   /**

@@ -93,14 +93,8 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
 
   /** Queues a data frame for `peer`, as droppable, unless the policy refuses it. */
   send(peer: C, frame: Uint8Array): void {
-    const tcp = peer.tcp;
-    const limits = this.#limits;
-    if (
-      (tcp.queuedFrames >= limits.peerBufferSize ||
-        (tcp.queuedFrames > 0 && tcp.queuedBytes + frame.length > limits.peerBufferBytes)) &&
-      !this.makeRoom(peer, frame.length, 0)
-    ) return;
-    tcp.send(frame, true);
+    if (this.full(peer, frame.length, 0) && !this.makeRoom(peer, frame.length, 0)) return;
+    peer.tcp.send(frame, true);
   }
 
   /**
