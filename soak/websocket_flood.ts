@@ -13,6 +13,7 @@
  * @module
  */
 import { FLOOD_TOPIC_PREFIX } from "./traffic.ts";
+import { encodeWebSocketFrame } from "../engine/websocket/frame.ts";
 
 /** How a flood ended. */
 export interface FloodResult {
@@ -60,23 +61,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 /** A masked client frame (text 0x1 or close 0x8). */
 export function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const n = payload.length;
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(head + 4 + n);
-  out[0] = 0x80 | opcode;
-  const view = new DataView(out.buffer);
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65536) {
-    out[1] = 0x80 | 126;
-    view.setUint16(2, n);
-  } else {
-    out[1] = 0x80 | 127;
-    view.setBigUint64(2, BigInt(n));
-  }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  out.set(mask, head);
-  for (let i = 0; i < n; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
-  return out;
+  return encodeWebSocketFrame(opcode, payload, true);
 }
 
 /** Reads the server's (unmasked) frames out of a byte stream. */

@@ -26,27 +26,9 @@ export interface StalledClient {
   close(): void;
 }
 
-const enc = new TextEncoder();
+import { encodeWebSocketFrame } from "../engine/websocket/frame.ts";
 
-/** One masked client frame (RFC 6455 5.2; clients must mask). */
-function frame(opcode: number, payload: Uint8Array): Uint8Array {
-  const n = payload.length;
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(head + 4 + n);
-  out[0] = 0x80 | opcode;
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65536) {
-    out[1] = 0x80 | 126;
-    new DataView(out.buffer).setUint16(2, n);
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  out.set(mask, head);
-  for (let i = 0; i < n; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
-  return out;
-}
+const enc = new TextEncoder();
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
@@ -87,7 +69,7 @@ export async function stalledClient(port: number, topics: string[]): Promise<Sta
   const status = new TextDecoder().decode(buf.subarray(0, end)).split("\r\n")[0];
   if (!status.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${status}`);
   buf = buf.subarray(end + 4);
-  await writeAll(conn, frame(0x1, enc.encode(JSON.stringify(topics))));
+  await writeAll(conn, encodeWebSocketFrame(0x1, enc.encode(JSON.stringify(topics)), true));
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -137,7 +119,7 @@ export async function stalledClient(port: number, topics: string[]): Promise<Sta
     }
   };
   const send = (text: string, times = 1) => {
-    const one = frame(0x1, enc.encode(text));
+    const one = encodeWebSocketFrame(0x1, enc.encode(text), true);
     const all = new Uint8Array(one.length * times);
     for (let i = 0; i < times; i++) all.set(one, i * one.length);
     return writeAll(conn, all);

@@ -10,6 +10,7 @@
  * @module
  */
 import { TcpConnection } from "../transport/tcp.ts";
+import { encodeWebSocketFrame } from "./frame.ts";
 
 /** The socket states a session looks at (`WebSocket`'s numbers). */
 export const OPEN = 1;
@@ -158,7 +159,7 @@ class Conn implements ServerWebSocket {
 
   send(text: string): void {
     if (this.readyState !== OPEN) return;
-    this.#tcp.send(frame(0x1, enc.encode(text)));
+    this.#tcp.send(encodeWebSocketFrame(0x1, enc.encode(text)));
   }
 
   close(code?: number, reason = ""): void {
@@ -172,7 +173,7 @@ class Conn implements ServerWebSocket {
       body[1] = code & 0xff;
       body.set(r, 2);
     }
-    this.#tcp.send(frame(0x8, body));
+    this.#tcp.send(encodeWebSocketFrame(0x8, body));
     // A client that does not read never answers: the socket goes all the same.
     this.#timer = setTimeout(() => this.drop(), this.#opts.closeTimeoutMs ?? 1000);
   }
@@ -353,34 +354,16 @@ class Conn implements ServerWebSocket {
 
   #control(opcode: number, payload: Uint8Array): void {
     if (opcode === 0x9) {
-      this.#tcp.send(frame(0xa, payload));
+      this.#tcp.send(encodeWebSocketFrame(0xa, payload));
     } else if (opcode === 0x8) {
       // The client closes: answer once, then let the connection go.
       if (!this.#closeSent) {
         this.#closeSent = true;
-        this.#tcp.send(frame(0x8, payload.subarray(0, 2)));
+        this.#tcp.send(encodeWebSocketFrame(0x8, payload.subarray(0, 2)));
       }
       this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? 1000);
     }
   }
-}
-
-function frame(opcode: number, payload: Uint8Array): Uint8Array {
-  const n = payload.length;
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(head + n);
-  out[0] = 0x80 | opcode;
-  if (n < 126) out[1] = n;
-  else if (n < 65536) {
-    out[1] = 126;
-    out[2] = n >> 8;
-    out[3] = n & 0xff;
-  } else {
-    out[1] = 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  out.set(payload, head);
-  return out;
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {

@@ -9,6 +9,7 @@
  * @module
  */
 import type { SocketLike } from "./client.ts";
+import { encodeWebSocketFrame } from "./frame.ts";
 
 const OPEN = 1, CLOSED = 3;
 
@@ -42,21 +43,7 @@ export function tcpWebSocket(url: string): SocketLike {
   let conn: Deno.TcpConn | undefined;
   let writing = Promise.resolve();
   const writeFrame = (opcode: number, payload: Uint8Array) => {
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    const n = payload.length;
-    const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-    const out = new Uint8Array(head + 4 + n);
-    out[0] = 0x80 | opcode;
-    if (n < 126) out[1] = 0x80 | n;
-    else if (n < 65536) {
-      out[1] = 0x80 | 126;
-      new DataView(out.buffer).setUint16(2, n);
-    } else {
-      out[1] = 0x80 | 127;
-      new DataView(out.buffer).setBigUint64(2, BigInt(n));
-    }
-    out.set(mask, head);
-    for (let i = 0; i < n; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
+    const out = encodeWebSocketFrame(opcode, payload, true);
     const c = conn!;
     writing = writing.then(async () => {
       let off = 0;
