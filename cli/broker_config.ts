@@ -31,7 +31,7 @@ import {
   parseCafUri,
   parseCafValue,
 } from "./caf_config.ts";
-import { parseDuration, UsageError } from "./cli_values.ts";
+import { formatCafTimespan, parseDuration, UsageError } from "./cli_values.ts";
 import { BrokerError } from "../engine/errors.ts";
 
 /** The value types of Broker's and CAF's options, as their help prints them. */
@@ -597,30 +597,6 @@ export function dumpEntries(
     }
   }
   return out;
-}
-
-/**
- * A timespan as CAF prints one (`1.5s`, `250ms`, `-2min`).
- *
- * @example
- * ```ts
- * import { formatCafTimespan } from "./broker_config.ts";
- * console.log(formatCafTimespan(1_362_169n)); // "1.362169ms"
- * ```
- */
-export function formatCafTimespan(ns: bigint): string {
-  if (ns === 0n) return "0s";
-  const units: [number, string][] = [[3600e9, "h"], [60e9, "min"], [1e9, "s"], [1e6, "ms"], [
-    1e3,
-    "us",
-  ]];
-  const x = Number(ns);
-  for (const [size, suffix] of units) {
-    if (Math.abs(x) / size >= 1) {
-      return (x / size).toFixed(6).replace(/0+$/, "").replace(/\.$/, "") + suffix;
-    }
-  }
-  return `${ns}ns`;
 }
 
 function scalar(v: ConfigValue): string {

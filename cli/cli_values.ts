@@ -217,14 +217,31 @@ export function parseDuration(
  * ```
  */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  const ns = ms * 1e6;
-  for (const unit of ["h", "min", "s", "ms", "us"]) {
-    if (ns / NANOS[unit] >= 1) {
-      return (ns / NANOS[unit]).toFixed(6).replace(/0+$/, "").replace(/\.$/, "") + unit;
+  return formatCafTimespan(BigInt(Math.round(ms * 1e6)));
+}
+
+/**
+ * A timespan as CAF prints one (`1.5s`, `250ms`, `-2min`).
+ *
+ * @example
+ * ```ts
+ * import { formatCafTimespan } from "./cli_values.ts";
+ * console.log(formatCafTimespan(1_362_169n)); // "1.362169ms"
+ * ```
+ */
+export function formatCafTimespan(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const units: [number, string][] = [[3600e9, "h"], [60e9, "min"], [1e9, "s"], [1e6, "ms"], [
+    1e3,
+    "us",
+  ]];
+  const x = Number(ns);
+  for (const [size, suffix] of units) {
+    if (Math.abs(x) / size >= 1) {
+      return (x / size).toFixed(6).replace(/0+$/, "").replace(/\.$/, "") + suffix;
     }
   }
-  return `${Math.round(ns)}ns`;
+  return `${ns}ns`;
 }
 
 // ------------------------------------------------------------------ choices

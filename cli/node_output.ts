@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatCafTimespan } from "./broker_config.ts";
+import { formatCafTimespan } from "./cli_values.ts";
 import { Address, dataToString } from "../mod.ts";
 
 import { writeToStdio } from "./stdio.ts";
