@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { EndpointId } from "../wire/endpoint_id.ts";
+import { type EndpointId, newEndpointId } from "../wire/endpoint_id.ts";
 import { ENVELOPE_RECEIVER_OFFSET } from "../wire/envelope.ts";
 
 /** Bytes of an ID that carry entropy; the rest is the mark. */
@@ -68,9 +68,7 @@ function writeMark(id: Uint8Array): void {
  * ```
  */
 export function newOwnEndpointId(): EndpointId {
-  const id = crypto.getRandomValues(new Uint8Array(16));
-  id[6] = (id[6] & 0x0f) | 0x50;
-  id[8] = (id[8] & 0x3f) | 0x80;
+  const id = newEndpointId();
   writeMark(id);
   return id;
 }
@@ -86,10 +84,11 @@ export function newOwnEndpointId(): EndpointId {
  */
 export function isOwnEndpointId(id: EndpointId): boolean {
   if (id.length !== 16) return false;
-  const a = markHash(id, SEED_A), b = markHash(id, SEED_B);
-  return id[10] === a >>> 24 && id[11] === ((a >>> 16) & 0xff) &&
-    id[12] === ((a >>> 8) & 0xff) && id[13] === (a & 0xff) &&
-    id[14] === ((b >>> 8) & 0xff) && id[15] === (b & 0xff);
+  // Checked once per peering: mark a copy and compare.
+  const marked = id.slice();
+  writeMark(marked);
+  for (let i = MARKED_PREFIX; i < 16; i++) if (marked[i] !== id[i]) return false;
+  return true;
 }
 
 const MAGIC = [0x44, 0x42, 0x52, 0x4b]; // "DBRK"
