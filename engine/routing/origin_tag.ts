@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { ClearingCache } from "../clearing_cache.ts";
 import { type EndpointId, newEndpointId } from "../wire/endpoint_id.ts";
 import { ENVELOPE_RECEIVER_OFFSET } from "../wire/envelope.ts";
 
@@ -164,6 +165,7 @@ export function copyOriginTag(frame: Uint8Array, at: number, tag: OriginTag): vo
 }
 
 const WINDOW = 4096;
+const MAX_ORIGINS = 65537;
 
 /**
  * Remembers which sequence numbers of each origin were seen, in a sliding
@@ -178,7 +180,8 @@ const WINDOW = 4096;
  * ```
  */
 export class SeenOrigins {
-  #origins = new Map<string, { max: number; bits: Uint8Array }>();
+  // Bounded: a flood of invented origins costs the window, not memory.
+  #origins = new ClearingCache<string, { max: number; bits: Uint8Array }>(MAX_ORIGINS);
   // Messages come in runs from one origin: the last one is checked without a key.
   #lastHi = -1;
   #lastLo = -1;
@@ -196,7 +199,6 @@ export class SeenOrigins {
       }
     }
     if (!o) {
-      if (this.#origins.size > 65536) this.#origins.clear();
       o = { max: tag.seq, bits: new Uint8Array(WINDOW / 8) };
       this.#origins.set(`${tag.hi}:${tag.lo}`, o);
       o.bits[(tag.seq % WINDOW) >> 3] |= 1 << (tag.seq & 7);

@@ -46,6 +46,20 @@ Deno.test("trie matches every registered prefix of a topic", () => {
   assert.ok(!t.matches("/zeek/event"));
 });
 
+Deno.test("a value under nested prefixes of a topic matches it once", () => {
+  const t = new PrefixTrie<string>();
+  t.add("/a", "s");
+  t.add("/a/b", "s");
+  t.add("/a/b", "u");
+  const seen: string[] = [];
+  t.forEachMatch("/a/b/c", (v) => seen.push(v));
+  assert.deepEqual(seen, ["s", "u"]);
+  t.remove("/a", "s");
+  seen.length = 0;
+  t.forEachMatch("/a/b/c", (v) => seen.push(v));
+  assert.deepEqual(seen, ["s", "u"], "still there under /a/b after the trie changed");
+});
+
 Deno.test("a trie with 100k subscriptions still matches by walking the topic", () => {
   const t = new PrefixTrie<number>();
   for (let i = 0; i < 100_000; i++) t.add(`/topic/${i}/`, i);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ClearingCache } from "../clearing_cache.ts";
 
 class TrieNode<T> {
   children?: Map<number, TrieNode<T>>;
@@ -12,7 +13,8 @@ class TrieNode<T> {
 }
 
 /**
- * Maps topic prefixes to sets of values (subscribers, peers).
+ * Maps topic prefixes to sets of values (subscribers, peers). A value
+ * registered under several prefixes of a topic matches it once.
  *
  * @example
  * ```ts
@@ -20,14 +22,17 @@ class TrieNode<T> {
  * const t = new PrefixTrie<string>();
  * t.add("/zeek/", "a");
  * t.add("/zeek/event", "b");
- * console.log([...t.match("/zeek/event/x")]); // ["a", "b"]
+ * t.add("/zeek/event", "a");
+ * const seen: string[] = [];
+ * t.forEachMatch("/zeek/event/x", (v) => seen.push(v));
+ * if (seen.join() !== "a,b") throw new Error("each value once, shortest prefix first");
  * ```
  */
 export class PrefixTrie<T> {
   #root = new TrieNode<T>();
   #size = 0;
   // Topics repeat: the values matching a topic are remembered until the trie changes.
-  #memo = new Map<string, T[]>();
+  #memo = new ClearingCache<string, T[]>(4096);
 
   /** Number of (prefix, value) pairs. */
   get size(): number {
@@ -90,7 +95,11 @@ export class PrefixTrie<T> {
     return out;
   }
 
-  /** Calls `fn` once per value registered under any prefix of `topic` (a value may repeat). */
+  /**
+   * Calls `fn` once per value registered under any prefix of `topic`, even
+   * a value registered under several of them (a subscriber of `/a` and
+   * `/a/b` gets a message on `/a/b/c` once).
+   */
   forEachMatch(topic: string, fn: (value: T) => void): void {
     const hits = this.#hits(topic);
     for (let i = 0; i < hits.length; i++) fn(hits[i]);
@@ -101,13 +110,15 @@ export class PrefixTrie<T> {
     if (hits) return hits;
     hits = [];
     let node: TrieNode<T> | undefined = this.#root;
-    if (node.values) hits.push(...node.values);
+    let sets = 0;
+    if (node.values) (sets++, hits.push(...node.values));
     for (let i = 0; i < topic.length; i++) {
       node = node.children?.get(topic.charCodeAt(i));
       if (!node) break;
-      if (node.values) hits.push(...node.values);
+      if (node.values) (sets++, hits.push(...node.values));
     }
-    if (this.#memo.size >= 4096) this.#memo.clear();
+    // Deduplicated once per topic here, so delivery needs no per-message marks.
+    if (sets > 1) hits = [...new Set(hits)];
     this.#memo.set(topic, hits);
     return hits;
   }

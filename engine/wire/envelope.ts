@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { ClearingCache } from "../clearing_cache.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { ENDPOINT_ID_SIZE, type EndpointId, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
 import { decodeFilter, encodeFilter } from "./handshake_messages.ts";
@@ -173,7 +174,7 @@ export class Envelope {
 
 // Topics repeat from message to message, and a TextDecoder call costs more
 // than hashing a short topic: recent topics are kept by a hash of their bytes.
-const topicCache = new Map<number, { bytes: Uint8Array; text: string }>();
+const topicCache = new ClearingCache<number, { bytes: Uint8Array; text: string }>(4096);
 
 function topicText(frame: Uint8Array, start: number, end: number): string {
   let h = 0x811c9dc5;
@@ -191,7 +192,6 @@ function topicText(frame: Uint8Array, start: number, end: number): string {
   }
   const bytes = frame.slice(start, end);
   const text = utf8Dec.decode(bytes);
-  if (topicCache.size >= 4096) topicCache.clear();
   topicCache.set(h, { bytes, text });
   return text;
 }
