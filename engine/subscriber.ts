@@ -109,8 +109,6 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   readonly #queue: BoundedQueue<PendingMessage>;
   readonly #topics = new Set<string>();
   readonly #slab = new PayloadSlab();
-  /** The endpoint's delivery round that last reached this subscriber (so one message arrives once). */
-  round = 0;
 
   /** Made by `Endpoint.subscribe`, which passes itself as the host. */
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {

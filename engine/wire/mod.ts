@@ -19,3 +19,4 @@ export * from "./endpoint_id.ts";
 export * from "./framing.ts";
 export * from "./handshake_messages.ts";
 export * from "./envelope.ts";
+export * from "./outgoing.ts";

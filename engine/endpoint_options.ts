@@ -1,0 +1,193 @@
+/**
+ * The endpoint's options, their defaults (each a named `DEFAULT_*`) and
+ * their checks: one place to read what an endpoint can be told and what
+ * it assumes when it is not.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PEER_BUFFER_SIZE, resolveEndpointOptions } from "./endpoint_options.ts";
+ * const o = resolveEndpointOptions({ ttl: 8 });
+ * if (o.ttl !== 8 || o.peerBufferSize !== DEFAULT_PEER_BUFFER_SIZE) throw new Error("defaults");
+ * ```
+ *
+ * @module
+ */
+import { DEFAULT_MAX_VALUES } from "./data/mod.ts";
+import { BrokerError, ErrorCode } from "./errors.ts";
+import type { RecordedFrame } from "./peering/connection_driver.ts";
+import type { Subscriber } from "./subscriber.ts";
+import type { SslOptions } from "./transport/tls.ts";
+import { DEFAULT_TTL } from "./wire/mod.ts";
+
+export { DEFAULT_TTL };
+
+/** Default of `peerBufferSize`: Broker's. */
+export const DEFAULT_PEER_BUFFER_SIZE = 2048;
+/** Default of `overflowPolicy`: Broker's. */
+export const DEFAULT_OVERFLOW_POLICY = "disconnect";
+/** Default of `handshakeTimeout`, ms (Broker has none). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default of `maxPendingHandshakes`. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
+/** Default of `maxHandshakeFrameSize`: a hello plus thousands of subscriptions. */
+export const DEFAULT_MAX_HANDSHAKE_FRAME_SIZE = 256 * 1024;
+/** Default of `peerBufferBytes`. */
+export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
+/** Default of `unpeerTimeout`, ms: Broker's. */
+export const DEFAULT_UNPEER_TIMEOUT_MS = 3000;
+/** Default of `PeerOptions.retry`, s: Broker's. */
+export const DEFAULT_RETRY_SECONDS = 10;
+/** Time allowed to open a socket to a peer (and complete TLS), ms. */
+export const CONNECT_TIMEOUT_MS = 1000;
+
+/** Options of an endpoint, named after Broker's configuration keys. */
+export interface EndpointOptions {
+  /**
+   * Endpoint ID as UUID text; random when absent (a UUID v5 like CAF's,
+   * carrying the mark by which our endpoints recognise each other: an
+   * explicit ID without it makes this endpoint look like a C++ Broker to
+   * ours, so cycles through it are not deduplicated).
+   */
+  id?: string;
+  /**
+   * Broker's `disable-ssl`. Default `true` here (Broker's default is SSL on).
+   * With `false`, peerings use TLS with the certificates in `ssl`.
+   */
+  disableSsl?: boolean;
+  /**
+   * Broker's `broker.ssl.*` settings (PEM file paths), used when `disableSsl`
+   * is false. Certificates are required: Broker's anonymous mode has no
+   * counterpart in Deno's TLS. As a client we present our certificate and
+   * verify the peer's chain against `cafile`/`capath` (not its host name, as
+   * Broker); as a server we present ours and, as Broker, require the
+   * client's, signed by `cafile`/`capath`.
+   */
+  ssl?: SslOptions;
+  /** Broker's `ttl`: written into every envelope (Broker never decrements it). Default 16. */
+  ttl?: number;
+  /** Messages queued per peer before `overflowPolicy` applies. Default 2048, as Broker. */
+  peerBufferSize?: number;
+  /** What a full peer buffer does: Broker's `disconnect` (default), `drop_newest`, `drop_oldest`. */
+  overflowPolicy?: "disconnect" | "drop_newest" | "drop_oldest";
+  /**
+   * Handshake timeout in ms (Broker has none: a silent peer holds its slot
+   * forever). Default 10 s. Over TLS, the TLS handshake gets this long too,
+   * then Broker's handshake does.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Accepted connections allowed at once in their handshakes (TLS or
+   * Broker's), before they are known peers. Beyond it a new connection is
+   * closed at once and reported as a `peer_unavailable` error. Default 256.
+   */
+  maxPendingHandshakes?: number;
+  /**
+   * Largest frame an accepted connection may send before its handshake is
+   * done, in bytes: room for a hello and a subscription list of thousands of
+   * topics. Larger ones close the connection (`invalid_message`). Frames
+   * from peers we dial, and every frame after the handshake, may be up to
+   * 64 MiB. Default 256 KiB.
+   */
+  maxHandshakeFrameSize?: number;
+  /**
+   * Bytes queued per peer before `overflowPolicy` applies (besides the
+   * `peerBufferSize` message count). Default 64 MiB; a single larger
+   * message is still sent when the queue is empty.
+   */
+  peerBufferBytes?: number;
+  /**
+   * Decode budget: most values (containers and elements, every level) one
+   * received data message may hold. Over it the message is dropped with a
+   * `deserialization_failed` error status before anything is built. Default
+   * 1,048,576 (`DEFAULT_MAX_VALUES`; Broker has no limit).
+   */
+  maxValues?: number;
+  /** Broker's `disable-forwarding`: never relay other endpoints' messages. */
+  disableForwarding?: boolean;
+  /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
+  unpeerTimeout?: number;
+  /**
+   * Sees every frame sent and received (without its length prefix), e.g. to
+   * write a capture file. The frame is only valid during the call.
+   */
+  recorder?: (frame: RecordedFrame) => void;
+}
+
+/** Options of `publish`. */
+export interface PublishOptions {
+  /**
+   * Also deliver to this endpoint's own subscribers (Broker does not; the
+   * WebSocket API does it for messages from its clients).
+   */
+  local?: boolean;
+  /** With `local`: a subscriber that must not get it (the client that sent it). */
+  except?: Subscriber;
+}
+
+/** Options of `peer`. */
+export interface PeerOptions {
+  /** Seconds between reconnection attempts; 0 disables retrying. Default 10, as Broker. */
+  retry?: number;
+}
+
+/** A peer as `peers()` lists it. */
+export interface PeerDescription {
+  /** Its endpoint ID (UUID text), once known. */
+  id?: string;
+  /** Address we dialled, or the remote address of an incoming connection. */
+  host: string;
+  /** Port we dialled, or the remote port of an incoming connection. */
+  port: number;
+  /** `connecting` (dialling or in the handshake), `peered`, or `reconnecting` (waiting to redial). */
+  status: "connecting" | "peered" | "reconnecting";
+  /** Whether we dialled it. */
+  outbound: boolean;
+  /** Whether it is one of our endpoints, so broadcasts between us carry origin tags (exactly once in cycles). */
+  originTags: boolean;
+  /** Messages queued for it and not yet written to its socket. */
+  queuedMessages: number;
+  /** Bytes queued for it and not yet written to its socket. */
+  queuedBytes: number;
+}
+
+/** Every endpoint option but the ID, the recorder and TLS paths, with its default applied. */
+export type ResolvedEndpointOptions = Required<
+  Omit<EndpointOptions, "id" | "recorder" | "ssl">
+>;
+
+/**
+ * Applies the defaults to `options` and checks the sizes and times: a
+ * `BrokerError(invalid_data)` names the first one that is not a positive
+ * integer.
+ */
+export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpointOptions {
+  const resolved: ResolvedEndpointOptions = {
+    disableSsl: options.disableSsl ?? true,
+    ttl: options.ttl ?? DEFAULT_TTL,
+    peerBufferSize: options.peerBufferSize ?? DEFAULT_PEER_BUFFER_SIZE,
+    overflowPolicy: options.overflowPolicy ?? DEFAULT_OVERFLOW_POLICY,
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    maxPendingHandshakes: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+    maxHandshakeFrameSize: options.maxHandshakeFrameSize ?? DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
+    peerBufferBytes: options.peerBufferBytes ?? DEFAULT_PEER_BUFFER_BYTES,
+    maxValues: options.maxValues ?? DEFAULT_MAX_VALUES,
+    disableForwarding: options.disableForwarding ?? false,
+    unpeerTimeout: options.unpeerTimeout ?? DEFAULT_UNPEER_TIMEOUT_MS,
+  };
+  for (
+    const k of [
+      "peerBufferSize",
+      "handshakeTimeout",
+      "maxPendingHandshakes",
+      "maxHandshakeFrameSize",
+      "peerBufferBytes",
+      "maxValues",
+    ] as const
+  ) {
+    const v = resolved[k];
+    if (!Number.isSafeInteger(v) || v <= 0) {
+      throw new BrokerError(ErrorCode.invalid_data, `${k} must be a positive integer, got ${v}`);
+    }
+  }
+  return resolved;
+}

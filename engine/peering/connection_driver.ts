@@ -1,0 +1,379 @@
+/**
+ * Drives each connection through its life: Broker's handshake (with a
+ * timer, since Broker has none), the peer table's redundancy rules, the
+ * frames that arrive (control messages here, data and commands to the
+ * router), BYE, and what a closed connection leaves behind (statuses, a
+ * re-dial). The socket only moves bytes; the handshake and the router
+ * decide; this file wires their decisions to the socket.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionDriver } from "./connection_driver.ts";
+ * // The endpoint builds one per endpoint from its parts (see `Endpoint`'s
+ * // constructor); its behaviour is tested through real peerings in tests/.
+ * if (typeof ConnectionDriver !== "function") throw new Error("a class");
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import type { LocalSubscriptions } from "../routing/local_subscriptions.ts";
+import { isOwnEndpointId } from "../routing/origin_tag.ts";
+import type { Router } from "../routing/router.ts";
+import { errorEvent, StatusCode, statusEvent } from "../status.ts";
+import type { StatusHub } from "../status_hub.ts";
+import type { Dialer, DialTarget } from "../transport/dialer.ts";
+import type { TcpConnection } from "../transport/tcp.ts";
+import {
+  decodeRoutingUpdate,
+  DEFAULT_MAX_FRAME_SIZE,
+  type EndpointId,
+  endpointIdsEqual,
+  endpointIdToString,
+  EnvelopeType,
+  FRAME_PREFIX_SIZE,
+  FrameReader,
+  isNilEndpointId,
+  parseEnvelope,
+} from "../wire/mod.ts";
+import type { OutgoingFrames } from "../wire/outgoing.ts";
+import { answersBye, sayBye } from "./bye.ts";
+import { type Connection, peerInfo, peerKey } from "./connection.ts";
+import { Handshake, type HandshakeAction } from "./handshake.ts";
+import type { PeerOverflow } from "./overflow.ts";
+import type { PeerTable } from "./peer_table.ts";
+
+/** A frame as a recorder sees it. */
+export interface RecordedFrame {
+  /** Whether we sent or received it. */
+  direction: "sent" | "received";
+  /** The peer's endpoint ID, once the handshake told us. */
+  peerId?: string;
+  /** The peer's address. */
+  host: string;
+  /** The peer's port. */
+  port: number;
+  /** The frame without its 4-byte length prefix (valid only during the call). */
+  frame: Uint8Array;
+}
+
+/** The parts of an endpoint a connection driver works with. */
+export interface DriverParts {
+  /** Our endpoint ID. */
+  readonly id: EndpointId;
+  /** Largest frame an accepted connection may send before its handshake is done. */
+  readonly maxHandshakeFrameSize: number;
+  /** Time a handshake may take, in ms. */
+  readonly handshakeTimeoutMs: number;
+  /** Time allowed for the BYE ping/pong, in ms. */
+  readonly unpeerTimeoutMs: number;
+  /** The connections and peerings. */
+  readonly table: PeerTable;
+  /** Our filter (the handshake sends it; peers are told when it grows). */
+  readonly local: LocalSubscriptions;
+  /** Dialled targets: told how their connections end. */
+  readonly dialer: Dialer<Connection>;
+  /** Where statuses and errors go. */
+  readonly statuses: StatusHub;
+  /** Per-peer queue limits for control messages. */
+  readonly overflow: PeerOverflow<Connection>;
+  /** Where data and command messages go. */
+  readonly router: Router<Connection>;
+  /** Builds our control frames. */
+  readonly frames: OutgoingFrames;
+  /** Sees every frame sent and received. */
+  readonly recorder?: (frame: RecordedFrame) => void;
+  /** False once the endpoint shuts down. */
+  running(): boolean;
+}
+
+/** Runs the connections of one endpoint. */
+export class ConnectionDriver {
+  readonly #p: DriverParts;
+  /** Accepted connections still in Broker's handshake (for the `maxPendingHandshakes` cap). */
+  #pendingAccepted = 0;
+
+  /** A driver for the endpoint whose parts these are. */
+  constructor(parts: DriverParts) {
+    this.#p = parts;
+  }
+
+  /** Accepted connections still in Broker's handshake. */
+  get pendingAccepted(): number {
+    return this.#pendingAccepted;
+  }
+
+  /** Starts Broker's handshake on a new socket, as its originator (`connector`) or responder. */
+  start(
+    tcp: TcpConnection,
+    role: "connector" | "acceptor",
+    target?: DialTarget<Connection>,
+  ): Connection {
+    const p = this.#p;
+    const acceptor = role === "acceptor";
+    const c: Connection = {
+      tcp,
+      // Until it is a known peer, an unknown client may not make us buffer much.
+      reader: new FrameReader(acceptor ? { maxFrameSize: p.maxHandshakeFrameSize } : undefined),
+      pendingSlot: acceptor,
+      state: "handshake",
+      filter: [],
+      address: target ? { host: target.host, port: target.port } : tcp.remote,
+      target,
+    };
+    p.table.add(c);
+    if (acceptor) this.#pendingAccepted++;
+    if (p.recorder) {
+      tcp.onSend = (bytes) => this.#record(c, "sent", bytes.subarray(FRAME_PREFIX_SIZE));
+    }
+    c.handshake = new Handshake({
+      ownId: p.id,
+      role,
+      filter: () => {
+        c.sentFilterVersion = p.local.version;
+        return p.local.filter.slice();
+      },
+      checkPeer: (id, originator) =>
+        p.running()
+          ? p.table.check(c, id, originator)
+          : { drop: ErrorCode.shutting_down, reason: "shutting down" },
+      knowsPeer: (id) => p.table.knows(c, id),
+    });
+    c.handshakeTimer = setTimeout(() => {
+      if ((c.state === "handshake" || c.state === "paused") && c.handshake) {
+        this.#apply(c, c.handshake.timeout());
+      }
+    }, p.handshakeTimeoutMs);
+    tcp.start({
+      onBytes: (chunk) => this.#onBytes(c, chunk),
+      onClose: (error) => this.#onClose(c, error),
+    });
+    this.#apply(c, c.handshake.start());
+    return c;
+  }
+
+  /** Tells every peer our grown filter (Broker: unicast to each direct peer, never forwarded). */
+  announceFilter(): void {
+    for (const c of this.#p.table.peered()) this.#sendFilter(c);
+  }
+
+  /** Ends `c`: a peering with Broker's BYE ping and pong, anything else at once. */
+  async disconnect(c: Connection): Promise<void> {
+    c.removed = true;
+    if (c.state === "peered") {
+      await sayBye(
+        c,
+        (token) => this.#sendControl(c, this.#p.frames.ping(c.peerId!, token)),
+        this.#p.unpeerTimeoutMs,
+      );
+    }
+    c.tcp.close();
+  }
+
+  /**
+   * Queues a control message (`<$>`: pings, pongs, filters) for one direct
+   * peer. It counts against the peer's buffer like data, with a small
+   * reserve; past that a pong obeys the overflow policy (a peer that pings
+   * and never reads cannot make us hold its pongs). Routing updates and BYE
+   * pings, which only we trigger, are always queued.
+   */
+  #sendControl(c: Connection, frame: Uint8Array, pong = false): void {
+    this.#p.overflow.sendControl(c, frame, pong);
+  }
+
+  #sendFilter(c: Connection): void {
+    c.sentFilterVersion = this.#p.local.version;
+    this.#sendControl(c, this.#p.frames.routingUpdate(c.peerId!, this.#p.local.filter));
+  }
+
+  #apply(c: Connection, actions: HandshakeAction[]): void {
+    const p = this.#p;
+    for (const a of actions) {
+      switch (a.kind) {
+        case "send":
+          c.tcp.send(a.frame);
+          break;
+        case "paused":
+          c.state = "paused";
+          c.peerKey = peerKey(a.peerId);
+          break;
+        case "established":
+          this.#established(c, a.peerId, a.peerFilter);
+          break;
+        case "failed": {
+          clearTimeout(c.handshakeTimer);
+          const redundant = a.redundant || a.error.code === ErrorCode.redundant_connection;
+          c.peerId ??= c.handshake?.peerId;
+          const existing = c.peerId && p.table.get(c.peerId);
+          if (redundant && existing && c.target) {
+            // Already peered over another connection: for the caller that is success (Broker 6.4).
+            c.redundant = true;
+            p.dialer.retire(c.target);
+          } else if (!a.redundant) {
+            p.statuses.emit(errorEvent(a.error.code, a.error.message, peerInfo(c)));
+          }
+          c.state = "closed";
+          c.tcp.closeGracefully(200);
+          break;
+        }
+      }
+    }
+  }
+
+  #established(c: Connection, peerId: EndpointId, peerFilter: string[]): void {
+    const p = this.#p;
+    clearTimeout(c.handshakeTimer);
+    this.#releasePendingSlot(c);
+    c.reader.maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+    c.handshake = undefined;
+    // Both IDs carry our mark: tag broadcasts between us (both sides agree, nothing is sent).
+    c.ours = isOwnEndpointId(p.id) && isOwnEndpointId(peerId);
+    p.table.register(c, peerId, peerFilter);
+    if (c.sentFilterVersion !== undefined && c.sentFilterVersion !== p.local.version) {
+      this.#sendFilter(c);
+    }
+    const info = peerInfo(c);
+    p.statuses.emit(
+      statusEvent(StatusCode.endpoint_discovered, "found a new peer in the network", info),
+    );
+    p.statuses.emit(statusEvent(StatusCode.peer_added, "handshake successful", info));
+    // A connection that lost the race for this peer gives way now.
+    for (const other of p.table.pausedBehind(c)) {
+      if (other.handshake) this.#apply(other, other.handshake.resolveRedundant());
+    }
+    if (c.target) p.dialer.succeeded(c.target);
+    // Frames that arrived right behind the handshake's last message.
+    this.#drain(c);
+  }
+
+  #releasePendingSlot(c: Connection): void {
+    if (!c.pendingSlot) return;
+    c.pendingSlot = false;
+    this.#pendingAccepted--;
+  }
+
+  #onBytes(c: Connection, chunk: Uint8Array): void | Promise<void> {
+    if (c.state === "closed") return;
+    try {
+      c.reader.push(chunk);
+    } catch (e) {
+      this.#fail(c, e);
+      return;
+    }
+    return this.#drain(c);
+  }
+
+  /** Processes every complete frame; returns a promise when a subscriber asks us to wait. */
+  #drain(c: Connection): void | Promise<void> {
+    while (c.state !== "closed") {
+      let f: Uint8Array | undefined;
+      try {
+        f = c.reader.next();
+      } catch (e) {
+        this.#fail(c, e);
+        return;
+      }
+      if (f === undefined) {
+        // The transport reuses its read buffer: keep only our own copy of a partial frame.
+        c.reader.compact();
+        return;
+      }
+      if (this.#p.recorder) this.#record(c, "received", f);
+      if (c.state === "handshake" || c.state === "paused") {
+        if (!c.handshake) return;
+        this.#apply(c, c.handshake.receive(f));
+        continue;
+      }
+      if (f.length === 0) continue; // Broker ignores empty frames after the handshake
+      const wait = this.#onMessage(c, f);
+      if (wait) return wait.then(() => this.#drain(c));
+    }
+  }
+
+  #fail(c: Connection, e: unknown): void {
+    const err = e instanceof BrokerError
+      ? e
+      : new BrokerError(ErrorCode.invalid_message, `connection failed: ${e}`);
+    this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
+    c.tcp.close();
+  }
+
+  #onMessage(c: Connection, frame: Uint8Array): void | Promise<void> {
+    let env;
+    try {
+      env = parseEnvelope(frame);
+    } catch {
+      return; // Broker drops bad node messages and keeps the peering
+    }
+    switch (env.type) {
+      case EnvelopeType.data:
+      case EnvelopeType.command:
+        return this.#p.router.route(c, frame, env.topic, env.receiver, env.payload, env.type);
+      case EnvelopeType.routing_update: {
+        if (!endpointIdsEqual(env.sender, c.peerId!)) return;
+        try {
+          this.#p.table.setFilter(c, decodeRoutingUpdate(env.payload));
+        } catch {
+          // malformed: ignore (Broker would crash; we keep the old filter)
+        }
+        return;
+      }
+      case EnvelopeType.ping: {
+        if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#p.id)) return;
+        this.#sendControl(c, this.#p.frames.pong(env), true);
+        return;
+      }
+      case EnvelopeType.pong: {
+        if (answersBye(c, env)) c.bye!.done();
+        return;
+      }
+    }
+  }
+
+  #onClose(c: Connection, error: unknown): void {
+    const p = this.#p;
+    const wasPeered = c.state === "peered";
+    const wasHandshake = c.state === "handshake" || c.state === "paused";
+    c.state = "closed";
+    clearTimeout(c.handshakeTimer);
+    this.#releasePendingSlot(c);
+    p.table.remove(c);
+    c.bye?.done();
+    const info = peerInfo(c);
+    if (wasPeered) {
+      if (c.removed) {
+        p.statuses.emit(statusEvent(StatusCode.peer_removed, "removed peering", info));
+      } else {
+        p.statuses.emit(
+          statusEvent(
+            StatusCode.peer_lost,
+            `lost connection to remote peer${error ? `: ${error}` : ""}`,
+            info,
+          ),
+        );
+      }
+      p.statuses.emit(statusEvent(StatusCode.endpoint_unreachable, "lost the last path", info));
+    } else if (wasHandshake && p.running()) {
+      p.statuses.emit(errorEvent(
+        ErrorCode.peer_disconnect_during_handshake,
+        "peer disconnected during the handshake",
+        info,
+      ));
+    }
+    if (c.target) p.dialer.closed(c.target, c, wasPeered);
+  }
+
+  #record(c: Connection, direction: "sent" | "received", frame: Uint8Array): void {
+    try {
+      this.#p.recorder!({
+        direction,
+        peerId: c.peerId ? endpointIdToString(c.peerId) : undefined,
+        host: c.address.host,
+        port: c.address.port,
+        frame,
+      });
+    } catch {
+      // A failing recorder must not take the peering down.
+    }
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Forwarding decisions, sans I/O: for a data or command message that
+ * arrived from a peer or that we publish, which peers get it (by their
+ * filters), tagged or plain (origin tags among our own endpoints, Broker's
+ * nil receiver for C++ peers), whether it is ours to deliver locally or to
+ * hand to a store, and when to drop it. It sends through its host's ports;
+ * it owns no socket and no timer.
+ *
+ * @example
+ * ```ts
+ * import { Router, type RouterHost } from "./router.ts";
+ * import { PrefixTrie } from "./trie.ts";
+ * import { OutgoingFrames } from "../wire/outgoing.ts";
+ * import { newEndpointId } from "../wire/endpoint_id.ts";
+ * import { count, encode } from "../data/mod.ts";
+ * type Peer = { name: string; state: "peered"; ours: boolean };
+ * const id = newEndpointId();
+ * const routes = new PrefixTrie<Peer>();
+ * const sent: string[] = [];
+ * const host: RouterHost<Peer> = {
+ *   routes,
+ *   peer: () => undefined,
+ *   send: (to) => void sent.push(to.name),
+ *   deliver: () => {},
+ *   command: () => {},
+ *   dropped: () => {},
+ * };
+ * const frames = new OutgoingFrames(id, 16, () => {});
+ * const router = new Router(host, { id, frames, disableForwarding: false, decode: {} });
+ * routes.add("/a", { name: "cpp", state: "peered", ours: false });
+ * routes.add("/b", { name: "other", state: "peered", ours: false });
+ * router.broadcast("/a/x", frames.data(frames.dataHeader("/a/x"), encode(count(1n))));
+ * if (sent.join() !== "cpp") throw new Error("only the peer whose filter matches");
+ * ```
+ *
+ * @module
+ */
+import { copyToSlab, type DecodeOptions, validateForLater } from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { decodeCommand } from "../store/commands.ts";
+import {
+  type EndpointId,
+  endpointIdsEqual,
+  EnvelopeType,
+  FRAME_PREFIX_SIZE,
+  hasLocalSender,
+  isNilEndpointId,
+  NIL_ENDPOINT_ID,
+} from "../wire/mod.ts";
+import type { OutgoingFrames } from "../wire/outgoing.ts";
+import { isInternalTopic } from "./filter.ts";
+import { copyOriginTag, type OriginTag, readOriginTag, SeenOrigins } from "./origin_tag.ts";
+import type { PrefixTrie } from "./trie.ts";
+
+/** A peer as the router sees it. */
+export interface RoutedPeer {
+  /** Only peered connections get messages. */
+  readonly state: string;
+  /** Whether it is one of our endpoints (broadcasts to it carry origin tags). */
+  readonly ours?: boolean;
+}
+
+/** The router's ports: where its decisions go. */
+export interface RouterHost<P extends RoutedPeer> {
+  /** The peers by the prefixes they subscribed to. */
+  readonly routes: PrefixTrie<P>;
+  /** The direct peer with endpoint ID `id`. */
+  peer(id: EndpointId): P | undefined;
+  /** Queues a framed data or command message for a peer (the overflow policy applies). */
+  send(to: P, frame: Uint8Array): void;
+  /**
+   * Hands a received data message to the local subscribers; a promise when
+   * one of them asks the sender to wait.
+   */
+  deliver(topic: string, payload: Uint8Array, unsorted: boolean): void | Promise<void>;
+  /** Hands a command addressed to us (or broadcast) to the local stores. */
+  command(
+    topic: string,
+    sender: P,
+    receiver: EndpointId,
+    payload: Uint8Array,
+  ): void;
+  /** A data message from `from` was dropped (its payload does not decode, or is over budget). */
+  dropped(from: P, error: BrokerError): void;
+}
+
+/** How a router routes. */
+export interface RouterOptions {
+  /** Our endpoint ID. */
+  readonly id: EndpointId;
+  /** Builds the frames we send. */
+  readonly frames: OutgoingFrames;
+  /** Broker's `disable-forwarding`: never relay other endpoints' messages. */
+  readonly disableForwarding: boolean;
+  /** The budget a received data payload must fit. */
+  readonly decode: DecodeOptions;
+}
+
+/** Routes the data and command messages of one endpoint. */
+export class Router<P extends RoutedPeer> {
+  readonly #host: RouterHost<P>;
+  readonly #id: EndpointId;
+  readonly #frames: OutgoingFrames;
+  readonly #disableForwarding: boolean;
+  readonly #decode: DecodeOptions;
+  readonly #seen = new SeenOrigins();
+  // Our ID's first 8 bytes as an origin tag's two words.
+  readonly #originHi: number;
+  readonly #originLo: number;
+  /** Sequence number of the broadcasts we tag as their origin. */
+  #seq = 0;
+
+  /** A router sending through `host`. */
+  constructor(host: RouterHost<P>, options: RouterOptions) {
+    this.#host = host;
+    this.#id = options.id;
+    this.#frames = options.frames;
+    this.#disableForwarding = options.disableForwarding;
+    this.#decode = options.decode;
+    const id = options.id;
+    this.#originHi = ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+    this.#originLo = ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0;
+  }
+
+  /**
+   * Routes a data or command message received from `from` (`frame` is the
+   * envelope without its length prefix, lying in the transport's reused read
+   * buffer): delivers it here if it is ours and forwards it to the peers that
+   * want it. Returns a promise when a local subscriber asks us to wait.
+   */
+  route(
+    from: P & { readonly peerId?: EndpointId },
+    frame: Uint8Array,
+    topic: string,
+    receiver: EndpointId,
+    payload: Uint8Array,
+    type: EnvelopeType,
+  ): void | Promise<void> {
+    if (isInternalTopic(topic)) return;
+    const tag = from.ours ? readOriginTag(frame, 0) : undefined;
+    if (tag) {
+      // A tagged broadcast among our endpoints: handle each (origin, seq) once.
+      if (tag.hi === this.#originHi && tag.lo === this.#originLo) return;
+      if (!this.#seen.firstTime(tag)) return;
+    }
+    const broadcast = tag !== undefined || isNilEndpointId(receiver);
+    const toUs = broadcast || endpointIdsEqual(receiver, this.#id);
+    let unsorted = false;
+    if (type === EnvelopeType.data) {
+      try {
+        unsorted = validateForLater(payload, this.#decode);
+      } catch (e) {
+        // Broker drops a data message whose payload does not parse, and keeps the peering.
+        this.#host.dropped(
+          from,
+          new BrokerError(
+            e instanceof BrokerError ? e.code : ErrorCode.deserialization_failed,
+            `dropped a data message on ${topic}: ${(e as Error).message}`,
+          ),
+        );
+        return;
+      }
+    }
+    if (!this.#disableForwarding) {
+      if (broadcast) {
+        // A command is relayed only if it decodes (checked once, and only if relayed).
+        this.#fanOut(topic, frame, from, tag, type === EnvelopeType.command ? payload : undefined);
+      } else if (!toUs) {
+        const to = this.#host.peer(receiver);
+        if (
+          to && to !== from && to.state === "peered" &&
+          (type !== EnvelopeType.command || isCommand(payload))
+        ) this.#host.send(to, this.#frames.forward(frame));
+      }
+    }
+    if (!toUs) return;
+    if (type === EnvelopeType.command) {
+      this.#host.command(topic, from, receiver, payload);
+      return;
+    }
+    // Broker counts a message with a nil or our own sender as local: local
+    // subscribers get it only when it is addressed to us (spec §14.5).
+    if (!hasLocalSender(frame, this.#id) || endpointIdsEqual(receiver, this.#id)) {
+      return this.#host.deliver(topic, payload, unsorted);
+    }
+  }
+
+  /**
+   * Sends a framed broadcast of ours to every matching peer; our endpoints
+   * get it with our origin tag. The frame may be changed in place.
+   */
+  broadcast(topic: string, frame: Uint8Array): void {
+    this.#fanOut(topic, frame, undefined, undefined, undefined);
+  }
+
+  /**
+   * One broadcast to every peer matching `topic` but `from`: one tagged
+   * copy for our endpoints (tagged with `tag`, or with us as the origin when
+   * it enters our endpoints here) and one plain copy for C++ peers (Broker's
+   * broadcast: a nil receiver, never our tag). A received frame (`from`
+   * set) is copied with us as the sender; our own is sent as it is, and
+   * copied only when both kinds of peer want it. `command`: the payload of
+   * a command, relayed only if it decodes.
+   */
+  #fanOut(
+    topic: string,
+    frame: Uint8Array,
+    from: P | undefined,
+    tag: OriginTag | undefined,
+    command: Uint8Array | undefined,
+  ): void {
+    const forwarded = from !== undefined;
+    let tagged: Uint8Array | undefined, plain: Uint8Array | undefined;
+    let relayable: boolean | undefined = command === undefined ? true : undefined;
+    let plainToo = false;
+    if (!forwarded) {
+      this.#host.routes.forEachMatch(topic, (to) => {
+        if (!to.ours) plainToo = true;
+      });
+    }
+    this.#host.routes.forEachMatch(topic, (to) => {
+      if (to === from || to.state !== "peered") return;
+      if (!(relayable ??= isCommand(command!))) return;
+      if (to.ours) {
+        if (!tagged) {
+          tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
+          tagged = forwarded ? this.#frames.forward(frame) : plainToo ? copyToSlab(frame) : frame;
+          copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
+        }
+        this.#host.send(to, tagged);
+      } else {
+        plain ??= forwarded ? this.#frames.forward(frame, NIL_ENDPOINT_ID) : frame;
+        this.#host.send(to, plain);
+      }
+    });
+  }
+
+  #nextSeq(): number {
+    return this.#seq = (this.#seq + 1) >>> 0;
+  }
+}
+
+/**
+ * Whether a command payload decodes. Broker parses commands on arrival and
+ * drops those that do not (spec §13); our stores check what they receive,
+ * so only relayed commands are checked here.
+ */
+function isCommand(payload: Uint8Array): boolean {
+  try {
+    decodeCommand(payload);
+    return true;
+  } catch {
+    return false;
+  }
+}

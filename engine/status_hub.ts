@@ -1,0 +1,76 @@
+/**
+ * The one place an endpoint's status and error events go out: every part
+ * (listeners, dialer, connections, overflow, router) reports here, and each
+ * status subscriber gets its own bounded queue.
+ *
+ * @example
+ * ```ts
+ * import { StatusHub } from "./status_hub.ts";
+ * import { StatusCode, statusEvent } from "./status.ts";
+ * const hub = new StatusHub();
+ * const errorsOnly = hub.subscribe({ statuses: false });
+ * const all = hub.subscribe();
+ * hub.emit(statusEvent(StatusCode.peer_added, "handshake successful"));
+ * if (errorsOnly.length !== 0 || all.length !== 1) throw new Error("statuses go to `all` only");
+ * hub.close();
+ * ```
+ *
+ * @module
+ */
+import { BoundedQueue } from "./queue.ts";
+import type { StatusEvent } from "./status.ts";
+
+/** Default of {@linkcode StatusSubscriberOptions.queueSize}. */
+export const DEFAULT_STATUS_QUEUE_SIZE = 256;
+
+/** Options of `Endpoint.statusSubscriber`. */
+export interface StatusSubscriberOptions {
+  /**
+   * Whether status changes (peer_added, peer_lost, ...) come too; with
+   * `false`, only errors.
+   * @default {true}
+   */
+  statuses?: boolean;
+  /**
+   * Events held before the oldest is dropped (a status subscriber never
+   * slows the endpoint down).
+   * @default {256}
+   */
+  queueSize?: number;
+}
+
+/** Fans status events out to the endpoint's status subscribers. */
+export class StatusHub {
+  readonly #queues = new Set<{ q: BoundedQueue<StatusEvent>; statuses: boolean }>();
+
+  /** A new subscriber's queue; closing the queue unsubscribes it. */
+  subscribe(options: StatusSubscriberOptions = {}): BoundedQueue<StatusEvent> {
+    const entry = {
+      q: new BoundedQueue<StatusEvent>(
+        options.queueSize ?? DEFAULT_STATUS_QUEUE_SIZE,
+        "drop_oldest",
+      ),
+      statuses: options.statuses ?? true,
+    };
+    this.#queues.add(entry);
+    return entry.q;
+  }
+
+  /** Hands `event` to every subscriber that wants its kind. */
+  emit(event: StatusEvent): void {
+    for (const e of this.#queues) {
+      if (e.q.closed) {
+        this.#queues.delete(e);
+        continue;
+      }
+      if (event.kind === "status" && !e.statuses) continue;
+      e.q.push(event);
+    }
+  }
+
+  /** Ends every subscriber's queue (at shutdown). */
+  close(): void {
+    for (const e of this.#queues) e.q.close();
+    this.#queues.clear();
+  }
+}
