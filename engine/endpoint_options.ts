@@ -130,26 +130,6 @@ export interface PeerOptions {
   retry?: number;
 }
 
-/** A peer as `peers()` lists it. */
-export interface PeerDescription {
-  /** Its endpoint ID (UUID text), once known. */
-  id?: string;
-  /** Address we dialled, or the remote address of an incoming connection. */
-  host: string;
-  /** Port we dialled, or the remote port of an incoming connection. */
-  port: number;
-  /** `connecting` (dialling or in the handshake), `peered`, or `reconnecting` (waiting to redial). */
-  status: "connecting" | "peered" | "reconnecting";
-  /** Whether we dialled it. */
-  outbound: boolean;
-  /** Whether it is one of our endpoints, so broadcasts between us carry origin tags (exactly once in cycles). */
-  originTags: boolean;
-  /** Messages queued for it and not yet written to its socket. */
-  queuedMessages: number;
-  /** Bytes queued for it and not yet written to its socket. */
-  queuedBytes: number;
-}
-
 /** Every endpoint option but the ID, the recorder and TLS paths, with its default applied. */
 export type ResolvedEndpointOptions = Required<
   Omit<EndpointOptions, "id" | "recorder" | "ssl">
