@@ -69,7 +69,7 @@ async function ours(): Promise<number> {
   const port = await receiver.listen();
   const sub = receiver.subscribe("/bench", { queueSize: 1 << 16 });
   const sender = new Endpoint({ peerBufferSize: 8192 });
-  await sender.peer("127.0.0.1", port, { retry: 0 });
+  await sender.peer("127.0.0.1", port, { retryMs: 0 });
   await sender.awaitPeerSubscription("/bench");
   const msg = count(42n);
   let got = 0;

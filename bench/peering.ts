@@ -539,7 +539,7 @@ async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> 
   const a = new Endpoint(), b = new Endpoint();
   const sub = b.subscribe(topic, { queueSize: 4096 });
   const p = await b.listen("127.0.0.1", 0);
-  await a.peer("127.0.0.1", p, { retry: 0 });
+  await a.peer("127.0.0.1", p, { retryMs: 0 });
   await a.awaitPeerSubscription(topic);
   let n = 0;
   const consumer = drain(sub, (k) => n += k);
@@ -577,7 +577,7 @@ async function listeningReceiver(
 async function oursToOurs(w: Workload, tls = false): Promise<number> {
   const { rx, port: p, seconds } = await listeningReceiver(tls);
   const ep = new Endpoint(tls ? tlsOptions(TLS_DIR) : {});
-  await ep.peer("127.0.0.1", p, { retry: 0 });
+  await ep.peer("127.0.0.1", p, { retryMs: 0 });
   await ep.awaitPeerSubscription(BT_TOPIC);
   let done = false;
   rx.onLine((l) => done ||= l.startsWith("DONE"));
@@ -593,7 +593,7 @@ async function oursToCpp(w: Workload): Promise<number> {
   const srv = btServer(p);
   await srv.waitLine(/listening on/);
   const ep = new Endpoint();
-  await ep.peer("127.0.0.1", p, { retry: 0 });
+  await ep.peer("127.0.0.1", p, { retryMs: 0 });
   await ep.awaitPeerSubscription(BT_TOPIC);
   const until = Date.now() + (CFG.tputSec + 2.2) * 1000;
   await publishLoop(ep, BT_TOPIC, w, () => Date.now() > until);
@@ -764,7 +764,7 @@ async function routing(k: number, layout: "distinct" | "covered"): Promise<Routi
   const others = Array.from({ length: k - 1 }, (_, i) => `/route/p${i}/`);
   const sink = b.subscribe(others, { queueSize: 1, overflowPolicy: "drop_newest" });
   const p = await b.listen("127.0.0.1", 0);
-  await a.peer("127.0.0.1", p, { retry: 0 });
+  await a.peer("127.0.0.1", p, { retryMs: 0 });
   await a.awaitPeerSubscription(topic, 600_000);
   const setupMs = performance.now() - t0;
   let n = 0;
@@ -837,8 +837,8 @@ async function oursOverload(
   ]);
   const p = Number((await rx.waitLine(/^READY (\d+)/))[1]);
   const ep = new Endpoint({ overflowPolicy: policy });
-  const errors = ep.statusSubscriber(false);
-  await ep.peer("127.0.0.1", p, { retry: 0 });
+  const errors = ep.statusSubscriber({ statuses: false });
+  await ep.peer("127.0.0.1", p, { retryMs: 0 });
   await ep.awaitPeerSubscription(BT_TOPIC);
   let done = false, cut = "";
   rx.onLine((l) => done ||= l.startsWith("DONE"));

@@ -126,7 +126,7 @@ export async function runReceiver(o: ReceiverOptions): Promise<number> {
   const sub = ep.subscribe(o.topics, { queueSize: o.queueSize });
   let port = 0;
   if (o.listen !== undefined) port = await ep.listen("127.0.0.1", o.listen);
-  else await ep.peer(o.peer!.host, o.peer!.port, { retry: 0 });
+  else await ep.peer(o.peer!.host, o.peer!.port, { retryMs: 0 });
   say(`READY ${port}`);
 
   const firstMsg = await sub.get(o.waitMs);

@@ -199,7 +199,7 @@ async function benchClone(cfg: Config, master: Store, clone: Store, rows: Row[])
 async function runConfig(cfg: Config, dir: string, rows: Row[]): Promise<void> {
   const a = new Endpoint(), b = new Endpoint();
   const port = await a.listen("127.0.0.1", 0);
-  await b.peer("127.0.0.1", port, { retry: 0 });
+  await b.peer("127.0.0.1", port, { retryMs: 0 });
   const m1 = a.attachMaster(`bench-m-${seq}`, cfg.backend(dir));
   const m2 = a.attachMaster(`bench-c-${seq}`, cfg.backend(dir));
   const clone = b.attachClone(m2.name);

@@ -53,7 +53,7 @@ async function outbound(clients: number): Promise<number> {
     ),
   );
   const peer = new Endpoint({ peerBufferSize: 1 << 16 });
-  await peer.peer("127.0.0.1", port, { retry: 0 });
+  await peer.peer("127.0.0.1", port, { retryMs: 0 });
   await peer.awaitPeerSubscription("/ws/out");
   const per = Math.ceil(N / clients);
   const t0 = performance.now();

@@ -243,7 +243,7 @@ export async function send(ep: Endpoint, shape: 1 | 2 | 3, n: number, rate = 0):
 async function connectPublisher(ep: Endpoint, ports: readonly number[]): Promise<void> {
   // Subscribers subscribe before they listen, so each handshake carries the
   // filter and every peer is known to want /bench once `peer` resolves.
-  for (const port of ports) await ep.peer("127.0.0.1", port, { retry: 0 });
+  for (const port of ports) await ep.peer("127.0.0.1", port, { retryMs: 0 });
   await ep.awaitPeerSubscription("/bench");
 }
 

@@ -239,7 +239,7 @@ export class NodeRunner {
       this.#verbose(`${n.name} starts peering to ${hostPort(peer)} (${peer.name})`);
       for (let attempt = 1;; attempt++) {
         try {
-          await this.endpoint.peer(peer.id.host!, peer.id.port!, { retry: 0 });
+          await this.endpoint.peer(peer.id.host!, peer.id.port!, { retryMs: 0 });
           this.#verbose(`${n.name} successfully peered to ${peer.id.text} (${peer.name})`);
           break;
         } catch (e) {

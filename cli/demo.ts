@@ -38,13 +38,13 @@ function connRecord(i: number): Data {
 
 const sensor = new Endpoint();
 const manager = new Endpoint();
-const statuses = manager.statusSubscriber(true);
+const statuses = manager.statusSubscriber();
 const listenPort = await manager.listen("127.0.0.1", 0);
 console.log(`manager ${manager.id} listens on 127.0.0.1:${listenPort}`);
 const events = manager.subscribe("/zeek/events/");
 const replies = sensor.subscribe("/zeek/replies/");
 
-await sensor.peer("127.0.0.1", listenPort, { retry: 0 });
+await sensor.peer("127.0.0.1", listenPort, { retryMs: 0 });
 console.log(
   `sensor  ${sensor.id} peered; manager saw ${(await statuses.get(1000))?.codeName}, ` +
     `${(await statuses.get(1000))?.codeName}`,

@@ -153,7 +153,7 @@ export async function runNode(
   const stores: NodeStore[] = [];
   try {
     if (p.verboseEnabled) {
-      const events = ep.statusSubscriber(true);
+      const events = ep.statusSubscriber();
       statusTask = (async () => {
         for await (const ev of events) p.verbose(formatStatusEvent(ev));
       })();
@@ -195,7 +195,7 @@ export async function runNode(
       peered.push(peer);
       p.verbose(`connect to ${peer.host} on port ${peer.port ?? 0} ...`);
       try {
-        await ep.peer(peer.host, peer.port ?? 0, { retry: 0 });
+        await ep.peer(peer.host, peer.port ?? 0, { retryMs: 0 });
       } catch {
         p.err(`unable to connect to <${peer.text}>`);
       }

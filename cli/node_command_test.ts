@@ -135,8 +135,8 @@ class FakeHost extends FakeEndpoint implements NodeHost {
     return this.failListen ? Promise.reject(new Error("address in use")) : Promise.resolve(port);
   }
 
-  peer(host: string, port: number, options?: { retry?: number }): Promise<void> {
-    this.calls.push(`peer ${host} ${port} retry=${options?.retry}`);
+  peer(host: string, port: number, options?: { retryMs?: number }): Promise<void> {
+    this.calls.push(`peer ${host} ${port} retryMs=${options?.retryMs}`);
     if (this.failPeers.has(`${host}:${port}`)) return Promise.reject(new Error("refused"));
     return Promise.resolve();
   }
@@ -781,9 +781,9 @@ Deno.test("runNode: listen, peers, mode, disconnect lines, shutdown", async () =
   assert.equal(await runNode(opts, c.printer, () => host), 0);
   assert.deepEqual(host.calls, [
     "listen 0.0.0.0 29001",
-    "peer 10.0.0.1 1 retry=0",
-    "peer 10.0.0.2 2 retry=0",
-    "peer localhost 4 retry=0",
+    "peer 10.0.0.1 1 retryMs=0",
+    "peer 10.0.0.2 2 retryMs=0",
+    "peer localhost 4 retryMs=0",
     "shutdown",
   ]);
   const lines = c.lines();
@@ -832,7 +832,7 @@ Deno.test("runNode: stores attach after listen and before peering, once per name
     "master kv",
     "master b",
     "clone c",
-    "peer 10.0.0.1 1 retry=0",
+    "peer 10.0.0.1 1 retryMs=0",
     "shutdown",
     "close master kv",
     "close master b",
@@ -980,7 +980,7 @@ Deno.test({
     // Stop our pong through a second endpoint, as a test harness would.
     const stopper = new Endpoint({ disableSsl: true });
     try {
-      await stopper.peer("127.0.0.1", port, { retry: 0 });
+      await stopper.peer("127.0.0.1", port, { retryMs: 0 });
       let finished = false;
       pong.then(() => finished = true);
       while (!finished) {
@@ -1259,7 +1259,7 @@ async function masterAndCloneNodes(
   try {
     await waitForPort(port, 20_000);
     // Our own clone, peered straight to the master node, writes into its master.
-    await ep.peer("127.0.0.1", port, { retry: 0 });
+    await ep.peer("127.0.0.1", port, { retryMs: 0 });
     const writer = ep.attachClone("kv", { requestTimeout: 10_000 });
     await writer.put(str("pre"), count(41n));
     await waitUntil(async () => await writer.exists(str("pre")), 10_000);
@@ -1709,7 +1709,7 @@ Deno.test("broker node: Broker's options run: --address, --ttl, --disable-forwar
     ws.send('["/w"]');
     await ack;
     assert.match(messages[0], /"type":"ack"/);
-    await ep.peer("127.0.0.1", port, { retry: 0 });
+    await ep.peer("127.0.0.1", port, { retryMs: 0 });
     await ep.awaitPeerSubscription("/w");
     await waitUntil(() => {
       ep.publish("/w", str("hello"));

@@ -138,9 +138,9 @@ export interface NodeHost extends NodeEndpoint {
   /** Accepts peers on host:port. */
   listen(host: string, port: number): Promise<number>;
   /** Dials a peer. */
-  peer(host: string, port: number, options?: { retry?: number }): Promise<void>;
+  peer(host: string, port: number, options?: { retryMs?: number }): Promise<void>;
   /** Status and error events. */
-  statusSubscriber(includeStatuses: boolean): AsyncIterable<NodeStatusEvent>;
+  statusSubscriber(options?: { statuses?: boolean }): AsyncIterable<NodeStatusEvent>;
   /** Serves Broker's WebSocket API on host:port (Broker's `broker.web-socket.*`). */
   listenWebSocket?(host: string, port: number, options?: { bufferSize?: number }): Promise<unknown>;
   /** Attaches a master with the in-memory backend (may throw a `BrokerError`). */

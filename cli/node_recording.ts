@@ -131,7 +131,7 @@ export class RecordingDirectory {
     Deno.writeTextFileSync(`${this.#dir}/id.txt`, `${ep.id}\n`);
     Deno.writeTextFileSync(`${this.#dir}/peers.txt`, "");
     Deno.writeTextFileSync(`${this.#dir}/topics.txt`, this.#topics);
-    const events = ep.statusSubscriber(true);
+    const events = ep.statusSubscriber();
     this.#peers = (async () => {
       for await (const ev of events) {
         if (ev.kind === "status" && ev.code === StatusCode.peer_added && ev.peer?.id) {

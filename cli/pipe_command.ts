@@ -340,7 +340,7 @@ export async function runPipe(
     err(`broker pipe: ${e instanceof Error ? e.message : e}`);
     return 1;
   }
-  const statuses = ep.statusSubscriber(true);
+  const statuses = ep.statusSubscriber();
   const statusTask = (async () => {
     for await (const s of statuses) {
       err(`*** ${s.kind === "status" ? s.codeName : `error(${s.codeName})`}: ${s.message}`);
@@ -350,7 +350,7 @@ export async function runPipe(
     if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
     for (const p of o.peers) {
       try {
-        await ep.peer(p.host, p.port, { retry: 0 });
+        await ep.peer(p.host, p.port, { retryMs: 0 });
       } catch {
         err(`*** unable to connect to ${p.host}:${p.port}`);
         return 1;

@@ -186,7 +186,7 @@ export function registerRecordCommand(
       try {
         const sub = topics.length ? ep.subscribe(topics) : undefined;
         if (localPort !== undefined) await ep.listen(address, localPort);
-        for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
+        for (const p of peers) await ep.peer(p.host, p.port, { retryMs: 0 });
         if (durationMs !== undefined) timer = setTimeout(stop, durationMs);
         (async () => {
           if (!sub) return;

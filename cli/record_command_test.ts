@@ -14,7 +14,7 @@ Deno.test("record, then replay: the same messages arrive, in order", async () =>
   try {
     const port = await recorder.listen();
     const sub = recorder.subscribe("/rec");
-    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.peer("127.0.0.1", port, { retryMs: 0 });
     await source.awaitPeerSubscription("/rec");
     for (const v of values) source.publish("/rec/x", v);
     for (let i = 0; i < values.length; i++) assert.ok(await sub.get(2000));
@@ -32,7 +32,7 @@ Deno.test("record, then replay: the same messages arrive, in order", async () =>
     try {
       const p = await a.listen();
       const replayed = a.subscribe("/rec");
-      await b.peer("127.0.0.1", p, { retry: 0 });
+      await b.peer("127.0.0.1", p, { retryMs: 0 });
       await b.awaitPeerSubscription("/rec");
       const summary = await replayCapture(b, entries);
       assert.equal(summary.messages, 3);
@@ -101,7 +101,7 @@ Deno.test("broker record, then broker replay, from the command line", async () =
     }).spawn();
     for (let i = 0;; i++) {
       try {
-        await source.peer("127.0.0.1", port, { retry: 0 });
+        await source.peer("127.0.0.1", port, { retryMs: 0 });
         break;
       } catch (e) {
         if (i > 100) throw e;

@@ -433,7 +433,7 @@ counted (Broker would drop them).`,
         return;
       }
       try {
-        for (const p of peers) await ep.peer(p.host, p.port, { retry: 0 });
+        for (const p of peers) await ep.peer(p.host, p.port, { retryMs: 0 });
         // Publish only once someone listens to the recorded topics (all at
         // once, so one silent topic costs the timeout once).
         const topics = file ? file.topics : [

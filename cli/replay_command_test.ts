@@ -13,7 +13,7 @@ Deno.test("replaying mars.dat publishes its 1000 messages, with the recorded sha
   try {
     const port = await sink.listen();
     const sub = sink.subscribe("/benchmark/events", { queueSize: 2000 });
-    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.peer("127.0.0.1", port, { retryMs: 0 });
     await source.awaitPeerSubscription("/benchmark/events");
     const summary = await replayGeneratorFile(source, file);
     assert.equal(summary.messages, 1000);
@@ -134,7 +134,7 @@ Deno.test("replaying a pcap of Broker traffic publishes its data messages", asyn
   try {
     const port = await sink.listen();
     const sub = sink.subscribe("/", { queueSize: 4096 });
-    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.peer("127.0.0.1", port, { retryMs: 0 });
     await source.awaitPeerSubscription("/bench/ping");
     const summary = await replayCapture(source, entries, { direction: "both" });
     assert.equal(summary.messages, data.length);
@@ -161,7 +161,7 @@ Deno.test("replaying a recording with store command entries sends them as comman
     const port = await sink.listen();
     sink.commandBus.onCommands(master, (m) => got.push(m.topic));
     const sub = sink.subscribe("zeek/logs/", { queueSize: 2000 });
-    await source.peer("127.0.0.1", port, { retry: 0 });
+    await source.peer("127.0.0.1", port, { retryMs: 0 });
     await source.awaitPeerSubscription(master);
     await source.awaitPeerSubscription("zeek/logs/Conn::LOG");
     const summary = await replayGeneratorFile(source, file);
@@ -224,7 +224,7 @@ Deno.test("broker replay: says why nothing was replayed, exits 1 unless --allow-
     const b = new Endpoint();
     const bport = await b.listen();
     const bsub = b.subscribe("/d");
-    await a.peer("127.0.0.1", bport, { retry: 0 });
+    await a.peer("127.0.0.1", bport, { retryMs: 0 });
     await a.awaitPeerSubscription("/d");
     a.publish("/d", str("x"));
     await bsub.get(2000);

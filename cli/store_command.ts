@@ -1085,7 +1085,7 @@ export function registerStoreCommand(
         : ["SIGINT", "SIGTERM"];
       const onSignal = () => abort.abort();
       try {
-        for (const p of plan.peers) await ep.peer(p.host, p.port, { retry: 0 });
+        for (const p of plan.peers) await ep.peer(p.host, p.port, { retryMs: 0 });
         const s = ep.attachClone(store, { requestTimeout: plan.timeoutMs });
         if (op === "watch") {
           for (const sig of signals) Deno.addSignalListener(sig, onSignal);

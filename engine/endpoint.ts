@@ -13,7 +13,7 @@ import { type Data, type DecodeOptions, encode, validate } from "./data/mod.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import {
   CONNECT_TIMEOUT_MS,
-  DEFAULT_RETRY_SECONDS,
+  DEFAULT_RETRY_MS,
   type EndpointOptions,
   type PeerOptions,
   type PublishOptions,
@@ -33,7 +33,7 @@ import { Router } from "./routing/router.ts";
 import { Publisher, type PublisherOptions } from "./publisher.ts";
 import type { BoundedQueue } from "./queue.ts";
 import { errorEvent, type StatusEvent } from "./status.ts";
-import { StatusHub } from "./status_hub.ts";
+import { StatusHub, type StatusSubscriberOptions } from "./status_hub.ts";
 import { Subscriber, type SubscriberOptions } from "./subscriber.ts";
 import { Acceptor } from "./transport/acceptor.ts";
 import { Dialer } from "./transport/dialer.ts";
@@ -49,10 +49,16 @@ import type { MasterOptions } from "./store/master.ts";
 import type { Store } from "./store/store.ts";
 import { StoreRegistry } from "./store/store_registry.ts";
 
+export { DEFAULT_STATUS_QUEUE_SIZE, type StatusSubscriberOptions } from "./status_hub.ts";
 export {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_OVERFLOW_POLICY,
   DEFAULT_PEER_BUFFER_BYTES,
+  DEFAULT_PEER_BUFFER_SIZE,
+  DEFAULT_RETRY_MS,
+  DEFAULT_UNPEER_TIMEOUT_MS,
   type EndpointOptions,
   type PeerOptions,
   type PublishOptions,
@@ -164,8 +170,8 @@ export class Endpoint {
     this.#driver = new ConnectionDriver({
       id: this.#id,
       maxHandshakeFrameSize: opts.maxHandshakeFrameSize,
-      handshakeTimeoutMs: opts.handshakeTimeout,
-      unpeerTimeoutMs: opts.unpeerTimeout,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs,
+      unpeerTimeoutMs: opts.unpeerTimeoutMs,
       table,
       local: this.#local,
       dialer: this.#dialer,
@@ -178,7 +184,7 @@ export class Endpoint {
     });
     this.#acceptor = new Acceptor({
       tls: this.#tls,
-      tlsHandshakeTimeoutMs: opts.handshakeTimeout,
+      tlsHandshakeTimeoutMs: opts.handshakeTimeoutMs,
       maxPendingHandshakes: opts.maxPendingHandshakes,
       running,
       pendingHandshakes: () => this.#driver.pendingAccepted,
@@ -217,12 +223,12 @@ export class Endpoint {
   /**
    * Peers with the endpoint at `host:port`: resolves once the handshake is
    * done, rejects with `peer_unavailable` when the attempt fails (as Broker's
-   * blocking `peer`). With `retry` > 0 (default 10 s, as Broker) the endpoint
+   * blocking `peer`). With `retryMs` > 0 (default 10 s, as Broker) the endpoint
    * keeps re-dialling a failed or lost peering in the background until `unpeer`.
    */
   peer(host: string, port: number, options: PeerOptions = {}): Promise<void> {
     this.#assertRunning();
-    return this.#dialer.peer(host, port, (options.retry ?? DEFAULT_RETRY_SECONDS) * 1000);
+    return this.#dialer.peer(host, port, options.retryMs ?? DEFAULT_RETRY_MS);
   }
 
   /** Like `peer`, without waiting; failures show up on status subscribers. */
@@ -391,10 +397,10 @@ export class Endpoint {
 
   /**
    * Status and error events (peer_added, peer_lost, ... and errors with
-   * Broker's codes). With `includeStatuses` false, only errors.
+   * Broker's codes). With `statuses: false`, only errors.
    */
-  statusSubscriber(includeStatuses = true, queueSize = 256): BoundedQueue<StatusEvent> {
-    return this.#statuses.subscribe({ statuses: includeStatuses, queueSize });
+  statusSubscriber(options?: StatusSubscriberOptions): BoundedQueue<StatusEvent> {
+    return this.#statuses.subscribe(options);
   }
 
   // ---------------------------------------------------------------- WebSocket
@@ -421,7 +427,7 @@ export class Endpoint {
       },
       host,
       port,
-      { handshakeTimeoutMs: this.#opts.handshakeTimeout, ...options },
+      { handshakeTimeoutMs: this.#opts.handshakeTimeoutMs, ...options },
     );
     this.#webSockets.push(server);
     await server.ready;

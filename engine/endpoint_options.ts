@@ -25,7 +25,7 @@ export { DEFAULT_TTL };
 export const DEFAULT_PEER_BUFFER_SIZE = 2048;
 /** Default of `overflowPolicy`: Broker's. */
 export const DEFAULT_OVERFLOW_POLICY = "disconnect";
-/** Default of `handshakeTimeout`, ms (Broker has none). */
+/** Default of `handshakeTimeoutMs` (Broker has none). */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default of `maxPendingHandshakes`. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
@@ -33,14 +33,17 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
 export const DEFAULT_MAX_HANDSHAKE_FRAME_SIZE = 256 * 1024;
 /** Default of `peerBufferBytes`. */
 export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
-/** Default of `unpeerTimeout`, ms: Broker's. */
+/** Default of `unpeerTimeoutMs`: Broker's 3 s. */
 export const DEFAULT_UNPEER_TIMEOUT_MS = 3000;
-/** Default of `PeerOptions.retry`, s: Broker's. */
-export const DEFAULT_RETRY_SECONDS = 10;
+/** Default of `PeerOptions.retryMs`: Broker's 10 s. */
+export const DEFAULT_RETRY_MS = 10_000;
 /** Time allowed to open a socket to a peer (and complete TLS), ms. */
 export const CONNECT_TIMEOUT_MS = 1000;
 
-/** Options of an endpoint, named after Broker's configuration keys. */
+/**
+ * Options of an endpoint, named after Broker's configuration keys; times
+ * are in milliseconds and say so (`…Ms`), sizes in messages or bytes.
+ */
 export interface EndpointOptions {
   /**
    * Endpoint ID as UUID text; random when absent (a UUID v5 like CAF's,
@@ -50,8 +53,9 @@ export interface EndpointOptions {
    */
   id?: string;
   /**
-   * Broker's `disable-ssl`. Default `true` here (Broker's default is SSL on).
+   * Broker's `disable-ssl`, `true` here (Broker's default is SSL on).
    * With `false`, peerings use TLS with the certificates in `ssl`.
+   * @default {true}
    */
   disableSsl?: boolean;
   /**
@@ -63,22 +67,33 @@ export interface EndpointOptions {
    * client's, signed by `cafile`/`capath`.
    */
   ssl?: SslOptions;
-  /** Broker's `ttl`: written into every envelope (Broker never decrements it). Default 16. */
+  /**
+   * Broker's `ttl`: written into every envelope (Broker never decrements it).
+   * @default {16}
+   */
   ttl?: number;
-  /** Messages queued per peer before `overflowPolicy` applies. Default 2048, as Broker. */
+  /**
+   * Messages queued per peer before `overflowPolicy` applies, as Broker.
+   * @default {2048}
+   */
   peerBufferSize?: number;
-  /** What a full peer buffer does: Broker's `disconnect` (default), `drop_newest`, `drop_oldest`. */
+  /**
+   * What a full peer buffer does: Broker's `disconnect`, `drop_newest`, `drop_oldest`.
+   * @default {"disconnect"}
+   */
   overflowPolicy?: "disconnect" | "drop_newest" | "drop_oldest";
   /**
-   * Handshake timeout in ms (Broker has none: a silent peer holds its slot
-   * forever). Default 10 s. Over TLS, the TLS handshake gets this long too,
-   * then Broker's handshake does.
+   * Handshake timeout (Broker has none: a silent peer holds its slot
+   * forever). Over TLS, the TLS handshake gets this long too, then Broker's
+   * handshake does.
+   * @default {10_000}
    */
-  handshakeTimeout?: number;
+  handshakeTimeoutMs?: number;
   /**
    * Accepted connections allowed at once in their handshakes (TLS or
    * Broker's), before they are known peers. Beyond it a new connection is
-   * closed at once and reported as a `peer_unavailable` error. Default 256.
+   * closed at once and reported as a `peer_unavailable` error.
+   * @default {256}
    */
   maxPendingHandshakes?: number;
   /**
@@ -86,26 +101,35 @@ export interface EndpointOptions {
    * done, in bytes: room for a hello and a subscription list of thousands of
    * topics. Larger ones close the connection (`invalid_message`). Frames
    * from peers we dial, and every frame after the handshake, may be up to
-   * 64 MiB. Default 256 KiB.
+   * 64 MiB.
+   * @default {262_144}
    */
   maxHandshakeFrameSize?: number;
   /**
    * Bytes queued per peer before `overflowPolicy` applies (besides the
-   * `peerBufferSize` message count). Default 64 MiB; a single larger
-   * message is still sent when the queue is empty.
+   * `peerBufferSize` message count); a single larger message is still sent
+   * when the queue is empty.
+   * @default {67_108_864}
    */
   peerBufferBytes?: number;
   /**
    * Decode budget: most values (containers and elements, every level) one
    * received data message may hold. Over it the message is dropped with a
-   * `deserialization_failed` error status before anything is built. Default
-   * 1,048,576 (`DEFAULT_MAX_VALUES`; Broker has no limit).
+   * `deserialization_failed` error status before anything is built
+   * (`DEFAULT_MAX_VALUES`; Broker has no limit).
+   * @default {1_048_576}
    */
   maxValues?: number;
-  /** Broker's `disable-forwarding`: never relay other endpoints' messages. */
+  /**
+   * Broker's `disable-forwarding`: never relay other endpoints' messages.
+   * @default {false}
+   */
   disableForwarding?: boolean;
-  /** Time allowed for the BYE ping/pong when unpeering, in ms. Default 3 s, as Broker. */
-  unpeerTimeout?: number;
+  /**
+   * Time allowed for the BYE ping/pong when unpeering, as Broker.
+   * @default {3000}
+   */
+  unpeerTimeoutMs?: number;
   /**
    * Sees every frame sent and received (without its length prefix), e.g. to
    * write a capture file. The frame is only valid during the call.
@@ -118,6 +142,7 @@ export interface PublishOptions {
   /**
    * Also deliver to this endpoint's own subscribers (Broker does not; the
    * WebSocket API does it for messages from its clients).
+   * @default {false}
    */
   local?: boolean;
   /** With `local`: a subscriber that must not get it (the client that sent it). */
@@ -126,8 +151,12 @@ export interface PublishOptions {
 
 /** Options of `peer`. */
 export interface PeerOptions {
-  /** Seconds between reconnection attempts; 0 disables retrying. Default 10, as Broker. */
-  retry?: number;
+  /**
+   * Pause between reconnection attempts (Broker's `retry`, 10 s); 0
+   * disables retrying.
+   * @default {10_000}
+   */
+  retryMs?: number;
 }
 
 /** Every endpoint option but the ID, the recorder and TLS paths, with its default applied. */
@@ -146,18 +175,18 @@ export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpoi
     ttl: options.ttl ?? DEFAULT_TTL,
     peerBufferSize: options.peerBufferSize ?? DEFAULT_PEER_BUFFER_SIZE,
     overflowPolicy: options.overflowPolicy ?? DEFAULT_OVERFLOW_POLICY,
-    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     maxPendingHandshakes: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
     maxHandshakeFrameSize: options.maxHandshakeFrameSize ?? DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
     peerBufferBytes: options.peerBufferBytes ?? DEFAULT_PEER_BUFFER_BYTES,
     maxValues: options.maxValues ?? DEFAULT_MAX_VALUES,
     disableForwarding: options.disableForwarding ?? false,
-    unpeerTimeout: options.unpeerTimeout ?? DEFAULT_UNPEER_TIMEOUT_MS,
+    unpeerTimeoutMs: options.unpeerTimeoutMs ?? DEFAULT_UNPEER_TIMEOUT_MS,
   };
   for (
     const k of [
       "peerBufferSize",
-      "handshakeTimeout",
+      "handshakeTimeoutMs",
       "maxPendingHandshakes",
       "maxHandshakeFrameSize",
       "peerBufferBytes",

@@ -45,7 +45,7 @@ export interface SoakOptions {
   rssMb: number;
   /** RSS bound of the C++ tools, MiB. */
   cxxRssMb: number;
-  /** `handshakeTimeout` of our soak endpoints, ms (the library default is 10 s). */
+  /** `handshakeTimeoutMs` of our soak endpoints, ms (the library default is 10 s). */
   handshakeTimeoutMs: number;
   /** Slack on top of a close deadline before it counts as missed, ms. */
   slackMs: number;
@@ -67,7 +67,7 @@ const USAGE = `usage: deno task soak [-- options]
   --seed N             seed of the chaos loop (default: random, printed)
   --rss-mb N           RSS bound of our processes, MiB (default ${OUR_RSS_BOUND_MB})
   --cxx-rss-mb N       RSS bound of the C++ tools, MiB (default ${CXX_RSS_BOUND_MB})
-  --handshake-timeout MS  handshakeTimeout of our endpoints (default 2000)
+  --handshake-timeout MS  handshakeTimeoutMs of our endpoints (default 2000)
   --slack MS           slack on close deadlines (default 3000)
   --rate N             ticks per second per publisher (default 50)
   --store-rate N       putUnique calls per second (default 50)

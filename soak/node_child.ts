@@ -31,7 +31,7 @@ const MAX_PER_ROUND = 50;
 const BURST_CHUNK = 50;
 
 const ep = new Endpoint({
-  handshakeTimeout: config.handshakeTimeout,
+  handshakeTimeoutMs: config.handshakeTimeoutMs,
   disableSsl: !config.tls,
   ssl: config.tls,
 });
@@ -47,7 +47,9 @@ const consuming = (async () => {
   }
 })();
 
-for (const port of config.peers) ep.peerNoWait("127.0.0.1", port, { retry: config.retrySeconds });
+for (const port of config.peers) {
+  ep.peerNoWait("127.0.0.1", port, { retryMs: config.retrySeconds * 1000 });
+}
 emit({ ev: "ready", port: config.port, wsPort: config.wsPort });
 
 const topic = SOAK_TOPIC_PREFIX + config.name;

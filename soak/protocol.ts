@@ -23,8 +23,8 @@ export interface NodeChildConfig {
   peers: number[];
   /** Seconds between re-dials. */
   retrySeconds: number;
-  /** The endpoint's `handshakeTimeout` in ms. */
-  handshakeTimeout: number;
+  /** The endpoint's `handshakeTimeoutMs` in ms. */
+  handshakeTimeoutMs: number;
   /** Ticks per second (0: publish nothing). */
   rate: number;
   /** PEM paths for TLS; plain TCP without them. */
@@ -45,8 +45,8 @@ export interface StoreChildConfig {
   port: number;
   /** Master: the SQLite file. */
   path?: string;
-  /** The endpoint's `handshakeTimeout` in ms. */
-  handshakeTimeout: number;
+  /** The endpoint's `handshakeTimeoutMs` in ms. */
+  handshakeTimeoutMs: number;
   /** Clone: `putUnique` calls per second. */
   rate: number;
   /** Clone: most `putUnique` calls waiting for the master at once. */

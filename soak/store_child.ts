@@ -52,7 +52,7 @@ async function dump(store: Store): Promise<void> {
   emit({ ev: "dump", keys: lines.map(([k]) => k), digest, size: lines.length });
 }
 
-const ep = new Endpoint({ handshakeTimeout: config.handshakeTimeout });
+const ep = new Endpoint({ handshakeTimeoutMs: config.handshakeTimeoutMs });
 
 if (config.role === "master") {
   // Attach before listening, so the first clone to peer finds the master there.
@@ -70,7 +70,7 @@ if (config.role === "master") {
   await stop();
 } else {
   const kv = ep.attachClone(STORE, { requestTimeout: config.requestTimeout });
-  ep.peerNoWait("127.0.0.1", config.port, { retry: 0.5 });
+  ep.peerNoWait("127.0.0.1", config.port, { retryMs: 500 });
   emit({ ev: "ready", port: config.port });
 
   const stats: CloneStatsEvent = {

@@ -96,7 +96,7 @@ export function buildTopology(
     name: string,
     cfg: Omit<
       NodeChildConfig,
-      "name" | "incarnation" | "deadline" | "handshakeTimeout" | "retrySeconds"
+      "name" | "incarnation" | "deadline" | "handshakeTimeoutMs" | "retrySeconds"
     >,
   ): ProcessSpec => ({
     name,
@@ -117,7 +117,7 @@ export function buildTopology(
             name,
             incarnation,
             deadline: childDeadline,
-            handshakeTimeout: hs,
+            handshakeTimeoutMs: hs,
             retrySeconds: RETRY_SECONDS,
             ...cfg,
           } satisfies NodeChildConfig,
@@ -147,7 +147,7 @@ export function buildTopology(
             incarnation,
             port: port.sm,
             path: `${dir}/kv.sqlite`,
-            handshakeTimeout: hs,
+            handshakeTimeoutMs: hs,
             rate: opts.storeRate,
             maxInFlight: 64,
             requestTimeout: 5000,

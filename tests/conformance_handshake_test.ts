@@ -110,7 +110,7 @@ for (const kind of KINDS) {
       if (kind === "ours") {
         ep = new Endpoint({ id: NODE_ID });
         ep.subscribe("/t");
-        ep.peer("127.0.0.1", l.port, { retry: 0 }).catch(() => {});
+        ep.peer("127.0.0.1", l.port, { retryMs: 0 }).catch(() => {});
       } else {
         proc = new RefProcess("broker-node", [
           "--disable-ssl",

@@ -119,10 +119,10 @@ for (const kind of KINDS) {
 const RAW_ID = "00000000-0000-4000-8000-000000000001";
 
 async function byeScript(answer: boolean): Promise<number> {
-  const ep = new Endpoint({ unpeerTimeout: 400 });
+  const ep = new Endpoint({ unpeerTimeoutMs: 400 });
   const l = new RawListener();
   try {
-    const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+    const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
     peered.catch(() => {}); // awaited below; a failed handshake fails there
     const c = await l.accept();
     try {

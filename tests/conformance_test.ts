@@ -278,7 +278,7 @@ async function dialledScript(rawId: string): Promise<void> {
   ep.subscribe("/test");
   const l = new RawListener();
   try {
-    const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+    const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
     const c = await l.accept();
     try {
       const epId = await expectWithId(c, "06", "01 01", "hello");
@@ -321,7 +321,7 @@ Deno.test("topics with <$> inside are ordinary: subscribe, routing updates, publ
   const a = new Endpoint(), b = new Endpoint();
   try {
     const port = await a.listen();
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     // Subscribed after the handshake: it reaches `a` in a routing update.
     const sub = b.subscribe("zeek/known/hosts/<$>/data/");
     await a.awaitPeerSubscription(KNOWN_HOSTS, 5000);
@@ -449,8 +449,8 @@ Deno.test("in a mixed line (ours - ours - C++), the C++ peer gets only plain Bro
   try {
     await waitForPort(rPort);
     const aPort = await a.listen();
-    await b.peer("127.0.0.1", aPort, { retry: 0 });
-    await a.peer("127.0.0.1", rPort, { retry: 0 });
+    await b.peer("127.0.0.1", aPort, { retryMs: 0 });
+    await a.peer("127.0.0.1", rPort, { retryMs: 0 });
     // As in Broker, a relay forwards only what its own filter takes in: both subscribe.
     a.subscribe("/mix");
     b.subscribe("/mix");

@@ -46,7 +46,7 @@ const EVERY_TYPE: Data[] = [
 ];
 
 async function withEndpoints(n: number, fn: (eps: Endpoint[]) => Promise<void>) {
-  const eps = Array.from({ length: n }, () => new Endpoint({ handshakeTimeout: 2000 }));
+  const eps = Array.from({ length: n }, () => new Endpoint({ handshakeTimeoutMs: 2000 }));
   try {
     await fn(eps);
   } finally {
@@ -59,7 +59,7 @@ Deno.test("two endpoints peer and exchange every data type both ways", async () 
     const port = await a.listen("127.0.0.1", 0);
     const subA = a.subscribe(["/t/"]);
     const subB = b.subscribe("/t/");
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/t/x");
     await a.awaitPeerSubscription("/t/x");
     for (const v of EVERY_TYPE) {
@@ -83,7 +83,7 @@ Deno.test("two endpoints peer and exchange every data type both ways", async () 
 Deno.test("prefix matching, late subscriptions (routing_update) and no local echo", async () => {
   await withEndpoints(2, async ([a, b]) => {
     const port = await a.listen();
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     const late = a.subscribe("/zeek/ev");
     await b.awaitPeerSubscription("/zeek/event/x");
     const own = b.subscribe("/zeek/");
@@ -102,8 +102,8 @@ Deno.test("a chain a - b - c forwards through the middle, sender rewritten", asy
     const pb = await b.listen();
     const subC = c.subscribe("/chain");
     const subA = a.subscribe("/chain");
-    await a.peer("127.0.0.1", pb, { retry: 0 });
-    await c.peer("127.0.0.1", pb, { retry: 0 });
+    await a.peer("127.0.0.1", pb, { retryMs: 0 });
+    await c.peer("127.0.0.1", pb, { retryMs: 0 });
     // b relays what its peers want only if b itself subscribes (Broker: filters are one hop).
     const subB = b.subscribe("/chain");
     await a.awaitPeerSubscription("/chain");
@@ -119,9 +119,9 @@ Deno.test("a chain a - b - c forwards through the middle, sender rewritten", asy
 Deno.test("statuses: peer_added, then peer_removed on unpeer and peer_lost on a drop", async () => {
   await withEndpoints(3, async ([a, b, c]) => {
     const port = await a.listen();
-    const statusA = a.statusSubscriber(true);
-    const statusB = b.statusSubscriber(true);
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    const statusA = a.statusSubscriber();
+    const statusB = b.statusSubscriber();
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     const codes = async (q: typeof statusA, n: number) => {
       const out: string[] = [];
       for (let i = 0; i < n; i++) out.push((await q.get(2000))?.codeName ?? "timeout");
@@ -133,8 +133,8 @@ Deno.test("statuses: peer_added, then peer_removed on unpeer and peer_lost on a 
     assert.deepEqual(await codes(statusB, 2), ["peer_removed", "endpoint_unreachable"]);
     assert.deepEqual(await codes(statusA, 2), ["peer_lost", "endpoint_unreachable"]);
     // c peers, then vanishes without BYE
-    const statusC = c.statusSubscriber(false);
-    await c.peer("127.0.0.1", port, { retry: 0 });
+    const statusC = c.statusSubscriber({ statuses: false });
+    await c.peer("127.0.0.1", port, { retryMs: 0 });
     await codes(statusA, 2);
     await c.shutdown();
     const lost = await statusA.get(2000);
@@ -149,7 +149,7 @@ Deno.test("peering with nobody listening fails with peer_unavailable", async () 
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
     await assert.rejects(
-      a.peer("127.0.0.1", port, { retry: 0 }),
+      a.peer("127.0.0.1", port, { retryMs: 0 }),
       (e: Error & { code?: number }) => {
         assert.equal(e.code, 4);
         return true;
@@ -162,7 +162,7 @@ Deno.test("a peer that restarts is re-dialled at the retry interval", async () =
   await withEndpoints(1, async ([b]) => {
     let a = new Endpoint();
     const port = await a.listen();
-    await b.peer("127.0.0.1", port, { retry: 0.2 });
+    await b.peer("127.0.0.1", port, { retryMs: 200 });
     await a.shutdown();
     a = new Endpoint();
     const sub = a.subscribe("/again");
@@ -180,7 +180,7 @@ Deno.test("a failed first attempt rejects, and with a retry the endpoint keeps d
     const l = Deno.listen({ port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
-    await assert.rejects(b.peer("127.0.0.1", port, { retry: 0.1 }));
+    await assert.rejects(b.peer("127.0.0.1", port, { retryMs: 100 }));
     const sub = a.subscribe("/late");
     await a.listen("127.0.0.1", port);
     await b.awaitPeerSubscription("/late", 5000);
@@ -194,7 +194,7 @@ Deno.test("removeTopic and close stop local delivery; the peer keeps its filter,
   await withEndpoints(2, async ([a, b]) => {
     const port = await a.listen();
     const sub = a.subscribe(["/x", "/y"]);
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/y");
     sub.removeTopic("/y");
     assert.deepEqual(sub.topics, ["/x"]);
@@ -217,7 +217,7 @@ Deno.test("publishEncoded validates; getEncoded/pollEncoded hand over the valida
   await withEndpoints(2, async ([a, b]) => {
     const port = await a.listen("127.0.0.1", 0);
     const sub = a.subscribe("/enc");
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/enc/x");
     // Garbage never leaves: a typed error, and nothing reaches the peer.
     assert.throws(

@@ -234,17 +234,17 @@ Deno.test("a large but allowed length prefix is buffered as bytes arrive, not up
 // ------------------------------------------------------------ floods
 
 Deno.test("200 connections that never speak: the endpoint stays responsive and times them all out", async () => {
-  await withEndpoint({ handshakeTimeout: 600 }, async ({ ep, port, status, track }) => {
+  await withEndpoint({ handshakeTimeoutMs: 600 }, async ({ ep, port, status, track }) => {
     const silent = await Promise.all(
       Array.from({ length: 200 }, async () => track(await RawConn.dial(port))),
     );
     // A normal endpoint peers and exchanges data while all of them hold a slot.
-    const normal = new Endpoint({ handshakeTimeout: 600, unpeerTimeout: 100 });
+    const normal = new Endpoint({ handshakeTimeoutMs: 600, unpeerTimeoutMs: 100 });
     try {
       const sub = ep.subscribe("/t");
       const back = normal.subscribe("/n");
       const started = Date.now();
-      await normal.peer("127.0.0.1", port, { retry: 0 });
+      await normal.peer("127.0.0.1", port, { retryMs: 0 });
       await normal.awaitPeerSubscription("/t/x", 1000);
       await ep.awaitPeerSubscription("/n/x", 1000);
       normal.publish("/t/x", count(1n));

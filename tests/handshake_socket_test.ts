@@ -154,7 +154,7 @@ Deno.test("endpoint dials a raw listener with a larger ID: hello, then version_s
   await withEndpoint({}, async ({ ep, status, listen, track }) => {
     const sub = ep.subscribe("/t");
     const l = listen();
-    const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+    const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
     const c = track(await l.accept());
     const h = await c.expect(MessageType.hello);
     assert.equal(idText(h.senderId), ENDPOINT_ID);
@@ -176,7 +176,7 @@ Deno.test("endpoint dials a raw listener with a smaller ID: hello, then responde
   await withEndpoint({}, async ({ ep, status, listen, track }) => {
     const sub = ep.subscribe("/t");
     const l = listen();
-    const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+    const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
     const c = track(await l.accept());
     await c.expect(MessageType.hello);
     await c.sendHandshake(PROBE);
@@ -193,7 +193,7 @@ Deno.test("endpoint dials a raw listener with a smaller ID: hello, then responde
 Deno.test("endpoint dialling a smaller-ID listener that sends hello instead of version_select still peers", async () => {
   await withEndpoint({}, async ({ ep, listen, track }) => {
     const l = listen();
-    const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+    const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
     const c = track(await l.accept());
     await c.expect(MessageType.hello);
     await c.sendHandshake(PROBE);
@@ -313,8 +313,8 @@ Deno.test("a zero-length frame during the handshake closes without drop_conn", a
   });
 });
 
-Deno.test("a silent peer is timed out by handshakeTimeout: drop_conn 6, close, peer_timeout error", async () => {
-  await withEndpoint({ handshakeTimeout: 200 }, async ({ ep, status, dial }) => {
+Deno.test("a silent peer is timed out by handshakeTimeoutMs: drop_conn 6, close, peer_timeout error", async () => {
+  await withEndpoint({ handshakeTimeoutMs: 200 }, async ({ ep, status, dial }) => {
     const started = Date.now();
     const c = await dial();
     assert.deepEqual(await sentUntilClose(c), ["probe", "drop_conn(6)"]);
@@ -327,7 +327,7 @@ Deno.test("a silent peer is timed out by handshakeTimeout: drop_conn 6, close, p
 });
 
 Deno.test("a peer that stalls after hello is timed out as well", async () => {
-  await withEndpoint({ handshakeTimeout: 200 }, async ({ status, dial }) => {
+  await withEndpoint({ handshakeTimeoutMs: 200 }, async ({ status, dial }) => {
     const c = await dial();
     await c.sendHandshake(hello(LARGER_ID)); // endpoint originates, then waits for syn_ack forever
     assert.deepEqual(await sentUntilClose(c), [
@@ -340,10 +340,10 @@ Deno.test("a peer that stalls after hello is timed out as well", async () => {
   });
 });
 
-Deno.test("the endpoint dialling a silent listener gives up after handshakeTimeout: peer() rejects", async () => {
-  await withEndpoint({ handshakeTimeout: 200 }, async ({ ep, status, listen, track }) => {
+Deno.test("the endpoint dialling a silent listener gives up after handshakeTimeoutMs: peer() rejects", async () => {
+  await withEndpoint({ handshakeTimeoutMs: 200 }, async ({ ep, status, listen, track }) => {
     const l = listen();
-    const peered = settle(ep.peer("127.0.0.1", l.port, { retry: 0 }));
+    const peered = settle(ep.peer("127.0.0.1", l.port, { retryMs: 0 }));
     const c = track(await l.accept());
     assert.deepEqual(await sentUntilClose(c), ["hello", "drop_conn(6)"]);
     const outcome = await peered;
@@ -378,7 +378,7 @@ Deno.test("a peer using the endpoint's own ID: drop_conn 3 peer_invalid", async 
 Deno.test("a drop_conn from the dialled peer fails peer() and is reported with its code", async () => {
   await withEndpoint({}, async ({ ep, status, listen, track }) => {
     const l = listen();
-    const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+    const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
     const c = track(await l.accept());
     await c.expect(MessageType.hello);
     await c.sendHandshake({
@@ -401,7 +401,7 @@ Deno.test({
   fn: async () => {
     await withEndpoint({}, async ({ ep, status, listen, track }) => {
       const l = listen();
-      const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+      const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
       const c = track(await l.accept());
       await c.expect(MessageType.hello);
       await c.sendHandshake({
@@ -515,7 +515,7 @@ Deno.test({
   name:
     "a paused redundant connection is closed by the handshake timeout when the first handshake stalls",
   fn: async () => {
-    await withEndpoint({ handshakeTimeout: 200 }, async ({ ep, dial }) => {
+    await withEndpoint({ handshakeTimeoutMs: 200 }, async ({ ep, dial }) => {
       const first = await dial();
       await first.sendHandshake(hello(LARGER_ID));
       await first.expect(MessageType.probe);
@@ -543,7 +543,7 @@ Deno.test({
       // The same raw endpoint also listens; the endpoint dials it. The raw side
       // (smaller ID, originator, already connected) answers drop_conn 39 as Broker does.
       const l = listen();
-      const peered = ep.peer("127.0.0.1", l.port, { retry: 0 });
+      const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
       const c = track(await l.accept());
       await c.expect(MessageType.hello);
       await c.sendHandshake({

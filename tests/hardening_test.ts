@@ -84,15 +84,15 @@ Deno.test("a 60 MiB frame before the handshake closes the connection at its leng
 Deno.test("maxHandshakeFrameSize: a handshake within it peers, one above it is refused", async () => {
   // An originator_syn with ~2,000 topics (~60 KiB) fits the 64 KiB limit set here.
   const topics = Array.from({ length: 2000 }, (_, i) => `/topic/number/${i}/and/more`);
-  const big = new Endpoint({ handshakeTimeout: 2000 });
+  const big = new Endpoint({ handshakeTimeoutMs: 2000 });
   for (const t of topics) big.subscribe(t);
-  const small = new Endpoint({ maxHandshakeFrameSize: 64 * 1024, handshakeTimeout: 2000 });
-  const tiny = new Endpoint({ maxHandshakeFrameSize: 16 * 1024, handshakeTimeout: 2000 });
+  const small = new Endpoint({ maxHandshakeFrameSize: 64 * 1024, handshakeTimeoutMs: 2000 });
+  const tiny = new Endpoint({ maxHandshakeFrameSize: 16 * 1024, handshakeTimeoutMs: 2000 });
   try {
-    await big.peer("127.0.0.1", await small.listen(), { retry: 0 });
+    await big.peer("127.0.0.1", await small.listen(), { retryMs: 0 });
     await small.awaitPeerSubscription("/topic/number/1999/and/more", 2000);
-    const status = tiny.statusSubscriber(false);
-    await assert.rejects(big.peer("127.0.0.1", await tiny.listen(), { retry: 0 }));
+    const status = tiny.statusSubscriber({ statuses: false });
+    await assert.rejects(big.peer("127.0.0.1", await tiny.listen(), { retryMs: 0 }));
     const { event: e } = await nextStatus(status, isError(ErrorCode.invalid_message));
     assert.match(e.message, /exceeds the limit of 16384/);
   } finally {
@@ -102,7 +102,7 @@ Deno.test("maxHandshakeFrameSize: a handshake within it peers, one above it is r
 
 Deno.test("maxPendingHandshakes: unknown clients beyond the cap are closed at once and reported", async () => {
   await withEndpoint(
-    { maxPendingHandshakes: 5, handshakeTimeout: 800 },
+    { maxPendingHandshakes: 5, handshakeTimeoutMs: 800 },
     async ({ ep, port, status, dial }) => {
       const silent = await Promise.all(Array.from({ length: 5 }, () => dial()));
       await waitFor(() => ep.peers().length === 5, "five pending handshakes");
@@ -114,7 +114,7 @@ Deno.test("maxPendingHandshakes: unknown clients beyond the cap are closed at on
       for (const c of silent) await c.framesUntilClose(2000);
       const normal = new Endpoint();
       try {
-        await normal.peer("127.0.0.1", port, { retry: 0 });
+        await normal.peer("127.0.0.1", port, { retryMs: 0 });
         await waitFor(() => ep.peers().some((p) => p.id === normal.id), "the endpoint to peer");
       } finally {
         await normal.shutdown();
@@ -126,14 +126,14 @@ Deno.test("maxPendingHandshakes: unknown clients beyond the cap are closed at on
 Deno.test("the TLS listener closes connections that never start the TLS handshake", async () => {
   const ep = new Endpoint({
     disableSsl: false,
-    handshakeTimeout: 500,
+    handshakeTimeoutMs: 500,
     ssl: {
       certificate: `${TLS_DIR}node.pem`,
       key: `${TLS_DIR}node.key`,
       cafile: `${TLS_DIR}ca.pem`,
     },
   });
-  const status = ep.statusSubscriber(false);
+  const status = ep.statusSubscriber({ statuses: false });
   const port = await ep.listen("127.0.0.1", 0);
   const idle = await Promise.all(
     Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
@@ -160,7 +160,7 @@ Deno.test("the TLS listener closes connections that never start the TLS handshak
       },
     });
     try {
-      await client.peer("127.0.0.1", port, { retry: 0 });
+      await client.peer("127.0.0.1", port, { retryMs: 0 });
     } finally {
       await client.shutdown();
     }
@@ -236,7 +236,7 @@ Deno.test("a subscriber's queue is bounded in bytes as well as messages", async 
       overflowPolicy: "drop_newest",
     });
     const blocking = a.subscribe("/big", { maxQueuedBytes: 1 << 20 });
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/big/x");
     const chunk = str("x".repeat(200 * 1024));
     for (let i = 0; i < 20; i++) b.publish("/big/x", chunk); // 4 MB
@@ -261,7 +261,7 @@ Deno.test("queued payloads live in their subscriber's own slabs, so a slow subsc
   try {
     const port = await a.listen();
     const slow = a.subscribe("/slow"), busy = a.subscribe("/busy");
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/slow/x");
     b.publish("/slow/x", count(1n));
     for (let i = 0; i < 200; i++) b.publish("/busy/x", str("y".repeat(10_000))); // 2 MB of other traffic

@@ -39,7 +39,7 @@ Deno.test("we ping a C++ broker-node in pong mode (we dial)", opts, async () => 
   try {
     await waitForPort(p);
     const sub = ep.subscribe("/bench/ping");
-    await ep.peer("127.0.0.1", p, { retry: 0 });
+    await ep.peer("127.0.0.1", p, { retryMs: 0 });
     await ep.awaitPeerSubscription("/bench/ping");
     for (let i = 0; i < 5; i++) {
       ep.publish("/bench/ping", vector(str("ping"), count(BigInt(i)), str("xxxxxxxxxx")));
@@ -158,8 +158,8 @@ Deno.test(
     try {
       await waitForPort(p);
       const sub = b.subscribe("/typed");
-      await b.peer("127.0.0.1", p, { retry: 0 });
-      await a.peer("127.0.0.1", p, { retry: 0 });
+      await b.peer("127.0.0.1", p, { retryMs: 0 });
+      await a.peer("127.0.0.1", p, { retryMs: 0 });
       await a.awaitPeerSubscription("/typed");
       // The relay advertises only its own filter, which matches /typed.
       for (const v of TYPED) a.publish("/typed", v);

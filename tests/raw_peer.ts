@@ -417,13 +417,13 @@ export async function withEndpoint(
 ): Promise<void> {
   const ep = new Endpoint({
     id: ENDPOINT_ID,
-    handshakeTimeout: 1000,
-    unpeerTimeout: 100,
+    handshakeTimeoutMs: 1000,
+    unpeerTimeoutMs: 100,
     ...options,
   });
   const conns: RawConn[] = [];
   const listeners: RawListener[] = [];
-  const status = ep.statusSubscriber(true, 4096);
+  const status = ep.statusSubscriber({ queueSize: 4096 });
   const port = await ep.listen("127.0.0.1", 0);
   const track = (c: RawConn) => (conns.push(c), c);
   try {

@@ -26,7 +26,7 @@ const ep = new Endpoint({
   id: ENDPOINT_ID,
   peerBufferSize,
   overflowPolicy: policy,
-  unpeerTimeout: 50,
+  unpeerTimeoutMs: 50,
 });
 const port = await ep.listen("127.0.0.1", 0);
 const c = await peerRaw(ep, port, LARGER_ID, ["/flood"]);

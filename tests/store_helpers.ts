@@ -24,6 +24,6 @@ export async function waitUntil(pred: () => boolean | Promise<boolean>, ms = 500
 export async function pair(): Promise<[Endpoint, Endpoint]> {
   const a = new Endpoint(), b = new Endpoint();
   const port = await a.listen("127.0.0.1", 0);
-  await b.peer("127.0.0.1", port, { retry: 0 });
+  await b.peer("127.0.0.1", port, { retryMs: 0 });
   return [a, b];
 }

@@ -166,8 +166,8 @@ Deno.test("store: a late clone gets the snapshot", opts, async () => {
 Deno.test("store: two clones writing concurrently converge", opts, async () => {
   const m = new Endpoint(), c1 = new Endpoint(), c2 = new Endpoint();
   const port = await m.listen("127.0.0.1", 0);
-  await c1.peer("127.0.0.1", port, { retry: 0 });
-  await c2.peer("127.0.0.1", port, { retry: 0 });
+  await c1.peer("127.0.0.1", port, { retryMs: 0 });
+  await c2.peer("127.0.0.1", port, { retryMs: 0 });
   const master = m.attachMaster("kv", undefined, FAST);
   const x = c1.attachClone("kv", FAST), y = c2.attachClone("kv", FAST);
   try {
@@ -311,7 +311,7 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
   let clone: Store | undefined;
   try {
     await waitForPort(port);
-    await ep.peer("127.0.0.1", port, { retry: 0 });
+    await ep.peer("127.0.0.1", port, { retryMs: 0 });
     clone = ep.attachClone("kv", { requestTimeout: 5000 });
     await clone.put(str("a"), count(1n));
     await clone.increment(str("a"), count(41n));
@@ -328,7 +328,7 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
     assert.equal(dataToString(await clone.get(str("u"))), "first");
     // A second clone, attached later, gets the C++ master's snapshot.
     const ep2 = new Endpoint();
-    await ep2.peer("127.0.0.1", port, { retry: 0 });
+    await ep2.peer("127.0.0.1", port, { retryMs: 0 });
     const late = ep2.attachClone("kv", { requestTimeout: 5000 });
     assert.deepEqual(await dump(late), await dump(clone));
     late.close();
@@ -348,7 +348,7 @@ Deno.test("store interop: a C++ clone attaches to our master", opts, async () =>
   try {
     await master.put(str("pre-existing"), count(1n));
     await waitForPort(port);
-    await ep.peer("127.0.0.1", port, { retry: 0 });
+    await ep.peer("127.0.0.1", port, { retryMs: 0 });
     // The C++ clone asks (nack [0]), gets ack_clone, acks it and attaches its writer.
     await waitUntil(() => master.peers.length === 1 && master.writers.length === 1, 10_000);
     // It acks our broadcasts: the master's channel drains.
@@ -373,7 +373,7 @@ Deno.test(
     const a = new Endpoint(), b = new Endpoint();
     const port = await a.listen("127.0.0.1", 0);
     try {
-      await b.peer("127.0.0.1", port, { retry: 0.1 });
+      await b.peer("127.0.0.1", port, { retryMs: 100 });
       const master = a.attachMaster("cut", undefined, FAST);
       const clone = b.attachClone("cut", FAST);
       await master.put(str("before"), count(1n));
@@ -381,7 +381,7 @@ Deno.test(
       // Cut the link: the other side restarts its listener so the clone's endpoint re-dials.
       await b.unpeer("127.0.0.1", port);
       for (let i = 0; i < 50; i++) await master.put(str(`during-${i}`), count(BigInt(i)));
-      await b.peer("127.0.0.1", port, { retry: 0.1 });
+      await b.peer("127.0.0.1", port, { retryMs: 100 });
       await waitUntil(async () => (await dump(clone)).length === 51, 10_000);
       assert.deepEqual(await dump(clone), await dump(master));
       // and writes through the clone reach the master again
@@ -404,7 +404,7 @@ Deno.test(
     await a.listen("127.0.0.1", port);
     const b = new Endpoint();
     try {
-      await b.peer("127.0.0.1", port, { retry: 0.1 });
+      await b.peer("127.0.0.1", port, { retryMs: 100 });
       let master = a.attachMaster("rs", new SqliteBackend({ path }), FAST);
       const clone = b.attachClone("rs", FAST);
       await master.put(str("before"), count(1n));

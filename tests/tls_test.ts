@@ -24,7 +24,7 @@ Deno.test("TLS: two endpoints with certificates peer and exchange messages", asy
   try {
     const port = await a.listen("127.0.0.1", 0);
     const sub = a.subscribe("/tls");
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/tls/x");
     for (let i = 0; i < 100; i++) b.publish("/tls/x", str(`m${i}`));
     for (let i = 0; i < 100; i++) {
@@ -40,7 +40,7 @@ Deno.test("TLS: two endpoints with certificates peer and exchange messages", asy
 Deno.test("TLS: plain and TLS endpoints do not peer; an untrusted certificate is refused", async () => {
   const server = new Endpoint({ disableSsl: false, ssl: SSL });
   const plainServer = new Endpoint();
-  const plain = new Endpoint({ handshakeTimeout: 2000 });
+  const plain = new Endpoint({ handshakeTimeoutMs: 2000 });
   const tls = new Endpoint({ disableSsl: false, ssl: SSL });
   const distrustful = new Endpoint({
     disableSsl: false,
@@ -50,16 +50,16 @@ Deno.test("TLS: plain and TLS endpoints do not peer; an untrusted certificate is
     const port = await server.listen("127.0.0.1", 0);
     const plainPort = await plainServer.listen("127.0.0.1", 0);
     await assert.rejects(
-      plain.peer("127.0.0.1", port, { retry: 0 }),
+      plain.peer("127.0.0.1", port, { retryMs: 0 }),
       brokerError(ErrorCode.peer_unavailable),
     );
     await assert.rejects(
-      tls.peer("127.0.0.1", plainPort, { retry: 0 }),
+      tls.peer("127.0.0.1", plainPort, { retryMs: 0 }),
       brokerError(ErrorCode.peer_unavailable),
     );
     // Our client checks the server's chain against its CAs, as Broker does.
     await assert.rejects(
-      distrustful.peer("127.0.0.1", port, { retry: 0 }),
+      distrustful.peer("127.0.0.1", port, { retryMs: 0 }),
       (e: unknown) =>
         e instanceof BrokerError && e.code === ErrorCode.peer_unavailable &&
         /certificate|issuer/i.test(e.message),
@@ -213,13 +213,13 @@ Deno.test("TLS: our listener verifies the client's certificate too, as Broker do
   const server = new Endpoint({
     disableSsl: false,
     ssl: { ...SSL, cafile: `${DIR}other-ca.pem` },
-    handshakeTimeout: 2000,
+    handshakeTimeoutMs: 2000,
   });
-  const client = new Endpoint({ disableSsl: false, ssl: SSL, handshakeTimeout: 2000 });
-  const status = server.statusSubscriber(false);
+  const client = new Endpoint({ disableSsl: false, ssl: SSL, handshakeTimeoutMs: 2000 });
+  const status = server.statusSubscriber({ statuses: false });
   try {
     const port = await server.listen("127.0.0.1", 0);
-    await assert.rejects(client.peer("127.0.0.1", port, { retry: 0 }));
+    await assert.rejects(client.peer("127.0.0.1", port, { retryMs: 0 }));
     // The server refuses during the TLS handshake (the client trusts the server's certificate).
     const e = await status.get(3000);
     assert.ok(

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { count, Endpoint, str, type Subscriber } from "../mod.ts";
 
 async function build(n: number, edges: [number, number][]) {
-  const eps = Array.from({ length: n }, () => new Endpoint({ handshakeTimeout: 2000 }));
+  const eps = Array.from({ length: n }, () => new Endpoint({ handshakeTimeoutMs: 2000 }));
   const subs = eps.map((e) => e.subscribe("/t"));
   const ports = await Promise.all(eps.map((e) => e.listen()));
-  for (const [a, b] of edges) await eps[a].peer("127.0.0.1", ports[b], { retry: 0 });
+  for (const [a, b] of edges) await eps[a].peer("127.0.0.1", ports[b], { retryMs: 0 });
   for (const [a, b] of edges) {
     await eps[a].awaitPeerSubscription("/t");
     await eps[b].awaitPeerSubscription("/t");
@@ -87,7 +87,7 @@ Deno.test("a publisher applies back-pressure: bounded buffer, nothing lost, orde
   try {
     const port = await b.listen();
     const sub = b.subscribe("/p", { queueSize: 8, overflowPolicy: "block" });
-    await a.peer("127.0.0.1", port, { retry: 0 });
+    await a.peer("127.0.0.1", port, { retryMs: 0 });
     await a.awaitPeerSubscription("/p");
     const pub = a.publisher("/p", { bufferSize: 32 });
     const N = 20_000;

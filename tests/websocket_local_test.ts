@@ -60,7 +60,7 @@ Deno.test("localPublishes: false leaves clients only what peers and other client
   const b = await connectWebSocket(url, ["/t"], { reconnectMs: 0 });
   try {
     const port = await ep.listen();
-    await peer.peer("127.0.0.1", port, { retry: 0 });
+    await peer.peer("127.0.0.1", port, { retryMs: 0 });
     await peer.awaitPeerSubscription("/t");
     ep.publish("/t/local", count(1n));
     ep.publishEncoded("/t/local", encode(count(2n)));
@@ -83,7 +83,7 @@ Deno.test("a closed client no longer receives local publishes; peers still do", 
   try {
     const port = await ep.listen();
     const fromEp = peer.subscribe("/t");
-    await peer.peer("127.0.0.1", port, { retry: 0 });
+    await peer.peer("127.0.0.1", port, { retryMs: 0 });
     await ep.awaitPeerSubscription("/t");
     const a = await connectWebSocket(url, ["/t"], { reconnectMs: 0 });
     ep.publish("/t", vector(count(1n)));

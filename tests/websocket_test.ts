@@ -83,7 +83,7 @@ Deno.test("WebSocket clients and TCP peers exchange messages both ways", async (
     const port = await ep.listen();
     const peerSub = peer.subscribe("/mixed");
     const local = ep.subscribe("/mixed");
-    await peer.peer("127.0.0.1", port, { retry: 0 });
+    await peer.peer("127.0.0.1", port, { retryMs: 0 });
     const client = await connectWebSocket(url, ["/mixed"], { reconnectMs: 0 });
     try {
       await peer.awaitPeerSubscription("/mixed");
@@ -203,7 +203,7 @@ Deno.test("our client (TCP socket transport) against the C++ broker-node's WebSo
       assert.equal(dataToString(m.data), dataToString(v));
     }
     // A TCP peer's message reaches the WebSocket client through the C++ node.
-    await peer.peer("127.0.0.1", tcpPort, { retry: 0 });
+    await peer.peer("127.0.0.1", tcpPort, { retryMs: 0 });
     await peer.awaitPeerSubscription("/ws/tcp");
     peer.publish("/ws/tcp", count(99n));
     const seen: unknown[] = [];

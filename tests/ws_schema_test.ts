@@ -59,7 +59,7 @@ async function received(values: Data[]): Promise<string[]> {
     await new Promise((r) => ws.onopen = r);
     ws.send('["/s"]');
     const port = await ep.listen();
-    await peer.peer("127.0.0.1", port, { retry: 0 });
+    await peer.peer("127.0.0.1", port, { retryMs: 0 });
     await peer.awaitPeerSubscription("/s");
     for (const v of values) peer.publish("/s", v);
     ws.send("not json");

@@ -40,7 +40,7 @@ Deno.test("every Zeek message kind round-trips between two endpoints", async () 
   try {
     const port = await a.listen();
     const sub = a.subscribe("/zeek/");
-    await b.peer("127.0.0.1", port, { retry: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
     await b.awaitPeerSubscription("/zeek/x");
     for (const m of MESSAGES) b.publish("/zeek/x", m.toData());
     b.publishEvent("/zeek/x", "ping", [count(7n)]);

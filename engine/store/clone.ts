@@ -177,7 +177,7 @@ export class StoreClone implements StoreActor {
       },
       close: () => this.#lostMaster(),
     }, options);
-    this.#status = host.statusSubscriber(true, 64);
+    this.#status = host.statusSubscriber({ queueSize: 64 });
     this.#unsubscribe = bus.onCommands(this.#topics.clone, (m) => this.#receive(m));
     this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
     // Broker's clone asks at once rather than after the first nack timeout.

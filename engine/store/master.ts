@@ -133,7 +133,7 @@ export class StoreMaster implements StoreActor {
       },
       drop: () => {},
     }, options);
-    this.#status = host.statusSubscriber(false, 1);
+    this.#status = host.statusSubscriber({ statuses: false, queueSize: 1 });
     this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
     this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
   }

@@ -15,6 +15,7 @@ import type { EndpointId } from "../wire/endpoint_id.ts";
 import type { Data } from "../data/mod.ts";
 import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
+import type { StatusSubscriberOptions } from "../status_hub.ts";
 import { type ActionCommand, type Command, encodeCommandTransient } from "./commands.ts";
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
@@ -176,7 +177,7 @@ export interface StoreHost {
   /** Store command traffic. */
   readonly commandBus: CommandBus;
   /** Status and error events; the queue closes when the endpoint shuts down. */
-  statusSubscriber(includeStatuses?: boolean, queueSize?: number): BoundedQueue<StatusEvent>;
+  statusSubscriber(options?: StatusSubscriberOptions): BoundedQueue<StatusEvent>;
 }
 
 /**

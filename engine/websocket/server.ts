@@ -93,7 +93,7 @@ export interface WebSocketServerOptions {
   /**
    * A connection that has not upgraded to a WebSocket within this time (ms)
    * is closed, as one that never sends a request. Default: the endpoint's
-   * `handshakeTimeout` (10 s).
+   * `handshakeTimeoutMs` (10 s).
    */
   handshakeTimeoutMs?: number;
   /**
