@@ -19,10 +19,20 @@
 export { BrokerError, ErrorCode } from "./engine/errors.ts";
 export * from "./engine/data/api.ts";
 export {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_OVERFLOW_POLICY,
+  DEFAULT_PEER_BUFFER_BYTES,
+  DEFAULT_PEER_BUFFER_SIZE,
+  DEFAULT_RETRY_MS,
+  DEFAULT_STATUS_QUEUE_SIZE,
+  DEFAULT_UNPEER_TIMEOUT_MS,
   Endpoint,
   type EndpointOptions,
   type PeerDescription,
   type PeerOptions,
+  type StatusSubscriberOptions,
 } from "./engine/endpoint.ts";
 export {
   type DataMessage,
