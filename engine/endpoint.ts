@@ -450,11 +450,13 @@ export class Endpoint {
    *
    * @example
    * ```ts
+   * import { equal } from "node:assert/strict";
    * import { Endpoint } from "./endpoint.ts";
    * import { count, str } from "./data/mod.ts";
    * const ep = new Endpoint();
    * const kv = ep.attachMaster("kv");
    * await kv.put(str("a"), count(1n));
+   * equal((await kv.get(str("a"))).value, 1n);
    * kv.close();
    * await ep.shutdown();
    * ```
@@ -475,10 +477,16 @@ export class Endpoint {
    *
    * @example
    * ```ts
+   * import { throws } from "node:assert/strict";
    * import { Endpoint } from "./endpoint.ts";
+   * import { BrokerError, ErrorCode } from "./errors.ts";
    * const ep = new Endpoint();
    * const kv = ep.attachClone("kv", { requestTimeout: 1000 });
+   * const users = ep.attachMaster("users");
+   * const noSuchMaster = (e: unknown) => (e as BrokerError).code === ErrorCode.no_such_master;
+   * throws(() => ep.attachClone("users"), noSuchMaster); // we are the master of "users"
    * kv.close();
+   * users.close();
    * await ep.shutdown();
    * ```
    */

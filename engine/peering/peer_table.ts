@@ -9,7 +9,8 @@
  * import { PeerTable } from "./peer_table.ts";
  * import type { Connection } from "./connection.ts";
  * const table = new PeerTable();
- * const c = { state: "handshake", filter: [], address: { host: "h", port: 1 } } as unknown as Connection;
+ * const fields = { state: "handshake", filter: [], address: { host: "h", port: 1 } };
+ * const c = fields as unknown as Connection;
  * table.add(c);
  * const id = new Uint8Array(16).fill(7);
  * if (table.check(c, id, true) !== "proceed") throw new Error("a new peer proceeds");
