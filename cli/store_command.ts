@@ -1086,7 +1086,7 @@ export function registerStoreCommand(
       const onSignal = () => abort.abort();
       try {
         for (const p of plan.peers) await ep.peer(p.host, p.port, { retry: 0 });
-        const s = ep.attachClone(store, { requestTimeout: plan.timeoutMs });
+        const s = ep.attachClone(store, { requestTimeoutMs: plan.timeoutMs });
         if (op === "watch") {
           for (const sig of signals) Deno.addSignalListener(sig, onSignal);
           await watchStore(s, {

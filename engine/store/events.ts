@@ -29,6 +29,7 @@ import { count, type Data, none, str, timespan, vector } from "../data/mod.ts";
 import { BoundedQueue } from "../queue.ts";
 import { endpointIdToString } from "../wire/endpoint_id.ts";
 import { type Entity, isNilEntity } from "./entity.ts";
+import { DEFAULT_STORE_EVENTS_CAPACITY } from "./options.ts";
 
 /** The topic prefix Broker publishes store events under (the store's name follows). */
 export const STORE_EVENTS_TOPIC = "<$>/local/data/store-events";
@@ -139,12 +140,12 @@ function publisherData(p: Entity): [Data, Data] {
 
 /** Options of `Store.events()`. */
 export interface StoreEventsOptions {
-  /** Events kept before the oldest are dropped (counted in `dropped`). Default 1024. */
+  /**
+   * Events kept before the oldest are dropped (counted in `dropped`).
+   * @default 1024 (`DEFAULT_STORE_EVENTS_CAPACITY`)
+   */
   capacity?: number;
 }
-
-/** Default queue size of an event reader. */
-export const STORE_EVENTS_CAPACITY = 1024;
 
 /**
  * Fans a store's events out to its readers. Each reader is a bounded
@@ -198,7 +199,7 @@ export class StoreEventHub {
   /** A new reader; closing the queue unsubscribes it. */
   subscribe(options: StoreEventsOptions = {}): BoundedQueue<StoreEvent> {
     const q = new BoundedQueue<StoreEvent>(
-      options.capacity ?? STORE_EVENTS_CAPACITY,
+      options.capacity ?? DEFAULT_STORE_EVENTS_CAPACITY,
       "drop_oldest",
     );
     this.#readers.push(q);

@@ -41,24 +41,26 @@ import {
   newEntity,
   nowNs,
   sendStoreCommand,
-  STORE_TICK_MS,
   type StoreActor,
   type StoreHost,
   storeTopics,
   waitUntilIdle,
 } from "./store_common.ts";
+import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts";
 
-/** Master settings (ticks as in Broker's `lb/defaults.hh`). */
-export interface MasterOptions {
-  /** Milliseconds per tick. Default 100. */
-  tickInterval?: number;
-  /** Ticks between keepalives. Default 5. */
-  heartbeatInterval?: number;
-  /** Ticks without progress before nacking a writer. Default 2. */
-  nackTimeout?: number;
-  /** Heartbeat intervals of silence before a clone counts as gone. Default 100. */
-  connectionTimeoutFactor?: number;
-}
+/**
+ * Master settings: the timing every store actor has (ticks as in Broker's
+ * `lb/defaults.hh`; a master nacks its writers and drops silent clones).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import type { MasterOptions } from "./master.ts";
+ * const options: MasterOptions = { tickIntervalMs: 20, heartbeatIntervalTicks: 5 };
+ * equal(options.tickIntervalMs! * options.heartbeatIntervalTicks!, 100);
+ * ```
+ */
+export type MasterOptions = StoreTimingOptions;
 
 interface Writer {
   readonly entity: Entity;
@@ -135,7 +137,10 @@ export class StoreMaster implements StoreActor {
     }, options);
     this.#status = host.statusSubscriber(false, 1);
     this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
-    this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
+    this.#timer = setInterval(
+      () => this.#tick(),
+      options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+    );
   }
 
   /** Whether close ran. */
@@ -203,7 +208,7 @@ export class StoreMaster implements StoreActor {
     return waitUntilIdle(
       () => this.#idle(),
       () => this.#closed,
-      this.#opts.tickInterval ?? STORE_TICK_MS,
+      this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
       timeoutMs,
     );
   }

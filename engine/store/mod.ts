@@ -36,3 +36,4 @@ export {
 export * from "./operations.ts";
 export * from "./channel.ts";
 export * from "./events.ts";
+export * from "./options.ts";

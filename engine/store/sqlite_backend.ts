@@ -31,6 +31,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { compare, type Data, decode, encode } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend, StoreEntry } from "./backend.ts";
+import { DEFAULT_SQLITE_BATCH_SIZE } from "./options.ts";
 
 /** `PRAGMA synchronous` values. */
 export type SqliteSynchronous = "off" | "normal" | "full" | "extra";
@@ -45,17 +46,35 @@ export type SqliteFailureMode = "fail" | "delete";
 export interface SqliteBackendOptions {
   /** Database file; missing parent directories are created. */
   path: string;
-  /** `PRAGMA synchronous`. */
+  /**
+   * `PRAGMA synchronous`.
+   * @default SQLite's
+   */
   synchronous?: SqliteSynchronous;
-  /** `PRAGMA journal_mode`. */
+  /**
+   * `PRAGMA journal_mode`.
+   * @default SQLite's
+   */
   journalMode?: SqliteJournalMode;
-  /** Default "fail". */
+  /**
+   * What to do when the file cannot be opened as a database.
+   * @default "fail"
+   */
   failureMode?: SqliteFailureMode;
-  /** Run `PRAGMA integrity_check` when opening; a failed check counts as a failure to open. */
+  /**
+   * Run `PRAGMA integrity_check` when opening; a failed check counts as a failure to open.
+   * @default false
+   */
   integrityCheck?: boolean;
-  /** Most writes per transaction; 1 commits every write on its own. Default 512. */
+  /**
+   * Most writes per transaction; 1 commits every write on its own.
+   * @default 512 (`DEFAULT_SQLITE_BATCH_SIZE`)
+   */
   batchSize?: number;
-  /** Commit an open batch once the current synchronous work is done (a microtask). Default true. */
+  /**
+   * Commit an open batch once the current synchronous work is done (a microtask).
+   * @default true
+   */
   autoFlush?: boolean;
 }
 
@@ -166,7 +185,7 @@ export class SqliteBackend implements StoreBackend {
 
   /** Opens (or creates) the database file and Broker's table in it. */
   constructor(options: SqliteBackendOptions) {
-    const batchSize = options.batchSize ?? 512;
+    const batchSize = options.batchSize ?? DEFAULT_SQLITE_BATCH_SIZE;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw failure(`batchSize must be a positive integer, not ${batchSize}`);
     }

@@ -28,6 +28,7 @@ import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { expiryNs, type StoreActor } from "./store_common.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { DEFAULT_AWAIT_IDLE_MS } from "./options.ts";
 
 /** Options of writes that may set an expiry. */
 export interface WriteOptions {
@@ -71,9 +72,6 @@ export function incrementInitType(amount: Data): DataType {
       return "none";
   }
 }
-
-/** Broker's default `await_idle` timeout, in ms. */
-const AWAIT_IDLE_MS = 15_000;
 
 /**
  * A handle on a store (master or clone).
@@ -265,8 +263,8 @@ export class Store {
     return this.#actor.events(options);
   }
 
-  /** Resolves true once nothing is in flight (false after the timeout, default 15 s). */
-  awaitIdle(timeoutMs = AWAIT_IDLE_MS): Promise<boolean> {
+  /** Resolves true once nothing is in flight (false after `timeoutMs`, `DEFAULT_AWAIT_IDLE_MS`: 15 s). */
+  awaitIdle(timeoutMs = DEFAULT_AWAIT_IDLE_MS): Promise<boolean> {
     return this.#call(() => this.#actor.awaitIdle(timeoutMs));
   }
 

@@ -19,9 +19,6 @@ import { type ActionCommand, type Command, encodeCommandTransient } from "./comm
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 
-/** Broker's store tick interval (`defaults::store::tick_interval`), in ms. */
-export const STORE_TICK_MS = 100;
-
 /**
  * The two topics of store `name`: clones send to `master`, the master to `clone`.
  *
