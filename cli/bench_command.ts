@@ -429,17 +429,37 @@ async function runInOneProcess(
 
 /** How to run a benchmark. */
 export interface BenchOptions {
-  /** Publishing endpoints (default 1); each sends `n` messages to every subscriber. */
+  /**
+   * Publishing endpoints; each sends `n` messages to every subscriber.
+   * @default 1
+   */
   publishers?: number;
-  /** Subscribing endpoints (default 1); one of `publishers` and `subscribers` is 1. */
+  /**
+   * Subscribing endpoints; one of `publishers` and `subscribers` is 1.
+   * @default 1
+   */
   subscribers?: number;
-  /** Each endpoint in its own child process (`deno run -A cli/main.ts bench ...`). */
+  /**
+   * Each endpoint in its own child process (`deno run -A cli/main.ts bench ...`).
+   * @default false
+   */
   processes?: boolean;
-  /** Messages per second per publisher; 0 (default) is flat out. */
+  /**
+   * Messages per second per publisher; 0 is flat out.
+   * @default 0
+   */
   rate?: number;
-  /** The time series' interval in ms (default 100). */
+  /**
+   * The time series' interval in ms (`--interval`).
+   * @default 100 (`DEFAULT_BENCH_INTERVAL_MS`)
+   */
   intervalMs?: number;
 }
+
+/** The time series' interval of `broker bench`, in ms (Broker's `--interval` default). */
+export const DEFAULT_BENCH_INTERVAL_MS = 100;
+/** Messages each publisher of `broker bench` sends (`--num-messages`). */
+export const DEFAULT_BENCH_MESSAGES = 100_000;
 
 /**
  * Runs one benchmark: `publishers` endpoints each publish `n` messages of
@@ -458,7 +478,7 @@ export async function runBench(
   options: BenchOptions = {},
 ): Promise<BenchResult> {
   const publishers = options.publishers ?? 1, subscribers = options.subscribers ?? 1;
-  const rate = options.rate ?? 0, intervalMs = options.intervalMs ?? 100;
+  const rate = options.rate ?? 0, intervalMs = options.intervalMs ?? DEFAULT_BENCH_INTERVAL_MS;
   for (const [name, v] of [["publishers", publishers], ["subscribers", subscribers], ["n", n]]) {
     if (!Number.isSafeInteger(v) || (v as number) < 1) {
       throw new RangeError(`${name} must be a positive integer`);
@@ -689,7 +709,7 @@ Examples:
         (t, o) => Number(parseChoice(t, o, ["1", "2", "3"] as const)) as 1 | 2 | 3,
       ) ?? 1;
       const numMessages = optional(cli.numMessages, "--num-messages", parsePositiveCount) ??
-        100_000;
+        DEFAULT_BENCH_MESSAGES;
       const rate = optional(cli.publishRate, "--publish-rate", parseRate) ?? 0;
       const publishers = optional(cli.publishers, "--publishers", parsePositiveCount) ?? 1;
       const subscribers = optional(cli.subscribers, "--subscribers", parsePositiveCount) ?? 1;
@@ -697,7 +717,7 @@ Examples:
         cli.interval,
         "--interval",
         (t, o) => parseDuration(t, o, { allowZero: false }),
-      ) ?? 100;
+      ) ?? DEFAULT_BENCH_INTERVAL_MS;
       if (intervalMs < 1) {
         throw new UsageError(
           "--interval",

@@ -94,9 +94,15 @@ function empty(text: string | undefined): boolean {
 
 /** Bounds of a count. */
 export interface CountOptions {
-  /** Smallest value allowed (default 0). */
+  /**
+   * Smallest value allowed.
+   * @default 0
+   */
   min?: number;
-  /** Largest value allowed (default `Number.MAX_SAFE_INTEGER`). */
+  /**
+   * Largest value allowed.
+   * @default `Number.MAX_SAFE_INTEGER`
+   */
   max?: number;
 }
 
@@ -171,9 +177,15 @@ const NANOS: Readonly<Record<string, number>> = {
 
 /** What a bare number means and which durations an option takes. */
 export interface DurationOptions {
-  /** The unit of a number without one (default `"s"`). */
+  /**
+   * The unit of a number without one.
+   * @default `"s"`
+   */
   bareUnit?: "ms" | "s";
-  /** Whether 0 is allowed (default true). */
+  /**
+   * Whether 0 is allowed.
+   * @default true
+   */
   allowZero?: boolean;
 }
 

@@ -33,11 +33,20 @@ export const VERSION: string = denoJson.version;
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
-  /** Where help and regular output go (default stdout). */
+  /**
+   * Where help and regular output go.
+   * @default stdout
+   */
   writeOut?: (text: string) => void;
-  /** Where errors go (default stderr). */
+  /**
+   * Where errors go.
+   * @default stderr
+   */
   writeErr?: (text: string) => void;
-  /** Whether errors are coloured (default: when stderr is a TTY). */
+  /**
+   * Whether errors are coloured.
+   * @default when stderr is a TTY
+   */
   colorErr?: boolean;
 }
 

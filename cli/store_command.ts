@@ -529,9 +529,29 @@ export function formatCliValue(v: Data): string {
   }
 }
 
-/** Prints a value the way the chosen output form wants it. */
-export function formatStoreValue(v: Data, json: boolean): string {
-  return json ? dataToJson(v) : formatCliValue(v);
+/** How `get`, `keys`, `watch` and friends print: Broker's JSON or the CLI's text form. */
+export interface StoreOutputOptions {
+  /**
+   * Broker's JSON (`dataToJson`) instead of the text form `formatCliValue` writes.
+   * @default false
+   */
+  json?: boolean;
+}
+
+/**
+ * Prints a value the way the chosen output form wants it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { formatStoreValue } from "./store_command.ts";
+ * import { count } from "../mod.ts";
+ * equal(formatStoreValue(count(1n)), "1");
+ * equal(formatStoreValue(count(1n), { json: true }), '{"@data-type":"count","data":1}');
+ * ```
+ */
+export function formatStoreValue(v: Data, options: StoreOutputOptions = {}): string {
+  return options.json ? dataToJson(v) : formatCliValue(v);
 }
 
 /**
@@ -547,11 +567,11 @@ export function formatStoreValue(v: Data, json: boolean): string {
  * import { NIL_ENTITY } from "../engine/store/entity.ts";
  * const e = { type: "update", store: "kv", key: str("n"), oldValue: count(1n),
  *   newValue: count(2n), expiry: null, publisher: NIL_ENTITY } as const;
- * console.log(formatStoreEvent(e, false)); // update n 1 -> 2
+ * console.log(formatStoreEvent(e)); // update n 1 -> 2
  * ```
  */
-export function formatStoreEvent(e: StoreEvent, json: boolean): string {
-  if (json) return dataToJson(storeEventToData(e));
+export function formatStoreEvent(e: StoreEvent, options: StoreOutputOptions = {}): string {
+  if (options.json) return dataToJson(storeEventToData(e));
   const k = formatCliValue(e.key);
   const exp = (x: bigint | null) => x === null ? "" : ` expiry=${formatDuration(x)}`;
   switch (e.type) {
@@ -646,14 +666,18 @@ export function parseStoreRequest(
 }
 
 /** Options of one run (the parsed command-line options). */
-export interface StoreRunOptions {
-  /** Print Broker's JSON. */
-  json?: boolean;
+export interface StoreRunOptions extends StoreOutputOptions {
   /** Relative expiry of the write, in nanoseconds. */
   expiryNs?: bigint;
-  /** How long to wait for the master to acknowledge a write (ms). Default 10 000. */
+  /**
+   * How long to wait for the master to acknowledge a write (ms).
+   * @default 10_000 (`DEFAULT_STORE_TIMEOUT_MS`)
+   */
   timeoutMs?: number;
 }
+
+/** How long `broker store` waits for the master by default, in ms (a clone's request timeout). */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
 
 const name = (key: Data) => formatCliValue(key);
 
@@ -815,14 +839,14 @@ export async function runStoreOperation(
   opts: StoreRunOptions = {},
 ): Promise<string[]> {
   const json = !!opts.json;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   switch (r.op) {
     case "get":
-      return [formatStoreValue(await s.get(r.key!), json)];
+      return [formatStoreValue(await s.get(r.key!), { json })];
     case "exists":
       return [(await s.exists(r.key!)) ? "T" : "F"];
     case "keys":
-      return (await s.keys()).map((k) => formatStoreValue(k, json));
+      return (await s.keys()).map((k) => formatStoreValue(k, { json }));
     case "put-unique":
       // The master answers this one itself.
       return [(await s.putUnique(r.key!, r.values[0], { expiry: opts.expiryNs })) ? "T" : "F"];
@@ -852,7 +876,7 @@ export async function runStoreOperation(
       return [
         formatStoreValue(
           last.type === "insert" ? last.value : last.type === "update" ? last.newValue : none(),
-          json,
+          { json },
         ),
       ];
     }
@@ -929,7 +953,7 @@ export async function watchStore(s: Store, opts: WatchOptions): Promise<number> 
     if (opts.signal?.aborted) return 0;
     for await (const e of q) {
       if (opts.key && compare(e.key, opts.key) !== 0) continue;
-      opts.say(formatStoreEvent(e, !!opts.json));
+      opts.say(formatStoreEvent(e, { json: opts.json }));
       if (opts.count !== undefined && ++n >= opts.count) break;
     }
     return n;

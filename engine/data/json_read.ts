@@ -14,7 +14,10 @@ import { DEFAULT_MAX_DEPTH } from "./validate.ts";
 
 /** Options for reading JSON. */
 export interface DataFromJsonOptions {
-  /** Deepest nesting of non-empty containers accepted, as for the binary decoder. Default 128. */
+  /**
+   * Deepest nesting of non-empty containers accepted, as for the binary decoder.
+   * @default 128 (`DEFAULT_MAX_DEPTH`)
+   */
   maxDepth?: number;
 }
 

@@ -31,7 +31,8 @@ export interface DataToJsonOptions {
   /**
    * Write valid JSON (RFC 8259) instead of Broker's exact text: non-finite
    * reals as strings, every control character escaped as `\u00XX`, bytes
-   * that are not UTF-8 as U+FFFD. Default false.
+   * that are not UTF-8 as U+FFFD.
+   * @default false
    */
   strict?: boolean;
 }

@@ -12,17 +12,22 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 export interface DecodeOptions {
   /**
    * Deepest nesting of non-empty containers accepted (Broker itself has no
-   * limit and can exhaust its stack on hostile input). Default 128.
+   * limit and can exhaust its stack on hostile input).
+   * @default 128 (`DEFAULT_MAX_DEPTH`)
    */
   maxDepth?: number;
-  /** Accept bytes after the value (Broker's data envelopes do not). Default false. */
+  /**
+   * Accept bytes after the value (Broker's data envelopes do not).
+   * @default false
+   */
   allowTrailing?: boolean;
   /**
    * Most values one input may hold, counting every container and element at
    * every level: a decode budget, because a byte or two per value (an empty
    * vector) becomes an object of tens of bytes. Over it is
    * `deserialization_failed`, found by validation before anything is built.
-   * Default 1,048,576 (Broker has no limit).
+   * Broker has no limit.
+   * @default 1_048_576 (`DEFAULT_MAX_VALUES`)
    */
   maxValues?: number;
 }
