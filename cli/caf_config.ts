@@ -13,9 +13,11 @@
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig('topics = ["/a"]\nbroker { disable-ssl = true }');
- * console.log(cfg.getStringList("topics"), cfg.getBool("broker.disable-ssl")); // ["/a"] true
+ * deepEqual(cfg.getStringList("topics"), ["/a"]);
+ * equal(cfg.getBool("broker.disable-ssl"), true);
  * ```
  *
  * @module
@@ -536,9 +538,12 @@ function tryParseUri(text: string): CafUri | string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafUri } from "./caf_config.ts";
  * const u = parseCafUri("tcp://[::1]:9999");
- * console.log(u.scheme, u.host, u.port); // "tcp" "::1" 9999
+ * equal(u.scheme, "tcp");
+ * equal(u.host, "::1");
+ * equal(u.port, 9999);
  * ```
  */
 export function parseCafUri(text: string, options: ParseOptions = {}): CafUri {
@@ -583,9 +588,11 @@ class FlatSink implements EntrySink {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig("broker.ttl = 16\nretry = 250ms", { source: "node.cfg" });
- * console.log(cfg.getNumber("broker.ttl"), cfg.getTimespan("retry")); // 16 250000000n
+ * equal(cfg.getNumber("broker.ttl"), 16);
+ * equal(cfg.getTimespan("retry"), 250_000_000n);
  * ```
  */
 export function parseCafConfig(text: string, options: ParseOptions = {}): CafConfig {
@@ -610,8 +617,10 @@ export function parseCafConfig(text: string, options: ParseOptions = {}): CafCon
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseCafValue } from "./caf_config.ts";
- * console.log(parseCafValue("250ms"), parseCafValue("ping")); // timespan 250000000n, string "ping"
+ * deepEqual(parseCafValue("250ms"), { type: "timespan", value: 250_000_000n });
+ * deepEqual(parseCafValue("ping"), { type: "string", value: "ping" });
  * ```
  */
 export function parseCafValue(text: string, options: ParseOptions = {}): ConfigValue {
@@ -636,8 +645,9 @@ export function parseCafValue(text: string, options: ParseOptions = {}): ConfigV
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafList } from "./caf_config.ts";
- * console.log(parseCafList('[<tcp://127.0.0.1:29001>]')[0].type); // "uri"
+ * equal(parseCafList('[<tcp://127.0.0.1:29001>]')[0].type, "uri");
  * ```
  */
 export function parseCafList(text: string, options: ParseOptions = {}): ConfigValue[] {
@@ -667,8 +677,9 @@ export function parseCafList(text: string, options: ParseOptions = {}): ConfigVa
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatConfigValue } from "./caf_config.ts";
- * console.log(formatConfigValue({ type: "timespan", value: 1_500_000n })); // "1500us"
+ * equal(formatConfigValue({ type: "timespan", value: 1_500_000n }), "1500us");
  * ```
  */
 export function formatConfigValue(v: ConfigValue): string {
@@ -706,9 +717,10 @@ export function formatConfigValue(v: ConfigValue): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig("peers = [<tcp://127.0.0.1:9999>]");
- * console.log(cfg.getUriList("peers")?.[0].port); // 9999
+ * equal(cfg.getUriList("peers")?.[0].port, 9999);
  * ```
  */
 export class CafConfig {

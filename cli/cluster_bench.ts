@@ -663,8 +663,9 @@ export function dumpStats(name: string, file: GeneratorFile): string[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatSeconds } from "./cluster_bench.ts";
- * console.log(formatSeconds(0.1234567)); // "0.123457s"
+ * equal(formatSeconds(0.1234567), "0.123457s");
  * ```
  */
 export function formatSeconds(s: number): string {

@@ -56,9 +56,12 @@ export interface ProgramIo {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { buildProgram } from "./main.ts";
- * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench"]
+ * const codes: number[] = [];
+ * const program = buildProgram((code) => codes.push(code));
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "bench"]);
+ * deepEqual(codes, []); // nothing ran yet
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {

@@ -199,9 +199,10 @@ export const PIPE_OPTIONS: readonly CafOptionWithParser[] = [
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { resolvePipeOptions } from "./pipe_command.ts";
  * const o = resolvePipeOptions({ mode: "subscribe", topic: "/t", peers: '["127.0.0.1:9999"]' });
- * console.log(o.peers); // [{ host: "127.0.0.1", port: 9999 }]
+ * deepEqual(o.peers, [{ host: "127.0.0.1", port: 9999 }]);
  * ```
  */
 export function resolvePipeOptions(

@@ -175,8 +175,10 @@ function scaleDecimal(whole: string, fraction: string, unit: bigint, text: strin
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseDurationNs } from "./store_command.ts";
- * console.log(parseDurationNs("1.5s"), parseDurationNs("250", "ms")); // 1500000000n 250000000n
+ * equal(parseDurationNs("1.5s"), 1_500_000_000n);
+ * equal(parseDurationNs("250", "ms"), 250_000_000n);
  * ```
  */
 export function parseDurationNs(text: string, bareUnit?: DurationUnit): bigint | undefined {
@@ -264,10 +266,10 @@ function unquote(text: string): Data {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseCliValue } from "./store_command.ts";
- * console.log(parseCliValue("1").type, parseCliValue("-1").type, parseCliValue("10/8").type);
- * // count integer subnet
- * console.log(parseCliValue('"1"')); // { type: "string", value: "1" }
+ * deepEqual(["1", "-1", "10/8"].map((t) => parseCliValue(t).type), ["count", "integer", "subnet"]);
+ * deepEqual(parseCliValue('"1"'), { type: "string", value: "1" });
  * ```
  */
 export function parseCliValue(text: string): Data {
@@ -346,8 +348,9 @@ function parseTimestamp(text: string): Data {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseTypedValue } from "./store_command.ts";
- * console.log(parseTypedValue("42", "string")); // { type: "string", value: "42" }
+ * deepEqual(parseTypedValue("42", "string"), { type: "string", value: "42" });
  * ```
  */
 export function parseTypedValue(text: string, type: ValueType): Data {
@@ -486,9 +489,10 @@ function formatTimestamp(ns: bigint): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatCliValue } from "./store_command.ts";
  * import { count, integer, str, vector } from "../mod.ts";
- * console.log(formatCliValue(vector(count(2n), integer(2n), str("2"), str("x")))); // (2, +2, "2", x)
+ * equal(formatCliValue(vector(count(2n), integer(2n), str("2"), str("x"))), '(2, +2, "2", x)');
  * ```
  */
 export function formatCliValue(v: Data): string {
@@ -562,12 +566,13 @@ export function formatStoreValue(v: Data, options: StoreOutputOptions = {}): str
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatStoreEvent } from "./store_command.ts";
  * import { count, str } from "../mod.ts";
  * import { NIL_ENTITY } from "../engine/store/entity.ts";
  * const e = { type: "update", store: "kv", key: str("n"), oldValue: count(1n),
  *   newValue: count(2n), expiry: null, publisher: NIL_ENTITY } as const;
- * console.log(formatStoreEvent(e)); // update n 1 -> 2
+ * equal(formatStoreEvent(e), "update n 1 -> 2");
  * ```
  */
 export function formatStoreEvent(e: StoreEvent, options: StoreOutputOptions = {}): string {
@@ -614,9 +619,11 @@ export interface ArgTyping {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseStoreRequest } from "./store_command.ts";
  * const r = parseStoreRequest("increment", ["ctr", "2"]);
- * console.log(r.key, r.values); // { type: "string", value: "ctr" } [ { type: "count", value: 2n } ]
+ * deepEqual(r.key, { type: "string", value: "ctr" });
+ * deepEqual(r.values, [{ type: "count", value: 2n }]);
  * ```
  */
 export function parseStoreRequest(

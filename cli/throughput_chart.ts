@@ -6,13 +6,14 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { throughputChartSvg } from "./throughput_chart.ts";
  * const svg = throughputChartSvg({
  *   title: "4 publishers → 1 subscriber",
  *   intervalMs: 100,
  *   series: [{ name: "total", values: [380_000, 410_000, 395_000] }],
  * });
- * console.log(svg.startsWith("<svg")); // true (write it to a .svg file to view it)
+ * equal(svg.startsWith("<svg"), true); // write it to a .svg file to view it
  * ```
  *
  * @module

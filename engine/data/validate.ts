@@ -102,8 +102,9 @@ export function scanLoaded(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { validate } from "./validate.ts";
- * console.log(validate(new Uint8Array([0x0e, 0x00]))); // 2 (an empty vector)
+ * equal(validate(new Uint8Array([0x0e, 0x00])), 2); // an empty vector
  * ```
  */
 export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
@@ -128,11 +129,12 @@ export function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | 
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeValidated } from "./decode.ts";
  * import { validateForLater } from "./validate.ts";
  * const bytes = new Uint8Array([0x08, 0x00, 0x50, 0x01]);
  * const unsorted = validateForLater(bytes); // false; throws on bad input
- * console.log(String(decodeValidated(bytes, unsorted).value)); // "80/tcp"
+ * equal(String(decodeValidated(bytes, unsorted).value), "80/tcp");
  * ```
  */
 export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): boolean {
@@ -147,11 +149,12 @@ export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): bo
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeValidated } from "./decode.ts";
  * import { validatePrefix } from "./validate.ts";
  * const bytes = new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0xff]);
  * const { length, unsorted } = validatePrefix(bytes); // length 9
- * console.log(decodeValidated(bytes.subarray(0, length), unsorted).value); // 7n
+ * equal(decodeValidated(bytes.subarray(0, length), unsorted).value, 7n);
  * ```
  */
 export function validatePrefix(

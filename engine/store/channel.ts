@@ -27,6 +27,7 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { ChannelConsumer, ChannelProducer } from "./channel.ts";
  * const got: string[] = [];
  * let consumer!: ChannelConsumer<string, string>;
@@ -44,7 +45,7 @@
  * });
  * consumer.tick(); consumer.tick(); // nack [0] after the nack timeout: the producer adds "c"
  * producer.produce("hello");
- * console.log(got); // ["hello"]
+ * deepEqual(got, ["hello"]);
  * ```
  *
  * @module
@@ -200,6 +201,7 @@ interface MutablePath<H> {
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { ChannelProducer } from "./channel.ts";
  * const sent: string[] = [];
  * const p = new ChannelProducer<string, string>({
@@ -209,7 +211,8 @@ interface MutablePath<H> {
  * });
  * p.add("clone");
  * p.produce("x");
- * console.log(sent, p.seq); // ["clone:handshake", "*:event"] 2n
+ * deepEqual(sent, ["clone:handshake", "*:event"]);
+ * equal(p.seq, 2n);
  * ```
  */
 export class ChannelProducer<H, P> {
@@ -483,6 +486,7 @@ interface Slot<P> {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { ChannelConsumer } from "./channel.ts";
  * const got: string[] = [];
  * const c = new ChannelConsumer<string, string>({
@@ -494,7 +498,7 @@ interface Slot<P> {
  * c.handleHandshake(1n, 5, "master");
  * c.handleEvent(3n, "b"); // early: buffered
  * c.handleEvent(2n, "a");
- * console.log(got); // ["a", "b"]
+ * deepEqual(got, ["a", "b"]);
  * ```
  */
 export class ChannelConsumer<H, P> {

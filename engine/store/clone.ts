@@ -14,6 +14,7 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { count, str } from "../data/mod.ts";
  * const a = new Endpoint(), b = new Endpoint();
@@ -23,7 +24,7 @@
  * const clone = b.attachClone("kv");
  * await clone.put(str("k"), count(1n));
  * await clone.awaitIdle();
- * console.log(await master.get(str("k"))); // { type: "count", value: 1n }
+ * deepEqual(await master.get(str("k")), { type: "count", value: 1n });
  * clone.close();
  * master.close();
  * await b.shutdown();
@@ -120,11 +121,12 @@ interface PendingUnique {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StoreClone } from "./clone.ts";
  * import { Endpoint } from "../endpoint.ts";
  * const ep = new Endpoint();
  * const c = new StoreClone(ep, "kv");
- * console.log(c.hasMaster); // false: no master answered yet
+ * equal(c.hasMaster, false); // no master answered yet
  * c.close();
  * await ep.shutdown();
  * ```

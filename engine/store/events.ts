@@ -16,11 +16,12 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeEventToData } from "./events.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { dataToString, str } from "../data/mod.ts";
  * const d = storeEventToData({ type: "erase", store: "kv", key: str("a"), publisher: NIL_ENTITY });
- * console.log(dataToString(d)); // "(erase, kv, a, nil, nil)"
+ * equal(dataToString(d), "(erase, kv, a, nil, nil)");
  * ```
  *
  * @module
@@ -100,13 +101,14 @@ export type StoreEvent = StoreInsertEvent | StoreUpdateEvent | StoreEraseEvent |
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeEventToData } from "./events.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { count, str } from "../data/mod.ts";
  * const d = storeEventToData({
  *   type: "insert", store: "kv", key: str("a"), value: count(1n), expiry: null, publisher: NIL_ENTITY,
  * });
- * console.log(d.type === "vector" && d.value.length); // 7
+ * equal(d.type === "vector" && d.value.length, 7);
  * ```
  */
 export function storeEventToData(e: StoreEvent): Data {
@@ -156,6 +158,7 @@ export interface StoreEventsOptions {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StoreEventHub } from "./events.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { str } from "../data/mod.ts";
@@ -163,7 +166,8 @@ export interface StoreEventsOptions {
  * const q = hub.subscribe({ capacity: 1 });
  * hub.erase(str("a"), NIL_ENTITY);
  * hub.erase(str("b"), NIL_ENTITY);
- * console.log(q.poll().length, q.dropped); // 1 1
+ * equal(q.poll().length, 1);
+ * equal(q.dropped, 1);
  * ```
  */
 /** Where a hub also publishes its events: the endpoint's own subscribers. */

@@ -7,12 +7,13 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { count, str } from "../data/mod.ts";
  * const ep = new Endpoint();
  * const kv = ep.attachMaster("kv");
  * await kv.put(str("a"), count(1n));
- * console.log(await kv.get(str("a"))); // { type: "count", value: 1n }
+ * deepEqual(await kv.get(str("a")), { type: "count", value: 1n });
  * kv.close();
  * await ep.shutdown();
  * ```
@@ -73,12 +74,13 @@ interface Writer {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StoreMaster } from "./master.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { Endpoint } from "../endpoint.ts";
  * const ep = new Endpoint();
  * const m = new StoreMaster(ep, "kv", new MemoryBackend());
- * console.log(m.isMaster); // true
+ * equal(m.isMaster, true);
  * m.close();
  * await ep.shutdown();
  * ```

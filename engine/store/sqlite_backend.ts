@@ -14,6 +14,7 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { SqliteBackend } from "./sqlite_backend.ts";
  * import { count, str } from "../data/mod.ts";
  * const path = await Deno.makeTempFile({ suffix: ".sqlite" });
@@ -21,7 +22,7 @@
  * b.put(str("a"), count(1n));
  * b.close();
  * const again = new SqliteBackend({ path });
- * console.log(again.size()); // 1
+ * equal(again.size(), 1);
  * again.close();
  * ```
  *
@@ -106,13 +107,14 @@ function failure(message: string, cause?: unknown): BrokerError {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { sqliteOptionsFromBroker } from "./sqlite_backend.ts";
  * import { enumValue, str } from "../data/mod.ts";
  * const o = sqliteOptionsFromBroker([
  *   ["path", str("/tmp/x.sqlite")],
  *   ["journal_mode", enumValue("Broker::SQLITE_JOURNAL_MODE_WAL")],
  * ]);
- * console.log(o.journalMode); // "wal"
+ * equal(o.journalMode, "wal");
  * ```
  */
 export function sqliteOptionsFromBroker(
@@ -163,12 +165,13 @@ interface Statements {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { SqliteBackend } from "./sqlite_backend.ts";
  * import { str } from "../data/mod.ts";
  * const path = await Deno.makeTempFile();
  * const b = new SqliteBackend({ path, failureMode: "delete" }); // an empty temp file is fine
  * b.put(str("k"), str("v"), 5_000_000_000n);
- * console.log(b.expiries()[0][1]); // 5000000000n
+ * equal(b.expiries()[0][1], 5000000000n);
  * b.close();
  * ```
  */

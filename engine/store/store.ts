@@ -8,13 +8,14 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { count, str } from "../data/mod.ts";
  * const ep = new Endpoint();
  * const kv = ep.attachMaster("kv");
  * await kv.increment(str("hits"));
  * await kv.increment(str("hits"), count(2n));
- * console.log(await kv.get(str("hits"))); // { type: "count", value: 3n }
+ * deepEqual(await kv.get(str("hits")), { type: "count", value: 3n });
  * kv.close();
  * await ep.shutdown();
  * ```
@@ -55,9 +56,10 @@ type Unpublished = ActionCommand extends infer C
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { incrementInitType } from "./store.ts";
  * import { timespan } from "../data/mod.ts";
- * console.log(incrementInitType(timespan(5n))); // "timestamp"
+ * equal(incrementInitType(timespan(5n)), "timestamp");
  * ```
  */
 export function incrementInitType(amount: Data): DataType {
@@ -78,12 +80,13 @@ export function incrementInitType(amount: Data): DataType {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { set, str } from "../data/mod.ts";
  * const ep = new Endpoint();
  * const kv = ep.attachMaster("kv");
  * await kv.insertInto(str("s"), str("x"));
- * console.log(await kv.exists(str("s"))); // true
+ * equal(await kv.exists(str("s")), true);
  * kv.close();
  * await ep.shutdown();
  * ```
@@ -247,6 +250,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { equal } from "node:assert/strict";
    * import { Endpoint } from "../endpoint.ts";
    * import { count, str } from "../data/mod.ts";
    * const ep = new Endpoint();
@@ -254,7 +258,8 @@ export class Store {
    * const events = kv.events({ capacity: 100 });
    * await kv.put(str("a"), count(1n));
    * await kv.put(str("a"), count(2n));
-   * console.log((await events.get(100))?.type, (await events.get(100))?.type); // insert update
+   * equal((await events.get(100))?.type, "insert");
+   * equal((await events.get(100))?.type, "update");
    * kv.close();
    * await ep.shutdown();
    * ```

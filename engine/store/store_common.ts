@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeTopics } from "./store_common.ts";
- * console.log(storeTopics("kv").master); // "kv/<$>/data/master"
+ * equal(storeTopics("kv").master, "kv/<$>/data/master");
  * ```
  *
  * @module
@@ -24,8 +25,9 @@ import { type Entity, NIL_ENTITY } from "./entity.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeTopics } from "./store_common.ts";
- * console.log(storeTopics("kv").clone); // "kv/<$>/data/clone"
+ * equal(storeTopics("kv").clone, "kv/<$>/data/clone");
  * ```
  */
 export function storeTopics(name: string): { master: string; clone: string } {
@@ -57,8 +59,9 @@ export function newEntity(bus: CommandBus): Entity {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { nowNs } from "./store_common.ts";
- * console.log(nowNs() > 0n); // true
+ * equal(nowNs() > 0n, true);
  * ```
  */
 export function nowNs(): bigint {
@@ -99,8 +102,10 @@ export function sendStoreCommand(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { expiryNs } from "./store_common.ts";
- * console.log(expiryNs(200), expiryNs(undefined)); // 200000000n null
+ * equal(expiryNs(200), 200_000_000n);
+ * equal(expiryNs(undefined), null);
  * ```
  */
 export function expiryNs(expiry: number | bigint | undefined): bigint | null {
