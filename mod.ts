@@ -28,24 +28,9 @@
  *
  * @module
  */
-// Errors.
-export { BrokerError, ErrorCode } from "./engine/errors.ts";
-
-// The data model and its binary codec (a curated list of its own).
-export * from "./engine/data/api.ts";
-
-// Broker's JSON form of data and data messages.
-export {
-  dataFromJson,
-  type DataFromJsonOptions,
-  dataMessageToJson,
-  dataToJson,
-  dataToJsonBytes,
-  type DataToJsonOptions,
-  dataToJsonValue,
-  JSON_TYPE_NAMES,
-  type JsonDataValue,
-} from "./engine/data/json.ts";
+// The browser-safe subset, a curated list of its own: errors, the data
+// model and its binary codec, Broker's JSON form, the WebSocket client.
+export * from "./browser.ts";
 
 // The endpoint: peering, publishing, subscribing, statuses.
 export {
@@ -116,20 +101,12 @@ export {
   zeekMessageType,
 } from "./engine/zeek/mod.ts";
 
-// The WebSocket JSON API: the server an endpoint hosts, and a client.
+// The WebSocket JSON API: the server an endpoint hosts (the client comes
+// with the browser subset), and a client socket for the C++ Broker's server.
 export {
   type WebSocketClientStats,
   type WebSocketOverflowPolicy,
   WebSocketServer,
   type WebSocketServerOptions,
 } from "./engine/websocket/server.ts";
-export {
-  connectWebSocket,
-  type ServerError,
-  type SocketLike,
-  WebSocketClient,
-  type WebSocketClientOptions,
-  type WebSocketMessage,
-} from "./engine/websocket/client.ts";
-export { WEB_SOCKET_PATH } from "./engine/websocket/protocol.ts";
 export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
