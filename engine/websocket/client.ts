@@ -83,10 +83,18 @@ export interface WebSocketMessage {
  * A WebSocket API session.
  *
  * @example
- * ```ts ignore
- * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/zeek/"]);
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, count, dataToString, Endpoint } from "../../mod.ts";
+ * const ep = new Endpoint(); // a server to talk to (Zeek's works the same)
+ * const server = await ep.listenWebSocket("127.0.0.1", 0);
+ * const seen = ep.subscribe(["/zeek/"]);
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, ["/zeek/"]);
  * client.publish("/zeek/x", count(1n));
- * for await (const { topic, data } of client) console.log(topic, dataToString(data));
+ * equal(dataToString((await seen.get())!.data), "1");
+ * client.close();
+ * await server.close();
+ * await ep.shutdown();
  * ```
  */
 export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
@@ -238,8 +246,16 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
  * Broker's) with a subscription list; resolves after the server's ack.
  *
  * @example
- * ```ts ignore
- * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/topic"]);
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, Endpoint } from "../../mod.ts";
+ * const ep = new Endpoint();
+ * const server = await ep.listenWebSocket("127.0.0.1", 0);
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, ["/topic"]);
+ * equal(client.takeErrors().length, 0); // acked, subscribed, no error
+ * client.close();
+ * await server.close();
+ * await ep.shutdown();
  * ```
  */
 export async function connectWebSocket(

@@ -277,10 +277,20 @@ interface Session {
  * A running WebSocket API server.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, count, dataToString, Endpoint } from "../../mod.ts";
+ * const endpoint = new Endpoint();
  * const server = await endpoint.listenWebSocket("127.0.0.1", 0);
- * console.log(`ws://127.0.0.1:${server.port}/v1/messages/json`);
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}/v1/messages/json`, ["/t"]);
+ * endpoint.publish("/t", count(1n)); // clients get local publishes, as in Broker
+ * for await (const m of client) {
+ *   equal(dataToString(m.data), "1");
+ *   break;
+ * }
+ * client.close();
  * await server.close();
+ * await endpoint.shutdown();
  * ```
  */
 export class WebSocketServer {
