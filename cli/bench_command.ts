@@ -313,7 +313,8 @@ class BenchChild {
   exited = false;
   readonly status: Promise<Deno.CommandStatus>;
 
-  constructor(readonly role: string, args: string[], stdin: boolean) {
+  /** Spawns the child; with `stdin` it gets a pipe to send on (`write`). */
+  constructor(readonly role: string, args: string[], { stdin }: { stdin: boolean }) {
     this.#proc = new Deno.Command(Deno.execPath(), {
       args: [...selfCommandArgs(), "bench", ...args],
       stdin: stdin ? "piped" : "null",
@@ -366,7 +367,9 @@ async function runInProcesses(
   const children: BenchChild[] = [];
   try {
     const subs = Array.from({ length: subscribers }, (_, i) => {
-      const c = new BenchChild(`subscriber ${i + 1}`, ["--receive", String(publishers * n)], false);
+      const c = new BenchChild(`subscriber ${i + 1}`, ["--receive", String(publishers * n)], {
+        stdin: false,
+      });
       children.push(c);
       return c;
     });
@@ -379,7 +382,7 @@ async function runInProcesses(
     const args = ["--send", ports.join(","), "--event-type", String(shape), "-n", String(n)];
     if (rate > 0) args.push("--publish-rate", String(rate));
     const pubs = Array.from({ length: publishers }, (_, i) => {
-      const c = new BenchChild(`publisher ${i + 1}`, args, true);
+      const c = new BenchChild(`publisher ${i + 1}`, args, { stdin: true });
       children.push(c);
       return c;
     });

@@ -85,6 +85,9 @@ function describe(c: string): string {
   return JSON.stringify(c);
 }
 
+/** A map body ends at the end of input (`top`) or at its `}` (`nested`). */
+type MapLevel = "top" | "nested";
+
 /** Where parsed entries go: the flat top level or a nested dictionary. */
 interface EntrySink {
   set(path: readonly string[], value: ConfigValue, offset: number): void;
@@ -157,7 +160,8 @@ class Reader {
   // ------------------------------------------------------------- maps
 
   /** The entries of a map up to `}` (nested) or the end of input (top level). */
-  readMapBody(prefix: readonly string[], nested: boolean, sink: EntrySink): void {
+  readMapBody(prefix: readonly string[], level: MapLevel, sink: EntrySink): void {
+    const nested = level === "nested";
     this.skipSpace();
     for (;;) {
       const c = this.peek();
@@ -171,12 +175,13 @@ class Reader {
         return;
       }
       this.readEntry(prefix, sink);
-      this.readSeparator(nested);
+      this.readSeparator(level);
     }
   }
 
   /** After a value: a comma, a newline or comment, `}` or the end of input. */
-  readSeparator(nested: boolean): void {
+  readSeparator(level: MapLevel): void {
+    const nested = level === "nested";
     this.skipBlanks();
     const c = this.peek();
     if (c === "}" && nested) return;
@@ -224,7 +229,7 @@ class Reader {
       this.skipBlanks();
       if (this.peek() === "{") {
         this.pos++;
-        this.readMapBody(path, true, sink);
+        this.readMapBody(path, "nested", sink);
         return;
       }
       const value = this.readValue();
@@ -233,7 +238,7 @@ class Reader {
     }
     if (c === "{") {
       this.pos++;
-      this.readMapBody(path, true, sink);
+      this.readMapBody(path, "nested", sink);
       return;
     }
     this.unexpected("'=' or '{' after the key");
@@ -248,11 +253,13 @@ class Reader {
     if (c === "{") {
       this.pos++;
       const sink = new DictionarySink();
-      this.readMapBody([], true, sink);
+      this.readMapBody([], "nested", sink);
       return { type: "dictionary", value: sink.root };
     }
     if (c === "<") return { type: "uri", value: this.readUri() };
-    if (isDigit(c) || c === "+" || c === "-" || c === ".") return this.readNumber(false)[0];
+    if (isDigit(c) || c === "+" || c === "-" || c === ".") {
+      return this.readNumber({ insideList: false })[0];
+    }
     if (c === "" || /[\s,\]}>#=]/.test(c)) this.unexpected("a value");
     const start = this.pos;
     if (isWordChar(c)) {
@@ -268,7 +275,9 @@ class Reader {
   /** One list element, or the integers of an `a..b` / `a..b..step` range. */
   readElements(): ConfigValue[] {
     const c = this.peek();
-    if (isDigit(c) || c === "+" || c === "-" || c === ".") return this.readNumber(true);
+    if (isDigit(c) || c === "+" || c === "-" || c === ".") {
+      return this.readNumber({ insideList: true });
+    }
     return [this.readValue()];
   }
 
@@ -336,9 +345,9 @@ class Reader {
   }
 
   /** An integer, real or timespan; in lists also a range, expanded. */
-  readNumber(insideList: boolean): ConfigValue[] {
+  readNumber({ insideList }: { insideList: boolean }): ConfigValue[] {
     const start = this.pos;
-    const first = this.readNumberLiteral(insideList);
+    const first = this.readNumberLiteral({ insideList });
     if (first.type !== "integer") return [first];
     if (insideList && this.peek() === "." && this.peek(1) === ".") {
       this.pos += 2;
@@ -356,7 +365,7 @@ class Reader {
   }
 
   readIntegerOnly(): bigint {
-    const v = this.readNumberLiteral(false, false);
+    const v = this.readNumberLiteral({ insideList: false, allowReal: false });
     if (v.type !== "integer") this.fail("a range needs integers");
     return v.value;
   }
@@ -372,8 +381,7 @@ class Reader {
   }
 
   readNumberLiteral(
-    insideList: boolean,
-    allowReal = true,
+    { insideList, allowReal = true }: { insideList: boolean; allowReal?: boolean },
   ): { type: "integer"; value: bigint } | { type: "real"; value: number } {
     const start = this.pos;
     let sign = 1n;
@@ -601,11 +609,11 @@ export function parseCafConfig(text: string, options: ParseOptions = {}): CafCon
   r.skipSpace();
   if (r.peek() === "{") {
     r.pos++;
-    r.readMapBody([], true, sink);
+    r.readMapBody([], "nested", sink);
     r.skipSpace();
     if (!r.atEnd()) r.unexpected("end of input after '}'");
   } else {
-    r.readMapBody([], false, sink);
+    r.readMapBody([], "top", sink);
   }
   return new CafConfig(sink.values, { text, source: options.source, offsets: sink.offsets });
 }

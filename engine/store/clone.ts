@@ -38,7 +38,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import type { CommandMessage } from "./command_bus.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
-import { endpointIdToString } from "../wire/endpoint_id.ts";
+import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
@@ -181,8 +181,8 @@ export class StoreClone implements StoreActor {
       consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
       send: (m) => {
         if (m.type === "nack" && this.#master === undefined) {
-          this.#send(0n, NIL_ENTITY, m, false);
-        } else if (this.#master) this.#send(0n, this.#master, m, true);
+          this.#send(0n, NIL_ENTITY, m);
+        } else if (this.#master) this.#send(0n, this.#master, m, this.#master.endpoint);
       },
       close: () => this.#lostMaster(),
     }, options);
@@ -193,7 +193,7 @@ export class StoreClone implements StoreActor {
       options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
     );
     // Broker's clone asks at once rather than after the first nack timeout.
-    this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] }, false);
+    this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] });
   }
 
   /** Whether close ran. */
@@ -355,7 +355,11 @@ export class StoreClone implements StoreActor {
     }
   }
 
-  #send(seq: bigint, to: Entity, content: Command, unicast: boolean): void {
+  /**
+   * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
+   * with `envelopeReceiver` the envelope is addressed to that endpoint only.
+   */
+  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.master,
@@ -363,7 +367,7 @@ export class StoreClone implements StoreActor {
       this.id,
       to,
       content,
-      unicast ? to.endpoint : undefined,
+      envelopeReceiver,
     );
   }
 
@@ -377,12 +381,12 @@ export class StoreClone implements StoreActor {
             type: "attach_writer",
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
-          }, false);
-        } else if (m.type === "event") this.#send(m.seq, to, m.content, false);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, false);
+          });
+        } else if (m.type === "event") this.#send(m.seq, to, m.content);
+        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
       },
       broadcast: (m) => {
-        if (m.type === "event") return this.#send(m.seq, master, m.content, false);
+        if (m.type === "event") return this.#send(m.seq, master, m.content);
         // As Broker's clone: until the master acks the channel, every keepalive
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
@@ -392,9 +396,9 @@ export class StoreClone implements StoreActor {
             type: "attach_writer",
             offset: p.offset,
             heartbeatInterval: producer!.heartbeatInterval,
-          }, false);
+          });
         }
-        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
     }, this.#opts);

@@ -38,6 +38,7 @@ import {
   getValue,
 } from "./operations.ts";
 import type { CommandMessage } from "./command_bus.ts";
+import type { EndpointId } from "../wire/endpoint_id.ts";
 import {
   newEntity,
   nowNs,
@@ -127,13 +128,13 @@ export class StoreMaster implements StoreActor {
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
             state: backend.snapshot(),
-          }, true);
-        } else if (m.type === "event") this.#send(m.seq, to, m.content, true);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, true);
+          }, to.endpoint);
+        } else if (m.type === "event") this.#send(m.seq, to, m.content, to.endpoint);
+        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content, false);
-        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content);
+        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
     }, options);
@@ -251,7 +252,11 @@ export class StoreMaster implements StoreActor {
     return undefined;
   }
 
-  #send(seq: bigint, to: Entity, content: Command, unicast: boolean): void {
+  /**
+   * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
+   * with `envelopeReceiver` the envelope is addressed to that endpoint only.
+   */
+  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.clone,
@@ -259,7 +264,7 @@ export class StoreMaster implements StoreActor {
       this.id,
       to,
       content,
-      unicast ? to.endpoint : undefined,
+      envelopeReceiver,
     );
   }
 
@@ -271,7 +276,7 @@ export class StoreMaster implements StoreActor {
       consume: (content) => void this.#apply(content),
       // A lost write is lost for everyone; the master goes on, as Broker's does.
       consumeNil: () => undefined,
-      send: (m) => this.#send(0n, sender, m, true),
+      send: (m) => this.#send(0n, sender, m, sender.endpoint),
       close: () => void this.#writers.delete(key),
     }, this.#opts);
     w = { entity: sender, consumer };
