@@ -836,8 +836,16 @@ function send(s: Store, r: StoreRequest, expiry: bigint | undefined): Promise<un
  * or `request_timeout` when the master did not acknowledge it in time.
  *
  * @example
- * ```ts ignore
- * const lines = await runStoreOperation(store, parseStoreRequest("get", ["key"]));
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { parseStoreRequest, runStoreOperation } from "./store_command.ts";
+ * import { count, Endpoint, str } from "../mod.ts";
+ * const ep = new Endpoint();
+ * const store = ep.attachMaster("kv");
+ * await store.put(str("key"), count(1n));
+ * deepEqual(await runStoreOperation(store, parseStoreRequest("get", ["key"])), ["1"]);
+ * store.close();
+ * await ep.shutdown();
  * ```
  */
 export async function runStoreOperation(
@@ -924,11 +932,9 @@ function unacked(ms: number): BrokerError {
 }
 
 /** What `watch` needs besides the store. */
-export interface WatchOptions {
+export interface WatchOptions extends StoreOutputOptions {
   /** Only events for this key. */
   key?: Data;
-  /** Print Broker's JSON. */
-  json?: boolean;
   /** Stop after this many events. */
   count?: number;
   /** Where lines go. */
@@ -945,8 +951,22 @@ export interface WatchOptions {
  * signal, or the store's end. Resolves how many were printed.
  *
  * @example
- * ```ts ignore
- * await watchStore(store, { count: 1, say: console.log });
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { watchStore } from "./store_command.ts";
+ * import { count, Endpoint, str } from "../mod.ts";
+ * const ep = new Endpoint();
+ * const store = ep.attachMaster("kv");
+ * const lines: string[] = [];
+ * const printed = await watchStore(store, {
+ *   count: 1,
+ *   say: (line) => lines.push(line),
+ *   onReady: () => void store.put(str("a"), count(1n)),
+ * });
+ * equal(printed, 1);
+ * deepEqual(lines, ["insert a 1"]);
+ * store.close();
+ * await ep.shutdown();
  * ```
  */
 export async function watchStore(s: Store, opts: WatchOptions): Promise<number> {

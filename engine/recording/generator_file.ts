@@ -287,10 +287,13 @@ function readCommand(r: Reader, version: number, topic: string, at: number): Gen
  * truncation (`end_of_file`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { readGeneratorFile } from "./generator_file.ts";
- * const file = readGeneratorFile(await Deno.readFile("mars.dat"));
- * console.log(file.topics, file.entries.length);
+ * const mars = new URL("../../fixtures/broker/recordings/mars.dat", import.meta.url);
+ * const file = readGeneratorFile(await Deno.readFile(mars));
+ * deepEqual(file.topics, ["/benchmark/events"]);
+ * equal(file.entries.length, 1000);
  * ```
  */
 export function readGeneratorFile(

@@ -97,10 +97,13 @@ function readInterface(dv: DataView, le: boolean, pos: number, end: number): Int
  * time keeps them where they were captured.
  *
  * @example
- * ```ts ignore
- * for (const p of pcapngPackets(await Deno.readFile("ping-pong.pcapng"))) {
- *   console.log(p.timeNs, p.linkType, p.data.length);
- * }
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { pcapngPackets } from "./pcapng.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.nsec.pcapng", import.meta.url);
+ * const packets = [...pcapngPackets(await Deno.readFile(file))];
+ * equal(packets.length, 26);
+ * equal(packets[0].linkType, 1); // Ethernet
  * ```
  */
 export function* pcapngPackets(bytes: Uint8Array): Generator<CapturedPacket> {

@@ -82,9 +82,23 @@ const dec = new TextDecoder();
  * to `onSocket`. Throws when the address cannot be bound.
  *
  * @example
- * ```ts ignore
- * const l = listenWebSocketUpgrades({ hostname: "127.0.0.1", port: 0, path: "/ws",
- *   handshakeTimeoutMs: 10_000, maxMessageSize: 1 << 20 }, (ws) => ws.send("hello"));
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { listenWebSocketUpgrades } from "./server_socket.ts";
+ * const l = listenWebSocketUpgrades({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   path: "/ws",
+ *   handshakeTimeoutMs: 10_000,
+ *   maxMessageSize: 1 << 20,
+ * }, (ws) => ws.send("hello"));
+ * const client = new WebSocket(`ws://127.0.0.1:${l.port}/ws`);
+ * const first = await new Promise((resolve) => client.onmessage = (e) => resolve(e.data));
+ * equal(first, "hello");
+ * const closed = new Promise((resolve) => client.onclose = resolve);
+ * client.close();
+ * await closed;
+ * await l.close();
  * ```
  */
 export function listenWebSocketUpgrades(
