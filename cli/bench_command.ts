@@ -470,9 +470,12 @@ export const DEFAULT_BENCH_MESSAGES = 100_000;
  * every subscriber), measured at the subscribers.
  *
  * @example
- * ```ts ignore
- * const r = await runBench(1, 100_000, { publishers: 4 }); // 4 → 1, one process
- * console.log(formatBench(r));
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { runBench } from "./bench_command.ts";
+ * const r = await runBench(1, 1_000, { publishers: 4 }); // 4 → 1, one process
+ * equal(r.publishers, 4);
+ * equal(r.subscribers, 1);
  * ```
  */
 export async function runBench(
@@ -516,8 +519,11 @@ const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
  * The workload in words, as the table heading and the chart title.
  *
  * @example
- * ```ts ignore
- * describeBench(r); // "4 publishers → 1 subscriber, one process"
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { describeBench, runBench } from "./bench_command.ts";
+ * const r = await runBench(1, 1_000, { publishers: 4 });
+ * equal(describeBench(r).title, "4 publishers → 1 subscriber, one process");
  * ```
  */
 export function describeBench(r: BenchResult): { title: string; details: string } {
@@ -533,8 +539,12 @@ export function describeBench(r: BenchResult): { title: string; details: string 
  * The result as a table: the total, then each subscriber when there are several.
  *
  * @example
- * ```ts ignore
- * console.log(formatBench(await runBench(1, 10_000, { subscribers: 2 })));
+ * ```ts
+ * import { match } from "node:assert/strict";
+ * import { formatBench, runBench } from "./bench_command.ts";
+ * const table = formatBench(await runBench(1, 1_000, { subscribers: 2 }));
+ * match(table, /^1 publisher → 2 subscribers, one process: event_1 \(59 B\)/);
+ * match(table, /\nsub 2 +1000 /); // a row per subscriber after the total
  * ```
  */
 export function formatBench(r: BenchResult): string {

@@ -638,8 +638,19 @@ export async function runClusterProcesses(
  * messages per topic, in the C++ tool's tree layout.
  *
  * @example
- * ```ts ignore
- * console.log(dumpStats("mars.dat", readGeneratorFile(bytes)).join("\n"));
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { dumpStats } from "./cluster_bench.ts";
+ * import { readGeneratorFile } from "../engine/recording/generator_file.ts";
+ * const mars = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url);
+ * deepEqual(dumpStats("mars.dat", readGeneratorFile(await Deno.readFile(mars))), [
+ *   "mars.dat",
+ *   "├── entries: 1000",
+ *   "|   ├── data-entries: 1000",
+ *   "|   └── command-entries: 0",
+ *   "└── topics:",
+ *   "    └── /benchmark/events (1000)",
+ * ]);
  * ```
  */
 export function dumpStats(name: string, file: GeneratorFile): string[] {

@@ -94,10 +94,15 @@ export function terminalColumns(): number {
  * (a replay calls it per message), and ends the line on `finish`.
  *
  * @example
- * ```ts ignore
- * const bar = new ProgressBar((s) => Deno.stderr.writeSync(new TextEncoder().encode(s)));
+ * ```ts
+ * import { match } from "node:assert/strict";
+ * import { ProgressBar } from "./progress.ts";
+ * let screen = "";
+ * const bar = new ProgressBar((s) => screen += s); // a terminal: Deno.stderr.writeSync
  * bar.update({ done: 1, total: 10, bytes: 100, seconds: 0.01 });
  * bar.finish();
+ * match(screen, /10% 1\/10 msgs/);
+ * match(screen, /\n$/); // finish ends the line
  * ```
  */
 export class ProgressBar {
