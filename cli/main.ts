@@ -33,11 +33,20 @@ export const VERSION: string = denoJson.version;
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
-  /** Where help and regular output go (default stdout). */
+  /**
+   * Where help and regular output go.
+   * @default stdout
+   */
   writeOut?: (text: string) => void;
-  /** Where errors go (default stderr). */
+  /**
+   * Where errors go.
+   * @default stderr
+   */
   writeErr?: (text: string) => void;
-  /** Whether errors are coloured (default: when stderr is a TTY). */
+  /**
+   * Whether errors are coloured.
+   * @default when stderr is a TTY
+   */
   colorErr?: boolean;
 }
 
@@ -47,9 +56,12 @@ export interface ProgramIo {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { buildProgram } from "./main.ts";
- * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench"]
+ * const codes: number[] = [];
+ * const program = buildProgram((code) => codes.push(code));
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "bench"]);
+ * deepEqual(codes, []); // nothing ran yet
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {

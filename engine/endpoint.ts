@@ -436,7 +436,10 @@ export class Endpoint {
 
   // ---------------------------------------------------------------- stores
 
-  /** The command channel the data stores use (see `engine/store`). */
+  /**
+   * The command channel the data stores use (see `engine/store`).
+   * @internal
+   */
   get commandBus(): CommandBus {
     return this.#commands;
   }
@@ -481,7 +484,7 @@ export class Endpoint {
    * import { Endpoint } from "./endpoint.ts";
    * import { BrokerError, ErrorCode } from "./errors.ts";
    * const ep = new Endpoint();
-   * const kv = ep.attachClone("kv", { requestTimeout: 1000 });
+   * const kv = ep.attachClone("kv", { requestTimeoutMs: 1000 });
    * const users = ep.attachMaster("users");
    * const noSuchMaster = (e: unknown) => (e as BrokerError).code === ErrorCode.no_such_master;
    * throws(() => ep.attachClone("users"), noSuchMaster); // we are the master of "users"

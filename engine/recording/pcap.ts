@@ -81,10 +81,13 @@ function* classicPcapPackets(bytes: Uint8Array): Generator<CapturedPacket> {
  * The packets of a pcap or pcapng file, in file order.
  *
  * @example
- * ```ts ignore
- * for (const p of capturedPackets(await Deno.readFile("ping-pong.pcapng"))) {
- *   console.log(p.timeNs, p.data.length);
- * }
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { capturedPackets } from "./pcap.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.nsec.pcapng", import.meta.url);
+ * const packets = [...capturedPackets(await Deno.readFile(file))];
+ * equal(packets.length, 26);
+ * equal(packets[0].timeNs, 1795479441695174000n);
  * ```
  */
 export function capturedPackets(bytes: Uint8Array): Iterable<CapturedPacket> {
@@ -95,9 +98,15 @@ export function capturedPackets(bytes: Uint8Array): Iterable<CapturedPacket> {
  * TCP segments of a pcap or pcapng file, per direction (`from>to`).
  *
  * @example
- * ```ts ignore
- * const streams = tcpStreams(await Deno.readFile("ping-pong.pcap"));
- * console.log([...streams.keys()]); // ["127.0.0.1:49050>127.0.0.1:29001", ...]
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { tcpStreams } from "./pcap.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.pcap", import.meta.url);
+ * const streams = tcpStreams(await Deno.readFile(file));
+ * deepEqual([...streams.keys()], [
+ *   "127.0.0.1:49050>127.0.0.1:29001",
+ *   "127.0.0.1:29001>127.0.0.1:49050",
+ * ]);
  * ```
  */
 export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
@@ -166,8 +175,13 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
  * pcapng file of Broker TCP traffic, in capture order per direction.
  *
  * @example
- * ```ts ignore
- * const messages = brokerMessagesFromPcap(await Deno.readFile("ping-pong.pcapng"));
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { brokerMessagesFromPcap } from "./pcap.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.nsec.pcapng", import.meta.url);
+ * const messages = brokerMessagesFromPcap(await Deno.readFile(file));
+ * equal(messages.length, 14);
+ * equal(messages[0].from, "127.0.0.1:49050"); // the dialing side speaks first
  * ```
  */
 export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
