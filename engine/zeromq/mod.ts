@@ -4,8 +4,10 @@
  * mechanism's READY, ERROR, SUBSCRIBE/CANCEL, PING/PONG), subscriptions in
  * both forms, a session that runs the handshake, and Zeek's 4-part messages
  * (topic, sender node, format, payload) whose `broker-bin-v1` payloads our
- * Broker codec reads. Written in TypeScript rather than binding libzmq
- * (`npm:zeromq` ships native N-API binaries), so it runs wherever Deno does.
+ * Broker codec reads; then the cluster's hello exchange (sans-I/O) and a
+ * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy. Written
+ * in TypeScript rather than binding libzmq (`npm:zeromq` ships native N-API
+ * binaries), so it runs wherever Deno does.
  *
  * @example
  * ```ts
@@ -68,3 +70,23 @@ export {
   type ZeekZmqMessage,
   zeekZmqMessageParts,
 } from "./zeek_message.ts";
+export {
+  CLUSTER_HELLO,
+  type NodeActions,
+  NODEID_TOPIC_PREFIX,
+  nodeIdTopic,
+  nodeTopic,
+  nodeTypeTopic,
+  type Publication,
+  ZeekClusterNode,
+  type ZeekClusterNodeOptions,
+  type ZeekNodeType,
+  ZEROMQ_HELLO,
+} from "./cluster_node.ts";
+export {
+  type HostPort,
+  type ZeekNodeStatus,
+  type ZeekZmqEventMessage,
+  ZeekZmqNode,
+  type ZeekZmqNodeOptions,
+} from "./tcp_node.ts";

@@ -58,7 +58,7 @@ export const SCRIPTS = new URL("./scripts/", import.meta.url).pathname;
 export interface ZeekStartOptions {
   /** Environment variables for the script (ports, node names). */
   env?: Record<string, string>;
-  /** Extra directories on ZEEKPATH, before Zeek's own. */
+  /** Extra directories on ZEEKPATH, before the suite's scripts and Zeek's own. */
   path?: string[];
   /** Arguments before the scripts (default `-b`, bare mode). */
   args?: string[];
@@ -104,8 +104,9 @@ export class ZeekProcess {
     const dir = await Deno.makeTempDir({ prefix: "zeek-live-" });
     const zeekPath = [
       ".",
-      SCRIPTS,
+      // Before ours, so a directory's own cluster-layout.zeek wins.
       ...(options.path ?? []),
+      SCRIPTS,
       z,
       `${z}/policy`,
       `${z}/site`,

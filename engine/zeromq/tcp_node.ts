@@ -1,0 +1,301 @@
+/**
+ * A node of a Zeek 8 ZeroMQ cluster over TCP: the I/O around
+ * {@link ZmtpSession} and {@link ZeekClusterNode}. Like Zeek's nodes it
+ * connects an XSUB socket to the proxy's XPUB (receiving; Zeek's
+ * `connect_xsub_endpoint`) and an XPUB socket to the proxy's XSUB
+ * (publishing; `connect_xpub_endpoint`), subscribes its node topics, says
+ * hello, and reports `node_up`/`node_down`. Log writes to a logger and the
+ * proxy role are not here yet.
+ *
+ * @example
+ * ```ts ignore
+ * const node = await ZeekZmqNode.connect({
+ *   name: "worker-1", nodeType: "worker",
+ *   xpub: { host: "127.0.0.1", port: 29712 }, xsub: { host: "127.0.0.1", port: 29711 },
+ * });
+ * const up = await node.statuses.get(10_000); // { type: "node_up", name: "manager", ... }
+ * node.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
+ * console.log((await node.events.get(5000))?.event.name);
+ * await node.close();
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { BoundedQueue } from "../queue.ts";
+import type { Event } from "../zeek/event.ts";
+import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
+import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
+import {
+  eventMessage,
+  parseZeekZmqMessage,
+  zeekZmqEvent,
+  zeekZmqMessageParts,
+} from "./zeek_message.ts";
+
+/** A TCP endpoint. */
+export interface HostPort {
+  /** Host name or address. */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** Options of {@link ZeekZmqNode.connect}. */
+export interface ZeekZmqNodeOptions {
+  /** The node's name in the cluster layout, e.g. `worker-1`. */
+  name: string;
+  /** Its type in the layout. */
+  nodeType: ZeekNodeType;
+  /** Its node ID; default `zeromq_<name>_deno_<pid>_<random>`, like Zeek's. */
+  id?: string;
+  /** The proxy's XSUB, where our XPUB publishes (Zeek's `connect_xpub_endpoint`). */
+  xpub: HostPort;
+  /** The proxy's XPUB, from which our XSUB receives (Zeek's `connect_xsub_endpoint`). */
+  xsub: HostPort;
+  /** How long to keep dialling the proxy (libzmq re-dials every 100 ms). Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Events held for the reader before the oldest are dropped. Default 4096. */
+  queueSize?: number;
+}
+
+/** An event received from the cluster. */
+export interface ZeekZmqEventMessage {
+  /** Its topic. */
+  topic: string;
+  /** The sending node's ID. */
+  sender: string;
+  /** The event. */
+  event: Event;
+}
+
+/** A node of the cluster coming up or going away. */
+export interface ZeekNodeStatus {
+  /** `node_up` or `node_down`, as Zeek's events. */
+  type: "node_up" | "node_down";
+  /** Its name in the layout. */
+  name: string;
+  /** Its node ID. */
+  id: string;
+}
+
+const RECONNECT_MS = 100;
+
+/** One ZMTP connection over TCP: a session, a read loop and ordered writes. */
+class ZmtpConnection {
+  readonly session: ZmtpSession;
+  readonly #conn: Deno.TcpConn;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+  readonly done: Promise<void>;
+
+  constructor(conn: Deno.TcpConn, socketType: SocketType, onEvent: (e: ZmtpEvent) => void) {
+    this.#conn = conn;
+    this.session = new ZmtpSession({ socketType });
+    this.#flush();
+    this.done = this.#read(onEvent);
+  }
+
+  static async dial(
+    to: HostPort,
+    socketType: SocketType,
+    deadline: number,
+    onEvent: (e: ZmtpEvent) => void,
+  ): Promise<ZmtpConnection> {
+    while (true) {
+      try {
+        const conn = await Deno.connect({ hostname: to.host, port: to.port });
+        conn.setNoDelay(true);
+        return new ZmtpConnection(conn, socketType, onEvent);
+      } catch (e) {
+        // Nothing listens yet: re-dial as libzmq does (ZMQ_RECONNECT_IVL), up to the deadline.
+        if (!(e instanceof Deno.errors.ConnectionRefused) || Date.now() >= deadline) {
+          throw new BrokerError(
+            ErrorCode.peer_unavailable,
+            `cannot reach ${
+              socketType === "XPUB" ? "the proxy's XSUB" : "the proxy's XPUB"
+            } at ${to.host}:${to.port}: ${e}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, RECONNECT_MS));
+      }
+    }
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#writing = this.#writing.then(async () => {
+      for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
+    }).catch(() => this.close());
+  }
+
+  #flush(): void {
+    const out = this.session.takeOutput();
+    if (out) this.write(out);
+  }
+
+  async #read(onEvent: (e: ZmtpEvent) => void): Promise<void> {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      while (!this.#closed) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        const events = this.session.receive(buf.subarray(0, n));
+        this.#flush();
+        for (const e of events) onEvent(e);
+        if (this.session.failed) break;
+      }
+    } catch {
+      // the socket went away; close below
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async closeAfterWrites(): Promise<void> {
+    await this.#writing;
+    this.close();
+    await this.done;
+  }
+}
+
+/** A node of a Zeek ZeroMQ cluster (see the module doc). */
+export class ZeekZmqNode {
+  /** The node's hello state; its `id` is the node ID. */
+  readonly node: ZeekClusterNode;
+  /** Events other nodes sent to our topics (the hellos excepted). */
+  readonly events: BoundedQueue<ZeekZmqEventMessage>;
+  /** `node_up`/`node_down` of the other nodes. */
+  readonly statuses = new BoundedQueue<ZeekNodeStatus>(1024, "drop_oldest");
+  /** Errors of either connection (the node keeps what still works). */
+  readonly errors: BrokerError[] = [];
+  // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).
+  readonly #peerSubs = new Map<string, number>();
+  #xpub!: ZmtpConnection;
+  #xsub!: ZmtpConnection;
+
+  private constructor(node: ZeekClusterNode, queueSize: number) {
+    this.node = node;
+    this.events = new BoundedQueue(queueSize, "drop_oldest");
+  }
+
+  /** The node ID. */
+  get id(): string {
+    return this.node.id;
+  }
+
+  /**
+   * Connects both sockets, waits for both ZMTP handshakes and subscribes
+   * the node's topics; the hellos then run by themselves.
+   */
+  static async connect(options: ZeekZmqNodeOptions): Promise<ZeekZmqNode> {
+    const id = options.id ??
+      `zeromq_${options.name}_deno_${Deno.pid}_${
+        crypto.randomUUID().replaceAll("-", "").slice(0, 16)
+      }`;
+    const self = new ZeekZmqNode(
+      new ZeekClusterNode({ name: options.name, nodeType: options.nodeType, id }),
+      options.queueSize ?? 4096,
+    );
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
+    let readyXpub!: () => void, readyXsub!: () => void, failed!: (e: BrokerError) => void;
+    const ready = Promise.all([
+      new Promise<void>((r) => readyXpub = r),
+      new Promise<void>((r) => readyXsub = r),
+    ]);
+    const failure = new Promise<never>((_, reject) => failed = reject);
+    const handle = (which: "xpub" | "xsub") => (e: ZmtpEvent) => {
+      if (e.type === "ready") (which === "xpub" ? readyXpub : readyXsub)();
+      else if (e.type === "error") {
+        self.errors.push(e.error);
+        failed(e.error);
+      } else if (which === "xpub" && e.type === "subscription") self.#onSubscription(e);
+      else if (which === "xsub" && e.type === "message") self.#onMessage(e.parts);
+    };
+    self.#xpub = await ZmtpConnection.dial(options.xpub, "XPUB", deadline, handle("xpub"));
+    try {
+      self.#xsub = await ZmtpConnection.dial(options.xsub, "XSUB", deadline, handle("xsub"));
+    } catch (e) {
+      self.#xpub.close();
+      throw e;
+    }
+    try {
+      await Promise.race([ready, failure]);
+    } catch (e) {
+      await self.close();
+      throw e;
+    }
+    for (const topic of self.node.subscriptions()) self.subscribe(topic);
+    return self;
+  }
+
+  /** Subscribes our XSUB to a topic prefix (dotted). */
+  subscribe(prefix: string): void {
+    this.#xsub.write(this.#xsub.session.subscribe(prefix));
+  }
+
+  /**
+   * Publishes an event on a topic, if any node subscribed a prefix of it
+   * (an XPUB sends nothing otherwise). Returns whether it went out.
+   */
+  publish(topic: string, event: Event): boolean {
+    let wanted = false;
+    for (const prefix of this.#peerSubs.keys()) {
+      if (topic.startsWith(prefix)) {
+        wanted = true;
+        break;
+      }
+    }
+    if (!wanted) return false;
+    const parts = zeekZmqMessageParts(eventMessage(topic, this.id, event));
+    this.#xpub.write(this.#xpub.session.send(parts));
+    return true;
+  }
+
+  /** Closes both sockets (other nodes see our node-ID topic unsubscribed: `node_down`). */
+  async close(): Promise<void> {
+    this.events.close();
+    this.statuses.close();
+    await Promise.all([this.#xpub?.closeAfterWrites(), this.#xsub?.closeAfterWrites()]);
+  }
+
+  #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {
+    const topic = new TextDecoder().decode(e.subscription.topic);
+    const n = this.#peerSubs.get(topic) ?? 0;
+    if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);
+    else if (n <= 1) this.#peerSubs.delete(topic);
+    else this.#peerSubs.set(topic, n - 1);
+    this.#act(this.node.onSubscription(topic, e.subscription.subscribe));
+  }
+
+  #onMessage(parts: Uint8Array[]): void {
+    let msg;
+    let event: Event;
+    try {
+      msg = parseZeekZmqMessage(parts);
+      event = zeekZmqEvent(msg);
+    } catch (e) {
+      // Zeek drops what it cannot read, and so do we; the error is kept for the curious.
+      if (e instanceof BrokerError) this.errors.push(e);
+      return;
+    }
+    const actions = this.node.onEvent(event);
+    this.#act(actions);
+    if (!actions.internal) this.events.push({ topic: msg.topic, sender: msg.sender, event });
+  }
+
+  #act(actions: NodeActions): void {
+    for (const p of actions.publish) this.publish(p.topic, p.event);
+    for (const n of actions.up) this.statuses.push({ type: "node_up", ...n });
+    for (const n of actions.down) this.statuses.push({ type: "node_down", ...n });
+  }
+}

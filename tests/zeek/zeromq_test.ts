@@ -1,0 +1,101 @@
+// Our process as worker-1 of a real Zeek 8 cluster on the ZeroMQ backend: the manager of
+// ../shared/fixtures/zeek8/zeromq-two-nodes (scripts/zeromq/, copied unchanged; it runs the
+// XPUB/XSUB proxy) and our ZeekZmqNode in place of the Zeek worker. The manager must print
+// what it printed with the real worker (manager.out there), and we must get its pong.
+import assert from "node:assert/strict";
+import {
+  addr,
+  count,
+  dataToString,
+  Event,
+  integer,
+  port,
+  real,
+  set,
+  str,
+  subnet,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "../../mod.ts";
+import { ZeekZmqNode } from "../../engine/zeromq/mod.ts";
+import { freePort } from "../broker_ref.ts";
+import { SCRIPTS, zeekTest } from "./zeek.ts";
+
+/** What the fixture's manager printed for the real worker-1 (its manager.out, without rc). */
+const MANAGER_OUT = [
+  "node_up, worker-1",
+  "ping, hello, 42, -7, 1.5, 10.0.0.1, 10.0.0.0/8, 443/tcp, 1700000000.5, 2.0 secs 500.0 msecs, [1, 2, 3], {",
+  "a,",
+  "b",
+  "}, {",
+  "[k] = 9",
+  "}",
+  "node_down, worker-1",
+];
+
+zeekTest(
+  "our node joins a Zeek 8 ZeroMQ cluster as worker-1: node_up both ways, Zeek's manager prints our ping, we get its pong",
+  async (t) => {
+    const [xpub, xsub, logPull] = [freePort(), freePort(), freePort()];
+    const zeek = await t.zeek("zeromq/manager.zeek", {
+      path: [`${SCRIPTS}zeromq`],
+      env: {
+        CLUSTER_NODE: "manager",
+        XPUB_PORT: `${xpub}/tcp`,
+        XSUB_PORT: `${xsub}/tcp`,
+        LOG_PULL_PORT: `${logPull}/tcp`,
+      },
+    });
+    // Zeek's connect_xpub_endpoint is the proxy's XSUB port, and the other way round.
+    const node = await ZeekZmqNode.connect({
+      name: "worker-1",
+      nodeType: "worker",
+      xpub: { host: "127.0.0.1", port: xsub },
+      xsub: { host: "127.0.0.1", port: xpub },
+    });
+    t.defer(() => node.close());
+
+    const up = await node.statuses.get(10_000);
+    assert.ok(up, `the manager never said hello\n${zeek.transcript}`);
+    assert.equal(up.type, "node_up");
+    assert.equal(up.name, "manager");
+    assert.match(up.id, /^zeromq_manager_/);
+
+    assert.ok(
+      node.publish(
+        "zeek.cluster.manager",
+        new Event("Test::ping", [
+          str("hello"),
+          count(42n),
+          integer(-7n),
+          real(1.5),
+          addr("10.0.0.1"),
+          subnet("10.0.0.0/8"),
+          port(443, "tcp"),
+          timestamp(1700000000500000000n),
+          timespan(2500000000n),
+          vector(count(1n), count(2n), count(3n)),
+          set(str("a"), str("b")),
+          table([[str("k"), count(9n)]]),
+        ]),
+      ),
+      "the manager has not subscribed zeek.cluster.manager",
+    );
+
+    const pong = await node.events.get(10_000);
+    assert.ok(pong, `no pong\n${zeek.transcript}`);
+    assert.equal(pong.topic, "zeek.cluster.node.worker-1.");
+    assert.equal(pong.sender, up.id);
+    assert.equal(pong.event.name, "Test::pong");
+    assert.equal(dataToString(vector(...pong.event.args)), "(pong for hello, 43)");
+
+    // Leaving cancels our node-ID subscription: the manager raises node_down and terminates.
+    await node.close();
+    const status = await zeek.exited(10_000);
+    assert.equal(status.code, 0, zeek.transcript);
+    assert.deepEqual(zeek.stdout, MANAGER_OUT);
+    assert.deepEqual(node.errors, []);
+  },
+);
