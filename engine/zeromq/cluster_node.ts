@@ -9,6 +9,14 @@
  * id)`, on which the receiver's cluster framework raises `node_up`. The
  * node-ID subscription's cancellation means `node_down`.
  *
+ * One difference from Zeek: Zeek raises `node_up` as soon as the other
+ * node's `Cluster::hello` arrives, which can be before it has sent its own
+ * (the subscription it waits for comes over the other socket). Then an
+ * event published on `node_up` can reach the other node before our hello,
+ * that is before its `node_up` for us. Here `up` waits until both hellos
+ * crossed: our hello goes out on the same socket before anything published
+ * after `up`, so the other node always knows us first.
+ *
  * @example
  * ```ts
  * import { ZeekClusterNode } from "./cluster_node.ts";
@@ -89,6 +97,9 @@ export class ZeekClusterNode {
   // Node IDs whose subscription we saw before their ZeroMQ hello, and the other way round.
   readonly #subscribed = new Set<string>();
   readonly #helloed = new Set<string>();
+  // Node IDs we sent Cluster::hello to, and those whose Cluster::hello we got (ID to name).
+  readonly #helloSent = new Set<string>();
+  readonly #helloGot = new Map<string, string>();
   /** Nodes that are up, by ID. */
   readonly #up = new Map<string, string>();
 
@@ -129,12 +140,14 @@ export class ZeekClusterNode {
         actions.down.push({ name, id: other });
       }
       this.#subscribed.delete(other);
+      this.#helloed.delete(other);
+      this.#helloSent.delete(other);
+      this.#helloGot.delete(other);
       return actions;
     }
     actions.publish.push({ topic, event: this.#hello(ZEROMQ_HELLO) });
-    if (this.#helloed.delete(other)) {
-      actions.publish.push({ topic: nodeIdTopic(other), event: this.#hello(CLUSTER_HELLO) });
-    } else this.#subscribed.add(other);
+    if (this.#helloed.delete(other)) this.#sendClusterHello(other, actions);
+    else this.#subscribed.add(other);
     return actions;
   }
 
@@ -146,14 +159,27 @@ export class ZeekClusterNode {
     const [name, id] = event.args;
     if (name?.type !== "string" || id?.type !== "string") return actions;
     if (event.name === ZEROMQ_HELLO) {
-      if (this.#subscribed.delete(id.value)) {
-        actions.publish.push({ topic: nodeIdTopic(id.value), event: this.#hello(CLUSTER_HELLO) });
-      } else this.#helloed.add(id.value);
-    } else if (!this.#up.has(id.value)) {
-      this.#up.set(id.value, name.value);
-      actions.up.push({ name: name.value, id: id.value });
+      if (this.#subscribed.delete(id.value)) this.#sendClusterHello(id.value, actions);
+      else this.#helloed.add(id.value);
+    } else {
+      this.#helloGot.set(id.value, name.value);
+      this.#checkUp(id.value, actions);
     }
     return actions;
+  }
+
+  #sendClusterHello(id: string, actions: NodeActions): void {
+    actions.publish.push({ topic: nodeIdTopic(id), event: this.#hello(CLUSTER_HELLO) });
+    this.#helloSent.add(id);
+    this.#checkUp(id, actions);
+  }
+
+  // Up once both Cluster::hellos crossed (see the module doc), and only once.
+  #checkUp(id: string, actions: NodeActions): void {
+    const name = this.#helloGot.get(id);
+    if (name === undefined || !this.#helloSent.has(id) || this.#up.has(id)) return;
+    this.#up.set(id, name);
+    actions.up.push({ name, id });
   }
 
   #hello(name: string): Event {

@@ -49,6 +49,20 @@ Deno.test("hello exchange: subscription first, then ZeroMQ hello, gives Cluster:
   assert.equal(w.up.size, 0);
 });
 
+Deno.test("node_up waits until our Cluster::hello went out, even when theirs came first", () => {
+  const w = new ZeekClusterNode({ name: "worker-1", nodeType: "worker", id: "W" });
+  // The manager's Cluster::hello overtook its node-ID subscription (another socket).
+  assert.deepEqual(w.onEvent(new Event(ZEROMQ_HELLO, [str("manager"), str("M")])).up, []);
+  assert.deepEqual(w.onEvent(new Event(CLUSTER_HELLO, [str("manager"), str("M")])).up, []);
+  const sub = w.onSubscription(nodeIdTopic("M"), true);
+  // Our hello is published before the application hears node_up.
+  assert.deepEqual(text(sub), [
+    `zeek.cluster.nodeid.M. ${ZEROMQ_HELLO}(worker-1, W)`,
+    `zeek.cluster.nodeid.M. ${CLUSTER_HELLO}(worker-1, W)`,
+  ]);
+  assert.deepEqual(sub.up, [{ name: "manager", id: "M" }]);
+});
+
 Deno.test("hello exchange: ZeroMQ hello before the subscription waits for it", () => {
   const w = new ZeekClusterNode({ name: "worker-1", nodeType: "worker", id: "W" });
   assert.deepEqual(text(w.onEvent(new Event(ZEROMQ_HELLO, [str("manager"), str("M")]))), []);
