@@ -21,6 +21,7 @@ import {
   vector,
 } from "../data/mod.ts";
 import { reassembledTcpStreams } from "../recording/pcap.ts";
+import { decodeLogWriteBatch, encodeLogWriteBatch, ZeekType } from "./log_batch.ts";
 import {
   BROKER_BIN_V1,
   concat,
@@ -185,7 +186,7 @@ Deno.test("ZMTP capture: every event decodes with our Broker codec and re-encode
         assert.equal(m.format, ZEEK_BIN_SERIALIZER);
         assert.equal(m.sender, WORKER);
         logs++;
-        continue;
+        continue; // log batches: the next test
       }
       assert.equal(m.format, BROKER_BIN_V1, key);
       assert.deepEqual(encode(decode(m.payload)), m.payload, `${key}: payload re-encodes`);
@@ -236,4 +237,39 @@ Deno.test("ZMTP capture: every event decodes with our Broker codec and re-encode
   ];
   assert.deepEqual(seen.sort(), [...once, ...once].sort());
   assert.equal(logs, 2, "two log batches on the PUSH socket");
+});
+
+Deno.test("ZMTP capture: both log batches worker-1 pushed to the logger decode and re-encode byte for byte", async () => {
+  const batches = [];
+  for (const { events } of (await replay()).values()) {
+    for (const e of events) {
+      if (e.type !== "message") continue;
+      const m = parseZeekZmqMessage(e.parts);
+      if (m.topic !== LOG_WRITE_TOPIC) continue;
+      const batch = decodeLogWriteBatch(m.payload);
+      assert.deepEqual(encodeLogWriteBatch(batch), m.payload);
+      batches.push(batch);
+    }
+  }
+  assert.deepEqual(
+    batches.map((b) => `${b.streamName} ${b.writerName} ${b.filterName} ${b.path}`),
+    [
+      "Cluster::LOG Log::WRITER_ASCII default cluster",
+      "Test::LOG Log::WRITER_ASCII default test",
+    ],
+  );
+  const test = batches[1];
+  assert.deepEqual(test.fields, [
+    { name: "ts", type: ZeekType.time, subtype: 0, optional: false },
+    { name: "msg", type: ZeekType.string, subtype: 0, optional: false },
+    { name: "n", type: ZeekType.count, subtype: 0, optional: false },
+  ]);
+  // worker.zeek's Log::write, as manager-test.log shows it.
+  assert.deepEqual(test.records.map((r) => r.map((v) => v.value)), [[
+    1700000001,
+    "a log line",
+    5n,
+  ]]);
+  const [, node, message] = batches[0].records[0].map((v) => v.value);
+  assert.deepEqual([node, message], ["worker-1", `got hello from manager (${MANAGER})`]);
 });

@@ -90,3 +90,16 @@ export {
   ZeekZmqNode,
   type ZeekZmqNodeOptions,
 } from "./tcp_node.ts";
+export {
+  decodeLogRecord,
+  decodeLogWriteBatch,
+  encodeLogRecord,
+  encodeLogWriteBatch,
+  type LogData,
+  type LogField,
+  type LogPort,
+  type LogSubnet,
+  type LogValue,
+  type LogWriteBatch,
+  ZeekType,
+} from "./log_batch.ts";
