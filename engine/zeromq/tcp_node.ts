@@ -4,8 +4,9 @@
  * connects an XSUB socket to the proxy's XPUB (receiving; Zeek's
  * `connect_xsub_endpoint`) and an XPUB socket to the proxy's XSUB
  * (publishing; `connect_xpub_endpoint`), subscribes its node topics, says
- * hello, and reports `node_up`/`node_down`. Log writes to a logger and the
- * proxy role are not here yet.
+ * hello, and reports `node_up`/`node_down`; with `logger`, it also PUSHes
+ * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
+ * The proxy role is not here yet.
  *
  * @example
  * ```ts ignore
@@ -26,9 +27,12 @@ import { BoundedQueue } from "../queue.ts";
 import type { Event } from "../zeek/event.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
+import { encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
 import {
   eventMessage,
+  LOG_WRITE_TOPIC,
   parseZeekZmqMessage,
+  ZEEK_BIN_SERIALIZER,
   zeekZmqEvent,
   zeekZmqMessageParts,
 } from "./zeek_message.ts";
@@ -53,6 +57,8 @@ export interface ZeekZmqNodeOptions {
   xpub: HostPort;
   /** The proxy's XPUB, from which our XSUB receives (Zeek's `connect_xsub_endpoint`). */
   xsub: HostPort;
+  /** A logger's PULL socket for {@link ZeekZmqNode.writeLogs} (Zeek's `connect_log_endpoints`). */
+  logger?: HostPort;
   /** How long to keep dialling the proxy (libzmq re-dials every 100 ms). Default 10 s. */
   connectTimeoutMs?: number;
   /** Events held for the reader before the oldest are dropped. Default 4096. */
@@ -182,6 +188,7 @@ export class ZeekZmqNode {
   readonly #peerSubs = new Map<string, number>();
   #xpub!: ZmtpConnection;
   #xsub!: ZmtpConnection;
+  #log?: ZmtpConnection;
 
   private constructor(node: ZeekClusterNode, queueSize: number) {
     this.node = node;
@@ -207,14 +214,16 @@ export class ZeekZmqNode {
       options.queueSize ?? 4096,
     );
     const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
-    let readyXpub!: () => void, readyXsub!: () => void, failed!: (e: BrokerError) => void;
-    const ready = Promise.all([
-      new Promise<void>((r) => readyXpub = r),
-      new Promise<void>((r) => readyXsub = r),
-    ]);
+    const readiness = { xpub: () => {}, xsub: () => {}, log: () => {} };
+    let failed!: (e: BrokerError) => void;
+    const ready = Promise.all(
+      (["xpub", "xsub", ...(options.logger ? ["log"] as const : [])] as const).map((k) =>
+        new Promise<void>((r) => readiness[k] = r)
+      ),
+    );
     const failure = new Promise<never>((_, reject) => failed = reject);
-    const handle = (which: "xpub" | "xsub") => (e: ZmtpEvent) => {
-      if (e.type === "ready") (which === "xpub" ? readyXpub : readyXsub)();
+    const handle = (which: "xpub" | "xsub" | "log") => (e: ZmtpEvent) => {
+      if (e.type === "ready") readiness[which]();
       else if (e.type === "error") {
         self.errors.push(e.error);
         failed(e.error);
@@ -224,8 +233,12 @@ export class ZeekZmqNode {
     self.#xpub = await ZmtpConnection.dial(options.xpub, "XPUB", deadline, handle("xpub"));
     try {
       self.#xsub = await ZmtpConnection.dial(options.xsub, "XSUB", deadline, handle("xsub"));
+      if (options.logger) {
+        self.#log = await ZmtpConnection.dial(options.logger, "PUSH", deadline, handle("log"));
+      }
     } catch (e) {
       self.#xpub.close();
+      self.#xsub?.close();
       throw e;
     }
     try {
@@ -261,10 +274,32 @@ export class ZeekZmqNode {
     return true;
   }
 
-  /** Closes both sockets (other nodes see our node-ID topic unsubscribed: `node_down`). */
+  /**
+   * PUSHes a batch of log writes to the logger, in Zeek's log batch format.
+   * Throws `invalid_status` without a `logger`, `type_clash` for a value
+   * its type cannot hold.
+   */
+  writeLogs(batch: LogWriteBatch): void {
+    if (!this.#log) {
+      throw new BrokerError(ErrorCode.invalid_status, "no logger: connect with the logger option");
+    }
+    const payload = encodeLogWriteBatch(batch);
+    this.#log.write(this.#log.session.send(zeekZmqMessageParts({
+      topic: LOG_WRITE_TOPIC,
+      sender: this.id,
+      format: ZEEK_BIN_SERIALIZER,
+      payload,
+    })));
+  }
+
+  /**
+   * Closes the sockets once what was written is sent, the log socket first
+   * (other nodes then see our node-ID topic unsubscribed: `node_down`).
+   */
   async close(): Promise<void> {
     this.events.close();
     this.statuses.close();
+    await this.#log?.closeAfterWrites();
     await Promise.all([this.#xpub?.closeAfterWrites(), this.#xsub?.closeAfterWrites()]);
   }
 

@@ -1,7 +1,8 @@
 // Our process as worker-1 of a real Zeek 8 cluster on the ZeroMQ backend: the manager of
 // ../shared/fixtures/zeek8/zeromq-two-nodes (scripts/zeromq/, copied unchanged; it runs the
 // XPUB/XSUB proxy) and our ZeekZmqNode in place of the Zeek worker. The manager must print
-// what it printed with the real worker (manager.out there), and we must get its pong.
+// what it printed with the real worker (manager.out there), we must get its pong, and the log
+// line we push to it (the manager is the logger) must be in its test.log as the worker's was.
 import assert from "node:assert/strict";
 import {
   addr,
@@ -19,7 +20,7 @@ import {
   timestamp,
   vector,
 } from "../../mod.ts";
-import { ZeekZmqNode } from "../../engine/zeromq/mod.ts";
+import { ZeekType, ZeekZmqNode } from "../../engine/zeromq/mod.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, zeekTest } from "./zeek.ts";
 
@@ -36,7 +37,7 @@ const MANAGER_OUT = [
 ];
 
 zeekTest(
-  "our node joins a Zeek 8 ZeroMQ cluster as worker-1: node_up both ways, Zeek's manager prints our ping, we get its pong",
+  "our node joins a Zeek 8 ZeroMQ cluster as worker-1: node_up both ways, Zeek's manager prints our ping, we get its pong, our log line reaches its test.log",
   async (t) => {
     const [xpub, xsub, logPull] = [freePort(), freePort(), freePort()];
     const zeek = await t.zeek("zeromq/manager.zeek", {
@@ -54,6 +55,7 @@ zeekTest(
       nodeType: "worker",
       xpub: { host: "127.0.0.1", port: xsub },
       xsub: { host: "127.0.0.1", port: xpub },
+      logger: { host: "127.0.0.1", port: logPull },
     });
     t.defer(() => node.close());
 
@@ -63,6 +65,23 @@ zeekTest(
     assert.equal(up.name, "manager");
     assert.match(up.id, /^zeromq_manager_/);
 
+    // worker.zeek's Log::write, as a log batch on the PUSH socket.
+    node.writeLogs({
+      streamName: "Test::LOG",
+      writerName: "Log::WRITER_ASCII",
+      filterName: "default",
+      path: "test",
+      fields: [
+        { name: "ts", type: ZeekType.time, subtype: 0, optional: false },
+        { name: "msg", type: ZeekType.string, subtype: 0, optional: false },
+        { name: "n", type: ZeekType.count, subtype: 0, optional: false },
+      ],
+      records: [[
+        { type: ZeekType.time, subtype: 0, value: 1700000001 },
+        { type: ZeekType.string, subtype: 0, value: "a log line" },
+        { type: ZeekType.count, subtype: 0, value: 5n },
+      ]],
+    });
     assert.ok(
       node.publish(
         "zeek.cluster.manager",
@@ -103,5 +122,14 @@ zeekTest(
     ]);
     assert.deepEqual(out.slice(2, 4).map((l) => l.replace(/,$/, "")).sort(), ["a", "b"]);
     assert.deepEqual(node.errors, []);
+    // The logger wrote our line as it wrote the real worker's (manager-test.log there).
+    // A logger rotates its logs on exit: test.log becomes test.<date>.log.
+    const name = [...Deno.readDirSync(zeek.dir)].map((e) => e.name).find((n) =>
+      /^test\..*log$/.test(n)
+    );
+    assert.ok(name, `no test log in ${zeek.dir}`);
+    const log = (await Deno.readTextFile(`${zeek.dir}/${name}`)).split("\n");
+    assert.ok(log.includes("#fields\tts\tmsg\tn"), log.join("\n"));
+    assert.ok(log.includes("1700000001.000000\ta log line\t5"), log.join("\n"));
   },
 );
