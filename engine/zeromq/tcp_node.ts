@@ -26,7 +26,10 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
 import type { Event } from "../zeek/event.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
-import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
+import type { ZmtpEvent } from "./session.ts";
+import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+
+export type { HostPort };
 import { encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
 import {
   eventMessage,
@@ -36,14 +39,6 @@ import {
   zeekZmqEvent,
   zeekZmqMessageParts,
 } from "./zeek_message.ts";
-
-/** A TCP endpoint. */
-export interface HostPort {
-  /** Host name or address. */
-  host: string;
-  /** TCP port. */
-  port: number;
-}
 
 /** Options of {@link ZeekZmqNode.connect}. */
 export interface ZeekZmqNodeOptions {
@@ -83,95 +78,6 @@ export interface ZeekNodeStatus {
   name: string;
   /** Its node ID. */
   id: string;
-}
-
-const RECONNECT_MS = 100;
-
-/** One ZMTP connection over TCP: a session, a read loop and ordered writes. */
-class ZmtpConnection {
-  readonly session: ZmtpSession;
-  readonly #conn: Deno.TcpConn;
-  #writing: Promise<void> = Promise.resolve();
-  #closed = false;
-  readonly done: Promise<void>;
-
-  constructor(conn: Deno.TcpConn, socketType: SocketType, onEvent: (e: ZmtpEvent) => void) {
-    this.#conn = conn;
-    this.session = new ZmtpSession({ socketType });
-    this.#flush();
-    this.done = this.#read(onEvent);
-  }
-
-  static async dial(
-    to: HostPort,
-    socketType: SocketType,
-    deadline: number,
-    onEvent: (e: ZmtpEvent) => void,
-  ): Promise<ZmtpConnection> {
-    while (true) {
-      try {
-        const conn = await Deno.connect({ hostname: to.host, port: to.port });
-        conn.setNoDelay(true);
-        return new ZmtpConnection(conn, socketType, onEvent);
-      } catch (e) {
-        // Nothing listens yet: re-dial as libzmq does (ZMQ_RECONNECT_IVL), up to the deadline.
-        if (!(e instanceof Deno.errors.ConnectionRefused) || Date.now() >= deadline) {
-          throw new BrokerError(
-            ErrorCode.peer_unavailable,
-            `cannot reach ${
-              socketType === "XPUB" ? "the proxy's XSUB" : "the proxy's XPUB"
-            } at ${to.host}:${to.port}: ${e}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, RECONNECT_MS));
-      }
-    }
-  }
-
-  write(bytes: Uint8Array): void {
-    if (this.#closed) return;
-    this.#writing = this.#writing.then(async () => {
-      for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
-    }).catch(() => this.close());
-  }
-
-  #flush(): void {
-    const out = this.session.takeOutput();
-    if (out) this.write(out);
-  }
-
-  async #read(onEvent: (e: ZmtpEvent) => void): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      while (!this.#closed) {
-        const n = await this.#conn.read(buf);
-        if (n === null) break;
-        const events = this.session.receive(buf.subarray(0, n));
-        this.#flush();
-        for (const e of events) onEvent(e);
-        if (this.session.failed) break;
-      }
-    } catch {
-      // the socket went away; close below
-    }
-    this.close();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
-  }
-
-  async closeAfterWrites(): Promise<void> {
-    await this.#writing;
-    this.close();
-    await this.done;
-  }
 }
 
 /** A node of a Zeek ZeroMQ cluster (see the module doc). */
