@@ -84,7 +84,6 @@ export {
   ZEROMQ_HELLO,
 } from "./cluster_node.ts";
 export {
-  type HostPort,
   type ZeekNodeStatus,
   type ZeekZmqEventMessage,
   ZeekZmqNode,
@@ -103,3 +102,6 @@ export {
   type LogWriteBatch,
   ZeekType,
 } from "./log_batch.ts";
+export { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
+export { ZmqProxyServer, type ZmqProxyServerOptions } from "./tcp_proxy.ts";
+export { type HostPort, ZmtpConnection } from "./tcp_connection.ts";

@@ -20,11 +20,11 @@ import {
   timestamp,
   vector,
 } from "../../mod.ts";
-import { ZeekType, ZeekZmqNode } from "../../engine/zeromq/mod.ts";
+import { ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, zeekTest } from "./zeek.ts";
 
-/** What the fixture's manager printed for the real worker-1 (its manager.out, without rc); lines 2-3 are the set. */
+/** What the fixture's manager printed for the real worker-1 (its manager.out, without rc). */
 const MANAGER_OUT = [
   "node_up, worker-1",
   "ping, hello, 42, -7, 1.5, 10.0.0.1, 10.0.0.0/8, 443/tcp, 1700000000.5, 2.0 secs 500.0 msecs, [1, 2, 3], {",
@@ -35,6 +35,22 @@ const MANAGER_OUT = [
   "}",
   "node_down, worker-1",
 ];
+
+/**
+ * Checks the manager's output against MANAGER_OUT, allowing for two things Zeek does not fix:
+ * a set prints in hash order, which changes from run to run; and `node_up` may come after
+ * the ping. Zeek reads the worker's Cluster::hello and its ping in one batch, queues both
+ * events, and the hello's handler queues node_up behind the ping (seen with Zeek's own
+ * worker through our proxy, 1 run in 10).
+ */
+function assertManagerOut(out: string[]): void {
+  const up = out.indexOf("node_up, worker-1");
+  assert.ok(up >= 0 && up < out.indexOf("node_down, worker-1"), out.join("\n"));
+  const rest = out.filter((_, i) => i !== up);
+  const want = MANAGER_OUT.slice(1);
+  assert.deepEqual([rest[0], ...rest.slice(3)], [want[0], ...want.slice(3)], out.join("\n"));
+  assert.deepEqual(rest.slice(1, 3).map((l) => l.replace(/,$/, "")).sort(), ["a", "b"]);
+}
 
 zeekTest(
   "our node joins a Zeek 8 ZeroMQ cluster as worker-1: node_up both ways, Zeek's manager prints our ping, we get its pong, our log line reaches its test.log",
@@ -114,13 +130,7 @@ zeekTest(
     await node.close();
     const status = await zeek.exited(10_000);
     assert.equal(status.code, 0, zeek.transcript);
-    // Zeek prints a set's elements in hash order, which changes from run to run.
-    const out = zeek.stdout;
-    assert.deepEqual([...out.slice(0, 2), ...out.slice(4)], [
-      ...MANAGER_OUT.slice(0, 2),
-      ...MANAGER_OUT.slice(4),
-    ]);
-    assert.deepEqual(out.slice(2, 4).map((l) => l.replace(/,$/, "")).sort(), ["a", "b"]);
+    assertManagerOut(zeek.stdout);
     assert.deepEqual(node.errors, []);
     // The logger wrote our line as it wrote the real worker's (manager-test.log there).
     // A logger rotates its logs on exit: test.log becomes test.<date>.log.
@@ -132,4 +142,33 @@ zeekTest(
     assert.ok(log.includes("#fields\tts\tmsg\tn"), log.join("\n"));
     assert.ok(log.includes("1700000001.000000\ta log line\t5"), log.join("\n"));
   },
+);
+
+zeekTest(
+  "our process as the XPUB/XSUB proxy of a Zeek 8 ZeroMQ cluster: Zeek's manager and worker-1 talk through it",
+  async (t) => {
+    const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+    t.defer(() => proxy.close());
+    const env = {
+      XPUB_PORT: `${proxy.xpubPort}/tcp`,
+      XSUB_PORT: `${proxy.xsubPort}/tcp`,
+      LOG_PULL_PORT: `${freePort()}/tcp`,
+    };
+    const path = [`${SCRIPTS}zeromq`];
+    const manager = await t.zeek(["zeromq/manager.zeek", "zeromq/no-proxy.zeek"], {
+      path,
+      env: { ...env, CLUSTER_NODE: "manager" },
+    });
+    const worker = await t.zeek("zeromq/worker.zeek", {
+      path,
+      env: { ...env, CLUSTER_NODE: "worker-1" },
+    });
+    // The worker ends on the pong, the manager on the worker's node_down: all went through us.
+    assert.equal((await worker.exited(15_000)).code, 0, worker.transcript);
+    assert.equal((await manager.exited(15_000)).code, 0, manager.transcript);
+    assert.deepEqual(worker.stdout, ["node_up, manager", "pong, pong for hello, 43"]);
+    assertManagerOut(manager.stdout);
+    assert.deepEqual(proxy.errors, []);
+  },
+  { timeoutMs: 20_000 },
 );
