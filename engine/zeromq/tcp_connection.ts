@@ -6,6 +6,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { concat } from "./frame.ts";
 import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
 
 /** A TCP endpoint. */
@@ -32,7 +33,10 @@ export class ZmtpConnection {
   /** The protocol state; `send` and `subscribe` encode what to `write`. */
   readonly session: ZmtpSession;
   readonly #conn: Deno.TcpConn;
-  #writing: Promise<void> = Promise.resolve();
+  // Bytes waiting for the socket, and the loop writing them (undefined when idle): what
+  // comes in while a write is under way goes out with the next one, in one syscall.
+  #pending: Uint8Array[] = [];
+  #writing?: Promise<void>;
   #closed = false;
   /** Resolves when the read loop has ended (peer closed, error, or `close`). */
   readonly done: Promise<void>;
@@ -75,9 +79,22 @@ export class ZmtpConnection {
   /** Queues bytes to write after those queued before; a failed write closes the connection. */
   write(bytes: Uint8Array): void {
     if (this.#closed) return;
-    this.#writing = this.#writing.then(async () => {
-      for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
-    }).catch(() => this.close());
+    this.#pending.push(bytes);
+    this.#writing ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 && !this.#closed) {
+        const bytes = concat(this.#pending);
+        this.#pending = [];
+        for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.#writing = undefined;
+    }
   }
 
   #flush(): void {
