@@ -19,11 +19,12 @@
  *
  * @example
  * ```ts
+ * import { equal, ok } from "node:assert/strict";
  * import { ZeekClusterNode } from "./cluster_node.ts";
  * const node = new ZeekClusterNode({ name: "worker-1", nodeType: "worker", id: "w1" });
- * console.log(node.subscriptions().includes("zeek.cluster.nodeid.w1.")); // true
+ * ok(node.subscriptions().includes("zeek.cluster.nodeid.w1."));
  * const out = node.onSubscription("zeek.cluster.nodeid.m1.", true);
- * console.log(out.publish[0].event.name); // "Cluster::Backend::ZeroMQ::hello"
+ * equal(out.publish[0].event.name, "Cluster::Backend::ZeroMQ::hello");
  * ```
  *
  * @module

@@ -7,10 +7,12 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeCommand, encodeReady, parseCommand, parseReady } from "./command.ts";
  * const body = encodeCommand("READY", encodeReady([["Socket-Type", "XSUB"]]));
  * const { name, data } = parseCommand(body);
- * console.log(name, parseReady(data).get("Socket-Type")); // READY XSUB
+ * equal(name, "READY");
+ * equal(parseReady(data).get("Socket-Type"), "XSUB");
  * ```
  *
  * @module
@@ -51,8 +53,9 @@ function nameBytes(name: string, what: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeCommand } from "./command.ts";
- * console.log(encodeCommand("PING", new Uint8Array([0, 1]))); // Uint8Array(7) [ 4, 80, 73, 78, 71, 0, 1 ]
+ * deepEqual(encodeCommand("PING", new Uint8Array([0, 1])), new Uint8Array([4, 80, 73, 78, 71, 0, 1]));
  * ```
  */
 export function encodeCommand(name: string, data: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -70,8 +73,9 @@ export function encodeCommand(name: string, data: Uint8Array = new Uint8Array(0)
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCommand } from "./command.ts";
- * console.log(parseCommand(new Uint8Array([4, 80, 73, 78, 71])).name); // "PING"
+ * equal(parseCommand(new Uint8Array([4, 80, 73, 78, 71])).name, "PING");
  * ```
  */
 export function parseCommand(body: Uint8Array): ZmtpCommand {
@@ -86,8 +90,9 @@ export function parseCommand(body: Uint8Array): ZmtpCommand {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeReady } from "./command.ts";
- * console.log(encodeReady([["Socket-Type", "PUSH"]]).length); // 1 + 11 + 4 + 4
+ * equal(encodeReady([["Socket-Type", "PUSH"]]).length, 1 + 11 + 4 + 4);
  * ```
  */
 export function encodeReady(properties: readonly Property[]): Uint8Array {
@@ -117,9 +122,10 @@ export function encodeReady(properties: readonly Property[]): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeReady, parseReady } from "./command.ts";
+ * import { equal } from "node:assert/strict";
+ * import { encodeReady, parseReady, propertyValue } from "./command.ts";
  * const props = parseReady(encodeReady([["Identity", ""]]));
- * console.log(props.get("Identity")); // ""
+ * equal(propertyValue(props, "identity"), "");
  * ```
  */
 export function parseReady(data: Uint8Array): Map<string, string> {
@@ -151,8 +157,9 @@ export function propertyValue(props: Map<string, string>, name: string): string 
  *
  * @example
  * ```ts
- * import { parseError, encodeError } from "./command.ts";
- * console.log(parseError(encodeError("bad socket type"))); // "bad socket type"
+ * import { equal } from "node:assert/strict";
+ * import { encodeError, parseError } from "./command.ts";
+ * equal(parseError(encodeError("bad socket type")), "bad socket type");
  * ```
  */
 export function encodeError(reason: string): Uint8Array {
@@ -174,8 +181,9 @@ export function parseError(data: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { pongFor } from "./command.ts";
- * console.log(pongFor(new Uint8Array([0, 10, 42]))); // Uint8Array(1) [ 42 ]
+ * deepEqual(pongFor(new Uint8Array([0, 10, 42])), new Uint8Array([42]));
  * ```
  */
 export function pongFor(pingData: Uint8Array): Uint8Array {

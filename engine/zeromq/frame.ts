@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeFrame, FrameDecoder } from "./frame.ts";
  * const d = new FrameDecoder();
  * d.push(encodeFrame({ command: false, more: false, body: new Uint8Array([104, 105]) }));
- * console.log(d.next()?.body); // Uint8Array(2) [ 104, 105 ]
+ * deepEqual(d.next()?.body, new Uint8Array([104, 105]));
  * ```
  *
  * @module
@@ -51,9 +52,9 @@ export interface ZmtpFrame {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeFrame } from "./frame.ts";
- * console.log(encodeFrame({ command: false, more: true, body: new Uint8Array([7]) }));
- * // Uint8Array(3) [ 1, 1, 7 ]
+ * deepEqual(encodeFrame({ command: false, more: true, body: new Uint8Array([7]) }), new Uint8Array([1, 1, 7]));
  * ```
  */
 export function encodeFrame(frame: ZmtpFrame): Uint8Array {
@@ -78,9 +79,10 @@ export function encodeFrame(frame: ZmtpFrame): Uint8Array {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeMessage } from "./frame.ts";
  * const te = new TextEncoder();
- * console.log(encodeMessage([te.encode("a"), te.encode("b")])); // Uint8Array(6) [ 1, 1, 97, 0, 1, 98 ]
+ * deepEqual(encodeMessage([te.encode("a"), te.encode("b")]), new Uint8Array([1, 1, 97, 0, 1, 98]));
  * ```
  */
 export function encodeMessage(parts: readonly Uint8Array[]): Uint8Array {
@@ -116,12 +118,13 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { FrameDecoder } from "./frame.ts";
  * const d = new FrameDecoder();
  * d.push(new Uint8Array([0x04, 0x05, 0x04]));
- * console.log(d.next()); // undefined: 4 body bytes still to come
+ * equal(d.next(), undefined); // 4 body bytes still to come
  * d.push(new TextEncoder().encode("PING"));
- * console.log(d.next()?.command); // true
+ * equal(d.next()?.command, true);
  * ```
  */
 export class FrameDecoder {

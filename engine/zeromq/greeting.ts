@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeGreeting, parseGreeting } from "./greeting.ts";
  * const g = parseGreeting(encodeGreeting({ mechanism: "NULL", asServer: false }));
- * console.log(g.major, g.minor, g.mechanism); // 3 1 NULL
+ * deepEqual(g, { major: 3, minor: 1, mechanism: "NULL", asServer: false });
  * ```
  *
  * @module
@@ -46,9 +47,10 @@ const ascii = new TextEncoder();
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeGreeting } from "./greeting.ts";
  * const g = encodeGreeting({ mechanism: "NULL", asServer: false });
- * console.log(g.length, g[0], g[9], g[10], g[11]); // 64 255 127 3 1
+ * deepEqual([g.length, g[0], g[9], g[10], g[11]], [64, 255, 127, 3, 1]);
  * ```
  */
 export function encodeGreeting(options: GreetingOptions): Uint8Array {
@@ -86,12 +88,10 @@ export function isSignature(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { BrokerError } from "../errors.ts";
  * import { parseGreeting } from "./greeting.ts";
- * try {
- *   parseGreeting(new Uint8Array(64));
- * } catch (e) {
- *   console.log((e as Error).message); // "not a ZMTP greeting: bad signature"
- * }
+ * throws(() => parseGreeting(new Uint8Array(64)), BrokerError); // bad signature
  * ```
  */
 export function parseGreeting(bytes: Uint8Array): Greeting {

@@ -10,13 +10,14 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeLogWriteBatch, encodeLogWriteBatch, ZeekType } from "./log_batch.ts";
  * const batch = {
  *   streamName: "Test::LOG", writerName: "Log::WRITER_ASCII", filterName: "default", path: "test",
  *   fields: [{ name: "msg", type: ZeekType.string, subtype: 0, optional: false }],
  *   records: [[{ type: ZeekType.string, subtype: 0, value: "hi" }]],
  * };
- * console.log(decodeLogWriteBatch(encodeLogWriteBatch(batch)).records[0][0].value); // "hi"
+ * equal(decodeLogWriteBatch(encodeLogWriteBatch(batch)).records[0][0].value, "hi");
  * ```
  *
  * @module
@@ -457,9 +458,10 @@ export function encodeLogWriteBatch(batch: LogWriteBatch): Uint8Array {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeLogRecord, encodeLogRecord, ZeekType } from "./log_batch.ts";
  * const rec = [{ type: ZeekType.count, subtype: 0, value: 5n }];
- * console.log(decodeLogRecord(encodeLogRecord(rec))[0].value); // 5n
+ * equal(decodeLogRecord(encodeLogRecord(rec))[0].value, 5n);
  * ```
  */
 export function decodeLogRecord(bytes: Uint8Array): LogValue[] {

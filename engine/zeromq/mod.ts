@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ZmtpSession } from "./mod.ts";
  * const s = new ZmtpSession({ socketType: "XSUB" });
- * console.log(s.takeOutput()?.length); // 64: the greeting
+ * equal(s.takeOutput()?.length, 64); // the greeting
  * ```
  *
  * @module

@@ -18,6 +18,7 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { ZmqProxy } from "./proxy.ts";
  * const te = new TextEncoder();
  * const proxy = new ZmqProxy();
@@ -25,7 +26,7 @@
  * proxy.connect(2, "xsub");
  * proxy.subscription(1, { subscribe: true, topic: te.encode("zeek.") });
  * const out = proxy.message(2, [te.encode("zeek.cluster.manager"), te.encode("x")]);
- * console.log(out.map((o) => o.peer)); // [1]
+ * deepEqual(out.map((o) => o.peer), [1]);
  * ```
  *
  * @module

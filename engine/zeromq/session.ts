@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import { ok } from "node:assert/strict";
  * import { ZmtpSession } from "./session.ts";
  * const a = new ZmtpSession({ socketType: "XSUB" });
  * const b = new ZmtpSession({ socketType: "XPUB", asServer: true });
@@ -18,7 +19,7 @@
  *   if (fromB) a.receive(fromB);
  *   if (fromA) b.receive(fromA);
  * }
- * console.log(a.ready, b.ready); // true true
+ * ok(a.ready && b.ready);
  * ```
  *
  * @module

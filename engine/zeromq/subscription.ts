@@ -7,9 +7,13 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeSubscription, subscriptionFromMessage } from "./subscription.ts";
  * const part = encodeSubscription("zeek.cluster.worker", true);
- * console.log(subscriptionFromMessage([part])); // { subscribe: true, topic: Uint8Array(19) [...] }
+ * deepEqual(subscriptionFromMessage([part]), {
+ *   subscribe: true,
+ *   topic: new TextEncoder().encode("zeek.cluster.worker"),
+ * });
  * ```
  *
  * @module
@@ -32,8 +36,9 @@ const utf8 = new TextEncoder();
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeSubscription } from "./subscription.ts";
- * console.log(encodeSubscription("a", false)); // Uint8Array(2) [ 0, 97 ]
+ * deepEqual(encodeSubscription("a", false), new Uint8Array([0, 97]));
  * ```
  */
 export function encodeSubscription(topic: string | Uint8Array, subscribe = true): Uint8Array {

@@ -24,9 +24,24 @@ const RECONNECT_MS = 100;
  * feeds it and reports its events, and writes kept in order.
  *
  * @example
- * ```ts ignore
- * const c = await ZmtpConnection.dial({ host: "127.0.0.1", port: 5556 }, "XSUB", Date.now() + 5000, console.log);
- * c.write(c.session.subscribe("zeek."));
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { ZmtpConnection } from "./tcp_connection.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const got = Promise.withResolvers<Uint8Array[]>();
+ * listener.accept().then((tcp) =>
+ *   new ZmtpConnection(tcp, "PULL", (e) => e.type === "message" && got.resolve(e.parts))
+ * );
+ * const ready = Promise.withResolvers<void>();
+ * const port = (listener.addr as Deno.NetAddr).port;
+ * const push = await ZmtpConnection.dial({ host: "127.0.0.1", port }, "PUSH", Date.now() + 5000, (e) => {
+ *   if (e.type === "ready") ready.resolve();
+ * });
+ * await ready.promise;
+ * push.write(push.session.send([new TextEncoder().encode("hi")]));
+ * equal(new TextDecoder().decode((await got.promise)[0]), "hi");
+ * await push.closeAfterWrites();
+ * listener.close();
  * ```
  */
 export class ZmtpConnection {

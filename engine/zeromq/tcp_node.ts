@@ -9,15 +9,25 @@
  * The proxy role is not here yet.
  *
  * @example
- * ```ts ignore
- * const node = await ZeekZmqNode.connect({
- *   name: "worker-1", nodeType: "worker",
- *   xpub: { host: "127.0.0.1", port: 29712 }, xsub: { host: "127.0.0.1", port: 29711 },
- * });
- * const up = await node.statuses.get(10_000); // { type: "node_up", name: "manager", ... }
- * node.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
- * console.log((await node.events.get(5000))?.event.name);
- * await node.close();
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { str } from "../data/mod.ts";
+ * import { Event } from "../zeek/event.ts";
+ * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+ * // Our own proxy as the hub here; with Zeek's, give its ports (XPUB_PORT, XSUB_PORT).
+ * const proxy = ZmqProxyServer.listen();
+ * const at = {
+ *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+ *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+ * };
+ * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+ * const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+ * equal((await worker.statuses.get(5000))?.name, "manager"); // node_up
+ * worker.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
+ * equal((await manager.events.get(5000))?.event.name, "Test::ping");
+ * await worker.close();
+ * await manager.close();
+ * await proxy.close();
  * ```
  *
  * @module

@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import { ok } from "node:assert/strict";
  * import { ZmqProxyServer } from "./tcp_proxy.ts";
  * const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
- * console.log(proxy.xpubPort > 0 && proxy.xsubPort > 0); // true
+ * ok(proxy.xpubPort > 0 && proxy.xsubPort > 0);
  * await proxy.close();
  * ```
  *

@@ -9,12 +9,14 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { count } from "../data/mod.ts";
  * import { Event } from "../zeek/mod.ts";
  * import { eventMessage, parseZeekZmqMessage, zeekZmqMessageParts, zeekZmqEvent } from "./zeek_message.ts";
  * const m = eventMessage("zeek.cluster.manager", "worker-1-id", new Event("Test::ping", [count(1n)]));
  * const back = parseZeekZmqMessage(zeekZmqMessageParts(m));
- * console.log(back.topic, zeekZmqEvent(back).name); // zeek.cluster.manager Test::ping
+ * equal(back.topic, "zeek.cluster.manager");
+ * equal(zeekZmqEvent(back).name, "Test::ping");
  * ```
  *
  * @module
