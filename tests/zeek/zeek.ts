@@ -246,6 +246,8 @@ export interface ZeekTestContext {
   defer(cleanup: () => void | Promise<void>): void;
 }
 
+const CLEANUP_MS = 5000;
+
 /** Options of {@link zeekTest}. */
 export interface ZeekTestOptions {
   /** Hard limit for the whole test, cleanup excluded. Default 15 s. */
@@ -293,11 +295,19 @@ export function zeekTest(
       await Promise.race([body(t), timeout]);
     } finally {
       clearTimeout(timer);
+      // In reverse order of registration, each cleanup given 5 s (a Zeek's stop takes at
+      // most 2), so a stuck one cannot hang the suite.
       for (const c of cleanups.reverse()) {
+        let guard: ReturnType<typeof setTimeout> | undefined;
         try {
-          await c();
+          await Promise.race([
+            c(),
+            new Promise((resolve) => guard = setTimeout(resolve, CLEANUP_MS)),
+          ]);
         } catch {
           // cleanup goes on; the test's own outcome is what matters
+        } finally {
+          clearTimeout(guard);
         }
       }
     }
