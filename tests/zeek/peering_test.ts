@@ -63,3 +63,28 @@ zeekTest("we peer to Zeek: ping answered, and Zeek sees peer_lost when we unpeer
   await zeek.waitFor(`peer_lost, ${ep.id}`);
   assert.deepEqual(ep.peers(), []);
 });
+
+zeekTest(
+  "a burst of 10,000 events from one Zeek handler (beyond Broker's default peer buffer) arrives complete and in order",
+  async (t) => {
+    const N = 10_000;
+    const ep = t.endpoint();
+    const sub = ep.subscribe("/deno/burst");
+    const port = await ep.listen("127.0.0.1", 0);
+    const zeek = await t.zeek("burst.zeek", { env: { DENO_PORT: `${port}/tcp`, N: String(N) } });
+    for (let i = 0; i < N; i++) {
+      const msg = await sub.get(5000);
+      assert.ok(msg, `only ${i} of ${N} events\n${zeek.transcript}`);
+      const ev = Event.from(msg.data);
+      const [n, s] = ev.args;
+      if (
+        n.type !== "count" || n.value !== BigInt(i) || s.type !== "string" ||
+        s.value.length !== 1000
+      ) {
+        assert.fail(`event ${i} is ${dataToString(msg.data).slice(0, 80)}`);
+      }
+    }
+    await zeek.waitFor(`published, ${N}`);
+    assert.ok(!zeek.stdout.some((l) => l.startsWith("peer_lost")), zeek.transcript);
+  },
+);
