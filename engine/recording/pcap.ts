@@ -170,6 +170,47 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
   return streams;
 }
 
+/** Bytes a TCP direction carried, in stream order, with the capture time of their segment. */
+export interface StreamChunk {
+  /** Capture time of the segment, in ns since the epoch. */
+  timeNs: bigint;
+  /** Its bytes not seen before (retransmitted ones cut off). */
+  data: Uint8Array;
+}
+
+/**
+ * Each TCP direction of a pcap or pcapng file (`from>to`) reassembled in
+ * sequence order from its SYN (or first segment), retransmissions dropped:
+ * concatenating a direction's chunks gives the bytes its sender wrote.
+ *
+ * @example
+ * ```ts ignore
+ * for (const [key, chunks] of reassembledTcpStreams(await Deno.readFile("capture.pcap"))) {
+ *   console.log(key, chunks.reduce((n, c) => n + c.data.length, 0));
+ * }
+ * ```
+ */
+export function reassembledTcpStreams(bytes: Uint8Array): Map<string, StreamChunk[]> {
+  const out = new Map<string, StreamChunk[]>();
+  for (const [key, segments] of tcpStreams(bytes)) {
+    // Reassemble in sequence order; a segment before the expected byte is a retransmission.
+    const syn = segments.find((s) => s.syn);
+    let next = syn ? (syn.seq + 1) >>> 0 : segments[0]?.seq ?? 0;
+    const ordered = segments.filter((s) => s.data.length > 0)
+      .sort((a, b) => ((a.seq - next) >>> 0) - ((b.seq - next) >>> 0));
+    const chunks: StreamChunk[] = [];
+    for (const s of ordered) {
+      const skip = (next - s.seq) >>> 0;
+      if (skip >= s.data.length && skip < 0x80000000) continue; // all seen already
+      const fresh = skip < 0x80000000 ? s.data.subarray(skip) : s.data;
+      next = (next + fresh.length) >>> 0;
+      chunks.push({ timeNs: s.timeNs, data: fresh });
+    }
+    out.set(key, chunks);
+  }
+  return out;
+}
+
 /**
  * The Broker node messages (after each side's handshake) in a pcap or
  * pcapng file of Broker TCP traffic, in capture order per direction.
@@ -186,21 +227,12 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
  */
 export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
   const out: PcapMessage[] = [];
-  for (const [key, segments] of tcpStreams(bytes)) {
+  for (const [key, chunks] of reassembledTcpStreams(bytes)) {
     const [from, to] = key.split(">");
-    // Reassemble in sequence order; a segment before the expected byte is a retransmission.
-    const syn = segments.find((s) => s.syn);
-    let next = syn ? (syn.seq + 1) >>> 0 : segments[0]?.seq ?? 0;
     const reader = new FrameReader();
     let handshakeDone = false;
-    const ordered = segments.filter((s) => s.data.length > 0)
-      .sort((a, b) => ((a.seq - next) >>> 0) - ((b.seq - next) >>> 0));
-    for (const s of ordered) {
-      const skip = (next - s.seq) >>> 0;
-      if (skip >= s.data.length && skip < 0x80000000) continue; // all seen already
-      const fresh = skip < 0x80000000 ? s.data.subarray(skip) : s.data;
-      next = (next + fresh.length) >>> 0;
-      reader.push(fresh);
+    for (const s of chunks) {
+      reader.push(s.data);
       for (let f = reader.next(); f !== undefined; f = reader.next()) {
         if (!handshakeDone) {
           // A side's handshake ends with responder_syn_ack (11) or originator_ack (12); failing
