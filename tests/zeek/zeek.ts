@@ -6,7 +6,9 @@
  * endpoint down whatever happens.
  *
  * @example
- * ```ts
+ * The example registers a test, so it is not run as one (every file of the
+ * suite runs it for real):
+ * ```ts ignore
  * import { zeekTest } from "./zeek.ts";
  * zeekTest("Zeek starts", async (t) => {
  *   const zeek = await t.zeek("hello.zeek");
