@@ -135,6 +135,17 @@ export interface EndpointOptions {
    * write a capture file. The frame is only valid during the call.
    */
   recorder?: (frame: RecordedFrame) => void;
+  /**
+   * For two endpoints of one process that share one `id`, as a gateway's
+   * external and internal sides do (see `Gateway`): 0 for one, 1 for the
+   * other. Their origin-tagged broadcasts then never reuse each other's
+   * sequence numbers, and traffic from our own ID that arrives from a peer
+   * and is not our own broadcast coming round a cycle (the twin's
+   * broadcast, or a frame whose sender is our ID) means another path joins
+   * the twin's network to ours: it is dropped and reported as a
+   * `logic_error` status. Absent (the default), nothing changes.
+   */
+  sharedIdLane?: 0 | 1;
 }
 
 /** Options of `publish`. */
@@ -159,9 +170,9 @@ export interface PeerOptions {
   retryMs?: number;
 }
 
-/** Every endpoint option but the ID, the recorder and TLS paths, with its default applied. */
+/** Every endpoint option but the ID, the recorder, TLS paths and the lane, with its default applied. */
 export type ResolvedEndpointOptions = Required<
-  Omit<EndpointOptions, "id" | "recorder" | "ssl">
+  Omit<EndpointOptions, "id" | "recorder" | "ssl" | "sharedIdLane">
 >;
 
 /**

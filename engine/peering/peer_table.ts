@@ -35,6 +35,7 @@ export class PeerTable {
   readonly routes = new PrefixTrie<Connection>();
   readonly #peers = new Map<string, Connection>();
   readonly #filterWaiters: (() => void)[] = [];
+  readonly #filterListeners = new Set<() => void>();
 
   /** Tracks a new connection. */
   add(c: Connection): void {
@@ -112,6 +113,20 @@ export class PeerTable {
     c.filter = makeFilter(filter);
     for (const f of c.filter) this.routes.add(f, c);
     for (const w of this.#filterWaiters.splice(0)) w();
+    this.#filterChanged();
+  }
+
+  /**
+   * Calls `listener` whenever a peer's filter is set or a peering with a
+   * filter goes away; returns a function that stops the calls.
+   */
+  onFilterChange(listener: () => void): () => void {
+    this.#filterListeners.add(listener);
+    return () => void this.#filterListeners.delete(listener);
+  }
+
+  #filterChanged(): void {
+    for (const l of [...this.#filterListeners]) l();
   }
 
   /** Forgets a closed connection (and its routes, if it carried a peering). */
@@ -120,6 +135,7 @@ export class PeerTable {
     if (c.peerKey && this.#peers.get(c.peerKey) === c) {
       this.#peers.delete(c.peerKey);
       for (const f of c.filter) this.routes.remove(f, c);
+      if (c.filter.length > 0) this.#filterChanged();
     }
   }
 
