@@ -86,3 +86,17 @@ export {
   type StoreInsertEvent,
   type StoreUpdateEvent,
 } from "./engine/store/events.ts";
+export {
+  Gateway,
+  type GatewayDirection,
+  type GatewayDirectionStats,
+  type GatewayEvent,
+  type GatewayOptions,
+  type GatewayPeer,
+  type GatewayPorts,
+  type GatewaySide,
+  type GatewaySideOptions,
+  type GatewayStats,
+  TopicPolicy,
+  type TopicPolicyOptions,
+} from "./engine/gateway/gateway.ts";
