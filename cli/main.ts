@@ -24,6 +24,7 @@ import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
+import { registerGatewayCommand } from "./gateway_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
@@ -49,7 +50,7 @@ export interface ProgramIo {
  * ```ts
  * import { buildProgram } from "./main.ts";
  * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench"]
+ * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "gateway", "bench"]
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -70,6 +71,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerStoreCommand(program, setExitCode);
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
+  registerGatewayCommand(program, setExitCode);
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
   return program;
 }
