@@ -23,6 +23,7 @@ export {
   type EndpointOptions,
   type PeerDescription,
   type PeerOptions,
+  type StatusSubscriberOptions,
 } from "./engine/endpoint.ts";
 export {
   type DataMessage,

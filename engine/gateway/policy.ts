@@ -46,7 +46,9 @@ export interface GatewayDirectionStats {
 
 /** One direction's policy. */
 export class TopicPolicy {
+  /** The allowed prefixes (undefined: every topic is allowed). */
   readonly allow?: readonly string[];
+  /** The denied prefixes. */
   readonly deny: readonly string[];
 
   /** A policy from allow and deny lists (both optional: no lists, everything crosses). */
