@@ -119,6 +119,21 @@ export class PeerTable {
   /**
    * Calls `listener` whenever a peer's filter is set or a peering with a
    * filter goes away; returns a function that stops the calls.
+   *
+   * @example
+   * ```ts
+   * import { PeerTable } from "./peer_table.ts";
+   * import type { Connection } from "./connection.ts";
+   * const table = new PeerTable();
+   * let changes = 0;
+   * const stop = table.onFilterChange(() => changes++);
+   * const c = { state: "handshake", filter: [], address: { host: "h", port: 1 } } as unknown as Connection;
+   * table.add(c);
+   * table.register(c, new Uint8Array(16).fill(7), ["/a"]);
+   * table.remove(c);
+   * stop();
+   * if (changes !== 2 || table.subscriptions().length !== 0) throw new Error("set, then gone");
+   * ```
    */
   onFilterChange(listener: () => void): () => void {
     this.#filterListeners.add(listener);
