@@ -215,6 +215,94 @@ Deno.test(
 );
 
 Deno.test(
+  "gateway: only C++ tools around it: broker-pipe into the external port reaches a broker-pipe behind a broker-node relay inside, and back",
+  opts,
+  async () => {
+    await within(25_000, "gateway between C++ domains", async () => {
+      const { gw, ext, int } = await started();
+      const relayPort = freePort();
+      const procs: RefProcess[] = [];
+      const spawn = (tool: "broker-node" | "broker-pipe", args: string[], stdin = false) => {
+        const p = new RefProcess(tool, ["--disable-ssl", ...args], stdin);
+        procs.push(p);
+        return p;
+      };
+      try {
+        // Inside: a C++ relay peered with the gateway, a C++ subscriber behind it.
+        spawn("broker-node", [
+          "-m",
+          "relay",
+          '--topics=["/cpp"]',
+          "-p",
+          String(relayPort),
+          `--peers=[<tcp://127.0.0.1:${int}>]`,
+        ]);
+        await waitForPort(relayPort);
+        const inSub = spawn("broker-pipe", [
+          "-m",
+          "subscribe",
+          "-t",
+          "/cpp/in",
+          "-p",
+          `["127.0.0.1:${relayPort}"]`,
+        ]);
+        // Outside: a C++ subscriber on the external port.
+        const outSub = spawn("broker-pipe", [
+          "-m",
+          "subscribe",
+          "-t",
+          "/cpp/out",
+          "-p",
+          `["127.0.0.1:${ext}"]`,
+        ]);
+        await until(
+          "both filters",
+          () => gw.external.filter.includes("/cpp") && gw.internal.filter.includes("/cpp/out"),
+          10_000,
+        );
+        const inPub = spawn("broker-pipe", [
+          "-m",
+          "publish",
+          "-t",
+          "/cpp/in",
+          "-p",
+          `["127.0.0.1:${ext}"]`,
+        ], true);
+        const outPub = spawn("broker-pipe", [
+          "-m",
+          "publish",
+          "-t",
+          "/cpp/out",
+          "-p",
+          `["127.0.0.1:${int}"]`,
+        ], true);
+        // broker-pipe publishes each line at once: retry until the peering and filters are in place.
+        for (let i = 0; i < 100; i++) {
+          const inDone = inSub.lines.some((l) => l.startsWith("data(/cpp/in"));
+          const outDone = outSub.lines.some((l) => l.startsWith("data(/cpp/out"));
+          if (inDone && outDone) break;
+          if (!inDone) await inPub.writeLine(`in ${i}`);
+          if (!outDone) await outPub.writeLine(`out ${i}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.match(
+          inSub.lines.find((l) => l.startsWith("data("))!,
+          /^data\(\/cpp\/in, in \d+\)$/,
+        );
+        assert.match(
+          outSub.lines.find((l) => l.startsWith("data("))!,
+          /^data\(\/cpp\/out, out \d+\)$/,
+        );
+      } finally {
+        for (const p of procs) await p.closeStdin().catch(() => {});
+        await Promise.all(procs.map((p) => p.stop()));
+        await gw.shutdown();
+      }
+    });
+  },
+);
+
+Deno.test(
   "gateway: internal disable-forwarding isolates internal endpoints, both still reach outside",
   opts,
   async () => {
