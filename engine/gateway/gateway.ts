@@ -139,6 +139,14 @@ export interface GatewayPorts {
   internal?: number;
 }
 
+/**
+ * Messages each direction holds between the side that receives them and the
+ * side that re-publishes them; when full, the receiving side stops reading
+ * from its peers (back-pressure, as a `block` subscriber). Deeper than a
+ * subscriber's default, so the crossing works in large batches.
+ */
+export const GATEWAY_QUEUE_SIZE = 16384;
+
 /** Message of the errors the engine reports for its own ID arriving (see `sharedIdLane`). */
 const OWN_TRAFFIC = /another path joins the twin's network to ours/;
 
@@ -200,7 +208,7 @@ export class Gateway {
     // Inward: E receives what internal peers want, I re-publishes it.
     this.#inward = {
       direction: "inward",
-      sub: this.#external.subscribe([]),
+      sub: this.#external.subscribe([], { queueSize: GATEWAY_QUEUE_SIZE }),
       to: this.#internal,
       policy: new TopicPolicy(options.inward),
       stats: stats(),
@@ -208,7 +216,7 @@ export class Gateway {
     };
     this.#outward = {
       direction: "outward",
-      sub: this.#internal.subscribe([]),
+      sub: this.#internal.subscribe([], { queueSize: GATEWAY_QUEUE_SIZE }),
       to: this.#external,
       policy: new TopicPolicy(options.outward),
       stats: stats(),
