@@ -428,3 +428,34 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "gateway: TLS on both sides (Broker's authenticated mode), as the endpoint option says",
+  opts,
+  async () => {
+    await within(15_000, "gateway over TLS", async () => {
+      const dir = new URL("../fixtures/tls/", import.meta.url).pathname;
+      const tls = {
+        disableSsl: false,
+        ssl: { certificate: `${dir}node.pem`, key: `${dir}node.key`, cafile: `${dir}ca.pem` },
+      };
+      const { gw, ext, int } = await started({ endpoint: tls });
+      const core = new Endpoint(tls), sensor = new Endpoint(tls);
+      try {
+        const sub = core.subscribe("/tls");
+        await core.peer("127.0.0.1", ext, { retryMs: 0 });
+        await sensor.peer("127.0.0.1", int, { retryMs: 0 });
+        await sensor.awaitPeerSubscription("/tls/x");
+        sensor.publish("/tls/x", str("sealed"));
+        assert.deepEqual(await texts(sub, 1), ["/tls/x sealed"]);
+        // A plain-TCP peer is not let in.
+        const plain = new Endpoint();
+        await assert.rejects(plain.peer("127.0.0.1", int, { retryMs: 0 }));
+        await plain.shutdown();
+      } finally {
+        await Promise.all([core.shutdown(), sensor.shutdown()]);
+        await gw.shutdown();
+      }
+    });
+  },
+);
