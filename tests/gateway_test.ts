@@ -97,6 +97,11 @@ Deno.test(
         await core.awaitPeerSubscription("/edge/b", 5000);
         core.publish("/edge/b/1", str("late"));
         assert.deepEqual(await texts(bSub, 1), ["/edge/b/1 late"]);
+        // And the reverse: a subscription added outside later reaches the sensors.
+        const coreLate = core.subscribe("/core-late");
+        await sensorA.awaitPeerSubscription("/core-late", 5000);
+        sensorA.publish("/core-late", str("up"));
+        assert.deepEqual(await texts(coreLate, 1), ["/core-late up"]);
         // Filters only grow: sensor B leaves, the gateway keeps advertising /edge/b.
         await sensorB.shutdown();
         await until("B gone", () => gw.internal.peers().length === 1);
@@ -115,7 +120,7 @@ Deno.test(
           }
         }
         const s = gw.stats();
-        assert.equal(s.outward.messages, 2);
+        assert.equal(s.outward.messages, 3);
         assert.equal(s.inward.messages, 2);
         assert.ok(s.inward.bytes > 0 && s.outward.bytes > 0);
       } finally {
