@@ -464,3 +464,30 @@ Deno.test(
     });
   },
 );
+
+Deno.test("gateway: loop guard: a C++ broker-node dialling both sides is named", opts, async () => {
+  await within(15_000, "C++ node on both sides", async () => {
+    const { gw, ext, int } = await started();
+    const events = gw.statusSubscriber({ statuses: false });
+    const node = new RefProcess("broker-node", [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/t"]',
+      `--peers=[<tcp://127.0.0.1:${ext}>, <tcp://127.0.0.1:${int}>]`,
+    ]);
+    try {
+      let named: GatewayEvent | undefined;
+      await until("the loop guard", () => {
+        named ??= events.poll().find((e) => /loop guard: endpoint .* both sides/.test(e.message));
+        return named !== undefined;
+      }, 10_000);
+      assert.equal(named!.codeName, "logic_error");
+      const peered = [...gw.external.peers(), ...gw.internal.peers()].map((p) => p.id);
+      assert.ok(named!.peer?.id && peered.includes(named!.peer.id), "the node, peered on one side");
+    } finally {
+      await node.stop();
+      await gw.shutdown();
+    }
+  });
+});
