@@ -117,3 +117,19 @@ export {
   type WebSocketServerOptions,
 } from "./engine/websocket/server.ts";
 export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
+
+// Gateways: two domains behind one endpoint ID.
+export {
+  Gateway,
+  type GatewayDirection,
+  type GatewayDirectionStats,
+  type GatewayEvent,
+  type GatewayOptions,
+  type GatewayPeer,
+  type GatewayPorts,
+  type GatewaySide,
+  type GatewaySideOptions,
+  type GatewayStats,
+  TopicPolicy,
+  type TopicPolicyOptions,
+} from "./engine/gateway/gateway.ts";

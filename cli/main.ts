@@ -24,6 +24,7 @@ import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
+import { registerGatewayCommand } from "./gateway_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
@@ -60,7 +61,7 @@ export interface ProgramIo {
  * import { buildProgram } from "./main.ts";
  * const codes: number[] = [];
  * const program = buildProgram((code) => codes.push(code));
- * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "bench"]);
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench"]);
  * deepEqual(codes, []); // nothing ran yet
  * ```
  */
@@ -82,6 +83,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerStoreCommand(program, setExitCode);
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
+  registerGatewayCommand(program, setExitCode);
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
   return program;
 }

@@ -154,11 +154,20 @@ export class Endpoint {
       command: (topic, from, receiver, payload) =>
         this.#commands.dispatch(topic, from.peerId!, receiver, payload),
       dropped: (from, e) => emit(errorEvent(e.code, e.message, peerInfo(from))),
+      ownTraffic: (from, topic, why) =>
+        emit(errorEvent(
+          ErrorCode.logic_error,
+          `${
+            why === "twin_broadcast" ? "a broadcast of our twin endpoint" : "a message with our ID"
+          } on ${topic} arrived from a peer: another path joins the twin's network to ours (dropped)`,
+          peerInfo(from),
+        )),
     }, {
       id: this.#id,
       frames: this.#frames,
       disableForwarding: opts.disableForwarding,
       decode: { maxValues: opts.maxValues },
+      lane: options.sharedIdLane,
     });
     this.#dialer = new Dialer<Connection>({
       tls: this.#tls,
@@ -285,6 +294,36 @@ export class Endpoint {
   /** Every topic prefix our peers subscribed to (their filters, merged). */
   peerSubscriptions(): readonly string[] {
     return this.#table.subscriptions();
+  }
+
+  /**
+   * Follows `peerSubscriptions()`: calls `listener` with it now and again
+   * whenever a peer's filter changes (a handshake, a routing update, a peer
+   * gone), synchronously from the connection that changed it. Returns a
+   * function that stops the calls. A gateway uses it to advertise on one
+   * side what the other side's peers want.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * const a = new Endpoint(), b = new Endpoint();
+   * const seen: string[][] = [];
+   * const stop = a.watchPeerSubscriptions((topics) => seen.push([...topics]));
+   * const port = await a.listen("127.0.0.1", 0);
+   * b.subscribe("/b");
+   * await b.peer("127.0.0.1", port);
+   * await a.awaitPeerSubscription("/b");
+   * stop();
+   * if (seen[0].length !== 0 || seen.at(-1)?.join() !== "/b") throw new Error("followed");
+   * await b.shutdown();
+   * await a.shutdown();
+   * ```
+   */
+  watchPeerSubscriptions(listener: (topics: readonly string[]) => void): () => void {
+    const changed = () => listener(this.#table.subscriptions());
+    const stop = this.#table.onFilterChange(changed);
+    changed();
+    return stop;
   }
 
   /**
