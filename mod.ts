@@ -86,3 +86,20 @@ export {
   type StoreInsertEvent,
   type StoreUpdateEvent,
 } from "./engine/store/events.ts";
+export {
+  BROKER_TOPICS,
+  type ClusterBackend,
+  type ClusterTopics,
+  clusterTopics,
+  fnv1a32,
+  type HrwKey,
+  hrwWeight,
+  NODE_TYPES,
+  type NodeType,
+  Pool,
+  type PoolNode,
+  type PoolOptions,
+  type ZeekEnumKey,
+  zeekKeyBytes,
+  ZEROMQ_TOPICS,
+} from "./engine/cluster/mod.ts";

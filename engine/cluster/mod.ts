@@ -1,0 +1,31 @@
+/**
+ * Zeek's cluster layer: topics, pools (HRW and round-robin exactly as Zeek
+ * computes them), layouts, cluster nodes and load-balanced groups.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from "./mod.ts";
+ * new Pool(["proxy-1", "proxy-2"]).hrwTopic("10.0.0.1"); // one proxy's node topic
+ * ```
+ *
+ * @module
+ */
+export {
+  fnv1a32,
+  fnv1a32Bytes,
+  fnv1a32String,
+  type HrwKey,
+  hrwWeight,
+  type ZeekEnumKey,
+  zeekKeyBytes,
+} from "./hash.ts";
+export { Pool, type PoolNode, type PoolOptions } from "./pool.ts";
+export {
+  BROKER_TOPICS,
+  type ClusterBackend,
+  type ClusterTopics,
+  clusterTopics,
+  NODE_TYPES,
+  type NodeType,
+  ZEROMQ_TOPICS,
+} from "./topics.ts";
