@@ -19,6 +19,13 @@ export {
   type ZeekEnumKey,
   zeekKeyBytes,
 } from "./hash.ts";
+export { ClusterLayout, type LayoutNode, type LayoutObject } from "./layout.ts";
+export {
+  type ClusterEvent,
+  ClusterNode,
+  type ClusterNodeOptions,
+  LOG_TOPIC_PREFIX,
+} from "./node.ts";
 export { Pool, type PoolNode, type PoolOptions } from "./pool.ts";
 export {
   BROKER_TOPICS,
