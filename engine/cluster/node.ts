@@ -14,6 +14,17 @@
  *
  * Pools built from the layout follow `node_up`/`node_down`, as Zeek's.
  *
+ * Beyond Zeek: relays. Zeek's hello goes to the direct peer's ID, so a
+ * C++ `broker-node` relaying one peering (it must subscribe `zeek/cluster/`
+ * to forward the cluster's topics) would swallow it. When a peering we
+ * dialled to layout node X brings no hello from that peer within
+ * `relayIntervalMs`, the node also says hello on X's node topic; a hello
+ * from a node that is not a direct peer is answered on its nodeid topic.
+ * Such relayed nodes get no `peer_lost` when they go, so both sides repeat
+ * the hello every `relayIntervalMs` and a relayed node not heard from for
+ * three intervals is down. Direct peerings (all of Zeek's) see exactly
+ * Zeek's protocol.
+ *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
@@ -54,6 +65,8 @@ export interface ClusterNodeOptions {
    * `Cluster::retry_interval` is 1 s (default here too).
    */
   retrySeconds?: number;
+  /** Hello fallback and keep-alive period for nodes reached through relays (default 500 ms). */
+  relayIntervalMs?: number;
 }
 
 /**
@@ -96,6 +109,12 @@ export class ClusterNode {
   readonly #status: BoundedQueue<StatusEvent>;
   readonly #loops: Promise<void>[] = [];
   readonly #waiters = new Set<() => void>();
+  /** Nodes up through a relay (not direct peers): when we last heard their hello. */
+  readonly #relayed = new Map<string, number>();
+  /** Peerings we dialled: when each came up, by `host:port`. */
+  readonly #dialledSince = new Map<string, number>();
+  readonly #relayIntervalMs: number;
+  #tick?: ReturnType<typeof setInterval>;
   #closed = false;
 
   private constructor(
@@ -128,9 +147,16 @@ export class ClusterNode {
       overflowPolicy: "drop_oldest",
       ...options.subscriberOptions,
     });
-    this.#hellos = endpoint.subscribe(this.topics.nodeidTopic(endpoint.id));
+    // Hellos come on the nodeid topic (Zeek's way) or, through relays, on the node topic.
+    this.#hellos = endpoint.subscribe([
+      this.topics.nodeidTopic(endpoint.id),
+      this.topics.nodeTopic(self.name),
+    ]);
     this.#status = endpoint.statusSubscriber();
+    this.#relayIntervalMs = options.relayIntervalMs ?? 500;
     this.#loops.push(this.#helloLoop(), this.#statusLoop());
+    this.#tick = setInterval(() => this.#relayTick(), this.#relayIntervalMs);
+    Deno.unrefTimer(this.#tick);
   }
 
   /**
@@ -287,6 +313,7 @@ export class ClusterNode {
     }
     const known = this.#ids.get(name);
     if (known !== undefined) {
+      if (known === id && this.#relayed.has(name)) this.#relayed.set(name, Date.now());
       if (known !== id) {
         this.#emit({
           kind: "error",
@@ -296,6 +323,52 @@ export class ClusterNode {
       return;
     }
     this.#nodeUp(name, id);
+    if (!this.#isDirectPeer(id)) {
+      // Through a relay: answer on its nodeid topic (it may not have heard
+      // ours), and keep it alive by hellos from now on.
+      this.#relayed.set(name, Date.now());
+      this.#sayHello(this.topics.nodeidTopic(id));
+    }
+  }
+
+  #isDirectPeer(id: string): boolean {
+    return this.endpoint.peers().some((p) => p.id === id && p.status === "peered");
+  }
+
+  #sayHello(topic: string): void {
+    try {
+      this.endpoint.publishEvent(topic, "Cluster::hello", [str(this.name), str(this.id)]);
+    } catch {
+      // shutting down
+    }
+  }
+
+  /** Hello fallback through relays, and the relayed nodes' keep-alive. */
+  #relayTick(): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    const upIds = new Set(this.#ids.values());
+    const peers = this.endpoint.peers();
+    for (const target of this.layout.connections(this.name)) {
+      if (this.#ids.has(target.name)) continue;
+      const key = `${target.host}:${target.port}`;
+      const since = this.#dialledSince.get(key);
+      if (since === undefined || now - since < this.#relayIntervalMs) continue;
+      const peer = peers.find((p) =>
+        p.outbound && p.status === "peered" && p.host === target.host && p.port === target.port
+      );
+      // No hello from the peer we dialled: something relays; ask by name.
+      if (peer?.id && !upIds.has(peer.id)) this.#sayHello(this.topics.nodeTopic(target.name));
+    }
+    for (const [name, seen] of this.#relayed) {
+      const id = this.#ids.get(name);
+      if (id === undefined) {
+        this.#relayed.delete(name);
+      } else if (now - seen > 3 * this.#relayIntervalMs) {
+        this.#relayed.delete(name);
+        this.#nodeDown(name, id);
+      } else this.#sayHello(this.topics.nodeidTopic(id));
+    }
   }
 
   async #statusLoop(): Promise<void> {
@@ -304,15 +377,13 @@ export class ClusterNode {
       const peerId = ev.peer.id;
       if (ev.code === StatusCode.peer_added) {
         // Broker::peer_added in the Broker backend: hello to the peer's nodeid topic.
-        try {
-          this.endpoint.publishEvent(this.topics.nodeidTopic(peerId), "Cluster::hello", [
-            str(this.name),
-            str(this.id),
-          ]);
-        } catch {
-          // shutting down
+        this.#sayHello(this.topics.nodeidTopic(peerId));
+        const { host, port } = ev.peer;
+        if (this.layout.connections(this.name).some((t) => t.host === host && t.port === port)) {
+          this.#dialledSince.set(`${host}:${port}`, Date.now());
         }
       } else if (ev.code === StatusCode.peer_lost || ev.code === StatusCode.peer_removed) {
+        this.#dialledSince.delete(`${ev.peer.host}:${ev.peer.port}`);
         for (const [name, id] of this.#ids) {
           if (id === peerId) {
             this.#nodeDown(name, id);
@@ -327,6 +398,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#tick);
     this.#hellos.close();
     this.messages.close();
     this.#status.close();
