@@ -19,6 +19,16 @@ export {
   type ZeekEnumKey,
   zeekKeyBytes,
 } from "./hash.ts";
+export {
+  type GroupEvent,
+  GroupMember,
+  type GroupMemberOptions,
+  type GroupMessage,
+  groupPrefix,
+  GroupPublisher,
+  type GroupPublisherOptions,
+  type GroupSelection,
+} from "./group.ts";
 export { ClusterLayout, type LayoutNode, type LayoutObject } from "./layout.ts";
 export {
   type ClusterEvent,
