@@ -1,12 +1,12 @@
 // A load-balanced group member in its own process, for cluster_group_test.ts:
-// peers with 127.0.0.1:PORT, joins GROUP, and prints what it receives as
+// peers with 127.0.0.1:PORT, joins GROUP (heartbeats every HEARTBEAT ms), and prints what it receives as
 // `r <seq>,<seq>,...` lines, each batch written before it is acknowledged
 // (so an acknowledged message is always on stdout).
 import { Endpoint, GroupMember } from "../mod.ts";
 
-const [port, group] = Deno.args;
+const [port, group, heartbeat] = Deno.args;
 const endpoint = new Endpoint();
-const member = new GroupMember(endpoint, group, { heartbeatMs: 100 });
+const member = new GroupMember(endpoint, group, { heartbeatMs: Number(heartbeat ?? 100) });
 await endpoint.peer("127.0.0.1", Number(port), { retry: 0 });
 const enc = new TextEncoder();
 Deno.stdout.writeSync(enc.encode(`ready ${member.id}\n`));

@@ -3,13 +3,14 @@
 // acknowledged mode, with a member killed mid-stream, none is missing and
 // no live member sees one twice.
 import assert from "node:assert/strict";
-import { count, Endpoint, type GroupEvent, GroupPublisher } from "../mod.ts";
+import { count, Endpoint, type GroupEvent, groupPrefix, GroupPublisher } from "../mod.ts";
+import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
 import { LineChild } from "./cluster_helpers.ts";
 
 const MEMBER = new URL("./cluster_group_member.ts", import.meta.url).pathname;
 const TOTAL = 30_000;
 
-function member(port: number, group: string): LineChild {
+function member(port: number, group: string, heartbeatMs = 100): LineChild {
   return new LineChild(Deno.execPath(), [
     "run",
     "--allow-all",
@@ -17,6 +18,7 @@ function member(port: number, group: string): LineChild {
     MEMBER,
     String(port),
     group,
+    String(heartbeatMs),
   ]);
 }
 
@@ -31,18 +33,34 @@ function received(c: LineChild): number[] {
 async function publishAll(pub: GroupPublisher, at: (sent: number) => Promise<void> | void) {
   for (let sent = 0; sent < TOTAL;) {
     for (let i = 0; i < 1000; i++) pub.publish(count(BigInt(++sent)));
+    await pub.ready(1000);
     await at(sent);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-async function setup(group: string, acked: boolean) {
+async function setup(group: string, acked: boolean, relay = false) {
   const endpoint = new Endpoint();
   const port = await endpoint.listen("127.0.0.1", 0);
   const pub = new GroupPublisher(endpoint, group, { acked });
-  const members = [0, 1, 2].map(() => member(port, group));
+  let relayChild: LineChild | undefined, memberPort = port;
+  if (relay) {
+    // A C++ broker-node between the publisher and the members: it forwards
+    // the group's plain Broker messages (it subscribes the group's prefix).
+    memberPort = freePort();
+    relayChild = new LineChild(brokerRefTool("broker-node"), [
+      "--disable-ssl",
+      "-p",
+      String(memberPort),
+      `--peers=["tcp://127.0.0.1:${port}"]`,
+      "-t",
+      `["${groupPrefix(group)}"]`,
+    ]);
+    await waitForPort(memberPort);
+  }
+  const members = [0, 1, 2].map(() => member(memberPort, group, relay ? 250 : 100));
   await pub.waitForMembers(3, 15_000);
-  return { endpoint, pub, members };
+  return { endpoint, pub, members, relayChild };
 }
 
 Deno.test({
@@ -69,48 +87,59 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "group, acknowledged: a member killed mid-stream loses nothing and duplicates nothing",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const { endpoint, pub, members } = await setup("acked", true);
-    const events = pub.events();
-    try {
-      let killedAt = 0;
-      await publishAll(pub, async (sent) => {
-        if (sent === 10_000) {
-          killedAt = performance.now();
-          await members[0].kill("SIGKILL");
-        }
-      });
-      await pub.drained(20_000);
-      let down: GroupEvent | undefined;
-      for (const ev of events.poll()) if (ev.kind === "member_down") down = ev;
-      assert.ok(down, "member_down reported");
-      const handOverMs = down.at - killedAt;
-      console.log(
-        `hand-over: ${
-          handOverMs.toFixed(1)
-        } ms after SIGKILL, ${down.handedOver} messages handed over`,
-      );
-      const live = [members[1], members[2]].map(received);
-      const seen = new Set<number>();
-      for (const list of live) {
-        for (const s of list) {
-          assert.ok(!seen.has(s), `seq ${s} twice at live members`);
-          seen.add(s);
-        }
+for (const relay of [false, true]) {
+  Deno.test({
+    name: `group, acknowledged${
+      relay ? ", through a C++ relay" : ""
+    }: a member killed mid-stream loses nothing and duplicates nothing`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: () => ackedKill(relay),
+  });
+}
+
+async function ackedKill(relay: boolean) {
+  const { endpoint, pub, members, relayChild } = await setup(
+    relay ? "relayed" : "acked",
+    true,
+    relay,
+  );
+  const events = pub.events();
+  try {
+    let killedAt = 0;
+    await publishAll(pub, async (sent) => {
+      if (sent === 10_000) {
+        killedAt = performance.now();
+        await members[0].kill("SIGKILL");
       }
-      for (const s of received(members[0])) seen.add(s);
-      assert.equal(seen.size, TOTAL);
-      for (let i = 1; i <= TOTAL; i++) assert.ok(seen.has(i), `seq ${i} missing`);
-      assert.ok(received(members[0]).length > 0);
-    } finally {
-      events.close();
-      await Promise.all(members.map((m) => m.kill()));
-      await pub.close();
-      await endpoint.shutdown();
+    });
+    await pub.drained(20_000);
+    let down: GroupEvent | undefined;
+    for (const ev of events.poll()) if (ev.kind === "member_down") down = ev;
+    assert.ok(down, "member_down reported");
+    const handOverMs = down.at - killedAt;
+    console.log(
+      `hand-over${relay ? " (relay)" : ""}: ${
+        handOverMs.toFixed(1)
+      } ms after SIGKILL, ${down.handedOver} messages handed over`,
+    );
+    const live = [members[1], members[2]].map(received);
+    const seen = new Set<number>();
+    for (const list of live) {
+      for (const s of list) {
+        assert.ok(!seen.has(s), `seq ${s} twice at live members`);
+        seen.add(s);
+      }
     }
-  },
-});
+    for (const s of received(members[0])) seen.add(s);
+    assert.equal(seen.size, TOTAL);
+    for (let i = 1; i <= TOTAL; i++) assert.ok(seen.has(i), `seq ${i} missing`);
+    assert.ok(received(members[0]).length > 0);
+  } finally {
+    events.close();
+    await relayChild?.kill();
+    await Promise.all(members.map((m) => m.kill()));
+    await pub.close();
+    await endpoint.shutdown();
+  }
+}

@@ -256,6 +256,9 @@ export class GroupPublisher {
   #seq = 0;
   /** Messages waiting for any member (none alive). */
   readonly #waiting: { seq: number; data: Data; key?: HrwKey }[] = [];
+  /** Messages of lost members, on their way to others. */
+  readonly #handOver: { seq: number; data: Data; key?: HrwKey }[] = [];
+  #pumping = false;
   readonly #subs: Subscriber[];
   readonly #status: BoundedQueue<StatusEvent>;
   readonly #loops: Promise<void>[];
@@ -287,7 +290,7 @@ export class GroupPublisher {
 
   /** Messages sent and not yet acknowledged (acknowledged mode), plus those waiting for a member. */
   get unacked(): number {
-    let n = this.#waiting.length;
+    let n = this.#waiting.length + this.#handOver.length;
     for (const m of this.#members.values()) n += m.unacked.size;
     return n;
   }
@@ -353,6 +356,21 @@ export class GroupPublisher {
     return this.#send(seq, data, key);
   }
 
+  /**
+   * Resolves when every live member's route has room for `min` more
+   * messages (the endpoint's `demand`): await it between bursts so the
+   * peers' buffers (Broker's overflow policy disconnects a full one) are
+   * never overrun, as a relay reading slower than we write would be.
+   */
+  async ready(min = 256): Promise<void> {
+    for (const m of this.#live) {
+      const topic = `${this.#prefix}to/${m.id}/`;
+      while (!this.#closed && this.#endpoint.demand(topic) < min) {
+        await this.#endpoint.ready(topic);
+      }
+    }
+  }
+
   #pick(key: HrwKey | undefined): MemberState | undefined {
     const live = this.#live;
     if (live.length === 0) return undefined;
@@ -386,6 +404,34 @@ export class GroupPublisher {
     return m.id;
   }
 
+  async #pumpHandOver(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#handOver.length > 0 && !this.#closed) {
+        const next = this.#handOver[0];
+        const m = this.#pick(next.key);
+        if (!m) {
+          // Nobody alive: they wait for the next member with the rest.
+          this.#waiting.push(...this.#handOver.splice(0));
+          break;
+        }
+        const topic = `${this.#prefix}to/${m.id}/`;
+        if (this.#endpoint.demand(topic) <= 0) {
+          await this.#endpoint.ready(topic);
+          continue; // the member may have gone meanwhile: pick again
+        }
+        this.#handOver.shift();
+        if (this.#acked) m.unacked.set(next.seq, { data: next.data, key: next.key });
+        this.#endpoint.publish(topic, vector(str(this.id), count(BigInt(next.seq)), next.data));
+      }
+    } catch {
+      // shutting down
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
   #rebuild(): void {
     this.#live = [...this.#members.values()].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   }
@@ -416,9 +462,11 @@ export class GroupPublisher {
     if (!m) return;
     this.#members.delete(id);
     this.#rebuild();
-    // Hand over, in order, what it had not acknowledged.
+    // Hand over, in order, what it had not acknowledged, at the pace the
+    // routes take (thousands at once would overrun a peer's buffer).
     const handed = [...m.unacked].sort((a, b) => a[0] - b[0]);
-    for (const [seq, u] of handed) this.#send(seq, u.data, u.key);
+    for (const [seq, u] of handed) this.#handOver.push({ seq, data: u.data, key: u.key });
+    if (handed.length > 0) this.#pumpHandOver();
     this.#emit({
       kind: "member_down",
       member: id,
