@@ -40,6 +40,7 @@ import {
   UsageError,
 } from "./cli_values.ts";
 import { parseLayoutText } from "./cluster_layout_file.ts";
+import { writeToStdio } from "./stdio.ts";
 import { parseCliValue } from "./store_command.ts";
 
 const POOL_TYPES = ["proxy", "worker", "logger"] as const;
@@ -112,7 +113,7 @@ function parseKey(text: string, typed: boolean): HrwKey {
 }
 
 function writeLine(line: string): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+  writeToStdio("stdout", line + "\n");
 }
 
 /** Resolves on SIGINT or SIGTERM (listeners removed after). */

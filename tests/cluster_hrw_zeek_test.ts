@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   addr,
   bool,
+  clusterTopics,
   count,
   type Data,
   integer,
@@ -111,6 +112,58 @@ Deno.test({
       const got = new TextDecoder().decode(out.stdout).trimEnd().split("\n");
       assert.equal(got.length, expected.length, stderr);
       for (let i = 0; i < got.length; i++) assert.equal(expected[i], got[i]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "Zeek's topic names per cluster backend (slashes on Broker, dots on ZeroMQ) are ours",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      for (const backend of ["broker", "zeromq"] as const) {
+        await Deno.writeTextFile(
+          `${dir}/${backend}.zeek`,
+          `@load base/frameworks/cluster
+@load policy/frameworks/cluster/backend/${backend}
+event zeek_init()
+	{
+	print Cluster::manager_topic, Cluster::logger_topic, Cluster::proxy_topic,
+	      Cluster::worker_topic, Cluster::node_topic("worker-1"), Cluster::nodeid_topic("ID"),
+	      Cluster::proxy_pool_spec$topic, Cluster::worker_pool_spec$topic,
+	      Cluster::logger_pool_spec$topic;
+	terminate();
+	}
+`,
+        );
+        const out = await new Deno.Command(zeekBin(), {
+          args: ["-b", `${dir}/${backend}.zeek`],
+          cwd: dir,
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(20_000),
+        }).output();
+        const t = clusterTopics(backend);
+        const ours = [
+          t.typeTopic.manager,
+          t.typeTopic.logger,
+          t.typeTopic.proxy,
+          t.typeTopic.worker,
+          t.nodeTopic("worker-1"),
+          t.nodeidTopic("ID"),
+          t.poolTopic.proxy,
+          t.poolTopic.worker,
+          t.poolTopic.logger,
+        ].join(", ");
+        assert.equal(new TextDecoder().decode(out.stdout).trim(), ours);
+        assert.equal(
+          new Pool(["worker-1"], { backend }).hrwTopic("k"),
+          t.nodeTopic("worker-1"),
+        );
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
