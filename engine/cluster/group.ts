@@ -32,7 +32,16 @@ import type { Subscriber } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { fnv1a32, fnv1a32String, type HrwKey, hrwWeight } from "./hash.ts";
 
-/** The topic prefix of a group. */
+/**
+ * The topic prefix of a group (a `invalid_topic_key` BrokerError for names
+ * beyond letters, digits, `.`, `_` and `-`).
+ *
+ * @example
+ * ```ts
+ * import { groupPrefix } from "./group.ts";
+ * groupPrefix("jobs"); // "deno-broker/group/jobs/"
+ * ```
+ */
 export function groupPrefix(group: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(group)) {
     throw new BrokerError(ErrorCode.invalid_topic_key, `bad group name ${JSON.stringify(group)}`);

@@ -23,9 +23,25 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { Data } from "../data/types.ts";
 
-/** FNV-1a 32-bit offset basis, as `zeek.bif`. */
+/**
+ * FNV-1a 32-bit offset basis, as `zeek.bif`.
+ *
+ * @example
+ * ```ts
+ * import { FNV32_OFFSET, fnv1a32String } from "./hash.ts";
+ * fnv1a32String("") === FNV32_OFFSET; // true
+ * ```
+ */
 export const FNV32_OFFSET = 2166136261;
-/** FNV-1a 32-bit prime, as `zeek.bif`. */
+/**
+ * FNV-1a 32-bit prime, as `zeek.bif`.
+ *
+ * @example
+ * ```ts
+ * import { FNV32_OFFSET, FNV32_PRIME, fnv1a32String } from "./hash.ts";
+ * fnv1a32String("a") === Number((BigInt(FNV32_OFFSET ^ 0x61) * BigInt(FNV32_PRIME)) & 0xffffffffn); // true
+ * ```
+ */
 export const FNV32_PRIME = 16777619;
 
 /**

@@ -39,7 +39,15 @@ import type { ClusterLayout, LayoutNode } from "./layout.ts";
 import { Pool } from "./pool.ts";
 import { type ClusterTopics, clusterTopics } from "./topics.ts";
 
-/** Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe. */
+/**
+ * Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe.
+ *
+ * @example
+ * ```ts
+ * import { LOG_TOPIC_PREFIX } from "./node.ts";
+ * "zeek/logs/conn".startsWith(LOG_TOPIC_PREFIX); // true
+ * ```
+ */
 export const LOG_TOPIC_PREFIX = "zeek/logs/";
 
 /** Something that happened to the cluster, as this node sees it. */
@@ -75,7 +83,7 @@ export interface ClusterNodeOptions {
  *
  * @example
  * ```ts ignore
- * import { ClusterLayout, ClusterNode } from "../../mod.ts";
+ * import { ClusterLayout, ClusterNode, str } from "../../mod.ts";
  * const layout = ClusterLayout.fromJson(await Deno.readTextFile("cluster.json"));
  * const node = await ClusterNode.join(layout, "worker-1");
  * const events = node.events();

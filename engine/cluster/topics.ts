@@ -13,7 +13,15 @@ export type ClusterBackend = "broker" | "zeromq";
 /** A cluster node's type, as Zeek's `Cluster::NodeType` without `NONE`/`CONTROL`. */
 export type NodeType = "manager" | "logger" | "proxy" | "worker";
 
-/** The node types in Zeek's enum order. */
+/**
+ * The node types in Zeek's enum order.
+ *
+ * @example
+ * ```ts
+ * import { NODE_TYPES } from "./topics.ts";
+ * NODE_TYPES.includes("proxy"); // true
+ * ```
+ */
 export const NODE_TYPES: readonly NodeType[] = ["logger", "manager", "proxy", "worker"];
 
 /** Zeek's topic names for one backend. */
