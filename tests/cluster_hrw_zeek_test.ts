@@ -169,3 +169,54 @@ event zeek_init()
     }
   },
 });
+
+Deno.test({
+  name: "Zeek's own node in its pool: alive for round-robin, not an HRW site (as our self option)",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // Port 1 on the manager: nothing listens, the proxy's dial fails harmlessly.
+      await Deno.writeTextFile(
+        `${dir}/cluster-layout.zeek`,
+        `redef Cluster::nodes = {
+	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=1/tcp],
+	["proxy-1"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $manager="manager"],
+	["proxy-2"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $manager="manager"],
+};\n`,
+      );
+      await Deno.writeTextFile(
+        `${dir}/self.zeek`,
+        `@load base/frameworks/cluster
+@load policy/frameworks/cluster/backend/broker
+redef Broker::disable_ssl = T;
+module Cluster;
+event zeek_init() &priority=-20
+	{
+	print hrw_topic(proxy_pool, "k") == "", rr_topic(proxy_pool, ""), rr_topic(proxy_pool, ""),
+	      proxy_pool$alive_count;
+	mark_pool_node_alive(proxy_pool, "proxy-2");
+	print hrw_topic(proxy_pool, "k"), rr_topic(proxy_pool, ""), rr_topic(proxy_pool, "");
+	terminate();
+	}
+`,
+      );
+      const out = await new Deno.Command(zeekBin(), {
+        args: ["-b", "self.zeek"],
+        cwd: dir,
+        env: { CLUSTER_NODE: "proxy-1" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      const pool = new Pool(["proxy-1", "proxy-2"], { alive: false, self: "proxy-1" });
+      const ours = [
+        [pool.hrwTopic("k") === "" ? "T" : "F", pool.rrTopic(), pool.rrTopic(), pool.aliveCount],
+        (pool.markAlive("proxy-2"), [pool.hrwTopic("k"), pool.rrTopic(), pool.rrTopic()]),
+      ].map((l) => l.join(", ")).join("\n");
+      assert.equal(new TextDecoder().decode(out.stdout).trim(), ours);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
