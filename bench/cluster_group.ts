@@ -1,5 +1,6 @@
 /**
- * Load-balanced group throughput beside a plain subscription, in one run:
+ * Load-balanced group throughput beside a plain subscription, in one run (a
+ * `deno run` script: `deno bench bench/` leaves it alone):
  * a publisher endpoint and three consumer endpoints peered over loopback in
  * this process. Plain: every consumer subscribes the topic and gets every
  * message (messages/s counts one delivery per message). Group: three
@@ -9,8 +10,8 @@
  *
  * @example
  * ```sh
- * deno run -A bench/cluster_group_bench.ts          # 200k messages per case
- * deno run -A bench/cluster_group_bench.ts --quick  # 20k
+ * deno run -A bench/cluster_group.ts          # 200k messages per case
+ * deno run -A bench/cluster_group.ts --quick  # 20k
  * ```
  *
  * @module
