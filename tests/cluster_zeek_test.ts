@@ -86,7 +86,8 @@ Deno.test({
       assert.ok(out.includes(`node_up, worker-1, ${joined.id}, 1`), out);
       assert.ok(out.includes(`node_down, worker-1, ${joined.id}, 0, T`), out);
       const log = await Deno.readTextFile(`${dir}/cluster.log`);
-      assert.ok(log.includes(`got hello from worker-1 (${joined.id})`), log);
+      // Exactly Zeek's protocol on a direct peering: one hello, no relay fallback.
+      assert.equal(log.split(`got hello from worker-1 (${joined.id})`).length, 2, log);
       assert.ok(log.includes("node down: worker-1"), log);
     } finally {
       await worker?.kill();
