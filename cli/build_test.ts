@@ -16,7 +16,7 @@ Deno.test("deno task bundle: one executable file that runs every subcommand outs
     assert.equal((await Deno.stat(broker)).mode! & 0o111, 0o111, "executable");
     const help = await run(broker, ["--help"], dir);
     assert.equal(help.code, 0, help.stderr);
-    for (const c of ["node", "pipe", "store", "record", "replay", "bench"]) {
+    for (const c of ["node", "pipe", "store", "record", "replay", "bench", "cluster"]) {
       assert.match(help.stdout, new RegExp(`^  ${c}\\b`, "m"));
     }
     // The multi-process bench starts its children from the bundle itself.

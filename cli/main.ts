@@ -27,6 +27,7 @@ import { registerRecordCommand } from "./record_command.ts";
 import { registerGatewayCommand } from "./gateway_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
+import { registerClusterCommand } from "./cluster_command.ts";
 import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
 
 /** The package's version, as `broker --version` prints it. */
@@ -61,7 +62,7 @@ export interface ProgramIo {
  * import { buildProgram } from "./main.ts";
  * const codes: number[] = [];
  * const program = buildProgram((code) => codes.push(code));
- * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench"]);
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench", "cluster"]);
  * deepEqual(codes, []); // nothing ran yet
  * ```
  */
@@ -85,6 +86,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerReplayCommand(program, setExitCode);
   registerGatewayCommand(program, setExitCode);
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
+  registerClusterCommand(program, setExitCode);
   return program;
 }
 

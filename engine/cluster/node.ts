@@ -1,0 +1,419 @@
+/**
+ * One node of a Zeek cluster, on the Broker backend, built only on the
+ * public `Endpoint` API: it listens and peers as Zeek's
+ * `policy/frameworks/cluster/backend/broker/main.zeek` does, subscribes as
+ * `base/frameworks/cluster/setup-subscriptions.zeek`, and runs Zeek's hello
+ * protocol:
+ *
+ * - on every new peering (`peer_added`) it publishes
+ *   `Cluster::hello(name, node_id)` to the peer's `nodeid_topic`;
+ * - a `Cluster::hello` from a layout node that had no ID raises `node_up`
+ *   (one from an unknown name, or a second ID for a name, is an error);
+ * - a lost peering (`peer_lost`, and here also `peer_removed`) of a node
+ *   with a known ID raises `node_down`.
+ *
+ * Pools built from the layout follow `node_up`/`node_down`, as Zeek's.
+ *
+ * Beyond Zeek: relays. Zeek's hello goes to the direct peer's ID, so a
+ * C++ `broker-node` relaying one peering (it must subscribe `zeek/cluster/`
+ * to forward the cluster's topics) would swallow it. When a peering we
+ * dialled to layout node X brings no hello from that peer within
+ * `relayIntervalMs`, the node also says hello on X's node topic; a hello
+ * from a node that is not a direct peer is answered on its nodeid topic.
+ * Such relayed nodes get no `peer_lost` when they go, so both sides repeat
+ * the hello every `relayIntervalMs` and a relayed node not heard from for
+ * three intervals is down. Direct peerings (all of Zeek's) see exactly
+ * Zeek's protocol.
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { str } from "../data/constructors.ts";
+import type { Data } from "../data/types.ts";
+import { Endpoint } from "../endpoint.ts";
+import { BoundedQueue } from "../queue.ts";
+import type { Subscriber, SubscriberOptions } from "../subscriber.ts";
+import { StatusCode, type StatusEvent } from "../status.ts";
+import { parseZeekMessage } from "../zeek/message.ts";
+import type { ClusterLayout, LayoutNode } from "./layout.ts";
+import { Pool } from "./pool.ts";
+import { type ClusterTopics, clusterTopics } from "./topics.ts";
+
+/**
+ * Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe.
+ *
+ * @example
+ * ```ts
+ * import { LOG_TOPIC_PREFIX } from "./node.ts";
+ * "zeek/logs/conn".startsWith(LOG_TOPIC_PREFIX); // true
+ * ```
+ */
+export const LOG_TOPIC_PREFIX = "zeek/logs/";
+
+/** Something that happened to the cluster, as this node sees it. */
+export type ClusterEvent =
+  | { kind: "node_up"; name: string; id: string }
+  | { kind: "node_down"; name: string; id: string }
+  | { kind: "error"; message: string };
+
+/** Options of {@link ClusterNode.join}. */
+export interface ClusterNodeOptions {
+  /** The endpoint to use (it must not be peered yet); default a new one, shut down on `close`. */
+  endpoint?: Endpoint;
+  /** Address to listen on; default the node's host in the layout. */
+  listenHost?: string;
+  /** Port to listen on instead of the layout's (0: a free one; tests). */
+  listenPort?: number;
+  /** More topics for `messages`, besides the node's own. */
+  topics?: string[];
+  /** Options of the `messages` subscriber (default: 1024 messages, `drop_oldest`). */
+  subscriberOptions?: SubscriberOptions;
+  /**
+   * Pause between re-dials of a lost or refused peering; Zeek's
+   * `Cluster::retry_interval` is 1 s (the default here too).
+   * @default {1000}
+   */
+  retryMs?: number;
+  /** Hello fallback and keep-alive period for nodes reached through relays (default 500 ms). */
+  relayIntervalMs?: number;
+}
+
+/**
+ * A node of a Zeek cluster layout: it peers per the layout, says hello as
+ * Zeek's scripts do and keeps a live view of which nodes are up.
+ *
+ * @example
+ * ```ts ignore
+ * import { ClusterLayout, ClusterNode, str } from "../../mod.ts";
+ * const layout = ClusterLayout.fromJson(await Deno.readTextFile("cluster.json"));
+ * const node = await ClusterNode.join(layout, "worker-1");
+ * const events = node.events();
+ * for await (const ev of events) console.log(ev.kind, ev.kind !== "error" && ev.name);
+ * const topic = node.pool("proxy").hrwTopic("10.0.0.1");
+ * if (topic) node.endpoint.publishEvent(topic, "Test::key", [str("10.0.0.1")]);
+ * ```
+ */
+export class ClusterNode {
+  /** The layout. */
+  readonly layout: ClusterLayout;
+  /** This node in the layout. */
+  readonly self: LayoutNode;
+  /** Zeek's topic names for the layout's backend. */
+  readonly topics: ClusterTopics;
+  /** The endpoint carrying the node. */
+  readonly endpoint: Endpoint;
+  /**
+   * Messages on the node's own topics (node topic, type topic, its pools'
+   * topics, `zeek/logs/` on loggers) and `options.topics`.
+   */
+  readonly messages: Subscriber;
+  /** The port the node listens on (0 when it does not). */
+  readonly port: number;
+
+  readonly #ownsEndpoint: boolean;
+  readonly #ids = new Map<string, string>();
+  readonly #pools: Record<"proxy" | "worker" | "logger", Pool>;
+  readonly #queues = new Set<BoundedQueue<ClusterEvent>>();
+  readonly #hellos: Subscriber;
+  readonly #status: BoundedQueue<StatusEvent>;
+  readonly #loops: Promise<void>[] = [];
+  readonly #waiters = new Set<() => void>();
+  /** Nodes up through a relay (not direct peers): when we last heard their hello. */
+  readonly #relayed = new Map<string, number>();
+  /** Peerings we dialled: when each came up, by `host:port`. */
+  readonly #dialledSince = new Map<string, number>();
+  readonly #relayIntervalMs: number;
+  #tick?: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  private constructor(
+    layout: ClusterLayout,
+    self: LayoutNode,
+    endpoint: Endpoint,
+    ownsEndpoint: boolean,
+    options: ClusterNodeOptions,
+    port: number,
+  ) {
+    this.layout = layout;
+    this.self = self;
+    this.topics = clusterTopics(layout.backend);
+    this.endpoint = endpoint;
+    this.#ownsEndpoint = ownsEndpoint;
+    this.port = port;
+    const pool = (t: "proxy" | "worker" | "logger") =>
+      new Pool(layout.poolMembers(t), { alive: false, self: self.name, backend: layout.backend });
+    this.#pools = { proxy: pool("proxy"), worker: pool("worker"), logger: pool("logger") };
+    // Subscribed before any peering, so the first handshake announces them all.
+    const own = [this.topics.nodeTopic(self.name), this.topics.typeTopic[self.type]];
+    for (const t of ["proxy", "worker", "logger"] as const) {
+      if (this.#pools[t].has(self.name)) own.push(this.topics.poolTopic[t]);
+    }
+    if (self.type === "logger" || (self.type === "manager" && layout.managerIsLogger)) {
+      own.push(LOG_TOPIC_PREFIX);
+    }
+    this.messages = endpoint.subscribe([...own, ...(options.topics ?? [])], {
+      queueSize: 1024,
+      overflowPolicy: "drop_oldest",
+      ...options.subscriberOptions,
+    });
+    // Hellos come on the nodeid topic (Zeek's way) or, through relays, on the node topic.
+    this.#hellos = endpoint.subscribe([
+      this.topics.nodeidTopic(endpoint.id),
+      this.topics.nodeTopic(self.name),
+    ]);
+    this.#status = endpoint.statusSubscriber();
+    this.#relayIntervalMs = options.relayIntervalMs ?? 500;
+    this.#loops.push(this.#helloLoop(), this.#statusLoop());
+    this.#tick = setInterval(() => this.#relayTick(), this.#relayIntervalMs);
+    Deno.unrefTimer(this.#tick);
+  }
+
+  /**
+   * Joins the cluster as `name`: listens on the node's port when it has one,
+   * then dials the nodes Zeek's connection pattern gives it (re-dialling
+   * every `retryMs`, without waiting for them). Throws `invalid_data`
+   * when `name` is not in the layout.
+   */
+  static async join(
+    layout: ClusterLayout,
+    name: string,
+    options: ClusterNodeOptions = {},
+  ): Promise<ClusterNode> {
+    const self = layout.node(name);
+    if (layout.backend !== "broker") {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        "a ClusterNode joins over Broker peerings; the layout's backend is zeromq",
+      );
+    }
+    const endpoint = options.endpoint ?? new Endpoint();
+    const node = new ClusterNode(layout, self, endpoint, !options.endpoint, options, 0);
+    let port = 0;
+    try {
+      const listenPort = options.listenPort ?? self.port;
+      if (listenPort !== 0 || options.listenPort === 0) {
+        port = await endpoint.listen(options.listenHost ?? self.host, listenPort);
+      }
+    } catch (e) {
+      await node.close();
+      throw e;
+    }
+    (node as { port: number }).port = port;
+    for (const peer of layout.connections(name)) {
+      if (peer.port === 0) continue;
+      endpoint.peerNoWait(peer.host, peer.port, { retryMs: options.retryMs ?? 1000 });
+    }
+    return node;
+  }
+
+  /** The node's name. */
+  get name(): string {
+    return this.self.name;
+  }
+
+  /** This node's ID (`Cluster::node_id()`: the endpoint's ID). */
+  get id(): string {
+    return this.endpoint.id;
+  }
+
+  /** The nodes that are up, by name, with their IDs (Zeek's `Cluster::nodes[n]$id`). */
+  up(): Map<string, string> {
+    return new Map(this.#ids);
+  }
+
+  /** Whether a node is up. */
+  isUp(name: string): boolean {
+    return this.#ids.has(name);
+  }
+
+  /** One of Zeek's pools (`Cluster::proxy_pool` and siblings), following node_up/node_down. */
+  pool(type: "proxy" | "worker" | "logger"): Pool {
+    return this.#pools[type];
+  }
+
+  /** A new queue of cluster events from now on (drops the oldest past `size`). */
+  events(size = 256): BoundedQueue<ClusterEvent> {
+    const q = new BoundedQueue<ClusterEvent>(size, "drop_oldest");
+    if (this.#closed) q.close();
+    else this.#queues.add(q);
+    return q;
+  }
+
+  /**
+   * Resolves once the named nodes are all up (or, with `up` false, all
+   * down); rejects with `request_timeout` after `timeoutMs`.
+   */
+  waitFor(names: string | string[], up = true, timeoutMs = 10_000): Promise<void> {
+    const list = typeof names === "string" ? [names] : names;
+    const done = () => list.every((n) => this.#ids.has(n) === up);
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(
+          new BrokerError(
+            ErrorCode.request_timeout,
+            `${this.name}: ${list.join(", ")} not ${up ? "up" : "down"} after ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  /** Publishes a Zeek event to one node by name (its node topic). */
+  publishToNode(name: string, event: string, args: readonly Data[] = []): void {
+    this.endpoint.publishEvent(this.topics.nodeTopic(name), event, args);
+  }
+
+  #emit(ev: ClusterEvent): void {
+    for (const q of this.#queues) {
+      if (q.closed) this.#queues.delete(q);
+      else q.push(ev);
+    }
+    for (const w of [...this.#waiters]) w();
+  }
+
+  #nodeUp(name: string, id: string): void {
+    this.#ids.set(name, id);
+    // Zeek: node_up &priority=10 in pools.zeek marks the node alive in every pool.
+    for (const p of Object.values(this.#pools)) p.markAlive(name);
+    this.#emit({ kind: "node_up", name, id });
+  }
+
+  #nodeDown(name: string, id: string): void {
+    this.#ids.delete(name);
+    for (const p of Object.values(this.#pools)) p.markDead(name);
+    this.#emit({ kind: "node_down", name, id });
+  }
+
+  async #helloLoop(): Promise<void> {
+    for await (const msg of this.#hellos) {
+      let parsed;
+      try {
+        parsed = parseZeekMessage(msg.data);
+      } catch {
+        continue; // not a Zeek message: nothing of the cluster's
+      }
+      if (parsed.kind !== "event" || parsed.name !== "Cluster::hello") continue;
+      const [name, id] = parsed.args;
+      if (name?.type !== "string" || id?.type !== "string") {
+        this.#emit({ kind: "error", message: "Cluster::hello with bad arguments" });
+        continue;
+      }
+      this.#hello(name.value, id.value);
+    }
+  }
+
+  /** Zeek's `Cluster::hello` handler (main.zeek). */
+  #hello(name: string, id: string): void {
+    if (!this.layout.get(name)) {
+      this.#emit({
+        kind: "error",
+        message: `Got Cluster::hello msg from unexpected node: ${name}`,
+      });
+      return;
+    }
+    const known = this.#ids.get(name);
+    if (known !== undefined) {
+      if (known === id && this.#relayed.has(name)) this.#relayed.set(name, Date.now());
+      if (known !== id) {
+        this.#emit({
+          kind: "error",
+          message: `Got Cluster::hello msg from duplicate node:${name}`,
+        });
+      }
+      return;
+    }
+    this.#nodeUp(name, id);
+    if (!this.#isDirectPeer(id)) {
+      // Through a relay: answer on its nodeid topic (it may not have heard
+      // ours), and keep it alive by hellos from now on.
+      this.#relayed.set(name, Date.now());
+      this.#sayHello(this.topics.nodeidTopic(id));
+    }
+  }
+
+  #isDirectPeer(id: string): boolean {
+    return this.endpoint.peers().some((p) => p.id === id && p.status === "peered");
+  }
+
+  #sayHello(topic: string): void {
+    try {
+      this.endpoint.publishEvent(topic, "Cluster::hello", [str(this.name), str(this.id)]);
+    } catch {
+      // shutting down
+    }
+  }
+
+  /** Hello fallback through relays, and the relayed nodes' keep-alive. */
+  #relayTick(): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    const upIds = new Set(this.#ids.values());
+    const peers = this.endpoint.peers();
+    for (const target of this.layout.connections(this.name)) {
+      if (this.#ids.has(target.name)) continue;
+      const key = `${target.host}:${target.port}`;
+      const since = this.#dialledSince.get(key);
+      if (since === undefined || now - since < this.#relayIntervalMs) continue;
+      const peer = peers.find((p) =>
+        p.outbound && p.status === "peered" && p.host === target.host && p.port === target.port
+      );
+      // No hello from the peer we dialled: something relays; ask by name.
+      if (peer?.id && !upIds.has(peer.id)) this.#sayHello(this.topics.nodeTopic(target.name));
+    }
+    for (const [name, seen] of this.#relayed) {
+      const id = this.#ids.get(name);
+      if (id === undefined) {
+        this.#relayed.delete(name);
+      } else if (now - seen > 3 * this.#relayIntervalMs) {
+        this.#relayed.delete(name);
+        this.#nodeDown(name, id);
+      } else this.#sayHello(this.topics.nodeidTopic(id));
+    }
+  }
+
+  async #statusLoop(): Promise<void> {
+    for await (const ev of this.#status) {
+      if (ev.kind !== "status" || !ev.peer?.id) continue;
+      const peerId = ev.peer.id;
+      if (ev.code === StatusCode.peer_added) {
+        // Broker::peer_added in the Broker backend: hello to the peer's nodeid topic.
+        this.#sayHello(this.topics.nodeidTopic(peerId));
+        const { host, port } = ev.peer;
+        if (this.layout.connections(this.name).some((t) => t.host === host && t.port === port)) {
+          this.#dialledSince.set(`${host}:${port}`, Date.now());
+        }
+      } else if (ev.code === StatusCode.peer_lost || ev.code === StatusCode.peer_removed) {
+        this.#dialledSince.delete(`${ev.peer.host}:${ev.peer.port}`);
+        for (const [name, id] of this.#ids) {
+          if (id === peerId) {
+            this.#nodeDown(name, id);
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  /** Leaves the cluster: closes the subscriptions and event queues, shuts down an endpoint we made. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#tick);
+    this.#hellos.close();
+    this.messages.close();
+    this.#status.close();
+    if (this.#ownsEndpoint) await this.endpoint.shutdown();
+    await Promise.all(this.#loops);
+    for (const q of this.#queues) q.close();
+    this.#queues.clear();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Child processes for the cluster tests: `broker cluster join` and friends,
+ * with their stdout read line by line so a test awaits what it needs.
+ *
+ * @module
+ */
+
+const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+
+/** A running child whose stdout lines can be awaited. */
+export class LineChild {
+  readonly process: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly #waiters = new Set<() => void>();
+  readonly #done: Promise<void>;
+  #stderr = "";
+  readonly stderrDone: Promise<void>;
+
+  constructor(
+    cmd: string,
+    args: string[],
+    options: { cwd?: string; env?: Record<string, string> } = {},
+  ) {
+    const child = this.process = new Deno.Command(cmd, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#done = (async () => {
+      let rest = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        rest += chunk;
+        let i;
+        while ((i = rest.indexOf("\n")) >= 0) {
+          this.lines.push(rest.slice(0, i));
+          rest = rest.slice(i + 1);
+        }
+        for (const w of [...this.#waiters]) w();
+      }
+      if (rest) this.lines.push(rest);
+      for (const w of [...this.#waiters]) w();
+    })();
+    this.stderrDone = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.#stderr += chunk;
+      }
+    })();
+  }
+
+  /** What the child wrote to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Resolves with the first line (from `from` on) that matches, or rejects after `timeoutMs`. */
+  waitLine(match: (line: string) => boolean, timeoutMs = 15_000, from = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let i = from;
+      let ended = false;
+      this.#done.then(() => ended = true);
+      const check = () => {
+        for (; i < this.lines.length; i++) {
+          if (match(this.lines[i])) {
+            finish();
+            return resolve(this.lines[i]);
+          }
+        }
+        if (ended) {
+          finish();
+          reject(
+            new Error(
+              `child ended without the line; stdout:\n${
+                this.lines.join("\n")
+              }\nstderr:\n${this.#stderr}`,
+            ),
+          );
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(
+          new Error(
+            `no such line after ${timeoutMs} ms; stdout:\n${
+              this.lines.join("\n")
+            }\nstderr:\n${this.#stderr}`,
+          ),
+        );
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Kills the child (SIGKILL unless told) and waits for it and its pipes. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // already gone
+    }
+    await this.process.status;
+    await this.#done;
+    await this.stderrDone;
+  }
+
+  /** Waits for the child to exit by itself. */
+  async exited(): Promise<Deno.CommandStatus> {
+    const s = await this.process.status;
+    await this.#done;
+    await this.stderrDone;
+    return s;
+  }
+}
+
+/** `broker cluster join LAYOUT NAME --json [...extra]` as a child. */
+export function joinChild(layoutPath: string, name: string, extra: string[] = []): LineChild {
+  return new LineChild(Deno.execPath(), [
+    "run",
+    "--allow-all",
+    "--no-check",
+    CLI,
+    "cluster",
+    "join",
+    layoutPath,
+    name,
+    "--json",
+    ...extra,
+  ]);
+}
+
+/** A parsed `--json` line of `broker cluster join`. */
+export interface JoinLine {
+  kind: string;
+  name?: string;
+  id?: string;
+  port?: number;
+  up?: string[];
+  pools?: { proxy: string[]; worker: string[]; logger: string[] };
+  topic?: string;
+  data?: string;
+}
+
+/** A predicate over join lines. */
+export function jsonLine(pred: (l: JoinLine) => boolean): (line: string) => boolean {
+  return (line) => {
+    try {
+      return pred(JSON.parse(line));
+    } catch {
+      return false;
+    }
+  };
+}
