@@ -26,6 +26,7 @@ import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
+import { registerTopCommand } from "./top_command.ts";
 import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
 
 /** The package's version, as `broker --version` prints it. */
@@ -49,7 +50,7 @@ export interface ProgramIo {
  * ```ts
  * import { buildProgram } from "./main.ts";
  * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench"]
+ * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench", "top"]
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -71,6 +72,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
+  registerTopCommand(program, setExitCode);
   return program;
 }
 
