@@ -622,6 +622,7 @@ export class Endpoint {
       drops: this.#overflow.drops,
       handshakeFailures: driver.handshakeFailures,
       peerings: () => ({ established: driver.peeringsEstablished, ended: driver.peeringsEnded }),
+      handshakeSeconds: driver.handshakeSeconds,
       stores: () => this.#storeMetrics(),
       subscribers: () => this.#local.subscriberCount,
       publishers: () => this.#openPublishers(),

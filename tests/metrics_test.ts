@@ -148,6 +148,7 @@ Deno.test(
         (m) => (m.get('broker_processed_messages_total{type="data"}') ?? 0) >= 100,
       );
       assert.ok(m.get('broker_processed_messages_total{type="data"}')! >= 100);
+      assert.equal(m.get("broker_handshake_duration_seconds_count"), 1, "one handshake timed");
       const peer = [...m.keys()].find((k) => k.startsWith("broker_peer_buffered_messages{"));
       assert.ok(peer, "the C++ peer has a buffered-messages series");
       const status = JSON.parse(await scrape(metrics, "/v1/status/json"));

@@ -27,6 +27,7 @@
  * | `broker_overflow_drops_total` | `policy`: drop_newest, drop_oldest, disconnect | messages the overflow policy dropped (peers disconnected, for `disconnect`) |
  * | `broker_handshake_failures_total` | `code`: Broker's error code name | handshakes that failed |
  * | `broker_peerings_total` | `event`: established, ended | peerings that came up and went away |
+ * | `broker_handshake_duration_seconds` | | histogram: a connection's start (dialled or accepted) to its established peering |
  * | `broker_web_socket_clients` | | WebSocket clients now (as `broker_connections{type="web-socket"}`) |
  * | `broker_local_subscribers` | | local subscribers now (WebSocket clients' included) |
  * | `broker_local_publishers` | | open publishers (`Endpoint.publisher`) |
@@ -57,7 +58,7 @@
  *
  * @module
  */
-import type { MetricSample, MetricsRegistry } from "./registry.ts";
+import type { HistogramValue, MetricSample, MetricsRegistry } from "./registry.ts";
 import type { StoreMetrics } from "../store/store_common.ts";
 
 /** A peer as the metrics see it. */
@@ -97,6 +98,8 @@ export interface EndpointMetricSources {
   readonly handshakeFailures: ReadonlyMap<string, number>;
   /** Peerings established and ended so far. */
   peerings(): { established: number; ended: number };
+  /** Handshake durations (start of the connection to the established peering), seconds. */
+  readonly handshakeSeconds?: HistogramValue;
   /** The stores by name and their numbers. */
   stores(): readonly { readonly name: string; readonly metrics: StoreMetrics }[];
   /** Local subscribers now. */
@@ -222,6 +225,15 @@ export function registerEndpointMetrics(reg: MetricsRegistry, src: EndpointMetri
       ];
     },
   );
+  const hs = src.handshakeSeconds;
+  if (hs) {
+    reg.add(
+      "broker_handshake_duration_seconds",
+      "Time from a connection's start to its established peering.",
+      "histogram",
+      () => [{ labels: {}, value: hs }],
+    );
+  }
   const single = (name: string, help: string, read: () => number) =>
     reg.add(name, help, "gauge", () => [{ labels: {}, value: read() }]);
   single(

@@ -60,6 +60,8 @@ export interface Connection {
   removed?: boolean;
   /** Messages received after the handshake (every type), for the status API. */
   messagesIn: number;
+  /** When the connection started (`performance.now()`), for the handshake duration. */
+  readonly startedAt: number;
 }
 
 /** The peer table's key for an endpoint ID: its hex text. */

@@ -37,6 +37,7 @@ import {
   parseEnvelope,
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
+import { Histogram } from "../metrics/registry.ts";
 import { answersBye, sayBye } from "./bye.ts";
 import { type Connection, peerInfo, peerKey } from "./connection.ts";
 import { Handshake, type HandshakeAction } from "./handshake.ts";
@@ -87,6 +88,9 @@ export interface DriverParts {
   running(): boolean;
 }
 
+/** Upper bounds of the handshake-duration histogram, seconds. */
+const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
+
 /** Runs the connections of one endpoint. */
 export class ConnectionDriver {
   readonly #p: DriverParts;
@@ -96,6 +100,8 @@ export class ConnectionDriver {
   peeringsEstablished = 0;
   /** Peerings that ended so far (lost or removed). */
   peeringsEnded = 0;
+  /** Time from a connection's start to its established peering, in seconds. */
+  readonly handshakeSeconds: Histogram = new Histogram(HANDSHAKE_BUCKETS);
   /** Accepted connections still in Broker's handshake (for the `maxPendingHandshakes` cap). */
   #pendingAccepted = 0;
 
@@ -127,6 +133,7 @@ export class ConnectionDriver {
       address: target ? { host: target.host, port: target.port } : tcp.remote,
       target,
       messagesIn: 0,
+      startedAt: performance.now(),
     };
     p.table.add(c);
     if (acceptor) this.#pendingAccepted++;
@@ -238,6 +245,7 @@ export class ConnectionDriver {
     c.ours = isOwnEndpointId(p.id) && isOwnEndpointId(peerId);
     p.table.register(c, peerId, peerFilter);
     this.peeringsEstablished++;
+    this.handshakeSeconds.observe((performance.now() - c.startedAt) / 1000);
     if (c.sentFilterVersion !== undefined && c.sentFilterVersion !== p.local.version) {
       this.#sendFilter(c);
     }
