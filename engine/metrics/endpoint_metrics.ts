@@ -24,7 +24,7 @@
  * |---|---|---|
  * | `broker_peer_buffered_messages` | `peer`, `address` | messages queued for a peer, not yet written |
  * | `broker_peer_buffered_bytes` | `peer`, `address` | their bytes |
- * | `broker_overflow_drops_total` | `policy`: drop_newest, drop_oldest, disconnect | messages the overflow policy dropped (peers disconnected, for `disconnect`) |
+ * | `broker_overflow_drops_total` | `policy`: drop_newest, drop_oldest, disconnect | messages the overflow policy dropped (for `disconnect`: times it cut a peer) |
  * | `broker_handshake_failures_total` | `code`: Broker's error code name | handshakes that failed |
  * | `broker_peerings_total` | `event`: established, ended | peerings that came up and went away |
  * | `broker_handshake_duration_seconds` | | histogram: a connection's start (dialled or accepted) to its established peering |
@@ -199,7 +199,7 @@ export function registerEndpointMetrics(reg: MetricsRegistry, src: EndpointMetri
   );
   reg.add(
     "broker_overflow_drops_total",
-    "Total number of messages dropped by the peer overflow policy (peers disconnected, for disconnect).",
+    "Total number of messages dropped by the peer overflow policy (for disconnect: times it cut a peer).",
     "counter",
     () =>
       (["drop_newest", "drop_oldest", "disconnect"] as const).map((policy) => ({

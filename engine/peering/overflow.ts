@@ -76,14 +76,14 @@ export const CONTROL_RESERVE = 64;
 
 /**
  * What the overflow policy did so far: `drop_newest` and `drop_oldest`
- * count dropped messages, `disconnect` the peers disconnected.
+ * count dropped messages, `disconnect` the times it cut a peer.
  */
 export interface OverflowDrops {
   /** Messages dropped by `drop_newest`. */
   drop_newest: number;
   /** Messages dropped by `drop_oldest`. */
   drop_oldest: number;
-  /** Peers disconnected by `disconnect`. */
+  /** Times `disconnect` cut a peer. */
   disconnect: number;
 }
 
@@ -92,7 +92,7 @@ export interface OverflowDrops {
  * One per endpoint; it keeps no state of its own beyond the limits.
  */
 export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
-  /** Messages the policy dropped, and peers it disconnected, so far (plain fields, by policy). */
+  /** Messages the policy dropped, and times it cut a peer, so far (plain fields, by policy). */
   readonly drops: OverflowDrops = { drop_newest: 0, drop_oldest: 0, disconnect: 0 };
   readonly #limits: Readonly<OverflowLimits>;
   readonly #onDisconnect: (peer: C, message: string) => void;
