@@ -8,7 +8,8 @@
  * Elements tests and people can rely on: `#node-id`, `#peers tbody tr.peer`
  * (one per peering, `data-status`), `#rates [data-type]` (messages/s of
  * each type, `data-rate` the number), `#subscriptions li`, `#stores tbody tr`,
- * `#chart` (a canvas), `#error` (set when polling fails).
+ * `#chart` (a canvas; `data-points` the samples it draws), `#error` (set
+ * when polling fails).
  *
  * @example
  * ```ts
@@ -151,6 +152,7 @@ function render(s, now) {
 }
 function draw() {
   const c = $("chart");
+  c.dataset.points = String(history.length);
   const g = c.getContext("2d");
   if (!g) return;
   const w = c.width, h = c.height, pad = 30;
@@ -169,7 +171,8 @@ function draw() {
     g.strokeStyle = COLORS[t];
     g.beginPath();
     history.forEach((r, x) => {
-      const px = pad + (x / (HISTORY - 1)) * (w - pad - 5);
+      // Newest on the right, scrolling left as samples come in.
+      const px = pad + ((HISTORY - history.length + x) / (HISTORY - 1)) * (w - pad - 5);
       const py = 5 + (h - pad) * (1 - r[t] / max);
       if (x === 0) g.moveTo(px, py); else g.lineTo(px, py);
     });
