@@ -23,7 +23,7 @@
  *   now: new Date(0),
  *   processed: { data: 1, command: 0, routingUpdate: 0, ping: 0, pong: 0 },
  *   commandsSent: 0,
- *   published: 1,
+ *   published: 0,
  *   webSocketClients: 0,
  *   peers: [],
  *   stores: [],
