@@ -11,11 +11,27 @@
  * types as tagged values (`count(1n)`, `str("x")`, ...).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { equal } from "node:assert/strict";
  * import { connectWebSocket, count, dataToString } from "./browser.ts";
- * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/zeek/"]);
+ * // The page's server: here an endpoint of ours (Zeek's works the same).
+ * import { Endpoint } from "./mod.ts";
+ * const ep = new Endpoint();
+ * const server = await ep.listenWebSocket("127.0.0.1", 0);
+ * const fromPage = ep.subscribe(["/zeek/from-page"]);
+ *
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, ["/zeek/"]);
  * client.publish("/zeek/from-page", count(1n));
- * for await (const { topic, data } of client) console.log(topic, dataToString(data));
+ * equal(dataToString((await fromPage.get())!.data), "1");
+ * ep.publish("/zeek/to-page", count(2n));
+ * for await (const { topic, data } of client) {
+ *   equal(`${topic} ${dataToString(data)}`, "/zeek/to-page 2");
+ *   break;
+ * }
+ *
+ * client.close();
+ * await server.close();
+ * await ep.shutdown();
  * ```
  *
  * @module

@@ -1,71 +1,70 @@
 /**
  * deno-broker: a Deno implementation of Zeek's Broker, wire-compatible with
  * the C++ Broker. This module is the supported API, listed name by name:
- * the data model and its binary codec, `Endpoint` (peering over TCP and
- * TLS, subscribers, publishers, statuses), data stores (masters and clones,
- * memory and SQLite backends), Zeek's message layouts, and the WebSocket
- * JSON API (server and client). `./browser` is the browser-safe subset and
- * `./cli` the `broker` command line; internals are not exported.
+ *
+ * - the data model: Broker's 15 types, their constructors, order, text form
+ *   and binary codec (`encode`, `decode`, `dataToString`), and Broker's
+ *   JSON form (`dataToJson`, `dataFromJson`);
+ * - `Endpoint`: peering over TCP and TLS, subscribers, publishers, statuses;
+ * - data stores: `Store` handles on masters and clones, memory and SQLite
+ *   backends, store events;
+ * - Zeek's message layouts (events, log create and write, identifier
+ *   updates, batches);
+ * - the WebSocket JSON API: the server an endpoint hosts and a client.
+ *
+ * Errors are `BrokerError`s with Broker's `ErrorCode`. Options name their
+ * unit (`…Ms`, `…Ticks`, `…Bytes`) and document their defaults. Other entry
+ * points: `./browser`, the browser-safe subset (data model, JSON and the
+ * WebSocket client), and `./cli`, the `broker` command line. Everything
+ * else under `engine/` is internal and may change without notice.
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { count, dataToString, decode, encode, port, set, str, vector } from "./mod.ts";
  * const bytes = encode(vector(str("conn"), port(443, "tcp"), set(count(2n), count(1n))));
- * console.log(dataToString(decode(bytes))); // "(conn, 443/tcp, {1, 2})"
+ * equal(dataToString(decode(bytes)), "(conn, 443/tcp, {1, 2})");
  * ```
  *
  * @module
  */
-export { BrokerError, ErrorCode } from "./engine/errors.ts";
-export * from "./engine/data/api.ts";
+// The browser-safe subset, a curated list of its own: errors, the data
+// model and its binary codec, Broker's JSON form, the WebSocket client.
+export * from "./browser.ts";
+
+// The endpoint: peering, publishing, subscribing, statuses.
 export {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_OVERFLOW_POLICY,
+  DEFAULT_PEER_BUFFER_BYTES,
+  DEFAULT_PEER_BUFFER_SIZE,
+  DEFAULT_RETRY_MS,
+  DEFAULT_STATUS_QUEUE_SIZE,
+  DEFAULT_UNPEER_TIMEOUT_MS,
   Endpoint,
   type EndpointOptions,
   type PeerDescription,
   type PeerOptions,
+  type PublishOptions,
+  type RecordedFrame,
+  type StatusSubscriberOptions,
 } from "./engine/endpoint.ts";
-export {
-  type DataMessage,
-  type PendingMessage,
-  Subscriber,
-  type SubscriberOptions,
-} from "./engine/subscriber.ts";
-export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
-export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
-export { type PeerInfo, StatusCode, type StatusEvent } from "./engine/status.ts";
-export {
-  connectWebSocket,
-  type ServerError,
-  WEB_SOCKET_PATH,
-  WebSocketClient,
-  type WebSocketClientOptions,
-  type WebSocketClientStats,
-  type WebSocketMessage,
-  type WebSocketOverflowPolicy,
-  WebSocketServer,
-  type WebSocketServerOptions,
-} from "./engine/websocket/mod.ts";
-export { type PublishOptions, type RecordedFrame } from "./engine/endpoint.ts";
-export type { CommandBus, CommandMessage } from "./engine/store/command_bus.ts";
-export type { SslOptions } from "./engine/transport/tls.ts";
 export type { EndpointId } from "./engine/wire/endpoint_id.ts";
-export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
-export { type SocketLike } from "./engine/websocket/client.ts";
-export {
-  dataFromJson,
-  type DataFromJsonOptions,
-  dataMessageToJson,
-  dataToJson,
-  dataToJsonBytes,
-  type DataToJsonOptions,
-  dataToJsonValue,
-  JSON_TYPE_NAMES,
-  type JsonDataValue,
-} from "./engine/data/json.ts";
-export * from "./engine/zeek/mod.ts";
+export type { SslOptions } from "./engine/transport/tls.ts";
+export { type DataMessage, Subscriber, type SubscriberOptions } from "./engine/subscriber.ts";
+export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
+export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
+export { type PeerInfo, StatusCode, type StatusEvent } from "./engine/status.ts";
+// A message still encoded, as `Subscriber.getEncoded` and `pollEncoded` hand it over.
+export type { PendingMessage } from "./engine/subscriber.ts";
+
+// Data stores.
 export { Store, type WriteOptions } from "./engine/store/store.ts";
-export { type MasterOptions } from "./engine/store/master.ts";
-export { type CloneOptions } from "./engine/store/clone.ts";
+export type { StoreTimingOptions } from "./engine/store/options.ts";
+export type { MasterOptions } from "./engine/store/master.ts";
+export type { CloneOptions } from "./engine/store/clone.ts";
 export type { StoreBackend, StoreEntry } from "./engine/store/backend.ts";
 export { MemoryBackend } from "./engine/store/memory_backend.ts";
 export {
@@ -86,6 +85,55 @@ export {
   type StoreInsertEvent,
   type StoreUpdateEvent,
 } from "./engine/store/events.ts";
+
+// Zeek's message layouts.
+export {
+  Batch,
+  Event,
+  type EventOptions,
+  IdentifierUpdate,
+  type IdentifierUpdateOptions,
+  LogCreate,
+  type LogCreateOptions,
+  LogWrite,
+  type LogWriteOptions,
+  type MetadataEntry,
+  MetadataType,
+  parseZeekMessage,
+  ZEEK_KIND_NAMES,
+  ZEEK_PROTOCOL_VERSION,
+  type ZeekKind,
+  type ZeekMessage,
+  ZeekMessageType,
+  zeekMessageType,
+} from "./engine/zeek/mod.ts";
+
+// The WebSocket JSON API: the server an endpoint hosts (the client comes
+// with the browser subset), and a client socket for the C++ Broker's server.
+export {
+  type WebSocketClientStats,
+  type WebSocketOverflowPolicy,
+  WebSocketServer,
+  type WebSocketServerOptions,
+} from "./engine/websocket/server.ts";
+export { tcpWebSocket } from "./engine/websocket/tcp_socket.ts";
+
+// Gateways: two domains behind one endpoint ID.
+export {
+  Gateway,
+  type GatewayDirection,
+  type GatewayDirectionStats,
+  type GatewayEvent,
+  type GatewayOptions,
+  type GatewayPeer,
+  type GatewayPorts,
+  type GatewaySide,
+  type GatewaySideOptions,
+  type GatewayStats,
+  TopicPolicy,
+  type TopicPolicyOptions,
+} from "./engine/gateway/gateway.ts";
+
 export {
   Counter,
   DEFAULT_METRICS_EXPORT_INTERVAL_MS,

@@ -192,8 +192,8 @@ class Proc {
     }).spawn();
     live.add(this);
     // Both pipes are drained all the time: a child blocked on a full pipe would stall the run.
-    const out = this.#collect(this.#child.stdout, this.lines, true);
-    const err = this.#collect(this.#child.stderr, this.errLines, false);
+    const out = this.#collect(this.#child.stdout, this.lines, { notify: true });
+    const err = this.#collect(this.#child.stderr, this.errLines, { notify: false });
     this.status = Promise.all([out, err]).then(() => this.#child.status).then((s) => {
       this.#exited = true;
       live.delete(this);
@@ -201,7 +201,12 @@ class Proc {
     });
   }
 
-  async #collect(s: ReadableStream<Uint8Array>, into: string[], notify: boolean): Promise<void> {
+  /** Keeps every line of `s` in `into`; with `notify`, also hands each to the `onLine` listeners. */
+  async #collect(
+    s: ReadableStream<Uint8Array>,
+    into: string[],
+    { notify }: { notify: boolean },
+  ): Promise<void> {
     let rest = "";
     for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
       rest += chunk;

@@ -313,7 +313,8 @@ class BenchChild {
   exited = false;
   readonly status: Promise<Deno.CommandStatus>;
 
-  constructor(readonly role: string, args: string[], stdin: boolean) {
+  /** Spawns the child; with `stdin` it gets a pipe to send on (`write`). */
+  constructor(readonly role: string, args: string[], { stdin }: { stdin: boolean }) {
     this.#proc = new Deno.Command(Deno.execPath(), {
       args: [...selfCommandArgs(), "bench", ...args],
       stdin: stdin ? "piped" : "null",
@@ -366,7 +367,9 @@ async function runInProcesses(
   const children: BenchChild[] = [];
   try {
     const subs = Array.from({ length: subscribers }, (_, i) => {
-      const c = new BenchChild(`subscriber ${i + 1}`, ["--receive", String(publishers * n)], false);
+      const c = new BenchChild(`subscriber ${i + 1}`, ["--receive", String(publishers * n)], {
+        stdin: false,
+      });
       children.push(c);
       return c;
     });
@@ -379,7 +382,7 @@ async function runInProcesses(
     const args = ["--send", ports.join(","), "--event-type", String(shape), "-n", String(n)];
     if (rate > 0) args.push("--publish-rate", String(rate));
     const pubs = Array.from({ length: publishers }, (_, i) => {
-      const c = new BenchChild(`publisher ${i + 1}`, args, true);
+      const c = new BenchChild(`publisher ${i + 1}`, args, { stdin: true });
       children.push(c);
       return c;
     });
@@ -429,17 +432,37 @@ async function runInOneProcess(
 
 /** How to run a benchmark. */
 export interface BenchOptions {
-  /** Publishing endpoints (default 1); each sends `n` messages to every subscriber. */
+  /**
+   * Publishing endpoints; each sends `n` messages to every subscriber.
+   * @default 1
+   */
   publishers?: number;
-  /** Subscribing endpoints (default 1); one of `publishers` and `subscribers` is 1. */
+  /**
+   * Subscribing endpoints; one of `publishers` and `subscribers` is 1.
+   * @default 1
+   */
   subscribers?: number;
-  /** Each endpoint in its own child process (`deno run -A cli/main.ts bench ...`). */
+  /**
+   * Each endpoint in its own child process (`deno run -A cli/main.ts bench ...`).
+   * @default false
+   */
   processes?: boolean;
-  /** Messages per second per publisher; 0 (default) is flat out. */
+  /**
+   * Messages per second per publisher; 0 is flat out.
+   * @default 0
+   */
   rate?: number;
-  /** The time series' interval in ms (default 100). */
+  /**
+   * The time series' interval in ms (`--interval`).
+   * @default 100 (`DEFAULT_BENCH_INTERVAL_MS`)
+   */
   intervalMs?: number;
 }
+
+/** The time series' interval of `broker bench`, in ms (Broker's `--interval` default). */
+export const DEFAULT_BENCH_INTERVAL_MS = 100;
+/** Messages each publisher of `broker bench` sends (`--num-messages`). */
+export const DEFAULT_BENCH_MESSAGES = 100_000;
 
 /**
  * Runs one benchmark: `publishers` endpoints each publish `n` messages of
@@ -447,9 +470,12 @@ export interface BenchOptions {
  * every subscriber), measured at the subscribers.
  *
  * @example
- * ```ts ignore
- * const r = await runBench(1, 100_000, { publishers: 4 }); // 4 → 1, one process
- * console.log(formatBench(r));
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { runBench } from "./bench_command.ts";
+ * const r = await runBench(1, 1_000, { publishers: 4 }); // 4 → 1, one process
+ * equal(r.publishers, 4);
+ * equal(r.subscribers, 1);
  * ```
  */
 export async function runBench(
@@ -458,7 +484,7 @@ export async function runBench(
   options: BenchOptions = {},
 ): Promise<BenchResult> {
   const publishers = options.publishers ?? 1, subscribers = options.subscribers ?? 1;
-  const rate = options.rate ?? 0, intervalMs = options.intervalMs ?? 100;
+  const rate = options.rate ?? 0, intervalMs = options.intervalMs ?? DEFAULT_BENCH_INTERVAL_MS;
   for (const [name, v] of [["publishers", publishers], ["subscribers", subscribers], ["n", n]]) {
     if (!Number.isSafeInteger(v) || (v as number) < 1) {
       throw new RangeError(`${name} must be a positive integer`);
@@ -493,8 +519,11 @@ const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
  * The workload in words, as the table heading and the chart title.
  *
  * @example
- * ```ts ignore
- * describeBench(r); // "4 publishers → 1 subscriber, one process"
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { describeBench, runBench } from "./bench_command.ts";
+ * const r = await runBench(1, 1_000, { publishers: 4 });
+ * equal(describeBench(r).title, "4 publishers → 1 subscriber, one process");
  * ```
  */
 export function describeBench(r: BenchResult): { title: string; details: string } {
@@ -510,8 +539,12 @@ export function describeBench(r: BenchResult): { title: string; details: string 
  * The result as a table: the total, then each subscriber when there are several.
  *
  * @example
- * ```ts ignore
- * console.log(formatBench(await runBench(1, 10_000, { subscribers: 2 })));
+ * ```ts
+ * import { match } from "node:assert/strict";
+ * import { formatBench, runBench } from "./bench_command.ts";
+ * const table = formatBench(await runBench(1, 1_000, { subscribers: 2 }));
+ * match(table, /^1 publisher → 2 subscribers, one process: event_1 \(59 B\)/);
+ * match(table, /\nsub 2 +1000 /); // a row per subscriber after the total
  * ```
  */
 export function formatBench(r: BenchResult): string {
@@ -689,7 +722,7 @@ Examples:
         (t, o) => Number(parseChoice(t, o, ["1", "2", "3"] as const)) as 1 | 2 | 3,
       ) ?? 1;
       const numMessages = optional(cli.numMessages, "--num-messages", parsePositiveCount) ??
-        100_000;
+        DEFAULT_BENCH_MESSAGES;
       const rate = optional(cli.publishRate, "--publish-rate", parseRate) ?? 0;
       const publishers = optional(cli.publishers, "--publishers", parsePositiveCount) ?? 1;
       const subscribers = optional(cli.subscribers, "--subscribers", parsePositiveCount) ?? 1;
@@ -697,7 +730,7 @@ Examples:
         cli.interval,
         "--interval",
         (t, o) => parseDuration(t, o, { allowZero: false }),
-      ) ?? 100;
+      ) ?? DEFAULT_BENCH_INTERVAL_MS;
       if (intervalMs < 1) {
         throw new UsageError(
           "--interval",

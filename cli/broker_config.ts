@@ -15,10 +15,13 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { renderCafDump } from "./broker_config.ts";
  * import { parseCafConfig } from "./caf_config.ts";
- * console.log(renderCafDump(parseCafConfig('broker.ttl = 16\ntopics = ["/a"]').values));
- * // broker {\n  ttl = 16\n}\ntopics = [\n  /a,\n]\n
+ * equal(
+ *   renderCafDump(parseCafConfig('broker.ttl = 16\ntopics = ["/a"]').values),
+ *   "broker {\n  ttl = 16\n}\ntopics = [\n  /a,\n]\n",
+ * );
  * ```
  *
  * @module
@@ -433,8 +436,9 @@ function integerRange(type: CafOptionType): [bigint, bigint] {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseCafOptionValue } from "./broker_config.ts";
- * console.log(parseCafOptionValue("0x10", "uint16", "--ttl")); // { type: "integer", value: 16n }
+ * deepEqual(parseCafOptionValue("0x10", "uint16", "--ttl"), { type: "integer", value: 16n });
  * ```
  */
 export function parseCafOptionValue(
@@ -528,9 +532,12 @@ export type CafOptionWithParser = CafOptionSpec & {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { BROKER_GLOBAL_OPTIONS, cafValuesFromCli } from "./broker_config.ts";
- * console.log(cafValuesFromCli({ ttl: "5" }, BROKER_GLOBAL_OPTIONS).get("broker.ttl"));
- * // { type: "integer", value: 5n }
+ * deepEqual(cafValuesFromCli({ ttl: "5" }, BROKER_GLOBAL_OPTIONS).get("broker.ttl"), {
+ *   type: "integer",
+ *   value: 5n,
+ * });
  * ```
  */
 export function cafValuesFromCli(
@@ -558,9 +565,12 @@ export function cafValuesFromCli(
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { cafValuesFromEnv } from "./broker_config.ts";
- * console.log(cafValuesFromEnv({ BROKER_WEB_SOCKET_PORT: "9997" }).get("broker.web-socket.port"));
- * // { type: "string", value: "9997/tcp" }
+ * deepEqual(cafValuesFromEnv({ BROKER_WEB_SOCKET_PORT: "9997" }).get("broker.web-socket.port"), {
+ *   type: "string",
+ *   value: "9997/tcp",
+ * });
  * ```
  */
 export function cafValuesFromEnv(
@@ -582,9 +592,10 @@ export function cafValuesFromEnv(
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { dumpEntries } from "./broker_config.ts";
  * const m = dumpEntries([new Map([["broker.ttl", { type: "integer", value: 5n }]])]);
- * console.log(m.get("broker.ttl")); // { type: "integer", value: 5n }
+ * deepEqual(m.get("broker.ttl"), { type: "integer", value: 5n });
  * ```
  */
 export function dumpEntries(
@@ -632,9 +643,9 @@ type Tree = Map<string, Tree | ConfigValue>;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { renderCafDump } from "./broker_config.ts";
- * console.log(renderCafDump(new Map([["a.b", { type: "list", value: [] }]])));
- * // a {\n  b = []\n}\n
+ * equal(renderCafDump(new Map([["a.b", { type: "list", value: [] }]])), "a {\n  b = []\n}\n");
  * ```
  */
 export function renderCafDump(entries: ReadonlyMap<string, ConfigValue>): string {

@@ -13,9 +13,11 @@
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig('topics = ["/a"]\nbroker { disable-ssl = true }');
- * console.log(cfg.getStringList("topics"), cfg.getBool("broker.disable-ssl")); // ["/a"] true
+ * deepEqual(cfg.getStringList("topics"), ["/a"]);
+ * equal(cfg.getBool("broker.disable-ssl"), true);
  * ```
  *
  * @module
@@ -82,6 +84,9 @@ function describe(c: string): string {
   if (c === "\n") return "end of line";
   return JSON.stringify(c);
 }
+
+/** A map body ends at the end of input (`top`) or at its `}` (`nested`). */
+type MapLevel = "top" | "nested";
 
 /** Where parsed entries go: the flat top level or a nested dictionary. */
 interface EntrySink {
@@ -155,7 +160,8 @@ class Reader {
   // ------------------------------------------------------------- maps
 
   /** The entries of a map up to `}` (nested) or the end of input (top level). */
-  readMapBody(prefix: readonly string[], nested: boolean, sink: EntrySink): void {
+  readMapBody(prefix: readonly string[], level: MapLevel, sink: EntrySink): void {
+    const nested = level === "nested";
     this.skipSpace();
     for (;;) {
       const c = this.peek();
@@ -169,12 +175,13 @@ class Reader {
         return;
       }
       this.readEntry(prefix, sink);
-      this.readSeparator(nested);
+      this.readSeparator(level);
     }
   }
 
   /** After a value: a comma, a newline or comment, `}` or the end of input. */
-  readSeparator(nested: boolean): void {
+  readSeparator(level: MapLevel): void {
+    const nested = level === "nested";
     this.skipBlanks();
     const c = this.peek();
     if (c === "}" && nested) return;
@@ -222,7 +229,7 @@ class Reader {
       this.skipBlanks();
       if (this.peek() === "{") {
         this.pos++;
-        this.readMapBody(path, true, sink);
+        this.readMapBody(path, "nested", sink);
         return;
       }
       const value = this.readValue();
@@ -231,7 +238,7 @@ class Reader {
     }
     if (c === "{") {
       this.pos++;
-      this.readMapBody(path, true, sink);
+      this.readMapBody(path, "nested", sink);
       return;
     }
     this.unexpected("'=' or '{' after the key");
@@ -246,11 +253,13 @@ class Reader {
     if (c === "{") {
       this.pos++;
       const sink = new DictionarySink();
-      this.readMapBody([], true, sink);
+      this.readMapBody([], "nested", sink);
       return { type: "dictionary", value: sink.root };
     }
     if (c === "<") return { type: "uri", value: this.readUri() };
-    if (isDigit(c) || c === "+" || c === "-" || c === ".") return this.readNumber(false)[0];
+    if (isDigit(c) || c === "+" || c === "-" || c === ".") {
+      return this.readNumber({ insideList: false })[0];
+    }
     if (c === "" || /[\s,\]}>#=]/.test(c)) this.unexpected("a value");
     const start = this.pos;
     if (isWordChar(c)) {
@@ -266,7 +275,9 @@ class Reader {
   /** One list element, or the integers of an `a..b` / `a..b..step` range. */
   readElements(): ConfigValue[] {
     const c = this.peek();
-    if (isDigit(c) || c === "+" || c === "-" || c === ".") return this.readNumber(true);
+    if (isDigit(c) || c === "+" || c === "-" || c === ".") {
+      return this.readNumber({ insideList: true });
+    }
     return [this.readValue()];
   }
 
@@ -334,9 +345,9 @@ class Reader {
   }
 
   /** An integer, real or timespan; in lists also a range, expanded. */
-  readNumber(insideList: boolean): ConfigValue[] {
+  readNumber({ insideList }: { insideList: boolean }): ConfigValue[] {
     const start = this.pos;
-    const first = this.readNumberLiteral(insideList);
+    const first = this.readNumberLiteral({ insideList });
     if (first.type !== "integer") return [first];
     if (insideList && this.peek() === "." && this.peek(1) === ".") {
       this.pos += 2;
@@ -354,7 +365,7 @@ class Reader {
   }
 
   readIntegerOnly(): bigint {
-    const v = this.readNumberLiteral(false, false);
+    const v = this.readNumberLiteral({ insideList: false, allowReal: false });
     if (v.type !== "integer") this.fail("a range needs integers");
     return v.value;
   }
@@ -370,8 +381,7 @@ class Reader {
   }
 
   readNumberLiteral(
-    insideList: boolean,
-    allowReal = true,
+    { insideList, allowReal = true }: { insideList: boolean; allowReal?: boolean },
   ): { type: "integer"; value: bigint } | { type: "real"; value: number } {
     const start = this.pos;
     let sign = 1n;
@@ -536,9 +546,12 @@ function tryParseUri(text: string): CafUri | string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafUri } from "./caf_config.ts";
  * const u = parseCafUri("tcp://[::1]:9999");
- * console.log(u.scheme, u.host, u.port); // "tcp" "::1" 9999
+ * equal(u.scheme, "tcp");
+ * equal(u.host, "::1");
+ * equal(u.port, 9999);
  * ```
  */
 export function parseCafUri(text: string, options: ParseOptions = {}): CafUri {
@@ -583,9 +596,11 @@ class FlatSink implements EntrySink {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig("broker.ttl = 16\nretry = 250ms", { source: "node.cfg" });
- * console.log(cfg.getNumber("broker.ttl"), cfg.getTimespan("retry")); // 16 250000000n
+ * equal(cfg.getNumber("broker.ttl"), 16);
+ * equal(cfg.getTimespan("retry"), 250_000_000n);
  * ```
  */
 export function parseCafConfig(text: string, options: ParseOptions = {}): CafConfig {
@@ -594,11 +609,11 @@ export function parseCafConfig(text: string, options: ParseOptions = {}): CafCon
   r.skipSpace();
   if (r.peek() === "{") {
     r.pos++;
-    r.readMapBody([], true, sink);
+    r.readMapBody([], "nested", sink);
     r.skipSpace();
     if (!r.atEnd()) r.unexpected("end of input after '}'");
   } else {
-    r.readMapBody([], false, sink);
+    r.readMapBody([], "top", sink);
   }
   return new CafConfig(sink.values, { text, source: options.source, offsets: sink.offsets });
 }
@@ -610,8 +625,10 @@ export function parseCafConfig(text: string, options: ParseOptions = {}): CafCon
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseCafValue } from "./caf_config.ts";
- * console.log(parseCafValue("250ms"), parseCafValue("ping")); // timespan 250000000n, string "ping"
+ * deepEqual(parseCafValue("250ms"), { type: "timespan", value: 250_000_000n });
+ * deepEqual(parseCafValue("ping"), { type: "string", value: "ping" });
  * ```
  */
 export function parseCafValue(text: string, options: ParseOptions = {}): ConfigValue {
@@ -636,8 +653,9 @@ export function parseCafValue(text: string, options: ParseOptions = {}): ConfigV
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafList } from "./caf_config.ts";
- * console.log(parseCafList('[<tcp://127.0.0.1:29001>]')[0].type); // "uri"
+ * equal(parseCafList('[<tcp://127.0.0.1:29001>]')[0].type, "uri");
  * ```
  */
 export function parseCafList(text: string, options: ParseOptions = {}): ConfigValue[] {
@@ -667,8 +685,9 @@ export function parseCafList(text: string, options: ParseOptions = {}): ConfigVa
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatConfigValue } from "./caf_config.ts";
- * console.log(formatConfigValue({ type: "timespan", value: 1_500_000n })); // "1500us"
+ * equal(formatConfigValue({ type: "timespan", value: 1_500_000n }), "1500us");
  * ```
  */
 export function formatConfigValue(v: ConfigValue): string {
@@ -706,9 +725,10 @@ export function formatConfigValue(v: ConfigValue): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig("peers = [<tcp://127.0.0.1:9999>]");
- * console.log(cfg.getUriList("peers")?.[0].port); // 9999
+ * equal(cfg.getUriList("peers")?.[0].port, 9999);
  * ```
  */
 export class CafConfig {

@@ -21,14 +21,18 @@
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { parseDuration, parsePeerList, UsageError } from "./cli_values.ts";
- * console.log(parseDuration("500ms", "--timeout")); // 500
- * console.log(parsePeerList("<tcp://127.0.0.1:9999>", "--peers")); // [{ host: "127.0.0.1", port: 9999 }]
+ * equal(parseDuration("500ms", "--timeout"), 500);
+ * deepEqual(parsePeerList("<tcp://127.0.0.1:9999>", "--peers"), [{ host: "127.0.0.1", port: 9999 }]);
  * try {
  *   parseDuration("-1", "--timeout");
  * } catch (e) {
- *   console.log(e instanceof UsageError, (e as UsageError).message);
- *   // true --timeout: expected a duration such as 500ms, 2s or 1min (a bare number is seconds), got "-1"
+ *   equal(e instanceof UsageError, true);
+ *   equal(
+ *     (e as UsageError).message,
+ *     '--timeout: expected a duration such as 500ms, 2s or 1min (a bare number is seconds), got "-1"',
+ *   );
  * }
  * ```
  *
@@ -44,9 +48,11 @@ import { NS_PER_TIMESPAN_UNIT } from "../engine/data/timespan_units.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { UsageError } from "./cli_values.ts";
  * const e = new UsageError("--mode", 'expected one of relay, ping, pong; got "x"');
- * console.log(e.option, e.message); // --mode --mode: expected one of relay, ping, pong; got "x"
+ * equal(e.option, "--mode");
+ * equal(e.message, '--mode: expected one of relay, ping, pong; got "x"');
  * ```
  */
 export class UsageError extends Error {
@@ -72,9 +78,12 @@ export const USAGE_EXIT_CODE = 2;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatUsageError, UsageError } from "./cli_values.ts";
- * console.log(formatUsageError("broker replay", new UsageError("--direction", "bad")));
- * // broker replay: --direction: bad
+ * equal(
+ *   formatUsageError("broker replay", new UsageError("--direction", "bad")),
+ *   "broker replay: --direction: bad",
+ * );
  * ```
  */
 export function formatUsageError(command: string, e: UsageError): string {
@@ -94,9 +103,15 @@ function empty(text: string | undefined): boolean {
 
 /** Bounds of a count. */
 export interface CountOptions {
-  /** Smallest value allowed (default 0). */
+  /**
+   * Smallest value allowed.
+   * @default 0
+   */
   min?: number;
-  /** Largest value allowed (default `Number.MAX_SAFE_INTEGER`). */
+  /**
+   * Largest value allowed.
+   * @default `Number.MAX_SAFE_INTEGER`
+   */
   max?: number;
 }
 
@@ -105,8 +120,9 @@ export interface CountOptions {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseCount } from "./cli_values.ts";
- * console.log(parseCount("1e3", "--num-messages", { min: 1 })); // 1000
+ * equal(parseCount("1e3", "--num-messages", { min: 1 }), 1000);
  * ```
  */
 export function parseCount(text: string, option: string, options: CountOptions = {}): number {
@@ -125,8 +141,9 @@ export function parseCount(text: string, option: string, options: CountOptions =
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parsePositiveCount } from "./cli_values.ts";
- * console.log(parsePositiveCount("4", "--publishers")); // 4
+ * equal(parsePositiveCount("4", "--publishers"), 4);
  * ```
  */
 export function parsePositiveCount(text: string, option: string): number {
@@ -139,8 +156,9 @@ export function parsePositiveCount(text: string, option: string): number {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseRate } from "./cli_values.ts";
- * console.log(parseRate("1000/s", "--publish-rate")); // 1000
+ * equal(parseRate("1000/s", "--publish-rate"), 1000);
  * ```
  */
 export function parseRate(text: string, option: string): number {
@@ -171,9 +189,15 @@ const NANOS: Readonly<Record<string, number>> = {
 
 /** What a bare number means and which durations an option takes. */
 export interface DurationOptions {
-  /** The unit of a number without one (default `"s"`). */
+  /**
+   * The unit of a number without one.
+   * @default `"s"`
+   */
   bareUnit?: "ms" | "s";
-  /** Whether 0 is allowed (default true). */
+  /**
+   * Whether 0 is allowed.
+   * @default true
+   */
   allowZero?: boolean;
 }
 
@@ -183,8 +207,10 @@ export interface DurationOptions {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseDuration } from "./cli_values.ts";
- * console.log(parseDuration("1min", "--duration"), parseDuration("250", "--x", { bareUnit: "ms" })); // 60000 250
+ * equal(parseDuration("1min", "--duration"), 60000);
+ * equal(parseDuration("250", "--x", { bareUnit: "ms" }), 250);
  * ```
  */
 export function parseDuration(
@@ -212,8 +238,10 @@ export function parseDuration(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatDuration } from "./cli_values.ts";
- * console.log(formatDuration(1500), formatDuration(0.1)); // 1.5s 100us
+ * equal(formatDuration(1500), "1.5s");
+ * equal(formatDuration(0.1), "100us");
  * ```
  */
 export function formatDuration(ms: number): string {
@@ -225,8 +253,9 @@ export function formatDuration(ms: number): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatCafTimespan } from "./cli_values.ts";
- * console.log(formatCafTimespan(1_362_169n)); // "1.362169ms"
+ * equal(formatCafTimespan(1_362_169n), "1.362169ms");
  * ```
  */
 export function formatCafTimespan(ns: bigint): string {
@@ -284,8 +313,9 @@ const PEER_FORMS =
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parsePort } from "./cli_values.ts";
- * console.log(parsePort("29001/tcp", "--port")); // 29001
+ * equal(parsePort("29001/tcp", "--port"), 29001);
  * ```
  */
 export function parsePort(
@@ -334,9 +364,12 @@ function hostPort(entry: string, option: string): HostPort {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parsePeerList } from "./cli_values.ts";
- * console.log(parsePeerList('["127.0.0.1:1", <tcp://[::1]:2>]', "--peers"));
- * // [{ host: "127.0.0.1", port: 1 }, { host: "::1", port: 2 }]
+ * deepEqual(parsePeerList('["127.0.0.1:1", <tcp://[::1]:2>]', "--peers"), [
+ *   { host: "127.0.0.1", port: 1 },
+ *   { host: "::1", port: 2 },
+ * ]);
  * ```
  */
 export function parsePeerList(text: string, option = "--peers"): HostPort[] {
@@ -367,8 +400,9 @@ export function parsePeerList(text: string, option = "--peers"): HostPort[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { peerUri } from "./cli_values.ts";
- * console.log(peerUri({ host: "::1", port: 9999 })); // tcp://[::1]:9999
+ * equal(peerUri({ host: "::1", port: 9999 }), "tcp://[::1]:9999");
  * ```
  */
 export function peerUri(p: HostPort): string {
@@ -382,8 +416,9 @@ export function peerUri(p: HostPort): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseBindAddress } from "./cli_values.ts";
- * console.log(parseBindAddress("[::1]", "--address")); // ::1
+ * equal(parseBindAddress("[::1]", "--address"), "::1");
  * ```
  */
 export function parseBindAddress(text: string, option: string): string {
@@ -420,9 +455,10 @@ export function parseBindAddress(text: string, option: string): string {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseTopicList } from "./cli_values.ts";
- * console.log(parseTopicList('["/a", "/b"]', "--topics"), parseTopicList("/a,/b", "--topics"));
- * // ["/a", "/b"] ["/a", "/b"]
+ * deepEqual(parseTopicList('["/a", "/b"]', "--topics"), ["/a", "/b"]);
+ * deepEqual(parseTopicList("/a,/b", "--topics"), ["/a", "/b"]);
  * ```
  */
 export function parseTopicList(text: string, option: string): string[] {
@@ -456,8 +492,9 @@ export function parseTopicList(text: string, option: string): string[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { optional, parseRate } from "./cli_values.ts";
- * console.log(optional(undefined, "--publish-rate", parseRate)); // undefined
+ * equal(optional(undefined, "--publish-rate", parseRate), undefined);
  * ```
  */
 export function optional<T>(
@@ -473,8 +510,9 @@ export function optional<T>(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { required } from "./cli_values.ts";
- * console.log(required("/t", "--topic")); // "/t"
+ * equal(required("/t", "--topic"), "/t");
  * ```
  */
 export function required(text: string | undefined, option: string, what = "a value"): string {

@@ -58,6 +58,11 @@ export interface ClusterResult {
   readonly messagesPerSecond: number;
 }
 
+/** How long a receiver may get nothing before the run gives up, in ms. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** How long a node waits for its peers' filters to cover the topics its receivers want, in ms. */
+export const DEFAULT_AWAIT_ROUTES_MS = 5000;
+
 /** Options shared by in-process and multi-process runs. */
 export interface ClusterRunOptions {
   /** Verbose progress lines (the C++ tool's `-v`). */
@@ -68,13 +73,20 @@ export interface ClusterRunOptions {
   onTiming?: (t: NodeTiming) => void;
   /** Where relative generator-file paths are also looked for (the config's folder). */
   baseDir?: string;
-  /** Give up when a receiver gets nothing for this long (ms). Default 30 s. */
+  /**
+   * Give up when a receiver gets nothing for this long (ms).
+   * @default 30_000 (`DEFAULT_IDLE_TIMEOUT_MS`)
+   */
   idleTimeoutMs?: number;
-  /** Seed of the value generator. Default 1. */
+  /**
+   * Seed of the value generator.
+   * @default 1
+   */
   seed?: number;
   /**
    * Receivers build every value (`Subscriber.get`) instead of counting the
-   * validated, still encoded messages (`getEncoded`). Default false.
+   * validated, still encoded messages (`getEncoded`).
+   * @default false
    */
   decode?: boolean;
   /**
@@ -290,7 +302,7 @@ export class NodeRunner {
    * Waits until a peer's filter covers each topic some receiver wants (a
    * node beyond a non-forwarding hop never shows up: give up after `ms`).
    */
-  async awaitRoutes(ms = 5000): Promise<void> {
+  async awaitRoutes(ms = DEFAULT_AWAIT_ROUTES_MS): Promise<void> {
     for (const t of this.#wantedTopics()) {
       await this.endpoint.awaitPeerSubscription(t, ms).catch(() => {
         this.#opts.warn?.(`${this.node.name}: no peer subscribed to ${t} after ${ms} ms`);
@@ -343,7 +355,7 @@ export class NodeRunner {
     this.#verbose(`${n.name} waits for messages`);
     const t0 = performance.now();
     this.#lastInput = t0;
-    const idle = this.#opts.idleTimeoutMs ?? 30_000;
+    const idle = this.#opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     const decode = this.#opts.decode;
     const commands = this.#unsubscribeCommands.length > 0;
     let next = 1000;
@@ -626,8 +638,19 @@ export async function runClusterProcesses(
  * messages per topic, in the C++ tool's tree layout.
  *
  * @example
- * ```ts ignore
- * console.log(dumpStats("mars.dat", readGeneratorFile(bytes)).join("\n"));
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { dumpStats } from "./cluster_bench.ts";
+ * import { readGeneratorFile } from "../engine/recording/generator_file.ts";
+ * const mars = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url);
+ * deepEqual(dumpStats("mars.dat", readGeneratorFile(await Deno.readFile(mars))), [
+ *   "mars.dat",
+ *   "├── entries: 1000",
+ *   "|   ├── data-entries: 1000",
+ *   "|   └── command-entries: 0",
+ *   "└── topics:",
+ *   "    └── /benchmark/events (1000)",
+ * ]);
  * ```
  */
 export function dumpStats(name: string, file: GeneratorFile): string[] {
@@ -651,8 +674,9 @@ export function dumpStats(name: string, file: GeneratorFile): string[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatSeconds } from "./cluster_bench.ts";
- * console.log(formatSeconds(0.1234567)); // "0.123457s"
+ * equal(formatSeconds(0.1234567), "0.123457s");
  * ```
  */
 export function formatSeconds(s: number): string {

@@ -254,12 +254,13 @@ export interface ClusterSetup {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { readClusterConfig } from "./cluster_config.ts";
  * const { nodes } = readClusterConfig(`nodes {
  *   earth { id = <local:earth>, peers = ["mars"], topics = ["/b"], num-inputs = 10 }
  *   mars { id = <tcp://127.0.0.1:8001>, topics = ["/b"], generator-file = "mars.dat" }
  * }`);
- * console.log(nodes.map((n) => n.name)); // ["earth", "mars"]
+ * deepEqual(nodes.map((n) => n.name), ["earth", "mars"]);
  * ```
  */
 export function readClusterConfig(text: string, options: ReadClusterOptions = {}): ClusterSetup {
@@ -384,9 +385,12 @@ function verifyNodeTree(nodes: ClusterNode[]): void {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { listGeneratorFiles } from "./cluster_config.ts";
- * console.log(listGeneratorFiles('nodes { b { generator-file = "b.dat" }\n a { generator-file = "a.dat" } }'));
- * // ["a.dat", "b.dat"]
+ * deepEqual(
+ *   listGeneratorFiles('nodes { b { generator-file = "b.dat" }\n a { generator-file = "a.dat" } }'),
+ *   ["a.dat", "b.dat"],
+ * );
  * ```
  */
 export function listGeneratorFiles(text: string, options: { source?: string } = {}): string[] {
@@ -413,12 +417,25 @@ export function listGeneratorFiles(text: string, options: { source?: string } = 
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { peeringTree, readClusterConfig } from "./cluster_config.ts";
  * const { nodes } = readClusterConfig(`nodes {
  *   earth { id = <local:earth>, peers = ["mars"], topics = ["/b"], num-inputs = 10 }
  *   mars { id = <tcp://127.0.0.1:8001>, topics = ["/b"], generator-file = "mars.dat" }
  * }`);
- * console.log(peeringTree(nodes).join("\n"));
+ * deepEqual(peeringTree(nodes), [
+ *   "peering tree (multiple roots are allowed):",
+ *   "earth",
+ *   "├── topics:",
+ *   "│   └── /b",
+ *   "└── peers:",
+ *   "    └── mars",
+ *   "        ├── topics:",
+ *   "        │   └── /b",
+ *   "        └── peers:",
+ *   "            └── (none)",
+ *   "",
+ * ]);
  * ```
  */
 export function peeringTree(nodes: readonly ClusterNode[]): string[] {
@@ -490,6 +507,7 @@ function sortedUnique(xs: Iterable<string>): string[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { generateClusterConfig } from "./cluster_config.ts";
  * const text = generateClusterConfig([
  *   { name: "a", handle: "A", peerHandles: ["B"], topics: ["/t"], disableForwarding: true,
@@ -497,7 +515,7 @@ function sortedUnique(xs: Iterable<string>): string[] {
  *   { name: "b", handle: "B", peerHandles: ["A"], topics: ["/t"], disableForwarding: true,
  *     generatorFile: "b/messages.dat", outputs: new Map() },
  * ]);
- * console.log(text.includes("num-inputs = 5")); // true
+ * equal(text.includes("num-inputs = 5"), true);
  * ```
  */
 export function generateClusterConfig(recorded: readonly RecordedNode[]): string {
@@ -594,8 +612,9 @@ export function generateClusterConfig(recorded: readonly RecordedNode[]): string
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { matchesAny } from "./cluster_config.ts";
- * console.log(matchesAny("/benchmark/events", ["/benchmark/"])); // true
+ * equal(matchesAny("/benchmark/events", ["/benchmark/"]), true);
  * ```
  */
 export function matchesAny(topic: string, prefixes: readonly string[]): boolean {

@@ -24,6 +24,7 @@ import { registerPipeCommand } from "./pipe_command.ts";
 import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
+import { registerGatewayCommand } from "./gateway_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { registerTopCommand } from "./top_command.ts";
@@ -34,11 +35,20 @@ export const VERSION: string = denoJson.version;
 
 /** Where the program writes and whether it colours its errors. */
 export interface ProgramIo {
-  /** Where help and regular output go (default stdout). */
+  /**
+   * Where help and regular output go.
+   * @default stdout
+   */
   writeOut?: (text: string) => void;
-  /** Where errors go (default stderr). */
+  /**
+   * Where errors go.
+   * @default stderr
+   */
   writeErr?: (text: string) => void;
-  /** Whether errors are coloured (default: when stderr is a TTY). */
+  /**
+   * Whether errors are coloured.
+   * @default when stderr is a TTY
+   */
   colorErr?: boolean;
 }
 
@@ -48,9 +58,12 @@ export interface ProgramIo {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { buildProgram } from "./main.ts";
- * const program = buildProgram((code) => console.log("exit", code));
- * console.log(program.commands.map((c) => c.name())); // ["node", "pipe", "store", "record", "replay", "bench", "top"]
+ * const codes: number[] = [];
+ * const program = buildProgram((code) => codes.push(code));
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench", "top"]);
+ * deepEqual(codes, []); // nothing ran yet
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo = {}): Command {
@@ -71,6 +84,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerStoreCommand(program, setExitCode);
   registerRecordCommand(program, setExitCode);
   registerReplayCommand(program, setExitCode);
+  registerGatewayCommand(program, setExitCode);
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
   registerTopCommand(program, setExitCode);
   return program;

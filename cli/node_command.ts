@@ -14,11 +14,15 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Command } from "@commander-js/extra-typings";
  * import { registerNodeCommand } from "./node_command.ts";
  * const program = new Command("broker");
- * registerNodeCommand(program, (code) => console.log("exit code", code));
- * await program.parseAsync(["node", "-m", "ping", "-t", '["/t"]', "-n", "0"], { from: "user" });
+ * let exitCode: number | undefined;
+ * registerNodeCommand(program, (code) => exitCode = code);
+ * const args = ["node", "--disable-ssl", "-m", "ping", "-t", '["/t"]', "-n", "0"];
+ * await program.parseAsync(args, { from: "user" });
+ * equal(exitCode, 0); // zero pings: nothing to wait for
  * ```
  *
  * @module

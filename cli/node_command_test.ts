@@ -1260,7 +1260,7 @@ async function masterAndCloneNodes(
     await waitForPort(port, 20_000);
     // Our own clone, peered straight to the master node, writes into its master.
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
-    const writer = ep.attachClone("kv", { requestTimeout: 10_000 });
+    const writer = ep.attachClone("kv", { requestTimeoutMs: 10_000 });
     await writer.put(str("pre"), count(41n));
     await waitUntil(async () => await writer.exists(str("pre")), 10_000);
 

@@ -22,9 +22,10 @@ import type { NodeOptions } from "./node_options.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { makePing } from "./node_command.ts";
  * import { dataToString } from "../mod.ts";
- * console.log(dataToString(makePing(1, 3))); // "(ping, 1, xxx)"
+ * equal(dataToString(makePing(1, 3)), "(ping, 1, xxx)");
  * ```
  */
 export function makePing(id: number | bigint, payloadSize: number): Data {
@@ -62,8 +63,9 @@ export function makeStop(): Data {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { makePing, pingId } from "./node_command.ts";
- * console.log(pingId(makePing(4, 0))); // 4n
+ * equal(pingId(makePing(4, 0)), 4n);
  * ```
  */
 export function pingId(x: Data): bigint | undefined {
@@ -78,8 +80,9 @@ export function pingId(x: Data): bigint | undefined {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { makePong, pongId } from "./node_command.ts";
- * console.log(pongId(makePong(4))); // 4n
+ * equal(pongId(makePong(4)), 4n);
  * ```
  */
 export function pongId(x: Data): bigint | undefined {
@@ -95,8 +98,9 @@ export function pongId(x: Data): bigint | undefined {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { isStop, makeStop } from "./node_command.ts";
- * console.log(isStop(makeStop())); // true
+ * equal(isStop(makeStop()), true);
  * ```
  */
 export function isStop(x: Data): boolean {

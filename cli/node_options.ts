@@ -199,8 +199,9 @@ function invalid(message: string): never {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseNodePort } from "./node_command.ts";
- * console.log(parseNodePort("12345/tcp", "BROKER_PORT")); // 12345
+ * equal(parseNodePort("12345/tcp", "BROKER_PORT"), 12345);
  * ```
  */
 export function parseNodePort(text: string, source: string): number {
@@ -418,8 +419,9 @@ export const NODE_OPTIONS: readonly CafOptionWithParser[] = [
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { nodeCliEntries } from "./node_command.ts";
- * console.log(nodeCliEntries({ ttl: "5" }).get("broker.ttl")); // { type: "integer", value: 5n }
+ * deepEqual(nodeCliEntries({ ttl: "5" }).get("broker.ttl"), { type: "integer", value: 5n });
  * ```
  */
 export function nodeCliEntries(cli: NodeCliValues): Map<string, ConfigValue> {
@@ -435,8 +437,9 @@ export function nodeCliEntries(cli: NodeCliValues): Map<string, ConfigValue> {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { nodeDumpConfig } from "./node_command.ts";
- * console.log(nodeDumpConfig({ topics: '["/a"]' }, undefined, {}).endsWith("topics = [\n  /a,\n]\n")); // true
+ * equal(nodeDumpConfig({ topics: '["/a"]' }, undefined, {}).endsWith("topics = [\n  /a,\n]\n"), true);
  * ```
  */
 export function nodeDumpConfig(
@@ -463,11 +466,14 @@ export function nodeDumpConfig(
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { resolveNodeOptions } from "./node_command.ts";
  * import { parseCafConfig } from "./caf_config.ts";
  * const cfg = parseCafConfig('topics = ["/t"]\nmode = "pong"');
  * const opts = resolveNodeOptions({ port: "29001" }, cfg, { BROKER_PORT: "29002/tcp" });
- * console.log(opts.mode, opts.topics, opts.port); // "pong" ["/t"] 29002
+ * equal(opts.mode, "pong");
+ * deepEqual(opts.topics, ["/t"]);
+ * equal(opts.port, 29002);
  * ```
  */
 export function resolveNodeOptions(
@@ -679,8 +685,10 @@ export function loadNodeConfig(path: string | undefined): Promise<CafConfig | un
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { readNodeEnv } from "./node_command.ts";
- * console.log(readNodeEnv().BROKER_PORT); // e.g. "29001/tcp"
+ * const port = readNodeEnv().BROKER_PORT; // e.g. "29001/tcp"
+ * equal(port === undefined || typeof port === "string", true);
  * ```
  */
 export function readNodeEnv(): NodeEnv {

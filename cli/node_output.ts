@@ -16,8 +16,9 @@ import type { NodeMessage } from "./node_modes.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatTimespan } from "./node_command.ts";
- * console.log(formatTimespan(1_362_169n)); // "1.362169ms"
+ * equal(formatTimespan(1_362_169n), "1.362169ms");
  * ```
  */
 export function formatTimespan(ns: bigint): string {
@@ -45,8 +46,9 @@ export function formatVerboseTime(d: Date): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatTopicList } from "./node_command.ts";
- * console.log(formatTopicList(["/a", "/b"])); // "[/a, /b]"
+ * equal(formatTopicList(["/a", "/b"]), "[/a, /b]");
  * ```
  */
 export function formatTopicList(topics: readonly string[]): string {
@@ -71,9 +73,12 @@ export interface NodeStatusEvent {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatStatusEvent } from "./node_command.ts";
- * console.log(formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }));
- * // error(peer_unavailable, "refused")
+ * equal(
+ *   formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }),
+ *   'error(peer_unavailable, "refused")',
+ * );
  * ```
  */
 export function formatStatusEvent(ev: NodeStatusEvent): string {
@@ -91,8 +96,9 @@ export function formatStatusEvent(ev: NodeStatusEvent): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatVariantHost } from "./node_command.ts";
- * console.log(formatVariantHost("localhost")); // anonymous("localhost")
+ * equal(formatVariantHost("localhost"), 'anonymous("localhost")');
  * ```
  */
 export function formatVariantHost(host: string): string {
@@ -114,9 +120,14 @@ export type NodeWrite = (stream: "stdout" | "stderr", text: string) => void;
  *
  * @example
  * ```ts
+ * import { equal, match } from "node:assert/strict";
  * import { NodePrinter } from "./node_command.ts";
- * const p = new NodePrinter({ verbose: true, write: (s, t) => console.log(s, t) });
+ * const out: [string, string][] = [];
+ * const p = new NodePrinter({ verbose: true, write: (stream, text) => out.push([stream, text]) });
  * p.verbose("relay messages");
+ * equal(out.length, 1);
+ * equal(out[0][0], "stdout");
+ * match(out[0][1], /^"[-\d:T.]+": relay messages\n$/); // time-prefixed, no colour
  * ```
  */
 export class NodePrinter {
@@ -171,9 +182,12 @@ export class NodePrinter {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatPingSummary } from "./node_command.ts";
- * console.log(formatPingSummary([100_000n, 200_000n, 300_000n]));
- * // rtt min/avg/p50/p99/max = 100us/200us/200us/300us/300us (3 pings)
+ * equal(
+ *   formatPingSummary([100_000n, 200_000n, 300_000n]),
+ *   "rtt min/avg/p50/p99/max = 100us/200us/200us/300us/300us (3 pings)",
+ * );
  * ```
  */
 export function formatPingSummary(rtts: readonly bigint[]): string {

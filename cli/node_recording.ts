@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  type CommandBus,
   type Data,
   decode,
   Endpoint,
@@ -17,6 +16,7 @@ import {
 } from "../mod.ts";
 import { GeneratorFileWriter } from "../engine/recording/generator_file.ts";
 import { decodeCommand } from "../engine/store/commands.ts";
+import type { CommandBus } from "../engine/store/command_bus.ts";
 
 import type { NodeOptions } from "./node_options.ts";
 

@@ -88,7 +88,10 @@ export interface PipeOptions {
   peers: { host: string; port: number }[];
   /** Port to listen on (0: none). */
   localPort: number;
-  /** Address to listen on with `localPort` (default 0.0.0.0). */
+  /**
+   * Address to listen on with `localPort`.
+   * @default 0.0.0.0
+   */
   address?: string;
   /** Stop after this many messages (0: never; with a body, how often to send it). */
   cap: number;
@@ -196,9 +199,10 @@ export const PIPE_OPTIONS: readonly CafOptionWithParser[] = [
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { resolvePipeOptions } from "./pipe_command.ts";
  * const o = resolvePipeOptions({ mode: "subscribe", topic: "/t", peers: '["127.0.0.1:9999"]' });
- * console.log(o.peers); // [{ host: "127.0.0.1", port: 9999 }]
+ * deepEqual(o.peers, [{ host: "127.0.0.1", port: 9999 }]);
  * ```
  */
 export function resolvePipeOptions(
@@ -316,14 +320,48 @@ export function resolvePipeOptions(
   };
 }
 
-/** How one received message is printed. */
-export function formatPipeMessage(topic: string, data: Data, json: boolean): string {
-  return json ? dataMessageToJson(topic, data) : `data(${topic}, ${dataToString(data)})`;
+/** Whether `broker pipe` reads and writes Broker's JSON or plain text (`--json`). */
+export interface PipeFormatOptions {
+  /**
+   * Broker's JSON messages instead of `data(topic, value)` lines and plain strings.
+   * @default false
+   */
+  json?: boolean;
 }
 
-/** Reads one input line as the value to publish. */
-export function parsePipeLine(line: string, json: boolean): Data {
-  return json ? dataFromJson(line) : str(line);
+/**
+ * How one received message is printed.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { formatPipeMessage } from "./pipe_command.ts";
+ * import { count } from "../mod.ts";
+ * equal(formatPipeMessage("/t", count(1n)), "data(/t, 1)");
+ * ```
+ */
+export function formatPipeMessage(
+  topic: string,
+  data: Data,
+  options: PipeFormatOptions = {},
+): string {
+  return options.json ? dataMessageToJson(topic, data) : `data(${topic}, ${dataToString(data)})`;
+}
+
+/**
+ * Reads one input line as the value to publish.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { parsePipeLine } from "./pipe_command.ts";
+ * import { count, str } from "../mod.ts";
+ * deepEqual(parsePipeLine("hello"), str("hello"));
+ * deepEqual(parsePipeLine('{"@data-type":"count","data":5}', { json: true }), count(5n));
+ * ```
+ */
+export function parsePipeLine(line: string, options: PipeFormatOptions = {}): Data {
+  return options.json ? dataFromJson(line) : str(line);
 }
 
 /** Runs `broker pipe`; returns the exit code. */
@@ -369,7 +407,7 @@ export async function runPipe(
             last = Date.now();
           }
         } else {
-          out(formatPipeMessage(m.topic, m.data, o.json));
+          out(formatPipeMessage(m.topic, m.data, { json: o.json }));
         }
         if (o.cap > 0 && n >= o.cap) break;
       }
@@ -386,7 +424,7 @@ export async function runPipe(
     if (o.body !== undefined) {
       let value: Data;
       try {
-        value = parsePipeLine(o.body, o.json);
+        value = parsePipeLine(o.body, { json: o.json });
       } catch (e) {
         err(`broker pipe: <body>: ${e instanceof Error ? e.message : e}`);
         return 1;
@@ -399,7 +437,7 @@ export async function runPipe(
     for await (const line of lines(input)) {
       let value: Data;
       try {
-        value = parsePipeLine(line, o.json);
+        value = parsePipeLine(line, { json: o.json });
       } catch (e) {
         err(`*** invalid input line: ${e instanceof Error ? e.message : e}`);
         continue;

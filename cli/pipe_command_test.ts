@@ -27,13 +27,13 @@ Deno.test("pipe options: modes, peers in CAF list or plain form, caps", () => {
 });
 
 Deno.test("pipe lines and output: strings by default, Broker's JSON with --json", () => {
-  assert.equal(formatPipeMessage("/t", vector(str("a"), count(1n)), false), "data(/t, (a, 1))");
+  assert.equal(formatPipeMessage("/t", vector(str("a"), count(1n))), "data(/t, (a, 1))");
   assert.equal(
-    formatPipeMessage("/t", count(1n), true),
+    formatPipeMessage("/t", count(1n), { json: true }),
     '{"type":"data-message","topic":"/t","@data-type":"count","data":1}',
   );
-  assert.deepEqual(parsePipeLine("hello", false), str("hello"));
-  assert.deepEqual(parsePipeLine('{"@data-type":"count","data":5}', true), count(5n));
+  assert.deepEqual(parsePipeLine("hello"), str("hello"));
+  assert.deepEqual(parsePipeLine('{"@data-type":"count","data":5}', { json: true }), count(5n));
 });
 
 Deno.test("broker pipe subscribe prints what our endpoint publishes; publish feeds stdin lines", async () => {

@@ -24,9 +24,12 @@ export interface Progress {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatProgress } from "./progress.ts";
- * console.log(formatProgress({ done: 500, total: 1000, bytes: 2_100_000, seconds: 0.5 }, 10));
- * // [#####-----]  50% 500/1000 msgs  2.1 MB  1000 msgs/s  ETA 0.5 s
+ * equal(
+ *   formatProgress({ done: 500, total: 1000, bytes: 2_100_000, seconds: 0.5 }, 10),
+ *   "[#####-----]  50% 500/1000 msgs  2.1 MB  1000 msgs/s  ETA 0.5 s",
+ * );
  * ```
  */
 export function formatProgress(p: Progress, width = 24): string {
@@ -55,9 +58,9 @@ function progressFields(p: Progress): string[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { fitProgress } from "./progress.ts";
- * console.log(fitProgress({ done: 5, total: 10, bytes: 0, seconds: 1 }, 30));
- * // 50% 5/10 msgs  0.0 MB
+ * equal(fitProgress({ done: 5, total: 10, bytes: 0, seconds: 1 }, 30), "50% 5/10 msgs  0.0 MB");
  * ```
  */
 export function fitProgress(p: Progress, columns: number): string {
@@ -91,10 +94,15 @@ export function terminalColumns(): number {
  * (a replay calls it per message), and ends the line on `finish`.
  *
  * @example
- * ```ts ignore
- * const bar = new ProgressBar((s) => Deno.stderr.writeSync(new TextEncoder().encode(s)));
+ * ```ts
+ * import { match } from "node:assert/strict";
+ * import { ProgressBar } from "./progress.ts";
+ * let screen = "";
+ * const bar = new ProgressBar((s) => screen += s); // a terminal: Deno.stderr.writeSync
  * bar.update({ done: 1, total: 10, bytes: 100, seconds: 0.01 });
  * bar.finish();
+ * match(screen, /10% 1\/10 msgs/);
+ * match(screen, /\n$/); // finish ends the line
  * ```
  */
 export class ProgressBar {

@@ -159,9 +159,17 @@ export interface ReplayOptions {
  * messages on their store topics (as Broker's cluster benchmark sends them).
  *
  * @example
- * ```ts ignore
- * const file = readGeneratorFile(await Deno.readFile("mars.dat"));
- * const summary = await replayGeneratorFile(endpoint, file, { rate: 1000 });
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { replayGeneratorFile } from "./replay_command.ts";
+ * import { readGeneratorFile } from "../engine/recording/generator_file.ts";
+ * import { Endpoint } from "../mod.ts";
+ * const mars = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url);
+ * const file = readGeneratorFile(await Deno.readFile(mars));
+ * const endpoint = new Endpoint();
+ * const summary = await replayGeneratorFile(endpoint, file, { rate: 0 });
+ * equal(summary.unsubscribed, 1000); // nobody subscribed to /benchmark/events
+ * await endpoint.shutdown();
  * ```
  */
 export async function replayGeneratorFile(

@@ -31,9 +31,10 @@ export function selfCommandArgs(): string[] {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { lines } from "./self.ts";
  * const stream = ReadableStream.from([new TextEncoder().encode("up\nack\n")]);
- * for await (const l of lines(stream)) console.log(l); // "up", then "ack"
+ * deepEqual(await Array.fromAsync(lines(stream)), ["up", "ack"]);
  * ```
  */
 export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {

@@ -33,10 +33,11 @@ export const SSL_KEYS = ["certificate", "key", "cafile", "capath", "passphrase"]
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Command } from "@commander-js/extra-typings";
  * import { addSslOptions } from "./ssl_options.ts";
  * const cmd = addSslOptions(new Command("pipe"));
- * console.log(cmd.options.length); // 5
+ * equal(cmd.options.length, 5);
  * ```
  */
 export function addSslOptions<C extends CommandUnknownOpts>(cmd: C): C {
@@ -54,8 +55,9 @@ export function addSslOptions<C extends CommandUnknownOpts>(cmd: C): C {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { sslFromCli } from "./ssl_options.ts";
- * console.log(sslFromCli({ "broker.ssl.cafile": "ca.pem" })); // { cafile: "ca.pem" }
+ * deepEqual(sslFromCli({ "broker.ssl.cafile": "ca.pem" }), { cafile: "ca.pem" });
  * ```
  */
 export function sslFromCli(cli: SslCliValues): SslOptions {
@@ -73,8 +75,9 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { endpointSslOptions } from "./ssl_options.ts";
- * console.log(endpointSslOptions({})); // { disableSsl: true }
+ * deepEqual(endpointSslOptions({}), { disableSsl: true });
  * ```
  */
 export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ssl?: SslOptions } {

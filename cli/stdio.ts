@@ -29,8 +29,11 @@ export function writeToStdio(stream: "stdout" | "stderr", text: string): void {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { stdioColors } from "./stdio.ts";
- * console.log(stdioColors()); // { stdout: false, stderr: false } when piped
+ * const { stdout, stderr } = stdioColors(); // both false when piped
+ * equal(typeof stdout, "boolean");
+ * equal(typeof stderr, "boolean");
  * ```
  */
 export function stdioColors(): { stdout: boolean; stderr: boolean } {

@@ -175,8 +175,10 @@ function scaleDecimal(whole: string, fraction: string, unit: bigint, text: strin
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseDurationNs } from "./store_command.ts";
- * console.log(parseDurationNs("1.5s"), parseDurationNs("250", "ms")); // 1500000000n 250000000n
+ * equal(parseDurationNs("1.5s"), 1_500_000_000n);
+ * equal(parseDurationNs("250", "ms"), 250_000_000n);
  * ```
  */
 export function parseDurationNs(text: string, bareUnit?: DurationUnit): bigint | undefined {
@@ -264,10 +266,10 @@ function unquote(text: string): Data {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseCliValue } from "./store_command.ts";
- * console.log(parseCliValue("1").type, parseCliValue("-1").type, parseCliValue("10/8").type);
- * // count integer subnet
- * console.log(parseCliValue('"1"')); // { type: "string", value: "1" }
+ * deepEqual(["1", "-1", "10/8"].map((t) => parseCliValue(t).type), ["count", "integer", "subnet"]);
+ * deepEqual(parseCliValue('"1"'), { type: "string", value: "1" });
  * ```
  */
 export function parseCliValue(text: string): Data {
@@ -346,8 +348,9 @@ function parseTimestamp(text: string): Data {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseTypedValue } from "./store_command.ts";
- * console.log(parseTypedValue("42", "string")); // { type: "string", value: "42" }
+ * deepEqual(parseTypedValue("42", "string"), { type: "string", value: "42" });
  * ```
  */
 export function parseTypedValue(text: string, type: ValueType): Data {
@@ -486,9 +489,10 @@ function formatTimestamp(ns: bigint): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatCliValue } from "./store_command.ts";
  * import { count, integer, str, vector } from "../mod.ts";
- * console.log(formatCliValue(vector(count(2n), integer(2n), str("2"), str("x")))); // (2, +2, "2", x)
+ * equal(formatCliValue(vector(count(2n), integer(2n), str("2"), str("x"))), '(2, +2, "2", x)');
  * ```
  */
 export function formatCliValue(v: Data): string {
@@ -529,9 +533,29 @@ export function formatCliValue(v: Data): string {
   }
 }
 
-/** Prints a value the way the chosen output form wants it. */
-export function formatStoreValue(v: Data, json: boolean): string {
-  return json ? dataToJson(v) : formatCliValue(v);
+/** How `get`, `keys`, `watch` and friends print: Broker's JSON or the CLI's text form. */
+export interface StoreOutputOptions {
+  /**
+   * Broker's JSON (`dataToJson`) instead of the text form `formatCliValue` writes.
+   * @default false
+   */
+  json?: boolean;
+}
+
+/**
+ * Prints a value the way the chosen output form wants it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { formatStoreValue } from "./store_command.ts";
+ * import { count } from "../mod.ts";
+ * equal(formatStoreValue(count(1n)), "1");
+ * equal(formatStoreValue(count(1n), { json: true }), '{"@data-type":"count","data":1}');
+ * ```
+ */
+export function formatStoreValue(v: Data, options: StoreOutputOptions = {}): string {
+  return options.json ? dataToJson(v) : formatCliValue(v);
 }
 
 /**
@@ -542,16 +566,17 @@ export function formatStoreValue(v: Data, json: boolean): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatStoreEvent } from "./store_command.ts";
  * import { count, str } from "../mod.ts";
  * import { NIL_ENTITY } from "../engine/store/entity.ts";
  * const e = { type: "update", store: "kv", key: str("n"), oldValue: count(1n),
  *   newValue: count(2n), expiry: null, publisher: NIL_ENTITY } as const;
- * console.log(formatStoreEvent(e, false)); // update n 1 -> 2
+ * equal(formatStoreEvent(e), "update n 1 -> 2");
  * ```
  */
-export function formatStoreEvent(e: StoreEvent, json: boolean): string {
-  if (json) return dataToJson(storeEventToData(e));
+export function formatStoreEvent(e: StoreEvent, options: StoreOutputOptions = {}): string {
+  if (options.json) return dataToJson(storeEventToData(e));
   const k = formatCliValue(e.key);
   const exp = (x: bigint | null) => x === null ? "" : ` expiry=${formatDuration(x)}`;
   switch (e.type) {
@@ -594,9 +619,11 @@ export interface ArgTyping {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { parseStoreRequest } from "./store_command.ts";
  * const r = parseStoreRequest("increment", ["ctr", "2"]);
- * console.log(r.key, r.values); // { type: "string", value: "ctr" } [ { type: "count", value: 2n } ]
+ * deepEqual(r.key, { type: "string", value: "ctr" });
+ * deepEqual(r.values, [{ type: "count", value: 2n }]);
  * ```
  */
 export function parseStoreRequest(
@@ -646,14 +673,18 @@ export function parseStoreRequest(
 }
 
 /** Options of one run (the parsed command-line options). */
-export interface StoreRunOptions {
-  /** Print Broker's JSON. */
-  json?: boolean;
+export interface StoreRunOptions extends StoreOutputOptions {
   /** Relative expiry of the write, in nanoseconds. */
   expiryNs?: bigint;
-  /** How long to wait for the master to acknowledge a write (ms). Default 10 000. */
+  /**
+   * How long to wait for the master to acknowledge a write (ms).
+   * @default 10_000 (`DEFAULT_STORE_TIMEOUT_MS`)
+   */
   timeoutMs?: number;
 }
+
+/** How long `broker store` waits for the master by default, in ms (a clone's request timeout). */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
 
 const name = (key: Data) => formatCliValue(key);
 
@@ -805,8 +836,16 @@ function send(s: Store, r: StoreRequest, expiry: bigint | undefined): Promise<un
  * or `request_timeout` when the master did not acknowledge it in time.
  *
  * @example
- * ```ts ignore
- * const lines = await runStoreOperation(store, parseStoreRequest("get", ["key"]));
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { parseStoreRequest, runStoreOperation } from "./store_command.ts";
+ * import { count, Endpoint, str } from "../mod.ts";
+ * const ep = new Endpoint();
+ * const store = ep.attachMaster("kv");
+ * await store.put(str("key"), count(1n));
+ * deepEqual(await runStoreOperation(store, parseStoreRequest("get", ["key"])), ["1"]);
+ * store.close();
+ * await ep.shutdown();
  * ```
  */
 export async function runStoreOperation(
@@ -815,14 +854,14 @@ export async function runStoreOperation(
   opts: StoreRunOptions = {},
 ): Promise<string[]> {
   const json = !!opts.json;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   switch (r.op) {
     case "get":
-      return [formatStoreValue(await s.get(r.key!), json)];
+      return [formatStoreValue(await s.get(r.key!), { json })];
     case "exists":
       return [(await s.exists(r.key!)) ? "T" : "F"];
     case "keys":
-      return (await s.keys()).map((k) => formatStoreValue(k, json));
+      return (await s.keys()).map((k) => formatStoreValue(k, { json }));
     case "put-unique":
       // The master answers this one itself.
       return [(await s.putUnique(r.key!, r.values[0], { expiry: opts.expiryNs })) ? "T" : "F"];
@@ -852,7 +891,7 @@ export async function runStoreOperation(
       return [
         formatStoreValue(
           last.type === "insert" ? last.value : last.type === "update" ? last.newValue : none(),
-          json,
+          { json },
         ),
       ];
     }
@@ -893,11 +932,9 @@ function unacked(ms: number): BrokerError {
 }
 
 /** What `watch` needs besides the store. */
-export interface WatchOptions {
+export interface WatchOptions extends StoreOutputOptions {
   /** Only events for this key. */
   key?: Data;
-  /** Print Broker's JSON. */
-  json?: boolean;
   /** Stop after this many events. */
   count?: number;
   /** Where lines go. */
@@ -914,8 +951,22 @@ export interface WatchOptions {
  * signal, or the store's end. Resolves how many were printed.
  *
  * @example
- * ```ts ignore
- * await watchStore(store, { count: 1, say: console.log });
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { watchStore } from "./store_command.ts";
+ * import { count, Endpoint, str } from "../mod.ts";
+ * const ep = new Endpoint();
+ * const store = ep.attachMaster("kv");
+ * const lines: string[] = [];
+ * const printed = await watchStore(store, {
+ *   count: 1,
+ *   say: (line) => lines.push(line),
+ *   onReady: () => void store.put(str("a"), count(1n)),
+ * });
+ * equal(printed, 1);
+ * deepEqual(lines, ["insert a 1"]);
+ * store.close();
+ * await ep.shutdown();
  * ```
  */
 export async function watchStore(s: Store, opts: WatchOptions): Promise<number> {
@@ -929,7 +980,7 @@ export async function watchStore(s: Store, opts: WatchOptions): Promise<number> 
     if (opts.signal?.aborted) return 0;
     for await (const e of q) {
       if (opts.key && compare(e.key, opts.key) !== 0) continue;
-      opts.say(formatStoreEvent(e, !!opts.json));
+      opts.say(formatStoreEvent(e, { json: opts.json }));
       if (opts.count !== undefined && ++n >= opts.count) break;
     }
     return n;
@@ -1086,7 +1137,7 @@ export function registerStoreCommand(
       const onSignal = () => abort.abort();
       try {
         for (const p of plan.peers) await ep.peer(p.host, p.port, { retryMs: 0 });
-        const s = ep.attachClone(store, { requestTimeout: plan.timeoutMs });
+        const s = ep.attachClone(store, { requestTimeoutMs: plan.timeoutMs });
         if (op === "watch") {
           for (const sig of signals) Deno.addSignalListener(sig, onSignal);
           await watchStore(s, {

@@ -58,7 +58,7 @@ async function withMaster(
   const ep = new Endpoint();
   const port = await ep.listen("127.0.0.1", 0);
   // A short tick: the master acks writes sooner, so each CLI write confirms sooner.
-  const kv = ep.attachMaster("kv", undefined, { tickInterval: 20 });
+  const kv = ep.attachMaster("kv", undefined, { tickIntervalMs: 20 });
   try {
     await f(kv, (...a) => broker("store", "kv", ...a, "-p", `127.0.0.1:${port}`));
   } finally {
@@ -407,7 +407,7 @@ function watcher(port: number, ...args: string[]) {
 Deno.test("broker store watch: one line per event, --json, --count, ^C", opts, async () => {
   const ep = new Endpoint();
   const port = await ep.listen("127.0.0.1", 0);
-  const kv = ep.attachMaster("kv", undefined, { tickInterval: 20 });
+  const kv = ep.attachMaster("kv", undefined, { tickIntervalMs: 20 });
   const children: Deno.ChildProcess[] = [];
   try {
     await kv.put(str("before"), count(0n));

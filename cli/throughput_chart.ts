@@ -6,13 +6,14 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { throughputChartSvg } from "./throughput_chart.ts";
  * const svg = throughputChartSvg({
  *   title: "4 publishers → 1 subscriber",
  *   intervalMs: 100,
  *   series: [{ name: "total", values: [380_000, 410_000, 395_000] }],
  * });
- * console.log(svg.startsWith("<svg")); // true (write it to a .svg file to view it)
+ * equal(svg.startsWith("<svg"), true); // write it to a .svg file to view it
  * ```
  *
  * @module
@@ -24,9 +25,15 @@ export interface ThroughputSeries {
   name: string;
   /** Messages per second in interval 0, 1, 2, ... (non-finite and negative values count as 0). */
   values: readonly number[];
-  /** A CSS colour; by default the next one of a ten-colour palette. */
+  /**
+   * A CSS colour.
+   * @default the next one of a ten-colour palette
+   */
   color?: string;
-  /** Line width in px (default 1.5). */
+  /**
+   * Line width in px.
+   * @default 1.5
+   */
   strokeWidth?: number;
 }
 
@@ -40,11 +47,20 @@ export interface ThroughputChartOptions {
   intervalMs: number;
   /** The lines to draw (a total, then one per subscriber, say). */
   series: readonly ThroughputSeries[];
-  /** Width of the whole picture in px (default 800). */
+  /**
+   * Width of the whole picture in px.
+   * @default 800
+   */
   width?: number;
-  /** Its height in px (default 450). */
+  /**
+   * Its height in px.
+   * @default 450
+   */
   height?: number;
-  /** The y axis title (default "messages/s"). */
+  /**
+   * The y axis title.
+   * @default "messages/s"
+   */
   yLabel?: string;
 }
 

@@ -71,11 +71,12 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { WasmCodec } from "./mod.ts";
  * const codec = WasmCodec.shared();
  * const len = codec.load(new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 5]));
- * console.log(codec.scan(len, 64, true)); // 1 node
- * console.log(codec.u64[codec.tape / 8 + 1]); // 5n
+ * equal(codec.scan(len, 64, true), 1); // 1 node
+ * equal(codec.u64[codec.tape / 8 + 1], 5n);
  * ```
  */
 export class WasmCodec {

@@ -169,11 +169,20 @@ export class Endpoint {
       command: (topic, from, receiver, payload) =>
         this.#commands.dispatch(topic, from.peerId!, receiver, payload),
       dropped: (from, e) => emit(errorEvent(e.code, e.message, peerInfo(from))),
+      ownTraffic: (from, topic, why) =>
+        emit(errorEvent(
+          ErrorCode.logic_error,
+          `${
+            why === "twin_broadcast" ? "a broadcast of our twin endpoint" : "a message with our ID"
+          } on ${topic} arrived from a peer: another path joins the twin's network to ours (dropped)`,
+          peerInfo(from),
+        )),
     }, {
       id: this.#id,
       frames: this.#frames,
       disableForwarding: opts.disableForwarding,
       decode: { maxValues: opts.maxValues },
+      lane: options.sharedIdLane,
     });
     this.#dialer = new Dialer<Connection>({
       tls: this.#tls,
@@ -331,6 +340,36 @@ export class Endpoint {
   }
 
   /**
+   * Follows `peerSubscriptions()`: calls `listener` with it now and again
+   * whenever a peer's filter changes (a handshake, a routing update, a peer
+   * gone), synchronously from the connection that changed it. Returns a
+   * function that stops the calls. A gateway uses it to advertise on one
+   * side what the other side's peers want.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * const a = new Endpoint(), b = new Endpoint();
+   * const seen: string[][] = [];
+   * const stop = a.watchPeerSubscriptions((topics) => seen.push([...topics]));
+   * const port = await a.listen("127.0.0.1", 0);
+   * b.subscribe("/b");
+   * await b.peer("127.0.0.1", port);
+   * await a.awaitPeerSubscription("/b");
+   * stop();
+   * if (seen[0].length !== 0 || seen.at(-1)?.join() !== "/b") throw new Error("followed");
+   * await b.shutdown();
+   * await a.shutdown();
+   * ```
+   */
+  watchPeerSubscriptions(listener: (topics: readonly string[]) => void): () => void {
+    const changed = () => listener(this.#table.subscriptions());
+    const stop = this.#table.onFilterChange(changed);
+    changed();
+    return stop;
+  }
+
+  /**
    * Resolves once some peer's filter matches `topic` (so a publish would reach
    * it), or rejects with `request_timeout` after `timeoutMs`.
    */
@@ -484,7 +523,10 @@ export class Endpoint {
 
   // ---------------------------------------------------------------- stores
 
-  /** The command channel the data stores use (see `engine/store`). */
+  /**
+   * The command channel the data stores use (see `engine/store`).
+   * @internal
+   */
   get commandBus(): CommandBus {
     return this.#commands;
   }
@@ -498,11 +540,13 @@ export class Endpoint {
    *
    * @example
    * ```ts
+   * import { equal } from "node:assert/strict";
    * import { Endpoint } from "./endpoint.ts";
    * import { count, str } from "./data/mod.ts";
    * const ep = new Endpoint();
    * const kv = ep.attachMaster("kv");
    * await kv.put(str("a"), count(1n));
+   * equal((await kv.get(str("a"))).value, 1n);
    * kv.close();
    * await ep.shutdown();
    * ```
@@ -523,10 +567,16 @@ export class Endpoint {
    *
    * @example
    * ```ts
+   * import { throws } from "node:assert/strict";
    * import { Endpoint } from "./endpoint.ts";
+   * import { BrokerError, ErrorCode } from "./errors.ts";
    * const ep = new Endpoint();
-   * const kv = ep.attachClone("kv", { requestTimeout: 1000 });
+   * const kv = ep.attachClone("kv", { requestTimeoutMs: 1000 });
+   * const users = ep.attachMaster("users");
+   * const noSuchMaster = (e: unknown) => (e as BrokerError).code === ErrorCode.no_such_master;
+   * throws(() => ep.attachClone("users"), noSuchMaster); // we are the master of "users"
    * kv.close();
+   * users.close();
    * await ep.shutdown();
    * ```
    */

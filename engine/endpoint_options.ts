@@ -138,6 +138,39 @@ export interface EndpointOptions {
    */
   recorder?: (frame: RecordedFrame) => void;
   /**
+   * For two endpoints of one process that share one `id`, as a gateway's
+   * external and internal sides do (see `Gateway`): 0 for one, 1 for the
+   * other. Their origin-tagged broadcasts then never reuse each other's
+   * sequence numbers, and traffic from our own ID that arrives from a peer
+   * and is not our own broadcast coming round a cycle (the twin's
+   * broadcast, or a frame whose sender is our ID) means another path joins
+   * the twin's network to ours: it is dropped and reported as a
+   * `logic_error` status. Absent (the default), nothing changes.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * import { str } from "./data/mod.ts";
+   * // Twins sharing one ID, and a path joining their networks: i -> y -> x -> e.
+   * const e = new Endpoint({ sharedIdLane: 0 });
+   * const i = new Endpoint({ id: e.id, sharedIdLane: 1 });
+   * const x = new Endpoint(), y = new Endpoint();
+   * const errors = e.statusSubscriber({ statuses: false });
+   * for (const ep of [x, y, e]) ep.subscribe("/t");
+   * const ep = await e.listen("127.0.0.1", 0), yp = await y.listen("127.0.0.1", 0);
+   * await x.peer("127.0.0.1", ep);
+   * await x.peer("127.0.0.1", yp);
+   * await i.peer("127.0.0.1", yp);
+   * await i.awaitPeerSubscription("/t");
+   * await y.awaitPeerSubscription("/t");
+   * i.publish("/t/x", str("from the twin"));
+   * const err = await errors.get(5000);
+   * if (!/another path joins/.test(err?.message ?? "")) throw new Error("reported");
+   * await Promise.all([x.shutdown(), y.shutdown(), e.shutdown(), i.shutdown()]);
+   * ```
+   */
+  sharedIdLane?: 0 | 1;
+  /**
    * Broker's `broker.metrics.port`: serve `GET /metrics` (Prometheus text,
    * Broker's series and ours), `GET /v1/status/json` (the status API) and
    * `GET /` (a live status page) on this port from the start (0 picks a
@@ -212,9 +245,9 @@ export type MetricsOptionKey =
   | "metricsExportPrefixes"
   | "metricsImportTopics";
 
-/** Every endpoint option but the ID, the recorder, TLS paths and metrics, with its default applied. */
+/** Every endpoint option but the ID, the recorder, TLS paths, the lane and metrics, with its default applied. */
 export type ResolvedEndpointOptions = Required<
-  Omit<EndpointOptions, "id" | "recorder" | "ssl" | MetricsOptionKey>
+  Omit<EndpointOptions, "id" | "recorder" | "ssl" | "sharedIdLane" | MetricsOptionKey>
 >;
 
 /**

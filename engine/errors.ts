@@ -9,8 +9,9 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ErrorCode } from "./errors.ts";
- * console.log(ErrorCode.invalid_tag); // 19
+ * equal(ErrorCode.invalid_tag, 19);
  * ```
  */
 export enum ErrorCode {
@@ -64,9 +65,11 @@ export enum ErrorCode {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { BrokerError, ErrorCode } from "./errors.ts";
  * const err = new BrokerError(ErrorCode.type_clash, "expected a count");
- * console.log(err.code, err.codeName); // 11 "type_clash"
+ * equal(err.code, 11);
+ * equal(err.codeName, "type_clash");
  * ```
  */
 export class BrokerError extends Error {

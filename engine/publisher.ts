@@ -29,10 +29,20 @@ export interface PublisherOptions {
  * while peers are saturated; `write` and `ready` let a producer wait.
  *
  * @example
- * ```ts ignore
- * const pub = endpoint.publisher("/zeek/events");
- * for (const v of values) await pub.write(v);  // waits whenever the buffer is full
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Endpoint } from "./endpoint.ts";
+ * import { count } from "./data/mod.ts";
+ * const a = new Endpoint(), b = new Endpoint();
+ * const sub = b.subscribe("/zeek/events");
+ * await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
+ * await a.awaitPeerSubscription("/zeek/events");
+ * const pub = a.publisher("/zeek/events");
+ * for (const v of [1n, 2n, 3n]) await pub.write(count(v)); // waits whenever the buffer is full
  * await pub.flush();
+ * for (const v of [1n, 2n, 3n]) equal((await sub.get(1000))?.data.value, v);
+ * await a.shutdown();
+ * await b.shutdown();
  * ```
  */
 export class Publisher {

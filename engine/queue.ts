@@ -16,10 +16,14 @@ export type OverflowPolicy = "drop_oldest" | "drop_newest" | "block";
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { BoundedQueue } from "./queue.ts";
  * const q = new BoundedQueue<number>(2, "drop_oldest");
- * q.push(1); q.push(2); q.push(3);
- * console.log(q.poll()); // [2, 3]
+ * q.push(1);
+ * q.push(2);
+ * q.push(3); // full: 1 is dropped
+ * deepEqual(q.poll(), [2, 3]);
+ * equal(q.dropped, 1);
  * ```
  */
 export class BoundedQueue<T> {

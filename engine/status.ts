@@ -10,8 +10,9 @@ import { ErrorCode } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StatusCode } from "./status.ts";
- * console.log(StatusCode.peer_added); // 1
+ * equal(StatusCode.peer_added, 1);
  * ```
  */
 export enum StatusCode {
@@ -52,8 +53,15 @@ export interface StatusEvent {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { statusEvent, StatusCode } from "./status.ts";
- * statusEvent(StatusCode.peer_added, "handshake done", { id: "…" });
+ * deepEqual(statusEvent(StatusCode.peer_added, "handshake done", { port: 9999 }), {
+ *   kind: "status",
+ *   code: 1,
+ *   codeName: "peer_added",
+ *   message: "handshake done",
+ *   peer: { port: 9999 },
+ * });
  * ```
  */
 export function statusEvent(code: StatusCode, message: string, peer?: PeerInfo): StatusEvent {
@@ -65,9 +73,12 @@ export function statusEvent(code: StatusCode, message: string, peer?: PeerInfo):
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { errorEvent } from "./status.ts";
  * import { ErrorCode } from "./errors.ts";
- * errorEvent(ErrorCode.peer_unavailable, "connection refused");
+ * const e = errorEvent(ErrorCode.peer_unavailable, "connection refused");
+ * equal(e.kind, "error");
+ * equal(e.codeName, "peer_unavailable");
  * ```
  */
 export function errorEvent(code: ErrorCode, message: string, peer?: PeerInfo): StatusEvent {

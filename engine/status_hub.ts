@@ -39,14 +39,17 @@ export interface StatusSubscriberOptions {
   queueSize?: number;
 }
 
-/** Fans status events out to the endpoint's status subscribers. */
-export class StatusHub {
-  readonly #queues = new Set<{ q: BoundedQueue<StatusEvent>; statuses: boolean }>();
+/**
+ * Fans status events out to the endpoint's status subscribers (or a
+ * gateway's: `E` is the event type, a `StatusEvent` or one with more fields).
+ */
+export class StatusHub<E extends StatusEvent = StatusEvent> {
+  readonly #queues = new Set<{ q: BoundedQueue<E>; statuses: boolean }>();
 
   /** A new subscriber's queue; closing the queue unsubscribes it. */
-  subscribe(options: StatusSubscriberOptions = {}): BoundedQueue<StatusEvent> {
+  subscribe(options: StatusSubscriberOptions = {}): BoundedQueue<E> {
     const entry = {
-      q: new BoundedQueue<StatusEvent>(
+      q: new BoundedQueue<E>(
         options.queueSize ?? DEFAULT_STATUS_QUEUE_SIZE,
         "drop_oldest",
       ),
@@ -57,7 +60,7 @@ export class StatusHub {
   }
 
   /** Hands `event` to every subscriber that wants its kind. */
-  emit(event: StatusEvent): void {
+  emit(event: E): void {
     for (const e of this.#queues) {
       if (e.q.closed) {
         this.#queues.delete(e);

@@ -99,9 +99,20 @@ function materialize(m: PendingMessage): DataMessage {
  * Receives data messages whose topics match its prefixes.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { Endpoint } from "./endpoint.ts";
+ * import { count, dataToString } from "./data/mod.ts";
+ * const endpoint = new Endpoint();
  * const sub = endpoint.subscribe(["/zeek/"]);
- * for await (const { topic, data } of sub) console.log(topic, dataToString(data));
+ * // `local`: to our own subscribers too (Broker sends only to peers).
+ * endpoint.publish("/zeek/a", count(1n), { local: true });
+ * endpoint.publish("/other", count(2n), { local: true });
+ * sub.close(); // the loop below reads what is queued, then ends
+ * const got: string[] = [];
+ * for await (const { topic, data } of sub) got.push(`${topic} ${dataToString(data)}`);
+ * deepEqual(got, ["/zeek/a 1"]);
+ * await endpoint.shutdown();
  * ```
  */
 export class Subscriber implements AsyncIterable<DataMessage> {
@@ -167,9 +178,19 @@ export class Subscriber implements AsyncIterable<DataMessage> {
    * read lazily (`EncodedData`) without building a value.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { deepEqual, equal } from "node:assert/strict";
+   * import { Endpoint } from "./endpoint.ts";
+   * import { count, encode } from "./data/mod.ts";
+   * const endpoint = new Endpoint();
+   * const sub = endpoint.subscribe("/in");
+   * endpoint.publish("/in/x", count(7n), { local: true });
    * const m = await sub.getEncoded(1000);
-   * if (m) other.publishEncoded(m.topic, m.payload);
+   * if (!m) throw new Error("nothing within a second");
+   * equal(m.topic, "/in/x");
+   * deepEqual(m.payload, encode(count(7n))); // Broker's binary form
+   * endpoint.publishEncoded("/out", m.payload); // forwarded to the peers of "/out" as it is
+   * await endpoint.shutdown();
    * ```
    */
   getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {

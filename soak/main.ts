@@ -145,7 +145,7 @@ function feedCxxPublisher(): void {
     const due = Math.min(50, Math.floor(((Date.now() - base) * opts.rate) / 2000) - xpSent);
     if (due <= 0 || !sup.isRunning(topo.cxxPublisher)) return;
     const lines = [];
-    for (let i = 0; i < due; i++) lines.push(cxxPublisherLine(false, 0, xpSent++));
+    for (let i = 0; i < due; i++) lines.push(cxxPublisherLine("tick", 0, xpSent++));
     void sup.send(topo.cxxPublisher, lines.join("\n"));
   }, 100);
 }
@@ -200,7 +200,7 @@ async function bursts(): Promise<void> {
   for (let i = 0; i < BURST_SIZE; i += 50) {
     const lines = [];
     for (let j = i; j < Math.min(BURST_SIZE, i + 50); j++) {
-      lines.push(cxxPublisherLine(true, id, j));
+      lines.push(cxxPublisherLine("burst", id, j));
     }
     await sup.send(topo.cxxPublisher, lines.join("\n"));
     await sleep(10);

@@ -51,8 +51,8 @@ export interface StoreChildConfig {
   rate: number;
   /** Clone: most `putUnique` calls waiting for the master at once. */
   maxInFlight: number;
-  /** Clone: `requestTimeout` of the clone, ms. */
-  requestTimeout: number;
+  /** Clone: `requestTimeoutMs` of the clone. */
+  requestTimeoutMs: number;
   /** Epoch ms after which the child exits by itself. */
   deadline: number;
 }

@@ -69,7 +69,7 @@ if (config.role === "master") {
   });
   await stop();
 } else {
-  const kv = ep.attachClone(STORE, { requestTimeout: config.requestTimeout });
+  const kv = ep.attachClone(STORE, { requestTimeoutMs: config.requestTimeoutMs });
   ep.peerNoWait("127.0.0.1", config.port, { retryMs: 500 });
   emit({ ev: "ready", port: config.port });
 
@@ -140,7 +140,7 @@ if (config.role === "master") {
     if (line === "quiesce") {
       writing = false;
       // Every call ends within the request timeout, answered or failed.
-      const until = Date.now() + config.requestTimeout + 2000;
+      const until = Date.now() + config.requestTimeoutMs + 2000;
       while (inFlight > 0 && Date.now() < until) await sleep(50);
       flushAcks();
       emit(stats);

@@ -43,12 +43,16 @@ const fmt = (n: number) => n.toLocaleString("en-US");
  *
  * @example
  * ```ts
+ * import { match } from "node:assert/strict";
  * import { renderTable } from "./summary.ts";
- * console.log(renderTable({
+ * const table = renderTable({
  *   minutes: 1, seed: 7, elapsedMs: 61_000, faults: { "SIGKILL node": 2 },
  *   traffic: { "ticks published": 100 }, processes: [],
  *   invariants: [{ name: "RSS under bound", held: true, details: ["n1 60/512 MiB"] }],
- * }));
+ * });
+ * match(table, /^soak: 1 min, seed 7, 0 processes, 61 s\n/);
+ * match(table, /\| invariant \| RSS under bound \|  held \| n1 60\/512 MiB\n/);
+ * match(table, /PASS: every invariant held$/);
  * ```
  */
 export function renderTable(r: SoakReport): string {

@@ -150,7 +150,7 @@ export function buildTopology(
             handshakeTimeoutMs: hs,
             rate: opts.storeRate,
             maxInFlight: 64,
-            requestTimeout: 5000,
+            requestTimeoutMs: 5000,
             deadline: childDeadline,
           } satisfies StoreChildConfig,
         ),

@@ -51,9 +51,18 @@ export function burstMessage(pub: string, id: number, i: number): Data {
   return new Event(BURST_EVENT, [str(pub), count(BigInt(id)), count(BigInt(i))]).toData();
 }
 
-/** The line the C++ publisher (`broker-pipe -m publish`) gets for a tick or a burst message. */
-export function cxxPublisherLine(burst: boolean, stream: number, seq: number): string {
-  return `xp-${burst ? "burst" : "tick"} ${stream} ${seq}`;
+/**
+ * The line the C++ publisher (`broker-pipe -m publish`) gets for a tick or a burst message.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { cxxPublisherLine } from "./traffic.ts";
+ * equal(cxxPublisherLine("burst", 3, 7), "xp-burst 3 7");
+ * ```
+ */
+export function cxxPublisherLine(kind: "tick" | "burst", stream: number, seq: number): string {
+  return `xp-${kind} ${stream} ${seq}`;
 }
 
 const CXX_LINE = /^xp-(tick|burst) (\d+) (\d+)$/;

@@ -4,7 +4,8 @@
 // the buffered writes reach it in order.
 import assert from "node:assert/strict";
 import { BrokerError, count, dataToString, Endpoint, ErrorCode, Store, str } from "../mod.ts";
-import { DEFAULT_MUTATION_BUFFER_SIZE, StoreClone } from "../engine/store/clone.ts";
+import { StoreClone } from "../engine/store/clone.ts";
+import { DEFAULT_MUTATION_BUFFER_SIZE } from "../engine/store/options.ts";
 import { FAST, opts, pair } from "./store_helpers.ts";
 
 const isNoSuchMaster = (e: unknown) =>

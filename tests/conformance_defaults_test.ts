@@ -7,8 +7,12 @@ import { Endpoint } from "../engine/endpoint.ts";
 import { ErrorCode } from "../engine/errors.ts";
 import { StatusCode } from "../engine/status.ts";
 import { DEFAULT_SUBSCRIBER_QUEUE_SIZE } from "../engine/subscriber.ts";
-import { CHANNEL_DEFAULTS } from "../engine/store/channel.ts";
-import { STORE_TICK_MS } from "../engine/store/store_common.ts";
+import {
+  DEFAULT_CONNECTION_TIMEOUT_FACTOR,
+  DEFAULT_HEARTBEAT_INTERVAL_TICKS,
+  DEFAULT_NACK_TIMEOUT_TICKS,
+  DEFAULT_TICK_INTERVAL_MS,
+} from "../engine/store/options.ts";
 import { DEFAULT_TTL } from "../engine/wire/envelope.ts";
 
 /** Broker's `ec` names in value order, 0 to 41 (spec §9, `lb/error.hh`). */
@@ -94,10 +98,10 @@ Deno.test("§10 defaults: TTL 16, peer buffer 2048, store tick 100 ms, heartbeat
   } finally {
     await ep.shutdown();
   }
-  assert.equal(STORE_TICK_MS, 100);
-  assert.equal(CHANNEL_DEFAULTS.heartbeatInterval, 5);
-  assert.equal(CHANNEL_DEFAULTS.nackTimeout, 2);
-  assert.equal(CHANNEL_DEFAULTS.heartbeatInterval * CHANNEL_DEFAULTS.connectionTimeoutFactor, 500);
+  assert.equal(DEFAULT_TICK_INTERVAL_MS, 100);
+  assert.equal(DEFAULT_HEARTBEAT_INTERVAL_TICKS, 5);
+  assert.equal(DEFAULT_NACK_TIMEOUT_TICKS, 2);
+  assert.equal(DEFAULT_HEARTBEAT_INTERVAL_TICKS * DEFAULT_CONNECTION_TIMEOUT_FACTOR, 500);
 });
 
 // spec §10: Broker's subscriber queue holds 64 messages. DELIBERATE DIFFERENCE: ours holds

@@ -9,7 +9,7 @@ import { Endpoint } from "../mod.ts";
 export const opts = { sanitizeOps: false, sanitizeResources: false };
 
 /** Short ticks, so the channel's heartbeats and nacks run quickly in tests. */
-export const FAST = { tickInterval: 20 };
+export const FAST = { tickIntervalMs: 20 };
 
 /** Polls `pred` until it holds, failing after `ms`. */
 export async function waitUntil(pred: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {

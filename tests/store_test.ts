@@ -136,7 +136,7 @@ Deno.test("store: one actor per name and role, as Broker's core keeps them", opt
     m2.close();
     assert.equal(m2.closed, true);
     // With the master gone, this endpoint may clone the store.
-    const late = a.attachClone("kv", { ...FAST, requestTimeout: 200 });
+    const late = a.attachClone("kv", { ...FAST, requestTimeoutMs: 200 });
     late.close();
   } finally {
     for (const s of [m1, m2, c1, c2]) s.close();
@@ -264,12 +264,12 @@ Deno.test("store: master_exists, request_timeout, stale_data", opts, async () =>
       (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.master_exists,
     );
     // No master for "other": reads and put_unique time out.
-    const lonely = b.attachClone("other", { ...FAST, requestTimeout: 200 });
+    const lonely = b.attachClone("other", { ...FAST, requestTimeoutMs: 200 });
     await rejectsWith(lonely.get(str("x")), ErrorCode.request_timeout);
     await rejectsWith(lonely.putUnique(str("x"), count(1n)), ErrorCode.request_timeout);
     lonely.close();
     // A clone that lost its master answers from its copy, then reports stale data.
-    const clone = b.attachClone("kv", { ...FAST, staleInterval: 300 });
+    const clone = b.attachClone("kv", { ...FAST, staleIntervalMs: 300 });
     await master.put(str("k"), count(1n));
     await waitUntil(async () => await clone.exists(str("k")));
     master.close();
@@ -312,7 +312,7 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
   try {
     await waitForPort(port);
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
-    clone = ep.attachClone("kv", { requestTimeout: 5000 });
+    clone = ep.attachClone("kv", { requestTimeoutMs: 5000 });
     await clone.put(str("a"), count(1n));
     await clone.increment(str("a"), count(41n));
     await clone.insertInto(str("set"), str("x"));
@@ -329,7 +329,7 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
     // A second clone, attached later, gets the C++ master's snapshot.
     const ep2 = new Endpoint();
     await ep2.peer("127.0.0.1", port, { retryMs: 0 });
-    const late = ep2.attachClone("kv", { requestTimeout: 5000 });
+    const late = ep2.attachClone("kv", { requestTimeoutMs: 5000 });
     assert.deepEqual(await dump(late), await dump(clone));
     late.close();
     await ep2.shutdown();

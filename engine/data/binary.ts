@@ -13,9 +13,10 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decode, encode } from "./binary.ts";
  * import { port } from "./constructors.ts";
- * console.log(String(decode(encode(port(80, "tcp"))).value)); // "80/tcp"
+ * equal(String(decode(encode(port(80, "tcp"))).value), "80/tcp");
  * ```
  *
  * @module

@@ -210,9 +210,11 @@ export function buildLoaded(c: WasmCodec, off: number): Data {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decode } from "./decode.ts";
  * const v = decode(new Uint8Array([0x08, 0x00, 0x50, 0x01]));
- * console.log(v.type, String(v.value)); // "port" "80/tcp"
+ * equal(v.type, "port");
+ * equal(String(v.value), "80/tcp");
  * ```
  */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {

@@ -151,8 +151,9 @@ let lastReader: TapeReader | undefined;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeViaTape } from "./decode_tape.ts";
- * console.log(decodeViaTape(new Uint8Array([0x01, 0x01])).value); // true
+ * equal(decodeViaTape(new Uint8Array([0x01, 0x01])).value, true);
  * ```
  */
 export function decodeViaTape(bytes: Uint8Array, options?: DecodeOptions): Data {

@@ -167,9 +167,10 @@ function writeValue(w: Writer, d: Data, depth: number): void {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encode } from "./encode.ts";
  * import { port } from "./constructors.ts";
- * console.log(encode(port(80, "tcp"))); // Uint8Array [8, 0, 80, 1]
+ * deepEqual([...encode(port(80, "tcp"))], [8, 0, 80, 1]);
  * ```
  */
 export function encode(value: Data): Uint8Array {
@@ -191,9 +192,10 @@ export function encode(value: Data): Uint8Array {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeAfter } from "./encode.ts";
  * import { count } from "./constructors.ts";
- * console.log(encodeAfter(new Uint8Array([9, 9]), count(1n)).length); // 2 + 9
+ * equal(encodeAfter(new Uint8Array([9, 9]), count(1n)).length, 2 + 9);
  * ```
  */
 export function encodeAfter(header: Uint8Array, value: Data): Uint8Array {

@@ -165,9 +165,10 @@ let areaHeap = 4096;
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeWasm } from "./encode_wasm.ts";
  * import { port } from "./constructors.ts";
- * console.log(encodeWasm(port(80, "tcp"))); // Uint8Array [8, 0, 80, 1]
+ * deepEqual([...encodeWasm(port(80, "tcp"))], [8, 0, 80, 1]);
  * ```
  */
 export function encodeWasm(value: Data): Uint8Array {

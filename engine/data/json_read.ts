@@ -14,7 +14,10 @@ import { DEFAULT_MAX_DEPTH } from "./validate.ts";
 
 /** Options for reading JSON. */
 export interface DataFromJsonOptions {
-  /** Deepest nesting of non-empty containers accepted, as for the binary decoder. Default 128. */
+  /**
+   * Deepest nesting of non-empty containers accepted, as for the binary decoder.
+   * @default 128 (`DEFAULT_MAX_DEPTH`)
+   */
   maxDepth?: number;
 }
 
@@ -544,9 +547,11 @@ export interface JsonMessage {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { readJsonMessage } from "./json_read.ts";
  * const m = readJsonMessage('{"type":"data-message","topic":"/t","@data-type":"count","data":1}');
- * console.log(m.fields?.topic, m.data().value); // "/t" 1n
+ * equal(m.fields?.topic, "/t");
+ * equal(m.data().value, 1n);
  * ```
  */
 export function readJsonMessage(text: string, options?: DataFromJsonOptions): JsonMessage {

@@ -31,7 +31,8 @@ export interface DataToJsonOptions {
   /**
    * Write valid JSON (RFC 8259) instead of Broker's exact text: non-finite
    * reals as strings, every control character escaped as `\u00XX`, bytes
-   * that are not UTF-8 as U+FFFD. Default false.
+   * that are not UTF-8 as U+FFFD.
+   * @default false
    */
   strict?: boolean;
 }
@@ -121,7 +122,12 @@ function quoteBytes(bytes: Uint8Array): Uint8Array {
 class JsonSink {
   text = "";
   chunks: Uint8Array[] = [];
-  constructor(readonly strict: boolean, readonly rawBytes: boolean) {}
+  readonly strict: boolean;
+  readonly rawBytes: boolean;
+  constructor(options: { strict: boolean; rawBytes: boolean }) {
+    this.strict = options.strict;
+    this.rawBytes = options.rawBytes;
+  }
 
   bytes(b: Uint8Array): void {
     if (this.text) this.chunks.push(utf8Enc.encode(this.text));
@@ -246,7 +252,7 @@ function write(sink: JsonSink, d: Data): void {
  * ```
  */
 export function dataToJson(value: Data, options?: DataToJsonOptions): string {
-  const sink = new JsonSink(options?.strict === true, false);
+  const sink = new JsonSink({ strict: options?.strict === true, rawBytes: false });
   write(sink, value);
   return sink.text;
 }
@@ -263,7 +269,7 @@ export function dataToJson(value: Data, options?: DataToJsonOptions): string {
  * ```
  */
 export function dataToJsonBytes(value: Data, options?: DataToJsonOptions): Uint8Array {
-  const sink = new JsonSink(options?.strict === true, true);
+  const sink = new JsonSink({ strict: options?.strict === true, rawBytes: true });
   write(sink, value);
   return sink.finish();
 }

@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { addr, count, dataToString, decode, encode, vector } from "./mod.ts";
  * const bytes = encode(vector(count(1n), addr("10.0.0.1")));
- * console.log(dataToString(decode(bytes))); // "(1, 10.0.0.1)"
+ * equal(dataToString(decode(bytes)), "(1, 10.0.0.1)");
  * ```
  *
  * @module

@@ -85,9 +85,10 @@ function cmpList(a: readonly Data[], b: readonly Data[]): number {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { compare } from "./order.ts";
  * import { count, integer } from "./constructors.ts";
- * console.log(compare(count(5n), integer(-1n)) < 0); // true: count sorts before integer
+ * equal(compare(count(5n), integer(-1n)) < 0, true); // count sorts before integer
  * ```
  */
 export function compare(a: Data, b: Data): number {
@@ -142,9 +143,10 @@ export function compare(a: Data, b: Data): number {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { equals } from "./order.ts";
  * import { str } from "./constructors.ts";
- * console.log(equals(str("a"), str("a"))); // true
+ * equal(equals(str("a"), str("a")), true);
  * ```
  */
 export function equals(a: Data, b: Data): boolean {

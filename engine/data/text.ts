@@ -14,8 +14,9 @@ const u64 = new BigUint64Array(f64.buffer);
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { formatReal } from "./text.ts";
- * console.log(formatReal(1.5)); // "1.500000"
+ * equal(formatReal(1.5), "1.500000");
  * ```
  */
 export function formatReal(x: number): string {
@@ -50,9 +51,10 @@ export function formatReal(x: number): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { dataToString } from "./text.ts";
  * import { count, port, vector } from "./constructors.ts";
- * console.log(dataToString(vector(count(1n), port(80, "tcp")))); // "(1, 80/tcp)"
+ * equal(dataToString(vector(count(1n), port(80, "tcp"))), "(1, 80/tcp)");
  * ```
  */
 export function dataToString(value: Data): string {

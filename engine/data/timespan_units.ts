@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { NS_PER_TIMESPAN_UNIT } from "./timespan_units.ts";
- * console.log(3n * NS_PER_TIMESPAN_UNIT.min); // 180000000000n
+ * equal(3n * NS_PER_TIMESPAN_UNIT.min, 180000000000n);
  * ```
  *
  * @module

@@ -64,8 +64,9 @@ const I64_MAX = (1n << 63n) - 1n;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Address } from "./types.ts";
- * console.log(Address.parse("10.0.0.1").toString()); // "10.0.0.1"
+ * equal(Address.parse("10.0.0.1").toString(), "10.0.0.1");
  * ```
  */
 export class Address {
@@ -170,9 +171,11 @@ function cmpU32(a: number, b: number): number {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Subnet } from "./types.ts";
  * const s = Subnet.parse("10.1.2.3/8");
- * console.log(s.toString(), s.rawLength); // "10.0.0.0/8" 104
+ * equal(s.toString(), "10.0.0.0/8");
+ * equal(s.rawLength, 104);
  * ```
  */
 export class Subnet {
@@ -230,8 +233,9 @@ export class Subnet {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Port } from "./types.ts";
- * console.log(new Port(80, "tcp").toString()); // "80/tcp"
+ * equal(new Port(80, "tcp").toString(), "80/tcp");
  * ```
  */
 export class Port {

@@ -12,17 +12,22 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 export interface DecodeOptions {
   /**
    * Deepest nesting of non-empty containers accepted (Broker itself has no
-   * limit and can exhaust its stack on hostile input). Default 128.
+   * limit and can exhaust its stack on hostile input).
+   * @default 128 (`DEFAULT_MAX_DEPTH`)
    */
   maxDepth?: number;
-  /** Accept bytes after the value (Broker's data envelopes do not). Default false. */
+  /**
+   * Accept bytes after the value (Broker's data envelopes do not).
+   * @default false
+   */
   allowTrailing?: boolean;
   /**
    * Most values one input may hold, counting every container and element at
    * every level: a decode budget, because a byte or two per value (an empty
    * vector) becomes an object of tens of bytes. Over it is
    * `deserialization_failed`, found by validation before anything is built.
-   * Default 1,048,576 (Broker has no limit).
+   * Broker has no limit.
+   * @default 1_048_576 (`DEFAULT_MAX_VALUES`)
    */
   maxValues?: number;
 }
@@ -97,8 +102,9 @@ export function scanLoaded(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { validate } from "./validate.ts";
- * console.log(validate(new Uint8Array([0x0e, 0x00]))); // 2 (an empty vector)
+ * equal(validate(new Uint8Array([0x0e, 0x00])), 2); // an empty vector
  * ```
  */
 export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
@@ -123,11 +129,12 @@ export function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | 
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeValidated } from "./decode.ts";
  * import { validateForLater } from "./validate.ts";
  * const bytes = new Uint8Array([0x08, 0x00, 0x50, 0x01]);
  * const unsorted = validateForLater(bytes); // false; throws on bad input
- * console.log(String(decodeValidated(bytes, unsorted).value)); // "80/tcp"
+ * equal(String(decodeValidated(bytes, unsorted).value), "80/tcp");
  * ```
  */
 export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): boolean {
@@ -142,11 +149,12 @@ export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): bo
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeValidated } from "./decode.ts";
  * import { validatePrefix } from "./validate.ts";
  * const bytes = new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0xff]);
  * const { length, unsorted } = validatePrefix(bytes); // length 9
- * console.log(decodeValidated(bytes.subarray(0, length), unsorted).value); // 7n
+ * equal(decodeValidated(bytes.subarray(0, length), unsorted).value, 7n);
  * ```
  */
 export function validatePrefix(

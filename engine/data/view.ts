@@ -24,11 +24,13 @@ interface ViewRoot {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { EncodedData } from "./view.ts";
  * import { encode } from "./encode.ts";
  * import { count, str, vector } from "./constructors.ts";
  * const view = EncodedData.from(encode(vector(str("ping"), count(1n))));
- * console.log(view.length, view.at(0).text()); // 2 "ping"
+ * equal(view.length, 2);
+ * equal(view.at(0).text(), "ping");
  * ```
  */
 export class EncodedData {

@@ -10,12 +10,14 @@
  *
  * @example
  * ```ts
- * import { Handshake, type HandshakeAction } from "./handshake.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { Handshake, type HandshakeAction, HandshakeState } from "./handshake.ts";
  * import { newEndpointId } from "../wire/endpoint_id.ts";
  * import { FrameReader } from "../wire/framing.ts";
  *
- * const a = new Handshake({ ownId: newEndpointId(), role: "connector", filter: () => ["/a"] });
- * const b = new Handshake({ ownId: newEndpointId(), role: "acceptor", filter: () => ["/b"] });
+ * const [idA, idB] = [newEndpointId(), newEndpointId()];
+ * const a = new Handshake({ ownId: idA, role: "connector", filter: () => ["/a"] });
+ * const b = new Handshake({ ownId: idB, role: "acceptor", filter: () => ["/b"] });
  * // Deliver each side's "send" frames to the other until both are done.
  * const pump = (to: Handshake, actions: HandshakeAction[]): HandshakeAction[] => {
  *   const r = new FrameReader();
@@ -26,7 +28,10 @@
  * };
  * let toB = a.start(), toA = b.start();
  * while (toA.length + toB.length > 0) [toA, toB] = [pump(b, toB), pump(a, toA)];
- * console.log(a.state, b.state); // "FIN" "FIN"
+ * equal(a.state, HandshakeState.FIN);
+ * equal(b.state, HandshakeState.FIN);
+ * deepEqual(a.peerId, idB); // each side learned the other's ID
+ * deepEqual(b.peerId, idA);
  * ```
  *
  * @module
@@ -51,8 +56,9 @@ import {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { HandshakeState } from "./handshake.ts";
- * console.log(HandshakeState.AWAIT_ORIG_SYN); // "AWAIT_ORIG_SYN"
+ * equal(HandshakeState.AWAIT_ORIG_SYN, "AWAIT_ORIG_SYN");
  * ```
  */
 export enum HandshakeState {
@@ -131,11 +137,13 @@ const MAX_KNOWN_EC = ErrorCode.logic_error;
  *
  * @example
  * ```ts
- * import { Handshake } from "./handshake.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { Handshake, HandshakeState } from "./handshake.ts";
  * import { newEndpointId } from "../wire/endpoint_id.ts";
  * const hs = new Handshake({ ownId: newEndpointId(), role: "acceptor", filter: () => [] });
- * console.log(hs.start()[0]); // { kind: "send", frame: Uint8Array(9) [ 0, 0, 0, 5, 7, 90, 69, 69, 75 ] }
- * console.log(hs.state); // "AWAIT_HELLO"
+ * const probe = new Uint8Array([0, 0, 0, 5, 7, 90, 69, 69, 75]); // length, type, "ZEEK"
+ * deepEqual(hs.start(), [{ kind: "send", frame: probe }]); // the acceptor opens with a probe
+ * equal(hs.state, HandshakeState.AWAIT_HELLO);
  * ```
  */
 export class Handshake {

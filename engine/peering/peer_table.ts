@@ -9,7 +9,8 @@
  * import { PeerTable } from "./peer_table.ts";
  * import type { Connection } from "./connection.ts";
  * const table = new PeerTable();
- * const c = { state: "handshake", filter: [], address: { host: "h", port: 1 } } as unknown as Connection;
+ * const fields = { state: "handshake", filter: [], address: { host: "h", port: 1 } };
+ * const c = fields as unknown as Connection;
  * table.add(c);
  * const id = new Uint8Array(16).fill(7);
  * if (table.check(c, id, true) !== "proceed") throw new Error("a new peer proceeds");
@@ -35,6 +36,7 @@ export class PeerTable {
   readonly routes = new PrefixTrie<Connection>();
   readonly #peers = new Map<string, Connection>();
   readonly #filterWaiters: (() => void)[] = [];
+  readonly #filterListeners = new Set<() => void>();
 
   /** Tracks a new connection. */
   add(c: Connection): void {
@@ -112,6 +114,35 @@ export class PeerTable {
     c.filter = makeFilter(filter);
     for (const f of c.filter) this.routes.add(f, c);
     for (const w of this.#filterWaiters.splice(0)) w();
+    this.#filterChanged();
+  }
+
+  /**
+   * Calls `listener` whenever a peer's filter is set or a peering with a
+   * filter goes away; returns a function that stops the calls.
+   *
+   * @example
+   * ```ts
+   * import { PeerTable } from "./peer_table.ts";
+   * import type { Connection } from "./connection.ts";
+   * const table = new PeerTable();
+   * let changes = 0;
+   * const stop = table.onFilterChange(() => changes++);
+   * const c = { state: "handshake", filter: [], address: { host: "h", port: 1 } } as unknown as Connection;
+   * table.add(c);
+   * table.register(c, new Uint8Array(16).fill(7), ["/a"]);
+   * table.remove(c);
+   * stop();
+   * if (changes !== 2 || table.subscriptions().length !== 0) throw new Error("set, then gone");
+   * ```
+   */
+  onFilterChange(listener: () => void): () => void {
+    this.#filterListeners.add(listener);
+    return () => void this.#filterListeners.delete(listener);
+  }
+
+  #filterChanged(): void {
+    for (const l of [...this.#filterListeners]) l();
   }
 
   /** Forgets a closed connection (and its routes, if it carried a peering). */
@@ -120,6 +151,7 @@ export class PeerTable {
     if (c.peerKey && this.#peers.get(c.peerKey) === c) {
       this.#peers.delete(c.peerKey);
       for (const f of c.filter) this.routes.remove(f, c);
+      if (c.filter.length > 0) this.#filterChanged();
     }
   }
 

@@ -99,8 +99,9 @@ export type RecordedCommandName =
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { V1_COMMAND_TYPES } from "./generator_file.ts";
- * console.log(V1_COMMAND_TYPES[7]); // "snapshot": what a clone sends for the master's state
+ * equal(V1_COMMAND_TYPES[7], "snapshot"); // what a clone sends for the master's state
  * ```
  */
 export const V1_COMMAND_TYPES: readonly RecordedCommandName[] = [
@@ -286,10 +287,13 @@ function readCommand(r: Reader, version: number, topic: string, at: number): Gen
  * truncation (`end_of_file`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { readGeneratorFile } from "./generator_file.ts";
- * const file = readGeneratorFile(await Deno.readFile("mars.dat"));
- * console.log(file.topics, file.entries.length);
+ * const mars = new URL("../../fixtures/broker/recordings/mars.dat", import.meta.url);
+ * const file = readGeneratorFile(await Deno.readFile(mars));
+ * deepEqual(file.topics, ["/benchmark/events"]);
+ * equal(file.entries.length, 1000);
  * ```
  */
 export function readGeneratorFile(
@@ -350,9 +354,10 @@ export type Random = () => number;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { seededRandom } from "./generator_file.ts";
  * const rnd = seededRandom(1);
- * console.log(rnd() === seededRandom(1)()); // true
+ * equal(rnd() === seededRandom(1)(), true);
  * ```
  */
 export function seededRandom(seed: number): Random {
@@ -378,10 +383,12 @@ function randomText(n: number, rnd: Random): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { generateFromShape, seededRandom } from "./generator_file.ts";
  * import { Tag } from "../data/types.ts";
  * const v = generateFromShape({ tag: Tag.string, size: 3 }, seededRandom(1));
- * console.log(v.type, (v.value as string).length); // "string" 3
+ * equal(v.type, "string");
+ * equal((v.value as string).length, 3);
  * ```
  */
 export function generateFromShape(shape: Shape, rnd: Random): Data {
@@ -447,13 +454,14 @@ const HEARTBEAT_TICKS = 5;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { commandFromEntry, seededRandom } from "./generator_file.ts";
  * import { Tag } from "../data/types.ts";
  * const cmd = commandFromEntry({
  *   kind: "command", topic: "kv/<$>/data/master", commandName: "put",
  *   commandShapes: [{ tag: Tag.string, size: 3 }, { tag: Tag.count }],
  * }, seededRandom(1));
- * console.log(cmd.content.type); // "put"
+ * equal(cmd.content.type, "put");
  * ```
  */
 export function commandFromEntry(entry: GeneratorEntry, rnd: Random): InternalCommand {
@@ -545,9 +553,10 @@ export function commandFromEntry(entry: GeneratorEntry, rnd: Random): InternalCo
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { shapeOf } from "./generator_file.ts";
  * import { str } from "../data/mod.ts";
- * console.log(shapeOf(str("abc"))); // { tag: 5, size: 3 }
+ * deepEqual(shapeOf(str("abc")), { tag: 5, size: 3 });
  * ```
  */
 export function shapeOf(d: Data): Shape {
@@ -600,11 +609,12 @@ const TAG_BY_TYPE: Record<string, Tag> = {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { GeneratorFileWriter, readGeneratorFile } from "./generator_file.ts";
  * import { count } from "../data/mod.ts";
  * const w = new GeneratorFileWriter();
  * w.addData("/t", count(1n));
- * console.log(readGeneratorFile(w.bytes()).entries.length); // 1
+ * equal(readGeneratorFile(w.bytes()).entries.length, 1);
  * ```
  */
 export class GeneratorFileWriter {

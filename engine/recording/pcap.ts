@@ -81,10 +81,13 @@ function* classicPcapPackets(bytes: Uint8Array): Generator<CapturedPacket> {
  * The packets of a pcap or pcapng file, in file order.
  *
  * @example
- * ```ts ignore
- * for (const p of capturedPackets(await Deno.readFile("ping-pong.pcapng"))) {
- *   console.log(p.timeNs, p.data.length);
- * }
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { capturedPackets } from "./pcap.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.nsec.pcapng", import.meta.url);
+ * const packets = [...capturedPackets(await Deno.readFile(file))];
+ * equal(packets.length, 26);
+ * equal(packets[0].timeNs, 1795479441695174000n);
  * ```
  */
 export function capturedPackets(bytes: Uint8Array): Iterable<CapturedPacket> {
@@ -95,9 +98,15 @@ export function capturedPackets(bytes: Uint8Array): Iterable<CapturedPacket> {
  * TCP segments of a pcap or pcapng file, per direction (`from>to`).
  *
  * @example
- * ```ts ignore
- * const streams = tcpStreams(await Deno.readFile("ping-pong.pcap"));
- * console.log([...streams.keys()]); // ["127.0.0.1:49050>127.0.0.1:29001", ...]
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { tcpStreams } from "./pcap.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.pcap", import.meta.url);
+ * const streams = tcpStreams(await Deno.readFile(file));
+ * deepEqual([...streams.keys()], [
+ *   "127.0.0.1:49050>127.0.0.1:29001",
+ *   "127.0.0.1:29001>127.0.0.1:49050",
+ * ]);
  * ```
  */
 export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
@@ -161,32 +170,69 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
   return streams;
 }
 
+/** Bytes a TCP direction carried, in stream order, with the capture time of their segment. */
+export interface StreamChunk {
+  /** Capture time of the segment, in ns since the epoch. */
+  timeNs: bigint;
+  /** Its bytes not seen before (retransmitted ones cut off). */
+  data: Uint8Array;
+}
+
 /**
- * The Broker node messages (after each side's handshake) in a pcap or
- * pcapng file of Broker TCP traffic, in capture order per direction.
+ * Each TCP direction of a pcap or pcapng file (`from>to`) reassembled in
+ * sequence order from its SYN (or first segment), retransmissions dropped:
+ * concatenating a direction's chunks gives the bytes its sender wrote.
  *
  * @example
  * ```ts ignore
- * const messages = brokerMessagesFromPcap(await Deno.readFile("ping-pong.pcapng"));
+ * for (const [key, chunks] of reassembledTcpStreams(await Deno.readFile("capture.pcap"))) {
+ *   console.log(key, chunks.reduce((n, c) => n + c.data.length, 0));
+ * }
  * ```
  */
-export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
-  const out: PcapMessage[] = [];
+export function reassembledTcpStreams(bytes: Uint8Array): Map<string, StreamChunk[]> {
+  const out = new Map<string, StreamChunk[]>();
   for (const [key, segments] of tcpStreams(bytes)) {
-    const [from, to] = key.split(">");
     // Reassemble in sequence order; a segment before the expected byte is a retransmission.
     const syn = segments.find((s) => s.syn);
     let next = syn ? (syn.seq + 1) >>> 0 : segments[0]?.seq ?? 0;
-    const reader = new FrameReader();
-    let handshakeDone = false;
     const ordered = segments.filter((s) => s.data.length > 0)
       .sort((a, b) => ((a.seq - next) >>> 0) - ((b.seq - next) >>> 0));
+    const chunks: StreamChunk[] = [];
     for (const s of ordered) {
       const skip = (next - s.seq) >>> 0;
       if (skip >= s.data.length && skip < 0x80000000) continue; // all seen already
       const fresh = skip < 0x80000000 ? s.data.subarray(skip) : s.data;
       next = (next + fresh.length) >>> 0;
-      reader.push(fresh);
+      chunks.push({ timeNs: s.timeNs, data: fresh });
+    }
+    out.set(key, chunks);
+  }
+  return out;
+}
+
+/**
+ * The Broker node messages (after each side's handshake) in a pcap or
+ * pcapng file of Broker TCP traffic, in capture order per direction.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { brokerMessagesFromPcap } from "./pcap.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.nsec.pcapng", import.meta.url);
+ * const messages = brokerMessagesFromPcap(await Deno.readFile(file));
+ * equal(messages.length, 14);
+ * equal(messages[0].from, "127.0.0.1:49050"); // the dialing side speaks first
+ * ```
+ */
+export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
+  const out: PcapMessage[] = [];
+  for (const [key, chunks] of reassembledTcpStreams(bytes)) {
+    const [from, to] = key.split(">");
+    const reader = new FrameReader();
+    let handshakeDone = false;
+    for (const s of chunks) {
+      reader.push(s.data);
       for (let f = reader.next(); f !== undefined; f = reader.next()) {
         if (!handshakeDone) {
           // A side's handshake ends with responder_syn_ack (11) or originator_ack (12); failing

@@ -18,8 +18,9 @@ import type { CapturedPacket } from "./captured_packet.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { PCAPNG_MAGIC } from "./pcapng.ts";
- * console.log(PCAPNG_MAGIC.toString(16)); // "a0d0d0a"
+ * equal(PCAPNG_MAGIC.toString(16), "a0d0d0a");
  * ```
  */
 export const PCAPNG_MAGIC = 0x0a0d0d0a;
@@ -42,8 +43,9 @@ interface Interface {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { isPcapng } from "./pcapng.ts";
- * console.log(isPcapng(new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]))); // true
+ * equal(isPcapng(new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a])), true);
  * ```
  */
 export function isPcapng(bytes: Uint8Array): boolean {
@@ -95,10 +97,13 @@ function readInterface(dv: DataView, le: boolean, pos: number, end: number): Int
  * time keeps them where they were captured.
  *
  * @example
- * ```ts ignore
- * for (const p of pcapngPackets(await Deno.readFile("ping-pong.pcapng"))) {
- *   console.log(p.timeNs, p.linkType, p.data.length);
- * }
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { pcapngPackets } from "./pcapng.ts";
+ * const file = new URL("../../fixtures/broker/pcap/ping-pong.nsec.pcapng", import.meta.url);
+ * const packets = [...pcapngPackets(await Deno.readFile(file))];
+ * equal(packets.length, 26);
+ * equal(packets[0].linkType, 1); // Ethernet
  * ```
  */
 export function* pcapngPackets(bytes: Uint8Array): Generator<CapturedPacket> {

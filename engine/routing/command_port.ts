@@ -6,7 +6,8 @@
  *
  * @example
  * ```ts
- * import { CommandPort } from "./command_port.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * import { type CommandPeer, CommandPort } from "./command_port.ts";
  * import { LocalSubscriptions } from "./local_subscriptions.ts";
  * import { PrefixTrie } from "./trie.ts";
  * import { OutgoingFrames } from "../wire/outgoing.ts";
@@ -14,14 +15,15 @@
  * const id = newEndpointId();
  * const local = new LocalSubscriptions(() => {});
  * const port = new CommandPort(id, new OutgoingFrames(id, 16, () => {}), local, {
- *   routes: new PrefixTrie(),
+ *   routes: new PrefixTrie<CommandPeer>(),
  *   peer: () => undefined,
  *   running: () => true,
  * });
  * const got: string[] = [];
  * port.onCommands("kv/<$>/data/master", (m) => got.push(m.topic));
  * port.dispatch("kv/<$>/data/master", id, id, new Uint8Array([1]));
- * if (got.length !== 1 || local.filter.join() !== "kv/<$>/data/master") throw new Error("routed");
+ * deepEqual(got, ["kv/<$>/data/master"]); // reached the store's handler
+ * deepEqual(local.filter, ["kv/<$>/data/master"]); // and joined the advertised filter
  * ```
  *
  * @module

@@ -57,9 +57,12 @@ function lowerBound(filter: readonly string[], topic: string): number {
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { insertIntoFilter } from "./filter.ts";
  * const f = ["/a/b", "/c"];
- * console.log(insertIntoFilter(f, "/a"), f); // true ["/a", "/c"]
+ * equal(insertIntoFilter(f, "/a"), true);
+ * deepEqual(f, ["/a", "/c"]); // "/a" covers "/a/b"
+ * equal(insertIntoFilter(f, "/a/x"), false); // already covered
  * ```
  */
 export function insertIntoFilter(filter: string[], topic: string): boolean {
@@ -79,8 +82,11 @@ export function insertIntoFilter(filter: string[], topic: string): boolean {
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { extendFilter } from "./filter.ts";
- * console.log(extendFilter(["/a/b", "/c"], "/a")); // ["/a", "/c"]
+ * const f = ["/a/b", "/c"];
+ * deepEqual(extendFilter(f, "/a"), ["/a", "/c"]);
+ * equal(extendFilter(f, "/c/d"), f); // unchanged: the same array
  * ```
  */
 export function extendFilter(filter: readonly string[], topic: string): readonly string[] {
@@ -93,8 +99,9 @@ export function extendFilter(filter: readonly string[], topic: string): readonly
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { makeFilter } from "./filter.ts";
- * console.log(makeFilter(["/b", "/a/x", "/a"])); // ["/a", "/b"]
+ * deepEqual(makeFilter(["/b", "/a/x", "/a"]), ["/a", "/b"]);
  * ```
  */
 export function makeFilter(topics: Iterable<string>): readonly string[] {
@@ -114,7 +121,7 @@ export function makeFilter(topics: Iterable<string>): readonly string[] {
  * @example
  * ```ts
  * import { filterMatches } from "./filter.ts";
- * console.log(filterMatches(["zeek/ev"], "zeek/event/x")); // true
+ * if (!filterMatches(["zeek/ev"], "zeek/event/x")) throw new Error("a plain prefix matches");
  * ```
  */
 export function filterMatches(filter: readonly string[], topic: string): boolean {

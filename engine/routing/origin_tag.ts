@@ -80,7 +80,8 @@ export function newOwnEndpointId(): EndpointId {
  * @example
  * ```ts
  * import { isOwnEndpointId } from "./origin_tag.ts";
- * if (isOwnEndpointId(new Uint8Array(16).fill(0x11))) throw new Error("a C++-style ID is not ours");
+ * const cpp = new Uint8Array(16).fill(0x11); // an ID from a C++ Broker
+ * if (isOwnEndpointId(cpp)) throw new Error("a C++-style ID is not ours");
  * ```
  */
 export function isOwnEndpointId(id: EndpointId): boolean {
@@ -113,10 +114,12 @@ export interface OriginTag {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { readOriginTag, writeOriginTag } from "./origin_tag.ts";
  * const env = new Uint8Array(40);
+ * equal(readOriginTag(env, 0), undefined); // a nil receiver is no tag
  * writeOriginTag(env, 0, new Uint8Array(16).fill(7), 5);
- * console.log(readOriginTag(env, 0)?.seq); // 5
+ * equal(readOriginTag(env, 0)?.seq, 5);
  * ```
  */
 export function readOriginTag(frame: Uint8Array, at: number): OriginTag | undefined {
@@ -174,9 +177,11 @@ const MAX_ORIGINS = 65537;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { SeenOrigins } from "./origin_tag.ts";
  * const seen = new SeenOrigins();
- * console.log(seen.firstTime({ hi: 1, lo: 2, seq: 9 }), seen.firstTime({ hi: 1, lo: 2, seq: 9 })); // true false
+ * equal(seen.firstTime({ hi: 1, lo: 2, seq: 9 }), true);
+ * equal(seen.firstTime({ hi: 1, lo: 2, seq: 9 }), false); // a repeat
  * ```
  */
 export class SeenOrigins {

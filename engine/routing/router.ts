@@ -39,6 +39,7 @@ import { copyToSlab, type DecodeOptions, validateForLater } from "../data/mod.ts
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { decodeCommand } from "../store/commands.ts";
 import {
+  ENDPOINT_ID_SIZE,
   type EndpointId,
   endpointIdsEqual,
   EnvelopeType,
@@ -82,6 +83,12 @@ export interface RouterHost<P extends RoutedPeer> {
   ): void;
   /** A data message from `from` was dropped (its payload does not decode, or is over budget). */
   dropped(from: P, error: BrokerError): void;
+  /**
+   * With `RouterOptions.lane` only: a message from our own ID arrived from
+   * `from` and was dropped (the twin endpoint's tagged broadcast, or a frame
+   * whose sender is our ID), so another path joins the twin's network to ours.
+   */
+  ownTraffic?(from: P, topic: string, why: "twin_broadcast" | "own_sender"): void;
 }
 
 /** How a router routes. */
@@ -94,6 +101,15 @@ export interface RouterOptions {
   readonly disableForwarding: boolean;
   /** The budget a received data payload must fit. */
   readonly decode: DecodeOptions;
+  /**
+   * For two endpoints sharing one ID (a gateway's two sides): this one's
+   * lane, 0 or 1, the twin's the other. Our broadcast sequence numbers are
+   * then `lane` modulo 2, so an own-origin tag of the other lane is the
+   * twin's broadcast; it and any frame whose sender is our ID are dropped
+   * and reported to `RouterHost.ownTraffic`. Absent: sequence numbers count
+   * by one and our own origin coming back is dropped silently (a cycle).
+   */
+  readonly lane?: 0 | 1;
 }
 
 /**
@@ -125,6 +141,7 @@ export class Router<P extends RoutedPeer> {
   readonly #frames: OutgoingFrames;
   readonly #disableForwarding: boolean;
   readonly #decode: DecodeOptions;
+  readonly #lane?: 0 | 1;
   readonly #seen = new SeenOrigins();
   // Our ID's first 8 bytes as an origin tag's two words.
   readonly #originHi: number;
@@ -139,6 +156,8 @@ export class Router<P extends RoutedPeer> {
     this.#frames = options.frames;
     this.#disableForwarding = options.disableForwarding;
     this.#decode = options.decode;
+    this.#lane = options.lane;
+    if (options.lane !== undefined) this.#seq = options.lane;
     const id = options.id;
     this.#originHi = ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
     this.#originLo = ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0;
@@ -164,8 +183,16 @@ export class Router<P extends RoutedPeer> {
     const tag = from.ours ? readOriginTag(frame, 0) : undefined;
     if (tag) {
       // A tagged broadcast among our endpoints: handle each (origin, seq) once.
-      if (tag.hi === this.#originHi && tag.lo === this.#originLo) return;
+      if (tag.hi === this.#originHi && tag.lo === this.#originLo) {
+        if (this.#lane !== undefined && (tag.seq & 1) !== this.#lane) {
+          this.#host.ownTraffic?.(from, topic, "twin_broadcast");
+        }
+        return;
+      }
       if (!this.#seen.firstTime(tag)) return;
+    } else if (this.#lane !== undefined && hasOwnSender(frame, this.#id)) {
+      this.#host.ownTraffic?.(from, topic, "own_sender");
+      return;
     }
     const broadcast = tag !== undefined || isNilEndpointId(receiver);
     const toUs = broadcast || endpointIdsEqual(receiver, this.#id);
@@ -260,8 +287,14 @@ export class Router<P extends RoutedPeer> {
   }
 
   #nextSeq(): number {
-    return this.#seq = (this.#seq + 1) >>> 0;
+    return this.#seq = (this.#seq + (this.#lane === undefined ? 1 : 2)) >>> 0;
   }
+}
+
+/** Whether the envelope's sender (its first 16 bytes) is `id`. */
+function hasOwnSender(frame: Uint8Array, id: EndpointId): boolean {
+  for (let i = 0; i < ENDPOINT_ID_SIZE; i++) if (frame[i] !== id[i]) return false;
+  return true;
 }
 
 /**

@@ -23,14 +23,14 @@ interface Peer {
   peerId: EndpointId;
 }
 
-function setup(disableForwarding = false) {
-  const id = newOwnEndpointId();
+function setup(disableForwarding = false, lane?: 0 | 1, id = newOwnEndpointId()) {
   const routes = new PrefixTrie<Peer>();
   const peers: Peer[] = [];
   const sent: { to: string; frame: Uint8Array }[] = [];
   const delivered: string[] = [];
   const commands: string[] = [];
   const dropped: string[] = [];
+  const own: string[] = [];
   const frames = new OutgoingFrames(id, 16, () => {});
   const router = new Router<Peer>({
     routes,
@@ -40,14 +40,15 @@ function setup(disableForwarding = false) {
     deliver: (topic) => void delivered.push(topic),
     command: (topic) => void commands.push(topic),
     dropped: (_from, e) => void dropped.push(e.message),
-  }, { id, frames, disableForwarding, decode: {} });
+    ownTraffic: (from, topic, why) => void own.push(`${from.name} ${topic} ${why}`),
+  }, { id, frames, disableForwarding, decode: {}, lane });
   const add = (name: string, filter: string, ours: boolean, state: Peer["state"] = "peered") => {
     const p: Peer = { name, state, ours, peerId: ours ? newOwnEndpointId() : newEndpointId() };
     peers.push(p);
     routes.add(filter, p);
     return p;
   };
-  return { id, router, frames, sent, delivered, commands, dropped, add };
+  return { id, router, frames, sent, delivered, commands, dropped, own, add };
 }
 
 function received(sender: EndpointId, topic: string, receiver = NIL_ENDPOINT_ID) {
@@ -153,6 +154,40 @@ Deno.test("router: a unicast for another endpoint goes to that peer only; comman
   r.router.route(from, bad, benv.topic, benv.receiver, benv.payload, benv.type);
   assert.equal(r.sent.length, 1, "an undecodable command is not relayed");
   assert.deepEqual(r.commands, ["/t/kv"], "our stores check what they receive themselves");
+});
+
+Deno.test("router: twins sharing one ID in lanes: the twin's broadcast or our own sender is reported, our own cycle is not", () => {
+  const e = setup(false, 0);
+  const i = setup(false, 1, e.id);
+  const ext = e.add("ext", "/t", true);
+  i.add("int", "/t", true);
+  const publish = (r: typeof e, topic: string) =>
+    r.router.broadcast(topic, r.frames.data(r.frames.dataHeader(topic), encode(count(1n))));
+  publish(e, "/t/e");
+  publish(i, "/t/i");
+  const seq = (r: typeof e) => readOriginTag(r.sent.at(-1)!.frame, FRAME_PREFIX_SIZE)!.seq;
+  assert.equal(seq(e) % 2, 0, "lane 0: even sequence numbers");
+  assert.equal(seq(i) % 2, 1, "lane 1: odd sequence numbers");
+  // E's own broadcast coming back round a cycle: silent, as without lanes.
+  const back = e.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
+  const benv = parseEnvelope(back);
+  e.router.route(ext, back, benv.topic, benv.receiver, benv.payload, benv.type);
+  assert.deepEqual(e.own, []);
+  // I's broadcast arriving at E: another path joins the two sides.
+  const twin = i.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
+  const tenv = parseEnvelope(twin);
+  e.router.route(ext, twin, tenv.topic, tenv.receiver, tenv.payload, tenv.type);
+  // A plain frame whose sender is our ID (a peer that does not rewrite it).
+  const { frame, env } = received(e.id, "/t/plain");
+  e.router.route(ext, frame, env.topic, env.receiver, env.payload, env.type);
+  assert.deepEqual(e.own, ["ext /t/i twin_broadcast", "ext /t/plain own_sender"]);
+  assert.deepEqual(e.delivered, [], "dropped");
+  assert.equal(e.sent.length, 1, "not relayed");
+  // Without a lane, our own sender is Broker's "local" message, as before: not reported.
+  const plain = setup(false, undefined, e.id);
+  const p = plain.add("p", "/t", false);
+  plain.router.route(p, frame, env.topic, env.receiver, env.payload, env.type);
+  assert.deepEqual(plain.own, []);
 });
 
 Deno.test("router: every routed message counts as processed by its type, dropped ones too", () => {

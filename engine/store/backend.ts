@@ -10,12 +10,14 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import type { StoreBackend } from "./backend.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { count, str } from "../data/mod.ts";
  * const b: StoreBackend = new MemoryBackend();
  * b.put(str("k"), count(1n), 1_000_000_000n);
- * console.log(b.size(), b.expiries().length); // 1 1
+ * equal(b.size(), 1);
+ * equal(b.expiries().length, 1);
  * ```
  *
  * @module

@@ -14,18 +14,20 @@
  * them. A nack `[0]` from an unknown consumer adds it (handshake with the
  * current sequence number as offset); other nacks ack everything before
  * their first entry and get each listed event again, or `retransmit_failed`.
- * After `heartbeatInterval` ticks without a broadcast it broadcasts a
+ * After `heartbeatIntervalTicks` ticks without a broadcast it broadcasts a
  * heartbeat with its latest sequence number; a consumer silent for
- * `heartbeatInterval × connectionTimeoutFactor` ticks is dropped.
+ * `heartbeatIntervalTicks × connectionTimeoutFactor` ticks is dropped.
  *
- * Consumer: asks for the handshake with nack `[0]` every `nackTimeout`
+ * Consumer: asks for the handshake with nack `[0]` every `nackTimeoutTicks`
  * ticks until it has one; then delivers events in order, buffers early ones,
  * drops duplicates, learns the end of the stream from heartbeats, nacks the
- * gaps after `nackTimeout` ticks without progress, and acks every
- * `heartbeatInterval` ticks.
+ * gaps after `nackTimeoutTicks` ticks without progress, and acks every
+ * `heartbeatIntervalTicks` ticks. The defaults are Broker's store settings
+ * (`options.ts`).
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { ChannelConsumer, ChannelProducer } from "./channel.ts";
  * const got: string[] = [];
  * let consumer!: ChannelConsumer<string, string>;
@@ -43,13 +45,20 @@
  * });
  * consumer.tick(); consumer.tick(); // nack [0] after the nack timeout: the producer adds "c"
  * producer.produce("hello");
- * console.log(got); // ["hello"]
+ * deepEqual(got, ["hello"]);
  * ```
  *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { type Entity, entityKey } from "./entity.ts";
+import {
+  DEFAULT_CONNECTION_TIMEOUT_FACTOR,
+  DEFAULT_HEARTBEAT_INTERVAL_TICKS,
+  DEFAULT_MAX_BUFFERED_EVENTS,
+  DEFAULT_MAX_NACK_SEQS,
+  DEFAULT_NACK_TIMEOUT_TICKS,
+} from "./options.ts";
 
 // ------------------------------------------------------------------ messages
 
@@ -117,37 +126,6 @@ export type ConsumerMessage = CumulativeAckMessage | NackMessage;
 
 // ------------------------------------------------------------------ defaults
 
-/**
- * Broker's store defaults (`lb/defaults.hh`), in ticks.
- *
- * @example
- * ```ts
- * import { CHANNEL_DEFAULTS } from "./channel.ts";
- * console.log(CHANNEL_DEFAULTS.heartbeatInterval * CHANNEL_DEFAULTS.connectionTimeoutFactor); // 500
- * ```
- */
-export const CHANNEL_DEFAULTS: Readonly<{
-  heartbeatInterval: number;
-  nackTimeout: number;
-  connectionTimeoutFactor: number;
-  maxNackSeqs: number;
-  maxBufferedEvents: number;
-}> = Object.freeze({
-  /** Ticks between heartbeats and between periodic acks. */
-  heartbeatInterval: 5,
-  /** Ticks without progress before a consumer nacks. */
-  nackTimeout: 2,
-  /** Heartbeat intervals of silence before a peer counts as gone. */
-  connectionTimeoutFactor: 100,
-  /** Most sequence numbers in one nack (Broker has no limit). */
-  maxNackSeqs: 4096,
-  /**
-   * How far ahead of the next expected event a consumer buffers (Broker has
-   * no limit): later ones are dropped and come again after a nack.
-   */
-  maxBufferedEvents: 4096,
-});
-
 function checkTicks(name: string, x: number, min: number): number {
   if (!Number.isInteger(x) || x < min || x > 0xffff) {
     throw new RangeError(`${name} must be an integer in [${min}, 65535], not ${x}`);
@@ -179,11 +157,21 @@ export interface ProducerTransport<H, P> {
 
 /** Producer settings. */
 export interface ProducerOptions<H> {
-  /** Default 5 ticks; 0 disables heartbeats and timeouts. */
-  heartbeatInterval?: number;
-  /** Default 100 (Broker's store setting; the channel class alone defaults to 4). */
+  /**
+   * Ticks between heartbeats; 0 disables heartbeats and timeouts.
+   * @default 5 (`DEFAULT_HEARTBEAT_INTERVAL_TICKS`)
+   */
+  heartbeatIntervalTicks?: number;
+  /**
+   * Heartbeat intervals of silence before a consumer is dropped (Broker's
+   * store setting; Broker's channel class alone defaults to 4).
+   * @default 100 (`DEFAULT_CONNECTION_TIMEOUT_FACTOR`)
+   */
   connectionTimeoutFactor?: number;
-  /** Identity of a handle; default: entities by bytes, others by `String`. */
+  /**
+   * Identity of a handle.
+   * @default entities by their bytes, others by `String`
+   */
   keyOf?: (handle: H) => string;
 }
 
@@ -213,6 +201,7 @@ interface MutablePath<H> {
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { ChannelProducer } from "./channel.ts";
  * const sent: string[] = [];
  * const p = new ChannelProducer<string, string>({
@@ -222,7 +211,8 @@ interface MutablePath<H> {
  * });
  * p.add("clone");
  * p.produce("x");
- * console.log(sent, p.seq); // ["clone:handshake", "*:event"] 2n
+ * deepEqual(sent, ["clone:handshake", "*:event"]);
+ * equal(p.seq, 2n);
  * ```
  */
 export class ChannelProducer<H, P> {
@@ -243,13 +233,13 @@ export class ChannelProducer<H, P> {
     this.#out = transport;
     this.#keyOf = options.keyOf ?? defaultKey;
     this.#heartbeatInterval = checkTicks(
-      "heartbeatInterval",
-      options.heartbeatInterval ?? CHANNEL_DEFAULTS.heartbeatInterval,
+      "heartbeatIntervalTicks",
+      options.heartbeatIntervalTicks ?? DEFAULT_HEARTBEAT_INTERVAL_TICKS,
       0,
     );
     this.#timeoutFactor = checkTicks(
       "connectionTimeoutFactor",
-      options.connectionTimeoutFactor ?? CHANNEL_DEFAULTS.connectionTimeoutFactor,
+      options.connectionTimeoutFactor ?? DEFAULT_CONNECTION_TIMEOUT_FACTOR,
       1,
     );
   }
@@ -449,21 +439,37 @@ export interface ConsumerTransport<P> {
 
 /** Consumer settings. */
 export interface ConsumerOptions {
-  /** Ack cadence until the handshake sets the producer's. Default 5. */
-  heartbeatInterval?: number;
-  /** Ticks without progress before nacking. Default 2. */
-  nackTimeout?: number;
-  /** Default 100. */
+  /**
+   * Ack cadence in ticks until the handshake sets the producer's.
+   * @default 5 (`DEFAULT_HEARTBEAT_INTERVAL_TICKS`)
+   */
+  heartbeatIntervalTicks?: number;
+  /**
+   * Ticks without progress before nacking.
+   * @default 2 (`DEFAULT_NACK_TIMEOUT_TICKS`)
+   */
+  nackTimeoutTicks?: number;
+  /**
+   * Heartbeat intervals of silence before the producer counts as gone.
+   * @default 100 (`DEFAULT_CONNECTION_TIMEOUT_FACTOR`)
+   */
   connectionTimeoutFactor?: number;
   /**
-   * Close with `connection_timeout` after `heartbeatInterval ×
+   * Close with `connection_timeout` after `heartbeatIntervalTicks ×
    * connectionTimeoutFactor` ticks without any message from the producer.
-   * Default true. Broker's consumer has the factor but never uses it.
+   * Broker's consumer has the factor but never uses it.
+   * @default true
    */
   producerTimeout?: boolean;
-  /** Most sequence numbers per nack. Default 4096. */
+  /**
+   * Most sequence numbers per nack.
+   * @default 4096 (`DEFAULT_MAX_NACK_SEQS`)
+   */
   maxNackSeqs?: number;
-  /** Events buffered ahead of the next expected one, at most. Default 4096. */
+  /**
+   * Events buffered ahead of the next expected one, at most.
+   * @default 4096 (`DEFAULT_MAX_BUFFERED_EVENTS`)
+   */
   maxBufferedEvents?: number;
 }
 
@@ -480,6 +486,7 @@ interface Slot<P> {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { ChannelConsumer } from "./channel.ts";
  * const got: string[] = [];
  * const c = new ChannelConsumer<string, string>({
@@ -491,7 +498,7 @@ interface Slot<P> {
  * c.handleHandshake(1n, 5, "master");
  * c.handleEvent(3n, "b"); // early: buffered
  * c.handleEvent(2n, "a");
- * console.log(got); // ["a", "b"]
+ * deepEqual(got, ["a", "b"]);
  * ```
  */
 export class ChannelConsumer<H, P> {
@@ -516,26 +523,26 @@ export class ChannelConsumer<H, P> {
   constructor(transport: ConsumerTransport<P>, options: ConsumerOptions = {}) {
     this.#out = transport;
     this.#defaultHeartbeat = checkTicks(
-      "heartbeatInterval",
-      options.heartbeatInterval ?? CHANNEL_DEFAULTS.heartbeatInterval,
+      "heartbeatIntervalTicks",
+      options.heartbeatIntervalTicks ?? DEFAULT_HEARTBEAT_INTERVAL_TICKS,
       0,
     );
     this.#heartbeatInterval = this.#defaultHeartbeat;
     this.#nackTimeout = checkTicks(
-      "nackTimeout",
-      options.nackTimeout ?? CHANNEL_DEFAULTS.nackTimeout,
+      "nackTimeoutTicks",
+      options.nackTimeoutTicks ?? DEFAULT_NACK_TIMEOUT_TICKS,
       1,
     );
     this.#timeoutFactor = checkTicks(
       "connectionTimeoutFactor",
-      options.connectionTimeoutFactor ?? CHANNEL_DEFAULTS.connectionTimeoutFactor,
+      options.connectionTimeoutFactor ?? DEFAULT_CONNECTION_TIMEOUT_FACTOR,
       1,
     );
     this.#producerTimeout = options.producerTimeout ?? true;
-    const maxNack = options.maxNackSeqs ?? CHANNEL_DEFAULTS.maxNackSeqs;
+    const maxNack = options.maxNackSeqs ?? DEFAULT_MAX_NACK_SEQS;
     if (!Number.isInteger(maxNack) || maxNack < 1) throw new RangeError("maxNackSeqs must be >= 1");
     this.#maxNack = maxNack;
-    const maxBuffered = options.maxBufferedEvents ?? CHANNEL_DEFAULTS.maxBufferedEvents;
+    const maxBuffered = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
     if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
       throw new RangeError("maxBufferedEvents must be >= 1");
     }

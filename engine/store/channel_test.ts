@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import {
-  CHANNEL_DEFAULTS,
   ChannelConsumer,
   ChannelProducer,
   type ConsumerMessage,
@@ -10,6 +9,7 @@ import {
   type ProducerOptions,
 } from "./channel.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
+import { DEFAULT_MAX_BUFFERED_EVENTS } from "./options.ts";
 
 /** Deterministic PRNG (mulberry32), so a failing seed can be replayed. */
 function prng(seed: number): () => number {
@@ -409,10 +409,10 @@ Deno.test("the master's side of the capture: offset 1, heartbeat 5, keepalive 1,
 
 Deno.test("options are checked", () => {
   const t = { send: () => {}, broadcast: () => {}, drop: () => {} };
-  assert.throws(() => new ChannelProducer(t, { heartbeatInterval: -1 }), RangeError);
+  assert.throws(() => new ChannelProducer(t, { heartbeatIntervalTicks: -1 }), RangeError);
   assert.throws(() => new ChannelProducer(t, { connectionTimeoutFactor: 0 }), RangeError);
   const ct = { consume: () => {}, consumeNil: () => undefined, send: () => {}, close: () => {} };
-  assert.throws(() => new ChannelConsumer(ct, { nackTimeout: 0 }), RangeError);
+  assert.throws(() => new ChannelConsumer(ct, { nackTimeoutTicks: 0 }), RangeError);
   assert.throws(() => new ChannelConsumer(ct, { maxNackSeqs: 0 }), RangeError);
 });
 
@@ -420,9 +420,9 @@ Deno.test("consumer: events far ahead are not buffered (a bound on what a produc
   const { c, log } = consumerUnderTest();
   c.handleHandshake(1n, 5, "P");
   for (let seq = 3n; seq < 20_000n; seq++) c.handleEvent(seq, `e${seq}`);
-  assert.equal(c.buffered, CHANNEL_DEFAULTS.maxBufferedEvents, "only the window is kept");
+  assert.equal(c.buffered, DEFAULT_MAX_BUFFERED_EVENTS, "only the window is kept");
   c.handleEvent(2n, "e2");
-  assert.equal(log.got.length, CHANNEL_DEFAULTS.maxBufferedEvents + 1);
+  assert.equal(log.got.length, DEFAULT_MAX_BUFFERED_EVENTS + 1);
   // The rest comes again once nacked.
   for (let seq = 2n + BigInt(log.got.length); seq < 20_000n; seq++) c.handleEvent(seq, `e${seq}`);
   assert.equal(log.got.length, 20_000 - 2);

@@ -14,6 +14,7 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { count, str } from "../data/mod.ts";
  * const a = new Endpoint(), b = new Endpoint();
@@ -23,7 +24,7 @@
  * const clone = b.attachClone("kv");
  * await clone.put(str("k"), count(1n));
  * await clone.awaitIdle();
- * console.log(await master.get(str("k"))); // { type: "count", value: 1n }
+ * deepEqual(await master.get(str("k")), { type: "count", value: 1n });
  * clone.close();
  * master.close();
  * await b.shutdown();
@@ -37,7 +38,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import type { CommandMessage } from "./command_bus.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
-import { endpointIdToString } from "../wire/endpoint_id.ts";
+import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
@@ -49,36 +50,46 @@ import {
   newEntity,
   sendStoreCommand,
   sleep,
-  STORE_TICK_MS,
   type StoreActor,
   type StoreHost,
   type StoreMetrics,
   storeTopics,
   waitUntilIdle,
 } from "./store_common.ts";
+import {
+  DEFAULT_MUTATION_BUFFER_BYTES,
+  DEFAULT_MUTATION_BUFFER_SIZE,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_TICK_INTERVAL_MS,
+  type StoreTimingOptions,
+} from "./options.ts";
 
-/** Clone settings. */
-export interface CloneOptions {
-  /** Milliseconds per tick. Default 100. */
-  tickInterval?: number;
-  /** Ticks between keepalives and acks. Default 5. */
-  heartbeatInterval?: number;
-  /** Ticks without progress before nacking. Default 2. */
-  nackTimeout?: number;
-  /** Heartbeat intervals of silence before the master counts as gone. Default 100. */
-  connectionTimeoutFactor?: number;
+/**
+ * Clone settings: the timing every store actor has, plus how long the
+ * clone waits for its master and how much it keeps while it has none.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import type { CloneOptions } from "./clone.ts";
+ * const options: CloneOptions = { tickIntervalMs: 20, requestTimeoutMs: 1_000 };
+ * equal(options.requestTimeoutMs! / options.tickIntervalMs!, 50);
+ * ```
+ */
+export interface CloneOptions extends StoreTimingOptions {
   /**
    * How long (ms) reads and `putUnique` wait for the master: for the first
    * `ack_clone`, or for a `put_unique_result`. Then `request_timeout`.
-   * Default 10 000.
+   * @default 10_000 (`DEFAULT_REQUEST_TIMEOUT_MS`)
    */
-  requestTimeout?: number;
+  requestTimeoutMs?: number;
   /**
    * How long (ms) after losing its master the clone still answers reads from
    * its copy; afterwards reads fail with `stale_data` until a master is back.
-   * Default: forever (Broker's `stale_interval` -1).
+   * Unset: forever (Broker's `stale_interval` -1).
+   * @default undefined
    */
-  staleInterval?: number;
+  staleIntervalMs?: number;
   /**
    * Writes (`put`, `erase`, `add`, `subtract`, `clear`, `putUnique`) kept
    * while the clone has no master: before the first `ack_clone`, and after
@@ -86,21 +97,18 @@ export interface CloneOptions {
    * this many, writes are refused with `no_such_master`. Broker's clone
    * keeps them in an unbounded buffer (`clone_state::stalled`); the name
    * follows Broker's `attach_clone(..., mutation_buffer_interval)`, the time
-   * such writes are meant to be kept. Default 8192.
+   * such writes are meant to be kept.
+   * @default 8192 (`DEFAULT_MUTATION_BUFFER_SIZE`)
    */
   mutationBufferSize?: number;
   /**
    * Bytes of those writes (the binary size of their keys and values) kept at
    * most; past it, writes are refused with `no_such_master` too (a single
-   * larger write still fits an empty buffer). Default 16 MiB.
+   * larger write still fits an empty buffer).
+   * @default 16 MiB (`DEFAULT_MUTATION_BUFFER_BYTES`)
    */
   mutationBufferBytes?: number;
 }
-
-/** Default of `CloneOptions.mutationBufferSize`. */
-export const DEFAULT_MUTATION_BUFFER_SIZE = 8192;
-/** Default of `CloneOptions.mutationBufferBytes`. */
-export const DEFAULT_MUTATION_BUFFER_BYTES = 16 << 20;
 
 interface PendingUnique {
   resolve(inserted: boolean): void;
@@ -114,11 +122,12 @@ interface PendingUnique {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StoreClone } from "./clone.ts";
  * import { Endpoint } from "../endpoint.ts";
  * const ep = new Endpoint();
  * const c = new StoreClone(ep, "kv");
- * console.log(c.hasMaster); // false: no master answered yet
+ * equal(c.hasMaster, false); // no master answered yet
  * c.close();
  * await ep.shutdown();
  * ```
@@ -174,16 +183,19 @@ export class StoreClone implements StoreActor {
       consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
       send: (m) => {
         if (m.type === "nack" && this.#master === undefined) {
-          this.#send(0n, NIL_ENTITY, m, false);
-        } else if (this.#master) this.#send(0n, this.#master, m, true);
+          this.#send(0n, NIL_ENTITY, m);
+        } else if (this.#master) this.#send(0n, this.#master, m, this.#master.endpoint);
       },
       close: () => this.#lostMaster(),
     }, options);
     this.#status = host.statusSubscriber({ queueSize: 64 });
     this.#unsubscribe = bus.onCommands(this.#topics.clone, (m) => this.#receive(m));
-    this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
+    this.#timer = setInterval(
+      () => this.#tick(),
+      options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+    );
     // Broker's clone asks at once rather than after the first nack timeout.
-    this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] }, false);
+    this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] });
   }
 
   /** Whether close ran. */
@@ -274,7 +286,7 @@ export class StoreClone implements StoreActor {
     return new Promise<boolean>((resolve, reject) => {
       // The tick enforces the deadline: a timer per request cost more than the
       // request itself at high rates, and a tick's lateness is noise next to 10 s.
-      const deadline = Date.now() + (this.#opts.requestTimeout ?? 10_000);
+      const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       this.#unique.set(cmd.reqId, { resolve, reject, deadline });
       this.#producer?.produce(cmd);
     });
@@ -289,7 +301,7 @@ export class StoreClone implements StoreActor {
     return waitUntilIdle(
       () => this.#idle(),
       () => this.#closed,
-      this.#opts.tickInterval ?? STORE_TICK_MS,
+      this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
       timeoutMs,
     );
   }
@@ -342,10 +354,10 @@ export class StoreClone implements StoreActor {
   /** Waits for the first snapshot; fails when it does not come or the copy is stale. */
   async #readable(): Promise<void> {
     this.#assertOpen();
-    const deadline = Date.now() + (this.#opts.requestTimeout ?? 10_000);
+    const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     while (!this.#consumer.initialized) {
       if (this.#lostAt !== undefined) {
-        const stale = this.#opts.staleInterval;
+        const stale = this.#opts.staleIntervalMs;
         if (stale !== undefined && Date.now() - this.#lostAt > stale) {
           throw new BrokerError(ErrorCode.stale_data, `store ${this.name} lost its master`);
         }
@@ -354,12 +366,16 @@ export class StoreClone implements StoreActor {
       if (Date.now() >= deadline) {
         throw new BrokerError(ErrorCode.request_timeout, `no master for store ${this.name}`);
       }
-      await sleep(this.#opts.tickInterval ?? STORE_TICK_MS);
+      await sleep(this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS);
       this.#assertOpen();
     }
   }
 
-  #send(seq: bigint, to: Entity, content: Command, unicast: boolean): void {
+  /**
+   * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
+   * with `envelopeReceiver` the envelope is addressed to that endpoint only.
+   */
+  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.master,
@@ -367,7 +383,7 @@ export class StoreClone implements StoreActor {
       this.id,
       to,
       content,
-      unicast ? to.endpoint : undefined,
+      envelopeReceiver,
     );
   }
 
@@ -381,12 +397,12 @@ export class StoreClone implements StoreActor {
             type: "attach_writer",
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
-          }, false);
-        } else if (m.type === "event") this.#send(m.seq, to, m.content, false);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, false);
+          });
+        } else if (m.type === "event") this.#send(m.seq, to, m.content);
+        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
       },
       broadcast: (m) => {
-        if (m.type === "event") return this.#send(m.seq, master, m.content, false);
+        if (m.type === "event") return this.#send(m.seq, master, m.content);
         // As Broker's clone: until the master acks the channel, every keepalive
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
@@ -396,9 +412,9 @@ export class StoreClone implements StoreActor {
             type: "attach_writer",
             offset: p.offset,
             heartbeatInterval: producer!.heartbeatInterval,
-          }, false);
+          });
         }
-        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
     }, this.#opts);

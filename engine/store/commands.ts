@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { decodeCommand, encodeCommand } from "./commands.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * const bytes = encodeCommand({
@@ -17,7 +18,7 @@
  *   receiver: NIL_ENTITY,
  *   content: { type: "nack", seqs: [0n] },
  * });
- * console.log(decodeCommand(bytes).content.type); // "nack"
+ * equal(decodeCommand(bytes).content.type, "nack");
  * ```
  *
  * @module
@@ -238,8 +239,9 @@ export interface InternalCommand {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { COMMAND_TYPES } from "./commands.ts";
- * console.log(COMMAND_TYPES.indexOf("ack_clone")); // 12
+ * equal(COMMAND_TYPES.indexOf("ack_clone"), 12);
  * ```
  */
 export const COMMAND_TYPES = [
@@ -284,8 +286,9 @@ const TAGS: Record<Command["type"], CommandTag> = {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { commandTag } from "./commands.ts";
- * console.log(commandTag({ type: "keepalive", seq: 1n })); // "producer_control"
+ * equal(commandTag({ type: "keepalive", seq: 1n }), "producer_control");
  * ```
  */
 export function commandTag(content: Command): CommandTag {
@@ -297,8 +300,9 @@ export function commandTag(content: Command): CommandTag {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { isAction } from "./commands.ts";
- * console.log(isAction({ type: "nack", seqs: [0n] })); // false
+ * equal(isAction({ type: "nack", seqs: [0n] }), false);
  * ```
  */
 export function isAction(content: Command): content is ActionCommand {
@@ -471,13 +475,14 @@ function writeContent(w: Writer, c: Command): void {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeCommand } from "./commands.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * const b = encodeCommand({
  *   seq: 0n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
  *   content: { type: "keepalive", seq: 1n },
  * });
- * console.log(b.length); // 8 + 24 + 24 + 1 + 8 = 65
+ * equal(b.length, 8 + 24 + 24 + 1 + 8);
  * ```
  */
 export function encodeCommand(command: InternalCommand): Uint8Array {
@@ -491,13 +496,14 @@ export function encodeCommand(command: InternalCommand): Uint8Array {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeCommandTransient } from "./commands.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * const view = encodeCommandTransient({
  *   seq: 0n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
  *   content: { type: "keepalive", seq: 1n },
  * });
- * console.log(view.length); // 65, valid until the next call
+ * equal(view.length, 65); // valid until the next call
  * ```
  */
 export function encodeCommandTransient(command: InternalCommand): Uint8Array {
@@ -727,11 +733,12 @@ function readContent(r: Reader): Command {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { decodeCommand } from "./commands.ts";
  * const bytes = new Uint8Array(8 + 24 + 24 + 1 + 8);
  * bytes[56] = 10; // cumulative_ack
  * bytes[64] = 1;
- * console.log(decodeCommand(bytes).content); // { type: "cumulative_ack", seq: 1n }
+ * deepEqual(decodeCommand(bytes).content, { type: "cumulative_ack", seq: 1n });
  * ```
  */
 export function decodeCommand(bytes: Uint8Array): InternalCommand {

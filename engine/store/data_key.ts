@@ -8,10 +8,11 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { dataKey } from "./data_key.ts";
  * import { real, set, str } from "../data/mod.ts";
- * console.log(dataKey(real(-0)) === dataKey(real(0))); // true
- * console.log(dataKey(set(str("a"))) === dataKey(set(str("a")))); // true
+ * equal(dataKey(real(-0)) === dataKey(real(0)), true);
+ * equal(dataKey(set(str("a"))) === dataKey(set(str("a"))), true);
  * ```
  *
  * @module
@@ -24,9 +25,10 @@ import { type Data, encode, real } from "../data/mod.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { dataKey } from "./data_key.ts";
  * import { count } from "../data/mod.ts";
- * console.log(dataKey(count(1n)) !== dataKey(count(2n))); // true
+ * equal(dataKey(count(1n)) !== dataKey(count(2n)), true);
  * ```
  */
 export function dataKey(d: Data): string {

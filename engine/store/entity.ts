@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { entity, entityToString } from "./entity.ts";
  * const e = entity(new Uint8Array(16).fill(0x11), 6n);
- * console.log(entityToString(e)); // "6@11111111-1111-1111-1111-111111111111"
+ * equal(entityToString(e), "6@11111111-1111-1111-1111-111111111111");
  * ```
  *
  * @module
@@ -34,8 +35,9 @@ export interface Entity {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ENTITY_SIZE } from "./entity.ts";
- * console.log(ENTITY_SIZE); // 24
+ * equal(ENTITY_SIZE, 24);
  * ```
  */
 export const ENTITY_SIZE: number = ENDPOINT_ID_SIZE + 8;
@@ -45,8 +47,9 @@ export const ENTITY_SIZE: number = ENDPOINT_ID_SIZE + 8;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { isNilEntity, NIL_ENTITY } from "./entity.ts";
- * console.log(isNilEntity(NIL_ENTITY)); // true
+ * equal(isNilEntity(NIL_ENTITY), true);
  * ```
  */
 export const NIL_ENTITY: Entity = Object.freeze({ endpoint: NIL_ENDPOINT_ID, object: 0n });
@@ -56,8 +59,9 @@ export const NIL_ENTITY: Entity = Object.freeze({ endpoint: NIL_ENDPOINT_ID, obj
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { entity } from "./entity.ts";
- * console.log(entity(new Uint8Array(16), 7n).object); // 7n
+ * equal(entity(new Uint8Array(16), 7n).object, 7n);
  * ```
  */
 export function entity(endpoint: EndpointId, object: bigint): Entity {
@@ -70,8 +74,9 @@ export function entity(endpoint: EndpointId, object: bigint): Entity {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { entity, isNilEntity } from "./entity.ts";
- * console.log(isNilEntity(entity(new Uint8Array(16), 3n))); // true
+ * equal(isNilEntity(entity(new Uint8Array(16), 3n)), true);
  * ```
  */
 export function isNilEntity(e: Entity): boolean {
@@ -84,9 +89,10 @@ export function isNilEntity(e: Entity): boolean {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { entity, entityEquals } from "./entity.ts";
  * const id = new Uint8Array(16).fill(1);
- * console.log(entityEquals(entity(id, 1n), entity(id.slice(), 1n))); // true
+ * equal(entityEquals(entity(id, 1n), entity(id.slice(), 1n)), true);
  * ```
  */
 export function entityEquals(a: Entity, b: Entity): boolean {
@@ -100,8 +106,9 @@ export function entityEquals(a: Entity, b: Entity): boolean {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { entity, entityKey } from "./entity.ts";
- * console.log(entityKey(entity(new Uint8Array(16), 2n)).length > 0); // true
+ * equal(entityKey(entity(new Uint8Array(16), 2n)).length > 0, true);
  * ```
  */
 export function entityKey(e: Entity): string {
@@ -123,8 +130,9 @@ const endpointKeys = new WeakMap<Uint8Array, string>();
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { entityToString, NIL_ENTITY } from "./entity.ts";
- * console.log(entityToString(NIL_ENTITY)); // "none"
+ * equal(entityToString(NIL_ENTITY), "none");
  * ```
  */
 export function entityToString(e: Entity): string {

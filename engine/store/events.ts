@@ -16,11 +16,12 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeEventToData } from "./events.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { dataToString, str } from "../data/mod.ts";
  * const d = storeEventToData({ type: "erase", store: "kv", key: str("a"), publisher: NIL_ENTITY });
- * console.log(dataToString(d)); // "(erase, kv, a, nil, nil)"
+ * equal(dataToString(d), "(erase, kv, a, nil, nil)");
  * ```
  *
  * @module
@@ -29,6 +30,7 @@ import { count, type Data, none, str, timespan, vector } from "../data/mod.ts";
 import { BoundedQueue } from "../queue.ts";
 import { endpointIdToString } from "../wire/endpoint_id.ts";
 import { type Entity, isNilEntity } from "./entity.ts";
+import { DEFAULT_STORE_EVENTS_CAPACITY } from "./options.ts";
 
 /** The topic prefix Broker publishes store events under (the store's name follows). */
 export const STORE_EVENTS_TOPIC = "<$>/local/data/store-events";
@@ -99,13 +101,14 @@ export type StoreEvent = StoreInsertEvent | StoreUpdateEvent | StoreEraseEvent |
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeEventToData } from "./events.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { count, str } from "../data/mod.ts";
  * const d = storeEventToData({
  *   type: "insert", store: "kv", key: str("a"), value: count(1n), expiry: null, publisher: NIL_ENTITY,
  * });
- * console.log(d.type === "vector" && d.value.length); // 7
+ * equal(d.type === "vector" && d.value.length, 7);
  * ```
  */
 export function storeEventToData(e: StoreEvent): Data {
@@ -139,12 +142,12 @@ function publisherData(p: Entity): [Data, Data] {
 
 /** Options of `Store.events()`. */
 export interface StoreEventsOptions {
-  /** Events kept before the oldest are dropped (counted in `dropped`). Default 1024. */
+  /**
+   * Events kept before the oldest are dropped (counted in `dropped`).
+   * @default 1024 (`DEFAULT_STORE_EVENTS_CAPACITY`)
+   */
   capacity?: number;
 }
-
-/** Default queue size of an event reader. */
-export const STORE_EVENTS_CAPACITY = 1024;
 
 /**
  * Fans a store's events out to its readers. Each reader is a bounded
@@ -155,6 +158,7 @@ export const STORE_EVENTS_CAPACITY = 1024;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StoreEventHub } from "./events.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { str } from "../data/mod.ts";
@@ -162,7 +166,8 @@ export const STORE_EVENTS_CAPACITY = 1024;
  * const q = hub.subscribe({ capacity: 1 });
  * hub.erase(str("a"), NIL_ENTITY);
  * hub.erase(str("b"), NIL_ENTITY);
- * console.log(q.poll().length, q.dropped); // 1 1
+ * equal(q.poll().length, 1);
+ * equal(q.dropped, 1);
  * ```
  */
 /** Where a hub also publishes its events: the endpoint's own subscribers. */
@@ -198,7 +203,7 @@ export class StoreEventHub {
   /** A new reader; closing the queue unsubscribes it. */
   subscribe(options: StoreEventsOptions = {}): BoundedQueue<StoreEvent> {
     const q = new BoundedQueue<StoreEvent>(
-      options.capacity ?? STORE_EVENTS_CAPACITY,
+      options.capacity ?? DEFAULT_STORE_EVENTS_CAPACITY,
       "drop_oldest",
     );
     this.#readers.push(q);

@@ -7,12 +7,13 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { count, str } from "../data/mod.ts";
  * const ep = new Endpoint();
  * const kv = ep.attachMaster("kv");
  * await kv.put(str("a"), count(1n));
- * console.log(await kv.get(str("a"))); // { type: "count", value: 1n }
+ * deepEqual(await kv.get(str("a")), { type: "count", value: 1n });
  * kv.close();
  * await ep.shutdown();
  * ```
@@ -37,29 +38,32 @@ import {
   getValue,
 } from "./operations.ts";
 import type { CommandMessage } from "./command_bus.ts";
+import type { EndpointId } from "../wire/endpoint_id.ts";
 import {
   newEntity,
   nowNs,
   sendStoreCommand,
-  STORE_TICK_MS,
   type StoreActor,
   type StoreHost,
   type StoreMetrics,
   storeTopics,
   waitUntilIdle,
 } from "./store_common.ts";
+import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts";
 
-/** Master settings (ticks as in Broker's `lb/defaults.hh`). */
-export interface MasterOptions {
-  /** Milliseconds per tick. Default 100. */
-  tickInterval?: number;
-  /** Ticks between keepalives. Default 5. */
-  heartbeatInterval?: number;
-  /** Ticks without progress before nacking a writer. Default 2. */
-  nackTimeout?: number;
-  /** Heartbeat intervals of silence before a clone counts as gone. Default 100. */
-  connectionTimeoutFactor?: number;
-}
+/**
+ * Master settings: the timing every store actor has (ticks as in Broker's
+ * `lb/defaults.hh`; a master nacks its writers and drops silent clones).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import type { MasterOptions } from "./master.ts";
+ * const options: MasterOptions = { tickIntervalMs: 20, heartbeatIntervalTicks: 5 };
+ * equal(options.tickIntervalMs! * options.heartbeatIntervalTicks!, 100);
+ * ```
+ */
+export type MasterOptions = StoreTimingOptions;
 
 interface Writer {
   readonly entity: Entity;
@@ -72,12 +76,13 @@ interface Writer {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { StoreMaster } from "./master.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { Endpoint } from "../endpoint.ts";
  * const ep = new Endpoint();
  * const m = new StoreMaster(ep, "kv", new MemoryBackend());
- * console.log(m.isMaster); // true
+ * equal(m.isMaster, true);
  * m.close();
  * await ep.shutdown();
  * ```
@@ -125,19 +130,22 @@ export class StoreMaster implements StoreActor {
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
             state: backend.snapshot(),
-          }, true);
-        } else if (m.type === "event") this.#send(m.seq, to, m.content, true);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, true);
+          }, to.endpoint);
+        } else if (m.type === "event") this.#send(m.seq, to, m.content, to.endpoint);
+        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content, false);
-        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq }, false);
+        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content);
+        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
     }, options);
     this.#status = host.statusSubscriber({ statuses: false, queueSize: 1 });
     this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
-    this.#timer = setInterval(() => this.#tick(), options.tickInterval ?? STORE_TICK_MS);
+    this.#timer = setInterval(
+      () => this.#tick(),
+      options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+    );
   }
 
   /** Whether close ran. */
@@ -224,7 +232,7 @@ export class StoreMaster implements StoreActor {
     return waitUntilIdle(
       () => this.#idle(),
       () => this.#closed,
-      this.#opts.tickInterval ?? STORE_TICK_MS,
+      this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
       timeoutMs,
     );
   }
@@ -266,7 +274,11 @@ export class StoreMaster implements StoreActor {
     return undefined;
   }
 
-  #send(seq: bigint, to: Entity, content: Command, unicast: boolean): void {
+  /**
+   * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
+   * with `envelopeReceiver` the envelope is addressed to that endpoint only.
+   */
+  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.clone,
@@ -274,7 +286,7 @@ export class StoreMaster implements StoreActor {
       this.id,
       to,
       content,
-      unicast ? to.endpoint : undefined,
+      envelopeReceiver,
     );
   }
 
@@ -286,7 +298,7 @@ export class StoreMaster implements StoreActor {
       consume: (content) => void this.#apply(content),
       // A lost write is lost for everyone; the master goes on, as Broker's does.
       consumeNil: () => undefined,
-      send: (m) => this.#send(0n, sender, m, true),
+      send: (m) => this.#send(0n, sender, m, sender.endpoint),
       close: () => void this.#writers.delete(key),
     }, this.#opts);
     w = { entity: sender, consumer };

@@ -4,11 +4,12 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { count, dataToString, str } from "../data/mod.ts";
  * const b = new MemoryBackend();
  * b.put(str("a"), count(1n));
- * console.log(dataToString(b.get(str("a"))!)); // "1"
+ * equal(dataToString(b.get(str("a"))!), "1");
  * ```
  *
  * @module
@@ -30,11 +31,12 @@ interface Slot {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { str } from "../data/mod.ts";
  * const b = new MemoryBackend();
  * b.put(str("tmp"), str("x"), 10n);
- * console.log(b.expire(str("tmp"), 10n)); // true
+ * equal(b.expire(str("tmp"), 10n), true);
  * ```
  */
 export class MemoryBackend implements StoreBackend {

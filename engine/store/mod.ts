@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyCommand, decodeCommand, encodeCommand, MemoryBackend, NIL_ENTITY } from "./mod.ts";
  * import { count, dataToString, str } from "../data/mod.ts";
  * const wire = encodeCommand({
@@ -15,7 +16,7 @@
  * const backend = new MemoryBackend();
  * const { content } = decodeCommand(wire);
  * if (content.type === "add") applyCommand(backend, content, 0n, NIL_ENTITY);
- * console.log(dataToString(backend.get(str("a"))!)); // "41"
+ * equal(dataToString(backend.get(str("a"))!), "41");
  * ```
  *
  * @module
@@ -36,3 +37,4 @@ export {
 export * from "./operations.ts";
 export * from "./channel.ts";
 export * from "./events.ts";
+export * from "./options.ts";

@@ -19,6 +19,7 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyAdd } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
@@ -28,7 +29,8 @@
  *   type: "add", key: str("a"), value: count(41n), initType: "count",
  *   expiry: null, publisher: NIL_ENTITY,
  * }, 0n);
- * console.log(r.broadcast[0].type, dataToString(b.get(str("a"))!)); // "put" "41"
+ * equal(r.broadcast[0].type, "put");
+ * equal(dataToString(b.get(str("a"))!), "41");
  * ```
  *
  * @module
@@ -96,8 +98,9 @@ const ZERO_ADDRESS = new Address(new Uint8Array(16));
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { initialValue } from "./operations.ts";
- * console.log(initialValue("count")); // { type: "count", value: 0n }
+ * deepEqual(initialValue("count"), { type: "count", value: 0n });
  * ```
  */
 export function initialValue(type: DataType): Data {
@@ -155,10 +158,11 @@ const rawText = (d: { value: string; bytes?: Uint8Array }) => d.bytes ?? utf8.en
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { addTo } from "./operations.ts";
  * import { count, dataToString, set, str } from "../data/mod.ts";
- * console.log(dataToString(addTo(set(str("a")), str("b")))); // "{a, b}"
- * console.log(dataToString(addTo(count(1n), count(2n)))); // "3"
+ * equal(dataToString(addTo(set(str("a")), str("b"))), "{a, b}");
+ * equal(dataToString(addTo(count(1n), count(2n))), "3");
  * ```
  */
 export function addTo(current: Data, value: Data): Data {
@@ -222,9 +226,10 @@ export function addTo(current: Data, value: Data): Data {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { subtractFrom } from "./operations.ts";
  * import { count, dataToString, vector } from "../data/mod.ts";
- * console.log(dataToString(subtractFrom(vector(count(1n), count(2n)), count(9n)))); // "(1)"
+ * equal(dataToString(subtractFrom(vector(count(1n), count(2n)), count(9n))), "(1)");
  * ```
  */
 export function subtractFrom(current: Data, value: Data): Data {
@@ -274,9 +279,10 @@ export function subtractFrom(current: Data, value: Data): Data {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { getAspect } from "./operations.ts";
  * import { count, dataToString, set, str } from "../data/mod.ts";
- * console.log(dataToString(getAspect(set(str("a")), str("a")))); // "T"
+ * equal(dataToString(getAspect(set(str("a")), str("a"))), "T");
  * ```
  */
 export function getAspect(value: Data, aspect: Data): Data {
@@ -313,12 +319,13 @@ export function getAspect(value: Data, aspect: Data): Data {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { getValue } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { count, str, vector } from "../data/mod.ts";
  * const b = new MemoryBackend();
  * b.put(str("v"), vector(str("x")));
- * console.log(getValue(b, str("v"), count(0n))); // { type: "string", value: "x" }
+ * deepEqual(getValue(b, str("v"), count(0n)), { type: "string", value: "x" });
  * ```
  */
 export function getValue(backend: StoreBackend, key: Data, aspect?: Data): Data {
@@ -333,8 +340,10 @@ export function getValue(backend: StoreBackend, key: Data, aspect?: Data): Data 
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { expiresAt } from "./operations.ts";
- * console.log(expiresAt(1_000n, 200n), expiresAt(1_000n, null)); // 1200n null
+ * equal(expiresAt(1_000n, 200n), 1200n);
+ * equal(expiresAt(1_000n, null), null);
  * ```
  */
 export function expiresAt(now: bigint, expiry: bigint | null): bigint | null {
@@ -351,6 +360,7 @@ export function expiresAt(now: bigint, expiry: bigint | null): bigint | null {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyPut } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
@@ -358,7 +368,7 @@ export function expiresAt(now: bigint, expiry: bigint | null): bigint | null {
  * const r = applyPut(new MemoryBackend(), {
  *   type: "put", key: str("k"), value: count(1n), expiry: 200_000_000n, publisher: NIL_ENTITY,
  * }, 1_000n);
- * console.log(r.expiry); // 200001000n
+ * equal(r.expiry, 200001000n);
  * ```
  */
 export function applyPut(backend: StoreBackend, cmd: PutCommand, now: bigint): Applied {
@@ -376,6 +386,7 @@ export function applyPut(backend: StoreBackend, cmd: PutCommand, now: bigint): A
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyPutUnique } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
@@ -385,8 +396,8 @@ export function applyPut(backend: StoreBackend, cmd: PutCommand, now: bigint): A
  *   type: "put_unique", key: str("u"), value: count(1n), expiry: null,
  *   who: NIL_ENTITY, reqId: 1n, publisher: NIL_ENTITY,
  * } as const;
- * console.log(applyPutUnique(b, cmd, 0n, NIL_ENTITY).inserted); // true
- * console.log(applyPutUnique(b, cmd, 0n, NIL_ENTITY).inserted); // false
+ * equal(applyPutUnique(b, cmd, 0n, NIL_ENTITY).inserted, true);
+ * equal(applyPutUnique(b, cmd, 0n, NIL_ENTITY).inserted, false);
  * ```
  */
 export function applyPutUnique(
@@ -427,13 +438,14 @@ export function applyPutUnique(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyErase } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { count, str } from "../data/mod.ts";
  * const b = new MemoryBackend();
  * b.put(str("k"), count(1n));
- * console.log(applyErase(b, { type: "erase", key: str("k"), publisher: NIL_ENTITY }).broadcast.length); // 1
+ * equal(applyErase(b, { type: "erase", key: str("k"), publisher: NIL_ENTITY }).broadcast.length, 1);
  * ```
  */
 export function applyErase(backend: StoreBackend, cmd: EraseCommand): Applied {
@@ -450,6 +462,7 @@ export function applyErase(backend: StoreBackend, cmd: EraseCommand): Applied {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyAdd } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
@@ -460,7 +473,7 @@ export function applyErase(backend: StoreBackend, cmd: EraseCommand): Applied {
  *   expiry: null, publisher: NIL_ENTITY,
  * }, 0n);
  * const put = r.broadcast[0];
- * if (put.type === "put") console.log(dataToString(put.value)); // "(-7)"
+ * equal(put.type === "put" && dataToString(put.value), "(-7)");
  * ```
  */
 export function applyAdd(backend: StoreBackend, cmd: AddCommand, now: bigint): Applied {
@@ -479,6 +492,7 @@ export function applyAdd(backend: StoreBackend, cmd: AddCommand, now: bigint): A
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applySubtract } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
@@ -486,7 +500,7 @@ export function applyAdd(backend: StoreBackend, cmd: AddCommand, now: bigint): A
  * const b = new MemoryBackend();
  * b.put(str("n"), count(5n));
  * applySubtract(b, { type: "subtract", key: str("n"), value: count(2n), expiry: null, publisher: NIL_ENTITY }, 0n);
- * console.log(dataToString(b.get(str("n"))!)); // "3"
+ * equal(dataToString(b.get(str("n"))!), "3");
  * ```
  */
 export function applySubtract(backend: StoreBackend, cmd: SubtractCommand, now: bigint): Applied {
@@ -508,13 +522,14 @@ function resultPut(cmd: AddCommand | SubtractCommand, value: Data): PutCommand {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyClear } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { count, str } from "../data/mod.ts";
  * const b = new MemoryBackend();
  * b.put(str("k"), count(1n));
- * console.log(applyClear(b, { type: "clear", publisher: NIL_ENTITY }).erased.length); // 1
+ * equal(applyClear(b, { type: "clear", publisher: NIL_ENTITY }).erased.length, 1);
  * ```
  */
 export function applyClear(backend: StoreBackend, cmd: ClearCommand): AppliedClear {
@@ -531,13 +546,14 @@ export function applyClear(backend: StoreBackend, cmd: ClearCommand): AppliedCle
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyExpire } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
  * import { count, str } from "../data/mod.ts";
  * const b = new MemoryBackend();
  * b.put(str("tmp"), count(1n), 100n);
- * console.log(applyExpire(b, str("tmp"), 100n, NIL_ENTITY).broadcast[0].type); // "expire"
+ * equal(applyExpire(b, str("tmp"), 100n, NIL_ENTITY).broadcast[0].type, "expire");
  * ```
  */
 export function applyExpire(
@@ -559,6 +575,7 @@ export function applyExpire(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { applyCommand } from "./operations.ts";
  * import { MemoryBackend } from "./memory_backend.ts";
  * import { NIL_ENTITY } from "./entity.ts";
@@ -566,7 +583,7 @@ export function applyExpire(
  * const r = applyCommand(new MemoryBackend(), {
  *   type: "subtract", key: str("missing"), value: str("x"), expiry: null, publisher: NIL_ENTITY,
  * }, 0n, NIL_ENTITY);
- * console.log(r.error?.codeName); // "no_such_key"
+ * equal(r.error?.codeName, "no_such_key");
  * ```
  */
 export function applyCommand(

@@ -462,7 +462,7 @@ Deno.test("expiry: every applied write sets the key's expiry from its own, as Br
 
 Deno.test("expiry on a live master: increment without expiry keeps the key, with one restarts it", async () => {
   const ep = new Endpoint();
-  const kv = ep.attachMaster("kv", undefined, { tickInterval: 10 });
+  const kv = ep.attachMaster("kv", undefined, { tickIntervalMs: 10 });
   try {
     await kv.put(str("kept"), count(1n), { expiry: 150 });
     await kv.put(str("restarted"), count(1n), { expiry: 150 });

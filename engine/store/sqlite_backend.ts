@@ -14,6 +14,7 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { SqliteBackend } from "./sqlite_backend.ts";
  * import { count, str } from "../data/mod.ts";
  * const path = await Deno.makeTempFile({ suffix: ".sqlite" });
@@ -21,7 +22,7 @@
  * b.put(str("a"), count(1n));
  * b.close();
  * const again = new SqliteBackend({ path });
- * console.log(again.size()); // 1
+ * equal(again.size(), 1);
  * again.close();
  * ```
  *
@@ -31,6 +32,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { compare, type Data, decode, encode } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend, StoreEntry } from "./backend.ts";
+import { DEFAULT_SQLITE_BATCH_SIZE } from "./options.ts";
 
 /** `PRAGMA synchronous` values. */
 export type SqliteSynchronous = "off" | "normal" | "full" | "extra";
@@ -45,17 +47,35 @@ export type SqliteFailureMode = "fail" | "delete";
 export interface SqliteBackendOptions {
   /** Database file; missing parent directories are created. */
   path: string;
-  /** `PRAGMA synchronous`. */
+  /**
+   * `PRAGMA synchronous`.
+   * @default SQLite's
+   */
   synchronous?: SqliteSynchronous;
-  /** `PRAGMA journal_mode`. */
+  /**
+   * `PRAGMA journal_mode`.
+   * @default SQLite's
+   */
   journalMode?: SqliteJournalMode;
-  /** Default "fail". */
+  /**
+   * What to do when the file cannot be opened as a database.
+   * @default "fail"
+   */
   failureMode?: SqliteFailureMode;
-  /** Run `PRAGMA integrity_check` when opening; a failed check counts as a failure to open. */
+  /**
+   * Run `PRAGMA integrity_check` when opening; a failed check counts as a failure to open.
+   * @default false
+   */
   integrityCheck?: boolean;
-  /** Most writes per transaction; 1 commits every write on its own. Default 512. */
+  /**
+   * Most writes per transaction; 1 commits every write on its own.
+   * @default 512 (`DEFAULT_SQLITE_BATCH_SIZE`)
+   */
   batchSize?: number;
-  /** Commit an open batch once the current synchronous work is done (a microtask). Default true. */
+  /**
+   * Commit an open batch once the current synchronous work is done (a microtask).
+   * @default true
+   */
   autoFlush?: boolean;
 }
 
@@ -87,13 +107,14 @@ function failure(message: string, cause?: unknown): BrokerError {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { sqliteOptionsFromBroker } from "./sqlite_backend.ts";
  * import { enumValue, str } from "../data/mod.ts";
  * const o = sqliteOptionsFromBroker([
  *   ["path", str("/tmp/x.sqlite")],
  *   ["journal_mode", enumValue("Broker::SQLITE_JOURNAL_MODE_WAL")],
  * ]);
- * console.log(o.journalMode); // "wal"
+ * equal(o.journalMode, "wal");
  * ```
  */
 export function sqliteOptionsFromBroker(
@@ -144,12 +165,13 @@ interface Statements {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { SqliteBackend } from "./sqlite_backend.ts";
  * import { str } from "../data/mod.ts";
  * const path = await Deno.makeTempFile();
  * const b = new SqliteBackend({ path, failureMode: "delete" }); // an empty temp file is fine
  * b.put(str("k"), str("v"), 5_000_000_000n);
- * console.log(b.expiries()[0][1]); // 5000000000n
+ * equal(b.expiries()[0][1], 5000000000n);
  * b.close();
  * ```
  */
@@ -166,7 +188,7 @@ export class SqliteBackend implements StoreBackend {
 
   /** Opens (or creates) the database file and Broker's table in it. */
   constructor(options: SqliteBackendOptions) {
-    const batchSize = options.batchSize ?? 512;
+    const batchSize = options.batchSize ?? DEFAULT_SQLITE_BATCH_SIZE;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw failure(`batchSize must be a positive integer, not ${batchSize}`);
     }

@@ -8,13 +8,14 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { count, str } from "../data/mod.ts";
  * const ep = new Endpoint();
  * const kv = ep.attachMaster("kv");
  * await kv.increment(str("hits"));
  * await kv.increment(str("hits"), count(2n));
- * console.log(await kv.get(str("hits"))); // { type: "count", value: 3n }
+ * deepEqual(await kv.get(str("hits")), { type: "count", value: 3n });
  * kv.close();
  * await ep.shutdown();
  * ```
@@ -28,6 +29,7 @@ import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { expiryNs, type StoreActor } from "./store_common.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { DEFAULT_AWAIT_IDLE_MS } from "./options.ts";
 
 /** Options of writes that may set an expiry. */
 export interface WriteOptions {
@@ -54,9 +56,10 @@ type Unpublished = ActionCommand extends infer C
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { incrementInitType } from "./store.ts";
  * import { timespan } from "../data/mod.ts";
- * console.log(incrementInitType(timespan(5n))); // "timestamp"
+ * equal(incrementInitType(timespan(5n)), "timestamp");
  * ```
  */
 export function incrementInitType(amount: Data): DataType {
@@ -72,20 +75,18 @@ export function incrementInitType(amount: Data): DataType {
   }
 }
 
-/** Broker's default `await_idle` timeout, in ms. */
-const AWAIT_IDLE_MS = 15_000;
-
 /**
  * A handle on a store (master or clone).
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { Endpoint } from "../endpoint.ts";
  * import { set, str } from "../data/mod.ts";
  * const ep = new Endpoint();
  * const kv = ep.attachMaster("kv");
  * await kv.insertInto(str("s"), str("x"));
- * console.log(await kv.exists(str("s"))); // true
+ * equal(await kv.exists(str("s")), true);
  * kv.close();
  * await ep.shutdown();
  * ```
@@ -249,6 +250,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { equal } from "node:assert/strict";
    * import { Endpoint } from "../endpoint.ts";
    * import { count, str } from "../data/mod.ts";
    * const ep = new Endpoint();
@@ -256,7 +258,8 @@ export class Store {
    * const events = kv.events({ capacity: 100 });
    * await kv.put(str("a"), count(1n));
    * await kv.put(str("a"), count(2n));
-   * console.log((await events.get(100))?.type, (await events.get(100))?.type); // insert update
+   * equal((await events.get(100))?.type, "insert");
+   * equal((await events.get(100))?.type, "update");
    * kv.close();
    * await ep.shutdown();
    * ```
@@ -265,8 +268,8 @@ export class Store {
     return this.#actor.events(options);
   }
 
-  /** Resolves true once nothing is in flight (false after the timeout, default 15 s). */
-  awaitIdle(timeoutMs = AWAIT_IDLE_MS): Promise<boolean> {
+  /** Resolves true once nothing is in flight (false after `timeoutMs`, `DEFAULT_AWAIT_IDLE_MS`: 15 s). */
+  awaitIdle(timeoutMs = DEFAULT_AWAIT_IDLE_MS): Promise<boolean> {
     return this.#call(() => this.#actor.awaitIdle(timeoutMs));
   }
 

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeTopics } from "./store_common.ts";
- * console.log(storeTopics("kv").master); // "kv/<$>/data/master"
+ * equal(storeTopics("kv").master, "kv/<$>/data/master");
  * ```
  *
  * @module
@@ -20,16 +21,14 @@ import { type ActionCommand, type Command, encodeCommandTransient } from "./comm
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 
-/** Broker's store tick interval (`defaults::store::tick_interval`), in ms. */
-export const STORE_TICK_MS = 100;
-
 /**
  * The two topics of store `name`: clones send to `master`, the master to `clone`.
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { storeTopics } from "./store_common.ts";
- * console.log(storeTopics("kv").clone); // "kv/<$>/data/clone"
+ * equal(storeTopics("kv").clone, "kv/<$>/data/clone");
  * ```
  */
 export function storeTopics(name: string): { master: string; clone: string } {
@@ -61,8 +60,9 @@ export function newEntity(bus: CommandBus): Entity {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { nowNs } from "./store_common.ts";
- * console.log(nowNs() > 0n); // true
+ * equal(nowNs() > 0n, true);
  * ```
  */
 export function nowNs(): bigint {
@@ -103,8 +103,10 @@ export function sendStoreCommand(
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { expiryNs } from "./store_common.ts";
- * console.log(expiryNs(200), expiryNs(undefined)); // 200000000n null
+ * equal(expiryNs(200), 200_000_000n);
+ * equal(expiryNs(undefined), null);
  * ```
  */
 export function expiryNs(expiry: number | bigint | undefined): bigint | null {

@@ -52,10 +52,21 @@ export interface Listener {
  * when the address cannot be bound.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { listenTcp } from "./listener.ts";
+ * import { connectTcp, type TcpConnection } from "./tcp.ts";
+ * const accepted = Promise.withResolvers<TcpConnection>();
  * const l = await listenTcp({ host: "127.0.0.1", port: 0, tlsHandshakeTimeoutMs: 10_000 }, {
- *   admit: () => true, accepted: (c) => c.close(), abandoned: () => {},
+ *   admit: () => true,
+ *   accepted: (c) => accepted.resolve(c),
+ *   abandoned: () => {},
  * });
+ * const client = await connectTcp({ host: "127.0.0.1", port: l.port });
+ * const server = await accepted.promise;
+ * equal(client.remote.port, l.port);
+ * server.close();
+ * client.close();
  * await l.close();
  * ```
  */

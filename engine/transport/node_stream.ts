@@ -29,8 +29,23 @@ const HIGH_WATER = 1024 * 1024;
  * Adapts a connected Node.js socket to `ByteStream`.
  *
  * @example
- * ```ts ignore
- * server.on("secureConnection", (s) => new TcpConnection(new NodeSocketStream(s)));
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { createServer, type Socket } from "node:net";
+ * import { NodeSocketStream } from "./node_stream.ts";
+ * const accepted = Promise.withResolvers<Socket>();
+ * const server = createServer((s) => accepted.resolve(s)).listen(0, "127.0.0.1");
+ * await new Promise((r) => server.once("listening", r));
+ * const client = await Deno.connect({ port: (server.address() as { port: number }).port });
+ * // The TLS listener wraps each accepted `node:tls` socket like this, for a TcpConnection.
+ * const stream = new NodeSocketStream(await accepted.promise);
+ * await client.write(new Uint8Array([1, 2, 3]));
+ * const buf = new Uint8Array(8);
+ * equal(await stream.read(buf), 3);
+ * deepEqual(buf.subarray(0, 3), new Uint8Array([1, 2, 3]));
+ * stream.close();
+ * client.close();
+ * await new Promise((r) => server.close(r));
  * ```
  */
 export class NodeSocketStream implements ByteStream {

@@ -39,10 +39,19 @@ const COALESCE_LIMIT = 256 * 1024;
  * One TCP connection: a read loop feeding a handler and a coalescing write queue.
  *
  * @example
- * ```ts ignore
- * const conn = new TcpConnection(await Deno.connect({ port: 9999 }));
- * conn.start({ onBytes: (b) => console.log(b.length), onClose: () => {} });
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { TcpConnection } from "./tcp.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const conn = new TcpConnection(await Deno.connect({ port: listener.addr.port }));
+ * const server = new TcpConnection(await listener.accept());
+ * const received = Promise.withResolvers<Uint8Array>();
+ * server.start({ onBytes: (b) => received.resolve(b.slice()), onClose: () => {} });
  * conn.send(new Uint8Array([0, 0, 0, 1, 7]));
+ * deepEqual(await received.promise, new Uint8Array([0, 0, 0, 1, 7]));
+ * conn.close();
+ * server.close();
+ * listener.close();
  * ```
  */
 export class TcpConnection {
@@ -245,8 +254,15 @@ export class TcpConnection {
  * given the material (the handshake then completes within the timeout too).
  *
  * @example
- * ```ts ignore
- * const conn = await connectTcp({ host: "127.0.0.1", port: 9999 }, 1000);
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectTcp } from "./tcp.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const conn = await connectTcp({ host: "127.0.0.1", port: listener.addr.port }, 1000);
+ * equal(conn.remote.port, listener.addr.port);
+ * conn.close();
+ * (await listener.accept()).close();
+ * listener.close();
  * ```
  */
 export async function connectTcp(

@@ -50,9 +50,20 @@ function readPem(path: string, what: string): string {
  * naming what is missing or unreadable.
  *
  * @example
- * ```ts ignore
- * const tls = loadTlsMaterial({ certificate: "node.pem", key: "node.key", cafile: "ca.pem" });
- * const listener = Deno.listenTls({ port: 9999, cert: tls.cert, key: tls.key });
+ * ```ts
+ * import { equal, throws } from "node:assert/strict";
+ * import { loadTlsMaterial } from "./tls.ts";
+ * const dir = new URL("../../fixtures/tls/", import.meta.url).pathname; // the test certificates
+ * const tls = loadTlsMaterial({
+ *   certificate: `${dir}node.pem`,
+ *   key: `${dir}node.key`,
+ *   cafile: `${dir}ca.pem`,
+ * });
+ * equal(tls.caCerts.length, 1);
+ * const { cert, key } = tls;
+ * const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+ * listener.close();
+ * throws(() => loadTlsMaterial({}), /SSL needs broker.ssl.certificate and broker.ssl.key/);
  * ```
  */
 export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {

@@ -33,18 +33,35 @@ export interface SocketLike {
 /** Options of `connectWebSocket`. */
 export interface WebSocketClientOptions {
   /**
-   * Makes the socket; default the standard `WebSocket`. In Deno, pass
-   * `tcpWebSocket` (engine/websocket/tcp_socket.ts) to reach the C++ Broker's
-   * server, which refuses the lowercase header names Deno's built-in sends.
+   * Makes the socket. In Deno, pass `tcpWebSocket`
+   * (engine/websocket/tcp_socket.ts) to reach the C++ Broker's server,
+   * which refuses the lowercase header names Deno's built-in sends.
+   * @default the standard `WebSocket`
    */
   createSocket?: (url: string) => SocketLike;
-  /** Re-connect after a drop, waiting this many ms (0: never). Default 1000. */
+  /**
+   * Re-connect after a drop, waiting this many ms (0: never).
+   * @default 1000 (`DEFAULT_RECONNECT_MS`)
+   */
   reconnectMs?: number;
-  /** Messages held for the reader before the oldest are dropped. Default 4096. */
+  /**
+   * Messages held for the reader before the oldest are dropped.
+   * @default 4096 (`DEFAULT_CLIENT_QUEUE_SIZE`)
+   */
   queueSize?: number;
-  /** How long to wait for the ack, in ms. Default 10 s. */
+  /**
+   * How long to wait for the ack, in ms.
+   * @default 10_000 (`DEFAULT_ACK_TIMEOUT_MS`)
+   */
   ackTimeoutMs?: number;
 }
+
+/** How long a `WebSocketClient` waits before it re-connects after a drop, in ms. */
+export const DEFAULT_RECONNECT_MS = 1000;
+/** Messages a `WebSocketClient` holds for its reader before dropping the oldest. */
+export const DEFAULT_CLIENT_QUEUE_SIZE = 4096;
+/** How long a `WebSocketClient` waits for the server's ack, in ms. */
+export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 
 /** An error message the server sent. */
 export interface ServerError {
@@ -66,10 +83,18 @@ export interface WebSocketMessage {
  * A WebSocket API session.
  *
  * @example
- * ```ts ignore
- * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/zeek/"]);
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, count, dataToString, Endpoint } from "../../mod.ts";
+ * const ep = new Endpoint(); // a server to talk to (Zeek's works the same)
+ * const server = await ep.listenWebSocket("127.0.0.1", 0);
+ * const seen = ep.subscribe(["/zeek/"]);
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, ["/zeek/"]);
  * client.publish("/zeek/x", count(1n));
- * for await (const { topic, data } of client) console.log(topic, dataToString(data));
+ * equal(dataToString((await seen.get())!.data), "1");
+ * client.close();
+ * await server.close();
+ * await ep.shutdown();
  * ```
  */
 export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
@@ -96,9 +121,9 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
     this.#url = u.toString();
     this.#topics = topics.slice();
     this.#opts = {
-      reconnectMs: options.reconnectMs ?? 1000,
-      queueSize: options.queueSize ?? 4096,
-      ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+      reconnectMs: options.reconnectMs ?? DEFAULT_RECONNECT_MS,
+      queueSize: options.queueSize ?? DEFAULT_CLIENT_QUEUE_SIZE,
+      ackTimeoutMs: options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
     };
     this.#queue = new BoundedQueue(this.#opts.queueSize, "drop_oldest");
     this.#createSocket = options.createSocket ?? ((u) => new WebSocket(u) as unknown as SocketLike);
@@ -221,8 +246,16 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
  * Broker's) with a subscription list; resolves after the server's ack.
  *
  * @example
- * ```ts ignore
- * const client = await connectWebSocket("ws://127.0.0.1:9997", ["/topic"]);
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, Endpoint } from "../../mod.ts";
+ * const ep = new Endpoint();
+ * const server = await ep.listenWebSocket("127.0.0.1", 0);
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, ["/topic"]);
+ * equal(client.takeErrors().length, 0); // acked, subscribed, no error
+ * client.close();
+ * await server.close();
+ * await ep.shutdown();
  * ```
  */
 export async function connectWebSocket(

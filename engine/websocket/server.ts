@@ -67,42 +67,49 @@ export interface WebSocketServerOptions {
   /**
    * Messages queued per client before `overflowPolicy` applies: Broker's
    * `broker.web-socket-buffer-size` (`broker_options::web_socket_buffer_size`).
-   * Default 512, as Broker.
+   * @default 512 (`DEFAULT_WEB_SOCKET_BUFFER_SIZE`, as Broker)
    */
   bufferSize?: number;
   /**
    * What a full client queue does: Broker's `broker.web-socket-overflow-policy`
-   * (`broker_options::web_socket_overflow_policy`). Default `disconnect`, as Broker.
+   * (`broker_options::web_socket_overflow_policy`).
+   * @default "disconnect" (`DEFAULT_WEB_SOCKET_OVERFLOW_POLICY`, as Broker)
    */
   overflowPolicy?: WebSocketOverflowPolicy;
   /**
    * Bytes queued per client (Broker's binary size of the queued messages)
    * before `overflowPolicy` applies, besides the `bufferSize` message count;
    * Broker counts messages only. A single larger message is still queued
-   * when the queue is empty. Default 16 MiB.
+   * when the queue is empty.
+   * @default 16 MiB (`DEFAULT_WEB_SOCKET_BUFFER_BYTES`)
    */
   bufferBytes?: number;
   /**
    * The queue hands messages to the socket only while fewer than this many
    * bytes of JSON wait there unsent (`WebSocket.bufferedAmount`); the rest
-   * waits in the bounded queue. Default 1 MiB.
+   * waits in the bounded queue.
+   * @default 1 MiB (`DEFAULT_WEB_SOCKET_SOCKET_BYTES`)
    */
   socketBufferBytes?: number;
-  /** Largest text message accepted from a client, in bytes. Default 1 MiB. */
+  /**
+   * Largest text message accepted from a client, in bytes.
+   * @default 1 MiB (`DEFAULT_WEB_SOCKET_MAX_MESSAGE_SIZE`)
+   */
   maxMessageSize?: number;
   /**
    * A connection that has not upgraded to a WebSocket within this time (ms)
-   * is closed, as one that never sends a request. Default: the endpoint's
-   * `handshakeTimeoutMs` (10 s).
+   * is closed, as one that never sends a request.
+   * @default 10_000 (`DEFAULT_WEB_SOCKET_HANDSHAKE_TIMEOUT_MS`; `Endpoint.listenWebSocket` passes its own handshake timeout)
    */
   handshakeTimeoutMs?: number;
   /**
    * Whether clients get what the endpoint's own code publishes (`publish`,
-   * `publishEvent`, publishers) on topics they subscribed to. Default true, as
+   * `publishEvent`, publishers) on topics they subscribed to. True as
    * in Broker, whose core hands a client every data message that matches
    * its filter, local publishes included, and as a Zeek script's
    * `Broker::publish` reaches WebSocket clients. False: clients get only
    * what comes from peers and from other clients.
+   * @default true
    */
   localPublishes?: boolean;
 }
@@ -121,13 +128,18 @@ export interface WebSocketClientStats {
   sent: number;
 }
 
-// Broker's defaults (broker/defaults.hh: web_socket_buffer_size, web_socket_overflow_policy).
-const DEFAULT_BUFFER_SIZE = 512;
-const DEFAULT_POLICY: WebSocketOverflowPolicy = "disconnect";
-// Ours: Broker bounds messages only.
-const DEFAULT_BUFFER_BYTES = 16 << 20;
-const DEFAULT_SOCKET_BYTES = 1 << 20;
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Messages queued per client: Broker's `defaults::web_socket_buffer_size`. */
+export const DEFAULT_WEB_SOCKET_BUFFER_SIZE = 512;
+/** What a full client queue does: Broker's `defaults::web_socket_overflow_policy`. */
+export const DEFAULT_WEB_SOCKET_OVERFLOW_POLICY: WebSocketOverflowPolicy = "disconnect";
+/** Bytes queued per client (ours: Broker bounds messages only). */
+export const DEFAULT_WEB_SOCKET_BUFFER_BYTES = 16 << 20;
+/** Bytes of JSON left unsent in a client's socket before the queue holds the rest. */
+export const DEFAULT_WEB_SOCKET_SOCKET_BYTES = 1 << 20;
+/** Largest text message accepted from a client, in bytes. */
+export const DEFAULT_WEB_SOCKET_MAX_MESSAGE_SIZE = 1 << 20;
+/** How long a connection may take to upgrade, in ms (the endpoint's handshake timeout). */
+export const DEFAULT_WEB_SOCKET_HANDSHAKE_TIMEOUT_MS = 10_000;
 // While the socket is full, its bufferedAmount is polled: soon at first (a
 // reading client drains within a turn or two), then less often.
 const RETRY_MIN_MS = 1;
@@ -265,10 +277,20 @@ interface Session {
  * A running WebSocket API server.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, count, dataToString, Endpoint } from "../../mod.ts";
+ * const endpoint = new Endpoint();
  * const server = await endpoint.listenWebSocket("127.0.0.1", 0);
- * console.log(`ws://127.0.0.1:${server.port}/v1/messages/json`);
+ * const client = await connectWebSocket(`ws://127.0.0.1:${server.port}/v1/messages/json`, ["/t"]);
+ * endpoint.publish("/t", count(1n)); // clients get local publishes, as in Broker
+ * for await (const m of client) {
+ *   equal(dataToString(m.data), "1");
+ *   break;
+ * }
+ * client.close();
  * await server.close();
+ * await endpoint.shutdown();
  * ```
  */
 export class WebSocketServer {
@@ -288,18 +310,21 @@ export class WebSocketServer {
   ) {
     this.#bounds = {
       localPublishes: options.localPublishes ?? true,
-      bufferSize: positive("bufferSize", options.bufferSize ?? DEFAULT_BUFFER_SIZE),
-      bufferBytes: positive("bufferBytes", options.bufferBytes ?? DEFAULT_BUFFER_BYTES),
-      socketBytes: positive("socketBufferBytes", options.socketBufferBytes ?? DEFAULT_SOCKET_BYTES),
-      policy: options.overflowPolicy ?? DEFAULT_POLICY,
+      bufferSize: positive("bufferSize", options.bufferSize ?? DEFAULT_WEB_SOCKET_BUFFER_SIZE),
+      bufferBytes: positive("bufferBytes", options.bufferBytes ?? DEFAULT_WEB_SOCKET_BUFFER_BYTES),
+      socketBytes: positive(
+        "socketBufferBytes",
+        options.socketBufferBytes ?? DEFAULT_WEB_SOCKET_SOCKET_BYTES,
+      ),
+      policy: options.overflowPolicy ?? DEFAULT_WEB_SOCKET_OVERFLOW_POLICY,
     };
     if (!["disconnect", "drop_newest", "drop_oldest"].includes(this.#bounds.policy)) {
       throw new RangeError(`unknown overflowPolicy ${this.#bounds.policy}`);
     }
-    const maxSize = options.maxMessageSize ?? 1 << 20;
+    const maxSize = options.maxMessageSize ?? DEFAULT_WEB_SOCKET_MAX_MESSAGE_SIZE;
     this.#handshakeMs = positive(
       "handshakeTimeoutMs",
-      options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      options.handshakeTimeoutMs ?? DEFAULT_WEB_SOCKET_HANDSHAKE_TIMEOUT_MS,
     );
     this.#listener = listenWebSocketUpgrades({
       hostname,

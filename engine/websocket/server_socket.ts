@@ -51,7 +51,10 @@ export interface UpgradeListenerOptions {
   handshakeTimeoutMs: number;
   /** Largest message kept, in bytes; a larger one arrives as `data: undefined`. */
   maxMessageSize: number;
-  /** How long a close frame may take to leave before the socket is dropped, in ms. */
+  /**
+   * How long a close frame may take to leave before the socket is dropped, in ms.
+   * @default 1000 (`DEFAULT_CLOSE_TIMEOUT_MS`)
+   */
   closeTimeoutMs?: number;
 }
 
@@ -62,6 +65,9 @@ export interface UpgradeListener {
   /** Stops accepting and closes every connection. */
   close(): Promise<void>;
 }
+
+/** How long a close frame may take to leave before the socket is dropped, in ms. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 1000;
 
 const MAX_REQUEST_BYTES = 16 * 1024;
 /** Oversized messages up to this size are skipped and answered; larger frames close the socket. */
@@ -76,9 +82,23 @@ const dec = new TextDecoder();
  * to `onSocket`. Throws when the address cannot be bound.
  *
  * @example
- * ```ts ignore
- * const l = listenWebSocketUpgrades({ hostname: "127.0.0.1", port: 0, path: "/ws",
- *   handshakeTimeoutMs: 10_000, maxMessageSize: 1 << 20 }, (ws) => ws.send("hello"));
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { listenWebSocketUpgrades } from "./server_socket.ts";
+ * const l = listenWebSocketUpgrades({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   path: "/ws",
+ *   handshakeTimeoutMs: 10_000,
+ *   maxMessageSize: 1 << 20,
+ * }, (ws) => ws.send("hello"));
+ * const client = new WebSocket(`ws://127.0.0.1:${l.port}/ws`);
+ * const first = await new Promise((resolve) => client.onmessage = (e) => resolve(e.data));
+ * equal(first, "hello");
+ * const closed = new Promise((resolve) => client.onclose = resolve);
+ * client.close();
+ * await closed;
+ * await l.close();
  * ```
  */
 export function listenWebSocketUpgrades(
@@ -175,7 +195,10 @@ class Conn implements ServerWebSocket {
     }
     this.#tcp.send(encodeWebSocketFrame(0x8, body));
     // A client that does not read never answers: the socket goes all the same.
-    this.#timer = setTimeout(() => this.drop(), this.#opts.closeTimeoutMs ?? 1000);
+    this.#timer = setTimeout(
+      () => this.drop(),
+      this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+    );
   }
 
   /** Closes the TCP connection now. */
@@ -277,7 +300,7 @@ class Conn implements ServerWebSocket {
         "Connection: close\r\n\r\n",
     ));
     this.#tcp.send(text);
-    this.#tcp.closeGracefully(1000);
+    this.#tcp.closeGracefully(DEFAULT_CLOSE_TIMEOUT_MS);
   }
 
   /** Handles every complete frame in the buffer. */
@@ -361,7 +384,7 @@ class Conn implements ServerWebSocket {
         this.#closeSent = true;
         this.#tcp.send(encodeWebSocketFrame(0x8, payload.subarray(0, 2)));
       }
-      this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? 1000);
+      this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
   }
 }

@@ -18,8 +18,19 @@ const OPEN = 1, CLOSED = 3;
  * standard `WebSocket` that `WebSocketClient` uses.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { connectWebSocket, count, dataToString, Endpoint } from "../../mod.ts";
+ * import { tcpWebSocket } from "./tcp_socket.ts";
+ * const ep = new Endpoint(); // the C++ Broker's server is what this socket is for
+ * const server = await ep.listenWebSocket("127.0.0.1", 0);
+ * const url = `ws://127.0.0.1:${server.port}`;
  * const client = await connectWebSocket(url, ["/t"], { createSocket: tcpWebSocket });
+ * ep.publish("/t", count(1n));
+ * equal(dataToString((await client.get(5_000))!.data), "1");
+ * client.close();
+ * await server.close();
+ * await ep.shutdown();
  * ```
  */
 export function tcpWebSocket(url: string): SocketLike {

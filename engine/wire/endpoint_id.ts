@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { endpointIdToString, newEndpointId, parseEndpointId } from "./endpoint_id.ts";
  * const id = newEndpointId();
- * console.log(parseEndpointId(endpointIdToString(id)).length); // 16
+ * deepEqual(parseEndpointId(endpointIdToString(id)), id);
  * ```
  *
  * @module
@@ -27,8 +28,9 @@ export const ENDPOINT_ID_SIZE = 16;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { endpointIdToString, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
- * console.log(endpointIdToString(NIL_ENDPOINT_ID)); // "00000000-0000-0000-0000-000000000000"
+ * equal(endpointIdToString(NIL_ENDPOINT_ID), "00000000-0000-0000-0000-000000000000");
  * ```
  */
 export const NIL_ENDPOINT_ID: EndpointId = new Uint8Array(ENDPOINT_ID_SIZE);
@@ -40,8 +42,9 @@ export const NIL_ENDPOINT_ID: EndpointId = new Uint8Array(ENDPOINT_ID_SIZE);
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { endpointIdToString, newEndpointId } from "./endpoint_id.ts";
- * console.log(endpointIdToString(newEndpointId())[14]); // "5"
+ * equal(endpointIdToString(newEndpointId())[14], "5"); // the version nibble
  * ```
  */
 export function newEndpointId(): EndpointId {
@@ -58,9 +61,9 @@ const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padSt
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { endpointIdToString } from "./endpoint_id.ts";
- * console.log(endpointIdToString(new Uint8Array(16).fill(0x11)));
- * // "11111111-1111-1111-1111-111111111111"
+ * equal(endpointIdToString(new Uint8Array(16).fill(0x11)), "11111111-1111-1111-1111-111111111111");
  * ```
  */
 export function endpointIdToString(id: EndpointId): string {
@@ -80,8 +83,9 @@ const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { parseEndpointId } from "./endpoint_id.ts";
- * console.log(parseEndpointId("22222222-2222-4222-8222-222222222222")[6]); // 0x42
+ * equal(parseEndpointId("22222222-2222-4222-8222-222222222222")[6], 0x42);
  * ```
  */
 export function parseEndpointId(text: string): EndpointId {
@@ -103,7 +107,7 @@ export function parseEndpointId(text: string): EndpointId {
  * import { compareEndpointIds, parseEndpointId } from "./endpoint_id.ts";
  * const a = parseEndpointId("11111111-1111-4111-8111-111111111111");
  * const b = parseEndpointId("22222222-2222-4222-8222-222222222222");
- * console.log(compareEndpointIds(a, b) < 0); // true
+ * if (!(compareEndpointIds(a, b) < 0)) throw new Error("a sorts first");
  * ```
  */
 export function compareEndpointIds(a: EndpointId, b: EndpointId): number {
@@ -120,7 +124,7 @@ export function compareEndpointIds(a: EndpointId, b: EndpointId): number {
  * @example
  * ```ts
  * import { endpointIdsEqual, NIL_ENDPOINT_ID } from "./endpoint_id.ts";
- * console.log(endpointIdsEqual(new Uint8Array(16), NIL_ENDPOINT_ID)); // true
+ * if (!endpointIdsEqual(new Uint8Array(16), NIL_ENDPOINT_ID)) throw new Error("same bytes");
  * ```
  */
 export function endpointIdsEqual(a: EndpointId, b: EndpointId): boolean {
@@ -132,8 +136,9 @@ export function endpointIdsEqual(a: EndpointId, b: EndpointId): boolean {
  *
  * @example
  * ```ts
- * import { isNilEndpointId, newEndpointId } from "./endpoint_id.ts";
- * console.log(isNilEndpointId(newEndpointId())); // false
+ * import { isNilEndpointId, NIL_ENDPOINT_ID, newEndpointId } from "./endpoint_id.ts";
+ * if (!isNilEndpointId(NIL_ENDPOINT_ID)) throw new Error("all zero");
+ * if (isNilEndpointId(newEndpointId())) throw new Error("a fresh ID is never nil");
  * ```
  */
 export function isNilEndpointId(id: EndpointId): boolean {

@@ -13,6 +13,7 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeEnvelope, EnvelopeType, parseEnvelope } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const bytes = encodeEnvelope({
@@ -21,7 +22,7 @@
  *   topic: "/bench/ping",
  *   payload: new Uint8Array([0x0e, 0x00]),
  * });
- * console.log(parseEnvelope(bytes).topic); // "/bench/ping"
+ * equal(parseEnvelope(bytes).topic, "/bench/ping");
  * ```
  *
  * @module
@@ -37,8 +38,9 @@ import { FRAME_PREFIX_SIZE, sealFrame } from "./framing.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { EnvelopeType } from "./envelope.ts";
- * console.log(EnvelopeType.pong); // 5
+ * equal(EnvelopeType.pong, 5);
  * ```
  */
 export enum EnvelopeType {
@@ -54,8 +56,9 @@ export enum EnvelopeType {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ENVELOPE_HEADER_SIZE } from "./envelope.ts";
- * console.log(ENVELOPE_HEADER_SIZE); // 37
+ * equal(ENVELOPE_HEADER_SIZE, 37);
  * ```
  */
 export const ENVELOPE_HEADER_SIZE = 37;
@@ -65,8 +68,9 @@ export const ENVELOPE_HEADER_SIZE = 37;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { DEFAULT_TTL } from "./envelope.ts";
- * console.log(DEFAULT_TTL); // 16
+ * equal(DEFAULT_TTL, 16);
  * ```
  */
 export const DEFAULT_TTL = 16;
@@ -76,8 +80,9 @@ export const DEFAULT_TTL = 16;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { RESERVED_TOPIC } from "./envelope.ts";
- * console.log(RESERVED_TOPIC); // "<$>"
+ * equal(RESERVED_TOPIC, "<$>");
  * ```
  */
 export const RESERVED_TOPIC = "<$>";
@@ -91,8 +96,9 @@ const MAX_TOPIC_SIZE = 0xffff;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ENVELOPE_RECEIVER_OFFSET } from "./envelope.ts";
- * console.log(ENVELOPE_RECEIVER_OFFSET); // 16
+ * equal(ENVELOPE_RECEIVER_OFFSET, 16);
  * ```
  */
 export const ENVELOPE_RECEIVER_OFFSET = 16;
@@ -115,12 +121,14 @@ const RESERVED_TOPIC_BYTES = utf8Enc.encode(RESERVED_TOPIC);
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { Envelope, EnvelopeType, encodeEnvelope, parseEnvelope } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const env: Envelope = parseEnvelope(encodeEnvelope({
  *   sender: newEndpointId(), type: EnvelopeType.ping, topic: "<$>", payload: new Uint8Array([1]),
  * }));
- * console.log(env.type === EnvelopeType.ping, env.payload); // true Uint8Array(1) [ 1 ]
+ * equal(env.type, EnvelopeType.ping);
+ * deepEqual(env.payload, new Uint8Array([1]));
  * ```
  */
 export class Envelope {
@@ -203,10 +211,14 @@ function topicText(frame: Uint8Array, start: number, end: number): string {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeEnvelope, EnvelopeType, peekEnvelopeType } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
- * const f = encodeEnvelope({ sender: newEndpointId(), type: EnvelopeType.command, topic: "t", payload: new Uint8Array([0]) });
- * console.log(peekEnvelopeType(f), peekEnvelopeType(new Uint8Array(3))); // 2 undefined
+ * const f = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.command, topic: "t", payload: new Uint8Array([0]),
+ * });
+ * equal(peekEnvelopeType(f), EnvelopeType.command);
+ * equal(peekEnvelopeType(new Uint8Array(3)), undefined); // too short to have a type
  * ```
  */
 export function peekEnvelopeType(frame: Uint8Array): number | undefined {
@@ -221,12 +233,9 @@ export function peekEnvelopeType(frame: Uint8Array): number | undefined {
  *
  * @example
  * ```ts
+ * import { throws } from "node:assert/strict";
  * import { parseEnvelope } from "./envelope.ts";
- * try {
- *   parseEnvelope(new Uint8Array(10));
- * } catch (e) {
- *   console.log((e as Error).message); // "message too short"
- * }
+ * throws(() => parseEnvelope(new Uint8Array(10)), /message too short/);
  * ```
  */
 export function parseEnvelope(frame: Uint8Array): Envelope {
@@ -279,13 +288,14 @@ export interface EnvelopeEncodeOptions {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeEnvelope, EnvelopeType } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const framed = encodeEnvelope(
  *   { sender: newEndpointId(), type: EnvelopeType.data, topic: "a", payload: new Uint8Array([0]) },
  *   { prefix: true },
  * );
- * console.log(framed.length); // 4 + 37 + 1 + 1 = 43
+ * equal(framed.length, 4 + 37 + 1 + 1); // prefix + header + topic + payload
  * ```
  */
 export function encodeEnvelope(init: EnvelopeInit, options?: EnvelopeEncodeOptions): Uint8Array {
@@ -323,8 +333,9 @@ export function encodeEnvelope(init: EnvelopeInit, options?: EnvelopeEncodeOptio
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { framedHeaderSize } from "./envelope.ts";
- * console.log(framedHeaderSize(3)); // 4 + 37 + 3 = 44
+ * equal(framedHeaderSize(3), 4 + 37 + 3); // prefix + header + topic
  * ```
  */
 export function framedHeaderSize(topicLength: number): number {
@@ -340,12 +351,15 @@ export function framedHeaderSize(topicLength: number): number {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { EnvelopeType, parseEnvelope, writeEnvelopeHeader } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
- * const out = new Uint8Array(37 + 1 + 1);
- * const end = writeEnvelopeHeader(out, 0, newEndpointId(), undefined, EnvelopeType.data, 16, new Uint8Array([0x61]));
+ * const out = new Uint8Array(37 + 1 + 1); // header, topic "a", a 1-byte payload
+ * const a = new Uint8Array([0x61]);
+ * const end = writeEnvelopeHeader(out, 0, newEndpointId(), undefined, EnvelopeType.data, 16, a);
  * out[end] = 0;
- * console.log(end, parseEnvelope(out).topic); // 38 "a"
+ * equal(end, 38); // where the payload starts
+ * equal(parseEnvelope(out).topic, "a");
  * ```
  */
 export function writeEnvelopeHeader(
@@ -384,15 +398,21 @@ function checkId(id: EndpointId, what: string): void {
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { encodeEnvelope, EnvelopeType, parseEnvelope, rewriteForwarded } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const me = newEndpointId();
  * const copy = encodeEnvelope({
- *   sender: newEndpointId(), type: EnvelopeType.data, ttl: 3, topic: "t", payload: new Uint8Array([0]),
+ *   sender: newEndpointId(),
+ *   type: EnvelopeType.data,
+ *   ttl: 3,
+ *   topic: "t",
+ *   payload: new Uint8Array([0]),
  * });
  * rewriteForwarded(copy, 0, me, 16);
  * const env = parseEnvelope(copy);
- * console.log(env.sender.join() === me.join(), env.ttl); // true 16
+ * deepEqual(env.sender, me);
+ * equal(env.ttl, 16);
  * ```
  */
 export function rewriteForwarded(
@@ -417,8 +437,10 @@ export function rewriteForwarded(
  * import { encodeEnvelope, EnvelopeType, hasLocalSender } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const [me, other] = [newEndpointId(), newEndpointId()];
- * const f = encodeEnvelope({ sender: me, type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]) });
- * console.log(hasLocalSender(f, me), hasLocalSender(f, other)); // true false
+ * const f = encodeEnvelope({
+ *   sender: me, type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]),
+ * });
+ * if (!hasLocalSender(f, me) || hasLocalSender(f, other)) throw new Error("by sender ID");
  * ```
  */
 export function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
@@ -435,8 +457,9 @@ export function hasLocalSender(frame: Uint8Array, id: EndpointId): boolean {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeRoutingUpdate } from "./envelope.ts";
- * console.log(encodeRoutingUpdate(["/a"])); // Uint8Array(4) [ 1, 2, 47, 97 ]
+ * deepEqual(encodeRoutingUpdate(["/a"]), new Uint8Array([1, 2, 47, 97])); // count, length, "/a"
  * ```
  */
 export function encodeRoutingUpdate(filter: readonly string[]): Uint8Array {
@@ -450,8 +473,9 @@ export function encodeRoutingUpdate(filter: readonly string[]): Uint8Array {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { decodeRoutingUpdate } from "./envelope.ts";
- * console.log(decodeRoutingUpdate(new Uint8Array([1, 2, 47, 97]))); // [ "/a" ]
+ * deepEqual(decodeRoutingUpdate(new Uint8Array([1, 2, 47, 97])), ["/a"]);
  * ```
  */
 export function decodeRoutingUpdate(payload: Uint8Array): string[] {
@@ -463,10 +487,11 @@ export function decodeRoutingUpdate(payload: Uint8Array): string[] {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { encodeRoutingUpdateEnvelope } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const f = encodeRoutingUpdateEnvelope(newEndpointId(), newEndpointId(), ["/a"]);
- * console.log(f.length); // 37 + 3 + 4 = 44
+ * equal(f.length, 37 + 3 + 4); // header + "<$>" + filter
  * ```
  */
 export function encodeRoutingUpdateEnvelope(
@@ -490,10 +515,11 @@ export function encodeRoutingUpdateEnvelope(
  *
  * @example
  * ```ts
- * import { encodePing } from "./envelope.ts";
+ * import { equal } from "node:assert/strict";
+ * import { EnvelopeType, encodePing } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const f = encodePing(newEndpointId(), newEndpointId(), new TextEncoder().encode("foo"));
- * console.log(f[32]); // 4
+ * equal(f[32], EnvelopeType.ping); // the type byte
  * ```
  */
 export function encodePing(
@@ -520,11 +546,13 @@ export function encodePing(
  *
  * @example
  * ```ts
- * import { encodePing, encodePong, parseEnvelope } from "./envelope.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
+ * import { encodePing, encodePong, EnvelopeType, parseEnvelope } from "./envelope.ts";
  * import { newEndpointId } from "./endpoint_id.ts";
  * const [a, b] = [newEndpointId(), newEndpointId()];
  * const pong = parseEnvelope(encodePong(parseEnvelope(encodePing(a, b, new Uint8Array([1]))), b));
- * console.log(pong.type, pong.payload); // 5 Uint8Array(1) [ 1 ]
+ * equal(pong.type, EnvelopeType.pong);
+ * deepEqual(pong.payload, new Uint8Array([1])); // the ping's payload
  * ```
  */
 export function encodePong(
@@ -574,9 +602,12 @@ function isByePayload(payload: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import { equal, notDeepEqual } from "node:assert/strict";
  * import { ByeToken } from "./envelope.ts";
  * const [a, b] = [ByeToken.next(), ByeToken.next()];
- * console.log(new TextDecoder().decode(a.subarray(0, 3)), a.length, a.join() !== b.join()); // "BYE" 11 true
+ * equal(new TextDecoder().decode(a.subarray(0, 3)), "BYE");
+ * equal(a.length, 11);
+ * notDeepEqual(a, b);
  * ```
  */
 export class ByeToken {
@@ -599,7 +630,7 @@ export class ByeToken {
  * import { newEndpointId } from "./endpoint_id.ts";
  * const [a, b] = [newEndpointId(), newEndpointId()];
  * const ping = parseEnvelope(encodePing(a, b, ByeToken.next()));
- * console.log(isByePong(parseEnvelope(encodePong(ping, b)))); // true
+ * if (!isByePong(parseEnvelope(encodePong(ping, b)))) throw new Error("a BYE pong");
  * ```
  */
 export function isByePong(envelope: Envelope): boolean {

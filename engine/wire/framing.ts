@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { frame, FrameReader } from "./framing.ts";
  * const reader = new FrameReader();
  * reader.push(frame(new Uint8Array([0x0c])));
- * console.log(reader.next()); // Uint8Array(1) [ 12 ]
+ * deepEqual(reader.next(), new Uint8Array([0x0c]));
  * ```
  *
  * @module
@@ -27,8 +28,9 @@ export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { frame } from "./framing.ts";
- * console.log(frame(new Uint8Array([0x0c]))); // Uint8Array(5) [ 0, 0, 0, 1, 12 ]
+ * deepEqual(frame(new Uint8Array([0x0c])), new Uint8Array([0, 0, 0, 1, 0x0c]));
  * ```
  */
 export function frame(payload: Uint8Array): Uint8Array {
@@ -55,8 +57,9 @@ function writeFramePrefix(out: Uint8Array, at: number, size: number): void {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { sealFrame } from "./framing.ts";
- * console.log(sealFrame(new Uint8Array([9, 9, 9, 9, 12]))); // Uint8Array(5) [ 0, 0, 0, 1, 12 ]
+ * deepEqual(sealFrame(new Uint8Array([9, 9, 9, 9, 12])), new Uint8Array([0, 0, 0, 1, 12]));
  * ```
  */
 export function sealFrame(frame: Uint8Array): Uint8Array {
@@ -85,12 +88,14 @@ const INITIAL_ASSEMBLY = 64 * 1024;
  *
  * @example
  * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
  * import { FrameReader } from "./framing.ts";
  * const r = new FrameReader();
  * r.push(new Uint8Array([0, 0, 0, 2, 7]));
- * console.log(r.next()); // undefined (incomplete)
+ * equal(r.next(), undefined); // incomplete
  * r.push(new Uint8Array([8, 0, 0, 0, 0]));
- * console.log(r.next(), r.next()); // Uint8Array(2) [ 7, 8 ] Uint8Array(0) []
+ * deepEqual(r.next(), new Uint8Array([7, 8]));
+ * deepEqual(r.next(), new Uint8Array(0)); // a zero-length frame
  * ```
  */
 export class FrameReader {

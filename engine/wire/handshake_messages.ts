@@ -6,9 +6,15 @@
  *
  * @example
  * ```ts
- * import { decodeHandshakeMessage, encodeHandshakeMessage, MessageType } from "./handshake_messages.ts";
- * const bytes = encodeHandshakeMessage({ type: MessageType.originator_syn, filter: ["/bench/ping"] });
- * console.log(decodeHandshakeMessage(bytes)); // { type: 10, filter: [ "/bench/ping" ] }
+ * import { deepEqual } from "node:assert/strict";
+ * import {
+ *   decodeHandshakeMessage,
+ *   encodeHandshakeMessage,
+ *   type HandshakeMessage,
+ *   MessageType,
+ * } from "./handshake_messages.ts";
+ * const syn: HandshakeMessage = { type: MessageType.originator_syn, filter: ["/bench/ping"] };
+ * deepEqual(decodeHandshakeMessage(encodeHandshakeMessage(syn)), syn);
  * ```
  *
  * @module
@@ -22,8 +28,9 @@ import { ENDPOINT_ID_SIZE, type EndpointId } from "./endpoint_id.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { MessageType } from "./handshake_messages.ts";
- * console.log(MessageType.originator_ack); // 12
+ * equal(MessageType.originator_ack, 12);
  * ```
  */
 export enum MessageType {
@@ -46,8 +53,9 @@ export enum MessageType {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { MAGIC } from "./handshake_messages.ts";
- * console.log(MAGIC.toString(16)); // "5a45454b"
+ * equal(MAGIC.toString(16), "5a45454b");
  * ```
  */
 export const MAGIC = 0x5a45454b;
@@ -57,8 +65,9 @@ export const MAGIC = 0x5a45454b;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { PROTOCOL_VERSION } from "./handshake_messages.ts";
- * console.log(PROTOCOL_VERSION); // 1
+ * equal(PROTOCOL_VERSION, 1);
  * ```
  */
 export const PROTOCOL_VERSION = 1;
@@ -240,8 +249,9 @@ class Reader {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeFilter } from "./handshake_messages.ts";
- * console.log(encodeFilter(["/a"])); // Uint8Array(4) [ 1, 2, 47, 97 ]
+ * deepEqual(encodeFilter(["/a"]), new Uint8Array([1, 2, 47, 97])); // count, length, "/a"
  * ```
  */
 export function encodeFilter(filter: readonly string[]): Uint8Array {
@@ -273,8 +283,10 @@ function writeFilter(out: Uint8Array, pos: number, topics: Uint8Array[]): number
  *
  * @example
  * ```ts
+ * import { deepEqual, throws } from "node:assert/strict";
  * import { decodeFilter } from "./handshake_messages.ts";
- * console.log(decodeFilter(new Uint8Array([1, 2, 47, 97]))); // [ "/a" ]
+ * deepEqual(decodeFilter(new Uint8Array([1, 2, 47, 97])), ["/a"]);
+ * throws(() => decodeFilter(new Uint8Array([1, 2, 47])), /truncated filter/);
  * ```
  */
 export function decodeFilter(bytes: Uint8Array): string[] {
@@ -298,9 +310,12 @@ export function decodeFilter(bytes: Uint8Array): string[] {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { encodeHandshakeMessage, MAGIC, MessageType } from "./handshake_messages.ts";
- * console.log(encodeHandshakeMessage({ type: MessageType.probe, magic: MAGIC }, { prefix: true }));
- * // Uint8Array(9) [ 0, 0, 0, 5, 7, 90, 69, 69, 75 ]
+ * const probe = { type: MessageType.probe, magic: MAGIC } as const;
+ * const framed = encodeHandshakeMessage(probe, { prefix: true });
+ * // The length, the type, then "ZEEK".
+ * deepEqual(framed, new Uint8Array([0, 0, 0, 5, 7, 0x5a, 0x45, 0x45, 0x4b]));
  * ```
  */
 export function encodeHandshakeMessage(msg: HandshakeMessage, options?: EncodeOptions): Uint8Array {
@@ -375,8 +390,10 @@ function checkedId(id: EndpointId): EndpointId {
  *
  * @example
  * ```ts
- * import { decodeHandshakeMessage } from "./handshake_messages.ts";
- * console.log(decodeHandshakeMessage(new Uint8Array([0x0c]))); // { type: 12 }
+ * import { deepEqual, throws } from "node:assert/strict";
+ * import { decodeHandshakeMessage, MessageType } from "./handshake_messages.ts";
+ * deepEqual(decodeHandshakeMessage(new Uint8Array([0x0c])), { type: MessageType.originator_ack });
+ * throws(() => decodeHandshakeMessage(new Uint8Array([0x0a])), /failed to parse/);
  * ```
  */
 export function decodeHandshakeMessage(payload: Uint8Array): HandshakeMessage {
@@ -434,8 +451,9 @@ export function decodeHandshakeMessage(payload: Uint8Array): HandshakeMessage {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { MessageType, messageTypeName } from "./handshake_messages.ts";
- * console.log(messageTypeName(MessageType.drop_conn)); // "drop_conn"
+ * equal(messageTypeName(MessageType.drop_conn), "drop_conn");
  * ```
  */
 export function messageTypeName(type: number): string {

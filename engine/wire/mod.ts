@@ -4,13 +4,20 @@
  *
  * @example
  * ```ts
- * import { encodeEnvelope, EnvelopeType, FrameReader, newEndpointId, parseEnvelope } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ * import {
+ *   encodeEnvelope,
+ *   EnvelopeType,
+ *   FrameReader,
+ *   newEndpointId,
+ *   parseEnvelope,
+ * } from "./mod.ts";
  * const reader = new FrameReader();
  * reader.push(encodeEnvelope(
  *   { sender: newEndpointId(), type: EnvelopeType.data, topic: "t", payload: new Uint8Array([0]) },
  *   { prefix: true },
  * ));
- * console.log(parseEnvelope(reader.next()!).topic); // "t"
+ * equal(parseEnvelope(reader.next()!).topic, "t");
  * ```
  *
  * @module

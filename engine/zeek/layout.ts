@@ -19,8 +19,9 @@ import type { Data, EnumData, StringData, VectorData } from "../data/types.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ZEEK_PROTOCOL_VERSION } from "./layout.ts";
- * console.log(ZEEK_PROTOCOL_VERSION); // 1n
+ * equal(ZEEK_PROTOCOL_VERSION, 1n);
  * ```
  */
 export const ZEEK_PROTOCOL_VERSION = 1n;
@@ -30,8 +31,9 @@ export const ZEEK_PROTOCOL_VERSION = 1n;
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ZeekMessageType } from "./layout.ts";
- * console.log(ZeekMessageType.event); // 1
+ * equal(ZeekMessageType.event, 1);
  * ```
  */
 export enum ZeekMessageType {
@@ -48,8 +50,9 @@ export enum ZeekMessageType {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { MetadataType } from "./layout.ts";
- * console.log(MetadataType.NetworkTimestamp); // 1
+ * equal(MetadataType.NetworkTimestamp, 1);
  * ```
  */
 export enum MetadataType {
@@ -62,8 +65,9 @@ export enum MetadataType {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { ZEEK_KIND_NAMES } from "./layout.ts";
- * console.log(ZEEK_KIND_NAMES[3]); // "log_write"
+ * equal(ZEEK_KIND_NAMES[3], "log_write");
  * ```
  */
 export const ZEEK_KIND_NAMES = {
@@ -82,8 +86,9 @@ export type ZeekKind = (typeof ZEEK_KIND_NAMES)[ZeekMessageType];
  *
  * @example
  * ```ts
+ * import { throws } from "node:assert/strict";
  * import { notAMessage } from "./layout.ts";
- * try { notAMessage("too short"); } catch (e) { console.log((e as Error).message); }
+ * throws(() => notAMessage("too short"), { codeName: "invalid_message" });
  * ```
  */
 export function notAMessage(what: string): never {
@@ -95,8 +100,9 @@ export function notAMessage(what: string): never {
  *
  * @example
  * ```ts
+ * import { throws } from "node:assert/strict";
  * import { wrongField } from "./layout.ts";
- * try { wrongField("name must be a string"); } catch (e) { console.log((e as Error).message); }
+ * throws(() => wrongField("name must be a string"), { codeName: "type_clash" });
  * ```
  */
 export function wrongField(what: string): never {

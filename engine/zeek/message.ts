@@ -60,9 +60,12 @@ export class Batch {
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { count, parseZeekMessage, str, vector } from "../../mod.ts";
  * const msg = parseZeekMessage(vector(count(1n), count(1n), vector(str("ping"), vector(count(1n)))));
- * if (msg.kind === "event") console.log(msg.name, msg.args.length); // "ping" 1
+ * if (msg.kind !== "event") throw new Error(`not an event: ${msg.kind}`);
+ * equal(msg.name, "ping");
+ * equal(msg.args.length, 1);
  * ```
  */
 export function parseZeekMessage(data: Data): ZeekMessage {

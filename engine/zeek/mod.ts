@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { count, decode, encode } from "../../mod.ts";
  * import { Event, parseZeekMessage } from "./mod.ts";
  * const bytes = encode(new Event("ping", [count(1n)]).toData());
  * const msg = parseZeekMessage(decode(bytes));
- * if (msg.kind === "event") console.log(msg.name); // "ping"
+ * equal(msg.kind === "event" && msg.name, "ping");
  * ```
  *
  * @module

@@ -34,9 +34,10 @@ export interface CaptureEntry {
  *
  * @example
  * ```ts
+ * import { deepEqual } from "node:assert/strict";
  * import { decodeCapture, encodeCaptureEntry, CAPTURE_MAGIC } from "./mod.ts";
  * const e = encodeCaptureEntry({ timeNs: 1n, direction: "sent", peerId: "", peerAddress: "h:1", frame: new Uint8Array([7]) });
- * console.log(decodeCapture(new Uint8Array([...CAPTURE_MAGIC, ...e]))[0].frame); // Uint8Array [7]
+ * deepEqual([...decodeCapture(new Uint8Array([...CAPTURE_MAGIC, ...e]))[0].frame], [7]);
  * ```
  */
 export function encodeCaptureEntry(e: CaptureEntry): Uint8Array {

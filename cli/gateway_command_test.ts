@@ -1,0 +1,174 @@
+// `broker gateway`: its options (the manual's forms, broker.conf, usage
+// errors) and the command end to end as a child process between our endpoints.
+import assert from "node:assert/strict";
+import { Endpoint, str } from "../mod.ts";
+import { freePort, waitForPort } from "../tests/broker_ref.ts";
+import { parseCafConfig } from "./caf_config.ts";
+import { resolveGatewayOptions } from "./gateway_command.ts";
+import { main } from "./main.ts";
+import { lines } from "./self.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+Deno.test("gateway options: the manual's command line and broker.conf give the same gateway", () => {
+  const cli = resolveGatewayOptions({
+    "internal.port": "8080",
+    "internal.peers": "[tcp://mars:1234, tcp://venus:2345]",
+    "external.port": "9090",
+    "external.peers": "[<tcp://proxima-centauri:3456>]",
+    "internal.disableForwarding": true,
+  });
+  const conf = resolveGatewayOptions(
+    {},
+    parseCafConfig(`
+      internal {
+        port = 8080
+        peers = [
+          <tcp://mars:1234>,
+          <tcp://venus:2345>,
+        ]
+        disable-forwarding = true
+      }
+      external {
+        port = 9090
+        peers = [
+          <tcp://proxima-centauri:3456>,
+        ]
+      }
+    `),
+  );
+  assert.deepEqual(cli, conf);
+  assert.deepEqual(cli.gateway.internal, {
+    port: 8080,
+    peers: [{ host: "mars", port: 1234 }, { host: "venus", port: 2345 }],
+    disableForwarding: true,
+  });
+  assert.deepEqual(cli.gateway.external?.peers, [{ host: "proxima-centauri", port: 3456 }]);
+  assert.deepEqual(cli.gateway.endpoint, { disableSsl: true });
+  // The command line wins over the file; policies from either.
+  const mixed = resolveGatewayOptions(
+    { "internal.port": "7000", "outward.allow": '["/logs/"]' },
+    parseCafConfig(`internal { port = 1 } external { port = 2 } inward { deny = ["/secret"] }`),
+  );
+  assert.equal(mixed.gateway.internal?.port, 7000);
+  assert.deepEqual(mixed.gateway.outward, { allow: ["/logs/"] });
+  assert.deepEqual(mixed.gateway.inward, { deny: ["/secret"] });
+});
+
+Deno.test("gateway options: every bad value is a usage error (exit 2) before anything runs", async () => {
+  const run = async (...args: string[]) => {
+    let err = "";
+    const code = await main(["gateway", ...args], {
+      writeErr: (s) => err += s,
+      writeOut: () => {},
+      colorErr: false,
+    });
+    return { code, err };
+  };
+  const cases: [string[], RegExp][] = [
+    [["--internal.port=0"], /--external\.port: the external side neither listens nor peers/],
+    [["--internal.port=x", "--external.port=0"], /--internal\.port: expected a port/],
+    [["--internal.port=0", "--external.peers=nope"], /--external\.peers: no port in "nope"/],
+    [
+      ["--internal.port=0", "--external.port=0", "--inward.deny="],
+      /--inward\.deny: expected topics/,
+    ],
+    [["--internal.port=0", "--external.port=0", "--retry=soon"], /--retry: expected a duration/],
+    [
+      ["--internal.port=0", "--internal.address=1.2.3.4:5", "--external.port=0"],
+      /--internal\.address: .*the port is an option of its own/,
+    ],
+    [["--internal.port=0", "--external.port=0", "--bogus"], /--bogus: unknown option/],
+    [["--config-file=/no/such/broker.conf"], /--config-file: cannot read configuration file/],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert.match(r.err, expected);
+    assert.match(r.err, /^broker gateway: /);
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/typo.conf`, "internal { prot = 1 } external { port = 2 }");
+    const r = await run(`--config-file=${dir}/typo.conf`);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /internal\.prot: unknown key in the configuration file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test(
+  "broker gateway end to end: a child process between our endpoints, broker.conf, policy, -v, SIGTERM",
+  {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const ext = freePort(), int = freePort();
+    await Deno.writeTextFile(
+      `${dir}/broker.conf`,
+      `internal { port = ${int}\n address = "127.0.0.1" }\nexternal { port = ${ext}\n address = "127.0.0.1" }\n`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "gateway",
+        `--config-file=${dir}/broker.conf`,
+        "--outward.deny=/t/secret",
+        "--retry=0",
+        "-v",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out: string[] = [];
+    let err = "";
+    const reading = Promise.all([
+      (async () => {
+        for await (const l of lines(child.stdout)) out.push(l);
+      })(),
+      (async () => {
+        for await (const t of child.stderr.pipeThrough(new TextDecoderStream())) err += t;
+      })(),
+    ]);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const core = new Endpoint(), sensor = new Endpoint();
+    try {
+      await waitForPort(ext, 20_000);
+      await waitForPort(int, 5000);
+      const sub = core.subscribe("/t");
+      await core.peer("127.0.0.1", ext, { retryMs: 0 });
+      await sensor.peer("127.0.0.1", int, { retryMs: 0 });
+      await sensor.awaitPeerSubscription("/t/x", 5000);
+      sensor.publish("/t/secret/x", str("denied"));
+      sensor.publish("/t/x", str("crossed"));
+      const m = await sub.get(5000);
+      assert.equal(m?.topic, "/t/x");
+      assert.equal(await sub.get(300), undefined, "the denied topic did not cross");
+      const gwId = out.find((l) => l.startsWith("*** gateway "))?.slice(12);
+      assert.ok(gwId, out.join("\n"));
+      assert.deepEqual(core.peers().map((p) => p.id), [gwId]);
+      assert.ok(out.includes(`*** external: listening on 127.0.0.1:${ext}`), out.join("\n"));
+      assert.ok(out.includes("outward: /t/x crossed"), out.join("\n"));
+    } finally {
+      await sensor.shutdown();
+      await core.shutdown();
+      child.kill("SIGTERM");
+      const status = await child.status;
+      clearTimeout(timer);
+      await reading;
+      await Deno.remove(dir, { recursive: true });
+      assert.equal(status.code, 0, err);
+    }
+    assert.match(
+      err,
+      /\*\*\* internal: peer_added [0-9a-f-]+ 127\.0\.0\.1:\d+: handshake successful/,
+    );
+    assert.match(err, /outward 1 messages, \d+ bytes, 1 dropped by policy/);
+  },
+);

@@ -1,0 +1,143 @@
+/**
+ * The XPUB/XSUB proxy at the centre of a Zeek 8 ZeroMQ cluster, sans-I/O:
+ * what `zmq_proxy` does with the sockets Zeek's manager binds
+ * (`ZeroMQ-Proxy.cc`: XPUB with `xpub_verboser`, XSUB). Nodes' XSUB sockets
+ * connect to its XPUB side and send subscriptions; nodes' XPUB sockets
+ * connect to its XSUB side and send messages. The proxy
+ * - passes every subscription and cancellation from the XPUB side on to
+ *   every XSUB-side peer (`xpub_verboser`: duplicates included), except
+ *   that, as libzmq's XSUB, a cancellation goes on only when no
+ *   subscription to that topic is left;
+ * - sends a newly connected XSUB-side peer every live subscription once
+ *   (libzmq's XSUB does so on attach), which is how a node learns the
+ *   others' node-ID topics;
+ * - cancels a departing XPUB-side peer's subscriptions (what tells the
+ *   nodes that one went down);
+ * - delivers each message from the XSUB side to every XPUB-side peer with a
+ *   subscription that prefixes its first part, once per peer.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { ZmqProxy } from "./proxy.ts";
+ * const te = new TextEncoder();
+ * const proxy = new ZmqProxy();
+ * proxy.connect(1, "xpub");
+ * proxy.connect(2, "xsub");
+ * proxy.subscription(1, { subscribe: true, topic: te.encode("zeek.") });
+ * const out = proxy.message(2, [te.encode("zeek.cluster.manager"), te.encode("x")]);
+ * deepEqual(out.map((o) => o.peer), [1]);
+ * ```
+ *
+ * @module
+ */
+import type { Subscription } from "./subscription.ts";
+
+/** Which socket of the proxy a peer is connected to. */
+export type ProxySide = "xpub" | "xsub";
+
+/** Something to send: a message (multipart) or a subscription, to one peer. */
+export type ProxyOutput =
+  | {
+    /** The peer to send to. */
+    peer: number;
+    /** A message's parts. */
+    parts: Uint8Array[];
+  }
+  | {
+    /** The peer to send to. */
+    peer: number;
+    /** A subscription or cancellation. */
+    subscription: Subscription;
+  };
+
+// Topics as strings, one char per byte, so prefixes compare byte-wise (in slices: a spread
+// of a long first part would overflow the call stack).
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
+}
+const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+/** The proxy's routing state (see the module doc). Peers are numbered by the caller. */
+export class ZmqProxy {
+  // XPUB-side peers: their subscriptions, topic (bytes as latin1) to count.
+  readonly #subscribers = new Map<number, Map<string, number>>();
+  // XSUB-side peers, in connection order.
+  readonly #publishers = new Set<number>();
+  // What the XSUB side is subscribed to: topic to count over all XPUB-side peers.
+  readonly #upstream = new Map<string, number>();
+
+  /** A peer connected to one side (call once its handshake is done). */
+  connect(peer: number, side: ProxySide): ProxyOutput[] {
+    if (side === "xpub") {
+      this.#subscribers.set(peer, new Map());
+      return [];
+    }
+    this.#publishers.add(peer);
+    return [...this.#upstream.keys()].map((t) => ({
+      peer,
+      subscription: { subscribe: true, topic: bytesOf(t) },
+    }));
+  }
+
+  /** A peer went away; an XPUB-side peer's subscriptions are cancelled. */
+  disconnect(peer: number): ProxyOutput[] {
+    this.#publishers.delete(peer);
+    const subs = this.#subscribers.get(peer);
+    if (!subs) return [];
+    this.#subscribers.delete(peer);
+    const out: ProxyOutput[] = [];
+    for (const [topic, n] of subs) {
+      for (let i = 0; i < n; i++) out.push(...this.#cancel(topic));
+    }
+    return out;
+  }
+
+  /** A subscription or cancellation from an XPUB-side peer. */
+  subscription(peer: number, sub: Subscription): ProxyOutput[] {
+    const subs = this.#subscribers.get(peer);
+    if (!subs) return [];
+    const topic = latin1(sub.topic);
+    const n = subs.get(topic) ?? 0;
+    if (sub.subscribe) {
+      subs.set(topic, n + 1);
+      this.#upstream.set(topic, (this.#upstream.get(topic) ?? 0) + 1);
+      return [...this.#publishers].map((p) => ({ peer: p, subscription: sub }));
+    }
+    if (n === 0) return []; // nothing to cancel: libzmq drops it
+    if (n === 1) subs.delete(topic);
+    else subs.set(topic, n - 1);
+    return this.#cancel(topic);
+  }
+
+  #cancel(topic: string): ProxyOutput[] {
+    const n = this.#upstream.get(topic) ?? 0;
+    if (n > 1) {
+      this.#upstream.set(topic, n - 1);
+      return [];
+    }
+    this.#upstream.delete(topic);
+    return [...this.#publishers].map((p) => ({
+      peer: p,
+      subscription: { subscribe: false, topic: bytesOf(topic) },
+    }));
+  }
+
+  /** A message from an XSUB-side peer: to every XPUB-side peer subscribed to its topic. */
+  message(peer: number, parts: Uint8Array[]): ProxyOutput[] {
+    if (!this.#publishers.has(peer) || parts.length === 0) return [];
+    const topic = latin1(parts[0]);
+    const out: ProxyOutput[] = [];
+    for (const [p, subs] of this.#subscribers) {
+      for (const prefix of subs.keys()) {
+        if (topic.startsWith(prefix)) {
+          out.push({ peer: p, parts });
+          break;
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * A node of a Zeek 8 ZeroMQ cluster over TCP: the I/O around
+ * {@link ZmtpSession} and {@link ZeekClusterNode}. Like Zeek's nodes it
+ * connects an XSUB socket to the proxy's XPUB (receiving; Zeek's
+ * `connect_xsub_endpoint`) and an XPUB socket to the proxy's XSUB
+ * (publishing; `connect_xpub_endpoint`), subscribes its node topics, says
+ * hello, and reports `node_up`/`node_down`; with `logger`, it also PUSHes
+ * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
+ * The proxy role is not here yet.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { str } from "../data/mod.ts";
+ * import { Event } from "../zeek/event.ts";
+ * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+ * // Our own proxy as the hub here; with Zeek's, give its ports (XPUB_PORT, XSUB_PORT).
+ * const proxy = ZmqProxyServer.listen();
+ * const at = {
+ *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+ *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+ * };
+ * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+ * const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+ * equal((await worker.statuses.get(5000))?.name, "manager"); // node_up
+ * worker.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
+ * equal((await manager.events.get(5000))?.event.name, "Test::ping");
+ * await worker.close();
+ * await manager.close();
+ * await proxy.close();
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { BoundedQueue } from "../queue.ts";
+import type { Event } from "../zeek/event.ts";
+import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
+import type { ZmtpEvent } from "./session.ts";
+import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+
+export type { HostPort };
+import { encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
+import {
+  eventMessage,
+  LOG_WRITE_TOPIC,
+  parseZeekZmqMessage,
+  ZEEK_BIN_SERIALIZER,
+  zeekZmqEvent,
+  zeekZmqMessageParts,
+} from "./zeek_message.ts";
+
+/** Options of {@link ZeekZmqNode.connect}. */
+export interface ZeekZmqNodeOptions {
+  /** The node's name in the cluster layout, e.g. `worker-1`. */
+  name: string;
+  /** Its type in the layout. */
+  nodeType: ZeekNodeType;
+  /** Its node ID; default `zeromq_<name>_deno_<pid>_<random>`, like Zeek's. */
+  id?: string;
+  /** The proxy's XSUB, where our XPUB publishes (Zeek's `connect_xpub_endpoint`). */
+  xpub: HostPort;
+  /** The proxy's XPUB, from which our XSUB receives (Zeek's `connect_xsub_endpoint`). */
+  xsub: HostPort;
+  /** A logger's PULL socket for {@link ZeekZmqNode.writeLogs} (Zeek's `connect_log_endpoints`). */
+  logger?: HostPort;
+  /** How long to keep dialling the proxy (libzmq re-dials every 100 ms). Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Events held for the reader before the oldest are dropped. Default 4096. */
+  queueSize?: number;
+}
+
+/** An event received from the cluster. */
+export interface ZeekZmqEventMessage {
+  /** Its topic. */
+  topic: string;
+  /** The sending node's ID. */
+  sender: string;
+  /** The event. */
+  event: Event;
+}
+
+/** A node of the cluster coming up or going away. */
+export interface ZeekNodeStatus {
+  /** `node_up` or `node_down`, as Zeek's events. */
+  type: "node_up" | "node_down";
+  /** Its name in the layout. */
+  name: string;
+  /** Its node ID. */
+  id: string;
+}
+
+/** A node of a Zeek ZeroMQ cluster (see the module doc). */
+export class ZeekZmqNode {
+  /** The node's hello state; its `id` is the node ID. */
+  readonly node: ZeekClusterNode;
+  /** Events other nodes sent to our topics (the hellos excepted). */
+  readonly events: BoundedQueue<ZeekZmqEventMessage>;
+  /** `node_up`/`node_down` of the other nodes. */
+  readonly statuses = new BoundedQueue<ZeekNodeStatus>(1024, "drop_oldest");
+  /** Errors of either connection (the node keeps what still works). */
+  readonly errors: BrokerError[] = [];
+  // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).
+  readonly #peerSubs = new Map<string, number>();
+  #xpub!: ZmtpConnection;
+  #xsub!: ZmtpConnection;
+  #log?: ZmtpConnection;
+
+  private constructor(node: ZeekClusterNode, queueSize: number) {
+    this.node = node;
+    this.events = new BoundedQueue(queueSize, "drop_oldest");
+  }
+
+  /** The node ID. */
+  get id(): string {
+    return this.node.id;
+  }
+
+  /**
+   * Connects both sockets, waits for both ZMTP handshakes and subscribes
+   * the node's topics; the hellos then run by themselves.
+   */
+  static async connect(options: ZeekZmqNodeOptions): Promise<ZeekZmqNode> {
+    const id = options.id ??
+      `zeromq_${options.name}_deno_${Deno.pid}_${
+        crypto.randomUUID().replaceAll("-", "").slice(0, 16)
+      }`;
+    const self = new ZeekZmqNode(
+      new ZeekClusterNode({ name: options.name, nodeType: options.nodeType, id }),
+      options.queueSize ?? 4096,
+    );
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
+    const readiness = { xpub: () => {}, xsub: () => {}, log: () => {} };
+    let failed!: (e: BrokerError) => void;
+    const ready = Promise.all(
+      (["xpub", "xsub", ...(options.logger ? ["log"] as const : [])] as const).map((k) =>
+        new Promise<void>((r) => readiness[k] = r)
+      ),
+    );
+    const failure = new Promise<never>((_, reject) => failed = reject);
+    const handle = (which: "xpub" | "xsub" | "log") => (e: ZmtpEvent) => {
+      if (e.type === "ready") readiness[which]();
+      else if (e.type === "error") {
+        self.errors.push(e.error);
+        failed(e.error);
+      } else if (which === "xpub" && e.type === "subscription") self.#onSubscription(e);
+      else if (which === "xsub" && e.type === "message") self.#onMessage(e.parts);
+    };
+    self.#xpub = await ZmtpConnection.dial(options.xpub, "XPUB", deadline, handle("xpub"));
+    try {
+      self.#xsub = await ZmtpConnection.dial(options.xsub, "XSUB", deadline, handle("xsub"));
+      if (options.logger) {
+        self.#log = await ZmtpConnection.dial(options.logger, "PUSH", deadline, handle("log"));
+      }
+    } catch (e) {
+      self.#xpub.close();
+      self.#xsub?.close();
+      throw e;
+    }
+    try {
+      await Promise.race([ready, failure]);
+    } catch (e) {
+      await self.close();
+      throw e;
+    }
+    for (const topic of self.node.subscriptions()) self.subscribe(topic);
+    return self;
+  }
+
+  /** Subscribes our XSUB to a topic prefix (dotted). */
+  subscribe(prefix: string): void {
+    this.#xsub.write(this.#xsub.session.subscribe(prefix));
+  }
+
+  /**
+   * Publishes an event on a topic, if any node subscribed a prefix of it
+   * (an XPUB sends nothing otherwise). Returns whether it went out.
+   */
+  publish(topic: string, event: Event): boolean {
+    let wanted = false;
+    for (const prefix of this.#peerSubs.keys()) {
+      if (topic.startsWith(prefix)) {
+        wanted = true;
+        break;
+      }
+    }
+    if (!wanted) return false;
+    const parts = zeekZmqMessageParts(eventMessage(topic, this.id, event));
+    this.#xpub.write(this.#xpub.session.send(parts));
+    return true;
+  }
+
+  /**
+   * PUSHes a batch of log writes to the logger, in Zeek's log batch format.
+   * Throws `invalid_status` without a `logger`, `type_clash` for a value
+   * its type cannot hold.
+   */
+  writeLogs(batch: LogWriteBatch): void {
+    if (!this.#log) {
+      throw new BrokerError(ErrorCode.invalid_status, "no logger: connect with the logger option");
+    }
+    const payload = encodeLogWriteBatch(batch);
+    this.#log.write(this.#log.session.send(zeekZmqMessageParts({
+      topic: LOG_WRITE_TOPIC,
+      sender: this.id,
+      format: ZEEK_BIN_SERIALIZER,
+      payload,
+    })));
+  }
+
+  /**
+   * Closes the sockets once what was written is sent, the log socket first
+   * (other nodes then see our node-ID topic unsubscribed: `node_down`).
+   */
+  async close(): Promise<void> {
+    this.events.close();
+    this.statuses.close();
+    await this.#log?.closeAfterWrites();
+    await Promise.all([this.#xpub?.closeAfterWrites(), this.#xsub?.closeAfterWrites()]);
+  }
+
+  #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {
+    const topic = new TextDecoder().decode(e.subscription.topic);
+    const n = this.#peerSubs.get(topic) ?? 0;
+    if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);
+    else if (n <= 1) this.#peerSubs.delete(topic);
+    else this.#peerSubs.set(topic, n - 1);
+    this.#act(this.node.onSubscription(topic, e.subscription.subscribe));
+  }
+
+  #onMessage(parts: Uint8Array[]): void {
+    let msg;
+    let event: Event;
+    try {
+      msg = parseZeekZmqMessage(parts);
+      event = zeekZmqEvent(msg);
+    } catch (e) {
+      // Zeek drops what it cannot read, and so do we; the error is kept for the curious.
+      if (e instanceof BrokerError) this.errors.push(e);
+      return;
+    }
+    const actions = this.node.onEvent(event);
+    this.#act(actions);
+    if (!actions.internal) this.events.push({ topic: msg.topic, sender: msg.sender, event });
+  }
+
+  #act(actions: NodeActions): void {
+    for (const p of actions.publish) this.publish(p.topic, p.event);
+    for (const n of actions.up) this.statuses.push({ type: "node_up", ...n });
+    for (const n of actions.down) this.statuses.push({ type: "node_down", ...n });
+  }
+}

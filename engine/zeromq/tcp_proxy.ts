@@ -1,0 +1,127 @@
+/**
+ * The XPUB/XSUB proxy of a Zeek 8 ZeroMQ cluster over TCP: the I/O around
+ * {@link ZmqProxy}. It listens where Zeek's manager would
+ * (`Cluster::Backend::ZeroMQ::listen_xpub_endpoint` and
+ * `listen_xsub_endpoint`), so a cluster whose manager runs with
+ * `run_proxy_thread = F` uses our process as its hub.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { ZmqProxyServer } from "./tcp_proxy.ts";
+ * const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+ * ok(proxy.xpubPort > 0 && proxy.xsubPort > 0);
+ * await proxy.close();
+ * ```
+ *
+ * @module
+ */
+import type { BrokerError } from "../errors.ts";
+import { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
+import type { ZmtpEvent } from "./session.ts";
+import { ZmtpConnection } from "./tcp_connection.ts";
+
+/** Options of {@link ZmqProxyServer.listen}. */
+export interface ZmqProxyServerOptions {
+  /** Address to listen on. Default 127.0.0.1. */
+  hostname?: string;
+  /** Port of the XPUB side (nodes' XSUBs connect here). Default 0: any free port. */
+  xpubPort?: number;
+  /** Port of the XSUB side (nodes' XPUBs connect here). Default 0: any free port. */
+  xsubPort?: number;
+}
+
+/** A running proxy (see the module doc). */
+export class ZmqProxyServer {
+  /** The routing state. */
+  readonly proxy = new ZmqProxy();
+  /** Protocol errors of peers (each closed its connection). */
+  readonly errors: BrokerError[] = [];
+  readonly #listeners: Deno.TcpListener[];
+  readonly #conns = new Map<number, ZmtpConnection>();
+  readonly #loops: Promise<void>[] = [];
+  #next = 1;
+
+  private constructor(xpub: Deno.TcpListener, xsub: Deno.TcpListener) {
+    this.#listeners = [xpub, xsub];
+    this.#loops.push(this.#accept(xpub, "xpub"), this.#accept(xsub, "xsub"));
+  }
+
+  /** Listens on both sides. */
+  static listen(options: ZmqProxyServerOptions = {}): ZmqProxyServer {
+    const hostname = options.hostname ?? "127.0.0.1";
+    const xpub = Deno.listen({ hostname, port: options.xpubPort ?? 0 });
+    let xsub: Deno.TcpListener;
+    try {
+      xsub = Deno.listen({ hostname, port: options.xsubPort ?? 0 });
+    } catch (e) {
+      xpub.close();
+      throw e;
+    }
+    return new ZmqProxyServer(xpub, xsub);
+  }
+
+  /** Port of the XPUB side (Zeek's `connect_xsub_endpoint` points here). */
+  get xpubPort(): number {
+    return (this.#listeners[0].addr as Deno.NetAddr).port;
+  }
+
+  /** Port of the XSUB side (Zeek's `connect_xpub_endpoint` points here). */
+  get xsubPort(): number {
+    return (this.#listeners[1].addr as Deno.NetAddr).port;
+  }
+
+  async #accept(listener: Deno.TcpListener, side: ProxySide): Promise<void> {
+    try {
+      for await (const tcp of listener) {
+        tcp.setNoDelay(true);
+        const id = this.#next++;
+        const conn = new ZmtpConnection(
+          tcp,
+          side === "xpub" ? "XPUB" : "XSUB",
+          (e) => this.#onEvent(id, side, e),
+        );
+        this.#conns.set(id, conn);
+        conn.done.then(() => {
+          this.#conns.delete(id);
+          this.#route(this.proxy.disconnect(id));
+        });
+      }
+    } catch {
+      // the listener was closed
+    }
+  }
+
+  #onEvent(id: number, side: ProxySide, e: ZmtpEvent): void {
+    if (e.type === "ready") this.#route(this.proxy.connect(id, side));
+    else if (e.type === "subscription") this.#route(this.proxy.subscription(id, e.subscription));
+    else if (e.type === "message" && side === "xsub") this.#route(this.proxy.message(id, e.parts));
+    else if (e.type === "error") this.errors.push(e.error);
+  }
+
+  #route(outputs: ProxyOutput[]): void {
+    for (const o of outputs) {
+      const conn = this.#conns.get(o.peer);
+      if (!conn || !conn.session.ready) continue;
+      conn.write(
+        "parts" in o
+          ? conn.session.send(o.parts)
+          : conn.session.subscribe(o.subscription.topic, o.subscription.subscribe),
+      );
+    }
+  }
+
+  /** Stops listening and closes every connection. */
+  async close(): Promise<void> {
+    for (const l of this.#listeners) {
+      try {
+        l.close();
+      } catch {
+        // already closed
+      }
+    }
+    const conns = [...this.#conns.values()];
+    for (const c of conns) c.close();
+    await Promise.all([...this.#loops, ...conns.map((c) => c.done)]);
+  }
+}

@@ -1,0 +1,84 @@
+// Broker data stores with a real Zeek 8 (scripts/stores.zeek): Zeek's master with our clone,
+// and our master with Zeek's clone (Broker::create_clone), reads and writes both ways.
+import assert from "node:assert/strict";
+import { addr, bool, count, dataToString, type StoreEvent, str } from "../../mod.ts";
+import { zeekTest } from "./zeek.ts";
+
+zeekTest(
+  "Zeek's master store with our clone: we read Zeek's keys, Zeek sees our writes, we see Zeek's",
+  async (t) => {
+    const zeek = await t.zeek("stores.zeek", { env: { ZEEK_ROLE: "master" } });
+    const zeekPort = await zeek.port();
+    const ep = t.endpoint();
+    await ep.peer("127.0.0.1", zeekPort);
+    const clone = ep.attachClone("zeek_kv");
+    t.defer(() => clone.close());
+    const events = clone.events();
+
+    // Reads wait for the master's snapshot.
+    assert.equal(dataToString(await clone.get(str("a"))), "1");
+    assert.equal(dataToString(await clone.get(str("s"))), "{x, y}");
+    await clone.put(str("b"), count(2n));
+    await clone.increment(str("b"), count(40n));
+    assert.equal(await clone.putUnique(str("u"), str("first")), true);
+    assert.equal(await clone.putUnique(str("u"), str("second")), false);
+    assert.ok(await clone.awaitIdle(5000), "the master did not acknowledge our writes");
+
+    await ep.awaitPeerSubscription("/zeek/stores");
+    ep.publishEvent("/zeek/stores", "Test::check", []);
+    await zeek.waitFor("zeek master sees b, 42");
+    await zeek.waitFor("zeek master keys, a,b,s,u");
+    await zeek.waitFor("put c");
+
+    // Zeek's own put reaches the clone as a store event, then as the clone's value.
+    let ev: StoreEvent | undefined;
+    do {
+      ev = await events.get(5000);
+      assert.ok(ev, "no store event for Zeek's put of c");
+    } while (!(ev.type === "insert" && dataToString(ev.key) === "c"));
+    assert.equal(dataToString(ev.value), "3");
+    assert.equal(dataToString(await clone.get(str("c"))), "3");
+    assert.deepEqual(
+      (await clone.keys()).map(dataToString).sort(),
+      ["a", "b", "c", "s", "u"],
+    );
+  },
+);
+
+zeekTest(
+  "our master store with Zeek's clone (Broker::create_clone): Zeek reads ours, we see Zeek's writes",
+  async (t) => {
+    const ep = t.endpoint();
+    const master = ep.attachMaster("deno_kv");
+    t.defer(() => master.close());
+    await master.put(str("n"), count(37n));
+    await master.put(str("h"), addr("2001:db8::7"));
+    const events = master.events();
+    const port = await ep.listen("127.0.0.1", 0);
+    const zeek = await t.zeek("stores.zeek", {
+      env: { ZEEK_ROLE: "clone", DENO_PORT: `${port}/tcp` },
+    });
+
+    await zeek.waitFor("clone attached");
+    await zeek.waitFor("zeek clone sees n, 37");
+    await zeek.waitFor("zeek clone sees h, 2001:db8::7");
+    await zeek.waitFor("wrote");
+
+    // Zeek's clone forwards its writes to our master, which applies them in order.
+    const seen: string[] = [];
+    while (seen.length < 2) {
+      const ev = await events.get(5000);
+      assert.ok(ev, `our master saw only ${seen.join("; ")}\n${zeek.transcript}`);
+      if (ev.type === "insert") {
+        seen.push(`insert ${dataToString(ev.key)} ${dataToString(ev.value)}`);
+      }
+      if (ev.type === "update") {
+        seen.push(`update ${dataToString(ev.key)} ${dataToString(ev.newValue)}`);
+      }
+    }
+    assert.deepEqual(seen, ["insert zeek T", "update n 42"]);
+    assert.equal(dataToString(await master.get(str("zeek"))), dataToString(bool(true)));
+    assert.equal(dataToString(await master.get(str("n"))), "42");
+    assert.equal(master.peers.length, 1, "Zeek's clone is attached to our master");
+  },
+);
