@@ -24,7 +24,12 @@ import {
 import { registerEndpointMetrics } from "./metrics/endpoint_metrics.ts";
 import { MetricsExchange } from "./metrics/exchange.ts";
 import { MetricsHttpServer } from "./metrics/http_server.ts";
-import { type MetricFamilySnapshot, MetricsRegistry } from "./metrics/registry.ts";
+import {
+  type MetricFamilySnapshot,
+  type MetricSample,
+  MetricsRegistry,
+  type MetricType,
+} from "./metrics/registry.ts";
 import { buildStatus, type NodeStatus, type StatusPeer } from "./metrics/status_api.ts";
 import type { Connection } from "./peering/connection.ts";
 import { ConnectionDriver } from "./peering/connection_driver.ts";
@@ -627,6 +632,20 @@ export class Endpoint {
    */
   metricsText(): string {
     return this.#registry().render(this.#exchange?.collector.families() ?? []);
+  }
+
+  /**
+   * Adds series of one family to this endpoint's metrics (e.g. a gateway's
+   * counters): `collect` runs at every scrape and export. Names should start
+   * with `broker_`; a family added twice must keep its type.
+   */
+  addMetrics(
+    name: string,
+    help: string,
+    type: MetricType,
+    collect: () => readonly MetricSample[],
+  ): void {
+    this.#registry().add(name, help, type, collect);
   }
 
   /** What `GET /v1/status/json` serves (Broker's keys and ours: see `NodeStatus`). */

@@ -5,7 +5,7 @@
 // collector, and bad HTTP clients do not disturb the node. Real sockets on
 // 127.0.0.1; nothing is left running.
 import assert from "node:assert/strict";
-import { count, Endpoint, str } from "../mod.ts";
+import { count, Endpoint, Gateway, str } from "../mod.ts";
 import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
 import { parsePrometheus } from "../engine/metrics/registry.ts";
 
@@ -283,6 +283,43 @@ Deno.test(
       }
       await a.shutdown();
       await b.shutdown();
+    }
+  },
+);
+
+Deno.test(
+  "a gateway's counters are metrics on both its sides; one side's metrics port serves them",
+  opts,
+  async () => {
+    const gw = new Gateway({
+      external: { port: 0, address: "127.0.0.1" },
+      internal: { port: 0, address: "127.0.0.1" },
+    });
+    const ports = await gw.start();
+    const http = await gw.external.listenMetrics("127.0.0.1", 0);
+    const outside = new Endpoint(), inside = new Endpoint();
+    try {
+      const sub = outside.subscribe("/up");
+      await outside.peer("127.0.0.1", ports.external!, { retryMs: 0 });
+      await inside.peer("127.0.0.1", ports.internal!, { retryMs: 0 });
+      await inside.awaitPeerSubscription("/up", 5000);
+      for (let i = 0; i < 10; i++) inside.publish("/up/x", count(BigInt(i)));
+      for (let i = 0; i < 10; i++) assert.ok(await sub.get(5000), `message ${i}`);
+      const m = await scrapeUntil(
+        http,
+        (m) => m.get('broker_gateway_messages_total{direction="outward"}') === 10,
+      );
+      assert.equal(m.get('broker_gateway_messages_total{direction="inward"}'), 0);
+      assert.ok(m.get('broker_gateway_bytes_total{direction="outward"}')! > 0);
+      assert.equal(m.get("broker_gateway_loops_dropped_total"), 0);
+      assert.match(
+        gw.internal.metricsText(),
+        /broker_gateway_messages_total\{direction="outward"\} 10/,
+      );
+    } finally {
+      await outside.shutdown();
+      await inside.shutdown();
+      await gw.shutdown();
     }
   },
 );
