@@ -45,6 +45,10 @@
  * `--only=tput,tls,latency,routing,overload,inproc` picks sections. The C++
  * tools are looked up in `$BROKER_REF_BIN`, `../shared/tools/broker-ref/bin`
  * and `/work/shared/tools/broker-ref/bin`; without them, C++ rows say so.
+ * `--metrics` adds "ours -> ours, metrics" rows beside each "ours -> ours"
+ * row (alternating, same workloads): both endpoints serve `/metrics` and
+ * the bench scrapes both every 100 ms, so the cost of metrics shows as
+ * the difference between the two rows.
  *
  * @module
  */
@@ -72,6 +76,7 @@ import { setImmediate } from "node:timers";
 
 const ARGS = Deno.args;
 const QUICK = ARGS.includes("--quick");
+const METRICS = ARGS.includes("--metrics");
 const ONLY = ARGS.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const wants = (section: string) => !ONLY || ONLY.includes(section);
 
@@ -564,9 +569,11 @@ async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> 
 /** Our receiver in its own process, listening for one throughput run; resolves once it is ready. */
 async function listeningReceiver(
   tls: boolean,
-): Promise<{ rx: Proc; port: number; seconds: number }> {
+  metrics = false,
+): Promise<{ rx: Proc; port: number; seconds: number; metricsPort?: number }> {
   const seconds = CFG.tputSec + CFG.warmSec;
   const rx = spawnReceiver("receiver", [
+    ...(metrics ? ["--metrics-port", "0"] : []),
     "--listen",
     "0",
     "--topic",
@@ -575,13 +582,42 @@ async function listeningReceiver(
     String(seconds),
     ...(tls ? ["--ssl-dir", TLS_DIR] : []),
   ]);
+  const metricsPort = metrics ? Number((await rx.waitLine(/^METRICS (\d+)/))[1]) : undefined;
   const port = Number((await rx.waitLine(/^READY (\d+)/))[1]);
-  return { rx, port, seconds };
+  return { rx, port, seconds, metricsPort };
 }
 
-async function oursToOurs(w: Workload, tls = false): Promise<number> {
-  const { rx, port: p, seconds } = await listeningReceiver(tls);
-  const ep = new Endpoint(tls ? tlsOptions(TLS_DIR) : {});
+/** Scrapes these metrics ports every 100 ms until stopped; resolves with the scrape count. */
+function scrapeEvery100ms(ports: number[]): { stop(): Promise<number> } {
+  let n = 0, stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await Promise.all(ports.map(async (p) => {
+        const res = await fetch(`http://127.0.0.1:${p}/metrics`).catch(() => undefined);
+        if (res) {
+          await res.text();
+          n++;
+        }
+      }));
+      await sleep(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return n;
+    },
+  };
+}
+
+async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<number> {
+  const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics);
+  const ep = new Endpoint({
+    ...(tls ? tlsOptions(TLS_DIR) : {}),
+    ...(metrics ? { metricsPort: 0 } : {}),
+  });
+  const scraper = metrics ? scrapeEvery100ms([await ep.metricsReady!, metricsPort!]) : undefined;
   await ep.peer("127.0.0.1", p, { retryMs: 0 });
   await ep.awaitPeerSubscription(BT_TOPIC);
   let done = false;
@@ -589,6 +625,8 @@ async function oursToOurs(w: Workload, tls = false): Promise<number> {
   const stopAt = Date.now() + (seconds + 10) * 1000;
   await publishLoop(ep, BT_TOPIC, w, () => done || Date.now() > stopAt);
   await rx.exited(3000);
+  const scrapes = await scraper?.stop();
+  if (scraper && !scrapes) throw new Error("no scrape succeeded");
   await quietShutdown(ep);
   return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
 }
@@ -649,7 +687,10 @@ async function throughputSection(): Promise<void> {
   if (wants("tput")) {
     // --quick keeps the conn-sized workload, the one closest to Zeek's traffic.
     const ours = QUICK ? [W_COUNT, W_EV2] : [W_COUNT, W_EV1, W_EV2];
-    for (const w of ours) await add("ours -> ours", w, () => oursToOurs(w));
+    for (const w of ours) {
+      await add("ours -> ours", w, () => oursToOurs(w));
+      if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
+    }
     for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
       await add("C++ -> C++", w, () => cppToCpp(w), true);
       await add("ours -> C++", w, () => oursToCpp(w), true);

@@ -38,6 +38,8 @@ export interface ReceiverOptions {
   queueSize: number;
   /** TLS with `node.pem`, `node.key` and `ca.pem` from this directory. */
   sslDir?: string;
+  /** Serve /metrics on this port (0: any), printed as `METRICS <port>` before READY. */
+  metricsPort?: number;
 }
 
 /**
@@ -91,6 +93,9 @@ export function parseReceiverArgs(args: string[]): ReceiverOptions {
       case "--queue-size":
         o.queueSize = Number(v);
         break;
+      case "--metrics-port":
+        o.metricsPort = Number(v);
+        break;
       default:
         throw new Error(`unknown option ${k}`);
     }
@@ -120,7 +125,11 @@ function say(line: string): void {
  * ```
  */
 export async function runReceiver(o: ReceiverOptions): Promise<number> {
-  const ep = new Endpoint(o.sslDir ? tlsOptions(o.sslDir) : {});
+  const ep = new Endpoint({
+    ...(o.sslDir ? tlsOptions(o.sslDir) : {}),
+    ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
+  });
+  if (ep.metricsReady) say(`METRICS ${await ep.metricsReady}`);
   // Subscribing first puts the topics into the handshake's filter, so the
   // sender can publish as soon as the peering is up.
   const sub = ep.subscribe(o.topics, { queueSize: o.queueSize });

@@ -170,45 +170,49 @@ export const BROKER_SECTION_OPTIONS: readonly CafOptionSpec[] = [
   {
     key: "broker.metrics.port",
     type: "port",
-    help: `port for incoming Prometheus (HTTP) requests (${NO_EFFECT}: no metrics)`,
+    help:
+      "port for incoming Prometheus (HTTP) requests: /metrics, also /v1/status/json and a status " +
+      "page at / (also BROKER_METRICS_PORT; default: none)",
     longHelpOnly: true,
   },
   {
     key: "broker.metrics.address",
     type: "string",
     meta: "<addr>",
-    help: `bind address for the HTTP server socket (${NO_EFFECT})`,
+    help: "bind address for the HTTP server socket (default: 0.0.0.0)",
     longHelpOnly: true,
   },
   {
     key: "broker.metrics.endpoint-name",
     type: "string",
-    help: `name for this endpoint in metrics (${NO_EFFECT})`,
+    help:
+      "name for this endpoint in metrics (when exporting: suffix of the topic by default; also " +
+      "BROKER_METRICS_ENDPOINT_NAME)",
     longHelpOnly: true,
   },
   {
     key: "broker.metrics.export.topic",
     type: "string",
-    help:
-      `if set, causes Broker to publish its metrics periodically on the given topic (${NO_EFFECT})`,
+    help: "if set, causes Broker to publish its metrics periodically on the given topic (also " +
+      "BROKER_METRICS_EXPORT_TOPIC)",
     longHelpOnly: true,
   },
   {
     key: "broker.metrics.export.interval",
     type: "timespan",
-    help: `time between publishing metrics on the topic (${NO_EFFECT})`,
+    help: "time between publishing metrics on the topic (default: 1s)",
     longHelpOnly: true,
   },
   {
     key: "broker.metrics.export.prefixes",
     type: "list",
-    help: `selects metric prefixes to publish on the topic (${NO_EFFECT})`,
+    help: "selects metric prefixes to publish on the topic (default: all)",
     longHelpOnly: true,
   },
   {
     key: "broker.metrics.import.topics",
     type: "list",
-    help: `topics for collecting remote metrics from (${NO_EFFECT})`,
+    help: "topics for collecting remote metrics from (served on /metrics with an endpoint label)",
     longHelpOnly: true,
   },
 ];

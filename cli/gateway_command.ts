@@ -63,6 +63,11 @@ export interface GatewayCommandOptions {
   gateway: GatewayOptions;
   /** Print what crosses and every status change. */
   verbose: boolean;
+  /**
+   * `--broker.metrics.port` / `--broker.metrics.address`: serve the external
+   * side's `/metrics` (with the gateway's counters), `/v1/status/json` and `/`.
+   */
+  metrics?: { port: number; address: string };
 }
 
 const SIDES = ["internal", "external"] as const;
@@ -204,7 +209,16 @@ export function resolveGatewayOptions(
     );
   }
   gateway.endpoint = endpointSslOptions(ssl);
-  return { gateway, verbose: !!cli.verbose };
+  const [mPort, mPortWhere] = value("broker.metrics.port");
+  const [mAddress, mAddressWhere] = value("broker.metrics.address");
+  if (mAddress !== undefined && mPort === undefined) {
+    throw new UsageError(mAddressWhere, "needs --broker.metrics.port (the port to serve on)");
+  }
+  const metrics = mPort === undefined ? undefined : {
+    port: parsePort(mPort, mPortWhere, { allowZero: true }),
+    address: mAddress === undefined ? "0.0.0.0" : parseBindAddress(mAddress, mAddressWhere),
+  };
+  return { gateway, verbose: !!cli.verbose, ...(metrics ? { metrics } : {}) };
 }
 
 /** Where `runGateway` writes, and how it learns it should stop. */
@@ -275,6 +289,15 @@ export async function runGateway(o: GatewayCommandOptions, io: GatewayIo): Promi
       }
       for (const p of s.peers ?? []) io.out(`*** ${side}: peering with ${p.host}:${p.port}`);
     }
+    if (o.metrics) {
+      try {
+        const port = await gateway.external.listenMetrics(o.metrics.address, o.metrics.port);
+        io.out(`*** metrics: listening on ${o.metrics.address}:${port}`);
+      } catch (e) {
+        io.err(`broker gateway: cannot serve metrics: ${e instanceof Error ? e.message : e}`);
+        return 1;
+      }
+    }
     await io.stop;
     return 0;
   } finally {
@@ -321,6 +344,15 @@ export function registerGatewayCommand(
     .option("--outward.allow <topics>", "only these topic prefixes cross from internal to external")
     .option("--outward.deny <topics>", "these topic prefixes never cross from internal to external")
     .option("--retry <duration>", "pause between re-dials of lost peers (default: 10s; 0: never)")
+    .option(
+      "--broker.metrics.port <port>",
+      "serve /metrics (the external side's, with the gateway's counters), /v1/status/json and a " +
+        "status page on this port (0: any free port)",
+    )
+    .option(
+      "--broker.metrics.address <addr>",
+      "address the metrics port listens on (default: 0.0.0.0)",
+    )
     .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
     .option("-v, --verbose", "print what crosses (stdout) and every status change (stderr)");
   addSslOptions(command)

@@ -28,6 +28,7 @@ import { registerGatewayCommand } from "./gateway_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { registerClusterCommand } from "./cluster_command.ts";
+import { registerTopCommand } from "./top_command.ts";
 import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
 
 /** The package's version, as `broker --version` prints it. */
@@ -62,7 +63,7 @@ export interface ProgramIo {
  * import { buildProgram } from "./main.ts";
  * const codes: number[] = [];
  * const program = buildProgram((code) => codes.push(code));
- * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench", "cluster"]);
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench", "cluster", "top"]);
  * deepEqual(codes, []); // nothing ran yet
  * ```
  */
@@ -87,6 +88,7 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerGatewayCommand(program, setExitCode);
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
   registerClusterCommand(program, setExitCode);
+  registerTopCommand(program, setExitCode);
   return program;
 }
 

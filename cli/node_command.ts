@@ -142,6 +142,11 @@ export async function runNode(
       disableForwarding?: boolean;
       ttl?: number;
       peerBufferSize?: number;
+      metricsEndpointName?: string;
+      metricsExportTopic?: string;
+      metricsExportIntervalMs?: number;
+      metricsExportPrefixes?: string[];
+      metricsImportTopics?: string[];
     },
   ) => NodeHost = (o) => new Endpoint(o),
 ): Promise<number> {
@@ -152,6 +157,15 @@ export async function runNode(
     disableForwarding: opts.disableForwarding,
     ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
     ...(opts.peerBufferSize !== undefined ? { peerBufferSize: opts.peerBufferSize } : {}),
+    ...(opts.metrics
+      ? {
+        metricsEndpointName: opts.metrics.endpointName,
+        metricsExportTopic: opts.metrics.exportTopic,
+        metricsExportIntervalMs: opts.metrics.exportIntervalMs,
+        metricsExportPrefixes: opts.metrics.exportPrefixes,
+        metricsImportTopics: opts.metrics.importTopics,
+      }
+      : {}),
   });
   let statusTask: Promise<void> | undefined;
   const stores: NodeStore[] = [];
@@ -184,6 +198,17 @@ export async function runNode(
             e instanceof Error ? e.message : e
           }`,
         );
+        return 1;
+      }
+    }
+    // Broker's endpoint starts its Prometheus exposer when broker.metrics.port is set.
+    if (opts.metrics?.port !== undefined) {
+      const m = opts.metrics;
+      try {
+        if (!ep.listenMetrics) throw new Error("no metrics server here");
+        await ep.listenMetrics(m.address, m.port!);
+      } catch (e) {
+        p.err(`cannot serve metrics on port ${m.port}: ${e instanceof Error ? e.message : e}`);
         return 1;
       }
     }

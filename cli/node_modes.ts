@@ -147,6 +147,8 @@ export interface NodeHost extends NodeEndpoint {
   statusSubscriber(options?: { statuses?: boolean }): AsyncIterable<NodeStatusEvent>;
   /** Serves Broker's WebSocket API on host:port (Broker's `broker.web-socket.*`). */
   listenWebSocket?(host: string, port: number, options?: { bufferSize?: number }): Promise<unknown>;
+  /** Serves `/metrics`, `/v1/status/json` and `/` on host:port (Broker's `broker.metrics.*`). */
+  listenMetrics?(host: string, port: number): Promise<number>;
   /** Attaches a master with the in-memory backend (may throw a `BrokerError`). */
   attachMaster(name: string): NodeStore;
   /** Attaches a clone of a store. */

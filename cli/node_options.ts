@@ -140,6 +140,12 @@ export interface NodeOptions {
   peerBufferSize?: number;
   /** A WebSocket server, when `broker.web-socket.port` is set (as Broker's endpoint starts one). */
   webSocket?: { address: string; port: number; bufferSize?: number };
+  /**
+   * Broker's `broker.metrics.*`, when the port or metrics over topics are
+   * set: the HTTP server for `/metrics`, `/v1/status/json` and `/`, and the
+   * export and import of metrics over topics.
+   */
+  metrics?: NodeMetricsOptions;
   /** Broker's `--recording-directory` (or `BROKER_RECORDING_DIRECTORY`), when set. */
   recordingDirectory?: string;
   /** Broker's `--output-generator-file-cap`, when set. */
@@ -148,6 +154,24 @@ export interface NodeOptions {
   masterStores: string[];
   /** Stores to attach as clones. */
   cloneStores: string[];
+}
+
+/** Broker's `broker.metrics.*` as broker-node takes them. */
+export interface NodeMetricsOptions {
+  /** `broker.metrics.port` (or `BROKER_METRICS_PORT`): serve HTTP there. */
+  port?: number;
+  /** `broker.metrics.address` (default 0.0.0.0). */
+  address: string;
+  /** `broker.metrics.endpoint-name`. */
+  endpointName?: string;
+  /** `broker.metrics.export.topic`. */
+  exportTopic?: string;
+  /** `broker.metrics.export.interval`, ms. */
+  exportIntervalMs?: number;
+  /** `broker.metrics.export.prefixes`. */
+  exportPrefixes?: string[];
+  /** `broker.metrics.import.topics`. */
+  importTopics?: string[];
 }
 
 /** broker-node's defaults (the binary uses 250 ms for the retry; its help text says 50 ms). */
@@ -160,6 +184,10 @@ export const NODE_DEFAULTS = {
 } as const;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function optional<K extends string, V>(key: K, v: V | undefined): { [k in K]?: V } {
+  return (v === undefined ? {} : { [key]: v }) as { [k in K]?: V };
+}
 
 function invalid(message: string): never {
   throw new BrokerError(ErrorCode.invalid_data, message);
@@ -553,6 +581,27 @@ export function resolveNodeOptions(
   const wsBuffer = count("broker.web-socket-buffer-size") ??
     count("broker.web_socket-buffer-size");
   const recordingDirectory = pick("broker.recording-directory", stringValue);
+  const metricsPort = pick("broker.metrics.port", (v, s) => portFromConfig(v, s));
+  const metricsList = (key: string) =>
+    pick(
+      key,
+      (v, s) => stringsFromList(listValue(v, s), s),
+      (c, k) => stringsFromList(c.getList(k)!, k),
+    );
+  const exportTopic = pick("broker.metrics.export.topic", stringValue) || undefined;
+  const importTopics = metricsList("broker.metrics.import.topics");
+  const metrics: NodeMetricsOptions | undefined =
+    metricsPort !== undefined || exportTopic || (importTopics && importTopics.length > 0)
+      ? {
+        ...(metricsPort !== undefined ? { port: metricsPort } : {}),
+        address: bindAddress("broker.metrics.address") ?? NODE_DEFAULTS.address,
+        ...optional("endpointName", pick("broker.metrics.endpoint-name", stringValue) || undefined),
+        ...optional("exportTopic", exportTopic),
+        ...optional("exportIntervalMs", pick("broker.metrics.export.interval", timespanMs)),
+        ...optional("exportPrefixes", metricsList("broker.metrics.export.prefixes")),
+        ...optional("importTopics", importTopics),
+      }
+      : undefined;
   const cap = count("broker.output-generator-file-cap");
   // Broker's two spellings: disable-forwarding, or 2.2.0's forward = false.
   const disableForwarding = given.has("broker.disable-forwarding") ||
@@ -602,6 +651,7 @@ export function resolveNodeOptions(
         },
       }
       : {}),
+    ...(metrics ? { metrics } : {}),
     ...(recordingDirectory ? { recordingDirectory } : {}),
     ...(cap !== undefined && cap > 0 ? { outputGeneratorFileCap: cap } : {}),
     ssl: Object.fromEntries(

@@ -13,6 +13,7 @@ import { type Data, type DecodeOptions, encode, validate } from "./data/mod.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import {
   CONNECT_TIMEOUT_MS,
+  DEFAULT_METRICS_ADDRESS,
   DEFAULT_RETRY_MS,
   type EndpointOptions,
   type PeerOptions,
@@ -20,6 +21,16 @@ import {
   type ResolvedEndpointOptions,
   resolveEndpointOptions,
 } from "./endpoint_options.ts";
+import { registerEndpointMetrics } from "./metrics/endpoint_metrics.ts";
+import { MetricsExchange } from "./metrics/exchange.ts";
+import { MetricsHttpServer } from "./metrics/http_server.ts";
+import {
+  type MetricFamilySnapshot,
+  type MetricSample,
+  MetricsRegistry,
+  type MetricType,
+} from "./metrics/registry.ts";
+import { buildStatus, type NodeStatus, type StatusPeer } from "./metrics/status_api.ts";
 import type { Connection } from "./peering/connection.ts";
 import { ConnectionDriver } from "./peering/connection_driver.ts";
 import { PeerOverflow } from "./peering/overflow.ts";
@@ -48,12 +59,16 @@ import type { CloneOptions } from "./store/clone.ts";
 import type { MasterOptions } from "./store/master.ts";
 import type { Store } from "./store/store.ts";
 import { StoreRegistry } from "./store/store_registry.ts";
+import type { StoreMetrics } from "./store/store_common.ts";
 
 export { DEFAULT_STATUS_QUEUE_SIZE, type StatusSubscriberOptions } from "./status_hub.ts";
+export type { NodeStatus } from "./metrics/status_api.ts";
+export type { MetricFamilySnapshot } from "./metrics/registry.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_METRICS_ADDRESS,
   DEFAULT_OVERFLOW_POLICY,
   DEFAULT_PEER_BUFFER_BYTES,
   DEFAULT_PEER_BUFFER_SIZE,
@@ -125,6 +140,11 @@ export class Endpoint {
   readonly #driver: ConnectionDriver;
   readonly #stores: StoreRegistry;
   readonly #webSockets: WebSocketServer[] = [];
+  readonly #publishers = new Set<Publisher>();
+  readonly #metricsServers: MetricsHttpServer[] = [];
+  #metrics?: MetricsRegistry;
+  #exchange?: MetricsExchange;
+  #metricsReady?: Promise<number>;
   #shuttingDown = false;
 
   /** A new endpoint: it neither listens nor peers until told to. */
@@ -202,6 +222,34 @@ export class Endpoint {
       abandoned: (remote, e) => emit(errorEvent(e.code, e.message, remote)),
     });
     this.#stores = new StoreRegistry(this);
+    if (
+      options.metricsExportTopic ||
+      (options.metricsImportTopics && options.metricsImportTopics.length > 0)
+    ) {
+      this.#exchange = new MetricsExchange({
+        families: () => this.metricFamilies(),
+        publish: (topic, data) => this.publish(topic, data),
+        subscribe: (topics) => this.subscribe(topics),
+      }, {
+        exportTopic: options.metricsExportTopic,
+        exportIntervalMs: options.metricsExportIntervalMs,
+        exportPrefixes: options.metricsExportPrefixes,
+        endpointName: options.metricsEndpointName,
+        importTopics: options.metricsImportTopics,
+      });
+    }
+    if (options.metricsPort !== undefined) {
+      const host = options.metricsAddress ?? DEFAULT_METRICS_ADDRESS;
+      const ready = this.listenMetrics(host, options.metricsPort);
+      ready.catch((e) =>
+        emit(errorEvent(
+          ErrorCode.unspecified,
+          `cannot serve metrics on ${host}:${options.metricsPort}: ${(e as Error).message}`,
+          { host, port: options.metricsPort! },
+        ))
+      );
+      this.#metricsReady = ready;
+    }
   }
 
   /** This endpoint's ID as UUID text. */
@@ -348,6 +396,7 @@ export class Endpoint {
    */
   publish(topic: string, data: Data, options?: PublishOptions): void {
     this.#assertRunning();
+    this.#router.processed.published++;
     const header = this.#frames.dataHeader(topic); // vets the topic before anything is delivered
     if (options?.local) this.#local.deliverPublished(topic, data, options.except);
     else if (this.#local.echo.size > 0) this.#local.deliverPublished(topic, data, undefined, true);
@@ -380,6 +429,7 @@ export class Endpoint {
    */
   publishEncoded(topic: string, payload: Uint8Array): void {
     this.#assertRunning();
+    this.#router.processed.published++;
     const header = this.#frames.dataHeader(topic);
     const echo = this.#local.echo.size > 0 && this.#local.echo.matches(topic);
     const toPeers = this.#table.routes.matches(topic);
@@ -410,7 +460,10 @@ export class Endpoint {
   publisher(topic: string, options?: PublisherOptions): Publisher {
     this.#assertRunning();
     checkTopic(topic);
-    return new Publisher(this, topic, options);
+    const p = new Publisher(this, topic, options);
+    for (const q of this.#publishers) if (q.closed) this.#publishers.delete(q);
+    this.#publishers.add(p);
+    return p;
   }
 
   /** Publishes everything an (async) iterable yields, waiting for demand. */
@@ -537,12 +590,169 @@ export class Endpoint {
     return this.#stores.attachClone(name, options);
   }
 
+  // ---------------------------------------------------------------- metrics
+
+  /**
+   * Serves `GET /metrics` (Prometheus text), `GET /v1/status/json` (the
+   * status API) and `GET /` (the live status page) on `host:port` (port 0
+   * picks one); resolves with the bound port. The `metricsPort` option
+   * does this at construction.
+   */
+  async listenMetrics(host = DEFAULT_METRICS_ADDRESS, port = 0): Promise<number> {
+    this.#assertRunning();
+    const server = await MetricsHttpServer.listen(host, port, {
+      metrics: () => this.metricsText(),
+      status: () => this.status(),
+    });
+    if (this.#shuttingDown) {
+      await server.close();
+      throw new BrokerError(ErrorCode.shutting_down, "endpoint shut down");
+    }
+    this.#metricsServers.push(server);
+    return server.port;
+  }
+
+  /** The metrics server the `metricsPort` option started: resolves with its port. */
+  get metricsReady(): Promise<number> | undefined {
+    return this.#metricsReady;
+  }
+
+  /**
+   * This endpoint's metrics now: Broker's series (same names, labels and
+   * meaning as the C++ Broker's) and ours (see `engine/metrics/endpoint_metrics.ts`).
+   */
+  metricFamilies(): MetricFamilySnapshot[] {
+    return this.#registry().collect();
+  }
+
+  /**
+   * What `GET /metrics` serves: our metrics and those imported over
+   * topics (`metricsImportTopics`, with an `endpoint` label), in
+   * Prometheus' text format.
+   */
+  metricsText(): string {
+    return this.#registry().render(this.#exchange?.collector.families() ?? []);
+  }
+
+  /**
+   * Adds series of one family to this endpoint's metrics (e.g. a gateway's
+   * counters): `collect` runs at every scrape and export. Names should start
+   * with `broker_`; a family added twice must keep its type.
+   */
+  addMetrics(
+    name: string,
+    help: string,
+    type: MetricType,
+    collect: () => readonly MetricSample[],
+  ): void {
+    this.#registry().add(name, help, type, collect);
+  }
+
+  /** What `GET /v1/status/json` serves (Broker's keys and ours: see `NodeStatus`). */
+  status(): NodeStatus {
+    return buildStatus({
+      id: this.#idText,
+      clusterNode: clusterNode(),
+      now: new Date(),
+      processed: this.#router.processed,
+      commandsSent: this.#commands.sent,
+      published: this.#router.processed.published,
+      webSocketClients: this.#webSocketClients(),
+      peers: this.#statusPeers(),
+      stores: this.#storeMetrics(),
+      subscribers: this.#local.subscriberCount,
+      publishers: this.#openPublishers(),
+      filter: this.#local.filter,
+      peerFilter: this.peerSubscriptions(),
+      imported: this.#exchange?.collector.endpoints() ?? new Map(),
+    });
+  }
+
+  #registry(): MetricsRegistry {
+    if (this.#metrics) return this.#metrics;
+    const reg = this.#metrics = new MetricsRegistry();
+    const driver = this.#driver;
+    registerEndpointMetrics(reg, {
+      processed: this.#router.processed,
+      commandsSent: () => this.#commands.sent,
+      nativeConnections: () => {
+        let n = 0;
+        for (const _ of this.#table.peered()) n++;
+        return n;
+      },
+      webSocketClients: () => this.#webSocketClients(),
+      peers: () =>
+        this.#statusPeers().filter((p) => p.status !== "reconnecting").map((p) => ({
+          id: p.id,
+          address: `${p.host}:${p.port}`,
+          queuedMessages: p.queuedMessages,
+          queuedBytes: p.queuedBytes,
+        })),
+      drops: this.#overflow.drops,
+      handshakeFailures: driver.handshakeFailures,
+      peerings: () => ({ established: driver.peeringsEstablished, ended: driver.peeringsEnded }),
+      handshakeSeconds: driver.handshakeSeconds,
+      stores: () => this.#storeMetrics(),
+      subscribers: () => this.#local.subscriberCount,
+      publishers: () => this.#openPublishers(),
+      importedEndpoints: () => this.#exchange?.collector.endpoints().size ?? 0,
+    });
+    return reg;
+  }
+
+  #webSocketClients(): number {
+    let n = 0;
+    for (const w of this.#webSockets) n += w.clientCount;
+    return n;
+  }
+
+  #openPublishers(): number {
+    let n = 0;
+    for (const p of this.#publishers) if (!p.closed) n++;
+    return n;
+  }
+
+  #storeMetrics(): { name: string; metrics: StoreMetrics }[] {
+    return this.#stores.actors().map((a) => ({ name: a.name, metrics: a.metrics() }));
+  }
+
+  #statusPeers(): StatusPeer[] {
+    const out: StatusPeer[] = [];
+    for (const c of this.#table.connections) {
+      if (c.state === "closed") continue;
+      out.push({
+        id: c.peerId && c.state === "peered" ? endpointIdToString(c.peerId) : undefined,
+        host: c.address.host,
+        port: c.address.port,
+        status: c.state === "peered" ? "peered" : "connecting",
+        outbound: !!c.target,
+        messagesIn: c.messagesIn,
+        queuedMessages: c.tcp.queuedFrames,
+        queuedBytes: c.tcp.queuedBytes,
+      });
+    }
+    for (const t of this.#dialer.waiting()) {
+      out.push({
+        host: t.host,
+        port: t.port,
+        status: "reconnecting",
+        outbound: true,
+        messagesIn: 0,
+        queuedMessages: 0,
+        queuedBytes: 0,
+      });
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- shutdown
 
   /** Unpeers from everybody (BYE), closes listeners, ends subscribers. */
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    const exchange = this.#exchange?.stop();
+    await Promise.all(this.#metricsServers.splice(0).map((m) => m.close()));
     await this.#acceptor.close();
     await Promise.all(this.#webSockets.splice(0).map((w) => w.close()));
     this.#dialer.retireAll(new BrokerError(ErrorCode.shutting_down, "endpoint shut down"));
@@ -552,10 +762,21 @@ export class Endpoint {
     }));
     this.#local.closeAll();
     this.#statuses.close();
+    await exchange;
   }
 
   #assertRunning(): void {
     if (this.#shuttingDown) throw new BrokerError(ErrorCode.shutting_down, "endpoint shut down");
+  }
+}
+
+/** Broker's `cluster-node` in the status API: `CLUSTER_NODE`, else `unknown`. */
+function clusterNode(): string {
+  try {
+    const granted = Deno.permissions.querySync({ name: "env", variable: "CLUSTER_NODE" });
+    return granted.state === "granted" ? Deno.env.get("CLUSTER_NODE") ?? "unknown" : "unknown";
+  } catch {
+    return "unknown"; // no --allow-env
   }
 }
 

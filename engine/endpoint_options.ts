@@ -37,6 +37,8 @@ export const DEFAULT_PEER_BUFFER_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_UNPEER_TIMEOUT_MS = 3000;
 /** Default of `PeerOptions.retryMs`: Broker's 10 s. */
 export const DEFAULT_RETRY_MS = 10_000;
+/** Default of `metricsAddress` (Broker's tools bind 0.0.0.0; a library endpoint stays local). */
+export const DEFAULT_METRICS_ADDRESS = "127.0.0.1";
 /** Time allowed to open a socket to a peer (and complete TLS), ms. */
 export const CONNECT_TIMEOUT_MS = 1000;
 
@@ -168,6 +170,47 @@ export interface EndpointOptions {
    * ```
    */
   sharedIdLane?: 0 | 1;
+  /**
+   * Broker's `broker.metrics.port`: serve `GET /metrics` (Prometheus text,
+   * Broker's series and ours), `GET /v1/status/json` (the status API) and
+   * `GET /` (a live status page) on this port from the start (0 picks a
+   * free one; see `Endpoint.metricsReady`). Unset: no server, unless
+   * `Endpoint.listenMetrics` starts one. A failure to listen is reported
+   * as an error status and rejects `metricsReady`.
+   */
+  metricsPort?: number;
+  /**
+   * Broker's `broker.metrics.address`: where `metricsPort` listens.
+   * @default {"127.0.0.1"}
+   */
+  metricsAddress?: string;
+  /**
+   * Broker's `broker.metrics.endpoint-name`: this endpoint's name in the
+   * metrics it exports (default: the export topic's last segment).
+   */
+  metricsEndpointName?: string;
+  /**
+   * Broker's `broker.metrics.export.topic`: publish this endpoint's metrics
+   * on the topic every `metricsExportIntervalMs`, in Broker's exporter
+   * layout (see `engine/metrics/topic_export.ts`).
+   */
+  metricsExportTopic?: string;
+  /**
+   * Broker's `broker.metrics.export.interval`, in ms.
+   * @default {1000}
+   */
+  metricsExportIntervalMs?: number;
+  /**
+   * Broker's `broker.metrics.export.prefixes`: export only the metric
+   * families of these prefixes (`broker` for all of ours); all when unset.
+   */
+  metricsExportPrefixes?: readonly string[];
+  /**
+   * Broker's `broker.metrics.import.topics`: collect other endpoints'
+   * exports from these topics and serve them on our `/metrics`, with an
+   * `endpoint` label.
+   */
+  metricsImportTopics?: readonly string[];
 }
 
 /** Options of `publish`. */
@@ -192,9 +235,19 @@ export interface PeerOptions {
   retryMs?: number;
 }
 
-/** Every endpoint option but the ID, the recorder, TLS paths and the lane, with its default applied. */
+/** The metrics options (`metrics*`): optional even when resolved. */
+export type MetricsOptionKey =
+  | "metricsPort"
+  | "metricsAddress"
+  | "metricsEndpointName"
+  | "metricsExportTopic"
+  | "metricsExportIntervalMs"
+  | "metricsExportPrefixes"
+  | "metricsImportTopics";
+
+/** Every endpoint option but the ID, the recorder, TLS paths, the lane and metrics, with its default applied. */
 export type ResolvedEndpointOptions = Required<
-  Omit<EndpointOptions, "id" | "recorder" | "ssl" | "sharedIdLane">
+  Omit<EndpointOptions, "id" | "recorder" | "ssl" | "sharedIdLane" | MetricsOptionKey>
 >;
 
 /**

@@ -68,6 +68,11 @@ export class Publisher {
     return this.#buffer.length === 0 ? room + this.#target.demand(this.topic) : room;
   }
 
+  /** Whether `close` ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Values waiting in the buffer. */
   get buffered(): number {
     return this.#buffer.length;

@@ -222,6 +222,54 @@ export class Gateway {
       stats: stats(),
       filtered: new Set(),
     };
+    this.#registerMetrics();
+  }
+
+  /**
+   * The gateway's counters as metrics, on both sides' endpoints (so either
+   * side's metrics port serves them): `broker_gateway_messages_total`,
+   * `broker_gateway_bytes_total`, `broker_gateway_dropped_by_policy_total`
+   * and `broker_gateway_subscriptions_filtered` by `direction` (inward,
+   * outward), and `broker_gateway_loops_dropped_total`.
+   */
+  #registerMetrics(): void {
+    const both = (pick: (s: GatewayDirectionStats, c: Crossing) => number) => () =>
+      [this.#inward, this.#outward].map((c) => ({
+        labels: { direction: c.direction },
+        value: pick(c.stats, c),
+      }));
+    for (const ep of [this.#external, this.#internal]) {
+      ep.addMetrics(
+        "broker_gateway_messages_total",
+        "Total number of messages the gateway passed from one side to the other.",
+        "counter",
+        both((s) => s.messages),
+      );
+      ep.addMetrics(
+        "broker_gateway_bytes_total",
+        "Total number of payload bytes the gateway passed from one side to the other.",
+        "counter",
+        both((s) => s.bytes),
+      );
+      ep.addMetrics(
+        "broker_gateway_dropped_by_policy_total",
+        "Total number of messages the gateway's topic policy kept from crossing.",
+        "counter",
+        both((s) => s.droppedByPolicy),
+      );
+      ep.addMetrics(
+        "broker_gateway_subscriptions_filtered",
+        "Number of subscriptions the gateway's topic policy keeps from crossing.",
+        "gauge",
+        both((_, c) => c.filtered.size),
+      );
+      ep.addMetrics(
+        "broker_gateway_loops_dropped_total",
+        "Total number of messages from the gateway's own ID dropped by its loop guard.",
+        "counter",
+        () => [{ labels: {}, value: this.#loopsDropped }],
+      );
+    }
   }
 
   /** The endpoint ID both sides share (UUID text): the only one either domain sees. */

@@ -58,6 +58,10 @@ export interface Connection {
   sentFilterVersion?: number;
   /** Ended by us (`unpeer`, shutdown): reported as peer_removed rather than peer_lost. */
   removed?: boolean;
+  /** Messages received after the handshake (every type), for the status API. */
+  messagesIn: number;
+  /** When the connection started (`performance.now()`), for the handshake duration. */
+  readonly startedAt: number;
 }
 
 /** The peer table's key for an endpoint ID: its hex text. */

@@ -37,6 +37,7 @@ import {
   parseEnvelope,
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
+import { Histogram } from "../metrics/registry.ts";
 import { answersBye, sayBye } from "./bye.ts";
 import { type Connection, peerInfo, peerKey } from "./connection.ts";
 import { Handshake, type HandshakeAction } from "./handshake.ts";
@@ -87,9 +88,20 @@ export interface DriverParts {
   running(): boolean;
 }
 
+/** Upper bounds of the handshake-duration histogram, seconds. */
+const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
+
 /** Runs the connections of one endpoint. */
 export class ConnectionDriver {
   readonly #p: DriverParts;
+  /** Handshakes that failed, by Broker's error code name (rare: a map is fine). */
+  readonly handshakeFailures: Map<string, number> = new Map();
+  /** Peerings established so far. */
+  peeringsEstablished = 0;
+  /** Peerings that ended so far (lost or removed). */
+  peeringsEnded = 0;
+  /** Time from a connection's start to its established peering, in seconds. */
+  readonly handshakeSeconds: Histogram = new Histogram(HANDSHAKE_BUCKETS);
   /** Accepted connections still in Broker's handshake (for the `maxPendingHandshakes` cap). */
   #pendingAccepted = 0;
 
@@ -120,6 +132,8 @@ export class ConnectionDriver {
       filter: [],
       address: target ? { host: target.host, port: target.port } : tcp.remote,
       target,
+      messagesIn: 0,
+      startedAt: performance.now(),
     };
     p.table.add(c);
     if (acceptor) this.#pendingAccepted++;
@@ -212,6 +226,7 @@ export class ConnectionDriver {
           } else if (!a.redundant) {
             p.statuses.emit(errorEvent(a.error.code, a.error.message, peerInfo(c)));
           }
+          if (!redundant) this.#handshakeFailed(a.error.code);
           c.state = "closed";
           c.tcp.closeGracefully(200);
           break;
@@ -229,6 +244,8 @@ export class ConnectionDriver {
     // Both IDs carry our mark: tag broadcasts between us (both sides agree, nothing is sent).
     c.ours = isOwnEndpointId(p.id) && isOwnEndpointId(peerId);
     p.table.register(c, peerId, peerFilter);
+    this.peeringsEstablished++;
+    this.handshakeSeconds.observe((performance.now() - c.startedAt) / 1000);
     if (c.sentFilterVersion !== undefined && c.sentFilterVersion !== p.local.version) {
       this.#sendFilter(c);
     }
@@ -244,6 +261,11 @@ export class ConnectionDriver {
     if (c.target) p.dialer.succeeded(c.target);
     // Frames that arrived right behind the handshake's last message.
     this.#drain(c);
+  }
+
+  #handshakeFailed(code: ErrorCode): void {
+    const name = ErrorCode[code] ?? `ec(${code})`;
+    this.handshakeFailures.set(name, (this.handshakeFailures.get(name) ?? 0) + 1);
   }
 
   #releasePendingSlot(c: Connection): void {
@@ -299,6 +321,7 @@ export class ConnectionDriver {
   }
 
   #onMessage(c: Connection, frame: Uint8Array): void | Promise<void> {
+    c.messagesIn++;
     let env;
     try {
       env = parseEnvelope(frame);
@@ -310,6 +333,7 @@ export class ConnectionDriver {
       case EnvelopeType.command:
         return this.#p.router.route(c, frame, env.topic, env.receiver, env.payload, env.type);
       case EnvelopeType.routing_update: {
+        this.#p.router.processed.routingUpdate++;
         if (!endpointIdsEqual(env.sender, c.peerId!)) return;
         try {
           this.#p.table.setFilter(c, decodeRoutingUpdate(env.payload));
@@ -319,11 +343,13 @@ export class ConnectionDriver {
         return;
       }
       case EnvelopeType.ping: {
+        this.#p.router.processed.ping++;
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#p.id)) return;
         this.#sendControl(c, this.#p.frames.pong(env), true);
         return;
       }
       case EnvelopeType.pong: {
+        this.#p.router.processed.pong++;
         if (answersBye(c, env)) c.bye!.done();
         return;
       }
@@ -341,6 +367,7 @@ export class ConnectionDriver {
     c.bye?.done();
     const info = peerInfo(c);
     if (wasPeered) {
+      this.peeringsEnded++;
       if (c.removed) {
         p.statuses.emit(statusEvent(StatusCode.peer_removed, "removed peering", info));
       } else {
@@ -354,6 +381,7 @@ export class ConnectionDriver {
       }
       p.statuses.emit(statusEvent(StatusCode.endpoint_unreachable, "lost the last path", info));
     } else if (wasHandshake && p.running()) {
+      this.#handshakeFailed(ErrorCode.peer_disconnect_during_handshake);
       p.statuses.emit(errorEvent(
         ErrorCode.peer_disconnect_during_handshake,
         "peer disconnected during the handshake",

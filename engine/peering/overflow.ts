@@ -76,10 +76,25 @@ export interface OverflowLimits {
 export const CONTROL_RESERVE = 64;
 
 /**
+ * What the overflow policy did so far: `drop_newest` and `drop_oldest`
+ * count dropped messages, `disconnect` the times it cut a peer.
+ */
+export interface OverflowDrops {
+  /** Messages dropped by `drop_newest`. */
+  drop_newest: number;
+  /** Messages dropped by `drop_oldest`. */
+  drop_oldest: number;
+  /** Times `disconnect` cut a peer. */
+  disconnect: number;
+}
+
+/**
  * Applies the overflow policy to the peers' send queues and computes demand.
  * One per endpoint; it keeps no state of its own beyond the limits.
  */
 export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
+  /** Messages the policy dropped, and times it cut a peer, so far (plain fields, by policy). */
+  readonly drops: OverflowDrops = { drop_newest: 0, drop_oldest: 0, disconnect: 0 };
   readonly #limits: Readonly<OverflowLimits>;
   readonly #onDisconnect: (peer: C, message: string) => void;
 
@@ -128,12 +143,20 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
   makeRoom(peer: C, size: number, reserve: number): boolean {
     switch (this.#limits.overflowPolicy) {
       case "drop_newest":
+        this.drops.drop_newest++;
         return false;
       case "drop_oldest":
         // Only data goes: control messages already queued are kept.
-        while (this.full(peer, size, reserve)) if (!peer.tcp.dropOldest()) return false;
+        while (this.full(peer, size, reserve)) {
+          if (!peer.tcp.dropOldest()) {
+            this.drops.drop_oldest++; // nothing droppable: the new one goes instead
+            return false;
+          }
+          this.drops.drop_oldest++;
+        }
         return true;
       default:
+        this.drops.disconnect++;
         this.#onDisconnect(
           peer,
           `peer buffer overflow (${this.#limits.peerBufferSize} messages or ` +

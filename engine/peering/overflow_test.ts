@@ -89,3 +89,17 @@ Deno.test("overflow: demand is the least room among matching peers, the buffer s
   assert.equal(overflow.demand(peers, "/other"), 8);
   await overflow.ready(peers, "/t"); // room already: resolves at once
 });
+
+Deno.test("overflow: drops are counted by policy (messages dropped; times a peer was cut)", () => {
+  const newest = setup("drop_newest");
+  for (let i = 0; i < 5; i++) newest.overflow.send(newest.peer, one(i));
+  assert.deepEqual(newest.overflow.drops, { drop_newest: 3, drop_oldest: 0, disconnect: 0 });
+
+  const oldest = setup("drop_oldest");
+  for (let i = 0; i < 5; i++) oldest.overflow.send(oldest.peer, one(i));
+  assert.deepEqual(oldest.overflow.drops, { drop_newest: 0, drop_oldest: 3, disconnect: 0 });
+
+  const cut = setup("disconnect");
+  for (let i = 0; i < 3; i++) cut.overflow.send(cut.peer, one(i));
+  assert.deepEqual(cut.overflow.drops, { drop_newest: 0, drop_oldest: 0, disconnect: 1 });
+});

@@ -61,6 +61,8 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
   readonly #local: LocalSubscriptions;
   readonly #peers: CommandPeers<P>;
   readonly #handlers = new Map<string, Set<(m: CommandMessage) => void>>();
+  /** Commands our stores sent so far (Broker counts them as processed commands). */
+  sent = 0;
 
   /** A port for the endpoint `id`. */
   constructor(
@@ -90,6 +92,7 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
   /** Sends a command to every peer subscribed to `topic`, or only to `receiver`. */
   sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void {
     if (!this.#peers.running()) return;
+    this.sent++;
     const frame = this.#frames.command(topic, payload, receiver);
     if (receiver) {
       this.#peers.peer(receiver)?.tcp.send(frame);

@@ -49,6 +49,11 @@ export class LocalSubscriptions implements SubscriptionHost {
     return this.#filter;
   }
 
+  /** How many subscribers there are now. */
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
   /** Bumped whenever the filter grows, so a connection can tell whether it saw the latest. */
   get version(): number {
     return this.#version;

@@ -112,8 +112,30 @@ export interface RouterOptions {
   readonly lane?: 0 | 1;
 }
 
+/**
+ * Messages processed per type, as Broker's `broker_processed_messages_total`
+ * counts them: every message that passes the endpoint, received or our own.
+ * Plain fields, incremented in place on the hot paths.
+ */
+export class ProcessedMessages {
+  /** Data messages received. */
+  data = 0;
+  /** Data messages this endpoint published. */
+  published = 0;
+  /** Store commands. */
+  command = 0;
+  /** Routing updates (filters). */
+  routingUpdate = 0;
+  /** Pings. */
+  ping = 0;
+  /** Pongs. */
+  pong = 0;
+}
+
 /** Routes the data and command messages of one endpoint. */
 export class Router<P extends RoutedPeer> {
+  /** Messages processed per type (the endpoint and its connections count here). */
+  readonly processed: ProcessedMessages = new ProcessedMessages();
   readonly #host: RouterHost<P>;
   readonly #id: EndpointId;
   readonly #frames: OutgoingFrames;
@@ -155,6 +177,8 @@ export class Router<P extends RoutedPeer> {
     payload: Uint8Array,
     type: EnvelopeType,
   ): void | Promise<void> {
+    if (type === EnvelopeType.data) this.processed.data++;
+    else this.processed.command++;
     if (isInternalTopic(topic)) return;
     const tag = from.ours ? readOriginTag(frame, 0) : undefined;
     if (tag) {

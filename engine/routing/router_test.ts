@@ -189,3 +189,39 @@ Deno.test("router: twins sharing one ID in lanes: the twin's broadcast or our ow
   plain.router.route(p, frame, env.topic, env.receiver, env.payload, env.type);
   assert.deepEqual(plain.own, []);
 });
+
+Deno.test("router: every routed message counts as processed by its type, dropped ones too", () => {
+  const r = setup();
+  const from = r.add("cpp-in", "/t", false);
+  for (let i = 0; i < 3; i++) {
+    const { frame, env } = received(from.peerId, "/t/x");
+    r.router.route(from, frame, env.topic, env.receiver, env.payload, env.type);
+  }
+  const bad = received(from.peerId, "/t/bad");
+  r.router.route(
+    from,
+    bad.frame,
+    bad.env.topic,
+    bad.env.receiver,
+    new Uint8Array([0xff]),
+    bad.env.type,
+  );
+  const cmd = received(from.peerId, "kv/<$>/data/master");
+  r.router.route(
+    from,
+    cmd.frame,
+    cmd.env.topic,
+    cmd.env.receiver,
+    cmd.env.payload,
+    EnvelopeType.command,
+  );
+  assert.equal(r.dropped.length, 1);
+  assert.deepEqual({ ...r.router.processed }, {
+    data: 4,
+    published: 0,
+    command: 1,
+    routingUpdate: 0,
+    ping: 0,
+    pong: 0,
+  });
+});

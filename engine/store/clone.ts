@@ -52,6 +52,7 @@ import {
   sleep,
   type StoreActor,
   type StoreHost,
+  type StoreMetrics,
   storeTopics,
   waitUntilIdle,
 } from "./store_common.ts";
@@ -157,6 +158,7 @@ export class StoreClone implements StoreActor {
   readonly #unsubscribe: () => void;
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
+  #processedUpdates = 0;
 
   /** Made by `Endpoint.attachClone`. */
   constructor(host: StoreHost, name: string, options: CloneOptions = {}) {
@@ -209,6 +211,20 @@ export class StoreClone implements StoreActor {
   /** The master, once attached. */
   get peers(): Entity[] {
     return this.#master && this.#consumer.initialized ? [this.#master] : [];
+  }
+
+  /** Its numbers for the metrics (see `StoreMetrics`). */
+  metrics(): StoreMetrics {
+    return {
+      role: "clone",
+      entries: this.#state.size(),
+      outputChannels: this.#producer ? 1 : 0,
+      inputChannels: this.#consumer.initialized ? 1 : 0,
+      unacknowledgedUpdates: this.#producer?.buffered ?? 0,
+      outOfOrderUpdates: this.#consumer.buffered,
+      processedUpdates: this.#processedUpdates,
+      pendingWrites: this.#pending.length,
+    };
   }
 
   /** Clones have no writers. */
@@ -414,6 +430,7 @@ export class StoreClone implements StoreActor {
   }
 
   #applyLocal(cmd: ActionCommand): void {
+    this.#processedUpdates++;
     const s = this.#state;
     // Events are built only when someone reads them: the write path stays lean.
     const ev = this.#events.active ? this.#events : undefined;

@@ -45,6 +45,7 @@ import {
   sendStoreCommand,
   type StoreActor,
   type StoreHost,
+  type StoreMetrics,
   storeTopics,
   waitUntilIdle,
 } from "./store_common.ts";
@@ -103,6 +104,7 @@ export class StoreMaster implements StoreActor {
   readonly #unsubscribe: () => void;
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
+  #processedUpdates = 0;
 
   /** Made by `Endpoint.attachMaster`. */
   constructor(host: StoreHost, name: string, backend: StoreBackend, options: MasterOptions = {}) {
@@ -159,6 +161,25 @@ export class StoreMaster implements StoreActor {
   /** Writers whose channel is open (their `attach_writer` arrived). */
   get writers(): Entity[] {
     return [...this.#writers.values()].filter((w) => w.consumer.initialized).map((w) => w.entity);
+  }
+
+  /** Its numbers for the metrics (see `StoreMetrics`). */
+  metrics(): StoreMetrics {
+    let inputs = 0, outOfOrder = 0;
+    for (const w of this.#writers.values()) {
+      if (w.consumer.initialized) inputs++;
+      outOfOrder += w.consumer.buffered;
+    }
+    return {
+      role: "master",
+      entries: this.#closed ? 0 : this.#backend.size(),
+      outputChannels: this.#producer.paths.length,
+      inputChannels: inputs,
+      unacknowledgedUpdates: this.#producer.buffered,
+      outOfOrderUpdates: outOfOrder,
+      processedUpdates: this.#processedUpdates,
+      pendingWrites: 0,
+    };
   }
 
   /** Direct access to the backend (read-only use). */
@@ -239,6 +260,7 @@ export class StoreMaster implements StoreActor {
   /** Applies one write and broadcasts its results; returns the failure, if any. */
   #apply(cmd: ActionCommand, inspect?: (r: Applied) => void): BrokerError | undefined {
     const r = applyCommand(this.#backend, cmd, nowNs(), this.id);
+    this.#processedUpdates++;
     if (r.error) return r.error;
     inspect?.(r);
     if (cmd.type === "clear") this.#expiries.clear();

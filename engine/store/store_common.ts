@@ -133,9 +133,35 @@ export function sleep(ms: number): Promise<void> {
  * their publisher already; reads and `putUnique` answer asynchronously
  * because a clone may have to wait for its master.
  */
+/**
+ * A store actor's numbers, as Broker's `broker_store_*` families report
+ * them (a master: entries, output channels, unacknowledged and processed
+ * updates; a clone: input channels and out-of-order updates).
+ */
+export interface StoreMetrics {
+  /** `master` or `clone`. */
+  readonly role: "master" | "clone";
+  /** Entries in the store. */
+  readonly entries: number;
+  /** A master's channels to its clones; a clone's channel to its master (0 or 1). */
+  readonly outputChannels: number;
+  /** A master's channels from writing clones; a clone's channel from its master (0 or 1). */
+  readonly inputChannels: number;
+  /** Updates sent and not yet acknowledged by every clone (a master), or a clone's writes. */
+  readonly unacknowledgedUpdates: number;
+  /** Updates received ahead of a gap, waiting for it to fill. */
+  readonly outOfOrderUpdates: number;
+  /** Updates applied to the store so far. */
+  readonly processedUpdates: number;
+  /** Writes waiting for a master (a clone). */
+  readonly pendingWrites: number;
+}
+
 export interface StoreActor {
   /** The store's name. */
   readonly name: string;
+  /** Its numbers for Broker's `broker_store_*` metrics and the status API. */
+  metrics(): StoreMetrics;
   /** This actor's entity (the publisher of its writes). */
   readonly id: Entity;
   /** Whether this is the master. */

@@ -68,6 +68,15 @@ export class StoreRegistry {
     return this.#share(this.#clones, name, () => new StoreClone(this.#host, name, options));
   }
 
+  /** The running store actors (masters, then clones). */
+  actors(): StoreActor[] {
+    const out: StoreActor[] = [];
+    for (const m of [this.#masters, this.#clones]) {
+      for (const s of m.values()) if (!s.actor.closed) out.push(s.actor);
+    }
+    return out;
+  }
+
   // One actor per store name and role; handles count.
   #share(map: Map<string, SharedStore>, name: string, make: () => StoreActor): Store {
     let slot = map.get(name);

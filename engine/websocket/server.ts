@@ -340,6 +340,11 @@ export class WebSocketServer {
   /** Resolves with the bound port once the server listens. */
   readonly ready: Promise<number>;
 
+  /** Clients connected now (subscribed or still sending their subscription). */
+  get clientCount(): number {
+    return this.#sessions.size;
+  }
+
   /**
    * What the server holds for each subscribed client now: queued messages
    * and bytes, bytes unsent in the socket, drops. Sessions the overflow

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { count, Endpoint, str } from "../mod.ts";
+import { parseTopTarget, runTop } from "./top_command.ts";
+import { UsageError } from "./cli_values.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+Deno.test("broker top's target: a port, host:port or a URL", () => {
+  assert.equal(parseTopTarget("9100"), "http://127.0.0.1:9100");
+  assert.equal(parseTopTarget(":9100"), "http://127.0.0.1:9100");
+  assert.equal(parseTopTarget("10.0.0.1:9100"), "http://10.0.0.1:9100");
+  assert.equal(parseTopTarget("[::1]:9100"), "http://[::1]:9100");
+  assert.equal(parseTopTarget("http://h:1/"), "http://h:1");
+  assert.throws(() => parseTopTarget("nope"), UsageError);
+  assert.throws(() => parseTopTarget("70000"), UsageError);
+});
+
+Deno.test(
+  "broker top shows a node's rates, peers and stores, and a collector's imported endpoints",
+  opts,
+  async () => {
+    const node = new Endpoint({ metricsPort: 0, metricsImportTopics: ["/m/"] });
+    const exporter = new Endpoint({
+      metricsExportTopic: "/m/worker-1",
+      metricsExportIntervalMs: 50,
+    });
+    const port = await node.listen("127.0.0.1", 0);
+    const http = await node.metricsReady!;
+    const sub = node.subscribe("/t");
+    const kv = node.attachMaster("kv");
+    await kv.put(str("a"), count(1n));
+    await exporter.peer("127.0.0.1", port, { retryMs: 0 });
+    await exporter.awaitPeerSubscription("/t");
+    let i = 0;
+    const traffic = setInterval(() => {
+      for (let k = 0; k < 10; k++) exporter.publish("/t/x", count(BigInt(i++)));
+      sub.poll();
+    }, 10);
+    try {
+      // Until the collector has heard from the exporter.
+      while (!(node.status()["imported-metrics"]["worker-1"])) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      let out = "";
+      const code = await runTop({
+        url: `http://127.0.0.1:${http}`,
+        intervalMs: 200,
+        iterations: 2,
+        inPlace: false,
+        write: (t) => out += t,
+      });
+      assert.equal(code, 0);
+      const frames = out.split("\nbroker top: ");
+      assert.equal(frames.length, 2, out);
+      const last = frames[1];
+      assert.match(last, new RegExp(`^node ${node.id}`));
+      assert.match(last, new RegExp(`${exporter.id} +127\\.0\\.0\\.1:\\d+ +peered`));
+      const data = /^data +(\S+) +(\d+)/m.exec(last);
+      assert.ok(data && Number(data[1].replace(/,/g, "")) > 0, `a data rate: ${last}`);
+      assert.match(last, /^kv +master +1 /m);
+      assert.match(last, /^worker-1 +1 /m, "the imported endpoint and its one peering");
+      // A node that is not there: exit code 1 and a message.
+      let err = "";
+      const dead = await runTop({
+        url: "http://127.0.0.1:1",
+        intervalMs: 10,
+        iterations: 1,
+        inPlace: false,
+        write: (t) => err += t,
+      });
+      assert.equal(dead, 1);
+      assert.match(err, /cannot read http:\/\/127\.0\.0\.1:1/);
+    } finally {
+      clearInterval(traffic);
+      kv.close();
+      await exporter.shutdown();
+      await node.shutdown();
+    }
+  },
+);

@@ -1,0 +1,248 @@
+/**
+ * Metrics over Broker topics, in the data layout of Broker's exporter
+ * (`metric_scraper` and `metric_collector` in zeek/broker before 2024's
+ * prometheus-cpp switch), sans I/O.
+ *
+ * One export is one data message: a vector of rows. The first row is the
+ * meta data, `[endpoint-name: string, scraped-at: timestamp]`; each further
+ * row is one labelled metric,
+ *
+ * ```
+ * [prefix: string, name: string, type: string, unit: string,
+ *  help: string, is-sum: bool, labels: table<string, string>, value]
+ * ```
+ *
+ * with CAF's naming (`broker`, `processed-messages`, unit `1`, is-sum for
+ * counters: Prometheus' `broker_processed_messages_total`), `type` one of
+ * `counter`, `gauge`, `histogram`, and `value` an `integer` (or a `real`
+ * when not whole) for counters and gauges, and for histograms a vector of
+ * `[upper-bound, count]` buckets (per bucket, not cumulative; the last
+ * bound is +inf) followed by the sum. The endpoint name defaults to the
+ * export topic's last segment (`/zeek/metrics/worker-1` → `worker-1`), as
+ * Broker's.
+ *
+ * A collector keeps the newest export of every endpoint (older timestamps
+ * are ignored) and serves them with an `endpoint` label.
+ *
+ * @example
+ * ```ts
+ * import { exportRows, MetricsCollector } from "./topic_export.ts";
+ * const rows = exportRows("n1", 1n, [
+ *   { name: "broker_connections", help: "h", type: "gauge", samples: [{ labels: { type: "native" }, value: 2 }] },
+ * ]);
+ * const c = new MetricsCollector();
+ * c.update(rows);
+ * const f = c.families()[0];
+ * if (f.samples[0].labels.endpoint !== "n1" || f.samples[0].value !== 2) throw new Error("imported");
+ * ```
+ *
+ * @module
+ */
+import { bool, integer, real, str, table, timestamp, vector } from "../data/constructors.ts";
+import type { Data } from "../data/types.ts";
+import type {
+  HistogramValue,
+  MetricFamilySnapshot,
+  MetricLabels,
+  MetricSample,
+  MetricType,
+} from "./registry.ts";
+
+/** CAF's parts of a Prometheus name. */
+export interface CafMetricName {
+  /** `broker`. */
+  readonly prefix: string;
+  /** `processed-messages`. */
+  readonly name: string;
+  /** `1` unless a unit ends the name (`seconds`, `bytes`). */
+  readonly unit: string;
+  /** Whether it is a counter (`_total`). */
+  readonly isSum: boolean;
+}
+
+const UNITS = ["seconds", "bytes"];
+
+/** Splits a Prometheus name as CAF builds it: prefix, dashed name, unit, `_total`. */
+export function cafName(promName: string, type: MetricType): CafMetricName {
+  const cut = promName.indexOf("_");
+  const prefix = cut < 0 ? promName : promName.slice(0, cut);
+  let rest = cut < 0 ? "" : promName.slice(cut + 1);
+  const isSum = type === "counter" && rest.endsWith("_total");
+  if (isSum) rest = rest.slice(0, -"_total".length);
+  let unit = "1";
+  for (const u of UNITS) {
+    if (rest.endsWith(`_${u}`)) {
+      unit = u;
+      rest = rest.slice(0, -u.length - 1);
+    }
+  }
+  return { prefix, name: rest.replace(/_/g, "-"), unit, isSum };
+}
+
+/** The Prometheus name of CAF's parts. */
+export function promName(n: CafMetricName): string {
+  let s = n.name ? `${n.prefix}_${n.name.replace(/-/g, "_")}` : n.prefix;
+  if (n.unit && n.unit !== "1") s += `_${n.unit}`;
+  if (n.isSum) s += "_total";
+  return s;
+}
+
+function number(v: number): Data {
+  return Number.isInteger(v) && Number.isSafeInteger(v) ? integer(v) : real(v);
+}
+
+function histogramData(h: HistogramValue): Data {
+  const rows: Data[] = [];
+  for (let i = 0; i <= h.bounds.length; i++) {
+    rows.push(
+      vector(real(i < h.bounds.length ? h.bounds[i] : Infinity), integer(h.counts[i] ?? 0)),
+    );
+  }
+  rows.push(real(h.sum));
+  return vector(...rows);
+}
+
+/**
+ * One export: the meta row `[endpointName, scrapedAtNs]` and a row per
+ * sample of the families whose CAF prefix is in `prefixes` (all when empty).
+ */
+export function exportRows(
+  endpointName: string,
+  scrapedAtNs: bigint,
+  families: readonly MetricFamilySnapshot[],
+  prefixes: readonly string[] = [],
+): Data {
+  const rows: Data[] = [vector(str(endpointName), timestamp(scrapedAtNs))];
+  for (const f of families) {
+    const n = cafName(f.name, f.type);
+    if (prefixes.length > 0 && !prefixes.includes(n.prefix)) continue;
+    for (const s of f.samples) {
+      rows.push(vector(
+        str(n.prefix),
+        str(n.name),
+        str(f.type),
+        str(n.unit),
+        str(f.help),
+        bool(n.isSum),
+        table(Object.entries(s.labels).map(([k, v]) => [str(k), str(v)] as const)),
+        typeof s.value === "number" ? number(s.value) : histogramData(s.value),
+      ));
+    }
+  }
+  return vector(...rows);
+}
+
+/** An export read back: its endpoint, time and families. */
+export interface ImportedMetrics {
+  /** The exporting endpoint's name. */
+  readonly endpoint: string;
+  /** When it scraped, ns since the epoch. */
+  readonly time: bigint;
+  /** Its families (labels as sent). */
+  readonly families: MetricFamilySnapshot[];
+}
+
+function num(d: Data | undefined): number | undefined {
+  if (!d) return undefined;
+  if (d.type === "integer" || d.type === "count") return Number(d.value);
+  if (d.type === "real") return d.value;
+  return undefined;
+}
+
+function parseHistogram(d: Data): HistogramValue | undefined {
+  if (d.type !== "vector" || d.value.length < 2) return undefined;
+  const bounds: number[] = [], counts: number[] = [];
+  const items = d.value;
+  for (let i = 0; i < items.length - 1; i++) {
+    const b = items[i];
+    if (b.type !== "vector" || b.value.length !== 2) return undefined;
+    const ub = num(b.value[0]), c = num(b.value[1]);
+    if (ub === undefined || c === undefined) return undefined;
+    if (i < items.length - 2) bounds.push(ub);
+    counts.push(c);
+  }
+  const sum = num(items[items.length - 1]);
+  return sum === undefined ? undefined : { bounds, counts, sum };
+}
+
+/** Reads one export (Broker's layout); undefined when it is not one. */
+export function parseExport(d: Data): ImportedMetrics | undefined {
+  if (d.type !== "vector" || d.value.length < 1) return undefined;
+  const meta = d.value[0];
+  if (
+    meta.type !== "vector" || meta.value.length !== 2 || meta.value[0].type !== "string" ||
+    meta.value[1].type !== "timestamp"
+  ) return undefined;
+  const byName = new Map<string, { f: MetricFamilySnapshot; samples: MetricSample[] }>();
+  for (const row of d.value.slice(1)) {
+    if (row.type !== "vector" || row.value.length !== 8) continue;
+    const [prefix, name, type, unit, help, isSum, labels, value] = row.value;
+    if (
+      prefix.type !== "string" || name.type !== "string" || type.type !== "string" ||
+      unit.type !== "string" || help.type !== "string" || isSum.type !== "boolean" ||
+      labels.type !== "table"
+    ) continue;
+    const t = type.value;
+    if (t !== "counter" && t !== "gauge" && t !== "histogram") continue;
+    const v = t === "histogram" ? parseHistogram(value) : num(value);
+    if (v === undefined) continue;
+    const l: Record<string, string> = {};
+    for (const [k, x] of labels.value) {
+      if (k.type === "string" && x.type === "string") l[k.value] = x.value;
+    }
+    const full = promName({
+      prefix: prefix.value,
+      name: name.value,
+      unit: unit.value,
+      isSum: isSum.value,
+    });
+    let have = byName.get(full);
+    if (!have) {
+      have = { f: { name: full, help: help.value, type: t, samples: [] }, samples: [] };
+      byName.set(full, have);
+    }
+    if (have.f.type === t) have.samples.push({ labels: l, value: v });
+  }
+  return {
+    endpoint: meta.value[0].value,
+    time: meta.value[1].value,
+    families: [...byName.values()].map(({ f, samples }) => ({ ...f, samples })),
+  };
+}
+
+/** The newest export of every endpoint heard from, served with an `endpoint` label. */
+export class MetricsCollector {
+  readonly #latest = new Map<string, ImportedMetrics>();
+
+  /** Takes an export; false when it is not one or older than what we have. */
+  update(d: Data): boolean {
+    const m = parseExport(d);
+    if (!m) return false;
+    const have = this.#latest.get(m.endpoint);
+    if (have && have.time > m.time) return false;
+    this.#latest.set(m.endpoint, m);
+    return true;
+  }
+
+  /** The endpoints heard from, by name, with the time of their newest export (ns). */
+  endpoints(): Map<string, bigint> {
+    return new Map([...this.#latest].map(([k, v]) => [k, v.time]));
+  }
+
+  /** Every imported family, samples labelled with their `endpoint`. */
+  families(): MetricFamilySnapshot[] {
+    const byName = new Map<string, { f: MetricFamilySnapshot; samples: MetricSample[] }>();
+    for (const [endpoint, m] of this.#latest) {
+      for (const f of m.families) {
+        let have = byName.get(f.name);
+        if (!have) byName.set(f.name, have = { f, samples: [] });
+        if (have.f.type !== f.type) continue;
+        for (const s of f.samples) {
+          const labels: MetricLabels = { ...s.labels, endpoint };
+          have.samples.push({ labels, value: s.value });
+        }
+      }
+    }
+    return [...byName.values()].map(({ f, samples }) => ({ ...f, samples }));
+  }
+}

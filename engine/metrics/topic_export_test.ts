@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { decode, encode } from "../data/mod.ts";
+import { dataToString } from "../data/text.ts";
+import type { MetricFamilySnapshot } from "./registry.ts";
+import { cafName, exportRows, MetricsCollector, parseExport, promName } from "./topic_export.ts";
+
+const FAMILIES: MetricFamilySnapshot[] = [
+  {
+    name: "broker_processed_messages_total",
+    help: "Total number of processed messages.",
+    type: "counter",
+    samples: [{ labels: { type: "data" }, value: 3 }],
+  },
+  { name: "broker_connections", help: "c", type: "gauge", samples: [{ labels: {}, value: 1.5 }] },
+  {
+    name: "x_latency_seconds",
+    help: "l",
+    type: "histogram",
+    samples: [{ labels: {}, value: { bounds: [0.1], counts: [2, 1], sum: 0.7 } }],
+  },
+];
+
+Deno.test("CAF names: prefix, dashed name, unit and _total map to Prometheus and back", () => {
+  const n = cafName("broker_processed_messages_total", "counter");
+  assert.deepEqual(n, { prefix: "broker", name: "processed-messages", unit: "1", isSum: true });
+  assert.equal(promName(n), "broker_processed_messages_total");
+  const l = cafName("x_latency_seconds", "histogram");
+  assert.deepEqual(l, { prefix: "x", name: "latency", unit: "seconds", isSum: false });
+  assert.equal(promName(l), "x_latency_seconds");
+});
+
+Deno.test("an export is Broker's layout: meta row, then [prefix, name, type, unit, help, is-sum, labels, value]", () => {
+  const rows = exportRows("w1", 5n, FAMILIES);
+  assert.equal(
+    dataToString(rows),
+    "((w1, 5ns), " +
+      "(broker, processed-messages, counter, 1, Total number of processed messages., T, {type -> data}, 3), " +
+      "(broker, connections, gauge, 1, c, F, {}, 1.500000), " +
+      "(x, latency, histogram, seconds, l, F, {}, ((0.100000, 2), (inf, 1), 0.700000)))",
+  );
+  // Through the wire and back.
+  const back = parseExport(decode(encode(rows)))!;
+  assert.equal(back.endpoint, "w1");
+  assert.equal(back.time, 5n);
+  assert.deepEqual(back.families, FAMILIES);
+  // Prefix selection, as Broker's: by equality.
+  const only = parseExport(exportRows("w1", 5n, FAMILIES, ["broker"]))!;
+  assert.deepEqual(only.families.map((f) => f.name), [
+    "broker_processed_messages_total",
+    "broker_connections",
+  ]);
+});
+
+Deno.test("the collector keeps each endpoint's newest export and labels it", () => {
+  const c = new MetricsCollector();
+  assert.equal(c.update(exportRows("a", 10n, FAMILIES.slice(0, 1))), true);
+  assert.equal(c.update(exportRows("b", 10n, FAMILIES.slice(0, 1))), true);
+  assert.equal(c.update(exportRows("a", 9n, [])), false, "older than what we have");
+  assert.equal(c.update(decode(encode(exportRows("a", 11n, FAMILIES.slice(0, 1))))), true);
+  assert.equal(
+    c.update(exportRows("x", 1n, [])),
+    true,
+    "an export with no rows names its endpoint",
+  );
+  const f = c.families();
+  assert.equal(f.length, 1);
+  assert.deepEqual(f[0].samples.map((s) => s.labels), [
+    { type: "data", endpoint: "a" },
+    { type: "data", endpoint: "b" },
+  ]);
+  assert.deepEqual([...c.endpoints().keys()], ["a", "b", "x"]);
+});
