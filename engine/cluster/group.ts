@@ -30,6 +30,7 @@ import type { Endpoint } from "../endpoint.ts";
 import { BoundedQueue } from "../queue.ts";
 import type { Subscriber } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
+import { Conditions } from "./conditions.ts";
 import { fnv1a32, fnv1a32String, type HrwKey, hrwWeight } from "./hash.ts";
 
 /**
@@ -273,7 +274,7 @@ export class GroupPublisher {
   readonly #loops: Promise<void>[];
   readonly #sweep: ReturnType<typeof setInterval>;
   readonly #queues = new Set<BoundedQueue<GroupEvent>>();
-  readonly #waiters = new Set<() => void>();
+  readonly #conditions = new Conditions();
   #closed = false;
 
   /** A publisher for `group` on `endpoint` (it learns the members from their heartbeats). */
@@ -322,29 +323,15 @@ export class GroupPublisher {
   }
 
   #until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(
-          new BrokerError(
-            ErrorCode.request_timeout,
-            `group ${this.group}: no ${what} after ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
+    return this.#conditions.until(
+      done,
+      timeoutMs,
+      () => `group ${this.group}: no ${what} after ${timeoutMs} ms`,
+    );
   }
 
   #notify(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#conditions.changed();
   }
 
   #emit(ev: GroupEvent): void {

@@ -34,7 +34,9 @@ export {
   type ClusterEvent,
   ClusterNode,
   type ClusterNodeOptions,
+  DEFAULT_WAIT_MS,
   LOG_TOPIC_PREFIX,
+  type WaitForOptions,
 } from "./node.ts";
 export { Pool, type PoolNode, type PoolOptions } from "./pool.ts";
 export {

@@ -36,6 +36,7 @@ import type { Subscriber, SubscriberOptions } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { parseZeekMessage } from "../zeek/message.ts";
 import type { ClusterLayout, LayoutNode } from "./layout.ts";
+import { Conditions } from "./conditions.ts";
 import { Pool } from "./pool.ts";
 import { type ClusterTopics, clusterTopics } from "./topics.ts";
 
@@ -55,6 +56,23 @@ export type ClusterEvent =
   | { kind: "node_up"; name: string; id: string }
   | { kind: "node_down"; name: string; id: string }
   | { kind: "error"; message: string };
+
+/** Default of {@linkcode WaitForOptions.timeoutMs}. */
+export const DEFAULT_WAIT_MS = 10_000;
+
+/** Options of `ClusterNode.waitFor`. */
+export interface WaitForOptions {
+  /**
+   * Wait for the nodes to be up (`true`) or down (`false`).
+   * @default {true}
+   */
+  up?: boolean;
+  /**
+   * How long to wait before rejecting with `request_timeout`.
+   * @default {10_000}
+   */
+  timeoutMs?: number;
+}
 
 /** Options of {@link ClusterNode.join}. */
 export interface ClusterNodeOptions {
@@ -117,7 +135,7 @@ export class ClusterNode {
   readonly #hellos: Subscriber;
   readonly #status: BoundedQueue<StatusEvent>;
   readonly #loops: Promise<void>[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #conditions = new Conditions();
   /** Nodes up through a relay (not direct peers): when we last heard their hello. */
   readonly #relayed = new Map<string, number>();
   /** Peerings we dialled: when each came up, by `host:port`. */
@@ -240,31 +258,18 @@ export class ClusterNode {
   }
 
   /**
-   * Resolves once the named nodes are all up (or, with `up` false, all
+   * Resolves once the named nodes are all up (or, with `up: false`, all
    * down); rejects with `request_timeout` after `timeoutMs`.
    */
-  waitFor(names: string | string[], up = true, timeoutMs = 10_000): Promise<void> {
+  waitFor(names: string | string[], options: WaitForOptions = {}): Promise<void> {
     const list = typeof names === "string" ? [names] : names;
-    const done = () => list.every((n) => this.#ids.has(n) === up);
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(
-          new BrokerError(
-            ErrorCode.request_timeout,
-            `${this.name}: ${list.join(", ")} not ${up ? "up" : "down"} after ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
+    const up = options.up ?? true;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
+    return this.#conditions.until(
+      () => list.every((n) => this.#ids.has(n) === up),
+      timeoutMs,
+      () => `${this.name}: ${list.join(", ")} not ${up ? "up" : "down"} after ${timeoutMs} ms`,
+    );
   }
 
   /** Publishes a Zeek event to one node by name (its node topic). */
@@ -277,7 +282,7 @@ export class ClusterNode {
       if (q.closed) this.#queues.delete(q);
       else q.push(ev);
     }
-    for (const w of [...this.#waiters]) w();
+    this.#conditions.changed();
   }
 
   #nodeUp(name: string, id: string): void {

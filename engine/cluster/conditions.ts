@@ -1,0 +1,50 @@
+/**
+ * Waiting for a state: promises that resolve once a condition over a
+ * node's or a group's live view holds, re-checked whenever the view
+ * changes, and reject with `request_timeout` when it does not in time.
+ *
+ * @example
+ * ```ts
+ * import { Conditions } from "./conditions.ts";
+ * let up = 0;
+ * const conditions = new Conditions();
+ * const twoUp = conditions.until(() => up >= 2, 1000, () => "2 nodes not up");
+ * up = 2;
+ * conditions.changed();
+ * await twoUp;
+ * ```
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+
+/** The conditions someone waits for, re-checked on every change. */
+export class Conditions {
+  readonly #waiters = new Set<() => void>();
+
+  /**
+   * Resolves once `done()` holds (checked now and on every `changed()`);
+   * rejects with `request_timeout` and `failure()`'s text after `timeoutMs`.
+   */
+  until(done: () => boolean, timeoutMs: number, failure: () => string): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new BrokerError(ErrorCode.request_timeout, failure()));
+      }, timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  /** The view changed: every waiting condition is checked again. */
+  changed(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+}
