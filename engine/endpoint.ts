@@ -30,7 +30,7 @@ import {
   MetricsRegistry,
   type MetricType,
 } from "./metrics/registry.ts";
-import { buildStatus, type NodeStatus, type StatusPeer } from "./metrics/status_api.ts";
+import { buildStatus, type NodeStatus } from "./metrics/status_api.ts";
 import type { Connection } from "./peering/connection.ts";
 import { ConnectionDriver } from "./peering/connection_driver.ts";
 import { PeerOverflow } from "./peering/overflow.ts";
@@ -94,6 +94,8 @@ export interface PeerDescription {
   outbound: boolean;
   /** Whether it is one of our endpoints, so broadcasts between us carry origin tags (exactly once in cycles). */
   originTags: boolean;
+  /** Messages received from it over this connection. */
+  messagesIn: number;
   /** Messages queued for it and not yet written to its socket. */
   queuedMessages: number;
   /** Bytes queued for it and not yet written to its socket. */
@@ -321,6 +323,7 @@ export class Endpoint {
         status: c.state === "peered" ? "peered" : "connecting",
         outbound: !!c.target,
         originTags: !!c.ours,
+        messagesIn: c.messagesIn,
         queuedMessages: c.tcp.queuedFrames,
         queuedBytes: c.tcp.queuedBytes,
       });
@@ -332,6 +335,7 @@ export class Endpoint {
         status: "reconnecting",
         outbound: true,
         originTags: false,
+        messagesIn: 0,
         queuedMessages: 0,
         queuedBytes: 0,
       });
@@ -658,7 +662,7 @@ export class Endpoint {
       commandsSent: this.#commands.sent,
       published: this.#router.processed.published,
       webSocketClients: this.#webSocketClients(),
-      peers: this.#statusPeers(),
+      peers: this.peers(),
       stores: this.#storeMetrics(),
       subscribers: this.#local.subscriberCount,
       publishers: this.#openPublishers(),
@@ -682,7 +686,7 @@ export class Endpoint {
       },
       webSocketClients: () => this.#webSocketClients(),
       peers: () =>
-        this.#statusPeers().filter((p) => p.status !== "reconnecting").map((p) => ({
+        this.peers().filter((p) => p.status !== "reconnecting").map((p) => ({
           id: p.id,
           address: `${p.host}:${p.port}`,
           queuedMessages: p.queuedMessages,
@@ -714,35 +718,6 @@ export class Endpoint {
 
   #storeMetrics(): { name: string; metrics: StoreMetrics }[] {
     return this.#stores.actors().map((a) => ({ name: a.name, metrics: a.metrics() }));
-  }
-
-  #statusPeers(): StatusPeer[] {
-    const out: StatusPeer[] = [];
-    for (const c of this.#table.connections) {
-      if (c.state === "closed") continue;
-      out.push({
-        id: c.peerId && c.state === "peered" ? endpointIdToString(c.peerId) : undefined,
-        host: c.address.host,
-        port: c.address.port,
-        status: c.state === "peered" ? "peered" : "connecting",
-        outbound: !!c.target,
-        messagesIn: c.messagesIn,
-        queuedMessages: c.tcp.queuedFrames,
-        queuedBytes: c.tcp.queuedBytes,
-      });
-    }
-    for (const t of this.#dialer.waiting()) {
-      out.push({
-        host: t.host,
-        port: t.port,
-        status: "reconnecting",
-        outbound: true,
-        messagesIn: 0,
-        queuedMessages: 0,
-        queuedBytes: 0,
-      });
-    }
-    return out;
   }
 
   // ---------------------------------------------------------------- shutdown
