@@ -12,10 +12,13 @@ import {
   formatPingSummary,
   formatTimespan,
   formatTopicList,
+  type NodeMessage,
   type NodePrinter,
   type NodeStatusEvent,
 } from "./node_output.ts";
 import type { NodeOptions } from "./node_options.ts";
+
+export type { NodeMessage };
 
 /**
  * broker-node's ping: `("ping", id, "xxx…")` with `payloadSize` bytes of `x`.
@@ -105,14 +108,6 @@ export function pongId(x: Data): bigint | undefined {
  */
 export function isStop(x: Data): boolean {
   return x.type === "string" && x.value === "stop";
-}
-
-/** A data message as a subscriber yields it. */
-export interface NodeMessage {
-  /** The topic it came on. */
-  readonly topic: string;
-  /** Its value. */
-  readonly data: Data;
 }
 
 /** The part of a subscriber the modes use. */

@@ -5,10 +5,16 @@
  * @module
  */
 import { formatCafTimespan } from "./cli_values.ts";
-import { Address, dataToString } from "../mod.ts";
-
+import { Address, type Data, dataToString } from "../mod.ts";
 import { writeToStdio } from "./stdio.ts";
-import type { NodeMessage } from "./node_modes.ts";
+
+/** A data message as a subscriber yields it. */
+export interface NodeMessage {
+  /** The topic it came on. */
+  readonly topic: string;
+  /** Its value. */
+  readonly data: Data;
+}
 
 /**
  * A duration as CAF prints it: the largest unit (h, min, s, ms, us) that
