@@ -280,3 +280,23 @@ Deno.test("encoded outputs stay intact across later encodings and slab changes",
   assert.throws(() => encode(vector(str("partial"), { type: "nope" } as never)), BrokerError);
   assert.deepEqual(encode(count(1n)), b(0x02, 0, 0, 0, 0, 0, 0, 0, 1));
 });
+
+Deno.test("the short-text cache returns only verified hits: look-alikes, non-UTF-8, every length", () => {
+  // Same length, first, middle and last byte: same cache slot, different text.
+  const alike = ["aXbYc", "aZbYc", "aXbZc", "aXbYc"];
+  const latin1 = new Uint8Array([0x61, 0xe9, 0x62, 0x59, 0x63]); // "a\xe9bYc", not UTF-8
+  for (let round = 0; round < 3; round++) {
+    for (const s of alike) {
+      assert.deepEqual(decode(encode(vector(str(s), enumValue(s)))).value, [str(s), enumValue(s)]);
+    }
+    const bad = decode(encode(str(latin1)));
+    assert.equal(bad.type === "string" && bad.bytes?.length, 5);
+    assert.equal(decode(encode(str("aXbYc"))).value, "aXbYc");
+  }
+  // Every length the cache serves and the first it does not, twice each (miss, then hit).
+  for (let len = 0; len <= 24; len++) {
+    const s = "abcdefghijklmnopqrstuvwxyz".slice(0, len);
+    for (let k = 0; k < 2; k++) assert.equal(decode(encode(str(s))).value, s);
+    assert.equal(decode(encode(str(s.toUpperCase()))).value, s.toUpperCase());
+  }
+});
