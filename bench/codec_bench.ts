@@ -25,6 +25,10 @@
  * Corpora:
  * - "conn event": a Zeek event (`vector(count 1, count 1, vector(name, args))`)
  *   whose single argument is a conn-log-like record of 21 fields.
+ * - "conn event, 1024 distinct uid sets": the conn event with fresh uids in
+ *   each of 1,024 messages taken in turn, as a real stream differs between
+ *   connections; our decoder caches repeated short text, and this row shows
+ *   what it does when the uids never repeat.
  * - "small scalars": one small vector of a count, a short string and a real,
  *   where per-call overhead dominates.
  *
@@ -90,6 +94,30 @@ const connRecord = vector(
 );
 
 const CONN_EVENT = event(EVENT_NAME, connRecord);
+
+/** A Zeek-like uid ("C" and 17 base-62 digits), distinct for each i. */
+function uid(i: number, salt: number): string {
+  const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  let x = (i + 1) * 2654435761 + salt, s = "C";
+  for (let k = 0; k < 17; k++) {
+    s += digits[x % 62];
+    x = Math.floor(x / 62) + k * 7919;
+  }
+  return s;
+}
+
+/**
+ * The conn event with fresh uids: its three uids differ in every one of
+ * `FRESH_UIDS` copies, as they do between connections in a real stream, so
+ * a cache of repeated text cannot serve them.
+ */
+const FRESH_UIDS = 1024;
+function connWithUids(i: number): Data {
+  const fields = [...connRecord.value];
+  fields[1] = str(uid(i, 0).slice(0, 18));
+  fields[17] = set(...[uid(i, 1), uid(i, 2)].sort().map(str));
+  return event(EVENT_NAME, vector(...fields));
+}
 const SMALL_SCALARS = vector(count(42n), str("hello"), real(1.5));
 
 // ------------------------------------------------------ plain JS equivalents
@@ -187,6 +215,7 @@ function corpus(name: string, value: Data): Corpus {
 }
 
 const conn = corpus("conn event", CONN_EVENT);
+const fresh = Array.from({ length: FRESH_UIDS }, (_, i) => corpus("conn event", connWithUids(i)));
 const small = corpus("small scalars", SMALL_SCALARS);
 
 // The peek cases must read the right thing.
@@ -244,6 +273,20 @@ function registerCodecGroups(c: Corpus): void {
 
 registerCodecGroups(conn);
 registerCodecGroups(small);
+
+// The conn event again, with fresh uids in every message (see `connWithUids`).
+let next = 0;
+const freshGroup = `decode conn event, ${FRESH_UIDS} distinct uid sets`;
+Deno.bench(`ours decode (${fresh[0].ours.length} B)`, { group: freshGroup }, () => {
+  sink.value = decode(fresh[next++ & (FRESH_UIDS - 1)].ours);
+});
+Deno.bench(
+  `msgpackr unpack (${fresh[0].msgpack.length} B)`,
+  { group: freshGroup, baseline: true },
+  () => {
+    sink.value = packr.unpack(fresh[next++ & (FRESH_UIDS - 1)].msgpack);
+  },
+);
 
 // Peek: a router needs only the event name; the lazy view validates fully but builds nothing else.
 const peekGroup = `peek ${conn.name}`;
