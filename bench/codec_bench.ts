@@ -52,6 +52,7 @@ import {
   port,
   PROTOCOLS,
   real,
+  scanHeader,
   set,
   str,
   timespan,
@@ -220,6 +221,13 @@ const small = corpus("small scalars", SMALL_SCALARS);
 
 // The peek cases must read the right thing.
 assert.equal(EncodedData.from(conn.ours).at(2).at(0).text(), EVENT_NAME);
+assert.deepEqual(scanHeader(conn.ours), {
+  type: "vector",
+  length: 3,
+  zeekType: 1,
+  eventName: EVENT_NAME,
+  argCount: 1,
+});
 assert.equal((packr.unpack(conn.msgpack) as any)[2][0], EVENT_NAME);
 
 // ------------------------------------------------------------------ benches
@@ -288,8 +296,16 @@ Deno.bench(
   },
 );
 
-// Peek: a router needs only the event name; the lazy view validates fully but builds nothing else.
+// Peek: a router needs only the event name; the lazy view validates fully but builds nothing else,
+// the header scan reads only the bytes before the arguments (and validates no more).
 const peekGroup = `peek ${conn.name}`;
+Deno.bench(
+  `ours scanHeader: type, name, args (${conn.ours.length} B)`,
+  { group: peekGroup },
+  () => {
+    sink.value = scanHeader(conn.ours);
+  },
+);
 Deno.bench(`ours EncodedData.from + name (${conn.ours.length} B)`, { group: peekGroup }, () => {
   sink.value = EncodedData.from(conn.ours).at(2).at(0).text();
 });
