@@ -300,3 +300,48 @@ Deno.test("the short-text cache returns only verified hits: look-alikes, non-UTF
     assert.equal(decode(encode(str(s.toUpperCase()))).value, s.toUpperCase());
   }
 });
+
+Deno.test("small inputs checked in JS decode and fail exactly as through WASM", () => {
+  const values = [
+    vector(),
+    vector(count(42n), str("hello"), real(1.5)),
+    vector(vector(vector(integer(-1n))), enumValue("x"), str(new Uint8Array([0xff]))),
+    vector(addr("10.0.0.1"), port(80, "tcp"), subnet("10.0.0.0/8"), timespan(1n)),
+    vector(str("x".repeat(50))), // 54 bytes
+    vector(str("x".repeat(60))), // 64 bytes, the largest checked in JS
+    vector(str("x".repeat(61))), // 65 bytes
+    vector(set(count(1n))), // sets and tables go to WASM
+    vector(table([[count(1n), count(2n)]])),
+  ];
+  for (const v of values) {
+    const bytes = encode(v);
+    assert.deepEqual(decode(bytes), v, dataToString(v));
+    assert.deepEqual(decode(bytes), decode(bytes, {}));
+  }
+  const bad: Uint8Array[] = [
+    b(0x08, 0x00, 0x50, 0x04), // port protocol 4
+    b(0x0e, 0x01, 0x02, 0, 0), // truncated count in a vector
+    b(0x0e, 0x02, 0x00), // one element of two
+    b(0x00, 0x00), // trailing byte
+    b(0x05, 0x03, 0x61), // string longer than the input
+    b(0x05), // no string length
+    b(0x0e), // no vector count
+    b(0x0c, 0x02, 0x00, 0x00), // a set with a duplicate
+    b(0x0e, 0x01, 0x0f), // unknown tag inside
+  ];
+  for (const bytes of bad) {
+    let wasm: unknown;
+    try {
+      decode(bytes, {});
+    } catch (e) {
+      wasm = e;
+    }
+    assert.ok(wasm instanceof BrokerError, `${bytes} is invalid`);
+    assert.throws(() => decode(bytes), (e: unknown) => {
+      assert.ok(e instanceof BrokerError);
+      assert.equal(e.code, wasm.code);
+      assert.equal(e.message, wasm.message);
+      return true;
+    });
+  }
+});
