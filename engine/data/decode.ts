@@ -72,21 +72,25 @@ export function shortText(u8: Uint8Array, start: number, end: number): string | 
     len ^ u8[start] << 8 ^ u8[end - 1] << 16 ^ u8[start + (len >> 1)] << 24,
     0x9e3779b1,
   ) >>> TEXT_CACHE_SHIFT;
-  const hit = textCache[slot];
+  const hit = textCache[slot], at = slot * 24 - start;
   if (hit.length === len) {
-    const at = slot * 24 - start;
     let k = start;
     while (k < end && textCacheBytes[at + k] === u8[k]) k++;
     if (k === end) return hit;
   }
+  // A miss: build the string and store its bytes in the slot on the way (no
+  // subarray to allocate); text that is not ASCII empties the slot instead.
   let s = "";
   for (let k = start; k < end; k++) {
     const b = u8[k];
-    if (b > 0x7f) return undefined;
+    if (b > 0x7f) {
+      textCache[slot] = "";
+      return undefined;
+    }
+    textCacheBytes[at + k] = b;
     s += String.fromCharCode(b);
   }
   textCache[slot] = s;
-  textCacheBytes.set(u8.subarray(start, end), slot * 24);
   return s;
 }
 
