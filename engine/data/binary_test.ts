@@ -281,7 +281,7 @@ Deno.test("encoded outputs stay intact across later encodings and slab changes",
   assert.deepEqual(encode(count(1n)), b(0x02, 0, 0, 0, 0, 0, 0, 0, 1));
 });
 
-Deno.test("the short-text cache returns only verified hits: look-alikes, non-UTF-8, every length", () => {
+Deno.test("short text: cache hits are verified; look-alikes, non-UTF-8, every length", () => {
   // Same length, first, middle and last byte: same cache slot, different text.
   const alike = ["aXbYc", "aZbYc", "aXbZc", "aXbYc"];
   const latin1 = new Uint8Array([0x61, 0xe9, 0x62, 0x59, 0x63]); // "a\xe9bYc", not UTF-8
@@ -293,11 +293,17 @@ Deno.test("the short-text cache returns only verified hits: look-alikes, non-UTF
     assert.equal(bad.type === "string" && bad.bytes?.length, 5);
     assert.equal(decode(encode(str("aXbYc"))).value, "aXbYc");
   }
-  // Every length the cache serves and the first it does not, twice each (miss, then hit).
-  for (let len = 0; len <= 24; len++) {
-    const s = "abcdefghijklmnopqrstuvwxyz".slice(0, len);
+  // Every length the cache (< 24) and the ASCII path (<= 64) serve, and beyond, twice each
+  // (miss, then hit); with a non-ASCII character first, in the middle and last.
+  for (let len = 0; len <= 70; len++) {
+    const s = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(2).slice(0, len);
     for (let k = 0; k < 2; k++) assert.equal(decode(encode(str(s))).value, s);
-    assert.equal(decode(encode(str(s.toUpperCase()))).value, s.toUpperCase());
+    assert.equal(decode(encode(enumValue(s.toUpperCase()))).value, s.toUpperCase());
+    if (len === 0) continue;
+    for (const at of [0, len >> 1, len - 1]) {
+      const t = s.slice(0, at) + "\u00e9" + s.slice(at + 1);
+      for (let k = 0; k < 2; k++) assert.equal(decode(encode(str(t))).value, t);
+    }
   }
 });
 
