@@ -64,12 +64,13 @@ function readText(): string {
  * undefined when a byte is not ASCII.
  *
  * Zeek repeats short text (event names, enum values, conn states): a hit in
- * a small cache returns the string made last time instead of concatenating
- * byte by byte (V8's StringAdd was a third of decode's time). The slot is
- * picked by a hash of the length and three bytes; the hit is verified byte by
- * byte, and only ASCII strings are cached, so a verified hit is exact. (One
- * multi-argument `String.fromCharCode`, `TextDecoder` and
- * `fromCharCode.apply` all measured slower than the concatenation.)
+ * a small cache returns the string made last time instead of building it
+ * (per-character concatenation was a third of decode's time; `asciiText`
+ * builds misses). The slot is picked by a hash of the length and three
+ * bytes; the hit is verified byte by byte, and only ASCII strings are
+ * cached, so a verified hit is exact. Measured in one run: the conn event
+ * decodes 1.47x msgpackr with the cache, 1.12x without; with uids that
+ * never repeat the cache costs nothing measurable (1.16x vs 1.11x).
  */
 export function shortText(u8: Uint8Array, start: number, end: number): string | undefined {
   const len = end - start;
