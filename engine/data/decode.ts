@@ -51,12 +51,12 @@ function readText(): string {
   const start = rPos;
   const end = rPos += len;
   rawText = undefined;
-  return (len < 24
+  const ascii = len < 24
     ? shortText(rU8, start, end)
     : len <= ASCII_MAX
     ? asciiText(rU8, start, end)
-    : undefined) ??
-    readUtf8(start, end);
+    : undefined;
+  return ascii ?? readUtf8(start, end);
 }
 
 /**
@@ -74,6 +74,7 @@ function readText(): string {
  */
 export function shortText(u8: Uint8Array, start: number, end: number): string | undefined {
   const len = end - start;
+  if (len === 0) return ""; // (the hash below reads a byte of the text)
   const slot = Math.imul(
     len ^ u8[start] << 8 ^ u8[end - 1] << 16 ^ u8[start + (len >> 1)] << 24,
     0x9e3779b1,
