@@ -60,11 +60,13 @@ export {
 export { compare, equals } from "./order.ts";
 export { dataToString } from "./text.ts";
 export {
+  type DataHeader,
   decode,
   type DecodeOptions,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_VALUES,
   encode,
   EncodedData,
+  scanHeader,
   validate,
 } from "./binary.ts";

@@ -8,8 +8,8 @@
  * This module is the face of the codec; each concern has its own module:
  * `validate.ts` (validation, options, codec errors), `decode.ts` (the JS
  * decoder), `decode_tape.ts` (the WASM tape decoder), `view.ts` (the lazy
- * view), `encode.ts` (the JS encoder), `encode_wasm.ts` (the WASM encoder)
- * and `slab.ts` (the shared output slab).
+ * view), `header.ts` (the header-only scan), `encode.ts` (the JS encoder),
+ * `encode_wasm.ts` (the WASM encoder) and `slab.ts` (the shared output slab).
  *
  * @example
  * ```ts
@@ -32,6 +32,7 @@ export {
 export { decode, decodeLoaded, decodeValidated } from "./decode.ts";
 export { decodeViaTape } from "./decode_tape.ts";
 export { EncodedData } from "./view.ts";
+export { type DataHeader, scanHeader } from "./header.ts";
 export { encode, encodeAfter } from "./encode.ts";
 export { encodeWasm } from "./encode_wasm.ts";
 export { copyToSlab } from "./slab.ts";

@@ -280,3 +280,74 @@ Deno.test("encoded outputs stay intact across later encodings and slab changes",
   assert.throws(() => encode(vector(str("partial"), { type: "nope" } as never)), BrokerError);
   assert.deepEqual(encode(count(1n)), b(0x02, 0, 0, 0, 0, 0, 0, 0, 1));
 });
+
+Deno.test("short text: cache hits are verified; look-alikes, non-UTF-8, every length", () => {
+  // Same length, first, middle and last byte: same cache slot, different text.
+  const alike = ["aXbYc", "aZbYc", "aXbZc", "aXbYc"];
+  const latin1 = new Uint8Array([0x61, 0xe9, 0x62, 0x59, 0x63]); // "a\xe9bYc", not UTF-8
+  for (let round = 0; round < 3; round++) {
+    for (const s of alike) {
+      assert.deepEqual(decode(encode(vector(str(s), enumValue(s)))).value, [str(s), enumValue(s)]);
+    }
+    const bad = decode(encode(str(latin1)));
+    assert.equal(bad.type === "string" && bad.bytes?.length, 5);
+    assert.equal(decode(encode(str("aXbYc"))).value, "aXbYc");
+  }
+  // Every length the cache (< 24) and the ASCII path (<= 64) serve, and beyond, twice each
+  // (miss, then hit); with a non-ASCII character first, in the middle and last.
+  for (let len = 0; len <= 70; len++) {
+    const s = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(2).slice(0, len);
+    for (let k = 0; k < 2; k++) assert.equal(decode(encode(str(s))).value, s);
+    assert.equal(decode(encode(enumValue(s.toUpperCase()))).value, s.toUpperCase());
+    if (len === 0) continue;
+    for (const at of [0, len >> 1, len - 1]) {
+      const t = s.slice(0, at) + "\u00e9" + s.slice(at + 1);
+      for (let k = 0; k < 2; k++) assert.equal(decode(encode(str(t))).value, t);
+    }
+  }
+});
+
+Deno.test("small inputs checked in JS decode and fail exactly as through WASM", () => {
+  const values = [
+    vector(),
+    vector(count(42n), str("hello"), real(1.5)),
+    vector(vector(vector(integer(-1n))), enumValue("x"), str(new Uint8Array([0xff]))),
+    vector(addr("10.0.0.1"), port(80, "tcp"), subnet("10.0.0.0/8"), timespan(1n)),
+    vector(str("x".repeat(50))), // 54 bytes
+    vector(str("x".repeat(60))), // 64 bytes, the largest checked in JS
+    vector(str("x".repeat(61))), // 65 bytes
+    vector(set(count(1n))), // sets and tables go to WASM
+    vector(table([[count(1n), count(2n)]])),
+  ];
+  for (const v of values) {
+    const bytes = encode(v);
+    assert.deepEqual(decode(bytes), v, dataToString(v));
+    assert.deepEqual(decode(bytes), decode(bytes, {}));
+  }
+  const bad: Uint8Array[] = [
+    b(0x08, 0x00, 0x50, 0x04), // port protocol 4
+    b(0x0e, 0x01, 0x02, 0, 0), // truncated count in a vector
+    b(0x0e, 0x02, 0x00), // one element of two
+    b(0x00, 0x00), // trailing byte
+    b(0x05, 0x03, 0x61), // string longer than the input
+    b(0x05), // no string length
+    b(0x0e), // no vector count
+    b(0x0c, 0x02, 0x00, 0x00), // a set with a duplicate
+    b(0x0e, 0x01, 0x0f), // unknown tag inside
+  ];
+  for (const bytes of bad) {
+    let wasm: unknown;
+    try {
+      decode(bytes, {});
+    } catch (e) {
+      wasm = e;
+    }
+    assert.ok(wasm instanceof BrokerError, `${bytes} is invalid`);
+    assert.throws(() => decode(bytes), (e: unknown) => {
+      assert.ok(e instanceof BrokerError);
+      assert.equal(e.code, wasm.code);
+      assert.equal(e.message, wasm.message);
+      return true;
+    });
+  }
+});

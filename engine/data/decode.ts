@@ -8,7 +8,7 @@
 import { WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { compare } from "./order.ts";
-import { Address, type Data, Port, PROTOCOLS, Subnet, Tag } from "./types.ts";
+import { Address, type Data, Port, PROTOCOLS, Subnet } from "./types.ts";
 import { asBytes, type DecodeOptions, validateLoaded, wasmError } from "./validate.ts";
 
 /** The one `none` value every decoder returns (frozen, so sharing it is safe). */
@@ -51,17 +51,89 @@ function readText(): string {
   const start = rPos;
   const end = rPos += len;
   rawText = undefined;
-  if (len < 24) {
-    let s = "";
-    for (let k = start; k < end; k++) {
-      const b = rU8[k];
-      if (b > 0x7f) return readUtf8(start, end);
-      s += String.fromCharCode(b);
-    }
-    return s;
-  }
-  return readUtf8(start, end);
+  const ascii = len < 24
+    ? shortText(rU8, start, end)
+    : len <= ASCII_MAX
+    ? asciiText(rU8, start, end)
+    : undefined;
+  return ascii ?? readUtf8(start, end);
 }
+
+/**
+ * Short ASCII text (under 24 bytes) at `start..end` of `u8` as a string, or
+ * undefined when a byte is not ASCII.
+ *
+ * Zeek repeats short text (event names, enum values, conn states): a hit in
+ * a small cache returns the string made last time instead of building it
+ * (per-character concatenation was a third of decode's time; `asciiText`
+ * builds misses). The slot is picked by a hash of the length and three
+ * bytes; the hit is verified byte by byte, and only ASCII strings are
+ * cached, so a verified hit is exact. Measured in one run: the conn event
+ * decodes 1.47x msgpackr with the cache, 1.12x without; with uids that
+ * never repeat the cache costs nothing measurable (1.16x vs 1.11x).
+ */
+export function shortText(u8: Uint8Array, start: number, end: number): string | undefined {
+  const len = end - start;
+  if (len === 0) return ""; // (the hash below reads a byte of the text)
+  const slot = Math.imul(
+    len ^ u8[start] << 8 ^ u8[end - 1] << 16 ^ u8[start + (len >> 1)] << 24,
+    0x9e3779b1,
+  ) >>> TEXT_CACHE_SHIFT;
+  const hit = textCache[slot], at = slot * 24 - start;
+  if (hit.length === len) {
+    let k = start;
+    while (k < end && textCacheBytes[at + k] === u8[k]) k++;
+    if (k === end) return hit;
+  }
+  // A miss: store the bytes in the slot and build the string from them;
+  // text that is not ASCII empties the slot instead.
+  const args = CHAR_CODES[len];
+  for (let k = start; k < end; k++) {
+    const b = u8[k];
+    if (b > 0x7f) {
+      textCache[slot] = "";
+      return undefined;
+    }
+    textCacheBytes[at + k] = b;
+    args[k - start] = b;
+  }
+  const s = String.fromCharCode.apply(null, args);
+  textCache[slot] = s;
+  return s;
+}
+
+/**
+ * ASCII text up to `ASCII_MAX` bytes as a string, or undefined when a byte is
+ * not ASCII: one `String.fromCharCode.apply` over a reused array of the
+ * right length, which measured ~3x faster than concatenating the characters
+ * (18 bytes: ~30 vs ~90 ns) and ~9x faster than `TextDecoder` for short text.
+ */
+function asciiText(u8: Uint8Array, start: number, end: number): string | undefined {
+  const args = CHAR_CODES[end - start];
+  for (let k = start; k < end; k++) {
+    const b = u8[k];
+    if (b > 0x7f) return undefined;
+    args[k - start] = b;
+  }
+  return String.fromCharCode.apply(null, args);
+}
+
+/** Longest text read by `asciiText`; longer text goes to `TextDecoder`. */
+const ASCII_MAX = 64;
+/** Reused argument arrays for `String.fromCharCode.apply`, one per length. */
+const CHAR_CODES: number[][] = Array.from(
+  { length: ASCII_MAX + 1 },
+  (_, n) => new Array(n).fill(0),
+);
+
+/**
+ * The short-text cache: 1,024 slots, each a string and its bytes (24 bytes a
+ * slot), about 50 KB in all; the shift maps a 32-bit hash to a slot.
+ */
+const TEXT_CACHE_BITS = 10;
+const TEXT_CACHE_SHIFT = 32 - TEXT_CACHE_BITS;
+const textCache: string[] = new Array<string>(1 << TEXT_CACHE_BITS).fill("");
+const textCacheBytes = new Uint8Array(24 << TEXT_CACHE_BITS);
 
 function readUtf8(start: number, end: number): string {
   const view = rU8.subarray(start, end);
@@ -124,62 +196,64 @@ function realFromEdgeBits(hi: number, lo: number): number {
   return hi >>> 31 ? -x : x;
 }
 
+// The cases are literals, not `Tag.x`: a TS enum is an object, and a switch
+// over its properties compiled to a chain of loads (measured ~8% of decode).
 function readValue(): Data {
   const tag = rU8[rPos++];
   switch (tag) {
-    case Tag.none:
+    case 0: // none
       return NONE;
-    case Tag.boolean:
+    case 1: // boolean
       return { type: "boolean", value: rU8[rPos++] !== 0 };
-    case Tag.count: {
+    case 2: { // count
       const value = rDv.getBigUint64(rPos);
       rPos += 8;
       return { type: "count", value };
     }
-    case Tag.integer: {
+    case 3: { // integer
       const value = rDv.getBigInt64(rPos);
       rPos += 8;
       return { type: "integer", value };
     }
-    case Tag.real:
+    case 4: // real
       return { type: "real", value: readReal() };
-    case Tag.string:
-    case Tag.enum: {
+    case 5: // string
+    case 11: { // enum
       const value = readText();
-      const type = tag === Tag.string ? "string" : "enum";
+      const type = tag === 5 /* string */ ? "string" : "enum";
       return rawText ? { type, value, bytes: rawText } : { type, value };
     }
-    case Tag.address:
+    case 6: // address
       return { type: "address", value: readAddress() };
-    case Tag.subnet: {
+    case 7: { // subnet
       const a = readAddress();
       return { type: "subnet", value: new Subnet(a, rU8[rPos++]) };
     }
-    case Tag.port: {
+    case 8: { // port
       const p = new Port(rDv.getUint16(rPos), PROTOCOLS[rU8[rPos + 2]]);
       rPos += 3;
       return { type: "port", value: p };
     }
-    case Tag.timestamp: {
+    case 9: { // timestamp
       const value = rDv.getBigInt64(rPos);
       rPos += 8;
       return { type: "timestamp", value };
     }
-    case Tag.timespan: {
+    case 10: { // timespan
       const value = rDv.getBigInt64(rPos);
       rPos += 8;
       return { type: "timespan", value };
     }
-    case Tag.set:
-    case Tag.vector: {
+    case 12: // set
+    case 14: { // vector
       const n = readLength();
       const items = new Array<Data>(n);
       for (let k = 0; k < n; k++) items[k] = readValue();
-      if (tag === Tag.vector) return { type: "vector", value: items };
+      if (tag === 14 /* vector */) return { type: "vector", value: items };
       if (rResort) sortChecked(items, (d) => d);
       return { type: "set", value: items };
     }
-    case Tag.table: {
+    case 13: { // table
       const n = readLength();
       const entries = new Array<[Data, Data]>(n);
       for (let k = 0; k < n; k++) {
@@ -206,7 +280,9 @@ export function buildLoaded(c: WasmCodec, off: number): Data {
 /**
  * Decodes one value in Broker's binary format v1. Throws a `BrokerError`
  * (`invalid_tag`, `deserialization_failed`) on bad input, never anything else.
- * WASM validates the bytes in place; JS then builds the values.
+ * WASM validates the bytes in place; JS then builds the values. (Inputs of up
+ * to 64 bytes without options are first checked in JS; any they do not pass
+ * go to WASM, so results and errors are the same.)
  *
  * @example
  * ```ts
@@ -218,9 +294,89 @@ export function buildLoaded(c: WasmCodec, off: number): Data {
  * ```
  */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
+  if (
+    options === undefined && bytes instanceof Uint8Array && bytes.length <= SMALL_MAX &&
+    smallValid(bytes)
+  ) {
+    smallU8.set(bytes);
+    rU8 = smallU8;
+    rDv = smallDv;
+    rPos = 0;
+    rResort = false;
+    return readValue();
+  }
   const c = WasmCodec.shared();
   validateLoaded(c, c.load(asBytes(bytes)), options);
   return buildLoaded(c, 0);
+}
+
+/**
+ * Inputs of up to 64 bytes, decoded with the default options, are checked
+ * in JS by `smallValid` and built from a copy in `smallU8`: for a value this
+ * small, copying it into WASM memory and calling the validator cost more
+ * than building it (small scalars: ~88 -> ~67 ns, msgpackr ~70 ns).
+ */
+const SMALL_MAX = 64;
+const smallU8 = new Uint8Array(SMALL_MAX);
+const smallDv = new DataView(smallU8.buffer);
+
+/**
+ * Whether `u8` is one valid value, in the subset that needs no order check
+ * and no limit: no set or table, one-byte lengths and counts only. What it
+ * accepts, WASM's `validate` accepts with the default options (64 bytes
+ * cannot nest 128 containers deep nor hold 2^20 values); anything else,
+ * valid or not, returns false and goes to WASM, which alone reports errors.
+ */
+function smallValid(u8: Uint8Array): boolean {
+  const end = u8.length;
+  let p = 0, need = 1;
+  while (need > 0) {
+    if (p >= end) return false;
+    const tag = u8[p++];
+    need--;
+    switch (tag) {
+      case 0:
+        break;
+      case 1:
+        p += 1;
+        break;
+      case 2:
+      case 3:
+      case 4:
+      case 9:
+      case 10:
+        p += 8;
+        break;
+      case 5:
+      case 11: {
+        if (p >= end) return false;
+        const l = u8[p++];
+        if (l >= 0x80) return false;
+        p += l;
+        break;
+      }
+      case 6:
+        p += 16;
+        break;
+      case 7:
+        p += 17;
+        break;
+      case 8:
+        if (p + 3 > end || u8[p + 2] > 3) return false;
+        p += 3;
+        break;
+      case 14: {
+        if (p >= end) return false;
+        const c = u8[p++];
+        if (c >= 0x80) return false;
+        need += c;
+        break;
+      }
+      default: // set, table, unknown tags
+        return false;
+    }
+  }
+  return p === end;
 }
 
 /**
