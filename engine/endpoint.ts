@@ -696,6 +696,7 @@ export class Endpoint {
       handshakeFailures: driver.handshakeFailures,
       peerings: () => ({ established: driver.peeringsEstablished, ended: driver.peeringsEnded }),
       handshakeSeconds: driver.handshakeSeconds,
+      deliverySeconds: this.#local.latency.histogram,
       stores: () => this.#storeMetrics(),
       subscribers: () => this.#local.subscriberCount,
       publishers: () => this.#openPublishers(),

@@ -7,6 +7,7 @@
  */
 import { type Data, decode, decodeValidated } from "./data/mod.ts";
 import { BoundedQueue, type OverflowPolicy } from "./queue.ts";
+import type { DeliveryLatency } from "./delivery_latency.ts";
 
 /** A data message as a subscriber sees it. */
 export interface DataMessage {
@@ -37,6 +38,13 @@ export interface SubscriptionHost {
   removeSubscription(sub: Subscriber, topic: string): void;
   /** Forgets the subscriber. */
   detach(sub: Subscriber): void;
+  /** Where sampled delivery latencies go (the endpoint's metrics). */
+  readonly latency?: DeliveryLatency;
+}
+
+/** A message in a subscriber's queue: its latency stamp beside it (0: not sampled). */
+interface Queued extends PendingMessage {
+  readonly at: number;
 }
 
 /** Options of `Endpoint.subscribe`. */
@@ -117,13 +125,15 @@ function materialize(m: PendingMessage): DataMessage {
  */
 export class Subscriber implements AsyncIterable<DataMessage> {
   readonly #host: SubscriptionHost;
-  readonly #queue: BoundedQueue<PendingMessage>;
+  readonly #queue: BoundedQueue<Queued>;
+  readonly #latency?: DeliveryLatency;
   readonly #topics = new Set<string>();
   readonly #slab = new PayloadSlab();
 
   /** Made by `Endpoint.subscribe`, which passes itself as the host. */
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
     this.#host = host;
+    this.#latency = host.latency;
     this.#queue = new BoundedQueue(
       options?.queueSize ?? DEFAULT_SUBSCRIBER_QUEUE_SIZE,
       options?.overflowPolicy ?? "block",
@@ -158,18 +168,19 @@ export class Subscriber implements AsyncIterable<DataMessage> {
 
   /** `deliver` without a message object to build first (the endpoint's hot path). */
   deliverBytes(topic: string, payload: Uint8Array, unsorted?: boolean): void | Promise<void> {
-    return this.#queue.push({ topic, payload: this.#slab.copy(payload), unsorted });
+    const at = this.#latency ? this.#latency.stamp() : 0;
+    return this.#queue.push({ topic, payload: this.#slab.copy(payload), unsorted, at });
   }
 
   /** Waits for the next message (undefined after `timeoutMs` or once closed). */
   async get(timeoutMs?: number): Promise<DataMessage | undefined> {
     const m = await this.#queue.get(timeoutMs);
-    return m && materialize(m);
+    return m && materialize(this.#taken(m));
   }
 
   /** Every message ready now, without waiting. */
   poll(): DataMessage[] {
-    return this.#queue.poll().map(materialize);
+    return this.#queue.poll().map((m) => materialize(this.#taken(m)));
   }
 
   /**
@@ -193,13 +204,16 @@ export class Subscriber implements AsyncIterable<DataMessage> {
    * await endpoint.shutdown();
    * ```
    */
-  getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
-    return this.#queue.get(timeoutMs);
+  async getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
+    const m = await this.#queue.get(timeoutMs);
+    return m && this.#taken(m);
   }
 
   /** Like `poll`, with the messages still encoded (see `getEncoded`). */
   pollEncoded(): PendingMessage[] {
-    return this.#queue.poll();
+    const all = this.#queue.poll();
+    if (this.#latency) { for (const m of all) this.#taken(m); }
+    return all;
   }
 
   /** How many messages are ready. */
@@ -238,16 +252,22 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     return this.#queue.closed;
   }
 
+  /** Records a sampled message's wait as it goes to a reader. */
+  #taken(m: Queued): Queued {
+    if (m.at !== 0) this.#latency?.taken(m.at);
+    return m;
+  }
+
   /** Messages until closed. */
   async *[Symbol.asyncIterator](): AsyncIterator<DataMessage> {
-    for await (const m of this.#queue) yield materialize(m);
+    for await (const m of this.#queue) yield materialize(this.#taken(m));
   }
 
   /** The messages as a ReadableStream. */
   get readable(): ReadableStream<DataMessage> {
     return this.#queue.stream().pipeThrough(
-      new TransformStream<PendingMessage, DataMessage>({
-        transform: (m, controller) => controller.enqueue(materialize(m)),
+      new TransformStream<Queued, DataMessage>({
+        transform: (m, controller) => controller.enqueue(materialize(this.#taken(m))),
       }),
     );
   }

@@ -323,3 +323,20 @@ Deno.test(
     }
   },
 );
+
+Deno.test("delivery latency: one data message in 16 is timed from arrival to its reader", async () => {
+  const ep = new Endpoint();
+  try {
+    const sub = ep.subscribe("/lat");
+    for (let i = 0; i < 64; i++) ep.publish("/lat/x", count(BigInt(i)), { local: true });
+    let read = 0;
+    while (read < 64 && await sub.get(1000)) read++;
+    assert.equal(read, 64);
+    const text = ep.metricsText();
+    assert.match(text, /^# TYPE broker_delivery_latency_seconds histogram$/m);
+    assert.match(text, /^broker_delivery_latency_seconds_count 4$/m, "64 messages, 4 sampled");
+    assert.match(text, /^broker_delivery_latency_seconds_bucket\{le="\+Inf"\} 4$/m);
+  } finally {
+    await ep.shutdown();
+  }
+});

@@ -28,6 +28,7 @@
  * | `broker_handshake_failures_total` | `code`: Broker's error code name | handshakes that failed |
  * | `broker_peerings_total` | `event`: established, ended | peerings that came up and went away |
  * | `broker_handshake_duration_seconds` | | histogram: a connection's start (dialled or accepted) to its established peering |
+ * | `broker_delivery_latency_seconds` | | histogram, one message in 16: a data message's arrival (or local publish) to a subscriber taking it |
  * | `broker_web_socket_clients` | | WebSocket clients now (as `broker_connections{type="web-socket"}`) |
  * | `broker_local_subscribers` | | local subscribers now (WebSocket clients' included) |
  * | `broker_local_publishers` | | open publishers (`Endpoint.publisher`) |
@@ -100,6 +101,8 @@ export interface EndpointMetricSources {
   peerings(): { established: number; ended: number };
   /** Handshake durations (start of the connection to the established peering), seconds. */
   readonly handshakeSeconds?: HistogramValue;
+  /** Sampled waits from a data message's arrival (or local publish) to its reader, seconds. */
+  readonly deliverySeconds?: HistogramValue;
   /** The stores by name and their numbers. */
   stores(): readonly { readonly name: string; readonly metrics: StoreMetrics }[];
   /** Local subscribers now. */
@@ -232,6 +235,15 @@ export function registerEndpointMetrics(reg: MetricsRegistry, src: EndpointMetri
       "Time from a connection's start to its established peering.",
       "histogram",
       () => [{ labels: {}, value: hs }],
+    );
+  }
+  const ds = src.deliverySeconds;
+  if (ds) {
+    reg.add(
+      "broker_delivery_latency_seconds",
+      "Sampled time from a data message's arrival or local publish to a subscriber taking it.",
+      "histogram",
+      () => [{ labels: {}, value: ds }],
     );
   }
   const single = (name: string, help: string, read: () => number) =>

@@ -22,6 +22,7 @@
  */
 import { type Data, encode } from "../data/mod.ts";
 import type { PendingMessage, Subscriber, SubscriptionHost } from "../subscriber.ts";
+import { DeliveryLatency } from "../delivery_latency.ts";
 import { insertIntoFilter } from "./filter.ts";
 import { PrefixTrie } from "./trie.ts";
 
@@ -35,6 +36,8 @@ export class LocalSubscriptions implements SubscriptionHost {
    */
   readonly echo = new PrefixTrie<Subscriber>();
   readonly #subscribers = new Set<Subscriber>();
+  /** Sampled waits of messages between arrival (or a local publish) and a reader. */
+  readonly latency: DeliveryLatency = new DeliveryLatency();
   readonly #filter: string[] = [];
   #version = 0;
   readonly #grew: () => void;
