@@ -5,7 +5,16 @@
 // collector, and bad HTTP clients do not disturb the node. Real sockets on
 // 127.0.0.1; nothing is left running.
 import assert from "node:assert/strict";
-import { count, Endpoint, Gateway, str } from "../mod.ts";
+import {
+  ClusterLayout,
+  ClusterNode,
+  count,
+  Endpoint,
+  Gateway,
+  GroupMember,
+  GroupPublisher,
+  str,
+} from "../mod.ts";
 import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
 import { parsePrometheus } from "../engine/metrics/registry.ts";
 
@@ -339,4 +348,52 @@ Deno.test("delivery latency: one data message in 16 is timed from arrival to its
   } finally {
     await ep.shutdown();
   }
+});
+
+Deno.test({
+  name: "cluster counters: nodes up, node events, hellos; a group's members, messages",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const layout = (managerPort: number) =>
+      ClusterLayout.fromObject({
+        nodes: {
+          manager: { type: "manager", host: "127.0.0.1", port: managerPort },
+          "worker-1": { type: "worker", host: "127.0.0.1" },
+        },
+      });
+    const manager = await ClusterNode.join(layout(1), "manager", { listenPort: 0 });
+    const worker = await ClusterNode.join(layout(manager.port), "worker-1");
+    const publisher = new GroupPublisher(worker.endpoint, "g");
+    const member = new GroupMember(manager.endpoint, "g", { heartbeatMs: 50 });
+    try {
+      await Promise.all([manager.waitFor("worker-1"), worker.waitFor("manager")]);
+      await publisher.waitForMembers(1);
+      for (let i = 0; i < 10; i++) publisher.publish(count(BigInt(i)));
+      // The sample of `name` whose labels include `labels`.
+      const sample = (text: string, name: string, labels: Record<string, string>) => {
+        for (const [key, v] of parsePrometheus(text)) {
+          const [n, rest = ""] = key.split("{");
+          if (n !== name) continue;
+          if (Object.entries(labels).every(([k, l]) => rest.includes(`${k}="${l}"`))) return v;
+        }
+      };
+      const mt = manager.endpoint.metricsText();
+      const value = (name: string, labels: Record<string, string>) => sample(mt, name, labels);
+      assert.equal(value("broker_cluster_nodes_up", { node: "manager" }), 1);
+      assert.equal(value("broker_cluster_node_events_total", { event: "node_up" }), 1);
+      assert.ok((value("broker_cluster_hellos_total", { direction: "received" }) ?? 0) >= 1);
+      assert.ok((value("broker_cluster_hellos_total", { direction: "sent" }) ?? 0) >= 1);
+      const wt = worker.endpoint.metricsText();
+      const wv = (name: string) => sample(wt, name, { group: "g" });
+      assert.equal(wv("broker_group_members"), 1);
+      assert.equal(wv("broker_group_messages_total"), 10);
+      assert.equal(wv("broker_group_handed_over_total"), 0);
+    } finally {
+      member.close();
+      await publisher.close();
+      await worker.close();
+      await manager.close();
+    }
+  },
 });

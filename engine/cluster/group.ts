@@ -275,6 +275,7 @@ export class GroupPublisher {
   readonly #sweep: ReturnType<typeof setInterval>;
   readonly #queues = new Set<BoundedQueue<GroupEvent>>();
   readonly #conditions = new Conditions();
+  #handedOver = 0;
   #closed = false;
 
   /** A publisher for `group` on `endpoint` (it learns the members from their heartbeats). */
@@ -291,6 +292,7 @@ export class GroupPublisher {
     this.#status = endpoint.statusSubscriber();
     this.#loops = [this.#membersLoop(members), this.#acksLoop(acks), this.#statusLoop()];
     this.#sweep = setInterval(() => this.#checkTimeouts(), 20);
+    this.#registerMetrics();
   }
 
   /** IDs of the live members, in selection order. */
@@ -457,9 +459,38 @@ export class GroupPublisher {
     this.#notify();
   }
 
+  /**
+   * The group's counters on the endpoint's metrics, by `group`:
+   * `broker_group_members` (live now), `broker_group_messages_total` (published)
+   * and `broker_group_handed_over_total` (a lost member's unacknowledged
+   * messages given to another).
+   */
+  #registerMetrics(): void {
+    const labels = { group: this.group };
+    this.#endpoint.addMetrics(
+      "broker_group_members",
+      "Number of live members of a load-balanced group.",
+      "gauge",
+      () => [{ labels, value: this.#live.length }],
+    );
+    this.#endpoint.addMetrics(
+      "broker_group_messages_total",
+      "Total number of messages published to a load-balanced group.",
+      "counter",
+      () => [{ labels, value: this.#seq }],
+    );
+    this.#endpoint.addMetrics(
+      "broker_group_handed_over_total",
+      "Total number of a lost member's unacknowledged messages handed to another member.",
+      "counter",
+      () => [{ labels, value: this.#handedOver }],
+    );
+  }
+
   #memberDown(id: string): void {
     const m = this.#members.get(id);
     if (!m) return;
+    this.#handedOver += m.unacked.size;
     this.#members.delete(id);
     this.#rebuild();
     // Hand over, in order, what it had not acknowledged, at the pace the

@@ -136,6 +136,7 @@ export class ClusterNode {
   readonly #status: BoundedQueue<StatusEvent>;
   readonly #loops: Promise<void>[] = [];
   readonly #conditions = new Conditions();
+  readonly #counters = { up: 0, down: 0, hellosSent: 0, hellosReceived: 0 };
   /** Nodes up through a relay (not direct peers): when we last heard their hello. */
   readonly #relayed = new Map<string, number>();
   /** Peerings we dialled: when each came up, by `host:port`. */
@@ -182,6 +183,7 @@ export class ClusterNode {
     this.#status = endpoint.statusSubscriber();
     this.#relayIntervalMs = options.relayIntervalMs ?? 500;
     this.#loops.push(this.#helloLoop(), this.#statusLoop());
+    this.#registerMetrics();
     this.#tick = setInterval(() => this.#relayTick(), this.#relayIntervalMs);
     Deno.unrefTimer(this.#tick);
   }
@@ -285,7 +287,41 @@ export class ClusterNode {
     this.#conditions.changed();
   }
 
+  /**
+   * The node's counters on its endpoint's metrics: `broker_cluster_nodes_up`
+   * (other nodes up now), `broker_cluster_node_events_total{event}` (node_up,
+   * node_down) and `broker_cluster_hellos_total{direction}` (sent, received).
+   */
+  #registerMetrics(): void {
+    const c = this.#counters;
+    this.endpoint.addMetrics(
+      "broker_cluster_nodes_up",
+      "Number of other nodes of the cluster layout this node sees up.",
+      "gauge",
+      () => [{ labels: { node: this.name }, value: this.#ids.size }],
+    );
+    this.endpoint.addMetrics(
+      "broker_cluster_node_events_total",
+      "Total number of node_up and node_down events this node raised.",
+      "counter",
+      () => [
+        { labels: { node: this.name, event: "node_up" }, value: c.up },
+        { labels: { node: this.name, event: "node_down" }, value: c.down },
+      ],
+    );
+    this.endpoint.addMetrics(
+      "broker_cluster_hellos_total",
+      "Total number of Cluster::hello events this node sent and received.",
+      "counter",
+      () => [
+        { labels: { node: this.name, direction: "sent" }, value: c.hellosSent },
+        { labels: { node: this.name, direction: "received" }, value: c.hellosReceived },
+      ],
+    );
+  }
+
   #nodeUp(name: string, id: string): void {
+    this.#counters.up++;
     this.#ids.set(name, id);
     // Zeek: node_up &priority=10 in pools.zeek marks the node alive in every pool.
     for (const p of Object.values(this.#pools)) p.markAlive(name);
@@ -293,6 +329,7 @@ export class ClusterNode {
   }
 
   #nodeDown(name: string, id: string): void {
+    this.#counters.down++;
     this.#ids.delete(name);
     for (const p of Object.values(this.#pools)) p.markDead(name);
     this.#emit({ kind: "node_down", name, id });
@@ -318,6 +355,7 @@ export class ClusterNode {
 
   /** Zeek's `Cluster::hello` handler (main.zeek). */
   #hello(name: string, id: string): void {
+    this.#counters.hellosReceived++;
     if (!this.layout.get(name)) {
       this.#emit({
         kind: "error",
@@ -350,6 +388,7 @@ export class ClusterNode {
   }
 
   #sayHello(topic: string): void {
+    this.#counters.hellosSent++;
     try {
       this.endpoint.publishEvent(topic, "Cluster::hello", [str(this.name), str(this.id)]);
     } catch {
