@@ -106,3 +106,10 @@ export {
 export { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 export { ZmqProxyServer, type ZmqProxyServerOptions } from "./tcp_proxy.ts";
 export { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+export {
+  brokerToZeromqTopic,
+  ZeromqBridge,
+  type ZeromqBridgeOptions,
+  type ZeromqBridgeStats,
+  zeromqToBrokerTopic,
+} from "./bridge.ts";

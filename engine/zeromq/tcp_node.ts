@@ -177,17 +177,18 @@ export class ZeekZmqNode {
    * (an XPUB sends nothing otherwise). Returns whether it went out.
    */
   publish(topic: string, event: Event): boolean {
-    let wanted = false;
-    for (const prefix of this.#peerSubs.keys()) {
-      if (topic.startsWith(prefix)) {
-        wanted = true;
-        break;
-      }
-    }
-    if (!wanted) return false;
+    if (!this.wants(topic)) return false;
     const parts = zeekZmqMessageParts(eventMessage(topic, this.id, event));
     this.#xpub.write(this.#xpub.session.send(parts));
     return true;
+  }
+
+  /** Whether a node subscribed a prefix of `topic`, so that {@link ZeekZmqNode.publish} sends it. */
+  wants(topic: string): boolean {
+    for (const prefix of this.#peerSubs.keys()) {
+      if (topic.startsWith(prefix)) return true;
+    }
+    return false;
   }
 
   /**
