@@ -19,38 +19,6 @@
  * by sender node ID and counted as `echoes`. Only Zeek events cross: ZeroMQ
  * carries nothing else, so other Broker data is counted as `notEvents`.
  *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * import { Endpoint, Event, str } from "../../mod.ts";
- * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
- * import { ZeromqBridge } from "./bridge.ts";
- * const proxy = ZmqProxyServer.listen();
- * const at = {
- *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
- *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
- * };
- * const bridge = await ZeromqBridge.start({
- *   topics: ["zeek/cluster/manager", "zeek/cluster/worker"],
- *   listen: { host: "127.0.0.1", port: 0 },
- *   zeromq: { name: "worker-1", nodeType: "worker", ...at },
- * });
- * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
- * const old = new Endpoint(); // a Broker-protocol peer
- * const sub = old.subscribe("zeek/cluster/worker");
- * await old.peer("127.0.0.1", bridge.brokerPort!);
- * await old.awaitPeerSubscription("zeek/cluster/manager");
- * await bridge.awaitZeromqSubscription("zeek.cluster.worker");
- * old.publishEvent("zeek/cluster/manager", "Test::ping", [str("hi")]);
- * equal((await manager.events.get(5000))?.event.name, "Test::ping");
- * manager.publish("zeek.cluster.worker", new Event("Test::pong", [str("hi")]));
- * equal((await sub.get(5000))?.topic, "zeek/cluster/worker");
- * await old.shutdown();
- * await manager.close();
- * await bridge.close();
- * await proxy.close();
- * ```
- *
  * @module
  */
 import { Endpoint } from "../endpoint.ts";
@@ -157,7 +125,41 @@ export interface ZeromqBridgeStats {
   unsubscribed: number;
 }
 
-/** A running bridge (see the module doc). */
+/**
+ * A running bridge (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Endpoint, Event, str } from "../../mod.ts";
+ * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+ * import { ZeromqBridge } from "./bridge.ts";
+ * const proxy = ZmqProxyServer.listen();
+ * const at = {
+ *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+ *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+ * };
+ * const bridge = await ZeromqBridge.start({
+ *   topics: ["zeek/cluster/manager", "zeek/cluster/worker"],
+ *   listen: { host: "127.0.0.1", port: 0 },
+ *   zeromq: { name: "worker-1", nodeType: "worker", ...at },
+ * });
+ * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+ * const old = new Endpoint(); // a Broker-protocol peer
+ * const sub = old.subscribe("zeek/cluster/worker");
+ * await old.peer("127.0.0.1", bridge.brokerPort!);
+ * await old.awaitPeerSubscription("zeek/cluster/manager");
+ * await bridge.awaitZeromqSubscription("zeek.cluster.worker");
+ * old.publishEvent("zeek/cluster/manager", "Test::ping", [str("hi")]);
+ * equal((await manager.events.get(5000))?.event.name, "Test::ping");
+ * manager.publish("zeek.cluster.worker", new Event("Test::pong", [str("hi")]));
+ * equal((await sub.get(5000))?.topic, "zeek/cluster/worker");
+ * await old.shutdown();
+ * await manager.close();
+ * await bridge.close();
+ * await proxy.close();
+ * ```
+ */
 export class ZeromqBridge {
   /** The Broker side. */
   readonly endpoint: Endpoint;

@@ -8,28 +8,6 @@
  * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
  * The proxy role is not here yet.
  *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * import { str } from "../data/mod.ts";
- * import { Event } from "../zeek/event.ts";
- * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
- * // Our own proxy as the hub here; with Zeek's, give its ports (XPUB_PORT, XSUB_PORT).
- * const proxy = ZmqProxyServer.listen();
- * const at = {
- *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
- *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
- * };
- * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
- * const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
- * equal((await worker.statuses.get(5000))?.name, "manager"); // node_up
- * worker.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
- * equal((await manager.events.get(5000))?.event.name, "Test::ping");
- * await worker.close();
- * await manager.close();
- * await proxy.close();
- * ```
- *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
@@ -90,10 +68,36 @@ export interface ZeekNodeStatus {
   id: string;
 }
 
-/** A node of a Zeek ZeroMQ cluster (see the module doc). */
+/**
+ * A node of a Zeek ZeroMQ cluster (see the module doc). Here with our own
+ * proxy as the hub; against Zeek's, give the ports of its manager's
+ * `listen_xsub_endpoint` (as `xpub`) and `listen_xpub_endpoint` (as `xsub`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { str } from "../data/mod.ts";
+ * import { Event } from "../zeek/event.ts";
+ * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+ * // Our own proxy as the hub here; with Zeek's, give its ports (XPUB_PORT, XSUB_PORT).
+ * const proxy = ZmqProxyServer.listen();
+ * const at = {
+ *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+ *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+ * };
+ * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+ * const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+ * equal((await worker.statuses.get(5000))?.name, "manager"); // node_up
+ * worker.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
+ * equal((await manager.events.get(5000))?.event.name, "Test::ping");
+ * await worker.close();
+ * await manager.close();
+ * await proxy.close();
+ * ```
+ */
 export class ZeekZmqNode {
-  /** The node's hello state; its `id` is the node ID. */
-  readonly node: ZeekClusterNode;
+  // The node's hello state (sans-I/O).
+  readonly #state: ZeekClusterNode;
   /** Events other nodes sent to our topics (the hellos excepted). */
   readonly events: BoundedQueue<ZeekZmqEventMessage>;
   /** `node_up`/`node_down` of the other nodes. */
@@ -107,13 +111,23 @@ export class ZeekZmqNode {
   #log?: ZmtpConnection;
 
   private constructor(node: ZeekClusterNode, queueSize: number) {
-    this.node = node;
+    this.#state = node;
     this.events = new BoundedQueue(queueSize, "drop_oldest");
   }
 
   /** The node ID. */
   get id(): string {
-    return this.node.id;
+    return this.#state.id;
+  }
+
+  /** The node's name in the cluster layout. */
+  get name(): string {
+    return this.#state.name;
+  }
+
+  /** Other nodes that are up (both hellos crossed): node ID to name. */
+  get up(): ReadonlyMap<string, string> {
+    return this.#state.up;
   }
 
   /**
@@ -163,7 +177,7 @@ export class ZeekZmqNode {
       await self.close();
       throw e;
     }
-    for (const topic of self.node.subscriptions()) self.subscribe(topic);
+    for (const topic of self.#state.subscriptions()) self.subscribe(topic);
     return self;
   }
 
@@ -226,7 +240,7 @@ export class ZeekZmqNode {
     if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);
     else if (n <= 1) this.#peerSubs.delete(topic);
     else this.#peerSubs.set(topic, n - 1);
-    this.#act(this.node.onSubscription(topic, e.subscription.subscribe));
+    this.#act(this.#state.onSubscription(topic, e.subscription.subscribe));
   }
 
   #onMessage(parts: Uint8Array[]): void {
@@ -240,7 +254,7 @@ export class ZeekZmqNode {
       if (e instanceof BrokerError) this.errors.push(e);
       return;
     }
-    const actions = this.node.onEvent(event);
+    const actions = this.#state.onEvent(event);
     this.#act(actions);
     if (!actions.internal) this.events.push({ topic: msg.topic, sender: msg.sender, event });
   }

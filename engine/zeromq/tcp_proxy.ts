@@ -5,15 +5,6 @@
  * `listen_xsub_endpoint`), so a cluster whose manager runs with
  * `run_proxy_thread = F` uses our process as its hub.
  *
- * @example
- * ```ts
- * import { ok } from "node:assert/strict";
- * import { ZmqProxyServer } from "./tcp_proxy.ts";
- * const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
- * ok(proxy.xpubPort > 0 && proxy.xsubPort > 0);
- * await proxy.close();
- * ```
- *
  * @module
  */
 import type { BrokerError } from "../errors.ts";
@@ -31,7 +22,19 @@ export interface ZmqProxyServerOptions {
   xsubPort?: number;
 }
 
-/** A running proxy (see the module doc). */
+/**
+ * A running XPUB/XSUB proxy (see the module doc): Zeek nodes connect their
+ * `connect_xsub_endpoint` to `xpubPort` and `connect_xpub_endpoint` to `xsubPort`.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { ZmqProxyServer } from "./tcp_proxy.ts";
+ * const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+ * ok(proxy.xpubPort > 0 && proxy.xsubPort > 0);
+ * await proxy.close();
+ * ```
+ */
 export class ZmqProxyServer {
   /** The routing state. */
   readonly proxy = new ZmqProxy();
