@@ -101,7 +101,7 @@ export class ZeekZmqNode {
   /** Events other nodes sent to our topics (the hellos excepted). */
   readonly events: BoundedQueue<ZeekZmqEventMessage>;
   /** `node_up`/`node_down` of the other nodes. */
-  readonly statuses = new BoundedQueue<ZeekNodeStatus>(1024, "drop_oldest");
+  readonly statuses: BoundedQueue<ZeekNodeStatus> = new BoundedQueue(1024, "drop_oldest");
   /** Errors of either connection (the node keeps what still works). */
   readonly errors: BrokerError[] = [];
   // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).

@@ -36,8 +36,8 @@ export interface ZmqProxyServerOptions {
  * ```
  */
 export class ZmqProxyServer {
-  /** The routing state. */
-  readonly proxy = new ZmqProxy();
+  // The routing state (sans-I/O).
+  readonly #proxy: ZmqProxy = new ZmqProxy();
   /** Protocol errors of peers (each closed its connection). */
   readonly errors: BrokerError[] = [];
   readonly #listeners: Deno.TcpListener[];
@@ -87,7 +87,7 @@ export class ZmqProxyServer {
         this.#conns.set(id, conn);
         conn.done.then(() => {
           this.#conns.delete(id);
-          this.#route(this.proxy.disconnect(id));
+          this.#route(this.#proxy.disconnect(id));
         });
       }
     } catch {
@@ -96,9 +96,9 @@ export class ZmqProxyServer {
   }
 
   #onEvent(id: number, side: ProxySide, e: ZmtpEvent): void {
-    if (e.type === "ready") this.#route(this.proxy.connect(id, side));
-    else if (e.type === "subscription") this.#route(this.proxy.subscription(id, e.subscription));
-    else if (e.type === "message" && side === "xsub") this.#route(this.proxy.message(id, e.parts));
+    if (e.type === "ready") this.#route(this.#proxy.connect(id, side));
+    else if (e.type === "subscription") this.#route(this.#proxy.subscription(id, e.subscription));
+    else if (e.type === "message" && side === "xsub") this.#route(this.#proxy.message(id, e.parts));
     else if (e.type === "error") this.errors.push(e.error);
   }
 
