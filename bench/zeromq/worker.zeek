@@ -1,0 +1,19 @@
+# Publisher of bench/zeromq.ts: worker-1 of the cluster; on the manager's node_up publishes
+# BENCH_N Bench::ev to the manager topic as fast as Zeek's script loop goes.
+@load zeromq-test-bootstrap
+module Bench;
+export { global ev: event(i: count, s: string); }
+global want = to_count(getenv("BENCH_N"));
+event Cluster::node_up(name: string, id: string)
+	{
+	if ( name != "manager" )
+		return;
+	local i = 0;
+	while ( i < want )
+		{
+		Cluster::publish(Cluster::manager_topic, Bench::ev, i, "C1f7x9");
+		++i;
+		}
+	print "published", i;
+	flush_all();
+	}
