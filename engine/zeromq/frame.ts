@@ -89,10 +89,28 @@ export function encodeMessage(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 0) {
     throw new BrokerError(ErrorCode.invalid_data, "a ZMTP message has at least one part");
   }
-  const frames = parts.map((body, i) =>
-    encodeFrame({ command: false, more: i < parts.length - 1, body })
-  );
-  return concat(frames);
+  // One buffer for all frames (this is on every message's path).
+  let size = 0;
+  for (const p of parts) size += (p.length > 255 ? 9 : 2) + p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const body = parts[i];
+    const n = body.length;
+    const more = i < parts.length - 1 ? FrameFlag.more : 0;
+    if (n > 255) {
+      out[at] = more | FrameFlag.long;
+      new DataView(out.buffer).setBigUint64(at + 1, BigInt(n));
+      at += 9;
+    } else {
+      out[at] = more;
+      out[at + 1] = n;
+      at += 2;
+    }
+    out.set(body, at);
+    at += n;
+  }
+  return out;
 }
 
 /** Joins byte arrays into one. */

@@ -54,6 +54,7 @@ export type ProxyOutput =
 // Topics as strings, one char per byte, so prefixes compare byte-wise (in slices: a spread
 // of a long first part would overflow the call stack).
 function latin1(b: Uint8Array): string {
+  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
   return s;

@@ -12,12 +12,17 @@
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
-import type { Event } from "../zeek/event.ts";
+import { encode } from "../data/mod.ts";
+import { Event } from "../zeek/event.ts";
+import { encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
 
 export type { HostPort };
+
+const EMPTY = new Uint8Array(0);
+const EMPTY_EVENT = new Event("", []);
 import { encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
 import {
   eventMessage,
@@ -106,6 +111,10 @@ export class ZeekZmqNode {
   readonly errors: BrokerError[] = [];
   // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).
   readonly #peerSubs = new Map<string, number>();
+  // Per topic: whether a node subscribed a prefix of it (cleared on every (un)subscription).
+  readonly #wanted = new Map<string, boolean>();
+  // Per topic: the first three frames of our messages on it.
+  readonly #heads = new Map<string, Uint8Array>();
   #xpub!: ZmtpConnection;
   #xsub!: ZmtpConnection;
   #log?: ZmtpConnection;
@@ -192,17 +201,51 @@ export class ZeekZmqNode {
    */
   publish(topic: string, event: Event): boolean {
     if (!this.wants(topic)) return false;
-    const parts = zeekZmqMessageParts(eventMessage(topic, this.id, event));
-    this.#xpub.write(this.#xpub.session.send(parts));
+    this.#xpub.write(this.#eventBytes(topic, encode(event.toData())));
     return true;
+  }
+
+  // The message's four frames in one buffer: the topic, sender and format frames are the
+  // same for every event on a topic (cached), then the payload's.
+  #eventBytes(topic: string, payload: Uint8Array): Uint8Array {
+    let head = this.#heads.get(topic);
+    if (!head) {
+      if (this.#heads.size >= 1024) this.#heads.clear();
+      head = encodeMessage(
+        [...zeekZmqMessageParts(eventMessage(topic, this.id, EMPTY_EVENT)).slice(0, 3), EMPTY],
+      );
+      head = head.subarray(0, head.length - 2); // without the empty last frame
+      // Its frames all carry MORE: the payload frame follows.
+      this.#heads.set(topic, head);
+    }
+    const n = payload.length;
+    const long = n > 255;
+    const out = new Uint8Array(head.length + (long ? 9 : 2) + n);
+    out.set(head);
+    let at = head.length;
+    out[at] = long ? FrameFlag.long : 0;
+    if (long) new DataView(out.buffer).setBigUint64(at + 1, BigInt(n));
+    else out[at + 1] = n;
+    at += long ? 9 : 2;
+    out.set(payload, at);
+    return out;
   }
 
   /** Whether a node subscribed a prefix of `topic`, so that {@link ZeekZmqNode.publish} sends it. */
   wants(topic: string): boolean {
-    for (const prefix of this.#peerSubs.keys()) {
-      if (topic.startsWith(prefix)) return true;
+    let wanted = this.#wanted.get(topic);
+    if (wanted === undefined) {
+      wanted = false;
+      for (const prefix of this.#peerSubs.keys()) {
+        if (topic.startsWith(prefix)) {
+          wanted = true;
+          break;
+        }
+      }
+      if (this.#wanted.size >= 1024) this.#wanted.clear();
+      this.#wanted.set(topic, wanted);
     }
-    return false;
+    return wanted;
   }
 
   /**
@@ -236,6 +279,7 @@ export class ZeekZmqNode {
 
   #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {
     const topic = new TextDecoder().decode(e.subscription.topic);
+    this.#wanted.clear();
     const n = this.#peerSubs.get(topic) ?? 0;
     if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);
     else if (n <= 1) this.#peerSubs.delete(topic);

@@ -103,14 +103,19 @@ export class ZmqProxyServer {
   }
 
   #route(outputs: ProxyOutput[]): void {
+    // A message goes to every subscriber as the same bytes: encoded once.
+    let parts: Uint8Array[] | undefined;
+    let bytes: Uint8Array | undefined;
     for (const o of outputs) {
       const conn = this.#conns.get(o.peer);
       if (!conn || !conn.session.ready) continue;
-      conn.write(
-        "parts" in o
-          ? conn.session.send(o.parts)
-          : conn.session.subscribe(o.subscription.topic, o.subscription.subscribe),
-      );
+      if ("parts" in o) {
+        if (o.parts !== parts) {
+          parts = o.parts;
+          bytes = conn.session.send(o.parts);
+        }
+        conn.write(bytes!);
+      } else conn.write(conn.session.subscribe(o.subscription.topic, o.subscription.subscribe));
     }
   }
 
