@@ -1,6 +1,10 @@
 # Publisher of bench/zeromq.ts: worker-1 of the cluster; on the manager's node_up publishes
 # BENCH_N Bench::ev to the manager topic as fast as Zeek's script loop goes.
 @load zeromq-test-bootstrap
+# No high-water marks (default 1000 messages, beyond which Zeek drops what it publishes and
+# receives): the bench measures how fast events get through, not how many Zeek sheds.
+redef Cluster::Backend::ZeroMQ::xpub_sndhwm = 0;
+redef Cluster::Backend::ZeroMQ::xsub_rcvhwm = 0;
 module Bench;
 export { global ev: event(i: count, s: string); }
 global want = to_count(getenv("BENCH_N"));
