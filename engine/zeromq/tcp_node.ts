@@ -14,7 +14,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
 import { encode } from "../data/mod.ts";
 import { Event } from "../zeek/event.ts";
-import { encodeMessage, FrameFlag } from "./frame.ts";
+import { ByteSlab, encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
@@ -115,6 +115,8 @@ export class ZeekZmqNode {
   readonly #wanted = new Map<string, boolean>();
   // Per topic: the first three frames of our messages on it.
   readonly #heads = new Map<string, Uint8Array>();
+  // Outgoing messages are cut from slabs (see ByteSlab).
+  readonly #slab = new ByteSlab();
   #xpub!: ZmtpConnection;
   #xsub!: ZmtpConnection;
   #log?: ZmtpConnection;
@@ -220,11 +222,11 @@ export class ZeekZmqNode {
     }
     const n = payload.length;
     const long = n > 255;
-    const out = new Uint8Array(head.length + (long ? 9 : 2) + n);
+    const out = this.#slab.alloc(head.length + (long ? 9 : 2) + n);
     out.set(head);
     let at = head.length;
     out[at] = long ? FrameFlag.long : 0;
-    if (long) new DataView(out.buffer).setBigUint64(at + 1, BigInt(n));
+    if (long) new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(n));
     else out[at + 1] = n;
     at += long ? 9 : 2;
     out.set(payload, at);

@@ -11,6 +11,7 @@ import type { BrokerError } from "../errors.ts";
 import { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { ZmtpConnection } from "./tcp_connection.ts";
+import { ByteSlab, encodeMessage } from "./frame.ts";
 
 /** Options of {@link ZmqProxyServer.listen}. */
 export interface ZmqProxyServerOptions {
@@ -41,6 +42,9 @@ export class ZmqProxyServer {
   /** Protocol errors of peers (each closed its connection). */
   readonly errors: BrokerError[] = [];
   readonly #listeners: Deno.TcpListener[];
+  // Outgoing messages are cut from slabs (see ByteSlab).
+  readonly #slab = new ByteSlab();
+  readonly #alloc = (size: number): Uint8Array => this.#slab.alloc(size);
   readonly #conns = new Map<number, ZmtpConnection>();
   readonly #loops: Promise<void>[] = [];
   #next = 1;
@@ -112,7 +116,7 @@ export class ZmqProxyServer {
       if ("parts" in o) {
         if (o.parts !== parts) {
           parts = o.parts;
-          bytes = conn.session.send(o.parts);
+          bytes = encodeMessage(o.parts, this.#alloc);
         }
         conn.write(bytes!);
       } else conn.write(conn.session.subscribe(o.subscription.topic, o.subscription.subscribe));
