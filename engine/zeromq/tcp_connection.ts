@@ -128,7 +128,7 @@ export class ZmtpConnection {
   }
 
   async #read(onEvent: (e: ZmtpEvent) => void): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
+    const buf = new Uint8Array(256 * 1024);
     try {
       while (!this.#closed) {
         const n = await this.#conn.read(buf);
