@@ -5,7 +5,8 @@
  * both forms, a session that runs the handshake, and Zeek's 4-part messages
  * (topic, sender node, format, payload) whose `broker-bin-v1` payloads our
  * Broker codec reads; then the cluster's hello exchange (sans-I/O) and a
- * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy. Written
+ * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy, the proxy
+ * itself, and a bridge to the Broker protocol (`bridge.ts`). Written
  * in TypeScript rather than binding libzmq (`npm:zeromq` ships native N-API
  * binaries), so it runs wherever Deno does.
  *

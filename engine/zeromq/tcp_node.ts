@@ -6,7 +6,7 @@
  * (publishing; `connect_xpub_endpoint`), subscribes its node topics, says
  * hello, and reports `node_up`/`node_down`; with `logger`, it also PUSHes
  * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
- * The proxy role is not here yet.
+ * The proxy is `ZmqProxyServer` (`tcp_proxy.ts`).
  *
  * @module
  */
