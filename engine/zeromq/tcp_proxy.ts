@@ -102,8 +102,9 @@ export class ZmqProxyServer {
   #onEvent(id: number, side: ProxySide, e: ZmtpEvent): void {
     if (e.type === "ready") this.#route(this.#proxy.connect(id, side));
     else if (e.type === "subscription") this.#route(this.#proxy.subscription(id, e.subscription));
-    else if (e.type === "message" && side === "xsub") this.#route(this.#proxy.message(id, e.parts));
-    else if (e.type === "error") this.errors.push(e.error);
+    else if (e.type === "message" && side === "xsub") {
+      this.#route(this.#proxy.message(id, e.parts, e.raw));
+    } else if (e.type === "error") this.errors.push(e.error);
   }
 
   #route(outputs: ProxyOutput[]): void {
@@ -116,7 +117,8 @@ export class ZmqProxyServer {
       if ("parts" in o) {
         if (o.parts !== parts) {
           parts = o.parts;
-          bytes = encodeMessage(o.parts, this.#alloc);
+          // As received when it can be (no copy), else encoded again.
+          bytes = o.raw ?? encodeMessage(o.parts, this.#alloc);
         }
         conn.write(bytes!);
       } else conn.write(conn.session.subscribe(o.subscription.topic, o.subscription.subscribe));
