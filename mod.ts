@@ -10,7 +10,9 @@
  *   backends, store events;
  * - Zeek's message layouts (events, log create and write, identifier
  *   updates, batches);
- * - the WebSocket JSON API: the server an endpoint hosts and a client.
+ * - the WebSocket JSON API: the server an endpoint hosts and a client;
+ * - Zeek 8's ZeroMQ cluster backend: `ZeekZmqNode`, `ZmqProxyServer`, and
+ *   `ZeromqBridge` between it and the Broker protocol.
  *
  * Errors are `BrokerError`s with Broker's `ErrorCode`. Options name their
  * unit (`…Ms`, `…Ticks`, `…Bytes`) and document their defaults. Other entry
@@ -195,3 +197,29 @@ export {
   renderPrometheus,
   STATUS_PATH,
 } from "./engine/metrics/mod.ts";
+
+// Zeek 8's ZeroMQ cluster backend: a node that joins a cluster through its XPUB/XSUB proxy
+// (events, hellos, node_up/node_down, log batches to a logger), the proxy itself, and the
+// bridge to the Broker protocol. The ZMTP codec under engine/zeromq/ stays internal.
+export {
+  brokerToZeromqTopic,
+  type HostPort,
+  type LogData,
+  type LogField,
+  type LogPort,
+  type LogSubnet,
+  type LogValue,
+  type LogWriteBatch,
+  type ZeekNodeStatus,
+  type ZeekNodeType,
+  ZeekType,
+  type ZeekZmqEventMessage,
+  ZeekZmqNode,
+  type ZeekZmqNodeOptions,
+  ZeromqBridge,
+  type ZeromqBridgeOptions,
+  type ZeromqBridgeStats,
+  zeromqToBrokerTopic,
+  ZmqProxyServer,
+  type ZmqProxyServerOptions,
+} from "./engine/zeromq/mod.ts";

@@ -447,6 +447,45 @@ export function parseBindAddress(text: string, option: string): string {
   return t;
 }
 
+/**
+ * A ZeroMQ endpoint as Zeek's `Cluster::Backend::ZeroMQ` options spell them:
+ * `tcp://host:port` or `tcp://[v6]:port`. With `listen`, the host may be
+ * `*` (all interfaces, given back as `0.0.0.0`) and the port 0 (any free
+ * one). Other transports (`ipc://`, `inproc://`) are libzmq's own and
+ * refused.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { parseZmqEndpoint } from "./cli_values.ts";
+ * deepEqual(parseZmqEndpoint("tcp://127.0.0.1:5556", "--x"), { host: "127.0.0.1", port: 5556 });
+ * deepEqual(parseZmqEndpoint("tcp://*:5556", "--x", { listen: true }), { host: "0.0.0.0", port: 5556 });
+ * ```
+ */
+export function parseZmqEndpoint(
+  text: string,
+  option: string,
+  options: { listen?: boolean } = {},
+): HostPort {
+  const t = text.trim();
+  const forms = options.listen
+    ? "tcp://host:port, tcp://[v6]:port or tcp://*:port"
+    : "tcp://host:port or tcp://[v6]:port";
+  const m = /^tcp:\/\/(?:\[([0-9A-Fa-f:.]+)\]|([^:\s/\[\]]+)):(\d{1,5})$/.exec(t);
+  if (!m) {
+    throw new UsageError(option, `expected a ZeroMQ endpoint, ${forms}, got ${shown(text)}`);
+  }
+  const host = m[1] ?? m[2];
+  if (host === "*" && !options.listen) {
+    throw new UsageError(option, `* (all interfaces) only where we listen, got ${shown(text)}`);
+  }
+  const port = Number(m[3]);
+  if (!(port >= (options.listen ? 0 : 1) && port <= 65535)) {
+    throw new UsageError(option, `port ${m[3]} out of range in ${shown(text)}`);
+  }
+  return { host: host === "*" ? "0.0.0.0" : host, port };
+}
+
 // ------------------------------------------------------------------ topics
 
 /**

@@ -25,6 +25,8 @@ import { registerStoreCommand } from "./store_command.ts";
 import { registerReplayCommand } from "./replay_command.ts";
 import { registerRecordCommand } from "./record_command.ts";
 import { registerGatewayCommand } from "./gateway_command.ts";
+import { registerBridgeCommand } from "./bridge_command.ts";
+import { registerZeromqCommand } from "./zeromq_command.ts";
 import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { registerClusterCommand } from "./cluster_command.ts";
@@ -63,7 +65,7 @@ export interface ProgramIo {
  * import { buildProgram } from "./main.ts";
  * const codes: number[] = [];
  * const program = buildProgram((code) => codes.push(code));
- * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench", "cluster", "top"]);
+ * deepEqual(program.commands.map((c) => c.name()), ["node", "pipe", "store", "record", "replay", "gateway", "bench", "cluster", "top", "bridge", "zeromq"]);
  * deepEqual(codes, []); // nothing ran yet
  * ```
  */
@@ -89,6 +91,8 @@ export function buildProgram(setExitCode: (code: number) => void, io: ProgramIo 
   registerBenchClusterCommand(registerBenchCommand(program, setExitCode), setExitCode);
   registerClusterCommand(program, setExitCode);
   registerTopCommand(program, setExitCode);
+  registerBridgeCommand(program, setExitCode);
+  registerZeromqCommand(program, setExitCode);
   return program;
 }
 

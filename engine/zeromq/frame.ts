@@ -85,14 +85,68 @@ export function encodeFrame(frame: ZmtpFrame): Uint8Array {
  * deepEqual(encodeMessage([te.encode("a"), te.encode("b")]), new Uint8Array([1, 1, 97, 0, 1, 98]));
  * ```
  */
-export function encodeMessage(parts: readonly Uint8Array[]): Uint8Array {
+export function encodeMessage(
+  parts: readonly Uint8Array[],
+  alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+): Uint8Array {
   if (parts.length === 0) {
     throw new BrokerError(ErrorCode.invalid_data, "a ZMTP message has at least one part");
   }
-  const frames = parts.map((body, i) =>
-    encodeFrame({ command: false, more: i < parts.length - 1, body })
-  );
-  return concat(frames);
+  // One buffer for all frames (this is on every message's path).
+  let size = 0;
+  for (const p of parts) size += (p.length > 255 ? 9 : 2) + p.length;
+  const out = alloc(size);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const body = parts[i];
+    const n = body.length;
+    const more = i < parts.length - 1 ? FrameFlag.more : 0;
+    if (n > 255) {
+      out[at] = more | FrameFlag.long;
+      new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(n));
+      at += 9;
+    } else {
+      out[at] = more;
+      out[at + 1] = n;
+      at += 2;
+    }
+    out.set(body, at);
+    at += n;
+  }
+  return out;
+}
+
+/**
+ * Hands out small byte arrays cut from 64 KiB slabs, for outgoing messages
+ * (allocating costs more than encoding a small event). A slab is never
+ * reused, so what was handed out stays valid while a connection holds it;
+ * consecutive pieces are adjacent, so a connection can send them as one.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { ByteSlab } from "./frame.ts";
+ * const slab = new ByteSlab();
+ * const a = slab.alloc(3), b = slab.alloc(5);
+ * equal(a.buffer, b.buffer);
+ * equal(b.byteOffset, a.byteOffset + 3);
+ * ```
+ */
+export class ByteSlab {
+  #slab = new Uint8Array(0);
+  #at = 0;
+
+  /** `size` zeroed bytes (a whole array of their own over 4 KiB). */
+  alloc(size: number): Uint8Array {
+    if (size > 4096) return new Uint8Array(size);
+    if (this.#at + size > this.#slab.length) {
+      this.#slab = new Uint8Array(64 * 1024);
+      this.#at = 0;
+    }
+    const out = this.#slab.subarray(this.#at, this.#at + size);
+    this.#at += size;
+    return out;
+  }
 }
 
 /** Joins byte arrays into one. */
@@ -143,15 +197,16 @@ export class FrameDecoder {
     return this.#end - this.#start;
   }
 
-  /** Appends received bytes (copied; the caller may reuse `chunk`). */
+  /**
+   * Appends received bytes (copied; the caller may reuse `chunk`). Bytes
+   * handed out as frame bodies are never overwritten: new bytes go after
+   * them, or into a new buffer when this one is full.
+   */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end + chunk.length > this.#buf.length) {
       const live = this.#end - this.#start;
-      const grown = live + chunk.length > this.#buf.length
-        ? new Uint8Array(Math.max(2 * this.#buf.length, live + chunk.length, 4096))
-        : this.#buf;
+      const grown = new Uint8Array(Math.max(2 * (live + chunk.length), 64 * 1024));
       grown.set(this.#buf.subarray(this.#start, this.#end), 0);
       this.#buf = grown;
       this.#start = 0;
@@ -161,7 +216,10 @@ export class FrameDecoder {
     this.#end += chunk.length;
   }
 
-  /** The next whole frame (its body a copy), or undefined until more bytes arrive. */
+  /**
+   * The next whole frame, or undefined until more bytes arrive. Its body is
+   * a view of the decoder's buffer (no copy per frame), never overwritten.
+   */
   next(): ZmtpFrame | undefined {
     const avail = this.#end - this.#start;
     if (avail < 2) return undefined;
@@ -190,7 +248,7 @@ export class FrameDecoder {
     }
     if (size > this.#maxFrameSize) this.#tooLarge(BigInt(size));
     if (avail < head + size) return undefined;
-    const body = b.slice(at + head, at + head + size);
+    const body = b.subarray(at + head, at + head + size);
     this.#start += head + size;
     return { command, more, body, long };
   }

@@ -5,7 +5,8 @@
  * both forms, a session that runs the handshake, and Zeek's 4-part messages
  * (topic, sender node, format, payload) whose `broker-bin-v1` payloads our
  * Broker codec reads; then the cluster's hello exchange (sans-I/O) and a
- * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy. Written
+ * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy, the proxy
+ * itself, and a bridge to the Broker protocol (`bridge.ts`). Written
  * in TypeScript rather than binding libzmq (`npm:zeromq` ships native N-API
  * binaries), so it runs wherever Deno does.
  *
@@ -106,3 +107,10 @@ export {
 export { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 export { ZmqProxyServer, type ZmqProxyServerOptions } from "./tcp_proxy.ts";
 export { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+export {
+  brokerToZeromqTopic,
+  ZeromqBridge,
+  type ZeromqBridgeOptions,
+  type ZeromqBridgeStats,
+  zeromqToBrokerTopic,
+} from "./bridge.ts";

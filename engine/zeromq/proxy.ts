@@ -43,6 +43,8 @@ export type ProxyOutput =
     peer: number;
     /** A message's parts. */
     parts: Uint8Array[];
+    /** The message's frames as received, to send as they are (see the session's `raw`). */
+    raw?: Uint8Array;
   }
   | {
     /** The peer to send to. */
@@ -54,6 +56,7 @@ export type ProxyOutput =
 // Topics as strings, one char per byte, so prefixes compare byte-wise (in slices: a spread
 // of a long first part would overflow the call stack).
 function latin1(b: Uint8Array): string {
+  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
   return s;
@@ -126,14 +129,14 @@ export class ZmqProxy {
   }
 
   /** A message from an XSUB-side peer: to every XPUB-side peer subscribed to its topic. */
-  message(peer: number, parts: Uint8Array[]): ProxyOutput[] {
+  message(peer: number, parts: Uint8Array[], raw?: Uint8Array): ProxyOutput[] {
     if (!this.#publishers.has(peer) || parts.length === 0) return [];
     const topic = latin1(parts[0]);
     const out: ProxyOutput[] = [];
     for (const [p, subs] of this.#subscribers) {
       for (const prefix of subs.keys()) {
         if (topic.startsWith(prefix)) {
-          out.push({ peer: p, parts });
+          out.push(raw ? { peer: p, parts, raw } : { peer: p, parts });
           break;
         }
       }

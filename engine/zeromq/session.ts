@@ -115,6 +115,12 @@ export type ZmtpEvent =
     type: "message";
     /** Its parts, in order. */
     parts: Uint8Array[];
+    /**
+     * Its frames as they came (flags and sizes included), when they lie one
+     * after the other in what was received: a proxy forwards them as they
+     * are, without encoding the message again.
+     */
+    raw?: Uint8Array;
   }
   | {
     /** A subscription or cancellation from the peer (on PUB and XPUB sockets). */
@@ -145,6 +151,10 @@ export class ZmtpSession {
   #ready = false;
   #failed = false;
   #parts: Uint8Array[] = [];
+  // Where the current message's frames lie in the decoder's buffer, while they are contiguous.
+  #rawBuffer?: ArrayBufferLike;
+  #rawStart = 0;
+  #rawEnd = 0;
   #out: Uint8Array[] = [];
 
   /** A session; its greeting is queued for {@link takeOutput} at once. */
@@ -239,6 +249,7 @@ export class ZmtpSession {
     this.#frames.push(chunk);
     for (let f = this.#frames.next(); f; f = this.#frames.next()) {
       if (f.command) {
+        this.#rawBuffer = undefined; // a command inside a message: its frames are not contiguous
         this.#command(parseCommand(f.body), events);
         if (this.#failed) return;
         continue;
@@ -246,16 +257,29 @@ export class ZmtpSession {
       if (!this.#ready) {
         throw new BrokerError(ErrorCode.invalid_message, "ZMTP message before the peer's READY");
       }
-      this.#parts.push(f.body);
+      const body = f.body;
+      const wireStart = body.byteOffset - (f.long ? 9 : 2);
+      if (this.#parts.length === 0) {
+        this.#rawBuffer = body.buffer;
+        this.#rawStart = wireStart;
+      } else if (body.buffer !== this.#rawBuffer || wireStart !== this.#rawEnd) {
+        this.#rawBuffer = undefined;
+      }
+      this.#rawEnd = body.byteOffset + body.length;
+      this.#parts.push(body);
       if (f.more) continue;
       const parts = this.#parts;
       this.#parts = [];
+      const raw = this.#rawBuffer
+        ? new Uint8Array(this.#rawBuffer, this.#rawStart, this.#rawEnd - this.#rawStart)
+        : undefined;
+      this.#rawBuffer = undefined;
       if (
         this.#takesSubscriptions && parts.length === 1 && parts[0].length > 0 && parts[0][0] <= 1
       ) {
         events.push({ type: "subscription", subscription: subscriptionFromMessage(parts) });
       } else {
-        events.push({ type: "message", parts });
+        events.push(raw ? { type: "message", parts, raw } : { type: "message", parts });
       }
     }
   }

@@ -94,7 +94,17 @@ export class ZmtpConnection {
   /** Queues bytes to write after those queued before; a failed write closes the connection. */
   write(bytes: Uint8Array): void {
     if (this.#closed) return;
-    this.#pending.push(bytes);
+    // Messages cut one after the other from one slab join into one view: no copy later.
+    const last = this.#pending[this.#pending.length - 1];
+    if (
+      last && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset
+    ) {
+      this.#pending[this.#pending.length - 1] = new Uint8Array(
+        last.buffer,
+        last.byteOffset,
+        last.length + bytes.length,
+      );
+    } else this.#pending.push(bytes);
     this.#writing ??= this.#drain();
   }
 
@@ -118,7 +128,7 @@ export class ZmtpConnection {
   }
 
   async #read(onEvent: (e: ZmtpEvent) => void): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
+    const buf = new Uint8Array(256 * 1024);
     try {
       while (!this.#closed) {
         const n = await this.#conn.read(buf);

@@ -6,40 +6,23 @@
  * (publishing; `connect_xpub_endpoint`), subscribes its node topics, says
  * hello, and reports `node_up`/`node_down`; with `logger`, it also PUSHes
  * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
- * The proxy role is not here yet.
- *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * import { str } from "../data/mod.ts";
- * import { Event } from "../zeek/event.ts";
- * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
- * // Our own proxy as the hub here; with Zeek's, give its ports (XPUB_PORT, XSUB_PORT).
- * const proxy = ZmqProxyServer.listen();
- * const at = {
- *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
- *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
- * };
- * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
- * const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
- * equal((await worker.statuses.get(5000))?.name, "manager"); // node_up
- * worker.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
- * equal((await manager.events.get(5000))?.event.name, "Test::ping");
- * await worker.close();
- * await manager.close();
- * await proxy.close();
- * ```
+ * The proxy is `ZmqProxyServer` (`tcp_proxy.ts`).
  *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
-import type { Event } from "../zeek/event.ts";
+import { encode } from "../data/mod.ts";
+import { Event } from "../zeek/event.ts";
+import { ByteSlab, encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
 
 export type { HostPort };
+
+const EMPTY = new Uint8Array(0);
+const EMPTY_EVENT = new Event("", []);
 import { encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
 import {
   eventMessage,
@@ -90,30 +73,72 @@ export interface ZeekNodeStatus {
   id: string;
 }
 
-/** A node of a Zeek ZeroMQ cluster (see the module doc). */
+/**
+ * A node of a Zeek ZeroMQ cluster (see the module doc). Here with our own
+ * proxy as the hub; against Zeek's, give the ports of its manager's
+ * `listen_xsub_endpoint` (as `xpub`) and `listen_xpub_endpoint` (as `xsub`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { str } from "../data/mod.ts";
+ * import { Event } from "../zeek/event.ts";
+ * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+ * // Our own proxy as the hub here; with Zeek's, give its ports (XPUB_PORT, XSUB_PORT).
+ * const proxy = ZmqProxyServer.listen();
+ * const at = {
+ *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+ *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+ * };
+ * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+ * const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+ * equal((await worker.statuses.get(5000))?.name, "manager"); // node_up
+ * worker.publish("zeek.cluster.manager", new Event("Test::ping", [str("hi")]));
+ * equal((await manager.events.get(5000))?.event.name, "Test::ping");
+ * await worker.close();
+ * await manager.close();
+ * await proxy.close();
+ * ```
+ */
 export class ZeekZmqNode {
-  /** The node's hello state; its `id` is the node ID. */
-  readonly node: ZeekClusterNode;
+  // The node's hello state (sans-I/O).
+  readonly #state: ZeekClusterNode;
   /** Events other nodes sent to our topics (the hellos excepted). */
   readonly events: BoundedQueue<ZeekZmqEventMessage>;
   /** `node_up`/`node_down` of the other nodes. */
-  readonly statuses = new BoundedQueue<ZeekNodeStatus>(1024, "drop_oldest");
+  readonly statuses: BoundedQueue<ZeekNodeStatus> = new BoundedQueue(1024, "drop_oldest");
   /** Errors of either connection (the node keeps what still works). */
   readonly errors: BrokerError[] = [];
   // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).
   readonly #peerSubs = new Map<string, number>();
+  // Per topic: whether a node subscribed a prefix of it (cleared on every (un)subscription).
+  readonly #wanted = new Map<string, boolean>();
+  // Per topic: the first three frames of our messages on it.
+  readonly #heads = new Map<string, Uint8Array>();
+  // Outgoing messages are cut from slabs (see ByteSlab).
+  readonly #slab = new ByteSlab();
   #xpub!: ZmtpConnection;
   #xsub!: ZmtpConnection;
   #log?: ZmtpConnection;
 
   private constructor(node: ZeekClusterNode, queueSize: number) {
-    this.node = node;
+    this.#state = node;
     this.events = new BoundedQueue(queueSize, "drop_oldest");
   }
 
   /** The node ID. */
   get id(): string {
-    return this.node.id;
+    return this.#state.id;
+  }
+
+  /** The node's name in the cluster layout. */
+  get name(): string {
+    return this.#state.name;
+  }
+
+  /** Other nodes that are up (both hellos crossed): node ID to name. */
+  get up(): ReadonlyMap<string, string> {
+    return this.#state.up;
   }
 
   /**
@@ -163,7 +188,7 @@ export class ZeekZmqNode {
       await self.close();
       throw e;
     }
-    for (const topic of self.node.subscriptions()) self.subscribe(topic);
+    for (const topic of self.#state.subscriptions()) self.subscribe(topic);
     return self;
   }
 
@@ -177,17 +202,52 @@ export class ZeekZmqNode {
    * (an XPUB sends nothing otherwise). Returns whether it went out.
    */
   publish(topic: string, event: Event): boolean {
-    let wanted = false;
-    for (const prefix of this.#peerSubs.keys()) {
-      if (topic.startsWith(prefix)) {
-        wanted = true;
-        break;
-      }
-    }
-    if (!wanted) return false;
-    const parts = zeekZmqMessageParts(eventMessage(topic, this.id, event));
-    this.#xpub.write(this.#xpub.session.send(parts));
+    if (!this.wants(topic)) return false;
+    this.#xpub.write(this.#eventBytes(topic, encode(event.toData())));
     return true;
+  }
+
+  // The message's four frames in one buffer: the topic, sender and format frames are the
+  // same for every event on a topic (cached), then the payload's.
+  #eventBytes(topic: string, payload: Uint8Array): Uint8Array {
+    let head = this.#heads.get(topic);
+    if (!head) {
+      if (this.#heads.size >= 1024) this.#heads.clear();
+      head = encodeMessage(
+        [...zeekZmqMessageParts(eventMessage(topic, this.id, EMPTY_EVENT)).slice(0, 3), EMPTY],
+      );
+      head = head.subarray(0, head.length - 2); // without the empty last frame
+      // Its frames all carry MORE: the payload frame follows.
+      this.#heads.set(topic, head);
+    }
+    const n = payload.length;
+    const long = n > 255;
+    const out = this.#slab.alloc(head.length + (long ? 9 : 2) + n);
+    out.set(head);
+    let at = head.length;
+    out[at] = long ? FrameFlag.long : 0;
+    if (long) new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(n));
+    else out[at + 1] = n;
+    at += long ? 9 : 2;
+    out.set(payload, at);
+    return out;
+  }
+
+  /** Whether a node subscribed a prefix of `topic`, so that {@link ZeekZmqNode.publish} sends it. */
+  wants(topic: string): boolean {
+    let wanted = this.#wanted.get(topic);
+    if (wanted === undefined) {
+      wanted = false;
+      for (const prefix of this.#peerSubs.keys()) {
+        if (topic.startsWith(prefix)) {
+          wanted = true;
+          break;
+        }
+      }
+      if (this.#wanted.size >= 1024) this.#wanted.clear();
+      this.#wanted.set(topic, wanted);
+    }
+    return wanted;
   }
 
   /**
@@ -221,11 +281,12 @@ export class ZeekZmqNode {
 
   #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {
     const topic = new TextDecoder().decode(e.subscription.topic);
+    this.#wanted.clear();
     const n = this.#peerSubs.get(topic) ?? 0;
     if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);
     else if (n <= 1) this.#peerSubs.delete(topic);
     else this.#peerSubs.set(topic, n - 1);
-    this.#act(this.node.onSubscription(topic, e.subscription.subscribe));
+    this.#act(this.#state.onSubscription(topic, e.subscription.subscribe));
   }
 
   #onMessage(parts: Uint8Array[]): void {
@@ -239,7 +300,7 @@ export class ZeekZmqNode {
       if (e instanceof BrokerError) this.errors.push(e);
       return;
     }
-    const actions = this.node.onEvent(event);
+    const actions = this.#state.onEvent(event);
     this.#act(actions);
     if (!actions.internal) this.events.push({ topic: msg.topic, sender: msg.sender, event });
   }

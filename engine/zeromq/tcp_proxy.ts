@@ -5,21 +5,13 @@
  * `listen_xsub_endpoint`), so a cluster whose manager runs with
  * `run_proxy_thread = F` uses our process as its hub.
  *
- * @example
- * ```ts
- * import { ok } from "node:assert/strict";
- * import { ZmqProxyServer } from "./tcp_proxy.ts";
- * const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
- * ok(proxy.xpubPort > 0 && proxy.xsubPort > 0);
- * await proxy.close();
- * ```
- *
  * @module
  */
 import type { BrokerError } from "../errors.ts";
 import { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { ZmtpConnection } from "./tcp_connection.ts";
+import { ByteSlab, encodeMessage } from "./frame.ts";
 
 /** Options of {@link ZmqProxyServer.listen}. */
 export interface ZmqProxyServerOptions {
@@ -31,13 +23,28 @@ export interface ZmqProxyServerOptions {
   xsubPort?: number;
 }
 
-/** A running proxy (see the module doc). */
+/**
+ * A running XPUB/XSUB proxy (see the module doc): Zeek nodes connect their
+ * `connect_xsub_endpoint` to `xpubPort` and `connect_xpub_endpoint` to `xsubPort`.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { ZmqProxyServer } from "./tcp_proxy.ts";
+ * const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+ * ok(proxy.xpubPort > 0 && proxy.xsubPort > 0);
+ * await proxy.close();
+ * ```
+ */
 export class ZmqProxyServer {
-  /** The routing state. */
-  readonly proxy = new ZmqProxy();
+  // The routing state (sans-I/O).
+  readonly #proxy: ZmqProxy = new ZmqProxy();
   /** Protocol errors of peers (each closed its connection). */
   readonly errors: BrokerError[] = [];
   readonly #listeners: Deno.TcpListener[];
+  // Outgoing messages are cut from slabs (see ByteSlab).
+  readonly #slab = new ByteSlab();
+  readonly #alloc = (size: number): Uint8Array => this.#slab.alloc(size);
   readonly #conns = new Map<number, ZmtpConnection>();
   readonly #loops: Promise<void>[] = [];
   #next = 1;
@@ -84,7 +91,7 @@ export class ZmqProxyServer {
         this.#conns.set(id, conn);
         conn.done.then(() => {
           this.#conns.delete(id);
-          this.#route(this.proxy.disconnect(id));
+          this.#route(this.#proxy.disconnect(id));
         });
       }
     } catch {
@@ -93,21 +100,28 @@ export class ZmqProxyServer {
   }
 
   #onEvent(id: number, side: ProxySide, e: ZmtpEvent): void {
-    if (e.type === "ready") this.#route(this.proxy.connect(id, side));
-    else if (e.type === "subscription") this.#route(this.proxy.subscription(id, e.subscription));
-    else if (e.type === "message" && side === "xsub") this.#route(this.proxy.message(id, e.parts));
-    else if (e.type === "error") this.errors.push(e.error);
+    if (e.type === "ready") this.#route(this.#proxy.connect(id, side));
+    else if (e.type === "subscription") this.#route(this.#proxy.subscription(id, e.subscription));
+    else if (e.type === "message" && side === "xsub") {
+      this.#route(this.#proxy.message(id, e.parts, e.raw));
+    } else if (e.type === "error") this.errors.push(e.error);
   }
 
   #route(outputs: ProxyOutput[]): void {
+    // A message goes to every subscriber as the same bytes: encoded once.
+    let parts: Uint8Array[] | undefined;
+    let bytes: Uint8Array | undefined;
     for (const o of outputs) {
       const conn = this.#conns.get(o.peer);
       if (!conn || !conn.session.ready) continue;
-      conn.write(
-        "parts" in o
-          ? conn.session.send(o.parts)
-          : conn.session.subscribe(o.subscription.topic, o.subscription.subscribe),
-      );
+      if ("parts" in o) {
+        if (o.parts !== parts) {
+          parts = o.parts;
+          // As received when it can be (no copy), else encoded again.
+          bytes = o.raw ?? encodeMessage(o.parts, this.#alloc);
+        }
+        conn.write(bytes!);
+      } else conn.write(conn.session.subscribe(o.subscription.topic, o.subscription.subscribe));
     }
   }
 

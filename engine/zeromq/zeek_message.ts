@@ -48,6 +48,17 @@ const utf8 = new TextEncoder();
 const text = new TextDecoder("utf-8", { fatal: true });
 
 function part(bytes: Uint8Array, what: string): string {
+  // Topics, node IDs and formats are short ASCII: read them without a call into the runtime.
+  if (bytes.length <= 128) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   try {
     return text.decode(bytes);
   } catch {

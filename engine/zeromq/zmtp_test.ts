@@ -273,3 +273,33 @@ Deno.test("session: random input never throws", () => {
     s.receive(input);
   }
 });
+
+Deno.test("session: a message's raw frames are the bytes received, byte by byte too", () => {
+  const sub = new ZmtpSession({ socketType: "XSUB" });
+  const pub = new ZmtpSession({ socketType: "XPUB" });
+  pair(sub, pub);
+  const parts = [te.encode("topic"), te.encode("sender"), new Uint8Array(300).fill(7)];
+  const wire = pub.send(parts);
+  const whole = sub.receive(wire);
+  assert.ok(whole[0].type === "message");
+  assert.deepEqual(whole[0].raw, wire);
+  // Split in pieces, the frames still end up contiguous in the decoder's buffer.
+  const events: ZmtpEvent[] = [];
+  for (let i = 0; i < wire.length; i++) events.push(...sub.receive(wire.subarray(i, i + 1)));
+  assert.ok(events[0].type === "message");
+  assert.deepEqual(events[0].parts, parts);
+  assert.deepEqual(events[0].raw, wire);
+  // A command inside a message: no raw bytes (they are not contiguous), the parts as ever.
+  const ping = encodeFrame({
+    command: true,
+    more: false,
+    body: encodeCommand("PING", te.encode("\0\0")),
+  });
+  const first = encodeFrame({ command: false, more: true, body: parts[0] });
+  const last = encodeFrame({ command: false, more: false, body: parts[1] });
+  const mixed = sub.receive(new Uint8Array([...first, ...ping, ...last]));
+  const msg = mixed.find((e) => e.type === "message");
+  assert.ok(msg?.type === "message");
+  assert.deepEqual(msg.parts, parts.slice(0, 2));
+  assert.equal(msg.raw, undefined);
+});

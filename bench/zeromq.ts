@@ -1,0 +1,283 @@
+/**
+ * ZeroMQ throughput: events/s from a publisher (worker-1) to a subscriber
+ * (the manager) through a Zeek 8 cluster's XPUB/XSUB proxy, four ways in
+ * the same run, alternating their order round by round (the machine is
+ * shared: compare ratios within a run, not runs):
+ *
+ * - `zeek->zeek`: Zeek's worker to Zeek's manager, Zeek's proxy thread (the baseline);
+ * - `ours->zeek`: our `ZeekZmqNode` as worker-1 to Zeek's manager, Zeek's proxy;
+ * - `ours->ours`: our node to our node through our proxy (`broker zeromq` in a process of
+ *   its own, as Zeek's proxy has a thread of its own; the nodes share this process);
+ * - `ours->ours, zeek proxy`: the same two nodes through a Zeek manager's proxy thread
+ *   (the events are on a topic the manager does not subscribe: it only forwards), so
+ *   beside `ours->ours` it compares the proxies with the same, fast, endpoints;
+ * - `zeek via our proxy`: Zeek's worker to Zeek's manager through our proxy (`broker zeromq`).
+ *
+ * Each run publishes N `Bench::ev(count, string)` events as fast as the
+ * publisher goes, once the manager's `node_up` came; the rate is what
+ * arrived divided by the time from the first to the last arrival, measured
+ * by the receiver (Zeek's `current_time()`, or ours). With its defaults
+ * Zeek sheds most of such a burst (XPUB/XSUB high-water marks of 1000
+ * messages, 10000 events queued for its loop): the bench's Zeek scripts
+ * lift those limits, so every case delivers all N and the rates compare
+ * the same work.
+ *
+ * Our proxy runs as `broker zeromq` in a process of its own, started per
+ * run and warmed up with 3 bursts of N events (`--warm-up=B`) between two nodes of ours
+ * before the measured one (its JIT would otherwise be measured; Zeek's
+ * proxy is compiled ahead of time).
+ *
+ * Run: `deno run -A bench/zeromq.ts [--events=N] [--rounds=R]` (default
+ * 50000 events, 3 rounds, about 30 s). Output: a table, then `JSON {...}`.
+ *
+ * @module
+ */
+import { count, Event, str } from "../mod.ts";
+import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
+import { freePort, waitForPort } from "../tests/broker_ref.ts";
+import { SCRIPTS, ZeekProcess } from "../tests/zeek/zeek.ts";
+
+const arg = (name: string, dflt: number) => {
+  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.slice(name.length + 3)) : dflt;
+};
+const N = arg("events", 50_000);
+const ROUNDS = arg("rounds", 3);
+/** Bursts of N events through our proxy process before a measured run. */
+const WARM_UP_BURSTS = arg("warm-up", 3);
+const HERE = new URL("./zeromq/", import.meta.url).pathname;
+const PATH = [`${SCRIPTS}zeromq`];
+
+interface Result {
+  received: number;
+  seconds: number;
+  /** Seconds the publisher's loop took to hand all N events to its socket, when known. */
+  publishSeconds?: number;
+}
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+/** Our proxy in a process of its own (`broker zeromq`), as Zeek's runs in a thread of its own. */
+async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() => Promise<void>> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "zeromq",
+      `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${p.xpub}`,
+      `--zeromq.listen-xsub-endpoint=tcp://127.0.0.1:${p.xsub}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(p.xsub, 20_000);
+  await waitForPort(p.xpub, 20_000);
+  // Warm its JIT up first (Zeek's proxy is compiled ahead of time): events between two
+  // nodes of ours on a topic of their own, until a burst as large as the run went through.
+  const at = {
+    xpub: { host: "127.0.0.1", port: p.xsub },
+    xsub: { host: "127.0.0.1", port: p.xpub },
+  };
+  const a = await ZeekZmqNode.connect({ name: "warm-a", nodeType: "worker", ...at });
+  const b = await ZeekZmqNode.connect({
+    name: "warm-b",
+    nodeType: "worker",
+    queueSize: N + 16,
+    ...at,
+  });
+  b.subscribe("/warm-up/");
+  while (!a.wants("/warm-up/x")) await new Promise((r) => setTimeout(r, 10));
+  for (let burst = 0; burst < WARM_UP_BURSTS; burst++) {
+    ourPublish(a, "/warm-up/x");
+    for (let got = 0; got < N;) {
+      if (!await b.events.get(10_000)) throw new Error("the warm-up did not get through");
+      got += 1 + b.events.poll().length;
+    }
+  }
+  await a.close();
+  await b.close();
+  return async () => {
+    child.kill("SIGTERM");
+    await child.status;
+  };
+}
+
+function ports() {
+  return { xpub: freePort(), xsub: freePort(), log: freePort() };
+}
+
+function env(p: { xpub: number; xsub: number; log: number }, node: string) {
+  return {
+    CLUSTER_NODE: node,
+    XPUB_PORT: `${p.xpub}/tcp`,
+    XSUB_PORT: `${p.xsub}/tcp`,
+    LOG_PULL_PORT: `${p.log}/tcp`,
+    BENCH_N: String(N),
+  };
+}
+
+async function zeekDone(manager: ZeekProcess): Promise<Result> {
+  const [line] = await manager.waitFor("done", { timeoutMs: 60_000 });
+  const [, n, secs] = line.split(", ");
+  return { received: Number(n), seconds: Number(secs) };
+}
+
+/** Publishes N events; returns the seconds the loop took. */
+function ourPublish(node: ZeekZmqNode, topic = "zeek.cluster.manager"): number {
+  const start = performance.now();
+  for (let i = 0; i < N; i++) {
+    node.publish(
+      topic,
+      new Event("Bench::ev", [count(BigInt(i)), str("C1f7x9")]),
+    );
+  }
+  return (performance.now() - start) / 1000;
+}
+
+async function zeekToZeek(viaOurProxy: boolean): Promise<Result> {
+  const p = ports();
+  const stopProxy = viaOurProxy ? await ourProxyProcess(p) : undefined;
+  const managerScripts = [`${HERE}manager.zeek`, ...(viaOurProxy ? ["zeromq/no-proxy.zeek"] : [])];
+  const manager = await ZeekProcess.start(managerScripts, { path: PATH, env: env(p, "manager") });
+  const worker = await ZeekProcess.start([`${HERE}worker.zeek`], {
+    path: PATH,
+    env: env(p, "worker-1"),
+  });
+  try {
+    const result = await zeekDone(manager);
+    const [line] = await worker.waitFor("published");
+    return { ...result, publishSeconds: Number(line.split(", ")[2]) };
+  } finally {
+    await worker.stop();
+    await manager.stop();
+    await stopProxy?.();
+  }
+}
+
+async function oursToZeek(): Promise<Result> {
+  const p = ports();
+  const manager = await ZeekProcess.start([`${HERE}manager.zeek`], {
+    path: PATH,
+    env: env(p, "manager"),
+  });
+  let node: ZeekZmqNode | undefined;
+  try {
+    node = await ZeekZmqNode.connect({
+      name: "worker-1",
+      nodeType: "worker",
+      xpub: { host: "127.0.0.1", port: p.xsub },
+      xsub: { host: "127.0.0.1", port: p.xpub },
+    });
+    await node.statuses.get(10_000);
+    const publishSeconds = ourPublish(node);
+    return { ...(await zeekDone(manager)), publishSeconds };
+  } finally {
+    await node?.close();
+    await manager.stop();
+  }
+}
+
+// Our worker-1 to our receiver node through a proxy: ours, or the proxy thread of a Zeek
+// manager whose own topics are not the ones published on (so it only forwards).
+async function oursToOurs(viaZeekProxy: boolean): Promise<Result> {
+  const p = ports();
+  const stopProxy = viaZeekProxy ? undefined : await ourProxyProcess(p);
+  const zeek = viaZeekProxy
+    ? await ZeekProcess.start([`${HERE}manager.zeek`], { path: PATH, env: env(p, "manager") })
+    : undefined;
+  const at = {
+    xpub: { host: "127.0.0.1", port: p.xsub },
+    xsub: { host: "127.0.0.1", port: p.xpub },
+  };
+  const receiver = await ZeekZmqNode.connect({
+    name: "worker-2",
+    nodeType: "worker",
+    queueSize: N + 16,
+    ...at,
+  });
+  const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+  try {
+    receiver.subscribe("/bench/");
+    const start = Date.now();
+    while (!worker.wants("/bench/ev")) {
+      if (Date.now() - start > 10_000) throw new Error("the receiver's subscription never came");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    let received = 0, first = 0, last = 0;
+    const counting = (async () => {
+      while (received < N) {
+        const m = await receiver.events.get(1000);
+        if (!m) break;
+        if (received === 0) first = performance.now();
+        received++;
+        last = performance.now();
+        for (const _ of receiver.events.poll()) {
+          received++;
+          last = performance.now();
+        }
+      }
+    })();
+    const publishSeconds = ourPublish(worker, "/bench/ev");
+    await counting;
+    return { received, seconds: (last - first) / 1000, publishSeconds };
+  } finally {
+    await worker.close();
+    await receiver.close();
+    await stopProxy?.();
+    await zeek?.stop();
+  }
+}
+
+const CASES: [string, () => Promise<Result>][] = [
+  ["zeek->zeek", () => zeekToZeek(false)],
+  ["ours->zeek", oursToZeek],
+  ["ours->ours", () => oursToOurs(false)],
+  ["ours->ours, zeek proxy", () => oursToOurs(true)],
+  ["zeek via our proxy", () => zeekToZeek(true)],
+];
+
+const results = new Map<string, Result[]>(CASES.map(([name]) => [name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate the order: rotate by one each round.
+  const order = CASES.map((_, i) => CASES[(i + round) % CASES.length]);
+  for (const [name, run] of order) {
+    const r = await run();
+    results.get(name)!.push(r);
+    console.error(
+      `round ${round + 1}: ${name}: ${r.received}/${N} in ${r.seconds.toFixed(3)} s = ${
+        Math.round(r.received / r.seconds)
+      } ev/s${
+        r.publishSeconds ? `; publisher's loop ${Math.round(N / r.publishSeconds)} ev/s` : ""
+      }`,
+    );
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary: Record<
+  string,
+  { evPerSec: number; received: number; ratio: number; publisherLoopEvPerSec?: number }
+> = {};
+const baseline = median(results.get("zeek->zeek")!.map((r) => r.received / r.seconds));
+console.log(`\n${N} events, ${ROUNDS} rounds, medians (events/s as the receiver got them)`);
+console.log("case                        ev/s  x zeek->zeek  min received  publisher loop ev/s");
+for (const [name, rs] of results) {
+  const rate = median(rs.map((r) => r.received / r.seconds));
+  const received = Math.min(...rs.map((r) => r.received));
+  const loops = rs.filter((r) => r.publishSeconds).map((r) => N / r.publishSeconds!);
+  const loop = loops.length ? Math.round(median(loops)) : undefined;
+  summary[name] = {
+    evPerSec: Math.round(rate),
+    received,
+    ratio: rate / baseline,
+    ...(loop ? { publisherLoopEvPerSec: loop } : {}),
+  };
+  console.log(
+    `${name.padEnd(24)} ${String(Math.round(rate)).padStart(9)}  ${
+      (rate / baseline).toFixed(2).padStart(12)
+    }  ${String(received).padStart(12)}  ${String(loop ?? "").padStart(19)}`,
+  );
+}
+console.log(`JSON ${JSON.stringify({ events: N, rounds: ROUNDS, summary })}`);

@@ -1,0 +1,238 @@
+/**
+ * `broker bridge`: a {@link ZeromqBridge} from the command line. Its Broker
+ * side listens (`--broker.port`, `--broker.address`) and/or peers
+ * (`--broker.peers`); its ZeroMQ side joins a Zeek 8 cluster as a node
+ * (`--zeromq.connect-xpub-endpoint`, `--zeromq.connect-xsub-endpoint`,
+ * `--cluster.node`, as Zeek names them); Zeek events on `--topics` (Broker
+ * spelling) cross both ways. Every option is checked before anything
+ * listens or dials; a bad one is a usage error (exit 2).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { resolveBridgeOptions } from "./bridge_command.ts";
+ * const o = resolveBridgeOptions({
+ *   topics: "zeek/cluster/manager,zeek/cluster/worker",
+ *   "broker.port": "9999",
+ *   "zeromq.connectXpubEndpoint": "tcp://127.0.0.1:5556",
+ *   "zeromq.connectXsubEndpoint": "tcp://127.0.0.1:5555",
+ *   "cluster.node": "worker-1",
+ * });
+ * equal(o.bridge.listen?.port, 9999);
+ * equal(o.bridge.zeromq.xpub.port, 5556);
+ * ```
+ *
+ * @module
+ */
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { ZeromqBridge, type ZeromqBridgeOptions } from "../engine/zeromq/bridge.ts";
+import {
+  parseBindAddress,
+  parseDuration,
+  parsePeerList,
+  parsePort,
+  parseTopicList,
+  UsageError,
+} from "./cli_values.ts";
+import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import {
+  addZmqNodeOptions,
+  attributeOf,
+  resolveZmqNodeOptions,
+  type ZmqCliValues,
+} from "./zeromq_options.ts";
+
+/** Values of `broker bridge`'s options as commander hands them over. */
+export type BridgeCliValues = ZmqCliValues & SslCliValues;
+
+/** Parsed options. */
+export interface BridgeCommandOptions {
+  /** What `ZeromqBridge.start` takes. */
+  bridge: ZeromqBridgeOptions;
+  /** Print node_up/node_down of the cluster and Broker statuses. */
+  verbose: boolean;
+}
+
+/**
+ * Checks and converts the options; a bad or missing value throws a
+ * `UsageError` naming the option.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { resolveBridgeOptions } from "./bridge_command.ts";
+ * throws(() => resolveBridgeOptions({ topics: "/a", "broker.port": "0" }), /--zeromq.connect-xpub-endpoint/);
+ * ```
+ */
+export function resolveBridgeOptions(cli: BridgeCliValues): BridgeCommandOptions {
+  const get = (option: string): string | undefined => {
+    const v = cli[attributeOf(option)];
+    return v === undefined ? undefined : String(v);
+  };
+  const topicsText = get("topics");
+  if (topicsText === undefined) {
+    throw new UsageError(
+      "--topics",
+      `required: the topic prefixes to bridge, as Broker spells them, e.g. '["zeek/cluster/manager"]'`,
+    );
+  }
+  const topics = parseTopicList(topicsText, "--topics");
+  const portText = get("broker.port");
+  const addressText = get("broker.address");
+  const peersText = get("broker.peers");
+  const retryText = get("retry");
+  const bridge: Partial<ZeromqBridgeOptions> = { topics };
+  if (portText !== undefined) {
+    const port = parsePort(portText, "--broker.port", { allowZero: true });
+    const host = addressText === undefined
+      ? "0.0.0.0"
+      : parseBindAddress(addressText, "--broker.address");
+    bridge.listen = { host, port };
+  } else if (addressText !== undefined) {
+    throw new UsageError("--broker.address", "needs --broker.port (the port to listen on)");
+  }
+  if (peersText !== undefined) bridge.peers = parsePeerList(peersText, "--broker.peers");
+  if (retryText !== undefined) bridge.retryMs = parseDuration(retryText, "--retry");
+  if (!bridge.listen && !bridge.peers?.length) {
+    throw new UsageError(
+      "--broker.port",
+      "the Broker side neither listens nor peers: give --broker.port or --broker.peers",
+    );
+  }
+  const zeromq = resolveZmqNodeOptions(cli);
+  if (!zeromq) {
+    throw new UsageError(
+      "--zeromq.connect-xpub-endpoint",
+      "required, with --zeromq.connect-xsub-endpoint: the ZeroMQ proxy to join",
+    );
+  }
+  bridge.zeromq = zeromq;
+  if (cli["broker.ssl.passphrase"] !== undefined) {
+    throw new UsageError(
+      "--broker.ssl.passphrase",
+      "encrypted keys are not supported by Deno's TLS",
+    );
+  }
+  bridge.endpoint = endpointSslOptions(cli);
+  return { bridge: bridge as ZeromqBridgeOptions, verbose: !!cli.verbose };
+}
+
+/** Where `runBridge` writes, and how it learns it should stop. */
+export interface BridgeIo {
+  /** A line on stdout. */
+  out(line: string): void;
+  /** A line on stderr. */
+  err(line: string): void;
+  /** Resolves when the bridge should shut down (a signal). */
+  stop: Promise<unknown>;
+}
+
+/**
+ * Runs a bridge until `io.stop` resolves: prints its endpoint ID, node ID
+ * and Broker port; with `verbose` the cluster's node_up/node_down; at the
+ * end the counters. Returns the exit code (1 when it could not start).
+ */
+export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<number> {
+  let bridge: ZeromqBridge;
+  try {
+    bridge = await ZeromqBridge.start(o.bridge);
+  } catch (e) {
+    io.err(`broker bridge: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+  const printing = (async () => {
+    for await (const s of bridge.node.statuses) {
+      if (o.verbose) io.err(`*** zeromq: ${s.type} ${s.name} ${s.id}`);
+    }
+  })();
+  try {
+    io.out(`*** bridge ${bridge.endpoint.id} as ZeroMQ node ${bridge.node.id}`);
+    if (bridge.brokerPort !== undefined) {
+      io.out(`*** broker: listening on ${o.bridge.listen!.host}:${bridge.brokerPort}`);
+    }
+    for (const p of o.bridge.peers ?? []) io.out(`*** broker: peering with ${p.host}:${p.port}`);
+    await io.stop;
+    return 0;
+  } finally {
+    await bridge.close();
+    await printing;
+    const s = bridge.stats();
+    io.err(
+      `*** ${s.toZeromq} events to ZeroMQ, ${s.toBroker} to Broker; dropped: ${s.notEvents} not events, ${s.echoes} echoes, ${s.unsubscribed} without ZeroMQ subscriber`,
+    );
+  }
+}
+
+/** Runs `run` with a stop promise that SIGINT/SIGTERM resolve; sets the exit code. */
+export async function runUntilSignal(
+  run: (io: BridgeIo) => Promise<number>,
+  setExitCode: (code: number) => void,
+): Promise<void> {
+  const enc = new TextEncoder();
+  let stopped: () => void = () => {};
+  const stop = new Promise<void>((r) => stopped = r);
+  const signals = (["SIGINT", "SIGTERM"] as const).map((sig) => {
+    const handler = () => stopped();
+    Deno.addSignalListener(sig, handler);
+    return () => Deno.removeSignalListener(sig, handler);
+  });
+  try {
+    setExitCode(
+      await run({
+        out: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
+        err: (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
+        stop,
+      }),
+    );
+  } finally {
+    signals.forEach((remove) => remove());
+  }
+}
+
+/**
+ * Registers `broker bridge` on the program.
+ *
+ * @example
+ * ```ts ignore
+ * registerBridgeCommand(program, (code) => exitCode = code);
+ * ```
+ */
+export function registerBridgeCommand(
+  program: CommandUnknownOpts,
+  setExitCode: (code: number) => void,
+): void {
+  const command = program
+    .command("bridge")
+    .description(
+      "join a Broker-protocol world and a Zeek 8 ZeroMQ cluster: Zeek events cross both ways",
+    )
+    .option(
+      "-t, --topics <topics>",
+      `topic prefixes to bridge, as Broker spells them: '["zeek/cluster/manager", "/app"]' or a,b`,
+    )
+    .option("--broker.port <port>", "port to accept Broker peers on (0: any free port)")
+    .option("--broker.address <addr>", "address to listen on (default: 0.0.0.0)")
+    .option("--broker.peers <list>", "Broker peers to dial: h:p,h:p or '[<tcp://h:p>]'")
+    .option("--retry <duration>", "pause between re-dials of lost Broker peers (default: 10s)");
+  addZmqNodeOptions(command);
+  command
+    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("-v, --verbose", "print the cluster's node_up/node_down");
+  addSslOptions(command)
+    .addHelpText(
+      "after",
+      `
+Topics: Zeek 8's ZeroMQ backend spells its cluster topics with dots (zeek/cluster/worker is
+zeek.cluster.worker there, zeek/cluster/node/worker-1/ is zeek.cluster.node.worker-1.); other
+topics are the same on both sides.
+
+Example:
+  broker bridge --broker.port=9999 --topics='["zeek/cluster/manager", "zeek/cluster/worker"]' \\
+    --zeromq.connect-xpub-endpoint=tcp://127.0.0.1:5556 \\
+    --zeromq.connect-xsub-endpoint=tcp://127.0.0.1:5555 --cluster.node=worker-1`,
+    )
+    .action(async (cli) => {
+      const o = resolveBridgeOptions(cli as BridgeCliValues);
+      await runUntilSignal((io) => runBridge(o, io), setExitCode);
+    });
+}

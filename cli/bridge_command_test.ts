@@ -1,0 +1,187 @@
+// `broker bridge` and `broker zeromq`: usage errors before anything runs, and both commands
+// end to end as child processes (our proxy, the bridge) with our endpoint and ZeroMQ node.
+import assert from "node:assert/strict";
+import { Endpoint, Event, str } from "../mod.ts";
+import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
+import { freePort, waitForPort } from "../tests/broker_ref.ts";
+import { main } from "./main.ts";
+import { lines } from "./self.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const AT = [
+  "--zeromq.connect-xpub-endpoint=tcp://127.0.0.1:5556",
+  "--zeromq.connect-xsub-endpoint=tcp://127.0.0.1:5555",
+  "--cluster.node=worker-1",
+];
+
+Deno.test("broker bridge / broker zeromq: every bad value is a usage error (exit 2)", async () => {
+  const run = async (args: string[]) => {
+    let err = "";
+    const code = await main(args, {
+      writeErr: (s) => err += s,
+      writeOut: () => {},
+      colorErr: false,
+    });
+    return { code, err };
+  };
+  const cases: [string[], RegExp][] = [
+    [["bridge", "--broker.port=0", ...AT], /^broker bridge: --topics: required/],
+    [["bridge", "--topics=/a", ...AT], /--broker\.port: the Broker side neither listens nor peers/],
+    [["bridge", "--topics=/a", "--broker.port=0"], /--zeromq\.connect-xpub-endpoint: required/],
+    [
+      ["bridge", "--topics=/a", "--broker.port=0", ...AT.slice(0, 2)],
+      /--cluster\.node: required/,
+    ],
+    [
+      ["bridge", "--topics=/a", "--broker.port=0", ...AT.slice(1)],
+      /--zeromq\.connect-xpub-endpoint: a node needs both/,
+    ],
+    [
+      [
+        "bridge",
+        "--topics=/a",
+        "--broker.port=0",
+        "--zeromq.connect-xpub-endpoint=ipc:///x",
+        ...AT.slice(1),
+      ],
+      /--zeromq\.connect-xpub-endpoint: expected a ZeroMQ endpoint/,
+    ],
+    [
+      [
+        "bridge",
+        "--topics=/a",
+        "--broker.port=0",
+        "--zeromq.connect-xpub-endpoint=tcp://*:1",
+        ...AT.slice(1),
+      ],
+      /only where we listen/,
+    ],
+    [
+      ["bridge", "--topics=/a", "--broker.port=0", ...AT, "--cluster.node-type=boss"],
+      /--cluster\.node-type: expected one of manager, logger, proxy, worker/,
+    ],
+    [["bridge", "--topics=/a", "--broker.peers=nope", ...AT], /--broker\.peers: no port/],
+    [["zeromq"], /^broker zeromq: --zeromq\.listen-xpub-endpoint: nothing to run/],
+    [
+      ["zeromq", "--zeromq.listen-xpub-endpoint=tcp://*:1"],
+      /--zeromq\.listen-xsub-endpoint: the proxy needs both/,
+    ],
+    [
+      [
+        "zeromq",
+        "--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:1",
+        "--zeromq.listen-xsub-endpoint=tcp://127.0.0.2:2",
+      ],
+      /both listen endpoints take one address/,
+    ],
+    [
+      [
+        "zeromq",
+        "--zeromq.listen-xpub-endpoint=tcp://*:70000",
+        "--zeromq.listen-xsub-endpoint=tcp://*:1",
+      ],
+      /port 70000 out of range/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert.match(r.err, expected, args.join(" "));
+  }
+});
+
+function spawn(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out: string[] = [];
+  let err = "";
+  const reading = Promise.all([
+    (async () => {
+      for await (const l of lines(child.stdout)) out.push(l);
+    })(),
+    (async () => {
+      for await (const t of child.stderr.pipeThrough(new TextDecoderStream())) err += t;
+    })(),
+  ]);
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // gone
+    }
+    const status = await child.status;
+    await reading;
+    return { status, out, err: () => err };
+  };
+  return { child, out, stop, err: () => err };
+}
+
+Deno.test(
+  "broker zeromq as the proxy and broker bridge as worker-1, end to end with our endpoint and node",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const [xpub, xsub, brokerPort] = [freePort(), freePort(), freePort()];
+    const proxy = spawn([
+      "zeromq",
+      `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${xpub}`,
+      `--zeromq.listen-xsub-endpoint=tcp://127.0.0.1:${xsub}`,
+    ]);
+    const bridge = spawn([
+      "bridge",
+      "--topics=zeek/cluster/manager,zeek/cluster/worker",
+      "--broker.address=127.0.0.1",
+      `--broker.port=${brokerPort}`,
+      `--zeromq.connect-xpub-endpoint=tcp://127.0.0.1:${xsub}`,
+      `--zeromq.connect-xsub-endpoint=tcp://127.0.0.1:${xpub}`,
+      "--cluster.node=worker-1",
+      "-v",
+    ]);
+    const timer = setTimeout(() => {
+      proxy.child.kill("SIGKILL");
+      bridge.child.kill("SIGKILL");
+    }, 30_000);
+    const ep = new Endpoint();
+    let manager: ZeekZmqNode | undefined;
+    try {
+      await waitForPort(xpub, 20_000);
+      await waitForPort(brokerPort, 20_000);
+      manager = await ZeekZmqNode.connect({
+        name: "manager",
+        nodeType: "manager",
+        xpub: { host: "127.0.0.1", port: xsub },
+        xsub: { host: "127.0.0.1", port: xpub },
+      });
+      assert.equal((await manager.statuses.get(10_000))?.name, "worker-1");
+      const sub = ep.subscribe("zeek/cluster/worker");
+      await ep.peer("127.0.0.1", brokerPort, { retryMs: 0 });
+      await ep.awaitPeerSubscription("zeek/cluster/manager", 5000);
+      ep.publishEvent("zeek/cluster/manager", "Test::ping", [str("via cli")]);
+      const ping = await manager.events.get(5000);
+      assert.equal(ping?.topic, "zeek.cluster.manager");
+      assert.equal(ping?.event.name, "Test::ping");
+      manager.publish("zeek.cluster.worker", new Event("Test::pong", [str("back")]));
+      const pong = await sub.get(5000);
+      assert.equal(pong?.topic, "zeek/cluster/worker");
+      assert.equal(Event.from(pong!.data).name, "Test::pong");
+    } finally {
+      await ep.shutdown();
+      await manager?.close();
+      const b = await bridge.stop();
+      const p = await proxy.stop();
+      clearTimeout(timer);
+      assert.equal(b.status.code, 0, b.err());
+      assert.equal(p.status.code, 0, p.err());
+      assert.ok(b.out.some((l) => l.startsWith("*** bridge ")), b.out.join("\n"));
+      assert.match(b.err(), /\*\*\* zeromq: node_up manager zeromq_manager_/);
+      assert.match(
+        b.err(),
+        /\*\*\* 1 events to ZeroMQ, 1 to Broker; dropped: 0 not events, 1 echoes/,
+      );
+      assert.ok(p.out.some((l) => l.startsWith("*** proxy: XPUB on 127.0.0.1:")), p.out.join("\n"));
+    }
+  },
+);

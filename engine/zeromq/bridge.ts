@@ -1,0 +1,275 @@
+/**
+ * A bridge between a Broker-protocol world (C++ Broker tools, Zeek before 8
+ * or on its Broker backend, our endpoints) and a Zeek 8 cluster on the
+ * ZeroMQ backend. One process holds an {@link Endpoint} that listens and/or
+ * peers, and a {@link ZeekZmqNode} that joins the cluster through its
+ * XPUB/XSUB proxy; Zeek events on the bridged topics cross both ways.
+ *
+ * Topic names follow Zeek 8: its ZeroMQ backend
+ * (`policy/frameworks/cluster/backend/zeromq/main.zeek`) redefines only the
+ * cluster's own topics, `zeek/cluster/...` becoming `zeek.cluster....`
+ * (`Cluster::worker_topic`, the pool topics, `node_topic(name)` and
+ * `nodeid_topic(id)`, whose name or ID is kept as it is); every other topic
+ * (`zeek/supervisor`, `zeek/table/`, an application's own) is spelled the
+ * same on both backends. See {@link brokerToZeromqTopic}.
+ *
+ * No loops: the endpoint's own subscribers never see what it publishes (as
+ * in Broker), and what the proxy sends back of the node's own publications
+ * (its XSUB subscribes the same prefixes its XPUB publishes on) is dropped
+ * by sender node ID and counted as `echoes`. Only Zeek events cross: ZeroMQ
+ * carries nothing else, so other Broker data is counted as `notEvents`.
+ *
+ * @module
+ */
+import { Endpoint } from "../endpoint.ts";
+import type { EndpointOptions } from "../endpoint_options.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import type { Subscriber } from "../subscriber.ts";
+import { Event } from "../zeek/event.ts";
+import { type HostPort, ZeekZmqNode, type ZeekZmqNodeOptions } from "./tcp_node.ts";
+
+const BROKER_CLUSTER = "zeek/cluster/";
+const ZEROMQ_CLUSTER = "zeek.cluster.";
+const NAMED = ["node", "nodeid"];
+
+/**
+ * A topic (or prefix) of the Broker backend as Zeek 8's ZeroMQ backend
+ * spells it: under `zeek/cluster/` slashes become dots, the name of
+ * `node/<name>/` and the ID of `nodeid/<id>/` kept verbatim; any other topic
+ * is the same on both.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { brokerToZeromqTopic } from "./bridge.ts";
+ * equal(brokerToZeromqTopic("zeek/cluster/worker"), "zeek.cluster.worker");
+ * equal(brokerToZeromqTopic("zeek/cluster/pool/proxy"), "zeek.cluster.pool.proxy");
+ * equal(brokerToZeromqTopic("zeek/cluster/node/worker-1/"), "zeek.cluster.node.worker-1.");
+ * equal(brokerToZeromqTopic("zeek/table/"), "zeek/table/");
+ * ```
+ */
+export function brokerToZeromqTopic(topic: string): string {
+  return mapTopic(topic, BROKER_CLUSTER, "/", ZEROMQ_CLUSTER, ".");
+}
+
+/**
+ * The inverse of {@link brokerToZeromqTopic}: a ZeroMQ topic as Zeek's
+ * Broker backend spells it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { zeromqToBrokerTopic } from "./bridge.ts";
+ * equal(zeromqToBrokerTopic("zeek.cluster.manager"), "zeek/cluster/manager");
+ * equal(zeromqToBrokerTopic("zeek.cluster.nodeid.zeromq_m_h.lan_7_N1."), "zeek/cluster/nodeid/zeromq_m_h.lan_7_N1/");
+ * equal(zeromqToBrokerTopic("/my/app"), "/my/app");
+ * ```
+ */
+export function zeromqToBrokerTopic(topic: string): string {
+  return mapTopic(topic, ZEROMQ_CLUSTER, ".", BROKER_CLUSTER, "/");
+}
+
+function mapTopic(
+  topic: string,
+  fromBase: string,
+  fromSep: string,
+  toBase: string,
+  toSep: string,
+): string {
+  if (!topic.startsWith(fromBase)) return topic;
+  const rest = topic.slice(fromBase.length);
+  for (const kind of NAMED) {
+    // `node` + sep + name + sep: the name may hold the separator (a host name in an ID).
+    if (rest.startsWith(kind + fromSep)) {
+      const name = rest.slice(kind.length + 1);
+      const closed = name.endsWith(fromSep);
+      return `${toBase}${kind}${toSep}${closed ? name.slice(0, -1) + toSep : name}`;
+    }
+  }
+  return toBase + rest.split(fromSep).join(toSep);
+}
+
+/** Options of {@link ZeromqBridge.start}. */
+export interface ZeromqBridgeOptions {
+  /**
+   * Topic prefixes to bridge, as the Broker side spells them (mapped with
+   * {@link brokerToZeromqTopic} for ZeroMQ); events cross both ways on them.
+   */
+  topics: readonly string[];
+  /** Where the Broker side accepts peers (port 0: any free one, see `brokerPort`). */
+  listen?: HostPort;
+  /** Broker peers to dial (re-dialled every `retryMs` when lost). */
+  peers?: readonly HostPort[];
+  /**
+   * Pause between re-dials of a lost Broker peer; 0: never.
+   * @default {10_000}
+   */
+  retryMs?: number;
+  /** Options of the bridge's Broker endpoint (ID, TLS, buffers). */
+  endpoint?: EndpointOptions;
+  /** How the bridge joins the ZeroMQ cluster: its node name, type and the proxy's sockets. */
+  zeromq: Omit<ZeekZmqNodeOptions, "logger">;
+}
+
+/** What crossed, and what did not. */
+export interface ZeromqBridgeStats {
+  /** Events from the Broker side published on ZeroMQ. */
+  toZeromq: number;
+  /** Events from ZeroMQ published on the Broker side. */
+  toBroker: number;
+  /** Broker messages that are not Zeek events (ZeroMQ carries only events): dropped. */
+  notEvents: number;
+  /** Our own ZeroMQ publications the proxy sent back: dropped (the loop guard). */
+  echoes: number;
+  /** Broker events no ZeroMQ node subscribed to (an XPUB sends nothing then). */
+  unsubscribed: number;
+}
+
+/**
+ * A running bridge (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Endpoint, Event, str } from "../../mod.ts";
+ * import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+ * import { ZeromqBridge } from "./bridge.ts";
+ * const proxy = ZmqProxyServer.listen();
+ * const at = {
+ *   xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+ *   xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+ * };
+ * const bridge = await ZeromqBridge.start({
+ *   topics: ["zeek/cluster/manager", "zeek/cluster/worker"],
+ *   listen: { host: "127.0.0.1", port: 0 },
+ *   zeromq: { name: "worker-1", nodeType: "worker", ...at },
+ * });
+ * const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+ * const old = new Endpoint(); // a Broker-protocol peer
+ * const sub = old.subscribe("zeek/cluster/worker");
+ * await old.peer("127.0.0.1", bridge.brokerPort!);
+ * await old.awaitPeerSubscription("zeek/cluster/manager");
+ * await bridge.awaitZeromqSubscription("zeek.cluster.worker");
+ * old.publishEvent("zeek/cluster/manager", "Test::ping", [str("hi")]);
+ * equal((await manager.events.get(5000))?.event.name, "Test::ping");
+ * manager.publish("zeek.cluster.worker", new Event("Test::pong", [str("hi")]));
+ * equal((await sub.get(5000))?.topic, "zeek/cluster/worker");
+ * await old.shutdown();
+ * await manager.close();
+ * await bridge.close();
+ * await proxy.close();
+ * ```
+ */
+export class ZeromqBridge {
+  /** The Broker side. */
+  readonly endpoint: Endpoint;
+  /** The ZeroMQ side. */
+  readonly node: ZeekZmqNode;
+  /** Port the Broker side listens on, with `listen`. */
+  readonly brokerPort?: number;
+  readonly #stats: ZeromqBridgeStats = {
+    toZeromq: 0,
+    toBroker: 0,
+    notEvents: 0,
+    echoes: 0,
+    unsubscribed: 0,
+  };
+  readonly #loops: Promise<void>[] = [];
+  #closed = false;
+
+  private constructor(endpoint: Endpoint, node: ZeekZmqNode, brokerPort: number | undefined) {
+    this.endpoint = endpoint;
+    this.node = node;
+    this.brokerPort = brokerPort;
+  }
+
+  /**
+   * Joins the cluster, then opens the Broker side (listens, dials the
+   * peers: each must answer once), subscribing the topics on both.
+   * Throws `invalid_topic_key` without topics.
+   */
+  static async start(options: ZeromqBridgeOptions): Promise<ZeromqBridge> {
+    if (options.topics.length === 0) {
+      throw new BrokerError(ErrorCode.invalid_topic_key, "a bridge needs at least one topic");
+    }
+    const node = await ZeekZmqNode.connect(options.zeromq);
+    const endpoint = new Endpoint(options.endpoint);
+    let bridge: ZeromqBridge;
+    try {
+      const sub = endpoint.subscribe([...options.topics], { queueSize: 4096 });
+      for (const t of options.topics) node.subscribe(brokerToZeromqTopic(t));
+      const port = options.listen
+        ? await endpoint.listen(options.listen.host, options.listen.port)
+        : undefined;
+      bridge = new ZeromqBridge(endpoint, node, port);
+      bridge.#loops.push(bridge.#fromBroker(sub), bridge.#fromZeromq(options.topics));
+      await Promise.all(
+        (options.peers ?? []).map((p) =>
+          endpoint.peer(p.host, p.port, { retryMs: options.retryMs })
+        ),
+      );
+    } catch (e) {
+      await endpoint.shutdown();
+      await node.close();
+      throw e;
+    }
+    return bridge;
+  }
+
+  /** The counters so far. */
+  stats(): ZeromqBridgeStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Resolves once a ZeroMQ node subscribed a prefix of `topic` (dotted):
+   * from then on events for it leave the bridge.
+   */
+  async awaitZeromqSubscription(topic: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.node.wants(topic)) {
+      if (Date.now() > deadline) {
+        throw new BrokerError(ErrorCode.request_timeout, `no ZeroMQ subscriber for ${topic}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async #fromBroker(sub: Subscriber): Promise<void> {
+    for await (const m of sub) {
+      let event: Event;
+      try {
+        event = Event.from(m.data);
+      } catch {
+        this.#stats.notEvents++;
+        continue;
+      }
+      if (this.node.publish(brokerToZeromqTopic(m.topic), event)) this.#stats.toZeromq++;
+      else this.#stats.unsubscribed++;
+    }
+  }
+
+  async #fromZeromq(topics: readonly string[]): Promise<void> {
+    const prefixes = topics.map(brokerToZeromqTopic);
+    for await (const m of this.node.events) {
+      if (m.sender === this.node.id) {
+        this.#stats.echoes++;
+        continue;
+      }
+      // The node's own subscriptions (its node topics) bring more than the bridged prefixes.
+      if (!prefixes.some((p) => m.topic.startsWith(p))) continue;
+      if (this.#closed) break;
+      this.endpoint.publish(zeromqToBrokerTopic(m.topic), m.event.toData());
+      this.#stats.toBroker++;
+    }
+  }
+
+  /** Leaves the cluster (other nodes see `node_down`) and shuts the endpoint down. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.node.close();
+    await this.endpoint.shutdown();
+    await Promise.allSettled(this.#loops);
+  }
+}
