@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { brokerRefTool, freePort } from "../tests/broker_ref.ts";
+import { brokerRefTool } from "../tests/broker_ref.ts";
 import type { Collector } from "./collector.ts";
 import type { SoakOptions } from "./config.ts";
 import { CXX_MAX_LENGTH_PREFIX, type ProbeTarget } from "./probes.ts";
@@ -60,6 +60,40 @@ export interface Topology {
   expectedPeers: Record<string, number>;
 }
 
+/** Ports below this are outside Linux's default ephemeral range (32768-60999). */
+const EPHEMERAL_START = 32768;
+/** Where stable ports are drawn from: below the ephemeral range, above well-known services. */
+const STABLE_FIRST = 20000;
+
+/**
+ * A free port that no outgoing connection can take: restarted children
+ * rebind their predecessor's port, and a port from the ephemeral range may
+ * meanwhile be the local end of some client socket (seen: AddrInUse for a
+ * whole run). The range start is read from the kernel when it says.
+ */
+function stablePort(): number {
+  let below = EPHEMERAL_START;
+  try {
+    const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");
+    below = Number(range.trim().split(/\s+/)[0]) || EPHEMERAL_START;
+  } catch {
+    // not Linux, or no /proc: the default range
+  }
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = STABLE_FIRST + Math.floor(Math.random() * Math.max(1, below - STABLE_FIRST));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // taken: draw again
+    }
+  }
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
 /** Builds the network for `opts` with a fresh temp dir for SQLite; nothing runs yet. */
 export function buildTopology(
   opts: SoakOptions,
@@ -71,18 +105,18 @@ export function buildTopology(
   const here = (p: string) => new URL(p, import.meta.url).pathname;
   const hs = opts.handshakeTimeoutMs;
   const port = {
-    n1: freePort(),
-    n2: freePort(),
-    n3: freePort(),
-    n1ws: freePort(),
-    n2ws: freePort(),
-    n3ws: freePort(),
-    t1: freePort(),
-    c1: freePort(),
-    x1: freePort(),
-    xp: freePort(),
-    xs: freePort(),
-    sm: freePort(),
+    n1: stablePort(),
+    n2: stablePort(),
+    n3: stablePort(),
+    n1ws: stablePort(),
+    n2ws: stablePort(),
+    n3ws: stablePort(),
+    t1: stablePort(),
+    c1: stablePort(),
+    x1: stablePort(),
+    xp: stablePort(),
+    xs: stablePort(),
+    sm: stablePort(),
   };
   const proxies = [
     new CuttingProxy("n1->n2", 0, port.n2),
