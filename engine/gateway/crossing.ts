@@ -84,6 +84,8 @@ export class Crossing {
   #topic?: string;
   #room = 0;
   #closed = false;
+  /** Settles at `close()`, so a message waiting for room does not hold the near side up. */
+  #closing?: { promise: Promise<void>; resolve: () => void };
 
   /** A crossing sending to `far`; `onCross` sees every message that crossed. */
   constructor(
@@ -137,14 +139,16 @@ export class Crossing {
     this.#send(topic, frame, payload);
   }
 
-  /** Stops crossing (messages offered from now on are dropped). */
+  /** Stops crossing: messages offered from now on, and those waiting for room, are dropped. */
   close(): void {
     this.#closed = true;
+    this.#closing?.resolve();
   }
 
   /** Sends `frame` (our copy, its payload its last `size` bytes) once the far side has room. */
   async #later(topic: string, frame: Uint8Array, size: number): Promise<void> {
-    await this.#far.ready(topic);
+    this.#closing ??= Promise.withResolvers<void>();
+    await Promise.race([this.#far.ready(topic), this.#closing.promise]);
     if (this.#closed) return;
     this.#topic = topic;
     this.#room = this.#far.demand(topic) - 1;

@@ -81,8 +81,13 @@ Deno.test("crossing: no room on the far side: the message waits (copied) and the
   await wait;
   assert.deepEqual(f.sent, ["/t 4 1", "/t 4 2"]);
   assert.equal(c.stats.messages, 2);
-  // Closed: nothing crosses any more.
+  // Closed: nothing crosses any more, and a message waiting for room lets the near side go.
+  room.n = 0;
+  const waiting = c.take("/t/late", ...message(3));
+  assert.ok(waiting instanceof Promise);
   c.close();
-  c.take("/t", ...message(3));
+  await waiting;
+  c.take("/t", ...message(4));
   assert.equal(f.sent.length, 2);
+  assert.equal(c.stats.messages, 2);
 });
