@@ -49,7 +49,12 @@ import { Subscriber, type SubscriberOptions } from "./subscriber.ts";
 import { Acceptor } from "./transport/acceptor.ts";
 import { Dialer } from "./transport/dialer.ts";
 import { loadTlsMaterial, type TlsMaterial } from "./transport/tls.ts";
-import { type EndpointId, endpointIdToString, parseEndpointId } from "./wire/mod.ts";
+import {
+  type EndpointId,
+  endpointIdToString,
+  NIL_ENDPOINT_ID,
+  parseEndpointId,
+} from "./wire/mod.ts";
 import { OutgoingFrames } from "./wire/outgoing.ts";
 import { WebSocketServer, type WebSocketServerOptions } from "./websocket/server.ts";
 import { Event, type EventOptions } from "./zeek/event.ts";
@@ -102,6 +107,20 @@ export interface PeerDescription {
   queuedBytes: number;
 }
 
+/**
+ * Sees each data message an endpoint accepted from a peer for local delivery
+ * (see `Endpoint.tapReceived`): `frame` is its envelope without the length
+ * prefix, `payload` the validated value at its tail, both valid only during
+ * the call. A returned promise makes the endpoint read nothing more from
+ * that peer until it settles.
+ * @internal
+ */
+export type ReceivedTap = (
+  topic: string,
+  frame: Uint8Array,
+  payload: Uint8Array,
+) => void | Promise<void>;
+
 /** Our own values are not budgeted: the decode budget guards what peers send us. */
 const UNBUDGETED: DecodeOptions = { maxValues: Number.MAX_SAFE_INTEGER };
 
@@ -147,6 +166,7 @@ export class Endpoint {
   #metrics?: MetricsRegistry;
   #exchange?: MetricsExchange;
   #metricsReady?: Promise<number>;
+  #tap?: ReceivedTap;
   #shuttingDown = false;
 
   /** A new endpoint: it neither listens nor peers until told to. */
@@ -172,7 +192,12 @@ export class Endpoint {
       routes: table.routes,
       peer: (id) => table.get(id),
       send: (to, frame) => this.#overflow.send(to, frame),
-      deliver: (topic, payload, unsorted) => this.#local.deliverReceived(topic, payload, unsorted),
+      deliver: (topic, payload, unsorted, frame) => {
+        const local = this.#local.deliverReceived(topic, payload, unsorted);
+        const crossing = this.#tap?.(topic, frame, payload);
+        if (!crossing) return local;
+        return local ? Promise.all([local, crossing]).then(() => {}) : crossing;
+      },
       command: (topic, from, receiver, payload) =>
         this.#commands.dispatch(topic, from.peerId!, receiver, payload),
       dropped: (from, e) => emit(errorEvent(e.code, e.message, peerInfo(from))),
@@ -479,6 +504,84 @@ export class Endpoint {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Publishes a data message another endpoint received (its envelope
+   * `frame`, validated, whose tail is `payload`) as our own, as
+   * `publishEncoded` would, from one copy of the frame: our ID as the
+   * sender, our TTL, Broker's nil receiver. A gateway's two sides pass
+   * messages on this way (see `tapReceived`).
+   * @internal
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { Endpoint } from "./endpoint.ts";
+   * import { count, encode } from "./data/mod.ts";
+   * import { encodeEnvelope, EnvelopeType, newEndpointId } from "./wire/mod.ts";
+   * const a = new Endpoint(), b = new Endpoint();
+   * const sub = b.subscribe("/t");
+   * await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
+   * await a.awaitPeerSubscription("/t");
+   * const payload = encode(count(5n));
+   * const frame = encodeEnvelope({ sender: newEndpointId(), type: EnvelopeType.data, topic: "/t", payload });
+   * a.relayReceived("/t", frame, payload);
+   * equal((await sub.get(5000))?.data.value, 5n);
+   * await a.shutdown();
+   * await b.shutdown();
+   * ```
+   */
+  relayReceived(topic: string, frame: Uint8Array, payload: Uint8Array): void {
+    this.#assertRunning();
+    this.#router.processed.published++;
+    this.#frames.dataHeader(topic); // vets the topic, as every publish does
+    if (this.#local.echo.size > 0 && this.#local.echo.matches(topic)) {
+      this.#local.deliverPublished(topic, payload, undefined, true);
+    }
+    if (!this.#table.routes.matches(topic)) return;
+    this.#router.broadcast(topic, this.#frames.forward(frame, NIL_ENDPOINT_ID));
+  }
+
+  /**
+   * Hands every data message this endpoint accepts from a peer for local
+   * delivery (one addressed to us or a broadcast, after validation, the
+   * loop guard and forwarding) to `tap` too, besides the local
+   * subscribers; `undefined` stops it. There is one tap: a gateway's side
+   * uses it to pass what arrives to its other side, whose wants it
+   * advertises with `advertise`.
+   * @internal
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { Endpoint } from "./endpoint.ts";
+   * import { count } from "./data/mod.ts";
+   * const a = new Endpoint(), b = new Endpoint();
+   * const topics: string[] = [];
+   * b.tapReceived((topic) => void topics.push(topic));
+   * b.advertise(["/t"]);
+   * await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
+   * await a.awaitPeerSubscription("/t");
+   * a.publish("/t/x", count(1n));
+   * while (topics.length === 0) await new Promise((r) => setTimeout(r, 10));
+   * equal(topics.join(), "/t/x");
+   * await a.shutdown();
+   * await b.shutdown();
+   * ```
+   */
+  tapReceived(tap: ReceivedTap | undefined): void {
+    this.#tap = tap;
+  }
+
+  /**
+   * Grows the filter we advertise to our peers by `topics` (filters only
+   * grow), without a subscriber behind them: what arrives on them goes to
+   * the tap (see `tapReceived`) and to the local subscribers that match.
+   * @internal
+   */
+  advertise(topics: readonly string[]): void {
+    this.#local.addToFilter(topics);
   }
 
   /** Subscribes to topic prefixes. */

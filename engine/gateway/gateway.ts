@@ -43,16 +43,14 @@ import { ErrorCode } from "../errors.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { errorEvent, StatusCode, type StatusEvent } from "../status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "../status_hub.ts";
-import type { Subscriber } from "../subscriber.ts";
+import { Crossing, type FarSide, type GatewayDirection } from "./crossing.ts";
 import { type GatewayDirectionStats, TopicPolicy, type TopicPolicyOptions } from "./policy.ts";
 
 export { type GatewayDirectionStats, TopicPolicy, type TopicPolicyOptions } from "./policy.ts";
+export type { GatewayDirection } from "./crossing.ts";
 
 /** One of a gateway's two domains. */
 export type GatewaySide = "external" | "internal";
-
-/** Which way a message crosses: `inward` from external to internal, `outward` the reverse. */
-export type GatewayDirection = "inward" | "outward";
 
 /** A peer to dial. */
 export interface GatewayPeer {
@@ -139,28 +137,8 @@ export interface GatewayPorts {
   internal?: number;
 }
 
-/**
- * Messages each direction holds between the side that receives them and the
- * side that re-publishes them; when full, the receiving side stops reading
- * from its peers (back-pressure, as a `block` subscriber). Deeper than a
- * subscriber's default, so the crossing works in large batches.
- */
-export const GATEWAY_QUEUE_SIZE = 16384;
-
 /** Message of the errors the engine reports for its own ID arriving (see `sharedIdLane`). */
 const OWN_TRAFFIC = /another path joins the twin's network to ours/;
-
-/** One direction: where it reads, where it publishes, what it lets through. */
-interface Crossing {
-  direction: GatewayDirection;
-  /** Receives, on the source side, what the far side's peers subscribed to. */
-  sub: Subscriber;
-  /** Publishes on the far side. */
-  to: Endpoint;
-  policy: TopicPolicy;
-  stats: GatewayDirectionStats;
-  filtered: Set<string>;
-}
 
 /**
  * A gateway between an external and an internal Broker domain (see the
@@ -199,29 +177,20 @@ export class Gateway {
       disableForwarding: options.internal?.disableForwarding ?? false,
       sharedIdLane: 1,
     });
-    const stats = (): GatewayDirectionStats => ({
-      messages: 0,
-      bytes: 0,
-      droppedByPolicy: 0,
-      subscriptionsFiltered: 0,
-    });
-    // Inward: E receives what internal peers want, I re-publishes it.
-    this.#inward = {
-      direction: "inward",
-      sub: this.#external.subscribe([], { queueSize: GATEWAY_QUEUE_SIZE }),
-      to: this.#internal,
-      policy: new TopicPolicy(options.inward),
-      stats: stats(),
-      filtered: new Set(),
-    };
-    this.#outward = {
-      direction: "outward",
-      sub: this.#internal.subscribe([], { queueSize: GATEWAY_QUEUE_SIZE }),
-      to: this.#external,
-      policy: new TopicPolicy(options.outward),
-      stats: stats(),
-      filtered: new Set(),
-    };
+    // Inward: E takes what internal peers want, I publishes it; outward the reverse.
+    const onCross = options.onCross;
+    this.#inward = new Crossing(
+      "inward",
+      new TopicPolicy(options.inward),
+      farSide(this.#internal),
+      onCross,
+    );
+    this.#outward = new Crossing(
+      "outward",
+      new TopicPolicy(options.outward),
+      farSide(this.#external),
+      onCross,
+    );
     this.#registerMetrics();
   }
 
@@ -305,7 +274,10 @@ export class Gateway {
       this.#internal.watchPeerSubscriptions((t) => this.#advertise(this.#inward, t)),
       this.#external.watchPeerSubscriptions((t) => this.#advertise(this.#outward, t)),
     );
-    this.#tasks.push(this.#pump(this.#inward), this.#pump(this.#outward));
+    this.#external.tapReceived((topic, frame, payload) => this.#inward.take(topic, frame, payload));
+    this.#internal.tapReceived((topic, frame, payload) =>
+      this.#outward.take(topic, frame, payload)
+    );
     const ports: GatewayPorts = {};
     for (const side of ["external", "internal"] as const) {
       const o = this.#options[side];
@@ -340,8 +312,8 @@ export class Gateway {
     if (this.#closed) return;
     this.#closed = true;
     for (const stop of this.#unwatch.splice(0)) stop();
-    this.#inward.sub.close();
-    this.#outward.sub.close();
+    this.#inward.close();
+    this.#outward.close();
     await Promise.all([this.#external.shutdown(), this.#internal.shutdown()]);
     for (const q of this.#statusQueues) q.close();
     await Promise.all(this.#tasks);
@@ -352,50 +324,11 @@ export class Gateway {
     return side === "external" ? this.#external : this.#internal;
   }
 
-  /** Grows the source side's filter by what the far side's peers subscribed to (filters only grow). */
+  /** Grows the near side's filter by what the far side's peers subscribed to (filters only grow). */
   #advertise(c: Crossing, peerTopics: readonly string[]): void {
     if (this.#closed) return;
-    // Broker's own topics (`<$>`, data stores' channels) stay on their side.
-    const data = peerTopics.filter((t) => !t.includes("<$>"));
-    const allowed = c.policy.advertised(data);
-    for (const t of data) if (!allowed.includes(t)) c.filtered.add(t);
-    for (const t of allowed) c.sub.addTopic(t);
-  }
-
-  /** Moves what `c.sub` receives to the far side, within the policy, as fast as the far side takes it. */
-  async #pump(c: Crossing): Promise<void> {
-    const onCross = this.#options.onCross;
-    const restricts = c.policy.restricts;
-    // The far side's demand for the topic in hand, asked again when the topic changes or it runs out.
-    let topic: string | undefined, room = 0;
-    while (true) {
-      const first = await c.sub.getEncoded();
-      if (!first) return;
-      for (const m of [first, ...c.sub.pollEncoded()]) {
-        if (restricts && !c.policy.permits(m.topic)) {
-          c.stats.droppedByPolicy++;
-          continue;
-        }
-        try {
-          if (m.topic !== topic || room <= 0) {
-            topic = m.topic;
-            room = c.to.demand(topic);
-            if (room <= 0) {
-              await c.to.ready(topic);
-              room = c.to.demand(topic);
-            }
-          }
-          room--;
-          c.to.publishEncoded(m.topic, m.payload);
-        } catch {
-          if (this.#closed) return;
-          continue; // a payload the far side refuses (cannot happen for validated bytes)
-        }
-        c.stats.messages++;
-        c.stats.bytes += m.payload.length;
-        onCross?.(c.direction, m.topic, m.payload);
-      }
-    }
+    const near = c === this.#inward ? this.#external : this.#internal;
+    near.advertise(c.advertise(peerTopics));
   }
 
   /** Relays one side's statuses with its name, and applies the loop guard. */
@@ -443,4 +376,13 @@ export class Gateway {
       }
     })());
   }
+}
+
+/** An endpoint as the crossing towards it sees it. */
+function farSide(ep: Endpoint): FarSide {
+  return {
+    demand: (topic) => ep.demand(topic),
+    ready: (topic) => ep.ready(topic),
+    relay: (topic, frame, payload) => ep.relayReceived(topic, frame, payload),
+  };
 }

@@ -70,10 +70,18 @@ export interface RouterHost<P extends RoutedPeer> {
   /** Queues a framed data or command message for a peer (the overflow policy applies). */
   send(to: P, frame: Uint8Array): void;
   /**
-   * Hands a received data message to the local subscribers; a promise when
-   * one of them asks the sender to wait.
+   * Hands a received data message (validated) to the local subscribers; a
+   * promise when one of them asks the sender to wait. `frame` is its
+   * envelope (`payload` is its tail), for a consumer that passes the whole
+   * message on (a gateway's other side); like `payload`, it lies in the
+   * transport's reused read buffer and is valid only during the call.
    */
-  deliver(topic: string, payload: Uint8Array, unsorted: boolean): void | Promise<void>;
+  deliver(
+    topic: string,
+    payload: Uint8Array,
+    unsorted: boolean,
+    frame: Uint8Array,
+  ): void | Promise<void>;
   /** Hands a command addressed to us (or broadcast) to the local stores. */
   command(
     topic: string,
@@ -232,7 +240,7 @@ export class Router<P extends RoutedPeer> {
     // Broker counts a message with a nil or our own sender as local: local
     // subscribers get it only when it is addressed to us (spec §14.5).
     if (!hasLocalSender(frame, this.#id) || endpointIdsEqual(receiver, this.#id)) {
-      return this.#host.deliver(topic, payload, unsorted);
+      return this.#host.deliver(topic, payload, unsorted, frame);
     }
   }
 
