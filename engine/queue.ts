@@ -37,6 +37,7 @@ export class BoundedQueue<T> {
   readonly #sizeOf?: (item: T) => number;
   /** Items dropped by the overflow policy. */
   dropped = 0;
+  #onTake?: (item: T) => void;
 
   /**
    * A queue of at most `capacity` items (and, with `sizeOf`, at most
@@ -52,6 +53,15 @@ export class BoundedQueue<T> {
     if (bytes && !(bytes.maxBytes >= 1)) throw new RangeError("maxBytes must be at least 1");
     this.#maxBytes = bytes?.maxBytes ?? Infinity;
     this.#sizeOf = bytes?.sizeOf;
+  }
+
+  /**
+   * Calls `fn` with each item as a reader takes it (`get`, `shift`, `poll`,
+   * iteration), synchronously: a watcher of reads without a promise of its
+   * own per item. Items the overflow policy drops are not reads.
+   */
+  onTake(fn: (item: T) => void): void {
+    this.#onTake = fn;
   }
 
   /** Items ready to be read. */
@@ -138,24 +148,28 @@ export class BoundedQueue<T> {
 
   /** Takes the next ready item without waiting (undefined when there is none). */
   shift(): T | undefined {
-    return this.#take();
+    const item = this.#take();
+    if (item !== undefined) this.#onTake?.(item);
+    return item;
   }
 
   /** Takes every ready item without waiting. */
   poll(): T[] {
     const out: T[] = [];
     while (this.length > 0) out.push(this.#take()!);
+    if (this.#onTake) { for (const item of out) this.#onTake(item); }
     return out;
   }
 
   /** Waits for the next item; undefined on timeout (ms) or when closed. */
   get(timeoutMs?: number): Promise<T | undefined> {
-    if (this.length > 0) return Promise.resolve(this.#take());
+    if (this.length > 0) return Promise.resolve(this.shift());
     if (this.#closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waiter = (v: T | undefined) => {
         clearTimeout(timer);
+        if (v !== undefined) this.#onTake?.(v);
         resolve(v);
       };
       this.#waiters.push(waiter);

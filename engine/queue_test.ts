@@ -97,3 +97,21 @@ Deno.test("a byte bound: drop policies and block keep the queue within maxBytes"
   assert.ok(inside);
   assert.deepEqual(block.poll(), ["bbbb", "cccccc"]);
 });
+
+Deno.test("onTake sees every read (get, a waiting get, shift, poll), never a drop", async () => {
+  const q = new BoundedQueue<number>(2, "drop_oldest");
+  const taken: number[] = [];
+  q.onTake((n) => taken.push(n));
+  const waiting = q.get(); // handed the next push directly
+  q.push(1);
+  assert.equal(await waiting, 1);
+  q.push(2);
+  q.push(3);
+  q.push(4); // drops 2
+  assert.equal(q.shift(), 3);
+  q.push(5);
+  assert.deepEqual(q.poll(), [4, 5]);
+  q.push(6);
+  assert.equal(await q.get(), 6);
+  assert.deepEqual(taken, [1, 3, 4, 5, 6]);
+});

@@ -142,6 +142,9 @@ export class Subscriber implements AsyncIterable<DataMessage> {
         sizeOf: (m) => m.payload.length,
       },
     );
+    const latency = this.#latency;
+    // Sampled messages' waits end when a reader takes them, whichever way it reads.
+    if (latency) this.#queue.onTake((m) => m.at !== 0 && latency.taken(m.at));
     const fresh = [...new Set(topics)];
     for (const t of fresh) this.#topics.add(t);
     // One filter change (and one routing update) for the whole list.
@@ -175,12 +178,12 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   /** Waits for the next message (undefined after `timeoutMs` or once closed). */
   async get(timeoutMs?: number): Promise<DataMessage | undefined> {
     const m = await this.#queue.get(timeoutMs);
-    return m && materialize(this.#taken(m));
+    return m && materialize(m);
   }
 
   /** Every message ready now, without waiting. */
   poll(): DataMessage[] {
-    return this.#queue.poll().map((m) => materialize(this.#taken(m)));
+    return this.#queue.poll().map(materialize);
   }
 
   /**
@@ -204,16 +207,13 @@ export class Subscriber implements AsyncIterable<DataMessage> {
    * await endpoint.shutdown();
    * ```
    */
-  async getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
-    const m = await this.#queue.get(timeoutMs);
-    return m && this.#taken(m);
+  getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
+    return this.#queue.get(timeoutMs);
   }
 
   /** Like `poll`, with the messages still encoded (see `getEncoded`). */
   pollEncoded(): PendingMessage[] {
-    const all = this.#queue.poll();
-    if (this.#latency) { for (const m of all) this.#taken(m); }
-    return all;
+    return this.#queue.poll();
   }
 
   /** How many messages are ready. */
@@ -252,22 +252,16 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     return this.#queue.closed;
   }
 
-  /** Records a sampled message's wait as it goes to a reader. */
-  #taken(m: Queued): Queued {
-    if (m.at !== 0) this.#latency?.taken(m.at);
-    return m;
-  }
-
   /** Messages until closed. */
   async *[Symbol.asyncIterator](): AsyncIterator<DataMessage> {
-    for await (const m of this.#queue) yield materialize(this.#taken(m));
+    for await (const m of this.#queue) yield materialize(m);
   }
 
   /** The messages as a ReadableStream. */
   get readable(): ReadableStream<DataMessage> {
     return this.#queue.stream().pipeThrough(
       new TransformStream<Queued, DataMessage>({
-        transform: (m, controller) => controller.enqueue(materialize(this.#taken(m))),
+        transform: (m, controller) => controller.enqueue(materialize(m)),
       }),
     );
   }
