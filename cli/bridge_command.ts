@@ -34,6 +34,7 @@ import {
   parseTopicList,
   UsageError,
 } from "./cli_values.ts";
+import { runUntilSignal, type SignalIo } from "./stdio.ts";
 import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
 import {
   addZmqNodeOptions,
@@ -118,14 +119,7 @@ export function resolveBridgeOptions(cli: BridgeCliValues): BridgeCommandOptions
 }
 
 /** Where `runBridge` writes, and how it learns it should stop. */
-export interface BridgeIo {
-  /** A line on stdout. */
-  out(line: string): void;
-  /** A line on stderr. */
-  err(line: string): void;
-  /** Resolves when the bridge should shut down (a signal). */
-  stop: Promise<unknown>;
-}
+export type BridgeIo = SignalIo;
 
 /**
  * Runs a bridge until `io.stop` resolves: prints its endpoint ID, node ID
@@ -160,32 +154,6 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
     io.err(
       `*** ${s.toZeromq} events to ZeroMQ, ${s.toBroker} to Broker; dropped: ${s.notEvents} not events, ${s.echoes} echoes, ${s.unsubscribed} without ZeroMQ subscriber`,
     );
-  }
-}
-
-/** Runs `run` with a stop promise that SIGINT/SIGTERM resolve; sets the exit code. */
-export async function runUntilSignal(
-  run: (io: BridgeIo) => Promise<number>,
-  setExitCode: (code: number) => void,
-): Promise<void> {
-  const enc = new TextEncoder();
-  let stopped: () => void = () => {};
-  const stop = new Promise<void>((r) => stopped = r);
-  const signals = (["SIGINT", "SIGTERM"] as const).map((sig) => {
-    const handler = () => stopped();
-    Deno.addSignalListener(sig, handler);
-    return () => Deno.removeSignalListener(sig, handler);
-  });
-  try {
-    setExitCode(
-      await run({
-        out: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
-        err: (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
-        stop,
-      }),
-    );
-  } finally {
-    signals.forEach((remove) => remove());
   }
 }
 

@@ -44,6 +44,7 @@ import {
   UsageError,
 } from "./cli_values.ts";
 import { addSslOptions, endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
+import { runUntilSignal, type SignalIo } from "./stdio.ts";
 
 /** Values of `broker gateway`'s options as commander hands them over (raw text; flags `true`). */
 export interface GatewayCliValues extends SslCliValues {
@@ -222,14 +223,7 @@ export function resolveGatewayOptions(
 }
 
 /** Where `runGateway` writes, and how it learns it should stop. */
-export interface GatewayIo {
-  /** A line on stdout. */
-  out(line: string): void;
-  /** A line on stderr. */
-  err(line: string): void;
-  /** Resolves when the gateway should shut down (a signal). */
-  stop: Promise<unknown>;
-}
+export type GatewayIo = SignalIo;
 
 /** One status or error as `-v` prints it. */
 export function formatGatewayEvent(e: GatewayEvent): string {
@@ -389,24 +383,6 @@ Examples:
         // A config value of the wrong type (the parser names key, line and column).
         throw new UsageError("--config-file", e instanceof Error ? e.message : String(e));
       }
-      const enc = new TextEncoder();
-      let stopped: () => void = () => {};
-      const stop = new Promise<void>((r) => stopped = r);
-      const signals = (["SIGINT", "SIGTERM"] as const).map((sig) => {
-        const handler = () => stopped();
-        Deno.addSignalListener(sig, handler);
-        return () => Deno.removeSignalListener(sig, handler);
-      });
-      try {
-        setExitCode(
-          await runGateway(o, {
-            out: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
-            err: (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
-            stop,
-          }),
-        );
-      } finally {
-        signals.forEach((remove) => remove());
-      }
+      await runUntilSignal((io) => runGateway(o, io), setExitCode);
     });
 }

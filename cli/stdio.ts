@@ -48,3 +48,51 @@ export function stdioColors(): { stdout: boolean; stderr: boolean } {
     stderr: !noColor && Deno.stderr.isTerminal(),
   };
 }
+
+/** What a long-running subcommand writes to and waits on. */
+export interface SignalIo {
+  /** A line on stdout. */
+  out(line: string): void;
+  /** A line on stderr. */
+  err(line: string): void;
+  /** Resolves when the command should shut down (SIGINT or SIGTERM). */
+  stop: Promise<unknown>;
+}
+
+/**
+ * Runs `run` with lines to stdout and stderr and a stop promise that SIGINT
+ * or SIGTERM resolve; hands its result to `setExitCode` and removes the
+ * signal listeners, however it ends.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { runUntilSignal } from "./stdio.ts";
+ * let code = -1;
+ * await runUntilSignal(() => Promise.resolve(3), (c) => code = c);
+ * equal(code, 3);
+ * ```
+ */
+export async function runUntilSignal(
+  run: (io: SignalIo) => Promise<number>,
+  setExitCode: (code: number) => void,
+): Promise<void> {
+  let stopped: () => void = () => {};
+  const stop = new Promise<void>((r) => stopped = r);
+  const signals = (["SIGINT", "SIGTERM"] as const).map((sig) => {
+    const handler = () => stopped();
+    Deno.addSignalListener(sig, handler);
+    return () => Deno.removeSignalListener(sig, handler);
+  });
+  try {
+    setExitCode(
+      await run({
+        out: (l) => writeToStdio("stdout", l + "\n"),
+        err: (l) => writeToStdio("stderr", l + "\n"),
+        stop,
+      }),
+    );
+  } finally {
+    signals.forEach((remove) => remove());
+  }
+}

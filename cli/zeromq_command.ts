@@ -27,7 +27,7 @@ import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { dataToString } from "../engine/data/mod.ts";
 import type { ZeekZmqNodeOptions, ZmqProxyServerOptions } from "../engine/zeromq/mod.ts";
 import { ZeekZmqNode, ZmqProxyServer } from "../engine/zeromq/mod.ts";
-import { type BridgeIo, runUntilSignal } from "./bridge_command.ts";
+import { runUntilSignal, type SignalIo } from "./stdio.ts";
 import { parseTopicList, parseZmqEndpoint, UsageError } from "./cli_values.ts";
 import {
   addZmqNodeOptions,
@@ -101,7 +101,7 @@ export function resolveZeromqOptions(cli: ZmqCliValues): ZeromqCommandOptions {
  * proxy's ports, the node's ID, `node_up`/`node_down` on stderr and each
  * event the node gets on stdout. Returns the exit code.
  */
-export async function runZeromq(o: ZeromqCommandOptions, io: BridgeIo): Promise<number> {
+export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<number> {
   let proxy: ZmqProxyServer | undefined;
   let node: ZeekZmqNode | undefined;
   try {
