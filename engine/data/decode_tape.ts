@@ -20,13 +20,13 @@ import { asBytes, type DecodeOptions, scanLoaded } from "./validate.ts";
 /** Walks a tape in pre-order and builds JS values. */
 class TapeReader {
   i = 0;
-  u8: Uint8Array;
-  u32: Uint32Array;
-  u64: BigUint64Array;
-  i64: BigInt64Array;
-  f64: Float64Array;
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly u64: BigUint64Array;
+  readonly i64: BigInt64Array;
+  readonly f64: Float64Array;
   tape: number;
-  input: number;
+  readonly input: number;
 
   readonly codec: WasmCodec;
 
@@ -44,14 +44,8 @@ class TapeReader {
   /** Points the reader at the codec's current tape (views renew when memory grows). */
   static for(c: WasmCodec): TapeReader {
     let r = lastReader;
-    if (r?.codec !== c) lastReader = r = new TapeReader(c);
-    if (r.u8 !== c.u8) {
-      r.u8 = c.u8;
-      r.u32 = c.u32;
-      r.u64 = c.u64;
-      r.i64 = c.i64;
-      r.f64 = c.f64;
-    }
+    // A new reader for a new codec, or when its memory grew (the views renew; rare).
+    if (r?.codec !== c || r.u8 !== c.u8) lastReader = r = new TapeReader(c);
     r.tape = c.tape;
     r.i = 0;
     return r;
