@@ -37,7 +37,7 @@ import { PeerOverflow } from "./peering/overflow.ts";
 import { peerInfo } from "./peering/connection.ts";
 import { PeerTable } from "./peering/peer_table.ts";
 import { CommandPort } from "./routing/command_port.ts";
-import { filterMatches, isInternalTopic, isReservedTopic } from "./routing/filter.ts";
+import { isInternalTopic, isReservedTopic } from "./routing/filter.ts";
 import { LocalSubscriptions } from "./routing/local_subscriptions.ts";
 import { newOwnEndpointId } from "./routing/origin_tag.ts";
 import { Router } from "./routing/router.ts";
@@ -413,7 +413,7 @@ export class Endpoint {
 
   /** Whether any peer's filter matches `topic`. */
   hasPeerSubscriber(topic: string): boolean {
-    return filterMatches(this.peerSubscriptions(), topic);
+    return this.#table.routes.matches(topic);
   }
 
   // ---------------------------------------------------------------- pub/sub
