@@ -744,15 +744,17 @@ export class Endpoint {
   /**
    * Adds series of one family to this endpoint's metrics (e.g. a gateway's
    * counters): `collect` runs at every scrape and export. Names should start
-   * with `broker_`; a family added twice must keep its type.
+   * with `broker_`; a family added twice must keep its type. Returns a
+   * function that removes these series again (call it when their owner
+   * closes before the endpoint).
    */
   addMetrics(
     name: string,
     help: string,
     type: MetricType,
     collect: () => readonly MetricSample[],
-  ): void {
-    this.#registry().add(name, help, type, collect);
+  ): () => void {
+    return this.#registry().add(name, help, type, collect);
   }
 
   /** What `GET /v1/status/json` serves (Broker's keys and ours: see `NodeStatus`). */

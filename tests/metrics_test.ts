@@ -351,7 +351,8 @@ Deno.test("delivery latency: one data message in 16 is timed from arrival to its
 });
 
 Deno.test({
-  name: "cluster counters: nodes up, node events, hellos; a group's members, messages",
+  name:
+    "cluster counters: nodes up, node events, hellos; a group's members, messages, gone at close",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -389,6 +390,10 @@ Deno.test({
       assert.equal(wv("broker_group_members"), 1);
       assert.equal(wv("broker_group_messages_total"), 10);
       assert.equal(wv("broker_group_handed_over_total"), 0);
+      // A closed publisher's series leave its endpoint's metrics.
+      await publisher.close();
+      assert.doesNotMatch(worker.endpoint.metricsText(), /broker_group_/);
+      assert.match(worker.endpoint.metricsText(), /broker_cluster_nodes_up/);
     } finally {
       member.close();
       await publisher.close();

@@ -252,6 +252,8 @@ interface MemberState {
  * ```
  */
 export class GroupPublisher {
+  /** Removes the metric series registered at construction (run at close). */
+  readonly #unmetrics: (() => void)[] = [];
   /** The publisher's ID (its endpoint's ID): members acknowledge to it. */
   readonly id: string;
   /** The group's name. */
@@ -467,24 +469,24 @@ export class GroupPublisher {
    */
   #registerMetrics(): void {
     const labels = { group: this.group };
-    this.#endpoint.addMetrics(
+    this.#unmetrics.push(this.#endpoint.addMetrics(
       "broker_group_members",
       "Number of live members of a load-balanced group.",
       "gauge",
       () => [{ labels, value: this.#live.length }],
-    );
-    this.#endpoint.addMetrics(
+    ));
+    this.#unmetrics.push(this.#endpoint.addMetrics(
       "broker_group_messages_total",
       "Total number of messages published to a load-balanced group.",
       "counter",
       () => [{ labels, value: this.#seq }],
-    );
-    this.#endpoint.addMetrics(
+    ));
+    this.#unmetrics.push(this.#endpoint.addMetrics(
       "broker_group_handed_over_total",
       "Total number of a lost member's unacknowledged messages handed to another member.",
       "counter",
       () => [{ labels, value: this.#handedOver }],
-    );
+    ));
   }
 
   #memberDown(id: string): void {
@@ -564,6 +566,7 @@ export class GroupPublisher {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweep);
+    for (const remove of this.#unmetrics.splice(0)) remove();
     for (const s of this.#subs) s.close();
     this.#status.close();
     await Promise.all(this.#loops);

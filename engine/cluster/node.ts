@@ -112,6 +112,8 @@ export interface ClusterNodeOptions {
  * ```
  */
 export class ClusterNode {
+  /** Removes the metric series registered at construction (run at close). */
+  readonly #unmetrics: (() => void)[] = [];
   /** The layout. */
   readonly layout: ClusterLayout;
   /** This node in the layout. */
@@ -294,13 +296,13 @@ export class ClusterNode {
    */
   #registerMetrics(): void {
     const c = this.#counters;
-    this.endpoint.addMetrics(
+    this.#unmetrics.push(this.endpoint.addMetrics(
       "broker_cluster_nodes_up",
       "Number of other nodes of the cluster layout this node sees up.",
       "gauge",
       () => [{ labels: { node: this.name }, value: this.#ids.size }],
-    );
-    this.endpoint.addMetrics(
+    ));
+    this.#unmetrics.push(this.endpoint.addMetrics(
       "broker_cluster_node_events_total",
       "Total number of node_up and node_down events this node raised.",
       "counter",
@@ -308,8 +310,8 @@ export class ClusterNode {
         { labels: { node: this.name, event: "node_up" }, value: c.up },
         { labels: { node: this.name, event: "node_down" }, value: c.down },
       ],
-    );
-    this.endpoint.addMetrics(
+    ));
+    this.#unmetrics.push(this.endpoint.addMetrics(
       "broker_cluster_hellos_total",
       "Total number of Cluster::hello events this node sent and received.",
       "counter",
@@ -317,7 +319,7 @@ export class ClusterNode {
         { labels: { node: this.name, direction: "sent" }, value: c.hellosSent },
         { labels: { node: this.name, direction: "received" }, value: c.hellosReceived },
       ],
-    );
+    ));
   }
 
   #nodeUp(name: string, id: string): void {
@@ -452,6 +454,7 @@ export class ClusterNode {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    for (const remove of this.#unmetrics.splice(0)) remove();
     this.#hellos.close();
     this.messages.close();
     this.#status.close();

@@ -146,6 +146,8 @@ const OWN_TRAFFIC = /another path joins the twin's network to ours/;
  * reports both sides' statuses and the loop guard; `stats()` counts.
  */
 export class Gateway {
+  /** Removes the metric series registered at construction (run at close). */
+  readonly #unmetrics: (() => void)[] = [];
   readonly #external: Endpoint;
   readonly #internal: Endpoint;
   readonly #options: GatewayOptions;
@@ -208,36 +210,36 @@ export class Gateway {
         value: pick(c.stats, c),
       }));
     for (const ep of [this.#external, this.#internal]) {
-      ep.addMetrics(
+      this.#unmetrics.push(ep.addMetrics(
         "broker_gateway_messages_total",
         "Total number of messages the gateway passed from one side to the other.",
         "counter",
         both((s) => s.messages),
-      );
-      ep.addMetrics(
+      ));
+      this.#unmetrics.push(ep.addMetrics(
         "broker_gateway_bytes_total",
         "Total number of payload bytes the gateway passed from one side to the other.",
         "counter",
         both((s) => s.bytes),
-      );
-      ep.addMetrics(
+      ));
+      this.#unmetrics.push(ep.addMetrics(
         "broker_gateway_dropped_by_policy_total",
         "Total number of messages the gateway's topic policy kept from crossing.",
         "counter",
         both((s) => s.droppedByPolicy),
-      );
-      ep.addMetrics(
+      ));
+      this.#unmetrics.push(ep.addMetrics(
         "broker_gateway_subscriptions_filtered",
         "Number of subscriptions the gateway's topic policy keeps from crossing.",
         "gauge",
         both((_, c) => c.filtered.size),
-      );
-      ep.addMetrics(
+      ));
+      this.#unmetrics.push(ep.addMetrics(
         "broker_gateway_loops_dropped_total",
         "Total number of messages from the gateway's own ID dropped by its loop guard.",
         "counter",
         () => [{ labels: {}, value: this.#loopsDropped }],
-      );
+      ));
     }
   }
 
@@ -313,6 +315,7 @@ export class Gateway {
     this.#closed = true;
     for (const stop of this.#unwatch.splice(0)) stop();
     this.#inward.close();
+    for (const remove of this.#unmetrics.splice(0)) remove();
     this.#outward.close();
     await Promise.all([this.#external.shutdown(), this.#internal.shutdown()]);
     for (const q of this.#statusQueues) q.close();

@@ -112,13 +112,29 @@ export class MetricsRegistry {
   /**
    * Adds a source of samples to family `name` (created on first use; a
    * second use must agree on the type). `collect` runs at every scrape.
+   * Returns a function that removes this source (a family left without
+   * sources disappears from scrapes), for owners that close before the
+   * endpoint does.
    */
-  add(name: string, help: string, type: MetricType, collect: () => readonly MetricSample[]): void {
+  add(
+    name: string,
+    help: string,
+    type: MetricType,
+    collect: () => readonly MetricSample[],
+  ): () => void {
     if (!NAME_RE.test(name)) throw new Error(`bad metric name: ${name}`);
     let f = this.#families.get(name);
     if (!f) this.#families.set(name, f = { name, help, type, sources: [] });
     else if (f.type !== type) throw new Error(`metric ${name} is a ${f.type}, not a ${type}`);
-    f.sources.push(collect);
+    const family = f;
+    family.sources.push(collect);
+    return () => {
+      const i = family.sources.indexOf(collect);
+      if (i >= 0) family.sources.splice(i, 1);
+      if (family.sources.length === 0 && this.#families.get(name) === family) {
+        this.#families.delete(name);
+      }
+    };
   }
 
   /** A counter in family `name` with these labels. */

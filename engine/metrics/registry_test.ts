@@ -58,3 +58,17 @@ Deno.test("families without samples are left out; merged lists join samples by n
   );
   assert.equal(renderPrometheus(merged), '# HELP a h\n# TYPE a gauge\na 1\na{e="x"} 2\n');
 });
+
+Deno.test("a removed source leaves the family; the last one takes the family with it", () => {
+  const reg = new MetricsRegistry();
+  const removeA = reg.add("x_total", "x", "counter", () => [{ labels: { n: "a" }, value: 1 }]);
+  const removeB = reg.add("x_total", "x", "counter", () => [{ labels: { n: "b" }, value: 2 }]);
+  removeA();
+  removeA(); // twice is harmless
+  assert.deepEqual(parsePrometheus(reg.render()), new Map([['x_total{n="b"}', 2]]));
+  removeB();
+  assert.deepEqual(reg.names, []);
+  // A family gone may come back with another type.
+  reg.add("x_total", "x", "gauge", () => [{ labels: {}, value: 3 }]);
+  assert.equal(reg.collect()[0].type, "gauge");
+});
