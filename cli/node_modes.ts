@@ -328,8 +328,19 @@ export async function relayMode(
   }
 }
 
-/** Round trips of the ping and pong loops a node makes in memory before it starts. */
-export const MODE_WARM_UP_ROUND_TRIPS = 1000;
+/**
+ * Round trips of the ping and pong loops a node makes in memory before it
+ * starts. Measured on 2 shared cores (bench/peering.ts --only=latency): with
+ * 1,000, V8's optimising compiler still ran in the measured pings 500-1,000
+ * (their p50 rose by half); with 2,500 and a pause after, it no longer did.
+ */
+export const MODE_WARM_UP_ROUND_TRIPS = 2500;
+/**
+ * Idle ms after those round trips: V8 compiles hot functions on background
+ * threads, and jobs the warm-up started would otherwise compete with the
+ * first real messages for the CPU.
+ */
+export const MODE_WARM_UP_SETTLE_MS = 100;
 
 /**
  * Runs the ping and pong loops against each other over two endpoints that
@@ -347,7 +358,7 @@ export const MODE_WARM_UP_ROUND_TRIPS = 1000;
  * import { warmUpModes } from "./node_modes.ts";
  * const report = await warmUp((id) => new Endpoint({ id, warmUp: false }), {
  *   messages: 0,
- *   then: (a, b) => warmUpModes(a, b, { payloadSize: 300 }, 20),
+ *   then: (a, b) => warmUpModes(a, b, { payloadSize: 300 }, 20, 0),
  * });
  * equal(report.messages, 20);
  * ```
@@ -357,6 +368,7 @@ export async function warmUpModes(
   ponger: NodeEndpoint,
   opts: Pick<NodeOptions, "payloadSize">,
   roundTrips = MODE_WARM_UP_ROUND_TRIPS,
+  settleMs = MODE_WARM_UP_SETTLE_MS,
 ): Promise<number> {
   if (roundTrips <= 0) return 0;
   const silent = new NodePrinter({ verbose: false, write: () => {} });
@@ -376,5 +388,6 @@ export async function warmUpModes(
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([pong, new Promise((r) => timer = setTimeout(r, 1000))]);
   clearTimeout(timer);
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
   return roundTrips;
 }
