@@ -314,7 +314,7 @@ function freePort(): number {
   return p;
 }
 
-async function waitForPort(p: number, timeoutMs = 10_000): Promise<void> {
+async function waitForPort(p: number, timeoutMs = 10_000, pollMs = 30): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -322,7 +322,7 @@ async function waitForPort(p: number, timeoutMs = 10_000): Promise<void> {
       return;
     } catch {
       if (Date.now() > deadline) throw new Error(`nothing listens on ${p}`);
-      await sleep(30);
+      await sleep(pollMs);
     }
   }
 }
@@ -487,10 +487,19 @@ interface TputRow {
 
 interface LatencyRow {
   pair: string;
+  /** 1-based run of the latency section (`--latency-runs`). */
+  run: number;
   n: number;
   p50us: number | null;
   p99us: number | null;
   maxus: number | null;
+  /** p50 and p99 of each consecutive segment of `segment` pings, in send order: cold to warm. */
+  segments: { p50us: number; p99us: number }[];
+  segment: number;
+  /** Spawn of the pong process to its port accepting connections, ms. */
+  pongStartMs: number | null;
+  /** Spawn of the ping process to its exit (start-up, peering, every ping, shutdown), ms. */
+  pingWallMs: number | null;
   note?: string;
 }
 
@@ -738,64 +747,99 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+/** p50 and p99 of each run of `size` consecutive samples (the last one may be shorter). */
+function segmentStats(rtts: number[], size: number): { p50us: number; p99us: number }[] {
+  const out: { p50us: number; p99us: number }[] = [];
+  for (let i = 0; i < rtts.length; i += size) {
+    const seg = rtts.slice(i, i + size).sort((a, b) => a - b);
+    out.push({ p50us: percentile(seg, 0.5) / 1000, p99us: percentile(seg, 0.99) / 1000 });
+  }
+  return out;
+}
+
 async function pingPong(
   pinger: "ours" | "C++",
   ponger: "ours" | "C++",
-  warmUp = 0,
+  warmUp: number,
+  run: number,
 ): Promise<LatencyRow> {
   const pair = `${pinger} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${ponger} pong`;
   const p = freePort();
+  const t0 = performance.now();
   const pong = tool(ponger, pongArgs(p), `${ponger} pong`);
-  await waitForPort(p);
+  await waitForPort(p, 10_000, 5);
+  const pongStartMs = performance.now() - t0;
+  const t1 = performance.now();
   const ping = tool(pinger, pingArgs(p, warmUp), `${pinger} ping`);
   if (!await ping.exited(60_000)) throw new Error(`${pair}: ping did not finish`);
+  const pingWallMs = performance.now() - t1;
   await pong.stop();
-  const rtts = ping.lines.filter((l) => /^\d+$/.test(l)).map(Number).sort((a, b) => a - b);
-  if (rtts.length !== CFG.pings) {
-    throw new Error(`${pair}: ${rtts.length} of ${CFG.pings} pongs; ${ping.errLines.join(" ")}`);
+  // Send order is kept for the segments: the first ones show the cold start.
+  const inOrder = ping.lines.filter((l) => /^\d+$/.test(l)).map(Number);
+  if (inOrder.length !== CFG.pings) {
+    throw new Error(`${pair}: ${inOrder.length} of ${CFG.pings} pongs; ${ping.errLines.join(" ")}`);
   }
+  const rtts = inOrder.slice().sort((a, b) => a - b);
   const us = (ns: number) => ns / 1000;
+  const segment = CFG.pings / 4;
   return {
     pair,
+    run,
     n: rtts.length,
     p50us: us(percentile(rtts, 0.5)),
     p99us: us(percentile(rtts, 0.99)),
     maxus: us(rtts[rtts.length - 1]),
+    segments: segmentStats(inOrder, segment),
+    segment,
+    pongStartMs,
+    pingWallMs,
   };
 }
+
+/** `--latency-runs=N`: the cold pairs N times, to see how a tail figure varies between runs. */
+const LATENCY_RUNS = Number(ARGS.find((a) => a.startsWith("--latency-runs="))?.slice(15) ?? 1);
 
 async function latencySection(): Promise<void> {
   // Cold runs measure from the first ping, as broker-node does; warm runs
   // first make CFG.pings unmeasured round trips, so both JITs have compiled
-  // their hot paths (C++ needs none: its cold run is its warm run).
-  const pairs: ["ours" | "C++", "ours" | "C++", number][] = [
+  // their hot paths (C++ needs none: its cold run is its warm run). Our
+  // processes still warm up in memory at start-up (engine/warm_up.ts): that
+  // is part of their start-up, which the pong start and ping wall columns show.
+  const cold: ["ours" | "C++", "ours" | "C++", number][] = [
     ["ours", "ours", 0],
     ["C++", "C++", 0],
     ["ours", "C++", 0],
     ["C++", "ours", 0],
+  ];
+  const warm: ["ours" | "C++", "ours" | "C++", number][] = [
     ["ours", "ours", CFG.pings],
     ["ours", "C++", CFG.pings],
   ];
-  for (const [a, b, warmUp] of pairs) {
-    const pair = `${a} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${b} pong`;
-    if ((a === "C++" || b === "C++") && !REF) {
-      results.latency.push({
+  const runs: [number, typeof cold][] = [];
+  for (let r = 1; r <= LATENCY_RUNS; r++) runs.push([r, r === 1 ? [...cold, ...warm] : cold]);
+  for (const [run, pairs] of runs) {
+    for (const [a, b, warmUp] of pairs) {
+      const pair = `${a} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${b} pong`;
+      const none = {
         pair,
+        run,
         n: 0,
         p50us: null,
         p99us: null,
         maxus: null,
-        note: "C++ tools not found",
-      });
-      continue;
+        segments: [],
+        segment: 0,
+        pongStartMs: null,
+        pingWallMs: null,
+      };
+      if ((a === "C++" || b === "C++") && !REF) {
+        results.latency.push({ ...none, note: "C++ tools not found" });
+        continue;
+      }
+      progress(`latency ${pair}${LATENCY_RUNS > 1 ? `, run ${run}` : ""}`);
+      const r = await attempt(pair, () => pingPong(a, b, warmUp, run));
+      results.latency.push(r instanceof Error ? { ...none, note: r.message.slice(0, 80) } : r);
     }
-    progress(`latency ${pair}`);
-    const r = await attempt(pair, () => pingPong(a, b, warmUp));
-    results.latency.push(
-      r instanceof Error
-        ? { pair, n: 0, p50us: null, p99us: null, maxus: null, note: r.message.slice(0, 80) }
-        : r,
-    );
   }
 }
 
@@ -1042,18 +1086,52 @@ function report(): void {
     ));
   }
   if (results.latency.length) {
-    out.push("", `Ping-pong round trips (${CFG.pings} pings, ${PING_SIZE}-byte payload), µs:`);
+    const seg = results.latency.find((r) => r.segment)?.segment ?? CFG.pings / 4;
+    out.push(
+      "",
+      `Ping-pong round trips (${CFG.pings} pings, ${PING_SIZE}-byte payload), µs; ` +
+        `p50/p99 per ${seg} pings in send order (cold -> warm); start-up and wall time, ms:`,
+    );
+    const multi = LATENCY_RUNS > 1;
     out.push(table(
-      ["pair", "n", "p50", "p99", "max", "note"],
+      [
+        ...(multi ? ["run"] : []),
+        "pair",
+        "n",
+        "p50",
+        "p99",
+        "max",
+        `p50/p99 per ${seg}`,
+        "pong start",
+        "ping wall",
+        "note",
+      ],
       results.latency.map((r) => [
+        ...(multi ? [String(r.run)] : []),
         r.pair,
         String(r.n),
         fmt(r.p50us, 1),
         fmt(r.p99us, 1),
         fmt(r.maxus, 1),
+        r.segments.map((s) => `${fmt(s.p50us)}/${fmt(s.p99us)}`).join("  "),
+        fmt(r.pongStartMs),
+        fmt(r.pingWallMs),
         r.note ?? "",
       ]),
     ));
+    // The cold tail against C++'s, run by run (the goal: ours no worse in every run).
+    const byRun = (pair: string) => results.latency.filter((r) => r.pair === pair);
+    const ours = byRun("ours ping -> ours pong"), cpp = byRun("C++ ping -> C++ pong");
+    const verdicts = ours.map((o, i) => {
+      const c = cpp[i];
+      if (o.p99us === null || !c || c.p99us === null) return "n/a";
+      return `${fmt(o.p99us)} vs ${fmt(c.p99us)} (${o.p99us <= c.p99us ? "met" : "not met"})`;
+    });
+    const met = verdicts.filter((v) => v.endsWith("(met)")).length;
+    out.push(
+      `Cold p99, ours -> ours vs C++ -> C++, per run: ${verdicts.join("; ")}; ` +
+        `met in ${met} of ${verdicts.length}.`,
+    );
   }
   if (results.routing.length) {
     out.push("", "Routing cost vs subscriptions on the receiver (one process, count messages):");

@@ -52,7 +52,15 @@ import {
   NodePrinter,
   type NodeWrite,
 } from "./node_output.ts";
-import { type NodeHost, type NodeStore, pingMode, pongMode, relayMode } from "./node_modes.ts";
+import {
+  type NodeHost,
+  type NodeStore,
+  pingMode,
+  pongMode,
+  relayMode,
+  warmUpModes,
+} from "./node_modes.ts";
+import { warmUpOnce } from "../engine/warm_up.ts";
 import { RecordingDirectory } from "./node_recording.ts";
 
 // The names tests and the conformance suite import from this module.
@@ -175,6 +183,14 @@ export async function runNode(
       statusTask = (async () => {
         for await (const ev of events) p.verbose(formatStatusEvent(ev));
       })();
+    }
+    // The engine warms its own paths before the first listen or peer; the
+    // node adds its ping and pong loops to that one warm-up (a fake host in
+    // tests has nothing to warm).
+    if (ep instanceof Endpoint) {
+      await warmUpOnce((id) => new Endpoint({ id, warmUp: false }), {
+        then: (a, b) => warmUpModes(a, b, opts),
+      });
     }
     if (opts.port !== undefined) {
       p.verbose(`listen for peers on port ${opts.port}`);

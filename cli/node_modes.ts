@@ -13,7 +13,7 @@ import {
   formatTimespan,
   formatTopicList,
   type NodeMessage,
-  type NodePrinter,
+  NodePrinter,
   type NodeStatusEvent,
 } from "./node_output.ts";
 import type { NodeOptions } from "./node_options.ts";
@@ -326,4 +326,68 @@ export async function relayMode(
     clearInterval(timer);
     sub.close();
   }
+}
+
+/**
+ * Round trips of the ping and pong loops a node makes in memory before it
+ * starts. Measured on 2 shared cores (bench/peering.ts --only=latency): with
+ * 1,000, V8's optimising compiler still ran in the measured pings 500-1,000
+ * (their p50 rose by half); with 2,500 and a pause after, it no longer did.
+ */
+export const MODE_WARM_UP_ROUND_TRIPS = 2500;
+/**
+ * Idle ms after those round trips: V8 compiles hot functions on background
+ * threads, and jobs the warm-up started would otherwise compete with the
+ * first real messages for the CPU.
+ */
+export const MODE_WARM_UP_SETTLE_MS = 100;
+
+/**
+ * Runs the ping and pong loops against each other over two endpoints that
+ * are peered in memory (the process's start-up warm-up, see
+ * `engine/warm_up.ts`), printing nothing: V8 then compiles these loops, the
+ * messages they build and parse, and the engine's paths under them before
+ * the node's first real message rather than during its first thousand.
+ * Resolves with the round trips made.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Endpoint } from "../mod.ts";
+ * import { warmUp } from "../engine/warm_up.ts";
+ * import { warmUpModes } from "./node_modes.ts";
+ * const report = await warmUp((id) => new Endpoint({ id, warmUp: false }), {
+ *   messages: 0,
+ *   then: (a, b) => warmUpModes(a, b, { payloadSize: 300 }, 20, 0),
+ * });
+ * equal(report.messages, 20);
+ * ```
+ */
+export async function warmUpModes(
+  pinger: NodeEndpoint & { awaitPeerSubscription(topic: string): Promise<void> },
+  ponger: NodeEndpoint,
+  opts: Pick<NodeOptions, "payloadSize">,
+  roundTrips = MODE_WARM_UP_ROUND_TRIPS,
+  settleMs = MODE_WARM_UP_SETTLE_MS,
+): Promise<number> {
+  if (roundTrips <= 0) return 0;
+  const silent = new NodePrinter({ verbose: false, write: () => {} });
+  const topic = "/warm-up/node";
+  const pong = pongMode(ponger, [topic], silent);
+  // Ping 0 would be lost until the pinger knows the ponger's subscription.
+  await pinger.awaitPeerSubscription(topic);
+  await pingMode(
+    pinger,
+    [topic],
+    { numMessages: roundTrips, payloadSize: opts.payloadSize, rendezvousRetryMs: 50 },
+    silent,
+  );
+  pinger.publish(topic, makeStop());
+  // The stop ends the pong loop; should it be lost, the endpoints' shutdown
+  // after the warm-up ends it too, so this never holds a node's start.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([pong, new Promise((r) => timer = setTimeout(r, 1000))]);
+  clearTimeout(timer);
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+  return roundTrips;
 }

@@ -64,6 +64,9 @@ import type { CloneOptions } from "./store/clone.ts";
 import type { MasterOptions } from "./store/master.ts";
 import type { Store } from "./store/store.ts";
 import { StoreRegistry } from "./store/store_registry.ts";
+import type { ByteStream } from "./transport/node_stream.ts";
+import { TcpConnection } from "./transport/tcp.ts";
+import { warmUpOnce } from "./warm_up.ts";
 import type { StoreMetrics } from "./store/store_common.ts";
 
 export { DEFAULT_STATUS_QUEUE_SIZE, type StatusSubscriberOptions } from "./status_hub.ts";
@@ -301,7 +304,13 @@ export class Endpoint {
    */
   listen(host = "127.0.0.1", port = 0): Promise<number> {
     this.#assertRunning();
-    return this.#acceptor.listen(host, port);
+    const warming = this.#warmUp();
+    if (!warming) return this.#acceptor.listen(host, port);
+    // Shut down while warming up: no listener may outlive the endpoint.
+    return warming.then(() => {
+      this.#assertRunning();
+      return this.#acceptor.listen(host, port);
+    });
   }
 
   /**
@@ -312,7 +321,42 @@ export class Endpoint {
    */
   peer(host: string, port: number, options: PeerOptions = {}): Promise<void> {
     this.#assertRunning();
-    return this.#dialer.peer(host, port, options.retryMs ?? DEFAULT_RETRY_MS);
+    const retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
+    const warming = this.#warmUp();
+    if (!warming) return this.#dialer.peer(host, port, retryMs);
+    return warming.then(() => {
+      this.#assertRunning();
+      return this.#dialer.peer(host, port, retryMs);
+    });
+  }
+
+  /** The process's warm-up (`engine/warm_up.ts`), unless this endpoint opted out. */
+  #warmUp(): Promise<unknown> | undefined {
+    return this.#opts.warmUp ? warmUpOnce((id) => new Endpoint({ id, warmUp: false })) : undefined;
+  }
+
+  /**
+   * Runs Broker's handshake, then the peering, over a connected byte stream
+   * rather than a socket we opened (the warm-up joins two endpoints in memory).
+   * @internal
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * import { memoryStreamPair } from "./warm_up.ts";
+   * const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
+   * const [sa, sb] = memoryStreamPair();
+   * b.subscribe("/t");
+   * b.adoptStream(sb, "acceptor");
+   * a.adoptStream(sa, "connector");
+   * await a.awaitPeerSubscription("/t");
+   * await a.shutdown();
+   * await b.shutdown();
+   * ```
+   */
+  adoptStream(stream: ByteStream, role: "connector" | "acceptor"): void {
+    this.#assertRunning();
+    this.#driver.start(new TcpConnection(stream), role);
   }
 
   /** Like `peer`, without waiting; failures show up on status subscribers. */

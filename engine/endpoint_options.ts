@@ -211,6 +211,14 @@ export interface EndpointOptions {
    * `endpoint` label.
    */
   metricsImportTopics?: readonly string[];
+  /**
+   * Before this process's first `listen` or `peer`, run the hot paths for a
+   * few ms between two private endpoints in memory (see
+   * `engine/warm_up.ts`), so the first messages over real peerings do not
+   * pay for V8's compilation. Once per process; no socket, nothing on the wire.
+   * @default {true}
+   */
+  warmUp?: boolean;
 }
 
 /** Options of `publish`. */
@@ -268,6 +276,7 @@ export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpoi
     maxValues: options.maxValues ?? DEFAULT_MAX_VALUES,
     disableForwarding: options.disableForwarding ?? false,
     unpeerTimeoutMs: options.unpeerTimeoutMs ?? DEFAULT_UNPEER_TIMEOUT_MS,
+    warmUp: options.warmUp ?? true,
   };
   for (
     const k of [
