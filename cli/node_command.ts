@@ -184,10 +184,11 @@ export async function runNode(
         for await (const ev of events) p.verbose(formatStatusEvent(ev));
       })();
     }
-    // The engine warms its own paths before the first listen or peer; the
-    // node adds its ping and pong loops to that one warm-up (a fake host in
-    // tests has nothing to warm).
-    if (ep instanceof Endpoint) {
+    // The engine warms its own paths before the first listen or peer; a
+    // ping or pong node adds its loops to that one warm-up (their latency is
+    // what those modes measure; a relay pays only the engine's ~50 ms). A
+    // fake host in tests has nothing to warm.
+    if (ep instanceof Endpoint && opts.mode !== "relay") {
       await warmUpOnce((id) => new Endpoint({ id, warmUp: false }), {
         then: (a, b) => warmUpModes(a, b, opts),
       });
