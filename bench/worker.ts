@@ -46,7 +46,11 @@ import {
   vector,
 } from "../mod.ts";
 import { decodeValidated, validateForLater } from "../engine/data/mod.ts";
-import { WorkerSubscription } from "../engine/worker/worker_subscription.ts";
+import {
+  DEFAULT_BATCH_BYTES,
+  DEFAULT_BATCHES_IN_FLIGHT,
+  WorkerSubscription,
+} from "../engine/worker/worker_subscription.ts";
 import { BatchReader } from "../engine/worker/batch.ts";
 import { consumeInWorker } from "../engine/worker/consume.ts";
 import { CHANNEL_KEY, type FromWorker, type ToWorker } from "../engine/worker/protocol.ts";
@@ -129,6 +133,14 @@ if (ROLE === "clone") {
 // ------------------------------------------------------------------ processes' roles
 
 type Variant = "main" | "worker" | "clone";
+/** `--in-flight=N` and `--batch-bytes=N`, handed on to the children. */
+const WS_OPTIONS = {
+  maxBatchesInFlight: Number(flag("in-flight") ?? DEFAULT_BATCHES_IN_FLIGHT),
+  batchBytes: Number(flag("batch-bytes") ?? DEFAULT_BATCH_BYTES),
+};
+function flag(k: string): string | undefined {
+  return Deno.args.find((a) => a.startsWith(`--${k}=`))?.split("=")[1];
+}
 const turn = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const encoder = new TextEncoder();
@@ -176,7 +188,7 @@ function startConsumer(ep: Endpoint, variant: Variant): () => number {
   const url = new URL(import.meta.url);
   url.searchParams.set("role", variant === "worker" ? "consume" : "clone");
   const worker = new Worker(url.href, { type: "module" });
-  const ws = new WorkerSubscription(sub, worker);
+  const ws = new WorkerSubscription(sub, worker, WS_OPTIONS);
   if (variant === "worker") return () => ws.consumed;
   worker.onmessage = (e: MessageEvent<DataMessage[]>) => {
     for (const m of e.data) consume(m);
@@ -184,9 +196,33 @@ function startConsumer(ep: Endpoint, variant: Variant): () => number {
   return () => consumed;
 }
 
+/** CPU time (ms) of a process's threads, from /proc (clock ticks of 10 ms). */
+function threadCpuMs(pid: number | "self"): { main: number; worker: number; other: number } {
+  const out = { main: 0, worker: 0, other: 0 };
+  const self = pid === "self" ? Deno.pid : pid;
+  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ms = (Number(f[11]) + Number(f[12])) * 10; // utime + stime
+      if (Number(e.name) === self) out.main += ms;
+      else if (comm.startsWith("worker-")) out.worker += ms;
+      else out.other += ms;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 /**
  * Waits for the first message, then samples the count for `warm + seconds`
- * and prints `RESULT <msgs/s over the last seconds> <samples>`.
+ * and prints `RESULT <msgs/s> <main> <worker> <other>`: the rate over the
+ * last `seconds`, and the CPU time per message (ns) over them of this
+ * process's main thread, its Worker threads and its other threads (V8's
+ * GC helpers, I/O). `WINDOW` marks the start of those seconds, so that the
+ * bench can read the sender's CPU time over the same span.
  */
 async function measure(read: () => number, warmSec: number, seconds: number): Promise<void> {
   const deadline = performance.now() + 20_000;
@@ -196,15 +232,29 @@ async function measure(read: () => number, warmSec: number, seconds: number): Pr
   }
   const t0 = performance.now();
   const samples: [number, number][] = [];
+  let cpu0 = threadCpuMs("self");
+  let windowOpen = false;
   for (;;) {
     await sleep(50);
     const t = performance.now() - t0;
     samples.push([t, read()]);
+    if (!windowOpen && t >= warmSec * 1000) {
+      windowOpen = true;
+      cpu0 = threadCpuMs("self");
+      say("WINDOW");
+    }
     if (t >= (warmSec + seconds) * 1000) break;
   }
+  const cpu1 = threadCpuMs("self");
   const from = samples.find(([t]) => t >= warmSec * 1000)!;
   const to = samples[samples.length - 1];
-  say(`RESULT ${((to[1] - from[1]) / ((to[0] - from[0]) / 1000)).toFixed(0)} ${samples.length}`);
+  const n = to[1] - from[1];
+  const per = (k: "main" | "worker" | "other") => ((cpu1[k] - cpu0[k]) * 1e6 / n).toFixed(0);
+  say(
+    `RESULT ${(n / ((to[0] - from[0]) / 1000)).toFixed(0)} ${per("main")} ${per("worker")} ${
+      per("other")
+    }`,
+  );
 }
 
 async function runChild(args: string[]): Promise<void> {
@@ -288,6 +338,11 @@ class Child {
     return await Promise.race([got, failed]);
   }
 
+  /** The child's process ID. */
+  get pid(): number {
+    return this.#proc.pid;
+  }
+
   kill(): void {
     try {
       this.#proc.kill("SIGKILL");
@@ -297,12 +352,44 @@ class Child {
   }
 }
 
-async function runOne(layout: string, variant: Variant, seconds: number): Promise<number> {
-  const common = [`--variant=${variant}`, `--seconds=${seconds}`];
+/** One run's figures: the rate, and CPU ns per message by thread. */
+interface Run {
+  rate: number;
+  /** Receiver's main thread (in `1proc`, the sender's endpoint too). */
+  main: number;
+  /** Receiver's Worker thread. */
+  worker: number;
+  /** Receiver's other threads (GC helpers, I/O). */
+  other: number;
+  /** The sender process, all threads (`2proc` only). */
+  sender: number;
+  /**
+   * The rate these CPU costs allow with two cores to itself: no thread can
+   * go faster than its own cost, and all of them share two cores.
+   */
+  bound2: number;
+}
+
+function parseResult(m: RegExpMatchArray, sender: number): Run {
+  const [rate, main, worker, other] = [1, 2, 3, 4].map((k) => Number(m[k]));
+  const slowest = Math.max(main, worker, sender);
+  const total = main + worker + other + sender;
+  return { rate, main, worker, other, sender, bound2: Math.min(1e9 / slowest, 2e9 / total) };
+}
+
+const RESULT = /^RESULT (\d+) (\d+) (\d+) (\d+)/;
+
+async function runOne(layout: string, variant: Variant, seconds: number): Promise<Run> {
+  const common = [
+    `--variant=${variant}`,
+    `--seconds=${seconds}`,
+    `--in-flight=${WS_OPTIONS.maxBatchesInFlight}`,
+    `--batch-bytes=${WS_OPTIONS.batchBytes}`,
+  ];
   if (layout === "1proc") {
     const c = new Child(["--role=both", ...common]);
     try {
-      return Number((await c.line(/^RESULT (\d+)/))[1]);
+      return parseResult(await c.line(RESULT), 0);
     } finally {
       c.kill();
       await c.done;
@@ -311,8 +398,16 @@ async function runOne(layout: string, variant: Variant, seconds: number): Promis
   const rx = new Child(["--role=receiver", ...common]);
   const ready = await rx.line(/^READY (\d+)/);
   const tx = new Child(["--role=sender", `--port=${ready[1]}`]);
+  const cpu = () => {
+    const t = threadCpuMs(tx.pid);
+    return t.main + t.worker + t.other;
+  };
   try {
-    return Number((await rx.line(/^RESULT (\d+)/))[1]);
+    await rx.line(/^WINDOW/);
+    const before = cpu();
+    const m = await rx.line(RESULT);
+    const n = Number(m[1]) * seconds;
+    return parseResult(m, ((cpu() - before) * 1e6) / n);
   } finally {
     tx.kill();
     rx.kill();
@@ -324,7 +419,8 @@ async function runOne(layout: string, variant: Variant, seconds: number): Promis
 function micro(): Record<string, number> {
   const payloads = Array.from({ length: POOL_SIZE }, (_, k) => encode(connEvent(k)));
   const flags = payloads.map((p) => validateForLater(p));
-  const time = (f: () => unknown, reps = 5) => {
+  // The best of many passes: the first ones run before the JIT, and other jobs preempt some.
+  const time = (f: () => unknown, reps = 30) => {
     let best = Infinity;
     for (let r = 0; r < reps; r++) {
       const t = performance.now();
@@ -356,23 +452,27 @@ async function main(): Promise<void> {
       m.structuredCloneNs.toFixed(0)
     } (v8 serialize ${m.serializeNs.toFixed(0)} + deserialize ${m.deserializeNs.toFixed(0)})`,
   );
-  const results: { layout: string; round: number; rates: Record<string, number> }[] = [];
+  const results: { layout: string; round: number; runs: Record<string, Run> }[] = [];
+  const k = (x: number) => `${(x / 1000).toFixed(0)}k`;
   for (const layout of layouts) {
     for (let r = 1; r <= rounds; r++) {
       // Rotated so that no variant always runs first (or right after another).
-      const order = variants.map((_, k) => variants[(k + r - 1) % variants.length]);
-      const rates: Record<string, number> = {};
-      for (const v of order) rates[v] = await runOne(layout, v, seconds);
-      results.push({ layout, round: r, rates });
-      const base = rates.main;
-      console.log(
-        `${layout} round ${r}: ` +
-          variants.map((v) =>
-            `${v} ${(rates[v] / 1000).toFixed(0)}k${
-              base && v !== "main" ? ` (${(rates[v] / base).toFixed(2)}x)` : ""
-            }`
-          ).join(", "),
-      );
+      const order = variants.map((_, i) => variants[(i + r - 1) % variants.length]);
+      const runs: Record<string, Run> = {};
+      for (const v of order) runs[v] = await runOne(layout, v, seconds);
+      results.push({ layout, round: r, runs });
+      const base = runs.main;
+      const ratio = (x: number, b: number | undefined) => b ? ` (${(x / b).toFixed(2)}x)` : "";
+      console.log(`${layout} round ${r}:`);
+      for (const v of variants) {
+        const x = runs[v];
+        console.log(
+          `  ${v.padEnd(6)} ${k(x.rate)}/s${v === "main" ? "" : ratio(x.rate, base?.rate)}; ` +
+            `CPU ns/msg: main ${x.main}, worker ${x.worker}, other ${x.other}` +
+            (layout === "2proc" ? `, sender ${x.sender.toFixed(0)}` : "") +
+            `; 2-core bound ${k(x.bound2)}/s${v === "main" ? "" : ratio(x.bound2, base?.bound2)}`,
+        );
+      }
     }
   }
   console.log(
