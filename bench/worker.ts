@@ -23,7 +23,11 @@
  * structured cloning it (what `clone` adds to the endpoint's thread).
  *
  * Run: `deno run -A --lock=deno.lock bench/worker.ts [--rounds=3] [--seconds=4]
- * [--layouts=2proc,1proc] [--variants=main,worker,clone]`
+ * [--layouts=2proc,1proc] [--variants=main,worker,clone] [--in-flight=4]
+ * [--batch-bytes=65536] [--consumer=text]`; `--consumer=text` makes the
+ * consumer format each value with `dataToString` (work of its own, as a log
+ * writer's), to show what moving a heavier consumer off the endpoint's
+ * thread buys.
  *
  * @module
  */
@@ -35,6 +39,7 @@ import {
   count,
   type Data,
   type DataMessage,
+  dataToString,
   encode,
   Endpoint,
   enumValue,
@@ -103,13 +108,19 @@ function connEvent(k: number): Data {
 
 /** The consumer of every variant: reads the value, counts the message. */
 let consumed = 0;
+let textBytes = 0;
 function consume(m: DataMessage): void {
   if (m.data.type === "vector" && m.topic.length > 0) consumed++;
+  // `--consumer=text`: a consumer with work of its own, as a log writer's formatting.
+  if (TEXT_CONSUMER) textBytes += dataToString(m.data).length;
 }
 
 // ------------------------------------------------------------------ worker roles
 
 const ROLE = new URL(import.meta.url).searchParams.get("role");
+/** The consumer formats each value as text (`--consumer=text`, handed to workers in the URL). */
+const TEXT_CONSUMER = new URL(import.meta.url).searchParams.get("consumer") === "text" ||
+  (ROLE === null && Deno.args.includes("--consumer=text"));
 if (ROLE === "consume") consumeInWorker(consume);
 if (ROLE === "clone") {
   // Decodes as `consumeInWorker` does, then posts the values back instead of consuming them.
@@ -187,6 +198,7 @@ function startConsumer(ep: Endpoint, variant: Variant): () => number {
   }
   const url = new URL(import.meta.url);
   url.searchParams.set("role", variant === "worker" ? "consume" : "clone");
+  if (TEXT_CONSUMER) url.searchParams.set("consumer", "text");
   const worker = new Worker(url.href, { type: "module" });
   const ws = new WorkerSubscription(sub, worker, WS_OPTIONS);
   if (variant === "worker") return () => ws.consumed;
@@ -385,6 +397,7 @@ async function runOne(layout: string, variant: Variant, seconds: number): Promis
     `--seconds=${seconds}`,
     `--in-flight=${WS_OPTIONS.maxBatchesInFlight}`,
     `--batch-bytes=${WS_OPTIONS.batchBytes}`,
+    ...(TEXT_CONSUMER ? ["--consumer=text"] : []),
   ];
   if (layout === "1proc") {
     const c = new Child(["--role=both", ...common]);
@@ -446,6 +459,7 @@ async function main(): Promise<void> {
   const rounds = Number(opt("rounds", "3")), seconds = Number(opt("seconds", "4"));
   const layouts = opt("layouts", "2proc,1proc").split(",");
   const variants = opt("variants", "main,worker,clone").split(",") as Variant[];
+  console.log(`load average at start: ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   const m = micro();
   console.log(
     `micro, ns per event_2 on one thread: decode ${m.decodeNs.toFixed(0)}, structuredClone ${
@@ -475,6 +489,23 @@ async function main(): Promise<void> {
       }
     }
   }
+  // Medians of the per-round ratios: one round's burst of other jobs moves one ratio, not the median.
+  const median = (xs: number[]) => {
+    const v = xs.filter(Number.isFinite).sort((x, y) => x - y);
+    return v.length === 0 ? NaN : v[Math.floor((v.length - 1) / 2)];
+  };
+  for (const layout of layouts) {
+    const rs = results.filter((x) => x.layout === layout);
+    for (const v of variants.filter((v) => v !== "main")) {
+      const rate = median(rs.map((x) => x.runs[v].rate / x.runs.main?.rate));
+      const bound = median(rs.map((x) => x.runs[v].bound2 / x.runs.main?.bound2));
+      console.log(
+        `${layout}: ${v} / main, median of ${rs.length} rounds: rate ${rate.toFixed(2)}x, ` +
+          `2-core bound ${bound.toFixed(2)}x`,
+      );
+    }
+  }
+  console.log(`load average at end: ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   console.log(
     `JSON ${JSON.stringify({ micro: m, results, cores: navigator.hardwareConcurrency })}`,
   );
