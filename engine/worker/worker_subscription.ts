@@ -78,6 +78,7 @@ export class WorkerSubscription {
   #consumed = 0;
   #flushQueued = false;
   #closed = false;
+  #settled = false;
   #room: { promise: Promise<void>; resolve: () => void } | undefined;
   #settle!: (error?: Error) => void;
   /**
@@ -106,6 +107,10 @@ export class WorkerSubscription {
     this.#port = channel.port1;
     this.#port.onmessage = (e: MessageEvent<FromWorker>) => this.#onReply(e.data);
     worker.postMessage({ [CHANNEL_KEY]: channel.port2 }, [channel.port2]);
+    // A worker that fails (its module throws) never acknowledges: end here
+    // rather than hold the peers back for good. Its error still goes on to
+    // whoever else handles it.
+    worker.addEventListener("error", (e) => this.#fail(e.message), { once: true });
     const sink: PayloadSink = {
       accept: (topic, payload, unsorted) => this.#accept(topic, payload, unsorted),
       closed: () => this.#onClosed(),
@@ -170,16 +175,23 @@ export class WorkerSubscription {
       if (this.#ready.length === 0) this.#release();
       if (this.#closed) this.#endWhenDrained();
     } else if (m.kind === "ended") {
+      this.#settled = true; // a later worker error changes nothing
       this.#port.close();
       this.#settle();
     } else {
-      this.#closed = true;
-      this.#ready.length = 0;
-      this.#release();
-      this.#port.close();
-      this.#sub.close();
-      this.#settle(new Error(`worker consumer failed: ${m.message}`));
+      this.#fail(m.message);
     }
+  }
+
+  #fail(message: string): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#closed = true;
+    this.#ready.length = 0;
+    this.#release();
+    this.#port.close();
+    this.#sub.close();
+    this.#settle(new Error(`worker consumer failed: ${message}`));
   }
 
   #release(): void {

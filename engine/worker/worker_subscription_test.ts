@@ -122,3 +122,23 @@ Deno.test("a consumer that throws ends its subscription and rejects done", async
     await ep.shutdown();
   }
 });
+
+Deno.test("a worker whose module fails ends the subscription instead of holding the peers", async () => {
+  const ep = new Endpoint();
+  const worker = new Worker("data:application/javascript,throw new Error('no consumer here')", {
+    type: "module",
+  });
+  // The test handles the worker's error itself, as an application would.
+  worker.onerror = (e) => e.preventDefault();
+  try {
+    const sub = ep.subscribe("/f");
+    const ws = new WorkerSubscription(sub, worker);
+    ep.publish("/f", count(1n), { local: true });
+    await assert.rejects(ws.done, /no consumer here/);
+    assert.ok(sub.closed);
+    assert.equal(ws.consumed, 0);
+  } finally {
+    worker.terminate();
+    await ep.shutdown();
+  }
+});
