@@ -261,7 +261,9 @@ async function measure(read: () => number, warmSec: number, seconds: number): Pr
   const from = samples.find(([t]) => t >= warmSec * 1000)!;
   const to = samples[samples.length - 1];
   const n = to[1] - from[1];
-  const per = (k: "main" | "worker" | "other") => ((cpu1[k] - cpu0[k]) * 1e6 / n).toFixed(0);
+  // A window in which nothing was consumed (the machine's other jobs took the cores) reads 0.
+  const per = (k: "main" | "worker" | "other") =>
+    n > 0 ? ((cpu1[k] - cpu0[k]) * 1e6 / n).toFixed(0) : "0";
   say(
     `RESULT ${(n / ((to[0] - from[0]) / 1000)).toFixed(0)} ${per("main")} ${per("worker")} ${
       per("other")
@@ -345,7 +347,13 @@ class Child {
     if (seen) return seen;
     const got = new Promise<RegExpMatchArray>((r) => this.#wait.set(re, r));
     const failed = this.done.then(async () => {
-      throw new Error(`child exited without ${re}: ${(await this.stderr).slice(-500)}`);
+      const status = await this.done;
+      throw new Error(
+        `child exited (${status.code}) without ${re}; stdout: ${
+          this.lines.slice(-3).join(" | ")
+        }; ` +
+          `stderr: ${(await this.stderr).slice(-500)}`,
+      );
     });
     return await Promise.race([got, failed]);
   }
@@ -386,7 +394,8 @@ function parseResult(m: RegExpMatchArray, sender: number): Run {
   const [rate, main, worker, other] = [1, 2, 3, 4].map((k) => Number(m[k]));
   const slowest = Math.max(main, worker, sender);
   const total = main + worker + other + sender;
-  return { rate, main, worker, other, sender, bound2: Math.min(1e9 / slowest, 2e9 / total) };
+  const bound2 = total > 0 ? Math.min(1e9 / slowest, 2e9 / total) : 0;
+  return { rate, main, worker, other, sender, bound2 };
 }
 
 const RESULT = /^RESULT (\d+) (\d+) (\d+) (\d+)/;
