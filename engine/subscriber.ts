@@ -33,6 +33,21 @@ export interface PendingMessage {
 /**
  * Takes a subscriber's messages instead of its queue (see
  * `Subscriber.divert`): a worker subscription's batcher.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Endpoint } from "./endpoint.ts";
+ * import { count } from "./data/mod.ts";
+ * import type { PayloadSink } from "./subscriber.ts";
+ * const endpoint = new Endpoint();
+ * const topics: string[] = [];
+ * const sink: PayloadSink = { accept: (topic) => void topics.push(topic), closed: () => {} };
+ * endpoint.subscribe("/t").divert(sink);
+ * endpoint.publish("/t/a", count(1n), { local: true });
+ * equal(topics.join(), "/t/a");
+ * await endpoint.shutdown();
+ * ```
  */
 export interface PayloadSink {
   /** As `deliverBytes`: copy the payload before returning; a promise means "wait". */
