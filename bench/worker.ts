@@ -19,7 +19,14 @@
  * it is cheaper than the receiver, and a receiver process) and `1proc`
  * (sender and receiver endpoints on one thread of one process, peered over
  * loopback TCP). Variants alternate within each round; ratios are within a
- * round. A micro section times, on this thread, decoding a value against
+ * round, and each layout ends with the medians of the per-round ratios.
+ * Beside each rate: the CPU time per message of each thread over the same
+ * window (from /proc: the receiver's main thread, its Worker, its other
+ * threads, and the sender process), and the rate those costs would allow
+ * with two cores to itself ("2-core bound": no thread faster than its own
+ * cost, all sharing two cores). That is a model, printed because on a
+ * shared VM the rates swing with other jobs; the rates are the measurement.
+ * A micro section times, on this thread, decoding a value against
  * structured cloning it (what `clone` adds to the endpoint's thread).
  *
  * Run: `deno run -A --lock=deno.lock bench/worker.ts [--rounds=3] [--seconds=4]
