@@ -30,6 +30,32 @@ export interface PendingMessage {
   readonly unsorted?: boolean;
 }
 
+/**
+ * Takes a subscriber's messages instead of its queue (see
+ * `Subscriber.divert`): a worker subscription's batcher.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Endpoint } from "./endpoint.ts";
+ * import { count } from "./data/mod.ts";
+ * import type { PayloadSink } from "./subscriber.ts";
+ * const endpoint = new Endpoint();
+ * const topics: string[] = [];
+ * const sink: PayloadSink = { accept: (topic) => void topics.push(topic), closed: () => {} };
+ * endpoint.subscribe("/t").divert(sink);
+ * endpoint.publish("/t/a", count(1n), { local: true });
+ * equal(topics.join(), "/t/a");
+ * await endpoint.shutdown();
+ * ```
+ */
+export interface PayloadSink {
+  /** As `deliverBytes`: copy the payload before returning; a promise means "wait". */
+  accept(topic: string, payload: Uint8Array, unsorted: boolean | undefined): void | Promise<void>;
+  /** The subscriber closed: nothing more will come. */
+  closed(): void;
+}
+
 /** What a subscriber needs from its endpoint. */
 export interface SubscriptionHost {
   /** Routes the topics to the subscriber (and grows the filter). */
@@ -129,6 +155,7 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   readonly #latency?: DeliveryLatency;
   readonly #topics = new Set<string>();
   readonly #slab = new PayloadSlab();
+  #sink: PayloadSink | undefined;
 
   /** Made by `Endpoint.subscribe`, which passes itself as the host. */
   constructor(host: SubscriptionHost, topics: Iterable<string>, options?: SubscriberOptions) {
@@ -171,8 +198,21 @@ export class Subscriber implements AsyncIterable<DataMessage> {
 
   /** `deliver` without a message object to build first (the endpoint's hot path). */
   deliverBytes(topic: string, payload: Uint8Array, unsorted?: boolean): void | Promise<void> {
+    if (this.#sink !== undefined) return this.#sink.accept(topic, payload, unsorted);
     const at = this.#latency ? this.#latency.stamp() : 0;
     return this.#queue.push({ topic, payload: this.#slab.copy(payload), unsorted, at });
+  }
+
+  /**
+   * From now on, hands every message to `sink` instead of the queue (and
+   * returns what was queued): for a consumer elsewhere, such as a Worker
+   * (`WorkerSubscription`). The queue's size and overflow policy no longer
+   * apply; the sink's promises slow the peers down.
+   * @internal
+   */
+  divert(sink: PayloadSink): PendingMessage[] {
+    this.#sink = sink;
+    return this.#queue.poll();
   }
 
   /** Waits for the next message (undefined after `timeoutMs` or once closed). */
@@ -245,6 +285,7 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     this.#host.detach(this);
     this.#topics.clear();
     this.#queue.close();
+    this.#sink?.closed();
   }
 
   /** Whether `close()` was called (or the endpoint shut down). */
