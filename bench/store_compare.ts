@@ -40,10 +40,11 @@ const INFLIGHT = 1_500;
 const WINDOW = 500;
 /**
  * Quiet time after a fill before reading RSS. V8's memory reducer collects
- * and releases pages only after several seconds of low allocation (12–21 s
- * after a fill here), so a shorter settle shows garbage awaiting collection.
+ * and releases pages only after several seconds of low allocation (12–25 s
+ * after a fill here, and a second, releasing more, 10 s later), so a shorter
+ * settle shows garbage awaiting collection. C++ waits as long.
  */
-const SETTLE_MS = 30_000;
+const SETTLE_MS = 45_000;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
 function arg(name: string, fallback: string): string {
