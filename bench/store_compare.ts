@@ -272,7 +272,7 @@ async function memory(
   try {
     const { ep, clone } = await attachClone(master.port);
     try {
-      await sleep(SETTLE_MS);
+      await sleep(3_000); // started and attached: nothing more to settle
       const before = await master.rss();
       const fillRate = await putRange(clone, 0, entries, value);
       await sleep(SETTLE_MS);
