@@ -91,6 +91,21 @@ interface Row {
 const keys = (prefix: string, n: number): Data[] =>
   Array.from({ length: n }, (_, i) => str(`${prefix}${i}`));
 
+/**
+ * One trip through the event loop without the 4 ms that nested
+ * `setTimeout(0)` is clamped to (which capped a window of 500 at 125k/s).
+ */
+function yieldToLoop(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise((resolve) => {
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(0);
+  });
+}
+
 /** Runs `op` over every key with at most WINDOW promises in flight; returns ops/s. */
 async function windowed(ks: Data[], op: (k: Data, i: number) => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
@@ -99,7 +114,7 @@ async function windowed(ks: Data[], op: (k: Data, i: number) => Promise<unknown>
     for (let j = i; j < Math.min(i + WINDOW, ks.length); j++) batch.push(op(ks[j], j));
     await Promise.all(batch);
     // Master ops settle as microtasks: yield so timers and sockets are not starved.
-    await new Promise((r) => setTimeout(r, 0));
+    await yieldToLoop();
   }
   return ks.length / ((performance.now() - t0) / 1000);
 }

@@ -259,15 +259,16 @@ export class StoreMaster implements StoreActor {
 
   /** Applies one write and broadcasts its results; returns the failure, if any. */
   #apply(cmd: ActionCommand, inspect?: (r: Applied) => void): BrokerError | undefined {
-    const r = applyCommand(this.#backend, cmd, nowNs(), this.id);
+    const r = applyCommand(this.#backend, cmd, nowNs(), this.id, this.#events.active);
     this.#processedUpdates++;
     if (r.error) return r.error;
     inspect?.(r);
     if (cmd.type === "clear") this.#expiries.clear();
     else if ("key" in cmd && r.expiry !== undefined) {
-      const k = dataKey(cmd.key);
-      if (r.expiry === null) this.#expiries.delete(k);
-      else this.#expiries.set(k, { key: cmd.key, at: r.expiry });
+      // Most writes have no expiry and nothing to cancel: spare them the key's encoding.
+      if (r.expiry === null) {
+        if (this.#expiries.size !== 0) this.#expiries.delete(dataKey(cmd.key));
+      } else this.#expiries.set(dataKey(cmd.key), { key: cmd.key, at: r.expiry });
     }
     if (this.#events.active) emitApplied(this.#events, r);
     for (const b of r.broadcast) this.#producer.produce(b);

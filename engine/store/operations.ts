@@ -63,7 +63,10 @@ import type { Entity } from "./entity.ts";
 export interface Applied {
   /** What the master broadcasts to its clones, in order; empty when nothing changed. */
   readonly broadcast: readonly ActionCommand[];
-  /** The key's value before the change; undefined when it was absent. */
+  /**
+   * The key's value before the change (for store events); undefined when it
+   * was absent, and after a `put` or `erase` applied without `wantOld`.
+   */
   readonly old?: Data;
   /**
    * The key's absolute expiry after the change (null: none), for the master's
@@ -356,7 +359,8 @@ export function expiresAt(now: bigint, expiry: bigint | null): bigint | null {
 
 /**
  * `put`: stores the value with its expiry; the master re-broadcasts the
- * command unchanged (publisher and relative expiry included).
+ * command unchanged (publisher and relative expiry included). `wantOld`
+ * false skips reading the old value (only store events need it).
  *
  * @example
  * ```ts
@@ -371,8 +375,14 @@ export function expiresAt(now: bigint, expiry: bigint | null): bigint | null {
  * equal(r.expiry, 200001000n);
  * ```
  */
-export function applyPut(backend: StoreBackend, cmd: PutCommand, now: bigint): Applied {
-  const old = backend.get(cmd.key);
+export function applyPut(
+  backend: StoreBackend,
+  cmd: PutCommand,
+  now: bigint,
+  wantOld = true,
+): Applied {
+  // The old value only feeds store events; reading it costs a decode in the memory backend.
+  const old = wantOld ? backend.get(cmd.key) : undefined;
   const expiry = expiresAt(now, cmd.expiry);
   backend.put(cmd.key, cmd.value, expiry);
   return { broadcast: [cmd], old, expiry };
@@ -413,8 +423,7 @@ export function applyPutUnique(
     reqId: cmd.reqId,
     publisher: self,
   });
-  const old = backend.get(cmd.key);
-  if (old !== undefined) return { broadcast: [result(false)], old, inserted: false };
+  if (backend.exists(cmd.key)) return { broadcast: [result(false)], inserted: false };
   const expiry = expiresAt(now, cmd.expiry);
   try {
     backend.put(cmd.key, cmd.value, expiry);
@@ -448,10 +457,9 @@ export function applyPutUnique(
  * equal(applyErase(b, { type: "erase", key: str("k"), publisher: NIL_ENTITY }).broadcast.length, 1);
  * ```
  */
-export function applyErase(backend: StoreBackend, cmd: EraseCommand): Applied {
-  const old = backend.get(cmd.key);
-  if (old === undefined) throw new BrokerError(ErrorCode.no_such_key, "nothing to erase");
-  backend.erase(cmd.key);
+export function applyErase(backend: StoreBackend, cmd: EraseCommand, wantOld = true): Applied {
+  const old = wantOld ? backend.get(cmd.key) : undefined;
+  if (!backend.erase(cmd.key)) throw new BrokerError(ErrorCode.no_such_key, "nothing to erase");
   return { broadcast: [cmd], old, expiry: null };
 }
 
@@ -571,7 +579,9 @@ export function applyExpire(
  * Applies any action a writer sent, the way the master's `consume` does,
  * returning failures instead of throwing them: `error` is set and nothing
  * is broadcast. `expire` and `put_unique_result` only ever come from a
- * master, so a master receiving them reports `invalid_message`.
+ * master, so a master receiving them reports `invalid_message`. With
+ * `wantOld` false, `put` and `erase` skip reading the old value (nobody
+ * watches the store's events).
  *
  * @example
  * ```ts
@@ -591,15 +601,16 @@ export function applyCommand(
   cmd: ActionCommand,
   now: bigint,
   self: Entity,
+  wantOld = true,
 ): Applied & { readonly error?: BrokerError } {
   try {
     switch (cmd.type) {
       case "put":
-        return applyPut(backend, cmd, now);
+        return applyPut(backend, cmd, now, wantOld);
       case "put_unique":
         return applyPutUnique(backend, cmd, now, self);
       case "erase":
-        return applyErase(backend, cmd);
+        return applyErase(backend, cmd, wantOld);
       case "add":
         return applyAdd(backend, cmd, now);
       case "subtract":

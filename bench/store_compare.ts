@@ -1,0 +1,365 @@
+/**
+ * Data store masters side by side, in one run: our clone (in this process)
+ * writing to a C++ `broker-node --master-stores='["kv"]'` and to our own
+ * `broker node --master-stores='["kv"]'`, each master in its own process,
+ * with the same clone code and workload; then the memory each master holds
+ * for the same entries.
+ *
+ * - put: blind writes issued in batches of `BATCH`, at most `INFLIGHT`
+ *   ahead of what came back (C++ Broker drops a peer whose queue passes
+ *   2048 messages); the rate counts until the clone's copy
+ *   holds the last key, i.e. the master applied every write and broadcast it
+ *   back (the channel keeps order).
+ * - putUnique: `WINDOW` round trips in flight, each waiting for the
+ *   master's `put_unique_result`.
+ * - memory: the clone fills `--entries` count keys -> count values (and,
+ *   with `--values=string`, 16-character string values); after the last key
+ *   is back and `SETTLE_MS` of quiet, the master's `VmRSS` from
+ *   `/proc/PID/status`, beside its `VmRSS` before the fill and its peak
+ *   (`VmHWM`).
+ *
+ * Goals: put and putUnique with our master >= 10x the rate with the C++
+ * master; our master's RSS for the entries no more than C++'s.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/store_compare.ts --n 20000 --entries 1000000 --runs 3
+ * deno run -A bench/store_compare.ts --only=memory --values=string
+ * ```
+ *
+ * @module
+ */
+import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
+import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
+
+/** Writes per batch of blind puts. */
+const BATCH = 500;
+/** Blind puts not yet back at the clone, at most. */
+const INFLIGHT = 1_500;
+/** putUnique round trips in flight at once. */
+const WINDOW = 500;
+/**
+ * Quiet time after a fill before reading RSS. V8's memory reducer collects
+ * and releases pages only after several seconds of low allocation (12–25 s
+ * after a fill here, and a second, releasing more, 10 s later), so a shorter
+ * settle shows garbage awaiting collection. C++ waits as long.
+ */
+const SETTLE_MS = 45_000;
+const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+
+function arg(name: string, fallback: string): string {
+  const eq = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  if (eq) return eq.slice(name.length + 3);
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < Deno.args.length ? Deno.args[i + 1] : fallback;
+}
+
+/** Extra `deno run` flags for our master, e.g. `--master-flags=--cpu-prof,--cpu-prof-dir=/tmp/p`. */
+const OUR_FLAGS = arg("master-flags", "").split(",").filter((f) => f !== "");
+/** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
+const ONLY_MASTERS = arg("masters", "");
+
+type MasterKind = "C++ broker-node" | "ours (broker node)";
+const KINDS: MasterKind[] = (["C++ broker-node", "ours (broker node)"] as const).filter((k) =>
+  ONLY_MASTERS === "" || (ONLY_MASTERS === "ours") === k.startsWith("ours")
+);
+
+/** One master in its own process. */
+class MasterProcess {
+  readonly port = freePort();
+  readonly #child: Deno.ChildProcess;
+  readonly #done: Promise<unknown>;
+
+  constructor(readonly kind: MasterKind) {
+    const args = [
+      "--disable-ssl",
+      "-p",
+      String(this.port),
+      '--topics=["/bench/none"]',
+      '--master-stores=["kv"]',
+    ];
+    const [cmd, argv] = kind === "C++ broker-node"
+      ? [brokerRefTool("broker-node"), args]
+      : [Deno.execPath(), ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args]];
+    this.#child = new Deno.Command(cmd, {
+      args: argv,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.#done = this.#child.status;
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** VmRSS (or the peak, VmHWM) of the master process, in bytes. */
+  async rss(field: "VmRSS" | "VmHWM" = "VmRSS"): Promise<number> {
+    const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
+    if (!kb) throw new Error(`no ${field} for ${this.kind} (pid ${this.pid})`);
+    return Number(kb) * 1024;
+  }
+
+  /** CPU time (user + system) the master process used so far, in ms. */
+  cpuMs(): Promise<number> {
+    return cpuMsOf(this.pid);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // gone already
+    }
+    await this.#done;
+  }
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (user + system) of a process, in ms (`/proc/PID/stat`, 10 ms resolution). */
+async function cpuMsOf(pid: number | "self"): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces) start at state.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * (1000 / TICKS_PER_SECOND);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One trip through the event loop (sockets and timers run), without the
+ * 4 ms that nested `setTimeout(0)` is clamped to: the wait between batches
+ * must not be what limits the rate.
+ */
+function yieldToLoop(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise((resolve) => {
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(0);
+  });
+}
+
+async function until(pred: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} not reached in ${ms} ms`);
+    await yieldToLoop();
+  }
+}
+
+/** A clone of `kv` on a fresh endpoint of ours, attached to the master at `port`. */
+async function attachClone(port: number): Promise<{ ep: Endpoint; clone: Store }> {
+  await waitForPort(port, 30_000);
+  const ep = new Endpoint();
+  await ep.peer("127.0.0.1", port, { retryMs: 0 });
+  const clone = ep.attachClone("kv");
+  await until(() => Promise.resolve(clone.peers.length === 1), "clone attached", 30_000);
+  return { ep, clone };
+}
+
+/**
+ * Blind puts of keys [from, to) in batches, at most `INFLIGHT` not yet back
+ * at the clone; resolves when the clone's copy has the last key.
+ */
+async function putRange(
+  clone: Store,
+  from: number,
+  to: number,
+  value: (i: number) => Data,
+): Promise<number> {
+  const t0 = performance.now();
+  for (let i = from; i < to; i += BATCH) {
+    // C++ Broker drops a peer whose queue passes 2048 messages: a master
+    // broadcasting every write back must not get more than that ahead.
+    if (i - from >= INFLIGHT) {
+      const back = count(BigInt(i - INFLIGHT));
+      await until(() => clone.exists(back), `key ${i - INFLIGHT} back at the clone`);
+    }
+    const end = Math.min(i + BATCH, to);
+    for (let j = i; j < end; j++) void clone.put(count(BigInt(j)), value(j));
+    await yieldToLoop();
+  }
+  const last = count(BigInt(to - 1));
+  await until(() => clone.exists(last), `key ${to - 1} back at the clone`);
+  return (to - from) / ((performance.now() - t0) / 1000);
+}
+
+/** putUnique of keys [from, to) with WINDOW in flight; returns ops/s. */
+async function putUniqueRange(clone: Store, from: number, to: number): Promise<number> {
+  const v = count(1n);
+  const t0 = performance.now();
+  let inserted = 0;
+  for (let i = from; i < to; i += WINDOW) {
+    const batch: Promise<boolean>[] = [];
+    for (let j = i; j < Math.min(i + WINDOW, to); j++) {
+      batch.push(clone.putUnique(count(BigInt(j)), v));
+    }
+    for (const ok of await Promise.all(batch)) if (ok) inserted++;
+  }
+  if (inserted !== to - from) throw new Error(`putUnique inserted ${inserted} of ${to - from}`);
+  return (to - from) / ((performance.now() - t0) / 1000);
+}
+
+/** One phase's rate and the CPU each side spent per op. */
+interface Phase {
+  opsPerSec: number;
+  /** Master process CPU per op, µs. */
+  masterUs: number;
+  /** Clone (this process) CPU per op, µs. */
+  cloneUs: number;
+}
+
+interface RateRow {
+  master: MasterKind;
+  put: Phase;
+  putUnique: Phase;
+}
+
+async function phase(master: MasterProcess, n: number, run: () => Promise<number>): Promise<Phase> {
+  const [m0, c0] = [await master.cpuMs(), await cpuMsOf("self")];
+  const opsPerSec = await run();
+  const [m1, c1] = [await master.cpuMs(), await cpuMsOf("self")];
+  return { opsPerSec, masterUs: (m1 - m0) * 1000 / n, cloneUs: (c1 - c0) * 1000 / n };
+}
+
+async function rates(kind: MasterKind, n: number): Promise<RateRow> {
+  const master = new MasterProcess(kind);
+  try {
+    const { ep, clone } = await attachClone(master.port);
+    try {
+      const v = count(1n);
+      // Warm-up (JIT of the clone and of our master): the same for both masters.
+      await putRange(clone, 10_000_000, 10_000_000 + 5_000, () => v);
+      await putUniqueRange(clone, 20_000_000, 20_000_000 + 2_000);
+      const put = await phase(master, n, () => putRange(clone, 0, n, () => v));
+      const putUnique = await phase(
+        master,
+        n,
+        () => putUniqueRange(clone, 1_000_000_000, 1_000_000_000 + n),
+      );
+      return { master: kind, put, putUnique };
+    } finally {
+      clone.close();
+      await ep.shutdown();
+    }
+  } finally {
+    await master.stop();
+  }
+}
+
+interface MemoryRow {
+  master: MasterKind;
+  entries: number;
+  before: number;
+  after: number;
+  /** Peak RSS (VmHWM) over the whole life of the process. */
+  peak: number;
+  fillRate: number;
+}
+
+async function memory(
+  kind: MasterKind,
+  entries: number,
+  value: (i: number) => Data,
+): Promise<MemoryRow> {
+  const master = new MasterProcess(kind);
+  try {
+    const { ep, clone } = await attachClone(master.port);
+    try {
+      await sleep(3_000); // started and attached: nothing more to settle
+      const before = await master.rss();
+      const fillRate = await putRange(clone, 0, entries, value);
+      await sleep(SETTLE_MS);
+      const after = await master.rss();
+      const peak = await master.rss("VmHWM");
+      return { master: kind, entries, before, after, peak, fillRate };
+    } finally {
+      clone.close();
+      await ep.shutdown();
+    }
+  } finally {
+    await master.stop();
+  }
+}
+
+const fmt = (x: number, digits = 0) =>
+  x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mib = (b: number) => fmt(b / 1048576, 1);
+
+if (import.meta.main) {
+  const n = Number(arg("n", "20000"));
+  const entries = Number(arg("entries", "1000000"));
+  const runs = Number(arg("runs", "1"));
+  const only = arg("only", "");
+  const values = arg("values", "count");
+  const value = values === "string"
+    ? (i: number) => str(`value-${String(i).padStart(10, "0")}`)
+    : () => count(1n);
+  console.log(
+    `store compare: n=${fmt(n)}, entries=${fmt(entries)} (count keys -> ${values} values), ` +
+      `runs=${runs}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
+      new Date().toISOString(),
+  );
+  if (only !== "memory") {
+    console.log(
+      "\n| run | master | put ops/s | put CPU µs/op master, clone | putUnique ops/s " +
+        "| putUnique CPU µs/op master, clone |",
+    );
+    console.log("| ---: | --- | ---: | ---: | ---: | ---: |");
+    const cpu = (p: Phase) => `${fmt(p.masterUs, 1)}, ${fmt(p.cloneUs, 1)}`;
+    const ratios: string[] = [];
+    for (let r = 1; r <= runs; r++) {
+      const rows: RateRow[] = [];
+      for (const kind of KINDS) {
+        const row = await rates(kind, n);
+        rows.push(row);
+        console.log(
+          `| ${r} | ${kind} | ${fmt(row.put.opsPerSec)} | ${cpu(row.put)} | ` +
+            `${fmt(row.putUnique.opsPerSec)} | ${cpu(row.putUnique)} |`,
+        );
+      }
+      const [cxx, ours] = rows;
+      if (!ours) continue;
+      const x = (a: number, b: number) => `${fmt(a / b, 2)}x`;
+      ratios.push(
+        `run ${r}: put ${x(ours.put.opsPerSec, cxx.put.opsPerSec)} (master CPU/op ${
+          x(cxx.put.masterUs, ours.put.masterUs)
+        } less), putUnique ${x(ours.putUnique.opsPerSec, cxx.putUnique.opsPerSec)} (${
+          x(cxx.putUnique.masterUs, ours.putUnique.masterUs)
+        } less)`,
+      );
+    }
+    console.log(`\nours/C++ master, same clone (goal >= 10x): ${ratios.join("; ")}`);
+  }
+  if (only !== "rate") {
+    console.log(
+      "\n| run | master | RSS before | RSS with entries | bytes/entry | peak RSS | fill puts/s |",
+    );
+    console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    const ratios: string[] = [];
+    for (let r = 1; r <= runs; r++) {
+      const rows: MemoryRow[] = [];
+      for (const kind of KINDS) {
+        const row = await memory(kind, entries, value);
+        rows.push(row);
+        console.log(
+          `| ${r} | ${kind} | ${mib(row.before)} MiB | ${mib(row.after)} MiB | ${
+            fmt((row.after - row.before) / entries)
+          } | ${mib(row.peak)} MiB | ${fmt(row.fillRate)} |`,
+        );
+      }
+      const [cxx, ours] = rows;
+      if (!ours) continue;
+      ratios.push(
+        `run ${r}: ${fmt(ours.after / cxx.after, 2)}x (peak ${fmt(ours.peak / cxx.peak, 2)}x)`,
+      );
+    }
+    console.log(`\nours/C++ master RSS with entries (goal <= 1x): ${ratios.join("; ")}`);
+  }
+}
