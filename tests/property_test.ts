@@ -33,6 +33,10 @@ Deno.test("random values round-trip: decode(encode(v)) equals v, bytes stable", 
       assert.equal(validate(bytes), bytes.length);
       const unsorted = validateForLater(bytes);
       assert.ok(equals(decodeValidated(inSlab(bytes), unsorted), v));
+      // decode's JS pass and the WASM path (any options object) build the same
+      // objects, field for field: bigints stay bigints, raw text keeps its bytes.
+      assert.deepStrictEqual(back, decode(bytes, {}));
+      assert.deepStrictEqual(decodeValidated(inSlab(bytes), unsorted), back);
     }),
     { numRuns: RUNS },
   );
@@ -64,6 +68,16 @@ Deno.test("JS order and WASM order agree (Broker's total order)", () => {
   );
 });
 
+/** Outcome of a decoder: the value itself, or the error's code and message. */
+function exactOutcome(f: () => unknown) {
+  try {
+    return { value: f() };
+  } catch (e) {
+    if (!(e instanceof BrokerError)) throw e;
+    return { code: e.code, message: e.message };
+  }
+}
+
 /** Outcome of a decoder: the value's bytes again, or the error code. */
 function outcome(f: (b: Uint8Array) => ReturnType<typeof decode>, bytes: Uint8Array) {
   try {
@@ -86,6 +100,9 @@ function decodesOrBrokerError(bytes: Uint8Array) {
   // JS check of small inputs and WASM's (any options object skips the former).
   assert.equal(outcome(decodeViaTape, bytes), outcome(decode, bytes));
   assert.equal(outcome((b) => decode(b, {}), bytes), outcome(decode, bytes));
+  // The JS pass builds exactly what the WASM path builds, or leaves the input
+  // to it, so the same error (message included) comes out.
+  assert.deepStrictEqual(exactOutcome(() => decode(bytes)), exactOutcome(() => decode(bytes, {})));
   try {
     validate(bytes);
   } catch (e) {

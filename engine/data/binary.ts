@@ -29,7 +29,8 @@ export {
   validateForLater,
   validatePrefix,
 } from "./validate.ts";
-export { decode, decodeLoaded, decodeValidated } from "./decode.ts";
+export { decode, decodeLoaded } from "./decode.ts";
+export { decodeValidated } from "./build.ts";
 export { decodeViaTape } from "./decode_tape.ts";
 export { EncodedData } from "./view.ts";
 export { type DataHeader, scanHeader } from "./header.ts";

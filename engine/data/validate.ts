@@ -130,7 +130,7 @@ export function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | 
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { decodeValidated } from "./decode.ts";
+ * import { decodeValidated } from "./build.ts";
  * import { validateForLater } from "./validate.ts";
  * const bytes = new Uint8Array([0x08, 0x00, 0x50, 0x01]);
  * const unsorted = validateForLater(bytes); // false; throws on bad input
@@ -150,7 +150,7 @@ export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): bo
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { decodeValidated } from "./decode.ts";
+ * import { decodeValidated } from "./build.ts";
  * import { validatePrefix } from "./validate.ts";
  * const bytes = new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0xff]);
  * const { length, unsorted } = validatePrefix(bytes); // length 9
