@@ -19,13 +19,6 @@ import { wasmError } from "./validate.ts";
 /** The one `none` value every decoder returns (frozen, so sharing it is safe). */
 export const NONE: Data = Object.freeze({ type: "none", value: null });
 
-/**
- * The bigints 0..1023, made once: counts this small are most of Zeek's
- * (packet and byte counts of short connections, versions, message types),
- * and a bigint is immutable, so every decoded value can share one.
- */
-export const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
-
 /** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
 export function sortChecked<T>(items: T[], key: (t: T) => Data): void {
   items.sort((a, b) => compare(key(a), key(b)));
@@ -130,27 +123,6 @@ function readReal(): number {
   return x;
 }
 
-/** A count below 2^32 (the high word is 0) below 1024 comes from `SMALL_BIGINTS`. */
-function readCount(): bigint {
-  const p = rPos;
-  rPos = p + 8;
-  if (rDv.getUint32(p) === 0) {
-    const lo = rDv.getUint32(p + 4);
-    if (lo < 1024) return SMALL_BIGINTS[lo];
-  }
-  return rDv.getBigUint64(p);
-}
-
-function readSigned(): bigint {
-  const p = rPos;
-  rPos = p + 8;
-  if (rDv.getUint32(p) === 0) {
-    const lo = rDv.getUint32(p + 4);
-    if (lo < 1024) return SMALL_BIGINTS[lo];
-  }
-  return rDv.getBigInt64(p);
-}
-
 // The cases are literals, not `Tag.x`: a TS enum is an object, and a switch
 // over its properties compiled to a chain of loads (measured ~8% of decode).
 function readValue(): Data {
@@ -160,10 +132,16 @@ function readValue(): Data {
       return NONE;
     case 1: // boolean
       return { type: "boolean", value: rU8[rPos++] !== 0 };
-    case 2: // count
-      return { type: "count", value: readCount() };
-    case 3: // integer
-      return { type: "integer", value: readSigned() };
+    case 2: { // count
+      const value = rDv.getBigUint64(rPos);
+      rPos += 8;
+      return { type: "count", value };
+    }
+    case 3: { // integer
+      const value = rDv.getBigInt64(rPos);
+      rPos += 8;
+      return { type: "integer", value };
+    }
     case 4: // real
       return { type: "real", value: readReal() };
     case 5: // string
@@ -183,10 +161,16 @@ function readValue(): Data {
       rPos += 3;
       return { type: "port", value: p };
     }
-    case 9: // timestamp
-      return { type: "timestamp", value: readSigned() };
-    case 10: // timespan
-      return { type: "timespan", value: readSigned() };
+    case 9: { // timestamp
+      const value = rDv.getBigInt64(rPos);
+      rPos += 8;
+      return { type: "timestamp", value };
+    }
+    case 10: { // timespan
+      const value = rDv.getBigInt64(rPos);
+      rPos += 8;
+      return { type: "timespan", value };
+    }
     case 12: // set
     case 14: { // vector
       const n = readLength();
