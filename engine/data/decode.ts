@@ -93,24 +93,13 @@ function readUtf8(start: number, end: number): string {
  */
 const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
 
-// 64-bit values are copied into 8 scratch bytes and read from there, so
-// the reader needs no DataView of its input: making one per input buffer
-// cost more than a small input's whole decode.
-const scratch = new Uint8Array(8);
-const scratchDv = new DataView(scratch.buffer);
-
-/** Copies the 8 bytes at `p` into `scratch`. */
-function load8(p: number): void {
-  const u = rU8, s = scratch;
-  s[0] = u[p];
-  s[1] = u[p + 1];
-  s[2] = u[p + 2];
-  s[3] = u[p + 3];
-  s[4] = u[p + 4];
-  s[5] = u[p + 5];
-  s[6] = u[p + 6];
-  s[7] = u[p + 7];
-}
+// 64-bit values and addresses are read through a DataView of the input's
+// buffer, kept for the next input in the same buffer (payloads share 1 MiB
+// slabs); `rOff` is where the input starts in it. A DataView's reads
+// measured ~25 ns faster on the conn event than copying bytes to scratch.
+let rDv: DataView = new DataView(new ArrayBuffer(0));
+let rOff = 0;
+let dvBuffer: ArrayBufferLike | undefined;
 
 /** The big-endian 32-bit word at `p`. */
 function word(p: number): number {
@@ -127,12 +116,17 @@ function readBig(p: number, signed: boolean): bigint {
   if ((u[p] | u[p + 1] | u[p + 2] | u[p + 3] | u[p + 4] | u[p + 5]) === 0 && u[p + 6] < 4) {
     return SMALL_BIGINTS[u[p + 6] << 8 | u[p + 7]];
   }
-  load8(p);
-  return signed ? scratchDv.getBigInt64(0) : scratchDv.getBigUint64(0);
+  return signed ? rDv.getBigInt64(rOff + p) : rDv.getBigUint64(rOff + p);
 }
 
 function readAddress(p: number): Address {
-  return Address.fromWords(word(p), word(p + 4), word(p + 8), word(p + 12));
+  const dv = rDv, q = rOff + p;
+  return Address.fromWords(
+    dv.getUint32(q),
+    dv.getUint32(q + 4),
+    dv.getUint32(q + 8),
+    dv.getUint32(q + 12),
+  );
 }
 
 /**
@@ -143,10 +137,7 @@ function readAddress(p: number): Address {
 function readReal(p: number): number {
   const hi = word(p);
   const e = hi & 0x7ff00000;
-  if (e !== 0 && e !== 0x7ff00000) {
-    load8(p);
-    return scratchDv.getFloat64(0);
-  }
+  if (e !== 0 && e !== 0x7ff00000) return rDv.getFloat64(rOff + p);
   return realFromEdgeBits(hi, word(p + 4));
 }
 
@@ -173,9 +164,10 @@ function enter(values: number): void {
 // The cases are literals, not `Tag.x`: a TS enum is an object, and a switch
 // over its properties compiled to a chain of loads (measured ~8% of decode).
 //
-// Values of a fixed size are read without a bounds check: past the end, a
-// typed array reads `undefined`, which builds garbage (and a tag that fails
-// `tag <= 14`), and `decode` bails when the reader has gone past the end.
+// Values of a fixed size are read without a bounds check: past the end of
+// the input, `rU8` reads `undefined` (a tag that fails `tag <= 14`) and the
+// DataView reads the buffer's next bytes or throws, all of which build
+// garbage or bail, and `decode` bails when the reader has gone past the end.
 // A check per value cost ~15% of decoding the conn event. Lengths and
 // element counts are checked before they are used.
 function readValue(): Data {
@@ -279,6 +271,12 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
   // Each value takes a byte at least, so an input this long fits the default budget.
   if (options === undefined && bytes instanceof Uint8Array && bytes.length <= DEFAULT_MAX_VALUES) {
     try {
+      const buffer = bytes.buffer;
+      if (buffer !== dvBuffer) {
+        rDv = new DataView(buffer);
+        dvBuffer = buffer;
+      }
+      rOff = bytes.byteOffset;
       rU8 = bytes;
       rPos = 0;
       rEnd = bytes.length;

@@ -25,10 +25,15 @@ function same(bytes: number[] | Uint8Array) {
 
 const COUNT_7 = [0x02, 0, 0, 0, 0, 0, 0, 0, 7];
 
-Deno.test("fixed-size values cut short at the end are errors, not garbage", () => {
+Deno.test("fixed-size values cut short at the end are errors, not garbage, wherever they lie", () => {
   for (const tag of [1, 2, 3, 4, 6, 7, 8, 9, 10]) {
     for (let have = 0; have < 17; have++) {
-      const r = same([0x0e, 0x02, ...COUNT_7, tag, ...new Array(have).fill(0x01)]);
+      const bytes = [0x0e, 0x02, ...COUNT_7, tag, ...new Array(have).fill(0x01)];
+      const r = same(bytes);
+      // Inside a bigger buffer, the bytes after the input are there to be misread.
+      const slab = new Uint8Array(bytes.length + 40).fill(0x02);
+      slab.set(bytes, 8);
+      assert.deepStrictEqual(same(slab.subarray(8, 8 + bytes.length)), r);
       const full = { 1: 1, 2: 8, 3: 8, 4: 8, 6: 16, 7: 17, 8: 3, 9: 8, 10: 8 }[tag]!;
       assert.equal("value" in r, have === full, `tag ${tag} with ${have} bytes`);
     }
