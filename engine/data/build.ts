@@ -19,6 +19,14 @@ import { wasmError } from "./validate.ts";
 /** The one `none` value every decoder returns (frozen, so sharing it is safe). */
 export const NONE: Data = Object.freeze({ type: "none", value: null });
 
+/**
+ * The bigints 0..1023, made once: counts this small are most of Zeek's
+ * (packet and byte counts of short connections, versions, message types),
+ * and a bigint is immutable, so every decoded count can share one: 40 bytes
+ * less to allocate per small count, so fewer scavenges.
+ */
+export const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
 /** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
 export function sortChecked<T>(items: T[], key: (t: T) => Data): void {
   items.sort((a, b) => compare(key(a), key(b)));
@@ -133,8 +141,11 @@ function readValue(): Data {
     case 1: // boolean
       return { type: "boolean", value: rU8[rPos++] !== 0 };
     case 2: { // count
-      const value = rDv.getBigUint64(rPos);
-      rPos += 8;
+      const p = rPos;
+      rPos = p + 8;
+      const value = rDv.getUint32(p) === 0 && rDv.getUint32(p + 4) < 1024
+        ? SMALL_BIGINTS[rDv.getUint32(p + 4)]
+        : rDv.getBigUint64(p);
       return { type: "count", value };
     }
     case 3: { // integer

@@ -7,7 +7,7 @@
  * @module
  */
 import { WasmCodec } from "../../codec-wasm/mod.ts";
-import { buildLoaded, NONE, realFromEdgeBits } from "./build.ts";
+import { buildLoaded, NONE, realFromEdgeBits, SMALL_BIGINTS } from "./build.ts";
 import { compare } from "./order.ts";
 import { ASCII_MAX, asciiText, SHORT_TEXT, shortText, utf8Fatal, utf8Lossy } from "./read_text.ts";
 import { Address, type Data, Port, PROTOCOLS, Subnet } from "./types.ts";
@@ -83,15 +83,6 @@ function readUtf8(start: number, end: number): string {
     return utf8Lossy.decode(view);
   }
 }
-
-/**
- * The bigints 0..1023, made once: counts this small are most of Zeek's
- * (packet and byte counts of short connections, versions, message types),
- * and a bigint is immutable, so every decoded value can share one: fewer
- * allocations, fewer scavenges. (`build.ts` makes a bigint per value: the
- * same check there measured 3-10% slower in a tight loop.)
- */
-const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
 
 // 64-bit values and addresses are read through a DataView of the input's
 // buffer, kept for the next input in the same buffer (payloads share 1 MiB
