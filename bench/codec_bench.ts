@@ -16,6 +16,10 @@
  * so it gets bigints as decimal strings and bytes as hex; `JSON.parse` is run
  * without a reviver, so it does not restore those types (it does less work).
  *
+ * `decodeValidated` is what a subscriber runs on a payload the router
+ * validated on arrival (`validateForLater`); both rows are benched, alone and
+ * together.
+ *
  * `encodeWasm` is the alternative encoder (JS flattens to a tape, WASM writes
  * the bytes); it is benched beside `encode` to show which path is faster.
  *
@@ -61,7 +65,12 @@ import {
   vector,
 } from "../mod.ts";
 // Codec internals, beside the public API: the alternative paths and the validate-once pair.
-import { decodeViaTape, encodeWasm } from "../engine/data/mod.ts";
+import {
+  decodeValidated,
+  decodeViaTape,
+  encodeWasm,
+  validateForLater,
+} from "../engine/data/mod.ts";
 
 // ------------------------------------------------------------------ corpora
 
@@ -197,6 +206,7 @@ function corpus(name: string, value: Data): Corpus {
 
   // Check once that every format carries the content it claims to.
   assert.deepStrictEqual(decode(ours), value);
+  assert.deepStrictEqual(decodeValidated(ours, validateForLater(ours)), value);
   assert.deepStrictEqual(normalize(packr.unpack(msgpack)), normalize(plain));
   assert.deepStrictEqual(normalize(cbor.decode(cborBytes)), normalize(plain));
   assert.deepStrictEqual(JSON.parse(json), JSON.parse(JSON.stringify(plain, jsonReplacer)));
@@ -278,6 +288,19 @@ function registerCodecGroups(c: Corpus): void {
   Deno.bench(`ours decodeViaTape (${c.ours.length} B)`, { group: decodeGroup }, () => {
     sink.value = decodeViaTape(c.ours);
   });
+  // A subscriber's path: the router validated the payload on arrival
+  // (validateForLater), the subscriber builds it later (decodeValidated).
+  const unsorted = validateForLater(c.ours);
+  Deno.bench(`ours decodeValidated (${c.ours.length} B)`, { group: decodeGroup }, () => {
+    sink.value = decodeValidated(c.ours, unsorted);
+  });
+  Deno.bench(
+    `ours validateForLater + decodeValidated (${c.ours.length} B)`,
+    { group: decodeGroup },
+    () => {
+      sink.value = decodeValidated(c.ours, validateForLater(c.ours));
+    },
+  );
   Deno.bench(
     `msgpackr unpack (${c.msgpack.length} B)`,
     { group: decodeGroup, baseline: true },

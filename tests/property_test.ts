@@ -19,6 +19,7 @@ import {
   validateForLater,
 } from "../engine/data/mod.ts";
 import { WasmCodec } from "../codec-wasm/mod.ts";
+import { validateInJs } from "../engine/data/validate_js.ts";
 import { anyData } from "./arbitrary.ts";
 
 const RUNS = 400;
@@ -33,6 +34,10 @@ Deno.test("random values round-trip: decode(encode(v)) equals v, bytes stable", 
       assert.equal(validate(bytes), bytes.length);
       const unsorted = validateForLater(bytes);
       assert.ok(equals(decodeValidated(inSlab(bytes), unsorted), v));
+      // decode's JS pass and the WASM path (any options object) build the same
+      // objects, field for field: bigints stay bigints, raw text keeps its bytes.
+      assert.deepStrictEqual(back, decode(bytes, {}));
+      assert.deepStrictEqual(decodeValidated(inSlab(bytes), unsorted), back);
     }),
     { numRuns: RUNS },
   );
@@ -64,6 +69,16 @@ Deno.test("JS order and WASM order agree (Broker's total order)", () => {
   );
 });
 
+/** Outcome of a decoder: the value itself, or the error's code and message. */
+function exactOutcome(f: () => unknown) {
+  try {
+    return { value: f() };
+  } catch (e) {
+    if (!(e instanceof BrokerError)) throw e;
+    return { code: e.code, message: e.message };
+  }
+}
+
 /** Outcome of a decoder: the value's bytes again, or the error code. */
 function outcome(f: (b: Uint8Array) => ReturnType<typeof decode>, bytes: Uint8Array) {
   try {
@@ -86,10 +101,21 @@ function decodesOrBrokerError(bytes: Uint8Array) {
   // JS check of small inputs and WASM's (any options object skips the former).
   assert.equal(outcome(decodeViaTape, bytes), outcome(decode, bytes));
   assert.equal(outcome((b) => decode(b, {}), bytes), outcome(decode, bytes));
+  // The JS pass builds exactly what the WASM path builds, or leaves the input
+  // to it, so the same error (message included) comes out.
+  assert.deepStrictEqual(exactOutcome(() => decode(bytes)), exactOutcome(() => decode(bytes, {})));
   try {
     validate(bytes);
   } catch (e) {
     if (!(e instanceof BrokerError)) throw e;
+  }
+  // What the JS validator accepts, WASM's accepts with the same extent and
+  // nothing to re-sort (it leaves everything else to WASM).
+  const extent = validateInJs(bytes, 128, 1 << 20);
+  if (extent >= 0) {
+    const c = WasmCodec.shared();
+    assert.equal(c.validate(c.load(bytes), 128), extent);
+    assert.equal(c.unsorted(), false);
   }
   // What validateForLater accepts, decodeValidated builds as decode does, from
   // anywhere in a larger buffer (payloads sit inside shared slabs).

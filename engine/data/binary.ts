@@ -2,13 +2,17 @@
  * Broker's binary format v1 for `data`: `encode`, `decode`, `validate`, and
  * lazy access to encoded values (`EncodedData`) without materialising them.
  *
- * The WASM codec validates and indexes; JS builds the values from the bytes
- * (crossing the WASM boundary once per message, not once per value).
+ * JS decodes in one pass that checks the bytes as it builds; the WASM codec
+ * validates what that pass leaves to it (and every input larger than 64
+ * bytes that is validated without being built), and indexes for the lazy
+ * view, crossing the boundary once per message, not once per value.
  *
  * This module is the face of the codec; each concern has its own module:
- * `validate.ts` (validation, options, codec errors), `decode.ts` (the JS
- * decoder), `decode_tape.ts` (the WASM tape decoder), `view.ts` (the lazy
- * view), `header.ts` (the header-only scan), `encode.ts` (the JS encoder),
+ * `validate.ts` (validation, options, codec errors), `validate_js.ts` (the
+ * JS validator for small inputs), `decode.ts` (the checking JS decoder),
+ * `build.ts` (building validated bytes), `read_text.ts` (text out of bytes),
+ * `decode_tape.ts` (the WASM tape decoder), `view.ts` (the lazy view),
+ * `header.ts` (the header-only scan), `encode.ts` (the JS encoder),
  * `encode_wasm.ts` (the WASM encoder) and `slab.ts` (the shared output slab).
  *
  * @example
@@ -29,7 +33,8 @@ export {
   validateForLater,
   validatePrefix,
 } from "./validate.ts";
-export { decode, decodeLoaded, decodeValidated } from "./decode.ts";
+export { decode, decodeLoaded } from "./decode.ts";
+export { decodeValidated } from "./build.ts";
 export { decodeViaTape } from "./decode_tape.ts";
 export { EncodedData } from "./view.ts";
 export { type DataHeader, scanHeader } from "./header.ts";

@@ -13,7 +13,8 @@ import {
   WasmCodec,
 } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { NONE, sortChecked, utf8Fatal, utf8Lossy } from "./decode.ts";
+import { NONE, sortChecked } from "./build.ts";
+import { utf8Fatal, utf8Lossy } from "./read_text.ts";
 import { Address, type Data, Port, PROTOCOLS, Subnet, Tag } from "./types.ts";
 import { asBytes, type DecodeOptions, scanLoaded } from "./validate.ts";
 

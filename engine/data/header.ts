@@ -8,7 +8,7 @@
  */
 import { WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { shortText, utf8Lossy } from "./decode.ts";
+import { shortText, utf8Lossy } from "./read_text.ts";
 import { type DataType, TYPE_NAMES } from "./types.ts";
 import { asBytes, wasmError } from "./validate.ts";
 

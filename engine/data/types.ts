@@ -71,7 +71,10 @@ const I64_MAX = (1n << 63n) - 1n;
  */
 export class Address {
   // Four big-endian 32-bit words: far cheaper to make than a Uint8Array (and
-  // its ArrayBuffer) per decoded value; `bytes` is built on first use.
+  // its ArrayBuffer) per decoded value; `bytes` is built on first use. They
+  // are kept as signed 32-bit integers, which V8 stores in the object as
+  // small integers, where a word of 2^31 or more (any IPv4 address from
+  // 128.0.0.0) would be a heap number of its own.
   readonly #w0: number;
   readonly #w1: number;
   readonly #w2: number;
@@ -91,7 +94,7 @@ export class Address {
       throw new RangeError("an address has 16 bytes");
     }
     const w = (i: number) =>
-      ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
+      (bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3];
     this.#w0 = w(0);
     this.#w1 = w(4);
     this.#w2 = w(8);
@@ -100,10 +103,10 @@ export class Address {
 
   /** Builds an address from its four big-endian 32-bit words. */
   static fromWords(w0: number, w1: number, w2: number, w3: number): Address {
-    pendingWords[0] = w0 >>> 0;
-    pendingWords[1] = w1 >>> 0;
-    pendingWords[2] = w2 >>> 0;
-    pendingWords[3] = w3 >>> 0;
+    pendingWords[0] = w0 | 0;
+    pendingWords[1] = w1 | 0;
+    pendingWords[2] = w2 | 0;
+    pendingWords[3] = w3 | 0;
     return new Address(FROM_WORDS);
   }
 
@@ -116,7 +119,7 @@ export class Address {
 
   /** The four big-endian 32-bit words. */
   get words(): [number, number, number, number] {
-    return [this.#w0, this.#w1, this.#w2, this.#w3];
+    return [this.#w0 >>> 0, this.#w1 >>> 0, this.#w2 >>> 0, this.#w3 >>> 0];
   }
 
   /** The 16 bytes in network order (a shared copy; do not mutate). */
@@ -161,7 +164,10 @@ export class Address {
 const FROM_WORDS = new Uint8Array(0);
 const pendingWords = [0, 0, 0, 0];
 
+/** Unsigned order of two words kept as signed 32-bit integers. */
 function cmpU32(a: number, b: number): number {
+  a >>>= 0;
+  b >>>= 0;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@
  */
 import { MAX_DEPTH_LIMIT, WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { validateInJs } from "./validate_js.ts";
 
 /** Options for decoding and validating. */
 export interface DecodeOptions {
@@ -108,9 +109,33 @@ export function scanLoaded(
  * ```
  */
 export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
+  const extent = extentInJs(bytes, options, options?.allowTrailing);
+  if (extent >= 0) return extent;
   const c = WasmCodec.shared();
   return validateLoaded(c, c.load(asBytes(bytes)), options);
 }
+
+/**
+ * The extent of a small value that the JS validator accepts (it accepts only
+ * sorted sets and tables, so nothing needs re-sorting), or -1 when WASM must
+ * decide: what WASM accepts or rejects, and why, stays WASM's word.
+ */
+function extentInJs(
+  bytes: Uint8Array,
+  opts: DecodeOptions | undefined,
+  allowTrailing: boolean | undefined,
+): number {
+  if (!(bytes instanceof Uint8Array) || bytes.length > JS_VALIDATE_MAX) return -1;
+  const r = validateInJs(bytes, depthLimit(opts), opts?.maxValues ?? DEFAULT_MAX_VALUES);
+  return r === bytes.length || (r >= 0 && allowTrailing) ? r : -1;
+}
+
+/**
+ * Inputs up to this many bytes are validated in JS first: for small scalars
+ * (27 B) it took 37 ns where copying into WASM and validating there took
+ * 54 ns; per value WASM is faster (the conn event, 275 B: 147 vs 198 ns).
+ */
+const JS_VALIDATE_MAX = 64;
 
 function depthLimit(opts: DecodeOptions | undefined): number {
   const d = opts?.maxDepth;
@@ -130,7 +155,7 @@ export function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | 
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { decodeValidated } from "./decode.ts";
+ * import { decodeValidated } from "./build.ts";
  * import { validateForLater } from "./validate.ts";
  * const bytes = new Uint8Array([0x08, 0x00, 0x50, 0x01]);
  * const unsorted = validateForLater(bytes); // false; throws on bad input
@@ -138,6 +163,7 @@ export function validateLoaded(c: WasmCodec, len: number, opts: DecodeOptions | 
  * ```
  */
 export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): boolean {
+  if (extentInJs(bytes, options, options?.allowTrailing) >= 0) return false;
   const c = WasmCodec.shared();
   validateLoaded(c, c.load(asBytes(bytes)), options);
   return c.unsorted();
@@ -150,7 +176,7 @@ export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): bo
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { decodeValidated } from "./decode.ts";
+ * import { decodeValidated } from "./build.ts";
  * import { validatePrefix } from "./validate.ts";
  * const bytes = new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0xff]);
  * const { length, unsorted } = validatePrefix(bytes); // length 9
@@ -161,6 +187,8 @@ export function validatePrefix(
   bytes: Uint8Array,
   options?: DecodeOptions,
 ): { length: number; unsorted: boolean } {
+  const extent = extentInJs(bytes, options, true);
+  if (extent >= 0) return { length: extent, unsorted: false };
   const c = WasmCodec.shared();
   const length = validateLoaded(c, c.load(asBytes(bytes)), { ...options, allowTrailing: true });
   return { length, unsorted: c.unsorted() };

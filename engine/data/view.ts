@@ -7,7 +7,8 @@
  */
 import { WasmCodec } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { decode, utf8Lossy } from "./decode.ts";
+import { decode } from "./decode.ts";
+import { utf8Lossy } from "./read_text.ts";
 import { type Data, Tag, TYPE_NAMES } from "./types.ts";
 import { asBytes, type DecodeOptions, validateLoaded } from "./validate.ts";
 

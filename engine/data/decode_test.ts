@@ -1,0 +1,120 @@
+// decode's JS pass against the WASM path (any options object takes it) on
+// inputs made to reach each place where the JS pass must give up.
+import assert from "node:assert/strict";
+import { BrokerError } from "../errors.ts";
+import { count, set, str, vector } from "./constructors.ts";
+import { decode } from "./decode.ts";
+import { encode } from "./encode.ts";
+
+function outcome(f: () => unknown) {
+  try {
+    return { value: f() };
+  } catch (e) {
+    if (!(e instanceof BrokerError)) throw e;
+    return { code: e.code, message: e.message };
+  }
+}
+
+/** decode's result (value or error) equals the WASM path's; returns it. */
+function same(bytes: number[] | Uint8Array) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const js = outcome(() => decode(b));
+  assert.deepStrictEqual(js, outcome(() => decode(b, {})));
+  return js;
+}
+
+const COUNT_7 = [0x02, 0, 0, 0, 0, 0, 0, 0, 7];
+
+Deno.test("fixed-size values cut short at the end are errors, not garbage, wherever they lie", () => {
+  for (const tag of [1, 2, 3, 4, 6, 7, 8, 9, 10]) {
+    for (let have = 0; have < 17; have++) {
+      const bytes = [0x0e, 0x02, ...COUNT_7, tag, ...new Array(have).fill(0x01)];
+      const r = same(bytes);
+      // Inside a bigger buffer, the bytes after the input are there to be misread.
+      const slab = new Uint8Array(bytes.length + 40).fill(0x02);
+      slab.set(bytes, 8);
+      assert.deepStrictEqual(same(slab.subarray(8, 8 + bytes.length)), r);
+      const full = { 1: 1, 2: 8, 3: 8, 4: 8, 6: 16, 7: 17, 8: 3, 9: 8, 10: 8 }[tag]!;
+      assert.equal("value" in r, have === full, `tag ${tag} with ${have} bytes`);
+    }
+  }
+});
+
+Deno.test("counts: small ones shared, large ones exact, signed ones signed", () => {
+  const v = same([
+    0x0e,
+    0x04,
+    ...COUNT_7,
+    0x02,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    4,
+    0,
+    0x03,
+    ...new Array(8).fill(0xff),
+    0x02,
+    ...new Array(8).fill(0xff),
+  ]);
+  assert.deepStrictEqual(v, {
+    value: vector(
+      count(7n),
+      count(1024n),
+      { type: "integer", value: -1n },
+      count((1n << 64n) - 1n),
+    ),
+  });
+});
+
+Deno.test("sets and tables out of order are re-sorted, repeats are errors (as WASM says)", () => {
+  const a = [0x05, 0x01, 0x61], b = [0x05, 0x01, 0x62];
+  assert.deepStrictEqual(same([0x0c, 0x02, ...b, ...a]), { value: set(str("a"), str("b")) });
+  assert.equal(same([0x0c, 0x02, ...a, ...a]).code !== undefined, true);
+  const t = same([0x0d, 0x02, ...b, ...COUNT_7, ...a, ...COUNT_7]);
+  assert.deepStrictEqual((t.value as { value: unknown[] }).value.length, 2);
+  assert.equal(same([0x0d, 0x02, ...a, ...COUNT_7, ...a, ...COUNT_7]).code !== undefined, true);
+});
+
+Deno.test("nesting at and past the default depth limit", () => {
+  for (const depth of [127, 128, 129]) {
+    const bytes = [...new Array(depth).fill(0).flatMap(() => [0x0e, 0x01]), 0x00];
+    const r = same(bytes);
+    assert.equal("value" in r, depth <= 128, `depth ${depth}`);
+  }
+});
+
+Deno.test("lengths: long forms, the 32-bit limit, counts beyond the bytes, trailing bytes", () => {
+  assert.deepStrictEqual(same([0x05, 0x82, 0x00, 0x61, 0x62]), { value: str("ab") });
+  same([0x05, 0x80, 0x80, 0x80, 0x80, 0x10]); // a fifth byte above 0x0f
+  same([0x05, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+  same([0x0e, 0x05, 0x00]);
+  same([0x0e, 0x7f, ...new Array(126).fill(0)]);
+  same([...COUNT_7, 0x00]);
+  same([]);
+  same([0x0f]);
+  same([0xff]);
+  same([0x08, 0x00, 0x50, 0x04]); // port protocol 4
+});
+
+Deno.test("text: cut short, not UTF-8 (kept as bytes), long", () => {
+  same([0x05, 0x03, 0x61, 0x62]);
+  const raw = same([0x05, 0x02, 0xff, 0xfe]).value as { bytes?: Uint8Array };
+  assert.deepStrictEqual(raw.bytes, new Uint8Array([0xff, 0xfe]));
+  const long = "x".repeat(300);
+  assert.deepStrictEqual(same(encode(str(long))), { value: str(long) });
+});
+
+Deno.test("inputs anywhere in a buffer: views with an offset, copies, Buffer-like subclasses", () => {
+  const v = vector(count(5n), str("hello"), set(str("a"), str("b")));
+  const bytes = encode(v);
+  const slab = new Uint8Array(bytes.length + 10).fill(0x02);
+  slab.set(bytes, 5);
+  assert.deepStrictEqual(decode(slab.subarray(5, 5 + bytes.length)), v);
+  class Sub extends Uint8Array {}
+  assert.deepStrictEqual(decode(Sub.from(bytes)), v);
+  // Bytes after the value inside the buffer are not read as part of it.
+  same(slab.subarray(5, 5 + bytes.length - 1));
+});
