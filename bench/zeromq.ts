@@ -68,7 +68,11 @@ interface Result {
   publishSeconds?: number;
 }
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+// The proxy's CLI: this checkout's, or another's to compare (BENCH_PROXY_MAIN); with
+// BENCH_PROXY_PROF=dir the proxy writes a CPU profile there when it stops.
+const MAIN = Deno.env.get("BENCH_PROXY_MAIN") ??
+  new URL("../cli/main.ts", import.meta.url).pathname;
+const PROF = Deno.env.get("BENCH_PROXY_PROF");
 
 /** Our proxy in a process of its own (`broker zeromq`), as Zeek's runs in a thread of its own. */
 async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() => Promise<void>> {
@@ -76,6 +80,7 @@ async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() =>
     args: [
       "run",
       "-A",
+      ...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []),
       MAIN,
       "zeromq",
       `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${p.xpub}`,
