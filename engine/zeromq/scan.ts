@@ -125,9 +125,17 @@ export class MessageScanner {
     let count = 0;
     let at = start, msgStart = start, topicStart = -1, topicEnd = -1;
     while (true) {
-      const n = frameLength(buf, at, end, max);
-      if (n < 0) break;
       const flags = buf[at];
+      let n: number;
+      if ((flags & ~FrameFlag.more) === 0 && end - at >= 2) {
+        // A short message frame, most of them: no call, no checks to make.
+        n = 2 + buf[at + 1];
+        if (n - 2 > max) frameLength(buf, at, end, max); // throws: over the limit
+        if (at + n > end) break;
+      } else {
+        n = frameLength(buf, at, end, max);
+        if (n < 0) break;
+      }
       if (flags & FrameFlag.command) {
         const keepGoing = this.#onCommand(buf.subarray(at, at + n));
         if (at === msgStart) {

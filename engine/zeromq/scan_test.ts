@@ -91,6 +91,11 @@ Deno.test("scanner: the frame decoder's errors, and a handler that stops the sca
   assert.throws(bad([0x05, 0]), BrokerError, "command with MORE");
   assert.throws(bad([0x02, 0, 0, 0, 1, 0, 0, 0, 0]), /over the/, "a 2^32-byte frame");
   assert.throws(() => frameLength(new Uint8Array([0, 200]), 0, 2, 100), /over the 100-byte/);
+  assert.throws(
+    () => new MessageScanner(() => true, 100).scan(new Uint8Array([1, 200]), 0, 2),
+    /over the 100-byte/,
+    "a short frame over a small limit, before its body is in",
+  );
   // Both read the same bytes alike: the decoder takes what the scanner takes.
   const msg = encodeMessage([te.encode("t"), new Uint8Array(1000)]);
   const d = new FrameDecoder();
