@@ -11,7 +11,14 @@
  * - `ours->ours, zeek proxy`: the same two nodes through a Zeek manager's proxy thread
  *   (the events are on a topic the manager does not subscribe: it only forwards), so
  *   beside `ours->ours` it compares the proxies with the same, fast, endpoints;
- * - `zeek via our proxy`: Zeek's worker to Zeek's manager through our proxy (`broker zeromq`).
+ * - `zeek via our proxy`: Zeek's worker to Zeek's manager through our proxy (`broker zeromq`);
+ * - `raw->raw, our proxy` and `raw->raw, zeek proxy`: the proxies alone, between endpoints
+ *   that cost next to nothing (`bench/zeromq/raw.ts`: a publisher that writes its
+ *   pre-encoded messages at once, a receiver that counts messages without reading them), so
+ *   the rate is what the proxy forwards; 10 N messages (`--raw-events`), as N take the
+ *   proxies only tens of milliseconds;
+ * - `raw->zeek`: that publisher to Zeek's manager through Zeek's proxy: how fast Zeek's
+ *   manager takes events from the fastest possible sender.
  *
  * Each run publishes N `Bench::ev(count, string)` events as fast as the
  * publisher goes, once the manager's `node_up` came; the rate is what
@@ -27,8 +34,9 @@
  * before the measured one (its JIT would otherwise be measured; Zeek's
  * proxy is compiled ahead of time).
  *
- * Run: `deno run -A bench/zeromq.ts [--events=N] [--rounds=R]` (default
- * 50000 events, 3 rounds, about 30 s). Output: a table, then `JSON {...}`.
+ * Run: `deno run -A bench/zeromq.ts [--events=N] [--rounds=R] [--only="case;case"]`
+ * (default 50000 events, 3 rounds, about 90 s). Output: a table, our proxy's
+ * rate over Zeek's per round, then `JSON {...}`.
  *
  * @module
  */
@@ -36,12 +44,15 @@ import { count, Event, str } from "../mod.ts";
 import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
 import { freePort, waitForPort } from "../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../tests/zeek/zeek.ts";
+import { RawPublisher, RawReceiver } from "./zeromq/raw.ts";
 
 const arg = (name: string, dflt: number) => {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
   return a ? Number(a.slice(name.length + 3)) : dflt;
 };
 const N = arg("events", 50_000);
+/** Messages of the raw cases: ten times as many, as the proxies alone go through N in tens of ms. */
+const RAW_N = arg("raw-events", 10 * N);
 const ROUNDS = arg("rounds", 3);
 /** Bursts of N events through our proxy process before a measured run. */
 const WARM_UP_BURSTS = arg("warm-up", 3);
@@ -49,13 +60,19 @@ const HERE = new URL("./zeromq/", import.meta.url).pathname;
 const PATH = [`${SCRIPTS}zeromq`];
 
 interface Result {
+  /** Events published (N, or RAW_N in the raw cases). */
+  sent?: number;
   received: number;
   seconds: number;
   /** Seconds the publisher's loop took to hand all N events to its socket, when known. */
   publishSeconds?: number;
 }
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+// The proxy's CLI: this checkout's, or another's to compare (BENCH_PROXY_MAIN); with
+// BENCH_PROXY_PROF=dir the proxy writes a CPU profile there when it stops.
+const MAIN = Deno.env.get("BENCH_PROXY_MAIN") ??
+  new URL("../cli/main.ts", import.meta.url).pathname;
+const PROF = Deno.env.get("BENCH_PROXY_PROF");
 
 /** Our proxy in a process of its own (`broker zeromq`), as Zeek's runs in a thread of its own. */
 async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() => Promise<void>> {
@@ -63,6 +80,7 @@ async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() =>
     args: [
       "run",
       "-A",
+      ...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []),
       MAIN,
       "zeromq",
       `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${p.xpub}`,
@@ -208,7 +226,8 @@ async function oursToOurs(viaZeekProxy: boolean): Promise<Result> {
     let received = 0, first = 0, last = 0;
     const counting = (async () => {
       while (received < N) {
-        const m = await receiver.events.get(1000);
+        // Generous: on a loaded machine the first event can take over a second.
+        const m = await receiver.events.get(5000);
         if (!m) break;
         if (received === 0) first = performance.now();
         received++;
@@ -230,14 +249,70 @@ async function oursToOurs(viaZeekProxy: boolean): Promise<Result> {
   }
 }
 
+// The proxies alone: raw endpoints (see the module doc), through our proxy or a Zeek
+// manager's proxy thread (on a topic the manager does not subscribe).
+async function rawToRaw(viaZeekProxy: boolean): Promise<Result> {
+  const p = ports();
+  const stopProxy = viaZeekProxy ? undefined : await ourProxyProcess(p);
+  const zeek = viaZeekProxy
+    ? await ZeekProcess.start([`${HERE}manager.zeek`], { path: PATH, env: env(p, "manager") })
+    : undefined;
+  const at = {
+    xpub: { host: "127.0.0.1", port: p.xsub },
+    xsub: { host: "127.0.0.1", port: p.xpub },
+  };
+  const receiver = await RawReceiver.connect(at, "/bench/", RAW_N);
+  const publisher = await RawPublisher.connect(at, "/bench/ev", RAW_N);
+  try {
+    await publisher.subscribed;
+    const publishSeconds = publisher.send();
+    return { ...(await receiver.result), publishSeconds, sent: RAW_N };
+  } finally {
+    await publisher.close();
+    await receiver.close();
+    await stopProxy?.();
+    await zeek?.stop();
+  }
+}
+
+// The fastest possible publisher to Zeek's manager (through its own proxy thread).
+async function rawToZeek(): Promise<Result> {
+  const p = ports();
+  const manager = await ZeekProcess.start([`${HERE}manager.zeek`], {
+    path: PATH,
+    env: env(p, "manager"),
+  });
+  const publisher = await RawPublisher.connect(
+    {
+      xpub: { host: "127.0.0.1", port: p.xsub },
+      xsub: { host: "127.0.0.1", port: p.xpub },
+    },
+    "zeek.cluster.manager",
+    N,
+  );
+  try {
+    await publisher.subscribed;
+    const publishSeconds = publisher.send();
+    return { ...(await zeekDone(manager)), publishSeconds };
+  } finally {
+    await publisher.close();
+    await manager.stop();
+  }
+}
+
 const CASES: [string, () => Promise<Result>][] = [
   ["zeek->zeek", () => zeekToZeek(false)],
   ["ours->zeek", oursToZeek],
   ["ours->ours", () => oursToOurs(false)],
   ["ours->ours, zeek proxy", () => oursToOurs(true)],
   ["zeek via our proxy", () => zeekToZeek(true)],
+  ["raw->raw, our proxy", () => rawToRaw(false)],
+  ["raw->raw, zeek proxy", () => rawToRaw(true)],
+  ["raw->zeek", rawToZeek],
 ];
 
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(";");
+if (only) CASES.splice(0, CASES.length, ...CASES.filter(([name]) => only.includes(name)));
 const results = new Map<string, Result[]>(CASES.map(([name]) => [name, []]));
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate the order: rotate by one each round.
@@ -246,10 +321,12 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = await run();
     results.get(name)!.push(r);
     console.error(
-      `round ${round + 1}: ${name}: ${r.received}/${N} in ${r.seconds.toFixed(3)} s = ${
+      `round ${round + 1}: ${name}: ${r.received}/${r.sent ?? N} in ${r.seconds.toFixed(3)} s = ${
         Math.round(r.received / r.seconds)
       } ev/s${
-        r.publishSeconds ? `; publisher's loop ${Math.round(N / r.publishSeconds)} ev/s` : ""
+        r.publishSeconds
+          ? `; publisher's loop ${Math.round((r.sent ?? N) / r.publishSeconds)} ev/s`
+          : ""
       }`,
     );
   }
@@ -260,13 +337,15 @@ const summary: Record<
   string,
   { evPerSec: number; received: number; ratio: number; publisherLoopEvPerSec?: number }
 > = {};
-const baseline = median(results.get("zeek->zeek")!.map((r) => r.received / r.seconds));
+const rate = (r: Result) => r.received / r.seconds;
+const baseline = median((results.get("zeek->zeek") ?? results.values().next().value!).map(rate));
 console.log(`\n${N} events, ${ROUNDS} rounds, medians (events/s as the receiver got them)`);
 console.log("case                        ev/s  x zeek->zeek  min received  publisher loop ev/s");
+// (The raw cases send RAW_N; their publisher's loop is one write of pre-encoded bytes.)
 for (const [name, rs] of results) {
   const rate = median(rs.map((r) => r.received / r.seconds));
   const received = Math.min(...rs.map((r) => r.received));
-  const loops = rs.filter((r) => r.publishSeconds).map((r) => N / r.publishSeconds!);
+  const loops = rs.filter((r) => r.publishSeconds).map((r) => (r.sent ?? N) / r.publishSeconds!);
   const loop = loops.length ? Math.round(median(loops)) : undefined;
   summary[name] = {
     evPerSec: Math.round(rate),
@@ -280,4 +359,17 @@ for (const [name, rs] of results) {
     }  ${String(received).padStart(12)}  ${String(loop ?? "").padStart(19)}`,
   );
 }
-console.log(`JSON ${JSON.stringify({ events: N, rounds: ROUNDS, summary })}`);
+// The proxies compared round by round (the two ran within seconds of each other).
+const pairs: [string, string, string][] = [
+  ["our proxy / zeek proxy, raw endpoints", "raw->raw, our proxy", "raw->raw, zeek proxy"],
+  ["our proxy / zeek proxy, our nodes", "ours->ours", "ours->ours, zeek proxy"],
+  ["our proxy / zeek proxy, zeek nodes", "zeek via our proxy", "zeek->zeek"],
+];
+const proxyRatios: Record<string, number[]> = {};
+for (const [label, ours, theirs] of pairs) {
+  const a = results.get(ours), b = results.get(theirs);
+  if (!a || !b) continue;
+  proxyRatios[label] = a.map((r, i) => Number((rate(r) / rate(b[i])).toFixed(2)));
+  console.log(`${label}, per round: ${proxyRatios[label].join(", ")}`);
+}
+console.log(`JSON ${JSON.stringify({ events: N, rounds: ROUNDS, summary, proxyRatios })}`);

@@ -4,8 +4,10 @@
  * (`--broker.peers`); its ZeroMQ side joins a Zeek 8 cluster as a node
  * (`--zeromq.connect-xpub-endpoint`, `--zeromq.connect-xsub-endpoint`,
  * `--cluster.node`, as Zeek names them); Zeek events on `--topics` (Broker
- * spelling) cross both ways. Every option is checked before anything
- * listens or dials; a bad one is a usage error (exit 2).
+ * spelling) cross both ways, on `--to-zeromq` and `--to-broker` one way.
+ * `--loop-window` and `--carry-other-bridges` tune the loop guard between
+ * bridges (see `engine/zeromq/bridge.ts`). Every option is checked before
+ * anything listens or dials; a bad one is a usage error (exit 2).
  *
  * @example
  * ```ts
@@ -71,18 +73,26 @@ export function resolveBridgeOptions(cli: BridgeCliValues): BridgeCommandOptions
     return v === undefined ? undefined : String(v);
   };
   const topicsText = get("topics");
-  if (topicsText === undefined) {
+  const toZeromqText = get("to-zeromq"), toBrokerText = get("to-broker");
+  if (topicsText === undefined && toZeromqText === undefined && toBrokerText === undefined) {
     throw new UsageError(
       "--topics",
-      `required: the topic prefixes to bridge, as Broker spells them, e.g. '["zeek/cluster/manager"]'`,
+      `required (or --to-zeromq, --to-broker): the topic prefixes to bridge, as Broker spells them, e.g. '["zeek/cluster/manager"]'`,
     );
   }
-  const topics = parseTopicList(topicsText, "--topics");
+  const topics = topicsText === undefined ? [] : parseTopicList(topicsText, "--topics");
   const portText = get("broker.port");
   const addressText = get("broker.address");
   const peersText = get("broker.peers");
   const retryText = get("retry");
   const bridge: Partial<ZeromqBridgeOptions> = { topics };
+  if (toZeromqText !== undefined) {
+    bridge.toZeromq = parseTopicList(toZeromqText, "--to-zeromq");
+  }
+  if (toBrokerText !== undefined) bridge.toBroker = parseTopicList(toBrokerText, "--to-broker");
+  const loopText = get("loop-window");
+  if (loopText !== undefined) bridge.loopWindowMs = parseDuration(loopText, "--loop-window");
+  if (cli[attributeOf("carry-other-bridges")]) bridge.carryOtherBridges = true;
   if (portText !== undefined) {
     const port = parsePort(portText, "--broker.port", { allowZero: true });
     const host = addressText === undefined
@@ -152,7 +162,7 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
     await printing;
     const s = bridge.stats();
     io.err(
-      `*** ${s.toZeromq} events to ZeroMQ, ${s.toBroker} to Broker; dropped: ${s.notEvents} not events, ${s.echoes} echoes, ${s.unsubscribed} without ZeroMQ subscriber`,
+      `*** ${s.toZeromq} events to ZeroMQ, ${s.toBroker} to Broker; dropped: ${s.notEvents} not events, ${s.echoes} echoes, ${s.unsubscribed} without ZeroMQ subscriber, ${s.loops} other bridges' copies`,
     );
   }
 }
@@ -181,7 +191,17 @@ export function registerBridgeCommand(
     .option("--broker.port <port>", "port to accept Broker peers on (0: any free port)")
     .option("--broker.address <addr>", "address to listen on (default: 0.0.0.0)")
     .option("--broker.peers <list>", "Broker peers to dial: h:p,h:p or '[<tcp://h:p>]'")
-    .option("--retry <duration>", "pause between re-dials of lost Broker peers (default: 10s)");
+    .option("--retry <duration>", "pause between re-dials of lost Broker peers (default: 10s)")
+    .option("--to-zeromq <topics>", "more topic prefixes carried from Broker to ZeroMQ only")
+    .option("--to-broker <topics>", "more topic prefixes carried from ZeroMQ to Broker only")
+    .option(
+      "--loop-window <duration>",
+      "drop an event arriving from a side the bridge published it on this recently (default: 1s; 0: off)",
+    )
+    .option(
+      "--carry-other-bridges",
+      "carry other bridges' ZeroMQ publications to Broker (bridges into different Broker worlds only)",
+    );
   addZmqNodeOptions(command);
   command
     .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")

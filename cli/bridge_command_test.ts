@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { Endpoint, Event, str } from "../mod.ts";
 import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
 import { freePort, waitForPort } from "../tests/broker_ref.ts";
+import { resolveBridgeOptions } from "./bridge_command.ts";
 import { main } from "./main.ts";
 import { lines } from "./self.ts";
 
@@ -27,6 +28,8 @@ Deno.test("broker bridge / broker zeromq: every bad value is a usage error (exit
   const cases: [string[], RegExp][] = [
     [["bridge", "--broker.port=0", ...AT], /^broker bridge: --topics: required/],
     [["bridge", "--topics=/a", ...AT], /--broker\.port: the Broker side neither listens nor peers/],
+    [["bridge", "--topics=/a", "--broker.port=0", ...AT, "--loop-window=soon"], /--loop-window/],
+    [["bridge", "--to-broker=", "--broker.port=0", ...AT], /--to-broker/],
     [["bridge", "--topics=/a", "--broker.port=0"], /--zeromq\.connect-xpub-endpoint: required/],
     [
       ["bridge", "--topics=/a", "--broker.port=0", ...AT.slice(0, 2)],
@@ -185,3 +188,30 @@ Deno.test(
     }
   },
 );
+
+Deno.test("broker bridge: one-way topic lists and the loop guard's options", () => {
+  const o = resolveBridgeOptions({
+    toZeromq: "/up/",
+    toBroker: '["/down/", "zeek/cluster/worker"]',
+    loopWindow: "250ms",
+    carryOtherBridges: true,
+    "broker.port": "0",
+    "zeromq.connectXpubEndpoint": "tcp://127.0.0.1:5556",
+    "zeromq.connectXsubEndpoint": "tcp://127.0.0.1:5555",
+    "cluster.node": "worker-1",
+  });
+  assert.deepEqual(o.bridge.topics, []);
+  assert.deepEqual(o.bridge.toZeromq, ["/up/"]);
+  assert.deepEqual(o.bridge.toBroker, ["/down/", "zeek/cluster/worker"]);
+  assert.equal(o.bridge.loopWindowMs, 250);
+  assert.equal(o.bridge.carryOtherBridges, true);
+  const d = resolveBridgeOptions({
+    topics: "/a",
+    "broker.port": "0",
+    "zeromq.connectXpubEndpoint": "tcp://127.0.0.1:5556",
+    "zeromq.connectXsubEndpoint": "tcp://127.0.0.1:5555",
+    "cluster.node": "worker-1",
+  });
+  assert.equal(d.bridge.loopWindowMs, undefined, "the bridge's default");
+  assert.equal(d.bridge.carryOtherBridges, undefined);
+});

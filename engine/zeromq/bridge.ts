@@ -16,17 +16,37 @@
  * No loops: the endpoint's own subscribers never see what it publishes (as
  * in Broker), and what the proxy sends back of the node's own publications
  * (its XSUB subscribes the same prefixes its XPUB publishes on) is dropped
- * by sender node ID and counted as `echoes`. Only Zeek events cross: ZeroMQ
- * carries nothing else, so other Broker data is counted as `notEvents`.
+ * by sender node ID and counted as `echoes`. When two bridges join the same
+ * two worlds, each would carry the other's copies back, without end. So a
+ * bridge's node ID says it is one (`zeromq_<name>_deno-bridge_<pid>_<random>`,
+ * {@link BRIDGE_ID_MARK}; a Zeek node ID is any string to Zeek), and a
+ * bridge never carries to the Broker side what another bridge published on
+ * ZeroMQ: every loop has that leg. Besides, it drops an event arriving from
+ * one side that it published on that side itself within `loopWindowMs`
+ * (same topic, same encoded event: another bridge's copy of it). Both count
+ * as `loops`. Each bridge still carries its own copy of an event from where
+ * it was first published: with two bridges, the other world may see it
+ * twice (Broker messages carry nothing that tells a bridged copy apart).
+ * Only Zeek events cross: ZeroMQ carries nothing else, so other Broker data
+ * is counted as `notEvents`.
  *
  * @module
  */
+import { encode } from "../data/mod.ts";
 import { Endpoint } from "../endpoint.ts";
 import type { EndpointOptions } from "../endpoint_options.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { Subscriber } from "../subscriber.ts";
 import { Event } from "../zeek/event.ts";
+import { recentKey, RecentKeys } from "./recent.ts";
 import { type HostPort, ZeekZmqNode, type ZeekZmqNodeOptions } from "./tcp_node.ts";
+
+/**
+ * What a bridge's ZeroMQ node ID holds (see the module doc): other bridges
+ * do not carry its publications to the Broker side. Keep it in an `id` of
+ * your own.
+ */
+export const BRIDGE_ID_MARK = "_deno-bridge_";
 
 const BROKER_CLUSTER = "zeek/cluster/";
 const ZEROMQ_CLUSTER = "zeek.cluster.";
@@ -96,6 +116,25 @@ export interface ZeromqBridgeOptions {
    * {@link brokerToZeromqTopic} for ZeroMQ); events cross both ways on them.
    */
   topics: readonly string[];
+  /** More prefixes (Broker spelling) carried from the Broker side to ZeroMQ only. */
+  toZeromq?: readonly string[];
+  /** More prefixes (Broker spelling) carried from ZeroMQ to the Broker side only. */
+  toBroker?: readonly string[];
+  /**
+   * How long an event a bridge published on one side keeps the same event
+   * arriving from that side from crossing back (the loop guard, see the
+   * module doc); 0 turns the guard off.
+   * @default {1000}
+   */
+  loopWindowMs?: number;
+  /**
+   * Carry other bridges' ZeroMQ publications to the Broker side: for
+   * bridges into different Broker worlds (one world's events reach the
+   * other through the cluster). Never with two bridges into the same two
+   * worlds: that is a loop (see the module doc).
+   * @default {false}
+   */
+  carryOtherBridges?: boolean;
   /** Where the Broker side accepts peers (port 0: any free one, see `brokerPort`). */
   listen?: HostPort;
   /** Broker peers to dial (re-dialled every `retryMs` when lost). */
@@ -123,6 +162,8 @@ export interface ZeromqBridgeStats {
   echoes: number;
   /** Broker events no ZeroMQ node subscribed to (an XPUB sends nothing then). */
   unsubscribed: number;
+  /** Events this bridge had published on the side they came from (another bridge's copies): dropped. */
+  loops: number;
 }
 
 /**
@@ -173,14 +214,28 @@ export class ZeromqBridge {
     notEvents: 0,
     echoes: 0,
     unsubscribed: 0,
+    loops: 0,
   };
+  // What the bridge published on each side lately (the loop guard); undefined when off.
+  #sentToZeromq?: RecentKeys;
+  #sentToBroker?: RecentKeys;
+  #carryOtherBridges = false;
   readonly #loops: Promise<void>[] = [];
   #closed = false;
 
-  private constructor(endpoint: Endpoint, node: ZeekZmqNode, brokerPort: number | undefined) {
+  private constructor(
+    endpoint: Endpoint,
+    node: ZeekZmqNode,
+    brokerPort: number | undefined,
+    loopWindowMs: number,
+  ) {
     this.endpoint = endpoint;
     this.node = node;
     this.brokerPort = brokerPort;
+    if (loopWindowMs > 0) {
+      this.#sentToZeromq = new RecentKeys(loopWindowMs);
+      this.#sentToBroker = new RecentKeys(loopWindowMs);
+    }
   }
 
   /**
@@ -189,20 +244,31 @@ export class ZeromqBridge {
    * Throws `invalid_topic_key` without topics.
    */
   static async start(options: ZeromqBridgeOptions): Promise<ZeromqBridge> {
-    if (options.topics.length === 0) {
+    const fromBroker = [...options.topics, ...options.toZeromq ?? []];
+    const fromZeromq = [...options.topics, ...options.toBroker ?? []];
+    if (fromBroker.length + fromZeromq.length === 0) {
       throw new BrokerError(ErrorCode.invalid_topic_key, "a bridge needs at least one topic");
     }
-    const node = await ZeekZmqNode.connect(options.zeromq);
+    const node = await ZeekZmqNode.connect({
+      id: `zeromq_${options.zeromq.name}${BRIDGE_ID_MARK}${Deno.pid}_${
+        crypto.randomUUID().replaceAll("-", "").slice(0, 16)
+      }`,
+      ...options.zeromq,
+    });
     const endpoint = new Endpoint(options.endpoint);
     let bridge: ZeromqBridge;
     try {
-      const sub = endpoint.subscribe([...options.topics], { queueSize: 4096 });
-      for (const t of options.topics) node.subscribe(brokerToZeromqTopic(t));
+      const sub = fromBroker.length > 0
+        ? endpoint.subscribe(fromBroker, { queueSize: 4096 })
+        : undefined;
+      for (const t of fromZeromq) node.subscribe(brokerToZeromqTopic(t));
       const port = options.listen
         ? await endpoint.listen(options.listen.host, options.listen.port)
         : undefined;
-      bridge = new ZeromqBridge(endpoint, node, port);
-      bridge.#loops.push(bridge.#fromBroker(sub), bridge.#fromZeromq(options.topics));
+      bridge = new ZeromqBridge(endpoint, node, port, options.loopWindowMs ?? 1000);
+      bridge.#carryOtherBridges = options.carryOtherBridges ?? false;
+      bridge.#loops.push(bridge.#fromZeromq(fromZeromq));
+      if (sub) bridge.#loops.push(bridge.#fromBroker(sub));
       await Promise.all(
         (options.peers ?? []).map((p) =>
           endpoint.peer(p.host, p.port, { retryMs: options.retryMs })
@@ -244,8 +310,15 @@ export class ZeromqBridge {
         this.#stats.notEvents++;
         continue;
       }
-      if (this.node.publish(brokerToZeromqTopic(m.topic), event)) this.#stats.toZeromq++;
-      else this.#stats.unsubscribed++;
+      const key = this.#sentToZeromq ? recentKey(m.topic, encode(event.toData())) : 0;
+      if (this.#sentToBroker?.has(key, Date.now())) {
+        this.#stats.loops++;
+        continue;
+      }
+      if (this.node.publish(brokerToZeromqTopic(m.topic), event)) {
+        this.#stats.toZeromq++;
+        this.#sentToZeromq?.add(key, Date.now());
+      } else this.#stats.unsubscribed++;
     }
   }
 
@@ -256,11 +329,23 @@ export class ZeromqBridge {
         this.#stats.echoes++;
         continue;
       }
+      if (!this.#carryOtherBridges && m.sender.includes(BRIDGE_ID_MARK)) {
+        // Another bridge's: it came from the Broker side, where we got it too.
+        this.#stats.loops++;
+        continue;
+      }
       // The node's own subscriptions (its node topics) bring more than the bridged prefixes.
       if (!prefixes.some((p) => m.topic.startsWith(p))) continue;
       if (this.#closed) break;
-      this.endpoint.publish(zeromqToBrokerTopic(m.topic), m.event.toData());
+      const topic = zeromqToBrokerTopic(m.topic), data = m.event.toData();
+      const key = this.#sentToBroker ? recentKey(topic, encode(data)) : 0;
+      if (this.#sentToZeromq?.has(key, Date.now())) {
+        this.#stats.loops++;
+        continue;
+      }
+      this.endpoint.publish(topic, data);
       this.#stats.toBroker++;
+      this.#sentToBroker?.add(key, Date.now());
     }
   }
 

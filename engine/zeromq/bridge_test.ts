@@ -99,3 +99,135 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "two bridges between the same two worlds: no loop, at most one copy per bridge",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const timer = setTimeout(() => {
+      console.error("bridge loop test: hard timeout");
+      Deno.exit(1);
+    }, 30_000);
+    const proxy = ZmqProxyServer.listen();
+    const at = {
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    };
+    const closers: (() => Promise<void>)[] = [() => proxy.close()];
+    const settle = () => new Promise((r) => setTimeout(r, 800));
+    try {
+      const bridges: ZeromqBridge[] = [];
+      for (const name of ["bridge-a", "bridge-b"]) {
+        const b = await ZeromqBridge.start({
+          topics: ["/app/"],
+          listen: { host: "127.0.0.1", port: 0 },
+          zeromq: { name, nodeType: "worker", ...at },
+        });
+        closers.unshift(() => b.close());
+        bridges.push(b);
+      }
+      const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+      closers.unshift(() => manager.close());
+      manager.subscribe("/app/");
+      const old = new Endpoint();
+      closers.unshift(() => old.shutdown());
+      const sub = old.subscribe(["/app/"]);
+      for (const b of bridges) {
+        await old.peer("127.0.0.1", b.brokerPort!);
+        await b.awaitZeromqSubscription("/app/x");
+      }
+      await old.awaitPeerSubscription("/app/x");
+      await settle(); // both bridges' subscriptions in, on both sides
+      const drain = <T>(q: { poll(): T[] }) => q.poll().length;
+      const forwarded = () =>
+        bridges.reduce((n, b) => n + b.stats().toZeromq + b.stats().toBroker, 0);
+
+      // From the Broker side: each bridge carries it to ZeroMQ once, neither carries it back.
+      old.publishEvent("/app/x", "App::tick", [count(1n)]);
+      await settle();
+      const atManager = drain(manager.events);
+      assert.ok(atManager >= 1 && atManager <= 2, `the manager got ${atManager} copies`);
+      assert.equal(drain(sub), 0, "nothing back to the Broker side");
+      const after = forwarded();
+      await settle();
+      assert.equal(forwarded(), after, "no loop: nothing more crosses");
+      assert.equal(drain(manager.events), 0);
+      assert.ok(bridges.some((b) => b.stats().loops > 0), "the other bridge's copy was dropped");
+
+      // From ZeroMQ: each bridge carries it to the Broker side once, nothing comes back.
+      manager.publish("/app/y", new Event("App::tock", [str("z")]));
+      await settle();
+      const atOld = drain(sub);
+      assert.ok(atOld >= 1 && atOld <= 2, `the Broker side got ${atOld} copies`);
+      const after2 = forwarded();
+      await settle();
+      assert.equal(forwarded(), after2, "no loop: nothing more crosses");
+      assert.ok(drain(manager.events) <= 2, "at most a copy per bridge back to ZeroMQ");
+      for (const b of bridges) assert.deepEqual(b.node.errors, []);
+    } finally {
+      for (const c of closers) await c();
+      clearTimeout(timer);
+    }
+  },
+});
+
+Deno.test({
+  name: "one-way topic lists: toZeromq and toBroker carry one way only",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const timer = setTimeout(() => {
+      console.error("bridge one-way test: hard timeout");
+      Deno.exit(1);
+    }, 20_000);
+    const proxy = ZmqProxyServer.listen();
+    const at = {
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    };
+    const closers: (() => Promise<void>)[] = [() => proxy.close()];
+    try {
+      const bridge = await ZeromqBridge.start({
+        topics: [],
+        toZeromq: ["/up/"],
+        toBroker: ["/down/"],
+        listen: { host: "127.0.0.1", port: 0 },
+        zeromq: { name: "worker-1", nodeType: "worker", ...at },
+      });
+      closers.unshift(() => bridge.close());
+      const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+      closers.unshift(() => manager.close());
+      manager.subscribe("/up/");
+      manager.subscribe("/down/");
+      const old = new Endpoint();
+      closers.unshift(() => old.shutdown());
+      const sub = old.subscribe(["/up/", "/down/"]);
+      await old.peer("127.0.0.1", bridge.brokerPort!);
+      await old.awaitPeerSubscription("/up/a");
+      await bridge.awaitZeromqSubscription("/up/a");
+      await bridge.awaitZeromqSubscription("/down/c");
+      old.publishEvent("/down/d", "App::no", []); // the bridge does not take /down/ from Broker
+      old.publishEvent("/up/a", "App::up", []);
+      const up = await manager.events.get(5000);
+      assert.equal(up?.event.name, "App::up");
+      manager.publish("/up/b", new Event("App::no", []));
+      manager.publish("/down/c", new Event("App::down", []));
+      const down = await sub.get(5000);
+      assert.equal(down?.topic, "/down/c");
+      assert.equal(await sub.get(300), undefined, "not /up/b");
+      // (The manager gets its own two back from the proxy, as a Zeek node would.)
+      const rest = [];
+      for (let m = await manager.events.get(300); m; m = await manager.events.get(100)) {
+        rest.push(m);
+      }
+      assert.deepEqual(rest.map((m) => m.topic).sort(), ["/down/c", "/up/b"], "not /down/d");
+      assert.ok(rest.every((m) => m.sender === manager.id));
+      assert.equal(bridge.stats().toZeromq, 1);
+      assert.equal(bridge.stats().toBroker, 1);
+    } finally {
+      for (const c of closers) await c();
+      clearTimeout(timer);
+    }
+  },
+});

@@ -116,39 +116,6 @@ export function encodeMessage(
   return out;
 }
 
-/**
- * Hands out small byte arrays cut from 64 KiB slabs, for outgoing messages
- * (allocating costs more than encoding a small event). A slab is never
- * reused, so what was handed out stays valid while a connection holds it;
- * consecutive pieces are adjacent, so a connection can send them as one.
- *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * import { ByteSlab } from "./frame.ts";
- * const slab = new ByteSlab();
- * const a = slab.alloc(3), b = slab.alloc(5);
- * equal(a.buffer, b.buffer);
- * equal(b.byteOffset, a.byteOffset + 3);
- * ```
- */
-export class ByteSlab {
-  #slab = new Uint8Array(0);
-  #at = 0;
-
-  /** `size` zeroed bytes (a whole array of their own over 4 KiB). */
-  alloc(size: number): Uint8Array {
-    if (size > 4096) return new Uint8Array(size);
-    if (this.#at + size > this.#slab.length) {
-      this.#slab = new Uint8Array(64 * 1024);
-      this.#at = 0;
-    }
-    const out = this.#slab.subarray(this.#at, this.#at + size);
-    this.#at += size;
-    return out;
-  }
-}
-
 /** Joins byte arrays into one. */
 export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0];

@@ -105,9 +105,12 @@ export {
   ZeekType,
 } from "./log_batch.ts";
 export { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
-export { ZmqProxyServer, type ZmqProxyServerOptions } from "./tcp_proxy.ts";
-export { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+export { recentKey, RecentKeys } from "./recent.ts";
+export { type CommandHandler, frameLength, MessageScanner, RECORD_SIZE } from "./scan.ts";
+export { SUBSCRIBER_HWM_BYTES, ZmqProxyServer, type ZmqProxyServerOptions } from "./tcp_proxy.ts";
+export { type BulkReceiver, type HostPort, ZmtpConnection } from "./tcp_connection.ts";
 export {
+  BRIDGE_ID_MARK,
   brokerToZeromqTopic,
   ZeromqBridge,
   type ZeromqBridgeOptions,

@@ -6,7 +6,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { concat } from "./frame.ts";
+import { frameLength, MessageScanner } from "./scan.ts";
 import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
 
 /** A TCP endpoint. */
@@ -18,6 +18,24 @@ export interface HostPort {
 }
 
 const RECONNECT_MS = 100;
+// Sizes of the read buffer and of the first write buffer; a written buffer up to KEEP_BYTES
+// is kept for the next write (two take turns: one is written while the other fills).
+const READ_BYTES = 256 * 1024;
+const WRITE_BYTES = 64 * 1024;
+const KEEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Takes the whole messages a connection in bulk mode received (see
+ * {@link ZmtpConnection}'s `bulk`): `records` holds, per message, its
+ * topic's start and end and its frames' start and end in `buf` (as
+ * `MessageScanner` gives them). `buf` is overwritten by the next read: copy
+ * what must outlive the call. A returned promise holds the next read back
+ * until it settles (backpressure).
+ */
+export interface BulkReceiver {
+  /** `count` whole messages in `buf`, as described above. */
+  messages(buf: Uint8Array, records: Int32Array, count: number): void | Promise<void>;
+}
 
 /**
  * One ZMTP connection over TCP: a {@link ZmtpSession}, a read loop that
@@ -48,34 +66,53 @@ export class ZmtpConnection {
   /** The protocol state; `send` and `subscribe` encode what to `write`. */
   readonly session: ZmtpSession;
   readonly #conn: Deno.TcpConn;
-  // Bytes waiting for the socket, and the loop writing them (undefined when idle): what
-  // comes in while a write is under way goes out with the next one, in one syscall.
-  #pending: Uint8Array[] = [];
+  // Bytes waiting for the socket, copied in one after the other, and the loop writing them
+  // (undefined when idle): what comes in while a write is under way goes out with the next
+  // one, in one syscall.
+  #out: Uint8Array<ArrayBuffer> = new Uint8Array(WRITE_BYTES);
+  #outLen = 0;
+  #spare?: Uint8Array<ArrayBuffer>;
+  #inFlight = 0;
   #writing?: Promise<void>;
+  #room?: { limit: number; resolve: () => void; promise: Promise<void> };
   #closed = false;
   /** Resolves when the read loop has ended (peer closed, error, or `close`). */
   readonly done: Promise<void>;
 
-  /** Runs a session of `socketType` on an open connection (dialled or accepted). */
-  constructor(conn: Deno.TcpConn, socketType: SocketType, onEvent: (e: ZmtpEvent) => void) {
+  /**
+   * Runs a session of `socketType` on an open connection (dialled or
+   * accepted). With `bulk`, once the handshake is done, whole messages go
+   * to `bulk` as byte ranges of what was read (no parts, no events) and
+   * only commands become events: the path of a proxy's receiving side.
+   */
+  constructor(
+    conn: Deno.TcpConn,
+    socketType: SocketType,
+    onEvent: (e: ZmtpEvent) => void,
+    bulk?: BulkReceiver,
+  ) {
     this.#conn = conn;
     this.session = new ZmtpSession({ socketType });
     this.#flush();
-    this.done = this.#read(onEvent);
+    this.done = bulk ? this.#readBulk(onEvent, bulk) : this.#read(onEvent);
   }
 
-  /** Dials `to`, re-dialling while it refuses, until `deadline` (ms since the epoch). */
+  /**
+   * Dials `to`, re-dialling while it refuses, until `deadline` (ms since
+   * the epoch); `bulk` as in the constructor.
+   */
   static async dial(
     to: HostPort,
     socketType: SocketType,
     deadline: number,
     onEvent: (e: ZmtpEvent) => void,
+    bulk?: BulkReceiver,
   ): Promise<ZmtpConnection> {
     while (true) {
       try {
         const conn = await Deno.connect({ hostname: to.host, port: to.port });
         conn.setNoDelay(true);
-        return new ZmtpConnection(conn, socketType, onEvent);
+        return new ZmtpConnection(conn, socketType, onEvent, bulk);
       } catch (e) {
         // Nothing listens yet: re-dial as libzmq does (ZMQ_RECONNECT_IVL), up to the deadline.
         if (!(e instanceof Deno.errors.ConnectionRefused) || Date.now() >= deadline) {
@@ -91,34 +128,87 @@ export class ZmtpConnection {
     }
   }
 
-  /** Queues bytes to write after those queued before; a failed write closes the connection. */
+  /** Bytes queued or being written, not yet taken by the socket. */
+  get buffered(): number {
+    return this.#outLen + this.#inFlight;
+  }
+
+  /** Whether the connection was closed (writes are dropped then). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues a copy of `bytes` to write after those queued before; a failed write closes the connection. */
   write(bytes: Uint8Array): void {
-    if (this.#closed) return;
-    // Messages cut one after the other from one slab join into one view: no copy later.
-    const last = this.#pending[this.#pending.length - 1];
-    if (
-      last && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset
-    ) {
-      this.#pending[this.#pending.length - 1] = new Uint8Array(
-        last.buffer,
-        last.byteOffset,
-        last.length + bytes.length,
-      );
-    } else this.#pending.push(bytes);
+    this.reserve(bytes.length)?.set(bytes);
+  }
+
+  /** Queues a copy of `buf[start, end)`, as {@link write}. */
+  writeRange(buf: Uint8Array, start: number, end: number): void {
+    this.reserve(end - start)?.set(buf.subarray(start, end));
+  }
+
+  /**
+   * The next `size` bytes to write, to fill in at once (before anything
+   * else is written or awaited): an encoder writes there rather than into
+   * an array of its own. Undefined once the connection is closed.
+   */
+  reserve(size: number): Uint8Array | undefined {
+    if (this.#closed) return undefined;
+    const at = this.#outLen;
+    if (at + size > this.#out.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#out.length, at + size));
+      grown.set(this.#out.subarray(0, at));
+      this.#out = grown;
+    }
+    this.#outLen = at + size;
     this.#writing ??= this.#drain();
+    return this.#out.subarray(at, at + size);
+  }
+
+  /**
+   * Resolves once at most `limit` bytes wait for the socket (or it
+   * closed): the high-water mark a sender that must not drop waits on.
+   */
+  below(limit: number): Promise<void> {
+    if (this.#closed || this.buffered <= limit) return Promise.resolve();
+    if (this.#room) {
+      this.#room.limit = Math.min(this.#room.limit, limit);
+      return this.#room.promise;
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#room = { limit, resolve, promise };
+    return promise;
   }
 
   async #drain(): Promise<void> {
+    // Let the caller fill what it reserved first: the write starts after this turn.
+    await Promise.resolve();
     try {
-      while (this.#pending.length > 0 && !this.#closed) {
-        const bytes = concat(this.#pending);
-        this.#pending = [];
-        for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
+      while (this.#outLen > 0 && !this.#closed) {
+        const full = this.#out, n = this.#outLen;
+        this.#out = this.#spare ?? new Uint8Array(WRITE_BYTES);
+        this.#spare = undefined;
+        this.#outLen = 0;
+        this.#inFlight = n;
+        for (let at = 0; at < n;) at += await this.#conn.write(full.subarray(at, n));
+        this.#inFlight = 0;
+        if (full.length <= KEEP_BYTES) this.#spare = full;
+        this.#wake();
       }
     } catch {
       this.close();
     } finally {
       this.#writing = undefined;
+      this.#inFlight = 0;
+    }
+  }
+
+  #wake(): void {
+    const room = this.#room;
+    if (room && (this.#closed || this.buffered <= room.limit)) {
+      this.#room = undefined;
+      room.resolve();
     }
   }
 
@@ -128,7 +218,7 @@ export class ZmtpConnection {
   }
 
   async #read(onEvent: (e: ZmtpEvent) => void): Promise<void> {
-    const buf = new Uint8Array(256 * 1024);
+    const buf = new Uint8Array(READ_BYTES);
     try {
       while (!this.#closed) {
         const n = await this.#conn.read(buf);
@@ -144,6 +234,60 @@ export class ZmtpConnection {
     this.close();
   }
 
+  // Feeds the session whole pieces only (the greeting, then one frame at a time), so that it
+  // never holds part of a message: messages bypass it.
+  #feed(bytes: Uint8Array, onEvent: (e: ZmtpEvent) => void): boolean {
+    const events = this.session.receive(bytes);
+    this.#flush();
+    for (const e of events) onEvent(e);
+    return !this.session.failed;
+  }
+
+  async #readBulk(onEvent: (e: ZmtpEvent) => void, bulk: BulkReceiver): Promise<void> {
+    let buf = new Uint8Array(READ_BYTES);
+    let have = 0, greetingLeft = 64;
+    const scanner = new MessageScanner((frame) => this.#feed(frame, onEvent));
+    try {
+      while (!this.#closed) {
+        if (have === buf.length) {
+          // One message larger than the buffer: room for the rest of it.
+          const grown = new Uint8Array(2 * buf.length);
+          grown.set(buf);
+          buf = grown;
+        }
+        const n = await this.#conn.read(buf.subarray(have));
+        if (n === null) break;
+        have += n;
+        let at = 0;
+        if (greetingLeft > 0) {
+          at = Math.min(greetingLeft, have);
+          greetingLeft -= at;
+          if (!this.#feed(buf.subarray(0, at), onEvent)) break;
+        }
+        while (greetingLeft === 0 && !this.session.ready) {
+          const len = frameLength(buf, at, have);
+          if (len < 0) break;
+          if (!this.#feed(buf.subarray(at, at + len), onEvent)) return this.close();
+          at += len;
+        }
+        if (this.session.ready) {
+          const rest = scanner.scan(buf, at, have);
+          if (scanner.count > 0) await bulk.messages(buf, scanner.records, scanner.count);
+          if (this.session.failed) break;
+          buf.copyWithin(0, rest, scanner.end);
+          have = scanner.end - rest;
+        } else {
+          buf.copyWithin(0, at, have);
+          have -= at;
+        }
+      }
+    } catch (e) {
+      if (e instanceof BrokerError) onEvent({ type: "error", error: e });
+      // else the socket went away; close below
+    }
+    this.close();
+  }
+
   /** Closes the socket now. */
   close(): void {
     if (this.#closed) return;
@@ -153,6 +297,7 @@ export class ZmtpConnection {
     } catch {
       // already closed
     }
+    this.#wake();
   }
 
   /** Closes the socket once the queued writes are done, and waits for the read loop. */

@@ -14,7 +14,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
 import { encode } from "../data/mod.ts";
 import { Event } from "../zeek/event.ts";
-import { ByteSlab, encodeMessage, FrameFlag } from "./frame.ts";
+import { encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
@@ -115,8 +115,6 @@ export class ZeekZmqNode {
   readonly #wanted = new Map<string, boolean>();
   // Per topic: the first three frames of our messages on it.
   readonly #heads = new Map<string, Uint8Array>();
-  // Outgoing messages are cut from slabs (see ByteSlab).
-  readonly #slab = new ByteSlab();
   #xpub!: ZmtpConnection;
   #xsub!: ZmtpConnection;
   #log?: ZmtpConnection;
@@ -203,13 +201,13 @@ export class ZeekZmqNode {
    */
   publish(topic: string, event: Event): boolean {
     if (!this.wants(topic)) return false;
-    this.#xpub.write(this.#eventBytes(topic, encode(event.toData())));
+    this.#writeEvent(topic, encode(event.toData()));
     return true;
   }
 
-  // The message's four frames in one buffer: the topic, sender and format frames are the
-  // same for every event on a topic (cached), then the payload's.
-  #eventBytes(topic: string, payload: Uint8Array): Uint8Array {
+  // The message's four frames, written straight into the socket's buffer: the topic, sender
+  // and format frames are the same for every event on a topic (cached), then the payload's.
+  #writeEvent(topic: string, payload: Uint8Array): void {
     let head = this.#heads.get(topic);
     if (!head) {
       if (this.#heads.size >= 1024) this.#heads.clear();
@@ -222,7 +220,8 @@ export class ZeekZmqNode {
     }
     const n = payload.length;
     const long = n > 255;
-    const out = this.#slab.alloc(head.length + (long ? 9 : 2) + n);
+    const out = this.#xpub.reserve(head.length + (long ? 9 : 2) + n);
+    if (!out) return; // closed
     out.set(head);
     let at = head.length;
     out[at] = long ? FrameFlag.long : 0;
@@ -230,7 +229,6 @@ export class ZeekZmqNode {
     else out[at + 1] = n;
     at += long ? 9 : 2;
     out.set(payload, at);
-    return out;
   }
 
   /** Whether a node subscribed a prefix of `topic`, so that {@link ZeekZmqNode.publish} sends it. */
