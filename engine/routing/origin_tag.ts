@@ -128,9 +128,19 @@ export function readOriginTag(frame: Uint8Array, at: number): OriginTag | undefi
     frame[r] !== MAGIC[0] || frame[r + 1] !== MAGIC[1] || frame[r + 2] !== MAGIC[2] ||
     frame[r + 3] !== MAGIC[3]
   ) return undefined;
-  const word = (o: number) =>
-    ((frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3]) >>> 0;
-  return { hi: word(r + 4), lo: word(r + 8), seq: word(r + 12) };
+  return { hi: word(frame, r + 4), lo: word(frame, r + 8), seq: word(frame, r + 12) };
+}
+
+// Module-level rather than closures: these run once per tagged message.
+function word(frame: Uint8Array, o: number): number {
+  return ((frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3]) >>> 0;
+}
+
+function putWord(frame: Uint8Array, o: number, w: number): void {
+  frame[o] = w >>> 24;
+  frame[o + 1] = (w >>> 16) & 0xff;
+  frame[o + 2] = (w >>> 8) & 0xff;
+  frame[o + 3] = w & 0xff;
 }
 
 /** Writes an origin tag into the receiver field of the envelope at `at`. */
@@ -155,16 +165,13 @@ export function writeOriginTag(
 /** Writes a copied origin tag (as read by `readOriginTag`). */
 export function copyOriginTag(frame: Uint8Array, at: number, tag: OriginTag): void {
   const r = at + RECEIVER;
-  frame.set(MAGIC, r);
-  const put = (o: number, w: number) => {
-    frame[o] = w >>> 24;
-    frame[o + 1] = (w >>> 16) & 0xff;
-    frame[o + 2] = (w >>> 8) & 0xff;
-    frame[o + 3] = w & 0xff;
-  };
-  put(r + 4, tag.hi);
-  put(r + 8, tag.lo);
-  put(r + 12, tag.seq);
+  frame[r] = MAGIC[0];
+  frame[r + 1] = MAGIC[1];
+  frame[r + 2] = MAGIC[2];
+  frame[r + 3] = MAGIC[3];
+  putWord(frame, r + 4, tag.hi);
+  putWord(frame, r + 8, tag.lo);
+  putWord(frame, r + 12, tag.seq);
 }
 
 const WINDOW = 4096;

@@ -272,14 +272,15 @@ export class Router<P extends RoutedPeer> {
     let tagged: Uint8Array | undefined, plain: Uint8Array | undefined;
     let relayable: boolean | undefined = command === undefined ? true : undefined;
     let plainToo = false;
+    // The trie's array, looped over in place: closures per message cost more than the loop.
+    const peers = this.#host.routes.hits(topic);
     if (!forwarded) {
-      this.#host.routes.forEachMatch(topic, (to) => {
-        if (!to.ours) plainToo = true;
-      });
+      for (let i = 0; i < peers.length; i++) if (!peers[i].ours) plainToo = true;
     }
-    this.#host.routes.forEachMatch(topic, (to) => {
-      if (to === from || to.state !== "peered") return;
-      if (!(relayable ??= isCommand(command!))) return;
+    for (let i = 0; i < peers.length; i++) {
+      const to = peers[i];
+      if (to === from || to.state !== "peered") continue;
+      if (!(relayable ??= isCommand(command!))) continue;
       if (to.ours) {
         if (!tagged) {
           tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
@@ -291,7 +292,7 @@ export class Router<P extends RoutedPeer> {
         plain ??= forwarded ? this.#frames.forward(frame, NIL_ENDPOINT_ID) : frame;
         this.#host.send(to, plain);
       }
-    });
+    }
   }
 
   #nextSeq(): number {

@@ -184,7 +184,27 @@ export class Envelope {
 // than hashing a short topic: recent topics are kept by a hash of their bytes.
 const topicCache = new ClearingCache<number, { bytes: Uint8Array; text: string }>(4096);
 
+// Most frames carry the previous frame's topic: compared byte by byte before any hashing.
+let lastTopic: { bytes: Uint8Array; text: string } | undefined;
+
 function topicText(frame: Uint8Array, start: number, end: number): string {
+  const last = lastTopic;
+  if (last !== undefined && last.bytes.length === end - start) {
+    const b = last.bytes;
+    let i = start, j = 0;
+    while (i < end && b[j] === frame[i]) i++, j++;
+    if (i === end) return last.text;
+  }
+  const entry = cachedTopic(frame, start, end);
+  lastTopic = entry;
+  return entry.text;
+}
+
+function cachedTopic(
+  frame: Uint8Array,
+  start: number,
+  end: number,
+): { bytes: Uint8Array; text: string } {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ frame[i], 0x01000193);
   const hit = topicCache.get(h);
@@ -196,12 +216,12 @@ function topicText(frame: Uint8Array, start: number, end: number): string {
         break;
       }
     }
-    if (same) return hit.text;
+    if (same) return hit;
   }
   const bytes = frame.slice(start, end);
-  const text = utf8Dec.decode(bytes);
-  topicCache.set(h, { bytes, text });
-  return text;
+  const entry = { bytes, text: utf8Dec.decode(bytes) };
+  topicCache.set(h, entry);
+  return entry;
 }
 
 /**
