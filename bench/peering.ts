@@ -182,6 +182,10 @@ class Proc {
   readonly errLines: string[] = [];
   readonly status: Promise<Deno.CommandStatus>;
   readonly #child: Deno.ChildProcess;
+  /** The child's process ID. */
+  get pid(): number {
+    return this.#child.pid;
+  }
   #listeners: ((line: string) => void)[] = [];
   #exited = false;
 
@@ -486,6 +490,8 @@ interface TputRow {
   workload: string;
   bytes: number;
   msgsPerSec: number | null;
+  /** The receiving process's CPU time per message received, µs (where measured). */
+  rxCpuUs?: number;
   note?: string;
 }
 
@@ -615,7 +621,7 @@ function scrapeEvery100ms(ports: number[]): { stop(): Promise<number> } {
   };
 }
 
-async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<number> {
+async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<Measured> {
   const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics);
   const ep = new Endpoint({
     ...(tls ? tlsOptions(TLS_DIR) : {}),
@@ -632,7 +638,7 @@ async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<nu
   const scrapes = await scraper?.stop();
   if (scraper && !scrapes) throw new Error("no scrape succeeded");
   await quietShutdown(ep);
-  return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
+  return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
 
 async function oursToCpp(w: Workload): Promise<number> {
@@ -664,25 +670,60 @@ const CPP_CONFIGS: { label: string; args: string[] }[] = [
   },
 ];
 
-async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<number> {
+async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<Measured> {
   const p = freePort();
   const srv = btServer(p, tls, caf);
   await srv.waitLine(/listening on/);
   btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"], tls);
   await srv.waitLine(/^rate: [1-9]/);
+  // The server's CPU over the rate lines printed from here on (one per second, each the second before).
+  const cpu0 = procCpuMs(srv.pid), lines0 = srv.lines.length;
   await sleep((CFG.tputSec + 1.2) * 1000);
-  return btSteady(btRates(srv), CFG.tputSec);
+  const cpu1 = procCpuMs(srv.pid);
+  const got = srv.lines.slice(lines0).map((l) => l.match(/^rate: (\d+) events\/s/))
+    .reduce((a, m) => a + (m ? Number(m[1]) : 0), 0);
+  const cpu = cpu0 !== undefined && cpu1 !== undefined && got > 0
+    ? (cpu1 - cpu0) * 1000 / got
+    : undefined;
+  return withCpu(btSteady(btRates(srv), CFG.tputSec), cpu);
 }
 
-async function cppToOurs(w: Workload): Promise<number> {
+/** A rate with the receiver's CPU µs per message beside it. */
+type Measured = number | { rate: number; rxCpuUs?: number };
+
+function withCpu(rate: number, rxCpuUs: number | undefined): Measured {
+  return rxCpuUs === undefined ? rate : { rate, rxCpuUs };
+}
+
+/** Our receiver's CPU µs per message, from its `CPU` and `DONE` lines. */
+function rxCpu(rx: Proc): number | undefined {
+  const cpu = rx.lines.map((l) => l.match(/^CPU (\S+)/)).find((m) => m);
+  const done = rx.lines.map((l) => l.match(/^DONE (\d+)/)).find((m) => m);
+  const n = done ? Number(done[1]) - 1 : 0;
+  return cpu && n > 0 ? Number(cpu[1]) * 1000 / n : undefined;
+}
+
+/** A process's CPU time (user + system) from /proc, in ms; undefined where /proc is missing. */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function cppToOurs(w: Workload): Promise<Measured> {
   const { rx, port: p, seconds } = await listeningReceiver(false);
   btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
   await rx.waitLine(/^DONE/, (seconds + 15) * 1000);
-  return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
+  return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
 
 async function throughputSection(): Promise<void> {
-  const add = async (path: string, w: Workload, fn: () => Promise<number>, needsRef = false) => {
+  const add = async (path: string, w: Workload, fn: () => Promise<Measured>, needsRef = false) => {
     if (needsRef && !REF) {
       results.throughput.push({
         path,
@@ -698,7 +739,9 @@ async function throughputSection(): Promise<void> {
     results.throughput.push(
       r instanceof Error
         ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: null, note: r.message.slice(0, 80) }
-        : { path, workload: w.name, bytes: w.bytes, msgsPerSec: r },
+        : typeof r === "number"
+        ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: r }
+        : { path, workload: w.name, bytes: w.bytes, msgsPerSec: r.rate, rxCpuUs: r.rxCpuUs },
     );
   };
   if (wants("inproc")) {
@@ -718,6 +761,7 @@ async function throughputSection(): Promise<void> {
       workload: w.name,
       bytes: w.bytes,
       msgsPerSec: best?.msgsPerSec ?? null,
+      rxCpuUs: best?.rxCpuUs,
       note: best ? `best C++ setting: ${best.path.slice(path.length + 2, -1)}` : "no C++ run",
     });
   };
@@ -1026,25 +1070,35 @@ function report(): void {
   if (results.throughput.length) {
     out.push("", "Throughput (MB/s counts encoded values only):");
     out.push(table(
-      ["path", "workload", "bytes", "msgs/s", "MB/s", "note"],
+      ["path", "workload", "bytes", "msgs/s", "MB/s", "rx CPU µs/msg", "note"],
       results.throughput.map((r) => [
         r.path,
         r.workload,
         String(r.bytes),
         fmt(r.msgsPerSec),
         r.msgsPerSec === null ? "n/a" : fmt(r.msgsPerSec * r.bytes / 1e6, 1),
+        r.rxCpuUs === undefined ? "" : fmt(r.rxCpuUs, 2),
         r.note ?? "",
       ]),
     ));
     const get = (path: string, w: string) =>
       results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
-    const ratio = (a: number | null, b: number | null) =>
-      a === null || b === null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
+    const cpuOf = (path: string, w: string) =>
+      results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
+    const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+      a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
     const ws = ["event_1", "event_2"].filter((w) => get("C++ -> C++", w) !== null);
     if (ws.length) {
       out.push("", "Throughput ratios, ours / C++ (same workload, C++ -> C++ as the base):");
       out.push(table(
-        ["workload", "C++ -> C++", "ours -> ours", "ours -> C++", "C++ -> ours"],
+        [
+          "workload",
+          "C++ -> C++",
+          "ours -> ours",
+          "ours -> C++",
+          "C++ -> ours",
+          "rx CPU/msg, C++ / ours",
+        ],
         ws.map((w) => {
           const base = get("C++ -> C++", w);
           return [
@@ -1053,6 +1107,7 @@ function report(): void {
             ratio(get("ours -> ours", w), base),
             ratio(get("ours -> C++", w), base),
             ratio(get("C++ -> ours", w), base),
+            ratio(cpuOf("C++ -> C++", w), cpuOf("ours -> ours", w)),
           ];
         }),
       ));
@@ -1065,15 +1120,19 @@ function report(): void {
     const get = (path: string, w: string) =>
       results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
     out.push("", "Over TLS, ours / C++ (same workload, same certificates):");
+    const cpuOf = (path: string, w: string) =>
+      results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
     out.push(table(
-      ["workload", "C++ -> C++, TLS", "ours -> ours, TLS", "ratio"],
+      ["workload", "C++ -> C++, TLS", "ours -> ours, TLS", "ratio", "rx CPU/msg, C++ / ours"],
       tlsRows.map((w) => {
         const base = get("C++ -> C++, TLS", w), ours = get("ours -> ours, TLS", w);
+        const cb = cpuOf("C++ -> C++, TLS", w), co = cpuOf("ours -> ours, TLS", w);
         return [
           w,
           fmt(base),
           fmt(ours),
           base && ours !== null ? `${(ours / base).toFixed(2)}x` : "n/a",
+          cb !== undefined && co ? `${(cb / co).toFixed(2)}x` : "n/a",
         ];
       }),
     ));
