@@ -442,7 +442,7 @@ function btRates(p: Proc): number[] {
 
 /** Steady C++ server rate: drops the first (partial) second and the trailing zeros. */
 function btSteady(rates: number[], seconds: number): number {
-  const w = rates.slice(1, 1 + Math.max(1, Math.floor(seconds))).filter((x) => x > 0);
+  const w = rates.slice(1, 1 + Math.max(1, Math.ceil(seconds))).filter((x) => x > 0);
   return w.length ? w.reduce((a, b) => a + b, 0) / w.length : 0;
 }
 
