@@ -164,14 +164,37 @@ export function writeOriginTag(
 
 /** Writes a copied origin tag (as read by `readOriginTag`). */
 export function copyOriginTag(frame: Uint8Array, at: number, tag: OriginTag): void {
+  writeOriginWords(frame, at, tag.hi, tag.lo, tag.seq);
+}
+
+/**
+ * Writes an origin tag from its three words, with no tag object to build
+ * (our own broadcasts are tagged once per message).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { readOriginTag, writeOriginWords } from "./origin_tag.ts";
+ * const env = new Uint8Array(40);
+ * writeOriginWords(env, 0, 1, 2, 3);
+ * equal(readOriginTag(env, 0)?.seq, 3);
+ * ```
+ */
+export function writeOriginWords(
+  frame: Uint8Array,
+  at: number,
+  hi: number,
+  lo: number,
+  seq: number,
+): void {
   const r = at + RECEIVER;
   frame[r] = MAGIC[0];
   frame[r + 1] = MAGIC[1];
   frame[r + 2] = MAGIC[2];
   frame[r + 3] = MAGIC[3];
-  putWord(frame, r + 4, tag.hi);
-  putWord(frame, r + 8, tag.lo);
-  putWord(frame, r + 12, tag.seq);
+  putWord(frame, r + 4, hi);
+  putWord(frame, r + 8, lo);
+  putWord(frame, r + 12, seq);
 }
 
 const WINDOW = 4096;

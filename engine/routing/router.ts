@@ -50,7 +50,13 @@ import {
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
 import { isInternalTopic } from "./filter.ts";
-import { copyOriginTag, type OriginTag, readOriginTag, SeenOrigins } from "./origin_tag.ts";
+import {
+  copyOriginTag,
+  type OriginTag,
+  readOriginTag,
+  SeenOrigins,
+  writeOriginWords,
+} from "./origin_tag.ts";
 import type { PrefixTrie } from "./trie.ts";
 
 /** A peer as the router sees it. */
@@ -283,9 +289,18 @@ export class Router<P extends RoutedPeer> {
       if (!(relayable ??= isCommand(command!))) continue;
       if (to.ours) {
         if (!tagged) {
-          tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
           tagged = forwarded ? this.#frames.forward(frame) : plainToo ? copyToSlab(frame) : frame;
-          copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
+          // A broadcast entering our endpoints here gets us as its origin (no tag object per message).
+          if (tag) copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
+          else {
+            writeOriginWords(
+              tagged,
+              FRAME_PREFIX_SIZE,
+              this.#originHi,
+              this.#originLo,
+              this.#nextSeq(),
+            );
+          }
         }
         this.#host.send(to, tagged);
       } else {
