@@ -131,6 +131,32 @@ export function readOriginTag(frame: Uint8Array, at: number): OriginTag | undefi
   return { hi: word(frame, r + 4), lo: word(frame, r + 8), seq: word(frame, r + 12) };
 }
 
+/**
+ * Like {@linkcode readOriginTag}, into a tag the caller reuses (no object
+ * per message): true when the receiver field is a tag, and `into` holds it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { readOriginTagInto, writeOriginWords } from "./origin_tag.ts";
+ * const env = new Uint8Array(40), tag = { hi: 0, lo: 0, seq: 0 };
+ * equal(readOriginTagInto(env, 0, tag), false); // a nil receiver is no tag
+ * writeOriginWords(env, 0, 1, 2, 3);
+ * equal(readOriginTagInto(env, 0, tag) && tag.seq, 3);
+ * ```
+ */
+export function readOriginTagInto(frame: Uint8Array, at: number, into: OriginTag): boolean {
+  const r = at + RECEIVER;
+  if (
+    frame[r] !== MAGIC[0] || frame[r + 1] !== MAGIC[1] || frame[r + 2] !== MAGIC[2] ||
+    frame[r + 3] !== MAGIC[3]
+  ) return false;
+  into.hi = word(frame, r + 4);
+  into.lo = word(frame, r + 8);
+  into.seq = word(frame, r + 12);
+  return true;
+}
+
 // Module-level rather than closures: these run once per tagged message.
 function word(frame: Uint8Array, o: number): number {
   return ((frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3]) >>> 0;

@@ -53,7 +53,7 @@ import { isInternalTopic } from "./filter.ts";
 import {
   copyOriginTag,
   type OriginTag,
-  readOriginTag,
+  readOriginTagInto,
   SeenOrigins,
   writeOriginWords,
 } from "./origin_tag.ts";
@@ -160,6 +160,7 @@ export class Router<P extends RoutedPeer> {
   // Our ID's first 8 bytes as an origin tag's two words.
   readonly #originHi: number;
   readonly #originLo: number;
+  readonly #tag: OriginTag = { hi: 0, lo: 0, seq: 0 };
   /** Sequence number of the broadcasts we tag as their origin. */
   #seq = 0;
 
@@ -194,7 +195,8 @@ export class Router<P extends RoutedPeer> {
     if (type === EnvelopeType.data) this.processed.data++;
     else this.processed.command++;
     if (isInternalTopic(topic)) return;
-    const tag = from.ours ? readOriginTag(frame, 0) : undefined;
+    // One reused tag: it is read, checked and copied within this call, never kept.
+    const tag = from.ours && readOriginTagInto(frame, 0, this.#tag) ? this.#tag : undefined;
     if (tag) {
       // A tagged broadcast among our endpoints: handle each (origin, seq) once.
       if (tag.hi === this.#originHi && tag.lo === this.#originLo) {
