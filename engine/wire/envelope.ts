@@ -225,6 +225,54 @@ function cachedTopic(
 }
 
 /**
+ * Where a node message's payload starts (the end of its topic), after the
+ * checks {@linkcode parseEnvelope} makes; -1 where it would throw. With
+ * {@linkcode envelopeTopic}, for the receive path that reads a data message's
+ * fields in place instead of building a view per message.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { encodeEnvelope, envelopePayloadStart, envelopeTopic, EnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, topic: "/t", payload: new Uint8Array([9]),
+ * });
+ * const start = envelopePayloadStart(f);
+ * equal(envelopeTopic(f, start), "/t");
+ * equal(f[start], 9);
+ * equal(envelopePayloadStart(new Uint8Array(10)), -1); // too short
+ * ```
+ */
+export function envelopePayloadStart(frame: Uint8Array): number {
+  if (frame.length < ENVELOPE_HEADER_SIZE) return -1;
+  const type = frame[OFF_TYPE];
+  if (type < EnvelopeType.data || type > EnvelopeType.pong) return -1;
+  const topicLen = (frame[OFF_TOPIC_LEN] << 8) | frame[OFF_TOPIC_LEN + 1];
+  if (topicLen > frame.length - ENVELOPE_HEADER_SIZE) return -1;
+  return ENVELOPE_HEADER_SIZE + topicLen;
+}
+
+/**
+ * The topic of a node message as text, given where its payload starts
+ * ({@linkcode envelopePayloadStart}); the same cached text `Envelope.topic` gives.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { encodeEnvelope, envelopePayloadStart, envelopeTopic, EnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, topic: "/a/b", payload: new Uint8Array([0]),
+ * });
+ * equal(envelopeTopic(f, envelopePayloadStart(f)), "/a/b");
+ * ```
+ */
+export function envelopeTopic(frame: Uint8Array, payloadStart: number): string {
+  return topicText(frame, ENVELOPE_HEADER_SIZE, payloadStart);
+}
+
+/**
  * The type byte of a node message, read without parsing or validating it, or
  * `undefined` when the frame is too short to have one. For tools that sort
  * captured frames by type; {@linkcode parseEnvelope} for everything else.
