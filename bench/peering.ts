@@ -19,7 +19,10 @@
  *   lossless; C++'s flat-out client is not (its peer buffer overflows and it
  *   disconnects, see "overload"), so the C++ publisher runs with
  *   `--peer-buffer-size=10000000`, which keeps it lossless for a run of a few
- *   seconds while the receiver sets the pace.
+ *   seconds while the receiver sets the pace. C++ -> C++ runs once per CAF
+ *   scheduler setting in `CPP_CONFIGS` (default, one worker thread, one
+ *   worker thread with the sharing policy); each is reported, and the best
+ *   of them is the "C++ -> C++" row every ratio divides by.
  * - Ping-pong round trips (p50/p99/max) with the same count and payload size:
  *   our `cli/main.ts node` ping and pong against `broker-node` ping and pong,
  *   and the two mixed pairs. Samples are sorted (exact percentiles).
@@ -179,6 +182,10 @@ class Proc {
   readonly errLines: string[] = [];
   readonly status: Promise<Deno.CommandStatus>;
   readonly #child: Deno.ChildProcess;
+  /** The child's process ID. */
+  get pid(): number {
+    return this.#child.pid;
+  }
   #listeners: ((line: string) => void)[] = [];
   #exited = false;
 
@@ -435,7 +442,7 @@ function btRates(p: Proc): number[] {
 
 /** Steady C++ server rate: drops the first (partial) second and the trailing zeros. */
 function btSteady(rates: number[], seconds: number): number {
-  const w = rates.slice(1, 1 + Math.max(1, Math.floor(seconds))).filter((x) => x > 0);
+  const w = rates.slice(1, 1 + Math.max(1, Math.ceil(seconds))).filter((x) => x > 0);
   return w.length ? w.reduce((a, b) => a + b, 0) / w.length : 0;
 }
 
@@ -454,9 +461,10 @@ function btSsl(tls: boolean): string[] {
     : ["--disable-ssl"];
 }
 
-function btServer(p: number, tls = false): Proc {
+function btServer(p: number, tls = false, extra: string[] = []): Proc {
   return new Proc("broker-throughput --server", `${REF}/broker-throughput`, [
     ...btSsl(tls),
+    ...extra,
     "--verbose",
     "--server",
     `127.0.0.1:${p}`,
@@ -482,6 +490,8 @@ interface TputRow {
   workload: string;
   bytes: number;
   msgsPerSec: number | null;
+  /** The receiving process's CPU time per message received, µs (where measured). */
+  rxCpuUs?: number;
   note?: string;
 }
 
@@ -620,7 +630,7 @@ function scrapeEvery100ms(ports: number[]): { stop(): Promise<number> } {
   };
 }
 
-async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<number> {
+async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<Measured> {
   const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics);
   const ep = new Endpoint({
     ...(tls ? tlsOptions(TLS_DIR) : {}),
@@ -637,7 +647,7 @@ async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<nu
   const scrapes = await scraper?.stop();
   if (scraper && !scrapes) throw new Error("no scrape succeeded");
   await quietShutdown(ep);
-  return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
+  return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
 
 async function oursToCpp(w: Workload): Promise<number> {
@@ -653,25 +663,76 @@ async function oursToCpp(w: Workload): Promise<number> {
   return btSteady(btRates(srv), CFG.tputSec);
 }
 
-async function cppToCpp(w: Workload, tls = false): Promise<number> {
+/**
+ * CAF scheduler settings tried for C++ -> C++, each on both processes; the
+ * best of them is the base of the ratios. By default CAF starts one worker
+ * thread per core in each process, so two processes on two shared cores
+ * oversubscribe them: a single worker thread was faster on this machine
+ * (event_2: 150-200k vs 80-140k msgs/s default, in alternating runs).
+ */
+const CPP_CONFIGS: { label: string; args: string[] }[] = [
+  { label: "default", args: [] },
+  { label: "1 thread", args: ["--caf.scheduler.max-threads=1"] },
+  {
+    label: "1 thread, sharing",
+    args: ["--caf.scheduler.max-threads=1", "--caf.scheduler.policy=sharing"],
+  },
+];
+
+async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<Measured> {
   const p = freePort();
-  const srv = btServer(p, tls);
+  const srv = btServer(p, tls, caf);
   await srv.waitLine(/listening on/);
-  btClient(p, w.btType!, ["--peer-buffer-size=10000000"], tls);
+  btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"], tls);
   await srv.waitLine(/^rate: [1-9]/);
+  // The server's CPU over the rate lines printed from here on (one per second, each the second before).
+  const cpu0 = procCpuMs(srv.pid), lines0 = srv.lines.length;
   await sleep((CFG.tputSec + 1.2) * 1000);
-  return btSteady(btRates(srv), CFG.tputSec);
+  const cpu1 = procCpuMs(srv.pid);
+  const got = srv.lines.slice(lines0).map((l) => l.match(/^rate: (\d+) events\/s/))
+    .reduce((a, m) => a + (m ? Number(m[1]) : 0), 0);
+  const cpu = cpu0 !== undefined && cpu1 !== undefined && got > 0
+    ? (cpu1 - cpu0) * 1000 / got
+    : undefined;
+  return withCpu(btSteady(btRates(srv), CFG.tputSec), cpu);
 }
 
-async function cppToOurs(w: Workload): Promise<number> {
+/** A rate with the receiver's CPU µs per message beside it. */
+type Measured = number | { rate: number; rxCpuUs?: number };
+
+function withCpu(rate: number, rxCpuUs: number | undefined): Measured {
+  return rxCpuUs === undefined ? rate : { rate, rxCpuUs };
+}
+
+/** Our receiver's CPU µs per message, from its `CPU` and `DONE` lines. */
+function rxCpu(rx: Proc): number | undefined {
+  const cpu = rx.lines.map((l) => l.match(/^CPU (\S+)/)).find((m) => m);
+  const done = rx.lines.map((l) => l.match(/^DONE (\d+)/)).find((m) => m);
+  const n = done ? Number(done[1]) - 1 : 0;
+  return cpu && n > 0 ? Number(cpu[1]) * 1000 / n : undefined;
+}
+
+/** A process's CPU time (user + system) from /proc, in ms; undefined where /proc is missing. */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function cppToOurs(w: Workload): Promise<Measured> {
   const { rx, port: p, seconds } = await listeningReceiver(false);
   btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
   await rx.waitLine(/^DONE/, (seconds + 15) * 1000);
-  return steadyRate(tickSamples(rx), CFG.warmSec * 1000);
+  return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
 
 async function throughputSection(): Promise<void> {
-  const add = async (path: string, w: Workload, fn: () => Promise<number>, needsRef = false) => {
+  const add = async (path: string, w: Workload, fn: () => Promise<Measured>, needsRef = false) => {
     if (needsRef && !REF) {
       results.throughput.push({
         path,
@@ -687,30 +748,50 @@ async function throughputSection(): Promise<void> {
     results.throughput.push(
       r instanceof Error
         ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: null, note: r.message.slice(0, 80) }
-        : { path, workload: w.name, bytes: w.bytes, msgsPerSec: r },
+        : typeof r === "number"
+        ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: r }
+        : { path, workload: w.name, bytes: w.bytes, msgsPerSec: r.rate, rxCpuUs: r.rxCpuUs },
     );
   };
   if (wants("inproc")) {
     for (const w of [W_COUNT, W_EV2]) await add("ours in one process", w, () => inProcess(w));
   }
+  /** Every C++ scheduler setting, then a `path` row holding the best of them (the ratios' base). */
+  const cppBest = async (path: string, w: Workload, tls: boolean) => {
+    const runs: TputRow[] = [];
+    for (const c of CPP_CONFIGS) {
+      await add(`${path} [${c.label}]`, w, () => cppToCpp(w, tls, c.args), true);
+      runs.push(results.throughput[results.throughput.length - 1]);
+    }
+    const best = runs.filter((r) => r.msgsPerSec !== null)
+      .sort((a, b) => b.msgsPerSec! - a.msgsPerSec!)[0];
+    results.throughput.push({
+      path,
+      workload: w.name,
+      bytes: w.bytes,
+      msgsPerSec: best?.msgsPerSec ?? null,
+      rxCpuUs: best?.rxCpuUs,
+      note: best ? `best C++ setting: ${best.path.slice(path.length + 2, -1)}` : "no C++ run",
+    });
+  };
   if (wants("tput")) {
-    // --quick keeps the conn-sized workload, the one closest to Zeek's traffic.
-    const ours = QUICK ? [W_COUNT, W_EV2] : [W_COUNT, W_EV1, W_EV2];
-    for (const w of ours) {
+    // --quick keeps both of broker-throughput's events (the ratio goals), and
+    // the mixed directions for the conn-sized one only.
+    for (const w of [W_COUNT, W_EV1, W_EV2]) {
       await add("ours -> ours", w, () => oursToOurs(w));
       if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
     }
+    for (const w of [W_EV1, W_EV2]) await cppBest("C++ -> C++", w, false);
     for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
-      await add("C++ -> C++", w, () => cppToCpp(w), true);
       await add("ours -> C++", w, () => oursToCpp(w), true);
       await add("C++ -> ours", w, () => cppToOurs(w), true);
     }
   }
   if (wants("tls")) {
     // The same runs over TLS, with fixtures/tls's certificates on both sides.
-    for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
+    for (const w of [W_EV1, W_EV2]) {
       await add("ours -> ours, TLS", w, () => oursToOurs(w, true));
-      await add("C++ -> C++, TLS", w, () => cppToCpp(w, true), true);
+      await cppBest("C++ -> C++, TLS", w, true);
     }
   }
 }
@@ -1033,25 +1114,35 @@ function report(): void {
   if (results.throughput.length) {
     out.push("", "Throughput (MB/s counts encoded values only):");
     out.push(table(
-      ["path", "workload", "bytes", "msgs/s", "MB/s", "note"],
+      ["path", "workload", "bytes", "msgs/s", "MB/s", "rx CPU µs/msg", "note"],
       results.throughput.map((r) => [
         r.path,
         r.workload,
         String(r.bytes),
         fmt(r.msgsPerSec),
         r.msgsPerSec === null ? "n/a" : fmt(r.msgsPerSec * r.bytes / 1e6, 1),
+        r.rxCpuUs === undefined ? "" : fmt(r.rxCpuUs, 2),
         r.note ?? "",
       ]),
     ));
     const get = (path: string, w: string) =>
       results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
-    const ratio = (a: number | null, b: number | null) =>
-      a === null || b === null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
+    const cpuOf = (path: string, w: string) =>
+      results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
+    const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+      a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
     const ws = ["event_1", "event_2"].filter((w) => get("C++ -> C++", w) !== null);
     if (ws.length) {
       out.push("", "Throughput ratios, ours / C++ (same workload, C++ -> C++ as the base):");
       out.push(table(
-        ["workload", "C++ -> C++", "ours -> ours", "ours -> C++", "C++ -> ours"],
+        [
+          "workload",
+          "C++ -> C++",
+          "ours -> ours",
+          "ours -> C++",
+          "C++ -> ours",
+          "rx CPU/msg, C++ / ours",
+        ],
         ws.map((w) => {
           const base = get("C++ -> C++", w);
           return [
@@ -1060,6 +1151,7 @@ function report(): void {
             ratio(get("ours -> ours", w), base),
             ratio(get("ours -> C++", w), base),
             ratio(get("C++ -> ours", w), base),
+            ratio(cpuOf("C++ -> C++", w), cpuOf("ours -> ours", w)),
           ];
         }),
       ));
@@ -1072,15 +1164,19 @@ function report(): void {
     const get = (path: string, w: string) =>
       results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
     out.push("", "Over TLS, ours / C++ (same workload, same certificates):");
+    const cpuOf = (path: string, w: string) =>
+      results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
     out.push(table(
-      ["workload", "C++ -> C++, TLS", "ours -> ours, TLS", "ratio"],
+      ["workload", "C++ -> C++, TLS", "ours -> ours, TLS", "ratio", "rx CPU/msg, C++ / ours"],
       tlsRows.map((w) => {
         const base = get("C++ -> C++, TLS", w), ours = get("ours -> ours, TLS", w);
+        const cb = cpuOf("C++ -> C++, TLS", w), co = cpuOf("ours -> ours, TLS", w);
         return [
           w,
           fmt(base),
           fmt(ours),
           base && ours !== null ? `${(ours / base).toFixed(2)}x` : "n/a",
+          cb !== undefined && co ? `${(cb / co).toFixed(2)}x` : "n/a",
         ];
       }),
     ));

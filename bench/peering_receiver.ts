@@ -8,6 +8,9 @@
  *
  * - `READY <port>` once it is subscribed and reachable (port 0 when peering);
  * - `TICK <ms> <count>` every `--tick-ms`, counting from the first message;
+ * - `CPU <ms>` just before DONE: this process's CPU time (user + system)
+ *   from the first message on, so the cost per message can be compared
+ *   when the machine's load makes rates swing;
  * - `DONE <count> <ms>` at the end (ms: of the last message counted), after
  *   `--seconds` from the first message, or
  *   after `--idle-ms` without a message (the peer stopped or dropped us),
@@ -25,6 +28,7 @@
  */
 import type { SslOptions } from "../engine/transport/tls.ts";
 import { Endpoint } from "../mod.ts";
+import process from "node:process";
 
 /** Options of the receiver, as parsed from its command line. */
 export interface ReceiverOptions {
@@ -109,6 +113,12 @@ export function parseReceiverArgs(args: string[]): ReceiverOptions {
 
 const encoder = new TextEncoder();
 
+/** CPU time of this process so far (user + system), in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** Synchronous, so TICK and DONE lines never interleave or wait behind the receive loop. */
 function say(line: string): void {
   let bytes = encoder.encode(line + "\n");
@@ -144,6 +154,7 @@ export async function runReceiver(o: ReceiverOptions): Promise<number> {
     return 0;
   }
   const first = performance.now();
+  const cpu0 = cpuMs();
   let n = 1;
   let lastAt = first;
   // Ticks are taken in the loop, not by setInterval: while bytes keep coming,
@@ -167,6 +178,7 @@ export async function runReceiver(o: ReceiverOptions): Promise<number> {
     n += 1 + sub.poll().length;
     lastAt = performance.now();
   }
+  say(`CPU ${(cpuMs() - cpu0).toFixed(1)}`);
   say(`DONE ${n} ${(Math.min(lastAt, end) - first).toFixed(1)}`);
   return n;
 }

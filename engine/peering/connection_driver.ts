@@ -37,6 +37,10 @@ import {
   parseEnvelope,
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
+import { ENVELOPE_RECEIVER_OFFSET, envelopePayloadStart, envelopeTopic } from "../wire/envelope.ts";
+
+/** Where a node message's type byte lies (after the sender's and receiver's IDs). */
+const ENVELOPE_TYPE_OFFSET = 32;
 import { Histogram } from "../metrics/registry.ts";
 import { answersBye, sayBye } from "./bye.ts";
 import { type Connection, peerInfo, peerKey } from "./connection.ts";
@@ -322,16 +326,22 @@ export class ConnectionDriver {
 
   #onMessage(c: Connection, frame: Uint8Array): void | Promise<void> {
     c.messagesIn++;
-    let env;
-    try {
-      env = parseEnvelope(frame);
-    } catch {
-      return; // Broker drops bad node messages and keeps the peering
+    const start = envelopePayloadStart(frame);
+    if (start < 0) return; // Broker drops bad node messages and keeps the peering
+    const type = frame[ENVELOPE_TYPE_OFFSET];
+    if (type === EnvelopeType.data || type === EnvelopeType.command) {
+      // The per-message path reads the fields in place, with no envelope view to build.
+      return this.#p.router.route(
+        c,
+        frame,
+        envelopeTopic(frame, start),
+        frame.subarray(ENVELOPE_RECEIVER_OFFSET, ENVELOPE_RECEIVER_OFFSET + 16),
+        frame.subarray(start),
+        type,
+      );
     }
+    const env = parseEnvelope(frame); // checked above: does not throw
     switch (env.type) {
-      case EnvelopeType.data:
-      case EnvelopeType.command:
-        return this.#p.router.route(c, frame, env.topic, env.receiver, env.payload, env.type);
       case EnvelopeType.routing_update: {
         this.#p.router.processed.routingUpdate++;
         if (!endpointIdsEqual(env.sender, c.peerId!)) return;

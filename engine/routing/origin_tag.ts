@@ -128,9 +128,45 @@ export function readOriginTag(frame: Uint8Array, at: number): OriginTag | undefi
     frame[r] !== MAGIC[0] || frame[r + 1] !== MAGIC[1] || frame[r + 2] !== MAGIC[2] ||
     frame[r + 3] !== MAGIC[3]
   ) return undefined;
-  const word = (o: number) =>
-    ((frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3]) >>> 0;
-  return { hi: word(r + 4), lo: word(r + 8), seq: word(r + 12) };
+  return { hi: word(frame, r + 4), lo: word(frame, r + 8), seq: word(frame, r + 12) };
+}
+
+/**
+ * Like {@linkcode readOriginTag}, into a tag the caller reuses (no object
+ * per message): true when the receiver field is a tag, and `into` holds it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { readOriginTagInto, writeOriginWords } from "./origin_tag.ts";
+ * const env = new Uint8Array(40), tag = { hi: 0, lo: 0, seq: 0 };
+ * equal(readOriginTagInto(env, 0, tag), false); // a nil receiver is no tag
+ * writeOriginWords(env, 0, 1, 2, 3);
+ * equal(readOriginTagInto(env, 0, tag) && tag.seq, 3);
+ * ```
+ */
+export function readOriginTagInto(frame: Uint8Array, at: number, into: OriginTag): boolean {
+  const r = at + RECEIVER;
+  if (
+    frame[r] !== MAGIC[0] || frame[r + 1] !== MAGIC[1] || frame[r + 2] !== MAGIC[2] ||
+    frame[r + 3] !== MAGIC[3]
+  ) return false;
+  into.hi = word(frame, r + 4);
+  into.lo = word(frame, r + 8);
+  into.seq = word(frame, r + 12);
+  return true;
+}
+
+// Module-level rather than closures: these run once per tagged message.
+function word(frame: Uint8Array, o: number): number {
+  return ((frame[o] << 24) | (frame[o + 1] << 16) | (frame[o + 2] << 8) | frame[o + 3]) >>> 0;
+}
+
+function putWord(frame: Uint8Array, o: number, w: number): void {
+  frame[o] = w >>> 24;
+  frame[o + 1] = (w >>> 16) & 0xff;
+  frame[o + 2] = (w >>> 8) & 0xff;
+  frame[o + 3] = w & 0xff;
 }
 
 /** Writes an origin tag into the receiver field of the envelope at `at`. */
@@ -154,17 +190,37 @@ export function writeOriginTag(
 
 /** Writes a copied origin tag (as read by `readOriginTag`). */
 export function copyOriginTag(frame: Uint8Array, at: number, tag: OriginTag): void {
+  writeOriginWords(frame, at, tag.hi, tag.lo, tag.seq);
+}
+
+/**
+ * Writes an origin tag from its three words, with no tag object to build
+ * (our own broadcasts are tagged once per message).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { readOriginTag, writeOriginWords } from "./origin_tag.ts";
+ * const env = new Uint8Array(40);
+ * writeOriginWords(env, 0, 1, 2, 3);
+ * equal(readOriginTag(env, 0)?.seq, 3);
+ * ```
+ */
+export function writeOriginWords(
+  frame: Uint8Array,
+  at: number,
+  hi: number,
+  lo: number,
+  seq: number,
+): void {
   const r = at + RECEIVER;
-  frame.set(MAGIC, r);
-  const put = (o: number, w: number) => {
-    frame[o] = w >>> 24;
-    frame[o + 1] = (w >>> 16) & 0xff;
-    frame[o + 2] = (w >>> 8) & 0xff;
-    frame[o + 3] = w & 0xff;
-  };
-  put(r + 4, tag.hi);
-  put(r + 8, tag.lo);
-  put(r + 12, tag.seq);
+  frame[r] = MAGIC[0];
+  frame[r + 1] = MAGIC[1];
+  frame[r + 2] = MAGIC[2];
+  frame[r + 3] = MAGIC[3];
+  putWord(frame, r + 4, hi);
+  putWord(frame, r + 8, lo);
+  putWord(frame, r + 12, seq);
 }
 
 const WINDOW = 4096;

@@ -50,7 +50,13 @@ import {
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
 import { isInternalTopic } from "./filter.ts";
-import { copyOriginTag, type OriginTag, readOriginTag, SeenOrigins } from "./origin_tag.ts";
+import {
+  copyOriginTag,
+  type OriginTag,
+  readOriginTagInto,
+  SeenOrigins,
+  writeOriginWords,
+} from "./origin_tag.ts";
 import type { PrefixTrie } from "./trie.ts";
 
 /** A peer as the router sees it. */
@@ -154,6 +160,7 @@ export class Router<P extends RoutedPeer> {
   // Our ID's first 8 bytes as an origin tag's two words.
   readonly #originHi: number;
   readonly #originLo: number;
+  readonly #tag: OriginTag = { hi: 0, lo: 0, seq: 0 };
   /** Sequence number of the broadcasts we tag as their origin. */
   #seq = 0;
 
@@ -188,7 +195,8 @@ export class Router<P extends RoutedPeer> {
     if (type === EnvelopeType.data) this.processed.data++;
     else this.processed.command++;
     if (isInternalTopic(topic)) return;
-    const tag = from.ours ? readOriginTag(frame, 0) : undefined;
+    // One reused tag: it is read, checked and copied within this call, never kept.
+    const tag = from.ours && readOriginTagInto(frame, 0, this.#tag) ? this.#tag : undefined;
     if (tag) {
       // A tagged broadcast among our endpoints: handle each (origin, seq) once.
       if (tag.hi === this.#originHi && tag.lo === this.#originLo) {
@@ -272,26 +280,36 @@ export class Router<P extends RoutedPeer> {
     let tagged: Uint8Array | undefined, plain: Uint8Array | undefined;
     let relayable: boolean | undefined = command === undefined ? true : undefined;
     let plainToo = false;
+    // The trie's array, looped over in place: closures per message cost more than the loop.
+    const peers = this.#host.routes.hits(topic);
     if (!forwarded) {
-      this.#host.routes.forEachMatch(topic, (to) => {
-        if (!to.ours) plainToo = true;
-      });
+      for (let i = 0; i < peers.length; i++) if (!peers[i].ours) plainToo = true;
     }
-    this.#host.routes.forEachMatch(topic, (to) => {
-      if (to === from || to.state !== "peered") return;
-      if (!(relayable ??= isCommand(command!))) return;
+    for (let i = 0; i < peers.length; i++) {
+      const to = peers[i];
+      if (to === from || to.state !== "peered") continue;
+      if (!(relayable ??= isCommand(command!))) continue;
       if (to.ours) {
         if (!tagged) {
-          tag ??= { hi: this.#originHi, lo: this.#originLo, seq: this.#nextSeq() };
           tagged = forwarded ? this.#frames.forward(frame) : plainToo ? copyToSlab(frame) : frame;
-          copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
+          // A broadcast entering our endpoints here gets us as its origin (no tag object per message).
+          if (tag) copyOriginTag(tagged, FRAME_PREFIX_SIZE, tag);
+          else {
+            writeOriginWords(
+              tagged,
+              FRAME_PREFIX_SIZE,
+              this.#originHi,
+              this.#originLo,
+              this.#nextSeq(),
+            );
+          }
         }
         this.#host.send(to, tagged);
       } else {
         plain ??= forwarded ? this.#frames.forward(frame, NIL_ENDPOINT_ID) : frame;
         this.#host.send(to, plain);
       }
-    });
+    }
   }
 
   #nextSeq(): number {

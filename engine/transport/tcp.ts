@@ -123,7 +123,8 @@ export class TcpConnection {
   }
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(READ_SIZE);
+    const readChunk = this.#conn.readChunk?.bind(this.#conn);
+    const buf = readChunk ? new Uint8Array(0) : new Uint8Array(READ_SIZE);
     let error: unknown;
     let sliceStart = performance.now();
     try {
@@ -134,10 +135,19 @@ export class TcpConnection {
           await new Promise((r) => setImmediate(r));
           sliceStart = performance.now();
         }
-        const n = await this.#conn.read(buf);
-        if (n === null) break;
-        // One buffer for every read: allocating a chunk per read costs more than the read.
-        const pending = this.#handler!.onBytes(buf.subarray(0, n));
+        let chunk: Uint8Array;
+        if (readChunk) {
+          // The stream's own chunk: no copy into `buf`.
+          const c = await readChunk();
+          if (c === null) break;
+          chunk = c;
+        } else {
+          const n = await this.#conn.read(buf);
+          if (n === null) break;
+          // One buffer for every read: allocating a chunk per read costs more than the read.
+          chunk = buf.subarray(0, n);
+        }
+        const pending = this.#handler!.onBytes(chunk);
         if (pending) await pending;
       }
     } catch (e) {

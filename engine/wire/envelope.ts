@@ -184,7 +184,27 @@ export class Envelope {
 // than hashing a short topic: recent topics are kept by a hash of their bytes.
 const topicCache = new ClearingCache<number, { bytes: Uint8Array; text: string }>(4096);
 
+// Most frames carry the previous frame's topic: compared byte by byte before any hashing.
+let lastTopic: { bytes: Uint8Array; text: string } | undefined;
+
 function topicText(frame: Uint8Array, start: number, end: number): string {
+  const last = lastTopic;
+  if (last !== undefined && last.bytes.length === end - start) {
+    const b = last.bytes;
+    let i = start, j = 0;
+    while (i < end && b[j] === frame[i]) i++, j++;
+    if (i === end) return last.text;
+  }
+  const entry = cachedTopic(frame, start, end);
+  lastTopic = entry;
+  return entry.text;
+}
+
+function cachedTopic(
+  frame: Uint8Array,
+  start: number,
+  end: number,
+): { bytes: Uint8Array; text: string } {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ frame[i], 0x01000193);
   const hit = topicCache.get(h);
@@ -196,12 +216,60 @@ function topicText(frame: Uint8Array, start: number, end: number): string {
         break;
       }
     }
-    if (same) return hit.text;
+    if (same) return hit;
   }
   const bytes = frame.slice(start, end);
-  const text = utf8Dec.decode(bytes);
-  topicCache.set(h, { bytes, text });
-  return text;
+  const entry = { bytes, text: utf8Dec.decode(bytes) };
+  topicCache.set(h, entry);
+  return entry;
+}
+
+/**
+ * Where a node message's payload starts (the end of its topic), after the
+ * checks {@linkcode parseEnvelope} makes; -1 where it would throw. With
+ * {@linkcode envelopeTopic}, for the receive path that reads a data message's
+ * fields in place instead of building a view per message.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { encodeEnvelope, envelopePayloadStart, envelopeTopic, EnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, topic: "/t", payload: new Uint8Array([9]),
+ * });
+ * const start = envelopePayloadStart(f);
+ * equal(envelopeTopic(f, start), "/t");
+ * equal(f[start], 9);
+ * equal(envelopePayloadStart(new Uint8Array(10)), -1); // too short
+ * ```
+ */
+export function envelopePayloadStart(frame: Uint8Array): number {
+  if (frame.length < ENVELOPE_HEADER_SIZE) return -1;
+  const type = frame[OFF_TYPE];
+  if (type < EnvelopeType.data || type > EnvelopeType.pong) return -1;
+  const topicLen = (frame[OFF_TOPIC_LEN] << 8) | frame[OFF_TOPIC_LEN + 1];
+  if (topicLen > frame.length - ENVELOPE_HEADER_SIZE) return -1;
+  return ENVELOPE_HEADER_SIZE + topicLen;
+}
+
+/**
+ * The topic of a node message as text, given where its payload starts
+ * ({@linkcode envelopePayloadStart}); the same cached text `Envelope.topic` gives.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { encodeEnvelope, envelopePayloadStart, envelopeTopic, EnvelopeType } from "./envelope.ts";
+ * import { newEndpointId } from "./endpoint_id.ts";
+ * const f = encodeEnvelope({
+ *   sender: newEndpointId(), type: EnvelopeType.data, topic: "/a/b", payload: new Uint8Array([0]),
+ * });
+ * equal(envelopeTopic(f, envelopePayloadStart(f)), "/a/b");
+ * ```
+ */
+export function envelopeTopic(frame: Uint8Array, payloadStart: number): string {
+  return topicText(frame, ENVELOPE_HEADER_SIZE, payloadStart);
 }
 
 /**
