@@ -46,3 +46,44 @@ export function encodeWebSocketFrame(
   for (let i = 0; i < n; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
   return out;
 }
+
+/**
+ * The header of a server's final, unmasked frame of `opcode` carrying
+ * `length` payload bytes: sent before a payload that is itself sent as it
+ * is (no copy into one frame buffer, and one payload can go to many clients).
+ *
+ * @example
+ * ```ts
+ * import { webSocketFrameHeader } from "./frame.ts";
+ * const h = webSocketFrameHeader(0x1, 300);
+ * if (h.length !== 4 || h[0] !== 0x81 || h[1] !== 126 || h[2] !== 1 || h[3] !== 44) {
+ *   throw new Error("a 300-byte text frame's header");
+ * }
+ * ```
+ */
+export function webSocketFrameHeader(opcode: number, length: number): Uint8Array {
+  const n = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  // Views into a shared slab, never rewritten (a full slab is replaced):
+  // an ArrayBuffer per header would cost more than the header's bytes.
+  if (headerPos + n > headerSlab.length) {
+    headerSlab = new Uint8Array(HEADER_SLAB_SIZE);
+    headerPos = 0;
+  }
+  const out = headerSlab.subarray(headerPos, headerPos + n);
+  headerPos += n;
+  out[0] = 0x80 | opcode;
+  if (n === 2) out[1] = length;
+  else if (n === 4) {
+    out[1] = 126;
+    out[2] = length >> 8;
+    out[3] = length & 0xff;
+  } else {
+    out[1] = 127;
+    new DataView(out.buffer, out.byteOffset).setBigUint64(2, BigInt(length));
+  }
+  return out;
+}
+
+const HEADER_SLAB_SIZE = 16 * 1024;
+let headerSlab = new Uint8Array(0);
+let headerPos = 0;
