@@ -62,15 +62,10 @@ export function encodeWebSocketFrame(
  * ```
  */
 export function webSocketFrameHeader(opcode: number, length: number): Uint8Array {
+  // Small typed arrays live on V8's heap: cheap to make, and unlike views
+  // into a shared slab, a client that stops reading pins nothing else.
   const n = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  // Views into a shared slab, never rewritten (a full slab is replaced):
-  // an ArrayBuffer per header would cost more than the header's bytes.
-  if (headerPos + n > headerSlab.length) {
-    headerSlab = new Uint8Array(HEADER_SLAB_SIZE);
-    headerPos = 0;
-  }
-  const out = headerSlab.subarray(headerPos, headerPos + n);
-  headerPos += n;
+  const out = new Uint8Array(n);
   out[0] = 0x80 | opcode;
   if (n === 2) out[1] = length;
   else if (n === 4) {
@@ -83,7 +78,3 @@ export function webSocketFrameHeader(opcode: number, length: number): Uint8Array
   }
   return out;
 }
-
-const HEADER_SLAB_SIZE = 16 * 1024;
-let headerSlab = new Uint8Array(0);
-let headerPos = 0;
