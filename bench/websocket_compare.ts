@@ -54,7 +54,8 @@ const NODE_BUFFER = WINDOW * 4;
 const BATCH = 64;
 /** Messages in flight per ingesting client, one row each. */
 const INGEST_WINDOWS = arg("--ingest-windows", "1,64").split(",").map(Number);
-const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+/** Our CLI (env OURS_CLI: another checkout's, for before/after runs). */
+const CLI = Deno.env.get("OURS_CLI") || new URL("../cli/main.ts", import.meta.url).pathname;
 const LOCK = new URL("../deno.lock", import.meta.url).pathname;
 const CPP_NODE = Deno.env.get("BROKER_NODE") ?? "/work/shared/tools/broker-ref/bin/broker-node";
 /** Extra `deno run` flags for our node, e.g. `--cpu-prof` (env OURS_DENO_FLAGS). */
