@@ -337,7 +337,6 @@ function configFile(): string {
   if (config) return config;
   config = Deno.makeTempFileSync({ prefix: "ws-compare-", suffix: ".conf" });
   Deno.writeTextFileSync(config, `broker {\n  web-socket-buffer-size = ${NODE_BUFFER}\n}\n`);
-  globalThis.addEventListener("unload", () => Deno.removeSync(config!));
   return config;
 }
 
@@ -627,3 +626,4 @@ for (const [name, e] of results) {
     } |`,
   );
 }
+if (config) Deno.removeSync(config);
