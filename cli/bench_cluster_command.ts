@@ -44,6 +44,7 @@ interface ClusterCli {
   timeout?: string;
   seed?: string;
   decode?: boolean;
+  generateInClock?: boolean;
   node?: string;
 }
 
@@ -104,6 +105,10 @@ export function registerBenchClusterCommand(
     )
     .option("--seed <n>", "seed of the value generator (default: 1)")
     .option("--decode", "receivers build each value instead of counting validated messages")
+    .option(
+      "--generate-in-clock",
+      "senders generate each value as they publish it, inside the clock, as Broker's tool does (default: all values made before the clock starts)",
+    )
     .addOption(new Option("--node <name>", "run one node of a multi-process run").hideHelp())
     .action(async (args: string[], cli: ClusterCli) => {
       // Every option first: a bad one is a usage error before anything runs.
@@ -242,6 +247,7 @@ async function runClusterCommand(
       idleTimeoutMs: parsed.timeoutMs,
       seed: parsed.seed,
       decode: !!cli.decode,
+      generateInClock: !!cli.generateInClock,
       onTiming: cli.json
         ? undefined
         : (t: NodeTiming) => out(`${t.name} (${t.role}): ${formatSeconds(t.seconds)}`),

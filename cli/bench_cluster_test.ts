@@ -344,6 +344,24 @@ Deno.test("cluster bench: two nodes in one process, the file looped 2.5 times", 
   });
 });
 
+Deno.test("cluster bench: values generated in the clock, in one process and one per node", async () => {
+  await inTempDir(async (dir) => {
+    const conf = `${dir}/setup.conf`;
+    await Deno.copyFile(MARS, `${dir}/mars.dat`);
+    for (const extra of [[], ["--processes"]]) {
+      await Deno.writeTextFile(conf, twoNodes(freePort(), "mars.dat", 1500, 1500));
+      const r = await broker(
+        ["bench", "cluster", conf, "--json", "--decode", "--generate-in-clock", ...extra],
+        { cwd: dir },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const result = JSON.parse(r.stdout) as Result;
+      assert.equal(result.messagesSent, 1500, extra.join(" "));
+      assert.equal(result.messagesReceived, 1500, extra.join(" "));
+    }
+  });
+});
+
 Deno.test("cluster bench: a relay that forwards, and two senders into one receiver", async () => {
   await inTempDir(async (dir) => {
     const [pm, pv] = [freePort(), freePort()];

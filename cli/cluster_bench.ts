@@ -90,6 +90,13 @@ export interface ClusterRunOptions {
    */
   decode?: boolean;
   /**
+   * Senders generate and encode each value as they publish it, inside the
+   * clock, as Broker 2.2.0's tool does; by default every file entry's value
+   * is made once, before the clock starts.
+   * @default false
+   */
+  generateInClock?: boolean;
+  /**
    * The topics of the store command entries in the cluster's generator
    * files (read from them when absent), so that receivers count commands.
    */
@@ -174,6 +181,8 @@ export class NodeRunner {
   readonly #opts: ClusterRunOptions;
   readonly #sub?: Subscriber;
   #messages: { topic: string; payload: Uint8Array; command: boolean }[] = [];
+  /** With `generateInClock`: makes message `i`'s payload when it is sent. */
+  #generate?: (i: number) => Uint8Array;
   #received = 0;
   #listening = false;
   /** Wakes `receive` when a command arrives (commands come by callback, data by queue). */
@@ -289,6 +298,16 @@ export class NodeRunner {
         : { topic: e.topic, payload: encodeCommand(commandFromEntry(e, rnd)), command: true }
     );
     if (this.#messages.length === 0) fail(`${this.node.generatorFile} holds no messages`);
+    if (this.#opts.generateInClock) {
+      // A fresh value per message from the entry's shape, as the C++ tool makes them.
+      const gen = seededRandom(this.#opts.seed ?? 1);
+      this.#generate = (i) => {
+        const e = file.entries[i % file.entries.length];
+        return e.kind === "data"
+          ? encode(generateFromShape(e.shape!, gen))
+          : encodeCommand(commandFromEntry(e, gen));
+      };
+    }
   }
 
   /** Topics this node publishes that some receiver in the cluster subscribes to. */
@@ -320,6 +339,7 @@ export class NodeRunner {
     this.#verbose(`${n.name} starts publishing`);
     const ep = this.endpoint;
     const msgs = this.#messages;
+    const generate = this.#generate;
     // The bus is built on first use: not inside the timed loop.
     if (msgs.some((m) => m.command)) void ep.commandBus;
     const t0 = performance.now();
@@ -327,8 +347,9 @@ export class NodeRunner {
     for (let i = 0; i < total; i++) {
       const m = msgs[i % msgs.length];
       if (ep.demand(m.topic) <= 0) await ep.ready(m.topic);
-      if (m.command) ep.commandBus.sendCommand(m.topic, m.payload);
-      else ep.publishEncoded(m.topic, m.payload);
+      const payload = generate ? generate(i) : m.payload;
+      if (m.command) ep.commandBus.sendCommand(m.topic, payload);
+      else ep.publishEncoded(m.topic, payload);
       if (i + 1 >= next) {
         this.#verbose(`${n.name} pushed ${i + 1} messages`);
         next += 1000;
@@ -583,6 +604,7 @@ export async function runClusterProcesses(
         ...(options.verboseChildren ? ["-v"] : []),
         ...(options.idleTimeoutMs ? ["--timeout", String(options.idleTimeoutMs / 1000)] : []),
         ...(options.decode ? ["--decode"] : []),
+        ...(options.generateInClock ? ["--generate-in-clock"] : []),
         ...(options.seed ? ["--seed", String(options.seed)] : []),
       ],
       stdin: "piped",

@@ -46,3 +46,35 @@ export function encodeWebSocketFrame(
   for (let i = 0; i < n; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
   return out;
 }
+
+/**
+ * The header of a server's final, unmasked frame of `opcode` carrying
+ * `length` payload bytes: sent before a payload that is itself sent as it
+ * is (no copy into one frame buffer, and one payload can go to many clients).
+ *
+ * @example
+ * ```ts
+ * import { webSocketFrameHeader } from "./frame.ts";
+ * const h = webSocketFrameHeader(0x1, 300);
+ * if (h.length !== 4 || h[0] !== 0x81 || h[1] !== 126 || h[2] !== 1 || h[3] !== 44) {
+ *   throw new Error("a 300-byte text frame's header");
+ * }
+ * ```
+ */
+export function webSocketFrameHeader(opcode: number, length: number): Uint8Array {
+  // Small typed arrays live on V8's heap: cheap to make, and unlike views
+  // into a shared slab, a client that stops reading pins nothing else.
+  const n = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const out = new Uint8Array(n);
+  out[0] = 0x80 | opcode;
+  if (n === 2) out[1] = length;
+  else if (n === 4) {
+    out[1] = 126;
+    out[2] = length >> 8;
+    out[3] = length & 0xff;
+  } else {
+    out[1] = 127;
+    new DataView(out.buffer, out.byteOffset).setBigUint64(2, BigInt(length));
+  }
+  return out;
+}

@@ -21,10 +21,10 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { type Data, decode, decodeValidated } from "../data/mod.ts";
-import { dataMessageToJson } from "../data/json.ts";
+import type { Data } from "../data/mod.ts";
 import type { PendingMessage, Subscriber } from "../subscriber.ts";
 import { BoundedQueue } from "../queue.ts";
+import { dataMessageUtf8, JsonMessageCache } from "./json_cache.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 import {
   listenWebSocketUpgrades,
@@ -140,10 +140,6 @@ export const DEFAULT_WEB_SOCKET_SOCKET_BYTES = 1 << 20;
 export const DEFAULT_WEB_SOCKET_MAX_MESSAGE_SIZE = 1 << 20;
 /** How long a connection may take to upgrade, in ms (the endpoint's handshake timeout). */
 export const DEFAULT_WEB_SOCKET_HANDSHAKE_TIMEOUT_MS = 10_000;
-// While the socket is full, its bufferedAmount is polled: soon at first (a
-// reading client drains within a turn or two), then less often.
-const RETRY_MIN_MS = 1;
-const RETRY_MAX_MS = 50;
 // RFC 6455 7.4.1: 1011, the server met a condition that keeps it from going on.
 // Broker's server closes this way when its backpressure buffer fails.
 const CLOSE_OVERFLOW = 1011;
@@ -173,17 +169,24 @@ class Output {
   readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
+  readonly #json: (m: PendingMessage) => Uint8Array;
   // Broker's `disconnect` is `drop_newest` here, with the drop ending the session.
   readonly #queue: BoundedQueue<Queued>;
-  #timer?: ReturnType<typeof setTimeout>;
-  #retryMs = RETRY_MIN_MS;
+  /** Whether a flush waits for the socket to drain. */
+  #waiting = false;
   /** Whether the last flush stopped at a full socket. */
   #blocked = false;
   #closed = false;
   sent = 0;
 
-  constructor(ws: ServerWebSocket, bounds: Bounds, onOverflow: () => void) {
+  constructor(
+    ws: ServerWebSocket,
+    bounds: Bounds,
+    onOverflow: () => void,
+    json: (m: PendingMessage) => Uint8Array,
+  ) {
     this.#ws = ws;
+    this.#json = json;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
     this.#queue = new BoundedQueue<Queued>(
@@ -231,37 +234,28 @@ class Output {
     if (this.#closed) return;
     const ws = this.#ws;
     if (ws.readyState !== OPEN) return;
-    // One bufferedAmount read per flush; the texts sent meanwhile are added
-    // here (in UTF-16 units: the next flush reads the exact figure again).
+    // One bufferedAmount read per flush; the bytes sent meanwhile are added here.
     let unsent = ws.bufferedAmount;
-    const progressed = this.length > 0 && unsent < this.#b.socketBytes;
     while (this.length > 0 && unsent < this.#b.socketBytes) {
-      const { m } = this.#queue.shift()!;
-      const data = m.unsorted === undefined
-        ? decode(m.payload)
-        : decodeValidated(m.payload, m.unsorted);
-      const text = dataMessageToJson(m.topic, data);
-      ws.send(text);
+      const utf8 = this.#json(this.#queue.shift()!.m);
+      ws.sendUtf8(utf8);
       this.sent++;
-      unsent += text.length;
+      unsent += utf8.length;
     }
     this.#blocked = this.length > 0;
-    if (!this.#blocked) {
-      this.#retryMs = RETRY_MIN_MS;
-      return;
-    }
-    this.#retryMs = progressed ? RETRY_MIN_MS : Math.min(this.#retryMs * 2, RETRY_MAX_MS);
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
+    // A full socket is refilled once it has written what it holds: waking on
+    // the write itself, not on a timer, keeps a fast reader's pipe full.
+    if (!this.#blocked || this.#waiting) return;
+    this.#waiting = true;
+    ws.drained().then(() => {
+      this.#waiting = false;
       this.flush();
-    }, this.#retryMs);
+    });
   }
 
-  /** Drops everything and stops the retries. */
+  /** Drops everything. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#queue.poll();
     this.#queue.close();
   }
@@ -298,6 +292,7 @@ export class WebSocketServer {
   readonly #handshakeMs: number;
   readonly #sessions = new Set<Session>();
   readonly #bounds: Bounds;
+  readonly #jsonCache = new JsonMessageCache();
   /** The bound port. */
   readonly port: number;
 
@@ -437,7 +432,13 @@ export class WebSocketServer {
           overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
           localPublishes: bounds.localPublishes,
         });
-        out = new Output(ws, bounds, overflow);
+        // With several clients a message is turned into JSON once for all of them.
+        out = new Output(
+          ws,
+          bounds,
+          overflow,
+          (m) => this.#sessions.size > 1 ? this.#jsonCache.utf8(m) : dataMessageUtf8(m),
+        );
         send(ackText(host.id));
         this.#pump(sub, out, overflow);
         return;

@@ -10,7 +10,7 @@
  * @module
  */
 import { TcpConnection } from "../transport/tcp.ts";
-import { encodeWebSocketFrame } from "./frame.ts";
+import { encodeWebSocketFrame, webSocketFrameHeader } from "./frame.ts";
 
 /** The socket states a session looks at (`WebSocket`'s numbers). */
 export const OPEN = 1;
@@ -31,6 +31,14 @@ export interface ServerWebSocket {
   readonly bufferedAmount: number;
   /** Sends one text message. */
   send(text: string): void;
+  /**
+   * Sends one text message given as its UTF-8 bytes, which are written as
+   * they are: the caller must not change them afterwards (they may go to
+   * many sockets).
+   */
+  sendUtf8(bytes: Uint8Array): void;
+  /** Resolves once everything sent so far is written (or the connection closed). */
+  drained(): Promise<void>;
   /** Sends a close frame, then closes the connection (at once if the client does not answer). */
   close(code?: number, reason?: string): void;
   /** A message arrived. */
@@ -178,8 +186,19 @@ class Conn implements ServerWebSocket {
   }
 
   send(text: string): void {
+    this.sendUtf8(enc.encode(text));
+  }
+
+  drained(): Promise<void> {
+    return this.#tcp.drained();
+  }
+
+  sendUtf8(bytes: Uint8Array): void {
     if (this.readyState !== OPEN) return;
-    this.#tcp.send(encodeWebSocketFrame(0x1, enc.encode(text)));
+    // Header and payload go separately: the connection coalesces small
+    // writes into one buffer anyway, so a frame buffer would be a second copy.
+    this.#tcp.send(webSocketFrameHeader(0x1, bytes.length));
+    this.#tcp.send(bytes);
   }
 
   close(code?: number, reason = ""): void {

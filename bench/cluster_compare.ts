@@ -1,0 +1,141 @@
+/**
+ * Broker's cluster benchmark, ours beside the real one in one run:
+ * Broker 2.2.0's `broker-cluster-benchmark` and `broker bench cluster` on the
+ * same `setup.conf` and `mars.dat` (Broker's `example.zip`: mars publishes
+ * 4,198-byte events with a 31-entry table of sets, earth receives them; both
+ * nodes in one process, as the C++ tool runs them).
+ *
+ * The C++ tool generates each value from the file as it publishes (inside the
+ * clock) and its receiver gets every message deserialized. Ours runs four
+ * ways: values made before the clock (our default) or inside it
+ * (`--generate-in-clock`), and receivers that count validated messages (our
+ * default) or build every value (`--decode`, what the C++ receiver does).
+ * Each run alternates the order of the tools; ratios are ours over C++ of the
+ * same run (system time: from the start of publishing to the last receive).
+ *
+ * Run: `deno task bench:cluster [--runs 3] [--messages 10000] [--zip PATH]`.
+ *
+ * @module
+ */
+
+const ARGS = Deno.args;
+const arg = (name: string, def: string) => {
+  const i = ARGS.indexOf(name);
+  return i >= 0 ? ARGS[i + 1] : def;
+};
+const RUNS = Number(arg("--runs", "3"));
+const MESSAGES = arg("--messages", "");
+const ZIP = arg(
+  "--zip",
+  Deno.env.get("BROKER_EXAMPLE_ZIP") ?? "/work/shared/fixtures/recordings/example.zip",
+);
+const CPP = Deno.env.get("BROKER_CLUSTER_BENCHMARK") ??
+  "/work/shared/tools/broker-2.2.0/bin/broker-cluster-benchmark";
+const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+const LOCK = new URL("../deno.lock", import.meta.url).pathname;
+
+interface Case {
+  name: string;
+  flags?: string[];
+}
+
+const OURS: Case[] = [
+  { name: "ours, count validated, values made before the clock", flags: [] },
+  { name: "ours, count validated, values made in the clock", flags: ["--generate-in-clock"] },
+  { name: "ours --decode, values made before the clock", flags: ["--decode"] },
+  { name: "ours --decode, values made in the clock", flags: ["--decode", "--generate-in-clock"] },
+];
+const CPP_NAME = "C++ broker-cluster-benchmark (values made in the clock, decoded)";
+
+/** Unpacks example.zip; sets num-inputs/num-outputs when `--messages` is given. */
+async function prepare(): Promise<{ dir: string; conf: string; messages: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "cluster-compare-" });
+  const unzip = await new Deno.Command("unzip", { args: ["-q", "-o", ZIP, "-d", dir] }).output();
+  if (!unzip.success) throw new Error(`unzip ${ZIP}: ${new TextDecoder().decode(unzip.stderr)}`);
+  const conf = `${dir}/setup.conf`;
+  let text = await Deno.readTextFile(conf);
+  if (MESSAGES) {
+    text = text.replace(/(num-(?:inputs|outputs)\s*=\s*)\d+/g, `$1${Number(MESSAGES)}`);
+    await Deno.writeTextFile(conf, text);
+  }
+  const inputs = [...text.matchAll(/num-inputs\s*=\s*(\d+)/g)].map((m) => Number(m[1]));
+  return { dir, conf, messages: inputs.reduce((a, b) => a + b, 0) };
+}
+
+/** "4.57848s", "850.2ms", "12us" as the C++ tool prints durations. */
+function parseDuration(text: string): number {
+  const m = /^([\d.]+)(ns|us|ms|s|min|h)$/.exec(text.trim());
+  if (!m) throw new Error(`cannot read duration ${text}`);
+  const scale: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, min: 60, h: 3600 };
+  return Number(m[1]) * scale[m[2]];
+}
+
+async function runCpp(dir: string, conf: string): Promise<number> {
+  const out = await new Deno.Command(CPP, { args: ["-c", conf], cwd: dir }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const m = /^system: (\S+)$/m.exec(text);
+  if (!out.success || !m) throw new Error(`broker-cluster-benchmark failed:\n${text}`);
+  return parseDuration(m[1]);
+}
+
+async function runOurs(dir: string, conf: string, flags: string[]): Promise<number> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", `--lock=${LOCK}`, "-A", CLI, "bench", "cluster", "--json", ...flags, conf],
+    cwd: dir,
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`broker bench cluster failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  const result = JSON.parse(text.trim().split("\n").at(-1)!);
+  if (result.messagesReceived < result.messagesSent) {
+    throw new Error(`ours lost messages: ${text}`);
+  }
+  return result.systemSeconds;
+}
+
+const { dir, conf, messages } = await prepare();
+console.log(
+  `cluster benchmark, ${
+    ZIP.split("/").at(-1)
+  }: ${messages} messages to receive per run, ${RUNS} run(s)`,
+);
+const rates = new Map<string, number[]>();
+const add = (name: string, seconds: number) => {
+  const r = messages / seconds;
+  rates.set(name, [...(rates.get(name) ?? []), r]);
+  return r;
+};
+try {
+  for (let run = 0; run < RUNS; run++) {
+    // C++ first on even runs, last on odd ones.
+    const order: (Case | "C++")[] = run % 2 === 0 ? ["C++", ...OURS] : [...OURS, "C++"];
+    const got = new Map<string, number>();
+    for (const c of order) {
+      if (c === "C++") got.set(CPP_NAME, add(CPP_NAME, await runCpp(dir, conf)));
+      else got.set(c.name, add(c.name, await runOurs(dir, conf, c.flags ?? [])));
+    }
+    const cpp = got.get(CPP_NAME)!;
+    console.log(`run ${run + 1}: C++ ${Math.round(cpp)} msgs/s`);
+    for (const c of OURS) {
+      const r = got.get(c.name)!;
+      console.log(`  ${c.name}: ${Math.round(r)} msgs/s, ${(r / cpp).toFixed(2)}x`);
+    }
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+
+const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
+const cpp = rates.get(CPP_NAME)!;
+console.log("\n| case | msgs/s (each run) | vs C++ (same run) |");
+console.log("| --- | --- | --- |");
+console.log(`| ${CPP_NAME} | ${cpp.map(k).join(", ")} | 1.00x |`);
+for (const c of OURS) {
+  const r = rates.get(c.name)!;
+  console.log(
+    `| ${c.name} | ${r.map(k).join(", ")} | ${
+      r.map((x, i) => (x / cpp[i]).toFixed(2) + "x").join(", ")
+    } |`,
+  );
+}

@@ -1,0 +1,629 @@
+/**
+ * WebSocket JSON API, ours beside the C++ Broker in one run: `broker node`
+ * (our CLI, its own process) and `broker-node`, each serving the API on
+ * `BROKER_WEB_SOCKET_PORT`, driven by the same clients in this process.
+ *
+ * - **ingest**: K WebSocket clients publish Zeek `event_2` (conn-log-like)
+ *   data messages; a native subscriber (our endpoint, peered over TCP) counts
+ *   them.
+ * - **fan-out**: a native publisher (our endpoint, peered) publishes the same
+ *   events; K WebSocket clients count every one.
+ *
+ * The clients are minimal RFC 6455 clients that write pre-built masked
+ * frames and count received text frames without parsing their JSON, so the
+ * node, not the client, is what is measured. Both sides keep a window of
+ * messages in flight (sent but not yet counted), below the node's buffers,
+ * so neither node ever sheds or disconnects: the rate is what it keeps up
+ * with. Node order alternates per round; only same-run ratios mean anything
+ * on a shared machine.
+ *
+ * Run: `deno task bench:websocket [--n 100000] [--rounds 3] [--clients 1,16]
+ * [--only ingest|fanout]`.
+ *
+ * @module
+ */
+import {
+  addr,
+  bool,
+  count,
+  type Data,
+  dataMessageToJson,
+  Endpoint,
+  enumValue,
+  port,
+  set,
+  str,
+  timespan,
+  timestamp,
+  vector,
+} from "../mod.ts";
+
+const ARGS = Deno.args;
+const arg = (name: string, def: string) => {
+  const i = ARGS.indexOf(name);
+  return i >= 0 ? ARGS[i + 1] : def;
+};
+const N = Number(arg("--n", "100000"));
+const ROUNDS = Number(arg("--rounds", "1"));
+const CLIENTS = arg("--clients", "1,16").split(",").map(Number);
+const ONLY = arg("--only", "");
+/** Messages in flight; the nodes buffer more than this (see startNode). */
+const WINDOW = Number(arg("--window", "2048"));
+const NODE_BUFFER = WINDOW * 4;
+/** Frames per write of an ingesting client (fewer when its window is smaller). */
+const BATCH = 64;
+/** Messages in flight per ingesting client, one row each. */
+const INGEST_WINDOWS = arg("--ingest-windows", "1,64").split(",").map(Number);
+/** Our CLI (env OURS_CLI: another checkout's, for before/after runs). */
+const CLI = Deno.env.get("OURS_CLI") || new URL("../cli/main.ts", import.meta.url).pathname;
+const LOCK = new URL("../deno.lock", import.meta.url).pathname;
+const CPP_NODE = Deno.env.get("BROKER_NODE") ?? "/work/shared/tools/broker-ref/bin/broker-node";
+/** Extra `deno run` flags for our node, e.g. `--cpu-prof` (env OURS_DENO_FLAGS). */
+const OURS_FLAGS = (Deno.env.get("OURS_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
+/** Which nodes to run (`--kinds ours` while profiling ours). */
+const KINDS = arg("--kinds", "C++,ours").split(",");
+const DEBUG = Deno.env.get("DEBUG") !== undefined;
+const IN_TOPIC = "/bench/in", OUT_TOPIC = "/bench/out";
+
+type Kind = "C++" | "ours";
+
+// ------------------------------------------------------------------ workload
+
+let counter = 0;
+const A1 = addr("1.2.3.4"), A2 = addr("3.4.5.6");
+const rnd = (i: number, n: number) =>
+  (i * 2654435761 >>> 0).toString(36).padEnd(n, "x").slice(0, n);
+
+/** broker-throughput's event type 2 ("resembles a line in conn.log"), as Zeek frames it. */
+function connEvent(i: number): Data {
+  return vector(
+    count(1),
+    count(1),
+    vector(
+      str("event_2"),
+      vector(
+        timestamp(BigInt(Date.now()) * 1_000_000n),
+        str(rnd(i, 10)),
+        vector(A1, port(4567, "tcp"), A2, port(80, "tcp")),
+        enumValue("tcp"),
+        str(rnd(i + 1, 10)),
+        timespan(3_140_000_000n),
+        count(++counter),
+        count(++counter),
+        str(rnd(i + 2, 5)),
+        bool(true),
+        bool(false),
+        count(++counter),
+        str(rnd(i + 3, 10)),
+        count(++counter),
+        count(++counter),
+        count(++counter),
+        count(++counter),
+        set(str(rnd(i + 4, 10)), str(rnd(i + 5, 10))),
+      ),
+    ),
+  );
+}
+
+const EVENTS = Array.from({ length: 256 }, (_, i) => connEvent(i));
+
+/** A client's text frame: masked with a fresh random key, as RFC 6455 wants. */
+function maskedTextFrame(text: string): Uint8Array {
+  const payload = new TextEncoder().encode(text);
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = new Uint8Array(head + 4 + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = 0x80 | n;
+  else if (n < 65536) {
+    out[1] = 0x80 | 126;
+    out[2] = n >> 8;
+    out[3] = n & 0xff;
+  } else {
+    out[1] = 0x80 | 127;
+    new DataView(out.buffer).setBigUint64(2, BigInt(n));
+  }
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  out.set(mask, head);
+  for (let i = 0; i < n; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
+  return out;
+}
+
+/** `n` frames of distinct events, concatenated: one write of an ingesting client. */
+function ingestBatch(topic: string, offset: number, n: number): Uint8Array {
+  const frames = Array.from(
+    { length: n },
+    (_, i) => maskedTextFrame(dataMessageToJson(topic, EVENTS[(offset + i) & 255])),
+  );
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ progress
+
+/** Wakes whoever waits for a count to move. */
+class Progress {
+  #waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((r) => this.#waiters.push(r));
+  }
+  notify(): void {
+    const w = this.#waiters;
+    if (w.length === 0) return;
+    this.#waiters = [];
+    for (const r of w) r();
+  }
+}
+
+// ------------------------------------------------------------------ client
+
+const DATA_MESSAGE = new TextEncoder().encode('"data-message"');
+
+/** True when `"data-message"` occurs in the first bytes of a frame's payload. */
+function isDataMessage(b: Uint8Array, from: number, to: number): boolean {
+  const end = Math.min(to, from + 48) - DATA_MESSAGE.length;
+  outer: for (let i = from; i <= end; i++) {
+    for (let j = 0; j < DATA_MESSAGE.length; j++) {
+      if (b[i + j] !== DATA_MESSAGE[j]) continue outer;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** A minimal WebSocket client: handshake, subscription, counting reader, raw writes. */
+class RawClient {
+  received = 0;
+  errors = 0;
+  closed = false;
+  #conn: Deno.TcpConn;
+  #buf = new Uint8Array(1 << 20);
+  #len = 0;
+  #progress: Progress;
+  #acked!: Promise<void>;
+
+  private constructor(conn: Deno.TcpConn, progress: Progress) {
+    this.#conn = conn;
+    this.#progress = progress;
+  }
+
+  static async connect(port: number, topics: string[], progress: Progress): Promise<RawClient> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    const c = new RawClient(conn, progress);
+    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+    // Header names as RFC 7230 spells them: the C++ server matches them case-sensitively.
+    await c.write(
+      new TextEncoder().encode(
+        `GET /v1/messages/json HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+    );
+    await c.#readHttpResponse();
+    let ack!: () => void;
+    c.#acked = new Promise((r) => ack = r);
+    c.#readLoop(ack);
+    await c.write(maskedTextFrame(JSON.stringify(topics)));
+    await c.#acked;
+    return c;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+  }
+
+  async #fill(): Promise<void> {
+    if (this.#len === this.#buf.length) {
+      const bigger = new Uint8Array(this.#buf.length * 2);
+      bigger.set(this.#buf);
+      this.#buf = bigger;
+    }
+    const n = await this.#conn.read(this.#buf.subarray(this.#len));
+    if (n === null) throw new Error("closed");
+    this.#len += n;
+  }
+
+  async #readHttpResponse(): Promise<void> {
+    while (true) {
+      await this.#fill();
+      const text = new TextDecoder().decode(this.#buf.subarray(0, this.#len));
+      const end = text.indexOf("\r\n\r\n");
+      if (end < 0) continue;
+      if (!text.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${text}`);
+      const rest = this.#buf.slice(end + 4, this.#len);
+      this.#buf.set(rest);
+      this.#len = rest.length;
+      return;
+    }
+  }
+
+  async #readLoop(ack: () => void): Promise<void> {
+    let acked = false;
+    try {
+      while (true) {
+        let at = 0;
+        const b = this.#buf;
+        while (true) {
+          if (this.#len - at < 2) break;
+          let len = b[at + 1] & 0x7f, off = 2;
+          if (len === 126) {
+            if (this.#len - at < 4) break;
+            len = (b[at + 2] << 8) | b[at + 3];
+            off = 4;
+          } else if (len === 127) {
+            if (this.#len - at < 10) break;
+            len = Number(new DataView(b.buffer, at + 2, 8).getBigUint64(0));
+            off = 10;
+          }
+          if (this.#len - at < off + len) break;
+          const opcode = b[at] & 0x0f;
+          if (opcode === 0x8) {
+            if (DEBUG) console.error("close", b.subarray(at + off, at + off + len));
+            throw new Error("closed by server");
+          }
+          if (opcode === 0x1) {
+            if (!acked) {
+              acked = true;
+              ack();
+            } else if (isDataMessage(b, at + off, at + off + len)) this.received++;
+            else {
+              this.errors++;
+              if (DEBUG) {
+                console.error(new TextDecoder().decode(b.subarray(at + off, at + off + len)));
+              }
+            }
+          }
+          at += off + len;
+        }
+        if (at > 0) {
+          b.copyWithin(0, at, this.#len);
+          this.#len -= at;
+          this.#progress.notify();
+        }
+        await this.#fill();
+      }
+    } catch (e) {
+      if (DEBUG) console.error("reader:", e);
+      this.closed = true;
+      this.#progress.notify();
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+// ------------------------------------------------------------------ nodes
+
+interface Node {
+  tcpPort: number;
+  wsPort: number;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+async function waitForPort(p: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: p })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing listens on ${p}`);
+}
+
+let config: string | undefined;
+function configFile(): string {
+  if (config) return config;
+  config = Deno.makeTempFileSync({ prefix: "ws-compare-", suffix: ".conf" });
+  Deno.writeTextFileSync(config, `broker {\n  web-socket-buffer-size = ${NODE_BUFFER}\n}\n`);
+  return config;
+}
+
+/**
+ * A relay node with the WebSocket API: its own subscription is a topic no
+ * one publishes on, so it only routes between peers and WebSocket clients.
+ */
+async function startNode(kind: Kind, relayTopic: string): Promise<Node> {
+  const external = Deno.env.get("OURS_NODE"); // "tcpPort:wsPort" of a node started by hand
+  if (kind === "ours" && external) {
+    const [tcpPort, wsPort] = external.split(":").map(Number);
+    return { tcpPort, wsPort, stop: () => Promise.resolve() };
+  }
+  const tcpPort = freePort(), wsPort = freePort();
+  const nodeArgs = [
+    "--disable-ssl",
+    "-m",
+    "relay",
+    `--topics=${JSON.stringify([relayTopic])}`,
+    "-p",
+    String(tcpPort),
+    `--peer-buffer-size=${NODE_BUFFER}`,
+    // broker-node's --web_socket-buffer-size sets a key its core never reads
+    // (it reads broker.web-socket-buffer-size): only a config file sets that.
+    `--config-file=${configFile()}`,
+  ];
+  const [cmd, args] = kind === "C++"
+    ? [CPP_NODE, nodeArgs]
+    : [Deno.execPath(), ["run", `--lock=${LOCK}`, "-A", ...OURS_FLAGS, CLI, "node", ...nodeArgs]];
+  const child = new Deno.Command(cmd, {
+    args,
+    env: { BROKER_WEB_SOCKET_PORT: String(wsPort) },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitForPort(tcpPort);
+  await waitForPort(wsPort);
+  return {
+    tcpPort,
+    wsPort,
+    async stop() {
+      try {
+        // SIGINT: our node then exits as after Ctrl-C (and writes a --cpu-prof profile).
+        child.kill(kind === "ours" ? "SIGINT" : "SIGTERM");
+      } catch {
+        // gone
+      }
+      const t = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 3000);
+      await child.status;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ------------------------------------------------------------------ cases
+
+/** Thrown when a node cut a client off: reported as such, not as a rate. */
+class CutOff extends Error {}
+
+/**
+ * WebSocket clients publish; a native subscriber counts. Each client keeps
+ * at most `window` of its messages in flight (published on its own topic, so
+ * the subscriber can tell whose arrived). Returns msgs/s in total.
+ */
+async function ingest(kind: Kind, clients: number, window: number): Promise<number> {
+  const node = await startNode(kind, "/bench/relay");
+  const ep = new Endpoint();
+  const progress = new Progress();
+  const cs: RawClient[] = [];
+  try {
+    const sub = ep.subscribe(IN_TOPIC, { queueSize: 1 << 20 });
+    await ep.peer("127.0.0.1", node.tcpPort, { retryMs: 0 });
+    for (let i = 0; i < clients; i++) {
+      cs.push(await RawClient.connect(node.wsPort, [], progress));
+    }
+    const topics = cs.map((_, i) => `${IN_TOPIC}/${i}`);
+    const received = new Array<number>(clients).fill(0);
+    let total = 0;
+    const counting = (async () => {
+      while (true) {
+        const m = await sub.getEncoded();
+        if (!m) return;
+        for (const x of [m, ...sub.pollEncoded()]) {
+          // Topics are "/bench/in/<client>".
+          received[Number(x.topic.slice(IN_TOPIC.length + 1))]++;
+          total++;
+        }
+        progress.notify();
+      }
+    })();
+    const batch = Math.min(window, BATCH);
+    const batches = topics.map((t, i) => ingestBatch(t, i * BATCH, batch));
+    const sent = new Array<number>(clients).fill(0);
+    // Until the node routes our subscription, what clients publish goes nowhere.
+    while (received[0] === 0) {
+      await cs[0].write(batches[0].subarray(0, frameLen(batches[0])));
+      sent[0]++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    sent[0] = received[0];
+    const run = async (perClient: number) => {
+      const loop = async (i: number) => {
+        const c = cs[i], target = sent[i] + perClient;
+        while (sent[i] < target) {
+          while (sent[i] - received[i] + batch > window) {
+            if (c.closed) throw new CutOff(`cut off after ${total} messages`);
+            await progress.wait();
+          }
+          sent[i] += batch;
+          await c.write(batches[i]);
+        }
+        while (received[i] < sent[i]) {
+          const moved = await Promise.race([
+            progress.wait().then(() => true),
+            new Promise((r) => setTimeout(() => r(false), 10_000)),
+          ]);
+          if (c.closed) throw new CutOff(`cut off after ${total} messages`);
+          if (!moved) throw new Error(`${kind}: ${sent[i] - received[i]} messages never arrived`);
+        }
+      };
+      await Promise.all(cs.map((_, i) => loop(i)));
+    };
+    // Warm-up (JIT on our side, buffers on both), then the measured part.
+    const per = Math.ceil(N / clients / batch) * batch;
+    await run(Math.ceil(per / 4 / batch) * batch);
+    const start = total, t0 = performance.now();
+    await run(per);
+    const rate = (total - start) / ((performance.now() - t0) / 1000);
+    const errors = cs.reduce((n, c) => n + c.errors, 0);
+    if (errors) throw new Error(`${kind}: the node answered ${errors} errors`);
+    sub.close();
+    await counting;
+    return rate;
+  } finally {
+    for (const c of cs) c.close();
+    await ep.shutdown();
+    await node.stop();
+  }
+}
+
+/** Length of the first frame in a run of client frames. */
+function frameLen(b: Uint8Array): number {
+  const len = b[1] & 0x7f;
+  if (len < 126) return 2 + 4 + len;
+  if (len === 126) return 4 + 4 + ((b[2] << 8) | b[3]);
+  return 10 + 4 + Number(new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0));
+}
+
+/** A native publisher publishes; K WebSocket clients count. Returns msgs/s per client. */
+async function fanout(kind: Kind, clients: number): Promise<number> {
+  const node = await startNode(kind, OUT_TOPIC);
+  const ep = new Endpoint({ peerBufferSize: 1 << 16 });
+  const progress = new Progress();
+  const cs: RawClient[] = [];
+  try {
+    for (let i = 0; i < clients; i++) {
+      cs.push(await RawClient.connect(node.wsPort, [OUT_TOPIC], progress));
+    }
+    await ep.peer("127.0.0.1", node.tcpPort, { retryMs: 0 });
+    await ep.awaitPeerSubscription(OUT_TOPIC);
+    const slowest = () => {
+      let m = Infinity;
+      for (const c of cs) {
+        if (c.closed) throw new Error(`${kind}: the node closed a client`);
+        if (c.received < m) m = c.received;
+      }
+      return m;
+    };
+    let published = 0;
+    const run = async (target: number) => {
+      while (published < target) {
+        while (published - slowest() >= WINDOW) {
+          const moved = await Promise.race([
+            progress.wait().then(() => true),
+            new Promise((r) => setTimeout(() => r(false), 2000)),
+          ]);
+          if (!moved && DEBUG) console.error("stalled", published, cs.map((c) => c.received));
+        }
+        if (ep.demand(OUT_TOPIC) <= 0) {
+          if (DEBUG) console.error("no demand", published);
+          await ep.ready(OUT_TOPIC);
+        }
+        ep.publish(OUT_TOPIC, EVENTS[published & 255]);
+        published++;
+      }
+      while (slowest() < target) {
+        const moved = await Promise.race([
+          progress.wait().then(() => true),
+          new Promise((r) => setTimeout(() => r(false), 10_000)),
+        ]);
+        if (!moved) throw new Error(`${kind}: ${target - slowest()} messages never arrived`);
+      }
+    };
+    // The first messages may beat the node's routes to the clients: warm up first.
+    await run(Math.min(20_000, N >> 2));
+    const start = published, t0 = performance.now();
+    await run(start + N);
+    const secs = (performance.now() - t0) / 1000;
+    const errors = cs.reduce((n, c) => n + c.errors, 0);
+    if (errors) throw new Error(`${kind}: the node sent ${errors} errors`);
+    return N / secs;
+  } finally {
+    for (const c of cs) c.close();
+    await ep.shutdown();
+    await node.stop();
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+interface Row {
+  name: string;
+  run: (kind: Kind) => Promise<number>;
+}
+
+const rows: Row[] = [];
+if (ONLY !== "fanout") {
+  for (const w of INGEST_WINDOWS) {
+    for (const k of CLIENTS) {
+      rows.push({
+        name: `ingest: ${k} client${k > 1 ? "s" : ""} (window ${w} each) -> native subscriber`,
+        run: (kind) => ingest(kind, k, w),
+      });
+    }
+  }
+}
+if (ONLY !== "ingest") {
+  for (const k of CLIENTS) {
+    rows.push({
+      name: `fan-out: native publisher -> ${k} client${k > 1 ? "s" : ""} (msgs/s each)`,
+      run: (kind) => fanout(kind, k),
+    });
+  }
+}
+
+/** A rate, or why there is none. */
+type Result = number | string;
+const show = (r: Result) => typeof r === "number" ? `${Math.round(r / 100) / 10}k` : r;
+
+console.log(
+  `WebSocket API, event_2 (${dataMessageToJson(IN_TOPIC, EVENTS[0]).length} B of JSON), ` +
+    `${N} messages per case, fan-out window ${WINDOW}, ${ROUNDS} round(s)`,
+);
+const results = new Map<string, { cpp: Result[]; ours: Result[] }>();
+for (let r = 0; r < ROUNDS; r++) {
+  for (const row of rows) {
+    const order: Kind[] = r % 2 === 0 ? ["C++", "ours"] : ["ours", "C++"];
+    const got: Record<Kind, Result> = { "C++": 0, ours: 0 };
+    for (const kind of order) {
+      if (!KINDS.includes(kind)) continue;
+      try {
+        got[kind] = await row.run(kind);
+      } catch (e) {
+        if (!(e instanceof CutOff)) throw e;
+        got[kind] = e.message;
+      }
+    }
+    const e = results.get(row.name) ?? { cpp: [], ours: [] };
+    e.cpp.push(got["C++"]);
+    e.ours.push(got.ours);
+    results.set(row.name, e);
+    console.log(
+      `round ${r + 1}: ${row.name}: C++ ${show(got["C++"])}, ours ${show(got.ours)}, ${
+        ratio(got.ours, got["C++"])
+      }`,
+    );
+  }
+}
+
+function ratio(ours: Result, cpp: Result): string {
+  return typeof ours === "number" && typeof cpp === "number" ? `${(ours / cpp).toFixed(2)}x` : "-";
+}
+
+console.log("\n| case | C++ msgs/s | ours msgs/s | ours / C++ |");
+console.log("| --- | --- | --- | --- |");
+for (const [name, e] of results) {
+  console.log(
+    `| ${name} | ${e.cpp.map(show).join(", ")} | ${e.ours.map(show).join(", ")} | ${
+      e.ours.map((o, i) => ratio(o, e.cpp[i])).join(", ")
+    } |`,
+  );
+}
+if (config) Deno.removeSync(config);

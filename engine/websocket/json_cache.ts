@@ -1,0 +1,83 @@
+/**
+ * The JSON form of data messages as UTF-8, made once however many WebSocket
+ * clients a message goes to. Every client has its own subscriber, which keeps
+ * its own copy of the payload, so the copies are matched by content: topic
+ * and payload bytes, compared in full (the hash only finds candidates).
+ * Entries live until the end of the current event-loop turn, in which the
+ * endpoint hands one batch to every subscriber and their sessions flush it:
+ * nothing is kept across turns, so memory stays bounded by one batch.
+ *
+ * @module
+ */
+import { decode, decodeValidated } from "../data/mod.ts";
+import { dataMessageToJson } from "../data/json.ts";
+import type { PendingMessage } from "../subscriber.ts";
+
+interface Entry {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly utf8: Uint8Array;
+  readonly next: Entry | undefined;
+}
+
+const enc = new TextEncoder();
+
+/** The UTF-8 JSON text of one data message, built from its encoded form. */
+export function dataMessageUtf8(m: PendingMessage): Uint8Array {
+  const data = m.unsorted === undefined
+    ? decode(m.payload)
+    : decodeValidated(m.payload, m.unsorted);
+  return enc.encode(dataMessageToJson(m.topic, data));
+}
+
+/**
+ * Memoises `dataMessageUtf8` for the rest of the current turn.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { count, encode } from "../data/mod.ts";
+ * import { JsonMessageCache } from "./json_cache.ts";
+ * const cache = new JsonMessageCache();
+ * const a = cache.utf8({ topic: "/t", payload: encode(count(1n)) });
+ * const b = cache.utf8({ topic: "/t", payload: encode(count(1n)) }); // another copy
+ * equal(a, b); // the same bytes object: built once
+ * equal(new TextDecoder().decode(a), '{"type":"data-message","topic":"/t","@data-type":"count","data":1}');
+ * ```
+ */
+export class JsonMessageCache {
+  #entries = new Map<number, Entry>();
+  #clearing = false;
+
+  /** The message's JSON text as UTF-8; callers must not change the bytes. */
+  utf8(m: PendingMessage): Uint8Array {
+    const p = m.payload, topic = m.topic;
+    const h = hashBytes(p);
+    const first = this.#entries.get(h);
+    for (let e = first; e !== undefined; e = e.next) {
+      if (e.topic === topic && sameBytes(e.payload, p)) return e.utf8;
+    }
+    const utf8 = dataMessageUtf8(m);
+    this.#entries.set(h, { topic, payload: p, utf8, next: first });
+    if (!this.#clearing) {
+      this.#clearing = true;
+      setTimeout(() => {
+        this.#entries.clear();
+        this.#clearing = false;
+      }, 0);
+    }
+    return utf8;
+  }
+}
+
+function hashBytes(b: Uint8Array): number {
+  let h = 0x811c9dc5 ^ b.length;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
