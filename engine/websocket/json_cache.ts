@@ -48,6 +48,12 @@ export function dataMessageUtf8(m: PendingMessage): Uint8Array {
 export class JsonMessageCache {
   #entries = new Map<number, Entry>();
   #clearing = false;
+  readonly #build: (m: PendingMessage) => Uint8Array;
+
+  /** `build` makes the bytes of a message (its JSON text by default; the server caches whole frames). */
+  constructor(build: (m: PendingMessage) => Uint8Array = dataMessageUtf8) {
+    this.#build = build;
+  }
 
   /** The message's JSON text as UTF-8; callers must not change the bytes. */
   utf8(m: PendingMessage): Uint8Array {
@@ -57,7 +63,7 @@ export class JsonMessageCache {
     for (let e = first; e !== undefined; e = e.next) {
       if (e.topic === topic && sameBytes(e.payload, p)) return e.utf8;
     }
-    const utf8 = dataMessageUtf8(m);
+    const utf8 = this.#build(m);
     this.#entries.set(h, { topic, payload: p, utf8, next: first });
     if (!this.#clearing) {
       this.#clearing = true;
