@@ -1,6 +1,6 @@
 /**
- * The JSON form of data messages as UTF-8, made once however many WebSocket
- * clients a message goes to. Every client has its own subscriber, which keeps
+ * The JSON form of data messages as UTF-8 (or, as the server uses it, their
+ * whole frames), made once however many WebSocket clients a message goes to. Every client has its own subscriber, which keeps
  * its own copy of the payload, so the copies are matched by content: topic
  * and payload bytes, compared in full (the hash only finds candidates).
  * Entries live until the end of the current event-loop turn, in which the
@@ -55,7 +55,7 @@ export class JsonMessageCache {
     this.#build = build;
   }
 
-  /** The message's JSON text as UTF-8; callers must not change the bytes. */
+  /** The message's bytes as `build` makes them (its UTF-8 JSON by default); callers must not change them. */
   utf8(m: PendingMessage): Uint8Array {
     const p = m.payload, topic = m.topic;
     const h = hashBytes(p);
