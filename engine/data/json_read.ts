@@ -11,6 +11,8 @@ import type { JsonDataValue } from "./json_write.ts";
 import { NS_PER_TIMESPAN_UNIT, type TimespanUnit } from "./timespan_units.ts";
 import { Address, type Data, LIMITS, Port, Subnet } from "./types.ts";
 import { DEFAULT_MAX_DEPTH } from "./validate.ts";
+import { SHORT_TEXT, shortText } from "./read_text.ts";
+import { SMALL_BIGINTS } from "./build.ts";
 
 /** Options for reading JSON. */
 export interface DataFromJsonOptions {
@@ -218,6 +220,19 @@ class Parser {
         return NaN;
       }
     }
+    // Most numbers are short integers: no token string, no BigInt parse.
+    let n = 0, p = this.pos;
+    while (b[p] >= 0x30 && b[p] <= 0x39 && p - this.pos < 15) n = n * 10 + (b[p++] - 0x30);
+    const c = b[p];
+    if (
+      p > this.pos && p - this.pos < 15 && !(c >= 0x30 && c <= 0x39) && c !== 0x2e &&
+      c !== 0x65 && c !== 0x45 && (b[this.pos] !== 0x30 || p - this.pos === 1)
+    ) {
+      const negative = start !== this.pos;
+      this.pos = p;
+      if (negative) return n === 0 ? 0n : BigInt(-n);
+      return n < 1024 ? SMALL_BIGINTS[n] : BigInt(n);
+    }
     const digits = () => {
       const from = this.pos;
       while (b[this.pos] >= 0x30 && b[this.pos] <= 0x39) this.pos++;
@@ -265,6 +280,8 @@ class Parser {
           end - start === 10 && b[start] === 0x40 && b[start + 5] === 0x2d &&
           b[start + 9] === 0x65 && isDataTypeKey(b, start)
         ) return "@data-type";
+        // Type names, topics, enum values repeat: the decoder's verified cache.
+        if (end - start < SHORT_TEXT) return shortText(b, start, end)!;
         if (end - start < 32) {
           let text = "";
           for (let i = start; i < end; i++) text += String.fromCharCode(b[i]);
@@ -403,6 +420,83 @@ function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
 const TS_RE =
   /^([+-]?\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
 
+/** An IPv4 address in Broker's form (`a.b.c.d`, no leading zeros) as a word, or -1. */
+function dottedQuad(s: string): number {
+  let w = 0, parts = 0, i = 0;
+  while (parts < 4) {
+    const from = i;
+    let v = 0;
+    while (i < s.length && i - from < 3) {
+      const c = s.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      v = v * 10 + c - 0x30;
+      i++;
+    }
+    if (i === from || v > 255 || (s.charCodeAt(from) === 0x30 && i - from > 1)) return -1;
+    w = w * 256 + v;
+    if (++parts < 4) {
+      if (s.charCodeAt(i) !== 0x2e) return -1;
+      i++;
+    }
+  }
+  return i === s.length ? w : -1;
+}
+
+const QUICK_PROTOCOLS: Record<string, "tcp" | "udp" | "icmp" | "unknown"> = {
+  tcp: "tcp",
+  udp: "udp",
+  icmp: "icmp",
+  "?": "unknown",
+};
+
+/** Broker's port text (`80/tcp`, `0/?`) without the regex; undefined for anything else. */
+function quickPort(s: string): Port | undefined {
+  const slash = s.indexOf("/");
+  if (slash < 1 || slash > 5) return undefined;
+  let n = 0;
+  for (let i = 0; i < slash; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+    n = n * 10 + c - 0x30;
+  }
+  const proto = QUICK_PROTOCOLS[s.slice(slash + 1)];
+  if (proto === undefined || n > 65535 || !Object.hasOwn(QUICK_PROTOCOLS, s.slice(slash + 1))) {
+    return undefined;
+  }
+  return new Port(n, proto);
+}
+
+/** Broker's own timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm` (UTC), to ns; undefined for other forms. */
+function quickTimestamp(s: string): bigint | undefined {
+  if (s.length !== 23) return undefined;
+  let ok = true;
+  const num = (from: number, to: number) => {
+    let v = 0;
+    for (let i = from; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) ok = false;
+      v = v * 10 + c - 0x30;
+    }
+    return v;
+  };
+  const year = num(0, 4), month = num(5, 7), day = num(8, 10);
+  const hour = num(11, 13), minute = num(14, 16), second = num(17, 19), ms = num(20, 23);
+  if (
+    !ok || s[4] !== "-" || s[7] !== "-" || s[10] !== "T" || s[13] !== ":" || s[16] !== ":" ||
+    s[19] !== "."
+  ) return undefined;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const monthDays = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (month < 1 || month > 12 || day < 1 || day > monthDays || hour > 23 || minute > 59) {
+    return undefined;
+  }
+  if (second > 59) return undefined;
+  const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  // Years 0..9999 in ms stay below 2^53, and in ns within int64 up to 2262.
+  const ns = BigInt(secs * 1000 + ms) * 1_000_000n;
+  return ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX ? undefined : ns;
+}
+
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
 function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
@@ -491,12 +585,24 @@ function toData(node: unknown, depth: number, cx: ReadContext): Data {
     case "enum-value":
       return textData(d, type);
     case "address":
+      if (typeof d === "string") {
+        const v4 = dottedQuad(d);
+        if (v4 >= 0) return { type: "address", value: Address.fromWords(0, 0, 0xffff, v4) };
+      }
       return { type: "address", value: parsed(type, textValue(d, type), Address.parse) };
     case "subnet":
       return { type: "subnet", value: parsed(type, textValue(d, type), Subnet.parse) };
     case "port":
+      if (typeof d === "string") {
+        const p = quickPort(d);
+        if (p !== undefined) return { type: "port", value: p };
+      }
       return { type: "port", value: parsed(type, textValue(d, type), Port.parse) };
     case "timestamp":
+      if (typeof d === "string") {
+        const ns = quickTimestamp(d);
+        if (ns !== undefined) return { type: "timestamp", value: ns };
+      }
       return { type: "timestamp", value: parseTimestamp(textValue(d, type)) };
     case "timespan":
       return { type: "timespan", value: parseTimespan(textValue(d, type)) };

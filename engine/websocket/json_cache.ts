@@ -1,6 +1,6 @@
 /**
- * The JSON form of data messages as UTF-8, made once however many WebSocket
- * clients a message goes to. Every client has its own subscriber, which keeps
+ * The JSON form of data messages as UTF-8 (or, as the server uses it, their
+ * whole frames), made once however many WebSocket clients a message goes to. Every client has its own subscriber, which keeps
  * its own copy of the payload, so the copies are matched by content: topic
  * and payload bytes, compared in full (the hash only finds candidates).
  * Entries live until the end of the current event-loop turn, in which the
@@ -48,8 +48,14 @@ export function dataMessageUtf8(m: PendingMessage): Uint8Array {
 export class JsonMessageCache {
   #entries = new Map<number, Entry>();
   #clearing = false;
+  readonly #build: (m: PendingMessage) => Uint8Array;
 
-  /** The message's JSON text as UTF-8; callers must not change the bytes. */
+  /** `build` makes the bytes of a message (its JSON text by default; the server caches whole frames). */
+  constructor(build: (m: PendingMessage) => Uint8Array = dataMessageUtf8) {
+    this.#build = build;
+  }
+
+  /** The message's bytes as `build` makes them (its UTF-8 JSON by default); callers must not change them. */
   utf8(m: PendingMessage): Uint8Array {
     const p = m.payload, topic = m.topic;
     const h = hashBytes(p);
@@ -57,7 +63,7 @@ export class JsonMessageCache {
     for (let e = first; e !== undefined; e = e.next) {
       if (e.topic === topic && sameBytes(e.payload, p)) return e.utf8;
     }
-    const utf8 = dataMessageUtf8(m);
+    const utf8 = this.#build(m);
     this.#entries.set(h, { topic, payload: p, utf8, next: first });
     if (!this.#clearing) {
       this.#clearing = true;

@@ -24,7 +24,8 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import type { Data } from "../data/mod.ts";
 import type { PendingMessage, Subscriber } from "../subscriber.ts";
 import { BoundedQueue } from "../queue.ts";
-import { dataMessageUtf8, JsonMessageCache } from "./json_cache.ts";
+import { JsonMessageCache } from "./json_cache.ts";
+import { dataMessageFrame } from "./json_direct.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 import {
   listenWebSocketUpgrades,
@@ -169,7 +170,7 @@ class Output {
   readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
-  readonly #json: (m: PendingMessage) => Uint8Array;
+  readonly #frame: (m: PendingMessage) => Uint8Array;
   // Broker's `disconnect` is `drop_newest` here, with the drop ending the session.
   readonly #queue: BoundedQueue<Queued>;
   /** Whether a flush waits for the socket to drain. */
@@ -183,10 +184,10 @@ class Output {
     ws: ServerWebSocket,
     bounds: Bounds,
     onOverflow: () => void,
-    json: (m: PendingMessage) => Uint8Array,
+    frame: (m: PendingMessage) => Uint8Array,
   ) {
     this.#ws = ws;
-    this.#json = json;
+    this.#frame = frame;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
     this.#queue = new BoundedQueue<Queued>(
@@ -236,12 +237,22 @@ class Output {
     if (ws.readyState !== OPEN) return;
     // One bufferedAmount read per flush; the bytes sent meanwhile are added here.
     let unsent = ws.bufferedAmount;
+    // Frames made one after another lie back to back in one slab: a run of
+    // them goes to the socket as one view, one write queued for many messages.
+    let run: ArrayBufferLike | undefined, runStart = 0, runEnd = 0;
     while (this.length > 0 && unsent < this.#b.socketBytes) {
-      const utf8 = this.#json(this.#queue.shift()!.m);
-      ws.sendUtf8(utf8);
+      const frame = this.#frame(this.#queue.shift()!.m);
+      if (frame.buffer === run && frame.byteOffset === runEnd) runEnd += frame.length;
+      else {
+        if (run !== undefined) ws.sendFrames(new Uint8Array(run, runStart, runEnd - runStart));
+        run = frame.buffer;
+        runStart = frame.byteOffset;
+        runEnd = runStart + frame.length;
+      }
       this.sent++;
-      unsent += utf8.length;
+      unsent += frame.length;
     }
+    if (run !== undefined) ws.sendFrames(new Uint8Array(run, runStart, runEnd - runStart));
     this.#blocked = this.length > 0;
     // A full socket is refilled once it has written what it holds: waking on
     // the write itself, not on a timer, keeps a fast reader's pipe full.
@@ -292,7 +303,7 @@ export class WebSocketServer {
   readonly #handshakeMs: number;
   readonly #sessions = new Set<Session>();
   readonly #bounds: Bounds;
-  readonly #jsonCache = new JsonMessageCache();
+  readonly #frameCache = new JsonMessageCache(dataMessageFrame);
   /** The bound port. */
   readonly port: number;
 
@@ -432,12 +443,12 @@ export class WebSocketServer {
           overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
           localPublishes: bounds.localPublishes,
         });
-        // With several clients a message is turned into JSON once for all of them.
+        // With several clients a message is framed once for all of them.
         out = new Output(
           ws,
           bounds,
           overflow,
-          (m) => this.#sessions.size > 1 ? this.#jsonCache.utf8(m) : dataMessageUtf8(m),
+          (m) => this.#sessions.size > 1 ? this.#frameCache.utf8(m) : dataMessageFrame(m),
         );
         send(ackText(host.id));
         this.#pump(sub, out, overflow);

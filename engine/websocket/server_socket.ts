@@ -37,6 +37,11 @@ export interface ServerWebSocket {
    * many sockets).
    */
   sendUtf8(bytes: Uint8Array): void;
+  /**
+   * Sends whole server frames (unmasked, built by the caller, e.g.
+   * `dataMessageFrame`), written as they are: the caller must not change them.
+   */
+  sendFrames(frames: Uint8Array): void;
   /** Resolves once everything sent so far is written (or the connection closed). */
   drained(): Promise<void>;
   /** Sends a close frame, then closes the connection (at once if the client does not answer). */
@@ -199,6 +204,11 @@ class Conn implements ServerWebSocket {
     // writes into one buffer anyway, so a frame buffer would be a second copy.
     this.#tcp.send(webSocketFrameHeader(0x1, bytes.length));
     this.#tcp.send(bytes);
+  }
+
+  sendFrames(frames: Uint8Array): void {
+    if (this.readyState !== OPEN) return;
+    this.#tcp.send(frames);
   }
 
   close(code?: number, reason = ""): void {

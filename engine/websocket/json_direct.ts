@@ -1,0 +1,578 @@
+/**
+ * Broker's WebSocket data message straight from the binary payload: the
+ * JSON UTF-8 bytes of `dataMessageToJson(topic, decode(payload))`, framed as
+ * a server's text frame, written into a shared output slab with no `Data`
+ * objects, no JS string and no `TextEncoder` on the way. Profiles of a
+ * fan-out node showed building the JSON text as ~40% of its busy time.
+ *
+ * It handles payloads validated on arrival whose sets and tables are in
+ * order, with text that is UTF-8 (what a node receives from Zeek); anything
+ * else (a set to re-sort, bytes that are not UTF-8) goes the old way, through
+ * `dataMessageUtf8`, so the bytes are identical for every value.
+ *
+ * @module
+ */
+import { realFromEdgeBits } from "../data/build.ts";
+import { formatReal } from "../data/text.ts";
+import { formatAddress } from "../data/types.ts";
+import { NONE } from "../data/build.ts";
+import { dataMessageToJson } from "../data/json.ts";
+import { validateForLater } from "../data/validate.ts";
+import type { PendingMessage } from "../subscriber.ts";
+import { dataMessageUtf8 } from "./json_cache.ts";
+
+const enc = new TextEncoder();
+const ascii = (s: string) => enc.encode(s);
+
+// `"@data-type":"<name>","data":` per tag; nested values add the `{`.
+const TYPE_PREFIX: Uint8Array[] = [
+  "none",
+  "boolean",
+  "count",
+  "integer",
+  "real",
+  "string",
+  "address",
+  "subnet",
+  "port",
+  "timestamp",
+  "timespan",
+  "enum-value",
+  "set",
+  "table",
+  "vector",
+].map((name) => ascii(`"@data-type":"${name}","data":`));
+const KEY = ascii('{"key":');
+const VALUE = ascii(',"value":');
+const NONE_DATA = ascii("{}");
+const TRUE = ascii("true");
+const FALSE = ascii("false");
+const PROTO = ["?", "tcp", "udp", "icmp"].map(ascii);
+// The escape letter for bytes 0x08..0x0d, Broker's only escaped control bytes.
+const CONTROL_ESCAPES = [0x62, 0x74, 0x6e, 0x76, 0x66, 0x72]; // b t n v f r
+
+/**
+ * Messages framed so far by the direct writer and by the old path (for
+ * tests and profiling; never reset here).
+ *
+ * @example
+ * ```ts
+ * import { directStats } from "./json_direct.ts";
+ * const share = directStats.direct / Math.max(1, directStats.direct + directStats.fallback);
+ * ```
+ */
+export const directStats = { direct: 0, fallback: 0 };
+
+/** Thrown inside the writer when the payload needs the old path. */
+const FALLBACK: unique symbol = Symbol("fallback");
+
+// The writer's state lives at module level, which keeps the hot loop lean.
+let o: Uint8Array = new Uint8Array(0);
+let op = 0;
+let u: Uint8Array = new Uint8Array(0);
+let dv: DataView = new DataView(new ArrayBuffer(0));
+let ip = 0;
+let viewBuffer: ArrayBufferLike | undefined;
+
+function put(b: Uint8Array): void {
+  const n = b.length;
+  const out = o;
+  let p = op;
+  for (let i = 0; i < n; i++) out[p++] = b[i];
+  op = p;
+}
+
+function putAscii(s: string): void {
+  const out = o;
+  let p = op;
+  for (let i = 0; i < s.length; i++) out[p++] = s.charCodeAt(i);
+  op = p;
+}
+
+/** Writes a non-negative safe integer in decimal. */
+function putUint(n: number): void {
+  if (n < 10) {
+    o[op++] = 0x30 + n;
+    return;
+  }
+  let digits = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  let p = op + digits;
+  op = p;
+  const out = o;
+  while (n >= 10) {
+    const q = Math.floor(n / 10);
+    out[--p] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  out[--p] = 0x30 + n;
+}
+
+function readLength(): number {
+  let len = u[ip++];
+  if (len < 0x80) return len;
+  len &= 0x7f;
+  for (let shift = 7;; shift += 7) {
+    const b = u[ip++];
+    len += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return len;
+  }
+}
+
+/** A quoted string with Broker's escapes; FALLBACK if the bytes are not UTF-8. */
+function putText(): void {
+  const len = readLength();
+  const start = ip, end = start + len;
+  ip = end;
+  const src = u, out = o;
+  let p = op;
+  out[p++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const b = src[i];
+    if (b >= 0x80) {
+      op = p;
+      return putUtf8(i, end);
+    }
+    if (b === 0x22 || b === 0x5c) {
+      out[p++] = 0x5c;
+      out[p++] = b;
+    } else if (b >= 0x08 && b <= 0x0d) {
+      out[p++] = 0x5c;
+      out[p++] = CONTROL_ESCAPES[b - 8];
+    } else out[p++] = b;
+  }
+  out[p++] = 0x22;
+  op = p;
+}
+
+/** The rest of a string from its first non-ASCII byte, checked as strict UTF-8. */
+function putUtf8(i: number, end: number): void {
+  const src = u, out = o;
+  let p = op;
+  while (i < end) {
+    const b = src[i];
+    if (b < 0x80) {
+      if (b === 0x22 || b === 0x5c) {
+        out[p++] = 0x5c;
+        out[p++] = b;
+      } else if (b >= 0x08 && b <= 0x0d) {
+        out[p++] = 0x5c;
+        out[p++] = CONTROL_ESCAPES[b - 8];
+      } else out[p++] = b;
+      i++;
+      continue;
+    }
+    // Well-formed sequences only (Unicode table 3-7), as TextDecoder's fatal mode.
+    let n: number, lo = 0x80, hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      if (b === 0xe0) lo = 0xa0;
+      else if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      if (b === 0xf0) lo = 0x90;
+      else if (b === 0xf4) hi = 0x8f;
+    } else throw FALLBACK;
+    if (i + n >= end) throw FALLBACK;
+    const c1 = src[i + 1];
+    if (c1 < lo || c1 > hi) throw FALLBACK;
+    for (let k = 2; k <= n; k++) {
+      const c = src[i + k];
+      if (c < 0x80 || c > 0xbf) throw FALLBACK;
+    }
+    for (let k = 0; k <= n; k++) out[p++] = src[i + k];
+    i += n + 1;
+  }
+  out[p++] = 0x22;
+  op = p;
+}
+
+/** An unsigned 64-bit value from its halves. */
+function putU64(hi: number, lo: number): void {
+  if (hi < 0x200000) putUint(hi * 0x100000000 + lo);
+  else putAscii(dv.getBigUint64(ip - 8).toString());
+}
+
+/** A signed 64-bit value from its halves (`hi` signed). */
+function putI64(hi: number, lo: number): void {
+  if (hi >= 0) return putU64(hi, lo);
+  if (hi >= -0x200000) {
+    o[op++] = 0x2d;
+    putUint(-(hi * 0x100000000 + lo));
+  } else putAscii(dv.getBigInt64(ip - 8).toString());
+}
+
+const TIE_SCALE = 128;
+
+function putReal(): void {
+  const hi = dv.getUint32(ip);
+  const e = hi & 0x7ff00000;
+  const x = e !== 0 && e !== 0x7ff00000
+    ? dv.getFloat64(ip)
+    : realFromEdgeBits(hi, dv.getUint32(ip + 4));
+  ip += 8;
+  // toFixed is printf's exact decimal expansion except on exact ties, which
+  // it rounds up where printf rounds to even: a tie at six decimals is an
+  // odd multiple of 2^-7. Beyond 1e21 it switches to exponents.
+  const a = Math.abs(x);
+  if (a < 1e21 && !(Number.isInteger(x * TIE_SCALE) && !Number.isInteger(x * (TIE_SCALE / 2)))) {
+    if (x === 0 && 1 / x < 0) putAscii("-0.000000");
+    else putAscii(x.toFixed(6));
+  } else putAscii(formatReal(x));
+}
+
+/** Broker's timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm` (see json_write's formatTimestamp). */
+function putTimestamp(hi: number, lo: number): void {
+  // Milliseconds truncated toward zero, exactly: ns = hi * 4294 * 1e6 + r.
+  const r = hi * 967296 + lo;
+  const fr = Math.floor(r / 1e6);
+  let t = hi * 4294 + fr;
+  if (hi < 0 && r - fr * 1e6 !== 0) t++;
+  const secs = Math.trunc(t / 1000);
+  const ms = t % 1000;
+  o[op++] = 0x22;
+  // Years 0 to 9999 here; others as toISOString writes them.
+  if (secs >= -62167219200 && secs < 253402300800) putDate(secs);
+  else putAscii(new Date(secs * 1000).toISOString().slice(0, 19));
+  o[op++] = 0x2e;
+  if (ms > 0) {
+    o[op++] = 0x30 + Math.floor(ms / 100);
+    o[op++] = 0x30 + Math.floor(ms / 10) % 10;
+    o[op++] = 0x30 + ms % 10;
+  } else {
+    o[op++] = 0x30;
+    o[op++] = 0x30;
+    o[op++] = 0x30;
+  }
+  o[op++] = 0x22;
+}
+
+function put2(n: number): void {
+  o[op++] = 0x30 + Math.floor(n / 10);
+  o[op++] = 0x30 + n % 10;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS` of whole seconds since the epoch (Hinnant's civil_from_days). */
+function putDate(secs: number): void {
+  const days = Math.floor(secs / 86400);
+  const sod = secs - days * 86400;
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  put2(Math.floor(y / 100));
+  put2(y % 100);
+  o[op++] = 0x2d;
+  put2(m);
+  o[op++] = 0x2d;
+  put2(d);
+  o[op++] = 0x54;
+  const h = Math.floor(sod / 3600);
+  put2(h);
+  o[op++] = 0x3a;
+  const mi = Math.floor((sod - h * 3600) / 60);
+  put2(mi);
+  o[op++] = 0x3a;
+  put2(sod - h * 3600 - mi * 60);
+}
+
+const TIMESPAN_UNITS = ["ns", "us", "ms"].map(ascii);
+
+/** Broker's timespan text: the largest unit of ns/us/ms/s that is exact. */
+function putTimespan(hi: number, lo: number): void {
+  o[op++] = 0x22;
+  if (hi >= -0x200000 && hi < 0x200000) {
+    let v = hi * 0x100000000 + lo;
+    if (v === 0) putAscii("0s");
+    else {
+      let unit = 3;
+      for (let k = 0; k < 3; k++) {
+        if (v % 1000 !== 0) {
+          unit = k;
+          break;
+        }
+        v /= 1000;
+      }
+      if (v < 0) {
+        o[op++] = 0x2d;
+        putUint(-v);
+      } else putUint(v);
+      if (unit < 3) put(TIMESPAN_UNITS[unit]);
+      else o[op++] = 0x73;
+    }
+  } else {
+    let v = dv.getBigInt64(ip - 8);
+    let text = "";
+    for (const unit of ["ns", "us", "ms"]) {
+      if (v % 1000n !== 0n) {
+        text = `${v}${unit}`;
+        break;
+      }
+      v /= 1000n;
+    }
+    putAscii(text || `${v}s`);
+  }
+  o[op++] = 0x22;
+}
+
+/** An address at ip (advancing): a dotted quad when v4-mapped. */
+function putAddress(): boolean {
+  const p = ip, src = u;
+  ip = p + 16;
+  if (
+    dv.getUint32(p) === 0 && dv.getUint32(p + 4) === 0 && src[p + 8] === 0 && src[p + 9] === 0 &&
+    src[p + 10] === 0xff && src[p + 11] === 0xff
+  ) {
+    putUint(src[p + 12]);
+    o[op++] = 0x2e;
+    putUint(src[p + 13]);
+    o[op++] = 0x2e;
+    putUint(src[p + 14]);
+    o[op++] = 0x2e;
+    putUint(src[p + 15]);
+    return true;
+  }
+  putAscii(formatAddress(src.subarray(p, p + 16)));
+  return false;
+}
+
+/** One value at ip; `nested` values open their own object. */
+function putValue(nested: boolean): void {
+  const tag = u[ip++];
+  if (!(tag <= 14)) throw FALLBACK;
+  if (nested) o[op++] = 0x7b;
+  put(TYPE_PREFIX[tag]);
+  switch (tag) {
+    case 0:
+      put(NONE_DATA);
+      break;
+    case 1:
+      put(u[ip++] !== 0 ? TRUE : FALSE);
+      break;
+    case 2: {
+      ip += 8;
+      putU64(dv.getUint32(ip - 8), dv.getUint32(ip - 4));
+      break;
+    }
+    case 3: {
+      ip += 8;
+      putI64(dv.getInt32(ip - 8), dv.getUint32(ip - 4));
+      break;
+    }
+    case 4:
+      putReal();
+      break;
+    case 5:
+    case 11:
+      putText();
+      break;
+    case 6:
+      o[op++] = 0x22;
+      putAddress();
+      o[op++] = 0x22;
+      break;
+    case 7: {
+      o[op++] = 0x22;
+      const v4 = putAddress();
+      const raw = u[ip++];
+      o[op++] = 0x2f;
+      putUint(v4 && raw >= 96 ? raw - 96 : raw);
+      o[op++] = 0x22;
+      break;
+    }
+    case 8: {
+      o[op++] = 0x22;
+      putUint(dv.getUint16(ip));
+      o[op++] = 0x2f;
+      put(PROTO[u[ip + 2]]);
+      ip += 3;
+      o[op++] = 0x22;
+      break;
+    }
+    case 9:
+      ip += 8;
+      putTimestamp(dv.getInt32(ip - 8), dv.getUint32(ip - 4));
+      break;
+    case 10:
+      ip += 8;
+      putTimespan(dv.getInt32(ip - 8), dv.getUint32(ip - 4));
+      break;
+    case 12:
+    case 14: {
+      const n = readLength();
+      o[op++] = 0x5b;
+      for (let k = 0; k < n; k++) {
+        if (k > 0) o[op++] = 0x2c;
+        putValue(true);
+      }
+      o[op++] = 0x5d;
+      break;
+    }
+    case 13: {
+      const n = readLength();
+      o[op++] = 0x5b;
+      for (let k = 0; k < n; k++) {
+        if (k > 0) o[op++] = 0x2c;
+        put(KEY);
+        putValue(true);
+        put(VALUE);
+        putValue(true);
+        o[op++] = 0x7d;
+      }
+      o[op++] = 0x5d;
+      break;
+    }
+    default:
+      throw FALLBACK;
+  }
+  o[op++] = 0x7d;
+}
+
+// `{"type":"data-message","topic":"...",` per topic, as the old path writes it.
+const prefixes = new Map<string, Uint8Array>();
+const NONE_TAIL = '"@data-type":"none","data":{}}'.length;
+
+function topicPrefix(topic: string): Uint8Array {
+  let p = prefixes.get(topic);
+  if (p === undefined) {
+    const full = enc.encode(dataMessageToJson(topic, NONE));
+    p = full.subarray(0, full.length - NONE_TAIL);
+    if (prefixes.size >= 4096) prefixes.clear();
+    prefixes.set(topic, p);
+  }
+  return p;
+}
+
+const SLAB_SIZE = 1 << 20;
+/** Output bytes per payload byte at most (a table of `none` pairs: 80 for 2). */
+const MAX_EXPANSION = 48;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabAt = 0;
+
+/**
+ * Room for `need` bytes in the output slab. A full slab is left to the
+ * frames that still view it (queued on sockets, cached for other clients)
+ * and a fresh one is made: bytes once handed out are never written again.
+ */
+function reserve(need: number): void {
+  if (slabAt + need > slab.length) {
+    slab = new Uint8Array(Math.max(SLAB_SIZE, need));
+    slabAt = 0;
+  }
+}
+
+/**
+ * The JSON text of `m` in a server's text frame (RFC 6455, unmasked),
+ * byte for byte `dataMessageUtf8(m)` behind its frame header. The frame is a
+ * view into a shared slab: callers must not change it. Consecutive calls
+ * return adjacent frames while the slab has room, so a run of them can be
+ * sent as one view (see `adjacent`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { count, encode } from "../data/mod.ts";
+ * import { dataMessageFrame } from "./json_direct.ts";
+ * const f = dataMessageFrame({ topic: "/t", payload: encode(count(1n)) });
+ * equal(f[0], 0x81); // a final text frame
+ * equal(
+ *   new TextDecoder().decode(f.subarray(2)),
+ *   '{"type":"data-message","topic":"/t","@data-type":"count","data":1}',
+ * );
+ * ```
+ */
+export function dataMessageFrame(m: PendingMessage): Uint8Array {
+  const payload = m.payload;
+  let unsorted = m.unsorted;
+  if (unsorted === undefined) {
+    try {
+      unsorted = validateForLater(payload);
+    } catch {
+      unsorted = true; // the old path reports it
+    }
+  }
+  if (!unsorted) {
+    const prefix = topicPrefix(m.topic);
+    const need = 10 + prefix.length + MAX_EXPANSION * payload.length + 16;
+    reserve(need);
+    const start = slabAt;
+    o = slab;
+    op = start + 4;
+    put(prefix);
+    if (payload.buffer !== viewBuffer) {
+      viewBuffer = payload.buffer;
+      u = new Uint8Array(payload.buffer);
+      dv = new DataView(payload.buffer);
+    }
+    ip = payload.byteOffset;
+    let ok = true;
+    try {
+      putValue(false);
+    } catch (e) {
+      if (e !== FALLBACK) throw e;
+      ok = false;
+    }
+    if (ok && ip === payload.byteOffset + payload.length && op <= start + need) {
+      directStats.direct++;
+      return finishFrame(start, op - start - 4);
+    }
+  }
+  directStats.fallback++;
+  const utf8 = dataMessageUtf8(m);
+  reserve(utf8.length + 10);
+  const start = slabAt;
+  slab.set(utf8, start + 4);
+  return finishFrame(start, utf8.length);
+}
+
+/** Puts the header before `len` bytes written at `start + 4`, moving them if needed. */
+function finishFrame(start: number, len: number): Uint8Array {
+  const s = slab;
+  let body = start + 4;
+  if (len < 126) {
+    s.copyWithin(start + 2, body, body + len);
+    body = start + 2;
+    s[start + 1] = len;
+  } else if (len < 65536) {
+    s[start + 1] = 126;
+    s[start + 2] = len >> 8;
+    s[start + 3] = len & 0xff;
+  } else {
+    s.copyWithin(start + 10, body, body + len);
+    body = start + 10;
+    s[start + 1] = 127;
+    // Up to 2^53 bytes: the high word, then the low.
+    const hiWord = Math.floor(len / 0x100000000);
+    new DataView(s.buffer).setUint32(start + 2, hiWord);
+    new DataView(s.buffer).setUint32(start + 6, len >>> 0);
+  }
+  s[start] = 0x81;
+  const end = body + len;
+  slabAt = end;
+  return s.subarray(start, end);
+}
+
+/**
+ * Whether frame `b` starts right where frame `a` ends, in the same buffer.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { count, encode } from "../data/mod.ts";
+ * import { adjacent, dataMessageFrame } from "./json_direct.ts";
+ * const a = dataMessageFrame({ topic: "/t", payload: encode(count(1n)), unsorted: false });
+ * const b = dataMessageFrame({ topic: "/t", payload: encode(count(2n)), unsorted: false });
+ * equal(adjacent(a, b), true); // while the slab has room
+ * ```
+ */
+export function adjacent(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset;
+}
