@@ -6,7 +6,10 @@
  * decode) and msgpackr's median over ours (higher is faster for us).
  *
  * Same content as `codec_bench.ts`'s decode groups: the Zeek conn event,
- * the conn event with 1,024 distinct uid sets, and small scalars.
+ * the conn event with 1,024 distinct uid sets, and small scalars; then
+ * events of Broker's cluster benchmark (`mars.dat`: 4,198 bytes, a table of
+ * 31 sets of ten random 10-letter strings), 256 distinct ones, where text
+ * never repeats.
  *
  * Run with `deno run --lock=deno.lock --allow-read --allow-env --allow-sys
  * bench/codec_interleaved.ts [rounds]` (default 200 rounds).
@@ -34,6 +37,11 @@ import {
   vector,
 } from "../mod.ts";
 import { decodeValidated, validateForLater } from "../engine/data/mod.ts";
+import {
+  generateFromShape,
+  readGeneratorFile,
+  seededRandom,
+} from "../engine/recording/generator_file.ts";
 
 const connRecord = (uid: string, uids: string[]) =>
   vector(
@@ -132,6 +140,27 @@ for (const [name, value] of [["conn event", CONN], ["small scalars", SMALL]] as 
     cases: [
       { name: "msgpackr unpack", run: () => packr.unpack(m[i++ & (FRESH - 1)]) },
       { name: "ours decode", run: () => decode(o[j++ & (FRESH - 1)]) },
+    ],
+  });
+}
+
+{
+  const file = readGeneratorFile(
+    Deno.readFileSync(new URL("../fixtures/broker/recordings/mars.dat", import.meta.url)),
+  );
+  const rnd = seededRandom(1);
+  const values = Array.from(
+    { length: 256 },
+    (_, i) => generateFromShape(file.entries[i].shape!, rnd),
+  );
+  const o = values.map(ours), m = values.map(msgpack);
+  assert.deepStrictEqual(decode(o[7]), values[7]);
+  let i = 0, j = 0;
+  groups.push({
+    name: `mars.dat event (${o[0].length} B), 256 distinct`,
+    cases: [
+      { name: "msgpackr unpack", run: () => packr.unpack(m[i++ & 255]) },
+      { name: "ours decode", run: () => decode(o[j++ & 255]) },
     ],
   });
 }
