@@ -130,7 +130,12 @@ export class ConnectionDriver {
     const c: Connection = {
       tcp,
       // Until it is a known peer, an unknown client may not make us buffer much.
-      reader: new FrameReader(acceptor ? { maxFrameSize: p.maxHandshakeFrameSize } : undefined),
+      // Frames are handled before the next one is read (and lie in the reused
+      // read buffer anyway), so frames that span reads may share one buffer too.
+      reader: new FrameReader({
+        reuseAssembly: true,
+        ...(acceptor ? { maxFrameSize: p.maxHandshakeFrameSize } : {}),
+      }),
       pendingSlot: acceptor,
       state: "handshake",
       filter: [],

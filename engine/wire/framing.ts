@@ -71,7 +71,19 @@ export function sealFrame(frame: Uint8Array): Uint8Array {
 export interface FrameReaderOptions {
   /** Largest accepted payload length in bytes; longer ones throw. Default 64 MiB. */
   maxFrameSize?: number;
+  /**
+   * Reuse one buffer for the frames that span chunks, so such a frame is
+   * valid only until the next call of `next()` (like a frame that lies in a
+   * reused read buffer). A peer that writes a message at a time splits most
+   * frames across reads, and a fresh buffer per frame then cost more than
+   * the rest of the receive path (profiled). Default false: every assembled
+   * frame gets its own memory.
+   */
+  reuseAssembly?: boolean;
 }
+
+/** Largest assembly buffer kept for reuse; a bigger one is dropped once its frame is out. */
+const SPARE_MAX = 256 * 1024;
 
 /** First allocation for a frame that spans chunks; it grows as bytes arrive. */
 const INITIAL_ASSEMBLY = 64 * 1024;
@@ -112,11 +124,15 @@ export class FrameReader {
   #want = -1; // payload length of the frame being read, -1 while reading its prefix
   #assembly: Uint8Array | undefined;
   #assemblyFill = 0;
+  /** With `reuseAssembly`: the last assembly buffer, for the next frame that spans chunks. */
+  #spare: Uint8Array | undefined;
+  readonly #reuse: boolean;
   #error: BrokerError | undefined;
 
   /** A reader with an empty buffer. */
   constructor(options: FrameReaderOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#reuse = options.reuseAssembly ?? false;
   }
 
   /** Bytes pushed but not yet returned by {@linkcode next} (including a partial frame). */
@@ -178,7 +194,10 @@ export class FrameReader {
         return new Uint8Array(0);
       }
       if (this.#buffered === 0) return undefined;
-      this.#assembly = new Uint8Array(Math.min(want, Math.max(INITIAL_ASSEMBLY, this.#buffered)));
+      // A spare of any size will do: #reserve grows it as bytes arrive.
+      this.#assembly = this.#spare ??
+        new Uint8Array(Math.min(want, Math.max(INITIAL_ASSEMBLY, this.#buffered)));
+      this.#spare = undefined;
     }
     // The frame spans chunks: gather it.
     while (this.#assemblyFill < want && this.#buffered > 0) {
@@ -190,9 +209,9 @@ export class FrameReader {
       this.#consume(n);
     }
     if (this.#assemblyFill < want) return undefined;
-    const out = this.#assembly!.length === want
-      ? this.#assembly!
-      : this.#assembly!.subarray(0, want);
+    const buf = this.#assembly!;
+    const out = buf.length === want ? buf : buf.subarray(0, want);
+    if (this.#reuse && buf.length <= SPARE_MAX) this.#spare = buf;
     this.#assembly = undefined;
     this.#assemblyFill = 0;
     this.#want = -1;

@@ -94,3 +94,52 @@ Deno.test("a frame claiming 16 MiB waits for its bytes", () => {
   assert.equal(r.next(), undefined);
   assert.equal(r.bufferedBytes, 3);
 });
+
+Deno.test("reuseAssembly: frames split at every byte offset come out whole, in order", () => {
+  // Frames of 0..40 bytes, each byte derived from its frame and position, so
+  // a buffer reused too early would show as a wrong byte.
+  const frames: Uint8Array[] = [];
+  for (let n = 0; n <= 40; n++) {
+    frames.push(Uint8Array.from({ length: n }, (_, i) => (n * 7 + i) & 0xff));
+  }
+  const stream = new Uint8Array(frames.reduce((a, f) => a + 4 + f.length, 0));
+  let o = 0;
+  for (const f of frames) {
+    stream.set(frame(f), o);
+    o += 4 + f.length;
+  }
+  for (const slice of [1, 2, 3, 5, 7, 13, 64]) {
+    const r = new FrameReader({ reuseAssembly: true });
+    const read = new Uint8Array(slice); // reused like the transport's read buffer
+    const got: Uint8Array[] = [];
+    for (let at = 0; at < stream.length; at += slice) {
+      const chunk = stream.subarray(at, at + slice);
+      read.set(chunk);
+      r.push(read.subarray(0, chunk.length));
+      // Copied at once: a frame is valid only until the next call of next().
+      for (let f = r.next(); f !== undefined; f = r.next()) got.push(f.slice());
+      r.compact();
+    }
+    assert.deepEqual(got, frames, `slices of ${slice}`);
+  }
+});
+
+Deno.test("reuseAssembly: frames that span chunks share one buffer; without it each has its own", () => {
+  const spanning = (reuse: boolean) => {
+    const r = new FrameReader({ reuseAssembly: reuse });
+    const out: Uint8Array[] = [];
+    for (const b of [1, 2]) {
+      r.push(new Uint8Array([0, 0, 0, 3, b]));
+      assert.equal(r.next(), undefined);
+      r.push(new Uint8Array([b, b]));
+      out.push(r.next()!);
+    }
+    return out;
+  };
+  const [a, b] = spanning(true);
+  assert.equal(a.buffer, b.buffer);
+  assert.deepEqual(b, new Uint8Array([2, 2, 2]));
+  const [c, d] = spanning(false);
+  assert.notEqual(c.buffer, d.buffer);
+  assert.deepEqual(c, new Uint8Array([1, 1, 1]));
+});
