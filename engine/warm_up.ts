@@ -259,7 +259,11 @@ function warmUpIds(): [string, string] {
  * import { equal } from "node:assert/strict";
  * import { Endpoint } from "./endpoint.ts";
  * import { warmUp } from "./warm_up.ts";
- * const report = await warmUp((id) => new Endpoint({ id, warmUp: false }), { messages: 50 });
+ * // A generous time budget, so that only the message count ends it on a busy machine.
+ * const report = await warmUp((id) => new Endpoint({ id, warmUp: false }), {
+ *   messages: 50,
+ *   budgetMs: 60_000,
+ * });
  * equal(report.messages, 50);
  * ```
  */
