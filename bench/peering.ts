@@ -22,7 +22,8 @@
  *   seconds while the receiver sets the pace. C++ -> C++ runs once per CAF
  *   scheduler setting in `CPP_CONFIGS` (default, one worker thread, one
  *   worker thread with the sharing policy); each is reported, and the best
- *   of them is the "C++ -> C++" row every ratio divides by.
+ *   of them is the "C++ -> C++" row every ratio divides by; the mixed rows
+ *   (ours -> C++, C++ -> ours) run their C++ process with that best setting.
  * - Ping-pong round trips (p50/p99/max) with the same count and payload size:
  *   our `cli/main.ts node` ping and pong against `broker-node` ping and pong,
  *   and the two mixed pairs. Samples are sorted (exact percentiles).
@@ -650,9 +651,9 @@ async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<Me
   return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
 
-async function oursToCpp(w: Workload): Promise<number> {
+async function oursToCpp(w: Workload, caf: string[] = []): Promise<number> {
   const p = freePort();
-  const srv = btServer(p);
+  const srv = btServer(p, false, caf);
   await srv.waitLine(/listening on/);
   const ep = new Endpoint();
   await ep.peer("127.0.0.1", p, { retryMs: 0 });
@@ -724,9 +725,9 @@ function procCpuMs(pid: number): number | undefined {
   }
 }
 
-async function cppToOurs(w: Workload): Promise<Measured> {
+async function cppToOurs(w: Workload, caf: string[] = []): Promise<Measured> {
   const { rx, port: p, seconds } = await listeningReceiver(false);
-  btClient(p, w.btType!, ["--peer-buffer-size=10000000"]);
+  btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"]);
   await rx.waitLine(/^DONE/, (seconds + 15) * 1000);
   return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
@@ -756,8 +757,13 @@ async function throughputSection(): Promise<void> {
   if (wants("inproc")) {
     for (const w of [W_COUNT, W_EV2]) await add("ours in one process", w, () => inProcess(w));
   }
-  /** Every C++ scheduler setting, then a `path` row holding the best of them (the ratios' base). */
-  const cppBest = async (path: string, w: Workload, tls: boolean) => {
+  /**
+   * Every C++ scheduler setting, then a `path` row holding the best of them
+   * (the ratios' base); resolves with that setting's arguments, which the
+   * mixed directions then give their C++ process, so that every C++ side of
+   * a workload runs the same, best, setting.
+   */
+  const cppBest = async (path: string, w: Workload, tls: boolean): Promise<string[]> => {
     const runs: TputRow[] = [];
     for (const c of CPP_CONFIGS) {
       await add(`${path} [${c.label}]`, w, () => cppToCpp(w, tls, c.args), true);
@@ -773,6 +779,8 @@ async function throughputSection(): Promise<void> {
       rxCpuUs: best?.rxCpuUs,
       note: best ? `best C++ setting: ${best.path.slice(path.length + 2, -1)}` : "no C++ run",
     });
+    const label = best?.path.slice(path.length + 2, -1);
+    return CPP_CONFIGS.find((c) => c.label === label)?.args ?? [];
   };
   if (wants("tput")) {
     // --quick keeps both of broker-throughput's events (the ratio goals), and
@@ -781,10 +789,11 @@ async function throughputSection(): Promise<void> {
       await add("ours -> ours", w, () => oursToOurs(w));
       if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
     }
-    for (const w of [W_EV1, W_EV2]) await cppBest("C++ -> C++", w, false);
+    const caf = new Map<Workload, string[]>();
+    for (const w of [W_EV1, W_EV2]) caf.set(w, await cppBest("C++ -> C++", w, false));
     for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
-      await add("ours -> C++", w, () => oursToCpp(w), true);
-      await add("C++ -> ours", w, () => cppToOurs(w), true);
+      await add("ours -> C++", w, () => oursToCpp(w, caf.get(w)), true);
+      await add("C++ -> ours", w, () => cppToOurs(w, caf.get(w)), true);
     }
   }
   if (wants("tls")) {
