@@ -43,27 +43,7 @@
 import assert from "node:assert/strict";
 import { Packr } from "msgpackr";
 import { Encoder } from "cbor-x";
-import {
-  addr,
-  bool,
-  count,
-  type Data,
-  decode,
-  encode,
-  EncodedData,
-  enumValue,
-  none,
-  port,
-  PROTOCOLS,
-  real,
-  scanHeader,
-  set,
-  str,
-  timespan,
-  timestamp,
-  validate,
-  vector,
-} from "../mod.ts";
+import { type Data, decode, encode, EncodedData, scanHeader, validate } from "../mod.ts";
 // Codec internals, beside the public API: the alternative paths and the validate-once pair.
 import {
   decodeValidated,
@@ -71,95 +51,18 @@ import {
   encodeWasm,
   validateForLater,
 } from "../engine/data/mod.ts";
+import {
+  CONN_EVENT,
+  connWithUids,
+  EVENT_NAME,
+  SMALL_SCALARS,
+  toPlain,
+  uid,
+} from "./codec_corpus.ts";
 
 // ------------------------------------------------------------------ corpora
 
-const EVENT_NAME = "connection_state_remove";
-
-function event(name: string, ...args: Data[]): Data {
-  return vector(count(1n), count(1n), vector(str(name), vector(...args)));
-}
-
-const connRecord = vector(
-  timestamp(1700000000123456789n),
-  str("CHhAvVGS1DHFjwGM9"),
-  vector(addr("192.168.1.102"), port(49152, "tcp"), addr("93.184.216.34"), port(443, "tcp")),
-  enumValue("tcp"),
-  str("ssl"),
-  timespan(1234567890n),
-  count(5123n),
-  count(987654n),
-  str("SF"),
-  bool(true),
-  bool(false),
-  count(0n),
-  str("ShADadFf"),
-  count(42n),
-  count(7311n),
-  count(712n),
-  count(1024512n),
-  set(str("CjhGID4nQcgTWjvg4c"), str("Cx7Hg81kqGmrZ2w9Ae")),
-  none(),
-  real(0.25),
-);
-
-const CONN_EVENT = event(EVENT_NAME, connRecord);
-
-/** A Zeek-like uid ("C" and 17 base-62 digits), distinct for each i. */
-function uid(i: number, salt: number): string {
-  const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  let x = (i + 1) * 2654435761 + salt, s = "C";
-  for (let k = 0; k < 17; k++) {
-    s += digits[x % 62];
-    x = Math.floor(x / 62) + k * 7919;
-  }
-  return s;
-}
-
-/**
- * The conn event with fresh uids: its three uids differ in every one of
- * `FRESH_UIDS` copies, as they do between connections in a real stream, so
- * a cache of repeated text cannot serve them.
- */
 const FRESH_UIDS = 1024;
-function connWithUids(i: number): Data {
-  const fields = [...connRecord.value];
-  fields[1] = str(uid(i, 0).slice(0, 18));
-  fields[17] = set(...[uid(i, 1), uid(i, 2)].sort().map(str));
-  return event(EVENT_NAME, vector(...fields));
-}
-const SMALL_SCALARS = vector(count(42n), str("hello"), real(1.5));
-
-// ------------------------------------------------------ plain JS equivalents
-
-/** The same logical content as a plain JS structure (see the module doc). */
-function toPlain(d: Data): unknown {
-  switch (d.type) {
-    case "none":
-      return null;
-    case "boolean":
-    case "real":
-    case "string":
-    case "enum":
-      return d.value;
-    case "count":
-    case "integer":
-    case "timestamp":
-    case "timespan":
-      return d.value;
-    case "address":
-      return d.value.bytes.slice();
-    case "subnet":
-      return [d.value.address.bytes.slice(), d.value.rawLength];
-    case "port":
-      return [d.value.number, PROTOCOLS.indexOf(d.value.protocol)];
-    case "set":
-    case "vector":
-      return d.value.map(toPlain);
-    case "table":
-      return d.value.map(([k, v]) => [toPlain(k), toPlain(v)]);
-  }
-}
 
 /** Bytes compared by content: codecs may hand back Buffer instead of Uint8Array. */
 function normalize(x: unknown): unknown {

@@ -18,94 +18,25 @@
  */
 import assert from "node:assert/strict";
 import { Packr } from "msgpackr";
-import {
-  addr,
-  bool,
-  count,
-  type Data,
-  decode,
-  encode,
-  enumValue,
-  none,
-  port,
-  PROTOCOLS,
-  real,
-  set,
-  str,
-  timespan,
-  timestamp,
-  vector,
-} from "../mod.ts";
+import { type Data, decode, encode } from "../mod.ts";
 import { decodeValidated, validateForLater } from "../engine/data/mod.ts";
+import {
+  CONN_EVENT as CONN,
+  connWithUids,
+  SMALL_SCALARS as SMALL,
+  toPlain,
+} from "./codec_corpus.ts";
 import {
   generateFromShape,
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
 
-const connRecord = (uid: string, uids: string[]) =>
-  vector(
-    timestamp(1700000000123456789n),
-    str(uid),
-    vector(addr("192.168.1.102"), port(49152, "tcp"), addr("93.184.216.34"), port(443, "tcp")),
-    enumValue("tcp"),
-    str("ssl"),
-    timespan(1234567890n),
-    count(5123n),
-    count(987654n),
-    str("SF"),
-    bool(true),
-    bool(false),
-    count(0n),
-    str("ShADadFf"),
-    count(42n),
-    count(7311n),
-    count(712n),
-    count(1024512n),
-    set(...uids.map(str)),
-    none(),
-    real(0.25),
-  );
-const event = (record: Data) =>
-  vector(count(1n), count(1n), vector(str("connection_state_remove"), vector(record)));
-const CONN = event(connRecord("CHhAvVGS1DHFjwGM9", ["CjhGID4nQcgTWjvg4c", "Cx7Hg81kqGmrZ2w9Ae"]));
-const SMALL = vector(count(42n), str("hello"), real(1.5));
-
-/** A Zeek-like uid, distinct for each i (as in `codec_bench.ts`). */
-function uid(i: number, salt: number): string {
-  const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  let x = (i + 1) * 2654435761 + salt, s = "C";
-  for (let k = 0; k < 17; k++) {
-    s += digits[x % 62];
-    x = Math.floor(x / 62) + k * 7919;
-  }
-  return s;
-}
 const FRESH = 1024;
 const fresh = Array.from(
   { length: FRESH },
-  (_, i) => event(connRecord(uid(i, 0), [uid(i, 1), uid(i, 2)].sort())),
+  (_, i) => connWithUids(i),
 );
-
-function toPlain(d: Data): unknown {
-  switch (d.type) {
-    case "none":
-      return null;
-    case "address":
-      return d.value.bytes.slice();
-    case "subnet":
-      return [d.value.address.bytes.slice(), d.value.rawLength];
-    case "port":
-      return [d.value.number, PROTOCOLS.indexOf(d.value.protocol)];
-    case "set":
-    case "vector":
-      return d.value.map(toPlain);
-    case "table":
-      return d.value.map(([k, v]) => [toPlain(k), toPlain(v)]);
-    default:
-      return d.value;
-  }
-}
 
 const packr = new Packr({ int64AsType: "bigint", useRecords: false, largeBigIntToFloat: false });
 // Each message in its own buffer, as messages read from a socket are.
