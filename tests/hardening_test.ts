@@ -281,3 +281,20 @@ Deno.test("queued payloads live in their subscriber's own slabs, so a slow subsc
     await a.shutdown();
   }
 });
+
+Deno.test("decode: a container claiming more elements than the input holds is refused without allocating for them", () => {
+  // Five bytes that claim 2^25-1 vector elements, 2^24-1 table entries, 2^22-1 set elements.
+  // Allocating the claimed arrays first took up to 256 MiB of heap (and most of a second).
+  const claims = [
+    [14, 0xff, 0xff, 0xff, 0x0f],
+    [13, 0xff, 0xff, 0xff, 0x07],
+    [12, 0xff, 0xff, 0xff, 0x01],
+  ];
+  for (const bytes of claims) {
+    const heap0 = Deno.memoryUsage().heapUsed;
+    assert.throws(() => decode(new Uint8Array(bytes)), BrokerError);
+    // Read before anything else allocates: the garbage of a claimed array would still be there.
+    const grown = Deno.memoryUsage().heapUsed - heap0;
+    assert.ok(grown < 8 * 1024 * 1024, `${bytes}: the heap grew by ${grown >> 20} MiB`);
+  }
+});

@@ -210,6 +210,8 @@ function readValue(): Data {
     case 14: { // vector
       rPos = p;
       const n = readLength();
+      // Before allocating: a 5-byte input may claim 4G elements.
+      if (n > rEnd - rPos) bail();
       const items = new Array<Data>(n);
       if (n > 0) {
         enter(n);
@@ -224,6 +226,7 @@ function readValue(): Data {
     default: { // table
       rPos = p;
       const n = readLength();
+      if (2 * n > rEnd - rPos) bail();
       const entries = new Array<[Data, Data]>(n);
       if (n > 0) {
         enter(2 * n);
