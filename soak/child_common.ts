@@ -17,7 +17,10 @@ export async function bindWithRetry<T>(bind: () => Promise<T>): Promise<T> {
     try {
       return await bind();
     } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 100) throw e;
+      // An endpoint's listen says it as a BrokerError caused by AddrInUse.
+      const inUse = e instanceof Deno.errors.AddrInUse ||
+        (e instanceof Error && e.cause instanceof Deno.errors.AddrInUse);
+      if (!inUse || attempt >= 100) throw e;
       await sleep(100);
     }
   }

@@ -72,6 +72,18 @@ const STABLE_FIRST = 20000;
  * whole run). The range start is read from the kernel when it says.
  */
 function stablePort(): number {
+  // Free now is not enough: the ports drawn before it are free too until their processes start.
+  for (;;) {
+    const port = freeStablePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+const handedOut = new Set<number>();
+
+function freeStablePort(): number {
   let below = EPHEMERAL_START;
   try {
     const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");

@@ -244,3 +244,21 @@ async function pollAtLeast(sub: Subscriber, n: number) {
   }
   return out;
 }
+
+Deno.test("listening on a port in use: a BrokerError (cannot_open_resource) whose cause is the OS's AddrInUse", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const ep = new Endpoint();
+  try {
+    const err = await ep.listen("127.0.0.1", (taken.addr as Deno.NetAddr).port).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(err instanceof BrokerError, String(err));
+    assert.equal(err.code, ErrorCode.cannot_open_resource);
+    // Callers that retry a port a killed predecessor still holds look for this cause.
+    assert.ok(err.cause instanceof Deno.errors.AddrInUse, String(err.cause));
+  } finally {
+    taken.close();
+    await ep.shutdown();
+  }
+});

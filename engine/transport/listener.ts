@@ -222,5 +222,6 @@ function cannotListen(options: ListenOptions, e: unknown): BrokerError {
   return new BrokerError(
     ErrorCode.cannot_open_resource,
     `cannot listen on ${options.host}:${options.port}: ${e}`,
+    { cause: e },
   );
 }
