@@ -2,8 +2,9 @@
 // inputs made to reach each place where the JS pass must give up.
 import assert from "node:assert/strict";
 import { BrokerError } from "../errors.ts";
-import { count, set, str, vector } from "./constructors.ts";
+import { addr, count, integer, real, set, str, subnet, timestamp, vector } from "./constructors.ts";
 import { decode } from "./decode.ts";
+import type { Data } from "./types.ts";
 import { encode } from "./encode.ts";
 
 function outcome(f: () => unknown) {
@@ -117,4 +118,40 @@ Deno.test("inputs anywhere in a buffer: views with an offset, copies, Buffer-lik
   assert.deepStrictEqual(decode(Sub.from(bytes)), v);
   // Bytes after the value inside the buffer are not read as part of it.
   same(slab.subarray(5, 5 + bytes.length - 1));
+});
+
+Deno.test("64-bit values, addresses and reals read right wherever each input lies, in turn", () => {
+  // The DataView is looked up at the first read that needs it in a call:
+  // inputs in one buffer at other offsets, in other buffers, and inputs
+  // that need no DataView in between must each read their own bytes.
+  const big = (i: number) =>
+    vector(
+      count(0xfedcba9876543210n + BigInt(i)),
+      integer(-5_000_000_000n - BigInt(i)),
+      timestamp(1700000000123456789n + BigInt(i)),
+      addr(`2001:db8::${i + 1}`),
+      subnet(`10.${i}.0.0/16`),
+      real(-1234.5678 * (i + 1)),
+    );
+  const small = vector(count(42n), str("hello"), real(1.5));
+  const b = [0, 1, 2, 3].map((i) => encode(big(i))), s = encode(small);
+  const slab = new Uint8Array(280);
+  const at = [3, 111, 190]; // b[i] is 73 bytes long
+  at.forEach((o, i) => slab.set(b[i], o));
+  slab.set(s, 80);
+  const inputs: [Uint8Array, Data][] = [
+    [slab.subarray(at[0], at[0] + b[0].length), big(0)],
+    [slab.subarray(80, 80 + s.length), small],
+    [slab.subarray(at[1], at[1] + b[1].length), big(1)],
+    [new Uint8Array(b[3]), big(3)],
+    [slab.subarray(at[2], at[2] + b[2].length), big(2)],
+    [new Uint8Array(s), small],
+    [slab.subarray(at[0], at[0] + b[0].length), big(0)],
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const [bytes, v] of inputs) {
+      assert.deepStrictEqual(decode(bytes), v);
+      same(bytes);
+    }
+  }
 });
