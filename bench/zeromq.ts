@@ -98,7 +98,12 @@ async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() =>
     xpub: { host: "127.0.0.1", port: p.xsub },
     xsub: { host: "127.0.0.1", port: p.xpub },
   };
-  const a = await ZeekZmqNode.connect({ name: "warm-a", nodeType: "worker", ...at });
+  const a = await ZeekZmqNode.connect({
+    name: "warm-a",
+    nodeType: "worker",
+    xpubSndhwm: 0, // the burst goes at once, as in the runs
+    ...at,
+  });
   const b = await ZeekZmqNode.connect({
     name: "warm-b",
     nodeType: "worker",
@@ -187,6 +192,8 @@ async function oursToZeek(): Promise<Result> {
       nodeType: "worker",
       xpub: { host: "127.0.0.1", port: p.xsub },
       xsub: { host: "127.0.0.1", port: p.xpub },
+      // As worker.zeek's redef: the burst is handed over at once, none dropped.
+      xpubSndhwm: 0,
     });
     await node.statuses.get(10_000);
     const publishSeconds = ourPublish(node);
@@ -215,7 +222,13 @@ async function oursToOurs(viaZeekProxy: boolean): Promise<Result> {
     queueSize: N + 16,
     ...at,
   });
-  const worker = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+  // xpubSndhwm 0 as worker.zeek's redef: the burst is handed over at once, none dropped.
+  const worker = await ZeekZmqNode.connect({
+    name: "worker-1",
+    nodeType: "worker",
+    xpubSndhwm: 0,
+    ...at,
+  });
   try {
     receiver.subscribe("/bench/");
     const start = Date.now();

@@ -141,6 +141,13 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
     await node?.close();
     await Promise.all(loops);
     await proxy?.close();
+    const drops = node?.stats();
+    // Zeek's drop metrics, said only when something was dropped (a healthy run prints nothing).
+    if (drops && drops.xpubDrops + drops.logDrops > 0) {
+      io.err(
+        `*** dropped at the high-water marks: ${drops.xpubDrops} published events, ${drops.logDrops} log batches`,
+      );
+    }
   }
 }
 

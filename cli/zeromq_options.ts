@@ -28,7 +28,7 @@
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { ZeekNodeType, ZeekZmqNodeOptions } from "../engine/zeromq/mod.ts";
-import { parseChoice, parseZmqEndpoint, UsageError } from "./cli_values.ts";
+import { parseChoice, parseCount, parseZmqEndpoint, UsageError } from "./cli_values.ts";
 
 /** Raw option values as commander hands them over (`zeromq.connectXpubEndpoint`, ...). */
 export type ZmqCliValues = Record<string, string | boolean | undefined>;
@@ -45,7 +45,10 @@ function text(cli: ZmqCliValues, option: string): string | undefined {
   return v === undefined ? undefined : String(v);
 }
 
-/** Adds the node options: the two connect endpoints, `--cluster.node`, `--cluster.node-type`. */
+/**
+ * Adds the node options: the two connect endpoints, `--cluster.node`,
+ * `--cluster.node-type` and the send high-water marks.
+ */
 export function addZmqNodeOptions<C extends CommandUnknownOpts>(cmd: C): C {
   cmd
     .option(
@@ -60,6 +63,14 @@ export function addZmqNodeOptions<C extends CommandUnknownOpts>(cmd: C): C {
     .option(
       "--cluster.node-type <type>",
       "our node's type: manager, logger, proxy or worker (default: worker)",
+    )
+    .option(
+      "--zeromq.xpub-sndhwm <n>",
+      "published events held for the proxy before more are dropped and counted, 0 for no limit (Zeek's xpub_sndhwm; default: 1000)",
+    )
+    .option(
+      "--zeromq.log-sndhwm <n>",
+      "log batches held for a logger before more are dropped and counted, 0 for no limit (Zeek's log_sndhwm; default: 1000)",
     );
   return cmd;
 }
@@ -94,5 +105,18 @@ export function resolveZmqNodeOptions(
   const nodeType: ZeekNodeType = typeText === undefined
     ? "worker"
     : parseChoice(typeText, "--cluster.node-type", NODE_TYPES);
-  return { name: name.trim(), nodeType, xpub, xsub };
+  // Zeek's int options; libzmq takes an int.
+  const hwm = (option: string) => {
+    const t = text(cli, option);
+    return t === undefined ? undefined : parseCount(t, `--${option}`, { max: 2 ** 31 - 1 });
+  };
+  const xpubSndhwm = hwm("zeromq.xpub-sndhwm"), logSndhwm = hwm("zeromq.log-sndhwm");
+  return {
+    name: name.trim(),
+    nodeType,
+    xpub,
+    xsub,
+    ...(xpubSndhwm === undefined ? {} : { xpubSndhwm }),
+    ...(logSndhwm === undefined ? {} : { logSndhwm }),
+  };
 }

@@ -162,6 +162,8 @@ export interface ZeromqBridgeStats {
   echoes: number;
   /** Broker events no ZeroMQ node subscribed to (an XPUB sends nothing then). */
   unsubscribed: number;
+  /** Broker events dropped because the proxy did not read (the node's `xpubSndhwm`). */
+  xpubDrops: number;
   /** Events this bridge had published on the side they came from (another bridge's copies): dropped. */
   loops: number;
 }
@@ -214,6 +216,7 @@ export class ZeromqBridge {
     notEvents: 0,
     echoes: 0,
     unsubscribed: 0,
+    xpubDrops: 0,
     loops: 0,
   };
   // What the bridge published on each side lately (the loop guard); undefined when off.
@@ -315,10 +318,12 @@ export class ZeromqBridge {
         this.#stats.loops++;
         continue;
       }
-      if (this.node.publish(brokerToZeromqTopic(m.topic), event)) {
+      const topic = brokerToZeromqTopic(m.topic);
+      if (this.node.publish(topic, event)) {
         this.#stats.toZeromq++;
         this.#sentToZeromq?.add(key, Date.now());
-      } else this.#stats.unsubscribed++;
+      } else if (this.node.wants(topic)) this.#stats.xpubDrops++;
+      else this.#stats.unsubscribed++;
     }
   }
 

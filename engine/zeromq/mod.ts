@@ -86,10 +86,12 @@ export {
   ZEROMQ_HELLO,
 } from "./cluster_node.ts";
 export {
+  ZEEK_ZMQ_DEFAULT_SNDHWM,
   type ZeekNodeStatus,
   type ZeekZmqEventMessage,
   ZeekZmqNode,
   type ZeekZmqNodeOptions,
+  type ZeekZmqNodeStats,
 } from "./tcp_node.ts";
 export {
   decodeLogRecord,

@@ -73,11 +73,34 @@ export class ZmtpConnection {
   #outLen = 0;
   #spare?: Uint8Array<ArrayBuffer>;
   #inFlight = 0;
+  // Messages (counted by the caller, see `reserve`) in #out and in the write under way.
+  #outMessages = 0;
+  #inFlightMessages = 0;
   #writing?: Promise<void>;
   #room?: { limit: number; resolve: () => void; promise: Promise<void> };
   #closed = false;
   /** Resolves when the read loop has ended (peer closed, error, or `close`). */
   readonly done: Promise<void>;
+  /**
+   * Messages this side may hold for the socket before {@link full} says
+   * so; 0 means no limit. libzmq's `ZMQ_SNDHWM`, which Zeek sets from
+   * `xpub_sndhwm` and `log_sndhwm`: it counts messages, not bytes.
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { ZmtpConnection } from "./tcp_connection.ts";
+   * const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const port = (l.addr as Deno.NetAddr).port;
+   * const c = await ZmtpConnection.dial({ host: "127.0.0.1", port }, "PUSH", Date.now() + 5000, () => {});
+   * c.sndhwm = 1;
+   * c.reserve(3, 1)?.set([1, 2, 3]); // one message: the mark is reached until it is written
+   * equal(c.full, true);
+   * c.close();
+   * l.close();
+   * ```
+   */
+  sndhwm = 0;
 
   /**
    * Runs a session of `socketType` on an open connection (dialled or
@@ -133,14 +156,27 @@ export class ZmtpConnection {
     return this.#outLen + this.#inFlight;
   }
 
+  /** Messages queued or being written (as counted by `reserve`'s callers). */
+  get queuedMessages(): number {
+    return this.#outMessages + this.#inFlightMessages;
+  }
+
+  /** Whether {@link sndhwm} messages wait for the socket: a sender that drops drops now. */
+  get full(): boolean {
+    return this.sndhwm > 0 && this.#outMessages + this.#inFlightMessages >= this.sndhwm;
+  }
+
   /** Whether the connection was closed (writes are dropped then). */
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Queues a copy of `bytes` to write after those queued before; a failed write closes the connection. */
-  write(bytes: Uint8Array): void {
-    this.reserve(bytes.length)?.set(bytes);
+  /**
+   * Queues a copy of `bytes` to write after those queued before; a failed
+   * write closes the connection. `messages` as in {@link reserve}.
+   */
+  write(bytes: Uint8Array, messages = 0): void {
+    this.reserve(bytes.length, messages)?.set(bytes);
   }
 
   /** Queues a copy of `buf[start, end)`, as {@link write}. */
@@ -152,9 +188,12 @@ export class ZmtpConnection {
    * The next `size` bytes to write, to fill in at once (before anything
    * else is written or awaited): an encoder writes there rather than into
    * an array of its own. Undefined once the connection is closed.
+   * `messages` is how many whole messages they hold, for {@link sndhwm}
+   * (commands count none); checking {@link full} first is the caller's.
    */
-  reserve(size: number): Uint8Array | undefined {
+  reserve(size: number, messages = 0): Uint8Array | undefined {
     if (this.#closed) return undefined;
+    this.#outMessages += messages;
     const at = this.#outLen;
     if (at + size > this.#out.length) {
       const grown = new Uint8Array(Math.max(2 * this.#out.length, at + size));
@@ -191,8 +230,11 @@ export class ZmtpConnection {
         this.#spare = undefined;
         this.#outLen = 0;
         this.#inFlight = n;
+        this.#inFlightMessages = this.#outMessages;
+        this.#outMessages = 0;
         for (let at = 0; at < n;) at += await this.#conn.write(full.subarray(at, n));
         this.#inFlight = 0;
+        this.#inFlightMessages = 0;
         if (full.length <= KEEP_BYTES) this.#spare = full;
         this.#wake();
       }
@@ -201,6 +243,7 @@ export class ZmtpConnection {
     } finally {
       this.#writing = undefined;
       this.#inFlight = 0;
+      this.#inFlightMessages = 0;
     }
   }
 

@@ -51,6 +51,43 @@ export interface ZeekZmqNodeOptions {
   connectTimeoutMs?: number;
   /** Events held for the reader before the oldest are dropped. Default 4096. */
   queueSize?: number;
+  /**
+   * Published messages held for the proxy before more are dropped and
+   * counted in {@link ZeekZmqNodeStats.xpubDrops}; 0 means no limit. Zeek's
+   * `xpub_sndhwm`, default as there: 1000.
+   */
+  xpubSndhwm?: number;
+  /**
+   * Log batches held for the logger before more are dropped and counted in
+   * {@link ZeekZmqNodeStats.logDrops}; 0 means no limit. Zeek's
+   * `log_sndhwm`, default as there: 1000.
+   */
+  logSndhwm?: number;
+}
+
+/** Default of {@link ZeekZmqNodeOptions.xpubSndhwm} and `logSndhwm`: Zeek's. */
+export const ZEEK_ZMQ_DEFAULT_SNDHWM = 1000;
+
+/**
+ * What a {@link ZeekZmqNode} dropped because a peer did not read.
+ *
+ * @example
+ * ```ts
+ * import type { ZeekZmqNodeStats } from "./tcp_node.ts";
+ * const none: ZeekZmqNodeStats = { xpubDrops: 0, logDrops: 0 };
+ * ```
+ */
+export interface ZeekZmqNodeStats {
+  /**
+   * Published events dropped at the XPUB's high-water mark (Zeek's metric
+   * `zeek_cluster_zeromq_xpub_drops_total`).
+   */
+  xpubDrops: number;
+  /**
+   * Log batches dropped at the log PUSH's high-water mark (Zeek reports
+   * "Failed to send log write. HWM reached?" for each).
+   */
+  logDrops: number;
 }
 
 /** An event received from the cluster. */
@@ -118,6 +155,7 @@ export class ZeekZmqNode {
   #xpub!: ZmtpConnection;
   #xsub!: ZmtpConnection;
   #log?: ZmtpConnection;
+  readonly #stats: ZeekZmqNodeStats = { xpubDrops: 0, logDrops: 0 };
 
   private constructor(node: ZeekClusterNode, queueSize: number) {
     this.#state = node;
@@ -132,6 +170,21 @@ export class ZeekZmqNode {
   /** The node's name in the cluster layout. */
   get name(): string {
     return this.#state.name;
+  }
+
+  /** A copy of the drop counters. */
+  stats(): ZeekZmqNodeStats {
+    return { ...this.#stats };
+  }
+
+  /** Published messages waiting for the proxy (at most `xpubSndhwm` of them, when set). */
+  get xpubQueued(): number {
+    return this.#xpub.queuedMessages;
+  }
+
+  /** Log batches waiting for the logger (at most `logSndhwm`, when set); 0 without a logger. */
+  get logQueued(): number {
+    return this.#log?.queuedMessages ?? 0;
   }
 
   /** Other nodes that are up (both hellos crossed): node ID to name. */
@@ -170,10 +223,12 @@ export class ZeekZmqNode {
       else if (which === "xsub" && e.type === "message") self.#onMessage(e.parts);
     };
     self.#xpub = await ZmtpConnection.dial(options.xpub, "XPUB", deadline, handle("xpub"));
+    self.#xpub.sndhwm = options.xpubSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM;
     try {
       self.#xsub = await ZmtpConnection.dial(options.xsub, "XSUB", deadline, handle("xsub"));
       if (options.logger) {
         self.#log = await ZmtpConnection.dial(options.logger, "PUSH", deadline, handle("log"));
+        self.#log.sndhwm = options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM;
       }
     } catch (e) {
       self.#xpub.close();
@@ -197,10 +252,16 @@ export class ZeekZmqNode {
 
   /**
    * Publishes an event on a topic, if any node subscribed a prefix of it
-   * (an XPUB sends nothing otherwise). Returns whether it went out.
+   * (an XPUB sends nothing otherwise) and fewer than `xpubSndhwm` messages
+   * wait for the proxy (else it is dropped and counted, as Zeek's XPUB
+   * does). Returns whether it went out.
    */
   publish(topic: string, event: Event): boolean {
     if (!this.wants(topic)) return false;
+    if (this.#xpub.full) {
+      this.#stats.xpubDrops++;
+      return false;
+    }
     this.#writeEvent(topic, encode(event.toData()));
     return true;
   }
@@ -220,7 +281,7 @@ export class ZeekZmqNode {
     }
     const n = payload.length;
     const long = n > 255;
-    const out = this.#xpub.reserve(head.length + (long ? 9 : 2) + n);
+    const out = this.#xpub.reserve(head.length + (long ? 9 : 2) + n, 1);
     if (!out) return; // closed
     out.set(head);
     let at = head.length;
@@ -250,20 +311,30 @@ export class ZeekZmqNode {
 
   /**
    * PUSHes a batch of log writes to the logger, in Zeek's log batch format.
-   * Throws `invalid_status` without a `logger`, `type_clash` for a value
-   * its type cannot hold.
+   * Returns false when `logSndhwm` batches already wait for the logger:
+   * this one is dropped and counted, as Zeek's PUSH drops it. Throws
+   * `invalid_status` without a `logger`, `type_clash` for a value its type
+   * cannot hold.
    */
-  writeLogs(batch: LogWriteBatch): void {
+  writeLogs(batch: LogWriteBatch): boolean {
     if (!this.#log) {
       throw new BrokerError(ErrorCode.invalid_status, "no logger: connect with the logger option");
     }
     const payload = encodeLogWriteBatch(batch);
-    this.#log.write(this.#log.session.send(zeekZmqMessageParts({
-      topic: LOG_WRITE_TOPIC,
-      sender: this.id,
-      format: ZEEK_BIN_SERIALIZER,
-      payload,
-    })));
+    if (this.#log.full) {
+      this.#stats.logDrops++;
+      return false;
+    }
+    this.#log.write(
+      this.#log.session.send(zeekZmqMessageParts({
+        topic: LOG_WRITE_TOPIC,
+        sender: this.id,
+        format: ZEEK_BIN_SERIALIZER,
+        payload,
+      })),
+      1,
+    );
+    return true;
   }
 
   /**
