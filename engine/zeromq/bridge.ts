@@ -319,6 +319,9 @@ export class ZeromqBridge {
         continue;
       }
       const topic = brokerToZeromqTopic(m.topic);
+      // Wait rather than drop: the subscriber's queue then holds the Broker
+      // side back, as its `block` policy does for any slow reader.
+      if (this.node.xpubFull) await this.node.xpubDrained();
       if (this.node.publish(topic, event)) {
         this.#stats.toZeromq++;
         this.#sentToZeromq?.add(key, Date.now());

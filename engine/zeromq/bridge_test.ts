@@ -231,3 +231,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "bridge: a burst from the Broker side larger than xpub_sndhwm crosses whole (the bridge waits, it does not drop)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const timer = setTimeout(() => {
+      console.error("bridge burst test: hard timeout");
+      Deno.exit(1);
+    }, 30_000);
+    const proxy = ZmqProxyServer.listen();
+    const at = {
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    };
+    const closers: (() => Promise<void>)[] = [() => proxy.close()];
+    try {
+      const bridge = await ZeromqBridge.start({
+        topics: ["/burst/"],
+        listen: { host: "127.0.0.1", port: 0 },
+        // A small mark, so that the burst is many times over it.
+        zeromq: { name: "worker-1", nodeType: "worker", xpubSndhwm: 50, ...at },
+      });
+      closers.unshift(() => bridge.close());
+      const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+      closers.unshift(() => manager.close());
+      manager.subscribe("/burst/");
+      const old = new Endpoint();
+      closers.unshift(() => old.shutdown());
+      await old.peer("127.0.0.1", bridge.brokerPort!);
+      await old.awaitPeerSubscription("/burst/");
+      await bridge.awaitZeromqSubscription("/burst/x");
+      const n = 2000;
+      for (let i = 0; i < n; i++) old.publishEvent("/burst/x", "Burst::ev", [count(BigInt(i))]);
+      for (let i = 0; i < n; i++) {
+        const ev = await manager.events.get(10_000);
+        assert.deepEqual(ev?.event.args, [count(BigInt(i))], `event ${i}`);
+      }
+      assert.equal(bridge.stats().xpubDrops, 0);
+      assert.equal(bridge.stats().toZeromq, n);
+    } finally {
+      for (const close of closers) await close();
+      clearTimeout(timer);
+    }
+  },
+});

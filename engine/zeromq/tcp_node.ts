@@ -182,6 +182,21 @@ export class ZeekZmqNode {
     return this.#xpub.queuedMessages;
   }
 
+  /**
+   * Resolves once the published messages waiting for the proxy have all
+   * been handed to the socket (or it closed): a sender that must not drop
+   * (the bridge) waits here when `xpubQueued` reached the mark, where a
+   * synchronous burst would otherwise fill it before the writer ever runs.
+   */
+  xpubDrained(): Promise<void> {
+    return this.#xpub.below(0);
+  }
+
+  /** Whether a publish now would be dropped at `xpubSndhwm`. */
+  get xpubFull(): boolean {
+    return this.#xpub.full;
+  }
+
   /** Log batches waiting for the logger (at most `logSndhwm`, when set); 0 without a logger. */
   get logQueued(): number {
     return this.#log?.queuedMessages ?? 0;
