@@ -1260,9 +1260,11 @@ async function masterAndCloneNodes(
     await waitForPort(port, 20_000);
     // Our own clone, peered straight to the master node, writes into its master.
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
-    const writer = ep.attachClone("kv", { requestTimeoutMs: 10_000 });
+    // Generous: with two test files and C++ nodes on two cores, a master node took over 10 s
+    // to answer its first clone once.
+    const writer = ep.attachClone("kv", { requestTimeoutMs: 30_000 });
     await writer.put(str("pre"), count(41n));
-    await waitUntil(async () => await writer.exists(str("pre")), 10_000);
+    await waitUntil(async () => await writer.exists(str("pre")), 30_000);
 
     tap = new CommandTap(port);
     clone = new NodeProcess(cloneImpl, [
