@@ -14,7 +14,8 @@
  */
 import { realFromEdgeBits } from "../data/build.ts";
 import { formatReal } from "../data/text.ts";
-import { formatAddress } from "../data/types.ts";
+import { formatAddress, TYPE_NAMES } from "../data/types.ts";
+import { JSON_TYPE_NAMES } from "../data/json_write.ts";
 import { NONE } from "../data/build.ts";
 import { dataMessageToJson } from "../data/json.ts";
 import { validateForLater } from "../data/validate.ts";
@@ -25,23 +26,9 @@ const enc = new TextEncoder();
 const ascii = (s: string) => enc.encode(s);
 
 // `"@data-type":"<name>","data":` per tag; nested values add the `{`.
-const TYPE_PREFIX: Uint8Array[] = [
-  "none",
-  "boolean",
-  "count",
-  "integer",
-  "real",
-  "string",
-  "address",
-  "subnet",
-  "port",
-  "timestamp",
-  "timespan",
-  "enum-value",
-  "set",
-  "table",
-  "vector",
-].map((name) => ascii(`"@data-type":"${name}","data":`));
+const TYPE_PREFIX: Uint8Array[] = TYPE_NAMES.map((t) =>
+  ascii(`"@data-type":"${JSON_TYPE_NAMES[t]}","data":`)
+);
 const KEY = ascii('{"key":');
 const VALUE = ascii(',"value":');
 const NONE_DATA = ascii("{}");
