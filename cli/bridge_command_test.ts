@@ -6,9 +6,8 @@ import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
 import { freePort, waitForPort } from "../tests/broker_ref.ts";
 import { resolveBridgeOptions } from "./bridge_command.ts";
 import { main } from "./main.ts";
-import { lines } from "./self.ts";
+import { spawnCli } from "../tests/cli_child.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const AT = [
   "--zeromq.connect-xpub-endpoint=tcp://127.0.0.1:5556",
   "--zeromq.connect-xsub-endpoint=tcp://127.0.0.1:5555",
@@ -93,47 +92,17 @@ Deno.test("broker bridge / broker zeromq: every bad value is a usage error (exit
   }
 });
 
-function spawn(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out: string[] = [];
-  let err = "";
-  const reading = Promise.all([
-    (async () => {
-      for await (const l of lines(child.stdout)) out.push(l);
-    })(),
-    (async () => {
-      for await (const t of child.stderr.pipeThrough(new TextDecoderStream())) err += t;
-    })(),
-  ]);
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-    const status = await child.status;
-    await reading;
-    return { status, out, err: () => err };
-  };
-  return { child, out, stop, err: () => err };
-}
-
 Deno.test(
   "broker zeromq as the proxy and broker bridge as worker-1, end to end with our endpoint and node",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
     const [xpub, xsub, brokerPort] = [freePort(), freePort(), freePort()];
-    const proxy = spawn([
+    const proxy = spawnCli([
       "zeromq",
       `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${xpub}`,
       `--zeromq.listen-xsub-endpoint=tcp://127.0.0.1:${xsub}`,
     ]);
-    const bridge = spawn([
+    const bridge = spawnCli([
       "bridge",
       "--topics=zeek/cluster/manager,zeek/cluster/worker",
       "--broker.address=127.0.0.1",

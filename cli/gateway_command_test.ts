@@ -6,9 +6,7 @@ import { freePort, waitForPort } from "../tests/broker_ref.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import { resolveGatewayOptions } from "./gateway_command.ts";
 import { main } from "./main.ts";
-import { lines } from "./self.ts";
-
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
+import { spawnCli } from "../tests/cli_child.ts";
 
 Deno.test("gateway options: the manual's command line and broker.conf give the same gateway", () => {
   const cli = resolveGatewayOptions({
@@ -111,32 +109,15 @@ Deno.test(
       `${dir}/broker.conf`,
       `internal { port = ${int}\n address = "127.0.0.1" }\nexternal { port = ${ext}\n address = "127.0.0.1" }\n`,
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "gateway",
-        `--config-file=${dir}/broker.conf`,
-        "--outward.deny=/t/secret",
-        "--retry=0",
-        "-v",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const out: string[] = [];
-    let err = "";
-    const reading = Promise.all([
-      (async () => {
-        for await (const l of lines(child.stdout)) out.push(l);
-      })(),
-      (async () => {
-        for await (const t of child.stderr.pipeThrough(new TextDecoderStream())) err += t;
-      })(),
+    const gateway = spawnCli([
+      "gateway",
+      `--config-file=${dir}/broker.conf`,
+      "--outward.deny=/t/secret",
+      "--retry=0",
+      "-v",
     ]);
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const out = gateway.out;
+    const timer = setTimeout(() => gateway.child.kill("SIGKILL"), 30_000);
     const core = new Endpoint(), sensor = new Endpoint();
     try {
       await waitForPort(ext, 20_000);
@@ -158,13 +139,12 @@ Deno.test(
     } finally {
       await sensor.shutdown();
       await core.shutdown();
-      child.kill("SIGTERM");
-      const status = await child.status;
+      const { status } = await gateway.stop();
       clearTimeout(timer);
-      await reading;
       await Deno.remove(dir, { recursive: true });
-      assert.equal(status.code, 0, err);
+      assert.equal(status.code, 0, gateway.err());
     }
+    const err = gateway.err();
     assert.match(
       err,
       /\*\*\* internal: peer_added [0-9a-f-]+ 127\.0\.0\.1:\d+: handshake successful/,
