@@ -764,23 +764,22 @@ async function throughputSection(): Promise<void> {
    * a workload runs the same, best, setting.
    */
   const cppBest = async (path: string, w: Workload, tls: boolean): Promise<string[]> => {
-    const runs: TputRow[] = [];
-    for (const c of CPP_CONFIGS) {
-      await add(`${path} [${c.label}]`, w, () => cppToCpp(w, tls, c.args), true);
-      runs.push(results.throughput[results.throughput.length - 1]);
+    const runs: { config: typeof CPP_CONFIGS[number]; row: TputRow }[] = [];
+    for (const config of CPP_CONFIGS) {
+      await add(`${path} [${config.label}]`, w, () => cppToCpp(w, tls, config.args), true);
+      runs.push({ config, row: results.throughput[results.throughput.length - 1] });
     }
-    const best = runs.filter((r) => r.msgsPerSec !== null)
-      .sort((a, b) => b.msgsPerSec! - a.msgsPerSec!)[0];
+    const best = runs.filter((r) => r.row.msgsPerSec !== null)
+      .sort((a, b) => b.row.msgsPerSec! - a.row.msgsPerSec!)[0];
     results.throughput.push({
       path,
       workload: w.name,
       bytes: w.bytes,
-      msgsPerSec: best?.msgsPerSec ?? null,
-      rxCpuUs: best?.rxCpuUs,
-      note: best ? `best C++ setting: ${best.path.slice(path.length + 2, -1)}` : "no C++ run",
+      msgsPerSec: best?.row.msgsPerSec ?? null,
+      rxCpuUs: best?.row.rxCpuUs,
+      note: best ? `best C++ setting: ${best.config.label}` : "no C++ run",
     });
-    const label = best?.path.slice(path.length + 2, -1);
-    return CPP_CONFIGS.find((c) => c.label === label)?.args ?? [];
+    return best?.config.args ?? [];
   };
   if (wants("tput")) {
     // --quick keeps both of broker-throughput's events (the ratio goals), and
