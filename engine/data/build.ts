@@ -13,19 +13,13 @@ import { type WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { compare } from "./order.ts";
 import { ASCII_MAX, asciiText, SHORT_TEXT, shortText, utf8Fatal, utf8Lossy } from "./read_text.ts";
-import { Address, type Data, Port, PROTOCOLS, Subnet } from "./types.ts";
+import { Address, type Data, Port, PROTOCOLS, SMALL_BIGINTS, Subnet } from "./types.ts";
 import { wasmError } from "./validate.ts";
 
 /** The one `none` value every decoder returns (frozen, so sharing it is safe). */
 export const NONE: Data = Object.freeze({ type: "none", value: null });
 
-/**
- * The bigints 0..1023, made once: counts this small are most of Zeek's
- * (packet and byte counts of short connections, versions, message types),
- * and a bigint is immutable, so every decoded count can share one: 40 bytes
- * less to allocate per small count, so fewer scavenges.
- */
-export const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+export { SMALL_BIGINTS };
 
 /** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
 export function sortChecked<T>(items: T[], key: (t: T) => Data): void {
