@@ -143,6 +143,19 @@ export class ConnectionDriver {
       target,
       messagesIn: 0,
       startedAt: performance.now(),
+      // Every field from the start, in one order: fields added later in an
+      // order that depends on the path (dialled or accepted, warm-up or real)
+      // give connections different hidden classes, and the hot paths that
+      // were compiled for the warm-up's deoptimised on the first real peer.
+      handshake: undefined,
+      handshakeTimer: undefined,
+      peerId: undefined,
+      peerKey: undefined,
+      bye: undefined,
+      redundant: false,
+      ours: false,
+      sentFilterVersion: undefined,
+      removed: false,
     };
     p.table.add(c);
     if (acceptor) this.#pendingAccepted++;
