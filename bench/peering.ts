@@ -74,6 +74,7 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
+import process from "node:process";
 import { setImmediate } from "node:timers";
 
 // ------------------------------------------------------------------ settings
@@ -493,6 +494,8 @@ interface TputRow {
   msgsPerSec: number | null;
   /** The receiving process's CPU time per message received, µs (where measured). */
   rxCpuUs?: number;
+  /** The sending process's CPU time per message, µs (where measured). */
+  txCpuUs?: number;
   note?: string;
 }
 
@@ -643,12 +646,16 @@ async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<Me
   let done = false;
   rx.onLine((l) => done ||= l.startsWith("DONE"));
   const stopAt = Date.now() + (seconds + 10) * 1000;
-  await publishLoop(ep, BT_TOPIC, w, () => done || Date.now() > stopAt);
+  // The sender is this process: its CPU over the whole loop, per message sent.
+  const tx0 = process.cpuUsage();
+  const sent = await publishLoop(ep, BT_TOPIC, w, () => done || Date.now() > stopAt);
+  const tx = process.cpuUsage(tx0);
   await rx.exited(3000);
   const scrapes = await scraper?.stop();
   if (scraper && !scrapes) throw new Error("no scrape succeeded");
   await quietShutdown(ep);
-  return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
+  const txCpuUs = sent > 0 ? (tx.user + tx.system) / sent : undefined;
+  return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx), txCpuUs);
 }
 
 async function oursToCpp(w: Workload, caf: string[] = []): Promise<number> {
@@ -684,25 +691,29 @@ async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<M
   const p = freePort();
   const srv = btServer(p, tls, caf);
   await srv.waitLine(/listening on/);
-  btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"], tls);
+  const cli = btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"], tls);
   await srv.waitLine(/^rate: [1-9]/);
-  // The server's CPU over the rate lines printed from here on (one per second, each the second before).
-  const cpu0 = procCpuMs(srv.pid), lines0 = srv.lines.length;
+  // CPU of both processes over a window of the steady phase. Their stdout is
+  // block-buffered in a pipe, so rate lines arrive late: messages in the
+  // window are taken as the steady rate times its length.
+  const t0 = performance.now();
+  const rx0 = procCpuMs(srv.pid), tx0 = procCpuMs(cli.pid);
   await sleep((CFG.tputSec + 1.2) * 1000);
-  const cpu1 = procCpuMs(srv.pid);
-  const got = srv.lines.slice(lines0).map((l) => l.match(/^rate: (\d+) events\/s/))
-    .reduce((a, m) => a + (m ? Number(m[1]) : 0), 0);
-  const cpu = cpu0 !== undefined && cpu1 !== undefined && got > 0
-    ? (cpu1 - cpu0) * 1000 / got
-    : undefined;
-  return withCpu(btSteady(btRates(srv), CFG.tputSec), cpu);
+  const rx1 = procCpuMs(srv.pid), tx1 = procCpuMs(cli.pid);
+  const windowS = (performance.now() - t0) / 1000;
+  await cli.stop();
+  await srv.stop();
+  const rate = btSteady(btRates(srv), CFG.tputSec);
+  const per = (a?: number, b?: number) =>
+    a !== undefined && b !== undefined && rate > 0 ? (b - a) * 1000 / (rate * windowS) : undefined;
+  return withCpu(rate, per(rx0, rx1), per(tx0, tx1));
 }
 
-/** A rate with the receiver's CPU µs per message beside it. */
-type Measured = number | { rate: number; rxCpuUs?: number };
+/** A rate with the receiver's and the sender's CPU µs per message beside it. */
+type Measured = number | { rate: number; rxCpuUs?: number; txCpuUs?: number };
 
-function withCpu(rate: number, rxCpuUs: number | undefined): Measured {
-  return rxCpuUs === undefined ? rate : { rate, rxCpuUs };
+function withCpu(rate: number, rxCpuUs: number | undefined, txCpuUs?: number): Measured {
+  return rxCpuUs === undefined && txCpuUs === undefined ? rate : { rate, rxCpuUs, txCpuUs };
 }
 
 /** Our receiver's CPU µs per message, from its `CPU` and `DONE` lines. */
@@ -751,7 +762,14 @@ async function throughputSection(): Promise<void> {
         ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: null, note: r.message.slice(0, 80) }
         : typeof r === "number"
         ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: r }
-        : { path, workload: w.name, bytes: w.bytes, msgsPerSec: r.rate, rxCpuUs: r.rxCpuUs },
+        : {
+          path,
+          workload: w.name,
+          bytes: w.bytes,
+          msgsPerSec: r.rate,
+          rxCpuUs: r.rxCpuUs,
+          txCpuUs: r.txCpuUs,
+        },
     );
   };
   if (wants("inproc")) {
@@ -777,6 +795,7 @@ async function throughputSection(): Promise<void> {
       bytes: w.bytes,
       msgsPerSec: best?.row.msgsPerSec ?? null,
       rxCpuUs: best?.row.rxCpuUs,
+      txCpuUs: best?.row.txCpuUs,
       note: best ? `best C++ setting: ${best.config.label}` : "no C++ run",
     });
     return best?.config.args ?? [];
@@ -1113,6 +1132,12 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** Sender plus receiver CPU per message, µs, where both were measured. */
+function bothCpu(path: string, w: string): number | undefined {
+  const r = results.throughput.find((r) => r.path === path && r.workload === w);
+  return r?.rxCpuUs !== undefined && r.txCpuUs !== undefined ? r.rxCpuUs + r.txCpuUs : undefined;
+}
+
 function report(): void {
   const out: string[] = [];
   out.push(
@@ -1122,7 +1147,7 @@ function report(): void {
   if (results.throughput.length) {
     out.push("", "Throughput (MB/s counts encoded values only):");
     out.push(table(
-      ["path", "workload", "bytes", "msgs/s", "MB/s", "rx CPU µs/msg", "note"],
+      ["path", "workload", "bytes", "msgs/s", "MB/s", "rx CPU µs/msg", "tx CPU µs/msg", "note"],
       results.throughput.map((r) => [
         r.path,
         r.workload,
@@ -1130,6 +1155,7 @@ function report(): void {
         fmt(r.msgsPerSec),
         r.msgsPerSec === null ? "n/a" : fmt(r.msgsPerSec * r.bytes / 1e6, 1),
         r.rxCpuUs === undefined ? "" : fmt(r.rxCpuUs, 2),
+        r.txCpuUs === undefined ? "" : fmt(r.txCpuUs, 2),
         r.note ?? "",
       ]),
     ));
@@ -1150,6 +1176,7 @@ function report(): void {
           "ours -> C++",
           "C++ -> ours",
           "rx CPU/msg, C++ / ours",
+          "tx + rx CPU/msg, C++ / ours",
         ],
         ws.map((w) => {
           const base = get("C++ -> C++", w);
@@ -1160,6 +1187,7 @@ function report(): void {
             ratio(get("ours -> C++", w), base),
             ratio(get("C++ -> ours", w), base),
             ratio(cpuOf("C++ -> C++", w), cpuOf("ours -> ours", w)),
+            ratio(bothCpu("C++ -> C++", w), bothCpu("ours -> ours", w)),
           ];
         }),
       ));
@@ -1175,7 +1203,14 @@ function report(): void {
     const cpuOf = (path: string, w: string) =>
       results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
     out.push(table(
-      ["workload", "C++ -> C++, TLS", "ours -> ours, TLS", "ratio", "rx CPU/msg, C++ / ours"],
+      [
+        "workload",
+        "C++ -> C++, TLS",
+        "ours -> ours, TLS",
+        "ratio",
+        "rx CPU/msg, C++ / ours",
+        "tx + rx CPU/msg, C++ / ours",
+      ],
       tlsRows.map((w) => {
         const base = get("C++ -> C++, TLS", w), ours = get("ours -> ours, TLS", w);
         const cb = cpuOf("C++ -> C++, TLS", w), co = cpuOf("ours -> ours, TLS", w);
@@ -1185,6 +1220,10 @@ function report(): void {
           fmt(ours),
           base && ours !== null ? `${(ours / base).toFixed(2)}x` : "n/a",
           cb !== undefined && co ? `${(cb / co).toFixed(2)}x` : "n/a",
+          ((a, b) => a !== undefined && b ? `${(a / b).toFixed(2)}x` : "n/a")(
+            bothCpu("C++ -> C++, TLS", w),
+            bothCpu("ours -> ours, TLS", w),
+          ),
         ];
       }),
     ));
