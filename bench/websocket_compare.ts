@@ -417,19 +417,29 @@ function statTicks(line: string): number {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** One thread's ticks, and its ns waiting for a CPU while runnable (/proc/.../schedstat). */
+interface ThreadTimes {
+  ticks: number;
+  waitNs: number;
+}
+
 interface CpuSnapshot {
   /** The whole process, threads that ended included. */
   total: number;
   /** Per live thread. */
-  threads: Map<string, number>;
+  threads: Map<string, ThreadTimes>;
   at: number;
 }
 
 function cpuSnapshot(pid: number): CpuSnapshot {
-  const threads = new Map<string, number>();
+  const threads = new Map<string, ThreadTimes>();
   for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
     try {
-      threads.set(t.name, statTicks(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`)));
+      const dir = `/proc/${pid}/task/${t.name}`;
+      threads.set(t.name, {
+        ticks: statTicks(Deno.readTextFileSync(`${dir}/stat`)),
+        waitNs: Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[1]),
+      });
     } catch {
       // the thread ended meanwhile
     }
@@ -449,6 +459,12 @@ interface CpuUse {
   cores: number;
   /** Its busiest thread's cores: near 1 means that thread is the limit. */
   busiest: number;
+  /**
+   * The share of the time that thread was runnable but waited for a CPU
+   * (taken by other processes on the shared cores): busy + waiting near 1
+   * means it had work all along.
+   */
+  busiestWaited: number;
   /** This bench process's cores (publisher or subscriber, and all the clients). */
   bench: number;
 }
@@ -461,15 +477,19 @@ function cpuMeter(pid: number | undefined): { stop(messages: number): CpuUse | u
     stop(messages: number): CpuUse {
       const node1 = cpuSnapshot(pid), bench1 = cpuSnapshot(Deno.pid);
       const secs = (node1.at - node0.at) / 1000;
-      let busiest = 0;
-      for (const [t, ticks] of node1.threads) {
-        busiest = Math.max(busiest, ticks - (node0.threads.get(t) ?? 0));
+      let busiest = 0, waitedNs = 0;
+      for (const [t, now] of node1.threads) {
+        const before = node0.threads.get(t) ?? { ticks: 0, waitNs: 0 };
+        if (now.ticks - before.ticks <= busiest) continue;
+        busiest = now.ticks - before.ticks;
+        waitedNs = now.waitNs - before.waitNs;
       }
       const cpuSecs = (node1.total - node0.total) / CLK_TCK;
       return {
         us: cpuSecs * 1e6 / messages,
         cores: cpuSecs / secs,
         busiest: busiest / CLK_TCK / secs,
+        busiestWaited: waitedNs / 1e9 / secs,
         bench: (bench1.total - bench0.total) / CLK_TCK / secs,
       };
     },
@@ -681,7 +701,9 @@ const showUse = (r: Result) =>
   typeof r === "string" || !r.cpu
     ? "-"
     : `${k(r.rate)} msgs/s, ${r.cpu.us.toFixed(1)} µs/msg (${r.cpu.cores.toFixed(2)} cores, ` +
-      `busiest thread ${r.cpu.busiest.toFixed(2)}; bench ${r.cpu.bench.toFixed(2)} cores)`;
+      `busiest thread ${r.cpu.busiest.toFixed(2)}, waited for a CPU ${
+        r.cpu.busiestWaited.toFixed(2)
+      }; bench ${r.cpu.bench.toFixed(2)} cores)`;
 
 console.log(
   `WebSocket API, event_2 (${dataMessageToJson(IN_TOPIC, EVENTS[0]).length} B of JSON), ` +
