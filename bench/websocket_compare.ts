@@ -11,7 +11,12 @@
  *
  * The clients are minimal RFC 6455 clients that write pre-built masked
  * frames and count received text frames without parsing their JSON, so the
- * node, not the client, is what is measured. Both sides keep a window of
+ * node, not the client, is what is measured. Each row also gives the CPU
+ * time each node spent per message (user + system, all its threads, from
+ * `/proc/<pid>/stat` over the measured part), how many cores that was, its
+ * busiest thread's share, and the cores this bench process used meanwhile:
+ * if that were near a core, the clients and the publisher here would be the
+ * limit, not the node. Both sides keep a window of
  * messages in flight (sent but not yet counted), below the node's buffers,
  * so neither node ever sheds or disconnects: the rate is what it keeps up
  * with. Node order alternates per round; only same-run ratios mean anything
@@ -309,6 +314,8 @@ class RawClient {
 interface Node {
   tcpPort: number;
   wsPort: number;
+  /** Its process, for its CPU time (none for a node started by hand). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -377,9 +384,11 @@ async function startNode(kind: Kind, relayTopic: string): Promise<Node> {
   return {
     tcpPort,
     wsPort,
+    pid: child.pid,
     async stop() {
       try {
-        // SIGINT: our node then exits as after Ctrl-C (and writes a --cpu-prof profile).
+        // SIGINT: our node exits as after Ctrl-C (with OURS_CLI=bench/websocket_profiled_node.ts
+        // it writes its --cpu-prof profile first).
         child.kill(kind === "ours" ? "SIGINT" : "SIGTERM");
       } catch {
         // gone
@@ -397,17 +406,114 @@ async function startNode(kind: Kind, relayTopic: string): Promise<Node> {
   };
 }
 
+// ------------------------------------------------------------------ CPU
+
+/** Linux's USER_HZ: the unit of the times in /proc/<pid>/stat. */
+const CLK_TCK = 100;
+
+/** utime + stime in ticks from a /proc stat line (the name may hold spaces and parentheses). */
+function statTicks(line: string): number {
+  const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** One thread's ticks, and its ns waiting for a CPU while runnable (/proc/.../schedstat). */
+interface ThreadTimes {
+  ticks: number;
+  waitNs: number;
+}
+
+interface CpuSnapshot {
+  /** The whole process, threads that ended included. */
+  total: number;
+  /** Per live thread. */
+  threads: Map<string, ThreadTimes>;
+  at: number;
+}
+
+function cpuSnapshot(pid: number): CpuSnapshot {
+  const threads = new Map<string, ThreadTimes>();
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const dir = `/proc/${pid}/task/${t.name}`;
+      threads.set(t.name, {
+        ticks: statTicks(Deno.readTextFileSync(`${dir}/stat`)),
+        waitNs: Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[1]),
+      });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return {
+    total: statTicks(Deno.readTextFileSync(`/proc/${pid}/stat`)),
+    threads,
+    at: performance.now(),
+  };
+}
+
+/** What a node and this bench process used over a measured part. */
+interface CpuUse {
+  /** The node's CPU µs per message. */
+  us: number;
+  /** The node's cores (CPU seconds per second). */
+  cores: number;
+  /** Its busiest thread's cores: near 1 means that thread is the limit. */
+  busiest: number;
+  /**
+   * The share of the time that thread was runnable but waited for a CPU
+   * (taken by other processes on the shared cores): busy + waiting near 1
+   * means it had work all along.
+   */
+  busiestWaited: number;
+  /** This bench process's cores (publisher or subscriber, and all the clients). */
+  bench: number;
+}
+
+/** Starts measuring `pid` and this process; the result's `stop(messages)` gives the use. */
+function cpuMeter(pid: number | undefined): { stop(messages: number): CpuUse | undefined } {
+  if (pid === undefined) return { stop: () => undefined };
+  const node0 = cpuSnapshot(pid), bench0 = cpuSnapshot(Deno.pid);
+  return {
+    stop(messages: number): CpuUse {
+      const node1 = cpuSnapshot(pid), bench1 = cpuSnapshot(Deno.pid);
+      const secs = (node1.at - node0.at) / 1000;
+      let busiest = 0, waitedNs = 0;
+      for (const [t, now] of node1.threads) {
+        const before = node0.threads.get(t) ?? { ticks: 0, waitNs: 0 };
+        if (now.ticks - before.ticks <= busiest) continue;
+        busiest = now.ticks - before.ticks;
+        waitedNs = now.waitNs - before.waitNs;
+      }
+      const cpuSecs = (node1.total - node0.total) / CLK_TCK;
+      return {
+        us: cpuSecs * 1e6 / messages,
+        cores: cpuSecs / secs,
+        busiest: busiest / CLK_TCK / secs,
+        busiestWaited: waitedNs / 1e9 / secs,
+        bench: (bench1.total - bench0.total) / CLK_TCK / secs,
+      };
+    },
+  };
+}
+
 // ------------------------------------------------------------------ cases
 
 /** Thrown when a node cut a client off: reported as such, not as a rate. */
 class CutOff extends Error {}
 
+/** A case's rate (msgs/s) and the CPU it took. */
+interface Measured {
+  rate: number;
+  cpu?: CpuUse;
+}
+
 /**
  * WebSocket clients publish; a native subscriber counts. Each client keeps
  * at most `window` of its messages in flight (published on its own topic, so
- * the subscriber can tell whose arrived). Returns msgs/s in total.
+ * the subscriber can tell whose arrived). The rate is msgs/s in total, the
+ * CPU per message received.
  */
-async function ingest(kind: Kind, clients: number, window: number): Promise<number> {
+async function ingest(kind: Kind, clients: number, window: number): Promise<Measured> {
   const node = await startNode(kind, "/bench/relay");
   const ep = new Endpoint();
   const progress = new Progress();
@@ -470,13 +576,15 @@ async function ingest(kind: Kind, clients: number, window: number): Promise<numb
     const per = Math.ceil(N / clients / batch) * batch;
     await run(Math.ceil(per / 4 / batch) * batch);
     const start = total, t0 = performance.now();
+    const meter = cpuMeter(node.pid);
     await run(per);
     const rate = (total - start) / ((performance.now() - t0) / 1000);
+    const cpu = meter.stop(total - start);
     const errors = cs.reduce((n, c) => n + c.errors, 0);
     if (errors) throw new Error(`${kind}: the node answered ${errors} errors`);
     sub.close();
     await counting;
-    return rate;
+    return { rate, cpu };
   } finally {
     for (const c of cs) c.close();
     await ep.shutdown();
@@ -492,8 +600,11 @@ function frameLen(b: Uint8Array): number {
   return 10 + 4 + Number(new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0));
 }
 
-/** A native publisher publishes; K WebSocket clients count. Returns msgs/s per client. */
-async function fanout(kind: Kind, clients: number): Promise<number> {
+/**
+ * A native publisher publishes; K WebSocket clients count. The rate is msgs/s
+ * per client, the CPU per message published (each goes to K clients).
+ */
+async function fanout(kind: Kind, clients: number): Promise<Measured> {
   const node = await startNode(kind, OUT_TOPIC);
   const ep = new Endpoint({ peerBufferSize: 1 << 16 });
   const progress = new Progress();
@@ -540,11 +651,13 @@ async function fanout(kind: Kind, clients: number): Promise<number> {
     // The first messages may beat the node's routes to the clients: warm up first.
     await run(Math.min(20_000, N >> 2));
     const start = published, t0 = performance.now();
+    const meter = cpuMeter(node.pid);
     await run(start + N);
     const secs = (performance.now() - t0) / 1000;
+    const cpu = meter.stop(N);
     const errors = cs.reduce((n, c) => n + c.errors, 0);
     if (errors) throw new Error(`${kind}: the node sent ${errors} errors`);
-    return N / secs;
+    return { rate: N / secs, cpu };
   } finally {
     for (const c of cs) c.close();
     await ep.shutdown();
@@ -556,7 +669,7 @@ async function fanout(kind: Kind, clients: number): Promise<number> {
 
 interface Row {
   name: string;
-  run: (kind: Kind) => Promise<number>;
+  run: (kind: Kind) => Promise<Measured>;
 }
 
 const rows: Row[] = [];
@@ -579,9 +692,18 @@ if (ONLY !== "ingest") {
   }
 }
 
-/** A rate, or why there is none. */
-type Result = number | string;
-const show = (r: Result) => typeof r === "number" ? `${Math.round(r / 100) / 10}k` : r;
+/** A measurement, or why there is none. */
+type Result = Measured | string;
+const k = (r: number) => `${Math.round(r / 100) / 10}k`;
+const show = (r: Result) => typeof r === "string" ? r : k(r.rate);
+const showUs = (r: Result) => typeof r === "string" || !r.cpu ? "-" : r.cpu.us.toFixed(1);
+const showUse = (r: Result) =>
+  typeof r === "string" || !r.cpu
+    ? "-"
+    : `${k(r.rate)} msgs/s, ${r.cpu.us.toFixed(1)} µs/msg (${r.cpu.cores.toFixed(2)} cores, ` +
+      `busiest thread ${r.cpu.busiest.toFixed(2)}, waited for a CPU ${
+        r.cpu.busiestWaited.toFixed(2)
+      }; bench ${r.cpu.bench.toFixed(2)} cores)`;
 
 console.log(
   `WebSocket API, event_2 (${dataMessageToJson(IN_TOPIC, EVENTS[0]).length} B of JSON), ` +
@@ -591,7 +713,7 @@ const results = new Map<string, { cpp: Result[]; ours: Result[] }>();
 for (let r = 0; r < ROUNDS; r++) {
   for (const row of rows) {
     const order: Kind[] = r % 2 === 0 ? ["C++", "ours"] : ["ours", "C++"];
-    const got: Record<Kind, Result> = { "C++": 0, ours: 0 };
+    const got: Record<Kind, Result> = { "C++": "not run", ours: "not run" };
     for (const kind of order) {
       if (!KINDS.includes(kind)) continue;
       try {
@@ -605,24 +727,35 @@ for (let r = 0; r < ROUNDS; r++) {
     e.cpp.push(got["C++"]);
     e.ours.push(got.ours);
     results.set(row.name, e);
-    console.log(
-      `round ${r + 1}: ${row.name}: C++ ${show(got["C++"])}, ours ${show(got.ours)}, ${
-        ratio(got.ours, got["C++"])
-      }`,
-    );
+    console.log(`round ${r + 1}: ${row.name}: ${ratio(got.ours, got["C++"])}`);
+    console.log(`  C++:  ${showUse(got["C++"])}`);
+    console.log(`  ours: ${showUse(got.ours)}`);
   }
 }
 
 function ratio(ours: Result, cpp: Result): string {
-  return typeof ours === "number" && typeof cpp === "number" ? `${(ours / cpp).toFixed(2)}x` : "-";
+  return typeof ours !== "string" && typeof cpp !== "string"
+    ? `${(ours.rate / cpp.rate).toFixed(2)}x`
+    : "-";
 }
 
-console.log("\n| case | C++ msgs/s | ours msgs/s | ours / C++ |");
-console.log("| --- | --- | --- | --- |");
+/** C++'s CPU per message over ours: how many times less CPU ours took for one. */
+function cpuRatio(ours: Result, cpp: Result): string {
+  return typeof ours !== "string" && typeof cpp !== "string" && ours.cpu && cpp.cpu
+    ? `${(cpp.cpu.us / ours.cpu.us).toFixed(2)}x`
+    : "-";
+}
+
+console.log(
+  "\n| case | C++ msgs/s | ours msgs/s | ours / C++ | C++ µs/msg | ours µs/msg | C++ / ours CPU per msg |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const [name, e] of results) {
   console.log(
     `| ${name} | ${e.cpp.map(show).join(", ")} | ${e.ours.map(show).join(", ")} | ${
       e.ours.map((o, i) => ratio(o, e.cpp[i])).join(", ")
+    } | ${e.cpp.map(showUs).join(", ")} | ${e.ours.map(showUs).join(", ")} | ${
+      e.ours.map((o, i) => cpuRatio(o, e.cpp[i])).join(", ")
     } |`,
   );
 }

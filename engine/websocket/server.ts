@@ -22,10 +22,11 @@
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { Data } from "../data/mod.ts";
-import type { PendingMessage, Subscriber } from "../subscriber.ts";
+import type { Subscriber } from "../subscriber.ts";
 import { BoundedQueue } from "../queue.ts";
 import { JsonMessageCache } from "./json_cache.ts";
-import { dataMessageFrame } from "./json_direct.ts";
+import { dataMessageFrame, dataMessageFrameOf } from "./json_direct.ts";
+import { type FrameTaker, SharedFrames } from "./shared_frames.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 import {
   listenWebSocketUpgrades,
@@ -155,39 +156,39 @@ interface Bounds {
   readonly policy: WebSocketOverflowPolicy;
 }
 
-/** A message in a client's queue, with the bytes it is counted for. */
+/** A frame waiting in a client's queue, with the bytes it is counted for. */
 interface Queued {
-  m: PendingMessage;
+  readonly frame: Uint8Array;
   readonly size: number;
 }
 
 /**
- * One client's output: a bounded FIFO in front of the socket. Messages come
- * from the subscriber, wait here while the socket has `socketBytes` unsent,
- * and meet the overflow policy when the queue is full.
+ * One client's output: frames go to the socket while it has fewer than
+ * `socketBytes` unsent, the rest waits in a bounded FIFO that meets the
+ * overflow policy when full. Frames handed over within one turn that lie
+ * back to back in one slab (one per message, built by the JSON writer in
+ * order) go to the socket as one view at the end of the turn: one write
+ * queued for many messages.
  */
-class Output {
+class Output implements FrameTaker {
   readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
-  readonly #frame: (m: PendingMessage) => Uint8Array;
   // Broker's `disconnect` is `drop_newest` here, with the drop ending the session.
   readonly #queue: BoundedQueue<Queued>;
+  // The run of adjacent frames taken this turn, not yet handed to the socket.
+  #run: ArrayBufferLike | undefined;
+  #runStart = 0;
+  #runEnd = 0;
+  #turnEnding = false;
   /** Whether a flush waits for the socket to drain. */
   #waiting = false;
-  /** Whether the last flush stopped at a full socket. */
-  #blocked = false;
   #closed = false;
   sent = 0;
+  lastShared = 0;
 
-  constructor(
-    ws: ServerWebSocket,
-    bounds: Bounds,
-    onOverflow: () => void,
-    frame: (m: PendingMessage) => Uint8Array,
-  ) {
+  constructor(ws: ServerWebSocket, bounds: Bounds, onOverflow: () => void) {
     this.#ws = ws;
-    this.#frame = frame;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
     this.#queue = new BoundedQueue<Queued>(
@@ -210,63 +211,94 @@ class Output {
     return this.#queue.dropped;
   }
 
-  /** Queues a message under the bounds; false once the policy ended the session. */
-  offer(m: PendingMessage): boolean {
+  /**
+   * Takes a message's frame (counted for `size` bytes) under the bounds;
+   * false once the policy ended the session. The frame may be shared with
+   * other clients and view a shared slab: it is never changed here.
+   */
+  offer(frame: Uint8Array, size: number): boolean {
     if (this.#closed) return false;
-    const waits = this.length > 0 || this.#blocked;
-    const item: Queued = { m, size: m.payload.byteLength + m.topic.length };
+    if (
+      this.#queue.length === 0 &&
+      this.#ws.bufferedAmount + (this.#runEnd - this.#runStart) < this.#b.socketBytes
+    ) {
+      this.#take(frame);
+      return true;
+    }
+    // It waits, behind what this turn took; the socket takes from the queue
+    // as it writes.
+    this.#sendRun();
     const dropped = this.#queue.dropped;
-    this.#queue.push(item);
+    // A frame that waits gets its own copy: frames view shared slabs, and a
+    // queue of views could keep one alive per message, far beyond the bytes
+    // counted here.
+    this.#queue.push({ frame: frame.slice(), size });
+    this.#flush();
     // Under drop_newest (and disconnect) a drop means this message was refused.
     if (this.#queue.dropped > dropped && this.#b.policy !== "drop_oldest") {
       if (this.#b.policy !== "disconnect") return true;
       this.#onOverflow();
       return false;
     }
-    // A message that will wait gets its own copy of the payload: payloads
-    // may be views into larger shared buffers, and a queue of views could
-    // keep one alive per message, far beyond the bytes counted here.
-    if (waits) item.m = { ...m, payload: m.payload.slice() };
     return true;
   }
 
-  /** Hands queued messages to the socket while it has room. */
-  flush(): void {
-    if (this.#closed) return;
+  /** Adds a frame to this turn's run (handing the run over when it is not adjacent). */
+  #take(frame: Uint8Array): void {
+    this.sent++;
+    if (frame.buffer === this.#run && frame.byteOffset === this.#runEnd) {
+      this.#runEnd += frame.length;
+      return;
+    }
+    this.#sendRun();
+    this.#run = frame.buffer;
+    this.#runStart = frame.byteOffset;
+    this.#runEnd = this.#runStart + frame.length;
+    if (this.#turnEnding) return;
+    this.#turnEnding = true;
+    queueMicrotask(() => {
+      this.#turnEnding = false;
+      this.#sendRun();
+    });
+  }
+
+  #sendRun(): void {
+    const run = this.#run;
+    if (run === undefined) return;
+    this.#run = undefined;
+    if (this.#closed || this.#ws.readyState !== OPEN) return;
+    this.#ws.sendFrames(new Uint8Array(run, this.#runStart, this.#runEnd - this.#runStart));
+  }
+
+  /** Refills the socket from the queue once it has written what it holds. */
+  #awaitDrain(): void {
+    // Waking on the write itself, not on a timer, keeps a fast reader's pipe full.
+    if (this.#waiting || this.#closed) return;
+    this.#waiting = true;
+    this.#ws.drained().then(() => {
+      this.#waiting = false;
+      this.#flush();
+    });
+  }
+
+  /** Hands queued frames to the socket while it has room. */
+  #flush(): void {
+    if (this.#closed || this.#ws.readyState !== OPEN) return;
     const ws = this.#ws;
-    if (ws.readyState !== OPEN) return;
-    // One bufferedAmount read per flush; the bytes sent meanwhile are added here.
     let unsent = ws.bufferedAmount;
-    // Frames made one after another lie back to back in one slab: a run of
-    // them goes to the socket as one view, one write queued for many messages.
-    let run: ArrayBufferLike | undefined, runStart = 0, runEnd = 0;
-    while (this.length > 0 && unsent < this.#b.socketBytes) {
-      const frame = this.#frame(this.#queue.shift()!.m);
-      if (frame.buffer === run && frame.byteOffset === runEnd) runEnd += frame.length;
-      else {
-        if (run !== undefined) ws.sendFrames(new Uint8Array(run, runStart, runEnd - runStart));
-        run = frame.buffer;
-        runStart = frame.byteOffset;
-        runEnd = runStart + frame.length;
-      }
+    while (this.#queue.length > 0 && unsent < this.#b.socketBytes) {
+      const { frame } = this.#queue.shift()!;
+      ws.sendFrames(frame);
       this.sent++;
       unsent += frame.length;
     }
-    if (run !== undefined) ws.sendFrames(new Uint8Array(run, runStart, runEnd - runStart));
-    this.#blocked = this.length > 0;
-    // A full socket is refilled once it has written what it holds: waking on
-    // the write itself, not on a timer, keeps a fast reader's pipe full.
-    if (!this.#blocked || this.#waiting) return;
-    this.#waiting = true;
-    ws.drained().then(() => {
-      this.#waiting = false;
-      this.flush();
-    });
+    if (this.#queue.length > 0) this.#awaitDrain();
   }
 
   /** Drops everything. */
   close(): void {
     this.#closed = true;
+    this.#run = undefined;
     this.#queue.poll();
     this.#queue.close();
   }
@@ -304,6 +336,7 @@ export class WebSocketServer {
   readonly #sessions = new Set<Session>();
   readonly #bounds: Bounds;
   readonly #frameCache = new JsonMessageCache(dataMessageFrame);
+  readonly #shared = new SharedFrames();
   /** The bound port. */
   readonly port: number;
 
@@ -433,9 +466,6 @@ export class WebSocketServer {
           end();
           return;
         }
-        // The subscriber's queue only hands messages over to the pump between
-        // two turns, under the same bounds: a burst that fills it within one
-        // turn already overflows.
         clearTimeout(subscribeTimer);
         sub = host.subscribe(topics, {
           queueSize: bounds.bufferSize,
@@ -443,15 +473,22 @@ export class WebSocketServer {
           overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
           localPublishes: bounds.localPublishes,
         });
-        // With several clients a message is framed once for all of them.
-        out = new Output(
-          ws,
-          bounds,
-          overflow,
-          (m) => this.#sessions.size > 1 ? this.#frameCache.utf8(m) : dataMessageFrame(m),
-        );
+        const output = out = new Output(ws, bounds, overflow);
+        // Messages skip the subscriber's queue: each is framed as it is
+        // delivered and goes to the client's output, whose bounds and
+        // overflow policy are the session's.
+        const accept = (topic: string, payload: Uint8Array, unsorted: boolean | undefined) => {
+          if (!ended) {
+            output.offer(
+              this.#frame(output, topic, payload, unsorted),
+              payload.byteLength + topic.length,
+            );
+          }
+        };
+        for (const m of sub.divert({ accept, closed: () => {} })) {
+          accept(m.topic, m.payload, m.unsorted);
+        }
         send(ackText(host.id));
-        this.#pump(sub, out, overflow);
         return;
       }
       inputs++;
@@ -472,17 +509,21 @@ export class WebSocketServer {
     };
   }
 
-  /** Moves what the subscriber delivers into the client's queue, then to the socket. */
-  async #pump(sub: Subscriber, out: Output, overflow: () => void): Promise<void> {
-    const disconnects = this.#bounds.policy === "disconnect";
-    while (true) {
-      const first = await sub.getEncoded();
-      if (!first) return; // the session ended
-      if (disconnects && sub.dropped > 0) return overflow();
-      if (!out.offer(first)) return;
-      for (const m of sub.pollEncoded()) if (!out.offer(m)) return;
-      out.flush();
-    }
+  /**
+   * A message's frame for one client. From a peer (validated on arrival:
+   * `unsorted` set) it is built once for all clients of the delivery; a
+   * local publish may hand over the publisher's own bytes, so it is matched
+   * by content, on a copy, when several clients may share it.
+   */
+  #frame(
+    out: Output,
+    topic: string,
+    payload: Uint8Array,
+    unsorted: boolean | undefined,
+  ): Uint8Array {
+    if (unsorted !== undefined) return this.#shared.frame(out, topic, payload, unsorted);
+    if (this.#sessions.size > 1) return this.#frameCache.utf8({ topic, payload: payload.slice() });
+    return dataMessageFrameOf(topic, payload, undefined);
   }
 
   /** Stops serving and closes every session. */

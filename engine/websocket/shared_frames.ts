@@ -1,0 +1,70 @@
+/**
+ * One frame per message from a peer, however many WebSocket clients get it.
+ * The endpoint hands a peer's message to every matching subscriber in one
+ * synchronous loop, with the same payload view each time (a fresh view per
+ * message), so the frame built for the first client is handed to the rest
+ * by identity: no per-client copy of the payload, no hash of its bytes.
+ *
+ * @module
+ */
+import { dataMessageFrameOf } from "./json_direct.ts";
+
+/** What a client remembers: the last shared frame it took (its generation). */
+export interface FrameTaker {
+  /** Generation of the shared frame this client took last (0: none). */
+  lastShared: number;
+}
+
+/**
+ * The frame of the message being delivered now.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { count, encode } from "../data/mod.ts";
+ * import { SharedFrames } from "./shared_frames.ts";
+ * const frames = new SharedFrames();
+ * const payload = encode(count(1n));
+ * const a = { lastShared: 0 }, b = { lastShared: 0 };
+ * const fa = frames.frame(a, "/t", payload, false);
+ * equal(frames.frame(b, "/t", payload, false), fa); // built once for both
+ * equal(frames.frame(a, "/t", payload, false) === fa, false); // a second delivery to a: built again
+ * ```
+ */
+export class SharedFrames {
+  #payload: Uint8Array | undefined;
+  #topic = "";
+  #frame: Uint8Array = new Uint8Array(0);
+  #generation = 0;
+  #clearing = false;
+
+  /**
+   * The frame of `payload` on `topic` (validated on arrival; `unsorted` as
+   * `validateForLater` said), shared with the clients that took the same
+   * delivery. A client that already took this frame gets a new one: then it
+   * is a new delivery of the same view, whose bytes may have changed.
+   */
+  frame(taker: FrameTaker, topic: string, payload: Uint8Array, unsorted: boolean): Uint8Array {
+    if (
+      payload === this.#payload && topic === this.#topic && taker.lastShared !== this.#generation
+    ) {
+      taker.lastShared = this.#generation;
+      return this.#frame;
+    }
+    this.#frame = dataMessageFrameOf(topic, payload, unsorted);
+    this.#payload = payload;
+    this.#topic = topic;
+    taker.lastShared = ++this.#generation;
+    // The payload views the transport's read buffer: let go of it once the
+    // delivery loop is over.
+    if (!this.#clearing) {
+      this.#clearing = true;
+      queueMicrotask(() => {
+        this.#payload = undefined;
+        this.#frame = new Uint8Array(0);
+        this.#clearing = false;
+      });
+    }
+    return this.#frame;
+  }
+}
