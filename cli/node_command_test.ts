@@ -752,6 +752,23 @@ Deno.test("relay mode reports pings, pongs and stops", async () => {
   ]);
 });
 
+Deno.test("relay mode without -v reads messages still encoded and ends on a stop", async () => {
+  const ep = new Endpoint();
+  const c = capture(false);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const done = relayMode(ep, ["/a"], { rate: false }, c.printer);
+  ep.publish("/a", str("stopx"), { local: true }); // as long as a stop, but not one
+  ep.publish("/a", makePing(1, 4), { local: true });
+  assert.equal(
+    await Promise.race([done.then(() => "ended"), sleep(200).then(() => "running")]),
+    "running",
+  );
+  ep.publish("/a", str("stop"), { local: true });
+  assert.equal(await Promise.race([done, sleep(5000).then(() => "no end")]), 0);
+  assert.deepEqual(c.lines(), []);
+  await ep.shutdown();
+});
+
 Deno.test("relay mode with -v -r prints the rate once per second", async () => {
   const ep = new FakeEndpoint();
   const c = capture(true);
