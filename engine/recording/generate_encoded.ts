@@ -38,24 +38,29 @@ const enum Mode {
 
 /**
  * A shape made ready to write: its mode, its children's plans, and the most
- * bytes its encoding takes (no repeats dropped).
+ * bytes its encoding takes (no repeats dropped). A class, so that every
+ * plan has one hidden class: plans made by several object literals sent
+ * the writers' optimized code back to the interpreter for most of a
+ * 10,000-message run.
  */
-interface Plan {
-  readonly tag: Tag;
-  /** Text length (strings, enums). */
-  readonly size: number;
-  readonly mode: Mode;
-  readonly kids: readonly Plan[];
-  readonly bound: number;
-  /**
-   * The most bytes writing it touches from where it starts: its encoding
-   * and the draws of its sets and tables (see `textContainer`).
-   */
-  readonly workspace: number;
-  /** Whether it or a descendant goes through `Data` (and so `encode`'s shared slab). */
-  readonly viaData: boolean;
-  /** For `viaData`. */
-  readonly shape: Shape;
+class Plan {
+  constructor(
+    readonly tag: Tag,
+    /** Text length (strings, enums). */
+    readonly size: number,
+    readonly mode: Mode,
+    readonly kids: readonly Plan[],
+    readonly bound: number,
+    /**
+     * The most bytes writing it touches from where it starts: its encoding
+     * and the draws of its sets and tables (see `textContainer`).
+     */
+    readonly workspace: number,
+    /** Whether it or a descendant goes through `Data` (and so `encode`'s shared slab). */
+    readonly viaData: boolean,
+    /** For `viaData`. */
+    readonly shape: Shape,
+  ) {}
 }
 
 /** Plans of whole entries' shapes, made on first use. */
@@ -96,6 +101,8 @@ function textTag(kids: readonly Shape[], step: number): boolean {
   return true;
 }
 
+const NO_KIDS: readonly Plan[] = [];
+
 function planOf(s: Shape): Plan {
   if (s.tag !== Tag.set && s.tag !== Tag.table && s.tag !== Tag.vector) {
     const size = s.size ?? 0;
@@ -103,16 +110,7 @@ function planOf(s: Shape): Plan {
     let leaf = leaves.get(id);
     if (!leaf) {
       const bound = scalarBound(s.tag, size);
-      leaf = {
-        tag: s.tag,
-        size,
-        mode: Mode.scalar,
-        kids: [],
-        bound,
-        workspace: bound,
-        viaData: false,
-        shape: s,
-      };
+      leaf = new Plan(s.tag, size, Mode.scalar, NO_KIDS, bound, bound, false, s);
       leaves.set(id, leaf);
     }
     return leaf;
@@ -123,12 +121,16 @@ function planOf(s: Shape): Plan {
     : s.tag === Tag.set
     ? (textTag(shapes, 1) ? Mode.textSet : Mode.viaData)
     : (textTag(shapes, 2) ? Mode.textKeyTable : Mode.viaData);
-  const kids = mode === Mode.viaData ? [] : shapes.map(planOf);
+  // Built by push, not `map`: every array of children then has one elements
+  // kind (`map` made some of them holey, and reading children from both
+  // kinds sent the writers' optimized code back to the interpreter).
+  const kids: Plan[] = [];
+  if (mode !== Mode.viaData) for (const c of shapes) kids.push(planOf(c));
   // Tag and the element count (a varbyte of at most 5 bytes), then every child.
   if (mode === Mode.viaData) {
     let bound = 6;
     for (const c of shapes) bound += planOf(c).bound;
-    return { tag: s.tag, size: 0, mode, kids, bound, workspace: bound, viaData: true, shape: s };
+    return new Plan(s.tag, 0, mode, kids, bound, bound, true, s);
   }
   let bound = 6, inner = 0, viaData = false;
   for (const c of kids) {
@@ -139,7 +141,7 @@ function planOf(s: Shape): Plan {
   // A vector writes each child after the ones before it; a set or table
   // draws its children one `bound` past its start.
   const workspace = mode === Mode.vector ? 6 + inner : bound + inner;
-  return { tag: s.tag, size: 0, mode, kids, bound, workspace, viaData, shape: s };
+  return new Plan(s.tag, 0, mode, kids, bound, workspace, viaData, s);
 }
 
 // A message is written straight into the shared output slab (where
