@@ -21,7 +21,10 @@ import {
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
-import { generateEncoded, prepareEncoded } from "../engine/recording/generate_encoded.ts";
+import {
+  generateEncodedTransient,
+  prepareEncoded,
+} from "../engine/recording/generate_encoded.ts";
 import { decodeCommand, encodeCommand } from "../engine/store/commands.ts";
 import {
   type ClusterNode,
@@ -302,10 +305,13 @@ export class NodeRunner {
         payload: empty,
         command: e.kind === "command",
       }));
+      // The bytes are in a buffer that the next value overwrites:
+      // `publishEncoded` copies them into its frame at once (no subscriber
+      // here asks for the endpoint's own messages, which would keep them).
       this.#generate = (i) => {
         const e = file.entries[i % file.entries.length];
         return e.kind === "data"
-          ? generateEncoded(e.shape!, gen)
+          ? generateEncodedTransient(e.shape!, gen)
           : encodeCommand(commandFromEntry(e, gen));
       };
       return;
