@@ -45,6 +45,8 @@ const enum Mode {
  */
 class Plan {
   constructor(
+    /** Its number among the interned plans. */
+    readonly id: number,
     readonly tag: Tag,
     /** Text length (strings, enums). */
     readonly size: number,
@@ -58,15 +60,20 @@ class Plan {
     readonly workspace: number,
     /** Whether it or a descendant goes through `Data` (and so `encode`'s shared slab). */
     readonly viaData: boolean,
-    /** For `viaData`. */
+    /** For `viaData`: a shape of this structure. */
     readonly shape: Shape,
   ) {}
 }
 
 /** Plans of whole entries' shapes, made on first use. */
 const plans = new WeakMap<Shape, Plan>();
-/** Plans of childless shapes, shared: mars.dat's 341 strings of 10 per event are one plan. */
-const leaves = new Map<string, Plan>();
+/**
+ * Plans by structure (tag, size, the children's plans), shared by all
+ * shapes alike: mars.dat's 1,000 entries are one shape, so its events are
+ * written from one small tree of plans that stays in the cache, instead of
+ * 1,000 trees of 33 plans each.
+ */
+const interned = new Map<string, Plan>();
 
 function varbyteLength(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
@@ -107,41 +114,42 @@ function planOf(s: Shape): Plan {
   if (s.tag !== Tag.set && s.tag !== Tag.table && s.tag !== Tag.vector) {
     const size = s.size ?? 0;
     const id = `${s.tag}/${size}`;
-    let leaf = leaves.get(id);
+    let leaf = interned.get(id);
     if (!leaf) {
       const bound = scalarBound(s.tag, size);
-      leaf = new Plan(s.tag, size, Mode.scalar, NO_KIDS, bound, bound, false, s);
-      leaves.set(id, leaf);
+      leaf = new Plan(interned.size, s.tag, size, Mode.scalar, NO_KIDS, bound, bound, false, s);
+      interned.set(id, leaf);
     }
     return leaf;
   }
   const shapes = s.children ?? [];
+  // Built by push, not `map`: every array of children then has one elements
+  // kind (`map` made some of them holey, and reading children from both
+  // kinds sent the writers' optimized code back to the interpreter).
+  const kids: Plan[] = [];
+  for (const c of shapes) kids.push(planOf(c));
+  const id = `${s.tag}[${kids.map((k) => k.id).join(",")}]`;
+  const known = interned.get(id);
+  if (known) return known;
   const mode = s.tag === Tag.vector
     ? Mode.vector
     : s.tag === Tag.set
     ? (textTag(shapes, 1) ? Mode.textSet : Mode.viaData)
     : (textTag(shapes, 2) ? Mode.textKeyTable : Mode.viaData);
-  // Built by push, not `map`: every array of children then has one elements
-  // kind (`map` made some of them holey, and reading children from both
-  // kinds sent the writers' optimized code back to the interpreter).
-  const kids: Plan[] = [];
-  if (mode !== Mode.viaData) for (const c of shapes) kids.push(planOf(c));
   // Tag and the element count (a varbyte of at most 5 bytes), then every child.
-  if (mode === Mode.viaData) {
-    let bound = 6;
-    for (const c of shapes) bound += planOf(c).bound;
-    return new Plan(s.tag, 0, mode, kids, bound, bound, true, s);
-  }
-  let bound = 6, inner = 0, viaData = false;
+  let bound = 6, inner = 0, viaData = mode === Mode.viaData;
   for (const c of kids) {
     bound += c.bound;
     inner += c.workspace;
     viaData ||= c.viaData;
   }
   // A vector writes each child after the ones before it; a set or table
-  // draws its children one `bound` past its start.
-  const workspace = mode === Mode.vector ? 6 + inner : bound + inner;
-  return new Plan(s.tag, 0, mode, kids, bound, workspace, viaData, s);
+  // draws its children one `bound` past its start; through `Data`, the
+  // encoding is all.
+  const workspace = mode === Mode.viaData ? bound : mode === Mode.vector ? 6 + inner : bound + inner;
+  const plan = new Plan(interned.size, s.tag, 0, mode, kids, bound, workspace, viaData, s);
+  interned.set(id, plan);
+  return plan;
 }
 
 // A message is written straight into the shared output slab (where
