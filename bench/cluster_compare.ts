@@ -116,7 +116,9 @@ try {
       else got.set(c.name, add(c.name, await runOurs(dir, conf, c.flags ?? [])));
     }
     const cpp = got.get(CPP_NAME)!;
-    console.log(`run ${run + 1}: C++ ${Math.round(cpp)} msgs/s`);
+    // The machine is shared: the load says how far this run's figures can be trusted.
+    const load = Deno.loadavg()[0].toFixed(1);
+    console.log(`run ${run + 1}: C++ ${Math.round(cpp)} msgs/s (load average ${load} at its end)`);
     for (const c of OURS) {
       const r = got.get(c.name)!;
       console.log(`  ${c.name}: ${Math.round(r)} msgs/s, ${(r / cpp).toFixed(2)}x`);
