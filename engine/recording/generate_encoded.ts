@@ -50,7 +50,7 @@ const enum Mode {
  */
 class Plan {
   constructor(
-    /** Its number among the interned plans. */
+    /** Its number among the plans made. */
     readonly id: number,
     readonly tag: Tag,
     /** Text length (strings, enums). */
@@ -79,6 +79,9 @@ const plans = new WeakMap<Shape, Plan>();
  * 1,000 trees of 33 plans each.
  */
 const interned = new Map<string, Plan>();
+/** Plans of childless shapes, by size and tag. */
+const leaves = new Map<number, Plan>();
+let nextId = 0;
 
 function varbyteLength(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
@@ -118,12 +121,12 @@ const NO_KIDS: readonly Plan[] = [];
 function planOf(s: Shape): Plan {
   if (s.tag !== Tag.set && s.tag !== Tag.table && s.tag !== Tag.vector) {
     const size = s.size ?? 0;
-    const id = `${s.tag}/${size}`;
-    let leaf = interned.get(id);
+    const id = size * 16 + s.tag; // no string per leaf: they are most of a shape
+    let leaf = leaves.get(id);
     if (!leaf) {
       const bound = scalarBound(s.tag, size);
-      leaf = new Plan(interned.size, s.tag, size, Mode.scalar, NO_KIDS, bound, bound, false, s);
-      interned.set(id, leaf);
+      leaf = new Plan(nextId++, s.tag, size, Mode.scalar, NO_KIDS, bound, bound, false, s);
+      leaves.set(id, leaf);
     }
     return leaf;
   }
@@ -156,7 +159,7 @@ function planOf(s: Shape): Plan {
     : mode === Mode.vector
     ? 6 + inner
     : bound + inner;
-  const plan = new Plan(interned.size, s.tag, 0, mode, kids, bound, workspace, viaData, s);
+  const plan = new Plan(nextId++, s.tag, 0, mode, kids, bound, workspace, viaData, s);
   interned.set(id, plan);
   return plan;
 }
