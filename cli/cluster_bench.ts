@@ -21,10 +21,7 @@ import {
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
-import {
-  generateEncodedTransient,
-  prepareEncoded,
-} from "../engine/recording/generate_encoded.ts";
+import { generateEncodedTransient, prepareEncoded } from "../engine/recording/generate_encoded.ts";
 import { decodeCommand, encodeCommand } from "../engine/store/commands.ts";
 import {
   type ClusterNode,
