@@ -284,8 +284,9 @@ export class NodeRunner {
     this.#verbose(`${n.name} up and running`);
   }
 
-  // Values are generated once per file entry, before the clock starts, so
-  // the run measures messaging; the C++ tool regenerates them as it reads.
+  // By default values are generated once per file entry, before the clock
+  // starts, so the run measures messaging; with `generateInClock` each
+  // message gets a fresh one as it is sent, as the C++ tool makes them.
   async #loadMessages(): Promise<void> {
     const file = await loadGeneratorFile(this.node.generatorFile, this.#opts.baseDir);
     if (file.entries.length === 0) fail(`${this.node.generatorFile} holds no messages`);
