@@ -15,6 +15,11 @@
  *
  * Run: `deno task bench:cluster [--runs 3] [--messages 10000] [--zip PATH]`.
  *
+ * `--generator` times only making the values, in this process: a mars.dat
+ * event written straight into its encoding (`generateEncodedTransient`, what
+ * `--generate-in-clock` uses), against `encode(generateFromShape(...))`, in
+ * alternating rounds of 1,000 events (the first 10 rounds not counted).
+ *
  * @module
  */
 
@@ -31,6 +36,14 @@ const ZIP = arg(
 );
 const CPP = Deno.env.get("BROKER_CLUSTER_BENCHMARK") ??
   "/work/shared/tools/broker-2.2.0/bin/broker-cluster-benchmark";
+import { encode } from "../mod.ts";
+import { generateEncodedTransient } from "../engine/recording/generate_encoded.ts";
+import {
+  generateFromShape,
+  readGeneratorFile,
+  seededRandom,
+} from "../engine/recording/generator_file.ts";
+
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 const LOCK = new URL("../deno.lock", import.meta.url).pathname;
 
@@ -94,7 +107,40 @@ async function runOurs(dir: string, conf: string, flags: string[]): Promise<numb
   return result.systemSeconds;
 }
 
+/** Microseconds per event making mars.dat's values both ways, alternating rounds. */
+async function timeGenerators(dir: string): Promise<void> {
+  const shapes = readGeneratorFile(await Deno.readFile(`${dir}/mars.dat`)).entries
+    .filter((e) => e.kind === "data").map((e) => e.shape!);
+  const ways: [string, (i: number, rnd: () => number) => unknown][] = [
+    ["straight into the encoding", (i, rnd) => generateEncodedTransient(shapes[i], rnd)],
+    ["Data, then encode", (i, rnd) => encode(generateFromShape(shapes[i], rnd))],
+  ];
+  const times = ways.map(() => [] as number[]);
+  for (let round = 0; round < 40; round++) {
+    ways.forEach(([, make], k) => {
+      const rnd = seededRandom(round + 1);
+      const t0 = performance.now();
+      for (let i = 0; i < 1000; i++) make(i % shapes.length, rnd);
+      if (round >= 10) times[k].push(performance.now() - t0);
+    });
+  }
+  ways.forEach(([name], k) => {
+    const t = times[k].sort((a, b) => a - b);
+    console.log(
+      `${name}: ${t[0].toFixed(1)} µs per event at best, ${t[t.length >> 1].toFixed(1)} median`,
+    );
+  });
+}
+
 const { dir, conf, messages } = await prepare();
+if (ARGS.includes("--generator")) {
+  try {
+    await timeGenerators(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit(0);
+}
 console.log(
   `cluster benchmark, ${
     ZIP.split("/").at(-1)
@@ -116,7 +162,9 @@ try {
       else got.set(c.name, add(c.name, await runOurs(dir, conf, c.flags ?? [])));
     }
     const cpp = got.get(CPP_NAME)!;
-    console.log(`run ${run + 1}: C++ ${Math.round(cpp)} msgs/s`);
+    // The machine is shared: the load says how far this run's figures can be trusted.
+    const load = Deno.loadavg()[0].toFixed(1);
+    console.log(`run ${run + 1}: C++ ${Math.round(cpp)} msgs/s (load average ${load} at its end)`);
     for (const c of OURS) {
       const r = got.get(c.name)!;
       console.log(`  ${c.name}: ${Math.round(r)} msgs/s, ${(r / cpp).toFixed(2)}x`);

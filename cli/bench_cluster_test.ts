@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { BrokerError, count, ErrorCode, str, vector } from "../mod.ts";
-import { GeneratorFileWriter, readGeneratorFile } from "../engine/recording/generator_file.ts";
+import { BrokerError, count, decode, encode, Endpoint, ErrorCode, str, vector } from "../mod.ts";
+import {
+  GeneratorFileWriter,
+  readGeneratorFile,
+  seededRandom,
+} from "../engine/recording/generator_file.ts";
+import { generateEncoded } from "../engine/recording/generate_encoded.ts";
 import { NIL_ENTITY } from "../engine/store/entity.ts";
 import { brokerClusterBenchmark } from "../tests/broker_ref.ts";
 import {
@@ -10,7 +15,7 @@ import {
   peeringTree,
   readClusterConfig,
 } from "./cluster_config.ts";
-import { dumpStats, formatSeconds } from "./cluster_bench.ts";
+import { dumpStats, formatSeconds, NodeRunner } from "./cluster_bench.ts";
 
 const MARS = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url).pathname;
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -360,6 +365,44 @@ Deno.test("cluster bench: values generated in the clock, in one process and one 
       assert.equal(result.messagesReceived, 1500, extra.join(" "));
     }
   });
+});
+
+Deno.test("cluster bench: values generated in the clock are fresh per message, from the seed", async () => {
+  // mars alone, publishing the file twice over (2,000 messages), to an
+  // endpoint of the test's: every value is new (the second pass over the
+  // file's entries made other values), valid, and the one the seed gives.
+  const port = freePort();
+  const { nodes } = readClusterConfig(twoNodes(port, MARS, 2000, 2000));
+  const mars = nodes.find((n) => n.name === "mars")!;
+  const runner = new NodeRunner(mars, [mars], { generateInClock: true, seed: 3 });
+  const watcher = new Endpoint();
+  try {
+    await runner.init();
+    const sub = watcher.subscribe("/benchmark/events", { queueSize: 4096 });
+    await watcher.peer("127.0.0.1", port);
+    await runner.endpoint.awaitPeerSubscription("/benchmark/events", 5000);
+    await runner.send();
+    const payloads: string[] = [];
+    while (payloads.length < 2000) {
+      const m = await sub.getEncoded(5000);
+      assert.ok(m, `only ${payloads.length} of 2000 arrived`);
+      for (const x of [m, ...sub.pollEncoded()]) {
+        payloads.push(Array.from(x.payload, (b) => b.toString(16).padStart(2, "0")).join(""));
+      }
+    }
+    assert.equal(new Set(payloads).size, 2000, "a value came twice");
+    const shapes = readGeneratorFile(Deno.readFileSync(MARS)).entries.map((e) => e.shape!);
+    const rnd = seededRandom(3);
+    payloads.forEach((hex, i) => {
+      const want = generateEncoded(shapes[i % shapes.length], rnd);
+      assert.equal(hex, Array.from(want, (b) => b.toString(16).padStart(2, "0")).join(""), `#${i}`);
+    });
+    const first = Uint8Array.from(payloads[0].match(/../g)!, (h) => parseInt(h, 16));
+    assert.deepEqual(encode(decode(first)), first);
+  } finally {
+    await watcher.shutdown();
+    await runner.shutdown();
+  }
 });
 
 Deno.test("cluster bench: a relay that forwards, and two senders into one receiver", async () => {

@@ -21,6 +21,7 @@ import {
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
+import { generateEncodedTransient, prepareEncoded } from "../engine/recording/generate_encoded.ts";
 import { decodeCommand, encodeCommand } from "../engine/store/commands.ts";
 import {
   type ClusterNode,
@@ -283,10 +284,36 @@ export class NodeRunner {
     this.#verbose(`${n.name} up and running`);
   }
 
-  // Values are generated once per file entry, before the clock starts, so
-  // the run measures messaging; the C++ tool regenerates them as it reads.
+  // By default values are generated once per file entry, before the clock
+  // starts, so the run measures messaging; with `generateInClock` each
+  // message gets a fresh one as it is sent, as the C++ tool makes them.
   async #loadMessages(): Promise<void> {
     const file = await loadGeneratorFile(this.node.generatorFile, this.#opts.baseDir);
+    if (file.entries.length === 0) fail(`${this.node.generatorFile} holds no messages`);
+    if (this.#opts.generateInClock) {
+      // A fresh value per message from the entry's shape, as the C++ tool
+      // makes them, written straight into its encoding (no `Data` built).
+      // The shapes are read (and readied) before the clock, where the C++
+      // tool reads each one from the file as it publishes.
+      for (const e of file.entries) if (e.kind === "data") prepareEncoded(e.shape!);
+      const gen = seededRandom(this.#opts.seed ?? 1);
+      const empty = new Uint8Array(0);
+      this.#messages = file.entries.map((e) => ({
+        topic: e.topic,
+        payload: empty,
+        command: e.kind === "command",
+      }));
+      // The bytes are in a buffer that the next value overwrites:
+      // `publishEncoded` copies them into its frame at once (no subscriber
+      // here asks for the endpoint's own messages, which would keep them).
+      this.#generate = (i) => {
+        const e = file.entries[i % file.entries.length];
+        return e.kind === "data"
+          ? generateEncodedTransient(e.shape!, gen)
+          : encodeCommand(commandFromEntry(e, gen));
+      };
+      return;
+    }
     const rnd = seededRandom(this.#opts.seed ?? 1);
     this.#messages = file.entries.map((e) =>
       e.kind === "data"
@@ -297,17 +324,6 @@ export class NodeRunner {
         }
         : { topic: e.topic, payload: encodeCommand(commandFromEntry(e, rnd)), command: true }
     );
-    if (this.#messages.length === 0) fail(`${this.node.generatorFile} holds no messages`);
-    if (this.#opts.generateInClock) {
-      // A fresh value per message from the entry's shape, as the C++ tool makes them.
-      const gen = seededRandom(this.#opts.seed ?? 1);
-      this.#generate = (i) => {
-        const e = file.entries[i % file.entries.length];
-        return e.kind === "data"
-          ? encode(generateFromShape(e.shape!, gen))
-          : encodeCommand(commandFromEntry(e, gen));
-      };
-    }
   }
 
   /** Topics this node publishes that some receiver in the cluster subscribes to. */

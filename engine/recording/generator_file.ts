@@ -179,9 +179,10 @@ class Reader {
   }
   u32(): number {
     this.need(4);
-    const v = new DataView(this.b.buffer, this.b.byteOffset + this.pos, 4).getUint32(0);
+    const b = this.b, at = this.pos;
     this.pos += 4;
-    return v;
+    // Not a DataView per read: shapes are most of a file, and most carry a u32.
+    return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
   }
   varbyte(): number {
     let v = 0;
@@ -349,6 +350,51 @@ export function readGeneratorFile(
 /** A source of pseudo-random numbers in [0, 1). */
 export type Random = () => number;
 
+/** The state of a `seededRandom` source (see `seedStateOf`). */
+export interface SeedState {
+  /** mulberry32's state word. */
+  s: number;
+}
+
+const seedStates = new WeakMap<Random, SeedState>();
+
+/**
+ * The state behind a `seededRandom` source, or undefined for any other
+ * source: a generator that draws many numbers in a row can step it inline
+ * (`mulberry32`) instead of calling the source per number, and the source
+ * then goes on from there.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { mulberry32, seededRandom, seedStateOf } from "./generator_file.ts";
+ * const rnd = seededRandom(3), again = seededRandom(3);
+ * equal(mulberry32(seedStateOf(rnd)!) / 2 ** 32, again());
+ * equal(rnd(), again());
+ * ```
+ */
+export function seedStateOf(rnd: Random): SeedState | undefined {
+  return seedStates.get(rnd);
+}
+
+/**
+ * One step of mulberry32: the next number of a seeded source, as an
+ * unsigned 32-bit integer (the source gives it divided by 2^32).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { mulberry32, seededRandom } from "./generator_file.ts";
+ * equal(mulberry32({ s: 1 }) / 2 ** 32, seededRandom(1)());
+ * ```
+ */
+export function mulberry32(state: SeedState): number {
+  const s = state.s = (state.s + 0x6d2b79f5) >>> 0;
+  let t = Math.imul(s ^ (s >>> 15), s | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+
 /**
  * A small deterministic PRNG (mulberry32), so generated traffic is repeatable.
  *
@@ -361,14 +407,10 @@ export type Random = () => number;
  * ```
  */
 export function seededRandom(seed: number): Random {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const state: SeedState = { s: seed >>> 0 };
+  const rnd = () => mulberry32(state) / 4294967296;
+  seedStates.set(rnd, state);
+  return rnd;
 }
 
 /** Reused argument arrays for `String.fromCharCode.apply`, one per length. */
