@@ -56,6 +56,12 @@ function arg(name: string, fallback: string): string {
 
 /** Extra `deno run` flags for our master, e.g. `--master-flags=--cpu-prof,--cpu-prof-dir=/tmp/p`. */
 const OUR_FLAGS = arg("master-flags", "").split(",").filter((f) => f !== "");
+/**
+ * Our master's program: the CLI (default), or e.g.
+ * `--master-main=bench/store_master_main.ts`, which ends on SIGTERM by
+ * returning so that `--cpu-prof` writes its profile.
+ */
+const OUR_MAIN = arg("master-main", "");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
@@ -78,9 +84,12 @@ class MasterProcess {
       '--topics=["/bench/none"]',
       '--master-stores=["kv"]',
     ];
-    const [cmd, argv] = kind === "C++ broker-node"
-      ? [brokerRefTool("broker-node"), args]
-      : [Deno.execPath(), ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args]];
+    const [cmd, argv] = kind === "C++ broker-node" ? [brokerRefTool("broker-node"), args] : [
+      Deno.execPath(),
+      OUR_MAIN === ""
+        ? ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args]
+        : ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, OUR_MAIN, ...args],
+    ];
     this.#child = new Deno.Command(cmd, {
       args: argv,
       stdin: "null",

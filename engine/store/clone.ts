@@ -47,6 +47,17 @@ import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./event
 import { addTo, getValue, initialValue, subtractFrom } from "./operations.ts";
 import { dataKey } from "./data_key.ts";
 import {
+  CONTENT_AT,
+  entityAt,
+  entityBytes,
+  isRawWrite,
+  PUT,
+  PUT_UNIQUE_RESULT,
+  type RawWrite,
+  readRawWrite,
+  readU64,
+} from "./raw_write.ts";
+import {
   newEntity,
   sendStoreCommand,
   sleep,
@@ -140,9 +151,13 @@ export class StoreClone implements StoreActor {
   readonly #topics: { master: string; clone: string };
   readonly #opts: CloneOptions;
   readonly #state = new MemoryBackend();
-  readonly #consumer: ChannelConsumer<Entity, ActionCommand>;
+  readonly #consumer: ChannelConsumer<Entity, ActionCommand | RawWrite>;
   #producer?: ChannelProducer<Entity, ActionCommand>;
   #master?: Entity;
+  /** `#master` as encoded on the wire: echoed `put`s are matched against it in place. */
+  #masterBytes?: Uint8Array;
+  /** `id` as encoded on the wire. */
+  readonly #selfBytes: Uint8Array;
   /** Writes waiting for the writer channel (bounded: see `mutationBufferSize`). */
   #pending: ActionCommand[] = [];
   /** Binary size of the keys and values in `#pending`. */
@@ -176,9 +191,13 @@ export class StoreClone implements StoreActor {
     );
     this.#topics = storeTopics(name);
     this.id = newEntity(bus);
+    this.#selfBytes = entityBytes(this.id);
     this.#events = new StoreEventHub(name, bus);
-    this.#consumer = new ChannelConsumer<Entity, ActionCommand>({
-      consume: (content) => this.#applyLocal(content),
+    this.#consumer = new ChannelConsumer<Entity, ActionCommand | RawWrite>({
+      consume: (content) => {
+        if (isRawWrite(content)) this.#applyRaw(content);
+        else this.#applyLocal(content);
+      },
       // A hole in the master's stream means the copy is wrong: start over.
       consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
       send: (m) => {
@@ -426,7 +445,20 @@ export class StoreClone implements StoreActor {
   #lostMaster(): void {
     this.#lostAt = Date.now();
     this.#master = undefined;
+    this.#masterBytes = undefined;
     this.#producer = undefined;
+  }
+
+  /** A `put` from the master read in place: key and value go in as the strings the copy keeps. */
+  #applyRaw(w: RawWrite): void {
+    if (this.#events.active) {
+      // Events carry values: decode after all.
+      const { content } = decodeCommand(w.bytes);
+      if (isAction(content)) this.#applyLocal(content);
+      return;
+    }
+    this.#processedUpdates++;
+    this.#state.putSpan(w.bytes, w.keyAt, w.valueAt, w.valueEnd);
   }
 
   #applyLocal(cmd: ActionCommand): void {
@@ -515,6 +547,33 @@ export class StoreClone implements StoreActor {
 
   #receive(m: CommandMessage): void {
     if (this.#closed) return;
+    const payload = m.payload;
+    const master = this.#masterBytes;
+    // The master's echo of a plain put, for everyone or for us: no decoding.
+    if (
+      master && payload.length > CONTENT_AT && payload[CONTENT_AT] === PUT &&
+      !this.#events.active && entityAt(payload, 8, master) &&
+      (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
+    ) {
+      const w = readRawWrite(payload);
+      if (w) return this.#consumer.handleEvent(readU64(payload, 0), w);
+    }
+    // The master's answer to one of our putUniques: read in place, as it goes through the channel.
+    if (
+      master && payload.length >= UNIQUE_RESULT_END &&
+      payload[CONTENT_AT] === PUT_UNIQUE_RESULT && payload[CONTENT_AT + 1] <= 1 &&
+      entityAt(payload, 8, master) && entityAt(payload, CONTENT_AT + 2, this.#selfBytes) &&
+      entityAt(payload, CONTENT_AT + 34, master) &&
+      (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
+    ) {
+      return this.#consumer.handleEvent(readU64(payload, 0), {
+        type: "put_unique_result",
+        inserted: payload[CONTENT_AT + 1] === 1,
+        who: this.id,
+        reqId: readU64(payload, CONTENT_AT + 26),
+        publisher: this.#master!,
+      });
+    }
     let cmd;
     try {
       cmd = decodeCommand(m.payload);
@@ -526,6 +585,7 @@ export class StoreClone implements StoreActor {
     if (content.type === "ack_clone") {
       if (this.#consumer.initialized) return; // a repeated handshake
       this.#master = sender;
+      this.#masterBytes = entityBytes(sender);
       this.#lostAt = undefined;
       // The snapshot replaces the copy before the channel delivers anything newer.
       this.#setStore(content.state, sender);
@@ -583,6 +643,12 @@ export class StoreClone implements StoreActor {
     }
   }
 }
+
+/** The nil entity on the wire. */
+const NIL_BYTES = new Uint8Array(24);
+
+/** End of a `put_unique_result` command: variant, flag, who, req_id, publisher. */
+const UNIQUE_RESULT_END = CONTENT_AT + 2 + 24 + 8 + 24;
 
 function atLeastOne(name: string, v: number): number {
   if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);

@@ -319,6 +319,9 @@ function encodeFail(message: string): never {
   throw new BrokerError(ErrorCode.serialization_failed, message);
 }
 
+/** Entities encoded before, by identity: their 24 bytes. */
+const entityBytes = new WeakMap<Entity, Uint8Array>();
+
 /** Growable big-endian writer, private to this module. */
 class Writer {
   buf = new Uint8Array(128);
@@ -384,11 +387,17 @@ class Writer {
   }
 
   entity(e: Entity, what: string): void {
+    // A store sends its own entity and its peer's in every command: their
+    // bytes are checked and made once (entities are never mutated).
+    const known = typeof e === "object" && e !== null ? entityBytes.get(e) : undefined;
+    if (known) return this.bytes(known);
     if (!(e?.endpoint instanceof Uint8Array) || e.endpoint.length !== ENDPOINT_ID_SIZE) {
       encodeFail(`${what} needs a 16-byte endpoint ID`);
     }
+    const start = this.pos;
     this.bytes(e.endpoint);
     this.u64(e.object, `${what} object ID`);
+    entityBytes.set(e, this.buf.slice(start, this.pos));
   }
 
   expiry(x: bigint | null | undefined): void {
@@ -516,6 +525,37 @@ export function encodeCommandTransient(command: InternalCommand): Uint8Array {
   w.entity(command.sender, "sender");
   w.entity(command.receiver, "receiver");
   writeContent(w, command.content);
+  return w.buf.subarray(0, w.pos);
+}
+
+/**
+ * Like `encodeCommandTransient`, for content already encoded (variant byte
+ * and fields, as `raw_write.ts` takes them from received commands): the
+ * header, then those bytes as they are.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { decodeCommand, encodeContentTransient } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * const content = new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0, 1]); // keepalive 1
+ * const view = encodeContentTransient(0n, NIL_ENTITY, NIL_ENTITY, content);
+ * equal(decodeCommand(view).content.type, "keepalive");
+ * ```
+ */
+export function encodeContentTransient(
+  seq: bigint,
+  sender: Entity,
+  receiver: Entity,
+  content: Uint8Array,
+): Uint8Array {
+  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
+  const w = scratch;
+  w.pos = 0;
+  w.u64(seq, "seq");
+  w.entity(sender, "sender");
+  w.entity(receiver, "receiver");
+  w.bytes(content);
   return w.buf.subarray(0, w.pos);
 }
 

@@ -27,8 +27,20 @@ import type { StatusEvent } from "../status.ts";
 import type { StoreBackend } from "./backend.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
-import { dataKey } from "./data_key.ts";
-import { type Entity, entityKey, NIL_ENTITY } from "./entity.ts";
+import { MemoryBackend } from "./memory_backend.ts";
+import {
+  CONTENT_AT,
+  entityAt,
+  entityBytes,
+  isRawWrite,
+  putContent,
+  type RawWrite,
+  readRawWrite,
+  readU64,
+  uniqueResultContent,
+} from "./raw_write.ts";
+import { dataKey, latin1Of } from "./data_key.ts";
+import { type Entity, ENTITY_SIZE, entityKey, NIL_ENTITY } from "./entity.ts";
 import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./events.ts";
 import {
   type Applied,
@@ -65,9 +77,15 @@ import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts"
  */
 export type MasterOptions = StoreTimingOptions;
 
+/** What the master broadcasts: a command, or a content already encoded (`raw_write.ts`). */
+type Broadcast = ActionCommand | Uint8Array;
+
+/** What a writer's channel carries: a decoded write, or one read in place. */
+type WriterInput = ActionCommand | RawWrite;
+
 interface Writer {
   readonly entity: Entity;
-  readonly consumer: ChannelConsumer<Entity, ActionCommand>;
+  readonly consumer: ChannelConsumer<Entity, WriterInput>;
 }
 
 /**
@@ -95,8 +113,18 @@ export class StoreMaster implements StoreActor {
   readonly #backend: StoreBackend;
   readonly #topics: { master: string; clone: string };
   readonly #opts: MasterOptions;
-  readonly #producer: ChannelProducer<Entity, ActionCommand>;
+  readonly #producer: ChannelProducer<Entity, Broadcast>;
   readonly #writers = new Map<string, Writer>();
+  /**
+   * The backend when it keeps encoded entries (the memory backend): plain
+   * `put`s and `put_unique`s then skip decoding (`raw_write.ts`).
+   */
+  readonly #packed: MemoryBackend | undefined;
+  /** `id` as encoded on the wire (a `put_unique_result`'s publisher). */
+  readonly #selfBytes: Uint8Array;
+  /** The sender bytes of the last write read in place, and its writer. */
+  readonly #lastSender = new Uint8Array(ENTITY_SIZE);
+  #lastWriter: Writer | undefined;
   /** Keys with an expiry, by `dataKey`: checked every tick (Broker arms a timer per key). */
   readonly #expiries = new Map<string, { key: Data; at: bigint }>();
   readonly #status: BoundedQueue<StatusEvent>;
@@ -118,10 +146,12 @@ export class StoreMaster implements StoreActor {
     this.#backend = backend;
     this.#opts = options;
     this.id = newEntity(bus);
+    this.#packed = backend instanceof MemoryBackend ? backend : undefined;
+    this.#selfBytes = entityBytes(this.id);
     this.#events = new StoreEventHub(name, bus);
     // A restarted master re-arms the expiries its backend kept.
     for (const [key, at] of backend.expiries()) this.#expiries.set(dataKey(key), { key, at });
-    this.#producer = new ChannelProducer<Entity, ActionCommand>({
+    this.#producer = new ChannelProducer<Entity, Broadcast>({
       send: (to, m) => {
         if (m.type === "handshake") {
           // Broker's ack_clone carries the offset as its seq and the whole table.
@@ -279,7 +309,12 @@ export class StoreMaster implements StoreActor {
    * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
    * with `envelopeReceiver` the envelope is addressed to that endpoint only.
    */
-  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
+  #send(
+    seq: bigint,
+    to: Entity,
+    content: Command | Uint8Array,
+    envelopeReceiver?: EndpointId,
+  ): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.clone,
@@ -295,20 +330,76 @@ export class StoreMaster implements StoreActor {
     const key = entityKey(sender);
     let w = this.#writers.get(key);
     if (w) return w;
-    const consumer = new ChannelConsumer<Entity, ActionCommand>({
-      consume: (content) => void this.#apply(content),
+    const consumer = new ChannelConsumer<Entity, WriterInput>({
+      consume: (content) => {
+        if (isRawWrite(content)) this.#applyRaw(content);
+        else this.#apply(content);
+      },
       // A lost write is lost for everyone; the master goes on, as Broker's does.
       consumeNil: () => undefined,
       send: (m) => this.#send(0n, sender, m, sender.endpoint),
-      close: () => void this.#writers.delete(key),
+      close: () => {
+        this.#writers.delete(key);
+        this.#lastWriter = undefined;
+      },
     }, this.#opts);
     w = { entity: sender, consumer };
     this.#writers.set(key, w);
     return w;
   }
 
+  /**
+   * Applies a write read in place: the key and value go to the backend as
+   * the strings it keeps, and the broadcast is built from the received bytes.
+   * Someone watching the store's events (they need values) or another
+   * backend gets the write decoded.
+   */
+  #applyRaw(w: RawWrite): void {
+    const backend = this.#packed;
+    if (!backend || this.#events.active) {
+      const { content } = decodeCommand(w.bytes);
+      if (isAction(content)) this.#apply(content);
+      return;
+    }
+    this.#processedUpdates++;
+    const { bytes, keyAt, valueAt } = w;
+    try {
+      if (w.type === "raw_put_unique" && backend.hasSpan(bytes, keyAt, valueAt)) {
+        this.#producer.produce(uniqueResultContent(w, false, this.#selfBytes));
+        return;
+      }
+      backend.putSpan(bytes, keyAt, valueAt, w.valueEnd);
+    } catch {
+      return; // a closed backend: nothing applied, nothing to broadcast
+    }
+    // No expiry any more (the key's bytes are its `dataKey`, which the timers use).
+    if (this.#expiries.size !== 0) this.#expiries.delete(latin1Of(bytes, keyAt, valueAt));
+    this.#producer.produce(putContent(w));
+    if (w.type === "raw_put_unique") {
+      this.#producer.produce(uniqueResultContent(w, true, this.#selfBytes));
+    }
+  }
+
+  /** The writer that sent `payload` (the last one again, mostly, without decoding its entity). */
+  #writerOf(payload: Uint8Array): Writer {
+    const last = this.#lastSender;
+    const w = this.#lastWriter;
+    if (w && entityAt(payload, 8, last)) return w;
+    last.set(payload.subarray(8, 8 + ENTITY_SIZE));
+    const sender = {
+      endpoint: payload.slice(8, 24),
+      object: readU64(payload, 24),
+    };
+    return this.#lastWriter = this.#writer(sender);
+  }
+
   #receive(m: CommandMessage): void {
     if (this.#closed) return;
+    const payload = m.payload;
+    if (this.#packed && payload.length > CONTENT_AT && !this.#events.active) {
+      const w = readRawWrite(payload);
+      if (w) return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+    }
     let cmd;
     try {
       cmd = decodeCommand(m.payload);
