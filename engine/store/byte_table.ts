@@ -6,14 +6,14 @@
  * Why not a `Map` of strings: a store of 100k+ entries made each write cost
  * 1–2 µs in the `Map` (a fresh key string to hash, chains of old strings to
  * compare, and every stored string a survivor the collector copies and
- * promotes). Here an entry is one record in a byte arena (key length, value
- * length, key, value) and one slot in an open-addressing index that keeps
- * the key's hash beside the record's offset: a lookup reads the index and
- * then one record, and no entry is a heap object.
+ * promotes). Here an entry is one record in a chunk of bytes (key length,
+ * value length, key, value) and one slot in an open-addressing index that
+ * keeps the key's hash beside the record's address: a lookup reads the
+ * index and then one record, and no entry is a heap object.
  *
  * Records are appended; a replaced value of another length, or an erased
- * entry, leaves a dead record behind, and the arena is compacted when dead
- * bytes pass half of it.
+ * entry, leaves a dead record behind, and the records are copied to fresh
+ * chunks when dead bytes pass half of them.
  *
  * @example
  * ```ts
@@ -31,11 +31,20 @@
 
 /** Bytes before a record's key: key length and value length, u32 each. */
 const HEADER = 8;
-/** Index slot states (offsets are stored plus 2). */
+/** A record's address: chunk number times this, plus its offset in the chunk. */
+const CHUNK_BITS = 20;
+/** Largest chunk of records (a larger record gets a chunk of its own). */
+const CHUNK = 1 << CHUNK_BITS;
+const OFFSET_MASK = CHUNK - 1;
+/** First chunk's size: a small store does not take a whole chunk. */
+const FIRST_CHUNK = 1 << 12;
+/** Most chunks (addresses stay below 2^31). */
+const MAX_CHUNKS = (1 << (31 - CHUNK_BITS)) - 1;
+/** Index slot states (addresses are stored plus 2). */
 const EMPTY = 0;
 const DELETED = 1;
 
-/** FNV-1a over `b[from, to)`, never 0 (an index slot's hash 0 means "none"). */
+/** FNV-1a over `b[from, to)`, never 0. */
 function hashBytes(b: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
   for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 0x01000193);
@@ -43,19 +52,24 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
 }
 
 /**
- * The table. Positions returned by `find` (a record's offset) stay valid
- * until the next `set` or `delete`.
+ * The table. Records lie in chunks of at most 1 MiB that are filled in
+ * turn, never grown by copying (a doubled arena left its old copy's pages
+ * with the allocator, and made twice the memory at its peak). Addresses
+ * returned by `find` stay valid until the next `set`, `delete` or `clear`.
  */
 export class ByteTable {
-  #arena = new Uint8Array(1 << 16);
-  /** Bytes of the arena in use (live and dead records). */
+  #chunks: Uint8Array[] = [new Uint8Array(FIRST_CHUNK)];
+  /** The chunk being filled, and the fill mark in it. */
+  #cur = 0;
+  #pos = 0;
+  /** Bytes of the chunks in use, and of dead records (and chunk tails left unused). */
   #used = 0;
-  /** Bytes of dead records. */
   #dead = 0;
-  /** Per slot: record offset + 2, or EMPTY / DELETED. */
-  #slots = new Int32Array(1 << 10);
-  /** Per slot: the key's hash (for probing and growing without rereading keys). */
-  #hashes = new Int32Array(1 << 10);
+  /**
+   * Two numbers per slot: the record's address + 2 (or EMPTY / DELETED),
+   * then the key's hash (to probe and to grow without rereading keys).
+   */
+  #index = new Int32Array(2 << 10);
   /** Slots not EMPTY (live and DELETED): what bounds the probe chains. */
   #taken = 0;
   #size = 0;
@@ -65,15 +79,17 @@ export class ByteTable {
     return this.#size;
   }
 
-  /** Bytes held (arena and index), for memory accounting. */
+  /** Bytes held (chunks and index), for memory accounting. */
   get byteLength(): number {
-    return this.#arena.length + 8 * this.#slots.length;
+    let n = this.#index.byteLength;
+    for (const c of this.#chunks) n += c.length;
+    return n;
   }
 
-  /** The record offset of key `b[from, to)`, or -1. */
+  /** The address of key `b[from, to)`'s record, or -1. */
   find(b: Uint8Array, from: number, to: number): number {
     const slot = this.#slotOf(b, from, to, hashBytes(b, from, to));
-    return slot < 0 ? -1 : this.#slots[slot] - 2;
+    return slot < 0 ? -1 : this.#index[slot] - 2;
   }
 
   /** Sets key `k[kFrom, kTo)` to value `v[vFrom, vTo)`; returns whether the key was new. */
@@ -89,25 +105,26 @@ export class ByteTable {
     const found = this.#slotOf(k, kFrom, kTo, h);
     const vLen = vTo - vFrom;
     if (found >= 0) {
-      const at = this.#slots[found] - 2;
-      const a = this.#arena;
+      const at = this.#index[found] - 2;
+      const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
       const kLen = kTo - kFrom;
-      if (readU32(a, at + 4) === vLen) {
+      const oldLen = readU32(c, p + 4);
+      if (oldLen === vLen) {
         // Same length: the value is overwritten where it lies.
-        a.set(v.subarray(vFrom, vTo), at + HEADER + kLen);
+        copy(v, vFrom, vTo, c, p + HEADER + kLen);
         return false;
       }
-      this.#dead += HEADER + kLen + readU32(a, at + 4);
-      this.#slots[found] = this.#append(k, kFrom, kTo, v, vFrom, vTo) + 2;
+      this.#dead += HEADER + kLen + oldLen;
+      this.#index[found] = this.#append(k, kFrom, kTo, v, vFrom, vTo) + 2;
       this.#maybeCompact();
       return false;
     }
-    if ((this.#taken + 1) * 2 > this.#slots.length) this.#resize();
+    if ((this.#taken + 1) * 4 > this.#index.length) this.#resize();
     const at = this.#append(k, kFrom, kTo, v, vFrom, vTo);
     const slot = this.#freeSlot(h);
-    if (this.#slots[slot] === EMPTY) this.#taken++;
-    this.#slots[slot] = at + 2;
-    this.#hashes[slot] = h;
+    if (this.#index[slot] === EMPTY) this.#taken++;
+    this.#index[slot] = at + 2;
+    this.#index[slot + 1] = h;
     this.#size++;
     return true;
   }
@@ -116,9 +133,10 @@ export class ByteTable {
   delete(b: Uint8Array, from: number, to: number): boolean {
     const slot = this.#slotOf(b, from, to, hashBytes(b, from, to));
     if (slot < 0) return false;
-    const at = this.#slots[slot] - 2;
-    this.#dead += HEADER + readU32(this.#arena, at) + readU32(this.#arena, at + 4);
-    this.#slots[slot] = DELETED;
+    const at = this.#index[slot] - 2;
+    const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+    this.#dead += HEADER + readU32(c, p) + readU32(c, p + 4);
+    this.#index[slot] = DELETED;
     this.#size--;
     this.#maybeCompact();
     return true;
@@ -126,64 +144,67 @@ export class ByteTable {
 
   /** Removes everything. */
   clear(): void {
-    this.#arena = new Uint8Array(1 << 16);
-    this.#used =
+    this.#chunks = [new Uint8Array(FIRST_CHUNK)];
+    this.#cur =
+      this.#pos =
+      this.#used =
       this.#dead =
       this.#taken =
       this.#size =
         0;
-    this.#slots = new Int32Array(1 << 10);
-    this.#hashes = new Int32Array(1 << 10);
+    this.#index = new Int32Array(2 << 10);
   }
 
   /** The key of the record at `at` (a view, valid until the next change). */
   keyAt(at: number): Uint8Array {
-    const a = this.#arena;
-    return a.subarray(at + HEADER, at + HEADER + readU32(a, at));
+    const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+    return c.subarray(p + HEADER, p + HEADER + readU32(c, p));
   }
 
   /** The value of the record at `at` (a view, valid until the next change). */
   valueAt(at: number): Uint8Array {
-    const a = this.#arena;
-    const start = at + HEADER + readU32(a, at);
-    return a.subarray(start, start + readU32(a, at + 4));
+    const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+    const start = p + HEADER + readU32(c, p);
+    return c.subarray(start, start + readU32(c, p + 4));
   }
 
-  /** Offsets of the live records, in no particular order. */
+  /** Addresses of the live records, in no particular order. */
   records(): number[] {
     const out: number[] = [];
-    const slots = this.#slots;
-    for (let i = 0; i < slots.length; i++) if (slots[i] > DELETED) out.push(slots[i] - 2);
+    const index = this.#index;
+    for (let i = 0; i < index.length; i += 2) if (index[i] > DELETED) out.push(index[i] - 2);
     return out;
   }
 
-  /** The slot holding key `b[from, to)` with hash `h`, or -1. */
+  /** The slot (index position) holding key `b[from, to)` with hash `h`, or -1. */
   #slotOf(b: Uint8Array, from: number, to: number, h: number): number {
-    const slots = this.#slots, hashes = this.#hashes, a = this.#arena;
-    const mask = slots.length - 1;
+    const index = this.#index, chunks = this.#chunks;
+    const mask = index.length - 2;
     const len = to - from;
-    for (let i = h & mask;; i = (i + 1) & mask) {
-      const s = slots[i];
+    for (let i = (h << 1) & mask;; i = (i + 2) & mask) {
+      const s = index[i];
       if (s === EMPTY) return -1;
-      if (s === DELETED || hashes[i] !== h) continue;
+      if (s === DELETED || index[i + 1] !== h) continue;
       const at = s - 2;
-      if (readU32(a, at) !== len) continue;
+      const c = chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+      if (readU32(c, p) !== len) continue;
       let k = 0;
-      const base = at + HEADER;
-      while (k < len && a[base + k] === b[from + k]) k++;
+      const base = p + HEADER;
+      while (k < len && c[base + k] === b[from + k]) k++;
       if (k === len) return i;
     }
   }
 
   /** The first EMPTY or DELETED slot on `h`'s probe path. */
   #freeSlot(h: number): number {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    let i = h & mask;
-    while (slots[i] > DELETED) i = (i + 1) & mask;
+    const index = this.#index;
+    const mask = index.length - 2;
+    let i = (h << 1) & mask;
+    while (index[i] > DELETED) i = (i + 2) & mask;
     return i;
   }
 
+  /** Appends a record; returns its address. */
   #append(
     k: Uint8Array,
     kFrom: number,
@@ -194,66 +215,98 @@ export class ByteTable {
   ): number {
     const kLen = kTo - kFrom, vLen = vTo - vFrom;
     const need = HEADER + kLen + vLen;
-    if (this.#used + need > this.#arena.length) this.#growArena(need);
-    const a = this.#arena, at = this.#used;
-    writeU32(a, at, kLen);
-    writeU32(a, at + 4, vLen);
-    // Short spans byte by byte: a subarray and set() per span cost more for a count.
-    if (kLen <= 32) { for (let i = 0; i < kLen; i++) a[at + HEADER + i] = k[kFrom + i]; }
-    else a.set(k.subarray(kFrom, kTo), at + HEADER);
-    const vAt = at + HEADER + kLen;
-    if (vLen <= 32) { for (let i = 0; i < vLen; i++) a[vAt + i] = v[vFrom + i]; }
-    else a.set(v.subarray(vFrom, vTo), vAt);
-    this.#used += need;
-    return at;
+    let c = this.#chunks[this.#cur];
+    let p = this.#pos;
+    if (p + need > c.length) {
+      if (need > CHUNK) return this.#appendAlone(k, kFrom, kTo, v, vFrom, vTo);
+      this.#newChunk(need);
+      c = this.#chunks[this.#cur];
+      p = 0;
+    }
+    writeU32(c, p, kLen);
+    writeU32(c, p + 4, vLen);
+    copy(k, kFrom, kTo, c, p + HEADER);
+    copy(v, vFrom, vTo, c, p + HEADER + kLen);
+    this.#pos = p + need;
+    return (this.#cur << CHUNK_BITS) + p;
   }
 
-  #growArena(need: number): void {
-    let size = this.#arena.length * 2;
-    while (size < this.#used + need) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.#arena.subarray(0, this.#used));
-    this.#arena = next;
+  /** Starts the next chunk (twice the last, up to `CHUNK`); the last one's tail counts as dead. */
+  #newChunk(need: number): void {
+    const last = this.#chunks[this.#cur];
+    this.#dead += last.length - this.#pos;
+    let size = Math.min(CHUNK, last.length * 2);
+    while (size < need) size *= 2;
+    this.#cur = this.#chunk(new Uint8Array(size));
+    this.#pos = 0;
+  }
+
+  /** A record larger than a chunk gets a chunk of its own (the current one stays current). */
+  #appendAlone(
+    k: Uint8Array,
+    kFrom: number,
+    kTo: number,
+    v: Uint8Array,
+    vFrom: number,
+    vTo: number,
+  ): number {
+    const kLen = kTo - kFrom;
+    const c = new Uint8Array(HEADER + kLen + vTo - vFrom);
+    writeU32(c, 0, kLen);
+    writeU32(c, 4, vTo - vFrom);
+    copy(k, kFrom, kTo, c, HEADER);
+    copy(v, vFrom, vTo, c, HEADER + kLen);
+    return this.#chunk(c) << CHUNK_BITS;
+  }
+
+  /** Adds a chunk; returns its number. */
+  #chunk(c: Uint8Array): number {
+    if (this.#chunks.length >= MAX_CHUNKS) {
+      throw new RangeError("store table: more than 2 GiB of records");
+    }
+    this.#used += c.length;
+    return this.#chunks.push(c) - 1;
   }
 
   /** Index twice as large when live entries fill a quarter of it, else the same size without DELETED. */
   #resize(): void {
-    const old = this.#slots, oldHashes = this.#hashes;
-    const size = this.#size * 4 >= old.length ? old.length * 2 : old.length;
-    const slots = new Int32Array(size), hashes = new Int32Array(size);
-    const mask = size - 1;
-    for (let i = 0; i < old.length; i++) {
+    const old = this.#index;
+    const size = this.#size * 8 >= old.length ? old.length * 2 : old.length;
+    const index = new Int32Array(size);
+    const mask = size - 2;
+    for (let i = 0; i < old.length; i += 2) {
       if (old[i] <= DELETED) continue;
-      let j = oldHashes[i] & mask;
-      while (slots[j] !== EMPTY) j = (j + 1) & mask;
-      slots[j] = old[i];
-      hashes[j] = oldHashes[i];
+      let j = (old[i + 1] << 1) & mask;
+      while (index[j] !== EMPTY) j = (j + 2) & mask;
+      index[j] = old[i];
+      index[j + 1] = old[i + 1];
     }
-    this.#slots = slots;
-    this.#hashes = hashes;
+    this.#index = index;
     this.#taken = this.#size;
   }
 
-  /** Copies the live records to a fresh arena once dead ones take half of it. */
+  /** Copies the live records to fresh chunks once dead bytes take half of the chunks. */
   #maybeCompact(): void {
-    if (this.#dead < 1 << 16 || this.#dead * 2 < this.#used) return;
-    const old = this.#arena, slots = this.#slots;
-    let size = 1 << 16;
-    while (size < (this.#used - this.#dead) * 2) size *= 2;
-    const next = new Uint8Array(size);
-    let used = 0;
-    for (let i = 0; i < slots.length; i++) {
-      if (slots[i] <= DELETED) continue;
-      const at = slots[i] - 2;
-      const n = HEADER + readU32(old, at) + readU32(old, at + 4);
-      next.set(old.subarray(at, at + n), used);
-      slots[i] = used + 2;
-      used += n;
+    if (this.#dead < CHUNK || this.#dead * 2 < this.#used) return;
+    const old = this.#chunks, index = this.#index;
+    this.#chunks = [new Uint8Array(FIRST_CHUNK)];
+    this.#cur = this.#pos = this.#dead = 0;
+    this.#used = FIRST_CHUNK;
+    for (let i = 0; i < index.length; i += 2) {
+      if (index[i] <= DELETED) continue;
+      const at = index[i] - 2;
+      const c = old[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+      const kEnd = p + HEADER + readU32(c, p);
+      index[i] = this.#append(c, p + HEADER, kEnd, c, kEnd, kEnd + readU32(c, p + 4)) + 2;
     }
-    this.#arena = next;
-    this.#used = used;
-    this.#dead = 0;
   }
+}
+
+/** Copies `src[from, to)` to `dst` at `at`: byte by byte when short (set() costs more then). */
+function copy(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  const n = to - from;
+  if (n > 32) dst.set(src.subarray(from, to), at);
+  else for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
 }
 
 function readU32(a: Uint8Array, at: number): number {

@@ -319,8 +319,11 @@ function encodeFail(message: string): never {
   throw new BrokerError(ErrorCode.serialization_failed, message);
 }
 
-/** Entities encoded before, by identity: their 24 bytes. */
-const entityBytes = new WeakMap<Entity, Uint8Array>();
+/** How many of the last entities encoded are remembered, with their bytes. */
+const RECENT_ENTITIES = 4;
+const recentEntities: (Entity | undefined)[] = new Array(RECENT_ENTITIES).fill(undefined);
+const recentEntityBytes: Uint8Array[] = new Array(RECENT_ENTITIES).fill(new Uint8Array(0));
+let recentNext = 0;
 
 /** Growable big-endian writer, private to this module. */
 class Writer {
@@ -387,17 +390,20 @@ class Writer {
   }
 
   entity(e: Entity, what: string): void {
-    // A store sends its own entity and its peer's in every command: their
-    // bytes are checked and made once (entities are never mutated).
-    const known = typeof e === "object" && e !== null ? entityBytes.get(e) : undefined;
-    if (known) return this.bytes(known);
+    // A store sends its own entity and its peer's in every command: the
+    // bytes of the last few are kept (entities are never mutated).
+    for (let i = 0; i < RECENT_ENTITIES; i++) {
+      if (recentEntities[i] === e) return this.bytes(recentEntityBytes[i]);
+    }
     if (!(e?.endpoint instanceof Uint8Array) || e.endpoint.length !== ENDPOINT_ID_SIZE) {
       encodeFail(`${what} needs a 16-byte endpoint ID`);
     }
     const start = this.pos;
     this.bytes(e.endpoint);
     this.u64(e.object, `${what} object ID`);
-    entityBytes.set(e, this.buf.slice(start, this.pos));
+    recentEntities[recentNext] = e;
+    recentEntityBytes[recentNext] = this.buf.slice(start, this.pos);
+    recentNext = (recentNext + 1) % RECENT_ENTITIES;
   }
 
   expiry(x: bigint | null | undefined): void {
