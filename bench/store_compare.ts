@@ -25,6 +25,9 @@
  * ```sh
  * deno run -A bench/store_compare.ts --n 20000 --entries 1000000 --runs 3
  * deno run -A bench/store_compare.ts --only=memory --values=string
+ * # profiles of both sides (our master ends by returning, so its profile is written):
+ * deno run -A --cpu-prof bench/store_compare.ts --masters=ours \
+ *   --master-main=bench/store_master_main.ts --master-flags=--cpu-prof,--cpu-prof-dir=/tmp/m
  * ```
  *
  * @module

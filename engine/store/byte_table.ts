@@ -53,9 +53,19 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
 
 /**
  * The table. Records lie in chunks of at most 1 MiB that are filled in
- * turn, never grown by copying (a doubled arena left its old copy's pages
- * with the allocator, and made twice the memory at its peak). Addresses
- * returned by `find` stay valid until the next `set`, `delete` or `clear`.
+ * turn, never grown by copying (a doubled arena made twice the memory at
+ * its peak). Addresses returned by `find` stay valid until the next `set`,
+ * `delete` or `clear`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { ByteTable } from "./byte_table.ts";
+ * const t = new ByteTable();
+ * const kv = new Uint8Array([0, 1]); // key: none; value: boolean false
+ * equal(t.set(kv, 0, 1, kv, 1, 2), true); // new
+ * equal(t.delete(kv, 0, 1), true);
+ * ```
  */
 export class ByteTable {
   #chunks: Uint8Array[] = [new Uint8Array(FIRST_CHUNK)];

@@ -31,19 +31,71 @@
 import { copyToSlab } from "../data/mod.ts";
 import { type Entity, ENTITY_SIZE } from "./entity.ts";
 
-/** Where a command's content (its variant byte) starts: after seq, sender and receiver. */
-export const CONTENT_AT = 8 + 2 * ENTITY_SIZE;
+/**
+ * Where a command's content (its variant byte) starts: after seq, sender and receiver.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { CONTENT_AT } from "./raw_write.ts";
+ * equal(CONTENT_AT, 56);
+ * ```
+ */
+export const CONTENT_AT: number = 8 + 2 * ENTITY_SIZE;
 
-/** Variant bytes (`COMMAND_TYPES` indexes) read here. */
+/**
+ * `put`'s variant byte (its index in `COMMAND_TYPES`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { COMMAND_TYPES } from "./commands.ts";
+ * import { PUT } from "./raw_write.ts";
+ * equal(COMMAND_TYPES[PUT], "put");
+ * ```
+ */
 export const PUT = 0;
-/** `put_unique`'s variant byte. */
+
+/**
+ * `put_unique`'s variant byte.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { COMMAND_TYPES } from "./commands.ts";
+ * import { PUT_UNIQUE } from "./raw_write.ts";
+ * equal(COMMAND_TYPES[PUT_UNIQUE], "put_unique");
+ * ```
+ */
 export const PUT_UNIQUE = 1;
-/** `put_unique_result`'s variant byte. */
+
+/**
+ * `put_unique_result`'s variant byte.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { COMMAND_TYPES } from "./commands.ts";
+ * import { PUT_UNIQUE_RESULT } from "./raw_write.ts";
+ * equal(COMMAND_TYPES[PUT_UNIQUE_RESULT], "put_unique_result");
+ * ```
+ */
 export const PUT_UNIQUE_RESULT = 2;
 
 /**
  * A `put` or `put_unique` without expiry whose key and value are plain
  * scalars, as spans of its command's bytes.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import type { RawWrite } from "./raw_write.ts";
+ * const w: RawWrite = {
+ *   type: "raw_put", bytes: new Uint8Array(100), keyAt: 57, valueAt: 58, valueEnd: 59,
+ *   publisherAt: 60, end: 84,
+ * };
+ * equal(w.end - w.publisherAt, 24);
+ * ```
  */
 export interface RawWrite {
   /** `raw_put` or `raw_put_unique` (never a `Command` type). */
@@ -69,7 +121,8 @@ export interface RawWrite {
  * ```ts
  * import { equal } from "node:assert/strict";
  * import { isRawWrite } from "./raw_write.ts";
- * equal(isRawWrite({ type: "keepalive", seq: 1n }), false);
+ * const keepalive: { type: string } = { type: "keepalive" };
+ * equal(isRawWrite(keepalive), false);
  * ```
  */
 export function isRawWrite(x: { readonly type: string }): x is RawWrite {
