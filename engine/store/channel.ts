@@ -282,6 +282,16 @@ export class ChannelProducer<H, P> {
     return this.#buf.length;
   }
 
+  /** The content of the oldest event waiting for acks, if any. */
+  get oldest(): P | undefined {
+    return this.#buf[0];
+  }
+
+  /** Whether there is a consumer (else `produce` sends and keeps nothing). */
+  get hasConsumers(): boolean {
+    return this.#paths.size !== 0;
+  }
+
   /** The consumers, in the order they were added. */
   get paths(): ChannelPath<H>[] {
     return Array.from(this.#paths.values(), (p) => ({ ...p }));

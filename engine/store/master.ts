@@ -26,18 +26,25 @@ import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
 import type { StoreBackend } from "./backend.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
-import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
+import {
+  type ActionCommand,
+  type Command,
+  decodeCommand,
+  encodeContent,
+  isAction,
+} from "./commands.ts";
+import { ContentLog } from "./content_log.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import {
+  appendPutContent,
+  appendUniqueResult,
   CONTENT_AT,
   entityAt,
   entityBytes,
   isRawWrite,
-  putContent,
   type RawWrite,
   readRawWrite,
   readU64,
-  uniqueResultContent,
 } from "./raw_write.ts";
 import { dataKey, latin1Of } from "./data_key.ts";
 import { type Entity, ENTITY_SIZE, entityKey, NIL_ENTITY } from "./entity.ts";
@@ -77,9 +84,6 @@ import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts"
  */
 export type MasterOptions = StoreTimingOptions;
 
-/** What the master broadcasts: a command, or a content already encoded (`raw_write.ts`). */
-type Broadcast = ActionCommand | Uint8Array;
-
 /** What a writer's channel carries: a decoded write, or one read in place. */
 type WriterInput = ActionCommand | RawWrite;
 
@@ -113,7 +117,10 @@ export class StoreMaster implements StoreActor {
   readonly #backend: StoreBackend;
   readonly #topics: { master: string; clone: string };
   readonly #opts: MasterOptions;
-  readonly #producer: ChannelProducer<Entity, Broadcast>;
+  /** Its channel to the clones; an event's content is its position in `#log`. */
+  readonly #producer: ChannelProducer<Entity, number>;
+  /** The encoded contents of the events not yet acked by every clone. */
+  readonly #log = new ContentLog();
   readonly #writers = new Map<string, Writer>();
   /**
    * The backend when it keeps encoded entries (the memory backend): plain
@@ -151,7 +158,7 @@ export class StoreMaster implements StoreActor {
     this.#events = new StoreEventHub(name, bus);
     // A restarted master re-arms the expiries its backend kept.
     for (const [key, at] of backend.expiries()) this.#expiries.set(dataKey(key), { key, at });
-    this.#producer = new ChannelProducer<Entity, Broadcast>({
+    this.#producer = new ChannelProducer<Entity, number>({
       send: (to, m) => {
         if (m.type === "handshake") {
           // Broker's ack_clone carries the offset as its seq and the whole table.
@@ -161,11 +168,12 @@ export class StoreMaster implements StoreActor {
             heartbeatInterval: m.heartbeatInterval,
             state: backend.snapshot(),
           }, to.endpoint);
-        } else if (m.type === "event") this.#send(m.seq, to, m.content, to.endpoint);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
+        } else if (m.type === "event") {
+          this.#send(m.seq, to, this.#log.get(m.content), to.endpoint);
+        } else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content);
+        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, this.#log.get(m.content));
         else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
@@ -301,7 +309,7 @@ export class StoreMaster implements StoreActor {
       } else this.#expiries.set(dataKey(cmd.key), { key: cmd.key, at: r.expiry });
     }
     if (this.#events.active) emitApplied(this.#events, r);
-    for (const b of r.broadcast) this.#producer.produce(b);
+    for (const b of r.broadcast) this.#broadcast(b);
     return undefined;
   }
 
@@ -365,7 +373,9 @@ export class StoreMaster implements StoreActor {
     const { bytes, keyAt, valueAt } = w;
     try {
       if (w.type === "raw_put_unique" && backend.hasSpan(bytes, keyAt, valueAt)) {
-        this.#producer.produce(uniqueResultContent(w, false, this.#selfBytes));
+        if (this.#openLog()) {
+          this.#producer.produce(appendUniqueResult(this.#log, w, false, this.#selfBytes));
+        }
         return;
       }
       backend.putSpan(bytes, keyAt, valueAt, w.valueEnd);
@@ -374,10 +384,29 @@ export class StoreMaster implements StoreActor {
     }
     // No expiry any more (the key's bytes are its `dataKey`, which the timers use).
     if (this.#expiries.size !== 0) this.#expiries.delete(latin1Of(bytes, keyAt, valueAt));
-    this.#producer.produce(putContent(w));
+    if (!this.#openLog()) return;
+    this.#producer.produce(appendPutContent(this.#log, w));
     if (w.type === "raw_put_unique") {
-      this.#producer.produce(uniqueResultContent(w, true, this.#selfBytes));
+      this.#producer.produce(appendUniqueResult(this.#log, w, true, this.#selfBytes));
     }
+  }
+
+  /** Sends a write's result to the clones (through the log, like every event). */
+  #broadcast(b: ActionCommand): void {
+    if (!this.#openLog()) return;
+    const content = encodeContent(b);
+    this.#producer.produce(this.#log.append(content, 0, content.length));
+  }
+
+  /**
+   * Drops the contents every clone acked from the log; false when there is
+   * no clone (nothing is sent, and nothing kept).
+   */
+  #openLog(): boolean {
+    const producer = this.#producer;
+    if (!producer.hasConsumers) return false;
+    this.#log.release(producer.oldest ?? this.#log.next);
+    return true;
   }
 
   /** The writer that sent `payload` (the last one again, mostly, without decoding its entity). */
@@ -448,7 +477,7 @@ export class StoreMaster implements StoreActor {
       this.#expiries.delete(k);
       const r = applyExpire(this.#backend, key, now, this.id);
       if (this.#events.active) emitApplied(this.#events, r);
-      for (const b of r.broadcast) this.#producer.produce(b);
+      for (const b of r.broadcast) this.#broadcast(b);
     }
   }
 }

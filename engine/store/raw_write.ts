@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { copyToSlab } from "../data/mod.ts";
+import type { ContentLog } from "./content_log.ts";
 import { type Entity, ENTITY_SIZE } from "./entity.ts";
 
 /**
@@ -223,17 +223,18 @@ export function readRawWrite(bytes: Uint8Array): RawWrite | undefined {
 }
 
 /**
- * The `put` content (variant byte to publisher) the master broadcasts for
- * `w`: the command's own content for a `put`; for a `put_unique`, its key,
- * value and expiry flag with its publisher. The result lies in a shared
- * slab (kept as long as the view is).
+ * Appends to `log` the `put` content (variant byte to publisher) the master
+ * broadcasts for `w`: the command's own content for a `put`; for a
+ * `put_unique`, its key, value and expiry flag with its publisher. Returns
+ * its position in the log.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
  * import { encodeCommand } from "./commands.ts";
+ * import { ContentLog } from "./content_log.ts";
  * import { NIL_ENTITY } from "./entity.ts";
- * import { putContent, readRawWrite } from "./raw_write.ts";
+ * import { appendPutContent, readRawWrite } from "./raw_write.ts";
  * import { count } from "../data/mod.ts";
  * const w = readRawWrite(encodeCommand({
  *   seq: 2n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
@@ -242,32 +243,36 @@ export function readRawWrite(bytes: Uint8Array): RawWrite | undefined {
  *     who: NIL_ENTITY, reqId: 7n, publisher: NIL_ENTITY,
  *   },
  * }))!;
- * equal(putContent(w).length, 1 + 9 + 9 + 1 + 24);
+ * const log = new ContentLog();
+ * equal(log.get(appendPutContent(log, w)).length, 1 + 9 + 9 + 1 + 24);
  * ```
  */
-export function putContent(w: RawWrite): Uint8Array {
+export function appendPutContent(log: ContentLog, w: RawWrite): number {
   const { bytes, valueEnd } = w;
-  if (w.type === "raw_put") return bytes.subarray(CONTENT_AT, w.end);
-  // Key, value and expiry flag, with room behind them for the publisher.
+  if (w.type === "raw_put") return log.append(bytes, CONTENT_AT, w.end);
+  // Key, value and expiry flag, then the publisher.
   const head = valueEnd + 1 - CONTENT_AT;
-  const out = copyToSlab(bytes.subarray(CONTENT_AT, valueEnd + 1), ENTITY_SIZE);
-  out.copyWithin(0, ENTITY_SIZE);
-  out.set(bytes.subarray(w.publisherAt, w.end), head);
-  out[0] = PUT;
-  return out;
+  const pos = log.begin(head + ENTITY_SIZE);
+  const buf = log.buf, at = log.at;
+  for (let i = 0; i < head; i++) buf[at + i] = bytes[CONTENT_AT + i];
+  for (let i = 0; i < ENTITY_SIZE; i++) buf[at + head + i] = bytes[w.publisherAt + i];
+  buf[at] = PUT;
+  return pos;
 }
 
 /**
- * The `put_unique_result` content the master broadcasts for the
- * `put_unique` `w`: whether it inserted, the asker and request number from
- * `w`, and the master (`self`, its 24 encoded bytes) as publisher.
+ * Appends to `log` the `put_unique_result` content the master broadcasts
+ * for the `put_unique` `w`: whether it inserted, the asker and request
+ * number from `w`, and the master (`self`, its 24 encoded bytes) as
+ * publisher. Returns its position in the log.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
  * import { encodeCommand } from "./commands.ts";
+ * import { ContentLog } from "./content_log.ts";
  * import { NIL_ENTITY } from "./entity.ts";
- * import { readRawWrite, uniqueResultContent } from "./raw_write.ts";
+ * import { appendUniqueResult, readRawWrite } from "./raw_write.ts";
  * import { count } from "../data/mod.ts";
  * const w = readRawWrite(encodeCommand({
  *   seq: 2n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
@@ -276,18 +281,25 @@ export function putContent(w: RawWrite): Uint8Array {
  *     who: NIL_ENTITY, reqId: 7n, publisher: NIL_ENTITY,
  *   },
  * }))!;
- * equal(uniqueResultContent(w, true, new Uint8Array(24))[1], 1);
+ * const log = new ContentLog();
+ * equal(log.get(appendUniqueResult(log, w, true, new Uint8Array(24)))[1], 1);
  * ```
  */
-export function uniqueResultContent(w: RawWrite, inserted: boolean, self: Uint8Array): Uint8Array {
-  const whoAt = w.valueEnd + 1;
-  const size = 2 + ENTITY_SIZE + 8;
-  // Variant and flag, then who and req_id as received, then room for the publisher.
-  const out = copyToSlab(w.bytes.subarray(whoAt - 2, whoAt + ENTITY_SIZE + 8 + ENTITY_SIZE));
-  out[0] = PUT_UNIQUE_RESULT;
-  out[1] = inserted ? 1 : 0;
-  out.set(self, size);
-  return out;
+export function appendUniqueResult(
+  log: ContentLog,
+  w: RawWrite,
+  inserted: boolean,
+  self: Uint8Array,
+): number {
+  // Variant and flag, then who and req_id as received, then the master.
+  const whoAt = w.valueEnd + 1, asker = ENTITY_SIZE + 8;
+  const pos = log.begin(2 + asker + ENTITY_SIZE);
+  const buf = log.buf, at = log.at, bytes = w.bytes;
+  buf[at] = PUT_UNIQUE_RESULT;
+  buf[at + 1] = inserted ? 1 : 0;
+  for (let i = 0; i < asker; i++) buf[at + 2 + i] = bytes[whoAt + i];
+  for (let i = 0; i < ENTITY_SIZE; i++) buf[at + 2 + asker + i] = self[i];
+  return pos;
 }
 
 /**

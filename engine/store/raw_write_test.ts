@@ -7,13 +7,14 @@ import { dataKey, latin1Of } from "./data_key.ts";
 import { type Entity, entity, NIL_ENTITY } from "./entity.ts";
 import { applyPut, applyPutUnique } from "./operations.ts";
 import { MemoryBackend } from "./memory_backend.ts";
+import { ContentLog } from "./content_log.ts";
 import {
+  appendPutContent,
+  appendUniqueResult,
   CONTENT_AT,
   entityBytes,
   plainScalarEnd,
-  putContent,
   readRawWrite,
-  uniqueResultContent,
 } from "./raw_write.ts";
 
 const ent = fc.tuple(
@@ -133,8 +134,12 @@ Deno.test("raw write: the master's broadcasts built from bytes equal the encoded
         const put = { type: "put", key, value, expiry: null, publisher } as const;
         const w = readRawWrite(command(put));
         if (!w) return;
+        const log = new ContentLog();
         const applied = applyPut(new MemoryBackend(), put, 0n, false);
-        assert.deepEqual(putContent(w), command(applied.broadcast[0]).subarray(CONTENT_AT));
+        assert.deepEqual(
+          log.get(appendPutContent(log, w)),
+          command(applied.broadcast[0]).subarray(CONTENT_AT),
+        );
         // put_unique: a put with the writer's publisher, and the result from the master.
         const unique = {
           type: "put_unique",
@@ -151,9 +156,9 @@ Deno.test("raw write: the master's broadcasts built from bytes equal the encoded
         const r = applyPutUnique(backend, unique, 0n, self);
         const contents = r.broadcast.map((b) => command(b).subarray(CONTENT_AT));
         const raw = r.inserted
-          ? [putContent(u), uniqueResultContent(u, true, entityBytes(self))]
-          : [uniqueResultContent(u, false, entityBytes(self))];
-        assert.deepEqual(raw, contents);
+          ? [appendPutContent(log, u), appendUniqueResult(log, u, true, entityBytes(self))]
+          : [appendUniqueResult(log, u, false, entityBytes(self))];
+        assert.deepEqual(raw.map((at) => log.get(at)), contents);
       },
     ),
     { numRuns: 500 },
