@@ -40,7 +40,14 @@ import type { BoundedQueue } from "../queue.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
-import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
+import {
+  type ActionCommand,
+  type Command,
+  decodeCommand,
+  encodeContent,
+  isAction,
+} from "./commands.ts";
+import { ContentLog } from "./content_log.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./events.ts";
@@ -152,7 +159,10 @@ export class StoreClone implements StoreActor {
   readonly #opts: CloneOptions;
   readonly #state = new MemoryBackend();
   readonly #consumer: ChannelConsumer<Entity, ActionCommand | RawWrite>;
-  #producer?: ChannelProducer<Entity, ActionCommand>;
+  /** The writer channel to the master; an event's content is its position in `#log`. */
+  #producer?: ChannelProducer<Entity, number>;
+  /** Encoded writes not yet acked by the master (see `ContentLog`). */
+  readonly #log = new ContentLog();
   #master?: Entity;
   /** `#master` as encoded on the wire: echoed `put`s are matched against it in place. */
   #masterBytes?: Uint8Array;
@@ -278,7 +288,7 @@ export class StoreClone implements StoreActor {
 
   write(cmd: ActionCommand): Promise<void> {
     this.#assertOpen();
-    if (this.#producer) this.#producer.produce(cmd);
+    if (this.#producer) this.#produce(cmd);
     else {
       const refused = this.#buffer(cmd);
       if (refused) return Promise.reject(refused);
@@ -306,8 +316,9 @@ export class StoreClone implements StoreActor {
       // The tick enforces the deadline: a timer per request cost more than the
       // request itself at high rates, and a tick's lateness is noise next to 10 s.
       const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+      // A write that cannot be encoded throws here, before a request waits for it.
+      if (this.#producer) this.#produce(cmd);
       this.#unique.set(cmd.reqId, { resolve, reject, deadline });
-      this.#producer?.produce(cmd);
     });
   }
 
@@ -394,7 +405,12 @@ export class StoreClone implements StoreActor {
    * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
    * with `envelopeReceiver` the envelope is addressed to that endpoint only.
    */
-  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
+  #send(
+    seq: bigint,
+    to: Entity,
+    content: Command | Uint8Array,
+    envelopeReceiver?: EndpointId,
+  ): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.master,
@@ -408,7 +424,7 @@ export class StoreClone implements StoreActor {
 
   /** Opens the writer channel to a (new) master and flushes buffered writes. */
   #attachWriter(master: Entity): void {
-    this.#producer = new ChannelProducer<Entity, ActionCommand>({
+    this.#producer = new ChannelProducer<Entity, number>({
       // Writer traffic names the master as receiver but is not unicast at envelope level.
       send: (to, m) => {
         if (m.type === "handshake") {
@@ -417,11 +433,11 @@ export class StoreClone implements StoreActor {
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
           });
-        } else if (m.type === "event") this.#send(m.seq, to, m.content);
+        } else if (m.type === "event") this.#send(m.seq, to, this.#log.get(m.content));
         else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
       },
       broadcast: (m) => {
-        if (m.type === "event") return this.#send(m.seq, master, m.content);
+        if (m.type === "event") return this.#send(m.seq, master, this.#log.get(m.content));
         // As Broker's clone: until the master acks the channel, every keepalive
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
@@ -439,7 +455,25 @@ export class StoreClone implements StoreActor {
     }, this.#opts);
     this.#producer.add(master);
     this.#pendingBytes = 0;
-    for (const cmd of this.#pending.splice(0)) this.#producer.produce(cmd);
+    for (const cmd of this.#pending.splice(0)) {
+      try {
+        this.#produce(cmd);
+      } catch {
+        // Not encodable (its write already resolved): dropped, as the master would drop it.
+      }
+    }
+  }
+
+  /**
+   * Encodes a write into the log and sends it on the writer channel; throws
+   * `serialization_failed` (before using a sequence number) when it cannot
+   * be encoded.
+   */
+  #produce(cmd: ActionCommand): void {
+    const producer = this.#producer!;
+    this.#log.release(producer.oldest ?? this.#log.next);
+    const content = encodeContent(cmd);
+    producer.produce(this.#log.append(content, 0, content.length));
   }
 
   #lostMaster(): void {
