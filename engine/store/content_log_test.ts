@@ -36,7 +36,7 @@ Deno.test("content log: live contents read back whole while acked ones are relea
   );
 });
 
-Deno.test("content log: chunks of acked contents are dropped, one kept for reuse", () => {
+Deno.test("content log: chunks of acked contents are dropped", () => {
   const log = new ContentLog();
   const bytes = new Uint8Array(1000).fill(1);
   const positions: number[] = [];
