@@ -483,7 +483,7 @@ export class StoreClone implements StoreActor {
     this.#producer = undefined;
   }
 
-  /** A `put` from the master read in place: key and value go in as the strings the copy keeps. */
+  /** A `put` from the master read in place: key and value go in as the bytes the copy keeps. */
   #applyRaw(w: RawWrite): void {
     if (this.#events.active) {
       // Events carry values: decode after all.

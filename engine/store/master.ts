@@ -358,7 +358,7 @@ export class StoreMaster implements StoreActor {
 
   /**
    * Applies a write read in place: the key and value go to the backend as
-   * the strings it keeps, and the broadcast is built from the received bytes.
+   * the bytes it keeps, and the broadcasts are built from the received bytes.
    * Someone watching the store's events (they need values) or another
    * backend gets the write decoded.
    */
