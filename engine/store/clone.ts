@@ -174,8 +174,9 @@ export class StoreClone implements StoreActor {
   #pendingBytes = 0;
   readonly #maxPending: number;
   readonly #maxPendingBytes: number;
-  #unique = new Map<bigint, PendingUnique>();
-  #nextReq = 1n;
+  /** Waiting `putUnique`s by request number (a number: small-integer keys hash for free). */
+  #unique = new Map<number, PendingUnique>();
+  #nextReq = 1;
   /** When the master was lost (ms), or undefined while attached or before the first. */
   #lostAt?: number;
   readonly #status: BoundedQueue<StatusEvent>;
@@ -293,7 +294,7 @@ export class StoreClone implements StoreActor {
       const refused = this.#buffer(cmd);
       if (refused) return Promise.reject(refused);
     }
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   putUnique(key: Data, value: Data, expiry: bigint | null): Promise<boolean> {
@@ -304,7 +305,7 @@ export class StoreClone implements StoreActor {
       value,
       expiry,
       who: this.id,
-      reqId: this.#nextReq++,
+      reqId: BigInt(this.#nextReq++),
       publisher: this.id,
     };
     // A refused write registers no request: nothing would ever answer it.
@@ -318,7 +319,7 @@ export class StoreClone implements StoreActor {
       const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       // A write that cannot be encoded throws here, before a request waits for it.
       if (this.#producer) this.#produce(cmd);
-      this.#unique.set(cmd.reqId, { resolve, reject, deadline });
+      this.#unique.set(Number(cmd.reqId), { resolve, reject, deadline });
     });
   }
 
@@ -536,9 +537,10 @@ export class StoreClone implements StoreActor {
       }
       case "put_unique_result": {
         if (!entityEquals(cmd.who, this.id)) return;
-        const p = this.#unique.get(cmd.reqId);
+        // A request number past 2^53 is none of ours (ours count from 1).
+        const p = this.#unique.get(Number(cmd.reqId));
         if (!p) return;
-        this.#unique.delete(cmd.reqId);
+        this.#unique.delete(Number(cmd.reqId));
         p.resolve(cmd.inserted);
         return;
       }
@@ -680,6 +682,9 @@ export class StoreClone implements StoreActor {
 
 /** The nil entity on the wire. */
 const NIL_BYTES = new Uint8Array(24);
+
+/** What every accepted write answers: one settled promise rather than one per write. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** End of a `put_unique_result` command: variant, flag, who, req_id, publisher. */
 const UNIQUE_RESULT_END = CONTENT_AT + 2 + 24 + 8 + 24;
