@@ -27,7 +27,7 @@
  * deno run -A bench/store_compare.ts --only=memory --values=string
  * # profiles of both sides (our master ends by returning, so its profile is written):
  * deno run -A --cpu-prof bench/store_compare.ts --masters=ours \
- *   --master-main=bench/store_master_main.ts --master-flags=--cpu-prof,--cpu-prof-dir=/tmp/m
+ *   --bare-master --master-flags=--cpu-prof,--cpu-prof-dir=/tmp/m
  * ```
  *
  * @module
@@ -49,6 +49,7 @@ const WINDOW = 500;
  */
 const SETTLE_MS = 45_000;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+const SELF = new URL(import.meta.url).pathname;
 
 function arg(name: string, fallback: string): string {
   const eq = Deno.args.find((a) => a.startsWith(`--${name}=`));
@@ -60,11 +61,12 @@ function arg(name: string, fallback: string): string {
 /** Extra `deno run` flags for our master, e.g. `--master-flags=--cpu-prof,--cpu-prof-dir=/tmp/p`. */
 const OUR_FLAGS = arg("master-flags", "").split(",").filter((f) => f !== "");
 /**
- * Our master's program: the CLI (default), or e.g.
- * `--master-main=bench/store_master_main.ts`, which ends on SIGTERM by
- * returning so that `--cpu-prof` writes its profile.
+ * `--bare-master`: our master is this file run with `--as-master` (an
+ * endpoint with the store, as `broker node` sets it up for the bench) instead
+ * of the CLI, and ends on SIGTERM by returning, so that `--cpu-prof` in
+ * `--master-flags` gets to write its profile (the CLI ends at once on a signal).
  */
-const OUR_MAIN = arg("master-main", "");
+const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
@@ -89,9 +91,9 @@ class MasterProcess {
     ];
     const [cmd, argv] = kind === "C++ broker-node" ? [brokerRefTool("broker-node"), args] : [
       Deno.execPath(),
-      OUR_MAIN === ""
-        ? ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args]
-        : ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, OUR_MAIN, ...args],
+      BARE_MASTER
+        ? ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, SELF, "--as-master", ...args]
+        : ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args],
     ];
     this.#child = new Deno.Command(cmd, {
       args: argv,
@@ -320,7 +322,22 @@ const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mib = (b: number) => fmt(b / 1048576, 1);
 
-if (import.meta.main) {
+/** `--as-master -p PORT`: the bare master of `--bare-master`, until SIGTERM. */
+async function bareMaster(): Promise<void> {
+  const ep = new Endpoint({ disableSsl: true });
+  const kv = ep.attachMaster("kv");
+  await ep.listen("127.0.0.1", Number(Deno.args[Deno.args.indexOf("-p") + 1]));
+  await new Promise<void>((resolve) => {
+    const stop = () => (Deno.removeSignalListener("SIGTERM", stop), resolve());
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  kv.close();
+  await ep.shutdown();
+}
+
+if (import.meta.main && Deno.args.includes("--as-master")) {
+  await bareMaster();
+} else if (import.meta.main) {
   const n = Number(arg("n", "20000"));
   const entries = Number(arg("entries", "1000000"));
   const runs = Number(arg("runs", "1"));
