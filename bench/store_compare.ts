@@ -25,6 +25,9 @@
  * ```sh
  * deno run -A bench/store_compare.ts --n 20000 --entries 1000000 --runs 3
  * deno run -A bench/store_compare.ts --only=memory --values=string
+ * # profiles of both sides (our master ends by returning, so its profile is written):
+ * deno run -A --cpu-prof bench/store_compare.ts --masters=ours \
+ *   --bare-master --master-flags=--cpu-prof,--cpu-prof-dir=/tmp/m
  * ```
  *
  * @module
@@ -46,6 +49,7 @@ const WINDOW = 500;
  */
 const SETTLE_MS = 45_000;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+const SELF = new URL(import.meta.url).pathname;
 
 function arg(name: string, fallback: string): string {
   const eq = Deno.args.find((a) => a.startsWith(`--${name}=`));
@@ -56,6 +60,13 @@ function arg(name: string, fallback: string): string {
 
 /** Extra `deno run` flags for our master, e.g. `--master-flags=--cpu-prof,--cpu-prof-dir=/tmp/p`. */
 const OUR_FLAGS = arg("master-flags", "").split(",").filter((f) => f !== "");
+/**
+ * `--bare-master`: our master is this file run with `--as-master` (an
+ * endpoint with the store, as `broker node` sets it up for the bench) instead
+ * of the CLI, and ends on SIGTERM by returning, so that `--cpu-prof` in
+ * `--master-flags` gets to write its profile (the CLI ends at once on a signal).
+ */
+const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
@@ -78,9 +89,12 @@ class MasterProcess {
       '--topics=["/bench/none"]',
       '--master-stores=["kv"]',
     ];
-    const [cmd, argv] = kind === "C++ broker-node"
-      ? [brokerRefTool("broker-node"), args]
-      : [Deno.execPath(), ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args]];
+    const [cmd, argv] = kind === "C++ broker-node" ? [brokerRefTool("broker-node"), args] : [
+      Deno.execPath(),
+      BARE_MASTER
+        ? ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, SELF, "--as-master", ...args]
+        : ["run", "--lock=deno.lock", "-A", ...OUR_FLAGS, CLI, "node", ...args],
+    ];
     this.#child = new Deno.Command(cmd, {
       args: argv,
       stdin: "null",
@@ -308,7 +322,22 @@ const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mib = (b: number) => fmt(b / 1048576, 1);
 
-if (import.meta.main) {
+/** `--as-master -p PORT`: the bare master of `--bare-master`, until SIGTERM. */
+async function bareMaster(): Promise<void> {
+  const ep = new Endpoint({ disableSsl: true });
+  const kv = ep.attachMaster("kv");
+  await ep.listen("127.0.0.1", Number(Deno.args[Deno.args.indexOf("-p") + 1]));
+  await new Promise<void>((resolve) => {
+    const stop = () => (Deno.removeSignalListener("SIGTERM", stop), resolve());
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  kv.close();
+  await ep.shutdown();
+}
+
+if (import.meta.main && Deno.args.includes("--as-master")) {
+  await bareMaster();
+} else if (import.meta.main) {
   const n = Number(arg("n", "20000"));
   const entries = Number(arg("entries", "1000000"));
   const runs = Number(arg("runs", "1"));

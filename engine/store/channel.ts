@@ -224,8 +224,16 @@ export class ChannelProducer<H, P> {
   // Ticks count from 1, as Broker's lamport_timestamp does.
   #tick = 1;
   #lastBroadcast = 1;
-  /** Unacked events; sequence numbers are consecutive, so index = seq - first seq. */
-  #buf: EventMessage<P>[] = [];
+  /**
+   * Contents of the unacked events, oldest first; their sequence numbers are
+   * consecutive from `#firstSeq`. Only the contents are kept: an event
+   * object and its sequence number per entry would live as long (until every
+   * consumer acks, ~500 ms at Broker's cadence) and cost the collector
+   * a copy each.
+   */
+  #buf: P[] = [];
+  /** Sequence number of `#buf[0]`. */
+  #firstSeq = 2n;
   #paths = new Map<string, MutablePath<H>>();
 
   /** A channel end talking through `transport`. */
@@ -274,6 +282,16 @@ export class ChannelProducer<H, P> {
     return this.#buf.length;
   }
 
+  /** The content of the oldest event waiting for acks, if any. */
+  get oldest(): P | undefined {
+    return this.#buf[0];
+  }
+
+  /** Whether there is a consumer (else `produce` sends and keeps nothing). */
+  get hasConsumers(): boolean {
+    return this.#paths.size !== 0;
+  }
+
   /** The consumers, in the order they were added. */
   get paths(): ChannelPath<H>[] {
     return Array.from(this.#paths.values(), (p) => ({ ...p }));
@@ -298,11 +316,12 @@ export class ChannelProducer<H, P> {
    */
   produce(content: P): bigint | undefined {
     if (this.#paths.size === 0) return undefined;
-    const event: EventMessage<P> = { type: "event", seq: ++this.#seq, content };
-    this.#buf.push(event);
+    const seq = ++this.#seq;
+    if (this.#buf.length === 0) this.#firstSeq = seq;
+    this.#buf.push(content);
     this.#lastBroadcast = this.#tick;
-    this.#out.broadcast(event);
-    return event.seq;
+    this.#out.broadcast({ type: "event", seq, content });
+    return seq;
   }
 
   /**
@@ -399,8 +418,10 @@ export class ChannelProducer<H, P> {
 
   #find(seq: bigint): EventMessage<P> | undefined {
     if (this.#buf.length === 0) return undefined;
-    const i = seq - this.#buf[0].seq;
-    return i >= 0n && i < BigInt(this.#buf.length) ? this.#buf[Number(i)] : undefined;
+    const i = seq - this.#firstSeq;
+    return i >= 0n && i < BigInt(this.#buf.length)
+      ? { type: "event", seq, content: this.#buf[Number(i)] }
+      : undefined;
   }
 
   /** Forgets events every consumer acked (all of them when there is no consumer). */
@@ -413,9 +434,11 @@ export class ChannelProducer<H, P> {
     for (const p of this.#paths.values()) {
       if (acked === undefined || p.acked < acked) acked = p.acked;
     }
-    let n = 0;
-    while (n < this.#buf.length && this.#buf[n].seq <= acked!) n++;
-    if (n > 0) this.#buf.splice(0, n);
+    if (acked! < this.#firstSeq) return;
+    const n = Number(acked! - this.#firstSeq) + 1;
+    if (n >= this.#buf.length) this.#buf = [];
+    else this.#buf.splice(0, n);
+    this.#firstSeq += BigInt(n);
   }
 }
 

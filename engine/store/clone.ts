@@ -40,12 +40,30 @@ import type { BoundedQueue } from "../queue.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
-import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
+import {
+  type ActionCommand,
+  type Command,
+  decodeCommand,
+  encodeContent,
+  isAction,
+} from "./commands.ts";
+import { ContentLog } from "./content_log.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./events.ts";
 import { addTo, getValue, initialValue, subtractFrom } from "./operations.ts";
 import { dataKey } from "./data_key.ts";
+import {
+  CONTENT_AT,
+  entityAt,
+  entityBytes,
+  isRawWrite,
+  PUT,
+  PUT_UNIQUE_RESULT,
+  type RawWrite,
+  readRawWrite,
+  readU64,
+} from "./raw_write.ts";
 import {
   newEntity,
   sendStoreCommand,
@@ -140,17 +158,25 @@ export class StoreClone implements StoreActor {
   readonly #topics: { master: string; clone: string };
   readonly #opts: CloneOptions;
   readonly #state = new MemoryBackend();
-  readonly #consumer: ChannelConsumer<Entity, ActionCommand>;
-  #producer?: ChannelProducer<Entity, ActionCommand>;
+  readonly #consumer: ChannelConsumer<Entity, ActionCommand | RawWrite>;
+  /** The writer channel to the master; an event's content is its position in `#log`. */
+  #producer?: ChannelProducer<Entity, number>;
+  /** Encoded writes not yet acked by the master (see `ContentLog`). */
+  readonly #log = new ContentLog();
   #master?: Entity;
+  /** `#master` as encoded on the wire: echoed `put`s are matched against it in place. */
+  #masterBytes?: Uint8Array;
+  /** `id` as encoded on the wire. */
+  readonly #selfBytes: Uint8Array;
   /** Writes waiting for the writer channel (bounded: see `mutationBufferSize`). */
   #pending: ActionCommand[] = [];
   /** Binary size of the keys and values in `#pending`. */
   #pendingBytes = 0;
   readonly #maxPending: number;
   readonly #maxPendingBytes: number;
-  #unique = new Map<bigint, PendingUnique>();
-  #nextReq = 1n;
+  /** Waiting `putUnique`s by request number (a number: small-integer keys hash for free). */
+  #unique = new Map<number, PendingUnique>();
+  #nextReq = 1;
   /** When the master was lost (ms), or undefined while attached or before the first. */
   #lostAt?: number;
   readonly #status: BoundedQueue<StatusEvent>;
@@ -176,9 +202,13 @@ export class StoreClone implements StoreActor {
     );
     this.#topics = storeTopics(name);
     this.id = newEntity(bus);
+    this.#selfBytes = entityBytes(this.id);
     this.#events = new StoreEventHub(name, bus);
-    this.#consumer = new ChannelConsumer<Entity, ActionCommand>({
-      consume: (content) => this.#applyLocal(content),
+    this.#consumer = new ChannelConsumer<Entity, ActionCommand | RawWrite>({
+      consume: (content) => {
+        if (isRawWrite(content)) this.#applyRaw(content);
+        else this.#applyLocal(content);
+      },
       // A hole in the master's stream means the copy is wrong: start over.
       consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
       send: (m) => {
@@ -259,12 +289,12 @@ export class StoreClone implements StoreActor {
 
   write(cmd: ActionCommand): Promise<void> {
     this.#assertOpen();
-    if (this.#producer) this.#producer.produce(cmd);
+    if (this.#producer) this.#produce(cmd);
     else {
       const refused = this.#buffer(cmd);
       if (refused) return Promise.reject(refused);
     }
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   putUnique(key: Data, value: Data, expiry: bigint | null): Promise<boolean> {
@@ -275,7 +305,7 @@ export class StoreClone implements StoreActor {
       value,
       expiry,
       who: this.id,
-      reqId: this.#nextReq++,
+      reqId: BigInt(this.#nextReq++),
       publisher: this.id,
     };
     // A refused write registers no request: nothing would ever answer it.
@@ -287,8 +317,9 @@ export class StoreClone implements StoreActor {
       // The tick enforces the deadline: a timer per request cost more than the
       // request itself at high rates, and a tick's lateness is noise next to 10 s.
       const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-      this.#unique.set(cmd.reqId, { resolve, reject, deadline });
-      this.#producer?.produce(cmd);
+      // A write that cannot be encoded throws here, before a request waits for it.
+      if (this.#producer) this.#produce(cmd);
+      this.#unique.set(Number(cmd.reqId), { resolve, reject, deadline });
     });
   }
 
@@ -375,7 +406,12 @@ export class StoreClone implements StoreActor {
    * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
    * with `envelopeReceiver` the envelope is addressed to that endpoint only.
    */
-  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
+  #send(
+    seq: bigint,
+    to: Entity,
+    content: Command | Uint8Array,
+    envelopeReceiver?: EndpointId,
+  ): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.master,
@@ -389,7 +425,7 @@ export class StoreClone implements StoreActor {
 
   /** Opens the writer channel to a (new) master and flushes buffered writes. */
   #attachWriter(master: Entity): void {
-    this.#producer = new ChannelProducer<Entity, ActionCommand>({
+    this.#producer = new ChannelProducer<Entity, number>({
       // Writer traffic names the master as receiver but is not unicast at envelope level.
       send: (to, m) => {
         if (m.type === "handshake") {
@@ -398,11 +434,11 @@ export class StoreClone implements StoreActor {
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
           });
-        } else if (m.type === "event") this.#send(m.seq, to, m.content);
+        } else if (m.type === "event") this.#send(m.seq, to, this.#log.get(m.content));
         else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
       },
       broadcast: (m) => {
-        if (m.type === "event") return this.#send(m.seq, master, m.content);
+        if (m.type === "event") return this.#send(m.seq, master, this.#log.get(m.content));
         // As Broker's clone: until the master acks the channel, every keepalive
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
@@ -420,13 +456,44 @@ export class StoreClone implements StoreActor {
     }, this.#opts);
     this.#producer.add(master);
     this.#pendingBytes = 0;
-    for (const cmd of this.#pending.splice(0)) this.#producer.produce(cmd);
+    for (const cmd of this.#pending.splice(0)) {
+      try {
+        this.#produce(cmd);
+      } catch {
+        // Not encodable (its write already resolved): dropped, as the master would drop it.
+      }
+    }
+  }
+
+  /**
+   * Encodes a write into the log and sends it on the writer channel; throws
+   * `serialization_failed` (before using a sequence number) when it cannot
+   * be encoded.
+   */
+  #produce(cmd: ActionCommand): void {
+    const producer = this.#producer!;
+    this.#log.release(producer.oldest ?? this.#log.next);
+    const content = encodeContent(cmd);
+    producer.produce(this.#log.append(content, 0, content.length));
   }
 
   #lostMaster(): void {
     this.#lostAt = Date.now();
     this.#master = undefined;
+    this.#masterBytes = undefined;
     this.#producer = undefined;
+  }
+
+  /** A `put` from the master read in place: key and value go in as the bytes the copy keeps. */
+  #applyRaw(w: RawWrite): void {
+    if (this.#events.active) {
+      // Events carry values: decode after all.
+      const { content } = decodeCommand(w.bytes);
+      if (isAction(content)) this.#applyLocal(content);
+      return;
+    }
+    this.#processedUpdates++;
+    this.#state.putSpan(w.bytes, w.keyAt, w.valueAt, w.valueEnd);
   }
 
   #applyLocal(cmd: ActionCommand): void {
@@ -470,9 +537,10 @@ export class StoreClone implements StoreActor {
       }
       case "put_unique_result": {
         if (!entityEquals(cmd.who, this.id)) return;
-        const p = this.#unique.get(cmd.reqId);
+        // A request number past 2^53 is none of ours (ours count from 1).
+        const p = this.#unique.get(Number(cmd.reqId));
         if (!p) return;
-        this.#unique.delete(cmd.reqId);
+        this.#unique.delete(Number(cmd.reqId));
         p.resolve(cmd.inserted);
         return;
       }
@@ -515,6 +583,33 @@ export class StoreClone implements StoreActor {
 
   #receive(m: CommandMessage): void {
     if (this.#closed) return;
+    const payload = m.payload;
+    const master = this.#masterBytes;
+    // The master's echo of a plain put, for everyone or for us: no decoding.
+    if (
+      master && payload.length > CONTENT_AT && payload[CONTENT_AT] === PUT &&
+      !this.#events.active && entityAt(payload, 8, master) &&
+      (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
+    ) {
+      const w = readRawWrite(payload);
+      if (w) return this.#consumer.handleEvent(readU64(payload, 0), w);
+    }
+    // The master's answer to one of our putUniques: read in place, as it goes through the channel.
+    if (
+      master && payload.length >= UNIQUE_RESULT_END &&
+      payload[CONTENT_AT] === PUT_UNIQUE_RESULT && payload[CONTENT_AT + 1] <= 1 &&
+      entityAt(payload, 8, master) && entityAt(payload, CONTENT_AT + 2, this.#selfBytes) &&
+      entityAt(payload, CONTENT_AT + 34, master) &&
+      (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
+    ) {
+      return this.#consumer.handleEvent(readU64(payload, 0), {
+        type: "put_unique_result",
+        inserted: payload[CONTENT_AT + 1] === 1,
+        who: this.id,
+        reqId: readU64(payload, CONTENT_AT + 26),
+        publisher: this.#master!,
+      });
+    }
     let cmd;
     try {
       cmd = decodeCommand(m.payload);
@@ -526,6 +621,7 @@ export class StoreClone implements StoreActor {
     if (content.type === "ack_clone") {
       if (this.#consumer.initialized) return; // a repeated handshake
       this.#master = sender;
+      this.#masterBytes = entityBytes(sender);
       this.#lostAt = undefined;
       // The snapshot replaces the copy before the channel delivers anything newer.
       this.#setStore(content.state, sender);
@@ -583,6 +679,15 @@ export class StoreClone implements StoreActor {
     }
   }
 }
+
+/** The nil entity on the wire. */
+const NIL_BYTES = new Uint8Array(24);
+
+/** What every accepted write answers: one settled promise rather than one per write. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** End of a `put_unique_result` command: variant, flag, who, req_id, publisher. */
+const UNIQUE_RESULT_END = CONTENT_AT + 2 + 24 + 8 + 24;
 
 function atLeastOne(name: string, v: number): number {
   if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);

@@ -319,6 +319,12 @@ function encodeFail(message: string): never {
   throw new BrokerError(ErrorCode.serialization_failed, message);
 }
 
+/** How many of the last entities encoded are remembered, with their bytes. */
+const RECENT_ENTITIES = 4;
+const recentEntities: (Entity | undefined)[] = new Array(RECENT_ENTITIES).fill(undefined);
+const recentEntityBytes: Uint8Array[] = new Array(RECENT_ENTITIES).fill(new Uint8Array(0));
+let recentNext = 0;
+
 /** Growable big-endian writer, private to this module. */
 class Writer {
   buf = new Uint8Array(128);
@@ -384,11 +390,20 @@ class Writer {
   }
 
   entity(e: Entity, what: string): void {
+    // A store sends its own entity and its peer's in every command: the
+    // bytes of the last few are kept (entities are never mutated).
+    for (let i = 0; i < RECENT_ENTITIES; i++) {
+      if (recentEntities[i] === e) return this.bytes(recentEntityBytes[i]);
+    }
     if (!(e?.endpoint instanceof Uint8Array) || e.endpoint.length !== ENDPOINT_ID_SIZE) {
       encodeFail(`${what} needs a 16-byte endpoint ID`);
     }
+    const start = this.pos;
     this.bytes(e.endpoint);
     this.u64(e.object, `${what} object ID`);
+    recentEntities[recentNext] = e;
+    recentEntityBytes[recentNext] = this.buf.slice(start, this.pos);
+    recentNext = (recentNext + 1) % RECENT_ENTITIES;
   }
 
   expiry(x: bigint | null | undefined): void {
@@ -516,6 +531,56 @@ export function encodeCommandTransient(command: InternalCommand): Uint8Array {
   w.entity(command.sender, "sender");
   w.entity(command.receiver, "receiver");
   writeContent(w, command.content);
+  return w.buf.subarray(0, w.pos);
+}
+
+/**
+ * Like `encodeCommandTransient`, for content already encoded (variant byte
+ * and fields, as `raw_write.ts` takes them from received commands): the
+ * header, then those bytes as they are.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { decodeCommand, encodeContentTransient } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * const content = new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0, 1]); // keepalive 1
+ * const view = encodeContentTransient(0n, NIL_ENTITY, NIL_ENTITY, content);
+ * equal(decodeCommand(view).content.type, "keepalive");
+ * ```
+ */
+export function encodeContentTransient(
+  seq: bigint,
+  sender: Entity,
+  receiver: Entity,
+  content: Uint8Array,
+): Uint8Array {
+  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
+  const w = scratch;
+  w.pos = 0;
+  w.u64(seq, "seq");
+  w.entity(sender, "sender");
+  w.entity(receiver, "receiver");
+  w.bytes(content);
+  return w.buf.subarray(0, w.pos);
+}
+
+/**
+ * A command's content alone (variant byte and fields), as Broker encodes
+ * it, in the scratch buffer that the next encoding overwrites.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { encodeContent } from "./commands.ts";
+ * deepEqual(Array.from(encodeContent({ type: "keepalive", seq: 1n })), [9, 0, 0, 0, 0, 0, 0, 0, 1]);
+ * ```
+ */
+export function encodeContent(content: Command): Uint8Array {
+  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
+  const w = scratch;
+  w.pos = 0;
+  writeContent(w, content);
   return w.buf.subarray(0, w.pos);
 }
 

@@ -1,13 +1,12 @@
 /**
- * Map keys for Broker data: one string per value under Broker's equality,
- * and the way back from such a string to the value.
+ * Map keys for Broker data: one byte string (and one string) per value
+ * under Broker's equality.
  *
  * The canonical binary encoding already orders sets and tables; the one
  * place where equal values encode differently is a real zero (`-0.0 == 0.0`
  * in C++, which Broker's `std::map` backends rely on), so negative zeros are
  * folded before encoding. The strings hold one byte per character (Latin-1),
- * which V8 stores at one byte each: the memory backend keeps keys and values
- * in this form rather than as objects.
+ * which V8 stores at one byte each.
  *
  * @example
  * ```ts
@@ -20,7 +19,7 @@
  *
  * @module
  */
-import { type Data, decode, encode, real } from "../data/mod.ts";
+import { type Data, encode, real } from "../data/mod.ts";
 
 /**
  * The identity string of a value: equal values (by Broker's order) give equal
@@ -35,46 +34,37 @@ import { type Data, decode, encode, real } from "../data/mod.ts";
  * ```
  */
 export function dataKey(d: Data): string {
-  return latin1(encode(hasNegativeZero(d) ? foldNegativeZero(d) : d));
+  return latin1(keyBytes(d));
 }
 
 /**
- * A value's binary encoding as a one-byte string, exactly (negative zeros
- * kept): what `fromPacked` turns back into the value.
+ * The bytes behind `dataKey`: the encoding of `d` with negative zeros
+ * folded (a view into the shared output slab: copy it before keeping it).
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { fromPacked, packData } from "./data_key.ts";
- * import { dataToString, str } from "../data/mod.ts";
- * equal(dataToString(fromPacked(packData(str("x")))), "x");
+ * import { keyBytes } from "./data_key.ts";
+ * import { real } from "../data/mod.ts";
+ * equal(keyBytes(real(-0))[1], 0); // the sign bit is gone
  * ```
  */
-export function packData(d: Data): string {
-  return latin1(encode(d));
+export function keyBytes(d: Data): Uint8Array {
+  return encode(hasNegativeZero(d) ? foldNegativeZero(d) : d);
 }
 
-let scratch = new Uint8Array(256);
-
 /**
- * The value a `dataKey` or `packData` string encodes (for a `dataKey` of a
- * value with a negative zero, the folded value).
+ * `b[from, to)` as a one-byte-per-character string (`dataKey`'s form).
  *
  * @example
  * ```ts
- * import { deepEqual } from "node:assert/strict";
- * import { dataKey, fromPacked } from "./data_key.ts";
- * import { count } from "../data/mod.ts";
- * deepEqual(fromPacked(dataKey(count(7n))), count(7n));
+ * import { equal } from "node:assert/strict";
+ * import { latin1Of } from "./data_key.ts";
+ * equal(latin1Of(new Uint8Array([0x61, 0x62]), 0, 2), "ab");
  * ```
  */
-export function fromPacked(s: string): Data {
-  const n = s.length;
-  if (n > scratch.length) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
-  const u8 = scratch;
-  for (let i = 0; i < n; i++) u8[i] = s.charCodeAt(i);
-  // decode copies what it reads: the scratch buffer can be reused at once.
-  return decode(u8.subarray(0, n));
+export function latin1Of(b: Uint8Array, from: number, to: number): string {
+  return latin1(b.subarray(from, to));
 }
 
 /**

@@ -26,9 +26,28 @@ import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
 import type { StoreBackend } from "./backend.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
-import { type ActionCommand, type Command, decodeCommand, isAction } from "./commands.ts";
-import { dataKey } from "./data_key.ts";
-import { type Entity, entityKey, NIL_ENTITY } from "./entity.ts";
+import {
+  type ActionCommand,
+  type Command,
+  decodeCommand,
+  encodeContent,
+  isAction,
+} from "./commands.ts";
+import { ContentLog } from "./content_log.ts";
+import { MemoryBackend } from "./memory_backend.ts";
+import {
+  appendPutContent,
+  appendUniqueResult,
+  CONTENT_AT,
+  entityAt,
+  entityBytes,
+  isRawWrite,
+  type RawWrite,
+  readRawWrite,
+  readU64,
+} from "./raw_write.ts";
+import { dataKey, latin1Of } from "./data_key.ts";
+import { type Entity, ENTITY_SIZE, entityKey, NIL_ENTITY } from "./entity.ts";
 import { type StoreEvent, StoreEventHub, type StoreEventsOptions } from "./events.ts";
 import {
   type Applied,
@@ -65,9 +84,12 @@ import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts"
  */
 export type MasterOptions = StoreTimingOptions;
 
+/** What a writer's channel carries: a decoded write, or one read in place. */
+type WriterInput = ActionCommand | RawWrite;
+
 interface Writer {
   readonly entity: Entity;
-  readonly consumer: ChannelConsumer<Entity, ActionCommand>;
+  readonly consumer: ChannelConsumer<Entity, WriterInput>;
 }
 
 /**
@@ -95,8 +117,21 @@ export class StoreMaster implements StoreActor {
   readonly #backend: StoreBackend;
   readonly #topics: { master: string; clone: string };
   readonly #opts: MasterOptions;
-  readonly #producer: ChannelProducer<Entity, ActionCommand>;
+  /** Its channel to the clones; an event's content is its position in `#log`. */
+  readonly #producer: ChannelProducer<Entity, number>;
+  /** The encoded contents of the events not yet acked by every clone. */
+  readonly #log = new ContentLog();
   readonly #writers = new Map<string, Writer>();
+  /**
+   * The backend when it keeps encoded entries (the memory backend): plain
+   * `put`s and `put_unique`s then skip decoding (`raw_write.ts`).
+   */
+  readonly #packed: MemoryBackend | undefined;
+  /** `id` as encoded on the wire (a `put_unique_result`'s publisher). */
+  readonly #selfBytes: Uint8Array;
+  /** The sender bytes of the last write read in place, and its writer. */
+  readonly #lastSender = new Uint8Array(ENTITY_SIZE);
+  #lastWriter: Writer | undefined;
   /** Keys with an expiry, by `dataKey`: checked every tick (Broker arms a timer per key). */
   readonly #expiries = new Map<string, { key: Data; at: bigint }>();
   readonly #status: BoundedQueue<StatusEvent>;
@@ -118,10 +153,12 @@ export class StoreMaster implements StoreActor {
     this.#backend = backend;
     this.#opts = options;
     this.id = newEntity(bus);
+    this.#packed = backend instanceof MemoryBackend ? backend : undefined;
+    this.#selfBytes = entityBytes(this.id);
     this.#events = new StoreEventHub(name, bus);
     // A restarted master re-arms the expiries its backend kept.
     for (const [key, at] of backend.expiries()) this.#expiries.set(dataKey(key), { key, at });
-    this.#producer = new ChannelProducer<Entity, ActionCommand>({
+    this.#producer = new ChannelProducer<Entity, number>({
       send: (to, m) => {
         if (m.type === "handshake") {
           // Broker's ack_clone carries the offset as its seq and the whole table.
@@ -131,11 +168,12 @@ export class StoreMaster implements StoreActor {
             heartbeatInterval: m.heartbeatInterval,
             state: backend.snapshot(),
           }, to.endpoint);
-        } else if (m.type === "event") this.#send(m.seq, to, m.content, to.endpoint);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
+        } else if (m.type === "event") {
+          this.#send(m.seq, to, this.#log.get(m.content), to.endpoint);
+        } else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, m.content);
+        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, this.#log.get(m.content));
         else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
@@ -271,7 +309,7 @@ export class StoreMaster implements StoreActor {
       } else this.#expiries.set(dataKey(cmd.key), { key: cmd.key, at: r.expiry });
     }
     if (this.#events.active) emitApplied(this.#events, r);
-    for (const b of r.broadcast) this.#producer.produce(b);
+    for (const b of r.broadcast) this.#broadcast(b);
     return undefined;
   }
 
@@ -279,7 +317,12 @@ export class StoreMaster implements StoreActor {
    * Sends `content` for `to` (`NIL_ENTITY`: everyone) on the store's topic;
    * with `envelopeReceiver` the envelope is addressed to that endpoint only.
    */
-  #send(seq: bigint, to: Entity, content: Command, envelopeReceiver?: EndpointId): void {
+  #send(
+    seq: bigint,
+    to: Entity,
+    content: Command | Uint8Array,
+    envelopeReceiver?: EndpointId,
+  ): void {
     sendStoreCommand(
       this.#host.commandBus,
       this.#topics.clone,
@@ -295,20 +338,97 @@ export class StoreMaster implements StoreActor {
     const key = entityKey(sender);
     let w = this.#writers.get(key);
     if (w) return w;
-    const consumer = new ChannelConsumer<Entity, ActionCommand>({
-      consume: (content) => void this.#apply(content),
+    const consumer = new ChannelConsumer<Entity, WriterInput>({
+      consume: (content) => {
+        if (isRawWrite(content)) this.#applyRaw(content);
+        else this.#apply(content);
+      },
       // A lost write is lost for everyone; the master goes on, as Broker's does.
       consumeNil: () => undefined,
       send: (m) => this.#send(0n, sender, m, sender.endpoint),
-      close: () => void this.#writers.delete(key),
+      close: () => {
+        this.#writers.delete(key);
+        this.#lastWriter = undefined;
+      },
     }, this.#opts);
     w = { entity: sender, consumer };
     this.#writers.set(key, w);
     return w;
   }
 
+  /**
+   * Applies a write read in place: the key and value go to the backend as
+   * the bytes it keeps, and the broadcasts are built from the received bytes.
+   * Someone watching the store's events (they need values) or another
+   * backend gets the write decoded.
+   */
+  #applyRaw(w: RawWrite): void {
+    const backend = this.#packed;
+    if (!backend || this.#events.active) {
+      const { content } = decodeCommand(w.bytes);
+      if (isAction(content)) this.#apply(content);
+      return;
+    }
+    this.#processedUpdates++;
+    const { bytes, keyAt, valueAt } = w;
+    try {
+      if (w.type === "raw_put_unique" && backend.hasSpan(bytes, keyAt, valueAt)) {
+        if (this.#openLog()) {
+          this.#producer.produce(appendUniqueResult(this.#log, w, false, this.#selfBytes));
+        }
+        return;
+      }
+      backend.putSpan(bytes, keyAt, valueAt, w.valueEnd);
+    } catch {
+      return; // a closed backend: nothing applied, nothing to broadcast
+    }
+    // No expiry any more (the key's bytes are its `dataKey`, which the timers use).
+    if (this.#expiries.size !== 0) this.#expiries.delete(latin1Of(bytes, keyAt, valueAt));
+    if (!this.#openLog()) return;
+    this.#producer.produce(appendPutContent(this.#log, w));
+    if (w.type === "raw_put_unique") {
+      this.#producer.produce(appendUniqueResult(this.#log, w, true, this.#selfBytes));
+    }
+  }
+
+  /** Sends a write's result to the clones (through the log, like every event). */
+  #broadcast(b: ActionCommand): void {
+    if (!this.#openLog()) return;
+    const content = encodeContent(b);
+    this.#producer.produce(this.#log.append(content, 0, content.length));
+  }
+
+  /**
+   * Drops the contents every clone acked from the log; false when there is
+   * no clone (nothing is sent, and nothing kept).
+   */
+  #openLog(): boolean {
+    const producer = this.#producer;
+    if (!producer.hasConsumers) return false;
+    this.#log.release(producer.oldest ?? this.#log.next);
+    return true;
+  }
+
+  /** The writer that sent `payload` (the last one again, mostly, without decoding its entity). */
+  #writerOf(payload: Uint8Array): Writer {
+    const last = this.#lastSender;
+    const w = this.#lastWriter;
+    if (w && entityAt(payload, 8, last)) return w;
+    last.set(payload.subarray(8, 8 + ENTITY_SIZE));
+    const sender = {
+      endpoint: payload.slice(8, 24),
+      object: readU64(payload, 24),
+    };
+    return this.#lastWriter = this.#writer(sender);
+  }
+
   #receive(m: CommandMessage): void {
     if (this.#closed) return;
+    const payload = m.payload;
+    if (this.#packed && payload.length > CONTENT_AT && !this.#events.active) {
+      const w = readRawWrite(payload);
+      if (w) return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+    }
     let cmd;
     try {
       cmd = decodeCommand(m.payload);
@@ -357,7 +477,7 @@ export class StoreMaster implements StoreActor {
       this.#expiries.delete(k);
       const r = applyExpire(this.#backend, key, now, this.id);
       if (this.#events.active) emitApplied(this.#events, r);
-      for (const b of r.broadcast) this.#producer.produce(b);
+      for (const b of r.broadcast) this.#broadcast(b);
     }
   }
 }

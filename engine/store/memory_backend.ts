@@ -1,7 +1,7 @@
 /**
  * In-memory store backend (Broker's `memory_backend`): a hash map from the
- * canonical encoding of each key to the encoding of its value, both as
- * one-byte strings.
+ * canonical encoding of each key to the encoding of its value, both kept as
+ * bytes in a `ByteTable`.
  *
  * @example
  * ```ts
@@ -15,23 +15,19 @@
  *
  * @module
  */
-import { compare, type Data } from "../data/mod.ts";
+import { compare, type Data, decode, encode } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend, StoreEntry } from "./backend.ts";
-import { dataKey, fromPacked, hasNegativeZero, packData } from "./data_key.ts";
-
-/** Values up to this many bytes encoded are shared between entries. */
-const SHARED_VALUE_MAX = 64;
-/** Distinct recent values remembered for sharing. */
-const SHARED_VALUES = 1024;
+import { ByteTable } from "./byte_table.ts";
+import { hasNegativeZero, keyBytes, latin1Of } from "./data_key.ts";
 
 /**
- * A `StoreBackend` that keeps everything in a `Map`. An entry is two strings
- * of Broker's binary encoding, one byte a character (a count key and value:
- * ~93 bytes with the map's slot, where objects for the key, the value and
- * their bigints took 213); entries with equal short values share one string
- * (~62 bytes then). Reads decode the value, and expiries live in a second
- * map that holds only the keys that have one.
+ * A `StoreBackend` that keeps everything in memory: each entry is the
+ * canonical encoding of its key (negative zeros folded, so equal keys are
+ * equal bytes) and the encoding of its value, side by side in a
+ * `ByteTable` (a count key and value: ~26 bytes in the arena and 8 in the
+ * index, and no heap object per entry). Reads decode the value; expiries
+ * live in a map of their own that holds only the keys that have one.
  *
  * @example
  * ```ts
@@ -44,72 +40,93 @@ const SHARED_VALUES = 1024;
  * ```
  */
 export class MemoryBackend implements StoreBackend {
-  /** `dataKey(key)` -> `packData(value)`. */
-  #map = new Map<string, string>();
-  /** Absolute expiries, only of the keys that have one. */
+  #table = new ByteTable();
+  /** Absolute expiries, only of the keys that have one, by the key's bytes as a string. */
   #expiries = new Map<string, bigint>();
   /**
-   * Keys stored with a negative zero, as first given: `dataKey` folds it, and
+   * Keys stored with a negative zero, as first given: the table folds it, and
    * like std::map the first of equal keys (0.0 and -0.0) stays the stored key.
    */
   #exactKeys = new Map<string, Data>();
-  /**
-   * Short values written lately, each once: equal values (a flag, a small
-   * count, a protocol name) then share one string instead of one per entry.
-   */
-  #recentValues = new Map<string, string>();
-  /** The last scalar key and its `dataKey`: a write reads the old value first. */
-  #lastKey: Data | undefined;
-  #lastId = "";
   #closed = false;
 
   /** Inserts or replaces key; the expiry (absolute ns) replaces the old one. */
   put(key: Data, value: Data, expiry: bigint | null = null): void {
-    const id = this.#id(key);
-    const map = this.#map;
-    if (!map.has(id) && hasNegativeZero(key)) this.#exactKeys.set(id, key);
-    map.set(id, this.#shared(packData(value)));
-    if (expiry !== null) this.#expiries.set(id, expiry);
-    else if (this.#expiries.size !== 0) this.#expiries.delete(id);
+    this.#check();
+    const k = keyBytes(key);
+    // encode() hands out a fresh part of its slab: k stays valid beside v.
+    const v = encode(value);
+    const added = this.#table.set(k, 0, k.length, v, 0, v.length);
+    if (added && hasNegativeZero(key)) this.#exactKeys.set(latin1Of(k, 0, k.length), key);
+    if (expiry !== null) this.#expiries.set(latin1Of(k, 0, k.length), expiry);
+    else if (this.#expiries.size !== 0) this.#expiries.delete(latin1Of(k, 0, k.length));
+  }
+
+  /**
+   * `put` without expiry for a key and value given as their encodings,
+   * `b[keyAt, valueAt)` and `b[valueAt, valueEnd)`: the key must be
+   * canonical and hold no negative zero (see `raw_write.ts`).
+   */
+  putSpan(b: Uint8Array, keyAt: number, valueAt: number, valueEnd: number): void {
+    this.#check();
+    this.#table.set(b, keyAt, valueAt, b, valueAt, valueEnd);
+    if (this.#expiries.size !== 0) this.#expiries.delete(latin1Of(b, keyAt, valueAt));
+  }
+
+  /** `exists` for a key given as its canonical encoding `b[from, to)`. */
+  hasSpan(b: Uint8Array, from: number, to: number): boolean {
+    this.#check();
+    return this.#table.find(b, from, to) >= 0;
   }
 
   /** The value under key, or undefined. */
   get(key: Data): Data | undefined {
-    const v = this.#map.get(this.#id(key));
-    return v === undefined ? undefined : fromPacked(v);
+    const at = this.#find(key);
+    return at < 0 ? undefined : decode(this.#table.valueAt(at));
   }
 
   /** The value and its expiry, or undefined. */
   entry(key: Data): StoreEntry | undefined {
-    const id = this.#id(key);
-    const v = this.#map.get(id);
-    return v === undefined
-      ? undefined
-      : { value: fromPacked(v), expiry: this.#expiries.get(id) ?? null };
+    this.#check();
+    const k = keyBytes(key);
+    const at = this.#table.find(k, 0, k.length);
+    if (at < 0) return undefined;
+    const expiry = this.#expiries.size === 0
+      ? null
+      : this.#expiries.get(latin1Of(k, 0, k.length)) ?? null;
+    return { value: decode(this.#table.valueAt(at)), expiry };
   }
 
   /** Whether key is present. */
   exists(key: Data): boolean {
-    return this.#map.has(this.#id(key));
+    return this.#find(key) >= 0;
   }
 
   /** Removes key; returns whether it was present. */
   erase(key: Data): boolean {
-    return this.#remove(this.#id(key));
+    this.#check();
+    const k = keyBytes(key);
+    if (!this.#table.delete(k, 0, k.length)) return false;
+    this.#forget(k);
+    return true;
   }
 
   /** Removes key if its expiry is at or before now. */
   expire(key: Data, now: bigint): boolean {
-    const id = this.#id(key);
+    this.#check();
+    const k = keyBytes(key);
+    const id = latin1Of(k, 0, k.length);
     const at = this.#expiries.get(id);
     if (at === undefined || now < at) return false;
-    return this.#remove(id);
+    if (!this.#table.delete(k, 0, k.length)) return false;
+    this.#forget(k);
+    return true;
   }
 
   /** Removes every key. */
   clear(): void {
     this.#check();
-    this.#map.clear();
+    this.#table.clear();
     this.#expiries.clear();
     this.#exactKeys.clear();
   }
@@ -117,26 +134,32 @@ export class MemoryBackend implements StoreBackend {
   /** All keys in Broker's order. */
   keys(): Data[] {
     this.#check();
-    return Array.from(this.#map.keys(), (id) => this.#keyOf(id)).sort(compare);
+    const t = this.#table;
+    return t.records().map((at) => this.#keyOf(t.keyAt(at))).sort(compare);
   }
 
   /** Number of entries. */
   size(): number {
     this.#check();
-    return this.#map.size;
+    return this.#table.size;
   }
 
   /** All pairs, in key order. */
   snapshot(): [Data, Data][] {
     this.#check();
-    return Array.from(this.#map, ([id, v]): [Data, Data] => [this.#keyOf(id), fromPacked(v)])
+    const t = this.#table;
+    return t.records()
+      .map((at): [Data, Data] => [this.#keyOf(t.keyAt(at)), decode(t.valueAt(at))])
       .sort((a, b) => compare(a[0], b[0]));
   }
 
   /** Keys with an expiry. */
   expiries(): [Data, bigint][] {
     this.#check();
-    return Array.from(this.#expiries, ([id, at]): [Data, bigint] => [this.#keyOf(id), at]);
+    return Array.from(this.#expiries, ([id, at]): [Data, bigint] => {
+      const exact = this.#exactKeys.size !== 0 ? this.#exactKeys.get(id) : undefined;
+      return [exact ?? decode(bytesOf(id)), at];
+    });
   }
 
   /** Nothing to make durable. */
@@ -145,48 +168,39 @@ export class MemoryBackend implements StoreBackend {
   /** Drops the contents; later calls throw `backend_failure`. */
   close(): void {
     this.#closed = true;
-    this.#map.clear();
+    this.#table.clear();
     this.#expiries.clear();
     this.#exactKeys.clear();
-    this.#recentValues.clear();
-    this.#lastKey = undefined;
   }
 
-  #shared(packed: string): string {
-    if (packed.length > SHARED_VALUE_MAX) return packed;
-    const known = this.#recentValues.get(packed);
-    if (known !== undefined) return known;
-    // Bounded: a store of distinct values must not keep a second copy of them.
-    if (this.#recentValues.size >= SHARED_VALUES) this.#recentValues.clear();
-    this.#recentValues.set(packed, packed);
-    return packed;
-  }
-
-  #remove(id: string): boolean {
-    if (!this.#map.delete(id)) return false;
-    this.#expiries.delete(id);
-    if (this.#exactKeys.size !== 0) this.#exactKeys.delete(id);
-    return true;
-  }
-
-  #keyOf(id: string): Data {
-    return (this.#exactKeys.size !== 0 && this.#exactKeys.get(id)) || fromPacked(id);
-  }
-
-  #id(key: Data): string {
+  #find(key: Data): number {
     this.#check();
-    if (key === this.#lastKey) return this.#lastId;
-    const id = dataKey(key);
-    // Containers are arrays a caller could still change: only scalars are remembered.
-    const t = key.type;
-    if (t !== "set" && t !== "table" && t !== "vector") {
-      this.#lastKey = key;
-      this.#lastId = id;
-    }
-    return id;
+    const k = keyBytes(key);
+    return this.#table.find(k, 0, k.length);
+  }
+
+  /** Drops what else was kept for an erased key. */
+  #forget(k: Uint8Array): void {
+    if (this.#expiries.size === 0 && this.#exactKeys.size === 0) return;
+    const id = latin1Of(k, 0, k.length);
+    this.#expiries.delete(id);
+    this.#exactKeys.delete(id);
+  }
+
+  #keyOf(k: Uint8Array): Data {
+    const exact = this.#exactKeys.size !== 0
+      ? this.#exactKeys.get(latin1Of(k, 0, k.length))
+      : undefined;
+    return exact ?? decode(k);
   }
 
   #check(): void {
     if (this.#closed) throw new BrokerError(ErrorCode.backend_failure, "backend is closed");
   }
+}
+
+function bytesOf(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
 }

@@ -161,8 +161,14 @@ export class Store {
   }
 
   /** Sets key to value. */
-  put(key: Data, value: Data, options: WriteOptions = {}): Promise<void> {
-    return this.#write({ type: "put", key, value, expiry: expiryNs(options.expiry) });
+  put(key: Data, value: Data, options?: WriteOptions): Promise<void> {
+    // Built whole here (not through #write's spread): puts are the hot path.
+    const expiry = options?.expiry === undefined ? null : expiryNs(options.expiry);
+    try {
+      return this.#actor.write({ type: "put", key, value, expiry, publisher: this.#actor.id });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Sets key only when absent; resolves whether it did (a clone asks the master). */

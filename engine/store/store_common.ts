@@ -17,7 +17,12 @@ import type { Data } from "../data/mod.ts";
 import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
 import type { StatusSubscriberOptions } from "../status_hub.ts";
-import { type ActionCommand, type Command, encodeCommandTransient } from "./commands.ts";
+import {
+  type ActionCommand,
+  type Command,
+  encodeCommandTransient,
+  encodeContentTransient,
+} from "./commands.ts";
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 
@@ -70,7 +75,8 @@ export function nowNs(): bigint {
 }
 
 /**
- * Sends one command. `envelopeReceiver` set: unicast to that endpoint
+ * Sends one command (its content as a `Command`, or already encoded: see
+ * `encodeContentTransient`). `envelopeReceiver` set: unicast to that endpoint
  * (Broker addresses acks, nacks and `ack_clone` this way); unset: broadcast
  * to every peer subscribed to `topic`.
  *
@@ -86,13 +92,15 @@ export function sendStoreCommand(
   seq: bigint,
   sender: Entity,
   receiver: Entity,
-  content: Command,
+  content: Command | Uint8Array,
   envelopeReceiver?: EndpointId,
 ): void {
   // sendCommand copies the bytes into its frame before anything can encode again.
   bus.sendCommand(
     topic,
-    encodeCommandTransient({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
+    content instanceof Uint8Array
+      ? encodeContentTransient(seq, sender, receiver ?? NIL_ENTITY, content)
+      : encodeCommandTransient({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
     envelopeReceiver,
   );
 }
