@@ -223,8 +223,7 @@ export class ByteTable {
     vFrom: number,
     vTo: number,
   ): number {
-    const kLen = kTo - kFrom, vLen = vTo - vFrom;
-    const need = HEADER + kLen + vLen;
+    const need = HEADER + kTo - kFrom + vTo - vFrom;
     let c = this.#chunks[this.#cur];
     let p = this.#pos;
     if (p + need > c.length) {
@@ -233,10 +232,7 @@ export class ByteTable {
       c = this.#chunks[this.#cur];
       p = 0;
     }
-    writeU32(c, p, kLen);
-    writeU32(c, p + 4, vLen);
-    copy(k, kFrom, kTo, c, p + HEADER);
-    copy(v, vFrom, vTo, c, p + HEADER + kLen);
+    writeRecord(c, p, k, kFrom, kTo, v, vFrom, vTo);
     this.#pos = p + need;
     return (this.#cur << CHUNK_BITS) + p;
   }
@@ -260,12 +256,8 @@ export class ByteTable {
     vFrom: number,
     vTo: number,
   ): number {
-    const kLen = kTo - kFrom;
-    const c = new Uint8Array(HEADER + kLen + vTo - vFrom);
-    writeU32(c, 0, kLen);
-    writeU32(c, 4, vTo - vFrom);
-    copy(k, kFrom, kTo, c, HEADER);
-    copy(v, vFrom, vTo, c, HEADER + kLen);
+    const c = new Uint8Array(HEADER + kTo - kFrom + vTo - vFrom);
+    writeRecord(c, 0, k, kFrom, kTo, v, vFrom, vTo);
     return this.#chunk(c) << CHUNK_BITS;
   }
 
@@ -328,4 +320,22 @@ function writeU32(a: Uint8Array, at: number, x: number): void {
   a[at + 1] = x >>> 8;
   a[at + 2] = x >>> 16;
   a[at + 3] = x >>> 24;
+}
+
+/** Writes one record at `p` of `c`: the key's and the value's lengths, then their bytes. */
+function writeRecord(
+  c: Uint8Array,
+  p: number,
+  k: Uint8Array,
+  kFrom: number,
+  kTo: number,
+  v: Uint8Array,
+  vFrom: number,
+  vTo: number,
+): void {
+  const kLen = kTo - kFrom;
+  writeU32(c, p, kLen);
+  writeU32(c, p + 4, vTo - vFrom);
+  copy(k, kFrom, kTo, c, p + HEADER);
+  copy(v, vFrom, vTo, c, p + HEADER + kLen);
 }
