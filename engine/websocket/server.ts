@@ -174,6 +174,8 @@ class Output implements FrameTaker {
   readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
+  /** A frame's copy in memory of its own (shared by the clients of one delivery). */
+  readonly #own: (frame: Uint8Array) => Uint8Array;
   // Broker's `disconnect` is `drop_newest` here, with the drop ending the session.
   readonly #queue: BoundedQueue<Queued>;
   // The run of adjacent frames taken this turn, not yet handed to the socket.
@@ -187,10 +189,16 @@ class Output implements FrameTaker {
   sent = 0;
   lastShared = 0;
 
-  constructor(ws: ServerWebSocket, bounds: Bounds, onOverflow: () => void) {
+  constructor(
+    ws: ServerWebSocket,
+    bounds: Bounds,
+    onOverflow: () => void,
+    own: (frame: Uint8Array) => Uint8Array = (f) => f.slice(),
+  ) {
     this.#ws = ws;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
+    this.#own = own;
     this.#queue = new BoundedQueue<Queued>(
       bounds.bufferSize,
       bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
@@ -229,10 +237,10 @@ class Output implements FrameTaker {
     // as it writes.
     this.#sendRun();
     const dropped = this.#queue.dropped;
-    // A frame that waits gets its own copy: frames view shared slabs, and a
-    // queue of views could keep one alive per message, far beyond the bytes
-    // counted here.
-    this.#queue.push({ frame: frame.slice(), size });
+    // A frame that waits gets a copy of its own: frames view shared slabs,
+    // and a queue of views could keep one alive per message, far beyond the
+    // bytes counted here. The clients of one delivery share that copy.
+    this.#queue.push({ frame: this.#own(frame), size });
     this.#flush();
     // Under drop_newest (and disconnect) a drop means this message was refused.
     if (this.#queue.dropped > dropped && this.#b.policy !== "drop_oldest") {
@@ -473,7 +481,7 @@ export class WebSocketServer {
           overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
           localPublishes: bounds.localPublishes,
         });
-        const output = out = new Output(ws, bounds, overflow);
+        const output = out = new Output(ws, bounds, overflow, (f) => this.#shared.own(f));
         // Messages skip the subscriber's queue: each is framed as it is
         // delivered and goes to the client's output, whose bounds and
         // overflow policy are the session's.

@@ -35,6 +35,7 @@ export class SharedFrames {
   #payload: Uint8Array | undefined;
   #topic = "";
   #frame: Uint8Array = new Uint8Array(0);
+  #own: Uint8Array | undefined;
   #generation = 0;
   #clearing = false;
 
@@ -52,6 +53,7 @@ export class SharedFrames {
       return this.#frame;
     }
     this.#frame = dataMessageFrameOf(topic, payload, unsorted);
+    this.#own = undefined;
     this.#payload = payload;
     this.#topic = topic;
     taker.lastShared = ++this.#generation;
@@ -62,9 +64,34 @@ export class SharedFrames {
       queueMicrotask(() => {
         this.#payload = undefined;
         this.#frame = new Uint8Array(0);
+        this.#own = undefined;
         this.#clearing = false;
       });
     }
     return this.#frame;
+  }
+
+  /**
+   * A copy of `frame` in memory of its own, for a client whose frame must
+   * wait in its queue (a queued view would keep the whole shared slab
+   * alive): one copy for all the clients of this delivery, since frames are
+   * never changed, instead of one each.
+   *
+   * @example
+   * ```ts
+   * import { equal, notEqual } from "node:assert/strict";
+   * import { count, encode } from "../data/mod.ts";
+   * import { SharedFrames } from "./shared_frames.ts";
+   * const frames = new SharedFrames();
+   * const payload = encode(count(1n));
+   * const f = frames.frame({ lastShared: 0 }, "/t", payload, false);
+   * const own = frames.own(f);
+   * notEqual(own.buffer, f.buffer);
+   * equal(frames.own(f), own); // the same copy for the next client
+   * ```
+   */
+  own(frame: Uint8Array): Uint8Array {
+    if (frame !== this.#frame) return frame.slice();
+    return this.#own ??= frame.slice();
   }
 }

@@ -29,6 +29,24 @@ Deno.test("SharedFrames: one frame per delivery, a new one per view or per secon
   equal(text(second), text(dataMessageFrame({ topic: "/t", payload: encode(count(2n)) })));
 });
 
+Deno.test("SharedFrames.own: one copy per delivery, apart from the slab, a new one per frame", () => {
+  const frames = new SharedFrames();
+  const a = { lastShared: 0 }, b = { lastShared: 0 };
+  const payload = encode(vector(count(1n), str("x")));
+  const f = frames.frame(a, "/t", payload, false);
+  const own = frames.own(f);
+  notEqual(own.buffer, f.buffer, "the copy does not view the shared slab");
+  equal(text(own), text(f));
+  equal(frames.own(frames.frame(b, "/t", payload, false)), own, "clients of one delivery share it");
+  // A new delivery (a new frame) gets a copy of its own.
+  const g = frames.frame(a, "/t", payload, false);
+  notEqual(frames.own(g), own);
+  equal(text(frames.own(g)), text(g));
+  // A frame that is not the delivery's (e.g. a local publish's) is copied each time.
+  const other = new Uint8Array([1, 2, 3]);
+  notEqual(frames.own(other), frames.own(other));
+});
+
 Deno.test("clients fed from a peer each get exactly their messages, in order", async () => {
   const node = new Endpoint(), publisher = new Endpoint();
   const server = await node.listenWebSocket("127.0.0.1", 0);
