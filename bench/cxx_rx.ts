@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { procCpuMs } from "./proc_stat.ts";
 
 const REF = "/work/shared/tools/broker-ref/bin";
 const RECEIVER = new URL("./peering_receiver.ts", import.meta.url).pathname;
@@ -87,13 +88,6 @@ class Child {
   }
 }
 
-/** CPU time (user + system) of a process from /proc, ms. */
-function cpuMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const p = (l.addr as Deno.NetAddr).port;
@@ -138,9 +132,9 @@ async function cppToCpp(caf: string[]): Promise<Omit<Row, "round" | "setting" | 
   await srv.waitLine(/listening on/);
   const tx = sender(p, caf);
   await srv.waitLine(/^rate: [1-9]/);
-  const rx0 = cpuMs(srv.proc.pid), tx0 = cpuMs(tx.proc.pid), l0 = srv.lines.length;
+  const rx0 = procCpuMs(srv.proc.pid), tx0 = procCpuMs(tx.proc.pid), l0 = srv.lines.length;
   await sleep(SECONDS * 1000 + 200);
-  const rx1 = cpuMs(srv.proc.pid), tx1 = cpuMs(tx.proc.pid);
+  const rx1 = procCpuMs(srv.proc.pid), tx1 = procCpuMs(tx.proc.pid);
   const rates = srv.lines.slice(l0).map((l) => l.match(/^rate: (\d+)/)).filter((m) => m)
     .map((m) => Number(m![1]));
   await tx.stop();
@@ -171,10 +165,10 @@ async function cppToOurs(caf: string[]): Promise<Omit<Row, "round" | "setting" |
   const port = Number((await rx.waitLine(/^READY (\d+)/))[1]);
   const tx = sender(port, caf);
   const first = await rx.waitLine(/^TICK \S+ (\d+)/);
-  const rx0 = cpuMs(rx.proc.pid), tx0 = cpuMs(tx.proc.pid), n0 = Number(first[1]);
+  const rx0 = procCpuMs(rx.proc.pid), tx0 = procCpuMs(tx.proc.pid), n0 = Number(first[1]);
   const t0 = performance.now();
   await sleep(SECONDS * 1000);
-  const rx1 = cpuMs(rx.proc.pid), tx1 = cpuMs(tx.proc.pid);
+  const rx1 = procCpuMs(rx.proc.pid), tx1 = procCpuMs(tx.proc.pid);
   const t1 = performance.now();
   const last = rx.lines.map((l) => l.match(/^TICK \S+ (\d+)/)).filter((m) => m).at(-1)!;
   const ticks = rx.lines.filter((l) => l.startsWith("TICK")).length;

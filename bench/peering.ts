@@ -76,6 +76,7 @@ import {
 } from "../mod.ts";
 import process from "node:process";
 import { setImmediate } from "node:timers";
+import { procCpuMs } from "./proc_stat.ts";
 
 // ------------------------------------------------------------------ settings
 
@@ -697,9 +698,9 @@ async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<M
   // block-buffered in a pipe, so rate lines arrive late: messages in the
   // window are taken as the steady rate times its length.
   const t0 = performance.now();
-  const rx0 = procCpuMs(srv.pid), tx0 = procCpuMs(cli.pid);
+  const rx0 = cpuMsIfReadable(srv.pid), tx0 = cpuMsIfReadable(cli.pid);
   await sleep((CFG.tputSec + 1.2) * 1000);
-  const rx1 = procCpuMs(srv.pid), tx1 = procCpuMs(cli.pid);
+  const rx1 = cpuMsIfReadable(srv.pid), tx1 = cpuMsIfReadable(cli.pid);
   const windowS = (performance.now() - t0) / 1000;
   await cli.stop();
   await srv.stop();
@@ -725,12 +726,9 @@ function rxCpu(rx: Proc): number | undefined {
 }
 
 /** A process's CPU time (user + system) from /proc, in ms; undefined where /proc is missing. */
-function procCpuMs(pid: number): number | undefined {
+function cpuMsIfReadable(pid: number): number | undefined {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+    return procCpuMs(pid);
   } catch {
     return undefined;
   }

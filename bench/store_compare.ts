@@ -34,6 +34,7 @@
  */
 import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
+import { CLK_TCK, statTicks } from "./proc_stat.ts";
 
 /** Writes per batch of blind puts. */
 const BATCH = 500;
@@ -131,14 +132,9 @@ class MasterProcess {
   }
 }
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
 /** CPU time (user + system) of a process, in ms (`/proc/PID/stat`, 10 ms resolution). */
 async function cpuMsOf(pid: number | "self"): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name (which may hold spaces) start at state.
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * (1000 / TICKS_PER_SECOND);
+  return statTicks(await Deno.readTextFile(`/proc/${pid}/stat`)) * (1000 / CLK_TCK);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { CLK_TCK, statTicks } from "./proc_stat.ts";
 import {
   addr,
   bool,
@@ -407,15 +408,6 @@ async function startNode(kind: Kind, relayTopic: string): Promise<Node> {
 }
 
 // ------------------------------------------------------------------ CPU
-
-/** Linux's USER_HZ: the unit of the times in /proc/<pid>/stat. */
-const CLK_TCK = 100;
-
-/** utime + stime in ticks from a /proc stat line (the name may hold spaces and parentheses). */
-function statTicks(line: string): number {
-  const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
 
 /** One thread's ticks, and its ns waiting for a CPU while runnable (/proc/.../schedstat). */
 interface ThreadTimes {

@@ -66,6 +66,7 @@ import {
 import { BatchReader } from "../engine/worker/batch.ts";
 import { consumeInWorker } from "../engine/worker/consume.ts";
 import { CHANNEL_KEY, type FromWorker, type ToWorker } from "../engine/worker/protocol.ts";
+import { CLK_TCK, statName, statTicks } from "./proc_stat.ts";
 
 const TOPIC = "/benchmark/events";
 const POOL_SIZE = 4096;
@@ -222,9 +223,8 @@ function threadCpuMs(pid: number | "self"): { main: number; worker: number; othe
   for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
     try {
       const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ms = (Number(f[11]) + Number(f[12])) * 10; // utime + stime
+      const comm = statName(stat);
+      const ms = statTicks(stat) * (1000 / CLK_TCK);
       if (Number(e.name) === self) out.main += ms;
       else if (comm.startsWith("worker-")) out.worker += ms;
       else out.other += ms;

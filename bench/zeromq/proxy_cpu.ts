@@ -15,6 +15,7 @@
 import { freePort, waitForPort } from "../../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../../tests/zeek/zeek.ts";
 import { RawPublisher, RawReceiver } from "./raw.ts";
+import { procCpuMs } from "../proc_stat.ts";
 
 const arg = (name: string, dflt: number) => {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -24,13 +25,7 @@ const N = arg("events", 500_000);
 const ROUNDS = arg("rounds", 2);
 const HERE = new URL("./", import.meta.url).pathname;
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const TICKS = 100; // USER_HZ on Linux
-
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime
-}
+const cpuSeconds = (pid: number) => procCpuMs(pid) / 1000;
 
 function pidWithCwd(dir: string): number {
   for (const e of Deno.readDirSync("/proc")) {

@@ -1,0 +1,57 @@
+/**
+ * CPU time of processes and threads from Linux's `/proc/<pid>/stat`, for the
+ * benches that report CPU per message beside rates (rates swing with the
+ * shared cores, CPU per message much less).
+ *
+ * Reading another process's stat needs `deno run -A`.
+ *
+ * @module
+ */
+
+/** Linux's USER_HZ: the unit of the times in a stat line. */
+export const CLK_TCK = 100;
+
+/**
+ * utime + stime, in clock ticks, of a `/proc/.../stat` line (process or
+ * thread; the command name may hold spaces and parentheses).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { statTicks } from "./proc_stat.ts";
+ * const line = "7 (a (b) c) S 1 7 7 0 -1 0 0 0 0 0 12 3 0 0 20 0";
+ * equal(statTicks(line), 15);
+ * ```
+ */
+export function statTicks(line: string): number {
+  const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+/**
+ * The command name of a stat line (a thread's name, for a thread's stat).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { statName } from "./proc_stat.ts";
+ * equal(statName("7 (worker-1) S 1"), "worker-1");
+ * ```
+ */
+export function statName(line: string): string {
+  return line.slice(line.indexOf("(") + 1, line.lastIndexOf(")"));
+}
+
+/**
+ * CPU time (user + system) of a process so far, in ms (10 ms resolution).
+ * Throws when its stat cannot be read (gone, or no permission).
+ *
+ * @example
+ * ```ts
+ * import { procCpuMs } from "./proc_stat.ts";
+ * procCpuMs("self") >= 0; // true
+ * ```
+ */
+export function procCpuMs(pid: number | "self"): number {
+  return statTicks(Deno.readTextFileSync(`/proc/${pid}/stat`)) * (1000 / CLK_TCK);
+}
