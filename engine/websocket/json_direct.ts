@@ -140,31 +140,14 @@ function readLength(): number {
 /** A quoted string with Broker's escapes; FALLBACK if the bytes are not UTF-8. */
 function putText(): void {
   const len = readLength();
-  const start = ip, end = start + len;
-  ip = end;
-  const src = u, out = o;
-  let p = op;
-  out[p++] = 0x22;
-  for (let i = start; i < end; i++) {
-    const b = src[i];
-    if (b >= 0x80) {
-      op = p;
-      return putUtf8(i, end);
-    }
-    if (b === 0x22 || b === 0x5c) {
-      out[p++] = 0x5c;
-      out[p++] = b;
-    } else if (b >= 0x08 && b <= 0x0d) {
-      out[p++] = 0x5c;
-      out[p++] = CONTROL_ESCAPES[b - 8];
-    } else out[p++] = b;
-  }
-  out[p++] = 0x22;
-  op = p;
+  const start = ip;
+  ip = start + len;
+  o[op++] = 0x22;
+  putTextBytes(start, start + len);
 }
 
-/** The rest of a string from its first non-ASCII byte, checked as strict UTF-8. */
-function putUtf8(i: number, end: number): void {
+/** A string's bytes `i` to `end`, escaped, checked as strict UTF-8, then the closing quote. */
+function putTextBytes(i: number, end: number): void {
   const src = u, out = o;
   let p = op;
   while (i < end) {
