@@ -44,7 +44,7 @@ import { count, Event, str } from "../mod.ts";
 import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
 import { freePort, waitForPort } from "../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../tests/zeek/zeek.ts";
-import { RawPublisher, RawReceiver } from "./zeromq/raw.ts";
+import { type ProxyAt, proxyAt, RawPublisher, RawReceiver } from "./zeromq/raw.ts";
 
 const arg = (name: string, dflt: number) => {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -94,10 +94,7 @@ async function ourProxyProcess(p: { xpub: number; xsub: number }): Promise<() =>
   await waitForPort(p.xpub, 20_000);
   // Warm its JIT up first (Zeek's proxy is compiled ahead of time): events between two
   // nodes of ours on a topic of their own, until a burst as large as the run went through.
-  const at = {
-    xpub: { host: "127.0.0.1", port: p.xsub },
-    xsub: { host: "127.0.0.1", port: p.xpub },
-  };
+  const at = proxyAt(p);
   const a = await ZeekZmqNode.connect({
     name: "warm-a",
     nodeType: "worker",
@@ -190,8 +187,7 @@ async function oursToZeek(): Promise<Result> {
     node = await ZeekZmqNode.connect({
       name: "worker-1",
       nodeType: "worker",
-      xpub: { host: "127.0.0.1", port: p.xsub },
-      xsub: { host: "127.0.0.1", port: p.xpub },
+      ...proxyAt(p),
       // As worker.zeek's redef: the burst is handed over at once, none dropped.
       xpubSndhwm: 0,
     });
@@ -204,18 +200,28 @@ async function oursToZeek(): Promise<Result> {
   }
 }
 
+// A proxy on fresh ports, ours or the proxy thread of a Zeek manager; `stop` ends it.
+async function startProxy(
+  viaZeekProxy: boolean,
+): Promise<{ at: ProxyAt; stop: () => Promise<void> }> {
+  const p = ports();
+  if (!viaZeekProxy) return { at: proxyAt(p), stop: await ourProxyProcess(p) };
+  const zeek = await ZeekProcess.start([`${HERE}manager.zeek`], {
+    path: PATH,
+    env: env(p, "manager"),
+  });
+  return {
+    at: proxyAt(p),
+    stop: async () => {
+      await zeek.stop();
+    },
+  };
+}
+
 // Our worker-1 to our receiver node through a proxy: ours, or the proxy thread of a Zeek
 // manager whose own topics are not the ones published on (so it only forwards).
 async function oursToOurs(viaZeekProxy: boolean): Promise<Result> {
-  const p = ports();
-  const stopProxy = viaZeekProxy ? undefined : await ourProxyProcess(p);
-  const zeek = viaZeekProxy
-    ? await ZeekProcess.start([`${HERE}manager.zeek`], { path: PATH, env: env(p, "manager") })
-    : undefined;
-  const at = {
-    xpub: { host: "127.0.0.1", port: p.xsub },
-    xsub: { host: "127.0.0.1", port: p.xpub },
-  };
+  const { at, stop } = await startProxy(viaZeekProxy);
   const receiver = await ZeekZmqNode.connect({
     name: "worker-2",
     nodeType: "worker",
@@ -257,23 +263,14 @@ async function oursToOurs(viaZeekProxy: boolean): Promise<Result> {
   } finally {
     await worker.close();
     await receiver.close();
-    await stopProxy?.();
-    await zeek?.stop();
+    await stop();
   }
 }
 
 // The proxies alone: raw endpoints (see the module doc), through our proxy or a Zeek
 // manager's proxy thread (on a topic the manager does not subscribe).
 async function rawToRaw(viaZeekProxy: boolean): Promise<Result> {
-  const p = ports();
-  const stopProxy = viaZeekProxy ? undefined : await ourProxyProcess(p);
-  const zeek = viaZeekProxy
-    ? await ZeekProcess.start([`${HERE}manager.zeek`], { path: PATH, env: env(p, "manager") })
-    : undefined;
-  const at = {
-    xpub: { host: "127.0.0.1", port: p.xsub },
-    xsub: { host: "127.0.0.1", port: p.xpub },
-  };
+  const { at, stop } = await startProxy(viaZeekProxy);
   const receiver = await RawReceiver.connect(at, "/bench/", RAW_N);
   const publisher = await RawPublisher.connect(at, "/bench/ev", RAW_N);
   try {
@@ -283,8 +280,7 @@ async function rawToRaw(viaZeekProxy: boolean): Promise<Result> {
   } finally {
     await publisher.close();
     await receiver.close();
-    await stopProxy?.();
-    await zeek?.stop();
+    await stop();
   }
 }
 
@@ -296,10 +292,7 @@ async function rawToZeek(): Promise<Result> {
     env: env(p, "manager"),
   });
   const publisher = await RawPublisher.connect(
-    {
-      xpub: { host: "127.0.0.1", port: p.xsub },
-      xsub: { host: "127.0.0.1", port: p.xpub },
-    },
+    proxyAt(p),
     "zeek.cluster.manager",
     N,
   );

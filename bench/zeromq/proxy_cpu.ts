@@ -14,7 +14,7 @@
  */
 import { freePort, waitForPort } from "../../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../../tests/zeek/zeek.ts";
-import { RawPublisher, RawReceiver } from "./raw.ts";
+import { proxyAt, RawPublisher, RawReceiver } from "./raw.ts";
 import { procCpuMs } from "../proc_stat.ts";
 
 const arg = (name: string, dflt: number) => {
@@ -42,10 +42,7 @@ function pidWithCwd(dir: string): number {
 }
 
 async function burst(p: { xpub: number; xsub: number }) {
-  const at = {
-    xpub: { host: "127.0.0.1", port: p.xsub },
-    xsub: { host: "127.0.0.1", port: p.xpub },
-  };
+  const at = proxyAt(p);
   const receiver = await RawReceiver.connect(at, "/bench/", N);
   const publisher = await RawPublisher.connect(at, "/bench/ev", N);
   await publisher.subscribed;

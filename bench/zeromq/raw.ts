@@ -33,6 +33,25 @@ export interface ProxyAt {
   xsub: HostPort;
 }
 
+/**
+ * The `ProxyAt` of a proxy listening on these loopback ports: a node's XPUB
+ * socket connects to the proxy's XSUB port and its XSUB socket to the XPUB
+ * port, so the names cross.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { proxyAt } from "./raw.ts";
+ * equal(proxyAt({ xpub: 5556, xsub: 5555 }).xpub.port, 5555);
+ * ```
+ */
+export function proxyAt(p: { xpub: number; xsub: number }): ProxyAt {
+  return {
+    xpub: { host: "127.0.0.1", port: p.xsub },
+    xsub: { host: "127.0.0.1", port: p.xpub },
+  };
+}
+
 /** Arrivals as the receiver counted them. */
 export interface RawResult {
   /** Messages that arrived. */
