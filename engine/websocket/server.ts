@@ -193,7 +193,7 @@ class Output implements FrameTaker {
     ws: ServerWebSocket,
     bounds: Bounds,
     onOverflow: () => void,
-    own: (frame: Uint8Array) => Uint8Array = (f) => f.slice(),
+    own: (frame: Uint8Array) => Uint8Array,
   ) {
     this.#ws = ws;
     this.#b = bounds;
