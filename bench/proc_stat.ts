@@ -47,7 +47,8 @@ export function statName(line: string): string {
  * Throws when its stat cannot be read (gone, or no permission).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // Needs `deno run -A`: Deno reads /proc/<pid>/stat only with every permission.
  * import { procCpuMs } from "./proc_stat.ts";
  * procCpuMs("self") >= 0; // true
  * ```
