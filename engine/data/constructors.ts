@@ -31,8 +31,8 @@ import {
 } from "./types.ts";
 
 const NONE: NoneData = Object.freeze({ type: "none", value: null });
-const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
-const utf8Lossy = new TextDecoder("utf-8");
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * `nil`.

@@ -24,8 +24,8 @@ export interface DataFromJsonOptions {
 }
 
 const utf8Enc = new TextEncoder();
-const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
-const utf8Lossy = new TextDecoder("utf-8");
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A JSON string whose bytes are not UTF-8, kept exactly. */
 class JsonBytes {

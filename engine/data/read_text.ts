@@ -8,9 +8,9 @@
  */
 
 /** Strict UTF-8: tells whether text bytes are UTF-8. */
-export const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
+export const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Lossy UTF-8: the reading of text bytes that are not UTF-8. */
-export const utf8Lossy = new TextDecoder("utf-8");
+export const utf8Lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Short ASCII text (under 24 bytes) at `start..end` of `u8` as a string, or

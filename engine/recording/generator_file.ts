@@ -318,7 +318,7 @@ export function readGeneratorFile(
   const topics: string[] = [];
   const entries: GeneratorEntry[] = [];
   const entryEnds: number[] = [];
-  const dec = new TextDecoder();
+  const dec = new TextDecoder("utf-8", { ignoreBOM: true });
   while (r.pos < bytes.length) {
     const at = r.pos;
     const kind = r.u8();

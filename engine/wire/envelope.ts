@@ -110,7 +110,7 @@ const OFF_TOPIC_LEN = 35;
 
 const utf8Enc = new TextEncoder();
 // Broker topics are byte strings; a lossy decode keeps odd bytes from rejecting a message.
-const utf8Dec = new TextDecoder("utf-8");
+const utf8Dec = new TextDecoder("utf-8", { ignoreBOM: true });
 const RESERVED_TOPIC_BYTES = utf8Enc.encode(RESERVED_TOPIC);
 
 /**

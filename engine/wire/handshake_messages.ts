@@ -160,7 +160,7 @@ export interface EncodeOptions {
 
 const utf8Enc = new TextEncoder();
 // Topics and descriptions are byte strings in Broker; invalid UTF-8 must not abort a handshake.
-const utf8Dec = new TextDecoder("utf-8");
+const utf8Dec = new TextDecoder("utf-8", { ignoreBOM: true });
 
 // C++ type names as they appear in Broker's "failed to parse ..." drop_conn descriptions.
 const CPP_NAMES: Record<number, string> = {

@@ -172,7 +172,7 @@ export function encodeError(reason: string): Uint8Array {
 
 /** Reads an ERROR command's reason; a malformed one reads as what is there. */
 export function parseError(data: Uint8Array): string {
-  return new TextDecoder().decode(data.subarray(1, 1 + (data[0] ?? 0)));
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(data.subarray(1, 1 + (data[0] ?? 0)));
 }
 
 /**

@@ -125,7 +125,7 @@ export interface LogWriteBatch {
 }
 
 const utf8 = new TextEncoder();
-const strict = new TextDecoder("utf-8", { fatal: true });
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function bad(msg: string): never {
   throw new BrokerError(ErrorCode.invalid_message, `Zeek log serialization: ${msg}`);

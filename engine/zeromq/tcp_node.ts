@@ -364,7 +364,7 @@ export class ZeekZmqNode {
   }
 
   #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {
-    const topic = new TextDecoder().decode(e.subscription.topic);
+    const topic = new TextDecoder("utf-8", { ignoreBOM: true }).decode(e.subscription.topic);
     this.#wanted.clear();
     const n = this.#peerSubs.get(topic) ?? 0;
     if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);

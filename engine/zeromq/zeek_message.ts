@@ -45,7 +45,7 @@ export interface ZeekZmqMessage {
 }
 
 const utf8 = new TextEncoder();
-const text = new TextDecoder("utf-8", { fatal: true });
+const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function part(bytes: Uint8Array, what: string): string {
   // Topics, node IDs and formats are short ASCII: read them without a call into the runtime.
