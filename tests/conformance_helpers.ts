@@ -251,9 +251,26 @@ export async function withRelay(
   const proc = new RefProcess("broker-node", args, false, opts.env);
   try {
     await waitForPort(port);
+    if (opts.masterStores?.length) await mastersAnnounced(port, opts.masterStores);
     await fn({ kind, port, proc });
   } finally {
     await proc.stop();
+  }
+}
+
+/**
+ * Waits until a peer of `broker-node` on `port` is told the topics of these
+ * master stores: broker-node listens before it attaches its stores
+ * (broker-node.cc), so a handshake right after the port opened could see a
+ * filter without them.
+ */
+async function mastersAnnounced(port: number, stores: string[]): Promise<void> {
+  const probe = new Endpoint({ warmUp: false });
+  try {
+    await probe.peer("127.0.0.1", port, { retryMs: 0 });
+    for (const s of stores) await probe.awaitPeerSubscription(`${s}/<$>/data/master`, 10_000);
+  } finally {
+    await probe.shutdown();
   }
 }
 
