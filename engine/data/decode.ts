@@ -160,18 +160,27 @@ function readReal(p: number): number {
   return F64[0];
 }
 
-/** Whether `items` is strictly ascending in Broker's order (what the validator demands). */
-function ascending(items: readonly Data[]): boolean {
-  for (let k = 1; k < items.length; k++) if (compare(items[k - 1], items[k]) >= 0) return false;
-  return true;
-}
-
-/** Whether the keys of `entries` are strictly ascending. */
-function keysAscending(entries: readonly (readonly [Data, Data])[]): boolean {
-  for (let k = 1; k < entries.length; k++) {
-    if (compare(entries[k - 1][0], entries[k][0]) >= 0) return false;
+/**
+ * Whether the value read at `at` sorts strictly before the one read at `b`
+ * (`x` and `y` as built): Broker's order, which for two texts of the same
+ * tag (string or enum) is their bytes' order, compared here in the input
+ * instead of through `compare` on the strings (sets of random text spent
+ * ~15% of decoding in `compare`). `atEnd` and `bEnd` end the two encodings;
+ * a text's bytes end its encoding, after a varbyte length.
+ */
+function before(at: number, atEnd: number, x: Data, b: number, bEnd: number, y: Data): boolean {
+  const tag = rU8[at];
+  if ((tag !== 5 && tag !== 11) || rU8[b] !== tag) return compare(x, y) < 0;
+  let s = at + 1, t = b + 1;
+  while (rU8[s++] & 0x80);
+  while (rU8[t++] & 0x80);
+  const xLen = atEnd - s, yLen = bEnd - t;
+  const n = xLen < yLen ? xLen : yLen;
+  for (let i = 0; i < n; i++) {
+    const d = rU8[s + i] - rU8[t + i];
+    if (d !== 0) return d < 0;
   }
-  return true;
+  return xLen < yLen;
 }
 
 /** Opens a non-empty container of `values` values, bailing where the validator would fail. */
@@ -243,13 +252,21 @@ function readValue(): Data {
       const items = new Array<Data>(n);
       if (n > 0) {
         enter(n);
-        for (let k = 0; k < n; k++) items[k] = readValue();
+        if (tag === 14 /* vector */) { for (let k = 0; k < n; k++) items[k] = readValue(); }
+        else {
+          let at = rPos;
+          items[0] = readValue();
+          for (let k = 1; k < n; k++) {
+            const next = rPos;
+            items[k] = readValue();
+            // Out of order: WASM tells a repeat (an error) from a set to re-sort.
+            if (!before(at, next, items[k - 1], next, rPos, items[k])) bail();
+            at = next;
+          }
+        }
         rDepth--;
       }
-      if (tag === 14 /* vector */) return { type: "vector", value: items };
-      // Out of order: WASM tells a repeat (an error) from a set to re-sort.
-      if (!ascending(items)) bail();
-      return { type: "set", value: items };
+      return tag === 14 ? { type: "vector", value: items } : { type: "set", value: items };
     }
     default: { // table
       rPos = p;
@@ -258,13 +275,18 @@ function readValue(): Data {
       const entries = new Array<[Data, Data]>(n);
       if (n > 0) {
         enter(2 * n);
-        for (let k = 0; k < n; k++) {
-          const key = readValue();
+        let at = rPos, key = readValue(), keyEnd = rPos;
+        entries[0] = [key, readValue()];
+        for (let k = 1; k < n; k++) {
+          const next = rPos;
+          key = readValue();
+          if (!before(at, keyEnd, entries[k - 1][0], next, rPos, key)) bail();
+          at = next;
+          keyEnd = rPos;
           entries[k] = [key, readValue()];
         }
         rDepth--;
       }
-      if (!keysAscending(entries)) bail();
       return { type: "table", value: entries };
     }
   }
