@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Data, type DecodeOptions, encode, validate } from "./data/mod.ts";
+import { type Data, type DataBuilder, type DecodeOptions, encode, validate } from "./data/mod.ts";
 import { BrokerError, ErrorCode } from "./errors.ts";
 import {
   CONNECT_TIMEOUT_MS,
@@ -476,6 +476,40 @@ export class Endpoint {
     if (!this.#table.routes.matches(topic)) return;
     // Header and value are written once into one buffer, shared by every peer.
     this.#router.broadcast(topic, this.#frames.dataOf(header, data));
+  }
+
+  /**
+   * Publishes the value a {@linkcode DataBuilder} holds, as Broker's
+   * `publish(builder.build_envelope(topic))`: no `Data` objects, no
+   * validation (a builder writes only well-formed values), one copy of its
+   * bytes into the frame peers get, so the builder can be reset at once.
+   * Throws while the builder has a container open.
+   *
+   * @example
+   * ```ts
+   * import { DataBuilder, Endpoint } from "../mod.ts";
+   * const ep = new Endpoint();
+   * const b = new DataBuilder();
+   * for (let i = 0; i < 3; i++) {
+   *   b.reset().beginVector().count(1).count(1).beginVector().str("tick")
+   *     .beginVector().count(i).end().end().end();
+   *   ep.publishBuilt("/zeek/ticks", b); // no peer yet: nothing is sent
+   * }
+   * await ep.shutdown();
+   * ```
+   */
+  publishBuilt(topic: string, builder: DataBuilder): void {
+    this.#assertRunning();
+    const payload = builder.finish();
+    this.#router.processed.published++;
+    const header = this.#frames.dataHeader(topic);
+    const echo = this.#local.echo.size > 0 && this.#local.echo.matches(topic);
+    const toPeers = this.#table.routes.matches(topic);
+    if (!echo && !toPeers) return;
+    // The builder's buffer is reused: everyone shares the frame's copy.
+    const frame = this.#frames.data(header, payload);
+    if (echo) this.#local.deliverPublished(topic, frame.subarray(header.length), undefined, true);
+    if (toPeers) this.#router.broadcast(topic, frame);
   }
 
   /**

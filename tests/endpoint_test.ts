@@ -5,6 +5,7 @@ import {
   bool,
   count,
   type Data,
+  DataBuilder,
   dataToString,
   encode,
   Endpoint,
@@ -233,6 +234,37 @@ Deno.test("publishEncoded validates; getEncoded/pollEncoded hand over the valida
       assert.equal(m.topic, "/enc/x");
       assert.deepEqual([...m.payload], [...encode(EVERY_TYPE[i])]);
     });
+  });
+});
+
+Deno.test("publishBuilt: every value a peer gets is the one built, though one builder is reset for each", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen("127.0.0.1", 0);
+    const sub = a.subscribe("/built", { queueSize: 4096 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
+    await b.awaitPeerSubscription("/built/x");
+    const builder = new DataBuilder(16);
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      // Sizes vary, so the builder's buffer grows while earlier values wait to be sent.
+      builder.reset().beginVector().count(i).str("x".repeat(i % 300)).beginSet()
+        .str(`b${i}`).str(`a${i}`).end().end();
+      b.publishBuilt("/built/x", builder);
+    }
+    assert.throws(() => b.publishBuilt("/built/x", builder.reset().beginVector()), BrokerError);
+    const got: Data[] = [];
+    for (let tries = 0; got.length < n && tries < 500; tries++) {
+      const m = await sub.get(2000);
+      if (!m) break;
+      got.push(m.data, ...sub.poll().map((x) => x.data));
+    }
+    assert.equal(got.length, n);
+    got.forEach((d, i) =>
+      assert.deepEqual(
+        d,
+        vector(count(i), str("x".repeat(i % 300)), set(str(`a${i}`), str(`b${i}`))),
+      )
+    );
   });
 });
 

@@ -59,6 +59,7 @@ export {
 } from "./constructors.ts";
 export { compare, equals } from "./order.ts";
 export { dataToString } from "./text.ts";
+export { DataBuilder } from "./builder.ts";
 export {
   type DataHeader,
   decode,

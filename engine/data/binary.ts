@@ -13,7 +13,8 @@
  * `build.ts` (building validated bytes), `read_text.ts` (text out of bytes),
  * `decode_tape.ts` (the WASM tape decoder), `view.ts` (the lazy view),
  * `header.ts` (the header-only scan), `encode.ts` (the JS encoder),
- * `encode_wasm.ts` (the WASM encoder) and `slab.ts` (the shared output slab).
+ * `encode_wasm.ts` (the WASM encoder), `builder.ts` (a value written field by
+ * field, as Broker's builders do) and `slab.ts` (the shared output slab).
  *
  * @example
  * ```ts
@@ -38,6 +39,7 @@ export { decodeValidated } from "./build.ts";
 export { decodeViaTape } from "./decode_tape.ts";
 export { EncodedData } from "./view.ts";
 export { type DataHeader, scanHeader } from "./header.ts";
-export { encode, encodeAfter } from "./encode.ts";
+export { encode, encodeAfter, writeData } from "./encode.ts";
+export { DataBuilder } from "./builder.ts";
 export { encodeWasm } from "./encode_wasm.ts";
 export { copyToSlab } from "./slab.ts";

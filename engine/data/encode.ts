@@ -161,6 +161,26 @@ function writeValue(w: Writer, d: Data, depth: number): void {
 }
 
 /**
+ * Writes `d` at the writer's position, as `encode` does (for builders that
+ * mix values with bytes of their own). Throws `BrokerError`
+ * (`serialization_failed`) for values that are not Broker data.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { writeData } from "./encode.ts";
+ * import { Writer } from "./slab.ts";
+ * import { count } from "./constructors.ts";
+ * const w = new Writer(64);
+ * writeData(w, count(1n));
+ * equal(w.pos, 9);
+ * ```
+ */
+export function writeData(w: Writer, d: Data): void {
+  writeValue(w, d, 0);
+}
+
+/**
  * Encodes one value in Broker's binary format v1, byte for byte as Broker
  * does (set elements and table keys in Broker's order). Throws a
  * `BrokerError` (`serialization_failed`) for values that are not Broker data.

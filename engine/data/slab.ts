@@ -16,10 +16,19 @@ export const utf8Enc = new TextEncoder();
  */
 export class Writer {
   static readonly SLAB = 1024 * 1024;
-  buf = new Uint8Array(Writer.SLAB);
-  dv = new DataView(this.buf.buffer);
+  buf: Uint8Array;
+  dv: DataView;
   start = 0;
   pos = 0;
+  /** The size a replacement starts from (doubled until the message fits twice). */
+  readonly #base: number;
+
+  /** A writer over a fresh buffer of `size` bytes (a private one may start small). */
+  constructor(size: number = Writer.SLAB) {
+    this.buf = new Uint8Array(size);
+    this.dv = new DataView(this.buf.buffer);
+    this.#base = size;
+  }
 
   begin(): void {
     this.start = this.pos = (this.pos + 7) & ~7;
@@ -33,7 +42,7 @@ export class Writer {
 
   // Moves the message begun so far to a fresh slab with room for `need` bytes.
   #replace(need: number): void {
-    let size = Writer.SLAB;
+    let size = this.#base;
     while (size < need * 2) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(this.start, this.pos));

@@ -1,0 +1,146 @@
+// DataBuilder against encode: any value, written field by field (set
+// elements and table entries in a shuffled order, with repeats; 64-bit
+// values as numbers where they are safe integers), gives encode's bytes.
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { anyData } from "../../tests/arbitrary.ts";
+import { BrokerError } from "../errors.ts";
+import { DataBuilder } from "./builder.ts";
+import { count, enumValue, set, str, table, vector } from "./constructors.ts";
+import { decode } from "./decode.ts";
+import { encode } from "./encode.ts";
+import type { Data } from "./types.ts";
+
+/** Writes `d` into `b` through the typed methods; `pick` chooses orders and forms. */
+function replay(b: DataBuilder, d: Data, pick: () => number): void {
+  const asNumber = (v: bigint) =>
+    pick() % 2 === 0 && v >= -(2n ** 53n) + 1n && v <= 2n ** 53n - 1n ? Number(v) : v;
+  switch (d.type) {
+    case "none":
+      b.none();
+      return;
+    case "boolean":
+      b.bool(d.value);
+      return;
+    case "count":
+      b.count(asNumber(d.value));
+      return;
+    case "integer":
+      b.integer(asNumber(d.value));
+      return;
+    case "timestamp":
+      b.timestamp(asNumber(d.value));
+      return;
+    case "timespan":
+      b.timespan(asNumber(d.value));
+      return;
+    case "real":
+      b.real(d.value);
+      return;
+    case "string":
+      b.str(d.bytes ?? d.value);
+      return;
+    case "enum":
+      b.enumValue(d.bytes ?? d.value);
+      return;
+    case "address":
+      b.addr(d.value);
+      return;
+    case "subnet":
+      b.subnet(d.value);
+      return;
+    case "port":
+      b.port(d.value.number, d.value.protocol);
+      return;
+    case "vector":
+      b.beginVector();
+      for (const x of d.value) replay(b, x, pick);
+      b.end();
+      return;
+    case "set": {
+      b.beginSet();
+      // Shuffled, and one element written twice: the builder sorts and drops repeats.
+      const items = shuffle(d.value, pick);
+      if (items.length > 0 && pick() % 3 === 0) items.push(items[pick() % items.length]);
+      for (const x of items) replay(b, x, pick);
+      b.end();
+      return;
+    }
+    case "table": {
+      b.beginTable();
+      for (const [k, v] of shuffle(d.value, pick)) {
+        replay(b, k, pick);
+        replay(b, v, pick);
+      }
+      b.end();
+      return;
+    }
+  }
+}
+
+function shuffle<T>(xs: readonly T[], pick: () => number): T[] {
+  const out = xs.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = pick() % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+Deno.test("any value written field by field gives encode's bytes", () => {
+  const b = new DataBuilder(16); // small: the buffer grows many times
+  fc.assert(
+    fc.property(anyData, fc.array(fc.nat(), { minLength: 1, maxLength: 64 }), (d, seeds) => {
+      let i = 0;
+      const pick = () => seeds[i++ % seeds.length] + i;
+      replay(b.reset(), d, pick);
+      assert.deepStrictEqual(b.finish(), encode(d));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("containers of 128 values and more: the count grows to two bytes", () => {
+  const b = new DataBuilder();
+  for (const n of [127, 128, 200, 16384]) {
+    const items = Array.from({ length: n }, (_, i) => count(n - i));
+    b.reset().beginSet();
+    for (const x of items) b.count(x.value);
+    b.end();
+    assert.deepStrictEqual(b.finish(), encode(set(...items)));
+    b.reset().beginVector().beginTable();
+    for (const x of items) b.count(x.value).str("v");
+    b.end().str("after").end();
+    const t = vector(table(items.map((x) => [x, str("v")])), str("after"));
+    assert.deepStrictEqual(b.finish(), encode(t));
+  }
+});
+
+Deno.test("a table keeps the first value of a repeated key, as encode does", () => {
+  const b = new DataBuilder();
+  b.beginTable().str("k").count(1).str("a").count(2).str("k").count(3).end();
+  assert.deepStrictEqual(
+    decode(b.finish()),
+    table([[str("a"), count(2)], [str("k"), count(1)]]),
+  );
+});
+
+Deno.test("misuse is a BrokerError, and the builder stays usable after reset", () => {
+  const b = new DataBuilder();
+  const bad = (f: () => unknown, re: RegExp) =>
+    assert.throws(f, (e) => e instanceof BrokerError && re.test(e.message));
+  bad(() => b.reset().count(-1), /count out of range/);
+  bad(() => b.reset().count(1.5), /count out of range/);
+  bad(() => b.reset().count(2n ** 64n), /count out of range/);
+  bad(() => b.reset().integer(2n ** 63n), /integer out of range/);
+  bad(() => b.reset().timestamp(2 ** 60), /timestamp out of range/);
+  bad(() => b.reset().port(70000, "tcp"), /bad port/);
+  bad(() => b.reset().beginVector().finish(), /not ended/);
+  bad(() => b.reset().end(), /without an open container/);
+  bad(() => b.reset().count(1).count(2), /holds one value/);
+  bad(() => b.reset().finish(), /not 0/);
+  bad(() => b.reset().beginTable().str("k").end(), /a value for every key/);
+  bad(() => b.reset().str(7 as unknown as string), /strings or bytes/);
+  b.reset().beginVector().enumValue("tcp").end();
+  assert.deepStrictEqual(b.finish(), encode(vector(enumValue("tcp"))));
+});
