@@ -14,7 +14,12 @@
  *   entry of 18 fields, 236 B), so the same messages flow through C++ to C++,
  *   ours to C++, C++ to ours and ours to ours. The C++ receiver is
  *   `broker-throughput --server`, which prints its receive rate each second;
- *   the C++ publisher is its client with `-r 0` (flat out).
+ *   the C++ publisher is its client with `-r 0` (flat out), which writes
+ *   each event with Broker's `list_builder`, straight into the encoding.
+ *   Our publisher runs both ways: "ours -> ours" builds each event as
+ *   `Data` and publishes it (`publish` encodes it), "ours -> ours, builder"
+ *   writes it with a `DataBuilder` and calls `publishBuilt`, as the C++
+ *   client does.
  *   Our publisher respects back-pressure (`demand` / `ready`), so it is
  *   lossless; C++'s flat-out client is not (its peer buffer overflows and it
  *   disconnects, see "overload"), so the C++ publisher runs with
@@ -62,6 +67,7 @@ import {
   bool,
   count,
   type Data,
+  DataBuilder,
   encode,
   Endpoint,
   enumValue,
@@ -105,6 +111,12 @@ const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 interface Workload {
   name: string;
   make: (i: number) => Data;
+  /**
+   * The same event written with a `DataBuilder` (published with
+   * `publishBuilt`), as broker-throughput's client writes it with Broker's
+   * `list_builder`; without it, each value is built as `Data` and encoded.
+   */
+  build?: (b: DataBuilder, i: number) => Uint8Array;
   /** Encoded size of one value in bytes. */
   bytes: number;
   btType?: number;
@@ -171,9 +183,41 @@ function workload(name: string, make: (i: number) => Data, btType?: number): Wor
   return { name, make, bytes: encode(make(1)).length, btType };
 }
 
+/** `connEvent` written field by field (its set comes out sorted, as `encode` writes it). */
+function connEventBuilt(b: DataBuilder): Uint8Array {
+  b.reset().beginVector().count(1).count(1).beginVector().str("event_2").beginVector()
+    .timestamp(BigInt(Date.now()) * 1_000_000n)
+    .str(randomString(10))
+    .beginVector().addr(A1.value).port(4567, "tcp").addr(A2.value).port(80, "tcp").end()
+    .enumValue("tcp")
+    .str(randomString(10))
+    .timespan(3_140_000_000)
+    .count(++counter)
+    .count(++counter)
+    .str(randomString(5))
+    .bool(true)
+    .bool(false)
+    .count(++counter)
+    .str(randomString(10))
+    .count(++counter)
+    .count(++counter)
+    .count(++counter)
+    .count(++counter)
+    .beginSet().str(randomString(10)).str(randomString(10)).end()
+    .end().end().end();
+  return b.finish();
+}
+
 const W_COUNT = workload("count", (i) => count(i));
 const W_EV1 = workload("event_1", () => zeekEvent("event_1", [integer(42), str("test")]), 1);
 const W_EV2 = workload("event_2", connEvent, 2);
+const W_EV1_BUILT: Workload = {
+  ...W_EV1,
+  build: (b) =>
+    b.reset().beginVector().count(1).count(1).beginVector().str("event_1")
+      .beginVector().integer(42).str("test").end().end().end().finish(),
+};
+const W_EV2_BUILT: Workload = { ...W_EV2, build: connEventBuilt };
 
 // ------------------------------------------------------------------ processes
 
@@ -362,6 +406,7 @@ async function publishLoop(
   turnEvery = 4096,
 ): Promise<number> {
   let i = 0, sinceTurn = 0;
+  const b = w.build ? new DataBuilder() : undefined;
   while (!stop()) {
     let room = Math.min(1024, turnEvery);
     if (backpressure) {
@@ -371,7 +416,12 @@ async function publishLoop(
         continue;
       }
     }
-    for (let k = 0; k < room; k++) ep.publish(topic, w.make(i++));
+    if (b) {
+      for (let k = 0; k < room; k++) {
+        w.build!(b, i++);
+        ep.publishBuilt(topic, b);
+      }
+    } else for (let k = 0; k < room; k++) ep.publish(topic, w.make(i++));
     sinceTurn += room;
     if (sinceTurn >= turnEvery) {
       sinceTurn = 0;
@@ -805,6 +855,10 @@ async function throughputSection(): Promise<void> {
       await add("ours -> ours", w, () => oursToOurs(w));
       if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
     }
+    // Like broker-throughput's client, which writes each event with Broker's list_builder.
+    for (const w of [W_EV1_BUILT, W_EV2_BUILT]) {
+      await add("ours -> ours, builder", w, () => oursToOurs(w));
+    }
     const caf = new Map<Workload, string[]>();
     for (const w of [W_EV1, W_EV2]) caf.set(w, await cppBest("C++ -> C++", w, false));
     for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
@@ -1171,10 +1225,12 @@ function report(): void {
           "workload",
           "C++ -> C++",
           "ours -> ours",
+          "ours -> ours, builder",
           "ours -> C++",
           "C++ -> ours",
           "rx CPU/msg, C++ / ours",
           "tx + rx CPU/msg, C++ / ours",
+          "tx + rx, C++ / ours, builder",
         ],
         ws.map((w) => {
           const base = get("C++ -> C++", w);
@@ -1182,10 +1238,12 @@ function report(): void {
             w,
             fmt(base),
             ratio(get("ours -> ours", w), base),
+            ratio(get("ours -> ours, builder", w), base),
             ratio(get("ours -> C++", w), base),
             ratio(get("C++ -> ours", w), base),
             ratio(cpuOf("C++ -> C++", w), cpuOf("ours -> ours", w)),
             ratio(bothCpu("C++ -> C++", w), bothCpu("ours -> ours", w)),
+            ratio(bothCpu("C++ -> C++", w), bothCpu("ours -> ours, builder", w)),
           ];
         }),
       ));
