@@ -15,7 +15,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { decode } from "./decode.ts";
 import { fail, writeData } from "./encode.ts";
-import { compare } from "./order.ts";
+import { compare, compareEncodedTexts } from "./order.ts";
 import { Writer } from "./slab.ts";
 import { type Address, type Data, LIMITS, type Protocol, PROTOCOLS, type Subnet } from "./types.ts";
 
@@ -379,14 +379,8 @@ function compareEncoded(buf: Uint8Array, a: number, aEnd: number, b: number, bEn
       return 0;
     }
     case 5:
-    case 11: {
-      let s = a + 1, t = b + 1;
-      while (buf[s++] & 0x80);
-      while (buf[t++] & 0x80);
-      const xLen = aEnd - s, yLen = bEnd - t, n = xLen < yLen ? xLen : yLen;
-      for (let i = 0; i < n; i++) if (buf[s + i] !== buf[t + i]) return buf[s + i] - buf[t + i];
-      return xLen - yLen;
-    }
+    case 11:
+      return compareEncodedTexts(buf, a, aEnd, b, bEnd);
     default:
       return compare(decodeSpan(buf, a, aEnd), decodeSpan(buf, b, bEnd));
   }

@@ -8,7 +8,7 @@
  */
 import { WasmCodec } from "../../codec-wasm/mod.ts";
 import { buildLoaded, NONE, realFromEdgeBits, SMALL_BIGINTS } from "./build.ts";
-import { compare } from "./order.ts";
+import { compare, compareEncodedTexts } from "./order.ts";
 import { ASCII_MAX, asciiText, SHORT_TEXT, shortText, utf8Fatal, utf8Lossy } from "./read_text.ts";
 import { Address, type Data, Port, PROTOCOLS, Subnet } from "./types.ts";
 import {
@@ -171,16 +171,7 @@ function readReal(p: number): number {
 function before(at: number, atEnd: number, x: Data, b: number, bEnd: number, y: Data): boolean {
   const tag = rU8[at];
   if ((tag !== 5 && tag !== 11) || rU8[b] !== tag) return compare(x, y) < 0;
-  let s = at + 1, t = b + 1;
-  while (rU8[s++] & 0x80);
-  while (rU8[t++] & 0x80);
-  const xLen = atEnd - s, yLen = bEnd - t;
-  const n = xLen < yLen ? xLen : yLen;
-  for (let i = 0; i < n; i++) {
-    const d = rU8[s + i] - rU8[t + i];
-    if (d !== 0) return d < 0;
-  }
-  return xLen < yLen;
+  return compareEncodedTexts(rU8, at, atEnd, b, bEnd) < 0;
 }
 
 /** Opens a non-empty container of `values` values, bailing where the validator would fail. */

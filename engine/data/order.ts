@@ -152,3 +152,32 @@ export function compare(a: Data, b: Data): number {
 export function equals(a: Data, b: Data): boolean {
   return compare(a, b) === 0;
 }
+
+/**
+ * Broker's order of two encoded texts of one tag (strings, or enum values)
+ * at `a..aEnd` and `b..bEnd` of `u8`, each a tag, a varbyte length and the
+ * bytes: their bytes' order (what `compare` gives for the decoded values),
+ * read in place. Negative, zero or positive.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { compareEncodedTexts } from "./order.ts";
+ * const u8 = new Uint8Array([5, 1, 0x62, 5, 2, 0x61, 0x62]); // "b", "ab"
+ * equal(compareEncodedTexts(u8, 3, 7, 0, 3) < 0, true);
+ * ```
+ */
+export function compareEncodedTexts(
+  u8: Uint8Array,
+  a: number,
+  aEnd: number,
+  b: number,
+  bEnd: number,
+): number {
+  let s = a + 1, t = b + 1;
+  while (u8[s++] & 0x80);
+  while (u8[t++] & 0x80);
+  const xLen = aEnd - s, yLen = bEnd - t, n = xLen < yLen ? xLen : yLen;
+  for (let i = 0; i < n; i++) if (u8[s + i] !== u8[t + i]) return u8[s + i] - u8[t + i];
+  return xLen - yLen;
+}
