@@ -13,6 +13,7 @@ import type { Socket } from "node:net";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { type NetAddress, TcpConnection } from "./tcp.ts";
 import { NodeSocketStream } from "./node_stream.ts";
+import { wrapTlsSocket } from "./tls_wrap_stream.ts";
 import type { TlsMaterial } from "./tls.ts";
 
 /** What a listener asks of its owner. */
@@ -35,6 +36,12 @@ export interface ListenOptions {
   tls?: TlsMaterial;
   /** How long a TLS handshake may take before the socket is closed, in ms. */
   tlsHandshakeTimeoutMs: number;
+  /**
+   * Reads accepted TLS sockets through Deno's native TLS wrap with reused
+   * buffers where this Deno has it (`tls_wrap_stream.ts`); false keeps the
+   * socket's `'data'` events. Default true.
+   */
+  fastTlsReads?: boolean;
 }
 
 /** A bound listener. */
@@ -174,7 +181,8 @@ function listenTls(
       s.destroy();
       return;
     }
-    hooks.accepted(new TcpConnection(new NodeSocketStream(s)));
+    const fast = options.fastTlsReads !== false ? wrapTlsSocket(s) : undefined;
+    hooks.accepted(new TcpConnection(fast ?? new NodeSocketStream(s)));
   });
   server.on("tlsClientError", (e: Error, s: TLSSocket) => {
     const raw = (s as unknown as { _parent?: Socket })._parent ?? findRaw(pending, s);
