@@ -48,10 +48,13 @@ const material = () =>
 async function send(conn: Deno.Conn, mb: number): Promise<void> {
   const buf = new Uint8Array(WRITE_SIZE).fill(0x5a);
   const total = mb * 1024 * 1024;
+  const cpu0 = procCpuMs("self");
   for (let sent = 0; sent < total;) {
     const n = await conn.write(buf.subarray(0, Math.min(buf.length, total - sent)));
     sent += n;
   }
+  // The sender's CPU per MB, for the parent's table.
+  console.log(`TXCPU ${procCpuMs("self") - cpu0}`);
   // Wait for the receiver to close: closing first could cut off unread bytes.
   const sink = new Uint8Array(64);
   try {
@@ -100,6 +103,14 @@ interface Result {
   cpuMsPerMb: number;
   reads: number;
   meanRead: number;
+  /** The sending child's CPU per MB sent. */
+  txCpuMsPerMb?: number;
+}
+
+/** Adds the child's `TXCPU` line to a result. */
+function withTx(r: Result, out: string, mb: number): Result {
+  const m = /TXCPU (\d+(?:\.\d+)?)/.exec(out);
+  return m ? { ...r, txCpuMsPerMb: Number(m[1]) / (mb * 1.048576) } : r;
 }
 
 /** Counts what arrives; the clock starts at the first byte. */
@@ -175,8 +186,8 @@ async function viaDeno(name: "tcp" | "deno", mb: number): Promise<Result> {
   await readLoop(conn, m);
   conn.close();
   l.close();
-  await p.output();
-  return m.result(name);
+  const out = new TextDecoder().decode((await p.output()).stdout);
+  return withTx(m.result(name), out, mb);
 }
 
 async function viaClient(mb: number): Promise<Result> {
@@ -197,10 +208,9 @@ async function viaClient(mb: number): Promise<Result> {
   const m = new Meter(mb * 1024 * 1024);
   await readLoop(conn, m);
   conn.close();
-  reader.releaseLock();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
   await p.status;
-  await p.stdout.cancel().catch(() => {});
-  return m.result("client");
+  return withTx(m.result("client"), text, mb);
 }
 
 async function viaNode(mb: number): Promise<Result> {
@@ -222,9 +232,9 @@ async function viaNode(mb: number): Promise<Result> {
   const port = (server.address() as { port: number }).port;
   const p = spawn("tx-tls", mb, port);
   await m.done.promise;
-  await p.output();
+  const out = new TextDecoder().decode((await p.output()).stdout);
   await new Promise((r) => server.close(r));
-  return m.result("node");
+  return withTx(m.result("node"), out, mb);
 }
 
 async function viaEngine(name: string, mb: number, fast: boolean): Promise<Result> {
@@ -252,10 +262,10 @@ async function viaEngine(name: string, mb: number, fast: boolean): Promise<Resul
   });
   const p = spawn("tx-tls", mb, l.port);
   await m.done.promise;
-  await p.output();
+  const out = new TextDecoder().decode((await p.output()).stdout);
   for (const c of conns) c.close();
   await l.close();
-  return m.result(name);
+  return withTx(m.result(name), out, mb);
 }
 
 async function main(): Promise<void> {
@@ -277,13 +287,16 @@ async function main(): Promise<void> {
     const base = rows.find((r) => r.name === "node");
     console.log(`run ${run}`);
     console.log(
-      "receiver      MB/s   CPU ms/MB   reads  mean read (B)" + (base ? "  vs node" : ""),
+      "receiver      MB/s   CPU ms/MB   reads  mean read (B)  tx CPU ms/MB" +
+        (base ? "  vs node" : ""),
     );
     for (const r of rows) {
       console.log(
         `${r.name.padEnd(12)} ${r.mbps.toFixed(0).padStart(5)}   ${
           r.cpuMsPerMb.toFixed(2).padStart(9)
-        }  ${String(r.reads).padStart(6)}  ${r.meanRead.toFixed(0).padStart(13)}` +
+        }  ${String(r.reads).padStart(6)}  ${r.meanRead.toFixed(0).padStart(13)}  ${
+          (r.txCpuMsPerMb?.toFixed(2) ?? "").padStart(12)
+        }` +
           (base ? `  ${(r.mbps / base.mbps).toFixed(2)}x` : ""),
       );
     }

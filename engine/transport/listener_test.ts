@@ -109,6 +109,12 @@ Deno.test("TLS listener: a reader that falls behind gets every byte in order (ri
   assert.deepEqual(got, bytes);
 });
 
+Deno.test("TLS listener: connections read at the same time keep their own bytes (one shared ciphertext buffer)", async () => {
+  const sent = [pattern(2 * 1024 * 1024, 6), pattern(2 * 1024 * 1024 + 1, 7), pattern(70_000, 8)];
+  const results = await Promise.all(sent.map((b) => receiveThrough(b, true)));
+  results.forEach((r, i) => assert.deepEqual(r.got, sent[i]));
+});
+
 Deno.test("TLS listener: with fastTlsReads off, the socket's 'data' events carry the same bytes", async () => {
   const bytes = pattern(1024 * 1024 + 3, 3);
   const { got, readPath } = await receiveThrough(bytes, false);

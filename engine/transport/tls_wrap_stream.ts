@@ -42,9 +42,9 @@ const UV_EOF = -4095;
 /** Ciphertext per TCP read (Deno's default slab is 64 KiB). */
 const CIPHER_READ = 256 * 1024;
 /** Plaintext ring: chunks live here until the reader has taken them. */
-const RING = 1024 * 1024;
+const RING = 512 * 1024;
 /** Largest plaintext region handed to the TLS wrap at once. */
-const REGION = 256 * 1024;
+const REGION = 128 * 1024;
 /** Below this much free room the ring counts as full (reads pause). */
 const MIN_REGION = 16 * 1024;
 
@@ -63,6 +63,12 @@ function readLengths(): { state: Int32Array; index: number } | undefined {
 }
 
 let lengths: { state: Int32Array; index: number } | undefined | null = null;
+
+/**
+ * One ciphertext buffer for every connection: the TLS wrap copies a read in
+ * (`receive`) before the read's callback returns, and callbacks never nest.
+ */
+let cipher: Uint8Array | undefined;
 
 function isHandle(h: unknown, ...methods: string[]): boolean {
   if (typeof h !== "object" || h === null) return false;
@@ -133,7 +139,7 @@ export class TlsWrapStream implements ByteStream {
   readonly #tcp: NativeStreamHandle & { unref?(): void };
   readonly #state: Int32Array;
   readonly #index: number;
-  readonly #cipher = new Uint8Array(CIPHER_READ);
+  readonly #cipher = cipher ??= new Uint8Array(CIPHER_READ);
   readonly #ring = new Uint8Array(RING);
   /** Chunks not yet read, oldest first; `#chunkEnd[i]`: where chunk i ends in the ring, or -1 (own memory). */
   #chunks: Uint8Array[] = [];
@@ -217,6 +223,7 @@ export class TlsWrapStream implements ByteStream {
   }
 
   #onCipher(): void {
+    if (this.#socket.destroyed) return;
     const n = this.#state[this.#index];
     if (n > 0) {
       // The wrap copies the bytes in before this returns: the buffer is free again.
