@@ -122,7 +122,7 @@ Deno.test("TLS listener: with fastTlsReads off, the socket's 'data' events carry
   assert.deepEqual(got, bytes);
 });
 
-Deno.test("TLS wrap stream: stops taking ciphertext while its ring is full, resumes when read", async () => {
+Deno.test("TLS wrap stream: stops taking ciphertext while its ring is full, resumes when read, then sees the close", async () => {
   const { server, accepted } = await wrappingServer();
   const client = await dialTls((server.address() as { port: number }).port);
   await client.handshake();

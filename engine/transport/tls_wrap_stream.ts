@@ -47,6 +47,8 @@ const RING = 512 * 1024;
 const REGION = 128 * 1024;
 /** Below this much free room the ring counts as full (reads pause). */
 const MIN_REGION = 16 * 1024;
+/** Queue entries already read that are dropped at once (when the queue never empties). */
+const COMPACT_AT = 256;
 
 /** The length array native reads report through, or undefined where Deno has none. */
 function readLengths(): { state: Int32Array; index: number } | undefined {
@@ -312,6 +314,9 @@ export class TlsWrapStream implements ByteStream {
       if (this.#spanHead === this.#starts.length) {
         this.#starts = [];
         this.#spanHead = 0;
+      } else if (this.#spanHead >= COMPACT_AT) {
+        this.#starts.splice(0, this.#spanHead);
+        this.#spanHead = 0;
       }
     }
     if (this.#stalled && this.#free() >= 0 && !this.#ended) {
@@ -330,6 +335,11 @@ export class TlsWrapStream implements ByteStream {
     if (++this.#head === this.#chunks.length) {
       this.#chunks = [];
       this.#chunkEnd = [];
+      this.#head = 0;
+    } else if (this.#head >= COMPACT_AT) {
+      // A reader that stays behind never empties the queue: drop what it has read.
+      this.#chunks.splice(0, this.#head);
+      this.#chunkEnd.splice(0, this.#head);
       this.#head = 0;
     }
     return c;
