@@ -19,6 +19,8 @@
  * - `engine`: the endpoint's own `listenTcp` + `TcpConnection` (whatever read
  *   path the listener picks on this Deno), counting in `onBytes`.
  * - `engine-node`: the same with the fast path turned off (`NodeSocketStream`).
+ * - `engine-tx`, `engine-node-tx`: the other way, the listener's connection
+ *   sending to a `Deno.connectTls` reader (CPU: the sender's, this process).
  *
  * Usage: `deno run -A bench/tls_raw.ts [--mb 256] [--runs 1] [--only=...] [--fresh]`
  * (`--fresh`: each case in a new process, as a new endpoint meets it; without,
@@ -89,6 +91,25 @@ async function child(): Promise<void> {
       });
     if (role === "tx-tls") await (conn as Deno.TlsConn).handshake();
     await send(conn, mb);
+  } else if (role === "rx-tls") {
+    // Reads what the engine's listener sends, then closes.
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: Number(arg("port", "0")),
+      cert: tls.cert,
+      key: tls.key,
+      caCerts: tls.caCerts,
+      unsafelyDisableHostnameVerification: true,
+    });
+    const buf = new Uint8Array(READ_SIZE);
+    let got = 0;
+    while (got < mb * 1024 * 1024) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      got += n;
+    }
+    console.log(`RXDONE ${got}`);
+    conn.close();
   } else if (role === "tx-server") {
     const l = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: tls.cert, key: tls.key });
     console.log(`PORT ${l.addr.port}`);
@@ -288,10 +309,45 @@ async function inChild(name: string, mb: number): Promise<Result> {
   return JSON.parse(line.slice(7));
 }
 
+/**
+ * The other direction: the engine's listener sends `mb` MiB in 256 KiB
+ * frames through `TcpConnection.send` to a `Deno.connectTls` reader; the
+ * CPU column is this (sending) process's, per MB.
+ */
+async function viaEngineTx(name: string, mb: number, fast: boolean): Promise<Result> {
+  const accepted = Promise.withResolvers<TcpConnection>();
+  const l = await listenTcp({
+    host: "127.0.0.1",
+    port: 0,
+    tls: material(),
+    tlsHandshakeTimeoutMs: 10_000,
+    fastTlsReads: fast,
+  }, { admit: () => true, accepted: (c) => accepted.resolve(c), abandoned: () => {} });
+  const p = spawn("rx-tls", mb, l.port);
+  const conn = await accepted.promise;
+  conn.start({ onBytes: () => {}, onClose: () => {} });
+  const frame = new Uint8Array(WRITE_SIZE).fill(0x5a);
+  const total = mb * 1024 * 1024;
+  const m = new Meter(total);
+  for (let sent = 0; sent < total; sent += frame.length) {
+    m.add(frame.length);
+    conn.send(frame);
+    await conn.below(4);
+  }
+  await conn.drained();
+  const out = new TextDecoder().decode((await p.output()).stdout);
+  m.finish();
+  if (!out.includes(`RXDONE ${total}`)) throw new Error(`${name}: the reader got ${out}`);
+  conn.close();
+  await l.close();
+  return { ...m.result(name), reads: 0, meanRead: 0 };
+}
+
 async function main(): Promise<void> {
   const mb = Number(arg("mb", "256"));
   const runs = Number(arg("runs", "1"));
-  const only = arg("only", "tcp,deno,client,node,engine,engine-node").split(",");
+  const only = arg("only", "tcp,deno,client,node,engine,engine-node,engine-tx,engine-node-tx")
+    .split(",");
   const cases: Record<string, () => Promise<Result>> = {
     tcp: () => viaDeno("tcp", mb),
     deno: () => viaDeno("deno", mb),
@@ -299,6 +355,8 @@ async function main(): Promise<void> {
     node: () => viaNode(mb),
     engine: () => viaEngine("engine", mb, true),
     "engine-node": () => viaEngine("engine-node", mb, false),
+    "engine-tx": () => viaEngineTx("engine-tx", mb, true),
+    "engine-node-tx": () => viaEngineTx("engine-node-tx", mb, false),
   };
   const fresh = Deno.args.includes("--fresh");
   if (Deno.args.includes("--json")) {
@@ -315,7 +373,7 @@ async function main(): Promise<void> {
     const base = rows.find((r) => r.name === "node");
     console.log(`run ${run}`);
     console.log(
-      "receiver      MB/s   CPU ms/MB   reads  mean read (B)  tx CPU ms/MB" +
+      "case          MB/s   CPU ms/MB   reads  mean read (B)  tx CPU ms/MB" +
         (base ? "  vs node" : ""),
     );
     for (const r of rows) {

@@ -115,6 +115,33 @@ Deno.test("TLS listener: connections read at the same time keep their own bytes 
   results.forEach((r, i) => assert.deepEqual(r.got, sent[i]));
 });
 
+Deno.test("TLS listener: what an accepted connection sends arrives whole (writes go out 64 KiB at a time)", async () => {
+  const accepted = Promise.withResolvers<TcpConnection>();
+  const l = await listenTcp(
+    { host: "127.0.0.1", port: 0, tls, tlsHandshakeTimeoutMs: 10_000 },
+    { admit: () => true, accepted: (c) => accepted.resolve(c), abandoned: () => {} },
+  );
+  const client = await dialTls(l.port);
+  const conn = await accepted.promise;
+  assert.equal(conn.readPath, "tls-wrap");
+  conn.start({ onBytes: () => {}, onClose: () => {} });
+  const frames = [pattern(300_000, 9), pattern(5, 10), pattern(1024 * 1024, 11)];
+  for (const f of frames) conn.send(f);
+  const want = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((off, f) => (want.set(f, off), off + f.length), 0);
+  const got = new Uint8Array(want.length);
+  let n = 0;
+  while (n < got.length) {
+    const k = await client.read(got.subarray(n));
+    if (k === null) break;
+    n += k;
+  }
+  assert.deepEqual(got, want);
+  conn.close();
+  client.close();
+  await l.close();
+});
+
 Deno.test("TLS listener: with fastTlsReads off, the socket's 'data' events carry the same bytes", async () => {
   const bytes = pattern(1024 * 1024 + 3, 3);
   const { got, readPath } = await receiveThrough(bytes, false);
