@@ -373,12 +373,12 @@ async function main(): Promise<void> {
     const base = rows.find((r) => r.name === "node");
     console.log(`run ${run}`);
     console.log(
-      "case          MB/s   CPU ms/MB   reads  mean read (B)  tx CPU ms/MB" +
+      "case            MB/s   CPU ms/MB   reads  mean read (B)  tx CPU ms/MB" +
         (base ? "  vs node" : ""),
     );
     for (const r of rows) {
       console.log(
-        `${r.name.padEnd(12)} ${r.mbps.toFixed(0).padStart(5)}   ${
+        `${r.name.padEnd(14)} ${r.mbps.toFixed(0).padStart(5)}   ${
           r.cpuMsPerMb.toFixed(2).padStart(9)
         }  ${String(r.reads).padStart(6)}  ${r.meanRead.toFixed(0).padStart(13)}  ${
           (r.txCpuMsPerMb?.toFixed(2) ?? "").padStart(12)
