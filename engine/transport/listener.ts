@@ -3,8 +3,13 @@
  * Every accepted socket is admitted or refused at once (a cap on connections
  * still in their handshakes), and a TLS socket whose TLS handshake has not
  * finished within the timeout is closed: `Deno.listenTls` cannot close one
- * while its handshake waits for the client, so TLS is accepted with
- * `node:tls`, whose raw socket can be destroyed at any time.
+ * while its handshake waits for the client (still so in Deno 2.9.6: the
+ * client stayed connected 3 s after `close()`), nor ask clients for a
+ * certificate (its rustls config has no client auth), so TLS is accepted
+ * with `node:tls`, whose raw socket can be destroyed at any time. Once the
+ * handshake is done, the socket is read through Deno's native TLS wrap with
+ * reused buffers (`tls_wrap_stream.ts`) where this Deno has it, else through
+ * its `'data'` events (`node_stream.ts`).
  *
  * @module
  */
