@@ -3,8 +3,10 @@
  * native TLS wrap. Through the socket's `'data'` events every TCP read of
  * ciphertext and every batch of decrypted bytes becomes a freshly allocated
  * `ArrayBuffer` (64 KiB each); on this VM the page faults and copies into
- * that new memory took most of a receiver's CPU (profiled: ~3 ms of CPU
- * per MB received against ~0.7 ms through `Deno.listenTls`). Here, after
+ * that new memory took most of a receiver's CPU (`perf`: half of its
+ * samples in page faults and memmove; `bench/tls_raw.ts`: 5-6 ms of CPU per
+ * MB received in a new process, 1-3.5 once malloc has warmed up, against
+ * 0.7-0.9 through `Deno.listenTls`, 0.6-1.0 here). Here, after
  * the TLS handshake, both layers read into memory we keep reusing: the TCP
  * handle reads ciphertext into one buffer (Node's `onread.buffer`,
  * `useUserBuffer`) that is handed straight to the TLS wrap, and the TLS
@@ -15,7 +17,8 @@
  * `emitEof`, `useUserBuffer`, the shared `streamBaseState` array that
  * carries each read's length) are Deno internals, not public API:
  * `wrapTlsSocket` checks for every one of them and returns undefined when
- * any is missing, and the listener then keeps `NodeSocketStream`.
+ * any is missing, and the listener then keeps `NodeSocketStream`. The
+ * listener's test fails when this path is no longer taken.
  *
  * @module
  */
