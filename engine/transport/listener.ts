@@ -3,8 +3,13 @@
  * Every accepted socket is admitted or refused at once (a cap on connections
  * still in their handshakes), and a TLS socket whose TLS handshake has not
  * finished within the timeout is closed: `Deno.listenTls` cannot close one
- * while its handshake waits for the client, so TLS is accepted with
- * `node:tls`, whose raw socket can be destroyed at any time.
+ * while its handshake waits for the client (still so in Deno 2.9.6: the
+ * client stayed connected 3 s after `close()`), nor ask clients for a
+ * certificate (its rustls config has no client auth), so TLS is accepted
+ * with `node:tls`, whose raw socket can be destroyed at any time. Once the
+ * handshake is done, the socket is read through Deno's native TLS wrap with
+ * reused buffers (`tls_wrap_stream.ts`) where this Deno has it, else through
+ * its `'data'` events (`node_stream.ts`).
  *
  * @module
  */
@@ -13,6 +18,7 @@ import type { Socket } from "node:net";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { type NetAddress, TcpConnection } from "./tcp.ts";
 import { NodeSocketStream } from "./node_stream.ts";
+import { wrapTlsSocket } from "./tls_wrap_stream.ts";
 import type { TlsMaterial } from "./tls.ts";
 
 /** What a listener asks of its owner. */
@@ -35,6 +41,12 @@ export interface ListenOptions {
   tls?: TlsMaterial;
   /** How long a TLS handshake may take before the socket is closed, in ms. */
   tlsHandshakeTimeoutMs: number;
+  /**
+   * Reads accepted TLS sockets through Deno's native TLS wrap with reused
+   * buffers where this Deno has it (`tls_wrap_stream.ts`); false keeps the
+   * socket's `'data'` events. Default true.
+   */
+  fastTlsReads?: boolean;
 }
 
 /** A bound listener. */
@@ -174,7 +186,8 @@ function listenTls(
       s.destroy();
       return;
     }
-    hooks.accepted(new TcpConnection(new NodeSocketStream(s)));
+    const fast = options.fastTlsReads !== false ? wrapTlsSocket(s) : undefined;
+    hooks.accepted(new TcpConnection(fast ?? new NodeSocketStream(s)));
   });
   server.on("tlsClientError", (e: Error, s: TLSSocket) => {
     const raw = (s as unknown as { _parent?: Socket })._parent ?? findRaw(pending, s);

@@ -26,6 +26,8 @@ export interface ByteStream {
   readonly remoteAddr: Deno.Addr;
   /** Disables Nagle's algorithm where the stream is TCP. */
   setNoDelay?(noDelay?: boolean): void;
+  /** Which read path an adapted socket uses (absent on Deno's own connections). */
+  readonly via?: string;
 }
 
 /** Above this many unread bytes the socket is paused (back-pressure to the peer). */
@@ -67,6 +69,8 @@ export class NodeSocketStream implements ByteStream {
   #paused = false;
   /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
+  /** Which read path this is: the socket's `'data'` events. */
+  readonly via = "node-data";
 
   /** Takes over a connected socket. */
   constructor(socket: Socket) {

@@ -85,6 +85,14 @@ export class TcpConnection {
   /** A tap on everything queued for writing (a recorder); must copy what it keeps. */
   onSend?: (bytes: Uint8Array) => void;
 
+  /**
+   * How its bytes are read: `"deno"` (a `Deno.Conn`), or the adapter's path
+   * for an accepted `node:tls` socket (`"tls-wrap"`, `"node-data"`).
+   */
+  get readPath(): string {
+    return this.#conn.via ?? "deno";
+  }
+
   /** Whether the connection is closed. */
   get closed(): boolean {
     return this.#closed;
