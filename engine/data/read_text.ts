@@ -21,12 +21,13 @@ export const utf8Lossy = new TextDecoder("utf-8", { ignoreBOM: true });
  * (per-character concatenation was a third of decode's time; `asciiText`
  * builds misses). The slot is picked by a hash of the length and three
  * bytes; the hit is verified byte by byte, and only ASCII strings are
- * cached, so a verified hit is exact. Measured in one run: the conn event
- * decodes 1.47x msgpackr with the cache, 1.12x without; with uids that
- * never repeat the cache costs nothing measurable (1.16x vs 1.11x). Text
- * that never repeats at all (Broker's cluster benchmark: 341 random strings
- * an event) turns most lookups off until one hits again: that event decoded
- * ~20% faster (with `fromBytes`), the conn event rows unchanged.
+ * cached, so a verified hit is exact. A text that misses is stored only
+ * when it missed last time in its slot too (its hash is remembered): text
+ * that never repeats (uids, random strings) then rarely displaces what
+ * does. Interleaved runs on 2026-12-05: the conn event decodes 1.56x
+ * msgpackr with the cache, 1.16x without; event_2 with random strings
+ * (peering bench) 0.57-0.65 µs with this policy against 0.82-0.94 µs
+ * storing every miss, 0.80-0.86 µs without the cache.
  *
  * @example
  * ```ts
@@ -36,30 +37,25 @@ export const utf8Lossy = new TextDecoder("utf-8", { ignoreBOM: true });
  * ```
  */
 export function shortText(u8: Uint8Array, start: number, end: number): string | undefined {
-  // After many misses in a row the text does not repeat (random strings,
-  // uids): looking each one up and storing it costs more than the cache
-  // saves (hashing, comparing, storing the bytes and a pointer into an
-  // old-space array, keeping the strings alive through a scavenge), so then
-  // only one text in 16 goes through the cache, enough for text that starts
-  // to repeat to be found again: a hit ends the run.
-  if (skip > 0) {
-    skip--;
-    return asciiText(u8, start, end);
-  }
   const len = end - start;
   if (len === 0) return ""; // (the hash below reads a byte of the text)
-  const slot = Math.imul(
+  const h = Math.imul(
     len ^ u8[start] << 8 ^ u8[end - 1] << 16 ^ u8[start + (len >> 1)] << 24,
     0x9e3779b1,
-  ) >>> TEXT_CACHE_SHIFT;
+  );
+  const slot = h >>> TEXT_CACHE_SHIFT;
   const hit = textCache[slot], at = slot * 24 - start;
   if (hit.length === len) {
     let k = start;
     while (k < end && textCacheBytes[at + k] === u8[k]) k++;
-    if (k === end) {
-      missRun = 0;
-      return hit;
-    }
+    if (k === end) return hit;
+  }
+  // Stored on its second miss in a row here: storing every miss (the bytes,
+  // and a young string into an old-space array) evicted the texts that do
+  // repeat and cost more than the hits saved where most text never repeats.
+  if (lastMiss[slot] !== h) {
+    lastMiss[slot] = h;
+    return asciiText(u8, start, end);
   }
   return cacheMiss(u8, start, end, slot, at);
 }
@@ -70,8 +66,9 @@ export function shortText(u8: Uint8Array, start: number, end: number): string | 
  * address reads (with the miss path inside, it was left out there once the
  * DataView lookup moved into `readBig`); with it inlined, decode's
  * small-vector ratio to msgpackr measured 1.23-1.25x in three interleaved
- * runs against 1.16-1.22x without, the conn event's unchanged. Stores the bytes in the slot and builds the string from them; text that
- * is not ASCII empties the slot instead.
+ * runs against 1.16-1.22x without, the conn event's unchanged. Stores the
+ * bytes in the slot and builds the string from them; text that is not
+ * ASCII empties the slot instead.
  */
 function cacheMiss(
   u8: Uint8Array,
@@ -80,8 +77,6 @@ function cacheMiss(
   slot: number,
   at: number,
 ): string | undefined {
-  if (missRun < MISS_RUN) missRun++;
-  else skip = 15;
   let or = 0;
   for (let k = start; k < end; k++) or |= textCacheBytes[at + k] = u8[k];
   if (or > 0x7f) {
@@ -90,13 +85,6 @@ function cacheMiss(
   }
   return textCache[slot] = fromBytes(u8, start, end - start);
 }
-
-/** Misses in a row of `shortText` since its last hit, up to `MISS_RUN`. */
-let missRun = 0;
-/** Misses in a row after which `shortText` looks up only one text in 16. */
-const MISS_RUN = 8;
-/** Texts `shortText` still builds without the cache before its next lookup. */
-let skip = 0;
 
 /** Text shorter than this goes through the cache of `shortText`. */
 export const SHORT_TEXT = 24;
@@ -148,6 +136,8 @@ const TEXT_CACHE_BITS = 10;
 const TEXT_CACHE_SHIFT = 32 - TEXT_CACHE_BITS;
 const textCache: string[] = new Array<string>(1 << TEXT_CACHE_BITS).fill("");
 const textCacheBytes = new Uint8Array(SHORT_TEXT << TEXT_CACHE_BITS);
+/** Per slot, the hash of the text that last missed there. */
+const lastMiss = new Int32Array(1 << TEXT_CACHE_BITS);
 
 /**
  * The `len` (under `SHORT_TEXT`) ASCII bytes at `s` of `u` as a string: one

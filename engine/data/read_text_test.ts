@@ -30,8 +30,9 @@ Deno.test("a byte above 0x7f anywhere makes them undefined", () => {
 
 Deno.test("shortText stays exact through long runs of misses and then repeated text", () => {
   const enc = new TextEncoder();
-  // Distinct text puts the cache in its skipping mode; repeated text of the
-  // same slot-hash but other bytes must still come out as itself.
+  // Distinct text misses once per slot and is not stored; repeated text is
+  // stored on its second miss, and text of the same slot-hash but other
+  // bytes must still come out as itself.
   for (let i = 0; i < 5000; i++) {
     const t = `r${i.toString(36)}x${(i * 7919).toString(36)}`;
     const b = enc.encode(t);
@@ -45,6 +46,12 @@ Deno.test("shortText stays exact through long runs of misses and then repeated t
     assert.equal(shortText(b, 2, 2 + w.length), w);
   }
   const nonAscii = enc.encode("zé");
+  // Twice: the second miss takes the store path, which empties the slot for text that is not ASCII.
+  assert.equal(shortText(nonAscii, 0, nonAscii.length), undefined);
   assert.equal(shortText(nonAscii, 0, nonAscii.length), undefined);
   assert.equal(shortText(enc.encode("zz"), 0, 2), "zz");
+  for (const w of words) {
+    const b = enc.encode(w);
+    assert.equal(shortText(b, 0, b.length), w);
+  }
 });
