@@ -16,8 +16,8 @@ export const utf8Enc = new TextEncoder();
  */
 export class Writer {
   static readonly SLAB = 1024 * 1024;
-  buf: Uint8Array;
-  dv: DataView;
+  buf: Uint8Array<ArrayBuffer>;
+  dv: DataView<ArrayBuffer>;
   start = 0;
   pos = 0;
   /** The size a replacement starts from (doubled until the message fits twice). */
