@@ -3,7 +3,7 @@
 // included (json_client.cc / core_actor.cc up to e8e641ea; a Zeek script's
 // Broker::publish reaches WebSocket clients), so ours does too by default.
 import assert from "node:assert/strict";
-import { count, dataToString, encode, Endpoint, str, vector } from "../mod.ts";
+import { count, DataBuilder, dataToString, encode, Endpoint, str, vector } from "../mod.ts";
 import { connectWebSocket, type WebSocketClient } from "../engine/websocket/client.ts";
 import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
 import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
@@ -31,7 +31,11 @@ Deno.test("by default a client gets every local publish path on its topics, once
     const pub = ep.publisher("/zeek/events");
     await pub.write(count(6n));
     await pub.flush();
-    ep.publish("/elsewhere", count(7n));
+    // Values published from a builder reach clients too (one builder, reset in between).
+    const b = new DataBuilder();
+    ep.publishBuilt("/zeek/events", b.reset().count(7));
+    ep.publishBuilt("/zeek/events", b.reset().count(8));
+    ep.publish("/elsewhere", count(9n));
     const got = await drain(client);
     assert.deepEqual(got, [
       "/zeek/events 1",
@@ -40,6 +44,8 @@ Deno.test("by default a client gets every local publish path on its topics, once
       "/zeek/events 4",
       "/zeek/events 5",
       "/zeek/events 6",
+      "/zeek/events 7",
+      "/zeek/events 8",
     ]);
     assert.deepEqual(await drain(other, 300), [], "a client gets only its topics");
     // An ordinary local subscriber does not get local publishes, as in Broker.
