@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { copyToSlab, type Data } from "../data/mod.ts";
+import type { Data } from "../data/mod.ts";
 import type { CommandBus, CommandMessage } from "../store/command_bus.ts";
 import type { EndpointId } from "../wire/endpoint_id.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
@@ -118,12 +118,16 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
     this.#local.deliverPublished(topic, data);
   }
 
-  /** A command for us arrived from the direct peer `sender`: the stores on its topic get it. */
+  /**
+   * A command for us arrived from the direct peer `sender`: the stores on
+   * its topic get it. `receiver` and `payload` lie in the transport's reused
+   * read buffer and are handed over as they are: a handler copies what it
+   * keeps past its call (most of a put is copied once, into the store).
+   */
   dispatch(topic: string, sender: EndpointId, receiver: EndpointId, payload: Uint8Array): void {
     const handlers = this.#handlers.get(topic);
     if (!handlers) return;
-    // Handlers may keep the payload: it lies in the reused read buffer.
-    const copy = copyToSlab(payload);
-    for (const h of handlers) h({ sender, receiver, topic, payload: copy });
+    const m: CommandMessage = { sender, receiver, topic, payload };
+    for (const h of handlers) h(m);
   }
 }

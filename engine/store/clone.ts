@@ -58,6 +58,7 @@ import {
   entityAt,
   entityBytes,
   isRawWrite,
+  ownedRawWrite,
   PUT,
   PUT_UNIQUE_RESULT,
   type RawWrite,
@@ -211,6 +212,8 @@ export class StoreClone implements StoreActor {
       },
       // A hole in the master's stream means the copy is wrong: start over.
       consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
+      // An early put waits for its turn: its bytes must outlive the read buffer.
+      keep: (content) => isRawWrite(content) ? ownedRawWrite(content) : content,
       send: (m) => {
         if (m.type === "nack" && this.#master === undefined) {
           this.#send(0n, NIL_ENTITY, m);

@@ -15,15 +15,21 @@
 import type { Data } from "../data/types.ts";
 import type { EndpointId } from "../wire/endpoint_id.ts";
 
-/** A store command as it arrives (the payload is an encoded `internal_command`). */
+/**
+ * A store command as it arrives (the payload is an encoded
+ * `internal_command`). `receiver` and `payload` are views of the transport's
+ * read buffer, valid only during the handler's call: the next read
+ * overwrites them. A handler that keeps bytes (an early write held for its
+ * turn, say) copies them.
+ */
 export interface CommandMessage {
   /** The direct peer it came from. */
   sender: EndpointId;
-  /** Nil for broadcasts, else us. */
+  /** Nil for broadcasts, else us (valid during the call only). */
   receiver: EndpointId;
   /** The store topic (`<name>/<$>/data/master` or `.../clone`). */
   topic: string;
-  /** The encoded command. */
+  /** The encoded command (valid during the call only). */
   payload: Uint8Array;
 }
 
@@ -31,7 +37,10 @@ export interface CommandMessage {
 export interface CommandBus {
   /** Our endpoint ID. */
   readonly idBytes: Uint8Array;
-  /** Receives the commands on `topic` (and announces the topic to peers, as Broker's stores do). */
+  /**
+   * Receives the commands on `topic` (and announces the topic to peers, as
+   * Broker's stores do). The message's bytes are valid during the call only.
+   */
   onCommands(topic: string, handler: (m: CommandMessage) => void): () => void;
   /**
    * Sends a command: to every peer subscribed to `topic`, or only to

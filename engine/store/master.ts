@@ -42,6 +42,7 @@ import {
   entityAt,
   entityBytes,
   isRawWrite,
+  ownedRawWrite,
   type RawWrite,
   readRawWrite,
   readU64,
@@ -345,6 +346,9 @@ export class StoreMaster implements StoreActor {
       },
       // A lost write is lost for everyone; the master goes on, as Broker's does.
       consumeNil: () => undefined,
+      // An early write waits for its turn: its bytes must outlive the read buffer.
+      // (Decoded writes own their values already.)
+      keep: (content) => isRawWrite(content) ? ownedRawWrite(content) : content,
       send: (m) => this.#send(0n, sender, m, sender.endpoint),
       close: () => {
         this.#writers.delete(key);

@@ -223,6 +223,33 @@ export function readRawWrite(bytes: Uint8Array): RawWrite | undefined {
 }
 
 /**
+ * `w` with its bytes copied (up to its end): for a write held past the
+ * call that received it, whose bytes lie in the transport's reused read
+ * buffer.
+ *
+ * @example
+ * ```ts
+ * import { equal, notEqual } from "node:assert/strict";
+ * import { encodeCommand } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * import { ownedRawWrite, readRawWrite } from "./raw_write.ts";
+ * import { count } from "../data/mod.ts";
+ * const bytes = encodeCommand({
+ *   seq: 2n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
+ *   content: { type: "put", key: count(1n), value: count(2n), expiry: null, publisher: NIL_ENTITY },
+ * });
+ * const w = readRawWrite(bytes)!;
+ * const kept = ownedRawWrite(w);
+ * bytes.fill(0xff); // the received bytes are reused
+ * notEqual(kept.bytes[w.valueEnd - 1], 0xff);
+ * equal(kept.valueEnd, w.valueEnd);
+ * ```
+ */
+export function ownedRawWrite(w: RawWrite): RawWrite {
+  return { ...w, bytes: w.bytes.slice(0, w.end) };
+}
+
+/**
  * Appends to `log` the `put` content (variant byte to publisher) the master
  * broadcasts for `w`: the command's own content for a `put`; for a
  * `put_unique`, its key, value and expiry flag with its publisher. Returns
