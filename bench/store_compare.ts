@@ -71,6 +71,9 @@ const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
+/** `--put-only`: skip the putUnique phase (e.g. for a profile of puts alone). */
+const PUT_ONLY = Deno.args.includes("--put-only");
+
 type MasterKind = "C++ broker-node" | "ours (broker node)";
 const KINDS: MasterKind[] = (["C++ broker-node", "ours (broker node)"] as const).filter((k) =>
   ONLY_MASTERS === "" || (ONLY_MASTERS === "ours") === k.startsWith("ours")
@@ -241,6 +244,9 @@ interface Phase {
   cloneUs: number;
 }
 
+/** What a skipped phase reports. */
+const NO_PHASE: Phase = { opsPerSec: NaN, masterUs: NaN, cloneUs: NaN };
+
 interface RateRow {
   master: MasterKind;
   put: Phase;
@@ -264,7 +270,7 @@ async function rates(kind: MasterKind, n: number): Promise<RateRow> {
       await putRange(clone, 10_000_000, 10_000_000 + 5_000, () => v);
       await putUniqueRange(clone, 20_000_000, 20_000_000 + 2_000);
       const put = await phase(master, n, () => putRange(clone, 0, n, () => v));
-      const putUnique = await phase(
+      const putUnique = PUT_ONLY ? NO_PHASE : await phase(
         master,
         n,
         () => putUniqueRange(clone, 1_000_000_000, 1_000_000_000 + n),

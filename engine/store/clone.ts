@@ -42,9 +42,9 @@ import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import {
   type ActionCommand,
+  appendContent,
   type Command,
   decodeCommand,
-  encodeContent,
   isAction,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
@@ -68,6 +68,7 @@ import {
 import {
   newEntity,
   sendStoreCommand,
+  sendStoreContent,
   sleep,
   type StoreActor,
   type StoreHost,
@@ -426,8 +427,25 @@ export class StoreClone implements StoreActor {
     );
   }
 
+  /** Sends the write at `pos` in the log to the master (`to`: its 24 wire bytes). */
+  #sendLogged(seq: bigint, to: Uint8Array, pos: number): void {
+    const log = this.#log;
+    const n = log.locate(pos);
+    sendStoreContent(
+      this.#host.commandBus,
+      this.#topics.master,
+      seq,
+      this.#selfBytes,
+      to,
+      log.buf,
+      log.at,
+      log.at + n,
+    );
+  }
+
   /** Opens the writer channel to a (new) master and flushes buffered writes. */
   #attachWriter(master: Entity): void {
+    const masterBytes = entityBytes(master);
     this.#producer = new ChannelProducer<Entity, number>({
       // Writer traffic names the master as receiver but is not unicast at envelope level.
       send: (to, m) => {
@@ -437,11 +455,11 @@ export class StoreClone implements StoreActor {
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
           });
-        } else if (m.type === "event") this.#send(m.seq, to, this.#log.get(m.content));
+        } else if (m.type === "event") this.#sendLogged(m.seq, entityBytes(to), m.content);
         else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
       },
       broadcast: (m) => {
-        if (m.type === "event") return this.#send(m.seq, master, this.#log.get(m.content));
+        if (m.type === "event") return this.#sendLogged(m.seq, masterBytes, m.content);
         // As Broker's clone: until the master acks the channel, every keepalive
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
@@ -476,8 +494,7 @@ export class StoreClone implements StoreActor {
   #produce(cmd: ActionCommand): void {
     const producer = this.#producer!;
     this.#log.release(producer.oldest ?? this.#log.next);
-    const content = encodeContent(cmd);
-    producer.produce(this.#log.append(content, 0, content.length));
+    producer.produce(appendContent(this.#log, cmd));
   }
 
   #lostMaster(): void {

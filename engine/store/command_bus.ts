@@ -47,6 +47,21 @@ export interface CommandBus {
    * `receiver`. The payload is copied before the call returns.
    */
   sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
+  /**
+   * Sends, as `sendCommand` would, the command whose payload is `head`
+   * followed by `src[from, to)` (say the seq, sender and receiver, then a
+   * content the store keeps in its log), written straight into the frame
+   * rather than assembled first. Optional: stores use `sendCommand` on a bus
+   * without it.
+   */
+  sendCommandParts?(
+    topic: string,
+    head: Uint8Array,
+    src: Uint8Array,
+    from: number,
+    to: number,
+    receiver?: EndpointId,
+  ): void;
   /** Whether a peer announced `topic` (e.g. a master's topic). */
   hasPeerSubscriber(topic: string): boolean;
   /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */

@@ -28,9 +28,9 @@ import type { StoreBackend } from "./backend.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import {
   type ActionCommand,
+  appendContent,
   type Command,
   decodeCommand,
-  encodeContent,
   isAction,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
@@ -63,6 +63,7 @@ import {
   newEntity,
   nowNs,
   sendStoreCommand,
+  sendStoreContent,
   type StoreActor,
   type StoreHost,
   type StoreMetrics,
@@ -170,11 +171,11 @@ export class StoreMaster implements StoreActor {
             state: backend.snapshot(),
           }, to.endpoint);
         } else if (m.type === "event") {
-          this.#send(m.seq, to, this.#log.get(m.content), to.endpoint);
+          this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);
         } else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, this.#log.get(m.content));
+        if (m.type === "event") this.#sendLogged(m.seq, NIL_BYTES, m.content);
         else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
@@ -335,6 +336,23 @@ export class StoreMaster implements StoreActor {
     );
   }
 
+  /** Sends the content at `pos` in the log, from us to `to` (its 24 wire bytes). */
+  #sendLogged(seq: bigint, to: Uint8Array, pos: number, envelopeReceiver?: EndpointId): void {
+    const log = this.#log;
+    const n = log.locate(pos);
+    sendStoreContent(
+      this.#host.commandBus,
+      this.#topics.clone,
+      seq,
+      this.#selfBytes,
+      to,
+      log.buf,
+      log.at,
+      log.at + n,
+      envelopeReceiver,
+    );
+  }
+
   #writer(sender: Entity): Writer {
     const key = entityKey(sender);
     let w = this.#writers.get(key);
@@ -398,8 +416,7 @@ export class StoreMaster implements StoreActor {
   /** Sends a write's result to the clones (through the log, like every event). */
   #broadcast(b: ActionCommand): void {
     if (!this.#openLog()) return;
-    const content = encodeContent(b);
-    this.#producer.produce(this.#log.append(content, 0, content.length));
+    this.#producer.produce(appendContent(this.#log, b));
   }
 
   /**
@@ -485,6 +502,9 @@ export class StoreMaster implements StoreActor {
     }
   }
 }
+
+/** The nil entity on the wire (a broadcast's receiver). */
+const NIL_BYTES = new Uint8Array(ENTITY_SIZE);
 
 /**
  * Reports what one applied write did, derived from what the master
