@@ -71,6 +71,8 @@ const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
+/** `--verbose`: also print each phase's minor page faults per 1,000 operations, each side. */
+const VERBOSE = Deno.args.includes("--verbose");
 /** `--put-only`: skip the putUnique phase (e.g. for a profile of puts alone). */
 const PUT_ONLY = Deno.args.includes("--put-only");
 
@@ -138,6 +140,12 @@ class MasterProcess {
 /** CPU time (user + system) of a process, in ms (`/proc/PID/stat`, 10 ms resolution). */
 async function cpuMsOf(pid: number | "self"): Promise<number> {
   return statTicks(await Deno.readTextFile(`/proc/${pid}/stat`)) * (1000 / CLK_TCK);
+}
+
+/** Minor page faults of a process so far (`/proc/PID/stat`, field 10). */
+async function faultsOf(pid: number | "self"): Promise<number> {
+  const line = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[7]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -255,8 +263,17 @@ interface RateRow {
 
 async function phase(master: MasterProcess, n: number, run: () => Promise<number>): Promise<Phase> {
   const [m0, c0] = [await master.cpuMs(), await cpuMsOf("self")];
+  const [mf0, cf0] = [await faultsOf(master.pid), await faultsOf("self")];
   const opsPerSec = await run();
   const [m1, c1] = [await master.cpuMs(), await cpuMsOf("self")];
+  const [mf1, cf1] = [await faultsOf(master.pid), await faultsOf("self")];
+  if (VERBOSE) {
+    console.log(
+      `  ${master.kind}: minor page faults per 1,000 ops: master ${
+        fmt((mf1 - mf0) * 1000 / n, 1)
+      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}`,
+    );
+  }
   return { opsPerSec, masterUs: (m1 - m0) * 1000 / n, cloneUs: (c1 - c0) * 1000 / n };
 }
 

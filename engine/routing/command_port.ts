@@ -128,7 +128,7 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
     const w = beginShared();
     w.reserve(n);
     const buf = w.buf, at = w.pos;
-    for (let i = 0; i < hl; i++) buf[at + i] = frameHead[i];
+    buf.set(frameHead, at);
     const len = n - FRAME_PREFIX_SIZE;
     buf[at] = len >>> 24;
     buf[at + 1] = len >>> 16;
@@ -139,7 +139,7 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
       for (let i = 0; i < 16; i++) buf[r + i] = receiver[i];
     }
     const p = at + hl;
-    for (let i = 0; i < pl; i++) buf[p + i] = head[i];
+    buf.set(head, p);
     if (to - from > 256) buf.set(src.subarray(from, to), p + pl);
     else for (let i = from, q = p + pl - from; i < to; i++) buf[q + i] = src[i];
     w.pos = at + n;
