@@ -65,6 +65,8 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
   readonly #peers: CommandPeers<P>;
   /** Handlers by topic, as arrays: dispatch walks one per command. */
   readonly #handlers = new Map<string, ((m: CommandMessage) => void)[]>();
+  /** What `dispatch` hands the handlers. */
+  readonly #message: CommandMessage = { sender: EMPTY, receiver: EMPTY, topic: "", payload: EMPTY };
   /** Frame heads by topic (see `#frameHead`), and the last one asked for. */
   readonly #heads = new Map<string, Uint8Array>();
   #lastTopic: string | undefined;
@@ -195,8 +197,14 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
   dispatch(topic: string, sender: EndpointId, receiver: EndpointId, payload: Uint8Array): void {
     const handlers = this.#handlers.get(topic);
     if (!handlers) return;
-    const m: CommandMessage = { sender, receiver, topic, payload };
+    // One message object, refilled per command: its bytes are only lent for the call anyway.
+    const m = this.#message;
+    m.sender = sender;
+    m.receiver = receiver;
+    m.topic = topic;
+    m.payload = payload;
     for (let i = 0; i < handlers.length; i++) handlers[i](m);
+    m.payload = m.receiver = EMPTY; // the read buffer is not kept alive by it
   }
 }
 

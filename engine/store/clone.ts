@@ -62,7 +62,7 @@ import {
   PUT,
   PUT_UNIQUE_RESULT,
   type RawWrite,
-  readRawWrite,
+  RawWriteSlot,
   readU64,
 } from "./raw_write.ts";
 import {
@@ -170,6 +170,8 @@ export class StoreClone implements StoreActor {
   #masterBytes?: Uint8Array;
   /** `id` as encoded on the wire. */
   readonly #selfBytes: Uint8Array;
+  /** Where each echoed put is read in place (an early one is copied out of it). */
+  readonly #slot = new RawWriteSlot();
   /** Writes waiting for the writer channel (bounded: see `mutationBufferSize`). */
   #pending: ActionCommand[] = [];
   /** Binary size of the keys and values in `#pending`. */
@@ -611,8 +613,8 @@ export class StoreClone implements StoreActor {
       !this.#events.active && entityAt(payload, 8, master) &&
       (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
     ) {
-      const w = readRawWrite(payload);
-      if (w) return this.#consumer.handleEvent(readU64(payload, 0), w);
+      const w = this.#slot;
+      if (w.read(payload)) return this.#consumer.handleEvent(readU64(payload, 0), w);
     }
     // The master's answer to one of our putUniques: read in place, as it goes through the channel.
     if (

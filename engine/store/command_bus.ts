@@ -20,7 +20,8 @@ import type { EndpointId } from "../wire/endpoint_id.ts";
  * `internal_command`). `receiver` and `payload` are views of the transport's
  * read buffer, valid only during the handler's call: the next read
  * overwrites them. A handler that keeps bytes (an early write held for its
- * turn, say) copies them.
+ * turn, say) copies them. The message object itself is reused for the next
+ * command.
  */
 export interface CommandMessage {
   /** The direct peer it came from. */

@@ -44,7 +44,7 @@ import {
   isRawWrite,
   ownedRawWrite,
   type RawWrite,
-  readRawWrite,
+  RawWriteSlot,
   readU64,
 } from "./raw_write.ts";
 import { dataKey, latin1Of } from "./data_key.ts";
@@ -131,6 +131,8 @@ export class StoreMaster implements StoreActor {
   readonly #packed: MemoryBackend | undefined;
   /** `id` as encoded on the wire (a `put_unique_result`'s publisher). */
   readonly #selfBytes: Uint8Array;
+  /** Where each received command is read in place (an early write is copied out of it). */
+  readonly #slot = new RawWriteSlot();
   /** The sender bytes of the last write read in place, and its writer. */
   readonly #lastSender = new Uint8Array(ENTITY_SIZE);
   #lastWriter: Writer | undefined;
@@ -447,8 +449,10 @@ export class StoreMaster implements StoreActor {
     if (this.#closed) return;
     const payload = m.payload;
     if (this.#packed && payload.length > CONTENT_AT && !this.#events.active) {
-      const w = readRawWrite(payload);
-      if (w) return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+      const w = this.#slot;
+      if (w.read(payload)) {
+        return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+      }
     }
     let cmd;
     try {
