@@ -71,6 +71,12 @@ const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
+/**
+ * `--warm-up N`: puts before the measured phases (default 5,000), the same
+ * for both masters. V8 may still be compiling hot functions of our clone and
+ * master (on background threads, whose CPU counts) after 5,000.
+ */
+const WARM_UP = Number(arg("warm-up", "5000"));
 /** `--verbose`: also print each phase's minor page faults per 1,000 operations, each side. */
 const VERBOSE = Deno.args.includes("--verbose");
 /** `--put-only`: skip the putUnique phase (e.g. for a profile of puts alone). */
@@ -284,7 +290,7 @@ async function rates(kind: MasterKind, n: number): Promise<RateRow> {
     try {
       const v = count(1n);
       // Warm-up (JIT of the clone and of our master): the same for both masters.
-      await putRange(clone, 10_000_000, 10_000_000 + 5_000, () => v);
+      await putRange(clone, 10_000_000, 10_000_000 + WARM_UP, () => v);
       await putUniqueRange(clone, 20_000_000, 20_000_000 + 2_000);
       const put = await phase(master, n, () => putRange(clone, 0, n, () => v));
       const putUnique = PUT_ONLY ? NO_PHASE : await phase(
