@@ -222,7 +222,9 @@ async function putRange(
     // broadcasting every write back must not get more than that ahead.
     if (i - from >= INFLIGHT) {
       const back = count(BigInt(i - INFLIGHT));
+      const w0 = performance.now();
       await until(() => clone.exists(back), `key ${i - INFLIGHT} back at the clone`);
+      waits.push(performance.now() - w0);
     }
     const end = Math.min(i + BATCH, to);
     for (let j = i; j < end; j++) void clone.put(count(BigInt(j)), value(j));
@@ -232,6 +234,25 @@ async function putRange(
   await until(() => clone.exists(last), `key ${to - 1} back at the clone`);
   return (to - from) / ((performance.now() - t0) / 1000);
 }
+
+/**
+ * How long each `putRange` wait for the window to open took (ms), for
+ * `--verbose`: with the master a few ms of work behind, a long wait is a
+ * pause on one side (a collection, a table resize), not a lack of CPU.
+ */
+const waits: number[] = [];
+
+/** `--verbose` line about the waits since the last call (which empties `waits`). */
+function waitSummary(): string {
+  const long = waits.filter((w) => w > 5);
+  const line =
+    `waits for the window: ${waits.length}, ${fmt(sum(waits))} ms in all; ${long.length} ` +
+    `over 5 ms, ${fmt(sum(long))} ms in all (longest ${fmt(Math.max(0, ...waits), 1)} ms)`;
+  waits.length = 0;
+  return line;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** putUnique of keys [from, to) with WINDOW in flight; returns ops/s. */
 async function putUniqueRange(clone: Store, from: number, to: number): Promise<number> {
@@ -270,6 +291,7 @@ interface RateRow {
 async function phase(master: MasterProcess, n: number, run: () => Promise<number>): Promise<Phase> {
   const [m0, c0] = [await master.cpuMs(), await cpuMsOf("self")];
   const [mf0, cf0] = [await faultsOf(master.pid), await faultsOf("self")];
+  waits.length = 0;
   const opsPerSec = await run();
   const [m1, c1] = [await master.cpuMs(), await cpuMsOf("self")];
   const [mf1, cf1] = [await faultsOf(master.pid), await faultsOf("self")];
@@ -277,7 +299,7 @@ async function phase(master: MasterProcess, n: number, run: () => Promise<number
     console.log(
       `  ${master.kind}: minor page faults per 1,000 ops: master ${
         fmt((mf1 - mf0) * 1000 / n, 1)
-      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}`,
+      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}; ${waitSummary()}`,
     );
   }
   return { opsPerSec, masterUs: (m1 - m0) * 1000 / n, cloneUs: (c1 - c0) * 1000 / n };
