@@ -299,7 +299,7 @@ async function phase(master: MasterProcess, n: number, run: () => Promise<number
     console.log(
       `  ${master.kind}: minor page faults per 1,000 ops: master ${
         fmt((mf1 - mf0) * 1000 / n, 1)
-      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}; ${waitSummary()}`,
+      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}${waits.length ? `; ${waitSummary()}` : ""}`,
     );
   }
   return { opsPerSec, masterUs: (m1 - m0) * 1000 / n, cloneUs: (c1 - c0) * 1000 / n };
