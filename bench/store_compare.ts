@@ -71,6 +71,17 @@ const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
 const ONLY_MASTERS = arg("masters", "");
 
+/**
+ * `--warm-up N`: puts before the measured phases (default 5,000), the same
+ * for both masters. V8 may still be compiling hot functions of our clone and
+ * master (on background threads, whose CPU counts) after 5,000.
+ */
+const WARM_UP = Number(arg("warm-up", "5000"));
+/** `--verbose`: also print each phase's minor page faults per 1,000 operations, each side. */
+const VERBOSE = Deno.args.includes("--verbose");
+/** `--put-only`: skip the putUnique phase (e.g. for a profile of puts alone). */
+const PUT_ONLY = Deno.args.includes("--put-only");
+
 type MasterKind = "C++ broker-node" | "ours (broker node)";
 const KINDS: MasterKind[] = (["C++ broker-node", "ours (broker node)"] as const).filter((k) =>
   ONLY_MASTERS === "" || (ONLY_MASTERS === "ours") === k.startsWith("ours")
@@ -135,6 +146,12 @@ class MasterProcess {
 /** CPU time (user + system) of a process, in ms (`/proc/PID/stat`, 10 ms resolution). */
 async function cpuMsOf(pid: number | "self"): Promise<number> {
   return statTicks(await Deno.readTextFile(`/proc/${pid}/stat`)) * (1000 / CLK_TCK);
+}
+
+/** Minor page faults of a process so far (`/proc/PID/stat`, field 10). */
+async function faultsOf(pid: number | "self"): Promise<number> {
+  const line = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[7]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -205,7 +222,9 @@ async function putRange(
     // broadcasting every write back must not get more than that ahead.
     if (i - from >= INFLIGHT) {
       const back = count(BigInt(i - INFLIGHT));
+      const w0 = performance.now();
       await until(() => clone.exists(back), `key ${i - INFLIGHT} back at the clone`);
+      waits.push(performance.now() - w0);
     }
     const end = Math.min(i + BATCH, to);
     for (let j = i; j < end; j++) void clone.put(count(BigInt(j)), value(j));
@@ -215,6 +234,25 @@ async function putRange(
   await until(() => clone.exists(last), `key ${to - 1} back at the clone`);
   return (to - from) / ((performance.now() - t0) / 1000);
 }
+
+/**
+ * How long each `putRange` wait for the window to open took (ms), for
+ * `--verbose`: with the master a few ms of work behind, a long wait is a
+ * pause on one side (a collection, a table resize), not a lack of CPU.
+ */
+const waits: number[] = [];
+
+/** `--verbose` line about the waits since the last call (which empties `waits`). */
+function waitSummary(): string {
+  const long = waits.filter((w) => w > 5);
+  const line =
+    `waits for the window: ${waits.length}, ${fmt(sum(waits))} ms in all; ${long.length} ` +
+    `over 5 ms, ${fmt(sum(long))} ms in all (longest ${fmt(Math.max(0, ...waits), 1)} ms)`;
+  waits.length = 0;
+  return line;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** putUnique of keys [from, to) with WINDOW in flight; returns ops/s. */
 async function putUniqueRange(clone: Store, from: number, to: number): Promise<number> {
@@ -241,6 +279,9 @@ interface Phase {
   cloneUs: number;
 }
 
+/** What a skipped phase reports. */
+const NO_PHASE: Phase = { opsPerSec: NaN, masterUs: NaN, cloneUs: NaN };
+
 interface RateRow {
   master: MasterKind;
   put: Phase;
@@ -249,8 +290,18 @@ interface RateRow {
 
 async function phase(master: MasterProcess, n: number, run: () => Promise<number>): Promise<Phase> {
   const [m0, c0] = [await master.cpuMs(), await cpuMsOf("self")];
+  const [mf0, cf0] = [await faultsOf(master.pid), await faultsOf("self")];
+  waits.length = 0;
   const opsPerSec = await run();
   const [m1, c1] = [await master.cpuMs(), await cpuMsOf("self")];
+  const [mf1, cf1] = [await faultsOf(master.pid), await faultsOf("self")];
+  if (VERBOSE) {
+    console.log(
+      `  ${master.kind}: minor page faults per 1,000 ops: master ${
+        fmt((mf1 - mf0) * 1000 / n, 1)
+      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}${waits.length ? `; ${waitSummary()}` : ""}`,
+    );
+  }
   return { opsPerSec, masterUs: (m1 - m0) * 1000 / n, cloneUs: (c1 - c0) * 1000 / n };
 }
 
@@ -261,10 +312,10 @@ async function rates(kind: MasterKind, n: number): Promise<RateRow> {
     try {
       const v = count(1n);
       // Warm-up (JIT of the clone and of our master): the same for both masters.
-      await putRange(clone, 10_000_000, 10_000_000 + 5_000, () => v);
+      await putRange(clone, 10_000_000, 10_000_000 + WARM_UP, () => v);
       await putUniqueRange(clone, 20_000_000, 20_000_000 + 2_000);
       const put = await phase(master, n, () => putRange(clone, 0, n, () => v));
-      const putUnique = await phase(
+      const putUnique = PUT_ONLY ? NO_PHASE : await phase(
         master,
         n,
         () => putUniqueRange(clone, 1_000_000_000, 1_000_000_000 + n),

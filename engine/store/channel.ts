@@ -458,6 +458,13 @@ export interface ConsumerTransport<P> {
   send(message: ConsumerMessage): void;
   /** The channel closed; the consumer was reset and may receive a new handshake. */
   close(reason: BrokerError): void;
+  /**
+   * An event arrived early and is held for its turn: returns what to hold.
+   * Contents that view a reused buffer (a command in the transport's read
+   * buffer) are copied here, so that only events that wait pay for a copy.
+   * Without it, the content is held as given.
+   */
+  keep?(content: P): P;
 }
 
 /** Consumer settings. */
@@ -658,11 +665,12 @@ export class ChannelConsumer<H, P> {
       if (seq - this.#nextSeq > this.#maxBuffered) return;
       const at = this.#slot(seq);
       const slot = this.#buf[at];
-      if (slot?.seq !== seq) this.#buf.splice(at, 0, { seq, has: true, content });
-      else if (!slot.has) {
+      if (slot?.seq !== seq) {
+        this.#buf.splice(at, 0, { seq, has: true, content: this.#held(content) });
+      } else if (!slot.has) {
         // A retransmission beats an earlier "lost" notice.
         slot.has = true;
-        slot.content = content;
+        slot.content = this.#held(content);
       }
     }
   }
@@ -731,6 +739,11 @@ export class ChannelConsumer<H, P> {
     this.#idleTicks = 0;
     this.#lastHeard = 0;
     this.#heartbeatInterval = this.#defaultHeartbeat;
+  }
+
+  /** What to hold of an early event's content (see `ConsumerTransport.keep`). */
+  #held(content: P): P {
+    return this.#out.keep ? this.#out.keep(content) : content;
   }
 
   #periodicAck(): void {

@@ -428,3 +428,24 @@ Deno.test("consumer: events far ahead are not buffered (a bound on what a produc
   assert.equal(log.got.length, 20_000 - 2);
   assert.deepEqual(log.got.slice(0, 3), ["e2", "e3", "e4"]);
 });
+
+Deno.test("consumer: keep copies only the events it holds, and the held copies are delivered", () => {
+  const got: string[] = [];
+  const kept: string[] = [];
+  const c = new ChannelConsumer<string, { text: string }>({
+    consume: (x) => void got.push(x.text),
+    consumeNil: () => undefined,
+    send: () => {},
+    close: () => {},
+    keep: (x) => (kept.push(x.text), { text: `${x.text}'` }),
+  });
+  c.handleHandshake(1n, 5, "master");
+  c.handleEvent(3n, { text: "b" }); // early: held, so kept
+  c.handleRetransmitFailed(5n); // a "lost" notice ahead...
+  c.handleEvent(5n, { text: "d" }); // ...that a retransmission fills: kept
+  c.handleEvent(3n, { text: "b-dup" }); // a duplicate of a held event: not kept again
+  c.handleEvent(2n, { text: "a" }); // in order: consumed as given
+  c.handleEvent(4n, { text: "c" });
+  assert.deepEqual(kept, ["b", "d"]);
+  assert.deepEqual(got, ["a", "b'", "c", "d'"]);
+});

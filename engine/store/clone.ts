@@ -42,9 +42,9 @@ import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import {
   type ActionCommand,
+  appendContent,
   type Command,
   decodeCommand,
-  encodeContent,
   isAction,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
@@ -58,15 +58,17 @@ import {
   entityAt,
   entityBytes,
   isRawWrite,
+  ownedRawWrite,
   PUT,
   PUT_UNIQUE_RESULT,
   type RawWrite,
-  readRawWrite,
+  RawWriteSlot,
   readU64,
 } from "./raw_write.ts";
 import {
   newEntity,
   sendStoreCommand,
+  sendStoreContent,
   sleep,
   type StoreActor,
   type StoreHost,
@@ -168,6 +170,8 @@ export class StoreClone implements StoreActor {
   #masterBytes?: Uint8Array;
   /** `id` as encoded on the wire. */
   readonly #selfBytes: Uint8Array;
+  /** Where each echoed put is read in place (an early one is copied out of it). */
+  readonly #slot = new RawWriteSlot();
   /** Writes waiting for the writer channel (bounded: see `mutationBufferSize`). */
   #pending: ActionCommand[] = [];
   /** Binary size of the keys and values in `#pending`. */
@@ -211,6 +215,8 @@ export class StoreClone implements StoreActor {
       },
       // A hole in the master's stream means the copy is wrong: start over.
       consumeNil: () => new BrokerError(ErrorCode.broken_clone, "lost an update from the master"),
+      // An early put waits for its turn: its bytes must outlive the read buffer.
+      keep: (content) => isRawWrite(content) ? ownedRawWrite(content) : content,
       send: (m) => {
         if (m.type === "nack" && this.#master === undefined) {
           this.#send(0n, NIL_ENTITY, m);
@@ -423,8 +429,25 @@ export class StoreClone implements StoreActor {
     );
   }
 
+  /** Sends the write at `pos` in the log to the master (`to`: its 24 wire bytes). */
+  #sendLogged(seq: bigint, to: Uint8Array, pos: number): void {
+    const log = this.#log;
+    const n = log.locate(pos);
+    sendStoreContent(
+      this.#host.commandBus,
+      this.#topics.master,
+      seq,
+      this.#selfBytes,
+      to,
+      log.buf,
+      log.at,
+      log.at + n,
+    );
+  }
+
   /** Opens the writer channel to a (new) master and flushes buffered writes. */
   #attachWriter(master: Entity): void {
+    const masterBytes = entityBytes(master);
     this.#producer = new ChannelProducer<Entity, number>({
       // Writer traffic names the master as receiver but is not unicast at envelope level.
       send: (to, m) => {
@@ -434,11 +457,11 @@ export class StoreClone implements StoreActor {
             offset: m.offset,
             heartbeatInterval: m.heartbeatInterval,
           });
-        } else if (m.type === "event") this.#send(m.seq, to, this.#log.get(m.content));
+        } else if (m.type === "event") this.#sendLogged(m.seq, entityBytes(to), m.content);
         else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
       },
       broadcast: (m) => {
-        if (m.type === "event") return this.#send(m.seq, master, this.#log.get(m.content));
+        if (m.type === "event") return this.#sendLogged(m.seq, masterBytes, m.content);
         // As Broker's clone: until the master acks the channel, every keepalive
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
@@ -473,8 +496,7 @@ export class StoreClone implements StoreActor {
   #produce(cmd: ActionCommand): void {
     const producer = this.#producer!;
     this.#log.release(producer.oldest ?? this.#log.next);
-    const content = encodeContent(cmd);
-    producer.produce(this.#log.append(content, 0, content.length));
+    producer.produce(appendContent(this.#log, cmd));
   }
 
   #lostMaster(): void {
@@ -591,8 +613,8 @@ export class StoreClone implements StoreActor {
       !this.#events.active && entityAt(payload, 8, master) &&
       (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
     ) {
-      const w = readRawWrite(payload);
-      if (w) return this.#consumer.handleEvent(readU64(payload, 0), w);
+      const w = this.#slot;
+      if (w.read(payload)) return this.#consumer.handleEvent(readU64(payload, 0), w);
     }
     // The master's answer to one of our putUniques: read in place, as it goes through the channel.
     if (

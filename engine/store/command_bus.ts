@@ -15,15 +15,22 @@
 import type { Data } from "../data/types.ts";
 import type { EndpointId } from "../wire/endpoint_id.ts";
 
-/** A store command as it arrives (the payload is an encoded `internal_command`). */
+/**
+ * A store command as it arrives (the payload is an encoded
+ * `internal_command`). `receiver` and `payload` are views of the transport's
+ * read buffer, valid only during the handler's call: the next read
+ * overwrites them. A handler that keeps bytes (an early write held for its
+ * turn, say) copies them. The message object itself is reused for the next
+ * command.
+ */
 export interface CommandMessage {
   /** The direct peer it came from. */
   sender: EndpointId;
-  /** Nil for broadcasts, else us. */
+  /** Nil for broadcasts, else us (valid during the call only). */
   receiver: EndpointId;
   /** The store topic (`<name>/<$>/data/master` or `.../clone`). */
   topic: string;
-  /** The encoded command. */
+  /** The encoded command (valid during the call only). */
   payload: Uint8Array;
 }
 
@@ -31,13 +38,31 @@ export interface CommandMessage {
 export interface CommandBus {
   /** Our endpoint ID. */
   readonly idBytes: Uint8Array;
-  /** Receives the commands on `topic` (and announces the topic to peers, as Broker's stores do). */
+  /**
+   * Receives the commands on `topic` (and announces the topic to peers, as
+   * Broker's stores do). The message's bytes are valid during the call only.
+   */
   onCommands(topic: string, handler: (m: CommandMessage) => void): () => void;
   /**
    * Sends a command: to every peer subscribed to `topic`, or only to
    * `receiver`. The payload is copied before the call returns.
    */
   sendCommand(topic: string, payload: Uint8Array, receiver?: EndpointId): void;
+  /**
+   * Sends, as `sendCommand` would, the command whose payload is `head`
+   * followed by `src[from, to)` (say the seq, sender and receiver, then a
+   * content the store keeps in its log), written straight into the frame
+   * rather than assembled first. Optional: stores use `sendCommand` on a bus
+   * without it.
+   */
+  sendCommandParts?(
+    topic: string,
+    head: Uint8Array,
+    src: Uint8Array,
+    from: number,
+    to: number,
+    receiver?: EndpointId,
+  ): void;
   /** Whether a peer announced `topic` (e.g. a master's topic). */
   hasPeerSubscriber(topic: string): boolean;
   /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */

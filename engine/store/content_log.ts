@@ -56,7 +56,7 @@ export class ContentLog {
   #next = 0;
   /** Released chunks, kept for the next ones. */
   #spares: Uint8Array[] = [];
-  /** Where `begin` placed the content: write it at `buf[at ...]`. */
+  /** Where `begin` placed the content (write it at `buf[at ...]`), or where `locate` found one. */
   buf: Uint8Array = new Uint8Array(0);
   /** See `buf`. */
   at = 0;
@@ -108,11 +108,22 @@ export class ContentLog {
 
   /** The content at `pos` (a view). */
   get(pos: number): Uint8Array {
+    const n = this.locate(pos);
+    return this.buf.subarray(this.at, this.at + n);
+  }
+
+  /**
+   * Finds the content at `pos` without making a view of it: it lies at
+   * `buf[at, at + n)` afterwards, where `n` is what this returns (for the
+   * send path, which copies it into a frame at once).
+   */
+  locate(pos: number): number {
     let i = this.#bases.length - 1;
     while (i > 0 && this.#bases[i] > pos) i--;
     const c = this.#chunks[i], p = pos - this.#bases[i];
-    const n = (c[p] | (c[p + 1] << 8) | (c[p + 2] << 16) | (c[p + 3] << 24)) >>> 0;
-    return c.subarray(p + HEADER, p + HEADER + n);
+    this.buf = c;
+    this.at = p + HEADER;
+    return (c[p] | (c[p + 1] << 8) | (c[p + 2] << 16) | (c[p + 3] << 24)) >>> 0;
   }
 
   /** Contents before position `oldest` are no longer needed. */

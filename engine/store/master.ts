@@ -28,9 +28,9 @@ import type { StoreBackend } from "./backend.ts";
 import { ChannelConsumer, ChannelProducer } from "./channel.ts";
 import {
   type ActionCommand,
+  appendContent,
   type Command,
   decodeCommand,
-  encodeContent,
   isAction,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
@@ -42,8 +42,9 @@ import {
   entityAt,
   entityBytes,
   isRawWrite,
+  ownedRawWrite,
   type RawWrite,
-  readRawWrite,
+  RawWriteSlot,
   readU64,
 } from "./raw_write.ts";
 import { dataKey, latin1Of } from "./data_key.ts";
@@ -62,6 +63,7 @@ import {
   newEntity,
   nowNs,
   sendStoreCommand,
+  sendStoreContent,
   type StoreActor,
   type StoreHost,
   type StoreMetrics,
@@ -129,6 +131,8 @@ export class StoreMaster implements StoreActor {
   readonly #packed: MemoryBackend | undefined;
   /** `id` as encoded on the wire (a `put_unique_result`'s publisher). */
   readonly #selfBytes: Uint8Array;
+  /** Where each received command is read in place (an early write is copied out of it). */
+  readonly #slot = new RawWriteSlot();
   /** The sender bytes of the last write read in place, and its writer. */
   readonly #lastSender = new Uint8Array(ENTITY_SIZE);
   #lastWriter: Writer | undefined;
@@ -169,11 +173,11 @@ export class StoreMaster implements StoreActor {
             state: backend.snapshot(),
           }, to.endpoint);
         } else if (m.type === "event") {
-          this.#send(m.seq, to, this.#log.get(m.content), to.endpoint);
+          this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);
         } else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
       },
       broadcast: (m) => {
-        if (m.type === "event") this.#send(m.seq, NIL_ENTITY, this.#log.get(m.content));
+        if (m.type === "event") this.#sendLogged(m.seq, NIL_BYTES, m.content);
         else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
       },
       drop: () => {},
@@ -334,6 +338,23 @@ export class StoreMaster implements StoreActor {
     );
   }
 
+  /** Sends the content at `pos` in the log, from us to `to` (its 24 wire bytes). */
+  #sendLogged(seq: bigint, to: Uint8Array, pos: number, envelopeReceiver?: EndpointId): void {
+    const log = this.#log;
+    const n = log.locate(pos);
+    sendStoreContent(
+      this.#host.commandBus,
+      this.#topics.clone,
+      seq,
+      this.#selfBytes,
+      to,
+      log.buf,
+      log.at,
+      log.at + n,
+      envelopeReceiver,
+    );
+  }
+
   #writer(sender: Entity): Writer {
     const key = entityKey(sender);
     let w = this.#writers.get(key);
@@ -345,6 +366,9 @@ export class StoreMaster implements StoreActor {
       },
       // A lost write is lost for everyone; the master goes on, as Broker's does.
       consumeNil: () => undefined,
+      // An early write waits for its turn: its bytes must outlive the read buffer.
+      // (Decoded writes own their values already.)
+      keep: (content) => isRawWrite(content) ? ownedRawWrite(content) : content,
       send: (m) => this.#send(0n, sender, m, sender.endpoint),
       close: () => {
         this.#writers.delete(key);
@@ -394,8 +418,7 @@ export class StoreMaster implements StoreActor {
   /** Sends a write's result to the clones (through the log, like every event). */
   #broadcast(b: ActionCommand): void {
     if (!this.#openLog()) return;
-    const content = encodeContent(b);
-    this.#producer.produce(this.#log.append(content, 0, content.length));
+    this.#producer.produce(appendContent(this.#log, b));
   }
 
   /**
@@ -426,8 +449,10 @@ export class StoreMaster implements StoreActor {
     if (this.#closed) return;
     const payload = m.payload;
     if (this.#packed && payload.length > CONTENT_AT && !this.#events.active) {
-      const w = readRawWrite(payload);
-      if (w) return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+      const w = this.#slot;
+      if (w.read(payload)) {
+        return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+      }
     }
     let cmd;
     try {
@@ -481,6 +506,9 @@ export class StoreMaster implements StoreActor {
     }
   }
 }
+
+/** The nil entity on the wire (a broadcast's receiver). */
+const NIL_BYTES = new Uint8Array(ENTITY_SIZE);
 
 /**
  * Reports what one applied write did, derived from what the master

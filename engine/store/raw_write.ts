@@ -200,25 +200,95 @@ function textEnd(b: Uint8Array, p: number): number {
  * ```
  */
 export function readRawWrite(bytes: Uint8Array): RawWrite | undefined {
-  const variant = bytes[CONTENT_AT];
-  if (variant !== PUT && variant !== PUT_UNIQUE) return undefined;
-  const keyAt = CONTENT_AT + 1;
-  const valueAt = plainScalarEnd(bytes, keyAt);
-  if (valueAt < 0) return undefined;
-  const valueEnd = plainScalarEnd(bytes, valueAt);
-  // No expiry: with one, the master's expiry timers need the key as Data.
-  if (valueEnd < 0 || bytes[valueEnd] !== 0) return undefined;
-  const publisherAt = valueEnd + 1 + (variant === PUT ? 0 : ENTITY_SIZE + 8);
-  const end = publisherAt + ENTITY_SIZE;
-  if (end > bytes.length) return undefined;
+  const w = new RawWriteSlot();
+  return w.read(bytes) ? w : undefined;
+}
+
+/**
+ * A `RawWrite` filled in place by `read`: a store reads every received
+ * command into one slot rather than allocating a write per command. A
+ * write held past the call (an early one) is copied (`ownedRawWrite`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { encodeCommand } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * import { RawWriteSlot } from "./raw_write.ts";
+ * import { count } from "../data/mod.ts";
+ * const slot = new RawWriteSlot();
+ * equal(slot.read(encodeCommand({
+ *   seq: 2n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
+ *   content: { type: "put", key: count(1n), value: count(2n), expiry: null, publisher: NIL_ENTITY },
+ * })), true);
+ * equal(slot.valueAt - slot.keyAt, 9);
+ * ```
+ */
+export class RawWriteSlot implements RawWrite {
+  type: "raw_put" | "raw_put_unique" = "raw_put";
+  bytes: Uint8Array = new Uint8Array(0);
+  keyAt = 0;
+  valueAt = 0;
+  valueEnd = 0;
+  publisherAt = 0;
+  end = 0;
+
+  /** Reads `bytes` as `readRawWrite` does; false (the slot unchanged) for any other command. */
+  read(bytes: Uint8Array): boolean {
+    const variant = bytes[CONTENT_AT];
+    if (variant !== PUT && variant !== PUT_UNIQUE) return false;
+    const keyAt = CONTENT_AT + 1;
+    const valueAt = plainScalarEnd(bytes, keyAt);
+    if (valueAt < 0) return false;
+    const valueEnd = plainScalarEnd(bytes, valueAt);
+    // No expiry: with one, the master's expiry timers need the key as Data.
+    if (valueEnd < 0 || bytes[valueEnd] !== 0) return false;
+    const publisherAt = valueEnd + 1 + (variant === PUT ? 0 : ENTITY_SIZE + 8);
+    const end = publisherAt + ENTITY_SIZE;
+    if (end > bytes.length) return false;
+    this.type = variant === PUT ? "raw_put" : "raw_put_unique";
+    this.bytes = bytes;
+    this.keyAt = keyAt;
+    this.valueAt = valueAt;
+    this.valueEnd = valueEnd;
+    this.publisherAt = publisherAt;
+    this.end = end;
+    return true;
+  }
+}
+
+/**
+ * `w` with its bytes copied (up to its end): for a write held past the
+ * call that received it, whose bytes lie in the transport's reused read
+ * buffer.
+ *
+ * @example
+ * ```ts
+ * import { equal, notEqual } from "node:assert/strict";
+ * import { encodeCommand } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * import { ownedRawWrite, readRawWrite } from "./raw_write.ts";
+ * import { count } from "../data/mod.ts";
+ * const bytes = encodeCommand({
+ *   seq: 2n, sender: NIL_ENTITY, receiver: NIL_ENTITY,
+ *   content: { type: "put", key: count(1n), value: count(2n), expiry: null, publisher: NIL_ENTITY },
+ * });
+ * const w = readRawWrite(bytes)!;
+ * const kept = ownedRawWrite(w);
+ * bytes.fill(0xff); // the received bytes are reused
+ * notEqual(kept.bytes[w.valueEnd - 1], 0xff);
+ * equal(kept.valueEnd, w.valueEnd);
+ * ```
+ */
+export function ownedRawWrite(w: RawWrite): RawWrite {
   return {
-    type: variant === PUT ? "raw_put" : "raw_put_unique",
-    bytes,
-    keyAt,
-    valueAt,
-    valueEnd,
-    publisherAt,
-    end,
+    type: w.type,
+    bytes: w.bytes.slice(0, w.end),
+    keyAt: w.keyAt,
+    valueAt: w.valueAt,
+    valueEnd: w.valueEnd,
+    publisherAt: w.publisherAt,
+    end: w.end,
   };
 }
 
