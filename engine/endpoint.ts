@@ -334,7 +334,8 @@ export class Endpoint {
   /** The process's warm-up (`engine/warm_up.ts`), unless this endpoint opted out. */
   #warmUp(): Promise<unknown> | undefined {
     if (!this.#opts.warmUp) return undefined;
-    return this.#storeWarming ?? warmUpOnce((id) => new Endpoint({ id, warmUp: false }));
+    const peering = warmUpOnce((id) => new Endpoint({ id, warmUp: false }));
+    return this.#storeWarming ? Promise.all([peering, this.#storeWarming]) : peering;
   }
 
   /** The store warm-up, started by this endpoint's first store; listen and peer wait for it. */

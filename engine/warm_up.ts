@@ -358,8 +358,8 @@ export function warmUpOnce<E extends WarmUpEndpoint>(
 let storeOnce: Promise<WarmUpReport> | undefined;
 
 /**
- * The store warm-up once per process, after `warmUpOnce` (which it starts
- * if need be): two more private endpoints, peered in memory without the
+ * The store warm-up once per process, after `warmUpOnce` if that started
+ * already (it does not start it): two more private endpoints, peered in memory without the
  * generic traffic, run `run` (`warmUpStoreTraffic` from
  * `engine/store/warm_up_store.ts`). An endpoint starts it when it first
  * attaches a master or clone, so a process that never uses a store never
@@ -379,7 +379,9 @@ export function warmUpStoreOnce<E extends WarmUpEndpoint>(
   make: (id: string) => E,
   run: (a: E, b: E) => Promise<number>,
 ): Promise<WarmUpReport> {
-  return storeOnce ??= warmUpOnce(make)
+  // After the peering warm-up if one started (not concurrently with it),
+  // but without starting one: its first caller may bring a `then` of its own.
+  return storeOnce ??= (once ?? Promise.resolve())
     .then(() => warmUp(make, { messages: 0, then: run }))
     .catch(() => ({ messages: 0, ms: 0 }));
 }
