@@ -312,8 +312,11 @@ async function rates(kind: MasterKind, n: number): Promise<RateRow> {
     try {
       const v = count(1n);
       // Warm-up (JIT of the clone and of our master): the same for both masters.
-      await putRange(clone, 10_000_000, 10_000_000 + WARM_UP, () => v);
-      await putUniqueRange(clone, 20_000_000, 20_000_000 + 2_000);
+      // (`--warm-up 0`: none, to see what the first puts cost.)
+      if (WARM_UP > 0) {
+        await putRange(clone, 10_000_000, 10_000_000 + WARM_UP, () => v);
+        await putUniqueRange(clone, 20_000_000, 20_000_000 + 2_000);
+      }
       const put = await phase(master, n, () => putRange(clone, 0, n, () => v));
       const putUnique = PUT_ONLY ? NO_PHASE : await phase(
         master,

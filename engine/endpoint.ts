@@ -66,7 +66,8 @@ import type { Store } from "./store/store.ts";
 import { StoreRegistry } from "./store/store_registry.ts";
 import type { ByteStream } from "./transport/node_stream.ts";
 import { TcpConnection } from "./transport/tcp.ts";
-import { warmUpOnce } from "./warm_up.ts";
+import { warmUpOnce, warmUpStoreOnce } from "./warm_up.ts";
+import { warmUpStoreTraffic } from "./store/warm_up_store.ts";
 import type { StoreMetrics } from "./store/store_common.ts";
 
 export { DEFAULT_STATUS_QUEUE_SIZE, type StatusSubscriberOptions } from "./status_hub.ts";
@@ -332,7 +333,21 @@ export class Endpoint {
 
   /** The process's warm-up (`engine/warm_up.ts`), unless this endpoint opted out. */
   #warmUp(): Promise<unknown> | undefined {
-    return this.#opts.warmUp ? warmUpOnce((id) => new Endpoint({ id, warmUp: false })) : undefined;
+    if (!this.#opts.warmUp) return undefined;
+    const peering = warmUpOnce((id) => new Endpoint({ id, warmUp: false }));
+    return this.#storeWarming ? Promise.all([peering, this.#storeWarming]) : peering;
+  }
+
+  /** The store warm-up, started by this endpoint's first store; listen and peer wait for it. */
+  #storeWarming?: Promise<unknown>;
+
+  /** Starts the process's store warm-up (once per process), unless this endpoint opted out. */
+  #warmUpStore(): void {
+    if (!this.#opts.warmUp || this.#storeWarming) return;
+    this.#storeWarming = warmUpStoreOnce(
+      (id) => new Endpoint({ id, warmUp: false }),
+      (a, b) => warmUpStoreTraffic(a, b),
+    );
   }
 
   /**
@@ -747,6 +762,7 @@ export class Endpoint {
     options?: MasterOptions,
   ): Store {
     this.#assertRunning();
+    this.#warmUpStore();
     return this.#stores.attachMaster(name, backend, options);
   }
 
@@ -772,6 +788,7 @@ export class Endpoint {
    */
   attachClone(name: string, options?: CloneOptions): Store {
     this.#assertRunning();
+    this.#warmUpStore();
     return this.#stores.attachClone(name, options);
   }
 
@@ -910,6 +927,9 @@ export class Endpoint {
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    // The store warm-up this endpoint started runs on private endpoints; it
+    // ends on its own (always resolving), and nothing of it may outlive us.
+    await this.#storeWarming;
     const exchange = this.#exchange?.stop();
     await Promise.all(this.#metricsServers.splice(0).map((m) => m.close()));
     await this.#acceptor.close();

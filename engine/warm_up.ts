@@ -318,8 +318,10 @@ export async function warmUp<E extends WarmUpEndpoint>(
     // would otherwise be thrown away (deoptimised) at that moment, in the
     // middle of real traffic, thousands of messages in.
     // Encoding them is enough: the slab is the encoder's.
-    const big = str("x".repeat(SLAB_FILLER));
-    for (let k = 0; k < 3; k++) encode(big);
+    if (limit > 0) {
+      const big = str("x".repeat(SLAB_FILLER));
+      for (let k = 0; k < 3; k++) encode(big);
+    }
     pings.close();
     pongs.close();
     await ponger;
@@ -351,4 +353,35 @@ export function warmUpOnce<E extends WarmUpEndpoint>(
   options?: WarmUpOptions<E>,
 ): Promise<WarmUpReport> {
   return once ??= warmUp(make, options).catch(() => ({ messages: 0, ms: 0 }));
+}
+
+let storeOnce: Promise<WarmUpReport> | undefined;
+
+/**
+ * The store warm-up once per process, after `warmUpOnce` if that started
+ * already (it does not start it): two more private endpoints, peered in memory without the
+ * generic traffic, run `run` (`warmUpStoreTraffic` from
+ * `engine/store/warm_up_store.ts`). An endpoint starts it when it first
+ * attaches a master or clone, so a process that never uses a store never
+ * pays for it. Like `warmUpOnce`, it always resolves.
+ *
+ * @example
+ * ```ts
+ * import { Endpoint } from "./endpoint.ts";
+ * import { warmUpStoreOnce } from "./warm_up.ts";
+ * import { warmUpStoreTraffic } from "./store/warm_up_store.ts";
+ * const make = (id: string) => new Endpoint({ id, warmUp: false });
+ * const report = await warmUpStoreOnce(make, (a, b) => warmUpStoreTraffic(a, b, { puts: 100 }));
+ * if (report !== await warmUpStoreOnce(make, () => Promise.resolve(0))) throw new Error("once");
+ * ```
+ */
+export function warmUpStoreOnce<E extends WarmUpEndpoint>(
+  make: (id: string) => E,
+  run: (a: E, b: E) => Promise<number>,
+): Promise<WarmUpReport> {
+  // After the peering warm-up if one started (not concurrently with it),
+  // but without starting one: its first caller may bring a `then` of its own.
+  return storeOnce ??= (once ?? Promise.resolve())
+    .then(() => warmUp(make, { messages: 0, then: run }))
+    .catch(() => ({ messages: 0, ms: 0 }));
 }

@@ -9,6 +9,9 @@
  * messages to the `handle*` methods, calls `tick()` every tick interval
  * (Broker: 100 ms), and the transport callbacks receive what to send.
  *
+ * Sequence numbers are numbers, exact up to `MAX_SEQ` (2^53 - 1); the store
+ * converts the wire's u64s at its edge (`seqFromWire`, `consumerMessageToWire`).
+ *
  * Producer: sequence numbers start at 1, so the first event is 2 (an ack of
  * 0 means "never acked"). Events stay buffered until every consumer acked
  * them. A nack `[0]` from an unknown consumer adds it (handshake with the
@@ -67,7 +70,7 @@ export interface HandshakeMessage {
   /** Which channel message. */
   readonly type: "handshake";
   /** Sequence number the consumer starts after. */
-  readonly offset: bigint;
+  readonly offset: number;
   /** Ticks between heartbeats. */
   readonly heartbeatInterval: number;
 }
@@ -77,7 +80,7 @@ export interface EventMessage<P> {
   /** Which channel message. */
   readonly type: "event";
   /** A sequence number. */
-  readonly seq: bigint;
+  readonly seq: number;
   /** The payload it carries. */
   readonly content: P;
 }
@@ -87,7 +90,7 @@ export interface RetransmitFailedMessage {
   /** Which channel message. */
   readonly type: "retransmit_failed";
   /** A sequence number. */
-  readonly seq: bigint;
+  readonly seq: number;
 }
 
 /** Producer -> consumers: still alive, latest sequence number `seq`. */
@@ -95,7 +98,7 @@ export interface HeartbeatMessage {
   /** Which channel message. */
   readonly type: "heartbeat";
   /** A sequence number. */
-  readonly seq: bigint;
+  readonly seq: number;
 }
 
 /** Consumer -> producer: everything up to and including `seq` arrived. */
@@ -103,7 +106,7 @@ export interface CumulativeAckMessage {
   /** Which channel message. */
   readonly type: "cumulative_ack";
   /** A sequence number. */
-  readonly seq: bigint;
+  readonly seq: number;
 }
 
 /** Consumer -> producer: send these again (`[0]`: send the handshake). */
@@ -111,7 +114,7 @@ export interface NackMessage {
   /** Which channel message. */
   readonly type: "nack";
   /** Sequence numbers to send again. */
-  readonly seqs: readonly bigint[];
+  readonly seqs: readonly number[];
 }
 
 /** What a producer sends. */
@@ -123,6 +126,68 @@ export type ProducerMessage<P> =
 
 /** What a consumer sends. */
 export type ConsumerMessage = CumulativeAckMessage | NackMessage;
+
+// ------------------------------------------------------------ sequence numbers
+
+/**
+ * The largest sequence number a channel takes (2^53 - 1): sequence numbers
+ * are numbers here, exact up to this, so that a message costs no BigInt.
+ * Broker's is a u64, but its producers count from 0 by one per event: at a
+ * million events a second, 2^53 is 285 years away. A number beyond this from
+ * the wire is refused (`seqFromWire`), and a producer of ours stops with an
+ * error rather than send one it cannot count exactly.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { MAX_SEQ } from "./channel.ts";
+ * equal(MAX_SEQ, Number.MAX_SAFE_INTEGER);
+ * ```
+ */
+export const MAX_SEQ: number = Number.MAX_SAFE_INTEGER;
+
+function seqOverflow(): BrokerError {
+  return new BrokerError(
+    ErrorCode.invalid_message,
+    `channel sequence number beyond ${MAX_SEQ} (2^53 - 1), which a channel cannot count exactly`,
+  );
+}
+
+/**
+ * A sequence number (or offset) read from the wire, as the channel takes it;
+ * throws `BrokerError(invalid_message)` past `MAX_SEQ`, and the store drops
+ * that command as it drops an undecodable one.
+ *
+ * @example
+ * ```ts
+ * import { equal, throws } from "node:assert/strict";
+ * import { seqFromWire } from "./channel.ts";
+ * equal(seqFromWire(7n), 7);
+ * throws(() => seqFromWire(2n ** 53n));
+ * ```
+ */
+export function seqFromWire(x: bigint): number {
+  if (x > 9007199254740991n || x < 0n) throw seqOverflow();
+  return Number(x);
+}
+
+/**
+ * What a consumer sends, as a store command's content (u64s as BigInts).
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { consumerMessageToWire } from "./channel.ts";
+ * deepEqual(consumerMessageToWire({ type: "nack", seqs: [0] }), { type: "nack", seqs: [0n] });
+ * ```
+ */
+export function consumerMessageToWire(
+  m: ConsumerMessage,
+): { type: "cumulative_ack"; seq: bigint } | { type: "nack"; seqs: bigint[] } {
+  return m.type === "nack"
+    ? { type: "nack", seqs: m.seqs.map((x) => BigInt(x)) }
+    : { type: "cumulative_ack", seq: BigInt(m.seq) };
+}
 
 // ------------------------------------------------------------------ defaults
 
@@ -180,9 +245,9 @@ export interface ChannelPath<H> {
   /** Who the consumer is. */
   readonly handle: H;
   /** Sequence number current when the consumer was added. */
-  readonly offset: bigint;
+  readonly offset: number;
   /** Last cumulative ack; 0 until the handshake completes. */
-  readonly acked: bigint;
+  readonly acked: number;
   /** Tick of the last message from this consumer. */
   readonly lastSeen: number;
 }
@@ -191,8 +256,8 @@ interface MutablePath<H> {
   /** Who the consumer is. */
   handle: H;
   /** Sequence number the consumer starts after. */
-  offset: bigint;
-  acked: bigint;
+  offset: number;
+  acked: number;
   lastSeen: number;
 }
 
@@ -212,7 +277,7 @@ interface MutablePath<H> {
  * p.add("clone");
  * p.produce("x");
  * deepEqual(sent, ["clone:handshake", "*:event"]);
- * equal(p.seq, 2n);
+ * equal(p.seq, 2);
  * ```
  */
 export class ChannelProducer<H, P> {
@@ -220,7 +285,7 @@ export class ChannelProducer<H, P> {
   readonly #keyOf: (h: H) => string;
   #heartbeatInterval: number;
   #timeoutFactor: number;
-  #seq = 1n;
+  #seq = 1;
   // Ticks count from 1, as Broker's lamport_timestamp does.
   #tick = 1;
   #lastBroadcast = 1;
@@ -233,7 +298,7 @@ export class ChannelProducer<H, P> {
    */
   #buf: P[] = [];
   /** Sequence number of `#buf[0]`. */
-  #firstSeq = 2n;
+  #firstSeq = 2;
   #paths = new Map<string, MutablePath<H>>();
 
   /** A channel end talking through `transport`. */
@@ -253,13 +318,13 @@ export class ChannelProducer<H, P> {
   }
 
   /** Sequence number of the latest event (1 before the first). */
-  get seq(): bigint {
+  get seq(): number {
     return this.#seq;
   }
 
   /** Sequence number the next event gets. */
-  get nextSeq(): bigint {
-    return this.#seq + 1n;
+  get nextSeq(): number {
+    return this.#seq + 1;
   }
 
   /** Current tick (starts at 1). */
@@ -305,7 +370,7 @@ export class ChannelProducer<H, P> {
 
   /** Whether a consumer was added but has not acked yet. */
   get hasPendingPaths(): boolean {
-    for (const p of this.#paths.values()) if (p.acked === 0n) return true;
+    for (const p of this.#paths.values()) if (p.acked === 0) return true;
     return false;
   }
 
@@ -314,8 +379,9 @@ export class ChannelProducer<H, P> {
    * no sequence number is used (as in Broker); returns the event's sequence
    * number, or undefined then.
    */
-  produce(content: P): bigint | undefined {
+  produce(content: P): number | undefined {
     if (this.#paths.size === 0) return undefined;
+    if (this.#seq >= MAX_SEQ) throw seqOverflow();
     const seq = ++this.#seq;
     if (this.#buf.length === 0) this.#firstSeq = seq;
     this.#buf.push(content);
@@ -333,7 +399,7 @@ export class ChannelProducer<H, P> {
     if (this.#paths.has(key)) {
       throw new BrokerError(ErrorCode.consumer_exists, "consumer already on this channel");
     }
-    this.#paths.set(key, { handle, offset: this.#seq, acked: 0n, lastSeen: this.#tick });
+    this.#paths.set(key, { handle, offset: this.#seq, acked: 0, lastSeen: this.#tick });
     this.#out.send(handle, {
       type: "handshake",
       offset: this.#seq,
@@ -349,24 +415,24 @@ export class ChannelProducer<H, P> {
   }
 
   /** A `cumulative_ack{seq}` from a consumer. */
-  handleAck(handle: H, seq: bigint): void {
+  handleAck(handle: H, seq: number): void {
     const path = this.#paths.get(this.#keyOf(handle));
     if (!path) return;
     if (path.acked > seq) return; // older than what we know: reordered
     path.lastSeen = this.#tick;
-    if (path.acked === 0n) this.#out.handshakeCompleted?.(path.handle);
+    if (path.acked === 0) this.#out.handshakeCompleted?.(path.handle);
     else if (path.acked === seq) return;
     path.acked = seq;
     this.#trim();
   }
 
   /** A `nack{seqs}` from a consumer (or a would-be consumer asking with `[0]`). */
-  handleNack(handle: H, seqs: readonly bigint[]): void {
+  handleNack(handle: H, seqs: readonly number[]): void {
     if (seqs.length === 0) return;
     const key = this.#keyOf(handle);
     const path = this.#paths.get(key);
     if (!path) {
-      if (seqs.length === 1 && seqs[0] === 0n) this.add(handle);
+      if (seqs.length === 1 && seqs[0] === 0) this.add(handle);
       return;
     }
     path.lastSeen = this.#tick;
@@ -379,7 +445,7 @@ export class ChannelProducer<H, P> {
       }
     }
     const first = seqs[0];
-    if (first === 0n) {
+    if (first === 0) {
       // Offset as first given: the consumer's view must not move.
       this.#out.send(path.handle, {
         type: "handshake",
@@ -388,7 +454,7 @@ export class ChannelProducer<H, P> {
       });
       return;
     }
-    this.handleAck(path.handle, first - 1n);
+    this.handleAck(path.handle, first - 1);
     for (const seq of seqs) {
       const event = this.#find(seq);
       this.#out.send(path.handle, event ?? { type: "retransmit_failed", seq });
@@ -416,11 +482,11 @@ export class ChannelProducer<H, P> {
     for (const p of gone) this.#out.drop(p.handle, ErrorCode.connection_timeout);
   }
 
-  #find(seq: bigint): EventMessage<P> | undefined {
+  #find(seq: number): EventMessage<P> | undefined {
     if (this.#buf.length === 0) return undefined;
     const i = seq - this.#firstSeq;
-    return i >= 0n && i < BigInt(this.#buf.length)
-      ? { type: "event", seq, content: this.#buf[Number(i)] }
+    return i >= 0 && i < this.#buf.length
+      ? { type: "event", seq, content: this.#buf[i] }
       : undefined;
   }
 
@@ -430,15 +496,15 @@ export class ChannelProducer<H, P> {
       this.#buf = [];
       return;
     }
-    let acked: bigint | undefined;
+    let acked: number | undefined;
     for (const p of this.#paths.values()) {
       if (acked === undefined || p.acked < acked) acked = p.acked;
     }
     if (acked! < this.#firstSeq) return;
-    const n = Number(acked! - this.#firstSeq) + 1;
+    const n = acked! - this.#firstSeq + 1;
     if (n >= this.#buf.length) this.#buf = [];
     else this.#buf.splice(0, n);
-    this.#firstSeq += BigInt(n);
+    this.#firstSeq += n;
   }
 }
 
@@ -447,13 +513,13 @@ export class ChannelProducer<H, P> {
 /** Where a consumer's results go; called synchronously from its methods. */
 export interface ConsumerTransport<P> {
   /** The next event, in order, exactly once. */
-  consume(content: P, seq: bigint): void;
+  consume(content: P, seq: number): void;
   /**
    * Event `seq` is lost for good (`retransmit_failed`). Return an error to
    * close the channel (a clone does: `broken_clone`), undefined to go on
    * (a master reading a writer does).
    */
-  consumeNil(seq: bigint): BrokerError | undefined;
+  consumeNil(seq: number): BrokerError | undefined;
   /** To the producer: acks and nacks. */
   send(message: ConsumerMessage): void;
   /** The channel closed; the consumer was reset and may receive a new handshake. */
@@ -505,7 +571,7 @@ export interface ConsumerOptions {
 
 interface Slot<P> {
   /** A sequence number. */
-  seq: bigint;
+  seq: number;
   has: boolean;
   /** The payload it carries. */
   content: P | undefined;
@@ -525,9 +591,9 @@ interface Slot<P> {
  *   send: () => {},
  *   close: () => {},
  * });
- * c.handleHandshake(1n, 5, "master");
- * c.handleEvent(3n, "b"); // early: buffered
- * c.handleEvent(2n, "a");
+ * c.handleHandshake(1, 5, "master");
+ * c.handleEvent(3, "b"); // early: buffered
+ * c.handleEvent(2, "a");
  * deepEqual(got, ["a", "b"]);
  * ```
  */
@@ -538,13 +604,13 @@ export class ChannelConsumer<H, P> {
   readonly #timeoutFactor: number;
   readonly #producerTimeout: boolean;
   readonly #maxNack: number;
-  readonly #maxBuffered: bigint;
+  readonly #maxBuffered: number;
   #producer: H | undefined;
-  #nextSeq = 0n;
-  #lastSeq = 0n;
+  #nextSeq = 0;
+  #lastSeq = 0;
   #buf: Slot<P>[] = [];
   #ticks = 0;
-  #lastTickSeq = 0n;
+  #lastTickSeq = 0;
   #idleTicks = 0;
   #lastHeard = 0;
   #heartbeatInterval: number;
@@ -576,7 +642,7 @@ export class ChannelConsumer<H, P> {
     if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
       throw new RangeError("maxBufferedEvents must be >= 1");
     }
-    this.#maxBuffered = BigInt(maxBuffered);
+    this.#maxBuffered = maxBuffered;
   }
 
   /** The producer named in the handshake. */
@@ -586,16 +652,16 @@ export class ChannelConsumer<H, P> {
 
   /** Whether the handshake arrived. */
   get initialized(): boolean {
-    return this.#nextSeq !== 0n;
+    return this.#nextSeq !== 0;
   }
 
   /** Sequence number expected next (0 before the handshake). */
-  get nextSeq(): bigint {
+  get nextSeq(): number {
     return this.#nextSeq;
   }
 
   /** Known end of the stream: one past the highest sequence number seen or announced. */
-  get lastSeq(): bigint {
+  get lastSeq(): number {
     return this.#lastSeq;
   }
 
@@ -628,11 +694,11 @@ export class ChannelConsumer<H, P> {
    * The producer's handshake. Returns false (and changes nothing) when
    * already initialized: a repeated handshake.
    */
-  handleHandshake(offset: bigint, heartbeatInterval: number, producer?: H): boolean {
+  handleHandshake(offset: number, heartbeatInterval: number, producer?: H): boolean {
     if (this.initialized) return false;
     if (producer !== undefined) this.#producer = producer;
     this.#lastHeard = this.#ticks;
-    this.#nextSeq = offset + 1n;
+    this.#nextSeq = offset + 1;
     this.#lastSeq = this.#nextSeq;
     this.#heartbeatInterval = heartbeatInterval;
     let n = 0;
@@ -644,17 +710,17 @@ export class ChannelConsumer<H, P> {
   }
 
   /** A heartbeat: the producer's latest sequence number reveals lost tail events. */
-  handleHeartbeat(seq: bigint): void {
+  handleHeartbeat(seq: number): void {
     this.#lastHeard = this.#ticks;
-    if (this.#lastSeq === 0n || seq === 0n) return;
-    if (seq + 1n > this.#lastSeq) this.#lastSeq = seq + 1n;
+    if (this.#lastSeq === 0 || seq === 0) return;
+    if (seq + 1 > this.#lastSeq) this.#lastSeq = seq + 1;
   }
 
   /** An event (new, retransmitted, early, or a duplicate). */
-  handleEvent(seq: bigint, content: P): void {
+  handleEvent(seq: number, content: P): void {
     this.#lastHeard = this.#ticks;
     // Events are numbered from 2; a 0 would pass for "next" before the handshake.
-    if (seq === 0n) return;
+    if (seq === 0) return;
     if (seq === this.#nextSeq) {
       this.#out.consume(content, seq);
       this.#bump();
@@ -676,9 +742,9 @@ export class ChannelConsumer<H, P> {
   }
 
   /** `retransmit_failed{seq}`: that event will never come. */
-  handleRetransmitFailed(seq: bigint): void {
+  handleRetransmitFailed(seq: number): void {
     this.#lastHeard = this.#ticks;
-    if (seq === 0n) return;
+    if (seq === 0) return;
     if (seq === this.#nextSeq) {
       const err = this.#out.consumeNil(seq);
       if (err) {
@@ -702,7 +768,7 @@ export class ChannelConsumer<H, P> {
     if (!this.initialized) {
       if (++this.#idleTicks >= this.#nackTimeout) {
         this.#idleTicks = 0;
-        this.#out.send({ type: "nack", seqs: [0n] });
+        this.#out.send({ type: "nack", seqs: [0] });
       }
       return;
     }
@@ -731,11 +797,11 @@ export class ChannelConsumer<H, P> {
   /** Back to the state before the handshake (settings kept). */
   reset(): void {
     this.#producer = undefined;
-    this.#nextSeq = 0n;
-    this.#lastSeq = 0n;
+    this.#nextSeq = 0;
+    this.#lastSeq = 0;
     this.#buf = [];
     this.#ticks = 0;
-    this.#lastTickSeq = 0n;
+    this.#lastTickSeq = 0;
     this.#idleTicks = 0;
     this.#lastHeard = 0;
     this.#heartbeatInterval = this.#defaultHeartbeat;
@@ -754,7 +820,7 @@ export class ChannelConsumer<H, P> {
   #sendAck(): void {
     this.#out.send({
       type: "cumulative_ack",
-      seq: this.#nextSeq > 0n ? this.#nextSeq - 1n : 0n,
+      seq: this.#nextSeq > 0 ? this.#nextSeq - 1 : 0,
     });
   }
 
@@ -763,7 +829,7 @@ export class ChannelConsumer<H, P> {
   }
 
   /** Where `seq` goes in the sorted buffer (index of the first slot >= seq). */
-  #slot(seq: bigint): number {
+  #slot(seq: number): number {
     let lo = 0, hi = this.#buf.length;
     // Most arrivals belong at the end: check that before searching.
     if (hi > 0 && this.#buf[hi - 1].seq < seq) return hi;
@@ -798,10 +864,10 @@ export class ChannelConsumer<H, P> {
   }
 
   /** Sequence numbers from nextSeq up to lastSeq with nothing buffered, at most maxNackSeqs. */
-  #missing(): bigint[] {
-    const seqs: bigint[] = [];
+  #missing(): number[] {
+    const seqs: number[] = [];
     let i = this.#nextSeq;
-    const upTo = (found: bigint) => {
+    const upTo = (found: number) => {
       for (; i < found; i++) {
         if (seqs.length >= this.#maxNack) return;
         seqs.push(i);

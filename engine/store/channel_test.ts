@@ -58,7 +58,7 @@ class LossyNet {
 interface Peer {
   consumer: ChannelConsumer<string, number>;
   delivered: number[];
-  nils: bigint[];
+  nils: number[];
   closed: BrokerError[];
   /** When false, everything this consumer sends is lost. */
   online: boolean;
@@ -97,7 +97,7 @@ function wire(
   }, opts.producer);
   const toProducer = (name: string, m: ConsumerMessage) => {
     if (m.type === "cumulative_ack") return producer.handleAck(name, m.seq);
-    if (m.seqs[0] !== 0n) stats.gapNacks++;
+    if (m.seqs[0] !== 0) stats.gapNacks++;
     producer.handleNack(name, m.seqs);
   };
   for (const name of names) {
@@ -192,18 +192,18 @@ Deno.test("a consumer that went silent is dropped after the connection timeout (
 });
 
 Deno.test("producer: heartbeats every interval without broadcasts, carrying the latest seq", () => {
-  const beats: [number, bigint][] = [];
+  const beats: [number, number][] = [];
   const p = new ChannelProducer<string, string>({
     send: () => {},
     broadcast: (m) => void (m.type === "heartbeat" && beats.push([p.tickTime, m.seq])),
     drop: () => {},
   });
   for (let i = 0; i < 11; i++) p.tick();
-  assert.deepEqual(beats, [[6, 1n], [11, 1n]], "ticks start at 1: beats at 6, 11");
+  assert.deepEqual(beats, [[6, 1], [11, 1]], "ticks start at 1: beats at 6, 11");
   p.add("c");
   p.produce("x"); // at tick 12: the next beat moves to 17
   for (let i = 0; i < 6; i++) p.tick();
-  assert.deepEqual(beats.slice(2), [[17, 2n]]);
+  assert.deepEqual(beats.slice(2), [[17, 2]]);
 });
 
 Deno.test("producer: handshake, acks, nacks, retransmit_failed, bad nacks", () => {
@@ -223,32 +223,32 @@ Deno.test("producer: handshake, acks, nacks, retransmit_failed, bad nacks", () =
     handshakeCompleted: (who) => void done.push(who),
   });
   assert.equal(p.produce("nobody"), undefined, "no consumers: nothing sent, no seq used");
-  assert.equal(p.seq, 1n);
-  p.handleNack("c", [5n]); // unknown consumer, not [0]: ignored
-  p.handleNack("c", [0n]); // joins
+  assert.equal(p.seq, 1);
+  p.handleNack("c", [5]); // unknown consumer, not [0]: ignored
+  p.handleNack("c", [0]); // joins
   assert.deepEqual(sent, ["c handshake 1/5"]);
   assert.throws(
     () => p.add("c"),
     (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.consumer_exists,
   );
-  assert.equal(p.produce("a"), 2n);
+  assert.equal(p.produce("a"), 2);
   p.produce("b");
   p.produce("c");
-  p.handleNack("c", [0n]);
+  p.handleNack("c", [0]);
   assert.equal(sent.at(-1), "c handshake 1/5", "repeated handshake keeps the offset");
-  p.handleAck("c", 1n);
+  p.handleAck("c", 1);
   assert.deepEqual(done, ["c"]);
-  p.handleNack("c", [3n, 4n]); // implies ack 2; 3 and 4 are resent
+  p.handleNack("c", [3, 4]); // implies ack 2; 3 and 4 are resent
   assert.deepEqual(sent.slice(-2), ["c event 3 b", "c event 4 c"]);
   assert.equal(p.buffered, 2);
-  p.handleNack("c", [1n, 9n]);
+  p.handleNack("c", [1, 9]);
   assert.deepEqual(sent.slice(-2), ["c retransmit_failed 1", "c retransmit_failed 9"]);
-  p.handleAck("c", 4n);
+  p.handleAck("c", 4);
   assert.ok(p.idle);
   assert.equal(p.buffered, 0);
-  p.handleAck("c", 3n); // a stale ack changes nothing
+  p.handleAck("c", 3); // a stale ack changes nothing
   assert.ok(p.idle);
-  p.handleNack("c", [4n, 3n]);
+  p.handleNack("c", [4, 3]);
   assert.deepEqual(drops, [["c", ErrorCode.invalid_message]]);
   assert.equal(p.paths.length, 0);
 });
@@ -261,9 +261,9 @@ Deno.test("producer: entity handles compare by value", () => {
     broadcast: () => {},
     drop: () => {},
   });
-  p.handleNack({ endpoint: id, object: 3n }, [0n]);
-  p.handleNack({ endpoint: id.slice(), object: 3n }, [0n]);
-  p.handleNack(NIL_ENTITY, [0n]);
+  p.handleNack({ endpoint: id, object: 3n }, [0]);
+  p.handleNack({ endpoint: id.slice(), object: 3n }, [0]);
+  p.handleNack(NIL_ENTITY, [0]);
   assert.equal(p.paths.length, 2);
   assert.equal(sent.length, 3);
 });
@@ -272,7 +272,7 @@ function consumerUnderTest(opts: ConsumerOptions = {}, nil?: BrokerError) {
   const log = {
     got: [] as string[],
     sent: [] as string[],
-    nils: [] as bigint[],
+    nils: [] as number[],
     closed: [] as BrokerError[],
   };
   const c = new ChannelConsumer<string, string>({
@@ -292,32 +292,32 @@ Deno.test("consumer: nack [0] every nack timeout until the handshake, then an ac
   const { c, log } = consumerUnderTest();
   for (let i = 0; i < 5; i++) c.tick();
   assert.deepEqual(log.sent, ["nack 0", "nack 0"]);
-  c.handleEvent(3n, "early"); // before the handshake: buffered
-  c.handleHandshake(1n, 5, "P");
+  c.handleEvent(3, "early"); // before the handshake: buffered
+  c.handleHandshake(1, 5, "P");
   assert.equal(c.producer, "P");
   assert.deepEqual(log.sent.slice(2), ["ack 1"]);
-  assert.equal(c.handleHandshake(7n, 5), false, "repeated handshakes are ignored");
-  c.handleEvent(2n, "a");
+  assert.equal(c.handleHandshake(7, 5), false, "repeated handshakes are ignored");
+  c.handleEvent(2, "a");
   assert.deepEqual(log.got, ["a", "early"]);
 });
 
 Deno.test("consumer: reorders, drops duplicates, nacks gaps after the timeout, learns the tail from heartbeats", () => {
   const { c, log } = consumerUnderTest();
-  c.handleHandshake(1n, 5, "P");
+  c.handleHandshake(1, 5, "P");
   log.sent.length = 0;
-  c.handleEvent(3n, "c");
-  c.handleEvent(3n, "c again");
-  c.handleEvent(5n, "e");
+  c.handleEvent(3, "c");
+  c.handleEvent(3, "c again");
+  c.handleEvent(5, "e");
   assert.equal(c.buffered, 2);
   c.tick(); // progress since start (next 2 > 0): no nack yet
   c.tick();
   c.tick();
   assert.deepEqual(log.sent, ["nack 2,4"]);
-  c.handleHeartbeat(7n); // events 6 and 7 exist too
+  c.handleHeartbeat(7); // events 6 and 7 exist too
   c.tick();
   c.tick();
   assert.deepEqual(log.sent.slice(1), ["nack 2,4,6,7"]);
-  for (const [s, x] of [[2n, "b"], [4n, "d"], [2n, "dup"], [7n, "g"], [6n, "f"]] as const) {
+  for (const [s, x] of [[2, "b"], [4, "d"], [2, "dup"], [7, "g"], [6, "f"]] as const) {
     c.handleEvent(s, x);
   }
   assert.deepEqual(log.got, ["b", "c", "d", "e", "f", "g"]);
@@ -326,11 +326,11 @@ Deno.test("consumer: reorders, drops duplicates, nacks gaps after the timeout, l
 
 Deno.test("consumer: cumulative ack every heartbeat interval", () => {
   const { c, log } = consumerUnderTest();
-  c.handleHandshake(1n, 5, "P");
+  c.handleHandshake(1, 5, "P");
   log.sent.length = 0;
   for (let i = 0; i < 10; i++) {
     c.tick();
-    if (i === 6) c.handleEvent(2n, "x");
+    if (i === 6) c.handleEvent(2, "x");
   }
   assert.deepEqual(log.sent, ["ack 1", "ack 2"], "at ticks 5 and 10");
 });
@@ -338,30 +338,30 @@ Deno.test("consumer: cumulative ack every heartbeat interval", () => {
 Deno.test("consumer: a lost event closes a clone-like consumer, or is skipped", () => {
   const broken = new BrokerError(ErrorCode.broken_clone, "out of sync");
   const clone = consumerUnderTest({}, broken);
-  clone.c.handleHandshake(1n, 5, "P");
-  clone.c.handleEvent(3n, "c");
-  clone.c.handleRetransmitFailed(2n);
-  assert.deepEqual(clone.log.nils, [2n]);
+  clone.c.handleHandshake(1, 5, "P");
+  clone.c.handleEvent(3, "c");
+  clone.c.handleRetransmitFailed(2);
+  assert.deepEqual(clone.log.nils, [2]);
   assert.deepEqual(clone.log.closed, [broken]);
   assert.equal(clone.c.initialized, false, "reset: ready for a new handshake");
   assert.deepEqual(clone.log.got, []);
 
   const master = consumerUnderTest();
-  master.c.handleHandshake(1n, 5, "W");
-  master.c.handleRetransmitFailed(3n); // known lost, buffered
-  master.c.handleEvent(3n, "late retransmission wins");
-  master.c.handleRetransmitFailed(4n);
-  master.c.handleEvent(5n, "e");
-  master.c.handleEvent(2n, "b");
+  master.c.handleHandshake(1, 5, "W");
+  master.c.handleRetransmitFailed(3); // known lost, buffered
+  master.c.handleEvent(3, "late retransmission wins");
+  master.c.handleRetransmitFailed(4);
+  master.c.handleEvent(5, "e");
+  master.c.handleEvent(2, "b");
   assert.deepEqual(master.log.got, ["b", "late retransmission wins", "e"]);
-  assert.deepEqual(master.log.nils, [4n]);
+  assert.deepEqual(master.log.nils, [4]);
   assert.deepEqual(master.log.closed, []);
 });
 
 Deno.test("consumer: a silent producer times out; nacks are capped", () => {
   const { c, log } = consumerUnderTest({ maxNackSeqs: 3 });
-  c.handleHandshake(1n, 5, "P");
-  c.handleHeartbeat(1n << 62n); // claims a huge stream
+  c.handleHandshake(1, 5, "P");
+  c.handleHeartbeat(1 << 62); // claims a huge stream
   c.tick();
   c.tick();
   c.tick();
@@ -376,7 +376,7 @@ Deno.test("consumer: a silent producer times out; nacks are capped", () => {
   assert.equal(c.initialized, false);
 
   const quiet = consumerUnderTest({ producerTimeout: false });
-  quiet.c.handleHandshake(1n, 5, "P");
+  quiet.c.handleHandshake(1, 5, "P");
   for (let i = 0; i < 600; i++) quiet.c.tick();
   assert.deepEqual(quiet.log.closed, [], "Broker's behaviour: no consumer-side timeout");
 });
@@ -391,8 +391,8 @@ Deno.test("the master's side of the capture: offset 1, heartbeat 5, keepalive 1,
     broadcast: (m) => void out.push(`${m.type} ${m.seq}`),
     drop: () => {},
   });
-  master.handleNack("clone", [0n]); // frame 7
-  master.handleAck("clone", 1n); // frame 9
+  master.handleNack("clone", [0]); // frame 7
+  master.handleAck("clone", 1); // frame 9
   for (let i = 0; i < 5; i++) master.tick(); // frame 12, half a second later
   for (const x of ["a", "s", "a", "set", "vec", "tmp"]) master.produce(x); // frames 26-31
   assert.deepEqual(out, [
@@ -418,13 +418,13 @@ Deno.test("options are checked", () => {
 
 Deno.test("consumer: events far ahead are not buffered (a bound on what a producer can make us hold)", () => {
   const { c, log } = consumerUnderTest();
-  c.handleHandshake(1n, 5, "P");
-  for (let seq = 3n; seq < 20_000n; seq++) c.handleEvent(seq, `e${seq}`);
+  c.handleHandshake(1, 5, "P");
+  for (let seq = 3; seq < 20_000; seq++) c.handleEvent(seq, `e${seq}`);
   assert.equal(c.buffered, DEFAULT_MAX_BUFFERED_EVENTS, "only the window is kept");
-  c.handleEvent(2n, "e2");
+  c.handleEvent(2, "e2");
   assert.equal(log.got.length, DEFAULT_MAX_BUFFERED_EVENTS + 1);
   // The rest comes again once nacked.
-  for (let seq = 2n + BigInt(log.got.length); seq < 20_000n; seq++) c.handleEvent(seq, `e${seq}`);
+  for (let seq = 2 + (log.got.length); seq < 20_000; seq++) c.handleEvent(seq, `e${seq}`);
   assert.equal(log.got.length, 20_000 - 2);
   assert.deepEqual(log.got.slice(0, 3), ["e2", "e3", "e4"]);
 });
@@ -439,13 +439,13 @@ Deno.test("consumer: keep copies only the events it holds, and the held copies a
     close: () => {},
     keep: (x) => (kept.push(x.text), { text: `${x.text}'` }),
   });
-  c.handleHandshake(1n, 5, "master");
-  c.handleEvent(3n, { text: "b" }); // early: held, so kept
-  c.handleRetransmitFailed(5n); // a "lost" notice ahead...
-  c.handleEvent(5n, { text: "d" }); // ...that a retransmission fills: kept
-  c.handleEvent(3n, { text: "b-dup" }); // a duplicate of a held event: not kept again
-  c.handleEvent(2n, { text: "a" }); // in order: consumed as given
-  c.handleEvent(4n, { text: "c" });
+  c.handleHandshake(1, 5, "master");
+  c.handleEvent(3, { text: "b" }); // early: held, so kept
+  c.handleRetransmitFailed(5); // a "lost" notice ahead...
+  c.handleEvent(5, { text: "d" }); // ...that a retransmission fills: kept
+  c.handleEvent(3, { text: "b-dup" }); // a duplicate of a held event: not kept again
+  c.handleEvent(2, { text: "a" }); // in order: consumed as given
+  c.handleEvent(4, { text: "c" });
   assert.deepEqual(kept, ["b", "d"]);
   assert.deepEqual(got, ["a", "b'", "c", "d'"]);
 });

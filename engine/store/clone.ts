@@ -39,12 +39,13 @@ import type { CommandMessage } from "./command_bus.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
-import { ChannelConsumer, ChannelProducer } from "./channel.ts";
+import { ChannelConsumer, ChannelProducer, consumerMessageToWire, seqFromWire } from "./channel.ts";
 import {
   type ActionCommand,
   appendContent,
   type Command,
   decodeCommand,
+  type InternalCommand,
   isAction,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
@@ -63,6 +64,7 @@ import {
   PUT_UNIQUE_RESULT,
   type RawWrite,
   RawWriteSlot,
+  readSeq,
   readU64,
 } from "./raw_write.ts";
 import {
@@ -219,8 +221,10 @@ export class StoreClone implements StoreActor {
       keep: (content) => isRawWrite(content) ? ownedRawWrite(content) : content,
       send: (m) => {
         if (m.type === "nack" && this.#master === undefined) {
-          this.#send(0n, NIL_ENTITY, m);
-        } else if (this.#master) this.#send(0n, this.#master, m, this.#master.endpoint);
+          this.#send(0n, NIL_ENTITY, consumerMessageToWire(m));
+        } else if (this.#master) {
+          this.#send(0n, this.#master, consumerMessageToWire(m), this.#master.endpoint);
+        }
       },
       close: () => this.#lostMaster(),
     }, options);
@@ -430,7 +434,7 @@ export class StoreClone implements StoreActor {
   }
 
   /** Sends the write at `pos` in the log to the master (`to`: its 24 wire bytes). */
-  #sendLogged(seq: bigint, to: Uint8Array, pos: number): void {
+  #sendLogged(seq: number, to: Uint8Array, pos: number): void {
     const log = this.#log;
     const n = log.locate(pos);
     sendStoreContent(
@@ -454,11 +458,11 @@ export class StoreClone implements StoreActor {
         if (m.type === "handshake") {
           this.#send(0n, to, {
             type: "attach_writer",
-            offset: m.offset,
+            offset: BigInt(m.offset),
             heartbeatInterval: m.heartbeatInterval,
           });
         } else if (m.type === "event") this.#sendLogged(m.seq, entityBytes(to), m.content);
-        else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq });
+        else this.#send(0n, to, { type: "retransmit_failed", seq: BigInt(m.seq) });
       },
       broadcast: (m) => {
         if (m.type === "event") return this.#sendLogged(m.seq, masterBytes, m.content);
@@ -466,14 +470,14 @@ export class StoreClone implements StoreActor {
         // comes after the attach_writer again (the master ignores writes before it).
         const producer = this.#producer;
         for (const p of producer?.paths ?? []) {
-          if (p.acked !== 0n) continue;
+          if (p.acked !== 0) continue;
           this.#send(0n, p.handle, {
             type: "attach_writer",
-            offset: p.offset,
+            offset: BigInt(p.offset),
             heartbeatInterval: producer!.heartbeatInterval,
           });
         }
-        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
+        this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: BigInt(m.seq) });
       },
       drop: () => {},
     }, this.#opts);
@@ -614,7 +618,9 @@ export class StoreClone implements StoreActor {
       (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
     ) {
       const w = this.#slot;
-      if (w.read(payload)) return this.#consumer.handleEvent(readU64(payload, 0), w);
+      // A seq past 2^53 - 1 is dropped, as an undecodable command (see MAX_SEQ).
+      const seq = readSeq(payload, 0);
+      if (seq >= 0 && w.read(payload)) return this.#consumer.handleEvent(seq, w);
     }
     // The master's answer to one of our putUniques: read in place, as it goes through the channel.
     if (
@@ -624,7 +630,9 @@ export class StoreClone implements StoreActor {
       entityAt(payload, CONTENT_AT + 34, master) &&
       (entityAt(payload, 32, NIL_BYTES) || entityAt(payload, 32, this.#selfBytes))
     ) {
-      return this.#consumer.handleEvent(readU64(payload, 0), {
+      const seq = readSeq(payload, 0);
+      if (seq < 0) return;
+      return this.#consumer.handleEvent(seq, {
         type: "put_unique_result",
         inserted: payload[CONTENT_AT + 1] === 1,
         who: this.id,
@@ -638,16 +646,27 @@ export class StoreClone implements StoreActor {
     } catch {
       return;
     }
+    try {
+      this.#handle(cmd);
+    } catch (e) {
+      // A sequence number past MAX_SEQ: dropped, as an undecodable command.
+      if (!(e instanceof BrokerError && e.code === ErrorCode.invalid_message)) throw e;
+    }
+  }
+
+  /** A decoded command from the master (its u64s converted by `seqFromWire`). */
+  #handle(cmd: InternalCommand): void {
     const { sender, receiver, content } = cmd;
     if (!isNilEntity(receiver) && !entityEquals(receiver, this.id)) return;
     if (content.type === "ack_clone") {
       if (this.#consumer.initialized) return; // a repeated handshake
+      const offset = seqFromWire(content.offset); // before anything changes
       this.#master = sender;
       this.#masterBytes = entityBytes(sender);
       this.#lostAt = undefined;
       // The snapshot replaces the copy before the channel delivers anything newer.
       this.#setStore(content.state, sender);
-      this.#consumer.handleHandshake(content.offset, content.heartbeatInterval, sender);
+      this.#consumer.handleHandshake(offset, content.heartbeatInterval, sender);
       this.#attachWriter(sender);
       return;
     }
@@ -655,19 +674,19 @@ export class StoreClone implements StoreActor {
     if (!this.#master || !entityEquals(sender, this.#master)) return;
     switch (content.type) {
       case "keepalive":
-        this.#consumer.handleHeartbeat(content.seq);
+        this.#consumer.handleHeartbeat(seqFromWire(content.seq));
         return;
       case "retransmit_failed":
-        this.#consumer.handleRetransmitFailed(content.seq);
+        this.#consumer.handleRetransmitFailed(seqFromWire(content.seq));
         return;
       case "cumulative_ack":
-        this.#producer?.handleAck(sender, content.seq);
+        this.#producer?.handleAck(sender, seqFromWire(content.seq));
         return;
       case "nack":
-        this.#producer?.handleNack(sender, content.seqs);
+        this.#producer?.handleNack(sender, content.seqs.map(seqFromWire));
         return;
       default:
-        if (isAction(content)) this.#consumer.handleEvent(cmd.seq, content);
+        if (isAction(content)) this.#consumer.handleEvent(seqFromWire(cmd.seq), content);
     }
   }
 

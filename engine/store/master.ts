@@ -25,12 +25,13 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
 import type { StoreBackend } from "./backend.ts";
-import { ChannelConsumer, ChannelProducer } from "./channel.ts";
+import { ChannelConsumer, ChannelProducer, consumerMessageToWire, seqFromWire } from "./channel.ts";
 import {
   type ActionCommand,
   appendContent,
   type Command,
   decodeCommand,
+  type InternalCommand,
   isAction,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
@@ -45,6 +46,7 @@ import {
   ownedRawWrite,
   type RawWrite,
   RawWriteSlot,
+  readSeq,
   readU64,
 } from "./raw_write.ts";
 import { dataKey, latin1Of } from "./data_key.ts";
@@ -166,19 +168,22 @@ export class StoreMaster implements StoreActor {
       send: (to, m) => {
         if (m.type === "handshake") {
           // Broker's ack_clone carries the offset as its seq and the whole table.
-          this.#send(m.offset, to, {
+          const offset = BigInt(m.offset);
+          this.#send(offset, to, {
             type: "ack_clone",
-            offset: m.offset,
+            offset,
             heartbeatInterval: m.heartbeatInterval,
             state: backend.snapshot(),
           }, to.endpoint);
         } else if (m.type === "event") {
           this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);
-        } else this.#send(0n, to, { type: "retransmit_failed", seq: m.seq }, to.endpoint);
+        } else {
+          this.#send(0n, to, { type: "retransmit_failed", seq: BigInt(m.seq) }, to.endpoint);
+        }
       },
       broadcast: (m) => {
         if (m.type === "event") this.#sendLogged(m.seq, NIL_BYTES, m.content);
-        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: m.seq });
+        else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: BigInt(m.seq) });
       },
       drop: () => {},
     }, options);
@@ -197,7 +202,7 @@ export class StoreMaster implements StoreActor {
 
   /** Clones that completed the handshake (acked their `ack_clone`). */
   get peers(): Entity[] {
-    return this.#producer.paths.filter((p) => p.acked !== 0n).map((p) => p.handle);
+    return this.#producer.paths.filter((p) => p.acked !== 0).map((p) => p.handle);
   }
 
   /** Writers whose channel is open (their `attach_writer` arrived). */
@@ -339,7 +344,7 @@ export class StoreMaster implements StoreActor {
   }
 
   /** Sends the content at `pos` in the log, from us to `to` (its 24 wire bytes). */
-  #sendLogged(seq: bigint, to: Uint8Array, pos: number, envelopeReceiver?: EndpointId): void {
+  #sendLogged(seq: number, to: Uint8Array, pos: number, envelopeReceiver?: EndpointId): void {
     const log = this.#log;
     const n = log.locate(pos);
     sendStoreContent(
@@ -369,7 +374,7 @@ export class StoreMaster implements StoreActor {
       // An early write waits for its turn: its bytes must outlive the read buffer.
       // (Decoded writes own their values already.)
       keep: (content) => isRawWrite(content) ? ownedRawWrite(content) : content,
-      send: (m) => this.#send(0n, sender, m, sender.endpoint),
+      send: (m) => this.#send(0n, sender, consumerMessageToWire(m), sender.endpoint),
       close: () => {
         this.#writers.delete(key);
         this.#lastWriter = undefined;
@@ -451,7 +456,9 @@ export class StoreMaster implements StoreActor {
     if (this.#packed && payload.length > CONTENT_AT && !this.#events.active) {
       const w = this.#slot;
       if (w.read(payload)) {
-        return this.#writerOf(payload).consumer.handleEvent(readU64(payload, 0), w);
+        // A seq past 2^53 - 1 is dropped, as an undecodable command (see MAX_SEQ).
+        const seq = readSeq(payload, 0);
+        return seq < 0 ? undefined : this.#writerOf(payload).consumer.handleEvent(seq, w);
       }
     }
     let cmd;
@@ -460,33 +467,48 @@ export class StoreMaster implements StoreActor {
     } catch {
       return; // Broker drops undecodable commands
     }
+    try {
+      this.#handle(cmd);
+    } catch (e) {
+      // A sequence number past MAX_SEQ: dropped, as an undecodable command.
+      if (!(e instanceof BrokerError && e.code === ErrorCode.invalid_message)) throw e;
+    }
+  }
+
+  /** A decoded command from a clone (its u64s converted by `seqFromWire`). */
+  #handle(cmd: InternalCommand): void {
     const { sender, content } = cmd;
     switch (content.type) {
       case "nack":
-        this.#producer.handleNack(sender, content.seqs);
+        this.#producer.handleNack(sender, content.seqs.map(seqFromWire));
         return;
       case "cumulative_ack":
-        this.#producer.handleAck(sender, content.seq);
+        this.#producer.handleAck(sender, seqFromWire(content.seq));
         return;
       case "attach_writer": {
+        const offset = seqFromWire(content.offset);
         const w = this.#writer(sender);
-        if (!w.consumer.handleHandshake(content.offset, content.heartbeatInterval, sender)) {
+        if (!w.consumer.handleHandshake(offset, content.heartbeatInterval, sender)) {
           // A writer that started over (new channel at a lower offset): begin again.
-          if (content.offset + 1n !== w.consumer.nextSeq) {
+          if (offset + 1 !== w.consumer.nextSeq) {
             w.consumer.reset();
-            w.consumer.handleHandshake(content.offset, content.heartbeatInterval, sender);
+            w.consumer.handleHandshake(offset, content.heartbeatInterval, sender);
           }
         }
         return;
       }
       case "keepalive":
-        this.#writers.get(entityKey(sender))?.consumer.handleHeartbeat(content.seq);
+        this.#writers.get(entityKey(sender))?.consumer.handleHeartbeat(seqFromWire(content.seq));
         return;
       case "retransmit_failed":
-        this.#writers.get(entityKey(sender))?.consumer.handleRetransmitFailed(content.seq);
+        this.#writers.get(entityKey(sender))?.consumer.handleRetransmitFailed(
+          seqFromWire(content.seq),
+        );
         return;
       default:
-        if (isAction(content)) this.#writer(sender).consumer.handleEvent(cmd.seq, content);
+        if (isAction(content)) {
+          this.#writer(sender).consumer.handleEvent(seqFromWire(cmd.seq), content);
+        }
     }
   }
 

@@ -420,3 +420,21 @@ export function readU64(b: Uint8Array, at: number): bigint {
   // Sequence numbers and object IDs stay below 2^53: one BigInt then.
   return hi < 0x200000 ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
+
+/**
+ * The big-endian u64 sequence number at `at` as a number, or -1 when it is
+ * past 2^53 - 1 (`MAX_SEQ` in `channel.ts`), which a channel refuses.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { readSeq } from "./raw_write.ts";
+ * equal(readSeq(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 2]), 0), 0x100000002);
+ * equal(readSeq(new Uint8Array([0, 0x20, 0, 0, 0, 0, 0, 0]), 0), -1); // 2^53
+ * ```
+ */
+export function readSeq(b: Uint8Array, at: number): number {
+  const hi = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  const lo = ((b[at + 4] << 24) | (b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]) >>> 0;
+  return hi < 0x200000 ? hi * 0x100000000 + lo : -1;
+}

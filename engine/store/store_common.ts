@@ -122,14 +122,14 @@ const HEAD = new Uint8Array(8 + 2 * ENTITY_SIZE);
  * let sent: Uint8Array | undefined;
  * const bus = { sendCommand: (_t: string, p: Uint8Array) => void (sent = p.slice()) } as CommandBus;
  * const keepalive = new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0, 1]);
- * sendStoreContent(bus, "kv/<$>/data/clone", 0n, new Uint8Array(24), new Uint8Array(24), keepalive, 0, 9);
+ * sendStoreContent(bus, "kv/<$>/data/clone", 0, new Uint8Array(24), new Uint8Array(24), keepalive, 0, 9);
  * equal(sent!.length, 8 + 24 + 24 + 9);
  * ```
  */
 export function sendStoreContent(
   bus: CommandBus,
   topic: string,
-  seq: bigint,
+  seq: number,
   sender: Uint8Array,
   receiver: Uint8Array,
   src: Uint8Array,
@@ -138,8 +138,8 @@ export function sendStoreContent(
   envelopeReceiver?: EndpointId,
 ): void {
   const h = HEAD;
-  // Sequence numbers stay below 2^53.
-  const x = Number(seq), hi = Math.floor(x / 0x100000000), lo = x >>> 0;
+  // Sequence numbers are at most 2^53 - 1 (MAX_SEQ in channel.ts): exact as numbers.
+  const hi = Math.floor(seq / 0x100000000), lo = seq >>> 0;
   h[0] = hi >>> 24;
   h[1] = hi >>> 16;
   h[2] = hi >>> 8;
