@@ -42,4 +42,4 @@ export { type DataHeader, scanHeader } from "./header.ts";
 export { encode, encodeAfter, writeData } from "./encode.ts";
 export { DataBuilder } from "./builder.ts";
 export { encodeWasm } from "./encode_wasm.ts";
-export { copyToSlab } from "./slab.ts";
+export { concatToSlab, copyToSlab } from "./slab.ts";

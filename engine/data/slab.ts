@@ -144,3 +144,24 @@ export function copyToSlab(bytes: Uint8Array, headroom = 0): Uint8Array {
   w.pos += headroom + bytes.length;
   return finishShared(w);
 }
+
+/**
+ * `head` then `body` in the shared output slab, as one view: a framed
+ * message from a cached header and a payload, without zeroing room for the
+ * header first (`copyToSlab` zeroes its headroom).
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { concatToSlab } from "./slab.ts";
+ * deepEqual([...concatToSlab(new Uint8Array([1, 2]), new Uint8Array([3]))], [1, 2, 3]);
+ * ```
+ */
+export function concatToSlab(head: Uint8Array, body: Uint8Array): Uint8Array {
+  const w = beginShared();
+  w.reserve(head.length + body.length);
+  w.buf.set(head, w.pos);
+  w.buf.set(body, w.pos + head.length);
+  w.pos += head.length + body.length;
+  return finishShared(w);
+}

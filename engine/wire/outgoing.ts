@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { copyToSlab, type Data, encodeAfter } from "../data/mod.ts";
+import { concatToSlab, copyToSlab, type Data, encodeAfter } from "../data/mod.ts";
 import { ClearingCache } from "../clearing_cache.ts";
 import type { EndpointId } from "./endpoint_id.ts";
 import {
@@ -84,9 +84,7 @@ export class OutgoingFrames {
    * behind `header`, a {@linkcode dataHeader}.
    */
   data(header: Uint8Array, payload: Uint8Array): Uint8Array {
-    const frame = copyToSlab(payload, header.length);
-    frame.set(header);
-    return sealFrame(frame);
+    return sealFrame(concatToSlab(header, payload));
   }
 
   /** A data frame carrying `value`, encoded once straight behind `header`. */
