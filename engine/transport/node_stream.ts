@@ -166,13 +166,7 @@ export class NodeSocketStream implements ByteStream {
 
   /** Writes all of `buf`; resolves when the socket has taken it (the caller reuses `buf`). */
   write(buf: Uint8Array): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (this.#socket.destroyed) {
-        reject(this.#error ?? new Error("socket closed"));
-        return;
-      }
-      this.#socket.write(buf, (e?: Error | null) => e ? reject(e) : resolve(buf.length));
-    });
+    return writeToSocket(this.#socket, buf, this.#error);
   }
 
   /** Destroys the socket at once. */
@@ -186,4 +180,24 @@ export class NodeSocketStream implements ByteStream {
   setNoDelay(noDelay = true): void {
     this.#socket.setNoDelay(noDelay);
   }
+}
+
+/**
+ * Writes `buf` to a Node.js socket; resolves with its length once the socket
+ * has taken it, rejects with `error` (or "socket closed") on a destroyed one.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeToSocket } from "./node_stream.ts";
+ * await writeToSocket(socket, new Uint8Array([1, 2, 3]), undefined); // 3
+ * ```
+ */
+export function writeToSocket(socket: Socket, buf: Uint8Array, error: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (socket.destroyed) {
+      reject(error ?? new Error("socket closed"));
+      return;
+    }
+    socket.write(buf, (e?: Error | null) => e ? reject(e) : resolve(buf.length));
+  });
 }

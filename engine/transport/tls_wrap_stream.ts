@@ -24,7 +24,7 @@
  */
 import process from "node:process";
 import type { TLSSocket } from "node:tls";
-import type { ByteStream } from "./node_stream.ts";
+import { type ByteStream, writeToSocket } from "./node_stream.ts";
 
 /** What we use of a native handle (the TLS wrap, or the TCP handle under it). */
 interface NativeStreamHandle {
@@ -385,13 +385,7 @@ export class TlsWrapStream implements ByteStream {
     // records); at 256 KiB that memory came from brk/mmap every time and the
     // sender's CPU per MB was ~1.5x that of 64 KiB writes.
     const part = buf.length > WRITE_MAX ? buf.subarray(0, WRITE_MAX) : buf;
-    return new Promise((resolve, reject) => {
-      if (this.#socket.destroyed) {
-        reject(this.#error ?? new Error("socket closed"));
-        return;
-      }
-      this.#socket.write(part, (e?: Error | null) => e ? reject(e) : resolve(part.length));
-    });
+    return writeToSocket(this.#socket, part, this.#error);
   }
 
   /** Destroys the socket at once. */
