@@ -1126,7 +1126,8 @@ export function registerStoreCommand(
       const plan = planStore(op, args, cli);
       let ep: Endpoint;
       try {
-        ep = new Endpoint(endpointSslOptions(cli));
+        // One-shot (or a quiet watcher): warming the hot paths for traffic would only add start-up time.
+        ep = new Endpoint({ ...endpointSslOptions(cli), warmUp: false });
       } catch (e) {
         throw new UsageError("", (e as Error).message);
       }
