@@ -58,12 +58,10 @@ const HIGH_WATER = 1024 * 1024;
  */
 export class NodeSocketStream implements ByteStream {
   readonly #socket: Socket;
+  readonly #ends: SocketState;
   #chunks: Uint8Array[] = [];
   #pos = 0;
   #queued = 0;
-  #ended = false;
-  #error: unknown;
-  #wake?: () => void;
   // Whether we paused the socket: resume() only then, and only once (each
   // resume restarts the TLS reader, a native call).
   #paused = false;
@@ -75,11 +73,8 @@ export class NodeSocketStream implements ByteStream {
   /** Takes over a connected socket. */
   constructor(socket: Socket) {
     this.#socket = socket;
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    };
+    this.#ends = new SocketState(socket);
+    this.remoteAddr = this.#ends.remoteAddr;
     socket.on("data", (buf: Uint8Array) => {
       // A plain view: frames are cut out of chunks with subarray, which on a
       // Node.js Buffer goes through its species constructor (profiled ~5%).
@@ -90,34 +85,14 @@ export class NodeSocketStream implements ByteStream {
         this.#paused = true;
         socket.pause();
       }
-      this.#wakeReader();
+      this.#ends.wakeReader();
     });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#wakeReader();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#wakeReader();
-    });
-    socket.on("error", (e: unknown) => {
-      this.#error ??= e;
-      this.#wakeReader();
-    });
-  }
-
-  #wakeReader(): void {
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
   }
 
   /** Reads what has arrived, waiting for the next chunk when nothing has. */
   async read(buf: Uint8Array): Promise<number | null> {
     while (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((r) => this.#wake = r);
+      if (await this.#ends.atEnd()) return null;
     }
     let n = 0;
     while (n < buf.length && this.#chunks.length > 0) {
@@ -149,9 +124,7 @@ export class NodeSocketStream implements ByteStream {
 
   async #waitChunk(): Promise<Uint8Array | null> {
     while (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((r) => this.#wake = r);
+      if (await this.#ends.atEnd()) return null;
     }
     return this.readChunk();
   }
@@ -166,14 +139,12 @@ export class NodeSocketStream implements ByteStream {
 
   /** Writes all of `buf`; resolves when the socket has taken it (the caller reuses `buf`). */
   write(buf: Uint8Array): Promise<number> {
-    return writeToSocket(this.#socket, buf, this.#error);
+    return this.#ends.write(buf);
   }
 
   /** Destroys the socket at once. */
   close(): void {
-    this.#ended = true;
-    this.#socket.destroy();
-    this.#wakeReader();
+    this.#ends.close();
   }
 
   /** Disables Nagle's algorithm. */
@@ -183,21 +154,85 @@ export class NodeSocketStream implements ByteStream {
 }
 
 /**
- * Writes `buf` to a Node.js socket; resolves with its length once the socket
- * has taken it, rejects with `error` (or "socket closed") on a destroyed one.
+ * What both adapters of an accepted Node.js socket track of its end: whether
+ * it ended (the peer's end, its close, or ours), its first error, and the
+ * reader waiting for either; writes and closing go through the socket.
  *
  * @example
  * ```ts ignore
- * import { writeToSocket } from "./node_stream.ts";
- * await writeToSocket(socket, new Uint8Array([1, 2, 3]), undefined); // 3
+ * import { SocketState } from "./node_stream.ts";
+ * const state = new SocketState(socket); // listens for 'end', 'close' and 'error'
+ * while (!haveData()) if (await state.atEnd()) break; // woken by wakeReader() or the end
  * ```
  */
-export function writeToSocket(socket: Socket, buf: Uint8Array, error: unknown): Promise<number> {
-  return new Promise((resolve, reject) => {
-    if (socket.destroyed) {
-      reject(error ?? new Error("socket closed"));
-      return;
-    }
-    socket.write(buf, (e?: Error | null) => e ? reject(e) : resolve(buf.length));
-  });
+export class SocketState {
+  readonly #socket: Socket;
+  /** Whether the stream ended: no more bytes will come. */
+  ended = false;
+  /** The socket's (or the read path's) first error. */
+  error: unknown;
+  #wake?: () => void;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+
+  /** Watches `socket`'s end, close and errors. */
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    this.remoteAddr = {
+      transport: "tcp",
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    };
+    socket.on("end", () => this.end());
+    socket.on("close", () => this.end());
+    socket.on("error", (e: unknown) => this.fail(e));
+  }
+
+  /** Marks the end and wakes the reader. */
+  end(): void {
+    this.ended = true;
+    this.wakeReader();
+  }
+
+  /** Keeps the first error and wakes the reader. */
+  fail(e: unknown): void {
+    this.error ??= e;
+    this.wakeReader();
+  }
+
+  /** Wakes a reader waiting in `atEnd` (bytes came, or the end). */
+  wakeReader(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /**
+   * For a reader that found no bytes: throws the error, resolves true at the
+   * end, or waits until woken and resolves false (look for bytes again).
+   */
+  async atEnd(): Promise<boolean> {
+    if (this.error !== undefined) throw this.error;
+    if (this.ended) return true;
+    await new Promise<void>((r) => this.#wake = r);
+    return false;
+  }
+
+  /** Writes `buf`; resolves with its length once the socket has taken it. */
+  write(buf: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.#socket.destroyed) {
+        reject(this.error ?? new Error("socket closed"));
+        return;
+      }
+      this.#socket.write(buf, (e?: Error | null) => e ? reject(e) : resolve(buf.length));
+    });
+  }
+
+  /** Destroys the socket at once; the reader sees the end. */
+  close(): void {
+    this.ended = true;
+    this.#socket.destroy();
+    this.wakeReader();
+  }
 }

@@ -24,7 +24,7 @@
  */
 import process from "node:process";
 import type { TLSSocket } from "node:tls";
-import { type ByteStream, writeToSocket } from "./node_stream.ts";
+import { type ByteStream, SocketState } from "./node_stream.ts";
 
 /** What we use of a native handle (the TLS wrap, or the TCP handle under it). */
 interface NativeStreamHandle {
@@ -163,9 +163,7 @@ export class TlsWrapStream implements ByteStream {
   /** Whether the reader holds a ring chunk it has not given back. */
   #holding = false;
   #stalled = false;
-  #ended = false;
-  #error: unknown;
-  #wake?: () => void;
+  readonly #ends: SocketState;
   /** While the constructor empties the socket's stream: plaintext that came after it. */
   #late?: [Uint8Array, number][];
   /** The peer's address. */
@@ -185,24 +183,9 @@ export class TlsWrapStream implements ByteStream {
     this.#tcp = tcp;
     this.#state = lengths.state;
     this.#index = lengths.index;
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    };
     // The end of the stream before we took over reads arrives the old way.
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#wakeReader();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#wakeReader();
-    });
-    socket.on("error", (e: unknown) => {
-      this.#error ??= e;
-      this.#wakeReader();
-    });
+    this.#ends = new SocketState(socket);
+    this.remoteAddr = this.#ends.remoteAddr;
     // Plaintext the wrap holds back from here on comes to us (into the ring);
     // it is newer than what the socket's stream has buffered, so it waits in
     // #late while that is taken out.
@@ -221,7 +204,7 @@ export class TlsWrapStream implements ByteStream {
     // A native handle picks up a new onread and buffer only on a fresh readStart.
     tcp.readStop();
     tcp.useUserBuffer(this.#cipher);
-    if (!this.#ended) tcp.readStart();
+    if (!this.#ends.ended) tcp.readStart();
   }
 
   /** Whether reading is paused because the reader is a full ring behind. */
@@ -255,9 +238,8 @@ export class TlsWrapStream implements ByteStream {
       }
       this.#nextRegion();
     } else if (n < 0) {
-      if (n !== UV_EOF) this.#error ??= new Error(`TLS read failed (${n})`);
-      this.#ended = true;
-      this.#wakeReader();
+      if (n !== UV_EOF) this.#ends.error ??= new Error(`TLS read failed (${n})`);
+      this.#ends.end();
     }
   }
 
@@ -268,7 +250,7 @@ export class TlsWrapStream implements ByteStream {
     }
     this.#chunks.push(chunk);
     this.#chunkEnd.push(end);
-    this.#wakeReader();
+    this.#ends.wakeReader();
   }
 
   /** Points the TLS wrap at free ring memory, or at the overflow buffer (and pauses) when there is none. */
@@ -305,12 +287,6 @@ export class TlsWrapStream implements ByteStream {
     return oldest - w >= MIN_REGION ? w : -1;
   }
 
-  #wakeReader(): void {
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
   /** Gives the ring chunk the reader held back, and resumes reading once there is room. */
   #release(): void {
     if (this.#holding) {
@@ -324,7 +300,7 @@ export class TlsWrapStream implements ByteStream {
         this.#spanHead = 0;
       }
     }
-    if (this.#stalled && this.#free() >= 0 && !this.#ended) {
+    if (this.#stalled && this.#free() >= 0 && !this.#ends.ended) {
       this.#stalled = false;
       this.#nextRegion();
       if (!this.#stalled) this.#tcp.readStart();
@@ -352,9 +328,7 @@ export class TlsWrapStream implements ByteStream {
 
   async #waitChunk(): Promise<Uint8Array | null> {
     while (this.#head === this.#chunks.length) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((r) => this.#wake = r);
+      if (await this.#ends.atEnd()) return null;
     }
     return this.readChunk();
   }
@@ -385,14 +359,12 @@ export class TlsWrapStream implements ByteStream {
     // records); at 256 KiB that memory came from brk/mmap every time and the
     // sender's CPU per MB was ~1.5x that of 64 KiB writes.
     const part = buf.length > WRITE_MAX ? buf.subarray(0, WRITE_MAX) : buf;
-    return writeToSocket(this.#socket, part, this.#error);
+    return this.#ends.write(part);
   }
 
   /** Destroys the socket at once. */
   close(): void {
-    this.#ended = true;
-    this.#socket.destroy();
-    this.#wakeReader();
+    this.#ends.close();
   }
 
   /** Disables Nagle's algorithm. */
