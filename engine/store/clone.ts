@@ -435,17 +435,14 @@ export class StoreClone implements StoreActor {
 
   /** Sends the write at `pos` in the log to the master (`to`: its 24 wire bytes). */
   #sendLogged(seq: number, to: Uint8Array, pos: number): void {
-    const log = this.#log;
-    const n = log.locate(pos);
     sendStoreContent(
       this.#host.commandBus,
       this.#topics.master,
       seq,
       this.#selfBytes,
       to,
-      log.buf,
-      log.at,
-      log.at + n,
+      this.#log,
+      pos,
     );
   }
 

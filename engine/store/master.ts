@@ -345,17 +345,14 @@ export class StoreMaster implements StoreActor {
 
   /** Sends the content at `pos` in the log, from us to `to` (its 24 wire bytes). */
   #sendLogged(seq: number, to: Uint8Array, pos: number, envelopeReceiver?: EndpointId): void {
-    const log = this.#log;
-    const n = log.locate(pos);
     sendStoreContent(
       this.#host.commandBus,
       this.#topics.clone,
       seq,
       this.#selfBytes,
       to,
-      log.buf,
-      log.at,
-      log.at + n,
+      this.#log,
+      pos,
       envelopeReceiver,
     );
   }

@@ -25,6 +25,7 @@ import {
 } from "./commands.ts";
 import type { StoreEvent, StoreEventsOptions } from "./events.ts";
 import { type Entity, ENTITY_SIZE, NIL_ENTITY } from "./entity.ts";
+import type { ContentLog } from "./content_log.ts";
 
 /**
  * The two topics of store `name`: clones send to `master`, the master to `clone`.
@@ -110,19 +111,22 @@ const HEAD = new Uint8Array(8 + 2 * ENTITY_SIZE);
 
 /**
  * Sends the command of sequence number `seq` from `sender` to `receiver`
- * (both as their 24 wire bytes) whose content is `src[from, to)` (already
- * encoded, e.g. in a store's log): as `sendStoreCommand`, but the bus
+ * (both as their 24 wire bytes) whose content is the one logged at `pos` in
+ * a store's `log` (already encoded): as `sendStoreCommand`, but the bus
  * writes header and content straight into the frame when it can.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
  * import type { CommandBus } from "./command_bus.ts";
+ * import { ContentLog } from "./content_log.ts";
  * import { sendStoreContent } from "./store_common.ts";
  * let sent: Uint8Array | undefined;
  * const bus = { sendCommand: (_t: string, p: Uint8Array) => void (sent = p.slice()) } as CommandBus;
+ * const log = new ContentLog();
  * const keepalive = new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0, 1]);
- * sendStoreContent(bus, "kv/<$>/data/clone", 0, new Uint8Array(24), new Uint8Array(24), keepalive, 0, 9);
+ * const pos = log.append(keepalive, 0, 9);
+ * sendStoreContent(bus, "kv/<$>/data/clone", 0, new Uint8Array(24), new Uint8Array(24), log, pos);
  * equal(sent!.length, 8 + 24 + 24 + 9);
  * ```
  */
@@ -132,11 +136,12 @@ export function sendStoreContent(
   seq: number,
   sender: Uint8Array,
   receiver: Uint8Array,
-  src: Uint8Array,
-  from: number,
-  to: number,
+  log: ContentLog,
+  pos: number,
   envelopeReceiver?: EndpointId,
 ): void {
+  const n = log.locate(pos);
+  const src = log.buf, from = log.at, to = from + n;
   const h = HEAD;
   // Sequence numbers are at most 2^53 - 1 (MAX_SEQ in channel.ts): exact as numbers.
   const hi = Math.floor(seq / 0x100000000), lo = seq >>> 0;
