@@ -32,7 +32,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { procCpuMs } from "./proc_stat.ts";
 import { listenTcp } from "../engine/transport/listener.ts";
 import type { TcpConnection } from "../engine/transport/tcp.ts";
-import { loadTlsMaterial } from "../engine/transport/tls.ts";
+import { loadTlsMaterial, type TlsMaterial } from "../engine/transport/tls.ts";
 
 const DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
 const WRITE_SIZE = 256 * 1024;
@@ -73,6 +73,18 @@ async function send(conn: Deno.Conn, mb: number): Promise<void> {
   }
 }
 
+/** A TLS connection to our listener on `port`, with the test certificates (mutual auth). */
+function dialTls(port: number, tls: TlsMaterial): Promise<Deno.TlsConn> {
+  return Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    cert: tls.cert,
+    key: tls.key,
+    caCerts: tls.caCerts,
+    unsafelyDisableHostnameVerification: true,
+  });
+}
+
 async function child(): Promise<void> {
   const role = arg("role", "");
   const mb = Number(arg("mb", "256"));
@@ -81,26 +93,12 @@ async function child(): Promise<void> {
     const port = Number(arg("port", "0"));
     const conn = role === "tx-tcp"
       ? await Deno.connect({ hostname: "127.0.0.1", port })
-      : await Deno.connectTls({
-        hostname: "127.0.0.1",
-        port,
-        cert: tls.cert,
-        key: tls.key,
-        caCerts: tls.caCerts,
-        unsafelyDisableHostnameVerification: true,
-      });
+      : await dialTls(port, tls);
     if (role === "tx-tls") await (conn as Deno.TlsConn).handshake();
     await send(conn, mb);
   } else if (role === "rx-tls") {
     // Reads what the engine's listener sends, then closes.
-    const conn = await Deno.connectTls({
-      hostname: "127.0.0.1",
-      port: Number(arg("port", "0")),
-      cert: tls.cert,
-      key: tls.key,
-      caCerts: tls.caCerts,
-      unsafelyDisableHostnameVerification: true,
-    });
+    const conn = await dialTls(Number(arg("port", "0")), tls);
     const buf = new Uint8Array(READ_SIZE);
     let got = 0;
     while (got < mb * 1024 * 1024) {
@@ -220,14 +218,7 @@ async function viaClient(mb: number): Promise<Result> {
   let text = "";
   while (!text.includes("\n")) text += (await reader.read()).value ?? "";
   const port = Number(/PORT (\d+)/.exec(text)![1]);
-  const conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port,
-    cert: tls.cert,
-    key: tls.key,
-    caCerts: tls.caCerts,
-    unsafelyDisableHostnameVerification: true,
-  });
+  const conn = await dialTls(port, tls);
   const m = new Meter(mb * 1024 * 1024);
   await readLoop(conn, m);
   conn.close();
