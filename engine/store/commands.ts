@@ -588,26 +588,8 @@ export function encodeContentTransient(
 }
 
 /**
- * A command's content alone (variant byte and fields), as Broker encodes
- * it, in the scratch buffer that the next encoding overwrites.
- *
- * @example
- * ```ts
- * import { deepEqual } from "node:assert/strict";
- * import { encodeContent } from "./commands.ts";
- * deepEqual(Array.from(encodeContent({ type: "keepalive", seq: 1n })), [9, 0, 0, 0, 0, 0, 0, 0, 1]);
- * ```
- */
-export function encodeContent(content: Command): Uint8Array {
-  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
-  const w = scratch;
-  w.pos = 0;
-  writeContent(w, content);
-  return w.buf.subarray(0, w.pos);
-}
-
-/**
- * Encodes a command's content (as `encodeContent`) straight into `log`;
+ * Encodes a command's content alone (variant byte and fields, as Broker
+ * encodes it) straight into `log`;
  * returns its position there. Throws `serialization_failed`, leaving the
  * log as it was, when the content cannot be encoded.
  *
