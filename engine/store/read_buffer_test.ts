@@ -8,17 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { count, type Data, dataToString, str } from "../data/mod.ts";
-import { EnvelopeType, parseEndpointId } from "../wire/mod.ts";
-import { encodeEnvelope } from "../wire/envelope.ts";
+import { cloneOf, RAW, storeFrame } from "../../tests/raw_store_peer.ts";
 import { LARGER_ID, type RawConn, waitFor, withEndpoint } from "../../tests/raw_peer.ts";
-import { type Command, decodeCommand, encodeCommand } from "./commands.ts";
+import type { Command } from "./commands.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 import { StoreClone } from "./clone.ts";
 import { StoreMaster } from "./master.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import { storeTopics } from "./store_common.ts";
 
-const RAW = parseEndpointId(LARGER_ID);
 const TOPICS = storeTopics("kv");
 /** Writes held early per round: enough to span many frames of one read. */
 const EARLY = 300;
@@ -26,24 +24,6 @@ const EARLY = 300;
 const key = (i: number) => count(BigInt(i));
 /** Values of one length in both rounds: the frames of the rounds line up byte for byte. */
 const value = (round: string, i: number) => str(`${round}-${String(i).padStart(6, "0")}`);
-
-/** One framed command from the raw peer. */
-function frame(
-  topic: string,
-  seq: bigint,
-  sender: Entity,
-  receiver: Entity,
-  content: Command,
-  envelopeReceiver?: Uint8Array,
-): Uint8Array {
-  return encodeEnvelope({
-    sender: RAW,
-    receiver: envelopeReceiver,
-    type: EnvelopeType.command,
-    topic,
-    payload: encodeCommand({ seq, sender, receiver, content }),
-  }, { prefix: true });
-}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -96,7 +76,7 @@ Deno.test("master: writes held for their turn keep their bytes after the read bu
     try {
       const c = await peer(LARGER_ID, [TOPICS.clone]);
       const writer: Entity = { endpoint: RAW, object: 7n };
-      const attach = frame(TOPICS.master, 0n, writer, master.id, {
+      const attach = storeFrame(TOPICS.master, 0n, writer, master.id, {
         type: "attach_writer",
         offset: 1n,
         heartbeatInterval: 5,
@@ -105,7 +85,7 @@ Deno.test("master: writes held for their turn keep their bytes after the read bu
         c,
         attach,
         (seq, round) =>
-          frame(TOPICS.master, BigInt(seq), writer, master.id, put(seq, round, writer)),
+          storeFrame(TOPICS.master, BigInt(seq), writer, master.id, put(seq, round, writer)),
         () => master.metrics().outOfOrderUpdates,
       );
       await waitFor(() => master.backend.size() === EARLY + 2, "every write applied", 10_000);
@@ -122,14 +102,9 @@ Deno.test("clone: puts held for their turn keep their bytes after the read buffe
     const clone = new StoreClone(ep, "kv");
     try {
       // The clone asks for the state with nack [0]; the raw master answers with an empty table.
-      let me: Entity | undefined;
-      while (!me) {
-        const env = await c.envelope((e) => e.type === EnvelopeType.command, 5_000);
-        const cmd = decodeCommand(env.payload);
-        if (cmd.content.type === "nack") me = cmd.sender;
-      }
+      const me = await cloneOf(c);
       const master: Entity = { endpoint: RAW, object: 1n };
-      const ack = frame(TOPICS.clone, 1n, master, me, {
+      const ack = storeFrame(TOPICS.clone, 1n, master, me, {
         type: "ack_clone",
         offset: 1n,
         heartbeatInterval: 5,
@@ -142,7 +117,7 @@ Deno.test("clone: puts held for their turn keep their bytes after the read buffe
         c,
         ack,
         (seq, round) =>
-          frame(TOPICS.clone, BigInt(seq), master, NIL_ENTITY, put(seq, round, master)),
+          storeFrame(TOPICS.clone, BigInt(seq), master, NIL_ENTITY, put(seq, round, master)),
         () => clone.metrics().outOfOrderUpdates,
       );
       await waitFor(() => clone.metrics().entries === EARLY + 2, "every put applied", 10_000);

@@ -7,10 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { count, type Data, real, str } from "../data/mod.ts";
-import { EnvelopeType, parseEndpointId } from "../wire/mod.ts";
-import { encodeEnvelope } from "../wire/envelope.ts";
+import { cloneOf, RAW, storeFrame } from "../../tests/raw_store_peer.ts";
 import { LARGER_ID, waitFor, withEndpoint } from "../../tests/raw_peer.ts";
-import { type Command, decodeCommand, encodeCommand } from "./commands.ts";
+import type { Command } from "./commands.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
 import { consumerMessageToWire, MAX_SEQ, seqFromWire } from "./channel.ts";
 import { StoreClone } from "./clone.ts";
@@ -20,26 +19,8 @@ import { readSeq } from "./raw_write.ts";
 import { storeTopics } from "./store_common.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 
-const RAW = parseEndpointId(LARGER_ID);
 const TOPICS = storeTopics("kv");
 const BIG = 2n ** 53n; // MAX_SEQ + 1
-
-function frame(
-  topic: string,
-  seq: bigint,
-  sender: Entity,
-  receiver: Entity,
-  content: Command,
-  envelopeReceiver?: Uint8Array,
-): Uint8Array {
-  return encodeEnvelope({
-    sender: RAW,
-    receiver: envelopeReceiver,
-    type: EnvelopeType.command,
-    topic,
-    payload: encodeCommand({ seq, sender, receiver, content }),
-  }, { prefix: true });
-}
 
 const put = (key: string, value: Data, publisher: Entity): Command => ({
   type: "put",
@@ -88,22 +69,22 @@ Deno.test("master: writes whose seq or offset passes 2^53 - 1 are dropped; other
       const near: Entity = { endpoint: RAW, object: 8n };
       const m = master.id;
       const frames = [
-        frame(TOPICS.master, 0n, far, m, {
+        storeFrame(TOPICS.master, 0n, far, m, {
           type: "attach_writer",
           offset: BIG + 1n,
           heartbeatInterval: 5,
         }),
         // In place (count value) and decoded (a real value takes the decoder).
-        frame(TOPICS.master, BIG + 2n, far, m, put("a", count(1n), far)),
-        frame(TOPICS.master, BIG + 3n, far, m, put("b", real(1.5), far)),
-        frame(TOPICS.master, 0n, near, m, {
+        storeFrame(TOPICS.master, BIG + 2n, far, m, put("a", count(1n), far)),
+        storeFrame(TOPICS.master, BIG + 3n, far, m, put("b", real(1.5), far)),
+        storeFrame(TOPICS.master, 0n, near, m, {
           type: "attach_writer",
           offset: 1n,
           heartbeatInterval: 5,
         }),
-        frame(TOPICS.master, BIG, near, m, put("c", count(1n), near)),
-        frame(TOPICS.master, BIG + 1n, near, m, put("d", real(2.5), near)),
-        frame(TOPICS.master, 2n, near, m, put("e", count(5n), near)),
+        storeFrame(TOPICS.master, BIG, near, m, put("c", count(1n), near)),
+        storeFrame(TOPICS.master, BIG + 1n, near, m, put("d", real(2.5), near)),
+        storeFrame(TOPICS.master, 2n, near, m, put("e", count(5n), near)),
       ];
       await c.send(new Uint8Array(frames.flatMap((f) => [...f])));
       // One connection, read in order: once "e" is in, everything before it was handled.
@@ -111,7 +92,7 @@ Deno.test("master: writes whose seq or offset passes 2^53 - 1 are dropped; other
       assert.equal(master.backend.size(), 1);
       assert.equal((await master.get(str("e"))).value, 5n);
       // The sane writer's channel is intact: its next write goes in too.
-      await c.send(frame(TOPICS.master, 3n, near, m, put("f", count(6n), near)));
+      await c.send(storeFrame(TOPICS.master, 3n, near, m, put("f", count(6n), near)));
       await waitFor(() => master.backend.size() === 2, "the next write applied", 10_000);
     } finally {
       master.close();
@@ -124,26 +105,21 @@ Deno.test("clone: an ack_clone or put whose seq passes 2^53 - 1 is dropped", asy
     const c = await peer(LARGER_ID, [TOPICS.master]);
     const clone = new StoreClone(ep, "kv");
     try {
-      let me: Entity | undefined;
-      while (!me) {
-        const env = await c.envelope((e) => e.type === EnvelopeType.command, 5_000);
-        const cmd = decodeCommand(env.payload);
-        if (cmd.content.type === "nack") me = cmd.sender;
-      }
+      const me = await cloneOf(c);
       const master: Entity = { endpoint: RAW, object: 1n };
       const ack = (offset: bigint, key: string) =>
-        frame(TOPICS.clone, offset, master, me!, {
+        storeFrame(TOPICS.clone, offset, master, me, {
           type: "ack_clone",
           offset,
           heartbeatInterval: 5,
           state: [[str(key), count(1n)]],
-        }, me!.endpoint);
+        }, me.endpoint);
       const frames = [
         ack(BIG, "from-far"), // refused: the clone stays without a master
         ack(1n, "from-near"),
-        frame(TOPICS.clone, BIG, master, NIL_ENTITY, put("x", count(1n), master)),
-        frame(TOPICS.clone, BIG + 1n, master, NIL_ENTITY, put("y", real(0.5), master)),
-        frame(TOPICS.clone, 2n, master, NIL_ENTITY, put("z", count(3n), master)),
+        storeFrame(TOPICS.clone, BIG, master, NIL_ENTITY, put("x", count(1n), master)),
+        storeFrame(TOPICS.clone, BIG + 1n, master, NIL_ENTITY, put("y", real(0.5), master)),
+        storeFrame(TOPICS.clone, 2n, master, NIL_ENTITY, put("z", count(3n), master)),
       ];
       await c.send(new Uint8Array(frames.flatMap((f) => [...f])));
       await waitFor(() => clone.metrics().entries === 2, "the snapshot and z", 10_000);
