@@ -67,8 +67,12 @@ export class TcpConnection {
   #handler?: ConnectionHandler;
   #drained: (() => void)[] = [];
   #lowWaiters: { frames: number; resolve: () => void }[] = [];
+  /** Queued writes someone waits on (`whenWritten`), by identity. */
+  #watched?: Map<Uint8Array, () => void>;
   /** Made on the first coalesced write: connections that only handshake never need it. */
   #writeBuffer?: Uint8Array;
+  /** A queued view being written as it is (not copied into #writeBuffer). */
+  #inFlight?: Uint8Array;
 
   /** Wraps a connected socket (TCP or TLS, Deno's or an adapted Node.js socket). */
   constructor(conn: ByteStream) {
@@ -113,7 +117,9 @@ export class TcpConnection {
     // Usually the head is data: shift() is the cheap path (V8 trims the array in place).
     if (this.#droppable[0]) {
       this.#droppable.shift();
-      this.#queuedBytes -= this.#queue.shift()!.length;
+      const dropped = this.#queue.shift()!;
+      this.#queuedBytes -= dropped.length;
+      this.#done(dropped);
       return true;
     }
     const i = this.#droppable.indexOf(true);
@@ -121,6 +127,7 @@ export class TcpConnection {
     const [dropped] = this.#queue.splice(i, 1);
     this.#droppable.splice(i, 1);
     this.#queuedBytes -= dropped.length;
+    this.#done(dropped);
     return true;
   }
 
@@ -193,6 +200,29 @@ export class TcpConnection {
     });
   }
 
+  /**
+   * Resolves once `bytes`, a view passed to `send`, is written, dropped, or
+   * the connection closed, so its memory may be written again; at once when
+   * it is not queued. One waiter per view.
+   */
+  whenWritten(bytes: Uint8Array): Promise<void> {
+    const q = this.#queue;
+    // Usually just sent: the last entry.
+    const pending = q[q.length - 1] === bytes || this.#inFlight === bytes || q.includes(bytes);
+    if (this.#closed || !pending) return Promise.resolve();
+    return new Promise((resolve) => (this.#watched ??= new Map()).set(bytes, resolve));
+  }
+
+  /** Wakes the waiter on a write that is no longer queued. */
+  #done(bytes: Uint8Array): void {
+    const w = this.#watched;
+    if (w === undefined || w.size === 0) return;
+    const resolve = w.get(bytes);
+    if (resolve === undefined) return;
+    w.delete(bytes);
+    resolve();
+  }
+
   /** Resolves when everything queued so far is written (or the connection closed). */
   drained(): Promise<void> {
     if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
@@ -205,7 +235,7 @@ export class TcpConnection {
       while (this.#queue.length > 0 && !this.#closed) {
         let chunk: Uint8Array;
         if (this.#queue.length === 1 || this.#queue[0].length >= COALESCE_LIMIT) {
-          chunk = this.#queue.shift()!;
+          chunk = this.#inFlight = this.#queue.shift()!;
           this.#droppable.shift();
         } else {
           // Many small frames become one write, through one reused buffer
@@ -217,6 +247,8 @@ export class TcpConnection {
             size += q[k++].length;
           }
           chunk = buf.subarray(0, size);
+          // Copied: their memory is free again.
+          if (this.#watched?.size) { for (let i = 0; i < k; i++) this.#done(q[i]); }
           q.splice(0, k);
           this.#droppable.splice(0, k);
         }
@@ -225,6 +257,10 @@ export class TcpConnection {
         let off = 0;
         while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
         this.#queuedBytes -= chunk.length;
+        if (this.#inFlight !== undefined) {
+          this.#inFlight = undefined;
+          this.#done(chunk);
+        }
       }
     } catch (e) {
       this.#finish(e);
@@ -262,6 +298,9 @@ export class TcpConnection {
       // already closed
     }
     for (const r of this.#drained.splice(0)) r();
+    const watched = this.#watched;
+    this.#watched = undefined;
+    if (watched) { for (const r of watched.values()) r(); }
     this.#wakeLow();
     this.#handler?.onClose(error);
   }

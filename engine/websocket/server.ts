@@ -25,7 +25,7 @@ import type { Data } from "../data/mod.ts";
 import type { Subscriber } from "../subscriber.ts";
 import { BoundedQueue } from "../queue.ts";
 import { JsonMessageCache } from "./json_cache.ts";
-import { dataMessageFrame, dataMessageFrameOf } from "./json_direct.ts";
+import { dataMessageFrame, dataMessageFrameOf, holdFrames, releaseFrames } from "./json_direct.ts";
 import { type FrameTaker, SharedFrames } from "./shared_frames.ts";
 import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
 import {
@@ -275,7 +275,12 @@ class Output implements FrameTaker {
     if (run === undefined) return;
     this.#run = undefined;
     if (this.#closed || this.#ws.readyState !== OPEN) return;
-    this.#ws.sendFrames(new Uint8Array(run, this.#runStart, this.#runEnd - this.#runStart));
+    let frames = new Uint8Array(run, this.#runStart, this.#runEnd - this.#runStart);
+    // The slab is filled again once every socket wrote what it got of it.
+    const hold = holdFrames(frames);
+    if (hold === "stale") frames = frames.slice();
+    this.#ws.sendFrames(frames);
+    if (hold === "held") this.#ws.whenWritten(frames).then(() => releaseFrames(frames));
   }
 
   /** Refills the socket from the queue once it has written what it holds. */

@@ -44,6 +44,12 @@ export interface ServerWebSocket {
   sendFrames(frames: Uint8Array): void;
   /** Resolves once everything sent so far is written (or the connection closed). */
   drained(): Promise<void>;
+  /**
+   * Resolves once `frames`, a view given to `sendFrames`, is written or
+   * copied for writing (or the connection closed): its memory may then be
+   * written again.
+   */
+  whenWritten(frames: Uint8Array): Promise<void>;
   /** Sends a close frame, then closes the connection (at once if the client does not answer). */
   close(code?: number, reason?: string): void;
   /** A message arrived. */
@@ -196,6 +202,10 @@ class Conn implements ServerWebSocket {
 
   drained(): Promise<void> {
     return this.#tcp.drained();
+  }
+
+  whenWritten(frames: Uint8Array): Promise<void> {
+    return this.#tcp.whenWritten(frames);
   }
 
   sendUtf8(bytes: Uint8Array): void {
