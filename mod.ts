@@ -56,6 +56,7 @@ export {
 export type { EndpointId } from "./engine/wire/endpoint_id.ts";
 export type { SslOptions } from "./engine/transport/tls.ts";
 export { type DataMessage, Subscriber, type SubscriberOptions } from "./engine/subscriber.ts";
+export { CallbackSubscription, type MessageCallback } from "./engine/callback_subscription.ts";
 export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
 export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
 export { type PeerInfo, StatusCode, type StatusEvent } from "./engine/status.ts";

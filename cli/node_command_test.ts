@@ -769,6 +769,15 @@ Deno.test("relay mode without -v reads messages still encoded and ends on a stop
   await ep.shutdown();
 });
 
+Deno.test("relay mode without -v ends when its endpoint shuts down", async () => {
+  const ep = new Endpoint();
+  const done = relayMode(ep, ["/a"], { rate: false }, capture(false).printer);
+  ep.publish("/a", str("x"), { local: true });
+  await ep.shutdown();
+  const sleep = new Promise((r) => setTimeout(() => r("no end"), 5000));
+  assert.equal(await Promise.race([done, sleep]), 0);
+});
+
 Deno.test("relay mode with -v -r prints the rate once per second", async () => {
   const ep = new FakeEndpoint();
   const c = capture(true);

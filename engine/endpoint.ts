@@ -46,6 +46,7 @@ import type { BoundedQueue } from "./queue.ts";
 import { errorEvent, type StatusEvent } from "./status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "./status_hub.ts";
 import { Subscriber, type SubscriberOptions } from "./subscriber.ts";
+import { CallbackSubscription, type MessageCallback } from "./callback_subscription.ts";
 import { Acceptor } from "./transport/acceptor.ts";
 import { Dialer } from "./transport/dialer.ts";
 import { loadTlsMaterial, type TlsMaterial } from "./transport/tls.ts";
@@ -683,6 +684,29 @@ export class Endpoint {
     const list = typeof topics === "string" ? [topics] : topics;
     for (const t of list) checkSubscription(t);
     return new Subscriber(this.#local, list, options);
+  }
+
+  /**
+   * Subscribes with a callback, as Broker's `endpoint::subscribe(filter,
+   * on_next)`: each message on `topics` goes to `onMessage` as it arrives,
+   * encoded, with no queue and no copy (see `CallbackSubscription`). The
+   * payload is valid only during the call.
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { count, Endpoint } from "../mod.ts";
+   * const endpoint = new Endpoint();
+   * let bytes = 0;
+   * const sub = endpoint.subscribeWith(["/a", "/b"], (_topic, payload) => void (bytes += payload.length));
+   * endpoint.publish("/b/x", count(1n), { local: true });
+   * equal(bytes, 9); // a count: its tag and 8 bytes
+   * sub.close();
+   * await endpoint.shutdown();
+   * ```
+   */
+  subscribeWith(topics: string | string[], onMessage: MessageCallback): CallbackSubscription {
+    return new CallbackSubscription(this.subscribe(topics), onMessage);
   }
 
   // ---------------------------------------------------------------- statuses
