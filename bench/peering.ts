@@ -19,12 +19,25 @@
  *   Our publisher runs both ways: "ours -> ours" builds each event as
  *   `Data` and publishes it (`publish` encodes it), "ours -> ours, builder"
  *   writes it with a `DataBuilder` and calls `publishBuilt`, as the C++
- *   client does.
+ *   client does. Our receiver reads every message as a value through a
+ *   subscriber, except in "ours -> ours, as broker-throughput": there it
+ *   counts each one in a callback subscription (`subscribeWith`) without
+ *   reading it, as `broker-throughput --server` counts in its `on_next`
+ *   (so that row does what the C++ -> C++ row does on both sides).
  *   Our publisher respects back-pressure (`demand` / `ready`), so it is
  *   lossless; C++'s flat-out client is not (its peer buffer overflows and it
  *   disconnects, see "overload"), so the C++ publisher runs with
  *   `--peer-buffer-size=10000000`, which keeps it lossless for a run of a few
- *   seconds while the receiver sets the pace. C++ -> C++ runs once per CAF
+ *   seconds while the receiver sets the pace. Our publisher keeps Broker's
+ *   default of 2048 messages, except in "ours -> ours, as broker-throughput",
+ *   which has the C++ client's setting too (`peerBufferSize`, also bounded
+ *   by `peerBufferBytes`, 64 MiB): to a counting receiver, with 2048 ours
+ *   waited for demand a third of the time (event_2: 500k msgs/s, 2.0 µs of
+ *   sender CPU per message, against 680-770k and 1.35-1.51 µs with 65,536),
+ *   while to a decoding receiver, slower than the sender, a large buffer
+ *   only lets the sender run ahead and take the receiver's CPU (event_2:
+ *   1.0M msgs/s sent, 48k read in 4 s).
+ *   C++ -> C++ runs once per CAF
  *   scheduler setting in `CPP_CONFIGS` (default, one worker thread, one
  *   worker thread with the sharing policy); each is reported, and the best
  *   of them is the "C++ -> C++" row every ratio divides by; the mixed rows
@@ -102,6 +115,10 @@ const BT_TOPIC = "/benchmark/events";
 const DENO = Deno.execPath();
 const HERE = new URL(".", import.meta.url).pathname;
 const RECEIVER = `${HERE}peering_receiver.ts`;
+/** The row whose two sides do what broker-throughput's client and server do. */
+const AS_BT = "ours -> ours, as broker-throughput";
+/** The C++ publisher's peer buffer (`--peer-buffer-size`), and ours in the `AS_BT` row. */
+const PUBLISHER_BUFFER = 10_000_000;
 const TLS_DIR = new URL("../fixtures/tls", import.meta.url).pathname;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -645,10 +662,13 @@ async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> 
 async function listeningReceiver(
   tls: boolean,
   metrics = false,
+  consumer: Consumer = "decode",
 ): Promise<{ rx: Proc; port: number; seconds: number; metricsPort?: number }> {
   const seconds = CFG.tputSec + CFG.warmSec;
   const rx = spawnReceiver("receiver", [
     ...(metrics ? ["--metrics-port", "0"] : []),
+    "--consumer",
+    consumer,
     "--listen",
     "0",
     "--topic",
@@ -686,9 +706,23 @@ function scrapeEvery100ms(ports: number[]): { stop(): Promise<number> } {
   };
 }
 
-async function oursToOurs(w: Workload, tls = false, metrics = false): Promise<Measured> {
-  const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics);
+/**
+ * What our receiver does with each message: `decode` reads it as a value
+ * through a subscriber; `count` only counts it in a callback subscription,
+ * as `broker-throughput --server` does.
+ */
+type Consumer = "decode" | "count";
+
+async function oursToOurs(
+  w: Workload,
+  tls = false,
+  metrics = false,
+  consumer: Consumer = "decode",
+  peerBufferSize = 2048,
+): Promise<Measured> {
+  const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics, consumer);
   const ep = new Endpoint({
+    peerBufferSize,
     ...(tls ? tlsOptions(TLS_DIR) : {}),
     ...(metrics ? { metricsPort: 0 } : {}),
   });
@@ -743,7 +777,7 @@ async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<M
   const p = freePort();
   const srv = btServer(p, tls, caf);
   await srv.waitLine(/listening on/);
-  const cli = btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"], tls);
+  const cli = btClient(p, w.btType!, [...caf, `--peer-buffer-size=${PUBLISHER_BUFFER}`], tls);
   await srv.waitLine(/^rate: [1-9]/);
   // CPU of both processes over a window of the steady phase. Their stdout is
   // block-buffered in a pipe, so rate lines arrive late: messages in the
@@ -787,7 +821,7 @@ function cpuMsIfReadable(pid: number): number | undefined {
 
 async function cppToOurs(w: Workload, caf: string[] = []): Promise<Measured> {
   const { rx, port: p, seconds } = await listeningReceiver(false);
-  btClient(p, w.btType!, [...caf, "--peer-buffer-size=10000000"]);
+  btClient(p, w.btType!, [...caf, `--peer-buffer-size=${PUBLISHER_BUFFER}`]);
   await rx.waitLine(/^DONE/, (seconds + 15) * 1000);
   return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
@@ -860,6 +894,8 @@ async function throughputSection(): Promise<void> {
       if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
       const b = built.get(w);
       if (b) await add("ours -> ours, builder", b, () => oursToOurs(b));
+      // Both sides as broker-throughput's: the builder's events to a receiver that only counts.
+      if (b) await add(AS_BT, b, () => oursToOurs(b, false, false, "count", PUBLISHER_BUFFER));
     }
     const caf = new Map<Workload, string[]>();
     for (const w of [W_EV1, W_EV2]) caf.set(w, await cppBest("C++ -> C++", w, false));
@@ -1228,6 +1264,7 @@ function report(): void {
           "C++ -> C++",
           "ours -> ours",
           "ours -> ours, builder",
+          AS_BT,
           "ours -> C++",
           "C++ -> ours",
           "rx CPU/msg, C++ / ours",
@@ -1241,6 +1278,7 @@ function report(): void {
             fmt(base),
             ratio(get("ours -> ours", w), base),
             ratio(get("ours -> ours, builder", w), base),
+            ratio(get(AS_BT, w), base),
             ratio(get("ours -> C++", w), base),
             ratio(get("C++ -> ours", w), base),
             ratio(cpuOf("C++ -> C++", w), cpuOf("ours -> ours", w)),

@@ -16,8 +16,12 @@
  *   after `--idle-ms` without a message (the peer stopped or dropped us),
  *   or after `--wait-ms` if nothing ever arrived (`DONE 0 0`).
  *
- * Every message is read through the subscriber, which decodes it: a real
- * consumer reads its values, so decoding is part of the cost measured.
+ * By default every message is read through a subscriber, which decodes it: a
+ * real consumer reads its values, so decoding is part of the cost measured.
+ * `--consumer count` counts each message in a callback subscription
+ * (`subscribeWith`) and reads no value, as `broker-throughput --server` does
+ * (Broker's `endpoint::subscribe(filter, init, on_next, cleanup)`, whose
+ * `on_next` only counts).
  *
  * @example
  * ```sh
@@ -44,6 +48,8 @@ export interface ReceiverOptions {
   sslDir?: string;
   /** Serve /metrics on this port (0: any), printed as `METRICS <port>` before READY. */
   metricsPort?: number;
+  /** `decode` (default): a subscriber whose messages are read as values; `count`: a counting callback. */
+  consumer: "decode" | "count";
 }
 
 /**
@@ -63,6 +69,7 @@ export function parseReceiverArgs(args: string[]): ReceiverOptions {
     idleMs: 2000,
     waitMs: 15_000,
     queueSize: 4096,
+    consumer: "decode",
   };
   for (let i = 0; i < args.length; i += 2) {
     const [k, v] = [args[i], args[i + 1]];
@@ -99,6 +106,12 @@ export function parseReceiverArgs(args: string[]): ReceiverOptions {
         break;
       case "--metrics-port":
         o.metricsPort = Number(v);
+        break;
+      case "--consumer":
+        if (v !== "decode" && v !== "count") {
+          throw new Error(`--consumer: decode or count, not ${v}`);
+        }
+        o.consumer = v;
         break;
       default:
         throw new Error(`unknown option ${k}`);
@@ -142,11 +155,9 @@ export async function runReceiver(o: ReceiverOptions): Promise<number> {
   if (ep.metricsReady) say(`METRICS ${await ep.metricsReady}`);
   // Subscribing first puts the topics into the handshake's filter, so the
   // sender can publish as soon as the peering is up.
+  if (o.consumer === "count") return await countReceiver(ep, o);
   const sub = ep.subscribe(o.topics, { queueSize: o.queueSize });
-  let port = 0;
-  if (o.listen !== undefined) port = await ep.listen("127.0.0.1", o.listen);
-  else await ep.peer(o.peer!.host, o.peer!.port, { retryMs: 0 });
-  say(`READY ${port}`);
+  say(`READY ${await reachable(ep, o)}`);
 
   const firstMsg = await sub.get(o.waitMs);
   if (firstMsg === undefined) {
@@ -177,6 +188,62 @@ export async function runReceiver(o: ReceiverOptions): Promise<number> {
     }
     n += 1 + sub.poll().length;
     lastAt = performance.now();
+  }
+  say(`CPU ${(cpuMs() - cpu0).toFixed(1)}`);
+  say(`DONE ${n} ${(Math.min(lastAt, end) - first).toFixed(1)}`);
+  return n;
+}
+
+/** Listens or peers as told; the port listened on (0 when peering). */
+async function reachable(ep: Endpoint, o: ReceiverOptions): Promise<number> {
+  if (o.listen !== undefined) return await ep.listen("127.0.0.1", o.listen);
+  await ep.peer(o.peer!.host, o.peer!.port, { retryMs: 0 });
+  return 0;
+}
+
+/**
+ * `--consumer count`: each message only counted where it arrives. Ticks and
+ * the end are checked every few ms by a timer (the endpoint's read loop
+ * yields to timers every 10 ms), so `DONE`'s time of the last message is
+ * known to within that.
+ */
+async function countReceiver(ep: Endpoint, o: ReceiverOptions): Promise<number> {
+  let n = 0, first = 0, cpu0 = 0;
+  let firstSeen!: () => void;
+  const arrived = new Promise<void>((resolve) => firstSeen = resolve);
+  const sub = ep.subscribeWith(o.topics, () => {
+    if (n++ === 0) {
+      first = performance.now();
+      cpu0 = cpuMs();
+      firstSeen();
+    }
+  });
+  say(`READY ${await reachable(ep, o)}`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    arrived,
+    sub.done,
+    new Promise((resolve) => timer = setTimeout(resolve, o.waitMs)),
+  ]);
+  clearTimeout(timer);
+  if (n === 0) {
+    say("DONE 0 0");
+    return 0;
+  }
+  let seen = n, lastAt = first, nextTick = first + o.tickMs;
+  const end = first + o.seconds * 1000;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const now = performance.now();
+    if (n !== seen) {
+      seen = n;
+      lastAt = now;
+    }
+    if (now >= nextTick) {
+      say(`TICK ${(now - first).toFixed(1)} ${n}`);
+      nextTick = now + o.tickMs;
+    }
+    if (now >= end || now - lastAt >= o.idleMs || sub.closed) break;
   }
   say(`CPU ${(cpuMs() - cpu0).toFixed(1)}`);
   say(`DONE ${n} ${(Math.min(lastAt, end) - first).toFixed(1)}`);
