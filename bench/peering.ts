@@ -117,6 +117,8 @@ const HERE = new URL(".", import.meta.url).pathname;
 const RECEIVER = `${HERE}peering_receiver.ts`;
 /** The row whose two sides do what broker-throughput's client and server do. */
 const AS_BT = "ours -> ours, as broker-throughput";
+/** `AS_BT` over TLS. */
+const AS_BT_TLS = "ours -> ours, TLS, as broker-throughput";
 /** The C++ publisher's peer buffer (`--peer-buffer-size`), and ours in the `AS_BT` row. */
 const PUBLISHER_BUFFER = 10_000_000;
 const TLS_DIR = new URL("../fixtures/tls", import.meta.url).pathname;
@@ -236,6 +238,8 @@ const W_EV1_BUILT: Workload = {
   },
 };
 const W_EV2_BUILT: Workload = { ...W_EV2, build: connEventBuilt };
+/** Each event written with a `DataBuilder`, as broker-throughput's client writes it with `list_builder`. */
+const BUILT = new Map([[W_EV1, W_EV1_BUILT], [W_EV2, W_EV2_BUILT]]);
 
 // ------------------------------------------------------------------ processes
 
@@ -888,11 +892,10 @@ async function throughputSection(): Promise<void> {
     // the mixed directions for the conn-sized one only.
     // Each event also written with a DataBuilder, right after its Data row (the
     // machine's load drifts), as broker-throughput's client writes it with list_builder.
-    const built = new Map([[W_EV1, W_EV1_BUILT], [W_EV2, W_EV2_BUILT]]);
     for (const w of [W_COUNT, W_EV1, W_EV2]) {
       await add("ours -> ours", w, () => oursToOurs(w));
       if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
-      const b = built.get(w);
+      const b = BUILT.get(w);
       if (b) await add("ours -> ours, builder", b, () => oursToOurs(b));
       // Both sides as broker-throughput's: the builder's events to a receiver that only counts.
       if (b) await add(AS_BT, b, () => oursToOurs(b, false, false, "count", PUBLISHER_BUFFER));
@@ -908,6 +911,8 @@ async function throughputSection(): Promise<void> {
     // The same runs over TLS, with fixtures/tls's certificates on both sides.
     for (const w of [W_EV1, W_EV2]) {
       await add("ours -> ours, TLS", w, () => oursToOurs(w, true));
+      const b = BUILT.get(w)!;
+      await add(AS_BT_TLS, b, () => oursToOurs(b, true, false, "count", PUBLISHER_BUFFER));
       await cppBest("C++ -> C++, TLS", w, true);
     }
   }
@@ -1304,6 +1309,8 @@ function report(): void {
         "C++ -> C++, TLS",
         "ours -> ours, TLS",
         "ratio",
+        AS_BT_TLS,
+        "ratio",
         "rx CPU/msg, C++ / ours",
         "tx + rx CPU/msg, C++ / ours",
       ],
@@ -1315,6 +1322,8 @@ function report(): void {
           fmt(base),
           fmt(ours),
           base && ours !== null ? `${(ours / base).toFixed(2)}x` : "n/a",
+          fmt(get(AS_BT_TLS, w)),
+          base && get(AS_BT_TLS, w) !== null ? `${(get(AS_BT_TLS, w)! / base).toFixed(2)}x` : "n/a",
           cb !== undefined && co ? `${(cb / co).toFixed(2)}x` : "n/a",
           ((a, b) => a !== undefined && b ? `${(a / b).toFixed(2)}x` : "n/a")(
             bothCpu("C++ -> C++, TLS", w),
