@@ -461,12 +461,11 @@ let slabAt = 0;
 
 /**
  * How a slab's frames are used: views of them handed to sockets and not yet
- * written (`holds`), whether the slab is full, and whether the turn that
- * filled it is over.
+ * written (`holds`), and whether the slab is full and the turn that filled
+ * it over (`settled`).
  */
 interface SlabUse {
   holds: number;
-  full: boolean;
   settled: boolean;
 }
 
@@ -484,7 +483,7 @@ const spares: Uint8Array<ArrayBuffer>[] = [];
 const SPARES = 4;
 
 function newUse(): SlabUse {
-  return { holds: 0, full: false, settled: false };
+  return { holds: 0, settled: false };
 }
 
 /**
@@ -508,7 +507,6 @@ function reserve(need: number): void {
 function retire(full: Uint8Array): void {
   const use = uses.get(full.buffer);
   if (use === undefined) return;
-  use.full = true;
   // Its frames may still sit in this turn's caches and runs: those are
   // cleared, or handed to sockets (and held), before a timer runs.
   setTimeout(() => {
