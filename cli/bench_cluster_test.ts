@@ -861,6 +861,20 @@ function freshPorts(config: string): string {
   });
 }
 
+/**
+ * Runs `run` on `config` with fresh ports, and again (three tries) when one
+ * of them was taken between picking and listening by a test running beside.
+ */
+async function onFreshPorts(
+  config: string,
+  run: (config: string) => Promise<{ code: number; stdout: string; stderr: string }>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  for (let attempt = 1;; attempt++) {
+    const r = await run(freshPorts(config));
+    if (attempt === 3 || !/AddrInUse/.test(r.stderr)) return r;
+  }
+}
+
 /** Entries per node in the fixture's generator files, and how many are store commands. */
 async function zeekEntries(): Promise<{ total: number; commands: number }> {
   let total = 0, commands = 0;
@@ -880,10 +894,10 @@ Deno.test("Zeek-like recording: our benchmark runs its template config, store co
   assert.ok(commands > 0, "the recording holds store commands");
   assert.ok(total >= 300 && total <= 1000, `${total} entries`);
   // Text output, receivers building every value and decoding every command.
-  const text = await broker(["bench", "cluster", "-", "--decode"], {
-    cwd: ZEEK,
-    stdin: freshPorts(template),
-  });
+  const text = await onFreshPorts(
+    template,
+    (stdin) => broker(["bench", "cluster", "-", "--decode"], { cwd: ZEEK, stdin }),
+  );
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trim().split("\n").map((l) => l.replace(/[\d.e+-]+s$/, "Ts"));
   assert.deepEqual(
@@ -899,10 +913,10 @@ Deno.test("Zeek-like recording: our benchmark runs its template config, store co
     ),
   );
   // One process per node: the proxy's only inputs are the master's store commands.
-  const multi = await broker(["bench", "cluster", "-", "--processes", "--json"], {
-    cwd: ZEEK,
-    stdin: freshPorts(template),
-  });
+  const multi = await onFreshPorts(
+    template,
+    (stdin) => broker(["bench", "cluster", "-", "--processes", "--json"], { cwd: ZEEK, stdin }),
+  );
   assert.equal(multi.code, 0, multi.stderr);
   const result = JSON.parse(multi.stdout) as Result;
   assert.equal(result.messagesSent, total);
@@ -925,10 +939,10 @@ Deno.test("Zeek-like recording: generate-config as Broker 2.2.0 writes it (live)
   assert.match(ours.stdout, /"zeek\/known\/hosts\/<\$>\/data\/master",/);
   // Broker's tool counts each node's own pings and pongs as its inputs (and would
   // wait for them forever); we warn and wait for the rest.
-  const run = await broker(["bench", "cluster", "-"], {
-    cwd: ZEEK,
-    stdin: freshPorts(ours.stdout),
-  });
+  const run = await onFreshPorts(
+    ours.stdout,
+    (stdin) => broker(["bench", "cluster", "-"], { cwd: ZEEK, stdin }),
+  );
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /logger expects \d+ of its own messages/);
   const { total } = await zeekEntries();
