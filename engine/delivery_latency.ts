@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { Histogram } from "./metrics/registry.ts";
+import { Histogram } from "./histogram.ts";
 
 /** One message in this many is timed (a power of two). */
 export const DELIVERY_SAMPLE_EVERY = 16;

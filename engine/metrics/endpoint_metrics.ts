@@ -59,7 +59,8 @@
  *
  * @module
  */
-import type { HistogramValue, MetricSample, MetricsRegistry } from "./registry.ts";
+import type { HistogramValue } from "../histogram.ts";
+import type { MetricSample, MetricsRegistry } from "./registry.ts";
 import type { StoreMetrics } from "../store/store_common.ts";
 
 /** A peer as the metrics see it. */

@@ -12,11 +12,10 @@
  *
  * @module
  */
+export { Histogram, type HistogramValue } from "../histogram.ts";
 export {
   Counter,
   Gauge,
-  Histogram,
-  type HistogramValue,
   mergeFamilies,
   type MetricFamilySnapshot,
   type MetricLabels,

@@ -19,25 +19,13 @@
  * @module
  */
 
+import { Histogram, type HistogramValue } from "../histogram.ts";
+
 /** Prometheus' metric types this registry has. */
 export type MetricType = "counter" | "gauge" | "histogram";
 
 /** Label names to values. */
 export type MetricLabels = Readonly<Record<string, string>>;
-
-/**
- * A histogram's state: `bounds` are the buckets' upper bounds (ascending,
- * without +Inf), `counts` the observations per bucket (not cumulative), one
- * more than `bounds` (the last is the +Inf bucket), `sum` their sum.
- */
-export interface HistogramValue {
-  /** Upper bounds, ascending, without +Inf. */
-  readonly bounds: readonly number[];
-  /** Observations per bucket, `bounds.length + 1` of them (the last: above every bound). */
-  readonly counts: readonly number[];
-  /** Sum of the observed values. */
-  readonly sum: number;
-}
 
 /** One labelled value of a family. */
 export interface MetricSample {
@@ -69,31 +57,6 @@ export class Counter {
 export class Gauge {
   /** The value. */
   value = 0;
-}
-
-/** A histogram with fixed buckets. */
-export class Histogram implements HistogramValue {
-  /** Upper bounds, ascending, without +Inf. */
-  readonly bounds: readonly number[];
-  /** Observations per bucket (the last: above every bound). */
-  readonly counts: number[];
-  /** Sum of the observed values. */
-  sum = 0;
-
-  /** A histogram with these upper bounds (ascending). */
-  constructor(bounds: readonly number[]) {
-    this.bounds = [...bounds];
-    this.counts = new Array(bounds.length + 1).fill(0);
-  }
-
-  /** Records one observation. */
-  observe(v: number): void {
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && v > b[i]) i++;
-    this.counts[i]++;
-    this.sum += v;
-  }
 }
 
 interface Family {

@@ -40,13 +40,8 @@
  */
 import { bool, integer, real, str, table, timestamp, vector } from "../data/constructors.ts";
 import type { Data } from "../data/types.ts";
-import type {
-  HistogramValue,
-  MetricFamilySnapshot,
-  MetricLabels,
-  MetricSample,
-  MetricType,
-} from "./registry.ts";
+import type { HistogramValue } from "../histogram.ts";
+import type { MetricFamilySnapshot, MetricLabels, MetricSample, MetricType } from "./registry.ts";
 
 /** CAF's parts of a Prometheus name. */
 export interface CafMetricName {

@@ -41,7 +41,7 @@ import { ENVELOPE_RECEIVER_OFFSET, envelopePayloadStart, envelopeTopic } from ".
 
 /** Where a node message's type byte lies (after the sender's and receiver's IDs). */
 const ENVELOPE_TYPE_OFFSET = 32;
-import { Histogram } from "../metrics/registry.ts";
+import { Histogram } from "../histogram.ts";
 import { answersBye, sayBye } from "./bye.ts";
 import { type Connection, peerInfo, peerKey } from "./connection.ts";
 import { Handshake, type HandshakeAction } from "./handshake.ts";
