@@ -189,9 +189,14 @@ export async function runReceiver(o: ReceiverOptions): Promise<number> {
     n += 1 + sub.poll().length;
     lastAt = performance.now();
   }
-  say(`CPU ${(cpuMs() - cpu0).toFixed(1)}`);
-  say(`DONE ${n} ${(Math.min(lastAt, end) - first).toFixed(1)}`);
+  sayDone(n, first, Math.min(lastAt, end), cpu0);
   return n;
+}
+
+/** The last two lines: CPU ms since the first message, then the count and the ms of the last one. */
+function sayDone(n: number, first: number, last: number, cpu0: number): void {
+  say(`CPU ${(cpuMs() - cpu0).toFixed(1)}`);
+  say(`DONE ${n} ${(last - first).toFixed(1)}`);
 }
 
 /** Listens or peers as told; the port listened on (0 when peering). */
@@ -245,8 +250,7 @@ async function countReceiver(ep: Endpoint, o: ReceiverOptions): Promise<number> 
     }
     if (now >= end || now - lastAt >= o.idleMs || sub.closed) break;
   }
-  say(`CPU ${(cpuMs() - cpu0).toFixed(1)}`);
-  say(`DONE ${n} ${(Math.min(lastAt, end) - first).toFixed(1)}`);
+  sayDone(n, first, Math.min(lastAt, end), cpu0);
   return n;
 }
 
