@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:tls";
 import { listenTcp } from "./listener.ts";
 import type { TcpConnection } from "./tcp.ts";
-import { loadTlsMaterial } from "./tls.ts";
+import { dialTls, loadTlsMaterial } from "./tls.ts";
 import { type TlsWrapStream, wrapTlsSocket } from "./tls_wrap_stream.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
@@ -12,16 +12,7 @@ const tls = loadTlsMaterial({
   cafile: `${DIR}ca.pem`,
 });
 
-function dialTls(port: number): Promise<Deno.TlsConn> {
-  return Deno.connectTls({
-    hostname: "127.0.0.1",
-    port,
-    cert: tls.cert,
-    key: tls.key,
-    caCerts: tls.caCerts,
-    unsafelyDisableHostnameVerification: true,
-  });
-}
+const dial = (port: number) => dialTls("127.0.0.1", port, tls);
 
 /** Bytes no two positions of which are likely to repeat in step with chunk boundaries. */
 function pattern(size: number, seed: number): Uint8Array {
@@ -56,7 +47,7 @@ async function receiveThrough(
     { host: "127.0.0.1", port: 0, tls, tlsHandshakeTimeoutMs: 10_000, fastTlsReads },
     { admit: () => true, accepted: (c) => accepted.resolve(c), abandoned: () => {} },
   );
-  const client = await dialTls(l.port);
+  const client = await dial(l.port);
   const sending = writeAll(client, bytes).then(() => client.closeWrite());
   const conn = await accepted.promise;
   const got = new Uint8Array(bytes.length);
@@ -134,7 +125,7 @@ Deno.test("TLS listener: what an accepted connection sends arrives whole (writes
     { host: "127.0.0.1", port: 0, tls, tlsHandshakeTimeoutMs: 10_000 },
     { admit: () => true, accepted: (c) => accepted.resolve(c), abandoned: () => {} },
   );
-  const client = await dialTls(l.port);
+  const client = await dial(l.port);
   const conn = await accepted.promise;
   assertReadPath(conn.readPath);
   conn.start({ onBytes: () => {}, onClose: () => {} });
@@ -169,7 +160,7 @@ Deno.test({
   ignore: !FAST_PATH_EXPECTED,
   fn: async () => {
     const { server, accepted } = await wrappingServer();
-    const client = await dialTls((server.address() as { port: number }).port);
+    const client = await dial((server.address() as { port: number }).port);
     await client.handshake();
     const stream = await accepted;
     assert.ok(stream, "this Deno has the native TLS wrap");
@@ -199,7 +190,7 @@ Deno.test({
   ignore: !FAST_PATH_EXPECTED,
   fn: async () => {
     const { server, accepted } = await wrappingServer();
-    const client = await dialTls((server.address() as { port: number }).port);
+    const client = await dial((server.address() as { port: number }).port);
     const bytes = pattern(200_000, 5);
     const sending = writeAll(client, bytes);
     const stream = await accepted;

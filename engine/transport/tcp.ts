@@ -26,7 +26,7 @@ export interface NetAddress {
   port: number;
 }
 
-import type { TlsMaterial } from "./tls.ts";
+import { dialTls, type TlsMaterial } from "./tls.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 
@@ -329,15 +329,7 @@ export async function connectTcp(
 ): Promise<TcpConnection> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const attempt: Promise<Deno.Conn> = tls
-    ? Deno.connectTls({
-      hostname: addr.host,
-      port: addr.port,
-      cert: tls.cert,
-      key: tls.key,
-      caCerts: tls.caCerts.length ? tls.caCerts : undefined,
-      // Broker checks the chain, not the name: certificates name nodes, not hosts.
-      unsafelyDisableHostnameVerification: true,
-    }).then(async (c) => {
+    ? dialTls(addr.host, addr.port, tls).then(async (c) => {
       // The handshake inside the timeout: a refused certificate is a failed dial.
       try {
         await c.handshake();

@@ -101,3 +101,26 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
     caCerts,
   };
 }
+
+/**
+ * Opens a TLS connection as Broker's client does: with our certificate for
+ * mutual authentication, checking the peer's chain against `tls.caCerts`
+ * (the system's roots when empty) but not its host name, since Broker's
+ * certificates name nodes, not hosts. The handshake runs on first use.
+ *
+ * @example
+ * ```ts ignore
+ * import { dialTls, loadTlsMaterial } from "./tls.ts";
+ * const conn = await dialTls("127.0.0.1", 9999, loadTlsMaterial({ certificate, key, cafile }));
+ * ```
+ */
+export function dialTls(host: string, port: number, tls: TlsMaterial): Promise<Deno.TlsConn> {
+  return Deno.connectTls({
+    hostname: host,
+    port,
+    cert: tls.cert,
+    key: tls.key,
+    caCerts: tls.caCerts.length ? tls.caCerts : undefined,
+    unsafelyDisableHostnameVerification: true,
+  });
+}
