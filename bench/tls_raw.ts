@@ -32,7 +32,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { procCpuMs } from "./proc_stat.ts";
 import { listenTcp } from "../engine/transport/listener.ts";
 import type { TcpConnection } from "../engine/transport/tcp.ts";
-import { loadTlsMaterial, type TlsMaterial } from "../engine/transport/tls.ts";
+import { dialTls, loadTlsMaterial } from "../engine/transport/tls.ts";
 
 const DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
 const WRITE_SIZE = 256 * 1024;
@@ -73,18 +73,6 @@ async function send(conn: Deno.Conn, mb: number): Promise<void> {
   }
 }
 
-/** A TLS connection to our listener on `port`, with the test certificates (mutual auth). */
-function dialTls(port: number, tls: TlsMaterial): Promise<Deno.TlsConn> {
-  return Deno.connectTls({
-    hostname: "127.0.0.1",
-    port,
-    cert: tls.cert,
-    key: tls.key,
-    caCerts: tls.caCerts,
-    unsafelyDisableHostnameVerification: true,
-  });
-}
-
 async function child(): Promise<void> {
   const role = arg("role", "");
   const mb = Number(arg("mb", "256"));
@@ -93,12 +81,12 @@ async function child(): Promise<void> {
     const port = Number(arg("port", "0"));
     const conn = role === "tx-tcp"
       ? await Deno.connect({ hostname: "127.0.0.1", port })
-      : await dialTls(port, tls);
+      : await dialTls("127.0.0.1", port, tls);
     if (role === "tx-tls") await (conn as Deno.TlsConn).handshake();
     await send(conn, mb);
   } else if (role === "rx-tls") {
     // Reads what the engine's listener sends, then closes.
-    const conn = await dialTls(Number(arg("port", "0")), tls);
+    const conn = await dialTls("127.0.0.1", Number(arg("port", "0")), tls);
     const buf = new Uint8Array(READ_SIZE);
     let got = 0;
     while (got < mb * 1024 * 1024) {
@@ -218,7 +206,7 @@ async function viaClient(mb: number): Promise<Result> {
   let text = "";
   while (!text.includes("\n")) text += (await reader.read()).value ?? "";
   const port = Number(/PORT (\d+)/.exec(text)![1]);
-  const conn = await dialTls(port, tls);
+  const conn = await dialTls("127.0.0.1", port, tls);
   const m = new Meter(mb * 1024 * 1024);
   await readLoop(conn, m);
   conn.close();
@@ -251,28 +239,29 @@ async function viaNode(mb: number): Promise<Result> {
   return withTx(m.result("node"), out, mb);
 }
 
-async function viaEngine(name: string, mb: number, fast: boolean): Promise<Result> {
-  const m = new Meter(mb * 1024 * 1024);
-  const conns: TcpConnection[] = [];
-  const l = await listenTcp({
+/** Our engine's TLS listener on a free port (`fast`: the native TLS-wrap read path). */
+function engineListener(fast: boolean, accepted: (c: TcpConnection) => void) {
+  return listenTcp({
     host: "127.0.0.1",
     port: 0,
     tls: material(),
     tlsHandshakeTimeoutMs: 10_000,
     fastTlsReads: fast,
-  }, {
-    admit: () => true,
-    accepted: (c) => {
-      conns.push(c);
-      c.start({
-        onBytes: (b) => {
-          m.add(b.length);
-          if (m.bytes >= m.total) c.close();
-        },
-        onClose: () => m.finish(),
-      });
-    },
-    abandoned: () => {},
+  }, { admit: () => true, accepted, abandoned: () => {} });
+}
+
+async function viaEngine(name: string, mb: number, fast: boolean): Promise<Result> {
+  const m = new Meter(mb * 1024 * 1024);
+  const conns: TcpConnection[] = [];
+  const l = await engineListener(fast, (c) => {
+    conns.push(c);
+    c.start({
+      onBytes: (b) => {
+        m.add(b.length);
+        if (m.bytes >= m.total) c.close();
+      },
+      onClose: () => m.finish(),
+    });
   });
   const p = spawn("tx-tls", mb, l.port);
   await m.done.promise;
@@ -307,13 +296,7 @@ async function inChild(name: string, mb: number): Promise<Result> {
  */
 async function viaEngineTx(name: string, mb: number, fast: boolean): Promise<Result> {
   const accepted = Promise.withResolvers<TcpConnection>();
-  const l = await listenTcp({
-    host: "127.0.0.1",
-    port: 0,
-    tls: material(),
-    tlsHandshakeTimeoutMs: 10_000,
-    fastTlsReads: fast,
-  }, { admit: () => true, accepted: (c) => accepted.resolve(c), abandoned: () => {} });
+  const l = await engineListener(fast, (c) => accepted.resolve(c));
   const p = spawn("rx-tls", mb, l.port);
   const conn = await accepted.promise;
   conn.start({ onBytes: () => {}, onClose: () => {} });
