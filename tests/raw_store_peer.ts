@@ -6,12 +6,39 @@
  */
 import { EnvelopeType, parseEndpointId } from "../engine/wire/mod.ts";
 import { encodeEnvelope } from "../engine/wire/envelope.ts";
+import type { Data } from "../engine/data/mod.ts";
 import { type Command, decodeCommand, encodeCommand } from "../engine/store/commands.ts";
 import type { Entity } from "../engine/store/entity.ts";
 import { LARGER_ID, type RawConn } from "./raw_peer.ts";
 
 /** The raw peer's endpoint ID (it peers as `LARGER_ID`). */
 export const RAW = parseEndpointId(LARGER_ID);
+
+/** The raw peer as a master: its entity in the store commands it sends. */
+export const RAW_MASTER: Entity = { endpoint: RAW, object: 1n };
+
+/**
+ * The raw master's `ack_clone` to the clone `me` (on the clone topic
+ * `topic`): the channel starts at `offset` with `state`.
+ *
+ * @example
+ * ```ts ignore
+ * await conn.send(ackCloneFrame(storeTopics("kv").clone, await cloneOf(conn), 1n, []));
+ * ```
+ */
+export function ackCloneFrame(
+  topic: string,
+  me: Entity,
+  offset: bigint,
+  state: readonly (readonly [Data, Data])[],
+): Uint8Array {
+  return storeFrame(topic, offset, RAW_MASTER, me, {
+    type: "ack_clone",
+    offset,
+    heartbeatInterval: 5,
+    state,
+  }, me.endpoint);
+}
 
 /**
  * One framed store command from the raw peer.

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { count, type Data, dataToString, str } from "../data/mod.ts";
-import { cloneOf, RAW, storeFrame } from "../../tests/raw_store_peer.ts";
+import { ackCloneFrame, cloneOf, RAW, RAW_MASTER, storeFrame } from "../../tests/raw_store_peer.ts";
 import { LARGER_ID, type RawConn, waitFor, withEndpoint } from "../../tests/raw_peer.ts";
 import type { Command } from "./commands.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
@@ -102,14 +102,7 @@ Deno.test("clone: puts held for their turn keep their bytes after the read buffe
     const clone = new StoreClone(ep, "kv");
     try {
       // The clone asks for the state with nack [0]; the raw master answers with an empty table.
-      const me = await cloneOf(c);
-      const master: Entity = { endpoint: RAW, object: 1n };
-      const ack = storeFrame(TOPICS.clone, 1n, master, me, {
-        type: "ack_clone",
-        offset: 1n,
-        heartbeatInterval: 5,
-        state: [],
-      }, me.endpoint);
+      const ack = ackCloneFrame(TOPICS.clone, await cloneOf(c), 1n, []);
       await c.send(ack);
       await waitFor(() => clone.hasMaster, "the clone to take the raw master", 5_000);
       // The broadcasts that follow: a repeated ack_clone (ignored) leads each round.
@@ -117,7 +110,13 @@ Deno.test("clone: puts held for their turn keep their bytes after the read buffe
         c,
         ack,
         (seq, round) =>
-          storeFrame(TOPICS.clone, BigInt(seq), master, NIL_ENTITY, put(seq, round, master)),
+          storeFrame(
+            TOPICS.clone,
+            BigInt(seq),
+            RAW_MASTER,
+            NIL_ENTITY,
+            put(seq, round, RAW_MASTER),
+          ),
         () => clone.metrics().outOfOrderUpdates,
       );
       await waitFor(() => clone.metrics().entries === EARLY + 2, "every put applied", 10_000);

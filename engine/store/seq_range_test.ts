@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { count, type Data, real, str } from "../data/mod.ts";
-import { cloneOf, RAW, storeFrame } from "../../tests/raw_store_peer.ts";
+import { ackCloneFrame, cloneOf, RAW, RAW_MASTER, storeFrame } from "../../tests/raw_store_peer.ts";
 import { LARGER_ID, waitFor, withEndpoint } from "../../tests/raw_peer.ts";
 import type { Command } from "./commands.ts";
 import { type Entity, NIL_ENTITY } from "./entity.ts";
@@ -106,20 +106,14 @@ Deno.test("clone: an ack_clone or put whose seq passes 2^53 - 1 is dropped", asy
     const clone = new StoreClone(ep, "kv");
     try {
       const me = await cloneOf(c);
-      const master: Entity = { endpoint: RAW, object: 1n };
       const ack = (offset: bigint, key: string) =>
-        storeFrame(TOPICS.clone, offset, master, me, {
-          type: "ack_clone",
-          offset,
-          heartbeatInterval: 5,
-          state: [[str(key), count(1n)]],
-        }, me.endpoint);
+        ackCloneFrame(TOPICS.clone, me, offset, [[str(key), count(1n)]]);
       const frames = [
         ack(BIG, "from-far"), // refused: the clone stays without a master
         ack(1n, "from-near"),
-        storeFrame(TOPICS.clone, BIG, master, NIL_ENTITY, put("x", count(1n), master)),
-        storeFrame(TOPICS.clone, BIG + 1n, master, NIL_ENTITY, put("y", real(0.5), master)),
-        storeFrame(TOPICS.clone, 2n, master, NIL_ENTITY, put("z", count(3n), master)),
+        storeFrame(TOPICS.clone, BIG, RAW_MASTER, NIL_ENTITY, put("x", count(1n), RAW_MASTER)),
+        storeFrame(TOPICS.clone, BIG + 1n, RAW_MASTER, NIL_ENTITY, put("y", real(0.5), RAW_MASTER)),
+        storeFrame(TOPICS.clone, 2n, RAW_MASTER, NIL_ENTITY, put("z", count(3n), RAW_MASTER)),
       ];
       await c.send(new Uint8Array(frames.flatMap((f) => [...f])));
       await waitFor(() => clone.metrics().entries === 2, "the snapshot and z", 10_000);
