@@ -121,6 +121,8 @@ const AS_BT = "ours -> ours, as broker-throughput";
 const AS_BT_TLS = "ours -> ours, TLS, as broker-throughput";
 /** The C++ publisher's peer buffer (`--peer-buffer-size`), and ours in the `AS_BT` row. */
 const PUBLISHER_BUFFER = 10_000_000;
+/** What the `AS_BT` rows' two sides do differently: a counting receiver, the C++ client's peer buffer. */
+const AS_BT_OPTIONS = { consumer: "count", peerBufferSize: PUBLISHER_BUFFER } as const;
 const TLS_DIR = new URL("../fixtures/tls", import.meta.url).pathname;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -717,12 +719,19 @@ function scrapeEvery100ms(ports: number[]): { stop(): Promise<number> } {
  */
 type Consumer = "decode" | "count";
 
+/** How an ours -> ours run differs from the plain one. */
+interface OursOptions {
+  tls?: boolean;
+  /** Both endpoints serve /metrics, scraped every 100 ms. */
+  metrics?: boolean;
+  consumer?: Consumer;
+  /** The publisher's peer buffer (default Broker's, 2048). */
+  peerBufferSize?: number;
+}
+
 async function oursToOurs(
   w: Workload,
-  tls = false,
-  metrics = false,
-  consumer: Consumer = "decode",
-  peerBufferSize = 2048,
+  { tls = false, metrics = false, consumer = "decode", peerBufferSize = 2048 }: OursOptions = {},
 ): Promise<Measured> {
   const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics, consumer);
   const ep = new Endpoint({
@@ -894,11 +903,11 @@ async function throughputSection(): Promise<void> {
     // machine's load drifts), as broker-throughput's client writes it with list_builder.
     for (const w of [W_COUNT, W_EV1, W_EV2]) {
       await add("ours -> ours", w, () => oursToOurs(w));
-      if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, false, true));
+      if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, { metrics: true }));
       const b = BUILT.get(w);
       if (b) await add("ours -> ours, builder", b, () => oursToOurs(b));
       // Both sides as broker-throughput's: the builder's events to a receiver that only counts.
-      if (b) await add(AS_BT, b, () => oursToOurs(b, false, false, "count", PUBLISHER_BUFFER));
+      if (b) await add(AS_BT, b, () => oursToOurs(b, AS_BT_OPTIONS));
     }
     const caf = new Map<Workload, string[]>();
     for (const w of [W_EV1, W_EV2]) caf.set(w, await cppBest("C++ -> C++", w, false));
@@ -910,9 +919,9 @@ async function throughputSection(): Promise<void> {
   if (wants("tls")) {
     // The same runs over TLS, with fixtures/tls's certificates on both sides.
     for (const w of [W_EV1, W_EV2]) {
-      await add("ours -> ours, TLS", w, () => oursToOurs(w, true));
+      await add("ours -> ours, TLS", w, () => oursToOurs(w, { tls: true }));
       const b = BUILT.get(w)!;
-      await add(AS_BT_TLS, b, () => oursToOurs(b, true, false, "count", PUBLISHER_BUFFER));
+      await add(AS_BT_TLS, b, () => oursToOurs(b, { ...AS_BT_OPTIONS, tls: true }));
       await cppBest("C++ -> C++, TLS", w, true);
     }
   }
