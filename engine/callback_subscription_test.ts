@@ -1,17 +1,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { count, dataToString, decode, Endpoint, str } from "../mod.ts";
+import { waitFor } from "../tests/raw_peer.ts";
 
 function twoEndpoints(): { a: Endpoint; b: Endpoint; end(): Promise<void> } {
   const a = new Endpoint(), b = new Endpoint();
   return { a, b, end: () => Promise.all([a.shutdown(), b.shutdown()]).then(() => {}) };
 }
-
-const waitFor = async (pred: () => boolean, what: string) => {
-  for (let t = 0; !pred(); t += 10) {
-    if (t > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 Deno.test("subscribeWith: a peer's messages reach the callback in order, encoded", async () => {
   const { a, b, end } = twoEndpoints();
@@ -24,7 +18,7 @@ Deno.test("subscribeWith: a peer's messages reach the callback in order, encoded
     await a.awaitPeerSubscription("/y");
     for (let i = 0; i < 1000; i++) a.publish(i % 2 ? "/y/1" : "/x", count(BigInt(i)));
     a.publish("/z", str("not subscribed"));
-    await waitFor(() => got.length === 1000, "1000 messages");
+    await waitFor(() => got.length === 1000, "1000 messages", 5000);
     deepEqual(got, Array.from({ length: 1000 }, (_, i) => `${i % 2 ? "/y/1" : "/x"} ${i}`));
     deepEqual(sub.topics.sort(), ["/x", "/y"]);
     sub.close();
