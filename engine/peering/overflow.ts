@@ -42,8 +42,8 @@ export interface PeerQueue {
   dropOldest(): boolean;
   /** Closes the connection. */
   close(): void;
-  /** Resolves once at most `frames` frames are queued. */
-  below(frames: number): Promise<void>;
+  /** Resolves once at most `frames` frames, of at most `bytes` bytes (default: any), are queued. */
+  below(frames: number, bytes?: number): Promise<void>;
 }
 
 /** A peer as overflow sees it (the endpoint's connections have more). */
@@ -169,30 +169,45 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
 
   /**
    * How many more messages on `topic` every matching peer can take before
-   * its buffer is full: the demand a publisher should respect.
+   * its buffer is full: the demand a publisher should respect. Both limits
+   * count: the bytes left are taken in messages of the queued ones' average
+   * size, so a publisher that respects demand is never cut for bytes with a
+   * large `peerBufferSize` (10,000,000 messages of a 300-byte event are far
+   * more than 64 MiB).
    */
   demand(peers: MatchingPeers<C>, topic: string): number {
-    const size = this.#limits.peerBufferSize;
     let min = Infinity;
     peers.forEachMatch(topic, (c) => {
-      min = Math.min(min, size - c.tcp.queuedFrames);
+      min = Math.min(min, this.#room(c.tcp));
     });
-    return min === Infinity ? size : Math.max(0, min);
+    return min === Infinity ? this.#limits.peerBufferSize : Math.max(0, min);
+  }
+
+  /** Messages one peer's queue has room for (see `demand`). */
+  #room(tcp: PeerQueue): number {
+    const frames = tcp.queuedFrames;
+    const room = this.#limits.peerBufferSize - frames;
+    if (frames === 0) return room;
+    const bytes = tcp.queuedBytes;
+    return Math.min(room, Math.floor((this.#limits.peerBufferBytes - bytes) * frames / bytes));
   }
 
   /**
    * Resolves when every peer matching `topic` has room in its buffer again
-   * (its queue fell to half, so the producer refills while the socket drains).
+   * (its queue fell to half its messages and half its bytes, so the producer
+   * refills while the socket drains).
    */
   async ready(peers: MatchingPeers<C>, topic: string): Promise<void> {
-    const low = this.#limits.peerBufferSize >> 1;
+    const lowFrames = this.#limits.peerBufferSize >> 1;
+    const lowBytes = Math.floor(this.#limits.peerBufferBytes / 2);
     while (this.demand(peers, topic) <= 0) {
-      let slow: C | undefined;
+      let slow: PeerQueue | undefined;
       peers.forEachMatch(topic, (c) => {
-        if (!slow && c.tcp.queuedFrames > low) slow = c;
+        if (!slow && this.#room(c.tcp) <= 0) slow = c.tcp;
       });
       if (!slow) return;
-      await slow.tcp.below(low);
+      // At least one frame must go: frames larger than half the bytes leave no room until then.
+      await slow.below(Math.min(lowFrames, slow.queuedFrames - 1), lowBytes);
     }
   }
 }

@@ -23,7 +23,7 @@ class FakeQueue implements PeerQueue {
   close(): void {
     this.closed = true;
   }
-  below(): Promise<void> {
+  below(_frames: number, _bytes?: number): Promise<void> {
     return Promise.resolve();
   }
 }
@@ -88,6 +88,45 @@ Deno.test("overflow: demand is the least room among matching peers, the buffer s
   assert.equal(overflow.demand(peers, "/t"), 5);
   assert.equal(overflow.demand(peers, "/other"), 8);
   await overflow.ready(peers, "/t"); // room already: resolves at once
+});
+
+Deno.test("overflow: demand counts the bytes left too, in messages of the queued ones' average size", () => {
+  const { peer, overflow } = setup("disconnect", 1_000_000, 1000);
+  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
+  assert.equal(overflow.demand(peers, "/t"), 1_000_000); // nothing queued: no size known yet
+  overflow.send(peer, new Uint8Array(100));
+  overflow.send(peer, new Uint8Array(300));
+  assert.equal(overflow.demand(peers, "/t"), 3); // 600 bytes left, 200 a message
+  let sent = 2;
+  while (overflow.demand(peers, "/t") > 0) overflow.send(peer, new Uint8Array(200)), sent++;
+  assert.equal(sent, 5);
+  assert.equal(peer.tcp.queuedBytes, 1000);
+  assert.equal(peer.tcp.closed, false);
+});
+
+Deno.test("overflow: ready waits for half the bytes, and for a frame to go when one frame is over half", async () => {
+  const asked: [number, number | undefined][] = [];
+  const { peer, overflow } = setup("disconnect", 100, 1000);
+  // A queue that drains to what `below` asks for.
+  peer.tcp.below = (frames: number, bytes?: number) => {
+    asked.push([frames, bytes]);
+    const q = peer.tcp.frames;
+    while (q.length > frames || peer.tcp.queuedBytes > (bytes ?? Infinity)) q.shift();
+    return Promise.resolve();
+  };
+  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
+  for (let i = 0; i < 10; i++) overflow.send(peer, new Uint8Array(100));
+  await overflow.ready(peers, "/t");
+  assert.deepEqual(asked, [[9, 500]]); // half the bytes, and a frame at least
+  assert.equal(overflow.demand(peers, "/t"), 5);
+
+  peer.tcp.frames = [];
+  asked.length = 0;
+  overflow.send(peer, new Uint8Array(900)); // alone, it goes; no room is left beside it
+  assert.equal(overflow.demand(peers, "/t"), 0);
+  await overflow.ready(peers, "/t");
+  assert.deepEqual(asked, [[0, 500]]);
+  assert.equal(overflow.demand(peers, "/t"), 100);
 });
 
 Deno.test("overflow: drops are counted by policy (messages dropped; times a peer was cut)", () => {

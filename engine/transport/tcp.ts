@@ -66,7 +66,7 @@ export class TcpConnection {
   #closed = false;
   #handler?: ConnectionHandler;
   #drained: (() => void)[] = [];
-  #lowWaiters: { frames: number; resolve: () => void }[] = [];
+  #lowWaiters: { frames: number; bytes: number; resolve: () => void }[] = [];
   /** Queued writes someone waits on (`whenWritten`), by identity. */
   #watched?: Map<Uint8Array, () => void>;
   /** Made on the first coalesced write: connections that only handshake never need it. */
@@ -184,17 +184,23 @@ export class TcpConnection {
     if (!this.#writing) this.#writeLoop();
   }
 
-  /** Resolves once at most `frames` writes are queued (or the connection closed). */
-  below(frames: number): Promise<void> {
-    if (this.#queue.length <= frames || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#lowWaiters.push({ frames, resolve }));
+  /**
+   * Resolves once at most `frames` writes of at most `bytes` bytes (default:
+   * any) are queued, or the connection closed.
+   */
+  below(frames: number, bytes = Infinity): Promise<void> {
+    if (this.#low(frames, bytes)) return Promise.resolve();
+    return new Promise((resolve) => this.#lowWaiters.push({ frames, bytes, resolve }));
+  }
+
+  #low(frames: number, bytes: number): boolean {
+    return (this.#queue.length <= frames && this.#queuedBytes <= bytes) || this.#closed;
   }
 
   #wakeLow(): void {
     if (this.#lowWaiters.length === 0) return;
-    const n = this.#queue.length;
     this.#lowWaiters = this.#lowWaiters.filter((w) => {
-      if (n > w.frames && !this.#closed) return true;
+      if (!this.#low(w.frames, w.bytes)) return true;
       w.resolve();
       return false;
     });
@@ -257,6 +263,8 @@ export class TcpConnection {
         let off = 0;
         while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
         this.#queuedBytes -= chunk.length;
+        // Its bytes are out of the queue only now: waiters on bytes may go.
+        this.#wakeLow();
         if (this.#inFlight !== undefined) {
           this.#inFlight = undefined;
           this.#done(chunk);

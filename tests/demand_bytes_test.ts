@@ -1,0 +1,45 @@
+// A publisher that respects demand is never cut off: demand counts the byte
+// bound (`peerBufferBytes`) as well as the message bound (`peerBufferSize`).
+// With a message bound far above what the bytes allow (the C++ client's
+// `--peer-buffer-size=10000000` with 300-byte events is ~3 GB), a publisher
+// that waited only on the message count was cut with peer_timeout
+// ("peer buffer overflow") once its peer lagged.
+import assert from "node:assert/strict";
+import { str } from "../engine/data/mod.ts";
+import { EnvelopeType } from "../engine/wire/mod.ts";
+import { LARGER_ID, withEndpoint } from "./raw_peer.ts";
+
+const BYTES = 256 * 1024;
+const MESSAGES = 16_000;
+const TEXT = "x".repeat(1000);
+
+Deno.test("demand counts peerBufferBytes: a publisher that waits on it is never cut, and every message arrives", async () => {
+  await withEndpoint(
+    { peerBufferSize: 1_000_000, peerBufferBytes: BYTES },
+    async ({ ep, status, peer }) => {
+      const c = await peer(LARGER_ID, ["/t"]);
+      let maxQueued = 0;
+      const publishing = (async () => {
+        for (let i = 0; i < MESSAGES; i++) {
+          if (ep.demand("/t/x") <= 0) await ep.ready("/t/x");
+          ep.publish("/t/x", str(TEXT));
+          for (const p of ep.peers()) maxQueued = Math.max(maxQueued, p.queuedBytes);
+        }
+      })();
+      // The peer reads nothing for a while: the queue fills up to its bytes.
+      await new Promise((r) => setTimeout(r, 300));
+      let received = 0;
+      while (received < MESSAGES) {
+        await c.envelope((e) => e.type === EnvelopeType.data, 10_000);
+        received++;
+      }
+      await publishing;
+      assert.equal(received, MESSAGES);
+      assert.ok(maxQueued <= BYTES, `queued ${maxQueued} bytes, the bound is ${BYTES}`);
+      assert.ok(maxQueued > BYTES / 2, `the queue filled (${maxQueued} bytes)`);
+      const errors = status.poll().filter((e) => e.kind === "error");
+      assert.deepEqual(errors.map((e) => e.code), [], "no error, no peer_timeout");
+      assert.equal(ep.peers().length, 1, "still peered");
+    },
+  );
+});
