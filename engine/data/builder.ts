@@ -316,12 +316,20 @@ export class DataBuilder {
       itemEnd[i] = next;
     }
     const cmp = (a: number, b: number) => compareEncoded(buf, at[a], keyEnd[a], at[b], keyEnd[b]);
-    let sorted = true;
-    for (let i = 1; i < n && sorted; i++) sorted = cmp(i - 1, i) < 0;
-    if (sorted) return n;
+    let last = -1;
+    for (let i = 1; i < n && last < 0; i++) last = cmp(i - 1, i);
+    if (last < 0) return n;
     // Stable: of equal keys the first written stays, as `encode` keeps the first.
     const order = this.#order;
-    if (n <= SMALL_SORT) {
+    if (n === 2) {
+      // The one comparison is made: a repeat goes, or the two swap.
+      if (last === 0) {
+        w.pos = at[1];
+        return 1;
+      }
+      order[0] = 1;
+      order[1] = 0;
+    } else if (n <= SMALL_SORT) {
       for (let i = 0; i < n; i++) {
         let j = i;
         for (; j > 0 && cmp(order[j - 1], i) > 0; j--) order[j] = order[j - 1];
@@ -332,7 +340,9 @@ export class DataBuilder {
       for (let i = 0; i < n; i++) order[i] = sortedItems[i];
     }
     // Repeats are found before the bytes move: the comparisons read them in place.
-    for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
+    if (n > 2) {
+      for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
+    }
     const size = end - first;
     if (this.#scratch.length < size) {
       this.#scratch = new Uint8Array(Math.max(size, 2 * this.#scratch.length));
