@@ -322,14 +322,15 @@ export class DataBuilder {
     // Stable: of equal keys the first written stays, as `encode` keeps the first.
     const order = this.#order;
     if (n === 2) {
-      // The one comparison is made: a repeat goes, or the two swap.
+      // The one comparison is made: a repeat goes, or the two swap in place.
       if (last === 0) {
         w.pos = at[1];
         return 1;
       }
-      order[0] = 1;
-      order[1] = 0;
-    } else if (n <= SMALL_SORT) {
+      this.#swap(buf, at[0], at[1], end);
+      return 2;
+    }
+    if (n <= SMALL_SORT) {
       for (let i = 0; i < n; i++) {
         let j = i;
         for (; j > 0 && cmp(order[j - 1], i) > 0; j--) order[j] = order[j - 1];
@@ -340,9 +341,7 @@ export class DataBuilder {
       for (let i = 0; i < n; i++) order[i] = sortedItems[i];
     }
     // Repeats are found before the bytes move: the comparisons read them in place.
-    if (n > 2) {
-      for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
-    }
+    for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
     const size = end - first;
     if (this.#scratch.length < size) {
       this.#scratch = new Uint8Array(Math.max(size, 2 * this.#scratch.length));
@@ -359,6 +358,17 @@ export class DataBuilder {
     }
     w.pos = p;
     return kept;
+  }
+
+  /** Puts the bytes `mid..end` of `buf` before `start..mid` (two items, byte by byte: no views made). */
+  #swap(buf: Uint8Array, start: number, mid: number, end: number): void {
+    const first = mid - start;
+    if (this.#scratch.length < first) this.#scratch = new Uint8Array(2 * first);
+    const scratch = this.#scratch;
+    for (let i = 0; i < first; i++) scratch[i] = buf[start + i];
+    let p = start;
+    for (let i = mid; i < end; i++) buf[p++] = buf[i];
+    for (let i = 0; i < first; i++) buf[p++] = scratch[i];
   }
 
   #growItems(n: number): void {
