@@ -97,6 +97,8 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
   readonly drops: OverflowDrops = { drop_newest: 0, drop_oldest: 0, disconnect: 0 };
   readonly #limits: Readonly<OverflowLimits>;
   readonly #onDisconnect: (peer: C, message: string) => void;
+  /** The last data frame's size: what demand expects of the next while a queue is empty. */
+  #lastSize = 0;
 
   /**
    * `onDisconnect` is told (before the connection is closed) when the
@@ -109,6 +111,7 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
 
   /** Queues a data frame for `peer`, as droppable, unless the policy refuses it. */
   send(peer: C, frame: Uint8Array): void {
+    this.#lastSize = frame.length;
     if (this.full(peer, frame.length, 0) && !this.makeRoom(peer, frame.length, 0)) return;
     peer.tcp.send(frame, true);
   }
@@ -183,13 +186,18 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
     return min === Infinity ? this.#limits.peerBufferSize : Math.max(0, min);
   }
 
-  /** Messages one peer's queue has room for (see `demand`). */
+  /**
+   * Messages one peer's queue has room for (see `demand`). With nothing
+   * queued (bytes may still be in flight), the size is the last data
+   * frame's, and one message is always welcome: it goes, however large.
+   */
   #room(tcp: PeerQueue): number {
-    const frames = tcp.queuedFrames;
+    const frames = tcp.queuedFrames, bytes = tcp.queuedBytes;
     const room = this.#limits.peerBufferSize - frames;
-    if (frames === 0) return room;
-    const bytes = tcp.queuedBytes;
-    return Math.min(room, Math.floor((this.#limits.peerBufferBytes - bytes) * frames / bytes));
+    const size = frames > 0 ? bytes / frames : this.#lastSize;
+    if (size === 0) return room;
+    const fit = Math.floor((this.#limits.peerBufferBytes - bytes) / size);
+    return Math.min(room, frames > 0 ? fit : Math.max(1, fit));
   }
 
   /**

@@ -104,6 +104,17 @@ Deno.test("overflow: demand counts the bytes left too, in messages of the queued
   assert.equal(peer.tcp.closed, false);
 });
 
+Deno.test("overflow: with nothing queued, demand expects frames of the last one's size, and always one", () => {
+  const { peer, overflow } = setup("disconnect", 2048, 1000);
+  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
+  overflow.send(peer, new Uint8Array(100));
+  peer.tcp.frames = []; // written
+  assert.equal(overflow.demand(peers, "/t"), 10); // a burst of 10 such frames fits 1000 bytes
+  overflow.send(peer, new Uint8Array(5000)); // alone, a larger frame still goes
+  peer.tcp.frames = [];
+  assert.equal(overflow.demand(peers, "/t"), 1); // and the next one may follow it
+});
+
 Deno.test("overflow: ready waits for half the bytes, and for a frame to go when one frame is over half", async () => {
   const asked: [number, number | undefined][] = [];
   const { peer, overflow } = setup("disconnect", 100, 1000);
@@ -126,7 +137,7 @@ Deno.test("overflow: ready waits for half the bytes, and for a frame to go when 
   assert.equal(overflow.demand(peers, "/t"), 0);
   await overflow.ready(peers, "/t");
   assert.deepEqual(asked, [[0, 500]]);
-  assert.equal(overflow.demand(peers, "/t"), 100);
+  assert.equal(overflow.demand(peers, "/t"), 1); // one such frame at a time
 });
 
 Deno.test("overflow: drops are counted by policy (messages dropped; times a peer was cut)", () => {
