@@ -1244,6 +1244,13 @@ function bothCpu(path: string, w: string): number | undefined {
 
 function report(): void {
   const out: string[] = [];
+  // A row's rate and receiver CPU, and a ratio of two figures ("n/a" when one is missing).
+  const get = (path: string, w: string) =>
+    results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
+  const cpuOf = (path: string, w: string) =>
+    results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
+  const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+    a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
   out.push(
     `deno-broker peering bench (${QUICK ? "quick" : "full"}), ${results.machine.cores} cores, ` +
       `Deno ${results.machine.deno}; loopback TCP, all processes share these cores`,
@@ -1263,12 +1270,6 @@ function report(): void {
         r.note ?? "",
       ]),
     ));
-    const get = (path: string, w: string) =>
-      results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
-    const cpuOf = (path: string, w: string) =>
-      results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
-    const ratio = (a: number | null | undefined, b: number | null | undefined) =>
-      a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
     const ws = ["event_1", "event_2"].filter((w) => get("C++ -> C++", w) !== null);
     if (ws.length) {
       out.push("", "Throughput ratios, ours / C++ (same workload, C++ -> C++ as the base):");
@@ -1307,11 +1308,7 @@ function report(): void {
     results.throughput.some((r) => r.path === "C++ -> C++, TLS" && r.workload === w)
   );
   if (tlsRows.length) {
-    const get = (path: string, w: string) =>
-      results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
     out.push("", "Over TLS, ours / C++ (same workload, same certificates):");
-    const cpuOf = (path: string, w: string) =>
-      results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
     out.push(table(
       [
         "workload",
@@ -1325,19 +1322,16 @@ function report(): void {
       ],
       tlsRows.map((w) => {
         const base = get("C++ -> C++, TLS", w), ours = get("ours -> ours, TLS", w);
-        const cb = cpuOf("C++ -> C++, TLS", w), co = cpuOf("ours -> ours, TLS", w);
+        const asBt = get(AS_BT_TLS, w);
         return [
           w,
           fmt(base),
           fmt(ours),
-          base && ours !== null ? `${(ours / base).toFixed(2)}x` : "n/a",
-          fmt(get(AS_BT_TLS, w)),
-          base && get(AS_BT_TLS, w) !== null ? `${(get(AS_BT_TLS, w)! / base).toFixed(2)}x` : "n/a",
-          cb !== undefined && co ? `${(cb / co).toFixed(2)}x` : "n/a",
-          ((a, b) => a !== undefined && b ? `${(a / b).toFixed(2)}x` : "n/a")(
-            bothCpu("C++ -> C++, TLS", w),
-            bothCpu("ours -> ours, TLS", w),
-          ),
+          ratio(ours, base),
+          fmt(asBt),
+          ratio(asBt, base),
+          ratio(cpuOf("C++ -> C++, TLS", w), cpuOf("ours -> ours, TLS", w)),
+          ratio(bothCpu("C++ -> C++, TLS", w), bothCpu("ours -> ours, TLS", w)),
         ];
       }),
     ));
