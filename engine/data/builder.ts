@@ -343,10 +343,7 @@ export class DataBuilder {
     // Repeats are found before the bytes move: the comparisons read them in place.
     for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
     const size = end - first;
-    if (this.#scratch.length < size) {
-      this.#scratch = new Uint8Array(Math.max(size, 2 * this.#scratch.length));
-    }
-    const scratch = this.#scratch;
+    const scratch = this.#scratchOf(size);
     scratch.set(buf.subarray(first, end));
     let p = first, kept = 0;
     for (let i = 0; i < n; i++) {
@@ -363,12 +360,19 @@ export class DataBuilder {
   /** Puts the bytes `mid..end` of `buf` before `start..mid` (two items, byte by byte: no views made). */
   #swap(buf: Uint8Array, start: number, mid: number, end: number): void {
     const first = mid - start;
-    if (this.#scratch.length < first) this.#scratch = new Uint8Array(2 * first);
-    const scratch = this.#scratch;
+    const scratch = this.#scratchOf(first);
     for (let i = 0; i < first; i++) scratch[i] = buf[start + i];
     let p = start;
     for (let i = mid; i < end; i++) buf[p++] = buf[i];
     for (let i = 0; i < first; i++) buf[p++] = scratch[i];
+  }
+
+  /** The scratch buffer, grown to hold at least `n` bytes. */
+  #scratchOf(n: number): Uint8Array {
+    if (this.#scratch.length < n) {
+      this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
+    }
+    return this.#scratch;
   }
 
   #growItems(n: number): void {
