@@ -44,7 +44,17 @@ const SMALL_SORT = 16;
  * ```
  */
 export class DataBuilder {
-  readonly #w: Writer;
+  #w: Writer;
+  /**
+   * Bytes kept free before each value for a prefix (`finishWithPrefix`): 0
+   * until a value was first finished with one. From then on each value
+   * begins after the last one in a slab-sized buffer (a full one is
+   * replaced, never written over), so a value and its prefix are handed on
+   * in place, and views of earlier values stay valid.
+   */
+  #headroom = 0;
+  /** The room `reset` keeps from now on (the longest prefix asked for). */
+  #wantedRoom = 0;
   // One entry per open container, below #depth: its tag, where its count
   // byte is, how many values it holds so far, and where its values' starts
   // begin in #starts. Typed arrays and counters: a builder is reset once per
@@ -70,11 +80,37 @@ export class DataBuilder {
     this.#w = new Writer(initialSize);
   }
 
-  /** Drops what was written: the next value starts at the beginning of the buffer. */
+  /**
+   * Drops what was written: the next value starts at the beginning of the
+   * buffer (after a value finished with a prefix, after the last value).
+   */
   reset(): this {
-    this.#w.start = this.#w.pos = 0;
     this.#depth = this.#nStarts = this.#values = 0;
+    if (this.#wantedRoom > this.#headroom) this.#keepRoom(this.#wantedRoom);
+    const w = this.#w;
+    if (this.#headroom === 0) {
+      w.start = w.pos = 0;
+    } else {
+      w.begin();
+      w.reserve(this.#headroom);
+      w.pos += this.#headroom;
+    }
     return this;
+  }
+
+  #keepRoom(n: number): void {
+    if (this.#headroom === 0) {
+      // Values now stay where they were written: a slab, as the encoder's.
+      this.#w = new Writer();
+      this.#w.moved = (by) => this.#shift(by);
+    }
+    this.#headroom = n;
+  }
+
+  // The value begun so far moved to a fresh buffer: so do the positions noted in it.
+  #shift(by: number): void {
+    for (let i = 0; i < this.#depth; i++) this.#countAt[i] += by;
+    for (let i = 0; i < this.#nStarts; i++) this.#starts[i] += by;
   }
 
   /**
@@ -83,9 +119,46 @@ export class DataBuilder {
    * container is open or unless exactly one top-level value was written.
    */
   finish(): Uint8Array {
+    this.#assertFinished();
+    const w = this.#w;
+    return w.buf.subarray(w.start + this.#headroom, w.pos);
+  }
+
+  /**
+   * The encoded value with `prefix` (e.g. a frame header) right before it,
+   * as one view, written in place without copying the value; or undefined
+   * when less room than `prefix` was kept before the value, which the next
+   * values then keep (from the next `reset` on). Unlike `finish`'s, the view
+   * stays valid after `reset`: the builder writes later values after it.
+   *
+   * @example
+   * ```ts
+   * import { deepEqual, equal } from "node:assert/strict";
+   * import { DataBuilder } from "./builder.ts";
+   * const b = new DataBuilder();
+   * const prefix = new Uint8Array([0xff, 0xfe]);
+   * equal(b.reset().count(1).finishWithPrefix(prefix), undefined); // no room kept yet
+   * const framed = b.reset().count(2).finishWithPrefix(prefix)!;
+   * deepEqual([...framed], [0xff, 0xfe, 2, 0, 0, 0, 0, 0, 0, 0, 2]);
+   * b.reset().count(3);
+   * equal(framed[10], 2); // still the second value
+   * ```
+   */
+  finishWithPrefix(prefix: Uint8Array): Uint8Array | undefined {
+    this.#assertFinished();
+    const n = prefix.length;
+    if (n > this.#headroom) {
+      if (n > this.#wantedRoom) this.#wantedRoom = n;
+      return undefined;
+    }
+    const w = this.#w, buf = w.buf, at = w.start + this.#headroom - n;
+    for (let i = 0; i < n; i++) buf[at + i] = prefix[i];
+    return buf.subarray(at, w.pos);
+  }
+
+  #assertFinished(): void {
     if (this.#depth > 0) fail(`${this.#depth} container(s) not ended`);
     if (this.#values !== 1) fail(`a builder holds one value, not ${this.#values}`);
-    return this.#w.buf.subarray(0, this.#w.pos);
   }
 
   // Every value starts here: counted in its container, its start noted in a set or table.
@@ -201,11 +274,11 @@ export class DataBuilder {
   /** Any value, encoded as `encode` encodes it. */
   data(value: Data): this {
     const w = this.#value(0);
-    const at = w.pos;
+    const at = w.pos - w.start; // the buffer may be replaced while writing
     try {
       writeData(w, value);
     } catch (e) {
-      w.pos = at;
+      w.pos = w.start + at;
       throw e;
     }
     return this;
@@ -283,7 +356,9 @@ export class DataBuilder {
     }
     let size = 1;
     for (let v = n; v > 0x7f; v >>>= 7) size++;
+    const rel = at - w.start;
     w.reserve(size - 1);
+    at = w.start + rel; // in case the buffer was replaced
     w.buf.copyWithin(at + size, at + 1, w.pos);
     w.pos += size - 1;
     let v = n;
@@ -410,12 +485,11 @@ export class DataBuilder {
 
   #text(tag: number, value: string | Uint8Array): this {
     const w = this.#value(1);
-    const at = w.pos;
     w.buf[w.pos++] = tag;
     if (typeof value === "string") w.text(value, undefined);
     else if (value instanceof Uint8Array) w.bytes(value);
     else {
-      w.pos = at;
+      w.pos--;
       fail(`${tag === 5 ? "string" : "enum"} values must be strings or bytes`);
     }
     return this;

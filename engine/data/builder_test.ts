@@ -100,21 +100,59 @@ Deno.test("any value written field by field gives encode's bytes", () => {
   );
 });
 
-Deno.test("containers of 128 values and more: the count grows to two bytes", () => {
-  const b = new DataBuilder();
-  for (const n of [127, 128, 200, 16384]) {
-    const items = Array.from({ length: n }, (_, i) => count(n - i));
-    b.reset().beginSet();
-    for (const x of items) b.count(x.value);
-    b.end();
-    assert.deepStrictEqual(b.finish(), encode(set(...items)));
-    b.reset().beginVector().beginTable();
-    for (const x of items) b.count(x.value).str("v");
-    b.end().str("after").end();
-    const t = vector(table(items.map((x) => [x, str("v")])), str("after"));
-    assert.deepStrictEqual(b.finish(), encode(t));
-  }
+Deno.test("values finished with a prefix: the prefix and encode's bytes in one view, left intact by later values", () => {
+  const b = new DataBuilder(16);
+  const prefix = Uint8Array.from({ length: 61 }, (_, i) => i);
+  assert.equal(b.reset().count(1).finishWithPrefix(prefix), undefined, "no room kept yet");
+  const kept: [Uint8Array, Uint8Array][] = [];
+  fc.assert(
+    fc.property(
+      fc.array(anyData, { maxLength: 40 }),
+      fc.array(fc.nat(), { minLength: 1, maxLength: 64 }),
+      (ds, seeds) => {
+        let i = 0;
+        const pick = () => seeds[i++ % seeds.length] + i;
+        const d = vector(...ds);
+        replay(b.reset(), d, pick);
+        const framed = b.finishWithPrefix(prefix)!;
+        const want = encode(d).slice();
+        assert.deepStrictEqual(framed.subarray(0, prefix.length), prefix);
+        assert.deepStrictEqual(framed.subarray(prefix.length), want);
+        assert.deepStrictEqual(b.finish(), want);
+        if (kept.length < 500) kept.push([framed, framed.slice()]);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+  // Values moved to fresh buffers while being written (64 KiB ones, filled many times over).
+  for (const [view, copy] of kept) assert.deepStrictEqual(view, copy);
+  // A longer prefix than the room kept: undefined, and room for it from the next value on.
+  const longer = new Uint8Array(100).fill(7);
+  assert.equal(b.reset().str("x").finishWithPrefix(longer), undefined);
+  assert.deepStrictEqual(b.finish(), encode(str("x")));
+  const framed = b.reset().str("y").finishWithPrefix(longer)!;
+  assert.deepStrictEqual(framed, Uint8Array.from([...longer, ...encode(str("y"))]));
+  assert.deepStrictEqual(b.finishWithPrefix(prefix)!.subarray(prefix.length), encode(str("y")));
 });
+
+for (const withPrefix of [false, true]) {
+  Deno.test(`containers of 128 values and more: the count grows to two bytes${withPrefix ? " (values kept in place)" : ""}`, () => {
+    const b = new DataBuilder();
+    if (withPrefix) b.reset().none().finishWithPrefix(new Uint8Array(40));
+    for (const n of [127, 128, 200, 16384]) {
+      const items = Array.from({ length: n }, (_, i) => count(n - i));
+      b.reset().beginSet();
+      for (const x of items) b.count(x.value);
+      b.end();
+      assert.deepStrictEqual(b.finish(), encode(set(...items)));
+      b.reset().beginVector().beginTable();
+      for (const x of items) b.count(x.value).str("v");
+      b.end().str("after").end();
+      const t = vector(table(items.map((x) => [x, str("v")])), str("after"));
+      assert.deepStrictEqual(b.finish(), encode(t));
+    }
+  });
+}
 
 Deno.test("a table keeps the first value of a repeated key, as encode does", () => {
   const b = new DataBuilder();

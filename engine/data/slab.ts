@@ -28,6 +28,12 @@ export class Writer {
   pos = 0;
   /** The size a replacement starts from (doubled until the message fits twice). */
   readonly #base: number;
+  /**
+   * Told how far the message begun so far moved when a full buffer was
+   * replaced (it moves to the new buffer's start): a writer that notes
+   * positions in its message (`DataBuilder`) shifts them by as much.
+   */
+  moved?: (by: number) => void;
 
   /** A writer over a fresh buffer of `size` bytes (a private one may start small). */
   constructor(size: number = Writer.SLAB) {
@@ -52,10 +58,12 @@ export class Writer {
     while (size < need * 2) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(this.start, this.pos));
-    this.pos -= this.start;
+    const by = -this.start;
+    this.pos += by;
     this.start = 0;
     this.buf = next;
     this.dv = new DataView(next.buffer);
+    if (by !== 0) this.moved?.(by);
   }
 
   varbyte(v: number): void {
