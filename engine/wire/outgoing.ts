@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { concatToSlab, copyToSlab, type Data, encodeAfter } from "../data/mod.ts";
+import { concatToSlab, copyToSlab, type Data, type DataBuilder, encodeAfter } from "../data/mod.ts";
 import { ClearingCache } from "../clearing_cache.ts";
 import type { EndpointId } from "./endpoint_id.ts";
 import {
@@ -85,6 +85,16 @@ export class OutgoingFrames {
    */
   data(header: Uint8Array, payload: Uint8Array): Uint8Array {
     return sealFrame(concatToSlab(header, payload));
+  }
+
+  /**
+   * A data frame carrying a builder's value behind `header`: written in
+   * place in the builder's buffer when it kept room for the header (no copy
+   * of the value), else copied as by {@linkcode data}.
+   */
+  built(header: Uint8Array, builder: DataBuilder): Uint8Array {
+    const framed = builder.finishWithPrefix(header);
+    return framed ? sealFrame(framed) : this.data(header, builder.finish());
   }
 
   /** A data frame carrying `value`, encoded once straight behind `header`. */
