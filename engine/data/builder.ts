@@ -29,7 +29,8 @@ const SMALL_SORT = 16;
  * like, containers between `beginVector` / `beginSet` / `beginTable` and
  * `end`, any `Data` with `data`. `finish` hands out the bytes, for
  * `Endpoint.publishEncoded` or `decode`; `reset` starts the next value in
- * the same buffer. Errors are `BrokerError`s (`serialization_failed`), as
+ * the same buffer. `finishWithPrefix` (what `Endpoint.publishBuilt` uses)
+ * hands them out behind a frame header, in place. Errors are `BrokerError`s (`serialization_failed`), as
  * `encode` throws them.
  *
  * @example
