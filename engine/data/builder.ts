@@ -30,8 +30,8 @@ const SMALL_SORT = 16;
  * `end`, any `Data` with `data`. `finish` hands out the bytes, for
  * `Endpoint.publishEncoded` or `decode`; `reset` starts the next value in
  * the same buffer. `finishWithPrefix` (what `Endpoint.publishBuilt` uses)
- * hands them out behind a frame header, in place. Errors are `BrokerError`s (`serialization_failed`), as
- * `encode` throws them.
+ * hands them out behind a frame header, in place. Errors are `BrokerError`s
+ * (`serialization_failed`), as `encode` throws them.
  *
  * @example
  * ```ts
