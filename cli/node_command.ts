@@ -188,9 +188,9 @@ export async function runNode(
     }
     // The engine warms its own paths before the first listen or peer; a
     // ping or pong node adds its loops to that one warm-up, in memory and
-    // then over loopback TCP (their latency is what those modes measure; a
-    // relay pays only the engine's ~50 ms). A fake host in tests has nothing
-    // to warm.
+    // then over loopback TCP, with one pause for V8's compiler after both
+    // (their latency is what those modes measure; a relay pays only the
+    // engine's ~50 ms). A fake host in tests has nothing to warm.
     if (ep instanceof Endpoint && opts.mode !== "relay") {
       await warmUpOnce((id) => new Endpoint({ id, warmUp: false }), {
         then: (a, b) => warmUpModes(a, b, opts, MODE_WARM_UP_ROUND_TRIPS, 0),

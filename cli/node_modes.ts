@@ -388,9 +388,10 @@ export const MODE_LOOPBACK_WARM_UP_ROUND_TRIPS = 500;
  *
  * Why: the in-memory warm-up's stream is not a socket, so the transport's
  * read and write loops over Deno's TCP operations were still compiled
- * during a node's first real pings. With this, the p99 of the first 500 of
- * 2,000 pings (ours to ours, 300 bytes) had a median of 474 µs in 22 runs
- * against 626 µs in 25 without, and its worst was 736 µs against 1,617.
+ * during a node's first real pings. In 8 alternating pairs of runs against
+ * the build before, the p99 of the first 500 of 2,000 pings (ours to ours,
+ * 300 bytes) had a median of 504 µs against 836, its worst 882 against
+ * 1,818.
  *
  * @example
  * ```ts ignore
