@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { count, Endpoint, type GroupEvent, groupPrefix, GroupPublisher } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
 import { LineChild } from "./cluster_helpers.ts";
+import { waitUntil } from "./store_helpers.ts";
 
 const MEMBER = new URL("./cluster_group_member.ts", import.meta.url).pathname;
 const TOTAL = 30_000;
@@ -72,8 +73,12 @@ Deno.test({
     try {
       await publishAll(pub, () => {});
       // Every member prints before it acknowledges; wait for all 30k lines.
-      const total = () => members.reduce((n, m) => n + received(m).length, 0);
-      await Promise.all(members.map((m) => m.waitLine(() => total() >= TOTAL, 15_000)));
+      // Polled: any member's line can complete the total, and a wait on one
+      // member's output never woke again once that member had printed its last.
+      const counts = () => members.map((m) => received(m).length);
+      await waitUntil(() => counts().reduce((a, b) => a + b) >= TOTAL, 15_000).catch(() => {
+        throw new Error(`received ${counts().join(" + ")} of ${TOTAL} in 15 s`);
+      });
       const all = members.flatMap(received).sort((a, b) => a - b);
       assert.equal(all.length, TOTAL);
       for (let i = 0; i < TOTAL; i++) assert.equal(all[i], i + 1);
