@@ -41,7 +41,9 @@ async function withWebSocketNode(
     );
   }
   try {
-    if (proc) await waitForPort(wsPort);
+    // Both listeners: a test may dial the Broker port first thing, and
+    // broker-node opens it apart from the WebSocket one.
+    if (proc) await Promise.all([waitForPort(wsPort), waitForPort(tcpPort)]);
     await fn(async (topics) => {
       const c = await connectWebSocket(`ws://127.0.0.1:${wsPort}`, topics, {
         reconnectMs: 0,
