@@ -151,9 +151,10 @@ export class DataBuilder {
       if (n > this.#wantedRoom) this.#wantedRoom = n;
       return undefined;
     }
-    const w = this.#w, buf = w.buf, at = w.start + this.#headroom - n;
-    for (let i = 0; i < n; i++) buf[at + i] = prefix[i];
-    return buf.subarray(at, w.pos);
+    const w = this.#w, at = w.start + this.#headroom - n;
+    // One set(): for a frame header (45+ bytes) it took half a byte loop's time.
+    w.buf.set(prefix, at);
+    return w.buf.subarray(at, w.pos);
   }
 
   #assertFinished(): void {
