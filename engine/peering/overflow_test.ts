@@ -35,7 +35,9 @@ function setup(policy: OverflowLimits["overflowPolicy"], size = 2, bytes = 1024)
     { peerBufferSize: size, peerBufferBytes: bytes, overflowPolicy: policy },
     (_, message) => disconnects.push(message),
   );
-  return { peer, overflow, disconnects };
+  // The one peer, matching every topic.
+  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
+  return { peer, overflow, disconnects, peers };
 }
 
 const one = (b: number) => new Uint8Array([b]);
@@ -91,8 +93,7 @@ Deno.test("overflow: demand is the least room among matching peers, the buffer s
 });
 
 Deno.test("overflow: demand counts the bytes left too, in messages of the queued ones' average size", () => {
-  const { peer, overflow } = setup("disconnect", 1_000_000, 1000);
-  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
+  const { peer, overflow, peers } = setup("disconnect", 1_000_000, 1000);
   assert.equal(overflow.demand(peers, "/t"), 1_000_000); // nothing queued: no size known yet
   overflow.send(peer, new Uint8Array(100));
   overflow.send(peer, new Uint8Array(300));
@@ -105,8 +106,7 @@ Deno.test("overflow: demand counts the bytes left too, in messages of the queued
 });
 
 Deno.test("overflow: with nothing queued, demand expects frames of the last one's size, and always one", () => {
-  const { peer, overflow } = setup("disconnect", 2048, 1000);
-  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
+  const { peer, overflow, peers } = setup("disconnect", 2048, 1000);
   overflow.send(peer, new Uint8Array(100));
   peer.tcp.frames = []; // written
   assert.equal(overflow.demand(peers, "/t"), 10); // a burst of 10 such frames fits 1000 bytes
@@ -117,7 +117,7 @@ Deno.test("overflow: with nothing queued, demand expects frames of the last one'
 
 Deno.test("overflow: ready waits for half the bytes, and for a frame to go when one frame is over half", async () => {
   const asked: [number, number | undefined][] = [];
-  const { peer, overflow } = setup("disconnect", 100, 1000);
+  const { peer, overflow, peers } = setup("disconnect", 100, 1000);
   // A queue that drains to what `below` asks for.
   peer.tcp.below = (frames: number, bytes?: number) => {
     asked.push([frames, bytes]);
@@ -125,7 +125,6 @@ Deno.test("overflow: ready waits for half the bytes, and for a frame to go when 
     while (q.length > frames || peer.tcp.queuedBytes > (bytes ?? Infinity)) q.shift();
     return Promise.resolve();
   };
-  const peers = { forEachMatch: (_: string, fn: (p: typeof peer) => void) => fn(peer) };
   for (let i = 0; i < 10; i++) overflow.send(peer, new Uint8Array(100));
   await overflow.ready(peers, "/t");
   assert.deepEqual(asked, [[9, 500]]); // half the bytes, and a frame at least
