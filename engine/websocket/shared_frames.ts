@@ -8,6 +8,7 @@
  * @module
  */
 import { dataMessageFrameOf } from "./json_direct.ts";
+import { WaitingFrames } from "./waiting_frames.ts";
 
 /** What a client remembers: the last shared frame it took (its generation). */
 export interface FrameTaker {
@@ -36,6 +37,7 @@ export class SharedFrames {
   #topic = "";
   #frame: Uint8Array = new Uint8Array(0);
   #own: Uint8Array | undefined;
+  readonly #copies = new WaitingFrames();
   #generation = 0;
   #clearing = false;
 
@@ -72,10 +74,11 @@ export class SharedFrames {
   }
 
   /**
-   * A copy of `frame` in memory of its own, for a client whose frame must
-   * wait in its queue (a queued view would keep the whole shared slab
+   * A copy of `frame` apart from the slab, for a client whose frame must
+   * wait in its queue (a queued view would keep the whole 1 MiB slab
    * alive): one copy for all the clients of this delivery, since frames are
-   * never changed, instead of one each.
+   * never changed, instead of one each. Copies are packed in small buffers
+   * (`WaitingFrames`).
    *
    * @example
    * ```ts
@@ -91,7 +94,7 @@ export class SharedFrames {
    * ```
    */
   own(frame: Uint8Array): Uint8Array {
-    if (frame !== this.#frame) return frame.slice();
-    return this.#own ??= frame.slice();
+    if (frame !== this.#frame) return this.#copies.copy(frame);
+    return this.#own ??= this.#copies.copy(frame);
   }
 }
