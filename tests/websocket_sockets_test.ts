@@ -130,3 +130,71 @@ Deno.test("WebSocket listener: a frame claiming more than 64 MiB closes the conn
     assert.ok(r.closed, "closed before the handshake timeout");
   }, 5000);
 });
+
+/** A client frame (RFC 6455 5.2): masked with `mask`, as clients must. */
+function clientFrame(
+  opcode: number,
+  fin: boolean,
+  payload: Uint8Array,
+  mask: number[],
+): Uint8Array {
+  const head = payload.length < 126
+    ? [(fin ? 0x80 : 0) | opcode, 0x80 | payload.length]
+    : [(fin ? 0x80 : 0) | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
+  return new Uint8Array([...head, ...mask, ...payload.map((b, i) => b ^ mask[i & 3])]);
+}
+
+Deno.test("WebSocket listener: fragments, frames split across reads and pings read as Broker's clients send them", async () => {
+  await withServer(async (ep, port) => {
+    const sub = ep.subscribe("/frag");
+    const conn = await upgraded(port);
+    try {
+      // The 101 first: frames sent during the upgrade would all be read at once.
+      const head = new Uint8Array(1024);
+      const n = await conn.read(head);
+      assert.match(new TextDecoder().decode(head.subarray(0, n ?? 0)), /^HTTP\/1.1 101/);
+      // Writes one byte to seven at a time: frames end mid-header and mid-payload.
+      const dribble = async (bytes: Uint8Array) => {
+        for (let at = 0, step = 1; at < bytes.length; at += step, step = step % 7 + 1) {
+          await conn.write(bytes.subarray(at, at + step));
+        }
+      };
+      const m1 = [0x3c, 0xa5, 0x01, 0xfe],
+        m2 = [0x00, 0xff, 0x7f, 0x80],
+        m3 = [0x12, 0x34, 0x56, 0x78];
+      // The subscription in three fragments: text, then two continuations.
+      await dribble(clientFrame(0x1, false, enc.encode('["/f'), m1));
+      // Pings between fragments, over 4 KiB of them: the read buffer is
+      // compacted meanwhile, so a fragment kept as a view would be overwritten.
+      const ping = clientFrame(0x9, true, enc.encode("p".repeat(120)), m3);
+      for (let i = 0; i < 40; i++) {
+        await conn.write(ping);
+        await new Promise((r) => setTimeout(r, 1)); // one read each
+      }
+      await dribble(clientFrame(0x0, false, enc.encode("ra"), m2));
+      await dribble(clientFrame(0x0, true, enc.encode('g"]'), m3));
+      // A ping between messages: the pong carries its payload.
+      await conn.write(clientFrame(0x9, true, enc.encode("ping-7!"), m2));
+      // A data message of 129 bytes (a 16-bit length), its "é" split between two fragments.
+      const text = enc.encode(
+        `{"type":"data-message","topic":"/frag","@data-type":"string","data":"caf\u00e9 ${
+          "x".repeat(52)
+        }"}`,
+      );
+      assert.equal(text.length, 129);
+      const cut = text.indexOf(0xc3) + 1;
+      await dribble(clientFrame(0x1, false, text.subarray(0, cut), m3));
+      await dribble(clientFrame(0x0, true, text.subarray(cut), m1));
+      const got = await sub.get(5000);
+      assert.equal(got?.data.type, "string");
+      assert.equal(got?.data.value, `caf\u00e9 ${"x".repeat(52)}`);
+      const r = await readsToEnd(conn, 300);
+      assert.match(r.text, /"type":"ack"/); // the 101 was read already
+      // The pong's first byte (0x8a) is not UTF-8: it reads as U+FFFD.
+      assert.ok(r.text.includes("\ufffd\x07ping-7!"), "a pong with the ping's payload");
+    } finally {
+      conn.close();
+      sub.close();
+    }
+  }, 5000);
+});

@@ -157,6 +157,7 @@ class Conn implements ServerWebSocket {
   readonly #onSocket: (ws: ServerWebSocket) => void;
   readonly #forget: () => void;
   #buf = new Uint8Array(4096);
+  #dv = new DataView(this.#buf.buffer);
   #start = 0;
   #end = 0;
   #phase: "request" | "upgrading" | "open" | "closed" = "request";
@@ -277,6 +278,7 @@ class Conn implements ServerWebSocket {
       next.copyWithin(0, this.#start, this.#end);
       if (next !== this.#buf) next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
+      this.#dv = new DataView(next.buffer);
       this.#start = 0;
       this.#end = have;
     }
@@ -389,18 +391,21 @@ class Conn implements ServerWebSocket {
         continue;
       }
       if (have < off + len) return;
-      const payload = new Uint8Array(len);
-      for (let i = 0; i < len; i++) payload[i] = b[s + off + i] ^ b[mask + (i & 3)];
+      // Unmasked where it lies, and handed on as a view: a buffer per frame
+      // cost more than parsing the message in it (~1–3 µs an allocation).
+      const at = s + off;
+      unmask(b, this.#dv, at, len, mask);
       this.#start += off + len;
-      if (control) this.#control(opcode, payload);
-      else this.#endOfFragment(fin, opcode, payload);
+      if (control) this.#control(opcode, b.subarray(at, at + len));
+      else this.#endOfFragment(fin, opcode, b.subarray(at, at + len));
     }
   }
 
+  /** `payload` views the read buffer: it is copied if kept past this call. */
   #endOfFragment(fin: boolean, opcode: number, payload: Uint8Array): void {
     if (opcode !== 0) this.#opcode = opcode;
     if (!this.#tooLarge) {
-      this.#parts.push(payload);
+      this.#parts.push(fin ? payload : payload.slice());
       this.#size += payload.length;
     }
     if (!fin) return;
@@ -410,8 +415,14 @@ class Conn implements ServerWebSocket {
     this.#size = 0;
     this.#tooLarge = false;
     if (tooLarge) return this.onmessage?.({ data: undefined });
-    const whole = parts.length === 1 ? parts[0] : concat(parts, size);
-    this.onmessage?.({ data: kind === 0x1 ? dec.decode(whole) : whole });
+    if (kind === 0x1) {
+      // Text is decoded now, from the view (or the joined parts).
+      return this.onmessage?.({
+        data: dec.decode(parts.length === 1 ? parts[0] : concat(parts, size)),
+      });
+    }
+    // Binary data is handed on as it is: bytes of its own.
+    this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : concat(parts, size) });
   }
 
   #control(opcode: number, payload: Uint8Array): void {
@@ -426,6 +437,17 @@ class Conn implements ServerWebSocket {
       this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
   }
+}
+
+/**
+ * Unmasks the `len` bytes at `at` of `b` in place with the 4-byte mask at
+ * `maskAt` (RFC 6455 5.3): a 32-bit word at a time, then the tail.
+ */
+function unmask(b: Uint8Array, dv: DataView, at: number, len: number, maskAt: number): void {
+  const m = dv.getUint32(maskAt);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) dv.setUint32(at + i, dv.getUint32(at + i) ^ m);
+  for (; i < len; i++) b[at + i] ^= b[maskAt + (i & 3)];
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {
