@@ -11,7 +11,75 @@
 import type { SocketLike } from "./client.ts";
 import { encodeWebSocketFrame } from "./frame.ts";
 
-const OPEN = 1, CLOSED = 3;
+const OPEN = 1, CLOSING = 2, CLOSED = 3;
+/** Frames longer than this end the connection. */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** The read buffer's size to begin with (it grows for longer frames). */
+const INBOX_SIZE = 64 * 1024;
+
+/**
+ * Bytes read and not yet parsed, in one buffer that is compacted or doubled
+ * when full: reads go straight into it, and a frame arriving in many reads
+ * is copied about twice in all, not once per read.
+ */
+class Inbox {
+  #buf = new Uint8Array(INBOX_SIZE);
+  #start = 0;
+  #end = 0;
+  readonly #conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** Bytes not yet parsed. */
+  get length(): number {
+    return this.#end - this.#start;
+  }
+
+  /** The byte `i` places past the parse position. */
+  at(i: number): number {
+    return this.#buf[this.#start + i];
+  }
+
+  /** Bytes `from..to` past the parse position, as a view valid until the next `fill`. */
+  view(from: number, to: number): Uint8Array {
+    return this.#buf.subarray(this.#start + from, this.#start + to);
+  }
+
+  /** Moves the parse position `n` bytes on. */
+  skip(n: number): void {
+    this.#start += n;
+    if (this.#start !== this.#end) return;
+    this.#start = this.#end = 0;
+    // A buffer grown for one long frame is not kept for the short ones after it.
+    if (this.#buf.length > INBOX_SIZE * 16) this.#buf = new Uint8Array(INBOX_SIZE);
+  }
+
+  /** Reads until at least `n` bytes are unparsed; throws once the connection ends. */
+  async fill(n: number): Promise<void> {
+    while (this.length < n) {
+      if (this.#buf.length - this.#start < n || this.#end === this.#buf.length) this.#makeRoom(n);
+      const got = await this.#conn.read(this.#buf.subarray(this.#end));
+      if (got === null) throw new Error("closed");
+      this.#end += got;
+    }
+  }
+
+  #makeRoom(n: number): void {
+    const have = this.length;
+    let buf = this.#buf;
+    if (buf.length < Math.max(n, 2 * have)) {
+      buf = new Uint8Array(Math.max(n, buf.length * 2));
+      buf.set(this.#buf.subarray(this.#start, this.#end));
+    } else {
+      buf.copyWithin(0, this.#start, this.#end);
+    }
+    this.#buf = buf;
+    this.#start = 0;
+    this.#end = have;
+  }
+}
 
 /**
  * Opens a WebSocket to `url` over TCP; behaves like the parts of the
@@ -46,8 +114,14 @@ export function tcpWebSocket(url: string): SocketLike {
       writeFrame(0x1, new TextEncoder().encode(text));
     },
     close: () => {
-      if (socket.readyState === CLOSED) return;
-      if (conn && socket.readyState === OPEN) writeFrame(0x8, new Uint8Array(0));
+      if (socket.readyState === CLOSED || socket.readyState === CLOSING) return;
+      if (conn && socket.readyState === OPEN) {
+        // The close frame goes out before the connection does.
+        writeFrame(0x8, new Uint8Array(0));
+        socket.readyState = CLOSING;
+        writing.then(finish);
+        return;
+      }
       finish();
     },
   };
@@ -63,7 +137,7 @@ export function tcpWebSocket(url: string): SocketLike {
   };
   const finish = () => {
     if (socket.readyState === CLOSED) return;
-    const wasOpen = socket.readyState === OPEN;
+    const wasOpen = socket.readyState === OPEN || socket.readyState === CLOSING;
     socket.readyState = CLOSED;
     try {
       conn?.close();
@@ -81,67 +155,67 @@ export function tcpWebSocket(url: string): SocketLike {
         `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
         `Sec-WebSocket-Version: 13\r\n\r\n`;
       await conn.write(new TextEncoder().encode(request));
-      let buf = new Uint8Array(0);
-      const read = async () => {
-        const chunk = new Uint8Array(64 * 1024);
-        const n = await conn!.read(chunk);
-        if (n === null) throw new Error("closed");
-        const next = new Uint8Array(buf.length + n);
-        next.set(buf);
-        next.set(chunk.subarray(0, n), buf.length);
-        buf = next;
-      };
+      const inbox = new Inbox(conn);
       let end: number;
-      while ((end = indexOfCrlfCrlf(buf)) < 0) {
-        if (buf.length > 16 * 1024) throw new Error("HTTP response too long");
-        await read();
+      while ((end = indexOfCrlfCrlf(inbox.view(0, inbox.length))) < 0) {
+        if (inbox.length > 16 * 1024) throw new Error("HTTP response too long");
+        await inbox.fill(inbox.length + 1);
       }
-      const status = new TextDecoder().decode(buf.subarray(0, end)).split("\r\n")[0];
+      const status = new TextDecoder().decode(inbox.view(0, end)).split("\r\n")[0];
       if (!/^HTTP\/1\.1 101 /.test(status)) throw new Error(`upgrade refused: ${status}`);
-      buf = buf.subarray(end + 4);
+      inbox.skip(end + 4);
       socket.readyState = OPEN;
       socket.onopen?.(new Event("open"));
+      const dec = new TextDecoder();
       let message: Uint8Array[] = [];
       while (socket.readyState === OPEN) {
         // One frame: FIN/opcode, length (7, 16 or 64 bits), server frames are unmasked.
-        while (buf.length < 2) await read();
-        const opcode = buf[0] & 0x0f, fin = (buf[0] & 0x80) !== 0;
-        let len = buf[1] & 0x7f, off = 2;
+        await inbox.fill(2);
+        const opcode = inbox.at(0) & 0x0f, fin = (inbox.at(0) & 0x80) !== 0;
+        let len = inbox.at(1) & 0x7f, off = 2;
         if (len === 126) {
-          while (buf.length < 4) await read();
-          len = (buf[2] << 8) | buf[3];
+          await inbox.fill(4);
+          len = (inbox.at(2) << 8) | inbox.at(3);
           off = 4;
         } else if (len === 127) {
-          while (buf.length < 10) await read();
-          len = Number(new DataView(buf.buffer, buf.byteOffset + 2, 8).getBigUint64(0));
+          await inbox.fill(10);
+          const b = inbox.view(2, 10);
+          len = Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0));
           off = 10;
         }
-        if (len > 64 * 1024 * 1024) throw new Error("frame too large");
-        while (buf.length < off + len) await read();
-        const payload = buf.slice(off, off + len);
-        buf = buf.subarray(off + len);
+        if (len > MAX_FRAME_BYTES) throw new Error("frame too large");
+        await inbox.fill(off + len);
+        // A view of the read buffer: valid until the next fill, so kept parts are copied.
+        const payload = inbox.view(off, off + len);
+        inbox.skip(off + len);
         if (opcode === 0x8) break;
         if (opcode === 0x9) {
-          writeFrame(0xa, payload);
+          writeFrame(0xa, payload); // copied into the pong frame at once
           continue;
         }
         if (opcode === 0xa) continue;
-        message.push(payload);
-        if (!fin) continue;
-        const total = message.reduce((n, p) => n + p.length, 0);
-        const whole = new Uint8Array(total);
-        let at = 0;
-        for (const p of message) {
-          whole.set(p, at);
-          at += p.length;
+        if (!fin) {
+          message.push(payload.slice());
+          continue;
         }
-        message = [];
-        socket.onmessage?.({ data: new TextDecoder().decode(whole) } as MessageEvent);
+        let whole = payload;
+        if (message.length > 0) {
+          message.push(payload);
+          whole = new Uint8Array(message.reduce((n, p) => n + p.length, 0));
+          let at = 0;
+          for (const p of message) {
+            whole.set(p, at);
+            at += p.length;
+          }
+          message = [];
+        }
+        socket.onmessage?.({ data: dec.decode(whole) } as MessageEvent);
       }
     } catch {
       // refused, closed or broken: reported through onerror/onclose
     }
-    finish();
+    // A close frame being written goes out first.
+    writing.then(finish);
   })();
   return socket;
 }
