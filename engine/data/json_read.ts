@@ -636,6 +636,21 @@ function toData(node: unknown, depth: number, cx: ReadContext): Data {
   }
 }
 
+/** Texts up to this many UTF-16 units are encoded into `scratch`. */
+const SCRATCH_TEXT = 16 * 1024;
+let scratch = new Uint8Array(1024);
+
+/**
+ * `text` as UTF-8, for the parser, which reads it once and keeps no view of
+ * it: a short text goes into a reused buffer, since a fresh one per
+ * message cost more than the encoding (~3 µs for a 1.2 KB message).
+ */
+function utf8Of(text: string): Uint8Array {
+  if (text.length > SCRATCH_TEXT) return utf8Enc.encode(text);
+  if (text.length * 3 > scratch.length) scratch = new Uint8Array(SCRATCH_TEXT * 3);
+  return scratch.subarray(0, utf8Enc.encodeInto(text, scratch).written);
+}
+
 /** A JSON message parsed by `readJsonMessage`. */
 export interface JsonMessage {
   /** Its top-level fields; undefined when the text is not an object. */
@@ -662,7 +677,7 @@ export interface JsonMessage {
  */
 export function readJsonMessage(text: string, options?: DataFromJsonOptions): JsonMessage {
   const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const node = new Parser(utf8Enc.encode(text), 3 * maxDepth + 3).document();
+  const node = new Parser(utf8Of(text), 3 * maxDepth + 3).document();
   const fields = isObject(node) ? node : undefined;
   return { fields, data: () => toData(node, 0, { maxDepth, fromText: true }) };
 }
@@ -690,7 +705,7 @@ export function dataFromJson(
 ): Data {
   const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
   if (typeof json === "string" || json instanceof Uint8Array) {
-    const bytes = typeof json === "string" ? utf8Enc.encode(json) : json;
+    const bytes = typeof json === "string" ? utf8Of(json) : json;
     // Each data level takes at most three JSON levels (table, entry, key).
     const node = new Parser(bytes, 3 * maxDepth + 3).document();
     return toData(node, 0, { maxDepth, fromText: true });
