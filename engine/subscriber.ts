@@ -6,6 +6,7 @@
  * @module
  */
 import { type Data, decode, decodeValidated } from "./data/mod.ts";
+import { PackedCopies } from "./packed_copies.ts";
 import { BoundedQueue, type OverflowPolicy } from "./queue.ts";
 import type { DeliveryLatency } from "./delivery_latency.ts";
 
@@ -90,32 +91,13 @@ export interface SubscriberOptions {
   overflowPolicy?: OverflowPolicy;
 }
 
-/** Size of a subscriber's payload slabs; larger payloads get a buffer of their own. */
-const SLAB_SIZE = 256 * 1024;
-
 /**
- * Where a subscriber keeps the payloads it queues: its own slabs, holding
- * only its own messages, so a slow subscriber keeps alive no more than what
- * it queued plus one slab (shared slabs would let one queued message pin a
- * slab full of other traffic).
+ * Size of a subscriber's payload slabs. A subscriber keeps the payloads it
+ * queues in slabs of its own, holding only its own messages, so a slow
+ * subscriber keeps alive no more than what it queued plus one slab (shared
+ * slabs would let one queued message pin a slab full of other traffic).
  */
-class PayloadSlab {
-  #buf = new Uint8Array(0);
-  #pos = 0;
-
-  copy(bytes: Uint8Array): Uint8Array {
-    const n = bytes.length;
-    if (n > SLAB_SIZE >> 2) return bytes.slice();
-    if (this.#pos + n > this.#buf.length) {
-      this.#buf = new Uint8Array(SLAB_SIZE);
-      this.#pos = 0;
-    }
-    const out = this.#buf.subarray(this.#pos, this.#pos + n);
-    out.set(bytes);
-    this.#pos += n;
-    return out;
-  }
-}
+const SLAB_SIZE = 256 * 1024;
 
 /** Default of `SubscriberOptions.queueSize`. */
 export const DEFAULT_SUBSCRIBER_QUEUE_SIZE = 1024;
@@ -154,7 +136,7 @@ export class Subscriber implements AsyncIterable<DataMessage> {
   readonly #queue: BoundedQueue<Queued>;
   readonly #latency?: DeliveryLatency;
   readonly #topics = new Set<string>();
-  readonly #slab = new PayloadSlab();
+  readonly #slab = new PackedCopies(SLAB_SIZE);
   #sink: PayloadSink | undefined;
 
   /** Made by `Endpoint.subscribe`, which passes itself as the host. */

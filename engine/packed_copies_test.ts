@@ -1,8 +1,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { WaitingFrames } from "./waiting_frames.ts";
+import { PackedCopies } from "./packed_copies.ts";
 
-Deno.test("WaitingFrames: every copy keeps its bytes, packed in small buffers, large ones alone", () => {
-  const copies = new WaitingFrames();
+Deno.test("PackedCopies: every copy keeps its bytes, packed in slabs, large ones alone", () => {
+  const copies = new PackedCopies(32 * 1024);
   const slab = new Uint8Array(64 * 1024);
   const made: { copy: Uint8Array; want: number[] }[] = [];
   let seed = 7;
