@@ -131,7 +131,11 @@ Deno.test("WebSocket listener: a frame claiming more than 64 MiB closes the conn
   }, 5000);
 });
 
-/** A client frame (RFC 6455 5.2): masked with `mask`, as clients must. */
+/**
+ * A client frame (RFC 6455 5.2): masked with `mask`, as clients must.
+ * Written apart from `encodeWebSocketFrame`, whose masking is the server's
+ * unmasking (`xorMask`): the server is checked against another masker.
+ */
 function clientFrame(
   opcode: number,
   fin: boolean,

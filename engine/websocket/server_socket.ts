@@ -10,7 +10,7 @@
  * @module
  */
 import { TcpConnection } from "../transport/tcp.ts";
-import { encodeWebSocketFrame, webSocketFrameHeader } from "./frame.ts";
+import { encodeWebSocketFrame, webSocketFrameHeader, xorMask } from "./frame.ts";
 
 /** The socket states a session looks at (`WebSocket`'s numbers). */
 export const OPEN = 1;
@@ -394,7 +394,7 @@ class Conn implements ServerWebSocket {
       // Unmasked where it lies, and handed on as a view: a buffer per frame
       // cost more than parsing the message in it (~1–3 µs an allocation).
       const at = s + off;
-      unmask(b, this.#dv, at, len, mask);
+      xorMask(b, this.#dv, at, len, mask);
       this.#start += off + len;
       if (control) this.#control(opcode, b.subarray(at, at + len));
       else this.#endOfFragment(fin, opcode, b.subarray(at, at + len));
@@ -437,17 +437,6 @@ class Conn implements ServerWebSocket {
       this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
   }
-}
-
-/**
- * Unmasks the `len` bytes at `at` of `b` in place with the 4-byte mask at
- * `maskAt` (RFC 6455 5.3): a 32-bit word at a time, then the tail.
- */
-function unmask(b: Uint8Array, dv: DataView, at: number, len: number, maskAt: number): void {
-  const m = dv.getUint32(maskAt);
-  let i = 0;
-  for (; i + 4 <= len; i += 4) dv.setUint32(at + i, dv.getUint32(at + i) ^ m);
-  for (; i < len; i++) b[at + i] ^= b[maskAt + (i & 3)];
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {

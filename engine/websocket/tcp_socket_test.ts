@@ -1,22 +1,12 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
+import { encodeWebSocketFrame } from "./frame.ts";
 import { tcpWebSocket } from "./tcp_socket.ts";
 
 const enc = new TextEncoder();
 
-/** A server frame (unmasked), with a 7-, 16- or 64-bit length as its size needs. */
-function serverFrame(opcode: number, fin: boolean, payload: Uint8Array): Uint8Array {
-  const n = payload.length;
-  const head = n < 126
-    ? [n]
-    : n < 65536
-    ? [126, n >> 8, n & 0xff]
-    : [127, 0, 0, 0, 0, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-  const out = new Uint8Array(1 + head.length + n);
-  out[0] = (fin ? 0x80 : 0) | opcode;
-  out.set(head, 1);
-  out.set(payload, 1 + head.length);
-  return out;
-}
+/** A server frame (unmasked); `fin` false for a fragment with more to come. */
+const serverFrame = (opcode: number, fin: boolean, payload: Uint8Array) =>
+  encodeWebSocketFrame(opcode, payload, false, fin);
 
 /** Unmasks the client frames in `bytes`; returns [opcode, payload] of each whole one. */
 function clientFrames(bytes: Uint8Array): [number, string][] {
