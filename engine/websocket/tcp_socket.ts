@@ -11,7 +11,7 @@
 import type { SocketLike } from "./client.ts";
 import { encodeWebSocketFrame } from "./frame.ts";
 
-const OPEN = 1, CLOSING = 2, CLOSED = 3;
+const OPEN = 1, CLOSED = 3;
 /** Frames longer than this end the connection. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** The read buffer's size to begin with (it grows for longer frames). */
@@ -114,14 +114,8 @@ export function tcpWebSocket(url: string): SocketLike {
       writeFrame(0x1, new TextEncoder().encode(text));
     },
     close: () => {
-      if (socket.readyState === CLOSED || socket.readyState === CLOSING) return;
-      if (conn && socket.readyState === OPEN) {
-        // The close frame goes out before the connection does.
-        writeFrame(0x8, new Uint8Array(0));
-        socket.readyState = CLOSING;
-        writing.then(finish);
-        return;
-      }
+      if (socket.readyState === CLOSED) return;
+      if (conn && socket.readyState === OPEN) writeFrame(0x8, new Uint8Array(0));
       finish();
     },
   };
@@ -137,7 +131,7 @@ export function tcpWebSocket(url: string): SocketLike {
   };
   const finish = () => {
     if (socket.readyState === CLOSED) return;
-    const wasOpen = socket.readyState === OPEN || socket.readyState === CLOSING;
+    const wasOpen = socket.readyState === OPEN;
     socket.readyState = CLOSED;
     try {
       conn?.close();
@@ -214,8 +208,7 @@ export function tcpWebSocket(url: string): SocketLike {
     } catch {
       // refused, closed or broken: reported through onerror/onclose
     }
-    // A close frame being written goes out first.
-    writing.then(finish);
+    finish();
   })();
   return socket;
 }

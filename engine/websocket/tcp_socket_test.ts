@@ -1,4 +1,4 @@
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, ok } from "node:assert/strict";
 import { encodeWebSocketFrame } from "./frame.ts";
 import { tcpWebSocket } from "./tcp_socket.ts";
 
@@ -81,5 +81,4 @@ Deno.test("tcpWebSocket: fragments, long frames in many reads, and pings read as
     replies.some(([op, text]) => op === 0xa && text === "are you there"),
     "a pong with the ping's payload",
   );
-  equal(replies[replies.length - 1][0], 0x8); // and the close
 });
