@@ -517,13 +517,14 @@ export class Endpoint {
   publishBuilt(topic: string, builder: DataBuilder): void {
     this.#assertRunning();
     const header = this.#frames.dataHeader(topic);
-    // Framed where the builder wrote it when it kept room for the header (it
-    // then writes its next value after it), else copied: everyone shares it.
-    const frame = this.#frames.built(header, builder);
-    this.#router.processed.published++;
     const echo = this.#local.echo.size > 0 && this.#local.echo.matches(topic);
     const toPeers = this.#table.routes.matches(topic);
-    if (!echo && !toPeers) return;
+    // Framed only when someone wants it: where the builder wrote it when it
+    // kept room for the header (it then writes its next value after it), else
+    // copied; everyone shares it. Checked either way (`finish` throws).
+    const frame = echo || toPeers ? this.#frames.built(header, builder) : void builder.finish();
+    this.#router.processed.published++;
+    if (frame === undefined) return;
     if (echo) this.#local.deliverPublished(topic, frame.subarray(header.length), undefined, true);
     if (toPeers) this.#router.broadcast(topic, frame);
   }

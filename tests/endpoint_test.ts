@@ -252,6 +252,8 @@ Deno.test("publishBuilt: every value a peer gets is the one built, though one bu
       b.publishBuilt("/built/x", builder);
     }
     assert.throws(() => b.publishBuilt("/built/x", builder.reset().beginVector()), BrokerError);
+    // Checked as well where nobody subscribed (nothing is framed there).
+    assert.throws(() => b.publishBuilt("/nobody", builder.reset().beginVector()), BrokerError);
     const got: Data[] = [];
     for (let tries = 0; got.length < n && tries < 500; tries++) {
       const m = await sub.get(2000);
