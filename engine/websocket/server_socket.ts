@@ -10,7 +10,7 @@
  * @module
  */
 import { TcpConnection } from "../transport/tcp.ts";
-import { encodeWebSocketFrame, webSocketFrameHeader, xorMask } from "./frame.ts";
+import { encodeWebSocketFrame, joinFragments, webSocketFrameHeader, xorMask } from "./frame.ts";
 
 /** The socket states a session looks at (`WebSocket`'s numbers). */
 export const OPEN = 1;
@@ -418,11 +418,11 @@ class Conn implements ServerWebSocket {
     if (kind === 0x1) {
       // Text is decoded now, from the view (or the joined parts).
       return this.onmessage?.({
-        data: dec.decode(parts.length === 1 ? parts[0] : concat(parts, size)),
+        data: dec.decode(parts.length === 1 ? parts[0] : joinFragments(parts, size)),
       });
     }
     // Binary data is handed on as it is: bytes of its own.
-    this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : concat(parts, size) });
+    this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : joinFragments(parts, size) });
   }
 
   #control(opcode: number, payload: Uint8Array): void {
@@ -437,14 +437,4 @@ class Conn implements ServerWebSocket {
       this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

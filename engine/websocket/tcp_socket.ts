@@ -9,7 +9,7 @@
  * @module
  */
 import type { SocketLike } from "./client.ts";
-import { encodeWebSocketFrame } from "./frame.ts";
+import { encodeWebSocketFrame, joinFragments } from "./frame.ts";
 
 const OPEN = 1, CLOSED = 3;
 /** Frames longer than this end the connection. */
@@ -195,12 +195,7 @@ export function tcpWebSocket(url: string): SocketLike {
         let whole = payload;
         if (message.length > 0) {
           message.push(payload);
-          whole = new Uint8Array(message.reduce((n, p) => n + p.length, 0));
-          let at = 0;
-          for (const p of message) {
-            whole.set(p, at);
-            at += p.length;
-          }
+          whole = joinFragments(message, message.reduce((n, p) => n + p.length, 0));
           message = [];
         }
         socket.onmessage?.({ data: dec.decode(whole) } as MessageEvent);
