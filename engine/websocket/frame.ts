@@ -104,24 +104,3 @@ export function webSocketFrameHeader(opcode: number, length: number): Uint8Array
   }
   return out;
 }
-
-/**
- * The payloads of a fragmented message's frames, joined into one buffer of
- * `size` bytes (their total).
- *
- * @example
- * ```ts
- * import { joinFragments } from "./frame.ts";
- * const whole = joinFragments([new Uint8Array([1, 2]), new Uint8Array([3])], 3);
- * if (whole.join() !== "1,2,3") throw new Error("joined");
- * ```
- */
-export function joinFragments(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -10,7 +10,8 @@
  * @module
  */
 import { TcpConnection } from "../transport/tcp.ts";
-import { encodeWebSocketFrame, joinFragments, webSocketFrameHeader, xorMask } from "./frame.ts";
+import { concatBytes } from "../bytes.ts";
+import { encodeWebSocketFrame, webSocketFrameHeader, xorMask } from "./frame.ts";
 
 /** The socket states a session looks at (`WebSocket`'s numbers). */
 export const OPEN = 1;
@@ -409,7 +410,7 @@ class Conn implements ServerWebSocket {
       this.#size += payload.length;
     }
     if (!fin) return;
-    const parts = this.#parts, size = this.#size, tooLarge = this.#tooLarge;
+    const parts = this.#parts, tooLarge = this.#tooLarge;
     const kind = this.#opcode;
     this.#parts = [];
     this.#size = 0;
@@ -418,11 +419,11 @@ class Conn implements ServerWebSocket {
     if (kind === 0x1) {
       // Text is decoded now, from the view (or the joined parts).
       return this.onmessage?.({
-        data: dec.decode(parts.length === 1 ? parts[0] : joinFragments(parts, size)),
+        data: dec.decode(concatBytes(parts)),
       });
     }
     // Binary data is handed on as it is: bytes of its own.
-    this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : joinFragments(parts, size) });
+    this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : concatBytes(parts) });
   }
 
   #control(opcode: number, payload: Uint8Array): void {

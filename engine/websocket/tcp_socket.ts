@@ -9,7 +9,8 @@
  * @module
  */
 import type { SocketLike } from "./client.ts";
-import { encodeWebSocketFrame, joinFragments } from "./frame.ts";
+import { concatBytes } from "../bytes.ts";
+import { encodeWebSocketFrame } from "./frame.ts";
 
 const OPEN = 1, CLOSED = 3;
 /** Frames longer than this end the connection. */
@@ -195,7 +196,7 @@ export function tcpWebSocket(url: string): SocketLike {
         let whole = payload;
         if (message.length > 0) {
           message.push(payload);
-          whole = joinFragments(message, message.reduce((n, p) => n + p.length, 0));
+          whole = concatBytes(message);
           message = [];
         }
         socket.onmessage?.({ data: dec.decode(whole) } as MessageEvent);

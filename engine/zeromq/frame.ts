@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 
 /** Flag bits of a frame's first byte. */
@@ -116,19 +117,8 @@ export function encodeMessage(
   return out;
 }
 
-/** Joins byte arrays into one. */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
+/** Joins byte arrays into one (one array is returned as it is). */
+export const concat: (chunks: readonly Uint8Array[]) => Uint8Array = concatBytes;
 
 /**
  * Cuts a byte stream (after the greeting) into frames. `push` bytes as they
