@@ -1866,6 +1866,7 @@ Deno.test("loopback warm-up: the ping and pong loops run over a real TCP peering
   const made: Endpoint[] = [];
   const dialled: number[] = [];
   let listened = 0, pongs = 0;
+  const pingSizes = new Set<number>();
   const make = () => {
     const ep = new Endpoint({ warmUp: false });
     made.push(ep);
@@ -1873,6 +1874,8 @@ Deno.test("loopback warm-up: the ping and pong loops run over a real TCP peering
       subscribe: (topics: string[]) => ep.subscribe(topics),
       publish: (topic: string, data: Data) => {
         if (pongId(data) !== undefined) pongs++;
+        const text = data.type === "vector" ? data.value[2] : undefined;
+        if (pingId(data) !== undefined && text?.type === "string") pingSizes.add(text.value.length);
         ep.publish(topic, data);
       },
       awaitPeerSubscription: (topic: string) => ep.awaitPeerSubscription(topic),
@@ -1885,10 +1888,13 @@ Deno.test("loopback warm-up: the ping and pong loops run over a real TCP peering
       shutdown: () => ep.shutdown(),
     };
   };
-  assert.equal(await warmUpModesOverLoopback(make, { payloadSize: 30 }, 20, 0), 20);
+  // 10 pings of 300 bytes (warmUpPayloads), then the 20 of the node's own size.
+  assert.equal(await warmUpModesOverLoopback(make, { payloadSize: 30 }, 20, 0), 30);
   assert.ok(listened > 0);
   assert.deepEqual(dialled, [listened], "the pinger dialled the ponger's port");
-  assert.ok(pongs >= 20, `${pongs} pongs`);
+  assert.ok(pongs >= 30, `${pongs} pongs`);
+  // Ping 0 (the rendezvous) is empty; the measured kinds are both sizes.
+  assert.deepEqual([...pingSizes].filter((n) => n > 0).sort((a, b) => a - b), [30, 300]);
   for (const ep of made) {
     await assert.rejects(async () => await ep.listen("127.0.0.1", 0), BrokerError);
   }
