@@ -52,3 +52,15 @@ Deno.test("every WebSocket client of a fan-out gets every message as JSON, in or
     await ep.shutdown();
   }
 });
+
+Deno.test("JsonMessageCache.clear forgets the turn's entries at once", () => {
+  let built = 0;
+  const cache = new JsonMessageCache((m) => (built++, new TextEncoder().encode(m.topic)));
+  const m = { topic: "/t", payload: encode(count(1n)) };
+  const first = cache.utf8(m);
+  equal(cache.utf8({ ...m, payload: m.payload.slice() }), first);
+  cache.clear();
+  notEqual(cache.utf8(m), first, "built again after clear()");
+  equal(built, 2);
+  cache.clear(); // also cancels the clearing the second build scheduled
+});

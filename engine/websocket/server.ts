@@ -542,6 +542,7 @@ export class WebSocketServer {
   /** Stops serving and closes every session. */
   async close(): Promise<void> {
     for (const s of [...this.#sessions]) s.close();
+    this.#frameCache.clear();
     await this.#listener.close();
   }
 }
