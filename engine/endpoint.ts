@@ -67,8 +67,9 @@ import type { Store } from "./store/store.ts";
 import { StoreRegistry } from "./store/store_registry.ts";
 import type { ByteStream } from "./transport/node_stream.ts";
 import { TcpConnection } from "./transport/tcp.ts";
-import { warmUpOnce, warmUpStoreOnce } from "./warm_up.ts";
+import { warmUpOnce, warmUpPartOnce } from "./warm_up.ts";
 import { warmUpStoreTraffic } from "./store/warm_up_store.ts";
+import { warmUpWebSocketTraffic } from "./websocket/warm_up_websocket.ts";
 import type { StoreMetrics } from "./store/store_common.ts";
 
 export { DEFAULT_STATUS_QUEUE_SIZE, type StatusSubscriberOptions } from "./status_hub.ts";
@@ -345,7 +346,8 @@ export class Endpoint {
   /** Starts the process's store warm-up (once per process), unless this endpoint opted out. */
   #warmUpStore(): void {
     if (!this.#opts.warmUp || this.#storeWarming) return;
-    this.#storeWarming = warmUpStoreOnce(
+    this.#storeWarming = warmUpPartOnce(
+      "store",
       (id) => new Endpoint({ id, warmUp: false }),
       (a, b) => warmUpStoreTraffic(a, b),
     );
@@ -732,6 +734,14 @@ export class Endpoint {
     options?: WebSocketServerOptions,
   ): Promise<WebSocketServer> {
     this.#assertRunning();
+    if (this.#opts.warmUp) {
+      await warmUpPartOnce(
+        "websocket",
+        (id) => new Endpoint({ id, warmUp: false }),
+        (a, b) => warmUpWebSocketTraffic(a, b),
+      );
+      this.#assertRunning(); // shut down while warming up: no server may outlive the endpoint
+    }
     const server = new WebSocketServer(
       {
         id: this.id,

@@ -355,33 +355,40 @@ export function warmUpOnce<E extends WarmUpEndpoint>(
   return once ??= warmUp(make, options).catch(() => ({ messages: 0, ms: 0 }));
 }
 
-let storeOnce: Promise<WarmUpReport> | undefined;
+const partsOnce = new Map<string, Promise<WarmUpReport>>();
 
 /**
- * The store warm-up once per process, after `warmUpOnce` if that started
- * already (it does not start it): two more private endpoints, peered in memory without the
- * generic traffic, run `run` (`warmUpStoreTraffic` from
- * `engine/store/warm_up_store.ts`). An endpoint starts it when it first
- * attaches a master or clone, so a process that never uses a store never
- * pays for it. Like `warmUpOnce`, it always resolves.
+ * A part of the warm-up once per process (`part` names it: `"store"`,
+ * `"websocket"`), after `warmUpOnce` if that started already (it does not
+ * start it): two more private endpoints, peered in memory without the
+ * generic traffic, run `run` (e.g. `warmUpStoreTraffic` from
+ * `engine/store/warm_up_store.ts`). An endpoint starts a part when it first
+ * uses what the part warms (a store, the WebSocket API), so a process that
+ * never does never pays for it. Like `warmUpOnce`, it always resolves.
  *
  * @example
  * ```ts
  * import { Endpoint } from "./endpoint.ts";
- * import { warmUpStoreOnce } from "./warm_up.ts";
+ * import { warmUpPartOnce } from "./warm_up.ts";
  * import { warmUpStoreTraffic } from "./store/warm_up_store.ts";
  * const make = (id: string) => new Endpoint({ id, warmUp: false });
- * const report = await warmUpStoreOnce(make, (a, b) => warmUpStoreTraffic(a, b, { puts: 100 }));
- * if (report !== await warmUpStoreOnce(make, () => Promise.resolve(0))) throw new Error("once");
+ * const report = await warmUpPartOnce("store", make, (a, b) => warmUpStoreTraffic(a, b, { puts: 100 }));
+ * if (report !== await warmUpPartOnce("store", make, () => Promise.resolve(0))) throw new Error("once");
  * ```
  */
-export function warmUpStoreOnce<E extends WarmUpEndpoint>(
+export function warmUpPartOnce<E extends WarmUpEndpoint>(
+  part: string,
   make: (id: string) => E,
   run: (a: E, b: E) => Promise<number>,
 ): Promise<WarmUpReport> {
-  // After the peering warm-up if one started (not concurrently with it),
-  // but without starting one: its first caller may bring a `then` of its own.
-  return storeOnce ??= (once ?? Promise.resolve())
-    .then(() => warmUp(make, { messages: 0, then: run }))
-    .catch(() => ({ messages: 0, ms: 0 }));
+  let report = partsOnce.get(part);
+  if (report === undefined) {
+    // After the peering warm-up if one started (not concurrently with it),
+    // but without starting one: its first caller may bring a `then` of its own.
+    report = (once ?? Promise.resolve())
+      .then(() => warmUp(make, { messages: 0, then: run }))
+      .catch(() => ({ messages: 0, ms: 0 }));
+    partsOnce.set(part, report);
+  }
+  return report;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
 import { str } from "../data/mod.ts";
-import { warmUp, warmUpStoreOnce } from "../warm_up.ts";
+import { warmUp, warmUpPartOnce } from "../warm_up.ts";
 import { peerRaw, SMALLER_ID } from "../../tests/raw_peer.ts";
 import { warmUpStoreTraffic } from "./warm_up_store.ts";
 
@@ -23,7 +23,11 @@ Deno.test("the store warm-up leaves no trace: no store, no topic in the filter, 
   try {
     const port = await ep.listen("127.0.0.1", 0); // waits for it
     // Once per process: this is the report of the warm-up that just ran.
-    const report = await warmUpStoreOnce(make, () => Promise.reject(new Error("ran twice")));
+    const report = await warmUpPartOnce(
+      "store",
+      make,
+      () => Promise.reject(new Error("ran twice")),
+    );
     assert.ok(report.messages > 0, "the store warm-up ran");
     const status = ep.status();
     assert.deepEqual(Object.keys(status.masters), ["kv"]);

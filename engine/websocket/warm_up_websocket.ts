@@ -1,0 +1,211 @@
+/**
+ * The WebSocket part of the start-up warm-up (`engine/warm_up.ts`): one of
+ * the two private endpoints the warm-up peers in memory serves the
+ * WebSocket API on a loopback port, a client of ours subscribes there, the
+ * other endpoint publishes Zeek events that reach the client as JSON
+ * (fan-out), and the client publishes JSON that reaches the other endpoint
+ * (ingest). The server, its sessions, the JSON writer and reader and the
+ * WebSocket framing are then compiled before a process's first real
+ * client. Only 127.0.0.1 is used; the server and the client are closed
+ * before it resolves.
+ *
+ * Why: V8 interprets new code and compiles it only after it has run a
+ * while, in several tiers. A `broker node` serving the WebSocket API spent
+ * 5.0-5.5 µs of CPU per fan-out message over its first 10,000-40,000
+ * messages to one client, 3.0 µs once past 60,000 (`deno task
+ * bench:websocket --only fanout --warm N`).
+ *
+ * @module
+ */
+import {
+  addr,
+  count,
+  enumValue,
+  port,
+  set,
+  str,
+  timespan,
+  timestamp,
+  vector,
+} from "../data/constructors.ts";
+import { dataMessageToJson } from "../data/json_write.ts";
+import type { Data } from "../data/types.ts";
+import { WEB_SOCKET_PATH } from "./protocol.ts";
+import { tcpWebSocket } from "./tcp_socket.ts";
+
+/** What the WebSocket warm-up needs of the endpoint that serves (an `Endpoint`). */
+export interface WarmUpWebSocketServerEndpoint {
+  /** Serves the WebSocket API; resolves with the server once it listens. */
+  listenWebSocket(host: string, port: number): Promise<{ port: number; close(): Promise<void> }>;
+}
+
+/** What the WebSocket warm-up needs of the endpoint that publishes and subscribes (an `Endpoint`). */
+export interface WarmUpWebSocketPeerEndpoint {
+  /** Sends a value to the peers. */
+  publish(topic: string, data: Data): void;
+  /** Resolves once a peer's filter matches `topic`. */
+  awaitPeerSubscription(topic: string, timeoutMs?: number): Promise<void>;
+  /** Hands each message on the topics, encoded, to a callback. */
+  subscribeWith(
+    topics: string[],
+    onMessage: (topic: string, payload: Uint8Array) => void,
+  ): { close(): void };
+}
+
+/** How long the WebSocket warm-up runs. */
+export interface WebSocketWarmUpOptions {
+  /** Messages each way (default `DEFAULT_WEB_SOCKET_WARM_UP_MESSAGES`). */
+  messages?: number;
+  /** Stop sending once this many ms have passed, each way (default `DEFAULT_WEB_SOCKET_WARM_UP_BUDGET_MS`). */
+  budgetMs?: number;
+}
+
+/** Default bound on the messages each way. */
+export const DEFAULT_WEB_SOCKET_WARM_UP_MESSAGES = 20_000;
+/** Default bound on each way's time, ms (connecting and draining come on top). */
+export const DEFAULT_WEB_SOCKET_WARM_UP_BUDGET_MS = 60;
+
+const FAN_OUT_TOPIC = "/warm-up/websocket/out";
+const INGEST_TOPIC = "/warm-up/websocket/in";
+/** Messages in flight: a client's queue holds more (512 by default). */
+const WINDOW = 256;
+
+/**
+ * Runs the fan-out and then the ingest traffic between `a` (peered with
+ * `b`) and a WebSocket client of `b`; resolves with the messages that
+ * arrived. Resolves with 0, doing nothing, when the process may not use
+ * 127.0.0.1 (it never prompts for the permission); rejects when the
+ * traffic stalls for a second.
+ *
+ * @example
+ * ```ts ignore
+ * import { warmUp } from "../warm_up.ts";
+ * import { Endpoint } from "../endpoint.ts";
+ * import { warmUpWebSocketTraffic } from "./warm_up_websocket.ts";
+ * await warmUp((id) => new Endpoint({ id, warmUp: false }), {
+ *   messages: 0,
+ *   then: (a, b) => warmUpWebSocketTraffic(a, b, { messages: 100, budgetMs: 60_000 }),
+ * });
+ * ```
+ */
+export async function warmUpWebSocketTraffic(
+  a: WarmUpWebSocketPeerEndpoint,
+  b: WarmUpWebSocketServerEndpoint,
+  options: WebSocketWarmUpOptions = {},
+): Promise<number> {
+  if (Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state !== "granted") return 0;
+  const limit = options.messages ?? DEFAULT_WEB_SOCKET_WARM_UP_MESSAGES;
+  const budgetMs = options.budgetMs ?? DEFAULT_WEB_SOCKET_WARM_UP_BUDGET_MS;
+  const server = await b.listenWebSocket("127.0.0.1", 0);
+  const client = new Counter(), arrived = new Counter();
+  const ingest = a.subscribeWith([INGEST_TOPIC], () => arrived.add());
+  const socket = tcpWebSocket(`ws://127.0.0.1:${server.port}${WEB_SOCKET_PATH}`);
+  try {
+    socket.onmessage = () => client.add();
+    socket.onclose = () => client.fail(new Error("WebSocket warm-up: the connection closed"));
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () => reject(new Error("WebSocket warm-up: cannot connect"));
+    });
+    socket.send(JSON.stringify([FAN_OUT_TOPIC]));
+    await client.atLeast(1); // the ack
+    await a.awaitPeerSubscription(FAN_OUT_TOPIC, 1000);
+    const values = Array.from({ length: 64 }, (_, i) => connEvent(i));
+    // Fan-out: the client's subscription at `b`, fed from `a` over the peering.
+    let sent = 0;
+    const t0 = performance.now();
+    while (sent < limit && performance.now() - t0 < budgetMs) {
+      const n = Math.min(WINDOW / 4, limit - sent);
+      for (let k = 0; k < n; k++, sent++) a.publish(FAN_OUT_TOPIC, values[sent & 63]);
+      await client.atLeast(1 + sent - WINDOW);
+    }
+    await client.atLeast(1 + sent);
+    // Ingest: the client's JSON, published by `b` to `a`.
+    const texts = values.map((v) => dataMessageToJson(INGEST_TOPIC, v));
+    let published = 0;
+    const t1 = performance.now();
+    while (published < limit && performance.now() - t1 < budgetMs) {
+      const n = Math.min(WINDOW / 4, limit - published);
+      for (let k = 0; k < n; k++, published++) socket.send(texts[published & 63]);
+      await arrived.atLeast(published - WINDOW);
+    }
+    await arrived.atLeast(published);
+    return sent + published;
+  } finally {
+    socket.onclose = null;
+    socket.close();
+    ingest.close();
+    await server.close();
+  }
+}
+
+/** Counts the client's messages; waits for a count with a stall timeout. */
+class Counter {
+  #n = 0;
+  #waiting?: { target: number; resolve: () => void; reject: (e: Error) => void };
+  #error?: Error;
+
+  /** One more message. */
+  add(): void {
+    this.#n++;
+    const w = this.#waiting;
+    if (w && this.#n >= w.target) {
+      this.#waiting = undefined;
+      w.resolve();
+    }
+  }
+
+  /** Fails the wait, and every later one. */
+  fail(e: Error): void {
+    this.#error = e;
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    w?.reject(e);
+  }
+
+  /** Resolves once `target` messages arrived; rejects after `STALL_MS` without. */
+  atLeast(target: number): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#n >= target) return Promise.resolve();
+    return stalls(
+      new Promise<void>((resolve, reject) => {
+        this.#waiting = { target, resolve, reject };
+      }),
+    );
+  }
+}
+
+/** How long the traffic may stall before the warm-up gives up, ms. */
+const STALL_MS = 1000;
+
+/** `p`, or a rejection once it took `STALL_MS`. */
+function stalls<T>(p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("WebSocket warm-up: the traffic stalled")), STALL_MS);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A Zeek conn event as Zeek clusters send them (broker-throughput's event_2 shape). */
+function connEvent(i: number): Data {
+  return vector(
+    count(1n),
+    count(1n),
+    vector(
+      str("event_2"),
+      vector(
+        timestamp(1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n),
+        str("C" + (i * 2654435761 >>> 0).toString(36)),
+        vector(addr("10.0.0.1"), port(40000 + i, "tcp"), addr("192.168.1.7"), port(443, "tcp")),
+        enumValue("tcp"),
+        str("ssl"),
+        timespan(3_140_000_000n + BigInt(i)),
+        count(BigInt(i)),
+        count(BigInt(i * 7)),
+        str("SF"),
+        set(str("a" + i), str("b")),
+      ),
+    ),
+  );
+}
