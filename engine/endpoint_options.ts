@@ -215,7 +215,10 @@ export interface EndpointOptions {
    * Before this process's first `listen` or `peer`, run the hot paths for a
    * few ms between two private endpoints in memory (see
    * `engine/warm_up.ts`), so the first messages over real peerings do not
-   * pay for V8's compilation. Once per process; no socket, nothing on the wire.
+   * pay for V8's compilation; likewise the store path before the first
+   * master or clone, and the WebSocket API (through a private server on a
+   * loopback port, about 145 ms) before the first `listenWebSocket`. Once
+   * per process each; nothing reaches a peer.
    * @default {true}
    */
   warmUp?: boolean;
