@@ -200,8 +200,18 @@ function ping(i: number, pad: string): Data {
   return vector(str("ping"), count(BigInt(i)), str(pad));
 }
 
-/** A Zeek event shaped like a conn.log entry (what Zeek clusters send most). */
-function zeekEvent(i: number): Data {
+/**
+ * A Zeek event shaped like a conn.log entry (what Zeek clusters send most),
+ * its fields varied by `i`: the warm-ups' sample of real traffic.
+ *
+ * @example
+ * ```ts
+ * import { dataToString } from "./data/mod.ts";
+ * import { warmUpConnEvent } from "./warm_up.ts";
+ * if (!dataToString(warmUpConnEvent(1)).includes("Conn::log_conn")) throw new Error("a conn event");
+ * ```
+ */
+export function warmUpConnEvent(i: number): Data {
   const args = [
     vector(
       str("C" + (i * 2654435761 >>> 0).toString(36)),
@@ -309,7 +319,7 @@ export async function warmUp<E extends WarmUpEndpoint>(
       const n = Math.min(batch % 4 === 3 ? 1 : BATCH, limit - done);
       const values: Data[] = [];
       for (let k = 0; k < n; k++, done++) {
-        values.push((done & 7) === 7 ? zeekEvent(done) : ping(done, pads[done & 3]));
+        values.push((done & 7) === 7 ? warmUpConnEvent(done) : ping(done, pads[done & 3]));
       }
       await exchange(values);
     }

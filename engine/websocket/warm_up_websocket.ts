@@ -17,20 +17,10 @@
  *
  * @module
  */
-import {
-  addr,
-  count,
-  enumValue,
-  port,
-  set,
-  str,
-  timespan,
-  timestamp,
-  vector,
-} from "../data/constructors.ts";
 import { dataMessageToJson } from "../data/json_write.ts";
 import type { Data } from "../data/types.ts";
 import { WEB_SOCKET_PATH } from "./protocol.ts";
+import { warmUpConnEvent } from "../warm_up.ts";
 import { tcpWebSocket } from "./tcp_socket.ts";
 
 /** What the WebSocket warm-up needs of the endpoint that serves (an `Endpoint`). */
@@ -110,7 +100,7 @@ export async function warmUpWebSocketTraffic(
     socket.send(JSON.stringify([FAN_OUT_TOPIC]));
     await client.atLeast(1); // the ack
     await a.awaitPeerSubscription(FAN_OUT_TOPIC, 1000);
-    const values = Array.from({ length: 64 }, (_, i) => connEvent(i));
+    const values = Array.from({ length: 64 }, (_, i) => warmUpConnEvent(i));
     // Fan-out: the client's subscription at `b`, fed from `a` over the peering.
     let sent = 0;
     const t0 = performance.now();
@@ -185,27 +175,4 @@ function stalls<T>(p: Promise<T>): Promise<T> {
     timer = setTimeout(() => reject(new Error("WebSocket warm-up: the traffic stalled")), STALL_MS);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A Zeek conn event as Zeek clusters send them (broker-throughput's event_2 shape). */
-function connEvent(i: number): Data {
-  return vector(
-    count(1n),
-    count(1n),
-    vector(
-      str("event_2"),
-      vector(
-        timestamp(1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n),
-        str("C" + (i * 2654435761 >>> 0).toString(36)),
-        vector(addr("10.0.0.1"), port(40000 + i, "tcp"), addr("192.168.1.7"), port(443, "tcp")),
-        enumValue("tcp"),
-        str("ssl"),
-        timespan(3_140_000_000n + BigInt(i)),
-        count(BigInt(i)),
-        count(BigInt(i * 7)),
-        str("SF"),
-        set(str("a" + i), str("b")),
-      ),
-    ),
-  );
 }
