@@ -30,7 +30,7 @@ import type { Endpoint } from "../endpoint.ts";
 import { BoundedQueue } from "../queue.ts";
 import type { Subscriber } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
-import { Conditions } from "./conditions.ts";
+import { Conditions } from "../conditions.ts";
 import { fnv1a32, fnv1a32String, type HrwKey, hrwWeight } from "./hash.ts";
 
 /**

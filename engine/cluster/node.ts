@@ -36,7 +36,7 @@ import type { Subscriber, SubscriberOptions } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { parseZeekMessage } from "../zeek/message.ts";
 import type { ClusterLayout, LayoutNode } from "./layout.ts";
-import { Conditions } from "./conditions.ts";
+import { Conditions } from "../conditions.ts";
 import { Pool } from "./pool.ts";
 import { type ClusterTopics, clusterTopics } from "./topics.ts";
 

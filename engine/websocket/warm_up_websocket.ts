@@ -17,10 +17,11 @@
  *
  * @module
  */
+import { Conditions } from "../conditions.ts";
 import { dataMessageToJson } from "../data/json_write.ts";
 import type { Data } from "../data/types.ts";
-import { WEB_SOCKET_PATH } from "./protocol.ts";
 import { warmUpConnEvent } from "../warm_up.ts";
+import { WEB_SOCKET_PATH } from "./protocol.ts";
 import { tcpWebSocket } from "./tcp_socket.ts";
 
 /** What the WebSocket warm-up needs of the endpoint that serves (an `Endpoint`). */
@@ -87,18 +88,25 @@ export async function warmUpWebSocketTraffic(
   const limit = options.messages ?? DEFAULT_WEB_SOCKET_WARM_UP_MESSAGES;
   const budgetMs = options.budgetMs ?? DEFAULT_WEB_SOCKET_WARM_UP_BUDGET_MS;
   const server = await b.listenWebSocket("127.0.0.1", 0);
-  const client = new Counter(), arrived = new Counter();
-  const ingest = a.subscribeWith([INGEST_TOPIC], () => arrived.add());
+  // Counts what the client receives (`received`) and what it sends that reaches `a`
+  // (`arrived`); a wait gives up after a second without the count it waits for.
+  const waits = new Conditions();
+  let received = 0, arrived = 0, closed = false;
+  const until = async (done: () => boolean) => {
+    await waits.until(() => closed || done(), STALL_MS, () => "WebSocket warm-up: traffic stalled");
+    if (closed) throw new Error("WebSocket warm-up: the connection closed");
+  };
+  const ingest = a.subscribeWith([INGEST_TOPIC], () => (arrived++, waits.changed()));
   const socket = tcpWebSocket(`ws://127.0.0.1:${server.port}${WEB_SOCKET_PATH}`);
   try {
-    socket.onmessage = () => client.add();
-    socket.onclose = () => client.fail(new Error("WebSocket warm-up: the connection closed"));
+    socket.onmessage = () => (received++, waits.changed());
+    socket.onclose = () => (closed = true, waits.changed());
     await new Promise<void>((resolve, reject) => {
       socket.onopen = () => resolve();
       socket.onerror = () => reject(new Error("WebSocket warm-up: cannot connect"));
     });
     socket.send(JSON.stringify([FAN_OUT_TOPIC]));
-    await client.atLeast(1); // the ack
+    await until(() => received >= 1); // the ack
     await a.awaitPeerSubscription(FAN_OUT_TOPIC, 1000);
     const values = Array.from({ length: 64 }, (_, i) => warmUpConnEvent(i));
     // Fan-out: the client's subscription at `b`, fed from `a` over the peering.
@@ -107,9 +115,9 @@ export async function warmUpWebSocketTraffic(
     while (sent < limit && performance.now() - t0 < budgetMs) {
       const n = Math.min(WINDOW / 4, limit - sent);
       for (let k = 0; k < n; k++, sent++) a.publish(FAN_OUT_TOPIC, values[sent & 63]);
-      await client.atLeast(1 + sent - WINDOW);
+      await until(() => received >= 1 + sent - WINDOW);
     }
-    await client.atLeast(1 + sent);
+    await until(() => received >= 1 + sent);
     // Ingest: the client's JSON, published by `b` to `a`.
     const texts = values.map((v) => dataMessageToJson(INGEST_TOPIC, v));
     let published = 0;
@@ -117,9 +125,9 @@ export async function warmUpWebSocketTraffic(
     while (published < limit && performance.now() - t1 < budgetMs) {
       const n = Math.min(WINDOW / 4, limit - published);
       for (let k = 0; k < n; k++, published++) socket.send(texts[published & 63]);
-      await arrived.atLeast(published - WINDOW);
+      await until(() => arrived >= published - WINDOW);
     }
-    await arrived.atLeast(published);
+    await until(() => arrived >= published);
     return sent + published;
   } finally {
     socket.onclose = null;
@@ -129,50 +137,5 @@ export async function warmUpWebSocketTraffic(
   }
 }
 
-/** Counts the client's messages; waits for a count with a stall timeout. */
-class Counter {
-  #n = 0;
-  #waiting?: { target: number; resolve: () => void; reject: (e: Error) => void };
-  #error?: Error;
-
-  /** One more message. */
-  add(): void {
-    this.#n++;
-    const w = this.#waiting;
-    if (w && this.#n >= w.target) {
-      this.#waiting = undefined;
-      w.resolve();
-    }
-  }
-
-  /** Fails the wait, and every later one. */
-  fail(e: Error): void {
-    this.#error = e;
-    const w = this.#waiting;
-    this.#waiting = undefined;
-    w?.reject(e);
-  }
-
-  /** Resolves once `target` messages arrived; rejects after `STALL_MS` without. */
-  atLeast(target: number): Promise<void> {
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#n >= target) return Promise.resolve();
-    return stalls(
-      new Promise<void>((resolve, reject) => {
-        this.#waiting = { target, resolve, reject };
-      }),
-    );
-  }
-}
-
 /** How long the traffic may stall before the warm-up gives up, ms. */
 const STALL_MS = 1000;
-
-/** `p`, or a rejection once it took `STALL_MS`. */
-function stalls<T>(p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("WebSocket warm-up: the traffic stalled")), STALL_MS);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}

@@ -1,7 +1,8 @@
 /**
- * Waiting for a state: promises that resolve once a condition over a
- * node's or a group's live view holds, re-checked whenever the view
- * changes, and reject with `request_timeout` when it does not in time.
+ * Waiting for a state: promises that resolve once a condition over a live
+ * view holds (a cluster node's or group's view, a warm-up's counts),
+ * re-checked whenever the view changes, and reject with `request_timeout`
+ * when it does not in time.
  *
  * @example
  * ```ts
@@ -16,7 +17,7 @@
  *
  * @module
  */
-import { BrokerError, ErrorCode } from "../errors.ts";
+import { BrokerError, ErrorCode } from "./errors.ts";
 
 /** The conditions someone waits for, re-checked on every change. */
 export class Conditions {
