@@ -21,10 +21,10 @@ import {
   vector,
 } from "../data/mod.ts";
 import { reassembledTcpStreams } from "../recording/pcap.ts";
+import { concatBytes } from "../bytes.ts";
 import { decodeLogWriteBatch, encodeLogWriteBatch, ZeekType } from "./log_batch.ts";
 import {
   BROKER_BIN_V1,
-  concat,
   encodeFrame,
   encodeGreeting,
   FrameDecoder,
@@ -59,7 +59,7 @@ async function directions(): Promise<Map<string, Direction>> {
   const out = new Map<string, Direction>();
   for (const [key, chunks] of reassembledTcpStreams(await Deno.readFile(CAPTURE))) {
     const data = chunks.map((c) => c.data);
-    out.set(key, { key, chunks: data, bytes: concat(data) });
+    out.set(key, { key, chunks: data, bytes: concatBytes(data) });
   }
   return out;
 }
@@ -107,7 +107,7 @@ Deno.test("ZMTP capture: every frame of every direction re-encodes to the captur
       }
     }
     assert.equal(decoder.buffered, 0, `${d.key}: bytes left over`);
-    assert.deepEqual(concat(rewritten), d.bytes, d.key);
+    assert.deepEqual(concatBytes(rewritten), d.bytes, d.key);
   }
   assert.ok(frames > 40, `only ${frames} frames`);
 });

@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { concatBytes } from "../bytes.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 
 /** Flag bits of a frame's first byte. */
@@ -116,9 +115,6 @@ export function encodeMessage(
   }
   return out;
 }
-
-/** Joins byte arrays into one (one array is returned as it is). */
-export const concat: (chunks: readonly Uint8Array[]) => Uint8Array = concatBytes;
 
 /**
  * Cuts a byte stream (after the greeting) into frames. `push` bytes as they

@@ -30,7 +30,6 @@ export {
   SIGNATURE_SIZE,
 } from "./greeting.ts";
 export {
-  concat,
   DEFAULT_MAX_ZMTP_FRAME_SIZE,
   encodeFrame,
   encodeMessage,

@@ -37,13 +37,8 @@ import {
   propertyValue,
   type ZmtpCommand,
 } from "./command.ts";
-import {
-  concat,
-  DEFAULT_MAX_ZMTP_FRAME_SIZE,
-  encodeFrame,
-  encodeMessage,
-  FrameDecoder,
-} from "./frame.ts";
+import { concatBytes } from "../bytes.ts";
+import { DEFAULT_MAX_ZMTP_FRAME_SIZE, encodeFrame, encodeMessage, FrameDecoder } from "./frame.ts";
 import {
   encodeGreeting,
   type Greeting,
@@ -178,7 +173,7 @@ export class ZmtpSession {
   /** Bytes to write to the peer, or undefined when there are none. */
   takeOutput(): Uint8Array | undefined {
     if (this.#out.length === 0) return undefined;
-    const out = concat(this.#out);
+    const out = concatBytes(this.#out);
     this.#out = [];
     return out;
   }
@@ -219,7 +214,7 @@ export class ZmtpSession {
 
   #receive(chunk: Uint8Array, events: ZmtpEvent[]): void {
     if (this.#greetingBuf) {
-      const have = concat([this.#greetingBuf, chunk]);
+      const have = concatBytes([this.#greetingBuf, chunk]);
       if (have.length < GREETING_SIZE) {
         // Check the signature as soon as it is in, so a non-ZMTP peer fails fast.
         if (have.length >= SIGNATURE_SIZE && !isSignature(have)) {
