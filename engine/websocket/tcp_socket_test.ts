@@ -1,4 +1,5 @@
 import { deepEqual, ok } from "node:assert/strict";
+import { concatBytes } from "../bytes.ts";
 import { encodeWebSocketFrame } from "./frame.ts";
 import { tcpWebSocket } from "./tcp_socket.ts";
 
@@ -46,9 +47,7 @@ Deno.test("tcpWebSocket: fragments, long frames in many reads, and pings read as
       serverFrame(0x1, true, enc.encode(long)),
       serverFrame(0x1, true, enc.encode("after")),
     ];
-    const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const f of frames) all.set(f, at), at += f.length;
+    const all = concatBytes(frames);
     // Dribbled: 1 to 13 bytes at first, then 2 KiB writes, so frames end mid-header and mid-payload.
     for (let p = 0, i = 0; p < all.length; i++) {
       const step = p < 400 ? i % 13 + 1 : 2048;
