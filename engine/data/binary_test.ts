@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WasmCodec } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { decode, decodeViaTape, encode, EncodedData, encodeWasm, validate } from "./binary.ts";
 import {
@@ -117,6 +118,39 @@ Deno.test("sets and tables arriving out of order are re-sorted, like Broker's re
   // a table with keys b, a
   const t = b(0x0d, 0x02, 0x05, 0x01, 0x62, 0x00, 0x05, 0x01, 0x61, 0x01, 0x01);
   assert.equal(dataToString(decode(t)), "{a -> T, b -> nil}");
+});
+
+Deno.test("WASM orders neighbouring texts by their bytes: shared prefixes, high bytes, long lengths", () => {
+  // Its shortcut compares one-byte-length texts eight bytes at a time; a
+  // length of 128 or more takes the general path. Byte order, then length.
+  let seed = 11;
+  const next = (n: number) => (seed = Math.imul(seed, 1103515245) + 12345 >>> 0) % n;
+  const letters = [0x00, 0x61, 0x62, 0x7f, 0x80, 0xff];
+  const text = (prefix: number[]) => {
+    const n = next(4) === 0 ? 120 + next(20) : next(21);
+    return [...prefix, ...Array.from({ length: n }, () => letters[next(letters.length)])];
+  };
+  const order = (x: number[], y: number[]) => {
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  };
+  const enc = (tag: number, t: number[]) =>
+    t.length < 128 ? [tag, t.length, ...t] : [tag, t.length & 0x7f | 0x80, t.length >> 7, ...t];
+  const c = WasmCodec.shared();
+  for (let k = 0; k < 3000; k++) {
+    const prefix = Array.from({ length: next(13) }, () => letters[next(letters.length)]);
+    const x = text(prefix), y = next(8) === 0 ? [...x] : text(prefix);
+    const tag = next(2) === 0 ? 5 : 11;
+    for (const container of [0x0c, 0x0d]) {
+      const value = container === 0x0d ? [0x00] : [];
+      const bytes = b(container, 2, ...enc(tag, x), ...value, ...enc(tag, y), ...value);
+      const extent = c.validate(c.load(bytes), 128);
+      const want = Math.sign(order(x, y));
+      const what = `${container} ${tag} [${x}] [${y}]`;
+      if (want === 0) assert.ok(extent < 0, `a repeat is an error: ${what}`);
+      else assert.deepEqual([extent, c.unsorted()], [bytes.length, want > 0], what);
+    }
+  }
 });
 
 Deno.test("boolean bytes other than 0 and 1 read as true, as in Broker", () => {
