@@ -187,6 +187,8 @@ let slotKey = new Float64Array(1024);
 let perm = new Int32Array(1024);
 let sp = 0;
 let p = 0;
+/** `sortSlots`' keys of up to 32 slots, each times 32 plus its index. */
+const PACKED = new Float64Array(32);
 
 function reserveSlots(n: number): void {
   if (sp + n <= perm.length) return;
@@ -391,25 +393,27 @@ function compareSlots(a: number, b: number): number {
  *
  * Up to 32 elements, each one's place is the number of keys below its own:
  * comparisons added up, not branched on (an insertion sort of random keys
- * mispredicts about every other comparison, and took twice as long). Equal
- * keys (repeated texts, or longer ones with the same first letters) go to
- * an insertion sort that compares their bytes.
+ * mispredicts about every other comparison, and took twice as long). Each
+ * key carries its index in its low 5 bits (`PACKED`, exact in a double), so
+ * all differ and one comparison per pair places equal keys in draw order:
+ * mars.dat's events took ~20.3 µs instead of ~21.4 with a loop that also
+ * counted ties. Equal keys (repeated texts, or longer ones with the same
+ * first letters), found next to each other afterwards, go to an insertion
+ * sort that compares their bytes.
  */
 function sortSlots(base: number, n: number): boolean {
   const order = perm, key = slotKey;
   if (n <= 32) {
-    let ties = 0;
+    const packed = PACKED;
+    for (let i = 0; i < n; i++) packed[i] = key[base + i] * 32 + i;
     for (let i = 0; i < n; i++) {
-      const k = key[base + i];
+      const k = packed[i];
       let below = 0;
-      for (let j = 0; j < i; j++) {
-        const kj = key[base + j];
-        below += +(kj < k);
-        ties += +(kj === k);
-      }
-      for (let j = i + 1; j < n; j++) below += +(key[base + j] < k);
+      for (let j = 0; j < n; j++) below += +(packed[j] < k);
       order[base + below] = base + i;
     }
+    let ties = 0;
+    for (let i = 1; i < n; i++) ties += +(key[order[base + i - 1]] === key[order[base + i]]);
     if (ties === 0) return true;
     for (let i = 0; i < n; i++) {
       const slot = base + i, k = key[slot];
