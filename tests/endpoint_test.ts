@@ -26,6 +26,8 @@ import {
 import { StatusCode } from "../engine/status.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import type { Subscriber } from "../engine/subscriber.ts";
+import { generateEncoded } from "../engine/recording/generate_encoded.ts";
+import { readGeneratorFile, seededRandom } from "../engine/recording/generator_file.ts";
 
 const EVERY_TYPE: Data[] = [
   none(),
@@ -234,6 +236,25 @@ Deno.test("publishEncoded validates; getEncoded/pollEncoded hand over the valida
       assert.equal(m.topic, "/enc/x");
       assert.deepEqual([...m.payload], [...encode(EVERY_TYPE[i])]);
     });
+  });
+});
+
+Deno.test("publishOwnEncoding: the generator's events reach a peer as they were written", async () => {
+  const mars = new URL("../fixtures/broker/recordings/mars.dat", import.meta.url);
+  const shapes = readGeneratorFile(await Deno.readFile(mars)).entries
+    .filter((e) => e.kind === "data").slice(0, 20).map((e) => e.shape!);
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen("127.0.0.1", 0);
+    const sub = a.subscribe("/own", { queueSize: 64 });
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
+    await b.awaitPeerSubscription("/own/x");
+    const rnd = seededRandom(3);
+    const sent = shapes.map((shape) => generateEncoded(shape, rnd).slice());
+    for (const bytes of sent) b.publishOwnEncoding("/own/x", bytes);
+    const first = await sub.getEncoded(2000);
+    assert.ok(first);
+    const got = [first, ...await pollAtLeast(sub, sent.length - 1)];
+    assert.deepEqual(got.map((m) => [...m.payload]), sent.map((x) => [...x]));
   });
 });
 
