@@ -380,7 +380,7 @@ export class NodeRunner {
       if (ep.demand(m.topic) <= 0) await ep.ready(m.topic);
       const payload = generate ? generate(i) : m.payload;
       if (m.command) ep.commandBus.sendCommand(m.topic, payload);
-      else ep.publishEncoded(m.topic, payload);
+      else ep.publishOwnEncoding(m.topic, payload); // written by `encode` or the generator
       sinceTurn += payload.length;
       if (sinceTurn >= turnBytes) {
         sinceTurn = 0;
