@@ -433,13 +433,18 @@ Deno.test("cluster bench: a relay that forwards, and two senders into one receiv
 Deno.test("cluster bench: one process per node", async () => {
   await inTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/setup.conf`, twoNodes(freePort(), "mars.dat", 1500, 1500));
-    const r = await broker(["bench", "cluster", "setup.conf", "--processes", "--json"], {
+    const r = await broker(["bench", "cluster", "setup.conf", "--processes", "--json", "-v"], {
       cwd: dir,
     });
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as Result;
     assert.equal(result.messagesSent, 1500);
     assert.equal(result.messagesReceived, 1500);
+    // Each node's process ran the file's traffic in memory before it came up.
+    const warm = [...r.stderr.matchAll(/warm-up: (\d+) messages in \d+ ms, before the clock/g)];
+    assert.equal(warm.length, 2, r.stderr);
+    for (const m of warm) assert.ok(Number(m[1]) > 0, m[0]);
+    assert.ok(r.stderr.lastIndexOf("warm-up:") < r.stderr.indexOf("all nodes are up and running"));
   });
 });
 

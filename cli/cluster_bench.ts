@@ -33,6 +33,8 @@ import {
 } from "./cluster_config.ts";
 import { type CafConfig, parseCafConfig } from "./caf_config.ts";
 import { lines, selfCommandArgs } from "./self.ts";
+import { warmUpClusterTraffic } from "./cluster_warm_up.ts";
+import { warmUpOnce } from "../engine/warm_up.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
 export interface NodeTiming {
@@ -161,17 +163,51 @@ export async function commandTopicsOf(
   baseDir: string | undefined,
 ): Promise<Set<string>> {
   const topics = new Set<string>();
-  const files = new Set(nodes.filter(isSender).map((n) => n.generatorFile));
-  for (const f of files) {
-    let file: GeneratorFile;
-    try {
-      file = await loadGeneratorFile(f, baseDir);
-    } catch {
-      continue; // its sender reports the problem
-    }
+  for (const file of await senderFiles(nodes, baseDir)) {
     for (const e of file.entries) if (e.kind === "command") topics.add(e.topic);
   }
   return topics;
+}
+
+/** The senders' generator files, each once; those that cannot be read are left out (their sender reports them). */
+async function senderFiles(
+  nodes: readonly ClusterNode[],
+  baseDir: string | undefined,
+): Promise<GeneratorFile[]> {
+  const files: GeneratorFile[] = [];
+  for (const f of new Set(nodes.filter(isSender).map((n) => n.generatorFile))) {
+    try {
+      files.push(await loadGeneratorFile(f, baseDir));
+    } catch {
+      // its sender reports the problem
+    }
+  }
+  return files;
+}
+
+/** Data entries of each generator file the warm-up sends (their shapes repeat). */
+const WARM_UP_SHAPES_PER_FILE = 100;
+
+/**
+ * Runs this process's warm-up (`warmUpOnce`) with the cluster's own traffic
+ * (`warmUpClusterTraffic`): events of the senders' generator files, received
+ * as the run receives them. Before any node comes up, outside the clock.
+ */
+async function warmUpForRun(
+  nodes: readonly ClusterNode[],
+  options: ClusterRunOptions,
+): Promise<void> {
+  const shapes = (await senderFiles(nodes, options.baseDir)).flatMap((f) =>
+    f.entries.filter((e) => e.kind === "data").slice(0, WARM_UP_SHAPES_PER_FILE).map((e) =>
+      e.shape!
+    )
+  );
+  const report = await warmUpOnce((id) => new Endpoint({ id, warmUp: false }), {
+    then: (a, b) => warmUpClusterTraffic(a, b, shapes, { decode: options.decode }),
+  });
+  options.verbose?.(
+    `warm-up: ${report.messages} messages in ${Math.round(report.ms)} ms, before the clock`,
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -507,6 +543,7 @@ export async function runClusterInProcess(
 ): Promise<ClusterResult> {
   // Read once for all runners here; each child of a multi-process run reads them itself.
   const commandTopics = options.commandTopics ?? await commandTopicsOf(nodes, options.baseDir);
+  await warmUpForRun(nodes, options);
   const runners = nodes.map((n) => new NodeRunner(n, nodes, { ...options, commandTopics }));
   try {
     // Listeners first, so nobody's first peering attempt hits a closed port.
@@ -556,6 +593,7 @@ export async function runClusterChild(
 ): Promise<void> {
   const enc = new TextEncoder();
   const say = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
+  await warmUpForRun(nodes, options);
   const runner = new NodeRunner(node, nodes, options);
   const pending: Promise<unknown>[] = [];
   const report = (p: Promise<NodeTiming>) =>
