@@ -162,8 +162,13 @@ export async function commandTopicsOf(
   nodes: readonly ClusterNode[],
   baseDir: string | undefined,
 ): Promise<Set<string>> {
+  return commandTopicsIn(await senderFiles(nodes, baseDir));
+}
+
+/** The topics of the command entries in generator files already read. */
+function commandTopicsIn(files: readonly GeneratorFile[]): Set<string> {
   const topics = new Set<string>();
-  for (const file of await senderFiles(nodes, baseDir)) {
+  for (const file of files) {
     for (const e of file.entries) if (e.kind === "command") topics.add(e.topic);
   }
   return topics;
@@ -190,14 +195,15 @@ const WARM_UP_SHAPES_PER_FILE = 100;
 
 /**
  * Runs this process's warm-up (`warmUpOnce`) with the cluster's own traffic
- * (`warmUpClusterTraffic`): events of the senders' generator files, received
- * as the run receives them. Before any node comes up, outside the clock.
+ * (`warmUpClusterTraffic`): events of the senders' generator `files`,
+ * received as the run receives them. Before any node comes up, outside the
+ * clock.
  */
 async function warmUpForRun(
-  nodes: readonly ClusterNode[],
+  files: readonly GeneratorFile[],
   options: ClusterRunOptions,
 ): Promise<void> {
-  const shapes = (await senderFiles(nodes, options.baseDir)).flatMap((f) =>
+  const shapes = files.flatMap((f) =>
     f.entries.filter((e) => e.kind === "data").slice(0, WARM_UP_SHAPES_PER_FILE).map((e) =>
       e.shape!
     )
@@ -542,8 +548,9 @@ export async function runClusterInProcess(
   options: ClusterRunOptions = {},
 ): Promise<ClusterResult> {
   // Read once for all runners here; each child of a multi-process run reads them itself.
-  const commandTopics = options.commandTopics ?? await commandTopicsOf(nodes, options.baseDir);
-  await warmUpForRun(nodes, options);
+  const files = await senderFiles(nodes, options.baseDir);
+  const commandTopics = options.commandTopics ?? commandTopicsIn(files);
+  await warmUpForRun(files, options);
   const runners = nodes.map((n) => new NodeRunner(n, nodes, { ...options, commandTopics }));
   try {
     // Listeners first, so nobody's first peering attempt hits a closed port.
@@ -593,8 +600,10 @@ export async function runClusterChild(
 ): Promise<void> {
   const enc = new TextEncoder();
   const say = (l: string) => Deno.stdout.writeSync(enc.encode(l + "\n"));
-  await warmUpForRun(nodes, options);
-  const runner = new NodeRunner(node, nodes, options);
+  const files = await senderFiles(nodes, options.baseDir);
+  await warmUpForRun(files, options);
+  const commandTopics = options.commandTopics ?? commandTopicsIn(files);
+  const runner = new NodeRunner(node, nodes, { ...options, commandTopics });
   const pending: Promise<unknown>[] = [];
   const report = (p: Promise<NodeTiming>) =>
     pending.push(
