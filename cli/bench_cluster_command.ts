@@ -45,6 +45,7 @@ interface ClusterCli {
   seed?: string;
   decode?: boolean;
   generateInClock?: boolean;
+  generateInWorker?: boolean;
   node?: string;
 }
 
@@ -108,6 +109,10 @@ export function registerBenchClusterCommand(
     .option(
       "--generate-in-clock",
       "senders generate each value as they publish it, inside the clock, as Broker's tool does (default: all values made before the clock starts)",
+    )
+    .option(
+      "--generate-in-worker",
+      "as --generate-in-clock, the same values, made on a Worker thread beside each sender",
     )
     .addOption(new Option("--node <name>", "run one node of a multi-process run").hideHelp())
     .action(async (args: string[], cli: ClusterCli) => {
@@ -248,6 +253,7 @@ async function runClusterCommand(
       seed: parsed.seed,
       decode: !!cli.decode,
       generateInClock: !!cli.generateInClock,
+      generateInWorker: !!cli.generateInWorker,
       onTiming: cli.json
         ? undefined
         : (t: NodeTiming) => out(`${t.name} (${t.role}): ${formatSeconds(t.seconds)}`),

@@ -367,43 +367,50 @@ Deno.test("cluster bench: values generated in the clock, in one process and one 
   });
 });
 
-Deno.test("cluster bench: values generated in the clock are fresh per message, from the seed", async () => {
-  // mars alone, publishing the file twice over (2,000 messages), to an
-  // endpoint of the test's: every value is new (the second pass over the
-  // file's entries made other values), valid, and the one the seed gives.
-  const port = freePort();
-  const { nodes } = readClusterConfig(twoNodes(port, MARS, 2000, 2000));
-  const mars = nodes.find((n) => n.name === "mars")!;
-  const runner = new NodeRunner(mars, [mars], { generateInClock: true, seed: 3 });
-  const watcher = new Endpoint();
-  try {
-    await runner.init();
-    const sub = watcher.subscribe("/benchmark/events", { queueSize: 4096 });
-    await watcher.peer("127.0.0.1", port);
-    await runner.endpoint.awaitPeerSubscription("/benchmark/events", 5000);
-    await runner.send();
-    const payloads: string[] = [];
-    while (payloads.length < 2000) {
-      const m = await sub.getEncoded(5000);
-      assert.ok(m, `only ${payloads.length} of 2000 arrived`);
-      for (const x of [m, ...sub.pollEncoded()]) {
-        payloads.push(Array.from(x.payload, (b) => b.toString(16).padStart(2, "0")).join(""));
+for (const way of ["generateInClock", "generateInWorker"] as const) {
+  Deno.test(`cluster bench: values generated in the clock are fresh per message, from the seed (${way})`, async () => {
+    // mars alone, publishing the file twice over (2,000 messages), to an
+    // endpoint of the test's: every value is new (the second pass over the
+    // file's entries made other values), valid, and the one the seed gives,
+    // made on the sender's thread or on its Worker alike.
+    const port = freePort();
+    const { nodes } = readClusterConfig(twoNodes(port, MARS, 2000, 2000));
+    const mars = nodes.find((n) => n.name === "mars")!;
+    const runner = new NodeRunner(mars, [mars], { [way]: true, seed: 3 });
+    const watcher = new Endpoint();
+    try {
+      await runner.init();
+      const sub = watcher.subscribe("/benchmark/events", { queueSize: 4096 });
+      await watcher.peer("127.0.0.1", port);
+      await runner.endpoint.awaitPeerSubscription("/benchmark/events", 5000);
+      await runner.send();
+      const payloads: string[] = [];
+      while (payloads.length < 2000) {
+        const m = await sub.getEncoded(5000);
+        assert.ok(m, `only ${payloads.length} of 2000 arrived`);
+        for (const x of [m, ...sub.pollEncoded()]) {
+          payloads.push(Array.from(x.payload, (b) => b.toString(16).padStart(2, "0")).join(""));
+        }
       }
+      assert.equal(new Set(payloads).size, 2000, "a value came twice");
+      const shapes = readGeneratorFile(Deno.readFileSync(MARS)).entries.map((e) => e.shape!);
+      const rnd = seededRandom(3);
+      payloads.forEach((hex, i) => {
+        const want = generateEncoded(shapes[i % shapes.length], rnd);
+        assert.equal(
+          hex,
+          Array.from(want, (b) => b.toString(16).padStart(2, "0")).join(""),
+          `#${i}`,
+        );
+      });
+      const first = Uint8Array.from(payloads[0].match(/../g)!, (h) => parseInt(h, 16));
+      assert.deepEqual(encode(decode(first)), first);
+    } finally {
+      await watcher.shutdown();
+      await runner.shutdown();
     }
-    assert.equal(new Set(payloads).size, 2000, "a value came twice");
-    const shapes = readGeneratorFile(Deno.readFileSync(MARS)).entries.map((e) => e.shape!);
-    const rnd = seededRandom(3);
-    payloads.forEach((hex, i) => {
-      const want = generateEncoded(shapes[i % shapes.length], rnd);
-      assert.equal(hex, Array.from(want, (b) => b.toString(16).padStart(2, "0")).join(""), `#${i}`);
-    });
-    const first = Uint8Array.from(payloads[0].match(/../g)!, (h) => parseInt(h, 16));
-    assert.deepEqual(encode(decode(first)), first);
-  } finally {
-    await watcher.shutdown();
-    await runner.shutdown();
-  }
-});
+  });
+}
 
 Deno.test("cluster bench: a relay that forwards, and two senders into one receiver", async () => {
   await inTempDir(async (dir) => {
@@ -917,6 +924,19 @@ Deno.test("Zeek-like recording: our benchmark runs its template config, store co
       lines.at(-1)!.match(/(\d+) msgs\/s$/)![1],
     ),
   );
+  // Values and store commands made on each sender's Worker: the same counts.
+  const worker = await onFreshPorts(
+    template,
+    (stdin) =>
+      broker(["bench", "cluster", "-", "--generate-in-worker", "--decode", "--json"], {
+        cwd: ZEEK,
+        stdin,
+      }),
+  );
+  assert.equal(worker.code, 0, worker.stderr);
+  const byWorker = JSON.parse(worker.stdout) as Result;
+  assert.equal(byWorker.messagesSent, total);
+  assert.equal(byWorker.messagesReceived, expected);
   // One process per node: the proxy's only inputs are the master's store commands.
   const multi = await onFreshPorts(
     template,

@@ -38,6 +38,14 @@ Deno.test("deno task bundle: one executable file that runs every subcommand outs
     );
     assert.equal(bench.code, 0, bench.stderr);
     assert.equal(JSON.parse(bench.stdout).messagesReceived, 500);
+    // The generator's Worker is the bundle too (one file holds its module).
+    const worker = await run(
+      broker,
+      ["bench", "cluster", "setup.conf", "--generate-in-worker", "--decode", "--json"],
+      dir,
+    );
+    assert.equal(worker.code, 0, worker.stderr);
+    assert.equal(JSON.parse(worker.stdout).messagesReceived, 500);
     const pair = await run(broker, ["bench", "-n", "2000", "--processes", "--json"], dir);
     assert.equal(pair.code, 0, pair.stderr);
     assert.equal(JSON.parse(pair.stdout).messages, 2000);

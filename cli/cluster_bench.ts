@@ -34,6 +34,7 @@ import {
 import { type CafConfig, parseCafConfig } from "./caf_config.ts";
 import { lines, selfCommandArgs } from "./self.ts";
 import { warmUpClusterTraffic } from "./cluster_warm_up.ts";
+import { ClusterGenerator } from "./cluster_generator.ts";
 import { warmUpOnce } from "../engine/warm_up.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
@@ -113,6 +114,12 @@ export interface ClusterRunOptions {
    * @default false
    */
   generateInClock?: boolean;
+  /**
+   * Senders' values are made in the clock as with `generateInClock`, the
+   * same ones, on a Worker thread each (`ClusterGenerator`).
+   * @default false
+   */
+  generateInWorker?: boolean;
   /**
    * The topics of the store command entries in the cluster's generator
    * files (read from them when absent), so that receivers count commands.
@@ -240,6 +247,8 @@ export class NodeRunner {
   #messages: { topic: string; payload: Uint8Array; command: boolean }[] = [];
   /** With `generateInClock`: makes message `i`'s payload when it is sent. */
   #generate?: (i: number) => Uint8Array;
+  /** With `generateInWorker`: the worker that makes the payloads. */
+  #worker?: ClusterGenerator;
   #received = 0;
   #listening = false;
   /** Wakes `receive` when a command arrives (commands come by callback, data by queue). */
@@ -346,6 +355,21 @@ export class NodeRunner {
   async #loadMessages(): Promise<void> {
     const file = await loadGeneratorFile(this.node.generatorFile, this.#opts.baseDir);
     if (file.entries.length === 0) fail(`${this.node.generatorFile} holds no messages`);
+    if (this.#opts.generateInWorker) {
+      // The same values in the same order, made on a Worker thread; it
+      // starts making them when the clock starts (`send`).
+      const bytes = await Deno.readFile(
+        generatorFilePath(this.node.generatorFile, this.#opts.baseDir)!,
+      );
+      this.#worker = await ClusterGenerator.open(bytes, this.#opts.seed ?? 1);
+      const empty = new Uint8Array(0);
+      this.#messages = file.entries.map((e) => ({
+        topic: e.topic,
+        payload: empty,
+        command: e.kind === "command",
+      }));
+      return;
+    }
     if (this.#opts.generateInClock) {
       // A fresh value per message from the entry's shape, as the C++ tool
       // makes them, written straight into its encoding (no `Data` built).
@@ -415,12 +439,18 @@ export class NodeRunner {
     const generate = this.#generate;
     // The bus is built on first use: not inside the timed loop.
     if (msgs.some((m) => m.command)) void ep.commandBus;
+    const worker = this.#worker;
     const t0 = performance.now();
+    worker?.start();
     let next = 1000, sinceTurn = 0;
     for (let i = 0; i < total; i++) {
       const m = msgs[i % msgs.length];
       if (ep.demand(m.topic) <= 0) await ep.ready(m.topic);
-      const payload = generate ? generate(i) : m.payload;
+      let payload = worker ? worker.next() : generate ? generate(i) : m.payload;
+      if (payload === undefined) {
+        await worker!.wait();
+        payload = worker!.next()!;
+      }
       if (m.command) ep.commandBus.sendCommand(m.topic, payload);
       else ep.publishOwnEncoding(m.topic, payload); // written by `encode` or the generator
       sinceTurn += payload.length;
@@ -500,6 +530,7 @@ export class NodeRunner {
 
   /** Closes the endpoint; warns if more messages arrived than expected. */
   async shutdown(): Promise<void> {
+    this.#worker?.close();
     if (this.#sub) {
       this.#received += this.#sub.pollEncoded().length;
       if (this.#received > this.node.numInputs) {
@@ -688,6 +719,7 @@ export async function runClusterProcesses(
         ...(options.idleTimeoutMs ? ["--timeout", String(options.idleTimeoutMs / 1000)] : []),
         ...(options.decode ? ["--decode"] : []),
         ...(options.generateInClock ? ["--generate-in-clock"] : []),
+        ...(options.generateInWorker ? ["--generate-in-worker"] : []),
         ...(options.seed ? ["--seed", String(options.seed)] : []),
       ],
       stdin: "piped",

@@ -32,6 +32,7 @@ import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { registerClusterCommand } from "./cluster_command.ts";
 import { registerTopCommand } from "./top_command.ts";
 import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
+import { inWorkerScope, serveGeneratorWorker } from "./cluster_generator_worker.ts";
 
 /** The package's version, as `broker --version` prints it. */
 export const VERSION: string = denoJson.version;
@@ -230,7 +231,10 @@ export async function main(args: string[], io: ProgramIo = {}): Promise<number> 
   return code;
 }
 
-if (import.meta.main) {
+if (import.meta.main && inWorkerScope()) {
+  // The bundled CLI started as `--generate-in-worker`'s Worker (see `ClusterGenerator`).
+  serveGeneratorWorker();
+} else if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (e) {
