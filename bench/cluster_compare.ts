@@ -13,7 +13,10 @@
  * Those four run both nodes on one thread. The C++ tool runs its nodes on
  * CAF's worker threads, one per core (`/usr/bin/time` gave 1.35 cores over a
  * run here), so the `--decode` cases also run with `--processes`, each node
- * in its own process: the two cores both tools then use.
+ * in its own process: the two cores both tools then use. One more case
+ * makes the values in the clock on a Worker thread beside the sender
+ * (`--generate-in-worker`), both nodes in one process: the C++ tool's
+ * publisher, too, runs on a thread of its own.
  * Each run alternates the order of the tools; ratios are ours over C++ of the
  * same run (system time: from the start of publishing to the last receive).
  *
@@ -61,6 +64,10 @@ const OURS: Case[] = [
   { name: "ours, count validated, values made in the clock", flags: ["--generate-in-clock"] },
   { name: "ours --decode, values made before the clock", flags: ["--decode"] },
   { name: "ours --decode, values made in the clock", flags: ["--decode", "--generate-in-clock"] },
+  {
+    name: "ours --decode, values made in the clock on a Worker",
+    flags: ["--decode", "--generate-in-worker"],
+  },
   {
     name: "ours --decode --processes, values made before the clock",
     flags: ["--decode", "--processes"],
