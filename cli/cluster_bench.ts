@@ -22,7 +22,7 @@ import {
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
-import { generateEncodedTransient, prepareEncoded } from "../engine/recording/generate_encoded.ts";
+import { generateEntryTransient, prepareEncoded } from "../engine/recording/generate_encoded.ts";
 import { decodeCommand, encodeCommand } from "../engine/store/commands.ts";
 import {
   type ClusterNode,
@@ -383,15 +383,11 @@ export class NodeRunner {
         payload: empty,
         command: e.kind === "command",
       }));
-      // The bytes are in a buffer that the next value overwrites:
-      // `publishEncoded` copies them into its frame at once (no subscriber
-      // here asks for the endpoint's own messages, which would keep them).
-      this.#generate = (i) => {
-        const e = file.entries[i % file.entries.length];
-        return e.kind === "data"
-          ? generateEncodedTransient(e.shape!, gen)
-          : encodeCommand(commandFromEntry(e, gen));
-      };
+      // The bytes are in a buffer that the next value overwrites: publishing
+      // and sending a command copy them into their frame at once (no
+      // subscriber here asks for the endpoint's own messages, which would
+      // keep them).
+      this.#generate = (i) => generateEntryTransient(file.entries[i % file.entries.length], gen);
       return;
     }
     const rnd = seededRandom(this.#opts.seed ?? 1);

@@ -14,13 +14,11 @@
  * @module
  */
 import {
-  commandFromEntry,
   type GeneratorEntry,
   readGeneratorFile,
   seededRandom,
 } from "../engine/recording/generator_file.ts";
-import { generateEncodedTransient, prepareEncoded } from "../engine/recording/generate_encoded.ts";
-import { encodeCommandTransient } from "../engine/store/commands.ts";
+import { generateEntryTransient, prepareEncoded } from "../engine/recording/generate_encoded.ts";
 
 /** What starts the worker. */
 export interface GeneratorStart {
@@ -47,21 +45,17 @@ const WARM_UP_VALUES = 2000;
 function batchMaker(entries: readonly GeneratorEntry[], seed: number) {
   const rnd = seededRandom(seed);
   let i = 0;
-  const make = (r: typeof rnd, e: GeneratorEntry) =>
-    e.kind === "data"
-      ? generateEncodedTransient(e.shape!, r)
-      : encodeCommandTransient(commandFromEntry(e, r));
   let out = new Uint8Array(1 << 20);
   return {
     warm(n: number): void {
       const other = seededRandom(seed ^ 0x5eed5eed);
-      for (let k = 0; k < n; k++) make(other, entries[k % entries.length]);
+      for (let k = 0; k < n; k++) generateEntryTransient(entries[k % entries.length], other);
     },
     next(count: number): GeneratedBatch {
       const ends = new Int32Array(count);
       let at = 0;
       for (let k = 0; k < count; k++, i++) {
-        const bytes = make(rnd, entries[i % entries.length]);
+        const bytes = generateEntryTransient(entries[i % entries.length], rnd);
         if (at + bytes.length > out.length) {
           const grown = new Uint8Array(Math.max(out.length * 2, at + bytes.length));
           grown.set(out.subarray(0, at));

@@ -24,12 +24,15 @@ import { encode } from "../data/binary.ts";
 import { beginShared, copyToSlab, finishShared } from "../data/slab.ts";
 import { Tag } from "../data/types.ts";
 import {
+  commandFromEntry,
   generateFromShape,
+  type GeneratorEntry,
   type Random,
   type SeedState,
   seedStateOf,
   type Shape,
 } from "./generator_file.ts";
+import { encodeCommandTransient } from "../store/commands.ts";
 
 /** How a plan is written. */
 const enum Mode {
@@ -563,6 +566,29 @@ export function generateEncoded(shape: Shape, rnd: Random): Uint8Array {
  */
 export function generateEncodedTransient(shape: Shape, rnd: Random): Uint8Array {
   return writePrivate(begin(shape, rnd), rnd);
+}
+
+/**
+ * The payload of a generator file's entry made from `rnd`, as Broker's
+ * cluster benchmark sends it: a data entry's value written straight into
+ * its encoding (`generateEncodedTransient`), a store command encoded. The
+ * bytes lie in a buffer that the next call of either kind overwrites: copy
+ * them at once (publishing and sending a command do).
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { generateEncoded, generateEntryTransient } from "./generate_encoded.ts";
+ * import { readGeneratorFile, seededRandom } from "./generator_file.ts";
+ * const mars = new URL("../../fixtures/broker/recordings/mars.dat", import.meta.url);
+ * const entry = readGeneratorFile(await Deno.readFile(mars)).entries[0];
+ * deepEqual(generateEntryTransient(entry, seededRandom(2)).slice(), generateEncoded(entry.shape!, seededRandom(2)));
+ * ```
+ */
+export function generateEntryTransient(entry: GeneratorEntry, rnd: Random): Uint8Array {
+  return entry.kind === "data"
+    ? generateEncodedTransient(entry.shape!, rnd)
+    : encodeCommandTransient(commandFromEntry(entry, rnd));
 }
 
 function begin(shape: Shape, rnd: Random): Plan {
