@@ -133,11 +133,16 @@ function fail(message: string, code = ErrorCode.invalid_data): never {
 
 /** Finds a generator file as given (from the working directory) or beside the config. */
 export async function loadGeneratorFile(path: string, baseDir?: string): Promise<GeneratorFile> {
+  return readGeneratorFile(await generatorFileBytes(path, baseDir));
+}
+
+/** A generator file's bytes, found as `loadGeneratorFile` finds it. */
+async function generatorFileBytes(path: string, baseDir?: string): Promise<Uint8Array> {
   const found = generatorFilePath(path, baseDir);
   if (found === undefined) {
     return fail(`generator file does not exist: ${path}`, ErrorCode.cannot_open_file);
   }
-  return readGeneratorFile(await Deno.readFile(found));
+  return await Deno.readFile(found);
 }
 
 /** Where a generator file is found: as given (from the working directory), else beside the config. */
@@ -353,21 +358,21 @@ export class NodeRunner {
   // starts, so the run measures messaging; with `generateInClock` each
   // message gets a fresh one as it is sent, as the C++ tool makes them.
   async #loadMessages(): Promise<void> {
-    const file = await loadGeneratorFile(this.node.generatorFile, this.#opts.baseDir);
+    const bytes = await generatorFileBytes(this.node.generatorFile, this.#opts.baseDir);
+    const file = readGeneratorFile(bytes);
     if (file.entries.length === 0) fail(`${this.node.generatorFile} holds no messages`);
-    if (this.#opts.generateInWorker) {
-      // The same values in the same order, made on a Worker thread; it
-      // starts making them when the clock starts (`send`).
-      const bytes = await Deno.readFile(
-        generatorFilePath(this.node.generatorFile, this.#opts.baseDir)!,
-      );
-      this.#worker = await ClusterGenerator.open(bytes, this.#opts.seed ?? 1);
+    if (this.#opts.generateInClock || this.#opts.generateInWorker) {
       const empty = new Uint8Array(0);
       this.#messages = file.entries.map((e) => ({
         topic: e.topic,
         payload: empty,
         command: e.kind === "command",
       }));
+    }
+    if (this.#opts.generateInWorker) {
+      // The same values in the same order, made on a Worker thread; it
+      // starts making them when the clock starts (`send`).
+      this.#worker = await ClusterGenerator.open(bytes, this.#opts.seed ?? 1);
       return;
     }
     if (this.#opts.generateInClock) {
@@ -377,12 +382,6 @@ export class NodeRunner {
       // tool reads each one from the file as it publishes.
       for (const e of file.entries) if (e.kind === "data") prepareEncoded(e.shape!);
       const gen = seededRandom(this.#opts.seed ?? 1);
-      const empty = new Uint8Array(0);
-      this.#messages = file.entries.map((e) => ({
-        topic: e.topic,
-        payload: empty,
-        command: e.kind === "command",
-      }));
       // The bytes are in a buffer that the next value overwrites: publishing
       // and sending a command copy them into their frame at once (no
       // subscriber here asks for the endpoint's own messages, which would
