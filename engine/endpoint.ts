@@ -593,7 +593,10 @@ export class Endpoint {
 
   /**
    * How many more messages on `topic` every matching peer can take before
-   * its buffer is full: the demand a publisher should respect.
+   * its buffer is full: the demand a publisher should respect. However deep
+   * the buffer, it lets a peer's queue hold at most 4 MiB, or 1,024 messages
+   * when they are larger, so the socket keeps being written while the
+   * publisher runs (the overflow policy still applies at the buffer's limits).
    */
   demand(topic: string): number {
     return this.#overflow.demand(this.#table.routes, topic);
@@ -601,7 +604,8 @@ export class Endpoint {
 
   /**
    * Resolves when every peer matching `topic` has room in its buffer again
-   * (its queue fell to half, so the producer refills while the socket drains).
+   * (its queue fell to half of what `demand` lets it hold, so the producer
+   * refills while the socket drains).
    */
   ready(topic: string): Promise<void> {
     return this.#overflow.ready(this.#table.routes, topic);

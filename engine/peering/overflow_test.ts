@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { CONTROL_RESERVE, type OverflowLimits, PeerOverflow, type PeerQueue } from "./overflow.ts";
+import {
+  CONTROL_RESERVE,
+  DEMAND_BYTES,
+  type OverflowLimits,
+  PeerOverflow,
+  type PeerQueue,
+} from "./overflow.ts";
 
 /** An in-memory send queue that never drains. */
 class FakeQueue implements PeerQueue {
@@ -151,4 +157,45 @@ Deno.test("overflow: drops are counted by policy (messages dropped; times a peer
   const cut = setup("disconnect");
   for (let i = 0; i < 3; i++) cut.overflow.send(cut.peer, one(i));
   assert.deepEqual(cut.overflow.drops, { drop_newest: 0, drop_oldest: 0, disconnect: 1 });
+});
+
+Deno.test("overflow: demand keeps a deep buffer's queue to DEMAND_BYTES, or 1,024 messages of a larger size", () => {
+  const MiB = 1024 * 1024;
+  const { peer, overflow, peers } = setup("disconnect", 10_000_000, 64 * MiB);
+  overflow.send(peer, new Uint8Array(1000));
+  assert.equal(overflow.demand(peers, "/t"), Math.floor((DEMAND_BYTES - 1000) / 1000));
+  // A publisher that respects demand stops at the cap...
+  let sent = 1;
+  while (overflow.demand(peers, "/t") > 0) overflow.send(peer, new Uint8Array(1000)), sent++;
+  assert.equal(sent, Math.floor(DEMAND_BYTES / 1000));
+  // ...which is not the policy's limit: one that does not is still queued, not cut.
+  for (let i = 0; i < 1000; i++) overflow.send(peer, new Uint8Array(1000));
+  assert.equal(peer.tcp.closed, false);
+  assert.equal(peer.tcp.queuedFrames, sent + 1000);
+
+  // Messages of 16 KiB: 1,024 of them (16 MiB) are welcome.
+  peer.tcp.frames = [];
+  overflow.send(peer, new Uint8Array(16 * 1024));
+  assert.equal(overflow.demand(peers, "/t"), 1023);
+  // And the policy's own byte limit stays the bound below that.
+  const small = setup("disconnect", 10_000_000, 2 * MiB);
+  small.overflow.send(small.peer, new Uint8Array(100));
+  assert.equal(small.overflow.demand(small.peers, "/t"), Math.floor((2 * MiB - 100) / 100));
+});
+
+Deno.test("overflow: ready waits for half of what demand lets the queue hold", async () => {
+  const asked: [number, number | undefined][] = [];
+  const { peer, overflow, peers } = setup("disconnect", 10_000_000, 64 * 1024 * 1024);
+  peer.tcp.below = (frames: number, bytes?: number) => {
+    asked.push([frames, bytes]);
+    const q = peer.tcp.frames;
+    while (q.length > frames || peer.tcp.queuedBytes > (bytes ?? Infinity)) q.shift();
+    return Promise.resolve();
+  };
+  const frame = new Uint8Array(4096);
+  while (overflow.demand(peers, "/t") > 0) overflow.send(peer, frame);
+  assert.equal(peer.tcp.queuedBytes, DEMAND_BYTES);
+  await overflow.ready(peers, "/t");
+  assert.deepEqual(asked, [[DEMAND_BYTES / 4096 - 1, DEMAND_BYTES / 2]]);
+  assert.equal(overflow.demand(peers, "/t"), DEMAND_BYTES / 2 / 4096);
 });
