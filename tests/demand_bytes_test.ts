@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { str } from "../engine/data/mod.ts";
 import { EnvelopeType } from "../engine/wire/mod.ts";
 import { LARGER_ID, withEndpoint } from "./raw_peer.ts";
+import { DEMAND_BYTES } from "../engine/peering/overflow.ts";
 
 const BYTES = 256 * 1024;
 const MESSAGES = 16_000;
@@ -42,4 +43,34 @@ Deno.test("demand counts peerBufferBytes: a publisher that waits on it is never 
       assert.equal(ep.peers().length, 1, "still peered");
     },
   );
+});
+
+Deno.test("demand keeps a deep buffer's queue to DEMAND_BYTES: the publisher waits there, and every message arrives", async () => {
+  // The C++ client's setting: 10,000,000 messages, and our default 64 MiB.
+  await withEndpoint({ peerBufferSize: 10_000_000 }, async ({ ep, status, peer }) => {
+    const c = await peer(LARGER_ID, ["/t"]);
+    const total = Math.ceil((3 * DEMAND_BYTES) / TEXT.length);
+    let maxQueued = 0;
+    const publishing = (async () => {
+      for (let i = 0; i < total; i++) {
+        if (ep.demand("/t/x") <= 0) await ep.ready("/t/x");
+        ep.publish("/t/x", str(TEXT));
+        for (const p of ep.peers()) maxQueued = Math.max(maxQueued, p.queuedBytes);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    let received = 0;
+    while (received < total) {
+      await c.envelope((e) => e.type === EnvelopeType.data, 10_000);
+      received++;
+    }
+    await publishing;
+    assert.equal(received, total);
+    assert.ok(
+      maxQueued <= DEMAND_BYTES,
+      `queued ${maxQueued} bytes, demand allows ${DEMAND_BYTES}`,
+    );
+    assert.ok(maxQueued > DEMAND_BYTES / 2, `the queue filled (${maxQueued} bytes)`);
+    assert.deepEqual(status.poll().filter((e) => e.kind === "error").map((e) => e.code), []);
+  });
 });
