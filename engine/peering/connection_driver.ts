@@ -37,7 +37,7 @@ import {
   parseEnvelope,
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
-import { ENVELOPE_RECEIVER_OFFSET, envelopePayloadStart, envelopeTopic } from "../wire/envelope.ts";
+import { envelopePayloadStart, envelopeTopic } from "../wire/envelope.ts";
 
 /** Where a node message's type byte lies (after the sender's and receiver's IDs). */
 const ENVELOPE_TYPE_OFFSET = 32;
@@ -353,7 +353,6 @@ export class ConnectionDriver {
         c,
         frame,
         envelopeTopic(frame, start),
-        frame.subarray(ENVELOPE_RECEIVER_OFFSET, ENVELOPE_RECEIVER_OFFSET + 16),
         frame.subarray(start),
         type,
       );

@@ -38,14 +38,13 @@
 import { copyToSlab, type DecodeOptions, validateForLater } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { decodeCommand } from "../store/commands.ts";
+import { ENVELOPE_RECEIVER_OFFSET } from "../wire/envelope.ts";
 import {
   ENDPOINT_ID_SIZE,
   type EndpointId,
-  endpointIdsEqual,
   EnvelopeType,
   FRAME_PREFIX_SIZE,
   hasLocalSender,
-  isNilEndpointId,
   NIL_ENDPOINT_ID,
 } from "../wire/mod.ts";
 import type { OutgoingFrames } from "../wire/outgoing.ts";
@@ -182,13 +181,14 @@ export class Router<P extends RoutedPeer> {
    * Routes a data or command message received from `from` (`frame` is the
    * envelope without its length prefix, lying in the transport's reused read
    * buffer): delivers it here if it is ours and forwards it to the peers that
-   * want it. Returns a promise when a local subscriber asks us to wait.
+   * want it. Returns a promise when a local subscriber asks us to wait. The
+   * receiver is read in place: a view of it is made only for a message to
+   * another peer or a command.
    */
   route(
     from: P & { readonly peerId?: EndpointId },
     frame: Uint8Array,
     topic: string,
-    receiver: EndpointId,
     payload: Uint8Array,
     type: EnvelopeType,
   ): void | Promise<void> {
@@ -210,8 +210,8 @@ export class Router<P extends RoutedPeer> {
       this.#host.ownTraffic?.(from, topic, "own_sender");
       return;
     }
-    const broadcast = tag !== undefined || isNilEndpointId(receiver);
-    const toUs = broadcast || endpointIdsEqual(receiver, this.#id);
+    const broadcast = tag !== undefined || idAt(frame, RECEIVER, NIL_ENDPOINT_ID);
+    const toUs = broadcast || idAt(frame, RECEIVER, this.#id);
     let unsorted = false;
     if (type === EnvelopeType.data) {
       try {
@@ -233,7 +233,7 @@ export class Router<P extends RoutedPeer> {
         // A command is relayed only if it decodes (checked once, and only if relayed).
         this.#fanOut(topic, frame, from, tag, type === EnvelopeType.command ? payload : undefined);
       } else if (!toUs) {
-        const to = this.#host.peer(receiver);
+        const to = this.#host.peer(receiverOf(frame));
         if (
           to && to !== from && to.state === "peered" &&
           (type !== EnvelopeType.command || isCommand(payload))
@@ -242,12 +242,12 @@ export class Router<P extends RoutedPeer> {
     }
     if (!toUs) return;
     if (type === EnvelopeType.command) {
-      this.#host.command(topic, from, receiver, payload);
+      this.#host.command(topic, from, receiverOf(frame), payload);
       return;
     }
     // Broker counts a message with a nil or our own sender as local: local
     // subscribers get it only when it is addressed to us (spec §14.5).
-    if (!hasLocalSender(frame, this.#id) || endpointIdsEqual(receiver, this.#id)) {
+    if (!hasLocalSender(frame, this.#id) || idAt(frame, RECEIVER, this.#id)) {
       return this.#host.deliver(topic, payload, unsorted, frame);
     }
   }
@@ -319,8 +319,21 @@ export class Router<P extends RoutedPeer> {
 
 /** Whether the envelope's sender (its first 16 bytes) is `id`. */
 function hasOwnSender(frame: Uint8Array, id: EndpointId): boolean {
-  for (let i = 0; i < ENDPOINT_ID_SIZE; i++) if (frame[i] !== id[i]) return false;
+  return idAt(frame, 0, id);
+}
+
+/** Where an envelope's receiver begins. */
+const RECEIVER = ENVELOPE_RECEIVER_OFFSET;
+
+/** Whether the 16 bytes of `frame` at `at` are `id`. */
+function idAt(frame: Uint8Array, at: number, id: EndpointId): boolean {
+  for (let i = 0; i < ENDPOINT_ID_SIZE; i++) if (frame[at + i] !== id[i]) return false;
   return true;
+}
+
+/** An envelope's receiver, as a view. */
+function receiverOf(frame: Uint8Array): EndpointId {
+  return frame.subarray(RECEIVER, RECEIVER + ENDPOINT_ID_SIZE);
 }
 
 /**

@@ -71,7 +71,7 @@ Deno.test("router: a broadcast from a C++ peer goes plain to C++ peers, tagged t
   r.add("shaking", "/t", false, "handshake");
   r.add("elsewhere", "/u", false);
   const { frame, env } = received(from.peerId, "/t/x");
-  r.router.route(from, frame, env.topic, env.receiver, env.payload, env.type);
+  r.router.route(from, frame, env.topic, env.payload, env.type);
   assert.deepEqual(r.sent.map((s) => s.to).sort(), ["cpp-out", "ours"]);
   const plain = parseEnvelope(r.sent.find((s) => s.to === "cpp-out")!.frame.subarray(4));
   assert.ok(endpointIdsEqual(plain.receiver, NIL_ENDPOINT_ID), "Broker's nil receiver");
@@ -90,7 +90,7 @@ Deno.test("router: a tagged broadcast is handled once, and never routed back to 
   // The same tagged frame comes back from a: it is ours, so nothing happens.
   const looped = r.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
   const env = parseEnvelope(looped);
-  r.router.route(a, looped, env.topic, env.receiver, env.payload, env.type);
+  r.router.route(a, looped, env.topic, env.payload, env.type);
   assert.equal(r.sent.length, 2);
   assert.deepEqual(r.delivered, []);
   // A tagged frame of another origin is handled the first time only.
@@ -102,8 +102,8 @@ Deno.test("router: a tagged broadcast is handled once, and never routed back to 
   );
   const foreign = other.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
   const fenv = parseEnvelope(foreign);
-  r.router.route(b, foreign, fenv.topic, fenv.receiver, fenv.payload, fenv.type);
-  r.router.route(b, foreign, fenv.topic, fenv.receiver, fenv.payload, fenv.type);
+  r.router.route(b, foreign, fenv.topic, fenv.payload, fenv.type);
+  r.router.route(b, foreign, fenv.topic, fenv.payload, fenv.type);
   assert.deepEqual(r.delivered, ["/t/y"]);
   assert.deepEqual(r.sent.slice(2).map((s) => s.to), ["a"]);
 });
@@ -113,7 +113,7 @@ Deno.test("router: disable-forwarding delivers here and relays nothing", () => {
   const from = r.add("in", "/t", false);
   r.add("out", "/t", false);
   const { frame, env } = received(from.peerId, "/t/x");
-  r.router.route(from, frame, env.topic, env.receiver, env.payload, env.type);
+  r.router.route(from, frame, env.topic, env.payload, env.type);
   assert.deepEqual(r.sent, []);
   assert.deepEqual(r.delivered, ["/t/x"]);
 });
@@ -129,7 +129,7 @@ Deno.test("router: a payload that does not decode is dropped, reported, and not 
     payload: new Uint8Array([0xff, 1, 2]),
   });
   const env = parseEnvelope(frame);
-  r.router.route(from, frame, env.topic, env.receiver, env.payload, env.type);
+  r.router.route(from, frame, env.topic, env.payload, env.type);
   assert.deepEqual(r.sent, []);
   assert.deepEqual(r.delivered, []);
   assert.equal(r.dropped.length, 1);
@@ -141,7 +141,7 @@ Deno.test("router: a unicast for another endpoint goes to that peer only; comman
   const from = r.add("in", "/t", false);
   const to = r.add("to", "/other", false);
   const { frame, env } = received(from.peerId, "/t/x", to.peerId);
-  r.router.route(from, frame, env.topic, env.receiver, env.payload, env.type);
+  r.router.route(from, frame, env.topic, env.payload, env.type);
   assert.deepEqual(r.sent.map((s) => s.to), ["to"]);
   assert.deepEqual(r.delivered, [], "not addressed to us");
   const bad = encodeEnvelope({
@@ -151,7 +151,7 @@ Deno.test("router: a unicast for another endpoint goes to that peer only; comman
     payload: new Uint8Array([0xff]),
   });
   const benv = parseEnvelope(bad);
-  r.router.route(from, bad, benv.topic, benv.receiver, benv.payload, benv.type);
+  r.router.route(from, bad, benv.topic, benv.payload, benv.type);
   assert.equal(r.sent.length, 1, "an undecodable command is not relayed");
   assert.deepEqual(r.commands, ["/t/kv"], "our stores check what they receive themselves");
 });
@@ -171,22 +171,22 @@ Deno.test("router: twins sharing one ID in lanes: the twin's broadcast or our ow
   // E's own broadcast coming back round a cycle: silent, as without lanes.
   const back = e.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
   const benv = parseEnvelope(back);
-  e.router.route(ext, back, benv.topic, benv.receiver, benv.payload, benv.type);
+  e.router.route(ext, back, benv.topic, benv.payload, benv.type);
   assert.deepEqual(e.own, []);
   // I's broadcast arriving at E: another path joins the two sides.
   const twin = i.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
   const tenv = parseEnvelope(twin);
-  e.router.route(ext, twin, tenv.topic, tenv.receiver, tenv.payload, tenv.type);
+  e.router.route(ext, twin, tenv.topic, tenv.payload, tenv.type);
   // A plain frame whose sender is our ID (a peer that does not rewrite it).
   const { frame, env } = received(e.id, "/t/plain");
-  e.router.route(ext, frame, env.topic, env.receiver, env.payload, env.type);
+  e.router.route(ext, frame, env.topic, env.payload, env.type);
   assert.deepEqual(e.own, ["ext /t/i twin_broadcast", "ext /t/plain own_sender"]);
   assert.deepEqual(e.delivered, [], "dropped");
   assert.equal(e.sent.length, 1, "not relayed");
   // Without a lane, our own sender is Broker's "local" message, as before: not reported.
   const plain = setup(false, undefined, e.id);
   const p = plain.add("p", "/t", false);
-  plain.router.route(p, frame, env.topic, env.receiver, env.payload, env.type);
+  plain.router.route(p, frame, env.topic, env.payload, env.type);
   assert.deepEqual(plain.own, []);
 });
 
@@ -195,14 +195,13 @@ Deno.test("router: every routed message counts as processed by its type, dropped
   const from = r.add("cpp-in", "/t", false);
   for (let i = 0; i < 3; i++) {
     const { frame, env } = received(from.peerId, "/t/x");
-    r.router.route(from, frame, env.topic, env.receiver, env.payload, env.type);
+    r.router.route(from, frame, env.topic, env.payload, env.type);
   }
   const bad = received(from.peerId, "/t/bad");
   r.router.route(
     from,
     bad.frame,
     bad.env.topic,
-    bad.env.receiver,
     new Uint8Array([0xff]),
     bad.env.type,
   );
@@ -211,7 +210,6 @@ Deno.test("router: every routed message counts as processed by its type, dropped
     from,
     cmd.frame,
     cmd.env.topic,
-    cmd.env.receiver,
     cmd.env.payload,
     EnvelopeType.command,
   );
