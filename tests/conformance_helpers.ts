@@ -251,7 +251,11 @@ export async function withRelay(
   const proc = new RefProcess("broker-node", args, false, opts.env);
   try {
     await waitForPort(port);
-    if (opts.masterStores?.length) await mastersAnnounced(port, opts.masterStores);
+    const storeTopics = [
+      ...(opts.masterStores ?? []).map((s) => `${s}/<$>/data/master`),
+      ...(opts.cloneStores ?? []).map((s) => `${s}/<$>/data/clone`),
+    ];
+    if (storeTopics.length) await storesAnnounced(port, storeTopics);
     await fn({ kind, port, proc });
   } finally {
     await proc.stop();
@@ -259,16 +263,16 @@ export async function withRelay(
 }
 
 /**
- * Waits until a peer of `broker-node` on `port` is told the topics of these
- * master stores: broker-node listens before it attaches its stores
- * (broker-node.cc), so a handshake right after the port opened could see a
- * filter without them.
+ * Waits until a peer of `broker-node` on `port` is told these store topics
+ * (a master's or a clone's): broker-node listens before it attaches its
+ * stores (broker-node.cc), so a handshake right after the port opened could
+ * see a filter without them (a clone's topic was missing from one under load).
  */
-async function mastersAnnounced(port: number, stores: string[]): Promise<void> {
+async function storesAnnounced(port: number, topics: string[]): Promise<void> {
   const probe = new Endpoint({ warmUp: false });
   try {
     await probe.peer("127.0.0.1", port, { retryMs: 0 });
-    for (const s of stores) await probe.awaitPeerSubscription(`${s}/<$>/data/master`, 10_000);
+    for (const t of topics) await probe.awaitPeerSubscription(t, 10_000);
   } finally {
     await probe.shutdown();
   }
