@@ -206,10 +206,15 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
   #room(tcp: PeerQueue): number {
     const frames = tcp.queuedFrames, bytes = tcp.queuedBytes;
     const room = this.#limits.peerBufferSize - frames;
-    const size = frames > 0 ? bytes / frames : this.#lastSize;
+    const size = this.#messageSize(tcp);
     if (size === 0) return room;
     const fit = Math.floor((this.#demandBytes(size) - bytes) / size);
     return Math.min(room, frames > 0 ? fit : Math.max(1, fit));
+  }
+
+  /** The size demand expects of a peer's next messages: the queued ones' average, or the last one's. */
+  #messageSize(tcp: PeerQueue): number {
+    return tcp.queuedFrames > 0 ? tcp.queuedBytes / tcp.queuedFrames : this.#lastSize;
   }
 
   /** The bytes demand lets a queue of messages of `size` bytes hold. */
@@ -230,8 +235,7 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
         if (!slow && this.#room(c.tcp) <= 0) slow = c.tcp;
       });
       if (!slow) return;
-      const size = slow.queuedFrames > 0 ? slow.queuedBytes / slow.queuedFrames : this.#lastSize;
-      const lowBytes = Math.floor(this.#demandBytes(size) / 2);
+      const lowBytes = Math.floor(this.#demandBytes(this.#messageSize(slow)) / 2);
       // At least one frame must go: frames larger than half the bytes leave no room until then.
       await slow.below(Math.min(lowFrames, slow.queuedFrames - 1), lowBytes);
     }

@@ -206,7 +206,7 @@ export class Router<P extends RoutedPeer> {
         return;
       }
       if (!this.#seen.firstTime(tag)) return;
-    } else if (this.#lane !== undefined && hasOwnSender(frame, this.#id)) {
+    } else if (this.#lane !== undefined && idAt(frame, 0, this.#id)) {
       this.#host.ownTraffic?.(from, topic, "own_sender");
       return;
     }
@@ -317,15 +317,10 @@ export class Router<P extends RoutedPeer> {
   }
 }
 
-/** Whether the envelope's sender (its first 16 bytes) is `id`. */
-function hasOwnSender(frame: Uint8Array, id: EndpointId): boolean {
-  return idAt(frame, 0, id);
-}
-
 /** Where an envelope's receiver begins. */
 const RECEIVER = ENVELOPE_RECEIVER_OFFSET;
 
-/** Whether the 16 bytes of `frame` at `at` are `id`. */
+/** Whether the 16 bytes of `frame` at `at` are `id` (at 0 the sender, at `RECEIVER` the receiver). */
 function idAt(frame: Uint8Array, at: number, id: EndpointId): boolean {
   for (let i = 0; i < ENDPOINT_ID_SIZE; i++) if (frame[at + i] !== id[i]) return false;
   return true;
