@@ -336,7 +336,7 @@ export class Endpoint {
   /** The process's warm-up (`engine/warm_up.ts`), unless this endpoint opted out. */
   #warmUp(): Promise<unknown> | undefined {
     if (!this.#opts.warmUp) return undefined;
-    const peering = warmUpOnce((id) => new Endpoint({ id, warmUp: false }));
+    const peering = warmUpOnce(privateWarmUpEndpoint);
     return this.#storeWarming ? Promise.all([peering, this.#storeWarming]) : peering;
   }
 
@@ -348,7 +348,7 @@ export class Endpoint {
     if (!this.#opts.warmUp || this.#storeWarming) return;
     this.#storeWarming = warmUpPartOnce(
       "store",
-      (id) => new Endpoint({ id, warmUp: false }),
+      privateWarmUpEndpoint,
       (a, b) => warmUpStoreTraffic(a, b),
     );
   }
@@ -766,7 +766,7 @@ export class Endpoint {
     if (this.#opts.warmUp) {
       await warmUpPartOnce(
         "websocket",
-        (id) => new Endpoint({ id, warmUp: false }),
+        privateWarmUpEndpoint,
         (a, b) => warmUpWebSocketTraffic(a, b),
       );
       this.#assertRunning(); // shut down while warming up: no server may outlive the endpoint
@@ -1039,4 +1039,9 @@ function checkTopic(topic: string): void {
 function checkSubscription(topic: string): void {
   if (typeof topic === "string" && isInternalTopic(topic)) return;
   checkTopic(topic);
+}
+
+/** One of the private endpoints the warm-ups peer in memory: it does not warm up itself. */
+function privateWarmUpEndpoint(id: string): Endpoint {
+  return new Endpoint({ id, warmUp: false });
 }
