@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { objectArray } from "./object_array.ts";
 
 /** What a full queue does with a new item. */
 export type OverflowPolicy = "drop_oldest" | "drop_newest" | "block";
@@ -27,10 +28,10 @@ export type OverflowPolicy = "drop_oldest" | "drop_newest" | "block";
  * ```
  */
 export class BoundedQueue<T> {
-  #items: T[] = [];
+  #items: T[] = objectArray();
   #head = 0;
-  #waiters: ((v: T | undefined) => void)[] = [];
-  #space: { size: number; run: () => void }[] = [];
+  #waiters: ((v: T | undefined) => void)[] = objectArray();
+  #space: { size: number; run: () => void }[] = objectArray();
   #closed = false;
   #bytes = 0;
   readonly #maxBytes: number;

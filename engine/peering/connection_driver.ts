@@ -48,6 +48,11 @@ import { Handshake, type HandshakeAction } from "./handshake.ts";
 import type { PeerOverflow } from "./overflow.ts";
 import type { PeerTable } from "./peer_table.ts";
 
+// The per-message test as constants, not reads of the enum's object: the
+// first message of another type read `EnvelopeType.command` for the first
+// time, and V8 threw away the code it had optimised without that read.
+const DATA = EnvelopeType.data, COMMAND = EnvelopeType.command;
+
 /** A frame as a recorder sees it. */
 export interface RecordedFrame {
   /** Whether we sent or received it. */
@@ -347,7 +352,7 @@ export class ConnectionDriver {
     const start = envelopePayloadStart(frame);
     if (start < 0) return; // Broker drops bad node messages and keeps the peering
     const type = frame[ENVELOPE_TYPE_OFFSET];
-    if (type === EnvelopeType.data || type === EnvelopeType.command) {
+    if (type === DATA || type === COMMAND) {
       // The per-message path reads the fields in place, with no envelope view to build.
       return this.#p.router.route(
         c,
@@ -357,7 +362,18 @@ export class ConnectionDriver {
         type,
       );
     }
-    const env = parseEnvelope(frame); // checked above: does not throw
+    this.#onControl(c, frame);
+  }
+
+  /**
+   * A routing update, ping or pong. Apart from the per-message path: these
+   * arrive at a peering's start and end, and code V8 optimised for data
+   * messages was thrown away when one first reached it (each new peering's
+   * first filter, each BYE's pong), then compiled again on a background
+   * thread during the peering's first few hundred messages.
+   */
+  #onControl(c: Connection, frame: Uint8Array): void {
+    const env = parseEnvelope(frame); // checked by the caller: does not throw
     switch (env.type) {
       case EnvelopeType.routing_update: {
         this.#p.router.processed.routingUpdate++;

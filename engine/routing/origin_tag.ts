@@ -169,6 +169,15 @@ function putWord(frame: Uint8Array, o: number, w: number): void {
   frame[o + 3] = w & 0xff;
 }
 
+// A word of 2^30 or more is not one of V8's small integers: code optimised
+// before the first such word (an endpoint ID drawn high) was thrown away by
+// it, mid-peering. Both kinds pass through here once, before any is optimised.
+const scratch = new Uint8Array(4);
+for (const w of [1, 0xffffffff]) {
+  putWord(scratch, 0, w);
+  word(scratch, 0);
+}
+
 /** Writes an origin tag into the receiver field of the envelope at `at`. */
 export function writeOriginTag(
   frame: Uint8Array,

@@ -159,7 +159,13 @@ export class Router<P extends RoutedPeer> {
   // Our ID's first 8 bytes as an origin tag's two words.
   readonly #originHi: number;
   readonly #originLo: number;
-  readonly #tag: OriginTag = { hi: 0, lo: 0, seq: 0 };
+  /**
+   * Filled in per tagged message. Starts with words too large for V8's small
+   * integers, as half of all tags' words are: begun with zeros, the first
+   * peer with such a word changed the object's layout and threw away the
+   * code V8 had optimised for the old one.
+   */
+  readonly #tag: OriginTag = { hi: 0xffffffff, lo: 0xffffffff, seq: 0xffffffff };
   /** Sequence number of the broadcasts we tag as their origin. */
   #seq = 0;
 

@@ -29,6 +29,7 @@ export interface NetAddress {
 import { dialTls, type TlsMaterial } from "./tls.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
+import { objectArray } from "../object_array.ts";
 
 const READ_SIZE = 256 * 1024;
 /** Longest stretch of back-to-back reads before timers get a turn. */
@@ -58,10 +59,17 @@ export class TcpConnection {
   readonly #conn: ByteStream;
   /** The peer's address. */
   readonly remote: NetAddress;
-  #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] = objectArray();
   /** Parallel to #queue: whether an entry may be dropped under overload (data, not control). */
-  #droppable: boolean[] = [];
+  #droppable: boolean[] = objectArray();
   #queuedBytes = 0;
+  /** Why the last read failed (see `#readLoop`). */
+  #readError: unknown;
+  /** Notes a failed read; the read loop then ends as at the end of the stream. */
+  readonly #readFailed = (e: unknown): null => {
+    this.#readError = e;
+    return null;
+  };
   #writing = false;
   #closed = false;
   #handler?: ConnectionHandler;
@@ -157,7 +165,12 @@ export class TcpConnection {
           if (c === null) break;
           chunk = c;
         } else {
-          const n = await this.#conn.read(buf);
+          // A failed read (the socket closed under it) ends the loop without
+          // a throw through it: V8 threw away this loop's optimised code on
+          // each such throw, so a node's real connection, after the warm-up
+          // connection closed, ran unoptimised until V8 compiled it again
+          // during its first ~800 messages.
+          const n = await this.#conn.read(buf).catch(this.#readFailed);
           if (n === null) break;
           // One buffer for every read: allocating a chunk per read costs more than the read.
           chunk = buf.subarray(0, n);
@@ -166,9 +179,10 @@ export class TcpConnection {
         if (pending) await pending;
       }
     } catch (e) {
-      if (!this.#closed) error = e;
+      error = e;
     }
-    this.#finish(error);
+    // (#finish ignores it when we closed the socket ourselves.)
+    this.#finish(error ?? this.#readError);
   }
 
   /**
@@ -297,8 +311,8 @@ export class TcpConnection {
   #finish(error: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#droppable = [];
+    this.#queue = objectArray();
+    this.#droppable = objectArray();
     this.#queuedBytes = 0;
     try {
       this.#conn.close();

@@ -14,6 +14,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { objectArray } from "../object_array.ts";
 
 /** Size of the length prefix. */
 export const FRAME_PREFIX_SIZE = 4;
@@ -116,7 +117,7 @@ export class FrameReader {
    * changed between frames (a connection allows more once its peer is known).
    */
   maxFrameSize: number;
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = objectArray();
   #pos = 0; // read position in #chunks[0]
   #buffered = 0; // bytes pushed and not yet handed out or assembled
   #header = new Uint8Array(FRAME_PREFIX_SIZE);
@@ -149,7 +150,7 @@ export class FrameReader {
     const chunks = this.#chunks;
     if (chunks.length === 0) return;
     if (this.#buffered === 0) {
-      this.#chunks = [];
+      this.#chunks = objectArray();
       this.#pos = 0;
       return;
     }
