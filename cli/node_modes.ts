@@ -361,11 +361,16 @@ export async function relayMode(
 
 /**
  * Round trips of the ping and pong loops a node makes in memory before it
- * starts. Measured on 2 shared cores (bench/peering.ts --only=latency): with
- * 1,000, V8's optimising compiler still ran in the measured pings 500-1,000
- * (their p50 rose by half); with 2,500 and a pause after, it no longer did.
+ * starts: fewer than over loopback (`MODE_LOOPBACK_WARM_UP_ROUND_TRIPS`).
+ * Why: part of what V8 optimises in memory is thrown away once the loops
+ * run over a socket (another kind of stream), so the loopback round trips
+ * are what a node's real peering finds compiled. In 10 runs each, in turn
+ * (ours to ours, 2,000 pings of 300 bytes, 2 shared cores), 1,000 here and
+ * 2,000 over loopback against the 2,500 and 500 before: the first 500
+ * pings' p99 had a median of 216 µs against 257, a run had 5.5 pings over
+ * 500 µs against 8 (medians), and a node started 31 ms later.
  */
-export const MODE_WARM_UP_ROUND_TRIPS = 2500;
+export const MODE_WARM_UP_ROUND_TRIPS = 1000;
 /**
  * Idle ms after those round trips: V8 compiles hot functions on background
  * threads, and jobs the warm-up started would otherwise compete with the
@@ -375,9 +380,9 @@ export const MODE_WARM_UP_SETTLE_MS = 100;
 
 /**
  * Round trips of the ping and pong loops over a loopback TCP peering, after
- * the in-memory ones (`warmUpModesOverLoopback`).
+ * the in-memory ones (`warmUpModesOverLoopback`; see `MODE_WARM_UP_ROUND_TRIPS`).
  */
-export const MODE_LOOPBACK_WARM_UP_ROUND_TRIPS = 500;
+export const MODE_LOOPBACK_WARM_UP_ROUND_TRIPS = 2000;
 
 /**
  * Runs `warmUpModes` once more, between two endpoints made by `make` and
