@@ -271,7 +271,7 @@ export class SeenOrigins {
     if (!o) {
       o = { max: tag.seq, bits: new Uint8Array(WINDOW / 8) };
       this.#origins.set(`${tag.hi}:${tag.lo}`, o);
-      o.bits[(tag.seq % WINDOW) >> 3] |= 1 << (tag.seq & 7);
+      o.bits[(tag.seq & (WINDOW - 1)) >> 3] |= 1 << (tag.seq & 7);
       return true;
     }
     const ahead = (tag.seq - o.max) | 0; // wrap-around safe distance
@@ -280,13 +280,15 @@ export class SeenOrigins {
       const clear = Math.min(ahead, WINDOW);
       for (let i = 1; i <= clear; i++) {
         const s = (o.max + i) >>> 0;
-        o.bits[(s % WINDOW) >> 3] &= ~(1 << (s & 7));
+        o.bits[(s & (WINDOW - 1)) >> 3] &= ~(1 << (s & 7));
       }
       o.max = tag.seq;
     } else if (-ahead >= WINDOW) {
       return false;
     }
-    const slot = (tag.seq % WINDOW) >> 3, bit = 1 << (tag.seq & 7);
+    // A mask, not `%`: a sequence number may be a double here (a word of 2^30
+    // or more), and `%` of a double is a call to fmod.
+    const slot = (tag.seq & (WINDOW - 1)) >> 3, bit = 1 << (tag.seq & 7);
     if (o.bits[slot] & bit) return false;
     o.bits[slot] |= bit;
     return true;
