@@ -603,6 +603,23 @@ export class Endpoint {
   }
 
   /**
+   * The most `demand(topic)` can reach: what every peer matching `topic`
+   * takes with its buffer empty, for messages the size of those published
+   * lately. A producer that waits for more demand than this waits forever.
+   *
+   * @example
+   * ```ts
+   * import { Endpoint } from "./endpoint.ts";
+   * const ep = new Endpoint({ peerBufferSize: 100 });
+   * if (ep.demandLimit("/t") !== 100) throw new Error("no peer: the buffer's size");
+   * await ep.shutdown();
+   * ```
+   */
+  demandLimit(topic: string): number {
+    return this.#overflow.demandLimit(this.#table.routes, topic);
+  }
+
+  /**
    * Resolves when every peer matching `topic` has room in its buffer again
    * (its queue fell to half of what `demand` lets it hold, so the producer
    * refills while the socket drains).

@@ -199,14 +199,31 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
   }
 
   /**
+   * The most `demand(peers, topic)` can be: the room of every matching
+   * peer's queue once it is empty, for messages of the size demand now
+   * expects (with none, `peerBufferSize`). Waiting for more than this would
+   * be waiting forever (large messages, or a small `peerBufferSize`).
+   */
+  demandLimit(peers: MatchingPeers<C>, topic: string): number {
+    let min = Infinity;
+    peers.forEachMatch(topic, (c) => {
+      min = Math.min(min, this.#roomIn(this.#messageSize(c.tcp), 0, 0));
+    });
+    return min === Infinity ? this.#limits.peerBufferSize : min;
+  }
+
+  /**
    * Messages one peer's queue has room for (see `demand`). With nothing
    * queued (bytes may still be in flight), the size is the last data
    * frame's, and one message is always welcome: it goes, however large.
    */
   #room(tcp: PeerQueue): number {
-    const frames = tcp.queuedFrames, bytes = tcp.queuedBytes;
+    return this.#roomIn(this.#messageSize(tcp), tcp.queuedFrames, tcp.queuedBytes);
+  }
+
+  /** `#room` of a queue holding `frames` frames of `bytes` bytes, for messages of `size` bytes. */
+  #roomIn(size: number, frames: number, bytes: number): number {
     const room = this.#limits.peerBufferSize - frames;
-    const size = this.#messageSize(tcp);
     if (size === 0) return room;
     const fit = Math.floor((this.#demandBytes(size) - bytes) / size);
     return Math.min(room, frames > 0 ? fit : Math.max(1, fit));

@@ -199,3 +199,19 @@ Deno.test("overflow: ready waits for half of what demand lets the queue hold", a
   assert.deepEqual(asked, [[DEMAND_BYTES / 4096 - 1, DEMAND_BYTES / 2]]);
   assert.equal(overflow.demand(peers, "/t"), DEMAND_BYTES / 2 / 4096);
 });
+
+Deno.test("overflow: demandLimit is what demand reaches once the queue is empty", () => {
+  const MiB = 1024 * 1024;
+  const { peer, overflow, peers } = setup("disconnect", 10_000_000, 64 * MiB);
+  assert.equal(overflow.demandLimit(peers, "/t"), 10_000_000); // nothing sent yet: the buffer's size
+  // Messages of 512 KiB: 64 MiB holds 128 of them, however long one waits.
+  overflow.send(peer, new Uint8Array(512 * 1024));
+  assert.equal(overflow.demandLimit(peers, "/t"), 128);
+  peer.tcp.frames = [];
+  assert.equal(overflow.demand(peers, "/t"), 128);
+  // A small buffer bounds it in messages.
+  const small = setup("disconnect", 100, 64 * MiB);
+  small.overflow.send(small.peer, new Uint8Array(300));
+  assert.equal(small.overflow.demandLimit(small.peers, "/t"), 100);
+  assert.equal(small.overflow.demand(small.peers, "/t"), 99);
+});
