@@ -358,18 +358,21 @@ export class GroupPublisher {
 
   /**
    * Resolves when every live member's route has room for `min` more
-   * messages (the endpoint's `demand`): await it between bursts so the
+   * messages (the endpoint's `demand`), or for as many as its buffer holds
+   * when that is fewer (`demandLimit`): await it between bursts so the
    * peers' buffers (Broker's overflow policy disconnects a full one) are
    * never overrun, as a relay reading slower than we write would be.
    */
   async ready(min = 256): Promise<void> {
+    const ep = this.#endpoint;
     for (const m of this.#live) {
       const topic = `${this.#prefix}to/${m.id}/`;
-      while (!this.#closed && this.#endpoint.demand(topic) < min) {
-        await this.#endpoint.ready(topic);
+      const enough = () => ep.demand(topic) >= Math.min(min, ep.demandLimit(topic));
+      while (!this.#closed && !enough()) {
+        await ep.ready(topic);
         // `ready` may resolve with the queue still above `min` (it did, at
         // 1499 of 2048 queued): give the sockets a turn, never spin.
-        if (this.#endpoint.demand(topic) < min) await new Promise((r) => setTimeout(r, 1));
+        if (!enough()) await new Promise((r) => setTimeout(r, 1));
       }
     }
   }

@@ -53,3 +53,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "group: ready resolves when a member's buffer holds fewer messages than asked for",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // 100 messages at most: `ready()` (256 by default) used to wait for demand it never got.
+    const pub = new Endpoint({ peerBufferSize: 100 });
+    const port = await pub.listen("127.0.0.1", 0);
+    const consumer = new Endpoint();
+    await consumer.peer("127.0.0.1", port);
+    const publisher = new GroupPublisher(pub, "small", {});
+    const member = new GroupMember(consumer, "small", { heartbeatMs: 50 });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await publisher.waitForMembers(1);
+      for (let i = 0; i < 50; i++) publisher.publish(count(BigInt(i)));
+      await Promise.race([
+        publisher.ready(),
+        new Promise((_, reject) => timer = setTimeout(() => reject(new Error("ready hung")), 5000)),
+      ]);
+      for (let i = 0; i < 50; i++) assert.ok(await member.get(5000));
+    } finally {
+      clearTimeout(timer);
+      member.close();
+      await publisher.close();
+      await consumer.shutdown();
+      await pub.shutdown();
+    }
+  },
+});
