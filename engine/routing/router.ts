@@ -161,9 +161,9 @@ export class Router<P extends RoutedPeer> {
   readonly #originLo: number;
   /**
    * Filled in per tagged message. Starts with words too large for V8's small
-   * integers, as half of all tags' words are: begun with zeros, the first
-   * peer with such a word changed the object's layout and threw away the
-   * code V8 had optimised for the old one.
+   * integers (2^30 or more), as three in four tags' words are: begun with
+   * zeros, the first peer with such a word changed the object's layout and
+   * threw away the code V8 had optimised for the old one.
    */
   readonly #tag: OriginTag = { hi: 0xffffffff, lo: 0xffffffff, seq: 0xffffffff };
   /** Sequence number of the broadcasts we tag as their origin. */
