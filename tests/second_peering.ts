@@ -7,11 +7,14 @@
 // optimised must not be thrown away by the first peering's end or the
 // second's start. The script marks those two moments in that trace by
 // having V8 compile a function named for them (V8 prints its compilations
-// and deoptimisations on one stream, in order).
+// and deoptimisations on one stream, in order). With `--no-warm-up` the
+// endpoints skip the engine's in-memory warm-up: what deoptimises then is
+// what that warm-up covers (a first control message, a first new origin).
 import { Endpoint } from "../engine/endpoint.ts";
 import { count, type Data, str, vector } from "../engine/data/mod.ts";
 
 const ROUND_TRIPS = Number(Deno.args[0] ?? 1500);
+const WARM_UP = !Deno.args.includes("--no-warm-up");
 const TOPIC = "/second-peering";
 
 /** Makes V8 print "compiling method ... <JSFunction name>" at this point of its trace. */
@@ -26,7 +29,7 @@ function mark(name: string): void {
 
 async function peering(roundTrips: number, beforeEnd: () => void): Promise<void> {
   // The first endpoint runs the engine's in-memory warm-up, as a node's does.
-  const pinger = new Endpoint(), ponger = new Endpoint();
+  const pinger = new Endpoint({ warmUp: WARM_UP }), ponger = new Endpoint({ warmUp: WARM_UP });
   const port = await ponger.listen("127.0.0.1", 0);
   const pings = ponger.subscribe(TOPIC);
   const pongs = pinger.subscribe(`${TOPIC}/pong`);
