@@ -63,13 +63,6 @@ export class TcpConnection {
   /** Parallel to #queue: whether an entry may be dropped under overload (data, not control). */
   #droppable: boolean[] = objectArray();
   #queuedBytes = 0;
-  /** Why the last read failed (see `#readLoop`). */
-  #readError: unknown;
-  /** Notes a failed read; the read loop then ends as at the end of the stream. */
-  readonly #readFailed = (e: unknown): null => {
-    this.#readError = e;
-    return null;
-  };
   #writing = false;
   #closed = false;
   #handler?: ConnectionHandler;
@@ -149,6 +142,8 @@ export class TcpConnection {
     const readChunk = this.#conn.readChunk?.bind(this.#conn);
     const buf = readChunk ? new Uint8Array(0) : new Uint8Array(READ_SIZE);
     let error: unknown;
+    // A failed read is noted, and the loop then ends as at the end of the stream.
+    const readFailed = (e: unknown): null => (error = e, null);
     let sliceStart = performance.now();
     try {
       while (!this.#closed) {
@@ -170,7 +165,7 @@ export class TcpConnection {
           // each such throw, so a node's real connection, after the warm-up
           // connection closed, ran unoptimised until V8 compiled it again
           // during its first ~800 messages.
-          const n = await this.#conn.read(buf).catch(this.#readFailed);
+          const n = await this.#conn.read(buf).catch(readFailed);
           if (n === null) break;
           // One buffer for every read: allocating a chunk per read costs more than the read.
           chunk = buf.subarray(0, n);
@@ -182,7 +177,7 @@ export class TcpConnection {
       error = e;
     }
     // (#finish ignores it when we closed the socket ourselves.)
-    this.#finish(error ?? this.#readError);
+    this.#finish(error);
   }
 
   /**
