@@ -223,6 +223,39 @@ export class DataBuilder {
     return this.#signed(9, ns, "timestamp");
   }
 
+  /**
+   * A timestamp from milliseconds since the epoch, as `Date.now()` gives
+   * them (a fraction counts to the nearest nanosecond): the same bytes as
+   * `timestamp(BigInt(ms) * 1_000_000n)` for whole milliseconds, without the
+   * two bigints, which cost a conn event's publisher a tenth of its time.
+   *
+   * @example
+   * ```ts
+   * import { deepEqual } from "node:assert/strict";
+   * import { DataBuilder } from "./builder.ts";
+   * const ms = Date.now();
+   * const a = new DataBuilder().timestampMs(ms).finish().slice();
+   * deepEqual(a, new DataBuilder().timestamp(BigInt(ms) * 1_000_000n).finish());
+   * ```
+   */
+  timestampMs(ms: number): this {
+    if (!Number.isFinite(ms)) fail(`timestamp out of range: ${ms} ms`);
+    const whole = Math.floor(ms);
+    // ns = whole * 1e6 + extra, in two 32-bit words: each product stays below 2^53.
+    const extra = Math.round((ms - whole) * 1e6);
+    const hi = Math.floor(whole / TWO_32);
+    const low = (whole - hi * TWO_32) * 1e6 + extra;
+    const carry = Math.floor(low / TWO_32);
+    const high = hi * 1e6 + carry;
+    if (high < -0x80000000 || high > 0x7fffffff) fail(`timestamp out of range: ${ms} ms`);
+    const w = this.#value(9);
+    w.buf[w.pos] = 9;
+    w.dv.setInt32(w.pos + 1, high);
+    w.dv.setUint32(w.pos + 5, low - carry * TWO_32);
+    w.pos += 9;
+    return this;
+  }
+
   /** A timespan in nanoseconds. */
   timespan(ns: number | bigint): this {
     return this.#signed(10, ns, "timespan");

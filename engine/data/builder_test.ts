@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { anyData } from "../../tests/arbitrary.ts";
 import { BrokerError } from "../errors.ts";
 import { DataBuilder } from "./builder.ts";
-import { count, enumValue, set, str, table, vector } from "./constructors.ts";
+import { count, enumValue, set, str, table, timestamp, vector } from "./constructors.ts";
 import { decode } from "./decode.ts";
 import { encode } from "./encode.ts";
 import type { Data } from "./types.ts";
@@ -98,6 +98,53 @@ Deno.test("any value written field by field gives encode's bytes", () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+/** The exact value of a double as a fraction `num / 2^shift` (both bigints). */
+function exactOf(x: number): [bigint, bigint] {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, x);
+  const bits = dv.getBigUint64(0);
+  const exp = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  if (exp !== 0) mant |= 1n << 52n;
+  const e = (exp === 0 ? 1 : exp) - 1075;
+  const num = bits >> 63n ? -mant : mant;
+  return e >= 0 ? [num << BigInt(e), 0n] : [num, BigInt(-e)];
+}
+
+Deno.test("timestampMs: whole milliseconds exactly as the bigint form, a fraction to within a nanosecond", () => {
+  const b = new DataBuilder();
+  const ns = (ms: number) => decode(b.reset().timestampMs(ms).finish()).value as bigint;
+  const limit = 9_223_372_036_854n; // whole ms that fit an int64 of ns
+  fc.assert(
+    fc.property(fc.bigInt(-limit, limit), (ms) => {
+      assert.deepStrictEqual(
+        b.reset().timestampMs(Number(ms)).finish(),
+        encode(timestamp(ms * 1_000_000n)),
+      );
+    }),
+    { numRuns: 5000 },
+  );
+  fc.assert(
+    fc.property(fc.double({ min: -9.2e12, max: 9.2e12, noNaN: true }), (ms) => {
+      const [num, shift] = exactOf(ms);
+      const exact = num * 1_000_000n; // ns * 2^shift
+      const got = ns(ms) << shift;
+      const off = got > exact ? got - exact : exact - got;
+      assert.ok(off <= 1n << shift, `${ms} ms gave ${ns(ms)} ns`);
+    }),
+    { numRuns: 5000 },
+  );
+  assert.equal(ns(1.5), 1_500_000n);
+  assert.equal(ns(-1.5), -1_500_000n);
+  assert.equal(ns(0.0000005), 1n); // half a nanosecond rounds up
+  for (const bad of [9_223_372_036_855, -9_223_372_036_855, NaN, Infinity]) {
+    assert.throws(
+      () => b.reset().timestampMs(bad),
+      (e) => e instanceof BrokerError && /timestamp out of range/.test(e.message),
+    );
+  }
 });
 
 Deno.test("values finished with a prefix: the prefix and encode's bytes in one view, left intact by later values", () => {
