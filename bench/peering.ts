@@ -208,7 +208,7 @@ function workload(name: string, make: (i: number) => Data, btType?: number): Wor
 /** `connEvent` written field by field (its set comes out sorted, as `encode` writes it). */
 function connEventBuilt(b: DataBuilder): void {
   b.reset().beginVector().count(1).count(1).beginVector().str("event_2").beginVector()
-    .timestamp(BigInt(Date.now()) * 1_000_000n)
+    .timestampMs(Date.now())
     .str(randomString(10))
     .beginVector().addr(A1.value).port(4567, "tcp").addr(A2.value).port(80, "tcp").end()
     .enumValue("tcp")
