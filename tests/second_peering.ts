@@ -13,7 +13,7 @@
 import { Endpoint } from "../engine/endpoint.ts";
 import { count, type Data, str, vector } from "../engine/data/mod.ts";
 
-const ROUND_TRIPS = Number(Deno.args[0] ?? 1500);
+const ROUND_TRIPS = Number(Deno.args.find((a) => !a.startsWith("--")) ?? 1500);
 const WARM_UP = !Deno.args.includes("--no-warm-up");
 const TOPIC = "/second-peering";
 
