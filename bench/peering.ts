@@ -74,6 +74,7 @@
  *
  * @module
  */
+import { CPP_CONFIGS } from "./caf_settings.ts";
 import { tlsOptions } from "./peering_receiver.ts";
 import {
   addr,
@@ -769,22 +770,6 @@ async function oursToCpp(w: Workload, caf: string[] = []): Promise<number> {
   await quietShutdown(ep);
   return btSteady(btRates(srv), CFG.tputSec);
 }
-
-/**
- * CAF scheduler settings tried for C++ -> C++, each on both processes; the
- * best of them is the base of the ratios. By default CAF starts one worker
- * thread per core in each process, so two processes on two shared cores
- * oversubscribe them: a single worker thread was faster on this machine
- * (event_2: 150-200k vs 80-140k msgs/s default, in alternating runs).
- */
-const CPP_CONFIGS: { label: string; args: string[] }[] = [
-  { label: "default", args: [] },
-  { label: "1 thread", args: ["--caf.scheduler.max-threads=1"] },
-  {
-    label: "1 thread, sharing",
-    args: ["--caf.scheduler.max-threads=1", "--caf.scheduler.policy=sharing"],
-  },
-];
 
 async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<Measured> {
   const p = freePort();
