@@ -231,11 +231,11 @@ export class DataBuilder {
    *
    * @example
    * ```ts
-   * import { deepEqual } from "node:assert/strict";
    * import { DataBuilder } from "./builder.ts";
    * const ms = Date.now();
-   * const a = new DataBuilder().timestampMs(ms).finish().slice();
-   * deepEqual(a, new DataBuilder().timestamp(BigInt(ms) * 1_000_000n).finish());
+   * const a = new DataBuilder().timestampMs(ms).finish().join();
+   * const b = new DataBuilder().timestamp(BigInt(ms) * 1_000_000n).finish().join();
+   * if (a !== b) throw new Error("the same bytes");
    * ```
    */
   timestampMs(ms: number): this {
