@@ -34,3 +34,20 @@ export const CPP_CONFIGS: readonly CafSetting[] = [
     args: ["--caf.scheduler.max-threads=1", "--caf.scheduler.policy=sharing"],
   },
 ];
+
+/**
+ * The settings a bench's `--cxx-settings` asks for: `all` (every one) or
+ * `default` (CAF's default only, e.g. to compare with runs made before the
+ * settings were tried); anything else throws.
+ *
+ * @example
+ * ```ts
+ * import { cafSettingsFor } from "./caf_settings.ts";
+ * if (cafSettingsFor("default").length !== 1) throw new Error("one setting");
+ * ```
+ */
+export function cafSettingsFor(option: string): readonly CafSetting[] {
+  if (option === "all") return CPP_CONFIGS;
+  if (option === "default") return CPP_CONFIGS.slice(0, 1);
+  throw new Error(`--cxx-settings: all or default, not ${option}`);
+}

@@ -39,7 +39,7 @@
  */
 import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
-import { type CafSetting, CPP_CONFIGS } from "./caf_settings.ts";
+import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statTicks } from "./proc_stat.ts";
 
 /** Writes per batch of blind puts. */
@@ -96,17 +96,13 @@ interface MasterKind {
   caf?: CafSetting;
 }
 
-/** `--cxx-settings=all` (default): every CAF setting; `default`: CAF's default only. */
-const CXX_SETTINGS = arg("cxx-settings", "all");
-if (CXX_SETTINGS !== "all" && CXX_SETTINGS !== "default") {
-  throw new Error(`--cxx-settings must be all or default, not ${CXX_SETTINGS}`);
-}
 /**
  * The C++ master once per CAF scheduler setting, then ours. Each phase's
  * ratio divides by the best C++ setting of its run.
  */
 const ALL_KINDS: MasterKind[] = [
-  ...CPP_CONFIGS.slice(0, CXX_SETTINGS === "all" ? undefined : 1)
+  // `--cxx-settings=default`: CAF's default only.
+  ...cafSettingsFor(arg("cxx-settings", "all"))
     .map((caf) => ({ label: `C++ broker-node [${caf.label}]`, caf })),
   { label: "ours (broker node)" },
 ];

@@ -30,7 +30,7 @@
  *
  * @module
  */
-import { CPP_CONFIGS } from "./caf_settings.ts";
+import { cafSettingsFor, CPP_CONFIGS } from "./caf_settings.ts";
 import { CLK_TCK, statTicks } from "./proc_stat.ts";
 import {
   addr,
@@ -76,13 +76,7 @@ const NODE_BUFFER = WINDOW * 4;
  * One worker thread fanned out 139-146k msgs/s to one client here, the
  * default 95-107k.
  */
-const CXX_SETTINGS = (() => {
-  const v = arg("--cxx-settings", "all");
-  if (v !== "all" && v !== "default") {
-    throw new Error(`--cxx-settings: all or default, not ${v}`);
-  }
-  return v === "all" ? CPP_CONFIGS : CPP_CONFIGS.slice(0, 1);
-})();
+const CXX_SETTINGS = cafSettingsFor(arg("--cxx-settings", "all"));
 /** Frames per write of an ingesting client (fewer when its window is smaller). */
 const BATCH = 64;
 /** Messages in flight per ingesting client, one row each. */
