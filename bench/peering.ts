@@ -957,15 +957,15 @@ function segmentStats(rtts: number[], size: number): { p50us: number; p99us: num
   return out;
 }
 
+/** One ping-pong run, reported as the row `pair`. */
 async function pingPong(
+  pair: string,
   pinger: "ours" | "C++",
   ponger: "ours" | "C++",
   warmUp: number,
   run: number,
   caf: CafSetting,
 ): Promise<LatencyRow> {
-  const pair = `${pinger} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${ponger} pong` +
-    (pinger === "C++" && ponger === "C++" ? ` [${caf.label}]` : "");
   const p = freePort();
   const t0 = performance.now();
   const pong = tool(ponger, pongArgs(p), `${ponger} pong`, caf.args);
@@ -1046,13 +1046,10 @@ async function latencySection(): Promise<void> {
         // Every CAF setting, then the pair's own row: the one with the lowest p99.
         const tried: [CafSetting, LatencyRow][] = [];
         for (const caf of CPP_CONFIGS) {
-          const r = await attempt(pair, () => pingPong(a, b, warmUp, run, caf));
+          const row = `${pair} [${caf.label}]`;
+          const r = await attempt(row, () => pingPong(row, a, b, warmUp, run, caf));
           if (r instanceof Error) {
-            results.latency.push({
-              ...none,
-              pair: `${pair} [${caf.label}]`,
-              note: r.message.slice(0, 80),
-            });
+            results.latency.push({ ...none, pair: row, note: r.message.slice(0, 80) });
           } else {
             results.latency.push(r);
             tried.push([caf, r]);
@@ -1070,7 +1067,7 @@ async function latencySection(): Promise<void> {
         }
         continue;
       }
-      const r = await attempt(pair, () => pingPong(a, b, warmUp, run, best));
+      const r = await attempt(pair, () => pingPong(pair, a, b, warmUp, run, best));
       results.latency.push(r instanceof Error ? { ...none, note: r.message.slice(0, 80) } : r);
     }
   }
