@@ -55,6 +55,7 @@ interface Exports {
   textAt(inp: number, off: number): number;
   compare(a: number, b: number): number;
   encodeTape(tape: number, n: number, heap: number, out: number, outCap: number): number;
+  jsonValue(inp: number, len: number, out: number, cap: number): number;
 }
 
 function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
@@ -93,6 +94,8 @@ export class WasmCodec {
   readonly input: number;
   /** Start of the tape of the last scan. */
   tape = 0;
+  /** Where the last `json` wrote its text. */
+  jsonOut = 0;
   /** Counts loads of the input region, so views can tell their bytes were replaced. */
   generation = 0;
   /** Views of linear memory, renewed when it grows. */
@@ -249,6 +252,23 @@ export class WasmCodec {
     this.ensure(out + outCap);
     this.generation++;
     return [tape, heapStart, out, outCap];
+  }
+
+  /**
+   * Writes the WebSocket JSON members of the valid value loaded in the input
+   * region (`len` bytes) and the `}` that closes the object they go in:
+   * `"@data-type":"count","data":1}`. The text goes after the input, at
+   * `jsonOut`; at most `cap` bytes are used (the text needs up to 48 per
+   * input byte, plus 256). Returns its length, or -1 where the JS writer must
+   * write it: reals, addresses that are not IPv4, text that is not UTF-8,
+   * nesting deeper than 200, a value that is malformed or does not end at
+   * `len`, or too little room.
+   */
+  json(len: number, cap: number): number {
+    const out = (this.input + len + 15) & ~15;
+    this.ensure(out + cap);
+    this.jsonOut = out;
+    return this.#x.jsonValue(this.input, len, out, cap);
   }
 
   /**

@@ -687,3 +687,5 @@ export function encodeTape(tape: usize, n: i32, heap: usize, out: usize, outCap:
   }
   return <i32> (p - out);
 }
+
+export { JSON_DECLINE, jsonValue } from "./json";
