@@ -1,0 +1,226 @@
+import { equal } from "node:assert/strict";
+import fc from "fast-check";
+import {
+  addr,
+  Address,
+  bool,
+  count,
+  type Data,
+  dataToJson,
+  decode,
+  encode,
+  enumValue,
+  integer,
+  none,
+  port,
+  real,
+  set,
+  str,
+  Subnet,
+  subnet,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "../../mod.ts";
+import { anyData } from "../../tests/arbitrary.ts";
+import { JSON_MAX_EXPANSION, writeJsonMembers } from "./json_wasm.ts";
+import { WasmCodec } from "../../codec-wasm/mod.ts";
+
+const dec = new TextDecoder("utf-8", { fatal: true });
+
+/** What the codec wrote for `payload` (after a byte it must keep), or undefined when it declined. */
+function wasmMembers(payload: Uint8Array): string | undefined {
+  const out = new Uint8Array(JSON_MAX_EXPANSION * payload.length + 32).fill(0xee);
+  const n = writeJsonMembers(payload, out, 1);
+  if (n < 0) return undefined;
+  equal(out[0], 0xee, "the byte before `at` is kept");
+  return dec.decode(out.subarray(1, 1 + n));
+}
+
+/** The JS writer's members of the same value: its JSON without the opening brace. */
+function jsMembers(payload: Uint8Array): string {
+  return dataToJson(decode(payload, { maxDepth: 1000 })).slice(1);
+}
+
+const MIN_NS = -(1n << 63n);
+const MAX_NS = (1n << 63n) - 1n;
+const i64 = fc.bigInt({ min: MIN_NS, max: MAX_NS });
+const ns = fc.oneof(
+  i64,
+  fc.bigInt({ min: -(10n ** 13n), max: 10n ** 13n }),
+  fc.constantFrom(MIN_NS, MAX_NS, 0n, -1n, 1n, -999_999n, -1_000_000n, -1_000_001n),
+);
+const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c, d]) =>
+  Address.parse(`${a}.${b}.${c}.${d}`)
+);
+/** Text with every escape, quotes and backslashes at every offset of an eight-byte step, and non-ASCII. */
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: "grapheme", maxLength: 20 }),
+  fc.array(
+    fc.constantFrom(
+      "a",
+      '"',
+      "\\",
+      "\b",
+      "\t",
+      "\n",
+      "\v",
+      "\f",
+      "\r",
+      "\x00",
+      "\x1f",
+      "\x7f",
+      "é",
+      "😀",
+    ),
+    {
+      maxLength: 24,
+    },
+  ).map((cs) => cs.join("")),
+);
+
+/** Every value the codec writes itself: no reals, IPv4 only. */
+const written: fc.Arbitrary<Data> = fc.letrec<{ data: Data }>((tie) => ({
+  data: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.constant(none()),
+    fc.boolean().map(bool),
+    fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 33n }))
+      .map(count),
+    i64.map(integer),
+    text.map(str),
+    text.map(enumValue),
+    v4.map(addr),
+    fc.tuple(v4, fc.nat(32)).map(([a, n]) => subnet(Subnet.of(a, n))),
+    fc.tuple(
+      fc.nat(65535),
+      fc.constantFrom("unknown", "tcp", "udp", "icmp") as fc.Arbitrary<
+        "unknown" | "tcp" | "udp" | "icmp"
+      >,
+    ).map(([n, p]) => port(n, p)),
+    ns.map(timestamp),
+    fc.oneof(i64, fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }).map((x) => x * 1000n))
+      .map(timespan),
+    fc.array(tie("data"), { maxLength: 6 }).map((xs) => vector(...xs)),
+    fc.array(tie("data"), { maxLength: 6 }).map((xs) => set(...xs)),
+    fc.array(fc.tuple(tie("data"), tie("data")), { maxLength: 5 }).map((es) => table(es)),
+  ),
+})).data;
+
+Deno.test("WASM JSON: every value without reals or IPv6 is written, as the JS writer writes it", () => {
+  fc.assert(
+    fc.property(written, (v) => {
+      const payload = encode(v).slice();
+      equal(wasmMembers(payload), jsMembers(payload));
+    }),
+    { numRuns: 4000 },
+  );
+});
+
+Deno.test("WASM JSON: any value is written as the JS writer writes it, or declined", () => {
+  fc.assert(
+    fc.property(anyData, (v) => {
+      const payload = encode(v).slice();
+      const got = wasmMembers(payload);
+      if (got !== undefined) equal(got, jsMembers(payload));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("WASM JSON: 64-bit edges, the first and last timestamps, each timespan unit", () => {
+  const values = [
+    count(0n),
+    count((1n << 32n) - 1n),
+    count(1n << 32n),
+    count(9_999_999_999n),
+    count(10_000_000_000n),
+    count((1n << 64n) - 1n),
+    integer(-(1n << 63n)),
+    integer((1n << 63n) - 1n),
+    integer(-1n),
+    timestamp(MIN_NS),
+    timestamp(MAX_NS),
+    timestamp(-1n),
+    timestamp(-1_500_000n),
+    timestamp(1_700_000_000_123_456_789n),
+    timestamp(951_782_400_000_000_000n), // 2000-02-29
+    ...[-1n, -86_399n, -86_400n, -86_401n, -1_000_000_000n].map((s) =>
+      timestamp(s * 1_000_000_000n)
+    ),
+    ...[0n, 1n, -1n, 1000n, -1000n, 1_000_000n, 3_140_000_000n, 60_000_000_000n, -(1n << 63n)]
+      .map(timespan),
+    subnet(Subnet.parse("10.0.0.0/8")),
+    subnet(Subnet.parse("0.0.0.0/0")),
+    port(0, "unknown"),
+    port(65535, "icmp"),
+    str(""),
+    str("12345678"),
+    str('1234567"'),
+    str("\\2345678"),
+    str("abcdefgh\u0008ijklmnop\r"),
+    str("\u00ff\u00ff\u00ff\u00ff"),
+    table([[str("k"), vector()]]),
+  ];
+  for (const v of values) {
+    const payload = encode(v).slice();
+    equal(wasmMembers(payload), jsMembers(payload), dataToJson(v));
+  }
+});
+
+Deno.test("WASM JSON: declines reals, IPv6, bad UTF-8 and malformed input", () => {
+  const declined = [
+    real(1.5),
+    vector(count(1n), real(0)),
+    addr(Address.parse("::1")),
+    subnet(Subnet.parse("2001:db8::/32")),
+  ];
+  for (const v of declined) equal(wasmMembers(encode(v).slice()), undefined, dataToJson(v));
+  const bad = [
+    [0x05, 0x02, 0xc3, 0x28], // a broken two-byte sequence
+    [0x05, 0x03, 0xed, 0xa0, 0x80], // a surrogate
+    [0x05, 0x02, 0xc0, 0x80], // overlong
+    [0x05, 0x05, 0x61], // text past the end
+    [0x02, 0, 0, 0], // a truncated count
+    [0x0f], // no such tag
+    [0x08, 0x00, 0x50, 0x04], // port protocol 4
+    [0x0e, 0x02, 0x00], // a vector one element short
+    [0x00, 0x00], // trailing bytes
+    [0x0e, 0x85, 0x80, 0x80, 0x80, 0x80, 0x01], // a length over 32 bits
+  ];
+  for (const b of bad) equal(wasmMembers(new Uint8Array(b)), undefined, b.join());
+  // Nesting past 200 levels is left to the JS writer.
+  const deep = (n: number): Data => n === 0 ? count(1n) : vector(deep(n - 1));
+  equal(wasmMembers(encode(deep(200)).slice()), jsMembers(encode(deep(200)).slice()));
+  equal(wasmMembers(encode(deep(201)).slice()), undefined);
+});
+
+Deno.test("WASM JSON: a text that would not fit the room given is declined, and nothing past it is written", () => {
+  const c = WasmCodec.shared();
+  const payload = encode(vector(...Array.from({ length: 20 }, () => str("x".repeat(50))))).slice();
+  const len = c.load(payload);
+  const full = c.json(len, JSON_MAX_EXPANSION * len + 256);
+  equal(full > 0, true);
+  const cap = full + 32; // less than the 64-byte margin the codec keeps
+  c.u8.fill(0xee, c.jsonOut + cap, c.jsonOut + cap + 64);
+  equal(c.json(len, cap), -1);
+  equal(c.u8.subarray(c.jsonOut + cap, c.jsonOut + cap + 64).every((b) => b === 0xee), true);
+});
+
+Deno.test("WASM JSON: with any room, a deep value's closing brackets stay inside it", () => {
+  const c = WasmCodec.shared();
+  const deep = (n: number): Data => n === 0 ? count(1n) : vector(deep(n - 1));
+  const len = c.load(encode(deep(150)).slice());
+  const full = c.json(len, JSON_MAX_EXPANSION * len + 256);
+  equal(full > 300, true);
+  for (let cap = 256; cap < full + 300; cap += 7) {
+    c.u8.fill(0xee, c.jsonOut + cap, c.jsonOut + cap + 512);
+    const n = c.json(len, cap);
+    // Declined, or all of it; always all of it with the room documented.
+    equal(n === -1 || n === full, true, `room ${cap}`);
+    if (cap >= full + 256) equal(n, full, `room ${cap}`);
+    equal(c.u8.subarray(c.jsonOut + cap, c.jsonOut + cap + 512).every((b) => b === 0xee), true);
+  }
+});
