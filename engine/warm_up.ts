@@ -227,7 +227,9 @@ export function warmUpConnEvent(i: number): Data {
       timespan(BigInt(i) * 1000n),
       count(BigInt(i & 0xffff)),
       integer(BigInt(-i)),
-      real(i / 7),
+      // A real in one of four: the WebSocket writer's WASM path declines
+      // reals (the JS writer formats them), and both paths need the warm-up.
+      (i & 3) === 3 ? real(i / 7) : count(BigInt(i)),
       bool((i & 1) === 0),
       set(str("a"), str("b")),
       table([[str("k"), count(1n)]]),

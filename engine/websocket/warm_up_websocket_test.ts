@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
-import { count, dataToString } from "../data/mod.ts";
-import { warmUp, warmUpPartOnce } from "../warm_up.ts";
+import { count, dataToString, encode } from "../data/mod.ts";
+import { writeJsonMembers } from "../data/json_wasm.ts";
+import { warmUp, warmUpConnEvent, warmUpPartOnce } from "../warm_up.ts";
 import { connectWebSocket } from "./client.ts";
 import { tcpWebSocket } from "./tcp_socket.ts";
 import { warmUpWebSocketTraffic } from "./warm_up_websocket.ts";
@@ -15,6 +16,18 @@ Deno.test("warmUpWebSocketTraffic: every message reaches the client, then every 
     then: (a, b) => warmUpWebSocketTraffic(a, b, { messages: 300, budgetMs: 60_000 }),
   });
   assert.equal(report.messages, 600);
+});
+
+Deno.test("the warm-up's events take both JSON writers: the WASM codec's, and the JS one for reals", () => {
+  // A path the warm-up never took is compiled without type feedback and
+  // thrown away at its first real message (seen with V8's --trace-deopt).
+  const out = new Uint8Array(1 << 16);
+  const written = Array.from(
+    { length: 64 },
+    (_, i) => writeJsonMembers(encode(warmUpConnEvent(i)), out, 0) >= 0,
+  );
+  assert.ok(written.filter(Boolean).length >= 32, "most go through the WASM codec");
+  assert.ok(written.includes(false), "some have a real, which the JS writer formats");
 });
 
 Deno.test("an endpoint's first WebSocket server waits for the warm-up, which leaves nothing behind", async () => {
