@@ -12,12 +12,19 @@ import { WasmCodec } from "../../codec-wasm/mod.ts";
 export const JSON_MAX_EXPANSION = 48;
 /** What the codec needs on top of the text (its checks keep a margin). */
 const JSON_ROOM = 256;
+/**
+ * Largest payload written in WASM: its room (48 bytes per payload byte)
+ * is linear memory, which grows and never shrinks, so one large message
+ * would keep its 48x for the life of the process. Larger ones take the JS
+ * writer (rare, and long enough that the call's overhead does not matter).
+ */
+export const JSON_WASM_MAX_INPUT = 64 * 1024;
 
 /**
  * Writes the members of `payload`'s value (`"@data-type":...,"data":...`)
  * and the closing `}` into `out` at `at`, and returns the bytes written;
  * -1 where the JS writer must write them (see `WasmCodec.json`: reals,
- * addresses that are not IPv4, ...). `payload` must have been validated,
+ * addresses that are not IPv4, ...; and payloads over `JSON_WASM_MAX_INPUT`). `payload` must have been validated,
  * with its sets and tables in Broker's order; `out` needs room for
  * `JSON_MAX_EXPANSION` bytes per payload byte, plus 16.
  *
@@ -32,6 +39,7 @@ const JSON_ROOM = 256;
  * ```
  */
 export function writeJsonMembers(payload: Uint8Array, out: Uint8Array, at: number): number {
+  if (payload.length > JSON_WASM_MAX_INPUT) return -1;
   const c = WasmCodec.shared();
   const len = c.load(payload);
   const n = c.json(len, JSON_MAX_EXPANSION * len + JSON_ROOM);

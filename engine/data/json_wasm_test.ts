@@ -24,7 +24,7 @@ import {
   vector,
 } from "../../mod.ts";
 import { anyData } from "../../tests/arbitrary.ts";
-import { JSON_MAX_EXPANSION, writeJsonMembers } from "./json_wasm.ts";
+import { JSON_MAX_EXPANSION, JSON_WASM_MAX_INPUT, writeJsonMembers } from "./json_wasm.ts";
 import { WasmCodec } from "../../codec-wasm/mod.ts";
 
 const dec = new TextDecoder("utf-8", { fatal: true });
@@ -223,4 +223,15 @@ Deno.test("WASM JSON: with any room, a deep value's closing brackets stay inside
     if (cap >= full + 256) equal(n, full, `room ${cap}`);
     equal(c.u8.subarray(c.jsonOut + cap, c.jsonOut + cap + 512).every((b) => b === 0xee), true);
   }
+});
+
+Deno.test("WASM JSON: a payload over JSON_WASM_MAX_INPUT is left to the JS writer, and memory does not grow for it", () => {
+  const c = WasmCodec.shared();
+  const fits = encode(str("x".repeat(JSON_WASM_MAX_INPUT - 8))).slice();
+  equal(fits.length <= JSON_WASM_MAX_INPUT, true);
+  equal(wasmMembers(fits), jsMembers(fits));
+  const before = c.u8.length;
+  const over = encode(str("x".repeat(JSON_WASM_MAX_INPUT))).slice();
+  equal(wasmMembers(over), undefined);
+  equal(c.u8.length, before);
 });
