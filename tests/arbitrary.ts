@@ -44,12 +44,26 @@ const realValue = fc.oneof(
   fc.constantFrom(0, -0, 1.5, NaN, Infinity, -Infinity),
 );
 
+/** IPv4 addresses (v4-mapped, as Broker holds them). */
+export const v4Address: fc.Arbitrary<Address> = fc.tuple(
+  fc.nat(255),
+  fc.nat(255),
+  fc.nat(255),
+  fc.nat(255),
+).map(([a, b, c, d]) => Address.parse(`${a}.${b}.${c}.${d}`));
+
 const address = fc.oneof(
   fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => new Address(b)),
-  fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c, d]) =>
-    Address.parse(`${a}.${b}.${c}.${d}`)
-  ),
+  v4Address,
 );
+
+/** Ports of every protocol. */
+export const portData: fc.Arbitrary<Data> = fc.tuple(
+  fc.nat(65535),
+  fc.constantFrom("unknown", "tcp", "udp", "icmp") as fc.Arbitrary<
+    "unknown" | "tcp" | "udp" | "icmp"
+  >,
+).map(([n, p]) => port(n, p));
 
 /** Scalars: every non-container type. */
 export const scalarData: fc.Arbitrary<Data> = fc.oneof(
@@ -61,24 +75,24 @@ export const scalarData: fc.Arbitrary<Data> = fc.oneof(
   text.map(str),
   address.map(addr),
   fc.tuple(address, fc.nat(128)).map(([a, n]) => subnet(Subnet.of(a, a.isV4 ? n % 33 : n))),
-  fc.tuple(
-    fc.nat(65535),
-    fc.constantFrom("unknown", "tcp", "udp", "icmp") as fc.Arbitrary<
-      "unknown" | "tcp" | "udp" | "icmp"
-    >,
-  ).map(([n, p]) => port(n, p)),
+  portData,
   i64.map(timestamp),
   i64.map(timespan),
   text.map(enumValue),
 );
 
+/** Values of `scalars` and vectors, sets and tables of them, nested a few levels deep. */
+export function dataWith(scalars: fc.Arbitrary<Data>): fc.Arbitrary<Data> {
+  return fc.letrec<{ data: Data }>((tie) => ({
+    data: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      scalars,
+      fc.array(tie("data"), { maxLength: 6 }).map((xs) => vector(...xs)),
+      fc.array(tie("data"), { maxLength: 6 }).map((xs) => set(...xs)),
+      fc.array(fc.tuple(tie("data"), tie("data")), { maxLength: 5 }).map((es) => table(es)),
+    ),
+  })).data;
+}
+
 /** Any Broker value, containers nested a few levels deep. */
-export const anyData: fc.Arbitrary<Data> = fc.letrec<{ data: Data }>((tie) => ({
-  data: fc.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    scalarData,
-    fc.array(tie("data"), { maxLength: 6 }).map((xs) => vector(...xs)),
-    fc.array(tie("data"), { maxLength: 6 }).map((xs) => set(...xs)),
-    fc.array(fc.tuple(tie("data"), tie("data")), { maxLength: 5 }).map((es) => table(es)),
-  ),
-})).data;
+export const anyData: fc.Arbitrary<Data> = dataWith(scalarData);

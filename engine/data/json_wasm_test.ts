@@ -14,7 +14,6 @@ import {
   none,
   port,
   real,
-  set,
   str,
   Subnet,
   subnet,
@@ -23,7 +22,7 @@ import {
   timestamp,
   vector,
 } from "../../mod.ts";
-import { anyData } from "../../tests/arbitrary.ts";
+import { anyData, dataWith, portData, v4Address } from "../../tests/arbitrary.ts";
 import { JSON_MAX_EXPANSION, JSON_WASM_MAX_INPUT, writeJsonMembers } from "./json_wasm.ts";
 import { WasmCodec } from "../../codec-wasm/mod.ts";
 
@@ -50,9 +49,6 @@ const ns = fc.oneof(
   i64,
   fc.bigInt({ min: -(10n ** 13n), max: 10n ** 13n }),
   fc.constantFrom(MIN_NS, MAX_NS, 0n, -1n, 1n, -999_999n, -1_000_000n, -1_000_001n),
-);
-const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c, d]) =>
-  Address.parse(`${a}.${b}.${c}.${d}`)
 );
 /** Text with every escape, quotes and backslashes at every offset of an eight-byte step, and non-ASCII. */
 const text = fc.oneof(
@@ -82,32 +78,21 @@ const text = fc.oneof(
 );
 
 /** Every value the codec writes itself: no reals, IPv4 only. */
-const written: fc.Arbitrary<Data> = fc.letrec<{ data: Data }>((tie) => ({
-  data: fc.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    fc.constant(none()),
-    fc.boolean().map(bool),
-    fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 33n }))
-      .map(count),
-    i64.map(integer),
-    text.map(str),
-    text.map(enumValue),
-    v4.map(addr),
-    fc.tuple(v4, fc.nat(32)).map(([a, n]) => subnet(Subnet.of(a, n))),
-    fc.tuple(
-      fc.nat(65535),
-      fc.constantFrom("unknown", "tcp", "udp", "icmp") as fc.Arbitrary<
-        "unknown" | "tcp" | "udp" | "icmp"
-      >,
-    ).map(([n, p]) => port(n, p)),
-    ns.map(timestamp),
-    fc.oneof(i64, fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }).map((x) => x * 1000n))
-      .map(timespan),
-    fc.array(tie("data"), { maxLength: 6 }).map((xs) => vector(...xs)),
-    fc.array(tie("data"), { maxLength: 6 }).map((xs) => set(...xs)),
-    fc.array(fc.tuple(tie("data"), tie("data")), { maxLength: 5 }).map((es) => table(es)),
-  ),
-})).data;
+const written = dataWith(fc.oneof(
+  fc.constant(none()),
+  fc.boolean().map(bool),
+  fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 33n }))
+    .map(count),
+  i64.map(integer),
+  text.map(str),
+  text.map(enumValue),
+  v4Address.map(addr),
+  fc.tuple(v4Address, fc.nat(32)).map(([a, n]) => subnet(Subnet.of(a, n))),
+  portData,
+  ns.map(timestamp),
+  fc.oneof(i64, fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }).map((x) => x * 1000n))
+    .map(timespan),
+));
 
 Deno.test("WASM JSON: every value without reals or IPv6 is written, as the JS writer writes it", () => {
   fc.assert(
@@ -162,6 +147,8 @@ Deno.test("WASM JSON: 64-bit edges, the first and last timestamps, each timespan
     str("\\2345678"),
     str("abcdefgh\u0008ijklmnop\r"),
     str("\u00ff\u00ff\u00ff\u00ff"),
+    // The first and last characters of each UTF-8 length, where the checks change.
+    str("\u0080\u07ff\u0800\ud7ff\ue000\uffff\u{10000}\u{10ffff}"),
     table([[str("k"), vector()]]),
   ];
   for (const v of values) {
@@ -182,6 +169,14 @@ Deno.test("WASM JSON: declines reals, IPv6, bad UTF-8 and malformed input", () =
     [0x05, 0x02, 0xc3, 0x28], // a broken two-byte sequence
     [0x05, 0x03, 0xed, 0xa0, 0x80], // a surrogate
     [0x05, 0x02, 0xc0, 0x80], // overlong
+    [0x05, 0x02, 0xc1, 0xbf], // overlong
+    [0x05, 0x03, 0xe0, 0x9f, 0xbf], // overlong, three bytes
+    [0x05, 0x04, 0xf0, 0x8f, 0xbf, 0xbf], // overlong, four bytes
+    [0x05, 0x04, 0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+    [0x05, 0x04, 0xf5, 0x80, 0x80, 0x80], // no such lead byte
+    [0x05, 0x01, 0x80], // a lone continuation byte
+    [0x05, 0x02, 0xe1, 0x80], // a sequence cut short
+    [0x05, 0x03, 0xe1, 0x80, 0x41], // a continuation byte that is not one
     [0x05, 0x05, 0x61], // text past the end
     [0x02, 0, 0, 0], // a truncated count
     [0x0f], // no such tag
