@@ -24,7 +24,8 @@ export const JSON_WASM_MAX_INPUT = 64 * 1024;
  * Writes the members of `payload`'s value (`"@data-type":...,"data":...`)
  * and the closing `}` into `out` at `at`, and returns the bytes written;
  * -1 where the JS writer must write them (see `WasmCodec.json`: reals,
- * addresses that are not IPv4, ...; and payloads over `JSON_WASM_MAX_INPUT`). `payload` must have been validated,
+ * addresses that are not IPv4, ...; payloads over `JSON_WASM_MAX_INPUT`;
+ * text that would not fit in `out`). `payload` must have been validated,
  * with its sets and tables in Broker's order; `out` needs room for
  * `JSON_MAX_EXPANSION` bytes per payload byte, plus 16.
  *
@@ -43,7 +44,8 @@ export function writeJsonMembers(payload: Uint8Array, out: Uint8Array, at: numbe
   const c = WasmCodec.shared();
   const len = c.load(payload);
   const n = c.json(len, JSON_MAX_EXPANSION * len + JSON_ROOM);
-  if (n < 0) return -1;
+  // Valid values stay within JSON_MAX_EXPANSION a byte; this guards `out` from anything else.
+  if (n < 0 || n > out.length - at) return -1;
   const from = c.jsonOut;
   out.set(c.u8.subarray(from, from + n), at);
   return n;

@@ -230,3 +230,14 @@ Deno.test("WASM JSON: a payload over JSON_WASM_MAX_INPUT is left to the JS write
   equal(wasmMembers(over), undefined);
   equal(c.u8.length, before);
 });
+
+Deno.test("WASM JSON: text that would not fit in the caller's buffer is declined, and the buffer untouched", () => {
+  const payload = encode(vector(str("abc"), count(7n))).slice();
+  const text = jsMembers(payload);
+  for (const room of [text.length - 1, text.length, text.length + 1]) {
+    const out = new Uint8Array(room + 8).fill(0xee);
+    const n = writeJsonMembers(payload, out, 8);
+    equal(n, room >= text.length ? text.length : -1, `room ${room}`);
+    if (n < 0) equal(out.every((b) => b === 0xee), true);
+  }
+});
