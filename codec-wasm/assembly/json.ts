@@ -5,16 +5,17 @@
 //
 // It declines (returns JSON_DECLINE) what it does not write byte for byte as
 // the JS writer: reals, addresses that are not IPv4, text that is not strict
-// UTF-8, and anything malformed. The caller
-// then takes the JS path. Nothing is allocated: constants live in static data.
+// UTF-8, and anything malformed. The caller then takes the JS path. Nothing
+// is allocated: constants live in static data.
 
 export const JSON_DECLINE: i32 = -1;
 
 // Deeper values are declined rather than risk the engine's call stack.
 const MAX_JSON_DEPTH: i32 = 200;
 
-// `"@data-type":"<name>","data":` per tag, each in a 48-byte slot padded so
-// that eight-byte copies may read past its end.
+// `{"@data-type":"<name>","data":` per tag (a top-level value starts after
+// the brace), each in a 48-byte slot, so that eight-byte copies may read
+// past its end.
 const PREFIXES: usize = memory.data(15 * 48, 16);
 const PREFIX_LENGTHS: usize = memory.data(16);
 // Other constants, each in a 16-byte slot: `{"key":`, `,"value":`, the

@@ -25,9 +25,9 @@ export const JSON_WASM_MAX_INPUT = 64 * 1024;
  * and the closing `}` into `out` at `at`, and returns the bytes written;
  * -1 where the JS writer must write them (see `WasmCodec.json`: reals,
  * addresses that are not IPv4, ...; payloads over `JSON_WASM_MAX_INPUT`;
- * text that would not fit in `out`). `payload` must have been validated,
- * with its sets and tables in Broker's order; `out` needs room for
- * `JSON_MAX_EXPANSION` bytes per payload byte, plus 16.
+ * text that would not fit in `out` from `at`). `payload` must have been
+ * validated, with its sets and tables in Broker's order; its text takes at
+ * most `JSON_MAX_EXPANSION` bytes per payload byte.
  *
  * @example
  * ```ts
