@@ -25,6 +25,7 @@ import {
 import { anyData, dataWith, portData, v4Address } from "../../tests/arbitrary.ts";
 import { JSON_MAX_EXPANSION, JSON_WASM_MAX_INPUT, writeJsonMembers } from "./json_wasm.ts";
 import { WasmCodec } from "../../codec-wasm/mod.ts";
+import { validateForLater } from "./validate.ts";
 
 const dec = new TextDecoder("utf-8", { fatal: true });
 
@@ -240,4 +241,35 @@ Deno.test("WASM JSON: text that would not fit in the caller's buffer is declined
     equal(n, room >= text.length ? text.length : -1, `room ${room}`);
     if (n < 0) equal(out.every((b) => b === 0xee), true);
   }
+});
+
+Deno.test("WASM JSON: any bytes: no throw, nothing past the room, and text only for well-formed values", () => {
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    // Mutated encodings reach deeper than random bytes.
+    fc.tuple(anyData, fc.nat(), fc.nat(255)).map(([v, at, b]) => {
+      const e = encode(v).slice();
+      if (e.length > 0) e[at % e.length] = b;
+      return e;
+    }),
+  );
+  fc.assert(
+    fc.property(bytes, (b) => {
+      const out = new Uint8Array(JSON_MAX_EXPANSION * b.length + 64).fill(0xee);
+      const n = writeJsonMembers(b, out, 0);
+      equal(out.subarray(Math.max(0, n)).every((x) => x === 0xee), true, "nothing past the text");
+      if (n < 0) return;
+      // The codec does not check the order of set elements and table keys
+      // (its callers hand it sorted values); every other flaw is a decline.
+      let unsorted: boolean;
+      try {
+        unsorted = validateForLater(b, { maxDepth: 1000 });
+      } catch (e) {
+        equal(String(e).includes("duplicate"), true, `text for a malformed value: ${e}`);
+        return;
+      }
+      if (!unsorted) equal(dec.decode(out.subarray(0, n)), jsMembers(b));
+    }),
+    { numRuns: 5000 },
+  );
 });
