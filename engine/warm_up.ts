@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type Data, encode } from "./data/mod.ts";
+import { type Data, decodeValidated, encode, validateForLater } from "./data/mod.ts";
 import {
   addr,
   bool,
@@ -342,6 +342,31 @@ export async function warmUp<E extends WarmUpEndpoint>(
     await Promise.all([a.shutdown(), b.shutdown()]);
   }
   return { messages: done, ms: performance.now() - t0 };
+}
+
+/**
+ * Validates and decodes `values` (encoded once) `rounds` times, as a
+ * subscriber does with what arrives: the codec only, no endpoint.
+ *
+ * Why: V8 gives a function its top tier only after many calls, ~10,000 for
+ * the text reader. A `broker node`'s warm-up traffic left it and the JS
+ * validator of small values one tier below, so a pong compiled the reader
+ * during its ~1,300th real ping and a ping the validator during its
+ * ~500th–700th (5–8 and ~2 ms on a background thread; a round trip beside
+ * each took 1–4 ms). A round here costs a few µs, a round trip ~100 µs.
+ *
+ * @example
+ * ```ts
+ * import { count, str, vector } from "./data/mod.ts";
+ * import { warmUpReaders } from "./warm_up.ts";
+ * warmUpReaders([vector(str("ping"), count(1n), str("x".repeat(300)))], 10);
+ * ```
+ */
+export function warmUpReaders(values: Data[], rounds: number): void {
+  const samples = values.map((v) => encode(v).slice());
+  for (let r = 0; r < rounds; r++) {
+    for (const b of samples) decodeValidated(b, validateForLater(b));
+  }
 }
 
 let once: Promise<WarmUpReport> | undefined;

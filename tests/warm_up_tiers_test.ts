@@ -1,0 +1,44 @@
+/**
+ * A ping or pong node's warm-ups leave the codec's text reader and its JS
+ * validator of small values at V8's top tier: with one tier less, a pong
+ * compiled the reader during its ~1,300th real ping and a ping the
+ * validator during its ~500th–700th, for 5–8 and ~2 ms on a background
+ * thread, and a round trip beside each took 1–4 ms (the cold latency
+ * tail). Reads V8's trace of a child process (tests/warm_up_tiers.ts).
+ */
+import { ok } from "node:assert/strict";
+
+const SCRIPT = new URL("./warm_up_tiers.ts", import.meta.url).pathname;
+
+Deno.test({
+  name:
+    "a ping or pong node's warm-ups get the text reader and the small-value validator to V8's top tier",
+  sanitizeResources: false,
+  async fn() {
+    // stdbuf: V8 prints its trace through C's stdio, line by line here, in
+    // order with the script's marker.
+    const out = await new Deno.Command("stdbuf", {
+      args: [
+        "-oL",
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--v8-flags=--allow-natives-syntax,--trace-opt",
+        SCRIPT,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    ok(out.success, new TextDecoder().decode(out.stderr));
+    const lines = new TextDecoder().decode(out.stdout).split("\n");
+    const done = lines.findIndex((l) => l.includes("WARM_UPS_DONE"));
+    ok(done > 0, "the marker in V8's trace");
+    const topTier = (fn: string) =>
+      lines.slice(0, done).some((l) =>
+        l.includes("completed compiling") && l.includes(`<JSFunction ${fn} `) &&
+        l.includes("TURBOFAN")
+      );
+    ok(topTier("readText"), "readText at the top tier");
+    ok(topTier("walk"), "walk at the top tier");
+  },
+});
