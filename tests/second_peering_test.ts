@@ -7,6 +7,7 @@
  * (tests/second_peering.ts).
  */
 import { deepEqual, ok } from "node:assert/strict";
+import { v8TraceOf } from "./v8_trace.ts";
 
 const SCRIPT = new URL("./second_peering.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -35,23 +36,10 @@ Deno.test({
   name: "a second peering over TCP deoptimises none of the engine's code the first one warmed",
   sanitizeResources: false,
   async fn() {
-    // stdbuf: V8 prints its trace through C's stdio, line by line here, so
-    // the markers the script makes V8 print fall where they happened.
-    const out = await new Deno.Command("stdbuf", {
-      args: [
-        "-oL",
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--v8-flags=--allow-natives-syntax,--trace-opt,--trace-deopt-verbose",
-        SCRIPT,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    ok(out.success, new TextDecoder().decode(out.stderr));
-    const lines = text.split("\n");
+    const lines = await v8TraceOf(
+      SCRIPT,
+      "--allow-natives-syntax,--trace-opt,--trace-deopt-verbose",
+    );
     const from = lines.findIndex((l) => l.includes("<JSFunction FIRST_PEERING_ENDS"));
     const to = lines.findIndex((l) => l.includes("<JSFunction SECOND_PEERING_DONE"));
     ok(from > 0 && to > from, "both marks in V8's trace");

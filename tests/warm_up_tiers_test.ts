@@ -7,6 +7,7 @@
  * tail). Reads V8's trace of a child process (tests/warm_up_tiers.ts).
  */
 import { ok } from "node:assert/strict";
+import { v8TraceOf } from "./v8_trace.ts";
 
 const SCRIPT = new URL("./warm_up_tiers.ts", import.meta.url).pathname;
 
@@ -15,22 +16,7 @@ Deno.test({
     "a ping or pong node's warm-ups get the text reader and the small-value validator to V8's top tier",
   sanitizeResources: false,
   async fn() {
-    // stdbuf: V8 prints its trace through C's stdio, line by line here, in
-    // order with the script's marker.
-    const out = await new Deno.Command("stdbuf", {
-      args: [
-        "-oL",
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--v8-flags=--allow-natives-syntax,--trace-opt",
-        SCRIPT,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    ok(out.success, new TextDecoder().decode(out.stderr));
-    const lines = new TextDecoder().decode(out.stdout).split("\n");
+    const lines = await v8TraceOf(SCRIPT, "--allow-natives-syntax,--trace-opt");
     const done = lines.findIndex((l) => l.includes("WARM_UPS_DONE"));
     ok(done > 0, "the marker in V8's trace");
     const topTier = (fn: string) =>
