@@ -58,6 +58,13 @@ interface Exports {
   jsonValue(inp: number, len: number, out: number, cap: number): number;
 }
 
+/**
+ * Writes the text of the real whose encoding's big-endian words are `hi`
+ * and `lo` (unsigned) into linear memory at `out`, in at most `room` bytes;
+ * returns its length, or -1 to decline.
+ */
+export type RealText = (hi: number, lo: number, out: number, room: number) => number;
+
 function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
@@ -83,6 +90,7 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
 export class WasmCodec {
   static #shared?: WasmCodec;
   readonly #x: Exports;
+  #realText: RealText = () => -1;
   /**
    * Where a scan leaves results besides its return value (u32: a set or
    * table was unsorted; u32: the number of values).
@@ -115,7 +123,12 @@ export class WasmCodec {
 
   constructor(module?: WebAssembly.Module) {
     const mod = module ?? new WebAssembly.Module(decodeBase64(CODEC_WASM_BASE64));
-    this.#x = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
+    // The JSON writer asks the host for a real's text (see `json`).
+    const env = {
+      realText: (hi: number, lo: number, out: number, room: number) =>
+        this.#realText(hi >>> 0, lo >>> 0, out, room),
+    };
+    this.#x = new WebAssembly.Instance(mod, { env }).exports as unknown as Exports;
     const base = (this.#x.heapBase() + 15) & ~15;
     // 16 bytes of scan results, then the scan stack.
     this.results = base;
@@ -259,15 +272,17 @@ export class WasmCodec {
    * region (`len` bytes) and the `}` that closes the object they go in:
    * `"@data-type":"count","data":1}`. The text goes after the input, at
    * `jsonOut`; at most `cap` bytes are used (the text needs up to 48 per
-   * input byte, plus 256). Returns its length, or -1 where the JS writer must
-   * write it: reals, addresses that are not IPv4, text that is not UTF-8,
-   * nesting deeper than 200, a value that is malformed or does not end at
-   * `len`, or too little room.
+   * input byte, plus 256). Each real's text comes from `realText`, which
+   * writes it into `u8` during this call. Returns the text's length, or -1
+   * where the JS writer must write it: addresses that are not IPv4, text
+   * that is not UTF-8, nesting deeper than 200, a real `realText` declined, a
+   * value that is malformed or does not end at `len`, or too little room.
    */
-  json(len: number, cap: number): number {
+  json(len: number, cap: number, realText: RealText): number {
     const out = (this.input + len + 15) & ~15;
     this.ensure(out + cap);
     this.jsonOut = out;
+    this.#realText = realText;
     return this.#x.jsonValue(this.input, len, out, cap);
   }
 

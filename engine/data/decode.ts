@@ -146,13 +146,25 @@ const F64_WORDS = new Uint32Array(F64.buffer);
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const HI = HOST_LITTLE_ENDIAN ? 1 : 0, LO = 1 - HI;
 
-/**
- * Reads 8 bytes as CAF's `unpack754` does (Broker's reals are not raw IEEE
- * bits, spec §14.12). With an exponent field of 1..0x7fe they are IEEE-754's,
- * the fast path; the other patterns go to `realFromEdgeBits`.
- */
+/** Reads 8 bytes as CAF's `unpack754` does (see `realFromWords`). */
 function readReal(p: number): number {
-  const hi = word(p), lo = word(p + 4);
+  return realFromWords(word(p), word(p + 4));
+}
+
+/**
+ * A real from its encoding's two big-endian words, as CAF's `unpack754`
+ * reads them (Broker's reals are not raw IEEE bits, spec §14.12). With an
+ * exponent field of 1..0x7fe they are IEEE-754's, the fast path; the other
+ * patterns go to `realFromEdgeBits`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { realFromWords } from "./decode.ts";
+ * equal(realFromWords(0x3ff80000, 0), 1.5);
+ * ```
+ */
+export function realFromWords(hi: number, lo: number): number {
   const e = hi & 0x7ff00000;
   if (e === 0 || e === 0x7ff00000) return realFromEdgeBits(hi, lo);
   F64_WORDS[HI] = hi;

@@ -7,6 +7,8 @@
  * @module
  */
 import { WasmCodec } from "../../codec-wasm/mod.ts";
+import { realFromWords } from "./decode.ts";
+import { formatRealFast } from "./text.ts";
 
 /** Output bytes per input byte at most (a table of `none` pairs: 80 for 2). */
 export const JSON_MAX_EXPANSION = 48;
@@ -23,8 +25,8 @@ export const JSON_WASM_MAX_INPUT = 64 * 1024;
 /**
  * Writes the members of `payload`'s value (`"@data-type":...,"data":...`)
  * and the closing `}` into `out` at `at`, and returns the bytes written;
- * -1 where the JS writer must write them (see `WasmCodec.json`: reals,
- * addresses that are not IPv4, ...; payloads over `JSON_WASM_MAX_INPUT`;
+ * -1 where the JS writer must write them (see `WasmCodec.json`: addresses
+ * that are not IPv4, ...; payloads over `JSON_WASM_MAX_INPUT`;
  * text that would not fit in `out` from `at`). `payload` must have been
  * validated, with its sets and tables in Broker's order; its text takes at
  * most `JSON_MAX_EXPANSION` bytes per payload byte.
@@ -43,10 +45,19 @@ export function writeJsonMembers(payload: Uint8Array, out: Uint8Array, at: numbe
   if (payload.length > JSON_WASM_MAX_INPUT) return -1;
   const c = WasmCodec.shared();
   const len = c.load(payload);
-  const n = c.json(len, JSON_MAX_EXPANSION * len + JSON_ROOM);
+  const n = c.json(len, JSON_MAX_EXPANSION * len + JSON_ROOM, realText);
   // Valid values stay within JSON_MAX_EXPANSION a byte; this guards `out` from anything else.
   if (n < 0 || n > out.length - at) return -1;
   const from = c.jsonOut;
   out.set(c.u8.subarray(from, from + n), at);
   return n;
+}
+
+/** A real's text (as the JS writer formats it) into the shared codec's memory, for `WasmCodec.json`. */
+function realText(hi: number, lo: number, out: number, room: number): number {
+  const text = formatRealFast(realFromWords(hi, lo));
+  if (text.length > room) return -1;
+  const u8 = WasmCodec.shared().u8;
+  for (let i = 0; i < text.length; i++) u8[out + i] = text.charCodeAt(i);
+  return text.length;
 }

@@ -22,12 +22,15 @@ import {
   timestamp,
   vector,
 } from "../../mod.ts";
-import { anyData, dataWith, portData, v4Address } from "../../tests/arbitrary.ts";
+import { anyData, dataWith, portData, realData, v4Address } from "../../tests/arbitrary.ts";
 import { JSON_MAX_EXPANSION, JSON_WASM_MAX_INPUT, writeJsonMembers } from "./json_wasm.ts";
 import { WasmCodec } from "../../codec-wasm/mod.ts";
 import { validateForLater } from "./validate.ts";
 
 const dec = new TextDecoder("utf-8", { fatal: true });
+
+/** For `WasmCodec.json` calls on values without reals. */
+const noReals = () => -1;
 
 /** What the codec wrote for `payload` (after a byte it must keep), or undefined when it declined. */
 function wasmMembers(payload: Uint8Array): string | undefined {
@@ -78,13 +81,14 @@ const text = fc.oneof(
   ).map((cs) => cs.join("")),
 );
 
-/** Every value the codec writes itself: no reals, IPv4 only. */
+/** Every value the codec writes itself: IPv4 addresses only. */
 const written = dataWith(fc.oneof(
   fc.constant(none()),
   fc.boolean().map(bool),
   fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 33n }))
     .map(count),
   i64.map(integer),
+  realData,
   text.map(str),
   text.map(enumValue),
   v4Address.map(addr),
@@ -95,7 +99,7 @@ const written = dataWith(fc.oneof(
     .map(timespan),
 ));
 
-Deno.test("WASM JSON: every value without reals or IPv6 is written, as the JS writer writes it", () => {
+Deno.test("WASM JSON: every value without IPv6 addresses is written, as the JS writer writes it", () => {
   fc.assert(
     fc.property(written, (v) => {
       const payload = encode(v).slice();
@@ -158,10 +162,41 @@ Deno.test("WASM JSON: 64-bit edges, the first and last timestamps, each timespan
   }
 });
 
-Deno.test("WASM JSON: declines reals, IPv6, bad UTF-8 and malformed input", () => {
+Deno.test("WASM JSON: reals as the JS writer formats them: printf's ties to even, -0, the edges", () => {
+  const ties = Array.from({ length: 400 }, (_, k) => (2 * k + 1 - 400) / 128);
+  const edges = [0, -0, 1e-7, 5e-7, -5e-7, 1e20, 9.99e20, 1e21, -1e21, 2 ** 70, 1e300, -1.7e308];
+  for (const x of [...ties, ...edges, NaN, Infinity, -Infinity, 1 / 3]) {
+    const payload = encode(vector(real(x), count(1n))).slice();
+    equal(wasmMembers(payload), jsMembers(payload), String(x));
+  }
+  fc.assert(
+    fc.property(fc.double(), fc.integer({ min: -30, max: 30 }), (x, e) => {
+      for (const y of [x, x * 10 ** e]) {
+        const payload = encode(real(y)).slice();
+        equal(wasmMembers(payload), jsMembers(payload), String(y));
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("WASM JSON: a real's text gets only the room left, and one that does not fit is declined", () => {
+  const c = WasmCodec.shared();
+  const len = c.load(encode(vector(count(1n), real(1e300), count(2n))).slice());
+  for (let cap = 256; cap < 1024; cap += 16) {
+    let asked = false;
+    const n = c.json(len, cap, (_hi, _lo, out, room) => {
+      asked = true;
+      equal(out + room <= c.jsonOut + cap, true, `room ${room} past the cap ${cap}`);
+      return room >= 310 ? 310 : -1; // as long as 1e300's text
+    });
+    equal(asked, true);
+    equal(n === -1 || n > 310, true, `cap ${cap}`);
+  }
+});
+
+Deno.test("WASM JSON: declines IPv6, bad UTF-8 and malformed input", () => {
   const declined = [
-    real(1.5),
-    vector(count(1n), real(0)),
     addr(Address.parse("::1")),
     subnet(Subnet.parse("2001:db8::/32")),
   ];
@@ -197,11 +232,11 @@ Deno.test("WASM JSON: a text that would not fit the room given is declined, and 
   const c = WasmCodec.shared();
   const payload = encode(vector(...Array.from({ length: 20 }, () => str("x".repeat(50))))).slice();
   const len = c.load(payload);
-  const full = c.json(len, JSON_MAX_EXPANSION * len + 256);
+  const full = c.json(len, JSON_MAX_EXPANSION * len + 256, noReals);
   equal(full > 0, true);
   const cap = full + 32; // less than the 64-byte margin the codec keeps
   c.u8.fill(0xee, c.jsonOut + cap, c.jsonOut + cap + 64);
-  equal(c.json(len, cap), -1);
+  equal(c.json(len, cap, noReals), -1);
   equal(c.u8.subarray(c.jsonOut + cap, c.jsonOut + cap + 64).every((b) => b === 0xee), true);
 });
 
@@ -209,11 +244,11 @@ Deno.test("WASM JSON: with any room, a deep value's closing brackets stay inside
   const c = WasmCodec.shared();
   const deep = (n: number): Data => n === 0 ? count(1n) : vector(deep(n - 1));
   const len = c.load(encode(deep(150)).slice());
-  const full = c.json(len, JSON_MAX_EXPANSION * len + 256);
+  const full = c.json(len, JSON_MAX_EXPANSION * len + 256, noReals);
   equal(full > 300, true);
   for (let cap = 256; cap < full + 300; cap += 7) {
     c.u8.fill(0xee, c.jsonOut + cap, c.jsonOut + cap + 512);
-    const n = c.json(len, cap);
+    const n = c.json(len, cap, noReals);
     // Declined, or all of it; always all of it with the room documented.
     equal(n === -1 || n === full, true, `room ${cap}`);
     if (cap >= full + 256) equal(n, full, `room ${cap}`);

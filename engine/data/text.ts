@@ -44,6 +44,30 @@ export function formatReal(x: number): string {
   return `${negative ? "-" : ""}${digits.slice(0, -6)}.${digits.slice(-6)}`;
 }
 
+/** Where `toFixed(6)` and printf differ: a tie at six decimals is an odd multiple of 2^-7. */
+const TIE_SCALE = 128;
+
+/**
+ * `formatReal`'s text, through `toFixed` where that gives the same digits,
+ * which is nearly always and several times faster: `toFixed` is printf's
+ * exact decimal expansion except on exact ties, which it rounds up where
+ * printf rounds to even, and beyond 1e21 it switches to exponents.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { formatReal, formatRealFast } from "./text.ts";
+ * equal(formatRealFast(0.0000005), formatReal(0.0000005));
+ * ```
+ */
+export function formatRealFast(x: number): string {
+  const a = Math.abs(x);
+  if (a < 1e21 && !(Number.isInteger(x * TIE_SCALE) && !Number.isInteger(x * (TIE_SCALE / 2)))) {
+    return x === 0 && 1 / x < 0 ? "-0.000000" : x.toFixed(6);
+  }
+  return formatReal(x);
+}
+
 /**
  * Broker's text form of a value: `nil`, `T`/`F`, `80/tcp`, `10.0.0.0/8`,
  * `1500000000ns`, `(1, 2)` for vectors, `{a, b}` for sets, `{a -> 1}` for tables.

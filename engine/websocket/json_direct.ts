@@ -10,12 +10,13 @@
  * else (a set to re-sort, bytes that are not UTF-8) goes the old way, through
  * `dataMessageUtf8`, so the bytes are identical for every value. The WASM
  * codec writes the value itself where it can (`../data/json_wasm.ts`); the
- * writer here does the rest (reals, IPv6, small payloads).
+ * writer here does the rest (IPv6, small payloads, and what the codec
+ * declines).
  *
  * @module
  */
-import { realFromEdgeBits } from "../data/build.ts";
-import { formatReal } from "../data/text.ts";
+import { realFromWords } from "../data/decode.ts";
+import { formatRealFast } from "../data/text.ts";
 import { formatAddress, TYPE_NAMES } from "../data/types.ts";
 import { JSON_TYPE_NAMES } from "../data/json_write.ts";
 import { NONE } from "../data/build.ts";
@@ -207,23 +208,9 @@ function putI64(hi: number, lo: number): void {
   } else putAscii(dv.getBigInt64(ip - 8).toString());
 }
 
-const TIE_SCALE = 128;
-
 function putReal(): void {
-  const hi = dv.getUint32(ip);
-  const e = hi & 0x7ff00000;
-  const x = e !== 0 && e !== 0x7ff00000
-    ? dv.getFloat64(ip)
-    : realFromEdgeBits(hi, dv.getUint32(ip + 4));
+  putAscii(formatRealFast(realFromWords(dv.getUint32(ip), dv.getUint32(ip + 4))));
   ip += 8;
-  // toFixed is printf's exact decimal expansion except on exact ties, which
-  // it rounds up where printf rounds to even: a tie at six decimals is an
-  // odd multiple of 2^-7. Beyond 1e21 it switches to exponents.
-  const a = Math.abs(x);
-  if (a < 1e21 && !(Number.isInteger(x * TIE_SCALE) && !Number.isInteger(x * (TIE_SCALE / 2)))) {
-    if (x === 0 && 1 / x < 0) putAscii("-0.000000");
-    else putAscii(x.toFixed(6));
-  } else putAscii(formatReal(x));
 }
 
 /** Broker's timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm` (see json_write's formatTimestamp). */

@@ -18,7 +18,7 @@ Deno.test("warmUpWebSocketTraffic: every message reaches the client, then every 
   assert.equal(report.messages, 600);
 });
 
-Deno.test("the warm-up's events take both JSON writers: the WASM codec's, and the JS one for reals", () => {
+Deno.test("the warm-up's events take both JSON writers: the WASM codec's, and the JS one for IPv6", () => {
   // A path the warm-up never took is compiled without type feedback and
   // thrown away at its first real message (seen with V8's --trace-deopt).
   const out = new Uint8Array(1 << 16);
@@ -27,7 +27,7 @@ Deno.test("the warm-up's events take both JSON writers: the WASM codec's, and th
     (_, i) => writeJsonMembers(encode(warmUpConnEvent(i)), out, 0) >= 0,
   );
   assert.ok(written.filter(Boolean).length >= 32, "most go through the WASM codec");
-  assert.ok(written.includes(false), "some have a real, which the JS writer formats");
+  assert.ok(written.includes(false), "some have an IPv6 address, which the JS writer formats");
 });
 
 Deno.test("an endpoint's first WebSocket server waits for the warm-up, which leaves nothing behind", async () => {
