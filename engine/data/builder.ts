@@ -20,6 +20,8 @@ import { Writer } from "./slab.ts";
 import { type Address, type Data, LIMITS, type Protocol, PROTOCOLS, type Subnet } from "./types.ts";
 
 const TWO_32 = 0x100000000;
+/** `PROTOCOLS.indexOf` as a map: no builtin call per port written. */
+const PROTOCOL_INDEX = new Map(PROTOCOLS.map((p, i) => [p, i]));
 /** Sets and tables up to this many items are sorted by insertion (no allocation). */
 const SMALL_SORT = 16;
 
@@ -292,7 +294,7 @@ export class DataBuilder {
 
   /** A port: number (0 to 65535) and protocol. */
   port(number: number, protocol: Protocol = "unknown"): this {
-    const proto = PROTOCOLS.indexOf(protocol);
+    const proto = PROTOCOL_INDEX.get(protocol) ?? -1;
     if (!(number >= 0 && number <= 65535 && Number.isInteger(number)) || proto < 0) {
       fail(`bad port ${number}/${protocol}`);
     }
@@ -416,6 +418,25 @@ export class DataBuilder {
     const step = isTable ? 2 : 1;
     const nStarts = this.#nStarts;
     const n = (nStarts - from) / step;
+    if (n === 2) {
+      // The sets events carry: one comparison, read in place, no bookkeeping.
+      // Stable: of equal keys the first written stays, as `encode` keeps the first.
+      const a = starts[from], b = starts[from + step];
+      const c = compareEncoded(
+        buf,
+        a,
+        isTable ? starts[from + 1] : b,
+        b,
+        isTable ? starts[from + 3] : end,
+      );
+      if (c < 0) return 2;
+      if (c === 0) {
+        w.pos = b;
+        return 1;
+      }
+      this.#swap(buf, a, b, end);
+      return 2;
+    }
     if (this.#itemAt.length < n) this.#growItems(n);
     const at = this.#itemAt, keyEnd = this.#itemKeyEnd, itemEnd = this.#itemEnd;
     for (let i = 0, k = from; i < n; i++, k += step) {
@@ -424,21 +445,12 @@ export class DataBuilder {
       keyEnd[i] = isTable ? starts[k + 1] : next;
       itemEnd[i] = next;
     }
-    const cmp = (a: number, b: number) => compareEncoded(buf, at[a], keyEnd[a], at[b], keyEnd[b]);
     let last = -1;
-    for (let i = 1; i < n && last < 0; i++) last = cmp(i - 1, i);
+    for (let i = 1; i < n && last < 0; i++) last = this.#compareItems(buf, i - 1, i);
     if (last < 0) return n;
     // Stable: of equal keys the first written stays, as `encode` keeps the first.
     const order = this.#order;
-    if (n === 2) {
-      // The one comparison is made: a repeat goes, or the two swap in place.
-      if (last === 0) {
-        w.pos = at[1];
-        return 1;
-      }
-      this.#swap(buf, at[0], at[1], end);
-      return 2;
-    }
+    const cmp = (a: number, b: number) => this.#compareItems(buf, a, b);
     if (n <= SMALL_SORT) {
       for (let i = 0; i < n; i++) {
         let j = i;
@@ -464,6 +476,12 @@ export class DataBuilder {
     }
     w.pos = p;
     return kept;
+  }
+
+  /** Broker's order of the items `a` and `b` noted by `#sort` (tables: by their keys). */
+  #compareItems(buf: Uint8Array, a: number, b: number): number {
+    const at = this.#itemAt, keyEnd = this.#itemKeyEnd;
+    return compareEncoded(buf, at[a], keyEnd[a], at[b], keyEnd[b]);
   }
 
   /** Puts the bytes `mid..end` of `buf` before `start..mid` (two items, byte by byte: no views made). */
@@ -518,10 +536,15 @@ export class DataBuilder {
   }
 
   #text(tag: number, value: string | Uint8Array): this {
+    if (typeof value === "string") {
+      const w = this.#value(value.length + 2);
+      w.buf[w.pos++] = tag;
+      if (!w.ascii(value)) w.text(value, undefined);
+      return this;
+    }
     const w = this.#value(1);
     w.buf[w.pos++] = tag;
-    if (typeof value === "string") w.text(value, undefined);
-    else if (value instanceof Uint8Array) w.bytes(value);
+    if (value instanceof Uint8Array) w.bytes(value);
     else {
       w.pos--;
       fail(`${tag === 5 ? "string" : "enum"} values must be strings or bytes`);

@@ -9,7 +9,7 @@ import { DataBuilder } from "./builder.ts";
 import { count, enumValue, set, str, table, timestamp, vector } from "./constructors.ts";
 import { decode } from "./decode.ts";
 import { encode } from "./encode.ts";
-import type { Data } from "./types.ts";
+import type { Data, Protocol } from "./types.ts";
 
 /** Writes `d` into `b` through the typed methods; `pick` chooses orders and forms. */
 function replay(b: DataBuilder, d: Data, pick: () => number): void {
@@ -210,6 +210,58 @@ Deno.test("a table keeps the first value of a repeated key, as encode does", () 
   );
 });
 
+Deno.test("two-item sets and tables: kept, swapped, or a repeat dropped (the first written kept)", () => {
+  const b = new DataBuilder();
+  const built = (write: (b: DataBuilder) => void) => {
+    write(b.reset());
+    return b.finish();
+  };
+  // Strings of other lengths and other types, in and out of order, inside a vector.
+  const pairs: [Data, Data][] = [
+    [str("a"), str("b")],
+    [str("ab"), str("b")],
+    [str("b"), str("ba")],
+    [count(1), count(2)],
+    [count(2), str("a")],
+  ];
+  for (const [x, y] of pairs) {
+    for (const [first, second] of [[x, y], [y, x]]) {
+      assert.deepStrictEqual(
+        built((b) => b.beginVector().count(7).beginSet().data(first).data(second).end().end()),
+        encode(vector(count(7), set(first, second))),
+      );
+      assert.deepStrictEqual(
+        built((b) => b.beginTable().data(first).count(1).data(second).count(2).end()),
+        encode(table([[first, count(1)], [second, count(2)]])),
+      );
+    }
+    assert.deepStrictEqual(built((b) => b.beginSet().data(x).data(x).end()), encode(set(x)));
+    assert.deepStrictEqual(
+      decode(built((b) => b.beginTable().data(x).str("first").data(x).str("second").end())),
+      table([[x, str("first")]]),
+    );
+  }
+});
+
+Deno.test("texts: ASCII, then UTF-8 from any point, and 128 characters or more", () => {
+  const b = new DataBuilder(8);
+  for (
+    const text of [
+      "",
+      "x",
+      "tcp",
+      "é",
+      "abcé",
+      "a".repeat(127) + "é",
+      "a".repeat(128),
+      "€".repeat(200),
+    ]
+  ) {
+    b.reset().beginVector().str(text).enumValue(text).end();
+    assert.deepStrictEqual(b.finish(), encode(vector(str(text), enumValue(text))));
+  }
+});
+
 Deno.test("misuse is a BrokerError, and the builder stays usable after reset", () => {
   const b = new DataBuilder();
   const bad = (f: () => unknown, re: RegExp) =>
@@ -220,6 +272,8 @@ Deno.test("misuse is a BrokerError, and the builder stays usable after reset", (
   bad(() => b.reset().integer(2n ** 63n), /integer out of range/);
   bad(() => b.reset().timestamp(2 ** 60), /timestamp out of range/);
   bad(() => b.reset().port(70000, "tcp"), /bad port/);
+  bad(() => b.reset().port(80, "sctp" as Protocol), /bad port/);
+  bad(() => b.reset().port(80, "toString" as Protocol), /bad port/);
   bad(() => b.reset().beginVector().finish(), /not ended/);
   bad(() => b.reset().end(), /without an open container/);
   bad(() => b.reset().count(1).count(2), /holds one value/);
