@@ -22,6 +22,8 @@ import { type Address, type Data, LIMITS, type Protocol, PROTOCOLS, type Subnet 
 const TWO_32 = 0x100000000;
 /** `PROTOCOLS.indexOf` as a map: no builtin call per port written. */
 const PROTOCOL_INDEX = new Map(PROTOCOLS.map((p, i) => [p, i]));
+/** The slab size of values finished with a prefix (frames): the transport's largest write. */
+const PREFIXED_SLAB = 256 * 1024;
 /** Sets and tables up to this many items are sorted by insertion (no allocation). */
 const SMALL_SORT = 16;
 
@@ -103,8 +105,10 @@ export class DataBuilder {
 
   #keepRoom(n: number): void {
     if (this.#headroom === 0) {
-      // Values now stay where they were written: a slab, as the encoder's.
-      this.#w = new Writer();
+      // Values now stay where they were written: a slab, as the encoder's,
+      // of a write's size, so that the transport sends a slab's values as
+      // one run without copying them (64 KiB slabs: four writes for one).
+      this.#w = new Writer(PREFIXED_SLAB);
       this.#w.moved = (by) => this.#shift(by);
     }
     this.#headroom = n;

@@ -171,7 +171,7 @@ Deno.test("values finished with a prefix: the prefix and encode's bytes in one v
     ),
     { numRuns: 1000 },
   );
-  // Values moved to fresh buffers while being written (64 KiB ones, filled many times over).
+  // Values moved to fresh buffers while being written (256 KiB ones, filled many times over).
   for (const [view, copy] of kept) assert.deepStrictEqual(view, copy);
   // A longer prefix than the room kept: undefined, and room for it from the next value on.
   const longer = new Uint8Array(100).fill(7);
@@ -200,6 +200,27 @@ for (const withPrefix of [false, true]) {
     }
   });
 }
+
+Deno.test("values finished with the same prefix lie one after another, until a slab is full", () => {
+  // What lets the transport send a run of them as one view, with no copy.
+  const b = new DataBuilder();
+  const prefix = new Uint8Array(40).fill(1);
+  b.reset().count(0).finishWithPrefix(prefix); // from here on, room is kept
+  let last = b.reset().str("first").finishWithPrefix(prefix)!, touching = 0, fresh = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const framed = b.reset().beginVector().count(i).str("x".repeat(i % 50)).end()
+      .finishWithPrefix(prefix)!;
+    if (framed.buffer !== last.buffer) fresh++;
+    else {
+      assert.equal(framed.byteOffset, last.byteOffset + last.length);
+      touching++;
+    }
+    last = framed;
+  }
+  // ~1.5 MB of frames: a new slab only each 256 KiB or so.
+  assert.ok(fresh >= 4 && fresh <= 8, `${fresh} fresh slabs`);
+  assert.equal(touching, 20_000 - fresh);
+});
 
 Deno.test("a table keeps the first value of a repeated key, as encode does", () => {
   const b = new DataBuilder();

@@ -49,8 +49,12 @@ export class Writer {
     this.#base = size;
   }
 
+  /**
+   * Starts a message right after the last one: messages written one after
+   * another touch, and the transport sends a run of them without a copy.
+   */
   begin(): void {
-    this.start = this.pos = (this.pos + 7) & ~7;
+    this.start = this.pos;
     if (this.start > this.limit - 64) this.#replace(64);
   }
 
@@ -129,7 +133,7 @@ export class Writer {
 
 let shared: Writer = new Writer();
 
-/** The shared slab, begun for a new message at an aligned offset. */
+/** The shared slab, begun for a new message after the last one. */
 export function beginShared(): Writer {
   const w = shared;
   w.begin();

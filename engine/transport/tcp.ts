@@ -35,6 +35,14 @@ const READ_SIZE = 256 * 1024;
 /** Longest stretch of back-to-back reads before timers get a turn. */
 const READ_SLICE_MS = 10;
 const COALESCE_LIMIT = 256 * 1024;
+/**
+ * Frames that touch, from the queue's head, are written as one view (no
+ * copy into the write buffer) when they are all that is queued or at least
+ * this many bytes. Shorter runs (a slab's end, a frame from elsewhere
+ * between) are copied with what follows: a write per short run cost more
+ * in system calls than the copies saved.
+ */
+const MIN_RUN_BYTES = 64 * 1024;
 
 /**
  * One TCP connection: a read loop feeding a handler and a coalescing write queue.
@@ -74,6 +82,8 @@ export class TcpConnection {
   #writeBuffer?: Uint8Array;
   /** A queued view being written as it is (not copied into #writeBuffer). */
   #inFlight?: Uint8Array;
+  /** Queued views that touch, being written as one view over them all. */
+  #inFlightRun?: Uint8Array[];
 
   /** Wraps a connected socket (TCP or TLS, Deno's or an adapted Node.js socket). */
   constructor(conn: ByteStream) {
@@ -223,7 +233,8 @@ export class TcpConnection {
   whenWritten(bytes: Uint8Array): Promise<void> {
     const q = this.#queue;
     // Usually just sent: the last entry.
-    const pending = q[q.length - 1] === bytes || this.#inFlight === bytes || q.includes(bytes);
+    const pending = q[q.length - 1] === bytes || this.#inFlight === bytes || q.includes(bytes) ||
+      this.#inFlightRun?.includes(bytes) === true;
     if (this.#closed || !pending) return Promise.resolve();
     return new Promise((resolve) => (this.#watched ??= new Map()).set(bytes, resolve));
   }
@@ -248,14 +259,25 @@ export class TcpConnection {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
+        const q = this.#queue;
         let chunk: Uint8Array;
-        if (this.#queue.length === 1 || this.#queue[0].length >= COALESCE_LIMIT) {
-          chunk = this.#inFlight = this.#queue.shift()!;
+        const run = q.length === 1 ? 1 : touching(q);
+        const first = q[0], last = q[run - 1];
+        const runBytes = last.byteOffset + last.length - first.byteOffset;
+        if (run === 1 && (q.length === 1 || first.length >= COALESCE_LIMIT)) {
+          chunk = this.#inFlight = q.shift()!;
           this.#droppable.shift();
+        } else if (run > 1 && (run === q.length || runBytes >= MIN_RUN_BYTES)) {
+          // Frames that touch in one buffer (a builder's values, written one
+          // after another) go out as one view over them all, with no copy.
+          chunk = new Uint8Array(first.buffer, first.byteOffset, runBytes);
+          this.#inFlightRun = q.splice(0, run);
+          this.#droppable.splice(0, run);
         } else {
-          // Many small frames become one write, through one reused buffer
-          // (the next batch is built only after this write completed).
-          const q = this.#queue, buf = this.#writeBuffer ??= new Uint8Array(COALESCE_LIMIT);
+          // Many small frames in different places become one write, through
+          // one reused buffer (the next batch is built only after this write
+          // completed).
+          const buf = this.#writeBuffer ??= new Uint8Array(COALESCE_LIMIT);
           let size = 0, k = 0;
           while (k < q.length && size + q[k].length <= COALESCE_LIMIT) {
             buf.set(q[k], size);
@@ -277,6 +299,12 @@ export class TcpConnection {
         if (this.#inFlight !== undefined) {
           this.#inFlight = undefined;
           this.#done(chunk);
+        } else if (this.#inFlightRun !== undefined) {
+          const written = this.#inFlightRun;
+          this.#inFlightRun = undefined;
+          if (this.#watched?.size) {
+            for (let i = 0; i < written.length; i++) this.#done(written[i]);
+          }
         }
       }
     } catch (e) {
@@ -374,4 +402,20 @@ export async function connectTcp(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * How many of the queue's first frames lie one after another in one buffer,
+ * `COALESCE_LIMIT` bytes at most (the first counts whatever its size).
+ */
+function touching(q: Uint8Array[]): number {
+  const first = q[0], buffer = first.buffer;
+  let end = first.byteOffset + first.length, k = 1;
+  for (; k < q.length; k++) {
+    const f = q[k];
+    if (f.buffer !== buffer || f.byteOffset !== end) break;
+    if (end + f.length - first.byteOffset > COALESCE_LIMIT) break;
+    end += f.length;
+  }
+  return k;
 }

@@ -1,4 +1,5 @@
-import { equal } from "node:assert/strict";
+import { deepEqual, equal, notEqual } from "node:assert/strict";
+import type { ByteStream } from "./node_stream.ts";
 import { TcpConnection } from "./tcp.ts";
 
 async function pair(): Promise<{ conn: TcpConnection; peer: Deno.Conn; close(): void }> {
@@ -50,6 +51,141 @@ Deno.test("whenWritten: at once for bytes not queued; on close for bytes that ne
     equal(await settled(smallDone, 200), false);
     conn.close();
     equal(await settled(Promise.all([bigDone, smallDone]).then(() => {}), 1000), true);
+  } finally {
+    close();
+  }
+});
+
+/**
+ * A real socket whose writes are noted (the buffer each one views) and held
+ * until `open` resolves, so a test sees what went out, and when.
+ */
+function watchedWrites(raw: Deno.Conn): {
+  stream: ByteStream;
+  writes: { buffer: ArrayBufferLike; length: number }[];
+  hold(): () => void;
+} {
+  const writes: { buffer: ArrayBufferLike; length: number }[] = [];
+  let gate = Promise.resolve();
+  const stream: ByteStream = {
+    read: (b) => raw.read(b),
+    write: async (b) => {
+      writes.push({ buffer: b.buffer, length: b.length });
+      await gate;
+      return await raw.write(b);
+    },
+    close: () => raw.close(),
+    remoteAddr: raw.remoteAddr,
+  };
+  const hold = () => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    gate = promise;
+    return resolve;
+  };
+  return { stream, writes, hold };
+}
+
+async function watchedPair() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const peer = await listener.accept();
+  listener.close();
+  const watched = watchedWrites(raw);
+  const conn = new TcpConnection(watched.stream);
+  return { conn, peer, ...watched, close: () => (conn.close(), peer.close()) };
+}
+
+/** `n` frames of `size` bytes that touch, as views of one buffer; byte i of the buffer is i % 251. */
+function touchingFrames(n: number, size: number): { frames: Uint8Array[]; all: Uint8Array } {
+  const all = new Uint8Array(n * size).map((_, i) => i % 251);
+  return {
+    all,
+    frames: Array.from({ length: n }, (_, k) => all.subarray(k * size, (k + 1) * size)),
+  };
+}
+
+async function readExactly(peer: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const k = await peer.read(out.subarray(got));
+    if (k === null) break;
+    got += k;
+  }
+  return out.subarray(0, got);
+}
+
+Deno.test("frames that touch in one buffer go out as one write of that buffer, intact and in order", async () => {
+  const { conn, peer, writes, close } = await watchedPair();
+  try {
+    const first = new Uint8Array([1, 2, 3]);
+    const { frames, all } = touchingFrames(100, 1000); // 100 kB: a run worth its own write
+    conn.send(first); // taken at once
+    for (const f of frames) conn.send(f); // queued behind it
+    const got = await readExactly(peer, 3 + all.length);
+    deepEqual(got.subarray(0, 3), first);
+    deepEqual(got.subarray(3), all);
+    equal(writes.length, 2);
+    equal(writes[1].buffer, all.buffer, "the frames' own memory, not a copy");
+    equal(writes[1].length, all.length);
+  } finally {
+    close();
+  }
+});
+
+Deno.test("frames of one buffer with gaps between them go out without the gaps", async () => {
+  const { conn, peer, close } = await watchedPair();
+  try {
+    const { all } = touchingFrames(100, 1000);
+    // Each frame leaves out its slot's last 100 bytes; together over 64 kB.
+    const frames = Array.from({ length: 100 }, (_, k) => all.subarray(k * 1000, k * 1000 + 900));
+    conn.send(new Uint8Array([1]));
+    for (const f of frames) conn.send(f);
+    const got = await readExactly(peer, 1 + 90_000);
+    deepEqual(got.subarray(1), new Uint8Array(frames.flatMap((f) => [...f])));
+  } finally {
+    close();
+  }
+});
+
+Deno.test("a short run of touching frames is copied with what follows it into one write", async () => {
+  const { conn, peer, writes, close } = await watchedPair();
+  try {
+    const { frames, all } = touchingFrames(10, 100); // 1 kB: not worth a write of its own
+    const other = new Uint8Array([9, 9]);
+    conn.send(new Uint8Array([1]));
+    for (const f of frames) conn.send(f);
+    conn.send(other);
+    const got = await readExactly(peer, 1 + all.length + 2);
+    deepEqual(got.subarray(1, 1 + all.length), all);
+    deepEqual(got.subarray(1 + all.length), other);
+    equal(writes.length, 2);
+    notEqual(writes[1].buffer, all.buffer);
+    equal(writes[1].length, all.length + 2);
+  } finally {
+    close();
+  }
+});
+
+Deno.test("whenWritten on a frame of a run waits for that run's write", async () => {
+  const { conn, peer, writes, hold, close } = await watchedPair();
+  try {
+    const { frames, all } = touchingFrames(100, 1000);
+    conn.send(new Uint8Array([1]));
+    for (const f of frames) conn.send(f);
+    const open = hold(); // the run's write waits
+    const queued = conn.whenWritten(frames[10]); // asked while the frame is queued
+    await readExactly(peer, 1);
+    while (writes.length < 2) await new Promise((r) => setTimeout(r, 1));
+    const inFlight = conn.whenWritten(frames[90]); // asked while its run is being written
+    equal(
+      await settled(Promise.race([queued, inFlight]), 200),
+      false,
+      "their memory is still being sent",
+    );
+    open();
+    await readExactly(peer, all.length);
+    equal(await settled(Promise.all([queued, inFlight]).then(() => {}), 5000), true);
   } finally {
     close();
   }
