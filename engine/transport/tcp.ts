@@ -261,7 +261,11 @@ export class TcpConnection {
       while (this.#queue.length > 0 && !this.#closed) {
         const q = this.#queue;
         let chunk: Uint8Array;
-        const run = q.length === 1 ? 1 : touching(q);
+        // Frames someone waits on (`whenWritten`) are copied, which frees
+        // their memory at once: the WebSocket server refills its slabs only
+        // once their frames are written, and holding them through the write
+        // made it take fresh ones.
+        const run = q.length === 1 || this.#watched?.size ? 1 : touching(q);
         const first = q[0], last = q[run - 1];
         const runBytes = last.byteOffset + last.length - first.byteOffset;
         if (run === 1 && (q.length === 1 || first.length >= COALESCE_LIMIT)) {

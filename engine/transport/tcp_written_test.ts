@@ -167,25 +167,40 @@ Deno.test("a short run of touching frames is copied with what follows it into on
   }
 });
 
-Deno.test("whenWritten on a frame of a run waits for that run's write", async () => {
+Deno.test("a frame someone waits on is copied out at once rather than sent in place", async () => {
+  const { conn, peer, writes, hold, close } = await watchedPair();
+  try {
+    const { frames, all } = touchingFrames(100, 1000);
+    conn.send(new Uint8Array([1]));
+    for (const f of frames) conn.send(f);
+    const done = conn.whenWritten(frames[10]);
+    const open = hold(); // the second write waits
+    await readExactly(peer, 1);
+    equal(await settled(done, 2000), true, "its memory is free before the write completes");
+    equal(writes.length, 2);
+    notEqual(writes[1].buffer, all.buffer);
+    open();
+    deepEqual(await readExactly(peer, all.length), all);
+  } finally {
+    close();
+  }
+});
+
+Deno.test("whenWritten asked while a run is written in place waits for that write", async () => {
   const { conn, peer, writes, hold, close } = await watchedPair();
   try {
     const { frames, all } = touchingFrames(100, 1000);
     conn.send(new Uint8Array([1]));
     for (const f of frames) conn.send(f);
     const open = hold(); // the run's write waits
-    const queued = conn.whenWritten(frames[10]); // asked while the frame is queued
     await readExactly(peer, 1);
     while (writes.length < 2) await new Promise((r) => setTimeout(r, 1));
-    const inFlight = conn.whenWritten(frames[90]); // asked while its run is being written
-    equal(
-      await settled(Promise.race([queued, inFlight]), 200),
-      false,
-      "their memory is still being sent",
-    );
+    equal(writes[1].buffer, all.buffer);
+    const done = conn.whenWritten(frames[90]);
+    equal(await settled(done, 200), false, "its memory is still being sent");
     open();
     await readExactly(peer, all.length);
-    equal(await settled(Promise.all([queued, inFlight]).then(() => {}), 5000), true);
+    equal(await settled(done, 5000), true);
   } finally {
     close();
   }
