@@ -104,6 +104,12 @@ function touchingFrames(n: number, size: number): { frames: Uint8Array[]; all: U
   };
 }
 
+/** Sends a one-byte frame (the writer takes it at once), then `frames`, which queue behind it. */
+function queueBehindOne(conn: TcpConnection, frames: Uint8Array[]): void {
+  conn.send(new Uint8Array([1]));
+  for (const f of frames) conn.send(f);
+}
+
 async function readExactly(peer: Deno.Conn, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);
   let got = 0;
@@ -139,8 +145,7 @@ Deno.test("frames of one buffer with gaps between them go out without the gaps",
     const { all } = touchingFrames(100, 1000);
     // Each frame leaves out its slot's last 100 bytes; together over 64 kB.
     const frames = Array.from({ length: 100 }, (_, k) => all.subarray(k * 1000, k * 1000 + 900));
-    conn.send(new Uint8Array([1]));
-    for (const f of frames) conn.send(f);
+    queueBehindOne(conn, frames);
     const got = await readExactly(peer, 1 + 90_000);
     deepEqual(got.subarray(1), new Uint8Array(frames.flatMap((f) => [...f])));
   } finally {
@@ -153,8 +158,7 @@ Deno.test("a short run of touching frames is copied with what follows it into on
   try {
     const { frames, all } = touchingFrames(10, 100); // 1 kB: not worth a write of its own
     const other = new Uint8Array([9, 9]);
-    conn.send(new Uint8Array([1]));
-    for (const f of frames) conn.send(f);
+    queueBehindOne(conn, frames);
     conn.send(other);
     const got = await readExactly(peer, 1 + all.length + 2);
     deepEqual(got.subarray(1, 1 + all.length), all);
@@ -171,8 +175,7 @@ Deno.test("a frame someone waits on is copied out at once rather than sent in pl
   const { conn, peer, writes, hold, close } = await watchedPair();
   try {
     const { frames, all } = touchingFrames(100, 1000);
-    conn.send(new Uint8Array([1]));
-    for (const f of frames) conn.send(f);
+    queueBehindOne(conn, frames);
     const done = conn.whenWritten(frames[10]);
     const open = hold(); // the second write waits
     await readExactly(peer, 1);
@@ -190,8 +193,7 @@ Deno.test("whenWritten asked while a run is written in place waits for that writ
   const { conn, peer, writes, hold, close } = await watchedPair();
   try {
     const { frames, all } = touchingFrames(100, 1000);
-    conn.send(new Uint8Array([1]));
-    for (const f of frames) conn.send(f);
+    queueBehindOne(conn, frames);
     const open = hold(); // the run's write waits
     await readExactly(peer, 1);
     while (writes.length < 2) await new Promise((r) => setTimeout(r, 1));
