@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { ZeromqBridge } from "../../engine/zeromq/bridge.ts";
 import { freePort, RefProcess, waitForPort } from "../broker_ref.ts";
-import { SCRIPTS, zeekTest } from "./zeek.ts";
+import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
 zeekTest(
   "bridge: a Broker-backend Zeek's event via a C++ broker-node reaches a Zeek 8 ZeroMQ manager's handler; its reply reaches broker-pipe",
@@ -34,6 +34,10 @@ zeekTest(
     ]);
     t.defer(() => relay.stop().then(() => {}));
     await waitForPort(relayPort);
+    // Zeek's proxy listens once its scripts are loaded: in one loaded CI run
+    // that took longer than the bridge's 10 s of re-dialling.
+    await waitForPort(xpub, ZEEK_START_MS);
+    await waitForPort(xsub, ZEEK_START_MS);
 
     const bridge = await ZeromqBridge.start({
       topics: ["zeek/cluster/manager", "zeek/cluster/worker"],
@@ -98,5 +102,5 @@ zeekTest(
     await bridge.close();
     assert.equal((await manager.exited(10_000)).code, 0, manager.transcript);
   },
-  { timeoutMs: 25_000 },
+  { timeoutMs: 25_000 + ZEEK_START_MS },
 );

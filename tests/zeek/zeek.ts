@@ -257,6 +257,12 @@ export interface ZeekTestOptions {
 }
 
 /**
+ * How long a test waits for a Zeek to listen. Zeek loads its scripts
+ * first: a second or two alone, and in one loaded CI run over 10 s.
+ */
+export const ZEEK_START_MS = 30_000;
+
+/**
  * Registers a live Zeek test. The body races a hard timeout; either way
  * every Zeek it started is stopped and every endpoint shut down, so a
  * failing or hanging test leaves no process behind. Deno's op and resource

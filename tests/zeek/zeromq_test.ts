@@ -21,8 +21,8 @@ import {
   vector,
 } from "../../mod.ts";
 import { ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
-import { freePort } from "../broker_ref.ts";
-import { SCRIPTS, zeekTest } from "./zeek.ts";
+import { freePort, waitForPort } from "../broker_ref.ts";
+import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
 /** What the fixture's manager printed for the real worker-1 (its manager.out, without rc). */
 const MANAGER_OUT = [
@@ -65,6 +65,9 @@ zeekTest(
         LOG_PULL_PORT: `${logPull}/tcp`,
       },
     });
+    // Zeek's proxy listens once its scripts are loaded (see ZEEK_START_MS).
+    await waitForPort(xpub, ZEEK_START_MS);
+    await waitForPort(xsub, ZEEK_START_MS);
     // Zeek's connect_xpub_endpoint is the proxy's XSUB port, and the other way round.
     const node = await ZeekZmqNode.connect({
       name: "worker-1",
@@ -142,6 +145,7 @@ zeekTest(
     assert.ok(log.includes("#fields\tts\tmsg\tn"), log.join("\n"));
     assert.ok(log.includes("1700000001.000000\ta log line\t5"), log.join("\n"));
   },
+  { timeoutMs: 15_000 + ZEEK_START_MS },
 );
 
 zeekTest(
