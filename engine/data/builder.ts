@@ -548,7 +548,7 @@ export class DataBuilder {
     if (typeof value === "string") {
       const w = this.#value(value.length + 2);
       w.buf[w.pos++] = tag;
-      if (!w.ascii(value)) w.text(value, undefined);
+      if (!w.ascii(value)) w.utf8(value);
       return this;
     }
     const w = this.#value(1);

@@ -97,7 +97,7 @@ export class Writer {
   /**
    * `s` as a one-byte length and its characters, when it is ASCII and
    * shorter than 128 characters and room for them is reserved; otherwise
-   * false, with nothing written (`text` then writes it).
+   * false, with nothing written (`utf8` then writes it).
    */
   ascii(s: string): boolean {
     const n = s.length;
@@ -120,8 +120,13 @@ export class Writer {
       this.reserve(n + 1);
       if (this.ascii(s)) return;
     }
+    this.utf8(s);
+  }
+
+  /** `s` as a varbyte length and its UTF-8 bytes (what `text` writes when `ascii` cannot). */
+  utf8(s: string): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit; encode, then place the length.
-    this.reserve(n * 3 + 5);
+    this.reserve(s.length * 3 + 5);
     const tmpStart = this.pos + 5;
     const { written } = utf8Enc.encodeInto(s, this.buf.subarray(tmpStart));
     const lenBytes = written < 0x80 ? 1 : written < 0x4000 ? 2 : written < 0x200000 ? 3 : 4;
