@@ -34,10 +34,7 @@ zeekTest(
     ]);
     t.defer(() => relay.stop().then(() => {}));
     await waitForPort(relayPort);
-    // Zeek's proxy listens once its scripts are loaded: in one loaded CI run
-    // that took longer than the bridge's 10 s of re-dialling.
-    await waitForPort(xpub, ZEEK_START_MS);
-    await waitForPort(xsub, ZEEK_START_MS);
+    await manager.listening(xpub, xsub);
 
     const bridge = await ZeromqBridge.start({
       topics: ["zeek/cluster/manager", "zeek/cluster/worker"],

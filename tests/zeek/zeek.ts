@@ -19,6 +19,7 @@
  * @module
  */
 import { Endpoint, type EndpointOptions } from "../../mod.ts";
+import { waitForPort } from "../broker_ref.ts";
 
 /** Where the Zeek wrapper script may be, in the order they are tried. */
 export function zeekCandidates(): string[] {
@@ -202,6 +203,18 @@ export class ZeekProcess {
     return Number(m[1]);
   }
 
+  /**
+   * Waits until Zeek accepts connections on each of `ports` (a port it was
+   * told to listen on, such as a ZeroMQ proxy's), `ZEEK_START_MS` at most.
+   */
+  async listening(...ports: number[]): Promise<void> {
+    for (const port of ports) {
+      await waitForPort(port, ZEEK_START_MS).catch((e) => {
+        throw new Error(`${e instanceof Error ? e.message : e}\n${this.transcript}`);
+      });
+    }
+  }
+
   /** Waits for Zeek to exit by itself (its script called `terminate()`). */
   async exited(timeoutMs = 10_000): Promise<Deno.CommandStatus> {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -257,8 +270,9 @@ export interface ZeekTestOptions {
 }
 
 /**
- * How long a test waits for a Zeek to listen. Zeek loads its scripts
- * first: a second or two alone, and in one loaded CI run over 10 s.
+ * How long a test waits for a Zeek to listen (`ZeekProcess.listening`). Zeek
+ * loads its scripts first: a second or two alone, and in one loaded CI run
+ * over 10 s, longer than a ZeroMQ node's re-dialling.
  */
 export const ZEEK_START_MS = 30_000;
 

@@ -21,7 +21,7 @@ import {
   vector,
 } from "../../mod.ts";
 import { ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
-import { freePort, waitForPort } from "../broker_ref.ts";
+import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
 /** What the fixture's manager printed for the real worker-1 (its manager.out, without rc). */
@@ -65,9 +65,7 @@ zeekTest(
         LOG_PULL_PORT: `${logPull}/tcp`,
       },
     });
-    // Zeek's proxy listens once its scripts are loaded (see ZEEK_START_MS).
-    await waitForPort(xpub, ZEEK_START_MS);
-    await waitForPort(xsub, ZEEK_START_MS);
+    await zeek.listening(xpub, xsub);
     // Zeek's connect_xpub_endpoint is the proxy's XSUB port, and the other way round.
     const node = await ZeekZmqNode.connect({
       name: "worker-1",
