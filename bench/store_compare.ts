@@ -366,6 +366,13 @@ interface MemoryRow {
   fillRate: number;
 }
 
+/** A run's row of our master and its rows of the C++ master (one per CAF setting); undefined without both. */
+function oursAndCxx<R extends { master: MasterKind }>(rows: R[]): [R, R[]] | undefined {
+  const ours = rows.find((row) => !row.master.caf);
+  const cxx = rows.filter((row) => row.master.caf);
+  return ours && cxx.length > 0 ? [ours, cxx] : undefined;
+}
+
 async function memory(
   kind: MasterKind,
   entries: number,
@@ -442,9 +449,9 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
             `${fmt(row.putUnique.opsPerSec)} | ${cpu(row.putUnique)} |`,
         );
       }
-      const ours = rows.find((row) => !row.master.caf);
-      const cxx = rows.filter((row) => row.master.caf);
-      if (!ours || cxx.length === 0) continue;
+      const sides = oursAndCxx(rows);
+      if (!sides) continue;
+      const [ours, cxx] = sides;
       const x = (a: number, b: number) => `${fmt(a / b, 2)}x`;
       // Per phase, against the fastest C++ setting of this run.
       const against = (pick: (row: RateRow) => Phase) => {
@@ -478,9 +485,9 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
           } | ${mib(row.peak)} MiB | ${fmt(row.fillRate)} |`,
         );
       }
-      const ours = rows.find((row) => !row.master.caf);
-      const cxx = rows.filter((row) => row.master.caf);
-      if (!ours || cxx.length === 0) continue;
+      const sides = oursAndCxx(rows);
+      if (!sides) continue;
+      const [ours, cxx] = sides;
       // Against the C++ setting that held the entries in the least memory.
       const least = cxx.reduce((a, b) => b.after < a.after ? b : a);
       ratios.push(
