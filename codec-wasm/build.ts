@@ -10,6 +10,19 @@ import asc from "assemblyscript/asc";
 
 const here = new URL(".", import.meta.url);
 
+/**
+ * The linear memory's pages (64 KiB each) at instantiation: 18 MiB, enough
+ * to validate or decode a 1 MiB value (input plus a 16-byte tape node per
+ * byte) without growing it. Growing detaches the memory's old
+ * `ArrayBuffer`, and V8's first detach anywhere in a process turns off, for
+ * good, the optimised code's assumption that no buffer is ever detached:
+ * from then on every typed-array access in the process checks, and a
+ * `DataBuilder` took ~30% longer per conn event after a peering's first
+ * message had grown a 2-page memory (`--trace-protector-invalidation`).
+ * Untouched pages cost address space, not memory.
+ */
+export const INITIAL_PAGES = 288;
+
 /** Arguments handed to `asc`; part of what makes the build reproducible. */
 export const ASC_ARGS: readonly string[] = [
   "assembly/index.ts",
@@ -22,7 +35,7 @@ export const ASC_ARGS: readonly string[] = [
   "--use",
   "abort=",
   "--initialMemory",
-  "2",
+  String(INITIAL_PAGES),
 ];
 
 /**

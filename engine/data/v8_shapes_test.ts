@@ -48,7 +48,7 @@ async function probe(): Promise<string> {
   return out;
 }
 
-Deno.test("writers keep their positions as small integers", async () => {
+Deno.test("writers keep their positions as small integers, and the codec's memory never grows for values up to ~800 KB", async () => {
   const out = await probe();
   // `pos:s{...}->d{...}`: a writer's field turned into a double (`d`), or
   // into any value (`t`), which every read then checks.
@@ -56,4 +56,5 @@ Deno.test("writers keep their positions as small integers", async () => {
     /\](pos|start|limit):\S*->[dt]\{/.test(l) && /(slab|builder|encode)\.ts/.test(l)
   );
   assert.deepEqual(widened, []);
+  assert.doesNotMatch(out, /Invalidating protector cell ArrayBufferDetaching/);
 });
