@@ -48,6 +48,8 @@ export class OutgoingFrames {
   readonly #headers = new ClearingCache<string, Uint8Array>(TOPIC_CACHE_SIZE);
   readonly #topicBytes = new ClearingCache<string, Uint8Array>(TOPIC_CACHE_SIZE);
   readonly #utf8 = new TextEncoder();
+  #lastTopic = "";
+  #lastHeader: Uint8Array | undefined;
 
   /**
    * Frames sent as `id` with TTL `ttl`. `checkTopic` vets a data topic the
@@ -65,8 +67,10 @@ export class OutgoingFrames {
    * topic; checks the topic on first use.
    */
   dataHeader(topic: string): Uint8Array {
+    // A publisher's next topic is mostly its last: one comparison, no lookup.
+    if (topic === this.#lastTopic && this.#lastHeader !== undefined) return this.#lastHeader;
     let h = this.#headers.get(topic);
-    if (h) return h;
+    if (h) return this.#remember(topic, h);
     this.#checkTopic(topic);
     h = encodeEnvelope({
       sender: this.#id,
@@ -76,7 +80,12 @@ export class OutgoingFrames {
       payload: new Uint8Array(0),
     }, { prefix: true });
     this.#headers.set(topic, h);
-    return h;
+    return this.#remember(topic, h);
+  }
+
+  #remember(topic: string, header: Uint8Array): Uint8Array {
+    this.#lastTopic = topic;
+    return this.#lastHeader = header;
   }
 
   /**
