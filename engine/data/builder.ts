@@ -133,7 +133,7 @@ export class DataBuilder {
   finish(): Uint8Array {
     this.#assertFinished();
     const w = this.#w;
-    return w.buf.subarray(w.start + this.#headroom, w.pos);
+    return w.view(w.start + this.#headroom, w.pos);
   }
 
   /**
@@ -165,7 +165,7 @@ export class DataBuilder {
     const w = this.#w, at = w.start + this.#headroom - n;
     // One set(): for a frame header (45+ bytes) it took half a byte loop's time.
     w.buf.set(prefix, at);
-    return w.buf.subarray(at, w.pos);
+    return w.view(at, w.pos);
   }
 
   #assertFinished(): void {
