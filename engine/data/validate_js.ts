@@ -88,6 +88,16 @@ function before(a: number, b: number): boolean | undefined {
 /** Validates the value at `p`; returns its end, or -1 to leave the input to WASM. */
 function walk(p: number): number {
   if (p >= vEnd) return -1;
+  const tag = vU8[p];
+  return tag >= 12 && tag <= 14 ? walkContainer(p + 1, tag) : scalarEnd(p);
+}
+
+/**
+ * `walk` for a value that is not a container (the tag at `p` is not 12 to
+ * 14, and `p` is inside the input). Not recursive, so V8 inlines it into the
+ * container loop: an event's scalars cost no call each.
+ */
+function scalarEnd(p: number): number {
   const tag = vU8[p++];
   vValues++;
   if (tag > 14) return -1;
@@ -97,11 +107,19 @@ function walk(p: number): number {
     return p + fixed;
   }
   if (tag === 0) return p;
+  const n = varbyteAt(p); // a string or an enum value: its length, then its bytes
+  if (n < 0) return -1;
+  p = vAfter;
+  return n > vEnd - p ? -1 : p + n;
+}
+
+/** The container whose tag was at `p - 1`: its count, then its values. */
+function walkContainer(p: number, tag: number): number {
+  vValues++;
   const n = varbyteAt(p);
   if (n < 0) return -1;
   p = vAfter;
-  if (tag === 5 || tag === 11) return n > vEnd - p ? -1 : p + n;
-  // Containers: every value takes a byte at least, so a count beyond the bytes left is a lie.
+  // Every value takes a byte at least, so a count beyond the bytes left is a lie.
   const values = tag === 13 ? 2 * n : n;
   if (values > vEnd - p) return -1;
   if (values === 0) return p;
@@ -110,7 +128,9 @@ function walk(p: number): number {
   let prev = -1;
   for (let k = 0; k < values; k++) {
     const start = p;
-    p = walk(p);
+    if (p >= vEnd) return -1;
+    const t = vU8[p];
+    p = t >= 12 && t <= 14 ? walkContainer(p + 1, t) : scalarEnd(p);
     if (p < 0) return -1;
     // Set elements and table keys must ascend; a repeat or a step back goes to WASM.
     if (tag !== 14 && (tag === 12 || (k & 1) === 0)) {
