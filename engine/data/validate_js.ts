@@ -85,17 +85,11 @@ function before(a: number, b: number): boolean | undefined {
   return na === nb ? undefined : na < nb;
 }
 
-/** Validates the value at `p`; returns its end, or -1 to leave the input to WASM. */
-function walk(p: number): number {
-  if (p >= vEnd) return -1;
-  const tag = vU8[p];
-  return tag >= 12 && tag <= 14 ? walkContainer(p + 1, tag) : scalarEnd(p);
-}
-
 /**
- * `walk` for a value that is not a container (the tag at `p` is not 12 to
- * 14, and `p` is inside the input). Not recursive, so V8 inlines it into the
- * container loop: an event's scalars cost no call each.
+ * Validates the value at `p`, which is not a container (its tag is not 12
+ * to 14, and `p` is inside the input); returns its end, or -1 to leave the
+ * input to WASM. Not recursive, so V8 inlines it into the container loop:
+ * an event's scalars cost no call each.
  */
 function scalarEnd(p: number): number {
   const tag = vU8[p++];
@@ -162,6 +156,8 @@ export function validateInJs(bytes: Uint8Array, maxDepth: number, maxValues: num
   vDepth = 0;
   vMaxDepth = maxDepth < JS_MAX_DEPTH ? maxDepth : JS_MAX_DEPTH;
   vValues = 0;
-  const end = walk(0);
+  if (vEnd === 0) return -1;
+  const tag = bytes[0];
+  const end = tag >= 12 && tag <= 14 ? walkContainer(1, tag) : scalarEnd(0);
   return end >= 0 && vValues <= maxValues ? end : -1;
 }
