@@ -194,6 +194,6 @@ export function encodeWasm(value: Data): Uint8Array {
     slab.reserve(len);
     slab.buf.set(c.u8.subarray(out, out + len), slab.pos);
     slab.pos += len;
-    return slab.buf.subarray(slab.start, slab.pos);
+    return slab.view(slab.start, slab.pos);
   }
 }
