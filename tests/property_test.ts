@@ -4,12 +4,14 @@ import fc from "fast-check";
 import {
   BrokerError,
   compare,
+  type Data,
   dataToString,
   decode,
   encode,
   equals,
   real,
   validate,
+  vector,
 } from "../mod.ts";
 // Codec internals, beside the public API: the alternative paths and the validate-once pair.
 import {
@@ -20,7 +22,7 @@ import {
 } from "../engine/data/mod.ts";
 import { WasmCodec } from "../codec-wasm/mod.ts";
 import { validateInJs } from "../engine/data/validate_js.ts";
-import { anyData } from "./arbitrary.ts";
+import { anyData, scalarData } from "./arbitrary.ts";
 
 const RUNS = 400;
 
@@ -135,6 +137,27 @@ function inSlab(bytes: Uint8Array): Uint8Array {
   slab.set(bytes, 7);
   return slab.subarray(7, 7 + bytes.length);
 }
+
+// The other half of the JS validator's contract: it leaves to WASM only what
+// it cannot order, so any value without sets or tables (an event) it accepts
+// whole, at any nesting up to its limit, and a byte short it leaves to WASM.
+Deno.test("the JS validator accepts every value without sets or tables, and no prefix of one", () => {
+  const vectorsOfScalars = fc.letrec<{ data: Data }>((tie) => ({
+    data: fc.oneof(
+      { depthSize: "small" },
+      scalarData,
+      fc.array(tie("data"), { maxLength: 6 }).map((xs) => vector(...xs)),
+    ),
+  })).data;
+  fc.assert(
+    fc.property(vectorsOfScalars, (v) => {
+      const bytes = encode(v);
+      assert.equal(validateInJs(bytes, 128, 1 << 20), bytes.length);
+      assert.equal(validateInJs(bytes.subarray(0, bytes.length - 1), 128, 1 << 20), -1);
+    }),
+    { numRuns: RUNS },
+  );
+});
 
 Deno.test("random bytes give a value or a BrokerError, nothing else", () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), decodesOrBrokerError), {
