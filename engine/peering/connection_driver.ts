@@ -359,7 +359,7 @@ export class ConnectionDriver {
         c,
         frame,
         envelopeTopic(frame, start),
-        frame.subarray(start),
+        c.reader.tail(start),
         type,
       );
     }

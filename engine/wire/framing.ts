@@ -133,6 +133,10 @@ export class FrameReader {
   #viewed: Uint8Array | undefined;
   #viewedBuffer: ArrayBufferLike = new ArrayBuffer(0);
   #viewedOffset = 0;
+  // Where the frame `next` returned last lies, for `tail`.
+  #lastBuffer: ArrayBufferLike = this.#viewedBuffer;
+  #lastOffset = 0;
+  #lastLength = 0;
   readonly #reuse: boolean;
   #error: BrokerError | undefined;
 
@@ -196,14 +200,18 @@ export class FrameReader {
           this.#viewedBuffer = head.buffer;
           this.#viewedOffset = head.byteOffset;
         }
-        const out = new Uint8Array(this.#viewedBuffer, this.#viewedOffset + this.#pos, want);
+        const at = this.#viewedOffset + this.#pos;
+        const out = new Uint8Array(this.#viewedBuffer, at, want);
+        this.#lastBuffer = this.#viewedBuffer;
+        this.#lastOffset = at;
+        this.#lastLength = want;
         this.#consume(want);
         this.#want = -1;
         return out;
       }
       if (want === 0) {
         this.#want = -1;
-        return new Uint8Array(0);
+        return this.#last(new Uint8Array(0));
       }
       if (this.#buffered === 0) return undefined;
       // A spare of any size will do: #reserve grows it as bytes arrive.
@@ -227,7 +235,34 @@ export class FrameReader {
     this.#assembly = undefined;
     this.#assemblyFill = 0;
     this.#want = -1;
-    return out;
+    return this.#last(out);
+  }
+
+  #last(frame: Uint8Array): Uint8Array {
+    this.#lastBuffer = frame.buffer;
+    this.#lastOffset = frame.byteOffset;
+    this.#lastLength = frame.length;
+    return frame;
+  }
+
+  /**
+   * The frame `next` returned last, from its byte `from` on, as a view:
+   * `frame.subarray(from)` without reading the frame's buffer and offset
+   * through their getters (a message's payload view took ~16 ns where
+   * `subarray` took ~25). `from` is at most the frame's length; the view
+   * shares the frame's memory.
+   *
+   * @example
+   * ```ts
+   * import { FrameReader } from "./framing.ts";
+   * const r = new FrameReader();
+   * r.push(new Uint8Array([0, 0, 0, 3, 7, 8, 9]));
+   * r.next();
+   * if (r.tail(1).join() !== "8,9") throw new Error("the frame's last two bytes");
+   * ```
+   */
+  tail(from: number): Uint8Array {
+    return new Uint8Array(this.#lastBuffer, this.#lastOffset + from, this.#lastLength - from);
   }
 
   /** Reads the 4-byte prefix, possibly across chunks; false when incomplete. */

@@ -38,6 +38,25 @@ Deno.test("many frames in one chunk come back as subarrays of it", () => {
   assert.equal(r.bufferedBytes, 0);
 });
 
+Deno.test("tail is the last frame from an offset on, whole or assembled, over its memory", () => {
+  for (const chunk of [stream.length, 7, 1]) {
+    const r = new FrameReader({ reuseAssembly: true });
+    let n = 0;
+    for (let off = 0; off < stream.length; off += chunk) {
+      r.push(stream.subarray(off, off + chunk));
+      for (let f = r.next(); f !== undefined; f = r.next(), n++) {
+        for (const from of [0, 1, f.length].filter((k) => k <= f.length)) {
+          const t = r.tail(from);
+          assert.deepEqual(t, f.subarray(from), `chunks of ${chunk}, frame ${n}, from ${from}`);
+          assert.ok(t.buffer === f.buffer && t.byteOffset === f.byteOffset + from);
+        }
+      }
+      r.compact();
+    }
+    assert.equal(n, payloads.length);
+  }
+});
+
 Deno.test("byte-by-byte feeding yields the same frames", () => {
   const r = new FrameReader();
   const got: Uint8Array[] = [];
