@@ -22,13 +22,19 @@
  * `--cxx-settings=default` for CAF's default only): with one worker thread
  * it put 75-86k ops/s here against 64-66k with the default.
  *
+ * `--n` (default 200,000) operations per phase: the rate of a master that
+ * has compiled its code. Over the first ~25,000 puts our master and clone
+ * still run V8's unoptimised tiers (`--n 20000` put 192–213k ops/s here,
+ * at 4.0–5.0 µs of master CPU per put, against 463–505k and 1.4–1.6 µs
+ * over 200,000); the C++ master has no such start.
+ *
  * Goals: put and putUnique with our master >= 10x the rate with the C++
  * master (its fastest setting in the run); our master's RSS for the entries
  * no more than C++'s (its smallest).
  *
  * @example
  * ```sh
- * deno run -A bench/store_compare.ts --n 20000 --entries 1000000 --runs 3
+ * deno run -A bench/store_compare.ts --n 20000 --entries 1000000 --runs 3 # early puts
  * deno run -A bench/store_compare.ts --only=memory --values=string
  * # profiles of both sides (our master ends by returning, so its profile is written):
  * deno run -A --cpu-prof bench/store_compare.ts --masters=ours \
@@ -418,7 +424,7 @@ async function bareMaster(): Promise<void> {
 if (import.meta.main && Deno.args.includes("--as-master")) {
   await bareMaster();
 } else if (import.meta.main) {
-  const n = Number(arg("n", "20000"));
+  const n = Number(arg("n", "200000"));
   const entries = Number(arg("entries", "1000000"));
   const runs = Number(arg("runs", "1"));
   const only = arg("only", "");
