@@ -124,7 +124,13 @@ export function validateInJs(bytes: Uint8Array, maxDepth: number, maxValues: num
     }
     left--;
     p++;
-    if (t >= 12 && t <= 14) {
+    if (t > 14) return -1;
+    const fixed = FIXED[t];
+    if (fixed !== 0) {
+      if (fixed > end - p || (t === 8 && u[p + 2] > 3)) return -1;
+      p += fixed;
+    } else if (t !== 0) {
+      // A length: of a string's or an enum value's bytes, or of a container's values.
       if (p >= end) return -1;
       let n = u[p];
       if (n < 0x80) p++;
@@ -133,38 +139,24 @@ export function validateInJs(bytes: Uint8Array, maxDepth: number, maxValues: num
         if (n < 0) return -1;
         p = vAfter;
       }
-      // Every value takes a byte at least, so a count beyond the bytes left is a lie.
-      const count = t === 13 ? 2 * n : n;
-      if (count > end - p) return -1;
-      if (count !== 0) {
-        if (depth >= maxD) return -1;
-        openLeft[depth] = left;
-        openTag[depth] = tag;
-        openPrev[depth] = prev;
-        depth++;
-        left = count;
-        tag = t;
-        prev = -1;
-        continue;
-      }
-    } else {
-      if (t > 14) return -1;
-      const fixed = FIXED[t];
-      if (fixed !== 0) {
-        if (fixed > end - p || (t === 8 && u[p + 2] > 3)) return -1;
-        p += fixed;
-      } else if (t !== 0) {
-        // A string or an enum value: its length, then its bytes.
-        if (p >= end) return -1;
-        let n = u[p];
-        if (n < 0x80) p++;
-        else {
-          n = longVarbyteAt(p);
-          if (n < 0) return -1;
-          p = vAfter;
-        }
+      if (t < 12) {
         if (n > end - p) return -1;
         p += n;
+      } else {
+        // Every value takes a byte at least, so a count beyond the bytes left is a lie.
+        const count = t === 13 ? 2 * n : n;
+        if (count > end - p) return -1;
+        if (count !== 0) {
+          if (depth >= maxD) return -1;
+          openLeft[depth] = left;
+          openTag[depth] = tag;
+          openPrev[depth] = prev;
+          depth++;
+          left = count;
+          tag = t;
+          prev = -1;
+          continue;
+        }
       }
     }
     while (left === 0) {
