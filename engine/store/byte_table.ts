@@ -12,14 +12,14 @@
  * index and then one record, and no entry is a heap object.
  *
  * Records are appended; a replaced value of another length, or an erased
- * entry, leaves a dead record behind, and the records are copied to fresh
- * chunks when dead bytes pass half of them.
+ * entry, leaves a dead record behind, and the live records are copied to
+ * fresh chunks when dead bytes pass half of them.
  *
- * The index grows without a pause: a larger one is made, and each later
- * write moves a few slots of the old one into it (as Redis rehashes), while
- * lookups try both. Rehashing a whole index at once stopped the event loop
- * for ~200 ns per entry on this VM, most of it faulting in the new index's
- * pages (~12 µs a page): 50 ms at 512k entries, and a master's peers and
+ * Neither growing the index nor compacting the records pauses: each is
+ * begun by one write and carried on a few slots at a time by the writes
+ * after it (as Redis rehashes). Done at once, a table of 1M entries stopped
+ * the event loop ~100 ms to grow its index and ~170 ms to compact (this VM,
+ * where faulting in a fresh page costs ~12 µs), and a master's peers and
  * clones waited that long.
  *
  * @example
@@ -47,8 +47,10 @@ const OFFSET_MASK = CHUNK - 1;
 const FIRST_CHUNK = 1 << 12;
 /** Most chunks (addresses stay below 2^31). */
 const MAX_CHUNKS = (1 << (31 - CHUNK_BITS)) - 1;
-/** Slots of the old index each write moves into the new one while the index grows (see `#move`). */
-const MOVE_STEP = 64;
+/** Index slots each write carries on while the index grows or the records are compacted (see `#move`). */
+const STEP = 64;
+/** A released chunk's place, until a new chunk takes its number. */
+const NO_CHUNK = new Uint8Array(0);
 /** Index slot states (addresses are stored plus 2). */
 const EMPTY = 0;
 const DELETED = 1;
@@ -58,6 +60,16 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
   for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return (h ^ (h >>> 15)) | 1;
+}
+
+/** How a `ByteTable` starts; tests make both small to reach growth and compaction. */
+export interface ByteTableOptions {
+  /** Slots of the first index (a power of two, default 1,024); it doubles as entries come. */
+  slots?: number;
+  /** Dead bytes before a compaction may begin (default 1 MiB); it begins once they are half the chunks. */
+  compactAfter?: number;
+  /** Index slots each write carries a growth or a compaction on by (default 64). */
+  step?: number;
 }
 
 /**
@@ -77,11 +89,16 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
  * ```
  */
 export class ByteTable {
-  #chunks: Uint8Array[] = [new Uint8Array(FIRST_CHUNK)];
+  /** Chunks by number (a record's address names one); `NO_CHUNK` where one was released. */
+  #chunks: Uint8Array[] = [];
+  /** Numbers of released chunks, for the next new ones. */
+  #freeChunks: number[] = [];
+  /** Dead bytes in each chunk, by number: what goes when the chunk is released. */
+  #chunkDead = new Int32Array(MAX_CHUNKS + 1);
   /** The chunk being filled, and the fill mark in it. */
   #cur = 0;
   #pos = 0;
-  /** Bytes of the chunks in use, and of dead records (and chunk tails left unused). */
+  /** Bytes of the chunks in use, and of dead records (and chunk tails left unused) in them. */
   #used = 0;
   #dead = 0;
   /**
@@ -96,18 +113,31 @@ export class ByteTable {
    */
   #old: Int32Array | undefined;
   #moved = 0;
+  /**
+   * While the records are compacted: the chunks being emptied (flag 1 by
+   * number), and the next index slot whose record, if it lies in one of
+   * them, is copied to the chunks filled now (-1: no compaction).
+   */
+  readonly #leaving = new Uint8Array(MAX_CHUNKS + 1);
+  #compactAt = -1;
   /** Slots of `#index` not EMPTY (live and DELETED): what bounds the probe chains. */
   #taken = 0;
   #size = 0;
   readonly #firstSlots: number;
+  readonly #compactAfter: number;
+  readonly #step: number;
 
-  /** A table whose index starts with `slots` slots (a power of two; it doubles as entries come). */
-  constructor(slots = 1 << 10) {
+  /** An empty table. */
+  constructor(options: ByteTableOptions = {}) {
+    const slots = options.slots ?? 1 << 10;
     if (!(slots >= 2 && (slots & (slots - 1)) === 0)) {
       throw new RangeError(`store table: ${slots} slots is not a power of two`);
     }
     this.#firstSlots = slots;
+    this.#compactAfter = options.compactAfter ?? CHUNK;
+    this.#step = options.step ?? STEP;
     this.#index = new Int32Array(slots * 2);
+    this.#cur = this.#chunk(new Uint8Array(FIRST_CHUNK));
   }
 
   /** Number of entries. */
@@ -117,9 +147,7 @@ export class ByteTable {
 
   /** Bytes held (chunks and index), for memory accounting. */
   get byteLength(): number {
-    let n = this.#index.byteLength + (this.#old?.byteLength ?? 0);
-    for (const c of this.#chunks) n += c.length;
-    return n;
+    return this.#used + this.#index.byteLength + (this.#old?.byteLength ?? 0);
   }
 
   /** The address of key `b[from, to)`'s record, or -1. */
@@ -142,7 +170,7 @@ export class ByteTable {
     vFrom: number,
     vTo: number,
   ): boolean {
-    if (this.#old !== undefined) this.#move(MOVE_STEP);
+    this.#carryOn();
     const h = hashBytes(k, kFrom, kTo);
     let table = this.#index;
     let found = this.#slotOf(table, k, kFrom, kTo, h);
@@ -161,7 +189,7 @@ export class ByteTable {
         copy(v, vFrom, vTo, c, p + HEADER + kLen);
         return false;
       }
-      this.#dead += HEADER + kLen + oldLen;
+      this.#died(at >>> CHUNK_BITS, HEADER + kLen + oldLen);
       table[found] = this.#append(k, kFrom, kTo, v, vFrom, vTo) + 2;
       this.#maybeCompact();
       return false;
@@ -175,7 +203,7 @@ export class ByteTable {
 
   /** Removes key `b[from, to)`; returns whether it was there. */
   delete(b: Uint8Array, from: number, to: number): boolean {
-    if (this.#old !== undefined) this.#move(MOVE_STEP);
+    this.#carryOn();
     const h = hashBytes(b, from, to);
     let table = this.#index;
     let slot = this.#slotOf(table, b, from, to, h);
@@ -186,7 +214,7 @@ export class ByteTable {
     if (slot < 0) return false;
     const at = table[slot] - 2;
     const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
-    this.#dead += HEADER + readU32(c, p) + readU32(c, p + 4);
+    this.#died(at >>> CHUNK_BITS, HEADER + readU32(c, p) + readU32(c, p + 4));
     table[slot] = DELETED;
     this.#size--;
     this.#maybeCompact();
@@ -195,16 +223,20 @@ export class ByteTable {
 
   /** Removes everything. */
   clear(): void {
-    this.#chunks = [new Uint8Array(FIRST_CHUNK)];
-    this.#cur =
-      this.#pos =
-      this.#used =
+    this.#chunks = [];
+    this.#freeChunks = [];
+    this.#chunkDead.fill(0);
+    this.#leaving.fill(0);
+    this.#compactAt = -1;
+    this.#used =
       this.#dead =
       this.#taken =
       this.#size =
         0;
     this.#index = new Int32Array(this.#firstSlots * 2);
     this.#old = undefined;
+    this.#cur = this.#chunk(new Uint8Array(FIRST_CHUNK));
+    this.#pos = 0;
   }
 
   /** The key of the record at `at` (a view, valid until the next change). */
@@ -259,6 +291,12 @@ export class ByteTable {
     index[i + 1] = h;
   }
 
+  /** `n` bytes of chunk `chunk` hold a record no longer live. */
+  #died(chunk: number, n: number): void {
+    this.#dead += n;
+    this.#chunkDead[chunk] += n;
+  }
+
   /** Appends a record; returns its address. */
   #append(
     k: Uint8Array,
@@ -285,7 +323,7 @@ export class ByteTable {
   /** Starts the next chunk (twice the last, up to `CHUNK`); the last one's tail counts as dead. */
   #newChunk(need: number): void {
     const last = this.#chunks[this.#cur];
-    this.#dead += last.length - this.#pos;
+    this.#died(this.#cur, last.length - this.#pos);
     let size = Math.min(CHUNK, last.length * 2);
     while (size < need) size *= 2;
     this.#cur = this.#chunk(new Uint8Array(size));
@@ -306,13 +344,23 @@ export class ByteTable {
     return this.#chunk(c) << CHUNK_BITS;
   }
 
-  /** Adds a chunk; returns its number. */
+  /** Adds a chunk under a released number, or a new one; returns its number. */
   #chunk(c: Uint8Array): number {
-    if (this.#chunks.length >= MAX_CHUNKS) {
-      throw new RangeError("store table: more than 2 GiB of records");
-    }
+    let n = this.#freeChunks.pop();
+    if (n === undefined) {
+      if (this.#chunks.length >= MAX_CHUNKS) {
+        throw new RangeError("store table: more than 2 GiB of records");
+      }
+      n = this.#chunks.push(c) - 1;
+    } else this.#chunks[n] = c;
     this.#used += c.length;
-    return this.#chunks.push(c) - 1;
+    return n;
+  }
+
+  /** What a write carries on: the index's growth, else a compaction, `#step` slots of it. */
+  #carryOn(): void {
+    if (this.#old !== undefined) this.#move(this.#step);
+    else if (this.#compactAt >= 0) this.#compact(this.#step);
   }
 
   /**
@@ -322,6 +370,9 @@ export class ByteTable {
    */
   #grow(): void {
     this.#move(Infinity); // the last growth's moves are done first (they almost always are)
+    // A compaction under way walks the new index from its start once the
+    // moves are done (`#carryOn` moves first): entries land anywhere in it.
+    if (this.#compactAt > 0) this.#compactAt = 0;
     const old = this.#index;
     this.#old = old;
     this.#moved = 0;
@@ -351,21 +402,52 @@ export class ByteTable {
     if (i === old.length) this.#old = undefined;
   }
 
-  /** Copies the live records to fresh chunks once dead bytes take half of the chunks. */
+  /**
+   * Begins a compaction once dead bytes take half of the chunks: every
+   * chunk so far is to be emptied, and records are appended to fresh ones
+   * from now on (`#compact` copies the live ones over as writes go on).
+   */
   #maybeCompact(): void {
-    if (this.#dead < CHUNK || this.#dead * 2 < this.#used) return;
-    this.#move(Infinity); // the addresses are rewritten in one index
-    const old = this.#chunks, index = this.#index;
-    this.#chunks = [new Uint8Array(FIRST_CHUNK)];
-    this.#cur = this.#pos = this.#dead = 0;
-    this.#used = FIRST_CHUNK;
-    for (let i = 0; i < index.length; i += 2) {
+    if (this.#compactAt >= 0) return;
+    if (this.#dead < this.#compactAfter || this.#dead * 2 < this.#used) return;
+    // (While the index grows, the walk waits for the moves: `#carryOn`.)
+    for (let n = 0; n < this.#chunks.length; n++) {
+      if (this.#chunks[n] !== NO_CHUNK) this.#leaving[n] = 1;
+    }
+    this.#newChunk(0);
+    this.#compactAt = 0;
+  }
+
+  /**
+   * Copies the records of up to `n` index slots that lie in leaving chunks
+   * to the chunks filled now; after the last slot, releases the leaving
+   * chunks (their dead bytes go with them).
+   */
+  #compact(n: number): void {
+    if (this.#compactAt < 0) return;
+    const index = this.#index, chunks = this.#chunks, leaving = this.#leaving;
+    let i = this.#compactAt;
+    const end = Math.min(index.length, i + n * 2);
+    for (; i < end; i += 2) {
       if (index[i] <= DELETED) continue;
       const at = index[i] - 2;
-      const c = old[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+      if (leaving[at >>> CHUNK_BITS] === 0) continue;
+      const c = chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
       const kEnd = p + HEADER + readU32(c, p);
       index[i] = this.#append(c, p + HEADER, kEnd, c, kEnd, kEnd + readU32(c, p + 4)) + 2;
     }
+    this.#compactAt = i;
+    if (i < index.length) return;
+    for (let k = 0; k < chunks.length; k++) {
+      if (leaving[k] === 0) continue;
+      leaving[k] = 0;
+      this.#used -= chunks[k].length;
+      this.#dead -= this.#chunkDead[k];
+      this.#chunkDead[k] = 0;
+      chunks[k] = NO_CHUNK;
+      this.#freeChunks.push(k);
+    }
+    this.#compactAt = -1;
   }
 }
 

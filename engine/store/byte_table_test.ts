@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteTable } from "./byte_table.ts";
+import { ByteTable, type ByteTableOptions } from "./byte_table.ts";
 
 const text = (b: Uint8Array) => Array.from(b).join(",");
 
 /**
- * Runs `ops` on a table (whose index starts with `slots` slots) and on a Map
+ * Runs `ops` on a table (made with `options`) and on a Map
  * model; they must agree throughout: after each op, on the size and on the
  * key it touched.
  */
-function agree(ops: [string, Uint8Array, Uint8Array][], slots?: number): void {
-  const t = new ByteTable(slots);
+function agree(ops: [string, Uint8Array, Uint8Array][], options?: ByteTableOptions): void {
+  const t = new ByteTable(options);
   const model = new Map<string, Uint8Array>();
   for (const [op, k, v] of ops) {
     const key = text(k);
@@ -62,7 +62,10 @@ Deno.test("byte table: writes and lookups while the index grows agree with a Map
     fc.uint8Array({ maxLength: 4 }),
   );
   fc.assert(
-    fc.property(fc.array(op, { minLength: 300, maxLength: 1500 }), (ops) => agree(ops, 2)),
+    fc.property(
+      fc.array(op, { minLength: 300, maxLength: 1500 }),
+      (ops) => agree(ops, { slots: 2 }),
+    ),
     {
       numRuns: 100,
     },
@@ -70,7 +73,7 @@ Deno.test("byte table: writes and lookups while the index grows agree with a Map
 });
 
 Deno.test("byte table: a lookup finds every key at every step of a growth", () => {
-  const t = new ByteTable(4);
+  const t = new ByteTable({ slots: 4 });
   const k = (i: number) => new Uint8Array([2, i >>> 24, i >>> 16, i >>> 8, i]);
   for (let i = 0; i < 5_000; i++) {
     const key = k(i);
@@ -88,7 +91,57 @@ Deno.test("byte table: a lookup finds every key at every step of a growth", () =
 });
 
 Deno.test("byte table: an index size that is not a power of two is refused", () => {
-  assert.throws(() => new ByteTable(3), RangeError);
+  assert.throws(() => new ByteTable({ slots: 3 }), RangeError);
+});
+
+Deno.test("byte table: writes and lookups while records are compacted agree with a Map", () => {
+  // 64 dead bytes start a compaction: replacements of other lengths and
+  // deletes start one every few ops, and each takes many writes to finish,
+  // often while the index grows too.
+  const key = fc.integer({ min: 0, max: 300 }).map((i) => new Uint8Array([i >> 8, i & 255]));
+  const op = fc.tuple(
+    fc.constantFrom("set", "set", "set", "delete"),
+    key,
+    fc.uint8Array({ maxLength: 12 }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(op, { minLength: 300, maxLength: 1500 }),
+      (ops) => agree(ops, { slots: 2, compactAfter: 64, step: 2 }),
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("byte table: compaction gives the dead records' chunks back, a few slots per write", () => {
+  const t = new ByteTable({ compactAfter: 1024 });
+  const k = (i: number) => new Uint8Array([2, i >>> 24, i >>> 16, i >>> 8, i]);
+  for (let i = 0; i < 20_000; i++) t.set(k(i), 0, 5, k(i), 0, 5);
+  const full = t.byteLength;
+  // Every value replaced by one of another length, five times over: without
+  // compaction the chunks would hold six copies of every record.
+  for (let round = 1; round <= 5; round++) {
+    const v = new Uint8Array(5 + round);
+    for (let i = 0; i < 20_000; i++) t.set(k(i), 0, 5, v, 0, v.length);
+  }
+  assert.ok(t.byteLength < full * 3, `${t.byteLength} bytes held, ${full} before the replacements`);
+  for (let i = 0; i < 20_000; i++) assert.equal(t.valueAt(t.find(k(i), 0, 5)).length, 10);
+  assert.equal(t.records().length, 20_000);
+});
+
+Deno.test("byte table: the index grows while records are being compacted", () => {
+  // New keys, and replacements of other lengths three times as many: a
+  // compaction runs most of the time, so the index's growths begin in the
+  // middle of them.
+  const ops: [string, Uint8Array, Uint8Array][] = [];
+  const u32 = (i: number) => new Uint8Array([i >>> 24, i >>> 16, i >>> 8, i]);
+  for (let i = 0; i < 20_000; i++) {
+    ops.push(["set", u32(i), u32(i)]);
+    for (let j = 1; j <= 3; j++) {
+      ops.push(["set", u32((i * j) >>> 2), new Uint8Array(1 + ((i + j) % 40))]);
+    }
+  }
+  agree(ops, { slots: 8, compactAfter: 256, step: 1 });
 });
 
 Deno.test("byte table: grows its index and arena, and compacts after many replacements", () => {
