@@ -113,6 +113,8 @@ export class ByteTable {
    */
   #old: Int32Array | undefined;
   #moved = 0;
+  /** The index the last `#lookup` found its key in. */
+  #hit: Int32Array;
   /**
    * While the records are compacted: the chunks being emptied (flag 1 by
    * number), and the next index slot whose record, if it lies in one of
@@ -136,7 +138,7 @@ export class ByteTable {
     this.#firstSlots = slots;
     this.#compactAfter = options.compactAfter ?? CHUNK;
     this.#step = options.step ?? STEP;
-    this.#index = new Int32Array(slots * 2);
+    this.#hit = this.#index = new Int32Array(slots * 2);
     this.#cur = this.#chunk(new Uint8Array(FIRST_CHUNK));
   }
 
@@ -152,13 +154,8 @@ export class ByteTable {
 
   /** The address of key `b[from, to)`'s record, or -1. */
   find(b: Uint8Array, from: number, to: number): number {
-    const h = hashBytes(b, from, to);
-    let slot = this.#slotOf(this.#index, b, from, to, h);
-    if (slot >= 0) return this.#index[slot] - 2;
-    const old = this.#old;
-    if (old === undefined) return -1;
-    slot = this.#slotOf(old, b, from, to, h);
-    return slot < 0 ? -1 : old[slot] - 2;
+    const slot = this.#lookup(b, from, to, hashBytes(b, from, to));
+    return slot < 0 ? -1 : this.#hit[slot] - 2;
   }
 
   /** Sets key `k[kFrom, kTo)` to value `v[vFrom, vTo)`; returns whether the key was new. */
@@ -172,14 +169,10 @@ export class ByteTable {
   ): boolean {
     this.#carryOn();
     const h = hashBytes(k, kFrom, kTo);
-    let table = this.#index;
-    let found = this.#slotOf(table, k, kFrom, kTo, h);
-    if (found < 0 && this.#old !== undefined) {
-      table = this.#old;
-      found = this.#slotOf(table, k, kFrom, kTo, h);
-    }
+    const found = this.#lookup(k, kFrom, kTo, h);
     const vLen = vTo - vFrom;
     if (found >= 0) {
+      const table = this.#hit;
       const at = table[found] - 2;
       const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
       const kLen = kTo - kFrom;
@@ -204,14 +197,9 @@ export class ByteTable {
   /** Removes key `b[from, to)`; returns whether it was there. */
   delete(b: Uint8Array, from: number, to: number): boolean {
     this.#carryOn();
-    const h = hashBytes(b, from, to);
-    let table = this.#index;
-    let slot = this.#slotOf(table, b, from, to, h);
-    if (slot < 0 && this.#old !== undefined) {
-      table = this.#old;
-      slot = this.#slotOf(table, b, from, to, h);
-    }
+    const slot = this.#lookup(b, from, to, hashBytes(b, from, to));
     if (slot < 0) return false;
+    const table = this.#hit;
     const at = table[slot] - 2;
     const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
     this.#died(at >>> CHUNK_BITS, HEADER + readU32(c, p) + readU32(c, p + 4));
@@ -259,6 +247,18 @@ export class ByteTable {
       for (let i = 0; i < index.length; i += 2) if (index[i] > DELETED) out.push(index[i] - 2);
     }
     return out;
+  }
+
+  /**
+   * The slot holding key `b[from, to)` with hash `h`, or -1: in `#index`,
+   * else (while the index grows) in the old one; `#hit` is the one it is in.
+   */
+  #lookup(b: Uint8Array, from: number, to: number, h: number): number {
+    this.#hit = this.#index;
+    const slot = this.#slotOf(this.#index, b, from, to, h);
+    if (slot >= 0 || this.#old === undefined) return slot;
+    this.#hit = this.#old;
+    return this.#slotOf(this.#old, b, from, to, h);
   }
 
   /** The slot (position in `index`) holding key `b[from, to)` with hash `h`, or -1. */

@@ -41,6 +41,23 @@ function agree(ops: [string, Uint8Array, Uint8Array][], options?: ByteTableOptio
   assert.deepEqual(listed, [...model.keys()].sort());
 }
 
+/**
+ * `agree` on random ops over keys 0 to `keys` (two bytes each) and values
+ * of up to `valueBytes` bytes: sets three times in four, else deletes.
+ */
+function agreeOnRandomOps(keys: number, valueBytes: number, options: ByteTableOptions): void {
+  const key = fc.integer({ min: 0, max: keys }).map((i) => new Uint8Array([i >> 8, i & 255]));
+  const op = fc.tuple(
+    fc.constantFrom("set", "set", "set", "delete"),
+    key,
+    fc.uint8Array({ maxLength: valueBytes }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 300, maxLength: 1500 }), (ops) => agree(ops, options)),
+    { numRuns: 100 },
+  );
+}
+
 Deno.test("byte table: sets, replacements and deletes agree with a Map", () => {
   // Few distinct keys: replacements (same and other lengths) and deletes are common.
   const key = fc.uint8Array({ maxLength: 3 }).map((b) => b.map((x) => x % 4));
@@ -55,21 +72,7 @@ Deno.test("byte table: sets, replacements and deletes agree with a Map", () => {
 Deno.test("byte table: writes and lookups while the index grows agree with a Map", () => {
   // Two slots at first and a few hundred keys: the index grows many times,
   // and most ops land while entries are still being moved from the old one.
-  const key = fc.integer({ min: 0, max: 400 }).map((i) => new Uint8Array([i >> 8, i & 255]));
-  const op = fc.tuple(
-    fc.constantFrom("set", "set", "set", "delete"),
-    key,
-    fc.uint8Array({ maxLength: 4 }),
-  );
-  fc.assert(
-    fc.property(
-      fc.array(op, { minLength: 300, maxLength: 1500 }),
-      (ops) => agree(ops, { slots: 2 }),
-    ),
-    {
-      numRuns: 100,
-    },
-  );
+  agreeOnRandomOps(400, 4, { slots: 2 });
 });
 
 Deno.test("byte table: a lookup finds every key at every step of a growth", () => {
@@ -98,19 +101,7 @@ Deno.test("byte table: writes and lookups while records are compacted agree with
   // 64 dead bytes start a compaction: replacements of other lengths and
   // deletes start one every few ops, and each takes many writes to finish,
   // often while the index grows too.
-  const key = fc.integer({ min: 0, max: 300 }).map((i) => new Uint8Array([i >> 8, i & 255]));
-  const op = fc.tuple(
-    fc.constantFrom("set", "set", "set", "delete"),
-    key,
-    fc.uint8Array({ maxLength: 12 }),
-  );
-  fc.assert(
-    fc.property(
-      fc.array(op, { minLength: 300, maxLength: 1500 }),
-      (ops) => agree(ops, { slots: 2, compactAfter: 64, step: 2 }),
-    ),
-    { numRuns: 100 },
-  );
+  agreeOnRandomOps(300, 12, { slots: 2, compactAfter: 64, step: 2 });
 });
 
 Deno.test("byte table: compaction gives the dead records' chunks back, a few slots per write", () => {
