@@ -211,15 +211,14 @@ export function validatePrefix(
   const extent = extentInJs(head, options, true);
   if (extent >= 0) return { length: extent, unsorted: false };
   const c = WasmCodec.shared();
-  let w = Math.min(bytes.length, PREFIX_WINDOW);
-  let len = c.load(bytes.subarray(0, w));
-  let r = runScan(c, len, options, false);
-  // Any error may be the window's end (a length or a count past it): only
-  // the whole input's is final.
-  while (r < 0 && w < bytes.length) {
-    w = Math.min(bytes.length, w * 2);
+  let w = Math.min(bytes.length, PREFIX_WINDOW), len, r;
+  for (;;) {
     len = c.load(bytes.subarray(0, w));
     r = runScan(c, len, options, false);
+    // Any error may be the window's end (a length or a count past it): only
+    // the whole input's is final.
+    if (r >= 0 || w === bytes.length) break;
+    w = Math.min(bytes.length, w * 2);
   }
   const length = finishScan(c, r, len, { ...options, allowTrailing: true }, false);
   return { length, unsorted: c.unsorted() };

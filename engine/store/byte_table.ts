@@ -421,10 +421,9 @@ export class ByteTable {
   /**
    * Copies the records of up to `n` index slots that lie in leaving chunks
    * to the chunks filled now; after the last slot, releases the leaving
-   * chunks (their dead bytes go with them).
+   * chunks (their dead bytes go with them). Only while a compaction runs.
    */
   #compact(n: number): void {
-    if (this.#compactAt < 0) return;
     const index = this.#index, chunks = this.#chunks, leaving = this.#leaving;
     let i = this.#compactAt;
     const end = Math.min(index.length, i + n * 2);

@@ -3,6 +3,10 @@ import fc from "fast-check";
 import { ByteTable, type ByteTableOptions } from "./byte_table.ts";
 
 const text = (b: Uint8Array) => Array.from(b).join(",");
+/** `i` as 4 big-endian bytes. */
+const u32 = (i: number) => new Uint8Array([i >>> 24, i >>> 16, i >>> 8, i]);
+/** A 5-byte key: a tag byte, then `i` as 4 big-endian bytes. */
+const key5 = (i: number) => new Uint8Array([2, ...u32(i)]);
 
 /**
  * Runs `ops` on a table (made with `options`) and on a Map
@@ -77,20 +81,19 @@ Deno.test("byte table: writes and lookups while the index grows agree with a Map
 
 Deno.test("byte table: a lookup finds every key at every step of a growth", () => {
   const t = new ByteTable({ slots: 4 });
-  const k = (i: number) => new Uint8Array([2, i >>> 24, i >>> 16, i >>> 8, i]);
   for (let i = 0; i < 5_000; i++) {
-    const key = k(i);
+    const key = key5(i);
     assert.equal(t.set(key, 0, 5, key, 1, 5), true);
     // Every key so far, after each write: the ones not yet moved are looked up in the old index.
     if (i % 97 === 0 || (i & (i - 1)) === 0) {
-      for (let j = 0; j <= i; j++) assert.ok(t.find(k(j), 0, 5) >= 0, `key ${j} after ${i}`);
+      for (let j = 0; j <= i; j++) assert.ok(t.find(key5(j), 0, 5) >= 0, `key ${j} after ${i}`);
       assert.equal(t.records().length, i + 1);
     }
   }
   // Deletes find keys in either index too.
-  for (let i = 0; i < 5_000; i += 2) assert.equal(t.delete(k(i), 0, 5), true);
+  for (let i = 0; i < 5_000; i += 2) assert.equal(t.delete(key5(i), 0, 5), true);
   assert.equal(t.size, 2_500);
-  for (let i = 0; i < 5_000; i++) assert.equal(t.find(k(i), 0, 5) >= 0, i % 2 === 1);
+  for (let i = 0; i < 5_000; i++) assert.equal(t.find(key5(i), 0, 5) >= 0, i % 2 === 1);
 });
 
 Deno.test("byte table: an index size that is not a power of two is refused", () => {
@@ -106,17 +109,16 @@ Deno.test("byte table: writes and lookups while records are compacted agree with
 
 Deno.test("byte table: compaction gives the dead records' chunks back, a few slots per write", () => {
   const t = new ByteTable({ compactAfter: 1024 });
-  const k = (i: number) => new Uint8Array([2, i >>> 24, i >>> 16, i >>> 8, i]);
-  for (let i = 0; i < 20_000; i++) t.set(k(i), 0, 5, k(i), 0, 5);
+  for (let i = 0; i < 20_000; i++) t.set(key5(i), 0, 5, key5(i), 0, 5);
   const full = t.byteLength;
   // Every value replaced by one of another length, five times over: without
   // compaction the chunks would hold six copies of every record.
   for (let round = 1; round <= 5; round++) {
     const v = new Uint8Array(5 + round);
-    for (let i = 0; i < 20_000; i++) t.set(k(i), 0, 5, v, 0, v.length);
+    for (let i = 0; i < 20_000; i++) t.set(key5(i), 0, 5, v, 0, v.length);
   }
   assert.ok(t.byteLength < full * 3, `${t.byteLength} bytes held, ${full} before the replacements`);
-  for (let i = 0; i < 20_000; i++) assert.equal(t.valueAt(t.find(k(i), 0, 5)).length, 10);
+  for (let i = 0; i < 20_000; i++) assert.equal(t.valueAt(t.find(key5(i), 0, 5)).length, 10);
   assert.equal(t.records().length, 20_000);
 });
 
@@ -125,7 +127,6 @@ Deno.test("byte table: the index grows while records are being compacted", () =>
   // compaction runs most of the time, so the index's growths begin in the
   // middle of them.
   const ops: [string, Uint8Array, Uint8Array][] = [];
-  const u32 = (i: number) => new Uint8Array([i >>> 24, i >>> 16, i >>> 8, i]);
   for (let i = 0; i < 20_000; i++) {
     ops.push(["set", u32(i), u32(i)]);
     for (let j = 1; j <= 3; j++) {
@@ -137,7 +138,6 @@ Deno.test("byte table: the index grows while records are being compacted", () =>
 
 Deno.test("byte table: grows its index and arena, and compacts after many replacements", () => {
   const ops: [string, Uint8Array, Uint8Array][] = [];
-  const u32 = (i: number) => new Uint8Array([i >>> 24, i >>> 16, i >>> 8, i]);
   for (let i = 0; i < 20_000; i++) ops.push(["set", u32(i), u32(i)]);
   // Values of a new length: every record moves, and the dead ones pass half the arena.
   for (let i = 0; i < 20_000; i++) ops.push(["set", u32(i), new Uint8Array(i % 7)]);
