@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { anyData } from "../../tests/arbitrary.ts";
+import { anyData, scalarData } from "../../tests/arbitrary.ts";
 import {
   addr,
   compare,
@@ -18,6 +18,8 @@ import {
 } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend } from "./backend.ts";
+import { decodeCommand, encodeCommand, type StateSpans } from "./commands.ts";
+import { NIL_ENTITY } from "./entity.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import { SqliteBackend } from "./sqlite_backend.ts";
 
@@ -226,4 +228,78 @@ Deno.test("memory: keys and values of every type come back as stored (encoding e
     ),
     { numRuns: 300 },
   );
+});
+
+/** What a master's `ack_clone` of `b` brings a clone: its bytes, and its state read as spans. */
+function handshakeOf(b: MemoryBackend): { bytes: Uint8Array; spans: StateSpans } {
+  const bytes = encodeCommand({
+    seq: 1n,
+    sender: NIL_ENTITY,
+    receiver: NIL_ENTITY,
+    content: {
+      type: "ack_clone",
+      offset: 1n,
+      heartbeatInterval: 5,
+      state: [],
+      spans: b.stateSpans(),
+    },
+  });
+  const content = decodeCommand(bytes, { stateSpans: true }).content;
+  assert.ok(content.type === "ack_clone" && content.spans && content.state.length === 0);
+  return { bytes, spans: content.spans };
+}
+
+Deno.test("memory: a snapshot sent as bytes fills a clone's backend with the same entries", () => {
+  const bytes = (d: Data) => Array.from(encode(d));
+  const hasNaN = (d: Data): boolean => dataToString(d).includes("nan");
+  fc.assert(
+    fc.property(
+      // Plain scalars (copied as they are) and anything else (keys decoded and folded).
+      fc.array(fc.tuple(fc.oneof(scalarData, anyData).filter((k) => !hasNaN(k)), anyData), {
+        maxLength: 12,
+      }),
+      (entries) => {
+        const master = new MemoryBackend();
+        for (const [k, v] of entries) master.put(k, v, 7n);
+        const want = master.snapshot().map(([k, v]) => [bytes(k), bytes(v)]);
+        const { bytes: wire, spans } = handshakeOf(master);
+        // What Broker's clone reads: the same entries (in another order).
+        const c = decodeCommand(wire).content;
+        assert.ok(c.type === "ack_clone");
+        assert.deepEqual(
+          [...c.state].sort((x, y) => compare(x[0], y[0])).map(([k, v]) => [bytes(k), bytes(v)]),
+          want,
+        );
+        // Ours: the copy replaced, expiries gone, every key found by its value.
+        const clone = new MemoryBackend();
+        clone.put(str("old"), count(1n), 5n);
+        assert.equal(clone.replaceFromSpans(spans), true);
+        assert.deepEqual(clone.snapshot().map(([k, v]) => [bytes(k), bytes(v)]), want);
+        assert.deepEqual(clone.expiries(), []);
+        for (const [k, v] of master.snapshot()) assert.deepEqual(bytes(clone.get(k)!), bytes(v));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("memory: a snapshot with a key twice changes nothing (0.0 and -0.0 are one key)", () => {
+  for (const keys of [[count(1n), count(1n)], [real(0), real(-0)], [set(real(-0)), set(real(0))]]) {
+    const parts = keys.map((k) => [...encode(k), ...encode(str("v"))]);
+    const bytes = new Uint8Array(parts.flat());
+    const k0 = encode(keys[0]).length, first = parts[0].length;
+    const spans = new Int32Array([
+      0,
+      k0,
+      first,
+      first,
+      first + encode(keys[1]).length,
+      bytes.length,
+    ]);
+    const b = new MemoryBackend();
+    b.put(str("kept"), count(1n), 9n);
+    assert.equal(b.replaceFromSpans({ bytes, spans }), false, dataToString(keys[0]));
+    assert.deepEqual(pairs(b.snapshot()), ["kept=1"]);
+    assert.deepEqual(b.expiries().map(([, at]) => at), [9n]);
+  }
 });

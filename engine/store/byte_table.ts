@@ -240,6 +240,23 @@ export class ByteTable {
     return c.subarray(start, start + readU32(c, p + 4));
   }
 
+  /** Length of the key of the record at `at`. */
+  keyLength(at: number): number {
+    return readU32(this.#chunks[at >>> CHUNK_BITS], at & OFFSET_MASK);
+  }
+
+  /** Length of the key and value of the record at `at`, which lie side by side, key first. */
+  entryLength(at: number): number {
+    const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+    return readU32(c, p) + readU32(c, p + 4);
+  }
+
+  /** Copies the key and value of the record at `at` to `dst` at `pos` (`entryLength` bytes). */
+  copyEntry(at: number, dst: Uint8Array, pos: number): void {
+    const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
+    copy(c, p + HEADER, p + HEADER + readU32(c, p) + readU32(c, p + 4), dst, pos);
+  }
+
   /** Addresses of the live records, in no particular order. */
   records(): number[] {
     const out: number[] = [];

@@ -41,12 +41,14 @@ import { StatusCode, type StatusEvent } from "../status.ts";
 import { type EndpointId, endpointIdToString } from "../wire/endpoint_id.ts";
 import { ChannelConsumer, ChannelProducer, consumerMessageToWire, seqFromWire } from "./channel.ts";
 import {
+  type AckCloneCommand,
   type ActionCommand,
   appendContent,
   type Command,
   decodeCommand,
   type InternalCommand,
   isAction,
+  statePairs,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
@@ -577,11 +579,22 @@ export class StoreClone implements StoreActor {
    * as Broker's `clone_state::set_store` does: an empty snapshot clears
    * (erase events from the master); otherwise keys gone get erase events
    * without publisher, kept keys an update (even when unchanged), new keys
-   * an insert, all without expiry.
+   * an insert, all without expiry. False, and nothing changed, when a key
+   * comes twice (which only spans leave to here).
    */
-  #setStore(state: readonly (readonly [Data, Data])[], master: Entity): void {
+  #setStore(ack: AckCloneCommand, master: Entity): boolean {
     const s = this.#state;
     const ev = this.#events.active ? this.#events : undefined;
+    let state = ack.state;
+    if (ack.spans) {
+      if (!ev) return s.replaceFromSpans(ack.spans);
+      // Store events came on after the handshake was read: build the values after all.
+      try {
+        state = statePairs(ack.spans);
+      } catch {
+        return false;
+      }
+    }
     if (ev) {
       if (state.length === 0) {
         for (const k of s.keys()) ev.erase(k, master);
@@ -602,6 +615,7 @@ export class StoreClone implements StoreActor {
     }
     s.clear();
     for (const [k, v] of state) s.put(k, v, null);
+    return true;
   }
 
   #receive(m: CommandMessage): void {
@@ -639,7 +653,8 @@ export class StoreClone implements StoreActor {
     }
     let cmd;
     try {
-      cmd = decodeCommand(m.payload);
+      // Without store events, a handshake's table is copied as bytes, not built as values.
+      cmd = decodeCommand(m.payload, { stateSpans: !this.#events.active });
     } catch {
       return;
     }
@@ -658,11 +673,12 @@ export class StoreClone implements StoreActor {
     if (content.type === "ack_clone") {
       if (this.#consumer.initialized) return; // a repeated handshake
       const offset = seqFromWire(content.offset); // before anything changes
+      // The snapshot replaces the copy before the channel delivers anything newer;
+      // one with a key twice is undecodable, and dropped as such.
+      if (!this.#setStore(content, sender)) return;
       this.#master = sender;
       this.#masterBytes = entityBytes(sender);
       this.#lostAt = undefined;
-      // The snapshot replaces the copy before the channel delivers anything newer.
-      this.#setStore(content.state, sender);
       this.#consumer.handleHandshake(offset, content.heartbeatInterval, sender);
       this.#attachWriter(sender);
       return;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { anyData } from "../../tests/arbitrary.ts";
 import { captureFrames, hex, unhex } from "../../tests/fixtures.ts";
-import { count, type Data, dataToString, str, TYPE_NAMES } from "../data/mod.ts";
+import { count, type Data, dataToString, encode, str, TYPE_NAMES, vector } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { EnvelopeType, parseEnvelope } from "../wire/envelope.ts";
 import {
@@ -13,6 +13,7 @@ import {
   encodeCommand,
   type InternalCommand,
   isAction,
+  statePairs,
 } from "./commands.ts";
 import { type Entity, entityToString, NIL_ENTITY } from "./entity.ts";
 
@@ -354,3 +355,42 @@ function assertDeserializationFailed(f: () => unknown) {
     (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.deserialization_failed,
   );
 }
+
+Deno.test("ack_clone read as spans: each key and value validated where it lies, none built", () => {
+  const state: [Data, Data][] = [[str("b"), vector(count(2n))], [count(1n), str("x")]];
+  const cmd: InternalCommand = {
+    seq: 1n,
+    sender: NIL_ENTITY,
+    receiver: NIL_ENTITY,
+    content: { type: "ack_clone", offset: 1n, heartbeatInterval: 5, state },
+  };
+  const bytes = encodeCommand(cmd);
+  const c = decodeCommand(bytes, { stateSpans: true }).content;
+  assert.ok(c.type === "ack_clone" && c.spans);
+  assert.deepEqual(c.state, []);
+  const { spans } = c.spans;
+  assert.equal(spans.length, 6);
+  state.forEach(([k, v], i) => {
+    assert.deepEqual(hex(bytes.subarray(spans[3 * i], spans[3 * i + 1])), hex(encode(k)));
+    assert.deepEqual(hex(bytes.subarray(spans[3 * i + 1], spans[3 * i + 2])), hex(encode(v)));
+  });
+  assert.deepEqual(statePairs(c.spans), state);
+  // Written back from the spans: the same bytes.
+  assert.equal(hex(encodeCommand({ ...cmd, content: c })), hex(bytes));
+
+  // A key twice passes the reader (the clone's table refuses it), not statePairs.
+  const dup = encodeCommand({
+    ...cmd,
+    content: { ...cmd.content, state: [[str("a"), count(1n)], [str("a"), count(2n)]] } as Command,
+  });
+  const d = decodeCommand(dup, { stateSpans: true }).content;
+  assert.ok(d.type === "ack_clone" && d.spans);
+  assertDeserializationFailed(() => statePairs(d.spans!));
+  // A bad value is refused as it is without spans: a vector cut short, an unknown tag.
+  const cut = bytes.slice(0, spans[2] - 1);
+  assertDeserializationFailed(() => decodeCommand(cut, { stateSpans: true }));
+  const badTag = bytes.slice();
+  badTag[spans[3]] = 0x7f;
+  assertDeserializationFailed(() => decodeCommand(badTag, { stateSpans: true }));
+  assertDeserializationFailed(() => decodeCommand(badTag));
+});

@@ -173,7 +173,10 @@ export class StoreMaster implements StoreActor {
             type: "ack_clone",
             offset,
             heartbeatInterval: m.heartbeatInterval,
-            state: backend.snapshot(),
+            // A memory store's entries go as the bytes it holds (any order is valid).
+            ...this.#packed
+              ? { state: [], spans: this.#packed.stateSpans() }
+              : { state: backend.snapshot() },
           }, to.endpoint);
         } else if (m.type === "event") {
           this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);

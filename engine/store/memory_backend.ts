@@ -19,7 +19,9 @@ import { compare, type Data, decode, encode } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend, StoreEntry } from "./backend.ts";
 import { ByteTable } from "./byte_table.ts";
+import type { StateSpans } from "./commands.ts";
 import { hasNegativeZero, keyBytes, latin1Of } from "./data_key.ts";
+import { plainScalarEnd } from "./raw_write.ts";
 
 /**
  * A `StoreBackend` that keeps everything in memory: each entry is the
@@ -151,6 +153,90 @@ export class MemoryBackend implements StoreBackend {
     return t.records()
       .map((at): [Data, Data] => [this.#keyOf(t.keyAt(at)), decode(t.valueAt(at))])
       .sort((a, b) => compare(a[0], b[0]));
+  }
+
+  /**
+   * All pairs as their encodings, in no particular order (Broker's master
+   * sends hash order): an `ack_clone`'s state without decoding a value.
+   *
+   * @example
+   * ```ts
+   * import { deepEqual } from "node:assert/strict";
+   * import { MemoryBackend } from "./memory_backend.ts";
+   * import { count } from "../data/mod.ts";
+   * const b = new MemoryBackend();
+   * b.put(count(1n), count(2n));
+   * deepEqual(Array.from(b.stateSpans().spans), [0, 9, 18]);
+   * ```
+   */
+  stateSpans(): StateSpans {
+    this.#check();
+    const t = this.#table;
+    const records = t.records();
+    let size = 0;
+    for (const at of records) size += t.entryLength(at);
+    const bytes = new Uint8Array(size);
+    const spans = new Int32Array(3 * records.length);
+    let pos = 0;
+    for (let i = 0; i < records.length; i++) {
+      const at = records[i], end = pos + t.entryLength(at);
+      t.copyEntry(at, bytes, pos);
+      spans[3 * i] = pos;
+      spans[3 * i + 1] = pos + t.keyLength(at);
+      spans[3 * i + 2] = pos = end;
+    }
+    // A key stored with a negative zero goes out as given (its encoding has the same length).
+    for (let i = 0; this.#exactKeys.size !== 0 && i < spans.length; i += 3) {
+      const exact = this.#exactKeys.get(latin1Of(bytes, spans[i], spans[i + 1]));
+      if (exact) bytes.set(encode(exact), spans[i]);
+    }
+    return { bytes, spans };
+  }
+
+  /**
+   * Replaces everything (expiries too) with the entries of `state`, whose
+   * encodings are valid (`decodeCommand` checked them); false, and nothing
+   * changed, when a key comes twice.
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { MemoryBackend } from "./memory_backend.ts";
+   * import { count } from "../data/mod.ts";
+   * const b = new MemoryBackend();
+   * const bytes = new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 7, 0]); // count 7 -> none
+   * equal(b.replaceFromSpans({ bytes, spans: new Int32Array([0, 9, 10, 0, 9, 10]) }), false);
+   * equal(b.replaceFromSpans({ bytes, spans: new Int32Array([0, 9, 10]) }), true);
+   * equal(b.get(count(7n))?.type, "none");
+   * ```
+   */
+  replaceFromSpans(state: StateSpans): boolean {
+    this.#check();
+    const { bytes, spans } = state;
+    const n = spans.length / 3;
+    // Sized for every entry: no growth while it fills.
+    let slots = 1024;
+    while (slots < 2 * n + 2) slots *= 2;
+    const table = new ByteTable({ slots });
+    const exact = new Map<string, Data>();
+    for (let i = 0; i < spans.length; i += 3) {
+      const k = spans[i], v = spans[i + 1], end = spans[i + 2];
+      let added: boolean;
+      if (plainScalarEnd(bytes, k) === v) {
+        // A plain key is its own canonical encoding; a value is kept as it came.
+        added = table.set(bytes, k, v, bytes, v, end);
+      } else {
+        const key = decode(bytes.subarray(k, v));
+        const kb = keyBytes(key);
+        added = table.set(kb, 0, kb.length, bytes, v, end);
+        if (added && hasNegativeZero(key)) exact.set(latin1Of(kb, 0, kb.length), key);
+      }
+      if (!added) return false;
+    }
+    this.#table = table;
+    this.#expiries.clear();
+    this.#exactKeys = exact;
+    return true;
   }
 
   /** Keys with an expiry. */
