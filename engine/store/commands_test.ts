@@ -125,21 +125,24 @@ Deno.test("non-zero flag bytes mean true; trailing bytes are ignored", () => {
   assert.ok(r.type === "put_unique_result" && r.inserted === true);
 });
 
-Deno.test("ack_clone state: any order accepted, duplicate keys rejected", () => {
-  const state: [Data, Data][] = [[str("b"), count(2n)], [str("a"), count(1n)]];
-  const cmd: InternalCommand = {
+/** An `ack_clone` with `state`, from nobody to everybody. */
+function ackClone(state: [Data, Data][]): InternalCommand {
+  return {
     seq: 1n,
     sender: NIL_ENTITY,
     receiver: NIL_ENTITY,
     content: { type: "ack_clone", offset: 1n, heartbeatInterval: 5, state },
   };
+}
+
+/** An `ack_clone` whose state has the key "a" twice. */
+const DUPLICATE_KEY = encodeCommand(ackClone([[str("a"), count(1n)], [str("a"), count(2n)]]));
+
+Deno.test("ack_clone state: any order accepted, duplicate keys rejected", () => {
+  const cmd = ackClone([[str("b"), count(2n)], [str("a"), count(1n)]]);
   const b = encodeCommand(cmd);
   assert.deepEqual(decodeCommand(b).content, cmd.content);
-  const dup = encodeCommand({
-    ...cmd,
-    content: { ...cmd.content, state: [[str("a"), count(1n)], [str("a"), count(2n)]] } as Command,
-  });
-  assertDeserializationFailed(() => decodeCommand(dup));
+  assertDeserializationFailed(() => decodeCommand(DUPLICATE_KEY));
 });
 
 Deno.test("bad input: unknown variant, bad init_type, truncation, huge lists", () => {
@@ -358,12 +361,7 @@ function assertDeserializationFailed(f: () => unknown) {
 
 Deno.test("ack_clone read as spans: each key and value validated where it lies, none built", () => {
   const state: [Data, Data][] = [[str("b"), vector(count(2n))], [count(1n), str("x")]];
-  const cmd: InternalCommand = {
-    seq: 1n,
-    sender: NIL_ENTITY,
-    receiver: NIL_ENTITY,
-    content: { type: "ack_clone", offset: 1n, heartbeatInterval: 5, state },
-  };
+  const cmd = ackClone(state);
   const bytes = encodeCommand(cmd);
   const c = decodeCommand(bytes, { stateSpans: true }).content;
   assert.ok(c.type === "ack_clone" && c.spans);
@@ -379,11 +377,7 @@ Deno.test("ack_clone read as spans: each key and value validated where it lies, 
   assert.equal(hex(encodeCommand({ ...cmd, content: c })), hex(bytes));
 
   // A key twice passes the reader (the clone's table refuses it), not statePairs.
-  const dup = encodeCommand({
-    ...cmd,
-    content: { ...cmd.content, state: [[str("a"), count(1n)], [str("a"), count(2n)]] } as Command,
-  });
-  const d = decodeCommand(dup, { stateSpans: true }).content;
+  const d = decodeCommand(DUPLICATE_KEY, { stateSpans: true }).content;
   assert.ok(d.type === "ack_clone" && d.spans);
   assertDeserializationFailed(() => statePairs(d.spans!));
   // A bad value is refused as it is without spans: a vector cut short, an unknown tag.
