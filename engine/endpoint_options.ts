@@ -215,8 +215,8 @@ export interface EndpointOptions {
    * Before this process's first `listen` or `peer`, run the hot paths for a
    * few ms between two private endpoints in memory (see
    * `engine/warm_up.ts`), so the first messages over real peerings do not
-   * pay for V8's compilation; likewise the store path before the first
-   * master or clone, and the WebSocket API (through a private server on a
+   * pay for V8's compilation; likewise the store path (about 150 ms)
+   * after the first master or clone, and the WebSocket API (through a private server on a
    * loopback port, about 145 ms) before the first `listenWebSocket`. Once
    * per process each; nothing reaches a peer.
    * @default {true}

@@ -1,7 +1,7 @@
 /**
  * The store part of the start-up warm-up (`engine/warm_up.ts`): on the two
  * private endpoints the warm-up peers in memory, a master and a clone of a
- * private store exchange blind puts (and a few `putUnique`s) for a few
+ * private store exchange blind puts (and a few `putUnique`s) for ~150
  * milliseconds, so that the store path (command parse, the channel, the
  * byte table, the content log, the re-broadcast) is compiled before a
  * process's first real put. Nothing leaves the process; both stores are
@@ -50,8 +50,18 @@ export interface StoreWarmUpOptions {
 
 /** Default bound on the store warm-up's puts. */
 export const DEFAULT_STORE_WARM_UP_PUTS = 20_000;
-/** Default bound on the store warm-up's time, ms (attach and drain come on top). */
-export const DEFAULT_STORE_WARM_UP_BUDGET_MS = 40;
+/**
+ * Default bound on the store warm-up's time, ms (attach and drain come on
+ * top). Why 150: its first two batches take ~25 ms (interpreter and lazy
+ * compilation), so 40 ms made ~2,000 puts, and a master then compiled its
+ * per-put functions during its first real puts; 150 ms makes 13–18k, and
+ * in `bench/store_compare.ts` (after the C++ rounds, our master's put
+ * phase) it cut the master's CPU per put from 2.4–2.5 to 1.8–2.0 µs and
+ * raised the put rate from 311–386k to 417–433k/s (three alternating runs
+ * each). The cost: the first `listen` or `peer` after a process's first
+ * store comes ~110 ms later (~0.15 s more CPU), once per process.
+ */
+export const DEFAULT_STORE_WARM_UP_BUDGET_MS = 150;
 
 /** A store name no application uses: the endpoints are private anyway. */
 const STORE = "/warm-up/store";
