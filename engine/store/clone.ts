@@ -48,7 +48,6 @@ import {
   decodeCommand,
   type InternalCommand,
   isAction,
-  statePairs,
 } from "./commands.ts";
 import { ContentLog } from "./content_log.ts";
 import { type Entity, entityEquals, isNilEntity, NIL_ENTITY } from "./entity.ts";
@@ -579,22 +578,15 @@ export class StoreClone implements StoreActor {
    * as Broker's `clone_state::set_store` does: an empty snapshot clears
    * (erase events from the master); otherwise keys gone get erase events
    * without publisher, kept keys an update (even when unchanged), new keys
-   * an insert, all without expiry. False, and nothing changed, when a key
-   * comes twice (which only spans leave to here).
+   * an insert, all without expiry. A state read as spans (only without
+   * store events: `#receive`) is copied as bytes; false, and nothing
+   * changed, when a key comes twice in it.
    */
   #setStore(ack: AckCloneCommand, master: Entity): boolean {
     const s = this.#state;
+    if (ack.spans) return s.replaceFromSpans(ack.spans);
+    const state = ack.state;
     const ev = this.#events.active ? this.#events : undefined;
-    let state = ack.state;
-    if (ack.spans) {
-      if (!ev) return s.replaceFromSpans(ack.spans);
-      // Store events came on after the handshake was read: build the values after all.
-      try {
-        state = statePairs(ack.spans);
-      } catch {
-        return false;
-      }
-    }
     if (ev) {
       if (state.length === 0) {
         for (const k of s.keys()) ev.erase(k, master);

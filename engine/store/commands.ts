@@ -26,7 +26,6 @@
 import {
   type Data,
   type DataType,
-  decode,
   decodeValidated,
   encode,
   TYPE_NAMES,
@@ -221,39 +220,6 @@ export interface StateSpans {
   readonly bytes: Uint8Array;
   /** Three numbers per entry: where its key starts, where its value starts, where that ends. */
   readonly spans: Int32Array;
-}
-
-/**
- * The entries of `state` as values. Throws
- * `BrokerError(deserialization_failed)` when a key comes twice (or an
- * encoding is bad), as `decodeCommand` does for such a state.
- *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * import { statePairs } from "./commands.ts";
- * const bytes = new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 7, 0]); // count 7 -> none
- * equal(statePairs({ bytes, spans: new Int32Array([0, 9, 10]) })[0][1].type, "none");
- * ```
- */
-export function statePairs(state: StateSpans): [Data, Data][] {
-  const { bytes, spans } = state;
-  const pairs: [Data, Data][] = [];
-  const seen = new Set<string>();
-  for (let i = 0; i < spans.length; i += 3) {
-    let key: Data, value: Data;
-    try {
-      key = decode(bytes.subarray(spans[i], spans[i + 1]));
-      value = decode(bytes.subarray(spans[i + 1], spans[i + 2]));
-    } catch (e) {
-      return decodeFail(`bad state entry: ${(e as Error)?.message ?? e}`, spans[i], e);
-    }
-    const id = dataKey(key);
-    if (seen.has(id)) decodeFail("duplicate key in ack_clone state", spans[i]);
-    seen.add(id);
-    pairs.push([key, value]);
-  }
-  return pairs;
 }
 
 /** How `decodeCommand` reads. */
