@@ -62,10 +62,19 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
   return (h ^ (h >>> 15)) | 1;
 }
 
+/** Index slots (a power of two, at least 1,024) that hold `n` entries without growing (see `set`). */
+function slotsFor(n: number): number {
+  let slots = 1 << 10;
+  while ((n + 1) * 4 > slots * 2) slots *= 2;
+  return slots;
+}
+
 /** How a `ByteTable` starts; tests make both small to reach growth and compaction. */
 export interface ByteTableOptions {
   /** Slots of the first index (a power of two, default 1,024); it doubles as entries come. */
   slots?: number;
+  /** Entries the table is about to get: the first index holds them without growing (unless `slots`). */
+  entries?: number;
   /** Dead bytes before a compaction may begin (default 1 MiB); it begins once they are half the chunks. */
   compactAfter?: number;
   /** Index slots each write carries a growth or a compaction on by (default 64). */
@@ -131,7 +140,7 @@ export class ByteTable {
 
   /** An empty table. */
   constructor(options: ByteTableOptions = {}) {
-    const slots = options.slots ?? 1 << 10;
+    const slots = options.slots ?? slotsFor(options.entries ?? 0);
     if (!(slots >= 2 && (slots & (slots - 1)) === 0)) {
       throw new RangeError(`store table: ${slots} slots is not a power of two`);
     }

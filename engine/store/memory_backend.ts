@@ -213,11 +213,8 @@ export class MemoryBackend implements StoreBackend {
   replaceFromSpans(state: StateSpans): boolean {
     this.#check();
     const { bytes, spans } = state;
-    const n = spans.length / 3;
     // Sized for every entry: no growth while it fills.
-    let slots = 1024;
-    while (slots < 2 * n + 2) slots *= 2;
-    const table = new ByteTable({ slots });
+    const table = new ByteTable({ entries: spans.length / 3 });
     const exact = new Map<string, Data>();
     for (let i = 0; i < spans.length; i += 3) {
       const k = spans[i], v = spans[i + 1], end = spans[i + 2];
