@@ -46,7 +46,10 @@
  *   our `cli/main.ts node` ping and pong against `broker-node` ping and pong,
  *   and the two mixed pairs. Samples are sorted (exact percentiles). The
  *   C++ -> C++ pair runs once per CAF setting; its row is the one with the
- *   lowest p99, and the mixed pairs of the run use that setting.
+ *   lowest p99, and the mixed pairs of the run use that setting. A last
+ *   pair, "Deno echo, no Broker (runtime floor)", sends the same pings
+ *   through a bare Deno echo (`bench/runtime_floor.ts`): what this machine
+ *   and the runtime take with no Broker code on either side.
  * - Routing cost against the number of subscriptions on the receiving
  *   endpoint (in one process, so only the engine is measured). Messages go to
  *   one topic that matches one subscription; the others are distinct prefixes
@@ -99,6 +102,7 @@ import {
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { procCpuMs } from "./proc_stat.ts";
+import { echoArgs } from "./runtime_floor.ts";
 
 // ------------------------------------------------------------------ settings
 
@@ -942,6 +946,31 @@ function tool(kind: "ours" | "C++", args: string[], label: string, caf: string[]
     : new Proc(label, `${REF}/broker-node`, [...args, ...caf]);
 }
 
+/** Who runs a side of a ping-pong: our node, broker-node, or the bare Deno echo (the floor). */
+type LatencyKind = "ours" | "C++" | "floor";
+
+/** The row of the bare Deno echo pair (`bench/runtime_floor.ts`): no Broker code on either side. */
+const FLOOR_PAIR = "Deno echo, no Broker (runtime floor)";
+
+/** The ping or pong side of a ping-pong on port `p`. */
+function latencyTool(
+  kind: LatencyKind,
+  role: "ping" | "pong",
+  p: number,
+  warmUp: number,
+  caf: CafSetting,
+): Proc {
+  const label = `${kind} ${role}`;
+  if (kind === "floor") {
+    return new Proc(
+      label,
+      DENO,
+      echoArgs(role === "ping" ? "ping" : "echo", p, CFG.pings, PING_SIZE),
+    );
+  }
+  return tool(kind, role === "ping" ? pingArgs(p, warmUp) : pongArgs(p), label, caf.args);
+}
+
 /** Nearest-rank percentile of sorted samples. */
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -960,19 +989,21 @@ function segmentStats(rtts: number[], size: number): { p50us: number; p99us: num
 /** One ping-pong run, reported as the row `pair`. */
 async function pingPong(
   pair: string,
-  pinger: "ours" | "C++",
-  ponger: "ours" | "C++",
+  pinger: LatencyKind,
+  ponger: LatencyKind,
   warmUp: number,
   run: number,
   caf: CafSetting,
 ): Promise<LatencyRow> {
   const p = freePort();
   const t0 = performance.now();
-  const pong = tool(ponger, pongArgs(p), `${ponger} pong`, caf.args);
-  await waitForPort(p, 10_000, 5);
-  const pongStartMs = performance.now() - t0;
+  const pong = latencyTool(ponger, "pong", p, warmUp, caf);
+  // The echo server takes one connection, which a probe would use up: its
+  // client retries until it listens instead.
+  if (ponger !== "floor") await waitForPort(p, 10_000, 5);
+  const pongStartMs = ponger === "floor" ? null : performance.now() - t0;
   const t1 = performance.now();
-  const ping = tool(pinger, pingArgs(p, warmUp), `${pinger} ping`, caf.args);
+  const ping = latencyTool(pinger, "ping", p, warmUp, caf);
   if (!await ping.exited(60_000)) throw new Error(`${pair}: ping did not finish`);
   const pingWallMs = performance.now() - t1;
   await pong.stop();
@@ -1007,13 +1038,16 @@ async function latencySection(): Promise<void> {
   // their hot paths (C++ needs none: its cold run is its warm run). Our
   // processes still warm up in memory at start-up (engine/warm_up.ts): that
   // is part of their start-up, which the pong start and ping wall columns show.
-  const cold: ["ours" | "C++", "ours" | "C++", number][] = [
+  // The floor pair (a bare Deno echo, `bench/runtime_floor.ts`) runs cold too:
+  // what the runtime and this machine take without any Broker code.
+  const cold: [LatencyKind, LatencyKind, number][] = [
     ["ours", "ours", 0],
     ["C++", "C++", 0],
     ["ours", "C++", 0],
     ["C++", "ours", 0],
+    ["floor", "floor", 0],
   ];
-  const warm: ["ours" | "C++", "ours" | "C++", number][] = [
+  const warm: [LatencyKind, LatencyKind, number][] = [
     ["ours", "ours", CFG.pings],
     ["ours", "C++", CFG.pings],
   ];
@@ -1024,7 +1058,9 @@ async function latencySection(): Promise<void> {
     // best (lowest p99) of this run, which runs first, once per setting.
     let best: CafSetting = CPP_CONFIGS[0];
     for (const [a, b, warmUp] of pairs) {
-      const pair = `${a} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${b} pong`;
+      const pair = a === "floor"
+        ? FLOOR_PAIR
+        : `${a} ping${warmUp ? ` (warm-up ${warmUp})` : ""} -> ${b} pong`;
       const none = {
         pair,
         run,
@@ -1397,9 +1433,11 @@ function report(): void {
       return `${fmt(o.p99us)} vs ${fmt(c.p99us)} (${o.p99us <= c.p99us ? "met" : "not met"})`;
     });
     const met = verdicts.filter((v) => v.endsWith("(met)")).length;
+    const floors = byRun(FLOOR_PAIR).map((f) => fmt(f.p99us));
     out.push(
       `Cold p99, ours -> ours vs C++ -> C++, per run: ${verdicts.join("; ")}; ` +
-        `met in ${met} of ${verdicts.length}.`,
+        `met in ${met} of ${verdicts.length}` +
+        (floors.length ? `; the runtime floor's (bare Deno echo): ${floors.join(", ")}.` : "."),
     );
   }
   if (results.routing.length) {

@@ -8,6 +8,9 @@
  *   them.
  * - **fan-out**: a native publisher (our endpoint, peered) publishes the same
  *   events; K WebSocket clients count every one.
+ * - With one client at window 1, every message is a round trip through the
+ *   node, so that row also shows the runtime floor: the same frames through
+ *   a bare Deno TCP relay, one in flight (`runtime_floor.ts`).
  *
  * The clients are minimal RFC 6455 clients that write pre-built masked
  * frames and count received text frames without parsing their JSON, so the
@@ -32,6 +35,7 @@
  */
 import { cafSettingsFor, CPP_CONFIGS } from "./caf_settings.ts";
 import { CLK_TCK, statTicks } from "./proc_stat.ts";
+import { relayOneInFlight } from "./runtime_floor.ts";
 import {
   addr,
   bool,
@@ -689,7 +693,17 @@ interface Row {
   name: string;
   /** One measurement; `caf`: the C++ node's CAF setting (ignored for ours). */
   run: (kind: Kind, caf: string[]) => Promise<Measured>;
+  /**
+   * One message in flight in all (one client, window 1): each is a round
+   * trip, so the row also gets the runtime floor for one (`runtime_floor.ts`).
+   */
+  oneInFlight?: boolean;
 }
+
+/** Bytes of one ingest frame (the client's masked frame of `event_2`'s JSON). */
+const FRAME_BYTES = ingestBatch(`${IN_TOPIC}/0`, 0, 1).length;
+/** The runtime floor's rates, one per one-in-flight row and round. */
+const floors: number[] = [];
 
 const rows: Row[] = [];
 if (ONLY !== "fanout") {
@@ -698,6 +712,7 @@ if (ONLY !== "fanout") {
       rows.push({
         name: `ingest: ${k} client${k > 1 ? "s" : ""} (window ${w} each) -> native subscriber`,
         run: (kind, caf) => ingest(kind, k, w, caf),
+        oneInFlight: k === 1 && w === 1,
       });
     }
   }
@@ -759,6 +774,14 @@ for (let r = 0; r < ROUNDS; r++) {
     console.log(`round ${r + 1}: ${row.name}: ${ratio(got.ours, got["C++"])}`);
     console.log(`  C++:  ${showUse(got["C++"])}, its fastest CAF setting (${settings.join(", ")})`);
     console.log(`  ours: ${showUse(got.ours)}`);
+    if (row.oneInFlight) {
+      const f = await relayOneInFlight(N, FRAME_BYTES, N >> 2);
+      floors.push(f.rate);
+      console.log(
+        `  runtime floor (a bare Deno TCP relay, ${FRAME_BYTES} B, one in flight): ` +
+          `${k(f.rate)} msgs/s, the relay's CPU ${f.cpuUs.toFixed(1)} µs/msg`,
+      );
+    }
   }
 }
 
@@ -786,6 +809,12 @@ for (const [name, e] of results) {
     } | ${e.cpp.map(showUs).join(", ")} | ${e.ours.map(showUs).join(", ")} | ${
       e.ours.map((o, i) => cpuRatio(o, e.cpp[i])).join(", ")
     } |`,
+  );
+}
+if (floors.length) {
+  console.log(
+    `\nOne message in flight through a bare Deno TCP relay (the runtime floor for the ` +
+      `one-client window-1 row): ${floors.map(k).join(", ")} msgs/s.`,
   );
 }
 if (config) Deno.removeSync(config);
