@@ -4,7 +4,15 @@
  * while a socket still holds a view: frames queued unwritten keep their bytes.
  */
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
-import { connectWebSocket, count, type Data, Endpoint, str, vector } from "../mod.ts";
+import {
+  connectWebSocket,
+  count,
+  type Data,
+  Endpoint,
+  str,
+  vector,
+  type WebSocketClientStats,
+} from "../mod.ts";
 import { encode } from "../engine/data/mod.ts";
 import { dataMessageFrame, holdFrames, releaseFrames } from "../engine/websocket/json_direct.ts";
 import { stalledClient } from "./ws_stalled_client.ts";
@@ -53,13 +61,17 @@ Deno.test("a held slab is not filled again; once released, slabs come back", asy
   equal(holdFrames(new Uint8Array(8)), "foreign");
 });
 
-Deno.test("frames a slow client has not read keep their bytes while the slabs turn over", async () => {
+/**
+ * A stalled client and a reading one get `total` numbered messages each,
+ * intact and in order, through a server whose sockets take `socketBufferBytes`
+ * unsent before frames wait in the queue.
+ */
+async function slowAndFastClients(socketBufferBytes: number, total: number): Promise<void> {
   const a = new Endpoint(), b = new Endpoint();
   const server = await b.listenWebSocket("127.0.0.1", 0, {
     bufferSize: 20_000,
     bufferBytes: 256 << 20,
-    // Runs of frames over the writer's coalescing limit go to the socket as views.
-    socketBufferBytes: 8 << 20,
+    socketBufferBytes,
   });
   const stalled = await stalledClient(server.port, ["/n"]);
   // Room for every message: the client drops its oldest when its reader falls behind.
@@ -69,7 +81,6 @@ Deno.test("frames a slow client has not read keep their bytes while the slabs tu
   try {
     await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
     await a.awaitPeerSubscription("/n");
-    const total = 20_000; // ~20 MB of JSON: more than loopback buffers hold, so the stalled socket keeps views unwritten while slabs refill
     const read: number[] = [];
     const reading = (async () => {
       for await (const m of reader) {
@@ -101,6 +112,77 @@ Deno.test("frames a slow client has not read keep their bytes while the slabs tu
   } finally {
     reader.close();
     stalled.close();
+    await server.close();
+    await a.shutdown();
+    await b.shutdown();
+  }
+}
+
+Deno.test("frames a slow client has not read keep their bytes while the slabs turn over", async () => {
+  // Runs of frames over the writer's coalescing limit go to the socket as
+  // views; ~20 MB of JSON is more than loopback buffers hold, so the stalled
+  // socket keeps views unwritten while slabs refill.
+  await slowAndFastClients(8 << 20, 20_000);
+});
+
+Deno.test("queued frames' copies keep their bytes while the copies' slabs are filled again", async () => {
+  // Two stalled clients: beyond what the kernel's buffers take, each frame
+  // waits in both queues as one copy. One client then reads everything (its
+  // copies released as written) and more messages come, whose copies go
+  // into the slabs that come back: the other client's copies, still held,
+  // must not be among them.
+  const a = new Endpoint(), b = new Endpoint();
+  const server = await b.listenWebSocket("127.0.0.1", 0, {
+    bufferSize: 20_000,
+    bufferBytes: 256 << 20,
+    socketBufferBytes: 16 << 10,
+  });
+  const first = await stalledClient(server.port, ["/n"]);
+  const second = await stalledClient(server.port, ["/n"]);
+  try {
+    await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
+    await a.awaitPeerSubscription("/n");
+    let seq = 0;
+    const publish = async (n: number) => {
+      for (const end = seq + n; seq < end;) {
+        if (a.demand("/n") <= 0) {
+          await a.ready("/n");
+          continue;
+        }
+        a.publish("/n", numbered(seq++));
+        if (seq % 500 === 0) await tick();
+      }
+    };
+    const intact = (texts: string[]) =>
+      texts.map((t) => {
+        const v = JSON.parse(t).data;
+        const n = v[0].data;
+        equal(v[1].data, `${n}:`.padEnd(900, String.fromCharCode(97 + n % 26)));
+        return n;
+      });
+    const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+    /** Waits until `pred` holds for the clients' stats (first, second), or fails after 20 s. */
+    const until = async (pred: (s: WebSocketClientStats[]) => boolean, what: string) => {
+      for (const t0 = Date.now(); !pred(server.clientStats()); await tick()) {
+        if (Date.now() - t0 > 20_000) {
+          throw new Error(`${what}: ${JSON.stringify(server.clientStats())}`);
+        }
+      }
+    };
+    const handled = (st: WebSocketClientStats) => st.sent + st.queued;
+    await publish(8_000);
+    await until((st) => st.length === 2 && st.every((x) => handled(x) === 8_000), "delivered");
+    ok(server.clientStats().every((x) => x.queued > 1_000), "frames wait as copies in both queues");
+    deepEqual(intact((await first.drain(20_000, 1 + 8_000)).texts.slice(1)), all(8_000));
+    // The first client's copies are written (and released); the second's still wait.
+    await until(([x]) => x.queued === 0 && x.socketBytes === 0, "the first client's queue written");
+    await tick();
+    await publish(4_000);
+    await until(([, y]) => handled(y) === 12_000, "delivered to the second client");
+    deepEqual(intact((await second.drain(20_000, 1 + 12_000)).texts.slice(1)), all(12_000));
+  } finally {
+    first.close();
+    second.close();
     await server.close();
     await a.shutdown();
     await b.shutdown();

@@ -474,9 +474,14 @@ const made = new WeakSet<ArrayBufferLike>([slab.buffer]);
  * fresh memory faults in a page at a time (~16 µs a fault on this VM, ~4.5 µs
  * per frame of a fan-out), and the collector frees a dead slab only when it
  * next runs, so a fan-out's first ~50,000 frames ran on fresh pages.
+ *
+ * Eight: slabs come back in bursts (a socket's writes free several at once,
+ * and timers settle them late under load). With four, a one-client fan-out
+ * of 320,000 frames let slabs go that came back while four were kept, and
+ * then took fresh ones: 36 of 226 slabs; with eight, 7 or 8 of 350.
  */
 const spares: Uint8Array<ArrayBuffer>[] = [];
-const SPARES = 4;
+const SPARES = 8;
 
 function newUse(): SlabUse {
   return { holds: 0, settled: false };

@@ -156,6 +156,15 @@ interface Bounds {
   readonly policy: WebSocketOverflowPolicy;
 }
 
+/**
+ * Where a client's waiting frames get their copies (`SharedFrames`): each
+ * `own` is one hold on the copy, ended by one `release`.
+ */
+interface QueuedCopies {
+  own(frame: Uint8Array): Uint8Array;
+  release(copy: Uint8Array): void;
+}
+
 /** A frame waiting in a client's queue, with the bytes it is counted for. */
 interface Queued {
   readonly frame: Uint8Array;
@@ -174,8 +183,8 @@ class Output implements FrameTaker {
   readonly #ws: ServerWebSocket;
   readonly #b: Bounds;
   readonly #onOverflow: () => void;
-  /** A frame's copy in memory of its own (shared by the clients of one delivery). */
-  readonly #own: (frame: Uint8Array) => Uint8Array;
+  /** Frames' copies in memory of their own (shared by the clients of one delivery). */
+  readonly #copies: QueuedCopies;
   // Broker's `disconnect` is `drop_newest` here, with the drop ending the session.
   readonly #queue: BoundedQueue<Queued>;
   // The run of adjacent frames taken this turn, not yet handed to the socket.
@@ -193,12 +202,12 @@ class Output implements FrameTaker {
     ws: ServerWebSocket,
     bounds: Bounds,
     onOverflow: () => void,
-    own: (frame: Uint8Array) => Uint8Array,
+    copies: QueuedCopies,
   ) {
     this.#ws = ws;
     this.#b = bounds;
     this.#onOverflow = onOverflow;
-    this.#own = own;
+    this.#copies = copies;
     this.#queue = new BoundedQueue<Queued>(
       bounds.bufferSize,
       bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
@@ -240,10 +249,12 @@ class Output implements FrameTaker {
     // A frame that waits gets a copy of its own: frames view shared slabs,
     // and a queue of views could keep one alive per message, far beyond the
     // bytes counted here. The clients of one delivery share that copy.
-    this.#queue.push({ frame: this.#own(frame), size });
+    const copy = this.#copies.own(frame);
+    this.#queue.push({ frame: copy, size });
     this.#flush();
     // Under drop_newest (and disconnect) a drop means this message was refused.
     if (this.#queue.dropped > dropped && this.#b.policy !== "drop_oldest") {
+      this.#copies.release(copy);
       if (this.#b.policy !== "disconnect") return true;
       this.#onOverflow();
       return false;
@@ -299,11 +310,20 @@ class Output implements FrameTaker {
     if (this.#closed || this.#ws.readyState !== OPEN) return;
     const ws = this.#ws;
     let unsent = ws.bufferedAmount;
+    let sent: Uint8Array[] | undefined;
     while (this.#queue.length > 0 && unsent < this.#b.socketBytes) {
       const { frame } = this.#queue.shift()!;
       ws.sendFrames(frame);
+      (sent ??= []).push(frame);
       this.sent++;
       unsent += frame.length;
+    }
+    // Written in order: once the last is, every copy sent here may be filled again.
+    if (sent !== undefined) {
+      const copies = sent;
+      ws.whenWritten(copies[copies.length - 1]).then(() => {
+        for (const c of copies) this.#copies.release(c);
+      });
     }
     if (this.#queue.length > 0) this.#awaitDrain();
   }
@@ -312,7 +332,7 @@ class Output implements FrameTaker {
   close(): void {
     this.#closed = true;
     this.#run = undefined;
-    this.#queue.poll();
+    for (const q of this.#queue.poll()) this.#copies.release(q.frame);
     this.#queue.close();
   }
 }
@@ -486,7 +506,7 @@ export class WebSocketServer {
           overflowPolicy: bounds.policy === "drop_oldest" ? "drop_oldest" : "drop_newest",
           localPublishes: bounds.localPublishes,
         });
-        const output = out = new Output(ws, bounds, overflow, (f) => this.#shared.own(f));
+        const output = out = new Output(ws, bounds, overflow, this.#shared);
         // Messages skip the subscriber's queue: each is framed as it is
         // delivered and goes to the client's output, whose bounds and
         // overflow policy are the session's.

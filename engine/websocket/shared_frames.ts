@@ -8,7 +8,7 @@
  * @module
  */
 import { dataMessageFrameOf } from "./json_direct.ts";
-import { PackedCopies } from "../packed_copies.ts";
+import { FrameCopies } from "./frame_copies.ts";
 
 /** What a client remembers: the last shared frame it took (its generation). */
 export interface FrameTaker {
@@ -41,9 +41,13 @@ export class SharedFrames {
    * 32 KiB slabs: small, since a queued copy keeps its slab alive, and a
    * client whose queued frames lie among other clients' keeps at most one
    * slab per frame (README, "Memory budget"); 16 KiB ones cost ~0.6 µs a
-   * copy against ~0.4 µs (the slabs' allocation).
+   * copy against ~0.4 µs (the slabs' allocation, before they were filled
+   * again). 128 kept (4 MiB): a socket's write frees up to 1 MiB of copies
+   * at once, and with 32 kept a one-client fan-out still took ~2,400 fresh
+   * slabs for ~3,000 filled again (25–28 page faults per 1,000 frames,
+   * against 4–22 with 128).
    */
-  readonly #copies = new PackedCopies(32 * 1024);
+  readonly #copies = new FrameCopies(32 * 1024, 128);
   #generation = 0;
   #clearing = false;
 
@@ -84,7 +88,8 @@ export class SharedFrames {
    * wait in its queue (a queued view would keep the whole 1 MiB slab
    * alive): one copy for all the clients of this delivery, since frames are
    * never changed, instead of one each. Copies are packed in small slabs
-   * (`PackedCopies`).
+   * that are filled again once every copy in them is released
+   * (`FrameCopies`): each call holds its copy once, for one `release`.
    *
    * @example
    * ```ts
@@ -97,10 +102,19 @@ export class SharedFrames {
    * const own = frames.own(f);
    * notEqual(own.buffer, f.buffer);
    * equal(frames.own(f), own); // the same copy for the next client
+   * frames.release(own);
+   * frames.release(own); // both clients' sockets wrote it
    * ```
    */
   own(frame: Uint8Array): Uint8Array {
     if (frame !== this.#frame) return this.#copies.copy(frame);
-    return this.#own ??= this.#copies.copy(frame);
+    if (this.#own === undefined) return this.#own = this.#copies.copy(frame);
+    this.#copies.hold(this.#own);
+    return this.#own;
+  }
+
+  /** One client is done with a copy `own` gave it: its socket wrote it, or it was dropped. */
+  release(copy: Uint8Array): void {
+    this.#copies.release(copy);
   }
 }
