@@ -34,7 +34,38 @@ async function within<T>(ms: number, p: Promise<T>, what: () => string): Promise
 
 /** A message of about 1 KB of JSON whose text says its number. */
 function numbered(seq: number) {
-  return vector(count(BigInt(seq)), str(`${seq}:`.padEnd(900, String.fromCharCode(97 + seq % 26))));
+  return vector(count(BigInt(seq)), str(textOf(seq)));
+}
+
+/** The text of message `seq`. */
+const textOf = (seq: number) => `${seq}:`.padEnd(900, String.fromCharCode(97 + seq % 26));
+
+/** 0, 1, ... n - 1: the numbers of `n` messages in order. */
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** The numbers of WebSocket texts of numbered messages, each checked against its text. */
+function numbersOf(texts: string[]): number[] {
+  return texts.map((t) => {
+    const v = JSON.parse(t).data;
+    const seq = v[0].data;
+    equal(v[1].data, textOf(seq));
+    return seq;
+  });
+}
+
+/**
+ * Publishes messages `from` to `to - 1` on "/n" within the peer's buffer
+ * (Broker's policy drops a peer that overflows it), with timers between.
+ */
+async function publishNumbered(a: Endpoint, from: number, to: number): Promise<void> {
+  for (let seq = from; seq < to;) {
+    if (a.demand("/n") <= 0) {
+      await a.ready("/n");
+      continue;
+    }
+    a.publish("/n", numbered(seq++));
+    if (seq % 500 === 0) await tick();
+  }
 }
 
 Deno.test("a held slab is not filled again; once released, slabs come back", async () => {
@@ -85,30 +116,15 @@ async function slowAndFastClients(socketBufferBytes: number, total: number): Pro
     const reading = (async () => {
       for await (const m of reader) {
         const [seq, text] = (m.data.value as readonly Data[]).map((d) => d.value);
-        equal(text, `${seq}:`.padEnd(900, String.fromCharCode(97 + Number(seq) % 26)));
+        equal(text, textOf(Number(seq)));
         read.push(Number(seq));
         if (read.length === total) return;
       }
     })();
-    // Within the peer's buffer (Broker's policy drops a peer that overflows it).
-    for (let seq = 0; seq < total;) {
-      if (a.demand("/n") <= 0) {
-        await a.ready("/n");
-        continue;
-      }
-      a.publish("/n", numbered(seq++));
-      if (seq % 500 === 0) await tick();
-    }
+    await publishNumbered(a, 0, total);
     await within(30_000, reading, () => `the reader got ${read.length} of ${total}`);
-    deepEqual(read, Array.from({ length: total }, (_, i) => i));
-    const got = await stalled.drain(20_000, 1 + total);
-    const seqs = got.texts.slice(1).map((t) => {
-      const v = JSON.parse(t).data;
-      const seq = v[0].data;
-      equal(v[1].data, `${seq}:`.padEnd(900, String.fromCharCode(97 + seq % 26)));
-      return seq;
-    });
-    deepEqual(seqs, Array.from({ length: total }, (_, i) => i));
+    deepEqual(read, upTo(total));
+    deepEqual(numbersOf((await stalled.drain(20_000, 1 + total)).texts.slice(1)), upTo(total));
   } finally {
     reader.close();
     stalled.close();
@@ -142,25 +158,6 @@ Deno.test("queued frames' copies keep their bytes while the copies' slabs are fi
   try {
     await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
     await a.awaitPeerSubscription("/n");
-    let seq = 0;
-    const publish = async (n: number) => {
-      for (const end = seq + n; seq < end;) {
-        if (a.demand("/n") <= 0) {
-          await a.ready("/n");
-          continue;
-        }
-        a.publish("/n", numbered(seq++));
-        if (seq % 500 === 0) await tick();
-      }
-    };
-    const intact = (texts: string[]) =>
-      texts.map((t) => {
-        const v = JSON.parse(t).data;
-        const n = v[0].data;
-        equal(v[1].data, `${n}:`.padEnd(900, String.fromCharCode(97 + n % 26)));
-        return n;
-      });
-    const all = (n: number) => Array.from({ length: n }, (_, i) => i);
     /** Waits until `pred` holds for the clients' stats (first, second), or fails after 20 s. */
     const until = async (pred: (s: WebSocketClientStats[]) => boolean, what: string) => {
       for (const t0 = Date.now(); !pred(server.clientStats()); await tick()) {
@@ -170,16 +167,16 @@ Deno.test("queued frames' copies keep their bytes while the copies' slabs are fi
       }
     };
     const handled = (st: WebSocketClientStats) => st.sent + st.queued;
-    await publish(8_000);
+    await publishNumbered(a, 0, 8_000);
     await until((st) => st.length === 2 && st.every((x) => handled(x) === 8_000), "delivered");
     ok(server.clientStats().every((x) => x.queued > 1_000), "frames wait as copies in both queues");
-    deepEqual(intact((await first.drain(20_000, 1 + 8_000)).texts.slice(1)), all(8_000));
+    deepEqual(numbersOf((await first.drain(20_000, 1 + 8_000)).texts.slice(1)), upTo(8_000));
     // The first client's copies are written (and released); the second's still wait.
     await until(([x]) => x.queued === 0 && x.socketBytes === 0, "the first client's queue written");
     await tick();
-    await publish(4_000);
+    await publishNumbered(a, 8_000, 12_000);
     await until(([, y]) => handled(y) === 12_000, "delivered to the second client");
-    deepEqual(intact((await second.drain(20_000, 1 + 12_000)).texts.slice(1)), all(12_000));
+    deepEqual(numbersOf((await second.drain(20_000, 1 + 12_000)).texts.slice(1)), upTo(12_000));
   } finally {
     first.close();
     second.close();
