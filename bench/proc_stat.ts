@@ -29,6 +29,21 @@ export function statTicks(line: string): number {
 }
 
 /**
+ * Minor page faults of a `/proc/.../stat` line: pages of fresh memory
+ * touched (on this VM ~11 µs each), which reused buffers avoid.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { statMinorFaults } from "./proc_stat.ts";
+ * equal(statMinorFaults("7 (a (b) c) S 1 7 7 0 -1 0 321 0 0 0 12 3 0 0 20 0"), 321);
+ * ```
+ */
+export function statMinorFaults(line: string): number {
+  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[7]);
+}
+
+/**
  * The command name of a stat line (a thread's name, for a thread's stat).
  *
  * @example

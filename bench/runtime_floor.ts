@@ -22,6 +22,7 @@
  * @module
  */
 import { procCpuMs } from "./proc_stat.ts";
+import { freePort } from "../tests/broker_ref.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 
@@ -121,13 +122,6 @@ export async function relayOneInFlight(n: number, size: number, warm: number): P
 
 async function writeAll(c: Deno.Conn, b: Uint8Array): Promise<void> {
   for (let at = 0; at < b.length;) at += await c.write(b.subarray(at));
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
 }
 
 async function connectWhenUp(port: number, timeoutMs = 10_000): Promise<Deno.TcpConn> {

@@ -46,7 +46,7 @@
 import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
-import { CLK_TCK, statTicks } from "./proc_stat.ts";
+import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 
 /** Writes per batch of blind puts. */
 const BATCH = 500;
@@ -180,7 +180,7 @@ async function cpuMsOf(pid: number | "self"): Promise<number> {
 /** Minor page faults of a process so far (`/proc/PID/stat`, field 10). */
 async function faultsOf(pid: number | "self"): Promise<number> {
   const line = await Deno.readTextFile(`/proc/${pid}/stat`);
-  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[7]);
+  return statMinorFaults(line);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

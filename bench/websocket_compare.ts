@@ -34,7 +34,7 @@
  * @module
  */
 import { cafSettingsFor, CPP_CONFIGS } from "./caf_settings.ts";
-import { CLK_TCK, statTicks } from "./proc_stat.ts";
+import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 import { relayOneInFlight } from "./runtime_floor.ts";
 import {
   addr,
@@ -466,7 +466,7 @@ function cpuSnapshot(pid: number): CpuSnapshot {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   return {
     total: statTicks(stat),
-    faults: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]),
+    faults: statMinorFaults(stat),
     threads,
     at: performance.now(),
   };
