@@ -260,10 +260,12 @@ export class ByteTable {
     return readU32(c, p) + readU32(c, p + 4);
   }
 
-  /** Copies the key and value of the record at `at` to `dst` at `pos` (`entryLength` bytes). */
-  copyEntry(at: number, dst: Uint8Array, pos: number): void {
+  /** Copies the key and value of the record at `at` to `dst` at `pos`; returns how many bytes (`entryLength`). */
+  copyEntry(at: number, dst: Uint8Array, pos: number): number {
     const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
-    copy(c, p + HEADER, p + HEADER + readU32(c, p) + readU32(c, p + 4), dst, pos);
+    const n = readU32(c, p) + readU32(c, p + 4);
+    copy(c, p + HEADER, p + HEADER + n, dst, pos);
+    return n;
   }
 
   /** Addresses of the live records, in no particular order. */

@@ -179,11 +179,11 @@ export class MemoryBackend implements StoreBackend {
     const spans = new Int32Array(3 * records.length);
     let pos = 0;
     for (let i = 0; i < records.length; i++) {
-      const at = records[i], end = pos + t.entryLength(at);
-      t.copyEntry(at, bytes, pos);
+      const at = records[i];
       spans[3 * i] = pos;
       spans[3 * i + 1] = pos + t.keyLength(at);
-      spans[3 * i + 2] = pos = end;
+      pos += t.copyEntry(at, bytes, pos);
+      spans[3 * i + 2] = pos;
     }
     // A key stored with a negative zero goes out as given (its encoding has the same length).
     for (let i = 0; this.#exactKeys.size !== 0 && i < spans.length; i += 3) {
