@@ -83,22 +83,58 @@ export function docExamples(file: string, text: string): DocExample[] {
 
 /** Fenced examples in `lines`, the first of which is line `offset + 1` of `file`. */
 function fencedExamples(file: string, lines: string[], offset: number): DocExample[] {
-  const out: DocExample[] = [];
+  return fencedBlocks(lines)
+    .filter((b) => LANGS.has(b.lang) && !b.attrs.includes("ignore"))
+    .map((b) => {
+      const line = offset + b.open + 1;
+      return { file, name: `${file}#${line}-${offset + b.close + 2}.ts`, line, code: b.code };
+    });
+}
+
+/** A block between ``` fences. */
+export interface FencedBlock {
+  /** The word after the opening fence ("" for none), and the words after that. */
+  lang: string;
+  attrs: string[];
+  /** The lines between the fences. */
+  code: string;
+  /** 0-based lines of the opening and the closing fence (`lines.length` when it is missing). */
+  open: number;
+  close: number;
+  /** The lines between the previous block (or the start) and this one. */
+  before: string;
+}
+
+/**
+ * The ``` fenced blocks of `lines` (Markdown, or a comment's lines without
+ * their ` * `), in order; fences may be indented, and blocks do not nest.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { fencedBlocks } from "./doc_examples.ts";
+ * const f = "`".repeat(3);
+ * const [b] = fencedBlocks(["Run:", `${f}sh ignore`, "ls", f]);
+ * deepEqual(b, { lang: "sh", attrs: ["ignore"], code: "ls", open: 1, close: 3, before: "Run:" });
+ * ```
+ */
+export function fencedBlocks(lines: string[]): FencedBlock[] {
+  const out: FencedBlock[] = [];
+  let prose = 0;
   for (let i = 0; i < lines.length; i++) {
     const open = /^\s*```(\S*)(.*)$/.exec(lines[i]);
     if (!open) continue;
     let close = i + 1;
     while (close < lines.length && !/^\s*```\s*$/.test(lines[close])) close++;
-    const attrs = open[2].trim().split(/\s+/);
-    if (LANGS.has(open[1]) && !attrs.includes("ignore")) {
-      const line = offset + i + 1;
-      out.push({
-        file,
-        name: `${file}#${line}-${offset + close + 2}.ts`,
-        line,
-        code: lines.slice(i + 1, close).join("\n"),
-      });
-    }
+    out.push({
+      lang: open[1],
+      attrs: open[2].trim().split(/\s+/).filter((a) => a !== ""),
+      code: lines.slice(i + 1, close).join("\n"),
+      open: i,
+      close,
+      before: lines.slice(prose, i).join("\n"),
+    });
+    prose = close + 1;
     i = close;
   }
   return out;

@@ -3,47 +3,15 @@
 // user's hands), and where the README shows what it prints, it prints that.
 // Commands in ```sh blocks and `deno task` mentions name tasks that exist.
 import assert from "node:assert/strict";
+import { exampleModule, type FencedBlock, fencedBlocks } from "./doc_examples.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const README = new URL("README.md", ROOT);
 const DENO_JSON = new URL("deno.json", ROOT);
 const SNIPPET_TIMEOUT_MS = 60_000;
 
-/** A fenced block of the README. */
-interface Block {
-  lang: string;
-  code: string;
-  /** 1-based line of the opening fence. */
-  line: number;
-  /** The prose between the previous block's end and this block. */
-  before: string;
-}
-
-/** Splits Markdown into its fenced blocks (``` fences, no nesting, as the README uses). */
-export function fencedBlocks(markdown: string): Block[] {
-  const lines = markdown.split("\n");
-  const blocks: Block[] = [];
-  let prose: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = lines[i].match(/^```(\S*)\s*$/);
-    if (!open) {
-      prose.push(lines[i]);
-      continue;
-    }
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
-    if (i >= lines.length) throw new Error(`README.md:${start + 1}: unclosed code block`);
-    blocks.push({
-      lang: open[1],
-      code: body.join("\n"),
-      line: start + 1,
-      before: prose.join("\n"),
-    });
-    prose = [];
-  }
-  return blocks;
-}
+/** A fenced block of the README, with its 1-based line. */
+type Block = FencedBlock & { line: number };
 
 /**
  * The output a ts block promises: the ```text block right after it, when
@@ -57,20 +25,14 @@ function promisedOutput(blocks: Block[], i: number): string | undefined {
     : undefined;
 }
 
-/** Relative imports point into the repository, whatever directory the snippet runs in. */
-function absolutise(code: string): string {
-  return code.replace(
-    /(from\s+|import\(\s*)(["'])(\.\.?\/[^"']+)\2/g,
-    (_m, kw: string, q: string, spec: string) => `${kw}${q}${new URL(spec, ROOT).href}${q}`,
-  );
-}
-
 async function runSnippet(block: Block): Promise<{ code: number; stdout: string; stderr: string }> {
   // Its own directory, outside the tree: snippets may write files, and the
   // project's fmt/lint/test runs must not see half-written ones.
   const dir = await Deno.makeTempDir({ prefix: "readme-snippet-" });
   const file = `${dir}/snippet_line_${block.line}.ts`;
-  await Deno.writeTextFile(file, absolutise(block.code) + "\n");
+  // Relative imports point into the repository, whatever directory the snippet runs in.
+  const example = { file: "README.md", name: file, line: block.line, code: block.code };
+  await Deno.writeTextFile(file, exampleModule(example, README));
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", "--config", new URL(DENO_JSON).pathname, file],
     cwd: dir,
@@ -94,7 +56,10 @@ async function runSnippet(block: Block): Promise<{ code: number; stdout: string;
 }
 
 const markdown = await Deno.readTextFile(README);
-const blocks = fencedBlocks(markdown);
+const lines = markdown.split("\n");
+const blocks: Block[] = fencedBlocks(lines).map((b) => ({ ...b, line: b.open + 1 }));
+const unclosed = blocks.find((b) => b.close === lines.length);
+if (unclosed) throw new Error(`README.md:${unclosed.line}: unclosed code block`);
 const tasks = Object.keys(JSON.parse(await Deno.readTextFile(DENO_JSON)).tasks ?? {});
 
 Deno.test("the README has ts blocks to run (the parser found them)", () => {
