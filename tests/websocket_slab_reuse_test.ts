@@ -12,6 +12,7 @@ import {
   str,
   vector,
   type WebSocketClientStats,
+  type WebSocketServer,
 } from "../mod.ts";
 import { encode } from "../engine/data/mod.ts";
 import { dataMessageFrame, holdFrames, releaseFrames } from "../engine/websocket/json_direct.ts";
@@ -93,25 +94,50 @@ Deno.test("a held slab is not filled again; once released, slabs come back", asy
 });
 
 /**
- * A stalled client and a reading one get `total` numbered messages each,
- * intact and in order, through a server whose sockets take `socketBufferBytes`
- * unsent before frames wait in the queue.
+ * A publisher `a` peered with an endpoint whose WebSocket server keeps room
+ * for every message and lets each socket hold `socketBufferBytes` unsent;
+ * the clients `connect` makes subscribe to "/n" before the peering, `run`
+ * gets them, and everything is closed after it.
  */
-async function slowAndFastClients(socketBufferBytes: number, total: number): Promise<void> {
+async function withServer<C extends readonly { close(): void }[]>(
+  socketBufferBytes: number,
+  connect: (port: number) => Promise<C>,
+  run: (a: Endpoint, server: WebSocketServer, clients: C) => Promise<void>,
+): Promise<void> {
   const a = new Endpoint(), b = new Endpoint();
   const server = await b.listenWebSocket("127.0.0.1", 0, {
     bufferSize: 20_000,
     bufferBytes: 256 << 20,
     socketBufferBytes,
   });
-  const stalled = await stalledClient(server.port, ["/n"]);
-  // Room for every message: the client drops its oldest when its reader falls behind.
-  const reader = await connectWebSocket(`ws://127.0.0.1:${server.port}/v1/messages/json`, ["/n"], {
-    queueSize: 30_000,
-  });
+  const clients = await connect(server.port);
   try {
     await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
     await a.awaitPeerSubscription("/n");
+    await run(a, server, clients);
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
+    await a.shutdown();
+    await b.shutdown();
+  }
+}
+
+/**
+ * A stalled client and a reading one get `total` numbered messages each,
+ * intact and in order, through a server whose sockets take `socketBufferBytes`
+ * unsent before frames wait in the queue.
+ */
+async function slowAndFastClients(socketBufferBytes: number, total: number): Promise<void> {
+  const connect = async (port: number) =>
+    [
+      await stalledClient(port, ["/n"]),
+      // Room for every message: the client drops its oldest when its reader falls behind.
+      await connectWebSocket(`ws://127.0.0.1:${port}/v1/messages/json`, ["/n"], {
+        queueSize: 30_000,
+      }),
+    ] as const;
+  await withServer(socketBufferBytes, connect, async (a, _server, [stalled, reader]) => {
     const read: number[] = [];
     const reading = (async () => {
       for await (const m of reader) {
@@ -125,13 +151,7 @@ async function slowAndFastClients(socketBufferBytes: number, total: number): Pro
     await within(30_000, reading, () => `the reader got ${read.length} of ${total}`);
     deepEqual(read, upTo(total));
     deepEqual(numbersOf((await stalled.drain(20_000, 1 + total)).texts.slice(1)), upTo(total));
-  } finally {
-    reader.close();
-    stalled.close();
-    await server.close();
-    await a.shutdown();
-    await b.shutdown();
-  }
+  });
 }
 
 Deno.test("frames a slow client has not read keep their bytes while the slabs turn over", async () => {
@@ -147,17 +167,9 @@ Deno.test("queued frames' copies keep their bytes while the copies' slabs are fi
   // copies released as written) and more messages come, whose copies go
   // into the slabs that come back: the other client's copies, still held,
   // must not be among them.
-  const a = new Endpoint(), b = new Endpoint();
-  const server = await b.listenWebSocket("127.0.0.1", 0, {
-    bufferSize: 20_000,
-    bufferBytes: 256 << 20,
-    socketBufferBytes: 16 << 10,
-  });
-  const first = await stalledClient(server.port, ["/n"]);
-  const second = await stalledClient(server.port, ["/n"]);
-  try {
-    await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
-    await a.awaitPeerSubscription("/n");
+  const connect = (port: number) =>
+    Promise.all([stalledClient(port, ["/n"]), stalledClient(port, ["/n"])]);
+  await withServer(16 << 10, connect, async (a, server, [first, second]) => {
     /** Waits until `pred` holds for the clients' stats (first, second), or fails after 20 s. */
     const until = async (pred: (s: WebSocketClientStats[]) => boolean, what: string) => {
       for (const t0 = Date.now(); !pred(server.clientStats()); await tick()) {
@@ -177,11 +189,5 @@ Deno.test("queued frames' copies keep their bytes while the copies' slabs are fi
     await publishNumbered(a, 8_000, 12_000);
     await until(([, y]) => handled(y) === 12_000, "delivered to the second client");
     deepEqual(numbersOf((await second.drain(20_000, 1 + 12_000)).texts.slice(1)), upTo(12_000));
-  } finally {
-    first.close();
-    second.close();
-    await server.close();
-    await a.shutdown();
-    await b.shutdown();
-  }
+  });
 });
