@@ -93,14 +93,7 @@ export async function relayOneInFlight(n: number, size: number, warm: number): P
     for (const c of [a, b]) c.setNoDelay(true);
     const msg = new Uint8Array(size).fill(0x61), buf = new Uint8Array(1 << 16);
     const send = async (count: number) => {
-      for (let i = 0; i < count; i++) {
-        await writeAll(a!, msg);
-        for (let got = 0; got < size;) {
-          const r = await b!.read(buf);
-          if (r === null) throw new Error("relay floor: the relay closed");
-          got += r;
-        }
-      }
+      for (let i = 0; i < count; i++) await roundTrip(a!, b!, msg, buf, "the relay");
     };
     await send(warm);
     const cpu0 = procCpuMs(child.pid), t0 = performance.now();
@@ -124,6 +117,22 @@ async function writeAll(c: Deno.Conn, b: Uint8Array): Promise<void> {
   for (let at = 0; at < b.length;) at += await c.write(b.subarray(at));
 }
 
+/** Writes `msg` to `out` and reads its length back from `back` (`what` names the far end). */
+async function roundTrip(
+  out: Deno.Conn,
+  back: Deno.Conn,
+  msg: Uint8Array,
+  buf: Uint8Array,
+  what: string,
+): Promise<void> {
+  await writeAll(out, msg);
+  for (let got = 0; got < msg.length;) {
+    const r = await back.read(buf);
+    if (r === null) throw new Error(`runtime floor: ${what} closed`);
+    got += r;
+  }
+}
+
 async function connectWhenUp(port: number, timeoutMs = 10_000): Promise<Deno.TcpConn> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -136,31 +145,23 @@ async function connectWhenUp(port: number, timeoutMs = 10_000): Promise<Deno.Tcp
   }
 }
 
-/** The echo server: writes back what its one connection sends, until it closes. */
-async function echo(port: number): Promise<void> {
+/**
+ * The echo server (`relay` false: writes back what its one connection
+ * sends) or the relay (copies what its first connection sends to its
+ * second), until a connection closes.
+ */
+async function serve(port: number, relay: boolean): Promise<void> {
   const l = Deno.listen({ hostname: "127.0.0.1", port });
-  const c = await l.accept();
+  const from = await l.accept(), to = relay ? await l.accept() : from;
   l.close();
-  c.setNoDelay(true);
-  const buf = new Uint8Array(1 << 16);
-  for (let r; (r = await c.read(buf)) !== null;) await writeAll(c, buf.subarray(0, r));
-  c.close();
-}
-
-/** The relay: copies what its first connection sends to its second, until either closes. */
-async function relay(port: number): Promise<void> {
-  const l = Deno.listen({ hostname: "127.0.0.1", port });
-  const from = await l.accept(), to = await l.accept();
-  l.close();
-  for (const c of [from, to]) c.setNoDelay(true);
+  for (const c of new Set([from, to])) c.setNoDelay(true);
   const buf = new Uint8Array(1 << 16);
   try {
     for (let r; (r = await from.read(buf)) !== null;) await writeAll(to, buf.subarray(0, r));
   } catch {
     // the other end went away: done
   }
-  from.close();
-  to.close();
+  for (const c of new Set([from, to])) c.close();
 }
 
 /** The pinging client: `pings` round trips of `size` bytes; prints each in ns. */
@@ -171,12 +172,7 @@ async function ping(port: number, pings: number, size: number): Promise<void> {
   const rtts: number[] = [];
   for (let i = 0; i < pings; i++) {
     const t0 = performance.now();
-    await writeAll(c, msg);
-    for (let got = 0; got < size;) {
-      const r = await c.read(buf);
-      if (r === null) throw new Error("echo floor: the echo server closed");
-      got += r;
-    }
+    await roundTrip(c, c, msg, buf, "the echo server");
     rtts.push(Math.round((performance.now() - t0) * 1e6));
   }
   c.close();
@@ -192,9 +188,9 @@ function flag(name: string, fallback: number): number {
 
 if (import.meta.main) {
   const port = flag("--port", 0);
-  if (Deno.args.includes("--echo")) await echo(port);
-  else if (Deno.args.includes("--relay")) await relay(port);
-  else if (Deno.args.includes("--ping")) await ping(port, flag("-n", 2000), flag("-s", 300));
+  if (Deno.args.includes("--echo") || Deno.args.includes("--relay")) {
+    await serve(port, Deno.args.includes("--relay"));
+  } else if (Deno.args.includes("--ping")) await ping(port, flag("-n", 2000), flag("-s", 300));
   else {
     // Alone: one echo run and one relay run, summarised.
     const pings = flag("--pings", 2000), size = flag("--size", 300);
