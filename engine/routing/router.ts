@@ -87,7 +87,7 @@ export interface RouterHost<P extends RoutedPeer> {
     unsorted: boolean,
     frame: Uint8Array,
   ): void | Promise<void>;
-  /** Hands a command addressed to us (or broadcast) to the local stores. */
+  /** Hands a command addressed to us (or broadcast) to the local stores; `receiver` is nil or our ID. */
   command(
     topic: string,
     sender: P,
@@ -189,7 +189,7 @@ export class Router<P extends RoutedPeer> {
    * buffer): delivers it here if it is ours and forwards it to the peers that
    * want it. Returns a promise when a local subscriber asks us to wait. The
    * receiver is read in place: a view of it is made only for a message to
-   * another peer or a command.
+   * another peer.
    */
   route(
     from: P & { readonly peerId?: EndpointId },
@@ -248,7 +248,8 @@ export class Router<P extends RoutedPeer> {
     }
     if (!toUs) return;
     if (type === EnvelopeType.command) {
-      this.#host.command(topic, from, receiverOf(frame), payload);
+      // Addressed to us, so the receiver is nil or our ID: no view of it per command.
+      this.#host.command(topic, from, broadcast ? NIL_ENDPOINT_ID : this.#id, payload);
       return;
     }
     // Broker counts a message with a nil or our own sender as local: local

@@ -29,6 +29,8 @@ function setup(disableForwarding = false, lane?: 0 | 1, id = newOwnEndpointId())
   const sent: { to: string; frame: Uint8Array }[] = [];
   const delivered: string[] = [];
   const commands: string[] = [];
+  /** The receiver each command reached the stores with (copied: it is only lent). */
+  const receivers: EndpointId[] = [];
   const dropped: string[] = [];
   const own: string[] = [];
   const frames = new OutgoingFrames(id, 16, () => {});
@@ -38,7 +40,10 @@ function setup(disableForwarding = false, lane?: 0 | 1, id = newOwnEndpointId())
     // Frames in the output slab are reused: keep a copy, as a socket queue would.
     send: (to, frame) => void sent.push({ to: to.name, frame: frame.slice() }),
     deliver: (topic) => void delivered.push(topic),
-    command: (topic) => void commands.push(topic),
+    command: (topic, _from, receiver) => {
+      commands.push(topic);
+      receivers.push(receiver.slice());
+    },
     dropped: (_from, e) => void dropped.push(e.message),
     ownTraffic: (from, topic, why) => void own.push(`${from.name} ${topic} ${why}`),
   }, { id, frames, disableForwarding, decode: {}, lane });
@@ -48,7 +53,7 @@ function setup(disableForwarding = false, lane?: 0 | 1, id = newOwnEndpointId())
     routes.add(filter, p);
     return p;
   };
-  return { id, router, frames, sent, delivered, commands, dropped, own, add };
+  return { id, router, frames, sent, delivered, commands, receivers, dropped, own, add };
 }
 
 function received(sender: EndpointId, topic: string, receiver = NIL_ENDPOINT_ID) {
@@ -154,6 +159,39 @@ Deno.test("router: a unicast for another endpoint goes to that peer only; comman
   r.router.route(from, bad, benv.topic, benv.payload, benv.type);
   assert.equal(r.sent.length, 1, "an undecodable command is not relayed");
   assert.deepEqual(r.commands, ["/t/kv"], "our stores check what they receive themselves");
+});
+
+Deno.test("router: a command for us reaches the stores with a nil receiver if broadcast (tagged too), else our ID", () => {
+  const r = setup();
+  const cpp = r.add("cpp", "/t", false);
+  const ours = r.add("ours", "/u", true);
+  const command = (receiver: EndpointId) => {
+    const frame = encodeEnvelope({
+      sender: cpp.peerId,
+      receiver,
+      type: EnvelopeType.command,
+      topic: "kv/<$>/data/master",
+      payload: new Uint8Array([0xff]),
+    });
+    const env = parseEnvelope(frame);
+    r.router.route(cpp, frame, env.topic, env.payload, env.type);
+  };
+  command(NIL_ENDPOINT_ID);
+  command(r.id);
+  command(newEndpointId()); // for another endpoint: not ours to handle
+  // A broadcast among our endpoints carries its origin tag where the receiver lies.
+  const other = setup();
+  other.add("x", "kv", true);
+  other.router.broadcast(
+    "kv/<$>/data/master",
+    other.frames.command("kv/<$>/data/master", new Uint8Array([0xff])),
+  );
+  const tagged = other.sent[0].frame.subarray(FRAME_PREFIX_SIZE);
+  assert.ok(readOriginTag(tagged, 0), "tagged");
+  const tenv = parseEnvelope(tagged);
+  r.router.route(ours, tagged, tenv.topic, tenv.payload, tenv.type);
+  assert.equal(r.commands.length, 3);
+  assert.deepEqual(r.receivers, [NIL_ENDPOINT_ID, r.id, NIL_ENDPOINT_ID]);
 });
 
 Deno.test("router: twins sharing one ID in lanes: the twin's broadcast or our own sender is reported, our own cycle is not", () => {
