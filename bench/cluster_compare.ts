@@ -32,14 +32,11 @@
  * @module
  */
 
-const ARGS = Deno.args;
-const arg = (name: string, def: string) => {
-  const i = ARGS.indexOf(name);
-  return i >= 0 ? ARGS[i + 1] : def;
-};
-const RUNS = Number(arg("--runs", "3"));
-const MESSAGES = arg("--messages", "");
-const ZIP = arg(
+import { numberOption, stringOption } from "./args.ts";
+
+const RUNS = numberOption("--runs", 3, { min: 1 });
+const MESSAGES = stringOption("--messages", "");
+const ZIP = stringOption(
   "--zip",
   Deno.env.get("BROKER_EXAMPLE_ZIP") ?? "/work/shared/fixtures/recordings/example.zip",
 );
@@ -155,7 +152,7 @@ async function timeGenerators(dir: string): Promise<void> {
 }
 
 const { dir, conf, messages } = await prepare();
-if (ARGS.includes("--generator")) {
+if (Deno.args.includes("--generator")) {
   try {
     await timeGenerators(dir);
   } finally {

@@ -19,6 +19,7 @@
  * @module
  */
 import { procCpuMs } from "./proc_stat.ts";
+import { numberOption } from "./args.ts";
 
 const REF = "/work/shared/tools/broker-ref/bin";
 const RECEIVER = new URL("./peering_receiver.ts", import.meta.url).pathname;
@@ -33,14 +34,9 @@ const SETTINGS: { label: string; caf: string[] }[] = [
   },
 ];
 
-function arg(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-}
-
-const ROUNDS = arg("--rounds", 3);
-const SECONDS = arg("--seconds", 3);
-const TYPE = arg("--type", 2);
+const ROUNDS = numberOption("--rounds", 3, { min: 1 });
+const SECONDS = numberOption("--seconds", 3, { min: 1 });
+const TYPE = numberOption("--type", 2, { min: 1 });
 
 /** A child whose stdout lines are collected. */
 class Child {

@@ -10,9 +10,9 @@
  */
 import { connect } from "nats";
 import { count, encode, Endpoint } from "../mod.ts";
+import { numberOption } from "./args.ts";
 
-const nArg = Deno.args.indexOf("--n");
-const N = nArg >= 0 ? Number(Deno.args[nArg + 1]) : 1_000_000;
+const N = numberOption("--n", 1_000_000, { min: 1 });
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -23,6 +23,7 @@
  */
 import { procCpuMs } from "./proc_stat.ts";
 import { freePort } from "../tests/broker_ref.ts";
+import { numberOption } from "./args.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 
@@ -179,21 +180,15 @@ async function ping(port: number, pings: number, size: number): Promise<void> {
   console.log(rtts.join("\n"));
 }
 
-function flag(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(name);
-  const v = i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name}: a whole number, 0 or more`);
-  return v;
-}
-
 if (import.meta.main) {
-  const port = flag("--port", 0);
+  const port = numberOption("--port", 0);
   if (Deno.args.includes("--echo") || Deno.args.includes("--relay")) {
     await serve(port, Deno.args.includes("--relay"));
-  } else if (Deno.args.includes("--ping")) await ping(port, flag("-n", 2000), flag("-s", 300));
-  else {
+  } else if (Deno.args.includes("--ping")) {
+    await ping(port, numberOption("-n", 2000), numberOption("-s", 300));
+  } else {
     // Alone: one echo run and one relay run, summarised.
-    const pings = flag("--pings", 2000), size = flag("--size", 300);
+    const pings = numberOption("--pings", 2000), size = numberOption("--size", 300);
     const p = freePort();
     const server = new Deno.Command(Deno.execPath(), { args: echoArgs("echo", p), stdout: "null" })
       .spawn();
@@ -206,7 +201,7 @@ if (import.meta.main) {
     const sorted = rtts.slice().sort((x, y) => x - y);
     const at = (q: number) => (sorted[Math.ceil(q * sorted.length) - 1] / 1000).toFixed(0);
     console.log(`echo, ${pings} pings of ${size} B: p50 ${at(0.5)} µs, p99 ${at(0.99)} µs`);
-    const n = flag("--n", 20_000), relaySize = flag("--relay-size", 1171);
+    const n = numberOption("--n", 20_000), relaySize = numberOption("--relay-size", 1171);
     const r = await relayOneInFlight(n, relaySize, n >> 2);
     console.log(
       `relay, ${n} messages of ${relaySize} B, one in flight: ${r.rate.toFixed(0)} msgs/s, ` +

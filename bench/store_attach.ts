@@ -15,10 +15,9 @@
  * @module
  */
 import { count, Endpoint } from "../mod.ts";
+import { numberOption } from "./args.ts";
 
-const i = Deno.args.indexOf("--n");
-const N = i >= 0 ? Number(Deno.args[i + 1]) : 300_000;
-if (!Number.isSafeInteger(N) || N <= 0) throw new Error("--n: a count of entries, 1 or more");
+const N = numberOption("--n", 300_000, { min: 1 });
 
 const a = new Endpoint(), b = new Endpoint();
 try {

@@ -49,6 +49,7 @@ import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
+import { numberOption, stringOption } from "./args.ts";
 
 /** Writes per batch of blind puts. */
 const BATCH = 500;
@@ -66,15 +67,8 @@ const SETTLE_MS = 45_000;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
 
-function arg(name: string, fallback: string): string {
-  const eq = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  if (eq) return eq.slice(name.length + 3);
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < Deno.args.length ? Deno.args[i + 1] : fallback;
-}
-
 /** Extra `deno run` flags for our master, e.g. `--master-flags=--cpu-prof,--cpu-prof-dir=/tmp/p`. */
-const OUR_FLAGS = arg("master-flags", "").split(",").filter((f) => f !== "");
+const OUR_FLAGS = stringOption("--master-flags", "").split(",").filter((f) => f !== "");
 /**
  * `--bare-master`: our master is this file run with `--as-master` (an
  * endpoint with the store, as `broker node` sets it up for the bench) instead
@@ -83,14 +77,14 @@ const OUR_FLAGS = arg("master-flags", "").split(",").filter((f) => f !== "");
  */
 const BARE_MASTER = Deno.args.includes("--bare-master");
 /** Which masters to run: both (default), or `--masters=ours` / `--masters=cxx` for profiling. */
-const ONLY_MASTERS = arg("masters", "");
+const ONLY_MASTERS = stringOption("--masters", "");
 
 /**
  * `--warm-up N`: puts before the measured phases (default 5,000), the same
  * for both masters. V8 may still be compiling hot functions of our clone and
  * master (on background threads, whose CPU counts) after 5,000.
  */
-const WARM_UP = Number(arg("warm-up", "5000"));
+const WARM_UP = numberOption("--warm-up", 5000);
 /** `--verbose`: also print each phase's minor page faults per 1,000 operations, each side. */
 const VERBOSE = Deno.args.includes("--verbose");
 /** `--put-only`: skip the putUnique phase (e.g. for a profile of puts alone). */
@@ -110,7 +104,7 @@ interface MasterKind {
  */
 const ALL_KINDS: MasterKind[] = [
   // `--cxx-settings=default`: CAF's default only.
-  ...cafSettingsFor(arg("cxx-settings", "all"))
+  ...cafSettingsFor(stringOption("--cxx-settings", "all"))
     .map((caf) => ({ label: `C++ broker-node [${caf.label}]`, caf })),
   { label: "ours (broker node)" },
 ];
@@ -425,7 +419,7 @@ const mib = (b: number) => fmt(b / 1048576, 1);
 async function bareMaster(): Promise<void> {
   const ep = new Endpoint({ disableSsl: true });
   const kv = ep.attachMaster("kv");
-  await ep.listen("127.0.0.1", Number(Deno.args[Deno.args.indexOf("-p") + 1]));
+  await ep.listen("127.0.0.1", numberOption("-p", 0));
   await new Promise<void>((resolve) => {
     const stop = () => (Deno.removeSignalListener("SIGTERM", stop), resolve());
     Deno.addSignalListener("SIGTERM", stop);
@@ -437,11 +431,11 @@ async function bareMaster(): Promise<void> {
 if (import.meta.main && Deno.args.includes("--as-master")) {
   await bareMaster();
 } else if (import.meta.main) {
-  const n = Number(arg("n", "200000"));
-  const entries = Number(arg("entries", "1000000"));
-  const runs = Number(arg("runs", "1"));
-  const only = arg("only", "");
-  const values = arg("values", "count");
+  const n = numberOption("--n", 200_000, { min: 1 });
+  const entries = numberOption("--entries", 1_000_000, { min: 1 });
+  const runs = numberOption("--runs", 1, { min: 1 });
+  const only = stringOption("--only", "");
+  const values = stringOption("--values", "count");
   const value = values === "string"
     ? (i: number) => str(`value-${String(i).padStart(10, "0")}`)
     : () => count(1n);

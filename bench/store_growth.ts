@@ -17,10 +17,9 @@
  * @module
  */
 import { count, type Data, MemoryBackend, str } from "../mod.ts";
+import { numberOption } from "./args.ts";
 
-const i = Deno.args.indexOf("--n");
-const N = i >= 0 ? Number(Deno.args[i + 1]) : 2_000_000;
-if (!Number.isSafeInteger(N) || N <= 0) throw new Error("--n: a count of puts, 1 or more");
+const N = numberOption("--n", 2_000_000, { min: 1 });
 
 const backend = new MemoryBackend();
 

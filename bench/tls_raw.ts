@@ -33,17 +33,11 @@ import { procCpuMs } from "./proc_stat.ts";
 import { listenTcp } from "../engine/transport/listener.ts";
 import type { TcpConnection } from "../engine/transport/tcp.ts";
 import { dialTls, loadTlsMaterial } from "../engine/transport/tls.ts";
+import { numberOption, stringOption } from "./args.ts";
 
 const DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
 const WRITE_SIZE = 256 * 1024;
 const READ_SIZE = 256 * 1024;
-
-function arg(name: string, fallback: string): string {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  if (a) return a.slice(name.length + 3);
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
-}
 
 const material = () =>
   loadTlsMaterial({ certificate: `${DIR}node.pem`, key: `${DIR}node.key`, cafile: `${DIR}ca.pem` });
@@ -74,11 +68,11 @@ async function send(conn: Deno.Conn, mb: number): Promise<void> {
 }
 
 async function child(): Promise<void> {
-  const role = arg("role", "");
-  const mb = Number(arg("mb", "256"));
+  const role = stringOption("--role", "");
+  const mb = numberOption("--mb", 256, { min: 1 });
   const tls = material();
   if (role === "tx-tls" || role === "tx-tcp") {
-    const port = Number(arg("port", "0"));
+    const port = numberOption("--port", 0);
     const conn = role === "tx-tcp"
       ? await Deno.connect({ hostname: "127.0.0.1", port })
       : await dialTls("127.0.0.1", port, tls);
@@ -86,7 +80,7 @@ async function child(): Promise<void> {
     await send(conn, mb);
   } else if (role === "rx-tls") {
     // Reads what the engine's listener sends, then closes.
-    const conn = await dialTls("127.0.0.1", Number(arg("port", "0")), tls);
+    const conn = await dialTls("127.0.0.1", numberOption("--port", 0), tls);
     const buf = new Uint8Array(READ_SIZE);
     let got = 0;
     while (got < mb * 1024 * 1024) {
@@ -318,9 +312,12 @@ async function viaEngineTx(name: string, mb: number, fast: boolean): Promise<Res
 }
 
 async function main(): Promise<void> {
-  const mb = Number(arg("mb", "256"));
-  const runs = Number(arg("runs", "1"));
-  const only = arg("only", "tcp,deno,client,node,engine,engine-node,engine-tx,engine-node-tx")
+  const mb = numberOption("--mb", 256, { min: 1 });
+  const runs = numberOption("--runs", 1, { min: 1 });
+  const only = stringOption(
+    "--only",
+    "tcp,deno,client,node,engine,engine-node,engine-tx,engine-node-tx",
+  )
     .split(",");
   const cases: Record<string, () => Promise<Result>> = {
     tcp: () => viaDeno("tcp", mb),
@@ -364,6 +361,6 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
-  if (arg("role", "")) await child();
+  if (stringOption("--role", "")) await child();
   else await main();
 }

@@ -51,25 +51,21 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
+import { numberOption, stringOption } from "./args.ts";
 
-const ARGS = Deno.args;
-const arg = (name: string, def: string) => {
-  const i = ARGS.indexOf(name);
-  return i >= 0 ? ARGS[i + 1] : def;
-};
-const N = Number(arg("--n", "100000"));
-const ROUNDS = Number(arg("--rounds", "1"));
-const CLIENTS = arg("--clients", "1,16").split(",").map(Number);
-const ONLY = arg("--only", "");
+const N = numberOption("--n", 100_000, { min: 1 });
+const ROUNDS = numberOption("--rounds", 1, { min: 1 });
+const CLIENTS = stringOption("--clients", "1,16").split(",").map(Number);
+const ONLY = stringOption("--only", "");
 /** Messages in flight; the nodes buffer more than this (see startNode). */
-const WINDOW = Number(arg("--window", "2048"));
+const WINDOW = numberOption("--window", 2048, { min: 1 });
 /**
  * Fan-out messages sent before the clock starts (default: a quarter of
  * `--n`, at most 20,000). Our node runs its first ~50,000 messages at 2-3x
  * the CPU of later ones (V8 compiles the path while it runs), a fresh C++
  * node has no such phase, so a larger value shows both nodes warm.
  */
-const WARM = Number(arg("--warm", String(Math.min(20_000, N >> 2))));
+const WARM = numberOption("--warm", Math.min(20_000, N >> 2));
 if (!Number.isSafeInteger(WARM) || WARM < 0) {
   throw new Error("--warm: a count of messages, 0 or more");
 }
@@ -80,11 +76,11 @@ const NODE_BUFFER = WINDOW * 4;
  * One worker thread fanned out 139-146k msgs/s to one client here, the
  * default 95-107k.
  */
-const CXX_SETTINGS = cafSettingsFor(arg("--cxx-settings", "all"));
+const CXX_SETTINGS = cafSettingsFor(stringOption("--cxx-settings", "all"));
 /** Frames per write of an ingesting client (fewer when its window is smaller). */
 const BATCH = 64;
 /** Messages in flight per ingesting client, one row each. */
-const INGEST_WINDOWS = arg("--ingest-windows", "1,64").split(",").map(Number);
+const INGEST_WINDOWS = stringOption("--ingest-windows", "1,64").split(",").map(Number);
 /** Our CLI (env OURS_CLI: another checkout's, for before/after runs). */
 const CLI = Deno.env.get("OURS_CLI") || new URL("../cli/main.ts", import.meta.url).pathname;
 const LOCK = new URL("../deno.lock", import.meta.url).pathname;
@@ -92,7 +88,7 @@ const CPP_NODE = Deno.env.get("BROKER_NODE") ?? "/work/shared/tools/broker-ref/b
 /** Extra `deno run` flags for our node, e.g. `--cpu-prof` (env OURS_DENO_FLAGS). */
 const OURS_FLAGS = (Deno.env.get("OURS_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
 /** Which nodes to run (`--kinds ours` while profiling ours). */
-const KINDS = arg("--kinds", "C++,ours").split(",");
+const KINDS = stringOption("--kinds", "C++,ours").split(",");
 const DEBUG = Deno.env.get("DEBUG") !== undefined;
 const IN_TOPIC = "/bench/in", OUT_TOPIC = "/bench/out";
 

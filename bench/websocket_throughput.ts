@@ -6,9 +6,9 @@
  * @module
  */
 import { connectWebSocket, count, Endpoint, str, vector } from "../mod.ts";
+import { numberOption } from "./args.ts";
 
-const nArg = Deno.args.indexOf("--n");
-const N = nArg >= 0 ? Number(Deno.args[nArg + 1]) : 20_000;
+const N = numberOption("--n", 20_000, { min: 1 });
 const event = vector(count(1n), count(1n), vector(str("ping"), vector(count(42n), str("x"))));
 
 async function inbound(clients: number): Promise<number> {

@@ -67,6 +67,7 @@ import { BatchReader } from "../engine/worker/batch.ts";
 import { consumeInWorker } from "../engine/worker/consume.ts";
 import { CHANNEL_KEY, type FromWorker, type ToWorker } from "../engine/worker/protocol.ts";
 import { CLK_TCK, statName, statTicks } from "./proc_stat.ts";
+import { numberOption, stringOption } from "./args.ts";
 
 const TOPIC = "/benchmark/events";
 const POOL_SIZE = 4096;
@@ -154,12 +155,9 @@ if (ROLE === "clone") {
 type Variant = "main" | "worker" | "clone";
 /** `--in-flight=N` and `--batch-bytes=N`, handed on to the children. */
 const WS_OPTIONS = {
-  maxBatchesInFlight: Number(flag("in-flight") ?? DEFAULT_BATCHES_IN_FLIGHT),
-  batchBytes: Number(flag("batch-bytes") ?? DEFAULT_BATCH_BYTES),
+  maxBatchesInFlight: numberOption("--in-flight", DEFAULT_BATCHES_IN_FLIGHT, { min: 1 }),
+  batchBytes: numberOption("--batch-bytes", DEFAULT_BATCH_BYTES, { min: 1 }),
 };
-function flag(k: string): string | undefined {
-  return Deno.args.find((a) => a.startsWith(`--${k}=`))?.split("=")[1];
-}
 const turn = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const encoder = new TextEncoder();
@@ -470,11 +468,10 @@ function micro(): Record<string, number> {
 }
 
 async function main(): Promise<void> {
-  const opt = (k: string, d: string) =>
-    Deno.args.find((a) => a.startsWith(`--${k}=`))?.split("=")[1] ?? d;
-  const rounds = Number(opt("rounds", "3")), seconds = Number(opt("seconds", "4"));
-  const layouts = opt("layouts", "2proc,1proc").split(",");
-  const variants = opt("variants", "main,worker,clone").split(",") as Variant[];
+  const rounds = numberOption("--rounds", 3, { min: 1 });
+  const seconds = numberOption("--seconds", 4, { min: 1, fractions: true });
+  const layouts = stringOption("--layouts", "2proc,1proc").split(",");
+  const variants = stringOption("--variants", "main,worker,clone").split(",") as Variant[];
   console.log(`load average at start: ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   const m = micro();
   console.log(

@@ -45,17 +45,14 @@ import { ZeekZmqNode } from "../engine/zeromq/mod.ts";
 import { freePort, waitForPort } from "../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../tests/zeek/zeek.ts";
 import { type ProxyAt, proxyAt, RawPublisher, RawReceiver } from "./zeromq/raw.ts";
+import { numberOption } from "./args.ts";
 
-const arg = (name: string, dflt: number) => {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.slice(name.length + 3)) : dflt;
-};
-const N = arg("events", 50_000);
+const N = numberOption("--events", 50_000);
 /** Messages of the raw cases: ten times as many, as the proxies alone go through N in tens of ms. */
-const RAW_N = arg("raw-events", 10 * N);
-const ROUNDS = arg("rounds", 3);
+const RAW_N = numberOption("--raw-events", 10 * N);
+const ROUNDS = numberOption("--rounds", 3);
 /** Bursts of N events through our proxy process before a measured run. */
-const WARM_UP_BURSTS = arg("warm-up", 3);
+const WARM_UP_BURSTS = numberOption("--warm-up", 3);
 const HERE = new URL("./zeromq/", import.meta.url).pathname;
 const PATH = [`${SCRIPTS}zeromq`];
 

@@ -16,13 +16,10 @@ import { freePort, waitForPort } from "../../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../../tests/zeek/zeek.ts";
 import { proxyAt, RawPublisher, RawReceiver } from "./raw.ts";
 import { procCpuMs } from "../proc_stat.ts";
+import { numberOption } from "../args.ts";
 
-const arg = (name: string, dflt: number) => {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.slice(name.length + 3)) : dflt;
-};
-const N = arg("events", 500_000);
-const ROUNDS = arg("rounds", 2);
+const N = numberOption("--events", 500_000);
+const ROUNDS = numberOption("--rounds", 2);
 const HERE = new URL("./", import.meta.url).pathname;
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 const cpuSeconds = (pid: number) => procCpuMs(pid) / 1000;
