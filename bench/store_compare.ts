@@ -473,9 +473,8 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
         return `${x(o.opsPerSec, c.opsPerSec)} (master CPU/op ${x(c.masterUs, o.masterUs)} less; ` +
           `C++ ${best.master.caf!.label})`;
       };
-      ratios.push(
-        `run ${r}: put ${against((row) => row.put)}, putUnique ${against((row) => row.putUnique)}`,
-      );
+      const unique = PUT_ONLY ? "" : `, putUnique ${against((row) => row.putUnique)}`;
+      ratios.push(`run ${r}: put ${against((row) => row.put)}${unique}`);
     }
     console.log(
       `\nours/C++ master (its fastest CAF setting), same clone (goal >= 10x): ${ratios.join("; ")}`,
