@@ -61,7 +61,33 @@ export function numberOption(
   args: readonly string[] = Deno.args,
 ): number {
   const text = option(name, args);
-  if (text === undefined) return fallback;
+  return text === undefined ? fallback : checkedNumber(name, text, limits);
+}
+
+/**
+ * A comma-separated list of numbers given for `name` (e.g. `--clients 1,16`),
+ * or `fallback`; each is checked as {@linkcode numberOption} checks one.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { numberListOption } from "./args.ts";
+ * deepEqual(numberListOption("--clients", [1, 16], { min: 1 }, ["--clients=1,8"]), [1, 8]);
+ * ```
+ */
+export function numberListOption(
+  name: string,
+  fallback: number[],
+  limits: NumberOptionLimits = {},
+  args: readonly string[] = Deno.args,
+): number[] {
+  const text = option(name, args);
+  return text === undefined
+    ? fallback
+    : text.split(",").map((item) => checkedNumber(name, item, limits));
+}
+
+function checkedNumber(name: string, text: string, limits: NumberOptionLimits): number {
   const min = limits.min ?? 0;
   const n = text.trim() === "" ? NaN : Number(text);
   const ok = limits.fractions ? Number.isFinite(n) : Number.isSafeInteger(n);

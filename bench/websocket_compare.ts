@@ -51,11 +51,11 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
-import { numberOption, stringOption } from "./args.ts";
+import { numberListOption, numberOption, stringOption } from "./args.ts";
 
 const N = numberOption("--n", 100_000, { min: 1 });
 const ROUNDS = numberOption("--rounds", 1, { min: 1 });
-const CLIENTS = stringOption("--clients", "1,16").split(",").map(Number);
+const CLIENTS = numberListOption("--clients", [1, 16], { min: 1 });
 const ONLY = stringOption("--only", "");
 /** Messages in flight; the nodes buffer more than this (see startNode). */
 const WINDOW = numberOption("--window", 2048, { min: 1 });
@@ -80,7 +80,7 @@ const CXX_SETTINGS = cafSettingsFor(stringOption("--cxx-settings", "all"));
 /** Frames per write of an ingesting client (fewer when its window is smaller). */
 const BATCH = 64;
 /** Messages in flight per ingesting client, one row each. */
-const INGEST_WINDOWS = stringOption("--ingest-windows", "1,64").split(",").map(Number);
+const INGEST_WINDOWS = numberListOption("--ingest-windows", [1, 64], { min: 1 });
 /** Our CLI (env OURS_CLI: another checkout's, for before/after runs). */
 const CLI = Deno.env.get("OURS_CLI") || new URL("../cli/main.ts", import.meta.url).pathname;
 const LOCK = new URL("../deno.lock", import.meta.url).pathname;
