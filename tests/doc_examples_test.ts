@@ -25,6 +25,25 @@ function documentedFiles(dir = ""): string[] {
 const dir = Deno.makeTempDirSync({ prefix: "doc-examples-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
+/**
+ * Rejections no example handled. Left alone, one of them ends the whole
+ * file: every example after it is reported failed with it. Caught here, it
+ * fails only the example that was running when it surfaced.
+ */
+const strays: unknown[] = [];
+/** Resolves in a later task of the event loop (a message is quicker than a timer). */
+const { port1, port2 } = new MessageChannel();
+const waiting: (() => void)[] = [];
+port1.onmessage = () => waiting.shift()?.();
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => (waiting.push(resolve), port2.postMessage(0)));
+}
+globalThis.addEventListener("unload", () => (port1.close(), port2.close()));
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  strays.push(e.reason);
+});
+
 for (const file of documentedFiles()) {
   const fileUrl = new URL(file, ROOT);
   for (const example of docExamples(file, Deno.readTextFileSync(fileUrl))) {
@@ -33,6 +52,12 @@ for (const file of documentedFiles()) {
       const path = `${dir}/${example.name.replaceAll("/", "__").replace("#", "$")}`;
       await Deno.writeTextFile(path, exampleModule(example, fileUrl));
       await import(new URL(`file://${path}`).href);
+      // A rejection nothing handled is reported once the microtasks run out.
+      await nextTask();
+      if (strays.length > 0) {
+        const reasons = strays.splice(0).map((r) => r instanceof Error ? r.stack : String(r));
+        throw new Error(`an unhandled rejection:\n${reasons.join("\n")}`);
+      }
     });
   }
 }
