@@ -260,21 +260,41 @@ export class ByteTable {
     return readU32(c, p) + readU32(c, p + 4);
   }
 
-  /** Copies the key and value of the record at `at` to `dst` at `pos`; returns how many bytes (`entryLength`). */
+  /**
+   * Copies the key and value of the record at `at` to `dst` at `pos`;
+   * returns how many bytes (`entryLength`). Throws a `RangeError` when they
+   * do not fit (a short copy would otherwise drop the bytes past the end).
+   */
   copyEntry(at: number, dst: Uint8Array, pos: number): number {
     const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
     const n = readU32(c, p) + readU32(c, p + 4);
+    if (pos + n > dst.length) throw new RangeError("store table: no room for the entry");
     copy(c, p + HEADER, p + HEADER + n, dst, pos);
     return n;
   }
 
-  /** Addresses of the live records, in no particular order. */
-  records(): number[] {
-    const out: number[] = [];
+  /**
+   * Addresses of the live records, in no particular order. A typed array of
+   * the exact size: a million addresses pushed onto an array grew it through
+   * ~24 MiB of fresh memory, three quarters of a snapshot's page faults here.
+   */
+  records(): Int32Array {
+    const out = new Int32Array(this.#size);
+    let n = 0;
     for (const index of this.#old ? [this.#index, this.#old] : [this.#index]) {
-      for (let i = 0; i < index.length; i += 2) if (index[i] > DELETED) out.push(index[i] - 2);
+      for (let i = 0; i < index.length; i += 2) if (index[i] > DELETED) out[n++] = index[i] - 2;
     }
     return out;
+  }
+
+  /**
+   * At least the bytes of every live key and value (exactly that unless a
+   * compaction is under way, whose moved records count twice until their
+   * old chunks go): room to copy them all without measuring each first.
+   */
+  get entryBytesBound(): number {
+    const free = this.#chunks[this.#cur].length - this.#pos; // the chunk being filled
+    return this.#used - this.#dead - free - HEADER * this.#size;
   }
 
   /**

@@ -41,8 +41,11 @@ function agree(ops: [string, Uint8Array, Uint8Array][], options?: ByteTableOptio
     assert.equal(text(t.keyAt(at)), key);
     assert.equal(text(t.valueAt(at)), text(v));
   }
-  const listed = t.records().map((at) => text(t.keyAt(at))).sort();
+  const listed = Array.from(t.records(), (at) => text(t.keyAt(at))).sort();
   assert.deepEqual(listed, [...model.keys()].sort());
+  // Room for every live key and value (a snapshot copies them into it): never too little.
+  const live = Array.from(t.records(), (at) => t.entryLength(at)).reduce((a, b) => a + b, 0);
+  assert.ok(t.entryBytesBound >= live, `room for ${t.entryBytesBound} bytes, ${live} live`);
 }
 
 /**
@@ -94,6 +97,23 @@ Deno.test("byte table: a lookup finds every key at every step of a growth", () =
   for (let i = 0; i < 5_000; i += 2) assert.equal(t.delete(key5(i), 0, 5), true);
   assert.equal(t.size, 2_500);
   for (let i = 0; i < 5_000; i++) assert.equal(t.find(key5(i), 0, 5) >= 0, i % 2 === 1);
+});
+
+Deno.test("byte table: with no compaction under way, the room for the entries is their exact size", () => {
+  const t = new ByteTable({ slots: 2 });
+  let live = 0;
+  for (let i = 0; i < 3_000; i++) {
+    const key = key5(i);
+    t.set(key, 0, 5, key, 0, 1 + (i % 5)); // chunks fill up, and their tails are left over
+    live += 5 + 1 + (i % 5);
+  }
+  const shorter = new Uint8Array([9]);
+  for (let i = 0; i < 3_000; i += 3) {
+    assert.equal(t.delete(key5(i + 1), 0, 5), true);
+    t.set(key5(i), 0, 5, shorter, 0, 1); // another length: the old record dies
+    live -= 5 + 1 + ((i + 1) % 5) + (i % 5);
+  }
+  assert.equal(t.entryBytesBound, live);
 });
 
 Deno.test("byte table: an index size that is not a power of two is refused", () => {
