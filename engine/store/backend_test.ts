@@ -18,10 +18,12 @@ import {
 } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend } from "./backend.ts";
-import { decodeCommand, encodeCommand, type StateSpans } from "./commands.ts";
+import type { CommandBus } from "./command_bus.ts";
+import { decodeCommand, type StateSpans } from "./commands.ts";
 import { NIL_ENTITY } from "./entity.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import { SqliteBackend } from "./sqlite_backend.ts";
+import { sendAckClone } from "./store_common.ts";
 
 /** Opens a fresh backend; `reopen` gives a new handle on the same storage, if it persists. */
 interface Subject {
@@ -230,20 +232,23 @@ Deno.test("memory: keys and values of every type come back as stored (encoding e
   );
 });
 
-/** What a master's `ack_clone` of `b` brings a clone: its bytes, and its state read as spans. */
+/**
+ * What a master's `ack_clone` of `b` brings a clone (sent as a master sends
+ * it): its bytes, and its state read as spans.
+ */
 function handshakeOf(b: MemoryBackend): { bytes: Uint8Array; spans: StateSpans } {
-  const bytes = encodeCommand({
-    seq: 1n,
-    sender: NIL_ENTITY,
-    receiver: NIL_ENTITY,
-    content: {
-      type: "ack_clone",
-      offset: 1n,
-      heartbeatInterval: 5,
-      state: [],
-      spans: b.stateSpans(),
-    },
-  });
+  let sent: Uint8Array | undefined;
+  const bus = { sendCommand: (_t: string, p: Uint8Array) => void (sent = p.slice()) };
+  sendAckClone(
+    bus as CommandBus,
+    "kv/<$>/data/clone",
+    1n,
+    NIL_ENTITY,
+    NIL_ENTITY,
+    5,
+    b.stateBytes(),
+  );
+  const bytes = sent!;
   const content = decodeCommand(bytes, { stateSpans: true }).content;
   assert.ok(content.type === "ack_clone" && content.spans && content.state.length === 0);
   return { bytes, spans: content.spans };

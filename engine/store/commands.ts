@@ -544,11 +544,9 @@ function writeContent(w: Writer, c: Command): void {
       for (const s of c.seqs) w.u64(s, "nack seq");
       return;
     case "ack_clone": {
-      w.u64(c.offset, "offset");
-      w.u16(c.heartbeatInterval, "heartbeat_interval");
       if (c.spans) {
         const { bytes, spans } = c.spans;
-        w.varbyte(spans.length / 3);
+        writeAckCloneFields(w, c.offset, c.heartbeatInterval, spans.length / 3);
         // Room for the whole table at once: grown by doubling, a 1M-entry state
         // was copied ~20 times into fresh buffers (~0.2 s of page faults here).
         let total = 0;
@@ -557,7 +555,7 @@ function writeContent(w: Writer, c: Command): void {
         for (let i = 0; i < spans.length; i += 3) w.span(bytes, spans[i], spans[i + 2]);
         return;
       }
-      w.varbyte(c.state.length);
+      writeAckCloneFields(w, c.offset, c.heartbeatInterval, c.state.length);
       for (const [k, v] of c.state) {
         w.data(k);
         w.data(v);
@@ -615,6 +613,55 @@ export function encodeCommandTransient(command: InternalCommand): Uint8Array {
   w.entity(command.sender, "sender");
   w.entity(command.receiver, "receiver");
   writeContent(w, command.content);
+  return w.buf.subarray(0, w.pos);
+}
+
+/** An `ack_clone`'s fields up to its state's entries: offset, heartbeat interval, entry count. */
+function writeAckCloneFields(
+  w: Writer,
+  offset: bigint,
+  heartbeatInterval: number,
+  entries: number,
+) {
+  w.u64(offset, "offset");
+  w.u16(heartbeatInterval, "heartbeat_interval");
+  w.varbyte(entries);
+}
+
+/**
+ * An `ack_clone` command up to its state's entries (header, variant,
+ * offset, heartbeat interval, entry count), in the scratch buffer as
+ * `encodeCommandTransient` leaves it: the entries' encodings, back to back,
+ * follow it on the wire, so a master sends its table's bytes behind this
+ * without copying them into a command first.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { decodeCommand, encodeAckCloneHeadTransient } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * const head = encodeAckCloneHeadTransient(1n, NIL_ENTITY, NIL_ENTITY, 1n, 5, 1);
+ * const entry = new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 7, 0]); // count 7 -> none
+ * const ack = decodeCommand(new Uint8Array([...head, ...entry])).content;
+ * equal(ack.type === "ack_clone" && ack.state.length, 1);
+ * ```
+ */
+export function encodeAckCloneHeadTransient(
+  seq: bigint,
+  sender: Entity,
+  receiver: Entity,
+  offset: bigint,
+  heartbeatInterval: number,
+  entries: number,
+): Uint8Array {
+  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
+  const w = scratch;
+  w.pos = 0;
+  w.u64(seq, "seq");
+  w.entity(sender, "sender");
+  w.entity(receiver, "receiver");
+  w.u8(COMMAND_TYPES.indexOf("ack_clone"));
+  writeAckCloneFields(w, offset, heartbeatInterval, entries);
   return w.buf.subarray(0, w.pos);
 }
 

@@ -64,6 +64,7 @@ import type { EndpointId } from "../wire/endpoint_id.ts";
 import {
   newEntity,
   nowNs,
+  sendAckClone,
   sendStoreCommand,
   sendStoreContent,
   type StoreActor,
@@ -169,14 +170,25 @@ export class StoreMaster implements StoreActor {
         if (m.type === "handshake") {
           // Broker's ack_clone carries the offset as its seq and the whole table.
           const offset = BigInt(m.offset);
+          if (this.#packed) {
+            // A memory store's entries go as the bytes it holds (any order is valid).
+            sendAckClone(
+              this.#host.commandBus,
+              this.#topics.clone,
+              offset,
+              this.id,
+              to,
+              m.heartbeatInterval,
+              this.#packed.stateBytes(),
+              to.endpoint,
+            );
+            return;
+          }
           this.#send(offset, to, {
             type: "ack_clone",
             offset,
             heartbeatInterval: m.heartbeatInterval,
-            // A memory store's entries go as the bytes it holds (any order is valid).
-            ...this.#packed
-              ? { state: [], spans: this.#packed.stateSpans() }
-              : { state: backend.snapshot() },
+            state: backend.snapshot(),
           }, to.endpoint);
         } else if (m.type === "event") {
           this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);

@@ -158,8 +158,9 @@ export class MemoryBackend implements StoreBackend {
   }
 
   /**
-   * All pairs as their encodings, in no particular order (Broker's master
-   * sends hash order): an `ack_clone`'s state without decoding a value.
+   * All pairs' encodings back to back (key, value, key, value, ...), in no
+   * particular order (Broker's master sends hash order), and how many: an
+   * `ack_clone`'s state as the wire carries it, without decoding a value.
    *
    * @example
    * ```ts
@@ -168,32 +169,29 @@ export class MemoryBackend implements StoreBackend {
    * import { count } from "../data/mod.ts";
    * const b = new MemoryBackend();
    * b.put(count(1n), count(2n));
-   * deepEqual(Array.from(b.stateSpans().spans), [0, 9, 18]);
+   * const { bytes, count: n } = b.stateBytes();
+   * deepEqual([n, bytes.length, bytes[0], bytes[8], bytes[17]], [1, 18, 2, 1, 2]);
    * ```
    */
-  stateSpans(): StateSpans {
+  stateBytes(): { bytes: Uint8Array; count: number } {
     this.#check();
     const t = this.#table;
     const records = t.records();
     // One pass over the records, which lie in hash order all over the table:
     // measuring each before copying it took a second walk of cache misses.
     const room = new Uint8Array(t.entryBytesBound);
-    const spans = new Int32Array(3 * records.length);
+    const exact = this.#exactKeys.size !== 0;
     let pos = 0;
     for (let i = 0; i < records.length; i++) {
       const at = records[i];
-      spans[3 * i] = pos;
-      spans[3 * i + 1] = pos + t.keyLength(at);
+      const start = pos;
       pos += t.copyEntry(at, room, pos);
-      spans[3 * i + 2] = pos;
+      if (!exact) continue;
+      // A key stored with a negative zero goes out as given (its encoding has the same length).
+      const given = this.#exactKeys.get(latin1Of(room, start, start + t.keyLength(at)));
+      if (given) room.set(encode(given), start);
     }
-    const bytes = pos === room.length ? room : room.subarray(0, pos);
-    // A key stored with a negative zero goes out as given (its encoding has the same length).
-    for (let i = 0; this.#exactKeys.size !== 0 && i < spans.length; i += 3) {
-      const exact = this.#exactKeys.get(latin1Of(bytes, spans[i], spans[i + 1]));
-      if (exact) bytes.set(encode(exact), spans[i]);
-    }
-    return { bytes, spans };
+    return { bytes: pos === room.length ? room : room.subarray(0, pos), count: records.length };
   }
 
   /**

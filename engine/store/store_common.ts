@@ -20,6 +20,7 @@ import type { StatusSubscriberOptions } from "../status_hub.ts";
 import {
   type ActionCommand,
   type Command,
+  encodeAckCloneHeadTransient,
   encodeCommandTransient,
   encodeContentTransient,
 } from "./commands.ts";
@@ -104,6 +105,57 @@ export function sendStoreCommand(
       : encodeCommandTransient({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
     envelopeReceiver,
   );
+}
+
+/**
+ * Sends a master's `ack_clone` whose state is `state.bytes`, the entries'
+ * encodings back to back (`MemoryBackend.stateBytes`): the command's head,
+ * then those bytes, written into the frame as they are when the bus can
+ * (a million entries were copied into a command, then into the frame).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import type { CommandBus } from "./command_bus.ts";
+ * import { decodeCommand } from "./commands.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * import { sendAckClone } from "./store_common.ts";
+ * let sent: Uint8Array | undefined;
+ * const bus = { sendCommand: (_t: string, p: Uint8Array) => void (sent = p.slice()) } as CommandBus;
+ * const entry = new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 7, 0]); // count 7 -> none
+ * sendAckClone(bus, "kv/<$>/data/clone", 1n, NIL_ENTITY, NIL_ENTITY, 5, { bytes: entry, count: 1 });
+ * const ack = decodeCommand(sent!).content;
+ * equal(ack.type === "ack_clone" && ack.state.length, 1);
+ * ```
+ */
+export function sendAckClone(
+  bus: CommandBus,
+  topic: string,
+  offset: bigint,
+  sender: Entity,
+  receiver: Entity,
+  heartbeatInterval: number,
+  state: { bytes: Uint8Array; count: number },
+  envelopeReceiver?: EndpointId,
+): void {
+  // Broker's ack_clone carries the offset as its seq too.
+  const head = encodeAckCloneHeadTransient(
+    offset,
+    sender,
+    receiver,
+    offset,
+    heartbeatInterval,
+    state.count,
+  );
+  const { bytes } = state;
+  if (bus.sendCommandParts) {
+    bus.sendCommandParts(topic, head, bytes, 0, bytes.length, envelopeReceiver);
+    return;
+  }
+  const payload = new Uint8Array(head.length + bytes.length);
+  payload.set(head);
+  payload.set(bytes, head.length);
+  bus.sendCommand(topic, payload, envelopeReceiver);
 }
 
 /** A command's seq, sender and receiver, rewritten for each `sendStoreContent`. */
