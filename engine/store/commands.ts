@@ -604,16 +604,24 @@ export function encodeCommand(command: InternalCommand): Uint8Array {
  * ```
  */
 export function encodeCommandTransient(command: InternalCommand): Uint8Array {
-  // One scratch writer for every call: encoding never re-enters itself, and a
-  // fresh buffer plus DataView per command was a visible share of store traffic.
+  const w = headerWriter(command.seq, command.sender, command.receiver);
+  writeContent(w, command.content);
+  return w.buf.subarray(0, w.pos);
+}
+
+/**
+ * The scratch writer, emptied, with a command's header written: one writer
+ * for every call (encoding never re-enters itself, and a fresh buffer plus
+ * DataView per command was a visible share of store traffic).
+ */
+function headerWriter(seq: bigint, sender: Entity, receiver: Entity): Writer {
   if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer(); // a large snapshot grew it
   const w = scratch;
   w.pos = 0;
-  w.u64(command.seq, "seq");
-  w.entity(command.sender, "sender");
-  w.entity(command.receiver, "receiver");
-  writeContent(w, command.content);
-  return w.buf.subarray(0, w.pos);
+  w.u64(seq, "seq");
+  w.entity(sender, "sender");
+  w.entity(receiver, "receiver");
+  return w;
 }
 
 /** An `ack_clone`'s fields up to its state's entries: offset, heartbeat interval, entry count. */
@@ -654,12 +662,7 @@ export function encodeAckCloneHeadTransient(
   heartbeatInterval: number,
   entries: number,
 ): Uint8Array {
-  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
-  const w = scratch;
-  w.pos = 0;
-  w.u64(seq, "seq");
-  w.entity(sender, "sender");
-  w.entity(receiver, "receiver");
+  const w = headerWriter(seq, sender, receiver);
   w.u8(COMMAND_TYPES.indexOf("ack_clone"));
   writeAckCloneFields(w, offset, heartbeatInterval, entries);
   return w.buf.subarray(0, w.pos);
@@ -686,12 +689,7 @@ export function encodeContentTransient(
   receiver: Entity,
   content: Uint8Array,
 ): Uint8Array {
-  if (scratch.buf.length > SCRATCH_MAX) scratch = new Writer();
-  const w = scratch;
-  w.pos = 0;
-  w.u64(seq, "seq");
-  w.entity(sender, "sender");
-  w.entity(receiver, "receiver");
+  const w = headerWriter(seq, sender, receiver);
   w.bytes(content);
   return w.buf.subarray(0, w.pos);
 }
