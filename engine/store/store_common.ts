@@ -147,14 +147,29 @@ export function sendAckClone(
     heartbeatInterval,
     state.count,
   );
-  const { bytes } = state;
+  sendParts(bus, topic, head, state.bytes, 0, state.bytes.length, envelopeReceiver);
+}
+
+/**
+ * Sends the command `head` + `src[from, to)`: written into the frame as
+ * they are when the bus can (`sendCommandParts`), else assembled first.
+ */
+function sendParts(
+  bus: CommandBus,
+  topic: string,
+  head: Uint8Array,
+  src: Uint8Array,
+  from: number,
+  to: number,
+  envelopeReceiver: EndpointId | undefined,
+): void {
   if (bus.sendCommandParts) {
-    bus.sendCommandParts(topic, head, bytes, 0, bytes.length, envelopeReceiver);
+    bus.sendCommandParts(topic, head, src, from, to, envelopeReceiver);
     return;
   }
-  const payload = new Uint8Array(head.length + bytes.length);
+  const payload = new Uint8Array(head.length + to - from);
   payload.set(head);
-  payload.set(bytes, head.length);
+  payload.set(src.subarray(from, to), head.length);
   bus.sendCommand(topic, payload, envelopeReceiver);
 }
 
@@ -207,14 +222,7 @@ export function sendStoreContent(
   h[7] = lo;
   for (let i = 0; i < ENTITY_SIZE; i++) h[8 + i] = sender[i];
   for (let i = 0; i < ENTITY_SIZE; i++) h[8 + ENTITY_SIZE + i] = receiver[i];
-  if (bus.sendCommandParts) {
-    bus.sendCommandParts(topic, h, src, from, to, envelopeReceiver);
-    return;
-  }
-  const payload = new Uint8Array(h.length + to - from);
-  payload.set(h);
-  payload.set(src.subarray(from, to), h.length);
-  bus.sendCommand(topic, payload, envelopeReceiver);
+  sendParts(bus, topic, h, src, from, to, envelopeReceiver);
 }
 
 /**
