@@ -254,16 +254,11 @@ export class ByteTable {
     return readU32(this.#chunks[at >>> CHUNK_BITS], at & OFFSET_MASK);
   }
 
-  /** Length of the key and value of the record at `at`, which lie side by side, key first. */
-  entryLength(at: number): number {
-    const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
-    return readU32(c, p) + readU32(c, p + 4);
-  }
-
   /**
-   * Copies the key and value of the record at `at` to `dst` at `pos`;
-   * returns how many bytes (`entryLength`). Throws a `RangeError` when they
-   * do not fit (a short copy would otherwise drop the bytes past the end).
+   * Copies the key and value of the record at `at`, which lie side by
+   * side, to `dst` at `pos`; returns how many bytes. Throws a `RangeError`
+   * when they do not fit (a short copy would otherwise drop the bytes past
+   * the end).
    */
   copyEntry(at: number, dst: Uint8Array, pos: number): number {
     const c = this.#chunks[at >>> CHUNK_BITS], p = at & OFFSET_MASK;
