@@ -47,6 +47,7 @@
  */
 import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
+import { EventLoopTrips } from "../tests/event_loop_trips.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
@@ -181,28 +182,8 @@ async function faultsOf(pid: number | "self"): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * One trip through the event loop (sockets and timers run), without the
- * 4 ms that nested `setTimeout(0)` is clamped to: the wait between batches
- * must not be what limits the rate. One channel serves every trip: making a
- * `MessageChannel` per trip was 13 % of this process's CPU while it polled,
- * CPU that both masters then competed for on this 2-core machine.
- */
-let loopChannel: { port: MessagePort; waiters: (() => void)[]; close(): void } | undefined;
-
-function yieldToLoop(): Promise<void> {
-  if (!loopChannel) {
-    const { port1, port2 } = new MessageChannel();
-    const waiters: (() => void)[] = [];
-    port1.onmessage = () => waiters.shift()?.();
-    loopChannel = { port: port2, waiters, close: () => (port1.close(), port2.close()) };
-  }
-  const c = loopChannel;
-  return new Promise((resolve) => {
-    c.waiters.push(resolve);
-    c.port.postMessage(0);
-  });
-}
+/** Trips through the event loop between batches and checks: the wait must not be what limits the rate. */
+const trips = new EventLoopTrips();
 
 /** Checks through the event loop for this long before sleeping between checks. */
 const SPIN_MS = 1;
@@ -217,7 +198,7 @@ async function until(pred: () => Promise<boolean>, what: string, ms = 60_000): P
   while (!(await pred())) {
     const waited = performance.now() - start;
     if (waited > ms) throw new Error(`bench: ${what} not reached in ${ms} ms`);
-    await (waited < SPIN_MS ? yieldToLoop() : sleep(1));
+    await (waited < SPIN_MS ? trips.next() : sleep(1));
   }
 }
 
@@ -253,7 +234,7 @@ async function putRange(
     }
     const end = Math.min(i + BATCH, to);
     for (let j = i; j < end; j++) void clone.put(count(BigInt(j)), value(j));
-    await yieldToLoop();
+    await trips.next();
   }
   const last = count(BigInt(to - 1));
   await until(() => clone.exists(last), `key ${to - 1} back at the clone`);
@@ -515,5 +496,5 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
     );
   }
   // An open channel would keep the process alive.
-  loopChannel?.close();
+  trips.close();
 }

@@ -2,6 +2,7 @@
 // as `deno test --doc` does), each as a test of its own, all in this one
 // isolate. The `test` task type-checks them first with `deno check --doc-only`.
 import { docExamples, exampleModule } from "./doc_examples.ts";
+import { EventLoopTrips } from "./event_loop_trips.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** Directories that hold no documentation of ours. */
@@ -31,14 +32,8 @@ globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: tr
  * fails only the example that was running when it surfaced.
  */
 const strays: unknown[] = [];
-/** Resolves in a later task of the event loop (a message is quicker than a timer). */
-const { port1, port2 } = new MessageChannel();
-const waiting: (() => void)[] = [];
-port1.onmessage = () => waiting.shift()?.();
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => (waiting.push(resolve), port2.postMessage(0)));
-}
-globalThis.addEventListener("unload", () => (port1.close(), port2.close()));
+const trips = new EventLoopTrips();
+globalThis.addEventListener("unload", () => trips.close());
 globalThis.addEventListener("unhandledrejection", (e) => {
   e.preventDefault();
   strays.push(e.reason);
@@ -53,7 +48,7 @@ for (const file of documentedFiles()) {
       await Deno.writeTextFile(path, exampleModule(example, fileUrl));
       await import(new URL(`file://${path}`).href);
       // A rejection nothing handled is reported once the microtasks run out.
-      await nextTask();
+      await trips.next();
       if (strays.length > 0) {
         const reasons = strays.splice(0).map((r) => r instanceof Error ? r.stack : String(r));
         throw new Error(`an unhandled rejection:\n${reasons.join("\n")}`);
