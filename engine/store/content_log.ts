@@ -28,10 +28,15 @@ const CHUNK = 1 << 20;
 /** Bytes before a content: its length, u32. */
 const HEADER = 4;
 /**
- * Released chunks kept for reuse while contents keep coming: half a second
- * of 100k writes/s fills three or four.
+ * Released chunks kept for reuse while contents keep coming. Half a second
+ * of writes (a clone's ack comes every ~500 ms) at 500k puts/s is 12–14
+ * chunks of 48-byte contents: with 4 kept, a master and a clone each
+ * dropped most of the chunks every ack released and allocated as many new
+ * ones (zeroed, and counted by V8 as external memory, which brings full
+ * collections), and a 2M-put phase of `bench/store_compare.ts` ran at
+ * 378–520k puts/s against 545–566k with 16.
  */
-const SPARES = 4;
+const SPARES = 16;
 
 /**
  * The log. Positions only grow; `get` answers for positions not yet released.

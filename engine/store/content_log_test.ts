@@ -50,3 +50,27 @@ Deno.test("content log: chunks of acked contents are dropped", () => {
   const at = log.append(bytes, 0, 10);
   assert.deepEqual(log.get(at), bytes.subarray(0, 10));
 });
+
+Deno.test("content log: chunks an ack released take the next contents while writes go on", () => {
+  const log = new ContentLog();
+  const bytes = new Uint8Array(48).fill(5);
+  // 13 MiB of 48-byte contents (the puts between two acks at ~500k/s).
+  const used = new Set<Uint8Array>();
+  let at = 0;
+  while (used.size < 14) {
+    at = log.append(bytes, 0, bytes.length);
+    used.add(log.buf);
+  }
+  log.release(at); // all but the last content acked: 13 chunks released
+  const fresh = new Set<Uint8Array>();
+  let reused = 0;
+  while (reused + fresh.size < 13) {
+    const before = log.buf;
+    log.append(bytes, 0, bytes.length);
+    if (log.buf === before) continue;
+    if (used.has(log.buf)) reused++;
+    else fresh.add(log.buf);
+  }
+  assert.equal(reused, 13);
+  assert.deepEqual(log.get(at), bytes);
+});
