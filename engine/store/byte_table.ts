@@ -102,6 +102,11 @@ export class ByteTable {
   #chunks: Uint8Array[] = [];
   /** Numbers of released chunks, for the next new ones. */
   #freeChunks: number[] = [];
+  /**
+   * Whole chunks' worth of a grown-out index's memory, for the next chunks
+   * of records: its pages are faulted in already (see `#retire`).
+   */
+  #spares: Uint8Array[] = [];
   /** Dead bytes in each chunk, by number: what goes when the chunk is released. */
   #chunkDead = new Int32Array(MAX_CHUNKS + 1);
   /** The chunk being filled, and the fill mark in it. */
@@ -156,9 +161,10 @@ export class ByteTable {
     return this.#size;
   }
 
-  /** Bytes held (chunks and index), for memory accounting. */
+  /** Bytes held (chunks, spare chunks and index), for memory accounting. */
   get byteLength(): number {
-    return this.#used + this.#index.byteLength + (this.#old?.byteLength ?? 0);
+    return this.#used + this.#spares.length * CHUNK + this.#index.byteLength +
+      (this.#old?.byteLength ?? 0);
   }
 
   /** The address of key `b[from, to)`'s record, or -1. */
@@ -222,6 +228,7 @@ export class ByteTable {
   clear(): void {
     this.#chunks = [];
     this.#freeChunks = [];
+    this.#spares = [];
     this.#chunkDead.fill(0);
     this.#leaving.fill(0);
     this.#compactAt = -1;
@@ -369,7 +376,8 @@ export class ByteTable {
     this.#died(this.#cur, last.length - this.#pos);
     let size = Math.min(CHUNK, last.length * 2);
     while (size < need) size *= 2;
-    this.#cur = this.#chunk(new Uint8Array(size));
+    const spare = size === CHUNK ? this.#spares.pop() : undefined;
+    this.#cur = this.#chunk(spare ?? new Uint8Array(size));
     this.#pos = 0;
   }
 
@@ -442,7 +450,22 @@ export class ByteTable {
       old[i] = DELETED;
     }
     this.#moved = i;
-    if (i === old.length) this.#old = undefined;
+    if (i === old.length) this.#retire(old);
+  }
+
+  /**
+   * The old index is empty: its memory becomes chunks for records, which
+   * fill it before they need fresh pages. Why: on this VM a fresh page costs
+   * ~11 µs, and the indexes a table grew out of were as many bytes as its
+   * index (half of them, then a quarter...), each faulted in and freed.
+   * What lies in a spare is never read: records are read at addresses
+   * written.
+   */
+  #retire(old: Int32Array): void {
+    this.#old = undefined;
+    for (let at = 0; at + CHUNK <= old.byteLength; at += CHUNK) {
+      this.#spares.push(new Uint8Array(old.buffer, old.byteOffset + at, CHUNK));
+    }
   }
 
   /**

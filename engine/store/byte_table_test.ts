@@ -117,6 +117,28 @@ Deno.test("byte table: with no compaction under way, the room for the entries is
   assert.equal(t.entryBytesBound, live);
 });
 
+Deno.test("byte table: the memory of an index it grew out of holds the next records", () => {
+  const t = new ByteTable();
+  const v = new Uint8Array(32).fill(7); // 8 + 5 + 32 bytes a record
+  // 68,000 keys: the index grew from 131,072 slots (1 MiB) to twice that
+  // at 65,537 keys, and the moves ended a 64th of its slots' count later.
+  for (let i = 0; i < 68_000; i++) t.set(key5(i), 0, 5, v, 0, v.length);
+  const held = t.byteLength;
+  // Until the next growth (at 131,073 keys) the old index's MiB, counted in
+  // `byteLength` already, takes the next chunk of records: the bytes held
+  // change only once the chunk being filled and that MiB are full.
+  let i = 68_000;
+  while (t.byteLength === held && i < 131_000) {
+    t.set(key5(i), 0, 5, v, 0, v.length);
+    i++;
+  }
+  const records = i - 68_000;
+  assert.ok(records * 45 > 1 << 20, `${records} records before new bytes`);
+  // Every record, in the chunk that was index memory or not, reads back.
+  for (let j = 0; j < i; j++) assert.equal(t.valueAt(t.find(key5(j), 0, 5)).length, 32);
+  assert.equal(t.records().length, i);
+});
+
 Deno.test("byte table: an index size that is not a power of two is refused", () => {
   assert.throws(() => new ByteTable({ slots: 3 }), RangeError);
 });
