@@ -431,7 +431,9 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
         "| putUnique CPU µs/op master, clone |",
     );
     console.log("| ---: | --- | ---: | ---: | ---: | ---: |");
-    const cpu = (p: Phase) => `${fmt(p.masterUs, 1)}, ${fmt(p.cloneUs, 1)}`;
+    // A phase not run (`--put-only`) shows as a dash, not NaN.
+    const rate = (p: Phase) => p === NO_PHASE ? "–" : fmt(p.opsPerSec);
+    const cpu = (p: Phase) => p === NO_PHASE ? "–" : `${fmt(p.masterUs, 1)}, ${fmt(p.cloneUs, 1)}`;
     const ratios: string[] = [];
     for (let r = 1; r <= runs; r++) {
       const rows: RateRow[] = [];
@@ -439,8 +441,8 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
         const row = await rates(kind, n);
         rows.push(row);
         console.log(
-          `| ${r} | ${kind.label} | ${fmt(row.put.opsPerSec)} | ${cpu(row.put)} | ` +
-            `${fmt(row.putUnique.opsPerSec)} | ${cpu(row.putUnique)} |`,
+          `| ${r} | ${kind.label} | ${rate(row.put)} | ${cpu(row.put)} | ` +
+            `${rate(row.putUnique)} | ${cpu(row.putUnique)} |`,
         );
       }
       const sides = oursAndCxx(rows);
@@ -458,7 +460,9 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
       ratios.push(`run ${r}: put ${against((row) => row.put)}${unique}`);
     }
     console.log(
-      `\nours/C++ master (its fastest CAF setting), same clone (goal >= 10x): ${ratios.join("; ")}`,
+      `\nours/C++ master (its fastest CAF setting), same clone (goal >= 10x): ${
+        ratios.length > 0 ? ratios.join("; ") : "no ratio (one kind of master in this run)"
+      }`,
     );
   }
   if (only !== "rate") {
