@@ -114,6 +114,24 @@ Deno.test("a frame claiming 16 MiB waits for its bytes", () => {
   assert.equal(r.bufferedBytes, 3);
 });
 
+Deno.test("a 3 MiB frame read 64 KiB at a time comes out whole, before and after its buffer takes its full length", () => {
+  const n = 3 << 20;
+  const payload = new Uint8Array(n);
+  for (let i = 0; i < n; i++) payload[i] = (i * 31 + (i >>> 16)) & 0xff;
+  const wire = new Uint8Array([...frame(payload), 9, 0, 0, 0]); // and the start of the next frame
+  const r = new FrameReader();
+  let out: Uint8Array | undefined;
+  for (let at = 0; at < wire.length && out === undefined; at += 64 << 10) {
+    r.push(wire.subarray(at, Math.min(wire.length, at + (64 << 10))));
+    out = r.next();
+  }
+  assert.ok(out !== undefined);
+  assert.equal(out.length, n);
+  assert.equal(out.buffer.byteLength, n); // its own buffer, of its exact size
+  assert.deepEqual(out, payload);
+  assert.equal(r.bufferedBytes, 4);
+});
+
 Deno.test("reuseAssembly: frames split at every byte offset come out whole, in order", () => {
   // Frames of 0..40 bytes, each byte derived from its frame and position, so
   // a buffer reused too early would show as a wrong byte.
