@@ -22,11 +22,11 @@
  * `--cxx-settings=default` for CAF's default only): with one worker thread
  * it put 75-86k ops/s here against 64-66k with the default.
  *
- * `--n` (default 200,000) operations per phase: the rate of a master that
- * has compiled its code. Over the first ~25,000 puts our master and clone
- * still run V8's unoptimised tiers (`--n 20000` put 192–213k ops/s here,
- * at 4.0–5.0 µs of master CPU per put, against 463–505k and 1.4–1.6 µs
- * over 200,000); the C++ master has no such start.
+ * `--n` (default 200,000) operations per phase. The first ~25,000 puts cost
+ * our side more (`--n 20000` put 192–213k ops/s here, at 4.0–5.0 µs of
+ * master CPU per put, against 463–505k and 1.4–1.6 µs over 200,000): fresh
+ * memory on both sides, and in a `--masters=ours` run a clone not yet
+ * compiled, which then binds; the C++ master has no such start.
  *
  * Goals: put and putUnique with our master >= 10x the rate with the C++
  * master (its fastest setting in the run); our master's RSS for the entries
