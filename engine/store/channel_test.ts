@@ -253,6 +253,41 @@ Deno.test("producer: handshake, acks, nacks, retransmit_failed, bad nacks", () =
   assert.equal(p.paths.length, 0);
 });
 
+Deno.test("producer: unacked contents kept in order through partial acks, wraps and growth", () => {
+  // Bursts of produces between partial acks: the kept contents wrap around
+  // the ring and it grows with its oldest content in the middle; every nack
+  // must resend what was produced under that sequence number.
+  const sent: string[] = [];
+  const p = new ChannelProducer<string, string>({
+    send: (_to, m) => void (m.type === "event" && sent.push(`${m.seq}:${m.content}`)),
+    broadcast: () => {},
+    drop: () => {},
+  });
+  p.handleNack("c", [0]);
+  p.handleAck("c", 1);
+  let acked = 1;
+  let x = 7;
+  for (let round = 0; round < 200; round++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const burst = x % 97;
+    for (let k = 0; k < burst; k++) p.produce(`v${p.nextSeq}`);
+    assert.equal(p.buffered, p.seq - acked);
+    assert.equal(p.oldest, p.buffered > 0 ? `v${acked + 1}` : undefined);
+    if (p.buffered > 0) {
+      // Two unacked events resent: the oldest and one further on.
+      const later = acked + 1 + (x % p.buffered);
+      sent.length = 0;
+      p.handleNack("c", [acked + 1, later]); // acks everything before the oldest: nothing new
+      assert.deepEqual(sent, [`${acked + 1}:v${acked + 1}`, `${later}:v${later}`]);
+    }
+    acked += Math.floor(((x >>> 8) % 100) / 100 * (p.seq - acked)); // ack a part
+    p.handleAck("c", acked);
+  }
+  p.handleAck("c", p.seq);
+  assert.equal(p.buffered, 0);
+  assert.equal(p.oldest, undefined);
+});
+
 Deno.test("producer: entity handles compare by value", () => {
   const id = new Uint8Array(16).fill(7);
   const sent: Entity[] = [];
