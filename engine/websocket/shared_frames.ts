@@ -8,7 +8,7 @@
  * @module
  */
 import { dataMessageFrameOf } from "./json_direct.ts";
-import { FrameCopies } from "./frame_copies.ts";
+import { PackedCopies } from "../packed_copies.ts";
 
 /** What a client remembers: the last shared frame it took (its generation). */
 export interface FrameTaker {
@@ -47,7 +47,7 @@ export class SharedFrames {
    * slabs for ~3,000 filled again (25–28 page faults per 1,000 frames,
    * against 4–22 with 128).
    */
-  readonly #copies = new FrameCopies(32 * 1024, 128);
+  readonly #copies = new PackedCopies(32 * 1024, 128);
   #generation = 0;
   #clearing = false;
 
@@ -89,7 +89,7 @@ export class SharedFrames {
    * alive): one copy for all the clients of this delivery, since frames are
    * never changed, instead of one each. Copies are packed in small slabs
    * that are filled again once every copy in them is released
-   * (`FrameCopies`): each call holds its copy once, for one `release`.
+   * (`PackedCopies`): each call holds its copy once, for one `release`.
    *
    * @example
    * ```ts
