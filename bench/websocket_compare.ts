@@ -65,10 +65,7 @@ const WINDOW = numberOption("--window", 2048, { min: 1 });
  * the CPU of later ones (V8 compiles the path while it runs), a fresh C++
  * node has no such phase, so a larger value shows both nodes warm.
  */
-const WARM = numberOption("--warm", Math.min(20_000, N >> 2));
-if (!Number.isSafeInteger(WARM) || WARM < 0) {
-  throw new Error("--warm: a count of messages, 0 or more");
-}
+const WARM = numberOption("--warm", Math.min(20_000, N >> 2), { min: 0 });
 const NODE_BUFFER = WINDOW * 4;
 /**
  * CAF scheduler settings the C++ node runs with, each in turn, the fastest
