@@ -154,11 +154,6 @@ class MasterProcess {
     return Number(kb) * 1024;
   }
 
-  /** CPU time (user + system) the master process used so far, in ms. */
-  cpuMs(): Promise<number> {
-    return cpuMsOf(this.pid);
-  }
-
   async stop(): Promise<void> {
     try {
       this.#child.kill("SIGTERM");
@@ -169,15 +164,13 @@ class MasterProcess {
   }
 }
 
-/** CPU time (user + system) of a process, in ms (`/proc/PID/stat`, 10 ms resolution). */
-async function cpuMsOf(pid: number | "self"): Promise<number> {
-  return statTicks(await Deno.readTextFile(`/proc/${pid}/stat`)) * (1000 / CLK_TCK);
-}
-
-/** Minor page faults of a process so far (`/proc/PID/stat`, field 10). */
-async function faultsOf(pid: number | "self"): Promise<number> {
+/**
+ * CPU time (user + system, ms, 10 ms resolution) and minor page faults of a
+ * process so far, from one read of its `/proc/PID/stat`.
+ */
+async function usageOf(pid: number | "self"): Promise<{ cpuMs: number; faults: number }> {
   const line = await Deno.readTextFile(`/proc/${pid}/stat`);
-  return statMinorFaults(line);
+  return { cpuMs: statTicks(line) * (1000 / CLK_TCK), faults: statMinorFaults(line) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -295,20 +288,24 @@ interface RateRow {
 }
 
 async function phase(master: MasterProcess, n: number, run: () => Promise<number>): Promise<Phase> {
-  const [m0, c0] = [await master.cpuMs(), await cpuMsOf("self")];
-  const [mf0, cf0] = [await faultsOf(master.pid), await faultsOf("self")];
+  const [m0, c0] = [await usageOf(master.pid), await usageOf("self")];
   waits.length = 0;
   const opsPerSec = await run();
-  const [m1, c1] = [await master.cpuMs(), await cpuMsOf("self")];
-  const [mf1, cf1] = [await faultsOf(master.pid), await faultsOf("self")];
+  const [m1, c1] = [await usageOf(master.pid), await usageOf("self")];
   if (VERBOSE) {
     console.log(
       `  ${master.kind.label}: minor page faults per 1,000 ops: master ${
-        fmt((mf1 - mf0) * 1000 / n, 1)
-      }, clone ${fmt((cf1 - cf0) * 1000 / n, 1)}${waits.length ? `; ${waitSummary()}` : ""}`,
+        fmt((m1.faults - m0.faults) * 1000 / n, 1)
+      }, clone ${fmt((c1.faults - c0.faults) * 1000 / n, 1)}${
+        waits.length ? `; ${waitSummary()}` : ""
+      }`,
     );
   }
-  return { opsPerSec, masterUs: (m1 - m0) * 1000 / n, cloneUs: (c1 - c0) * 1000 / n };
+  return {
+    opsPerSec,
+    masterUs: (m1.cpuMs - m0.cpuMs) * 1000 / n,
+    cloneUs: (c1.cpuMs - c0.cpuMs) * 1000 / n,
+  };
 }
 
 async function rates(kind: MasterKind, n: number): Promise<RateRow> {
