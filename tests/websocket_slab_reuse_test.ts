@@ -167,8 +167,10 @@ Deno.test("queued frames' copies keep their bytes while the copies' slabs are fi
   // copies released as written) and more messages come, whose copies go
   // into the slabs that come back: the other client's copies, still held,
   // must not be among them.
-  const connect = (port: number) =>
-    Promise.all([stalledClient(port, ["/n"]), stalledClient(port, ["/n"])]);
+  // One after the other: clientStats() lists sessions in the order they
+  // upgraded, and the checks below tell the clients apart by that order.
+  const connect = async (port: number) =>
+    [await stalledClient(port, ["/n"]), await stalledClient(port, ["/n"])] as const;
   await withServer(16 << 10, connect, async (a, server, [first, second]) => {
     /** Waits until `pred` holds for the clients' stats (first, second), or fails after 20 s. */
     const until = async (pred: (s: WebSocketClientStats[]) => boolean, what: string) => {

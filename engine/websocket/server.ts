@@ -419,8 +419,9 @@ export class WebSocketServer {
 
   /**
    * What the server holds for each subscribed client now: queued messages
-   * and bytes, bytes unsent in the socket, drops. Sessions the overflow
-   * policy ended are gone from the list.
+   * and bytes, bytes unsent in the socket, drops, in the order the clients'
+   * upgrades completed. Sessions the overflow policy ended are gone from
+   * the list.
    */
   clientStats(): WebSocketClientStats[] {
     const out: WebSocketClientStats[] = [];
