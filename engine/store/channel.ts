@@ -261,6 +261,11 @@ interface MutablePath<H> {
   lastSeen: number;
 }
 
+/** Slots per block of a producer's kept contents (a power of two: 32 KiB of pointers, an ordinary heap object). */
+const BLOCK_SHIFT = 12;
+const BLOCK = 1 << BLOCK_SHIFT;
+const BLOCK_MASK = BLOCK - 1;
+
 /**
  * The sending side of a channel.
  *
@@ -290,20 +295,24 @@ export class ChannelProducer<H, P> {
   #tick = 1;
   #lastBroadcast = 1;
   /**
-   * Contents of the unacked events, oldest first: `#count` of them from
-   * `#head` in a ring (its length a power of two); their sequence numbers
-   * are consecutive from `#firstSeq`. Only the contents are kept: an event
-   * object and its sequence number per entry would live as long (until every
-   * consumer acks, ~500 ms at Broker's cadence) and cost the collector a
-   * copy each. A ring that keeps its size, not an array emptied and pushed
-   * onto again: at 500k writes/s the array grew back to ~250k entries after
-   * every ack, through fresh pages of V8's large-object space, 70–90 ns a
-   * `produce` here (9–15 with the ring).
+   * Contents of the unacked events, oldest first: `#count` of them from slot
+   * `#head` of the first block; their sequence numbers are consecutive from
+   * `#firstSeq`. Only the contents are kept: an event object and its
+   * sequence number per entry would live as long (until every consumer
+   * acks, ~500 ms at Broker's cadence) and cost the collector a copy each.
+   * Blocks of a fixed size, not one ring that doubles: a doubling ring
+   * moved every content at each growth and took its room from V8's
+   * large-object space, fresh pages each time (6 ms for the step to 262,144
+   * slots in a `bench/store_compare.ts` master, 11–34 ms later, with the
+   * clones waiting); a new block is a small allocation and nothing moves.
+   * Blocks every consumer acked are kept for the next contents, so a busy
+   * channel reuses its memory, as the ring did.
    */
-  #ring: (P | undefined)[] = [];
+  #blocks: (P | undefined)[][] = [];
+  #spareBlocks: (P | undefined)[][] = [];
   #head = 0;
   #count = 0;
-  /** Sequence number of the oldest content in the ring. */
+  /** Sequence number of the oldest content kept. */
   #firstSeq = 2;
   #paths = new Map<string, MutablePath<H>>();
 
@@ -355,7 +364,7 @@ export class ChannelProducer<H, P> {
 
   /** The content of the oldest event waiting for acks, if any. */
   get oldest(): P | undefined {
-    return this.#count > 0 ? this.#ring[this.#head] : undefined;
+    return this.#count > 0 ? this.#blocks[0][this.#head] : undefined;
   }
 
   /** Whether there is a consumer (else `produce` sends and keeps nothing). */
@@ -390,9 +399,10 @@ export class ChannelProducer<H, P> {
     if (this.#seq >= MAX_SEQ) throw seqOverflow();
     const seq = ++this.#seq;
     if (this.#count === 0) this.#firstSeq = seq;
-    if (this.#count === this.#ring.length) this.#growRing();
-    this.#ring[(this.#head + this.#count) & (this.#ring.length - 1)] = content;
-    this.#count++;
+    const slot = this.#head + this.#count++;
+    const b = slot >>> BLOCK_SHIFT;
+    if (b === this.#blocks.length) this.#blocks.push(this.#spareBlocks.pop() ?? new Array(BLOCK));
+    this.#blocks[b][slot & BLOCK_MASK] = content;
     this.#lastBroadcast = this.#tick;
     this.#out.broadcast({ type: "event", seq, content });
     return seq;
@@ -492,24 +502,16 @@ export class ChannelProducer<H, P> {
 
   #find(seq: number): EventMessage<P> | undefined {
     const i = seq - this.#firstSeq;
-    return i >= 0 && i < this.#count
-      ? { type: "event", seq, content: this.#ring[(this.#head + i) & (this.#ring.length - 1)]! }
-      : undefined;
-  }
-
-  /** Twice the room, the contents moved to its start in order. */
-  #growRing(): void {
-    const old = this.#ring, mask = old.length - 1;
-    const ring = new Array<P | undefined>(Math.max(16, old.length * 2));
-    for (let i = 0; i < this.#count; i++) ring[i] = old[(this.#head + i) & mask];
-    this.#ring = ring;
-    this.#head = 0;
+    if (i < 0 || i >= this.#count) return undefined;
+    const slot = this.#head + i;
+    return { type: "event", seq, content: this.#blocks[slot >>> BLOCK_SHIFT][slot & BLOCK_MASK]! };
   }
 
   /** Forgets events every consumer acked (all of them when there is no consumer). */
   #trim(): void {
     if (this.#paths.size === 0) {
-      this.#ring = [];
+      this.#blocks = [];
+      this.#spareBlocks = [];
       this.#head = this.#count = 0;
       return;
     }
@@ -519,10 +521,15 @@ export class ChannelProducer<H, P> {
     }
     if (acked! < this.#firstSeq) return;
     const n = acked! - this.#firstSeq + 1;
-    const gone = Math.min(n, this.#count), mask = this.#ring.length - 1;
+    const gone = Math.min(n, this.#count), blocks = this.#blocks;
     // Released contents are let go of (a channel of objects holds none past their acks).
-    for (let i = 0; i < gone; i++) this.#ring[(this.#head + i) & mask] = undefined;
-    this.#head = (this.#head + gone) & mask;
+    for (let slot = this.#head, end = slot + gone; slot < end; slot++) {
+      blocks[slot >>> BLOCK_SHIFT][slot & BLOCK_MASK] = undefined;
+    }
+    const head = this.#head + gone, emptied = head >>> BLOCK_SHIFT;
+    for (let k = 0; k < emptied; k++) this.#spareBlocks.push(blocks[k]);
+    if (emptied > 0) blocks.splice(0, emptied);
+    this.#head = head & BLOCK_MASK;
     this.#count -= gone;
     this.#firstSeq += n;
   }

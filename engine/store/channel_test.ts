@@ -253,10 +253,13 @@ Deno.test("producer: handshake, acks, nacks, retransmit_failed, bad nacks", () =
   assert.equal(p.paths.length, 0);
 });
 
-Deno.test("producer: unacked contents kept in order through partial acks, wraps and growth", () => {
-  // Bursts of produces between partial acks: the kept contents wrap around
-  // the ring and it grows with its oldest content in the middle; every nack
-  // must resend what was produced under that sequence number.
+/**
+ * Bursts of up to `maxBurst` produces between partial acks, for `rounds`
+ * rounds: the kept contents start and end anywhere in their blocks, blocks
+ * are added, emptied and taken again; `buffered`, `oldest` and every nack's
+ * resends must match what was produced under each sequence number.
+ */
+function producerAgainstModel(rounds: number, maxBurst: number): void {
   const sent: string[] = [];
   const p = new ChannelProducer<string, string>({
     send: (_to, m) => void (m.type === "event" && sent.push(`${m.seq}:${m.content}`)),
@@ -267,9 +270,9 @@ Deno.test("producer: unacked contents kept in order through partial acks, wraps 
   p.handleAck("c", 1);
   let acked = 1;
   let x = 7;
-  for (let round = 0; round < 200; round++) {
+  for (let round = 0; round < rounds; round++) {
     x = (x * 1103515245 + 12345) >>> 0;
-    const burst = x % 97;
+    const burst = x % (maxBurst + 1);
     for (let k = 0; k < burst; k++) p.produce(`v${p.nextSeq}`);
     assert.equal(p.buffered, p.seq - acked);
     assert.equal(p.oldest, p.buffered > 0 ? `v${acked + 1}` : undefined);
@@ -286,6 +289,42 @@ Deno.test("producer: unacked contents kept in order through partial acks, wraps 
   p.handleAck("c", p.seq);
   assert.equal(p.buffered, 0);
   assert.equal(p.oldest, undefined);
+}
+
+Deno.test("producer: unacked contents kept in order through partial acks (small bursts)", () => {
+  producerAgainstModel(200, 96);
+});
+
+Deno.test("producer: unacked contents kept in order across many blocks (bursts up to 3 blocks)", () => {
+  // A block holds 4,096 contents: bursts up to 12,000 with partial acks keep
+  // up to a few blocks' worth unacked, starting mid-block.
+  producerAgainstModel(120, 12_000);
+});
+
+Deno.test("producer: acks that end exactly at a block's end", () => {
+  // 4,096 contents fill a block: acks landing on that boundary leave the
+  // next content at the start of the next block.
+  const sent: string[] = [];
+  const p = new ChannelProducer<string, string>({
+    send: (_to, m) => void (m.type === "event" && sent.push(`${m.seq}:${m.content}`)),
+    broadcast: () => {},
+    drop: () => {},
+  });
+  p.handleNack("c", [0]);
+  p.handleAck("c", 1);
+  for (let k = 0; k < 3 * 4096; k++) p.produce(`v${p.nextSeq}`);
+  for (const acked of [1 + 4096, 1 + 2 * 4096]) {
+    p.handleAck("c", acked);
+    assert.equal(p.oldest, `v${acked + 1}`);
+    sent.length = 0;
+    p.handleNack("c", [acked + 1, acked + 4096]);
+    assert.deepEqual(sent, [`${acked + 1}:v${acked + 1}`, `${acked + 4096}:v${acked + 4096}`]);
+  }
+  p.handleAck("c", p.seq);
+  assert.equal(p.oldest, undefined);
+  p.produce("next");
+  assert.equal(p.oldest, "next");
+  assert.equal(p.buffered, 1);
 });
 
 Deno.test("producer: entity handles compare by value", () => {
