@@ -55,7 +55,14 @@ export interface SoakOptions {
   storeRate: number;
   /** Messages per WebSocket flood. */
   floodMessages: number;
-  /** Bytes per flood message. */
+  /**
+   * Bytes per flood message. The flood must be more than the kernel can
+   * hold for one loopback connection (here up to 32 MiB received, `tcp_rmem`,
+   * plus 4 MiB sent, `tcp_wmem`) and the server's bounds (16 MiB queued,
+   * 1 MiB in the socket): 12,000 messages of 1,000 bytes (13 MB of frames)
+   * all reached an unread client in one CI run, so the server never had
+   * cause to drop it. 8,000 bytes make 96 MB.
+   */
   floodBytes: number;
   /** Progress lines on stderr. */
   verbose: boolean;
@@ -72,7 +79,7 @@ const USAGE = `usage: deno task soak [-- options]
   --rate N             ticks per second per publisher (default 50)
   --store-rate N       putUnique calls per second (default 50)
   --flood-messages N   messages per WebSocket flood (default 12000)
-  --flood-bytes N      bytes per flood message (default 1000)
+  --flood-bytes N      bytes per flood message (default 8000)
   -v, --verbose        progress on stderr
   -h, --help           this text`;
 
@@ -127,7 +134,7 @@ export function parseOptions(argv: string[]): SoakOptions {
     rate: num("rate", values.rate, 50, 0),
     storeRate: num("store-rate", values["store-rate"], 50, 1),
     floodMessages: num("flood-messages", values["flood-messages"], 12_000, 1),
-    floodBytes: num("flood-bytes", values["flood-bytes"], 1000, 1),
+    floodBytes: num("flood-bytes", values["flood-bytes"], 8000, 1),
     verbose: values.verbose ?? false,
   };
 }
