@@ -303,8 +303,8 @@ export class ChannelProducer<H, P> {
    * Blocks of a fixed size, not one ring that doubles: a doubling ring
    * moved every content at each growth and took its room from V8's
    * large-object space, fresh pages each time (6 ms for the step to 262,144
-   * slots in a `bench/store_compare.ts` master, 11–34 ms later, with the
-   * clones waiting); a new block is a small allocation and nothing moves.
+   * slots in a `bench/store_compare.ts` master; at two later steps the clone
+   * waited 14 and 33 ms); a new block is a small allocation and nothing moves.
    * Blocks every consumer acked are kept for the next contents, so a busy
    * channel reuses its memory, as the ring did.
    */

@@ -253,13 +253,8 @@ Deno.test("producer: handshake, acks, nacks, retransmit_failed, bad nacks", () =
   assert.equal(p.paths.length, 0);
 });
 
-/**
- * Bursts of up to `maxBurst` produces between partial acks, for `rounds`
- * rounds: the kept contents start and end anywhere in their blocks, blocks
- * are added, emptied and taken again; `buffered`, `oldest` and every nack's
- * resends must match what was produced under each sequence number.
- */
-function producerAgainstModel(rounds: number, maxBurst: number): void {
+/** A producer with one consumer, "c", that acked the handshake; `sent` collects the events resent to it. */
+function producerWithConsumer(): { p: ChannelProducer<string, string>; sent: string[] } {
   const sent: string[] = [];
   const p = new ChannelProducer<string, string>({
     send: (_to, m) => void (m.type === "event" && sent.push(`${m.seq}:${m.content}`)),
@@ -268,6 +263,17 @@ function producerAgainstModel(rounds: number, maxBurst: number): void {
   });
   p.handleNack("c", [0]);
   p.handleAck("c", 1);
+  return { p, sent };
+}
+
+/**
+ * Bursts of up to `maxBurst` produces between partial acks, for `rounds`
+ * rounds: the kept contents start and end anywhere in their blocks, blocks
+ * are added, emptied and taken again; `buffered`, `oldest` and every nack's
+ * resends must match what was produced under each sequence number.
+ */
+function producerAgainstModel(rounds: number, maxBurst: number): void {
+  const { p, sent } = producerWithConsumer();
   let acked = 1;
   let x = 7;
   for (let round = 0; round < rounds; round++) {
@@ -304,14 +310,7 @@ Deno.test("producer: unacked contents kept in order across many blocks (bursts u
 Deno.test("producer: acks that end exactly at a block's end", () => {
   // 4,096 contents fill a block: acks landing on that boundary leave the
   // next content at the start of the next block.
-  const sent: string[] = [];
-  const p = new ChannelProducer<string, string>({
-    send: (_to, m) => void (m.type === "event" && sent.push(`${m.seq}:${m.content}`)),
-    broadcast: () => {},
-    drop: () => {},
-  });
-  p.handleNack("c", [0]);
-  p.handleAck("c", 1);
+  const { p, sent } = producerWithConsumer();
   for (let k = 0; k < 3 * 4096; k++) p.produce(`v${p.nextSeq}`);
   for (const acked of [1 + 4096, 1 + 2 * 4096]) {
     p.handleAck("c", acked);
