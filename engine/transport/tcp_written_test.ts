@@ -2,27 +2,54 @@ import { deepEqual, equal, notEqual } from "node:assert/strict";
 import type { ByteStream } from "./node_stream.ts";
 import { TcpConnection } from "./tcp.ts";
 
+/** Closes both ends; the peer may have been closed already by a read's deadline. */
+function closeBoth(conn: TcpConnection, peer: Deno.Conn): void {
+  conn.close();
+  try {
+    peer.close();
+  } catch {
+    // closed by `closingAfter`
+  }
+}
+
 async function pair(): Promise<{ conn: TcpConnection; peer: Deno.Conn; close(): void }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const peer = await listener.accept();
   listener.close();
   const conn = new TcpConnection(raw);
-  return { conn, peer, close: () => (conn.close(), peer.close()) };
+  return { conn, peer, close: () => closeBoth(conn, peer) };
 }
 
 const settled = (p: Promise<void>, ms: number) =>
   Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
-async function readAll(peer: Deno.Conn, n: number): Promise<number> {
-  const buf = new Uint8Array(1 << 20);
-  let got = 0;
-  while (got < n) {
-    const k = await peer.read(buf);
-    if (k === null) break;
-    got += k;
+/**
+ * Closes `peer` if `f` has not settled within `ms`, so that a read that
+ * would wait for bytes that never come ends (and the test fails) instead
+ * of hanging.
+ */
+async function closingAfter<T>(peer: Deno.Conn, ms: number, f: () => Promise<T>): Promise<T> {
+  const timer = setTimeout(() => peer.close(), ms);
+  try {
+    return await f();
+  } finally {
+    clearTimeout(timer);
   }
-  return got;
+}
+
+/** Reads until `n` bytes came, the stream ended, or 10 s passed; returns the count. */
+function readAll(peer: Deno.Conn, n: number): Promise<number> {
+  return closingAfter(peer, 10_000, async () => {
+    const buf = new Uint8Array(1 << 20);
+    let got = 0;
+    while (got < n) {
+      const k = await peer.read(buf).catch(() => null);
+      if (k === null) break;
+      got += k;
+    }
+    return got;
+  });
 }
 
 Deno.test("whenWritten waits while a view is still being written, then resolves", async () => {
@@ -92,7 +119,7 @@ async function watchedPair() {
   listener.close();
   const watched = watchedWrites(raw);
   const conn = new TcpConnection(watched.stream);
-  return { conn, peer, ...watched, close: () => (conn.close(), peer.close()) };
+  return { conn, peer, ...watched, close: () => closeBoth(conn, peer) };
 }
 
 /** `n` frames of `size` bytes that touch, as views of one buffer; byte i of the buffer is i % 251. */
@@ -110,15 +137,18 @@ function queueBehindOne(conn: TcpConnection, frames: Uint8Array[]): void {
   for (const f of frames) conn.send(f);
 }
 
-async function readExactly(peer: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const k = await peer.read(out.subarray(got));
-    if (k === null) break;
-    got += k;
-  }
-  return out.subarray(0, got);
+/** Reads `n` bytes, or what came before the stream ended or 10 s passed. */
+function readExactly(peer: Deno.Conn, n: number): Promise<Uint8Array> {
+  return closingAfter(peer, 10_000, async () => {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const k = await peer.read(out.subarray(got)).catch(() => null);
+      if (k === null) break;
+      got += k;
+    }
+    return out.subarray(0, got);
+  });
 }
 
 Deno.test("frames that touch in one buffer go out as one write of that buffer, intact and in order", async () => {
@@ -196,7 +226,7 @@ Deno.test("whenWritten asked while a run is written in place waits for that writ
     queueBehindOne(conn, frames);
     const open = hold(); // the run's write waits
     await readExactly(peer, 1);
-    while (writes.length < 2) await new Promise((r) => setTimeout(r, 1));
+    for (let t = 0; writes.length < 2 && t < 5000; t++) await new Promise((r) => setTimeout(r, 1));
     equal(writes[1].buffer, all.buffer);
     const done = conn.whenWritten(frames[90]);
     equal(await settled(done, 200), false, "its memory is still being sent");
