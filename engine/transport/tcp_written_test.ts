@@ -8,7 +8,7 @@ function closeBoth(conn: TcpConnection, peer: Deno.Conn): void {
   try {
     peer.close();
   } catch {
-    // closed by `closingAfter`
+    // closed by `readExactly`'s deadline
   }
 }
 
@@ -25,31 +25,24 @@ const settled = (p: Promise<void>, ms: number) =>
   Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
 /**
- * Closes `peer` if `f` has not settled within `ms`, so that a read that
- * would wait for bytes that never come ends (and the test fails) instead
- * of hanging.
+ * Reads `n` bytes, or what came before the stream ended or 10 s passed:
+ * the peer is closed then, so that a read waiting for bytes that never
+ * come ends (and the test fails) instead of hanging.
  */
-async function closingAfter<T>(peer: Deno.Conn, ms: number, f: () => Promise<T>): Promise<T> {
-  const timer = setTimeout(() => peer.close(), ms);
+async function readExactly(peer: Deno.Conn, n: number): Promise<Uint8Array> {
+  const timer = setTimeout(() => peer.close(), 10_000);
   try {
-    return await f();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Reads until `n` bytes came, the stream ended, or 10 s passed; returns the count. */
-function readAll(peer: Deno.Conn, n: number): Promise<number> {
-  return closingAfter(peer, 10_000, async () => {
-    const buf = new Uint8Array(1 << 20);
+    const out = new Uint8Array(n);
     let got = 0;
     while (got < n) {
-      const k = await peer.read(buf).catch(() => null);
+      const k = await peer.read(out.subarray(got)).catch(() => null);
       if (k === null) break;
       got += k;
     }
-    return got;
-  });
+    return out.subarray(0, got);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 Deno.test("whenWritten waits while a view is still being written, then resolves", async () => {
@@ -59,7 +52,7 @@ Deno.test("whenWritten waits while a view is still being written, then resolves"
     conn.send(big);
     const written = conn.whenWritten(big);
     equal(await settled(written, 200), false);
-    equal(await readAll(peer, big.length), big.length);
+    equal((await readExactly(peer, big.length)).length, big.length);
     equal(await settled(written, 5000), true);
   } finally {
     close();
@@ -135,20 +128,6 @@ function touchingFrames(n: number, size: number): { frames: Uint8Array[]; all: U
 function queueBehindOne(conn: TcpConnection, frames: Uint8Array[]): void {
   conn.send(new Uint8Array([1]));
   for (const f of frames) conn.send(f);
-}
-
-/** Reads `n` bytes, or what came before the stream ended or 10 s passed. */
-function readExactly(peer: Deno.Conn, n: number): Promise<Uint8Array> {
-  return closingAfter(peer, 10_000, async () => {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const k = await peer.read(out.subarray(got)).catch(() => null);
-      if (k === null) break;
-      got += k;
-    }
-    return out.subarray(0, got);
-  });
 }
 
 Deno.test("frames that touch in one buffer go out as one write of that buffer, intact and in order", async () => {
