@@ -12,11 +12,17 @@ function closeBoth(conn: TcpConnection, peer: Deno.Conn): void {
   }
 }
 
-async function pair(): Promise<{ conn: TcpConnection; peer: Deno.Conn; close(): void }> {
+/** Two ends of a loopback TCP connection: ours (`raw`) and the test's (`peer`). */
+async function sockets(): Promise<{ raw: Deno.TcpConn; peer: Deno.Conn }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const peer = await listener.accept();
   listener.close();
+  return { raw, peer };
+}
+
+async function pair(): Promise<{ conn: TcpConnection; peer: Deno.Conn; close(): void }> {
+  const { raw, peer } = await sockets();
   const conn = new TcpConnection(raw);
   return { conn, peer, close: () => closeBoth(conn, peer) };
 }
@@ -106,10 +112,7 @@ function watchedWrites(raw: Deno.Conn): {
 }
 
 async function watchedPair() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const peer = await listener.accept();
-  listener.close();
+  const { raw, peer } = await sockets();
   const watched = watchedWrites(raw);
   const conn = new TcpConnection(watched.stream);
   return { conn, peer, ...watched, close: () => closeBoth(conn, peer) };
