@@ -69,6 +69,9 @@
  * Run: `deno task bench:peering` (about 2 minutes) or with `--quick`
  * (about 40 s: shorter windows, fewer pings, fewer workloads and policies,
  * no 10k "distinct" row).
+ * `--repeat=N` measures each throughput row N times, in turn with the other
+ * rows of its workload, and reports its best run (every run's rate in the
+ * row's note).
  * `--only=tput,tls,latency,routing,overload,inproc` picks sections. The C++
  * tools are looked up in `$BROKER_REF_BIN`, `../shared/tools/broker-ref/bin`
  * and `/work/shared/tools/broker-ref/bin`; without them, C++ rows say so.
@@ -103,6 +106,7 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { procCpuMs } from "./proc_stat.ts";
 import { echoArgs } from "./runtime_floor.ts";
+import { numberOption } from "./args.ts";
 
 // ------------------------------------------------------------------ settings
 
@@ -110,6 +114,15 @@ const ARGS = Deno.args;
 const QUICK = ARGS.includes("--quick");
 const METRICS = ARGS.includes("--metrics");
 const ONLY = ARGS.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+/**
+ * `--repeat=N`: every throughput row measured N times, a workload's rows in
+ * turn (ours, each C++ setting, then again), and reported by its best run,
+ * with all the runs' rates in its note. On this VM the same code runs up
+ * to ~1.7x slower in one process than in the next, on either side (see the
+ * README's twenty-fifth round): with one run per row, a ratio is one draw
+ * of both sides' speeds. Default 1: each row once, as before.
+ */
+const REPEAT = numberOption("--repeat", 1, { min: 1 });
 const wants = (section: string) => !ONLY || ONLY.includes(section);
 
 /** Durations and counts; `--quick` trades precision for time. */
@@ -830,51 +843,91 @@ async function cppToOurs(w: Workload, caf: string[] = []): Promise<Measured> {
   return withCpu(steadyRate(tickSamples(rx), CFG.warmSec * 1000), rxCpu(rx));
 }
 
-async function throughputSection(): Promise<void> {
-  const add = async (path: string, w: Workload, fn: () => Promise<Measured>, needsRef = false) => {
-    if (needsRef && !REF) {
-      results.throughput.push({
-        path,
-        workload: w.name,
-        bytes: w.bytes,
-        msgsPerSec: null,
-        note: "C++ tools not found",
-      });
-      return;
+/** A throughput row to measure: its path, workload and run. */
+interface RowSpec {
+  path: string;
+  w: Workload;
+  fn: () => Promise<Measured>;
+  /** A row with a C++ side: reported as missing without the C++ tools. */
+  needsRef?: boolean;
+}
+
+/**
+ * Measures `specs` `REPEAT` times, one row after the other and then again
+ * (so that a slow stretch of the machine falls on all of them), and adds a
+ * row for each: its best run, with every run's rate in the note when there
+ * were several.
+ */
+async function measureRows(specs: RowSpec[]): Promise<void> {
+  const runs = specs.map(() => [] as (Measured | Error)[]);
+  for (let rep = 0; rep < REPEAT; rep++) {
+    for (const [i, s] of specs.entries()) {
+      if (s.needsRef && !REF) continue;
+      const of = REPEAT > 1 ? ` (run ${rep + 1} of ${REPEAT})` : "";
+      progress(`throughput ${s.path} ${s.w.name}${of}`);
+      runs[i].push(await attempt(`${s.path} ${s.w.name}`, s.fn));
     }
-    progress(`throughput ${path} ${w.name}`);
-    const r = await attempt(`${path} ${w.name}`, fn);
-    results.throughput.push(
-      r instanceof Error
-        ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: null, note: r.message.slice(0, 80) }
-        : typeof r === "number"
-        ? { path, workload: w.name, bytes: w.bytes, msgsPerSec: r }
-        : {
-          path,
-          workload: w.name,
-          bytes: w.bytes,
-          msgsPerSec: r.rate,
-          rxCpuUs: r.rxCpuUs,
-          txCpuUs: r.txCpuUs,
-        },
-    );
-  };
-  if (wants("inproc")) {
-    for (const w of [W_COUNT, W_EV2]) await add("ours in one process", w, () => inProcess(w));
   }
+  specs.forEach((s, i) => results.throughput.push(bestRow(s, runs[i])));
+}
+
+/** The row of a spec from its runs: the fastest, and the rates of all when there were several. */
+function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
+  const row = { path: s.path, workload: s.w.name, bytes: s.w.bytes };
+  if (s.needsRef && !REF) return { ...row, msgsPerSec: null, note: "C++ tools not found" };
+  const done = runs.flatMap((r) =>
+    r instanceof Error ? [] : [typeof r === "number" ? { rate: r } as Exclude<Measured, number> : r]
+  );
+  const failed = runs.find((r) => r instanceof Error);
+  if (done.length === 0) {
+    return { ...row, msgsPerSec: null, note: failed?.message.slice(0, 80) ?? "not run" };
+  }
+  const best = done.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const notes = [
+    ...(runs.length > 1
+      ? [`best of ${runs.length}: ${done.map((r) => fmt(r.rate)).join(", ")}`]
+      : []),
+    ...(failed && done.length < runs.length ? [`${runs.length - done.length} failed`] : []),
+  ];
+  return {
+    ...row,
+    msgsPerSec: best.rate,
+    ...(best.rxCpuUs !== undefined ? { rxCpuUs: best.rxCpuUs } : {}),
+    ...(best.txCpuUs !== undefined ? { txCpuUs: best.txCpuUs } : {}),
+    ...(notes.length ? { note: notes.join("; ") } : {}),
+  };
+}
+
+async function throughputSection(): Promise<void> {
+  if (wants("inproc")) {
+    await measureRows([W_COUNT, W_EV2].map((w) => ({
+      path: "ours in one process",
+      w,
+      fn: () => inProcess(w),
+    })));
+  }
+  /** One C++ -> C++ row per CAF scheduler setting. */
+  const cppRows = (path: string, w: Workload, tls: boolean): RowSpec[] =>
+    CPP_CONFIGS.map((config) => ({
+      path: `${path} [${config.label}]`,
+      w,
+      fn: () => cppToCpp(w, tls, config.args),
+      needsRef: true,
+    }));
   /**
-   * Every C++ scheduler setting, then a `path` row holding the best of them
+   * After `cppRows` were measured: a `path` row holding the best of them
    * (the ratios' base); resolves with that setting's arguments, which the
    * mixed directions then give their C++ process, so that every C++ side of
    * a workload runs the same, best, setting.
    */
-  const cppBest = async (path: string, w: Workload, tls: boolean): Promise<string[]> => {
-    const runs: { config: typeof CPP_CONFIGS[number]; row: TputRow }[] = [];
-    for (const config of CPP_CONFIGS) {
-      await add(`${path} [${config.label}]`, w, () => cppToCpp(w, tls, config.args), true);
-      runs.push({ config, row: results.throughput[results.throughput.length - 1] });
-    }
-    const best = runs.filter((r) => r.row.msgsPerSec !== null)
+  const cppBest = (path: string, w: Workload): string[] => {
+    const runs = CPP_CONFIGS.map((config) => ({
+      config,
+      row: results.throughput.find((r) =>
+        r.path === `${path} [${config.label}]` && r.workload === w.name
+      )!,
+    }));
+    const best = runs.filter((r) => r.row?.msgsPerSec != null)
       .sort((a, b) => b.row.msgsPerSec! - a.row.msgsPerSec!)[0];
     results.throughput.push({
       path,
@@ -892,28 +945,37 @@ async function throughputSection(): Promise<void> {
     // the mixed directions for the conn-sized one only.
     // Each event also written with a DataBuilder, right after its Data row (the
     // machine's load drifts), as broker-throughput's client writes it with list_builder.
-    for (const w of [W_COUNT, W_EV1, W_EV2]) {
-      await add("ours -> ours", w, () => oursToOurs(w));
-      if (METRICS) await add("ours -> ours, metrics", w, () => oursToOurs(w, { metrics: true }));
-      const b = BUILT.get(w);
-      if (b) await add("ours -> ours, builder", b, () => oursToOurs(b));
-      // Both sides as broker-throughput's: the builder's events to a receiver that only counts.
-      if (b) await add(AS_BT, b, () => oursToOurs(b, AS_BT_OPTIONS));
-    }
     const caf = new Map<Workload, string[]>();
-    for (const w of [W_EV1, W_EV2]) caf.set(w, await cppBest("C++ -> C++", w, false));
-    for (const w of QUICK ? [W_EV2] : [W_EV1, W_EV2]) {
-      await add("ours -> C++", w, () => oursToCpp(w, caf.get(w)), true);
-      await add("C++ -> ours", w, () => cppToOurs(w, caf.get(w)), true);
+    for (const w of [W_COUNT, W_EV1, W_EV2]) {
+      const rows: RowSpec[] = [{ path: "ours -> ours", w, fn: () => oursToOurs(w) }];
+      if (METRICS) {
+        rows.push({ path: "ours -> ours, metrics", w, fn: () => oursToOurs(w, { metrics: true }) });
+      }
+      const b = BUILT.get(w);
+      if (b) {
+        rows.push({ path: "ours -> ours, builder", w: b, fn: () => oursToOurs(b) });
+        // Both sides as broker-throughput's: the builder's events to a receiver that only counts.
+        rows.push({ path: AS_BT, w: b, fn: () => oursToOurs(b, AS_BT_OPTIONS) });
+        rows.push(...cppRows("C++ -> C++", w, false));
+      }
+      await measureRows(rows);
+      if (b) caf.set(w, cppBest("C++ -> C++", w));
     }
+    await measureRows((QUICK ? [W_EV2] : [W_EV1, W_EV2]).flatMap((w) => [
+      { path: "ours -> C++", w, fn: () => oursToCpp(w, caf.get(w)), needsRef: true },
+      { path: "C++ -> ours", w, fn: () => cppToOurs(w, caf.get(w)), needsRef: true },
+    ]));
   }
   if (wants("tls")) {
     // The same runs over TLS, with fixtures/tls's certificates on both sides.
     for (const w of [W_EV1, W_EV2]) {
-      await add("ours -> ours, TLS", w, () => oursToOurs(w, { tls: true }));
       const b = BUILT.get(w)!;
-      await add(AS_BT_TLS, b, () => oursToOurs(b, { ...AS_BT_OPTIONS, tls: true }));
-      await cppBest("C++ -> C++, TLS", w, true);
+      await measureRows([
+        { path: "ours -> ours, TLS", w, fn: () => oursToOurs(w, { tls: true }) },
+        { path: AS_BT_TLS, w: b, fn: () => oursToOurs(b, { ...AS_BT_OPTIONS, tls: true }) },
+        ...cppRows("C++ -> C++, TLS", w, true),
+      ]);
+      cppBest("C++ -> C++, TLS", w);
     }
   }
 }
