@@ -592,6 +592,8 @@ interface TputRow {
   /** The sending process's CPU time per message, µs (where measured). */
   txCpuUs?: number;
   note?: string;
+  /** With `--repeat`: every run's rate, in order (null: the run failed). */
+  runs?: (number | null)[];
 }
 
 interface LatencyRow {
@@ -895,7 +897,24 @@ function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
     ...(best.rxCpuUs !== undefined ? { rxCpuUs: best.rxCpuUs } : {}),
     ...(best.txCpuUs !== undefined ? { txCpuUs: best.txCpuUs } : {}),
     ...(notes.length ? { note: notes.join("; ") } : {}),
+    ...(runs.length > 1
+      ? { runs: runs.map((r) => r instanceof Error ? null : typeof r === "number" ? r : r.rate) }
+      : {}),
   };
+}
+
+/**
+ * With `--repeat`: `path`'s ratio to `base` run by run, each against the
+ * fastest C++ setting of that run (what a ratio was with one run per row).
+ */
+function perRunRatios(path: string, base: string, w: string): string {
+  const find = (p: string) => results.throughput.find((r) => r.path === p && r.workload === w);
+  const ours = find(path)?.runs ?? [];
+  const cxx = CPP_CONFIGS.map((c) => find(`${base} [${c.label}]`)?.runs ?? []);
+  return ours.map((o, k) => {
+    const c = Math.max(...cxx.map((runs) => runs[k] ?? 0));
+    return o === null || c === 0 ? "n/a" : `${(o / c).toFixed(2)}x`;
+  }).join(", ");
 }
 
 async function throughputSection(): Promise<void> {
@@ -1451,6 +1470,16 @@ function report(): void {
         ];
       }),
     ));
+  }
+  if (REPEAT > 1) {
+    const lines = [
+      ...["event_1", "event_2"].map((w) => [AS_BT, "C++ -> C++", w]),
+      ...["event_1", "event_2"].map((w) => [AS_BT_TLS, "C++ -> C++, TLS", w]),
+    ].filter(([path, , w]) => results.throughput.some((r) => r.path === path && r.workload === w))
+      .map(([path, base, w]) => `  ${path} ${w}: ${perRunRatios(path, base, w)}`);
+    if (lines.length) {
+      out.push("", "Run by run, against the fastest C++ setting of the same run:", ...lines);
+    }
   }
   if (results.latency.length) {
     const seg = results.latency.find((r) => r.segment)?.segment ?? CFG.pings / 4;
