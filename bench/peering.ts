@@ -880,8 +880,8 @@ function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
   const done = runs.flatMap((r) =>
     r instanceof Error ? [] : [typeof r === "number" ? { rate: r } as Exclude<Measured, number> : r]
   );
-  const failed = runs.find((r) => r instanceof Error);
   if (done.length === 0) {
+    const failed = runs.find((r) => r instanceof Error);
     return { ...row, msgsPerSec: null, note: failed?.message.slice(0, 80) ?? "not run" };
   }
   const best = done.reduce((a, b) => (b.rate > a.rate ? b : a));
@@ -889,7 +889,7 @@ function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
     ...(runs.length > 1
       ? [`best of ${runs.length}: ${done.map((r) => fmt(r.rate)).join(", ")}`]
       : []),
-    ...(failed && done.length < runs.length ? [`${runs.length - done.length} failed`] : []),
+    ...(done.length < runs.length ? [`${runs.length - done.length} failed`] : []),
   ];
   return {
     ...row,
@@ -935,7 +935,7 @@ async function throughputSection(): Promise<void> {
     }));
   /**
    * After `cppRows` were measured: a `path` row holding the best of them
-   * (the ratios' base); resolves with that setting's arguments, which the
+   * (the ratios' base); returns that setting's arguments, which the
    * mixed directions then give their C++ process, so that every C++ side of
    * a workload runs the same, best, setting.
    */
