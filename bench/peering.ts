@@ -113,7 +113,15 @@ import { numberOption } from "./args.ts";
 const ARGS = Deno.args;
 const QUICK = ARGS.includes("--quick");
 const METRICS = ARGS.includes("--metrics");
+/** The sections `--only` may pick. */
+const SECTIONS = ["tput", "tls", "latency", "routing", "overload", "inproc"];
 const ONLY = ARGS.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+// A misspelt section would otherwise run nothing and print empty tables.
+for (const section of ONLY ?? []) {
+  if (!SECTIONS.includes(section)) {
+    throw new RangeError(`--only: ${section} is not one of ${SECTIONS.join(", ")}`);
+  }
+}
 /**
  * `--repeat=N`: every throughput row measured N times, a workload's rows in
  * turn (ours, each C++ setting, then again), and reported by its best run,
@@ -1111,7 +1119,7 @@ async function pingPong(
 }
 
 /** `--latency-runs=N`: the cold pairs N times, to see how a tail figure varies between runs. */
-const LATENCY_RUNS = Number(ARGS.find((a) => a.startsWith("--latency-runs="))?.slice(15) ?? 1);
+const LATENCY_RUNS = numberOption("--latency-runs", 1, { min: 1 });
 
 async function latencySection(): Promise<void> {
   // Cold runs measure from the first ping, as broker-node does; warm runs
