@@ -916,9 +916,8 @@ function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
  * fastest C++ setting of that run (what a ratio was with one run per row).
  */
 function perRunRatios(path: string, base: string, w: string): string {
-  const find = (p: string) => results.throughput.find((r) => r.path === p && r.workload === w);
-  const ours = find(path)?.runs ?? [];
-  const cxx = CPP_CONFIGS.map((c) => find(`${base} [${c.label}]`)?.runs ?? []);
+  const ours = rowOf(path, w)?.runs ?? [];
+  const cxx = CPP_CONFIGS.map((c) => rowOf(`${base} [${c.label}]`, w)?.runs ?? []);
   return ours.map((o, k) => {
     const c = Math.max(...cxx.map((runs) => runs[k] ?? 0));
     return o === null || c === 0 ? "n/a" : `${(o / c).toFixed(2)}x`;
@@ -950,11 +949,9 @@ async function throughputSection(): Promise<void> {
   const cppBest = (path: string, w: Workload): string[] => {
     const runs = CPP_CONFIGS.map((config) => ({
       config,
-      row: results.throughput.find((r) =>
-        r.path === `${path} [${config.label}]` && r.workload === w.name
-      )!,
+      row: rowOf(`${path} [${config.label}]`, w.name)!,
     }));
-    const best = runs.filter((r) => r.row?.msgsPerSec != null)
+    const best = runs.filter((r) => r.row.msgsPerSec != null)
       .sort((a, b) => b.row.msgsPerSec! - a.row.msgsPerSec!)[0];
     results.throughput.push({
       path,
@@ -1379,19 +1376,22 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** The throughput row of `path` for workload `w`, once measured. */
+function rowOf(path: string, w: string): TputRow | undefined {
+  return results.throughput.find((r) => r.path === path && r.workload === w);
+}
+
 /** Sender plus receiver CPU per message, µs, where both were measured. */
 function bothCpu(path: string, w: string): number | undefined {
-  const r = results.throughput.find((r) => r.path === path && r.workload === w);
+  const r = rowOf(path, w);
   return r?.rxCpuUs !== undefined && r.txCpuUs !== undefined ? r.rxCpuUs + r.txCpuUs : undefined;
 }
 
 function report(): void {
   const out: string[] = [];
   // A row's rate and receiver CPU, and a ratio of two figures ("n/a" when one is missing).
-  const get = (path: string, w: string) =>
-    results.throughput.find((r) => r.path === path && r.workload === w)?.msgsPerSec ?? null;
-  const cpuOf = (path: string, w: string) =>
-    results.throughput.find((r) => r.path === path && r.workload === w)?.rxCpuUs;
+  const get = (path: string, w: string) => rowOf(path, w)?.msgsPerSec ?? null;
+  const cpuOf = (path: string, w: string) => rowOf(path, w)?.rxCpuUs;
   const ratio = (a: number | null | undefined, b: number | null | undefined) =>
     a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
   out.push(
@@ -1447,9 +1447,7 @@ function report(): void {
       ));
     }
   }
-  const tlsRows = ["event_1", "event_2"].filter((w) =>
-    results.throughput.some((r) => r.path === "C++ -> C++, TLS" && r.workload === w)
-  );
+  const tlsRows = ["event_1", "event_2"].filter((w) => rowOf("C++ -> C++, TLS", w) !== undefined);
   if (tlsRows.length) {
     out.push("", "Over TLS, ours / C++ (same workload, same certificates):");
     out.push(table(
@@ -1483,7 +1481,7 @@ function report(): void {
     const lines = [
       ...["event_1", "event_2"].map((w) => [AS_BT, "C++ -> C++", w]),
       ...["event_1", "event_2"].map((w) => [AS_BT_TLS, "C++ -> C++, TLS", w]),
-    ].filter(([path, , w]) => results.throughput.some((r) => r.path === path && r.workload === w))
+    ].filter(([path, , w]) => rowOf(path, w) !== undefined)
       .map(([path, base, w]) => `  ${path} ${w}: ${perRunRatios(path, base, w)}`);
     if (lines.length) {
       out.push("", "Run by run, against the fastest C++ setting of the same run:", ...lines);
