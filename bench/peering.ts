@@ -885,12 +885,14 @@ async function measureRows(specs: RowSpec[]): Promise<void> {
 function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
   const row = { path: s.path, workload: s.w.name, bytes: s.w.bytes };
   if (s.needsRef && !REF) return { ...row, msgsPerSec: null, note: "C++ tools not found" };
-  const done = runs.flatMap((r) =>
-    r instanceof Error ? [] : [typeof r === "number" ? { rate: r } as Exclude<Measured, number> : r]
+  // Each run as { rate, CPU } (null: it failed), read once for the best run and the rates.
+  const measured = runs.map((r) =>
+    r instanceof Error ? null : typeof r === "number" ? { rate: r } as Exclude<Measured, number> : r
   );
+  const done = measured.filter((m) => m !== null);
   if (done.length === 0) {
-    const failed = runs.find((r) => r instanceof Error);
-    return { ...row, msgsPerSec: null, note: failed?.message.slice(0, 80) ?? "not run" };
+    // Every run failed: the first one's error.
+    return { ...row, msgsPerSec: null, note: (runs[0] as Error).message.slice(0, 80) };
   }
   const best = done.reduce((a, b) => (b.rate > a.rate ? b : a));
   const notes = [
@@ -905,9 +907,7 @@ function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
     ...(best.rxCpuUs !== undefined ? { rxCpuUs: best.rxCpuUs } : {}),
     ...(best.txCpuUs !== undefined ? { txCpuUs: best.txCpuUs } : {}),
     ...(notes.length ? { note: notes.join("; ") } : {}),
-    ...(runs.length > 1
-      ? { runs: runs.map((r) => r instanceof Error ? null : typeof r === "number" ? r : r.rate) }
-      : {}),
+    ...(runs.length > 1 ? { runs: measured.map((m) => m?.rate ?? null) } : {}),
   };
 }
 
@@ -917,7 +917,7 @@ function bestRow(s: RowSpec, runs: (Measured | Error)[]): TputRow {
  */
 function perRunRatios(path: string, base: string, w: string): string {
   const ours = rowOf(path, w)?.runs ?? [];
-  const cxx = CPP_CONFIGS.map((c) => rowOf(`${base} [${c.label}]`, w)?.runs ?? []);
+  const cxx = CPP_CONFIGS.map((c) => rowOf(settingPath(base, c), w)?.runs ?? []);
   return ours.map((o, k) => {
     const c = Math.max(...cxx.map((runs) => runs[k] ?? 0));
     return o === null || c === 0 ? "n/a" : `${(o / c).toFixed(2)}x`;
@@ -935,7 +935,7 @@ async function throughputSection(): Promise<void> {
   /** One C++ -> C++ row per CAF scheduler setting. */
   const cppRows = (path: string, w: Workload, tls: boolean): RowSpec[] =>
     CPP_CONFIGS.map((config) => ({
-      path: `${path} [${config.label}]`,
+      path: settingPath(path, config),
       w,
       fn: () => cppToCpp(w, tls, config.args),
       needsRef: true,
@@ -949,7 +949,7 @@ async function throughputSection(): Promise<void> {
   const cppBest = (path: string, w: Workload): string[] => {
     const runs = CPP_CONFIGS.map((config) => ({
       config,
-      row: rowOf(`${path} [${config.label}]`, w.name)!,
+      row: rowOf(settingPath(path, config), w.name)!,
     }));
     const best = runs.filter((r) => r.row.msgsPerSec != null)
       .sort((a, b) => b.row.msgsPerSec! - a.row.msgsPerSec!)[0];
@@ -1168,7 +1168,7 @@ async function latencySection(): Promise<void> {
         // Every CAF setting, then the pair's own row: the one with the lowest p99.
         const tried: [CafSetting, LatencyRow][] = [];
         for (const caf of CPP_CONFIGS) {
-          const row = `${pair} [${caf.label}]`;
+          const row = settingPath(pair, caf);
           const r = await attempt(row, () => pingPong(row, a, b, warmUp, run, caf));
           if (r instanceof Error) {
             results.latency.push({ ...none, pair: row, note: r.message.slice(0, 80) });
@@ -1374,6 +1374,14 @@ function table(head: string[], rows: string[][]): string {
   const line = (r: string[]) =>
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/**
+ * The name of one C++ scheduler setting's row, throughput and latency
+ * alike: e.g. "C++ -> C++ [1 thread]".
+ */
+function settingPath(base: string, setting: CafSetting): string {
+  return `${base} [${setting.label}]`;
 }
 
 /** The throughput row of `path` for workload `w`, once measured. */
