@@ -127,7 +127,7 @@ for (const section of ONLY ?? []) {
  * turn (ours, each C++ setting, then again), and reported by its best run,
  * with all the runs' rates in its note. On this VM the same code runs up
  * to ~1.7x slower in one process than in the next, on either side (see the
- * README's twenty-fifth round): with one run per row, a ratio is one draw
+ * twenty-fifth round in docs/performance.md): with one run per row, a ratio is one draw
  * of both sides' speeds. Default 1: each row once, as before.
  */
 const REPEAT = numberOption("--repeat", 1, { min: 1 });

@@ -384,7 +384,7 @@ async function memory(
  * The glibc allocator setting every process of the run inherits (the
  * clone's, ours and the C++ masters): with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`
  * their heaps take 2 MiB pages, and a store's growth faults in far fewer
- * pages (see the README, twentieth round).
+ * pages (see docs/performance.md, twentieth round).
  */
 function mallocSetting(): string {
   const t = Deno.env.get("GLIBC_TUNABLES");
@@ -469,7 +469,7 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
     const cxx = allRows.filter((row) => row.master.caf);
     if (runs > 1 && ours.length > 0 && cxx.length > 0) {
       // The same code runs up to ~1.7x slower in one process than in the
-      // next here (README, twenty-fifth round): each side at its fastest.
+      // next here (docs/performance.md, twenty-fifth round): each side at its fastest.
       const over = (pick: (row: RateRow) => Phase) => {
         const fastest = (rows: RateRow[]) => Math.max(...rows.map((row) => pick(row).opsPerSec));
         return `${fmt(fastest(ours) / fastest(cxx), 2)}x`;
