@@ -85,28 +85,21 @@
 import { type CafSetting, CPP_CONFIGS } from "./caf_settings.ts";
 import { tlsOptions } from "./peering_receiver.ts";
 import {
-  addr,
-  bool,
   count,
   type Data,
   DataBuilder,
   encode,
   Endpoint,
-  enumValue,
   integer,
-  port,
-  set,
   str,
   type Subscriber,
-  timespan,
-  timestamp,
-  vector,
 } from "../mod.ts";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { procCpuMs } from "./proc_stat.ts";
 import { echoArgs } from "./runtime_floor.ts";
 import { numberOption } from "./args.ts";
+import { connEvent, connEventBuilt, zeekEvent } from "./throughput_events.ts";
 
 // ------------------------------------------------------------------ settings
 
@@ -172,89 +165,8 @@ interface Workload {
   btType?: number;
 }
 
-function zeekEvent(name: string, args: Data[]): Data {
-  // Zeek's event message: [protocol version 1, type 1 (event), [name, args]].
-  return vector(count(1), count(1), vector(str(name), vector(...args)));
-}
-
-const CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/**
- * broker-throughput's random strings, drawn from a pool made up front: built
- * char by char per message they took ~40% of our publisher's CPU (profiled),
- * which would measure JS string building rather than the engine. The encoder
- * has no string cache, so each string is still encoded per message.
- */
-const POOL: string[] = (() => {
-  let rng = 31337;
-  const out: string[] = [];
-  for (let k = 0; k < 65536; k++) {
-    let s = "";
-    for (let i = 0; i < 10; i++) {
-      rng = (rng * 48271) % 2147483647;
-      s += CHARSET[rng % CHARSET.length];
-    }
-    out.push(s);
-  }
-  return out;
-})();
-const SHORT = POOL.map((s) => s.slice(0, 5));
-let drawn = 0;
-const randomString = (n: 5 | 10) => (n === 5 ? SHORT : POOL)[drawn++ & 65535];
-
-let counter = 0;
-const A1 = addr("1.2.3.4"), A2 = addr("3.4.5.6");
-
-/** broker-throughput's event type 2: "resembles a line in conn.log". */
-function connEvent(): Data {
-  return zeekEvent("event_2", [
-    timestamp(BigInt(Date.now()) * 1_000_000n),
-    str(randomString(10)),
-    vector(A1, port(4567, "tcp"), A2, port(80, "tcp")),
-    enumValue("tcp"),
-    str(randomString(10)),
-    timespan(3_140_000_000n),
-    count(++counter),
-    count(++counter),
-    str(randomString(5)),
-    bool(true),
-    bool(false),
-    count(++counter),
-    str(randomString(10)),
-    count(++counter),
-    count(++counter),
-    count(++counter),
-    count(++counter),
-    set(str(randomString(10)), str(randomString(10))),
-  ]);
-}
-
 function workload(name: string, make: (i: number) => Data, btType?: number): Workload {
   return { name, make, bytes: encode(make(1)).length, btType };
-}
-
-/** `connEvent` written field by field (its set comes out sorted, as `encode` writes it). */
-function connEventBuilt(b: DataBuilder): void {
-  b.reset().beginVector().count(1).count(1).beginVector().str("event_2").beginVector()
-    .timestampMs(Date.now())
-    .str(randomString(10))
-    .beginVector().addr(A1.value).port(4567, "tcp").addr(A2.value).port(80, "tcp").end()
-    .enumValue("tcp")
-    .str(randomString(10))
-    .timespan(3_140_000_000)
-    .count(++counter)
-    .count(++counter)
-    .str(randomString(5))
-    .bool(true)
-    .bool(false)
-    .count(++counter)
-    .str(randomString(10))
-    .count(++counter)
-    .count(++counter)
-    .count(++counter)
-    .count(++counter)
-    .beginSet().str(randomString(10)).str(randomString(10)).end()
-    .end().end().end();
 }
 
 const W_COUNT = workload("count", (i) => count(i));

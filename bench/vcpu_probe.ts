@@ -9,8 +9,8 @@
  *
  * Each CPU gets a child process pinned to it (`taskset -c N`), which times
  * building and framing broker-throughput's event_2 with a `DataBuilder`
- * (strings from a pool of 65,536, as `bench/peering.ts` draws them) and a
- * chain of dependent integer multiplies, after a warm-up, and prints one
+ * (`connEventBuilt`, the code `bench/peering.ts` sends it with) and a chain
+ * of dependent integer multiplies, after a warm-up, and prints one
  * JSON line. Needs `taskset` (util-linux).
  *
  * @example
@@ -21,8 +21,9 @@
  *
  * @module
  */
-import { addr, DataBuilder } from "../mod.ts";
+import { DataBuilder } from "../mod.ts";
 import { numberOption } from "./args.ts";
+import { connEventBuilt } from "./throughput_events.ts";
 
 /** One CPU's speeds: ns per event built and framed, and per dependent multiply. */
 export interface CpuSpeed {
@@ -93,29 +94,12 @@ export async function probeCpus(rounds = 1): Promise<CpuSpeed[]> {
 
 /** The child: times both loops on the CPU it was pinned to. */
 function measureHere(): { buildNs: number; arithNs: number } {
-  const charset = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  let rng = 31337;
-  const pool = Array.from({ length: 65536 }, () => {
-    let s = "";
-    for (let i = 0; i < 10; i++) s += charset[(rng = (rng * 48271) % 2147483647) % 62];
-    return s;
-  });
-  const short = pool.map((s) => s.slice(0, 5));
-  let drawn = 0, counter = 0;
-  const text = (n: 5 | 10) => (n === 5 ? short : pool)[drawn++ & 65535];
-  const a1 = addr("1.2.3.4").value, a2 = addr("3.4.5.6").value;
   const header = new Uint8Array(45);
   const b = new DataBuilder();
   let sink = 0;
   const build = (n: number) => {
     for (let i = 0; i < n; i++) {
-      b.reset().beginVector().count(1).count(1).beginVector().str("event_2").beginVector()
-        .timestampMs(1.7e12 + i).str(text(10))
-        .beginVector().addr(a1).port(4567, "tcp").addr(a2).port(80, "tcp").end()
-        .enumValue("tcp").str(text(10)).timespan(3_140_000_000)
-        .count(++counter).count(++counter).str(text(5)).bool(true).bool(false)
-        .count(++counter).str(text(10)).count(++counter).count(++counter).count(++counter)
-        .count(++counter).beginSet().str(text(10)).str(text(10)).end().end().end().end();
+      connEventBuilt(b);
       sink += b.finishWithPrefix(header)?.length ?? 0;
     }
   };
