@@ -20,6 +20,7 @@ import assert from "node:assert/strict";
 import { Packr } from "msgpackr";
 import { type Data, decode, encode } from "../mod.ts";
 import { decodeValidated, validateForLater } from "../engine/data/mod.ts";
+import { median } from "./stats.ts";
 import {
   CONN_EVENT as CONN,
   connWithUids,
@@ -117,7 +118,6 @@ for (const g of groups) {
       if (r >= WARM_UP) times[ci].push((performance.now() - t0) * 1e6 / n);
     });
   }
-  const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
   const base = median(times[0]);
   console.log(`${g.name} (${ROUNDS} rounds of ${n})`);
   g.cases.forEach((c, ci) => {

@@ -24,6 +24,7 @@
 import { DataBuilder } from "../mod.ts";
 import { numberOption } from "./args.ts";
 import { connEventBuilt } from "./throughput_events.ts";
+import { median } from "./stats.ts";
 
 /** One CPU's speeds: ns per event built and framed, and per dependent multiply. */
 export interface CpuSpeed {
@@ -118,7 +119,6 @@ function measureHere(): { buildNs: number; arithNs: number } {
     const ta = (performance.now() - t0) * 1e6 / MULTIPLIES;
     if (r >= BATCHES) builds.push(tb), multiplies.push(ta);
   }
-  const median = (xs: number[]) => xs.sort((p, q) => p - q)[xs.length >> 1];
   if (sink === -1) console.error("unreachable"); // keeps the loops' results alive
   return { buildNs: median(builds), arithNs: median(multiplies) };
 }

@@ -46,6 +46,7 @@ import { freePort, waitForPort } from "../tests/broker_ref.ts";
 import { SCRIPTS, ZeekProcess } from "../tests/zeek/zeek.ts";
 import { type ProxyAt, proxyAt, RawPublisher, RawReceiver } from "./zeromq/raw.ts";
 import { numberOption } from "./args.ts";
+import { median } from "./stats.ts";
 
 const N = numberOption("--events", 50_000);
 /** Messages of the raw cases: ten times as many, as the proxies alone go through N in tens of ms. */
@@ -335,7 +336,6 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summary: Record<
   string,
   { evPerSec: number; received: number; ratio: number; publisherLoopEvPerSec?: number }
