@@ -434,13 +434,13 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
     const rate = (p: Phase) => p === NO_PHASE ? "–" : fmt(p.opsPerSec);
     const cpu = (p: Phase) => p === NO_PHASE ? "–" : `${fmt(p.masterUs, 1)}, ${fmt(p.cloneUs, 1)}`;
     const ratios: string[] = [];
-    const allRows: RateRow[] = [];
+    // Each run's own master and C++ masters, for the fastest over all runs.
+    const allSides: [RateRow, RateRow[]][] = [];
     for (let r = 1; r <= runs; r++) {
       const rows: RateRow[] = [];
       for (const kind of KINDS) {
         const row = await rates(kind, n);
         rows.push(row);
-        allRows.push(row);
         console.log(
           `| ${r} | ${kind.label} | ${rate(row.put)} | ${cpu(row.put)} | ` +
             `${rate(row.putUnique)} | ${cpu(row.putUnique)} |`,
@@ -448,6 +448,7 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
       }
       const sides = oursAndCxx(rows);
       if (!sides) continue;
+      allSides.push(sides);
       const [ours, cxx] = sides;
       const x = (a: number, b: number) => `${fmt(a / b, 2)}x`;
       // Per phase, against the fastest C++ setting of this run.
@@ -465,9 +466,8 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
         ratios.length > 0 ? ratios.join("; ") : "no ratio (one kind of master in this run)"
       }`,
     );
-    const ours = allRows.filter((row) => !row.master.caf);
-    const cxx = allRows.filter((row) => row.master.caf);
-    if (runs > 1 && ours.length > 0 && cxx.length > 0) {
+    if (runs > 1 && allSides.length > 0) {
+      const ours = allSides.map(([o]) => o), cxx = allSides.flatMap(([, c]) => c);
       // The same code runs up to ~1.7x slower in one process than in the
       // next here (docs/performance.md, twenty-fifth round): each side at its fastest.
       const over = (pick: (row: RateRow) => Phase) => {
