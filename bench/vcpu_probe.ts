@@ -67,8 +67,9 @@ function onlineCpus(): number[] {
  */
 export async function probeCpus(rounds = 1): Promise<CpuSpeed[]> {
   const out: CpuSpeed[] = [];
+  const cpus = onlineCpus();
   for (let r = 0; r < rounds; r++) {
-    for (const cpu of onlineCpus()) {
+    for (const cpu of cpus) {
       let res: Deno.CommandOutput;
       try {
         res = await new Deno.Command("taskset", {
