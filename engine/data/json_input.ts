@@ -1,0 +1,233 @@
+/**
+ * What both readers of Broker's JSON share (`json_read.ts`, the full one,
+ * and `json_transcode.ts`, which writes binary as it reads): the text as
+ * UTF-8 in a reused buffer, and the values whose JSON data is text in a form
+ * of their own (addresses, subnets, ports, timestamps, timespans) read from
+ * that text, with the full reader's errors.
+ *
+ * @module
+ */
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { NS_PER_TIMESPAN_UNIT, type TimespanUnit } from "./timespan_units.ts";
+import { Address, type Data, LIMITS, Port, Subnet } from "./types.ts";
+
+const utf8Enc = new TextEncoder();
+
+/** Throws the readers' `type_clash` error: the JSON is fine, the value is not of its type. */
+export function clash(what: string): never {
+  throw new BrokerError(ErrorCode.type_clash, what);
+}
+
+function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
+  try {
+    return parse(text);
+  } catch (e) {
+    if (e instanceof BrokerError) throw e;
+    return clash(`bad ${type} ${JSON.stringify(text)}`);
+  }
+}
+
+const TS_RE =
+  /^([+-]?\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
+
+/** An IPv4 address in Broker's form (`a.b.c.d`, no leading zeros) as a word, or -1. */
+function dottedQuad(s: string): number {
+  let w = 0, parts = 0, i = 0;
+  while (parts < 4) {
+    const from = i;
+    let v = 0;
+    while (i < s.length && i - from < 3) {
+      const c = s.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      v = v * 10 + c - 0x30;
+      i++;
+    }
+    if (i === from || v > 255 || (s.charCodeAt(from) === 0x30 && i - from > 1)) return -1;
+    w = w * 256 + v;
+    if (++parts < 4) {
+      if (s.charCodeAt(i) !== 0x2e) return -1;
+      i++;
+    }
+  }
+  return i === s.length ? w : -1;
+}
+
+const QUICK_PROTOCOLS: Record<string, "tcp" | "udp" | "icmp" | "unknown"> = {
+  tcp: "tcp",
+  udp: "udp",
+  icmp: "icmp",
+  "?": "unknown",
+};
+
+/** Broker's port text (`80/tcp`, `0/?`) without the regex; undefined for anything else. */
+function quickPort(s: string): Port | undefined {
+  const slash = s.indexOf("/");
+  if (slash < 1 || slash > 5) return undefined;
+  let n = 0;
+  for (let i = 0; i < slash; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+    n = n * 10 + c - 0x30;
+  }
+  const proto = QUICK_PROTOCOLS[s.slice(slash + 1)];
+  if (proto === undefined || n > 65535 || !Object.hasOwn(QUICK_PROTOCOLS, s.slice(slash + 1))) {
+    return undefined;
+  }
+  return new Port(n, proto);
+}
+
+/** Broker's own timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm` (UTC), to ns; undefined for other forms. */
+function quickTimestamp(s: string): bigint | undefined {
+  const ms = quickTimestampMs(s);
+  if (ms === undefined) return undefined;
+  // Years 0..9999 in ms stay below 2^53, and in ns within int64 up to 2262.
+  const ns = BigInt(ms) * 1_000_000n;
+  return ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX ? undefined : ns;
+}
+
+/**
+ * Broker's own timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm` (UTC), to
+ * milliseconds since the epoch (a safe integer); undefined for other forms.
+ * Unlike a timestamp's range, its years go up to 9999.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { quickTimestampMs } from "./json_input.ts";
+ * equal(quickTimestampMs("1970-01-02T00:00:00.001"), 86_400_001);
+ * equal(quickTimestampMs("1970-01-02 00:00:00"), undefined);
+ * ```
+ */
+export function quickTimestampMs(s: string): number | undefined {
+  if (s.length !== 23) return undefined;
+  let ok = true;
+  const num = (from: number, to: number) => {
+    let v = 0;
+    for (let i = from; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) ok = false;
+      v = v * 10 + c - 0x30;
+    }
+    return v;
+  };
+  const year = num(0, 4), month = num(5, 7), day = num(8, 10);
+  const hour = num(11, 13), minute = num(14, 16), second = num(17, 19), ms = num(20, 23);
+  if (
+    !ok || s[4] !== "-" || s[7] !== "-" || s[10] !== "T" || s[13] !== ":" || s[16] !== ":" ||
+    s[19] !== "."
+  ) return undefined;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const monthDays = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (month < 1 || month > 12 || day < 1 || day > monthDays || hour > 23 || minute > 59) {
+    return undefined;
+  }
+  if (second > 59) return undefined;
+  const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return secs * 1000 + ms;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** ISO 8601 as CAF's datetime reads it (no zone means UTC), to ns since the epoch. */
+function parseTimestamp(text: string): bigint {
+  const m = TS_RE.exec(text);
+  if (!m) return clash(`bad timestamp ${JSON.stringify(text)}`);
+  // Years outside ±100000 are far outside the int64 nanosecond range anyway.
+  const year = m[1].replace(/^[+-]/, "").length > 6 ? 1e9 : Number(m[1]);
+  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const monthDays = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (
+    Math.abs(year) > 100_000 || month < 1 || month > 12 || day < 1 || day > monthDays ||
+    hour > 23 || minute > 59 || second > 59
+  ) {
+    return clash(`bad timestamp ${JSON.stringify(text)}`);
+  }
+  let offset = 0;
+  if (m[9]) offset = (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 3600 + Number(m[11] ?? 0) * 60);
+  const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+    offset;
+  const frac = BigInt((m[7] ?? "").slice(0, 9).padEnd(9, "0"));
+  const ns = BigInt(secs) * 1_000_000_000n + frac;
+  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    return clash(`timestamp ${JSON.stringify(text)} is out of range`);
+  }
+  return ns;
+}
+
+/** An integer and a unit, as CAF reads timespans (plus `d`), to ns. */
+function parseTimespan(text: string): bigint {
+  const m = /^([+-]?\d+)(ns|us|ms|s|min|h|d)$/.exec(text);
+  if (!m) return clash(`bad timespan ${JSON.stringify(text)}`);
+  const ns = BigInt(m[1]) * NS_PER_TIMESPAN_UNIT[m[2] as TimespanUnit];
+  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    return clash(`timespan ${JSON.stringify(text)} is out of range`);
+  }
+  return ns;
+}
+
+/** The types whose JSON data is text in a form of their own. */
+export type TextScalarType = "address" | "subnet" | "port" | "timestamp" | "timespan";
+
+/**
+ * A value whose JSON data is text (`"10.0.0.1"`, `"80/tcp"`, `"1500ms"`),
+ * read from that text as `dataFromJson` reads it: the forms Broker writes
+ * without a regex, the others as CAF reads them. Throws `type_clash`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { scalarFromText } from "./json_input.ts";
+ * equal(scalarFromText("timespan", "2ms").value, 2_000_000n);
+ * ```
+ */
+export function scalarFromText(type: TextScalarType, s: string): Data {
+  switch (type) {
+    case "address": {
+      const v4 = dottedQuad(s);
+      if (v4 >= 0) return { type: "address", value: Address.fromWords(0, 0, 0xffff, v4) };
+      return { type: "address", value: parsed(type, s, Address.parse) };
+    }
+    case "subnet":
+      return { type: "subnet", value: parsed(type, s, Subnet.parse) };
+    case "port":
+      return { type: "port", value: quickPort(s) ?? parsed(type, s, Port.parse) };
+    case "timestamp":
+      return { type: "timestamp", value: quickTimestamp(s) ?? parseTimestamp(s) };
+    case "timespan":
+      return { type: "timespan", value: parseTimespan(s) };
+  }
+}
+
+/** Texts up to this many UTF-16 units are encoded into `scratch`. */
+const SCRATCH_TEXT = 16 * 1024;
+let scratch = new Uint8Array(1024);
+
+/**
+ * `text` as UTF-8, for a parser that reads it once and keeps no view of it
+ * (`json_read.ts`'s, `json_transcode.ts`): a short text goes into a reused
+ * buffer, since a fresh one per message cost more than the encoding (~3 µs
+ * for a 1.2 KB message). The next call may write over it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { utf8Of } from "./json_input.ts";
+ * equal(utf8Of("é").join(), "195,169");
+ * ```
+ */
+export function utf8Of(text: string): Uint8Array {
+  if (text.length > SCRATCH_TEXT) return utf8Enc.encode(text);
+  if (text.length * 3 > scratch.length) scratch = new Uint8Array(SCRATCH_TEXT * 3);
+  return scratch.subarray(0, utf8Enc.encodeInto(text, scratch).written);
+}
