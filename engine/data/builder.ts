@@ -80,6 +80,7 @@ export class DataBuilder {
   #starts: number[] = [];
   #nStarts = 0;
   #values = 0;
+  #repeats = 0;
   // For sorting a set or table as it ends (see #sort): each item's bounds, their order, the bytes.
   #itemAt = new Int32Array(16);
   #itemKeyEnd = new Int32Array(16);
@@ -97,7 +98,11 @@ export class DataBuilder {
    * buffer (after a value finished with a prefix, after the last value).
    */
   reset(): this {
-    this.#depth = this.#nStarts = this.#values = 0;
+    this.#depth =
+      this.#nStarts =
+      this.#values =
+      this.#repeats =
+        0;
     if (this.#wantedRoom > this.#headroom) this.#keepRoom(this.#wantedRoom);
     const w = this.#w;
     if (this.#headroom === 0) {
@@ -123,6 +128,25 @@ export class DataBuilder {
   #shift(by: number): void {
     for (let i = 0; i < this.#depth; i++) this.#countAt[i] += by;
     for (let i = 0; i < this.#nStarts; i++) this.#starts[i] += by;
+  }
+
+  /**
+   * How many set elements and table entries the value written since the
+   * last `reset` lost as repeats (of a repeated key, a table keeps the first
+   * entry). Broker's JSON reader refuses such a set or table; a reader that
+   * writes into a builder checks this to do the same.
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { DataBuilder } from "./builder.ts";
+   * const b = new DataBuilder();
+   * equal(b.beginSet().count(1).count(1).count(2).end().repeats, 1);
+   * equal(b.reset().repeats, 0);
+   * ```
+   */
+  get repeats(): number {
+    return this.#repeats;
   }
 
   /**
@@ -360,7 +384,11 @@ export class DataBuilder {
       n /= 2;
     }
     if (tag !== 14) {
-      if (n > 1) n = this.#sort(tag === 13, from, countAt + 1);
+      if (n > 1) {
+        const kept = this.#sort(tag === 13, from, countAt + 1);
+        this.#repeats += n - kept;
+        n = kept;
+      }
       this.#nStarts = from;
     }
     this.#writeCount(countAt, n);
