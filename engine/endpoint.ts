@@ -501,7 +501,7 @@ export class Endpoint {
    * `publish(builder.build_envelope(topic))`: no `Data` objects, no
    * validation (a builder writes only well-formed values), one copy of its
    * bytes into the frame peers get, so the builder can be reset at once.
-   * Throws while the builder has a container open.
+   * Throws while the builder has a container open. `options` as `publish`'s.
    *
    * @example
    * ```ts
@@ -516,18 +516,24 @@ export class Endpoint {
    * await ep.shutdown();
    * ```
    */
-  publishBuilt(topic: string, builder: DataBuilder): void {
+  publishBuilt(topic: string, builder: DataBuilder, options?: PublishOptions): void {
     this.#assertRunning();
     const header = this.#frames.dataHeader(topic);
-    const echo = this.#local.echo.size > 0 && this.#local.echo.matches(topic);
+    const local = options?.local === true;
+    const echo = !local && this.#local.echo.size > 0 && this.#local.echo.matches(topic);
     const toPeers = this.#table.routes.matches(topic);
     // Framed only when someone wants it: where the builder wrote it when it
     // kept room for the header (it then writes its next value after it), else
     // copied; everyone shares it. Checked either way (`finish` throws).
-    const frame = echo || toPeers ? this.#frames.built(header, builder) : void builder.finish();
+    const frame = local || echo || toPeers
+      ? this.#frames.built(header, builder)
+      : void builder.finish();
     this.#router.processed.published++;
     if (frame === undefined) return;
-    if (echo) this.#local.deliverPublished(topic, frame.subarray(header.length), undefined, true);
+    if (local || echo) {
+      const payload = frame.subarray(header.length);
+      this.#local.deliverPublished(topic, payload, options?.except, echo);
+    }
     if (toPeers) this.#router.broadcast(topic, frame);
   }
 
@@ -797,6 +803,7 @@ export class Endpoint {
           return sub;
         },
         publish: (topic, data, opts) => this.publish(topic, data, opts),
+        publishBuilt: (topic, builder, opts) => this.publishBuilt(topic, builder, opts),
       },
       host,
       port,

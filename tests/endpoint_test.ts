@@ -291,6 +291,35 @@ Deno.test("publishBuilt: every value a peer gets is the one built, though one bu
   });
 });
 
+Deno.test("publishBuilt with local: the endpoint's own subscribers get it, all but the one named, and peers too", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const port = await a.listen("127.0.0.1", 0);
+    const remote = a.subscribe("/l");
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
+    await b.awaitPeerSubscription("/l/x");
+    const [mine, sender] = [b.subscribe("/l"), b.subscribe("/l")];
+    const builder = new DataBuilder();
+    for (let i = 0; i < 3; i++) {
+      b.publishBuilt("/l/x", builder.reset().beginVector().count(i).end(), {
+        local: true,
+        except: sender,
+      });
+    }
+    // Without `local`, as Broker: not to the endpoint's own subscribers.
+    b.publishBuilt("/l/x", builder.reset().beginVector().count(3).end());
+    const values = (ms: { data: Data }[]) => ms.map((m) => m.data);
+    const expected = [0, 1, 2].map((i) => vector(count(i)));
+    assert.deepEqual(values(mine.poll()), expected);
+    assert.deepEqual(values(sender.poll()), []);
+    const got: Data[] = [];
+    for (let tries = 0; got.length < 4 && tries < 50; tries++) {
+      const m = await remote.get(2000);
+      if (m) got.push(m.data, ...values(remote.poll()));
+    }
+    assert.deepEqual(got, [...expected, vector(count(3))]);
+  });
+});
+
 async function pollAtLeast(sub: Subscriber, n: number) {
   const out = [];
   for (let i = 0; out.length < n && i < 200; i++) {

@@ -101,6 +101,36 @@ Deno.test("WebSocket clients and TCP peers exchange messages both ways", async (
   });
 });
 
+Deno.test("a client's message reads the same in Broker's form, with spaces, or in another key order", async () => {
+  await withServer(async (ep, url) => {
+    const local = ep.subscribe("/forms");
+    const c = await connectWebSocket(url, ["/other"], { reconnectMs: 0 });
+    try {
+      const value = '{"@data-type":"set","data":[{"@data-type":"port","data":"80/tcp"},' +
+        '{"@data-type":"address","data":"10.0.0.1"}]}';
+      // Broker's form and the spaced one go straight into binary, the third through the full reader.
+      c.sendRaw(`{"type":"data-message","topic":"/forms",${value.slice(1)}`);
+      c.sendRaw(
+        `{"type": "data-message", "topic": "/forms", ${
+          value.slice(1).replaceAll('":', '": ').replaceAll(',"', ', "')
+        }`,
+      );
+      c.sendRaw(
+        `{"data":${value.slice(value.indexOf("["), -1)},"@data-type":"set",` +
+          '"topic":"/forms","type":"data-message"}',
+      );
+      const expected = dataToString(set(port(80, "tcp"), addr("10.0.0.1")));
+      for (let i = 0; i < 3; i++) {
+        const m = await local.get(2000);
+        assert.equal(m && dataToString(m.data), expected, `message ${i + 1}`);
+      }
+      assert.deepEqual(c.takeErrors(), []);
+    } finally {
+      c.close();
+    }
+  });
+});
+
 Deno.test("bad input gets Broker's error messages and the session goes on", async () => {
   await withServer(async (_ep, url) => {
     const c = await connectWebSocket(url, ["/e"], { reconnectMs: 0 });

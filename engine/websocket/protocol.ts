@@ -6,7 +6,9 @@
  */
 
 import { BrokerError, ErrorCode } from "../errors.ts";
+import type { DataBuilder } from "../data/builder.ts";
 import { type JsonMessage, readJsonMessage } from "../data/json.ts";
+import { transcodeDataMessage } from "../data/json_transcode.ts";
 import type { Data } from "../data/types.ts";
 import { isReservedTopic } from "../routing/filter.ts";
 
@@ -53,6 +55,27 @@ export function errorText(code: string, context: string): string {
  */
 export function readDataMessage(text: string): { topic: string; data: Data } {
   return dataMessageOf(readJsonMessage(text));
+}
+
+/**
+ * Writes a data message's value into `builder` and returns its topic, for
+ * the texts `transcodeDataMessage` takes and `readDataMessage` accepts;
+ * undefined for any other text (another form, an error, a reserved topic),
+ * which `readDataMessage` then reads or refuses. The same bytes either way.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { DataBuilder } from "../data/builder.ts";
+ * import { transcodeWebSocketMessage } from "./protocol.ts";
+ * const b = new DataBuilder();
+ * equal(transcodeWebSocketMessage('{"type":"data-message","topic":"/t","@data-type":"count","data":1}', b), "/t");
+ * equal(transcodeWebSocketMessage('{"type":"data-message","topic":"<$>/local/x","@data-type":"count","data":1}', b), undefined);
+ * ```
+ */
+export function transcodeWebSocketMessage(text: string, builder: DataBuilder): string | undefined {
+  const topic = transcodeDataMessage(text, builder);
+  return topic === undefined || isReservedTopic(topic) ? undefined : topic;
 }
 
 /**

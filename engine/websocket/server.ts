@@ -22,12 +22,19 @@
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { Data } from "../data/mod.ts";
+import { DataBuilder } from "../data/builder.ts";
 import type { Subscriber } from "../subscriber.ts";
 import { BoundedQueue } from "../queue.ts";
 import { JsonMessageCache } from "./json_cache.ts";
 import { dataMessageFrame, dataMessageFrameOf, holdFrames, releaseFrames } from "./json_direct.ts";
 import { type FrameTaker, SharedFrames } from "./shared_frames.ts";
-import { ackText, errorText, readDataMessage, WEB_SOCKET_PATH } from "./protocol.ts";
+import {
+  ackText,
+  errorText,
+  readDataMessage,
+  transcodeWebSocketMessage,
+  WEB_SOCKET_PATH,
+} from "./protocol.ts";
 import {
   listenWebSocketUpgrades,
   OPEN,
@@ -54,6 +61,12 @@ export interface WebSocketHost {
   ): Subscriber;
   /** Publishes a client's message (also to the other clients). */
   publish(topic: string, data: Data, options: { local: true; except: Subscriber }): void;
+  /** `publish` for a message written into a builder (see `transcodeDataMessage`). */
+  publishBuilt(
+    topic: string,
+    builder: DataBuilder,
+    options: { local: true; except: Subscriber },
+  ): void;
 }
 
 /**
@@ -370,6 +383,12 @@ export class WebSocketServer {
   readonly #bounds: Bounds;
   readonly #frameCache = new JsonMessageCache(dataMessageFrame);
   readonly #shared = new SharedFrames();
+  /**
+   * Where clients' messages are written in binary, one at a time: its frames
+   * stay valid after the next message (it writes after them), so peers'
+   * queues and local subscribers keep them without a copy.
+   */
+  readonly #builder = new DataBuilder();
   /** The bound port. */
   readonly port: number;
 
@@ -526,6 +545,12 @@ export class WebSocketServer {
         return;
       }
       inputs++;
+      // Most messages go straight into binary; the rest (and errors) through the full reader.
+      const topic = transcodeWebSocketMessage(ev.data, this.#builder);
+      if (topic !== undefined) {
+        host.publishBuilt(topic, this.#builder, { local: true, except: sub });
+        return;
+      }
       let message: { topic: string; data: Data };
       try {
         message = readDataMessage(ev.data);
