@@ -2,14 +2,26 @@ import { deepEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
 import { DataBuilder } from "./builder.ts";
 import { encode } from "./binary.ts";
-import { count, port, real, set, str, table, timespan, vector } from "./constructors.ts";
+import {
+  addr,
+  bool,
+  count,
+  enumValue,
+  port,
+  real,
+  set,
+  str,
+  table,
+  timespan,
+  timestamp,
+  vector,
+} from "./constructors.ts";
 import { dataToJson } from "./json_write.ts";
 import { readJsonMessage } from "./json_read.ts";
 import { transcodeDataMessage } from "./json_transcode.ts";
 import type { Data } from "./types.ts";
 import { anyData } from "../../tests/arbitrary.ts";
 import { goldenData, goldenZeek } from "../../tests/fixtures.ts";
-import { connEvent } from "../../bench/throughput_events.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const builder = new DataBuilder();
@@ -87,9 +99,39 @@ Deno.test("transcode: Broker's own JSON of every golden value", () => {
   if (written < all / 2) throw new Error(`transcoded only ${written} of ${all}`);
 });
 
+/** A Zeek event shaped as broker-throughput's event_2 (a conn log entry). */
+const connEvent = (i: number) =>
+  vector(
+    count(1),
+    count(1),
+    vector(
+      str("event_2"),
+      vector(
+        timestamp(BigInt(1_700_000_000_000 + i) * 1_000_000n),
+        str(`C${i}uid`),
+        vector(addr("1.2.3.4"), port(4567, "tcp"), addr("3.4.5.6"), port(80, "tcp")),
+        enumValue("tcp"),
+        str("http"),
+        timespan(3_140_000_000n),
+        count(i),
+        count(2 * i),
+        str("SF"),
+        bool(true),
+        bool(false),
+        count(0),
+        str("ShADadFf"),
+        count(7),
+        count(512),
+        count(5),
+        count(4096),
+        set(str(`t${i}`), str(`s${i}`)),
+      ),
+    ),
+  );
+
 Deno.test("transcode: a conn event, with and without spaces, is written", () => {
   for (let i = 0; i < 20; i++) {
-    const v = connEvent();
+    const v = connEvent(i);
     const compact = message(dataToJson(v));
     equal(agrees(compact), true);
     // Python's json.dumps: a space after `,` and `:`; JSON.stringify's indent: newlines.
