@@ -97,16 +97,16 @@ const DECLINE = new Error("declined");
  *
  * @example
  * ```ts
- * import { equal } from "node:assert/strict";
  * import { DataBuilder, encode, str, vector } from "../../mod.ts";
  * import { transcodeDataMessage } from "./json_transcode.ts";
  * const b = new DataBuilder();
  * const text = '{"type":"data-message","topic":"/t","@data-type":"vector",' +
  *   '"data":[{"@data-type":"string","data":"hi"}]}';
- * equal(transcodeDataMessage(text, b), "/t");
- * equal(b.finish().join(), encode(vector(str("hi"))).join());
+ * if (transcodeDataMessage(text, b) !== "/t") throw new Error("the topic");
+ * if (b.finish().join() !== encode(vector(str("hi"))).join()) throw new Error("the bytes");
  * // Another key order: left to the full reader.
- * equal(transcodeDataMessage('{"topic":"/t","data":1,"@data-type":"count","type":"data-message"}', b), undefined);
+ * const other = '{"topic":"/t","data":1,"@data-type":"count","type":"data-message"}';
+ * if (transcodeDataMessage(other, b) !== undefined) throw new Error("declined");
  * ```
  */
 export function transcodeDataMessage(text: string, builder: DataBuilder): string | undefined {

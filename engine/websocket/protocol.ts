@@ -65,12 +65,14 @@ export function readDataMessage(text: string): { topic: string; data: Data } {
  *
  * @example
  * ```ts
- * import { equal } from "node:assert/strict";
  * import { DataBuilder } from "../data/builder.ts";
  * import { transcodeWebSocketMessage } from "./protocol.ts";
  * const b = new DataBuilder();
- * equal(transcodeWebSocketMessage('{"type":"data-message","topic":"/t","@data-type":"count","data":1}', b), "/t");
- * equal(transcodeWebSocketMessage('{"type":"data-message","topic":"<$>/local/x","@data-type":"count","data":1}', b), undefined);
+ * const message = (topic: string) =>
+ *   `{"type":"data-message","topic":"${topic}","@data-type":"count","data":1}`;
+ * if (transcodeWebSocketMessage(message("/t"), b) !== "/t") throw new Error("the topic");
+ * // A reserved topic: readDataMessage refuses it.
+ * if (transcodeWebSocketMessage(message("<$>/local/x"), b) !== undefined) throw new Error("declined");
  * ```
  */
 export function transcodeWebSocketMessage(text: string, builder: DataBuilder): string | undefined {
