@@ -13,7 +13,8 @@ import type { DataBuilder } from "./builder.ts";
 import { quickTimestampMs, scalarFromText, utf8Of } from "./json_input.ts";
 import { ASCII_MAX, asciiText, utf8Fatal } from "./read_text.ts";
 import { NS_PER_TIMESPAN_UNIT } from "./timespan_units.ts";
-import { Address, type Protocol } from "./types.ts";
+import { JSON_TYPE_NAMES } from "./json_write.ts";
+import { Address, type Protocol, Tag, TYPE_NAMES } from "./types.ts";
 
 /**
  * Containers nested deeper than this are left to the full reader (whose
@@ -37,42 +38,8 @@ const DATA_MESSAGE = bytesOf("data-message");
 const VALUE_HEAD = bytesOf('{"@data-type":"');
 const DATA_HEAD = bytesOf(',"data":');
 
-/** Broker's JSON type names, by the code `typeCode` gives them. */
-const TYPE_NAMES = [
-  "none",
-  "boolean",
-  "count",
-  "integer",
-  "real",
-  "string",
-  "address",
-  "subnet",
-  "port",
-  "timestamp",
-  "timespan",
-  "enum-value",
-  "set",
-  "table",
-  "vector",
-] as const;
-const TYPE_BYTES = TYPE_NAMES.map(bytesOf);
-const [
-  NONE,
-  BOOLEAN,
-  COUNT,
-  INTEGER,
-  REAL,
-  STRING,
-  ADDRESS,
-  SUBNET,
-  PORT,
-  TIMESTAMP,
-  TIMESPAN,
-  ENUM_VALUE,
-  SET,
-  TABLE,
-  VECTOR,
-] = TYPE_NAMES.map((_, i) => i);
+/** Each type's JSON name (`JSON_TYPE_NAMES`), by its tag. */
+const TYPE_BYTES = TYPE_NAMES.map((t) => bytesOf(JSON_TYPE_NAMES[t]));
 const UNKNOWN = -1;
 
 /** Port protocols as Broker writes them, and what they are. */
@@ -189,24 +156,24 @@ class Transcoder {
     }
     const out = this.out;
     switch (type) {
-      case COUNT:
-      case INTEGER:
-        this.integer(type === COUNT);
+      case Tag.count:
+      case Tag.integer:
+        this.integer(type === Tag.count);
         return;
-      case STRING:
-      case ENUM_VALUE: {
+      case Tag.string:
+      case Tag.enum: {
         // Bytes between the quotes, as they are: what the full reader keeps too.
         this.text();
         const bytes = this.b.subarray(this.from, this.to);
-        if (type === STRING) out.str(bytes);
+        if (type === Tag.string) out.str(bytes);
         else out.enumValue(bytes);
         return;
       }
-      case TIMESPAN:
+      case Tag.timespan:
         this.text();
         if (!this.quickTimespan()) out.data(scalarFromText("timespan", this.string()));
         return;
-      case TIMESTAMP: {
+      case Tag.timestamp: {
         this.text();
         const text = this.string(), ms = quickTimestampMs(text);
         // Out of range, the builder throws (the full reader's type_clash).
@@ -214,30 +181,30 @@ class Transcoder {
         else out.data(scalarFromText("timestamp", text));
         return;
       }
-      case ADDRESS: {
+      case Tag.address: {
         this.text();
         const v4 = this.dottedQuad();
         if (v4 >= 0) out.addr(Address.fromWords(0, 0, 0xffff, v4));
         else out.data(scalarFromText("address", this.string()));
         return;
       }
-      case PORT:
+      case Tag.port:
         this.text();
         if (!this.quickPort()) out.data(scalarFromText("port", this.string()));
         return;
-      case SUBNET:
+      case Tag.subnet:
         this.text();
         out.data(scalarFromText("subnet", this.string()));
         return;
-      case BOOLEAN:
+      case Tag.boolean:
         if (this.word("true")) out.bool(true);
         else if (this.word("false")) out.bool(false);
         else throw DECLINE;
         return;
-      case REAL:
+      case Tag.real:
         out.real(this.real());
         return;
-      case NONE:
+      case Tag.none:
         // Broker writes `{}`; the full reader ignores whatever is there.
         if (!this.word("null")) {
           this.expect(0x7b);
@@ -246,9 +213,9 @@ class Transcoder {
         }
         out.none();
         return;
-      case VECTOR:
-      case SET:
-      case TABLE:
+      case Tag.vector:
+      case Tag.set:
+      case Tag.table:
         this.container(type, depth + 1);
         return;
       default:
@@ -256,34 +223,34 @@ class Transcoder {
     }
   }
 
-  /** The code of the type name just read, or `UNKNOWN`. */
+  /** The tag of the type name just read, or `UNKNOWN`. */
   typeCode(): number {
     const b = this.b, from = this.from;
     let code = UNKNOWN;
     switch (this.to - from) {
       case 3:
-        code = SET;
+        code = Tag.set;
         break;
       case 4:
-        code = b[from] === 0x6e ? NONE : b[from] === 0x72 ? REAL : PORT;
+        code = b[from] === 0x6e ? Tag.none : b[from] === 0x72 ? Tag.real : Tag.port;
         break;
       case 5:
-        code = b[from] === 0x63 ? COUNT : TABLE;
+        code = b[from] === 0x63 ? Tag.count : Tag.table;
         break;
       case 6:
-        code = b[from] === 0x76 ? VECTOR : b[from + 1] === 0x74 ? STRING : SUBNET;
+        code = b[from] === 0x76 ? Tag.vector : b[from + 1] === 0x74 ? Tag.string : Tag.subnet;
         break;
       case 7:
-        code = b[from] === 0x69 ? INTEGER : b[from] === 0x61 ? ADDRESS : BOOLEAN;
+        code = b[from] === 0x69 ? Tag.integer : b[from] === 0x61 ? Tag.address : Tag.boolean;
         break;
       case 8:
-        code = TIMESPAN;
+        code = Tag.timespan;
         break;
       case 9:
-        code = TIMESTAMP;
+        code = Tag.timestamp;
         break;
       case 10:
-        code = ENUM_VALUE;
+        code = Tag.enum;
         break;
     }
     return code !== UNKNOWN && this.isText(TYPE_BYTES[code]) ? code : UNKNOWN;
@@ -293,8 +260,8 @@ class Transcoder {
     const out = this.out;
     this.expect(0x5b); // [
     this.ws();
-    if (type === VECTOR) out.beginVector();
-    else if (type === SET) out.beginSet();
+    if (type === Tag.vector) out.beginVector();
+    else if (type === Tag.set) out.beginSet();
     else out.beginTable();
     if (this.b[this.pos] === 0x5d) {
       this.pos++;
@@ -304,7 +271,7 @@ class Transcoder {
     if (depth > MAX_NESTING) throw DECLINE;
     do {
       this.ws();
-      if (type === TABLE) {
+      if (type === Tag.table) {
         this.expect(0x7b);
         this.key(KEY_KEY);
         this.value(depth);
