@@ -154,6 +154,34 @@ Deno.test("bad input gets Broker's error messages and the session goes on", asyn
   });
 });
 
+Deno.test("a topic no envelope can carry gets an error; the session goes on", async () => {
+  await withServer(async (ep, url) => {
+    const local = ep.subscribe("/long");
+    const c = await connectWebSocket(url, ["/e"], { reconnectMs: 0 });
+    try {
+      // Broker's envelope holds a topic of at most 65,535 bytes; Broker's form, then another order.
+      const topic = JSON.stringify("/long/" + "x".repeat(70_000));
+      c.sendRaw(`{"type":"data-message","topic":${topic},"@data-type":"count","data":1}`);
+      c.sendRaw(`{"data":2,"@data-type":"count","type":"data-message","topic":${topic}}`);
+      c.publish("/long/ok", count(3n));
+      assert.equal((await local.get(2000))?.data.value, 3n, "the session went on");
+      // The errors reach the client on its socket, maybe after the third message was delivered here.
+      const errors: string[] = [];
+      for (let i = 0; i < 100 && errors.length < 2; i++) {
+        errors.push(...c.takeErrors().map((e) => e.context));
+        if (errors.length < 2) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(errors, [
+        "input #1 contained invalid data",
+        "input #2 contained invalid data",
+      ]);
+      assert.equal(local.poll().length, 0, "nothing of the refused messages was delivered");
+    } finally {
+      c.close();
+    }
+  });
+});
+
 Deno.test("a wrong first message and a wrong path are refused; others keep being served", async () => {
   await withServer(async (_ep, url) => {
     const res = await fetch(`${url.replace("ws:", "http:")}/nope`);

@@ -545,26 +545,32 @@ export class WebSocketServer {
         return;
       }
       inputs++;
-      // Most messages go straight into binary; the rest (and errors) through the full reader.
-      const topic = transcodeWebSocketMessage(ev.data, this.#builder);
-      if (topic !== undefined) {
-        host.publishBuilt(topic, this.#builder, { local: true, except: sub });
-        return;
-      }
-      let message: { topic: string; data: Data };
+      const options = { local: true, except: sub } as const;
       try {
-        message = readDataMessage(ev.data);
+        // Most messages go straight into binary; the rest (and errors) through the full reader.
+        const topic = transcodeWebSocketMessage(ev.data, this.#builder);
+        if (topic !== undefined) {
+          host.publishBuilt(topic, this.#builder, options);
+          return;
+        }
+        let message: { topic: string; data: Data };
+        try {
+          message = readDataMessage(ev.data);
+        } catch (e) {
+          if (!(e instanceof BrokerError && e.code === ErrorCode.invalid_json)) throw e;
+          send(errorText(
+            "deserialization_failed",
+            `input #${inputs} contained malformed JSON -> ${e.message}`,
+          ));
+          return;
+        }
+        host.publish(message.topic, message.data, options);
       } catch (e) {
-        const malformed = e instanceof BrokerError && e.code === ErrorCode.invalid_json;
-        send(errorText(
-          "deserialization_failed",
-          malformed
-            ? `input #${inputs} contained malformed JSON -> ${e.message}`
-            : `input #${inputs} contained invalid data`,
-        ));
-        return;
+        // Invalid data, or a message no envelope can carry (a topic over
+        // 65,535 bytes, refused before anything is delivered): the session goes on.
+        if (!(e instanceof BrokerError)) throw e;
+        send(errorText("deserialization_failed", `input #${inputs} contained invalid data`));
       }
-      host.publish(message.topic, message.data, { local: true, except: sub });
     };
   }
 
