@@ -804,6 +804,10 @@ export class Endpoint {
         },
         publish: (topic, data, opts) => this.publish(topic, data, opts),
         publishBuilt: (topic, builder, opts) => this.publishBuilt(topic, builder, opts),
+        refused: (e) =>
+          this.#statuses.emit(
+            errorEvent(e.code, `a WebSocket client's message was not published: ${e.message}`),
+          ),
       },
       host,
       port,

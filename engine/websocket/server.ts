@@ -61,6 +61,12 @@ export interface WebSocketHost {
   ): Subscriber;
   /** Publishes a client's message (also to the other clients). */
   publish(topic: string, data: Data, options: { local: true; except: Subscriber }): void;
+  /**
+   * A client's message that was read but cannot be published (a topic no
+   * envelope can carry). Broker's server tells the client nothing: the
+   * endpoint's error subscribers hear of it.
+   */
+  refused(error: BrokerError): void;
   /** `publish` for a message written into a builder (see `transcodeDataMessage`). */
   publishBuilt(
     topic: string,
@@ -545,31 +551,32 @@ export class WebSocketServer {
         return;
       }
       inputs++;
-      const options = { local: true, except: sub } as const;
-      try {
-        // Most messages go straight into binary; the rest (and errors) through the full reader.
-        const topic = transcodeWebSocketMessage(ev.data, this.#builder);
-        if (topic !== undefined) {
-          host.publishBuilt(topic, this.#builder, options);
-          return;
-        }
-        let message: { topic: string; data: Data };
+      // Most messages go straight into binary; the rest (and errors) through the full reader.
+      const topic = transcodeWebSocketMessage(ev.data, this.#builder);
+      let message: { topic: string; data: Data } | undefined;
+      if (topic === undefined) {
         try {
           message = readDataMessage(ev.data);
         } catch (e) {
-          if (!(e instanceof BrokerError && e.code === ErrorCode.invalid_json)) throw e;
+          const malformed = e instanceof BrokerError && e.code === ErrorCode.invalid_json;
           send(errorText(
             "deserialization_failed",
-            `input #${inputs} contained malformed JSON -> ${e.message}`,
+            malformed
+              ? `input #${inputs} contained malformed JSON -> ${e.message}`
+              : `input #${inputs} contained invalid data`,
           ));
           return;
         }
-        host.publish(message.topic, message.data, options);
+      }
+      const options = { local: true, except: sub } as const;
+      try {
+        if (message) host.publish(message.topic, message.data, options);
+        else host.publishBuilt(topic!, this.#builder, options);
       } catch (e) {
-        // Invalid data, or a message no envelope can carry (a topic over
-        // 65,535 bytes, refused before anything is delivered): the session goes on.
+        // A topic no envelope can carry (over 65,535 bytes), refused before
+        // anything is delivered: as with Broker, the session goes on.
         if (!(e instanceof BrokerError)) throw e;
-        send(errorText("deserialization_failed", `input #${inputs} contained invalid data`));
+        host.refused(e);
       }
     };
   }
