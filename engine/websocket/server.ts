@@ -61,18 +61,18 @@ export interface WebSocketHost {
   ): Subscriber;
   /** Publishes a client's message (also to the other clients). */
   publish(topic: string, data: Data, options: { local: true; except: Subscriber }): void;
-  /**
-   * A client's message that was read but cannot be published (a topic no
-   * envelope can carry). Broker's server tells the client nothing: the
-   * endpoint's error subscribers hear of it.
-   */
-  refused(error: BrokerError): void;
   /** `publish` for a message written into a builder (see `transcodeDataMessage`). */
   publishBuilt(
     topic: string,
     builder: DataBuilder,
     options: { local: true; except: Subscriber },
   ): void;
+  /**
+   * A client's message that was read but cannot be published (a topic no
+   * envelope can carry). Broker's server tells the client nothing: the
+   * endpoint's error subscribers hear of it.
+   */
+  refused(error: BrokerError): void;
 }
 
 /**
