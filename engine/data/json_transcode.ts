@@ -37,19 +37,18 @@ const DATA_MESSAGE = bytesOf("data-message");
 // What Broker writes around a type name, without spaces: matched in one loop.
 const VALUE_HEAD = bytesOf('{"@data-type":"');
 const DATA_HEAD = bytesOf(',"data":');
+const [TRUE, FALSE, NULL] = ["true", "false", "null"].map(bytesOf);
 
 /** Each type's JSON name (`JSON_TYPE_NAMES`), by its tag. */
 const TYPE_BYTES = TYPE_NAMES.map((t) => bytesOf(JSON_TYPE_NAMES[t]));
-const UNKNOWN = -1;
 
 /** Port protocols as Broker writes them, and what they are. */
 const PROTOCOL_BYTES = ["tcp", "udp", "icmp", "?"].map(bytesOf);
 const PORT_PROTOCOLS: Protocol[] = ["tcp", "udp", "icmp", "unknown"];
 
-/** Nanoseconds per unit of a timespan's text, by the unit's bytes. */
-const UNITS: [Uint8Array, number][] = Object.entries(NS_PER_TIMESPAN_UNIT).map((
-  [unit, ns],
-) => [bytesOf(unit), Number(ns)]);
+/** A timespan's units as its text writes them, and the nanoseconds in each. */
+const UNIT_BYTES = Object.keys(NS_PER_TIMESPAN_UNIT).map(bytesOf);
+const NS_PER_UNIT = Object.values(NS_PER_TIMESPAN_UNIT).map(Number);
 
 /** Thrown inside to decline a text; never leaves this module. */
 const DECLINE = new Error("declined");
@@ -147,7 +146,8 @@ class Transcoder {
   /** `"name", "data": ...`, the value's `"@data-type":` already read. */
   typedValue(depth: number): void {
     this.text();
-    const type = this.typeCode();
+    // The index in TYPE_BYTES is the tag.
+    const type = this.nameAt(this.from, this.to, TYPE_BYTES);
     if (!this.match(DATA_HEAD)) {
       this.ws();
       this.expect(0x2c); // ,
@@ -197,8 +197,8 @@ class Transcoder {
         out.data(scalarFromText("subnet", this.string()));
         return;
       case Tag.boolean:
-        if (this.word("true")) out.bool(true);
-        else if (this.word("false")) out.bool(false);
+        if (this.match(TRUE)) out.bool(true);
+        else if (this.match(FALSE)) out.bool(false);
         else throw DECLINE;
         return;
       case Tag.real:
@@ -206,7 +206,7 @@ class Transcoder {
         return;
       case Tag.none:
         // Broker writes `{}`; the full reader ignores whatever is there.
-        if (!this.word("null")) {
+        if (!this.match(NULL)) {
           this.expect(0x7b);
           this.ws();
           this.expect(0x7d);
@@ -221,39 +221,6 @@ class Transcoder {
       default:
         throw DECLINE;
     }
-  }
-
-  /** The tag of the type name just read, or `UNKNOWN`. */
-  typeCode(): number {
-    const b = this.b, from = this.from;
-    let code = UNKNOWN;
-    switch (this.to - from) {
-      case 3:
-        code = Tag.set;
-        break;
-      case 4:
-        code = b[from] === 0x6e ? Tag.none : b[from] === 0x72 ? Tag.real : Tag.port;
-        break;
-      case 5:
-        code = b[from] === 0x63 ? Tag.count : Tag.table;
-        break;
-      case 6:
-        code = b[from] === 0x76 ? Tag.vector : b[from + 1] === 0x74 ? Tag.string : Tag.subnet;
-        break;
-      case 7:
-        code = b[from] === 0x69 ? Tag.integer : b[from] === 0x61 ? Tag.address : Tag.boolean;
-        break;
-      case 8:
-        code = Tag.timespan;
-        break;
-      case 9:
-        code = Tag.timestamp;
-        break;
-      case 10:
-        code = Tag.enum;
-        break;
-    }
-    return code !== UNKNOWN && this.isText(TYPE_BYTES[code]) ? code : UNKNOWN;
   }
 
   container(type: number, depth: number): void {
@@ -362,18 +329,12 @@ class Transcoder {
     const from = p;
     let n = 0;
     while (p < to && b[p] >= 0x30 && b[p] <= 0x39) n = n * 10 + (b[p++] - 0x30);
-    if (p === from || p - from > SAFE_DIGITS) return false;
-    for (const [unit, ns] of UNITS) {
-      if (to - p !== unit.length) continue;
-      let k = 0;
-      while (k < unit.length && b[p + k] === unit[k]) k++;
-      if (k < unit.length) continue;
-      const v = n * ns;
-      if (!Number.isSafeInteger(v)) return false;
-      this.out.timespan(negative ? -v : v);
-      return true;
-    }
-    return false;
+    const unit = this.nameAt(p, to, UNIT_BYTES);
+    if (p === from || p - from > SAFE_DIGITS || unit < 0) return false;
+    const v = n * NS_PER_UNIT[unit];
+    if (!Number.isSafeInteger(v)) return false;
+    this.out.timespan(negative ? -v : v);
+    return true;
   }
 
   /**
@@ -403,17 +364,10 @@ class Transcoder {
     let p = this.from, n = 0;
     while (p < to && p - this.from < 5 && b[p] >= 0x30 && b[p] <= 0x39) n = n * 10 + b[p++] - 0x30;
     if (p === this.from || n > 65535 || b[p++] !== 0x2f) return false;
-    for (let i = 0; i < PROTOCOL_BYTES.length; i++) {
-      const name = PROTOCOL_BYTES[i];
-      if (to - p !== name.length) continue;
-      let k = 0;
-      while (k < name.length && b[p + k] === name[k]) k++;
-      if (k === name.length) {
-        this.out.port(n, PORT_PROTOCOLS[i]);
-        return true;
-      }
-    }
-    return false;
+    const protocol = this.nameAt(p, to, PROTOCOL_BYTES);
+    if (protocol < 0) return false;
+    this.out.port(n, PORT_PROTOCOLS[protocol]);
+    return true;
   }
 
   /** `"name"`, its colon and the spaces after: a key that must come here. */
@@ -431,10 +385,21 @@ class Transcoder {
 
   /** Whether the last string read is `name`. */
   isText(name: Uint8Array): boolean {
-    const b = this.b, from = this.from;
-    if (this.to - from !== name.length) return false;
+    return this.same(this.from, this.to, name);
+  }
+
+  /** Whether the bytes `from..to` are `name`. */
+  same(from: number, to: number, name: Uint8Array): boolean {
+    const b = this.b;
+    if (to - from !== name.length) return false;
     for (let i = 0; i < name.length; i++) if (b[from + i] !== name[i]) return false;
     return true;
+  }
+
+  /** Which of `names` the bytes `from..to` are (its index), or -1. */
+  nameAt(from: number, to: number, names: readonly Uint8Array[]): number {
+    for (let i = 0; i < names.length; i++) if (this.same(from, to, names[i])) return i;
+    return -1;
   }
 
   /** A string without escapes, its bytes noted as `from..to`. */
@@ -463,12 +428,6 @@ class Transcoder {
       if (s !== undefined) return s;
     }
     return utf8Fatal.decode(b.subarray(from, to));
-  }
-
-  word(w: string): boolean {
-    for (let i = 0; i < w.length; i++) if (this.b[this.pos + i] !== w.charCodeAt(i)) return false;
-    this.pos += w.length;
-    return true;
   }
 
   /** Whether `bytes` come next (then read), as a whole. */
