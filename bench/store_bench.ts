@@ -105,7 +105,7 @@ async function windowed(ks: Data[], op: (k: Data, i: number) => Promise<unknown>
     const batch: Promise<unknown>[] = [];
     for (let j = i; j < Math.min(i + WINDOW, ks.length); j++) batch.push(op(ks[j], j));
     await Promise.all(batch);
-    // Master ops settle as microtasks: yield so timers and sockets are not starved.
+    // Master ops settle as microtasks: yield so that timers are not starved.
     await trips.next();
   }
   trips.close(); // an open channel would keep the process alive

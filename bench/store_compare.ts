@@ -7,7 +7,8 @@
  *
  * - put: blind writes issued in batches of `BATCH`, at most `INFLIGHT`
  *   ahead of what came back (C++ Broker drops a peer whose queue passes
- *   2048 messages); the rate counts until the clone's copy
+ *   2048 messages), each batch followed by a `putUnique` fence that changes
+ *   nothing (see `putRange`); the rate counts until the clone's copy
  *   holds the last key, i.e. the master applied every write and broadcast it
  *   back (the channel keeps order).
  * - putUnique: `WINDOW` round trips in flight, each waiting for the
@@ -49,7 +50,6 @@
  */
 import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
-import { EventLoopTrips } from "../tests/event_loop_trips.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
@@ -177,23 +177,16 @@ async function usageOf(pid: number | "self"): Promise<{ cpuMs: number; faults: n
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Trips through the event loop between batches and checks: the wait must not be what limits the rate. */
-const trips = new EventLoopTrips();
-
-/** Checks through the event loop for this long before sleeping between checks. */
-const SPIN_MS = 1;
-
 /**
- * Waits for `pred`: checks on every loop trip for `SPIN_MS`, then every
- * millisecond. Spinning longer took a core from the master under test on
- * this 2-core machine, while a write window takes several ms either way.
+ * Waits for `pred`, checking every millisecond. (Trips through the event
+ * loop between checks would not help: sockets are seldom read between them,
+ * see `EventLoopTrips`.)
  */
 async function until(pred: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   const start = performance.now();
   while (!(await pred())) {
-    const waited = performance.now() - start;
-    if (waited > ms) throw new Error(`bench: ${what} not reached in ${ms} ms`);
-    await (waited < SPIN_MS ? trips.next() : sleep(1));
+    if (performance.now() - start > ms) throw new Error(`bench: ${what} not reached in ${ms} ms`);
+    await sleep(1);
   }
 }
 
@@ -210,6 +203,17 @@ async function attachClone(port: number): Promise<{ ep: Endpoint; clone: Store }
 /**
  * Blind puts of keys [from, to) in batches, at most `INFLIGHT` not yet back
  * at the clone; resolves when the clone's copy has the last key.
+ *
+ * Each batch ends with a fence: a `putUnique` of the range's first key,
+ * which the master already holds, so it changes nothing and is answered
+ * `false`. The master answers through the same ordered channel that carries
+ * its broadcasts of the puts before it, so once the answer is in, the
+ * clone's copy holds the whole batch. Waiting on that promise lets the
+ * clone's socket be read at once; polling `exists` between trips through
+ * the event loop (`EventLoopTrips`) did not: Deno polls sockets only after
+ * thousands of such trips (7,741 before a loopback reply here), so the
+ * polls burnt 10-15% of this process's CPU while the broadcasts waited
+ * unread until the 1 ms sleep after them.
  */
 async function putRange(
   clone: Store,
@@ -217,23 +221,30 @@ async function putRange(
   to: number,
   value: (i: number) => Data,
 ): Promise<number> {
+  const fenceKey = count(BigInt(from)), fenceValue = value(from);
+  const fences: Promise<boolean>[] = [];
+  // C++ Broker drops a peer whose queue passes 2048 messages: a master
+  // broadcasting every write back must not get more than that ahead.
+  const ahead = Math.max(1, Math.floor(INFLIGHT / BATCH));
   const t0 = performance.now();
   for (let i = from; i < to; i += BATCH) {
-    // C++ Broker drops a peer whose queue passes 2048 messages: a master
-    // broadcasting every write back must not get more than that ahead.
-    if (i - from >= INFLIGHT) {
-      const back = count(BigInt(i - INFLIGHT));
+    if (fences.length >= ahead) {
       const w0 = performance.now();
-      await until(() => clone.exists(back), `key ${i - INFLIGHT} back at the clone`);
+      await fences[fences.length - ahead];
       waits.push(performance.now() - w0);
     }
     const end = Math.min(i + BATCH, to);
     for (let j = i; j < end; j++) void clone.put(count(BigInt(j)), value(j));
-    await trips.next();
+    fences.push(clone.putUnique(fenceKey, fenceValue));
   }
+  const inserted = (await Promise.all(fences)).filter((x) => x).length;
+  const rate = (to - from) / ((performance.now() - t0) / 1000);
+  // The fences' premise, checked each run: in order behind the puts, and inserting nothing.
   const last = count(BigInt(to - 1));
-  await until(() => clone.exists(last), `key ${to - 1} back at the clone`);
-  return (to - from) / ((performance.now() - t0) / 1000);
+  if (inserted > 0 || !(await clone.exists(last))) {
+    throw new Error(`bench: a fence inserted (${inserted}) or key ${to - 1} was not back`);
+  }
+  return rate;
 }
 
 /**
@@ -517,5 +528,4 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
     );
   }
   // An open channel would keep the process alive.
-  trips.close();
 }
