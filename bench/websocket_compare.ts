@@ -36,22 +36,9 @@
 import { cafSettingsFor, CPP_CONFIGS } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 import { relayOneInFlight } from "./runtime_floor.ts";
-import {
-  addr,
-  bool,
-  count,
-  type Data,
-  dataMessageToJson,
-  Endpoint,
-  enumValue,
-  port,
-  set,
-  str,
-  timespan,
-  timestamp,
-  vector,
-} from "../mod.ts";
+import { dataMessageToJson, Endpoint } from "../mod.ts";
 import { numberListOption, numberOption, stringOption } from "./args.ts";
+import { connEvent } from "./throughput_events.ts";
 
 const N = numberOption("--n", 100_000, { min: 1 });
 const ROUNDS = numberOption("--rounds", 1, { min: 1 });
@@ -93,43 +80,8 @@ type Kind = "C++" | "ours";
 
 // ------------------------------------------------------------------ workload
 
-let counter = 0;
-const A1 = addr("1.2.3.4"), A2 = addr("3.4.5.6");
-const rnd = (i: number, n: number) =>
-  (i * 2654435761 >>> 0).toString(36).padEnd(n, "x").slice(0, n);
-
 /** broker-throughput's event type 2 ("resembles a line in conn.log"), as Zeek frames it. */
-function connEvent(i: number): Data {
-  return vector(
-    count(1),
-    count(1),
-    vector(
-      str("event_2"),
-      vector(
-        timestamp(BigInt(Date.now()) * 1_000_000n),
-        str(rnd(i, 10)),
-        vector(A1, port(4567, "tcp"), A2, port(80, "tcp")),
-        enumValue("tcp"),
-        str(rnd(i + 1, 10)),
-        timespan(3_140_000_000n),
-        count(++counter),
-        count(++counter),
-        str(rnd(i + 2, 5)),
-        bool(true),
-        bool(false),
-        count(++counter),
-        str(rnd(i + 3, 10)),
-        count(++counter),
-        count(++counter),
-        count(++counter),
-        count(++counter),
-        set(str(rnd(i + 4, 10)), str(rnd(i + 5, 10))),
-      ),
-    ),
-  );
-}
-
-const EVENTS = Array.from({ length: 256 }, (_, i) => connEvent(i));
+const EVENTS = Array.from({ length: 256 }, () => connEvent());
 
 /** A client's text frame: masked with a fresh random key, as RFC 6455 wants. */
 function maskedTextFrame(text: string): Uint8Array {

@@ -40,23 +40,7 @@
  */
 import v8 from "node:v8";
 import { setImmediate } from "node:timers";
-import {
-  addr,
-  bool,
-  count,
-  type Data,
-  type DataMessage,
-  dataToString,
-  encode,
-  Endpoint,
-  enumValue,
-  port,
-  set,
-  str,
-  timespan,
-  timestamp,
-  vector,
-} from "../mod.ts";
+import { type DataMessage, dataToString, encode, Endpoint } from "../mod.ts";
 import { decodeValidated, validateForLater } from "../engine/data/mod.ts";
 import {
   DEFAULT_BATCH_BYTES,
@@ -68,52 +52,12 @@ import { consumeInWorker } from "../engine/worker/consume.ts";
 import { CHANNEL_KEY, type FromWorker, type ToWorker } from "../engine/worker/protocol.ts";
 import { CLK_TCK, statName, statTicks } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
+import { connEvent } from "./throughput_events.ts";
 
 const TOPIC = "/benchmark/events";
 const POOL_SIZE = 4096;
 
 // ------------------------------------------------------------------ workload
-
-/** broker-throughput's `-t 2` event with distinct strings per message of the pool. */
-function connEvent(k: number): Data {
-  let rng = 31337 + k * 7919;
-  const text = (n: number) => {
-    let s = "";
-    for (let i = 0; i < n; i++) {
-      rng = (rng * 48271) % 2147483647;
-      s += "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[rng % 62];
-    }
-    return s;
-  };
-  const c = BigInt(k * 7);
-  return vector(
-    count(1),
-    count(1),
-    vector(
-      str("event_2"),
-      vector(
-        timestamp(1_700_000_000_000_000_000n + BigInt(k)),
-        str(text(10)),
-        vector(addr("1.2.3.4"), port(4567, "tcp"), addr("3.4.5.6"), port(80, "tcp")),
-        enumValue("tcp"),
-        str(text(10)),
-        timespan(3_140_000_000n),
-        count(c + 1n),
-        count(c + 2n),
-        str(text(5)),
-        bool(true),
-        bool(false),
-        count(c + 3n),
-        str(text(10)),
-        count(c + 4n),
-        count(c + 5n),
-        count(c + 6n),
-        count(c + 7n),
-        set(str(text(10)), str(text(10))),
-      ),
-    ),
-  );
-}
 
 /** The consumer of every variant: reads the value, counts the message. */
 let consumed = 0;
@@ -168,7 +112,7 @@ function say(line: string): void {
 
 /** Publishes the pool's payloads flat out, within the peers' demand, until `stop()`. */
 async function publishLoop(ep: Endpoint, stop: () => boolean): Promise<void> {
-  const pool = Array.from({ length: POOL_SIZE }, (_, k) => encode(connEvent(k)));
+  const pool = Array.from({ length: POOL_SIZE }, () => encode(connEvent()));
   let i = 0, sinceTurn = 0;
   while (!stop()) {
     const room = Math.min(1024, ep.demand(TOPIC));
@@ -444,7 +388,7 @@ async function runOne(layout: string, variant: Variant, seconds: number): Promis
 
 /** Per message, on this thread: building a value vs structured cloning it (whole and halves). */
 function micro(): Record<string, number> {
-  const payloads = Array.from({ length: POOL_SIZE }, (_, k) => encode(connEvent(k)));
+  const payloads = Array.from({ length: POOL_SIZE }, () => encode(connEvent()));
   const flags = payloads.map((p) => validateForLater(p));
   // The best of many passes: the first ones run before the JIT, and other jobs preempt some.
   const time = (f: () => unknown, reps = 30) => {
