@@ -527,5 +527,4 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
       }`,
     );
   }
-  // An open channel would keep the process alive.
 }
