@@ -27,9 +27,19 @@ import {
 /** The event's name. */
 export const EVENT_NAME = "connection_state_remove";
 
-/** A Zeek event message (version 1, type 1) as Broker encodes it. */
-export function zeekEvent(name: string, ...args: Data[]): Data {
-  return vector(count(1n), count(1n), vector(str(name), vector(...args)));
+/**
+ * A Zeek event message (version 1, type 1) as Broker encodes it:
+ * [1, 1, [name, args]].
+ *
+ * @example
+ * ```ts
+ * import { integer, str } from "../mod.ts";
+ * import { zeekEvent } from "./codec_corpus.ts";
+ * const ev = zeekEvent("event_1", [integer(42), str("test")]); // broker-throughput -t 1
+ * ```
+ */
+export function zeekEvent(name: string, args: Data[]): Data {
+  return vector(count(1), count(1), vector(str(name), vector(...args)));
 }
 
 /** A conn record with this uid and set of tunnel parent uids. */
@@ -62,7 +72,7 @@ export function connRecord(
 }
 
 /** The conn event (275 bytes encoded). */
-export const CONN_EVENT: Data = zeekEvent(EVENT_NAME, connRecord());
+export const CONN_EVENT: Data = zeekEvent(EVENT_NAME, [connRecord()]);
 
 /** A small vector of scalars (27 bytes encoded). */
 export const SMALL_SCALARS: Data = vector(count(42n), str("hello"), real(1.5));
@@ -84,7 +94,7 @@ export function uid(i: number, salt: number): string {
  * cannot serve them.
  */
 export function connWithUids(i: number): Data {
-  return zeekEvent(EVENT_NAME, connRecord(uid(i, 0), [uid(i, 1), uid(i, 2)].sort()));
+  return zeekEvent(EVENT_NAME, [connRecord(uid(i, 0), [uid(i, 1), uid(i, 2)].sort())]);
 }
 
 /** The same logical content as a plain JS structure (see the module doc). */

@@ -99,7 +99,8 @@ import { setImmediate } from "node:timers";
 import { procCpuMs } from "./proc_stat.ts";
 import { echoArgs } from "./runtime_floor.ts";
 import { numberOption } from "./args.ts";
-import { connEvent, connEventBuilt, zeekEvent } from "./throughput_events.ts";
+import { zeekEvent } from "./codec_corpus.ts";
+import { connEvent, connEventBuilt } from "./throughput_events.ts";
 
 // ------------------------------------------------------------------ settings
 

@@ -1,9 +1,10 @@
 /**
  * broker-throughput's events as the benches send them: `event_2`, "resembles
  * a line in conn.log" (`broker-throughput -t 2`), as a `Data` value or
- * written field by field with a `DataBuilder`, and the Zeek event layout
- * around it. Shared by `bench/peering.ts`, which sends them, and
- * `bench/vcpu_probe.ts`, which times building them on each CPU.
+ * written field by field with a `DataBuilder` (the Zeek event layout around
+ * it is `codec_corpus.ts`'s `zeekEvent`). Shared by `bench/peering.ts`,
+ * which sends them, and `bench/vcpu_probe.ts`, which times building them on
+ * each CPU.
  *
  * @example
  * ```ts
@@ -31,20 +32,7 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
-
-/**
- * A Zeek event message: [protocol version 1, type 1 (event), [name, args]].
- *
- * @example
- * ```ts
- * import { integer, str } from "../mod.ts";
- * import { zeekEvent } from "./throughput_events.ts";
- * const ev = zeekEvent("event_1", [integer(42), str("test")]); // broker-throughput -t 1
- * ```
- */
-export function zeekEvent(name: string, args: Data[]): Data {
-  return vector(count(1), count(1), vector(str(name), vector(...args)));
-}
+import { zeekEvent } from "./codec_corpus.ts";
 
 const CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
