@@ -11,6 +11,7 @@ import {
   dataToString,
   Endpoint,
   enumValue,
+  Event,
   port,
   set,
   str,
@@ -18,11 +19,6 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
-
-/** A Zeek event message: (format version 1, type event 1, (name, (args...))). */
-function zeekEvent(name: string, ...args: Data[]): Data {
-  return vector(count(1n), count(1n), vector(str(name), vector(...args)));
-}
 
 function connRecord(i: number): Data {
   return vector(
@@ -53,13 +49,16 @@ await sensor.awaitPeerSubscription("/zeek/events/conn");
 await manager.awaitPeerSubscription("/zeek/replies/ack");
 
 for (let i = 0; i < 3; i++) {
-  sensor.publish("/zeek/events/conn", zeekEvent("connection_established", connRecord(i)));
+  sensor.publish(
+    "/zeek/events/conn",
+    new Event("connection_established", [connRecord(i)]).toData(),
+  );
 }
 for (let i = 0; i < 3; i++) {
   const m = (await events.get(2000))!;
   console.log(`manager got data(${m.topic}, ${dataToString(m.data)})`);
-  const name = ((m.data.value as Data[])[2].value as Data[])[0];
-  manager.publish("/zeek/replies/ack", zeekEvent("ack", name, count(BigInt(i))));
+  const { name } = Event.from(m.data);
+  manager.publish("/zeek/replies/ack", new Event("ack", [str(name), count(BigInt(i))]).toData());
 }
 for (let i = 0; i < 3; i++) {
   const m = (await replies.get(2000))!;
