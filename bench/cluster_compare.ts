@@ -44,6 +44,7 @@ const CPP = Deno.env.get("BROKER_CLUSTER_BENCHMARK") ??
   "/work/shared/tools/broker-2.2.0/bin/broker-cluster-benchmark";
 import { encode } from "../mod.ts";
 import { CPP_CONFIGS } from "./caf_settings.ts";
+import { formatRatio } from "./stats.ts";
 import { generateEncodedTransient } from "../engine/recording/generate_encoded.ts";
 import {
   generateFromShape,
@@ -200,7 +201,7 @@ try {
     );
     for (const c of OURS) {
       const r = got.get(c.name)!;
-      console.log(`  ${c.name}: ${Math.round(r)} msgs/s, ${(r / cpp).toFixed(2)}x`);
+      console.log(`  ${c.name}: ${Math.round(r)} msgs/s, ${formatRatio(r / cpp)}`);
     }
   }
 } finally {
@@ -215,9 +216,7 @@ for (const caf of CPP_CONFIGS) {
   const name = `${CPP_NAME} [${caf.label}]`;
   const r = rates.get(name)!;
   console.log(
-    `| ${name} | ${r.map(k).join(", ")} | ${
-      r.map((x, i) => (x / cpp[i]).toFixed(2) + "x").join(", ")
-    } |`,
+    `| ${name} | ${r.map(k).join(", ")} | ${r.map((x, i) => formatRatio(x / cpp[i])).join(", ")} |`,
   );
 }
 console.log(`| ${CPP_NAME}, the fastest setting of each run | ${cpp.map(k).join(", ")} | 1.00x |`);
@@ -225,7 +224,7 @@ for (const c of OURS) {
   const r = rates.get(c.name)!;
   console.log(
     `| ${c.name} | ${r.map(k).join(", ")} | ${
-      r.map((x, i) => (x / cpp[i]).toFixed(2) + "x").join(", ")
+      r.map((x, i) => formatRatio(x / cpp[i])).join(", ")
     } |`,
   );
 }

@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import { Packr } from "msgpackr";
 import { type Data, decode, encode } from "../mod.ts";
 import { decodeValidated, validateForLater } from "../engine/data/mod.ts";
-import { median } from "./stats.ts";
+import { formatRatio, median } from "./stats.ts";
 import {
   CONN_EVENT as CONN,
   connWithUids,
@@ -122,7 +122,7 @@ for (const g of groups) {
   console.log(`${g.name} (${ROUNDS} rounds of ${n})`);
   g.cases.forEach((c, ci) => {
     const med = median(times[ci]), min = Math.min(...times[ci]);
-    const ratio = ci === 0 ? "" : `  msgpackr/ours ${(base / med).toFixed(2)}x`;
+    const ratio = ci === 0 ? "" : `  msgpackr/ours ${formatRatio(base / med)}`;
     console.log(
       `  ${c.name.padEnd(40)} median ${med.toFixed(0).padStart(6)} ns  min ${
         min.toFixed(0).padStart(6)

@@ -99,6 +99,7 @@ import { setImmediate } from "node:timers";
 import { procCpuMs } from "./proc_stat.ts";
 import { echoArgs } from "./runtime_floor.ts";
 import { numberOption } from "./args.ts";
+import { formatRatio } from "./stats.ts";
 import { zeekEvent } from "./codec_corpus.ts";
 import { connEvent, connEventBuilt } from "./throughput_events.ts";
 
@@ -833,7 +834,7 @@ function perRunRatios(path: string, base: string, w: string): string {
   const cxx = CPP_CONFIGS.map((c) => rowOf(settingPath(base, c), w)?.runs ?? []);
   return ours.map((o, k) => {
     const c = Math.max(...cxx.map((runs) => runs[k] ?? 0));
-    return o === null || c === 0 ? "n/a" : `${(o / c).toFixed(2)}x`;
+    return o === null || c === 0 ? "n/a" : formatRatio(o / c);
   }).join(", ");
 }
 
@@ -1314,7 +1315,7 @@ function report(): void {
   const get = (path: string, w: string) => rowOf(path, w)?.msgsPerSec ?? null;
   const cpuOf = (path: string, w: string) => rowOf(path, w)?.rxCpuUs;
   const ratio = (a: number | null | undefined, b: number | null | undefined) =>
-    a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`;
+    a == null || b == null || b === 0 ? "n/a" : formatRatio(a / b);
   out.push(
     `deno-broker peering bench (${QUICK ? "quick" : "full"}), ${results.machine.cores} cores, ` +
       `Deno ${results.machine.deno}; loopback TCP, all processes share these cores`,

@@ -53,6 +53,7 @@ import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
+import { formatRatio } from "./stats.ts";
 
 /** Writes per batch of blind puts. */
 const BATCH = 500;
@@ -461,7 +462,7 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
       if (!sides) continue;
       allSides.push(sides);
       const [ours, cxx] = sides;
-      const x = (a: number, b: number) => `${fmt(a / b, 2)}x`;
+      const x = (a: number, b: number) => formatRatio(a / b);
       // Per phase, against the fastest C++ setting of this run.
       const against = (pick: (row: RateRow) => Phase) => {
         const best = cxx.reduce((a, b) => pick(b).opsPerSec > pick(a).opsPerSec ? b : a);
@@ -483,7 +484,7 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
       // next here (docs/performance.md, twenty-fifth round): each side at its fastest.
       const over = (pick: (row: RateRow) => Phase) => {
         const fastest = (rows: RateRow[]) => Math.max(...rows.map((row) => pick(row).opsPerSec));
-        return `${fmt(fastest(ours) / fastest(cxx), 2)}x`;
+        return formatRatio(fastest(ours) / fastest(cxx));
       };
       console.log(
         `each side's fastest over the ${runs} runs (any C++ setting): put ${

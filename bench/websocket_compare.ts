@@ -39,6 +39,7 @@ import { relayOneInFlight } from "./runtime_floor.ts";
 import { dataMessageToJson, Endpoint } from "../mod.ts";
 import { numberListOption, numberOption, stringOption } from "./args.ts";
 import { connEvent } from "./throughput_events.ts";
+import { formatRatio } from "./stats.ts";
 
 const N = numberOption("--n", 100_000, { min: 1 });
 const ROUNDS = numberOption("--rounds", 1, { min: 1 });
@@ -742,14 +743,14 @@ for (let r = 0; r < ROUNDS; r++) {
 
 function ratio(ours: Result, cpp: Result): string {
   return typeof ours !== "string" && typeof cpp !== "string"
-    ? `${(ours.rate / cpp.rate).toFixed(2)}x`
+    ? formatRatio(ours.rate / cpp.rate)
     : "-";
 }
 
 /** C++'s CPU per message over ours: how many times less CPU ours took for one. */
 function cpuRatio(ours: Result, cpp: Result): string {
   return typeof ours !== "string" && typeof cpp !== "string" && ours.cpu && cpp.cpu
-    ? `${(cpp.cpu.us / ours.cpu.us).toFixed(2)}x`
+    ? formatRatio(cpp.cpu.us / ours.cpu.us)
     : "-";
 }
 

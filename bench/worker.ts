@@ -53,6 +53,7 @@ import { CHANNEL_KEY, type FromWorker, type ToWorker } from "../engine/worker/pr
 import { CLK_TCK, statName, statTicks } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
 import { connEvent } from "./throughput_events.ts";
+import { formatRatio } from "./stats.ts";
 
 const TOPIC = "/benchmark/events";
 const POOL_SIZE = 4096;
@@ -433,7 +434,7 @@ async function main(): Promise<void> {
       for (const v of order) runs[v] = await runOne(layout, v, seconds);
       results.push({ layout, round: r, runs });
       const base = runs.main;
-      const ratio = (x: number, b: number | undefined) => b ? ` (${(x / b).toFixed(2)}x)` : "";
+      const ratio = (x: number, b: number | undefined) => b ? ` (${formatRatio(x / b)})` : "";
       console.log(`${layout} round ${r}:`);
       for (const v of variants) {
         const x = runs[v];
@@ -457,8 +458,8 @@ async function main(): Promise<void> {
       const rate = median(rs.map((x) => x.runs[v].rate / x.runs.main?.rate));
       const bound = median(rs.map((x) => x.runs[v].bound2 / x.runs.main?.bound2));
       console.log(
-        `${layout}: ${v} / main, median of ${rs.length} rounds: rate ${rate.toFixed(2)}x, ` +
-          `2-core bound ${bound.toFixed(2)}x`,
+        `${layout}: ${v} / main, median of ${rs.length} rounds: rate ${formatRatio(rate)}, ` +
+          `2-core bound ${formatRatio(bound)}`,
       );
     }
   }
