@@ -11,6 +11,7 @@
 import { connect } from "nats";
 import { count, encode, Endpoint } from "../mod.ts";
 import { numberOption } from "./args.ts";
+import { formatRatio } from "./stats.ts";
 
 const N = numberOption("--n", 1_000_000, { min: 1 });
 
@@ -97,4 +98,4 @@ const oursRate = await ours();
 console.log(`${N} small messages, publisher and subscriber in one Deno process (2 shared cores):`);
 console.log(`NATS (nats-server + nats.js): ${Math.round(natsRate).toLocaleString()} msgs/s`);
 console.log(`deno-broker endpoints:        ${Math.round(oursRate).toLocaleString()} msgs/s`);
-console.log(`ratio ours / NATS:            ${(oursRate / natsRate).toFixed(2)}x`);
+console.log(`ratio ours / NATS:            ${formatRatio(oursRate / natsRate)}`);
