@@ -49,7 +49,10 @@
  *   lowest p99, and the mixed pairs of the run use that setting. A last
  *   pair, "Deno echo, no Broker (runtime floor)", sends the same pings
  *   through a bare Deno echo (`bench/runtime_floor.ts`): what this machine
- *   and the runtime take with no Broker code on either side.
+ *   and the runtime take with no Broker code on either side. For our pairs,
+ *   "same vCPU" is how often ping's and pong's main threads had last run on
+ *   one vCPU (sampled every 10 ms while the pings ran): here a wake-up across
+ *   vCPUs adds ~45 µs each way, so a split pair shows a higher p50.
  * - Routing cost against the number of subscriptions on the receiving
  *   endpoint (in one process, so only the engine is measured). Messages go to
  *   one topic that matches one subscription; the others are distinct prefixes
@@ -96,7 +99,7 @@ import {
 } from "../mod.ts";
 import process from "node:process";
 import { setImmediate } from "node:timers";
-import { procCpuMs } from "./proc_stat.ts";
+import { procCpuMs, statProcessor } from "./proc_stat.ts";
 import { echoArgs } from "./runtime_floor.ts";
 import { numberOption } from "./args.ts";
 import { formatRatio } from "./stats.ts";
@@ -533,6 +536,13 @@ interface LatencyRow {
   pongStartMs: number | null;
   /** Spawn of the ping process to its exit (start-up, peering, every ping, shutdown), ms. */
   pingWallMs: number | null;
+  /**
+   * Of the samples taken while ping ran (every `PLACEMENT_MS`), the share in
+   * which ping's and pong's main threads had last run on the same vCPU, and
+   * how many samples; null for a pair with a C++ side, whose work runs on
+   * CAF's threads, not its main one.
+   */
+  sameCpu?: { share: number; samples: number } | null;
   note?: string;
 }
 
@@ -1004,7 +1014,17 @@ async function pingPong(
   const pongStartMs = ponger === "floor" ? null : performance.now() - t0;
   const t1 = performance.now();
   const ping = latencyTool(pinger, "ping", p, warmUp, caf);
-  if (!await ping.exited(60_000)) throw new Error(`${pair}: ping did not finish`);
+  // Sampled between the first round trip printed and the last: not start-up.
+  let printed = 0;
+  ping.onLine((l) => {
+    if (/^\d+$/.test(l)) printed++;
+  });
+  const placement = pinger !== "C++" && ponger !== "C++"
+    ? samplePlacement(ping.pid, pong.pid, () => printed > 0 && printed < CFG.pings)
+    : undefined;
+  const finished = await ping.exited(60_000);
+  const sameCpu = placement?.stop() ?? null;
+  if (!finished) throw new Error(`${pair}: ping did not finish`);
   const pingWallMs = performance.now() - t1;
   await pong.stop();
   // Send order is kept for the segments: the first ones show the cold start.
@@ -1026,6 +1046,44 @@ async function pingPong(
     segment,
     pongStartMs,
     pingWallMs,
+    sameCpu,
+  };
+}
+
+/** A share (0 to 1) as a whole percentage. */
+const percent = (share: number) => `${Math.round(share * 100)}%`;
+
+/** How often `samplePlacement` looks: ~30 samples over a cold run of 2,000 pings here. */
+const PLACEMENT_MS = 10;
+
+/**
+ * Samples, until `stop` and while `during()` holds, whether the main threads
+ * of processes `a` and `b` last ran on the same vCPU. On this kind of VM a
+ * wake-up across vCPUs adds tens of µs to a round trip, so this tells a slow
+ * run from a split one.
+ */
+function samplePlacement(
+  a: number,
+  b: number,
+  during: () => boolean,
+): { stop(): { share: number; samples: number } | null } {
+  let samples = 0, same = 0;
+  const timer = setInterval(() => {
+    if (!during()) return;
+    try {
+      const ca = statProcessor(Deno.readTextFileSync(`/proc/${a}/stat`));
+      const cb = statProcessor(Deno.readTextFileSync(`/proc/${b}/stat`));
+      samples++;
+      if (ca === cb) same++;
+    } catch {
+      // one has exited: the sample is skipped
+    }
+  }, PLACEMENT_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      return samples === 0 ? null : { share: same / samples, samples };
+    },
   };
 }
 
@@ -1428,6 +1486,7 @@ function report(): void {
         `p50/p99 per ${seg}`,
         "pong start",
         "ping wall",
+        "same vCPU",
         "note",
       ],
       results.latency.map((r) => [
@@ -1440,6 +1499,7 @@ function report(): void {
         r.segments.map((s) => `${fmt(s.p50us)}/${fmt(s.p99us)}`).join("  "),
         fmt(r.pongStartMs),
         fmt(r.pingWallMs),
+        r.sameCpu ? `${percent(r.sameCpu.share)} of ${r.sameCpu.samples}` : "-",
         r.note ?? "",
       ]),
     ));
@@ -1449,9 +1509,12 @@ function report(): void {
     const verdicts = ours.map((o, i) => {
       const c = cpp[i];
       if (o.p99us === null || !c || c.p99us === null) return "n/a";
-      return `${fmt(o.p99us)} vs ${fmt(c.p99us)} (${o.p99us <= c.p99us ? "met" : "not met"})`;
+      const placed = o.sameCpu ? `, ours on one vCPU ${percent(o.sameCpu.share)}` : "";
+      return `${fmt(o.p99us)} vs ${fmt(c.p99us)} (${
+        o.p99us <= c.p99us ? "met" : "not met"
+      }${placed})`;
     });
-    const met = verdicts.filter((v) => v.endsWith("(met)")).length;
+    const met = verdicts.filter((v) => v.includes("(met")).length;
     const floors = byRun(FLOOR_PAIR).map((f) => fmt(f.p99us));
     out.push(
       `Cold p99, ours -> ours vs C++ -> C++, per run: ${verdicts.join("; ")}; ` +

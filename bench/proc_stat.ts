@@ -44,6 +44,22 @@ export function statMinorFaults(line: string): number {
 }
 
 /**
+ * The CPU a process's main thread (or a thread) last ran on, from a stat
+ * line: where the scheduler looks first when it wakes the thread again.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { statProcessor } from "./proc_stat.ts";
+ * const rest = Array.from({ length: 40 }, (_, i) => i + 3).join(" ");
+ * equal(statProcessor(`7 (a (b) c) ${rest}`), 39);
+ * ```
+ */
+export function statProcessor(line: string): number {
+  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[36]);
+}
+
+/**
  * The command name of a stat line (a thread's name, for a thread's stat).
  *
  * @example
