@@ -539,10 +539,10 @@ interface LatencyRow {
   /**
    * Of the samples taken while ping ran (every `PLACEMENT_MS`), the share in
    * which ping's and pong's main threads had last run on the same vCPU, and
-   * how many samples; null for a pair with a C++ side, whose work runs on
-   * CAF's threads, not its main one.
+   * how many samples. Only for our pairs: a C++ side works on CAF's threads,
+   * not its main one, and the bare echo prints its round trips at its end.
    */
-  sameCpu?: { share: number; samples: number } | null;
+  sameCpu?: { share: number; samples: number };
   note?: string;
 }
 
@@ -996,6 +996,9 @@ function segmentStats(rtts: number[], size: number): { p50us: number; p99us: num
   return out;
 }
 
+/** A ping's output line for one round trip: its time in ns. */
+const RTT_LINE = /^\d+$/;
+
 /** One ping-pong run, reported as the row `pair`. */
 async function pingPong(
   pair: string,
@@ -1017,18 +1020,18 @@ async function pingPong(
   // Sampled between the first round trip printed and the last: not start-up.
   let printed = 0;
   ping.onLine((l) => {
-    if (/^\d+$/.test(l)) printed++;
+    if (RTT_LINE.test(l)) printed++;
   });
-  const placement = pinger !== "C++" && ponger !== "C++"
+  const placement = pinger === "ours" && ponger === "ours"
     ? samplePlacement(ping.pid, pong.pid, () => printed > 0 && printed < CFG.pings)
     : undefined;
   const finished = await ping.exited(60_000);
-  const sameCpu = placement?.stop() ?? null;
+  const sameCpu = placement?.stop();
   if (!finished) throw new Error(`${pair}: ping did not finish`);
   const pingWallMs = performance.now() - t1;
   await pong.stop();
   // Send order is kept for the segments: the first ones show the cold start.
-  const inOrder = ping.lines.filter((l) => /^\d+$/.test(l)).map(Number);
+  const inOrder = ping.lines.filter((l) => RTT_LINE.test(l)).map(Number);
   if (inOrder.length !== CFG.pings) {
     throw new Error(`${pair}: ${inOrder.length} of ${CFG.pings} pongs; ${ping.errLines.join(" ")}`);
   }
@@ -1053,7 +1056,7 @@ async function pingPong(
 /** A share (0 to 1) as a whole percentage. */
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 
-/** How often `samplePlacement` looks: ~30 samples over a cold run of 2,000 pings here. */
+/** How often `samplePlacement` looks: 15-40 samples over a run of 2,000 pings here. */
 const PLACEMENT_MS = 10;
 
 /**
@@ -1066,7 +1069,7 @@ function samplePlacement(
   a: number,
   b: number,
   during: () => boolean,
-): { stop(): { share: number; samples: number } | null } {
+): { stop(): { share: number; samples: number } | undefined } {
   let samples = 0, same = 0;
   const timer = setInterval(() => {
     if (!during()) return;
@@ -1082,7 +1085,7 @@ function samplePlacement(
   return {
     stop() {
       clearInterval(timer);
-      return samples === 0 ? null : { share: same / samples, samples };
+      return samples === 0 ? undefined : { share: same / samples, samples };
     },
   };
 }

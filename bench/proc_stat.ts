@@ -24,8 +24,13 @@ export const CLK_TCK = 100;
  * ```
  */
 export function statTicks(line: string): number {
-  const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
+  const f = statFields(line);
   return Number(f[11]) + Number(f[12]);
+}
+
+// The fields after the command name, from the state (field 3) on: field k is at k - 3.
+function statFields(line: string): string[] {
+  return line.slice(line.lastIndexOf(")") + 2).split(" ");
 }
 
 /**
@@ -40,7 +45,7 @@ export function statTicks(line: string): number {
  * ```
  */
 export function statMinorFaults(line: string): number {
-  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[7]);
+  return Number(statFields(line)[7]);
 }
 
 /**
@@ -56,7 +61,7 @@ export function statMinorFaults(line: string): number {
  * ```
  */
 export function statProcessor(line: string): number {
-  return Number(line.slice(line.lastIndexOf(")") + 2).split(" ")[36]);
+  return Number(statFields(line)[36]);
 }
 
 /**
