@@ -49,10 +49,14 @@
  *   lowest p99, and the mixed pairs of the run use that setting. A last
  *   pair, "Deno echo, no Broker (runtime floor)", sends the same pings
  *   through a bare Deno echo (`bench/runtime_floor.ts`): what this machine
- *   and the runtime take with no Broker code on either side. For our pairs,
- *   "same vCPU" is how often ping's and pong's main threads had last run on
- *   one vCPU (sampled every 10 ms while the pings ran): here a wake-up across
- *   vCPUs adds ~45 µs each way, so a split pair shows a higher p50.
+ *   and the runtime take with no Broker code on either side. Both pings
+ *   write a line per round trip; they go to a file, read once the ping
+ *   exits (`--ping-output=pipe`: line by line through a pipe, as before
+ *   2026-12-07), so this process sleeps while the pings run. With
+ *   `--placement`, our pairs' "same vCPU" says how often ping's and pong's
+ *   main threads had last run on one vCPU (sampled every 10 ms; it slows
+ *   ours, see `PLACEMENT`): here a wake-up across vCPUs adds ~45 µs each
+ *   way, so a split pair shows a higher p50.
  * - Routing cost against the number of subscriptions on the receiving
  *   endpoint (in one process, so only the engine is measured). Messages go to
  *   one topic that matches one subscription; the others are distinct prefixes
@@ -101,7 +105,7 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { procCpuMs, statProcessor } from "./proc_stat.ts";
 import { echoArgs } from "./runtime_floor.ts";
-import { numberOption } from "./args.ts";
+import { numberOption, stringOption } from "./args.ts";
 import { formatRatio } from "./stats.ts";
 import { zeekEvent } from "./codec_corpus.ts";
 import { connEvent, connEventBuilt } from "./throughput_events.ts";
@@ -130,6 +134,24 @@ for (const section of ONLY ?? []) {
  */
 const REPEAT = numberOption("--repeat", 1, { min: 1 });
 const wants = (section: string) => !ONLY || ONLY.includes(section);
+/**
+ * `--ping-output=file` (the default): each ping's round trips go to a file,
+ * read when it exits; `pipe`: to this process, line by line as they come,
+ * as before 2026-12-07. Both pings write a line per round trip; read from a
+ * pipe, each line woke this process too, a third one on the two vCPUs,
+ * which put both sides' tails higher (ours more: see docs/performance.md).
+ */
+const PING_OUTPUT = stringOption("--ping-output", "file");
+/**
+ * `--placement`: for our ping-pong pairs, sample every 10 ms which vCPU
+ * ping's and pong's main threads last ran on ("same vCPU"). Off by default:
+ * the sampling wakes this process 100 times a second, and in alternating
+ * invocations it put ours' cold p99 at 203–351 µs against 148–237 without.
+ */
+const PLACEMENT = ARGS.includes("--placement");
+if (PING_OUTPUT !== "file" && PING_OUTPUT !== "pipe") {
+  throw new RangeError(`--ping-output: ${PING_OUTPUT} is not file or pipe`);
+}
 
 /** Durations and counts; `--quick` trades precision for time. */
 const CFG = QUICK
@@ -205,19 +227,33 @@ class Proc {
   #listeners: ((line: string) => void)[] = [];
   #exited = false;
 
-  constructor(readonly label: string, cmd: string, args: string[]) {
-    this.#child = new Deno.Command(cmd, {
-      args,
+  /**
+   * Runs `cmd`. With `stdoutFile`, its stdout goes to that file (through the
+   * shell's redirection, `exec`ed, so the pid is the command's) and `lines`
+   * get the file's lines once it exits: no `onLine`, and nothing in this
+   * process wakes per line while it runs.
+   */
+  constructor(
+    readonly label: string,
+    cmd: string,
+    args: string[],
+    { stdoutFile }: { stdoutFile?: string } = {},
+  ) {
+    this.#child = new Deno.Command(stdoutFile ? "sh" : cmd, {
+      args: stdoutFile ? ["-c", 'exec "$0" "$@" > "$PROC_STDOUT"', cmd, ...args] : args,
       stdin: "null",
-      stdout: "piped",
+      stdout: stdoutFile ? "null" : "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: stdoutFile ? { NO_COLOR: "1", PROC_STDOUT: stdoutFile } : { NO_COLOR: "1" },
     }).spawn();
     live.add(this);
     // Both pipes are drained all the time: a child blocked on a full pipe would stall the run.
-    const out = this.#collect(this.#child.stdout, this.lines, { notify: true });
+    const out = stdoutFile
+      ? Promise.resolve()
+      : this.#collect(this.#child.stdout, this.lines, { notify: true });
     const err = this.#collect(this.#child.stderr, this.errLines, { notify: false });
     this.status = Promise.all([out, err]).then(() => this.#child.status).then((s) => {
+      if (stdoutFile) this.lines.push(...Deno.readTextFileSync(stdoutFile).split("\n"));
       this.#exited = true;
       live.delete(this);
       return s;
@@ -539,8 +575,8 @@ interface LatencyRow {
   /**
    * Of the samples taken while ping ran (every `PLACEMENT_MS`), the share in
    * which ping's and pong's main threads had last run on the same vCPU, and
-   * how many samples. Only for our pairs: a C++ side works on CAF's threads,
-   * not its main one, and the bare echo prints its round trips at its end.
+   * how many samples. Only with `--placement`, and only for our pairs: a C++
+   * side works on CAF's threads, not its main one.
    */
   sameCpu?: { share: number; samples: number };
   note?: string;
@@ -949,11 +985,17 @@ function pongArgs(p: number): string[] {
   return ["--disable-ssl", "-m", "pong", '--topics=["/bench/ping"]', "-p", String(p)];
 }
 
-/** Our node or broker-node with `args`; `caf`: the C++ tool's CAF setting. */
-function tool(kind: "ours" | "C++", args: string[], label: string, caf: string[] = []): Proc {
+/** Our node or broker-node with `args`; `caf`: the C++ tool's CAF setting; `stdoutFile` as `Proc`'s. */
+function tool(
+  kind: "ours" | "C++",
+  args: string[],
+  label: string,
+  caf: string[] = [],
+  stdoutFile?: string,
+): Proc {
   return kind === "ours"
-    ? new Proc(label, DENO, ["run", "-A", CLI, "node", ...args])
-    : new Proc(label, `${REF}/broker-node`, [...args, ...caf]);
+    ? new Proc(label, DENO, ["run", "-A", CLI, "node", ...args], { stdoutFile })
+    : new Proc(label, `${REF}/broker-node`, [...args, ...caf], { stdoutFile });
 }
 
 /** Who runs a side of a ping-pong: our node, broker-node, or the bare Deno echo (the floor). */
@@ -962,13 +1004,18 @@ type LatencyKind = "ours" | "C++" | "floor";
 /** The row of the bare Deno echo pair (`bench/runtime_floor.ts`): no Broker code on either side. */
 const FLOOR_PAIR = "Deno echo, no Broker (runtime floor)";
 
-/** The ping or pong side of a ping-pong on port `p`. */
+/**
+ * The ping or pong side of a ping-pong on port `p`. Our ping and
+ * broker-node's write a line per round trip (a `write` each: broker-node's
+ * too, measured with strace); given `stdoutFile`, those go to the file.
+ */
 function latencyTool(
   kind: LatencyKind,
   role: "ping" | "pong",
   p: number,
   warmUp: number,
   caf: CafSetting,
+  stdoutFile?: string,
 ): Proc {
   const label = `${kind} ${role}`;
   if (kind === "floor") {
@@ -978,7 +1025,13 @@ function latencyTool(
       echoArgs(role === "ping" ? "ping" : "echo", p, CFG.pings, PING_SIZE),
     );
   }
-  return tool(kind, role === "ping" ? pingArgs(p, warmUp) : pongArgs(p), label, caf.args);
+  return tool(
+    kind,
+    role === "ping" ? pingArgs(p, warmUp) : pongArgs(p),
+    label,
+    caf.args,
+    stdoutFile,
+  );
 }
 
 /** Nearest-rank percentile of sorted samples. */
@@ -1016,20 +1069,43 @@ async function pingPong(
   if (ponger !== "floor") await waitForPort(p, 10_000, 5);
   const pongStartMs = ponger === "floor" ? null : performance.now() - t0;
   const t1 = performance.now();
-  const ping = latencyTool(pinger, "ping", p, warmUp, caf);
-  // Sampled between the first round trip printed and the last: not start-up.
-  let printed = 0;
-  ping.onLine((l) => {
-    if (RTT_LINE.test(l)) printed++;
-  });
-  const placement = pinger === "ours" && ponger === "ours"
-    ? samplePlacement(ping.pid, pong.pid, () => printed > 0 && printed < CFG.pings)
+  // The bare echo's ping prints once, at its end: a pipe wakes no one meanwhile.
+  const file = pinger !== "floor" && PING_OUTPUT === "file"
+    ? Deno.makeTempFileSync({ prefix: "ping-rtts-" })
     : undefined;
-  const finished = await ping.exited(60_000);
-  const sameCpu = placement?.stop();
-  if (!finished) throw new Error(`${pair}: ping did not finish`);
-  const pingWallMs = performance.now() - t1;
-  await pong.stop();
+  try {
+    const ping = latencyTool(pinger, "ping", p, warmUp, caf, file);
+    // Sampled from the first round trip printed to ping's exit: not start-up.
+    let printed = 0;
+    if (!file) {
+      ping.onLine((l) => {
+        if (RTT_LINE.test(l)) printed++;
+      });
+    }
+    const pinging = file ? () => Deno.statSync(file).size > 0 : () => printed > 0;
+    const placement = PLACEMENT && pinger === "ours" && ponger === "ours"
+      ? samplePlacement(ping.pid, pong.pid, pinging)
+      : undefined;
+    const finished = await ping.exited(60_000);
+    const sameCpu = placement?.stop();
+    if (!finished) throw new Error(`${pair}: ping did not finish`);
+    const pingWallMs = performance.now() - t1;
+    await pong.stop();
+    return pingPongRow(pair, run, ping, pongStartMs, pingWallMs, sameCpu);
+  } finally {
+    if (file) Deno.removeSync(file);
+  }
+}
+
+/** The row of a finished ping-pong: `ping`'s round trips, cold to warm. */
+function pingPongRow(
+  pair: string,
+  run: number,
+  ping: Proc,
+  pongStartMs: number | null,
+  pingWallMs: number,
+  sameCpu: LatencyRow["sameCpu"],
+): LatencyRow {
   // Send order is kept for the segments: the first ones show the cold start.
   const inOrder = ping.lines.filter((l) => RTT_LINE.test(l)).map(Number);
   if (inOrder.length !== CFG.pings) {
