@@ -253,7 +253,7 @@ class Proc {
       : this.#collect(this.#child.stdout, this.lines, { notify: true });
     const err = this.#collect(this.#child.stderr, this.errLines, { notify: false });
     this.status = Promise.all([out, err]).then(() => this.#child.status).then((s) => {
-      if (stdoutFile) this.lines.push(...Deno.readTextFileSync(stdoutFile).split("\n"));
+      if (stdoutFile) this.lines.push(...readLinesIfThere(stdoutFile));
       this.#exited = true;
       live.delete(this);
       return s;
@@ -338,6 +338,15 @@ class Proc {
       // gone already
     }
     await this.exited(2000);
+  }
+}
+
+/** A file's lines; none once it is gone (removed after a run that timed out, before its process ended). */
+function readLinesIfThere(path: string): string[] {
+  try {
+    return Deno.readTextFileSync(path).split("\n");
+  } catch {
+    return [];
   }
 }
 
