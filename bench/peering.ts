@@ -142,6 +142,9 @@ const wants = (section: string) => !ONLY || ONLY.includes(section);
  * which put both sides' tails higher (ours more: see docs/performance.md).
  */
 const PING_OUTPUT = stringOption("--ping-output", "file");
+if (PING_OUTPUT !== "file" && PING_OUTPUT !== "pipe") {
+  throw new RangeError(`--ping-output: ${PING_OUTPUT} is not file or pipe`);
+}
 /**
  * `--placement`: for our ping-pong pairs, sample every 10 ms which vCPU
  * ping's and pong's main threads last ran on ("same vCPU"). Off by default:
@@ -149,9 +152,6 @@ const PING_OUTPUT = stringOption("--ping-output", "file");
  * invocations it put ours' cold p99 at 203–351 µs against 148–237 without.
  */
 const PLACEMENT = ARGS.includes("--placement");
-if (PING_OUTPUT !== "file" && PING_OUTPUT !== "pipe") {
-  throw new RangeError(`--ping-output: ${PING_OUTPUT} is not file or pipe`);
-}
 
 /** Durations and counts; `--quick` trades precision for time. */
 const CFG = QUICK
@@ -1594,15 +1594,15 @@ function report(): void {
     // The cold tail against C++'s, run by run (the goal: ours no worse in every run).
     const byRun = (pair: string) => results.latency.filter((r) => r.pair === pair);
     const ours = byRun("ours ping -> ours pong"), cpp = byRun("C++ ping -> C++ pong");
+    let met = 0;
     const verdicts = ours.map((o, i) => {
       const c = cpp[i];
       if (o.p99us === null || !c || c.p99us === null) return "n/a";
+      const ok = o.p99us <= c.p99us;
+      if (ok) met++;
       const placed = o.sameCpu ? `, ours on one vCPU ${percent(o.sameCpu.share)}` : "";
-      return `${fmt(o.p99us)} vs ${fmt(c.p99us)} (${
-        o.p99us <= c.p99us ? "met" : "not met"
-      }${placed})`;
+      return `${fmt(o.p99us)} vs ${fmt(c.p99us)} (${ok ? "met" : "not met"}${placed})`;
     });
-    const met = verdicts.filter((v) => v.includes("(met")).length;
     const floors = byRun(FLOOR_PAIR).map((f) => fmt(f.p99us));
     out.push(
       `Cold p99, ours -> ours vs C++ -> C++, per run: ${verdicts.join("; ")}; ` +
