@@ -1291,7 +1291,16 @@ async function masterAndCloneNodes(
     // to answer its first clone once.
     const writer = ep.attachClone("kv", { requestTimeoutMs: 30_000 });
     await writer.put(str("pre"), count(41n));
-    await waitUntil(async () => await writer.exists(str("pre")), 30_000);
+    try {
+      await waitUntil(async () => await writer.exists(str("pre")), 30_000);
+    } catch (e) {
+      // Once in many CI runs the master never answered: keep what each side saw.
+      throw new Error(
+        `${e}\nour peers: ${JSON.stringify(ep.peers())}\n` +
+          `their subscriptions: ${JSON.stringify(ep.peerSubscriptions())}\n${describe()}`,
+        { cause: e },
+      );
+    }
 
     tap = new CommandTap(port);
     clone = new NodeProcess(cloneImpl, [
