@@ -49,7 +49,7 @@
  * @module
  */
 import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
-import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
+import { brokerRefTool, freePort, storeTopicsAnnounced, waitForPort } from "../tests/broker_ref.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
@@ -194,6 +194,8 @@ async function until(pred: () => Promise<boolean>, what: string, ms = 60_000): P
 /** A clone of `kv` on a fresh endpoint of ours, attached to the master at `port`. */
 async function attachClone(port: number): Promise<{ ep: Endpoint; clone: Store }> {
   await waitForPort(port, 30_000);
+  // A handshake while broker-node attaches its master would never learn the master's topic.
+  await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
   const ep = new Endpoint();
   await ep.peer("127.0.0.1", port, { retryMs: 0 });
   const clone = ep.attachClone("kv");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readGeneratorFile } from "../engine/recording/generator_file.ts";
 import { Tag } from "../engine/data/types.ts";
-import { brokerRefTool, freePort, waitForPort } from "../tests/broker_ref.ts";
+import { brokerRefTool, freePort, storeTopicsAnnounced, waitForPort } from "../tests/broker_ref.ts";
 import { Command } from "@commander-js/extra-typings";
 import { count, type Data, dataToString, Endpoint, str } from "../mod.ts";
 import {
@@ -1285,6 +1285,7 @@ async function masterAndCloneNodes(
   const describe = () => [master, clone].map((p) => p?.describe() ?? "").join("\n");
   try {
     await waitForPort(port, 20_000);
+    await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
     // Our own clone, peered straight to the master node, writes into its master.
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
     // Generous: with two test files and C++ nodes on two cores, a master node took over 10 s

@@ -21,7 +21,7 @@ import {
   timestamp,
   vector,
 } from "../mod.ts";
-import { freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
+import { freePort, RefProcess, storeTopicsAnnounced, waitForPort } from "../tests/broker_ref.ts";
 import {
   formatCliValue,
   parseCliValue,
@@ -504,6 +504,7 @@ Deno.test("broker store: against a C++ broker-node master", opts, async () => {
   const store = (...a: string[]) => broker("store", "kv", ...a, "-p", `127.0.0.1:${port}`);
   try {
     await waitForPort(port);
+    await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
     let r = await store("increment", "ctr", "1");
     assert.deepEqual(r, { code: 0, out: "1\n", err: "" });
     r = await store("increment", "ctr", "1");

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Endpoint } from "../mod.ts";
 
 /** Where the reference binaries may be, in the order they are tried. */
 export function brokerRefCandidates(): string[] {
@@ -67,6 +68,43 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
         throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
       }
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/**
+ * Waits until a handshake with `broker-node` on `port` carries `topics` (a
+ * master's `<name>/<$>/data/master`, a clone's `<name>/<$>/data/clone`).
+ *
+ * broker-node listens before it attaches its stores (broker-node.cc), and
+ * Broker sends no routing update for a filter that grew while a peering's
+ * handshake was under way: a capture of a peer that connected in that window
+ * showed its `originator_syn` without the master's topic, the master's
+ * keepalives reaching the peer afterwards, and no routing update, so the
+ * peer's clone never reached the master. Each try peers a fresh probe and
+ * waits up to `tryMs` for the topics.
+ */
+export async function storeTopicsAnnounced(
+  port: number,
+  topics: readonly string[],
+  timeoutMs = 30_000,
+  tryMs = 2_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let tries = 1;; tries++) {
+    const probe = new Endpoint({ warmUp: false });
+    try {
+      await probe.peer("127.0.0.1", port, { retryMs: 0 });
+      for (const t of topics) await probe.awaitPeerSubscription(t, tryMs);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        throw new Error(`port ${port} did not announce ${topics.join(", ")} in ${tries} tries`, {
+          cause: e,
+        });
+      }
+    } finally {
+      await probe.shutdown();
     }
   }
 }

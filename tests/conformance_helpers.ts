@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { Endpoint, type EndpointOptions } from "../engine/endpoint.ts";
 import { dataToString } from "../engine/data/mod.ts";
-import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+import { freePort, RefProcess, storeTopicsAnnounced, waitForPort } from "./broker_ref.ts";
 import { isPeered, RawConn, rawHandshake, waitFor } from "./raw_peer.ts";
 
 /** Which implementation plays the node: ours, or the C++ reference as the control. */
@@ -255,26 +255,10 @@ export async function withRelay(
       ...(opts.masterStores ?? []).map((s) => `${s}/<$>/data/master`),
       ...(opts.cloneStores ?? []).map((s) => `${s}/<$>/data/clone`),
     ];
-    if (storeTopics.length) await storesAnnounced(port, storeTopics);
+    if (storeTopics.length) await storeTopicsAnnounced(port, storeTopics);
     await fn({ kind, port, proc });
   } finally {
     await proc.stop();
-  }
-}
-
-/**
- * Waits until a peer of `broker-node` on `port` is told these store topics
- * (a master's or a clone's): broker-node listens before it attaches its
- * stores (broker-node.cc), so a handshake right after the port opened could
- * see a filter without them (a clone's topic was missing from one under load).
- */
-async function storesAnnounced(port: number, topics: string[]): Promise<void> {
-  const probe = new Endpoint({ warmUp: false });
-  try {
-    await probe.peer("127.0.0.1", port, { retryMs: 0 });
-    for (const t of topics) await probe.awaitPeerSubscription(t, 10_000);
-  } finally {
-    await probe.shutdown();
   }
 }
 

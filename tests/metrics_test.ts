@@ -15,7 +15,7 @@ import {
   GroupPublisher,
   str,
 } from "../mod.ts";
-import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+import { freePort, RefProcess, storeTopicsAnnounced, waitForPort } from "./broker_ref.ts";
 import { parsePrometheus } from "../engine/metrics/registry.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -101,6 +101,10 @@ Deno.test(
     const procs: { stop(): Promise<unknown> }[] = [cxxMaster, oursMaster];
     try {
       await Promise.all([waitForPort(cm.port), waitForPort(om.port)]);
+      // The clones peer at start-up: only once each master's store is attached.
+      await Promise.all(
+        [cm.port, om.port].map((p) => storeTopicsAnnounced(p, ["kv/<$>/data/master"])),
+      );
       const cxxClone = new RefProcess(
         "broker-node",
         args(cc, ['--clone-stores=["kv"]', `--peers=["tcp://127.0.0.1:${cm.port}"]`]),

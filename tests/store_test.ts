@@ -19,7 +19,7 @@ import {
   table,
   vector,
 } from "../mod.ts";
-import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+import { freePort, RefProcess, storeTopicsAnnounced, waitForPort } from "./broker_ref.ts";
 import { FAST, opts, pair, waitUntil } from "./store_helpers.ts";
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -313,6 +313,7 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
   let clone: Store | undefined;
   try {
     await waitForPort(port);
+    await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
     clone = ep.attachClone("kv", { requestTimeoutMs: 5000 });
     await clone.put(str("a"), count(1n));
@@ -350,6 +351,8 @@ Deno.test("store interop: a C++ clone attaches to our master", opts, async () =>
   try {
     await master.put(str("pre-existing"), count(1n));
     await waitForPort(port);
+    // Without the clone's topic in the handshake, our broadcasts would not reach it.
+    await storeTopicsAnnounced(port, ["kv/<$>/data/clone"]);
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
     // The C++ clone asks (nack [0]), gets ack_clone, acks it and attaches its writer.
     await waitUntil(() => master.peers.length === 1 && master.writers.length === 1, 10_000);
