@@ -103,6 +103,8 @@ export async function storeTopicsAnnounced(
           cause: e,
         });
       }
+      // A refused connection fails at once: do not spin.
+      await new Promise((r) => setTimeout(r, 50));
     } finally {
       await probe.shutdown();
     }

@@ -359,7 +359,8 @@ Deno.test("store interop: a C++ clone attaches to our master", opts, async () =>
     // It acks our broadcasts: the master's channel drains.
     await master.put(str("b"), table([[str("k"), count(2n)]]));
     await master.increment(str("pre-existing"));
-    // (It failed a few times in loaded CI runs, cause unknown: the store's
+    // (It failed a few times in loaded CI runs, cause not confirmed; a handshake
+    // without the clone's topic, awaited above since, would look so. The store's
     // metrics tell unacknowledged updates, sent to the clone, from a gap in
     // what the clone's writer sent.)
     const storeMetrics = () =>
