@@ -165,6 +165,33 @@ Deno.test("store: a late clone gets the snapshot", opts, async () => {
   }
 });
 
+Deno.test(
+  "store: a fresh clone answers its first read when the snapshot arrives",
+  opts,
+  async () => {
+    const [a, b] = await pair();
+    const master = a.attachMaster("kv", undefined, FAST);
+    await master.put(str("k"), count(7n));
+    await waitUntil(() => b.commandBus.hasPeerSubscriber("kv/<$>/data/master"));
+    // Ticks an hour apart: a read that waited for the next tick would not be answered here.
+    const clone = b.attachClone("kv", { tickIntervalMs: 3_600_000, requestTimeoutMs: 60_000 });
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const read = await Promise.race([
+        clone.get(str("k")),
+        new Promise<"none">((r) => guard = setTimeout(() => r("none"), 20_000)),
+      ]);
+      assert.deepEqual(read, count(7n));
+    } finally {
+      clearTimeout(guard);
+      clone.close();
+      master.close();
+      await b.shutdown();
+      await a.shutdown();
+    }
+  },
+);
+
 Deno.test("store: two clones writing concurrently converge", opts, async () => {
   const m = new Endpoint(), c1 = new Endpoint(), c2 = new Endpoint();
   const port = await m.listen("127.0.0.1", 0);

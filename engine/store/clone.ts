@@ -72,7 +72,6 @@ import {
   newEntity,
   sendStoreCommand,
   sendStoreContent,
-  sleep,
   type StoreActor,
   type StoreHost,
   type StoreMetrics,
@@ -186,6 +185,8 @@ export class StoreClone implements StoreActor {
   #nextReq = 1;
   /** When the master was lost (ms), or undefined while attached or before the first. */
   #lostAt?: number;
+  /** Reads waiting for the first snapshot: woken when it comes, the master is lost or the clone closes. */
+  #readers: (() => void)[] = [];
   readonly #status: BoundedQueue<StatusEvent>;
   readonly #events: StoreEventHub;
   readonly #unsubscribe: () => void;
@@ -360,6 +361,7 @@ export class StoreClone implements StoreActor {
     this.#unique.clear();
     this.#events.close();
     this.#state.close();
+    this.#wakeReaders(); // they fail with shutting_down
   }
 
   #idle(): boolean {
@@ -393,7 +395,12 @@ export class StoreClone implements StoreActor {
     );
   }
 
-  /** Waits for the first snapshot; fails when it does not come or the copy is stale. */
+  /**
+   * Waits for the first snapshot; fails when it does not come or the copy is
+   * stale. Answered as the snapshot arrives, as Broker's clone runs its
+   * waiting reads from `set_store` (a wait by ticks made a fresh clone's
+   * first read take a whole tick, 100 ms by default).
+   */
   async #readable(): Promise<void> {
     this.#assertOpen();
     const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
@@ -405,12 +412,36 @@ export class StoreClone implements StoreActor {
         }
         return; // recently lost: answer from the copy
       }
-      if (Date.now() >= deadline) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
         throw new BrokerError(ErrorCode.request_timeout, `no master for store ${this.name}`);
       }
-      await sleep(this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS);
+      await this.#change(left);
       this.#assertOpen();
     }
+  }
+
+  /** Resolves at the next `#wakeReaders`, or after `ms`. */
+  #change(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = this.#readers.indexOf(wake);
+        if (i >= 0) this.#readers.splice(i, 1);
+        resolve();
+      }, ms);
+      this.#readers.push(wake);
+    });
+  }
+
+  #wakeReaders(): void {
+    if (this.#readers.length === 0) return;
+    const readers = this.#readers;
+    this.#readers = [];
+    for (const wake of readers) wake();
   }
 
   /**
@@ -506,6 +537,7 @@ export class StoreClone implements StoreActor {
     this.#master = undefined;
     this.#masterBytes = undefined;
     this.#producer = undefined;
+    this.#wakeReaders();
   }
 
   /** A `put` from the master read in place: key and value go in as the bytes the copy keeps. */
@@ -673,6 +705,7 @@ export class StoreClone implements StoreActor {
       this.#lostAt = undefined;
       this.#consumer.handleHandshake(offset, content.heartbeatInterval, sender);
       this.#attachWriter(sender);
+      this.#wakeReaders();
       return;
     }
     // Everything else must come from our master.
