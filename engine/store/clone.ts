@@ -34,6 +34,7 @@
  * @module
  */
 import { type Data, encode } from "../data/mod.ts";
+import { Conditions } from "../conditions.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import type { CommandMessage } from "./command_bus.ts";
 import type { BoundedQueue } from "../queue.ts";
@@ -185,8 +186,8 @@ export class StoreClone implements StoreActor {
   #nextReq = 1;
   /** When the master was lost (ms), or undefined while attached or before the first. */
   #lostAt?: number;
-  /** Reads waiting for the first snapshot: woken when it comes, the master is lost or the clone closes. */
-  #readers: (() => void)[] = [];
+  /** Reads waiting for a snapshot: checked when one comes, the master is lost or the clone closes. */
+  readonly #attached = new Conditions();
   readonly #status: BoundedQueue<StatusEvent>;
   readonly #events: StoreEventHub;
   readonly #unsubscribe: () => void;
@@ -361,7 +362,7 @@ export class StoreClone implements StoreActor {
     this.#unique.clear();
     this.#events.close();
     this.#state.close();
-    this.#wakeReaders(); // they fail with shutting_down
+    this.#attached.changed(); // waiting reads fail with shutting_down
   }
 
   #idle(): boolean {
@@ -403,45 +404,21 @@ export class StoreClone implements StoreActor {
    */
   async #readable(): Promise<void> {
     this.#assertOpen();
-    const deadline = Date.now() + (this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-    while (!this.#consumer.initialized) {
-      if (this.#lostAt !== undefined) {
-        const stale = this.#opts.staleIntervalMs;
-        if (stale !== undefined && Date.now() - this.#lostAt > stale) {
-          throw new BrokerError(ErrorCode.stale_data, `store ${this.name} lost its master`);
-        }
-        return; // recently lost: answer from the copy
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new BrokerError(ErrorCode.request_timeout, `no master for store ${this.name}`);
-      }
-      await this.#change(left);
+    if (this.#consumer.initialized) return;
+    if (this.#lostAt === undefined) {
+      await this.#attached.until(
+        () => this.#consumer.initialized || this.#lostAt !== undefined || this.#closed,
+        this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        () => `no master for store ${this.name}`,
+      );
       this.#assertOpen();
+      if (this.#consumer.initialized) return;
     }
-  }
-
-  /** Resolves at the next `#wakeReaders`, or after `ms`. */
-  #change(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const i = this.#readers.indexOf(wake);
-        if (i >= 0) this.#readers.splice(i, 1);
-        resolve();
-      }, ms);
-      this.#readers.push(wake);
-    });
-  }
-
-  #wakeReaders(): void {
-    if (this.#readers.length === 0) return;
-    const readers = this.#readers;
-    this.#readers = [];
-    for (const wake of readers) wake();
+    // Lost its master: the copy answers until it is stale.
+    const stale = this.#opts.staleIntervalMs;
+    if (stale !== undefined && Date.now() - this.#lostAt! > stale) {
+      throw new BrokerError(ErrorCode.stale_data, `store ${this.name} lost its master`);
+    }
   }
 
   /**
@@ -537,7 +514,7 @@ export class StoreClone implements StoreActor {
     this.#master = undefined;
     this.#masterBytes = undefined;
     this.#producer = undefined;
-    this.#wakeReaders();
+    this.#attached.changed();
   }
 
   /** A `put` from the master read in place: key and value go in as the bytes the copy keeps. */
@@ -705,7 +682,7 @@ export class StoreClone implements StoreActor {
       this.#lostAt = undefined;
       this.#consumer.handleHandshake(offset, content.heartbeatInterval, sender);
       this.#attachWriter(sender);
-      this.#wakeReaders();
+      this.#attached.changed();
       return;
     }
     // Everything else must come from our master.
