@@ -18,9 +18,10 @@
  * confirms each write through the store's events: the master broadcasts
  * every change it applies, the clone reports it as an event naming its
  * publisher, and the master's ack of the write comes after that broadcast.
- * No event from this clone for the key once the master acked the write
- * means the master rejected it; Broker's rules (`operations.ts`) applied to
- * the clone's copy give the error's name.
+ * The event settles the write as it arrives; no event from this clone for
+ * the key once the master acked the write means the master rejected it;
+ * Broker's rules (`operations.ts`) applied to the clone's copy give the
+ * error's name.
  *
  * @module
  */
@@ -880,12 +881,25 @@ export async function runStoreOperation(
   const events = s.events({ capacity: 1 << 16 });
   try {
     await send(s, r, opts.expiryNs);
-    const acked = await s.awaitIdle(timeoutMs);
-    const mine = events.poll().filter((e) =>
+    const isMine = (e: StoreEvent) =>
       entityEquals(e.publisher, s.id) && compare(e.key, key) === 0 &&
-      (r.op === "erase" ? e.type === "erase" : e.type === "insert" || e.type === "update")
-    );
-    const last = mine.at(-1);
+      (r.op === "erase" ? e.type === "erase" : e.type === "insert" || e.type === "update");
+    // The broadcast settles the write as it comes. Only without one is the
+    // master's ack waited for: it comes with the channel's periodic ack, up
+    // to half a second later, and then says the write was dropped.
+    let acked: boolean | undefined;
+    const idle = s.awaitIdle(timeoutMs).then((a) => {
+      acked = a;
+      events.close(); // the broadcast, if any, came before the ack: stop waiting
+    });
+    let last: StoreEvent | undefined;
+    for (let e = await events.get(); e !== undefined; e = await events.get()) {
+      if (isMine(e)) {
+        last = e;
+        break;
+      }
+    }
+    if (!last) await idle;
     if (last) {
       if (!PRINTS_RESULT.has(r.op)) return [];
       return [
