@@ -51,3 +51,27 @@ Deno.test({
     deepEqual(ourDeopts(lines.slice(from, to)), []);
   },
 });
+
+Deno.test({
+  name: "origin tags written and read by code optimised on small words take words of 2^30 or more",
+  sanitizeResources: false,
+  async fn() {
+    const lines = await v8TraceOf(
+      new URL("./origin_words.ts", import.meta.url).pathname,
+      "--allow-natives-syntax,--trace-opt,--trace-deopt-verbose",
+    );
+    const from = lines.indexOf("OPTIMISED WITH SMALL WORDS");
+    const to = lines.indexOf("LARGE WORDS WRITTEN AND READ");
+    ok(from > 0 && to > from, "both marks in V8's trace");
+    ok(
+      lines.slice(0, from).some((l) =>
+        l.includes("completed compiling") && l.includes("readOriginTagInto")
+      ) &&
+        lines.slice(0, from).some((l) =>
+          l.includes("completed compiling") && l.includes("writeOriginWords")
+        ),
+      "both were optimised on small words",
+    );
+    deepEqual(ourDeopts(lines.slice(from, to)), []);
+  },
+});

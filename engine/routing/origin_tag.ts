@@ -171,11 +171,16 @@ function putWord(frame: Uint8Array, o: number, w: number): void {
 
 // A word of 2^30 or more is not one of V8's small integers: code optimised
 // before the first such word (an endpoint ID drawn high) was thrown away by
-// it, mid-peering. Both kinds pass through here once, before any is optimised.
+// it, mid-peering. Both kinds pass through here before any is optimised, and
+// often enough to be recorded: V8 gives a function its type feedback only
+// after a few calls (one pass of each kind left it to the first peering's
+// small words, and a later large one deoptimised both in about 1 run of 16).
 const scratch = new Uint8Array(4);
-for (const w of [1, 0xffffffff]) {
-  putWord(scratch, 0, w);
-  word(scratch, 0);
+for (let i = 0; i < 64; i++) {
+  for (const w of [1, 0xffffffff]) {
+    putWord(scratch, 0, w);
+    word(scratch, 0);
+  }
 }
 
 /** Writes an origin tag into the receiver field of the envelope at `at`. */
