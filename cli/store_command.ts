@@ -887,11 +887,10 @@ export async function runStoreOperation(
     // The broadcast settles the write as it comes. Only without one is the
     // master's ack waited for: it comes with the channel's periodic ack, up
     // to half a second later, and then says the write was dropped.
-    let acked: boolean | undefined;
-    const idle = s.awaitIdle(timeoutMs).then((a) => {
-      acked = a;
-      events.close(); // the broadcast, if any, came before the ack: stop waiting
-    });
+    const idle = s.awaitIdle(timeoutMs);
+    // The broadcast, if any, came before the ack: once idle, stop waiting for it.
+    const stop = () => events.close();
+    idle.then(stop, stop);
     let last: StoreEvent | undefined;
     for (let e = await events.get(); e !== undefined; e = await events.get()) {
       if (isMine(e)) {
@@ -899,7 +898,6 @@ export async function runStoreOperation(
         break;
       }
     }
-    if (!last) await idle;
     if (last) {
       if (!PRINTS_RESULT.has(r.op)) return [];
       return [
@@ -909,7 +907,7 @@ export async function runStoreOperation(
         ),
       ];
     }
-    if (!acked) throw unacked(timeoutMs);
+    if (!(await idle)) throw unacked(timeoutMs);
     // The master acked the write and broadcast nothing for it: it dropped it.
     // Broker's rules on the value it held (as this clone has it now, or had
     // it before) name the reason.
