@@ -28,6 +28,7 @@ import {
   parseDurationNs,
   parseStoreRequest,
   parseTypedValue,
+  runStoreOperation,
 } from "./store_command.ts";
 import { UsageError } from "./cli_values.ts";
 
@@ -57,7 +58,7 @@ async function withMaster(
 ) {
   const ep = new Endpoint();
   const port = await ep.listen("127.0.0.1", 0);
-  // A short tick: the master acks writes sooner, so each CLI write confirms sooner.
+  // A short tick: the master acks writes sooner, so a write it drops is known sooner.
   const kv = ep.attachMaster("kv", undefined, { tickIntervalMs: 20 });
   try {
     await f(kv, (...a) => broker("store", "kv", ...a, "-p", `127.0.0.1:${port}`));
@@ -341,6 +342,38 @@ Deno.test(
       r = await store("get", "missing");
       failed(r, 1, /no_such_key/);
     });
+  },
+);
+
+Deno.test(
+  "broker store: a write is settled by the master's broadcast of it, not by its ack",
+  opts,
+  async () => {
+    const m = new Endpoint(), c = new Endpoint();
+    const port = await m.listen("127.0.0.1", 0);
+    await c.peer("127.0.0.1", port, { retryMs: 0 });
+    // Ticks an hour apart: this master acks no write within the test.
+    const kv = m.attachMaster("kv", undefined, { tickIntervalMs: 3_600_000 });
+    await c.awaitPeerSubscription("kv/<$>/data/master");
+    const clone = c.attachClone("kv");
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const put = runStoreOperation(clone, parseStoreRequest("increment", ["n", "2"]), {
+        timeoutMs: 60_000,
+      });
+      const lines = await Promise.race([
+        put,
+        new Promise<"unsettled">((r) => guard = setTimeout(() => r("unsettled"), 20_000)),
+      ]);
+      assert.deepEqual(lines, ["2"]);
+      assert.deepEqual(await kv.get(str("n")), count(2n));
+    } finally {
+      clearTimeout(guard);
+      clone.close();
+      kv.close();
+      await c.shutdown();
+      await m.shutdown();
+    }
   },
 );
 
