@@ -22,6 +22,7 @@ import {
   vector,
 } from "../mod.ts";
 import { freePort, RefProcess, storeTopicsAnnounced, waitForPort } from "../tests/broker_ref.ts";
+import { pair, settledWithin } from "../tests/store_helpers.ts";
 import {
   formatCliValue,
   parseCliValue,
@@ -349,26 +350,17 @@ Deno.test(
   "broker store: a write is settled by the master's broadcast of it, not by its ack",
   opts,
   async () => {
-    const m = new Endpoint(), c = new Endpoint();
-    const port = await m.listen("127.0.0.1", 0);
-    await c.peer("127.0.0.1", port, { retryMs: 0 });
+    const [m, c] = await pair();
     // Ticks an hour apart: this master acks no write within the test.
     const kv = m.attachMaster("kv", undefined, { tickIntervalMs: 3_600_000 });
     await c.awaitPeerSubscription("kv/<$>/data/master");
     const clone = c.attachClone("kv");
-    let guard: ReturnType<typeof setTimeout> | undefined;
     try {
-      const put = runStoreOperation(clone, parseStoreRequest("increment", ["n", "2"]), {
-        timeoutMs: 60_000,
-      });
-      const lines = await Promise.race([
-        put,
-        new Promise<"unsettled">((r) => guard = setTimeout(() => r("unsettled"), 20_000)),
-      ]);
-      assert.deepEqual(lines, ["2"]);
+      const increment = parseStoreRequest("increment", ["n", "2"]);
+      const lines = runStoreOperation(clone, increment, { timeoutMs: 60_000 });
+      assert.deepEqual(await settledWithin(lines, 20_000), ["2"]);
       assert.deepEqual(await kv.get(str("n")), count(2n));
     } finally {
-      clearTimeout(guard);
       clone.close();
       kv.close();
       await c.shutdown();

@@ -27,3 +27,19 @@ export async function pair(): Promise<[Endpoint, Endpoint]> {
   await b.peer("127.0.0.1", port, { retryMs: 0 });
   return [a, b];
 }
+
+/**
+ * `p`'s value, or `"unsettled"` when it has not settled after `ms`: a guard
+ * for a wait that must end on an event, not on a timer of the store's.
+ */
+export async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | "unsettled"> {
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<"unsettled">((r) => guard = setTimeout(() => r("unsettled"), ms)),
+    ]);
+  } finally {
+    clearTimeout(guard);
+  }
+}
