@@ -173,8 +173,8 @@ function putWord(frame: Uint8Array, o: number, w: number): void {
 // before the first such word (an endpoint ID drawn high) was thrown away by
 // it, mid-peering. Both kinds pass through here before any is optimised, and
 // often enough to be recorded: V8 gives a function its type feedback only
-// after a few calls (one pass of each kind left it to the first peering's
-// small words, and a later large one deoptimised both in about 1 run of 16).
+// after a few calls: one pass of each kind left it to the first peering's
+// words, and when those were all small a later large one deoptimised both.
 const scratch = new Uint8Array(4);
 for (let i = 0; i < 64; i++) {
   for (const w of [1, 0xffffffff]) {
