@@ -1084,16 +1084,8 @@ async function pingPong(
     : undefined;
   try {
     const ping = latencyTool(pinger, "ping", p, warmUp, caf, file);
-    // Sampled from the first round trip printed to ping's exit: not start-up.
-    let printed = 0;
-    if (!file) {
-      ping.onLine((l) => {
-        if (RTT_LINE.test(l)) printed++;
-      });
-    }
-    const pinging = file ? () => Deno.statSync(file).size > 0 : () => printed > 0;
     const placement = PLACEMENT && pinger === "ours" && ponger === "ours"
-      ? samplePlacement(ping.pid, pong.pid, pinging)
+      ? samplePlacement(ping.pid, pong.pid, pingsStarted(ping, file))
       : undefined;
     const finished = await ping.exited(60_000);
     const sameCpu = placement?.stop();
@@ -1104,6 +1096,21 @@ async function pingPong(
   } finally {
     if (file) Deno.removeSync(file);
   }
+}
+
+/**
+ * Whether `ping` has printed its first round trip (to `file`, or through
+ * its pipe): placement is sampled from then to its exit, not in start-up.
+ * Only a sampler asks, so only then does a piped ping's every line reach a
+ * listener.
+ */
+function pingsStarted(ping: Proc, file: string | undefined): () => boolean {
+  if (file) return () => Deno.statSync(file).size > 0;
+  let printed = false;
+  ping.onLine((l) => {
+    if (RTT_LINE.test(l)) printed = true;
+  });
+  return () => printed;
 }
 
 /** The row of a finished ping-pong: `ping`'s round trips, cold to warm. */
