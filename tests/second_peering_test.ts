@@ -32,6 +32,11 @@ function ourDeopts(trace: string[]): string[] {
   return out;
 }
 
+/** Whether V8's trace lines tell that it finished compiling a function whose name holds `name`. */
+function compiled(trace: string[], name: string): boolean {
+  return trace.some((l) => l.includes("completed compiling") && l.includes(name));
+}
+
 Deno.test({
   name: "a second peering over TCP deoptimises none of the engine's code the first one warmed",
   sanitizeResources: false,
@@ -45,7 +50,7 @@ Deno.test({
     ok(from > 0 && to > from, "both marks in V8's trace");
     // The first peering warms the paths: V8 optimised our per-message code by its end.
     ok(
-      lines.slice(0, from).some((l) => l.includes("completed compiling") && l.includes("route")),
+      compiled(lines.slice(0, from), "route"),
       "the router's code was optimised during the first peering",
     );
     deepEqual(ourDeopts(lines.slice(from, to)), []);
@@ -63,13 +68,9 @@ Deno.test({
     const from = lines.indexOf("OPTIMISED WITH SMALL WORDS");
     const to = lines.indexOf("LARGE WORDS WRITTEN AND READ");
     ok(from > 0 && to > from, "both marks in V8's trace");
+    const before = lines.slice(0, from);
     ok(
-      lines.slice(0, from).some((l) =>
-        l.includes("completed compiling") && l.includes("readOriginTagInto")
-      ) &&
-        lines.slice(0, from).some((l) =>
-          l.includes("completed compiling") && l.includes("writeOriginWords")
-        ),
+      compiled(before, "readOriginTagInto") && compiled(before, "writeOriginWords"),
       "both were optimised on small words",
     );
     deepEqual(ourDeopts(lines.slice(from, to)), []);
