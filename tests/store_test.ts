@@ -172,7 +172,7 @@ Deno.test(
     const [a, b] = await pair();
     const master = a.attachMaster("kv", undefined, FAST);
     await master.put(str("k"), count(7n));
-    await waitUntil(() => b.commandBus.hasPeerSubscriber("kv/<$>/data/master"));
+    await b.awaitPeerSubscription("kv/<$>/data/master");
     // Ticks an hour apart: a read that waited for the next tick would not be answered here.
     const clone = b.attachClone("kv", { tickIntervalMs: 3_600_000, requestTimeoutMs: 60_000 });
     try {
