@@ -684,7 +684,7 @@ export interface StoreRunOptions extends StoreOutputOptions {
   timeoutMs?: number;
 }
 
-/** How long `broker store` waits for the master by default, in ms (a clone's request timeout). */
+/** How long `broker store` waits for the master by default, in ms (its clone's reads and writes). */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
 
 const name = (key: Data) => formatCliValue(key);
@@ -1042,9 +1042,11 @@ function planStore(op: string, args: string[], cli: StoreCliValues): StorePlan {
     // A duration in ms (fractions of one for us and ns), exact to the nanosecond.
     expiryNs = BigInt(Math.round(parseDuration(cli.expiry, "--expiry") * 1e6));
   }
-  const timeoutMs = cli.timeout === undefined
-    ? 10_000
-    : Math.max(1, parseDuration(cli.timeout, "--timeout", { allowZero: false }));
+  // Capped at the longest delay a timer keeps (~24.8 days): a longer one fires at once.
+  const timeoutMs = cli.timeout === undefined ? DEFAULT_STORE_TIMEOUT_MS : Math.min(
+    2 ** 31 - 1,
+    Math.max(1, parseDuration(cli.timeout, "--timeout", { allowZero: false })),
+  );
   let n: number | undefined;
   if (cli.count !== undefined) {
     if (op !== "watch") throw new UsageError("--count", "applies to watch only");
@@ -1150,7 +1152,10 @@ export function registerStoreCommand(
       const onSignal = () => abort.abort();
       try {
         for (const p of plan.peers) await ep.peer(p.host, p.port, { retryMs: 0 });
-        const s = ep.attachClone(store, { requestTimeoutMs: plan.timeoutMs });
+        const s = ep.attachClone(store, {
+          requestTimeoutMs: plan.timeoutMs,
+          maxGetDelayMs: plan.timeoutMs,
+        });
         if (op === "watch") {
           for (const sig of signals) Deno.addSignalListener(sig, onSignal);
           await watchStore(s, {

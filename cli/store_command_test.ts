@@ -552,3 +552,53 @@ Deno.test("broker store: against a C++ broker-node master", opts, async () => {
     await node.stop();
   }
 });
+
+Deno.test(
+  "broker store: a read with no master gives stale_data after --timeout, however long",
+  opts,
+  async () => {
+    const ep = new Endpoint({ warmUp: false });
+    const port = await ep.listen("127.0.0.1", 0);
+    try {
+      // Broker's clone fails a read it cannot answer with stale_data (max-get-delay).
+      const r = await broker(
+        "store",
+        "nobody",
+        "get",
+        "k",
+        "-p",
+        `127.0.0.1:${port}`,
+        "--timeout",
+        "300ms",
+      );
+      failed(r, 1, /^broker store: stale_data: no master for store nobody after 300 ms$/m);
+      // Past 2^31 - 1 ms a timer fires at once: a --timeout that long must still wait.
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          MAIN,
+          "store",
+          "nobody",
+          "get",
+          "k",
+          "-p",
+          `127.0.0.1:${port}`,
+          "--timeout",
+          "1000h",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const outcome = await Promise.race([
+        child.status.then((s) => `exited ${s.code}`),
+        new Promise<string>((r) => setTimeout(() => r("waiting"), 3_000)),
+      ]);
+      if (outcome === "waiting") child.kill("SIGKILL");
+      const err = dec.decode((await child.output()).stderr);
+      assert.equal(outcome, "waiting", `--timeout 1000h gave up at once: ${err}`);
+    } finally {
+      await ep.shutdown();
+    }
+  },
+);

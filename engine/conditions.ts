@@ -2,7 +2,7 @@
  * Waiting for a state: promises that resolve once a condition over a live
  * view holds (a cluster node's or group's view, a warm-up's counts),
  * re-checked whenever the view changes, and reject with `request_timeout`
- * when it does not in time.
+ * (or the code given) when it does not in time.
  *
  * @example
  * ```ts
@@ -25,9 +25,15 @@ export class Conditions {
 
   /**
    * Resolves once `done()` holds (checked now and on every `changed()`);
-   * rejects with `request_timeout` and `failure()`'s text after `timeoutMs`.
+   * rejects with `code` (`request_timeout` unless given) and `failure()`'s
+   * text after `timeoutMs`.
    */
-  until(done: () => boolean, timeoutMs: number, failure: () => string): Promise<void> {
+  until(
+    done: () => boolean,
+    timeoutMs: number,
+    failure: () => string,
+    code: ErrorCode = ErrorCode.request_timeout,
+  ): Promise<void> {
     if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -38,7 +44,7 @@ export class Conditions {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(check);
-        reject(new BrokerError(ErrorCode.request_timeout, failure()));
+        reject(new BrokerError(code, failure()));
       }, timeoutMs);
       this.#waiters.add(check);
     });

@@ -4,12 +4,14 @@
 // Broker's `lb/defaults.hh`, where observable cheaply.
 import assert from "node:assert/strict";
 import { Endpoint } from "../engine/endpoint.ts";
-import { ErrorCode } from "../engine/errors.ts";
 import { StatusCode } from "../engine/status.ts";
 import { DEFAULT_SUBSCRIBER_QUEUE_SIZE } from "../engine/subscriber.ts";
+import { str } from "../engine/data/constructors.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import {
   DEFAULT_CONNECTION_TIMEOUT_FACTOR,
   DEFAULT_HEARTBEAT_INTERVAL_TICKS,
+  DEFAULT_MAX_GET_DELAY_MS,
   DEFAULT_NACK_TIMEOUT_TICKS,
   DEFAULT_TICK_INTERVAL_MS,
 } from "../engine/store/options.ts";
@@ -117,6 +119,26 @@ Deno.test("§10 the subscriber queue holds 1024 messages by default (deliberate 
     }
     assert.equal(sub.available(), 1024, "a local publisher does not wait: the queue keeps 1024");
   } finally {
+    await ep.shutdown();
+  }
+});
+
+// Broker's clone delays a read while it has no master for `broker.store.max-get-delay`
+// (`defaults::store::max_get_delay`, 5 s), then fails it with `stale_data`
+// (`clone_state::get_impl` in `clone_actor.hh`).
+Deno.test("§10 a clone without a master fails a read with stale_data after 5 s (max-get-delay)", async () => {
+  assert.equal(DEFAULT_MAX_GET_DELAY_MS, 5_000);
+  const ep = new Endpoint({ warmUp: false });
+  const clone = ep.attachClone("nobody");
+  try {
+    const t0 = performance.now();
+    const err = await clone.get(str("k")).then(() => undefined, (e: unknown) => e);
+    const waited = performance.now() - t0;
+    assert.ok(err instanceof BrokerError, `a BrokerError, got ${err}`);
+    assert.equal(err.code, ErrorCode.stale_data);
+    assert.ok(waited >= 4_900, `waited ${waited.toFixed(0)} ms, not max-get-delay`);
+  } finally {
+    clone.close();
     await ep.shutdown();
   }
 });

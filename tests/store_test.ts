@@ -277,41 +277,53 @@ Deno.test(
   },
 );
 
-Deno.test("store: master_exists, request_timeout, stale_data", opts, async () => {
-  const [a, b] = await pair();
-  const master = a.attachMaster("kv", undefined, FAST);
-  try {
-    await waitUntil(() => b.commandBus.hasPeerSubscriber("kv/<$>/data/master"));
-    assert.throws(
-      () => b.attachMaster("kv"),
-      (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.master_exists,
-    );
-    // No master for "other": reads and put_unique time out.
-    const lonely = b.attachClone("other", { ...FAST, requestTimeoutMs: 200 });
-    await rejectsWith(lonely.get(str("x")), ErrorCode.request_timeout);
-    await rejectsWith(lonely.putUnique(str("x"), count(1n)), ErrorCode.request_timeout);
-    lonely.close();
-    // A clone that lost its master answers from its copy, then reports stale data.
-    const clone = b.attachClone("kv", { ...FAST, staleIntervalMs: 300 });
-    await master.put(str("k"), count(1n));
-    await waitUntil(async () => await clone.exists(str("k")));
-    master.close();
-    await a.shutdown();
-    await waitUntil(async () => {
-      try {
-        await clone.get(str("k"));
-        return false;
-      } catch (e) {
-        return e instanceof BrokerError && e.code === ErrorCode.stale_data;
-      }
-    });
-    clone.close();
-  } finally {
-    master.close();
-    await b.shutdown();
-    await a.shutdown();
-  }
-});
+Deno.test(
+  "store: master_exists, stale_data without a master, request_timeout, stale_data after losing it",
+  opts,
+  async () => {
+    const [a, b] = await pair();
+    const master = a.attachMaster("kv", undefined, FAST);
+    try {
+      await waitUntil(() => b.commandBus.hasPeerSubscriber("kv/<$>/data/master"));
+      assert.throws(
+        () => b.attachMaster("kv"),
+        (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.master_exists,
+      );
+      // No master for "other": reads give up with stale_data (Broker's clone after
+      // max-get-delay), put_unique with request_timeout.
+      const lonely = b.attachClone("other", { ...FAST, requestTimeoutMs: 200, maxGetDelayMs: 200 });
+      await rejectsWith(lonely.get(str("x")), ErrorCode.stale_data);
+      await rejectsWith(lonely.exists(str("x")), ErrorCode.stale_data);
+      await rejectsWith(lonely.keys(), ErrorCode.stale_data);
+      await rejectsWith(lonely.putUnique(str("x"), count(1n)), ErrorCode.request_timeout);
+      lonely.close();
+      // A delay of 0 fails a read at once, as Broker's does; a negative one is refused.
+      const impatient = b.attachClone("other", { ...FAST, maxGetDelayMs: 0 });
+      await rejectsWith(impatient.get(str("x")), ErrorCode.stale_data);
+      impatient.close();
+      assert.throws(() => b.attachClone("other", { maxGetDelayMs: -1 }), RangeError);
+      // A clone that lost its master answers from its copy, then reports stale data.
+      const clone = b.attachClone("kv", { ...FAST, staleIntervalMs: 300 });
+      await master.put(str("k"), count(1n));
+      await waitUntil(async () => await clone.exists(str("k")));
+      master.close();
+      await a.shutdown();
+      await waitUntil(async () => {
+        try {
+          await clone.get(str("k"));
+          return false;
+        } catch (e) {
+          return e instanceof BrokerError && e.code === ErrorCode.stale_data;
+        }
+      });
+      clone.close();
+    } finally {
+      master.close();
+      await b.shutdown();
+      await a.shutdown();
+    }
+  },
+);
 
 // ------------------------------------------------------------------ interop
 

@@ -80,6 +80,7 @@ import {
   waitUntilIdle,
 } from "./store_common.ts";
 import {
+  DEFAULT_MAX_GET_DELAY_MS,
   DEFAULT_MUTATION_BUFFER_BYTES,
   DEFAULT_MUTATION_BUFFER_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -101,11 +102,18 @@ import {
  */
 export interface CloneOptions extends StoreTimingOptions {
   /**
-   * How long (ms) reads and `putUnique` wait for the master: for the first
-   * `ack_clone`, or for a `put_unique_result`. Then `request_timeout`.
+   * How long (ms) `putUnique` waits for the master's `put_unique_result`.
+   * Then `request_timeout`.
    * @default 10_000 (`DEFAULT_REQUEST_TIMEOUT_MS`)
    */
   requestTimeoutMs?: number;
+  /**
+   * How long (ms) reads (`get`, `exists`, `keys`) wait for the master's
+   * first snapshot (`ack_clone`); then they fail with `stale_data`, as
+   * Broker's clone does after `broker.store.max-get-delay`. 0: at once.
+   * @default 5_000 (`DEFAULT_MAX_GET_DELAY_MS`)
+   */
+  maxGetDelayMs?: number;
   /**
    * How long (ms) after losing its master the clone still answers reads from
    * its copy; afterwards reads fail with `stale_data` until a master is back.
@@ -201,6 +209,10 @@ export class StoreClone implements StoreActor {
     this.name = name;
     this.#host = host;
     this.#opts = options;
+    const delay = options.maxGetDelayMs;
+    if (delay !== undefined && !(delay >= 0 && delay <= MAX_TIMER_MS)) {
+      throw new RangeError(`maxGetDelayMs must be 0 to ${MAX_TIMER_MS}, got ${delay}`);
+    }
     this.#maxPending = atLeastOne(
       "mutationBufferSize",
       options.mutationBufferSize ?? DEFAULT_MUTATION_BUFFER_SIZE,
@@ -406,10 +418,12 @@ export class StoreClone implements StoreActor {
     this.#assertOpen();
     if (this.#consumer.initialized) return;
     if (this.#lostAt === undefined) {
+      const delay = this.#opts.maxGetDelayMs ?? DEFAULT_MAX_GET_DELAY_MS;
       await this.#attached.until(
         () => this.#consumer.initialized || this.#lostAt !== undefined || this.#closed,
-        this.#opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-        () => `no master for store ${this.name}`,
+        delay,
+        () => `no master for store ${this.name} after ${delay} ms`,
+        ErrorCode.stale_data,
       );
       this.#assertOpen();
       if (this.#consumer.initialized) return;
@@ -744,6 +758,9 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** End of a `put_unique_result` command: variant, flag, who, req_id, publisher. */
 const UNIQUE_RESULT_END = CONTENT_AT + 2 + 24 + 8 + 24;
+
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function atLeastOne(name: string, v: number): number {
   if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);

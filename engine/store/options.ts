@@ -41,8 +41,13 @@ export const DEFAULT_MAX_NACK_SEQS = 4096;
  * has no limit); later events are dropped and come again after a nack.
  */
 export const DEFAULT_MAX_BUFFERED_EVENTS = 4096;
-/** How long a clone's reads and `putUnique` wait for the master, in ms (Broker's 10 s). */
+/** How long a clone's `putUnique` waits for the master's answer, in ms (Broker's 10 s). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * How long a clone's reads wait for its master's first snapshot, in ms
+ * (Broker's `broker.store.max-get-delay`, `defaults::store::max_get_delay`).
+ */
+export const DEFAULT_MAX_GET_DELAY_MS = 5_000;
 /** Writes a clone keeps while it has no master (ours: Broker's buffer is unbounded). */
 export const DEFAULT_MUTATION_BUFFER_SIZE = 8192;
 /** Bytes of keys and values a clone keeps while it has no master (16 MiB). */
