@@ -244,19 +244,6 @@ export function expiryNs(expiry: number | bigint | undefined): bigint | null {
 }
 
 /**
- * A promise that settles after `ms` without keeping the process alive.
- *
- * @example
- * ```ts
- * import { sleep } from "./store_common.ts";
- * await sleep(1);
- * ```
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
  * What the `Store` handle needs from a master or a clone. Writes carry
  * their publisher already; reads and `putUnique` answer asynchronously
  * because a clone may have to wait for its master.
@@ -349,7 +336,7 @@ export async function waitUntilIdle(
   const deadline = Date.now() + timeoutMs;
   while (!stopped() && !idle()) {
     if (Date.now() >= deadline) return false;
-    await sleep(tickMs);
+    await new Promise((r) => setTimeout(r, tickMs));
   }
   return true;
 }
