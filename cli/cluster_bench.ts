@@ -36,6 +36,7 @@ import { lines, selfCommandArgs } from "./self.ts";
 import { warmUpClusterTraffic } from "./cluster_warm_up.ts";
 import { ClusterGenerator } from "./cluster_generator.ts";
 import { warmUpOnce } from "../engine/warm_up.ts";
+import { timerDelay } from "../engine/timer_delay.ts";
 
 /** One node's measurement: time to publish everything, or to receive `num-inputs`. */
 export interface NodeTiming {
@@ -672,7 +673,7 @@ async function nextLine(c: Child, timeoutMs: number): Promise<string> {
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new BrokerError(ErrorCode.request_timeout, `${c.node.name} did not answer`)),
-      timeoutMs,
+      timerDelay(timeoutMs),
     );
   });
   try {

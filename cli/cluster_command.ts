@@ -42,6 +42,7 @@ import {
 import { parseLayoutText } from "./cluster_layout_file.ts";
 import { writeToStdio } from "./stdio.ts";
 import { parseCliValue } from "./store_command.ts";
+import { timerDelay } from "../engine/timer_delay.ts";
 
 const POOL_TYPES = ["proxy", "worker", "logger"] as const;
 
@@ -308,7 +309,7 @@ async function runNodes(layoutPath: string, cli: NodesValues): Promise<void> {
     for (const n of listening) endpoint.peerNoWait(n.host, n.port, { retryMs: 1000 });
     // Done early once every listening node said hello.
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(resolve, timerDelay(timeoutMs));
       changed = () => {
         if (listening.every((n) => up.has(n.name))) {
           clearTimeout(timer);

@@ -11,6 +11,7 @@
  * @module
  */
 import type { GeneratedBatch, GeneratorStart } from "./cluster_generator_worker.ts";
+import { timerDelay } from "../engine/timer_delay.ts";
 
 /** Messages per batch: about 270 KB of mars.dat's events. */
 const BATCH = 64;
@@ -65,7 +66,7 @@ export class ClusterGenerator {
       timer = setTimeout(() => {
         worker.terminate();
         reject(new Error(`generator worker: no answer within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
+      }, timerDelay(timeoutMs));
       worker.onerror = (e) => {
         e.preventDefault();
         gen.#error = new Error(`generator worker: ${e.message}`);

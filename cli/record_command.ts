@@ -21,6 +21,7 @@ import {
   parseTopicList,
   UsageError,
 } from "./cli_values.ts";
+import { timerDelay } from "../engine/timer_delay.ts";
 
 /**
  * A recorder that appends capture entries to an open file, batching writes.
@@ -187,7 +188,7 @@ export function registerRecordCommand(
         const sub = topics.length ? ep.subscribe(topics) : undefined;
         if (localPort !== undefined) await ep.listen(address, localPort);
         for (const p of peers) await ep.peer(p.host, p.port, { retryMs: 0 });
-        if (durationMs !== undefined) timer = setTimeout(stop, durationMs);
+        if (durationMs !== undefined) timer = setTimeout(stop, timerDelay(durationMs));
         (async () => {
           if (!sub) return;
           let n = 0;

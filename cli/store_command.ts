@@ -1042,11 +1042,9 @@ function planStore(op: string, args: string[], cli: StoreCliValues): StorePlan {
     // A duration in ms (fractions of one for us and ns), exact to the nanosecond.
     expiryNs = BigInt(Math.round(parseDuration(cli.expiry, "--expiry") * 1e6));
   }
-  // Capped at the longest delay a timer keeps (~24.8 days): a longer one fires at once.
-  const timeoutMs = cli.timeout === undefined ? DEFAULT_STORE_TIMEOUT_MS : Math.min(
-    2 ** 31 - 1,
-    Math.max(1, parseDuration(cli.timeout, "--timeout", { allowZero: false })),
-  );
+  const timeoutMs = cli.timeout === undefined
+    ? DEFAULT_STORE_TIMEOUT_MS
+    : Math.max(1, parseDuration(cli.timeout, "--timeout", { allowZero: false }));
   let n: number | undefined;
   if (cli.count !== undefined) {
     if (op !== "watch") throw new UsageError("--count", "applies to watch only");

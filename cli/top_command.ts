@@ -22,6 +22,7 @@
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parsePrometheus } from "../engine/metrics/registry.ts";
 import { parseDuration, UsageError } from "./cli_values.ts";
+import { timerDelay } from "../engine/timer_delay.ts";
 
 const TYPES = ["data", "command", "routing_update", "ping", "pong"] as const;
 
@@ -203,7 +204,7 @@ export async function runTop(o: TopOptions): Promise<number> {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
+    const t = setTimeout(done, timerDelay(ms));
     function done() {
       clearTimeout(t);
       signal?.removeEventListener("abort", done);

@@ -18,6 +18,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "./errors.ts";
+import { timerDelay } from "./timer_delay.ts";
 
 /** The conditions someone waits for, re-checked on every change. */
 export class Conditions {
@@ -45,7 +46,7 @@ export class Conditions {
       const timer = setTimeout(() => {
         this.#waiters.delete(check);
         reject(new BrokerError(code, failure()));
-      }, timeoutMs);
+      }, timerDelay(timeoutMs));
       this.#waiters.add(check);
     });
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { objectArray } from "./object_array.ts";
+import { timerDelay } from "./timer_delay.ts";
 
 /** What a full queue does with a new item. */
 export type OverflowPolicy = "drop_oldest" | "drop_newest" | "block";
@@ -179,7 +180,7 @@ export class BoundedQueue<T> {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
           resolve(undefined);
-        }, timeoutMs);
+        }, timerDelay(timeoutMs));
       }
     });
   }

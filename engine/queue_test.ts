@@ -115,3 +115,17 @@ Deno.test("onTake sees every read (get, a waiting get, shift, poll), never a dro
   assert.equal(await q.get(), 6);
   assert.deepEqual(taken, [1, 3, 4, 5, 6]);
 });
+
+Deno.test("a get whose timeout passes a timer's longest delay waits instead of ending at once", async () => {
+  const q = new BoundedQueue<number>(4, "drop_oldest");
+  for (const timeoutMs of [3_600_000_000, Infinity]) {
+    const got = q.get(timeoutMs);
+    const early = await Promise.race([
+      got.then((v) => `settled with ${v}`),
+      new Promise((r) => setTimeout(() => r("waiting"), 50)),
+    ]);
+    assert.equal(early, "waiting", `get(${timeoutMs})`);
+    q.push(7);
+    assert.equal(await got, 7);
+  }
+});

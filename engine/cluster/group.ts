@@ -32,6 +32,7 @@ import type { Subscriber } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { Conditions } from "../conditions.ts";
 import { fnv1a32, fnv1a32String, type HrwKey, hrwWeight } from "./hash.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /**
  * The topic prefix of a group (a `invalid_topic_key` BrokerError for names
@@ -133,7 +134,7 @@ export class GroupMember implements AsyncIterable<GroupMessage> {
     if (!list) this.#pendingAcks.set(publisher, list = []);
     list.push(seq);
     if (list.length >= 1024) this.#flushAcks();
-    else this.#ackTimer ??= setTimeout(() => this.#flushAcks(), this.#ackDelayMs);
+    else this.#ackTimer ??= setTimeout(() => this.#flushAcks(), timerDelay(this.#ackDelayMs));
   }
 
   #flushAcks(): void {

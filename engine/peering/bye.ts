@@ -20,6 +20,7 @@
  * @module
  */
 import { ByeToken, type Envelope, isByePong } from "../wire/mod.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** A connection as BYE sees it: the BYE ping in flight, if any. */
 export interface ByeState {
@@ -39,7 +40,7 @@ export function sayBye(
 ): Promise<void> {
   const token = ByeToken.next();
   return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
+    const timer = setTimeout(resolve, timerDelay(timeoutMs));
     c.bye = {
       token,
       done: () => {

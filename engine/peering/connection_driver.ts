@@ -47,6 +47,7 @@ import { type Connection, peerInfo, peerKey } from "./connection.ts";
 import { Handshake, type HandshakeAction } from "./handshake.ts";
 import type { PeerOverflow } from "./overflow.ts";
 import type { PeerTable } from "./peer_table.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 // The per-message test as constants, not reads of the enum's object, and as
 // a range whose two halves every data message runs: the first message of
@@ -185,7 +186,7 @@ export class ConnectionDriver {
       if ((c.state === "handshake" || c.state === "paused") && c.handshake) {
         this.#apply(c, c.handshake.timeout());
       }
-    }, p.handshakeTimeoutMs);
+    }, timerDelay(p.handshakeTimeoutMs));
     tcp.start({
       onBytes: (chunk) => this.#onBytes(c, chunk),
       onClose: (error) => this.#onClose(c, error),

@@ -210,8 +210,8 @@ export class StoreClone implements StoreActor {
     this.#host = host;
     this.#opts = options;
     const delay = options.maxGetDelayMs;
-    if (delay !== undefined && !(delay >= 0 && delay <= MAX_TIMER_MS)) {
-      throw new RangeError(`maxGetDelayMs must be 0 to ${MAX_TIMER_MS}, got ${delay}`);
+    if (delay !== undefined && !(delay >= 0)) {
+      throw new RangeError(`maxGetDelayMs must be 0 or more, got ${delay}`);
     }
     this.#maxPending = atLeastOne(
       "mutationBufferSize",
@@ -758,9 +758,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** End of a `put_unique_result` command: variant, flag, who, req_id, publisher. */
 const UNIQUE_RESULT_END = CONTENT_AT + 2 + 24 + 8 + 24;
-
-/** The longest delay `setTimeout` keeps (2^31 - 1 ms); longer ones fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function atLeastOne(name: string, v: number): number {
   if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);

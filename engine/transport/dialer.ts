@@ -27,6 +27,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { connectTcp, type TcpConnection } from "./tcp.ts";
 import type { TlsMaterial } from "./tls.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** A `host:port` we dial and, with a retry interval, keep re-dialling. */
 export interface DialTarget<C> {
@@ -155,7 +156,7 @@ export class Dialer<C extends { state: string }> {
   }
 
   #redial(target: DialTarget<C>): void {
-    target.timer = setTimeout(() => this.#dial(target), target.retryMs);
+    target.timer = setTimeout(() => this.#dial(target), timerDelay(target.retryMs));
   }
 
   async #dial(target: DialTarget<C>): Promise<void> {

@@ -20,6 +20,7 @@ import { type NetAddress, TcpConnection } from "./tcp.ts";
 import { NodeSocketStream } from "./node_stream.ts";
 import { wrapTlsSocket } from "./tls_wrap_stream.ts";
 import type { TlsMaterial } from "./tls.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** What a listener asks of its owner. */
 export interface ListenerHooks {
@@ -165,7 +166,7 @@ function listenTls(
             `no TLS handshake within ${options.tlsHandshakeTimeoutMs} ms`,
           ),
         );
-      }, options.tlsHandshakeTimeoutMs),
+      }, timerDelay(options.tlsHandshakeTimeoutMs)),
     );
     raw.once("close", () => {
       if (settle(raw)) {

@@ -30,6 +30,7 @@ import { dialTls, type TlsMaterial } from "./tls.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 import { objectArray } from "../object_array.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 const READ_SIZE = 256 * 1024;
 /** Longest stretch of back-to-back reads before timers get a turn. */
@@ -329,7 +330,7 @@ export class TcpConnection {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.drained(),
-      new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
+      new Promise<void>((r) => timer = setTimeout(r, timerDelay(timeoutMs))),
     ]);
     clearTimeout(timer);
     this.close();
@@ -395,7 +396,7 @@ export async function connectTcp(
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`connect to ${addr.host}:${addr.port} timed out`)),
-          timeoutMs,
+          timerDelay(timeoutMs),
         );
       }),
     ]);

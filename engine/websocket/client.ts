@@ -11,6 +11,7 @@ import { dataMessageToJson, type JsonMessage, readJsonMessage } from "../data/js
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { BoundedQueue } from "../queue.ts";
 import { dataMessageOf, WEB_SOCKET_PATH } from "./protocol.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** The parts of the standard `WebSocket` the client uses. */
 export interface SocketLike {
@@ -138,7 +139,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
         settled = true;
         ws.close();
         reject(new BrokerError(ErrorCode.connection_timeout, `no ack from ${this.#url}`));
-      }, this.#opts.ackTimeoutMs);
+      }, timerDelay(this.#opts.ackTimeoutMs));
       const ws = this.#createSocket(this.#url);
       this.#ws = ws;
       this.#acked = () => {

@@ -41,6 +41,7 @@ import {
   type ServerWebSocket,
   type UpgradeListener,
 } from "./server_socket.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** What the server needs from its endpoint. */
 export interface WebSocketHost {
@@ -466,7 +467,7 @@ export class WebSocketServer {
     // Broker's session starts with the subscription: a client that never sends it goes.
     const subscribeTimer = setTimeout(
       () => end(CLOSE_POLICY, `no subscription within ${this.#handshakeMs} ms`),
-      this.#handshakeMs,
+      timerDelay(this.#handshakeMs),
     );
     const end = (code?: number, reason?: string) => {
       if (ended) return;

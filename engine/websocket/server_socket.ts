@@ -12,6 +12,7 @@
 import { TcpConnection } from "../transport/tcp.ts";
 import { concatBytes } from "../bytes.ts";
 import { encodeWebSocketFrame, webSocketFrameHeader, xorMask } from "./frame.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** The socket states a session looks at (`WebSocket`'s numbers). */
 export const OPEN = 1;
@@ -186,7 +187,7 @@ class Conn implements ServerWebSocket {
     this.#opts = opts;
     this.#onSocket = onSocket;
     this.#forget = forget;
-    this.#timer = setTimeout(() => this.drop(), opts.handshakeTimeoutMs);
+    this.#timer = setTimeout(() => this.drop(), timerDelay(opts.handshakeTimeoutMs));
     tcp.start({ onBytes: (b) => this.#onBytes(b), onClose: () => this.#closed() });
   }
 
@@ -238,7 +239,7 @@ class Conn implements ServerWebSocket {
     // A client that does not read never answers: the socket goes all the same.
     this.#timer = setTimeout(
       () => this.drop(),
-      this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+      timerDelay(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS),
     );
   }
 
