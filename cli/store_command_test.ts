@@ -560,33 +560,15 @@ Deno.test(
     const ep = new Endpoint({ warmUp: false });
     const port = await ep.listen("127.0.0.1", 0);
     try {
+      const read = (
+        timeout: string,
+      ) => ["store", "nobody", "get", "k", "-p", `127.0.0.1:${port}`, "--timeout", timeout];
       // Broker's clone fails a read it cannot answer with stale_data (max-get-delay).
-      const r = await broker(
-        "store",
-        "nobody",
-        "get",
-        "k",
-        "-p",
-        `127.0.0.1:${port}`,
-        "--timeout",
-        "300ms",
-      );
+      const r = await broker(...read("300ms"));
       failed(r, 1, /^broker store: stale_data: no master for store nobody after 300 ms$/m);
       // Past 2^31 - 1 ms a timer fires at once: a --timeout that long must still wait.
       const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          MAIN,
-          "store",
-          "nobody",
-          "get",
-          "k",
-          "-p",
-          `127.0.0.1:${port}`,
-          "--timeout",
-          "1000h",
-        ],
+        args: ["run", "-A", MAIN, ...read("1000h")],
         stdout: "null",
         stderr: "piped",
       }).spawn();
