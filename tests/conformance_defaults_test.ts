@@ -3,11 +3,11 @@
 // `sc`), so their numbers must be Broker's; the defaults are those of
 // Broker's `lb/defaults.hh`, where observable cheaply.
 import assert from "node:assert/strict";
+import { str } from "../engine/data/constructors.ts";
 import { Endpoint } from "../engine/endpoint.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { StatusCode } from "../engine/status.ts";
 import { DEFAULT_SUBSCRIBER_QUEUE_SIZE } from "../engine/subscriber.ts";
-import { str } from "../engine/data/constructors.ts";
-import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import {
   DEFAULT_CONNECTION_TIMEOUT_FACTOR,
   DEFAULT_HEARTBEAT_INTERVAL_TICKS,
