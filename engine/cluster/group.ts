@@ -114,7 +114,7 @@ export class GroupMember implements AsyncIterable<GroupMessage> {
       queueSize: options.queueSize ?? 65536,
     });
     this.#beat();
-    this.#heartbeat = setInterval(() => this.#beat(), this.#heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#beat(), timerDelay(this.#heartbeatMs));
   }
 
   #beat(): void {

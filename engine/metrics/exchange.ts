@@ -17,6 +17,7 @@ import type { Data } from "../data/types.ts";
 import type { DataMessage } from "../subscriber.ts";
 import type { MetricFamilySnapshot } from "./registry.ts";
 import { exportRows, MetricsCollector } from "./topic_export.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** Broker's default export interval: 1 s. */
 export const DEFAULT_METRICS_EXPORT_INTERVAL_MS = 1000;
@@ -94,7 +95,7 @@ export class MetricsExchange {
             // the endpoint shut down between ticks
           }
         }
-      }, interval);
+      }, timerDelay(interval));
       Deno.unrefTimer(this.#timer);
     }
     if (options.importTopics && options.importTopics.length > 0) {

@@ -87,6 +87,7 @@ import {
   DEFAULT_TICK_INTERVAL_MS,
   type StoreTimingOptions,
 } from "./options.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /**
  * Clone settings: the timing every store actor has, plus how long the
@@ -247,7 +248,7 @@ export class StoreClone implements StoreActor {
     this.#unsubscribe = bus.onCommands(this.#topics.clone, (m) => this.#receive(m));
     this.#timer = setInterval(
       () => this.#tick(),
-      options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+      timerDelay(options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS),
     );
     // Broker's clone asks at once rather than after the first nack timeout.
     this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] });

@@ -74,6 +74,7 @@ import {
   waitUntilIdle,
 } from "./store_common.ts";
 import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /**
  * Master settings: the timing every store actor has (ticks as in Broker's
@@ -206,7 +207,7 @@ export class StoreMaster implements StoreActor {
     this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
     this.#timer = setInterval(
       () => this.#tick(),
-      options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+      timerDelay(options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS),
     );
   }
 
