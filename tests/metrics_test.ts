@@ -406,3 +406,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test(
+  "a metrics export interval past a timer's longest delay exports nothing soon, not every millisecond",
+  opts,
+  async () => {
+    const collector = new Endpoint();
+    const port = await collector.listen("127.0.0.1", 0);
+    const sub = collector.subscribe("/metrics/");
+    const node = new Endpoint({
+      metricsExportTopic: "/metrics/slow",
+      metricsExportIntervalMs: 3_600_000_000, // 1000 h
+    });
+    try {
+      await node.peer("127.0.0.1", port, { retryMs: 0 });
+      await node.awaitPeerSubscription("/metrics/slow");
+      // setInterval fires every 1 ms past 2^31 - 1 ms: 300 ms would bring hundreds of exports.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(sub.available(), 0);
+    } finally {
+      await node.shutdown();
+      await collector.shutdown();
+    }
+  },
+);
