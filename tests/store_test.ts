@@ -302,6 +302,12 @@ Deno.test(
       await rejectsWith(impatient.get(str("x")), ErrorCode.stale_data);
       impatient.close();
       assert.throws(() => b.attachClone("other", { maxGetDelayMs: -1 }), RangeError);
+      // Timings a timer cannot keep are refused, not run every millisecond.
+      assert.throws(() => b.attachClone("other", { requestTimeoutMs: NaN }), RangeError);
+      for (const tickIntervalMs of [0, -5, 3_600_000_000]) {
+        assert.throws(() => b.attachClone("other", { tickIntervalMs }), RangeError);
+        assert.throws(() => b.attachMaster("mine", undefined, { tickIntervalMs }), RangeError);
+      }
       // A clone that lost its master answers from its copy, then reports stale data.
       const clone = b.attachClone("kv", { ...FAST, staleIntervalMs: 300 });
       await master.put(str("k"), count(1n));

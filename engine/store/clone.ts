@@ -84,10 +84,9 @@ import {
   DEFAULT_MUTATION_BUFFER_BYTES,
   DEFAULT_MUTATION_BUFFER_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_TICK_INTERVAL_MS,
   type StoreTimingOptions,
+  tickIntervalOf,
 } from "./options.ts";
-import { timerDelay } from "../timer_delay.ts";
 
 /**
  * Clone settings: the timing every store actor has, plus how long the
@@ -171,6 +170,8 @@ export class StoreClone implements StoreActor {
   readonly #host: StoreHost;
   readonly #topics: { master: string; clone: string };
   readonly #opts: CloneOptions;
+  /** Milliseconds per tick, checked. */
+  readonly #tickMs: number;
   readonly #state = new MemoryBackend();
   readonly #consumer: ChannelConsumer<Entity, ActionCommand | RawWrite>;
   /** The writer channel to the master; an event's content is its position in `#log`. */
@@ -210,10 +211,9 @@ export class StoreClone implements StoreActor {
     this.name = name;
     this.#host = host;
     this.#opts = options;
-    const delay = options.maxGetDelayMs;
-    if (delay !== undefined && !(delay >= 0)) {
-      throw new RangeError(`maxGetDelayMs must be 0 or more, got ${delay}`);
-    }
+    this.#tickMs = tickIntervalOf(options);
+    notNegative("maxGetDelayMs", options.maxGetDelayMs);
+    notNegative("requestTimeoutMs", options.requestTimeoutMs);
     this.#maxPending = atLeastOne(
       "mutationBufferSize",
       options.mutationBufferSize ?? DEFAULT_MUTATION_BUFFER_SIZE,
@@ -246,10 +246,7 @@ export class StoreClone implements StoreActor {
     }, options);
     this.#status = host.statusSubscriber({ queueSize: 64 });
     this.#unsubscribe = bus.onCommands(this.#topics.clone, (m) => this.#receive(m));
-    this.#timer = setInterval(
-      () => this.#tick(),
-      timerDelay(options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS),
-    );
+    this.#timer = setInterval(() => this.#tick(), this.#tickMs);
     // Broker's clone asks at once rather than after the first nack timeout.
     this.#send(0n, NIL_ENTITY, { type: "nack", seqs: [0n] });
   }
@@ -358,7 +355,7 @@ export class StoreClone implements StoreActor {
     return waitUntilIdle(
       () => this.#idle(),
       () => this.#closed,
-      this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+      this.#tickMs,
       timeoutMs,
     );
   }
@@ -759,6 +756,10 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** End of a `put_unique_result` command: variant, flag, who, req_id, publisher. */
 const UNIQUE_RESULT_END = CONTENT_AT + 2 + 24 + 8 + 24;
+
+function notNegative(name: string, v: number | undefined): void {
+  if (v !== undefined && !(v >= 0)) throw new RangeError(`${name} must be 0 or more, got ${v}`);
+}
 
 function atLeastOne(name: string, v: number): number {
   if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);

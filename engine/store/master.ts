@@ -73,8 +73,7 @@ import {
   storeTopics,
   waitUntilIdle,
 } from "./store_common.ts";
-import { DEFAULT_TICK_INTERVAL_MS, type StoreTimingOptions } from "./options.ts";
-import { timerDelay } from "../timer_delay.ts";
+import { type StoreTimingOptions, tickIntervalOf } from "./options.ts";
 
 /**
  * Master settings: the timing every store actor has (ticks as in Broker's
@@ -123,6 +122,8 @@ export class StoreMaster implements StoreActor {
   readonly #backend: StoreBackend;
   readonly #topics: { master: string; clone: string };
   readonly #opts: MasterOptions;
+  /** Milliseconds per tick, checked. */
+  readonly #tickMs: number;
   /** Its channel to the clones; an event's content is its position in `#log`. */
   readonly #producer: ChannelProducer<Entity, number>;
   /** The encoded contents of the events not yet acked by every clone. */
@@ -160,6 +161,7 @@ export class StoreMaster implements StoreActor {
     this.#host = host;
     this.#backend = backend;
     this.#opts = options;
+    this.#tickMs = tickIntervalOf(options);
     this.id = newEntity(bus);
     this.#packed = backend instanceof MemoryBackend ? backend : undefined;
     this.#selfBytes = entityBytes(this.id);
@@ -205,10 +207,7 @@ export class StoreMaster implements StoreActor {
     }, options);
     this.#status = host.statusSubscriber({ statuses: false, queueSize: 1 });
     this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
-    this.#timer = setInterval(
-      () => this.#tick(),
-      timerDelay(options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS),
-    );
+    this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
 
   /** Whether close ran. */
@@ -295,7 +294,7 @@ export class StoreMaster implements StoreActor {
     return waitUntilIdle(
       () => this.#idle(),
       () => this.#closed,
-      this.#opts.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+      this.#tickMs,
       timeoutMs,
     );
   }

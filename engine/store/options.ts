@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { MAX_TIMER_MS } from "../timer_delay.ts";
 
 /** Broker's store tick interval (`defaults::store::tick_interval`), in ms. */
 export const DEFAULT_TICK_INTERVAL_MS = 100;
@@ -95,4 +96,29 @@ export interface StoreTimingOptions {
    * @default 100 (`DEFAULT_CONNECTION_TIMEOUT_FACTOR`)
    */
   connectionTimeoutFactor?: number;
+}
+
+/**
+ * The tick interval `options` give (Broker's 100 ms unless given), checked:
+ * more than 0 and at most 2^31 - 1 ms. A tick of 0 or less (or NaN) would
+ * run a store's timer every millisecond, and so would a longer one, since a
+ * timer fires a delay past that at once.
+ *
+ * @example
+ * ```ts
+ * import { equal, throws } from "node:assert/strict";
+ * import { tickIntervalOf } from "./options.ts";
+ * equal(tickIntervalOf({}), 100);
+ * equal(tickIntervalOf({ tickIntervalMs: 20 }), 20);
+ * throws(() => tickIntervalOf({ tickIntervalMs: 0 }), RangeError);
+ * ```
+ */
+export function tickIntervalOf(options: StoreTimingOptions): number {
+  const ms = options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS;
+  if (!(ms > 0 && ms <= MAX_TIMER_MS)) {
+    throw new RangeError(
+      `tickIntervalMs must be more than 0 and at most ${MAX_TIMER_MS}, got ${ms}`,
+    );
+  }
+  return ms;
 }
