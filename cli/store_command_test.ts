@@ -572,13 +572,10 @@ Deno.test(
         stdout: "null",
         stderr: "piped",
       }).spawn();
-      const outcome = await Promise.race([
-        child.status.then((s) => `exited ${s.code}`),
-        new Promise<string>((r) => setTimeout(() => r("waiting"), 3_000)),
-      ]);
-      if (outcome === "waiting") child.kill("SIGKILL");
+      const outcome = await settledWithin(child.status, 3_000);
+      if (outcome === "unsettled") child.kill("SIGKILL");
       const err = dec.decode((await child.output()).stderr);
-      assert.equal(outcome, "waiting", `--timeout 1000h gave up at once: ${err}`);
+      assert.equal(outcome, "unsettled", `--timeout 1000h gave up at once: ${err}`);
     } finally {
       await ep.shutdown();
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { BoundedQueue } from "./queue.ts";
+import { settledWithin } from "../tests/store_helpers.ts";
 
 Deno.test("drop policies keep the bound and count drops", () => {
   const oldest = new BoundedQueue<number>(2, "drop_oldest");
@@ -120,11 +121,7 @@ Deno.test("a get whose timeout passes a timer's longest delay waits instead of e
   const q = new BoundedQueue<number>(4, "drop_oldest");
   for (const timeoutMs of [3_600_000_000, Infinity]) {
     const got = q.get(timeoutMs);
-    const early = await Promise.race([
-      got.then((v) => `settled with ${v}`),
-      new Promise((r) => setTimeout(() => r("waiting"), 50)),
-    ]);
-    assert.equal(early, "waiting", `get(${timeoutMs})`);
+    assert.equal(await settledWithin(got, 50), "unsettled", `get(${timeoutMs})`);
     q.push(7);
     assert.equal(await got, 7);
   }
