@@ -174,7 +174,7 @@ Deno.test(
     await master.put(str("k"), count(7n));
     await b.awaitPeerSubscription("kv/<$>/data/master");
     // Ticks an hour apart: a read that waited for the next tick would not be answered here.
-    const clone = b.attachClone("kv", { tickIntervalMs: 3_600_000, requestTimeoutMs: 60_000 });
+    const clone = b.attachClone("kv", { tickIntervalMs: 3_600_000, maxGetDelayMs: 60_000 });
     try {
       assert.deepEqual(await settledWithin(clone.get(str("k")), 20_000), count(7n));
     } finally {
