@@ -1290,7 +1290,7 @@ async function masterAndCloneNodes(
     await ep.peer("127.0.0.1", port, { retryMs: 0 });
     // Generous: with two test files and C++ nodes on two cores, a master node took over 10 s
     // to answer its first clone once.
-    const writer = ep.attachClone("kv", { requestTimeoutMs: 30_000 });
+    const writer = ep.attachClone("kv", { maxGetDelayMs: 30_000 });
     await writer.put(str("pre"), count(41n));
     try {
       await waitUntil(async () => await writer.exists(str("pre")), 30_000);
