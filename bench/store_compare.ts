@@ -41,6 +41,8 @@
  * deno run -A bench/store_compare.ts --only=memory --values=string
  * # every process with glibc's huge pages for its heap (the header says which):
  * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 deno run -A bench/store_compare.ts --only=rate
+ * # 6,000 puts in flight, both masters with --peer-buffer-size=24000:
+ * deno run -A bench/store_compare.ts --only=rate --put-only --inflight 6000
  * # profiles of both sides (our master ends by returning, so its profile is written):
  * deno run -A --cpu-prof bench/store_compare.ts --masters=ours \
  *   --bare-master --master-flags=--cpu-prof,--cpu-prof-dir=/tmp/m
@@ -48,7 +50,7 @@
  *
  * @module
  */
-import { count, type Data, Endpoint, type Store, str } from "../mod.ts";
+import { count, type Data, DEFAULT_PEER_BUFFER_SIZE, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, storeTopicsAnnounced, waitForPort } from "../tests/broker_ref.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
 import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
@@ -57,8 +59,20 @@ import { formatRatio } from "./stats.ts";
 
 /** Writes per batch of blind puts. */
 const BATCH = 500;
-/** Blind puts not yet back at the clone, at most. */
-const INFLIGHT = 1_500;
+/** Blind puts not yet back at the clone, at most, by default (see `INFLIGHT`). */
+const DEFAULT_INFLIGHT = 1_500;
+/**
+ * `--inflight N`: blind puts not yet back at the clone, at most (default
+ * 1,500, which a C++ master's default 2,048-message peer queue takes). Above
+ * the default, both masters start with `--peer-buffer-size` at four times N,
+ * as a C++ master needs to keep the clone.
+ */
+const INFLIGHT = numberOption("--inflight", DEFAULT_INFLIGHT, { min: BATCH });
+if (INFLIGHT % BATCH !== 0) {
+  throw new RangeError(`--inflight must be a multiple of ${BATCH} (a batch), not ${INFLIGHT}`);
+}
+/** The masters' `--peer-buffer-size`, when `--inflight` asks for more than the default. */
+const PEER_BUFFER_ARGS = INFLIGHT > DEFAULT_INFLIGHT ? [`--peer-buffer-size=${4 * INFLIGHT}`] : [];
 /** putUnique round trips in flight at once. */
 const WINDOW = 500;
 /**
@@ -129,6 +143,7 @@ class MasterProcess {
       String(this.port),
       '--topics=["/bench/none"]',
       '--master-stores=["kv"]',
+      ...PEER_BUFFER_ARGS,
     ];
     const [cmd, argv] = kind.caf ? [brokerRefTool("broker-node"), [...args, ...kind.caf.args]] : [
       Deno.execPath(),
@@ -226,9 +241,10 @@ async function putRange(
 ): Promise<number> {
   const fenceKey = count(BigInt(from)), fenceValue = value(from);
   const fences: Promise<boolean>[] = [];
-  // C++ Broker drops a peer whose queue passes 2048 messages: a master
-  // broadcasting every write back must not get more than that ahead.
-  const ahead = Math.max(1, Math.floor(INFLIGHT / BATCH));
+  // C++ Broker drops a peer whose queue passes its peer buffer (2048 messages
+  // by default): a master broadcasting every write back must not get more
+  // than that ahead.
+  const ahead = INFLIGHT / BATCH;
   const t0 = performance.now();
   for (let i = from; i < to; i += BATCH) {
     if (fences.length >= ahead) {
@@ -409,9 +425,12 @@ const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mib = (b: number) => fmt(b / 1048576, 1);
 
-/** `--as-master -p PORT`: the bare master of `--bare-master`, until SIGTERM. */
+/** `--as-master -p PORT [--peer-buffer-size N]`: the bare master of `--bare-master`, until SIGTERM. */
 async function bareMaster(): Promise<void> {
-  const ep = new Endpoint({ disableSsl: true });
+  const ep = new Endpoint({
+    disableSsl: true,
+    peerBufferSize: numberOption("--peer-buffer-size", DEFAULT_PEER_BUFFER_SIZE, { min: 1 }),
+  });
   const kv = ep.attachMaster("kv");
   await ep.listen("127.0.0.1", numberOption("-p", 0));
   await new Promise<void>((resolve) => {
@@ -435,7 +454,9 @@ if (import.meta.main && Deno.args.includes("--as-master")) {
     : () => count(1n);
   console.log(
     `store compare: n=${fmt(n)}, entries=${fmt(entries)} (count keys -> ${values} values), ` +
-      `runs=${runs}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
+      `runs=${runs}, puts in flight ${fmt(INFLIGHT)}${
+        PEER_BUFFER_ARGS.length ? ` (${PEER_BUFFER_ARGS[0]})` : ""
+      }, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
       `${mallocSetting()}, ${new Date().toISOString()}`,
   );
   if (only !== "memory") {
