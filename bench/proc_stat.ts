@@ -1,7 +1,8 @@
 /**
  * CPU time of processes and threads from Linux's `/proc/<pid>/stat`, for the
  * benches that report CPU per message beside rates (rates swing with the
- * shared cores, CPU per message much less).
+ * shared cores, CPU per message much less), and memory from
+ * `/proc/<pid>/status`.
  *
  * Reading another process's stat needs `deno run -A`.
  *
@@ -91,4 +92,23 @@ export function statName(line: string): string {
  */
 export function procCpuMs(pid: number | "self"): number {
   return statTicks(Deno.readTextFileSync(`/proc/${pid}/stat`)) * (1000 / CLK_TCK);
+}
+
+/**
+ * A memory field of a `/proc/.../status` text (`VmRSS`, resident now, or
+ * `VmHWM`, its peak), in bytes; undefined when the text has none.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { statusBytes } from "./proc_stat.ts";
+ * const text = "Name:\tdeno\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n";
+ * equal(statusBytes(text, "VmRSS"), 1024 * 1024);
+ * equal(statusBytes(text, "VmHWM"), 2048 * 1024);
+ * equal(statusBytes("Name:\tdeno\n", "VmRSS"), undefined);
+ * ```
+ */
+export function statusBytes(text: string, field: "VmRSS" | "VmHWM"): number | undefined {
+  const kib = new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1];
+  return kib === undefined ? undefined : Number(kib) * 1024;
 }

@@ -14,6 +14,7 @@
  */
 import { count, SqliteBackend, str } from "../mod.ts";
 import { numberOption, stringOption } from "./args.ts";
+import { statusBytes } from "./proc_stat.ts";
 
 const N = numberOption("--n", 200_000, { min: 1 });
 const RUNS = numberOption("--runs", 2, { min: 1 });
@@ -23,8 +24,10 @@ const READ = stringOption("--read", "");
 /** `VmRSS` and `VmHWM` of this process, MiB. */
 function memory(): { rss: number; peak: number } {
   const status = Deno.readTextFileSync("/proc/self/status");
-  const kib = (field: string) => Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))![1]);
-  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+  return {
+    rss: statusBytes(status, "VmRSS")! / 1048576,
+    peak: statusBytes(status, "VmHWM")! / 1048576,
+  };
 }
 
 if (READ !== "") {

@@ -53,7 +53,7 @@
 import { count, type Data, DEFAULT_PEER_BUFFER_SIZE, Endpoint, type Store, str } from "../mod.ts";
 import { brokerRefTool, freePort, storeTopicsAnnounced, waitForPort } from "../tests/broker_ref.ts";
 import { type CafSetting, cafSettingsFor } from "./caf_settings.ts";
-import { CLK_TCK, statMinorFaults, statTicks } from "./proc_stat.ts";
+import { CLK_TCK, statMinorFaults, statTicks, statusBytes } from "./proc_stat.ts";
 import { numberOption, stringOption } from "./args.ts";
 import { formatRatio } from "./stats.ts";
 
@@ -166,10 +166,11 @@ class MasterProcess {
 
   /** VmRSS (or the peak, VmHWM) of the master process, in bytes. */
   async rss(field: "VmRSS" | "VmHWM" = "VmRSS"): Promise<number> {
-    const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
-    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
-    if (!kb) throw new Error(`no ${field} for ${this.kind.label} (pid ${this.pid})`);
-    return Number(kb) * 1024;
+    const bytes = statusBytes(await Deno.readTextFile(`/proc/${this.pid}/status`), field);
+    if (bytes === undefined) {
+      throw new Error(`no ${field} for ${this.kind.label} (pid ${this.pid})`);
+    }
+    return bytes;
   }
 
   async stop(): Promise<void> {
