@@ -186,6 +186,52 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "store: an expiry that is no timespan rejects every write, on master and clone, before any change",
+  opts,
+  async () => {
+    const [a, b] = await pair();
+    const master = a.attachMaster("kv", undefined, FAST);
+    const clone = b.attachClone("kv", FAST);
+    try {
+      await master.put(str("k"), count(1n));
+      await waitUntil(async () => (await clone.keys()).length === 1);
+      const bad = [NaN, Infinity, -Infinity, 1e13, 2n ** 63n, -(2n ** 63n) - 1n];
+      for (const s of [master, clone]) {
+        for (const expiry of bad) {
+          const o = { expiry };
+          const writes: [string, () => Promise<unknown>][] = [
+            ["put", () => s.put(str("x"), count(1n), o)],
+            ["putUnique", () => s.putUnique(str("x"), count(1n), o)],
+            ["increment", () => s.increment(str("k"), count(1n), o)],
+            ["decrement", () => s.decrement(str("k"), count(1n), o)],
+            ["insertInto", () => s.insertInto(str("x"), str("e"), undefined, o)],
+            ["removeFrom", () => s.removeFrom(str("k"), str("e"), o)],
+            ["push", () => s.push(str("x"), count(1n), o)],
+            ["pop", () => s.pop(str("k"), o)],
+          ];
+          for (const [what, write] of writes) {
+            let p: Promise<unknown> | undefined;
+            assert.doesNotThrow(() => p = write(), `${what} ${expiry} threw`);
+            await rejectsWith(p!, ErrorCode.invalid_data);
+          }
+        }
+      }
+      // The largest timespan is an expiry still.
+      await master.put(str("far"), count(2n), { expiry: 2n ** 63n - 1n });
+      assert.equal(await clone.awaitIdle(5000), true);
+      await waitUntil(async () => (await clone.keys()).length === 2);
+      assert.deepEqual(await dump(master), ["far=2", "k=1"]);
+      assert.deepEqual(await dump(clone), ["far=2", "k=1"]);
+    } finally {
+      clone.close();
+      master.close();
+      await b.shutdown();
+      await a.shutdown();
+    }
+  },
+);
+
 Deno.test("store: two clones writing concurrently converge", opts, async () => {
   const m = new Endpoint(), c1 = new Endpoint(), c2 = new Endpoint();
   const port = await m.listen("127.0.0.1", 0);

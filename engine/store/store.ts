@@ -163,8 +163,8 @@ export class Store {
   /** Sets key to value. */
   put(key: Data, value: Data, options?: WriteOptions): Promise<void> {
     // Built whole here (not through #write's spread): puts are the hot path.
-    const expiry = options?.expiry === undefined ? null : expiryNs(options.expiry);
     try {
+      const expiry = options?.expiry === undefined ? null : expiryNs(options.expiry);
       return this.#actor.write({ type: "put", key, value, expiry, publisher: this.#actor.id });
     } catch (e) {
       return Promise.reject(e);
@@ -178,12 +178,12 @@ export class Store {
 
   /** Removes key (on the master: rejects with `no_such_key` when absent). */
   erase(key: Data): Promise<void> {
-    return this.#write({ type: "erase", key });
+    return this.#write(() => ({ type: "erase", key }));
   }
 
   /** Removes every key. */
   clear(): Promise<void> {
-    return this.#write({ type: "clear" });
+    return this.#write(() => ({ type: "clear" }));
   }
 
   /**
@@ -193,18 +193,23 @@ export class Store {
    * the master refuses a missing key with `type_clash`.
    */
   increment(key: Data, amount: Data = count(1n), options: WriteOptions = {}): Promise<void> {
-    return this.#write({
+    return this.#write(() => ({
       type: "add",
       key,
       value: amount,
       initType: incrementInitType(amount),
       expiry: expiryNs(options.expiry),
-    });
+    }));
   }
 
   /** Subtracts `amount` (default count 1). */
   decrement(key: Data, amount: Data = count(1n), options: WriteOptions = {}): Promise<void> {
-    return this.#write({ type: "subtract", key, value: amount, expiry: expiryNs(options.expiry) });
+    return this.#write(() => ({
+      type: "subtract",
+      key,
+      value: amount,
+      expiry: expiryNs(options.expiry),
+    }));
   }
 
   /**
@@ -212,29 +217,34 @@ export class Store {
    * the table under key (a missing key starts as an empty set or table).
    */
   insertInto(key: Data, element: Data, value?: Data, options: WriteOptions = {}): Promise<void> {
-    return this.#write({
+    return this.#write(() => ({
       type: "add",
       key,
       value: value === undefined ? element : vector(element, value),
       initType: value === undefined ? "set" : "table",
       expiry: expiryNs(options.expiry),
-    });
+    }));
   }
 
   /** Removes `element` from the set, or the key `element` from the table, under key. */
   removeFrom(key: Data, element: Data, options: WriteOptions = {}): Promise<void> {
-    return this.#write({ type: "subtract", key, value: element, expiry: expiryNs(options.expiry) });
+    return this.#write(() => ({
+      type: "subtract",
+      key,
+      value: element,
+      expiry: expiryNs(options.expiry),
+    }));
   }
 
   /** Appends to the vector under key (a missing key starts as an empty vector). */
   push(key: Data, value: Data, options: WriteOptions = {}): Promise<void> {
-    return this.#write({
+    return this.#write(() => ({
       type: "add",
       key,
       value,
       initType: "vector",
       expiry: expiryNs(options.expiry),
-    });
+    }));
   }
 
   /**
@@ -243,7 +253,12 @@ export class Store {
    * vector ignores the value; a set or table would lose that element).
    */
   pop(key: Data, options: WriteOptions = {}): Promise<void> {
-    return this.#write({ type: "subtract", key, value: key, expiry: expiryNs(options.expiry) });
+    return this.#write(() => ({
+      type: "subtract",
+      key,
+      value: key,
+      expiry: expiryNs(options.expiry),
+    }));
   }
 
   /**
@@ -290,9 +305,10 @@ export class Store {
     else this.#live.close();
   }
 
-  #write(cmd: Unpublished): Promise<void> {
+  /** `make` runs inside the guard: a bad expiry rejects like any other failure. */
+  #write(make: () => Unpublished): Promise<void> {
     return this.#call(() =>
-      this.#actor.write({ ...cmd, publisher: this.#actor.id } as ActionCommand)
+      this.#actor.write({ ...make(), publisher: this.#actor.id } as ActionCommand)
     );
   }
 

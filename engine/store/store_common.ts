@@ -13,7 +13,8 @@
  */
 import type { CommandBus } from "./command_bus.ts";
 import type { EndpointId } from "../wire/endpoint_id.ts";
-import type { Data } from "../data/mod.ts";
+import { type Data, LIMITS } from "../data/mod.ts";
+import { BrokerError, ErrorCode } from "../errors.ts";
 import type { BoundedQueue } from "../queue.ts";
 import type { StatusEvent } from "../status.ts";
 import type { StatusSubscriberOptions } from "../status_hub.ts";
@@ -227,20 +228,36 @@ export function sendStoreContent(
 
 /**
  * Converts the public expiry form (number = milliseconds, bigint =
- * nanoseconds) into the wire's relative nanoseconds.
+ * nanoseconds) into the wire's relative nanoseconds: a timespan, so a
+ * signed 64-bit count. Anything else throws `BrokerError(invalid_data)`
+ * before the write is applied anywhere: a master that stored such a write
+ * could not tell its clones (the broadcast would not encode).
  *
  * @example
  * ```ts
- * import { equal } from "node:assert/strict";
+ * import { equal, throws } from "node:assert/strict";
  * import { expiryNs } from "./store_common.ts";
  * equal(expiryNs(200), 200_000_000n);
  * equal(expiryNs(undefined), null);
+ * throws(() => expiryNs(Infinity), /expiry/);
+ * throws(() => expiryNs(2n ** 63n), /expiry/);
  * ```
  */
 export function expiryNs(expiry: number | bigint | undefined): bigint | null {
   if (expiry === undefined) return null;
-  if (typeof expiry === "bigint") return expiry;
-  return BigInt(Math.round(expiry * 1_000_000));
+  const ns = typeof expiry === "bigint"
+    ? expiry
+    : typeof expiry === "number" && Number.isFinite(expiry)
+    ? BigInt(Math.round(expiry * 1_000_000))
+    : undefined;
+  if (ns === undefined || ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
+    throw new BrokerError(
+      ErrorCode.invalid_data,
+      `expiry must be a timespan (milliseconds as a number, nanoseconds as a bigint, ` +
+        `within a signed 64-bit count of nanoseconds), not ${String(expiry)}`,
+    );
+  }
+  return ns;
 }
 
 /**
