@@ -12,6 +12,7 @@ import {
   Endpoint,
   ErrorCode,
   integer,
+  real,
   set,
   SqliteBackend,
   type Store,
@@ -427,6 +428,46 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
     await node.stop();
   }
 });
+
+Deno.test(
+  "store interop: a late clone of a C++ master holding 0.0 and -0.0 as two keys attaches",
+  opts,
+  async () => {
+    const port = freePort();
+    const node = refNode(port, "master");
+    const ep = new Endpoint(), ep2 = new Endpoint();
+    let clone: Store | undefined, late: Store | undefined;
+    try {
+      await waitForPort(port);
+      await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
+      await ep.peer("127.0.0.1", port, { retryMs: 0 });
+      clone = ep.attachClone("kv", { requestTimeoutMs: 5000 });
+      // Broker's memory backend hashes a zero's sign: these are four keys to it.
+      await clone.put(real(0), str("zero"));
+      await clone.put(real(-0), str("negative zero"));
+      await clone.put(set(count(1n), real(-0)), str("set with -0"));
+      await clone.put(set(count(1n), real(0)), str("set with 0"));
+      await clone.put(str("plain"), count(1n));
+      assert.equal(await clone.awaitIdle(10_000), true);
+      // Its ack_clone carries all four; a clone that refused it would never attach.
+      await ep2.peer("127.0.0.1", port, { retryMs: 0 });
+      late = ep2.attachClone("kv", { requestTimeoutMs: 5000 });
+      const keys = (await late.keys()).map(dataToString).sort();
+      // One key each here, as our tables keep keys equal by Broker's order.
+      assert.equal(keys.length, 3, keys.join(" | "));
+      assert.match(keys[0], /^-?0\.000000$/);
+      assert.equal(keys[1], "plain");
+      assert.match(keys[2], /^\{1, -?0\.000000\}$/);
+      assert.ok(["zero", "negative zero"].includes(dataToString(await late.get(real(0)))));
+    } finally {
+      late?.close();
+      clone?.close();
+      await ep2.shutdown();
+      await ep.shutdown();
+      await node.stop();
+    }
+  },
+);
 
 Deno.test("store interop: a C++ clone attaches to our master", opts, async () => {
   const ep = new Endpoint();

@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { anyData } from "../../tests/arbitrary.ts";
 import { captureFrames, hex, unhex } from "../../tests/fixtures.ts";
-import { count, type Data, dataToString, encode, str, TYPE_NAMES, vector } from "../data/mod.ts";
+import {
+  count,
+  type Data,
+  dataToString,
+  encode,
+  real,
+  set,
+  str,
+  TYPE_NAMES,
+  vector,
+} from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { EnvelopeType, parseEnvelope } from "../wire/envelope.ts";
 import {
@@ -143,6 +153,24 @@ Deno.test("ack_clone state: any order accepted, duplicate keys rejected", () => 
   const b = encodeCommand(cmd);
   assert.deepEqual(decodeCommand(b).content, cmd.content);
   assertDeserializationFailed(() => decodeCommand(DUPLICATE_KEY));
+  // The same set written in another order (Broker's reader orders it) is the same key.
+  const b2 = encodeCommand(ackClone([[set(str("a"), str("b")), count(1n)], [
+    str("zzzzzz"),
+    count(2n),
+  ]]));
+  const at = hex(b2).indexOf(hex(encode(str("zzzzzz")))) / 2;
+  b2.set([12, 2, 5, 1, 0x62, 5, 1, 0x61], at); // {b, a}, eight bytes as the string's
+  assert.throws(() => decodeCommand(b2), /duplicate key/);
+});
+
+Deno.test("ack_clone state: 0.0 and -0.0 are two keys, as Broker's masters send them", () => {
+  const cmd = ackClone([[real(0), count(1n)], [real(-0), count(2n)]]);
+  const c = decodeCommand(encodeCommand(cmd)).content;
+  assert.ok(c.type === "ack_clone");
+  assert.deepEqual(c.state.map(([k, v]) => [Object.is(k.value, -0), v.value]), [[false, 1n], [
+    true,
+    2n,
+  ]]);
 });
 
 Deno.test("bad input: unknown variant, bad init_type, truncation, huge lists", () => {

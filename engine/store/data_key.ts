@@ -4,8 +4,10 @@
  *
  * The canonical binary encoding already orders sets and tables; the one
  * place where equal values encode differently is a real zero (`-0.0 == 0.0`
- * in C++, which Broker's `std::map` backends rely on), so negative zeros are
- * folded before encoding. The strings hold one byte per character (Latin-1),
+ * in C++, so Broker's sets, tables and a store's `keys()` hold one of
+ * them), so negative zeros are folded before encoding. (Broker's memory
+ * backend, an `unordered_map`, hashes the sign bit and may hold both: see
+ * `hashKey`.) The strings hold one byte per character (Latin-1),
  * which V8 stores at one byte each.
  *
  * @example
@@ -35,6 +37,27 @@ import { type Data, encode, real } from "../data/mod.ts";
  */
 export function dataKey(d: Data): string {
   return latin1(keyBytes(d));
+}
+
+/**
+ * The identity of a value as Broker's hash tables see it (`std::hash` over
+ * the value's bits): like `dataKey`, except that a negative zero stays
+ * apart from a zero. Broker's `unordered_map`s (the memory backend, an
+ * `ack_clone`'s state) so hold `-0.0` and `0.0` as two keys, where our
+ * tables keep one; a state with the same key twice under this identity is
+ * what Broker's reader refuses.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { dataKey, hashKey } from "./data_key.ts";
+ * import { real } from "../data/mod.ts";
+ * equal(hashKey(real(-0)) === hashKey(real(0)), false);
+ * equal(dataKey(real(-0)) === dataKey(real(0)), true);
+ * ```
+ */
+export function hashKey(d: Data): string {
+  return latin1(encode(d));
 }
 
 /**

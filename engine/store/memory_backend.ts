@@ -20,7 +20,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import type { StoreBackend, StoreEntry } from "./backend.ts";
 import { ByteTable } from "./byte_table.ts";
 import type { StateSpans } from "./commands.ts";
-import { hasNegativeZero, keyBytes, latin1Of } from "./data_key.ts";
+import { hashKey, hasNegativeZero, keyBytes, latin1Of } from "./data_key.ts";
 import { plainScalarEnd } from "./raw_write.ts";
 
 /**
@@ -197,7 +197,8 @@ export class MemoryBackend implements StoreBackend {
   /**
    * Replaces everything (expiries too) with the entries of `state`, whose
    * encodings are valid (`decodeCommand` checked them); false, and nothing
-   * changed, when a key comes twice.
+   * changed, when a key comes twice. Keys apart only by a zero's sign, which
+   * Broker's masters hold as two, become one here, as `put` keeps them.
    *
    * @example
    * ```ts
@@ -226,8 +227,14 @@ export class MemoryBackend implements StoreBackend {
       } else {
         const key = decode(bytes.subarray(k, v));
         const kb = keyBytes(key);
+        const id = latin1Of(kb, 0, kb.length);
         added = table.set(kb, 0, kb.length, bytes, v, end);
-        if (added && hasNegativeZero(key)) exact.set(latin1Of(kb, 0, kb.length), key);
+        if (added) {
+          if (hasNegativeZero(key)) exact.set(id, key);
+        } else if (sameHashKey(exact.get(id), key)) return false;
+        // Else keys apart only by a zero's sign (two keys to Broker): one here,
+        // as `put` keeps them, the first one's form with the last one's value.
+        continue;
       }
       if (!added) return false;
     }
@@ -287,4 +294,14 @@ function bytesOf(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   return b;
+}
+
+/**
+ * Whether `key` is the key already in a table under its folded form: the
+ * same key twice (`first` is the earlier key's exact form when it held a
+ * negative zero, undefined when it did not).
+ */
+function sameHashKey(first: Data | undefined, key: Data): boolean {
+  if (!hasNegativeZero(key)) return first === undefined;
+  return first !== undefined && hashKey(first) === hashKey(key);
 }
