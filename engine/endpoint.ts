@@ -254,7 +254,11 @@ export class Endpoint {
       refused: (remote, e) => emit(errorEvent(e.code, e.message, remote)),
       abandoned: (remote, e) => emit(errorEvent(e.code, e.message, remote)),
     });
-    this.#stores = new StoreRegistry(this);
+    this.#stores = new StoreRegistry({
+      commandBus: this.#commands,
+      statusSubscriber: (o) => this.statusSubscriber(o),
+      reportError: (code, message) => emit(errorEvent(code, message)),
+    });
     if (
       options.metricsExportTopic ||
       (options.metricsImportTopics && options.metricsImportTopics.length > 0)

@@ -23,6 +23,7 @@
  * @module
  */
 import type { Data } from "../data/mod.ts";
+import type { BrokerError } from "../errors.ts";
 
 /** A stored value with its expiry. */
 export interface StoreEntry {
@@ -75,4 +76,10 @@ export interface StoreBackend {
   flush(): void;
   /** Flushes and releases resources; the backend is unusable afterwards. */
   close(): void;
+  /**
+   * A failure no caller was on the stack for (a batch of confirmed writes
+   * the database rolled back while committing it later), handed out once;
+   * the master polls it every tick and reports it.
+   */
+  takeFailure?(): BrokerError | undefined;
 }

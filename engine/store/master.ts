@@ -149,6 +149,8 @@ export class StoreMaster implements StoreActor {
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
   #processedUpdates = 0;
+  /** Whether the last expiry failed (reported once until one succeeds). */
+  #expireFailing = false;
 
   /** Made by `Endpoint.attachMaster`. */
   constructor(host: StoreHost, name: string, backend: StoreBackend, options: MasterOptions = {}) {
@@ -187,11 +189,19 @@ export class StoreMaster implements StoreActor {
             );
             return;
           }
+          let state;
+          try {
+            state = backend.snapshot();
+          } catch (e) {
+            // No ack_clone now: the clone asks again (nack [0]) until one goes out.
+            this.#report(e, "cannot read the state for a clone");
+            return;
+          }
           this.#send(offset, to, {
             type: "ack_clone",
             offset,
             heartbeatInterval: m.heartbeatInterval,
-            state: backend.snapshot(),
+            state,
           }, to.endpoint);
         } else if (m.type === "event") {
           this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);
@@ -306,7 +316,12 @@ export class StoreMaster implements StoreActor {
     this.#unsubscribe();
     this.#status.close();
     this.#events.close();
-    this.#backend.close();
+    try {
+      this.#backend.close();
+    } catch (e) {
+      // Closing runs from a timer too (the endpoint shut down): nobody would catch it.
+      this.#report(e, "closing the backend");
+    }
   }
 
   #idle(): boolean {
@@ -529,15 +544,33 @@ export class StoreMaster implements StoreActor {
     this.#status.poll();
     this.#producer.tick();
     for (const w of this.#writers.values()) w.consumer.tick();
+    const lost = this.#backend.takeFailure?.();
+    if (lost) this.#report(lost, "writes lost");
     if (this.#expiries.size === 0) return;
     const now = nowNs();
     for (const [k, { key, at }] of this.#expiries) {
       if (at > now) continue;
+      let r;
+      try {
+        r = applyExpire(this.#backend, key, now, this.id);
+      } catch (e) {
+        // Kept for the next tick (Broker's master logs the failure and forgets the key's timer).
+        if (!this.#expireFailing) this.#report(e, "cannot expire a key");
+        this.#expireFailing = true;
+        return;
+      }
+      this.#expireFailing = false;
       this.#expiries.delete(k);
-      const r = applyExpire(this.#backend, key, now, this.id);
       if (this.#events.active) emitApplied(this.#events, r);
       for (const b of r.broadcast) this.#broadcast(b);
     }
+  }
+
+  /** A failure no caller waits for, as an error event (Broker's master logs it). */
+  #report(e: unknown, what: string): void {
+    const code = e instanceof BrokerError ? e.code : ErrorCode.backend_failure;
+    const why = e instanceof Error ? e.message : String(e);
+    this.#host.reportError?.(code, `store ${this.name}: ${what}: ${why}`);
   }
 }
 

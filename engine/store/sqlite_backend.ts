@@ -10,7 +10,11 @@
  * Writes are grouped into transactions: a transaction is opened by the first
  * write and committed after `batchSize` writes, by `flush()`/`close()`, or
  * (with `autoFlush`, the default) when the current synchronous burst of work
- * ends. A crash or a failed commit loses at most the open batch.
+ * ends. A commit that another process's lock holds up (`SQLITE_BUSY`) leaves
+ * the batch open, and its writes visible here, and is tried again later: the
+ * writes were confirmed, and a master told its clones of them. A crash, or a
+ * commit that SQLite rolls back (a full disk, an I/O error), loses at most
+ * the open batch; `takeFailure` then says so.
  *
  * @example
  * ```ts
@@ -184,7 +188,11 @@ export class SqliteBackend implements StoreBackend {
   #st: Statements;
   #pending = 0;
   #flushScheduled = false;
-  #deferredError: BrokerError | undefined;
+  /** A commit tried again after a lock held it up (`#retryCommit`), and its delay. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = 0;
+  /** Confirmed writes the database rolled back (see `takeFailure`). */
+  #lost: BrokerError | undefined;
 
   /** Opens (or creates) the database file and Broker's table in it. */
   constructor(options: SqliteBackendOptions) {
@@ -310,11 +318,6 @@ export class SqliteBackend implements StoreBackend {
 
   #conn(): DatabaseSync {
     if (!this.#db) throw failure("backend is closed");
-    if (this.#deferredError) {
-      const e = this.#deferredError;
-      this.#deferredError = undefined;
-      throw e;
-    }
     return this.#db;
   }
 
@@ -335,17 +338,57 @@ export class SqliteBackend implements StoreBackend {
     } catch (e) {
       // Some errors (disk full, I/O) make SQLite roll the whole transaction back.
       const lost = batching && !db.isTransaction ? this.#pending : 0;
-      if (lost) this.#pending = 0;
+      if (lost) this.#rolledBack(e);
       throw failure(lost ? `write failed, ${lost} batched writes rolled back` : "write failed", e);
     }
-    if (batching && ++this.#pending >= this.#options.batchSize) this.#commit(db);
+    // While a lock holds a commit up, its timer tries again, not every write.
+    if (batching && ++this.#pending >= this.#options.batchSize && this.#retry === undefined) {
+      this.#tryCommit(db);
+    }
     return result;
   }
 
-  #commit(db: DatabaseSync): void {
-    if (!db.isTransaction) return;
+  /**
+   * Commits the open batch; returns the failure rather than throwing it
+   * (the writes in the batch succeeded, and were confirmed): a batch a
+   * lock held up stays open, and with `autoFlush` is tried again
+   * (`#retryCommit`); one SQLite rolled back is kept for `takeFailure`.
+   */
+  #tryCommit(db: DatabaseSync): BrokerError | undefined {
+    if (!db.isTransaction) return undefined;
+    try {
+      db.exec("COMMIT");
+    } catch (e) {
+      if (!db.isTransaction) return this.#rolledBack(e);
+      if (this.#options.autoFlush && this.#db) this.#retryCommit();
+      return failure(`COMMIT failed, ${this.#pending} writes stay in the open batch`, e);
+    }
     this.#pending = 0;
-    this.#exec(db, "COMMIT");
+    this.#retryMs = 0;
+    return undefined;
+  }
+
+  /** Tries the held-up commit again after a delay that doubles, up to `RETRY_MAX_MS`. */
+  #retryCommit(): void {
+    if (this.#retry !== undefined) return;
+    this.#retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryMs * 2));
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#db) this.#tryCommit(this.#db);
+    }, this.#retryMs);
+  }
+
+  /** The open batch is gone (SQLite rolled it back): said once, through `takeFailure`. */
+  #rolledBack(cause: unknown): BrokerError {
+    const n = this.#pending;
+    this.#pending = 0;
+    return this.#lost = failure(`SQLite rolled back a batch of ${n} confirmed writes`, cause);
+  }
+
+  #stopRetry(): void {
+    if (this.#retry === undefined) return;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
   }
 
   #exec(db: DatabaseSync, sql: string): void {
@@ -363,13 +406,7 @@ export class SqliteBackend implements StoreBackend {
 
   #autoFlush(): void {
     this.#flushScheduled = false;
-    if (!this.#db) return;
-    try {
-      this.#commit(this.#db);
-    } catch (e) {
-      // Nobody is on the stack to catch this: the next call reports it.
-      this.#deferredError = e as BrokerError;
-    }
+    if (this.#db && this.#retry === undefined) this.#tryCommit(this.#db);
   }
 
   /** Reads see the open batch: it is the same connection. */
@@ -471,19 +508,48 @@ export class SqliteBackend implements StoreBackend {
     );
   }
 
-  /** Commits the open batch. */
+  /**
+   * Commits the open batch. Throws `backend_failure` when that fails: a
+   * lock held it up (the batch stays open, and with `autoFlush` is tried
+   * again), or SQLite rolled it back.
+   */
   flush(): void {
     const db = this.#conn();
-    this.#commit(db);
+    this.#stopRetry();
+    const e = this.#tryCommit(db);
+    if (!e) return;
+    if (e === this.#lost) this.#lost = undefined; // told here, not again
+    throw e;
   }
 
-  /** Commits and closes the file; later calls throw `backend_failure`. Closing twice is fine. */
+  /** Confirmed writes the database rolled back since the last call, if any (once). */
+  takeFailure(): BrokerError | undefined {
+    const e = this.#lost;
+    this.#lost = undefined;
+    return e;
+  }
+
+  /**
+   * Commits and closes the file; later calls throw `backend_failure`.
+   * Closing twice is fine. A lock that holds the last commit up is waited
+   * for up to `CLOSE_WAIT_MS` (nothing waits behind a closing store), then
+   * the batch is lost and `backend_failure` thrown.
+   */
   close(): void {
     const db = this.#db;
     if (!db) return;
     this.#db = undefined;
+    this.#stopRetry();
     try {
-      this.#commit(db);
+      if (!db.isTransaction) return;
+      db.exec(`PRAGMA busy_timeout = ${CLOSE_WAIT_MS}`);
+      const n = this.#pending;
+      this.#pending = 0;
+      try {
+        db.exec("COMMIT");
+      } catch (e) {
+        throw failure(`COMMIT failed on close, ${n} batched writes lost`, e);
+      }
     } finally {
       db.close();
     }
@@ -493,6 +559,12 @@ export class SqliteBackend implements StoreBackend {
 function blob(d: Data): Uint8Array {
   return encode(d);
 }
+
+/** The first and the longest delay before a commit a lock held up is tried again. */
+const RETRY_MIN_MS = 5;
+const RETRY_MAX_MS = 1000;
+/** How long `close` waits for a lock that holds its last commit up. */
+const CLOSE_WAIT_MS = 1000;
 
 /** Rows a paged read (`rowsOf`) takes at a time. */
 const PAGE_ROWS = 1000;

@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { bool, count, dataToString, decode, encode, enumValue, str } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { SqliteBackend, sqliteOptionsFromBroker } from "./sqlite_backend.ts";
+import { type HeldLock, holdSqliteLock } from "../../tests/sqlite_lock.ts";
 
 function tempDb(): { path: string; done: () => void } {
   const dir = Deno.makeTempDirSync({ prefix: "sqlite-backend-" });
@@ -287,6 +288,80 @@ Deno.test("sqlite: a snapshot's pages agree while another process writes the fil
     } catch { /* already ended */ }
     await writer.status;
     await writer.stderr.cancel();
+    b.close();
+    done();
+  }
+});
+
+Deno.test("sqlite: a commit another process's reader holds up keeps its batch, and lands later", async () => {
+  const { path, done } = tempDb();
+  const b = new SqliteBackend({ path });
+  let held: HeldLock | undefined;
+  try {
+    b.put(str("a"), count(1n));
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(b.pendingWrites, 0);
+    held = await holdSqliteLock(path, "shared");
+    // The writes go into the batch; its commit waits for the reader.
+    b.put(str("b"), count(2n));
+    b.put(str("c"), count(3n));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.pendingWrites, 2, "the batch is still open");
+    assert.equal(b.takeFailure(), undefined, "nothing was lost");
+    assert.equal(dataToString(b.get(str("c"))!), "3", "this connection reads its batch");
+    assert.deepEqual(b.keys().map(dataToString), ["a", "b", "c"]);
+    // flush() says why it could not, and keeps the batch.
+    assert.throws(
+      () => b.flush(),
+      (e) => isBackendFailure(e) && /stay in the open batch/.test(String(e)),
+    );
+    assert.equal(b.pendingWrites, 2);
+    await held.release();
+    held = undefined;
+    const deadline = Date.now() + 5000;
+    while (b.pendingWrites > 0) {
+      assert.ok(Date.now() < deadline, "the held-up commit was never tried again");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(committedKeys(path), ["a", "b", "c"]);
+    assert.equal(b.takeFailure(), undefined);
+  } finally {
+    await held?.release();
+    b.close();
+    done();
+  }
+});
+
+Deno.test("sqlite: a write another process's write lock refuses fails alone; close gives up after a wait", async () => {
+  const { path, done } = tempDb();
+  const b = new SqliteBackend({ path });
+  let held: HeldLock | undefined;
+  try {
+    b.put(str("a"), count(1n));
+    await new Promise((r) => setTimeout(r, 0));
+    held = await holdSqliteLock(path, "reserved");
+    assert.throws(
+      () => b.put(str("b"), count(2n)),
+      (e) => isBackendFailure(e) && /write failed$|locked/.test(String(e)),
+    );
+    assert.equal(b.get(str("b")), undefined);
+    assert.equal(dataToString(b.get(str("a"))!), "1");
+    await held.release();
+    held = undefined;
+    b.put(str("b"), count(2n));
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(committedKeys(path), ["a", "b"]);
+    // A batch whose last commit a lock holds up past close's wait is lost, and close says so.
+    held = await holdSqliteLock(path, "shared");
+    b.put(str("c"), count(3n));
+    const started = Date.now();
+    assert.throws(
+      () => b.close(),
+      (e) => isBackendFailure(e) && /on close, 1 batched writes lost/.test(String(e)),
+    );
+    assert.ok(Date.now() - started >= 900, "close waited for the lock");
+  } finally {
+    await held?.release();
     b.close();
     done();
   }

@@ -338,6 +338,12 @@ export interface StoreHost {
   readonly commandBus: CommandBus;
   /** Status and error events; the queue closes when the endpoint shuts down. */
   statusSubscriber(options?: StatusSubscriberOptions): BoundedQueue<StatusEvent>;
+  /**
+   * Tells status subscribers of a failure no caller waits for (where
+   * Broker's master logs one: a backend failing on an expiry or on a
+   * clone's snapshot), as an error event.
+   */
+  reportError?(code: ErrorCode, message: string): void;
 }
 
 /**
