@@ -17,7 +17,7 @@ export type SqliteLock =
 
 /** A child process holding `lock` on the database at `path`, until `release`. */
 export interface HeldLock {
-  /** Ends the child's transaction and waits for the child to exit. */
+  /** Ends the child's transaction and waits for the child to exit (once: later calls wait too). */
   release(): Promise<void>;
 }
 
@@ -60,12 +60,14 @@ export async function holdSqliteLock(path: string, lock: SqliteLock): Promise<He
     if (done) throw new Error(`the lock holder ended early: ${out}`);
     out += value;
   }
+  let released: Promise<void> | undefined;
   return {
-    async release() {
-      await child.stdin.close();
-      while (!(await reader.read()).done);
-      const status = await child.status;
-      if (!status.success) throw new Error(`the lock holder failed: ${status.code}`);
-    },
+    release: () => released ??= end(),
   };
+  async function end(): Promise<void> {
+    await child.stdin.close();
+    while (!(await reader.read()).done);
+    const status = await child.status;
+    if (!status.success) throw new Error(`the lock holder failed: ${status.code}`);
+  }
 }

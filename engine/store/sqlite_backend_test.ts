@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { bool, count, dataToString, decode, encode, enumValue, str } from "../data/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { SqliteBackend, sqliteOptionsFromBroker } from "./sqlite_backend.ts";
-import { type HeldLock, holdSqliteLock } from "../../tests/sqlite_lock.ts";
+import { type HeldLock, holdSqliteLock, type SqliteLock } from "../../tests/sqlite_lock.ts";
 
 function tempDb(): { path: string; done: () => void } {
   const dir = Deno.makeTempDirSync({ prefix: "sqlite-backend-" });
@@ -293,7 +293,17 @@ Deno.test("sqlite: a snapshot's pages agree while another process writes the fil
   }
 });
 
-Deno.test("sqlite: a commit another process's reader holds up keeps its batch, and lands later", async () => {
+/**
+ * A backend holding key "a", committed, and a lock another process takes
+ * on its file (`hold`; released after `f` in any case).
+ */
+async function withLock(
+  f: (
+    b: SqliteBackend,
+    path: string,
+    hold: (lock: SqliteLock) => Promise<HeldLock>,
+  ) => Promise<void>,
+): Promise<void> {
   const { path, done } = tempDb();
   const b = new SqliteBackend({ path });
   let held: HeldLock | undefined;
@@ -301,7 +311,17 @@ Deno.test("sqlite: a commit another process's reader holds up keeps its batch, a
     b.put(str("a"), count(1n));
     await new Promise((r) => setTimeout(r, 0));
     assert.equal(b.pendingWrites, 0);
-    held = await holdSqliteLock(path, "shared");
+    await f(b, path, async (lock) => held = await holdSqliteLock(path, lock));
+  } finally {
+    await held?.release();
+    b.close();
+    done();
+  }
+}
+
+Deno.test("sqlite: a commit another process's reader holds up keeps its batch, and lands later", () =>
+  withLock(async (b, path, hold) => {
+    const held = await hold("shared");
     // The writes go into the batch; its commit waits for the reader.
     b.put(str("b"), count(2n));
     b.put(str("c"), count(3n));
@@ -317,7 +337,6 @@ Deno.test("sqlite: a commit another process's reader holds up keeps its batch, a
     );
     assert.equal(b.pendingWrites, 2);
     await held.release();
-    held = undefined;
     const deadline = Date.now() + 5000;
     while (b.pendingWrites > 0) {
       assert.ok(Date.now() < deadline, "the held-up commit was never tried again");
@@ -325,21 +344,11 @@ Deno.test("sqlite: a commit another process's reader holds up keeps its batch, a
     }
     assert.deepEqual(committedKeys(path), ["a", "b", "c"]);
     assert.equal(b.takeFailure(), undefined);
-  } finally {
-    await held?.release();
-    b.close();
-    done();
-  }
-});
+  }));
 
-Deno.test("sqlite: a write another process's write lock refuses fails alone; close gives up after a wait", async () => {
-  const { path, done } = tempDb();
-  const b = new SqliteBackend({ path });
-  let held: HeldLock | undefined;
-  try {
-    b.put(str("a"), count(1n));
-    await new Promise((r) => setTimeout(r, 0));
-    held = await holdSqliteLock(path, "reserved");
+Deno.test("sqlite: a write another process's write lock refuses fails alone; close gives up after a wait", () =>
+  withLock(async (b, path, hold) => {
+    const held = await hold("reserved");
     assert.throws(
       () => b.put(str("b"), count(2n)),
       (e) => isBackendFailure(e) && /write failed$|locked/.test(String(e)),
@@ -347,12 +356,11 @@ Deno.test("sqlite: a write another process's write lock refuses fails alone; clo
     assert.equal(b.get(str("b")), undefined);
     assert.equal(dataToString(b.get(str("a"))!), "1");
     await held.release();
-    held = undefined;
     b.put(str("b"), count(2n));
     await new Promise((r) => setTimeout(r, 0));
     assert.deepEqual(committedKeys(path), ["a", "b"]);
     // A batch whose last commit a lock holds up past close's wait is lost, and close says so.
-    held = await holdSqliteLock(path, "shared");
+    await hold("shared");
     b.put(str("c"), count(3n));
     const started = Date.now();
     assert.throws(
@@ -360,9 +368,4 @@ Deno.test("sqlite: a write another process's write lock refuses fails alone; clo
       (e) => isBackendFailure(e) && /on close, 1 batched writes lost/.test(String(e)),
     );
     assert.ok(Date.now() - started >= 900, "close waited for the lock");
-  } finally {
-    await held?.release();
-    b.close();
-    done();
-  }
-});
+  }));
