@@ -202,3 +202,100 @@ Deno.test("WebSocket listener: fragments, frames split across reads and pings re
     }
   }, 5000);
 });
+
+/** Every byte the server sends until it closes the connection (or `ms` pass). */
+async function bytesToEnd(conn: Deno.Conn, ms: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const deadline = Date.now() + ms;
+  const buf = new Uint8Array(64 * 1024);
+  while (Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf).catch(() => null),
+      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
+    ]);
+    clearTimeout(timer);
+    if (n === "wait" || n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) out.set(c, (at += c.length) - c.length);
+  return out;
+}
+
+/** The server's frames in `b` after the 101 response: opcode and payload each. */
+function serverFrames(b: Uint8Array): { opcode: number; payload: Uint8Array }[] {
+  const text = new TextDecoder("latin1").decode(b);
+  let at = text.indexOf("\r\n\r\n") + 4;
+  const out: { opcode: number; payload: Uint8Array }[] = [];
+  while (at + 2 <= b.length) {
+    let len = b[at + 1] & 0x7f, off = 2;
+    if (len === 126) [len, off] = [(b[at + 2] << 8) | b[at + 3], 4];
+    if (at + off + len > b.length) break;
+    out.push({ opcode: b[at] & 0x0f, payload: b.subarray(at + off, at + off + len) });
+    at += off + len;
+  }
+  return out;
+}
+
+Deno.test("WebSocket listener: frames RFC 6455 forbids fail the connection with close 1002", async () => {
+  await withServer(async (_, port) => {
+    const m = [1, 2, 3, 4];
+    const cases: [string, Uint8Array[]][] = [
+      ["an RSV bit", [new Uint8Array([0xc1, 0x80, ...m])]],
+      ["opcode 3", [clientFrame(0x3, true, enc.encode("x"), m)]],
+      ["opcode 0xb", [clientFrame(0xb, true, enc.encode("x"), m)]],
+      ["a continuation first", [clientFrame(0x0, true, enc.encode('["/t"]'), m)]],
+      ["a message inside a message", [
+        clientFrame(0x1, false, enc.encode('["/'), m),
+        clientFrame(0x1, true, enc.encode('t"]'), m),
+      ]],
+      ["a close of one byte", [clientFrame(0x8, true, new Uint8Array([3]), m)]],
+      ["a close with code 1005", [clientFrame(0x8, true, new Uint8Array([0x03, 0xed]), m)]],
+    ];
+    for (const [what, frames] of cases) {
+      const conn = await upgraded(port);
+      for (const f of frames) await conn.write(f);
+      const got = serverFrames(await bytesToEnd(conn, 2000));
+      conn.close();
+      const close = got.find((f) => f.opcode === 0x8);
+      assert.ok(close, `${what}: a close frame`);
+      assert.equal((close.payload[0] << 8) | close.payload[1], 1002, what);
+    }
+    // A valid close code is echoed.
+    const conn = await upgraded(port);
+    await conn.write(clientFrame(0x8, true, new Uint8Array([0x03, 0xe8, 0x62, 0x79, 0x65]), m));
+    const close = serverFrames(await bytesToEnd(conn, 2000)).find((f) => f.opcode === 0x8);
+    conn.close();
+    assert.deepEqual([...close!.payload], [0x03, 0xe8]);
+  }, 5000);
+});
+
+Deno.test("WebSocket listener: a client that pings and never reads gets pongs for the latest pings only", async () => {
+  await withServer(async (_, port) => {
+    const conn = await upgraded(port);
+    try {
+      // 125-byte pings (the most a control frame holds), numbered, all written before reading.
+      const N = 200_000, m = [9, 8, 7, 6];
+      const batch = 1000, frames = new Uint8Array(131 * batch);
+      for (let i = 0; i < N; i += batch) {
+        for (let k = 0; k < batch; k++) {
+          frames.set(
+            clientFrame(0x9, true, enc.encode(String(i + k).padStart(125, "0")), m),
+            k * 131,
+          );
+        }
+        for (let at = 0; at < frames.length;) at += await conn.write(frames.subarray(at));
+      }
+      // Then the subscription, and everything read: the pongs end with the last ping's.
+      await conn.write(clientFrame(0x1, true, enc.encode('["/t"]'), m));
+      const got = serverFrames(await bytesToEnd(conn, 3000)).filter((f) => f.opcode === 0xa);
+      const last = new TextDecoder().decode(got[got.length - 1].payload);
+      assert.equal(Number(last), N - 1, "the latest ping is answered");
+      assert.ok(got.length < N / 2, `${got.length} pongs for ${N} pings`);
+    } finally {
+      conn.close();
+    }
+  }, 10_000);
+});

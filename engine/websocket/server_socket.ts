@@ -169,11 +169,23 @@ class Conn implements ServerWebSocket {
   #parts: Uint8Array[] = [];
   #size = 0;
   #opcode = 0;
+  /** A fragmented message is under way (its last frame has not come). */
+  #inMessage = false;
+  /** The client broke the protocol: the close is on its way, nothing more is read. */
+  #failed = false;
   #tooLarge = false;
   // What is left of an oversized frame's payload, consumed as it arrives.
   #skip = 0;
   #skipFin = false;
   #skipOpcode = 0;
+  /**
+   * The pong on its way out, and the payload of the latest ping that came
+   * while it was: one pong at a time (RFC 6455 5.5.3 lets a server answer
+   * only the latest ping), so a client that pings and never reads grows no
+   * queue. Answered each, 200,000 pings left 21 MB queued here.
+   */
+  #pong: Uint8Array | undefined;
+  #nextPing: Uint8Array | undefined;
   onmessage: ((m: ServerMessage) => void) | null = null;
   onclose: (() => void) | null = null;
 
@@ -257,7 +269,7 @@ class Conn implements ServerWebSocket {
   }
 
   #onBytes(chunk: Uint8Array): void {
-    if (this.#phase === "closed") return;
+    if (this.#phase === "closed" || this.#failed) return;
     if (this.#skip > 0) {
       const take = Math.min(this.#skip, chunk.length);
       this.#skip -= take;
@@ -368,6 +380,17 @@ class Conn implements ServerWebSocket {
       }
       // Clients must mask (RFC 6455 5.1); a control frame is short and whole.
       if (!masked || (opcode >= 0x8 && (len > 125 || !fin))) return this.drop();
+      // No extension was agreed, so no RSV bit; opcodes are the six RFC 6455 defines;
+      // a continuation continues a message, and a new message waits for the last one's end.
+      if ((b[s] & 0x70) !== 0) return this.#protocolError("reserved bits set");
+      if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa) {
+        return this.#protocolError(`unknown opcode ${opcode}`);
+      }
+      if (opcode === 0x0 ? !this.#inMessage : opcode <= 0x2 && this.#inMessage) {
+        return this.#protocolError(
+          opcode === 0 ? "continuation without a message" : "a message inside a message",
+        );
+      }
       const mask = s + off;
       off += 4;
       const control = opcode >= 0x8;
@@ -406,6 +429,7 @@ class Conn implements ServerWebSocket {
   /** `payload` views the read buffer: it is copied if kept past this call. */
   #endOfFragment(fin: boolean, opcode: number, payload: Uint8Array): void {
     if (opcode !== 0) this.#opcode = opcode;
+    this.#inMessage = !fin;
     if (!this.#tooLarge) {
       this.#parts.push(fin ? payload : payload.slice());
       this.#size += payload.length;
@@ -429,14 +453,48 @@ class Conn implements ServerWebSocket {
 
   #control(opcode: number, payload: Uint8Array): void {
     if (opcode === 0x9) {
-      this.#tcp.send(encodeWebSocketFrame(0xa, payload));
+      if (this.#pong) this.#nextPing = payload.slice();
+      else this.#sendPong(payload);
     } else if (opcode === 0x8) {
       // The client closes: answer once, then let the connection go.
       if (!this.#closeSent) {
         this.#closeSent = true;
-        this.#tcp.send(encodeWebSocketFrame(0x8, payload.subarray(0, 2)));
+        // A close body is a valid code and a reason, or nothing (RFC 6455 5.5.1, 7.4).
+        const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 0;
+        const reply = payload.length === 0
+          ? EMPTY
+          : isValidCloseCode(code) && payload.length !== 1
+          ? payload.subarray(0, 2)
+          : new Uint8Array([1002 >> 8, 1002 & 0xff]);
+        this.#tcp.send(encodeWebSocketFrame(0x8, reply));
       }
       this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
+    // A pong (0xa) answers nothing: ignored.
   }
+
+  #sendPong(payload: Uint8Array): void {
+    const frame = encodeWebSocketFrame(0xa, payload);
+    this.#pong = frame;
+    this.#tcp.send(frame);
+    this.#tcp.whenWritten(frame).then(() => {
+      this.#pong = undefined;
+      const next = this.#nextPing;
+      this.#nextPing = undefined;
+      if (next && this.#phase === "open") this.#sendPong(next);
+    });
+  }
+
+  /** Fails the connection for breaking the protocol (RFC 6455 7.1.7: close 1002). */
+  #protocolError(why: string): void {
+    this.close(1002, why);
+    this.#failed = true; // nothing more is read
+    this.#tcp.closeGracefully(this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+  }
+}
+
+/** Close codes an endpoint may send (RFC 6455 7.4.1-2: 1000-1003, 1007-1011, 3000-4999). */
+function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+    (code >= 3000 && code <= 4999);
 }
