@@ -490,14 +490,22 @@ export class Endpoint {
    * WebSocket clients do (unless their server has `localPublishes: false`).
    */
   publish(topic: string, data: Data, options?: PublishOptions): void {
+    this.#publish(topic, data, options);
+  }
+
+  /** `publish`, returning the wait of a full `block` subscriber (see `deliverPublished`). */
+  #publish(topic: string, data: Data, options?: PublishOptions): Promise<void> | undefined {
     this.#assertRunning();
     this.#router.processed.published++;
     const header = this.#frames.dataHeader(topic); // vets the topic before anything is delivered
-    if (options?.local) this.#local.deliverPublished(topic, data, options.except);
+    let wait: Promise<void> | undefined;
+    if (options?.local) wait = this.#local.deliverPublished(topic, data, options.except);
     else if (this.#local.echo.size > 0) this.#local.deliverPublished(topic, data, undefined, true);
-    if (!this.#table.routes.matches(topic)) return;
     // Header and value are written once into one buffer, shared by every peer.
-    this.#router.broadcast(topic, this.#frames.dataOf(header, data));
+    if (this.#table.routes.matches(topic)) {
+      this.#router.broadcast(topic, this.#frames.dataOf(header, data));
+    }
+    return wait;
   }
 
   /**
@@ -521,6 +529,15 @@ export class Endpoint {
    * ```
    */
   publishBuilt(topic: string, builder: DataBuilder, options?: PublishOptions): void {
+    this.#publishBuilt(topic, builder, options);
+  }
+
+  /** `publishBuilt`, returning the wait of a full `block` subscriber (see `deliverPublished`). */
+  #publishBuilt(
+    topic: string,
+    builder: DataBuilder,
+    options?: PublishOptions,
+  ): Promise<void> | undefined {
     this.#assertRunning();
     const header = this.#frames.dataHeader(topic);
     const local = options?.local === true;
@@ -533,12 +550,14 @@ export class Endpoint {
       ? this.#frames.built(header, builder)
       : void builder.finish();
     this.#router.processed.published++;
-    if (frame === undefined) return;
+    if (frame === undefined) return undefined;
+    let wait: Promise<void> | undefined;
     if (local || echo) {
       const payload = frame.subarray(header.length);
-      this.#local.deliverPublished(topic, payload, options?.except, echo);
+      wait = this.#local.deliverPublished(topic, payload, options?.except, echo);
     }
     if (toPeers) this.#router.broadcast(topic, frame);
+    return wait;
   }
 
   /**
@@ -806,8 +825,8 @@ export class Endpoint {
           if (opts.localPublishes) this.#local.echoTo(sub);
           return sub;
         },
-        publish: (topic, data, opts) => this.publish(topic, data, opts),
-        publishBuilt: (topic, builder, opts) => this.publishBuilt(topic, builder, opts),
+        publish: (topic, data, opts) => this.#publish(topic, data, opts),
+        publishBuilt: (topic, builder, opts) => this.#publishBuilt(topic, builder, opts),
         refused: (e) =>
           this.#statuses.emit(
             errorEvent(e.code, `a WebSocket client's message was not published: ${e.message}`),

@@ -134,3 +134,36 @@ Deno.test("control: the C++ broker-node's WebSocket clients get what the node pu
     await node.stop();
   }
 });
+
+Deno.test("a full `block` subscriber holds a client's messages back: its socket waits, nothing piles up", async () => {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0);
+  const slow = ep.subscribe("/t", { queueSize: 10, overflowPolicy: "block" });
+  const watcher = ep.subscribe("/t", { queueSize: 100_000, overflowPolicy: "drop_newest" });
+  const client = await connectWebSocket(`ws://127.0.0.1:${server.port}`, ["/x"], {
+    reconnectMs: 0,
+  });
+  try {
+    const N = 2000;
+    for (let i = 0; i < N; i++) client.publish("/t", count(BigInt(i)));
+    await new Promise((r) => setTimeout(r, 500));
+    // The slow queue's 10, the one it holds, and no more: the server read no further.
+    const early = watcher.available();
+    assert.ok(early <= 12, `${early} of ${N} messages taken while the slow subscriber was full`);
+    // Read, the slow subscriber lets every message through, in order, to both.
+    for (let i = 0; i < N; i++) {
+      const m = await slow.get(5000);
+      assert.equal(m?.data.value, BigInt(i));
+    }
+    let seen = 0;
+    for (let m = await watcher.get(2000); m; m = seen < N ? await watcher.get(2000) : undefined) {
+      assert.equal(m.data.value, BigInt(seen++));
+    }
+    assert.equal(seen, N);
+  } finally {
+    client.close();
+    slow.close();
+    watcher.close();
+    await ep.shutdown();
+  }
+});

@@ -103,22 +103,28 @@ export class LocalSubscriptions implements SubscriptionHost {
 
   /**
    * Hands a value published here to the subscribers of `topic` (all but
-   * `except`), or only to those that want our own publishes.
+   * `except`), or only to those that want our own publishes. Returns a
+   * promise when a full `block` queue took the message to hold until it
+   * has room: it resolves then. A publisher with a socket behind it (a
+   * WebSocket client) stops reading it meanwhile, as a peer's is; the
+   * endpoint's own code has none to slow down, and does not wait.
    */
   deliverPublished(
     topic: string,
     data: Data | Uint8Array,
     except?: Subscriber,
     echoOnly = false,
-  ): void {
+  ): Promise<void> | undefined {
     let msg: PendingMessage | undefined;
+    let waits: Promise<void>[] | undefined;
     (echoOnly ? this.echo : this.local).forEachMatch(topic, (sub) => {
       if (sub === except) return;
       msg ??= { topic, payload: data instanceof Uint8Array ? data : encode(data) };
-      // A full `block` queue takes the message when it has room; a local
-      // publisher has no socket to slow down, so it does not wait here.
-      sub.deliver(msg);
+      const wait = sub.deliver(msg);
+      if (wait) (waits ??= []).push(wait);
     });
+    if (waits === undefined) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => {});
   }
 
   /**

@@ -60,14 +60,22 @@ export interface WebSocketHost {
       localPublishes: boolean;
     },
   ): Subscriber;
-  /** Publishes a client's message (also to the other clients). */
-  publish(topic: string, data: Data, options: { local: true; except: Subscriber }): void;
+  /**
+   * Publishes a client's message (also to the other clients); a promise
+   * while a full `block` subscriber holds it, which resolves once it has
+   * room: the client's socket is not read meanwhile.
+   */
+  publish(
+    topic: string,
+    data: Data,
+    options: { local: true; except: Subscriber },
+  ): void | Promise<void>;
   /** `publish` for a message written into a builder (see `transcodeDataMessage`). */
   publishBuilt(
     topic: string,
     builder: DataBuilder,
     options: { local: true; except: Subscriber },
-  ): void;
+  ): void | Promise<void>;
   /**
    * A client's message that was read but cannot be published (a topic no
    * envelope can carry). Broker's server tells the client nothing: the
@@ -571,8 +579,11 @@ export class WebSocketServer {
       }
       const options = { local: true, except: sub } as const;
       try {
-        if (message) host.publish(message.topic, message.data, options);
-        else host.publishBuilt(topic!, this.#builder, options);
+        // A full `block` subscriber holds the message: the socket is read no
+        // further until it has room (Broker's flow back-pressure).
+        return message
+          ? host.publish(message.topic, message.data, options)
+          : host.publishBuilt(topic!, this.#builder, options);
       } catch (e) {
         // A topic no envelope can carry (over 65,535 bytes), refused before
         // anything is delivered: as with Broker, the session goes on.

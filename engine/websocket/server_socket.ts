@@ -54,8 +54,11 @@ export interface ServerWebSocket {
   whenWritten(frames: Uint8Array): Promise<void>;
   /** Sends a close frame, then closes the connection (at once if the client does not answer). */
   close(code?: number, reason?: string): void;
-  /** A message arrived. */
-  onmessage: ((m: ServerMessage) => void) | null;
+  /**
+   * A message arrived. A promise returned holds the connection: no frame
+   * after this one is handled, and the socket not read, until it settles.
+   */
+  onmessage: ((m: ServerMessage) => void | Promise<void>) | null;
   /** The connection ended (once). */
   onclose: (() => void) | null;
 }
@@ -186,7 +189,9 @@ class Conn implements ServerWebSocket {
    */
   #pong: Uint8Array | undefined;
   #nextPing: Uint8Array | undefined;
-  onmessage: ((m: ServerMessage) => void) | null = null;
+  onmessage: ((m: ServerMessage) => void | Promise<void>) | null = null;
+  /** A message's handler is waiting (see `onmessage`): frames wait behind it. */
+  #waiting: Promise<void> | undefined;
   onclose: (() => void) | null = null;
 
   constructor(
@@ -268,19 +273,21 @@ class Conn implements ServerWebSocket {
     if (wasOpen) this.onclose?.();
   }
 
-  #onBytes(chunk: Uint8Array): void {
+  /** A promise returned pauses reading until it settles (see `onmessage`). */
+  #onBytes(chunk: Uint8Array): Promise<void> | void {
     if (this.#phase === "closed" || this.#failed) return;
     if (this.#skip > 0) {
       const take = Math.min(this.#skip, chunk.length);
       this.#skip -= take;
       if (this.#skip > 0) return;
+      // (An oversized message is answered, never published: no wait.)
       this.#endOfFragment(this.#skipFin, this.#skipOpcode, EMPTY);
       chunk = chunk.subarray(take);
       if (chunk.length === 0) return;
     }
     this.#append(chunk);
     if (this.#phase === "request") this.#request();
-    if (this.#phase === "open") this.#frames();
+    if (this.#phase === "open") return this.#frames();
   }
 
   #append(chunk: Uint8Array): void {
@@ -358,10 +365,15 @@ class Conn implements ServerWebSocket {
     this.#tcp.closeGracefully(DEFAULT_CLOSE_TIMEOUT_MS);
   }
 
-  /** Handles every complete frame in the buffer. */
-  #frames(): void {
+  /**
+   * Handles every complete frame in the buffer; when a message's handler
+   * waits, returns a promise that settles once the frames behind it are
+   * handled too.
+   */
+  #frames(): Promise<void> | void {
+    if (this.#waiting) return this.#waiting;
     const b = this.#buf;
-    while (this.#phase === "open") {
+    while (this.#phase === "open" && !this.#failed) {
       const have = this.#end - this.#start;
       if (have < 2) return;
       const s = this.#start;
@@ -422,12 +434,24 @@ class Conn implements ServerWebSocket {
       xorMask(b, this.#dv, at, len, mask);
       this.#start += off + len;
       if (control) this.#control(opcode, b.subarray(at, at + len));
-      else this.#endOfFragment(fin, opcode, b.subarray(at, at + len));
+      else {
+        const wait = this.#endOfFragment(fin, opcode, b.subarray(at, at + len));
+        if (wait) return this.#resumeAfter(wait);
+      }
     }
   }
 
+  /** Handles the rest of the buffer once `wait` settles (it may have grown meanwhile). */
+  #resumeAfter(wait: Promise<void>): Promise<void> {
+    const resume = () => {
+      this.#waiting = undefined;
+      return this.#frames();
+    };
+    return this.#waiting = wait.then(resume, resume);
+  }
+
   /** `payload` views the read buffer: it is copied if kept past this call. */
-  #endOfFragment(fin: boolean, opcode: number, payload: Uint8Array): void {
+  #endOfFragment(fin: boolean, opcode: number, payload: Uint8Array): void | Promise<void> {
     if (opcode !== 0) this.#opcode = opcode;
     this.#inMessage = !fin;
     if (!this.#tooLarge) {
@@ -448,7 +472,7 @@ class Conn implements ServerWebSocket {
       });
     }
     // Binary data is handed on as it is: bytes of its own.
-    this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : concatBytes(parts) });
+    return this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : concatBytes(parts) });
   }
 
   #control(opcode: number, payload: Uint8Array): void {
