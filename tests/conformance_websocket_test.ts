@@ -130,6 +130,33 @@ for (const kind of KINDS) {
       }),
   );
 
+  // json_client.cc: Broker's server reads neither a message's "type" nor a topic that is no
+  // string (it publishes on the topic ""): no error for either, and each counts as an input.
+  Deno.test(
+    `WebSocket messages: "type" is not read; a topic that is no string gets no answer (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect) => {
+        const c = await connect([]);
+        const d = await connect(["/ws/"]);
+        await untilSubscribed(d, await connect([]));
+        c.sendRaw(`{"type":"whatever","topic":"/ws/x","@data-type":"count","data":1}`);
+        c.sendRaw(`{"topic":"/ws/x","@data-type":"count","data":2}`);
+        c.sendRaw(`{"type":"data-message","topic":5,"@data-type":"count","data":9}`);
+        c.sendRaw(`{"type":"data-message","@data-type":"count","data":10}`);
+        c.sendRaw("{oops");
+        c.sendRaw(dataMessage("count", "3"));
+        const errors = await errorsOf(c, 1);
+        assert.equal(errors.length, 1, JSON.stringify(errors));
+        assert.match(errors[0].context, /^input #5 contained malformed JSON -> /);
+        const got = [];
+        for (let i = 0; i < 3; i++) got.push((await nextOf(d))?.data.value);
+        assert.deepEqual(got, [1n, 2n, 3n]);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(c.takeErrors(), []);
+      }),
+  );
+
   // spec §14.8: Broker does not add a WebSocket client's subscriptions to the endpoint's
   // filter, so peers are not asked for them. DELIBERATE DIFFERENCE: ours subscribes for the
   // client, so a client gets from peers whatever it subscribed to.

@@ -299,3 +299,29 @@ Deno.test("WebSocket listener: a client that pings and never reads gets pongs fo
     }
   }, 10_000);
 });
+
+Deno.test("WebSocket listener: binary messages go unanswered and uncounted; an oversized one counts", async () => {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0, { maxMessageSize: 1000 });
+  const conn = await upgraded(server.port);
+  try {
+    const m = [5, 6, 7, 8];
+    await conn.write(clientFrame(0x1, true, enc.encode('["/t"]'), m));
+    await conn.write(clientFrame(0x2, true, enc.encode('{"oops'), m)); // as Broker: dropped
+    await conn.write(clientFrame(0x1, true, enc.encode(`"${"x".repeat(2000)}"`), m));
+    await conn.write(clientFrame(0x1, true, enc.encode("{oops"), m));
+    await new Promise((r) => setTimeout(r, 300));
+    conn.closeWrite();
+    const texts = serverFrames(await bytesToEnd(conn, 2000))
+      .filter((f) => f.opcode === 0x1)
+      .map((f) => JSON.parse(new TextDecoder().decode(f.payload)));
+    assert.equal(texts[0].type, "ack");
+    assert.deepEqual(texts.slice(1).map((t) => t.context.replace(/ -> .*/, "")), [
+      "input #1 was larger than 1000 bytes (maxMessageSize)",
+      "input #2 contained malformed JSON",
+    ]);
+  } finally {
+    conn.close();
+    await ep.shutdown();
+  }
+});

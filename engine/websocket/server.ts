@@ -515,17 +515,11 @@ export class WebSocketServer {
     };
     ws.onclose = () => end();
     ws.onmessage = (ev) => {
-      if (ended) return;
-      if (ev.data === undefined) {
-        send(errorText("deserialization_failed", `message larger than ${maxSize} bytes`));
-        return;
-      }
-      if (typeof ev.data !== "string") {
-        send(errorText("deserialization_failed", "expected text messages"));
-        return;
-      }
+      // Broker's server reads text messages only: binary ones go unanswered, uncounted.
+      if (ended || ev.binary) return;
+      const text = ev.data as string | undefined;
       if (!sub) {
-        const topics = parseSubscription(ev.data);
+        const topics = text === undefined ? undefined : parseSubscription(text);
         if (!topics) {
           send(errorText(
             "deserialization_failed",
@@ -560,12 +554,19 @@ export class WebSocketServer {
         return;
       }
       inputs++;
+      if (text === undefined) {
+        send(errorText(
+          "deserialization_failed",
+          `input #${inputs} was larger than ${maxSize} bytes (maxMessageSize)`,
+        ));
+        return;
+      }
       // Most messages go straight into binary; the rest (and errors) through the full reader.
-      const topic = transcodeWebSocketMessage(ev.data, this.#builder);
+      const topic = transcodeWebSocketMessage(text, this.#builder);
       let message: { topic: string; data: Data } | undefined;
       if (topic === undefined) {
         try {
-          message = readDataMessage(ev.data);
+          message = readDataMessage(text);
         } catch (e) {
           const malformed = e instanceof BrokerError && e.code === ErrorCode.invalid_json;
           send(errorText(

@@ -23,6 +23,8 @@ export const CLOSED = 3;
 export interface ServerMessage {
   /** A text message, the payload of a binary one, or undefined when it was too large. */
   readonly data: string | Uint8Array | undefined;
+  /** Whether it came as a binary message (its `data` then bytes, or undefined). */
+  readonly binary: boolean;
 }
 
 /** A client connection after the upgrade: the parts of `WebSocket` a session uses. */
@@ -464,15 +466,15 @@ class Conn implements ServerWebSocket {
     this.#parts = [];
     this.#size = 0;
     this.#tooLarge = false;
-    if (tooLarge) return this.onmessage?.({ data: undefined });
-    if (kind === 0x1) {
+    const binary = kind !== 0x1;
+    if (tooLarge) return this.onmessage?.({ data: undefined, binary });
+    if (!binary) {
       // Text is decoded now, from the view (or the joined parts).
-      return this.onmessage?.({
-        data: dec.decode(concatBytes(parts)),
-      });
+      return this.onmessage?.({ data: dec.decode(concatBytes(parts)), binary });
     }
     // Binary data is handed on as it is: bytes of its own.
-    return this.onmessage?.({ data: parts.length === 1 ? parts[0].slice() : concatBytes(parts) });
+    const data = parts.length === 1 ? parts[0].slice() : concatBytes(parts);
+    return this.onmessage?.({ data, binary });
   }
 
   #control(opcode: number, payload: Uint8Array): void {
