@@ -45,6 +45,7 @@ import { Publisher, type PublisherOptions } from "./publisher.ts";
 import type { BoundedQueue } from "./queue.ts";
 import { errorEvent, type StatusEvent } from "./status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "./status_hub.ts";
+import { statusToData, statusTopicOf } from "./status_data.ts";
 import { Subscriber, type SubscriberOptions } from "./subscriber.ts";
 import { CallbackSubscription, type MessageCallback } from "./callback_subscription.ts";
 import { Acceptor } from "./transport/acceptor.ts";
@@ -155,7 +156,11 @@ export class Endpoint {
   readonly #idText: string;
   readonly #opts: ResolvedEndpointOptions;
   readonly #tls?: TlsMaterial;
-  readonly #statuses = new StatusHub();
+  /** Statuses and errors, also published to local subscribers as Broker's data. */
+  readonly #statuses = new StatusHub((e) => {
+    // (Before the constructor set up local delivery, there is nobody to tell.)
+    this.#local?.deliverPublished(statusTopicOf(e), statusToData(e));
+  });
   readonly #frames: OutgoingFrames;
   readonly #table = new PeerTable();
   readonly #local: LocalSubscriptions;
@@ -831,6 +836,7 @@ export class Endpoint {
           this.#statuses.emit(
             errorEvent(e.code, `a WebSocket client's message was not published: ${e.message}`),
           ),
+        status: (e) => this.#statuses.emit(e),
       },
       host,
       port,

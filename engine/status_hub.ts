@@ -45,6 +45,12 @@ export interface StatusSubscriberOptions {
  */
 export class StatusHub<E extends StatusEvent = StatusEvent> {
   readonly #queues = new Set<{ q: BoundedQueue<E>; statuses: boolean }>();
+  readonly #forward?: (event: E) => void;
+
+  /** A hub; `forward` also gets every event (an endpoint publishes them as data). */
+  constructor(forward?: (event: E) => void) {
+    this.#forward = forward;
+  }
 
   /** A new subscriber's queue; closing the queue unsubscribes it. */
   subscribe(options: StatusSubscriberOptions = {}): BoundedQueue<E> {
@@ -69,6 +75,7 @@ export class StatusHub<E extends StatusEvent = StatusEvent> {
       if (event.kind === "status" && !e.statuses) continue;
       e.q.push(event);
     }
+    this.#forward?.(event);
   }
 
   /** Ends every subscriber's queue (at shutdown). */

@@ -3,6 +3,7 @@
 // (BROKER_WEB_SOCKET_PORT), reached with our client over its TCP transport
 // (the C++ server wants header names in its own spelling).
 import assert from "node:assert/strict";
+import { type Data, dataToString } from "../engine/data/mod.ts";
 import { Endpoint } from "../engine/endpoint.ts";
 import { connectWebSocket, type WebSocketClient } from "../engine/websocket/client.ts";
 import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
@@ -154,6 +155,50 @@ for (const kind of KINDS) {
         assert.deepEqual(got, [1n, 2n, 3n]);
         await new Promise((r) => setTimeout(r, 200));
         assert.deepEqual(c.takeErrors(), []);
+      }),
+  );
+
+  // core_actor.cc client_added / client_removed: a client's coming and going are statuses,
+  // published on <$>/local/data/statuses (status.cc, endpoint_info.cc layouts).
+  Deno.test(
+    `WebSocket clients come and go as statuses on <$>/local/data/statuses (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect) => {
+        const watcher = await connect(["<$>/local/data/statuses"]);
+        await new Promise((r) => setTimeout(r, 300)); // Broker's subscription may lag its ack
+        const other = await connect(["/zz"]);
+        await new Promise((r) => setTimeout(r, 300));
+        other.close();
+        const all: (readonly Data[])[] = [];
+        for (let m = await watcher.get(3000); m; m = await watcher.get(500)) {
+          all.push(m.data.value as readonly Data[]);
+        }
+        const info = (s: readonly Data[]) => (s[2] as { value: readonly Data[] }).value;
+        // The watcher's own peer_added comes first (as from Broker): the other client is
+        // the one discovered.
+        const found = all.find((s) => s[1].value === "endpoint_discovered");
+        const id = found && info(found)[0].value;
+        assert.equal(typeof id, "string", JSON.stringify(all.map((s) => s.map(dataToString))));
+        const seen = all.filter((s) => info(s)[0].value === id);
+        assert.deepEqual(seen.map((s) => [s[0].value, s[1].value, s[3].value, info(s)[0].value]), [
+          ["status", "endpoint_discovered", "found a new client in the network", id],
+          ["status", "peer_added", "handshake successful", id],
+          ["status", "peer_lost", "lost connection to client", id],
+          ["status", "endpoint_unreachable", "lost the last path", id],
+        ]);
+        for (const s of [seen[0], seen[3]]) {
+          assert.deepEqual(info(s).slice(1).map((d) => d.type), ["none", "none", "none"]);
+        }
+        for (const s of [seen[1], seen[2]]) {
+          const [, address, port, retry] = info(s);
+          assert.match(String(address.value), /127\.0\.0\.1$/);
+          assert.deepEqual([port.type, (port.value as { protocol: string }).protocol], [
+            "port",
+            "tcp",
+          ]);
+          assert.deepEqual(retry, { type: "count", value: 0n });
+        }
       }),
   );
 

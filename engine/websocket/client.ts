@@ -198,7 +198,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
         return;
       case "data-message":
         try {
-          this.#queue.push(dataMessageOf(parsed));
+          this.#queue.push(dataMessageOf(parsed, true));
         } catch (e) {
           this.#errors.push({ code: "deserialization_failed", context: String(e) });
         }

@@ -86,12 +86,17 @@ export function transcodeWebSocketMessage(text: string, builder: DataBuilder): s
  * `topic` that is no string: such a message is published on the topic ""
  * (which no envelope carries: the endpoint refuses it, and the client hears
  * nothing, as from Broker). Throws `deserialization_failed` for anything
- * but an object with a value, and for a reserved topic.
+ * but an object with a value, and for a reserved topic unless the message
+ * comes `fromServer` (`<$>/local/data/statuses`, say).
  */
-export function dataMessageOf(message: JsonMessage): { topic: string; data: Data } {
+export function dataMessageOf(
+  message: JsonMessage,
+  fromServer = false,
+): { topic: string; data: Data } {
   if (!message.fields) throw new BrokerError(ErrorCode.deserialization_failed, "not an object");
   const topic = typeof message.fields.topic === "string" ? message.fields.topic : "";
-  if (isReservedTopic(topic)) {
+  // A client may not publish there; a server sends its statuses from there.
+  if (!fromServer && isReservedTopic(topic)) {
     throw new BrokerError(ErrorCode.deserialization_failed, "reserved topic");
   }
   return { topic, data: message.data() };

@@ -25,6 +25,7 @@ import type { Data } from "../data/mod.ts";
 import { DataBuilder } from "../data/builder.ts";
 import type { Subscriber } from "../subscriber.ts";
 import { BoundedQueue } from "../queue.ts";
+import { StatusCode, type StatusEvent, statusEvent } from "../status.ts";
 import { JsonMessageCache } from "./json_cache.ts";
 import { dataMessageFrame, dataMessageFrameOf, holdFrames, releaseFrames } from "./json_direct.ts";
 import { type FrameTaker, SharedFrames } from "./shared_frames.ts";
@@ -82,6 +83,12 @@ export interface WebSocketHost {
    * endpoint's error subscribers hear of it.
    */
   refused(error: BrokerError): void;
+  /**
+   * A client came or went, as Broker's core reports a WebSocket client
+   * (`client_added`, `client_removed`): the host's status subscribers and
+   * `<$>/local/data/statuses` hear of it.
+   */
+  status?(event: StatusEvent): void;
 }
 
 /**
@@ -477,6 +484,8 @@ export class WebSocketServer {
       () => end(CLOSE_POLICY, `no subscription within ${this.#handshakeMs} ms`),
       timerDelay(this.#handshakeMs),
     );
+    // The client's own endpoint ID in statuses (Broker gives each client one).
+    const client = { id: crypto.randomUUID(), host: ws.remote.host, port: ws.remote.port };
     const end = (code?: number, reason?: string) => {
       if (ended) return;
       ended = true;
@@ -485,6 +494,12 @@ export class WebSocketServer {
       out?.close();
       this.#sessions.delete(session);
       if (ws.readyState === OPEN) ws.close(code, reason);
+      if (sub) {
+        host.status?.(statusEvent(StatusCode.peer_lost, "lost connection to client", client));
+        host.status?.(
+          statusEvent(StatusCode.endpoint_unreachable, "lost the last path", { id: client.id }),
+        );
+      }
     };
     const session: Session = {
       close: () => end(),
@@ -529,6 +544,11 @@ export class WebSocketServer {
           return;
         }
         clearTimeout(subscribeTimer);
+        host.status?.(statusEvent(
+          StatusCode.endpoint_discovered,
+          "found a new client in the network",
+          { id: client.id },
+        ));
         sub = host.subscribe(topics, {
           queueSize: bounds.bufferSize,
           maxQueuedBytes: bounds.bufferBytes,
@@ -551,6 +571,7 @@ export class WebSocketServer {
           accept(m.topic, m.payload, m.unsorted);
         }
         send(ackText(host.id));
+        host.status?.(statusEvent(StatusCode.peer_added, "handshake successful", client));
         return;
       }
       inputs++;

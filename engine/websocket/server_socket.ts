@@ -56,6 +56,8 @@ export interface ServerWebSocket {
   whenWritten(frames: Uint8Array): Promise<void>;
   /** Sends a close frame, then closes the connection (at once if the client does not answer). */
   close(code?: number, reason?: string): void;
+  /** The client's address and port. */
+  readonly remote: { readonly host: string; readonly port: number };
   /**
    * A message arrived. A promise returned holds the connection: no frame
    * after this one is handled, and the socket not read, until it settles.
@@ -136,7 +138,15 @@ export function listenWebSocketUpgrades(
   const loop = (async () => {
     try {
       for await (const raw of listener) {
-        const c = new Conn(new TcpConnection(raw), options, onSocket, () => conns.delete(c));
+        const addr = raw.remoteAddr as Deno.NetAddr;
+        const remote = { host: addr.hostname, port: addr.port };
+        const c = new Conn(
+          new TcpConnection(raw),
+          remote,
+          options,
+          onSocket,
+          () => conns.delete(c),
+        );
         conns.add(c);
       }
     } catch {
@@ -196,13 +206,17 @@ class Conn implements ServerWebSocket {
   #waiting: Promise<void> | undefined;
   onclose: (() => void) | null = null;
 
+  readonly remote: { readonly host: string; readonly port: number };
+
   constructor(
     tcp: TcpConnection,
+    remote: { host: string; port: number },
     opts: UpgradeListenerOptions,
     onSocket: (ws: ServerWebSocket) => void,
     forget: () => void,
   ) {
     this.#tcp = tcp;
+    this.remote = remote;
     this.#opts = opts;
     this.#onSocket = onSocket;
     this.#forget = forget;
