@@ -325,3 +325,37 @@ Deno.test("WebSocket listener: binary messages go unanswered and uncounted; an o
     await ep.shutdown();
   }
 });
+
+Deno.test("WebSocket listener: a text message that is not UTF-8 is refused, not altered", async () => {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0);
+  const sub = ep.subscribe("/t");
+  const conn = await upgraded(server.port);
+  try {
+    const m = [1, 3, 5, 7];
+    const message = (bytes: number[]) =>
+      new Uint8Array([
+        ...enc.encode('{"type":"data-message","topic":"/t","@data-type":"string","data":"'),
+        ...bytes,
+        ...enc.encode('"}'),
+      ]);
+    await conn.write(clientFrame(0x1, true, enc.encode('["/x"]'), m));
+    await conn.write(clientFrame(0x1, true, message([0x41, 0xe9, 0xff, 0x42]), m));
+    await conn.write(clientFrame(0x1, true, message([0x41, 0xc3, 0xa9, 0x42]), m));
+    const got = await sub.get(3000);
+    assert.equal(got?.data.value, "A\u00e9B", "the UTF-8 one, as it was");
+    await new Promise((r) => setTimeout(r, 200));
+    conn.closeWrite();
+    const texts = serverFrames(await bytesToEnd(conn, 2000))
+      .filter((f) => f.opcode === 0x1)
+      .map((f) => JSON.parse(new TextDecoder().decode(f.payload)));
+    assert.deepEqual(texts.slice(1).map((t) => t.context), [
+      "input #1 contained malformed JSON -> not UTF-8",
+    ]);
+    assert.equal(sub.available(), 0);
+  } finally {
+    conn.close();
+    sub.close();
+    await ep.shutdown();
+  }
+});

@@ -576,9 +576,13 @@ export class WebSocketServer {
       }
       inputs++;
       if (text === undefined) {
+        // Broker's server would pass bytes that are not UTF-8 on as they are; decoded, they
+        // would change (each to U+FFFD), so the message is refused rather than altered.
         send(errorText(
           "deserialization_failed",
-          `input #${inputs} was larger than ${maxSize} bytes (maxMessageSize)`,
+          ev.notUtf8
+            ? `input #${inputs} contained malformed JSON -> not UTF-8`
+            : `input #${inputs} was larger than ${maxSize} bytes (maxMessageSize)`,
         ));
         return;
       }

@@ -25,6 +25,8 @@ export interface ServerMessage {
   readonly data: string | Uint8Array | undefined;
   /** Whether it came as a binary message (its `data` then bytes, or undefined). */
   readonly binary: boolean;
+  /** A text message that is not UTF-8 (its `data` undefined): not decoded, so not altered. */
+  readonly notUtf8?: boolean;
 }
 
 /** A client connection after the upgrade: the parts of `WebSocket` a session uses. */
@@ -104,6 +106,8 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Text messages must be UTF-8 (RFC 6455 5.6): one that is not is refused, not altered. */
+const strictDec = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Listens for WebSocket upgrades on `path`; hands each upgraded connection
@@ -484,7 +488,13 @@ class Conn implements ServerWebSocket {
     if (tooLarge) return this.onmessage?.({ data: undefined, binary });
     if (!binary) {
       // Text is decoded now, from the view (or the joined parts).
-      return this.onmessage?.({ data: dec.decode(concatBytes(parts)), binary });
+      let text: string;
+      try {
+        text = strictDec.decode(concatBytes(parts));
+      } catch {
+        return this.onmessage?.({ data: undefined, binary, notUtf8: true });
+      }
+      return this.onmessage?.({ data: text, binary });
     }
     // Binary data is handed on as it is: bytes of its own.
     const data = parts.length === 1 ? parts[0].slice() : concatBytes(parts);
