@@ -86,6 +86,17 @@ async function untilSubscribed(d: WebSocketClient, prober: WebSocketClient): Pro
   throw new Error("the subscription never took effect");
 }
 
+/** A client `c` (subscribed to `topics`) and a client `d` that gets what comes on /ws/. */
+async function senderAndReceiver(
+  connect: (topics: string[]) => Promise<WebSocketClient>,
+  topics: string[] = [],
+): Promise<[WebSocketClient, WebSocketClient]> {
+  const c = await connect(topics);
+  const d = await connect(["/ws/"]);
+  await untilSubscribed(d, await connect([]));
+  return [c, d];
+}
+
 /** The next message `d` gets, probes skipped (or undefined after 3 s). */
 async function nextOf(d: WebSocketClient) {
   const deadline = Date.now() + 3000;
@@ -110,9 +121,7 @@ for (const kind of KINDS) {
     opts,
     () =>
       withWebSocketNode(kind, async (connect) => {
-        const c = await connect(["/ws/"]);
-        const d = await connect(["/ws/"]);
-        await untilSubscribed(d, await connect([]));
+        const [c, d] = await senderAndReceiver(connect, ["/ws/"]);
         c.sendRaw(dataMessage("count", "1"));
         c.sendRaw(dataMessage("bogus", "1"));
         c.sendRaw(dataMessage("count", "2"));
@@ -138,9 +147,7 @@ for (const kind of KINDS) {
     opts,
     () =>
       withWebSocketNode(kind, async (connect) => {
-        const c = await connect([]);
-        const d = await connect(["/ws/"]);
-        await untilSubscribed(d, await connect([]));
+        const [c, d] = await senderAndReceiver(connect);
         c.sendRaw(`{"type":"whatever","topic":"/ws/x","@data-type":"count","data":1}`);
         c.sendRaw(`{"topic":"/ws/x","@data-type":"count","data":2}`);
         c.sendRaw(`{"type":"data-message","topic":5,"@data-type":"count","data":9}`);
@@ -235,9 +242,7 @@ for (const kind of KINDS) {
     opts,
     () =>
       withWebSocketNode(kind, async (connect) => {
-        const c = await connect([]);
-        const d = await connect(["/ws/"]);
-        await untilSubscribed(d, await connect([]));
+        const [c, d] = await senderAndReceiver(connect);
         c.sendRaw(dataMessage("real", "1"));
         c.sendRaw(dataMessage("real", "2.5"));
         const first = await nextOf(d);

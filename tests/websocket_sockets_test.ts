@@ -8,9 +8,19 @@ const enc = new TextEncoder();
 
 /** Reads until the server closes (true) or `ms` pass (false); collects what came. */
 async function readsToEnd(conn: Deno.Conn, ms: number): Promise<{ closed: boolean; text: string }> {
+  const { closed, bytes } = await untilClosed(conn, ms);
+  return { closed, text: new TextDecoder().decode(bytes.subarray(0, 4096)) };
+}
+
+/** Every byte the server sends until it closes the connection (`closed`) or `ms` pass. */
+async function untilClosed(
+  conn: Deno.Conn,
+  ms: number,
+): Promise<{ closed: boolean; bytes: Uint8Array }> {
+  const chunks: Uint8Array[] = [];
   const deadline = Date.now() + ms;
   const buf = new Uint8Array(256 * 1024);
-  let text = "";
+  let closed = false;
   while (Date.now() < deadline) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const n = await Promise.race([
@@ -18,11 +28,17 @@ async function readsToEnd(conn: Deno.Conn, ms: number): Promise<{ closed: boolea
       new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
     ]);
     clearTimeout(timer);
-    if (n === "wait") return { closed: false, text };
-    if (n === null) return { closed: true, text };
-    if (text.length < 4096) text += new TextDecoder().decode(buf.subarray(0, n));
+    if (n === "wait") break;
+    if (n === null) {
+      closed = true;
+      break;
+    }
+    chunks.push(buf.slice(0, n));
   }
-  return { closed: false, text };
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) bytes.set(c, (at += c.length) - c.length);
+  return { closed, bytes };
 }
 
 async function withServer(
@@ -205,23 +221,7 @@ Deno.test("WebSocket listener: fragments, frames split across reads and pings re
 
 /** Every byte the server sends until it closes the connection (or `ms` pass). */
 async function bytesToEnd(conn: Deno.Conn, ms: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const deadline = Date.now() + ms;
-  const buf = new Uint8Array(64 * 1024);
-  while (Date.now() < deadline) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const n = await Promise.race([
-      conn.read(buf).catch(() => null),
-      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
-    ]);
-    clearTimeout(timer);
-    if (n === "wait" || n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) out.set(c, (at += c.length) - c.length);
-  return out;
+  return (await untilClosed(conn, ms)).bytes;
 }
 
 /** The server's frames in `b` after the 101 response: opcode and payload each. */
