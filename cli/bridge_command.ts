@@ -162,7 +162,7 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
     await printing;
     const s = bridge.stats();
     io.err(
-      `*** ${s.toZeromq} events to ZeroMQ, ${s.toBroker} to Broker; dropped: ${s.notEvents} not events, ${s.echoes} echoes, ${s.unsubscribed} without ZeroMQ subscriber, ${s.xpubDrops} at the XPUB's high-water mark, ${s.loops} other bridges' copies`,
+      `*** ${s.toZeromq} events to ZeroMQ, ${s.toBroker} to Broker; dropped: ${s.notEvents} not events, ${s.echoes} echoes, ${s.unsubscribed} without ZeroMQ subscriber, ${s.xpubDrops} at the XPUB's high-water mark, ${s.loops} other bridges' copies, ${s.refused} the Broker side refused`,
     );
   }
 }

@@ -166,6 +166,11 @@ export interface ZeromqBridgeStats {
   xpubDrops: number;
   /** Events this bridge had published on the side they came from (another bridge's copies): dropped. */
   loops: number;
+  /**
+   * Events from ZeroMQ the Broker side cannot carry (a topic over 65,535
+   * bytes, say): dropped, as a bad message from any peer is.
+   */
+  refused: number;
 }
 
 /**
@@ -218,6 +223,7 @@ export class ZeromqBridge {
     unsubscribed: 0,
     xpubDrops: 0,
     loops: 0,
+    refused: 0,
   };
   // What the bridge published on each side lately (the loop guard); undefined when off.
   #sentToZeromq?: RecentKeys;
@@ -351,7 +357,13 @@ export class ZeromqBridge {
         this.#stats.loops++;
         continue;
       }
-      this.endpoint.publish(topic, data);
+      try {
+        this.endpoint.publish(topic, data);
+      } catch (e) {
+        if (!(e instanceof BrokerError)) throw e;
+        this.#stats.refused++;
+        continue;
+      }
       this.#stats.toBroker++;
       this.#sentToBroker?.add(key, Date.now());
     }

@@ -114,12 +114,22 @@ bridgeTest(
     assert.equal(pong?.topic, "zeek/cluster/worker");
     assert.equal(Event.from(pong!.data).name, "Test::pong");
 
+    // A topic the Broker side cannot carry (over 65,535 bytes) is dropped and counted;
+    // it took the bridge's process down before.
+    manager.publish(`/app/${"x".repeat(70_000)}`, new Event("App::long", []));
+    manager.publish("zeek.cluster.worker", new Event("Test::after", []));
+    const after = await sub.get(5000);
+    assert.equal(Event.from(after!.data).name, "Test::after");
+    // (The manager subscribed /app/: the proxy hands its own event back to it.)
+    assert.equal((await manager.events.get(5000))?.event.name, "App::long");
+
     // Nothing else: not our own events back, not the node-topic event (not bridged).
     assert.equal(await sub.get(300), undefined);
     assert.equal(await manager.events.get(100), undefined);
     const stats = bridge.stats();
+    assert.equal(stats.refused, 1);
     assert.equal(stats.toZeromq, 2);
-    assert.equal(stats.toBroker, 1);
+    assert.equal(stats.toBroker, 2);
     assert.equal(stats.notEvents, 1);
     assert.equal(stats.echoes, 2); // our two publications, sent back by the proxy
     assert.deepEqual(bridge.node.errors, []);
