@@ -21,6 +21,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../wire/framing.ts";
 import { Tag, TYPE_NAMES } from "../data/types.ts";
 import {
   Address,
@@ -158,6 +159,8 @@ export interface GeneratorFile {
 
 class Reader {
   pos = 0;
+  /** Bytes of text the shape being read would generate (see `readTopShape`). */
+  text = 0;
   constructor(readonly b: Uint8Array, readonly maxDepth: number) {}
 
   need(n: number): void {
@@ -199,6 +202,12 @@ function wireTag(raw: number, version: number): Tag | undefined {
   return version === 1 ? V1_TAGS[raw] : raw <= Tag.vector ? raw as Tag : undefined;
 }
 
+/** One message's shape (its text budget starts anew). */
+function readTopShape(r: Reader, version: number): Shape {
+  r.text = 0;
+  return readShape(r, version, 0);
+}
+
 function readShape(r: Reader, version: number, depth: number): Shape {
   if (depth > r.maxDepth) {
     throw new BrokerError(ErrorCode.invalid_data, `shape nested deeper than ${r.maxDepth}`);
@@ -211,7 +220,19 @@ function readShape(r: Reader, version: number, depth: number): Shape {
       offset: at,
     });
   }
-  if (tag === Tag.string || tag === Tag.enum) return { tag, size: r.u32() };
+  if (tag === Tag.string || tag === Tag.enum) {
+    const size = r.u32();
+    // A size is a promise of that much text: one past a frame is a lie, not an allocation.
+    if ((r.text += size) > DEFAULT_MAX_FRAME_SIZE) {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        `shape at byte ${at} would make more than ${DEFAULT_MAX_FRAME_SIZE} bytes of text, ` +
+          `more than a frame holds`,
+        { offset: at },
+      );
+    }
+    return { tag, size };
+  }
   if (tag === Tag.set || tag === Tag.table || tag === Tag.vector) {
     const size = r.u32();
     const n = tag === Tag.table ? 2 * size : size;
@@ -252,7 +273,7 @@ function readCommand(r: Reader, version: number, topic: string, at: number): Gen
   let initType: Tag | undefined;
   let seqCount: number | undefined;
   if (KEY_VALUE_COMMANDS.has(name)) {
-    commandShapes.push(readShape(r, version, 0), readShape(r, version, 0));
+    commandShapes.push(readTopShape(r, version), readTopShape(r, version));
     if (name === "add") {
       const raw = r.u8();
       initType = wireTag(raw, version);
@@ -261,13 +282,13 @@ function readCommand(r: Reader, version: number, topic: string, at: number): Gen
       }
     }
   } else if (KEY_COMMANDS.has(name)) {
-    commandShapes.push(readShape(r, version, 0));
+    commandShapes.push(readTopShape(r, version));
   } else if (name === "set") {
     const pairs = r.u32();
     if (2 * pairs > r.b.length - r.pos) {
       throw new BrokerError(ErrorCode.invalid_data, `set of ${pairs} at byte ${at} overruns`);
     }
-    for (let i = 0; i < 2 * pairs; i++) commandShapes.push(readShape(r, version, 0));
+    for (let i = 0; i < 2 * pairs; i++) commandShapes.push(readTopShape(r, version));
   } else if (name === "nack") {
     seqCount = r.u32();
   }
@@ -340,7 +361,7 @@ export function readGeneratorFile(
         `entry at byte ${at} names topic ${topicIndex}`,
       );
     }
-    if (kind === 1) entries.push({ kind: "data", topic, shape: readShape(r, version, 0) });
+    if (kind === 1) entries.push({ kind: "data", topic, shape: readTopShape(r, version) });
     else entries.push(readCommand(r, version, topic, at));
     entryEnds.push(r.pos);
   }

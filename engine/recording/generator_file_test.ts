@@ -74,6 +74,18 @@ Deno.test("bad generator files give typed errors", () => {
     (e) => e instanceof BrokerError && e.code === ErrorCode.end_of_file,
   );
   assert.throws(() => readGeneratorFile(new Uint8Array(2)), BrokerError);
+  // Magic, v1, topic /t, one data entry: a string of 2^32 - 1 bytes, 17 bytes in all.
+  // Read as it was, replaying it took 4 GB and died out of memory.
+  const huge = new Uint8Array([
+    ...[0xde, 0xc0, 0xec, 0x2e, 0x01, 0x00, 0x02, 0x2f, 0x74, 0x01, 0x00, 0x00, 0x09],
+    ...[0xff, 0xff, 0xff, 0xff],
+  ]);
+  assert.throws(
+    () => readGeneratorFile(huge),
+    (e) =>
+      e instanceof BrokerError && e.code === ErrorCode.invalid_data &&
+      /more than a frame/.test(e.message),
+  );
 });
 
 Deno.test("a written generator file reads back with the same topics and shapes (v1 and v2)", () => {
