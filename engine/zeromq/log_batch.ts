@@ -146,6 +146,11 @@ class Reader {
     return this.at === this.#bytes.length;
   }
 
+  /** Bytes not read yet. */
+  get left(): number {
+    return this.#bytes.length - this.at;
+  }
+
   #take(n: number, what: string): number {
     if (this.at + n > this.#bytes.length) bad(`${what} runs past the end`);
     const at = this.at;
@@ -424,6 +429,11 @@ export function decodeLogWriteBatch(bytes: Uint8Array): LogWriteBatch {
   if (nFields > 4096) bad(`${nFields} fields`);
   const fields = Array.from({ length: nFields }, () => readField(r));
   const nRecords = r.u32("num_records");
+  // Every value takes a byte at least: a larger count is a lie, not a loop to run (with no
+  // fields, 2^32 - 1 empty records took minutes and gigabytes).
+  if (nRecords > 0 && (nFields === 0 || nRecords > r.left / nFields)) {
+    bad(`${nRecords} records of ${nFields} fields in ${r.left} bytes`);
+  }
   const records: LogValue[][] = [];
   for (let i = 0; i < nRecords; i++) records.push(fields.map(() => readValue(r)));
   if (!r.done) bad("bytes left after the last record");

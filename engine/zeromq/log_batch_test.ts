@@ -118,4 +118,21 @@ Deno.test("malformed serializations and impossible values are typed errors", () 
     ),
     ErrorCode.type_clash,
   );
+  // Four empty strings, no fields, 2^32 - 1 records of nothing: refused at once (it ran for
+  // minutes, into gigabytes); so is a count of records the bytes left cannot hold.
+  const empty = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const noFields = new Uint8Array([...empty, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+  assert.equal(code(() => decodeLogWriteBatch(noFields)), ErrorCode.invalid_message);
+  const batch = encodeLogWriteBatch({
+    streamName: "s",
+    writerName: "w",
+    filterName: "f",
+    path: "p",
+    fields: [{ name: "n", type: ZeekType.count, subtype: 0, optional: false }],
+    records: [[v(ZeekType.count, 1n)]],
+  });
+  assert.equal(decodeLogWriteBatch(batch).records.length, 1);
+  const lying = batch.slice();
+  lying.set([0xff, 0xff, 0xff, 0xff], lying.length - 17 - 4); // num_records, before its one value
+  assert.equal(code(() => decodeLogWriteBatch(lying)), ErrorCode.invalid_message);
 });
