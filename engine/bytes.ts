@@ -1,5 +1,5 @@
 /**
- * Joining byte arrays.
+ * Joining byte arrays, and reading them one char per byte.
  *
  * @module
  */
@@ -26,4 +26,24 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
     at += c.length;
   }
   return out;
+}
+
+/**
+ * `b` as a string of one char per byte (Latin-1), in slices: one spread of
+ * a long array (a megabyte from a peer, say) overflows the call stack.
+ *
+ * @example
+ * ```ts
+ * import { latin1 } from "./bytes.ts";
+ * if (latin1(new Uint8Array([0x61, 0xe9])) !== "a\u00e9") throw new Error("one char per byte");
+ * if (latin1(new Uint8Array(1 << 20)).length !== 1 << 20) throw new Error("a megabyte");
+ * ```
+ */
+export function latin1(b: Uint8Array): string {
+  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return s;
 }

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { latin1 } from "../bytes.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 
 /** A command frame's body, split. */
@@ -31,7 +32,6 @@ export interface ZmtpCommand {
 export type Property = readonly [name: string, value: string | Uint8Array];
 
 const ascii = new TextEncoder();
-const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
 
 function bad(msg: string): never {
   throw new BrokerError(ErrorCode.invalid_message, msg);

@@ -32,6 +32,7 @@
  * @module
  */
 import type { Subscription } from "./subscription.ts";
+import { latin1 } from "../bytes.ts";
 
 /** Which socket of the proxy a peer is connected to. */
 export type ProxySide = "xpub" | "xsub";
@@ -53,14 +54,7 @@ export type ProxyOutput =
     subscription: Subscription;
   };
 
-// Topics as strings, one char per byte, so prefixes compare byte-wise (in slices: a spread
-// of a long first part would overflow the call stack).
-function latin1(b: Uint8Array): string {
-  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
-  let s = "";
-  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
-  return s;
-}
+// Topics as strings, one char per byte (`latin1`), so prefixes compare byte-wise.
 const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 /** The proxy's routing state (see the module doc). Peers are numbered by the caller. */

@@ -143,6 +143,11 @@ Deno.test("commands and READY properties: round trips and malformed bodies", () 
     code(() => parseReady(new Uint8Array([1, 65, 0, 0, 0, 9, 1]))),
     ErrorCode.invalid_message,
   );
+  // A well-formed READY with a megabyte value is read (a spread of it overflowed the stack).
+  const big = parseReady(
+    encodeReady([["Socket-Type", "XPUB"], ["X-Big", new Uint8Array(1 << 20)]]),
+  );
+  assert.equal(big.get("X-Big")?.length, 1 << 20);
 });
 
 Deno.test("session: XSUB and XPUB complete the handshake, then messages and subscriptions flow", () => {
