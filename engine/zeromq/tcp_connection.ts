@@ -350,3 +350,6 @@ export class ZmtpConnection {
     await this.done;
   }
 }
+
+/** How many of the latest errors a proxy or node keeps (their `errors`). */
+export const KEPT_ERRORS = 100;

@@ -17,7 +17,7 @@ import { Event } from "../zeek/event.ts";
 import { encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
-import { type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+import { type HostPort, KEPT_ERRORS, ZmtpConnection } from "./tcp_connection.ts";
 
 export type { HostPort };
 
@@ -144,8 +144,14 @@ export class ZeekZmqNode {
   readonly events: BoundedQueue<ZeekZmqEventMessage>;
   /** `node_up`/`node_down` of the other nodes. */
   readonly statuses: BoundedQueue<ZeekNodeStatus> = new BoundedQueue(1024, "drop_oldest");
-  /** Errors of either connection (the node keeps what still works). */
+  /**
+   * Errors of either connection (the node keeps what still works) and
+   * messages it could not read: the latest `KEPT_ERRORS`, all of them
+   * counted in `errorCount` (a peer sending garbage must not grow the node).
+   */
   readonly errors: BrokerError[] = [];
+  /** Every error so far, kept or not. */
+  errorCount = 0;
   // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).
   readonly #peerSubs = new Map<string, number>();
   // Per topic: whether a node subscribed a prefix of it (cleared on every (un)subscription).
@@ -232,7 +238,7 @@ export class ZeekZmqNode {
     const handle = (which: "xpub" | "xsub" | "log") => (e: ZmtpEvent) => {
       if (e.type === "ready") readiness[which]();
       else if (e.type === "error") {
-        self.errors.push(e.error);
+        self.#keep(e.error);
         failed(e.error);
       } else if (which === "xpub" && e.type === "subscription") self.#onSubscription(e);
       else if (which === "xsub" && e.type === "message") self.#onMessage(e.parts);
@@ -381,12 +387,17 @@ export class ZeekZmqNode {
       event = zeekZmqEvent(msg);
     } catch (e) {
       // Zeek drops what it cannot read, and so do we; the error is kept for the curious.
-      if (e instanceof BrokerError) this.errors.push(e);
+      if (e instanceof BrokerError) this.#keep(e);
       return;
     }
     const actions = this.#state.onEvent(event);
     this.#act(actions);
     if (!actions.internal) this.events.push({ topic: msg.topic, sender: msg.sender, event });
+  }
+
+  #keep(e: BrokerError): void {
+    this.errorCount++;
+    if (this.errors.push(e) > KEPT_ERRORS) this.errors.shift();
   }
 
   #act(actions: NodeActions): void {

@@ -19,7 +19,7 @@ import type { BrokerError } from "../errors.ts";
 import { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 import { RECORD_SIZE } from "./scan.ts";
 import type { ZmtpEvent } from "./session.ts";
-import { ZmtpConnection } from "./tcp_connection.ts";
+import { KEPT_ERRORS, ZmtpConnection } from "./tcp_connection.ts";
 import { encodeMessage } from "./frame.ts";
 
 /**
@@ -63,8 +63,14 @@ export interface ZmqProxyServerOptions {
 export class ZmqProxyServer {
   // The routing state (sans-I/O).
   readonly #proxy: ZmqProxy = new ZmqProxy();
-  /** Protocol errors of peers (each closed its connection). */
+  /**
+   * Protocol errors of peers (each closed its connection): the latest
+   * `KEPT_ERRORS`, all of them counted in `errorCount` (a peer that fails on
+   * purpose, again and again, must not grow the proxy).
+   */
   readonly errors: BrokerError[] = [];
+  /** Every error so far, kept or not. */
+  errorCount = 0;
   readonly #listeners: Deno.TcpListener[];
   readonly #conns = new Map<number, ZmtpConnection>();
   // The runs of the subscribers of a route (the proxy's array for a topic): found once.
@@ -132,7 +138,10 @@ export class ZmqProxyServer {
   #onEvent(id: number, side: ProxySide, e: ZmtpEvent): void {
     if (e.type === "ready") this.#route(this.#proxy.connect(id, side));
     else if (e.type === "subscription") this.#route(this.#proxy.subscription(id, e.subscription));
-    else if (e.type === "error") this.errors.push(e.error);
+    else if (e.type === "error") {
+      this.errorCount++;
+      if (this.errors.push(e.error) > KEPT_ERRORS) this.errors.shift();
+    }
     // Messages from publishers come to #forward; an XSUB peer's non-subscription messages are
     // dropped, as libzmq's XPUB does.
   }

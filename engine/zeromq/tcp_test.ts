@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { count, dataToString, str, vector } from "../data/mod.ts";
 import { Event } from "../zeek/event.ts";
 import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
+import { KEPT_ERRORS, ZmtpConnection } from "./tcp_connection.ts";
 
 Deno.test("two of our nodes through our proxy: node_up both ways, an event each way, node_down", async () => {
   const proxy = ZmqProxyServer.listen();
@@ -56,4 +57,39 @@ Deno.test("a node that finds no proxy fails with peer_unavailable after its conn
     }),
     (e: Error) => e.name === "BrokerError" && /cannot reach/.test(e.message),
   );
+});
+
+Deno.test("a node keeps its latest 100 errors and counts them all: garbage from a peer grows nothing", async () => {
+  const proxy = ZmqProxyServer.listen();
+  const at = {
+    xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+    xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+  };
+  const node = await ZeekZmqNode.connect({ name: "worker-1", nodeType: "worker", ...at });
+  const ready = Promise.withResolvers<void>();
+  const pub = await ZmtpConnection.dial(at.xpub, "XPUB", Date.now() + 5000, (e) => {
+    if (e.type === "ready") ready.resolve();
+  });
+  try {
+    await ready.promise;
+    const te = new TextEncoder();
+    // Four parts on the node's topic, the last not Broker's format: undecodable each.
+    const msg = pub.session.send([
+      te.encode("zeek.cluster.worker"),
+      te.encode("x"),
+      te.encode("broker-bin-v1"),
+      new Uint8Array([0xff, 1, 2]),
+    ]);
+    const deadline = Date.now() + 10_000;
+    for (let sent = 0; node.errorCount < 1000; sent++) {
+      assert.ok(Date.now() < deadline, `${node.errorCount} errors counted after ${sent} sent`);
+      pub.write(msg);
+      if (sent % 100 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(node.errors.length, KEPT_ERRORS);
+  } finally {
+    pub.close();
+    await node.close();
+    await proxy.close();
+  }
 });
