@@ -111,6 +111,9 @@ export function capturedPackets(bytes: Uint8Array): Iterable<CapturedPacket> {
  */
 export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
   const streams = new Map<string, Segment[]>();
+  // Packets of link types we do not read are skipped (pcapng mixes interfaces); a file of
+  // nothing else is refused, saying which.
+  let readable = 0, unknownType = -1;
   for (const { timeNs, linkType, data: pkt } of capturedPackets(bytes)) {
     let ip: number;
     let ethType = 0x0800;
@@ -140,8 +143,10 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
         ethType = pkt[0] >> 4 === 6 ? 0x86dd : 0x0800;
         break;
       default:
-        fail(`unsupported pcap link type ${linkType}`);
+        unknownType = linkType;
+        continue;
     }
+    readable++;
     if (ethType !== 0x0800 && ethType !== 0x86dd) continue;
     const v6 = ethType === 0x86dd;
     if (pkt.length < ip + (v6 ? 40 : 20)) continue;
@@ -167,6 +172,7 @@ export function tcpStreams(bytes: Uint8Array): Map<string, Segment[]> {
       syn: (pkt[tcp + 13] & 2) !== 0,
     });
   }
+  if (readable === 0 && unknownType >= 0) fail(`unsupported pcap link type ${unknownType}`);
   return streams;
 }
 
@@ -201,8 +207,10 @@ export function reassembledTcpStreams(bytes: Uint8Array): Map<string, StreamChun
     const chunks: StreamChunk[] = [];
     for (const s of ordered) {
       const skip = (next - s.seq) >>> 0;
-      if (skip >= s.data.length && skip < 0x80000000) continue; // all seen already
-      const fresh = skip < 0x80000000 ? s.data.subarray(skip) : s.data;
+      // Bytes the capture lost: what follows cannot be framed, so the direction ends here.
+      if (skip >= 0x80000000) break;
+      if (skip >= s.data.length) continue; // all seen already
+      const fresh = s.data.subarray(skip);
       next = (next + fresh.length) >>> 0;
       chunks.push({ timeNs: s.timeNs, data: fresh });
     }
@@ -231,9 +239,10 @@ export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
     const [from, to] = key.split(">");
     const reader = new FrameReader();
     let handshakeDone = false;
-    for (const s of chunks) {
+    chunks: for (const s of chunks) {
       reader.push(s.data);
-      for (let f = reader.next(); f !== undefined; f = reader.next()) {
+      for (let f = readFrame(reader); f !== undefined; f = readFrame(reader)) {
+        if (f === null) break chunks; // not Broker's framing: the rest of this direction goes
         if (!handshakeDone) {
           // A side's handshake ends with responder_syn_ack (11) or originator_ack (12); failing
           // those, so does the first frame that looks like a node message (its first byte, of
@@ -254,4 +263,13 @@ export function brokerMessagesFromPcap(bytes: Uint8Array): PcapMessage[] {
     }
   }
   return out.sort((a, b) => (a.timeNs < b.timeNs ? -1 : a.timeNs > b.timeNs ? 1 : 0));
+}
+
+/** The next frame, undefined when more bytes are needed, null when they cannot be frames. */
+function readFrame(reader: FrameReader): Uint8Array | null | undefined {
+  try {
+    return reader.next();
+  } catch {
+    return null;
+  }
 }

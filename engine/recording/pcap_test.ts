@@ -41,3 +41,49 @@ Deno.test("bad pcap files give typed errors", () => {
     assert.notEqual(code(bad), -1, `byte ${at}`);
   }
 });
+
+/** A little-endian classic pcap's file header and records (each its 16-byte header and data). */
+function split(pcap: Uint8Array): { head: Uint8Array; records: Uint8Array[] } {
+  const dv = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+  const records: Uint8Array[] = [];
+  for (let at = 24; at < pcap.length;) {
+    const n = 16 + dv.getUint32(at + 8, true);
+    records.push(pcap.slice(at, at + n));
+    at += n;
+  }
+  return { head: pcap.slice(0, 24), records };
+}
+
+const join = (head: Uint8Array, records: Uint8Array[]) =>
+  new Uint8Array([...head, ...records.flatMap((r) => [...r])]);
+
+Deno.test("one direction that is not Broker's, or a lost segment: the rest is read", () => {
+  const good = Deno.readFileSync(
+    new URL("../../fixtures/broker/pcap/ping-pong.pcap", import.meta.url),
+  );
+  const all = brokerMessagesFromPcap(good);
+  assert.equal(all.length, 14);
+  const { head, records } = split(good);
+  // Ethernet, IPv4 without options: the TCP header at 34 of a record's data, 50 with its header.
+  const payload = (r: Uint8Array) => r.length - 16 - 34 - (r[16 + 34 + 12] >> 4) * 4;
+  const dataRecords = records.filter((r) => payload(r) > 0);
+  // A segment from another port that starts "GET ": a direction whose bytes are no frames.
+  const stray = dataRecords[5].slice();
+  stray[16 + 34] = 0;
+  stray[16 + 35] = 1;
+  stray.set(new TextEncoder().encode("GET / HTTP/1.1\r\n"), stray.length - payload(stray));
+  assert.deepEqual(brokerMessagesFromPcap(join(head, [...records, stray])), all);
+  // A segment the capture lost: its direction ends there, the other is whole.
+  const lost = dataRecords[6];
+  const gap = brokerMessagesFromPcap(join(head, records.filter((r) => r !== lost)));
+  assert.ok(gap.length > 0 && gap.length < all.length, `${gap.length} of ${all.length}`);
+  for (const m of gap) assert.ok(all.some((a) => hex(a.frame) === hex(m.frame)));
+  // A file of nothing but a link type we do not read (DLT_USER0) says so (pcapng_test.ts has
+  // one interface of it beside a readable one: its packets are skipped).
+  const user0 = head.slice();
+  user0[20] = 147;
+  assert.throws(
+    () => brokerMessagesFromPcap(join(user0, records)),
+    /unsupported pcap link type 147/,
+  );
+});

@@ -187,6 +187,16 @@ Deno.test("pcapng: several sections, each with its own byte order and interfaces
   assert.equal(errorCode(stale), ErrorCode.invalid_data);
 });
 
+Deno.test("pcapng: packets of another interface's unknown link type are skipped", () => {
+  // A second interface of DLT_USER0 (147), a packet on it between ping-pong's.
+  const w = new PcapngWriter().section(true).iface(1).iface(147);
+  for (const [i, p] of packets.entries()) {
+    w.epb(0, p.timeNs / 1000n, p.data);
+    if (i === 3) w.epb(1, p.timeNs / 1000n, new Uint8Array([1, 2, 3, 4, 5]));
+  }
+  assert.deepEqual(messages(w.bytes()), messages(classic));
+});
+
 Deno.test("pcapng: name resolution, statistics, secrets, custom and unknown blocks are skipped", () => {
   const w = new PcapngWriter().section(true)
     .block(4, new Uint8Array([1, 0, 8, 0, 127, 0, 0, 1, 0x6c, 0x6f, 0, 0, 0, 0, 0, 0]))
