@@ -5,7 +5,7 @@
  * @module
  */
 import { formatCafTimespan } from "./cli_values.ts";
-import { Address, type Data, dataToString } from "../mod.ts";
+import { Address, type Data } from "../mod.ts";
 import { writeToStdio } from "./stdio.ts";
 
 /** A data message as a subscriber yields it. */
@@ -173,11 +173,6 @@ export class NodePrinter {
     if (!this.verboseEnabled) return;
     const line = `${formatVerboseTime(this.#now())}: ${text}`;
     this.#write("stdout", this.#colorOut ? `\x1b[34m${line}\x1b[0m\n` : `${line}\n`);
-  }
-
-  /** A data message as a verbose line: `data(<topic>, <value>)`. */
-  data(msg: NodeMessage): void {
-    if (this.verboseEnabled) this.verbose(`data(${msg.topic}, ${dataToString(msg.data)})`);
   }
 }
 
