@@ -60,6 +60,7 @@ export { CallbackSubscription, type MessageCallback } from "./engine/callback_su
 export { Publisher, type PublisherOptions } from "./engine/publisher.ts";
 export { BoundedQueue, type OverflowPolicy } from "./engine/queue.ts";
 export { type PeerInfo, StatusCode, type StatusEvent } from "./engine/status.ts";
+export { ERROR_TOPIC, STATUS_TOPIC, statusToData, statusTopicOf } from "./engine/status_data.ts";
 // A message still encoded, as `Subscriber.getEncoded` and `pollEncoded` hand it over.
 export type { PendingMessage } from "./engine/subscriber.ts";
 

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { keepAlive } from "./keep_alive.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { addCafOptions, showLongHelp } from "./broker_config.ts";
 import { UsageError } from "./cli_values.ts";
@@ -254,9 +255,14 @@ export async function runNode(
     // line, which is the order broker-node's blocking peer() gives.
     if (statusTask) await new Promise((r) => setTimeout(r, 0));
     let code: number;
-    if (opts.mode === "ping") code = await pingMode(ep, opts.topics, opts, p);
-    else if (opts.mode === "pong") code = await pongMode(ep, opts.topics, p);
-    else code = await relayMode(ep, opts.topics, opts, p);
+    const release = keepAlive();
+    try {
+      if (opts.mode === "ping") code = await pingMode(ep, opts.topics, opts, p);
+      else if (opts.mode === "pong") code = await pongMode(ep, opts.topics, p);
+      else code = await relayMode(ep, opts.topics, opts, p);
+    } finally {
+      release();
+    }
     for (const peer of peered) {
       // Spelling and host form as broker-node prints them, so outputs compare equal.
       p.verbose(`diconnect from ${formatVariantHost(peer.host!)} on port ${peer.port ?? 0} ...`);

@@ -1916,3 +1916,29 @@ Deno.test("loopback warm-up: a listen that fails costs nothing but its time", as
   assert.equal(await warmUpModesOverLoopback(make, { payloadSize: 30 }, 20, 0), 0);
   assert.equal(closed, 2);
 });
+
+Deno.test(
+  "broker node with nothing to listen on and no peer up runs until stopped, as broker-node",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    for (const extra of [[], ["--peers", "127.0.0.1:1"]]) {
+      const node = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "node", "--disable-ssl", "-t", "/a", ...extra],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      // It ended at once with Deno's "Top-level await promise never resolved".
+      const early = await Promise.race([
+        node.status,
+        new Promise((r) => setTimeout(r, 2000, "up")),
+      ]);
+      node.kill("SIGINT");
+      const { code } = await node.status;
+      const err = new TextDecoder().decode(await new Response(node.stderr).arrayBuffer());
+      assert.equal(early, "up", err);
+      assert.equal(code, 130, err);
+      assert.ok(!err.includes("Top-level await"), err);
+    }
+  },
+);

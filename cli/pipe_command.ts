@@ -7,11 +7,21 @@
  *
  * @module
  */
+import { keepAlive } from "./keep_alive.ts";
 import { endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import { lines } from "./self.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
-import { type Data, dataFromJson, dataMessageToJson, dataToString, Endpoint, str } from "../mod.ts";
+import {
+  type Data,
+  dataFromJson,
+  dataMessageToJson,
+  dataToString,
+  Endpoint,
+  statusToData,
+  statusTopicOf,
+  str,
+} from "../mod.ts";
 
 // The peer syntax is shared by every subcommand; `broker store` imports it from here.
 export { type HostPort, parsePeerList } from "./cli_values.ts";
@@ -380,10 +390,19 @@ export async function runPipe(
   }
   const statuses = ep.statusSubscriber();
   const statusTask = (async () => {
+    // As broker-pipe prints what its endpoint publishes on <$>/local/data/statuses and errors.
     for await (const s of statuses) {
-      err(`*** ${s.kind === "status" ? s.codeName : `error(${s.codeName})`}: ${s.message}`);
+      err(`*** ${formatPipeMessage(statusTopicOf(s), statusToData(s))}`);
     }
   })();
+  // Messages received or published so far: with -r, broker-pipe prints how many more each second.
+  let count = 0, printed = 0;
+  const rateTimer = o.rate
+    ? setInterval(() => {
+      out(String(count - printed));
+      printed = count;
+    }, 1000)
+    : undefined;
   try {
     if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
     for (const p of o.peers) {
@@ -396,20 +415,15 @@ export async function runPipe(
     }
     if (o.mode === "subscribe") {
       const sub = ep.subscribe(o.topic);
-      let n = 0, window = 0, last = Date.now();
-      for await (const m of sub) {
-        n++;
-        if (o.rate) {
-          window++;
-          if (Date.now() - last >= 1000) {
-            out(`${window} msgs/s`);
-            window = 0;
-            last = Date.now();
-          }
-        } else {
-          out(formatPipeMessage(m.topic, m.data, { json: o.json }));
+      const release = keepAlive();
+      try {
+        for await (const m of sub) {
+          count++;
+          if (!o.rate) out(formatPipeMessage(m.topic, m.data, { json: o.json }));
+          if (o.cap > 0 && count >= o.cap) break;
         }
-        if (o.cap > 0 && n >= o.cap) break;
+      } finally {
+        release();
       }
       return 0;
     }
@@ -429,9 +443,9 @@ export async function runPipe(
         err(`broker pipe: <body>: ${e instanceof Error ? e.message : e}`);
         return 1;
       }
-      for (; n < o.cap; n++) await pub.write(value);
+      for (; n < o.cap; n++, count++) await pub.write(value);
       await pub.flush();
-      err(`*** published ${n} messages`);
+      out(`*** published ${n} messages, byte`); // broker-pipe's line, word for word
       return 0;
     }
     for await (const line of lines(input)) {
@@ -444,12 +458,14 @@ export async function runPipe(
       }
       await pub.write(value);
       n++;
+      count++;
       if (o.cap > 0 && n >= o.cap) break;
     }
     await pub.flush();
-    err(`*** published ${n} messages`);
+    out(`*** published ${n} messages, byte`); // broker-pipe's line, word for word
     return 0;
   } finally {
+    clearInterval(rateTimer);
     await ep.shutdown();
     await statusTask;
   }

@@ -171,7 +171,14 @@ Deno.test(
         const r = await pipeProcess(args);
         const err = new TextDecoder().decode(r.stderr);
         assert.equal(r.code, 0, err);
-        assert.match(err, new RegExp(`^\\*\\*\\* published ${count} messages$`, "m"));
+        // broker-pipe's line (on stdout), word for word.
+        const out = new TextDecoder().decode(r.stdout);
+        assert.match(out, new RegExp(`^\\*\\*\\* published ${count} messages, byte$`, "m"));
+        // Its statuses as broker-pipe prints them: the data on <$>/local/data/statuses.
+        assert.match(
+          err,
+          /^\*\*\* data\(<\$>\/local\/data\/statuses, \(status, peer_added, \([0-9a-f-]{36}, 127\.0\.0\.1, \d+\/tcp, 0\), handshake successful\)\)$/m,
+        );
         assert.equal((await cpp.done).code, 0);
         assert.deepEqual(
           cpp.lines.filter((l) => l.startsWith("data(")),
@@ -256,3 +263,49 @@ Deno.test("broker pipe: bad values are one line and exit code 2, before any peer
     assert.equal(r.stdout.length, 0);
   }
 });
+
+Deno.test(
+  "broker pipe -m subscribe blocks with no peer, as broker-pipe; -r prints a count each second",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "pipe", "-m", "subscribe", "-t", "/r", "-l", String(port), "-r"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const alone = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "pipe", "-m", "subscribe", "-t", "/a"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      await waitForPort(port);
+      // 300 messages from a peer once the subscription is known, then quiet seconds.
+      const ep = new Endpoint();
+      try {
+        await ep.peer("127.0.0.1", port, { retryMs: 0 });
+        await ep.awaitPeerSubscription("/r");
+        for (let i = 0; i < 300; i++) ep.publish("/r", count(BigInt(i)));
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        await ep.shutdown();
+      }
+      await new Promise((r) => setTimeout(r, 2500));
+      // The lone subscriber is still there (it ended with Deno's "Top-level await promise never resolved").
+      const early = await Promise.race([alone.status, new Promise((r) => setTimeout(r, 0, "up"))]);
+      assert.equal(early, "up");
+    } finally {
+      for (const c of [child, alone]) c.kill("SIGINT");
+      await alone.status;
+      await alone.stderr.cancel();
+    }
+    const out = await child.output();
+    const counts = new TextDecoder().decode(out.stdout).trim().split("\n");
+    assert.ok(counts.every((l) => /^\d+$/.test(l)), counts.join("|"));
+    assert.equal(counts.map(Number).reduce((a, b) => a + b, 0), 300, counts.join("|"));
+    assert.ok(counts.length >= 2 && counts.at(-1) === "0", counts.join("|"));
+  },
+);
