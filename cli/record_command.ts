@@ -34,6 +34,9 @@ import { timerDelay } from "../engine/timer_delay.ts";
  */
 export class CaptureFile {
   readonly #file: Deno.FsFile;
+  /** Where the capture goes once closed, and where it is written until then. */
+  readonly #path: string;
+  readonly #partial: string;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   /** Data messages (node message type 1) recorded so far. */
@@ -41,15 +44,22 @@ export class CaptureFile {
   /** Frames recorded so far. */
   frames = 0;
 
-  private constructor(file: Deno.FsFile) {
+  private constructor(file: Deno.FsFile, path: string, partial: string) {
     this.#file = file;
+    this.#path = path;
+    this.#partial = partial;
   }
 
-  /** Creates (truncates) a capture file and writes its magic. */
+  /**
+   * Starts a capture for `path`, written to `path.partial` and renamed to
+   * `path` by `close`: a recording that fails (a peer not reached) leaves a
+   * file of that name as it was, and one cut short keeps what was flushed.
+   */
   static async create(path: string): Promise<CaptureFile> {
-    const f = await Deno.open(path, { write: true, create: true, truncate: true });
+    const partial = `${path}.partial`;
+    const f = await Deno.open(partial, { write: true, create: true, truncate: true });
     f.writeSync(CAPTURE_MAGIC);
-    return new CaptureFile(f);
+    return new CaptureFile(f, path, partial);
   }
 
   /** Records one frame (a recorder callback). */
@@ -77,10 +87,17 @@ export class CaptureFile {
     this.#pendingBytes = 0;
   }
 
-  /** Flushes and closes. */
+  /** Flushes, closes, and puts the capture in its place. */
   close(): void {
     this.flush();
     this.#file.close();
+    Deno.renameSync(this.#partial, this.#path);
+  }
+
+  /** Closes and removes what was written: the recording failed. */
+  discard(): void {
+    this.#file.close();
+    Deno.removeSync(this.#partial);
   }
 }
 
@@ -168,21 +185,30 @@ export function registerRecordCommand(
       }
       let ep: Endpoint;
       let file: CaptureFile;
+      const ssl = endpointSslOptions(cli); // (a usage error, before any file)
       try {
         file = await CaptureFile.create(cli.output);
-        ep = new Endpoint({
-          ...endpointSslOptions(cli),
-          recorder: (f) => file.add(f),
-        });
       } catch (e) {
         err(`broker record: ${cli.output}: ${(e as Error).message}`);
+        setExitCode(1);
+        return;
+      }
+      try {
+        ep = new Endpoint({ ...ssl, recorder: (f) => file.add(f) });
+      } catch (e) {
+        file.discard();
+        err(`broker record: ${(e as Error).message}`);
         setExitCode(1);
         return;
       }
       let stop!: () => void;
       const stopped = new Promise<void>((r) => stop = r);
       const onSignal = () => stop();
+      // SIGTERM (kill, a service manager) ends a recording as ^C does: the capture is kept.
       Deno.addSignalListener("SIGINT", onSignal);
+      Deno.addSignalListener("SIGTERM", onSignal);
+      // What is buffered reaches the file each second: a process killed outright keeps most.
+      const flusher = setInterval(() => file.flush(), 1000);
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         const sub = topics.length ? ep.subscribe(topics) : undefined;
@@ -213,11 +239,13 @@ export function registerRecordCommand(
       } catch (e) {
         err(`broker record: ${(e as Error).message}`);
         await ep.shutdown();
-        file.close();
+        file.discard();
         setExitCode(1);
       } finally {
         clearTimeout(timer);
+        clearInterval(flusher);
         Deno.removeSignalListener("SIGINT", onSignal);
+        Deno.removeSignalListener("SIGTERM", onSignal);
       }
     });
 }

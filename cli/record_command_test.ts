@@ -184,3 +184,45 @@ Deno.test("broker record without topics warns that it records no data; bad optio
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+Deno.test(
+  "broker record keeps its capture on SIGTERM, and leaves a file it failed to replace as it was",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/x.cap`;
+    const source = new Endpoint();
+    try {
+      const port = await source.listen("127.0.0.1", 0);
+      const record = (peer: string) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", MAIN, "record", "-o", path, "-t", "/x", "-p", peer],
+          stdin: "null",
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+      const child = record(`127.0.0.1:${port}`);
+      await source.awaitPeerSubscription("/x", 10_000);
+      for (let i = 0; i < 3; i++) source.publish("/x", count(BigInt(i)));
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill("SIGTERM");
+      const { code } = await child.status;
+      const err = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+      assert.equal(code, 0, err);
+      const kept = await Deno.readFile(path);
+      const data = decodeCapture(kept).filter((e) => e.frame.length > 37 && e.frame[32] === 1);
+      assert.equal(data.length, 3, err); // it was the 8-byte header alone
+      // A peer not reached: the capture already there stays whole.
+      const failed = record("127.0.0.1:1");
+      assert.notEqual((await failed.status).code, 0);
+      await failed.stderr.cancel();
+      assert.deepEqual(await Deno.readFile(path), kept);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["x.cap"]);
+    } finally {
+      await source.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
