@@ -365,6 +365,15 @@ async function runInProcesses(
   rate: number,
 ): Promise<ReceiverReport[]> {
   const children: BenchChild[] = [];
+  // Stopped by a signal, the children go too (they outlived a killed parent by minutes).
+  const stops = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const stop = () => {
+      for (const c of children) c.kill();
+      Deno.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    Deno.addSignalListener(signal, stop);
+    return () => Deno.removeSignalListener(signal, stop);
+  });
   try {
     const subs = Array.from({ length: subscribers }, (_, i) => {
       const c = new BenchChild(`subscriber ${i + 1}`, ["--receive", String(publishers * n)], {
@@ -406,6 +415,7 @@ async function runInProcesses(
       await c.closeInput();
       await c.status;
     }
+    for (const remove of stops) remove();
   }
 }
 

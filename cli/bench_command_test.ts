@@ -216,3 +216,46 @@ Deno.test("broker bench --chart says where it wrote", {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "broker bench --processes stopped by a signal takes its children along",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const bench = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "bench", "--processes", "-n", "100000", "--publish-rate", "500"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      // Until its children run (a publisher at 500 msgs/s takes minutes to end on its own).
+      const children = () =>
+        [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
+          try {
+            return Deno.readTextFileSync(`/proc/${e.name}/stat`).split(") ")[1]?.split(" ")[1] ===
+              String(bench.pid);
+          } catch {
+            return false;
+          }
+        }).map((e) => Number(e.name));
+      const deadline = Date.now() + 15_000;
+      while (children().length < 2) {
+        assert.ok(Date.now() < deadline, "the children never started");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const kids = children();
+      await new Promise((r) => setTimeout(r, 500));
+      bench.kill(signal);
+      assert.equal((await bench.status).code, signal === "SIGINT" ? 130 : 143);
+      await new Promise((r) => setTimeout(r, 500));
+      const alive = kids.filter((pid) => {
+        try {
+          return !Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z ");
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual(alive, [], `${signal}: children left running`);
+    }
+  },
+);
