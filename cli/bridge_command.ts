@@ -139,7 +139,14 @@ export type BridgeIo = SignalIo;
 export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<number> {
   let bridge: ZeromqBridge;
   try {
-    bridge = await ZeromqBridge.start(o.bridge);
+    // ^C while it reaches the proxy (up to its connect timeout) stops it there.
+    const starting = ZeromqBridge.start(o.bridge);
+    const first = await Promise.race([starting, io.stop.then(() => undefined)]);
+    if (!first) {
+      starting.then((b) => b.close(), () => {});
+      return 0;
+    }
+    bridge = first;
   } catch (e) {
     io.err(`broker bridge: ${e instanceof Error ? e.message : e}`);
     return 1;
@@ -155,7 +162,12 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
       io.out(`*** broker: listening on ${o.bridge.listen!.host}:${bridge.brokerPort}`);
     }
     for (const p of o.bridge.peers ?? []) io.out(`*** broker: peering with ${p.host}:${p.port}`);
-    await io.stop;
+    // A lost ZeroMQ connection ends the bridge (it does not dial again, as Zeek's libzmq would).
+    const lost = await Promise.race([io.stop.then(() => undefined), bridge.node.lost]);
+    if (lost) {
+      io.err(`broker bridge: ${lost.message}`);
+      return 1;
+    }
     return 0;
   } finally {
     await bridge.close();

@@ -184,3 +184,49 @@ Deno.test("broker bridge: one-way topic lists and the loop guard's options", () 
   assert.equal(d.bridge.loopWindowMs, undefined, "the bridge's default");
   assert.equal(d.bridge.carryOtherBridges, undefined);
 });
+
+Deno.test(
+  "broker zeromq and broker bridge: ^C while they dial stops them; a lost proxy ends them with 1",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // Nothing listens at these ports: both would dial for their 10 s connect timeout.
+    const [xpub, xsub] = [freePort(), freePort()];
+    const at = [
+      `--zeromq.connect-xpub-endpoint=tcp://127.0.0.1:${xsub}`,
+      `--zeromq.connect-xsub-endpoint=tcp://127.0.0.1:${xpub}`,
+      "--cluster.node=worker-1",
+    ];
+    for (const args of [["zeromq", ...at], ["bridge", "--topics=/x", "--broker.port=0", ...at]]) {
+      const c = spawnCli(args);
+      await new Promise((r) => setTimeout(r, 1500));
+      const started = Date.now();
+      const { status } = await c.stop();
+      assert.equal(status.code, 0, `${args[0]}: ${c.err()}`);
+      assert.ok(Date.now() - started < 2000, `${args[0]} took ${Date.now() - started} ms to stop`);
+    }
+    // A node whose proxy goes away says so and exits 1 (it does not dial again).
+    const proxy = spawnCli([
+      "zeromq",
+      `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${xpub}`,
+      `--zeromq.listen-xsub-endpoint=tcp://127.0.0.1:${xsub}`,
+    ]);
+    await waitForPort(xpub, 20_000);
+    const node = spawnCli(["zeromq", ...at]);
+    const deadline = Date.now() + 20_000;
+    while (!node.out.some((l) => l.startsWith("*** node worker-1"))) {
+      assert.ok(Date.now() < deadline, node.err());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await proxy.stop();
+    const code = await Promise.race([
+      node.child.status.then((s) => s.code),
+      new Promise((r) => setTimeout(r, 5000, "still running")),
+    ]);
+    const done = await node.stop();
+    assert.equal(code, 1, done.err());
+    assert.match(
+      done.err(),
+      /lost the connection to the proxy's XSUB|lost the connection to the proxy's XPUB/,
+    );
+  },
+);

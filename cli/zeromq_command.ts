@@ -112,7 +112,15 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
       );
     }
     if (o.node) {
-      node = await ZeekZmqNode.connect(o.node);
+      // ^C while it dials (up to its connect timeout) stops it there.
+      const connecting = ZeekZmqNode.connect(o.node);
+      const first = await Promise.race([connecting, io.stop.then(() => undefined)]);
+      if (!first) {
+        connecting.then((n) => n.close(), () => {});
+        await proxy?.close();
+        return 0;
+      }
+      node = first;
       for (const t of o.topics) node.subscribe(t);
       io.out(`*** node ${node.name} ${node.id}`);
     }
@@ -135,7 +143,13 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
     ]
     : [];
   try {
-    await io.stop;
+    // A lost connection ends the node (it does not dial again, as Zeek's libzmq would).
+    const stopped = io.stop.then(() => undefined);
+    const lost = await Promise.race(n ? [stopped, n.lost] : [stopped]);
+    if (lost) {
+      io.err(`broker zeromq: ${lost.message}`);
+      return 1;
+    }
     return 0;
   } finally {
     await node?.close();

@@ -162,6 +162,16 @@ export class ZeekZmqNode {
   #xsub!: ZmtpConnection;
   #log?: ZmtpConnection;
   readonly #stats: ZeekZmqNodeStats = { xpubDrops: 0, logDrops: 0 };
+  #closing = false;
+  #lost!: (e: BrokerError) => void;
+  /**
+   * Settles with a `BrokerError(peer_unavailable)` once a connection of the node (to the proxy's XPUB
+   * or XSUB, or the logger) ends while the node is up, by the peer or an
+   * error: Zeek's libzmq dials again, this node does not, so a program that
+   * must stay in the cluster starts it again (`broker zeromq` and `broker
+   * bridge` exit 1). Never settles for `close`.
+   */
+  readonly lost: Promise<BrokerError> = new Promise((r) => this.#lost = r);
 
   private constructor(node: ZeekClusterNode, queueSize: number) {
     this.#state = node;
@@ -263,6 +273,22 @@ export class ZeekZmqNode {
       throw e;
     }
     for (const topic of self.#state.subscriptions()) self.subscribe(topic);
+    const watched: [string, HostPort, ZmtpConnection | undefined][] = [
+      ["the proxy's XSUB", options.xpub, self.#xpub],
+      ["the proxy's XPUB", options.xsub, self.#xsub],
+      ["the logger", options.logger!, self.#log],
+    ];
+    for (const [what, at, conn] of watched) {
+      conn?.done.then(() => {
+        if (self.#closing) return;
+        self.#lost(
+          new BrokerError(
+            ErrorCode.peer_unavailable,
+            `lost the connection to ${what} at ${at.host}:${at.port}`,
+          ),
+        );
+      });
+    }
     return self;
   }
 
@@ -363,6 +389,7 @@ export class ZeekZmqNode {
    * (other nodes then see our node-ID topic unsubscribed: `node_down`).
    */
   async close(): Promise<void> {
+    this.#closing = true;
     this.events.close();
     this.statuses.close();
     await this.#log?.closeAfterWrites();
