@@ -342,8 +342,11 @@ Deno.test("WebSocket listener: a text message that is not UTF-8 is refused, not 
     await conn.write(clientFrame(0x1, true, enc.encode('["/x"]'), m));
     await conn.write(clientFrame(0x1, true, message([0x41, 0xe9, 0xff, 0x42]), m));
     await conn.write(clientFrame(0x1, true, message([0x41, 0xc3, 0xa9, 0x42]), m));
+    await conn.write(clientFrame(0x1, true, message([0x41, 0xef, 0xbf, 0xbd, 0x42]), m));
     const got = await sub.get(3000);
     assert.equal(got?.data.value, "A\u00e9B", "the UTF-8 one, as it was");
+    // U+FFFD written as UTF-8 is a character like any other.
+    assert.equal((await sub.get(3000))?.data.value, "A\ufffdB");
     await new Promise((r) => setTimeout(r, 200));
     conn.closeWrite();
     const texts = serverFrames(await bytesToEnd(conn, 2000))

@@ -109,6 +109,15 @@ const dec = new TextDecoder();
 /** Text messages must be UTF-8 (RFC 6455 5.6): one that is not is refused, not altered. */
 const strictDec = new TextDecoder("utf-8", { fatal: true });
 
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictDec.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Listens for WebSocket upgrades on `path`; hands each upgraded connection
  * to `onSocket`. Throws when the address cannot be bound.
@@ -487,11 +496,11 @@ class Conn implements ServerWebSocket {
     const binary = kind !== 0x1;
     if (tooLarge) return this.onmessage?.({ data: undefined, binary });
     if (!binary) {
-      // Text is decoded now, from the view (or the joined parts).
-      let text: string;
-      try {
-        text = strictDec.decode(concatBytes(parts));
-      } catch {
+      // Text is decoded now, from the view (or the joined parts). The strict decoder runs
+      // only when a U+FFFD came out: Deno's fatal decoding took ~1 µs more a 1.6 KB message.
+      const bytes = concatBytes(parts);
+      const text = dec.decode(bytes);
+      if (text.includes("\ufffd") && !isUtf8(bytes)) {
         return this.onmessage?.({ data: undefined, binary, notUtf8: true });
       }
       return this.onmessage?.({ data: text, binary });
