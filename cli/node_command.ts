@@ -308,7 +308,12 @@ export async function nodeMain(
       return 0;
     }
     const opts = resolveNodeOptions(cli, config, env);
-    p = new NodePrinter({ verbose: opts.verbose, write: output.write, color });
+    p = new NodePrinter({
+      verbose: opts.verbose,
+      data: opts.printData,
+      write: output.write,
+      color,
+    });
     const dir = opts.recordingDirectory;
     if (!dir) return await runNode(opts, p);
     // Record what this node publishes, the way Broker's recorder does: shapes in a generator file.

@@ -184,11 +184,12 @@ class FakeStatusQueue implements AsyncIterable<NodeStatusEvent> {
 const FIXED_TIME = new Date(2024, 4, 1, 12, 34, 56, 7);
 
 /** A printer that records lines per stream, with a fixed clock. */
-function capture(verbose: boolean, color = false) {
+function capture(verbose: boolean, color = false, data = false) {
   const out: string[] = [];
   const err: string[] = [];
   const printer = new NodePrinter({
     verbose,
+    data,
     color: { stdout: color, stderr: color },
     now: () => FIXED_TIME,
     write: (stream, text) => (stream === "stdout" ? out : err).push(text),
@@ -742,6 +743,25 @@ Deno.test("relay mode reports pings, pongs and stops", async () => {
     "relay messages",
     "received ping 1",
     "received pong 1",
+    "received stop",
+  ]);
+});
+
+Deno.test("relay mode with --print-data: a data(<topic>, <value>) line per message besides", async () => {
+  assert.equal(resolveNodeOptions({ topics: '["/a"]', printData: true }).printData, true);
+  const ep = new FakeEndpoint();
+  const c = capture(true, false, true);
+  const done = relayMode(ep, ["/a"], { rate: false }, c.printer);
+  ep.publish("/a/x", makePing(1, 0));
+  ep.publish("/a", str("other"));
+  ep.publish("/a", makeStop());
+  assert.equal(await done, 0);
+  assert.deepEqual(c.lines(), [
+    "relay messages",
+    "data(/a/x, (ping, 1, ))",
+    "received ping 1",
+    "data(/a, other)",
+    "data(/a, stop)",
     "received stop",
   ]);
 });

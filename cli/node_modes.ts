@@ -213,6 +213,7 @@ export async function pingMode(
         ep.publish(topic, makePing(0, 0));
         continue;
       }
+      p.data(m);
       if (pongId(m.data) === 0n) break;
     }
     // Both sides compile their hot paths during the first few thousand
@@ -225,6 +226,7 @@ export async function pingMode(
         if (m == null) {
           throw new BrokerError(ErrorCode.shutting_down, "subscriber closed in warm-up");
         }
+        p.data(m);
         if (pongId(m.data) === 0n) break;
       }
     }
@@ -238,6 +240,7 @@ export async function pingMode(
         if (m == null) {
           throw new BrokerError(ErrorCode.shutting_down, `no pong ${i}: subscriber closed`);
         }
+        p.data(m);
         if (pongId(m.data) === BigInt(i)) break;
       }
       const rtt = clock() - t0;
@@ -275,6 +278,7 @@ export async function pongMode(
   const sub = ep.subscribe([...topics]);
   try {
     for await (const m of sub) {
+      p.data(m);
       const id = pingId(m.data);
       if (id !== undefined) {
         p.verbose(`received ping ${id}`);
@@ -338,6 +342,7 @@ export async function relayMode(
     : undefined;
   try {
     for await (const m of sub) {
+      p.data(m);
       const ping = pingId(m.data);
       const pong = ping === undefined ? pongId(m.data) : undefined;
       if (ping !== undefined) p.verbose(`received ping ${ping}`);

@@ -122,6 +122,8 @@ export interface NodeOptions {
   warmUp: number;
   /** Ping mode: a summary line (min/avg/p50/p99/max) after the per-ping lines (`--summary`). */
   summary?: boolean;
+  /** With `verbose`, a line per data message (`--print-data`; broker-node prints none). */
+  printData?: boolean;
   /** A fixed endpoint ID (lowercase UUID text). */
   endpointId?: string;
   /** Plain TCP instead of TLS. */
@@ -375,6 +377,12 @@ export const NODE_OWN_OPTIONS: readonly CafOptionWithParser[] = [
     type: "bool",
     help:
       "ping mode: print min/avg/p50/p99/max of the round trips after the per-ping lines (not in broker-node)",
+  },
+  {
+    key: "print-data",
+    type: "bool",
+    help:
+      "with -v, print each data message as a verbose line data(<topic>, <value>) (not in broker-node)",
   },
   {
     key: "warm-up",
@@ -632,6 +640,7 @@ export function resolveNodeOptions(
     rendezvousRetryMs: pick("rendezvous-retry", timespanMs) ?? NODE_DEFAULTS.rendezvousRetryMs,
     warmUp: count("warm-up") ?? NODE_DEFAULTS.warmUp,
     ...(bool("summary") ? { summary: true } : {}),
+    ...(bool("print-data") ? { printData: true } : {}),
     endpointId: endpointId?.toLowerCase(),
     disableSsl: bool("broker.disable-ssl"),
     // Only when set, so the options of a node that forwards look as before.

@@ -5,7 +5,7 @@
  * @module
  */
 import { formatCafTimespan } from "./cli_values.ts";
-import { Address, type Data } from "../mod.ts";
+import { Address, type Data, dataToString } from "../mod.ts";
 import { writeToStdio } from "./stdio.ts";
 
 /** A data message as a subscriber yields it. */
@@ -139,6 +139,8 @@ export type NodeWrite = (stream: "stdout" | "stderr", text: string) => void;
 export class NodePrinter {
   /** Whether verbose lines print. */
   readonly verboseEnabled: boolean;
+  /** Whether data messages print as verbose lines (`--print-data`, with `-v`). */
+  readonly dataEnabled: boolean;
   readonly #write: NodeWrite;
   readonly #colorOut: boolean;
   readonly #colorErr: boolean;
@@ -147,11 +149,14 @@ export class NodePrinter {
   /** A printer; `write` and `color` default to stdio and its TTY-ness, `now` to the clock. */
   constructor(options: {
     verbose: boolean;
+    /** Data messages as verbose lines too (with `verbose`). */
+    data?: boolean;
     write?: NodeWrite;
     color?: { stdout: boolean; stderr: boolean };
     now?: () => Date;
   }) {
     this.verboseEnabled = options.verbose;
+    this.dataEnabled = options.verbose && options.data === true;
     this.#write = options.write ?? writeToStdio;
     this.#colorOut = options.color?.stdout ?? false;
     this.#colorErr = options.color?.stderr ?? false;
@@ -173,6 +178,11 @@ export class NodePrinter {
     if (!this.verboseEnabled) return;
     const line = `${formatVerboseTime(this.#now())}: ${text}`;
     this.#write("stdout", this.#colorOut ? `\x1b[34m${line}\x1b[0m\n` : `${line}\n`);
+  }
+
+  /** A data message as a verbose line, `data(<topic>, <value>)`, with `--print-data`. */
+  data(msg: NodeMessage): void {
+    if (this.dataEnabled) this.verbose(`data(${msg.topic}, ${dataToString(msg.data)})`);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the supervisor learns from its children's output: the latest report
  * of every incarnation of every node, deliveries read from the text of the
- * subscribers that print them (our `broker node -v`, C++ `broker-pipe`), the
+ * subscribers that print them (our `broker node -v --print-data`, C++ `broker-pipe`), the
  * store writes the master acknowledged, and waiters for one-off answers
  * (`dump`, `quiesced`, `burst-sent`).
  *

@@ -283,6 +283,8 @@ export function buildTopology(
           "-N",
           "c1",
           "-v",
+          // Its data lines are what the collector counts (broker-node prints none).
+          "--print-data",
         ],
       }),
     },

@@ -11,7 +11,7 @@
  * and `Soak::burst(publisher, burst, i)`; the C++ `broker-pipe` publisher can
  * only send lines, which it publishes as strings: `xp-tick INC SEQ` and
  * `xp-burst ID I`. Subscribers that print text (`broker-pipe`, our `broker
- * node -v`) are read back with {@link parseDeliveryLine}.
+ * node -v --print-data`) are read back with {@link parseDeliveryLine}.
  *
  * @module
  */
@@ -98,7 +98,7 @@ const CXX_TEXT = /, xp-(tick|burst) (\d+) (\d+)\)$/;
 /**
  * Reads a delivery from a printed line: `data(<topic>, <value>)` as
  * `broker-pipe -m subscribe` prints it, or the same after a time stamp as our
- * `broker node -v` does. Lines on other topics give undefined.
+ * `broker node -v --print-data` does. Lines on other topics give undefined.
  */
 export function parseDeliveryLine(line: string): Delivery | undefined {
   const at = line.indexOf(`data(${SOAK_TOPIC_PREFIX}`);
