@@ -217,6 +217,12 @@ Deno.test("broker bench --chart says where it wrote", {
   }
 });
 
+/** What `ps` says of these processes: `pid stat` per line (`--ppid` with `children`). */
+async function ps(args: string[]): Promise<string[]> {
+  const out = await new Deno.Command("ps", { args, stdout: "piped", stderr: "null" }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.trim()).filter(Boolean);
+}
+
 Deno.test(
   "broker bench --processes stopped by a signal takes its children along",
   { sanitizeOps: false, sanitizeResources: false },
@@ -229,32 +235,22 @@ Deno.test(
         stderr: "null",
       }).spawn();
       // Until its children run (a publisher at 500 msgs/s takes minutes to end on its own).
-      const children = () =>
-        [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
-          try {
-            return Deno.readTextFileSync(`/proc/${e.name}/stat`).split(") ")[1]?.split(" ")[1] ===
-              String(bench.pid);
-          } catch {
-            return false;
-          }
-        }).map((e) => Number(e.name));
+      const children = async () =>
+        (await ps(["-o", "pid=", "--ppid", String(bench.pid)])).map(Number);
       const deadline = Date.now() + 15_000;
-      while (children().length < 2) {
+      while ((await children()).length < 2) {
         assert.ok(Date.now() < deadline, "the children never started");
         await new Promise((r) => setTimeout(r, 100));
       }
-      const kids = children();
+      const kids = await children();
       await new Promise((r) => setTimeout(r, 500));
       bench.kill(signal);
       assert.equal((await bench.status).code, signal === "SIGINT" ? 130 : 143);
       await new Promise((r) => setTimeout(r, 500));
-      const alive = kids.filter((pid) => {
-        try {
-          return !Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z ");
-        } catch {
-          return false;
-        }
-      });
+      // Still there, and not a zombie: left running.
+      const alive = (await ps(["-o", "stat=", "-p", kids.join(",")])).filter((s) =>
+        !s.startsWith("Z")
+      );
       assert.deepEqual(alive, [], `${signal}: children left running`);
     }
   },
