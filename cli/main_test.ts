@@ -159,6 +159,15 @@ Deno.test("commander's own usage errors: one line, the subcommand, exit 2", asyn
     [["node", "-t"], "broker node: --topics: needs a value (see broker node --help)"],
     [["replay"], "broker replay: <file>: missing (see broker replay --help)"],
     [["record", "-p", FREE], "broker record: --output: required (see broker record --help)"],
+    [["record", "-o", "", "-p", FREE], "broker record: --output: a file name is needed"],
+    [
+      ["store", "", "get", "k", "-p", FREE],
+      'broker store: <name>: a store needs a name (as --master-stores refuses "")',
+    ],
+    [
+      ["top", FREE, "--interval", "0"],
+      'broker top: --interval: expected a positive duration such as 500ms, 2s or 1min (a bare number is seconds), got "0"',
+    ],
     [["frobnicate"], "broker: frobnicate: unknown subcommand (see broker --help)"],
     [
       ["bench", "cluster", "-c", "x"],

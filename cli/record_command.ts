@@ -156,6 +156,7 @@ export function registerRecordCommand(
       const enc = new TextEncoder();
       const err = (l: string) => Deno.stderr.writeSync(enc.encode(l + "\n"));
       // Every option first: a bad one is a usage error before the file is created.
+      if (cli.output === "") throw new UsageError("--output", "a file name is needed");
       const topics = optional(cli.topics, "--topics", parseTopicList) ?? [];
       const peers = optional(cli.peers, "--peers", parsePeerList) ?? [];
       const localPort = optional(cli.localPort, "--local-port", parsePort);

@@ -1135,6 +1135,9 @@ export function registerStoreCommand(
         setExitCode(1);
       };
       // A UsageError thrown here reaches main: one line and exit code 2, before any peering.
+      if (store === "") {
+        throw new UsageError("<name>", 'a store needs a name (as --master-stores refuses "")');
+      }
       const plan = planStore(op, args, cli);
       let ep: Endpoint;
       try {

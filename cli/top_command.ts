@@ -250,7 +250,7 @@ export function registerTopCommand(
       const url = parseTopTarget(node);
       const intervalMs = cli.interval === undefined
         ? 1000
-        : parseDuration(cli.interval, "--interval");
+        : parseDuration(cli.interval, "--interval", { allowZero: false });
       let iterations: number | undefined;
       if (cli.iterations !== undefined) {
         iterations = Number(cli.iterations);
