@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { latin1 } from "../bytes.ts";
 import { type Data, encode, real } from "../data/mod.ts";
 
 /**
@@ -114,15 +115,6 @@ export function hasNegativeZero(d: Data): boolean {
     default:
       return false;
   }
-}
-
-function latin1(b: Uint8Array): string {
-  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
-  let s = "";
-  for (let i = 0; i < b.length; i += 4096) {
-    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return s;
 }
 
 function foldNegativeZero(d: Data): Data {
