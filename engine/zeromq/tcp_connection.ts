@@ -353,3 +353,11 @@ export class ZmtpConnection {
 
 /** How many of the latest errors a proxy or node keeps (their `errors`). */
 export const KEPT_ERRORS = 100;
+
+/**
+ * Adds `e` to `errors`, dropping the oldest past `KEPT_ERRORS`: a peer that
+ * fails on purpose, again and again, must not grow the proxy or node.
+ */
+export function keepError(errors: BrokerError[], e: BrokerError): void {
+  if (errors.push(e) > KEPT_ERRORS) errors.shift();
+}

@@ -17,7 +17,7 @@ import { Event } from "../zeek/event.ts";
 import { encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
-import { type HostPort, KEPT_ERRORS, ZmtpConnection } from "./tcp_connection.ts";
+import { type HostPort, keepError, ZmtpConnection } from "./tcp_connection.ts";
 
 export type { HostPort };
 
@@ -165,9 +165,9 @@ export class ZeekZmqNode {
   #closing = false;
   #lost!: (e: BrokerError) => void;
   /**
-   * Settles with a `BrokerError(peer_unavailable)` once a connection of the node (to the proxy's XPUB
-   * or XSUB, or the logger) ends while the node is up, by the peer or an
-   * error: Zeek's libzmq dials again, this node does not, so a program that
+   * Settles with a `BrokerError(peer_unavailable)` once a connection of
+   * the node (to the proxy's XPUB or XSUB, or the logger) ends while the
+   * node is up, by the peer or an error: Zeek's libzmq dials again, this node does not, so a program that
    * must stay in the cluster starts it again (`broker zeromq` and `broker
    * bridge` exit 1). Never settles for `close`.
    */
@@ -273,13 +273,13 @@ export class ZeekZmqNode {
       throw e;
     }
     for (const topic of self.#state.subscriptions()) self.subscribe(topic);
-    const watched: [string, HostPort, ZmtpConnection | undefined][] = [
+    const watched: [string, HostPort, ZmtpConnection][] = [
       ["the proxy's XSUB", options.xpub, self.#xpub],
       ["the proxy's XPUB", options.xsub, self.#xsub],
-      ["the logger", options.logger!, self.#log],
     ];
+    if (options.logger && self.#log) watched.push(["the logger", options.logger, self.#log]);
     for (const [what, at, conn] of watched) {
-      conn?.done.then(() => {
+      conn.done.then(() => {
         if (self.#closing) return;
         self.#lost(
           new BrokerError(
@@ -424,7 +424,7 @@ export class ZeekZmqNode {
 
   #keep(e: BrokerError): void {
     this.errorCount++;
-    if (this.errors.push(e) > KEPT_ERRORS) this.errors.shift();
+    keepError(this.errors, e);
   }
 
   #act(actions: NodeActions): void {

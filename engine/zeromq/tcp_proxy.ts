@@ -19,7 +19,7 @@ import type { BrokerError } from "../errors.ts";
 import { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 import { RECORD_SIZE } from "./scan.ts";
 import type { ZmtpEvent } from "./session.ts";
-import { KEPT_ERRORS, ZmtpConnection } from "./tcp_connection.ts";
+import { keepError, ZmtpConnection } from "./tcp_connection.ts";
 import { encodeMessage } from "./frame.ts";
 
 /**
@@ -140,7 +140,7 @@ export class ZmqProxyServer {
     else if (e.type === "subscription") this.#route(this.#proxy.subscription(id, e.subscription));
     else if (e.type === "error") {
       this.errorCount++;
-      if (this.errors.push(e.error) > KEPT_ERRORS) this.errors.shift();
+      keepError(this.errors, e.error);
     }
     // Messages from publishers come to #forward; an XSUB peer's non-subscription messages are
     // dropped, as libzmq's XPUB does.
