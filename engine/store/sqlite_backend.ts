@@ -326,7 +326,7 @@ export class SqliteBackend implements StoreBackend {
     const db = this.#conn();
     const batching = this.#options.batchSize > 1;
     if (batching && !db.isTransaction) {
-      this.#exec(db, "BEGIN");
+      this.#begin(db);
       if (this.#options.autoFlush && !this.#flushScheduled) {
         this.#flushScheduled = true;
         queueMicrotask(() => this.#autoFlush());
@@ -391,16 +391,12 @@ export class SqliteBackend implements StoreBackend {
     this.#retry = undefined;
   }
 
-  #exec(db: DatabaseSync, sql: string): void {
+  /** Opens a batch (a BEGIN that fails leaves no transaction to roll back). */
+  #begin(db: DatabaseSync): void {
     try {
-      db.exec(sql);
+      db.exec("BEGIN");
     } catch (e) {
-      if (db.isTransaction) {
-        try {
-          db.exec("ROLLBACK");
-        } catch { /* the connection is already unusable; the original error says why */ }
-      }
-      throw failure(`${sql} failed`, e);
+      throw failure("BEGIN failed", e);
     }
   }
 

@@ -519,10 +519,11 @@ class Conn implements ServerWebSocket {
       if (!this.#closeSent) {
         this.#closeSent = true;
         // A close body is a valid code and a reason, or nothing (RFC 6455 5.5.1, 7.4).
+        // (One byte is no code: 0, which is not valid.)
         const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 0;
         const reply = payload.length === 0
           ? EMPTY
-          : isValidCloseCode(code) && payload.length !== 1
+          : isValidCloseCode(code)
           ? payload.subarray(0, 2)
           : new Uint8Array([1002 >> 8, 1002 & 0xff]);
         this.#tcp.send(encodeWebSocketFrame(0x8, reply));
