@@ -36,7 +36,7 @@ import {
   parseTopicList,
   UsageError,
 } from "./cli_values.ts";
-import { runUntilSignal, type SignalIo } from "./stdio.ts";
+import { runUntilSignal, type SignalIo, unlessStopped, untilStoppedOrLost } from "./stdio.ts";
 import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
 import {
   addZmqNodeOptions,
@@ -137,16 +137,11 @@ export type BridgeIo = SignalIo;
  * end the counters. Returns the exit code (1 when it could not start).
  */
 export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<number> {
-  let bridge: ZeromqBridge;
+  let bridge: ZeromqBridge | undefined;
   try {
     // ^C while it reaches the proxy (up to its connect timeout) stops it there.
-    const starting = ZeromqBridge.start(o.bridge);
-    const first = await Promise.race([starting, io.stop.then(() => undefined)]);
-    if (!first) {
-      starting.then((b) => b.close(), () => {});
-      return 0;
-    }
-    bridge = first;
+    bridge = await unlessStopped(ZeromqBridge.start(o.bridge), io.stop);
+    if (!bridge) return 0;
   } catch (e) {
     io.err(`broker bridge: ${e instanceof Error ? e.message : e}`);
     return 1;
@@ -163,7 +158,7 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
     }
     for (const p of o.bridge.peers ?? []) io.out(`*** broker: peering with ${p.host}:${p.port}`);
     // A lost ZeroMQ connection ends the bridge (it does not dial again, as Zeek's libzmq would).
-    const lost = await Promise.race([io.stop.then(() => undefined), bridge.node.lost]);
+    const lost = await untilStoppedOrLost(io.stop, bridge.node.lost);
     if (lost) {
       io.err(`broker bridge: ${lost.message}`);
       return 1;

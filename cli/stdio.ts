@@ -96,3 +96,44 @@ export async function runUntilSignal(
     signals.forEach((remove) => remove());
   }
 }
+
+/**
+ * What `starting` gives, or undefined when `stop` (a signal) comes first:
+ * ^C while a command dials stops it there. Started after all, the thing is
+ * closed, since nobody will use it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { unlessStopped } from "./stdio.ts";
+ * const late = new Promise<{ close(): void }>((r) => setTimeout(() => r({ close() {} }), 10));
+ * equal(await unlessStopped(late, Promise.resolve()), undefined);
+ * ```
+ */
+export async function unlessStopped<T extends { close(): unknown }>(
+  starting: Promise<T>,
+  stop: Promise<unknown>,
+): Promise<T | undefined> {
+  const first = await Promise.race([starting, stop.then(() => undefined)]);
+  if (first === undefined) starting.then((t) => t.close(), () => {});
+  return first;
+}
+
+/**
+ * Waits for `stop` (a signal), or for `lost`, which is then handed back: a
+ * command that must end when its connection goes (a ZeroMQ node) says so.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { untilStoppedOrLost } from "./stdio.ts";
+ * equal(await untilStoppedOrLost(Promise.resolve(), new Promise(() => {})), undefined);
+ * ```
+ */
+export function untilStoppedOrLost<E>(
+  stop: Promise<unknown>,
+  lost: Promise<E> | undefined,
+): Promise<E | undefined> {
+  const stopped = stop.then(() => undefined);
+  return lost ? Promise.race([stopped, lost]) : stopped;
+}

@@ -27,7 +27,7 @@ import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { dataToString } from "../engine/data/mod.ts";
 import type { ZeekZmqNodeOptions, ZmqProxyServerOptions } from "../engine/zeromq/mod.ts";
 import { ZeekZmqNode, ZmqProxyServer } from "../engine/zeromq/mod.ts";
-import { runUntilSignal, type SignalIo } from "./stdio.ts";
+import { runUntilSignal, type SignalIo, unlessStopped, untilStoppedOrLost } from "./stdio.ts";
 import { parseTopicList, parseZmqEndpoint, UsageError } from "./cli_values.ts";
 import {
   addZmqNodeOptions,
@@ -113,14 +113,11 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
     }
     if (o.node) {
       // ^C while it dials (up to its connect timeout) stops it there.
-      const connecting = ZeekZmqNode.connect(o.node);
-      const first = await Promise.race([connecting, io.stop.then(() => undefined)]);
-      if (!first) {
-        connecting.then((n) => n.close(), () => {});
+      node = await unlessStopped(ZeekZmqNode.connect(o.node), io.stop);
+      if (!node) {
         await proxy?.close();
         return 0;
       }
-      node = first;
       for (const t of o.topics) node.subscribe(t);
       io.out(`*** node ${node.name} ${node.id}`);
     }
@@ -144,8 +141,7 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
     : [];
   try {
     // A lost connection ends the node (it does not dial again, as Zeek's libzmq would).
-    const stopped = io.stop.then(() => undefined);
-    const lost = await Promise.race(n ? [stopped, n.lost] : [stopped]);
+    const lost = await untilStoppedOrLost(io.stop, n?.lost);
     if (lost) {
       io.err(`broker zeromq: ${lost.message}`);
       return 1;
