@@ -396,11 +396,11 @@ export async function runPipe(
     }
   })();
   // Messages received or published so far: with -r, broker-pipe prints how many more each second.
-  let count = 0, printed = 0;
+  let n = 0, printed = 0;
   const rateTimer = o.rate
     ? setInterval(() => {
-      out(String(count - printed));
-      printed = count;
+      out(String(n - printed));
+      printed = n;
     }, 1000)
     : undefined;
   try {
@@ -418,9 +418,9 @@ export async function runPipe(
       const release = keepAlive();
       try {
         for await (const m of sub) {
-          count++;
+          n++;
           if (!o.rate) out(formatPipeMessage(m.topic, m.data, { json: o.json }));
-          if (o.cap > 0 && count >= o.cap) break;
+          if (o.cap > 0 && n >= o.cap) break;
         }
       } finally {
         release();
@@ -434,7 +434,6 @@ export async function runPipe(
       );
     }
     const pub = ep.publisher(o.topic);
-    let n = 0;
     if (o.body !== undefined) {
       let value: Data;
       try {
@@ -443,7 +442,7 @@ export async function runPipe(
         err(`broker pipe: <body>: ${e instanceof Error ? e.message : e}`);
         return 1;
       }
-      for (; n < o.cap; n++, count++) await pub.write(value);
+      for (; n < o.cap; n++) await pub.write(value);
       await pub.flush();
       out(`*** published ${n} messages, byte`); // broker-pipe's line, word for word
       return 0;
@@ -458,7 +457,6 @@ export async function runPipe(
       }
       await pub.write(value);
       n++;
-      count++;
       if (o.cap > 0 && n >= o.cap) break;
     }
     await pub.flush();
