@@ -728,42 +728,38 @@ Deno.test("ping mode with n = 0 says so on stderr and succeeds", async () => {
   assert.equal(ep.published.length, 0);
 });
 
-Deno.test("relay mode reports pings, pongs and stops", async () => {
-  const ep = new FakeEndpoint();
-  const c = capture(true);
-  const done = relayMode(ep, ["/a", "/b"], { rate: false }, c.printer);
-  ep.publish("/a/x", makePing(1, 0));
-  ep.publish("/b", makePong(1));
-  ep.publish("/c", makePing(2, 0)); // not subscribed
-  ep.publish("/a", str("other"));
-  ep.publish("/a", makeStop());
-  assert.equal(await done, 0);
-  // As broker-node's relay: pings, pongs and the stop, no line for other messages.
-  assert.deepEqual(c.lines(), [
-    "relay messages",
-    "received ping 1",
-    "received pong 1",
-    "received stop",
-  ]);
-});
-
-Deno.test("relay mode with --print-data: a data(<topic>, <value>) line per message besides", async () => {
+Deno.test("relay mode reports pings, pongs and stops; with --print-data each message too", async () => {
   assert.equal(resolveNodeOptions({ topics: '["/a"]', printData: true }).printData, true);
-  const ep = new FakeEndpoint();
-  const c = capture(true, false, true);
-  const done = relayMode(ep, ["/a"], { rate: false }, c.printer);
-  ep.publish("/a/x", makePing(1, 0));
-  ep.publish("/a", str("other"));
-  ep.publish("/a", makeStop());
-  assert.equal(await done, 0);
-  assert.deepEqual(c.lines(), [
-    "relay messages",
-    "data(/a/x, (ping, 1, ))",
-    "received ping 1",
-    "data(/a, other)",
-    "data(/a, stop)",
-    "received stop",
-  ]);
+  for (const data of [false, true]) {
+    const ep = new FakeEndpoint();
+    const c = capture(true, false, data);
+    const done = relayMode(ep, ["/a", "/b"], { rate: false }, c.printer);
+    ep.publish("/a/x", makePing(1, 0));
+    ep.publish("/b", makePong(1));
+    ep.publish("/c", makePing(2, 0)); // not subscribed
+    ep.publish("/a", str("other"));
+    ep.publish("/a", makeStop());
+    assert.equal(await done, 0);
+    // As broker-node's relay: pings, pongs and the stop, no line for other messages.
+    const lines = [
+      "relay messages",
+      "received ping 1",
+      "received pong 1",
+      "received stop",
+    ];
+    // With --print-data, a data(<topic>, <value>) line before each message's own.
+    const withData = [
+      "relay messages",
+      "data(/a/x, (ping, 1, ))",
+      "received ping 1",
+      "data(/b, (pong, 1))",
+      "received pong 1",
+      "data(/a, other)",
+      "data(/a, stop)",
+      "received stop",
+    ];
+    assert.deepEqual(c.lines(), data ? withData : lines);
+  }
 });
 
 Deno.test("relay mode without -v reads messages still encoded and ends on a stop", async () => {
