@@ -18,6 +18,7 @@ import {
   dataMessageToJson,
   dataToString,
   Endpoint,
+  StatusCode,
   statusToData,
   statusTopicOf,
   str,
@@ -111,6 +112,12 @@ export interface PipeOptions {
   json: boolean;
   /** Publish this (a command-line argument) instead of stdin lines. */
   body?: string;
+  /**
+   * How often a peer that is not up is dialled again (broker-pipe: Broker's
+   * default, 10 s; no option sets it there either).
+   * @default 10000
+   */
+  retryMs?: number;
   /** TLS or plain TCP (see `endpointSslOptions`), and Broker's endpoint settings. */
   endpoint?: {
     disableSsl: boolean;
@@ -297,6 +304,10 @@ export function resolvePipeOptions(
       'expected a whole number ≥ 1 with a body, got "0"',
     );
   }
+  if (body !== undefined) {
+    // A body that is no value is a usage error like any other, found before anything runs.
+    usage("<body>", () => parsePipeLine(body, { json: !!cli.json }));
+  }
   const ttl = pick("broker.ttl", count);
   const peerBufferSize = pick("broker.peer-buffer-size", count);
   if (peerBufferSize === 0) {
@@ -405,14 +416,7 @@ export async function runPipe(
     : undefined;
   try {
     if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
-    for (const p of o.peers) {
-      try {
-        await ep.peer(p.host, p.port, { retryMs: 0 });
-      } catch {
-        err(`*** unable to connect to ${p.host}:${p.port}`);
-        return 1;
-      }
-    }
+    for (const p of o.peers) await peerAsBrokerPipe(ep, p.host, p.port, o.retryMs ?? PIPE_RETRY_MS);
     if (o.mode === "subscribe") {
       const sub = ep.subscribe(o.topic);
       const release = keepAlive();
@@ -435,13 +439,7 @@ export async function runPipe(
     }
     const pub = ep.publisher(o.topic);
     if (o.body !== undefined) {
-      let value: Data;
-      try {
-        value = parsePipeLine(o.body, { json: o.json });
-      } catch (e) {
-        err(`broker pipe: <body>: ${e instanceof Error ? e.message : e}`);
-        return 1;
-      }
+      const value = parsePipeLine(o.body, { json: o.json }); // checked by resolvePipeOptions
       for (; n < o.cap; n++) await pub.write(value);
       await pub.flush();
       out(`*** published ${n} messages, byte`); // broker-pipe's line, word for word
@@ -466,6 +464,44 @@ export async function runPipe(
     clearInterval(rateTimer);
     await ep.shutdown();
     await statusTask;
+  }
+}
+
+/** broker-pipe's peers are dialled with Broker's default retry (`endpoint::peer`). */
+const PIPE_RETRY_MS = 10_000;
+
+/**
+ * Peers as broker-pipe's blocking `peer` call does: a failed attempt is
+ * reported (the `peer_unavailable` error, printed from the status topic)
+ * and redialled every 10 s until the peering is up; nothing else is
+ * printed, and the pipe waits (checked live: `broker-pipe -p` at a closed
+ * port published its stdin once a listener came up, ~10 s later).
+ */
+async function peerAsBrokerPipe(
+  ep: Endpoint,
+  host: string,
+  port: number,
+  retryMs: number,
+): Promise<void> {
+  // Subscribed before dialling, so that a peering that comes up at once is seen.
+  const watch = ep.statusSubscriber();
+  const release = keepAlive();
+  try {
+    try {
+      await ep.peer(host, port, { retryMs });
+      return;
+    } catch {
+      // Reported on the status topic; the endpoint redials in the background.
+    }
+    for await (const s of watch) {
+      if (
+        s.kind === "status" && s.code === StatusCode.peer_added && s.peer?.host === host &&
+        s.peer.port === port
+      ) return;
+    }
+  } finally {
+    release();
+    watch.close();
   }
 }
 

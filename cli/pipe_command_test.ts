@@ -236,6 +236,50 @@ Deno.test("broker pipe: --long-help and --dump-config as broker-pipe's", {
   assert.equal(dec.decode(ourNone.stdout), dec.decode(none.stdout));
 });
 
+Deno.test("broker pipe: a peer that is not up yet is dialled again until it is, as broker-pipe waits", async () => {
+  const port = freePort();
+  const errors: string[] = [];
+  let reported!: () => void;
+  const unavailable = new Promise<void>((r) => reported = r);
+  const input = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode("a\nb\n"));
+      c.close();
+    },
+  });
+  const publishing = runPipe(
+    {
+      mode: "publish",
+      topic: "/w",
+      peers: [{ host: "127.0.0.1", port }],
+      localPort: 0,
+      cap: 0,
+      rate: false,
+      json: false,
+      retryMs: 100,
+    },
+    () => {},
+    (l) => {
+      errors.push(l);
+      if (l.includes("peer_unavailable")) reported();
+    },
+    input,
+  );
+  // broker-pipe prints the failed attempt as its error status, then waits in its blocking peer().
+  await unavailable;
+  const ep = new Endpoint();
+  try {
+    const sub = ep.subscribe("/w");
+    await ep.listen("127.0.0.1", port);
+    assert.equal(await publishing, 0);
+    assert.equal((await sub.get(5000))?.data.value, "a");
+    assert.equal((await sub.get(5000))?.data.value, "b");
+    assert.ok(errors.every((l) => l.startsWith("*** data(<$>/local/data/")), errors.join("\n"));
+  } finally {
+    await ep.shutdown();
+  }
+});
+
 Deno.test("broker pipe: bad values are one line and exit code 2, before any peering", async () => {
   const cases: [string[], string][] = [
     [
@@ -250,6 +294,11 @@ Deno.test("broker pipe: bad values are one line and exit code 2, before any peer
     [
       ["-t", "/t", "-m", "subscribe", "x"],
       "broker pipe: <body>: a body is published: it needs -m publish (or no -m)",
+    ],
+    [
+      // The body is read before the peer is dialled (it was read after: exit 1 once connected).
+      ["-m", "publish", "-t", "/t", "--json", "{bad", "-p", "127.0.0.1:1"],
+      "broker pipe: <body>: malformed JSON: expected a key at byte 1",
     ],
     [
       ["-m", "publish", "-t", "/t", "-p", "nope"],
