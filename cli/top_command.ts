@@ -224,12 +224,17 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * ```
  */
 export function parseTopTarget(text: string): string {
-  if (/^https?:\/\//.test(text)) return text.replace(/\/+$/, "");
-  const m = /^(?:(\[[^\]]+\]|[^:[\]]+)?:)?(\d+)$/.exec(text);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-    throw new UsageError("<node>", `expected host:port, a port or a URL, got "${text}"`);
+  const bad = () => new UsageError("<node>", `expected host:port, a port or a URL, got "${text}"`);
+  let url: string;
+  if (/^https?:\/\//.test(text)) url = text.replace(/\/+$/, "");
+  else {
+    const m = /^(?:(\[[^\]]+\]|[^:[\]]+)?:)?(\d+)$/.exec(text);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw bad();
+    url = `http://${m[1] ?? "127.0.0.1"}:${m[2]}`;
   }
-  return `http://${m[1] ?? "127.0.0.1"}:${m[2]}`;
+  // Checked here, so that a URL fetch would refuse is a usage error before the first poll.
+  if (!URL.canParse(`${url}/metrics`)) throw bad();
+  return url;
 }
 
 /** Registers `broker top` on the program. */

@@ -13,6 +13,9 @@ Deno.test("broker top's target: a port, host:port or a URL", () => {
   assert.equal(parseTopTarget("http://h:1/"), "http://h:1");
   assert.throws(() => parseTopTarget("nope"), UsageError);
   assert.throws(() => parseTopTarget("70000"), UsageError);
+  // URLs fetch refuses: usage errors before the first poll (they were errors of the first poll, exit 1).
+  assert.throws(() => parseTopTarget("http://[::1"), UsageError);
+  assert.throws(() => parseTopTarget("a b:9100"), UsageError);
 });
 
 Deno.test(
