@@ -1,7 +1,8 @@
 /**
  * Dialing out and keeping dialled peerings alive: one target per
  * `host:port` we were asked to peer with, connect attempts, Broker's retry
- * interval after a failed attempt or a lost peering, and the callers
+ * interval after a failed attempt (a lost peering is re-dialled at once,
+ * as Broker does), and the callers
  * waiting on `peer()`. What a connection does once its socket is open is
  * the connection driver's business, not this file's.
  *
@@ -119,15 +120,19 @@ export class Dialer<C extends { state: string }> {
   }
 
   /**
-   * The connection `c` of `target` closed: a lost peering is re-dialled after
-   * the retry interval (as Broker does), a failed handshake counts as a
-   * failed attempt.
+   * The connection `c` of `target` closed: a lost peering is re-dialled at
+   * once (Broker's core calls `try_connect` when a peering it dialled with a
+   * retry interval ends, and waits the interval only after that attempt
+   * fails), a failed handshake counts as a failed attempt.
    */
   closed(target: DialTarget<C>, c: C, wasPeered: boolean): void {
     if (target.connection !== c) return;
     target.connection = undefined;
     if (!target.active || !this.#host.running()) return;
-    if (wasPeered && target.retryMs > 0) return this.#redial(target);
+    if (wasPeered && target.retryMs > 0) {
+      this.#dial(target);
+      return;
+    }
     this.failed(
       target,
       new BrokerError(
