@@ -8,7 +8,8 @@
  * - on every new peering (`peer_added`) it publishes
  *   `Cluster::hello(name, node_id)` to the peer's `nodeid_topic`;
  * - a `Cluster::hello` from a layout node that had no ID raises `node_up`
- *   (one from an unknown name, or a second ID for a name, is an error);
+ *   (one from an unknown name is an error; a second ID for a name is one
+ *   too, and replaces the first, as in Zeek);
  * - a lost peering (`peer_lost`, and here also `peer_removed`) of a node
  *   with a known ID raises `node_down`.
  *
@@ -369,6 +370,12 @@ export class ClusterNode {
     if (known !== undefined) {
       if (known === id && this.#relayed.has(name)) this.#relayed.set(name, Date.now());
       if (known !== id) {
+        // Zeek reports it and still takes the new ID (`n$id = id`): a node
+        // restarted before its old peering was seen lost stays up, and that
+        // old peering's loss later names no node.
+        this.#ids.set(name, id);
+        if (this.#isDirectPeer(id)) this.#relayed.delete(name);
+        else this.#relayed.set(name, Date.now());
         this.#emit({
           kind: "error",
           message: `Got Cluster::hello msg from duplicate node:${name}`,

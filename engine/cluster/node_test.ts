@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { ClusterLayout } from "./layout.ts";
+import { type ClusterEvent, ClusterNode } from "./node.ts";
+import type { BoundedQueue } from "../queue.ts";
+
+/** A port nothing listens on now. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The next event that is not an error, with the errors seen before it. */
+async function nextNonError(q: BoundedQueue<ClusterEvent>, errors: string[]) {
+  for (;;) {
+    const ev = await q.get(10_000);
+    if (!ev) throw new Error("no cluster event in 10 s");
+    if (ev.kind === "error") errors.push(ev.message);
+    else return ev;
+  }
+}
+
+Deno.test({
+  name:
+    "a node restarted under a new ID while its old peering lingers stays up when the old one goes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const layout = ClusterLayout.fromObject({
+      nodes: {
+        manager: { type: "manager", host: "127.0.0.1", port },
+        "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
+      },
+    });
+    const mgr = await ClusterNode.join(layout, "manager");
+    const events = mgr.events();
+    const errors: string[] = [];
+    let old: ClusterNode | undefined, fresh: ClusterNode | undefined;
+    try {
+      old = await ClusterNode.join(layout, "worker-1", { retryMs: 100 });
+      const up = await nextNonError(events, errors);
+      assert.deepEqual(up, { kind: "node_up", name: "worker-1", id: old.id });
+      // The same node comes back (a restart) before its old peering is gone.
+      fresh = await ClusterNode.join(layout, "worker-1", { retryMs: 100 });
+      await fresh.waitFor("manager");
+      // Zeek's hello handler reports the duplicate and takes the new ID.
+      while (!errors.some((e) => e.includes("duplicate node:worker-1"))) {
+        const ev = await events.get(10_000);
+        if (!ev) throw new Error("no duplicate-hello error");
+        if (ev.kind === "error") errors.push(ev.message);
+        else assert.fail(`unexpected ${JSON.stringify(ev)}`);
+      }
+      assert.equal(mgr.up().get("worker-1"), fresh.id);
+      // The old peering ends: Zeek raises no node_down (no node has its ID).
+      const oldId = old.id;
+      await old.close();
+      old = undefined;
+      while (mgr.endpoint.peers().some((p) => p.id === oldId)) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The fresh instance's loss is the next node event, and the first node_down.
+      await fresh.close();
+      const down = await nextNonError(events, errors);
+      assert.deepEqual(down, { kind: "node_down", name: "worker-1", id: fresh.id });
+      fresh = undefined;
+      assert.equal(mgr.pool("worker").aliveCount, 0);
+    } finally {
+      await old?.close();
+      await fresh?.close();
+      await mgr.close();
+    }
+  },
+});
