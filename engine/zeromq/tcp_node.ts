@@ -152,8 +152,10 @@ export class ZeekZmqNode {
   readonly errors: BrokerError[] = [];
   /** Every error so far, kept or not. */
   errorCount = 0;
-  // Prefixes the proxy subscribed on our XPUB, counted (subscriptions may repeat).
-  readonly #peerSubs = new Map<string, number>();
+  // Prefixes the proxy subscribed on our XPUB. A set, as libzmq's XPUB keeps them per pipe:
+  // the proxy passes every subscription on (duplicates too) but a cancellation only once
+  // its last subscriber is gone, so one cancellation ends a prefix however often it came.
+  readonly #peerSubs = new Set<string>();
   // Per topic: whether a node subscribed a prefix of it (cleared on every (un)subscription).
   readonly #wanted = new Map<string, boolean>();
   // Per topic: the first three frames of our messages on it.
@@ -344,7 +346,7 @@ export class ZeekZmqNode {
     let wanted = this.#wanted.get(topic);
     if (wanted === undefined) {
       wanted = false;
-      for (const prefix of this.#peerSubs.keys()) {
+      for (const prefix of this.#peerSubs) {
         if (topic.startsWith(prefix)) {
           wanted = true;
           break;
@@ -398,12 +400,14 @@ export class ZeekZmqNode {
 
   #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {
     const topic = new TextDecoder("utf-8", { ignoreBOM: true }).decode(e.subscription.topic);
+    const subscribe = e.subscription.subscribe;
+    // A prefix we have is no news: Zeek raises its subscription event (and says hello) only
+    // for one it had not seen (ZeroMQ.cc's xpub_subscriptions).
+    if (subscribe && this.#peerSubs.has(topic)) return;
     this.#wanted.clear();
-    const n = this.#peerSubs.get(topic) ?? 0;
-    if (e.subscription.subscribe) this.#peerSubs.set(topic, n + 1);
-    else if (n <= 1) this.#peerSubs.delete(topic);
-    else this.#peerSubs.set(topic, n - 1);
-    this.#act(this.#state.onSubscription(topic, e.subscription.subscribe));
+    if (subscribe) this.#peerSubs.add(topic);
+    else this.#peerSubs.delete(topic);
+    this.#act(this.#state.onSubscription(topic, subscribe));
   }
 
   #onMessage(parts: Uint8Array[]): void {
