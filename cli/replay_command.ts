@@ -422,6 +422,7 @@ counted (Broker would drop them).`,
       if (cli.pace && rate > 0) {
         throw new UsageError("--pace", "keeps the recorded timing: leave out --publish-rate");
       }
+      const ssl = endpointSslOptions(cli);
       let file: GeneratorFile | undefined;
       let capture: CaptureEntry[] | undefined;
       try {
@@ -434,7 +435,7 @@ counted (Broker would drop them).`,
       }
       let ep: Endpoint;
       try {
-        ep = new Endpoint(endpointSslOptions(cli));
+        ep = new Endpoint(ssl);
       } catch (e) {
         err(`broker replay: ${(e as Error).message}\n`);
         setExitCode(1);

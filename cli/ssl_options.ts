@@ -7,7 +7,9 @@
  * @module
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
-import type { SslOptions } from "../engine/transport/tls.ts";
+import { loadTlsMaterial, type SslOptions } from "../engine/transport/tls.ts";
+import { BrokerError } from "../engine/errors.ts";
+import { UsageError } from "./cli_values.ts";
 
 /** The option values as commander hands them over. */
 export interface SslCliValues {
@@ -71,7 +73,9 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
 
 /**
  * `Endpoint` options for a subcommand: TLS with the given certificates, or
- * plain TCP when there are none or `--disable-ssl` says so.
+ * plain TCP when there are none or `--disable-ssl` says so. Files that
+ * cannot be read, or a certificate without its key, are a `UsageError`
+ * (exit 2), found here before anything runs, in every subcommand alike.
  *
  * @example
  * ```ts
@@ -83,5 +87,12 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
 export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ssl?: SslOptions } {
   const ssl = sslFromCli(cli);
   if (cli.disableSsl || Object.keys(ssl).length === 0) return { disableSsl: true };
+  try {
+    // What the endpoint reads at its start, read once now to check it (the files are small).
+    loadTlsMaterial(ssl);
+  } catch (e) {
+    if (e instanceof BrokerError) throw new UsageError("", e.message);
+    throw e;
+  }
   return { disableSsl: false, ssl };
 }
