@@ -366,6 +366,29 @@ Deno.test("a peer that hangs up mid-handshake: peer_disconnect_during_handshake 
   });
 });
 
+Deno.test("a frame too long for the handshake is one invalid_message error, not also a peer_disconnect_during_handshake", async () => {
+  await withEndpoint({}, async ({ ep, status, dial }) => {
+    // A TLS client's ClientHello (16 03 01 ..) read as a length prefix is as long:
+    // Zeek dialling a plain listener with SSL on got two errors per attempt.
+    const c = await dial();
+    await c.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0]));
+    await c.framesUntilClose();
+    // A second client that does hang up marks where the first one's statuses end.
+    const other = await dial();
+    const port = (other.conn.localAddr as Deno.NetAddr).port;
+    await other.close();
+    const { seen } = await nextStatus(
+      status,
+      (e) => e.code === ErrorCode.peer_disconnect_during_handshake && e.peer?.port === port,
+    );
+    assert.deepEqual(seen.map((e) => `${e.kind}:${e.codeName}`), [
+      "error:invalid_message",
+      "error:peer_disconnect_during_handshake",
+    ]);
+    await waitFor(() => ep.peers().length === 0, "the connections to be forgotten");
+  });
+});
+
 Deno.test("a peer using the endpoint's own ID: drop_conn 3 peer_invalid", async () => {
   await withEndpoint({}, async ({ status, dial }) => {
     const c = await dial();

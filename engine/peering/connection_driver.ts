@@ -346,6 +346,12 @@ export class ConnectionDriver {
       ? e
       : new BrokerError(ErrorCode.invalid_message, `connection failed: ${e}`);
     this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
+    if (c.state === "handshake" || c.state === "paused") {
+      // The handshake failed here, with this error: the close that follows is
+      // ours, not a peer disconnecting during the handshake (a second error).
+      this.#handshakeFailed(err.code);
+      c.state = "closed";
+    }
     c.tcp.close();
   }
 
