@@ -268,7 +268,9 @@ export function registerTopCommand(
       }
       const abort = new AbortController();
       const stop = () => abort.abort();
-      Deno.addSignalListener("SIGINT", stop);
+      // SIGTERM as ^C: it ends a view, not a run (it killed top with 143 while ^C gave 0).
+      const signals = ["SIGINT", "SIGTERM"] as const;
+      for (const sig of signals) Deno.addSignalListener(sig, stop);
       const enc = new TextEncoder();
       try {
         setExitCode(
@@ -285,7 +287,7 @@ export function registerTopCommand(
           }),
         );
       } finally {
-        Deno.removeSignalListener("SIGINT", stop);
+        for (const sig of signals) Deno.removeSignalListener(sig, stop);
       }
     });
 }

@@ -4,6 +4,7 @@ import { parseTopTarget, runTop } from "./top_command.ts";
 import { UsageError } from "./cli_values.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
 Deno.test("broker top's target: a port, host:port or a URL", () => {
   assert.equal(parseTopTarget("9100"), "http://127.0.0.1:9100");
@@ -79,5 +80,40 @@ Deno.test(
       await exporter.shutdown();
       await node.shutdown();
     }
+  },
+);
+
+Deno.test(
+  "broker top ends on SIGTERM as on ^C: exit code 0 after the frames it showed",
+  opts,
+  async () => {
+    const node = new Endpoint({ metricsPort: 0 });
+    const http = await node.metricsReady!;
+    const results: [string, number][] = [];
+    try {
+      for (const sig of ["SIGINT", "SIGTERM"] as const) {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", MAIN, "top", String(http), "--interval", "100ms"],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        // The first frame shows that top is up and polling.
+        const reader = child.stdout.getReader();
+        let seen = "";
+        while (!seen.includes(`node ${node.id}`)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          seen += new TextDecoder().decode(value);
+        }
+        child.kill(sig);
+        reader.releaseLock();
+        await child.stdout.cancel();
+        results.push([sig, (await child.status).code]);
+      }
+    } finally {
+      await node.shutdown();
+    }
+    assert.deepEqual(results, [["SIGINT", 0], ["SIGTERM", 0]]);
   },
 );
