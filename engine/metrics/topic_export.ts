@@ -74,9 +74,15 @@ export function cafName(promName: string, type: MetricType): CafMetricName {
   return { prefix, name: rest.replace(/_/g, "-"), unit, isSum };
 }
 
+/** CAF's Prometheus collector writes `.` and `-` in prefixes, names and label names as `_`. */
+function underscores(s: string): string {
+  return s.replace(/[.-]/g, "_");
+}
+
 /** The Prometheus name of CAF's parts. */
 export function promName(n: CafMetricName): string {
-  let s = n.name ? `${n.prefix}_${n.name.replace(/-/g, "_")}` : n.prefix;
+  const prefix = underscores(n.prefix);
+  let s = n.name ? `${prefix}_${underscores(n.name)}` : prefix;
   if (n.unit && n.unit !== "1") s += `_${n.unit}`;
   if (n.isSum) s += "_total";
   return s;
@@ -160,7 +166,15 @@ function parseHistogram(d: Data): HistogramValue | undefined {
   return sum === undefined ? undefined : { bounds, counts, sum };
 }
 
-/** Reads one export (Broker's layout); undefined when it is not one. */
+/** Prometheus' metric and label names (its text format has no quoting for them). */
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * Reads one export (Broker's layout); undefined when it is not one. Names
+ * and label names are written as CAF's collector writes them (`.` and `-`
+ * as `_`); rows whose names Prometheus still could not read are left out.
+ */
 export function parseExport(d: Data): ImportedMetrics | undefined {
   if (d.type !== "vector" || d.value.length < 1) return undefined;
   const meta = d.value[0];
@@ -182,8 +196,12 @@ export function parseExport(d: Data): ImportedMetrics | undefined {
     const v = t === "histogram" ? parseHistogram(value) : num(value);
     if (v === undefined) continue;
     const l: Record<string, string> = {};
+    let readable = true;
     for (const [k, x] of labels.value) {
-      if (k.type === "string" && x.type === "string") l[k.value] = x.value;
+      if (k.type !== "string" || x.type !== "string") continue;
+      const key = underscores(k.value);
+      if (!LABEL_NAME.test(key)) readable = false;
+      l[key] = x.value;
     }
     const full = promName({
       prefix: prefix.value,
@@ -191,6 +209,10 @@ export function parseExport(d: Data): ImportedMetrics | undefined {
       unit: unit.value,
       isSum: isSum.value,
     });
+    // A name or label name Prometheus cannot read (a space, a newline, a
+    // quote) would make the whole scrape fail, ours included: such a row of
+    // a remote endpoint is left out.
+    if (!readable || !METRIC_NAME.test(full)) continue;
     let have = byName.get(full);
     if (!have) {
       have = { f: { name: full, help: help.value, type: t, samples: [] }, samples: [] };

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "../data/mod.ts";
 import { dataToString } from "../data/text.ts";
-import type { MetricFamilySnapshot } from "./registry.ts";
+import { bool, integer, str, table, timestamp, vector } from "../data/constructors.ts";
+import { type MetricFamilySnapshot, renderPrometheus } from "./registry.ts";
 import { cafName, exportRows, MetricsCollector, parseExport, promName } from "./topic_export.ts";
 
 const FAMILIES: MetricFamilySnapshot[] = [
@@ -69,4 +70,36 @@ Deno.test("the collector keeps each endpoint's newest export and labels it", () 
     { type: "data", endpoint: "b" },
   ]);
   assert.deepEqual([...c.endpoints().keys()], ["a", "b", "x"]);
+});
+
+Deno.test("imported names and labels: CAF's separators become underscores; what Prometheus cannot read is left out", () => {
+  const row = (prefix: string, name: string, labels: [string, string][], unit = "1") =>
+    vector(
+      str(prefix),
+      str(name),
+      str("gauge"),
+      str(unit),
+      str("h"),
+      bool(false),
+      table(labels.map(([k, v]) => [str(k), str(v)] as const)),
+      integer(7),
+    );
+  const c = new MetricsCollector();
+  c.update(vector(
+    vector(str("w1"), timestamp(1n)),
+    // CAF's own families, as a C++ endpoint exports them.
+    row("caf.system", "running-actors", [["actor-name", "x.y"]]),
+    // Rows no Prometheus name can be made of: they would end the scrape.
+    row("ze ek", "bad", []),
+    row("zeek", "bad\nfake_metric 999", []),
+    row("zeek", "bad-label", [['a"b', "y"]]),
+    row("9zeek", "digit-first", []),
+    row("zeek", "bad-unit", [], "per second"),
+  ));
+  const text = renderPrometheus(c.families());
+  assert.equal(
+    text,
+    "# HELP caf_system_running_actors h\n# TYPE caf_system_running_actors gauge\n" +
+      'caf_system_running_actors{actor_name="x.y",endpoint="w1"} 7\n',
+  );
 });
