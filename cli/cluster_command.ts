@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import {
   type ClusterEvent,
   type ClusterLayout,
@@ -183,19 +183,35 @@ async function runHrw(args: string[], cli: HrwValues): Promise<void> {
 }
 
 interface JoinValues {
+  address?: string;
+  localPort?: string;
+  /** `--address`'s first name, still taken (hidden from help). */
   listenHost?: string;
+  /** `--local-port`'s first name, still taken (hidden from help). */
   listenPort?: string;
   json?: boolean;
   messages?: boolean;
 }
 
+/** The value of an option that also answers to its first name; both given is a usage error. */
+function eitherName(
+  value: string | undefined,
+  flag: string,
+  old: string | undefined,
+  oldFlag: string,
+): [string, string] | undefined {
+  if (value !== undefined && old !== undefined) {
+    throw new UsageError(oldFlag, `the same as ${flag}: give one of them`);
+  }
+  if (value !== undefined) return [value, flag];
+  return old === undefined ? undefined : [old, oldFlag];
+}
+
 async function runJoin(layoutPath: string, name: string, cli: JoinValues): Promise<void> {
-  const listenHost = cli.listenHost === undefined
-    ? undefined
-    : parseBindAddress(cli.listenHost, "--listen-host");
-  const listenPort = cli.listenPort === undefined
-    ? undefined
-    : parsePort(cli.listenPort, "--listen-port", { allowZero: true });
+  const host = eitherName(cli.address, "--address", cli.listenHost, "--listen-host");
+  const port = eitherName(cli.localPort, "--local-port", cli.listenPort, "--listen-port");
+  const listenHost = host && parseBindAddress(host[0], host[1]);
+  const listenPort = port && parsePort(port[0], port[1], { allowZero: true });
   const layout = await loadLayout(layoutPath);
   if (!layout.get(name)) {
     throw new UsageError(
@@ -379,8 +395,11 @@ export function registerClusterCommand(
     .description("run one node of a layout, printing node_up/node_down until interrupted")
     .argument("<layout>", "layout file: JSON, ZeekControl node.cfg or CAF config")
     .argument("<name>", "the node to be")
-    .option("--listen-host <addr>", "address to listen on (default: the node's host)")
-    .option("--listen-port <port>", "port to listen on instead of the layout's (0: any)")
+    // The names every subcommand uses for a listener (README, "Command line"); the first ones stay.
+    .option("--address <addr>", "address to listen on (default: the node's host)")
+    .option("-l, --local-port <port>", "port to listen on instead of the layout's (0: any)")
+    .addOption(new Option("--listen-host <addr>").hideHelp())
+    .addOption(new Option("--listen-port <port>").hideHelp())
     .option("--messages", "also print the messages on the node's topics")
     .option("--json", "one JSON object per line")
     .action((layout: string, name: string, cli: JoinValues) => runJoin(layout, name, cli));

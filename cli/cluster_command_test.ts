@@ -91,6 +91,12 @@ Deno.test("cluster: usage errors exit 2 with one line, before anything runs", as
       ],
       [["join", layout, "nobody"], /<name>: nobody is not in the layout/],
       [["join", layout, "manager", "--listen-port", "99999"], /--listen-port/],
+      [["join", layout, "manager", "-l", "99999"], /--local-port: /],
+      [["join", layout, "manager", "--address", "1.2.3.4.5"], /--address: /],
+      [
+        ["join", layout, "manager", "-l", "0", "--listen-port", "0"],
+        /--listen-port: the same as --local-port: give one of them/,
+      ],
       [["nodes", layout, "--timeout", "soon"], /--timeout/],
       [["nodes"], /<layout>: missing/],
     ];

@@ -77,7 +77,7 @@ Deno.test({
     );
     const children: LineChild[] = [];
     try {
-      const manager = joinChild(layout, "manager", ["--listen-port", String(managerPort)]);
+      const manager = joinChild(layout, "manager", ["--local-port", String(managerPort)]);
       children.push(manager);
       await manager.waitLine(jsonLine((l) => l.kind === "joined"));
       const relay = new LineChild(brokerRefTool("broker-node"), [
