@@ -42,10 +42,16 @@ export interface Connection {
   peerKey?: string;
   /** The peer's filter (prefix-minimal). */
   filter: readonly string[];
-  /** The address we dialled, or the remote address of an accepted connection. */
-  readonly address: NetAddress;
-  /** The dial target, for a connection we dialled. */
-  readonly target?: DialTarget<Connection>;
+  /**
+   * The address we dialled, or the remote address of an accepted connection
+   * (until a redundant dial to the same peer with a retry interval takes it over).
+   */
+  address: NetAddress;
+  /**
+   * The dial target: of a connection we dialled, or one whose peering made a
+   * later dial with a retry interval redundant (Broker re-dials that address).
+   */
+  target?: DialTarget<Connection>;
   /** A BYE ping in flight: its token, and what to do when the pong arrives. */
   bye?: { token: Uint8Array; done: () => void };
   /** Closed as redundant: another connection to the same peer carries the peering. */

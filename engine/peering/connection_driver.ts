@@ -251,7 +251,7 @@ export class ConnectionDriver {
           if (redundant && existing && c.target) {
             // Already peered over another connection: for the caller that is success (Broker 6.4).
             c.redundant = true;
-            p.dialer.retire(c.target);
+            this.#adoptTarget(existing, c.target);
           } else if (!a.redundant) {
             p.statuses.emit(errorEvent(a.error.code, a.error.message, peerInfo(c)));
           }
@@ -262,6 +262,27 @@ export class ConnectionDriver {
         }
       }
     }
+  }
+
+  /**
+   * A dial to `target` found the peering over `existing`. Broker's core keeps
+   * the dialled address, if it has a retry interval and the peering's own
+   * has none (an accepted connection, or one dialled without retry), as the
+   * peering's address, and re-dials it when the peering is lost; otherwise
+   * the dial is done with.
+   */
+  #adoptTarget(existing: Connection, target: DialTarget<Connection>): void {
+    const dialer = this.#p.dialer;
+    const own = existing.target;
+    if (own === target) return;
+    if (target.retryMs === 0 || (own !== undefined && own.retryMs > 0)) {
+      dialer.retire(target);
+      return;
+    }
+    if (own) dialer.retire(own);
+    existing.target = target;
+    existing.address = { host: target.host, port: target.port };
+    dialer.adopt(target, existing);
   }
 
   #established(c: Connection, peerId: EndpointId, peerFilter: string[]): void {

@@ -105,6 +105,17 @@ export class Dialer<C extends { state: string }> {
   }
 
   /**
+   * The attempt over `target` met a peering that already exists over `c`,
+   * which now carries the target: its callers learn success, and when that
+   * peering is lost the target is re-dialled as if its own had been.
+   */
+  adopt(target: DialTarget<C>, c: C): void {
+    clearTimeout(target.timer);
+    target.connection = c;
+    this.succeeded(target);
+  }
+
+  /**
    * The attempt over `target` failed: its callers learn how; with a retry
    * interval the dialer tries again later (Broker's blocking `peer()` reports
    * the attempt and keeps dialling in the background), else it retires it.

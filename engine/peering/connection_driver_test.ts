@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { Endpoint } from "../endpoint.ts";
+import { StatusCode } from "../status.ts";
+
+/** Waits for the next status with `code` (other statuses are skipped). */
+async function nextOf(
+  statuses: ReturnType<Endpoint["statusSubscriber"]>,
+  code: StatusCode,
+): Promise<void> {
+  for (;;) {
+    // The bound only ends a failing run; the retry interval below is far longer.
+    const s = await statuses.get(20_000);
+    assert.ok(s, `no ${StatusCode[code]} status`);
+    if (s.code === code) return;
+  }
+}
+
+Deno.test("a dial that an existing peering makes redundant keeps its retry: the peering's loss re-dials it", async () => {
+  // Broker's core gives a peering that came in over an accepted connection the
+  // address of a later, redundant peer() with a retry interval, and re-dials
+  // that address when the peering is lost. Zeek 8.2.2 did so: peered by a node
+  // it then asked to peer with, it peered again with that node's successor.
+  const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
+  try {
+    const portA = await a.listen("127.0.0.1", 0);
+    const portB = await b.listen("127.0.0.1", 0);
+    const statuses = a.statusSubscriber();
+    await a.peer("127.0.0.1", portB, { retryMs: 0 });
+    await nextOf(statuses, StatusCode.peer_added);
+    await b.peer("127.0.0.1", portA, { retryMs: 3_600_000 }); // redundant: already peered
+    assert.deepEqual(
+      b.peers().map((p) => [p.port, p.status, p.outbound]),
+      [[portA, "peered", true]],
+      "the peering takes the address b dialled",
+    );
+    // a drops the peering (its own dial had no retry): b re-dials a at once.
+    assert.ok(await a.unpeer("127.0.0.1", portB));
+    await nextOf(statuses, StatusCode.peer_removed);
+    await nextOf(statuses, StatusCode.peer_added);
+    // And b's unpeer by the address it dialled ends that peering for good.
+    assert.ok(await b.unpeer("127.0.0.1", portA));
+    await nextOf(statuses, StatusCode.peer_lost);
+    assert.deepEqual(b.peers(), []);
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
