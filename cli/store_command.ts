@@ -247,12 +247,17 @@ function unquote(text: string): Data {
       continue;
     }
     const e = inner[++i];
-    if (e === "x" && /^[0-9a-fA-F]{2}$/.test(inner.slice(i + 1, i + 3))) {
+    // A backslash at the end escaped the closing quote: no string ends here.
+    if (e === undefined) usage(`${text}: a string needs its closing quote`);
+    if (e === "x") {
+      if (!/^[0-9a-fA-F]{2}$/.test(inner.slice(i + 1, i + 3))) {
+        usage(`${text}: \\x needs two hex digits (\\xHH)`);
+      }
       bytes.push(parseInt(inner.slice(i + 1, i + 3), 16));
       i += 2;
       raw = false;
-    } else if (e !== undefined && e in ESCAPES) bytes.push(ESCAPES[e]);
-    else usage(`${text}: unknown escape \\${e ?? ""} (\\" \\\\ \\n \\t \\r \\xHH)`);
+    } else if (e in ESCAPES) bytes.push(ESCAPES[e]);
+    else usage(`${text}: unknown escape \\${e} (\\" \\\\ \\n \\t \\r \\xHH)`);
   }
   const b = new Uint8Array(bytes);
   return raw ? str(new TextDecoder().decode(b)) : str(b);
@@ -276,7 +281,11 @@ function unquote(text: string): Data {
 export function parseCliValue(text: string): Data {
   if (text === "nil") return none();
   if (text === "T" || text === "F") return bool(text === "T");
-  if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) return unquote(text);
+  if (text.startsWith('"')) {
+    // Read as a string it would keep its opening quote: a typo, not a value.
+    if (text.length < 2 || !text.endsWith('"')) usage(`${text}: a string needs its closing quote`);
+    return unquote(text);
+  }
   if (COUNT_RE.test(text)) return count(inRange(BigInt(text), 0n, LIMITS.U64_MAX, text, "count"));
   if (INTEGER_RE.test(text)) {
     return integer(inRange(BigInt(text), LIMITS.I64_MIN, LIMITS.I64_MAX, text, "integer"));

@@ -137,6 +137,17 @@ Deno.test("typing: each rule of --help, and the values it gives", () => {
   ) {
     assert.throws(() => parseCliValue(bad), UsageError, bad);
   }
+  // A quote that opens no string is a typo, not a string keeping its quote; \x takes two digits.
+  const errors: [string, string][] = [
+    ['"abc', '"abc: a string needs its closing quote'],
+    ['"', '": a string needs its closing quote'],
+    ['"abc\\"', '"abc\\": a string needs its closing quote'],
+    ['"a\\xb"', '"a\\xb": \\x needs two hex digits (\\xHH)'],
+  ];
+  for (const [text, message] of errors) {
+    assert.throws(() => parseCliValue(text), new UsageError("", message), text);
+  }
+  assert.deepEqual(parseCliValue('"\\"abc"'), str('"abc'));
 });
 
 Deno.test("typing: --type forces a type, with a clear error when the text does not parse", () => {
