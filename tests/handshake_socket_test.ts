@@ -389,6 +389,30 @@ Deno.test("a frame too long for the handshake is one invalid_message error, not 
   });
 });
 
+Deno.test("unpeering a dial still in its handshake closes it without a peer_disconnect_during_handshake error", async () => {
+  await withEndpoint({}, async ({ ep, status, dial, listen, track }) => {
+    const l = listen();
+    const peered = settle(ep.peer("127.0.0.1", l.port, { retryMs: 1000 }));
+    const c = track(await l.accept());
+    await c.expect(MessageType.hello);
+    assert.equal(await ep.unpeer("127.0.0.1", l.port), true);
+    assert.equal(String(await peered), "BrokerError: unpeered");
+    assert.deepEqual(await sentUntilClose(c), []);
+    // A client that does hang up mid-handshake marks where the statuses of the unpeer end.
+    const other = await dial();
+    const port = (other.conn.localAddr as Deno.NetAddr).port;
+    await other.close();
+    const { seen } = await nextStatus(
+      status,
+      (e) => e.code === ErrorCode.peer_disconnect_during_handshake && e.peer?.port === port,
+    );
+    assert.deepEqual(seen.map((e) => `${e.kind}:${e.codeName}:${e.peer?.port}`), [
+      `error:peer_disconnect_during_handshake:${port}`,
+    ]);
+    assert.deepEqual(ep.peers(), []);
+  });
+});
+
 Deno.test("a peer using the endpoint's own ID: drop_conn 3 peer_invalid", async () => {
   await withEndpoint({}, async ({ status, dial }) => {
     const c = await dial();

@@ -452,7 +452,8 @@ export class ConnectionDriver {
         );
       }
       p.statuses.emit(statusEvent(StatusCode.endpoint_unreachable, "lost the last path", info));
-    } else if (wasHandshake && p.running()) {
+    } else if (wasHandshake && p.running() && !c.removed) {
+      // (A handshake we ended ourselves, by unpeering, is no peer disconnecting.)
       this.#handshakeFailed(ErrorCode.peer_disconnect_during_handshake);
       p.statuses.emit(errorEvent(
         ErrorCode.peer_disconnect_during_handshake,
