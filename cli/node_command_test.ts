@@ -387,6 +387,32 @@ Deno.test("resolveNodeOptions: bad values name their option and what it takes", 
   );
 });
 
+Deno.test("resolveNodeOptions: our own options outside what they are for are usage errors", () => {
+  const t = '"/a"';
+  for (const mode of ["pong", "relay"]) {
+    assertUsageError(
+      () => resolveNodeOptions({ topics: t, mode, summary: true }),
+      "--summary: applies to ping mode (-m ping) only",
+    );
+    assertUsageError(
+      () => resolveNodeOptions({ topics: t, mode, warmUp: "5" }),
+      "--warm-up: applies to ping mode (-m ping) only",
+    );
+  }
+  assertUsageError(
+    () => resolveNodeOptions({ topics: t, printData: true }),
+    "--print-data: prints verbose lines: give -v too",
+  );
+  assertBrokerError(
+    () => resolveNodeOptions({}, parseCafConfig('topics = ["/a"]\nmode = "pong"\nsummary = true')),
+    "summary: applies to ping mode (-m ping) only",
+  );
+  // Where they apply, they are taken.
+  const ping = resolveNodeOptions({ topics: t, mode: "ping", summary: true, warmUp: "5" });
+  assert.deepEqual([ping.summary, ping.warmUp], [true, 5]);
+  assert.equal(resolveNodeOptions({ topics: t, verbose: true, printData: true }).printData, true);
+});
+
 Deno.test("resolveNodeOptions: store lists from the config file and the command line", () => {
   const cfg = parseCafConfig('topics = ["/a"]\nmaster-stores = ["kv", "b"]\nclone-stores = ["c"]');
   const fromFile = resolveNodeOptions({}, cfg);
@@ -711,7 +737,7 @@ Deno.test("ping mode: warm-up round trips go as full-size ping 0 and are not mea
     "(ping, 1, xxx)",
     "(ping, 2, xxx)",
   ]);
-  assert.equal(resolveNodeOptions({ topics: '["/a"]', warmUp: "7" }).warmUp, 7);
+  assert.equal(resolveNodeOptions({ topics: '["/a"]', mode: "ping", warmUp: "7" }).warmUp, 7);
   ep.publish("/t", makeStop());
   await pong;
 });
@@ -729,7 +755,7 @@ Deno.test("ping mode with n = 0 says so on stderr and succeeds", async () => {
 });
 
 Deno.test("relay mode reports pings, pongs and stops; with --print-data each message too", async () => {
-  assert.equal(resolveNodeOptions({ topics: '["/a"]', printData: true }).printData, true);
+  assert.equal(resolveNodeOptions({ topics: '["/a"]', verbose: true, printData: true }).printData, true);
   for (const data of [false, true]) {
     const ep = new FakeEndpoint();
     const c = capture(true, false, data);

@@ -581,6 +581,22 @@ export function resolveNodeOptions(
   const bool = (key: string) =>
     given.has(key) ? given.get(key)!.value === true : (config?.getBool(key) ?? false);
   const count = (key: string) => pick(key, countFromValue);
+  // Our own options do nothing outside what they are for: said at once, rather than ignored.
+  const onlyWith = (key: string, applies: boolean, what: string) => {
+    if (applies) return;
+    if (fromCli(key)) throw new UsageError(flagOf(key), what);
+    invalid(`${key}: ${what}`);
+  };
+  const isGiven = (key: string) => given.has(key) || config?.get(key) !== undefined;
+  if (isGiven("summary") && bool("summary")) {
+    onlyWith("summary", mode === "ping", "applies to ping mode (-m ping) only");
+  }
+  if (isGiven("warm-up")) {
+    onlyWith("warm-up", mode === "ping", "applies to ping mode (-m ping) only");
+  }
+  if (bool("print-data")) {
+    onlyWith("print-data", bool("verbose"), "prints verbose lines: give -v too");
+  }
 
   const ttl = count("broker.ttl");
   if (ttl !== undefined && ttl > 65535) invalid(`broker.ttl: expected at most 65535, got ${ttl}`);
