@@ -613,7 +613,7 @@ Deno.test("verbose time prefix: quoted local time with milliseconds", () => {
   assert.equal(formatVerboseTime(FIXED_TIME), '"2024-05-01T12:34:56.007"');
 });
 
-Deno.test("topic lists, status events and hosts print as broker-node prints them", () => {
+Deno.test("topic lists, status events and hosts print as broker-node prints them (status events: as its source means to)", () => {
   assert.equal(formatTopicList(["/a", "/b"]), "[/a, /b]");
   assert.equal(
     formatStatusEvent({
@@ -622,11 +622,11 @@ Deno.test("topic lists, status events and hosts print as broker-node prints them
       message: "handshake successful",
       peer: { id: "abc", host: "127.0.0.1", port: 1 },
     }),
-    'peer_added(abc, 127.0.0.1:1, "handshake successful")',
+    "data(<$>/local/data/statuses, (status, peer_added, (abc, 127.0.0.1, 1/tcp, 0), handshake successful))",
   );
   assert.equal(
     formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }),
-    'error(peer_unavailable, "refused")',
+    "data(<$>/local/data/errors, (error, peer_unavailable, (refused)))",
   );
   assert.equal(formatVariantHost("127.0.0.1"), "anonymous(127.0.0.1)");
   assert.equal(formatVariantHost("::1"), "anonymous(::1)");
@@ -755,7 +755,10 @@ Deno.test("ping mode with n = 0 says so on stderr and succeeds", async () => {
 });
 
 Deno.test("relay mode reports pings, pongs and stops; with --print-data each message too", async () => {
-  assert.equal(resolveNodeOptions({ topics: '["/a"]', verbose: true, printData: true }).printData, true);
+  assert.equal(
+    resolveNodeOptions({ topics: '["/a"]', verbose: true, printData: true }).printData,
+    true,
+  );
   for (const data of [false, true]) {
     const ep = new FakeEndpoint();
     const c = capture(true, false, data);
@@ -858,7 +861,7 @@ Deno.test("runNode: listen, peers, mode, disconnect lines, shutdown", async () =
       "diconnect from anonymous(10.0.0.1) on port 1 ...",
       "diconnect from anonymous(10.0.0.2) on port 2 ...",
       'diconnect from anonymous("localhost") on port 4 ...',
-      'peer_added(i, "hi")',
+      "data(<$>/local/data/statuses, (status, peer_added, (i, nil, nil, nil), hi))",
     ]
   ) assert.ok(lines.includes(want), `missing ${want} in\n${lines.join("\n")}`);
   assert.deepEqual(c.err, [
@@ -998,7 +1001,12 @@ Deno.test({
       const rtts = c.lines().filter((l) => /^\d+$/.test(l));
       assert.equal(rtts.length, 3, c.lines().join("\n"));
       assert.ok(c.lines().some((l) => /^AVG: [\d.]+(ns|us|ms|s)$/.test(l)));
-      assert.ok(!c.lines().some((l) => l.startsWith("data(")), "no line per message");
+      // Statuses print as their data messages; the pings and pongs print nothing.
+      const data = c.lines().filter((l) => l.startsWith("data(") && !l.startsWith("data(<$>/"));
+      assert.deepEqual(data, [], "no line per message");
+      assert.ok(
+        c.lines().some((l) => l.startsWith("data(<$>/local/data/statuses, (status, peer_added, (")),
+      );
     } finally {
       ref.kill();
       await ref.status;

@@ -5,7 +5,7 @@
  * @module
  */
 import { formatCafTimespan } from "./cli_values.ts";
-import { Address, type Data, dataToString } from "../mod.ts";
+import { Address, type Data, dataToString, statusToData, statusTopicOf } from "../mod.ts";
 import { writeToStdio } from "./stdio.ts";
 
 /** A data message as a subscriber yields it. */
@@ -74,8 +74,11 @@ export interface NodeStatusEvent {
 }
 
 /**
- * A status or error event in Broker's text form, e.g.
- * `peer_added(<id>, 127.0.0.1:29001, "handshake successful")`.
+ * A status or error event as the data broker-node's verbose mode prints:
+ * it subscribes to `<$>/local/data/statuses` and `errors` and prints each
+ * message (`verbose::println(msg)`), which is what `broker-pipe` prints too,
+ * behind `*** `. (The reference build prints an empty line there: the
+ * message's text is lost on the way to its printer. Ours prints the text.)
  *
  * @example
  * ```ts
@@ -83,17 +86,12 @@ export interface NodeStatusEvent {
  * import { formatStatusEvent } from "./node_command.ts";
  * equal(
  *   formatStatusEvent({ kind: "error", codeName: "peer_unavailable", message: "refused" }),
- *   'error(peer_unavailable, "refused")',
+ *   "data(<$>/local/data/errors, (error, peer_unavailable, (refused)))",
  * );
  * ```
  */
 export function formatStatusEvent(ev: NodeStatusEvent): string {
-  if (ev.kind === "error") return `error(${ev.codeName}, "${ev.message}")`;
-  const parts: string[] = [];
-  if (ev.peer?.id !== undefined) parts.push(ev.peer.id);
-  if (ev.peer?.host !== undefined) parts.push(`${ev.peer.host}:${ev.peer.port ?? 0}`);
-  parts.push(`"${ev.message}"`);
-  return `${ev.codeName}(${parts.join(", ")})`;
+  return `data(${statusTopicOf(ev)}, ${dataToString(statusToData(ev))})`;
 }
 
 /**

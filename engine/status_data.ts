@@ -27,7 +27,7 @@ export const ERROR_TOPIC = "<$>/local/data/errors";
  * equal(statusTopicOf(statusEvent(StatusCode.peer_added, "x")), "<$>/local/data/statuses");
  * ```
  */
-export function statusTopicOf(event: StatusEvent): string {
+export function statusTopicOf(event: Pick<StatusEvent, "kind">): string {
   return event.kind === "status" ? STATUS_TOPIC : ERROR_TOPIC;
 }
 
@@ -55,7 +55,9 @@ export function statusTopicOf(event: StatusEvent): string {
  * );
  * ```
  */
-export function statusToData(event: StatusEvent): Data {
+export function statusToData(
+  event: Pick<StatusEvent, "kind" | "codeName" | "message" | "peer">,
+): Data {
   const code = enumValue(event.codeName);
   if (event.kind === "status") {
     // Broker names the node alone when it finds or loses one (core_actor.cc).
