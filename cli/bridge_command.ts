@@ -7,7 +7,10 @@
  * spelling) cross both ways, on `--to-zeromq` and `--to-broker` one way.
  * `--loop-window` and `--carry-other-bridges` tune the loop guard between
  * bridges (see `engine/zeromq/bridge.ts`). Every option is checked before
- * anything listens or dials; a bad one is a usage error (exit 2).
+ * anything listens or dials; a bad one is a usage error (exit 2). Like a
+ * Zeek node, its ZeroMQ side keeps dialling a proxy that went away and
+ * resumes when it is back (a `*** zeromq:` line on stderr for each loss and
+ * return); a peer that breaks the protocol ends it with 1.
  *
  * @example
  * ```ts
@@ -133,8 +136,10 @@ export type BridgeIo = SignalIo;
 
 /**
  * Runs a bridge until `io.stop` resolves: prints its endpoint ID, node ID
- * and Broker port; with `verbose` the cluster's node_up/node_down; at the
- * end the counters. Returns the exit code (1 when it could not start).
+ * and Broker port; each loss and return of a ZeroMQ connection; with
+ * `verbose` the cluster's node_up/node_down; at the end the counters.
+ * Returns the exit code (1 when it could not start or a ZeroMQ peer broke
+ * the protocol).
  */
 export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<number> {
   let bridge: ZeromqBridge | undefined;
@@ -146,18 +151,23 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
     io.err(`broker bridge: ${e instanceof Error ? e.message : e}`);
     return 1;
   }
-  const printing = (async () => {
-    for await (const s of bridge.node.statuses) {
-      if (o.verbose) io.err(`*** zeromq: ${s.type} ${s.name} ${s.id}`);
-    }
-  })();
+  const printing = Promise.all([
+    (async () => {
+      for await (const s of bridge.node.statuses) {
+        if (o.verbose) io.err(`*** zeromq: ${s.type} ${s.name} ${s.id}`);
+      }
+    })(),
+    (async () => {
+      for await (const l of bridge.node.links) io.err(`*** zeromq: ${l.message}`);
+    })(),
+  ]);
   try {
     io.out(`*** bridge ${bridge.endpoint.id} as ZeroMQ node ${bridge.node.id}`);
     if (bridge.brokerPort !== undefined) {
       io.out(`*** broker: listening on ${o.bridge.listen!.host}:${bridge.brokerPort}`);
     }
     for (const p of o.bridge.peers ?? []) io.out(`*** broker: peering with ${p.host}:${p.port}`);
-    // A lost ZeroMQ connection ends the bridge (it does not dial again, as Zeek's libzmq would).
+    // A ZeroMQ peer that went away is dialled again; one that broke the protocol is given up.
     const lost = await untilStoppedOrLost(io.stop, bridge.node.lost);
     if (lost) {
       io.err(`broker bridge: ${lost.message}`);

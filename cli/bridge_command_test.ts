@@ -186,11 +186,11 @@ Deno.test("broker bridge: one-way topic lists and the loop guard's options", () 
 });
 
 Deno.test(
-  "broker zeromq and broker bridge: ^C while they dial stops them; a lost proxy ends them with 1",
+  "broker zeromq and broker bridge: ^C while they dial stops them; a proxy that goes away and comes back: they say so, keep running and get events again",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
     // Nothing listens at these ports: both would dial for their 10 s connect timeout.
-    const [xpub, xsub] = [freePort(), freePort()];
+    const [xpub, xsub, brokerPort] = [freePort(), freePort(), freePort()];
     const at = [
       `--zeromq.connect-xpub-endpoint=tcp://127.0.0.1:${xsub}`,
       `--zeromq.connect-xsub-endpoint=tcp://127.0.0.1:${xpub}`,
@@ -204,29 +204,78 @@ Deno.test(
       assert.equal(status.code, 0, `${args[0]}: ${c.err()}`);
       assert.ok(Date.now() - started < 2000, `${args[0]} took ${Date.now() - started} ms to stop`);
     }
-    // A node whose proxy goes away says so and exits 1 (it does not dial again).
-    const proxy = spawnCli([
+    // A node and a bridge whose proxy goes away dial it again, as a Zeek node does.
+    const proxyArgs = [
       "zeromq",
       `--zeromq.listen-xpub-endpoint=tcp://127.0.0.1:${xpub}`,
       `--zeromq.listen-xsub-endpoint=tcp://127.0.0.1:${xsub}`,
-    ]);
+    ];
+    let proxy = spawnCli(proxyArgs);
     await waitForPort(xpub, 20_000);
-    const node = spawnCli(["zeromq", ...at]);
-    const deadline = Date.now() + 20_000;
-    while (!node.out.some((l) => l.startsWith("*** node worker-1"))) {
-      assert.ok(Date.now() < deadline, node.err());
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await proxy.stop();
-    const code = await Promise.race([
-      node.child.status.then((s) => s.code),
-      new Promise((r) => setTimeout(r, 5000, "still running")),
+    const node = spawnCli(["zeromq", ...at, "--topics=app."]);
+    const bridge = spawnCli([
+      "bridge",
+      "--topics=/x",
+      "--broker.address=127.0.0.1",
+      `--broker.port=${brokerPort}`,
+      ...at.slice(0, 2),
+      "--cluster.node=worker-2",
     ]);
-    const done = await node.stop();
-    assert.equal(code, 1, done.err());
-    assert.match(
-      done.err(),
-      /lost the connection to the proxy's XSUB|lost the connection to the proxy's XPUB/,
-    );
+    let manager: ZeekZmqNode | undefined;
+    const until = async (what: string, cond: () => boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (!cond()) {
+        assert.ok(Date.now() < deadline, `${what}\n${node.err()}\n${bridge.err()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
+    try {
+      await until("node up", () => node.out.some((l) => l.startsWith("*** node worker-1")));
+      await until("bridge up", () => bridge.out.some((l) => l.startsWith("*** bridge ")));
+      await proxy.stop();
+      const lost =
+        /\*\*\* zeromq: lost the connection to the proxy's X(PUB|SUB) at 127\.0\.0\.1:\d+; dialling again every 100 to 199 ms\n/g;
+      await until(
+        "both say the proxy is gone",
+        () => count(node.err(), lost) === 2 && count(bridge.err(), lost) === 2,
+      );
+      proxy = spawnCli(proxyArgs);
+      const back =
+        /\*\*\* zeromq: connected again to the proxy's X(PUB|SUB) at 127\.0\.0\.1:\d+\n/g;
+      await until(
+        "both are back",
+        () => count(node.err(), back) === 2 && count(bridge.err(), back) === 2,
+      );
+      manager = await ZeekZmqNode.connect({
+        name: "manager",
+        nodeType: "manager",
+        xpub: { host: "127.0.0.1", port: xsub },
+        xsub: { host: "127.0.0.1", port: xpub },
+      });
+      const names = [
+        (await manager.statuses.get(10_000))?.name,
+        (await manager.statuses.get(10_000))?.name,
+      ];
+      assert.deepEqual(names.sort(), ["worker-1", "worker-2"]);
+      // The node's --topics prefix was subscribed again on the new proxy.
+      await until("app. subscribed again", () => manager!.wants("app.x"));
+      assert.ok(manager.publish("app.x", new Event("Test::back", [str("again")])));
+      await until(
+        "the node prints the event",
+        () => node.out.some((l) => l.startsWith("app.x: ") && l.includes("Test::back")),
+      );
+      assert.equal(
+        await Promise.race([node.child.status.then(() => "exited"), Promise.resolve("running")]),
+        "running",
+      );
+    } finally {
+      await manager?.close();
+      const n = await node.stop();
+      const b = await bridge.stop();
+      await proxy.stop();
+      assert.equal(n.status.code, 0, n.err());
+      assert.equal(b.status.code, 0, b.err());
+    }
   },
 );

@@ -8,6 +8,10 @@
  * subscribes `--topics` (dotted, as ZeroMQ spells them) and prints each
  * event it gets as `topic: event`; both at once is a manager that runs its
  * own proxy. Options are checked before anything listens (usage errors exit 2).
+ * Like a Zeek node, the node keeps dialling a proxy (or logger) that went
+ * away and resumes when it is back; each loss and return is a `*** zeromq:`
+ * line on stderr. A peer that breaks the protocol ends it with 1 (libzmq
+ * gives such an endpoint up, and Zeek exits on a failed handshake).
  *
  * @example
  * ```ts
@@ -98,8 +102,10 @@ export function resolveZeromqOptions(cli: ZmqCliValues): ZeromqCommandOptions {
 
 /**
  * Runs the proxy and/or the node until `io.stop` resolves. Prints the
- * proxy's ports, the node's ID, `node_up`/`node_down` on stderr and each
- * event the node gets on stdout. Returns the exit code.
+ * proxy's ports, the node's ID, `node_up`/`node_down` and each loss and
+ * return of a connection on stderr, and each event the node gets on
+ * stdout. Returns the exit code: 1 when the node could not start or a
+ * peer broke the protocol.
  */
 export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<number> {
   let proxy: ZmqProxyServer | undefined;
@@ -133,6 +139,9 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
         for await (const s of n.statuses) io.err(`*** ${s.type} ${s.name} ${s.id}`);
       })(),
       (async () => {
+        for await (const l of n.links) io.err(`*** zeromq: ${l.message}`);
+      })(),
+      (async () => {
         for await (const m of n.events) {
           io.out(`${m.topic}: ${dataToString(m.event.toData())}`);
         }
@@ -140,7 +149,7 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
     ]
     : [];
   try {
-    // A lost connection ends the node (it does not dial again, as Zeek's libzmq would).
+    // A peer that went away is dialled again; one that broke the protocol is given up.
     const lost = await untilStoppedOrLost(io.stop, n?.lost);
     if (lost) {
       io.err(`broker zeromq: ${lost.message}`);

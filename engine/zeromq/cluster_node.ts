@@ -135,15 +135,7 @@ export class ZeekClusterNode {
     const other = topic.slice(NODEID_TOPIC_PREFIX.length, -1);
     if (other === this.id) return actions;
     if (!subscribe) {
-      const name = this.#up.get(other);
-      if (name !== undefined) {
-        this.#up.delete(other);
-        actions.down.push({ name, id: other });
-      }
-      this.#subscribed.delete(other);
-      this.#helloed.delete(other);
-      this.#helloSent.delete(other);
-      this.#helloGot.delete(other);
+      this.#forget(other, actions);
       return actions;
     }
     actions.publish.push({ topic, event: this.#hello(ZEROMQ_HELLO) });
@@ -160,6 +152,15 @@ export class ZeekClusterNode {
     const [name, id] = event.args;
     if (name?.type !== "string" || id?.type !== "string") return actions;
     if (event.name === ZEROMQ_HELLO) {
+      // Zeek ignores a second ZeroMQ hello from a node that is up ("sends ZeroMQ::hello
+      // twice"), and takes one under a new ID for a name that is up as the old node's end
+      // ("never said goodbye": node_down for the old ID). That is how a node that came back
+      // while the proxy was away, whose old node-ID subscription the proxy never cancelled,
+      // goes down.
+      if (this.#up.has(id.value)) return actions;
+      for (const [old, upName] of this.#up) {
+        if (upName === name.value) this.#forget(old, actions);
+      }
       if (this.#subscribed.delete(id.value)) this.#sendClusterHello(id.value, actions);
       else this.#helloed.add(id.value);
     } else {
@@ -167,6 +168,19 @@ export class ZeekClusterNode {
       this.#checkUp(id.value, actions);
     }
     return actions;
+  }
+
+  // A node went away: down if it was up, and nothing kept of its hellos.
+  #forget(id: string, actions: NodeActions): void {
+    const name = this.#up.get(id);
+    if (name !== undefined) {
+      this.#up.delete(id);
+      actions.down.push({ name, id });
+    }
+    this.#subscribed.delete(id);
+    this.#helloed.delete(id);
+    this.#helloSent.delete(id);
+    this.#helloGot.delete(id);
   }
 
   #sendClusterHello(id: string, actions: NodeActions): void {

@@ -92,3 +92,23 @@ Deno.test("two nodes wired together both come up; application events are not int
   assert.deepEqual(ups.sort(), ["manager sees worker-1", "worker-1 sees manager"]);
   assert.equal(a.onEvent(new Event("Test::ping", [])).internal, false);
 });
+
+Deno.test("a name that is up says ZeroMQ hello under a new ID: node_down for the old ID first (Zeek's 'never said goodbye'); the same ID again is ignored", () => {
+  const w = new ZeekClusterNode({ name: "worker-1", nodeType: "worker", id: "W" });
+  const hello = (kind: string, id: string) => new Event(kind, [str("manager"), str(id)]);
+  w.onSubscription(nodeIdTopic("M1"), true);
+  w.onEvent(hello(ZEROMQ_HELLO, "M1"));
+  assert.deepEqual(w.onEvent(hello(CLUSTER_HELLO, "M1")).up, [{ name: "manager", id: "M1" }]);
+  // Zeek's node ignores a second ZeroMQ hello of a node that is up ("sends ZeroMQ::hello twice").
+  assert.deepEqual(text(w.onEvent(hello(ZEROMQ_HELLO, "M1"))), []);
+  // The manager came back under a new ID while the proxy was away: its old node-ID
+  // subscription was never cancelled, so its new hello is what ends the old one.
+  assert.deepEqual(text(w.onSubscription(nodeIdTopic("M2"), true)), [
+    `zeek.cluster.nodeid.M2. ${ZEROMQ_HELLO}(worker-1, W)`,
+  ]);
+  const a = w.onEvent(hello(ZEROMQ_HELLO, "M2"));
+  assert.deepEqual(a.down, [{ name: "manager", id: "M1" }]);
+  assert.deepEqual(text(a), [`zeek.cluster.nodeid.M2. ${CLUSTER_HELLO}(worker-1, W)`]);
+  assert.deepEqual(w.onEvent(hello(CLUSTER_HELLO, "M2")).up, [{ name: "manager", id: "M2" }]);
+  assert.deepEqual([...w.up], [["M2", "manager"]]);
+});

@@ -5,7 +5,8 @@
  * both forms, a session that runs the handshake, and Zeek's 4-part messages
  * (topic, sender node, format, payload) whose `broker-bin-v1` payloads our
  * Broker codec reads; then the cluster's hello exchange (sans-I/O) and a
- * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy, the proxy
+ * TCP node that joins a Zeek 8 cluster through its XPUB/XSUB proxy (and,
+ * as libzmq's sockets do, dials it again when it goes away), the proxy
  * itself, and a bridge to the Broker protocol (`bridge.ts`). Written
  * in TypeScript rather than binding libzmq (`npm:zeromq` ships native N-API
  * binaries), so it runs wherever Deno does.
@@ -88,6 +89,7 @@ export {
   ZEEK_ZMQ_DEFAULT_SNDHWM,
   type ZeekNodeStatus,
   type ZeekZmqEventMessage,
+  type ZeekZmqLinkStatus,
   ZeekZmqNode,
   type ZeekZmqNodeOptions,
   type ZeekZmqNodeStats,
@@ -110,6 +112,13 @@ export { recentKey, RecentKeys } from "./recent.ts";
 export { type CommandHandler, frameLength, MessageScanner, RECORD_SIZE } from "./scan.ts";
 export { SUBSCRIBER_HWM_BYTES, ZmqProxyServer, type ZmqProxyServerOptions } from "./tcp_proxy.ts";
 export { type BulkReceiver, type HostPort, ZmtpConnection } from "./tcp_connection.ts";
+export { ZmtpLink, type ZmtpLinkOptions, type ZmtpLinkStatus } from "./tcp_link.ts";
+export {
+  ReconnectInterval,
+  type ReconnectIntervalOptions,
+  ZMQ_RECONNECT_IVL_MAX_MS,
+  ZMQ_RECONNECT_IVL_MS,
+} from "./reconnect.ts";
 export {
   BRIDGE_ID_MARK,
   brokerToZeromqTopic,

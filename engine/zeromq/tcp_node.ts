@@ -8,6 +8,16 @@
  * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
  * The proxy is `ZmqProxyServer` (`tcp_proxy.ts`).
  *
+ * Like a Zeek node's libzmq sockets, each of them keeps dialling when its
+ * peer goes away (`tcp_link.ts`: every 100 to 199 ms, Zeek's defaults) and
+ * resumes when it is back: the XSUB subscribes its prefixes again, the
+ * subscriptions the proxy had made on our XPUB stand meanwhile (no
+ * `node_down`, no hello again: Zeek's nodes raise none either), and what is
+ * published or logged meanwhile waits, up to the high-water marks, for the
+ * next connection. A node that comes back under a new ID says hello, and
+ * the old ID goes down then (Zeek's "never said goodbye"). Each loss and
+ * return is reported in {@link ZeekZmqNode.links}.
+ *
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
@@ -17,7 +27,9 @@ import { Event } from "../zeek/event.ts";
 import { encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
-import { type HostPort, keepError, ZmtpConnection } from "./tcp_connection.ts";
+import { encodeSubscription } from "./subscription.ts";
+import { type HostPort, keepError } from "./tcp_connection.ts";
+import { unreachable, ZmtpLink, type ZmtpLinkStatus } from "./tcp_link.ts";
 
 export type { HostPort };
 
@@ -47,8 +59,22 @@ export interface ZeekZmqNodeOptions {
   xsub: HostPort;
   /** A logger's PULL socket for {@link ZeekZmqNode.writeLogs} (Zeek's `connect_log_endpoints`). */
   logger?: HostPort;
-  /** How long to keep dialling the proxy (libzmq re-dials every 100 ms). Default 10 s. */
+  /**
+   * How long {@link ZeekZmqNode.connect} waits for the first handshakes
+   * (the sockets dial every 100 to 199 ms meanwhile). Default 10 s.
+   */
   connectTimeoutMs?: number;
+  /**
+   * libzmq's `ZMQ_RECONNECT_IVL`: the shortest wait before a socket dials
+   * again (a random part of it is added). Zeek keeps the default, 100 ms.
+   */
+  reconnectIvlMs?: number;
+  /**
+   * libzmq's `ZMQ_RECONNECT_IVL_MAX`: with a value above `reconnectIvlMs`,
+   * the waits double up to it while the peer stays away. Zeek keeps the
+   * default, 0 (no back-off).
+   */
+  reconnectIvlMaxMs?: number;
   /** Events held for the reader before the oldest are dropped. Default 4096. */
   queueSize?: number;
   /**
@@ -74,7 +100,7 @@ export const ZEEK_ZMQ_DEFAULT_SNDHWM = 1000;
  * @example
  * ```ts
  * import type { ZeekZmqNodeStats } from "./tcp_node.ts";
- * const none: ZeekZmqNodeStats = { xpubDrops: 0, logDrops: 0 };
+ * const none: ZeekZmqNodeStats = { xpubDrops: 0, logDrops: 0, dials: 0 };
  * ```
  */
 export interface ZeekZmqNodeStats {
@@ -88,6 +114,8 @@ export interface ZeekZmqNodeStats {
    * "Failed to send log write. HWM reached?" for each).
    */
   logDrops: number;
+  /** TCP connection attempts of the node's sockets, the first ones included. */
+  dials: number;
 }
 
 /** An event received from the cluster. */
@@ -108,6 +136,25 @@ export interface ZeekNodeStatus {
   name: string;
   /** Its node ID. */
   id: string;
+}
+
+/**
+ * A loss or return of one of a node's connections (see
+ * {@link ZeekZmqNode.links}).
+ */
+export interface ZeekZmqLinkStatus {
+  /**
+   * `disconnected`: the peer went away, the socket dials again;
+   * `reconnected`: it is back; `failed`: a protocol error, the socket gave
+   * up (libzmq dials that endpoint no more).
+   */
+  type: "disconnected" | "reconnected" | "failed";
+  /** Which socket of ours: the XPUB, the XSUB or the log PUSH. */
+  socket: "XPUB" | "XSUB" | "PUSH";
+  /** The peer's endpoint. */
+  to: HostPort;
+  /** One line saying what happened, e.g. for a log. */
+  message: string;
 }
 
 /**
@@ -152,6 +199,10 @@ export class ZeekZmqNode {
   readonly errors: BrokerError[] = [];
   /** Every error so far, kept or not. */
   errorCount = 0;
+  /** Each loss and return of a connection (see the module doc). */
+  readonly links: BoundedQueue<ZeekZmqLinkStatus> = new BoundedQueue(1024, "drop_oldest");
+  // The prefixes our XSUB subscribed, in order: subscribed again on every new connection.
+  readonly #subscriptions = new Set<string>();
   // Prefixes the proxy subscribed on our XPUB. A set, as libzmq's XPUB keeps them per pipe:
   // the proxy passes every subscription on (duplicates too) but a cancellation only once
   // its last subscriber is gone, so one cancellation ends a prefix however often it came.
@@ -160,18 +211,18 @@ export class ZeekZmqNode {
   readonly #wanted = new Map<string, boolean>();
   // Per topic: the first three frames of our messages on it.
   readonly #heads = new Map<string, Uint8Array>();
-  #xpub!: ZmtpConnection;
-  #xsub!: ZmtpConnection;
-  #log?: ZmtpConnection;
-  readonly #stats: ZeekZmqNodeStats = { xpubDrops: 0, logDrops: 0 };
+  #xpub!: ZmtpLink;
+  #xsub!: ZmtpLink;
+  #log?: ZmtpLink;
+  readonly #stats = { xpubDrops: 0, logDrops: 0 };
   #closing = false;
   #lost!: (e: BrokerError) => void;
   /**
-   * Settles with a `BrokerError(peer_unavailable)` once a connection of
-   * the node (to the proxy's XPUB or XSUB, or the logger) ends while the
-   * node is up, by the peer or an error: Zeek's libzmq dials again, this node does not, so a program that
-   * must stay in the cluster starts it again (`broker zeromq` and `broker
-   * bridge` exit 1). Never settles for `close`.
+   * Settles with the error once a socket of the node gives up for good: a
+   * protocol error from its peer (not a ZeroMQ socket of a matching type,
+   * an ERROR), after which libzmq dials that endpoint no more (Zeek treats
+   * a failed handshake as fatal). A peer that merely goes away does not
+   * settle it: the socket dials again. Never settles for `close`.
    */
   readonly lost: Promise<BrokerError> = new Promise((r) => this.#lost = r);
 
@@ -190,9 +241,10 @@ export class ZeekZmqNode {
     return this.#state.name;
   }
 
-  /** A copy of the drop counters. */
+  /** A copy of the counters. */
   stats(): ZeekZmqNodeStats {
-    return { ...this.#stats };
+    const dials = this.#xpub.dials + this.#xsub.dials + (this.#log?.dials ?? 0);
+    return { ...this.#stats, dials };
   }
 
   /** Published messages waiting for the proxy (at most `xpubSndhwm` of them, when set). */
@@ -238,7 +290,7 @@ export class ZeekZmqNode {
       new ZeekClusterNode({ name: options.name, nodeType: options.nodeType, id }),
       options.queueSize ?? 4096,
     );
-    const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
+    for (const topic of self.#state.subscriptions()) self.#subscriptions.add(topic);
     const readiness = { xpub: () => {}, xsub: () => {}, log: () => {} };
     let failed!: (e: BrokerError) => void;
     const ready = Promise.all(
@@ -255,48 +307,68 @@ export class ZeekZmqNode {
       } else if (which === "xpub" && e.type === "subscription") self.#onSubscription(e);
       else if (which === "xsub" && e.type === "message") self.#onMessage(e.parts);
     };
-    self.#xpub = await ZmtpConnection.dial(options.xpub, "XPUB", deadline, handle("xpub"));
-    self.#xpub.sndhwm = options.xpubSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM;
-    try {
-      self.#xsub = await ZmtpConnection.dial(options.xsub, "XSUB", deadline, handle("xsub"));
-      if (options.logger) {
-        self.#log = await ZmtpConnection.dial(options.logger, "PUSH", deadline, handle("log"));
-        self.#log.sndhwm = options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM;
-      }
-    } catch (e) {
-      self.#xpub.close();
-      self.#xsub?.close();
-      throw e;
+    const link = (
+      which: "xpub" | "xsub" | "log",
+      to: HostPort,
+      type: "XPUB" | "XSUB" | "PUSH",
+      what: string,
+      sndhwm = 0,
+    ) =>
+      new ZmtpLink(to, type, what, handle(which), {
+        ivlMs: options.reconnectIvlMs,
+        ivlMaxMs: options.reconnectIvlMaxMs,
+        sndhwm,
+        // libzmq's XSUB sends every prefix it has to each new connection, the first included.
+        onUp: type === "XSUB"
+          ? (conn) => {
+            for (const t of self.#subscriptions) conn.write(conn.session.subscribe(t));
+          }
+          : undefined,
+        onStatus: (status) => self.#onLinkStatus(type, to, what, status),
+      });
+    self.#xpub = link(
+      "xpub",
+      options.xpub,
+      "XPUB",
+      "the proxy's XSUB",
+      options.xpubSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM,
+    );
+    self.#xsub = link("xsub", options.xsub, "XSUB", "the proxy's XPUB");
+    if (options.logger) {
+      self.#log = link(
+        "log",
+        options.logger,
+        "PUSH",
+        "the logger",
+        options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM,
+      );
     }
+    const links = [self.#xpub, self.#xsub, ...(self.#log ? [self.#log] : [])];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const down = links.find((l) => !l.up) ?? links[0];
+        reject(unreachable(down));
+      }, options.connectTimeoutMs ?? 10_000);
+    });
     try {
-      await Promise.race([ready, failure]);
+      await Promise.race([ready, failure, timeout]);
     } catch (e) {
       await self.close();
       throw e;
-    }
-    for (const topic of self.#state.subscriptions()) self.subscribe(topic);
-    const watched: [string, HostPort, ZmtpConnection][] = [
-      ["the proxy's XSUB", options.xpub, self.#xpub],
-      ["the proxy's XPUB", options.xsub, self.#xsub],
-    ];
-    if (options.logger && self.#log) watched.push(["the logger", options.logger, self.#log]);
-    for (const [what, at, conn] of watched) {
-      conn.done.then(() => {
-        if (self.#closing) return;
-        self.#lost(
-          new BrokerError(
-            ErrorCode.peer_unavailable,
-            `lost the connection to ${what} at ${at.host}:${at.port}`,
-          ),
-        );
-      });
+    } finally {
+      clearTimeout(timer);
     }
     return self;
   }
 
-  /** Subscribes our XSUB to a topic prefix (dotted). */
+  /**
+   * Subscribes our XSUB to a topic prefix (dotted), now if the proxy is
+   * there, and again on every new connection to it.
+   */
   subscribe(prefix: string): void {
-    this.#xsub.write(this.#xsub.session.subscribe(prefix));
+    this.#subscriptions.add(prefix);
+    if (this.#xsub.up) this.#xsub.write(this.#xsub.encode([encodeSubscription(prefix)]));
   }
 
   /**
@@ -375,7 +447,7 @@ export class ZeekZmqNode {
       return false;
     }
     this.#log.write(
-      this.#log.session.send(zeekZmqMessageParts({
+      this.#log.encode(zeekZmqMessageParts({
         topic: LOG_WRITE_TOPIC,
         sender: this.id,
         format: ZEEK_BIN_SERIALIZER,
@@ -394,6 +466,7 @@ export class ZeekZmqNode {
     this.#closing = true;
     this.events.close();
     this.statuses.close();
+    this.links.close();
     await this.#log?.closeAfterWrites();
     await Promise.all([this.#xpub?.closeAfterWrites(), this.#xsub?.closeAfterWrites()]);
   }
@@ -424,6 +497,31 @@ export class ZeekZmqNode {
     const actions = this.#state.onEvent(event);
     this.#act(actions);
     if (!actions.internal) this.events.push({ topic: msg.topic, sender: msg.sender, event });
+  }
+
+  #onLinkStatus(
+    socket: "XPUB" | "XSUB" | "PUSH",
+    to: HostPort,
+    what: string,
+    status: ZmtpLinkStatus,
+  ): void {
+    if (this.#closing) return;
+    const at = `${what} at ${to.host}:${to.port}`;
+    if (status.type === "connected") {
+      if (!status.again) return; // the first handshake: connect() reports that
+      this.links.push({ type: "reconnected", socket, to, message: `connected again to ${at}` });
+    } else if (status.type === "disconnected") {
+      const ivl = this.#xpub.reconnectIvlMs;
+      this.links.push({
+        type: "disconnected",
+        socket,
+        to,
+        message: `lost the connection to ${at}; dialling again every ${ivl} to ${2 * ivl - 1} ms`,
+      });
+    } else {
+      this.links.push({ type: "failed", socket, to, message: status.error.message });
+      this.#lost(status.error);
+    }
   }
 
   #keep(e: BrokerError): void {
