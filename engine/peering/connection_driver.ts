@@ -248,9 +248,10 @@ export class ConnectionDriver {
           const redundant = a.redundant || a.error.code === ErrorCode.redundant_connection;
           c.peerId ??= c.handshake?.peerId;
           const existing = c.peerId && p.table.get(c.peerId);
+          // Not a failed attempt: the peer is (being) reached over another connection.
+          c.redundant = redundant;
           if (redundant && existing && c.target) {
             // Already peered over another connection: for the caller that is success (Broker 6.4).
-            c.redundant = true;
             this.#adoptTarget(existing, c.target);
           } else if (!a.redundant) {
             p.statuses.emit(errorEvent(a.error.code, a.error.message, peerInfo(c)));

@@ -58,12 +58,12 @@ export interface DialerHost<C> {
   running(): boolean;
   /** A socket to `target` is open: start a connection on it. */
   connected(tcp: TcpConnection, target: DialTarget<C>): C;
-  /** An attempt could not open a socket (for a status event). */
+  /** An attempt failed: no socket opened, or its handshake failed (for a status event). */
   unavailable(target: DialTarget<C>, error: BrokerError): void;
 }
 
 /** The endpoint's dial targets. */
-export class Dialer<C extends { state: string }> {
+export class Dialer<C extends { state: string; redundant?: boolean }> {
   readonly #host: DialerHost<C>;
   readonly #targets: DialTarget<C>[] = [];
 
@@ -144,13 +144,14 @@ export class Dialer<C extends { state: string }> {
       this.#dial(target);
       return;
     }
-    this.failed(
-      target,
-      new BrokerError(
-        ErrorCode.peer_unavailable,
-        wasPeered ? "peering lost" : `handshake with ${target.host}:${target.port} failed`,
-      ),
+    const error = new BrokerError(
+      ErrorCode.peer_unavailable,
+      wasPeered ? "peering lost" : `handshake with ${target.host}:${target.port} failed`,
     );
+    // Broker's connector reports every failed attempt as peer_unavailable,
+    // whether the socket did not open or the handshake on it failed.
+    if (!wasPeered && !c.redundant) this.#host.unavailable(target, error);
+    this.failed(target, error);
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
+import { ErrorCode } from "../errors.ts";
 import { StatusCode } from "../status.ts";
 
 /** Waits for the next status with `code` (other statuses are skipped). */
@@ -23,16 +24,39 @@ Deno.test("a lost peering is re-dialled at once, not after the retry interval (B
   const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
   try {
     const port = await a.listen("127.0.0.1", 0);
-    const statuses = a.statusSubscriber();
+    const statuses = b.statusSubscriber();
     await b.peer("127.0.0.1", port, { retryMs: 3_600_000 });
     await nextOf(statuses, StatusCode.peer_added);
     const [accepted] = a.peers();
     assert.ok(await a.unpeer(accepted.host, accepted.port));
-    await nextOf(statuses, StatusCode.peer_removed);
+    await nextOf(statuses, StatusCode.peer_lost);
     await nextOf(statuses, StatusCode.peer_added);
-    assert.equal(b.peers().filter((p) => p.status === "peered").length, 1);
   } finally {
     await b.shutdown();
     await a.shutdown();
+  }
+});
+
+Deno.test("a dialled handshake that fails is reported as peer_unavailable, as Broker's connector reports every failed attempt", async () => {
+  // broker-pipe dialling a listener that closes after the hello printed
+  // error(peer_unavailable, ((nil, 127.0.0.1, <port>/tcp, 10), unable to connect to remote peer)).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const ep = new Endpoint({ warmUp: false });
+  const statuses = ep.statusSubscriber();
+  try {
+    const peered = ep.peer("127.0.0.1", port, { retryMs: 0 });
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64)); // the hello
+    conn.close();
+    await assert.rejects(peered);
+    const errors = statuses.poll().map((s) => [s.codeName, s.peer?.id, s.peer?.port]);
+    assert.deepEqual(errors, [
+      ["peer_disconnect_during_handshake", undefined, port],
+      [ErrorCode[ErrorCode.peer_unavailable], undefined, port],
+    ]);
+  } finally {
+    listener.close();
+    await ep.shutdown();
   }
 });
