@@ -254,7 +254,8 @@ export class ZeekZmqNode {
 
   /**
    * Resolves once the published messages waiting for the proxy have all
-   * been handed to the socket (or it closed): a sender that must not drop
+   * been handed to the socket (after the next connection, while the proxy
+   * is away), or the node closed: a sender that must not drop
    * (the bridge) waits here when `xpubQueued` reached the mark, where a
    * synchronous burst would otherwise fill it before the writer ever runs.
    */
@@ -278,8 +279,11 @@ export class ZeekZmqNode {
   }
 
   /**
-   * Connects both sockets, waits for both ZMTP handshakes and subscribes
-   * the node's topics; the hellos then run by themselves.
+   * Connects the sockets (the log PUSH too, with `logger`), waits for
+   * their ZMTP handshakes, up to `connectTimeoutMs`, and subscribes the
+   * node's topics; the hellos then run by themselves, and the sockets dial
+   * again whenever their peer goes away. Throws `peer_unavailable` when a
+   * socket found no peer in time, the protocol error when one broke it.
    */
   static async connect(options: ZeekZmqNodeOptions): Promise<ZeekZmqNode> {
     const id = options.id ??
