@@ -140,16 +140,20 @@ function eventLine(ev: ClusterEvent, json: boolean): string {
 
 interface HrwValues {
   pool?: string;
-  type: string;
+  type?: string;
   dead?: string;
   typed?: boolean;
-  backend: string;
+  backend?: string;
   json?: boolean;
 }
 
 async function runHrw(args: string[], cli: HrwValues): Promise<void> {
-  const type = parseChoice(cli.type, "--type", POOL_TYPES);
-  const backend = parseChoice(cli.backend, "--backend", ["broker", "zeromq"] as const);
+  const type = parseChoice(cli.type ?? "proxy", "--type", POOL_TYPES);
+  const backend = parseChoice(
+    cli.backend ?? BROKER_TOPICS.backend,
+    "--backend",
+    ["broker", "zeromq"] as const,
+  );
   const dead = cli.dead === undefined ? [] : parsePoolNames(cli.dead, "--dead");
   let names: string[];
   let keys: string[];
@@ -269,13 +273,13 @@ async function runJoin(layoutPath: string, name: string, cli: JoinValues): Promi
 }
 
 interface NodesValues {
-  timeout: string;
+  timeout?: string;
   watch?: boolean;
   json?: boolean;
 }
 
 async function runNodes(layoutPath: string, cli: NodesValues): Promise<void> {
-  const timeoutMs = parseDuration(cli.timeout, "--timeout");
+  const timeoutMs = parseDuration(cli.timeout ?? "2s", "--timeout");
   const layout = await loadLayout(layoutPath);
   if (layout.backend !== "broker") {
     throw new UsageError(
@@ -375,7 +379,10 @@ export function registerClusterCommand(
     .command("nodes")
     .description("which nodes of a layout are up (listening nodes are asked over Broker)")
     .argument("<layout>", "layout file: JSON, ZeekControl node.cfg or CAF config")
-    .option("--timeout <duration>", "how long to wait for hellos (a bare number is seconds)", "2s")
+    .option(
+      "--timeout <duration>",
+      "how long to wait for hellos (a bare number is seconds; default: 2s)",
+    )
     .option("--watch", "keep running and print node_up/node_down until interrupted")
     .option("--json", "one JSON object per line")
     .action((layout: string, cli: NodesValues) => runNodes(layout, cli));
@@ -384,10 +391,13 @@ export function registerClusterCommand(
     .description("which node owns each key, as Zeek's Cluster::hrw_topic picks it")
     .argument("[args...]", "LAYOUT KEY... (or KEY... with --pool)")
     .option("--pool <names>", "the pool's nodes, separated by commas, instead of a layout")
-    .option("--type <type>", `the layout's pool: ${POOL_TYPES.join(", ")}`, "proxy")
+    .option("--type <type>", `the layout's pool: ${POOL_TYPES.join(", ")} (default: proxy)`)
     .option("--dead <names>", "nodes to count as down, separated by commas")
     .option("--typed", "read keys as Zeek values (1 a count, 10.0.0.1 an addr, 80/tcp a port)")
-    .option("--backend <backend>", "topic spelling: broker or zeromq", BROKER_TOPICS.backend)
+    .option(
+      "--backend <backend>",
+      `topic spelling: broker or zeromq (default: ${BROKER_TOPICS.backend})`,
+    )
     .option("--json", "one JSON object per line")
     .action((args: string[], cli: HrwValues) => runHrw(args, cli));
   cluster

@@ -201,12 +201,27 @@ Deno.test("broker --version, and errors from a child process", async () => {
 });
 
 /** Every option of every command, with its command's path. */
-function allOptions(): { command: string; short?: string; long: string; help: string }[] {
-  const out: { command: string; short?: string; long: string; help: string }[] = [];
+interface OptionSeen {
+  command: string;
+  short?: string;
+  long: string;
+  help: string;
+  /** A default commander holds and prints itself (strings in quotes). */
+  defaultValue?: unknown;
+}
+
+function allOptions(): OptionSeen[] {
+  const out: OptionSeen[] = [];
   const walk = (cmd: CommandUnknownOpts, path: string) => {
     for (const o of cmd.options) {
       if (o.hidden || !o.long) continue;
-      out.push({ command: path, short: o.short, long: o.long, help: o.description });
+      out.push({
+        command: path,
+        short: o.short,
+        long: o.long,
+        help: o.description,
+        defaultValue: o.defaultValue,
+      });
     }
     for (const c of cmd.commands) walk(c, `${path} ${c.name()}`.trim());
   };
@@ -242,6 +257,8 @@ Deno.test("one vocabulary: a letter means one option everywhere, defaults in one
   for (const o of allOptions()) {
     // `(default: 10s)`: one style, no quotes, no "default 1", no bare-number durations.
     assert.doesNotMatch(o.help, /\(default [^:]|\(default: "|default=/i, `${o.command} ${o.long}`);
+    // Commander prints a string default as `(default: "10s")`: defaults go in the help text.
+    assert.notEqual(typeof o.defaultValue, "string", `${o.command} ${o.long}: ${o.defaultValue}`);
     const d = /\(default: ([^)]*)\)|default: ([^;)]*)/.exec(o.help);
     if (d && /<duration>/.test(o.long)) assert.match(d[1] ?? d[2], /[a-z]/);
   }

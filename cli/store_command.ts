@@ -1129,8 +1129,7 @@ export function registerStoreCommand(
     )
     .option(
       "--timeout <duration>",
-      "how long to wait for the master (a bare number is seconds)",
-      "10s",
+      "how long to wait for the master (a bare number is seconds; default: 10s)",
     )
     .option("--count <n>", "watch: stop after n events")
     .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
