@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dataToString, formatReal } from "./text.ts";
+import { dataToJson } from "./json.ts";
 import {
   addr,
   bool,
@@ -34,7 +35,7 @@ Deno.test('reals print like printf("%f"): exact, six decimals, ties to even', ()
   assert.equal(formatReal(-Infinity), "-inf");
 });
 
-Deno.test("addresses print as inet_ntop does", () => {
+Deno.test("addresses print as Broker does (CAF's to_string, not inet_ntop)", () => {
   const cases: [string, string][] = [
     ["10.0.0.1", "10.0.0.1"],
     ["::ffff:10.0.0.1", "10.0.0.1"],
@@ -44,10 +45,26 @@ Deno.test("addresses print as inet_ntop does", () => {
     ["2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
     ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
     ["fe80::", "fe80::"],
-    ["::10.0.0.1", "::10.0.0.1"],
+    // IPv4-compatible: inet_ntop writes ::10.0.0.1, broker-node and broker-pipe
+    // print these in hex (checked live: text form and WebSocket JSON).
+    ["::10.0.0.1", "::a00:1"],
+    ["::1.2.3.4", "::102:304"],
+    ["::1.2.3.0/120", "::102:300/120"],
+    ["::0.0.1.2", "::102"],
+    ["::fffe:1.2.3.4", "::fffe:102:304"],
+    ["64:ff9b::1.2.3.4", "64:ff9b::102:304"],
     ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
+    ["1:0:0:1:0:0:0:1", "1:0:0:1::1"],
+    ["1:0:0:0:1:0:0:1", "1::1:0:0:1"],
+    ["0:0:1:0:0:1:0:0", "::1:0:0:1:0:0"],
+    ["1:2:3:4:5:6:7:0", "1:2:3:4:5:6:7:0"],
   ];
-  for (const [input, printed] of cases) assert.equal(dataToString(addr(input)), printed, input);
+  for (const [input, printed] of cases) {
+    const v = input.includes("/") ? subnet(input) : addr(input);
+    assert.equal(dataToString(v), printed, input);
+    // The JSON form carries the same text.
+    assert.equal(dataToJson(v), `{"@data-type":"${v.type}","data":"${printed}"}`, input);
+  }
   for (const bad of ["10.0.0.256", "1:2:3", "1::2::3", "abc", "1.2.3", ":::"]) {
     assert.throws(() => addr(bad), RangeError, bad);
   }

@@ -495,7 +495,11 @@ function parseAddressText(text: string): Uint8Array | undefined {
   return bytes;
 }
 
-/** Formats 16 address bytes the way Broker does (inet_ntop of glibc). */
+/**
+ * Formats 16 address bytes the way Broker does (CAF's `to_string` of
+ * `ipv6_address`): v4-mapped as a dotted quad, otherwise hex groups with the
+ * first longest run of two or more zero groups as `::`.
+ */
 export function formatAddress(b: Uint8Array): string {
   let v4Mapped = b[10] === 0xff && b[11] === 0xff;
   for (let i = 0; i < 10 && v4Mapped; i++) if (b[i] !== 0) v4Mapped = false;
@@ -525,11 +529,8 @@ export function formatAddress(b: Uint8Array): string {
       continue;
     }
     if (i !== 0) out += ":";
-    // glibc prints an IPv4-compatible tail (::a.b.c.d) as a dotted quad.
-    if (i === 6 && bestBase === 0 && bestLen === 6) {
-      out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-      break;
-    }
+    // No dotted tail for IPv4-compatible ::a.b.c.d as inet_ntop writes:
+    // CAF's to_string (Broker's) prints it in hex, ::102:304.
     out += words[i].toString(16);
   }
   if (bestBase >= 0 && bestBase + bestLen === 8) out += ":";
