@@ -52,6 +52,7 @@ import { Acceptor } from "./transport/acceptor.ts";
 import { Dialer } from "./transport/dialer.ts";
 import { loadTlsMaterial, type TlsMaterial } from "./transport/tls.ts";
 import {
+  DEFAULT_TTL,
   type EndpointId,
   endpointIdToString,
   NIL_ENDPOINT_ID,
@@ -188,7 +189,8 @@ export class Endpoint {
     if (!opts.disableSsl) this.#tls = loadTlsMaterial(options.ssl);
     const running = () => !this.#shuttingDown;
     const emit = (e: StatusEvent) => this.#statuses.emit(e);
-    this.#frames = new OutgoingFrames(this.#id, opts.ttl, checkTopic);
+    // Broker reads broker.ttl but writes its default, 16, into every envelope.
+    this.#frames = new OutgoingFrames(this.#id, DEFAULT_TTL, checkTopic);
     this.#local = new LocalSubscriptions(() => this.#driver.announceFilter());
     this.#overflow = new PeerOverflow<Connection>(opts, (c, message) => {
       emit(errorEvent(ErrorCode.peer_timeout, message, peerInfo(c)));
@@ -687,7 +689,7 @@ export class Endpoint {
    * Publishes a data message another endpoint received (its envelope
    * `frame`, validated, whose tail is `payload`) as our own, as
    * `publishEncoded` would, from one copy of the frame: our ID as the
-   * sender, our TTL, Broker's nil receiver. A gateway's two sides pass
+   * sender, Broker's TTL (16) and nil receiver. A gateway's two sides pass
    * messages on this way (see `tapReceived`).
    * @internal
    *

@@ -70,7 +70,9 @@ export interface EndpointOptions {
    */
   ssl?: SslOptions;
   /**
-   * Broker's `ttl`: written into every envelope (Broker never decrements it).
+   * Broker's `ttl` (`broker.ttl`): accepted and kept, as Broker, which reads
+   * it and uses it nowhere: every envelope carries 16 (Broker's default),
+   * whatever this says, and a received TTL is neither checked nor decremented.
    * @default {16}
    */
   ttl?: number;

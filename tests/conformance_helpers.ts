@@ -200,6 +200,8 @@ export interface RelayOptions {
   masterStores?: string[];
   /** Stores to host as clones (`broker-node --clone-stores`, `attachClone`). */
   cloneStores?: string[];
+  /** Broker's `broker.ttl` (`broker-node --ttl`, our `ttl` option). */
+  ttl?: number;
   /** Our endpoint's other options. */
   endpoint?: EndpointOptions;
   /** Environment of the C++ process (e.g. BROKER_WEB_SOCKET_PORT). */
@@ -219,6 +221,7 @@ export async function withRelay(
     const ep = new Endpoint({
       id: NODE_ID,
       disableForwarding: opts.disableForwarding,
+      ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
       ...opts.endpoint,
     });
     const stores = [
@@ -246,6 +249,7 @@ export async function withRelay(
     `--endpoint-id=${NODE_ID}`,
   ];
   if (opts.disableForwarding) args.push("--disable-forwarding");
+  if (opts.ttl !== undefined) args.push(`--ttl=${opts.ttl}`);
   if (opts.masterStores) args.push(`--master-stores=${JSON.stringify(opts.masterStores)}`);
   if (opts.cloneStores) args.push(`--clone-stores=${JSON.stringify(opts.cloneStores)}`);
   const proc = new RefProcess("broker-node", args, false, opts.env);

@@ -125,6 +125,34 @@ for (const kind of KINDS) {
       }),
   );
 
+  // spec §13: Broker reads broker.ttl and writes it nowhere: every envelope it sends, its
+  // own (a pong) or relayed, carries the default 16 (broker-node --ttl=5 wrote 16 live).
+  Deno.test(
+    `§13 the ttl setting is not written: a node set to ttl 5 relays and pongs with 16 (${who})`,
+    opts,
+    () =>
+      withRelay(kind, { topics: ["/t"], ttl: 5 }, async (node) => {
+        const { c: a } = await peerRaw(node, A_ID, []);
+        try {
+          const { c: b } = await peerRaw(node, B_ID, ["/t"]);
+          try {
+            await a.send(data(A_ID, "/t/x", cnt(5), { ttl: 5 }));
+            const relayed = await next(b, "the relayed message");
+            assert.deepEqual([relayed.topic, relayed.ttl], ["/t/x", 16]);
+            await a.send(
+              nodeMessage({ sender: A_ID, type: PING, topic: "<$>", payload: ascii("ttl") }),
+            );
+            const pong = await next(a, "pong");
+            assert.deepEqual([pong.type, pong.ttl], [PONG, 16]);
+          } finally {
+            await b.close();
+          }
+        } finally {
+          await a.close();
+        }
+      }),
+  );
+
   // spec §5: sent to P if its receiver is P (whatever P's filter); a receiver that is
   // not a direct peer (or the node itself) goes nowhere.
   Deno.test(
