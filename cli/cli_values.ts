@@ -558,3 +558,46 @@ export function required(text: string | undefined, option: string, what = "a val
   if (empty(text)) throw new UsageError(option, `${what} is required`);
   return text!;
 }
+
+/**
+ * `args` (a subcommand's, after its name) with the operands that begin with
+ * `-` and a digit (`-2.5min`, `-5s`, `-1`) moved behind a `--`, in order:
+ * commander reads `-5s` as an unknown option (only bare negative numbers are
+ * operands to it). `valueOptions` are the flags that take the next argument
+ * as their value (`-p`, `--timeout`): a `-5s` there stays where it is. Other
+ * arguments keep their places; arguments after a `--` given already stay
+ * operands.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { negativeOperandsLast } from "./cli_values.ts";
+ * deepEqual(
+ *   negativeOperandsLast(["kv", "put", "k", "-2.5min", "-p", "h:1"], new Set(["-p"])),
+ *   ["-p", "h:1", "--", "kv", "put", "k", "-2.5min"],
+ * );
+ * deepEqual(negativeOperandsLast(["kv", "get", "k"], new Set()), ["kv", "get", "k"]);
+ * ```
+ */
+export function negativeOperandsLast(
+  args: readonly string[],
+  valueOptions: ReadonlySet<string>,
+): string[] {
+  const options: string[] = [], operands: string[] = [];
+  let moved = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      operands.push(...args.slice(i + 1));
+      break;
+    }
+    if (/^-\.?\d/.test(a)) {
+      operands.push(a);
+      moved = true;
+    } else if (a.startsWith("-")) {
+      options.push(a);
+      if (valueOptions.has(a) && i + 1 < args.length) options.push(args[++i]);
+    } else operands.push(a);
+  }
+  return moved ? [...options, "--", ...operands] : [...args];
+}

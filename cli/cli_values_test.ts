@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   formatDuration,
+  negativeOperandsLast,
   parseBindAddress,
   parseChoice,
   parseCount,
@@ -117,4 +118,30 @@ Deno.test("bind addresses and topics", () => {
   assert.deepEqual(parseTopicList("/a,/b", "-t"), ["/a", "/b"]);
   assert.deepEqual(parseTopicList('"/a"', "-t"), ["/a"]);
   refused(() => parseTopicList("[1]", "-t"), "-t", /quoted topics/);
+});
+
+Deno.test("negativeOperandsLast: -5s and -2.5min are operands, in order, behind one --", () => {
+  const takes = new Set(["-p", "--peers", "--timeout"]);
+  assert.deepEqual(
+    negativeOperandsLast(["kv", "put", "-5s", "-2.5min", "-p", "h:1", "--json"], takes),
+    ["-p", "h:1", "--json", "--", "kv", "put", "-5s", "-2.5min"],
+  );
+  // An option's value stays its value; unknown options stay options (commander refuses them).
+  assert.deepEqual(
+    negativeOperandsLast(["--timeout", "-5s", "kv", "put", "k", "-1s", "--bogus"], takes),
+    ["--timeout", "-5s", "--bogus", "--", "kv", "put", "k", "-1s"],
+  );
+  // Operands after a -- given already stay operands, after the ones before it.
+  assert.deepEqual(
+    negativeOperandsLast(["kv", "put", "-1s", "--", "-x", "--y"], takes),
+    ["--", "kv", "put", "-1s", "-x", "--y"],
+  );
+  // Nothing to move: the arguments as they were.
+  assert.deepEqual(negativeOperandsLast(["kv", "get", "k", "-p", "h:1"], takes), [
+    "kv",
+    "get",
+    "k",
+    "-p",
+    "h:1",
+  ]);
 });

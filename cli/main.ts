@@ -31,7 +31,7 @@ import { registerBenchCommand } from "./bench_command.ts";
 import { registerBenchClusterCommand } from "./bench_cluster_command.ts";
 import { registerClusterCommand } from "./cluster_command.ts";
 import { registerTopCommand } from "./top_command.ts";
-import { USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
+import { negativeOperandsLast, USAGE_EXIT_CODE, UsageError } from "./cli_values.ts";
 import { inWorkerScope, serveGeneratorWorker } from "./cluster_generator_worker.ts";
 
 /** The package's version, as `broker --version` prints it. */
@@ -206,7 +206,7 @@ export async function main(args: string[], io: ProgramIo = {}): Promise<number> 
   };
   visit(program);
   try {
-    await program.parseAsync(args, { from: "user" });
+    await program.parseAsync(valuesAsOperands(program, args), { from: "user" });
   } catch (e) {
     if (e instanceof UsageError) {
       errorLine(`${commandPath(current)}: ${e.message}`);
@@ -229,6 +229,22 @@ export async function main(args: string[], io: ProgramIo = {}): Promise<number> 
     return 1;
   }
   return code;
+}
+
+/**
+ * `broker store`'s values may begin with `-` (`-2.5min`, `-5s`): given as
+ * operands, not as options (see `negativeOperandsLast`).
+ */
+function valuesAsOperands(program: CommandUnknownOpts, args: string[]): string[] {
+  if (args[0] !== "store") return args;
+  const store = program.commands.find((c) => c.name() === "store");
+  if (!store) return args;
+  const takesValue = new Set(
+    store.options.filter((o) => o.required || o.optional).flatMap((o) =>
+      [o.short, o.long].filter((f): f is string => f !== undefined)
+    ),
+  );
+  return ["store", ...negativeOperandsLast(args.slice(1), takesValue)];
 }
 
 if (import.meta.main && inWorkerScope()) {

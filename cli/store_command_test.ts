@@ -263,6 +263,9 @@ Deno.test(
         [["b", "T"], bool(true)],
         [["z", "nil"], none()],
         [["d", "5s"], timespan(5_000_000_000n)],
+        // A leading "-" and a digit is a value, key or not, not an option (no "--" needed).
+        [["neg", "-2.5min"], timespan(-150_000_000_000n)],
+        [["-5s", "-1.5"], real(-1.5)],
         [["q", '"11"'], str("11")],
         [["w", "hello"], str("hello")],
         [["f", "42", "--type", "real"], real(42)],
