@@ -34,7 +34,7 @@
  * and timespans also the unit `d`. Timestamps without a zone are UTC, as in
  * Broker; `Z`, `±HH`, `±HHMM` and `±HH:MM` are accepted. Other keys beside
  * `@data-type` and `data` are ignored, so a whole `data-message` object reads
- * as its value. Errors are {@link BrokerError}s: `invalid_json` for text that
+ * as its value; a repeated key keeps its first value, as in Broker. Errors are {@link BrokerError}s: `invalid_json` for text that
  * does not parse, `deserialization_failed` for a missing or unknown
  * `@data-type`, an element that is not an object, a repeated set element or
  * table key or too deep nesting, and `type_clash` (Broker's code) for data

@@ -166,7 +166,11 @@ class Parser {
       this.pos++;
       this.ws();
       const v = this.value(nesting);
-      if (key === "__proto__") {
+      // A repeated key keeps its first value, as in Broker (CAF's JSON object
+      // is a list of members, looked up from the front).
+      if (Object.hasOwn(obj, key)) {
+        // already set by the first occurrence
+      } else if (key === "__proto__") {
         Object.defineProperty(obj, key, {
           value: v,
           enumerable: true,

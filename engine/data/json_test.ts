@@ -399,6 +399,34 @@ Deno.test("reads exact 64-bit integers, reals in any JSON number form, Broker's 
   );
 });
 
+Deno.test("a repeated key keeps its first value, as Broker's reader does (checked live with broker-node)", () => {
+  const cases: [string, Data][] = [
+    ['{"@data-type":"count","data":1,"@data-type":"integer"}', count(1n)],
+    ['{"@data-type":"count","data":1,"data":2}', count(1n)],
+    [
+      '{"@data-type":"vector","data":[{"@data-type":"count","@data-type":"string","data":1}]}',
+      vector(count(1n)),
+    ],
+    [
+      '{"@data-type":"table","data":[{"key":{"@data-type":"count","data":1},' +
+      '"key":{"@data-type":"count","data":5},"value":{"@data-type":"count","data":2},' +
+      '"value":{"@data-type":"count","data":7}}]}',
+      table([[count(1n), count(2n)]]),
+    ],
+    ['{"@data-type":"count","data":1,"__proto__":1,"__proto__":2}', count(1n)],
+  ];
+  for (const [text, expected] of cases) {
+    assert.equal(hex(encode(dataFromJson(text))), hex(encode(expected)), text);
+    assert.equal(hex(encode(dataFromJson(utf8.encode(text)))), hex(encode(expected)), text);
+  }
+  // A data message's fields too: broker-node publishes this on /a.
+  const m = readJsonMessage(
+    '{"type":"data-message","topic":"/a","topic":"/b","@data-type":"count","data":1,"data":2}',
+  );
+  assert.equal(m.fields?.topic, "/a");
+  assert.deepEqual(m.data(), count(1n));
+});
+
 Deno.test("errors: invalid_json for text that does not parse", () => {
   for (
     const bad of [
