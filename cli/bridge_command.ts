@@ -8,9 +8,10 @@
  * `--loop-window` and `--carry-other-bridges` tune the loop guard between
  * bridges (see `engine/zeromq/bridge.ts`). Every option is checked before
  * anything listens or dials; a bad one is a usage error (exit 2). Like a
- * Zeek node, its ZeroMQ side keeps dialling a proxy that went away and
- * resumes when it is back (a `*** zeromq:` line on stderr for each loss and
- * return); a peer that breaks the protocol ends it with 1.
+ * Zeek node, its ZeroMQ side dials until the proxy answers (no time limit),
+ * keeps dialling a proxy that went away and resumes when it is back (a
+ * `*** zeromq:` line on stderr for each loss and return); a peer that
+ * breaks the protocol ends it with 1.
  *
  * @example
  * ```ts
@@ -144,8 +145,11 @@ export type BridgeIo = SignalIo;
 export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<number> {
   let bridge: ZeromqBridge | undefined;
   try {
-    // ^C while it reaches the proxy (up to its connect timeout) stops it there.
-    bridge = await unlessStopped(ZeromqBridge.start(o.bridge), io.stop);
+    // As a Zeek node, it dials until the proxy answers (no time limit); ^C stops it there.
+    bridge = await unlessStopped(
+      ZeromqBridge.start({ ...o.bridge, zeromq: { connectTimeoutMs: 0, ...o.bridge.zeromq } }),
+      io.stop,
+    );
     if (!bridge) return 0;
   } catch (e) {
     io.err(`broker bridge: ${e instanceof Error ? e.message : e}`);

@@ -189,7 +189,7 @@ Deno.test(
   "broker zeromq and broker bridge: ^C while they dial stops them; a proxy that goes away and comes back: they say so, keep running and get events again",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
-    // Nothing listens at these ports: both would dial for their 10 s connect timeout.
+    // Nothing listens at these ports: both would dial until something does.
     const [xpub, xsub, brokerPort] = [freePort(), freePort(), freePort()];
     const at = [
       `--zeromq.connect-xpub-endpoint=tcp://127.0.0.1:${xsub}`,

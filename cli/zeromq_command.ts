@@ -8,8 +8,9 @@
  * subscribes `--topics` (dotted, as ZeroMQ spells them) and prints each
  * event it gets as `topic: event`; both at once is a manager that runs its
  * own proxy. Options are checked before anything listens (usage errors exit 2).
- * Like a Zeek node, the node keeps dialling a proxy (or logger) that went
- * away and resumes when it is back; each loss and return is a `*** zeromq:`
+ * Like a Zeek node, the node dials until the proxy answers (no time limit),
+ * keeps dialling a proxy (or logger) that went away and resumes when it is
+ * back; each loss and return is a `*** zeromq:`
  * line on stderr. A peer that breaks the protocol ends it with 1 (libzmq
  * gives such an endpoint up, and Zeek exits on a failed handshake).
  *
@@ -118,8 +119,11 @@ export async function runZeromq(o: ZeromqCommandOptions, io: SignalIo): Promise<
       );
     }
     if (o.node) {
-      // ^C while it dials (up to its connect timeout) stops it there.
-      node = await unlessStopped(ZeekZmqNode.connect(o.node), io.stop);
+      // As a Zeek node, it dials until the proxy answers (no time limit); ^C stops it there.
+      node = await unlessStopped(
+        ZeekZmqNode.connect({ connectTimeoutMs: 0, ...o.node }),
+        io.stop,
+      );
       if (!node) {
         await proxy?.close();
         return 0;

@@ -193,3 +193,44 @@ Deno.test("what answers in the proxy's place is not ZeroMQ: that socket gives up
     await node.close();
   }
 });
+
+Deno.test("connectTimeoutMs 0: a node started before its proxy keeps dialling and joins when the proxy comes up, as a Zeek node does", async () => {
+  // Ports nothing listens on yet.
+  const free = () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return port;
+  };
+  const ports = { xpubPort: free(), xsubPort: free() };
+  const at = {
+    xpub: { host: "127.0.0.1", port: ports.xsubPort },
+    xsub: { host: "127.0.0.1", port: ports.xpubPort },
+  };
+  const joining = ZeekZmqNode.connect({
+    name: "worker-1",
+    nodeType: "worker",
+    ...at,
+    connectTimeoutMs: 0,
+  });
+  let settled = false;
+  joining.then(() => settled = true, () => settled = true);
+  // Let it find nothing a few times first.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(settled, false, "it gave up or connected to nothing");
+  const proxy = ZmqProxyServer.listen(ports);
+  const worker = await joining;
+  const manager = await ZeekZmqNode.connect({ name: "manager", nodeType: "manager", ...at });
+  try {
+    assert.deepEqual(await worker.statuses.get(5000), {
+      type: "node_up",
+      name: "manager",
+      id: manager.id,
+    });
+    assert.ok(worker.stats().dials > 2, `${worker.stats().dials} dials`);
+  } finally {
+    await manager.close();
+    await worker.close();
+    await proxy.close();
+  }
+});

@@ -61,7 +61,9 @@ export interface ZeekZmqNodeOptions {
   logger?: HostPort;
   /**
    * How long {@link ZeekZmqNode.connect} waits for the first handshakes
-   * (the sockets dial every 100 to 199 ms meanwhile). Default 10 s.
+   * (the sockets dial every 100 to 199 ms meanwhile); 0: no limit, as a
+   * Zeek node, which starts without its proxy and joins when it answers.
+   * Default 10 s.
    */
   connectTimeoutMs?: number;
   /**
@@ -280,7 +282,7 @@ export class ZeekZmqNode {
 
   /**
    * Connects the sockets (the log PUSH too, with `logger`), waits for
-   * their ZMTP handshakes, up to `connectTimeoutMs`, and subscribes the
+   * their ZMTP handshakes (up to `connectTimeoutMs`), and subscribes the
    * node's topics; the hellos then run by themselves, and the sockets dial
    * again whenever their peer goes away. Throws `peer_unavailable` when a
    * socket found no peer in time, the protocol error when one broke it.
@@ -349,11 +351,13 @@ export class ZeekZmqNode {
     }
     const links = [self.#xpub, self.#xsub, ...(self.#log ? [self.#log] : [])];
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = options.connectTimeoutMs ?? 10_000;
     const timeout = new Promise<never>((_, reject) => {
+      if (limit <= 0) return;
       timer = setTimeout(() => {
         const down = links.find((l) => !l.up) ?? links[0];
         reject(unreachable(down));
-      }, options.connectTimeoutMs ?? 10_000);
+      }, limit);
     });
     try {
       await Promise.race([ready, failure, timeout]);
