@@ -395,7 +395,9 @@ export class Endpoint {
 
   /**
    * Ends the peering with `host:port` gracefully (BYE ping, pong, close) and
-   * stops re-dialling it. Resolves false when no such peering exists.
+   * stops re-dialling it. Resolves false when no such peering exists, and
+   * reports that as Broker does: error(peer_invalid, "cannot unpeer from
+   * unknown peer").
    */
   async unpeer(host: string, port: number): Promise<boolean> {
     const target = this.#dialer.find(host, port);
@@ -404,7 +406,13 @@ export class Endpoint {
     if (target) {
       this.#dialer.retire(target, new BrokerError(ErrorCode.peer_unavailable, "unpeered"));
     }
-    if (!c) return !!target;
+    if (!c && !target) {
+      this.#statuses.emit(
+        errorEvent(ErrorCode.peer_invalid, "cannot unpeer from unknown peer", { host, port }),
+      );
+      return false;
+    }
+    if (!c) return true;
     await this.#driver.disconnect(c);
     return true;
   }

@@ -161,6 +161,22 @@ Deno.test("peering with nobody listening fails with peer_unavailable", async () 
   });
 });
 
+Deno.test("unpeering an address nobody peered: false, and error(peer_invalid) as Broker reports it", async () => {
+  await withEndpoints(1, async ([a]) => {
+    const statuses = a.statusSubscriber();
+    assert.equal(await a.unpeer("127.0.0.1", 1), false);
+    // Zeek 8.2.2's Broker::unpeer of an unknown address raised Broker::error with
+    // PEER_INVALID, (nil, 127.0.0.1:<port>, "cannot unpeer from unknown peer").
+    const e = statuses.poll();
+    assert.deepEqual(e.map((s) => [s.kind, s.codeName, s.message, s.peer]), [[
+      "error",
+      "peer_invalid",
+      "cannot unpeer from unknown peer",
+      { host: "127.0.0.1", port: 1 },
+    ]]);
+  });
+});
+
 Deno.test("a peer that restarts is re-dialled at the retry interval", async () => {
   await withEndpoints(1, async ([b]) => {
     let a = new Endpoint();
