@@ -8,6 +8,7 @@ import {
   type ZeekNodeStatus,
   type ZeekZmqLinkStatus,
   ZeekZmqNode,
+  ZmqProxyServer,
 } from "../../engine/zeromq/mod.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
@@ -85,4 +86,55 @@ zeekTest(
     assert.deepEqual(node.errors, []);
   },
   { timeoutMs: 20_000 + 2 * ZEEK_START_MS },
+);
+
+zeekTest(
+  "our proxy goes away and comes back under a running Zeek worker: its libzmq dials again and its pings reach our node again, nobody goes down",
+  async (t) => {
+    let proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+    t.defer(() => proxy.close());
+    const ports = { hostname: "127.0.0.1", xpubPort: proxy.xpubPort, xsubPort: proxy.xsubPort };
+    const zeek = await t.zeek("zeromq/pinger.zeek", {
+      path: [`${SCRIPTS}zeromq`],
+      env: {
+        CLUSTER_NODE: "worker-1",
+        XPUB_PORT: `${proxy.xpubPort}/tcp`,
+        XSUB_PORT: `${proxy.xsubPort}/tcp`,
+        LOG_PULL_PORT: `${freePort()}/tcp`,
+      },
+    });
+    const node = await ZeekZmqNode.connect({
+      name: "worker-2",
+      nodeType: "worker",
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    });
+    t.defer(() => node.close());
+    // What the Zeek worker publishes on the manager topic, once we subscribe it.
+    node.subscribe("zeek.cluster.manager");
+    const up = await node.statuses.get(ZEEK_START_MS);
+    assert.deepEqual([up?.type, up?.name], ["node_up", "worker-1"], zeek.transcript);
+    const ping = async (): Promise<bigint> => {
+      const e = await node.events.get(10_000);
+      assert.equal(e?.event.name, "Test::ping", zeek.transcript);
+      return (e!.event.args[0] as { value: bigint }).value;
+    };
+    await ping();
+
+    await proxy.close();
+    const lost = [await node.links.get(10_000), await node.links.get(10_000)];
+    assert.deepEqual(lost.map((s) => s?.type), ["disconnected", "disconnected"]);
+    const before = node.events.poll().map((e) => (e.event.args[0] as { value: bigint }).value);
+    proxy = ZmqProxyServer.listen(ports);
+    const back = [await node.links.get(10_000), await node.links.get(10_000)];
+    assert.deepEqual(back.map((s) => s?.type), ["reconnected", "reconnected"]);
+    const last = before.length ? before[before.length - 1] : 0n;
+    let n = await ping();
+    while (n <= last) n = await ping();
+    assert.ok(n > last);
+    assert.equal(node.statuses.length, 0, "nobody went down");
+    assert.deepEqual([...node.up.values()], ["worker-1"]);
+    assert.deepEqual([node.errors, proxy.errors], [[], []]);
+  },
+  { timeoutMs: 20_000 + ZEEK_START_MS },
 );
