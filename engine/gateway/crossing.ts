@@ -80,9 +80,6 @@ export class Crossing {
   readonly #far: FarSide;
   readonly #onCross?: CrossListener;
   readonly #restricts: boolean;
-  /** The far side's demand for the topic in hand, asked again when the topic changes or it runs out. */
-  #topic?: string;
-  #room = 0;
   #closed = false;
   /** Settles at `close()`, so a message waiting for room does not hold the near side up. */
   #closing?: { promise: Promise<void>; resolve: () => void };
@@ -130,12 +127,11 @@ export class Crossing {
       this.stats.droppedByPolicy++;
       return;
     }
-    if (topic !== this.#topic || this.#room <= 0) {
-      this.#topic = topic;
-      this.#room = this.#far.demand(topic);
-      if (this.#room <= 0) return this.#later(topic, frame.slice(), payload.length);
-    }
-    this.#room--;
+    // Asked for every message, as Endpoint.publishAll asks: the crossing is
+    // not the far peers' only sender (the far endpoint forwards its own
+    // peers' messages and publishes its own), and room they took since, used
+    // again, cut those peers (overflow policy `disconnect`).
+    if (this.#far.demand(topic) <= 0) return this.#later(topic, frame.slice(), payload.length);
     this.#send(topic, frame, payload);
   }
 
@@ -150,8 +146,6 @@ export class Crossing {
     this.#closing ??= Promise.withResolvers<void>();
     await Promise.race([this.#far.ready(topic), this.#closing.promise]);
     if (this.#closed) return;
-    this.#topic = topic;
-    this.#room = this.#far.demand(topic) - 1;
     this.#send(topic, frame, frame.subarray(frame.length - size));
   }
 

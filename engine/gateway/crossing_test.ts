@@ -91,3 +91,39 @@ Deno.test("crossing: no room on the far side: the message waits (copied) and the
   assert.equal(f.sent.length, 2);
   assert.equal(c.stats.messages, 2);
 });
+
+Deno.test("crossing: room other senders took since the last message is not used again", async () => {
+  // The far side's peer takes 10 messages; the crossing is not its only sender
+  // (the far endpoint forwards its own peers' messages and publishes its own).
+  const room = { n: 10 };
+  const f = far(room);
+  const c = new Crossing("inward", new TopicPolicy(), f.side);
+  c.advertise(["/t"]);
+  // Deno settles several socket reads in one turn: their continuations are
+  // queued one after the other, before anything the first one queues. Here
+  // a far-side forward fills the peer's queue between two near-side reads.
+  const turn = Promise.resolve();
+  turn.then(() => room.n = 0);
+  const box: { wait?: void | Promise<void> } = {};
+  const second = turn.then(() => {
+    box.wait = c.take("/t", ...message(2));
+  });
+  assert.equal(c.take("/t", ...message(1)), undefined); // room 10: one goes
+  await second;
+  const wait = box.wait;
+  assert.ok(wait instanceof Promise, "asked the far side again: no room, so it waits");
+  assert.deepEqual(f.sent, ["/t 4 1"]);
+  // And across turns.
+  room.n = 5;
+  f.wake();
+  await wait;
+  assert.equal(c.take("/t", ...message(3)), undefined);
+  await new Promise((r) => setTimeout(r, 0));
+  room.n = 0;
+  const wait3 = c.take("/t", ...message(4));
+  assert.ok(wait3 instanceof Promise, "asked again after a turn: it waits");
+  assert.deepEqual(f.sent, ["/t 4 1", "/t 4 2", "/t 4 3"]);
+  assert.ok(room.n >= 0, `the far side's peer got ${-room.n} messages past its buffer`);
+  c.close();
+  await wait3;
+});
