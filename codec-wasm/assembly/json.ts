@@ -409,7 +409,8 @@ function putValue(p: usize, nested: bool, depth: i32): usize {
       const raw = <u32> load<u8>(ip);
       ip++;
       store<u8>(p, 0x2f);
-      p = putU32(p + 1, raw >= 96 ? raw - 96 : raw);
+      // Only IPv4 networks get here: Broker's length() is raw - 96 as a byte.
+      p = putU32(p + 1, (raw - 96) & 0xff);
       store<u8>(p++, 0x22);
       break;
     }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { dataToString, formatReal } from "./text.ts";
 import { dataToJson } from "./json.ts";
+import { writeJsonMembers } from "./json_wasm.ts";
+import { decode } from "./binary.ts";
 import {
   addr,
   bool,
@@ -76,6 +78,31 @@ Deno.test("subnets are masked on construction and print family-relative lengths"
   assert.equal(dataToString(subnet("2001:db8::ff/32")), "2001:db8::/32");
   assert.equal(dataToString(subnet("0.0.0.0/0")), "0.0.0.0/0");
   assert.throws(() => subnet("10.0.0.0/33"), RangeError);
+});
+
+Deno.test("decoded subnets print their length as Broker's subnet::length() does (checked live)", () => {
+  // Raw bytes a peer may send: 16 address bytes, then the length over 128 bits.
+  // broker-node's WebSocket JSON (and its text form) for each, as a byte:
+  // an IPv4 network's length is raw - 96 wrapped to 0..255.
+  const cases: [string, number, string][] = [
+    ["00000000000000000000ffff00000000", 16, "0.0.0.0/176"],
+    ["00000000000000000000ffff00000000", 95, "0.0.0.0/255"],
+    ["00000000000000000000ffff01020304", 129, "1.2.3.4/33"],
+    ["00000000000000000000ffff01020304", 104, "1.2.3.4/8"],
+    ["00000000000000000000000000000000", 200, "::/200"],
+  ];
+  const out = new Uint8Array(512);
+  for (const [address, raw, printed] of cases) {
+    const payload = Uint8Array.from([7, ...address.match(/../g)!.map((x) => parseInt(x, 16)), raw]);
+    const v = decode(payload);
+    assert.equal(dataToString(v), printed);
+    const json = `{"@data-type":"subnet","data":"${printed}"}`;
+    assert.equal(dataToJson(v), json);
+    // The WASM writer (IPv4 only; it declines the rest to the JS writer).
+    const n = writeJsonMembers(payload, out, 0);
+    if (n >= 0) assert.equal("{" + new TextDecoder().decode(out.subarray(0, n)), json);
+    else assert.ok(!printed.includes("."), `WASM declined ${printed}`);
+  }
 });
 
 Deno.test("every type's text form", () => {

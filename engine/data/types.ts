@@ -223,9 +223,14 @@ export class Subnet {
     return Subnet.of(Address.parse(text.slice(0, slash)), Number(len));
   }
 
-  /** Prefix length in the address family's terms (0..32 for IPv4). */
+  /**
+   * Prefix length in the address family's terms (0..32 for IPv4), as
+   * Broker's `subnet::length()`: for an IPv4 network, the raw length minus 96
+   * as a byte, so a decoded raw length below 96 wraps (16 is 176, as Broker
+   * prints it).
+   */
   get length(): number {
-    return this.address.isV4 && this.rawLength >= 96 ? this.rawLength - 96 : this.rawLength;
+    return this.address.isV4 ? (this.rawLength - 96) & 0xff : this.rawLength;
   }
 
   /** Broker's text form, e.g. `10.0.0.0/8`. */
