@@ -101,8 +101,11 @@ export class ClusterLayout {
 
   /**
    * A layout from an object: nodes as a list (`{name, type, host, port,
-   * manager}`) or a map keyed by name. A proxy or worker without `manager`
-   * gets the layout's first manager, as ZeekControl writes layouts.
+   * manager}`) or a map keyed by name. Zeek's own spelling works too
+   * (`node_type`, `ip`, `p`), as `to_json(Cluster::nodes)` prints it, a
+   * port as `{port, proto}` (`0/unknown`: no port). A proxy or worker
+   * without `manager` gets the layout's first manager, as ZeekControl
+   * writes layouts.
    */
   static fromObject(obj: unknown, source = "cluster layout"): ClusterLayout {
     if (typeof obj !== "object" || obj === null) bad(source, "expected an object with `nodes`");
@@ -118,8 +121,8 @@ export class ClusterLayout {
       const type = n.type ?? n.node_type;
       const port = n.port ?? n.p ?? 0;
       if (typeof type !== "string") bad(source, `node ${name} needs a type`);
-      const portNumber = typeof port === "string" ? Number(port.replace(/\/tcp$/, "")) : port;
-      if (typeof portNumber !== "number") bad(source, `node ${name}: bad port`);
+      const portNumber = portOf(port);
+      if (portNumber === undefined) bad(source, `node ${name}: bad port`);
       if (n.manager !== undefined && typeof n.manager !== "string") {
         bad(source, `node ${name}: manager must be a node name`);
       }
@@ -300,6 +303,23 @@ export class ClusterLayout {
       nodes: this.nodes.map((n) => ({ ...n })),
     };
   }
+}
+
+/**
+ * A node's port as a layout gives it: a number, `"27761/tcp"`, or Zeek's
+ * JSON of a port value, `{"port": 27761, "proto": "tcp"}` (`{"port": 0,
+ * "proto": "unknown"}` for a node without one); undefined when it is none
+ * of these.
+ */
+function portOf(p: unknown): number | undefined {
+  if (typeof p === "number") return p;
+  if (typeof p === "string") return Number(p.replace(/\/tcp$/, ""));
+  if (typeof p === "object" && p !== null) {
+    const { port, proto } = p as { port?: unknown; proto?: unknown };
+    if (typeof port !== "number") return undefined;
+    if (proto === "tcp" || (proto === "unknown" && port === 0)) return port;
+  }
+  return undefined;
 }
 
 /** Bytewise (UTF-8) string order, as Zeek's `strcmp`. */
