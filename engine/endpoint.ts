@@ -335,6 +335,15 @@ export class Endpoint {
    */
   peer(host: string, port: number, options: PeerOptions = {}): Promise<void> {
     this.#assertRunning();
+    if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      // Refused here, not dialled and re-dialled every retryMs for ever.
+      return Promise.reject(
+        new BrokerError(
+          ErrorCode.peer_unavailable,
+          `cannot connect to ${host}:${port}: a TCP port is 1 to 65535`,
+        ),
+      );
+    }
     const retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
     const warming = this.#warmUp();
     if (!warming) return this.#dialer.peer(host, port, retryMs);
@@ -519,6 +528,10 @@ export class Endpoint {
     // Header and value are written once into one buffer, shared by every peer.
     if (this.#table.routes.matches(topic)) {
       this.#router.broadcast(topic, this.#frames.dataOf(header, data));
+    } else {
+      // Vetted all the same: a value that is no Data is refused whether or not
+      // anyone subscribes now (it was dropped unseen without a peer, refused with one).
+      encode(data);
     }
     return wait;
   }
@@ -628,8 +641,9 @@ export class Endpoint {
     const header = this.#frames.dataHeader(topic);
     const echo = this.#local.echo.size > 0 && this.#local.echo.matches(topic);
     const toPeers = this.#table.routes.matches(topic);
-    if (!echo && !toPeers) return;
+    // Validated first, with or without anyone to send to (see #publish).
     if (check) validate(payload, UNBUDGETED);
+    if (!echo && !toPeers) return;
     if (echo) this.#local.deliverPublished(topic, payload, undefined, true);
     // Cached header and payload into the output slab: no allocation per message.
     if (toPeers) this.#router.broadcast(topic, this.#frames.data(header, payload));

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { BrokerError, ErrorCode } from "./errors.ts";
 import { objectArray } from "./object_array.ts";
 import { timerDelay } from "./timer_delay.ts";
 
@@ -51,8 +52,25 @@ export class BoundedQueue<T> {
     readonly policy: OverflowPolicy,
     bytes?: { maxBytes: number; sizeOf: (item: T) => number },
   ) {
-    if (!(capacity >= 1)) throw new RangeError("queue capacity must be at least 1");
-    if (bytes && !(bytes.maxBytes >= 1)) throw new RangeError("maxBytes must be at least 1");
+    // Options a caller typed: Broker's error type, and named as they were given.
+    if (!(Number.isSafeInteger(capacity) && capacity >= 1)) {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        `queueSize must be a positive integer, got ${capacity}`,
+      );
+    }
+    if (policy !== "drop_oldest" && policy !== "drop_newest" && policy !== "block") {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        `overflowPolicy must be drop_oldest, drop_newest or block, got ${String(policy)}`,
+      );
+    }
+    if (bytes && !(bytes.maxBytes >= 1)) {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        `maxQueuedBytes must be at least 1, got ${bytes.maxBytes}`,
+      );
+    }
     this.#maxBytes = bytes?.maxBytes ?? Infinity;
     this.#sizeOf = bytes?.sizeOf;
   }

@@ -74,6 +74,12 @@ export function statusToData(
 
 function endpointInfo(peer: PeerInfo): Data {
   const id = peer.id === undefined ? none() : str(peer.id);
-  if (peer.host === undefined || peer.port === undefined) return vector(id, none(), none(), none());
-  return vector(id, str(peer.host), port(peer.port, "tcp"), count(0n));
+  const p = peer.port;
+  // A port no TCP peer can have (a caller's typo) has no network part: never a throw here.
+  if (
+    peer.host === undefined || p === undefined || !(Number.isInteger(p) && p >= 0 && p <= 65535)
+  ) {
+    return vector(id, none(), none(), none());
+  }
+  return vector(id, str(peer.host), port(p, "tcp"), count(0n));
 }

@@ -232,6 +232,53 @@ Deno.test("removeTopic and close stop local delivery; the peer keeps its filter,
   });
 });
 
+Deno.test("an invalid value is refused with a BrokerError whether or not anyone subscribes", async () => {
+  await withEndpoints(2, async ([a, b]) => {
+    const bad = { type: "count", value: -1n } as unknown as Data;
+    const garbage = new Uint8Array([0xee, 1, 2]);
+    const refused = (e: unknown) => e instanceof BrokerError;
+    // No peer subscribes to /v yet: refused all the same (it was dropped unseen).
+    assert.throws(() => a.publish("/v", bad), refused);
+    assert.throws(() => a.publish("/v", null as unknown as Data), refused);
+    assert.throws(() => a.publishEncoded("/v", garbage), refused);
+    assert.throws(() => a.publishBatch("/v", [count(1n), bad]), refused);
+    // With a subscriber the same calls fail the same way, and a valid value still goes.
+    const port = await b.listen("127.0.0.1", 0);
+    const sub = b.subscribe("/v");
+    await a.peer("127.0.0.1", port, { retryMs: 0 });
+    await a.awaitPeerSubscription("/v");
+    assert.throws(() => a.publish("/v", bad), refused);
+    assert.throws(() => a.publishEncoded("/v", garbage), refused);
+    a.publish("/v", count(2n));
+    assert.deepEqual((await sub.get(2000))?.data, count(2n));
+  });
+});
+
+Deno.test("bad arguments are BrokerErrors at once: a port no TCP peer has, a queue of no size", async () => {
+  await withEndpoints(1, async ([a]) => {
+    for (const port of [0, -1, 70000, 1.5, NaN]) {
+      // A status for such a port had crashed the process (its data had no valid port).
+      await assert.rejects(
+        a.peer("127.0.0.1", port),
+        (e: unknown) =>
+          e instanceof BrokerError && e.code === ErrorCode.peer_unavailable &&
+          e.message.includes("a TCP port is 1 to 65535"),
+      );
+    }
+    assert.deepEqual(a.peers(), [], "nothing is dialled again");
+    for (const queueSize of [0, -1, 1.5, NaN]) {
+      assert.throws(
+        () => a.subscribe("/q", { queueSize }),
+        (e: unknown) => e instanceof BrokerError && e.code === ErrorCode.invalid_data,
+      );
+    }
+    assert.throws(
+      () => a.subscribe("/q", { overflowPolicy: "drop_all" as "block" }),
+      /overflowPolicy must be drop_oldest, drop_newest or block, got drop_all/,
+    );
+  });
+});
+
 Deno.test("publishEncoded validates; getEncoded/pollEncoded hand over the validated bytes", async () => {
   await withEndpoints(2, async ([a, b]) => {
     const port = await a.listen("127.0.0.1", 0);
