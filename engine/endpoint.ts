@@ -193,6 +193,9 @@ export class Endpoint {
     this.#frames = new OutgoingFrames(this.#id, DEFAULT_TTL, checkTopic);
     this.#local = new LocalSubscriptions(() => this.#driver.announceFilter());
     this.#overflow = new PeerOverflow<Connection>(opts, (c, message) => {
+      // Broker's core force-disconnects the peer: peer_removed with the CAF error, no re-dial.
+      c.removed = true;
+      c.removedReason = "caf::sec::backpressure_overflow";
       emit(errorEvent(ErrorCode.peer_timeout, message, peerInfo(c)));
     });
     const table = this.#table;

@@ -25,6 +25,7 @@ import {
   ping,
   pingPong,
   RawConn,
+  rawHandshake,
   SMALLER_ID,
   waitFor,
   withEndpoint,
@@ -279,7 +280,7 @@ async function drain(c: RawConn, id: string, token: string): Promise<number[]> {
     .map((e) => Number((decode(e.payload).value as readonly Data[])[0].value as bigint));
 }
 
-Deno.test("slow reader with overflowPolicy disconnect: dropped with an error status, a reading peer stays", async () => {
+Deno.test("slow reader with overflowPolicy disconnect: dropped with an error status and peer_removed, a reading peer stays", async () => {
   await withEndpoint(
     { peerBufferSize: 100, overflowPolicy: "disconnect" },
     async ({ ep, status, peer }) => {
@@ -302,13 +303,46 @@ Deno.test("slow reader with overflowPolicy disconnect: dropped with an error sta
       }
       assert.ok(dropped, `the slow reader was not dropped after ${sent} messages`);
       assert.match(dropped.message, /overflow/);
-      if (!seen.some(isStatus(StatusCode.peer_lost, LARGER_ID))) {
-        await nextStatus(status, isStatus(StatusCode.peer_lost, LARGER_ID));
-      }
+      // Broker's core force-disconnects the peer: peer_removed, with the CAF error.
+      const removed = seen.find(isStatus(StatusCode.peer_removed, LARGER_ID)) ??
+        (await nextStatus(status, isStatus(StatusCode.peer_removed, LARGER_ID))).event;
+      assert.equal(
+        removed.message,
+        "removed connection to remote peer (caf::sec::backpressure_overflow)",
+      );
+      assert.ok(!seen.some(isStatus(StatusCode.peer_lost, LARGER_ID)));
       assert.ok(!isPeered(ep, LARGER_ID));
       assert.ok(isPeered(ep, SMALLER_ID), "the reading peer kept its peering");
       assert.deepEqual(seen.filter((e) => e.kind === "error" && e.peer?.id === SMALLER_ID), []);
       await pingPong(fast, SMALLER_ID, ENDPOINT_ID, "fast is fine");
+    },
+  );
+});
+
+Deno.test("a dialled peer cut by the overflow policy is not dialled again, as broker-pipe does not", async () => {
+  // broker-pipe --peer-buffer-size=10, dialling (retry 10 s) a peer that stopped
+  // reading: peer_removed "removed connection to remote peer
+  // (caf::sec::backpressure_overflow)", and no new connection in the next 15 s.
+  await withEndpoint(
+    { peerBufferSize: 100, overflowPolicy: "disconnect" },
+    async ({ ep, status, listen, track }) => {
+      const l = listen();
+      const peered = ep.peer("127.0.0.1", l.port, { retryMs: 3_600_000 });
+      const slow = track(await l.accept());
+      await rawHandshake(slow, SMALLER_ID, ["/flood"], true); // then never reads
+      await peered;
+      let sent = 0;
+      while (isPeered(ep, SMALLER_ID) && sent < 20_000) sent += await flood(ep, 50, 50);
+      const { event } = await nextStatus(
+        status,
+        isStatus(StatusCode.peer_removed, SMALLER_ID),
+        5000,
+      );
+      assert.equal(
+        event.message,
+        "removed connection to remote peer (caf::sec::backpressure_overflow)",
+      );
+      assert.deepEqual(ep.peers(), [], "nothing left to re-dial");
     },
   );
 });

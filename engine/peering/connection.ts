@@ -62,8 +62,13 @@ export interface Connection {
   ours?: boolean;
   /** Version of our filter last sent; if ours grew since the handshake, the peer gets an update. */
   sentFilterVersion?: number;
-  /** Ended by us (`unpeer`, shutdown): reported as peer_removed rather than peer_lost. */
+  /**
+   * Ended by us (`unpeer`, shutdown, the overflow policy `disconnect`):
+   * reported as peer_removed rather than peer_lost, and never re-dialled.
+   */
   removed?: boolean;
+  /** Why we ended it, when not by unpeering: Broker adds it to peer_removed's message. */
+  removedReason?: string;
   /** Messages received after the handshake (every type), for the status API. */
   messagesIn: number;
   /** When the connection started (`performance.now()`), for the handshake duration. */

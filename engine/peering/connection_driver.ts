@@ -442,7 +442,10 @@ export class ConnectionDriver {
     if (wasPeered) {
       this.peeringsEnded++;
       if (c.removed) {
-        p.statuses.emit(statusEvent(StatusCode.peer_removed, "removed peering", info));
+        const why = c.removedReason ? ` (${c.removedReason})` : "";
+        p.statuses.emit(
+          statusEvent(StatusCode.peer_removed, `removed connection to remote peer${why}`, info),
+        );
       } else {
         p.statuses.emit(
           statusEvent(

@@ -46,3 +46,19 @@ Deno.test("a dial that an existing peering makes redundant keeps its retry: the 
     await a.shutdown();
   }
 });
+
+Deno.test("unpeering reports peer_removed with Broker's text, 'removed connection to remote peer'", async () => {
+  // Zeek 8.2.2's Broker::peer_removed after Broker::unpeer carried exactly this message.
+  const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
+  try {
+    const port = await b.listen("127.0.0.1", 0);
+    const statuses = a.statusSubscriber();
+    await a.peer("127.0.0.1", port, { retryMs: 0 });
+    assert.ok(await a.unpeer("127.0.0.1", port));
+    const removed = statuses.poll().filter((s) => s.code === StatusCode.peer_removed);
+    assert.deepEqual(removed.map((s) => s.message), ["removed connection to remote peer"]);
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
+});

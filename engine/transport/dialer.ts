@@ -63,7 +63,7 @@ export interface DialerHost<C> {
 }
 
 /** The endpoint's dial targets. */
-export class Dialer<C extends { state: string; redundant?: boolean }> {
+export class Dialer<C extends { state: string; redundant?: boolean; removed?: boolean }> {
   readonly #host: DialerHost<C>;
   readonly #targets: DialTarget<C>[] = [];
 
@@ -140,6 +140,8 @@ export class Dialer<C extends { state: string; redundant?: boolean }> {
     if (target.connection !== c) return;
     target.connection = undefined;
     if (!target.active || !this.#host.running()) return;
+    // A peering we cut ourselves (the overflow policy) is not dialled again, as in Broker.
+    if (wasPeered && c.removed) return this.retire(target);
     if (wasPeered && target.retryMs > 0) {
       this.#dial(target);
       return;
