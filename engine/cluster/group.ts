@@ -348,12 +348,18 @@ export class GroupPublisher {
 
   /**
    * Sends `data` to one live member (round-robin, or by HRW of `key`), and
-   * returns its ID; with no member alive the message waits for one (and
-   * `""` is returned).
+   * returns its ID; with no member alive the message waits for one, and
+   * behind messages still on their way to a member (those that waited, or
+   * a lost member's) it keeps its place: then `""` is returned.
    */
   publish(data: Data, key?: HrwKey): string {
     if (this.#closed) throw new BrokerError(ErrorCode.shutting_down, "group publisher closed");
     const seq = ++this.#seq;
+    if (this.#handOver.length > 0) {
+      this.#handOver.push({ seq, data, key });
+      this.#pumpHandOver();
+      return "";
+    }
     return this.#send(seq, data, key);
   }
 
@@ -460,8 +466,13 @@ export class GroupPublisher {
     this.#members.set(id, m);
     this.#rebuild();
     this.#emit({ kind: "member_up", member: id, at: performance.now() });
-    // Messages that waited for a member go now.
-    for (const w of this.#waiting.splice(0)) this.#send(w.seq, w.data, w.key);
+    // Messages that waited for a member go now, at the pace the routes take:
+    // all at once, more than a peer's buffer holds cut the new member's
+    // peering (overflow policy `disconnect`) and were lost with it.
+    if (this.#waiting.length > 0) {
+      this.#handOver.push(...this.#waiting.splice(0));
+      this.#pumpHandOver();
+    }
     this.#notify();
   }
 

@@ -84,3 +84,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "group: messages published before any member go to the first one at the pace its route takes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const pub = new Endpoint();
+    const status = pub.statusSubscriber({ queueSize: 64 });
+    const port = await pub.listen("127.0.0.1", 0);
+    const consumer = new Endpoint();
+    await consumer.peer("127.0.0.1", port);
+    const publisher = new GroupPublisher(pub, "early", {});
+    // More than a peer's buffer (2048 messages) holds: they wait for a member.
+    const n = 5000;
+    for (let i = 0; i < n; i++) assert.equal(publisher.publish(count(BigInt(i))), "");
+    const member = new GroupMember(consumer, "early", { heartbeatMs: 50 });
+    try {
+      await publisher.waitForMembers(1);
+      // Published while the early ones are still on their way: they keep their place.
+      for (let i = n; i < n + 10; i++) publisher.publish(count(BigInt(i)));
+      const seen: number[] = [];
+      while (seen.length < n + 10) {
+        const msg = await member.get(10_000);
+        assert.ok(msg, `the member got ${seen.length} of ${n + 10}, then nothing`);
+        seen.push(Number(msg.data.value));
+      }
+      assert.deepEqual(seen, Array.from({ length: n + 10 }, (_, i) => i));
+      const errors = status.poll().filter((e) => e.kind === "error");
+      assert.deepEqual(errors.map((e) => e.message), [], "the member's peering was not cut");
+    } finally {
+      member.close();
+      await publisher.close();
+      await consumer.shutdown();
+      await pub.shutdown();
+    }
+  },
+});
