@@ -430,3 +430,33 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a request with a Host header no URL can hold is the client's error (400), not the server's (500)",
+  opts,
+  async () => {
+    const a = new Endpoint({ metricsPort: 0 });
+    const http = await a.metricsReady!;
+    try {
+      for (const host of ["a b", "[::1", "x:99999", "%"]) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: http });
+        await c.write(
+          new TextEncoder().encode(
+            `GET /metrics HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+          ),
+        );
+        let text = "";
+        const buf = new Uint8Array(4096);
+        for (let n; (n = await c.read(buf)) !== null;) {
+          text += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        c.close();
+        assert.match(text, /^HTTP\/1\.1 400 /, `Host: ${host}: ${text.split("\r\n")[0]}`);
+      }
+      // And the server goes on.
+      assert.match(await scrape(http), /broker_connections/);
+    } finally {
+      await a.shutdown();
+    }
+  },
+);

@@ -2,7 +2,7 @@
  * The metrics port's HTTP server: `GET /metrics` (Prometheus text),
  * `GET /v1/status/json` (the status API) and `GET /` (the live status page,
  * one self-contained HTML document). Anything else is a 404, other methods
- * a 405. It runs on Deno's HTTP server, which bounds request heads (431 for
+ * a 405, a Host header no URL can hold a 400. It runs on Deno's HTTP server, which bounds request heads (431 for
  * huge headers) and serves each connection on its own, so a slow or broken
  * client holds nothing but its own connection.
  *
@@ -97,7 +97,13 @@ export class MetricsHttpServer {
 }
 
 function respond(req: Request, h: MetricsHttpHandlers): Response {
-  const path = new URL(req.url).pathname;
+  let path: string;
+  try {
+    path = new URL(req.url).pathname;
+  } catch {
+    // The URL is built from the Host header, which the client wrote.
+    return text(400, "Bad Request: invalid Host header\n");
+  }
   if (req.method !== "GET" && req.method !== "HEAD") {
     return text(405, "Method Not Allowed\n", { allow: "GET, HEAD" });
   }
