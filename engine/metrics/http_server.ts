@@ -2,9 +2,10 @@
  * The metrics port's HTTP server: `GET /metrics` (Prometheus text),
  * `GET /v1/status/json` (the status API) and `GET /` (the live status page,
  * one self-contained HTML document). Anything else is a 404, other methods
- * a 405, a Host header no URL can hold a 400. It runs on Deno's HTTP server, which bounds request heads (431 for
- * huge headers) and serves each connection on its own, so a slow or broken
- * client holds nothing but its own connection.
+ * a 405, a Host header no URL can hold a 400. It runs on Deno's HTTP
+ * server, which bounds request heads (431 for huge headers) and serves each
+ * connection on its own, so a slow or broken client holds nothing but its
+ * own connection.
  *
  * @example
  * ```ts
