@@ -298,5 +298,24 @@ export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpoi
       throw new BrokerError(ErrorCode.invalid_data, `${k} must be a positive integer, got ${v}`);
     }
   }
+  // Broker's uint16 settings, and the metrics options (read later, where a bad one threw a
+  // RangeError or went unreported): refused here, with the rest.
+  const u16 = (k: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 65535)) {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        `${k} must be an integer from 0 to 65535, got ${v}`,
+      );
+    }
+  };
+  u16("ttl", options.ttl);
+  u16("metricsPort", options.metricsPort);
+  const interval = options.metricsExportIntervalMs;
+  if (interval !== undefined && !(Number.isFinite(interval) && interval > 0)) {
+    throw new BrokerError(
+      ErrorCode.invalid_data,
+      `metricsExportIntervalMs must be a positive number of ms, got ${interval}`,
+    );
+  }
   return resolved;
 }
