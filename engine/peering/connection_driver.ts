@@ -249,7 +249,8 @@ export class ConnectionDriver {
           c.peerId ??= c.handshake?.peerId;
           const existing = c.peerId && p.table.get(c.peerId);
           // Not a failed attempt: the peer is (being) reached over another connection.
-          c.redundant = redundant;
+          // (A drop_conn(39) from a peer we know nothing of is a failure, as in Broker.)
+          c.redundant = a.redundant || (redundant && !!existing);
           if (redundant && existing && c.target) {
             // Already peered over another connection: for the caller that is success (Broker 6.4).
             this.#adoptTarget(existing, c.target);

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
 import { ErrorCode } from "../errors.ts";
 import { StatusCode } from "../status.ts";
+import { encodeHandshakeMessage, MAGIC, MessageType } from "../wire/handshake_messages.ts";
+import { newEndpointId } from "../wire/endpoint_id.ts";
 
 /** Waits for the next status with `code` (other statuses are skipped). */
 async function nextOf(
@@ -54,6 +56,37 @@ Deno.test("a dialled handshake that fails is reported as peer_unavailable, as Br
     assert.deepEqual(errors, [
       ["peer_disconnect_during_handshake", undefined, port],
       [ErrorCode[ErrorCode.peer_unavailable], undefined, port],
+    ]);
+  } finally {
+    listener.close();
+    await ep.shutdown();
+  }
+});
+
+Deno.test("a drop_conn(39 redundant_connection) from a peer we know nothing of is a failed attempt: peer_unavailable", async () => {
+  // Broker's connector takes drop_conn(39) for "redundant" only from a peer it
+  // is connecting or connected to; otherwise the attempt fails (abort: peer_unavailable).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const ep = new Endpoint({ warmUp: false });
+  const statuses = ep.statusSubscriber();
+  try {
+    const peered = ep.peer("127.0.0.1", port, { retryMs: 0 });
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64)); // the hello
+    const drop = encodeHandshakeMessage({
+      type: MessageType.drop_conn,
+      magic: MAGIC,
+      senderId: newEndpointId(),
+      code: ErrorCode.redundant_connection,
+      description: "redundant connection",
+    }, { prefix: true });
+    await conn.write(drop);
+    await assert.rejects(peered);
+    conn.close();
+    assert.deepEqual(statuses.poll().map((s) => s.codeName), [
+      "redundant_connection",
+      "peer_unavailable",
     ]);
   } finally {
     listener.close();
