@@ -31,7 +31,8 @@
  * exactly. It is more lenient than Broker where no value is in doubt: a real
  * may be written as an integer or as the strings `"nan"`, `"inf"`, `"-inf"`;
  * timestamps take any number of fraction digits (beyond nine are truncated)
- * and timespans also the unit `d`. Timestamps without a zone are UTC, as in
+ * and timespans also the unit `d`; a timespan's number may have a fraction or an
+ * exponent (`1.5s`, `1e3ns`), as Broker reads it, truncated toward zero to ns. Timestamps without a zone are UTC, as in
  * Broker; `Z`, `±HH`, `±HHMM` and `±HH:MM` are accepted. Other keys beside
  * `@data-type` and `data` are ignored, so a whole `data-message` object reads
  * as its value; a repeated key keeps its first value, as in Broker. Errors are {@link BrokerError}s: `invalid_json` for text that

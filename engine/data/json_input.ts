@@ -164,11 +164,40 @@ function parseTimestamp(text: string): bigint {
   return ns;
 }
 
-/** An integer and a unit, as CAF reads timespans (plus `d`), to ns. */
+/**
+ * A timespan's number: sign, digits with an optional fraction, an optional
+ * exponent (`1500ms`, `1.5s`, `1e3ns`), after any C white space, as Broker
+ * reads it (`strtod`); then its unit.
+ */
+const TIMESPAN_RE =
+  /^[ \t\n\v\f\r]*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?(ns|us|ms|s|min|h|d)$/;
+/** Digits of a timespan's number beyond which it is refused (they cannot all count). */
+const MAX_TIMESPAN_DIGITS = 100;
+
+/**
+ * A number and a unit, as Broker reads timespans (plus `d`), to ns. Broker
+ * takes any `strtod` number (`1.5s`, `.5s`, `1e3ns`) and truncates its
+ * double times the unit toward zero; we compute the same exactly (where the
+ * double is inexact, `123456789.123456789s`, Broker is off by up to 2^-53 of
+ * the value).
+ */
 function parseTimespan(text: string): bigint {
-  const m = /^([+-]?\d+)(ns|us|ms|s|min|h|d)$/.exec(text);
-  if (!m) return clash(`bad timespan ${JSON.stringify(text)}`);
-  const ns = BigInt(m[1]) * NS_PER_TIMESPAN_UNIT[m[2] as TimespanUnit];
+  const m = TIMESPAN_RE.exec(text);
+  const int = m?.[2] ?? "", frac = m?.[3] ?? "";
+  if (!m || (int === "" && frac === "") || int.length + frac.length > MAX_TIMESPAN_DIGITS) {
+    return clash(`bad timespan ${JSON.stringify(text)}`);
+  }
+  const digits = BigInt(int + frac) * NS_PER_TIMESPAN_UNIT[m[5] as TimespanUnit];
+  // ns = digits * 10^shift, truncated toward zero.
+  const exp = m[4] === undefined ? 0 : Number(m[4]);
+  const shift = exp - frac.length;
+  let ns: bigint;
+  if (digits === 0n) ns = 0n;
+  else if (shift > 40) ns = LIMITS.I64_MAX + 1n; // at least 10^40: out of range
+  else if (shift >= 0) ns = digits * 10n ** BigInt(shift);
+  else if (-shift > String(digits).length) ns = 0n; // below 1 ns
+  else ns = digits / 10n ** BigInt(-shift);
+  if (m[1] === "-") ns = -ns;
   if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
     return clash(`timespan ${JSON.stringify(text)} is out of range`);
   }

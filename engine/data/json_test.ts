@@ -28,12 +28,15 @@ import {
   readJsonMessage,
 } from "./json.ts";
 import { formatReal } from "./text.ts";
+import { transcodeDataMessage } from "./json_transcode.ts";
+import { DataBuilder } from "./builder.ts";
 import type { Data } from "./types.ts";
 import { anyData } from "../../tests/arbitrary.ts";
 import { goldenData, goldenZeek, hex, unhex } from "../../tests/fixtures.ts";
 import type { GoldenValue } from "../../tests/fixtures.ts";
 
 const utf8 = new TextEncoder();
+const builder = new DataBuilder();
 /** `json_lossy`: Broker's `%f` drops digits of a real (fixtures/broker/README.md). */
 type Golden = GoldenValue & { json_lossy?: boolean };
 const golden: Golden[] = [...goldenData(), ...goldenZeek()];
@@ -360,8 +363,68 @@ Deno.test("reads timespans with units ns, us, ms, s, min, h, d", () => {
   for (const [text, ns] of cases) {
     assert.deepEqual(dataFromJson({ "@data-type": "timespan", data: text }), timespan(ns), text);
   }
-  for (const bad of ["", "5", "5 s", "1.5s", "5sec", "9223372036854775808ns", "106752d"]) {
+  for (const bad of ["", "5", "5 s", "5sec", "9223372036854775808ns", "106752d"]) {
     throwsCode(() => dataFromJson({ "@data-type": "timespan", data: bad }), ErrorCode.type_clash);
+  }
+});
+
+Deno.test("reads timespans with a fraction or an exponent, as broker-node does, truncated toward zero", () => {
+  // What broker-node's WebSocket API made of each (it sent them on in binary),
+  // where its double is exact; ours is exact everywhere.
+  const cases: [string, bigint][] = [
+    ["1.5s", 1_500_000_000n],
+    [".5s", 500_000_000n],
+    ["1.s", 1_000_000_000n],
+    ["-1.5s", -1_500_000_000n],
+    ["+1.5s", 1_500_000_000n],
+    ["1e3ns", 1000n],
+    ["1.5E3ns", 1500n],
+    ["1e-3s", 1_000_000n],
+    ["1.5us", 1500n],
+    ["1.5ms", 1_500_000n],
+    ["1.5min", 90_000_000_000n],
+    ["1.5h", 5_400_000_000_000n],
+    ["0.1s", 100_000_000n],
+    ["0.0000000001s", 0n],
+    ["1.0000000001s", 1_000_000_000n],
+    ["2.5ns", 2n],
+    ["-2.5ns", -2n],
+    ["1.999999999999s", 1_999_999_999n],
+    [" 1s", 1_000_000_000n], // strtod skips leading white space
+    // Broker's double gives 123456789123456800 here.
+    ["123456789.123456789s", 123_456_789_123_456_789n],
+    ["-9223372036.854775808s", -(1n << 63n)],
+    ["1e-999999999s", 0n],
+    ["0e999999999s", 0n],
+  ];
+  for (const [text, ns] of cases) {
+    assert.deepEqual(dataFromJson({ "@data-type": "timespan", data: text }), timespan(ns), text);
+    const json = `{"@data-type":"timespan","data":"${text}"}`;
+    assert.deepEqual(dataFromJson(json), timespan(ns), text);
+    assert.equal(
+      transcodeDataMessage(`{"type":"data-message","topic":"/t",${json.slice(1)}`, builder),
+      "/t",
+    );
+    assert.equal(hex(builder.finish()), hex(encode(timespan(ns))), text);
+  }
+  for (
+    const bad of [
+      "s",
+      ".s",
+      "e3s",
+      "1e3",
+      "1s ",
+      "1.5.s",
+      "1e999999999s",
+      "9223372036.854775808s",
+      "1" + "0".repeat(100) + "s",
+    ]
+  ) {
+    throwsCode(
+      () => dataFromJson({ "@data-type": "timespan", data: bad }),
+      ErrorCode.type_clash,
+      undefined,
+    );
   }
 });
 
