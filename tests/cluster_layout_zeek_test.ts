@@ -4,8 +4,10 @@ import assert from "node:assert/strict";
 import { ClusterLayout } from "../mod.ts";
 import { zeekBin } from "./zeek_tool.ts";
 
-// Names out of order on purpose: Zeek sorts each type by name.
+// Names out of order on purpose: Zeek sorts each type by name. ZeekControl
+// writes a control node too: in no pool, dialled by no one.
 const NODES = `redef Cluster::nodes = {
+	["control"] = [$node_type=Cluster::CONTROL, $ip=127.0.0.1, $p=27760/tcp],
 	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=27761/tcp],
 	["logger-2"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=27763/tcp],
 	["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p=27762/tcp],
@@ -69,6 +71,7 @@ Deno.test({
           `peers ${node} dials`,
         );
         assert.equal(layout.node("worker-9").port, 0, "a port of 0/unknown: does not listen");
+        assert.equal(layout.get("control"), undefined, "the control node is not a cluster member");
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

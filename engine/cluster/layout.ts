@@ -103,9 +103,10 @@ export class ClusterLayout {
    * A layout from an object: nodes as a list (`{name, type, host, port,
    * manager}`) or a map keyed by name. Zeek's own spelling works too
    * (`node_type`, `ip`, `p`), as `to_json(Cluster::nodes)` prints it, a
-   * port as `{port, proto}` (`0/unknown`: no port). A proxy or worker
-   * without `manager` gets the layout's first manager, as ZeekControl
-   * writes layouts.
+   * port as `{port, proto}` (`0/unknown`: no port); a `control` node
+   * (ZeekControl writes one) is left out. A proxy or worker without
+   * `manager` gets the layout's first manager, as ZeekControl writes
+   * layouts.
    */
   static fromObject(obj: unknown, source = "cluster layout"): ClusterLayout {
     if (typeof obj !== "object" || obj === null) bad(source, "expected an object with `nodes`");
@@ -115,24 +116,26 @@ export class ClusterLayout {
       : typeof o.nodes === "object" && o.nodes !== null
       ? Object.entries(o.nodes)
       : bad(source, "`nodes` must be a list or a map");
-    const nodes = raw.map(([name, v]): LayoutNode => {
+    const nodes = raw.flatMap(([name, v]): LayoutNode[] => {
       if (typeof v !== "object" || v === null) bad(source, `node ${name} must be an object`);
       const n = v as Record<string, unknown>;
       const type = n.type ?? n.node_type;
       const port = n.port ?? n.p ?? 0;
       if (typeof type !== "string") bad(source, `node ${name} needs a type`);
+      // ZeekControl's control node: in no pool, dialled by no cluster node.
+      if (/^(cluster::)?control$/i.test(type)) return [];
       const portNumber = portOf(port);
       if (portNumber === undefined) bad(source, `node ${name}: bad port`);
       if (n.manager !== undefined && typeof n.manager !== "string") {
         bad(source, `node ${name}: manager must be a node name`);
       }
-      return {
+      return [{
         name,
         type: type.toLowerCase().replace(/^cluster::/, "") as NodeType,
         host: typeof n.host === "string" ? n.host : typeof n.ip === "string" ? n.ip : "",
         port: portNumber,
         manager: n.manager as string | undefined,
-      };
+      }];
     });
     const firstManager = nodes.find((n) => n.type === "manager")?.name;
     const withManagers = nodes.map((n) =>
