@@ -46,7 +46,10 @@
  * `-nan`, a raw NUL in a string (it ends the text) and reals whose integer
  * part needs more than 64 bits. It rounds reals, and timespans beyond 2^53 ns,
  * through an inexact double conversion, reads the escape `\/` as `?`, and
- * refuses a real written without fraction or exponent. Our reader is exact in
+ * refuses a real written without fraction or exponent. It refuses text with
+ * more than 128 JSON objects and arrays open at once (`nested_too_deeply`: 64
+ * nested vectors around a count, or 43 nested table keys, including a
+ * message's own object); ours takes up to `maxDepth` (128) nested values. Our reader is exact in
  * all these cases, so text we accept may still be refused or rounded by Broker.
  *
  * @example
