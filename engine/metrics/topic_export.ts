@@ -198,10 +198,14 @@ export function parseExport(d: Data): ImportedMetrics | undefined {
     const l: Record<string, string> = {};
     let readable = true;
     for (const [k, x] of labels.value) {
-      if (k.type !== "string" || x.type !== "string") continue;
-      const key = underscores(k.value);
-      if (!LABEL_NAME.test(key)) readable = false;
-      l[key] = x.value;
+      // Broker's collector refuses a row with a label that is not a string.
+      if (k.type !== "string" || x.type !== "string") readable = false;
+      else {
+        const key = underscores(k.value);
+        // `le` is the histogram's own label (a second one makes the line unreadable).
+        if (!LABEL_NAME.test(key) || (key === "le" && t === "histogram")) readable = false;
+        l[key] = x.value;
+      }
     }
     const full = promName({
       prefix: prefix.value,
@@ -246,20 +250,31 @@ export class MetricsCollector {
     return new Map([...this.#latest].map(([k, v]) => [k, v.time]));
   }
 
-  /** Every imported family, samples labelled with their `endpoint`. */
+  /**
+   * Every imported family, samples labelled with their `endpoint` (which
+   * replaces an `endpoint` label of the export). One sample per label set:
+   * a later row of the same series replaces the earlier, as Broker's
+   * collector updates the series' one instance (twice the same series would
+   * make Prometheus refuse the scrape).
+   */
   families(): MetricFamilySnapshot[] {
-    const byName = new Map<string, { f: MetricFamilySnapshot; samples: MetricSample[] }>();
+    const byName = new Map<
+      string,
+      { f: MetricFamilySnapshot; samples: Map<string, MetricSample> }
+    >();
     for (const [endpoint, m] of this.#latest) {
       for (const f of m.families) {
         let have = byName.get(f.name);
-        if (!have) byName.set(f.name, have = { f, samples: [] });
+        if (!have) byName.set(f.name, have = { f, samples: new Map() });
         if (have.f.type !== f.type) continue;
         for (const s of f.samples) {
-          const labels: MetricLabels = { ...s.labels, endpoint };
-          have.samples.push({ labels, value: s.value });
+          const { endpoint: _theirs, ...rest } = s.labels;
+          const labels: MetricLabels = { ...rest, endpoint };
+          const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => a < b ? -1 : 1));
+          have.samples.set(key, { labels, value: s.value });
         }
       }
     }
-    return [...byName.values()].map(({ f, samples }) => ({ ...f, samples }));
+    return [...byName.values()].map(({ f, samples }) => ({ ...f, samples: [...samples.values()] }));
   }
 }

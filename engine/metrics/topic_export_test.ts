@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "../data/mod.ts";
 import { dataToString } from "../data/text.ts";
-import { bool, integer, str, table, timestamp, vector } from "../data/constructors.ts";
+import { bool, integer, real, str, table, timestamp, vector } from "../data/constructors.ts";
+import type { Data } from "../data/types.ts";
 import { type MetricFamilySnapshot, renderPrometheus } from "./registry.ts";
 import { cafName, exportRows, MetricsCollector, parseExport, promName } from "./topic_export.ts";
 
@@ -101,5 +102,37 @@ Deno.test("imported names and labels: CAF's separators become underscores; what 
     text,
     "# HELP caf_system_running_actors h\n# TYPE caf_system_running_actors gauge\n" +
       'caf_system_running_actors{actor_name="x.y",endpoint="w1"} 7\n',
+  );
+});
+
+Deno.test("imported rows: one sample per label set (the last wins, as Broker's collector updates it), a row with a label that is not a string is left out", () => {
+  const row = (labels: [string, Data][], v: number, type = "gauge") =>
+    vector(
+      str("zeek"),
+      str("x"),
+      str(type),
+      str("1"),
+      str("h"),
+      bool(false),
+      table(labels.map(([k, v]) => [str(k), v] as const)),
+      type === "histogram"
+        ? vector(vector(real(1), integer(v)), vector(real(Infinity), integer(0)), real(v))
+        : integer(v),
+    );
+  const c = new MetricsCollector();
+  c.update(vector(
+    vector(str("w1"), timestamp(1n)),
+    row([["type", str("a")]], 1),
+    row([["type", str("a")]], 2), // the same series again
+    row([["type", str("a")], ["n", integer(5)]], 3), // Broker's collector refuses the row
+    row([["type", str("b")], ["endpoint", str("other")]], 4), // our endpoint label wins...
+    row([["type", str("b")], ["endpoint", str("again")]], 5), // ...so this is the same series
+  ));
+  const text = renderPrometheus(c.families());
+  assert.equal(
+    text,
+    "# HELP zeek_x h\n# TYPE zeek_x gauge\n" +
+      'zeek_x{type="a",endpoint="w1"} 2\n' +
+      'zeek_x{type="b",endpoint="w1"} 5\n',
   );
 });
