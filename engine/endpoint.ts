@@ -97,13 +97,18 @@ export type { RecordedFrame } from "./peering/connection_driver.ts";
 export interface PeerDescription {
   /** Its endpoint ID (UUID text), once known. */
   id?: string;
-  /** Address we dialled, or the remote address of an incoming connection. */
+  /** Address we dial, or the remote address of an incoming connection. */
   host: string;
-  /** Port we dialled, or the remote port of an incoming connection. */
+  /** Port we dial, or the remote port of an incoming connection. */
   port: number;
   /** `connecting` (dialling or in the handshake), `peered`, or `reconnecting` (waiting to redial). */
   status: "connecting" | "peered" | "reconnecting";
-  /** Whether we dialled it. */
+  /**
+   * Whether we dial it: we opened the connection, or a `peer()` with a retry
+   * interval found the peer already peered over this one (then `host` and
+   * `port` are the address it asked for, as in Broker), so it is dialled
+   * again when lost.
+   */
   outbound: boolean;
   /** Whether it is one of our endpoints, so broadcasts between us carry origin tags (exactly once in cycles). */
   originTags: boolean;
