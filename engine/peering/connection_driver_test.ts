@@ -25,8 +25,10 @@ Deno.test("a dial that an existing peering makes redundant keeps its retry: the 
     const portA = await a.listen("127.0.0.1", 0);
     const portB = await b.listen("127.0.0.1", 0);
     const statuses = a.statusSubscriber();
+    const statusesB = b.statusSubscriber();
     await a.peer("127.0.0.1", portB, { retryMs: 0 });
     await nextOf(statuses, StatusCode.peer_added);
+    await nextOf(statusesB, StatusCode.peer_added); // b's side of the handshake is done too
     await b.peer("127.0.0.1", portA, { retryMs: 3_600_000 }); // redundant: already peered
     assert.deepEqual(
       b.peers().map((p) => [p.port, p.status, p.outbound]),
