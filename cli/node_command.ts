@@ -198,6 +198,10 @@ export async function runNode(
       });
       await warmUpModesOverLoopback(() => new Endpoint({ warmUp: false }), opts);
     }
+    // broker-node calls ep.forward(topics) first: its topics are in the filter of
+    // every handshake, where a subscriber made by the mode later would send them
+    // in a routing update after it (and miss what a peer published in between).
+    ep.advertise?.(opts.topics);
     if (opts.port !== undefined) {
       p.verbose(`listen for peers on port ${opts.port}`);
       try {

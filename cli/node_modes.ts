@@ -149,6 +149,8 @@ export interface NodeStore {
 
 /** Everything `runNode` needs from an endpoint. */
 export interface NodeHost extends NodeEndpoint {
+  /** Puts topics in the filter peers get, before any subscriber (Broker's `endpoint::forward`). */
+  advertise?(topics: readonly string[]): void;
   /** Accepts peers on host:port. */
   listen(host: string, port: number): Promise<number>;
   /** Dials a peer. */
