@@ -85,8 +85,7 @@ export const BROKER_GLOBAL_OPTIONS: readonly CafOptionSpec[] = [
     key: "broker.ttl",
     long: "ttl",
     type: "uint16",
-    help:
-      "drop messages after traversing TTL hops: written into every message, as Broker (default: 16)",
+    help: "drop messages after traversing TTL hops (taken; as in Broker, every message carries 16)",
   },
   {
     key: "broker.peer-buffer-size",
