@@ -174,10 +174,11 @@ Deno.test(
         // broker-pipe's line (on stdout), word for word.
         const out = new TextDecoder().decode(r.stdout);
         assert.match(out, new RegExp(`^\\*\\*\\* published ${count} messages, byte$`, "m"));
-        // Its statuses as broker-pipe prints them: the data on <$>/local/data/statuses.
+        // Its statuses as broker-pipe prints them: the data on <$>/local/data/statuses, whose
+        // network part ends in the peering's retry, 10 s for a peer broker-pipe dials.
         assert.match(
           err,
-          /^\*\*\* data\(<\$>\/local\/data\/statuses, \(status, peer_added, \([0-9a-f-]{36}, 127\.0\.0\.1, \d+\/tcp, 0\), handshake successful\)\)$/m,
+          /^\*\*\* data\(<\$>\/local\/data\/statuses, \(status, peer_added, \([0-9a-f-]{36}, 127\.0\.0\.1, \d+\/tcp, 10\), handshake successful\)\)$/m,
         );
         assert.equal((await cpp.done).code, 0);
         assert.deepEqual(
@@ -279,6 +280,47 @@ Deno.test("broker pipe: a peer that is not up yet is dialled again until it is, 
     await ep.shutdown();
   }
 });
+
+Deno.test(
+  "broker pipe with a peer that is not up prints broker-pipe's line for it, word for word, and waits",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const port = freePort(); // nobody listens there
+    const args = ["--disable-ssl", "-m", "subscribe", "-t", "/a", "-p", `["127.0.0.1:${port}"]`];
+    const cpp = new RefProcess("broker-pipe", args);
+    const ours = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "pipe", ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const [theirs] = await cpp.waitFor((l) => l.includes("peer_unavailable"));
+      assert.equal(
+        theirs,
+        `*** data(<$>/local/data/errors, (error, peer_unavailable, ((nil, 127.0.0.1, ${port}/tcp, 10), unable to connect to remote peer)))`,
+      );
+      // Ours prints the same line, and nothing else: both wait in their blocking peer().
+      const reader = ours.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      assert.equal(text, `${theirs}\n`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await Promise.race([ours.status.then(() => "ended"), "waiting"]), "waiting");
+      reader.releaseLock();
+    } finally {
+      await cpp.stop();
+      ours.kill("SIGTERM");
+      await ours.status;
+      await ours.stderr.cancel().catch(() => {});
+      await ours.stdout.cancel();
+    }
+  },
+);
 
 Deno.test("broker pipe: bad values are one line and exit code 2, before any peering", async () => {
   const cases: [string[], string][] = [

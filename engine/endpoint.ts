@@ -43,7 +43,7 @@ import { newOwnEndpointId } from "./routing/origin_tag.ts";
 import { Router } from "./routing/router.ts";
 import { Publisher, type PublisherOptions } from "./publisher.ts";
 import type { BoundedQueue } from "./queue.ts";
-import { errorEvent, type StatusEvent } from "./status.ts";
+import { errorEvent, retrySeconds, type StatusEvent } from "./status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "./status_hub.ts";
 import { statusToData, statusTopicOf } from "./status_data.ts";
 import { Subscriber, type SubscriberOptions } from "./subscriber.ts";
@@ -242,7 +242,15 @@ export class Endpoint {
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       running,
       connected: (tcp, target) => this.#driver.start(tcp, "connector", target),
-      unavailable: (t, e) => emit(errorEvent(e.code, e.message, { host: t.host, port: t.port })),
+      // Broker's text for every failed attempt (connector.cc); the caller's promise keeps the cause.
+      unavailable: (t, e) =>
+        emit(
+          errorEvent(e.code, "unable to connect to remote peer", {
+            host: t.host,
+            port: t.port,
+            retry: retrySeconds(t.retryMs),
+          }),
+        ),
     });
     this.#driver = new ConnectionDriver({
       id: this.#id,

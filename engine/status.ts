@@ -32,6 +32,25 @@ export interface PeerInfo {
   host?: string;
   /** TCP port, when known. */
   port?: number;
+  /**
+   * The peering's retry interval in whole seconds, as Broker's `network_info`
+   * carries it: what `peer()` was given for a peering we dial, 0 (or absent)
+   * for one we accepted.
+   */
+  retry?: number;
+}
+
+/**
+ * A retry interval in ms as whole seconds, Broker's `timeout::seconds`.
+ *
+ * @example
+ * ```ts
+ * import { retrySeconds } from "./status.ts";
+ * if (retrySeconds(10_000) !== 10 || retrySeconds(250) !== 0) throw new Error("whole seconds");
+ * ```
+ */
+export function retrySeconds(retryMs: number): number {
+  return Math.max(0, Math.floor(retryMs / 1000));
 }
 
 /** A status change or an error, as a status subscriber sees it. */

@@ -81,5 +81,5 @@ function endpointInfo(peer: PeerInfo): Data {
   ) {
     return vector(id, none(), none(), none());
   }
-  return vector(id, str(peer.host), port(p, "tcp"), count(0n));
+  return vector(id, str(peer.host), port(p, "tcp"), count(BigInt(peer.retry ?? 0)));
 }

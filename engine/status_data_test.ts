@@ -20,3 +20,16 @@ Deno.test("status data never throws: a port no TCP peer has leaves out the netwo
     "(status, peer_added, (x, h, 1/tcp, 0), ok)",
   );
 });
+
+Deno.test("status data carries the peering's retry in seconds, as Broker's network_info", () => {
+  const e = statusEvent(StatusCode.peer_added, "handshake successful", {
+    id: "x",
+    host: "127.0.0.1",
+    port: 9,
+    retry: 10,
+  });
+  assert.equal(
+    dataToString(statusToData(e)),
+    "(status, peer_added, (x, 127.0.0.1, 9/tcp, 10), handshake successful)",
+  );
+});

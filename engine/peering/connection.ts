@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { PeerInfo } from "../status.ts";
+import { type PeerInfo, retrySeconds } from "../status.ts";
 import type { NetAddress, TcpConnection } from "../transport/tcp.ts";
 import type { DialTarget } from "../transport/dialer.ts";
 import { type EndpointId, endpointIdToString, type FrameReader } from "../wire/mod.ts";
@@ -83,10 +83,12 @@ export function peerKey(id: EndpointId): string {
 }
 
 /** The peer a status event about `c` names. */
-export function peerInfo(c: Pick<Connection, "peerId" | "address">): PeerInfo {
+export function peerInfo(c: Pick<Connection, "peerId" | "address" | "target">): PeerInfo {
   return {
     id: c.peerId ? endpointIdToString(c.peerId) : undefined,
     host: c.address.host,
     port: c.address.port,
+    // Broker's network_info of a dialled peering carries its retry; an accepted one's is 0.
+    retry: c.target ? retrySeconds(c.target.retryMs) : 0,
   };
 }
