@@ -345,9 +345,11 @@ export class Endpoint {
 
   /**
    * Peers with the endpoint at `host:port`: resolves once the handshake is
-   * done, rejects with `peer_unavailable` when the attempt fails (as Broker's
-   * blocking `peer`). With `retryMs` > 0 (default 10 s, as Broker) the endpoint
-   * keeps re-dialling a failed or lost peering in the background until `unpeer`.
+   * done, rejects with `peer_unavailable` when the first attempt fails (as
+   * Broker's blocking `peer` with retry 0; with a retry, Broker's waits until
+   * the peering is up). With `retryMs` > 0 (default 10 s, as Broker) the
+   * endpoint keeps re-dialling a failed or lost peering in the background
+   * until `unpeer`: its `peer_added` status says when it is up.
    */
   peer(host: string, port: number, options: PeerOptions = {}): Promise<void> {
     this.#assertRunning();
