@@ -63,6 +63,8 @@ const SIMPLE_ESCAPES: Record<number, number> = {
  * Integers stay exact as bigints; everything else is standard JSON.
  */
 const DATA_TYPE_KEY = new TextEncoder().encode("@data-type");
+/** Digits (and sign) of a JSON integer read as a bigint; longer ones are read as numbers. */
+const MAX_BIGINT_DIGITS = 40;
 
 function isDataTypeKey(b: Uint8Array, at: number): boolean {
   for (let i = 0; i < 10; i++) if (b[at + i] !== DATA_TYPE_KEY[i]) return false;
@@ -258,7 +260,11 @@ class Parser {
     }
     let token = "";
     for (let i = start; i < this.pos; i++) token += String.fromCharCode(b[i]);
-    return integral ? BigInt(token) : Number(token);
+    // An integer of more digits than any 64-bit value is out of range as a
+    // count or integer and rounds as a real: it stays a number, as BigInt's
+    // parse takes time quadratic in the digits (0.5 s for a 1 MiB message).
+    if (integral && this.pos - start <= MAX_BIGINT_DIGITS) return BigInt(token);
+    return Number(token);
   }
 
   string(): string | JsonBytes {
@@ -375,6 +381,10 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 function exactInteger(x: unknown, type: string, fromText: boolean): bigint {
   if (typeof x === "bigint") return x;
+  // Text's integers too long to be a bigint (see `Parser.number`), or reals as large.
+  if (typeof x === "number" && fromText && Math.abs(x) >= 1e39) {
+    clash(`${type} ${x} is out of range`);
+  }
   // In text, a fraction or exponent makes a real (Broker refuses `1.0` as a count).
   if (typeof x === "number" && Number.isInteger(x) && !fromText) {
     // Above 2^53 the number may already be rounded: refuse to guess.

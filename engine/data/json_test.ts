@@ -555,6 +555,36 @@ Deno.test("errors: nesting beyond the binary decoder's limit is refused in text 
   throwsCode(() => dataFromJson("[".repeat(100_000)), ErrorCode.deserialization_failed);
 });
 
+Deno.test("integers longer than any 64-bit value: out of range, never parsed as a bigint", () => {
+  // BigInt's parse is quadratic: a 1 MiB count took 0.5 s of the event loop,
+  // and the error carried all its digits.
+  const digits = "9".repeat(1_000_000);
+  for (const [type, data] of [["count", digits], ["integer", `-${digits}`]]) {
+    throwsCode(
+      () => dataFromJson(`{"@data-type":"${type}","data":${data}}`),
+      ErrorCode.type_clash,
+      /^(count|integer) -?Infinity is out of range$/,
+    );
+  }
+  // Either side of the 40-character bound: the same error, the same value.
+  for (const n of [39, 40, 41, 400]) {
+    const big = "1" + "0".repeat(n - 1);
+    throwsCode(
+      () => dataFromJson(`{"@data-type":"count","data":${big}}`),
+      ErrorCode.type_clash,
+      /out of range/,
+    );
+    throwsCode(
+      () => dataFromJson(`{"@data-type":"integer","data":-${big}}`),
+      ErrorCode.type_clash,
+      /out of range/,
+    );
+    // A real written as such an integer rounds as before (Broker refuses it).
+    assert.deepEqual(dataFromJson(`{"@data-type":"real","data":${big}}`), real(Number(big)));
+    assert.deepEqual(dataFromJson(`{"@data-type":"real","data":-${big}}`), real(-Number(big)));
+  }
+});
+
 Deno.test("errors: type_clash for data that does not fit its type", () => {
   const cases: [string, unknown][] = [
     ["boolean", "true"],
