@@ -197,11 +197,11 @@ export class Endpoint {
     // Broker reads broker.ttl but writes its default, 16, into every envelope.
     this.#frames = new OutgoingFrames(this.#id, DEFAULT_TTL, checkTopic);
     this.#local = new LocalSubscriptions(() => this.#driver.announceFilter());
-    this.#overflow = new PeerOverflow<Connection>(opts, (c, message) => {
-      // Broker's core force-disconnects the peer: peer_removed with the CAF error, no re-dial.
+    this.#overflow = new PeerOverflow<Connection>(opts, (c) => {
+      // Broker's core force-disconnects the peer: peer_removed with the CAF error, no re-dial,
+      // and no error status besides (we emitted peer_timeout too, which Broker never does).
       c.removed = true;
       c.removedReason = "caf::sec::backpressure_overflow";
-      emit(errorEvent(ErrorCode.peer_timeout, message, peerInfo(c)));
     });
     const table = this.#table;
     this.#commands = new CommandPort(this.#id, this.#frames, this.#local, {

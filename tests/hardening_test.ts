@@ -5,9 +5,11 @@ import { Endpoint } from "../engine/endpoint.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { count, decode, encode, str, validate } from "../engine/data/mod.ts";
 import { EnvelopeType, NIL_ENDPOINT_ID, parseEndpointId } from "../engine/wire/mod.ts";
+import { StatusCode } from "../engine/status.ts";
 import {
   ENDPOINT_ID,
   isError,
+  isStatus,
   LARGER_ID,
   nextStatus,
   ping,
@@ -46,7 +48,7 @@ Deno.test("a peer that pings and never reads: pongs count against the peer buffe
       const flood = await pingFlood(ep, c, 2000, () => ep.peers().length === 0);
       // 1 MiB of queue, plus the kernel's socket buffers, long before 2000 pings (125 MiB).
       assert.ok(flood.maxBytes <= (1 << 20) + PONG_PAYLOAD.length + 64, `queued ${flood.maxBytes}`);
-      await nextStatus(status, isError(ErrorCode.peer_timeout), 5000);
+      await nextStatus(status, isStatus(StatusCode.peer_removed), 5000);
       await waitFor(() => ep.peers().length === 0, "the flooding peer to be dropped", 5000);
     },
   );
