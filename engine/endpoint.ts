@@ -164,6 +164,8 @@ export class Endpoint {
   readonly #tls?: TlsMaterial;
   /** Statuses and errors, also published to local subscribers as Broker's data. */
   readonly #statuses = new StatusHub((e) => {
+    // Broker's core publishes each one as a data message and counts it as processed.
+    if (this.#router) this.#router.processed.published++;
     // (Before the constructor set up local delivery, there is nobody to tell.)
     this.#local?.deliverPublished(statusTopicOf(e), statusToData(e));
   });

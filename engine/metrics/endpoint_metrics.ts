@@ -121,12 +121,13 @@ export function registerEndpointMetrics(reg: MetricsRegistry, src: EndpointMetri
     "broker_processed_messages_total",
     "Total number of processed messages.",
     "counter",
+    // In the order Broker's exposition lists them.
     () => [
-      { labels: { type: "data" }, value: p.data + p.published },
-      { labels: { type: "command" }, value: p.command + src.commandsSent() },
-      { labels: { type: "routing-update" }, value: p.routingUpdate },
-      { labels: { type: "ping" }, value: p.ping },
       { labels: { type: "pong" }, value: p.pong },
+      { labels: { type: "ping" }, value: p.ping },
+      { labels: { type: "routing-update" }, value: p.routingUpdate },
+      { labels: { type: "command" }, value: p.command + src.commandsSent() },
+      { labels: { type: "data" }, value: p.data + p.published },
     ],
   );
   reg.add("broker_connections", "Number of active network connections.", "gauge", () => [

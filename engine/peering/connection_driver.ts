@@ -419,6 +419,7 @@ export class ConnectionDriver {
       case EnvelopeType.ping: {
         this.#p.router.processed.ping++;
         if (isNilEndpointId(env.sender) || endpointIdsEqual(env.sender, this.#p.id)) return;
+        this.#p.router.processed.pong++; // the answer passes the core too, as in Broker's count
         this.#sendControl(c, this.#p.frames.pong(env), true);
         return;
       }

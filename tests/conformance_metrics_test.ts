@@ -1,0 +1,84 @@
+// broker_processed_messages_total against the C++ broker-node's, after the same peering.
+import assert from "node:assert/strict";
+import { Endpoint } from "../mod.ts";
+import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+/** A node's processed-messages lines after a peer came, said BYE and left. */
+async function processedAfterPeering(kind: "C++" | "ours"): Promise<string[]> {
+  const port = freePort(), metrics = freePort();
+  const args = [
+    "--disable-ssl",
+    "-t",
+    '["/a"]',
+    "-p",
+    String(port),
+    `--broker.metrics.port=${metrics}`,
+  ];
+  const child = kind === "C++"
+    ? new Deno.Command(brokerRefTool("broker-node"), { args, stdout: "null", stderr: "null" })
+      .spawn()
+    : new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "node", ...args],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  const ep = new Endpoint({ warmUp: false });
+  const processed = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+    return text.split("\n").filter((l) => l.startsWith("broker_processed_messages_total"));
+  };
+  /** Polls until the node counts `n` data messages (its statuses so far). */
+  const untilData = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    let lines = await processed();
+    while (!lines.includes(`broker_processed_messages_total{type="data"} ${n}`)) {
+      if (Date.now() > deadline) return lines;
+      await new Promise((r) => setTimeout(r, 50));
+      lines = await processed();
+    }
+    return lines;
+  };
+  try {
+    // Not waitForPort on the Broker port: a connection that closes without a handshake is a
+    // status there too. Dials that find no listener yet are refused before the node sees them.
+    await waitForPort(metrics);
+    for (let tries = 0;; tries++) {
+      try {
+        await ep.peer("127.0.0.1", port, { retryMs: 0 });
+        break;
+      } catch (e) {
+        if (tries > 100) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // The node's side of the handshake is done once it reported the peer (two statuses).
+    await untilData(2);
+    await ep.unpeer("127.0.0.1", port); // BYE: a ping the node answers with a pong
+    const lines = await untilData(4);
+    return lines;
+  } finally {
+    await ep.shutdown();
+    child.kill();
+    await child.status;
+  }
+}
+
+Deno.test(
+  "broker_processed_messages_total: statuses count as data and an answered ping as a pong, as the C++ node counts them",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const [cpp, ours] = [await processedAfterPeering("C++"), await processedAfterPeering("ours")];
+    // Four statuses (endpoint_discovered, peer_added, peer_removed, endpoint_unreachable) are
+    // data; the BYE ping and its pong one each. Ours counted 0 data and 0 pongs.
+    assert.deepEqual(cpp, [
+      'broker_processed_messages_total{type="pong"} 1',
+      'broker_processed_messages_total{type="ping"} 1',
+      'broker_processed_messages_total{type="routing-update"} 0',
+      'broker_processed_messages_total{type="command"} 0',
+      'broker_processed_messages_total{type="data"} 4',
+    ]);
+    assert.deepEqual(ours, cpp);
+  },
+);
