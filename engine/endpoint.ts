@@ -276,8 +276,10 @@ export class Endpoint {
       running,
       pendingHandshakes: () => this.#driver.pendingAccepted,
       accepted: (tcp) => this.#driver.start(tcp, "acceptor"),
-      refused: (remote, e) => emit(errorEvent(e.code, e.message, remote)),
-      abandoned: (remote, e) => emit(errorEvent(e.code, e.message, remote)),
+      // Incoming connections that never reached Broker's handshake: counted, not reported
+      // as statuses, as Broker's core only logs a failed incoming handshake.
+      refused: (_remote, e) => this.#driver.countHandshakeFailure(e.code),
+      abandoned: (_remote, e) => this.#driver.countHandshakeFailure(e.code),
     });
     this.#stores = new StoreRegistry({
       commandBus: this.#commands,

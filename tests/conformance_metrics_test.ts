@@ -5,8 +5,11 @@ import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
-/** A node's processed-messages lines after a peer came, said BYE and left. */
-async function processedAfterPeering(kind: "C++" | "ours"): Promise<string[]> {
+/**
+ * A node's processed-messages lines after a peer came, said BYE and left
+ * (or, with `scanned`, after a bare connect and a garbage frame at its port).
+ */
+async function processedAfterPeering(kind: "C++" | "ours", scanned = false): Promise<string[]> {
   const port = freePort(), metrics = freePort();
   const args = [
     "--disable-ssl",
@@ -44,6 +47,16 @@ async function processedAfterPeering(kind: "C++" | "ours"): Promise<string[]> {
     // Not waitForPort on the Broker port: a connection that closes without a handshake is a
     // status there too. Dials that find no listener yet are refused before the node sees them.
     await waitForPort(metrics);
+    if (scanned) {
+      // A port scanner, then garbage: Broker's core logs the failed handshakes, no status.
+      await waitForPort(port);
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      await c.write(new Uint8Array([0, 0, 0, 5, 1, 2, 3, 4, 5]));
+      await new Promise((r) => setTimeout(r, 300));
+      c.close();
+      await new Promise((r) => setTimeout(r, 300));
+      return await processed();
+    }
     for (let tries = 0;; tries++) {
       try {
         await ep.peer("127.0.0.1", port, { retryMs: 0 });
@@ -79,6 +92,20 @@ Deno.test(
       'broker_processed_messages_total{type="command"} 0',
       'broker_processed_messages_total{type="data"} 4',
     ]);
+    assert.deepEqual(ours, cpp);
+  },
+);
+
+Deno.test(
+  "failed incoming handshakes (a bare connect, garbage) are no statuses: nothing processed, as on the C++ node",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const [cpp, ours] = [
+      await processedAfterPeering("C++", true),
+      await processedAfterPeering("ours", true),
+    ];
+    // Ours counted one error status (a data message) for each: 2.
+    assert.ok(cpp.includes('broker_processed_messages_total{type="data"} 0'), cpp.join("\n"));
     assert.deepEqual(ours, cpp);
   },
 );

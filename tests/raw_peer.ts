@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { Endpoint, type EndpointOptions } from "../engine/endpoint.ts";
 import { count, str, vector } from "../engine/data/mod.ts";
 import type { StatusEvent } from "../engine/status.ts";
+import { ErrorCode } from "../engine/errors.ts";
 import type { BoundedQueue } from "../engine/queue.ts";
 import {
   encodeEnvelope,
@@ -444,5 +445,46 @@ export async function withEndpoint(
     for (const l of listeners) l.close();
     await Promise.all(conns.map((c) => c.close()));
     await ep.shutdown();
+  }
+}
+
+/** `ep`'s broker_handshake_failures_total, by error code name. */
+export function handshakeFailureCounts(ep: Endpoint): Map<string, number> {
+  const family = ep.metricFamilies().find((f) => f.name === "broker_handshake_failures_total");
+  return new Map((family?.samples ?? []).map((s) => [s.labels.code, s.value as number]));
+}
+
+const failuresTaken = new WeakMap<Endpoint, Map<string, number>>();
+
+/**
+ * The next failed handshake `ep` counted (with `code`, if given), as the
+ * error it failed with. A failed incoming handshake is no status: Broker's
+ * core only logs it, so the tests read the endpoint's failure counter.
+ */
+export async function failedHandshake(
+  ep: Endpoint,
+  code?: ErrorCode,
+  timeoutMs = 5000,
+): Promise<{ event: { code: number; codeName: string } }> {
+  const taken = failuresTaken.get(ep) ?? new Map<string, number>();
+  failuresTaken.set(ep, taken);
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const counts = handshakeFailureCounts(ep);
+    for (const [name, n] of counts) {
+      if (code !== undefined && name !== ErrorCode[code]) continue;
+      if (n > (taken.get(name) ?? 0)) {
+        taken.set(name, (taken.get(name) ?? 0) + 1);
+        return { event: { code: ErrorCode[name as keyof typeof ErrorCode], codeName: name } };
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no failed handshake counted${code === undefined ? "" : ` (${ErrorCode[code]})`}: ${
+          JSON.stringify([...counts])
+        }`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

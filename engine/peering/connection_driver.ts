@@ -255,7 +255,7 @@ export class ConnectionDriver {
             // Already peered over another connection: for the caller that is success (Broker 6.4).
             this.#adoptTarget(existing, c.target);
           } else if (!a.redundant) {
-            p.statuses.emit(errorEvent(a.error.code, a.error.message, peerInfo(c)));
+            this.#handshakeError(c, a.error);
           }
           if (!redundant) this.#handshakeFailed(a.error.code);
           c.state = "closed";
@@ -315,7 +315,28 @@ export class ConnectionDriver {
     this.#drain(c);
   }
 
+  /**
+   * A handshake that failed, as a status: only for a connection we dialled.
+   * Broker's core only logs a failed incoming handshake (a port scanner, a
+   * TLS client at a plain port): no status and no data message on
+   * `<$>/local/data/errors` (checked live: a bare connect or garbage at a
+   * broker-node's port counts no processed message). The failure still
+   * counts in `handshakeFailures`.
+   */
+  #handshakeError(c: Connection, err: BrokerError): void {
+    if (c.target) this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
+  }
+
   #handshakeFailed(code: ErrorCode): void {
+    this.countHandshakeFailure(code);
+  }
+
+  /**
+   * Counts a failed handshake in `handshakeFailures` (the metrics' only
+   * report of an incoming one; see `#handshakeError`): also the acceptor's,
+   * refused before or during TLS.
+   */
+  countHandshakeFailure(code: ErrorCode): void {
     const name = ErrorCode[code] ?? `ec(${code})`;
     this.handshakeFailures.set(name, (this.handshakeFailures.get(name) ?? 0) + 1);
   }
@@ -368,7 +389,8 @@ export class ConnectionDriver {
     const err = e instanceof BrokerError
       ? e
       : new BrokerError(ErrorCode.invalid_message, `connection failed: ${e}`);
-    this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
+    if (c.state === "handshake" || c.state === "paused") this.#handshakeError(c, err);
+    else this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
     if (c.state === "handshake" || c.state === "paused") {
       // The handshake failed here, with this error: the close that follows is
       // ours, not a peer disconnecting during the handshake (a second error).
@@ -461,11 +483,13 @@ export class ConnectionDriver {
     } else if (wasHandshake && p.running() && !c.removed) {
       // (A handshake we ended ourselves, by unpeering, is no peer disconnecting.)
       this.#handshakeFailed(ErrorCode.peer_disconnect_during_handshake);
-      p.statuses.emit(errorEvent(
-        ErrorCode.peer_disconnect_during_handshake,
-        "peer disconnected during the handshake",
-        info,
-      ));
+      this.#handshakeError(
+        c,
+        new BrokerError(
+          ErrorCode.peer_disconnect_during_handshake,
+          "peer disconnected during the handshake",
+        ),
+      );
     }
     if (c.target) p.dialer.closed(c.target, c, wasPeered);
   }
