@@ -263,6 +263,9 @@ export class Endpoint {
       local: this.#local,
       dialer: this.#dialer,
       statuses: this.#statuses,
+      incomingFailed: (e) => {
+        for (const l of this.#incomingFailureListeners) l(e);
+      },
       overflow: this.#overflow,
       router: this.#router,
       frames: this.#frames,
@@ -514,6 +517,21 @@ export class Endpoint {
     changed();
     return stop;
   }
+
+  /**
+   * Calls `listener` with each failed incoming handshake (an error event with
+   * the peer's address, and its ID once the handshake told it), which is no
+   * status: Broker's core only logs those. For observers in this process,
+   * such as a gateway naming an endpoint peered with both its sides.
+   * Returns the function that stops it.
+   * @internal
+   */
+  watchIncomingFailures(listener: (event: StatusEvent) => void): () => void {
+    this.#incomingFailureListeners.add(listener);
+    return () => this.#incomingFailureListeners.delete(listener);
+  }
+
+  readonly #incomingFailureListeners = new Set<(event: StatusEvent) => void>();
 
   /**
    * Resolves once some peer's filter matches `topic` (so a publish would reach

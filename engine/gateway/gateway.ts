@@ -157,6 +157,7 @@ export class Gateway {
   readonly #tasks: Promise<void>[] = [];
   readonly #unwatch: (() => void)[] = [];
   readonly #statusQueues: BoundedQueue<StatusEvent>[] = [];
+  readonly #stopWatching: (() => void)[] = [];
   /** When each (side, peer) last got a loop-guard report, to report floods once a second. */
   readonly #loopReported = new Map<string, number>();
   #loopsDropped = 0;
@@ -319,6 +320,7 @@ export class Gateway {
     this.#outward.close();
     await Promise.all([this.#external.shutdown(), this.#internal.shutdown()]);
     for (const q of this.#statusQueues) q.close();
+    for (const stop of this.#stopWatching) stop();
     await Promise.all(this.#tasks);
     this.#hub.close();
   }
@@ -340,6 +342,21 @@ export class Gateway {
     this.#statusQueues.push(q);
     const other = side === "external" ? this.#internal : this.#external;
     const otherSide: GatewaySide = side === "external" ? "internal" : "external";
+    // A peer of the other side shows up here (peered, or refused as redundant: a failed
+    // incoming handshake, which is no status, so it is watched for apart).
+    const namePeerOfBoth = (e: StatusEvent) => {
+      const id = e.peer?.id;
+      if (!id || !other.peers().some((p) => p.id === id)) return;
+      this.#hub.emit({
+        ...errorEvent(
+          ErrorCode.logic_error,
+          `loop guard: endpoint ${id} is peered with both sides of the gateway ` +
+            `(${otherSide} and ${side}); the domains are joined by another path`,
+          e.peer,
+        ),
+        side,
+      });
+    };
     this.#tasks.push((async () => {
       for await (const e of q) {
         if (e.kind === "error" && e.code === ErrorCode.logic_error && OWN_TRAFFIC.test(e.message)) {
@@ -361,23 +378,10 @@ export class Gateway {
           continue;
         }
         this.#hub.emit({ ...e, side });
-        // A peer of the other side shows up here (peered, or refusing us as redundant).
-        const id = e.peer?.id;
-        if (id && (e.kind === "error" || e.code === StatusCode.peer_added)) {
-          if (other.peers().some((p) => p.id === id)) {
-            this.#hub.emit({
-              ...errorEvent(
-                ErrorCode.logic_error,
-                `loop guard: endpoint ${id} is peered with both sides of the gateway ` +
-                  `(${otherSide} and ${side}); the domains are joined by another path`,
-                e.peer,
-              ),
-              side,
-            });
-          }
-        }
+        if (e.kind === "error" || e.code === StatusCode.peer_added) namePeerOfBoth(e);
       }
     })());
+    this.#stopWatching.push(ep.watchIncomingFailures(namePeerOfBoth));
   }
 }
 

@@ -20,7 +20,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import type { LocalSubscriptions } from "../routing/local_subscriptions.ts";
 import { isOwnEndpointId } from "../routing/origin_tag.ts";
 import type { Router } from "../routing/router.ts";
-import { errorEvent, StatusCode, statusEvent } from "../status.ts";
+import { errorEvent, StatusCode, type StatusEvent, statusEvent } from "../status.ts";
 import type { StatusHub } from "../status_hub.ts";
 import type { Dialer, DialTarget } from "../transport/dialer.ts";
 import type { TcpConnection } from "../transport/tcp.ts";
@@ -87,6 +87,11 @@ export interface DriverParts {
   readonly dialer: Dialer<Connection>;
   /** Where statuses and errors go. */
   readonly statuses: StatusHub;
+  /**
+   * Told of each failed incoming handshake, which is no status (see
+   * `#handshakeError`): for observers inside the process (a gateway's loop guard).
+   */
+  incomingFailed?(event: StatusEvent): void;
   /** Per-peer queue limits for control messages. */
   readonly overflow: PeerOverflow<Connection>;
   /** Where data and command messages go. */
@@ -324,7 +329,9 @@ export class ConnectionDriver {
    * counts in `handshakeFailures`.
    */
   #handshakeError(c: Connection, err: BrokerError): void {
-    if (c.target) this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
+    const event = errorEvent(err.code, err.message, peerInfo(c));
+    if (c.target) this.#p.statuses.emit(event);
+    else this.#p.incomingFailed?.(event);
   }
 
   #handshakeFailed(code: ErrorCode): void {
