@@ -17,7 +17,13 @@ import {
   parseEnvelope,
 } from "../engine/wire/mod.ts";
 import { waitUntil } from "../tests/store_helpers.ts";
-import { ENDPOINT_ID, rawHandshake, RawListener } from "../tests/raw_peer.ts";
+import {
+  ENDPOINT_ID,
+  LARGER_ID,
+  rawHandshake,
+  RawListener,
+  SMALLER_ID,
+} from "../tests/raw_peer.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import { UsageError } from "./cli_values.ts";
@@ -1998,33 +2004,38 @@ Deno.test(
   "broker node --peers: the handshake's filter holds the node's topics, as broker-node's forward(topics) puts them",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
-    const listener = new RawListener();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "node",
-        "--disable-ssl",
-        "-t",
-        '["/t", "/u"]',
-        "--peers",
-        `[<tcp://127.0.0.1:${listener.port}>]`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      const conn = await listener.accept();
-      // It was [] here: the topics came after, in a routing update.
-      const filter = await rawHandshake(conn, ENDPOINT_ID, [], true);
-      assert.deepEqual([...filter].sort(), ["/t", "/u"]);
-      conn.close();
-    } finally {
-      child.kill();
-      await child.status;
-      listener.close();
+    // The node's ID below and above the raw peer's: it originates in one run, responds in the other.
+    for (const id of [SMALLER_ID, LARGER_ID]) {
+      const listener = new RawListener();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          MAIN,
+          "node",
+          "--disable-ssl",
+          "--endpoint-id",
+          id,
+          "-t",
+          '["/t", "/u"]',
+          "--peers",
+          `[<tcp://127.0.0.1:${listener.port}>]`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const conn = await listener.accept();
+        // It was [] here: the topics came after, in a routing update.
+        const filter = await rawHandshake(conn, ENDPOINT_ID, [], true);
+        assert.deepEqual([...filter].sort(), ["/t", "/u"], id);
+        conn.close();
+      } finally {
+        child.kill();
+        await child.status;
+        listener.close();
+      }
     }
   },
 );

@@ -245,6 +245,8 @@ export async function rawHandshake(
     const h = await c.expect(MessageType.hello);
     if (cmp(ours, h.senderId) < 0) return await originate(c, id, filter);
     await c.sendHandshake(hello(id));
+    // The endpoint (smaller ID) originates: its version_select comes first.
+    await c.expect(MessageType.version_select);
     return await respond(c, filter);
   }
   await c.sendHandshake(hello(id));
