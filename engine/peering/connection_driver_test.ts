@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
 import { StatusCode } from "../status.ts";
+import { isStatus, nextStatus } from "../../tests/raw_peer.ts";
 
-/** Waits for the next status with `code` (other statuses are skipped). */
-async function nextOf(
-  statuses: ReturnType<Endpoint["statusSubscriber"]>,
-  code: StatusCode,
-): Promise<void> {
-  for (;;) {
-    // The bound only ends a failing run; the retry interval below is far longer.
-    const s = await statuses.get(20_000);
-    assert.ok(s, `no ${StatusCode[code]} status`);
-    if (s.code === code) return;
-  }
-}
+/** A bound that only ends a failing run: the retry intervals below are far longer. */
+const WAIT = 20_000;
 
 Deno.test("a dial that an existing peering makes redundant keeps its retry: the peering's loss re-dials it", async () => {
   // Broker's core gives a peering that came in over an accepted connection the
@@ -27,8 +18,8 @@ Deno.test("a dial that an existing peering makes redundant keeps its retry: the 
     const statuses = a.statusSubscriber();
     const statusesB = b.statusSubscriber();
     await a.peer("127.0.0.1", portB, { retryMs: 0 });
-    await nextOf(statuses, StatusCode.peer_added);
-    await nextOf(statusesB, StatusCode.peer_added); // b's side of the handshake is done too
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
+    await nextStatus(statusesB, isStatus(StatusCode.peer_added), WAIT); // b's side of the handshake is done too
     await b.peer("127.0.0.1", portA, { retryMs: 3_600_000 }); // redundant: already peered
     assert.deepEqual(
       b.peers().map((p) => [p.port, p.status, p.outbound]),
@@ -37,11 +28,11 @@ Deno.test("a dial that an existing peering makes redundant keeps its retry: the 
     );
     // a drops the peering (its own dial had no retry): b re-dials a at once.
     assert.ok(await a.unpeer("127.0.0.1", portB));
-    await nextOf(statuses, StatusCode.peer_removed);
-    await nextOf(statuses, StatusCode.peer_added);
+    await nextStatus(statuses, isStatus(StatusCode.peer_removed), WAIT);
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
     // And b's unpeer by the address it dialled ends that peering for good.
     assert.ok(await b.unpeer("127.0.0.1", portA));
-    await nextOf(statuses, StatusCode.peer_lost);
+    await nextStatus(statuses, isStatus(StatusCode.peer_lost), WAIT);
     assert.deepEqual(b.peers(), []);
   } finally {
     await b.shutdown();

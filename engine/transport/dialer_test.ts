@@ -2,21 +2,12 @@ import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
 import { ErrorCode } from "../errors.ts";
 import { StatusCode } from "../status.ts";
+import { isStatus, nextStatus } from "../../tests/raw_peer.ts";
+
+/** A bound that only ends a failing run: the retry intervals below are far longer. */
+const WAIT = 20_000;
 import { encodeHandshakeMessage, MAGIC, MessageType } from "../wire/handshake_messages.ts";
 import { newEndpointId } from "../wire/endpoint_id.ts";
-
-/** Waits for the next status with `code` (other statuses are skipped). */
-async function nextOf(
-  statuses: ReturnType<Endpoint["statusSubscriber"]>,
-  code: StatusCode,
-): Promise<void> {
-  for (;;) {
-    // The bound only ends a failing run; the retry interval below is far longer.
-    const s = await statuses.get(20_000);
-    assert.ok(s, `no ${StatusCode[code]} status`);
-    if (s.code === code) return;
-  }
-}
 
 Deno.test("a lost peering is re-dialled at once, not after the retry interval (Broker's try_connect)", async () => {
   // Broker's core calls try_connect as soon as a peering it dialled with a
@@ -28,11 +19,11 @@ Deno.test("a lost peering is re-dialled at once, not after the retry interval (B
     const port = await a.listen("127.0.0.1", 0);
     const statuses = b.statusSubscriber();
     await b.peer("127.0.0.1", port, { retryMs: 3_600_000 });
-    await nextOf(statuses, StatusCode.peer_added);
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
     const [accepted] = a.peers();
     assert.ok(await a.unpeer(accepted.host, accepted.port));
-    await nextOf(statuses, StatusCode.peer_lost);
-    await nextOf(statuses, StatusCode.peer_added);
+    await nextStatus(statuses, isStatus(StatusCode.peer_lost), WAIT);
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
   } finally {
     await b.shutdown();
     await a.shutdown();
