@@ -218,6 +218,7 @@ export {
   type ZeekNodeType,
   ZeekType,
   type ZeekZmqEventMessage,
+  type ZeekZmqLinkStatus,
   ZeekZmqNode,
   type ZeekZmqNodeOptions,
   type ZeekZmqNodeStats,
