@@ -169,6 +169,7 @@ export {
   Pool,
   type PoolNode,
   type PoolOptions,
+  rrLogTopic,
   type WaitForOptions,
   type ZeekEnumKey,
   zeekKeyBytes,

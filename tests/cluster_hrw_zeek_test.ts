@@ -11,6 +11,7 @@ import {
   Pool,
   port,
   real,
+  rrLogTopic,
   subnet,
   timestamp,
 } from "../mod.ts";
@@ -215,6 +216,54 @@ event zeek_init() &priority=-20
         (pool.markAlive("proxy-2"), [pool.hrwTopic("k"), pool.rrTopic(), pool.rrTopic()]),
       ].map((l) => l.join(", ")).join("\n");
       assert.equal(new TextDecoder().decode(out.stdout).trim(), ours);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Zeek's Cluster::rr_log_topic agrees with rrLogTopic: loggers in turn, then the default log topic",
+  sanitizeResources: false,
+  fn: async () => {
+    const names = ["logger-1", "logger-2", "logger-3"];
+    const loggers = new Pool(names);
+    const lines = ["@load base/frameworks/cluster", "module Cluster;", "event zeek_init() {"];
+    const expected: string[] = [];
+    // Zeek's default log topic is made of the stream's ID; its path does not enter.
+    const emit = (id: string, pool = loggers) => {
+      lines.push(`print rr_log_topic(${id}, "some_path");`);
+      expected.push(rrLogTopic(pool, id));
+    };
+    // Before any logger is in the pool, then with all alive, then one dead, then none.
+    emit("Cluster::LOG", new Pool([]));
+    for (const n of names) {
+      lines.push(`init_pool_node(logger_pool, "${n}"); mark_pool_node_alive(logger_pool, "${n}");`);
+    }
+    for (let i = 0; i < 5; i++) emit(i % 2 ? "Broker::LOG" : "Cluster::LOG");
+    lines.push(`mark_pool_node_dead(logger_pool, "logger-2");`);
+    loggers.markDead("logger-2");
+    for (let i = 0; i < 3; i++) emit("Cluster::LOG");
+    for (const n of names) {
+      lines.push(`mark_pool_node_dead(logger_pool, "${n}");`);
+      loggers.markDead(n);
+    }
+    emit("Broker::LOG");
+    lines.push("}");
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/rr_log.zeek`, lines.join("\n") + "\n");
+      const out = await new Deno.Command(zeekBin(), {
+        args: ["-b", `${dir}/rr_log.zeek`],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      assert.deepEqual(new TextDecoder().decode(out.stdout).trimEnd().split("\n"), expected);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

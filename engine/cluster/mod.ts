@@ -36,6 +36,7 @@ export {
   type ClusterNodeOptions,
   DEFAULT_WAIT_MS,
   LOG_TOPIC_PREFIX,
+  rrLogTopic,
   type WaitForOptions,
 } from "./node.ts";
 export { Pool, type PoolNode, type PoolOptions } from "./pool.ts";

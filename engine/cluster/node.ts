@@ -52,6 +52,28 @@ import { type ClusterTopics, clusterTopics } from "./topics.ts";
  */
 export const LOG_TOPIC_PREFIX = "zeek/logs/";
 
+/**
+ * Zeek's `Cluster::rr_log_topic(id, path)` for the log stream `id` (its
+ * `Log::ID` name, e.g. `"Conn::LOG"`): the next alive logger of `loggers` in
+ * turn (`rr_topic` with the key `"Cluster::rr_log_topic"`), or, with none
+ * alive, `Broker::default_log_topic(id, path)`, which Zeek 8.2.2 makes of
+ * the ID alone: `zeek/logs/Conn::LOG` (checked live; the path does not enter).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { Pool } from "./pool.ts";
+ * import { rrLogTopic } from "./node.ts";
+ * const loggers = new Pool(["logger-1", "logger-2"]);
+ * equal(rrLogTopic(loggers, "Conn::LOG"), "zeek/cluster/node/logger-1/");
+ * equal(rrLogTopic(loggers, "DNS::LOG"), "zeek/cluster/node/logger-2/");
+ * equal(rrLogTopic(new Pool([]), "Conn::LOG"), "zeek/logs/Conn::LOG");
+ * ```
+ */
+export function rrLogTopic(loggers: Pool, id: string): string {
+  return loggers.rrTopic("Cluster::rr_log_topic") || LOG_TOPIC_PREFIX + id;
+}
+
 /** Something that happened to the cluster, as this node sees it. */
 export type ClusterEvent =
   | { kind: "node_up"; name: string; id: string }
@@ -252,6 +274,11 @@ export class ClusterNode {
   /** One of Zeek's pools (`Cluster::proxy_pool` and siblings), following node_up/node_down. */
   pool(type: "proxy" | "worker" | "logger"): Pool {
     return this.#pools[type];
+  }
+
+  /** `Cluster::rr_log_topic(id, path)` over this node's logger pool (see {@linkcode rrLogTopic}). */
+  rrLogTopic(id: string): string {
+    return rrLogTopic(this.#pools.logger, id);
   }
 
   /** A new queue of cluster events from now on (drops the oldest past `size`). */
