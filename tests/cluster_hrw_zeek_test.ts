@@ -16,7 +16,7 @@ import {
   timestamp,
 } from "../mod.ts";
 import type { HrwKey } from "../mod.ts";
-import { zeekBin, zeekStringLiteral } from "./zeek_tool.ts";
+import { zeekBin, zeekPrints, zeekStringLiteral } from "./zeek_tool.ts";
 
 const POOLS = [
   ["proxy-1", "proxy-2"],
@@ -98,24 +98,9 @@ Deno.test({
       emit("none", `hrw_topic(p${pi}, "x") + "|" + rr_topic(p${pi}, "")`, "|");
     });
     lines.push("}");
-    const dir = await Deno.makeTempDir();
-    try {
-      await Deno.writeTextFile(`${dir}/hrw.zeek`, lines.join("\n") + "\n");
-      const out = await new Deno.Command(zeekBin(), {
-        args: ["-b", `${dir}/hrw.zeek`],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(30_000),
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, stderr);
-      const got = new TextDecoder().decode(out.stdout).trimEnd().split("\n");
-      assert.equal(got.length, expected.length, stderr);
-      for (let i = 0; i < got.length; i++) assert.equal(expected[i], got[i]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const got = await zeekPrints(lines);
+    assert.equal(got.length, expected.length);
+    for (let i = 0; i < got.length; i++) assert.equal(expected[i], got[i]);
   },
 });
 
@@ -251,21 +236,6 @@ Deno.test({
     }
     emit("Broker::LOG");
     lines.push("}");
-    const dir = await Deno.makeTempDir();
-    try {
-      await Deno.writeTextFile(`${dir}/rr_log.zeek`, lines.join("\n") + "\n");
-      const out = await new Deno.Command(zeekBin(), {
-        args: ["-b", `${dir}/rr_log.zeek`],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(30_000),
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, stderr);
-      assert.deepEqual(new TextDecoder().decode(out.stdout).trimEnd().split("\n"), expected);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    assert.deepEqual(await zeekPrints(lines), expected);
   },
 });

@@ -33,3 +33,27 @@ export function zeekStringLiteral(bytes: Uint8Array): string {
   }
   return out + '"';
 }
+
+/**
+ * Runs a bare-mode Zeek script (`zeek -b`, its lines joined) in a temporary
+ * directory and returns the lines it printed; a failing run throws with
+ * Zeek's stderr.
+ */
+export async function zeekPrints(script: readonly string[]): Promise<string[]> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/script.zeek`, script.join("\n") + "\n");
+    const out = await new Deno.Command(zeekBin(), {
+      args: ["-b", `${dir}/script.zeek`],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    if (out.code !== 0) throw new Error(`zeek exited with ${out.code}: ${stderr}`);
+    return new TextDecoder().decode(out.stdout).trimEnd().split("\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
