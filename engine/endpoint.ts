@@ -562,17 +562,18 @@ export class Endpoint {
     this.#assertRunning();
     this.#router.processed.published++;
     const header = this.#frames.dataHeader(topic); // vets the topic before anything is delivered
+    // Header and value are written once into one buffer, shared by every peer; without
+    // peers the value is encoded all the same, so a value that is no Data is refused
+    // whether or not anyone subscribes now. Local subscribers get the same bytes.
+    const frame = this.#table.routes.matches(topic) ? this.#frames.dataOf(header, data) : undefined;
+    const payload = frame === undefined ? encode(data) : undefined;
     let wait: Promise<void> | undefined;
-    if (options?.local) wait = this.#local.deliverPublished(topic, data, options.except);
-    else if (this.#local.echo.size > 0) this.#local.deliverPublished(topic, data, undefined, true);
-    // Header and value are written once into one buffer, shared by every peer.
-    if (this.#table.routes.matches(topic)) {
-      this.#router.broadcast(topic, this.#frames.dataOf(header, data));
-    } else {
-      // Vetted all the same: a value that is no Data is refused whether or not
-      // anyone subscribes now (it was dropped unseen without a peer, refused with one).
-      encode(data);
+    if (options?.local || this.#local.echo.size > 0) {
+      const bytes = payload ?? frame!.subarray(header.length);
+      if (options?.local) wait = this.#local.deliverPublished(topic, bytes, options.except);
+      else this.#local.deliverPublished(topic, bytes, undefined, true);
     }
+    if (frame) this.#router.broadcast(topic, frame);
     return wait;
   }
 
