@@ -262,7 +262,7 @@ export class ConnectionDriver {
           } else if (!a.redundant) {
             this.#handshakeError(c, a.error);
           }
-          if (!redundant) this.#handshakeFailed(a.error.code);
+          if (!redundant) this.countHandshakeFailure(a.error.code);
           c.state = "closed";
           c.tcp.closeGracefully(200);
           break;
@@ -334,10 +334,6 @@ export class ConnectionDriver {
     else this.#p.incomingFailed?.(event);
   }
 
-  #handshakeFailed(code: ErrorCode): void {
-    this.countHandshakeFailure(code);
-  }
-
   /**
    * Counts a failed handshake in `handshakeFailures` (the metrics' only
    * report of an incoming one; see `#handshakeError`): also the acceptor's,
@@ -396,13 +392,14 @@ export class ConnectionDriver {
     const err = e instanceof BrokerError
       ? e
       : new BrokerError(ErrorCode.invalid_message, `connection failed: ${e}`);
-    if (c.state === "handshake" || c.state === "paused") this.#handshakeError(c, err);
-    else this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
     if (c.state === "handshake" || c.state === "paused") {
+      this.#handshakeError(c, err);
       // The handshake failed here, with this error: the close that follows is
       // ours, not a peer disconnecting during the handshake (a second error).
-      this.#handshakeFailed(err.code);
+      this.countHandshakeFailure(err.code);
       c.state = "closed";
+    } else {
+      this.#p.statuses.emit(errorEvent(err.code, err.message, peerInfo(c)));
     }
     c.tcp.close();
   }
@@ -489,7 +486,7 @@ export class ConnectionDriver {
       p.statuses.emit(statusEvent(StatusCode.endpoint_unreachable, "lost the last path", info));
     } else if (wasHandshake && p.running() && !c.removed) {
       // (A handshake we ended ourselves, by unpeering, is no peer disconnecting.)
-      this.#handshakeFailed(ErrorCode.peer_disconnect_during_handshake);
+      this.countHandshakeFailure(ErrorCode.peer_disconnect_during_handshake);
       this.#handshakeError(
         c,
         new BrokerError(
