@@ -588,7 +588,7 @@ export function resolveNodeOptions(
     invalid(`${key}: ${what}`);
   };
   const isGiven = (key: string) => given.has(key) || config?.get(key) !== undefined;
-  if (isGiven("summary") && bool("summary")) {
+  if (bool("summary")) {
     onlyWith("summary", mode === "ping", "applies to ping mode (-m ping) only");
   }
   if (isGiven("warm-up")) {

@@ -416,7 +416,7 @@ export async function runPipe(
     : undefined;
   try {
     if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
-    for (const p of o.peers) await peerAsBrokerPipe(ep, p.host, p.port, o.retryMs ?? PIPE_RETRY_MS);
+    for (const p of o.peers) await peerAsBrokerPipe(ep, p.host, p.port, o.retryMs);
     if (o.mode === "subscribe") {
       const sub = ep.subscribe(o.topic);
       const release = keepAlive();
@@ -467,9 +467,6 @@ export async function runPipe(
   }
 }
 
-/** broker-pipe's peers are dialled with Broker's default retry (`endpoint::peer`). */
-const PIPE_RETRY_MS = 10_000;
-
 /**
  * Peers as broker-pipe's blocking `peer` call does: a failed attempt is
  * reported (the `peer_unavailable` error, printed from the status topic)
@@ -481,7 +478,7 @@ async function peerAsBrokerPipe(
   ep: Endpoint,
   host: string,
   port: number,
-  retryMs: number,
+  retryMs: number | undefined, // undefined: the endpoint's default, Broker's 10 s
 ): Promise<void> {
   // Subscribed before dialling, so that a peering that comes up at once is seen.
   const watch = ep.statusSubscriber();

@@ -37,8 +37,8 @@ export function statusTopicOf(event: Pick<StatusEvent, "kind">): string {
  * An `endpoint_info` is `[id, address, port/tcp, retry]`, its last three
  * none without an address (and, as Broker has them, for
  * `endpoint_discovered` and `endpoint_unreachable`), the ID none without
- * one; the retry, which events here do not carry, is 0, as for Broker's
- * WebSocket clients.
+ * one; the retry is the peering's in seconds (`PeerInfo.retry`), 0 without
+ * one, as for an accepted peering and Broker's WebSocket clients.
  *
  * @example
  * ```ts
