@@ -1,13 +1,37 @@
 import assert from "node:assert/strict";
 import { Endpoint } from "../endpoint.ts";
 import { ErrorCode } from "../errors.ts";
-import { StatusCode } from "../status.ts";
+import { StatusCode, type StatusEvent } from "../status.ts";
+import { encodeHandshakeMessage, MAGIC, MessageType } from "../wire/handshake_messages.ts";
+import { newEndpointId } from "../wire/endpoint_id.ts";
 import { isStatus, nextStatus } from "../../tests/raw_peer.ts";
 
 /** A bound that only ends a failing run: the retry intervals below are far longer. */
 const WAIT = 20_000;
-import { encodeHandshakeMessage, MAGIC, MessageType } from "../wire/handshake_messages.ts";
-import { newEndpointId } from "../wire/endpoint_id.ts";
+
+/**
+ * Runs `answer` with an endpoint's dial (retry 0) to a plain listener, once
+ * the listener read its hello; returns the listener's port and the statuses
+ * the endpoint reported by the time `answer` is done.
+ */
+async function answerDial(
+  answer: (conn: Deno.Conn, peered: Promise<void>) => Promise<void>,
+): Promise<{ port: number; statuses: StatusEvent[] }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const ep = new Endpoint({ warmUp: false });
+  const statuses = ep.statusSubscriber();
+  try {
+    const peered = ep.peer("127.0.0.1", port, { retryMs: 0 });
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64)); // the hello
+    await answer(conn, peered);
+    return { port, statuses: statuses.poll() };
+  } finally {
+    listener.close();
+    await ep.shutdown();
+  }
+}
 
 Deno.test("a lost peering is re-dialled at once, not after the retry interval (Broker's try_connect)", async () => {
   // Broker's core calls try_connect as soon as a peering it dialled with a
@@ -33,38 +57,21 @@ Deno.test("a lost peering is re-dialled at once, not after the retry interval (B
 Deno.test("a dialled handshake that fails is reported as peer_unavailable, as Broker's connector reports every failed attempt", async () => {
   // broker-pipe dialling a listener that closes after the hello printed
   // error(peer_unavailable, ((nil, 127.0.0.1, <port>/tcp, 10), unable to connect to remote peer)).
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  const ep = new Endpoint({ warmUp: false });
-  const statuses = ep.statusSubscriber();
-  try {
-    const peered = ep.peer("127.0.0.1", port, { retryMs: 0 });
-    const conn = await listener.accept();
-    await conn.read(new Uint8Array(64)); // the hello
+  const { port, statuses } = await answerDial(async (conn, peered) => {
     conn.close();
     await assert.rejects(peered);
-    const errors = statuses.poll().map((s) => [s.codeName, s.peer?.id, s.peer?.port]);
-    assert.deepEqual(errors, [
-      ["peer_disconnect_during_handshake", undefined, port],
-      [ErrorCode[ErrorCode.peer_unavailable], undefined, port],
-    ]);
-  } finally {
-    listener.close();
-    await ep.shutdown();
-  }
+  });
+  const errors = statuses.map((s) => [s.codeName, s.peer?.id, s.peer?.port]);
+  assert.deepEqual(errors, [
+    ["peer_disconnect_during_handshake", undefined, port],
+    [ErrorCode[ErrorCode.peer_unavailable], undefined, port],
+  ]);
 });
 
 Deno.test("a drop_conn(39 redundant_connection) from a peer we know nothing of is a failed attempt: peer_unavailable", async () => {
   // Broker's connector takes drop_conn(39) for "redundant" only from a peer it
   // is connecting or connected to; otherwise the attempt fails (abort: peer_unavailable).
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  const ep = new Endpoint({ warmUp: false });
-  const statuses = ep.statusSubscriber();
-  try {
-    const peered = ep.peer("127.0.0.1", port, { retryMs: 0 });
-    const conn = await listener.accept();
-    await conn.read(new Uint8Array(64)); // the hello
+  const { statuses } = await answerDial(async (conn, peered) => {
     const drop = encodeHandshakeMessage({
       type: MessageType.drop_conn,
       magic: MAGIC,
@@ -75,12 +82,9 @@ Deno.test("a drop_conn(39 redundant_connection) from a peer we know nothing of i
     await conn.write(drop);
     await assert.rejects(peered);
     conn.close();
-    assert.deepEqual(statuses.poll().map((s) => s.codeName), [
-      "redundant_connection",
-      "peer_unavailable",
-    ]);
-  } finally {
-    listener.close();
-    await ep.shutdown();
-  }
+  });
+  assert.deepEqual(statuses.map((s) => s.codeName), [
+    "redundant_connection",
+    "peer_unavailable",
+  ]);
 });
