@@ -108,17 +108,23 @@ function edgeValues(): Uint8Array[] {
   return payloads;
 }
 
+/** A C++ broker-node relaying TOPIC, with its Broker port `bp` and WebSocket port `wp`. */
+function relayNode(): { node: RefProcess; bp: number; wp: number } {
+  const bp = freePort(), wp = freePort();
+  const node = new RefProcess(
+    "broker-node",
+    ["--disable-ssl", "-m", "relay", `--topics=["${TOPIC}"]`, "-p", String(bp)],
+    false,
+    { BROKER_WEB_SOCKET_PORT: String(wp) },
+  );
+  return { node, bp, wp };
+}
+
 Deno.test(
   "our encoded values: broker-node writes our JSON, broker-pipe prints our text",
   opts,
   async () => {
-    const bp = freePort(), wp = freePort();
-    const node = new RefProcess(
-      "broker-node",
-      ["--disable-ssl", "-m", "relay", `--topics=["${TOPIC}"]`, "-p", String(bp)],
-      false,
-      { BROKER_WEB_SOCKET_PORT: String(wp) },
-    );
+    const { node, bp, wp } = relayNode();
     let pipe: RefProcess | undefined;
     const ep = new Endpoint();
     let ws: Session | undefined;
@@ -177,13 +183,7 @@ Deno.test(
   "JSON broker-node reads: the binary it forwards is what dataFromJson reads",
   opts,
   async () => {
-    const bp = freePort(), wp = freePort();
-    const node = new RefProcess(
-      "broker-node",
-      ["--disable-ssl", "-m", "relay", `--topics=["${TOPIC}"]`, "-p", String(bp)],
-      false,
-      { BROKER_WEB_SOCKET_PORT: String(wp) },
-    );
+    const { node, bp, wp } = relayNode();
     const ep = new Endpoint();
     const sub = ep.subscribe([TOPIC]);
     let ws: Session | undefined;
