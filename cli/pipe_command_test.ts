@@ -1,8 +1,33 @@
 import assert from "node:assert/strict";
 import { count, Endpoint, str, vector } from "../mod.ts";
-import { formatPipeMessage, parsePipeLine, resolvePipeOptions, runPipe } from "./pipe_command.ts";
+import {
+  formatPipeMessage,
+  parsePipeLine,
+  type PipeOptions,
+  resolvePipeOptions,
+  runPipe,
+} from "./pipe_command.ts";
 import { UsageError } from "./cli_values.ts";
 import { brokerRefTool, freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
+
+/** `runPipe`'s options for a pipe that dials 127.0.0.1:`port` (no cap, text), and `more`. */
+function dialling(
+  mode: PipeOptions["mode"],
+  topic: string,
+  port: number,
+  more: Partial<PipeOptions> = {},
+): PipeOptions {
+  return {
+    mode,
+    topic,
+    peers: [{ host: "127.0.0.1", port }],
+    localPort: 0,
+    cap: 0,
+    rate: false,
+    json: false,
+    ...more,
+  };
+}
 
 Deno.test("pipe options: modes, peers in CAF list or plain form, caps", () => {
   const o = resolvePipeOptions({ mode: "publish", topic: "/t", peers: '["127.0.0.1:1", "h:2"]' });
@@ -43,15 +68,7 @@ Deno.test("broker pipe subscribe prints what our endpoint publishes; publish fee
   try {
     const printed: string[] = [];
     const subscribing = runPipe(
-      {
-        mode: "subscribe",
-        topic: "/p",
-        peers: [{ host: "127.0.0.1", port }],
-        localPort: 0,
-        cap: 2,
-        rate: false,
-        json: false,
-      },
+      dialling("subscribe", "/p", port, { cap: 2 }),
       (l) => printed.push(l),
       () => {},
     );
@@ -67,15 +84,7 @@ Deno.test("broker pipe subscribe prints what our endpoint publishes; publish fee
       },
     });
     const code = await runPipe(
-      {
-        mode: "publish",
-        topic: "/p",
-        peers: [{ host: "127.0.0.1", port }],
-        localPort: 0,
-        cap: 0,
-        rate: false,
-        json: false,
-      },
+      dialling("publish", "/p", port),
       () => {},
       () => {},
       input,
@@ -249,16 +258,7 @@ Deno.test("broker pipe: a peer that is not up yet is dialled again until it is, 
     },
   });
   const publishing = runPipe(
-    {
-      mode: "publish",
-      topic: "/w",
-      peers: [{ host: "127.0.0.1", port }],
-      localPort: 0,
-      cap: 0,
-      rate: false,
-      json: false,
-      retryMs: 100,
-    },
+    dialling("publish", "/w", port, { retryMs: 100 }),
     () => {},
     (l) => {
       errors.push(l);
