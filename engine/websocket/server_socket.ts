@@ -11,6 +11,7 @@
  */
 import { TcpConnection } from "../transport/tcp.ts";
 import { concatBytes } from "../bytes.ts";
+import { utf8Fatal } from "../data/read_text.ts";
 import { encodeWebSocketFrame, webSocketFrameHeader, xorMask } from "./frame.ts";
 import { timerDelay } from "../timer_delay.ts";
 
@@ -107,11 +108,9 @@ const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 /** Text messages must be UTF-8 (RFC 6455 5.6): one that is not is refused, not altered. */
-const strictDec = new TextDecoder("utf-8", { fatal: true });
-
 function isUtf8(bytes: Uint8Array): boolean {
   try {
-    strictDec.decode(bytes);
+    utf8Fatal.decode(bytes);
     return true;
   } catch {
     return false;
