@@ -8,6 +8,7 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { frameLength, MessageScanner } from "./scan.ts";
 import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
+import { ZMQ_RECONNECT_IVL_MS } from "./reconnect.ts";
 
 /** A TCP endpoint. */
 export interface HostPort {
@@ -17,7 +18,6 @@ export interface HostPort {
   port: number;
 }
 
-const RECONNECT_MS = 100;
 // Sizes of the read buffer and of the first write buffer; a written buffer up to KEEP_BYTES
 // is kept for the next write (two take turns: one is written while the other fills).
 const READ_BYTES = 256 * 1024;
@@ -146,7 +146,7 @@ export class ZmtpConnection {
             } at ${to.host}:${to.port}: ${e}`,
           );
         }
-        await new Promise((r) => setTimeout(r, RECONNECT_MS));
+        await new Promise((r) => setTimeout(r, ZMQ_RECONNECT_IVL_MS));
       }
     }
   }
