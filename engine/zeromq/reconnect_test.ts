@@ -160,6 +160,54 @@ Deno.test("the logger goes away: log batches written meanwhile wait and reach it
   }
 });
 
+Deno.test("a node starts without its logger, as a Zeek node does: connect does not wait for it, and log batches written meanwhile reach it when it comes up", async () => {
+  // A port nothing listens on yet.
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (free.addr as Deno.NetAddr).port;
+  free.close();
+  const proxy = ZmqProxyServer.listen();
+  const node = await ZeekZmqNode.connect({
+    name: "worker-1",
+    nodeType: "worker",
+    xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+    xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    logger: { host: "127.0.0.1", port },
+    connectTimeoutMs: 1000,
+  });
+  const batches: string[] = [];
+  let listener: Deno.TcpListener | undefined;
+  let pull: ZmtpConnection | undefined;
+  try {
+    for (const msg of ["early 1", "early 2"]) {
+      assert.ok(node.writeLogs({
+        streamName: "Test::LOG",
+        writerName: "Log::WRITER_ASCII",
+        filterName: "default",
+        path: "test",
+        fields: [{ name: "msg", type: ZeekType.string, subtype: 0, optional: false }],
+        records: [[{ type: ZeekType.string, subtype: 0, value: msg }]],
+      }));
+    }
+    assert.equal(node.logQueued, 2);
+    // Past connectTimeoutMs: the node is still up and still dialling the logger.
+    await new Promise((r) => setTimeout(r, 1200));
+    listener = Deno.listen({ hostname: "127.0.0.1", port });
+    const tcp = await listener.accept();
+    pull = new ZmtpConnection(tcp, "PULL", (e) => {
+      if (e.type !== "message") return;
+      batches.push(String(decodeLogWriteBatch(e.parts[3]).records[0][0].value));
+    });
+    await until(() => batches.length === 2);
+    assert.deepEqual(batches, ["early 1", "early 2"]);
+    assert.equal(node.logQueued, 0);
+  } finally {
+    await node.close();
+    pull?.close();
+    listener?.close();
+    await proxy.close();
+  }
+});
+
 Deno.test("what answers in the proxy's place is not ZeroMQ: that socket gives up (libzmq's protocol error) and lost settles", async () => {
   const proxy = ZmqProxyServer.listen();
   const ports = { xpubPort: proxy.xpubPort, xsubPort: proxy.xsubPort };

@@ -60,8 +60,8 @@ export interface ZeekZmqNodeOptions {
   /** A logger's PULL socket for {@link ZeekZmqNode.writeLogs} (Zeek's `connect_log_endpoints`). */
   logger?: HostPort;
   /**
-   * How long {@link ZeekZmqNode.connect} waits for the first handshakes
-   * (the sockets dial every 100 to 199 ms meanwhile); 0: no limit, as a
+   * How long {@link ZeekZmqNode.connect} waits for the proxy's first
+   * handshakes (the logger is not waited for; the sockets dial every 100 to 199 ms meanwhile); 0: no limit, as a
    * Zeek node, which starts without its proxy and joins when it answers.
    * Default 10 s.
    */
@@ -281,11 +281,14 @@ export class ZeekZmqNode {
   }
 
   /**
-   * Connects the sockets (the log PUSH too, with `logger`), waits for
-   * their ZMTP handshakes (up to `connectTimeoutMs`), and subscribes the
-   * node's topics; the hellos then run by themselves, and the sockets dial
-   * again whenever their peer goes away. Throws `peer_unavailable` when a
-   * socket found no peer in time, the protocol error when one broke it.
+   * Connects the sockets, waits for the proxy's ZMTP handshakes (up to
+   * `connectTimeoutMs`), and subscribes the node's topics; the hellos then
+   * run by themselves, and the sockets dial again whenever their peer goes
+   * away. With `logger`, the log PUSH dials too but is not waited for: a
+   * Zeek node starts without its logger and queues its log batches (up to
+   * `logSndhwm`) until the logger answers. Throws `peer_unavailable` when
+   * the proxy was not found in time, the protocol error when a socket's
+   * peer broke it.
    */
   static async connect(options: ZeekZmqNodeOptions): Promise<ZeekZmqNode> {
     const id = options.id ??
@@ -300,9 +303,7 @@ export class ZeekZmqNode {
     const readiness = { xpub: () => {}, xsub: () => {}, log: () => {} };
     let failed!: (e: BrokerError) => void;
     const ready = Promise.all(
-      (["xpub", "xsub", ...(options.logger ? ["log"] as const : [])] as const).map((k) =>
-        new Promise<void>((r) => readiness[k] = r)
-      ),
+      (["xpub", "xsub"] as const).map((k) => new Promise<void>((r) => readiness[k] = r)),
     );
     const failure = new Promise<never>((_, reject) => failed = reject);
     const handle = (which: "xpub" | "xsub" | "log") => (e: ZmtpEvent) => {
@@ -349,7 +350,7 @@ export class ZeekZmqNode {
         options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM,
       );
     }
-    const links = [self.#xpub, self.#xsub, ...(self.#log ? [self.#log] : [])];
+    const links = [self.#xpub, self.#xsub];
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = options.connectTimeoutMs ?? 10_000;
     const timeout = new Promise<never>((_, reject) => {
