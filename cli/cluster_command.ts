@@ -406,7 +406,10 @@ export function registerClusterCommand(
     .argument("<layout>", "layout file: JSON, ZeekControl node.cfg or CAF config")
     .argument("<name>", "the node to be")
     // The names every subcommand uses for a listener (README, "Command line"); the first ones stay.
-    .option("--address <addr>", "address to listen on (default: the node's host)")
+    .option(
+      "--address <addr>",
+      "address to listen on (default: as Zeek, $ZEEK_DEFAULT_LISTEN_ADDRESS, else all)",
+    )
     .option("-l, --local-port <port>", "port to listen on instead of the layout's (0: any)")
     .addOption(new Option("--listen-host <addr>").hideHelp())
     .addOption(new Option("--listen-port <port>").hideHelp())

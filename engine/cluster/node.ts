@@ -74,6 +74,40 @@ export function rrLogTopic(loggers: Pool, id: string): string {
   return loggers.rrTopic("Cluster::rr_log_topic") || LOG_TOPIC_PREFIX + id;
 }
 
+/**
+ * Zeek's `Broker::default_listen_address`, where Zeek's Broker cluster
+ * backend listens whatever host the layout gives the node: the environment
+ * variable `ZEEK_DEFAULT_LISTEN_ADDRESS`, else `""`, every interface (checked
+ * live: Zeek 8.2.2's manager on a layout host of 127.0.0.1 listens on `*`).
+ * Without permission to read the environment, `""`.
+ *
+ * @example
+ * ```ts
+ * import { zeekListenAddress } from "./node.ts";
+ * typeof zeekListenAddress(); // "string"
+ * ```
+ */
+export function zeekListenAddress(): string {
+  try {
+    return Deno.env.get("ZEEK_DEFAULT_LISTEN_ADDRESS") ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Listens on `host`, where `""` is every interface as Broker binds it (CAF:
+ * IPv6's any address taking IPv4 too, else IPv4's when IPv6 is missing).
+ */
+async function listenAll(endpoint: Endpoint, host: string, port: number): Promise<number> {
+  if (host !== "") return await endpoint.listen(host, port);
+  try {
+    return await endpoint.listen("::", port);
+  } catch {
+    return await endpoint.listen("0.0.0.0", port);
+  }
+}
+
 /** Something that happened to the cluster, as this node sees it. */
 export type ClusterEvent =
   | { kind: "node_up"; name: string; id: string }
@@ -101,7 +135,10 @@ export interface WaitForOptions {
 export interface ClusterNodeOptions {
   /** The endpoint to use (it must not be peered yet); default a new one, shut down on `close`. */
   endpoint?: Endpoint;
-  /** Address to listen on; default the node's host in the layout. */
+  /**
+   * Address to listen on; `""` is every interface (IPv6 and IPv4). Default:
+   * Zeek's `Broker::default_listen_address`, see {@linkcode zeekListenAddress}.
+   */
   listenHost?: string;
   /** Port to listen on instead of the layout's (0: a free one; tests). */
   listenPort?: number;
@@ -214,7 +251,8 @@ export class ClusterNode {
   }
 
   /**
-   * Joins the cluster as `name`: listens on the node's port when it has one,
+   * Joins the cluster as `name`: listens on the node's port when it has one
+   * (on `listenHost`, by default Zeek's: every interface, not the layout's host),
    * then dials the nodes Zeek's connection pattern gives it (re-dialling
    * every `retryMs`, without waiting for them). Throws `invalid_data`
    * when `name` is not in the layout.
@@ -237,7 +275,7 @@ export class ClusterNode {
     try {
       const listenPort = options.listenPort ?? self.port;
       if (listenPort !== 0 || options.listenPort === 0) {
-        port = await endpoint.listen(options.listenHost ?? self.host, listenPort);
+        port = await listenAll(endpoint, options.listenHost ?? zeekListenAddress(), listenPort);
       }
     } catch (e) {
       await node.close();

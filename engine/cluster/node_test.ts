@@ -73,3 +73,77 @@ Deno.test({
     }
   },
 });
+
+/** Whether a TCP connection to `host:port` is accepted. */
+async function accepts(host: string, port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: host, port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this machine has IPv6's loopback. */
+const hasIpv6 = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "a node listens where Zeek's Broker backend does: every interface, whatever its layout host",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // 192.0.2.7 (TEST-NET-1) is no address of this machine: Zeek lists it in
+    // Cluster::nodes and still binds Broker::default_listen_address ("").
+    const layout = ClusterLayout.fromObject({
+      nodes: { manager: { type: "manager", host: "192.0.2.7", port: freePort() } },
+    });
+    const saved = Deno.env.get("ZEEK_DEFAULT_LISTEN_ADDRESS");
+    Deno.env.delete("ZEEK_DEFAULT_LISTEN_ADDRESS");
+    try {
+      const mgr = await ClusterNode.join(layout, "manager");
+      try {
+        assert.equal(mgr.port, layout.node("manager").port);
+        assert.equal(await accepts("127.0.0.1", mgr.port), true);
+        if (hasIpv6) assert.equal(await accepts("::1", mgr.port), true);
+      } finally {
+        await mgr.close();
+      }
+    } finally {
+      if (saved !== undefined) Deno.env.set("ZEEK_DEFAULT_LISTEN_ADDRESS", saved);
+    }
+  },
+});
+
+Deno.test({
+  name: "ZEEK_DEFAULT_LISTEN_ADDRESS picks the address a node listens on, as in Zeek",
+  ignore: !hasIpv6,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const layout = ClusterLayout.fromObject({
+      nodes: { manager: { type: "manager", host: "127.0.0.1", port: freePort() } },
+    });
+    const saved = Deno.env.get("ZEEK_DEFAULT_LISTEN_ADDRESS");
+    Deno.env.set("ZEEK_DEFAULT_LISTEN_ADDRESS", "::1");
+    try {
+      const mgr = await ClusterNode.join(layout, "manager");
+      try {
+        assert.equal(await accepts("::1", mgr.port), true);
+        assert.equal(await accepts("127.0.0.1", mgr.port), false);
+      } finally {
+        await mgr.close();
+      }
+    } finally {
+      if (saved === undefined) Deno.env.delete("ZEEK_DEFAULT_LISTEN_ADDRESS");
+      else Deno.env.set("ZEEK_DEFAULT_LISTEN_ADDRESS", saved);
+    }
+  },
+});
