@@ -30,7 +30,7 @@ export interface MetricsExchangeOptions {
   exportIntervalMs?: number;
   /** `broker.metrics.export.prefixes`: only these CAF prefixes (e.g. `broker`); all when empty. */
   exportPrefixes?: readonly string[];
-  /** `broker.metrics.endpoint-name`: our name in exports (default: the export topic's last segment). */
+  /** `broker.metrics.endpoint-name`: our name in exports (default: what follows the export topic's last `/`). */
   endpointName?: string;
   /** `broker.metrics.import.topics`: collect other nodes' exports from these topics. */
   importTopics?: readonly string[];
@@ -52,10 +52,22 @@ export interface ExchangeHost {
   subscribe(topics: string[]): ExchangeSubscription;
 }
 
-/** The last segment of a topic: Broker's default endpoint name for an export. */
+/**
+ * Broker's default endpoint name for an export, `topic::suffix()`: what
+ * follows the topic's last `/` (empty when it ends in one, as
+ * `/zeek/metrics/` does), the whole topic when it has none.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { exportEndpointName } from "./exchange.ts";
+ * equal(exportEndpointName("/zeek/metrics/worker-1"), "worker-1");
+ * equal(exportEndpointName("/zeek/metrics/"), "");
+ * equal(exportEndpointName("metrics"), "metrics");
+ * ```
+ */
 export function exportEndpointName(topic: string): string {
-  const parts = topic.split("/").filter((s) => s !== "");
-  return parts[parts.length - 1] ?? topic;
+  return topic.slice(topic.lastIndexOf("/") + 1);
 }
 
 /** Runs an endpoint's export timer and import subscription. */

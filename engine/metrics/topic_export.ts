@@ -17,9 +17,9 @@
  * `counter`, `gauge`, `histogram`, and `value` an `integer` (or a `real`
  * when not whole) for counters and gauges, and for histograms a vector of
  * `[upper-bound, count]` buckets (per bucket, not cumulative; the last
- * bound is +inf) followed by the sum. The endpoint name defaults to the
- * export topic's last segment (`/zeek/metrics/worker-1` → `worker-1`), as
- * Broker's.
+ * bound is +inf) followed by the sum. The endpoint name defaults to what
+ * follows the export topic's last `/` (`/zeek/metrics/worker-1` →
+ * `worker-1`, `/zeek/metrics/` → empty), as Broker's.
  *
  * A collector keeps the newest export of every endpoint (older timestamps
  * are ignored) and serves them with an `endpoint` label.
