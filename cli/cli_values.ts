@@ -10,7 +10,7 @@
  *
  * Conventions (the README's "Command line" table lists the options):
  * - durations take CAF's units (`100us`, `500ms`, `2s`, `1min`, `1h`, also
- *   `ns`); a bare number is in the unit the option documents (seconds unless
+ *   `ns`) and `d`, as store values do; a bare number is in the unit the option documents (seconds unless
  *   its help says otherwise);
  * - counts are whole numbers (`1000`, `1e6`), rates are messages per second
  *   (`1000`, `2.5`, `1000/s`; 0 is as fast as possible);
@@ -187,6 +187,16 @@ const NANOS: Readonly<Record<string, number>> = {
   "µs": 1e3,
 };
 
+/**
+ * A duration option's text: a number and one of `NANOS`' units, the units a
+ * store value's timespan takes too (`d` beyond CAF's), so that every
+ * subcommand reads `1d` alike. Longer names first: `min` before `ms` before `s`.
+ */
+const DURATION_RE = new RegExp(
+  String.raw`^\+?(\d+\.?\d*|\.\d+)\s*(` +
+    Object.keys(NANOS).sort((a, b) => b.length - a.length).join("|") + ")?$",
+);
+
 /** What a bare number means and which durations an option takes. */
 export interface DurationOptions {
   /**
@@ -203,7 +213,7 @@ export interface DurationOptions {
 
 /**
  * A duration as CAF and Broker write them (`100us`, `500ms`, `2s`, `1.5s`,
- * `1min`, `1h`, `ns` too), in milliseconds. A bare number is in `bareUnit`.
+ * `1min`, `1h`, `ns` too) or in days (`1d`, as store values), in milliseconds. A bare number is in `bareUnit`.
  *
  * @example
  * ```ts
@@ -219,7 +229,7 @@ export function parseDuration(
   options: DurationOptions = {},
 ): number {
   const bare = options.bareUnit ?? "s";
-  const m = /^\+?(\d+\.?\d*|\.\d+)\s*(ns|us|µs|ms|s|min|h)?$/.exec(text.trim());
+  const m = DURATION_RE.exec(text.trim());
   const ms = m ? (Number(m[1]) * NANOS[m[2] ?? bare]) / 1e6 : NaN;
   const zeroOk = options.allowZero ?? true;
   if (!Number.isFinite(ms) || ms > 1e12 || (!zeroOk && ms === 0)) {

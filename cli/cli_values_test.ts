@@ -12,6 +12,8 @@ import {
   parseTopicList,
   UsageError,
 } from "./cli_values.ts";
+import { parseDurationNs } from "./store_command.ts";
+import { NS_PER_TIMESPAN_UNIT } from "../engine/data/timespan_units.ts";
 
 function refused(f: () => unknown, option: string, detail: RegExp): void {
   assert.throws(f, (e: unknown) => {
@@ -41,6 +43,16 @@ Deno.test("durations: CAF's units, the option's unit for bare numbers, nothing n
   assert.equal(formatDuration(250), "250ms");
   assert.equal(formatDuration(0.1), "100us");
   assert.equal(formatDuration(120_000), "2min");
+});
+
+Deno.test("duration options take every unit a store value's timespan takes, days too, to the same length", () => {
+  for (const unit of Object.keys(NS_PER_TIMESPAN_UNIT)) {
+    const text = `3${unit}`;
+    assert.equal(parseDuration(text, "--t") * 1e6, Number(parseDurationNs(text)), text);
+  }
+  assert.equal(parseDuration("1d", "--t"), 86_400_000);
+  assert.equal(parseDuration("1.5d", "--timeout", { allowZero: false }), 129_600_000);
+  refused(() => parseDuration("1day", "--t"), "--t", /expected a duration such as 500ms/);
 });
 
 Deno.test("counts, rates, choices and ports name the option and what it takes", () => {
