@@ -36,6 +36,7 @@ import type { SslOptions } from "../engine/transport/tls.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import type { CafUri } from "./caf_config.ts";
 import { stdioColors, writeToStdio } from "./stdio.ts";
+import { checkTlsMaterial } from "./ssl_options.ts";
 import {
   loadNodeConfig,
   NODE_DEFAULTS,
@@ -312,6 +313,8 @@ export async function nodeMain(
       return 0;
     }
     const opts = resolveNodeOptions(cli, config, env);
+    // TLS files are checked as every subcommand checks them: a usage error before anything runs.
+    if (!opts.disableSsl) checkTlsMaterial(opts.ssl);
     p = new NodePrinter({
       verbose: opts.verbose,
       data: opts.printData,

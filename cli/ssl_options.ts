@@ -87,12 +87,28 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
 export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ssl?: SslOptions } {
   const ssl = sslFromCli(cli);
   if (cli.disableSsl || Object.keys(ssl).length === 0) return { disableSsl: true };
+  checkTlsMaterial(ssl);
+  return { disableSsl: false, ssl };
+}
+
+/**
+ * Reads what an endpoint with TLS reads at its start (the files are small),
+ * to find before anything runs what it would fail on: a file that cannot be
+ * read, a certificate without its key. Throws a `UsageError` (exit 2).
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { checkTlsMaterial } from "./ssl_options.ts";
+ * import { UsageError } from "./cli_values.ts";
+ * throws(() => checkTlsMaterial({ certificate: "cert.pem" }), UsageError);
+ * ```
+ */
+export function checkTlsMaterial(ssl: SslOptions): void {
   try {
-    // What the endpoint reads at its start, read once now to check it (the files are small).
     loadTlsMaterial(ssl);
   } catch (e) {
     if (e instanceof BrokerError) throw new UsageError("", e.message);
     throw e;
   }
-  return { disableSsl: false, ssl };
 }

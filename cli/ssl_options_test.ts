@@ -12,6 +12,17 @@ Deno.test("TLS files that cannot be read are one usage line and exit code 2 in e
       ["store", ["store", "-p", "127.0.0.1:1", ...tls, "kv", "get", "k"]],
       ["record", ["record", "-p", "127.0.0.1:1", "-t", "/t", "-o", `${dir}/out.pcapng`, ...tls]],
       ["replay", ["replay", "-p", "127.0.0.1:1", ...tls, `${dir}/no-such-recording`]],
+      // broker-node's own spelling; the recording directory would be made if the node ran.
+      ["node", [
+        "node",
+        "-m",
+        "relay",
+        '--topics=["/t"]',
+        "-p",
+        "0",
+        `--recording-directory=${dir}/rec`,
+        ...tls.map((x, i) => i % 2 ? "" : `${x}=${tls[i + 1]}`).filter((x) => x),
+      ]],
       // A certificate without its key: Deno's TLS has no anonymous mode to fall back on.
       ["pipe", ["pipe", "-m", "subscribe", "-t", "/t", "--broker.ssl.certificate", missing]],
     ];
@@ -27,7 +38,7 @@ Deno.test("TLS files that cannot be read are one usage line and exit code 2 in e
       const [name, args] = runs[i];
       const text = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 2, `${args.join(" ")}: ${text}`);
-      const expected = i < 4
+      const expected = i < 5
         ? new RegExp(`^broker ${name}: cannot read certificate ${missing}: [^\\n]+\\n$`)
         : new RegExp(
           `^broker ${name}: SSL needs broker.ssl.certificate and broker.ssl.key: [^\\n]+\\n$`,
@@ -35,7 +46,7 @@ Deno.test("TLS files that cannot be read are one usage line and exit code 2 in e
       assert.match(text, expected);
       assert.equal(out.stdout.length, 0);
     }
-    // Nothing was made: the check comes before record's file and replay's read.
+    // Nothing was made: the check comes before record's file, replay's read and node's recording.
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });

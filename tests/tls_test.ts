@@ -163,8 +163,9 @@ Deno.test("TLS: broker node without certificates says what it needs", async () =
     "-n",
     "1",
   ]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /SSL needs broker\.ssl\.certificate and broker\.ssl\.key/);
+  // A usage error, as in every subcommand: one line, exit 2, before anything runs.
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^broker node: SSL needs broker\.ssl\.certificate and broker\.ssl\.key/);
 });
 
 Deno.test("TLS: broker pipe publishes to a TLS endpoint with the same flags", {
