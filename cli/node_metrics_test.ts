@@ -6,6 +6,8 @@ import { parseCafConfig } from "./caf_config.ts";
 import { resolveNodeOptions } from "./node_options.ts";
 import { resolveGatewayOptions, runGateway } from "./gateway_command.ts";
 import { UsageError } from "./cli_values.ts";
+import { Endpoint } from "../mod.ts";
+import { spawnCli } from "../tests/cli_child.ts";
 
 Deno.test("broker.metrics.* from a config file, the environment over it", () => {
   const cfg = parseCafConfig(`
@@ -81,4 +83,41 @@ Deno.test("broker gateway: --broker.metrics.port serves the gateway's counters",
     resolve();
     assert.equal(await running, 0);
   }
+});
+
+Deno.test({
+  name:
+    "broker node: a metrics export interval of 0s is Broker's default (1 s), as metric_exporter_params::from makes it, not an error",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const o = resolveNodeOptions({ topics: '["/t"]', disableSsl: true }, undefined, {
+      BROKER_METRICS_EXPORT_INTERVAL: "0s",
+      BROKER_METRICS_EXPORT_TOPIC: "/m/n1",
+    });
+    assert.equal(o.metrics?.exportTopic, "/m/n1");
+    assert.equal(o.metrics?.exportIntervalMs, undefined);
+    // Live: the node runs and its exports reach a collector.
+    const collector = new Endpoint({ metricsImportTopics: ["/m/"] });
+    const port = await collector.listen("127.0.0.1", 0);
+    const node = spawnCli([
+      "node",
+      "--disable-ssl",
+      '--topics=["/t"]',
+      `--peers=[<tcp://127.0.0.1:${port}>]`,
+      "--broker.metrics.export.interval=0s",
+      "--broker.metrics.export.topic=/m/n1",
+    ]);
+    let exited = false;
+    node.child.status.then(() => exited = true);
+    try {
+      while (!("n1" in collector.status()["imported-metrics"])) {
+        assert.equal(exited, false, `the node exited: ${node.err()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await node.stop();
+      await collector.shutdown();
+    }
+  },
 });

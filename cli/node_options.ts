@@ -621,7 +621,11 @@ export function resolveNodeOptions(
         address: bindAddress("broker.metrics.address") ?? NODE_DEFAULTS.address,
         ...optional("endpointName", pick("broker.metrics.endpoint-name", stringValue) || undefined),
         ...optional("exportTopic", exportTopic),
-        ...optional("exportIntervalMs", pick("broker.metrics.export.interval", timespanMs)),
+        // Broker's exporter takes an interval of 0 for its default (1 s), as it takes none.
+        ...optional(
+          "exportIntervalMs",
+          pick("broker.metrics.export.interval", timespanMs) || undefined,
+        ),
         ...optional("exportPrefixes", metricsList("broker.metrics.export.prefixes")),
         ...optional("importTopics", importTopics),
       }
