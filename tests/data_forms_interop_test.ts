@@ -220,3 +220,56 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a NaN beside another real in a set or among table keys: broker-pipe gets the set Broker would hold",
+  opts,
+  async () => {
+    const { node, bp } = relayNode();
+    let pipe: RefProcess | undefined;
+    const ep = new Endpoint();
+    try {
+      await waitForPort(bp);
+      await ep.peer("127.0.0.1", bp);
+      pipe = new RefProcess("broker-pipe", [
+        "--disable-ssl",
+        "-m",
+        "subscribe",
+        "-t",
+        TOPIC,
+        "-p",
+        `["127.0.0.1:${bp}"]`,
+      ]);
+      for (let i = 0; !pipe.lines.some((l) => l.includes("probe")); i++) {
+        if (i > 100) throw new Error(`probes not seen: ${pipe.lines}`);
+        ep.publish(TOPIC, str("probe"));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      ep.publish(TOPIC, str("sync"));
+      await pipe.waitFor((l) => l.includes("sync"));
+      const from = pipe.lines.length;
+      // Broker's std::set takes NaN and any real for one element and keeps the
+      // first inserted; its decoder drops a message holding both.
+      const values = [
+        set(real(NaN), real(1)),
+        set(real(1), real(2), real(NaN)),
+        table([[real(NaN), count(2n)], [real(1), count(1n)]]),
+        vector(set(real(1), real(NaN), str("a"))),
+        str("last"),
+      ];
+      for (const v of values) ep.publish(TOPIC, v);
+      await pipe.waitFor((l) => l === `data(${TOPIC}, last)`);
+      assert.deepEqual(pipe.lines.slice(from).filter((l) => l.startsWith("data(")), [
+        `data(${TOPIC}, {nan})`,
+        `data(${TOPIC}, {1.000000, 2.000000})`,
+        `data(${TOPIC}, {nan -> 2})`,
+        `data(${TOPIC}, ({1.000000, a}))`,
+        `data(${TOPIC}, last)`,
+      ]);
+    } finally {
+      await ep.shutdown();
+      await pipe?.stop();
+      await node.stop();
+    }
+  },
+);

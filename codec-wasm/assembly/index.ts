@@ -183,13 +183,24 @@ function cmpI64(a: i64, b: i64): i32 {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+// Whether cmpF64 met a NaN since the validator last cleared it.
+let gNaNMet: bool = false;
+// While set, a NaN equals every real, as under Broker's `<` (C++'s on
+// doubles), where a NaN is neither below nor above any real: its std::set
+// takes the two for one element, and its decoder refuses both in one set.
+let gNaNMatches: bool = false;
+
 // Reals in Broker's order; NaN sorts after every number so the order is total.
 
 function cmpF64(a: f64, b: f64): i32 {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  if (a == b) return 0;
+  gNaNMet = true;
+  if (gNaNMatches) return 0;
   const na = isNaN(a);
   const nb = isNaN(b);
-  if (na || nb) return na == nb ? 0 : na ? 1 : -1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return na == nb ? 0 : na ? 1 : -1;
 }
 
 function cmpBytes(a: usize, na: usize, b: usize, nb: usize): i32 {
@@ -491,8 +502,16 @@ function scanImpl<T>(
     while (depth > 0) {
       if (ltag == TAG_SET || (ltag == TAG_TABLE && (rem & 1) == 0)) {
         if (prev != NO_PREV) {
+          gNaNMet = false;
           const r = compareNeighbours(inp + <usize> prev, inp + <usize> cur);
           if (r == 0) return ERR_DUPLICATE;
+          if (gNaNMet) {
+            // A NaN beside a real: one element to Broker (see gNaNMatches).
+            gNaNMatches = true;
+            const same = compareAt(inp + <usize> prev, inp + <usize> cur) == 0;
+            gNaNMatches = false;
+            if (same) return ERR_DUPLICATE;
+          }
           if (r > 0) {
             unsorted = 1;
             if (TAPE) {

@@ -11,7 +11,7 @@
  */
 import { type WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { compare } from "./order.ts";
+import { sortFindingRepeat } from "./order.ts";
 import { ASCII_MAX, asciiText, SHORT_TEXT, shortText, utf8Fatal, utf8Lossy } from "./read_text.ts";
 import { Address, type Data, Port, PROTOCOLS, SMALL_BIGINTS, Subnet } from "./types.ts";
 import { wasmError } from "./validate.ts";
@@ -23,10 +23,7 @@ export { SMALL_BIGINTS };
 
 /** Re-sorts elements that arrived out of order; repeats are an error, as in Broker. */
 export function sortChecked<T>(items: T[], key: (t: T) => Data): void {
-  items.sort((a, b) => compare(key(a), key(b)));
-  for (let k = 1; k < items.length; k++) {
-    if (compare(key(items[k - 1]), key(items[k])) === 0) throw wasmError(WasmError.duplicate);
-  }
+  if (sortFindingRepeat(items, key)) throw wasmError(WasmError.duplicate);
 }
 
 /** 2^-1023 (a subnormal, exact). */

@@ -15,7 +15,13 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { decode } from "./decode.ts";
 import { fail, writeData } from "./encode.ts";
-import { compare, compareEncodedTexts } from "./order.ts";
+import {
+  brokerEquivalent,
+  compare,
+  compareEncodedTexts,
+  keepFirstInserted,
+  nanMet,
+} from "./order.ts";
 import { Writer } from "./slab.ts";
 import { type Address, type Data, LIMITS, type Protocol, PROTOCOLS, type Subnet } from "./types.ts";
 
@@ -459,13 +465,11 @@ export class DataBuilder {
       // The sets events carry: one comparison, read in place, no bookkeeping.
       // Stable: of equal keys the first written stays, as `encode` keeps the first.
       const a = starts[from], b = starts[from + step];
-      const c = compareEncoded(
-        buf,
-        a,
-        isTable ? starts[from + 1] : b,
-        b,
-        isTable ? starts[from + 3] : end,
-      );
+      const aEnd = isTable ? starts[from + 1] : b, bEnd = isTable ? starts[from + 3] : end;
+      const met = nanMet.count;
+      let c = compareEncoded(buf, a, aEnd, b, bEnd);
+      // A NaN beside a real: one element to Broker (see `brokerEquivalent`).
+      if (nanMet.count !== met && equivalentEncoded(buf, a, aEnd, b, bEnd)) c = 0;
       if (c < 0) return 2;
       if (c === 0) {
         w.pos = b;
@@ -483,8 +487,9 @@ export class DataBuilder {
       itemEnd[i] = next;
     }
     let last = -1;
+    const met = nanMet.count;
     for (let i = 1; i < n && last < 0; i++) last = this.#compareItems(buf, i - 1, i);
-    if (last < 0) return n;
+    if (last < 0 && nanMet.count === met) return n;
     // Stable: of equal keys the first written stays, as `encode` keeps the first.
     const order = this.#order;
     const cmp = (a: number, b: number) => this.#compareItems(buf, a, b);
@@ -499,7 +504,13 @@ export class DataBuilder {
       for (let i = 0; i < n; i++) order[i] = sortedItems[i];
     }
     // Repeats are found before the bytes move: the comparisons read them in place.
-    for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
+    if (nanMet.count !== met) {
+      keepFirstInserted(order, n, (a, b) => {
+        return equivalentEncoded(buf, at[a], keyEnd[a], at[b], keyEnd[b]);
+      });
+    } else {
+      for (let i = n - 1; i > 0; i--) if (cmp(order[i - 1], order[i]) === 0) order[i] = -1;
+    }
     const size = end - first;
     const scratch = this.#scratchOf(size);
     scratch.set(buf.subarray(first, end));
@@ -620,6 +631,17 @@ function compareEncoded(buf: Uint8Array, a: number, aEnd: number, b: number, bEn
     default:
       return compare(decodeSpan(buf, a, aEnd), decodeSpan(buf, b, bEnd));
   }
+}
+
+/** `brokerEquivalent` of two encoded values at `a..aEnd` and `b..bEnd` of `buf`. */
+function equivalentEncoded(
+  buf: Uint8Array,
+  a: number,
+  aEnd: number,
+  b: number,
+  bEnd: number,
+): boolean {
+  return brokerEquivalent(decodeSpan(buf, a, aEnd), decodeSpan(buf, b, bEnd));
 }
 
 function decodeSpan(buf: Uint8Array, start: number, end: number): Data {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { compare } from "./order.ts";
+import { sortedAsBroker } from "./order.ts";
 import {
   Address,
   type AddressData,
@@ -218,18 +218,10 @@ export function enumValue(name: string | Uint8Array): EnumData {
   return text("enum", name);
 }
 
-/** Sorts a copy in Broker's order and drops repeats (the first one stays, like std::set). */
-function sortUnique<T>(items: readonly T[], key: (t: T) => Data): T[] {
-  const sorted = items.slice().sort((a, b) => compare(key(a), key(b)));
-  const out: T[] = [];
-  for (const item of sorted) {
-    if (out.length === 0 || compare(key(out[out.length - 1]), key(item)) !== 0) out.push(item);
-  }
-  return out;
-}
-
 /**
- * A set: elements are ordered and made distinct.
+ * A set: elements are ordered and made distinct as Broker's `std::set` does
+ * it, the first of equal elements kept (a NaN real and any other real are
+ * equal there: see `brokerEquivalent`).
  * @example
  * ```ts
  * import { count, set } from "./constructors.ts";
@@ -237,12 +229,12 @@ function sortUnique<T>(items: readonly T[], key: (t: T) => Data): T[] {
  * ```
  */
 export function set(...items: Data[]): SetData {
-  return { type: "set", value: sortUnique(items, (d) => d) };
+  return { type: "set", value: sortedAsBroker(items, (d) => d) };
 }
 
 /**
  * A table from `[key, value]` pairs (or a Map); keys are ordered and distinct
- * (the first of equal keys stays, like std::map).
+ * (the first of equal keys stays, like std::map; NaN as in `set`).
  * @example
  * ```ts
  * import { count, str, table } from "./constructors.ts";
@@ -251,7 +243,7 @@ export function set(...items: Data[]): SetData {
  */
 export function table(entries: Iterable<readonly [Data, Data]> = []): TableData {
   const list = Array.from(entries, ([k, v]) => [k, v] as const);
-  return { type: "table", value: sortUnique(list, (e) => e[0]) };
+  return { type: "table", value: sortedAsBroker(list, (e) => e[0]) };
 }
 
 /**

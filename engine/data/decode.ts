@@ -8,7 +8,7 @@
  */
 import { WasmCodec } from "../../codec-wasm/mod.ts";
 import { buildLoaded, NONE, realFromEdgeBits, SMALL_BIGINTS } from "./build.ts";
-import { compare, compareEncodedTexts } from "./order.ts";
+import { compare, compareEncodedTexts, nanMet } from "./order.ts";
 import { ASCII_MAX, asciiText, SHORT_TEXT, shortText, utf8Fatal, utf8Lossy } from "./read_text.ts";
 import { Address, type Data, Port, PROTOCOLS, Subnet } from "./types.ts";
 import {
@@ -323,9 +323,11 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): Data {
       rPos = 0;
       rEnd = bytes.length;
       rDepth = 0;
+      const met = nanMet.count;
       const v = readValue();
-      // Here, too, a value of fixed size read past the end is caught.
-      if (rPos === rEnd) return v;
+      // Here, too, a value of fixed size read past the end is caught. A
+      // NaN met ordering a set (see `brokerEquivalent`) is WASM's to judge.
+      if (rPos === rEnd && nanMet.count === met) return v;
     } catch {
       // BAIL, or anything the unvalidated bytes provoked: WASM decides.
     }

@@ -5,7 +5,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { compare } from "./order.ts";
+import { brokerEquivalent, compare, nanMet, sortedAsBroker } from "./order.ts";
 import { beginShared, finishShared, type Writer } from "./slab.ts";
 import { type Data, LIMITS, PROTOCOLS, Tag } from "./types.ts";
 
@@ -19,12 +19,15 @@ export function fail(msg: string): never {
  * items themselves when already in order (Broker's containers always are).
  */
 export function inOrder<T>(items: readonly T[], key: (t: T) => Data): readonly T[] {
+  const met = nanMet.count;
   for (let k = 1; k < items.length; k++) {
-    if (compare(key(items[k - 1]), key(items[k])) >= 0) {
-      // Hand-built values may be unsorted; Broker's containers never are.
-      const sorted = items.slice().sort((a, b) => compare(key(a), key(b)));
-      return sorted.filter((t, j) => j === 0 || compare(key(sorted[j - 1]), key(t)) !== 0);
-    }
+    // Hand-built values may be unsorted; Broker's containers never are.
+    if (compare(key(items[k - 1]), key(items[k])) >= 0) return sortedAsBroker(items, key);
+  }
+  if (nanMet.count === met) return items;
+  // A NaN beside another real: one element to Broker (see `brokerEquivalent`).
+  for (let k = 1; k < items.length; k++) {
+    if (brokerEquivalent(key(items[k - 1]), key(items[k]))) return sortedAsBroker(items, key);
   }
   return items;
 }

@@ -38,11 +38,27 @@ function cmpNum(a: number | bigint, b: number | bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * How many times `compare` has met a NaN real: the callers that keep sets
+ * and tables as Broker does (`sortedAsBroker`, `sortFindingRepeat`, the
+ * encoders and decoders) note it, compare, and look again, so values
+ * without a NaN pay nothing more. A count, not a flag: comparisons nest
+ * (the builder decodes values to compare them).
+ */
+export const nanMet = { count: 0 };
+
+/** While set, a NaN real compares equal to every real (`brokerEquivalent`). */
+let nanMatchesReals = false;
+
 // Reals as in C++ (-0 == 0); NaN sorts after every number so the order stays total.
 function cmpReal(a: number, b: number): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  if (a === b) return 0;
+  nanMet.count++;
+  if (nanMatchesReals) return 0;
   const na = a !== a, nb = b !== b;
-  if (na || nb) return na === nb ? 0 : na ? 1 : -1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return na === nb ? 0 : na ? 1 : -1;
 }
 
 function cmpBytes(a: Uint8Array, b: Uint8Array): number {
@@ -151,6 +167,125 @@ export function compare(a: Data, b: Data): number {
  */
 export function equals(a: Data, b: Data): boolean {
   return compare(a, b) === 0;
+}
+
+/**
+ * Whether Broker's `std::set` takes `a` and `b` for one element: neither is
+ * below the other under its `<`, which compares reals with C++'s `<`, where
+ * a NaN is neither below nor above any real. So `real(NaN)` is one element
+ * with every real, and `vector(real(NaN))` with every `vector(real(x))`;
+ * otherwise it is `compare(a, b) === 0`. Under it the order is not total
+ * (NaN matches 1.0 and 2.0, which differ), hence `compare` for sorting and
+ * this for repeats.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { brokerEquivalent } from "./order.ts";
+ * import { real } from "./constructors.ts";
+ * equal(brokerEquivalent(real(NaN), real(1)), true);
+ * equal(brokerEquivalent(real(2), real(1)), false);
+ * ```
+ */
+export function brokerEquivalent(a: Data, b: Data): boolean {
+  nanMatchesReals = true;
+  try {
+    return compare(a, b) === 0;
+  } finally {
+    nanMatchesReals = false;
+  }
+}
+
+/**
+ * Of the items at `order[0..n)`, indices in insertion order sorted in
+ * `compare`'s order (stable), marks with -1 those that Broker's `std::set`
+ * refuses when they are inserted in index order: an item equivalent
+ * (`equivalent`, as `brokerEquivalent`) to one inserted before it. For a
+ * NaN among the reals of one level this is exactly std::set's outcome: the
+ * NaN alone when it came first, else the other reals. With NaNs nested in
+ * containers, Broker's outcome depends on its tree's shape; neighbours in
+ * `compare`'s order are what is checked here.
+ */
+export function keepFirstInserted(
+  order: { [i: number]: number },
+  n: number,
+  equivalent: (a: number, b: number) => boolean,
+): void {
+  // Positions in `order` of the items kept so far, in order.
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const item = order[i];
+    let top = kept.length, dropped = false;
+    for (; top > 0 && equivalent(order[kept[top - 1]], item); top--) {
+      if (order[kept[top - 1]] < item) {
+        dropped = true;
+        break;
+      }
+    }
+    if (dropped) {
+      order[i] = -1;
+      continue;
+    }
+    // Equivalents inserted after this item: std::set would have refused them.
+    for (let k = top; k < kept.length; k++) order[kept[k]] = -1;
+    kept.length = top;
+    kept.push(i);
+  }
+}
+
+/**
+ * The items (or entries, by `key`) as Broker's `std::set` (`std::map`) holds
+ * them when inserted in this order: sorted, each repeat dropped, the first
+ * inserted kept (see `keepFirstInserted` for NaN).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { sortedAsBroker } from "./order.ts";
+ * import { count, real } from "./constructors.ts";
+ * equal(sortedAsBroker([count(2n), count(1n), count(2n)], (d) => d).length, 2);
+ * equal(sortedAsBroker([real(NaN), real(1)], (d) => d)[0].value, NaN);
+ * ```
+ */
+export function sortedAsBroker<T>(items: readonly T[], key: (t: T) => Data): T[] {
+  const met = nanMet.count;
+  const sorted = items.slice().sort((a, b) => compare(key(a), key(b)));
+  const out: T[] = [];
+  for (const item of sorted) {
+    if (out.length === 0 || compare(key(out[out.length - 1]), key(item)) !== 0) out.push(item);
+  }
+  if (nanMet.count === met) return out;
+  const order = Array.from(items, (_, i) => i)
+    .sort((a, b) => compare(key(items[a]), key(items[b])) || a - b);
+  keepFirstInserted(order, order.length, (a, b) => brokerEquivalent(key(items[a]), key(items[b])));
+  return order.filter((i) => i >= 0).map((i) => items[i]);
+}
+
+/**
+ * Sorts items (or entries, by `key`) in `compare`'s order, in place, and
+ * tells whether they hold a repeat as Broker's decoder finds one: two
+ * neighbours equal, or equivalent through a NaN (`brokerEquivalent`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { sortFindingRepeat } from "./order.ts";
+ * import { real } from "./constructors.ts";
+ * equal(sortFindingRepeat([real(NaN), real(1)], (d) => d), true);
+ * equal(sortFindingRepeat([real(2), real(1)], (d) => d), false);
+ * ```
+ */
+export function sortFindingRepeat<T>(items: T[], key: (t: T) => Data): boolean {
+  const met = nanMet.count;
+  items.sort((a, b) => compare(key(a), key(b)));
+  for (let k = 1; k < items.length; k++) {
+    if (compare(key(items[k - 1]), key(items[k])) === 0) return true;
+  }
+  if (nanMet.count === met) return false;
+  for (let k = 1; k < items.length; k++) {
+    if (brokerEquivalent(key(items[k - 1]), key(items[k]))) return true;
+  }
+  return false;
 }
 
 /**
