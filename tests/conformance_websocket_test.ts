@@ -14,7 +14,11 @@ import { type Kind, kindName, KINDS, testOptions } from "./conformance_helpers.t
 /** Runs `fn` with a node that subscribes to /node and serves WebSocket clients. */
 async function withWebSocketNode(
   kind: Kind,
-  fn: (connect: (topics: string[]) => Promise<WebSocketClient>, tcpPort: number) => Promise<void>,
+  fn: (
+    connect: (topics: string[]) => Promise<WebSocketClient>,
+    tcpPort: number,
+    wsPort: number,
+  ) => Promise<void>,
 ): Promise<void> {
   const clients: WebSocketClient[] = [];
   let ep: Endpoint | undefined, proc: RefProcess | undefined;
@@ -45,14 +49,18 @@ async function withWebSocketNode(
     // Both listeners: a test may dial the Broker port first thing, and
     // broker-node opens it apart from the WebSocket one.
     if (proc) await Promise.all([waitForPort(wsPort), waitForPort(tcpPort)]);
-    await fn(async (topics) => {
-      const c = await connectWebSocket(`ws://127.0.0.1:${wsPort}`, topics, {
-        reconnectMs: 0,
-        createSocket: tcpWebSocket,
-      });
-      clients.push(c);
-      return c;
-    }, tcpPort);
+    await fn(
+      async (topics) => {
+        const c = await connectWebSocket(`ws://127.0.0.1:${wsPort}`, topics, {
+          reconnectMs: 0,
+          createSocket: tcpWebSocket,
+        });
+        clients.push(c);
+        return c;
+      },
+      tcpPort,
+      wsPort,
+    );
   } finally {
     for (const c of clients) c.close();
     await ep?.shutdown();
@@ -105,6 +113,69 @@ async function nextOf(d: WebSocketClient) {
     if (m?.topic !== "/ws/probe") return m;
   }
   return undefined;
+}
+
+/**
+ * Opens a WebSocket to `port` by hand (header names as broker-node wants them), sends each
+ * of `frames` (opcode and payload, masked), and reads until the server ends the
+ * connection or 3 s pass: whether it ended it, and the opcodes and texts of its frames.
+ */
+async function rawSession(
+  port: number,
+  frames: [number, string][],
+): Promise<{ ended: boolean; frames: [number, string][] }> {
+  const enc = new TextEncoder();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(enc.encode(
+      `GET /v1/messages/json HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\n` +
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    const mask = [1, 2, 3, 4];
+    for (const [opcode, text] of frames) {
+      const payload = enc.encode(text); // short: one length byte
+      await conn.write(
+        new Uint8Array([
+          0x80 | opcode,
+          0x80 | payload.length,
+          ...mask,
+          ...payload.map((b, i) => b ^ mask[i & 3]),
+        ]),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const chunks: number[] = [];
+    const buf = new Uint8Array(65536);
+    const deadline = Date.now() + 3000;
+    let ended = false;
+    while (Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        conn.read(buf).catch(() => null),
+        new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
+      ]);
+      clearTimeout(timer);
+      if (n === "wait") break;
+      if (n === null) {
+        ended = true;
+        break;
+      }
+      chunks.push(...buf.subarray(0, n));
+    }
+    const b = new Uint8Array(chunks);
+    let at = new TextDecoder("latin1").decode(b).indexOf("\r\n\r\n") + 4;
+    const out: [number, string][] = [];
+    while (at + 2 <= b.length) {
+      let len = b[at + 1] & 0x7f, off = 2;
+      if (len === 126) [len, off] = [(b[at + 2] << 8) | b[at + 3], 4];
+      out.push([b[at] & 0x0f, new TextDecoder().decode(b.subarray(at + off, at + off + len))]);
+      at += off + len;
+    }
+    return { ended, frames: out };
+  } finally {
+    conn.close();
+  }
 }
 
 const dataMessage = (type: string, data: string) =>
@@ -255,6 +326,43 @@ for (const kind of KINDS) {
           const errors = await errorsOf(c, 1);
           assert.equal(errors[0]?.context, "input #1 contained invalid data");
         }
+      }),
+  );
+
+  // json_client.cc answers a text that is JSON but no object "contained invalid data"; the
+  // reference build (checked live) says what it expected.
+  Deno.test(
+    `WebSocket inputs that are JSON but no object: "input #N expected a JSON object" (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect) => {
+        const [c, d] = await senderAndReceiver(connect);
+        for (const text of ["5", '"x"', "null", "true", "[]", '["/ws/"]']) c.sendRaw(text);
+        c.sendRaw("{}");
+        c.sendRaw(dataMessage("count", "3"));
+        const errors = await errorsOf(c, 7);
+        assert.deepEqual(errors.map((e) => e.context), [
+          ...[1, 2, 3, 4, 5, 6].map((n) => `input #${n} expected a JSON object`),
+          "input #7 contained invalid data",
+        ]);
+        assert.equal((await nextOf(d))?.data.value, 3n, "the session went on");
+      }),
+  );
+
+  // json_client.cc would drop binary messages; the reference build ends the connection at
+  // the first one, subscribed or not (without a close frame; ours sends close 1003).
+  Deno.test(
+    `a binary WebSocket message ends the client's connection (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (_connect, _tcpPort, wsPort) => {
+        const before = await rawSession(wsPort, [[0x2, '["/ws/"]'], [0x1, '["/ws/"]']]);
+        assert.equal(before.ended, true, "ended before the subscription");
+        assert.deepEqual(before.frames.filter(([op]) => op === 0x1), []);
+        const after = await rawSession(wsPort, [[0x1, '["/ws/"]'], [0x2, "{}"], [0x1, "5"]]);
+        assert.equal(after.ended, true, "ended after the subscription");
+        const texts = after.frames.filter(([op]) => op === 0x1).map(([, t]) => JSON.parse(t).type);
+        assert.deepEqual(texts, ["ack"], "nothing answered after the binary message");
       }),
   );
 }

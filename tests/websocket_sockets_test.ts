@@ -2,7 +2,7 @@
 // connections that never upgrade, within the handshake timeout, and the
 // socket of a client that never reads, once its session ended.
 import assert from "node:assert/strict";
-import { count, Endpoint, str, vector } from "../mod.ts";
+import { count, type Data, Endpoint, str, vector } from "../mod.ts";
 
 const enc = new TextEncoder();
 
@@ -300,14 +300,13 @@ Deno.test("WebSocket listener: a client that pings and never reads gets pongs fo
   }, 10_000);
 });
 
-Deno.test("WebSocket listener: binary messages go unanswered and uncounted; an oversized one counts", async () => {
+Deno.test("WebSocket listener: an oversized message counts as an input", async () => {
   const ep = new Endpoint();
   const server = await ep.listenWebSocket("127.0.0.1", 0, { maxMessageSize: 1000 });
   const conn = await upgraded(server.port);
   try {
     const m = [5, 6, 7, 8];
     await conn.write(clientFrame(0x1, true, enc.encode('["/t"]'), m));
-    await conn.write(clientFrame(0x2, true, enc.encode('{"oops'), m)); // as Broker: dropped
     await conn.write(clientFrame(0x1, true, enc.encode(`"${"x".repeat(2000)}"`), m));
     await conn.write(clientFrame(0x1, true, enc.encode("{oops"), m));
     await new Promise((r) => setTimeout(r, 300));
@@ -322,6 +321,50 @@ Deno.test("WebSocket listener: binary messages go unanswered and uncounted; an o
     ]);
   } finally {
     conn.close();
+    await ep.shutdown();
+  }
+});
+
+// broker-node ends the connection at a binary message (tests/conformance_websocket_test.ts
+// checks it live); ours says why in its close frame.
+Deno.test("WebSocket listener: a binary message ends the session, before or after the subscription", async () => {
+  const ep = new Endpoint();
+  const server = await ep.listenWebSocket("127.0.0.1", 0);
+  const statuses = ep.subscribe("<$>/local/data/statuses");
+  try {
+    for (const subscribeFirst of [false, true]) {
+      const conn = await upgraded(server.port);
+      try {
+        const m = [5, 6, 7, 8];
+        if (subscribeFirst) await conn.write(clientFrame(0x1, true, enc.encode('["/t"]'), m));
+        await conn.write(clientFrame(0x2, true, enc.encode('{"oops'), m));
+        const { bytes, closed } = await untilClosed(conn, 3000);
+        assert.ok(closed, "the server ended the connection");
+        const frames = serverFrames(bytes);
+        const close = frames.find((f) => f.opcode === 0x8);
+        assert.equal(close && ((close.payload[0] << 8) | close.payload[1]), 1003);
+        assert.deepEqual(
+          frames.filter((f) => f.opcode === 0x1).map((f) =>
+            JSON.parse(new TextDecoder().decode(f.payload)).type
+          ),
+          subscribeFirst ? ["ack"] : [],
+        );
+      } finally {
+        conn.close();
+      }
+    }
+    // The subscribed client came and went as any client does.
+    const seen: string[] = [];
+    for (let s = await statuses.get(2000); s; s = await statuses.get(300)) {
+      seen.push(String((s.data.value as readonly Data[])[1].value));
+    }
+    assert.deepEqual(seen, [
+      "endpoint_discovered",
+      "peer_added",
+      "peer_lost",
+      "endpoint_unreachable",
+    ]);
+  } finally {
     await ep.shutdown();
   }
 });

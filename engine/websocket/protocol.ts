@@ -81,6 +81,13 @@ export function transcodeWebSocketMessage(text: string, builder: DataBuilder): s
 }
 
 /**
+ * What `dataMessageOf` throws for JSON that is no object: Broker's server
+ * answers such an input `input #N expected a JSON object` (checked live with
+ * broker-node), not `contained invalid data`.
+ */
+export const NOT_AN_OBJECT = "expected a JSON object";
+
+/**
  * The topic and value of a parsed data message (see `readJsonMessage`).
  * As Broker's server (`json_client.cc`), it reads neither `type` nor a
  * `topic` that is no string: such a message is published on the topic ""
@@ -93,7 +100,7 @@ export function dataMessageOf(
   message: JsonMessage,
   fromServer = false,
 ): { topic: string; data: Data } {
-  if (!message.fields) throw new BrokerError(ErrorCode.deserialization_failed, "not an object");
+  if (!message.fields) throw new BrokerError(ErrorCode.deserialization_failed, NOT_AN_OBJECT);
   const topic = typeof message.fields.topic === "string" ? message.fields.topic : "";
   // A client may not publish there; a server sends its statuses from there.
   if (!fromServer && isReservedTopic(topic)) {

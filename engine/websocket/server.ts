@@ -32,6 +32,7 @@ import { type FrameTaker, SharedFrames } from "./shared_frames.ts";
 import {
   ackText,
   errorText,
+  NOT_AN_OBJECT,
   readDataMessage,
   transcodeWebSocketMessage,
   WEB_SOCKET_PATH,
@@ -182,6 +183,8 @@ export const DEFAULT_WEB_SOCKET_HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_OVERFLOW = 1011;
 // RFC 6455 7.4.1: 1008, a message that violates the server's policy.
 const CLOSE_POLICY = 1008;
+// RFC 6455 7.4.1: 1003, a kind of data the server cannot accept (a binary message).
+const CLOSE_UNSUPPORTED = 1003;
 
 interface Bounds {
   readonly localPublishes: boolean;
@@ -530,8 +533,10 @@ export class WebSocketServer {
     };
     ws.onclose = () => end();
     ws.onmessage = (ev) => {
-      // Broker's server reads text messages only: binary ones go unanswered, uncounted.
-      if (ended || ev.binary) return;
+      if (ended) return;
+      // broker-node ends a client's connection at its first binary message, subscribed or
+      // not (checked live; its json_client.cc would drop them, the reference build does not).
+      if (ev.binary) return end(CLOSE_UNSUPPORTED, "binary messages are not supported");
       const text = ev.data as string | undefined;
       if (!sub) {
         const topics = text === undefined ? undefined : parseSubscription(text);
@@ -594,10 +599,13 @@ export class WebSocketServer {
           message = readDataMessage(text);
         } catch (e) {
           const malformed = e instanceof BrokerError && e.code === ErrorCode.invalid_json;
+          const notObject = e instanceof BrokerError && e.message === NOT_AN_OBJECT;
           send(errorText(
             "deserialization_failed",
             malformed
               ? `input #${inputs} contained malformed JSON -> ${e.message}`
+              : notObject
+              ? `input #${inputs} ${NOT_AN_OBJECT}`
               : `input #${inputs} contained invalid data`,
           ));
           return;
