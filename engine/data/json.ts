@@ -39,7 +39,9 @@
  * does not parse, `deserialization_failed` for a missing or unknown
  * `@data-type`, an element that is not an object, a repeated set element or
  * table key or too deep nesting, and `type_clash` (Broker's code) for data
- * that does not fit its `@data-type`.
+ * that does not fit its `@data-type`. As in Broker (CAF's number reader), a
+ * real whose exponent, less its fraction's digits, is beyond ±511 is
+ * malformed (`1.5e999`, `1e-512`: `invalid_json`), while `1e400` reads as inf.
  *
  * **Broker's own reader** (broker-node 2.8's WebSocket API, checked with
  * random values) reads back everything it writes except `inf`, `-inf`,

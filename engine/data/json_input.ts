@@ -125,6 +125,47 @@ export function quickTimestampMs(s: string): number | undefined {
   return secs * 1000 + ms;
 }
 
+/**
+ * The largest decimal exponent CAF's number reader takes: its
+ * `read_floating_point` refuses a real whose exponent, less the count of
+ * its fraction's digits, is beyond ±511 (`pec::exponent_overflow`,
+ * `exponent_underflow`: broker-node answers `1.5e999` so), and scales
+ * the others, `1e400` to inf, `1e-400` to 0.
+ */
+export const CAF_MAX_EXPONENT = 511;
+
+/**
+ * Whether a real's exponent, written at `from..to` of `b` (an optional
+ * sign, then digits), less its `fraction` digits after the point, is within
+ * CAF's ±511 (see `CAF_MAX_EXPONENT`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { cafExponentInRange } from "./json_input.ts";
+ * const b = new TextEncoder().encode("1.5e512");
+ * equal(cafExponentInRange(b, 4, 7, 1), true); // 512 - 1
+ * equal(cafExponentInRange(b, 4, 7, 0), false);
+ * ```
+ */
+export function cafExponentInRange(
+  b: Uint8Array,
+  from: number,
+  to: number,
+  fraction: number,
+): boolean {
+  const negative = b[from] === 0x2d;
+  if (negative || b[from] === 0x2b) from++;
+  let exp = 0;
+  for (let i = from; i < to; i++) {
+    exp = exp * 10 + (b[i] - 0x30);
+    // CAF reads the exponent into an int: past it, an overflow or underflow.
+    if (exp > 2 ** 31) return false;
+  }
+  const e = (negative ? -exp : exp) - fraction;
+  return e >= -CAF_MAX_EXPONENT && e <= CAF_MAX_EXPONENT;
+}
+
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
 function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;

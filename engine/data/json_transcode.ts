@@ -10,7 +10,13 @@
  * @module
  */
 import type { DataBuilder } from "./builder.ts";
-import { quickTimestampMs, scalarFromText, utf8Of } from "./json_input.ts";
+import {
+  CAF_MAX_EXPONENT,
+  cafExponentInRange,
+  quickTimestampMs,
+  scalarFromText,
+  utf8Of,
+} from "./json_input.ts";
 import { ASCII_MAX, asciiText, utf8Fatal } from "./read_text.ts";
 import { NS_PER_TIMESPAN_UNIT } from "./timespan_units.ts";
 import { JSON_TYPE_NAMES } from "./json_write.ts";
@@ -292,18 +298,21 @@ class Transcoder {
     const intFrom = this.pos;
     this.digits();
     if (b[intFrom] === 0x30 && this.pos - intFrom > 1) throw DECLINE;
-    let integral = true;
+    let integral = true, fraction = 0;
     if (b[this.pos] === 0x2e) {
       integral = false;
-      this.pos++;
+      const dot = ++this.pos;
       this.digits();
+      fraction = this.pos - dot;
     }
     if (b[this.pos] === 0x65 || b[this.pos] === 0x45) {
       integral = false;
-      this.pos++;
+      const e = ++this.pos;
       if (b[this.pos] === 0x2b || b[this.pos] === 0x2d) this.pos++;
       this.digits();
-    }
+      // Beyond CAF's exponents: malformed, the full reader's error.
+      if (!cafExponentInRange(b, e, this.pos, fraction)) throw DECLINE;
+    } else if (fraction > CAF_MAX_EXPONENT) throw DECLINE;
     if (this.pos - from > ASCII_MAX) throw DECLINE;
     const token = asciiText(b, from, this.pos)!;
     // As the full reader: an integer token is exact first (a bigint), then rounded once.
