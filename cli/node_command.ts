@@ -243,9 +243,13 @@ export async function runNode(
     // a clone's first request goes out as soon as a peering with the master is up.
     if (!attachNodeStores(ep, opts, p, stores)) return 1;
     const peered: CafUri[] = [];
+    // broker-node ends these two lines with println(..., '>'), which prints
+    // the char as its code: `<tcp://10.0.0.1:162` (checked live). Kept, so
+    // that what reads broker-node's stderr reads ours.
+    const CLOSE = String(">".charCodeAt(0));
     for (const peer of opts.peers) {
       if (peer.scheme !== "tcp" || peer.host === undefined) {
-        p.err(`unrecognized scheme (expected tcp) or no authority in: <${peer.text}>`);
+        p.err(`unrecognized scheme (expected tcp) or no authority in: <${peer.text}${CLOSE}`);
         continue;
       }
       peered.push(peer);
@@ -253,7 +257,7 @@ export async function runNode(
       try {
         await ep.peer(peer.host, peer.port ?? 0, { retryMs: 0 });
       } catch {
-        p.err(`unable to connect to <${peer.text}>`);
+        p.err(`unable to connect to <${peer.text}${CLOSE}`);
       }
     }
     // Let the status task print what peering reported before the mode's first

@@ -872,8 +872,8 @@ Deno.test("runNode: listen, peers, mode, disconnect lines, shutdown", async () =
     ]
   ) assert.ok(lines.includes(want), `missing ${want} in\n${lines.join("\n")}`);
   assert.deepEqual(c.err, [
-    "unable to connect to <tcp://10.0.0.2:2>\n",
-    "unrecognized scheme (expected tcp) or no authority in: <udp://10.0.0.3:3>\n",
+    "unable to connect to <tcp://10.0.0.2:262\n",
+    "unrecognized scheme (expected tcp) or no authority in: <udp://10.0.0.3:362\n",
     "send no pings: n = 0\n",
   ]);
 });
@@ -1637,6 +1637,37 @@ async function runBoth(
   ]);
   return { cxx, ours };
 }
+
+Deno.test(
+  "broker node's lines for a peer it cannot reach or read are broker-node's, byte for byte",
+  {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  },
+  async () => {
+    const { cxx, ours } = await runBoth([
+      "--disable-ssl",
+      "-m",
+      "ping",
+      '--topics=["/t"]',
+      "-n",
+      "0",
+      // Nothing listens on port 1: the dial is refused at once.
+      "--peers=[<tcp://127.0.0.1:1>, <udp://1.2.3.4:5>]",
+    ]);
+    const dec = new TextDecoder();
+    assert.equal(cxx.code, 0);
+    assert.equal(ours.code, 0);
+    // broker-node prints its closing '>' as the char's code, 62.
+    assert.equal(
+      dec.decode(cxx.stderr),
+      "unable to connect to <tcp://127.0.0.1:162\n" +
+        "unrecognized scheme (expected tcp) or no authority in: <udp://1.2.3.4:562\n" +
+        "send no pings: n = 0\n",
+    );
+    assert.equal(dec.decode(ours.stderr), dec.decode(cxx.stderr));
+  },
+);
 
 Deno.test("broker node --long-help lists every option broker-node --long-help lists", {
   sanitizeOps: false,
