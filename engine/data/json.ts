@@ -42,6 +42,11 @@
  * that does not fit its `@data-type`. As in Broker (CAF's number reader), a
  * real whose exponent, less its fraction's digits, is beyond ±511 is
  * malformed (`1.5e999`, `1e-512`: `invalid_json`), while `1e400` reads as inf.
+ * `\u` escapes of surrogates read as in Broker: a leading one must be
+ * followed by a second `\u` escape, and the two combine by the surrogate
+ * formula whatever the second holds (`\ud800\ud800` is U+FC00); a lone
+ * trailing one is written in UTF-8's three-byte pattern (`\udc00`: bytes ed
+ * b0 80, kept as the string's `bytes`).
  *
  * **Broker's own reader** (broker-node 2.8's WebSocket API, checked with
  * random values) reads back everything it writes except `inf`, `-inf`,

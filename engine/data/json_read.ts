@@ -29,7 +29,6 @@ export interface DataFromJsonOptions {
   maxDepth?: number;
 }
 
-const utf8Enc = new TextEncoder();
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -324,16 +323,22 @@ class Parser {
         out.push(simple);
       } else if (e === 0x75) {
         let cp = this.hex4();
-        if (cp >= 0xd800 && cp < 0xdc00 && b[this.pos] === 0x5c && b[this.pos + 1] === 0x75) {
-          const save = this.pos;
+        // As CAF's reader (broker-node's, checked live): a leading surrogate
+        // must be followed by a second `\u` escape, whatever it holds, and the
+        // two combine by the surrogates' formula in 32 bits, so
+        // `\ud800\ud800` is U+FC00; a lone trailing surrogate is written in
+        // UTF-8's three-byte pattern (`\udc00` is ed b0 80: not UTF-8, so
+        // the string keeps its bytes), and a code point beyond U+10FFFF in
+        // nothing.
+        if (cp >= 0xd800 && cp < 0xdc00) {
+          if (b[this.pos] !== 0x5c || b[this.pos + 1] !== 0x75) {
+            this.fail("a leading surrogate without a second \\u escape");
+          }
           this.pos += 2;
           const lo = this.hex4();
-          if (lo >= 0xdc00 && lo < 0xe000) cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          else this.pos = save;
+          cp = ((((cp - 0xd800) << 10) | (lo - 0xdc00)) + 0x10000) >>> 0;
         }
-        // A lone surrogate has no UTF-8 form: it reads as U+FFFD.
-        if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
-        for (const x of utf8Enc.encode(String.fromCodePoint(cp))) out.push(x);
+        pushUtf8(out, cp);
       } else {
         this.pos--;
         this.fail("bad escape");
@@ -360,6 +365,22 @@ class Parser {
     } catch {
       return new JsonBytes(bytes.slice(), utf8Lossy.decode(bytes));
     }
+  }
+}
+
+/** Appends a code point's UTF-8 bytes as CAF's `utf32_to_utf8` writes them (surrogates too). */
+function pushUtf8(out: number[], cp: number): void {
+  if (cp <= 0x7f) out.push(cp);
+  else if (cp <= 0x7ff) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+  else if (cp <= 0xffff) {
+    out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  } else if (cp <= 0x10ffff) {
+    out.push(
+      0xf0 | (cp >> 18),
+      0x80 | ((cp >> 12) & 0x3f),
+      0x80 | ((cp >> 6) & 0x3f),
+      0x80 | (cp & 0x3f),
+    );
   }
 }
 
