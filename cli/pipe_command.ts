@@ -104,7 +104,11 @@ export interface PipeOptions {
    * @default 0.0.0.0
    */
   address?: string;
-  /** Stop after this many messages (0: never; with a body, how often to send it). */
+  /**
+   * Stop after this many messages (with a body, how often to send it):
+   * `Infinity` for no limit, and 0 for none at all, as broker-pipe's
+   * `--message-cap=0` sends and receives nothing.
+   */
   cap: number;
   /** Print the rate once per second instead of messages. */
   rate: boolean;
@@ -297,7 +301,7 @@ export function resolvePipeOptions(
   }
   const cap = cli.count !== undefined
     ? parseCount(cli.count, "--count")
-    : (pick("message-cap", count) ?? (body !== undefined ? 1 : 0));
+    : (pick("message-cap", count) ?? (body !== undefined ? 1 : Infinity));
   if (body !== undefined && cap === 0) {
     throw new UsageError(
       cli.count !== undefined ? "--count" : "--message-cap",
@@ -421,10 +425,13 @@ export async function runPipe(
       const sub = ep.subscribe(o.topic);
       const release = keepAlive();
       try {
-        for await (const m of sub) {
-          n++;
-          if (!o.rate) out(formatPipeMessage(m.topic, m.data, { json: o.json }));
-          if (o.cap > 0 && n >= o.cap) break;
+        // broker-pipe's loop (i < cap) ends before the first message when the cap is 0.
+        if (o.cap > 0) {
+          for await (const m of sub) {
+            n++;
+            if (!o.rate) out(formatPipeMessage(m.topic, m.data, { json: o.json }));
+            if (n >= o.cap) break;
+          }
         }
       } finally {
         release();
@@ -446,6 +453,8 @@ export async function runPipe(
       return 0;
     }
     for await (const line of lines(input)) {
+      // broker-pipe reads a line before it checks its cap: with a cap of 0 it sends nothing.
+      if (n >= o.cap) break;
       let value: Data;
       try {
         value = parsePipeLine(line, { json: o.json });
@@ -455,7 +464,7 @@ export async function runPipe(
       }
       await pub.write(value);
       n++;
-      if (o.cap > 0 && n >= o.cap) break;
+      if (n >= o.cap) break;
     }
     await pub.flush();
     out(`*** published ${n} messages, byte`); // broker-pipe's line, word for word

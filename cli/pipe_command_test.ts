@@ -22,7 +22,7 @@ function dialling(
     topic,
     peers: [{ host: "127.0.0.1", port }],
     localPort: 0,
-    cap: 0,
+    cap: Infinity,
     rate: false,
     json: false,
     ...more,
@@ -398,5 +398,38 @@ Deno.test(
     assert.ok(counts.every((l) => /^\d+$/.test(l)), counts.join("|"));
     assert.equal(counts.map(Number).reduce((a, b) => a + b, 0), 300, counts.join("|"));
     assert.ok(counts.length >= 2 && counts.at(-1) === "0", counts.join("|"));
+  },
+);
+
+Deno.test(
+  "broker pipe --message-cap=0 sends and receives nothing, as broker-pipe: a subscriber ends at once, a publisher reads stdin and publishes 0",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    /** `tool args` with `stdin` on its standard input. */
+    const run = async (cmd: string, args: string[], stdin: string) => {
+      const child = new Deno.Command(cmd, {
+        args,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+      const out = await child.output();
+      return { code: out.code, out: new TextDecoder().decode(out.stdout) };
+    };
+    const both = (args: string[], stdin: string) =>
+      Promise.all([
+        run(brokerRefTool("broker-pipe"), ["--disable-ssl", ...args], stdin),
+        run(Deno.execPath(), ["run", "-A", MAIN, "pipe", "--disable-ssl", ...args], stdin),
+      ]);
+    const [cxxPub, oursPub] = await both(["-m", "publish", "-t", "/t", "-c", "0"], "a\nb\n");
+    assert.deepEqual(cxxPub, { code: 0, out: "*** published 0 messages, byte\n" });
+    assert.deepEqual(oursPub, cxxPub);
+    // Without the cap either would wait for messages until killed.
+    const [cxxSub, oursSub] = await both(["-m", "subscribe", "-t", "/t", "-c", "0"], "");
+    assert.deepEqual(cxxSub, { code: 0, out: "" });
+    assert.deepEqual(oursSub, cxxSub);
   },
 );
