@@ -245,6 +245,30 @@ function parseTimespan(text: string): bigint {
   return ns;
 }
 
+/** What `std::stoi` reads of a subnet's length: C white space, a sign, digits. */
+const STOI_RE = /^[ \t\n\v\f\r]*([+-]?\d+)/;
+
+/** Broker's `subnet{}`, which its constructor gives for a length beyond the family's. */
+const EMPTY_SUBNET = new Subnet(new Address(new Uint8Array(16)), 0);
+
+/**
+ * A subnet as Broker's `convert(string, subnet)` reads it: the address up
+ * to the first `/`, then `std::stoi` of the rest (white space, a sign,
+ * digits; anything after them ignored). A length outside 0..255 is refused;
+ * one beyond the family's (IPv4 32, IPv6 128) gives Broker's empty subnet
+ * `::/0`, as its constructor does (`::ffff:10.0.0.0/104` too: the address
+ * is IPv4). Checked live against broker-node's WebSocket API.
+ */
+function subnetFromText(s: string): Subnet {
+  const slash = s.indexOf("/");
+  const m = slash < 0 ? null : STOI_RE.exec(s.slice(slash + 1));
+  if (!m) return clash(`bad subnet ${JSON.stringify(s)}`);
+  const address = parsed("subnet", s, () => Address.parse(s.slice(0, slash)));
+  const length = Number(m[1]) || 0; // -0 is 0
+  if (!(length >= 0 && length <= 255)) return clash(`bad subnet ${JSON.stringify(s)}`);
+  return length > (address.isV4 ? 32 : 128) ? EMPTY_SUBNET : Subnet.of(address, length);
+}
+
 /** The types whose JSON data is text in a form of their own. */
 export type TextScalarType = "address" | "subnet" | "port" | "timestamp" | "timespan";
 
@@ -267,7 +291,7 @@ export function scalarFromText(type: TextScalarType, s: string): Data {
       return { type: "address", value: parsed(type, s, Address.parse) };
     }
     case "subnet":
-      return { type: "subnet", value: parsed(type, s, Subnet.parse) };
+      return { type: "subnet", value: subnetFromText(s) };
     case "port":
       return { type: "port", value: quickPort(s) ?? parsed(type, s, Port.parse) };
     case "timestamp":
