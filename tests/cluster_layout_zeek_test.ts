@@ -59,7 +59,12 @@ Deno.test({
     try {
       for (const node of ["worker-9", "proxy-b", "manager", "logger-1"]) {
         const { out, dials } = await zeekAs(dir, node);
-        const layout = ClusterLayout.fromObject({ nodes: JSON.parse(out[0]) }, "to_json");
+        // The line as Zeek prints it, as a layout file holds it; and under `nodes`.
+        const layout = ClusterLayout.fromJson(out[0], "to_json");
+        assert.deepEqual(
+          ClusterLayout.fromObject({ nodes: JSON.parse(out[0]) }, "to_json").nodes,
+          layout.nodes,
+        );
         const pools = out.slice(1);
         const ours = (["proxy", "worker", "logger"] as const).flatMap((p) =>
           layout.poolMembers(p).map((n) => `${p}, ${n}`)

@@ -61,6 +61,21 @@ function bad(source: string, msg: string): never {
  * layout.connections("worker-1").map((n) => n.name); // ["proxy-1", "manager"]
  * ```
  */
+/**
+ * Whether `obj` is `to_json(Cluster::nodes)` itself: a map whose every value
+ * is a node in Zeek's spelling (a `node_type`), so a node named `nodes` is
+ * read as one.
+ */
+function isZeekNodeMap(obj: object): boolean {
+  if (Array.isArray(obj)) return false;
+  const values = Object.values(obj);
+  return values.length > 0 &&
+    values.every((v) =>
+      typeof v === "object" && v !== null && typeof (v as { node_type?: unknown }).node_type ===
+        "string"
+    );
+}
+
 export class ClusterLayout {
   /** The nodes, in the order given. */
   readonly nodes: readonly LayoutNode[];
@@ -102,7 +117,8 @@ export class ClusterLayout {
   /**
    * A layout from an object: nodes as a list (`{name, type, host, port,
    * manager}`) or a map keyed by name. Zeek's own spelling works too
-   * (`node_type`, `ip`, `p`), as `to_json(Cluster::nodes)` prints it, a
+   * (`node_type`, `ip`, `p`), as `to_json(Cluster::nodes)` prints it, under
+   * `nodes` or as the whole object (what that print writes to a file), a
    * port as `{port, proto}` (`0/unknown`: no port); a `control` node
    * (ZeekControl writes one) is left out. A proxy or worker without
    * `manager` gets the layout's first manager, as ZeekControl writes
@@ -110,7 +126,7 @@ export class ClusterLayout {
    */
   static fromObject(obj: unknown, source = "cluster layout"): ClusterLayout {
     if (typeof obj !== "object" || obj === null) bad(source, "expected an object with `nodes`");
-    const o = obj as LayoutObject;
+    const o = (isZeekNodeMap(obj) ? { nodes: obj } : obj) as LayoutObject;
     const raw: [string, unknown][] = Array.isArray(o.nodes)
       ? o.nodes.map((n, i) => [(n as { name?: unknown })?.name as string ?? `#${i}`, n])
       : typeof o.nodes === "object" && o.nodes !== null
