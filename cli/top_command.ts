@@ -175,6 +175,8 @@ export interface TopOptions {
   inPlace: boolean;
   /** Where frames go. */
   write(text: string): void;
+  /** Where the line for a node that cannot be read goes (default: `write`; the CLI: stderr). */
+  error?(text: string): void;
   /** Stops the loop when aborted. */
   signal?: AbortSignal;
 }
@@ -188,7 +190,9 @@ export async function runTop(o: TopOptions): Promise<number> {
     try {
       cur = await pollNode(o.url);
     } catch (e) {
-      o.write(`broker top: cannot read ${o.url}: ${e instanceof Error ? e.message : e}\n`);
+      (o.error ?? o.write)(
+        `broker top: cannot read ${o.url}: ${e instanceof Error ? e.message : e}\n`,
+      );
       if (prev === undefined) return 1;
       await sleep(o.intervalMs, o.signal);
       continue;
@@ -282,6 +286,11 @@ export function registerTopCommand(
             write: (t) => {
               let b = enc.encode(t);
               while (b.length > 0) b = b.subarray(Deno.stdout.writeSync(b));
+            },
+            // An error line is the program's, as every subcommand's: on stderr, not among the frames.
+            error: (t) => {
+              let b = enc.encode(t);
+              while (b.length > 0) b = b.subarray(Deno.stderr.writeSync(b));
             },
             signal: abort.signal,
           }),

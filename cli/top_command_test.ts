@@ -117,3 +117,27 @@ Deno.test(
     assert.deepEqual(results, [["SIGINT", 0], ["SIGTERM", 0]]);
   },
 );
+
+Deno.test(
+  "broker top prints the line for a node it cannot read on stderr, as every subcommand's errors, with exit code 1",
+  opts,
+  async () => {
+    // A port nothing listens on.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "top", String(port), "--iterations", "1"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(out.code, 1);
+    assert.equal(dec.decode(out.stdout), "");
+    assert.match(
+      dec.decode(out.stderr),
+      new RegExp(`^broker top: cannot read http://127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`),
+    );
+  },
+);
