@@ -54,6 +54,7 @@ Deno.test("gateway options: the manual's command line and broker.conf give the s
 });
 
 Deno.test("gateway options: every bad value is a usage error (exit 2) before anything runs", async () => {
+  const port = freePort();
   const run = async (...args: string[]) => {
     let err = "";
     const code = await main(["gateway", ...args], {
@@ -78,6 +79,15 @@ Deno.test("gateway options: every bad value is a usage error (exit 2) before any
     ],
     [["--internal.port=0", "--external.port=0", "--bogus"], /--bogus: unknown option/],
     [["--config-file=/no/such/broker.conf"], /--config-file: cannot read configuration file/],
+    // Two of its own listeners on one port: the second bind would fail once the first side is up.
+    [
+      [`--internal.port=${port}`, `--external.port=${port}`],
+      new RegExp(`--external\\.port: port ${port} is --internal\\.port's too`),
+    ],
+    [
+      ["--internal.port=0", `--external.port=${port}`, `--broker.metrics.port=${port}`],
+      new RegExp(`--broker\\.metrics\\.port: port ${port} is --external\\.port's too`),
+    ],
   ];
   for (const [args, expected] of cases) {
     const r = await run(...args);
