@@ -84,6 +84,13 @@ export function resolveZeromqOptions(cli: ZmqCliValues): ZeromqCommandOptions {
         `both listen endpoints take one address (${pub.host} and ${sub.host})`,
       );
     }
+    // One port for both sockets would fail at the second bind, after the first is up.
+    if (pub.port !== 0 && pub.port === sub.port) {
+      throw new UsageError(
+        "--zeromq.listen-xsub-endpoint",
+        `port ${pub.port} is the XPUB's too: the proxy's sockets need a port each`,
+      );
+    }
     proxy = { hostname: pub.host, xpubPort: pub.port, xsubPort: sub.port };
   }
   const node = resolveZmqNodeOptions(cli);
