@@ -149,11 +149,9 @@ interface HrwValues {
 
 async function runHrw(args: string[], cli: HrwValues): Promise<void> {
   const type = parseChoice(cli.type ?? "proxy", "--type", POOL_TYPES);
-  const backend = parseChoice(
-    cli.backend ?? BROKER_TOPICS.backend,
-    "--backend",
-    ["broker", "zeromq"] as const,
-  );
+  let backend = cli.backend === undefined
+    ? undefined
+    : parseChoice(cli.backend, "--backend", ["broker", "zeromq"] as const);
   const dead = cli.dead === undefined ? [] : parsePoolNames(cli.dead, "--dead");
   let names: string[];
   let keys: string[];
@@ -166,6 +164,8 @@ async function runHrw(args: string[], cli: HrwValues): Promise<void> {
     names = layout.poolMembers(type);
     if (names.length === 0) throw new UsageError("--type", `the layout has no ${type} nodes`);
     keys = args.slice(1);
+    // The layout's own topic spelling, unless --backend says otherwise.
+    backend ??= layout.backend;
   }
   if (keys.length === 0) throw new UsageError("<key>", "give at least one key");
   for (const d of dead) {
@@ -173,7 +173,7 @@ async function runHrw(args: string[], cli: HrwValues): Promise<void> {
   }
   const parsed = keys.map((k) => parseKey(k, !!cli.typed));
   // All checked: now compute.
-  const pool = new Pool(names, { backend });
+  const pool = new Pool(names, { backend: backend ?? BROKER_TOPICS.backend });
   for (const d of dead) pool.markDead(d);
   for (let i = 0; i < keys.length; i++) {
     const node = pool.hrwNode(parsed[i]);
@@ -396,7 +396,7 @@ export function registerClusterCommand(
     .option("--typed", "read keys as Zeek values (1 a count, 10.0.0.1 an addr, 80/tcp a port)")
     .option(
       "--backend <backend>",
-      `topic spelling: broker or zeromq (default: ${BROKER_TOPICS.backend})`,
+      `topic spelling: broker or zeromq (default: the layout's, else ${BROKER_TOPICS.backend})`,
     )
     .option("--json", "one JSON object per line")
     .action((args: string[], cli: HrwValues) => runHrw(args, cli));

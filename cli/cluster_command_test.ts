@@ -63,6 +63,32 @@ Deno.test("cluster hrw: owners as Pool computes them, typed keys, dead nodes, la
   }
 });
 
+Deno.test("cluster hrw: a layout's backend spells its topics (zeek.cluster.node.x. for zeromq) unless --backend says otherwise", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const layout = `${dir}/zmq.json`;
+    await Deno.writeTextFile(
+      layout,
+      JSON.stringify({
+        backend: "zeromq",
+        nodes: {
+          manager: { type: "manager", host: "127.0.0.1", port: 27761 },
+          "proxy-a": { type: "proxy", host: "127.0.0.1", port: 27762 },
+        },
+      }),
+    );
+    const [own, told] = await Promise.all([
+      broker("hrw", layout, "k"),
+      broker("hrw", "--backend", "broker", layout, "k"),
+    ]);
+    assert.equal(own.code, 0, own.err);
+    assert.equal(own.out, "k\tproxy-a\tzeek.cluster.node.proxy-a.\n");
+    assert.equal(told.out, "k\tproxy-a\tzeek/cluster/node/proxy-a/\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cluster: usage errors exit 2 with one line, before anything runs", async () => {
   const dir = await Deno.makeTempDir();
   try {
