@@ -49,7 +49,10 @@
  * b0 80, kept as the string's `bytes`). A subnet's length is read as
  * Broker's `std::stoi` reads it (`10.0.0.0/ 8`, `10.0.0.0/8x`), and one
  * beyond its family's but at most 255 gives Broker's empty subnet `::/0`
- * (`10.0.0.0/33`, and `::ffff:10.0.0.0/104`: the address is IPv4).
+ * (`10.0.0.0/33`, and `::ffff:10.0.0.0/104`: the address is IPv4). A port
+ * reads as Broker's `convert` reads it: its number by `strtoul`, cut to 16
+ * bits (`-1/tcp` is `65535/tcp`), TCP without a `/` (`80`), and unknown for
+ * a protocol named otherwise (`80/TCP`).
  *
  * **Broker's own reader** (broker-node 2.8's WebSocket API, checked with
  * random values) reads back everything it writes except `inf`, `-inf`,

@@ -245,6 +245,38 @@ function parseTimespan(text: string): bigint {
   return ns;
 }
 
+/** What `strtoul` reads in base 10: C white space, a sign, digits (none: 0, read nothing). */
+const STRTOUL_RE = /^[ \t\n\v\f\r]*([+-]?)0*(\d*)/;
+
+/**
+ * A port as Broker's `convert(string, port)` reads it: `strtoul` of the
+ * text (white space, a sign, digits; none is 0; beyond 64 bits refused, a
+ * minus negating modulo 2^64), cut to 16 bits; TCP when the text has no
+ * `/`, else the protocol named exactly by what follows the first `/` after
+ * the number (`80/TCP` is `80/?`). The C functions stop at a NUL. Checked
+ * live against broker-node's WebSocket API (`80` is `80/tcp`, `-1/tcp`
+ * `65535/tcp`), whose own check for `strtoul`'s ERANGE also reads an
+ * `errno` that nothing clears, so a thread that once overflowed refuses
+ * every port after: that we do not copy.
+ */
+function portFromText(s: string): Port {
+  const nul = s.indexOf("\0");
+  const c = nul < 0 ? s : s.slice(0, nul);
+  const m = STRTOUL_RE.exec(c)!;
+  const digits = m[2];
+  if (digits.length > 20) return clash(`bad port ${JSON.stringify(s)}`);
+  let n = digits === "" ? 0n : BigInt(digits);
+  if (n >= 1n << 64n) return clash(`bad port ${JSON.stringify(s)}`);
+  if (m[1] === "-") n = -n;
+  const number = Number(BigInt.asUintN(16, n));
+  if (!s.includes("/")) return new Port(number, "tcp");
+  // strtoul leaves its end at the text's start when it read no digits.
+  const slash = c.indexOf("/", /\d/.test(m[0]) ? m[0].length : 0);
+  if (slash < 0) return clash(`bad port ${JSON.stringify(s)}`);
+  const name = c.slice(slash + 1);
+  return new Port(number, name === "tcp" || name === "udp" || name === "icmp" ? name : "unknown");
+}
+
 /** What `std::stoi` reads of a subnet's length: C white space, a sign, digits. */
 const STOI_RE = /^[ \t\n\v\f\r]*([+-]?\d+)/;
 
@@ -293,7 +325,7 @@ export function scalarFromText(type: TextScalarType, s: string): Data {
     case "subnet":
       return { type: "subnet", value: subnetFromText(s) };
     case "port":
-      return { type: "port", value: quickPort(s) ?? parsed(type, s, Port.parse) };
+      return { type: "port", value: quickPort(s) ?? portFromText(s) };
     case "timestamp":
       return { type: "timestamp", value: quickTimestamp(s) ?? parseTimestamp(s) };
     case "timespan":
