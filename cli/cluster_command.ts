@@ -149,6 +149,9 @@ interface HrwValues {
 
 async function runHrw(args: string[], cli: HrwValues): Promise<void> {
   const type = parseChoice(cli.type ?? "proxy", "--type", POOL_TYPES);
+  if (cli.pool !== undefined && cli.type !== undefined) {
+    throw new UsageError("--type", "picks a layout's pool: leave it out with --pool");
+  }
   let backend = cli.backend === undefined
     ? undefined
     : parseChoice(cli.backend, "--backend", ["broker", "zeromq"] as const);

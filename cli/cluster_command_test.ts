@@ -110,6 +110,8 @@ Deno.test("cluster: usage errors exit 2 with one line, before anything runs", as
       [["hrw", `${dir}/bad.json`, "k"], /<layout>: .*type must be one of/],
       [["hrw", layout, "k"], /--type: the layout has no proxy nodes/],
       [["hrw", "--pool", "a", "--dead", "b", "k"], /--dead: b is not in the pool/],
+      // --type picks a layout's pool; with --pool it would be ignored.
+      [["hrw", "--pool", "a", "--type", "worker", "k"], /--type: picks a layout's pool/],
       [["hrw", "--pool", "a", "--typed", "5s"], /<key>: .*timespan key is not covered/],
       [
         ["hrw", "--pool", "a", "--backend", "nats", "k"],
