@@ -979,6 +979,38 @@ Deno.test("nodeMain: one-line errors and exit code 1", async () => {
   }
 });
 
+Deno.test("broker node: two of its listeners on one port (peers, WebSocket, metrics) are a usage error, exit 2, before any binds", async () => {
+  const port = freePort();
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "node", "--disable-ssl", '--topics=["/t"]', ...args],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const dec = new TextDecoder();
+  const [both, env] = await Promise.all([
+    run(["-p", String(port), `--broker.metrics.port=${port}`]),
+    run([`--broker.web-socket.port=${port}`], { BROKER_METRICS_PORT: String(port) }),
+  ]);
+  const cases: [Deno.CommandOutput, string][] = [
+    [
+      both,
+      `broker node: --broker.metrics.port: port ${port} is --port's too: give each listener its own\n`,
+    ],
+    [
+      env,
+      `broker node: BROKER_METRICS_PORT: port ${port} is --broker.web-socket.port's too: ` +
+      "give each listener its own\n",
+    ],
+  ];
+  for (const [out, expected] of cases) {
+    assert.equal(out.code, 2, dec.decode(out.stderr));
+    assert.equal(dec.decode(out.stderr), expected);
+  }
+});
+
 // ------------------------------------------------------------------ interop
 
 // The reference binary must be there: a missing one fails these tests (never skips them).

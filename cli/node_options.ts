@@ -191,6 +191,12 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [k in K]?: V
   return (v === undefined ? {} : { [key]: v }) as { [k in K]?: V };
 }
 
+/** Whether listeners on `a` and `b` would take the same sockets (one is every interface, or both are one). */
+function overlaps(a: string, b: string): boolean {
+  const any = (x: string) => x === "0.0.0.0" || x === "::";
+  return a === b || any(a) || any(b);
+}
+
 function invalid(message: string): never {
   throw new BrokerError(ErrorCode.invalid_data, message);
 }
@@ -642,6 +648,33 @@ export function resolveNodeOptions(
     return n;
   };
 
+  const wsAddress = wsPort === undefined
+    ? undefined
+    : bindAddress("broker.web-socket.address") ?? NODE_DEFAULTS.address;
+  // Two of the node's listeners on one port: the second bind would fail once the first is up.
+  const whereOf = (key: string) =>
+    fromCli(key)
+      ? flagOf(key)
+      : key === "port" && env.BROKER_PORT !== undefined
+      ? "BROKER_PORT"
+      : fromEnv.has(key)
+      ? Object.entries(BROKER_ENV_KEYS).find(([, x]) => x.key === key)![0]
+      : key;
+  const listeners: [string, number | undefined, string | undefined][] = [
+    ["port", port, address],
+    ["broker.web-socket.port", wsPort, wsAddress],
+    ["broker.metrics.port", metrics?.port, metrics?.address],
+  ];
+  for (const [i, [key, p, a]] of listeners.entries()) {
+    const clash = listeners.slice(0, i).find(([, q, b]) =>
+      p !== undefined && p !== 0 && q === p && overlaps(a!, b!)
+    );
+    if (!clash) continue;
+    const message = `port ${p} is ${whereOf(clash[0])}'s too: give each listener its own`;
+    if (whereOf(key) === key && whereOf(clash[0]) === clash[0]) invalid(`${key}: ${message}`);
+    throw new UsageError(whereOf(key) === key ? whereOf(clash[0]) : whereOf(key), message);
+  }
+
   return {
     mode,
     name: pick("name", stringValue, (c, k) => c.getString(k)) ?? mode,
@@ -672,7 +705,7 @@ export function resolveNodeOptions(
     ...(wsPort !== undefined
       ? {
         webSocket: {
-          address: bindAddress("broker.web-socket.address") ?? NODE_DEFAULTS.address,
+          address: wsAddress!,
           port: wsPort,
           ...(wsBuffer !== undefined
             ? { bufferSize: positive(wsBuffer, "broker.web_socket-buffer-size") }
