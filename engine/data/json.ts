@@ -41,7 +41,8 @@
  * table key or too deep nesting, and `type_clash` (Broker's code) for data
  * that does not fit its `@data-type`. As in Broker (CAF's number reader), a
  * real whose exponent, less its fraction's digits, is beyond ±511 is
- * malformed (`1.5e999`, `1e-512`: `invalid_json`), while `1e400` reads as inf.
+ * malformed (`1.5e999`, `1e-512`: `invalid_json`), while `1e400` reads as inf;
+ * a timespan's number with such an exponent is refused (`1e-512s`: `type_clash`).
  * `\u` escapes of surrogates read as in Broker: a leading one must be
  * followed by a second `\u` escape, and the two combine by the surrogate
  * formula whatever the second holds (`\ud800\ud800` is U+FC00); a lone

@@ -228,10 +228,14 @@ function parseTimespan(text: string): bigint {
   if (!m || (int === "" && frac === "") || int.length + frac.length > MAX_TIMESPAN_DIGITS) {
     return clash(`bad timespan ${JSON.stringify(text)}`);
   }
-  const digits = BigInt(int + frac) * NS_PER_TIMESPAN_UNIT[m[5] as TimespanUnit];
   // ns = digits * 10^shift, truncated toward zero.
   const exp = m[4] === undefined ? 0 : Number(m[4]);
   const shift = exp - frac.length;
+  // CAF reads the number as `read_floating_point` does: beyond ±511, refused.
+  if (shift < -CAF_MAX_EXPONENT || shift > CAF_MAX_EXPONENT) {
+    return clash(`timespan ${JSON.stringify(text)} is out of range`);
+  }
+  const digits = BigInt(int + frac) * NS_PER_TIMESPAN_UNIT[m[5] as TimespanUnit];
   let ns: bigint;
   if (digits === 0n) ns = 0n;
   else if (shift > 40) ns = LIMITS.I64_MAX + 1n; // at least 10^40: out of range

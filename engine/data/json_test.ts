@@ -394,8 +394,7 @@ Deno.test("reads timespans with a fraction or an exponent, as broker-node does, 
     // Broker's double gives 123456789123456800 here.
     ["123456789.123456789s", 123_456_789_123_456_789n],
     ["-9223372036.854775808s", -(1n << 63n)],
-    ["1e-999999999s", 0n],
-    ["0e999999999s", 0n],
+    ["1e-511s", 0n],
   ];
   for (const [text, ns] of cases) {
     assert.deepEqual(dataFromJson({ "@data-type": "timespan", data: text }), timespan(ns), text);
@@ -416,6 +415,10 @@ Deno.test("reads timespans with a fraction or an exponent, as broker-node does, 
       "1s ",
       "1.5.s",
       "1e999999999s",
+      // Exponents beyond CAF's ±511, even where the value would be 0 (checked live).
+      "1e-999999999s",
+      "0e999999999s",
+      "1e-512s",
       "9223372036.854775808s",
       "1" + "0".repeat(100) + "s",
     ]
