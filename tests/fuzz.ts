@@ -1,57 +1,25 @@
 /**
- * `deno task fuzz [-- --iterations N | --seconds S] [--seed N]`: mutation
- * fuzzing of the decoder, seeded from Broker's golden vectors, the data
- * messages of its captures and values of every shape in its recordings.
- * An input that raises anything but a `BrokerError`, or takes over a second,
- * is kept in `fixtures/fuzz/` (replayed by `tests/fuzz_regressions_test.ts`).
+ * `deno task fuzz [-- --iterations N | --seconds S] [--seed N] [--target NAME]`:
+ * mutation fuzzing of every parser that reads bytes from outside
+ * (`fuzz_targets.ts`: Broker's data format, wire messages and framing,
+ * store commands, Zeek messages, ZMTP, Zeek 8's messages and log batches,
+ * the WebSocket JSON reader, recordings), seeded from the fixtures made
+ * with the C++ Broker and Zeek; the targets take turns unless `--target`
+ * names one. An input that raises anything but a `BrokerError`, or takes
+ * over a second, is kept in `fixtures/fuzz/` as `<target>-crash-<hex>.bin`
+ * (or `-slow-`), which `tests/fuzz_regressions_test.ts` replays.
  *
  * @module
  */
-import { BrokerError, dataToString, decode, encode, EncodedData, validate } from "../mod.ts";
-import {
-  generateFromShape,
-  readGeneratorFile,
-  seededRandom,
-} from "../engine/recording/generator_file.ts";
-import {
-  capturedDataPayloads,
-  fixtureUrl,
-  goldenData,
-  goldenZeek,
-  hex,
-  unhex,
-} from "./fixtures.ts";
+import { hex } from "./fixtures.ts";
+import { seededRandom } from "../engine/recording/generator_file.ts";
+import { dataSeeds, exerciseData, FUZZ_TARGETS } from "./fuzz_targets.ts";
 
 /** Runs every decoder entry point on one input; returns a problem, or undefined. */
-export function exercise(bytes: Uint8Array): string | undefined {
-  try {
-    const v = decode(bytes);
-    dataToString(v);
-    const again = encode(v);
-    decode(again);
-  } catch (e) {
-    if (!(e instanceof BrokerError)) return `decode: ${e instanceof Error ? e.stack : e}`;
-  }
-  try {
-    validate(bytes, { allowTrailing: true });
-    const view = EncodedData.from(bytes, { allowTrailing: true });
-    if (view.length > 0) view.at(view.length - 1).span();
-  } catch (e) {
-    if (!(e instanceof BrokerError)) return `validate: ${e instanceof Error ? e.stack : e}`;
-  }
-  return undefined;
-}
+export const exercise: (bytes: Uint8Array) => string | undefined = exerciseData;
 
-/** The seed corpus. */
-export function seeds(): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const g of [...goldenData(), ...goldenZeek()]) out.push(unhex(g.hex));
-  for (const p of capturedDataPayloads()) out.push(p.payload);
-  const rec = readGeneratorFile(Deno.readFileSync(fixtureUrl("recordings/mars.dat")));
-  const rnd = seededRandom(7);
-  for (const e of rec.entries.slice(0, 200)) out.push(encode(generateFromShape(e.shape!, rnd)));
-  return out;
-}
+/** The data target's seed corpus. */
+export const seeds: () => Uint8Array[] = dataSeeds;
 
 const INTERESTING = [0x00, 0x01, 0x0e, 0x0f, 0x7f, 0x80, 0xff];
 
@@ -101,27 +69,40 @@ async function main() {
   const seconds = opt("seconds");
   const iterations = opt("iterations") ?? (seconds === undefined ? 100_000 : Infinity);
   const seed = opt("seed") ?? Date.now() % 2 ** 31;
+  const ti = args.indexOf("--target");
+  const only = ti >= 0 ? args[ti + 1] : undefined;
+  const targets = FUZZ_TARGETS.filter((t) => only === undefined || t.name === only);
+  if (targets.length === 0) {
+    console.error(
+      `fuzz: no target ${only}; targets: ${FUZZ_TARGETS.map((t) => t.name).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  const pools = targets.map((t) => t.seeds());
   const deadline = seconds === undefined ? Infinity : Date.now() + seconds * 1000;
-  const pool = seeds();
   const rnd = seededRandom(seed);
   let n = 0, kept = 0;
   const started = Date.now();
   for (; n < iterations && Date.now() < deadline; n++) {
+    const k = n % targets.length, pool = pools[k];
     const input = mutate(pool[Math.floor(rnd() * pool.length)], pool, rnd);
     const t0 = performance.now();
-    const problem = exercise(input);
+    const problem = targets[k].exercise(input);
     const slow = performance.now() - t0 > 1000;
     if (problem || slow) {
       kept++;
-      const name = `fixtures/fuzz/${problem ? "crash" : "slow"}-${hex(input).slice(0, 16)}.bin`;
+      const name = `fixtures/fuzz/${targets[k].name}-${problem ? "crash" : "slow"}-${
+        hex(input).slice(0, 16)
+      }.bin`;
       await Deno.writeFile(new URL(`../${name}`, import.meta.url), input);
       console.log(`${name}: ${problem ?? "over 1 s"}`);
     }
   }
   const secs = (Date.now() - started) / 1000;
+  const seedCount = pools.reduce((sum, p) => sum + p.length, 0);
   console.log(
-    `fuzz: ${n} inputs from ${pool.length} seeds in ${secs.toFixed(1)} s ` +
-      `(seed ${seed}), ${kept} kept in fixtures/fuzz/`,
+    `fuzz: ${n} inputs to ${targets.map((t) => t.name).join(", ")} from ${seedCount} seeds ` +
+      `in ${secs.toFixed(1)} s (seed ${seed}), ${kept} kept in fixtures/fuzz/`,
   );
   if (kept > 0) Deno.exit(1);
 }
