@@ -30,7 +30,8 @@
  * escape in strings, and (from bytes) strings that are not UTF-8, kept
  * exactly. It is more lenient than Broker where no value is in doubt: a real
  * may be written as an integer or as the strings `"nan"`, `"inf"`, `"-inf"`;
- * timestamps take any number of fraction digits (beyond nine are truncated)
+ * timestamps take any number of fraction digits (beyond nine are truncated;
+ * as in Broker, a year with a leading 0 is octal and `...:20.` is `...:20`)
  * and timespans also the unit `d`; a timespan's number may have a fraction or an
  * exponent (`1.5s`, `1e3ns`), as Broker reads it, truncated toward zero to ns. Timestamps without a zone are UTC, as in
  * Broker; `Z`, `±HH`, `±HHMM` and `±HH:MM` are accepted. Other keys beside

@@ -28,7 +28,7 @@ function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
 }
 
 const TS_RE =
-  /^([+-]?\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
+  /^(\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
 
 /** An IPv4 address in Broker's form (`a.b.c.d`, no leading zeros) as a word, or -1. */
 function dottedQuad(s: string): number {
@@ -180,10 +180,14 @@ const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** ISO 8601 as CAF's datetime reads it (no zone means UTC), to ns since the epoch. */
 function parseTimestamp(text: string): bigint {
-  const m = TS_RE.exec(text);
+  // CAF's reader ends after a point without digits (`...:20.` is `...:20`).
+  const m = TS_RE.exec(/:\d\d\.$/.test(text) ? text.slice(0, -1) : text);
   if (!m) return clash(`bad timestamp ${JSON.stringify(text)}`);
-  // Years outside ±100000 are far outside the int64 nanosecond range anyway.
-  const year = m[1].replace(/^[+-]/, "").length > 6 ? 1e9 : Number(m[1]);
+  // The year is read as CAF reads an integer: with a leading 0, in octal
+  // (`03747` is 2023). Years beyond 6 digits are far outside int64 ns anyway.
+  const octal = m[1].length > 1 && m[1][0] === "0";
+  if (octal && /[89]/.test(m[1])) return clash(`bad timestamp ${JSON.stringify(text)}`);
+  const year = m[1].length > 6 ? 1e9 : octal ? parseInt(m[1], 8) : Number(m[1]);
   const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(m[i]));
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const monthDays = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
