@@ -70,12 +70,10 @@ Deno.test("bytes holding a NaN and another real in one set or among table keys a
     `0d02 04${ONE} 02${C1} 04${NAN} 02${C1}`,
     `0e01 0c02 04${ONE} 04${NAN}`,
   ];
-  // Out of order on the wire: validate leaves repeats to the re-sort that building does.
   const unsorted = [`0c03 04${TWO} 04${ONE} 04${NAN}`, `0c03 04${ONE} 0501 61 04${NAN}`];
   for (const hex of [...refused, ...unsorted]) {
     const bytes = unhex(hex);
-    const reads: (() => unknown)[] = [() => decode(bytes), () => decode(bytes, {})];
-    if (!unsorted.includes(hex)) reads.push(() => validate(bytes));
+    const reads = [() => decode(bytes), () => decode(bytes, {}), () => validate(bytes)];
     for (const read of reads) {
       assert.throws(
         read,

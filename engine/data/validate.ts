@@ -8,6 +8,8 @@
 import { MAX_DEPTH_LIMIT, WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { validateInJs } from "./validate_js.ts";
+// A cycle (build.ts uses wasmError from here), resolved at call time.
+import { decodeValidated } from "./build.ts";
 
 /** Options for decoding and validating. */
 export interface DecodeOptions {
@@ -126,7 +128,21 @@ export function validate(bytes: Uint8Array, options?: DecodeOptions): number {
   const extent = extentInJs(bytes, options, options?.allowTrailing);
   if (extent >= 0) return extent;
   const c = WasmCodec.shared();
-  return validateLoaded(c, c.load(asBytes(bytes)), options);
+  const length = validateLoaded(c, c.load(asBytes(bytes)), options);
+  if (c.unsorted()) checkRepeats(bytes);
+  return length;
+}
+
+/**
+ * For valid bytes with a set or table out of order: throws on a repeat in
+ * one, as Broker's decoder does (it inserts each element and drops the
+ * message at a repeat). WASM checks neighbours as they arrive; only sorting
+ * finds a repeat further apart (`{b, a, b}`), so the value is built, as
+ * `decodeValidated` would later, and dropped. Broker never sends a set out
+ * of order: this is for hand-made bytes, not the common path.
+ */
+function checkRepeats(bytes: Uint8Array): void {
+  decodeValidated(bytes, true);
 }
 
 /**
@@ -180,7 +196,9 @@ export function validateForLater(bytes: Uint8Array, options?: DecodeOptions): bo
   if (extentInJs(bytes, options, options?.allowTrailing) >= 0) return false;
   const c = WasmCodec.shared();
   validateLoaded(c, c.load(asBytes(bytes)), options);
-  return c.unsorted();
+  const unsorted = c.unsorted();
+  if (unsorted) checkRepeats(bytes);
+  return unsorted;
 }
 
 /**
@@ -221,7 +239,9 @@ export function validatePrefix(
     w = Math.min(bytes.length, w * 2);
   }
   const length = finishScan(c, r, len, { ...options, allowTrailing: true }, false);
-  return { length, unsorted: c.unsorted() };
+  const unsorted = c.unsorted();
+  if (unsorted) checkRepeats(bytes.subarray(0, length));
+  return { length, unsorted };
 }
 
 /** The first window of bytes `validatePrefix` hands WASM (the whole input when shorter). */
