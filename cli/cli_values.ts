@@ -611,3 +611,45 @@ export function negativeOperandsLast(
   }
   return moved ? [...options, "--", ...operands] : [...args];
 }
+
+// ------------------------------------------------------------------ listeners
+
+/** One listener a subcommand opens: the option that gives its port, the port (0: any), its address. */
+export interface ListenerSpec {
+  /** The option, for the message (`--local-port`). */
+  where: string;
+  /** Its port; undefined when it does not listen, 0 for any free one. */
+  port?: number;
+  /** The address it binds (`0.0.0.0` and `::` are every interface). */
+  address?: string;
+}
+
+/**
+ * Throws a `UsageError` when two of a subcommand's own listeners would bind
+ * one port (the second bind would fail once the first is up): the same
+ * port, and the same address or every interface on one side.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { checkListenerPorts, UsageError } from "./cli_values.ts";
+ * throws(() => checkListenerPorts([
+ *   { where: "--local-port", port: 9999, address: "0.0.0.0" },
+ *   { where: "--broker.metrics.port", port: 9999, address: "127.0.0.1" },
+ * ]), UsageError);
+ * ```
+ */
+export function checkListenerPorts(listeners: readonly ListenerSpec[]): void {
+  const any = (x: string) => x === "0.0.0.0" || x === "::";
+  for (const [i, l] of listeners.entries()) {
+    if (l.port === undefined || l.port === 0) continue;
+    const a = l.address ?? "0.0.0.0";
+    const clash = listeners.slice(0, i).find((m) => {
+      const b = m.address ?? "0.0.0.0";
+      return m.port === l.port && (a === b || any(a) || any(b));
+    });
+    if (clash) {
+      throw new UsageError(l.where, `port ${l.port} is ${clash.where}'s too: give each its own`);
+    }
+  }
+}

@@ -220,7 +220,8 @@ export function parseNodePort(text: string, source: string): number {
   return Number(m[1]);
 }
 
-function portFromConfig(v: ConfigValue, source: string): number {
+/** A port from a config value: a number, or text as `parseNodePort` reads it. */
+export function portFromConfig(v: ConfigValue, source: string): number {
   if (v.type === "integer" && v.value >= 0n && v.value <= 65535n) return Number(v.value);
   if (v.type === "string") return parseNodePort(v.value, source);
   return invalid(
@@ -235,7 +236,8 @@ function countFromValue(v: ConfigValue, source: string): number {
   return invalid(`${source}: expected a non-negative integer, got ${formatConfigValue(v)}`);
 }
 
-function stringsFromList(xs: readonly ConfigValue[], source: string): string[] {
+/** The strings of a list value (CAF lists quote them). */
+export function stringsFromList(xs: readonly ConfigValue[], source: string): string[] {
   return xs.map((x) =>
     x.type === "string"
       ? x.value
@@ -260,18 +262,21 @@ function peerAsUri(p: HostPort): CafUri {
   return { text, scheme: "tcp", host: p.host, port: p.port, path: "" };
 }
 
-function timespanMs(v: ConfigValue, source: string): number {
+/** A timespan value, not negative, in ms (a bare 0 too, as CAF takes it). */
+export function timespanMs(v: ConfigValue, source: string): number {
   if (v.type === "timespan" && v.value >= 0n) return Number(v.value) / 1e6;
   if (v.type === "integer" && v.value === 0n) return 0;
   return invalid(`${source}: expected a timespan such as 250ms, got ${formatConfigValue(v)}`);
 }
 
-function stringValue(v: ConfigValue, source: string): string {
+/** A string value. */
+export function stringValue(v: ConfigValue, source: string): string {
   if (v.type === "string") return v.value;
   return invalid(`${source}: expected a string, got ${formatConfigValue(v)}`);
 }
 
-function listValue(v: ConfigValue, source: string): readonly ConfigValue[] {
+/** A list value's elements. */
+export function listValue(v: ConfigValue, source: string): readonly ConfigValue[] {
   if (v.type === "list") return v.value;
   return invalid(`${source}: expected a list, got ${formatConfigValue(v)}`);
 }

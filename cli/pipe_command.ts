@@ -27,6 +27,7 @@ import {
 // The peer syntax is shared by every subcommand; `broker store` imports it from here.
 export { type HostPort, parsePeerList } from "./cli_values.ts";
 import {
+  checkListenerPorts,
   parseBindAddress,
   parseChoice,
   parseCount,
@@ -56,6 +57,13 @@ import {
   loadCafConfigFile,
 } from "./caf_config.ts";
 import { BrokerError, ErrorCode } from "../engine/errors.ts";
+import {
+  listValue,
+  portFromConfig,
+  stringsFromList,
+  stringValue,
+  timespanMs,
+} from "./node_options.ts";
 
 /** Values of `broker pipe`'s options as commander hands them over (raw text; flags `true`). */
 export interface PipeCliValues extends SslCliValues {
@@ -129,7 +137,17 @@ export interface PipeOptions {
     ttl?: number;
     peerBufferSize?: number;
     disableForwarding?: boolean;
+    /** `broker.metrics.*`, which broker-pipe's endpoint serves and exports as broker-node's. */
+    metricsPort?: number;
+    metricsAddress?: string;
+    metricsEndpointName?: string;
+    metricsExportTopic?: string;
+    metricsExportIntervalMs?: number;
+    metricsExportPrefixes?: string[];
+    metricsImportTopics?: string[];
   };
+  /** `broker.web-socket.*`: Broker's WebSocket API, which broker-pipe's endpoint serves too. */
+  webSocket?: { address: string; port: number; bufferSize?: number };
 }
 
 const pipePeers = (text: string | boolean, source: string): ConfigValue => ({
@@ -317,6 +335,44 @@ export function resolvePipeOptions(
   if (peerBufferSize === 0) {
     throw new UsageError("--peer-buffer-size", 'expected a whole number ≥ 1, got "0"');
   }
+  // Broker's endpoint serves its WebSocket API and metrics when these are set,
+  // broker-pipe's as broker-node's (checked live: broker-pipe listens on both).
+  const bind = (key: string) => pick(key, (v, s) => parseBindAddress(text(v, s), s));
+  const wsPort = pick("broker.web-socket.port", portFromConfig);
+  const wsBuffer = pick("broker.web-socket-buffer-size", count) ??
+    pick("broker.web_socket-buffer-size", count);
+  if (wsBuffer === 0) {
+    throw new UsageError("--web_socket-buffer-size", 'expected a whole number ≥ 1, got "0"');
+  }
+  const webSocket = wsPort === undefined ? undefined : {
+    address: bind("broker.web-socket.address") ?? "0.0.0.0",
+    port: wsPort,
+    ...(wsBuffer !== undefined ? { bufferSize: wsBuffer } : {}),
+  };
+  const metricsPort = pick("broker.metrics.port", portFromConfig);
+  const metricsList = (key: string) =>
+    pick(key, (v, s) => stringsFromList(listValue(v, s), s)) ?? [];
+  const exportTopic = pick("broker.metrics.export.topic", stringValue);
+  const exportPrefixes = metricsList("broker.metrics.export.prefixes");
+  const importTopics = metricsList("broker.metrics.import.topics");
+  const endpointName = pick("broker.metrics.endpoint-name", stringValue);
+  // As Broker's exporter: an interval of 0 is its default.
+  const exportIntervalMs = pick("broker.metrics.export.interval", timespanMs) || undefined;
+  const metrics = {
+    ...(metricsPort !== undefined
+      ? { metricsPort, metricsAddress: bind("broker.metrics.address") ?? "0.0.0.0" }
+      : {}),
+    ...(endpointName ? { metricsEndpointName: endpointName } : {}),
+    ...(exportTopic ? { metricsExportTopic: exportTopic } : {}),
+    ...(exportIntervalMs !== undefined ? { metricsExportIntervalMs: exportIntervalMs } : {}),
+    ...(exportPrefixes.length ? { metricsExportPrefixes: exportPrefixes } : {}),
+    ...(importTopics.length ? { metricsImportTopics: importTopics } : {}),
+  };
+  checkListenerPorts([
+    { where: flagOf("local-port"), port: localPort, address: address ?? "0.0.0.0" },
+    { where: flagOf("broker.web-socket.port"), port: webSocket?.port, address: webSocket?.address },
+    { where: flagOf("broker.metrics.port"), port: metricsPort, address: metrics.metricsAddress },
+  ]);
   const ssl = endpointSslOptions({
     ...Object.fromEntries(
       SSL_KEYS.flatMap((k) => {
@@ -341,7 +397,9 @@ export function resolvePipeOptions(
       ...(ttl !== undefined ? { ttl } : {}),
       ...(peerBufferSize !== undefined ? { peerBufferSize } : {}),
       ...(flag("broker.disable-forwarding") ? { disableForwarding: true } : {}),
+      ...metrics,
     },
+    ...(webSocket ? { webSocket } : {}),
   };
 }
 
@@ -419,6 +477,28 @@ export async function runPipe(
     }, 1000)
     : undefined;
   try {
+    const port = o.endpoint?.metricsPort;
+    if (port !== undefined) {
+      try {
+        await ep.metricsReady;
+      } catch (e) {
+        err(`broker pipe: cannot serve metrics on port ${port}: ${(e as Error).message}`);
+        return 1;
+      }
+    }
+    if (o.webSocket) {
+      const ws = o.webSocket;
+      try {
+        await ep.listenWebSocket(ws.address, ws.port, { bufferSize: ws.bufferSize });
+      } catch (e) {
+        err(
+          `broker pipe: cannot listen for WebSocket clients on port ${ws.port}: ${
+            (e as Error).message
+          }`,
+        );
+        return 1;
+      }
+    }
     if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
     for (const p of o.peers) await peerAsBrokerPipe(ep, p.host, p.port, o.retryMs);
     if (o.mode === "subscribe") {

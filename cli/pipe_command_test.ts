@@ -8,6 +8,8 @@ import {
   runPipe,
 } from "./pipe_command.ts";
 import { UsageError } from "./cli_values.ts";
+import { connectWebSocket } from "../engine/websocket/client.ts";
+import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
 import { brokerRefTool, freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
 
 /** `runPipe`'s options for a pipe that dials 127.0.0.1:`port` (no cap, text), and `more`. */
@@ -49,6 +51,17 @@ Deno.test("pipe options: modes, peers in CAF list or plain form, caps", () => {
   assert.deepEqual([body.mode, body.body, body.cap], ["publish", "hi", 1]);
   assert.equal(resolvePipeOptions({ topic: "/t", count: "3" }, "hi").cap, 3);
   assert.throws(() => resolvePipeOptions({ topic: "/t", mode: "subscribe" }, "hi"), /<body>/);
+  // Two of its listeners on one port: refused before the first binds.
+  assert.throws(
+    () =>
+      resolvePipeOptions({
+        mode: "subscribe",
+        topic: "/t",
+        localPort: "9999",
+        "broker.metrics.port": "9999",
+      }),
+    new UsageError("--broker.metrics.port", "port 9999 is --local-port's too: give each its own"),
+  );
 });
 
 Deno.test("pipe lines and output: strings by default, Broker's JSON with --json", () => {
@@ -431,5 +444,59 @@ Deno.test(
     const [cxxSub, oursSub] = await both(["-m", "subscribe", "-t", "/t", "-c", "0"], "");
     assert.deepEqual(cxxSub, { code: 0, out: "" });
     assert.deepEqual(oursSub, cxxSub);
+  },
+);
+
+Deno.test(
+  "broker pipe serves Broker's WebSocket API and /metrics when their ports are set, as broker-pipe's endpoint does",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    /** Starts `cmd args`, checks both servers answer, stops it; "ack" once a client is acked. */
+    const serves = async (cmd: string, args: string[]) => {
+      const [ws, metrics] = [freePort(), freePort()];
+      const child = new Deno.Command(cmd, {
+        args: [
+          ...args,
+          "--disable-ssl",
+          "-m",
+          "subscribe",
+          "-t",
+          "/t",
+          `--broker.web-socket.port=${ws}`,
+          `--broker.metrics.port=${metrics}`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let exited = false;
+      const status = child.status.then((s) => (exited = true, s));
+      try {
+        // Up when its WebSocket port is (a guard, not a measure: 10 s).
+        await waitForPort(ws, 10_000);
+        let text = "";
+        while (!text.includes("broker_")) {
+          assert.equal(exited, false, `${cmd} exited`);
+          text = await fetch(`http://127.0.0.1:${metrics}/metrics`).then(
+            (r) => r.text(),
+            () => new Promise<string>((r) => setTimeout(() => r(""), 50)),
+          );
+        }
+        // Our client over TCP: the C++ server wants header names in its own spelling.
+        const client = await connectWebSocket(`ws://127.0.0.1:${ws}`, ["/t"], {
+          reconnectMs: 0,
+          createSocket: tcpWebSocket,
+        });
+        const errors = client.takeErrors();
+        client.close();
+        return errors.length === 0 ? "ack" : JSON.stringify(errors);
+      } finally {
+        child.kill("SIGKILL");
+        await status;
+        await child.stderr.cancel();
+      }
+    };
+    assert.equal(await serves(brokerRefTool("broker-pipe"), []), "ack");
+    assert.equal(await serves(Deno.execPath(), ["run", "-A", MAIN, "pipe"]), "ack");
   },
 );
