@@ -625,9 +625,40 @@ export interface ListenerSpec {
 }
 
 /**
- * Throws a `UsageError` when two of a subcommand's own listeners would bind
- * one port (the second bind would fail once the first is up): the same
- * port, and the same address or every interface on one side.
+ * The first two of a subcommand's own listeners that would bind one port
+ * (the second bind would fail once the first is up): the same port, and the
+ * same address or every interface on one side. `[earlier, later]`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { listenerClash } from "./cli_values.ts";
+ * const clash = listenerClash([
+ *   { where: "--port", port: 9999, address: "127.0.0.1" },
+ *   { where: "--broker.metrics.port", port: 9999, address: "127.0.0.2" },
+ * ]);
+ * equal(clash, undefined); // two addresses
+ * ```
+ */
+export function listenerClash(
+  listeners: readonly ListenerSpec[],
+): [ListenerSpec, ListenerSpec] | undefined {
+  const any = (x: string) => x === "0.0.0.0" || x === "::";
+  for (const [i, l] of listeners.entries()) {
+    if (l.port === undefined || l.port === 0) continue;
+    const a = l.address ?? "0.0.0.0";
+    const clash = listeners.slice(0, i).find((m) => {
+      const b = m.address ?? "0.0.0.0";
+      return m.port === l.port && (a === b || any(a) || any(b));
+    });
+    if (clash) return [clash, l];
+  }
+  return undefined;
+}
+
+/**
+ * Throws a `UsageError` naming the later of two listeners on one port
+ * (see {@linkcode listenerClash}).
  *
  * @example
  * ```ts
@@ -640,16 +671,11 @@ export interface ListenerSpec {
  * ```
  */
 export function checkListenerPorts(listeners: readonly ListenerSpec[]): void {
-  const any = (x: string) => x === "0.0.0.0" || x === "::";
-  for (const [i, l] of listeners.entries()) {
-    if (l.port === undefined || l.port === 0) continue;
-    const a = l.address ?? "0.0.0.0";
-    const clash = listeners.slice(0, i).find((m) => {
-      const b = m.address ?? "0.0.0.0";
-      return m.port === l.port && (a === b || any(a) || any(b));
-    });
-    if (clash) {
-      throw new UsageError(l.where, `port ${l.port} is ${clash.where}'s too: give each its own`);
-    }
-  }
+  const clash = listenerClash(listeners);
+  if (clash) throw new UsageError(clash[1].where, listenerClashMessage(clash));
+}
+
+/** What a clash says: `port 9999 is --local-port's too: give each its own`. */
+export function listenerClashMessage([first, second]: [ListenerSpec, ListenerSpec]): string {
+  return `port ${second.port} is ${first.where}'s too: give each its own`;
 }

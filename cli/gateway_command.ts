@@ -35,6 +35,7 @@ import {
 import type { TopicPolicyOptions } from "../engine/gateway/policy.ts";
 import { type CafConfig, loadCafConfigFile } from "./caf_config.ts";
 import {
+  checkListenerPorts,
   type HostPort,
   parseBindAddress,
   parseDuration,
@@ -220,27 +221,15 @@ export function resolveGatewayOptions(
     address: mAddress === undefined ? "0.0.0.0" : parseBindAddress(mAddress, mAddressWhere),
   };
   // Two of our listeners on one port would fail at the second bind, after the first side is up.
-  const listeners: [string, number | undefined, string][] = [
-    ...SIDES.map((side): [string, number | undefined, string] => [
-      `--${side}.port`,
-      gateway[side]?.port,
-      gateway[side]?.address ?? "0.0.0.0",
-    ]),
-    ["--broker.metrics.port", metrics?.port, metrics?.address ?? "0.0.0.0"],
-  ];
-  for (const [i, [where, port, address]] of listeners.entries()) {
-    const clash = listeners.slice(0, i).find(([, p, a]) =>
-      port !== undefined && port !== 0 && p === port && overlap(a, address)
-    );
-    if (clash) throw new UsageError(where, `port ${port} is ${clash[0]}'s too: give each its own`);
-  }
+  checkListenerPorts([
+    ...SIDES.map((side) => ({
+      where: `--${side}.port`,
+      port: gateway[side]?.port,
+      address: gateway[side]?.address,
+    })),
+    { where: "--broker.metrics.port", port: metrics?.port, address: metrics?.address },
+  ]);
   return { gateway, verbose: !!cli.verbose, ...(metrics ? { metrics } : {}) };
-}
-
-/** Whether listeners on `a` and `b` would take the same sockets (one is every interface, or both are one). */
-function overlap(a: string, b: string): boolean {
-  const any = (x: string) => x === "0.0.0.0" || x === "::";
-  return a === b || any(a) || any(b);
 }
 
 /** Where `runGateway` writes, and how it learns it should stop. */

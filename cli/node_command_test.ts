@@ -997,12 +997,12 @@ Deno.test("broker node: two of its listeners on one port (peers, WebSocket, metr
   const cases: [Deno.CommandOutput, string][] = [
     [
       both,
-      `broker node: --broker.metrics.port: port ${port} is --port's too: give each listener its own\n`,
+      `broker node: --broker.metrics.port: port ${port} is --port's too: give each its own\n`,
     ],
     [
       env,
       `broker node: BROKER_METRICS_PORT: port ${port} is --broker.web-socket.port's too: ` +
-      "give each listener its own\n",
+      "give each its own\n",
     ],
   ];
   for (const [out, expected] of cases) {

@@ -22,6 +22,9 @@ import {
 } from "./broker_config.ts";
 import {
   type HostPort,
+  listenerClash,
+  listenerClashMessage,
+  type ListenerSpec,
   parseBindAddress,
   parseChoice,
   parsePeerList,
@@ -189,12 +192,6 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 function optional<K extends string, V>(key: K, v: V | undefined): { [k in K]?: V } {
   return (v === undefined ? {} : { [key]: v }) as { [k in K]?: V };
-}
-
-/** Whether listeners on `a` and `b` would take the same sockets (one is every interface, or both are one). */
-function overlaps(a: string, b: string): boolean {
-  const any = (x: string) => x === "0.0.0.0" || x === "::";
-  return a === b || any(a) || any(b);
 }
 
 function invalid(message: string): never {
@@ -665,19 +662,21 @@ export function resolveNodeOptions(
       : fromEnv.has(key)
       ? Object.entries(BROKER_ENV_KEYS).find(([, x]) => x.key === key)![0]
       : key;
-  const listeners: [string, number | undefined, string | undefined][] = [
+  const listeners = ([
     ["port", port, address],
     ["broker.web-socket.port", wsPort, wsAddress],
     ["broker.metrics.port", metrics?.port, metrics?.address],
-  ];
-  for (const [i, [key, p, a]] of listeners.entries()) {
-    const clash = listeners.slice(0, i).find(([, q, b]) =>
-      p !== undefined && p !== 0 && q === p && overlaps(a!, b!)
-    );
-    if (!clash) continue;
-    const message = `port ${p} is ${whereOf(clash[0])}'s too: give each listener its own`;
-    if (whereOf(key) === key && whereOf(clash[0]) === clash[0]) invalid(`${key}: ${message}`);
-    throw new UsageError(whereOf(key) === key ? whereOf(clash[0]) : whereOf(key), message);
+  ] as const).map(([key, p, a]) => ({ where: whereOf(key), port: p, address: a }));
+  const clash = listenerClash(listeners);
+  if (clash) {
+    // A config file's keys are named as they are (its errors exit 1); else a usage error.
+    const fromFile = (l: ListenerSpec) => !l.where.startsWith("-") && !/^[A-Z_]+$/.test(l.where);
+    const [first, second] = clash;
+    if (fromFile(first) && fromFile(second)) {
+      invalid(`${second.where}: ${listenerClashMessage(clash)}`);
+    }
+    const [other, named] = fromFile(second) ? [second, first] : [first, second];
+    throw new UsageError(named.where, listenerClashMessage([other, named]));
   }
 
   return {
