@@ -263,8 +263,8 @@ export class Endpoint {
       local: this.#local,
       dialer: this.#dialer,
       statuses: this.#statuses,
-      incomingFailed: (e) => {
-        for (const l of this.#incomingFailureListeners) l(e);
+      handshakeFailed: (e) => {
+        for (const l of this.#handshakeFailureListeners) l(e);
       },
       overflow: this.#overflow,
       router: this.#router,
@@ -519,19 +519,20 @@ export class Endpoint {
   }
 
   /**
-   * Calls `listener` with each failed incoming handshake (an error event with
-   * the peer's address, and its ID once the handshake told it), which is no
-   * status: Broker's core only logs those. For observers in this process,
-   * such as a gateway naming an endpoint peered with both its sides.
+   * Calls `listener` with each failed handshake (an error event with the
+   * peer's address, and its ID once the handshake told it), which is no
+   * status: Broker's core only logs an incoming one and reports a dialled
+   * one as `peer_unavailable` alone. For observers in this process, such as
+   * a gateway naming an endpoint peered with both its sides.
    * Returns the function that stops it.
    * @internal
    */
-  watchIncomingFailures(listener: (event: StatusEvent) => void): () => void {
-    this.#incomingFailureListeners.add(listener);
-    return () => this.#incomingFailureListeners.delete(listener);
+  watchHandshakeFailures(listener: (event: StatusEvent) => void): () => void {
+    this.#handshakeFailureListeners.add(listener);
+    return () => this.#handshakeFailureListeners.delete(listener);
   }
 
-  readonly #incomingFailureListeners = new Set<(event: StatusEvent) => void>();
+  readonly #handshakeFailureListeners = new Set<(event: StatusEvent) => void>();
 
   /**
    * Resolves once some peer's filter matches `topic` (so a publish would reach

@@ -3,7 +3,7 @@
 // both TCP directions and both handshake roles, plus every way it can fail.
 import assert from "node:assert/strict";
 import type { Endpoint } from "../engine/endpoint.ts";
-import { ErrorCode } from "../engine/errors.ts";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { StatusCode, type StatusEvent } from "../engine/status.ts";
 import type { BoundedQueue } from "../engine/queue.ts";
 import type { Subscriber } from "../engine/subscriber.ts";
@@ -340,16 +340,18 @@ Deno.test("a peer that stalls after hello is timed out as well", async () => {
   });
 });
 
-Deno.test("the endpoint dialling a silent listener gives up after handshakeTimeoutMs: peer() rejects", async () => {
+Deno.test("the endpoint dialling a silent listener gives up after handshakeTimeoutMs: peer() rejects with the timeout, the status is peer_unavailable", async () => {
   await withEndpoint({ handshakeTimeoutMs: 200 }, async ({ ep, status, listen, track }) => {
     const l = listen();
     const peered = settle(ep.peer("127.0.0.1", l.port, { retryMs: 0 }));
     const c = track(await l.accept());
     assert.deepEqual(await sentUntilClose(c), ["hello", "drop_conn(6)"]);
     const outcome = await peered;
-    assert.ok(outcome instanceof Error, "peer() resolved");
-    assert.equal((outcome as Error & { code?: number }).code, ErrorCode.peer_unavailable);
-    await nextStatus(status, isError(ErrorCode.peer_timeout));
+    assert.ok(outcome instanceof BrokerError, "peer() resolved");
+    assert.equal(outcome.code, ErrorCode.peer_unavailable);
+    assert.equal((outcome.cause as BrokerError).code, ErrorCode.peer_timeout);
+    await nextStatus(status, isError(ErrorCode.peer_unavailable));
+    assert.deepEqual(status.poll().filter((e) => e.kind === "error"), []);
     assert.deepEqual(ep.peers(), []);
   });
 });
@@ -416,7 +418,7 @@ Deno.test("a peer using the endpoint's own ID: drop_conn 3 peer_invalid", async 
   });
 });
 
-Deno.test("a drop_conn from the dialled peer fails peer() and is reported with its code", async () => {
+Deno.test("a drop_conn from the dialled peer fails peer() with its code and reason; the status is peer_unavailable alone, as Broker's", async () => {
   await withEndpoint({}, async ({ ep, status, listen, track }) => {
     const l = listen();
     const peered = ep.peer("127.0.0.1", l.port, { retryMs: 0 });
@@ -429,16 +431,20 @@ Deno.test("a drop_conn from the dialled peer fails peer() and is reported with i
       code: ErrorCode.peer_incompatible,
       description: "go away",
     });
-    await assert.rejects(peered);
+    const e = await peered.then(() => undefined, (e) => e);
+    assert.ok(e instanceof BrokerError);
+    assert.match(e.message, /go away/);
+    assert.equal((e.cause as BrokerError).code, ErrorCode.peer_incompatible);
     const { event } = await nextStatus(status, (e) => e.kind === "error");
-    assert.equal(event.code, ErrorCode.peer_incompatible);
-    assert.match(event.message, /go away/);
+    assert.equal(event.code, ErrorCode.peer_unavailable);
+    assert.equal(event.message, "unable to connect to remote peer");
     assert.deepEqual(await c.framesUntilClose(), []);
+    assert.deepEqual(status.poll().filter((e) => e.kind === "error"), []);
   });
 });
 
 Deno.test({
-  name: "a drop_conn 39 from an unknown peer is a failure, reported as an error status",
+  name: "a drop_conn 39 from an unknown peer is a failure, reported as peer_unavailable",
   fn: async () => {
     await withEndpoint({}, async ({ ep, status, listen, track }) => {
       const l = listen();
@@ -452,8 +458,9 @@ Deno.test({
         code: ErrorCode.redundant_connection,
         description: "redundant connection",
       });
-      await assert.rejects(peered);
-      await nextStatus(status, isError(ErrorCode.redundant_connection));
+      await assert.rejects(peered, /redundant connection/);
+      await nextStatus(status, isError(ErrorCode.peer_unavailable));
+      assert.deepEqual(status.poll().filter((e) => e.kind === "error"), []);
     });
   },
 });

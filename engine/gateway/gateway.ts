@@ -343,7 +343,7 @@ export class Gateway {
     const other = side === "external" ? this.#internal : this.#external;
     const otherSide: GatewaySide = side === "external" ? "internal" : "external";
     // A peer of the other side shows up here (peered, or refused as redundant: a failed
-    // incoming handshake, which is no status, so it is watched for apart).
+    // handshake, which is no status, so it is watched for apart).
     const namePeerOfBoth = (e: StatusEvent) => {
       const id = e.peer?.id;
       if (!id || !other.peers().some((p) => p.id === id)) return;
@@ -381,7 +381,7 @@ export class Gateway {
         if (e.kind === "error" || e.code === StatusCode.peer_added) namePeerOfBoth(e);
       }
     })());
-    this.#stopWatching.push(ep.watchIncomingFailures(namePeerOfBoth));
+    this.#stopWatching.push(ep.watchHandshakeFailures(namePeerOfBoth));
   }
 }
 

@@ -16,6 +16,7 @@
  * @module
  */
 import { type PeerInfo, retrySeconds } from "../status.ts";
+import type { BrokerError } from "../errors.ts";
 import type { NetAddress, TcpConnection } from "../transport/tcp.ts";
 import type { DialTarget } from "../transport/dialer.ts";
 import { type EndpointId, endpointIdToString, type FrameReader } from "../wire/mod.ts";
@@ -54,6 +55,8 @@ export interface Connection {
   target?: DialTarget<Connection>;
   /** A BYE ping in flight: its token, and what to do when the pong arrives. */
   bye?: { token: Uint8Array; done: () => void };
+  /** Why our handshake on a connection we dialled failed, for the dial's callers. */
+  handshakeFailure?: BrokerError;
   /** Closed as redundant: another connection to the same peer carries the peering. */
   redundant?: boolean;
   /** An accepted connection that holds one of the `maxPendingHandshakes` slots. */

@@ -88,10 +88,10 @@ export interface DriverParts {
   /** Where statuses and errors go. */
   readonly statuses: StatusHub;
   /**
-   * Told of each failed incoming handshake, which is no status (see
+   * Told of each failed handshake, which is no status (see
    * `#handshakeError`): for observers inside the process (a gateway's loop guard).
    */
-  incomingFailed?(event: StatusEvent): void;
+  handshakeFailed?(event: StatusEvent): void;
   /** Per-peer queue limits for control messages. */
   readonly overflow: PeerOverflow<Connection>;
   /** Where data and command messages go. */
@@ -328,10 +328,13 @@ export class ConnectionDriver {
    * broker-node's port counts no processed message). The failure still
    * counts in `handshakeFailures`.
    */
+  // A failed handshake is no status: Broker's core only logs an incoming one, and reports
+  // a dialled one as the attempt's peer_unavailable alone (checked live with broker-pipe for
+  // a close, garbage, a wrong magic, foreign versions and a drop_conn). The dial's callers
+  // learn the cause (`handshakeFailure`).
   #handshakeError(c: Connection, err: BrokerError): void {
-    const event = errorEvent(err.code, err.message, peerInfo(c));
-    if (c.target) this.#p.statuses.emit(event);
-    else this.#p.incomingFailed?.(event);
+    if (c.target) c.handshakeFailure ??= err;
+    this.#p.handshakeFailed?.(errorEvent(err.code, err.message, peerInfo(c)));
   }
 
   /**
@@ -495,7 +498,7 @@ export class ConnectionDriver {
         ),
       );
     }
-    if (c.target) p.dialer.closed(c.target, c, wasPeered);
+    if (c.target) p.dialer.closed(c.target, c, wasPeered, c.handshakeFailure);
   }
 
   #record(c: Connection, direction: "sent" | "received", frame: Uint8Array): void {

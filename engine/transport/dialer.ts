@@ -136,7 +136,7 @@ export class Dialer<C extends { state: string; redundant?: boolean; removed?: bo
    * retry interval ends, and waits the interval only after that attempt
    * fails), a failed handshake counts as a failed attempt.
    */
-  closed(target: DialTarget<C>, c: C, wasPeered: boolean): void {
+  closed(target: DialTarget<C>, c: C, wasPeered: boolean, cause?: BrokerError): void {
     if (target.connection !== c) return;
     target.connection = undefined;
     if (!target.active || !this.#host.running()) return;
@@ -148,7 +148,10 @@ export class Dialer<C extends { state: string; redundant?: boolean; removed?: bo
     }
     const error = new BrokerError(
       ErrorCode.peer_unavailable,
-      wasPeered ? "peering lost" : `handshake with ${target.host}:${target.port} failed`,
+      wasPeered
+        ? "peering lost"
+        : `handshake with ${target.host}:${target.port} failed${cause ? `: ${cause.message}` : ""}`,
+      { cause },
     );
     // Broker's connector reports every failed attempt as peer_unavailable,
     // whether the socket did not open or the handshake on it failed.
