@@ -37,6 +37,7 @@ import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import type { CafUri } from "./caf_config.ts";
 import { stdioColors, writeToStdio } from "./stdio.ts";
 import { checkTlsMaterial } from "./ssl_options.ts";
+import { listenOnAll } from "./listen_all.ts";
 import {
   loadNodeConfig,
   NODE_DEFAULTS,
@@ -206,7 +207,8 @@ export async function runNode(
     if (opts.port !== undefined) {
       p.verbose(`listen for peers on port ${opts.port}`);
       try {
-        await ep.listen(opts.address ?? NODE_DEFAULTS.address, opts.port);
+        const port = opts.port;
+        await listenOnAll(opts.address ?? NODE_DEFAULTS.address, (h) => ep.listen(h, port));
       } catch (e) {
         p.err(`cannot listen on port ${opts.port}: ${e instanceof Error ? e.message : e}`);
         return 1;
@@ -218,7 +220,8 @@ export async function runNode(
       p.verbose(`listen for WebSocket clients on port ${ws.port}`);
       try {
         if (!ep.listenWebSocket) throw new Error("no WebSocket server here");
-        await ep.listenWebSocket(ws.address, ws.port, { bufferSize: ws.bufferSize });
+        const listen = ep.listenWebSocket.bind(ep);
+        await listenOnAll(ws.address, (h) => listen(h, ws.port, { bufferSize: ws.bufferSize }));
       } catch (e) {
         p.err(
           `cannot listen for WebSocket clients on port ${ws.port}: ${

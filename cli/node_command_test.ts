@@ -852,7 +852,7 @@ Deno.test("runNode: listen, peers, mode, disconnect lines, shutdown", async () =
   host.statuses.push({ kind: "status", codeName: "peer_added", message: "hi", peer: { id: "i" } });
   assert.equal(await runNode(opts, c.printer, () => host), 0);
   assert.deepEqual(host.calls, [
-    "listen 0.0.0.0 29001",
+    "listen :: 29001",
     "peer 10.0.0.1 1 retryMs=0",
     "peer 10.0.0.2 2 retryMs=0",
     "peer localhost 4 retryMs=0",
@@ -884,7 +884,8 @@ Deno.test("runNode: a port we cannot listen on is an error", async () => {
   const c = capture(false);
   assert.equal(await runNode(options({ port: 1 }), c.printer, () => host), 1);
   assert.deepEqual(c.err, ["cannot listen on port 1: address in use\n"]);
-  assert.deepEqual(host.calls, ["listen 0.0.0.0 1", "shutdown"]);
+  // Every interface as broker-node's: IPv6's any address first, then IPv4's.
+  assert.deepEqual(host.calls, ["listen :: 1", "listen 0.0.0.0 1", "shutdown"]);
 });
 
 Deno.test("runNode: stores attach after listen and before peering, once per name", async () => {
@@ -900,7 +901,7 @@ Deno.test("runNode: stores attach after listen and before peering, once per name
   });
   assert.equal(await runNode(opts, c.printer, () => host), 0);
   assert.deepEqual(host.calls, [
-    "listen 0.0.0.0 29001",
+    "listen :: 29001",
     "master kv",
     "master b",
     "clone c",
@@ -1975,7 +1976,7 @@ Deno.test("runNode: Broker's options reach the endpoint, --address the listener"
   });
   assert.deepEqual(host.calls, [
     "listen 127.0.0.1 29001",
-    "ws 0.0.0.0 9997 bufferSize=32",
+    "ws :: 9997 bufferSize=32",
     "shutdown",
   ]);
   // Without --port, --address has nothing to bind: a usage error, not a silent no-op.
@@ -2099,6 +2100,34 @@ Deno.test(
         await child.status;
         listener.close();
       }
+    }
+  },
+);
+
+Deno.test(
+  "broker node -p listens on every interface as broker-node's listen({}, port): an IPv6 peer gets in",
+  {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  },
+  async () => {
+    const port = freePort();
+    const node = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "node", "--disable-ssl", '--topics=["/t"]', "-p", String(port)],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const ep = new Endpoint();
+    try {
+      await waitForPort(port, 10_000);
+      // Refused (peer_unavailable) where the node listens on IPv4's any address alone.
+      await ep.peer("::1", port, { retryMs: 0 });
+      assert.equal(ep.peers().length, 1);
+    } finally {
+      await ep.shutdown();
+      node.kill("SIGKILL");
+      await node.status;
     }
   },
 );

@@ -10,6 +10,7 @@
 import { keepAlive } from "./keep_alive.ts";
 import { endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import { lines } from "./self.ts";
+import { listenOnAll } from "./listen_all.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import {
@@ -489,7 +490,10 @@ export async function runPipe(
     if (o.webSocket) {
       const ws = o.webSocket;
       try {
-        await ep.listenWebSocket(ws.address, ws.port, { bufferSize: ws.bufferSize });
+        await listenOnAll(
+          ws.address,
+          (h) => ep.listenWebSocket(h, ws.port, { bufferSize: ws.bufferSize }),
+        );
       } catch (e) {
         err(
           `broker pipe: cannot listen for WebSocket clients on port ${ws.port}: ${
@@ -499,7 +503,9 @@ export async function runPipe(
         return 1;
       }
     }
-    if (o.localPort > 0) await ep.listen(o.address ?? "0.0.0.0", o.localPort);
+    if (o.localPort > 0) {
+      await listenOnAll(o.address ?? "0.0.0.0", (h) => ep.listen(h, o.localPort));
+    }
     for (const p of o.peers) await peerAsBrokerPipe(ep, p.host, p.port, o.retryMs);
     if (o.mode === "subscribe") {
       const sub = ep.subscribe(o.topic);

@@ -10,6 +10,7 @@ import {
 import { UsageError } from "./cli_values.ts";
 import { connectWebSocket } from "../engine/websocket/client.ts";
 import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
+import { lines } from "./self.ts";
 import { brokerRefTool, freePort, RefProcess, waitForPort } from "../tests/broker_ref.ts";
 
 /** `runPipe`'s options for a pipe that dials 127.0.0.1:`port` (no cap, text), and `more`. */
@@ -498,5 +499,44 @@ Deno.test(
     };
     assert.equal(await serves(brokerRefTool("broker-pipe"), []), "ack");
     assert.equal(await serves(Deno.execPath(), ["run", "-A", MAIN, "pipe"]), "ack");
+  },
+);
+
+Deno.test(
+  "broker pipe -l listens on every interface as broker-pipe's listen({}, port): IPv6 peers too, an IPv4 peer as ::ffff:127.0.0.1",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    /** The addresses `peer_added` names for a peer from 127.0.0.1 and one from ::1. */
+    const addresses = async (cmd: string, args: string[]) => {
+      const port = freePort();
+      const child = new Deno.Command(cmd, {
+        args: [...args, "--disable-ssl", "-m", "subscribe", "-t", "/t", "-l", String(port)],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const [v4, v6] = [new Endpoint(), new Endpoint()];
+      try {
+        await waitForPort(port, 10_000);
+        await v4.peer("127.0.0.1", port, { retryMs: 0 });
+        // Refused (peer_unavailable) where the listener is IPv4's alone.
+        await v6.peer("::1", port, { retryMs: 0 });
+        const seen: string[] = [];
+        for await (const line of lines(child.stderr)) {
+          const m = /peer_added, \([0-9a-f-]+, ([^,]+), \d+\/tcp/.exec(line);
+          if (m) seen.push(m[1]);
+          if (seen.length === 2) break;
+        }
+        return seen.sort();
+      } finally {
+        await v4.shutdown();
+        await v6.shutdown();
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    };
+    const cxx = await addresses(brokerRefTool("broker-pipe"), []);
+    assert.deepEqual(cxx, ["::1", "::ffff:127.0.0.1"]);
+    assert.deepEqual(await addresses(Deno.execPath(), ["run", "-A", MAIN, "pipe"]), cxx);
   },
 );
