@@ -19,6 +19,21 @@ const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "
 // (dotted quads, ports, Broker's timestamp form, short integers); these pin
 // them to the general parsers they shortcut.
 
+/** Whether a value holds a real anywhere. */
+function hasReal(d: Data): boolean {
+  switch (d.type) {
+    case "real":
+      return true;
+    case "set":
+    case "vector":
+      return d.value.some(hasReal);
+    case "table":
+      return d.value.some(([k, x]) => hasReal(k) || hasReal(x));
+    default:
+      return false;
+  }
+}
+
 Deno.test("ingest: a client's data message reads back to the value, for any value", () => {
   fc.assert(
     fc.property(anyData, (v) => {
@@ -31,11 +46,16 @@ Deno.test("ingest: a client's data message reads back to the value, for any valu
           return (e as Error).message;
         }
       };
-      // The object form goes through no text parser: numbers come as numbers or bigints.
-      equal(
-        outcome(() => readDataMessage(`{"type":"data-message","topic":"/t",${text.slice(1)}`).data),
-        outcome(() => dataFromJson(dataToJsonValue(v))),
+      const ingested = outcome(() =>
+        readDataMessage(`{"type":"data-message","topic":"/t",${text.slice(1)}`).data
       );
+      // The object form goes through no text parser: numbers come as numbers or
+      // bigints. Reals in text are read with CAF's arithmetic (cafReal), as
+      // broker-node reads them, so only values without reals compare there.
+      if (!hasReal(v)) {
+        equal(ingested, outcome(() => dataFromJson(dataToJsonValue(v))));
+      }
+      equal(ingested, outcome(() => dataFromJson(text)));
     }),
     { numRuns: 2000 },
   );

@@ -59,13 +59,19 @@
  * **Broker's own reader** (broker-node 2.8's WebSocket API, checked with
  * random values) reads back everything it writes except `inf`, `-inf`,
  * `-nan`, a raw NUL in a string (it ends the text) and reals whose integer
- * part needs more than 64 bits. It rounds reals, and timespans beyond 2^53 ns,
- * through an inexact double conversion, reads the escape `\/` as `?`, and
- * refuses a real written without fraction or exponent. It refuses text with
- * more than 128 JSON objects and arrays open at once (`nested_too_deeply`: 64
- * nested vectors around a count, or 43 nested table keys, including a
- * message's own object); ours takes up to `maxDepth` (128) nested values. Our reader is exact in
- * all these cases, so text we accept may still be refused or rounded by Broker.
+ * part needs more than 64 bits. It makes a real's text a double with CAF's
+ * arithmetic (digits gathered in a double, then scaled by powers of ten,
+ * each step rounded: a third of random decimals end a unit in the last place
+ * off the nearest double), and so do we, bit for bit (`cafReal`), except
+ * for those integer parts beyond 64 bits, which we round once. It rounds
+ * timespans beyond 2^53 ns through a double, reads the escape `\/` as `?`,
+ * and refuses a real written without fraction or exponent. It refuses text
+ * with more than 128 JSON objects and arrays open at once
+ * (`nested_too_deeply`: 64 nested vectors around a count, or 43 nested table
+ * keys, including a message's own object); ours takes up to `maxDepth` (128)
+ * nested values. Our reader is exact in these other cases, so text we accept
+ * may still be refused or rounded by Broker. Objects (already parsed) hold
+ * numbers, which are taken as they are.
  *
  * @example
  * ```ts

@@ -134,36 +134,94 @@ export function quickTimestampMs(s: string): number | undefined {
  */
 export const CAF_MAX_EXPONENT = 511;
 
+const utf8Dec = new TextDecoder();
+
+/** Whether the fraction and exponent at `p..to` (after the integer part) are within CAF's ±511. */
+function cafExponentInRange(b: Uint8Array, p: number, to: number): boolean {
+  let exp = 0;
+  if (b[p] === 0x2e) { for (p++; p < to && b[p] >= 0x30 && b[p] <= 0x39; p++) exp--; }
+  if (b[p] === 0x65 || b[p] === 0x45) {
+    const minus = b[++p] === 0x2d;
+    if (minus || b[p] === 0x2b) p++;
+    let e = 0;
+    for (; p < to && e <= 2 ** 31; p++) e = e * 10 + (b[p] - 0x30);
+    exp += minus ? -e : e;
+  }
+  return exp >= -CAF_MAX_EXPONENT && exp <= CAF_MAX_EXPONENT;
+}
+
+/** CAF's powers of ten for scaling a real: 10^(2^i). */
+const CAF_POWERS = [1e1, 1e2, 1e4, 1e8, 1e16, 1e32, 1e64, 1e128, 1e256];
+const U64_MAX = (1n << 64n) - 1n;
+
 /**
- * Whether a real's exponent, written at `from..to` of `b` (an optional
- * sign, then digits), less its `fraction` digits after the point, is within
- * CAF's ±511 (see `CAF_MAX_EXPONENT`).
+ * A JSON number with a fraction or an exponent, its text at `from..to` of
+ * `b` (an optional minus, digits, then `.` and digits and/or an exponent),
+ * as CAF's reader makes it a double, bit for bit: the integer part as a
+ * 64-bit integer (past it `integer_overflow`), then each fraction digit as
+ * `x * 10 + d` in doubles, then the exponent less the fraction's digits, if
+ * within ±511 (`CAF_MAX_EXPONENT`), applied by multiplying or dividing by
+ * `CAF_POWERS`, each step rounded. So `0.21672980046384815` is a unit in the
+ * last place below the nearest double and `1.7976931348623157e308` is inf,
+ * as broker-node makes them. Undefined where CAF refuses the text.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
- * import { cafExponentInRange } from "./json_input.ts";
- * const b = new TextEncoder().encode("1.5e512");
- * equal(cafExponentInRange(b, 4, 7, 1), true); // 512 - 1
- * equal(cafExponentInRange(b, 4, 7, 0), false);
+ * import { cafReal } from "./json_input.ts";
+ * const t = new TextEncoder().encode("1.5e999 0.1");
+ * equal(cafReal(t, 0, 7), undefined);
+ * equal(cafReal(t, 8, 11), 0.1);
  * ```
  */
-export function cafExponentInRange(
-  b: Uint8Array,
-  from: number,
-  to: number,
-  fraction: number,
-): boolean {
+export function cafReal(b: Uint8Array, from: number, to: number): number | undefined {
   const negative = b[from] === 0x2d;
-  if (negative || b[from] === 0x2b) from++;
-  let exp = 0;
-  for (let i = from; i < to; i++) {
-    exp = exp * 10 + (b[i] - 0x30);
-    // CAF reads the exponent into an int: past it, an overflow or underflow.
-    if (exp > 2 ** 31) return false;
+  const start = negative ? from + 1 : from;
+  let p = start, x = 0;
+  while (p < to && b[p] >= 0x30 && b[p] <= 0x39) p++;
+  if (p - start <= 15) {
+    for (let i = start; i < p; i++) x = x * 10 + (b[i] - 0x30);
+  } else {
+    // Past 64 bits (no leading zeros in JSON: past 20 digits), CAF refuses
+    // the text (integer_overflow), Broker's own %f of a real from 2^64 up
+    // included: we read it, rounded once, as we read every form Broker writes.
+    let big = -1n;
+    if (p - start <= 20) {
+      big = 0n;
+      for (let i = start; i < p; i++) big = big * 10n + BigInt(b[i] - 0x30);
+    }
+    if (big < 0n || big > (negative ? 1n << 63n : U64_MAX)) {
+      return cafExponentInRange(b, p, to)
+        ? Number(utf8Dec.decode(b.subarray(from, to)))
+        : undefined;
+    }
+    x = Number(big);
   }
-  const e = (negative ? -exp : exp) - fraction;
-  return e >= -CAF_MAX_EXPONENT && e <= CAF_MAX_EXPONENT;
+  let exp = 0;
+  if (b[p] === 0x2e) {
+    for (p++; p < to && b[p] >= 0x30 && b[p] <= 0x39; p++) {
+      x = x * 10 + (b[p] - 0x30);
+      exp--;
+    }
+  }
+  if (b[p] === 0x65 || b[p] === 0x45) {
+    const minus = b[++p] === 0x2d;
+    if (minus || b[p] === 0x2b) p++;
+    let e = 0;
+    for (; p < to; p++) {
+      e = e * 10 + (b[p] - 0x30);
+      // CAF reads the exponent into an int: past it, an overflow or underflow.
+      if (e > 2 ** 31) return undefined;
+    }
+    exp += minus ? -e : e;
+  }
+  if (exp < -CAF_MAX_EXPONENT || exp > CAF_MAX_EXPONENT) return undefined;
+  if (exp < 0) {
+    for (let n = -exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x /= CAF_POWERS[i];
+  } else {
+    for (let n = exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x *= CAF_POWERS[i];
+  }
+  return negative ? -x : x;
 }
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */

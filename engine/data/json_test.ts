@@ -28,6 +28,7 @@ import {
   readJsonMessage,
 } from "./json.ts";
 import { formatReal } from "./text.ts";
+import { cafReal } from "./json_input.ts";
 import { transcodeDataMessage } from "./json_transcode.ts";
 import { DataBuilder } from "./builder.ts";
 import type { Data } from "./types.ts";
@@ -46,18 +47,29 @@ function goldenJsonBytes(g: { json_text: string | null; json_text_hex?: string }
   return g.json_text_hex ? unhex(g.json_text_hex) : utf8.encode(g.json_text!);
 }
 
+/** What Broker's reader makes of a real's text (CAF's arithmetic: see `cafReal`). */
+function brokerReads(text: string): number {
+  const b = utf8.encode(text);
+  return cafReal(b, 0, b.length)!;
+}
+
 /**
- * What survives Broker's JSON: reals to six decimals, timestamps to whole
+ * What survives Broker's JSON: reals to six decimals (read back as Broker's
+ * reader reads them, or as `readReal` says), timestamps to whole
  * milliseconds toward zero, and for negative ones with a millisecond part, to
  * whole seconds. Containers are rebuilt, so values that collapse merge.
  * `only` limits the projection to reals or to timestamps.
  */
-function brokerJsonProjection(d: Data, only?: "real" | "timestamp"): Data {
-  const p = (e: Data) => brokerJsonProjection(e, only);
+function brokerJsonProjection(
+  d: Data,
+  only?: "real" | "timestamp",
+  readReal: (text: string) => number = brokerReads,
+): Data {
+  const p = (e: Data) => brokerJsonProjection(e, only, readReal);
   switch (d.type) {
     case "real":
       return only !== "timestamp" && Number.isFinite(d.value)
-        ? real(Number(formatReal(d.value)))
+        ? real(readReal(formatReal(d.value)))
         : d;
     case "timestamp": {
       if (only === "real") return d;
@@ -633,16 +645,21 @@ Deno.test("errors: type_clash for data that does not fit its type", () => {
 
 // ------------------------------------------------------------- properties
 
-Deno.test("property: what Broker's JSON keeps round-trips exactly, via text, bytes and objects", () => {
+Deno.test("property: what Broker's JSON keeps reads back as Broker reads it, via text, bytes and objects", () => {
   fc.assert(
     fc.property(anyData, (d) => {
       const p = brokerJsonProjection(d);
-      const expected = encode(p);
+      // Not always p again: CAF's arithmetic may move a real's %f once more.
+      const expected = encode(brokerJsonProjection(p));
       assert.deepEqual(encode(dataFromJson(dataToJsonBytes(p))), expected);
       if (!hasRawBytes(p)) {
         assert.deepEqual(encode(dataFromJson(dataToJson(p))), expected);
         assert.deepEqual(encode(dataFromJson(dataToJson(p, { strict: true }))), expected);
-        assert.deepEqual(encode(dataFromJson(dataToJsonValue(p))), expected);
+        // Objects hold numbers, taken as they are: JSON.parse's reading of the text.
+        assert.deepEqual(
+          encode(dataFromJson(dataToJsonValue(p))),
+          encode(brokerJsonProjection(p, undefined, Number)),
+        );
         assert.deepEqual(utf8.encode(dataToJson(p)), dataToJsonBytes(p));
       }
     }),
