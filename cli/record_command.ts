@@ -22,6 +22,7 @@ import {
   UsageError,
 } from "./cli_values.ts";
 import { timerDelay } from "../engine/timer_delay.ts";
+import { listenOnAll } from "./listen_all.ts";
 
 /**
  * A recorder that appends capture entries to an open file, batching writes.
@@ -213,7 +214,10 @@ export function registerRecordCommand(
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         const sub = topics.length ? ep.subscribe(topics) : undefined;
-        if (localPort !== undefined) await ep.listen(address, localPort);
+        if (localPort !== undefined) {
+          // 0.0.0.0, every interface: IPv6 too, as broker node's and broker pipe's listeners.
+          await listenOnAll(address, (h) => ep.listen(h, localPort));
+        }
         for (const p of peers) await ep.peer(p.host, p.port, { retryMs: 0 });
         if (durationMs !== undefined) timer = setTimeout(stop, timerDelay(durationMs));
         (async () => {

@@ -226,3 +226,40 @@ Deno.test(
     }
   },
 );
+
+Deno.test("broker record -l listens on every interface, IPv6 too, as broker node and broker pipe do", async () => {
+  const dir = await Deno.makeTempDir();
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const source = new Endpoint();
+  try {
+    const rec = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, "record", "-o", `${dir}/x.cap`, "-t", "/rec", "-l", String(port)]
+        .concat(["-c", "1", "--json"]),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    for (let i = 0;; i++) {
+      // Until record listens on IPv4 (it opens both families at once); refused on ::1 before.
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        break;
+      } catch (e) {
+        if (i > 100) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await source.peer("::1", port, { retryMs: 0 });
+    await source.awaitPeerSubscription("/rec");
+    source.publish("/rec/x", str("over IPv6"));
+    const out = await rec.output();
+    const dec = new TextDecoder();
+    assert.equal(out.code, 0, dec.decode(out.stderr));
+    assert.equal(JSON.parse(dec.decode(out.stdout)).dataMessages, 1);
+  } finally {
+    await source.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
