@@ -191,9 +191,10 @@ export function registerRecordCommand(
       try {
         file = await CaptureFile.create(cli.output);
       } catch (e) {
-        err(`broker record: ${cli.output}: ${(e as Error).message}`);
-        setExitCode(1);
-        return;
+        // A file we cannot write is a bad --output, found before anything connects
+        // (as bench's --chart); Deno's ": open '<path>.partial'" tail is left out.
+        const why = e instanceof Error ? e.message.replace(/: open '.*$/, "") : String(e);
+        throw new UsageError("--output", `cannot write ${cli.output}: ${why}`);
       }
       try {
         ep = new Endpoint({ ...ssl, recorder: (f) => file.add(f) });

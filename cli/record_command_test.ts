@@ -154,10 +154,11 @@ Deno.test("broker record without topics warns that it records no data; bad optio
         stderr: "piped",
       }).output();
     const dec = new TextDecoder();
-    const [noTopics, bad, nothing] = await Promise.all([
+    const [noTopics, bad, nothing, noDir] = await Promise.all([
       run(["-o", `${dir}/a.cap`, "-p", `<tcp://127.0.0.1:${port}>`, "--duration", "300ms"]),
       run(["-o", `${dir}/b.cap`, "-p", `127.0.0.1:${port}`, "--duration", "-1"]),
       run(["-o", `${dir}/c.cap`, "-t", "/a"]),
+      run(["-o", `${dir}/no/d.cap`, "-t", "/a", "-p", `127.0.0.1:${port}`]),
     ]);
     assert.equal(noTopics.code, 0, dec.decode(noTopics.stderr));
     const lines = dec.decode(noTopics.stderr).trimEnd().split("\n");
@@ -179,6 +180,13 @@ Deno.test("broker record without topics warns that it records no data; bad optio
       dec.decode(nothing.stderr),
       "broker record: --peers: nothing to record from: give --peers or --local-port\n",
     );
+    // A file it cannot write is a bad --output too, before anything connects.
+    assert.equal(noDir.code, 2);
+    assert.equal(
+      dec.decode(noDir.stderr),
+      `broker record: --output: cannot write ${dir}/no/d.cap: No such file or directory (os error 2)\n`,
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/no`));
   } finally {
     await peer.shutdown();
     await Deno.remove(dir, { recursive: true });
