@@ -268,36 +268,41 @@ function parseTimestamp(text: string): bigint {
 }
 
 /**
- * A timespan's number: sign, digits with an optional fraction, an optional
- * exponent (`1500ms`, `1.5s`, `1e3ns`), after any C white space, as Broker
- * reads it (`strtod`); then its unit.
+ * A timespan's number and unit, as CAF's `read_floating_point` reads the
+ * number: blanks and tabs, a sign, digits (after a leading 0 only a point),
+ * an optional point and digits (at least one digit in all), an optional
+ * exponent; then the unit, right after it.
  */
-const TIMESPAN_RE =
-  /^[ \t\n\v\f\r]*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?(ns|us|ms|s|min|h|d)$/;
+const TIMESPAN_RE = /^[ \t]*([+-]?)(\d*)(\.?)(\d*)(?:[eE]([+-]?\d+))?(ns|us|ms|s|min|h|d)$/;
 /** Digits of a timespan's number beyond which it is refused (they cannot all count). */
 const MAX_TIMESPAN_DIGITS = 100;
 
 /**
  * A number and a unit, as Broker reads timespans (plus `d`), to ns. Broker
- * takes any `strtod` number (`1.5s`, `.5s`, `1e3ns`) and truncates its
- * double times the unit toward zero; we compute the same exactly (where the
- * double is inexact, `123456789.123456789s`, Broker is off by up to 2^-53 of
- * the value).
+ * takes the number as CAF's `read_floating_point` reads it (`1.5s`, `.5s`,
+ * `1e3ns`; not `01s`, `0e3s`, nor after a newline) and truncates its double
+ * times the unit toward zero; we compute the same exactly (where the double
+ * is inexact, `123456789.123456789s`, or beyond 2^53 ns, Broker is off by up
+ * to 2^-53 of the value).
  */
 function parseTimespan(text: string): bigint {
   const m = TIMESPAN_RE.exec(text);
-  const int = m?.[2] ?? "", frac = m?.[3] ?? "";
-  if (!m || (int === "" && frac === "") || int.length + frac.length > MAX_TIMESPAN_DIGITS) {
+  const int = m?.[2] ?? "", frac = m?.[4] ?? "";
+  if (
+    !m || (int === "" && frac === "") || (!m[3] && frac !== "") ||
+    (int[0] === "0" && (int.length > 1 || (!m[3] && m[5] !== undefined))) ||
+    int.length + frac.length > MAX_TIMESPAN_DIGITS
+  ) {
     return clash(`bad timespan ${JSON.stringify(text)}`);
   }
   // ns = digits * 10^shift, truncated toward zero.
-  const exp = m[4] === undefined ? 0 : Number(m[4]);
+  const exp = m[5] === undefined ? 0 : Number(m[5]);
   const shift = exp - frac.length;
   // CAF reads the number as `read_floating_point` does: beyond ±511, refused.
   if (shift < -CAF_MAX_EXPONENT || shift > CAF_MAX_EXPONENT) {
     return clash(`timespan ${JSON.stringify(text)} is out of range`);
   }
-  const digits = BigInt(int + frac) * NS_PER_TIMESPAN_UNIT[m[5] as TimespanUnit];
+  const digits = BigInt(int + frac) * NS_PER_TIMESPAN_UNIT[m[6] as TimespanUnit];
   let ns: bigint;
   if (digits === 0n) ns = 0n;
   else if (shift > 40) ns = LIMITS.I64_MAX + 1n; // at least 10^40: out of range

@@ -335,7 +335,10 @@ class Transcoder {
     let n = 0;
     while (p < to && b[p] >= 0x30 && b[p] <= 0x39) n = n * 10 + (b[p++] - 0x30);
     const unit = this.nameAt(p, to, UNIT_BYTES);
-    if (p === from || p - from > SAFE_DIGITS || unit < 0) return false;
+    // A digit after a leading 0 is CAF's refusal: the full reader's error.
+    if (p === from || p - from > SAFE_DIGITS || unit < 0 || (b[from] === 0x30 && p > from + 1)) {
+      return false;
+    }
     const v = n * NS_PER_UNIT[unit];
     if (!Number.isSafeInteger(v)) return false;
     this.out.timespan(negative ? -v : v);

@@ -1,0 +1,55 @@
+// Timespan text as broker-node's WebSocket API reads it: its number as
+// CAF's read_floating_point reads one (no digit after a leading 0 but a
+// point, blanks and tabs before it), then the unit. Each case checked live:
+// the bytes broker-node forwarded, or its `deserialization_failed`. (Its
+// double rounds `123456789.123456789s` to 123456789123456800 ns and
+// `9007199254740993ns` to 2^53, where we are exact.)
+import assert from "node:assert/strict";
+import { BrokerError, ErrorCode } from "../errors.ts";
+import { DataBuilder } from "./builder.ts";
+import { encode } from "./encode.ts";
+import { dataFromJson } from "./json_read.ts";
+import { transcodeDataMessage } from "./json_transcode.ts";
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const json = (s: string) => `{"@data-type":"timespan","data":${JSON.stringify(s)}}`;
+
+Deno.test("JSON timespans: the number's forms CAF's reader takes and refuses", () => {
+  const read: [string, string][] = [
+    ["0.5e1s", "0a000000012a05f200"],
+    ["\t1s", "0a000000003b9aca00"],
+    [" 1s", "0a000000003b9aca00"],
+    ["+.5s", "0a000000001dcd6500"],
+    ["-.5e1ms", "0affffffffffb3b4c0"],
+    ["5.s", "0a000000012a05f200"],
+    ["0.0s", "0a0000000000000000"],
+    ["-0s", "0a0000000000000000"],
+    ["1.5e-7s", "0a0000000000000096"],
+    ["2.675ms", "0a000000000028d138"],
+    ["1e-9s", "0a0000000000000001"],
+    ["2562047h", "0a7ffffd6b7e476000"],
+    ["7ns", "0a0000000000000007"],
+  ];
+  const b = new DataBuilder();
+  for (const [text, bytes] of read) {
+    assert.equal(hex(encode(dataFromJson(json(text)))), bytes, JSON.stringify(text));
+    const topic = transcodeDataMessage(
+      `{"type":"data-message","topic":"/t",${json(text).slice(1)}`,
+      b,
+    );
+    if (topic !== undefined) assert.equal(hex(b.finish()), bytes, JSON.stringify(text));
+  }
+  for (const text of ["0e3s", "00s", "01s", "007ns", "\n1s", ".e1s", "1e3", "1 s"]) {
+    assert.throws(
+      () => dataFromJson(json(text)),
+      (e) => e instanceof BrokerError && e.code === ErrorCode.type_clash,
+      JSON.stringify(text),
+    );
+    const b2 = new DataBuilder();
+    assert.equal(
+      transcodeDataMessage(`{"type":"data-message","topic":"/t",${json(text).slice(1)}`, b2),
+      undefined,
+      JSON.stringify(text),
+    );
+  }
+});
