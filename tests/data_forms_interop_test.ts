@@ -206,6 +206,15 @@ Deno.test(
         `"@data-type":"subnet","data":"::ffff:1.2.3.4/24"`,
         `"@data-type":"timestamp","data":"1969-12-31T23:59:59.999"`,
         `"@data-type":"timestamp","data":"2023-11-14T22:13:20.123456789+01:00"`,
+        // Forms Broker's own parsers read their way: CAF's real arithmetic, its
+        // surrogate escapes, convert()'s ports and subnets, CAF's octal year.
+        ...["0.21672980046384815", "-941989543.432770", "1.7976931348623157e308", "153e-27"]
+          .map((x) => `"@data-type":"real","data":${x}`),
+        ...[String.raw`a\udc00b`, String.raw`\ud800\ud800`]
+          .map((x) => `"@data-type":"string","data":"${x}"`),
+        ...["80", "80/TCP", "-1/tcp", " 80/tcp"].map((x) => `"@data-type":"port","data":"${x}"`),
+        ...["::ffff:10.0.0.0/104", "10.0.0.0/ 8"].map((x) => `"@data-type":"subnet","data":"${x}"`),
+        `"@data-type":"timestamp","data":"03747-11-14T22:13:20."`,
       ];
       for (const members of values) {
         ws.socket.send(`{"type":"data-message","topic":"${TOPIC}",${members}}`);
