@@ -204,20 +204,38 @@ export function brokerEquivalent(a: Data, b: Data): boolean {
  * NaN among the reals of one level this is exactly std::set's outcome: the
  * NaN alone when it came first, else the other reals. With NaNs nested in
  * containers, Broker's outcome depends on its tree's shape; neighbours in
- * `compare`'s order are what is checked here.
+ * `compare`'s order are what is checked here, in at most `4n + 64` calls of
+ * `equivalent` (past them, crafted sets of vectors holding NaNs could take
+ * n^2: then of two equivalent neighbours the first in order is kept). Kept
+ * neighbours are never equivalent, so `decode` takes what `encode` writes.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { keepFirstInserted } from "./order.ts";
+ * // 1.0 (inserted second) and NaN (first): std::set keeps NaN.
+ * const order = [1, 0];
+ * keepFirstInserted(order, 2, () => true);
+ * deepEqual(order, [-1, 0]);
+ * ```
  */
 export function keepFirstInserted(
   order: { [i: number]: number },
   n: number,
   equivalent: (a: number, b: number) => boolean,
 ): void {
+  const original = Array.from({ length: n }, (_, i) => order[i]);
+  let budget = 4 * n + 64;
   // Positions in `order` of the items kept so far, in order.
   const kept: number[] = [];
   for (let i = 0; i < n; i++) {
     const item = order[i];
     let top = kept.length, dropped = false;
-    for (; top > 0 && equivalent(order[kept[top - 1]], item); top--) {
-      if (order[kept[top - 1]] < item) {
+    for (; top > 0; top--) {
+      if (--budget < 0) return keepFirstOfNeighbours(order, original, equivalent);
+      const other = order[kept[top - 1]];
+      if (!equivalent(other, item)) break;
+      if (other < item) {
         dropped = true;
         break;
       }
@@ -230,6 +248,20 @@ export function keepFirstInserted(
     for (let k = top; k < kept.length; k++) order[kept[k]] = -1;
     kept.length = top;
     kept.push(i);
+  }
+}
+
+/** `keepFirstInserted` in n calls: an item equivalent to the one kept before it is dropped. */
+function keepFirstOfNeighbours(
+  order: { [i: number]: number },
+  original: number[],
+  equivalent: (a: number, b: number) => boolean,
+): void {
+  let last = -1;
+  for (let i = 0; i < original.length; i++) {
+    order[i] = original[i];
+    if (last < 0 || !equivalent(order[last], order[i])) last = i;
+    else order[i] = -1;
   }
 }
 
