@@ -96,6 +96,32 @@ export function zeekListenAddress(): string {
 }
 
 /**
+ * The re-dial pause Zeek's Broker cluster backend peers with, in ms:
+ * `Cluster::retry_interval` (1 s), or the environment variable
+ * `ZEEK_DEFAULT_CONNECT_RETRY`, which Zeek's `Broker::Manager::Peer` reads
+ * with `atoi` as whole seconds (`"2.5"` is 2 s; 0, `"0.5"` too, is one
+ * attempt and no re-dial). Without permission to read the environment, 1 s.
+ *
+ * @example
+ * ```ts
+ * import { zeekConnectRetryMs } from "./node.ts";
+ * typeof zeekConnectRetryMs(); // "number"
+ * ```
+ */
+export function zeekConnectRetryMs(): number {
+  let text: string | undefined;
+  try {
+    text = Deno.env.get("ZEEK_DEFAULT_CONNECT_RETRY");
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return 1000;
+  // atoi: leading blanks, a sign, digits; anything else ends it (none: 0).
+  const n = Number(/^\s*([+-]?\d+)/.exec(text)?.[1] ?? 0);
+  return Math.max(0, n) * 1000;
+}
+
+/**
  * Listens on `host`, where `""` is every interface as Broker binds it (CAF:
  * IPv6's any address taking IPv4 too, else IPv4's when IPv6 is missing).
  */
@@ -148,7 +174,8 @@ export interface ClusterNodeOptions {
   subscriberOptions?: SubscriberOptions;
   /**
    * Pause between re-dials of a lost or refused peering; Zeek's
-   * `Cluster::retry_interval` is 1 s (the default here too).
+   * `Cluster::retry_interval` is 1 s, which `ZEEK_DEFAULT_CONNECT_RETRY`
+   * overrides (see {@linkcode zeekConnectRetryMs}), the default here too.
    * @default {1000}
    */
   retryMs?: number;
@@ -284,7 +311,9 @@ export class ClusterNode {
     (node as { port: number }).port = port;
     for (const peer of layout.connections(name)) {
       if (peer.port === 0) continue;
-      endpoint.peerNoWait(peer.host, peer.port, { retryMs: options.retryMs ?? 1000 });
+      endpoint.peerNoWait(peer.host, peer.port, {
+        retryMs: options.retryMs ?? zeekConnectRetryMs(),
+      });
     }
     return node;
   }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { ClusterLayout } from "./layout.ts";
 import { type ClusterEvent, ClusterNode } from "./node.ts";
 import type { BoundedQueue } from "../queue.ts";
+import { Endpoint } from "../endpoint.ts";
+import { StatusCode } from "../status.ts";
 
 /** A port nothing listens on now. */
 function freePort(): number {
@@ -144,6 +146,49 @@ Deno.test({
     } finally {
       if (saved === undefined) Deno.env.delete("ZEEK_DEFAULT_LISTEN_ADDRESS");
       else Deno.env.set("ZEEK_DEFAULT_LISTEN_ADDRESS", saved);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "ZEEK_DEFAULT_CONNECT_RETRY sets the re-dial a node peers with, whole seconds as Zeek's atoi reads it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const saved = Deno.env.get("ZEEK_DEFAULT_CONNECT_RETRY");
+    const retryOf = async (env: string | undefined): Promise<number | undefined> => {
+      if (env === undefined) Deno.env.delete("ZEEK_DEFAULT_CONNECT_RETRY");
+      else Deno.env.set("ZEEK_DEFAULT_CONNECT_RETRY", env);
+      const layout = (port: number) =>
+        ClusterLayout.fromObject({
+          nodes: {
+            manager: { type: "manager", host: "127.0.0.1", port },
+            "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
+          },
+        });
+      const mgr = await ClusterNode.join(layout(1), "manager", { listenPort: 0 });
+      // Our own endpoint, so that its statuses are read from before the first dial.
+      const endpoint = new Endpoint();
+      const statuses = endpoint.statusSubscriber();
+      const worker = await ClusterNode.join(layout(mgr.port), "worker-1", { endpoint });
+      try {
+        for await (const ev of statuses) {
+          if (ev.kind === "status" && ev.code === StatusCode.peer_added) return ev.peer?.retry;
+        }
+      } finally {
+        await worker.close();
+        await endpoint.shutdown();
+        await mgr.close();
+      }
+    };
+    try {
+      assert.equal(await retryOf(undefined), 1, "Cluster::retry_interval");
+      assert.equal(await retryOf("7"), 7);
+      assert.equal(await retryOf("2.5"), 2);
+    } finally {
+      if (saved === undefined) Deno.env.delete("ZEEK_DEFAULT_CONNECT_RETRY");
+      else Deno.env.set("ZEEK_DEFAULT_CONNECT_RETRY", saved);
     }
   },
 });
