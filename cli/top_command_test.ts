@@ -141,3 +141,39 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "broker top reads a node whose metrics port is one fetch refuses (6000, 6665-6669, 10080: the ports browsers block)",
+  opts,
+  async () => {
+    let node: Endpoint | undefined;
+    let port = 0;
+    for (const p of [6000, 6665, 6666, 6667, 6668, 6669, 10080]) {
+      const ep = new Endpoint({ metricsPort: p, metricsAddress: "127.0.0.1" });
+      try {
+        port = await ep.metricsReady!;
+        node = ep;
+        break;
+      } catch {
+        await ep.shutdown(); // in use here: the next
+      }
+    }
+    assert.ok(node, "one of the ports fetch blocks is free");
+    try {
+      let out = "", err = "";
+      const code = await runTop({
+        url: `http://127.0.0.1:${port}`,
+        intervalMs: 10,
+        iterations: 1,
+        inPlace: false,
+        write: (t) => out += t,
+        error: (t) => err += t,
+      });
+      assert.equal(err, "");
+      assert.equal(code, 0);
+      assert.match(out, new RegExp(`^broker top: node ${node.id} `));
+    } finally {
+      await node.shutdown();
+    }
+  },
+);
