@@ -73,6 +73,13 @@ Deno.test("store: every operation on a master", opts, async () => {
     await exercise(kv, () => Promise.resolve());
     await kv.put(str("s"), str("text"));
     await rejectsWith(kv.increment(str("s")), ErrorCode.type_clash);
+    // append, as Broker's store::append: a missing key starts as "".
+    await kv.append(str("s"), str("!"));
+    await kv.append(str("log"), str("ab"));
+    assert.equal(dataToString(await kv.get(str("s"))), "text!");
+    assert.equal(dataToString(await kv.get(str("log"))), "ab");
+    await kv.put(str("n"), count(1n));
+    await rejectsWith(kv.append(str("n"), str("x")), ErrorCode.type_clash);
     await rejectsWith(kv.erase(str("missing")), ErrorCode.no_such_key);
     await kv.put(str("t"), count(1n), { expiry: 60 });
     await waitUntil(async () => !(await kv.exists(str("t"))));

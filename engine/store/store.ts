@@ -202,6 +202,23 @@ export class Store {
     }));
   }
 
+  /**
+   * Appends the string `suffix` to the string under key; a missing key
+   * starts as the empty string (Broker's `store::append`, Zeek's
+   * `Broker::append`: an `add` whose initial type is string, which
+   * `increment` with a string cannot give). The master refuses a value that
+   * is no string with `type_clash`.
+   */
+  append(key: Data, suffix: Data, options: WriteOptions = {}): Promise<void> {
+    return this.#write(() => ({
+      type: "add",
+      key,
+      value: suffix,
+      initType: "string",
+      expiry: expiryNs(options.expiry),
+    }));
+  }
+
   /** Subtracts `amount` (default count 1). */
   decrement(key: Data, amount: Data = count(1n), options: WriteOptions = {}): Promise<void> {
     return this.#write(() => ({

@@ -82,3 +82,36 @@ zeekTest(
     assert.equal(master.peers.length, 1, "Zeek's clone is attached to our master");
   },
 );
+
+zeekTest(
+  "our clone's append on Zeek's master, as Zeek's Broker::append: a missing key starts as an empty string, a value that is no string stays",
+  async (t) => {
+    const zeek = await t.zeek("stores.zeek", { env: { ZEEK_ROLE: "master" } });
+    const zeekPort = await zeek.port();
+    const ep = t.endpoint();
+    await ep.peer("127.0.0.1", zeekPort);
+    const clone = ep.attachClone("zeek_kv");
+    t.defer(() => clone.close());
+    assert.equal(dataToString(await clone.get(str("a"))), "1");
+    const events = clone.events();
+
+    // Zeek's master applies the writes in order and tells its clones the results.
+    await clone.append(str("a"), str("x")); // a count: the master refuses it
+    await clone.append(str("log"), str("ab"));
+    await clone.append(str("log"), str("cd"));
+    const seen: string[] = [];
+    while (!seen.includes("update log abcd")) {
+      const ev = await events.get(5000);
+      assert.ok(ev, `the clone saw only ${seen.join("; ")}\n${zeek.transcript}`);
+      if (ev.type === "insert") {
+        seen.push(`insert ${dataToString(ev.key)} ${dataToString(ev.value)}`);
+      }
+      if (ev.type === "update") {
+        seen.push(`update ${dataToString(ev.key)} ${dataToString(ev.newValue)}`);
+      }
+    }
+    assert.deepEqual(seen, ["insert log ab", "update log abcd"]);
+    assert.equal(dataToString(await clone.get(str("log"))), "abcd");
+    assert.equal(dataToString(await clone.get(str("a"))), "1");
+  },
+);
