@@ -46,6 +46,21 @@ function bad(source: string, msg: string): never {
 }
 
 /**
+ * Whether `obj` is `to_json(Cluster::nodes)` itself: a map whose every value
+ * is a node in Zeek's spelling (a `node_type`), so a node named `nodes` is
+ * read as one.
+ */
+function isZeekNodeMap(obj: object): boolean {
+  if (Array.isArray(obj)) return false;
+  const values = Object.values(obj);
+  return values.length > 0 &&
+    values.every((v) =>
+      typeof v === "object" && v !== null && typeof (v as { node_type?: unknown }).node_type ===
+        "string"
+    );
+}
+
+/**
  * A validated cluster layout.
  *
  * @example
@@ -61,21 +76,6 @@ function bad(source: string, msg: string): never {
  * layout.connections("worker-1").map((n) => n.name); // ["proxy-1", "manager"]
  * ```
  */
-/**
- * Whether `obj` is `to_json(Cluster::nodes)` itself: a map whose every value
- * is a node in Zeek's spelling (a `node_type`), so a node named `nodes` is
- * read as one.
- */
-function isZeekNodeMap(obj: object): boolean {
-  if (Array.isArray(obj)) return false;
-  const values = Object.values(obj);
-  return values.length > 0 &&
-    values.every((v) =>
-      typeof v === "object" && v !== null && typeof (v as { node_type?: unknown }).node_type ===
-        "string"
-    );
-}
-
 export class ClusterLayout {
   /** The nodes, in the order given. */
   readonly nodes: readonly LayoutNode[];
