@@ -246,13 +246,12 @@ export async function runNode(
     // a clone's first request goes out as soon as a peering with the master is up.
     if (!attachNodeStores(ep, opts, p, stores)) return 1;
     const peered: CafUri[] = [];
-    // broker-node ends these two lines with println(..., '>'), which prints
-    // the char as its code: `<tcp://10.0.0.1:162` (checked live). Kept, so
-    // that what reads broker-node's stderr reads ours.
-    const CLOSE = String(">".charCodeAt(0));
+    // broker-node's source closes the two lines below with println(..., '>'); the reference
+    // build prints that char as its code (`<tcp://10.0.0.1:162`), a port misread. We print
+    // the '>' its source means, as `-v` prints the statuses its source means.
     for (const peer of opts.peers) {
       if (peer.scheme !== "tcp" || peer.host === undefined) {
-        p.err(`unrecognized scheme (expected tcp) or no authority in: <${peer.text}${CLOSE}`);
+        p.err(`unrecognized scheme (expected tcp) or no authority in: <${peer.text}>`);
         continue;
       }
       peered.push(peer);
@@ -260,7 +259,7 @@ export async function runNode(
       try {
         await ep.peer(peer.host, peer.port ?? 0, { retryMs: 0 });
       } catch {
-        p.err(`unable to connect to <${peer.text}${CLOSE}`);
+        p.err(`unable to connect to <${peer.text}>`);
       }
     }
     // Let the status task print what peering reported before the mode's first
