@@ -86,6 +86,7 @@ export const STORE_OPERATIONS: Readonly<Record<string, [min: number, max: number
   remove: [2, 2],
   push: [2, 2],
   pop: [1, 1],
+  append: [2, 2],
   watch: [0, 1],
 };
 
@@ -99,10 +100,19 @@ const EXPIRING_WRITES = new Set([
   "remove",
   "push",
   "pop",
+  "append",
 ]);
 
 /** Writes whose result the CLI prints: the key's value after the master applied them. */
-const PRINTS_RESULT = new Set(["increment", "decrement", "insert", "remove", "push", "pop"]);
+const PRINTS_RESULT = new Set([
+  "increment",
+  "decrement",
+  "insert",
+  "remove",
+  "push",
+  "pop",
+  "append",
+]);
 
 /** The types `--type` and `--key-type` accept. */
 export const VALUE_TYPES = [
@@ -678,7 +688,8 @@ export function parseStoreRequest(
   return {
     op,
     key: hasKey && key !== undefined ? read(key, keyType, "--key-type") : undefined,
-    values: rest.map((a) => read(a, type, "--type")),
+    // append's operand is text (Zeek's Broker::append takes a string): `append k 5` adds "5".
+    values: rest.map((a) => read(a, type ?? (op === "append" ? "string" : undefined), "--type")),
   };
 }
 
@@ -744,6 +755,8 @@ function commandFor(r: StoreRequest, expiry: bigint | null): ActionCommand {
         };
     case "push":
       return { type: "add", key, value: a, initType: "vector", expiry, publisher: p };
+    case "append":
+      return { type: "add", key, value: a, initType: "string", expiry, publisher: p };
     case "remove":
       return { type: "subtract", key, value: a, expiry, publisher: p };
     default: // pop
@@ -789,6 +802,10 @@ function precheck(r: StoreRequest, value: Data | undefined): void {
     case "push":
       want("vector");
       return;
+    case "append":
+      // Broker's master would insert the text into a set or push it onto a vector.
+      want("string");
+      return;
     case "remove": {
       want("set", "table");
       if (value?.type === "set" || value?.type === "table") {
@@ -833,6 +850,8 @@ function send(s: Store, r: StoreRequest, expiry: bigint | undefined): Promise<un
       return s.removeFrom(key, a, w);
     case "push":
       return s.push(key, a, w);
+    case "append":
+      return s.append(key, a, w);
     default:
       return s.pop(key, w);
   }
@@ -1077,6 +1096,7 @@ Operations (KEY and values typed as below):
   increment KEY [AMOUNT] | decrement KEY [AMOUNT]   AMOUNT defaults to 1 (a count)
   insert KEY ELEMENT | insert KEY INDEX VALUE       into a set | a table
   remove KEY ELEMENT | push KEY VALUE | pop KEY     set or table | vector | vector
+  append KEY TEXT                    onto a string (a missing key starts empty), Broker::append
   watch [KEY]                        stream insert/update/erase/expire events until ^C or --count
 
 Values (first matching rule wins; --type forces one, --json reads Broker's JSON):
@@ -1086,8 +1106,8 @@ ${STORE_VALUE_RULES.map((r) => "  " + r).join("\n")}
 
 Writes are confirmed: the master broadcasts what it applied; when it drops a write the
 command says why with Broker's error name (type_clash, no_such_key, ...) and exits 1.
-increment, decrement, insert, remove, push and pop print the key's new value.
-insert/remove/push/pop on the wrong container and remove/pop of nothing are refused
+increment, decrement, insert, remove, push, pop and append print the key's new value.
+insert/remove/push/pop/append on the wrong type and remove/pop of nothing are refused
 before sending (type_clash, no_such_key). As in Broker, a write without --expiry removes
 an expiry the key had; one with --expiry restarts the clock.
 

@@ -307,6 +307,17 @@ Deno.test(
       assert.equal(r.out, "(1, x, -3)\n");
       r = await store("put-unique", "j", "other");
       assert.deepEqual([r.code, r.out], [0, "F\n"]);
+
+      // append, as Zeek's Broker::append: text onto a string, a missing key starting empty.
+      r = await store("append", "log", "ab");
+      assert.deepEqual(r, { code: 0, out: "ab\n", err: "" });
+      r = await store("append", "log", "5");
+      assert.deepEqual(r, { code: 0, out: "ab5\n", err: "" });
+      assert.deepEqual(await kv.get(str("log")), str("ab5"));
+      r = await store("append", "ctr", "x");
+      assert.equal(r.code, 1);
+      assert.match(r.err, /type_clash: append ctr: ctr holds a count, 'append' works on a string/);
+      assert.deepEqual(await kv.get(str("ctr")), count(2n), "unchanged");
     });
   },
 );
