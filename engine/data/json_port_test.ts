@@ -5,12 +5,9 @@
 // broker-node: the bytes it forwarded, or its `deserialization_failed`.
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { DataBuilder } from "./builder.ts";
-import { encode } from "./encode.ts";
 import { dataFromJson } from "./json_read.ts";
-import { transcodeDataMessage } from "./json_transcode.ts";
+import { assertJsonReads } from "../../tests/json_reads.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const json = (s: string) => `{"@data-type":"port","data":${JSON.stringify(s)}}`;
 
 Deno.test("JSON ports: Broker's strtoul number, TCP without a protocol, unknown for any other name", () => {
@@ -47,15 +44,7 @@ Deno.test("JSON ports: Broker's strtoul number, TCP without a protocol, unknown 
     ["-18446744073709551615/tcp", "08000101"],
     ["00000000000000000000000080/icmp", "08005003"],
   ];
-  const b = new DataBuilder();
-  for (const [text, bytes] of read) {
-    assert.equal(hex(encode(dataFromJson(json(text)))), bytes, text);
-    const topic = transcodeDataMessage(
-      `{"type":"data-message","topic":"/t",${json(text).slice(1)}`,
-      b,
-    );
-    if (topic !== undefined) assert.equal(hex(b.finish()), bytes, text);
-  }
+  assertJsonReads(json, read);
   // Beyond 64 bits (strtoul's ERANGE), and a NUL before the `/` (C's strchr stops there).
   for (const text of ["18446744073709551616/tcp", "-18446744073709551616/tcp", "80\u0000/tcp"]) {
     assert.throws(

@@ -5,12 +5,9 @@
 // The bits here are what broker-node forwarded for each text (checked live).
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { DataBuilder } from "./builder.ts";
-import { encode } from "./encode.ts";
 import { dataFromJson } from "./json_read.ts";
-import { transcodeDataMessage } from "./json_transcode.ts";
+import { assertJsonReads } from "../../tests/json_reads.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const json = (x: string) => `{"@data-type":"real","data":${x}}`;
 
 Deno.test("JSON reals come out bit for bit as CAF's reader makes them", () => {
@@ -36,15 +33,7 @@ Deno.test("JSON reals come out bit for bit as CAF's reader makes them", () => {
     ["1e400", "04fff0000000000000"],
     ["4.9e-324", "04fcd0000000000000"],
   ];
-  const b = new DataBuilder();
-  for (const [text, bytes] of read) {
-    assert.equal(hex(encode(dataFromJson(json(text)))), bytes, text);
-    const topic = transcodeDataMessage(
-      `{"type":"data-message","topic":"/t",${json(text).slice(1)}`,
-      b,
-    );
-    if (topic !== undefined) assert.equal(hex(b.finish()), bytes, text);
-  }
+  assertJsonReads(json, read);
   // CAF reads the integer part as a 64-bit integer: past it, integer_overflow,
   // Broker's own %f of a real from 2^64 up included (checked live); that we
   // read, rounded once, as we read every form Broker writes.

@@ -7,12 +7,9 @@
 // Broker's empty subnet `::/0`.
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { encode } from "./encode.ts";
 import { dataFromJson } from "./json_read.ts";
-import { transcodeDataMessage } from "./json_transcode.ts";
-import { DataBuilder } from "./builder.ts";
+import { assertJsonReads } from "../../tests/json_reads.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const json = (s: string) => `{"@data-type":"subnet","data":${JSON.stringify(s)}}`;
 const EMPTY = "07" + "00".repeat(17);
 const TEN_8 = "0700000000000000000000ffff0a00000068";
@@ -37,15 +34,7 @@ Deno.test("JSON subnets: Broker's lengths, its ::/0 for one beyond the family's,
     ["::1.2.3.4/104", "070000000000000000000000000100000068"],
     ["1::/128", "070001000000000000000000000000000080"],
   ];
-  const b = new DataBuilder();
-  for (const [text, bytes] of read) {
-    assert.equal(hex(encode(dataFromJson(json(text)))), bytes, text);
-    const topic = transcodeDataMessage(
-      `{"type":"data-message","topic":"/t",${json(text).slice(1)}`,
-      b,
-    );
-    if (topic !== undefined) assert.equal(hex(b.finish()), bytes, text);
-  }
+  assertJsonReads(json, read);
   for (
     const text of [
       "10.0.0.0/-1",

@@ -7,11 +7,10 @@
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { DataBuilder } from "./builder.ts";
-import { encode } from "./encode.ts";
 import { dataFromJson } from "./json_read.ts";
 import { transcodeDataMessage } from "./json_transcode.ts";
+import { assertJsonReads } from "../../tests/json_reads.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const json = (s: string) => `{"@data-type":"timespan","data":${JSON.stringify(s)}}`;
 
 Deno.test("JSON timespans: the number's forms CAF's reader takes and refuses", () => {
@@ -30,15 +29,7 @@ Deno.test("JSON timespans: the number's forms CAF's reader takes and refuses", (
     ["2562047h", "0a7ffffd6b7e476000"],
     ["7ns", "0a0000000000000007"],
   ];
-  const b = new DataBuilder();
-  for (const [text, bytes] of read) {
-    assert.equal(hex(encode(dataFromJson(json(text)))), bytes, JSON.stringify(text));
-    const topic = transcodeDataMessage(
-      `{"type":"data-message","topic":"/t",${json(text).slice(1)}`,
-      b,
-    );
-    if (topic !== undefined) assert.equal(hex(b.finish()), bytes, JSON.stringify(text));
-  }
+  assertJsonReads(json, read);
   for (const text of ["0e3s", "00s", "01s", "007ns", "\n1s", ".e1s", "1e3", "1 s"]) {
     assert.throws(
       () => dataFromJson(json(text)),
