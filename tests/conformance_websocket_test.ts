@@ -9,6 +9,7 @@ import { connectWebSocket, type WebSocketClient } from "../engine/websocket/clie
 import { tcpWebSocket } from "../engine/websocket/tcp_socket.ts";
 import { freePort, RefProcess, waitForPort } from "./broker_ref.ts";
 import { RawConn, rawHandshake } from "./raw_peer.ts";
+import { untilClosed } from "./read_to_close.ts";
 import { type Kind, kindName, KINDS, testOptions } from "./conformance_helpers.ts";
 
 /** Runs `fn` with a node that subscribes to /node and serves WebSocket clients. */
@@ -145,25 +146,7 @@ async function rawSession(
       );
       await new Promise((r) => setTimeout(r, 100));
     }
-    const chunks: number[] = [];
-    const buf = new Uint8Array(65536);
-    const deadline = Date.now() + 3000;
-    let ended = false;
-    while (Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        conn.read(buf).catch(() => null),
-        new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
-      ]);
-      clearTimeout(timer);
-      if (n === "wait") break;
-      if (n === null) {
-        ended = true;
-        break;
-      }
-      chunks.push(...buf.subarray(0, n));
-    }
-    const b = new Uint8Array(chunks);
+    const { closed: ended, bytes: b } = await untilClosed(conn, 3000);
     let at = new TextDecoder("latin1").decode(b).indexOf("\r\n\r\n") + 4;
     const out: [number, string][] = [];
     while (at + 2 <= b.length) {

@@ -3,6 +3,7 @@
 // socket of a client that never reads, once its session ended.
 import assert from "node:assert/strict";
 import { count, type Data, Endpoint, str, vector } from "../mod.ts";
+import { untilClosed } from "./read_to_close.ts";
 
 const enc = new TextEncoder();
 
@@ -10,35 +11,6 @@ const enc = new TextEncoder();
 async function readsToEnd(conn: Deno.Conn, ms: number): Promise<{ closed: boolean; text: string }> {
   const { closed, bytes } = await untilClosed(conn, ms);
   return { closed, text: new TextDecoder().decode(bytes.subarray(0, 4096)) };
-}
-
-/** Every byte the server sends until it closes the connection (`closed`) or `ms` pass. */
-async function untilClosed(
-  conn: Deno.Conn,
-  ms: number,
-): Promise<{ closed: boolean; bytes: Uint8Array }> {
-  const chunks: Uint8Array[] = [];
-  const deadline = Date.now() + ms;
-  const buf = new Uint8Array(256 * 1024);
-  let closed = false;
-  while (Date.now() < deadline) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const n = await Promise.race([
-      conn.read(buf).catch(() => null),
-      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), deadline - Date.now())),
-    ]);
-    clearTimeout(timer);
-    if (n === "wait") break;
-    if (n === null) {
-      closed = true;
-      break;
-    }
-    chunks.push(buf.slice(0, n));
-  }
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) bytes.set(c, (at += c.length) - c.length);
-  return { closed, bytes };
 }
 
 async function withServer(
