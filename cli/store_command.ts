@@ -103,16 +103,11 @@ const EXPIRING_WRITES = new Set([
   "append",
 ]);
 
-/** Writes whose result the CLI prints: the key's value after the master applied them. */
-const PRINTS_RESULT = new Set([
-  "increment",
-  "decrement",
-  "insert",
-  "remove",
-  "push",
-  "pop",
-  "append",
-]);
+/**
+ * Writes whose result the CLI prints, the key's value after the master
+ * applied them: the writes above but the two puts (they print nothing and T/F).
+ */
+const PRINTS_RESULT = new Set([...EXPIRING_WRITES].filter((op) => !op.startsWith("put")));
 
 /** The types `--type` and `--key-type` accept. */
 export const VALUE_TYPES = [
