@@ -4,6 +4,13 @@ import assert from "node:assert/strict";
 import { addr, bool, count, dataToString, type StoreEvent, str } from "../../mod.ts";
 import { zeekTest } from "./zeek.ts";
 
+/** An insert or update among a store's events as one line, `insert k v` (others: undefined). */
+function changeLine(ev: StoreEvent): string | undefined {
+  if (ev.type === "insert") return `insert ${dataToString(ev.key)} ${dataToString(ev.value)}`;
+  if (ev.type === "update") return `update ${dataToString(ev.key)} ${dataToString(ev.newValue)}`;
+  return undefined;
+}
+
 zeekTest(
   "Zeek's master store with our clone: we read Zeek's keys, Zeek sees our writes, we see Zeek's",
   async (t) => {
@@ -69,12 +76,8 @@ zeekTest(
     while (seen.length < 2) {
       const ev = await events.get(5000);
       assert.ok(ev, `our master saw only ${seen.join("; ")}\n${zeek.transcript}`);
-      if (ev.type === "insert") {
-        seen.push(`insert ${dataToString(ev.key)} ${dataToString(ev.value)}`);
-      }
-      if (ev.type === "update") {
-        seen.push(`update ${dataToString(ev.key)} ${dataToString(ev.newValue)}`);
-      }
+      const line = changeLine(ev);
+      if (line) seen.push(line);
     }
     assert.deepEqual(seen, ["insert zeek T", "update n 42"]);
     assert.equal(dataToString(await master.get(str("zeek"))), dataToString(bool(true)));
@@ -103,12 +106,8 @@ zeekTest(
     while (!seen.includes("update log abcd")) {
       const ev = await events.get(5000);
       assert.ok(ev, `the clone saw only ${seen.join("; ")}\n${zeek.transcript}`);
-      if (ev.type === "insert") {
-        seen.push(`insert ${dataToString(ev.key)} ${dataToString(ev.value)}`);
-      }
-      if (ev.type === "update") {
-        seen.push(`update ${dataToString(ev.key)} ${dataToString(ev.newValue)}`);
-      }
+      const line = changeLine(ev);
+      if (line) seen.push(line);
     }
     assert.deepEqual(seen, ["insert log ab", "update log abcd"]);
     assert.equal(dataToString(await clone.get(str("log"))), "abcd");
