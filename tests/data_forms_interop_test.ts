@@ -120,6 +120,19 @@ function relayNode(): { node: RefProcess; bp: number; wp: number } {
   return { node, bp, wp };
 }
 
+/** broker-pipe subscribed to the test's topic through the node's Broker port. */
+function pipeSubscriber(bp: number): RefProcess {
+  return new RefProcess("broker-pipe", [
+    "--disable-ssl",
+    "-m",
+    "subscribe",
+    "-t",
+    TOPIC,
+    "-p",
+    `["127.0.0.1:${bp}"]`,
+  ]);
+}
+
 Deno.test(
   "our encoded values: broker-node writes our JSON, broker-pipe prints our text",
   opts,
@@ -131,15 +144,7 @@ Deno.test(
     try {
       await Promise.all([waitForPort(bp), waitForPort(wp)]);
       await ep.peer("127.0.0.1", bp);
-      pipe = new RefProcess("broker-pipe", [
-        "--disable-ssl",
-        "-m",
-        "subscribe",
-        "-t",
-        TOPIC,
-        "-p",
-        `["127.0.0.1:${bp}"]`,
-      ]);
+      pipe = pipeSubscriber(bp);
       ws = await session(wp);
       // Probes until both listeners have one: their subscriptions take effect a while after.
       const probe = encode(str("probe"));
@@ -240,15 +245,7 @@ Deno.test(
     try {
       await waitForPort(bp);
       await ep.peer("127.0.0.1", bp);
-      pipe = new RefProcess("broker-pipe", [
-        "--disable-ssl",
-        "-m",
-        "subscribe",
-        "-t",
-        TOPIC,
-        "-p",
-        `["127.0.0.1:${bp}"]`,
-      ]);
+      pipe = pipeSubscriber(bp);
       for (let i = 0; !pipe.lines.some((l) => l.includes("probe")); i++) {
         if (i > 100) throw new Error(`probes not seen: ${pipe.lines}`);
         ep.publish(TOPIC, str("probe"));
