@@ -26,6 +26,18 @@ async function statuses(node: ZeekZmqNode, n: number): Promise<ZeekZmqLinkStatus
   return got;
 }
 
+/** Writes one line, `msg`, to test.log through the node's logger (false: not queued). */
+function writeLine(node: ZeekZmqNode, msg: string): boolean {
+  return node.writeLogs({
+    streamName: "Test::LOG",
+    writerName: "Log::WRITER_ASCII",
+    filterName: "default",
+    path: "test",
+    fields: [{ name: "msg", type: ZeekType.string, subtype: 0, optional: false }],
+    records: [[{ type: ZeekType.string, subtype: 0, value: msg }]],
+  });
+}
+
 Deno.test("libzmq's reconnect interval: 100 ms plus a random part of it, doubling only with a maximum above it", () => {
   const fixed = new ReconnectInterval({ random: () => 0.999 });
   assert.deepEqual([fixed.next(), fixed.next()], [199, 199]);
@@ -125,15 +137,7 @@ Deno.test("the logger goes away: log batches written meanwhile wait and reach it
     xsub: { host: "127.0.0.1", port: proxy.xpubPort },
     logger: { host: "127.0.0.1", port },
   });
-  const write = (msg: string) =>
-    node.writeLogs({
-      streamName: "Test::LOG",
-      writerName: "Log::WRITER_ASCII",
-      filterName: "default",
-      path: "test",
-      fields: [{ name: "msg", type: ZeekType.string, subtype: 0, optional: false }],
-      records: [[{ type: ZeekType.string, subtype: 0, value: msg }]],
-    });
+  const write = (msg: string) => writeLine(node, msg);
   try {
     await accepted;
     assert.ok(write("before"));
@@ -178,16 +182,7 @@ Deno.test("a node starts without its logger, as a Zeek node does: connect does n
   let listener: Deno.TcpListener | undefined;
   let pull: ZmtpConnection | undefined;
   try {
-    for (const msg of ["early 1", "early 2"]) {
-      assert.ok(node.writeLogs({
-        streamName: "Test::LOG",
-        writerName: "Log::WRITER_ASCII",
-        filterName: "default",
-        path: "test",
-        fields: [{ name: "msg", type: ZeekType.string, subtype: 0, optional: false }],
-        records: [[{ type: ZeekType.string, subtype: 0, value: msg }]],
-      }));
-    }
+    for (const msg of ["early 1", "early 2"]) assert.ok(writeLine(node, msg));
     assert.equal(node.logQueued, 2);
     // Past connectTimeoutMs: the node is still up and still dialling the logger.
     await new Promise((r) => setTimeout(r, 1200));
