@@ -14,7 +14,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { sortFindingRepeat } from "./order.ts";
 import { ASCII_MAX, asciiText, SHORT_TEXT, shortText, utf8Fatal, utf8Lossy } from "./read_text.ts";
 import { Address, type Data, Port, PROTOCOLS, SMALL_BIGINTS, Subnet } from "./types.ts";
-import { wasmError } from "./validate.ts";
+import { wasmError } from "./wasm_error.ts";
 
 /** The one `none` value every decoder returns (frozen, so sharing it is safe). */
 export const NONE: Data = Object.freeze({ type: "none", value: null });

@@ -8,8 +8,10 @@
 import { MAX_DEPTH_LIMIT, WasmCodec, WasmError } from "../../codec-wasm/mod.ts";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { validateInJs } from "./validate_js.ts";
-// A cycle (build.ts uses wasmError from here), resolved at call time.
 import { decodeValidated } from "./build.ts";
+import { wasmError } from "./wasm_error.ts";
+
+export { wasmError };
 
 /** Options for decoding and validating. */
 export interface DecodeOptions {
@@ -40,25 +42,6 @@ export const DEFAULT_MAX_DEPTH = 128;
 
 /** Default decode budget (`maxValues`). */
 export const DEFAULT_MAX_VALUES = 1 << 20;
-
-const MESSAGES: Record<number, [ErrorCode, string]> = {
-  [WasmError.eof]: [ErrorCode.deserialization_failed, "truncated value"],
-  [WasmError.tag]: [ErrorCode.invalid_tag, "unknown data tag"],
-  [WasmError.varbyte]: [ErrorCode.deserialization_failed, "varbyte length overflows 32 bits"],
-  [WasmError.length]: [ErrorCode.deserialization_failed, "length beyond the end of the input"],
-  [WasmError.depth]: [ErrorCode.deserialization_failed, "nesting deeper than the limit"],
-  [WasmError.port]: [ErrorCode.deserialization_failed, "port protocol byte above 3"],
-  [WasmError.duplicate]: [ErrorCode.deserialization_failed, "duplicate set element or table key"],
-  [WasmError.trailing]: [ErrorCode.deserialization_failed, "trailing bytes after the value"],
-  [WasmError.empty]: [ErrorCode.deserialization_failed, "cannot parse null data"],
-  [WasmError.capacity]: [ErrorCode.deserialization_failed, "tape capacity exceeded"],
-};
-
-/** The `BrokerError` for a codec error code (a negative scan result). */
-export function wasmError(code: number): BrokerError {
-  const [ec, msg] = MESSAGES[code] ?? [ErrorCode.deserialization_failed, `codec error ${code}`];
-  return new BrokerError(ec, msg);
-}
 
 /** Checks that the input is bytes: a decoder must throw only `BrokerError`s. */
 export function asBytes(input: Uint8Array): Uint8Array {
