@@ -1,8 +1,17 @@
 // Broker data stores with a real Zeek 8 (scripts/stores.zeek): Zeek's master with our clone,
 // and our master with Zeek's clone (Broker::create_clone), reads and writes both ways.
 import assert from "node:assert/strict";
-import { addr, bool, count, dataToString, type StoreEvent, str } from "../../mod.ts";
-import { zeekTest } from "./zeek.ts";
+import {
+  addr,
+  bool,
+  count,
+  dataToString,
+  type Endpoint,
+  type Store,
+  type StoreEvent,
+  str,
+} from "../../mod.ts";
+import { type ZeekProcess, zeekTest, type ZeekTestContext } from "./zeek.ts";
 
 /** An insert or update among a store's events as one line, `insert k v` (others: undefined). */
 function changeLine(ev: StoreEvent): string | undefined {
@@ -11,15 +20,22 @@ function changeLine(ev: StoreEvent): string | undefined {
   return undefined;
 }
 
+/** Zeek running stores.zeek as the master of zeek_kv, our endpoint peered with it, its clone. */
+async function cloneOfZeeksMaster(
+  t: ZeekTestContext,
+): Promise<{ zeek: ZeekProcess; ep: Endpoint; clone: Store }> {
+  const zeek = await t.zeek("stores.zeek", { env: { ZEEK_ROLE: "master" } });
+  const ep = t.endpoint();
+  await ep.peer("127.0.0.1", await zeek.port());
+  const clone = ep.attachClone("zeek_kv");
+  t.defer(() => clone.close());
+  return { zeek, ep, clone };
+}
+
 zeekTest(
   "Zeek's master store with our clone: we read Zeek's keys, Zeek sees our writes, we see Zeek's",
   async (t) => {
-    const zeek = await t.zeek("stores.zeek", { env: { ZEEK_ROLE: "master" } });
-    const zeekPort = await zeek.port();
-    const ep = t.endpoint();
-    await ep.peer("127.0.0.1", zeekPort);
-    const clone = ep.attachClone("zeek_kv");
-    t.defer(() => clone.close());
+    const { zeek, ep, clone } = await cloneOfZeeksMaster(t);
     const events = clone.events();
 
     // Reads wait for the master's snapshot.
@@ -89,12 +105,7 @@ zeekTest(
 zeekTest(
   "our clone's append on Zeek's master, as Zeek's Broker::append: a missing key starts as an empty string, a value that is no string stays",
   async (t) => {
-    const zeek = await t.zeek("stores.zeek", { env: { ZEEK_ROLE: "master" } });
-    const zeekPort = await zeek.port();
-    const ep = t.endpoint();
-    await ep.peer("127.0.0.1", zeekPort);
-    const clone = ep.attachClone("zeek_kv");
-    t.defer(() => clone.close());
+    const { zeek, clone } = await cloneOfZeeksMaster(t);
     assert.equal(dataToString(await clone.get(str("a"))), "1");
     const events = clone.events();
 
