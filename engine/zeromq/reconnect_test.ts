@@ -26,6 +26,30 @@ async function statuses(node: ZeekZmqNode, n: number): Promise<ZeekZmqLinkStatus
   return got;
 }
 
+/** worker-1 through `proxy`, with a logger at `loggerPort` (ours answers there, or nobody). */
+function workerWithLogger(
+  proxy: ZmqProxyServer,
+  loggerPort: number,
+  connectTimeoutMs?: number,
+): Promise<ZeekZmqNode> {
+  return ZeekZmqNode.connect({
+    name: "worker-1",
+    nodeType: "worker",
+    xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+    xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    logger: { host: "127.0.0.1", port: loggerPort },
+    connectTimeoutMs,
+  });
+}
+
+/** A logger's PULL socket on `tcp`, putting each batch's first line into `lines`. */
+function logPull(tcp: Deno.TcpConn, lines: string[]): ZmtpConnection {
+  return new ZmtpConnection(tcp, "PULL", (e) => {
+    if (e.type !== "message") return;
+    lines.push(String(decodeLogWriteBatch(e.parts[3]).records[0][0].value));
+  });
+}
+
 /** Writes one line, `msg`, to test.log through the node's logger (false: not queued). */
 function writeLine(node: ZeekZmqNode, msg: string): boolean {
   return node.writeLogs({
@@ -121,22 +145,9 @@ Deno.test("the logger goes away: log batches written meanwhile wait and reach it
   const proxy = ZmqProxyServer.listen();
   const batches: string[] = [];
   let pull: ZmtpConnection | undefined;
-  const accept = (l: Deno.TcpListener) =>
-    l.accept().then((tcp) =>
-      pull = new ZmtpConnection(tcp, "PULL", (e) => {
-        if (e.type !== "message") return;
-        const b = decodeLogWriteBatch(e.parts[3]);
-        batches.push(String(b.records[0][0].value));
-      })
-    );
+  const accept = (l: Deno.TcpListener) => l.accept().then((tcp) => pull = logPull(tcp, batches));
   let accepted = accept(listener);
-  const node = await ZeekZmqNode.connect({
-    name: "worker-1",
-    nodeType: "worker",
-    xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-    xsub: { host: "127.0.0.1", port: proxy.xpubPort },
-    logger: { host: "127.0.0.1", port },
-  });
+  const node = await workerWithLogger(proxy, port);
   const write = (msg: string) => writeLine(node, msg);
   try {
     await accepted;
@@ -170,14 +181,7 @@ Deno.test("a node starts without its logger, as a Zeek node does: connect does n
   const port = (free.addr as Deno.NetAddr).port;
   free.close();
   const proxy = ZmqProxyServer.listen();
-  const node = await ZeekZmqNode.connect({
-    name: "worker-1",
-    nodeType: "worker",
-    xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-    xsub: { host: "127.0.0.1", port: proxy.xpubPort },
-    logger: { host: "127.0.0.1", port },
-    connectTimeoutMs: 1000,
-  });
+  const node = await workerWithLogger(proxy, port, 1000);
   const batches: string[] = [];
   let listener: Deno.TcpListener | undefined;
   let pull: ZmtpConnection | undefined;
@@ -188,10 +192,7 @@ Deno.test("a node starts without its logger, as a Zeek node does: connect does n
     await new Promise((r) => setTimeout(r, 1200));
     listener = Deno.listen({ hostname: "127.0.0.1", port });
     const tcp = await listener.accept();
-    pull = new ZmtpConnection(tcp, "PULL", (e) => {
-      if (e.type !== "message") return;
-      batches.push(String(decodeLogWriteBatch(e.parts[3]).records[0][0].value));
-    });
+    pull = logPull(tcp, batches);
     await until(() => batches.length === 2);
     assert.deepEqual(batches, ["early 1", "early 2"]);
     assert.equal(node.logQueued, 0);
