@@ -300,7 +300,7 @@ export async function runNode(
  * @example
  * ```ts
  * import { nodeMain } from "./node_command.ts";
- * const code = await nodeMain({ topics: '["/t"]', mode: "ping", numMessages: "0" });
+ * const code = await nodeMain({ topics: '["/t"]', mode: "ping", numMessages: "0", disableSsl: true });
  * ```
  */
 export async function nodeMain(
