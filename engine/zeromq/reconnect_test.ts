@@ -11,6 +11,7 @@ import type { ZeekZmqLinkStatus } from "./tcp_node.ts";
 import { ZmtpConnection } from "./tcp_connection.ts";
 import { decodeLogWriteBatch } from "./log_batch.ts";
 import { ReconnectInterval } from "./reconnect.ts";
+import { freePort } from "../../tests/broker_ref.ts";
 
 async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 10));
@@ -176,10 +177,7 @@ Deno.test("the logger goes away: log batches written meanwhile wait and reach it
 });
 
 Deno.test("a node starts without its logger, as a Zeek node does: connect does not wait for it, and log batches written meanwhile reach it when it comes up", async () => {
-  // A port nothing listens on yet.
-  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (free.addr as Deno.NetAddr).port;
-  free.close();
+  const port = freePort(); // nothing listens there yet
   const proxy = ZmqProxyServer.listen();
   const node = await workerWithLogger(proxy, port, 1000);
   const batches: string[] = [];
@@ -240,13 +238,7 @@ Deno.test("what answers in the proxy's place is not ZeroMQ: that socket gives up
 
 Deno.test("connectTimeoutMs 0: a node started before its proxy keeps dialling and joins when the proxy comes up, as a Zeek node does", async () => {
   // Ports nothing listens on yet.
-  const free = () => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
-    return port;
-  };
-  const ports = { xpubPort: free(), xsubPort: free() };
+  const ports = { xpubPort: freePort(), xsubPort: freePort() };
   const at = {
     xpub: { host: "127.0.0.1", port: ports.xsubPort },
     xsub: { host: "127.0.0.1", port: ports.xpubPort },

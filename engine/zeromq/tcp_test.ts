@@ -5,6 +5,7 @@ import { count, dataToString, str, vector } from "../data/mod.ts";
 import { Event } from "../zeek/event.ts";
 import { ZeekZmqNode, ZmqProxyServer } from "./mod.ts";
 import { KEPT_ERRORS, ZmtpConnection } from "./tcp_connection.ts";
+import { freePort } from "../../tests/broker_ref.ts";
 
 Deno.test("two of our nodes through our proxy: node_up both ways, an event each way, node_down", async () => {
   const proxy = ZmqProxyServer.listen();
@@ -44,9 +45,7 @@ Deno.test("two of our nodes through our proxy: node_up both ways, an event each 
 });
 
 Deno.test("a node that finds no proxy fails with peer_unavailable after its connect timeout", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = freePort();
   await assert.rejects(
     ZeekZmqNode.connect({
       name: "worker-1",
