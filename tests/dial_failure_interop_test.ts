@@ -7,7 +7,7 @@ import { encodeHandshakeMessage, MAGIC, MessageType } from "../engine/wire/hands
 import { parseEndpointId } from "../engine/wire/endpoint_id.ts";
 import { ErrorCode } from "../engine/errors.ts";
 import { RefProcess } from "./broker_ref.ts";
-import { hello } from "./raw_peer.ts";
+import { hello, waitFor } from "./raw_peer.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const PEER_ID = "ffffffff-ffff-4fff-bfff-ffffffffffff";
@@ -49,14 +49,6 @@ function ourPipe(args: string[]): { lines: string[]; child: Deno.ChildProcess } 
   return { lines, child };
 }
 
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 Deno.test(
   "a dialled peer that fails the handshake: broker-pipe and ours print its peer_unavailable line alone",
   { sanitizeOps: false, sanitizeResources: false },
@@ -83,7 +75,11 @@ Deno.test(
         const line =
           `*** data(<$>/local/data/errors, (error, peer_unavailable, ((nil, 127.0.0.1, ${port}/tcp, 10), unable to connect to remote peer)))`;
         await cpp.waitFor((l) => l.includes("peer_unavailable"), 1, 20_000);
-        await until(() => ours.lines.some((l) => l.includes("peer_unavailable")), `ours (${how})`);
+        await waitFor(
+          () => ours.lines.some((l) => l.includes("peer_unavailable")),
+          `ours (${how})`,
+          20_000,
+        );
         // Both wait in their blocking peer() (retry 10 s): anything more would come now.
         await new Promise((r) => setTimeout(r, 500));
         assert.deepEqual(
