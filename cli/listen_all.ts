@@ -16,19 +16,15 @@
  *
  * @module
  */
+import { listenEverywhere } from "../engine/transport/listen_everywhere.ts";
 
 /**
  * Calls `listen` with `host`, or, for `0.0.0.0`, with `::` (IPv6 and IPv4)
  * and, should that fail, with `0.0.0.0`.
  */
-export async function listenOnAll<T>(
+export function listenOnAll<T>(
   host: string,
   listen: (host: string) => Promise<T>,
 ): Promise<T> {
-  if (host !== "0.0.0.0") return await listen(host);
-  try {
-    return await listen("::");
-  } catch {
-    return await listen("0.0.0.0");
-  }
+  return host === "0.0.0.0" ? listenEverywhere(listen) : listen(host);
 }

@@ -40,6 +40,7 @@ import type { ClusterLayout, LayoutNode } from "./layout.ts";
 import { Conditions } from "../conditions.ts";
 import { Pool } from "./pool.ts";
 import { type ClusterTopics, clusterTopics } from "./topics.ts";
+import { listenEverywhere } from "../transport/listen_everywhere.ts";
 
 /**
  * Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe.
@@ -119,19 +120,6 @@ export function zeekConnectRetryMs(): number {
   // atoi: leading blanks, a sign, digits; anything else ends it (none: 0).
   const n = Number(/^\s*([+-]?\d+)/.exec(text)?.[1] ?? 0);
   return Math.max(0, n) * 1000;
-}
-
-/**
- * Listens on `host`, where `""` is every interface as Broker binds it (CAF:
- * IPv6's any address taking IPv4 too, else IPv4's when IPv6 is missing).
- */
-async function listenAll(endpoint: Endpoint, host: string, port: number): Promise<number> {
-  if (host !== "") return await endpoint.listen(host, port);
-  try {
-    return await endpoint.listen("::", port);
-  } catch {
-    return await endpoint.listen("0.0.0.0", port);
-  }
 }
 
 /** Something that happened to the cluster, as this node sees it. */
@@ -302,7 +290,10 @@ export class ClusterNode {
     try {
       const listenPort = options.listenPort ?? self.port;
       if (listenPort !== 0 || options.listenPort === 0) {
-        port = await listenAll(endpoint, options.listenHost ?? zeekListenAddress(), listenPort);
+        // "" is every interface, as Broker binds it.
+        const host = options.listenHost ?? zeekListenAddress();
+        const listen = (h: string) => endpoint.listen(h, listenPort);
+        port = host === "" ? await listenEverywhere(listen) : await listen(host);
       }
     } catch (e) {
       await node.close();
