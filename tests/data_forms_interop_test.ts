@@ -207,6 +207,9 @@ Deno.test(
         // Timespans with a fraction or an exponent.
         ...["1.5s", ".5s", "-1.5s", "1e3ns", "1.5E3ns", "1e-3s", "2.5ns", "1.5min", " 1s"]
           .map((t) => `"@data-type":"timespan","data":"${t}"`),
+        // Timespans Broker's double rounds, or takes past int64 to INT64_MIN.
+        ...["67292.89351862s", "123456789.123456789s", "9223372036854775807ns", "1e19ns"]
+          .map((t) => `"@data-type":"timespan","data":"${t}"`),
         `"@data-type":"address","data":"::1.2.3.4"`,
         `"@data-type":"subnet","data":"::ffff:1.2.3.4/24"`,
         `"@data-type":"timestamp","data":"1969-12-31T23:59:59.999"`,

@@ -63,8 +63,11 @@
  * arithmetic (digits gathered in a double, then scaled by powers of ten,
  * each step rounded: a third of random decimals end a unit in the last place
  * off the nearest double), and so do we, bit for bit (`cafReal`), except
- * for those integer parts beyond 64 bits, which we round once. It rounds
- * timespans beyond 2^53 ns through a double, reads the escape `\/` as `?`,
+ * for those integer parts beyond 64 bits, which we round once. Timespans
+ * go through a double too (its number as CAF reads it, times the unit,
+ * truncated: `123456789.123456789s` is 123456789123456800 ns, and past
+ * int64, INT64_MIN), and we read them so, bit for bit; CAF has no days
+ * (`1d` is refused). It reads the escape `\/` as `?`,
  * and refuses a real written without fraction or exponent. It refuses text
  * with more than 128 JSON objects and arrays open at once
  * (`nested_too_deeply`: 64 nested vectors around a count, or 43 nested table

@@ -8,7 +8,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { NS_PER_TIMESPAN_UNIT, type TimespanUnit } from "./timespan_units.ts";
+import { NS_PER_TIMESPAN_UNIT } from "./timespan_units.ts";
 import { Address, type Data, LIMITS, Port, Subnet } from "./types.ts";
 
 const utf8Enc = new TextEncoder();
@@ -271,49 +271,55 @@ function parseTimestamp(text: string): bigint {
  * A timespan's number and unit, as CAF's `read_floating_point` reads the
  * number: blanks and tabs, a sign, digits (after a leading 0 only a point),
  * an optional point and digits (at least one digit in all), an optional
- * exponent; then the unit, right after it.
+ * exponent; then CAF's unit right after it (no days: `1d` is refused).
  */
-const TIMESPAN_RE = /^[ \t]*([+-]?)(\d*)(\.?)(\d*)(?:[eE]([+-]?\d+))?(ns|us|ms|s|min|h|d)$/;
-/** Digits of a timespan's number beyond which it is refused (they cannot all count). */
-const MAX_TIMESPAN_DIGITS = 100;
+const TIMESPAN_RE = /^[ \t]*([+-]?)(\d*)(\.?)(\d*)(?:[eE]([+-]?\d+))?(ns|us|ms|s|min|h)$/;
+/** Nanoseconds per unit as doubles: libstdc++'s `duration_cast` multiplies by them in doubles. */
+const NS_PER_UNIT_DOUBLE: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(NS_PER_TIMESPAN_UNIT).map(([u, ns]) => [u, Number(ns)]),
+);
+const TWO_63 = 2 ** 63;
+/** The largest exponent CAF reads into its `int` (past it, `exponent_overflow`). */
+const INT_MAX = 2 ** 31 - 1;
 
 /**
- * A number and a unit, as Broker reads timespans (plus `d`), to ns. Broker
- * takes the number as CAF's `read_floating_point` reads it (`1.5s`, `.5s`,
- * `1e3ns`; not `01s`, `0e3s`, nor after a newline) and truncates its double
- * times the unit toward zero; we compute the same exactly (where the double
- * is inexact, `123456789.123456789s`, or beyond 2^53 ns, Broker is off by up
- * to 2^-53 of the value).
+ * A number and a unit, as Broker reads timespans, to ns, bit for bit:
+ * CAF's `parse` reads the number into a double (`1.5s`, `.5s`, `1e3ns`; not
+ * `01s`, `0e3s`, nor after a newline) digit by digit and scales it by its
+ * powers of ten, as `cafReal` does; `duration_cast` multiplies that by the
+ * unit's nanoseconds in doubles and truncates toward zero. So
+ * `123456789.123456789s` is 123456789123456800 ns and `4296.302427s` one
+ * ns short of the decimal's value, as broker-node forwards them. Past
+ * int64's range the conversion is undefined in C++; x86's instruction
+ * gives INT64_MIN, which broker-node forwards (`1e19ns`, `9300000000s`,
+ * even `9223372036854775807ns`, whose double is 2^63).
  */
 function parseTimespan(text: string): bigint {
   const m = TIMESPAN_RE.exec(text);
   const int = m?.[2] ?? "", frac = m?.[4] ?? "";
   if (
     !m || (int === "" && frac === "") || (!m[3] && frac !== "") ||
-    (int[0] === "0" && (int.length > 1 || (!m[3] && m[5] !== undefined))) ||
-    int.length + frac.length > MAX_TIMESPAN_DIGITS
+    (int[0] === "0" && (int.length > 1 || (!m[3] && m[5] !== undefined)))
   ) {
     return clash(`bad timespan ${JSON.stringify(text)}`);
   }
-  // ns = digits * 10^shift, truncated toward zero.
-  const exp = m[5] === undefined ? 0 : Number(m[5]);
-  const shift = exp - frac.length;
-  // CAF reads the number as `read_floating_point` does: beyond ±511, refused.
-  if (shift < -CAF_MAX_EXPONENT || shift > CAF_MAX_EXPONENT) {
+  const e = m[5] === undefined ? 0 : Number(m[5]);
+  const exp = e - frac.length;
+  if (e > INT_MAX || e < -INT_MAX - 1 || exp < -CAF_MAX_EXPONENT || exp > CAF_MAX_EXPONENT) {
     return clash(`timespan ${JSON.stringify(text)} is out of range`);
   }
-  const digits = BigInt(int + frac) * NS_PER_TIMESPAN_UNIT[m[6] as TimespanUnit];
-  let ns: bigint;
-  if (digits === 0n) ns = 0n;
-  else if (shift > 40) ns = LIMITS.I64_MAX + 1n; // at least 10^40: out of range
-  else if (shift >= 0) ns = digits * 10n ** BigInt(shift);
-  else if (-shift > String(digits).length) ns = 0n; // below 1 ns
-  else ns = digits / 10n ** BigInt(-shift);
-  if (m[1] === "-") ns = -ns;
-  if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
-    return clash(`timespan ${JSON.stringify(text)} is out of range`);
+  let x = 0;
+  for (let i = 0; i < int.length; i++) x = x * 10 + (int.charCodeAt(i) - 0x30);
+  for (let i = 0; i < frac.length; i++) x = x * 10 + (frac.charCodeAt(i) - 0x30);
+  if (exp < 0) {
+    for (let n = -exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x /= CAF_POWERS[i];
+  } else {
+    for (let n = exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x *= CAF_POWERS[i];
   }
-  return ns;
+  if (m[1] === "-") x = -x;
+  const ns = m[6] === "ns" ? x : x * NS_PER_UNIT_DOUBLE[m[6]];
+  if (!(ns >= -TWO_63 && ns < TWO_63)) return LIMITS.I64_MIN;
+  return BigInt(Math.trunc(ns));
 }
 
 /** What `strtoul` reads in base 10: C white space, a sign, digits (none: 0, read nothing). */

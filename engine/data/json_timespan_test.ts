@@ -1,9 +1,8 @@
 // Timespan text as broker-node's WebSocket API reads it: its number as
 // CAF's read_floating_point reads one (no digit after a leading 0 but a
-// point, blanks and tabs before it), then the unit. Each case checked live:
-// the bytes broker-node forwarded, or its `deserialization_failed`. (Its
-// double rounds `123456789.123456789s` to 123456789123456800 ns and
-// `9007199254740993ns` to 2^53, where we are exact.)
+// point, blanks and tabs before it) into a double, then the unit (CAF's:
+// no days), the two multiplied in doubles and truncated. Each case checked
+// live: the bytes broker-node forwarded, or its `deserialization_failed`.
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { DataBuilder } from "./builder.ts";
@@ -28,9 +27,20 @@ Deno.test("JSON timespans: the number's forms CAF's reader takes and refuses", (
     ["1e-9s", "0a0000000000000001"],
     ["2562047h", "0a7ffffd6b7e476000"],
     ["7ns", "0a0000000000000007"],
+    // The double's rounding: a nanosecond short, 123456789123456800 ns.
+    ["67292.89351862s", "0a00003d33d9039b1b"],
+    ["123456789.123456789s", "0a01b69b4bacd05f20"],
+    ["9007199254740993ns", "0a0020000000000000"],
+    // Past int64 (INT64_MAX's double is 2^63): x86's conversion, INT64_MIN.
+    ["9223372036854775807ns", "0a8000000000000000"],
+    ["9300000000s", "0a8000000000000000"],
+    ["1e19ns", "0a8000000000000000"],
+    ["-1e19ns", "0a8000000000000000"],
+    ["1e400s", "0a8000000000000000"],
+    ["-9223372036.854775808s", "0a8000000000000000"],
   ];
   assertJsonReads(json, read);
-  for (const text of ["0e3s", "00s", "01s", "007ns", "\n1s", ".e1s", "1e3", "1 s"]) {
+  for (const text of ["0e3s", "00s", "01s", "007ns", "\n1s", ".e1s", "1e3", "1 s", "1d", "2d"]) {
     assert.throws(
       () => dataFromJson(json(text)),
       (e) => e instanceof BrokerError && e.code === ErrorCode.type_clash,

@@ -46,9 +46,10 @@ const TYPE_BYTES = TYPE_NAMES.map((t) => bytesOf(JSON_TYPE_NAMES[t]));
 const PROTOCOL_BYTES = ["tcp", "udp", "icmp", "?"].map(bytesOf);
 const PORT_PROTOCOLS: Protocol[] = ["tcp", "udp", "icmp", "unknown"];
 
-/** A timespan's units as its text writes them, and the nanoseconds in each. */
-const UNIT_BYTES = Object.keys(NS_PER_TIMESPAN_UNIT).map(bytesOf);
-const NS_PER_UNIT = Object.values(NS_PER_TIMESPAN_UNIT).map(Number);
+/** A timespan's units as CAF reads them (no days), and the nanoseconds in each. */
+const CAF_UNITS = Object.entries(NS_PER_TIMESPAN_UNIT).filter(([u]) => u !== "d");
+const UNIT_BYTES = CAF_UNITS.map(([u]) => bytesOf(u));
+const NS_PER_UNIT = CAF_UNITS.map(([, ns]) => Number(ns));
 
 /** Thrown inside to decline a text; never leaves this module. */
 const DECLINE = new Error("declined");
