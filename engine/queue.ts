@@ -41,6 +41,7 @@ export class BoundedQueue<T> {
   /** Items dropped by the overflow policy. */
   dropped = 0;
   #onTake?: (item: T) => void;
+  #onClose?: () => void;
 
   /**
    * A queue of at most `capacity` items (and, with `sizeOf`, at most
@@ -82,6 +83,15 @@ export class BoundedQueue<T> {
    */
   onTake(fn: (item: T) => void): void {
     this.#onTake = fn;
+  }
+
+  /**
+   * Calls `fn` once, when the queue closes: the owner of a set of queues
+   * forgets one as its reader closes it, not at the next item it would
+   * have pushed.
+   */
+  onClose(fn: () => void): void {
+    this.#onClose = fn;
   }
 
   /** Items ready to be read. */
@@ -205,9 +215,11 @@ export class BoundedQueue<T> {
 
   /** Ends the queue: readers get what is left, then undefined. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     for (const w of this.#waiters.splice(0)) w(undefined);
     for (const s of this.#space.splice(0)) s.run();
+    this.#onClose?.();
   }
 
   /** Reads until closed. */

@@ -62,16 +62,21 @@ export class StatusHub<E extends StatusEvent = StatusEvent> {
       statuses: options.statuses ?? true,
     };
     this.#queues.add(entry);
+    // Forgotten as it closes: a store handle opens one and closes it with
+    // the handle, and on a quiet endpoint (no status to prune them at) the
+    // closed ones piled up.
+    entry.q.onClose(() => this.#queues.delete(entry));
     return entry.q;
+  }
+
+  /** Status subscribers now (open ones). */
+  get size(): number {
+    return this.#queues.size;
   }
 
   /** Hands `event` to every subscriber that wants its kind. */
   emit(event: E): void {
     for (const e of this.#queues) {
-      if (e.q.closed) {
-        this.#queues.delete(e);
-        continue;
-      }
       if (event.kind === "status" && !e.statuses) continue;
       e.q.push(event);
     }
