@@ -180,7 +180,16 @@ export class Endpoint {
   readonly #driver: ConnectionDriver;
   readonly #stores: StoreRegistry;
   readonly #webSockets: WebSocketServer[] = [];
-  readonly #publishers = new Set<Publisher>();
+  /**
+   * The publishers made here, weakly: one dropped without `close` is gone
+   * once collected, as a destroyed Broker publisher closes (held strongly,
+   * each unclosed one stayed for good). A publisher still sending what it
+   * buffered is reachable through its pump.
+   */
+  readonly #publishers = new Set<WeakRef<Publisher>>();
+  readonly #collected = new FinalizationRegistry<WeakRef<Publisher>>((ref) =>
+    this.#publishers.delete(ref)
+  );
   readonly #metricsServers: MetricsHttpServer[] = [];
   #metrics?: MetricsRegistry;
   #exchange?: MetricsExchange;
@@ -733,8 +742,13 @@ export class Endpoint {
     this.#assertRunning();
     checkTopic(topic);
     const p = new Publisher(this, topic, options);
-    for (const q of this.#publishers) if (q.closed) this.#publishers.delete(q);
-    this.#publishers.add(p);
+    for (const ref of this.#publishers) {
+      const q = ref.deref();
+      if (q === undefined || q.closed) this.#forget(ref, q);
+    }
+    const ref = new WeakRef(p);
+    this.#publishers.add(ref);
+    this.#collected.register(p, ref, ref);
     return p;
   }
 
@@ -1100,8 +1114,17 @@ export class Endpoint {
 
   #openPublishers(): number {
     let n = 0;
-    for (const p of this.#publishers) if (!p.closed) n++;
+    for (const ref of this.#publishers) {
+      const p = ref.deref();
+      if (p !== undefined && !p.closed) n++;
+    }
     return n;
+  }
+
+  /** Drops a closed (or collected) publisher's entry and its finalizer. */
+  #forget(ref: WeakRef<Publisher>, p: Publisher | undefined): void {
+    this.#publishers.delete(ref);
+    if (p !== undefined) this.#collected.unregister(ref);
   }
 
   #storeMetrics(): { name: string; metrics: StoreMetrics }[] {

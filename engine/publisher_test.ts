@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+
+Deno.test("a publisher dropped without close stops counting as open once collected, as a destroyed Broker publisher", async () => {
+  // The endpoint held every publisher it made until the next publisher()
+  // call, and kept the unclosed ones for good: code that made a publisher
+  // per request and let it go grew the endpoint (and broker_local_publishers)
+  // by one each. gc() needs --expose-gc, so this runs in a child process.
+  const endpoint = new URL("./endpoint.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--v8-flags=--expose-gc",
+      `
+      import { Endpoint } from ${JSON.stringify(endpoint)};
+      const ep = new Endpoint({ warmUp: false });
+      const open = () =>
+        ep.metricFamilies().find((f) => f.name === "broker_local_publishers").samples[0].value;
+      const kept = [ep.publisher("/kept")];
+      for (let i = 0; i < 100; i++) ep.publisher("/dropped/" + i).publish({ type: "count", value: 1n });
+      const made = open();
+      // Each collection in a task of its own (a WeakRef read keeps its target
+      // to the end of the task), and finalizers run in tasks after it: a
+      // bounded number of rounds.
+      const tick = () => new Promise((r) => setTimeout(r, 0));
+      for (let i = 0; i < 100; i++) {
+        await tick();
+        globalThis.gc();
+        await tick();
+        if (open() === 1) break;
+      }
+      console.log(JSON.stringify({ made, left: open(), kept: kept.length }));
+      await ep.shutdown();
+      `,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const { made, left } = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(made, 101);
+  assert.equal(left, 1, "only the publisher still referenced is open");
+});
