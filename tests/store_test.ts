@@ -225,8 +225,9 @@ Deno.test(
           }
         }
       }
-      // The largest timespan is an expiry still.
-      await master.put(str("far"), count(2n), { expiry: 2n ** 63n - 1n });
+      // A far expiry (2^62 ns, 146 years) is kept; the largest timespan is accepted too, and
+      // expires at once (see "an expiry whose end passes int64 time" below).
+      await master.put(str("far"), count(2n), { expiry: 2n ** 62n });
       assert.equal(await clone.awaitIdle(5000), true);
       await waitUntil(async () => (await clone.keys()).length === 2);
       assert.deepEqual(await dump(master), ["far=2", "k=1"]);
@@ -471,6 +472,49 @@ Deno.test(
       clone?.close();
       await ep2.shutdown();
       await ep.shutdown();
+      await node.stop();
+    }
+  },
+);
+
+Deno.test(
+  "store interop: an expiry whose end passes int64 time expires at the next tick, on a C++ master and ours",
+  opts,
+  async () => {
+    // Broker's master takes now + expiry in int64 nanoseconds (master_actor.cc,
+    // to_opt_timestamp and set_expire_time): past 2^63 - 1 the sum wraps to a time long gone,
+    // and the key expires at the next tick. 2^62 ns from now does not wrap, and stays.
+    const port = freePort();
+    const node = refNode(port, "master");
+    const ours = new Endpoint();
+    const ourPort = await ours.listen("127.0.0.1", 0);
+    const ourMaster = ours.attachMaster("kv", undefined, FAST);
+    const endpoints: Endpoint[] = [];
+    try {
+      await waitForPort(port);
+      await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
+      for (const [who, p] of [["C++", port], ["ours", ourPort]] as const) {
+        const ep = new Endpoint();
+        endpoints.push(ep);
+        await ep.peer("127.0.0.1", p, { retryMs: 0 });
+        const clone = ep.attachClone("kv", FAST);
+        await clone.keys(); // attached: the master's expire reaches this clone
+        const events = clone.events({ capacity: 64 });
+        await clone.put(str("kept"), count(1n), { expiry: 2n ** 62n });
+        await clone.put(str("max"), count(2n), { expiry: 2n ** 63n - 1n });
+        let ev;
+        do ev = await events.get(10_000); while (ev && ev.type !== "expire");
+        assert.equal(ev?.type, "expire", `${who}: no expire event for max`);
+        assert.equal(dataToString(ev.key), "max", who);
+        assert.deepEqual(await dump(clone), ["kept=1"], who);
+        events.close();
+        clone.close();
+      }
+      assert.deepEqual(await dump(ourMaster), ["kept=1"]);
+    } finally {
+      ourMaster.close();
+      for (const ep of endpoints) await ep.shutdown();
+      await ours.shutdown();
       await node.stop();
     }
   },

@@ -41,7 +41,6 @@ import {
   compare,
   type Data,
   type DataType,
-  LIMITS,
   Port,
   str,
   Subnet,
@@ -339,7 +338,10 @@ export function getValue(backend: StoreBackend, key: Data, aspect?: Data): Data 
 
 /**
  * The absolute expiry of a change made at `now` with a relative `expiry`
- * (both ns), clamped to the 64-bit range that timestamps have on the wire.
+ * (both ns), as Broker's master computes it (`clock->now() + expiry` in
+ * int64 nanoseconds): a sum past 2^63 - 1 wraps to a time long gone, so
+ * such a key expires at the master's next tick, as on a C++ master (an
+ * expiry more than ~234 years from now; clamping kept the key forever).
  *
  * @example
  * ```ts
@@ -347,12 +349,12 @@ export function getValue(backend: StoreBackend, key: Data, aspect?: Data): Data 
  * import { expiresAt } from "./operations.ts";
  * equal(expiresAt(1_000n, 200n), 1200n);
  * equal(expiresAt(1_000n, null), null);
+ * equal(expiresAt(1n, 2n ** 63n - 1n), -(2n ** 63n));
  * ```
  */
 export function expiresAt(now: bigint, expiry: bigint | null): bigint | null {
   if (expiry === null) return null;
-  const t = now + expiry;
-  return t > LIMITS.I64_MAX ? LIMITS.I64_MAX : t < LIMITS.I64_MIN ? LIMITS.I64_MIN : t;
+  return BigInt.asIntN(64, now + expiry);
 }
 
 // ------------------------------------------------------------------ commands
