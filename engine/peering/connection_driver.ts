@@ -194,7 +194,7 @@ export class ConnectionDriver {
     }, timerDelay(p.handshakeTimeoutMs));
     tcp.start({
       onBytes: (chunk) => this.#onBytes(c, chunk),
-      onClose: (error) => this.#onClose(c, error),
+      onClose: () => this.#onClose(c),
     });
     this.#apply(c, c.handshake.start());
     return c;
@@ -460,7 +460,7 @@ export class ConnectionDriver {
     }
   }
 
-  #onClose(c: Connection, error: unknown): void {
+  #onClose(c: Connection): void {
     const p = this.#p;
     const wasPeered = c.state === "peered";
     const wasHandshake = c.state === "handshake" || c.state === "paused";
@@ -478,13 +478,8 @@ export class ConnectionDriver {
           statusEvent(StatusCode.peer_removed, `removed connection to remote peer${why}`, info),
         );
       } else {
-        p.statuses.emit(
-          statusEvent(
-            StatusCode.peer_lost,
-            `lost connection to remote peer${error ? `: ${error}` : ""}`,
-            info,
-          ),
-        );
+        // Broker's text whatever ended it: a reset or broken pipe is no part of its peer_lost.
+        p.statuses.emit(statusEvent(StatusCode.peer_lost, "lost connection to remote peer", info));
       }
       p.statuses.emit(statusEvent(StatusCode.endpoint_unreachable, "lost the last path", info));
     } else if (wasHandshake && p.running() && !c.removed) {

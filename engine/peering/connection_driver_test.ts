@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { Endpoint } from "../endpoint.ts";
 import { StatusCode } from "../status.ts";
 import { isStatus, nextStatus } from "../../tests/raw_peer.ts";
@@ -51,6 +52,40 @@ Deno.test("unpeering reports peer_removed with Broker's text, 'removed connectio
     const removed = statuses.poll().filter((s) => s.code === StatusCode.peer_removed);
     assert.deepEqual(removed.map((s) => s.message), ["removed connection to remote peer"]);
   } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
+Deno.test("a peering reset by the network reports peer_lost with Broker's text alone, no socket error", async () => {
+  // Broker's peer_lost always says "lost connection to remote peer" (its
+  // peering's suffix status; the reference build adds a reason only to
+  // peer_removed). Seen live: a C++ broker-node SIGKILLed under load left our
+  // pipe printing "... lost connection to remote peer: ConnectionReset: ...".
+  const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
+  // A relay between them that resets a's side (RST, as a host vanishing with unread data does).
+  const sockets: net.Socket[] = [];
+  const relay = net.createServer((inbound) => {
+    const outbound = net.connect(portB, "127.0.0.1");
+    sockets.push(inbound, outbound);
+    for (const s of [inbound, outbound]) s.on("error", () => {});
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  let portB = 0;
+  try {
+    portB = await b.listen("127.0.0.1", 0);
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    const portRelay = (relay.address() as net.AddressInfo).port;
+    const statuses = a.statusSubscriber();
+    await a.peer("127.0.0.1", portRelay, { retryMs: 0 });
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
+    sockets[0].resetAndDestroy();
+    const { event: lost } = await nextStatus(statuses, isStatus(StatusCode.peer_lost), WAIT);
+    assert.equal(lost.message, "lost connection to remote peer");
+  } finally {
+    for (const s of sockets) s.destroy();
+    relay.close();
     await b.shutdown();
     await a.shutdown();
   }
