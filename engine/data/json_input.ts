@@ -28,7 +28,7 @@ function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
 }
 
 const TS_RE =
-  /^(\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
+  /^(\d+)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?$/;
 
 /** An IPv4 address in Broker's form (`a.b.c.d`, no leading zeros) as a word, or -1. */
 function dottedQuad(s: string): number {
@@ -259,7 +259,7 @@ function parseTimestamp(text: string): bigint {
   if (m[9]) offset = (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 3600 + Number(m[11] ?? 0) * 60);
   const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
     offset;
-  const frac = BigInt((m[7] ?? "").slice(0, 9).padEnd(9, "0"));
+  const frac = BigInt((m[7] ?? "").padEnd(9, "0"));
   const ns = BigInt(secs) * 1_000_000_000n + frac;
   if (ns < LIMITS.I64_MIN || ns > LIMITS.I64_MAX) {
     return clash(`timestamp ${JSON.stringify(text)} is out of range`);
