@@ -178,6 +178,39 @@ for (const kind of KINDS) {
   );
 }
 
+for (const kind of KINDS) {
+  // Broker's master keeps an input only for a writer whose attach_writer it got
+  // (master_actor.cc, dispatch: an action from another sender is logged as
+  // "unknown-sender-action" and dropped), so it never asks a writer for a
+  // handshake: no nack [0] goes to a sender it does not know, and nothing of it is kept.
+  Deno.test(
+    `§6 a write from a sender with no writer channel is dropped; it is sent no nack (${
+      kindName(kind)
+    })`,
+    testOptions(kind),
+    () =>
+      withClone(kind, async (c, master) => {
+        await c.send(command(0, master, "0a" + u64(1), NODE_ID)); // cumulative_ack 1
+        // put("a", 1) at seq 2, with no attach_writer before it.
+        await c.send(command(2, master, "00" + "0501" + "61" + cnt(1) + "00" + ME));
+        // Three keepalives: 15 ticks of the master, seven nack timeouts (2 ticks).
+        const seen: Cmd[] = [];
+        while (seen.filter((m) => m.content.startsWith("09")).length < 3) {
+          seen.push(await nextCommand(c, "the master's keepalives"));
+        }
+        assert.deepEqual(
+          seen.filter((m) => !m.content.startsWith("09")),
+          [],
+          "nothing but keepalives (no nack [0] to the unknown writer, no broadcast of its put)",
+        );
+        assert.ok(
+          seen.every((m) => m.content === "09" + u64(1)),
+          "the master's last seq stays 1: the put was not applied",
+        );
+      }),
+  );
+}
+
 /** The raw master's entity: its endpoint and object 3. */
 const MASTER = "88888888-8888-4888-8888-888888888888";
 const MASTER_ENTITY = hexId(MASTER) + u64(3);

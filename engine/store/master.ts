@@ -464,17 +464,21 @@ export class StoreMaster implements StoreActor {
     return true;
   }
 
-  /** The writer that sent `payload` (the last one again, mostly, without decoding its entity). */
-  #writerOf(payload: Uint8Array): Writer {
+  /**
+   * The writer that sent `payload` (the last one again, mostly, without
+   * decoding its entity); undefined when its channel is not open.
+   */
+  #writerOf(payload: Uint8Array): Writer | undefined {
     const last = this.#lastSender;
     const w = this.#lastWriter;
     if (w && entityAt(payload, 8, last)) return w;
-    last.set(payload.subarray(8, 8 + ENTITY_SIZE));
-    const sender = {
-      endpoint: payload.slice(8, 24),
+    const found = this.#writers.get(entityKey({
+      endpoint: payload.subarray(8, 24),
       object: readU64(payload, 24),
-    };
-    return this.#lastWriter = this.#writer(sender);
+    }));
+    if (!found) return undefined;
+    last.set(payload.subarray(8, 8 + ENTITY_SIZE));
+    return this.#lastWriter = found;
   }
 
   #receive(m: CommandMessage): void {
@@ -485,7 +489,8 @@ export class StoreMaster implements StoreActor {
       if (w.read(payload)) {
         // A seq past 2^53 - 1 is dropped, as an undecodable command (see MAX_SEQ).
         const seq = readSeq(payload, 0);
-        return seq < 0 ? undefined : this.#writerOf(payload).consumer.handleEvent(seq, w);
+        if (seq >= 0) this.#writerOf(payload)?.consumer.handleEvent(seq, w);
+        return;
       }
     }
     let cmd;
@@ -533,8 +538,10 @@ export class StoreMaster implements StoreActor {
         );
         return;
       default:
+        // Only on a writer channel that attach_writer opened, as Broker's master keeps
+        // inputs: a write from another sender is dropped, and it is asked for nothing.
         if (isAction(content)) {
-          this.#writer(sender).consumer.handleEvent(seqFromWire(cmd.seq), content);
+          this.#writers.get(entityKey(sender))?.consumer.handleEvent(seqFromWire(cmd.seq), content);
         }
     }
   }
