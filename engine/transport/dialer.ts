@@ -36,8 +36,11 @@ export interface DialTarget<C> {
   readonly host: string;
   /** The port dialled. */
   readonly port: number;
-  /** Pause before re-dialling, in ms; 0: never re-dial. */
-  readonly retryMs: number;
+  /**
+   * Pause before re-dialling, in ms; 0: never re-dial. A later `peer()` of
+   * the same address with a retry gives it to a target that had none.
+   */
+  retryMs: number;
   /** False once the target is retired (unpeered, redundant, given up). */
   active: boolean;
   /** The connection of the current attempt or peering. */
@@ -75,10 +78,14 @@ export class Dialer<C extends { state: string; redundant?: boolean; removed?: bo
   /**
    * Peers with `host:port`: resolves when an attempt peers, rejects when it
    * fails (the target stays and re-dials every `retryMs` unless that is 0).
-   * Asking again for a target we keep joins its next outcome.
+   * Asking again for a target we keep joins its next outcome; asking with a
+   * retry interval gives it to a target that had none (Broker's core gives
+   * the peering the address of such a redundant peer, and re-dials it when
+   * the peering is lost).
    */
   peer(host: string, port: number, retryMs: number): Promise<void> {
     const existing = this.#targets.find((t) => t.host === host && t.port === port && t.active);
+    if (existing && existing.retryMs === 0 && retryMs > 0) existing.retryMs = retryMs;
     if (existing?.connection?.state === "peered") return Promise.resolve();
     const target: DialTarget<C> = existing ?? { host, port, retryMs, active: true, waiters: [] };
     const done = new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));

@@ -54,6 +54,34 @@ Deno.test("a lost peering is re-dialled at once, not after the retry interval (B
   }
 });
 
+Deno.test("a second peer() with a retry interval gives a peering dialled without one that retry: its loss re-dials", async () => {
+  // Broker's core gives the peering the address of a redundant peer() that has
+  // a retry interval when its own has none, and re-dials it when the peering
+  // is lost. Zeek 8.2.2: Broker::peer(a, p, 0secs), then Broker::peer(a, p,
+  // 2secs); the peer killed and started again: peer_lost, PEER_UNAVAILABLE at
+  // once, then peer_added again 2 s later. We never re-dialled.
+  const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
+  try {
+    const port = await a.listen("127.0.0.1", 0);
+    const statuses = b.statusSubscriber();
+    await b.peer("127.0.0.1", port, { retryMs: 0 });
+    await b.peer("127.0.0.1", port, { retryMs: 3_600_000 });
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
+    const [accepted] = a.peers();
+    assert.ok(await a.unpeer(accepted.host, accepted.port));
+    const { event: lost } = await nextStatus(statuses, isStatus(StatusCode.peer_lost), WAIT);
+    assert.equal(
+      lost.peer?.retry,
+      3600,
+      "the peering's address carries the retry, as Broker's network_info",
+    );
+    await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
 Deno.test("a dialled handshake that fails is reported as peer_unavailable, as Broker's connector reports every failed attempt", async () => {
   // broker-pipe dialling a listener that closes after the hello printed
   // error(peer_unavailable, ((nil, 127.0.0.1, <port>/tcp, 10), unable to connect to remote peer)).
