@@ -491,3 +491,35 @@ Deno.test("gateway: loop guard: a C++ broker-node dialling both sides is named",
     }
   });
 });
+
+Deno.test(
+  "gateway: subscriptions the policy filtered stop counting once the peers that had them are gone",
+  opts,
+  async () => {
+    await within(30_000, "filtered churn", async () => {
+      // The gauge counted every filtered subscription ever seen: after 100
+      // peers came and went it said 100 with no peer left (one set entry each).
+      const { gw, ext } = await started({ outward: { deny: ["/deny"] } });
+      const stay = new Endpoint();
+      try {
+        stay.subscribe("/deny/stay");
+        await stay.peer("127.0.0.1", ext, { retryMs: 0 });
+        for (let i = 0; i < 100; i++) {
+          const e = new Endpoint({ warmUp: false });
+          e.subscribe([`/deny/${i}`, `/ok/${i}`]);
+          await e.peer("127.0.0.1", ext, { retryMs: 0 });
+          await e.shutdown();
+        }
+        await until("the passing peers gone", () => gw.external.peers().length === 1);
+        assert.equal(gw.stats().outward.subscriptionsFiltered, 1, "/deny/stay alone");
+        const gauge = gw.external.metricsText().split("\n").find((l) =>
+          l.startsWith('broker_gateway_subscriptions_filtered{direction="outward"}')
+        );
+        assert.equal(gauge, 'broker_gateway_subscriptions_filtered{direction="outward"} 1');
+      } finally {
+        await stay.shutdown();
+        await gw.shutdown();
+      }
+    });
+  },
+);

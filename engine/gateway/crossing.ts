@@ -73,7 +73,7 @@ export class Crossing {
     droppedByPolicy: 0,
     subscriptionsFiltered: 0,
   };
-  /** The far side's subscriptions the policy kept from being advertised (or narrowed). */
+  /** Far peers' subscriptions now that the policy kept from being advertised (or narrowed). */
   readonly filtered: Set<string> = new Set();
   /** The topics that cross: the prefixes advertised so far (they only grow). */
   readonly #topics = new PrefixTrie<true>();
@@ -109,6 +109,9 @@ export class Crossing {
     if (this.#closed) return [];
     const data = peerTopics.filter((t) => !t.includes("<$>"));
     const allowed = this.policy.advertised(data);
+    // What the far side's peers have now: a peer gone takes its filtered subscriptions along
+    // (kept, they grew the set, and the gauge, by one per departed peer's topic).
+    this.filtered.clear();
     for (const t of data) if (!allowed.includes(t)) this.filtered.add(t);
     for (const t of allowed) this.#topics.add(t, true);
     return allowed;
