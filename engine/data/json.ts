@@ -48,7 +48,11 @@
  * followed by a second `\u` escape, and the two combine by the surrogate
  * formula whatever the second holds (`\ud800\ud800` is U+FC00); a lone
  * trailing one is written in UTF-8's three-byte pattern (`\udc00`: bytes ed
- * b0 80, kept as the string's `bytes`). A subnet's length is read as
+ * b0 80, kept as the string's `bytes`). An address, alone or a subnet's,
+ * reads as CAF reads one (`cafAddress`): IPv4 octets with leading zeros
+ * stay decimal (`10.0107.031.233`), and the first group and those after
+ * `::` take more than four hex digits while they fit 16 bits. A subnet's
+ * length is read as
  * Broker's `std::stoi` reads it (`10.0.0.0/ 8`, `10.0.0.0/8x`), and one
  * beyond its family's but at most 255 gives Broker's empty subnet `::/0`
  * (`10.0.0.0/33`, and `::ffff:10.0.0.0/104`: the address is IPv4). A port

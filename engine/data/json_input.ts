@@ -10,21 +10,13 @@
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { NS_PER_TIMESPAN_UNIT } from "./timespan_units.ts";
 import { Address, type Data, LIMITS, Port, Subnet } from "./types.ts";
+import { cafAddress } from "./caf_address.ts";
 
 const utf8Enc = new TextEncoder();
 
 /** Throws the readers' `type_clash` error: the JSON is fine, the value is not of its type. */
 export function clash(what: string): never {
   throw new BrokerError(ErrorCode.type_clash, what);
-}
-
-function parsed<T>(type: string, text: string, parse: (s: string) => T): T {
-  try {
-    return parse(text);
-  } catch (e) {
-    if (e instanceof BrokerError) throw e;
-    return clash(`bad ${type} ${JSON.stringify(text)}`);
-  }
 }
 
 const TS_RE =
@@ -372,7 +364,8 @@ function subnetFromText(s: string): Subnet {
   const slash = s.indexOf("/");
   const m = slash < 0 ? null : STOI_RE.exec(s.slice(slash + 1));
   if (!m) return clash(`bad subnet ${JSON.stringify(s)}`);
-  const address = parsed("subnet", s, () => Address.parse(s.slice(0, slash)));
+  const address = cafAddress(s.slice(0, slash));
+  if (!address) return clash(`bad subnet ${JSON.stringify(s)}`);
   const length = Number(m[1]) || 0; // -0 is 0
   if (!(length >= 0 && length <= 255)) return clash(`bad subnet ${JSON.stringify(s)}`);
   return length > (address.isV4 ? 32 : 128) ? EMPTY_SUBNET : Subnet.of(address, length);
@@ -397,7 +390,9 @@ export function scalarFromText(type: TextScalarType, s: string): Data {
     case "address": {
       const v4 = dottedQuad(s);
       if (v4 >= 0) return { type: "address", value: Address.fromWords(0, 0, 0xffff, v4) };
-      return { type: "address", value: parsed(type, s, Address.parse) };
+      const address = cafAddress(s);
+      if (!address) return clash(`bad address ${JSON.stringify(s)}`);
+      return { type: "address", value: address };
     }
     case "subnet":
       return { type: "subnet", value: subnetFromText(s) };
