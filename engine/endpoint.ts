@@ -917,6 +917,11 @@ export class Endpoint {
             errorEvent(e.code, `a WebSocket client's message was not published: ${e.message}`),
           ),
         status: (e) => this.#statuses.emit(e),
+        // A server closed before the endpoint is let go (kept, each restart of a listener grew us).
+        closed: () => {
+          const i = this.#webSockets.indexOf(server);
+          if (i >= 0) this.#webSockets.splice(i, 1);
+        },
       },
       host,
       port,

@@ -90,6 +90,8 @@ export interface WebSocketHost {
    * `<$>/local/data/statuses` hear of it.
    */
   status?(event: StatusEvent): void;
+  /** The server closed: its host should let go of it. */
+  closed?(): void;
 }
 
 /**
@@ -405,6 +407,7 @@ export class WebSocketServer {
   readonly #listener: UpgradeListener;
   readonly #handshakeMs: number;
   readonly #sessions = new Set<Session>();
+  readonly #host: WebSocketHost;
   readonly #bounds: Bounds;
   readonly #frameCache = new JsonMessageCache(dataMessageFrame);
   readonly #shared = new SharedFrames();
@@ -424,6 +427,7 @@ export class WebSocketServer {
     port: number,
     options: WebSocketServerOptions = {},
   ) {
+    this.#host = host;
     this.#bounds = {
       localPublishes: options.localPublishes ?? true,
       bufferSize: positive("bufferSize", options.bufferSize ?? DEFAULT_WEB_SOCKET_BUFFER_SIZE),
@@ -649,6 +653,7 @@ export class WebSocketServer {
     for (const s of [...this.#sessions]) s.close();
     this.#frameCache.clear();
     await this.#listener.close();
+    this.#host.closed?.();
   }
 }
 
