@@ -72,7 +72,8 @@
  * truncated: `123456789.123456789s` is 123456789123456800 ns, and past
  * int64, INT64_MIN), and we read them so, bit for bit; CAF has no days
  * (`1d` is refused). It reads the escape `\/` as `?`,
- * and refuses a real written without fraction or exponent. It refuses text
+ * and refuses a real written without fraction or exponent (`5`: to
+ * CAF an integer), as we do in text. It refuses text
  * with more than 128 JSON objects and arrays open at once
  * (`nested_too_deeply`: 64 nested vectors around a count, or 43 nested table
  * keys, including a message's own object); ours takes up to `maxDepth` (128)

@@ -31,6 +31,15 @@ class JsonBytes {
   constructor(readonly bytes: Uint8Array, readonly text: string) {}
 }
 
+/**
+ * An integer in the text with more digits than any 64-bit value, kept as
+ * its rounded number (see `Parser.number`): out of range as a count or an
+ * integer, and no real to Broker (CAF reads it as an integer and overflows).
+ */
+class LongInteger {
+  constructor(readonly value: number) {}
+}
+
 type JsonNode =
   | null
   | boolean
@@ -38,6 +47,7 @@ type JsonNode =
   | bigint
   | string
   | JsonBytes
+  | LongInteger
   | JsonNode[]
   | { [key: string]: JsonNode };
 
@@ -267,7 +277,7 @@ class Parser {
     // count or integer and rounds as a real: it stays a number, as BigInt's
     // parse takes time quadratic in the digits (0.5 s for a 1 MiB message).
     if (integral && this.pos - start <= MAX_BIGINT_DIGITS) return BigInt(token);
-    return Number(token);
+    return new LongInteger(Number(token));
   }
 
   string(): string | JsonBytes {
@@ -389,6 +399,7 @@ function bad(what: string): never {
 function show(x: unknown): string {
   if (typeof x === "bigint") return `${x}`;
   if (x instanceof JsonBytes) return JSON.stringify(x.text);
+  if (x instanceof LongInteger) return `${x.value}`;
   try {
     const s = JSON.stringify(x, (_k, v) => typeof v === "bigint" ? `${v}` : v);
     if (s !== undefined) return s.length > 60 ? `${s.slice(0, 57)}...` : s;
@@ -401,12 +412,13 @@ function show(x: unknown): string {
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof JsonBytes) &&
-    !ArrayBuffer.isView(x);
+    !(x instanceof LongInteger) && !ArrayBuffer.isView(x);
 }
 
 function exactInteger(x: unknown, type: string, fromText: boolean): bigint {
   if (typeof x === "bigint") return x;
-  // Text's integers too long to be a bigint (see `Parser.number`), or reals as large.
+  if (x instanceof LongInteger) return clash(`${type} ${x.value} is out of range`);
+  // Text's reals as large as the longest integers we read as bigints.
   if (typeof x === "number" && fromText && Math.abs(x) >= 1e39) {
     clash(`${type} ${x} is out of range`);
   }
@@ -421,8 +433,13 @@ function exactInteger(x: unknown, type: string, fromText: boolean): bigint {
   return clash(`${type} data must be an integer, got ${show(x)}`);
 }
 
-function realValue(x: unknown): number {
+function realValue(x: unknown, fromText: boolean): number {
   if (typeof x === "number") return x;
+  // Broker takes a real only from a number CAF read as a double: `5` is an
+  // integer to it, and broker-node refuses it as a real (`5.0`, `5e0` do).
+  if ((typeof x === "bigint" && fromText) || x instanceof LongInteger) {
+    return clash(`real data must have a fraction or an exponent, got ${show(x)}`);
+  }
   if (typeof x === "bigint") return Number(x);
   if (x === "nan" || x === "-nan") return NaN;
   if (x === "inf") return Infinity;
@@ -476,7 +493,7 @@ function toData(node: unknown, depth: number, cx: ReadContext): Data {
       return { type: "integer", value: v };
     }
     case "real":
-      return { type: "real", value: realValue(d) };
+      return { type: "real", value: realValue(d, cx.fromText) };
     case "string":
     case "enum-value":
       return textData(d, type);

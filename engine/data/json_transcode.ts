@@ -311,9 +311,9 @@ class Transcoder {
       if (x === undefined) throw DECLINE;
       return x;
     }
-    if (this.pos - from > ASCII_MAX) throw DECLINE;
-    // As the full reader: an integer token is exact first (a bigint), then rounded once.
-    return Number(BigInt(asciiText(b, from, this.pos)!));
+    // An integer token is no real to Broker: the full reader's refusal (or, past
+    // a bigint's digits, its rounding).
+    throw DECLINE;
   }
 
   /** One or more digits. */

@@ -296,8 +296,10 @@ export function dataMessageToJson(topic: string, value: Data, options?: DataToJs
  * `JSON.parse` gives for Broker's text, so it holds what that text holds, no
  * more (reals to six decimals, timestamps to milliseconds). Counts and
  * integers beyond 2^53 are bigints, so `JSON.stringify` cannot write every
- * value: use {@link dataToJson} for text. Strings that are not UTF-8 appear as
- * their U+FFFD reading.
+ * value, and it writes a whole real without a fraction (`5`), which Broker
+ * (and `dataFromJson`'s text reader) refuses as a real: use
+ * {@link dataToJson} for text. Strings that are not UTF-8 appear as their
+ * U+FFFD reading.
  *
  * @example
  * ```ts
