@@ -154,6 +154,10 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     const latency = this.#latency;
     // Sampled messages' waits end when a reader takes them, whichever way it reads.
     if (latency) this.#queue.onTake((m) => m.at !== 0 && latency.taken(m.at));
+    // However the queue ends (`close`, or a reader cancelling `readable`), the
+    // subscriber leaves its endpoint: a cancelled stream used to close the
+    // queue alone, and the endpoint kept routing (and counting) it for good.
+    this.#queue.onClose(() => this.#ended());
     const fresh = [...new Set(topics)];
     for (const t of fresh) this.#topics.add(t);
     // One filter change (and one routing update) for the whole list.
@@ -263,10 +267,13 @@ export class Subscriber implements AsyncIterable<DataMessage> {
 
   /** Stops receiving; readers get what is queued, then the end. */
   close(): void {
-    if (this.#queue.closed) return;
+    this.#queue.close();
+  }
+
+  /** The queue closed: nothing more is routed here. */
+  #ended(): void {
     this.#host.detach(this);
     this.#topics.clear();
-    this.#queue.close();
     this.#sink?.closed();
   }
 
