@@ -24,7 +24,6 @@
  *
  * @module
  */
-import { ClearingCache } from "../clearing_cache.ts";
 import { type EndpointId, newEndpointId } from "../wire/endpoint_id.ts";
 import { ENVELOPE_RECEIVER_OFFSET } from "../wire/envelope.ts";
 
@@ -237,13 +236,37 @@ export function writeOriginWords(
   putWord(frame, r + 12, seq);
 }
 
-const WINDOW = 4096;
+/** The window an origin starts with, in sequence numbers (a power of two). */
+const FIRST_WINDOW = 4096;
+/**
+ * The widest window: 2^20 sequence numbers, 128 KiB per origin. A path may lag
+ * another by what its queues and socket buffers hold (megabytes of small
+ * messages); only a copy later than this counts as seen without being looked up.
+ */
+const MAX_WINDOW = 1 << 20;
 const MAX_ORIGINS = 65537;
+/** Bytes of windows kept in all; past them every origin is forgotten, as past `MAX_ORIGINS`. */
+const MAX_WINDOW_BYTES = 64 << 20;
+
+/** What one origin's sequence numbers look like from here. */
+interface Seen {
+  /** The newest sequence number seen. */
+  max: number;
+  /** The oldest one seen while the window still reaches back to it. */
+  first: number;
+  /** The window's width in sequence numbers (a power of two). */
+  size: number;
+  /** One bit per sequence number in the window, at `seq & (size - 1)`. */
+  bits: Uint8Array;
+}
 
 /**
- * Remembers which sequence numbers of each origin were seen, in a sliding
- * window of 4096 per origin (older ones count as seen: a copy that late is a
- * loop, not news).
+ * Remembers which sequence numbers of each origin were seen. Each origin's
+ * window widens to cover every sequence number since its first one, up to
+ * 2^20: a message another path brings thousands of sequence numbers late
+ * (a path that carries only topics the faster one does not, while its
+ * reader stalls) is news, not an old copy. Only one older than the widest
+ * window counts as seen without being looked up (a copy that late is a loop).
  *
  * @example
  * ```ts
@@ -252,50 +275,119 @@ const MAX_ORIGINS = 65537;
  * const seen = new SeenOrigins();
  * equal(seen.firstTime({ hi: 1, lo: 2, seq: 9 }), true);
  * equal(seen.firstTime({ hi: 1, lo: 2, seq: 9 }), false); // a repeat
+ * equal(seen.firstTime({ hi: 1, lo: 2, seq: 20_000 }), true);
+ * equal(seen.firstTime({ hi: 1, lo: 2, seq: 10 }), true); // late, but never seen
  * ```
  */
 export class SeenOrigins {
-  // Bounded: a flood of invented origins costs the window, not memory.
-  #origins = new ClearingCache<string, { max: number; bits: Uint8Array }>(MAX_ORIGINS);
+  // Bounded: a flood of invented origins costs the windows, not memory.
+  readonly #origins = new Map<string, Seen>();
+  #bytes = 0;
   // Messages come in runs from one origin: the last one is checked without a key.
   #lastHi = -1;
   #lastLo = -1;
-  #last?: { max: number; bits: Uint8Array };
+  #last?: Seen;
 
   /** True the first time a tag is offered, false for every repeat. */
   firstTime(tag: OriginTag): boolean {
     let o = tag.hi === this.#lastHi && tag.lo === this.#lastLo ? this.#last : undefined;
     if (!o) {
-      o = this.#origins.get(`${tag.hi}:${tag.lo}`);
-      if (o) {
-        this.#lastHi = tag.hi;
-        this.#lastLo = tag.lo;
-        this.#last = o;
+      const key = `${tag.hi}:${tag.lo}`;
+      o = this.#origins.get(key);
+      if (!o) {
+        o = { max: tag.seq, first: tag.seq, size: FIRST_WINDOW, bits: new Uint8Array(0) };
+        this.#keep(key, o, FIRST_WINDOW);
+        o.bits[(tag.seq & (FIRST_WINDOW - 1)) >> 3] |= 1 << (tag.seq & 7);
+        return true;
       }
+      this.#lastHi = tag.hi;
+      this.#lastLo = tag.lo;
+      this.#last = o;
     }
-    if (!o) {
-      o = { max: tag.seq, bits: new Uint8Array(WINDOW / 8) };
-      this.#origins.set(`${tag.hi}:${tag.lo}`, o);
-      o.bits[(tag.seq & (WINDOW - 1)) >> 3] |= 1 << (tag.seq & 7);
-      return true;
-    }
-    const ahead = (tag.seq - o.max) | 0; // wrap-around safe distance
+    const seq = tag.seq;
+    const ahead = (seq - o.max) | 0; // wrap-around safe distance
     if (ahead > 0) {
-      // Slide the window: clear the slots the new maximum passes over.
-      const clear = Math.min(ahead, WINDOW);
-      for (let i = 1; i <= clear; i++) {
-        const s = (o.max + i) >>> 0;
-        o.bits[(s & (WINDOW - 1)) >> 3] &= ~(1 << (s & 7));
-      }
-      o.max = tag.seq;
-    } else if (-ahead >= WINDOW) {
-      return false;
+      // Widen first, so that nothing seen since the first is forgotten below 2^20.
+      const span = ((seq - o.first) >>> 0) + 1;
+      if (span > o.size && o.size < MAX_WINDOW) this.#widen(tag, o, span);
+      clearAhead(o, ahead);
+      o.max = seq;
+    } else if (-ahead >= o.size) {
+      // Older than the window. Below the widest, the window reaches back to
+      // the first sequence number seen: this one is older, so never seen.
+      if (o.size === MAX_WINDOW || -ahead >= MAX_WINDOW) return false;
+      this.#widen(tag, o, 1 - ahead);
+      o.first = seq;
+    } else if (((o.first - seq) | 0) > 0) {
+      o.first = seq;
     }
     // A mask, not `%`: a sequence number may be a double here (a word of 2^30
     // or more), and `%` of a double is a call to fmod.
-    const slot = (tag.seq & (WINDOW - 1)) >> 3, bit = 1 << (tag.seq & 7);
+    const slot = (seq & (o.size - 1)) >> 3, bit = 1 << (seq & 7);
     if (o.bits[slot] & bit) return false;
     o.bits[slot] |= bit;
     return true;
+  }
+
+  /** Gives `o` a window of at least `span` sequence numbers (at most 2^20), keeping what it saw. */
+  #widen(tag: OriginTag, o: Seen, span: number): void {
+    let size = o.size;
+    while (size < span && size < MAX_WINDOW) size *= 2;
+    const old = o.bits, oldSize = o.size, max = o.max;
+    const bits = new Uint8Array(size >> 3);
+    for (let byte = 0; byte < old.length; byte++) {
+      const v = old[byte];
+      if (v === 0) continue;
+      for (let b = 0; b < 8; b++) {
+        if (!(v & (1 << b))) continue;
+        // The slot's sequence number: the one in (max - oldSize, max] that lands there.
+        const s = (max - ((max - (byte * 8 + b)) & (oldSize - 1))) >>> 0;
+        bits[(s & (size - 1)) >> 3] |= 1 << (s & 7);
+      }
+    }
+    const key = `${tag.hi}:${tag.lo}`;
+    if (this.#origins.get(key) === o) this.#bytes -= old.length;
+    o.size = size;
+    this.#keep(key, o, size, bits);
+  }
+
+  /** Keeps `o` (with `bits`, or new ones of `size` bits), forgetting every origin first if over budget. */
+  #keep(key: string, o: Seen, size: number, bits = new Uint8Array(size >> 3)): void {
+    const known = this.#origins.get(key) === o;
+    if (
+      this.#bytes + bits.length > MAX_WINDOW_BYTES ||
+      (!known && this.#origins.size >= MAX_ORIGINS)
+    ) {
+      this.#origins.clear();
+      this.#bytes = 0;
+      this.#last = undefined;
+      this.#lastHi = this.#lastLo = -1;
+    }
+    o.bits = bits;
+    this.#origins.set(key, o);
+    this.#bytes += bits.length;
+  }
+}
+
+/** Clears the slots of the `ahead` sequence numbers after `o.max`, which the window slides over. */
+function clearAhead(o: Seen, ahead: number): void {
+  const bits = o.bits, size = o.size;
+  if (ahead >= size) {
+    bits.fill(0);
+    return;
+  }
+  let slot = (o.max + 1) & (size - 1), left = ahead;
+  // Bit by bit up to a byte boundary, whole bytes, then bit by bit again; wrapping at the end.
+  while (left > 0) {
+    if ((slot & 7) === 0 && left >= 8) {
+      const bytes = Math.min(left >> 3, (size - slot) >> 3);
+      bits.fill(0, slot >> 3, (slot >> 3) + bytes);
+      slot = (slot + bytes * 8) & (size - 1);
+      left -= bytes * 8;
+    } else {
+      bits[slot >> 3] &= ~(1 << (slot & 7));
+      slot = (slot + 1) & (size - 1);
+      left--;
+    }
   }
 }

@@ -87,6 +87,34 @@ Deno.test("origin tags: read back what was written; each (origin, seq) is new on
   assert.equal(seen.firstTime({ hi: 9, lo: 9, seq: 3 }), true, "origins are separate");
 });
 
+Deno.test("origin tags: a sequence number seen nowhere is new however far behind the newest, up to 2^20", () => {
+  // Two paths from one origin: one brings every other number at once, the
+  // other the rest up to 100k numbers late (its reader stalled). Each number
+  // is new exactly once, whichever path brings it first; the window was 4096
+  // and took the late ones for old copies.
+  const seen = new SeenOrigins();
+  const origin = { hi: 0xdeadbeef, lo: 7 };
+  const start = 0xffffff00; // across the wrap of the 32-bit number too
+  const n = 300_000, lag = 100_000;
+  const news = new Set<number>();
+  const offer = (i: number) => {
+    const seq = (start + i) >>> 0;
+    const fresh = seen.firstTime({ ...origin, seq });
+    assert.equal(fresh, !news.has(i), `seq #${i} (${lag} behind at most)`);
+    news.add(i);
+  };
+  for (let i = 0; i < n + lag; i++) {
+    if (i < n && i % 2 === 0) offer(i); // the fast path: even numbers
+    if (i >= lag && (i - lag) % 2 === 1) offer(i - lag); // the slow path: odd ones, late
+    if (i % 1000 === 0 && i >= lag) offer(i - lag); // and a repeat of an even one, late
+  }
+  assert.equal(news.size, n);
+  assert.equal(seen.firstTime({ ...origin, seq: start >>> 0 }), false);
+  // Past the widest window a copy counts as seen without being looked up.
+  assert.equal(seen.firstTime({ ...origin, seq: (start + n + (1 << 20)) >>> 0 }), true);
+  assert.equal(seen.firstTime({ ...origin, seq: (start + n - 1) >>> 0 }), false);
+});
+
 Deno.test("our endpoint IDs carry a mark that random and fixed C++-style IDs lack", () => {
   for (let i = 0; i < 1000; i++) {
     const id = newOwnEndpointId();
