@@ -78,10 +78,11 @@ export class Dialer<C extends { state: string; redundant?: boolean; removed?: bo
   /**
    * Peers with `host:port`: resolves when an attempt peers, rejects when it
    * fails (the target stays and re-dials every `retryMs` unless that is 0).
-   * Asking again for a target we keep joins its next outcome; asking with a
-   * retry interval gives it to a target that had none (Broker's core gives
-   * the peering the address of such a redundant peer, and re-dials it when
-   * the peering is lost).
+   * Asking again for a target we keep joins its next outcome, and dials at
+   * once if it waits out its retry interval (Broker's core starts an attempt
+   * for every peer()); asking with a retry interval gives it to a target that
+   * had none (Broker's core gives the peering the address of such a
+   * redundant peer, and re-dials it when the peering is lost).
    */
   peer(host: string, port: number, retryMs: number): Promise<void> {
     const existing = this.#targets.find((t) => t.host === host && t.port === port && t.active);
@@ -92,6 +93,9 @@ export class Dialer<C extends { state: string; redundant?: boolean; removed?: bo
     if (!existing) {
       this.#targets.push(target);
       this.#dial(target);
+    } else if (!existing.connection && existing.timer !== undefined) {
+      clearTimeout(existing.timer);
+      this.#dial(existing);
     }
     return done;
   }
@@ -118,6 +122,7 @@ export class Dialer<C extends { state: string; redundant?: boolean; removed?: bo
    */
   adopt(target: DialTarget<C>, c: C): void {
     clearTimeout(target.timer);
+    target.timer = undefined;
     target.connection = c;
     this.succeeded(target);
   }

@@ -5,6 +5,7 @@ import { StatusCode, type StatusEvent } from "../status.ts";
 import { encodeHandshakeMessage, MAGIC, MessageType } from "../wire/handshake_messages.ts";
 import { newEndpointId } from "../wire/endpoint_id.ts";
 import { isStatus, nextStatus } from "../../tests/raw_peer.ts";
+import { freePort } from "../../tests/broker_ref.ts";
 
 /** A bound that only ends a failing run: the retry intervals below are far longer. */
 const WAIT = 20_000;
@@ -76,6 +77,32 @@ Deno.test("a second peer() with a retry interval gives a peering dialled without
       "the peering's address carries the retry, as Broker's network_info",
     );
     await nextStatus(statuses, isStatus(StatusCode.peer_added), WAIT);
+  } finally {
+    await b.shutdown();
+    await a.shutdown();
+  }
+});
+
+Deno.test("peer() again while a failed dial waits out its retry interval dials at once", async () => {
+  // Broker's core starts a new attempt for every peer(). Zeek 8.2.2:
+  // Broker::peer(a, p, 10secs) with nobody listening (PEER_UNAVAILABLE); the
+  // peer started; Broker::peer(a, p, 10secs) again 3 s later peered within a
+  // millisecond. Ours joined the waiting dial, which came 10 s after the first.
+  const port = freePort();
+  const a = new Endpoint({ warmUp: false }), b = new Endpoint({ warmUp: false });
+  try {
+    await assert.rejects(b.peer("127.0.0.1", port, { retryMs: 3_600_000 }));
+    await a.listen("127.0.0.1", port);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error("still waiting for the retry interval")), WAIT);
+    });
+    try {
+      await Promise.race([b.peer("127.0.0.1", port, { retryMs: 3_600_000 }), bound]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.deepEqual(b.peers().map((p) => [p.port, p.status]), [[port, "peered"]]);
   } finally {
     await b.shutdown();
     await a.shutdown();
