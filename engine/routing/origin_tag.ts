@@ -244,8 +244,9 @@ const FIRST_WINDOW = 4096;
  * messages); only a copy later than this counts as seen without being looked up.
  */
 const MAX_WINDOW = 1 << 20;
+/** Origins kept at most; past them (or `MAX_WINDOW_BYTES`) the least recently heard half go. */
 const MAX_ORIGINS = 65537;
-/** Bytes of windows kept in all; past them every origin is forgotten, as past `MAX_ORIGINS`. */
+/** Bytes of windows kept in all: 512 origins at the widest. */
 const MAX_WINDOW_BYTES = 64 << 20;
 
 /** What one origin's sequence numbers look like from here. */
@@ -258,6 +259,8 @@ interface Seen {
   size: number;
   /** One bit per sequence number in the window, at `seq & (size - 1)`. */
   bits: Uint8Array;
+  /** When it was last heard from, on the count of `SeenOrigins.#clock`. */
+  heard: number;
 }
 
 /**
@@ -283,6 +286,7 @@ export class SeenOrigins {
   // Bounded: a flood of invented origins costs the windows, not memory.
   readonly #origins = new Map<string, Seen>();
   #bytes = 0;
+  #clock = 0;
   // Messages come in runs from one origin: the last one is checked without a key.
   #lastHi = -1;
   #lastLo = -1;
@@ -295,7 +299,13 @@ export class SeenOrigins {
       const key = `${tag.hi}:${tag.lo}`;
       o = this.#origins.get(key);
       if (!o) {
-        o = { max: tag.seq, first: tag.seq, size: FIRST_WINDOW, bits: new Uint8Array(0) };
+        o = {
+          max: tag.seq,
+          first: tag.seq,
+          size: FIRST_WINDOW,
+          bits: new Uint8Array(0),
+          heard: ++this.#clock,
+        };
         this.#keep(key, o, FIRST_WINDOW);
         o.bits[(tag.seq & (FIRST_WINDOW - 1)) >> 3] |= 1 << (tag.seq & 7);
         return true;
@@ -304,6 +314,7 @@ export class SeenOrigins {
       this.#lastLo = tag.lo;
       this.#last = o;
     }
+    o.heard = ++this.#clock;
     const seq = tag.seq;
     const ahead = (seq - o.max) | 0; // wrap-around safe distance
     if (ahead > 0) {
@@ -351,21 +362,35 @@ export class SeenOrigins {
     this.#keep(key, o, size, bits);
   }
 
-  /** Keeps `o` (with `bits`, or new ones of `size` bits), forgetting every origin first if over budget. */
+  /** Keeps `o` (with `bits`, or new ones of `size` bits), first making room if over budget. */
   #keep(key: string, o: Seen, size: number, bits = new Uint8Array(size >> 3)): void {
     const known = this.#origins.get(key) === o;
     if (
       this.#bytes + bits.length > MAX_WINDOW_BYTES ||
       (!known && this.#origins.size >= MAX_ORIGINS)
-    ) {
-      this.#origins.clear();
-      this.#bytes = 0;
-      this.#last = undefined;
-      this.#lastHi = this.#lastLo = -1;
-    }
+    ) this.#forgetIdle(o);
+    if (!known) this.#origins.set(key, o);
     o.bits = bits;
-    this.#origins.set(key, o);
     this.#bytes += bits.length;
+  }
+
+  /**
+   * Forgets the least recently heard origins (never `keep`) until half the
+   * budget is free: those of endpoints gone (a restart takes a new ID), or
+   * a flood of invented ones, go before those still publishing.
+   */
+  #forgetIdle(keep: Seen): void {
+    const byAge = [...this.#origins].sort((x, y) => x[1].heard - y[1].heard);
+    for (const [key, o] of byAge) {
+      if (this.#bytes <= MAX_WINDOW_BYTES / 2 && this.#origins.size < MAX_ORIGINS / 2) break;
+      if (o === keep) continue;
+      this.#origins.delete(key);
+      this.#bytes -= o.bits.length;
+      if (o === this.#last) {
+        this.#last = undefined;
+        this.#lastHi = this.#lastLo = -1;
+      }
+    }
   }
 }
 

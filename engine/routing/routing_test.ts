@@ -115,6 +115,18 @@ Deno.test("origin tags: a sequence number seen nowhere is new however far behind
   assert.equal(seen.firstTime({ ...origin, seq: (start + n - 1) >>> 0 }), false);
 });
 
+Deno.test("origin tags: a flood of other origins forgets the idle ones first, not one still heard", () => {
+  const seen = new SeenOrigins();
+  const busy = { hi: 1, lo: 1 };
+  assert.equal(seen.firstTime({ ...busy, seq: 5 }), true);
+  for (let i = 0; i < 140_000; i++) {
+    seen.firstTime({ hi: 2, lo: i, seq: 0 }); // each invented origin heard once
+    if (i % 1000 === 0) seen.firstTime({ ...busy, seq: 6 + i / 1000 });
+  }
+  assert.equal(seen.firstTime({ ...busy, seq: 5 }), false, "the busy origin's window survived");
+  assert.equal(seen.firstTime({ hi: 2, lo: 0, seq: 0 }), true, "an idle one was forgotten");
+});
+
 Deno.test("our endpoint IDs carry a mark that random and fixed C++-style IDs lack", () => {
   for (let i = 0; i < 1000; i++) {
     const id = newOwnEndpointId();
