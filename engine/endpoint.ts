@@ -46,7 +46,13 @@ import type { BoundedQueue } from "./queue.ts";
 import { errorEvent, retrySeconds, type StatusEvent } from "./status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "./status_hub.ts";
 import { statusToData, statusTopicOf } from "./status_data.ts";
-import { Subscriber, type SubscriberOptions } from "./subscriber.ts";
+import {
+  routedSubscriber,
+  Subscriber,
+  subscriberHandle,
+  type SubscriberOptions,
+  unhandled,
+} from "./subscriber.ts";
 import { CallbackSubscription, type MessageCallback } from "./callback_subscription.ts";
 import { Acceptor } from "./transport/acceptor.ts";
 import { Dialer } from "./transport/dialer.ts";
@@ -580,7 +586,7 @@ export class Endpoint {
     let wait: Promise<void> | undefined;
     if (options?.local || this.#local.echo.size > 0) {
       const bytes = payload ?? frame!.subarray(header.length);
-      if (options?.local) wait = this.#local.deliverPublished(topic, bytes, options.except);
+      if (options?.local) wait = this.#local.deliverPublished(topic, bytes, exceptOf(options));
       else this.#local.deliverPublished(topic, bytes, undefined, true);
     }
     if (frame) this.#router.broadcast(topic, frame);
@@ -633,7 +639,7 @@ export class Endpoint {
     let wait: Promise<void> | undefined;
     if (local || echo) {
       const payload = frame.subarray(header.length);
-      wait = this.#local.deliverPublished(topic, payload, options?.except, echo);
+      wait = this.#local.deliverPublished(topic, payload, exceptOf(options), echo);
     }
     if (toPeers) this.#router.broadcast(topic, frame);
     return wait;
@@ -841,12 +847,17 @@ export class Endpoint {
     this.#local.addToFilter(topics);
   }
 
-  /** Subscribes to topic prefixes. */
+  /**
+   * Subscribes to topic prefixes. Close the subscriber when done; one
+   * dropped unclosed is closed once collected, as a C++ Broker subscriber in
+   * its destructor (one with a read waiting on it is not collected).
+   */
   subscribe(topics: string | string[], options?: SubscriberOptions): Subscriber {
     this.#assertRunning();
     const list = typeof topics === "string" ? [topics] : topics;
     for (const t of list) checkSubscription(t);
-    return new Subscriber(this.#local, list, options);
+    // A handle: one dropped unclosed is closed once collected, as a destroyed Broker subscriber.
+    return subscriberHandle(new Subscriber(this.#local, list, options));
   }
 
   /**
@@ -869,7 +880,8 @@ export class Endpoint {
    * ```
    */
   subscribeWith(topics: string | string[], onMessage: MessageCallback): CallbackSubscription {
-    return new CallbackSubscription(this.subscribe(topics), onMessage);
+    // Its callback runs until closed, whether or not anybody keeps the subscription.
+    return new CallbackSubscription(unhandled(this.subscribe(topics)), onMessage);
   }
 
   // ---------------------------------------------------------------- statuses
@@ -906,7 +918,8 @@ export class Endpoint {
       {
         id: this.id,
         subscribe: (topics, opts) => {
-          const sub = this.subscribe(topics, opts);
+          // The session keeps it; `except` names it as routed.
+          const sub = unhandled(this.subscribe(topics, opts));
           if (opts.localPublishes) this.#local.echoTo(sub);
           return sub;
         },
@@ -1162,6 +1175,11 @@ export class Endpoint {
   #assertRunning(): void {
     if (this.#shuttingDown) throw new BrokerError(ErrorCode.shutting_down, "endpoint shut down");
   }
+}
+
+/** The subscriber the endpoint routes to behind `options.except` (a handle's). */
+function exceptOf(options: PublishOptions | undefined): Subscriber | undefined {
+  return options?.except && routedSubscriber(options.except);
 }
 
 /** Broker's `cluster-node` in the status API: `CLUSTER_NODE`, else `unknown`. */

@@ -296,3 +296,156 @@ export class Subscriber implements AsyncIterable<DataMessage> {
     );
   }
 }
+
+/** Closes the subscriber behind a handle that was collected unclosed. */
+const collected = new FinalizationRegistry<Subscriber>((inner) => inner.close());
+
+/** The host of handles: a handle routes nothing itself (its subscriber does). */
+const NO_HOST: SubscriptionHost = {
+  addSubscriptions() {},
+  removeSubscription() {},
+  detach() {},
+};
+
+/**
+ * What `Endpoint.subscribe` hands out: `inner`, the subscriber the endpoint
+ * routes to, behind a handle that closes it once the handle is collected
+ * unclosed, as a C++ Broker subscriber unsubscribes in its destructor. The
+ * endpoint holds `inner` (every subscriber it routes to), never the handle;
+ * a read waiting on the handle (`get`, iteration, `readable`) holds it, so
+ * a subscriber nobody references but somebody reads from stays.
+ * @internal
+ */
+export function subscriberHandle(inner: Subscriber): Subscriber {
+  return new SubscriberHandle(inner);
+}
+
+/** The subscriber the endpoint routes to behind `sub` (itself when it is no handle). @internal */
+export function routedSubscriber(sub: Subscriber): Subscriber {
+  return SubscriberHandle.innerOf(sub);
+}
+
+/**
+ * `routedSubscriber(sub)`, which then lives until closed, whatever becomes
+ * of the handle (for owners that keep it elsewhere: a WebSocket session, a
+ * callback subscription).
+ * @internal
+ */
+export function unhandled(sub: Subscriber): Subscriber {
+  collected.unregister(sub);
+  return SubscriberHandle.innerOf(sub);
+}
+
+/** See `subscriberHandle`: every member is the inner subscriber's. */
+class SubscriberHandle extends Subscriber {
+  readonly #inner: Subscriber;
+
+  constructor(inner: Subscriber) {
+    super(NO_HOST, []);
+    this.#inner = inner;
+    collected.register(this, inner, this);
+  }
+
+  static innerOf(sub: Subscriber): Subscriber {
+    return #inner in sub ? sub.#inner : sub;
+  }
+
+  override get topics(): string[] {
+    return this.#inner.topics;
+  }
+
+  override get dropped(): number {
+    return this.#inner.dropped;
+  }
+
+  override deliver(message: PendingMessage): void | Promise<void> {
+    return this.#inner.deliver(message);
+  }
+
+  override deliverBytes(
+    topic: string,
+    payload: Uint8Array,
+    unsorted?: boolean,
+  ): void | Promise<void> {
+    return this.#inner.deliverBytes(topic, payload, unsorted);
+  }
+
+  override divert(sink: PayloadSink): PendingMessage[] {
+    return this.#inner.divert(sink);
+  }
+
+  override get(timeoutMs?: number): Promise<DataMessage | undefined> {
+    const inner = this.#inner;
+    const got = inner.get(timeoutMs);
+    return inner.available() > 0 || inner.closed ? got : this.#held(got);
+  }
+
+  override poll(): DataMessage[] {
+    return this.#inner.poll();
+  }
+
+  override getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
+    const inner = this.#inner;
+    const got = inner.getEncoded(timeoutMs);
+    return inner.available() > 0 || inner.closed ? got : this.#held(got);
+  }
+
+  override pollEncoded(): PendingMessage[] {
+    return this.#inner.pollEncoded();
+  }
+
+  override available(): number {
+    return this.#inner.available();
+  }
+
+  override get queuedBytes(): number {
+    return this.#inner.queuedBytes;
+  }
+
+  override addTopic(topic: string): void {
+    this.#inner.addTopic(topic);
+  }
+
+  override removeTopic(topic: string): void {
+    this.#inner.removeTopic(topic);
+  }
+
+  override close(): void {
+    collected.unregister(this);
+    this.#inner.close();
+  }
+
+  override get closed(): boolean {
+    return this.#inner.closed;
+  }
+
+  override async *[Symbol.asyncIterator](): AsyncIterator<DataMessage> {
+    while (true) {
+      const m = await this.get();
+      if (m === undefined) return;
+      yield m;
+    }
+  }
+
+  override get readable(): ReadableStream<DataMessage> {
+    return new ReadableStream<DataMessage>({
+      pull: async (controller) => {
+        const m = await this.get();
+        if (m === undefined) controller.close();
+        else controller.enqueue(m);
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+  }
+
+  /**
+   * `wait`, from a method of this handle: while it is pending, the inner
+   * subscriber's queue holds the read, the read this call, and the call
+   * the handle, so a handle read from is not collected.
+   */
+  async #held<T>(wait: Promise<T>): Promise<T> {
+    const value = await wait;
+    this.#inner; // (the handle, `this`, is kept until here)
+    return value;
+  }
+}

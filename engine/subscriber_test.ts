@@ -43,3 +43,65 @@ Deno.test("a subscriber's readable delivers, and ends when the subscriber closes
     await ep.shutdown();
   }
 });
+
+Deno.test("a subscriber dropped without close leaves its endpoint once collected, as a destroyed Broker subscriber; one that is read from stays", async () => {
+  // The endpoint held every subscriber until close(): one made and let go
+  // (a request awaiting its reply, say) stayed for good, each message on its
+  // topics copied into its queue until, full, its `block` policy stalled the
+  // peers sending them. gc() needs --expose-gc, so this runs in a child process.
+  const endpoint = new URL("./endpoint.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--v8-flags=--expose-gc",
+      `
+      import { Endpoint } from ${JSON.stringify(endpoint)};
+      const ep = new Endpoint({ warmUp: false });
+      const subscribers = () => ep.status()["local-subscribers"];
+      const one = { type: "count", value: 1n };
+      const kept = ep.subscribe("/kept");
+      // Not referenced, but in use: a pending get, a for-await loop, a callback.
+      const pending = ep.subscribe("/pending").get();
+      let looped = 0;
+      const loop = (async () => {
+        for await (const _ of ep.subscribe("/loop")) if (++looped === 2) return;
+      })();
+      let called = 0;
+      ep.subscribeWith("/callback", () => void called++);
+      // In a function of its own, so that no frame here holds the last one.
+      const drop = () => {
+        for (let i = 0; i < 100; i++) ep.subscribe("/dropped/" + i);
+      };
+      drop();
+      const made = subscribers();
+      // Each collection in a task of its own; finalizers run in tasks after it.
+      const tick = () => new Promise((r) => setTimeout(r, 0));
+      for (let i = 0; i < 100; i++) {
+        await tick();
+        globalThis.gc();
+        await tick();
+        if (subscribers() === 4) break;
+      }
+      const left = subscribers();
+      ep.publish("/loop/a", one, { local: true });
+      ep.publish("/pending/a", one, { local: true });
+      ep.publish("/callback/a", one, { local: true });
+      ep.publish("/loop/b", one, { local: true });
+      const got = await pending;
+      await loop;
+      ep.publish("/dropped/7", one, { local: true }); // nobody: no queue takes it
+      console.log(JSON.stringify({ made, left, pending: got?.topic, looped, called, kept: kept.topics }));
+      await ep.shutdown();
+      `,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(r.made, 104);
+  assert.equal(r.left, 4, "kept, pending, loop, callback");
+  assert.equal(r.pending, "/pending/a");
+  assert.equal(r.looped, 2);
+  assert.equal(r.called, 1);
+});
