@@ -71,15 +71,15 @@
  * go through a double too (its number as CAF reads it, times the unit,
  * truncated: `123456789.123456789s` is 123456789123456800 ns, and past
  * int64, INT64_MIN), and we read them so, bit for bit; CAF has no days
- * (`1d` is refused). It reads the escape `\/` as `?`,
- * and refuses a real written without fraction or exponent (`5`: to
- * CAF an integer), as we do in text. It refuses text
- * with more than 128 JSON objects and arrays open at once
- * (`nested_too_deeply`: 64 nested vectors around a count, or 43 nested table
- * keys, including a message's own object); ours takes up to `maxDepth` (128)
- * nested values. Our reader is exact in these other cases, so text we accept
- * may still be refused or rounded by Broker. Objects (already parsed) hold
- * numbers, which are taken as they are.
+ * (`1d` is refused). It refuses a real written without fraction or
+ * exponent (`5`: to CAF an integer), as we do in text. Where we still
+ * differ: it reads the escape `\/` as `?` (we read `/`); it takes CAF's
+ * other number forms (`01`, octal `010`, `0x10`, `.5`, a bare `-`), which
+ * are no JSON and which we refuse; and it refuses text with more than 128
+ * JSON objects and arrays open at once (`nested_too_deeply`: 64 nested
+ * vectors around a count, or 43 nested table keys, including a message's
+ * own object), where ours takes up to `maxDepth` (128) nested values.
+ * Objects (already parsed) hold numbers, which are taken as they are.
  *
  * @example
  * ```ts
