@@ -26,7 +26,7 @@ export interface NetAddress {
   port: number;
 }
 
-import { dialTls, type TlsMaterial } from "./tls.ts";
+import { connectTlsStream, type TlsMaterial } from "./tls.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 import { objectArray } from "../object_array.ts";
@@ -377,19 +377,10 @@ export async function connectTcp(
   timeoutMs = 1000,
   tls?: TlsMaterial,
 ): Promise<TcpConnection> {
+  // The handshake inside the timeout: a refused certificate is a failed dial.
+  if (tls) return new TcpConnection(await connectTlsStream(addr.host, addr.port, tls, timeoutMs));
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const attempt: Promise<Deno.Conn> = tls
-    ? dialTls(addr.host, addr.port, tls).then(async (c) => {
-      // The handshake inside the timeout: a refused certificate is a failed dial.
-      try {
-        await c.handshake();
-      } catch (e) {
-        c.close();
-        throw e;
-      }
-      return c;
-    })
-    : Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
+  const attempt = Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
   try {
     const conn = await Promise.race([
       attempt,

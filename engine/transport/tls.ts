@@ -7,7 +7,11 @@
  *
  * @module
  */
+import { connect as connectNodeTls } from "node:tls";
 import { BrokerError, ErrorCode } from "../errors.ts";
+import { type ByteStream, NodeSocketStream } from "./node_stream.ts";
+import { wrapTlsSocket } from "./tls_wrap_stream.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** Broker's `broker.ssl.*` options: paths of PEM files. */
 export interface SslOptions {
@@ -122,5 +126,61 @@ export function dialTls(host: string, port: number, tls: TlsMaterial): Promise<D
     key: tls.key,
     caCerts: tls.caCerts.length ? tls.caCerts : undefined,
     unsafelyDisableHostnameVerification: true,
+  });
+}
+
+/**
+ * Dials a peering over TLS as `dialTls` does (our certificate for mutual
+ * authentication, the peer's chain checked against `tls.caCerts`, not its
+ * host name), with the TLS handshake done within `timeoutMs`. On `node:tls`,
+ * as the listener is: a `Deno.TlsConn` closed while its handshake waits
+ * keeps its socket open until the server answers or closes (Deno 2.9.6), so
+ * a server that accepts and then says nothing (a stopped process, another
+ * service) kept one socket per attempt. Here the socket is destroyed at the
+ * timeout. The connected socket is read as the listener reads its own.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectTlsStream, loadTlsMaterial } from "./tls.ts";
+ * const stream = await connectTlsStream("127.0.0.1", 9999, loadTlsMaterial(ssl), 1000);
+ * ```
+ */
+export function connectTlsStream(
+  host: string,
+  port: number,
+  tls: TlsMaterial,
+  timeoutMs: number,
+): Promise<ByteStream> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const socket = connectNodeTls({
+      host,
+      port,
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.caCerts.length ? tls.caCerts : undefined,
+      rejectUnauthorized: true,
+      // Broker's certificates name nodes, not hosts.
+      checkServerIdentity: () => undefined,
+    });
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`connect to ${host}:${port} timed out`)),
+      timerDelay(timeoutMs),
+    );
+    // Errors after the handshake go to the stream's own listener.
+    socket.on("error", fail);
+    socket.once("secureConnect", () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(wrapTlsSocket(socket) ?? new NodeSocketStream(socket));
+    });
   });
 }

@@ -1,5 +1,5 @@
 /**
- * A faster read path for an accepted `node:tls` socket on Deno 2.9's
+ * A faster read path for a `node:tls` socket (accepted or dialled) on Deno 2.9's
  * native TLS wrap. Through the socket's `'data'` events every TCP read of
  * ciphertext and every batch of decrypted bytes becomes a freshly allocated
  * `ArrayBuffer` (64 KiB each); on this VM the page faults and copies into
@@ -86,7 +86,8 @@ function isHandle(h: unknown, ...methods: string[]): boolean {
 /**
  * Takes over the reads of a `node:tls` socket whose handshake is done, or
  * returns undefined (nothing touched) when this Deno lacks what it needs.
- * Call it in the server's `'secureConnection'` handler: a socket left to
+ * Call it in the server's `'secureConnection'` handler (a dialled socket's
+ * `'secureConnect'`): a socket left to
  * itself pauses once 64 KiB are buffered, and Deno 2.9.6 then loses what
  * it decrypts next if the peer closes meanwhile (seen with 200 kB and a
  * close: 65,536 bytes arrived, then the end).
