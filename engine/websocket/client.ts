@@ -106,6 +106,8 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
   readonly #queue: BoundedQueue<WebSocketMessage>;
   readonly #errors: ServerError[] = [];
   #ws?: SocketLike;
+  /** The re-connect waiting to start: one at a time. */
+  #retry?: ReturnType<typeof setTimeout>;
   #closed = false;
   #acked?: () => void;
   /** Endpoint ID the server reported in its last ack. */
@@ -169,10 +171,14 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
 
   #reconnect(): void {
     if (this.#closed || this.#opts.reconnectMs <= 0 || this.sessions === 0) return;
-    setTimeout(() => {
+    // A failed attempt asks twice (its connect rejects, its socket closes):
+    // one re-connect, or attempts doubled every reconnectMs.
+    if (this.#retry !== undefined) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
       if (this.#closed) return;
       this.connect().catch(() => this.#reconnect());
-    }, this.#opts.reconnectMs);
+    }, timerDelay(this.#opts.reconnectMs));
   }
 
   #onMessage(text: string): void {
@@ -237,6 +243,8 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
   /** Ends the session for good. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     this.#ws?.close();
     this.#queue.close();
   }
