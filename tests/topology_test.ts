@@ -149,3 +149,34 @@ Deno.test("a triangle of our endpoints loses nothing a path that lags far behind
     await Promise.all([o.shutdown(), r.shutdown(), x.shutdown()]);
   }
 });
+
+Deno.test("an endpoint started again with the ID it had is heard from its first message", async () => {
+  // `broker node --endpoint-id` with the ID an earlier run of ours had: its
+  // broadcasts' origin tags were that ID's prefix again and its sequence
+  // numbers began again at 1, so our endpoints that had heard the earlier run
+  // took them for copies already seen and dropped them (0 of 10 here).
+  const [b, c] = [0, 1].map(() => new Endpoint({ warmUp: false }));
+  let a = new Endpoint({ warmUp: false });
+  try {
+    const portB = await b.listen();
+    b.advertise(["/t"]); // b relays, and checks every broadcast's origin tag on the way
+    const sub = c.subscribe("/t");
+    await c.peer("127.0.0.1", portB, { retryMs: 0 });
+    const run = async (first: number) => {
+      await a.peer("127.0.0.1", portB, { retryMs: 0 });
+      await a.awaitPeerSubscription("/t");
+      while (!b.peers().every((p) => p.originTags)) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 10; i++) a.publish("/t", count(BigInt(first + i)));
+      const got = [];
+      for (let m; got.length < 10 && (m = await sub.get(5000));) got.push(m.data.value);
+      return got;
+    };
+    assert.equal((await run(0)).length, 10);
+    const id = a.id;
+    await a.shutdown();
+    a = new Endpoint({ warmUp: false, id });
+    assert.deepEqual(await run(100), Array.from({ length: 10 }, (_, i) => BigInt(100 + i)));
+  } finally {
+    await Promise.all([a.shutdown(), b.shutdown(), c.shutdown()]);
+  }
+});

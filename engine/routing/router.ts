@@ -156,7 +156,12 @@ export class Router<P extends RoutedPeer> {
   readonly #decode: DecodeOptions;
   readonly #lane?: 0 | 1;
   readonly #seen = new SeenOrigins();
-  // Our ID's first 8 bytes as an origin tag's two words.
+  /**
+   * The origin our tags name, as two words: drawn for this router, so an
+   * endpoint started again with the ID it had (its sequence numbers begin
+   * again) is not taken for the earlier one; for twins (`lane`), their
+   * shared ID's first 8 bytes, so each knows the other's broadcasts.
+   */
   readonly #originHi: number;
   readonly #originLo: number;
   /**
@@ -178,7 +183,7 @@ export class Router<P extends RoutedPeer> {
     this.#decode = options.decode;
     this.#lane = options.lane;
     if (options.lane !== undefined) this.#seq = options.lane;
-    const id = options.id;
+    const id = options.lane === undefined ? crypto.getRandomValues(new Uint8Array(8)) : options.id;
     this.#originHi = ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
     this.#originLo = ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0;
   }
