@@ -99,10 +99,11 @@ export function resolveBridgeOptions(cli: BridgeCliValues): BridgeCommandOptions
   if (cli[attributeOf("carry-other-bridges")]) bridge.carryOtherBridges = true;
   if (portText !== undefined) {
     const port = parsePort(portText, "--broker.port", { allowZero: true });
+    // 0.0.0.0 (the default) is every interface, IPv6 too, as for `broker node`.
     const host = addressText === undefined
-      ? "0.0.0.0"
+      ? undefined
       : parseBindAddress(addressText, "--broker.address");
-    bridge.listen = { host, port };
+    bridge.listen = host === undefined || host === "0.0.0.0" ? { port } : { host, port };
   } else if (addressText !== undefined) {
     throw new UsageError("--broker.address", "needs --broker.port (the port to listen on)");
   }
@@ -168,7 +169,7 @@ export async function runBridge(o: BridgeCommandOptions, io: BridgeIo): Promise<
   try {
     io.out(`*** bridge ${bridge.endpoint.id} as ZeroMQ node ${bridge.node.id}`);
     if (bridge.brokerPort !== undefined) {
-      io.out(`*** broker: listening on ${o.bridge.listen!.host}:${bridge.brokerPort}`);
+      io.out(`*** broker: listening on ${o.bridge.listen!.host ?? "0.0.0.0"}:${bridge.brokerPort}`);
     }
     for (const p of o.bridge.peers ?? []) io.out(`*** broker: peering with ${p.host}:${p.port}`);
     // A ZeroMQ peer that went away is dialled again; one that broke the protocol is given up.

@@ -177,7 +177,9 @@ export function resolveGatewayOptions(
       if (port === undefined) {
         throw new UsageError(addressWhere, `needs --${side}.port (the port to listen on)`);
       }
-      o.address = parseBindAddress(address, addressWhere);
+      // 0.0.0.0 is every interface, IPv6 too, as for `broker node` (listen_all.ts).
+      const bind = parseBindAddress(address, addressWhere);
+      if (bind !== "0.0.0.0") o.address = bind;
     }
     const [peers, peersWhere] = value(`${side}.peers`);
     if (peers !== undefined) o.peers = parseGatewayPeers(peers, peersWhere);

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Endpoint, str } from "../mod.ts";
 import { freePort, waitForPort } from "../tests/broker_ref.ts";
+import { resolveBridgeOptions } from "./bridge_command.ts";
 import { parseCafConfig } from "./caf_config.ts";
 import { resolveGatewayOptions } from "./gateway_command.ts";
 import { main } from "./main.ts";
@@ -162,3 +163,30 @@ Deno.test(
     assert.match(err, /outward 1 messages, \d+ bytes, 1 dropped by policy/);
   },
 );
+
+Deno.test("gateway and bridge options: 0.0.0.0, as the default, is every interface (no address to the engine)", () => {
+  const gw = resolveGatewayOptions({
+    "internal.port": "8080",
+    "internal.address": "0.0.0.0",
+    "external.port": "9090",
+    "external.address": "127.0.0.1",
+  });
+  assert.equal(gw.gateway.internal?.address, undefined);
+  assert.equal(gw.gateway.external?.address, "127.0.0.1");
+  const at = {
+    topics: "/a",
+    "broker.port": "9999",
+    "zeromq.connectXpubEndpoint": "tcp://127.0.0.1:5556",
+    "zeromq.connectXsubEndpoint": "tcp://127.0.0.1:5555",
+    "cluster.node": "worker-1",
+  };
+  assert.deepEqual(resolveBridgeOptions(at).bridge.listen, { port: 9999 });
+  assert.deepEqual(
+    resolveBridgeOptions({ ...at, "broker.address": "0.0.0.0" }).bridge.listen,
+    { port: 9999 },
+  );
+  assert.deepEqual(
+    resolveBridgeOptions({ ...at, "broker.address": "::1" }).bridge.listen,
+    { host: "::1", port: 9999 },
+  );
+});

@@ -523,3 +523,25 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "gateway: a side with a port and no address listens on every interface, IPv6 too, as Broker's gateway listens",
+  opts,
+  async () => {
+    await within(20_000, "every interface", async () => {
+      // It listened on 0.0.0.0 alone: a peer dialling ::1 was refused.
+      const { gw, ext, int } = await started();
+      const v6 = new Endpoint(), v4 = new Endpoint();
+      try {
+        await v6.peer("::1", ext, { retryMs: 0 });
+        await v4.peer("127.0.0.1", int, { retryMs: 0 });
+        assert.deepEqual(v6.peers().map((p) => p.id), [gw.id]);
+        assert.deepEqual(v4.peers().map((p) => p.id), [gw.id]);
+      } finally {
+        await v6.shutdown();
+        await v4.shutdown();
+        await gw.shutdown();
+      }
+    });
+  },
+);

@@ -45,6 +45,7 @@ import { errorEvent, StatusCode, type StatusEvent } from "../status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "../status_hub.ts";
 import { Crossing, type FarSide, type GatewayDirection } from "./crossing.ts";
 import { type GatewayDirectionStats, TopicPolicy, type TopicPolicyOptions } from "./policy.ts";
+import { listenEverywhere } from "../transport/listen_everywhere.ts";
 
 export { type GatewayDirectionStats, TopicPolicy, type TopicPolicyOptions } from "./policy.ts";
 export type { GatewayDirection } from "./crossing.ts";
@@ -68,8 +69,9 @@ export interface GatewaySideOptions {
    */
   port?: number;
   /**
-   * Address to listen on.
-   * @default {"0.0.0.0"}
+   * Address to listen on. Absent: every interface, as Broker's gateway
+   * listens (`::`, which takes IPv4 too; `0.0.0.0` where the machine has no
+   * IPv6).
    */
   address?: string;
   /** Peers of that domain to dial at `start()`. */
@@ -285,7 +287,12 @@ export class Gateway {
     for (const side of ["external", "internal"] as const) {
       const o = this.#options[side];
       const ep = this.#side(side);
-      if (o?.port !== undefined) ports[side] = await ep.listen(o.address ?? "0.0.0.0", o.port);
+      if (o?.port !== undefined) {
+        const port = o.port;
+        ports[side] = o.address === undefined
+          ? await listenEverywhere((host) => ep.listen(host, port))
+          : await ep.listen(o.address, port);
+      }
       for (const p of o?.peers ?? []) {
         ep.peerNoWait(p.host, p.port, { retryMs: o?.retryMs ?? DEFAULT_RETRY_MS });
       }

@@ -40,6 +40,7 @@ import type { Subscriber } from "../subscriber.ts";
 import { Event } from "../zeek/event.ts";
 import { recentKey, RecentKeys } from "./recent.ts";
 import { type HostPort, ZeekZmqNode, type ZeekZmqNodeOptions } from "./tcp_node.ts";
+import { listenEverywhere } from "../transport/listen_everywhere.ts";
 
 /**
  * What a bridge's ZeroMQ node ID holds (see the module doc): other bridges
@@ -135,8 +136,12 @@ export interface ZeromqBridgeOptions {
    * @default {false}
    */
   carryOtherBridges?: boolean;
-  /** Where the Broker side accepts peers (port 0: any free one, see `brokerPort`). */
-  listen?: HostPort;
+  /**
+   * Where the Broker side accepts peers (port 0: any free one, see
+   * `brokerPort`); without a host, on every interface (`::`, which takes
+   * IPv4 too; `0.0.0.0` where the machine has no IPv6).
+   */
+  listen?: { host?: string; port: number };
   /** Broker peers to dial (re-dialled every `retryMs` when lost). */
   peers?: readonly HostPort[];
   /**
@@ -271,9 +276,12 @@ export class ZeromqBridge {
         ? endpoint.subscribe(fromBroker, { queueSize: 4096 })
         : undefined;
       for (const t of fromZeromq) node.subscribe(brokerToZeromqTopic(t));
-      const port = options.listen
-        ? await endpoint.listen(options.listen.host, options.listen.port)
-        : undefined;
+      const listen = options.listen;
+      const port = listen === undefined
+        ? undefined
+        : listen.host === undefined
+        ? await listenEverywhere((host) => endpoint.listen(host, listen.port))
+        : await endpoint.listen(listen.host, listen.port);
       bridge = new ZeromqBridge(endpoint, node, port, options.loopWindowMs ?? 1000);
       bridge.#carryOtherBridges = options.carryOtherBridges ?? false;
       bridge.#loops.push(bridge.#fromZeromq(fromZeromq));

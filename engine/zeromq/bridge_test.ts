@@ -265,3 +265,23 @@ bridgeTest(
     assert.equal(bridge.stats().toZeromq, n);
   },
 );
+
+bridgeTest(
+  "bridge: listening without a host takes peers on every interface, IPv6 too",
+  15_000,
+  async (at, closers) => {
+    // Without a host it took the address as given; the CLI's default was 0.0.0.0, IPv4 alone.
+    const bridge = await ZeromqBridge.start({
+      topics: ["/app/"],
+      listen: { port: 0 },
+      zeromq: { name: "worker-1", nodeType: "worker", ...at },
+    });
+    closers.unshift(() => bridge.close());
+    const v6 = new Endpoint(), v4 = new Endpoint();
+    closers.unshift(() => v6.shutdown(), () => v4.shutdown());
+    await v6.peer("::1", bridge.brokerPort!, { retryMs: 0 });
+    await v4.peer("127.0.0.1", bridge.brokerPort!, { retryMs: 0 });
+    assert.equal(v6.peers().length, 1);
+    assert.equal(v4.peers().length, 1);
+  },
+);
