@@ -64,6 +64,9 @@ export const DEFAULT_CLIENT_QUEUE_SIZE = 4096;
 /** How long a `WebSocketClient` waits for the server's ack, in ms. */
 export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 
+/** Server errors a `WebSocketClient` keeps for `takeErrors` (the latest; older ones are dropped). */
+export const MAX_KEPT_SERVER_ERRORS = 1024;
+
 /** An error message the server sent. */
 export interface ServerError {
   /** Broker's error code name, e.g. `deserialization_failed`. */
@@ -188,7 +191,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
     try {
       parsed = readJsonMessage(text);
     } catch (e) {
-      this.#errors.push({ code: "deserialization_failed", context: String(e) });
+      this.#error("deserialization_failed", String(e));
       return;
     }
     const msg = parsed.fields ?? {};
@@ -200,16 +203,21 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
         this.#acked?.();
         return;
       case "error":
-        this.#errors.push({ code: String(msg.code), context: String(msg.context) });
+        this.#error(String(msg.code), String(msg.context));
         return;
       case "data-message":
         try {
           this.#queue.push(dataMessageOf(parsed, true));
         } catch (e) {
-          this.#errors.push({ code: "deserialization_failed", context: String(e) });
+          this.#error("deserialization_failed", String(e));
         }
         return;
     }
+  }
+
+  /** Keeps a server error for `takeErrors`, the latest `MAX_KEPT_SERVER_ERRORS` only. */
+  #error(code: string, context: string): void {
+    if (this.#errors.push({ code, context }) > MAX_KEPT_SERVER_ERRORS) this.#errors.shift();
   }
 
   /** Publishes a value on a topic through the server. */
@@ -230,7 +238,7 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
     return this.#queue.get(timeoutMs);
   }
 
-  /** Error messages the server sent so far (taken out). */
+  /** Error messages the server sent so far, the latest `MAX_KEPT_SERVER_ERRORS` (taken out). */
   takeErrors(): ServerError[] {
     return this.#errors.splice(0);
   }
