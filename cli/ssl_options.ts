@@ -23,7 +23,7 @@ export interface SslCliValues {
   "broker.ssl.cafile"?: string;
   /** Directory of trusted CA files. */
   "broker.ssl.capath"?: string;
-  /** Key passphrase (refused: Deno cannot decrypt keys). */
+  /** Passphrase of an encrypted key. */
   "broker.ssl.passphrase"?: string;
 }
 
@@ -45,10 +45,10 @@ export const SSL_KEYS = ["certificate", "key", "cafile", "capath", "passphrase"]
 export function addSslOptions<C extends CommandUnknownOpts>(cmd: C): C {
   cmd
     .option("--broker.ssl.certificate <path>", "PEM certificate of this endpoint (TLS)")
-    .option("--broker.ssl.key <path>", "its PEM private key (unencrypted)")
+    .option("--broker.ssl.key <path>", "its PEM private key")
     .option("--broker.ssl.cafile <path>", "PEM file of trusted CA certificates")
     .option("--broker.ssl.capath <dir>", "directory of trusted CA certificates")
-    .option("--broker.ssl.passphrase <text>", "(refused: Deno cannot decrypt keys)");
+    .option("--broker.ssl.passphrase <text>", "passphrase to decrypt the private key");
   return cmd;
 }
 

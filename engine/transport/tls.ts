@@ -4,10 +4,13 @@
  * needs. Broker authenticates peers with certificates; its other mode,
  * anonymous ECDH when no certificate is configured, has no counterpart in
  * Deno's TLS stack (rustls), so an endpoint with SSL on needs certificates.
+ * An encrypted key is decrypted here with `passphrase`, as Broker has
+ * OpenSSL do, and handed on unencrypted.
  *
  * @module
  */
 import { connect as connectNodeTls } from "node:tls";
+import { createPrivateKey } from "node:crypto";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { type ByteStream, NodeSocketStream } from "./node_stream.ts";
 import { wrapTlsSocket } from "./tls_wrap_stream.ts";
@@ -17,13 +20,13 @@ import { timerDelay } from "../timer_delay.ts";
 export interface SslOptions {
   /** This endpoint's certificate chain (PEM). */
   certificate?: string;
-  /** Its private key (PEM, unencrypted: Deno cannot use a passphrase). */
+  /** Its private key (PEM; encrypted ones need `passphrase`). */
   key?: string;
   /** A file of trusted CA certificates (PEM, concatenated). */
   cafile?: string;
   /** A directory of trusted CA certificates (every file in it, PEM). */
   capath?: string;
-  /** Broker decrypts the key with it; Deno cannot, so setting it is an error. */
+  /** Decrypts an encrypted `key` (ignored for an unencrypted one, as in OpenSSL). */
   passphrase?: string;
 }
 
@@ -31,7 +34,7 @@ export interface SslOptions {
 export interface TlsMaterial {
   /** This endpoint's certificate chain. */
   readonly cert: string;
-  /** Its private key. */
+  /** Its private key (unencrypted). */
   readonly key: string;
   /** Trusted CAs; empty means the system's roots. */
   readonly caCerts: string[];
@@ -46,6 +49,31 @@ function readPem(path: string, what: string): string {
     return Deno.readTextFileSync(path);
   } catch (e) {
     return fail(`cannot read ${what} ${path}: ${(e as Error).message}`, ErrorCode.cannot_open_file);
+  }
+}
+
+/** Whether a PEM key is encrypted (PKCS#8, or OpenSSL's traditional `Proc-Type` form). */
+function encrypted(pem: string): boolean {
+  return pem.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+    /^Proc-Type: *4, *ENCRYPTED/m.test(pem);
+}
+
+/**
+ * The key as unencrypted PEM: decrypted with `passphrase` (OpenSSL's
+ * `SSL_CTX_use_PrivateKey_file` with Broker's password callback), as it is
+ * when unencrypted. A key that cannot be decrypted is an error here, where
+ * Broker's connector fails to load it and no peering works.
+ */
+function decryptKey(pem: string, path: string, passphrase?: string): string {
+  if (!passphrase) {
+    if (encrypted(pem)) fail(`key ${path} is encrypted: set broker.ssl.passphrase`);
+    return pem;
+  }
+  try {
+    return createPrivateKey({ key: pem, format: "pem", passphrase })
+      .export({ type: "pkcs8", format: "pem" }) as string;
+  } catch (e) {
+    return fail(`cannot decrypt key ${path} with broker.ssl.passphrase: ${(e as Error).message}`);
   }
 }
 
@@ -77,11 +105,6 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
         "(anonymous ECDH) is not available in Deno's TLS; configure certificates or disable SSL",
     );
   }
-  if (ssl.passphrase) {
-    fail(
-      "encrypted keys are not supported: decrypt the key (openssl pkey) and drop the passphrase",
-    );
-  }
   const caCerts: string[] = [];
   if (ssl.cafile) caCerts.push(readPem(ssl.cafile, "CA file"));
   if (ssl.capath) {
@@ -101,7 +124,7 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
   }
   return {
     cert: readPem(ssl.certificate, "certificate"),
-    key: readPem(ssl.key, "key"),
+    key: decryptKey(readPem(ssl.key, "key"), ssl.key, ssl.passphrase),
     caCerts,
   };
 }
