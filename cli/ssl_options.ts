@@ -74,7 +74,8 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
 /**
  * `Endpoint` options for a subcommand: TLS with the given certificates, or
  * plain TCP when there are none or `--disable-ssl` says so. Files that
- * cannot be read, or a certificate without its key, are a `UsageError`
+ * cannot be read, a certificate without its key (or with a key not its own,
+ * or an encrypted one without its passphrase) are a `UsageError`
  * (exit 2), found here before anything runs, in every subcommand alike.
  *
  * @example
@@ -94,7 +95,8 @@ export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ss
 /**
  * Reads what an endpoint with TLS reads at its start (the files are small),
  * to find before anything runs what it would fail on: a file that cannot be
- * read, a certificate without its key. Throws a `UsageError` (exit 2).
+ * read, a certificate without its key or with another one. Throws a
+ * `UsageError` (exit 2).
  *
  * @example
  * ```ts

@@ -10,7 +10,7 @@
  * @module
  */
 import { connect as connectNodeTls } from "node:tls";
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { type ByteStream, NodeSocketStream } from "./node_stream.ts";
 import { wrapTlsSocket } from "./tls_wrap_stream.ts";
@@ -122,11 +122,32 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
       if (text.includes("-----BEGIN CERTIFICATE-----")) caCerts.push(text);
     }
   }
-  return {
-    cert: readPem(ssl.certificate, "certificate"),
-    key: decryptKey(readPem(ssl.key, "key"), ssl.key, ssl.passphrase),
-    caCerts,
-  };
+  const cert = readPem(ssl.certificate, "certificate");
+  const key = decryptKey(readPem(ssl.key, "key"), ssl.key, ssl.passphrase);
+  checkPair(cert, key, ssl.certificate, ssl.key);
+  return { cert, key, caCerts };
+}
+
+/**
+ * Fails unless `key` is the private key of the chain's first certificate:
+ * OpenSSL's `SSL_CTX_use_PrivateKey_file` refuses such a pair, so Broker's
+ * connector never runs with it; TLS here would start and fail every
+ * handshake, with nothing to say why.
+ */
+function checkPair(cert: string, key: string, certPath: string, keyPath: string): void {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (e) {
+    return fail(`cannot parse certificate ${certPath}: ${(e as Error).message}`);
+  }
+  let ok: boolean;
+  try {
+    ok = x509.checkPrivateKey(createPrivateKey(key));
+  } catch (e) {
+    return fail(`cannot parse key ${keyPath}: ${(e as Error).message}`);
+  }
+  if (!ok) fail(`key ${keyPath} does not match certificate ${certPath}`);
 }
 
 /**
