@@ -140,13 +140,12 @@ function listenTls(
     return true;
   };
   // As Broker with certificates: the client must present one that our CAs signed.
-  const verify = tls.caCerts.length > 0;
   const server = createTlsServer({
     cert: tls.cert,
     key: tls.key,
-    ca: verify ? tls.caCerts : undefined,
-    requestCert: verify,
-    rejectUnauthorized: verify,
+    ca: tls.caCerts,
+    requestCert: true,
+    rejectUnauthorized: true,
   });
   server.on("connection", (raw: Socket) => {
     const remote = remoteOf(raw);

@@ -36,7 +36,7 @@ export interface TlsMaterial {
   readonly cert: string;
   /** Its private key (unencrypted). */
   readonly key: string;
-  /** Trusted CAs; empty means the system's roots. */
+  /** Trusted CAs (never empty: without them Broker trusts no peer). */
   readonly caCerts: string[];
 }
 
@@ -125,6 +125,16 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
   const cert = readPem(ssl.certificate, "certificate");
   const key = decryptKey(readPem(ssl.key, "key"), ssl.key, ssl.passphrase);
   checkPair(cert, key, ssl.certificate, ssl.key);
+  if (caCerts.length === 0) {
+    // Broker then verifies peers against nothing (not the system's roots):
+    // every handshake fails, both ways. Ours had no client check at all.
+    fail(
+      ssl.capath
+        ? `no CA certificates in broker.ssl.capath ${ssl.capath}: no peer could be verified`
+        : "SSL needs broker.ssl.cafile or broker.ssl.capath: Broker verifies every peer's " +
+          "certificate against them and, without, trusts none",
+    );
+  }
   return { cert, key, caCerts };
 }
 
@@ -153,7 +163,7 @@ function checkPair(cert: string, key: string, certPath: string, keyPath: string)
 /**
  * Opens a TLS connection as Broker's client does: with our certificate for
  * mutual authentication, checking the peer's chain against `tls.caCerts`
- * (the system's roots when empty) but not its host name, since Broker's
+ * but not its host name, since Broker's
  * certificates name nodes, not hosts. The handshake runs on first use.
  *
  * @example
@@ -168,7 +178,7 @@ export function dialTls(host: string, port: number, tls: TlsMaterial): Promise<D
     port,
     cert: tls.cert,
     key: tls.key,
-    caCerts: tls.caCerts.length ? tls.caCerts : undefined,
+    caCerts: tls.caCerts,
     unsafelyDisableHostnameVerification: true,
   });
 }
@@ -202,7 +212,7 @@ export function connectTlsStream(
       port,
       cert: tls.cert,
       key: tls.key,
-      ca: tls.caCerts.length ? tls.caCerts : undefined,
+      ca: tls.caCerts,
       rejectUnauthorized: true,
       // Broker's certificates name nodes, not hosts.
       checkServerIdentity: () => undefined,
