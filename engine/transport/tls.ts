@@ -24,7 +24,7 @@ export interface SslOptions {
   key?: string;
   /** A file of trusted CA certificates (PEM, concatenated). */
   cafile?: string;
-  /** A directory of trusted CA certificates (every file in it, PEM). */
+  /** An OpenSSL CA directory: PEM files named `<subject hash>.<n>` (`openssl rehash`). */
   capath?: string;
   /** Decrypts an encrypted `key` (ignored for an unencrypted one, as in OpenSSL). */
   passphrase?: string;
@@ -49,6 +49,17 @@ function readPem(path: string, what: string): string {
     return Deno.readTextFileSync(path);
   } catch (e) {
     return fail(`cannot read ${what} ${path}: ${(e as Error).message}`, ErrorCode.cannot_open_file);
+  }
+}
+
+/** A certificate's name in an OpenSSL CA directory: subject hash, then a sequence number. */
+const HASHED_NAME = /^[0-9a-f]{8}\.[0-9]+$/;
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false; // a dangling link
   }
 }
 
@@ -117,8 +128,14 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
         ErrorCode.cannot_open_file,
       );
     }
-    for (const e of entries.filter((e) => e.isFile).sort((a, b) => a.name < b.name ? -1 : 1)) {
-      const text = readPem(`${ssl.capath}/${e.name}`, "CA file");
+    // OpenSSL looks a CA up in capath by its subject's hash, as `<hash>.<n>`
+    // (what `openssl rehash` links): a file by any other name is not
+    // trusted there, whatever it holds. The links are followed.
+    const names = entries.map((e) => e.name).filter((n) => HASHED_NAME.test(n)).sort();
+    for (const name of names) {
+      const path = `${ssl.capath}/${name}`;
+      if (!isFile(path)) continue;
+      const text = readPem(path, "CA file");
       if (text.includes("-----BEGIN CERTIFICATE-----")) caCerts.push(text);
     }
   }
@@ -130,7 +147,8 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
     // every handshake fails, both ways. Ours had no client check at all.
     fail(
       ssl.capath
-        ? `no CA certificates in broker.ssl.capath ${ssl.capath}: no peer could be verified`
+        ? `no CA certificates in broker.ssl.capath ${ssl.capath} (OpenSSL reads <hash>.0 ` +
+          "files there, as openssl rehash names them): no peer could be verified"
         : "SSL needs broker.ssl.cafile or broker.ssl.capath: Broker verifies every peer's " +
           "certificate against them and, without, trusts none",
     );
