@@ -41,7 +41,7 @@ export class BoundedQueue<T> {
   /** Items dropped by the overflow policy. */
   dropped = 0;
   #onTake?: (item: T) => void;
-  #onClose?: () => void;
+  #onClose?: (() => void)[];
 
   /**
    * A queue of at most `capacity` items (and, with `sizeOf`, at most
@@ -86,12 +86,12 @@ export class BoundedQueue<T> {
   }
 
   /**
-   * Calls `fn` once, when the queue closes: the owner of a set of queues
-   * forgets one as its reader closes it, not at the next item it would
-   * have pushed.
+   * Calls `fn` once, when the queue closes (each function given, in order):
+   * the owner of a set of queues forgets one as its reader closes it, not
+   * at the next item it would have pushed.
    */
   onClose(fn: () => void): void {
-    this.#onClose = fn;
+    (this.#onClose ??= []).push(fn);
   }
 
   /** Items ready to be read. */
@@ -219,7 +219,7 @@ export class BoundedQueue<T> {
     this.#closed = true;
     for (const w of this.#waiters.splice(0)) w(undefined);
     for (const s of this.#space.splice(0)) s.run();
-    this.#onClose?.();
+    if (this.#onClose) { for (const fn of this.#onClose) fn(); }
   }
 
   /** Reads until closed. */

@@ -52,7 +52,11 @@ export class StatusHub<E extends StatusEvent = StatusEvent> {
     this.#forward = forward;
   }
 
-  /** A new subscriber's queue; closing the queue unsubscribes it. */
+  /**
+   * A new subscriber's queue; closing the queue unsubscribes it, and so
+   * does dropping it unclosed, once it is collected (the hub holds the
+   * queue behind the one handed out; a read waiting on it keeps it).
+   */
   subscribe(options: StatusSubscriberOptions = {}): BoundedQueue<E> {
     const entry = {
       q: new BoundedQueue<E>(
@@ -66,7 +70,7 @@ export class StatusHub<E extends StatusEvent = StatusEvent> {
     // the handle, and on a quiet endpoint (no status to prune them at) the
     // closed ones piled up.
     entry.q.onClose(() => this.#queues.delete(entry));
-    return entry.q;
+    return new QueueHandle(entry.q);
   }
 
   /** Status subscribers now (open ones). */
@@ -87,5 +91,99 @@ export class StatusHub<E extends StatusEvent = StatusEvent> {
   close(): void {
     for (const e of this.#queues) e.q.close();
     this.#queues.clear();
+  }
+}
+
+/** Closes the queue behind a handle that was collected unclosed. */
+const collected = new FinalizationRegistry<{ close(): void }>((inner) => inner.close());
+
+/**
+ * What `StatusHub.subscribe` hands out: the hub's queue behind a handle
+ * that closes it once the handle is collected unclosed. A read waiting on
+ * the handle (`get`, iteration, `stream`) holds it, through the inner
+ * queue that holds the read.
+ */
+class QueueHandle<T> extends BoundedQueue<T> {
+  readonly #inner: BoundedQueue<T>;
+
+  constructor(inner: BoundedQueue<T>) {
+    super(inner.capacity, inner.policy);
+    this.#inner = inner;
+    // `dropped` is a field: the inner queue's, read and written through.
+    Object.defineProperty(this, "dropped", {
+      get: () => inner.dropped,
+      set: (v: number) => void (inner.dropped = v),
+      enumerable: true,
+    });
+    collected.register(this, inner, this);
+  }
+
+  override onTake(fn: (item: T) => void): void {
+    this.#inner.onTake(fn);
+  }
+
+  override onClose(fn: () => void): void {
+    this.#inner.onClose(fn);
+  }
+
+  override get length(): number {
+    return this.#inner.length;
+  }
+
+  override get bytes(): number {
+    return this.#inner.bytes;
+  }
+
+  override get closed(): boolean {
+    return this.#inner.closed;
+  }
+
+  override push(item: T): void | Promise<void> {
+    return this.#inner.push(item);
+  }
+
+  override shift(): T | undefined {
+    return this.#inner.shift();
+  }
+
+  override poll(): T[] {
+    return this.#inner.poll();
+  }
+
+  override get(timeoutMs?: number): Promise<T | undefined> {
+    const inner = this.#inner;
+    const got = inner.get(timeoutMs);
+    return inner.length > 0 || inner.closed ? got : this.#held(got);
+  }
+
+  override close(): void {
+    collected.unregister(this);
+    this.#inner.close();
+  }
+
+  override async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    while (true) {
+      const v = await this.get();
+      if (v === undefined) return;
+      yield v;
+    }
+  }
+
+  override stream(): ReadableStream<T> {
+    return new ReadableStream<T>({
+      pull: async (controller) => {
+        const v = await this.get();
+        if (v === undefined) controller.close();
+        else controller.enqueue(v);
+      },
+      cancel: () => this.close(),
+    });
+  }
+
+  /** `wait`, from a method of this handle, which it keeps while pending (see the class). */
+  async #held<V>(wait: Promise<V>): Promise<V> {
+    const value = await wait;
+    this.#inner; // (the handle, `this`, is kept until here)
+    return value;
   }
 }

@@ -29,3 +29,57 @@ Deno.test("status subscribers that stay open keep getting events after others cl
   hub.close();
   assert.equal(hub.size, 0);
 });
+
+Deno.test("a status subscriber dropped without close leaves the hub once collected; one read from stays", async () => {
+  // The hub held every status subscriber until close(): one made and let go
+  // (to wait for one peering, say) stayed for good, each status pushed to it
+  // and up to 256 kept. gc() needs --expose-gc, so this runs in a child process.
+  const hubUrl = new URL("./status_hub.ts", import.meta.url).href;
+  const statusUrl = new URL("./status.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--v8-flags=--expose-gc",
+      `
+      import { StatusHub } from ${JSON.stringify(hubUrl)};
+      import { StatusCode, statusEvent } from ${JSON.stringify(statusUrl)};
+      const hub = new StatusHub();
+      const kept = hub.subscribe();
+      // Not referenced, but in use: a pending get and a for-await loop.
+      const pending = hub.subscribe().get();
+      let looped = 0;
+      const loop = (async () => {
+        for await (const _ of hub.subscribe()) if (++looped === 2) return;
+      })();
+      // In a function of its own, so that no frame here holds the last one.
+      const drop = () => {
+        for (let i = 0; i < 100; i++) hub.subscribe();
+      };
+      drop();
+      const made = hub.size;
+      const tick = () => new Promise((r) => setTimeout(r, 0));
+      for (let i = 0; i < 100; i++) {
+        await tick();
+        globalThis.gc();
+        await tick();
+        if (hub.size === 3) break;
+      }
+      const left = hub.size;
+      hub.emit(statusEvent(StatusCode.peer_added, "one"));
+      hub.emit(statusEvent(StatusCode.peer_lost, "two"));
+      const got = await pending;
+      await loop;
+      console.log(JSON.stringify({ made, left, pending: got?.message, looped, kept: kept.length }));
+      `,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(r.made, 103);
+  assert.equal(r.left, 3, "kept, pending, loop");
+  assert.equal(r.pending, "one");
+  assert.equal(r.looped, 2);
+  assert.equal(r.kept, 2);
+});
