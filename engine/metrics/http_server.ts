@@ -9,7 +9,8 @@
  * prometheus-cpp, keep-alive off): the answer says `Connection: close` and
  * the connection ends once it is written. A client that has not sent a
  * whole request head within `requestTimeoutMs` (30 s, civetweb's
- * `request_timeout_ms`) is disconnected. Deno's HTTP server, which this
+ * `request_timeout_ms`) is disconnected, and past `maxConnections` (256)
+ * open at once a new one is closed as it comes. Deno's HTTP server, which this
  * replaced, kept a connection that sent nothing, half a request, or idled
  * after an answer open for good: 200 such clients held 200 descriptors.
  *
@@ -50,8 +51,18 @@ const NO_CACHE = "no-cache, no-store, must-revalidate, private, max-age=0";
 /** How long a client may take to send a whole request head, ms (civetweb's `request_timeout_ms`). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/** Connections served at once; more are closed as they come (the endpoint's `maxPendingHandshakes`). */
+export const DEFAULT_MAX_HTTP_CONNECTIONS = 256;
+
 /** Options of `MetricsHttpServer.listen`. */
 export interface MetricsHttpOptions {
+  /**
+   * Connections open at once (reading a request or writing its answer);
+   * one more is closed as it is accepted, as Broker's server serves a few
+   * at a time and leaves the rest waiting.
+   * @default 256 (`DEFAULT_MAX_HTTP_CONNECTIONS`)
+   */
+  maxConnections?: number;
   /**
    * A connection that has not sent a whole request head within this time
    * (ms) is closed.
@@ -73,6 +84,8 @@ export class MetricsHttpServer {
   readonly port: number;
   /** Requests served so far (any path). */
   requests = 0;
+  /** Connections closed as they came, `maxConnections` being open. */
+  refused = 0;
   readonly #listener: Deno.TcpListener;
   readonly #conns = new Set<TcpConnection>();
   readonly #loop: Promise<void>;
@@ -82,12 +95,21 @@ export class MetricsHttpServer {
     listener: Deno.TcpListener,
     handlers: MetricsHttpHandlers,
     timeoutMs: number,
+    maxConnections: number,
   ) {
     this.#listener = listener;
     this.port = listener.addr.port;
     this.#loop = (async () => {
       try {
-        for await (const raw of listener) this.#serve(new TcpConnection(raw), handlers, timeoutMs);
+        for await (const raw of listener) {
+          // Each waits up to the request timeout: a flood of silent clients must not pile up.
+          if (this.#conns.size >= maxConnections) {
+            this.refused++;
+            raw.close();
+            continue;
+          }
+          this.#serve(new TcpConnection(raw), handlers, timeoutMs);
+        }
       } catch {
         // the listener was closed
       }
@@ -105,9 +127,13 @@ export class MetricsHttpServer {
     if (!(timeoutMs > 0)) {
       return Promise.reject(new RangeError(`requestTimeoutMs must be > 0, got ${timeoutMs}`));
     }
+    const max = options.maxConnections ?? DEFAULT_MAX_HTTP_CONNECTIONS;
+    if (!(max >= 1)) {
+      return Promise.reject(new RangeError(`maxConnections must be >= 1, got ${max}`));
+    }
     try {
       const listener = Deno.listen({ hostname: host, port });
-      return Promise.resolve(new MetricsHttpServer(listener, handlers, timeoutMs));
+      return Promise.resolve(new MetricsHttpServer(listener, handlers, timeoutMs, max));
     } catch (e) {
       return Promise.reject(e);
     }

@@ -76,3 +76,28 @@ Deno.test("the metrics server answers bytes that are no request, and a huge head
     await server.close();
   }
 });
+
+Deno.test("past maxConnections open at once, the metrics server closes a new connection as it comes", async () => {
+  // Silent clients each wait out the request timeout: without a cap, a flood
+  // of them held a descriptor each for that long.
+  const server = await MetricsHttpServer.listen("127.0.0.1", 0, handlers, { maxConnections: 4 });
+  const silent: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      silent.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
+    while (server.connections < 4) await new Promise((r) => setTimeout(r, 10));
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    assert.equal(await untilClosed(extra), "", "closed without an answer");
+    assert.equal(server.refused, 1);
+    assert.equal(server.connections, 4);
+    // One of the four leaves: a request is served again.
+    silent.pop()!.close();
+    while (server.connections > 3) await new Promise((r) => setTimeout(r, 10));
+    const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+    assert.equal(await res.text(), "# nothing\n");
+  } finally {
+    for (const c of silent) c.close();
+    await server.close();
+  }
+});
