@@ -272,6 +272,7 @@ export class Endpoint {
     this.#driver = new ConnectionDriver({
       id: this.#id,
       maxHandshakeFrameSize: opts.maxHandshakeFrameSize,
+      maxFrameSize: opts.maxFrameSize,
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
       unpeerTimeoutMs: opts.unpeerTimeoutMs,
       table,

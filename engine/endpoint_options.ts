@@ -17,7 +17,7 @@ import { BrokerError, ErrorCode } from "./errors.ts";
 import type { RecordedFrame } from "./peering/connection_driver.ts";
 import type { Subscriber } from "./subscriber.ts";
 import type { SslOptions } from "./transport/tls.ts";
-import { DEFAULT_TTL } from "./wire/mod.ts";
+import { BROKER_MAX_FRAME_SIZE, DEFAULT_TTL } from "./wire/mod.ts";
 
 export { DEFAULT_TTL };
 
@@ -104,15 +104,26 @@ export interface EndpointOptions {
    * Largest frame an accepted connection may send before its handshake is
    * done, in bytes: room for a hello and a subscription list of thousands of
    * topics. Larger ones close the connection (`invalid_message`). Frames
-   * from peers we dial, and every frame after the handshake, may be up to
-   * 64 MiB.
+   * from peers we dial may be up to 64 MiB before the handshake, and every
+   * frame after it up to `maxFrameSize`.
    * @default {262_144}
    */
   maxHandshakeFrameSize?: number;
   /**
+   * Largest frame a peer may send once its handshake is done, in bytes; a
+   * larger one ends the peering (`invalid_message`). By default Broker's own
+   * bound, INT32_MAX - 4 (`BROKER_MAX_FRAME_SIZE`): a store's snapshot or a
+   * value travels as one frame however large, and Broker sends and takes it.
+   * A frame being read holds memory as its bytes arrive, so lower this to
+   * bound what one peer can make us hold.
+   * @default {2_147_483_643}
+   */
+  maxFrameSize?: number;
+  /**
    * Bytes queued per peer before `overflowPolicy` applies (besides the
-   * `peerBufferSize` message count); a single larger message is still sent
-   * when the queue is empty.
+   * `peerBufferSize` message count, Broker's only bound): a message that
+   * does not fit is refused, unless it is larger than this whole bound and
+   * less than it is queued.
    * @default {67_108_864}
    */
   peerBufferBytes?: number;
@@ -277,6 +288,7 @@ export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpoi
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     maxPendingHandshakes: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
     maxHandshakeFrameSize: options.maxHandshakeFrameSize ?? DEFAULT_MAX_HANDSHAKE_FRAME_SIZE,
+    maxFrameSize: options.maxFrameSize ?? BROKER_MAX_FRAME_SIZE,
     peerBufferBytes: options.peerBufferBytes ?? DEFAULT_PEER_BUFFER_BYTES,
     maxValues: options.maxValues ?? DEFAULT_MAX_VALUES,
     disableForwarding: options.disableForwarding ?? false,
@@ -289,6 +301,7 @@ export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpoi
       "handshakeTimeoutMs",
       "maxPendingHandshakes",
       "maxHandshakeFrameSize",
+      "maxFrameSize",
       "peerBufferBytes",
       "maxValues",
     ] as const
@@ -297,6 +310,12 @@ export function resolveEndpointOptions(options: EndpointOptions): ResolvedEndpoi
     if (!Number.isSafeInteger(v) || v <= 0) {
       throw new BrokerError(ErrorCode.invalid_data, `${k} must be a positive integer, got ${v}`);
     }
+  }
+  if (resolved.maxFrameSize > BROKER_MAX_FRAME_SIZE) {
+    throw new BrokerError(
+      ErrorCode.invalid_data,
+      `maxFrameSize must be at most ${BROKER_MAX_FRAME_SIZE} (a frame's length is 32 bits), got ${resolved.maxFrameSize}`,
+    );
   }
   // Broker's uint16 settings, and the metrics options (read later, where a bad one threw a
   // RangeError or went unreported): refused here, with the rest.

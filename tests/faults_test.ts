@@ -223,7 +223,7 @@ Deno.test("a large but allowed length prefix is buffered as bytes arrive, not up
     const other = await peer(SMALLER_ID);
     const c = await peer(LARGER_ID);
     const before = Deno.memoryUsage();
-    // Claim a 60 MiB frame (under the 64 MiB limit), send a few bytes of it.
+    // Claim a 60 MiB frame, send a few bytes of it.
     await c.send(new Uint8Array([0x03, 0xc0, 0x00, 0x00, ...dataBody("/t/x").subarray(0, 40)]));
     await pingPong(other, SMALLER_ID, ENDPOINT_ID, "sync");
     const after = Deno.memoryUsage();
@@ -232,6 +232,34 @@ Deno.test("a large but allowed length prefix is buffered as bytes arrive, not up
     assert.ok(isPeered(ep, LARGER_ID));
     assert.equal(sub.available(), 0);
   });
+});
+
+Deno.test("a frame over 64 MiB after the handshake is taken, as Broker takes up to INT32_MAX - 4", async () => {
+  // A store's snapshot or a value is one frame: at 64 MiB the peering ended
+  // (invalid_message) and the value was lost, where Broker delivers it.
+  await withEndpoint({}, async ({ ep, status, peer }) => {
+    const sub = ep.subscribe("/t");
+    const c = await peer(LARGER_ID);
+    const big = new Uint8Array(70_000_000).fill(0x61);
+    await c.send(dataFrame("/t/big", encode(str(big))));
+    const m = await sub.get(20_000);
+    assert.equal(m?.topic, "/t/big");
+    assert.equal(m?.data.type === "string" ? m.data.value.length : -1, 70_000_000);
+    assert.ok(isPeered(ep, LARGER_ID));
+    assert.deepEqual(status.poll().filter((e) => e.kind === "error"), []);
+  });
+});
+
+Deno.test("maxFrameSize lowers the bound: a frame above it ends the peering with invalid_message", async () => {
+  await withEndpoint({ maxFrameSize: 1 << 20 }, async ({ status, peer }) => {
+    const other = await peer(SMALLER_ID);
+    const c = await peer(LARGER_ID);
+    await c.send(dataFrame("/t/big", encode(str(new Uint8Array(2 << 20)))));
+    await nextStatus(status, isError(ErrorCode.invalid_message, LARGER_ID));
+    await nextStatus(status, isStatus(StatusCode.peer_lost, LARGER_ID));
+    await pingPong(other, SMALLER_ID, ENDPOINT_ID, "unaffected");
+  });
+  assert.throws(() => new Endpoint({ maxFrameSize: 2 ** 31 }), /maxFrameSize must be at most/);
 });
 
 // ------------------------------------------------------------ floods

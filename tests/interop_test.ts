@@ -191,3 +191,45 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a 70 MB value right behind a small one crosses a C++ broker-node between our endpoints",
+  opts,
+  async () => {
+    // Our sender cut the C++ peer (backpressure_overflow: the queued bytes plus
+    // the new message passed 64 MiB), and our receiver refused frames over
+    // 64 MiB; Broker bounds its queue in messages and takes up to INT32_MAX - 4.
+    // (A message sent while the 70 MB one is still queued meets the bound.)
+    const port = freePort();
+    const node = new RefProcess("broker-node", [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/big"]',
+      "-p",
+      String(port),
+    ]);
+    const from = new Endpoint(), to = new Endpoint();
+    try {
+      await waitForPort(port);
+      const sub = to.subscribe("/big");
+      await to.peer("127.0.0.1", port, { retryMs: 0 });
+      await from.peer("127.0.0.1", port, { retryMs: 0 });
+      await from.awaitPeerSubscription("/big", 10_000);
+      from.publish("/big", str("small"));
+      from.publish("/big", str("y".repeat(70_000_000)));
+      const got: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const m = await sub.get(30_000);
+        got.push(m?.data.type === "string" ? m.data.value.length : -1);
+      }
+      assert.deepEqual(got, [5, 70_000_000]);
+      assert.equal(from.peers().length, 1);
+      assert.equal(to.peers().length, 1);
+    } finally {
+      await from.shutdown();
+      await to.shutdown();
+      await node.stop();
+    }
+  },
+);

@@ -520,6 +520,41 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "store interop: our clone takes a C++ master's snapshot over 64 MiB (80 values of 1 MB)",
+  opts,
+  async () => {
+    // The ack_clone (80,000,832 bytes) is one frame: ours refused frames over
+    // 64 MiB, so the peering dropped and the clone never got the store.
+    const port = freePort();
+    const node = refNode(port, "master");
+    const writer = new Endpoint(), reader = new Endpoint();
+    let w: Store | undefined, r: Store | undefined;
+    try {
+      await waitForPort(port);
+      await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
+      await writer.peer("127.0.0.1", port, { retryMs: 0 });
+      w = writer.attachClone("kv", { requestTimeoutMs: 20_000 });
+      assert.deepEqual(await w.keys(), []); // attached: writes go to the master, not a buffer
+      const mb = "x".repeat(1_000_000);
+      for (let i = 0; i < 80; i++) await w.put(count(BigInt(i)), str(mb));
+      assert.equal(await w.awaitIdle(30_000), true);
+      await reader.peer("127.0.0.1", port, { retryMs: 0 });
+      r = reader.attachClone("kv", { requestTimeoutMs: 20_000 });
+      assert.equal((await r.keys()).length, 80);
+      const v = await r.get(count(79n));
+      assert.equal(v.type === "string" ? v.value.length : -1, 1_000_000);
+      assert.equal(reader.peers().length, 1);
+    } finally {
+      r?.close();
+      w?.close();
+      await reader.shutdown();
+      await writer.shutdown();
+      await node.stop();
+    }
+  },
+);
+
 Deno.test("store interop: a C++ clone attaches to our master", opts, async () => {
   const ep = new Endpoint();
   const master = ep.attachMaster("kv");

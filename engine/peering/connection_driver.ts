@@ -26,7 +26,6 @@ import type { Dialer, DialTarget } from "../transport/dialer.ts";
 import type { TcpConnection } from "../transport/tcp.ts";
 import {
   decodeRoutingUpdate,
-  DEFAULT_MAX_FRAME_SIZE,
   type EndpointId,
   endpointIdsEqual,
   endpointIdToString,
@@ -75,6 +74,8 @@ export interface DriverParts {
   readonly id: EndpointId;
   /** Largest frame an accepted connection may send before its handshake is done. */
   readonly maxHandshakeFrameSize: number;
+  /** Largest frame a peer may send once its handshake is done. */
+  readonly maxFrameSize: number;
   /** Time a handshake may take, in ms. */
   readonly handshakeTimeoutMs: number;
   /** Time allowed for the BYE ping/pong, in ms. */
@@ -296,7 +297,7 @@ export class ConnectionDriver {
     const p = this.#p;
     clearTimeout(c.handshakeTimer);
     this.#releasePendingSlot(c);
-    c.reader.maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+    c.reader.maxFrameSize = p.maxFrameSize;
     c.handshake = undefined;
     // Both IDs carry our mark: tag broadcasts between us (both sides agree, nothing is sent).
     c.ours = isOwnEndpointId(p.id) && isOwnEndpointId(peerId);

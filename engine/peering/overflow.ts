@@ -143,11 +143,20 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
     peer.tcp.send(frame);
   }
 
-  /** Whether a peer's queue has no room for `size` more bytes (`reserve`: extra messages allowed). */
+  /**
+   * Whether a peer's queue has no room for a message of `size` bytes
+   * (`reserve`: extra messages allowed). Broker bounds messages alone; the
+   * bytes bound ours besides. A message larger than the whole bytes bound
+   * still goes while less than the bound is queued (a 70 MB value published
+   * right behind another message cut the peer, where Broker sends it), so
+   * the queue holds at most the bound plus one such message; smaller ones
+   * go while they fit.
+   */
   full(peer: C, size: number, reserve: number): boolean {
-    const tcp = peer.tcp;
-    return tcp.queuedFrames >= this.#limits.peerBufferSize + reserve ||
-      (tcp.queuedFrames > 0 && tcp.queuedBytes + size > this.#limits.peerBufferBytes);
+    const tcp = peer.tcp, limit = this.#limits.peerBufferBytes;
+    if (tcp.queuedFrames >= this.#limits.peerBufferSize + reserve) return true;
+    if (tcp.queuedFrames === 0 || tcp.queuedBytes + size <= limit) return false;
+    return size <= limit || tcp.queuedBytes >= limit;
   }
 
   /**

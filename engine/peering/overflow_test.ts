@@ -73,6 +73,18 @@ Deno.test("overflow: the byte limit applies once something is queued", () => {
   assert.equal(peer.tcp.queuedFrames, 1);
 });
 
+Deno.test("overflow: a message larger than the byte bound still goes behind small ones, as Broker counts messages only", () => {
+  // It cut the peer: the bytes queued plus the new message's passed the bound.
+  const { peer, overflow, disconnects } = setup("disconnect", 100, 1024);
+  overflow.send(peer, one(0));
+  overflow.send(peer, new Uint8Array(5000));
+  assert.equal(peer.tcp.queuedFrames, 2);
+  assert.deepEqual(disconnects, []);
+  // Past the bound, the policy applies to the next one.
+  overflow.send(peer, one(2));
+  assert.equal(disconnects.length, 1);
+});
+
 Deno.test("overflow: pongs get a reserve past a full buffer, other control frames always go", () => {
   const { peer, overflow } = setup("drop_newest");
   for (let i = 0; i < 2 + CONTROL_RESERVE + 5; i++) overflow.sendControl(peer, one(0), true);

@@ -23,6 +23,16 @@ export const FRAME_PREFIX_SIZE = 4;
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
 /**
+ * The largest frame payload Broker takes from a peer once the handshake is
+ * done: CAF's length-prefix framing refuses only lengths over INT32_MAX - 4
+ * (`max_message_length`). A store's snapshot (`ack_clone`) or a value is
+ * one frame, whatever its size, so a smaller bound cut a peering with a C++
+ * master of an 80 MB store. The reader grows with the bytes that arrive,
+ * not with the length claimed.
+ */
+export const BROKER_MAX_FRAME_SIZE = 2 ** 31 - 1 - 4;
+
+/**
  * Prepends the 4-byte big-endian length to a payload (one copy). Callers that
  * build the payload themselves should rather reserve the prefix up front
  * (see `encodeEnvelope`'s `prefix` option).
