@@ -9,7 +9,8 @@
  */
 import { keepAlive } from "./keep_alive.ts";
 import { endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
-import { lines } from "./self.ts";
+import { byteLines } from "./self.ts";
+import { writeToStdio } from "./stdio.ts";
 import { listenOnAll } from "./listen_all.ts";
 import type { SslOptions } from "../engine/transport/tls.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
@@ -18,6 +19,7 @@ import {
   dataFromJson,
   dataMessageToJson,
   dataToString,
+  dataToStringBytes,
   Endpoint,
   StatusCode,
   statusToData,
@@ -432,6 +434,16 @@ export function formatPipeMessage(
   return options.json ? dataMessageToJson(topic, data) : `data(${topic}, ${dataToString(data)})`;
 }
 
+/** `formatPipeMessage`'s line (not JSON) as bytes, strings that are not UTF-8 raw. */
+function pipeMessageBytes(topic: string, data: Data): Uint8Array {
+  const head = new TextEncoder().encode(`data(${topic}, `), body = dataToStringBytes(data);
+  const line = new Uint8Array(head.length + body.length + 1);
+  line.set(head);
+  line.set(body, head.length);
+  line[line.length - 1] = 0x29; // ")"
+  return line;
+}
+
 /**
  * Reads one input line as the value to publish.
  *
@@ -444,16 +456,21 @@ export function formatPipeMessage(
  * deepEqual(parsePipeLine('{"@data-type":"count","data":5}', { json: true }), count(5n));
  * ```
  */
-export function parsePipeLine(line: string, options: PipeFormatOptions = {}): Data {
+export function parsePipeLine(line: string | Uint8Array, options: PipeFormatOptions = {}): Data {
   return options.json ? dataFromJson(line) : str(line);
 }
 
-/** Runs `broker pipe`; returns the exit code. */
+/**
+ * Runs `broker pipe`; returns the exit code. A received value whose text
+ * has bytes that are not UTF-8 goes to `outBytes` as broker-pipe prints it,
+ * raw (to `out` with U+FFFD without it).
+ */
 export async function runPipe(
   o: PipeOptions,
   out: (line: string) => void,
   err: (line: string) => void,
   input: ReadableStream<Uint8Array> = Deno.stdin.readable,
+  outBytes?: (line: Uint8Array) => void,
 ): Promise<number> {
   let ep: Endpoint;
   try {
@@ -515,7 +532,13 @@ export async function runPipe(
         if (o.cap > 0) {
           for await (const m of sub) {
             n++;
-            if (!o.rate) out(formatPipeMessage(m.topic, m.data, { json: o.json }));
+            if (!o.rate) {
+              const text = formatPipeMessage(m.topic, m.data, { json: o.json });
+              // U+FFFD stands for bytes that are not UTF-8 (or is one): print them raw.
+              if (outBytes && !o.json && text.includes("\uFFFD")) {
+                outBytes(pipeMessageBytes(m.topic, m.data));
+              } else out(text);
+            }
             if (n >= o.cap) break;
           }
         }
@@ -538,7 +561,8 @@ export async function runPipe(
       out(`*** published ${n} messages, byte`); // broker-pipe's line, word for word
       return 0;
     }
-    for await (const line of lines(input)) {
+    // Lines as bytes, as broker-pipe reads them: a string that is not UTF-8 goes out as it is.
+    for await (const line of byteLines(input)) {
       // broker-pipe reads a line before it checks its cap: with a cap of 0 it sends nothing.
       if (n >= o.cap) break;
       let value: Data;
@@ -681,6 +705,11 @@ Examples:
           o,
           (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
           err,
+          Deno.stdin.readable,
+          (b) => {
+            writeToStdio("stdout", b);
+            writeToStdio("stdout", "\n");
+          },
         ),
       );
     });

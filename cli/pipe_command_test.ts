@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { count, Endpoint, str, vector } from "../mod.ts";
+import { count, encode, Endpoint, enumValue, str, table, vector } from "../mod.ts";
 import {
   formatPipeMessage,
   parsePipeLine,
@@ -546,5 +546,69 @@ Deno.test(
     const cxx = await addresses(brokerRefTool("broker-pipe"), []);
     assert.deepEqual(cxx, ["::1", "::ffff:127.0.0.1"]);
     assert.deepEqual(await addresses(Deno.execPath(), ["run", "-A", MAIN, "pipe"]), cxx);
+  },
+);
+
+Deno.test(
+  "broker pipe: strings that are not UTF-8 go out and print as raw bytes, as broker-pipe's (child processes side by side)",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // We read stdin as UTF-8 text (61 ff 62 went out as 61 ef bf bd 62) and
+    // printed such strings with U+FFFD, where broker-pipe keeps the bytes.
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    const main = new URL("./main.ts", import.meta.url).pathname;
+    const tools = {
+      "C++": [brokerRefTool("broker-pipe")],
+      ours: [Deno.execPath(), "run", "-A", "--lock=deno.lock", main, "pipe"],
+    };
+    const seen: Record<string, { sent: string[]; printed: string }> = {};
+    for (const [name, [cmd, ...pre]] of Object.entries(tools)) {
+      const ep = new Endpoint();
+      try {
+        const port = await ep.listen("127.0.0.1", 0);
+        const sub = ep.subscribe("/in");
+        const args = (m: string, t: string, c: string[] = []) => [
+          ...pre,
+          "--disable-ssl",
+          "-m",
+          m,
+          "-t",
+          t,
+          "-p",
+          `["127.0.0.1:${port}"]`,
+          ...c,
+        ];
+        const pub = new Deno.Command(cmd, { args: args("publish", "/in"), stdin: "piped" })
+          .spawn();
+        const w = pub.stdin.getWriter();
+        await w.write(new Uint8Array([0x61, 0xff, 0x62, 0x0d, 0x0a, 0xc3, 0xa9, 0x0a]));
+        await w.close();
+        await pub.output();
+        const sent: string[] = [];
+        for (let i = 0; i < 2; i++) {
+          const m = await sub.get(20_000);
+          sent.push(m ? hex(encode(m.data)) : "none");
+        }
+        const subp = new Deno.Command(cmd, {
+          args: args("subscribe", "/out", ["-c", "2"]),
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        await ep.awaitPeerSubscription("/out", 20_000);
+        ep.publish("/out", str(new Uint8Array([0x61, 0xff, 0x62])));
+        ep.publish(
+          "/out",
+          vector(
+            enumValue(new Uint8Array([0xfe])),
+            table([[str(new Uint8Array([0xc3])), count(1n)]]),
+          ),
+        );
+        seen[name] = { sent, printed: hex((await subp.output()).stdout) };
+      } finally {
+        await ep.shutdown();
+      }
+    }
+    assert.deepEqual(seen["C++"].sent, ["050461ff620d", "0502c3a9"]);
+    assert.deepEqual(seen.ours, seen["C++"]);
   },
 );

@@ -49,3 +49,38 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
   }
   if (text) yield text;
 }
+
+/**
+ * Splits a byte stream into lines of bytes, without their newlines (`\n`),
+ * as C++'s `std::getline` reads them: bytes that are not UTF-8 stay as they
+ * are, and a `\r` before the newline stays in the line.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { byteLines } from "./self.ts";
+ * const stream = ReadableStream.from([new Uint8Array([0x61, 0xff, 0x0a, 0x62])]);
+ * deepEqual(await Array.fromAsync(byteLines(stream)), [
+ *   new Uint8Array([0x61, 0xff]),
+ *   new Uint8Array([0x62]),
+ * ]);
+ * ```
+ */
+export async function* byteLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let rest = new Uint8Array(0);
+  for await (const chunk of stream) {
+    let from = 0;
+    let data = chunk;
+    if (rest.length > 0) {
+      data = new Uint8Array(rest.length + chunk.length);
+      data.set(rest);
+      data.set(chunk, rest.length);
+    }
+    for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, from)) {
+      yield data.slice(from, i);
+      from = i + 1;
+    }
+    rest = data.slice(from);
+  }
+  if (rest.length > 0) yield rest;
+}

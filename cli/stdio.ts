@@ -6,13 +6,14 @@
  */
 const encoder = new TextEncoder();
 
-function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
-  let bytes = encoder.encode(text);
+function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string | Uint8Array): void {
+  let bytes = typeof text === "string" ? encoder.encode(text) : text;
   while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
 }
 
 /**
- * Writes synchronously so lines from concurrent tasks never interleave.
+ * Writes synchronously so lines from concurrent tasks never interleave
+ * (text as UTF-8, bytes as they are).
  *
  * @example
  * ```ts
@@ -20,7 +21,7 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string):
  * writeToStdio("stderr", "a whole line\n");
  * ```
  */
-export function writeToStdio(stream: "stdout" | "stderr", text: string): void {
+export function writeToStdio(stream: "stdout" | "stderr", text: string | Uint8Array): void {
   writeAllSync(stream === "stdout" ? Deno.stdout : Deno.stderr, text);
 }
 

@@ -2,7 +2,15 @@
 // Broker's text, re-encode to the identical bytes, on every codec path (JS and
 // WASM). The JSON forms are checked in engine/data/json_test.ts.
 import assert from "node:assert/strict";
-import { dataToString, decode, encode, EncodedData, real, validate } from "../mod.ts";
+import {
+  dataToString,
+  dataToStringBytes,
+  decode,
+  encode,
+  EncodedData,
+  real,
+  validate,
+} from "../mod.ts";
 // Codec internals, beside the public API: the alternative paths and the validate-once pair.
 import {
   decodeValidated,
@@ -28,6 +36,11 @@ for (const g of goldenData() as Golden[]) {
     const v = decode(bytes);
     const expectedText = g.text ?? lossy.decode(unhex(g.text_hex!));
     assert.equal(dataToString(v), expectedText);
+    // Byte for byte as Broker prints it, raw bytes too.
+    assert.equal(
+      hex(dataToStringBytes(v)),
+      g.text_hex ?? hex(new TextEncoder().encode(g.text!)),
+    );
     assert.equal(hex(encode(v)), g.hex);
     assert.equal(validate(bytes), bytes.length);
     // The WASM paths: tape decoding, validate-then-build, tape encoding.

@@ -58,7 +58,7 @@ export {
   vector,
 } from "./constructors.ts";
 export { compare, equals } from "./order.ts";
-export { dataToString } from "./text.ts";
+export { dataToString, dataToStringBytes } from "./text.ts";
 export { DataBuilder } from "./builder.ts";
 export {
   type DataHeader,

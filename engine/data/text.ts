@@ -71,7 +71,8 @@ export function formatRealFast(x: number): string {
 /**
  * Broker's text form of a value: `nil`, `T`/`F`, `80/tcp`, `10.0.0.0/8`,
  * `1500000000ns`, `(1, 2)` for vectors, `{a, b}` for sets, `{a -> 1}` for tables.
- * Strings print raw, without quotes (bytes that are not UTF-8 print as U+FFFD).
+ * Strings print raw, without quotes (bytes that are not UTF-8 print as U+FFFD;
+ * `dataToStringBytes` keeps them).
  *
  * @example
  * ```ts
@@ -111,4 +112,69 @@ export function dataToString(value: Data): string {
     case "vector":
       return `(${value.value.map(dataToString).join(", ")})`;
   }
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Broker's text form as the bytes its tools write: `dataToString`'s text in
+ * UTF-8, except that strings and enum values that are not UTF-8 keep their
+ * raw bytes (broker-pipe prints them so), where `dataToString` shows U+FFFD.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { dataToStringBytes } from "./text.ts";
+ * import { str, vector } from "./constructors.ts";
+ * const bytes = dataToStringBytes(vector(str(new Uint8Array([0x61, 0xff]))));
+ * equal(bytes.join(), "40,97,255,41"); // "(a", the raw 0xff, ")"
+ * ```
+ */
+export function dataToStringBytes(value: Data): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let text = "";
+  const raw = (b: Uint8Array) => {
+    parts.push(utf8.encode(text), b);
+    text = "";
+  };
+  const walk = (d: Data): void => {
+    switch (d.type) {
+      case "string":
+      case "enum":
+        if (d.bytes) raw(d.bytes);
+        else text += d.value;
+        return;
+      case "set":
+      case "vector":
+        text += d.type === "set" ? "{" : "(";
+        d.value.forEach((e, i) => {
+          if (i > 0) text += ", ";
+          walk(e);
+        });
+        text += d.type === "set" ? "}" : ")";
+        return;
+      case "table":
+        text += "{";
+        d.value.forEach(([k, v], i) => {
+          if (i > 0) text += ", ";
+          walk(k);
+          text += " -> ";
+          walk(v);
+        });
+        text += "}";
+        return;
+      default:
+        text += dataToString(d);
+    }
+  };
+  walk(value);
+  if (parts.length === 0) return utf8.encode(text);
+  parts.push(utf8.encode(text));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
