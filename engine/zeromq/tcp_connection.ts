@@ -9,6 +9,7 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { frameLength, MessageScanner } from "./scan.ts";
 import { type SocketType, type ZmtpEvent, ZmtpSession } from "./session.ts";
 import { ZMQ_RECONNECT_IVL_MS } from "./reconnect.ts";
+import { timerDelay } from "../timer_delay.ts";
 
 /** A TCP endpoint. */
 export interface HostPort {
@@ -17,6 +18,13 @@ export interface HostPort {
   /** TCP port. */
   port: number;
 }
+
+/**
+ * libzmq's default `ZMQ_HANDSHAKE_IVL`, kept by Zeek: a connection whose
+ * ZMTP handshake has not finished within 30 s is closed (a dialled one is
+ * then dialled again, as any lost connection).
+ */
+export const ZMQ_HANDSHAKE_IVL_MS = 30_000;
 
 // Sizes of the read buffer and of the first write buffer; a written buffer up to KEEP_BYTES
 // is kept for the next write (two take turns: one is written while the other fills).
@@ -107,17 +115,30 @@ export class ZmtpConnection {
    * accepted). With `bulk`, once the handshake is done, whole messages go
    * to `bulk` as byte ranges of what was read (no parts, no events) and
    * only commands become events: the path of a proxy's receiving side.
+   * A connection whose handshake has not finished within `handshakeIvlMs`
+   * is closed (libzmq's `ZMQ_HANDSHAKE_IVL`; 0: never).
    */
   constructor(
     conn: Deno.TcpConn,
     socketType: SocketType,
     onEvent: (e: ZmtpEvent) => void,
     bulk?: BulkReceiver,
+    handshakeIvlMs: number = ZMQ_HANDSHAKE_IVL_MS,
   ) {
     this.#conn = conn;
     this.session = new ZmtpSession({ socketType });
     this.#flush();
-    this.done = bulk ? this.#readBulk(onEvent, bulk) : this.#read(onEvent);
+    // A peer that never finishes its handshake (silent, or half a greeting) held the
+    // connection for good.
+    const timer = handshakeIvlMs > 0
+      ? setTimeout(() => this.session.ready || this.close(), timerDelay(handshakeIvlMs))
+      : undefined;
+    const events = timer === undefined ? onEvent : (e: ZmtpEvent) => {
+      if (e.type === "ready") clearTimeout(timer);
+      onEvent(e);
+    };
+    this.done = bulk ? this.#readBulk(events, bulk) : this.#read(events);
+    if (timer !== undefined) this.done.then(() => clearTimeout(timer));
   }
 
   /**

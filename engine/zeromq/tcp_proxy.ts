@@ -19,7 +19,7 @@ import type { BrokerError } from "../errors.ts";
 import { type ProxyOutput, type ProxySide, ZmqProxy } from "./proxy.ts";
 import { RECORD_SIZE } from "./scan.ts";
 import type { ZmtpEvent } from "./session.ts";
-import { keepError, ZmtpConnection } from "./tcp_connection.ts";
+import { keepError, ZMQ_HANDSHAKE_IVL_MS, ZmtpConnection } from "./tcp_connection.ts";
 import { encodeMessage } from "./frame.ts";
 
 /**
@@ -45,6 +45,12 @@ export interface ZmqProxyServerOptions {
   xpubPort?: number;
   /** Port of the XSUB side (nodes' XPUBs connect here). Default 0: any free port. */
   xsubPort?: number;
+  /**
+   * A peer whose ZMTP handshake has not finished within this time (ms) is
+   * disconnected, as by libzmq's `ZMQ_HANDSHAKE_IVL`.
+   * @default 30_000 (`ZMQ_HANDSHAKE_IVL_MS`)
+   */
+  handshakeIvlMs?: number;
 }
 
 /**
@@ -81,8 +87,11 @@ export class ZmqProxyServer {
   readonly #loops: Promise<void>[] = [];
   #next = 1;
 
-  private constructor(xpub: Deno.TcpListener, xsub: Deno.TcpListener) {
+  readonly #handshakeIvlMs: number;
+
+  private constructor(xpub: Deno.TcpListener, xsub: Deno.TcpListener, handshakeIvlMs: number) {
     this.#listeners = [xpub, xsub];
+    this.#handshakeIvlMs = handshakeIvlMs;
     this.#loops.push(this.#accept(xpub, "xpub"), this.#accept(xsub, "xsub"));
   }
 
@@ -97,7 +106,7 @@ export class ZmqProxyServer {
       xpub.close();
       throw e;
     }
-    return new ZmqProxyServer(xpub, xsub);
+    return new ZmqProxyServer(xpub, xsub, options.handshakeIvlMs ?? ZMQ_HANDSHAKE_IVL_MS);
   }
 
   /** Port of the XPUB side (Zeek's `connect_xsub_endpoint` points here). */
@@ -122,6 +131,7 @@ export class ZmqProxyServer {
           side === "xsub"
             ? { messages: (buf, records, count) => this.#forward(id, buf, records, count) }
             : undefined,
+          this.#handshakeIvlMs,
         );
         this.#conns.set(id, conn);
         conn.done.then(() => {
