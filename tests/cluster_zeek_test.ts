@@ -1,7 +1,9 @@
 // A real Zeek 8.2.2 manager on the Broker cluster backend, and our process
 // (`broker cluster join`) as worker-1 of the same layout: both say hello,
 // Zeek raises node_up for us and counts us in its worker pool, and raises
-// node_down when we are killed.
+// node_down when we are killed. What Zeek sends to our node ID's topic (as its
+// manager does Broker::announce_masters, or a script with Cluster::nodeid_topic)
+// reaches our messages, as a Zeek node subscribes that topic.
 import assert from "node:assert/strict";
 import { freePort, waitForPort } from "./broker_ref.ts";
 import { joinChild, jsonLine, LineChild } from "./cluster_helpers.ts";
@@ -14,7 +16,10 @@ redef exit_only_after_terminate = T;
 redef Broker::disable_ssl = T;
 redef Log::default_rotation_interval = 0secs;
 module Test;
-export { global ack: event(alive: count, topic: string, rr: string); }
+export {
+	global ack: event(alive: count, topic: string, rr: string);
+	global direct: event(name: string);
+}
 event Cluster::node_up(name: string, id: string)
 	{
 	print "node_up", name, id, Cluster::worker_pool$alive_count;
@@ -22,6 +27,8 @@ event Cluster::node_up(name: string, id: string)
 	Cluster::publish(Cluster::node_topic(name), Test::ack, Cluster::worker_pool$alive_count,
 	                 Cluster::hrw_topic(Cluster::worker_pool, "some key"),
 	                 Cluster::rr_topic(Cluster::worker_pool, ""));
+	# And to its node ID's topic, which every Zeek node subscribes.
+	Cluster::publish(Cluster::nodeid_topic(id), Test::direct, name);
 	}
 event Cluster::node_down(name: string, id: string)
 	{
@@ -69,13 +76,22 @@ Deno.test({
       );
       assert.match(up.id, /^[0-9a-f-]{36}$/);
       // Ours reached Zeek: node_up, worker pool counts us, HRW and RR pick us.
-      const ack = await worker.waitLine(jsonLine((l) => l.kind === "message"));
+      const ack = await worker.waitLine(
+        jsonLine((l) => l.kind === "message" && !!l.data?.includes("Test::ack")),
+      );
       assert.ok(
         JSON.parse(ack).data.startsWith(
           "(1, 1, (Test::ack, (1, zeek/cluster/node/worker-1/, zeek/cluster/node/worker-1/)",
         ),
         ack,
       );
+      const direct = JSON.parse(
+        await worker.waitLine(
+          jsonLine((l) => l.kind === "message" && !!l.data?.includes("Test::direct")),
+        ),
+      );
+      assert.equal(direct.topic, `zeek/cluster/nodeid/${joined.id}/`);
+      assert.ok(direct.data.startsWith("(1, 1, (Test::direct, (worker-1)"), direct.data);
       await worker.kill("SIGKILL");
       const status = await Promise.race([
         zeek.exited(),

@@ -198,8 +198,10 @@ export class ClusterNode {
   /** The endpoint carrying the node. */
   readonly endpoint: Endpoint;
   /**
-   * Messages on the node's own topics (node topic, type topic, its pools'
-   * topics, `zeek/logs/` on loggers) and `options.topics`.
+   * Messages on the node's own topics (node topic, nodeid topic, type topic,
+   * its pools' topics, `zeek/logs/` on loggers), as a Zeek node subscribes
+   * them, and `options.topics`. The `Cluster::hello` events the node handles
+   * show here too, as a Zeek node raises them.
    */
   readonly messages: Subscriber;
   /** The port the node listens on (0 when it does not). */
@@ -240,7 +242,13 @@ export class ClusterNode {
       new Pool(layout.poolMembers(t), { alive: false, self: self.name, backend: layout.backend });
     this.#pools = { proxy: pool("proxy"), worker: pool("worker"), logger: pool("logger") };
     // Subscribed before any peering, so the first handshake announces them all.
-    const own = [this.topics.nodeTopic(self.name), this.topics.typeTopic[self.type]];
+    // The nodeid topic too, as Zeek's setup-subscriptions.zeek: a Zeek manager
+    // sends Broker::announce_masters there, and scripts reply by node ID.
+    const own = [
+      this.topics.nodeTopic(self.name),
+      this.topics.nodeidTopic(endpoint.id),
+      this.topics.typeTopic[self.type],
+    ];
     for (const t of ["proxy", "worker", "logger"] as const) {
       if (this.#pools[t].has(self.name)) own.push(this.topics.poolTopic[t]);
     }
