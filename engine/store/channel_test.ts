@@ -253,6 +253,27 @@ Deno.test("producer: handshake, acks, nacks, retransmit_failed, bad nacks", () =
   assert.equal(p.paths.length, 0);
 });
 
+Deno.test("producer: one nack is answered for at most the events held or 4096 numbers, not a million", () => {
+  // Each number listed got a message of its own: a nack of 1,000,000 (8 MB)
+  // made 1,000,000 at once. The consumer nacks again what it still misses.
+  let sent = 0;
+  const p = new ChannelProducer<string, string>({
+    send: () => void sent++,
+    broadcast: () => {},
+    drop: () => {},
+    handshakeCompleted: () => {},
+  });
+  p.handleNack("c", [0]);
+  p.handleAck("c", 1);
+  for (let i = 0; i < 10; i++) p.produce(`e${i}`);
+  sent = 0;
+  p.handleNack("c", Array.from({ length: 1_000_000 }, (_, i) => 2 + i));
+  assert.equal(sent, 4096);
+  sent = 0;
+  p.handleNack("c", [2, 3, 11, 12]); // a few: every one answered, as Broker does
+  assert.equal(sent, 4);
+});
+
 /** A producer with one consumer, "c", that acked the handshake; `sent` collects the events resent to it. */
 function producerWithConsumer(): { p: ChannelProducer<string, string>; sent: string[] } {
   const sent: string[] = [];
