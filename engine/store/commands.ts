@@ -168,6 +168,14 @@ export interface CumulativeAckCommand {
   readonly seq: bigint;
 }
 
+/**
+ * The most sequence numbers of one nack that are read: 2^20, as many as the
+ * data decoder's value budget (`DEFAULT_MAX_VALUES`). No producer answers
+ * more at once than it holds events, and Broker's consumers list missing
+ * ones only.
+ */
+export const MAX_NACK_SEQS_READ = 1 << 20;
+
 /** `nack`: resend these; `[0]` asks for the handshake. */
 export interface NackCommand {
   /** Which command (Broker's variant name). */
@@ -909,8 +917,12 @@ function readContent(r: Reader, options?: DecodeCommandOptions): Command {
       const n = r.varbyte("nack length");
       // Check the length against the input before allocating for it.
       r.need(8 * n, "nack list");
-      const seqs = new Array<bigint>(n);
-      for (let i = 0; i < n; i++) seqs[i] = r.u64("nack seq");
+      // A producer answers the first numbers of a nack only (channel.ts), and a
+      // frame may list 268 million: the rest is skipped, not made bigints.
+      const keep = Math.min(n, MAX_NACK_SEQS_READ);
+      const seqs = new Array<bigint>(keep);
+      for (let i = 0; i < keep; i++) seqs[i] = r.u64("nack seq");
+      r.pos += 8 * (n - keep);
       return { type, seqs };
     }
     case "ack_clone": {

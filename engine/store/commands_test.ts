@@ -23,6 +23,7 @@ import {
   encodeCommand,
   type InternalCommand,
   isAction,
+  MAX_NACK_SEQS_READ,
 } from "./commands.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 import { type Entity, entityToString, NIL_ENTITY } from "./entity.ts";
@@ -102,6 +103,24 @@ Deno.test("spec section 6 example: the clone's put(a, 1) with seq 2", () => {
   assert.ok(cmd.content.type === "put");
   assert.equal(dataToString(cmd.content.key), "a");
   assert.equal(cmd.content.expiry, null);
+});
+
+Deno.test("a nack's numbers past 2^20 are skipped, not read: a long list costs no more than that", () => {
+  // Every number became a bigint: a frame may list 268 million.
+  const n = (1 << 20) + 5;
+  const seqs = Array.from({ length: n }, (_, i) => BigInt(i + 1));
+  const bytes = encodeCommand({
+    seq: 0n,
+    sender: NIL_ENTITY,
+    receiver: NIL_ENTITY,
+    content: { type: "nack", seqs },
+  });
+  const back = decodeCommand(bytes).content;
+  assert.ok(back.type === "nack");
+  assert.equal(back.seqs.length, MAX_NACK_SEQS_READ);
+  assert.equal(back.seqs.at(-1), BigInt(MAX_NACK_SEQS_READ));
+  // Still checked against the input: one byte short is truncated.
+  assert.throws(() => decodeCommand(bytes.subarray(0, bytes.length - 1)), BrokerError);
 });
 
 Deno.test("non-zero flag bytes mean true; trailing bytes are ignored", () => {
