@@ -161,24 +161,8 @@ class QueueHandle<T> extends BoundedQueue<T> {
     this.#inner.close();
   }
 
-  override async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    while (true) {
-      const v = await this.get();
-      if (v === undefined) return;
-      yield v;
-    }
-  }
-
-  override stream(): ReadableStream<T> {
-    return new ReadableStream<T>({
-      pull: async (controller) => {
-        const v = await this.get();
-        if (v === undefined) controller.close();
-        else controller.enqueue(v);
-      },
-      cancel: () => this.close(),
-    });
-  }
+  // Iteration and `stream()` are BoundedQueue's: they read through `get` and
+  // `close` above, so they hold the handle too.
 
   /** `wait`, from a method of this handle, which it keeps while pending (see the class). */
   async #held<V>(wait: Promise<V>): Promise<V> {
