@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { evalWithGc } from "../tests/gc_eval.ts";
 
 Deno.test("a publisher dropped without close stops counting as open once collected, as a destroyed Broker publisher", async () => {
   // The endpoint held every publisher it made until the next publisher()
@@ -6,11 +7,8 @@ Deno.test("a publisher dropped without close stops counting as open once collect
   // per request and let it go grew the endpoint (and broker_local_publishers)
   // by one each. gc() needs --expose-gc, so this runs in a child process.
   const endpoint = new URL("./endpoint.ts", import.meta.url).href;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "--v8-flags=--expose-gc",
-      `
+  const { made, left } = await evalWithGc<{ made: number; left: number; kept: number }>(
+    `
       import { Endpoint } from ${JSON.stringify(endpoint)};
       const ep = new Endpoint({ warmUp: false });
       const open = () =>
@@ -31,12 +29,7 @@ Deno.test("a publisher dropped without close stops counting as open once collect
       console.log(JSON.stringify({ made, left: open(), kept: kept.length }));
       await ep.shutdown();
       `,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const { made, left } = JSON.parse(new TextDecoder().decode(out.stdout));
+  );
   assert.equal(made, 101);
   assert.equal(left, 1, "only the publisher still referenced is open");
 });

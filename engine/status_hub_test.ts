@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { evalWithGc } from "../tests/gc_eval.ts";
 import { StatusHub } from "./status_hub.ts";
 import { StatusCode, statusEvent } from "./status.ts";
 
@@ -36,11 +37,8 @@ Deno.test("a status subscriber dropped without close leaves the hub once collect
   // and up to 256 kept. gc() needs --expose-gc, so this runs in a child process.
   const hubUrl = new URL("./status_hub.ts", import.meta.url).href;
   const statusUrl = new URL("./status.ts", import.meta.url).href;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "--v8-flags=--expose-gc",
-      `
+  const r = await evalWithGc<Record<string, unknown>>(
+    `
       import { StatusHub } from ${JSON.stringify(hubUrl)};
       import { StatusCode, statusEvent } from ${JSON.stringify(statusUrl)};
       const hub = new StatusHub();
@@ -71,12 +69,7 @@ Deno.test("a status subscriber dropped without close leaves the hub once collect
       await loop;
       console.log(JSON.stringify({ made, left, pending: got?.message, looped, kept: kept.length }));
       `,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  );
   assert.equal(r.made, 103);
   assert.equal(r.left, 3, "kept, pending, loop");
   assert.equal(r.pending, "one");

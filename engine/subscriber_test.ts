@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { evalWithGc } from "../tests/gc_eval.ts";
 import { Endpoint } from "./endpoint.ts";
 import { count } from "./data/mod.ts";
 
@@ -50,11 +51,8 @@ Deno.test("a subscriber dropped without close leaves its endpoint once collected
   // topics copied into its queue until, full, its `block` policy stalled the
   // peers sending them. gc() needs --expose-gc, so this runs in a child process.
   const endpoint = new URL("./endpoint.ts", import.meta.url).href;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "--v8-flags=--expose-gc",
-      `
+  const r = await evalWithGc<Record<string, unknown>>(
+    `
       import { Endpoint } from ${JSON.stringify(endpoint)};
       const ep = new Endpoint({ warmUp: false });
       const subscribers = () => ep.status()["local-subscribers"];
@@ -93,12 +91,7 @@ Deno.test("a subscriber dropped without close leaves its endpoint once collected
       console.log(JSON.stringify({ made, left, pending: got?.topic, looped, called, kept: kept.topics }));
       await ep.shutdown();
       `,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  );
   assert.equal(r.made, 104);
   assert.equal(r.left, 4, "kept, pending, loop, callback");
   assert.equal(r.pending, "/pending/a");
