@@ -898,8 +898,10 @@ export class Endpoint {
   // ---------------------------------------------------------------- WebSocket
 
   /**
-   * Serves Broker's WebSocket JSON API (`ws://host:port/v1/messages/json`)
-   * from this endpoint; resolves once it listens (port 0 picks one: see `server.port`).
+   * Serves Broker's WebSocket JSON API (`ws://host:port/v1/messages/json`;
+   * with SSL on `wss://`, with the peerings' certificates and their check of
+   * the client's, as Broker) from this endpoint; resolves once it listens
+   * (port 0 picks one: see `server.port`).
    */
   async listenWebSocket(
     host = "127.0.0.1",
@@ -940,9 +942,16 @@ export class Endpoint {
       host,
       port,
       { handshakeTimeoutMs: this.#opts.handshakeTimeoutMs, ...options },
+      // With SSL on, Broker's WebSocket server is TLS too, with the same certificates.
+      this.#tls,
     );
     this.#webSockets.push(server);
-    await server.ready;
+    try {
+      await server.ready;
+    } catch (e) {
+      await server.close(); // a TLS listener binds late: the port was taken
+      throw e;
+    }
     return server;
   }
 

@@ -44,6 +44,7 @@ import {
   type UpgradeListener,
 } from "./server_socket.ts";
 import { timerDelay } from "../timer_delay.ts";
+import type { TlsMaterial } from "../transport/tls.ts";
 
 /** What the server needs from its endpoint. */
 export interface WebSocketHost {
@@ -417,15 +418,21 @@ export class WebSocketServer {
    * queues and local subscribers keep them without a copy.
    */
   readonly #builder = new DataBuilder();
-  /** The bound port. */
-  readonly port: number;
+  /** The bound port (known once `ready` resolves, which `Endpoint.listenWebSocket` awaits). */
+  get port(): number {
+    return this.#listener.port;
+  }
 
-  /** Made by `Endpoint.listenWebSocket`. */
+  /**
+   * Made by `Endpoint.listenWebSocket`; with `tls` (the endpoint's, when SSL
+   * is on) it serves wss, as Broker's server does with SSL on.
+   */
   constructor(
     host: WebSocketHost,
     hostname: string,
     port: number,
     options: WebSocketServerOptions = {},
+    tls?: TlsMaterial,
   ) {
     this.#host = host;
     this.#bounds = {
@@ -452,9 +459,9 @@ export class WebSocketServer {
       path: WEB_SOCKET_PATH,
       handshakeTimeoutMs: this.#handshakeMs,
       maxMessageSize: maxSize,
+      tls,
     }, (ws) => this.#session(host, ws, maxSize));
-    this.port = this.#listener.port;
-    this.ready = Promise.resolve(this.port);
+    this.ready = this.#listener.ready;
   }
 
   /** Resolves with the bound port once the server listens. */

@@ -10,6 +10,8 @@
  * @module
  */
 import { TcpConnection } from "../transport/tcp.ts";
+import { listenTcp } from "../transport/listener.ts";
+import type { TlsMaterial } from "../transport/tls.ts";
 import { concatBytes } from "../bytes.ts";
 import { utf8Fatal } from "../data/read_text.ts";
 import { encodeWebSocketFrame, webSocketFrameHeader, xorMask } from "./frame.ts";
@@ -87,12 +89,20 @@ export interface UpgradeListenerOptions {
    * @default 1000 (`DEFAULT_CLOSE_TIMEOUT_MS`)
    */
   closeTimeoutMs?: number;
+  /**
+   * TLS (wss) with the endpoint's certificates, as Broker's server runs
+   * whenever SSL is on: it asks clients for a certificate its CAs signed,
+   * as its peerings do. A TLS handshake gets `handshakeTimeoutMs` too.
+   */
+  tls?: TlsMaterial;
 }
 
 /** A bound upgrade listener. */
 export interface UpgradeListener {
-  /** The bound port. */
+  /** The bound port (0 until `ready` with TLS). */
   readonly port: number;
+  /** Resolves with the port once bound; rejects when it cannot be. */
+  readonly ready: Promise<number>;
   /** Stops accepting and closes every connection. */
   close(): Promise<void>;
 }
@@ -145,6 +155,7 @@ export function listenWebSocketUpgrades(
   options: UpgradeListenerOptions,
   onSocket: (ws: ServerWebSocket) => void,
 ): UpgradeListener {
+  if (options.tls) return listenTls(options, options.tls, onSocket);
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const conns = new Set<Conn>();
   const loop = (async () => {
@@ -165,8 +176,10 @@ export function listenWebSocketUpgrades(
       // listener closed
     }
   })();
+  const port = (listener.addr as Deno.NetAddr).port;
   return {
-    port: (listener.addr as Deno.NetAddr).port,
+    port,
+    ready: Promise.resolve(port),
     close: async () => {
       try {
         listener.close();
@@ -174,6 +187,43 @@ export function listenWebSocketUpgrades(
         // already closed
       }
       await loop;
+      for (const c of [...conns]) c.drop();
+    },
+  };
+}
+
+/** The same over TLS, through the peerings' TLS listener (client certificates, handshake timeout). */
+function listenTls(
+  options: UpgradeListenerOptions,
+  tls: TlsMaterial,
+  onSocket: (ws: ServerWebSocket) => void,
+): UpgradeListener {
+  const conns = new Set<Conn>();
+  let port = 0;
+  const bound = listenTcp({
+    host: options.hostname,
+    port: options.port,
+    tls,
+    tlsHandshakeTimeoutMs: options.handshakeTimeoutMs,
+  }, {
+    admit: () => true,
+    accepted: (tcp) => {
+      const c = new Conn(tcp, tcp.remote, options, onSocket, () => conns.delete(c));
+      conns.add(c);
+    },
+    // Broker's server only logs a failed TLS handshake (wss-handshake-failed).
+    abandoned: () => {},
+  });
+  const ready = bound.then((l) => port = l.port);
+  ready.catch(() => {}); // the owner awaits `ready`; close() must not throw for it
+  return {
+    get port() {
+      return port;
+    },
+    ready,
+    close: async () => {
+      const l = await bound.catch(() => undefined);
+      await l?.close();
       for (const c of [...conns]) c.drop();
     },
   };
