@@ -44,7 +44,15 @@ const TYPED: [HrwKey, string][] = [
   [timestamp(1_500_000_000n), "double_to_time(1.5)"],
   [addr("10.0.0.1"), "10.0.0.1"],
   [addr("2001:db8::1"), "[2001:db8::1]"],
+  // IPv4-compatible (first 96 bits zero, 7th group not): Zeek writes them as
+  // glibc's inet_ntop does, ::1.2.3.4, where RFC 5952 text is ::102:304.
+  [addr("::1.2.3.4"), "[::1.2.3.4]"],
+  [addr("::1:2"), "[::1:2]"],
+  [addr("::2"), "[::2]"],
+  [addr("::1:0:0"), "[::1:0:0]"],
   [subnet("192.168.0.0/16"), "192.168.0.0/16"],
+  [subnet("::1.2.3.0/120"), "[::1.2.3.0]/120"],
+  [subnet("2001:db8::/32"), "[2001:db8::]/32"],
   [port(443, "tcp"), "443/tcp"],
   [port(53, "udp"), "53/udp"],
   [port(8, "icmp"), "8/icmp"],

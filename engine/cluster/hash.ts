@@ -9,7 +9,9 @@
  * - anything else: `Val::Describe` in binary mode, the type tag as a native
  *   (little-endian) 32-bit int, then the value: `bool`/`int` as int64,
  *   `count` as uint64, `double`/`time` as an IEEE double (all little-endian),
- *   `addr` and `subnet` as their text and a NUL, `port` as uint32 number,
+ *   `addr` and `subnet` as their text and a NUL (IPv6 as glibc's `inet_ntop`
+ *   writes it: `::1.2.3.4` for an IPv4-compatible address, see
+ *   {@linkcode zeekAddrText}), `port` as uint32 number,
  *   `"/\0"` and the protocol name, `enum` as the enum type's name and the
  *   value's name with a NUL.
  *
@@ -21,7 +23,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import type { Data } from "../data/types.ts";
+import type { Address, Data } from "../data/types.ts";
 
 /**
  * FNV-1a 32-bit offset basis, as `zeek.bif`.
@@ -220,11 +222,12 @@ export function zeekKeyBytes(key: HrwKey): Uint8Array {
       break;
     case "address":
       w.int32(TYPE_ADDR);
-      w.cstr(key.value.toString());
+      w.cstr(zeekAddrText(key.value));
       break;
     case "subnet":
+      // IPPrefix::AsString: the network's address text, "/", the length.
       w.int32(TYPE_SUBNET);
-      w.cstr(key.value.toString());
+      w.cstr(`${zeekAddrText(key.value.address)}/${key.value.length}`);
       break;
     case "port":
       w.int32(TYPE_PORT);
@@ -245,6 +248,29 @@ export function zeekKeyBytes(key: HrwKey): Uint8Array {
       );
   }
   return w.done();
+}
+
+/**
+ * An address as Zeek's `IPAddr::AsString` writes it, which `fnv1a32` hashes:
+ * IPv4 dotted, IPv6 as glibc's `inet_ntop`, which is RFC 5952's text but for
+ * an IPv4-compatible address (the first six groups zero, the seventh not),
+ * written `::a.b.c.d` (checked with Zeek 8.2.2: `cat([::1:2])` is
+ * `::0.1.0.2`, `cat([::2])` is `::2`).
+ *
+ * @example
+ * ```ts
+ * import { addr } from "../data/constructors.ts";
+ * import { zeekAddrText } from "./hash.ts";
+ * zeekAddrText(addr("::1.2.3.4").value); // "::1.2.3.4"
+ * zeekAddrText(addr("::2").value); // "::2"
+ * ```
+ */
+export function zeekAddrText(a: Address): string {
+  const [w0, w1, w2, w3] = a.words;
+  if (w0 === 0 && w1 === 0 && w2 === 0 && w3 >>> 16 !== 0) {
+    return `::${w3 >>> 24}.${(w3 >>> 16) & 0xff}.${(w3 >>> 8) & 0xff}.${w3 & 0xff}`;
+  }
+  return a.toString();
 }
 
 /**
