@@ -123,12 +123,6 @@ export function resolveBridgeOptions(cli: BridgeCliValues): BridgeCommandOptions
     );
   }
   bridge.zeromq = zeromq;
-  if (cli["broker.ssl.passphrase"] !== undefined) {
-    throw new UsageError(
-      "--broker.ssl.passphrase",
-      "encrypted keys are not supported by Deno's TLS",
-    );
-  }
   bridge.endpoint = endpointSslOptions(cli);
   return { bridge: bridge as ZeromqBridgeOptions, verbose: !!cli.verbose };
 }

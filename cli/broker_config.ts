@@ -136,12 +136,12 @@ export const BROKER_SECTION_OPTIONS: readonly CafOptionSpec[] = [
     key: "broker.ssl.key",
     type: "string",
     meta: "<path>",
-    help: "path to the private key file (unencrypted)",
+    help: "path to the private key file for this node",
   },
   {
     key: "broker.ssl.passphrase",
     type: "string",
-    help: "passphrase to decrypt the private key (refused: Deno cannot decrypt keys)",
+    help: "passphrase to decrypt the private key",
   },
   {
     key: "broker.ssl.capath",

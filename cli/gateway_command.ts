@@ -206,12 +206,6 @@ export function resolveGatewayOptions(
     const [t] = value(`broker.ssl.${k}`);
     if (t !== undefined) ssl[`broker.ssl.${k}`] = t;
   }
-  if (ssl["broker.ssl.passphrase"] !== undefined) {
-    throw new UsageError(
-      "--broker.ssl.passphrase",
-      "encrypted keys are not supported by Deno's TLS",
-    );
-  }
   gateway.endpoint = endpointSslOptions(ssl);
   const [mPort, mPortWhere] = value("broker.metrics.port");
   const [mAddress, mAddressWhere] = value("broker.metrics.address");

@@ -190,3 +190,25 @@ Deno.test("gateway and bridge options: 0.0.0.0, as the default, is every interfa
     { host: "::1", port: 9999 },
   );
 });
+
+Deno.test("gateway and bridge options: --broker.ssl.passphrase is taken, as by every subcommand now that keys can be decrypted", () => {
+  // Both refused it as a usage error ("encrypted keys are not supported").
+  const tls = (name: string) => new URL(`../fixtures/tls/${name}`, import.meta.url).pathname;
+  const ssl = {
+    "broker.ssl.certificate": tls("node.pem"),
+    "broker.ssl.key": tls("node.key"),
+    "broker.ssl.cafile": tls("ca.pem"),
+    "broker.ssl.passphrase": "unused for a key in the clear",
+  };
+  const gw = resolveGatewayOptions({ "internal.port": "8080", "external.port": "9090", ...ssl });
+  assert.equal(gw.gateway.endpoint?.ssl?.passphrase, "unused for a key in the clear");
+  const bridge = resolveBridgeOptions({
+    topics: "/a",
+    "broker.port": "9999",
+    "zeromq.connectXpubEndpoint": "tcp://127.0.0.1:5556",
+    "zeromq.connectXsubEndpoint": "tcp://127.0.0.1:5555",
+    "cluster.node": "worker-1",
+    ...ssl,
+  });
+  assert.equal(bridge.bridge.endpoint?.ssl?.passphrase, "unused for a key in the clear");
+});
