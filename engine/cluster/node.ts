@@ -357,17 +357,26 @@ export class ClusterNode {
 
   /**
    * Resolves once the named nodes are all up (or, with `up: false`, all
-   * down); rejects with `request_timeout` after `timeoutMs`.
+   * down); rejects with `request_timeout` after `timeoutMs`, and with
+   * `shutting_down` when the node is closed first (or was already).
    */
   waitFor(names: string | string[], options: WaitForOptions = {}): Promise<void> {
     const list = typeof names === "string" ? [names] : names;
     const up = options.up ?? true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
+    const met = () => list.every((n) => this.#ids.has(n) === up);
+    const what = `${list.join(", ")} ${up ? "up" : "down"}`;
+    // Closing wakes the wait (and clears its timer): a closed node's view no
+    // longer changes, so it would only run out its timeout.
     return this.#conditions.until(
-      () => list.every((n) => this.#ids.has(n) === up),
+      () => this.#closed || met(),
       timeoutMs,
       () => `${this.name}: ${list.join(", ")} not ${up ? "up" : "down"} after ${timeoutMs} ms`,
-    );
+    ).then(() => {
+      if (this.#closed && !met()) {
+        throw new BrokerError(ErrorCode.shutting_down, `${this.name}: closed, ${what} not seen`);
+      }
+    });
   }
 
   /** Publishes a Zeek event to one node by name (its node topic). */
@@ -553,6 +562,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#conditions.changed();
     clearInterval(this.#tick);
     for (const remove of this.#unmetrics.splice(0)) remove();
     this.#hellos.close();

@@ -4,6 +4,7 @@ import { type ClusterEvent, ClusterNode } from "./node.ts";
 import type { BoundedQueue } from "../queue.ts";
 import { Endpoint } from "../endpoint.ts";
 import { StatusCode } from "../status.ts";
+import { ErrorCode } from "../errors.ts";
 
 /** A port nothing listens on now. */
 function freePort(): number {
@@ -190,5 +191,27 @@ Deno.test({
       if (saved === undefined) Deno.env.delete("ZEEK_DEFAULT_CONNECT_RETRY");
       else Deno.env.set("ZEEK_DEFAULT_CONNECT_RETRY", saved);
     }
+  },
+});
+
+Deno.test({
+  name: "close() ends a waitFor still waiting: shutting_down, not a timeout long after",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const layout = ClusterLayout.fromObject({
+      nodes: {
+        manager: { type: "manager", host: "127.0.0.1", port: freePort() },
+        "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
+      },
+    });
+    const worker = await ClusterNode.join(layout, "worker-1", { retryMs: 60_000 });
+    // Nothing listens for the manager: neither wait can be met.
+    const up = worker.waitFor("manager", { timeoutMs: 120_000 });
+    const upErr = up.then(() => undefined, (e) => e);
+    await worker.close();
+    const e = await upErr;
+    assert.equal(e?.code, ErrorCode.shutting_down, String(e));
+    await assert.rejects(worker.waitFor("manager"), { code: ErrorCode.shutting_down });
   },
 });
