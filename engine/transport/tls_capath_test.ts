@@ -2,9 +2,8 @@
 // subject hashes (`<hash>.0`, what `openssl rehash` links), nothing else.
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { listenTcp } from "./listener.ts";
-import { connectTcp, type TcpConnection } from "./tcp.ts";
 import { loadTlsMaterial } from "./tls.ts";
+import { tlsLoopback } from "../../tests/tls_loopback.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
 const PAIR = { certificate: `${DIR}node.pem`, key: `${DIR}node.key` };
@@ -27,17 +26,7 @@ Deno.test("TLS capath: a CA file under a name of its own is not trusted, one und
     Deno.symlinkSync("ca.pem", `${dir}/${CA_HASH}.0`);
     const tls = loadTlsMaterial({ ...PAIR, capath: dir });
     assert.equal(tls.caCerts.length, 1);
-    const accepted = Promise.withResolvers<TcpConnection>();
-    const l = await listenTcp({ host: "127.0.0.1", port: 0, tls, tlsHandshakeTimeoutMs: 10_000 }, {
-      admit: () => true,
-      accepted: (c) => accepted.resolve(c),
-      abandoned: (_, e) => accepted.reject(e),
-    });
-    const client = await connectTcp({ host: "127.0.0.1", port: l.port }, 10_000, tls);
-    const server = await accepted.promise;
-    client.close();
-    server.close();
-    await l.close();
+    await (await tlsLoopback(tls)).close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -2,9 +2,8 @@
 import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { listenTcp } from "./listener.ts";
-import { connectTcp, type TcpConnection } from "./tcp.ts";
 import { loadTlsMaterial } from "./tls.ts";
+import { tlsLoopback } from "../../tests/tls_loopback.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
 const PLAIN = { certificate: `${DIR}node.pem`, key: `${DIR}node.key`, cafile: `${DIR}ca.pem` };
@@ -26,22 +25,13 @@ Deno.test("TLS keys: an encrypted key with its passphrase serves and dials a pee
       key: encryptedKey(dir, "secret"),
       passphrase: "secret",
     });
-    const accepted = Promise.withResolvers<TcpConnection>();
-    const l = await listenTcp({ host: "127.0.0.1", port: 0, tls, tlsHandshakeTimeoutMs: 10_000 }, {
-      admit: () => true,
-      accepted: (c) => accepted.resolve(c),
-      abandoned: (_, e) => accepted.reject(e),
-    });
-    const client = await connectTcp({ host: "127.0.0.1", port: l.port }, 10_000, tls);
-    const server = await accepted.promise;
+    const { client, server, close } = await tlsLoopback(tls);
     const got = Promise.withResolvers<Uint8Array>();
     server.start({ onBytes: (b) => got.resolve(b.slice()), onClose: () => {} });
     client.start({ onBytes: () => {}, onClose: () => {} });
     client.send(new Uint8Array([0, 0, 0, 1, 42]));
     assert.deepEqual(await got.promise, new Uint8Array([0, 0, 0, 1, 42]));
-    client.close();
-    server.close();
-    await l.close();
+    await close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
