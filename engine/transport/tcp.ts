@@ -26,7 +26,7 @@ export interface NetAddress {
   port: number;
 }
 
-import { connectTlsStream, type TlsMaterial } from "./tls.ts";
+import { connectTlsStream, dialTls, type TlsMaterial } from "./tls.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 import { objectArray } from "../object_array.ts";
@@ -377,10 +377,26 @@ export async function connectTcp(
   timeoutMs = 1000,
   tls?: TlsMaterial,
 ): Promise<TcpConnection> {
-  // The handshake inside the timeout: a refused certificate is a failed dial.
-  if (tls) return new TcpConnection(await connectTlsStream(addr.host, addr.port, tls, timeoutMs));
+  const key = `${addr.host}:${addr.port}`;
+  if (tls && stalledTls.has(key)) {
+    // node:tls closes a socket mid-handshake; Deno's TLS cannot (below).
+    const stream = await connectTlsStream(addr.host, addr.port, tls, timeoutMs);
+    stalledTls.delete(key);
+    return new TcpConnection(stream);
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const attempt = Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
+  const attempt: Promise<Deno.Conn> = tls
+    ? dialTls(addr.host, addr.port, tls).then(async (c) => {
+      // The handshake inside the timeout: a refused certificate is a failed dial.
+      try {
+        await c.handshake();
+      } catch (e) {
+        c.close();
+        throw e;
+      }
+      return c;
+    })
+    : Deno.connect({ hostname: addr.host, port: addr.port, transport: "tcp" });
   try {
     const conn = await Promise.race([
       attempt,
@@ -394,10 +410,26 @@ export async function connectTcp(
     return new TcpConnection(conn);
   } catch (e) {
     attempt.then((c) => c.close(), () => {});
+    // A TLS handshake still pending at the timeout: Deno's TlsConn keeps its
+    // socket open until the server answers or closes, whatever close() does,
+    // so the next attempts at this address dial on node:tls, which can close
+    // it. Deno's TLS stays the first choice: its writes cost a sender about a
+    // fifth less CPU a message (event_1 3.6-3.7M msgs/s against 2.9-3.0M).
+    if (tls && timer !== undefined && /timed out/.test(String(e))) rememberStalled(key);
     throw e;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Addresses whose last TLS handshake did not finish in time (see `connectTcp`), oldest first. */
+const stalledTls = new Set<string>();
+const MAX_STALLED = 1024;
+
+function rememberStalled(key: string): void {
+  stalledTls.delete(key);
+  stalledTls.add(key);
+  if (stalledTls.size > MAX_STALLED) stalledTls.delete(stalledTls.values().next().value!);
 }
 
 /**
