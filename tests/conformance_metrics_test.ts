@@ -5,11 +5,25 @@ import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
+/** The node could not bind a port `freePort` gave: another test took it meanwhile. */
+class NodeEnded extends Error {}
+
 /**
  * A node's processed-messages lines after a peer came, said BYE and left
- * (or, with `scanned`, after a bare connect and a garbage frame at its port).
+ * (or, with `scanned`, after a bare connect and a garbage frame at its port),
+ * tried again with other ports when the node could not keep its own.
  */
 async function processedAfterPeering(kind: "C++" | "ours", scanned = false): Promise<string[]> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await processedOnce(kind, scanned);
+    } catch (e) {
+      if (!(e instanceof NodeEnded) || attempt === 3) throw e;
+    }
+  }
+}
+
+async function processedOnce(kind: "C++" | "ours", scanned: boolean): Promise<string[]> {
   const port = freePort(), metrics = freePort();
   const args = [
     "--disable-ssl",
@@ -20,12 +34,12 @@ async function processedAfterPeering(kind: "C++" | "ours", scanned = false): Pro
     `--broker.metrics.port=${metrics}`,
   ];
   const child = kind === "C++"
-    ? new Deno.Command(brokerRefTool("broker-node"), { args, stdout: "null", stderr: "null" })
+    ? new Deno.Command(brokerRefTool("broker-node"), { args, stdout: "null", stderr: "piped" })
       .spawn()
     : new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, "node", ...args],
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
   const ep = new Endpoint({ warmUp: false });
   const processed = async () => {
@@ -43,7 +57,7 @@ async function processedAfterPeering(kind: "C++" | "ours", scanned = false): Pro
     }
     return lines;
   };
-  try {
+  const observe = async (): Promise<string[]> => {
     // Not waitForPort on the Broker port: a connection that closes without a handshake is a
     // status there too. Dials that find no listener yet are refused before the node sees them.
     await waitForPort(metrics);
@@ -71,11 +85,27 @@ async function processedAfterPeering(kind: "C++" | "ours", scanned = false): Pro
     await ep.unpeer("127.0.0.1", port); // BYE: a ping the node answers with a pong
     const lines = await untilData(4);
     return lines;
-  } finally {
-    await ep.shutdown();
-    child.kill();
-    await child.status;
+  };
+  let lines: string[] | undefined, failure: unknown;
+  try {
+    lines = await observe();
+  } catch (e) {
+    failure = e;
   }
+  await ep.shutdown();
+  let ended = false;
+  try {
+    child.kill();
+  } catch {
+    ended = true; // under a parallel suite, another test took one of its ports first
+  }
+  const { code, stderr } = await child.output();
+  const said = new TextDecoder().decode(stderr);
+  // What the test saw then came from another process on those ports.
+  if (ended && /in use/i.test(said)) throw new NodeEnded(`${kind} node: ${said}`);
+  if (ended) throw new Error(`${kind} node ended by itself (exit ${code}): ${said}`);
+  if (failure !== undefined) throw failure;
+  return lines!;
 }
 
 Deno.test(
