@@ -146,6 +146,16 @@ function cafExponentInRange(b: Uint8Array, p: number, to: number): boolean {
 const CAF_POWERS = [1e1, 1e2, 1e4, 1e8, 1e16, 1e32, 1e64, 1e128, 1e256];
 const U64_MAX = (1n << 64n) - 1n;
 
+/** `x` times 10^`exp` as CAF's `read_floating_point` scales it: by `CAF_POWERS`, each step rounded. */
+function cafScale(x: number, exp: number): number {
+  if (exp < 0) {
+    for (let n = -exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x /= CAF_POWERS[i];
+  } else {
+    for (let n = exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x *= CAF_POWERS[i];
+  }
+  return x;
+}
+
 /**
  * A JSON number with a fraction or an exponent, its text at `from..to` of
  * `b` (an optional minus, digits, then `.` and digits and/or an exponent),
@@ -208,11 +218,7 @@ export function cafReal(b: Uint8Array, from: number, to: number): number | undef
     exp += minus ? -e : e;
   }
   if (exp < -CAF_MAX_EXPONENT || exp > CAF_MAX_EXPONENT) return undefined;
-  if (exp < 0) {
-    for (let n = -exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x /= CAF_POWERS[i];
-  } else {
-    for (let n = exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x *= CAF_POWERS[i];
-  }
+  x = cafScale(x, exp);
   return negative ? -x : x;
 }
 
@@ -303,11 +309,7 @@ function parseTimespan(text: string): bigint {
   let x = 0;
   for (let i = 0; i < int.length; i++) x = x * 10 + (int.charCodeAt(i) - 0x30);
   for (let i = 0; i < frac.length; i++) x = x * 10 + (frac.charCodeAt(i) - 0x30);
-  if (exp < 0) {
-    for (let n = -exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x /= CAF_POWERS[i];
-  } else {
-    for (let n = exp, i = 0; n !== 0; n >>= 1, i++) if (n & 1) x *= CAF_POWERS[i];
-  }
+  x = cafScale(x, exp);
   if (m[1] === "-") x = -x;
   const ns = m[6] === "ns" ? x : x * NS_PER_UNIT_DOUBLE[m[6]];
   if (!(ns >= -TWO_63 && ns < TWO_63)) return LIMITS.I64_MIN;
