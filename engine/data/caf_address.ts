@@ -53,7 +53,7 @@ class Reader {
   }
 
   /** CAF's `read_ipv6_h16`: one to four hex digits. */
-  h16(toSuffix: boolean): boolean {
+  h16(toSuffix: boolean): void {
     let v = 0, digits = 0;
     while (digits < 4 && hexOf(this.c) >= 0) {
       v = v * 16 + hexOf(this.c);
@@ -61,7 +61,6 @@ class Reader {
       digits++;
     }
     this.put(toSuffix, [v >> 8, v & 0xff]);
-    return true;
   }
 
   /**
@@ -117,11 +116,9 @@ export function cafAddress(text: string): Address | undefined {
   if (hexOf(r.c) < 0 || !r.h16OrL32(false)) return undefined;
   if (r.filled === 4) {
     // A dotted quad first: IPv4, mapped.
-    const v4 = r.prefix.slice(0, 4);
-    r.prefix.fill(0);
-    r.prefix[10] = r.prefix[11] = 0xff;
-    r.prefix.set(v4, 12);
-    return done();
+    const p = r.prefix;
+    const v4 = ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+    return r.pos === text.length ? Address.fromWords(0, 0, 0xffff, v4) : undefined;
   }
   for (;;) {
     // After a group of the prefix: ":" then a group, or "::".
