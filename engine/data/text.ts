@@ -83,38 +83,72 @@ export function formatRealFast(x: number): string {
  * ```
  */
 export function dataToString(value: Data): string {
-  switch (value.type) {
-    case "none":
-      return "nil";
-    case "boolean":
-      return value.value ? "T" : "F";
-    case "count":
-    case "integer":
-      return value.value.toString();
-    case "real":
-      return formatReal(value.value);
-    case "string":
-    case "enum":
-      return value.value;
-    case "address":
-    case "subnet":
-    case "port":
-      return value.value.toString();
-    case "timestamp":
-    case "timespan":
-      return `${value.value}ns`;
-    case "set":
-      return `{${value.value.map(dataToString).join(", ")}}`;
-    case "table":
-      return `{${
-        value.value.map(([k, v]) => `${dataToString(k)} -> ${dataToString(v)}`).join(", ")
-      }}`;
-    case "vector":
-      return `(${value.value.map(dataToString).join(", ")})`;
-  }
+  const out: TextOut = { text: "" };
+  writeText(value, out);
+  return out.text;
 }
 
 const utf8 = new TextEncoder();
+
+/** What `writeText` writes to: the text, and with `parts`, raw bytes (text flushed before them). */
+interface TextOut {
+  text: string;
+  parts?: Uint8Array[];
+}
+
+/** Broker's text of `d` onto `out`: strings that are not UTF-8 as raw bytes when it keeps `parts`. */
+function writeText(d: Data, out: TextOut): void {
+  switch (d.type) {
+    case "none":
+      out.text += "nil";
+      return;
+    case "boolean":
+      out.text += d.value ? "T" : "F";
+      return;
+    case "count":
+    case "integer":
+      out.text += d.value.toString();
+      return;
+    case "real":
+      out.text += formatReal(d.value);
+      return;
+    case "string":
+    case "enum":
+      if (out.parts && d.bytes) {
+        out.parts.push(utf8.encode(out.text), d.bytes);
+        out.text = "";
+      } else out.text += d.value;
+      return;
+    case "address":
+    case "subnet":
+    case "port":
+      out.text += d.value.toString();
+      return;
+    case "timestamp":
+    case "timespan":
+      out.text += `${d.value}ns`;
+      return;
+    case "set":
+    case "vector":
+      out.text += d.type === "set" ? "{" : "(";
+      d.value.forEach((e, i) => {
+        if (i > 0) out.text += ", ";
+        writeText(e, out);
+      });
+      out.text += d.type === "set" ? "}" : ")";
+      return;
+    case "table":
+      out.text += "{";
+      d.value.forEach(([k, v], i) => {
+        if (i > 0) out.text += ", ";
+        writeText(k, out);
+        out.text += " -> ";
+        writeText(v, out);
+      });
+      out.text += "}";
+      return;
+  }
+}
 
 /**
  * Broker's text form as the bytes its tools write: `dataToString`'s text in
@@ -131,50 +165,16 @@ const utf8 = new TextEncoder();
  * ```
  */
 export function dataToStringBytes(value: Data): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let text = "";
-  const raw = (b: Uint8Array) => {
-    parts.push(utf8.encode(text), b);
-    text = "";
-  };
-  const walk = (d: Data): void => {
-    switch (d.type) {
-      case "string":
-      case "enum":
-        if (d.bytes) raw(d.bytes);
-        else text += d.value;
-        return;
-      case "set":
-      case "vector":
-        text += d.type === "set" ? "{" : "(";
-        d.value.forEach((e, i) => {
-          if (i > 0) text += ", ";
-          walk(e);
-        });
-        text += d.type === "set" ? "}" : ")";
-        return;
-      case "table":
-        text += "{";
-        d.value.forEach(([k, v], i) => {
-          if (i > 0) text += ", ";
-          walk(k);
-          text += " -> ";
-          walk(v);
-        });
-        text += "}";
-        return;
-      default:
-        text += dataToString(d);
-    }
-  };
-  walk(value);
-  if (parts.length === 0) return utf8.encode(text);
-  parts.push(utf8.encode(text));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const out: TextOut = { text: "", parts: [] };
+  writeText(value, out);
+  const parts = out.parts!;
+  if (parts.length === 0) return utf8.encode(out.text);
+  parts.push(utf8.encode(out.text));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
-    out.set(p, at);
+    bytes.set(p, at);
     at += p.length;
   }
-  return out;
+  return bytes;
 }
