@@ -26,6 +26,9 @@ export function selfCommandArgs(): string[] {
   ];
 }
 
+/** Decodes a line after the first: a byte-order mark there is text. */
+const KEEP_BOM = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /**
  * Splits a byte stream (a child's stdout) into lines, without their newlines.
  *
@@ -38,16 +41,13 @@ export function selfCommandArgs(): string[] {
  * ```
  */
 export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text += chunk;
-    let i;
-    while ((i = text.indexOf("\n")) >= 0) {
-      yield text.slice(0, i);
-      text = text.slice(i + 1);
-    }
+  // A newline byte is never inside a UTF-8 character: each line decodes alone,
+  // a byte-order mark dropped at the stream's start only, as TextDecoderStream.
+  let utf8 = new TextDecoder();
+  for await (const line of byteLines(stream)) {
+    yield utf8.decode(line);
+    utf8 = KEEP_BOM;
   }
-  if (text) yield text;
 }
 
 /**
