@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { listenEverywhere } from "../engine/transport/listen_everywhere.ts";
+import { listenOn } from "../engine/transport/listen_everywhere.ts";
 
 /**
  * Calls `listen` with `host`, or, for `0.0.0.0`, with `::` (IPv6 and IPv4)
@@ -26,5 +26,5 @@ export function listenOnAll<T>(
   host: string,
   listen: (host: string) => Promise<T>,
 ): Promise<T> {
-  return host === "0.0.0.0" ? listenEverywhere(listen) : listen(host);
+  return listenOn(host === "0.0.0.0" ? undefined : host, listen);
 }

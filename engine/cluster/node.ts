@@ -40,7 +40,7 @@ import type { ClusterLayout, LayoutNode } from "./layout.ts";
 import { Conditions } from "../conditions.ts";
 import { Pool } from "./pool.ts";
 import { type ClusterTopics, clusterTopics } from "./topics.ts";
-import { listenEverywhere } from "../transport/listen_everywhere.ts";
+import { listenOn } from "../transport/listen_everywhere.ts";
 
 /**
  * Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe.
@@ -301,7 +301,7 @@ export class ClusterNode {
         // "" is every interface, as Broker binds it.
         const host = options.listenHost ?? zeekListenAddress();
         const listen = (h: string) => endpoint.listen(h, listenPort);
-        port = host === "" ? await listenEverywhere(listen) : await listen(host);
+        port = await listenOn(host === "" ? undefined : host, listen);
       }
     } catch (e) {
       await node.close();

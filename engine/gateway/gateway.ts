@@ -45,7 +45,7 @@ import { errorEvent, StatusCode, type StatusEvent } from "../status.ts";
 import { StatusHub, type StatusSubscriberOptions } from "../status_hub.ts";
 import { Crossing, type FarSide, type GatewayDirection } from "./crossing.ts";
 import { type GatewayDirectionStats, TopicPolicy, type TopicPolicyOptions } from "./policy.ts";
-import { listenEverywhere } from "../transport/listen_everywhere.ts";
+import { listenOn } from "../transport/listen_everywhere.ts";
 
 export { type GatewayDirectionStats, TopicPolicy, type TopicPolicyOptions } from "./policy.ts";
 export type { GatewayDirection } from "./crossing.ts";
@@ -289,9 +289,7 @@ export class Gateway {
       const ep = this.#side(side);
       if (o?.port !== undefined) {
         const port = o.port;
-        ports[side] = o.address === undefined
-          ? await listenEverywhere((host) => ep.listen(host, port))
-          : await ep.listen(o.address, port);
+        ports[side] = await listenOn(o.address, (host) => ep.listen(host, port));
       }
       for (const p of o?.peers ?? []) {
         ep.peerNoWait(p.host, p.port, { retryMs: o?.retryMs ?? DEFAULT_RETRY_MS });

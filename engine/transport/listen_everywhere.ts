@@ -17,6 +17,26 @@
  * @module
  */
 
+/**
+ * Calls `listen` with `host`, or without one, everywhere (`listenEverywhere`):
+ * how the listeners with an optional address (a gateway's sides, the
+ * ZeroMQ bridge's Broker side) bind.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { listenOn } from "./listen_everywhere.ts";
+ * equal(await listenOn("127.0.0.1", (host) => Promise.resolve(host)), "127.0.0.1");
+ * equal(await listenOn(undefined, (host) => Promise.resolve(host)), "::");
+ * ```
+ */
+export function listenOn<T>(
+  host: string | undefined,
+  listen: (host: string) => Promise<T>,
+): Promise<T> {
+  return host === undefined ? listenEverywhere(listen) : listen(host);
+}
+
 /** Calls `listen` with `::` (IPv6 and IPv4) and, should that fail, with `0.0.0.0`. */
 export async function listenEverywhere<T>(listen: (host: string) => Promise<T>): Promise<T> {
   try {

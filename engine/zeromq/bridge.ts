@@ -40,7 +40,7 @@ import type { Subscriber } from "../subscriber.ts";
 import { Event } from "../zeek/event.ts";
 import { recentKey, RecentKeys } from "./recent.ts";
 import { type HostPort, ZeekZmqNode, type ZeekZmqNodeOptions } from "./tcp_node.ts";
-import { listenEverywhere } from "../transport/listen_everywhere.ts";
+import { listenOn } from "../transport/listen_everywhere.ts";
 
 /**
  * What a bridge's ZeroMQ node ID holds (see the module doc): other bridges
@@ -279,9 +279,7 @@ export class ZeromqBridge {
       const listen = options.listen;
       const port = listen === undefined
         ? undefined
-        : listen.host === undefined
-        ? await listenEverywhere((host) => endpoint.listen(host, listen.port))
-        : await endpoint.listen(listen.host, listen.port);
+        : await listenOn(listen.host, (host) => endpoint.listen(host, listen.port));
       bridge = new ZeromqBridge(endpoint, node, port, options.loopWindowMs ?? 1000);
       bridge.#carryOtherBridges = options.carryOtherBridges ?? false;
       bridge.#loops.push(bridge.#fromZeromq(fromZeromq));
