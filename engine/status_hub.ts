@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { heldBy } from "./held.ts";
 import { BoundedQueue } from "./queue.ts";
 import type { StatusEvent } from "./status.ts";
 
@@ -153,7 +154,7 @@ class QueueHandle<T> extends BoundedQueue<T> {
   override get(timeoutMs?: number): Promise<T | undefined> {
     const inner = this.#inner;
     const got = inner.get(timeoutMs);
-    return inner.length > 0 || inner.closed ? got : this.#held(got);
+    return inner.length > 0 || inner.closed ? got : heldBy(this, got);
   }
 
   override close(): void {
@@ -163,11 +164,4 @@ class QueueHandle<T> extends BoundedQueue<T> {
 
   // Iteration and `stream()` are BoundedQueue's: they read through `get` and
   // `close` above, so they hold the handle too.
-
-  /** `wait`, from a method of this handle, which it keeps while pending (see the class). */
-  async #held<V>(wait: Promise<V>): Promise<V> {
-    const value = await wait;
-    this.#inner; // (the handle, `this`, is kept until here)
-    return value;
-  }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Data, decode, decodeValidated } from "./data/mod.ts";
+import { heldBy } from "./held.ts";
 import { PackedCopies } from "./packed_copies.ts";
 import { BoundedQueue, type OverflowPolicy } from "./queue.ts";
 import type { DeliveryLatency } from "./delivery_latency.ts";
@@ -377,7 +378,7 @@ class SubscriberHandle extends Subscriber {
   override get(timeoutMs?: number): Promise<DataMessage | undefined> {
     const inner = this.#inner;
     const got = inner.get(timeoutMs);
-    return inner.available() > 0 || inner.closed ? got : this.#held(got);
+    return inner.available() > 0 || inner.closed ? got : heldBy(this, got);
   }
 
   override poll(): DataMessage[] {
@@ -387,7 +388,7 @@ class SubscriberHandle extends Subscriber {
   override getEncoded(timeoutMs?: number): Promise<PendingMessage | undefined> {
     const inner = this.#inner;
     const got = inner.getEncoded(timeoutMs);
-    return inner.available() > 0 || inner.closed ? got : this.#held(got);
+    return inner.available() > 0 || inner.closed ? got : heldBy(this, got);
   }
 
   override pollEncoded(): PendingMessage[] {
@@ -436,16 +437,5 @@ class SubscriberHandle extends Subscriber {
       },
       cancel: () => this.close(),
     }, { highWaterMark: 0 });
-  }
-
-  /**
-   * `wait`, from a method of this handle: while it is pending, the inner
-   * subscriber's queue holds the read, the read this call, and the call
-   * the handle, so a handle read from is not collected.
-   */
-  async #held<T>(wait: Promise<T>): Promise<T> {
-    const value = await wait;
-    this.#inner; // (the handle, `this`, is kept until here)
-    return value;
   }
 }
