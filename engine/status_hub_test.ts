@@ -55,13 +55,7 @@ Deno.test("a status subscriber dropped without close leaves the hub once collect
       };
       drop();
       const made = hub.size;
-      const tick = () => new Promise((r) => setTimeout(r, 0));
-      for (let i = 0; i < 100; i++) {
-        await tick();
-        globalThis.gc();
-        await tick();
-        if (hub.size === 3) break;
-      }
+      await collectUntil(() => hub.size === 3);
       const left = hub.size;
       hub.emit(statusEvent(StatusCode.peer_added, "one"));
       hub.emit(statusEvent(StatusCode.peer_lost, "two"));

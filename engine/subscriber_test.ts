@@ -72,14 +72,7 @@ Deno.test("a subscriber dropped without close leaves its endpoint once collected
       };
       drop();
       const made = subscribers();
-      // Each collection in a task of its own; finalizers run in tasks after it.
-      const tick = () => new Promise((r) => setTimeout(r, 0));
-      for (let i = 0; i < 100; i++) {
-        await tick();
-        globalThis.gc();
-        await tick();
-        if (subscribers() === 4) break;
-      }
+      await collectUntil(() => subscribers() === 4);
       const left = subscribers();
       ep.publish("/loop/a", one, { local: true });
       ep.publish("/pending/a", one, { local: true });
