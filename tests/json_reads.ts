@@ -1,7 +1,8 @@
 /**
  * The check the JSON form tests share: a value's text, as a WebSocket
  * client sends it, reads as the same bytes through `dataFromJson` and
- * through the transcoder's quick path (when that takes the message).
+ * through the transcoder's quick path (when that takes the message); and
+ * the texts Broker refuses are refused.
  *
  * @example
  * ```ts
@@ -12,6 +13,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { BrokerError, ErrorCode } from "../engine/errors.ts";
 import { DataBuilder } from "../engine/data/builder.ts";
 import { encode } from "../engine/data/encode.ts";
 import { dataFromJson } from "../engine/data/json_read.ts";
@@ -35,5 +37,16 @@ export function assertJsonReads(json: (text: string) => string, read: [string, s
       b,
     );
     if (topic !== undefined) assert.equal(hex(b.finish()), bytes, what);
+  }
+}
+
+/** Asserts that each text's JSON (`json(text)`) is refused as Broker refuses it: `type_clash`. */
+export function assertJsonRefused(json: (text: string) => string, texts: string[]): void {
+  for (const text of texts) {
+    assert.throws(
+      () => dataFromJson(json(text)),
+      (e) => e instanceof BrokerError && e.code === ErrorCode.type_clash,
+      JSON.stringify(text),
+    );
   }
 }

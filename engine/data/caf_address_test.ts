@@ -4,11 +4,9 @@
 // the session it ended (its reader throws on a bad address).
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { BrokerError, ErrorCode } from "../errors.ts";
 import { cafAddress } from "./caf_address.ts";
-import { dataFromJson } from "./json_read.ts";
 import { Address } from "./types.ts";
-import { assertJsonReads, hex } from "../../tests/json_reads.ts";
+import { assertJsonReads, assertJsonRefused, hex } from "../../tests/json_reads.ts";
 import { v4Address } from "../../tests/arbitrary.ts";
 
 const json = (s: string) => `{"@data-type":"address","data":${JSON.stringify(s)}}`;
@@ -31,34 +29,27 @@ Deno.test("JSON addresses: CAF's leading zeros, long groups, quads after ::, an 
     ["::ffff:1.2.3.4", v4("01020304")],
     ["FE80::1", "06fe800000000000000000000000000001"],
   ]);
-  for (
-    const text of [
-      "12345::",
-      "0fffff::1",
-      "1.2.3.4:",
-      "::1:",
-      "1:00001::",
-      "1.2..3",
-      "1.2.3",
-      "256.1.1.1",
-      "1.2.3.256",
-      " 1.2.3.4",
-      "1.2.3.4 ",
-      "fe80::1%eth0",
-      "[::1]",
-      "1::2::3",
-      "1:2:3:4:5:6:7:8:9",
-      "1:2:3:4:5:6:7:8::",
-      "",
-    ]
-  ) {
-    assert.throws(
-      () => dataFromJson(json(text)),
-      (e) => e instanceof BrokerError && e.code === ErrorCode.type_clash,
-      JSON.stringify(text),
-    );
-    assert.equal(cafAddress(text), undefined, JSON.stringify(text));
-  }
+  const refused = [
+    "12345::",
+    "0fffff::1",
+    "1.2.3.4:",
+    "::1:",
+    "1:00001::",
+    "1.2..3",
+    "1.2.3",
+    "256.1.1.1",
+    "1.2.3.256",
+    " 1.2.3.4",
+    "1.2.3.4 ",
+    "fe80::1%eth0",
+    "[::1]",
+    "1::2::3",
+    "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7:8::",
+    "",
+  ];
+  assertJsonRefused(json, refused);
+  for (const text of refused) assert.equal(cafAddress(text), undefined, JSON.stringify(text));
 });
 
 Deno.test("JSON subnets: the address part read as CAF reads an address", () => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
 import { DataBuilder } from "./builder.ts";
 import { dataFromJson } from "./json_read.ts";
+import { assertJsonRefused } from "../../tests/json_reads.ts";
 import { transcodeDataMessage } from "./json_transcode.ts";
 
 const real = (x: string) => `{"@data-type":"real","data":${x}}`;
@@ -52,13 +53,7 @@ Deno.test("JSON reals with an exponent beyond ±511 (fraction digits counted) ar
 Deno.test("JSON timespans whose number's exponent is beyond ±511 are refused, as CAF's timespan reader refuses them", () => {
   const span = (x: string) => `{"@data-type":"timespan","data":"${x}"}`;
   // broker-node: `contained invalid data` for each (checked live).
-  for (const x of ["1e-512s", "1e-600s", "1.5e-511s", "1.5e999s", "1e1000ns"]) {
-    assert.throws(
-      () => dataFromJson(span(x)),
-      (e) => e instanceof BrokerError && e.code === ErrorCode.type_clash,
-      x,
-    );
-  }
+  assertJsonRefused(span, ["1e-512s", "1e-600s", "1.5e-511s", "1.5e999s", "1e1000ns"]);
   // In range: 0 (below a nanosecond), as broker-node reads them.
   for (const x of ["1e-511s", "1e-400ns", "0.5ns", "1e-10s"]) {
     assert.equal(dataFromJson(span(x)).value, 0n, x);

@@ -4,11 +4,9 @@
 // no days), the two multiplied in doubles and truncated. Each case checked
 // live: the bytes broker-node forwarded, or its `deserialization_failed`.
 import assert from "node:assert/strict";
-import { BrokerError, ErrorCode } from "../errors.ts";
 import { DataBuilder } from "./builder.ts";
-import { dataFromJson } from "./json_read.ts";
 import { transcodeDataMessage } from "./json_transcode.ts";
-import { assertJsonReads } from "../../tests/json_reads.ts";
+import { assertJsonReads, assertJsonRefused } from "../../tests/json_reads.ts";
 
 const json = (s: string) => `{"@data-type":"timespan","data":${JSON.stringify(s)}}`;
 
@@ -40,12 +38,9 @@ Deno.test("JSON timespans: the number's forms CAF's reader takes and refuses", (
     ["-9223372036.854775808s", "0a8000000000000000"],
   ];
   assertJsonReads(json, read);
-  for (const text of ["0e3s", "00s", "01s", "007ns", "\n1s", ".e1s", "1e3", "1 s", "1d", "2d"]) {
-    assert.throws(
-      () => dataFromJson(json(text)),
-      (e) => e instanceof BrokerError && e.code === ErrorCode.type_clash,
-      JSON.stringify(text),
-    );
+  const refused = ["0e3s", "00s", "01s", "007ns", "\n1s", ".e1s", "1e3", "1 s", "1d", "2d"];
+  assertJsonRefused(json, refused);
+  for (const text of refused) {
     const b2 = new DataBuilder();
     assert.equal(
       transcodeDataMessage(`{"type":"data-message","topic":"/t",${json(text).slice(1)}`, b2),
