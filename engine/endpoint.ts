@@ -72,7 +72,7 @@ import type { CommandBus } from "./store/command_bus.ts";
 import type { CloneOptions } from "./store/clone.ts";
 import type { MasterOptions } from "./store/master.ts";
 import type { Store } from "./store/store.ts";
-import { StoreRegistry } from "./store/store_registry.ts";
+import { closeUnused, StoreRegistry } from "./store/store_registry.ts";
 import type { ByteStream } from "./transport/node_stream.ts";
 import { TcpConnection } from "./transport/tcp.ts";
 import { warmUpOnce, warmUpPartOnce } from "./warm_up.ts";
@@ -969,8 +969,12 @@ export class Endpoint {
    * Attaches the master of store `name` (default backend: in memory). Throws
    * `BrokerError(master_exists)` when a peer already announces that master.
    * When this endpoint already runs that master, the new handle shares it, as
-   * Broker hands back the master it has (`backend` then goes unused: close it
-   * if you opened one); the master stops when its last handle closes.
+   * Broker hands back the master it has; the master stops when its last
+   * handle closes, or when the endpoint shuts down. `backend` is the
+   * master's from the call on: the master closes it when it stops, and one
+   * that goes unused (the master runs already with another, or the attach is
+   * refused) is closed at once, as Broker opens a backend only for a master
+   * it starts.
    *
    * @example
    * ```ts
@@ -990,6 +994,7 @@ export class Endpoint {
     backend?: StoreBackend,
     options?: MasterOptions,
   ): Store {
+    if (this.#shuttingDown) closeUnused(backend);
     this.#assertRunning();
     this.#warmUpStore();
     return this.#stores.attachMaster(name, backend, options);
@@ -1179,6 +1184,9 @@ export class Endpoint {
     }));
     this.#local.closeAll();
     this.#statuses.close();
+    // After the peers' BYE, as the stores' own ticks closed them: nothing of
+    // them goes on the wire, and a master's backend is closed when this resolves.
+    this.#stores.closeAll();
     await exchange;
   }
 

@@ -41,17 +41,39 @@ export class StoreRegistry {
     this.#host = host;
   }
 
-  /** A handle on the master of `name`, started with `backend` unless it runs already. */
+  /**
+   * A handle on the master of `name`, started with `backend` unless it runs
+   * already. The backend is the master's from here on: one it does not use
+   * (the master runs already with another) or that comes with a refusal
+   * (`master_exists`, a bad option) is closed at once, as Broker's core
+   * opens a backend only for a master it starts.
+   */
   attachMaster(
     name: string,
     backend: StoreBackend = new MemoryBackend(),
     options?: MasterOptions,
   ): Store {
-    return this.#share(
-      this.#masters,
-      name,
-      () => new StoreMaster(this.#host, name, backend, options),
-    );
+    const running = this.#masters.get(name)?.actor;
+    if (running instanceof StoreMaster && !running.closed) {
+      if (running.backend !== backend) backend.close();
+      return this.#share(this.#masters, name, () => running);
+    }
+    let master: StoreMaster;
+    try {
+      master = new StoreMaster(this.#host, name, backend, options);
+    } catch (e) {
+      closeUnused(backend);
+      throw e;
+    }
+    return this.#share(this.#masters, name, () => master);
+  }
+
+  /**
+   * Stops every store (the endpoint shut down): a master closes its backend
+   * now, where its own tick would notice the shutdown only up to a tick later.
+   */
+  closeAll(): void {
+    for (const actor of this.actors()) actor.close();
   }
 
   /**
@@ -88,5 +110,25 @@ export class StoreRegistry {
       s.actor.close();
       if (map.get(name) === s) map.delete(name);
     });
+  }
+}
+
+/**
+ * Closes a backend no master will use (an attach refused it), keeping the
+ * refusal as the error the caller sees: a failure to close it too (a batch
+ * its commit lost) would only hide why the attach failed.
+ *
+ * @example
+ * ```ts
+ * import { closeUnused } from "./store_registry.ts";
+ * import { MemoryBackend } from "./memory_backend.ts";
+ * closeUnused(new MemoryBackend());
+ * ```
+ */
+export function closeUnused(backend: StoreBackend | undefined): void {
+  try {
+    backend?.close();
+  } catch {
+    // the attach's own error is the one to report
   }
 }
