@@ -306,8 +306,15 @@ export class Store {
     return this.#actor.events(options);
   }
 
-  /** Resolves true once nothing is in flight (false after `timeoutMs`, `DEFAULT_AWAIT_IDLE_MS`: 15 s). */
+  /**
+   * Resolves true once nothing is in flight; false after `timeoutMs`
+   * (`DEFAULT_AWAIT_IDLE_MS`: 15 s), or when the store is closed or closes
+   * during the wait (this handle, its last one, or the endpoint's shutdown),
+   * as Broker's `store::await_idle` is false for a reset store or one its
+   * endpoint shut down: what it still held goes nowhere.
+   */
   awaitIdle(timeoutMs = DEFAULT_AWAIT_IDLE_MS): Promise<boolean> {
+    if (this.#released) return Promise.resolve(false);
     return this.#call(() => this.#actor.awaitIdle(timeoutMs));
   }
 

@@ -316,7 +316,7 @@ export interface StoreActor {
   ): Promise<boolean>;
   /** A new bounded reader of this actor's store events. */
   events(options?: StoreEventsOptions): BoundedQueue<StoreEvent>;
-  /** Resolves true once nothing is in flight, false after `timeoutMs`. */
+  /** Resolves true once nothing is in flight; false after `timeoutMs` or once closed. */
   awaitIdle(timeoutMs: number): Promise<boolean>;
   /** Stops the actor (timers, subscriptions, backend). */
   close(): void;
@@ -347,8 +347,11 @@ export interface StoreHost {
 }
 
 /**
- * Waits, a tick at a time, until `idle()` holds or `stopped()` does;
- * false when `timeoutMs` ran out first (masters and clones share this).
+ * Waits, a tick at a time, until `idle()` holds: true then, false when
+ * `timeoutMs` ran out first or the store stopped (`stopped()`), before or
+ * during the wait, as Broker's `store::await_idle` is false when its request
+ * to a store actor the shutdown killed fails; what a stopped store still held
+ * will not be delivered (masters and clones share this).
  */
 export async function waitUntilIdle(
   idle: () => boolean,
@@ -357,9 +360,10 @@ export async function waitUntilIdle(
   timeoutMs: number,
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (!stopped() && !idle()) {
+  for (;;) {
+    if (stopped()) return false;
+    if (idle()) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, tickMs));
   }
-  return true;
 }
