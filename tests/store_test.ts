@@ -276,6 +276,51 @@ Deno.test("store: two clones writing concurrently converge", opts, async () => {
   }
 });
 
+/**
+ * An attached clone's writes issued right before its endpoint shuts down
+ * (no awaitIdle) all reach the master `port` listens on, read back through a
+ * clone attached afterwards: as a Zeek 8.2.2 clone's puts made just before
+ * terminate() reach its master once the clone has attached (3 runs of 3;
+ * before the attach, Broker's clone holds them and its shutdown drops them,
+ * and so does ours).
+ */
+async function writesBeforeShutdown(port: number, n: number): Promise<void> {
+  const writer = new Endpoint();
+  await writer.peer("127.0.0.1", port, { retryMs: 0 });
+  const clone = writer.attachClone("kv");
+  await clone.keys(); // attached: the master's ack_clone came
+  for (let i = 0; i < n; i++) clone.put(str(`k${i}`), count(BigInt(i)));
+  await writer.shutdown();
+  const reader = new Endpoint();
+  try {
+    await reader.peer("127.0.0.1", port, { retryMs: 0 });
+    const late = reader.attachClone("kv");
+    // The master applies the writer's last writes as it reads them: poll the snapshot's successors.
+    await waitUntil(async () => (await late.keys()).length === n, 20_000);
+    assert.equal(dataToString(await late.get(str(`k${n - 1}`))), String(n - 1));
+    late.close();
+  } finally {
+    await reader.shutdown();
+  }
+}
+
+Deno.test(
+  "store: a clone's writes right before its endpoint shuts down reach the master",
+  opts,
+  async () => {
+    const m = new Endpoint();
+    const port = await m.listen("127.0.0.1", 0);
+    const master = m.attachMaster("kv");
+    try {
+      await writesBeforeShutdown(port, 1000);
+      assert.equal((await master.keys()).length, 1000);
+    } finally {
+      master.close();
+      await m.shutdown();
+    }
+  },
+);
+
 Deno.test("store: a SQLite master restarted on the same file keeps its data", opts, async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/kv.sqlite`;
@@ -436,6 +481,22 @@ Deno.test("store interop: our clone of a C++ master", opts, async () => {
     await node.stop();
   }
 });
+
+Deno.test(
+  "store interop: our clone's writes right before its endpoint shuts down reach a C++ master",
+  opts,
+  async () => {
+    const port = freePort();
+    const node = refNode(port, "master");
+    try {
+      await waitForPort(port);
+      await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
+      await writesBeforeShutdown(port, 1000);
+    } finally {
+      await node.stop();
+    }
+  },
+);
 
 Deno.test(
   "store interop: a late clone of a C++ master holding 0.0 and -0.0 as two keys attaches",
