@@ -1182,11 +1182,12 @@ export class Endpoint {
       if (c.state === "peered") await c.tcp.drained();
       await this.#driver.disconnect(c);
     }));
+    // After the peers' BYE, so nothing of the stores goes on the wire, and
+    // before the status subscribers end, so they hear of a batch a master's
+    // backend could not commit on close; its file is closed when this resolves.
+    this.#stores.closeAll();
     this.#local.closeAll();
     this.#statuses.close();
-    // After the peers' BYE, as the stores' own ticks closed them: nothing of
-    // them goes on the wire, and a master's backend is closed when this resolves.
-    this.#stores.closeAll();
     await exchange;
   }
 

@@ -158,3 +158,33 @@ Deno.test(
       assert.equal(a.peers().length, 1);
     }),
 );
+
+Deno.test(
+  "store: a batch a lock keeps from committing when the endpoint shuts down is reported",
+  opts,
+  async () => {
+    const { path, done } = tempDb();
+    const [a, b] = await pair();
+    let held: HeldLock | undefined;
+    try {
+      const errors = a.statusSubscriber({ statuses: false });
+      const master = a.attachMaster("kv", new SqliteBackend({ path }), FAST);
+      await master.put(str("x"), count(1n));
+      await waitUntil(() => committedRows(path) === 1);
+      held = await holdSqliteLock(path, "shared");
+      await master.put(str("y"), count(2n)); // confirmed, its commit held up
+      await a.shutdown();
+      // Broker's master logs a write its backend failed; ours tells status subscribers.
+      const reported = errorsIn(errors).map((e) => e.message);
+      assert.ok(
+        reported.some((m) => /store kv: closing the backend: .*1 batched writes lost/.test(m)),
+        reported.join("; "),
+      );
+    } finally {
+      await held?.release();
+      await b.shutdown();
+      await a.shutdown();
+      done();
+    }
+  },
+);
