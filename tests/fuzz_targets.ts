@@ -4,7 +4,8 @@
  * handshake messages, routing updates, the length-prefixed framing), store
  * commands, Zeek messages, the ZeroMQ layer (ZMTP greetings and frames, Zeek
  * 8's log batches and messages), the WebSocket JSON reader and recordings
- * (Broker's generator files, pcap). Each target's seeds are real bytes from
+ * (Broker's generator files, pcap), and the anonymous TLS session (both
+ * ends). Each target's seeds are real bytes from
  * the fixtures made with the C++ Broker and Zeek; its `exercise` returns a
  * problem when an input raises anything but a `BrokerError`.
  *
@@ -41,6 +42,7 @@ import {
   seededRandom,
 } from "../engine/recording/generator_file.ts";
 import { brokerMessagesFromPcap, reassembledTcpStreams } from "../engine/recording/pcap.ts";
+import { AnonTlsSession } from "../engine/anon_tls/session.ts";
 import {
   capturedDataPayloads,
   captureFrames,
@@ -274,5 +276,31 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     exercise: (bytes) =>
       guarded("generator file", () => readGeneratorFile(bytes)) ??
         guarded("pcap", () => brokerMessagesFromPcap(bytes)),
+  },
+  {
+    // Anonymous TLS from a peer: the reference broker-node's ClientHello to our listener and its
+    // listener's first flight to our client, each read by both ends, in reads of 1 to 64 bytes.
+    // `receive` must not throw at all (a bad input is an alert and an error).
+    name: "anon-tls",
+    seeds: () =>
+      ["anon-client-hello.bin", "anon-server-flight.bin"].map((f) =>
+        Deno.readFileSync(fixtureUrl(`../tls/${f}`))
+      ),
+    exercise: (bytes) => {
+      for (const role of ["server", "client"] as const) {
+        const session = new AnonTlsSession(role);
+        try {
+          session.start();
+          for (let at = 0; at < bytes.length;) {
+            const n = 1 + (bytes[at] % 64);
+            session.receive(bytes.subarray(at, at + n));
+            at += n;
+          }
+        } catch (e) {
+          return `anon TLS ${role}: ${e instanceof Error ? e.stack : e}`;
+        }
+      }
+      return undefined;
+    },
   },
 ];
