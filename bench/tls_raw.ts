@@ -32,7 +32,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { procCpuMs } from "./proc_stat.ts";
 import { listenTcp } from "../engine/transport/listener.ts";
 import type { TcpConnection } from "../engine/transport/tcp.ts";
-import { dialTls, loadTlsMaterial } from "../engine/transport/tls.ts";
+import { dialTls, loadCertificateTls } from "../engine/transport/tls.ts";
 import { numberOption, stringOption } from "./args.ts";
 
 const DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
@@ -40,7 +40,11 @@ const WRITE_SIZE = 256 * 1024;
 const READ_SIZE = 256 * 1024;
 
 const material = () =>
-  loadTlsMaterial({ certificate: `${DIR}node.pem`, key: `${DIR}node.key`, cafile: `${DIR}ca.pem` });
+  loadCertificateTls({
+    certificate: `${DIR}node.pem`,
+    key: `${DIR}node.key`,
+    cafile: `${DIR}ca.pem`,
+  });
 
 /** The sending child: writes `mb` MiB to the receiver, then closes. */
 async function send(conn: Deno.Conn, mb: number): Promise<void> {

@@ -56,14 +56,16 @@ export interface EndpointOptions {
   id?: string;
   /**
    * Broker's `disable-ssl`, `true` here (Broker's default is SSL on).
-   * With `false`, peerings use TLS with the certificates in `ssl`.
+   * With `false`, peerings use TLS: with the certificates in `ssl`, or,
+   * with no `ssl` setting, Broker's (and Zeek's) default anonymous mode.
    * @default {true}
    */
   disableSsl?: boolean;
   /**
    * Broker's `broker.ssl.*` settings (PEM file paths), used when `disableSsl`
-   * is false. Certificates are required: Broker's anonymous mode has no
-   * counterpart in Deno's TLS. As a client we present our certificate and
+   * is false. With none of them set, TLS runs as Broker's anonymous mode
+   * (`AECDH-AES256-SHA` over P-384, no certificates, nothing authenticated),
+   * the mode a Zeek with default settings peers in. As a client we present our certificate and
    * verify the peer's chain against `cafile`/`capath` (not its host name, as
    * Broker); as a server we present ours and, as Broker, require the
    * client's, signed by `cafile`/`capath`.

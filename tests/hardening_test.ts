@@ -128,58 +128,54 @@ Deno.test("maxPendingHandshakes: unknown clients beyond the cap are closed at on
   );
 });
 
-Deno.test("the TLS listener closes connections that never start the TLS handshake", async () => {
-  const ep = new Endpoint({
-    disableSsl: false,
-    handshakeTimeoutMs: 500,
-    ssl: {
-      certificate: `${TLS_DIR}node.pem`,
-      key: `${TLS_DIR}node.key`,
-      cafile: `${TLS_DIR}ca.pem`,
-    },
-  });
-  const status = ep.statusSubscriber({ statuses: false });
-  const port = await ep.listen("127.0.0.1", 0);
-  const idle = await Promise.all(
-    Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
-  );
-  try {
-    const started = Date.now();
-    const reads = await Promise.all(idle.map((c) =>
-      Promise.race([
-        c.read(new Uint8Array(16)).then((n) => n, () => null),
-        new Promise<"open">((r) => setTimeout(() => r("open"), 3000)),
-      ])
-    ));
-    assert.deepEqual(reads, Array(20).fill(null), "every idle socket was closed by the endpoint");
-    assert.ok(Date.now() - started < 2500);
-    assert.equal(handshakeFailureCounts(ep).get("peer_timeout"), 20);
-    assert.deepEqual(status.poll().filter((e) => e.kind === "error"), []);
-    // And a real TLS peer still gets in.
-    const client = new Endpoint({
-      disableSsl: false,
-      ssl: {
-        certificate: `${TLS_DIR}node.pem`,
-        key: `${TLS_DIR}node.key`,
-        cafile: `${TLS_DIR}ca.pem`,
-      },
-    });
+const TLS_MODES = [
+  ["with certificates", {
+    certificate: `${TLS_DIR}node.pem`,
+    key: `${TLS_DIR}node.key`,
+    cafile: `${TLS_DIR}ca.pem`,
+  }],
+  ["anonymous", undefined],
+] as const;
+
+for (const [mode, ssl] of TLS_MODES) {
+  Deno.test(`the TLS listener (${mode}) closes connections that never start the TLS handshake`, async () => {
+    const ep = new Endpoint({ disableSsl: false, handshakeTimeoutMs: 500, ssl });
+    const status = ep.statusSubscriber({ statuses: false });
+    const port = await ep.listen("127.0.0.1", 0);
+    const idle = await Promise.all(
+      Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+    );
     try {
-      await client.peer("127.0.0.1", port, { retryMs: 0 });
-    } finally {
-      await client.shutdown();
-    }
-  } finally {
-    for (const c of idle) {
+      const started = Date.now();
+      const reads = await Promise.all(idle.map((c) =>
+        Promise.race([
+          c.read(new Uint8Array(16)).then((n) => n, () => null),
+          new Promise<"open">((r) => setTimeout(() => r("open"), 3000)),
+        ])
+      ));
+      assert.deepEqual(reads, Array(20).fill(null), "every idle socket was closed by the endpoint");
+      assert.ok(Date.now() - started < 2500);
+      assert.equal(handshakeFailureCounts(ep).get("peer_timeout"), 20);
+      assert.deepEqual(status.poll().filter((e) => e.kind === "error"), []);
+      // And a real TLS peer still gets in.
+      const client = new Endpoint({ disableSsl: false, ssl });
       try {
-        c.close();
-      } catch {
-        // closed
+        await client.peer("127.0.0.1", port, { retryMs: 0 });
+      } finally {
+        await client.shutdown();
       }
+    } finally {
+      for (const c of idle) {
+        try {
+          c.close();
+        } catch {
+          // closed
+        }
+      }
+      await ep.shutdown();
     }
-    await ep.shutdown();
-  }
-});
+  });
+}
 
 /** A vector of `n` empty vectors, encoded by hand: 2 bytes each, tens of bytes once built. */
 function emptyVectors(n: number): Uint8Array {

@@ -19,7 +19,8 @@ import { BrokerError, ErrorCode } from "../errors.ts";
 import { type NetAddress, TcpConnection } from "./tcp.ts";
 import { NodeSocketStream } from "./node_stream.ts";
 import { wrapTlsSocket } from "./tls_wrap_stream.ts";
-import type { TlsMaterial } from "./tls.ts";
+import type { CertificateTls, TlsMaterial } from "./tls.ts";
+import { anonTlsHandshake } from "./anon_tls_stream.ts";
 import { timerDelay } from "../timer_delay.ts";
 
 /** What a listener asks of its owner. */
@@ -38,7 +39,7 @@ export interface ListenOptions {
   host: string;
   /** Port to bind (0 picks a free one). */
   port: number;
-  /** TLS certificate and key; plain TCP without. */
+  /** TLS certificate and key, or Broker's anonymous mode; plain TCP without. */
   tls?: TlsMaterial;
   /** How long a TLS handshake may take before the socket is closed, in ms. */
   tlsHandshakeTimeoutMs: number;
@@ -84,10 +85,15 @@ export interface Listener {
  * ```
  */
 export function listenTcp(options: ListenOptions, hooks: ListenerHooks): Promise<Listener> {
-  return options.tls ? listenTls(options, options.tls, hooks) : listenPlain(options, hooks);
+  const tls = options.tls;
+  return tls && !tls.anonymous ? listenTls(options, tls, hooks) : listenPlain(options, hooks);
 }
 
+/** Plain TCP, or Broker's anonymous TLS run over it here (`anon_tls_stream.ts`). */
 function listenPlain(options: ListenOptions, hooks: ListenerHooks): Promise<Listener> {
+  const anonymous = options.tls?.anonymous === true;
+  // Accepted sockets in their TLS handshake, closed when the listener closes.
+  const pending = new Set<Deno.Conn>();
   let listener: Deno.Listener;
   try {
     listener = Deno.listen({ hostname: options.host, port: options.port, transport: "tcp" });
@@ -98,11 +104,25 @@ function listenPlain(options: ListenOptions, hooks: ListenerHooks): Promise<List
     try {
       for await (const conn of listener) {
         const addr = conn.remoteAddr as Deno.NetAddr;
-        if (!hooks.admit({ host: addr.hostname, port: addr.port })) {
+        const remote = { host: addr.hostname, port: addr.port };
+        if (!hooks.admit(remote)) {
           conn.close();
           continue;
         }
-        hooks.accepted(new TcpConnection(conn));
+        if (!anonymous) {
+          hooks.accepted(new TcpConnection(conn));
+          continue;
+        }
+        pending.add(conn);
+        anonTlsHandshake(conn, "server", options.tlsHandshakeTimeoutMs).then(
+          (stream) => {
+            if (pending.delete(conn)) hooks.accepted(new TcpConnection(stream));
+            else stream.close();
+          },
+          (e: BrokerError) => {
+            if (pending.delete(conn)) hooks.abandoned(remote, e);
+          },
+        );
       }
     } catch {
       // listener closed
@@ -110,13 +130,23 @@ function listenPlain(options: ListenOptions, hooks: ListenerHooks): Promise<List
   })();
   return Promise.resolve({
     port: (listener.addr as Deno.NetAddr).port,
-    pendingTls: 0,
+    get pendingTls() {
+      return pending.size;
+    },
     close: async () => {
       try {
         listener.close();
       } catch {
         // already closed
       }
+      for (const conn of pending) {
+        try {
+          conn.close();
+        } catch {
+          // closed by its handshake
+        }
+      }
+      pending.clear();
       await loop;
     },
   });
@@ -124,7 +154,7 @@ function listenPlain(options: ListenOptions, hooks: ListenerHooks): Promise<List
 
 function listenTls(
   options: ListenOptions,
-  tls: TlsMaterial,
+  tls: CertificateTls,
   hooks: ListenerHooks,
 ): Promise<Listener> {
   const pending = new Map<Socket, ReturnType<typeof setTimeout>>();

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:tls";
 import { listenTcp } from "./listener.ts";
 import type { TcpConnection } from "./tcp.ts";
-import { dialTls, loadTlsMaterial } from "./tls.ts";
+import { dialTls, loadCertificateTls } from "./tls.ts";
 import { type TlsWrapStream, wrapTlsSocket } from "./tls_wrap_stream.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
-const tls = loadTlsMaterial({
+const tls = loadCertificateTls({
   certificate: `${DIR}node.pem`,
   key: `${DIR}node.key`,
   cafile: `${DIR}ca.pem`,

@@ -1,11 +1,11 @@
 /**
  * TLS settings as Broker names them (`broker.ssl.certificate`, `key`,
  * `cafile`, `capath`, `passphrase`), read into the PEM texts Deno's TLS
- * needs. Broker authenticates peers with certificates; its other mode,
- * anonymous ECDH when no certificate is configured, has no counterpart in
- * Deno's TLS stack (rustls), so an endpoint with SSL on needs certificates.
- * An encrypted key is decrypted here with `passphrase`, as Broker has
- * OpenSSL do, and handed on unencrypted.
+ * needs. With any of them set, Broker authenticates peers with
+ * certificates; with none, it runs its anonymous mode (ECDH, no
+ * certificates), which Deno's TLS stack (rustls) lacks, so it runs on
+ * `../anon_tls/` instead. An encrypted key is decrypted here with
+ * `passphrase`, as Broker has OpenSSL do, and handed on unencrypted.
  *
  * @module
  */
@@ -30,8 +30,10 @@ export interface SslOptions {
   passphrase?: string;
 }
 
-/** The PEM texts for `Deno.listenTls` and `Deno.connectTls`. */
-export interface TlsMaterial {
+/** The PEM texts for `Deno.listenTls` and `Deno.connectTls`: Broker's authenticated mode. */
+export interface CertificateTls {
+  /** Not the anonymous mode. */
+  readonly anonymous?: false;
   /** This endpoint's certificate chain. */
   readonly cert: string;
   /** Its private key (unencrypted). */
@@ -39,6 +41,18 @@ export interface TlsMaterial {
   /** Trusted CAs (never empty: without them Broker trusts no peer). */
   readonly caCerts: string[];
 }
+
+/**
+ * Broker's anonymous mode: SSL on and no `broker.ssl.*` setting, so
+ * OpenSSL runs `AECDH-AES256-SHA` with no certificates either way.
+ */
+export interface AnonymousTls {
+  /** The anonymous mode. */
+  readonly anonymous: true;
+}
+
+/** What an endpoint with SSL on runs: certificates, or Broker's anonymous mode. */
+export type TlsMaterial = CertificateTls | AnonymousTls;
 
 function fail(message: string, code = ErrorCode.invalid_data): never {
   throw new BrokerError(code, message);
@@ -89,8 +103,9 @@ function decryptKey(pem: string, path: string, passphrase?: string): string {
 }
 
 /**
- * Reads the files an endpoint with SSL on needs. Throws a `BrokerError`
- * naming what is missing or unreadable.
+ * Reads the files an endpoint with SSL on needs. With no setting at all
+ * (Broker's `authentication_enabled()` false) that is the anonymous mode.
+ * Throws a `BrokerError` naming what is missing or unreadable.
  *
  * @example
  * ```ts
@@ -102,18 +117,25 @@ function decryptKey(pem: string, path: string, passphrase?: string): string {
  *   key: `${dir}node.key`,
  *   cafile: `${dir}ca.pem`,
  * });
+ * if (tls.anonymous) throw new Error("certificates were given");
  * equal(tls.caCerts.length, 1);
  * const { cert, key } = tls;
  * const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
  * listener.close();
- * throws(() => loadTlsMaterial({}), /SSL needs broker.ssl.certificate and broker.ssl.key/);
+ * equal(loadTlsMaterial({}).anonymous, true);
+ * throws(() => loadTlsMaterial({ cafile: `${dir}ca.pem` }), /SSL needs broker.ssl.certificate and broker.ssl.key/);
  * ```
  */
 export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
+  // Broker counts empty strings as unset (`.empty()`).
+  if (!ssl.certificate && !ssl.key && !ssl.cafile && !ssl.capath && !ssl.passphrase) {
+    return { anonymous: true };
+  }
   if (!ssl.certificate || !ssl.key) {
+    // Broker aborts such an endpoint ("No certificate configured for SSL endpoint").
     fail(
-      "SSL needs broker.ssl.certificate and broker.ssl.key: Broker's unauthenticated mode " +
-        "(anonymous ECDH) is not available in Deno's TLS; configure certificates or disable SSL",
+      "SSL needs broker.ssl.certificate and broker.ssl.key: any broker.ssl setting asks for " +
+        "certificates, as in Broker (with none, Broker's anonymous mode runs)",
     );
   }
   const caCerts: string[] = [];
@@ -157,6 +179,26 @@ export function loadTlsMaterial(ssl: SslOptions = {}): TlsMaterial {
 }
 
 /**
+ * `loadTlsMaterial` where certificates are wanted: the anonymous mode (no
+ * setting given) is an error here.
+ *
+ * @example
+ * ```ts
+ * import { equal, throws } from "node:assert/strict";
+ * import { loadCertificateTls } from "./tls.ts";
+ * const dir = new URL("../../fixtures/tls/", import.meta.url).pathname;
+ * const tls = loadCertificateTls({ certificate: `${dir}node.pem`, key: `${dir}node.key`, cafile: `${dir}ca.pem` });
+ * equal(tls.caCerts.length, 1);
+ * throws(() => loadCertificateTls({}), /certificate/);
+ * ```
+ */
+export function loadCertificateTls(ssl: SslOptions): CertificateTls {
+  const tls = loadTlsMaterial(ssl);
+  if (tls.anonymous) fail("SSL with certificates needs broker.ssl.certificate and broker.ssl.key");
+  return tls;
+}
+
+/**
  * Fails unless `key` is the private key of the chain's first certificate:
  * OpenSSL's `SSL_CTX_use_PrivateKey_file` refuses such a pair, so Broker's
  * connector never runs with it; TLS here would start and fail every
@@ -190,7 +232,7 @@ function checkPair(cert: string, key: string, certPath: string, keyPath: string)
  * const conn = await dialTls("127.0.0.1", 9999, loadTlsMaterial({ certificate, key, cafile }));
  * ```
  */
-export function dialTls(host: string, port: number, tls: TlsMaterial): Promise<Deno.TlsConn> {
+export function dialTls(host: string, port: number, tls: CertificateTls): Promise<Deno.TlsConn> {
   return Deno.connectTls({
     hostname: host,
     port,
@@ -220,7 +262,7 @@ export function dialTls(host: string, port: number, tls: TlsMaterial): Promise<D
 export function connectTlsStream(
   host: string,
   port: number,
-  tls: TlsMaterial,
+  tls: CertificateTls,
   timeoutMs: number,
 ): Promise<ByteStream> {
   return new Promise((resolve, reject) => {

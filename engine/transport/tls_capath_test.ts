@@ -2,7 +2,7 @@
 // subject hashes (`<hash>.0`, what `openssl rehash` links), nothing else.
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { loadTlsMaterial } from "./tls.ts";
+import { loadCertificateTls } from "./tls.ts";
 import { tlsLoopback } from "../../tests/tls_loopback.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
@@ -17,14 +17,14 @@ Deno.test("TLS capath: a CA file under a name of its own is not trusted, one und
     // (checked live); ours trusted every file it found there.
     Deno.copyFileSync(`${DIR}ca.pem`, `${dir}/ca.pem`);
     assert.throws(
-      () => loadTlsMaterial({ ...PAIR, capath: dir }),
+      () => loadCertificateTls({ ...PAIR, capath: dir }),
       (e: unknown) =>
         e instanceof BrokerError && e.code === ErrorCode.invalid_data &&
         /no CA certificates in broker\.ssl\.capath/.test(e.message),
     );
     // As openssl rehash leaves it: a link by the subject's hash. Peering through it works.
     Deno.symlinkSync("ca.pem", `${dir}/${CA_HASH}.0`);
-    const tls = loadTlsMaterial({ ...PAIR, capath: dir });
+    const tls = loadCertificateTls({ ...PAIR, capath: dir });
     assert.equal(tls.caCerts.length, 1);
     await (await tlsLoopback(tls)).close();
   } finally {

@@ -2,10 +2,10 @@
 // answers the TLS handshake.
 import assert from "node:assert/strict";
 import { connectTcp } from "./tcp.ts";
-import { loadTlsMaterial } from "./tls.ts";
+import { loadCertificateTls } from "./tls.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
-const tls = loadTlsMaterial({
+const tls = loadCertificateTls({
   certificate: `${DIR}node.pem`,
   key: `${DIR}node.key`,
   cafile: `${DIR}ca.pem`,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { loadTlsMaterial } from "./tls.ts";
+import { loadCertificateTls } from "./tls.ts";
 import { tlsLoopback } from "../../tests/tls_loopback.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
@@ -20,7 +20,7 @@ function encryptedKey(dir: string, passphrase: string): string {
 Deno.test("TLS keys: an encrypted key with its passphrase serves and dials a peering, as in Broker", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const tls = loadTlsMaterial({
+    const tls = loadCertificateTls({
       ...PLAIN,
       key: encryptedKey(dir, "secret"),
       passphrase: "secret",
@@ -44,16 +44,16 @@ Deno.test("TLS keys: an encrypted key without its passphrase, or with a wrong on
     const invalid = (pattern: RegExp) => (e: unknown) =>
       e instanceof BrokerError && e.code === ErrorCode.invalid_data && pattern.test(e.message);
     assert.throws(
-      () => loadTlsMaterial({ ...PLAIN, key }),
+      () => loadCertificateTls({ ...PLAIN, key }),
       invalid(/is encrypted: set broker\.ssl\.passphrase/),
     );
     assert.throws(
-      () => loadTlsMaterial({ ...PLAIN, key, passphrase: "wrong" }),
+      () => loadCertificateTls({ ...PLAIN, key, passphrase: "wrong" }),
       invalid(/cannot decrypt key .* with broker\.ssl\.passphrase/),
     );
     // A passphrase with an unencrypted key is ignored, as OpenSSL does.
     assert.equal(
-      loadTlsMaterial({ ...PLAIN, passphrase: "unused" }).key,
+      loadCertificateTls({ ...PLAIN, passphrase: "unused" }).key,
       Deno.readTextFileSync(PLAIN.key),
     );
   } finally {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { loadTlsMaterial } from "./tls.ts";
+import { loadCertificateTls } from "./tls.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
 const SSL = { certificate: `${DIR}node.pem`, key: `${DIR}node.key`, cafile: `${DIR}ca.pem` };
@@ -18,20 +18,20 @@ Deno.test("TLS settings: a key that is not the certificate's is an error, as Bro
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     Deno.writeTextFileSync(other, privateKey.export({ type: "pkcs8", format: "pem" }) as string);
     assert.throws(
-      () => loadTlsMaterial({ ...SSL, key: other }),
+      () => loadCertificateTls({ ...SSL, key: other }),
       invalid(/key .*other\.key does not match certificate .*node\.pem/),
     );
     // Neither a certificate nor a key where one is named.
     assert.throws(
-      () => loadTlsMaterial({ ...SSL, certificate: SSL.key }),
+      () => loadCertificateTls({ ...SSL, certificate: SSL.key }),
       invalid(/cannot parse certificate/),
     );
     assert.throws(
-      () => loadTlsMaterial({ ...SSL, key: SSL.certificate }),
+      () => loadCertificateTls({ ...SSL, key: SSL.certificate }),
       invalid(/cannot parse key/),
     );
     // The fixtures' own pair loads.
-    assert.equal(loadTlsMaterial(SSL).caCerts.length, 1);
+    assert.equal(loadCertificateTls(SSL).caCerts.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

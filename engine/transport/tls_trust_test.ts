@@ -2,7 +2,7 @@
 // broker.ssl.capath, and nobody without them, as in Broker.
 import assert from "node:assert/strict";
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { loadTlsMaterial } from "./tls.ts";
+import { loadCertificateTls } from "./tls.ts";
 
 const DIR = new URL("../../fixtures/tls/", import.meta.url).pathname;
 const PAIR = { certificate: `${DIR}node.pem`, key: `${DIR}node.key` };
@@ -15,17 +15,17 @@ Deno.test("TLS trust: a certificate and key without cafile or capath is an error
   // roles (checked live, also with SSL_CERT_FILE naming the peers' CA: no
   // system roots either). Our listener asked no client for a certificate.
   assert.throws(
-    () => loadTlsMaterial(PAIR),
+    () => loadCertificateTls(PAIR),
     invalid(/needs broker\.ssl\.cafile or broker\.ssl\.capath/),
   );
   const empty = await Deno.makeTempDir();
   try {
     assert.throws(
-      () => loadTlsMaterial({ ...PAIR, capath: empty }),
+      () => loadCertificateTls({ ...PAIR, capath: empty }),
       invalid(/no CA certificates in broker\.ssl\.capath/),
     );
   } finally {
     await Deno.remove(empty);
   }
-  assert.equal(loadTlsMaterial({ ...PAIR, cafile: `${DIR}ca.pem` }).caCerts.length, 1);
+  assert.equal(loadCertificateTls({ ...PAIR, cafile: `${DIR}ca.pem` }).caCerts.length, 1);
 });

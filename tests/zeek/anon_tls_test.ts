@@ -1,0 +1,52 @@
+// Zeek with Broker's defaults, SSL on and no certificates, peers in Broker's
+// anonymous TLS mode (AECDH-AES256-SHA over P-384): our endpoint with
+// disableSsl false and no ssl settings peers with it both ways, and a
+// plain-TCP endpoint does not get through (so TLS is really on).
+import assert from "node:assert/strict";
+import { count, dataToString, Event, vector } from "../../mod.ts";
+import { zeekTest } from "./zeek.ts";
+
+const SCRIPTS = ["ssl_on.zeek", "peering.zeek"];
+
+zeekTest(
+  "a default Zeek (anonymous TLS) peers to us: ping answered, peer_lost at our shutdown",
+  async (t) => {
+    const ep = t.endpoint({ disableSsl: false });
+    const sub = ep.subscribe("/deno/peering");
+    const port = await ep.listen("127.0.0.1", 0);
+    const zeek = await t.zeek(SCRIPTS, { env: { ZEEK_ROLE: "peer", DENO_PORT: `${port}/tcp` } });
+    await ep.awaitPeerSubscription("/zeek/peering");
+    await zeek.waitFor(`peer_added, ${ep.id}`);
+    ep.publishEvent("/zeek/peering", "Test::ping", [count(41n)]);
+    await zeek.waitFor("ping, 41");
+    const pong = await sub.get(5000);
+    assert.ok(pong, "no pong from Zeek");
+    assert.equal(dataToString(vector(...Event.from(pong.data).args)), "(42, zeek)");
+    await ep.shutdown();
+    await zeek.waitFor(`peer_lost, ${ep.id}`);
+  },
+);
+
+zeekTest(
+  "we peer to a default Zeek (anonymous TLS): pings answered; plain TCP is refused",
+  async (t) => {
+    const zeek = await t.zeek(SCRIPTS, { env: { ZEEK_ROLE: "listen" } });
+    const zeekPort = await zeek.port();
+    const plain = t.endpoint();
+    await assert.rejects(plain.peer("127.0.0.1", zeekPort, { retryMs: 0 }));
+
+    const ep = t.endpoint({ disableSsl: false });
+    const sub = ep.subscribe("/deno/peering");
+    await ep.peer("127.0.0.1", zeekPort);
+    await ep.awaitPeerSubscription("/zeek/peering");
+    await zeek.waitFor(`peer_added, ${ep.id}`);
+    for (const n of [1n, 2n, 3n]) ep.publishEvent("/zeek/peering", "Test::ping", [count(n)]);
+    for (const n of [2n, 3n, 4n]) {
+      const pong = await sub.get(5000);
+      assert.ok(pong, `no pong ${n}`);
+      assert.equal(dataToString(vector(...Event.from(pong.data).args)), `(${n}, zeek)`);
+    }
+    assert.equal(await ep.unpeer("127.0.0.1", zeekPort), true);
+    await zeek.waitFor(`peer_lost, ${ep.id}`);
+  },
+);
