@@ -404,7 +404,8 @@ const DISABLE_SSL: CafOptionSpec = {
   key: "broker.disable-ssl",
   long: "disable-ssl",
   type: "bool",
-  help: "forces Broker to use unencrypted communication (without it, give certificates)",
+  help:
+    "forces Broker to use unencrypted communication (without it: TLS, anonymous without certificates)",
 };
 
 /** `--config-file`, shown by `--dump-config` as CAF does. */

@@ -225,7 +225,8 @@ export const PIPE_OPTIONS: readonly CafOptionWithParser[] = [
     key: "broker.disable-ssl",
     long: "disable-ssl",
     type: "bool",
-    help: "use unencrypted communication (the default without a certificate)",
+    help:
+      "forces Broker to use unencrypted communication (without it: TLS, anonymous without certificates)",
   },
   ...BROKER_GLOBAL_OPTIONS,
   ...PIPE_OWN_OPTIONS,
@@ -384,7 +385,7 @@ export function resolvePipeOptions(
       }),
     ),
     disableSsl: flag("broker.disable-ssl"),
-  });
+  }, true); // broker-pipe's SSL is on unless disabled
   return {
     mode,
     topic,

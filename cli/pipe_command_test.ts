@@ -189,7 +189,7 @@ Deno.test(
       ]);
       try {
         await waitForPort(port);
-        const args = ["-t", "/body", "-p", form(port), "hello world"];
+        const args = ["--disable-ssl", "-t", "/body", "-p", form(port), "hello world"];
         if (count > 1) args.push("--count", String(count));
         const r = await pipeProcess(args);
         const err = new TextDecoder().decode(r.stderr);
@@ -375,7 +375,20 @@ Deno.test(
   async () => {
     const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "pipe", "-m", "subscribe", "-t", "/r", "-l", String(port), "-r"],
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "pipe",
+        "--disable-ssl",
+        "-m",
+        "subscribe",
+        "-t",
+        "/r",
+        "-l",
+        String(port),
+        "-r",
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

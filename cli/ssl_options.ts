@@ -1,8 +1,9 @@
 /**
  * The TLS options every peering subcommand takes, named as Broker's config
  * names them (`--broker.ssl.certificate` ...), and how they become
- * `Endpoint` options: TLS when a certificate is given and `--disable-ssl` is
- * not, plain TCP otherwise.
+ * `Endpoint` options: plain TCP with `--disable-ssl`; otherwise TLS when a
+ * setting is given, and for Broker's own tools' stand-ins (`node`, `pipe`)
+ * also without one, in Broker's anonymous mode, as their SSL is on by default.
  *
  * @module
  */
@@ -72,22 +73,33 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
 }
 
 /**
- * `Endpoint` options for a subcommand: TLS with the given certificates, or
- * plain TCP when there are none or `--disable-ssl` says so. Files that
- * cannot be read, a certificate without its key (or with a key not its own,
- * or an encrypted one without its passphrase) are a `UsageError`
- * (exit 2), found here before anything runs, in every subcommand alike.
+ * `Endpoint` options for a subcommand. `--disable-ssl` always means plain
+ * TCP. Otherwise, with `sslByDefault` (`broker pipe`, as `broker-pipe`, whose
+ * Broker has SSL on by default), TLS: with the certificates given, or
+ * Broker's anonymous mode without any `broker.ssl` setting. Without it (our
+ * own subcommands, as our `Endpoint`), TLS only when a setting is given.
+ * Files that cannot be read, a certificate without its key (or with a key
+ * not its own, or an encrypted one without its passphrase) are a
+ * `UsageError` (exit 2), found here before anything runs, in every
+ * subcommand alike.
  *
  * @example
  * ```ts
  * import { deepEqual } from "node:assert/strict";
  * import { endpointSslOptions } from "./ssl_options.ts";
  * deepEqual(endpointSslOptions({}), { disableSsl: true });
+ * deepEqual(endpointSslOptions({}, true), { disableSsl: false, ssl: {} });
+ * deepEqual(endpointSslOptions({ disableSsl: true }, true), { disableSsl: true });
  * ```
  */
-export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ssl?: SslOptions } {
+export function endpointSslOptions(
+  cli: SslCliValues,
+  sslByDefault = false,
+): { disableSsl: boolean; ssl?: SslOptions } {
   const ssl = sslFromCli(cli);
-  if (cli.disableSsl || Object.keys(ssl).length === 0) return { disableSsl: true };
+  if (cli.disableSsl || (!sslByDefault && Object.keys(ssl).length === 0)) {
+    return { disableSsl: true };
+  }
   checkTlsMaterial(ssl);
   return { disableSsl: false, ssl };
 }

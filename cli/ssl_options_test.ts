@@ -23,7 +23,7 @@ Deno.test("TLS files that cannot be read are one usage line and exit code 2 in e
         `--recording-directory=${dir}/rec`,
         ...tls.map((x, i) => i % 2 ? "" : `${x}=${tls[i + 1]}`).filter((x) => x),
       ]],
-      // A certificate without its key: Deno's TLS has no anonymous mode to fall back on.
+      // A certificate without its key: Broker aborts such an endpoint (no anonymous fallback).
       ["pipe", ["pipe", "-m", "subscribe", "-t", "/t", "--broker.ssl.certificate", missing]],
     ];
     const outputs = await Promise.all(runs.map(([, args]) =>

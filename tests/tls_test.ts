@@ -1,9 +1,11 @@
-// Peerings over TLS with certificates, as Broker's `broker.ssl.*` sets them up:
-// ours with ours, and with the C++ broker-node both ways. The test
-// certificates are in fixtures/tls (see make.sh there).
+// Peerings over TLS with certificates, as Broker's `broker.ssl.*` sets them up,
+// and in Broker's anonymous mode (SSL on, no setting): ours with ours, and
+// with the C++ broker-node both ways. The test certificates are in
+// fixtures/tls (see make.sh there).
 import assert from "node:assert/strict";
 import { BrokerError, dataToString, Endpoint, ErrorCode, str } from "../mod.ts";
-import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
+import { brokerRefTool, freePort, RefProcess, waitForPort } from "./broker_ref.ts";
+import { anonTlsHandshake } from "../engine/transport/anon_tls_stream.ts";
 import { failedHandshake } from "./raw_peer.ts";
 
 const DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
@@ -75,11 +77,34 @@ Deno.test("TLS: plain and TLS endpoints do not peer; an untrusted certificate is
   }
 });
 
+Deno.test("TLS, anonymous: endpoints with SSL on and no settings peer; plain and certificate endpoints do not get in", async () => {
+  const server = new Endpoint({ disableSsl: false, handshakeTimeoutMs: 2000 });
+  const anon = new Endpoint({ disableSsl: false, handshakeTimeoutMs: 2000 });
+  const plain = new Endpoint({ handshakeTimeoutMs: 2000 });
+  const certified = new Endpoint({ disableSsl: false, ssl: SSL, handshakeTimeoutMs: 2000 });
+  try {
+    const port = await server.listen("127.0.0.1", 0);
+    const sub = server.subscribe("/anon");
+    await anon.peer("127.0.0.1", port, { retryMs: 0 });
+    await anon.awaitPeerSubscription("/anon/x");
+    anon.publish("/anon/x", str("hidden from a passive observer"));
+    assert.equal(dataToString((await sub.get(2000))!.data), "hidden from a passive observer");
+    // Neither a plain peer nor one that offers certificate suites only shares a cipher with it.
+    await assert.rejects(plain.peer("127.0.0.1", port, { retryMs: 0 }));
+    await assert.rejects(certified.peer("127.0.0.1", port, { retryMs: 0 }));
+    assert.equal(server.peers().length, 1);
+  } finally {
+    await Promise.all([server, anon, plain, certified].map((e) => e.shutdown()));
+  }
+});
+
 Deno.test("TLS: what cannot work is a typed error when the endpoint is made", () => {
+  // Any broker.ssl setting asks for certificates (Broker aborts without them).
   assert.throws(
-    () => new Endpoint({ disableSsl: false }),
+    () => new Endpoint({ disableSsl: false, ssl: { cafile: SSL.cafile } }),
     (e: unknown) =>
-      e instanceof BrokerError && e.code === ErrorCode.invalid_data && /anonymous/.test(e.message),
+      e instanceof BrokerError && e.code === ErrorCode.invalid_data &&
+      /SSL needs broker\.ssl\.certificate/.test(e.message),
   );
   assert.throws(
     () => new Endpoint({ disableSsl: false, ssl: { ...SSL, key: `${DIR}missing.key` } }),
@@ -109,55 +134,61 @@ async function run(cmd: string, args: string[]) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+const MODES = [["with certificates", SSL_FLAGS], [
+  "anonymously (SSL on, no settings)",
+  [],
+]] as const;
 for (const [pinger, ponger] of [["ours", "C++"], ["C++", "ours"]] as const) {
-  Deno.test(`TLS interop: ${pinger} ping -> ${ponger} pong with certificates`, {
-    sanitizeOps: false,
-    sanitizeResources: false,
-  }, async () => {
-    const port = freePort();
-    const tool = (who: "ours" | "C++") =>
-      who === "ours"
-        ? [Deno.execPath(), "run", "-A", MAIN, "node"]
-        : [brokerRefTool("broker-node")];
-    const [pongCmd, ...pongArgs] = tool(ponger);
-    const pong = new Deno.Command(pongCmd, {
-      args: [
-        ...pongArgs,
-        "-m",
-        "pong",
-        '--topics=["/bench/ping"]',
-        "-p",
-        String(port),
-        ...SSL_FLAGS,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await waitForPort(port);
-      const [pingCmd, ...pingArgs] = tool(pinger);
-      const ping = await run(pingCmd, [
-        ...pingArgs,
-        "-m",
-        "ping",
-        '--topics=["/bench/ping"]',
-        "-n",
-        "5",
-        `--peers=[<tcp://127.0.0.1:${port}>]`,
-        ...SSL_FLAGS,
-      ]);
-      assert.equal(ping.code, 0, ping.stderr);
-      const rtts = ping.stdout.trim().split("\n");
-      assert.equal(rtts.length, 5, ping.stdout + ping.stderr);
-      assert.ok(rtts.every((l) => /^\d+$/.test(l)));
-    } finally {
-      pong.kill();
-      await pong.status;
-    }
-  });
+  for (const [mode, flags] of MODES) {
+    Deno.test(`TLS interop: ${pinger} ping -> ${ponger} pong ${mode}`, {
+      sanitizeOps: false,
+      sanitizeResources: false,
+    }, async () => {
+      const port = freePort();
+      const tool = (who: "ours" | "C++") =>
+        who === "ours"
+          ? [Deno.execPath(), "run", "-A", MAIN, "node"]
+          : [brokerRefTool("broker-node")];
+      const [pongCmd, ...pongArgs] = tool(ponger);
+      const pong = new Deno.Command(pongCmd, {
+        args: [
+          ...pongArgs,
+          "-m",
+          "pong",
+          '--topics=["/bench/ping"]',
+          "-p",
+          String(port),
+          ...flags,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await waitForPort(port);
+        const [pingCmd, ...pingArgs] = tool(pinger);
+        const ping = await run(pingCmd, [
+          ...pingArgs,
+          "-m",
+          "ping",
+          '--topics=["/bench/ping"]',
+          "-n",
+          "5",
+          `--peers=[<tcp://127.0.0.1:${port}>]`,
+          ...flags,
+        ]);
+        assert.equal(ping.code, 0, ping.stderr);
+        const rtts = ping.stdout.trim().split("\n");
+        assert.equal(rtts.length, 5, ping.stdout + ping.stderr);
+        assert.ok(rtts.every((l) => /^\d+$/.test(l)));
+      } finally {
+        pong.kill();
+        await pong.status;
+      }
+    });
+  }
 }
 
-Deno.test("TLS: broker node without certificates says what it needs", async () => {
+Deno.test("TLS: broker node with a CA and no certificate says what it needs", async () => {
   const r = await run(Deno.execPath(), [
     "run",
     "-A",
@@ -168,6 +199,7 @@ Deno.test("TLS: broker node without certificates says what it needs", async () =
     '--topics=["/t"]',
     "-n",
     "1",
+    `--broker.ssl.cafile=${SSL.cafile}`,
   ]);
   // A usage error, as in every subcommand: one line, exit 2, before anything runs.
   assert.equal(r.code, 2);
@@ -243,3 +275,47 @@ Deno.test("TLS: our listener verifies the client's certificate too, as Broker do
     await server.shutdown();
   }
 });
+
+Deno.test(
+  "TLS, anonymous: the WebSocket API is served over the anonymous suite, ours as broker-node's",
+  {
+    sanitizeOps: false,
+    sanitizeResources: false,
+  },
+  async () => {
+    const upgrade = "GET /v1/messages/json HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+    /** The first line an anonymous TLS client gets for a WebSocket upgrade. */
+    const statusLine = async (port: number) => {
+      const tls = await anonTlsHandshake(await Deno.connect({ port }), "client", 5000);
+      try {
+        await tls.write(new TextEncoder().encode(upgrade));
+        return new TextDecoder().decode((await tls.readChunk())!).split("\r\n")[0];
+      } finally {
+        tls.close();
+      }
+    };
+    const ep = new Endpoint({ disableSsl: false });
+    const cxxPort = freePort();
+    const cxx = new RefProcess(
+      "broker-node",
+      ["-p", String(freePort()), '--topics=["/x"]'],
+      false,
+      {
+        BROKER_WEB_SOCKET_PORT: String(cxxPort),
+      },
+    );
+    try {
+      const ours = await ep.listenWebSocket("127.0.0.1", 0);
+      await waitForPort(cxxPort);
+      assert.deepEqual(
+        [await statusLine(ours.port), await statusLine(cxxPort)],
+        ["HTTP/1.1 101 Switching Protocols", "HTTP/1.1 101 Switching Protocols"],
+      );
+    } finally {
+      await cxx.stop();
+      await ep.shutdown();
+    }
+  },
+);
