@@ -109,6 +109,7 @@ async function throughGatewayProcess(): Promise<number> {
       "-A",
       new URL("../cli/main.ts", import.meta.url).pathname,
       "gateway",
+      "--disable-ssl",
       "--external.address=127.0.0.1",
       `--external.port=${ext}`,
       "--internal.address=127.0.0.1",

@@ -41,7 +41,12 @@ import {
   UsageError,
 } from "./cli_values.ts";
 import { runUntilSignal, type SignalIo, unlessStopped, untilStoppedOrLost } from "./stdio.ts";
-import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import {
+  addSslOptions,
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import {
   addZmqNodeOptions,
   attributeOf,
@@ -220,7 +225,7 @@ export function registerBridgeCommand(
     );
   addZmqNodeOptions(command);
   command
-    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--disable-ssl", DISABLE_SSL_HELP)
     .option("-v, --verbose", "print the cluster's node_up/node_down");
   addSslOptions(command)
     .addHelpText(

@@ -104,6 +104,7 @@ Deno.test(
     ]);
     const bridge = spawnCli([
       "bridge",
+      "--disable-ssl",
       "--topics=zeek/cluster/manager,zeek/cluster/worker",
       "--broker.address=127.0.0.1",
       `--broker.port=${brokerPort}`,

@@ -14,7 +14,9 @@
  *
  * Layouts are JSON, ZeekControl's `node.cfg` or CAF config
  * (`cluster_layout_file.ts`). Every option and the layout are checked
- * before anything runs; a bad one exits 2.
+ * before anything runs; a bad one exits 2. `join` and `nodes` peer over TLS
+ * unless `--disable-ssl`, as Zeek's `Broker::disable_ssl` is F by default:
+ * anonymous, or with the `--broker.ssl.*` certificates.
  *
  * @module
  */
@@ -41,6 +43,12 @@ import {
 } from "./cli_values.ts";
 import { parseLayoutText } from "./cluster_layout_file.ts";
 import { writeToStdio } from "./stdio.ts";
+import {
+  addSslOptions,
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import { parseCliValue } from "./store_command.ts";
 import { timerDelay } from "../engine/timer_delay.ts";
 
@@ -189,7 +197,7 @@ async function runHrw(args: string[], cli: HrwValues): Promise<void> {
   }
 }
 
-interface JoinValues {
+interface JoinValues extends SslCliValues {
   address?: string;
   localPort?: string;
   /** `--address`'s first name, still taken (hidden from help). */
@@ -232,8 +240,16 @@ async function runJoin(layoutPath: string, name: string, cli: JoinValues): Promi
       "join runs over Broker peerings; the layout's backend is zeromq",
     );
   }
+  // Ours, not the node's, so that it takes the TLS options; shut down below.
+  const endpoint = new Endpoint(endpointSslOptions(cli));
+  let node: ClusterNode;
+  try {
+    node = await ClusterNode.join(layout, name, { listenHost, listenPort, endpoint });
+  } catch (e) {
+    await endpoint.shutdown();
+    throw e;
+  }
   const signal = untilSignal();
-  const node = await ClusterNode.join(layout, name, { listenHost, listenPort });
   const events = node.events();
   writeLine(
     cli.json
@@ -271,11 +287,12 @@ async function runJoin(layoutPath: string, name: string, cli: JoinValues): Promi
   await signal.done;
   signal.stop();
   await node.close();
+  await endpoint.shutdown();
   await printing;
   await messages;
 }
 
-interface NodesValues {
+interface NodesValues extends SslCliValues {
   timeout?: string;
   watch?: boolean;
   json?: boolean;
@@ -291,7 +308,7 @@ async function runNodes(layoutPath: string, cli: NodesValues): Promise<void> {
     );
   }
   const topics = clusterTopics(layout.backend);
-  const endpoint = new Endpoint();
+  const endpoint = new Endpoint(endpointSslOptions(cli));
   const up = new Map<string, string>();
   const changes: string[] = [];
   let changed = () => {};
@@ -378,7 +395,7 @@ export function registerClusterCommand(
   const cluster = program
     .command("cluster")
     .description("Zeek's cluster layer: who is up, which node owns a key, run one node");
-  cluster
+  const nodes = cluster
     .command("nodes")
     .description("which nodes of a layout are up (listening nodes are asked over Broker)")
     .argument("<layout>", "layout file: JSON, ZeekControl node.cfg or CAF config")
@@ -388,7 +405,8 @@ export function registerClusterCommand(
     )
     .option("--watch", "keep running and print node_up/node_down until interrupted")
     .option("--json", "one JSON object per line")
-    .action((layout: string, cli: NodesValues) => runNodes(layout, cli));
+    .option("--disable-ssl", DISABLE_SSL_HELP);
+  addSslOptions(nodes).action((layout: string, cli: NodesValues) => runNodes(layout, cli));
   cluster
     .command("hrw")
     .description("which node owns each key, as Zeek's Cluster::hrw_topic picks it")
@@ -403,7 +421,7 @@ export function registerClusterCommand(
     )
     .option("--json", "one JSON object per line")
     .action((args: string[], cli: HrwValues) => runHrw(args, cli));
-  cluster
+  const join = cluster
     .command("join")
     .description("run one node of a layout, printing node_up/node_down until interrupted")
     .argument("<layout>", "layout file: JSON, ZeekControl node.cfg or CAF config")
@@ -418,5 +436,8 @@ export function registerClusterCommand(
     .addOption(new Option("--listen-port <port>").hideHelp())
     .option("--messages", "also print the messages on the node's topics")
     .option("--json", "one JSON object per line")
-    .action((layout: string, name: string, cli: JoinValues) => runJoin(layout, name, cli));
+    .option("--disable-ssl", DISABLE_SSL_HELP);
+  addSslOptions(join).action((layout: string, name: string, cli: JoinValues) =>
+    runJoin(layout, name, cli)
+  );
 }

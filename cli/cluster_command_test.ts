@@ -1,8 +1,9 @@
 // `broker cluster` as a user runs it: a child process per command line.
 import assert from "node:assert/strict";
-import { ClusterLayout, ClusterNode, Pool } from "../mod.ts";
+import { ClusterLayout, ClusterNode, Endpoint, Pool } from "../mod.ts";
 import { addr } from "../engine/data/constructors.ts";
 import { freePort } from "../tests/broker_ref.ts";
+import { type CliChild, spawnCli } from "../tests/cli_child.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -127,6 +128,15 @@ Deno.test("cluster: usage errors exit 2 with one line, before anything runs", as
       ],
       [["nodes", layout, "--timeout", "soon"], /--timeout/],
       [["nodes"], /<layout>: missing/],
+      // Both peer, so both take Broker's TLS options, checked before anything runs.
+      [
+        ["join", layout, "manager", `--broker.ssl.certificate=${dir}/no.pem`, "--broker.ssl.key=k"],
+        /cannot read certificate/,
+      ],
+      [
+        ["nodes", layout, `--broker.ssl.cafile=${dir}/ca.pem`],
+        /SSL needs broker\.ssl\.certificate and broker\.ssl\.key/,
+      ],
     ];
     const results = await Promise.all(cases.map(([args]) => broker(...args)));
     results.forEach((r, i) => {
@@ -161,7 +171,16 @@ Deno.test({
     try {
       nodes.push(await ClusterNode.join(layout, "manager"));
       nodes.push(await ClusterNode.join(layout, "proxy-1"));
-      const r = await broker("nodes", `${dir}/l.json`, "--json", "--timeout", "1s");
+      // The library's ClusterNode peers over plain TCP (our Endpoint's default), as Zeek does with
+      // Broker::disable_ssl = T.
+      const r = await broker(
+        "nodes",
+        `${dir}/l.json`,
+        "--json",
+        "--timeout",
+        "1s",
+        "--disable-ssl",
+      );
       assert.equal(r.code, 0, r.err);
       const rows = r.out.trim().split("\n").map((l) => JSON.parse(l));
       assert.deepEqual(rows.map((x) => [x.name, x.state]), [
@@ -173,6 +192,97 @@ Deno.test({
       assert.equal(rows[0].id, nodes[0].id);
     } finally {
       for (const n of nodes) await n.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Waits for a line of a `cluster join --json` child that says `kind` about `name`. */
+async function joinSays(node: CliChild, kind: string, name: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const said = () =>
+    node.out.some((l) => {
+      const o = JSON.parse(l);
+      return o.kind === kind && o.name === name;
+    });
+  while (!said()) {
+    assert.ok(Date.now() < deadline, `no ${kind} ${name}: ${node.out.join("\n")}\n${node.err()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test({
+  name:
+    "cluster join and nodes run TLS by default, as Zeek (Broker::disable_ssl = F): anonymous without settings",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const obj = {
+      nodes: {
+        manager: { type: "manager", host: "127.0.0.1", port: freePort() },
+        "proxy-1": { type: "proxy", host: "127.0.0.1", port: freePort() },
+      },
+    };
+    const layout = `${dir}/l.json`;
+    await Deno.writeTextFile(layout, JSON.stringify(obj));
+    const join = (name: string) => spawnCli(["cluster", "join", layout, name, "--json"]);
+    const manager = join("manager");
+    const proxy = join("proxy-1");
+    try {
+      // The proxy dials the manager: they meet over Broker's anonymous TLS.
+      await joinSays(manager, "node_up", "proxy-1");
+      await joinSays(proxy, "node_up", "manager");
+      const [tls, plain] = await Promise.all([
+        broker("nodes", layout, "--json"),
+        broker("nodes", layout, "--json", "--timeout", "300ms", "--disable-ssl"),
+      ]);
+      const states = (r: { out: string }) =>
+        r.out.trim().split("\n").map((l) => JSON.parse(l)).map((x) => [x.name, x.state]);
+      assert.equal(tls.code, 0, tls.err);
+      assert.deepEqual(states(tls), [["manager", "up"], ["proxy-1", "up"]]);
+      // Plain TCP does not get in.
+      assert.equal(plain.code, 0, plain.err);
+      assert.deepEqual(states(plain), [["manager", "down"], ["proxy-1", "down"]]);
+    } finally {
+      for (const n of [manager, proxy]) assert.equal((await n.stop()).status.code, 0, n.err());
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cluster join --broker.ssl.*: a node with certificates meets one that has the same",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const tls = new URL("../fixtures/tls/", import.meta.url).pathname;
+    const ssl = { certificate: `${tls}node.pem`, key: `${tls}node.key`, cafile: `${tls}ca.pem` };
+    const dir = await Deno.makeTempDir();
+    const obj = {
+      nodes: {
+        manager: { type: "manager", host: "127.0.0.1", port: freePort() },
+        "proxy-1": { type: "proxy", host: "127.0.0.1", port: freePort() },
+      },
+    };
+    await Deno.writeTextFile(`${dir}/l.json`, JSON.stringify(obj));
+    const manager = spawnCli([
+      "cluster",
+      "join",
+      `${dir}/l.json`,
+      "manager",
+      "--json",
+      ...Object.entries(ssl).map(([k, v]) => `--broker.ssl.${k}=${v}`),
+    ]);
+    const endpoint = new Endpoint({ disableSsl: false, ssl });
+    const proxy = await ClusterNode.join(ClusterLayout.fromObject(obj), "proxy-1", { endpoint });
+    try {
+      await joinSays(manager, "node_up", "proxy-1");
+      await proxy.waitFor(["manager"], { timeoutMs: 20_000 });
+    } finally {
+      await proxy.close();
+      await endpoint.shutdown();
+      assert.equal((await manager.stop()).status.code, 0, manager.err());
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -44,7 +44,13 @@ import {
   parseTopicList,
   UsageError,
 } from "./cli_values.ts";
-import { addSslOptions, endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
+import {
+  addSslOptions,
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  SSL_KEYS,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import { runUntilSignal, type SignalIo } from "./stdio.ts";
 
 /** Values of `broker gateway`'s options as commander hands them over (raw text; flags `true`). */
@@ -353,7 +359,7 @@ export function registerGatewayCommand(
       "--broker.metrics.address <addr>",
       "address the metrics port listens on (default: 0.0.0.0)",
     )
-    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--disable-ssl", DISABLE_SSL_HELP)
     .option("-v, --verbose", "print what crosses (stdout) and every status change (stderr)");
   addSslOptions(command)
     .addHelpText(

@@ -43,7 +43,21 @@ Deno.test("gateway options: the manual's command line and broker.conf give the s
     disableForwarding: true,
   });
   assert.deepEqual(cli.gateway.external?.peers, [{ host: "proxima-centauri", port: 3456 }]);
-  assert.deepEqual(cli.gateway.endpoint, { disableSsl: true });
+  // Both sides run TLS by default, as Broker's endpoints: anonymous without a broker.ssl setting.
+  assert.deepEqual(cli.gateway.endpoint, { disableSsl: false, ssl: {} });
+  // Plain TCP with --disable-ssl, or broker.conf's broker.disable-ssl, as broker node reads it.
+  for (
+    const [flags, config] of [
+      [{ disableSsl: true }, ""],
+      [{}, "broker { disable-ssl = true }"],
+    ] as const
+  ) {
+    const o = resolveGatewayOptions(
+      { "internal.port": "8080", "external.port": "9090", ...flags },
+      parseCafConfig(config),
+    );
+    assert.deepEqual(o.gateway.endpoint, { disableSsl: true });
+  }
   // The command line wins over the file; policies from either.
   const mixed = resolveGatewayOptions(
     { "internal.port": "7000", "outward.allow": '["/logs/"]' },
@@ -122,6 +136,7 @@ Deno.test(
     );
     const gateway = spawnCli([
       "gateway",
+      "--disable-ssl",
       `--config-file=${dir}/broker.conf`,
       "--outward.deny=/t/secret",
       "--retry=0",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { buildProgram, main, VERSION } from "./main.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
+import { DISABLE_SSL_HELP, SSL_KEYS } from "./ssl_options.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -261,5 +262,26 @@ Deno.test("one vocabulary: a letter means one option everywhere, defaults in one
     assert.notEqual(typeof o.defaultValue, "string", `${o.command} ${o.long}: ${o.defaultValue}`);
     const d = /\(default: ([^)]*)\)|default: ([^;)]*)/.exec(o.help);
     if (d && /<duration>/.test(o.long)) assert.match(d[1] ?? d[2], /[a-z]/);
+  } // Every subcommand that peers over Broker follows Broker's default alike: TLS unless
+  // --disable-ssl (one wording), with the same --broker.ssl.* files. bench peers only its own
+  // endpoints, zeromq and the rest not over Broker.
+  const ssl = allOptions().filter((o) => o.long === "--disable-ssl");
+  assert.deepEqual(ssl.map((o) => o.command).sort(), [
+    "bridge",
+    "cluster join",
+    "cluster nodes",
+    "gateway",
+    "node",
+    "pipe",
+    "record",
+    "replay",
+    "store",
+  ]);
+  assert.deepEqual(new Set(ssl.map((o) => o.help)), new Set([DISABLE_SSL_HELP]));
+  for (const { command } of ssl) {
+    const longs = new Set(allOptions().filter((o) => o.command === command).map((o) => o.long));
+    for (const k of SSL_KEYS) {
+      assert.ok(longs.has(`--broker.ssl.${k}`), `${command} --broker.ssl.${k}`);
+    }
   }
 });

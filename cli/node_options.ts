@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
+import { DISABLE_SSL_HELP, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
 import {
   BROKER_ENV_KEYS,
   BROKER_GLOBAL_OPTIONS,
@@ -404,8 +404,7 @@ const DISABLE_SSL: CafOptionSpec = {
   key: "broker.disable-ssl",
   long: "disable-ssl",
   type: "bool",
-  help:
-    "forces Broker to use unencrypted communication (without it: TLS, anonymous without certificates)",
+  help: DISABLE_SSL_HELP,
 };
 
 /** `--config-file`, shown by `--dump-config` as CAF does. */

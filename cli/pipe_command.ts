@@ -8,7 +8,12 @@
  * @module
  */
 import { keepAlive } from "./keep_alive.ts";
-import { endpointSslOptions, SSL_KEYS, type SslCliValues } from "./ssl_options.ts";
+import {
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  SSL_KEYS,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import { byteLines } from "./self.ts";
 import { writeToStdio } from "./stdio.ts";
 import { listenOnAll } from "./listen_all.ts";
@@ -225,8 +230,7 @@ export const PIPE_OPTIONS: readonly CafOptionWithParser[] = [
     key: "broker.disable-ssl",
     long: "disable-ssl",
     type: "bool",
-    help:
-      "forces Broker to use unencrypted communication (without it: TLS, anonymous without certificates)",
+    help: DISABLE_SSL_HELP,
   },
   ...BROKER_GLOBAL_OPTIONS,
   ...PIPE_OWN_OPTIONS,
@@ -385,7 +389,7 @@ export function resolvePipeOptions(
       }),
     ),
     disableSsl: flag("broker.disable-ssl"),
-  }, true); // broker-pipe's SSL is on unless disabled
+  }); // broker-pipe's SSL is on unless disabled
   return {
     mode,
     topic,

@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import {
+  addSslOptions,
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { Endpoint, type RecordedFrame } from "../mod.ts";
 import { CAPTURE_MAGIC, encodeCaptureEntry } from "../engine/recording/capture/mod.ts";
@@ -150,7 +155,7 @@ export function registerRecordCommand(
     )
     .option("-c, --message-cap <n>", "stop after this many data messages (default: no limit)")
     .option("--count <n>", "the same as --message-cap (nats's name)")
-    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--disable-ssl", DISABLE_SSL_HELP)
     .option("--json", "print the summary as JSON on stdout");
   addSslOptions(command)
     .action(async (cli: RecordCli) => {

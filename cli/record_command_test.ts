@@ -94,7 +94,19 @@ Deno.test("broker record, then broker replay, from the command line", async () =
   const source = new Endpoint(), sink = new Endpoint();
   try {
     const rec = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "record", "-o", `${dir}/x.cap`, "-t", "/rec", "-l", String(port)]
+      args: [
+        "run",
+        "-A",
+        main,
+        "record",
+        "--disable-ssl",
+        "-o",
+        `${dir}/x.cap`,
+        "-t",
+        "/rec",
+        "-l",
+        String(port),
+      ]
         .concat(["-c", "3", "--json"]),
       stdout: "piped",
       stderr: "piped",
@@ -120,7 +132,16 @@ Deno.test("broker record, then broker replay, from the command line", async () =
     const sinkPort = await sink.listen();
     const sub = sink.subscribe("/rec");
     const replay = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "replay", `${dir}/x.cap`, "-p", `["127.0.0.1:${sinkPort}"]`],
+      args: [
+        "run",
+        "-A",
+        main,
+        "replay",
+        "--disable-ssl",
+        `${dir}/x.cap`,
+        "-p",
+        `["127.0.0.1:${sinkPort}"]`,
+      ],
       stderr: "piped",
     }).output();
     assert.equal(replay.code, 0, dec.decode(replay.stderr));
@@ -148,7 +169,7 @@ Deno.test("broker record without topics warns that it records no data; bad optio
     const port = await peer.listen();
     const run = (args: string[]) =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", main, "record", ...args],
+        args: ["run", "-A", main, "record", "--disable-ssl", ...args],
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -206,7 +227,7 @@ Deno.test(
       const port = await source.listen("127.0.0.1", 0);
       const record = (peer: string) =>
         new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", MAIN, "record", "-o", path, "-t", "/x", "-p", peer],
+          args: ["run", "-A", MAIN, "record", "--disable-ssl", "-o", path, "-t", "/x", "-p", peer],
           stdin: "null",
           stdout: "null",
           stderr: "piped",
@@ -244,7 +265,19 @@ Deno.test("broker record -l listens on every interface, IPv6 too, as broker node
   const source = new Endpoint();
   try {
     const rec = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "record", "-o", `${dir}/x.cap`, "-t", "/rec", "-l", String(port)]
+      args: [
+        "run",
+        "-A",
+        main,
+        "record",
+        "--disable-ssl",
+        "-o",
+        `${dir}/x.cap`,
+        "-t",
+        "/rec",
+        "-l",
+        String(port),
+      ]
         .concat(["-c", "1", "--json"]),
       stdout: "piped",
       stderr: "piped",

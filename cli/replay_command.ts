@@ -9,7 +9,12 @@
  *
  * @module
  */
-import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import {
+  addSslOptions,
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { BrokerError, encode, Endpoint, ErrorCode } from "../mod.ts";
 import { ProgressBar } from "./progress.ts";
@@ -391,7 +396,7 @@ export function registerReplayCommand(
       "how long to wait for peers to subscribe to the recorded topics, e.g. 500ms (default: 10s)",
     )
     .option("--allow-empty", "exit 0 even when nothing was replayed")
-    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--disable-ssl", DISABLE_SSL_HELP)
     .option("--json", "print the summary as JSON on stdout");
   addSslOptions(command)
     .addHelpText(

@@ -51,6 +51,7 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
         "-A",
         MAIN,
         "replay",
+        "--disable-ssl",
         MARS.pathname,
         "-p",
         `["127.0.0.1:${port}"]`,
@@ -68,7 +69,17 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     assert.equal(sub.poll().length + (sub.available()), 1000);
     // --json: the same summary for scripts, on stdout.
     const json = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "replay", MARS.pathname, "-p", `["127.0.0.1:${port}"]`, "--json"],
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "replay",
+        "--disable-ssl",
+        MARS.pathname,
+        "-p",
+        `["127.0.0.1:${port}"]`,
+        "--json",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -80,7 +91,7 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     const bad = await Deno.makeTempFile();
     await Deno.writeFile(bad, new Uint8Array([1, 2, 3, 4, 5, 6]));
     const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "replay", bad, "-p", `["127.0.0.1:${port}"]`],
+      args: ["run", "-A", MAIN, "replay", "--disable-ssl", bad, "-p", `["127.0.0.1:${port}"]`],
       stderr: "piped",
     }).output();
     assert.equal(r.code, 1);
@@ -109,7 +120,7 @@ Deno.test("broker replay: a paced replay from the command line, and bad files", 
     for (const [bytes, want] of cases) {
       await Deno.writeFile(bad, bytes);
       const c = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "replay", bad, "-p", `["127.0.0.1:${port}"]`],
+        args: ["run", "-A", MAIN, "replay", "--disable-ssl", bad, "-p", `["127.0.0.1:${port}"]`],
         stderr: "piped",
       }).output();
       const text = new TextDecoder().decode(c.stderr);
@@ -245,14 +256,14 @@ Deno.test("broker replay: says why nothing was replayed, exits 1 unless --allow-
     await captureOf(`${dir}/handshake.cap`, [["received", 6], ["sent", 7]], data);
     await captureOf(`${dir}/data.cap`, [["received", 1]], data);
     const runs = await Promise.all([
-      broker(["replay", `${dir}/sent.cap`, "-p", peer]),
-      broker(["replay", `${dir}/sent.cap`, "-p", peer, "--allow-empty"]),
-      broker(["replay", `${dir}/commands.cap`, "-p", peer]),
-      broker(["replay", `${dir}/handshake.cap`, "-p", peer]),
+      broker(["replay", "--disable-ssl", `${dir}/sent.cap`, "-p", peer]),
+      broker(["replay", "--disable-ssl", `${dir}/sent.cap`, "-p", peer, "--allow-empty"]),
+      broker(["replay", "--disable-ssl", `${dir}/commands.cap`, "-p", peer]),
+      broker(["replay", "--disable-ssl", `${dir}/handshake.cap`, "-p", peer]),
       // Nobody subscribes to the generator file's topic on this sink.
-      broker(["replay", MARS.pathname, "-p", peer, "--timeout", "200ms"]),
-      broker(["replay", `${dir}/sent.cap`, "-p", peer, "--direction", "sent"]),
-      broker(["replay", `${dir}/data.cap`, "-p", peer, "--json"]),
+      broker(["replay", "--disable-ssl", MARS.pathname, "-p", peer, "--timeout", "200ms"]),
+      broker(["replay", "--disable-ssl", `${dir}/sent.cap`, "-p", peer, "--direction", "sent"]),
+      broker(["replay", "--disable-ssl", `${dir}/data.cap`, "-p", peer, "--json"]),
     ]);
     const [sent, allowed, commands, handshake, unsubscribed, ok, json] = runs;
     assert.deepEqual(sent, {
@@ -292,7 +303,7 @@ Deno.test("broker replay: an unrecognised file names every format tried", async 
   const file = await Deno.makeTempFile();
   try {
     await Deno.writeTextFile(file, "hello, world\n");
-    const r = await broker(["replay", file, "-p", "127.0.0.1:1"]);
+    const r = await broker(["replay", "--disable-ssl", file, "-p", "127.0.0.1:1"]);
     assert.deepEqual(r, {
       code: 1,
       out: "",
@@ -301,7 +312,10 @@ Deno.test("broker replay: an unrecognised file names every format tried", async 
         "pcap, pcapng and a Broker generator file; the file starts with 68 65 6c 6c\n",
     });
     await Deno.writeFile(file, new Uint8Array());
-    assert.match((await broker(["replay", file, "-p", "127.0.0.1:1"])).err, /it is empty/);
+    assert.match(
+      (await broker(["replay", "--disable-ssl", file, "-p", "127.0.0.1:1"])).err,
+      /it is empty/,
+    );
   } finally {
     await Deno.remove(file);
   }
@@ -316,7 +330,7 @@ Deno.test("broker replay on a 40-column terminal: the progress line never wraps"
     const port = await sink.listen();
     const sub = sink.subscribe("/benchmark/events", { queueSize: 4096 });
     // `script` gives the replay a terminal (util-linux); stty makes it 40 columns wide.
-    const cmd = `stty cols 40; exec ${Deno.execPath()} run -A ${MAIN} replay ${MARS.pathname} ` +
+    const cmd = `stty cols 40; exec ${Deno.execPath()} run -A ${MAIN} replay --disable-ssl ${MARS.pathname} ` +
       `-p 127.0.0.1:${port} --publish-rate 4000`;
     const r = await new Deno.Command("script", {
       args: ["-qec", cmd, "/dev/null"],

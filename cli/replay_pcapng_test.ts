@@ -18,7 +18,15 @@ Deno.test("broker replay FILE.pcapng publishes the same data messages as the pca
   try {
     const port = await sink.listen();
     const sub = sink.subscribe("/", { queueSize: 4096 });
-    const code = await main(["replay", path, "-p", `["127.0.0.1:${port}"]`, "--direction", "both"]);
+    const code = await main([
+      "replay",
+      "--disable-ssl",
+      path,
+      "-p",
+      `["127.0.0.1:${port}"]`,
+      "--direction",
+      "both",
+    ]);
     assert.equal(code, 0);
     let n = 0;
     while (await sub.get(500)) n++;
@@ -28,7 +36,7 @@ Deno.test("broker replay FILE.pcapng publishes the same data messages as the pca
     try {
       const bytes = await Deno.readFile(path);
       await Deno.writeFile(cut, bytes.subarray(0, bytes.length - 10));
-      assert.equal(await main(["replay", cut, "-p", `["127.0.0.1:${port}"]`]), 1);
+      assert.equal(await main(["replay", "--disable-ssl", cut, "-p", `["127.0.0.1:${port}"]`]), 1);
     } finally {
       await Deno.remove(cut);
     }

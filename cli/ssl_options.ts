@@ -1,9 +1,11 @@
 /**
- * The TLS options every peering subcommand takes, named as Broker's config
- * names them (`--broker.ssl.certificate` ...), and how they become
- * `Endpoint` options: plain TCP with `--disable-ssl`; otherwise TLS when a
- * setting is given, and for Broker's own tools' stand-ins (`node`, `pipe`)
- * also without one, in Broker's anonymous mode, as their SSL is on by default.
+ * The TLS options every subcommand that peers over Broker takes, named as
+ * Broker's config names them (`--broker.ssl.certificate` ...), and how they
+ * become `Endpoint` options: plain TCP with `--disable-ssl`; otherwise TLS,
+ * with the certificates given, or in Broker's anonymous mode without any
+ * `broker.ssl` setting, as Broker's SSL (and Zeek's) is on by default. So
+ * every subcommand reaches the others, a C++ tool and a Zeek on their
+ * defaults alike.
  *
  * @module
  */
@@ -27,6 +29,20 @@ export interface SslCliValues {
   /** Passphrase of an encrypted key. */
   "broker.ssl.passphrase"?: string;
 }
+
+/**
+ * The help of `--disable-ssl`, one wording in every subcommand: broker-node's,
+ * and what happens without it.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@commander-js/extra-typings";
+ * import { DISABLE_SSL_HELP } from "./ssl_options.ts";
+ * new Command("store").option("--disable-ssl", DISABLE_SSL_HELP);
+ * ```
+ */
+export const DISABLE_SSL_HELP =
+  "forces Broker to use unencrypted communication (without it: TLS, anonymous without certificates)";
 
 /** The `broker.ssl.*` settings Broker has, in its order. */
 export const SSL_KEYS = ["certificate", "key", "cafile", "capath", "passphrase"] as const;
@@ -74,10 +90,9 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
 
 /**
  * `Endpoint` options for a subcommand. `--disable-ssl` always means plain
- * TCP. Otherwise, with `sslByDefault` (`broker pipe`, as `broker-pipe`, whose
- * Broker has SSL on by default), TLS: with the certificates given, or
- * Broker's anonymous mode without any `broker.ssl` setting. Without it (our
- * own subcommands, as our `Endpoint`), TLS only when a setting is given.
+ * TCP. Otherwise TLS, as Broker's default (and Zeek's) is SSL on: with the
+ * certificates given, or Broker's anonymous mode without any `broker.ssl`
+ * setting. Our library `Endpoint` alone keeps plain TCP as its default.
  * Files that cannot be read, a certificate without its key (or with a key
  * not its own, or an encrypted one without its passphrase) are a
  * `UsageError` (exit 2), found here before anything runs, in every
@@ -87,19 +102,13 @@ export function sslFromCli(cli: SslCliValues): SslOptions {
  * ```ts
  * import { deepEqual } from "node:assert/strict";
  * import { endpointSslOptions } from "./ssl_options.ts";
- * deepEqual(endpointSslOptions({}), { disableSsl: true });
- * deepEqual(endpointSslOptions({}, true), { disableSsl: false, ssl: {} });
- * deepEqual(endpointSslOptions({ disableSsl: true }, true), { disableSsl: true });
+ * deepEqual(endpointSslOptions({}), { disableSsl: false, ssl: {} });
+ * deepEqual(endpointSslOptions({ disableSsl: true }), { disableSsl: true });
  * ```
  */
-export function endpointSslOptions(
-  cli: SslCliValues,
-  sslByDefault = false,
-): { disableSsl: boolean; ssl?: SslOptions } {
+export function endpointSslOptions(cli: SslCliValues): { disableSsl: boolean; ssl?: SslOptions } {
+  if (cli.disableSsl) return { disableSsl: true };
   const ssl = sslFromCli(cli);
-  if (cli.disableSsl || (!sslByDefault && Object.keys(ssl).length === 0)) {
-    return { disableSsl: true };
-  }
   checkTlsMaterial(ssl);
   return { disableSsl: false, ssl };
 }

@@ -25,7 +25,12 @@
  *
  * @module
  */
-import { addSslOptions, endpointSslOptions, type SslCliValues } from "./ssl_options.ts";
+import {
+  addSslOptions,
+  DISABLE_SSL_HELP,
+  endpointSslOptions,
+  type SslCliValues,
+} from "./ssl_options.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import {
   addr,
@@ -1147,7 +1152,7 @@ export function registerStoreCommand(
       "how long to wait for the master (a bare number is seconds; default: 10s)",
     )
     .option("--count <n>", "watch: stop after n events")
-    .option("--disable-ssl", "use unencrypted communication (the default without a certificate)")
+    .option("--disable-ssl", DISABLE_SSL_HELP)
     .addHelpText("after", HELP);
   addSslOptions(command)
     .action(async (store: string, op: string, args: string[], cli: StoreCliValues) => {

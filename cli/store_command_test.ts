@@ -62,7 +62,7 @@ async function withMaster(
   // A short tick: the master acks writes sooner, so a write it drops is known sooner.
   const kv = ep.attachMaster("kv", undefined, { tickIntervalMs: 20 });
   try {
-    await f(kv, (...a) => broker("store", "kv", ...a, "-p", `127.0.0.1:${port}`));
+    await f(kv, (...a) => broker("store", "kv", ...a, "--disable-ssl", "-p", `127.0.0.1:${port}`));
   } finally {
     kv.close();
     await ep.shutdown();
@@ -447,7 +447,18 @@ class Lines {
 
 function watcher(port: number, ...args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "store", "kv", "watch", ...args, "-p", `127.0.0.1:${port}`],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "store",
+      "kv",
+      "watch",
+      ...args,
+      "--disable-ssl",
+      "-p",
+      `127.0.0.1:${port}`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -551,7 +562,8 @@ Deno.test("broker store: against a C++ broker-node master", opts, async () => {
     String(port),
     '--master-stores=["kv"]',
   ]);
-  const store = (...a: string[]) => broker("store", "kv", ...a, "-p", `127.0.0.1:${port}`);
+  const store = (...a: string[]) =>
+    broker("store", "kv", ...a, "--disable-ssl", "-p", `127.0.0.1:${port}`);
   try {
     await waitForPort(port);
     await storeTopicsAnnounced(port, ["kv/<$>/data/master"]);
@@ -579,6 +591,34 @@ Deno.test("broker store: against a C++ broker-node master", opts, async () => {
 });
 
 Deno.test(
+  "broker store reaches a broker node with neither given an SSL flag: both run Broker's anonymous TLS",
+  opts,
+  async () => {
+    // Broker's default, and so both subcommands' without --disable-ssl: this was plain TCP
+    // against a TLS node, and the store never got in.
+    const port = freePort();
+    const node = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "node", "-m", "relay", '--topics=["/t"]', "-p", String(port)]
+        .concat(['--master-stores=["kv"]']),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const store = (...a: string[]) => broker("store", "kv", ...a, "-p", `127.0.0.1:${port}`);
+    try {
+      await waitForPort(port);
+      assert.deepEqual(await store("increment", "ctr"), { code: 0, out: "1\n", err: "" });
+      assert.deepEqual(await store("put", "name", '"42"'), { code: 0, out: "", err: "" });
+      assert.deepEqual(await store("get", "ctr"), { code: 0, out: "1\n", err: "" });
+      assert.deepEqual(await store("get", "name"), { code: 0, out: `"42"\n`, err: "" });
+    } finally {
+      node.kill();
+      await node.status;
+    }
+  },
+);
+
+Deno.test(
   "broker store: a read with no master gives stale_data after --timeout, however long",
   opts,
   async () => {
@@ -587,7 +627,17 @@ Deno.test(
     try {
       const read = (
         timeout: string,
-      ) => ["store", "nobody", "get", "k", "-p", `127.0.0.1:${port}`, "--timeout", timeout];
+      ) => [
+        "store",
+        "nobody",
+        "get",
+        "k",
+        "--disable-ssl",
+        "-p",
+        `127.0.0.1:${port}`,
+        "--timeout",
+        timeout,
+      ];
       // Broker's clone fails a read it cannot answer with stale_data (max-get-delay).
       const r = await broker(...read("300ms"));
       failed(r, 1, /^broker store: stale_data: no master for store nobody after 300 ms$/m);

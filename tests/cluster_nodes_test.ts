@@ -1,6 +1,6 @@
 // Three processes of ours (manager, proxy-1, worker-1) from one layout file:
 // hellos, node_up on every side, node_down when a process is killed, and a
-// proxy pool that follows.
+// proxy pool that follows (over Broker's anonymous TLS, the joins' default).
 import assert from "node:assert/strict";
 import { brokerRefTool, freePort, waitForPort } from "./broker_ref.ts";
 import { joinChild, jsonLine, LineChild } from "./cluster_helpers.ts";
@@ -77,7 +77,12 @@ Deno.test({
     );
     const children: LineChild[] = [];
     try {
-      const manager = joinChild(layout, "manager", ["--local-port", String(managerPort)]);
+      // Through a broker-node on plain TCP: every join with --disable-ssl.
+      const manager = joinChild(layout, "manager", [
+        "--local-port",
+        String(managerPort),
+        "--disable-ssl",
+      ]);
       children.push(manager);
       await manager.waitLine(jsonLine((l) => l.kind === "joined"));
       const relay = new LineChild(brokerRefTool("broker-node"), [
@@ -90,8 +95,8 @@ Deno.test({
       ]);
       children.push(relay);
       await waitForPort(relayPort);
-      const proxy = joinChild(layout, "proxy-1");
-      const worker = joinChild(layout, "worker-1");
+      const proxy = joinChild(layout, "proxy-1", ["--disable-ssl"]);
+      const worker = joinChild(layout, "worker-1", ["--disable-ssl"]);
       children.push(proxy, worker);
       const upAt = (c: LineChild, names: string[]) =>
         c.waitLine(jsonLine((l) => l.kind === "node_up" && names.every((n) => l.up!.includes(n))));

@@ -68,7 +68,8 @@ Deno.test({
         env: { CLUSTER_NODE: "manager" },
       });
       await waitForPort(mgrPort, 15_000);
-      worker = joinChild(`${dir}/layout.json`, "worker-1", ["--messages"]);
+      // The Zeek runs Broker::disable_ssl = T, as Zeek's cluster tests do.
+      worker = joinChild(`${dir}/layout.json`, "worker-1", ["--messages", "--disable-ssl"]);
       const joined = JSON.parse(await worker.waitLine(jsonLine((l) => l.kind === "joined")));
       // Zeek's hello reached us: the manager is up, by its Broker node ID.
       const up = JSON.parse(
