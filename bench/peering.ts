@@ -79,7 +79,8 @@
  * `--repeat=N` measures each throughput row N times, in turn with the other
  * rows of its workload, and reports its best run (every run's rate in the
  * row's note).
- * `--only=tput,tls,latency,routing,overload,inproc` picks sections. The C++
+ * `--only=tput,tls,tls-anon,latency,routing,overload,inproc` picks sections
+ * (`tls-anon`: the TLS rows in Broker's anonymous mode, no certificates). The C++
  * tools are looked up in `$BROKER_REF_BIN`, `../shared/tools/broker-ref/bin`
  * and `/work/shared/tools/broker-ref/bin`; without them, C++ rows say so.
  * `--metrics` adds "ours -> ours, metrics" rows beside each "ours -> ours"
@@ -116,7 +117,7 @@ const ARGS = Deno.args;
 const QUICK = ARGS.includes("--quick");
 const METRICS = ARGS.includes("--metrics");
 /** The sections `--only` may pick. */
-const SECTIONS = ["tput", "tls", "latency", "routing", "overload", "inproc"];
+const SECTIONS = ["tput", "tls", "tls-anon", "latency", "routing", "overload", "inproc"];
 const ONLY = ARGS.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 // A misspelt section would otherwise run nothing and print empty tables.
 for (const section of ONLY ?? []) {
@@ -167,6 +168,21 @@ const RECEIVER = `${HERE}peering_receiver.ts`;
 const AS_BT = "ours -> ours, as broker-throughput";
 /** `AS_BT` over TLS. */
 const AS_BT_TLS = "ours -> ours, TLS, as broker-throughput";
+/**
+ * How a run's peering is protected: plain TCP, TLS with fixtures/tls's
+ * certificates, or Broker's anonymous mode (SSL on, no certificates).
+ */
+type TlsMode = false | true | "anon";
+/** The TLS rows' sections, path suffix and table caption, per mode. */
+const TLS_SECTIONS = [
+  { section: "tls", mode: true, label: "TLS", caption: "same workload, same certificates" },
+  {
+    section: "tls-anon",
+    mode: "anon",
+    label: "anonymous TLS",
+    caption: "same workload, Broker's anonymous mode: AECDH-AES256-SHA, no certificates",
+  },
+] as const;
 /** The C++ publisher's peer buffer (`--peer-buffer-size`), and ours in the `AS_BT` row. */
 const PUBLISHER_BUFFER = 10_000_000;
 /** What the `AS_BT` rows' two sides do differently: a counting receiver, the C++ client's peer buffer. */
@@ -517,8 +533,9 @@ function spawnReceiver(label: string, extra: string[]): Proc {
   return new Proc(label, DENO, ["run", "-A", RECEIVER, ...extra]);
 }
 
-/** broker-throughput's TLS flags with the test certificates, or `--disable-ssl`. */
-function btSsl(tls: boolean): string[] {
+/** broker-throughput's TLS flags: the test certificates, none (anonymous), or `--disable-ssl`. */
+function btSsl(tls: TlsMode): string[] {
+  if (tls === "anon") return [];
   return tls
     ? [
       `--broker.ssl.certificate=${TLS_DIR}/node.pem`,
@@ -528,7 +545,7 @@ function btSsl(tls: boolean): string[] {
     : ["--disable-ssl"];
 }
 
-function btServer(p: number, tls = false, extra: string[] = []): Proc {
+function btServer(p: number, tls: TlsMode = false, extra: string[] = []): Proc {
   return new Proc("broker-throughput --server", `${REF}/broker-throughput`, [
     ...btSsl(tls),
     ...extra,
@@ -538,7 +555,7 @@ function btServer(p: number, tls = false, extra: string[] = []): Proc {
   ]);
 }
 
-function btClient(p: number, type: number, extra: string[] = [], tls = false): Proc {
+function btClient(p: number, type: number, extra: string[] = [], tls: TlsMode = false): Proc {
   return new Proc("broker-throughput client", `${REF}/broker-throughput`, [
     ...btSsl(tls),
     ...extra,
@@ -665,7 +682,7 @@ async function inProcess(w: Workload, seconds = CFG.inprocSec): Promise<number> 
 
 /** Our receiver in its own process, listening for one throughput run; resolves once it is ready. */
 async function listeningReceiver(
-  tls: boolean,
+  tls: TlsMode,
   metrics = false,
   consumer: Consumer = "decode",
 ): Promise<{ rx: Proc; port: number; seconds: number; metricsPort?: number }> {
@@ -680,7 +697,7 @@ async function listeningReceiver(
     BT_TOPIC,
     "--seconds",
     String(seconds),
-    ...(tls ? ["--ssl-dir", TLS_DIR] : []),
+    ...(tls === "anon" ? ["--anon-tls", "1"] : tls ? ["--ssl-dir", TLS_DIR] : []),
   ]);
   const metricsPort = metrics ? Number((await rx.waitLine(/^METRICS (\d+)/))[1]) : undefined;
   const port = Number((await rx.waitLine(/^READY (\d+)/))[1]);
@@ -720,7 +737,7 @@ type Consumer = "decode" | "count";
 
 /** How an ours -> ours run differs from the plain one. */
 interface OursOptions {
-  tls?: boolean;
+  tls?: TlsMode;
   /** Both endpoints serve /metrics, scraped every 100 ms. */
   metrics?: boolean;
   consumer?: Consumer;
@@ -735,7 +752,7 @@ async function oursToOurs(
   const { rx, port: p, seconds, metricsPort } = await listeningReceiver(tls, metrics, consumer);
   const ep = new Endpoint({
     peerBufferSize,
-    ...(tls ? tlsOptions(TLS_DIR) : {}),
+    ...(tls === "anon" ? { disableSsl: false } : tls ? tlsOptions(TLS_DIR) : {}),
     ...(metrics ? { metricsPort: 0 } : {}),
   });
   const scraper = metrics ? scrapeEvery100ms([await ep.metricsReady!, metricsPort!]) : undefined;
@@ -769,7 +786,7 @@ async function oursToCpp(w: Workload, caf: string[] = []): Promise<number> {
   return btSteady(btRates(srv), CFG.tputSec);
 }
 
-async function cppToCpp(w: Workload, tls = false, caf: string[] = []): Promise<Measured> {
+async function cppToCpp(w: Workload, tls: TlsMode = false, caf: string[] = []): Promise<Measured> {
   const p = freePort();
   const srv = btServer(p, tls, caf);
   await srv.waitLine(/listening on/);
@@ -902,7 +919,7 @@ async function throughputSection(): Promise<void> {
     })));
   }
   /** One C++ -> C++ row per CAF scheduler setting. */
-  const cppRows = (path: string, w: Workload, tls: boolean): RowSpec[] =>
+  const cppRows = (path: string, w: Workload, tls: TlsMode): RowSpec[] =>
     CPP_CONFIGS.map((config) => ({
       path: settingPath(path, config),
       w,
@@ -959,16 +976,21 @@ async function throughputSection(): Promise<void> {
       { path: "C++ -> ours", w, fn: () => cppToOurs(w, caf.get(w)), needsRef: true },
     ]));
   }
-  if (wants("tls")) {
-    // The same runs over TLS, with fixtures/tls's certificates on both sides.
+  for (const t of TLS_SECTIONS) {
+    if (!wants(t.section)) continue;
+    // The same runs over TLS: fixtures/tls's certificates on both sides, or none (anonymous).
     for (const w of [W_EV1, W_EV2]) {
       const b = BUILT.get(w)!;
       await measureRows([
-        { path: "ours -> ours, TLS", w, fn: () => oursToOurs(w, { tls: true }) },
-        { path: AS_BT_TLS, w: b, fn: () => oursToOurs(b, { ...AS_BT_OPTIONS, tls: true }) },
-        ...cppRows("C++ -> C++, TLS", w, true),
+        { path: `ours -> ours, ${t.label}`, w, fn: () => oursToOurs(w, { tls: t.mode }) },
+        {
+          path: `ours -> ours, ${t.label}, as broker-throughput`,
+          w: b,
+          fn: () => oursToOurs(b, { ...AS_BT_OPTIONS, tls: t.mode }),
+        },
+        ...cppRows(`C++ -> C++, ${t.label}`, w, t.mode),
       ]);
-      cppBest("C++ -> C++, TLS", w);
+      cppBest(`C++ -> C++, ${t.label}`, w);
     }
   }
 }
@@ -1522,32 +1544,35 @@ function report(): void {
       ));
     }
   }
-  const tlsRows = ["event_1", "event_2"].filter((w) => rowOf("C++ -> C++, TLS", w) !== undefined);
-  if (tlsRows.length) {
-    out.push("", "Over TLS, ours / C++ (same workload, same certificates):");
+  for (const t of TLS_SECTIONS) {
+    const cpp = `C++ -> C++, ${t.label}`, ours = `ours -> ours, ${t.label}`;
+    const asBtPath = `${ours}, as broker-throughput`;
+    const tlsRows = ["event_1", "event_2"].filter((w) => rowOf(cpp, w) !== undefined);
+    if (!tlsRows.length) continue;
+    out.push("", `Over ${t.label}, ours / C++ (${t.caption}):`);
     out.push(table(
       [
         "workload",
-        "C++ -> C++, TLS",
-        "ours -> ours, TLS",
+        cpp,
+        ours,
         "ratio",
-        AS_BT_TLS,
+        asBtPath,
         "ratio",
         "rx CPU/msg, C++ / ours",
         "tx + rx CPU/msg, C++ / ours",
       ],
       tlsRows.map((w) => {
-        const base = get("C++ -> C++, TLS", w), ours = get("ours -> ours, TLS", w);
-        const asBt = get(AS_BT_TLS, w);
+        const base = get(cpp, w), mine = get(ours, w);
+        const asBt = get(asBtPath, w);
         return [
           w,
           fmt(base),
-          fmt(ours),
-          ratio(ours, base),
+          fmt(mine),
+          ratio(mine, base),
           fmt(asBt),
           ratio(asBt, base),
-          ratio(cpuOf("C++ -> C++, TLS", w), cpuOf("ours -> ours, TLS", w)),
-          ratio(bothCpu("C++ -> C++, TLS", w), bothCpu("ours -> ours, TLS", w)),
+          ratio(cpuOf(cpp, w), cpuOf(ours, w)),
+          ratio(bothCpu(cpp, w), bothCpu(ours, w)),
         ];
       }),
     ));
@@ -1556,6 +1581,11 @@ function report(): void {
     const lines = [
       ...["event_1", "event_2"].map((w) => [AS_BT, "C++ -> C++", w]),
       ...["event_1", "event_2"].map((w) => [AS_BT_TLS, "C++ -> C++, TLS", w]),
+      ...["event_1", "event_2"].map((w) => [
+        "ours -> ours, anonymous TLS, as broker-throughput",
+        "C++ -> C++, anonymous TLS",
+        w,
+      ]),
     ].filter(([path, , w]) => rowOf(path, w) !== undefined)
       .map(([path, base, w]) => `  ${path} ${w}: ${perRunRatios(path, base, w)}`);
     if (lines.length) {
@@ -1665,7 +1695,7 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", onSignal);
   const t0 = performance.now();
   try {
-    if (wants("inproc") || wants("tput") || wants("tls")) {
+    if (wants("inproc") || wants("tput") || wants("tls") || wants("tls-anon")) {
       // JIT warm-up of this process's publish path; not measured.
       progress("warm-up");
       for (const w of [W_COUNT, W_EV2]) await inProcess(w, 0.5);

@@ -46,6 +46,8 @@ export interface ReceiverOptions {
   queueSize: number;
   /** TLS with `node.pem`, `node.key` and `ca.pem` from this directory. */
   sslDir?: string;
+  /** TLS in Broker's anonymous mode (`--anon-tls 1`). */
+  anonTls?: boolean;
   /** Serve /metrics on this port (0: any), printed as `METRICS <port>` before READY. */
   metricsPort?: number;
   /** `decode` (default): a subscriber whose messages are read as values; `count`: a counting callback. */
@@ -88,6 +90,9 @@ export function parseReceiverArgs(args: string[]): ReceiverOptions {
         break;
       case "--ssl-dir":
         o.sslDir = v;
+        break;
+      case "--anon-tls":
+        o.anonTls = v === "1";
         break;
       case "--seconds":
         o.seconds = Number(v);
@@ -149,7 +154,7 @@ function say(line: string): void {
  */
 export async function runReceiver(o: ReceiverOptions): Promise<number> {
   const ep = new Endpoint({
-    ...(o.sslDir ? tlsOptions(o.sslDir) : {}),
+    ...(o.sslDir ? tlsOptions(o.sslDir) : o.anonTls ? { disableSsl: false } : {}),
     ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
   });
   if (ep.metricsReady) say(`METRICS ${await ep.metricsReady}`);
