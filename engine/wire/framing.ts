@@ -301,7 +301,7 @@ export class FrameReader {
     if (length > this.maxFrameSize) {
       this.#error = new BrokerError(
         ErrorCode.invalid_message,
-        `frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`,
+        `frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}` + tlsHint(length),
       );
       throw this.#error;
     }
@@ -333,4 +333,16 @@ export class FrameReader {
     grown.set(buf.subarray(0, this.#assemblyFill));
     this.#assembly = grown;
   }
+}
+
+/**
+ * Why a plain peer reads an absurd length where a TLS peer speaks: a TLS
+ * record (type 20-23, version 3.x) read as a length prefix. Said in the
+ * error, as Broker's own message ("frame too large") leaves users guessing.
+ */
+function tlsHint(length: number): string {
+  const type = length >>> 24, major = (length >>> 16) & 0xff, minor = (length >>> 8) & 0xff;
+  return type >= 20 && type <= 23 && major === 3 && minor <= 4
+    ? " (these bytes begin a TLS record: the peer runs TLS, so SSL must be on here too, or off there)"
+    : "";
 }

@@ -180,3 +180,21 @@ Deno.test("reuseAssembly: frames that span chunks share one buffer; without it e
   assert.notEqual(c.buffer, d.buffer);
   assert.deepEqual(c, new Uint8Array([1, 1, 1]));
 });
+
+Deno.test("TLS bytes read as a length prefix say so: the peer runs TLS where this side does not", () => {
+  const tls = new FrameReader({ maxFrameSize: 64 << 20 });
+  // A TLS alert (handshake_failure), as an OpenSSL listener answers a plain Broker hello.
+  tls.push(new Uint8Array([21, 3, 3, 0, 2, 2, 40]));
+  assert.throws(() => tls.next(), /frame of 352518912 bytes .*TLS record: the peer runs TLS/);
+  // A ClientHello (record version 3.1), as a TLS dialler's first bytes.
+  const hello = new FrameReader({ maxFrameSize: 64 << 20 });
+  hello.push(new Uint8Array([22, 3, 1, 1, 33, 1, 0, 1, 29]));
+  assert.throws(() => hello.next(), /TLS record/);
+  // Any other absurd length does not blame TLS.
+  const other = new FrameReader({ maxFrameSize: 64 << 20 });
+  other.push(new Uint8Array([0x7f, 0, 0, 0]));
+  assert.throws(
+    () => other.next(),
+    (e: Error) => /exceeds the limit/.test(e.message) && !/TLS/.test(e.message),
+  );
+});
