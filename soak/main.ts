@@ -152,7 +152,7 @@ function feedCxxPublisher(): void {
 
 async function setup(): Promise<void> {
   // C++ first (x1 dials xp and xs), then what the n-nodes dial, then the n-nodes.
-  const groups = [["xp", "xs"], ["x1", "c1", "t1", "sm"], ["sc", "n1", "n2", "n3"]];
+  const groups = [["xp", "xs"], ["x1", "c1", "t1", "t2", "sm"], ["sc", "n1", "n2", "n3"]];
   for (const group of groups) {
     if (abort.signal.aborted) return;
     const ok = await Promise.all(group.map((n) => sup.start(n, 60_000)));

@@ -33,7 +33,7 @@ const BURST_CHUNK = 50;
 const ep = new Endpoint({
   handshakeTimeoutMs: config.handshakeTimeoutMs,
   disableSsl: !config.tls,
-  ssl: config.tls,
+  ssl: config.tls === "anonymous" ? undefined : config.tls,
 });
 await bindWithRetry(() => ep.listen("127.0.0.1", config.port));
 if (config.wsPort) await bindWithRetry(() => ep.listenWebSocket("127.0.0.1", config.wsPort));

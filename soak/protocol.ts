@@ -27,8 +27,8 @@ export interface NodeChildConfig {
   handshakeTimeoutMs: number;
   /** Ticks per second (0: publish nothing). */
   rate: number;
-  /** PEM paths for TLS; plain TCP without them. */
-  tls?: { certificate: string; key: string; cafile: string };
+  /** PEM paths for TLS, or Broker's anonymous TLS mode; plain TCP without. */
+  tls?: { certificate: string; key: string; cafile: string } | "anonymous";
   /** Epoch ms after which the child exits by itself, whatever happens. */
   deadline: number;
 }

@@ -9,6 +9,7 @@
  *                                                                 \    /
  *                                                                   c1 (our `broker node` CLI)
  *   t1: our node with a TLS listener (probed and killed only)
+ *   t2: the same in Broker's anonymous TLS mode (no certificates)
  *   sm: SQLite master of store "kv"  <──  sc: clone writing through it
  * ```
  *
@@ -124,6 +125,7 @@ export function buildTopology(
     n2ws: stablePort(),
     n3ws: stablePort(),
     t1: stablePort(),
+    t2: stablePort(),
     c1: stablePort(),
     x1: stablePort(),
     xp: stablePort(),
@@ -298,6 +300,7 @@ export function buildTopology(
         cafile: `${tlsDir}ca.pem`,
       },
     }),
+    node("t2", { port: port.t2, peers: [], rate: 0, tls: "anonymous" }),
     store("sm", "master"),
     store("sc", "clone"),
     node("n1", {
@@ -357,6 +360,13 @@ export function buildTopology(
       protocol: "tls",
       closeWithinMs: 2 * hs + opts.slackMs,
     },
+    {
+      name: "t2:tls",
+      process: "t2",
+      port: port.t2,
+      protocol: "tls",
+      closeWithinMs: 2 * hs + opts.slackMs,
+    },
     ours("c1", port.c1, CLI_HANDSHAKE_TIMEOUT_MS),
     ours("sm", port.sm, hs),
     cxxTarget("x1", port.x1),
@@ -373,7 +383,7 @@ export function buildTopology(
       { process: "n2", port: port.n2ws },
       { process: "n3", port: port.n3ws },
     ],
-    killable: ["n1", "n2", "n3", "c1", "t1", "x1"],
+    killable: ["n1", "n2", "n3", "c1", "t1", "t2", "x1"],
     publishers: ["n1", "n2", "n3"],
     store: { master: "sm", clone: "sc" },
     cxxPublisher: "xp",
