@@ -3,7 +3,15 @@
 // with the C++ broker-node both ways. The test certificates are in
 // fixtures/tls (see make.sh there).
 import assert from "node:assert/strict";
-import { BrokerError, dataToString, Endpoint, ErrorCode, str } from "../mod.ts";
+import {
+  BrokerError,
+  connectWebSocket,
+  dataToString,
+  Endpoint,
+  ErrorCode,
+  str,
+  tcpWebSocket,
+} from "../mod.ts";
 import { brokerRefTool, freePort, RefProcess, waitForPort } from "./broker_ref.ts";
 import { anonTlsHandshake } from "../engine/transport/anon_tls_stream.ts";
 import { failedHandshake } from "./raw_peer.ts";
@@ -277,7 +285,7 @@ Deno.test("TLS: our listener verifies the client's certificate too, as Broker do
 });
 
 Deno.test(
-  "TLS, anonymous: the WebSocket API is served over the anonymous suite, ours as broker-node's",
+  "TLS, anonymous: the WebSocket API is served over the anonymous suite, ours as broker-node's; tcpWebSocket reaches both at wss://",
   {
     sanitizeOps: false,
     sanitizeResources: false,
@@ -297,25 +305,43 @@ Deno.test(
       }
     };
     const ep = new Endpoint({ disableSsl: false });
-    const cxxPort = freePort();
+    const publisher = new Endpoint({ disableSsl: false });
+    const cxxPort = freePort(), cxxWsPort = freePort();
     const cxx = new RefProcess(
       "broker-node",
-      ["-p", String(freePort()), '--topics=["/x"]'],
+      ["-p", String(cxxPort), '--topics=["/x"]'],
       false,
       {
-        BROKER_WEB_SOCKET_PORT: String(cxxPort),
+        BROKER_WEB_SOCKET_PORT: String(cxxWsPort),
       },
     );
+    const clients: { close(): void }[] = [];
     try {
       const ours = await ep.listenWebSocket("127.0.0.1", 0);
-      await waitForPort(cxxPort);
+      const oursPort = await ep.listen("127.0.0.1", 0);
+      await Promise.all([waitForPort(cxxWsPort), waitForPort(cxxPort)]);
       assert.deepEqual(
-        [await statusLine(ours.port), await statusLine(cxxPort)],
+        [await statusLine(ours.port), await statusLine(cxxWsPort)],
         ["HTTP/1.1 101 Switching Protocols", "HTTP/1.1 101 Switching Protocols"],
       );
+      // Our client at wss://: a value published by a peer of each server (anonymous TLS too).
+      for (const [wsPort, brokerPort] of [[ours.port, oursPort], [cxxWsPort, cxxPort]]) {
+        const client = await connectWebSocket(`wss://127.0.0.1:${wsPort}`, ["/x"], {
+          createSocket: tcpWebSocket,
+          reconnectMs: 0,
+        });
+        clients.push(client);
+        await publisher.peer("127.0.0.1", brokerPort, { retryMs: 0 });
+        await publisher.awaitPeerSubscription("/x/y");
+        publisher.publish("/x/y", str(`over wss to ${wsPort}`));
+        const got = await client.get(5000);
+        assert.equal(got && dataToString(got.data), `over wss to ${wsPort}`);
+        await publisher.unpeer("127.0.0.1", brokerPort);
+      }
     } finally {
+      for (const c of clients) c.close();
       await cxx.stop();
-      await ep.shutdown();
+      await Promise.all([ep.shutdown(), publisher.shutdown()]);
     }
   },
 );

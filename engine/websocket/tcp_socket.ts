@@ -4,6 +4,9 @@
  * the C++ Broker's server matches HTTP header names case-sensitively and
  * answers the built-in client's lowercase names with 400. This one writes
  * `Upgrade`, `Connection`, `Sec-WebSocket-Key` as RFC 7230 examples do.
+ * A `wss://` URL runs over Broker's anonymous TLS mode, what a Broker with
+ * SSL on and no certificates (its default) serves the API over, and which
+ * neither Deno's `WebSocket` nor a browser speaks.
  * Deno-only (the browser-safe client takes it through `createSocket`).
  *
  * @module
@@ -11,6 +14,11 @@
 import type { SocketLike } from "./client.ts";
 import { concatBytes } from "../bytes.ts";
 import { encodeWebSocketFrame } from "./frame.ts";
+import { anonTlsHandshake } from "../transport/anon_tls_stream.ts";
+import type { ByteStream } from "../transport/node_stream.ts";
+
+/** How long the TCP connect and, for `wss://`, the TLS handshake may take. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const OPEN = 1, CLOSED = 3;
 /** Frames longer than this end the connection. */
@@ -27,9 +35,9 @@ class Inbox {
   #buf = new Uint8Array(INBOX_SIZE);
   #start = 0;
   #end = 0;
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteStream;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: ByteStream) {
     this.#conn = conn;
   }
 
@@ -120,7 +128,7 @@ export function tcpWebSocket(url: string): SocketLike {
       finish();
     },
   };
-  let conn: Deno.TcpConn | undefined;
+  let conn: ByteStream | undefined;
   let writing = Promise.resolve();
   const writeFrame = (opcode: number, payload: Uint8Array) => {
     const out = encodeWebSocketFrame(opcode, payload, true);
@@ -144,7 +152,12 @@ export function tcpWebSocket(url: string): SocketLike {
   };
   (async () => {
     try {
-      conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port || 80) });
+      const secure = u.protocol === "wss:";
+      const tcp = await Deno.connect({
+        hostname: u.hostname,
+        port: Number(u.port || (secure ? 443 : 80)),
+      });
+      conn = secure ? await anonTlsHandshake(tcp, "client", CONNECT_TIMEOUT_MS) : tcp;
       const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
       const request = `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n` +
         `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
