@@ -233,3 +233,46 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "messages published right behind a 70 MB value go too, between our endpoints and through a C++ broker-node",
+  opts,
+  async () => {
+    // While the 70 MB value was queued it counted against our 64 MiB bytes bound, so the
+    // next message met the overflow policy and (disconnect, the default) cut the peer;
+    // Broker counts messages only and sends them.
+    const port = freePort();
+    const node = new RefProcess("broker-node", [
+      "--disable-ssl",
+      "-m",
+      "relay",
+      '--topics=["/big"]',
+      "-p",
+      String(port),
+    ]);
+    const from = new Endpoint(), to = new Endpoint(), direct = new Endpoint();
+    try {
+      await waitForPort(port);
+      const sub = to.subscribe("/big"), directSub = direct.subscribe("/big");
+      const directPort = await direct.listen("127.0.0.1", 0);
+      await to.peer("127.0.0.1", port, { retryMs: 0 });
+      await from.peer("127.0.0.1", port, { retryMs: 0 });
+      await from.peer("127.0.0.1", directPort, { retryMs: 0 });
+      await from.awaitPeerSubscription("/big", 10_000);
+      from.publish("/big", str("y".repeat(70_000_000)));
+      for (let i = 0; i < 100; i++) from.publish("/big", count(BigInt(i)));
+      for (const s of [sub, directSub]) {
+        const first = await s.get(30_000);
+        assert.equal(first?.data.type === "string" ? first.data.value.length : -1, 70_000_000);
+        for (let i = 0; i < 100; i++) {
+          const m = await s.get(10_000);
+          assert.equal(m && dataToString(m.data), String(i));
+        }
+      }
+      assert.equal(from.peers().length, 2);
+    } finally {
+      await Promise.all([from.shutdown(), to.shutdown(), direct.shutdown()]);
+      await node.stop();
+    }
+  },
+);

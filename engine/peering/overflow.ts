@@ -44,6 +44,12 @@ export interface PeerQueue {
   close(): void;
   /** Resolves once at most `frames` frames, of at most `bytes` bytes (default: any), are queued. */
   below(frames: number, bytes?: number): Promise<void>;
+  /**
+   * Resolves once `bytes`, a frame passed to `send`, is written, dropped,
+   * or the connection closed. Without it a message larger than the bytes
+   * bound counts against the bound while queued, as any other.
+   */
+  whenWritten?(bytes: Uint8Array): Promise<void>;
 }
 
 /** A peer as overflow sees it (the endpoint's connections have more). */
@@ -110,6 +116,8 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
   readonly #onDisconnect: (peer: C, message: string) => void;
   /** The last data frame's size: what demand expects of the next while a queue is empty. */
   #lastSize = 0;
+  /** Per queue, the size of the one queued message larger than the bytes bound, until written. */
+  readonly #giant = new WeakMap<PeerQueue, number>();
 
   /**
    * `onDisconnect` is told (before the connection is closed) when the
@@ -124,7 +132,14 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
   send(peer: C, frame: Uint8Array): void {
     this.#lastSize = frame.length;
     if (this.full(peer, frame.length, 0) && !this.makeRoom(peer, frame.length, 0)) return;
-    peer.tcp.send(frame, true);
+    const tcp = peer.tcp;
+    tcp.send(frame, true);
+    if (frame.length > this.#limits.peerBufferBytes && tcp.whenWritten) {
+      this.#giant.set(tcp, frame.length);
+      tcp.whenWritten(frame).then(() => {
+        if (this.#giant.get(tcp) === frame.length) this.#giant.delete(tcp);
+      });
+    }
   }
 
   /**
@@ -147,16 +162,21 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
    * Whether a peer's queue has no room for a message of `size` bytes
    * (`reserve`: extra messages allowed). Broker bounds messages alone; the
    * bytes bound ours besides. A message larger than the whole bytes bound
-   * still goes while less than the bound is queued (a 70 MB value published
-   * right behind another message cut the peer, where Broker sends it), so
-   * the queue holds at most the bound plus one such message; smaller ones
-   * go while they fit.
+   * still goes while less than the bound is queued and no other such
+   * message is (a 70 MB value published right behind another message cut
+   * the peer, where Broker sends it); while it is queued it does not count
+   * against the bound, so smaller ones still go while they fit (they met
+   * the policy behind it). The queue holds at most the bound plus one such
+   * message.
    */
   full(peer: C, size: number, reserve: number): boolean {
     const tcp = peer.tcp, limit = this.#limits.peerBufferBytes;
     if (tcp.queuedFrames >= this.#limits.peerBufferSize + reserve) return true;
-    if (tcp.queuedFrames === 0 || tcp.queuedBytes + size <= limit) return false;
-    return size <= limit || tcp.queuedBytes >= limit;
+    if (tcp.queuedFrames === 0) return false;
+    const giant = this.#giant.get(tcp) ?? 0;
+    const queued = Math.max(0, tcp.queuedBytes - giant);
+    if (size > limit) return giant > 0 || queued >= limit;
+    return queued + size > limit;
   }
 
   /**

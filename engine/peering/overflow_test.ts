@@ -85,6 +85,53 @@ Deno.test("overflow: a message larger than the byte bound still goes behind smal
   assert.equal(disconnects.length, 1);
 });
 
+/** A queue that tells when a frame is written (`writeOldest`), as a TcpConnection does. */
+class WatchedQueue extends FakeQueue {
+  #waiters = new Map<Uint8Array, () => void>();
+  whenWritten(bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve) => this.#waiters.set(bytes, resolve));
+  }
+  /** The writer took the oldest frame and wrote it. */
+  writeOldest(): void {
+    const f = this.frames.shift()!;
+    this.#waiters.get(f.bytes)?.();
+    this.#waiters.delete(f.bytes);
+  }
+}
+
+Deno.test("overflow: while a message larger than the byte bound is queued, smaller ones still go while they fit; a second large one meets the policy", async () => {
+  // Broker counts messages only; a small message right behind a 70 MB value cut the peer.
+  const disconnects: string[] = [];
+  const overflow = new PeerOverflow(
+    { peerBufferSize: 100, peerBufferBytes: 1024, overflowPolicy: "disconnect" },
+    (_, message) => disconnects.push(message),
+  );
+  const peer = { tcp: new WatchedQueue() };
+  overflow.send(peer, one(0));
+  overflow.send(peer, new Uint8Array(5000));
+  for (let i = 0; i < 10; i++) overflow.send(peer, new Uint8Array(100));
+  assert.deepEqual(disconnects, []);
+  assert.equal(peer.tcp.queuedFrames, 12);
+  // The small ones fill the bound beside it: the next that does not fit meets the policy.
+  const bounded = new PeerOverflow(
+    { peerBufferSize: 100, peerBufferBytes: 1024, overflowPolicy: "drop_newest" },
+    () => {},
+  );
+  const q = { tcp: new WatchedQueue() };
+  bounded.send(q, new Uint8Array(5000));
+  for (let i = 0; i < 20; i++) bounded.send(q, new Uint8Array(100));
+  assert.equal(q.tcp.queuedFrames, 1 + 10);
+  assert.equal(bounded.drops.drop_newest, 10);
+  // One large message at a time: a second waits on the policy until the first is written.
+  bounded.send(q, new Uint8Array(5000));
+  assert.equal(bounded.drops.drop_newest, 11);
+  q.tcp.writeOldest(); // the first large one
+  await Promise.resolve();
+  while (q.tcp.queuedFrames > 0) q.tcp.writeOldest();
+  bounded.send(q, new Uint8Array(5000));
+  assert.equal(q.tcp.queuedFrames, 1);
+});
+
 Deno.test("overflow: pongs get a reserve past a full buffer, other control frames always go", () => {
   const { peer, overflow } = setup("drop_newest");
   for (let i = 0; i < 2 + CONTROL_RESERVE + 5; i++) overflow.sendControl(peer, one(0), true);
