@@ -173,8 +173,11 @@ export class PeerOverflow<C extends OverflowPeer = OverflowPeer> {
     const tcp = peer.tcp, limit = this.#limits.peerBufferBytes;
     if (tcp.queuedFrames >= this.#limits.peerBufferSize + reserve) return true;
     if (tcp.queuedFrames === 0) return false;
+    const bytes = tcp.queuedBytes;
+    // The usual case, on every message: it fits (a queued large one would make `bytes` exceed the bound).
+    if (bytes + size <= limit) return false;
     const giant = this.#giant.get(tcp) ?? 0;
-    const queued = Math.max(0, tcp.queuedBytes - giant);
+    const queued = Math.max(0, bytes - giant);
     if (size > limit) return giant > 0 || queued >= limit;
     return queued + size > limit;
   }
