@@ -15,6 +15,7 @@ import {
   set,
   str,
   subnet,
+  type Subscriber,
   table,
   timespan,
   timestamp,
@@ -192,6 +193,36 @@ Deno.test(
   },
 );
 
+/**
+ * A C++ broker-node relaying `/big`, and two of our endpoints peered to it,
+ * `to` subscribed: what the large-message tests share.
+ */
+async function withBigRelay(
+  fn: (from: Endpoint, to: Endpoint, sub: Subscriber) => Promise<void>,
+): Promise<void> {
+  const port = freePort();
+  const node = new RefProcess("broker-node", [
+    "--disable-ssl",
+    "-m",
+    "relay",
+    '--topics=["/big"]',
+    "-p",
+    String(port),
+  ]);
+  const from = new Endpoint(), to = new Endpoint();
+  try {
+    await waitForPort(port);
+    const sub = to.subscribe("/big");
+    await to.peer("127.0.0.1", port, { retryMs: 0 });
+    await from.peer("127.0.0.1", port, { retryMs: 0 });
+    await fn(from, to, sub);
+  } finally {
+    await from.shutdown();
+    await to.shutdown();
+    await node.stop();
+  }
+}
+
 Deno.test(
   "a 70 MB value right behind a small one crosses a C++ broker-node between our endpoints",
   opts,
@@ -199,22 +230,7 @@ Deno.test(
     // Our sender cut the C++ peer (backpressure_overflow: the queued bytes plus
     // the new message passed 64 MiB), and our receiver refused frames over
     // 64 MiB; Broker bounds its queue in messages and takes up to INT32_MAX - 4.
-    // (A message sent while the 70 MB one is still queued meets the bound.)
-    const port = freePort();
-    const node = new RefProcess("broker-node", [
-      "--disable-ssl",
-      "-m",
-      "relay",
-      '--topics=["/big"]',
-      "-p",
-      String(port),
-    ]);
-    const from = new Endpoint(), to = new Endpoint();
-    try {
-      await waitForPort(port);
-      const sub = to.subscribe("/big");
-      await to.peer("127.0.0.1", port, { retryMs: 0 });
-      await from.peer("127.0.0.1", port, { retryMs: 0 });
+    await withBigRelay(async (from, to, sub) => {
       await from.awaitPeerSubscription("/big", 10_000);
       from.publish("/big", str("small"));
       from.publish("/big", str("y".repeat(70_000_000)));
@@ -226,11 +242,7 @@ Deno.test(
       assert.deepEqual(got, [5, 70_000_000]);
       assert.equal(from.peers().length, 1);
       assert.equal(to.peers().length, 1);
-    } finally {
-      await from.shutdown();
-      await to.shutdown();
-      await node.stop();
-    }
+    });
   },
 );
 
@@ -241,38 +253,26 @@ Deno.test(
     // While the 70 MB value was queued it counted against our 64 MiB bytes bound, so the
     // next message met the overflow policy and (disconnect, the default) cut the peer;
     // Broker counts messages only and sends them.
-    const port = freePort();
-    const node = new RefProcess("broker-node", [
-      "--disable-ssl",
-      "-m",
-      "relay",
-      '--topics=["/big"]',
-      "-p",
-      String(port),
-    ]);
-    const from = new Endpoint(), to = new Endpoint(), direct = new Endpoint();
-    try {
-      await waitForPort(port);
-      const sub = to.subscribe("/big"), directSub = direct.subscribe("/big");
-      const directPort = await direct.listen("127.0.0.1", 0);
-      await to.peer("127.0.0.1", port, { retryMs: 0 });
-      await from.peer("127.0.0.1", port, { retryMs: 0 });
-      await from.peer("127.0.0.1", directPort, { retryMs: 0 });
-      await from.awaitPeerSubscription("/big", 10_000);
-      from.publish("/big", str("y".repeat(70_000_000)));
-      for (let i = 0; i < 100; i++) from.publish("/big", count(BigInt(i)));
-      for (const s of [sub, directSub]) {
-        const first = await s.get(30_000);
-        assert.equal(first?.data.type === "string" ? first.data.value.length : -1, 70_000_000);
-        for (let i = 0; i < 100; i++) {
-          const m = await s.get(10_000);
-          assert.equal(m && dataToString(m.data), String(i));
+    const direct = new Endpoint();
+    await withBigRelay(async (from, _to, sub) => {
+      try {
+        const directSub = direct.subscribe("/big");
+        await from.peer("127.0.0.1", await direct.listen("127.0.0.1", 0), { retryMs: 0 });
+        await from.awaitPeerSubscription("/big", 10_000);
+        from.publish("/big", str("y".repeat(70_000_000)));
+        for (let i = 0; i < 100; i++) from.publish("/big", count(BigInt(i)));
+        for (const s of [sub, directSub]) {
+          const first = await s.get(30_000);
+          assert.equal(first?.data.type === "string" ? first.data.value.length : -1, 70_000_000);
+          for (let i = 0; i < 100; i++) {
+            const m = await s.get(10_000);
+            assert.equal(m && dataToString(m.data), String(i));
+          }
         }
+        assert.equal(from.peers().length, 2);
+      } finally {
+        await direct.shutdown();
       }
-      assert.equal(from.peers().length, 2);
-    } finally {
-      await Promise.all([from.shutdown(), to.shutdown(), direct.shutdown()]);
-      await node.stop();
-    }
+    });
   },
 );

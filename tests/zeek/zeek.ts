@@ -18,7 +18,16 @@
  *
  * @module
  */
-import { Endpoint, type EndpointOptions } from "../../mod.ts";
+import assert from "node:assert/strict";
+import {
+  count,
+  dataToString,
+  Endpoint,
+  type EndpointOptions,
+  Event,
+  type Subscriber,
+  vector,
+} from "../../mod.ts";
 import { waitForPort } from "../broker_ref.ts";
 
 /** Where the Zeek wrapper script may be, in the order they are tried. */
@@ -334,4 +343,18 @@ export function zeekTest(
       }
     }
   });
+}
+
+/**
+ * Publishes `Test::ping(n)` for each `n` to `/zeek/peering` and checks that
+ * `sub` gets Zeek's `Test::pong(n + 1, "zeek")` for each, in order
+ * (`scripts/peering.zeek`).
+ */
+export async function pingsAnswered(ep: Endpoint, sub: Subscriber, ns: bigint[]): Promise<void> {
+  for (const n of ns) ep.publishEvent("/zeek/peering", "Test::ping", [count(n)]);
+  for (const n of ns) {
+    const pong = await sub.get(5000);
+    assert.ok(pong, `no pong ${n + 1n}`);
+    assert.equal(dataToString(vector(...Event.from(pong.data).args)), `(${n + 1n}, zeek)`);
+  }
 }
