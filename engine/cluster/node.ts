@@ -54,6 +54,13 @@ import { listenOn } from "../transport/listen_everywhere.ts";
 export const LOG_TOPIC_PREFIX = "zeek/logs/";
 
 /**
+ * The prefix every Zeek node subscribes for `&publish_on_change` tables
+ * (`base/frameworks/cluster/publish-on-change.zeek`): a table `t` changes on
+ * `zeek/table/t/` by default (checked live with Zeek 8.2.2's manager).
+ */
+const TABLE_TOPIC_PREFIX = "zeek/table/";
+
+/**
  * Zeek's `Cluster::rr_log_topic(id, path)` for the log stream `id` (its
  * `Log::ID` name, e.g. `"Conn::LOG"`): the next alive logger of `loggers` in
  * turn (`rr_topic` with the key `"Cluster::rr_log_topic"`), or, with none
@@ -199,9 +206,9 @@ export class ClusterNode {
   readonly endpoint: Endpoint;
   /**
    * Messages on the node's own topics (node topic, nodeid topic, type topic,
-   * its pools' topics, `zeek/logs/` on loggers), as a Zeek node subscribes
-   * them, and `options.topics`. The `Cluster::hello` events the node handles
-   * show here too, as a Zeek node raises them.
+   * its pools' topics, `zeek/table/`, `zeek/logs/` on loggers), as a Zeek
+   * node subscribes them, and `options.topics`. The `Cluster::hello` events
+   * the node handles show here too, as a Zeek node raises them.
    */
   readonly messages: Subscriber;
   /** The port the node listens on (0 when it does not). */
@@ -248,6 +255,8 @@ export class ClusterNode {
       this.topics.nodeTopic(self.name),
       this.topics.nodeidTopic(endpoint.id),
       this.topics.typeTopic[self.type],
+      // Every Zeek node takes the &publish_on_change tables' changes.
+      TABLE_TOPIC_PREFIX,
     ];
     for (const t of ["proxy", "worker", "logger"] as const) {
       if (this.#pools[t].has(self.name)) own.push(this.topics.poolTopic[t]);

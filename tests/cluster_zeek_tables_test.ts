@@ -1,0 +1,80 @@
+// Zeek's cluster-synced tables against a ClusterNode, with real Zeek 8.2.2
+// nodes on the Broker backend (Broker::disable_ssl = T, our endpoint plain):
+// - a Zeek manager's `&publish_on_change` table changes on zeek/table/<id>/,
+//   which every Zeek node subscribes (publish-on-change.zeek): our worker-1
+//   gets them in its messages.
+import assert from "node:assert/strict";
+import { ClusterLayout, ClusterNode, dataToString } from "../mod.ts";
+import { freePort, waitForPort } from "./broker_ref.ts";
+import { LineChild } from "./cluster_helpers.ts";
+import { zeekBin } from "./zeek_tool.ts";
+
+const PRELUDE = `
+@load base/frameworks/cluster
+@load policy/frameworks/cluster/backend/broker
+redef exit_only_after_terminate = T;
+redef Broker::disable_ssl = T;
+redef Log::default_rotation_interval = 0secs;
+event do_exit() { terminate(); }
+event zeek_init() { schedule 30sec { do_exit() }; }
+`;
+
+/** A directory with the layout for both sides: a manager on `port` and worker-1. */
+async function clusterDir(port: number): Promise<{ dir: string; layout: ClusterLayout }> {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/cluster-layout.zeek`,
+    `redef Cluster::nodes = {
+	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=${port}/tcp],
+	["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
+};\n`,
+  );
+  const layout = ClusterLayout.fromObject({
+    nodes: {
+      manager: { type: "manager", host: "127.0.0.1", port },
+      "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
+    },
+  });
+  return { dir, layout };
+}
+
+Deno.test({
+  name: "a Zeek manager's &publish_on_change table change reaches our worker on zeek/table/",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const { dir, layout } = await clusterDir(port);
+    await Deno.writeTextFile(
+      `${dir}/manager.zeek`,
+      `${PRELUDE}
+global shared: table[string] of count &publish_on_change=[$changes=set(TABLE_ELEMENT_NEW)];
+event Cluster::node_up(name: string, id: string) { shared["k"] = 42; }
+event Cluster::node_down(name: string, id: string) { terminate(); }
+`,
+    );
+    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
+    try {
+      zeek = new LineChild(zeekBin(), ["-b", "manager.zeek"], {
+        cwd: dir,
+        env: { CLUSTER_NODE: "manager" },
+      });
+      await waitForPort(port, 15_000);
+      worker = await ClusterNode.join(layout, "worker-1");
+      for (;;) {
+        const m = await worker.messages.get(15_000);
+        assert.ok(m, `no table change on zeek/table/shared/; Zeek said:\n${zeek.stderr}`);
+        if (m.topic !== "zeek/table/shared/") continue;
+        const text = dataToString(m.data);
+        assert.match(text, /^\(1, 1, \(Cluster::table_change_infos, \(\(shared, /, text);
+        assert.ok(text.includes("((TABLE_ELEMENT_NEW, "), text);
+        assert.ok(text.includes(", (k), 42, nil)"), text);
+        break;
+      }
+    } finally {
+      await worker?.close();
+      await zeek?.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
