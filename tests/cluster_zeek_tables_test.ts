@@ -2,9 +2,12 @@
 // nodes on the Broker backend (Broker::disable_ssl = T, our endpoint plain):
 // - a Zeek manager's `&publish_on_change` table changes on zeek/table/<id>/,
 //   which every Zeek node subscribes (publish-on-change.zeek): our worker-1
-//   gets them in its messages.
+//   gets them in its messages;
+// - our manager announces its Broker-backed tables (Broker::announce_masters
+//   before the hello, as broker-stores.zeek's manager does), so a Zeek worker
+//   clones `___sync_store_<id>` and its `&backend` table fills from our master.
 import assert from "node:assert/strict";
-import { ClusterLayout, ClusterNode, dataToString } from "../mod.ts";
+import { ClusterLayout, ClusterNode, count, dataToString, str } from "../mod.ts";
 import { freePort, waitForPort } from "./broker_ref.ts";
 import { LineChild } from "./cluster_helpers.ts";
 import { zeekBin } from "./zeek_tool.ts";
@@ -74,6 +77,53 @@ event Cluster::node_down(name: string, id: string) { terminate(); }
     } finally {
       await worker?.close();
       await zeek?.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "our manager announces its Broker-backed table before its hello; a Zeek worker clones it and its table fills",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const { dir, layout } = await clusterDir(port);
+    await Deno.writeTextFile(
+      `${dir}/worker.zeek`,
+      `${PRELUDE}
+global shared: table[string] of count &backend=Broker::MEMORY;
+event Broker::announce_masters(masters: set[string]) { print "announce_masters", |masters|, "shared" in masters; }
+event Cluster::node_up(name: string, id: string) { print "node_up", name; }
+event check() {
+	if ( "k" in shared ) { print "shared", shared["k"]; terminate(); }
+	else schedule 50msec { check() };
+}
+event zeek_init() { event check(); }
+`,
+    );
+    let zeek: LineChild | undefined, manager: ClusterNode | undefined;
+    try {
+      manager = await ClusterNode.join(layout, "manager");
+      const table = manager.attachTableMaster("shared");
+      await table.put(str("k"), count(42n));
+      zeek = new LineChild(zeekBin(), ["-b", "worker.zeek"], {
+        cwd: dir,
+        env: { CLUSTER_NODE: "worker-1" },
+      });
+      const status = await zeek.exited();
+      assert.equal(status.code, 0, zeek.stderr);
+      // Zeek's worker got the announcement, then our hello, then the clone's content.
+      assert.deepEqual(
+        zeek.lines,
+        ["announce_masters, 1, T", "node_up, manager", "shared, 42"],
+        zeek.stderr,
+      );
+      table.close();
+    } finally {
+      await zeek?.kill();
+      await manager?.close();
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -11,7 +11,11 @@
  *   (one from an unknown name is an error; a second ID for a name is one
  *   too, and replaces the first, as in Zeek);
  * - a lost peering (`peer_lost`, and here also `peer_removed`) of a node
- *   with a known ID raises `node_down`.
+ *   with a known ID raises `node_down`;
+ * - a manager first sends `Broker::announce_masters(ids)` there, the
+ *   Broker-backed tables it masters (`broker-stores.zeek`; an empty set when
+ *   none, as Zeek's manager does), so Zeek's other nodes attach their clones
+ *   (`___sync_store_<id>`, see `attachTableMaster`).
  *
  * Pools built from the layout follow `node_up`/`node_down`, as Zeek's.
  *
@@ -29,7 +33,7 @@
  * @module
  */
 import { BrokerError, ErrorCode } from "../errors.ts";
-import { str } from "../data/constructors.ts";
+import { set, str } from "../data/constructors.ts";
 import type { Data } from "../data/types.ts";
 import { Endpoint } from "../endpoint.ts";
 import { BoundedQueue } from "../queue.ts";
@@ -41,6 +45,9 @@ import { Conditions } from "../conditions.ts";
 import { Pool } from "./pool.ts";
 import { type ClusterTopics, clusterTopics } from "./topics.ts";
 import { listenOn } from "../transport/listen_everywhere.ts";
+import type { StoreBackend } from "../store/backend.ts";
+import type { MasterOptions } from "../store/master.ts";
+import type { Store } from "../store/store.ts";
 
 /**
  * Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe.
@@ -59,6 +66,9 @@ export const LOG_TOPIC_PREFIX = "zeek/logs/";
  * `zeek/table/t/` by default (checked live with Zeek 8.2.2's manager).
  */
 const TABLE_TOPIC_PREFIX = "zeek/table/";
+
+/** The store name Zeek gives the Broker-backed table `id` (`Broker::Manager`, `broker-stores.zeek`). */
+const SYNC_STORE_PREFIX = "___sync_store_";
 
 /**
  * Zeek's `Cluster::rr_log_topic(id, path)` for the log stream `id` (its
@@ -228,6 +238,8 @@ export class ClusterNode {
   /** Peerings we dialled: when each came up, by `host:port`. */
   readonly #dialledSince = new Map<string, number>();
   readonly #relayIntervalMs: number;
+  /** The Broker-backed tables this manager masters (`attachTableMaster`), which it announces. */
+  readonly #tables = new Set<string>();
   #tick?: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -386,6 +398,53 @@ export class ClusterNode {
         throw new BrokerError(ErrorCode.shutting_down, `${this.name}: closed, ${what} not seen`);
       }
     });
+  }
+
+  /**
+   * The master of Zeek's Broker-backed table `id` (a `&backend` table),
+   * which Zeek's nodes keep in the store `___sync_store_<id>`: a manager
+   * announces it with `Broker::announce_masters` to every peer (now, and on
+   * each new peering before its hello, as Zeek's manager does), and Zeek's
+   * other nodes attach a clone that fills their table. A key is the table's
+   * index (a vector of several indexes), the value its yield (checked live).
+   * Zeek 8.2.2 deprecates such tables (to go in 9.1) but still syncs them.
+   * Throws `invalid_data` on a node that is no manager: Zeek's others clone
+   * (`table_store_master = F`).
+   *
+   * @example
+   * ```ts ignore
+   * import { ClusterLayout, ClusterNode, count, str } from "../../mod.ts";
+   * const layout = ClusterLayout.fromJson(await Deno.readTextFile("cluster.json"));
+   * const manager = await ClusterNode.join(layout, "manager");
+   * // Zeek's workers: global shared: table[string] of count &backend=Broker::MEMORY;
+   * const shared = manager.attachTableMaster("shared");
+   * await shared.put(str("k"), count(42n)); // each worker's shared["k"] is 42
+   * ```
+   */
+  attachTableMaster(id: string, backend?: StoreBackend, options?: MasterOptions): Store {
+    if (this.self.type !== "manager") {
+      throw new BrokerError(
+        ErrorCode.invalid_data,
+        `${this.name}: only a manager masters Zeek's Broker-backed tables`,
+      );
+    }
+    const store = this.endpoint.attachMaster(SYNC_STORE_PREFIX + id, backend, options);
+    this.#tables.add(id);
+    for (const p of this.endpoint.peers()) {
+      if (p.status === "peered" && p.id) this.#announceMasters(p.id);
+    }
+    return store;
+  }
+
+  /** Zeek's manager's `Broker::announce_masters` to a peer's nodeid topic. */
+  #announceMasters(peerId: string): void {
+    try {
+      this.endpoint.publishEvent(this.topics.nodeidTopic(peerId), "Broker::announce_masters", [
+        set(...[...this.#tables].map((t) => str(t))),
+      ]);
+    } catch {
+      // shutting down
+    }
   }
 
   /** Publishes a Zeek event to one node by name (its node topic). */
@@ -549,6 +608,9 @@ export class ClusterNode {
       if (ev.kind !== "status" || !ev.peer?.id) continue;
       const peerId = ev.peer.id;
       if (ev.code === StatusCode.peer_added) {
+        // A manager's broker-stores.zeek handler runs first (priority 11), so
+        // the peer attaches its clones before its node_up.
+        if (this.self.type === "manager") this.#announceMasters(peerId);
         // Broker::peer_added in the Broker backend: hello to the peer's nodeid topic.
         this.#sayHello(this.topics.nodeidTopic(peerId));
         const { host, port } = ev.peer;

@@ -5,6 +5,7 @@ import type { BoundedQueue } from "../queue.ts";
 import { Endpoint } from "../endpoint.ts";
 import { StatusCode } from "../status.ts";
 import { ErrorCode } from "../errors.ts";
+import { dataToString } from "../data/mod.ts";
 
 /** A port nothing listens on now. */
 function freePort(): number {
@@ -214,4 +215,41 @@ Deno.test({
     assert.equal(e?.code, ErrorCode.shutting_down, String(e));
     await assert.rejects(worker.waitFor("manager"), { code: ErrorCode.shutting_down });
   },
+});
+
+Deno.test("only a manager masters Zeek's Broker-backed tables; it announces them to new peers", async () => {
+  const layout = ClusterLayout.fromObject({
+    nodes: {
+      manager: { type: "manager", host: "127.0.0.1", port: 1 },
+      "worker-1": { type: "worker", host: "127.0.0.1", port: 0 },
+    },
+  });
+  const mgr = await ClusterNode.join(layout, "manager", { listenPort: 0 });
+  const worker = await ClusterNode.join(layout, "worker-1");
+  try {
+    // Zeek's other nodes clone (broker-stores.zeek: table_store_master = F).
+    assert.throws(
+      () => worker.attachTableMaster("t"),
+      (e: unknown) => (e as { code?: number }).code === ErrorCode.invalid_data,
+    );
+    const table = mgr.attachTableMaster("t");
+    const seen = worker.messages;
+    await worker.endpoint.peer("127.0.0.1", mgr.port);
+    // The announcement first, then the hello, on the worker's nodeid topic.
+    const first = await seen.get(10_000);
+    const second = await seen.get(10_000);
+    assert.equal(first?.topic, `zeek/cluster/nodeid/${worker.id}/`);
+    assert.match(
+      String(first && dataToString(first.data)),
+      /^\(1, 1, \(Broker::announce_masters, \(\{t\}\)/,
+    );
+    assert.match(
+      String(second && dataToString(second.data)),
+      /^\(1, 1, \(Cluster::hello, \(manager, /,
+    );
+    table.close();
+  } finally {
+    await worker.close();
+    await mgr.close();
+  }
 });
