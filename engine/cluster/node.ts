@@ -48,6 +48,8 @@ import { listenOn } from "../transport/listen_everywhere.ts";
 import type { StoreBackend } from "../store/backend.ts";
 import type { MasterOptions } from "../store/master.ts";
 import type { Store } from "../store/store.ts";
+import type { LogCreate } from "../zeek/log_create.ts";
+import type { LogWrite } from "../zeek/log_write.ts";
 
 /**
  * Zeek's `Broker::default_log_topic_prefix`, which loggers (and a logging manager) subscribe.
@@ -76,6 +78,8 @@ const SYNC_STORE_PREFIX = "___sync_store_";
  * turn (`rr_topic` with the key `"Cluster::rr_log_topic"`), or, with none
  * alive, `Broker::default_log_topic(id, path)`, which Zeek 8.2.2 makes of
  * the ID alone: `zeek/logs/Conn::LOG` (checked live; the path does not enter).
+ * The records' topic only: the stream's log-create goes to every logger
+ * (see {@linkcode ClusterNode.publishLogCreate}).
  *
  * @example
  * ```ts
@@ -238,6 +242,10 @@ export class ClusterNode {
   /** Peerings we dialled: when each came up, by `host:port`. */
   readonly #dialledSince = new Map<string, number>();
   readonly #relayIntervalMs: number;
+  /** The log writers `publishLogCreate` made, by stream, writer and path: each new peer gets them. */
+  readonly #logCreates = new Map<string, LogCreate>();
+  /** Peers (by ID) that got every log-create in `#logCreates`. */
+  readonly #createsSentTo = new Set<string>();
   /** The Broker-backed tables this manager masters (`attachTableMaster`), which it announces. */
   readonly #tables = new Set<string>();
   #tick?: ReturnType<typeof setInterval>;
@@ -447,6 +455,62 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * Opens a log writer on the cluster's loggers as a Zeek node does: the
+   * log-create goes to `zeek/logs/<stream>` (`Broker::default_log_topic_prefix`
+   * and the stream's ID), which every logger subscribes, not to one logger as
+   * the writes do, and again to each new peer (a logger that joins or comes
+   * back) before its `node_up`, as Zeek's logging manager sends its writers
+   * to every new peer (all checked live with Zeek 8.2.2). Zeek sends that
+   * one to the new peer alone; ours goes on the topic, so the loggers
+   * already peered get it once more, which Zeek's logger ignores (its file
+   * goes on; checked live). A logger drops, silently, the writes of a writer
+   * it got no log-create for.
+   *
+   * @example
+   * ```ts ignore
+   * import { ClusterLayout, ClusterNode, LogCreate, LogWrite } from "../../mod.ts";
+   * import { bool, count, none, real, str, table, vector } from "../../mod.ts";
+   * const layout = ClusterLayout.fromJson(await Deno.readTextFile("cluster.json"));
+   * const worker = await ClusterNode.join(layout, "worker-1");
+   * // Writer info: path, rotation base and interval, network time, config, post-processor.
+   * const info = vector(str("test"), real(0), real(0), real(0), table(), str(""));
+   * const fields = vector(vector(str("n"), none(), count(3n), count(0n), bool(false)));
+   * worker.publishLogCreate(new LogCreate("Test::LOG", "Log::WRITER_ASCII", info, fields));
+   * worker.publishLogWrite(new LogWrite("Test::LOG", "Log::WRITER_ASCII", "test", new Uint8Array()));
+   * ```
+   */
+  publishLogCreate(create: LogCreate): void {
+    const info = create.writerInfo;
+    const path = info.type === "vector" && info.value[0]?.type === "string"
+      ? info.value[0].value
+      : "";
+    this.#logCreates.set(JSON.stringify([create.streamId, create.writerId, path]), create);
+    this.endpoint.publish(LOG_TOPIC_PREFIX + create.streamId, create.toData());
+  }
+
+  /**
+   * Writes a log record as a Zeek node does: to `Cluster::rr_log_topic`,
+   * the next alive logger in turn, record by record (see {@linkcode rrLogTopic});
+   * its writer comes from {@linkcode ClusterNode.publishLogCreate}.
+   */
+  publishLogWrite(write: LogWrite): void {
+    this.endpoint.publish(this.rrLogTopic(write.streamId), write.toData());
+  }
+
+  /** Zeek's logging manager's writers to a new peer (`SendAllWritersTo`), once per peering. */
+  #sendLogCreates(peerId: string): void {
+    if (this.#createsSentTo.has(peerId)) return;
+    this.#createsSentTo.add(peerId);
+    try {
+      for (const c of this.#logCreates.values()) {
+        this.endpoint.publish(LOG_TOPIC_PREFIX + c.streamId, c.toData());
+      }
+    } catch {
+      // shutting down
+    }
+  }
+
   /** Publishes a Zeek event to one node by name (its node topic). */
   publishToNode(name: string, event: string, args: readonly Data[] = []): void {
     this.endpoint.publishEvent(this.topics.nodeTopic(name), event, args);
@@ -494,6 +558,9 @@ export class ClusterNode {
   }
 
   #nodeUp(name: string, id: string): void {
+    // Its peer_added may still wait in the status queue: a logger must have
+    // the writers before the first write its node_up lets through.
+    if (this.#isDirectPeer(id)) this.#sendLogCreates(id);
     this.#counters.up++;
     this.#ids.set(name, id);
     // Zeek: node_up &priority=10 in pools.zeek marks the node alive in every pool.
@@ -611,6 +678,7 @@ export class ClusterNode {
         // A manager's broker-stores.zeek handler runs first (priority 11), so
         // the peer attaches its clones before its node_up.
         if (this.self.type === "manager") this.#announceMasters(peerId);
+        this.#sendLogCreates(peerId);
         // Broker::peer_added in the Broker backend: hello to the peer's nodeid topic.
         this.#sayHello(this.topics.nodeidTopic(peerId));
         const { host, port } = ev.peer;
@@ -619,6 +687,7 @@ export class ClusterNode {
         }
       } else if (ev.code === StatusCode.peer_lost || ev.code === StatusCode.peer_removed) {
         this.#dialledSince.delete(`${ev.peer.host}:${ev.peer.port}`);
+        this.#createsSentTo.delete(peerId);
         for (const [name, id] of this.#ids) {
           if (id === peerId) {
             this.#nodeDown(name, id);
