@@ -7,15 +7,20 @@
  *
  * - on every new peering (`peer_added`) it publishes
  *   `Cluster::hello(name, node_id)` to the peer's `nodeid_topic`;
+ * - a manager sends `Broker::announce_masters(ids)` there first, the
+ *   Broker-backed tables it masters (`broker-stores.zeek`; an empty set when
+ *   none, as Zeek's manager does), so Zeek's other nodes attach their clones
+ *   (`___sync_store_<id>`, see `attachTableMaster`);
  * - a `Cluster::hello` from a layout node that had no ID raises `node_up`
  *   (one from an unknown name is an error; a second ID for a name is one
  *   too, and replaces the first, as in Zeek);
  * - a lost peering (`peer_lost`, and here also `peer_removed`) of a node
- *   with a known ID raises `node_down`;
- * - a manager first sends `Broker::announce_masters(ids)` there, the
- *   Broker-backed tables it masters (`broker-stores.zeek`; an empty set when
- *   none, as Zeek's manager does), so Zeek's other nodes attach their clones
- *   (`___sync_store_<id>`, see `attachTableMaster`).
+ *   with a known ID raises `node_down`. Zeek 8.2.2 raises it on `peer_lost`
+ *   only: on its own `Broker::unpeer` it gets `peer_removed` and keeps the
+ *   node up (its ID, its pools; checked live). Here the node goes down, as it
+ *   can no longer be reached (Broker's pub/sub goes to direct peers only) and
+ *   its pools' keys must move; a later hello brings it up again. The other
+ *   side, Zeek's or ours, gets `peer_lost` and `node_down` either way.
  *
  * Pools built from the layout follow `node_up`/`node_down`, as Zeek's.
  *

@@ -1,0 +1,135 @@
+// Who raises node_down when a peering is ended on purpose, with a real Zeek
+// 8.2.2 on the Broker backend (Broker::disable_ssl = T, our endpoint plain).
+// Zeek raises node_down on peer_lost only (policy/frameworks/cluster/backend/
+// broker/main.zeek): the side that unpeers gets peer_removed and keeps the
+// other node up (its ID, its pools), the other side gets peer_lost and
+// node_down. A ClusterNode also raises node_down on its own unpeer (the node
+// can no longer be reached: Broker's pub/sub goes to direct peers only), which
+// these tests pin beside what Zeek does.
+import assert from "node:assert/strict";
+import { type BoundedQueue, type ClusterEvent, ClusterLayout, ClusterNode } from "../mod.ts";
+import { freePort, waitForPort } from "./broker_ref.ts";
+import { LineChild } from "./cluster_helpers.ts";
+import { zeekBin } from "./zeek_tool.ts";
+
+const PRELUDE = `
+@load base/frameworks/cluster
+@load policy/frameworks/cluster/backend/broker
+redef exit_only_after_terminate = T;
+redef Broker::disable_ssl = T;
+redef Log::default_rotation_interval = 0secs;
+event Broker::peer_lost(ep: Broker::EndpointInfo, msg: string) { print "peer_lost"; }
+event Broker::peer_removed(ep: Broker::EndpointInfo, msg: string) { print "peer_removed"; }
+event do_exit() { terminate(); }
+event zeek_init() { schedule 30sec { do_exit() }; }
+`;
+
+/** A directory with Zeek's layout, and ours: a manager on `port` and worker-1. */
+async function clusterDir(port: number): Promise<{ dir: string; layout: ClusterLayout }> {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/cluster-layout.zeek`,
+    `redef Cluster::nodes = {
+	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=${port}/tcp],
+	["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
+};\n`,
+  );
+  const layout = ClusterLayout.fromObject({
+    nodes: {
+      manager: { type: "manager", host: "127.0.0.1", port },
+      "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
+    },
+  });
+  return { dir, layout };
+}
+
+/** The events queued so far, by kind and name. */
+function seen(q: BoundedQueue<ClusterEvent>): string[] {
+  return q.poll().map((ev) =>
+    ev.kind === "error" ? `error ${ev.message}` : `${ev.kind} ${ev.name}`
+  );
+}
+
+Deno.test({
+  name:
+    "our worker unpeers from a Zeek manager: we raise node_down on peer_removed, Zeek on its peer_lost",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const { dir, layout } = await clusterDir(port);
+    await Deno.writeTextFile(
+      `${dir}/manager.zeek`,
+      `${PRELUDE}
+event Cluster::node_up(name: string, id: string) { print "node_up", name; flush_all(); }
+event Cluster::node_down(name: string, id: string) { print "node_down", name; terminate(); }
+`,
+    );
+    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
+    try {
+      zeek = new LineChild(zeekBin(), ["-b", "manager.zeek"], {
+        cwd: dir,
+        env: { CLUSTER_NODE: "manager" },
+      });
+      await waitForPort(port, 15_000);
+      worker = await ClusterNode.join(layout, "worker-1");
+      const events = worker.events();
+      await worker.waitFor("manager");
+      await zeek.waitLine((l) => l === "node_up, worker-1");
+      await worker.endpoint.unpeer("127.0.0.1", port);
+      await worker.waitFor("manager", { up: false });
+      assert.equal((await zeek.exited()).code, 0, zeek.stderr);
+      // Zeek: the loss, then node_down from its peer_lost handler.
+      assert.deepEqual(zeek.lines, ["node_up, worker-1", "peer_lost", "node_down, worker-1"]);
+      assert.deepEqual(seen(events), ["node_up manager", "node_down manager"]);
+    } finally {
+      await worker?.close();
+      await zeek?.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a Zeek worker unpeers from our manager: Zeek gets peer_removed and keeps us up, we raise node_down on peer_lost",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const { dir, layout } = await clusterDir(port);
+    await Deno.writeTextFile(
+      `${dir}/worker.zeek`,
+      `${PRELUDE}
+event Cluster::node_up(name: string, id: string) {
+	print "node_up", name;
+	Broker::unpeer("127.0.0.1", ${port}/tcp);
+}
+event Cluster::node_down(name: string, id: string) { print "node_down", name; }
+# After peer_removed: is the manager still up in Zeek's view? Then end.
+event Broker::peer_removed(ep: Broker::EndpointInfo, msg: string) &priority=-10 {
+	print "manager has an id", Cluster::nodes["manager"]?$id;
+	terminate();
+}
+`,
+    );
+    let zeek: LineChild | undefined, manager: ClusterNode | undefined;
+    try {
+      manager = await ClusterNode.join(layout, "manager");
+      const events = manager.events();
+      zeek = new LineChild(zeekBin(), ["-b", "worker.zeek"], {
+        cwd: dir,
+        env: { CLUSTER_NODE: "worker-1" },
+      });
+      assert.equal((await zeek.exited()).code, 0, zeek.stderr);
+      await manager.waitFor("worker-1", { up: false });
+      // Zeek: no node_down for its own unpeer; the manager stays up.
+      assert.deepEqual(zeek.lines, ["node_up, manager", "peer_removed", "manager has an id, T"]);
+      assert.deepEqual(seen(events), ["node_up worker-1", "node_down worker-1"]);
+    } finally {
+      await zeek?.kill();
+      await manager?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
