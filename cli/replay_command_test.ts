@@ -330,7 +330,8 @@ Deno.test("broker replay on a 40-column terminal: the progress line never wraps"
     const port = await sink.listen();
     const sub = sink.subscribe("/benchmark/events", { queueSize: 4096 });
     // `script` gives the replay a terminal (util-linux); stty makes it 40 columns wide.
-    const cmd = `stty cols 40; exec ${Deno.execPath()} run -A ${MAIN} replay --disable-ssl ${MARS.pathname} ` +
+    const cmd =
+      `stty cols 40; exec ${Deno.execPath()} run -A ${MAIN} replay --disable-ssl ${MARS.pathname} ` +
       `-p 127.0.0.1:${port} --publish-rate 4000`;
     const r = await new Deno.Command("script", {
       args: ["-qec", cmd, "/dev/null"],
