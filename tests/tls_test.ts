@@ -97,10 +97,15 @@ Deno.test("TLS, anonymous: endpoints with SSL on and no settings peer; plain and
     await anon.awaitPeerSubscription("/anon/x");
     anon.publish("/anon/x", str("hidden from a passive observer"));
     assert.equal(dataToString((await sub.get(2000))!.data), "hidden from a passive observer");
-    // Neither a plain peer nor one that offers certificate suites only shares a cipher with it.
-    await assert.rejects(plain.peer("127.0.0.1", port, { retryMs: 0 }));
+    // Neither a plain peer nor one that offers certificate suites only shares a cipher with it;
+    // each side's error says what it met.
+    await assert.rejects(plain.peer("127.0.0.1", port, { retryMs: 0 }), /the peer runs TLS/);
     await assert.rejects(certified.peer("127.0.0.1", port, { retryMs: 0 }));
     assert.equal(server.peers().length, 1);
+    await assert.rejects(
+      anon.peer("127.0.0.1", await plain.listen("127.0.0.1", 0), { retryMs: 0 }),
+      /the peer does not speak TLS: SSL is off there/,
+    );
   } finally {
     await Promise.all([server, anon, plain, certified].map((e) => e.shutdown()));
   }

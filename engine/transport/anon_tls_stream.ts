@@ -171,22 +171,36 @@ export async function anonTlsHandshake(
     const first = session.start();
     if (first.length) await writeAll(first);
     const buf = new Uint8Array(READ_SIZE);
+    let heard = false;
     for (;;) {
       const n = await conn.read(buf).catch(() => null);
       if (n === null) {
+        // A Broker listener without SSL reads a ClientHello as an absurd
+        // frame length and closes at once, before a byte back.
+        const silent = role === "client" && !heard
+          ? ", the server having sent nothing (as a listener without SSL may)"
+          : "";
         return fail(
           timedOut
             ? new BrokerError(ErrorCode.peer_timeout, `no TLS handshake within ${timeoutMs} ms`)
             : new BrokerError(
               ErrorCode.peer_disconnect_during_handshake,
-              "closed during TLS handshake",
+              `closed during TLS handshake${silent}`,
             ),
         );
       }
+      // The peer's first bytes are not a TLS record at all (a Broker without
+      // SSL answers a ClientHello with its own hello): say so.
+      const plainPeer = !heard && (buf[0] < 20 || buf[0] > 23)
+        ? " (the peer does not speak TLS: SSL is off there)"
+        : "";
+      heard = true;
       const ev = session.receive(buf.subarray(0, n));
       for (const b of ev.send) await writeAll(b).catch(() => {});
       if (ev.error) {
-        return fail(new BrokerError(ErrorCode.peer_invalid, `TLS handshake failed: ${ev.error}`));
+        return fail(
+          new BrokerError(ErrorCode.peer_invalid, `TLS handshake failed: ${ev.error}${plainPeer}`),
+        );
       }
       if (ev.ended) {
         return fail(
