@@ -5,7 +5,10 @@
 //   gets them in its messages;
 // - our manager announces its Broker-backed tables (Broker::announce_masters
 //   before the hello, as broker-stores.zeek's manager does), so a Zeek worker
-//   clones `___sync_store_<id>` and its `&backend` table fills from our master.
+//   clones `___sync_store_<id>` and its `&backend` table fills from our master;
+// - our manager relays a Zeek worker's `&publish_on_change` change (which goes
+//   to the manager as Cluster::forward_table_change_infos, as Zeek workers do
+//   not hear each other) to the other Zeek worker, and sees it itself.
 import assert from "node:assert/strict";
 import { ClusterLayout, ClusterNode, count, dataToString, str } from "../mod.ts";
 import { freePort, waitForPort } from "./broker_ref.ts";
@@ -22,7 +25,7 @@ event do_exit() { terminate(); }
 event zeek_init() { schedule 30sec { do_exit() }; }
 `;
 
-/** A directory with the layout for both sides: a manager on `port` and worker-1. */
+/** A directory with the layout for both sides: a manager on `port`, worker-1 and worker-2. */
 async function clusterDir(port: number): Promise<{ dir: string; layout: ClusterLayout }> {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(
@@ -30,12 +33,14 @@ async function clusterDir(port: number): Promise<{ dir: string; layout: ClusterL
     `redef Cluster::nodes = {
 	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=${port}/tcp],
 	["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
+	["worker-2"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
 };\n`,
   );
   const layout = ClusterLayout.fromObject({
     nodes: {
       manager: { type: "manager", host: "127.0.0.1", port },
       "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
+      "worker-2": { type: "worker", host: "127.0.0.1", manager: "manager" },
     },
   });
   return { dir, layout };
@@ -123,6 +128,66 @@ event zeek_init() { event check(); }
       table.close();
     } finally {
       await zeek?.kill();
+      await manager?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "our manager relays a Zeek worker's &publish_on_change change to the other Zeek worker, and sees it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const { dir, layout } = await clusterDir(port);
+    const table =
+      `global shared: table[string] of count &publish_on_change=[$changes=set(TABLE_ELEMENT_NEW)];`;
+    await Deno.writeTextFile(
+      `${dir}/worker-1.zeek`,
+      `${PRELUDE}\n${table}\nevent Cluster::node_up(name: string, id: string) { shared["k"] = 42; }\n`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/worker-2.zeek`,
+      `${PRELUDE}\n${table}
+event check() {
+	if ( "k" in shared ) { print "shared", shared["k"]; terminate(); }
+	else schedule 50msec { check() };
+}
+event zeek_init() { event check(); }
+`,
+    );
+    let manager: ClusterNode | undefined;
+    const zeeks: LineChild[] = [];
+    const worker = (name: string) => {
+      const z = new LineChild(zeekBin(), ["-b", `${name}.zeek`], {
+        cwd: dir,
+        env: { CLUSTER_NODE: name },
+      });
+      zeeks.push(z);
+      return z;
+    };
+    try {
+      manager = await ClusterNode.join(layout, "manager");
+      // worker-2 is peered (and subscribed) before worker-1 changes the table.
+      const two = worker("worker-2");
+      await manager.waitFor("worker-2");
+      worker("worker-1");
+      assert.equal((await two.exited()).code, 0, two.stderr);
+      assert.deepEqual(two.lines, ["shared, 42"], two.stderr);
+      // As Zeek's manager raises it when it subscribes the topic: in our messages.
+      for (;;) {
+        const m = await manager.messages.get(15_000);
+        assert.ok(m, "no table_change_infos on zeek/table/shared/ in our messages");
+        if (m.topic !== "zeek/table/shared/") continue;
+        const text = dataToString(m.data);
+        assert.match(text, /^\(1, 1, \(Cluster::table_change_infos, \(\(shared, /, text);
+        assert.ok(text.includes(", (k), 42, nil)"), text);
+        break;
+      }
+    } finally {
+      for (const z of zeeks) await z.kill();
       await manager?.close();
       await Deno.remove(dir, { recursive: true });
     }

@@ -45,6 +45,7 @@ import { BoundedQueue } from "../queue.ts";
 import type { Subscriber, SubscriberOptions } from "../subscriber.ts";
 import { StatusCode, type StatusEvent } from "../status.ts";
 import { parseZeekMessage } from "../zeek/message.ts";
+import { Event } from "../zeek/event.ts";
 import type { ClusterLayout, LayoutNode } from "./layout.ts";
 import { Conditions } from "../conditions.ts";
 import { Pool } from "./pool.ts";
@@ -298,6 +299,8 @@ export class ClusterNode {
     this.#hellos = endpoint.subscribe([
       this.topics.nodeidTopic(endpoint.id),
       this.topics.nodeTopic(self.name),
+      // A manager relays the workers' table changes (forward_table_change_infos).
+      ...(self.type === "manager" ? [this.topics.typeTopic.manager] : []),
     ]);
     this.#status = endpoint.statusSubscriber();
     this.#relayIntervalMs = options.relayIntervalMs ?? 500;
@@ -588,13 +591,50 @@ export class ClusterNode {
       } catch {
         continue; // not a Zeek message: nothing of the cluster's
       }
-      if (parsed.kind !== "event" || parsed.name !== "Cluster::hello") continue;
+      if (parsed.kind !== "event") continue;
+      if (
+        parsed.name === "Cluster::forward_table_change_infos" &&
+        msg.topic.startsWith(this.topics.typeTopic.manager)
+      ) {
+        this.#forwardTableChanges(parsed.args);
+        continue;
+      }
+      if (parsed.name !== "Cluster::hello") continue;
       const [name, id] = parsed.args;
       if (name?.type !== "string" || id?.type !== "string") {
         this.#emit({ kind: "error", message: "Cluster::hello with bad arguments" });
         continue;
       }
       this.#hello(name.value, id.value);
+    }
+  }
+
+  /**
+   * Zeek's manager's `Cluster::forward_table_change_infos` handler
+   * (publish-on-change.zeek): on the Broker backend a worker's
+   * `&publish_on_change` changes go to the manager, which publishes them as
+   * `Cluster::table_change_infos` on their topic (the other workers do not
+   * hear each other) and raises them itself when it subscribes that topic:
+   * here they reach this endpoint's own subscribers of it, `messages` among
+   * them (`zeek/table/`).
+   */
+  #forwardTableChanges(args: readonly Data[]): void {
+    const [header, infos, to] = args;
+    if (header === undefined || infos === undefined || to?.type !== "string") {
+      this.#emit({
+        kind: "error",
+        message: "Cluster::forward_table_change_infos with bad arguments",
+      });
+      return;
+    }
+    try {
+      this.endpoint.publish(
+        to.value,
+        new Event("Cluster::table_change_infos", [header, infos]).toData(),
+        { local: true },
+      );
+    } catch {
+      // shutting down
     }
   }
 
