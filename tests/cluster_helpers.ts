@@ -5,6 +5,9 @@
  * @module
  */
 
+import { ClusterLayout } from "../mod.ts";
+import { zeekBin } from "./zeek_tool.ts";
+
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
 /** A running child whose stdout lines can be awaited. */
@@ -156,4 +159,54 @@ export function jsonLine(pred: (l: JoinLine) => boolean): (line: string) => bool
       return false;
     }
   };
+}
+
+/**
+ * What every Zeek node of the live cluster tests loads first: the cluster
+ * framework on the Broker backend, plain TCP (our endpoints' default), no
+ * log rotation, and an end after 30 s should the test never stop it.
+ */
+export const ZEEK_BROKER_CLUSTER = `
+@load base/frameworks/cluster
+@load policy/frameworks/cluster/backend/broker
+redef exit_only_after_terminate = T;
+redef Broker::disable_ssl = T;
+redef Log::default_rotation_interval = 0secs;
+event do_exit() { terminate(); }
+event zeek_init() { schedule 30sec { do_exit() }; }
+`;
+
+/**
+ * A fresh directory with Zeek's `cluster-layout.zeek` for a manager on
+ * `port` and `workers` (as ZeekControl writes it), and the same layout as
+ * ours.
+ */
+export async function zeekClusterDir(
+  port: number,
+  workers: readonly string[],
+): Promise<{ dir: string; layout: ClusterLayout }> {
+  const dir = await Deno.makeTempDir();
+  const zeekWorkers = workers.map((w) =>
+    `\t["${w}"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],\n`
+  ).join("");
+  await Deno.writeTextFile(
+    `${dir}/cluster-layout.zeek`,
+    `redef Cluster::nodes = {
+	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=${port}/tcp],
+${zeekWorkers}};\n`,
+  );
+  const nodes: Record<string, { type: string; host: string; port?: number; manager?: string }> = {
+    manager: { type: "manager", host: "127.0.0.1", port },
+  };
+  for (const w of workers) nodes[w] = { type: "worker", host: "127.0.0.1", manager: "manager" };
+  return { dir, layout: ClusterLayout.fromObject({ nodes }) };
+}
+
+/** Writes `script` to `<dir>/<name>.zeek` and runs it in `dir` as the Zeek cluster node `name`. */
+export async function zeekNode(dir: string, name: string, script: string): Promise<LineChild> {
+  await Deno.writeTextFile(`${dir}/${name}.zeek`, script);
+  return new LineChild(zeekBin(), ["-b", `${name}.zeek`], {
+    cwd: dir,
+    env: { CLUSTER_NODE: name },
+  });
 }

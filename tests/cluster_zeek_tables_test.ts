@@ -10,41 +10,23 @@
 //   to the manager as Cluster::forward_table_change_infos, as Zeek workers do
 //   not hear each other) to the other Zeek worker, and sees it itself.
 import assert from "node:assert/strict";
-import { ClusterLayout, ClusterNode, count, dataToString, str } from "../mod.ts";
+import { ClusterNode, count, dataToString, str } from "../mod.ts";
 import { freePort, waitForPort } from "./broker_ref.ts";
-import { LineChild } from "./cluster_helpers.ts";
-import { zeekBin } from "./zeek_tool.ts";
+import {
+  type LineChild,
+  ZEEK_BROKER_CLUSTER,
+  zeekClusterDir,
+  zeekNode,
+} from "./cluster_helpers.ts";
 
-const PRELUDE = `
-@load base/frameworks/cluster
-@load policy/frameworks/cluster/backend/broker
-redef exit_only_after_terminate = T;
-redef Broker::disable_ssl = T;
-redef Log::default_rotation_interval = 0secs;
-event do_exit() { terminate(); }
-event zeek_init() { schedule 30sec { do_exit() }; }
-`;
-
-/** A directory with the layout for both sides: a manager on `port`, worker-1 and worker-2. */
-async function clusterDir(port: number): Promise<{ dir: string; layout: ClusterLayout }> {
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(
-    `${dir}/cluster-layout.zeek`,
-    `redef Cluster::nodes = {
-	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=${port}/tcp],
-	["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
-	["worker-2"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
-};\n`,
-  );
-  const layout = ClusterLayout.fromObject({
-    nodes: {
-      manager: { type: "manager", host: "127.0.0.1", port },
-      "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
-      "worker-2": { type: "worker", host: "127.0.0.1", manager: "manager" },
-    },
-  });
-  return { dir, layout };
+/** Zeek's lines: prints the table's `k` once it holds it, then ends. */
+const PRINT_K_ONCE_THERE = `
+event check() {
+	if ( "k" in shared ) { print "shared", shared["k"]; terminate(); }
+	else schedule 50msec { check() };
 }
+event zeek_init() { event check(); }
+`;
 
 Deno.test({
   name: "a Zeek manager's &publish_on_change table change reaches our worker on zeek/table/",
@@ -52,21 +34,18 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const port = freePort();
-    const { dir, layout } = await clusterDir(port);
-    await Deno.writeTextFile(
-      `${dir}/manager.zeek`,
-      `${PRELUDE}
+    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
+    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
+    try {
+      zeek = await zeekNode(
+        dir,
+        "manager",
+        `${ZEEK_BROKER_CLUSTER}
 global shared: table[string] of count &publish_on_change=[$changes=set(TABLE_ELEMENT_NEW)];
 event Cluster::node_up(name: string, id: string) { shared["k"] = 42; }
 event Cluster::node_down(name: string, id: string) { terminate(); }
 `,
-    );
-    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
-    try {
-      zeek = new LineChild(zeekBin(), ["-b", "manager.zeek"], {
-        cwd: dir,
-        env: { CLUSTER_NODE: "manager" },
-      });
+      );
       await waitForPort(port, 15_000);
       worker = await ClusterNode.join(layout, "worker-1");
       for (;;) {
@@ -94,29 +73,21 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const port = freePort();
-    const { dir, layout } = await clusterDir(port);
-    await Deno.writeTextFile(
-      `${dir}/worker.zeek`,
-      `${PRELUDE}
-global shared: table[string] of count &backend=Broker::MEMORY;
-event Broker::announce_masters(masters: set[string]) { print "announce_masters", |masters|, "shared" in masters; }
-event Cluster::node_up(name: string, id: string) { print "node_up", name; }
-event check() {
-	if ( "k" in shared ) { print "shared", shared["k"]; terminate(); }
-	else schedule 50msec { check() };
-}
-event zeek_init() { event check(); }
-`,
-    );
+    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
     let zeek: LineChild | undefined, manager: ClusterNode | undefined;
     try {
       manager = await ClusterNode.join(layout, "manager");
       const table = manager.attachTableMaster("shared");
       await table.put(str("k"), count(42n));
-      zeek = new LineChild(zeekBin(), ["-b", "worker.zeek"], {
-        cwd: dir,
-        env: { CLUSTER_NODE: "worker-1" },
-      });
+      zeek = await zeekNode(
+        dir,
+        "worker-1",
+        `${ZEEK_BROKER_CLUSTER}
+global shared: table[string] of count &backend=Broker::MEMORY;
+event Broker::announce_masters(masters: set[string]) { print "announce_masters", |masters|, "shared" in masters; }
+event Cluster::node_up(name: string, id: string) { print "node_up", name; }
+${PRINT_K_ONCE_THERE}`,
+      );
       const status = await zeek.exited();
       assert.equal(status.code, 0, zeek.stderr);
       // Zeek's worker got the announcement, then our hello, then the clone's content.
@@ -141,39 +112,27 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const port = freePort();
-    const { dir, layout } = await clusterDir(port);
+    const { dir, layout } = await zeekClusterDir(port, ["worker-1", "worker-2"]);
     const table =
       `global shared: table[string] of count &publish_on_change=[$changes=set(TABLE_ELEMENT_NEW)];`;
-    await Deno.writeTextFile(
-      `${dir}/worker-1.zeek`,
-      `${PRELUDE}\n${table}\nevent Cluster::node_up(name: string, id: string) { shared["k"] = 42; }\n`,
-    );
-    await Deno.writeTextFile(
-      `${dir}/worker-2.zeek`,
-      `${PRELUDE}\n${table}
-event check() {
-	if ( "k" in shared ) { print "shared", shared["k"]; terminate(); }
-	else schedule 50msec { check() };
-}
-event zeek_init() { event check(); }
-`,
-    );
+    const scripts: Record<string, string> = {
+      "worker-1": `${ZEEK_BROKER_CLUSTER}\n${table}
+event Cluster::node_up(name: string, id: string) { shared["k"] = 42; }\n`,
+      "worker-2": `${ZEEK_BROKER_CLUSTER}\n${table}\n${PRINT_K_ONCE_THERE}`,
+    };
     let manager: ClusterNode | undefined;
     const zeeks: LineChild[] = [];
-    const worker = (name: string) => {
-      const z = new LineChild(zeekBin(), ["-b", `${name}.zeek`], {
-        cwd: dir,
-        env: { CLUSTER_NODE: name },
-      });
+    const worker = async (name: string) => {
+      const z = await zeekNode(dir, name, scripts[name]);
       zeeks.push(z);
       return z;
     };
     try {
       manager = await ClusterNode.join(layout, "manager");
       // worker-2 is peered (and subscribed) before worker-1 changes the table.
-      const two = worker("worker-2");
+      const two = await worker("worker-2");
       await manager.waitFor("worker-2");
-      worker("worker-1");
+      await worker("worker-1");
       assert.equal((await two.exited()).code, 0, two.stderr);
       assert.deepEqual(two.lines, ["shared, 42"], two.stderr);
       // As Zeek's manager raises it when it subscribes the topic: in our messages.

@@ -7,41 +7,19 @@
 // can no longer be reached: Broker's pub/sub goes to direct peers only), which
 // these tests pin beside what Zeek does.
 import assert from "node:assert/strict";
-import { type BoundedQueue, type ClusterEvent, ClusterLayout, ClusterNode } from "../mod.ts";
+import { type BoundedQueue, type ClusterEvent, ClusterNode } from "../mod.ts";
 import { freePort, waitForPort } from "./broker_ref.ts";
-import { LineChild } from "./cluster_helpers.ts";
-import { zeekBin } from "./zeek_tool.ts";
+import {
+  type LineChild,
+  ZEEK_BROKER_CLUSTER,
+  zeekClusterDir,
+  zeekNode,
+} from "./cluster_helpers.ts";
 
-const PRELUDE = `
-@load base/frameworks/cluster
-@load policy/frameworks/cluster/backend/broker
-redef exit_only_after_terminate = T;
-redef Broker::disable_ssl = T;
-redef Log::default_rotation_interval = 0secs;
+const PRELUDE = `${ZEEK_BROKER_CLUSTER}
 event Broker::peer_lost(ep: Broker::EndpointInfo, msg: string) { print "peer_lost"; }
 event Broker::peer_removed(ep: Broker::EndpointInfo, msg: string) { print "peer_removed"; }
-event do_exit() { terminate(); }
-event zeek_init() { schedule 30sec { do_exit() }; }
 `;
-
-/** A directory with Zeek's layout, and ours: a manager on `port` and worker-1. */
-async function clusterDir(port: number): Promise<{ dir: string; layout: ClusterLayout }> {
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(
-    `${dir}/cluster-layout.zeek`,
-    `redef Cluster::nodes = {
-	["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p=${port}/tcp],
-	["worker-1"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, $manager="manager"],
-};\n`,
-  );
-  const layout = ClusterLayout.fromObject({
-    nodes: {
-      manager: { type: "manager", host: "127.0.0.1", port },
-      "worker-1": { type: "worker", host: "127.0.0.1", manager: "manager" },
-    },
-  });
-  return { dir, layout };
-}
 
 /** The events queued so far, by kind and name. */
 function seen(q: BoundedQueue<ClusterEvent>): string[] {
@@ -57,20 +35,17 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const port = freePort();
-    const { dir, layout } = await clusterDir(port);
-    await Deno.writeTextFile(
-      `${dir}/manager.zeek`,
-      `${PRELUDE}
+    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
+    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
+    try {
+      zeek = await zeekNode(
+        dir,
+        "manager",
+        `${PRELUDE}
 event Cluster::node_up(name: string, id: string) { print "node_up", name; flush_all(); }
 event Cluster::node_down(name: string, id: string) { print "node_down", name; terminate(); }
 `,
-    );
-    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
-    try {
-      zeek = new LineChild(zeekBin(), ["-b", "manager.zeek"], {
-        cwd: dir,
-        env: { CLUSTER_NODE: "manager" },
-      });
+      );
       await waitForPort(port, 15_000);
       worker = await ClusterNode.join(layout, "worker-1");
       const events = worker.events();
@@ -97,10 +72,15 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const port = freePort();
-    const { dir, layout } = await clusterDir(port);
-    await Deno.writeTextFile(
-      `${dir}/worker.zeek`,
-      `${PRELUDE}
+    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
+    let zeek: LineChild | undefined, manager: ClusterNode | undefined;
+    try {
+      manager = await ClusterNode.join(layout, "manager");
+      const events = manager.events();
+      zeek = await zeekNode(
+        dir,
+        "worker-1",
+        `${PRELUDE}
 event Cluster::node_up(name: string, id: string) {
 	print "node_up", name;
 	Broker::unpeer("127.0.0.1", ${port}/tcp);
@@ -112,15 +92,7 @@ event Broker::peer_removed(ep: Broker::EndpointInfo, msg: string) &priority=-10 
 	terminate();
 }
 `,
-    );
-    let zeek: LineChild | undefined, manager: ClusterNode | undefined;
-    try {
-      manager = await ClusterNode.join(layout, "manager");
-      const events = manager.events();
-      zeek = new LineChild(zeekBin(), ["-b", "worker.zeek"], {
-        cwd: dir,
-        env: { CLUSTER_NODE: "worker-1" },
-      });
+      );
       assert.equal((await zeek.exited()).code, 0, zeek.stderr);
       await manager.waitFor("worker-1", { up: false });
       // Zeek: no node_down for its own unpeer; the manager stays up.
