@@ -186,6 +186,14 @@ export class HandshakeReader {
   }
 }
 
+/** The fields both hellos begin with: version, random, a session id of at most 32 bytes (not kept). */
+function readHelloStart(r: FieldReader): { version: number; random: Uint8Array } {
+  const version = r.u16();
+  const random = r.take(32);
+  if (r.vector(1).length > 32) decodeError(`${r.what} (session id)`);
+  return { version, random };
+}
+
 /** A ClientHello's fields this implementation looks at. */
 export interface ClientHello {
   /** `client_version` (legacy_version in TLS 1.3's). */
@@ -243,10 +251,7 @@ export function clientHello(random: Uint8Array): Uint8Array {
  */
 export function readClientHello(body: Uint8Array): ClientHello {
   const r = new FieldReader(body, "ClientHello");
-  const version = r.u16();
-  const random = r.take(32);
-  const session = r.vector(1);
-  if (session.length > 32) decodeError("ClientHello (session id)");
+  const { version, random } = readHelloStart(r);
   const suiteBytes = r.vector(2);
   if (suiteBytes.length % 2 !== 0) decodeError("ClientHello (cipher suites)");
   const suites: number[] = [];
@@ -314,10 +319,7 @@ export function serverHello(
  */
 export function readServerHello(body: Uint8Array): ServerHello {
   const r = new FieldReader(body, "ServerHello");
-  const version = r.u16();
-  const random = r.take(32);
-  const session = r.vector(1);
-  if (session.length > 32) decodeError("ServerHello (session id)");
+  const { version, random } = readHelloStart(r);
   const suite = r.u16();
   const compression = r.u8();
   return { version, random, suite, compression, extensions: readExtensions(r) };

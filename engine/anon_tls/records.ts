@@ -147,16 +147,23 @@ function header(out: Uint8Array, at: number, type: number, length: number): void
  * ```
  */
 export function plainRecords(type: number, content: Uint8Array): Uint8Array {
-  const n = Math.max(1, Math.ceil(content.length / MAX_PLAINTEXT));
-  const out = new Uint8Array(content.length + 5 * n);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const part = content.subarray(i * MAX_PLAINTEXT, (i + 1) * MAX_PLAINTEXT);
-    header(out, at, type, part.length);
-    out.set(part, at + 5);
-    at += 5 + part.length;
+  return concatBytes(
+    fragments(content).map((part) => {
+      const out = new Uint8Array(5 + part.length);
+      header(out, 0, type, part.length);
+      out.set(part, 5);
+      return out;
+    }),
+  );
+}
+
+/** `content` cut into record-sized parts, at least one (an empty record for empty content). */
+function fragments(content: Uint8Array): Uint8Array[] {
+  const parts = [content.subarray(0, MAX_PLAINTEXT)];
+  for (let at = MAX_PLAINTEXT; at < content.length; at += MAX_PLAINTEXT) {
+    parts.push(content.subarray(at, at + MAX_PLAINTEXT));
   }
-  return out;
+  return parts;
 }
 
 const MAC_SIZE = 20;
@@ -201,13 +208,7 @@ export class RecordCipher {
 
   /** `content` as protected records (cut at `MAX_PLAINTEXT`), in one buffer. */
   seal(type: number, content: Uint8Array): Uint8Array {
-    const n = Math.max(1, Math.ceil(content.length / MAX_PLAINTEXT));
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      const part = content.subarray(i * MAX_PLAINTEXT, (i + 1) * MAX_PLAINTEXT);
-      parts.push(this.#sealOne(type, part));
-    }
-    return concatBytes(parts);
+    return concatBytes(fragments(content).map((part) => this.#sealOne(type, part)));
   }
 
   #sealOne(type: number, content: Uint8Array): Uint8Array {

@@ -325,10 +325,7 @@ export class AnonTlsSession {
     if (formats && !listHas8(formats, 0)) {
       alert(AlertCode.illegal_parameter, "the client takes no uncompressed points");
     }
-    const reneg = hello.extensions.get(Extension.renegotiation_info);
-    if (reneg && (reneg.length !== 1 || reneg[0] !== 0)) {
-      alert(AlertCode.handshake_failure, "renegotiation_info of an initial handshake is not empty");
-    }
+    const reneg = initialRenegotiationInfo(hello.extensions);
     this.#ems = hello.extensions.has(Extension.extended_master_secret);
     this.#clientRandom = hello.random.slice();
     this.#serverRandom = this.#random(32);
@@ -371,10 +368,7 @@ export class AnonTlsSession {
         alert(AlertCode.unsupported_extension, `the server sent extension ${type}`);
       }
     }
-    const reneg = hello.extensions.get(Extension.renegotiation_info);
-    if (reneg && (reneg.length !== 1 || reneg[0] !== 0)) {
-      alert(AlertCode.handshake_failure, "renegotiation_info of an initial handshake is not empty");
-    }
+    initialRenegotiationInfo(hello.extensions); // checked only: we never renegotiate
     this.#ems = hello.extensions.has(Extension.extended_master_secret);
     this.#serverRandom = hello.random.slice();
     this.#transcript.push(m.raw.slice());
@@ -486,4 +480,16 @@ function sharedSecret(ecdh: ReturnType<typeof createECDH>, point: Uint8Array): U
   } catch {
     return alert(AlertCode.illegal_parameter, "the peer's point is not on P-384");
   }
+}
+
+/**
+ * A hello's renegotiation_info (RFC 5746), which in an initial handshake
+ * must be empty (one zero byte); undefined when the peer sent none.
+ */
+function initialRenegotiationInfo(extensions: Map<number, Uint8Array>): Uint8Array | undefined {
+  const reneg = extensions.get(Extension.renegotiation_info);
+  if (reneg && (reneg.length !== 1 || reneg[0] !== 0)) {
+    alert(AlertCode.handshake_failure, "renegotiation_info of an initial handshake is not empty");
+  }
+  return reneg;
 }

@@ -57,9 +57,7 @@ export class AnonTlsStream implements ByteStream {
 
   #send(bytes: Uint8Array): Promise<unknown> {
     const conn = this.#conn;
-    this.#out = this.#out.then(async () => {
-      for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-    });
+    this.#out = this.#out.then(() => writeAll(conn, bytes));
     return this.#out;
   }
 
@@ -106,14 +104,7 @@ export class AnonTlsStream implements ByteStream {
   /** Sends close_notify where the session is open, then closes the socket. */
   close(): void {
     const bye = this.#session.close();
-    const conn = this.#conn;
-    const shut = () => {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    };
+    const shut = () => closeQuietly(this.#conn);
     if (bye.length === 0) return shut();
     // A socket that does not take the alert at once is not waited for.
     const timer = setTimeout(shut, timerDelay(1000));
@@ -150,26 +141,15 @@ export async function anonTlsHandshake(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
   }, timerDelay(timeoutMs));
   const fail = (e: BrokerError): never => {
-    try {
-      conn.close();
-    } catch {
-      // closed by the timer
-    }
+    closeQuietly(conn);
     throw e;
   };
   try {
-    const writeAll = async (bytes: Uint8Array) => {
-      for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-    };
     const first = session.start();
-    if (first.length) await writeAll(first);
+    if (first.length) await writeAll(conn, first);
     const buf = new Uint8Array(READ_SIZE);
     let heard = false;
     for (;;) {
@@ -196,7 +176,7 @@ export async function anonTlsHandshake(
         : "";
       heard = true;
       const ev = session.receive(buf.subarray(0, n));
-      for (const b of ev.send) await writeAll(b).catch(() => {});
+      for (const b of ev.send) await writeAll(conn, b).catch(() => {});
       if (ev.error) {
         return fail(
           new BrokerError(ErrorCode.peer_invalid, `TLS handshake failed: ${ev.error}${plainPeer}`),
@@ -219,5 +199,19 @@ export async function anonTlsHandshake(
     );
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Writes all of `bytes` (a socket's write may take part of them). */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+/** Closes a socket that may be closed already (by a timer, by the peer's end). */
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
   }
 }
