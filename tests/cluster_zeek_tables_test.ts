@@ -8,7 +8,9 @@
 //   clones `___sync_store_<id>` and its `&backend` table fills from our master;
 // - our manager relays a Zeek worker's `&publish_on_change` change (which goes
 //   to the manager as Cluster::forward_table_change_infos, as Zeek workers do
-//   not hear each other) to the other Zeek worker, and sees it itself.
+//   not hear each other) to the other Zeek worker, and sees it itself;
+// - our worker clones the Broker-backed table a Zeek manager announces
+//   (Broker::announce_masters), with no attach by hand, as Zeek's workers do.
 import assert from "node:assert/strict";
 import { ClusterNode, count, dataToString, str } from "../mod.ts";
 import { freePort, waitForPort } from "./broker_ref.ts";
@@ -148,6 +150,59 @@ event Cluster::node_up(name: string, id: string) { shared["k"] = 42; }\n`,
     } finally {
       for (const z of zeeks) await z.kill();
       await manager?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "our worker clones a Zeek manager's Broker-backed table on its Broker::announce_masters, and sees a later change",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const port = freePort();
+    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
+    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
+    try {
+      // Zeek's manager masters ___sync_store_Test::shared (the table's global
+      // ID), filled before anyone peers; Test::bump, sent to its node topic,
+      // changes the entry later.
+      zeek = await zeekNode(
+        dir,
+        "manager",
+        `${ZEEK_BROKER_CLUSTER}
+module Test;
+export {
+	global shared: table[string] of count &backend=Broker::MEMORY;
+	global bump: event();
+}
+event zeek_init() { shared["k"] = 42; }
+event bump() { shared["k"] = 43; }
+event Cluster::node_down(name: string, id: string) { terminate(); }
+`,
+      );
+      await waitForPort(port, 15_000);
+      // No attach by hand: the announcement brings the clone.
+      worker = await ClusterNode.join(layout, "worker-1");
+      const shared = await worker.waitForTableClone("Test::shared", 15_000);
+      assert.equal(shared.name, "___sync_store_Test::shared");
+      const changes = shared.events();
+      assert.deepEqual(await shared.get(str("k")), count(42n), zeek.stderr);
+      worker.publishToNode("manager", "Test::bump");
+      for (;;) {
+        const e = await changes.get(15_000);
+        assert.ok(e, `no change of k in our clone; Zeek said:\n${zeek.stderr}`);
+        if (e.type === "update" && dataToString(e.key) === "k") {
+          assert.deepEqual(e.newValue, count(43n));
+          break;
+        }
+      }
+      assert.deepEqual(await shared.get(str("k")), count(43n));
+      assert.equal(worker.tableClone("Test::shared"), shared);
+    } finally {
+      await worker?.close();
+      await zeek?.kill();
       await Deno.remove(dir, { recursive: true });
     }
   },

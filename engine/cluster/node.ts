@@ -9,8 +9,9 @@
  *   `Cluster::hello(name, node_id)` to the peer's `nodeid_topic`;
  * - a manager sends `Broker::announce_masters(ids)` there first, the
  *   Broker-backed tables it masters (`broker-stores.zeek`; an empty set when
- *   none, as Zeek's manager does), so Zeek's other nodes attach their clones
- *   (`___sync_store_<id>`, see `attachTableMaster`);
+ *   none, as Zeek's manager does), so the other nodes attach their clones
+ *   (`___sync_store_<id>`, see `attachTableMaster`); ours do so too, as
+ *   Zeek's (see `tableClone`);
  * - a `Cluster::hello` from a layout node that had no ID raises `node_up`
  *   (one from an unknown name is an error; a second ID for a name is one
  *   too, and replaces the first, as in Zeek);
@@ -53,6 +54,7 @@ import { type ClusterTopics, clusterTopics } from "./topics.ts";
 import { listenOn } from "../transport/listen_everywhere.ts";
 import type { StoreBackend } from "../store/backend.ts";
 import type { MasterOptions } from "../store/master.ts";
+import type { CloneOptions } from "../store/clone.ts";
 import type { Store } from "../store/store.ts";
 import type { LogCreate } from "../zeek/log_create.ts";
 import type { LogWrite } from "../zeek/log_write.ts";
@@ -196,6 +198,21 @@ export interface ClusterNodeOptions {
   retryMs?: number;
   /** Hello fallback and keep-alive period for nodes reached through relays (default 500 ms). */
   relayIntervalMs?: number;
+  /**
+   * Whether a node that is no manager clones the Broker-backed tables a
+   * manager announces (`Broker::announce_masters`), as every Zeek node but
+   * the manager does (`broker-stores.zeek`); see `ClusterNode.tableClone`.
+   * Off, the announcement only shows in `messages`.
+   * @default {true}
+   */
+  cloneTables?: boolean;
+  /**
+   * Options of those clones. Zeek's `Broker::create_clone` passes its
+   * resync, stale and mutation-buffer intervals (10 s, 5 min, 2 min), which
+   * Broker's `attach_clone` takes and does not use: its clone has Broker's
+   * fixed timings, as ours has by default.
+   */
+  tableCloneOptions?: CloneOptions;
 }
 
 /**
@@ -254,6 +271,10 @@ export class ClusterNode {
   readonly #createsSentTo = new Set<string>();
   /** The Broker-backed tables this manager masters (`attachTableMaster`), which it announces. */
   readonly #tables = new Set<string>();
+  /** Clones of the Broker-backed tables managers announced, by table ID (`tableClone`). */
+  readonly #clones = new Map<string, Store>();
+  readonly #cloneTables: boolean;
+  readonly #tableCloneOptions?: CloneOptions;
   #tick?: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -304,6 +325,9 @@ export class ClusterNode {
     ]);
     this.#status = endpoint.statusSubscriber();
     this.#relayIntervalMs = options.relayIntervalMs ?? 500;
+    // Zeek's manager masters them (table_store_master); every other node clones.
+    this.#cloneTables = self.type !== "manager" && (options.cloneTables ?? true);
+    this.#tableCloneOptions = options.tableCloneOptions;
     this.#loops.push(this.#helloLoop(), this.#statusLoop());
     this.#registerMetrics();
     this.#tick = setInterval(() => this.#relayTick(), this.#relayIntervalMs);
@@ -452,6 +476,82 @@ export class ClusterNode {
     return store;
   }
 
+  /**
+   * The clone of Zeek's Broker-backed table `id` (its global's name, as
+   * `Test::shared` in a module; store `___sync_store_<id>`) this node attached when a manager announced it (`Broker::announce_masters`,
+   * sent to each peer before its hello), as Zeek's non-manager nodes do
+   * (`broker-stores.zeek`: `Broker::create_clone` for each ID, once per
+   * name): reads answer from the manager's master, a key being the table's
+   * index (a vector of several indexes), the value its yield. `undefined`
+   * until announced (or with `cloneTables: false`, or on a manager). The
+   * node owns it: `close` closes it.
+   *
+   * @example
+   * ```ts ignore
+   * import { ClusterLayout, ClusterNode, str } from "../../mod.ts";
+   * const layout = ClusterLayout.fromJson(await Deno.readTextFile("cluster.json"));
+   * const worker = await ClusterNode.join(layout, "worker-1");
+   * // Zeek's manager: global shared: table[string] of count &backend=Broker::MEMORY;
+   * const shared = await worker.waitForTableClone("shared");
+   * console.log(await shared.get(str("k")), worker.tableClone("shared") === shared); // true
+   * ```
+   */
+  tableClone(id: string): Store | undefined {
+    return this.#clones.get(id);
+  }
+
+  /**
+   * Resolves with {@linkcode ClusterNode.tableClone}`(id)` once a manager
+   * announced the table; rejects with `request_timeout` after `timeoutMs`,
+   * and with `shutting_down` when the node is closed first.
+   */
+  async waitForTableClone(id: string, timeoutMs = DEFAULT_WAIT_MS): Promise<Store> {
+    await this.#conditions.until(
+      () => this.#closed || this.#clones.has(id),
+      timeoutMs,
+      () => `${this.name}: no clone of table ${id} after ${timeoutMs} ms (not announced)`,
+    );
+    const store = this.#clones.get(id);
+    if (this.#closed || !store) {
+      throw new BrokerError(ErrorCode.shutting_down, `${this.name}: closed, no clone of ${id}`);
+    }
+    return store;
+  }
+
+  /**
+   * Zeek's `Broker::announce_masters` handler on nodes that are no manager
+   * (`broker-stores.zeek`): a clone of `___sync_store_<id>` per announced
+   * ID, once per name (Zeek's `MakeClone` skips a store it has, so a second
+   * announcement, from a reconnect or another manager, changes nothing).
+   */
+  #announcedMasters(args: readonly Data[]): void {
+    if (this.#closed) return;
+    const [masters] = args;
+    if (masters?.type !== "set") {
+      this.#emit({ kind: "error", message: "Broker::announce_masters with bad arguments" });
+      return;
+    }
+    for (const m of masters.value) {
+      if (m.type !== "string" || this.#clones.has(m.value)) continue;
+      try {
+        const store = this.endpoint.attachClone(
+          SYNC_STORE_PREFIX + m.value,
+          this.#tableCloneOptions,
+        );
+        this.#clones.set(m.value, store);
+      } catch (e) {
+        // Zeek: "Failed to attach clone store" (e.g. this endpoint masters it).
+        this.#emit({
+          kind: "error",
+          message: `Failed to attach clone store ${SYNC_STORE_PREFIX}${m.value}: ${
+            (e as Error).message
+          }`,
+        });
+      }
+    }
+    this.#conditions.changed();
+  }
+
   /** Zeek's manager's `Broker::announce_masters` to a peer's nodeid topic. */
   #announceMasters(peerId: string): void {
     try {
@@ -592,6 +692,11 @@ export class ClusterNode {
         continue; // not a Zeek message: nothing of the cluster's
       }
       if (parsed.kind !== "event") continue;
+      if (parsed.name === "Broker::announce_masters") {
+        // Zeek raises it from any topic it subscribes; managers send it to our nodeid topic.
+        if (this.#cloneTables) this.#announcedMasters(parsed.args);
+        continue;
+      }
       if (
         parsed.name === "Cluster::forward_table_change_infos" &&
         msg.topic.startsWith(this.topics.typeTopic.manager)
@@ -753,6 +858,8 @@ export class ClusterNode {
     this.#hellos.close();
     this.messages.close();
     this.#status.close();
+    for (const store of this.#clones.values()) store.close();
+    this.#clones.clear();
     if (this.#ownsEndpoint) await this.endpoint.shutdown();
     await Promise.all(this.#loops);
     for (const q of this.#queues) q.close();

@@ -5,7 +5,7 @@ import type { BoundedQueue } from "../queue.ts";
 import { Endpoint } from "../endpoint.ts";
 import { StatusCode } from "../status.ts";
 import { ErrorCode } from "../errors.ts";
-import { dataToString } from "../data/mod.ts";
+import { count, dataToString, str } from "../data/mod.ts";
 
 /** A port nothing listens on now. */
 function freePort(): number {
@@ -215,6 +215,43 @@ Deno.test({
     assert.equal(e?.code, ErrorCode.shutting_down, String(e));
     await assert.rejects(worker.waitFor("manager"), { code: ErrorCode.shutting_down });
   },
+});
+
+Deno.test("a worker clones each Broker-backed table a manager announces, once per name, unless told not to", async () => {
+  const layout = ClusterLayout.fromObject({
+    nodes: {
+      manager: { type: "manager", host: "127.0.0.1", port: 1 },
+      "worker-1": { type: "worker", host: "127.0.0.1", port: 0 },
+      "worker-2": { type: "worker", host: "127.0.0.1", port: 0 },
+    },
+  });
+  const mgr = await ClusterNode.join(layout, "manager", { listenPort: 0 });
+  const one = await ClusterNode.join(layout, "worker-1");
+  const two = await ClusterNode.join(layout, "worker-2", { cloneTables: false });
+  const t = mgr.attachTableMaster("t");
+  try {
+    await t.put(str("k"), count(1n));
+    await one.endpoint.peer("127.0.0.1", mgr.port);
+    const clone = await one.waitForTableClone("t");
+    assert.equal(clone.name, "___sync_store_t");
+    assert.deepEqual(await clone.get(str("k")), count(1n));
+    // A second announcement ({t, u}) adds u's clone and keeps t's.
+    const u = mgr.attachTableMaster("u");
+    assert.equal((await one.waitForTableClone("u")).name, "___sync_store_u");
+    assert.equal(one.tableClone("t"), clone);
+    u.close();
+    // The announcement comes before the hello: once the manager is up, it was seen.
+    await two.endpoint.peer("127.0.0.1", mgr.port);
+    await two.waitFor("manager");
+    assert.equal(two.tableClone("t"), undefined);
+    assert.equal(mgr.tableClone("t"), undefined);
+  } finally {
+    t.close();
+    await two.close();
+    await one.close();
+    await mgr.close();
+  }
+  await assert.rejects(one.waitForTableClone("t"), { code: ErrorCode.shutting_down });
 });
 
 Deno.test("only a manager masters Zeek's Broker-backed tables; it announces them to new peers", async () => {
