@@ -315,16 +315,10 @@ Deno.test("memory: a snapshot with 0.0 and -0.0 as two keys, as Broker's masters
 });
 
 /** Keys with string values, encoded one after another, as an ack_clone's spans. */
-function spansOf(keys: Data[], values: string[]): { bytes: Uint8Array; spans: Int32Array } {
-  const parts: number[] = [], spans: number[] = [];
-  keys.forEach((k, i) => {
-    spans.push(parts.length);
-    parts.push(...encode(k));
-    spans.push(parts.length);
-    parts.push(...encode(str(values[i])));
-    spans.push(parts.length);
-  });
-  return { bytes: new Uint8Array(parts), spans: new Int32Array(spans) };
+function spansOf(keys: Data[], values: string[]): StateSpans {
+  const parts: number[] = [];
+  keys.forEach((k, i) => parts.push(...encode(k), ...encode(str(values[i]))));
+  return { bytes: new Uint8Array(parts), from: 0, to: parts.length, count: keys.length };
 }
 
 function firstReal(d: Data): number {

@@ -20,6 +20,7 @@ import {
   COMMAND_TYPES,
   commandTag,
   decodeCommand,
+  eachStateEntry,
   encodeCommand,
   type InternalCommand,
   isAction,
@@ -413,8 +414,10 @@ Deno.test("ack_clone read as spans: each key and value validated where it lies, 
   const c = decodeCommand(bytes, { stateSpans: true }).content;
   assert.ok(c.type === "ack_clone" && c.spans);
   assert.deepEqual(c.state, []);
-  const { spans } = c.spans;
+  const spans: number[] = [];
+  eachStateEntry(c.spans, (k, v, end) => void spans.push(k, v, end));
   assert.equal(spans.length, 6);
+  assert.equal(c.spans.to, spans[5]);
   state.forEach(([k, v], i) => {
     assert.deepEqual(hex(bytes.subarray(spans[3 * i], spans[3 * i + 1])), hex(encode(k)));
     assert.deepEqual(hex(bytes.subarray(spans[3 * i + 1], spans[3 * i + 2])), hex(encode(v)));

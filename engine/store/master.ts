@@ -495,7 +495,8 @@ export class StoreMaster implements StoreActor {
     }
     let cmd;
     try {
-      cmd = decodeCommand(m.payload);
+      // An ack_clone (no master's business) is validated, not built as values.
+      cmd = decodeCommand(m.payload, { stateSpans: true });
     } catch {
       return; // Broker drops undecodable commands
     }
