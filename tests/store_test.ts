@@ -601,7 +601,15 @@ Deno.test(
       for (let i = 0; i < 80; i++) await w.put(count(BigInt(i)), str(mb));
       assert.equal(await w.awaitIdle(30_000), true);
       await reader.peer("127.0.0.1", port, { retryMs: 0 });
-      r = reader.attachClone("kv", { requestTimeoutMs: 20_000 });
+      // A clone asks again every 200 ms until the snapshot is in, and Broker's
+      // master answers each ask with the whole 80 MB (channel.hh, handle_nack):
+      // one ask keeps the C++ master from serialising it again and again while
+      // the first copy is on its way, which took over 5 s on a loaded machine.
+      r = reader.attachClone("kv", {
+        requestTimeoutMs: 20_000,
+        maxGetDelayMs: 30_000,
+        nackTimeoutTicks: 100,
+      });
       assert.equal((await r.keys()).length, 80);
       const v = await r.get(count(79n));
       assert.equal(v.type === "string" ? v.value.length : -1, 1_000_000);
