@@ -60,6 +60,7 @@ import { loadTlsMaterial, type TlsMaterial } from "./transport/tls.ts";
 import {
   DEFAULT_TTL,
   type EndpointId,
+  endpointIdsEqual,
   endpointIdToString,
   NIL_ENDPOINT_ID,
   parseEndpointId,
@@ -572,6 +573,51 @@ export class Endpoint {
    */
   publish(topic: string, data: Data, options?: PublishOptions): void {
     this.#publish(topic, data, options);
+  }
+
+  /**
+   * Publishes a value on a topic to one endpoint alone, as Broker's
+   * `endpoint::publish(dst, topic, data)` (Zeek sends a new peer its log
+   * writers so): the envelope's receiver is `peerId`, so the direct peer
+   * with that ID gets it whatever it subscribed (its subscribers of the
+   * topic take it) and no other peer does. Broker sends such a message only
+   * to the direct peer it names (a relay passes on one that names its own
+   * direct peer); our own ID gives it to our subscribers, as Broker's
+   * `publish(atom::local)` does. Returns false when `peerId` is no peered
+   * direct peer (Broker drops the message then); the value is encoded either
+   * way, so one that is no `Data` is refused. Throws `invalid_data` for an
+   * ID that is not one.
+   *
+   * @example
+   * ```ts
+   * import { equal } from "node:assert/strict";
+   * import { Endpoint } from "./endpoint.ts";
+   * import { str } from "./data/mod.ts";
+   * const a = new Endpoint(), b = new Endpoint();
+   * const sub = b.subscribe("/t");
+   * await a.peer("127.0.0.1", await b.listen("127.0.0.1", 0));
+   * equal(a.publishTo(b.id, "/t", str("to b alone")), true);
+   * equal((await sub.get(5000))?.data.value, "to b alone");
+   * await a.shutdown();
+   * await b.shutdown();
+   * ```
+   */
+  publishTo(peerId: string, topic: string, data: Data): boolean {
+    this.#assertRunning();
+    const receiver = parseEndpointId(peerId);
+    const header = this.#frames.dataHeader(topic); // vets the topic, as every publish does
+    this.#router.processed.published++;
+    if (endpointIdsEqual(receiver, this.#id)) {
+      this.#local.deliverPublished(topic, encode(data));
+      return true;
+    }
+    const peer = this.#table.get(receiver);
+    if (peer?.state !== "peered") {
+      encode(data);
+      return false;
+    }
+    this.#overflow.send(peer, this.#frames.dataTo(header, data, receiver));
+    return true;
   }
 
   /** `publish`, returning the wait of a full `block` subscriber (see `deliverPublished`). */

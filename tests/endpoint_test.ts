@@ -119,6 +119,36 @@ Deno.test("a chain a - b - c forwards through the middle, sender rewritten", asy
   });
 });
 
+Deno.test("publishTo: to one direct peer alone (the envelope's receiver), to our own subscribers by our ID", async () => {
+  await withEndpoints(3, async ([a, b, c]) => {
+    const pa = await a.listen();
+    const [subA, subB, subC] = [a, b, c].map((e) => e.subscribe("/d"));
+    await b.peer("127.0.0.1", pa, { retryMs: 0 });
+    await c.peer("127.0.0.1", pa, { retryMs: 0 });
+    await a.awaitPeerSubscription("/d");
+    for (let i = 0; a.peers().filter((p) => p.status === "peered").length < 2; i++) {
+      assert.ok(i < 100, "b and c did not both peer");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(a.publishTo(b.id, "/d", str("to b")), true);
+    a.publish("/d", str("to all"));
+    assert.equal((await subB.get(2000))?.data.value, "to b");
+    assert.equal((await subB.get(2000))?.data.value, "to all");
+    // On c's peering the broadcast follows where the directed message would be.
+    assert.equal((await subC.get(2000))?.data.value, "to all");
+    assert.equal(subC.poll().length, 0);
+    // Our own ID: our subscribers get it (a plain publish does not echo).
+    assert.equal(a.publishTo(a.id, "/d", str("to a")), true);
+    assert.equal((await subA.get(2000))?.data.value, "to a");
+    // An ID that is no direct peer: nothing goes out.
+    assert.equal(a.publishTo("22222222-2222-4222-8222-222222222222", "/d", str("x")), false);
+    assert.throws(() => a.publishTo("b", "/d", str("x")), (e) => e instanceof BrokerError);
+    a.publish("/d", str("last"));
+    assert.equal((await subB.get(2000))?.data.value, "last");
+    assert.equal((await subC.get(2000))?.data.value, "last");
+  });
+});
+
 Deno.test("statuses: peer_added, then peer_removed on unpeer and peer_lost on a drop", async () => {
   await withEndpoints(3, async ([a, b, c]) => {
     const port = await a.listen();

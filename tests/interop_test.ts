@@ -276,3 +276,55 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "publishTo reaches one C++ peer (the envelope's receiver), not another subscribed to the topic",
+  opts,
+  async () => {
+    const a = new Endpoint();
+    const pipes: RefProcess[] = [];
+    const pipe = () => {
+      const p = new RefProcess("broker-pipe", [
+        "--disable-ssl",
+        "-m",
+        "subscribe",
+        "-t",
+        "/direct",
+        "-p",
+        `["127.0.0.1:${port}"]`,
+      ]);
+      pipes.push(p);
+      return p;
+    };
+    const port = await a.listen("127.0.0.1", 0);
+    const peered = () => a.peers().filter((p) => p.status === "peered" && p.id);
+    try {
+      const one = pipe();
+      for (let i = 0; peered().length < 1; i++) {
+        assert.ok(i < 100, "the first broker-pipe did not peer");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const oneId = peered()[0].id!;
+      const two = pipe();
+      // Until the second pipe prints a broadcast, its filter may not be here yet.
+      for (let n = 0; !two.lines.some((l) => l.startsWith("data(/direct")); n++) {
+        assert.ok(n < 100, `the second broker-pipe got no broadcast: ${two.lines.join("\n")}`);
+        a.publish("/direct", str(`warm-up ${n}`));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(a.publishTo(oneId, "/direct", str("to one")), true);
+      a.publish("/direct", str("to all"));
+      // The broadcast goes after the directed message on each peering: once it
+      // is there, the directed one arrived wherever it was sent.
+      await one.waitFor((l) => l === "data(/direct, to all)");
+      await two.waitFor((l) => l === "data(/direct, to all)");
+      const rest = (p: RefProcess) =>
+        p.lines.filter((l) => l.startsWith("data(/direct") && !l.includes("warm-up"));
+      assert.deepEqual(rest(one), ["data(/direct, to one)", "data(/direct, to all)"]);
+      assert.deepEqual(rest(two), ["data(/direct, to all)"]);
+    } finally {
+      await a.shutdown();
+      for (const p of pipes) await p.stop();
+    }
+  },
+);

@@ -28,6 +28,7 @@ import {
   encodePong,
   encodeRoutingUpdateEnvelope,
   type Envelope,
+  ENVELOPE_RECEIVER_OFFSET,
   type EnvelopeEncodeOptions,
   EnvelopeType,
   framedHeaderSize,
@@ -109,6 +110,18 @@ export class OutgoingFrames {
   /** A data frame carrying `value`, encoded once straight behind `header`. */
   dataOf(header: Uint8Array, value: Data): Uint8Array {
     return sealFrame(encodeAfter(header, value));
+  }
+
+  /**
+   * A data frame carrying `value` to the endpoint `receiver` alone (Broker's
+   * `endpoint::publish(dst, topic, data)`): {@linkcode dataOf}'s frame with
+   * the envelope's receiver set, which a nil receiver leaves to routing by
+   * subscription.
+   */
+  dataTo(header: Uint8Array, value: Data, receiver: EndpointId): Uint8Array {
+    const frame = this.dataOf(header, value);
+    frame.set(receiver, FRAME_PREFIX_SIZE + ENVELOPE_RECEIVER_OFFSET);
+    return frame;
   }
 
   /**
