@@ -2,9 +2,9 @@
 // Broker::disable_ssl = T) as a Zeek worker does, measured live: the
 // log-create on zeek/logs/<stream> (every logger gets it), the records in turn
 // to the loggers' node topics (Cluster::rr_log_topic), and the log-create again
-// to a logger that joins later, before its node_up. Each Zeek logger writes
-// the records it got to its own test.log; the first keeps its file when the
-// second's joining sends it the log-create once more.
+// to a logger that joins later, before its node_up, addressed to it alone (the
+// envelope's receiver, as Zeek's SendAllWritersTo): the Zeek logger takes it.
+// Each Zeek logger writes the records it got to its own test.log.
 import assert from "node:assert/strict";
 import {
   bool,

@@ -569,11 +569,11 @@ export class ClusterNode {
    * and the stream's ID), which every logger subscribes, not to one logger as
    * the writes do, and again to each new peer (a logger that joins or comes
    * back) before its `node_up`, as Zeek's logging manager sends its writers
-   * to every new peer (all checked live with Zeek 8.2.2). Zeek sends that
-   * one to the new peer alone; ours goes on the topic, so the loggers
-   * already peered get it once more, which Zeek's logger ignores (its file
-   * goes on; checked live). A logger drops, silently, the writes of a writer
-   * it got no log-create for.
+   * to every new peer (`SendAllWritersTo` on `peer_added`; all checked live
+   * with Zeek 8.2.2). That one goes to the new peer alone, as Zeek's
+   * (`PublishLogCreate` with the peer: Broker's `publish(dst, ...)`, see
+   * `Endpoint.publishTo`), so the loggers already peered do not get it again.
+   * A logger drops, silently, the writes of a writer it got no log-create for.
    *
    * @example
    * ```ts ignore
@@ -606,13 +606,17 @@ export class ClusterNode {
     this.endpoint.publish(this.rrLogTopic(write.streamId), write.toData());
   }
 
-  /** Zeek's logging manager's writers to a new peer (`SendAllWritersTo`), once per peering. */
+  /**
+   * Zeek's logging manager's writers to a new peer (`SendAllWritersTo`),
+   * once per peering: addressed to that peer alone (the envelope's receiver),
+   * on the stream's topic, whatever the peer's type, as Zeek sends them.
+   */
   #sendLogCreates(peerId: string): void {
     if (this.#createsSentTo.has(peerId)) return;
     this.#createsSentTo.add(peerId);
     try {
       for (const c of this.#logCreates.values()) {
-        this.endpoint.publish(LOG_TOPIC_PREFIX + c.streamId, c.toData());
+        this.endpoint.publishTo(peerId, LOG_TOPIC_PREFIX + c.streamId, c.toData());
       }
     } catch {
       // shutting down

@@ -5,7 +5,8 @@ import type { BoundedQueue } from "../queue.ts";
 import { Endpoint } from "../endpoint.ts";
 import { StatusCode } from "../status.ts";
 import { ErrorCode } from "../errors.ts";
-import { count, dataToString, str } from "../data/mod.ts";
+import { bool, count, dataToString, none, real, str, table, vector } from "../data/mod.ts";
+import { LogCreate } from "../zeek/log_create.ts";
 
 /** A port nothing listens on now. */
 function freePort(): number {
@@ -215,6 +216,51 @@ Deno.test({
     assert.equal(e?.code, ErrorCode.shutting_down, String(e));
     await assert.rejects(worker.waitFor("manager"), { code: ErrorCode.shutting_down });
   },
+});
+
+Deno.test("a log-create goes on its topic to the loggers up, and to a logger that joins later alone, as Zeek's", async () => {
+  const [p1, p2] = [freePort(), freePort()];
+  const layout = ClusterLayout.fromObject({
+    nodes: {
+      "logger-1": { type: "logger", host: "127.0.0.1", port: p1 },
+      "logger-2": { type: "logger", host: "127.0.0.1", port: p2 },
+      "worker-1": { type: "worker", host: "127.0.0.1" },
+    },
+  });
+  const create = new LogCreate(
+    "Test::LOG",
+    "Log::WRITER_ASCII",
+    vector(str("test"), real(0), real(0), real(0), table(), str("")),
+    vector(vector(str("n"), none(), count(3n), count(0n), bool(false))),
+  );
+  /** The next message on `zeek/logs/` a node gets. */
+  const nextLog = async (n: ClusterNode) => {
+    for (;;) {
+      const m = await n.messages.get(10_000);
+      assert.ok(m, `${n.name}: nothing on zeek/logs/ in 10 s`);
+      if (m.topic.startsWith("zeek/logs/")) return { topic: m.topic, text: dataToString(m.data) };
+    }
+  };
+  const created = { topic: "zeek/logs/Test::LOG", text: dataToString(create.toData()) };
+  const l1 = await ClusterNode.join(layout, "logger-1");
+  // logger-2 is not there yet: re-dialled until it is.
+  const worker = await ClusterNode.join(layout, "worker-1", { retryMs: 100 });
+  let l2: ClusterNode | undefined;
+  try {
+    await worker.waitFor("logger-1");
+    worker.publishLogCreate(create);
+    assert.deepEqual(await nextLog(l1), created);
+    l2 = await ClusterNode.join(layout, "logger-2");
+    await worker.waitFor("logger-2");
+    assert.deepEqual(await nextLog(l2), created);
+    // On logger-1's peering a mark follows where the repeat would be: none came.
+    worker.endpoint.publish("zeek/logs/mark", str("mark"));
+    assert.deepEqual(await nextLog(l1), { topic: "zeek/logs/mark", text: "mark" });
+  } finally {
+    await worker.close();
+    await l2?.close();
+    await l1.close();
+  }
 });
 
 Deno.test("a worker clones each Broker-backed table a manager announces, once per name, unless told not to", async () => {
