@@ -14,6 +14,8 @@ import {
 } from "../mod.ts";
 import { brokerRefTool, freePort, RefProcess, waitForPort } from "./broker_ref.ts";
 import { anonTlsHandshake } from "../engine/transport/anon_tls_stream.ts";
+import { connectTcp } from "../engine/transport/tcp.ts";
+import { loadTlsMaterial } from "../engine/transport/tls.ts";
 import { failedHandshake } from "./raw_peer.ts";
 
 const DIR = new URL("../fixtures/tls/", import.meta.url).pathname;
@@ -108,6 +110,82 @@ Deno.test("TLS, anonymous: endpoints with SSL on and no settings peer; plain and
     );
   } finally {
     await Promise.all([server, anon, plain, certified].map((e) => e.shutdown()));
+  }
+});
+
+Deno.test("TLS: a certificate dial to a listener without SSL says SSL is off there, as the anonymous dial does (ours and broker-node's)", async () => {
+  const plainServer = new Endpoint();
+  const tls = new Endpoint({ disableSsl: false, ssl: SSL });
+  const port = freePort();
+  const node = new RefProcess("broker-node", [
+    "-m",
+    "relay",
+    "--disable-ssl",
+    "-p",
+    String(port),
+    '--topics=["/x"]',
+  ]);
+  const closing = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closer = (async () => {
+    for await (const c of closing) c.close();
+  })();
+  const plainPeer = /the peer does not speak TLS: SSL is off there/;
+  try {
+    // Our listener answers the ClientHello with its own first message, at once.
+    await assert.rejects(
+      tls.peer("127.0.0.1", await plainServer.listen("127.0.0.1", 0), { retryMs: 0 }),
+      (e: unknown) =>
+        e instanceof BrokerError && e.code === ErrorCode.peer_unavailable &&
+        plainPeer.test(e.message),
+    );
+    // broker-node answers with the same bytes, but about 1 s later (measured 1-2089 ms),
+    // often past the endpoint's 1 s to connect: the dial itself, given the time.
+    await waitForPort(port);
+    await assert.rejects(
+      connectTcp({ host: "127.0.0.1", port }, 10_000, loadTlsMaterial(SSL)),
+      plainPeer,
+    );
+    // A listener that closes before a byte.
+    await assert.rejects(
+      connectTcp(
+        { host: "127.0.0.1", port: (closing.addr as Deno.NetAddr).port },
+        10_000,
+        loadTlsMaterial(SSL),
+      ),
+      /the server having sent nothing \(as a listener without SSL may\)/,
+    );
+    // After a dial that timed out, the next to that address goes on node:tls (see connectTcp):
+    // a listener that keeps its first connection silent, then answers as a plain Broker does.
+    const stalling = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const answerer = (async () => {
+      for await (const c of stalling) {
+        if (held.push(c) > 1) {
+          await c.write(new Uint8Array([0, 0, 0, 5, 7, 0x5a, 0x45, 0x45, 0x4b]));
+        }
+      }
+    })();
+    try {
+      const addr = { host: "127.0.0.1", port: (stalling.addr as Deno.NetAddr).port };
+      await assert.rejects(connectTcp(addr, 200, loadTlsMaterial(SSL)), /timed out/);
+      await assert.rejects(connectTcp(addr, 10_000, loadTlsMaterial(SSL)), plainPeer);
+      assert.equal(held.length, 2);
+    } finally {
+      stalling.close();
+      await answerer.catch(() => {});
+      for (const c of held) {
+        try {
+          c.close();
+        } catch {
+          // closed by the dialler
+        }
+      }
+    }
+  } finally {
+    closing.close();
+    await closer.catch(() => {});
+    await node.stop();
+    await Promise.all([plainServer, tls].map((e) => e.shutdown()));
   }
 });
 

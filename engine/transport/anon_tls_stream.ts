@@ -157,9 +157,7 @@ export async function anonTlsHandshake(
       if (n === null) {
         // A Broker listener without SSL reads a ClientHello as an absurd
         // frame length and closes at once, before a byte back.
-        const silent = role === "client" && !heard
-          ? ", the server having sent nothing (as a listener without SSL may)"
-          : "";
+        const silent = role === "client" && !heard ? SILENT_PEER : "";
         return fail(
           timedOut
             ? new BrokerError(ErrorCode.peer_timeout, `no TLS handshake within ${timeoutMs} ms`)
@@ -171,9 +169,7 @@ export async function anonTlsHandshake(
       }
       // The peer's first bytes are not a TLS record at all (a Broker without
       // SSL answers a ClientHello with its own hello): say so.
-      const plainPeer = !heard && (buf[0] < 20 || buf[0] > 23)
-        ? " (the peer does not speak TLS: SSL is off there)"
-        : "";
+      const plainPeer = !heard && (buf[0] < 20 || buf[0] > 23) ? PLAIN_PEER : "";
       heard = true;
       const ev = session.receive(buf.subarray(0, n));
       for (const b of ev.send) await writeAll(conn, b).catch(() => {});
@@ -201,6 +197,33 @@ export async function anonTlsHandshake(
     clearTimeout(timer);
   }
 }
+
+/**
+ * What a TLS dial's error adds when the peer's first bytes are no TLS
+ * record: a Broker listener without SSL answers a ClientHello with its own
+ * first message (`00 00 00 05 07 ZEEK`, ours and broker-node's alike).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { PLAIN_PEER } from "./anon_tls_stream.ts";
+ * equal(`TLS handshake failed: not a TLS record${PLAIN_PEER}`.endsWith("SSL is off there)"), true);
+ * ```
+ */
+export const PLAIN_PEER = " (the peer does not speak TLS: SSL is off there)";
+
+/**
+ * What a TLS dial's error adds when the server closed before a byte: a
+ * listener without SSL may, reading a ClientHello as an absurd frame length.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { SILENT_PEER } from "./anon_tls_stream.ts";
+ * equal(`closed during TLS handshake${SILENT_PEER}`.includes("without SSL"), true);
+ * ```
+ */
+export const SILENT_PEER = ", the server having sent nothing (as a listener without SSL may)";
 
 /** Writes all of `bytes` (a socket's write may take part of them). */
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

@@ -27,7 +27,7 @@ export interface NetAddress {
 }
 
 import { connectTlsStream, dialTls, type TlsMaterial } from "./tls.ts";
-import { anonTlsHandshake } from "./anon_tls_stream.ts";
+import { anonTlsHandshake, PLAIN_PEER, SILENT_PEER } from "./anon_tls_stream.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 import { objectArray } from "../object_array.ts";
@@ -381,7 +381,9 @@ export async function connectTcp(
   const key = `${addr.host}:${addr.port}`;
   if (tls && !tls.anonymous && stalledTls.has(key)) {
     // node:tls closes a socket mid-handshake; Deno's TLS cannot (below).
-    const stream = await connectTlsStream(addr.host, addr.port, tls, timeoutMs);
+    const stream = await connectTlsStream(addr.host, addr.port, tls, timeoutMs).catch((e) => {
+      throw withPlainPeerHint(e);
+    });
     stalledTls.delete(key);
     return new TcpConnection(stream);
   }
@@ -422,10 +424,33 @@ export async function connectTcp(
     // it. Deno's TLS stays the first choice: its writes cost a sender about a
     // fifth less CPU a message (event_1 3.6-3.7M msgs/s against 2.9-3.0M).
     if (tls && !tls.anonymous && timedOut) rememberStalled(key);
-    throw e;
+    throw tls && !tls.anonymous && !timedOut ? withPlainPeerHint(e) : e;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A certificate TLS dial's error, saying what the anonymous dial says
+ * (`anon_tls_stream.ts`) when the peer is a listener without SSL. Deno's
+ * TLS and node:tls (rustls both) do not hand over the bytes they refused,
+ * but name what they found: a first record of no TLS content type (a
+ * Broker listener's own first message: ours and broker-node's answer a
+ * ClientHello with `00 00 00 05 07 ZEEK`), or the end of the stream before
+ * the handshake completed. They said only `received corrupt message of
+ * type InvalidContentType` or `unexpected end of file`.
+ */
+function withPlainPeerHint(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const hint = /InvalidContentType/.test(e.message)
+    ? PLAIN_PEER
+    : /unexpected end of file|disconnected before secure TLS/.test(e.message)
+    ? SILENT_PEER
+    : "";
+  if (!hint) return e;
+  const hinted = new Error(`${e.message}${hint}`, { cause: e });
+  hinted.name = e.name; // the text stays as it was (`InvalidData: ...`), the hint after it
+  return hinted;
 }
 
 /** Addresses whose last TLS handshake did not finish in time (see `connectTcp`), oldest first. */
