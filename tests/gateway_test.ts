@@ -394,6 +394,55 @@ Deno.test(
 );
 
 Deno.test(
+  "gateway: loop guard: a peer that loops, leaves and comes back looping is reported again, as the first time",
+  opts,
+  async () => {
+    // A user reads the guard's report as "this peering joins the domains": a new peering
+    // that does it again is news, whenever it comes. The once-a-second limit is there
+    // against floods from one peering, and ends with it (the gateway forgets the peer).
+    await within(15_000, "loop guard again", async () => {
+      const { gw, ext, int } = await started();
+      const events = gw.statusSubscriber();
+      const inside = new Endpoint(), outside = new Endpoint();
+      const seen: GatewayEvent[] = [];
+      const reports = () => {
+        seen.push(...drainEvents(events));
+        return seen.filter((e) =>
+          /own ID arrived on the external side/.test(e.message) && e.peer?.id === outside.id
+        );
+      };
+      const loop = async (n: number) => {
+        await outside.awaitPeerSubscription("/t");
+        await until("filters across", () => gw.internal.filter.includes("/t"));
+        outside.publish("/t/x", str(`loop ${n}`));
+        await until(`report ${n}`, () => reports().length >= n);
+      };
+      try {
+        inside.subscribe("/t");
+        outside.subscribe("/t");
+        await inside.peer("127.0.0.1", int, { retryMs: 0 });
+        await outside.peer("127.0.0.1", ext, { retryMs: 0 });
+        // The other path: an internal endpoint peers with an external one.
+        await inside.peer("127.0.0.1", await outside.listen("127.0.0.1", 0), { retryMs: 0 });
+        await until("filters across", () => gw.external.filter.includes("/t"));
+        await loop(1);
+        // It leaves the external side, and comes back (well within a second here).
+        await outside.unpeer("127.0.0.1", ext);
+        await until("it is gone", () => !gw.external.peers().some((p) => p.id === outside.id));
+        await outside.peer("127.0.0.1", ext, { retryMs: 0 });
+        await loop(2);
+        const [first, again] = reports();
+        assert.equal(again.message, first.message);
+        assert.equal(again.codeName, "logic_error");
+      } finally {
+        await Promise.all([inside.shutdown(), outside.shutdown()]);
+        await gw.shutdown();
+      }
+    });
+  },
+);
+
+Deno.test(
   "gateway: the policy keeps denied topics from crossing either way and from being advertised",
   opts,
   async () => {

@@ -160,7 +160,11 @@ export class Gateway {
   readonly #unwatch: (() => void)[] = [];
   readonly #statusQueues: BoundedQueue<StatusEvent>[] = [];
   readonly #stopWatching: (() => void)[] = [];
-  /** When each (side, peer) last got a loop-guard report, to report floods once a second. */
+  /**
+   * When each (side, peer) last got a loop-guard report, to report floods
+   * once a second; a peer's entry goes with its peering (see
+   * `#watchStatuses`), so the map holds the current peers at most.
+   */
   readonly #loopReported = new Map<string, number>();
   #loopsDropped = 0;
   #started = false;
@@ -384,6 +388,16 @@ export class Gateway {
         }
         this.#hub.emit({ ...e, side });
         if (e.kind === "error" || e.code === StatusCode.peer_added) namePeerOfBoth(e);
+        // A peering that ends takes its flood limit along: the same peer back and
+        // looping again is a new joining of the domains, reported at once as the first
+        // was (the map kept every (side, peer) that ever looped, and a peer back within
+        // the second went unreported).
+        if (
+          e.kind === "status" &&
+          (e.code === StatusCode.peer_lost || e.code === StatusCode.peer_removed)
+        ) {
+          this.#loopReported.delete(`${side} ${e.peer?.id ?? e.peer?.host}`);
+        }
       }
     })());
     this.#stopWatching.push(ep.watchHandshakeFailures(namePeerOfBoth));
