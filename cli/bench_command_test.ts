@@ -8,7 +8,7 @@ import {
   type ReceiverReport,
   runBench,
   summarize,
-} from "./bench_command.ts";
+} from "./bench_run.ts";
 import { main } from "./main.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
