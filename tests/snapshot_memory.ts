@@ -8,11 +8,14 @@
 // `repeat` (n entries none -> none, 2 bytes each, the key repeated: refused;
 // then a valid snapshot of one entry shows the first was read).
 // Prints JSON: { before, peak } (VmHWM before and after, bytes), whether the
-// clone attached and how many entries it holds (or whether the relay forwarded it).
+// clone attached and how many entries it holds (or whether the relay forwarded
+// it), whether it holds the last entry, how many store events it reported,
+// and the endpoint's error events.
 import { Endpoint } from "../engine/endpoint.ts";
+import { count, none } from "../engine/data/mod.ts";
+import type { Store } from "../engine/store/store.ts";
 import { encodeEnvelope, EnvelopeType } from "../engine/wire/mod.ts";
 import { encodeAckCloneHeadTransient } from "../engine/store/commands.ts";
-import { StoreClone } from "../engine/store/clone.ts";
 import { storeTopics } from "../engine/store/store_common.ts";
 import { ENDPOINT_ID, LARGER_ID, peerRaw, SMALLER_ID, waitFor } from "./raw_peer.ts";
 import { cloneOf, RAW, RAW_MASTER } from "./raw_store_peer.ts";
@@ -43,8 +46,8 @@ function entries(): Uint8Array {
 const ep = new Endpoint({ id: ENDPOINT_ID });
 const port = await ep.listen("127.0.0.1", 0);
 const c = await peerRaw(ep, port, LARGER_ID, [TOPICS.master]);
-let clone: StoreClone | undefined;
-let events: ReturnType<StoreClone["events"]> | undefined;
+let clone: Store | undefined;
+let events: ReturnType<Store["events"]> | undefined;
 let receiver = RAW_MASTER; // the relay case: any clone entity
 let to: Uint8Array | undefined;
 let sink: Awaited<ReturnType<typeof peerRaw>> | undefined;
@@ -52,7 +55,7 @@ if (mode === "relay") {
   // A second raw peer subscribes the clone topic: the endpoint relays the snapshot to it.
   sink = await peerRaw(ep, port, SMALLER_ID, [TOPICS.clone]);
 } else {
-  clone = new StoreClone(ep, "kv");
+  clone = ep.attachClone("kv");
   if (mode === "events") events = clone.events({ capacity: 16 });
   receiver = await cloneOf(c);
   to = receiver.endpoint;
@@ -73,6 +76,7 @@ function ackClone(count: number, body: Uint8Array): Uint8Array {
     payload,
   }, { prefix: true });
 }
+const statuses = ep.statusSubscriber({ queueSize: 64 });
 const frame = ackClone(n, entries());
 const sent = payloadLength;
 const before = peakRss();
@@ -81,7 +85,7 @@ if (mode === "repeat") await c.send(ackClone(1, new Uint8Array(2)));
 let attached = false, relayed = false;
 try {
   if (clone) {
-    await waitFor(() => clone!.hasMaster, "the clone to attach", 20_000);
+    await waitFor(() => clone!.peers.length > 0, "the clone to attach", 20_000);
     attached = true;
   } else {
     const env = await sink!.envelope((e) => e.type === E.command, 20_000);
@@ -90,14 +94,21 @@ try {
 } catch (e) {
   console.error(String(e));
 }
+const peak = peakRss();
+// The last entry is there (repeat: the one entry of the second snapshot), the one after it not.
+const last = mode === "repeat" ? none() : count(BigInt(n - 1));
+const held = clone ? await clone.exists(last) && !await clone.exists(count(BigInt(n))) : false;
 console.log(JSON.stringify({
   before,
-  peak: peakRss(),
+  peak,
   frame: frame.length,
   attached,
   relayed,
-  entries: clone?.metrics().entries ?? 0,
+  held,
   events: events ? events.dropped + events.poll().length : 0,
+  errors: statuses.poll().filter((e) => e.kind === "error").map((e) =>
+    `${e.codeName}: ${e.message}`
+  ),
 }));
 clone?.close();
 await c.close();

@@ -601,18 +601,30 @@ export class StoreClone implements StoreActor {
    * an insert, all without expiry. The state is read as spans (`#receive`)
    * and copied as bytes; events decode one entry at a time (decoded whole,
    * 2M entries of 10 bytes took ~700 MB). False, and nothing changed, when
-   * a key comes twice in it.
+   * a key comes twice in it: Broker's reader drops such a command; ours
+   * also reports a `deserialization_failed` error, as the master asked
+   * again sends the same one, and the clone would wait with nothing said.
    */
   #setStore(ack: AckCloneCommand, master: Entity): boolean {
     const s = this.#state, spans = ack.spans;
     if (!spans) return false; // #receive always reads spans
     const ev = this.#events.active ? this.#events : undefined;
-    if (!ev) return s.replaceFromSpans(spans);
-    return s.replaceFromSpans(spans, {
-      erase: (k) => ev.erase(k, spans.count === 0 ? master : NIL_ENTITY),
-      update: (k, v, old) => ev.put(k, v, old, null, master),
-      insert: (k, v) => ev.insert(k, v, null, master),
-    });
+    const taken = ev
+      ? s.replaceFromSpans(spans, {
+        erase: (k) => ev.erase(k, spans.count === 0 ? master : NIL_ENTITY),
+        update: (k, v, old) => ev.put(k, v, old, null, master),
+        insert: (k, v) => ev.insert(k, v, null, master),
+      })
+      : s.replaceFromSpans(spans);
+    if (!taken) {
+      this.#host.reportError?.(
+        ErrorCode.deserialization_failed,
+        `store ${this.name}: the ack_clone from ${
+          endpointIdToString(master.endpoint)
+        } holds a key twice: dropped`,
+      );
+    }
+    return taken;
   }
 
   #receive(m: CommandMessage): void {
