@@ -77,6 +77,9 @@ export const LOG_TOPIC_PREFIX = "zeek/logs/";
  */
 const TABLE_TOPIC_PREFIX = "zeek/table/";
 
+/** Zeek's `SupervisorControl::topic_prefix`, which every Zeek process subscribes. */
+const SUPERVISOR_TOPIC = "zeek/supervisor";
+
 /** The store name Zeek gives the Broker-backed table `id` (`Broker::Manager`, `broker-stores.zeek`). */
 const SYNC_STORE_PREFIX = "___sync_store_";
 
@@ -243,9 +246,10 @@ export class ClusterNode {
   readonly endpoint: Endpoint;
   /**
    * Messages on the node's own topics (node topic, nodeid topic, type topic,
-   * its pools' topics, `zeek/table/`, `zeek/logs/` on loggers), as a Zeek
-   * node subscribes them, and `options.topics`. The `Cluster::hello` events
-   * the node handles show here too, as a Zeek node raises them.
+   * its pools' topics, `zeek/table/`, `zeek/supervisor`, `zeek/logs/` on
+   * loggers), as a Zeek node subscribes them, and `options.topics`. The
+   * `Cluster::hello` events the node handles show here too, as a Zeek node
+   * raises them.
    */
   readonly messages: Subscriber;
   /** The port the node listens on (0 when it does not). */
@@ -304,6 +308,9 @@ export class ClusterNode {
       this.topics.typeTopic[self.type],
       // Every Zeek node takes the &publish_on_change tables' changes.
       TABLE_TOPIC_PREFIX,
+      // And the supervisor's control events: base/frameworks/supervisor subscribes
+      // them in every Zeek process (its handlers act in the supervisor alone).
+      SUPERVISOR_TOPIC,
     ];
     for (const t of ["proxy", "worker", "logger"] as const) {
       if (this.#pools[t].has(self.name)) own.push(this.topics.poolTopic[t]);
