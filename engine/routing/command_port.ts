@@ -42,8 +42,11 @@ import type { PrefixTrie } from "./trie.ts";
 export interface CommandPeer {
   /** Only peered connections get commands. */
   readonly state: string;
-  /** The socket's send queue. */
-  readonly tcp: { send(frame: Uint8Array): void };
+  /**
+   * The socket's send queue; `whenWritten` (optional) resolves once a frame
+   * given to `send` is written, dropped, or the connection closed.
+   */
+  readonly tcp: { send(frame: Uint8Array): void; whenWritten?(frame: Uint8Array): Promise<void> };
 }
 
 /** What the command port needs of the endpoint's peers. */
@@ -124,6 +127,47 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
     receiver?: EndpointId,
   ): void {
     if (!this.#peers.running()) return;
+    const frame = this.#frame(topic, head, src, from, to, receiver);
+    if (receiver) {
+      this.#peers.peer(receiver)?.tcp.send(frame);
+      return;
+    }
+    const hits = this.#peers.routes.hits(topic);
+    for (let i = 0; i < hits.length; i++) {
+      const c = hits[i];
+      if (c.state === "peered") c.tcp.send(frame);
+    }
+  }
+
+  /**
+   * `sendCommandParts` to the direct peer `receiver`, telling when the frame
+   * is written (see `CommandBus.sendCommandTracked`).
+   */
+  sendCommandTracked(
+    topic: string,
+    head: Uint8Array,
+    src: Uint8Array,
+    from: number,
+    to: number,
+    receiver: EndpointId,
+  ): Promise<void> | undefined {
+    if (!this.#peers.running()) return undefined;
+    const peer = this.#peers.peer(receiver);
+    if (!peer) return undefined;
+    const frame = this.#frame(topic, head, src, from, to, receiver);
+    peer.tcp.send(frame);
+    return peer.tcp.whenWritten?.(frame);
+  }
+
+  /** The frame of a command (counted as sent): header, `head`, then `src[from, to)`. */
+  #frame(
+    topic: string,
+    head: Uint8Array,
+    src: Uint8Array,
+    from: number,
+    to: number,
+    receiver: EndpointId | undefined,
+  ): Uint8Array {
     this.sent++;
     const frameHead = this.#frameHead(topic);
     const hl = frameHead.length, pl = head.length, n = hl + pl + (to - from);
@@ -145,16 +189,7 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
     if (to - from > 256) buf.set(src.subarray(from, to), p + pl);
     else for (let i = from, q = p + pl - from; i < to; i++) buf[q + i] = src[i];
     w.pos = at + n;
-    const frame = finishShared(w);
-    if (receiver) {
-      this.#peers.peer(receiver)?.tcp.send(frame);
-      return;
-    }
-    const hits = this.#peers.routes.hits(topic);
-    for (let i = 0; i < hits.length; i++) {
-      const c = hits[i];
-      if (c.state === "peered") c.tcp.send(frame);
-    }
+    return finishShared(w);
   }
 
   /**

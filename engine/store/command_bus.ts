@@ -63,6 +63,23 @@ export interface CommandBus {
     to: number,
     receiver?: EndpointId,
   ): void;
+  /**
+   * Sends, as `sendCommandParts` would, the command to the one direct peer
+   * `receiver`, and tells when its frame left this endpoint: the promise
+   * resolves once the frame is written to that peer's socket, or never will
+   * be (the connection closed). Undefined when nothing was queued (no such
+   * peer, the endpoint stopping) or the peer's queue cannot tell. A master
+   * uses it to know that the `ack_clone` it queued for a clone is still on
+   * its way. Optional: stores use `sendCommandParts` on a bus without it.
+   */
+  sendCommandTracked?(
+    topic: string,
+    head: Uint8Array,
+    src: Uint8Array,
+    from: number,
+    to: number,
+    receiver: EndpointId,
+  ): Promise<void> | undefined;
   /** Whether a peer announced `topic` (e.g. a master's topic). */
   hasPeerSubscriber(topic: string): boolean;
   /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */

@@ -66,6 +66,7 @@ import {
   nowNs,
   sendAckClone,
   sendStoreCommand,
+  sendStoreCommandTracked,
   sendStoreContent,
   type StoreActor,
   type StoreHost,
@@ -151,6 +152,15 @@ export class StoreMaster implements StoreActor {
   #processedUpdates = 0;
   /** Whether the last expiry failed (reported once until one succeeds). */
   #expireFailing = false;
+  /**
+   * The clones (by `entityKey`) whose `ack_clone` is on its way: the offset
+   * it carries, the tick it was queued at, and once it left our queue (was
+   * written, or the connection closed) the tick until which it is still
+   * taken to be on its way (`#snapshotQueued`). Their asks for it again
+   * (nack [0]) go unanswered meanwhile. Cleared when the clone acks, or is
+   * dropped.
+   */
+  readonly #snapshotsSent = new Map<string, SnapshotSent>();
 
   /** Made by `Endpoint.attachMaster`. */
   constructor(host: StoreHost, name: string, backend: StoreBackend, options: MasterOptions = {}) {
@@ -173,11 +183,18 @@ export class StoreMaster implements StoreActor {
     this.#producer = new ChannelProducer<Entity, number>({
       send: (to, m) => {
         if (m.type === "handshake") {
+          // A clone asks again (nack [0]) every 200 ms until its snapshot is
+          // in, and Broker's master answers each ask with the whole table: an
+          // 80 MB one still being written made the C++ master queue ten more
+          // copies (1.6 GB). The copy queued for it is on its way: no other.
+          const key = entityKey(to);
+          if (this.#onItsWay(key, m.offset)) return;
           // Broker's ack_clone carries the offset as its seq and the whole table.
           const offset = BigInt(m.offset);
+          let written;
           if (this.#packed) {
             // A memory store's entries go as the bytes it holds (any order is valid).
-            sendAckClone(
+            written = sendAckClone(
               this.#host.commandBus,
               this.#topics.clone,
               offset,
@@ -187,22 +204,31 @@ export class StoreMaster implements StoreActor {
               this.#packed.stateBytes(),
               to.endpoint,
             );
-            return;
+          } else {
+            let state;
+            try {
+              state = backend.snapshot();
+            } catch (e) {
+              // No ack_clone now: the clone asks again (nack [0]) until one goes out.
+              this.#report(e, "cannot read the state for a clone");
+              return;
+            }
+            written = sendStoreCommandTracked(
+              this.#host.commandBus,
+              this.#topics.clone,
+              offset,
+              this.id,
+              to,
+              {
+                type: "ack_clone",
+                offset,
+                heartbeatInterval: m.heartbeatInterval,
+                state,
+              },
+              to.endpoint,
+            );
           }
-          let state;
-          try {
-            state = backend.snapshot();
-          } catch (e) {
-            // No ack_clone now: the clone asks again (nack [0]) until one goes out.
-            this.#report(e, "cannot read the state for a clone");
-            return;
-          }
-          this.#send(offset, to, {
-            type: "ack_clone",
-            offset,
-            heartbeatInterval: m.heartbeatInterval,
-            state,
-          }, to.endpoint);
+          this.#snapshotQueued(key, m.offset, written);
         } else if (m.type === "event") {
           this.#sendLogged(m.seq, entityBytes(to), m.content, to.endpoint);
         } else {
@@ -213,7 +239,10 @@ export class StoreMaster implements StoreActor {
         if (m.type === "event") this.#sendLogged(m.seq, NIL_BYTES, m.content);
         else this.#send(0n, NIL_ENTITY, { type: "keepalive", seq: BigInt(m.seq) });
       },
-      drop: () => {},
+      // A clone dropped and added again starts over: its next ask is answered.
+      drop: (clone) => void this.#snapshotsSent.delete(entityKey(clone)),
+      // It has its snapshot: nothing is on its way any more.
+      handshakeCompleted: (clone) => void this.#snapshotsSent.delete(entityKey(clone)),
     }, options);
     this.#status = host.statusSubscriber({ statuses: false, queueSize: 1 });
     this.#unsubscribe = bus.onCommands(this.#topics.master, (m) => this.#receive(m));
@@ -322,6 +351,37 @@ export class StoreMaster implements StoreActor {
       // Closing runs from a timer too (the endpoint shut down): nobody would catch it.
       this.#report(e, "closing the backend");
     }
+  }
+
+  /**
+   * Notes the `ack_clone` at `offset` queued for a clone; `written` resolves
+   * once it left our queue. Written, it still has to be read and taken in:
+   * the C++ clone acked 9 ticks after an 80 MB one that had been queued for
+   * 6 was written (25 MB: 5 after 3), asking again every 2 ticks meanwhile,
+   * and each ask got another copy. So it counts as on its way for three
+   * times as many ticks as it was queued, at least 2 (a clone's nack
+   * timeout). A clone that lost it anyway (its peering broke: Broker's
+   * endpoints redial after 10 s) is answered that much later; nothing is
+   * sent that Broker would not send.
+   */
+  #snapshotQueued(key: string, offset: number, written: Promise<void> | undefined): void {
+    if (!written) return; // the bus cannot tell: every ask is answered, as Broker's master does
+    const queuedAt = this.#producer.tickTime;
+    const sent: SnapshotSent = { offset, queuedAt, until: Infinity };
+    this.#snapshotsSent.set(key, sent);
+    written.then(() => {
+      const now = this.#producer.tickTime;
+      sent.until = now + Math.max(2, 3 * (now - queuedAt));
+    });
+  }
+
+  /** Whether the `ack_clone` at `offset` for the clone `key` is on its way (see `#snapshotsSent`). */
+  #onItsWay(key: string, offset: number): boolean {
+    const sent = this.#snapshotsSent.get(key);
+    if (sent === undefined) return false;
+    if (sent.offset === offset && this.#producer.tickTime < sent.until) return true;
+    this.#snapshotsSent.delete(key);
+    return false;
   }
 
   #idle(): boolean {
@@ -580,6 +640,16 @@ export class StoreMaster implements StoreActor {
     const why = e instanceof Error ? e.message : String(e);
     this.#host.reportError?.(code, `store ${this.name}: ${what}: ${why}`);
   }
+}
+
+/** An `ack_clone` on its way to a clone (see `StoreMaster.#snapshotsSent`). */
+interface SnapshotSent {
+  /** The offset it carries. */
+  readonly offset: number;
+  /** The producer's tick when it was queued. */
+  readonly queuedAt: number;
+  /** The tick from which the clone's asks are answered again (Infinity while queued). */
+  until: number;
 }
 
 /** The nil entity on the wire (a broadcast's receiver). */

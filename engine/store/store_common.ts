@@ -99,20 +99,60 @@ export function sendStoreCommand(
   envelopeReceiver?: EndpointId,
 ): void {
   // sendCommand copies the bytes into its frame before anything can encode again.
-  bus.sendCommand(
-    topic,
-    content instanceof Uint8Array
-      ? encodeContentTransient(seq, sender, receiver ?? NIL_ENTITY, content)
-      : encodeCommandTransient({ seq, sender, receiver: receiver ?? NIL_ENTITY, content }),
-    envelopeReceiver,
-  );
+  bus.sendCommand(topic, encodeStoreCommand(seq, sender, receiver, content), envelopeReceiver);
 }
+
+/**
+ * `sendStoreCommand` to the one endpoint `envelopeReceiver`, telling when
+ * its frame left (see `CommandBus.sendCommandTracked`): the promise
+ * resolves once it is written to that peer's socket or never will be;
+ * undefined when the bus cannot tell or queued nothing.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import type { CommandBus } from "./command_bus.ts";
+ * import { NIL_ENTITY } from "./entity.ts";
+ * import { sendStoreCommandTracked } from "./store_common.ts";
+ * const bus = { sendCommand: () => {} } as unknown as CommandBus; // cannot tell
+ * const peer = new Uint8Array(16);
+ * equal(sendStoreCommandTracked(bus, "kv/<$>/data/clone", 0n, NIL_ENTITY, NIL_ENTITY, { type: "keepalive", seq: 1n }, peer), undefined);
+ * ```
+ */
+export function sendStoreCommandTracked(
+  bus: CommandBus,
+  topic: string,
+  seq: bigint,
+  sender: Entity,
+  receiver: Entity,
+  content: Command | Uint8Array,
+  envelopeReceiver: EndpointId,
+): Promise<void> | undefined {
+  const payload = encodeStoreCommand(seq, sender, receiver, content);
+  return sendParts(bus, topic, payload, EMPTY, 0, 0, envelopeReceiver, true);
+}
+
+/** A command's encoding, valid until the next transient encoding. */
+function encodeStoreCommand(
+  seq: bigint,
+  sender: Entity,
+  receiver: Entity,
+  content: Command | Uint8Array,
+): Uint8Array {
+  return content instanceof Uint8Array
+    ? encodeContentTransient(seq, sender, receiver ?? NIL_ENTITY, content)
+    : encodeCommandTransient({ seq, sender, receiver: receiver ?? NIL_ENTITY, content });
+}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Sends a master's `ack_clone` whose state is `state.bytes`, the entries'
  * encodings back to back (`MemoryBackend.stateBytes`): the command's head,
  * then those bytes, written into the frame as they are when the bus can
  * (a million entries were copied into a command, then into the frame).
+ * Unicast (`envelopeReceiver`), it returns what `sendStoreCommandTracked`
+ * does: when the frame left, if the bus can tell.
  *
  * @example
  * ```ts
@@ -138,7 +178,7 @@ export function sendAckClone(
   heartbeatInterval: number,
   state: { bytes: Uint8Array; count: number },
   envelopeReceiver?: EndpointId,
-): void {
+): Promise<void> | undefined {
   // Broker's ack_clone carries the offset as its seq too.
   const head = encodeAckCloneHeadTransient(
     offset,
@@ -148,12 +188,14 @@ export function sendAckClone(
     heartbeatInterval,
     state.count,
   );
-  sendParts(bus, topic, head, state.bytes, 0, state.bytes.length, envelopeReceiver);
+  return sendParts(bus, topic, head, state.bytes, 0, state.bytes.length, envelopeReceiver, true);
 }
 
 /**
  * Sends the command `head` + `src[from, to)`: written into the frame as
  * they are when the bus can (`sendCommandParts`), else assembled first.
+ * With `track`, a unicast tells when its frame left, when the bus can
+ * (`sendCommandTracked`); else the result is undefined.
  */
 function sendParts(
   bus: CommandBus,
@@ -163,15 +205,20 @@ function sendParts(
   from: number,
   to: number,
   envelopeReceiver: EndpointId | undefined,
-): void {
+  track = false,
+): Promise<void> | undefined {
+  if (track && envelopeReceiver && bus.sendCommandTracked) {
+    return bus.sendCommandTracked(topic, head, src, from, to, envelopeReceiver);
+  }
   if (bus.sendCommandParts) {
     bus.sendCommandParts(topic, head, src, from, to, envelopeReceiver);
-    return;
+    return undefined;
   }
   const payload = new Uint8Array(head.length + to - from);
   payload.set(head);
   payload.set(src.subarray(from, to), head.length);
   bus.sendCommand(topic, payload, envelopeReceiver);
+  return undefined;
 }
 
 /** A command's seq, sender and receiver, rewritten for each `sendStoreContent`. */
