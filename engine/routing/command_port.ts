@@ -47,6 +47,8 @@ export interface CommandPeer {
    * given to `send` is written, dropped, or the connection closed.
    */
   readonly tcp: { send(frame: Uint8Array): void; whenWritten?(frame: Uint8Array): Promise<void> };
+  /** Its frame reader: `bufferedBytes` counts what arrived of a frame not yet complete. */
+  readonly reader?: { readonly bufferedBytes: number };
 }
 
 /** What the command port needs of the endpoint's peers. */
@@ -206,6 +208,21 @@ export class CommandPort<P extends CommandPeer> implements CommandBus {
     }
     this.#lastTopic = topic;
     return this.#lastHead = h;
+  }
+
+  /**
+   * Bytes received of frames not yet complete from the peered peers that
+   * announced `topic` (the frames read so far are handled at once, so
+   * between reads this is the frame being received, if any).
+   */
+  incomingBytes(topic: string): number {
+    const hits = this.#peers.routes.hits(topic);
+    let n = 0;
+    for (let i = 0; i < hits.length; i++) {
+      const c = hits[i];
+      if (c.state === "peered") n += c.reader?.bufferedBytes ?? 0;
+    }
+    return n;
   }
 
   /** Whether a peer announced `topic` (e.g. a master's topic). */

@@ -559,6 +559,15 @@ export interface ConsumerTransport<P> {
   /** The channel closed; the consumer was reset and may receive a new handshake. */
   close(reason: BrokerError): void;
   /**
+   * Asked on each tick before the handshake: true when it may be arriving
+   * right now (the bytes of a large message keep coming in from where it
+   * would come from). The request for it (nack [0]) then waits: a tick on
+   * which this is true does not count towards `nackTimeoutTicks`, for at
+   * most `MAX_HANDSHAKE_HOLD_TICKS` ticks between two requests. Without it,
+   * nothing is ever arriving.
+   */
+  arriving?(): boolean;
+  /**
    * An event arrived early and is held for its turn: returns what to hold.
    * Contents that view a reused buffer (a command in the transport's read
    * buffer) are copied here, so that only events that wait pay for a copy.
@@ -603,6 +612,22 @@ export interface ConsumerOptions {
   maxBufferedEvents?: number;
 }
 
+/**
+ * The most ticks a consumer waits, between two requests for the handshake,
+ * because it may be arriving (`ConsumerTransport.arriving`): 50 (5 s at
+ * Broker's 100 ms). An 80 MB snapshot took 2–5 s to arrive over loopback;
+ * a clone whose request was lost while something else large kept arriving
+ * from its master's peer asks again after this, not never.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { MAX_HANDSHAKE_HOLD_TICKS } from "./channel.ts";
+ * equal(MAX_HANDSHAKE_HOLD_TICKS * 100, 5000); // ms at the default tick
+ * ```
+ */
+export const MAX_HANDSHAKE_HOLD_TICKS = 50;
+
 interface Slot<P> {
   /** A sequence number. */
   seq: number;
@@ -646,6 +671,8 @@ export class ChannelConsumer<H, P> {
   #ticks = 0;
   #lastTickSeq = 0;
   #idleTicks = 0;
+  /** Ticks the handshake request waited for one arriving, since the last request. */
+  #heldTicks = 0;
   #lastHeard = 0;
   #heartbeatInterval: number;
 
@@ -800,8 +827,15 @@ export class ChannelConsumer<H, P> {
   tick(): void {
     this.#ticks++;
     if (!this.initialized) {
+      // A handshake on its way (a snapshot of 80 MB took seconds) is not asked for again:
+      // Broker's master answers each request with another copy.
+      if (this.#heldTicks < MAX_HANDSHAKE_HOLD_TICKS && this.#out.arriving?.()) {
+        this.#heldTicks++;
+        return;
+      }
       if (++this.#idleTicks >= this.#nackTimeout) {
         this.#idleTicks = 0;
+        this.#heldTicks = 0;
         this.#out.send({ type: "nack", seqs: [0] });
       }
       return;
@@ -837,6 +871,7 @@ export class ChannelConsumer<H, P> {
     this.#ticks = 0;
     this.#lastTickSeq = 0;
     this.#idleTicks = 0;
+    this.#heldTicks = 0;
     this.#lastHeard = 0;
     this.#heartbeatInterval = this.#defaultHeartbeat;
   }

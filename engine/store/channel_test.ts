@@ -5,6 +5,7 @@ import {
   ChannelProducer,
   type ConsumerMessage,
   type ConsumerOptions,
+  MAX_HANDSHAKE_HOLD_TICKS,
   type ProducerMessage,
   type ProducerOptions,
 } from "./channel.ts";
@@ -393,6 +394,33 @@ Deno.test("consumer: nack [0] every nack timeout until the handshake, then an ac
   assert.equal(c.handleHandshake(7, 5), false, "repeated handshakes are ignored");
   c.handleEvent(2, "a");
   assert.deepEqual(log.got, ["a", "early"]);
+});
+
+Deno.test("consumer: no nack [0] while the handshake may be arriving, for at most MAX_HANDSHAKE_HOLD_TICKS", () => {
+  let arriving = true, asked = 0;
+  const c = new ChannelConsumer<string, string>({
+    consume: () => {},
+    consumeNil: () => undefined,
+    send: (m) => void (m.type === "nack" && asked++),
+    close: () => {},
+    arriving: () => arriving,
+  });
+  // Bytes keep coming: the held ticks do not count towards the nack timeout (2)...
+  for (let i = 0; i < MAX_HANDSHAKE_HOLD_TICKS; i++) c.tick();
+  assert.equal(asked, 0);
+  // ...but no longer than the bound, then it asks every nack timeout as without them.
+  c.tick();
+  c.tick();
+  assert.equal(asked, 1);
+  // Nothing arriving: a tick between arrivals counts, two in a row ask.
+  arriving = false;
+  c.tick();
+  arriving = true;
+  c.tick();
+  assert.equal(asked, 1);
+  arriving = false;
+  c.tick();
+  assert.equal(asked, 2);
 });
 
 Deno.test("consumer: reorders, drops duplicates, nacks gaps after the timeout, learns the tail from heartbeats", () => {

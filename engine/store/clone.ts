@@ -203,6 +203,8 @@ export class StoreClone implements StoreActor {
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
   #processedUpdates = 0;
+  /** `CommandBus.incomingBytes` of the master's topic at the last tick before the handshake. */
+  #incoming = 0;
 
   /** Made by `Endpoint.attachClone`. */
   constructor(host: StoreHost, name: string, options: CloneOptions = {}) {
@@ -242,6 +244,14 @@ export class StoreClone implements StoreActor {
         }
       },
       close: () => this.#lostMaster(),
+      // Bytes of a frame from a peer with the master's topic kept coming since the last tick:
+      // the snapshot may be on its way (any master answers, so no one master is looked at).
+      arriving: () => {
+        const n = bus.incomingBytes?.(this.#topics.master) ?? 0;
+        const grew = n > this.#incoming;
+        this.#incoming = n;
+        return grew;
+      },
     }, options);
     this.#status = host.statusSubscriber({ queueSize: 64 });
     this.#unsubscribe = bus.onCommands(this.#topics.clone, (m) => this.#receive(m));

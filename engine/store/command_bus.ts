@@ -80,6 +80,13 @@ export interface CommandBus {
     to: number,
     receiver: EndpointId,
   ): Promise<void> | undefined;
+  /**
+   * Bytes received of frames not yet complete from the peers that announced
+   * `topic`: while it grows, a large message from one of them (a master's
+   * snapshot, for a clone on the master's topic) is arriving. Optional: a
+   * store on a bus without it sees nothing arriving.
+   */
+  incomingBytes?(topic: string): number;
   /** Whether a peer announced `topic` (e.g. a master's topic). */
   hasPeerSubscriber(topic: string): boolean;
   /** Whether one of this endpoint's own subscribers wants `topic` (e.g. store events). */
