@@ -121,11 +121,16 @@ Deno.test(
     withLockedMaster(async ({ path, master, errors, clone: attach, hold, release }) => {
       const clone = attach();
       await master.put(str("stays"), count(1n));
-      await master.put(str("tmp"), count(2n), { expiry: 300 });
+      // Due late enough for the lock to come first on a loaded machine (at
+      // 300 ms, a suite run once took longer to get there, and it expired).
+      const expiry = 1500, due = Date.now() + expiry;
+      await master.put(str("tmp"), count(2n), { expiry });
       await waitUntil(async () => (await keysOf(clone)).length === 2);
       await waitUntil(() => committedRows(path) === 2);
       await hold("reserved");
-      await new Promise((r) => setTimeout(r, 700)); // due at 300 ms, ~20 ticks of failing
+      assert.ok(Date.now() < due, "the lock came after the expiry was due: nothing to check");
+      // Past due by ~20 ticks of failing to expire.
+      await new Promise((r) => setTimeout(r, due + 400 - Date.now()));
       assert.deepEqual(await keysOf(master), ["stays", "tmp"]);
       const reported = errorsIn(errors);
       assert.equal(reported.length, 1, reported.map((e) => e.message).join("; "));
