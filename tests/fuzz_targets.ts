@@ -19,7 +19,20 @@
  *
  * @module
  */
-import { BrokerError, dataToString, decode, encode, EncodedData, validate } from "../mod.ts";
+import {
+  BrokerError,
+  count,
+  dataToString,
+  decode,
+  encode,
+  EncodedData,
+  real,
+  set,
+  str,
+  table,
+  validate,
+  vector,
+} from "../mod.ts";
 import { dataFromJson, readJsonMessage } from "../engine/data/json_read.ts";
 import {
   decodeRoutingUpdate,
@@ -29,7 +42,9 @@ import {
 } from "../engine/wire/envelope.ts";
 import { decodeFilter, decodeHandshakeMessage } from "../engine/wire/handshake_messages.ts";
 import { FrameReader } from "../engine/wire/framing.ts";
-import { decodeCommand } from "../engine/store/commands.ts";
+import { decodeCommand, encodeCommand } from "../engine/store/commands.ts";
+import { NIL_ENTITY } from "../engine/store/entity.ts";
+import { MemoryBackend, stateRepeatsKey } from "../engine/store/memory_backend.ts";
 import { parseZeekMessage } from "../engine/zeek/message.ts";
 import { FrameDecoder } from "../engine/zeromq/frame.ts";
 import { parseGreeting } from "../engine/zeromq/greeting.ts";
@@ -71,6 +86,49 @@ function guarded(what: string, fn: () => void): string | undefined {
     if (!(e instanceof BrokerError)) return `${what}: ${e instanceof Error ? e.stack : e}`;
   }
   return undefined;
+}
+
+/**
+ * A command read as a clone reads it (`stateSpans`): an `ack_clone`'s state
+ * walked where it lies, checked for a repeated key, and taken by a store
+ * holding a key, with every change reported (the path of a clone with store
+ * event readers).
+ */
+function exerciseSnapshotSpans(bytes: Uint8Array): void {
+  const c = decodeCommand(bytes, { stateSpans: true });
+  const spans = c.content.type === "ack_clone" ? c.content.spans : undefined;
+  if (!spans) return;
+  stateRepeatsKey(spans);
+  const store = new MemoryBackend();
+  store.put(count(1n), str("held"), null);
+  store.replaceFromSpans(spans, {
+    erase: (k) => void dataToString(k),
+    update: (k, v, old) => void dataToString(vector(k, v, old)),
+    insert: (k, v) => void dataToString(vector(k, v)),
+  });
+  for (const [k, v] of store.snapshot()) dataToString(vector(k, v));
+}
+
+/** An `ack_clone` whose keys take every path of a clone's table: plain, container, zeros of both signs. */
+function snapshotSeed(): Uint8Array {
+  return encodeCommand({
+    seq: 1n,
+    sender: NIL_ENTITY,
+    receiver: NIL_ENTITY,
+    content: {
+      type: "ack_clone",
+      offset: 1n,
+      heartbeatInterval: 5,
+      state: [
+        [count(1n), str("one")],
+        [str("k"), vector(count(2n), str("v"))],
+        [vector(str("a"), count(3n)), set(str("x"), str("y"))],
+        [real(0), count(0n)],
+        [real(-0), count(1n)],
+        [set(real(-0), str("b")), table([[str("t"), count(4n)]])],
+      ],
+    },
+  });
 }
 
 /** Broker's data format through every decoder entry point (`deno task fuzz`'s first target). */
@@ -198,11 +256,15 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   {
     // Store channel commands: the payloads of the master/clone capture's command messages.
     name: "store",
-    seeds: () =>
-      capturedMessages().filter((m) => m.length > 37 && m[32] === 2).map((m) =>
+    seeds: () => [
+      ...capturedMessages().filter((m) => m.length > 37 && m[32] === 2).map((m) =>
         m.subarray(envelopePayloadStart(m))
       ),
-    exercise: (bytes) => guarded("command", () => decodeCommand(bytes)),
+      snapshotSeed(),
+    ],
+    exercise: (bytes) =>
+      guarded("command", () => decodeCommand(bytes)) ??
+        guarded("snapshot spans", () => exerciseSnapshotSpans(bytes)),
   },
   {
     name: "zeek",
