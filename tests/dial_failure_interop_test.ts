@@ -53,48 +53,59 @@ Deno.test(
   "a dialled peer that fails the handshake: broker-pipe and ours print its peer_unavailable line alone",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
-    for (const [how, answer] of Object.entries(ANSWERS)) {
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as Deno.NetAddr).port;
-      const accepting = (async () => {
-        for await (const conn of listener) {
-          (async () => {
-            try {
-              await conn.read(new Uint8Array(4096));
-              if (answer) await conn.write(answer);
-              await new Promise((r) => setTimeout(r, 200));
-            } catch { /* the dialler went first */ }
-            conn.close();
-          })();
+    // The cases are independent (a listener and two pipes each) and mostly wait: all at once.
+    await Promise.all(
+      Object.entries(ANSWERS).map(async ([how, answer]) => {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const port = (listener.addr as Deno.NetAddr).port;
+        const accepting = (async () => {
+          for await (const conn of listener) {
+            (async () => {
+              try {
+                await conn.read(new Uint8Array(4096));
+                if (answer) await conn.write(answer);
+                await new Promise((r) => setTimeout(r, 200));
+              } catch { /* the dialler went first */ }
+              conn.close();
+            })();
+          }
+        })();
+        const args = [
+          "--disable-ssl",
+          "-m",
+          "subscribe",
+          "-t",
+          "/a",
+          "-p",
+          `["127.0.0.1:${port}"]`,
+        ];
+        const cpp = new RefProcess("broker-pipe", args);
+        const ours = ourPipe(args);
+        try {
+          const line =
+            `*** data(<$>/local/data/errors, (error, peer_unavailable, ((nil, 127.0.0.1, ${port}/tcp, 10), unable to connect to remote peer)))`;
+          await cpp.waitFor((l) => l.includes("peer_unavailable"), 1, 20_000);
+          await waitFor(
+            () => ours.lines.some((l) => l.includes("peer_unavailable")),
+            `ours (${how})`,
+            20_000,
+          );
+          // Both wait in their blocking peer() (retry 10 s): anything more would come now.
+          await new Promise((r) => setTimeout(r, 500));
+          assert.deepEqual(
+            cpp.lines.filter((l) => l.startsWith("***")),
+            [line],
+            `broker-pipe (${how})`,
+          );
+          assert.deepEqual(ours.lines, [line], `ours (${how})`);
+        } finally {
+          await cpp.stop();
+          ours.child.kill("SIGTERM");
+          await ours.child.status;
+          listener.close();
+          await accepting.catch(() => {});
         }
-      })();
-      const args = ["--disable-ssl", "-m", "subscribe", "-t", "/a", "-p", `["127.0.0.1:${port}"]`];
-      const cpp = new RefProcess("broker-pipe", args);
-      const ours = ourPipe(args);
-      try {
-        const line =
-          `*** data(<$>/local/data/errors, (error, peer_unavailable, ((nil, 127.0.0.1, ${port}/tcp, 10), unable to connect to remote peer)))`;
-        await cpp.waitFor((l) => l.includes("peer_unavailable"), 1, 20_000);
-        await waitFor(
-          () => ours.lines.some((l) => l.includes("peer_unavailable")),
-          `ours (${how})`,
-          20_000,
-        );
-        // Both wait in their blocking peer() (retry 10 s): anything more would come now.
-        await new Promise((r) => setTimeout(r, 500));
-        assert.deepEqual(
-          cpp.lines.filter((l) => l.startsWith("***")),
-          [line],
-          `broker-pipe (${how})`,
-        );
-        assert.deepEqual(ours.lines, [line], `ours (${how})`);
-      } finally {
-        await cpp.stop();
-        ours.child.kill("SIGTERM");
-        await ours.child.status;
-        listener.close();
-        await accepting.catch(() => {});
-      }
-    }
+      }),
+    );
   },
 );
