@@ -83,3 +83,41 @@ zeekTest(
     assert.ok(!zeek.stdout.some((l) => l.startsWith("peer_lost")), zeek.transcript);
   },
 );
+
+zeekTest(
+  "Zeek's btest broker/disconnect.zeek with our endpoints as both receivers, the first listening only after Zeek's first dial failed (broker/connect-on-retry.zeek): Zeek prints its baseline",
+  async (t) => {
+    // A free port nobody listens on yet: Zeek dials it before we do (its retry is 1 s).
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const zeek = await t.zeek("disconnect.zeek", { env: { DENO_PORT: `${port}/tcp` } });
+    await zeek.waitFor("error, Broker::PEER_UNAVAILABLE");
+
+    // Each receiver takes my_event(n) and goes away, as the btest's recv.zeek terminates
+    // in its handler; the second is a new endpoint on the same port.
+    for (const n of [1n, 2n]) {
+      const ep = t.endpoint();
+      const sub = ep.subscribe("zeek/test/my_topic");
+      await ep.listen("127.0.0.1", port);
+      const msg = await sub.get(10_000);
+      assert.ok(msg, `no my_event(${n})\n${zeek.transcript}`);
+      assert.equal(dataToString(msg.data), `(1, 1, (my_event, (${n}), ()))`);
+      await ep.shutdown();
+      await zeek.waitFor("endpoint unreachable", { count: Number(n) });
+    }
+    await zeek.exited();
+    // testing/btest/Baseline/broker.disconnect/send.send.out
+    const session = [
+      "endpoint discovered, found a new peer in the network",
+      "peer added, handshake successful",
+      "peer lost, lost connection to remote peer",
+      "endpoint unreachable, lost the last path",
+    ];
+    assert.deepEqual(
+      zeek.stdout.filter((l) => !l.startsWith("error, ")),
+      [...session, ...session],
+      zeek.transcript,
+    );
+  },
+);
