@@ -8,6 +8,8 @@ import {
   count,
   type Data,
   dataToString,
+  decode,
+  encode,
   enumValue,
   equals,
   Event,
@@ -165,5 +167,43 @@ zeekTest(
     assert.equal(ev.name, "Test::all_types");
     assertSameArgs(ev.args, ZEEKS, "Zeek's literals");
     await zeek.waitFor("peer_added");
+  },
+);
+
+/** Zeek's btest baseline testing/btest/Baseline/broker.remote_event_index_types/recv.recv.out. */
+const INDEX_TYPES_PRINTED = [
+  ...["set1, {", "1", "}", "set2, {", "[2, two]", "}", "setvector, {", "[one, two]", "}"],
+  ...["setrecord, {", "[a=97, b=B]", "}"],
+  ...["setfunction, {", "foo: function() : void", "{ ", "print foo;", "}", "}"],
+  ...["setpattern, {", "/^?(foobar)$?/", "}", "table1, {", "[1] = t1", "}"],
+  ...["table2, {", "[2, two] = t2", "}", "tablevector, {", "[[one, two]] = tvec", "}"],
+  ...["tablerecord, {", "[[a=97, b=B]] = trec", "}"],
+  ...["tablefunction, {", "[foo: function() : void", "{ ", "print foo;", "}] = tfunc", "}"],
+  ...["tablepattern, {", "[/^?(foobar)$?/] = tpat", "}"],
+];
+
+zeekTest(
+  "Zeek's btest broker/remote_event_index_types.zeek with us between its sender and receiver: composite, vector, record, function and pattern keys re-encode byte for byte, and Zeek prints the baseline",
+  async (t) => {
+    const ep = t.endpoint();
+    const got: Uint8Array[] = [];
+    const arrived = Promise.withResolvers<void>();
+    // The payload as Zeek encoded it (valid only during the call, hence the copy).
+    ep.subscribeWith("/deno/idx", (_topic, payload) => {
+      got.push(payload.slice());
+      if (got.length === 13) arrived.resolve();
+    });
+    const port = await ep.listen("127.0.0.1", 0);
+    const zeek = await t.zeek("index_types.zeek", { env: { DENO_PORT: `${port}/tcp` } });
+    await Promise.race([arrived.promise, zeek.done]);
+    assert.equal(got.length, 13, zeek.transcript);
+    for (const payload of got) {
+      const data = decode(payload);
+      assert.deepEqual(encode(data), payload, dataToString(data));
+      // Re-published as a value, so Zeek gets our encoding of what we decoded.
+      ep.publish("/zeek/idx", data);
+    }
+    await zeek.waitFor("done");
+    assert.deepEqual(zeek.stdout.slice(0, zeek.stdout.indexOf("done")), INDEX_TYPES_PRINTED);
   },
 );
