@@ -70,7 +70,7 @@ export type { StoreTimingOptions } from "./engine/store/options.ts";
 export type { MasterOptions } from "./engine/store/master.ts";
 export type { CloneOptions } from "./engine/store/clone.ts";
 export type { StoreBackend, StoreEntry } from "./engine/store/backend.ts";
-export { MemoryBackend } from "./engine/store/memory_backend.ts";
+export { MemoryBackend, type SnapshotChanges } from "./engine/store/memory_backend.ts";
 export type { StateSpans } from "./engine/store/commands.ts";
 export {
   SqliteBackend,

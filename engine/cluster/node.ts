@@ -485,8 +485,9 @@ export class ClusterNode {
 
   /**
    * The clone of Zeek's Broker-backed table `id` (its global's name, as
-   * `Test::shared` in a module; store `___sync_store_<id>`) this node attached when a manager announced it (`Broker::announce_masters`,
-   * sent to each peer before its hello), as Zeek's non-manager nodes do
+   * `Test::shared` in a module; store `___sync_store_<id>`) this node
+   * attached when a manager announced it (`Broker::announce_masters`, sent
+   * to each peer before its hello), as Zeek's non-manager nodes do
    * (`broker-stores.zeek`: `Broker::create_clone` for each ID, once per
    * name): reads answer from the manager's master, a key being the table's
    * index (a vector of several indexes), the value its yield. `undefined`
