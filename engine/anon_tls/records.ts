@@ -40,6 +40,25 @@ export const AlertCode = {
   unsupported_extension: 110,
 } as const;
 
+/**
+ * A `TlsAlert` code that sends the peer nothing: OpenSSL's `SSL_AD_NO_ALERT`,
+ * for a first record that is no TLS at all.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { NO_ALERT, RecordReader, TlsAlert } from "./records.ts";
+ * const r = new RecordReader();
+ * r.push(new Uint8Array([0, 0, 0, 26, 1])); // Broker's plain hello
+ * try {
+ *   r.next();
+ * } catch (e) {
+ *   equal((e as TlsAlert).alert, NO_ALERT);
+ * }
+ * ```
+ */
+export const NO_ALERT = -1;
+
 /** Longest plaintext in one record. */
 export const MAX_PLAINTEXT = 16384;
 /** Longest record body a peer may send (RFC 5246 §6.2.3: plaintext + 2048). */
@@ -91,6 +110,8 @@ export interface TlsRecord {
 export class RecordReader {
   #buf = new Uint8Array(0);
   #start = 0;
+  /** No record read yet: one that is no TLS at all fails without an alert. */
+  #first = true;
 
   /** Appends arrived bytes (copied where a record is cut across them). */
   push(bytes: Uint8Array): void {
@@ -111,17 +132,31 @@ export class RecordReader {
     const b = this.#buf, at = this.#start;
     if (b.length - at < 5) return undefined;
     const type = b[at], length = (b[at + 3] << 8) | b[at + 4];
-    if (type < ContentType.change_cipher_spec || type > ContentType.application_data) {
-      throw new TlsAlert(AlertCode.unexpected_message, `not a TLS record (content type ${type})`);
-    }
-    if (b[at + 1] !== 3) {
-      throw new TlsAlert(AlertCode.protocol_version, `record version ${b[at + 1]}.${b[at + 2]}`);
+    const tlsType = type >= ContentType.change_cipher_spec &&
+      type <= ContentType.application_data;
+    if (b[at + 1] !== 3 || !tlsType) {
+      // OpenSSL (ssl3_get_record) checks the version first: a first record
+      // that is no 3.x "doesn't look like TLS", and it closes without an
+      // alert (a Broker without SSL would read an alert's header as a frame
+      // of 352 MB: Zeek allocates that, and reports the failed peering ~1 s
+      // later); a later one gets protocol_version, a 3.x record of no
+      // content type unexpected_message.
+      const code = b[at + 1] !== 3
+        ? (this.#first ? NO_ALERT : AlertCode.protocol_version)
+        : AlertCode.unexpected_message;
+      throw new TlsAlert(
+        code,
+        tlsType
+          ? `record version ${b[at + 1]}.${b[at + 2]}`
+          : `not a TLS record (content type ${type})`,
+      );
     }
     if (length > MAX_RECORD_BODY) {
       throw new TlsAlert(AlertCode.record_overflow, `record of ${length} bytes`);
     }
     if (b.length - at < 5 + length) return undefined;
     this.#start = at + 5 + length;
+    this.#first = false;
     return { type, body: b.subarray(at + 5, at + 5 + length) };
   }
 }

@@ -47,6 +47,7 @@ import {
   AlertCode,
   ContentType,
   MAX_PLAINTEXT,
+  NO_ALERT,
   plainRecords,
   RecordCipher,
   RecordReader,
@@ -449,11 +450,13 @@ export class AnonTlsSession {
     const code = e instanceof TlsAlert ? e.alert : AlertCode.internal_error;
     const body = new Uint8Array([ALERT_FATAL, code]);
     try {
-      ev.send.push(
-        this.#write
-          ? this.#write.seal(ContentType.alert, body)
-          : plainRecords(ContentType.alert, body),
-      );
+      if (code !== NO_ALERT) {
+        ev.send.push(
+          this.#write
+            ? this.#write.seal(ContentType.alert, body)
+            : plainRecords(ContentType.alert, body),
+        );
+      }
     } catch {
       // nothing more to tell the peer
     }

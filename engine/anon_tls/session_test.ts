@@ -3,7 +3,7 @@
 // (fixtures/tls), and bad input as alerts, never a throw.
 import assert from "node:assert/strict";
 import { AnonTlsSession } from "./session.ts";
-import { AlertCode, ContentType, RecordReader } from "./records.ts";
+import { AlertCode, ContentType, NO_ALERT, RecordReader } from "./records.ts";
 
 const FIXTURES = new URL("../../fixtures/tls/", import.meta.url);
 const CLIENT_HELLO = Deno.readFileSync(new URL("anon-client-hello.bin", FIXTURES));
@@ -117,10 +117,13 @@ Deno.test("anon TLS: broker-node's server flight makes our client send its key e
 
 Deno.test("anon TLS: bad input is a fatal alert for the peer and an error, never a throw; a cut record waits", () => {
   const cases: [string, Uint8Array, number][] = [
-    ["garbage", new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"), AlertCode.unexpected_message],
+    // A first record that is no TLS at all gets no alert, as from OpenSSL (Zeek's listener).
+    ["garbage", new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"), NO_ALERT],
+    ["Broker's plain hello", new Uint8Array([0, 0, 0, 40, 1, 2, 3, 4, 5, 6]), NO_ALERT],
+    ["a first record of version 2.0", new Uint8Array([22, 2, 0, 0, 1, 1]), NO_ALERT],
     [
-      "Broker's plain hello",
-      new Uint8Array([0, 0, 0, 40, 1, 2, 3, 4, 5, 6]),
+      "a first record of no content type",
+      new Uint8Array([24, 3, 3, 0, 1, 1]),
       AlertCode.unexpected_message,
     ],
     [
@@ -161,9 +164,16 @@ Deno.test("anon TLS: bad input is a fatal alert for the peer and an error, never
     const ev = server.receive(bytes);
     assert.equal(server.state, "failed", what);
     assert.ok(ev.error, what);
-    assert.deepEqual(plainAlerts(ev.send), [[2, code]], what);
+    assert.deepEqual(plainAlerts(ev.send), code === NO_ALERT ? [] : [[2, code]], what);
+    if (code === NO_ALERT) assert.deepEqual(ev.send, [], what);
     assert.deepEqual(server.receive(CLIENT_HELLO).send, [], `${what}: nothing after failing`);
   }
+  // After a first TLS record, one of another version is protocol_version, as from OpenSSL.
+  const later = new AnonTlsSession("server");
+  later.receive(CLIENT_HELLO);
+  const bad = later.receive(new Uint8Array([22, 0, 0, 0, 1, 1]));
+  assert.equal(later.state, "failed");
+  assert.deepEqual(plainAlerts(bad.send), [[2, AlertCode.protocol_version]]);
   const server = new AnonTlsSession("server");
   const ev = server.receive(CLIENT_HELLO.subarray(0, 100));
   assert.deepEqual([ev.send.length, ev.error, server.state], [0, undefined, "wait_client_hello"]);

@@ -45,3 +45,38 @@ zeekTest(
     await zeek.waitFor(`peer_lost, ${ep.id}`);
   },
 );
+
+/**
+ * What a Broker peer without SSL gets back from the TLS listener at `port`
+ * for its first frame (the bytes before the listener closes), as Zeek's
+ * Broker::__peer_no_retry with Broker::disable_ssl = T sends it.
+ */
+async function answerToPlainHello(port: number): Promise<number[]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    // A frame of 26 bytes: 00 00 00 1a, then message type 1 (hello) and its body.
+    await conn.write(new Uint8Array([0, 0, 0, 0x1a, 1, ...new Array(21).fill(0x5a)]));
+    const got: number[] = [];
+    const buf = new Uint8Array(1024);
+    for (;;) {
+      // The listener closes with bytes unread: a reset ends the answer as a close does.
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return got;
+      got.push(...buf.subarray(0, n));
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+zeekTest(
+  "a plain Broker hello to a TLS listener gets no byte back, from Zeek (OpenSSL: no alert for a first record that is no TLS) and from us",
+  async (t) => {
+    const zeek = await t.zeek(SCRIPTS, { env: { ZEEK_ROLE: "listen" } });
+    const zeekPort = await zeek.port();
+    assert.deepEqual(await answerToPlainHello(zeekPort), [], "Zeek's answer");
+    const ep = t.endpoint({ disableSsl: false });
+    const port = await ep.listen("127.0.0.1", 0);
+    assert.deepEqual(await answerToPlainHello(port), [], "our answer");
+  },
+);
