@@ -27,7 +27,7 @@ export interface NetAddress {
 }
 
 import { connectTlsStream, dialTls, type TlsMaterial } from "./tls.ts";
-import { anonTlsHandshake, PLAIN_PEER, SILENT_PEER } from "./anon_tls_stream.ts";
+import { anonTlsHandshake, PLAIN_PEER } from "./anon_tls_stream.ts";
 import type { ByteStream } from "./node_stream.ts";
 import { setImmediate } from "node:timers";
 import { objectArray } from "../object_array.ts";
@@ -445,13 +445,23 @@ function withPlainPeerHint(e: unknown): unknown {
   const hint = /InvalidContentType/.test(e.message)
     ? PLAIN_PEER
     : /unexpected end of file|disconnected before secure TLS/.test(e.message)
-    ? SILENT_PEER
+    ? CLOSED_EARLY
     : "";
   if (!hint) return e;
   const hinted = new Error(`${e.message}${hint}`, { cause: e });
   hinted.name = e.name; // the text stays as it was (`InvalidData: ...`), the hint after it
   return hinted;
 }
+
+/**
+ * What a certificate TLS dial's error adds when the server closed before the
+ * handshake completed. Unlike the anonymous dial (`SILENT_PEER`), rustls does
+ * not say whether the server sent anything first, so both causes are named: a
+ * listener without SSL closes so, and so does a TLS server that refused us (a
+ * Zeek with an X.509 v1 certificate, which rustls cannot use, was one).
+ */
+const CLOSED_EARLY =
+  ", the server closing before the handshake completed (as a listener without SSL may, or a TLS server that refused us)";
 
 /** Addresses whose last TLS handshake did not finish in time (see `connectTcp`), oldest first. */
 const stalledTls = new Set<string>();
