@@ -152,7 +152,7 @@ export interface ZeromqBridgeOptions {
   /** Options of the bridge's Broker endpoint (ID, TLS, buffers). */
   endpoint?: EndpointOptions;
   /** How the bridge joins the ZeroMQ cluster: its node name, type and the proxy's sockets. */
-  zeromq: Omit<ZeekZmqNodeOptions, "logger">;
+  zeromq: Omit<ZeekZmqNodeOptions, "logger" | "loggers">;
 }
 
 /** What crossed, and what did not. */

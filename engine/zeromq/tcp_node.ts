@@ -4,8 +4,10 @@
  * connects an XSUB socket to the proxy's XPUB (receiving; Zeek's
  * `connect_xsub_endpoint`) and an XPUB socket to the proxy's XSUB
  * (publishing; `connect_xpub_endpoint`), subscribes its node topics, says
- * hello, and reports `node_up`/`node_down`; with `logger`, it also PUSHes
- * log batches to a logger's PULL socket (Zeek's `connect_log_endpoints`).
+ * hello, and reports `node_up`/`node_down`; with `logger` (or `loggers`),
+ * it also PUSHes log batches to the loggers' PULL sockets (Zeek's
+ * `connect_log_endpoints`), one logger after the other, as libzmq's PUSH
+ * deals them out.
  * The proxy is `ZmqProxyServer` (`tcp_proxy.ts`).
  *
  * Like a Zeek node's libzmq sockets, each of them keeps dialling when its
@@ -59,6 +61,13 @@ export interface ZeekZmqNodeOptions {
   xsub: HostPort;
   /** A logger's PULL socket for {@link ZeekZmqNode.writeLogs} (Zeek's `connect_log_endpoints`). */
   logger?: HostPort;
+  /**
+   * More loggers' PULL sockets (after `logger`, if given): a cluster with
+   * several loggers, whose nodes' `connect_log_endpoints` list them all.
+   * Log batches go to them in turn, a logger whose `logSndhwm` batches are
+   * waiting skipped, as libzmq's PUSH round-robins over its pipes.
+   */
+  loggers?: readonly HostPort[];
   /**
    * How long {@link ZeekZmqNode.connect} waits for the proxy's first
    * handshakes (the logger is not waited for; the sockets dial every 100 to 199 ms meanwhile); 0: no limit, as a
@@ -215,7 +224,9 @@ export class ZeekZmqNode {
   readonly #heads = new Map<string, Uint8Array>();
   #xpub!: ZmtpLink;
   #xsub!: ZmtpLink;
-  #log?: ZmtpLink;
+  // The log PUSH's connections, one a logger, and which takes the next batch.
+  #logs: ZmtpLink[] = [];
+  #nextLog = 0;
   readonly #stats = { xpubDrops: 0, logDrops: 0 };
   #closing = false;
   #lost!: (e: BrokerError) => void;
@@ -245,7 +256,7 @@ export class ZeekZmqNode {
 
   /** A copy of the counters. */
   stats(): ZeekZmqNodeStats {
-    const dials = this.#xpub.dials + this.#xsub.dials + (this.#log?.dials ?? 0);
+    const dials = this.#xpub.dials + this.#xsub.dials + this.#logs.reduce((n, l) => n + l.dials, 0);
     return { ...this.#stats, dials };
   }
 
@@ -270,9 +281,9 @@ export class ZeekZmqNode {
     return this.#xpub.full;
   }
 
-  /** Log batches waiting for the logger (at most `logSndhwm`, when set); 0 without a logger. */
+  /** Log batches waiting for the loggers (at most `logSndhwm` a logger, when set); 0 without a logger. */
   get logQueued(): number {
-    return this.#log?.queuedMessages ?? 0;
+    return this.#logs.reduce((n, l) => n + l.queuedMessages, 0);
   }
 
   /** Other nodes that are up (both hellos crossed): node ID to name. */
@@ -341,13 +352,9 @@ export class ZeekZmqNode {
       options.xpubSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM,
     );
     self.#xsub = link("xsub", options.xsub, "XSUB", "the proxy's XPUB");
-    if (options.logger) {
-      self.#log = link(
-        "log",
-        options.logger,
-        "PUSH",
-        "the logger",
-        options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM,
+    for (const to of [...(options.logger ? [options.logger] : []), ...(options.loggers ?? [])]) {
+      self.#logs.push(
+        link("log", to, "PUSH", "the logger", options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM),
       );
     }
     const links = [self.#xpub, self.#xsub];
@@ -440,23 +447,33 @@ export class ZeekZmqNode {
   }
 
   /**
-   * PUSHes a batch of log writes to the logger, in Zeek's log batch format.
-   * Returns false when `logSndhwm` batches already wait for the logger:
-   * this one is dropped and counted, as Zeek's PUSH drops it. Throws
-   * `invalid_status` without a `logger`, `type_clash` for a value its type
-   * cannot hold.
+   * PUSHes a batch of log writes to a logger, in Zeek's log batch format:
+   * with several, to the next in turn that has fewer than `logSndhwm`
+   * batches waiting (libzmq's PUSH). Returns false when every logger has
+   * that many: this one is dropped and counted, as Zeek's PUSH drops it.
+   * Throws `invalid_status` without a logger, `type_clash` for a value its
+   * type cannot hold.
    */
   writeLogs(batch: LogWriteBatch): boolean {
-    if (!this.#log) {
+    if (this.#logs.length === 0) {
       throw new BrokerError(ErrorCode.invalid_status, "no logger: connect with the logger option");
     }
     const payload = encodeLogWriteBatch(batch);
-    if (this.#log.full) {
+    const n = this.#logs.length;
+    let log: ZmtpLink | undefined;
+    for (let i = 0; i < n && !log; i++) {
+      const at = (this.#nextLog + i) % n;
+      if (!this.#logs[at].full) {
+        log = this.#logs[at];
+        this.#nextLog = (at + 1) % n;
+      }
+    }
+    if (!log) {
       this.#stats.logDrops++;
       return false;
     }
-    this.#log.write(
-      this.#log.encode(zeekZmqMessageParts({
+    log.write(
+      log.encode(zeekZmqMessageParts({
         topic: LOG_WRITE_TOPIC,
         sender: this.id,
         format: ZEEK_BIN_SERIALIZER,
@@ -476,7 +493,7 @@ export class ZeekZmqNode {
     this.events.close();
     this.statuses.close();
     this.links.close();
-    await this.#log?.closeAfterWrites();
+    await Promise.all(this.#logs.map((l) => l.closeAfterWrites()));
     await Promise.all([this.#xpub?.closeAfterWrites(), this.#xsub?.closeAfterWrites()]);
   }
 
