@@ -1,0 +1,66 @@
+// Our node as the manager of a Zeek 8 ZeroMQ cluster (our process also the XPUB/XSUB proxy, as
+// Zeek's manager would be), with Zeek's worker of btest cluster/generic/publish-unspecified.zeek:
+// the worker raises node_up for our manager, takes our empty table and set for its typed
+// parameters, answers on the manager topic, and ends on our finish. Its output is the btest's
+// baseline (Baseline/cluster.generic.publish-unspecified/..worker.out) after its node_up line.
+import assert from "node:assert/strict";
+import { Event, set, str, table } from "../../mod.ts";
+import { nodeIdTopic, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { freePort } from "../broker_ref.ts";
+import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
+
+zeekTest(
+  "our node as manager: Zeek's worker says node_up for it, takes our empty table and set as typed arguments, answers and ends on our finish",
+  async (t) => {
+    const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+    t.defer(() => proxy.close());
+    const worker = await t.zeek("zeromq/unspecified-worker.zeek", {
+      path: [`${SCRIPTS}zeromq`],
+      env: {
+        CLUSTER_NODE: "worker-1",
+        XPUB_PORT: `${proxy.xpubPort}/tcp`,
+        XSUB_PORT: `${proxy.xsubPort}/tcp`,
+        LOG_PULL_PORT: `${freePort()}/tcp`,
+      },
+    });
+    const manager = await ZeekZmqNode.connect({
+      name: "manager",
+      nodeType: "manager",
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    });
+    t.defer(() => manager.close());
+    const up = await manager.statuses.get(10_000);
+    assert.equal(up?.type, "node_up", worker.transcript);
+    assert.equal(up.name, "worker-1");
+    // publish-unspecified's manager: to the worker's node-ID topic, on its node_up.
+    const to = nodeIdTopic(up.id);
+    assert.ok(manager.publish(to, new Event("ping_table", [str("hello"), table([])])));
+    assert.ok(manager.publish(to, new Event("ping_set", [str("hello"), set()])));
+    const pongs = [];
+    for (let i = 0; i < 2; i++) {
+      const pong = await manager.events.get(10_000);
+      assert.ok(pong, worker.transcript);
+      assert.equal(pong.topic, "zeek.cluster.manager");
+      assert.equal(pong.sender, up.id);
+      pongs.push(pong.event);
+    }
+    assert.deepEqual(pongs, [
+      new Event("pong_table", [str("hello"), table([])]),
+      new Event("pong_set", [str("hello"), set()]),
+    ]);
+    assert.ok(manager.publish("zeek.cluster.worker", new Event("finish", [])));
+    assert.equal((await worker.exited(10_000)).code, 0, worker.transcript);
+    // node_up may print after the pings, as with Zeek's own manager: Zeek reads our
+    // Cluster::hello and the pings behind it in one batch, and the hello's handler queues
+    // node_up behind the pings (see zeromq_test.ts).
+    assert.ok(worker.stdout.includes("node_up, manager"), worker.transcript);
+    assert.deepEqual(worker.stdout.filter((l) => l !== "node_up, manager"), [
+      "ping_table, hello, ResultTable, {\\x0a\\x0a}",
+      "ping_set, hello, ResultSet, {\\x0a\\x0a}",
+    ]);
+    assert.deepEqual((await manager.statuses.get(10_000))?.type, "node_down");
+    assert.deepEqual(manager.errors, []);
+  },
+  { timeoutMs: 15_000 + ZEEK_START_MS },
+);
