@@ -4,7 +4,8 @@
 // parameters, answers on the manager topic, and ends on our finish. Its output is the btest's
 // baseline (Baseline/cluster.generic.publish-unspecified/..worker.out) after its node_up line.
 import assert from "node:assert/strict";
-import { Event, set, str, table } from "../../mod.ts";
+import { count, Event, set, str, table } from "../../mod.ts";
+import { Pool } from "../../engine/cluster/pool.ts";
 import { nodeIdTopic, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
@@ -60,6 +61,72 @@ zeekTest(
       "ping_set, hello, ResultSet, {\\x0a\\x0a}",
     ]);
     assert.deepEqual((await manager.statuses.get(10_000))?.type, "node_down");
+    assert.deepEqual(manager.errors, []);
+  },
+  { timeoutMs: 15_000 + ZEEK_START_MS },
+);
+
+zeekTest(
+  "our node as manager: publish_hrw over two Zeek workers picks the worker Zeek's manager picks (btest cluster/generic/publish-hrw.zeek's baseline)",
+  async (t) => {
+    const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+    t.defer(() => proxy.close());
+    const env = {
+      XPUB_PORT: `${proxy.xpubPort}/tcp`,
+      XSUB_PORT: `${proxy.xsubPort}/tcp`,
+      LOG_PULL_PORT: `${freePort()}/tcp`,
+    };
+    const workers = await Promise.all(
+      ["worker-1", "worker-2"].map((name) =>
+        t.zeek("zeromq/hrw-worker.zeek", {
+          path: [`${SCRIPTS}zeromq`],
+          env: { ...env, CLUSTER_NODE: name },
+        })
+      ),
+    );
+    const transcripts = () => workers.map((w) => w.transcript).join("\n");
+    const manager = await ZeekZmqNode.connect({
+      name: "manager",
+      nodeType: "manager",
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    });
+    t.defer(() => manager.close());
+    // Zeek's worker_pool on the manager: dead until node_up.
+    const pool = new Pool(["worker-1", "worker-2"], {
+      backend: "zeromq",
+      alive: false,
+      self: "manager",
+    });
+    for (let up = 0; up < 2; up++) {
+      const s = await manager.statuses.get(10_000);
+      assert.equal(s?.type, "node_up", transcripts());
+      pool.markAlive(s.name);
+    }
+    // The btest's manager: Cluster::publish_hrw(Cluster::worker_pool, cat(i), ping, i, "args").
+    for (let i = 0n; i < 10n; i++) {
+      assert.ok(manager.publish(pool.hrwTopic(`${i}`), new Event("ping", [count(i), str("args")])));
+    }
+    const got = new Map<string, bigint[]>([["worker-1", []], ["worker-2", []]]);
+    for (let n = 0; n < 20; n++) {
+      const pong = await manager.events.get(10_000);
+      assert.equal(pong?.event.name, "pong", transcripts());
+      const [c, , from, fromHow] = pong.event.args;
+      if (fromHow.value === "args") got.get(from.value as string)?.push(c.value as bigint);
+    }
+    for (const pings of got.values()) pings.sort((a, b) => Number(a - b));
+    assert.deepEqual(Object.fromEntries(got), {
+      "worker-1": [1n, 3n, 4n, 6n, 8n, 9n],
+      "worker-2": [0n, 2n, 5n, 7n],
+    });
+    assert.ok(manager.publish("zeek.cluster.worker", new Event("finish", [])));
+    for (const [i, w] of workers.entries()) {
+      assert.equal((await w.exited(10_000)).code, 0, w.transcript);
+      const pings = got.get(`worker-${i + 1}`)!.map((c) => `got ping, ${c}, args`);
+      // The other worker's node_up is the two Zeeks' business, and not waited for here.
+      const out = w.stdout.filter((l) => l !== `a node_up, worker-${2 - i}`).toSorted();
+      assert.deepEqual(out, ["a node_up, manager", ...pings, "z got finish!"].toSorted());
+    }
     assert.deepEqual(manager.errors, []);
   },
   { timeoutMs: 15_000 + ZEEK_START_MS },
