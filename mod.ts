@@ -220,6 +220,7 @@ export {
   ZeekType,
   type ZeekZmqEventMessage,
   type ZeekZmqLinkStatus,
+  type ZeekZmqLogMessage,
   ZeekZmqNode,
   type ZeekZmqNodeOptions,
   type ZeekZmqNodeStats,

@@ -90,6 +90,7 @@ export {
   type ZeekNodeStatus,
   type ZeekZmqEventMessage,
   type ZeekZmqLinkStatus,
+  type ZeekZmqLogMessage,
   ZeekZmqNode,
   type ZeekZmqNodeOptions,
   type ZeekZmqNodeStats,

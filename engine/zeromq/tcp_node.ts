@@ -7,7 +7,9 @@
  * hello, and reports `node_up`/`node_down`; with `logger` (or `loggers`),
  * it also PUSHes log batches to the loggers' PULL sockets (Zeek's
  * `connect_log_endpoints`), one logger after the other, as libzmq's PUSH
- * deals them out.
+ * deals them out. With `listenLog` it is a logger (or a manager that is the
+ * logger): its PULL socket takes the other nodes' log batches
+ * ({@link ZeekZmqNode.logs}), as Zeek's `listen_log_endpoint`.
  * The proxy is `ZmqProxyServer` (`tcp_proxy.ts`).
  *
  * Like a Zeek node's libzmq sockets, each of them keeps dialling when its
@@ -30,14 +32,14 @@ import { encodeMessage, FrameFlag } from "./frame.ts";
 import { type NodeActions, ZeekClusterNode, type ZeekNodeType } from "./cluster_node.ts";
 import type { ZmtpEvent } from "./session.ts";
 import { encodeSubscription } from "./subscription.ts";
-import { type HostPort, keepError } from "./tcp_connection.ts";
+import { type HostPort, keepError, ZmtpConnection } from "./tcp_connection.ts";
 import { unreachable, ZmtpLink, type ZmtpLinkStatus } from "./tcp_link.ts";
 
 export type { HostPort };
 
 const EMPTY = new Uint8Array(0);
 const EMPTY_EVENT = new Event("", []);
-import { encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
+import { decodeLogWriteBatch, encodeLogWriteBatch, type LogWriteBatch } from "./log_batch.ts";
 import {
   eventMessage,
   LOG_WRITE_TOPIC,
@@ -68,6 +70,14 @@ export interface ZeekZmqNodeOptions {
    * waiting skipped, as libzmq's PUSH round-robins over its pipes.
    */
   loggers?: readonly HostPort[];
+  /**
+   * Where our PULL socket listens for the other nodes' log batches, when
+   * this node is a logger (or a manager that is the logger): Zeek's
+   * `listen_log_endpoint`, the layout's port of the node. Port 0 picks a
+   * free one ({@link ZeekZmqNode.logPort}). They arrive in
+   * {@link ZeekZmqNode.logs}.
+   */
+  listenLog?: { hostname?: string; port: number };
   /**
    * How long {@link ZeekZmqNode.connect} waits for the proxy's first
    * handshakes (the logger is not waited for; the sockets dial every 100 to 199 ms meanwhile); 0: no limit, as a
@@ -139,6 +149,23 @@ export interface ZeekZmqEventMessage {
   event: Event;
 }
 
+/**
+ * A batch of log writes another node PUSHed to our PULL socket (see
+ * {@link ZeekZmqNodeOptions.listenLog}).
+ *
+ * @example
+ * ```ts
+ * import type { ZeekZmqLogMessage } from "./tcp_node.ts";
+ * const show = (m: ZeekZmqLogMessage) => `${m.sender}: ${m.batch.records.length} to ${m.batch.path}`;
+ * ```
+ */
+export interface ZeekZmqLogMessage {
+  /** The sending node's ID. */
+  sender: string;
+  /** The batch: stream, writer, path, fields and records. */
+  batch: LogWriteBatch;
+}
+
 /** A node of the cluster coming up or going away. */
 export interface ZeekNodeStatus {
   /** `node_up` or `node_down`, as Zeek's events. */
@@ -200,6 +227,8 @@ export class ZeekZmqNode {
   readonly #state: ZeekClusterNode;
   /** Events other nodes sent to our topics (the hellos excepted). */
   readonly events: BoundedQueue<ZeekZmqEventMessage>;
+  /** Log batches the other nodes PUSHed to us (with `listenLog`), oldest dropped when full. */
+  readonly logs: BoundedQueue<ZeekZmqLogMessage>;
   /** `node_up`/`node_down` of the other nodes. */
   readonly statuses: BoundedQueue<ZeekNodeStatus> = new BoundedQueue(1024, "drop_oldest");
   /**
@@ -227,6 +256,9 @@ export class ZeekZmqNode {
   // The log PUSH's connections, one a logger, and which takes the next batch.
   #logs: ZmtpLink[] = [];
   #nextLog = 0;
+  // With listenLog: the PULL socket's listener and the nodes' connections to it.
+  #logListener?: Deno.TcpListener;
+  readonly #logPeers = new Set<ZmtpConnection>();
   readonly #stats = { xpubDrops: 0, logDrops: 0 };
   #closing = false;
   #lost!: (e: BrokerError) => void;
@@ -242,6 +274,12 @@ export class ZeekZmqNode {
   private constructor(node: ZeekClusterNode, queueSize: number) {
     this.#state = node;
     this.events = new BoundedQueue(queueSize, "drop_oldest");
+    this.logs = new BoundedQueue(queueSize, "drop_oldest");
+  }
+
+  /** The port our log PULL socket listens on (with `listenLog`), else 0. */
+  get logPort(): number {
+    return (this.#logListener?.addr as Deno.NetAddr | undefined)?.port ?? 0;
   }
 
   /** The node ID. */
@@ -356,6 +394,14 @@ export class ZeekZmqNode {
       self.#logs.push(
         link("log", to, "PUSH", "the logger", options.logSndhwm ?? ZEEK_ZMQ_DEFAULT_SNDHWM),
       );
+    }
+    if (options.listenLog) {
+      try {
+        self.#listenLog(options.listenLog);
+      } catch (e) {
+        await self.close();
+        throw e;
+      }
     }
     const links = [self.#xpub, self.#xsub];
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -490,11 +536,42 @@ export class ZeekZmqNode {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#logListener?.close();
+    this.#logListener = undefined;
+    for (const c of this.#logPeers) c.close();
+    this.logs.close();
     this.events.close();
     this.statuses.close();
     this.links.close();
     await Promise.all(this.#logs.map((l) => l.closeAfterWrites()));
     await Promise.all([this.#xpub?.closeAfterWrites(), this.#xsub?.closeAfterWrites()]);
+  }
+
+  // Zeek's listen_log_endpoint: a PULL socket every node's log PUSH connects to.
+  #listenLog(at: { hostname?: string; port: number }): void {
+    const listener = Deno.listen({ hostname: at.hostname ?? "127.0.0.1", port: at.port });
+    this.#logListener = listener;
+    (async () => {
+      for await (const tcp of listener) {
+        tcp.setNoDelay(true);
+        const conn: ZmtpConnection = new ZmtpConnection(tcp, "PULL", (e) => {
+          if (e.type === "error") this.#keep(e.error);
+          else if (e.type === "message") this.#onLog(e.parts);
+        });
+        this.#logPeers.add(conn);
+        conn.done.finally(() => this.#logPeers.delete(conn));
+      }
+    })().catch(() => {}); // the listener closed
+  }
+
+  #onLog(parts: Uint8Array[]): void {
+    try {
+      const msg = parseZeekZmqMessage(parts);
+      this.logs.push({ sender: msg.sender, batch: decodeLogWriteBatch(msg.payload) });
+    } catch (e) {
+      // As for events: what cannot be read is dropped, the error kept.
+      if (e instanceof BrokerError) this.#keep(e);
+    }
   }
 
   #onSubscription(e: Extract<ZmtpEvent, { type: "subscription" }>): void {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { count, Event, set, str, table } from "../../mod.ts";
 import { Pool } from "../../engine/cluster/pool.ts";
-import { nodeIdTopic, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { nodeIdTopic, ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
@@ -127,6 +127,64 @@ zeekTest(
       const out = w.stdout.filter((l) => l !== `a node_up, worker-${2 - i}`).toSorted();
       assert.deepEqual(out, ["a node_up, manager", ...pings, "z got finish!"].toSorted());
     }
+    assert.deepEqual(manager.errors, []);
+  },
+  { timeoutMs: 15_000 + ZEEK_START_MS },
+);
+
+zeekTest(
+  "our node as the manager that is the logger: Zeek's worker PUSHes its log batch to our PULL socket (listen_log_endpoint)",
+  async (t) => {
+    const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
+    t.defer(() => proxy.close());
+    const manager = await ZeekZmqNode.connect({
+      name: "manager",
+      nodeType: "manager",
+      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
+      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+      listenLog: { port: 0 },
+    });
+    t.defer(() => manager.close());
+    // scripts/zeromq/worker.zeek: on node_up for the manager, a ping and a Log::write; ends on
+    // the pong. Its layout's manager is the logger, at LOG_PULL_PORT.
+    const worker = await t.zeek("zeromq/worker.zeek", {
+      path: [`${SCRIPTS}zeromq`],
+      env: {
+        CLUSTER_NODE: "worker-1",
+        XPUB_PORT: `${proxy.xpubPort}/tcp`,
+        XSUB_PORT: `${proxy.xsubPort}/tcp`,
+        LOG_PULL_PORT: `${manager.logPort}/tcp`,
+      },
+    });
+    const up = await manager.statuses.get(10_000);
+    assert.equal(up?.type, "node_up", worker.transcript);
+    const ping = await manager.events.get(10_000);
+    assert.equal(ping?.event.name, "Test::ping", worker.transcript);
+    assert.ok(
+      manager.publish(
+        "zeek.cluster.node.worker-1.",
+        new Event("Test::pong", [str("pong for hello"), count(43n)]),
+      ),
+    );
+    assert.equal((await worker.exited(10_000)).code, 0, worker.transcript);
+    assert.deepEqual(worker.stdout, ["node_up, manager", "pong, pong for hello, 43"]);
+    // Zeek flushes its log buffer as it terminates, before its sockets close.
+    // Its cluster.log lines (Cluster::LOG) come too.
+    let log = await manager.logs.get(10_000);
+    while (log?.batch.streamName === "Cluster::LOG") log = await manager.logs.get(10_000);
+    assert.ok(log, worker.transcript);
+    assert.equal(log.sender, up.id);
+    assert.equal(log.batch.streamName, "Test::LOG");
+    assert.equal(log.batch.path, "test");
+    assert.deepEqual(log.batch.fields.map((f) => [f.name, f.type]), [
+      ["ts", ZeekType.time],
+      ["msg", ZeekType.string],
+      ["n", ZeekType.count],
+    ]);
+    assert.deepEqual(log.batch.records.map((r) => r.map((v) => v.value)), [
+      [1700000001, "a log line", 5n],
+    ]);
+    assert.equal((await manager.statuses.get(10_000))?.type, "node_down");
     assert.deepEqual(manager.errors, []);
   },
   { timeoutMs: 15_000 + ZEEK_START_MS },
