@@ -20,7 +20,12 @@ import type { ByteStream } from "../transport/node_stream.ts";
 /** How long the TCP connect and, for `wss://`, the TLS handshake may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-const OPEN = 1, CLOSED = 3;
+const OPEN = 1, CLOSING = 2, CLOSED = 3;
+/**
+ * How long `close()` waits for the server to answer its close frame (with
+ * its own, or by ending the connection) before it drops the connection.
+ */
+const CLOSE_TIMEOUT_MS = 2_000;
 /** Frames longer than this end the connection. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** The read buffer's size to begin with (it grows for longer frames). */
@@ -123,12 +128,19 @@ export function tcpWebSocket(url: string): SocketLike {
       writeFrame(0x1, new TextEncoder().encode(text));
     },
     close: () => {
-      if (socket.readyState === CLOSED) return;
-      if (conn && socket.readyState === OPEN) writeFrame(0x8, new Uint8Array(0));
-      finish();
+      if (socket.readyState === CLOSED || socket.readyState === CLOSING) return;
+      if (!conn || socket.readyState !== OPEN) return finish();
+      // Messages sent just before are still queued behind `writing`: ending the TCP
+      // connection here dropped them all (a client's last events never reached Zeek's
+      // server). The close frame goes after them, and the connection ends once the
+      // server answers it (RFC 6455 §7.1.1: the server closes TCP first), or at the timeout.
+      socket.readyState = CLOSING;
+      writeFrame(0x8, new Uint8Array(0));
+      closeTimer = setTimeout(finish, CLOSE_TIMEOUT_MS);
     },
   };
   let conn: ByteStream | undefined;
+  let closeTimer: ReturnType<typeof setTimeout> | undefined;
   let writing = Promise.resolve();
   const writeFrame = (opcode: number, payload: Uint8Array) => {
     const out = encodeWebSocketFrame(opcode, payload, true);
@@ -140,7 +152,8 @@ export function tcpWebSocket(url: string): SocketLike {
   };
   const finish = () => {
     if (socket.readyState === CLOSED) return;
-    const wasOpen = socket.readyState === OPEN;
+    clearTimeout(closeTimer);
+    const wasOpen = socket.readyState === OPEN || socket.readyState === CLOSING;
     socket.readyState = CLOSED;
     try {
       conn?.close();
@@ -176,7 +189,8 @@ export function tcpWebSocket(url: string): SocketLike {
       socket.onopen?.(new Event("open"));
       const dec = new TextDecoder();
       let message: Uint8Array[] = [];
-      while (socket.readyState === OPEN) {
+      // CLOSING: the close frame is sent and the server's answer is read for.
+      while (socket.readyState === OPEN || socket.readyState === CLOSING) {
         // One frame: FIN/opcode, length (7, 16 or 64 bits), server frames are unmasked.
         await inbox.fill(2);
         const opcode = inbox.at(0) & 0x0f, fin = (inbox.at(0) & 0x80) !== 0;
@@ -196,7 +210,13 @@ export function tcpWebSocket(url: string): SocketLike {
         // A view of the read buffer: valid until the next fill, so kept parts are copied.
         const payload = inbox.view(off, off + len);
         inbox.skip(off + len);
-        if (opcode === 0x8) break;
+        if (opcode === 0x8) {
+          // The server's close: answered with its status code when it came first
+          // (RFC 6455 §5.5.1), and the connection ends once that is written.
+          if (socket.readyState === OPEN) writeFrame(0x8, payload.slice(0, Math.min(2, len)));
+          await writing;
+          break;
+        }
         if (opcode === 0x9) {
           writeFrame(0xa, payload); // copied into the pong frame at once
           continue;
@@ -212,7 +232,10 @@ export function tcpWebSocket(url: string): SocketLike {
           whole = concatBytes(message);
           message = [];
         }
-        socket.onmessage?.({ data: dec.decode(whole) } as MessageEvent);
+        // As the standard WebSocket: nothing is delivered once close() was called.
+        if (socket.readyState === OPEN) {
+          socket.onmessage?.({ data: dec.decode(whole) } as MessageEvent);
+        }
       }
     } catch {
       // refused, closed or broken: reported through onerror/onclose

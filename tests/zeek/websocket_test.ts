@@ -27,7 +27,7 @@ const transports: [string, WebSocketClientOptions][] = [
 ];
 
 zeekTest(
-  "our WebSocket client with Zeek's WebSocket server: ack, an event each way, client_added/lost",
+  "our WebSocket client with Zeek's WebSocket server: ack, an event each way, events sent just before close(), client_added/lost",
   async (t) => {
     // Zeek's server cannot listen on port 0 and report the port, so free ports it is.
     const wsPort = freePort();
@@ -70,7 +70,18 @@ zeekTest(
         name,
       );
       assert.deepEqual(client.takeErrors(), []);
+      // Published right before close(), as Zeek's btests broker/oneshot.zeek and
+      // broker/no-subscriptions.zeek do: the close must not overtake them.
+      const last = `${who} last`;
+      for (let n = 0; n < 3; n++) {
+        client.publish(
+          "/ws/in",
+          new Event("Test::from_ws", [str(last), count(BigInt(n)), addr("10.1.2.3"), ...ARGS])
+            .toData(),
+        );
+      }
       client.close();
+      await zeek.waitFor(`zeek got from_ws, ${last}, 2, 10.1.2.3, 3, 1`, { timeoutMs: 5000 });
       await zeek.waitFor("client lost", { count: i + 1 });
     }
   },
