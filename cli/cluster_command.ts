@@ -241,7 +241,8 @@ async function runJoin(layoutPath: string, name: string, cli: JoinValues): Promi
     );
   }
   // Ours, not the node's, so that it takes the TLS options; shut down below.
-  const endpoint = new Endpoint(endpointSslOptions(cli));
+  // It relays nothing, as a Zeek node (Broker::forward_messages = F).
+  const endpoint = new Endpoint({ ...endpointSslOptions(cli), disableForwarding: true });
   let node: ClusterNode;
   try {
     node = await ClusterNode.join(layout, name, { listenHost, listenPort, endpoint });
@@ -308,7 +309,8 @@ async function runNodes(layoutPath: string, cli: NodesValues): Promise<void> {
     );
   }
   const topics = clusterTopics(layout.backend);
-  const endpoint = new Endpoint(endpointSslOptions(cli));
+  // Peered with every node: relaying, it would double their broadcasts.
+  const endpoint = new Endpoint({ ...endpointSslOptions(cli), disableForwarding: true });
   const up = new Map<string, string>();
   const changes: string[] = [];
   let changed = () => {};

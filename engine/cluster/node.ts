@@ -179,7 +179,13 @@ export interface WaitForOptions {
 
 /** Options of {@link ClusterNode.join}. */
 export interface ClusterNodeOptions {
-  /** The endpoint to use (it must not be peered yet); default a new one, shut down on `close`. */
+  /**
+   * The endpoint to use (it must not be peered yet); default a new one, shut
+   * down on `close`, that relays no other endpoint's messages
+   * (`disableForwarding`), as a Zeek node's (`Broker::forward_messages` is F):
+   * one given here should do the same, or Zeek nodes that peer with it and
+   * with each other get each broadcast twice.
+   */
   endpoint?: Endpoint;
   /**
    * Address to listen on; `""` is every interface (IPv6 and IPv4). Default:
@@ -360,7 +366,8 @@ export class ClusterNode {
         "a ClusterNode joins over Broker peerings; the layout's backend is zeromq",
       );
     }
-    const endpoint = options.endpoint ?? new Endpoint();
+    // Zeek's Broker manager: disable_forwarding = !Broker::forward_messages (F).
+    const endpoint = options.endpoint ?? new Endpoint({ disableForwarding: true });
     const node = new ClusterNode(layout, self, endpoint, !options.endpoint, options, 0);
     let port = 0;
     try {
