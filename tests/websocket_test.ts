@@ -207,6 +207,36 @@ Deno.test("a wrong first message and a wrong path are refused; others keep being
   });
 });
 
+// Zeek's btest cluster/websocket/bad-subscriptions.zeek: Zeek's server answers a wrong first
+// message in these words (Broker's says nothing), and ends the session.
+Deno.test("a wrong first message is answered in Zeek's words", async () => {
+  await withServer(async (_ep, url) => {
+    const cases = [
+      ['["broken", "brrr', "subscriptions not an array"],
+      ['{"not":"an array"}', "subscriptions not an array"],
+      ["[1, 2]", "individual subscription not a string"],
+      ['[1, "/my_topic"]', "individual subscription not a string"],
+    ];
+    for (const [text, context] of cases) {
+      const raw = new WebSocket(`${url}/v1/messages/json`);
+      const reply = await new Promise<string>((resolve, reject) => {
+        raw.onopen = () => raw.send(text);
+        raw.onmessage = (ev) => resolve(String(ev.data));
+        raw.onerror = () => reject(new Error("socket error"));
+      });
+      assert.deepEqual(JSON.parse(reply), {
+        type: "error",
+        code: "deserialization_failed",
+        context,
+      });
+      await new Promise<void>((r) => {
+        if (raw.readyState === WebSocket.CLOSED) r();
+        else raw.onclose = () => r();
+      });
+    }
+  });
+});
+
 Deno.test("the client re-connects and re-subscribes after the server restarts", async () => {
   const ep1 = new Endpoint();
   const server1 = await ep1.listenWebSocket("127.0.0.1", 0);

@@ -550,12 +550,9 @@ export class WebSocketServer {
       if (ev.binary) return end(CLOSE_UNSUPPORTED, "binary messages are not supported");
       const text = ev.data as string | undefined;
       if (!sub) {
-        const topics = text === undefined ? undefined : parseSubscription(text);
-        if (!topics) {
-          send(errorText(
-            "deserialization_failed",
-            "the first message must be a JSON array of topic strings",
-          ));
+        const topics = parseSubscription(text ?? "");
+        if (typeof topics === "string") {
+          send(errorText("deserialization_failed", topics));
           end();
           return;
         }
@@ -669,12 +666,17 @@ function positive(name: string, v: number): number {
   return v;
 }
 
-function parseSubscription(text: string): string[] | undefined {
+/** The topics of a client's first message, or what is wrong with it (an error's context). */
+function parseSubscription(text: string): string[] | string {
+  // Broker's server answers a wrong first message with nothing; Zeek's (the one
+  // server of this protocol that answers) with these words, so we use them.
+  let v: unknown;
   try {
-    const v = JSON.parse(text);
-    if (Array.isArray(v) && v.every((t) => typeof t === "string")) return v;
+    v = JSON.parse(text);
   } catch {
-    // not JSON
+    // not JSON: no array either
   }
-  return undefined;
+  if (!Array.isArray(v)) return "subscriptions not an array";
+  if (!v.every((t) => typeof t === "string")) return "individual subscription not a string";
+  return v;
 }
