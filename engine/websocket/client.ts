@@ -161,11 +161,20 @@ export class WebSocketClient implements AsyncIterable<WebSocketMessage> {
         clearTimeout(timer);
         reject(new BrokerError(ErrorCode.peer_unavailable, `cannot connect to ${this.#url}`));
       };
+      const errorsBefore = this.#errors.length;
       ws.onclose = () => {
         clearTimeout(timer);
         if (!settled) {
           settled = true;
-          reject(new BrokerError(ErrorCode.peer_unavailable, `${this.#url} closed the session`));
+          // A server that refuses the session may say why first (Zeek's: an
+          // `invalid_uri` error for a wrong path): the caller gets no client to ask.
+          const why = this.#errors.slice(errorsBefore).at(-1);
+          reject(
+            new BrokerError(
+              ErrorCode.peer_unavailable,
+              `${this.#url} closed the session` + (why ? ` (${why.code}: ${why.context})` : ""),
+            ),
+          );
         }
         this.#reconnect();
       };

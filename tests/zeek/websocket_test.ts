@@ -39,6 +39,11 @@ zeekTest(
       },
     });
     await zeek.waitFor("websocket listening, T");
+    // Zeek's btest cluster/websocket/bad-url.zeek: a wrong path gets an error, then the close.
+    await assert.rejects(
+      connectWebSocket(`ws://127.0.0.1:${wsPort}/v0/messages/json`, [], { reconnectMs: 0 }),
+      /closed the session \(invalid_uri: Invalid URI - use \/v1\/messages\/json\)/,
+    );
     for (const [i, [name, options]] of transports.entries()) {
       const client = await connectWebSocket(`ws://127.0.0.1:${wsPort}/v1/messages/json`, [
         "/ws/out",
