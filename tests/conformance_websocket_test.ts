@@ -302,6 +302,34 @@ for (const kind of KINDS) {
       }),
   );
 
+  // Broker's server words a JSON syntax error as CAF's to_string(pec): kind, line, column
+  // (checked live against broker-node; found with Zeek's btest one-pipelining.zeek's inputs).
+  Deno.test(
+    `WebSocket malformed JSON is worded as CAF's parser errors, with line and column (${who})`,
+    opts,
+    () =>
+      withWebSocketNode(kind, async (connect) => {
+        const c = await connect([]);
+        const cases: [string, string][] = [
+          ["{oops", "unexpected_character(1, 2)"],
+          ['{"a":', "unexpected_eof(1, 6)"],
+          ['{"a":1,}', "unexpected_character(1, 8)"],
+          ['  {"a":1} x', "trailing_character(1, 11)"],
+          ['{"a":tru}', "unexpected_character(1, 9)"],
+          ['{"a":1.5e}', "unexpected_character(1, 10)"],
+          ['{\n"a":\n x}', "unexpected_character(3, 3)"],
+          ["", "unexpected_eof(1, 1)"],
+          ['{"a":"x', "unexpected_eof(1, 8)"],
+        ];
+        for (const [text] of cases) c.sendRaw(text);
+        const errors = await errorsOf(c, cases.length);
+        assert.deepEqual(
+          errors.map((e) => e.context),
+          cases.map(([, pec], i) => `input #${i + 1} contained malformed JSON -> caf::pec::${pec}`),
+        );
+      }),
+  );
+
   // json_client.cc answers a text that is JSON but no object "contained invalid data"; the
   // reference build (checked live) says what it expected.
   Deno.test(

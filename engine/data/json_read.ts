@@ -108,10 +108,12 @@ class Parser {
   }
 
   literal(word: string): void {
-    for (let i = 0; i < word.length; i++) {
-      if (this.b[this.pos + i] !== word.charCodeAt(i)) this.fail("unexpected character");
+    // Byte by byte, so an error points at the byte that differs, as CAF's does.
+    for (let i = 0; i < word.length; i++, this.pos++) {
+      if (this.b[this.pos] !== word.charCodeAt(i)) {
+        this.fail(this.pos >= this.b.length ? "unexpected end" : "unexpected character");
+      }
     }
-    this.pos += word.length;
   }
 
   value(nesting: number): JsonNode {

@@ -611,7 +611,7 @@ export class WebSocketServer {
           send(errorText(
             "deserialization_failed",
             malformed
-              ? `input #${inputs} contained malformed JSON -> ${e.message}`
+              ? `input #${inputs} contained malformed JSON -> ${cafParseError(e, text)}`
               : notObject
               ? `input #${inputs} ${NOT_AN_OBJECT}`
               : `input #${inputs} contained invalid data`,
@@ -664,6 +664,31 @@ export class WebSocketServer {
 function positive(name: string, v: number): number {
   if (!(v >= 1)) throw new RangeError(`${name} must be at least 1, got ${v}`);
   return v;
+}
+
+/**
+ * A JSON syntax error as Broker's server words it (CAF's `to_string` of a
+ * `pec`, e.g. `caf::pec::unexpected_character(1, 2)`): the kind, and the line
+ * and column of the byte at fault, or of the end for `unexpected_eof`. CAF
+ * counts columns from 1 and starts a line at its '\n'. Errors CAF has no
+ * such kind for (or would not raise) keep our words.
+ */
+function cafParseError(e: BrokerError, text: string): string {
+  const kind = /unexpected end|unterminated string/.test(e.message)
+    ? "unexpected_eof"
+    : /trailing characters/.test(e.message)
+    ? "trailing_character"
+    : /unexpected character|expected (a key|a digit|':'|',')|bad escape/.test(e.message)
+    ? "unexpected_character"
+    : undefined;
+  if (kind === undefined || e.offset === undefined) return e.message;
+  const b = new TextEncoder().encode(text);
+  let line = 1, column = 1;
+  for (let i = 1; i <= e.offset; i++) {
+    column++;
+    if (b[i] === 0x0a) line++, column = 1;
+  }
+  return `caf::pec::${kind}(${line}, ${column})`;
 }
 
 /** The topics of a client's first message, or what is wrong with it (an error's context). */
