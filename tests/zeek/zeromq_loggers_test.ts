@@ -3,7 +3,8 @@
 // endpoint of connect_log_endpoints, it deals its log batches out to both loggers in turn.
 // The XPUB/XSUB proxy is ours; the loggers are Zeek's.
 import assert from "node:assert/strict";
-import { ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { connectThrough, testLogBatch } from "./zeromq_helpers.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
@@ -28,11 +29,7 @@ zeekTest(
     // Their PULL sockets bound before we dial: close() does not wait for a socket that is still
     // dialling, and would drop the batches it holds.
     await Promise.all(loggers.map((l, i) => l.listening(pulls[i])));
-    const node = await ZeekZmqNode.connect({
-      name: "worker-1",
-      nodeType: "worker",
-      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
+    const node = await connectThrough(proxy, "worker-1", "worker", {
       loggers: pulls.map((port) => ({ host: "127.0.0.1", port })),
     });
     t.defer(() => node.close());
@@ -44,22 +41,7 @@ zeekTest(
       if (s.type === "node_up") up.add(s.name);
     }
     for (let n = 0n; n < 4n; n++) {
-      assert.ok(node.writeLogs({
-        streamName: "Test::LOG",
-        writerName: "Log::WRITER_ASCII",
-        filterName: "default",
-        path: "test",
-        fields: [
-          { name: "ts", type: ZeekType.time, subtype: 0, optional: false },
-          { name: "msg", type: ZeekType.string, subtype: 0, optional: false },
-          { name: "n", type: ZeekType.count, subtype: 0, optional: false },
-        ],
-        records: [[
-          { type: ZeekType.time, subtype: 0, value: 1700000001 },
-          { type: ZeekType.string, subtype: 0, value: "line" },
-          { type: ZeekType.count, subtype: 0, value: n },
-        ]],
-      }));
+      assert.ok(node.writeLogs(testLogBatch("line", n)));
     }
     await node.close();
     const lines: string[][] = [];

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { count, Event, set, str, table } from "../../mod.ts";
 import { Pool } from "../../engine/cluster/pool.ts";
-import { nodeIdTopic, ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
-import { freePort } from "../broker_ref.ts";
+import { nodeIdTopic, ZeekType, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { connectThrough, zmqEnv } from "./zeromq_helpers.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
 zeekTest(
@@ -17,19 +17,9 @@ zeekTest(
     t.defer(() => proxy.close());
     const worker = await t.zeek("zeromq/unspecified-worker.zeek", {
       path: [`${SCRIPTS}zeromq`],
-      env: {
-        CLUSTER_NODE: "worker-1",
-        XPUB_PORT: `${proxy.xpubPort}/tcp`,
-        XSUB_PORT: `${proxy.xsubPort}/tcp`,
-        LOG_PULL_PORT: `${freePort()}/tcp`,
-      },
+      env: { ...zmqEnv(proxy), CLUSTER_NODE: "worker-1" },
     });
-    const manager = await ZeekZmqNode.connect({
-      name: "manager",
-      nodeType: "manager",
-      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
-    });
+    const manager = await connectThrough(proxy, "manager", "manager");
     t.defer(() => manager.close());
     const up = await manager.statuses.get(10_000);
     assert.equal(up?.type, "node_up", worker.transcript);
@@ -71,11 +61,7 @@ zeekTest(
   async (t) => {
     const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
     t.defer(() => proxy.close());
-    const env = {
-      XPUB_PORT: `${proxy.xpubPort}/tcp`,
-      XSUB_PORT: `${proxy.xsubPort}/tcp`,
-      LOG_PULL_PORT: `${freePort()}/tcp`,
-    };
+    const env = zmqEnv(proxy);
     const workers = await Promise.all(
       ["worker-1", "worker-2"].map((name) =>
         t.zeek("zeromq/hrw-worker.zeek", {
@@ -85,12 +71,7 @@ zeekTest(
       ),
     );
     const transcripts = () => workers.map((w) => w.transcript).join("\n");
-    const manager = await ZeekZmqNode.connect({
-      name: "manager",
-      nodeType: "manager",
-      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
-    });
+    const manager = await connectThrough(proxy, "manager", "manager");
     t.defer(() => manager.close());
     // Zeek's worker_pool on the manager: dead until node_up.
     const pool = new Pool(["worker-1", "worker-2"], {
@@ -137,24 +118,13 @@ zeekTest(
   async (t) => {
     const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
     t.defer(() => proxy.close());
-    const manager = await ZeekZmqNode.connect({
-      name: "manager",
-      nodeType: "manager",
-      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
-      listenLog: { port: 0 },
-    });
+    const manager = await connectThrough(proxy, "manager", "manager", { listenLog: { port: 0 } });
     t.defer(() => manager.close());
     // scripts/zeromq/worker.zeek: on node_up for the manager, a ping and a Log::write; ends on
     // the pong. Its layout's manager is the logger, at LOG_PULL_PORT.
     const worker = await t.zeek("zeromq/worker.zeek", {
       path: [`${SCRIPTS}zeromq`],
-      env: {
-        CLUSTER_NODE: "worker-1",
-        XPUB_PORT: `${proxy.xpubPort}/tcp`,
-        XSUB_PORT: `${proxy.xsubPort}/tcp`,
-        LOG_PULL_PORT: `${manager.logPort}/tcp`,
-      },
+      env: { ...zmqEnv(proxy, manager.logPort), CLUSTER_NODE: "worker-1" },
     });
     const up = await manager.statuses.get(10_000);
     assert.equal(up?.type, "node_up", worker.transcript);

@@ -12,6 +12,7 @@ import {
 } from "../../engine/zeromq/mod.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
+import { connectThrough, zmqEnv } from "./zeromq_helpers.ts";
 
 zeekTest(
   "Zeek's manager (proxy and logger) stops and starts again: our node dials again, node_down for the old manager, node_up for the new, ping and pong again",
@@ -98,19 +99,9 @@ zeekTest(
     const ports = { hostname: "127.0.0.1", xpubPort: proxy.xpubPort, xsubPort: proxy.xsubPort };
     const zeek = await t.zeek("zeromq/pinger.zeek", {
       path: [`${SCRIPTS}zeromq`],
-      env: {
-        CLUSTER_NODE: "worker-1",
-        XPUB_PORT: `${proxy.xpubPort}/tcp`,
-        XSUB_PORT: `${proxy.xsubPort}/tcp`,
-        LOG_PULL_PORT: `${freePort()}/tcp`,
-      },
+      env: { ...zmqEnv(proxy), CLUSTER_NODE: "worker-1" },
     });
-    const node = await ZeekZmqNode.connect({
-      name: "worker-2",
-      nodeType: "worker",
-      xpub: { host: "127.0.0.1", port: proxy.xsubPort },
-      xsub: { host: "127.0.0.1", port: proxy.xpubPort },
-    });
+    const node = await connectThrough(proxy, "worker-2", "worker");
     t.defer(() => node.close());
     // What the Zeek worker publishes on the manager topic, once we subscribe it.
     node.subscribe("zeek.cluster.manager");

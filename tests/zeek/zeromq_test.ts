@@ -20,7 +20,8 @@ import {
   timestamp,
   vector,
 } from "../../mod.ts";
-import { ZeekType, ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { ZeekZmqNode, ZmqProxyServer } from "../../engine/zeromq/mod.ts";
+import { testLogBatch, zmqEnv } from "./zeromq_helpers.ts";
 import { freePort } from "../broker_ref.ts";
 import { SCRIPTS, ZEEK_START_MS, zeekTest } from "./zeek.ts";
 
@@ -83,22 +84,7 @@ zeekTest(
     assert.match(up.id, /^zeromq_manager_/);
 
     // worker.zeek's Log::write, as a log batch on the PUSH socket.
-    node.writeLogs({
-      streamName: "Test::LOG",
-      writerName: "Log::WRITER_ASCII",
-      filterName: "default",
-      path: "test",
-      fields: [
-        { name: "ts", type: ZeekType.time, subtype: 0, optional: false },
-        { name: "msg", type: ZeekType.string, subtype: 0, optional: false },
-        { name: "n", type: ZeekType.count, subtype: 0, optional: false },
-      ],
-      records: [[
-        { type: ZeekType.time, subtype: 0, value: 1700000001 },
-        { type: ZeekType.string, subtype: 0, value: "a log line" },
-        { type: ZeekType.count, subtype: 0, value: 5n },
-      ]],
-    });
+    node.writeLogs(testLogBatch("a log line", 5n));
     assert.ok(
       node.publish(
         "zeek.cluster.manager",
@@ -151,11 +137,7 @@ zeekTest(
   async (t) => {
     const proxy = ZmqProxyServer.listen({ hostname: "127.0.0.1" });
     t.defer(() => proxy.close());
-    const env = {
-      XPUB_PORT: `${proxy.xpubPort}/tcp`,
-      XSUB_PORT: `${proxy.xsubPort}/tcp`,
-      LOG_PULL_PORT: `${freePort()}/tcp`,
-    };
+    const env = zmqEnv(proxy);
     const path = [`${SCRIPTS}zeromq`];
     const manager = await t.zeek(["zeromq/manager.zeek", "zeromq/no-proxy.zeek"], {
       path,
