@@ -272,7 +272,7 @@ export function eachStateEntry(
   return true;
 }
 
-/** End of the valid value at `p`. */
+/** End of the value at `p`: a plain scalar's read off its tag, anything else validated. */
 function dataEnd(b: Uint8Array, p: number): number {
   const end = plainScalarEnd(b, p);
   return end >= 0 ? end : p + validatePrefix(b.subarray(p)).length;
@@ -868,13 +868,8 @@ class Reader {
   /** Validates the value here and steps over it, without building it. */
   skipData(what: string): void {
     const start = this.pos;
-    const end = plainScalarEnd(this.buf, start);
-    if (end >= 0) {
-      this.pos = end;
-      return;
-    }
     try {
-      this.pos += validatePrefix(this.buf.subarray(start)).length;
+      this.pos = dataEnd(this.buf, start);
     } catch (e) {
       decodeFail(`bad ${what}: ${(e as Error)?.message ?? e}`, start, e);
     }
