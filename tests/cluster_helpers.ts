@@ -5,7 +5,8 @@
  * @module
  */
 
-import { ClusterLayout } from "../mod.ts";
+import { ClusterLayout, ClusterNode, type ClusterNodeOptions } from "../mod.ts";
+import { freePort } from "./broker_ref.ts";
 import { zeekBin } from "./zeek_tool.ts";
 
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
@@ -208,5 +209,61 @@ export async function zeekNode(dir: string, name: string, script: string): Promi
   return new LineChild(zeekBin(), ["-b", `${name}.zeek`], {
     cwd: dir,
     env: { CLUSTER_NODE: name },
+  });
+}
+
+/** What a live cluster test gets from `zeekClusterTest`. */
+export interface ZeekClusterTest {
+  /** The manager's port in the layout. */
+  readonly port: number;
+  /** The directory of Zeek's `cluster-layout.zeek` (and its nodes' scripts and logs). */
+  readonly dir: string;
+  /** The same layout as ours. */
+  readonly layout: ClusterLayout;
+  /** Starts Zeek as layout node `name` with `script` (`zeekNode`). */
+  zeek(name: string, script: string): Promise<LineChild>;
+  /** Joins our `ClusterNode` as layout node `name`. */
+  join(name: string, options?: ClusterNodeOptions): Promise<ClusterNode>;
+}
+
+/**
+ * A live cluster test: a layout for a manager on a free port and `workers`
+ * (`zeekClusterDir`); the Zeek nodes and our nodes it starts are stopped in
+ * the reverse order of their start, then the directory goes.
+ */
+export function zeekClusterTest(
+  name: string,
+  workers: readonly string[],
+  fn: (t: ZeekClusterTest) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const port = freePort();
+      const { dir, layout } = await zeekClusterDir(port, workers);
+      const stops: (() => Promise<void>)[] = [];
+      try {
+        await fn({
+          port,
+          dir,
+          layout,
+          zeek: async (node, script) => {
+            const z = await zeekNode(dir, node, script);
+            stops.push(() => z.kill());
+            return z;
+          },
+          join: async (node, options) => {
+            const c = await ClusterNode.join(layout, node, options);
+            stops.push(() => c.close());
+            return c;
+          },
+        });
+      } finally {
+        for (const stop of stops.reverse()) await stop();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
   });
 }

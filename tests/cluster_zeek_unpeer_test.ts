@@ -7,14 +7,9 @@
 // can no longer be reached: Broker's pub/sub goes to direct peers only), which
 // these tests pin beside what Zeek does.
 import assert from "node:assert/strict";
-import { type BoundedQueue, type ClusterEvent, ClusterNode } from "../mod.ts";
-import { freePort, waitForPort } from "./broker_ref.ts";
-import {
-  type LineChild,
-  ZEEK_BROKER_CLUSTER,
-  zeekClusterDir,
-  zeekNode,
-} from "./cluster_helpers.ts";
+import type { BoundedQueue, ClusterEvent } from "../mod.ts";
+import { waitForPort } from "./broker_ref.ts";
+import { ZEEK_BROKER_CLUSTER, zeekClusterTest } from "./cluster_helpers.ts";
 
 const PRELUDE = `${ZEEK_BROKER_CLUSTER}
 event Broker::peer_lost(ep: Broker::EndpointInfo, msg: string) { print "peer_lost"; }
@@ -28,62 +23,43 @@ function seen(q: BoundedQueue<ClusterEvent>): string[] {
   );
 }
 
-Deno.test({
-  name:
-    "our worker unpeers from a Zeek manager: we raise node_down on peer_removed, Zeek on its peer_lost",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const port = freePort();
-    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
-    let zeek: LineChild | undefined, worker: ClusterNode | undefined;
-    try {
-      zeek = await zeekNode(
-        dir,
-        "manager",
-        `${PRELUDE}
+zeekClusterTest(
+  "our worker unpeers from a Zeek manager: we raise node_down on peer_removed, Zeek on its peer_lost",
+  ["worker-1"],
+  async (t) => {
+    const zeek = await t.zeek(
+      "manager",
+      `${PRELUDE}
 event Cluster::node_up(name: string, id: string) { print "node_up", name; flush_all(); }
 event Cluster::node_down(name: string, id: string) { print "node_down", name; terminate(); }
 `,
-      );
-      await waitForPort(port, 15_000);
-      worker = await ClusterNode.join(layout, "worker-1");
-      const events = worker.events();
-      await worker.waitFor("manager");
-      await zeek.waitLine((l) => l === "node_up, worker-1");
-      await worker.endpoint.unpeer("127.0.0.1", port);
-      await worker.waitFor("manager", { up: false });
-      assert.equal((await zeek.exited()).code, 0, zeek.stderr);
-      // Zeek: the loss, then node_down from its peer_lost handler.
-      assert.deepEqual(zeek.lines, ["node_up, worker-1", "peer_lost", "node_down, worker-1"]);
-      assert.deepEqual(seen(events), ["node_up manager", "node_down manager"]);
-    } finally {
-      await worker?.close();
-      await zeek?.kill();
-      await Deno.remove(dir, { recursive: true });
-    }
+    );
+    await waitForPort(t.port, 15_000);
+    const worker = await t.join("worker-1");
+    const events = worker.events();
+    await worker.waitFor("manager");
+    await zeek.waitLine((l) => l === "node_up, worker-1");
+    await worker.endpoint.unpeer("127.0.0.1", t.port);
+    await worker.waitFor("manager", { up: false });
+    assert.equal((await zeek.exited()).code, 0, zeek.stderr);
+    // Zeek: the loss, then node_down from its peer_lost handler.
+    assert.deepEqual(zeek.lines, ["node_up, worker-1", "peer_lost", "node_down, worker-1"]);
+    assert.deepEqual(seen(events), ["node_up manager", "node_down manager"]);
   },
-});
+);
 
-Deno.test({
-  name:
-    "a Zeek worker unpeers from our manager: Zeek gets peer_removed and keeps us up, we raise node_down on peer_lost",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const port = freePort();
-    const { dir, layout } = await zeekClusterDir(port, ["worker-1"]);
-    let zeek: LineChild | undefined, manager: ClusterNode | undefined;
-    try {
-      manager = await ClusterNode.join(layout, "manager");
-      const events = manager.events();
-      zeek = await zeekNode(
-        dir,
-        "worker-1",
-        `${PRELUDE}
+zeekClusterTest(
+  "a Zeek worker unpeers from our manager: Zeek gets peer_removed and keeps us up, we raise node_down on peer_lost",
+  ["worker-1"],
+  async (t) => {
+    const manager = await t.join("manager");
+    const events = manager.events();
+    const zeek = await t.zeek(
+      "worker-1",
+      `${PRELUDE}
 event Cluster::node_up(name: string, id: string) {
 	print "node_up", name;
-	Broker::unpeer("127.0.0.1", ${port}/tcp);
+	Broker::unpeer("127.0.0.1", ${t.port}/tcp);
 }
 event Cluster::node_down(name: string, id: string) { print "node_down", name; }
 # After peer_removed: is the manager still up in Zeek's view? Then end.
@@ -92,16 +68,11 @@ event Broker::peer_removed(ep: Broker::EndpointInfo, msg: string) &priority=-10 
 	terminate();
 }
 `,
-      );
-      assert.equal((await zeek.exited()).code, 0, zeek.stderr);
-      await manager.waitFor("worker-1", { up: false });
-      // Zeek: no node_down for its own unpeer; the manager stays up.
-      assert.deepEqual(zeek.lines, ["node_up, manager", "peer_removed", "manager has an id, T"]);
-      assert.deepEqual(seen(events), ["node_up worker-1", "node_down worker-1"]);
-    } finally {
-      await zeek?.kill();
-      await manager?.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    );
+    assert.equal((await zeek.exited()).code, 0, zeek.stderr);
+    await manager.waitFor("worker-1", { up: false });
+    // Zeek: no node_down for its own unpeer; the manager stays up.
+    assert.deepEqual(zeek.lines, ["node_up, manager", "peer_removed", "manager has an id, T"]);
+    assert.deepEqual(seen(events), ["node_up worker-1", "node_down worker-1"]);
   },
-});
+);
